@@ -1,0 +1,8 @@
+/* bench.h: entry points of souk-bench's benchmarks. */
+#ifndef SOUK_BENCH_H
+#define SOUK_BENCH_H
+
+/* souk-bench index: indexing throughput, memory and size, Souk beside Xapian, FTS5, Sphinx. */
+int bench_index(int argc, char **argv);
+
+#endif

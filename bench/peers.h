@@ -1,0 +1,46 @@
+/* Peer engines for the indexing benchmark: index the same catalog NDJSON with SQLite FTS5 and
+ * with Sphinx 2.2 (the `indexer` program) and report time, peak memory and on-disk sizes, so
+ * that Souk's own indexing figures can be put next to them. */
+#ifndef SOUK_BENCH_PEERS_H
+#define SOUK_BENCH_PEERS_H
+
+/* Result of one peer indexing run. */
+typedef struct peer_index_result {
+    double seconds;          /* wall-clock time of the indexing itself */
+    unsigned long docs;      /* documents indexed */
+    long peak_rss_kb;        /* peak resident memory of the process that indexed (child process) */
+    unsigned long long index_bytes; /* postings + positions + dictionary bytes on disk */
+    unsigned long long store_bytes; /* stored-document copy bytes (0 if the engine keeps none) */
+    char detail[512];        /* which files/tables were counted, human readable */
+} peer_index_result;
+
+/* Index the catalog NDJSON file `ndjson` (one JSON object per line with string fields "id",
+   "title", "description", "section" and array "tags") into the empty directory `workdir`.
+   Return 0 on success, else -1 with a message in out->detail.
+   About peak_rss_kb: it is the wait4() ru_maxrss of the child, and on Linux a forked child
+   starts with the caller's resident pages (copied page tables), a figure the kernel keeps in
+   the child's peak even across exec. So peak_rss_kb is max(caller RSS at fork, real peak) for
+   Sphinx and roughly caller RSS + real use for FTS5; detail shows the caller's part. Call these
+   from a small process (before loading anything big) for meaningful figures. */
+
+/* SQLite FTS5. A forked child parses the NDJSON with cJSON and inserts title and description
+   into a contentless FTS5 table (tokenize 'porter unicode61') of `workdir`/fts5.db in one
+   transaction; `seconds` covers parse + insert + commit as timed by the child, `peak_rss_kb` is
+   the child's (wait4), `index_bytes` is the size of fts5.db (contentless: all of it is index).
+   Afterwards, untimed, the parent copies the documents (id, title, description, section, tags)
+   into a plain table of `workdir`/store.db; `store_bytes` is the size of that file, i.e. what
+   keeping the documents in SQLite would cost. `workdir` is created if missing and must be
+   empty. No child process remains when the function returns. */
+int peer_fts5_index(const char *ndjson, const char *workdir, peer_index_result *out);
+
+/* Sphinx. The NDJSON is converted (untimed) to `workdir`/catalog.tsv (document id = line
+   number, fields title and description), `workdir`/sphinx.conf is written (stem_en,
+   min_word_len 1, mem_limit 256M) and `indexer --config sphinx.conf --all` is run as a child
+   with its output in `workdir`/indexer.log. `seconds` and `peak_rss_kb` are those of that
+   child; `docs` is the count the indexer reports; `index_bytes` is .spd + .spp + .spi;
+   `store_bytes` is 0 (Sphinx 2.2 keeps no document copy). The indexer is looked up in PATH,
+   or taken from the environment variable SPHINX_INDEXER if that is set. `workdir` is created
+   if missing and must be empty. No child process remains when the function returns. */
+int peer_sphinx_index(const char *ndjson, const char *workdir, peer_index_result *out);
+
+#endif

@@ -1,0 +1,529 @@
+/* document.c: catalog record -> analyzed document (see souk/document.h). */
+#include "souk/document.h"
+#include "souk/souk.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct tevent {
+    uint32_t off, len; /* term bytes in tbuf */
+    uint32_t pos;
+    uint32_t wdf;
+} tevent;
+
+struct souk_docbuilder {
+    const souk_schema *s;
+    souk_analyzer *an;
+    char *tbuf;
+    size_t tlen, tcap;
+    tevent *ev;
+    size_t nev, capev;
+    uint32_t *order;
+    size_t capord;
+    souk_dterm *terms;
+    size_t capterms;
+    uint32_t *pos;
+    size_t cappos;
+    souk_dattr *attrs;
+    size_t nattrs, capattrs;
+    char *abuf; /* keyword attribute values; attrs hold offsets until the end */
+    size_t alen, acap;
+    char *stored; /* stored-fields JSON of the last document */
+    int failed;   /* out of memory inside a callback */
+};
+
+size_t souk_utf8_check(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        uint32_t cp;
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return i;
+        }
+        for (size_t k = 1; k <= n; k++) {
+            if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
+                return i;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return i;
+        i += n + 1;
+    }
+    return len;
+}
+
+int souk_docbuilder_new(const souk_schema *s, souk_docbuilder **out)
+{
+    souk_docbuilder *b = souk_calloc(1, sizeof *b);
+    if (!b)
+        return SOUK_ENOMEM;
+    b->s = s;
+    int rc = souk_analyzer_new(&b->an);
+    if (rc) {
+        souk_free(b);
+        return rc;
+    }
+    *out = b;
+    return SOUK_OK;
+}
+
+void souk_docbuilder_free(souk_docbuilder *b)
+{
+    if (!b)
+        return;
+    souk_analyzer_free(b->an);
+    souk_free(b->tbuf);
+    souk_free(b->ev);
+    souk_free(b->order);
+    souk_free(b->terms);
+    souk_free(b->pos);
+    souk_free(b->attrs);
+    souk_free(b->abuf);
+    souk_free(b->stored);
+    souk_free(b);
+}
+
+void souk_docbuilder_counts(const souk_docbuilder *b, uint64_t *fast, uint64_t *fallback)
+{
+    souk_analyzer_counts(b->an, fast, fallback);
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap : 256;
+    while (nc < need)
+        nc *= 2;
+    void *n = souk_realloc(*p, nc * elem);
+    if (!n)
+        return -1;
+    *p = n;
+    *cap = nc;
+    return 0;
+}
+
+/* Records one term occurrence (analyzer callback, and boolean terms). */
+static void add_event(void *ctx, const char *term, size_t len, uint32_t pos, uint32_t wdf)
+{
+    souk_docbuilder *b = ctx;
+    if (len == 0 || len > 245)
+        return; /* LMDB keys are at most 511 bytes; Xapian's own limit is lower */
+    if (grow((void **)&b->tbuf, &b->tcap, b->tlen + len, 1) ||
+        grow((void **)&b->ev, &b->capev, b->nev + 1, sizeof *b->ev)) {
+        b->failed = 1;
+        return;
+    }
+    memcpy(b->tbuf + b->tlen, term, len);
+    tevent *e = &b->ev[b->nev++];
+    e->off = (uint32_t)b->tlen;
+    e->len = (uint32_t)len;
+    e->pos = pos;
+    e->wdf = wdf;
+    b->tlen += len;
+}
+
+/* qsort_r comparator of event indexes: by term bytes, then position. */
+static int cmp_event(const void *a, const void *b, void *arg)
+{
+    const souk_docbuilder *bd = arg;
+    const tevent *x = &bd->ev[*(const uint32_t *)a], *y = &bd->ev[*(const uint32_t *)b];
+    size_t n = x->len < y->len ? x->len : y->len;
+    int r = memcmp(bd->tbuf + x->off, bd->tbuf + y->off, n);
+    if (r)
+        return r;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static int add_attr(souk_docbuilder *b, const souk_field *f, double num, const char *str,
+                    size_t len)
+{
+    if (grow((void **)&b->attrs, &b->capattrs, b->nattrs + 1, sizeof *b->attrs))
+        return SOUK_ENOMEM;
+    souk_dattr *a = &b->attrs[b->nattrs++];
+    a->field = f->id;
+    a->type = (uint8_t)f->type;
+    a->num = num;
+    a->str = NULL;
+    a->str_len = (uint32_t)len;
+    if (str) {
+        /* Copy now (cJSON's memory goes away); the pointer is set once abuf stops moving. */
+        if (grow((void **)&b->abuf, &b->acap, b->alen + len + 1, 1))
+            return SOUK_ENOMEM;
+        memcpy(b->abuf + b->alen, str, len);
+        a->str = (const char *)(uintptr_t)(b->alen + 1); /* offset + 1; 0 means a number */
+        b->alen += len;
+    }
+    return SOUK_OK;
+}
+
+/* Adds prefix+value as a boolean term (wdf 0). */
+static void add_boolean(souk_docbuilder *b, const char *prefix, const char *v, size_t len)
+{
+    char term[512];
+    size_t pl = strlen(prefix);
+    if (pl + len > 245)
+        return;
+    memcpy(term, prefix, pl);
+    memcpy(term + pl, v, len);
+    add_event(b, term, pl + len, 0, 0);
+}
+
+/* Normalizes a language value ("en-US", "eng", "French") to a code souk_language_stemmer knows,
+ * or returns NULL. */
+static const char *language_of(const char *v)
+{
+    static const char *const three[][2] = {
+        {"eng", "en"}, {"ger", "de"}, {"deu", "de"}, {"fre", "fr"}, {"fra", "fr"},
+        {"spa", "es"}, {"ita", "it"}, {"dut", "nl"}, {"nld", "nl"}, {"por", "pt"},
+        {"rus", "ru"}, {"chi", "zh"}, {"zho", "zh"}, {"jpn", "ja"}, {"kor", "ko"},
+        {"swe", "sv"}, {"dan", "da"}, {"nor", "no"}, {"fin", "fi"}, {"tur", "tr"}};
+    char buf[16];
+    size_t n = 0;
+    while (v[n] && v[n] != '-' && v[n] != '_' && n < sizeof buf - 1) {
+        buf[n] = (char)tolower((unsigned char)v[n]);
+        n++;
+    }
+    buf[n] = 0;
+    for (size_t i = 0; i < sizeof three / sizeof three[0]; i++)
+        if (strcmp(buf, three[i][0]) == 0)
+            return three[i][1];
+    return souk_language_stemmer(buf) ? souk_language_stemmer(buf) : NULL;
+}
+
+static int has_control(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 1;
+    return 0;
+}
+
+#define BAD(...)                                                                                   \
+    do {                                                                                           \
+        snprintf(err, errlen, __VA_ARGS__);                                                        \
+        rc = SOUK_EINVAL;                                                                          \
+        goto out;                                                                                  \
+    } while (0)
+
+/* Validates a keyword value. */
+static int check_keyword(const souk_field *f, const cJSON *v, char *err, size_t errlen)
+{
+    if (!cJSON_IsString(v)) {
+        snprintf(err, errlen, "field '%s' must be a string%s", f->name,
+                 (f->flags & SOUK_F_MULTI) ? " or an array of strings" : "");
+        return SOUK_EINVAL;
+    }
+    size_t len = strlen(v->valuestring);
+    if (len > f->max_bytes) {
+        snprintf(err, errlen, "field '%s' is %zu bytes, over its limit of %u", f->name, len,
+                 f->max_bytes);
+        return SOUK_ETOOBIG;
+    }
+    if (has_control(v->valuestring, len)) {
+        snprintf(err, errlen, "field '%s' contains a control character", f->name);
+        return SOUK_EINVAL;
+    }
+    return SOUK_OK;
+}
+
+int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int *is_delete,
+                          souk_doc *doc, char *err, size_t errlen)
+{
+    const souk_schema *s = b->s;
+    cJSON *root = NULL, *stored = NULL, *canon = NULL;
+    char *stored_txt = NULL;
+    int rc = SOUK_OK;
+    char idbuf[64];
+    if (len > s->max_record_bytes) {
+        snprintf(err, errlen, "record is %zu bytes, over the limit of %u", len,
+                 s->max_record_bytes);
+        return SOUK_ETOOBIG;
+    }
+    size_t bad = souk_utf8_check(line, len);
+    if (bad != len) {
+        snprintf(err, errlen, "invalid UTF-8 at byte %zu of the record", bad);
+        return SOUK_EINVAL;
+    }
+    const char *end = NULL;
+    root = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        size_t off = at && at >= line && at <= line + len ? (size_t)(at - line) : 0;
+        BAD("malformed JSON near byte %zu", off);
+    }
+    while (end && end < line + len && isspace((unsigned char)*end))
+        end++;
+    if (end && end < line + len && *end)
+        BAD("trailing data after the JSON object at byte %zu", (size_t)(end - line));
+    if (!cJSON_IsObject(root))
+        BAD("record is not a JSON object");
+    const cJSON *opv = cJSON_GetObjectItemCaseSensitive(root, "op");
+    int del = 0;
+    if (opv) {
+        if (cJSON_IsString(opv) && strcmp(opv->valuestring, "upsert") == 0)
+            del = 0;
+        else if (cJSON_IsString(opv) && strcmp(opv->valuestring, "delete") == 0)
+            del = 1;
+        else
+            BAD("field 'op' must be \"upsert\" or \"delete\"");
+    }
+    const cJSON *idv = cJSON_GetObjectItemCaseSensitive(root, "id");
+    const char *id;
+    if (cJSON_IsString(idv)) {
+        id = idv->valuestring;
+    } else if (cJSON_IsNumber(idv) && idv->valuedouble == floor(idv->valuedouble) &&
+               fabs(idv->valuedouble) < 9007199254740992.0) {
+        snprintf(idbuf, sizeof idbuf, "%.0f", idv->valuedouble);
+        id = idbuf;
+    } else {
+        BAD("field 'id' is missing or not a string");
+    }
+    size_t id_len = strlen(id);
+    if (id_len == 0 || id_len > 256)
+        BAD("field 'id' must be 1 to 256 bytes");
+    if (has_control(id, id_len))
+        BAD("field 'id' contains a control character");
+    memset(doc, 0, sizeof *doc);
+    *is_delete = del;
+    if (del) {
+        /* The id must outlive cJSON: keep it in the term buffer. */
+        b->tlen = 0;
+        if (grow((void **)&b->tbuf, &b->tcap, id_len + 1, 1)) {
+            rc = SOUK_ENOMEM;
+            goto out;
+        }
+        memcpy(b->tbuf, id, id_len);
+        doc->id = b->tbuf;
+        doc->id_len = (uint32_t)id_len;
+        goto out;
+    }
+    /* Unknown fields, and each field's type. */
+    for (const cJSON *m = root->child; m; m = m->next) {
+        if (strcmp(m->string, "op") == 0 || strcmp(m->string, "id") == 0)
+            continue;
+        const souk_field *f = souk_schema_field(s, m->string, strlen(m->string));
+        if (!f) {
+            if (s->reject_unknown)
+                BAD("unknown field '%.64s' (not in schema '%s')", m->string, s->name);
+            continue;
+        }
+    }
+    const char *lang = s->default_language;
+    if (s->language_field) {
+        const cJSON *lv = cJSON_GetObjectItemCaseSensitive(root, s->language_field);
+        if (cJSON_IsString(lv) && language_of(lv->valuestring))
+            lang = language_of(lv->valuestring);
+    }
+    b->tlen = 0;
+    b->nev = 0;
+    b->nattrs = 0;
+    b->alen = 0;
+    b->failed = 0;
+    stored = cJSON_CreateObject();
+    canon = cJSON_CreateObject();
+    if (!stored || !canon) {
+        rc = SOUK_ENOMEM;
+        goto out;
+    }
+    cJSON_AddStringToObject(canon, "id", id);
+    uint32_t termpos = 0;
+    for (size_t fi = 0; fi < s->nfields; fi++) {
+        const souk_field *f = &s->fields[fi];
+        cJSON *v = cJSON_GetObjectItemCaseSensitive(root, f->name);
+        if (!v || cJSON_IsNull(v))
+            continue;
+        switch (f->type) {
+        case SOUK_FIELD_TEXT: {
+            if (!cJSON_IsString(v))
+                BAD("field '%s' must be a string", f->name);
+            size_t tl = strlen(v->valuestring);
+            if (tl > f->max_bytes) {
+                snprintf(err, errlen, "field '%s' is %zu bytes, over its limit of %u", f->name,
+                         tl, f->max_bytes);
+                rc = SOUK_ETOOBIG;
+                goto out;
+            }
+            const char *fl = f->language ? f->language : lang;
+            uint32_t start = termpos;
+            if (f->prefix[0]) {
+                rc = souk_analyze(b->an, v->valuestring, tl, fl, f->prefix, f->weight, &termpos,
+                                  add_event, b);
+                if (rc)
+                    BAD("field '%s': analysis failed: %s", f->name,
+                        souk_analyzer_errmsg(b->an));
+                termpos = start;
+            }
+            rc = souk_analyze(b->an, v->valuestring, tl, fl, "", f->weight, &termpos, add_event,
+                              b);
+            if (rc)
+                BAD("field '%s': analysis failed: %s", f->name, souk_analyzer_errmsg(b->an));
+            termpos += 100; /* no phrase spans two fields */
+            break;
+        }
+        case SOUK_FIELD_KEYWORD: {
+            int n = 1;
+            const cJSON *it = v;
+            if (cJSON_IsArray(v)) {
+                if (!(f->flags & SOUK_F_MULTI))
+                    BAD("field '%s' takes one string, not an array", f->name);
+                n = cJSON_GetArraySize(v);
+                if (n > 1000)
+                    BAD("field '%s' has %d values, over the limit of 1000", f->name, n);
+                it = v->child;
+            }
+            for (int k = 0; k < n && it; k++, it = it->next) {
+                if ((rc = check_keyword(f, it, err, errlen)) != 0)
+                    goto out;
+                const char *val = it->valuestring;
+                size_t vl = strlen(val);
+                if (f->flags & (SOUK_F_FILTERABLE | SOUK_F_FACETABLE)) {
+                    if (f->flags & SOUK_F_PATH) {
+                        /* "a > b > c": a term for each level, so a filter on "a > b" matches. */
+                        for (size_t p = 0; p + 3 <= vl; p++)
+                            if (memcmp(val + p, " > ", 3) == 0)
+                                add_boolean(b, f->prefix, val, p);
+                    }
+                    add_boolean(b, f->prefix, val, vl);
+                }
+                if ((rc = add_attr(b, f, 0, val, vl)) != 0)
+                    goto out;
+            }
+            break;
+        }
+        case SOUK_FIELD_NUMBER:
+            if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+                BAD("field '%s' must be a finite number", f->name);
+            if ((rc = add_attr(b, f, v->valuedouble, NULL, 0)) != 0)
+                goto out;
+            break;
+        case SOUK_FIELD_BOOL:
+            if (!cJSON_IsBool(v))
+                BAD("field '%s' must be true or false", f->name);
+            if (f->flags & (SOUK_F_FILTERABLE | SOUK_F_FACETABLE))
+                add_boolean(b, f->prefix, cJSON_IsTrue(v) ? "true" : "false",
+                            cJSON_IsTrue(v) ? 4 : 5);
+            if ((rc = add_attr(b, f, cJSON_IsTrue(v) ? 1.0 : 0.0, NULL, 0)) != 0)
+                goto out;
+            break;
+        }
+        cJSON *copy = cJSON_Duplicate(v, 1);
+        if (!copy) {
+            rc = SOUK_ENOMEM;
+            goto out;
+        }
+        cJSON_AddItemToObject(canon, f->name, copy);
+        if (f->flags & SOUK_F_STORED)
+            cJSON_AddItemReferenceToObject(stored, f->name, copy);
+    }
+    if (b->failed) {
+        rc = SOUK_ENOMEM;
+        goto out;
+    }
+    /* Aggregate occurrences into distinct terms with wdf and sorted positions. */
+    if (grow((void **)&b->order, &b->capord, b->nev + 1, sizeof *b->order)) {
+        rc = SOUK_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < b->nev; i++)
+        b->order[i] = (uint32_t)i;
+    qsort_r(b->order, b->nev, sizeof *b->order, cmp_event, b);
+    if (grow((void **)&b->terms, &b->capterms, b->nev + 1, sizeof *b->terms) ||
+        grow((void **)&b->pos, &b->cappos, b->nev + 1, sizeof *b->pos)) {
+        rc = SOUK_ENOMEM;
+        goto out;
+    }
+    uint32_t nt = 0, np = 0, doclen = 0;
+    for (size_t i = 0; i < b->nev; i++) {
+        const tevent *e = &b->ev[b->order[i]];
+        souk_dterm *t = nt ? &b->terms[nt - 1] : NULL;
+        if (!t || t->len != e->len || memcmp(t->term, b->tbuf + e->off, e->len) != 0) {
+            t = &b->terms[nt++];
+            t->term = b->tbuf + e->off;
+            t->len = e->len;
+            t->wdf = 0;
+            t->npos = 0;
+            t->pos_off = np;
+        }
+        t->wdf += e->wdf;
+        doclen += e->wdf;
+        if (e->pos && (t->npos == 0 || b->pos[np - 1] != e->pos)) {
+            b->pos[np++] = e->pos;
+            t->npos++;
+        }
+    }
+    stored_txt = cJSON_PrintUnformatted(stored);
+    char *canon_txt = cJSON_PrintUnformatted(canon);
+    if (!stored_txt || !canon_txt) {
+        souk_free(canon_txt);
+        rc = SOUK_ENOMEM;
+        goto out;
+    }
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const char *p = canon_txt; *p; p++) {
+        h ^= (unsigned char)*p;
+        h *= 0x100000001b3ull;
+    }
+    souk_free(canon_txt);
+    souk_free(b->stored);
+    b->stored = stored_txt;
+    stored_txt = NULL;
+    for (size_t i = 0; i < b->nattrs; i++)
+        if (b->attrs[i].str)
+            b->attrs[i].str = b->abuf + ((uintptr_t)b->attrs[i].str - 1);
+    doc->id = NULL;
+    doc->hash = h;
+    doc->terms = b->terms;
+    doc->nterms = nt;
+    doc->positions = b->pos;
+    doc->doclen = doclen;
+    doc->stored = b->stored;
+    doc->stored_len = (uint32_t)strlen(b->stored);
+    doc->attrs = b->attrs;
+    doc->nattrs = (uint32_t)b->nattrs;
+    /* The id lives in the term buffer too (after the terms), so it survives cJSON_Delete. */
+    {
+        size_t at = b->tlen;
+        const char *old = b->tbuf;
+        if (grow((void **)&b->tbuf, &b->tcap, at + id_len + 1, 1)) {
+            rc = SOUK_ENOMEM;
+            goto out;
+        }
+        if (b->tbuf != old) {
+            for (uint32_t i = 0; i < nt; i++)
+                b->terms[i].term = b->tbuf + (b->terms[i].term - old);
+        }
+        memcpy(b->tbuf + at, id, id_len);
+        doc->id = b->tbuf + at;
+        doc->id_len = (uint32_t)id_len;
+    }
+out:
+    souk_free(stored_txt);
+    cJSON_Delete(stored);
+    cJSON_Delete(canon);
+    cJSON_Delete(root);
+    return rc;
+}

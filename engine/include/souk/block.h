@@ -1,0 +1,70 @@
+/* block.h: the postings block codec. A block holds up to SOUK_BLOCK_MAX postings of one term:
+ * docids (delta-coded with Stream VByte), wdfs (Stream VByte 0/1/2/4-byte form, minus the block's
+ * smallest wdf) and, optionally, positions (counts, then varint gaps). The header carries the
+ * block maxima that dynamic pruning needs: the largest wdf and the smallest document length.
+ *
+ * Layout (all integers varint unless noted):
+ *   u8 flags (bit0: positions present)
+ *   count, first docid, last docid, max wdf, min doclen, wdf bias,
+ *   docid section length, wdf section length, [positions section length]
+ *   docid section: streamvbyte_delta of docids[1..count) against docids[0]
+ *   wdf section:   streamvbyte_0124 of (wdf - bias)
+ *   positions:     streamvbyte_0124 of per-posting position counts, then varint gaps
+ *                  (first gap from 0), each posting's positions ascending. */
+#ifndef SOUK_BLOCK_H
+#define SOUK_BLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SOUK_BLOCK_MAX 128
+
+/* Postings to encode. positions is the concatenation of each posting's npos[i] positions. */
+typedef struct souk_block_in {
+    uint32_t count;
+    const uint32_t *docids; /* strictly ascending, >= 1 */
+    const uint32_t *wdfs;
+    const uint32_t *npos;      /* NULL: no positions */
+    const uint32_t *positions; /* ascending within each posting */
+    uint32_t min_doclen;
+} souk_block_in;
+
+/* A parsed block header, pointing into the encoded bytes (borrowed). */
+typedef struct souk_block {
+    uint32_t count;
+    uint32_t first_docid;
+    uint32_t last_docid;
+    uint32_t max_wdf;
+    uint32_t min_doclen;
+    uint32_t wdf_bias;
+    int has_positions;
+    const uint8_t *docs;
+    size_t docs_len;
+    const uint8_t *wdfs;
+    size_t wdfs_len;
+    const uint8_t *pos;
+    size_t pos_len;
+} souk_block;
+
+/* Upper bound of the encoded size of a block with count postings and npositions positions. */
+size_t souk_block_bound(uint32_t count, uint64_t npositions);
+
+/* Encodes in into out (at least souk_block_bound bytes). Returns the encoded length. */
+size_t souk_block_encode(const souk_block_in *in, uint8_t *out);
+
+/* Parses the header of an encoded block. Returns 0, or SOUK_ECORRUPT if it is malformed. */
+int souk_block_parse(const uint8_t *p, size_t len, souk_block *b);
+
+/* Decodes the docids (count of them) into out. Returns 0 or SOUK_ECORRUPT. */
+int souk_block_docids(const souk_block *b, uint32_t *out);
+
+/* Decodes the wdfs into out. Returns 0 or SOUK_ECORRUPT. */
+int souk_block_wdfs(const souk_block *b, uint32_t *out);
+
+/* Decodes position counts into npos (count entries) and all positions into pos (capacity cap).
+ * *total receives the number of positions. Returns 0, SOUK_ETOOBIG if cap is too small (with
+ * *total set to the needed size), or SOUK_ECORRUPT. A block without positions yields zeros. */
+int souk_block_positions(const souk_block *b, uint32_t *npos, uint32_t *pos, size_t cap,
+                         size_t *total);
+
+#endif

@@ -1,0 +1,41 @@
+/* ingest.h: reading a catalog stream (NDJSON, one record a line) into the index, in batches.
+ * Bad lines are rejected with their line number and reason, and written to a rejects file;
+ * every good line still lands. The stream position is committed with each batch, so a rerun on
+ * the same file resumes after the last commit, and a rerun from the start converges to the same
+ * index (upserts of unchanged records are no-ops). */
+#ifndef SOUK_INGEST_H
+#define SOUK_INGEST_H
+
+#include "souk/index.h"
+
+#include <signal.h>
+#include <stdio.h>
+
+typedef struct souk_ingest_opts {
+    size_t batch_docs;   /* commit after this many records (default 50000) */
+    size_t batch_bytes;  /* or when the batch holds this much memory (default 1 GiB) */
+    FILE *rejects;       /* rejected lines as NDJSON {line, offset, error, record}; may be NULL */
+    int follow;          /* at end of file, commit and wait for more (until *stop) */
+    int from_start;      /* ignore a stored stream position */
+    int progress;        /* progress line on stderr */
+    int threads;         /* analysis threads (default: 2) */
+    volatile sig_atomic_t *stop; /* nonzero: commit what is read and return; may be NULL */
+} souk_ingest_opts;
+
+typedef struct souk_ingest_stats {
+    uint64_t lines;      /* lines read in this run */
+    uint64_t records;    /* well-formed records */
+    uint64_t rejected;   /* lines rejected */
+    uint64_t added, replaced, unchanged, deleted, delete_missing;
+    uint64_t commits;
+    uint64_t resumed_at; /* byte offset the run started from */
+    double seconds;
+} souk_ingest_stats;
+
+/* Reads the stream from fd (a file, pipe or terminal) until end of file (or *stop in follow mode)
+ * and writes it into ix. name is used in messages. Returns 0, or an error code with err set when
+ * the index cannot be written (rejected lines are not errors). */
+int souk_ingest(souk_index *ix, int fd, const char *name, const souk_ingest_opts *opts,
+                souk_ingest_stats *st, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,173 @@
+/* xapian.h: the C face of Souk's only C++ file, engine/xapian_wrapper.cc. It wraps the parts of
+ * Xapian that Souk uses: text analysis (tokenize, lowercase, stem, CJK n-grams), query parsing to
+ * a flat tree that Souk's own matcher evaluates, and a real Xapian database used as a test oracle
+ * and as the benchmark reference.
+ *
+ * No C++ exception crosses this boundary: every function catches everything and returns a
+ * SOUK_E* code, with the detail in the handle's last message or the caller's buffer. */
+#ifndef SOUK_XAPIAN_H
+#define SOUK_XAPIAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- analysis */
+
+/* Per-thread analysis state: stemmers per language and a bounded stem cache. Not thread-safe:
+ * give each thread its own. */
+typedef struct souk_analyzer souk_analyzer;
+
+/* Receives one term occurrence. `term` is borrowed for the duration of the call. pos == 0 means
+ * the term carries no position (the "Z" stemmed form), else it is the 1-based term position. */
+typedef void (*souk_term_fn)(void *ctx, const char *term, size_t len, uint32_t pos,
+                             uint32_t wdf_inc);
+
+/* Creates an analyzer. *out is owned by the caller and freed with souk_analyzer_free. */
+int souk_analyzer_new(souk_analyzer **out);
+void souk_analyzer_free(souk_analyzer *a);
+
+/* Returns the Xapian stemmer name for a language code or name ("en", "german", "zh", "none"),
+ * "none" for CJK languages and "none", or NULL when unsupported. Static storage. */
+const char *souk_language_stemmer(const char *lang);
+
+/* Analyzes UTF-8 `text` exactly as Xapian::TermGenerator::index_text(text, wdf_inc, prefix) with
+ * the stemmer of `lang`, STEM_SOME, FLAG_CJK_NGRAM and no stopper. *termpos is the running term
+ * position of the document and is advanced. Terms are passed to fn. Uses a fast tokenizer with a
+ * stem cache, and falls back to the real TermGenerator for text it does not handle (CJK). */
+int souk_analyze(souk_analyzer *a, const char *text, size_t len, const char *lang,
+                 const char *prefix, uint32_t wdf_inc, uint32_t *termpos, souk_term_fn fn,
+                 void *ctx);
+
+/* Same contract, always through Xapian::TermGenerator (the reference the fast path is tested
+ * against). The order of calls may differ from souk_analyze; the multiset is the same. */
+int souk_analyze_xapian(souk_analyzer *a, const char *text, size_t len, const char *lang,
+                        const char *prefix, uint32_t wdf_inc, uint32_t *termpos,
+                        souk_term_fn fn, void *ctx);
+
+/* The last error message of the analyzer; valid until the next call on it. */
+const char *souk_analyzer_errmsg(const souk_analyzer *a);
+
+/* Counters of the fast path, for benchmarks: calls handled fast, calls that fell back. */
+void souk_analyzer_counts(const souk_analyzer *a, uint64_t *fast, uint64_t *fallback);
+
+/* ---------------------------------------------------------------- query parsing */
+
+typedef enum souk_qop {
+    SOUK_QOP_TERM = 0,     /* leaf: term, wqf, pos */
+    SOUK_QOP_AND,          /* all children */
+    SOUK_QOP_OR,           /* any child, scores summed */
+    SOUK_QOP_AND_NOT,      /* first child minus the others */
+    SOUK_QOP_AND_MAYBE,    /* first child; others add score only */
+    SOUK_QOP_FILTER,       /* first child scored, others filter without score */
+    SOUK_QOP_PHRASE,       /* children adjacent and in order, within `window` positions */
+    SOUK_QOP_NEAR,         /* children within `window` positions, any order */
+    SOUK_QOP_WILDCARD,     /* leaf: `term` is a prefix; matches every term starting with it */
+    SOUK_QOP_SYNONYM,      /* children scored as one term */
+    SOUK_QOP_SCALE_WEIGHT, /* one child, score multiplied by `scale` (0: pure filter) */
+    SOUK_QOP_MATCH_ALL,    /* leaf: every document */
+    SOUK_QOP_MATCH_NOTHING,
+    SOUK_QOP_XOR,
+    SOUK_QOP_ELITE_SET,
+    SOUK_QOP_MAX,
+    SOUK_QOP_VALUE_RANGE
+} souk_qop;
+
+/* One node of a parsed query. Children are kids[first_kid .. first_kid + nkids). */
+typedef struct souk_qnode {
+    souk_qop op;
+    uint32_t first_kid;
+    uint32_t nkids;
+    uint32_t wqf;    /* TERM: within-query frequency */
+    uint32_t pos;    /* TERM: position in the query */
+    uint32_t window; /* PHRASE/NEAR */
+    double scale;    /* SCALE_WEIGHT */
+    char *term;      /* TERM and WILDCARD; NUL-terminated, owned by the query */
+    size_t term_len;
+} souk_qnode;
+
+/* A parsed query: a flat tree, nodes[root] is the root. Free with souk_query_free. */
+typedef struct souk_query {
+    souk_qnode *nodes;
+    size_t nnodes;
+    uint32_t *kids;
+    size_t nkids;
+    uint32_t root;
+    char *description; /* Xapian's own description of the parsed query, for debugging */
+} souk_query;
+
+/* A field the query parser knows: "name:word" searches terms with `prefix`. boolean != 0 makes it
+ * a filter field ("section:games" filters on the exact term prefix+value). */
+typedef struct souk_qp_field {
+    const char *name;
+    const char *prefix;
+    int boolean;
+} souk_qp_field;
+
+#define SOUK_QP_DEFAULT_AND 1u /* default operator AND instead of OR */
+#define SOUK_QP_PARTIAL 2u     /* last word also matches as a prefix (search as you type) */
+
+/* Parses a user query with Xapian::QueryParser (stemmer of `lang`, STEM_SOME, phrases, boolean
+ * operators, +/-, field prefixes, trailing-* wildcards, CJK n-grams). On success *out is owned by
+ * the caller. On a syntax error returns SOUK_EQUERY with the reason in err. */
+int souk_query_parse(const char *q, size_t len, const char *lang, const souk_qp_field *fields,
+                     size_t nfields, unsigned flags, souk_query **out, char *err, size_t errlen);
+void souk_query_free(souk_query *q);
+
+/* ---------------------------------------------------------------- Xapian database (oracle) */
+
+typedef struct souk_xdb souk_xdb;
+
+/* Opens (creating if needed) a writable Xapian database at path, or a read-only one. */
+int souk_xdb_open(const char *path, int writable, souk_xdb **out, char *err, size_t errlen);
+void souk_xdb_close(souk_xdb *db);
+const char *souk_xdb_errmsg(const souk_xdb *db);
+
+/* One analyzed term of a document for souk_xdb_add_terms: positions may be NULL/0. A term with
+ * wdf 0 and no positions is a boolean term. */
+typedef struct souk_xterm {
+    const char *term;
+    size_t len;
+    uint32_t wdf;
+    const uint32_t *positions;
+    uint32_t npositions;
+} souk_xterm;
+
+/* Adds a document made of already analyzed terms, with `data` as its document data. The new
+ * Xapian docid is written to *docid. */
+int souk_xdb_add_terms(souk_xdb *db, const souk_xterm *terms, size_t n, const char *data,
+                       size_t data_len, uint32_t *docid);
+
+/* One field for souk_xdb_add_text: text analysed by TermGenerator (boolean == 0) or added as one
+ * boolean term prefix+text (boolean != 0). */
+typedef struct souk_xfield {
+    const char *text;
+    size_t len;
+    const char *prefix;
+    const char *lang;
+    uint32_t wdf_inc;
+    int boolean;
+} souk_xfield;
+
+/* Indexes a document the way a plain Xapian application does: TermGenerator for text fields
+ * (positions between fields separated by 100), boolean terms, and `data` stored. */
+int souk_xdb_add_text(souk_xdb *db, const souk_xfield *fields, size_t n, const char *data,
+                      size_t data_len);
+
+int souk_xdb_commit(souk_xdb *db);
+
+/* Document count, total length and term count statistics of the database. */
+int souk_xdb_stats(souk_xdb *db, uint64_t *docs, uint64_t *total_len);
+
+/* Reads back the terms of Xapian document docid: calls fn once per posting (term, pos, wdf
+ * passed as wdf_inc on the first call for the term with pos 0 when it has no positions). Used by
+ * tests to compare Souk's index with Xapian's. */
+int souk_xdb_termlist(souk_xdb *db, uint32_t docid, souk_term_fn fn, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,583 @@
+/* index.c: opening the LMDB index, meta, and the read side (snapshots, dictionary, postings,
+ * documents). The write side is in writer.c. See docs/index-format.md. */
+#include "index_int.h"
+#include "souk/souk.h"
+#include "varint.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define DEFAULT_MAPSIZE ((size_t)1 << 36) /* 64 GiB of address space; the file grows as used */
+
+int souk__mdb_err(int rc)
+{
+    switch (rc) {
+    case 0:
+        return SOUK_OK;
+    case MDB_NOTFOUND:
+        return SOUK_ENOTFOUND;
+    case MDB_MAP_FULL:
+        return SOUK_EFULL;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+        return SOUK_ECORRUPT;
+    case MDB_VERSION_MISMATCH:
+        return SOUK_EFORMAT;
+    case ENOMEM:
+        return SOUK_ENOMEM;
+    default:
+        return SOUK_EIO;
+    }
+}
+
+size_t souk__post_key(const char *term, size_t len, uint32_t docid, uint8_t *out)
+{
+    memcpy(out, term, len);
+    out[len] = 0;
+    be32_put(out + len + 1, docid);
+    return len + 5;
+}
+
+int souk__dict_decode(const uint8_t *p, size_t len, souk__dict *d)
+{
+    const uint8_t *end = p + len;
+    uint64_t cf;
+    if (varint_get32(&p, end, &d->info.df) || varint_get(&p, end, &cf) ||
+        varint_get32(&p, end, &d->info.max_wdf) || varint_get32(&p, end, &d->info.nblocks))
+        return SOUK_ECORRUPT;
+    d->info.cf = cf;
+    d->inline_block = d->info.nblocks == 0 ? p : NULL;
+    d->inline_len = d->info.nblocks == 0 ? (size_t)(end - p) : 0;
+    if (d->info.nblocks != 0 && p != end)
+        return SOUK_ECORRUPT;
+    return SOUK_OK;
+}
+
+size_t souk__dict_encode(const souk_term_info *info, const uint8_t *inline_block,
+                         size_t inline_len, uint8_t *out)
+{
+    uint8_t *p = out;
+    p += varint_put(p, info->df);
+    p += varint_put(p, info->cf);
+    p += varint_put(p, info->max_wdf);
+    p += varint_put(p, info->nblocks);
+    if (info->nblocks == 0 && inline_len) {
+        memcpy(p, inline_block, inline_len);
+        p += inline_len;
+    }
+    return (size_t)(p - out);
+}
+
+int souk__txn_begin(souk_index *ix, unsigned flags, MDB_txn **txn)
+{
+    int rc = mdb_txn_begin(ix->env, NULL, flags, txn);
+    if (rc == MDB_MAP_RESIZED) {
+        /* Another process grew the map: adopt its size and retry once. */
+        mdb_env_set_mapsize(ix->env, 0);
+        rc = mdb_txn_begin(ix->env, NULL, flags, txn);
+    }
+    return rc;
+}
+
+int souk__meta_get_u64(MDB_txn *txn, souk_index *ix, const char *key, uint64_t *v)
+{
+    MDB_val k = {strlen(key), (void *)key}, d;
+    int rc = mdb_get(txn, ix->meta, &k, &d);
+    if (rc == MDB_NOTFOUND) {
+        *v = 0;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if (d.mv_size != 8)
+        return MDB_CORRUPTED;
+    *v = le64_get(d.mv_data);
+    return 0;
+}
+
+int souk__meta_put_u64(MDB_txn *txn, souk_index *ix, const char *key, uint64_t v)
+{
+    uint8_t buf[8];
+    le64_put(buf, v);
+    MDB_val k = {strlen(key), (void *)key}, d = {8, buf};
+    return mdb_put(txn, ix->meta, &k, &d, 0);
+}
+
+/* Creates dir if missing (one level). */
+static int ensure_dir(const char *dir, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            snprintf(err, errlen, "'%s' exists and is not a directory", dir);
+            return SOUK_EIO;
+        }
+        return SOUK_OK;
+    }
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create '%s': %s", dir, strerror(errno));
+        return SOUK_EIO;
+    }
+    return SOUK_OK;
+}
+
+static int open_dbis(souk_index *ix, MDB_txn *txn, unsigned f)
+{
+    struct {
+        const char *name;
+        MDB_dbi *dbi;
+    } dbs[] = {{"meta", &ix->meta},   {"terms", &ix->terms},       {"post", &ix->post},
+               {"doclen", &ix->doclen}, {"docs", &ix->docs},       {"ids", &ix->ids},
+               {"termlist", &ix->termlist}, {"attr", &ix->attr}};
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+        int rc = mdb_dbi_open(txn, dbs[i].name, f, dbs[i].dbi);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int souk_index_open(const char *dir, const souk_schema *schema, unsigned flags,
+                    souk_index **out, char *err, size_t errlen)
+{
+    souk_index *ix = souk_calloc(1, sizeof *ix);
+    MDB_txn *txn = NULL;
+    int rc, src = SOUK_EIO;
+    if (!ix) {
+        snprintf(err, errlen, "out of memory");
+        return SOUK_ENOMEM;
+    }
+    ix->flags = flags;
+    if (!(flags & SOUK_INDEX_RDONLY) && (src = ensure_dir(dir, err, errlen)) != 0)
+        goto fail;
+    if ((rc = mdb_env_create(&ix->env)) != 0)
+        goto mdb_fail;
+    mdb_env_set_maxdbs(ix->env, 16);
+    mdb_env_set_maxreaders(ix->env, 510);
+    mdb_env_set_mapsize(ix->env, DEFAULT_MAPSIZE);
+    unsigned ef = MDB_NOTLS | MDB_NOMETASYNC | MDB_NORDAHEAD;
+    if (flags & SOUK_INDEX_RDONLY)
+        ef |= MDB_RDONLY;
+    rc = mdb_env_open(ix->env, dir, ef, 0640);
+    if (rc)
+        goto mdb_fail;
+    {
+        int dead = 0;
+        mdb_reader_check(ix->env, &dead); /* clear slots of crashed readers */
+    }
+    /* The map must cover the file written by an earlier, larger map. */
+    mdb_env_set_mapsize(ix->env, 0);
+    if ((rc = souk__txn_begin(ix, (flags & SOUK_INDEX_RDONLY) ? MDB_RDONLY : 0, &txn)) != 0)
+        goto mdb_fail;
+    rc = open_dbis(ix, txn, (flags & SOUK_INDEX_RDONLY) ? 0 : MDB_CREATE);
+    if (rc == MDB_NOTFOUND) {
+        snprintf(err, errlen, "'%s' holds no Souk index", dir);
+        src = SOUK_ENOTFOUND;
+        goto fail;
+    }
+    if (rc)
+        goto mdb_fail;
+    uint64_t format;
+    if ((rc = souk__meta_get_u64(txn, ix, "format", &format)) != 0)
+        goto mdb_fail;
+    MDB_val k = {6, "schema"}, d;
+    rc = mdb_get(txn, ix->meta, &k, &d);
+    if (format == 0) {
+        /* A new index. */
+        if (!schema) {
+            snprintf(err, errlen, "'%s' is a new index: a schema is required", dir);
+            src = SOUK_ESCHEMA;
+            goto fail;
+        }
+        if (flags & SOUK_INDEX_RDONLY) {
+            snprintf(err, errlen, "'%s' holds no Souk index", dir);
+            src = SOUK_ENOTFOUND;
+            goto fail;
+        }
+        if ((rc = souk__meta_put_u64(txn, ix, "format", SOUK_FORMAT_VERSION)) != 0)
+            goto mdb_fail;
+        MDB_val sv = {strlen(schema->json), schema->json};
+        if ((rc = mdb_put(txn, ix->meta, &k, &sv, 0)) != 0)
+            goto mdb_fail;
+        src = souk_schema_parse(schema->json, strlen(schema->json), &ix->schema, err, errlen);
+        if (src)
+            goto fail;
+    } else {
+        if (format != SOUK_FORMAT_VERSION) {
+            snprintf(err, errlen, "index format %llu, this build reads %d",
+                     (unsigned long long)format, SOUK_FORMAT_VERSION);
+            src = SOUK_EFORMAT;
+            goto fail;
+        }
+        if (rc) {
+            snprintf(err, errlen, "index has no stored schema");
+            src = SOUK_ECORRUPT;
+            goto fail;
+        }
+        if (schema && (d.mv_size != strlen(schema->json) ||
+                       memcmp(d.mv_data, schema->json, d.mv_size) != 0)) {
+            snprintf(err, errlen,
+                     "schema '%s' differs from the one the index was built with; use a new data "
+                     "directory or the same schema",
+                     schema->name);
+            src = SOUK_ESCHEMA;
+            goto fail;
+        }
+        src = souk_schema_parse(d.mv_data, d.mv_size, &ix->schema, err, errlen);
+        if (src)
+            goto fail;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        txn = NULL;
+        goto mdb_fail;
+    }
+    *out = ix;
+    return SOUK_OK;
+mdb_fail:
+    snprintf(err, errlen, "opening index '%s': %s", dir, mdb_strerror(rc));
+    src = souk__mdb_err(rc);
+fail:
+    if (txn)
+        mdb_txn_abort(txn);
+    souk_index_close(ix);
+    return src;
+}
+
+void souk_index_close(souk_index *ix)
+{
+    if (!ix)
+        return;
+    if (ix->env)
+        mdb_env_close(ix->env);
+    souk_schema_free(ix->schema);
+    souk_free(ix);
+}
+
+const souk_schema *souk_index_schema(const souk_index *ix)
+{
+    return ix->schema;
+}
+
+/* ------------------------------------------------------------------ readers */
+
+int souk_reader_new(souk_index *ix, souk_reader **out)
+{
+    souk_reader *r = souk_calloc(1, sizeof *r);
+    if (!r)
+        return SOUK_ENOMEM;
+    r->ix = ix;
+    int rc = souk__txn_begin(ix, MDB_RDONLY, &r->txn);
+    if (rc) {
+        souk_free(r);
+        return souk__mdb_err(rc);
+    }
+    r->active = 1;
+    *out = r;
+    return SOUK_OK;
+}
+
+void souk_reader_free(souk_reader *r)
+{
+    if (!r)
+        return;
+    if (r->txn)
+        mdb_txn_abort(r->txn);
+    souk_free(r);
+}
+
+void souk_reader_release(souk_reader *r)
+{
+    if (r->active) {
+        mdb_txn_reset(r->txn);
+        r->active = 0;
+    }
+}
+
+int souk_reader_refresh(souk_reader *r)
+{
+    souk_reader_release(r);
+    int rc = mdb_txn_renew(r->txn);
+    if (rc == MDB_MAP_RESIZED) {
+        mdb_txn_abort(r->txn);
+        r->txn = NULL;
+        rc = souk__txn_begin(r->ix, MDB_RDONLY, &r->txn);
+    }
+    if (rc) {
+        snprintf(r->err, sizeof r->err, "read snapshot: %s", mdb_strerror(rc));
+        return souk__mdb_err(rc);
+    }
+    r->active = 1;
+    return SOUK_OK;
+}
+
+const char *souk_reader_errmsg(const souk_reader *r)
+{
+    return r->err;
+}
+
+static uint64_t db_bytes(MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_stat st;
+    if (mdb_stat(txn, dbi, &st))
+        return 0;
+    return (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize;
+}
+
+int souk_reader_stats(souk_reader *r, souk_stats *st)
+{
+    souk_index *ix = r->ix;
+    int rc;
+    memset(st, 0, sizeof *st);
+    if ((rc = souk__meta_get_u64(r->txn, ix, "N", &st->docs)) ||
+        (rc = souk__meta_get_u64(r->txn, ix, "total_len", &st->total_len)) ||
+        (rc = souk__meta_get_u64(r->txn, ix, "next_docid", &st->next_docid)) ||
+        (rc = souk__meta_get_u64(r->txn, ix, "generation", &st->generation)) ||
+        (rc = souk__meta_get_u64(r->txn, ix, "stream_offset", &st->stream_offset)))
+        return souk__mdb_err(rc);
+    MDB_stat ms;
+    if ((rc = mdb_stat(r->txn, ix->terms, &ms)) != 0)
+        return souk__mdb_err(rc);
+    st->terms = ms.ms_entries;
+    st->bytes_dictionary = db_bytes(r->txn, ix->terms);
+    st->bytes_postings = st->bytes_dictionary + db_bytes(r->txn, ix->post);
+    st->bytes_store = db_bytes(r->txn, ix->docs);
+    st->bytes_other = db_bytes(r->txn, ix->termlist) + db_bytes(r->txn, ix->doclen) +
+                      db_bytes(r->txn, ix->attr) + db_bytes(r->txn, ix->ids) +
+                      db_bytes(r->txn, ix->meta);
+    MDB_envinfo ei;
+    mdb_env_info(ix->env, &ei);
+    st->bytes_file = (uint64_t)(ei.me_last_pgno + 1) * ms.ms_psize;
+    return SOUK_OK;
+}
+
+int souk_reader_term(souk_reader *r, const char *term, size_t len, souk_term_info *info)
+{
+    if (len == 0 || len > 500)
+        return SOUK_ENOTFOUND;
+    MDB_val k = {len, (void *)term}, d;
+    int rc = mdb_get(r->txn, r->ix->terms, &k, &d);
+    if (rc)
+        return souk__mdb_err(rc);
+    souk__dict dd;
+    if (souk__dict_decode(d.mv_data, d.mv_size, &dd))
+        return SOUK_ECORRUPT;
+    *info = dd.info;
+    return SOUK_OK;
+}
+
+int souk_reader_terms(souk_reader *r, const char *start, size_t len, souk_term_iter_fn fn,
+                      void *ctx)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(r->txn, r->ix->terms, &c);
+    if (rc)
+        return souk__mdb_err(rc);
+    MDB_val k = {len, (void *)start}, d;
+    rc = len ? mdb_cursor_get(c, &k, &d, MDB_SET_RANGE) : mdb_cursor_get(c, &k, &d, MDB_FIRST);
+    while (rc == 0) {
+        souk__dict dd;
+        if (souk__dict_decode(d.mv_data, d.mv_size, &dd)) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        if (fn(ctx, k.mv_data, k.mv_size, &dd.info))
+            break;
+        rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? SOUK_OK : souk__mdb_err(rc);
+}
+
+int souk_postings_open(souk_reader *r, const char *term, size_t len, souk_postings *p)
+{
+    memset(p, 0, sizeof *p);
+    if (len == 0 || len > 500)
+        return SOUK_ENOTFOUND;
+    MDB_val k = {len, (void *)term}, d;
+    int rc = mdb_get(r->txn, r->ix->terms, &k, &d);
+    if (rc)
+        return souk__mdb_err(rc);
+    souk__dict dd;
+    if (souk__dict_decode(d.mv_data, d.mv_size, &dd))
+        return SOUK_ECORRUPT;
+    p->r = r;
+    memcpy(p->term, term, len);
+    p->len = len;
+    if (dd.info.nblocks == 0) {
+        p->inline_block = dd.inline_block;
+        p->inline_len = dd.inline_len;
+        return SOUK_OK;
+    }
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(r->txn, r->ix->post, &c)) != 0)
+        return souk__mdb_err(rc);
+    p->cursor = c;
+    return SOUK_OK;
+}
+
+int souk_postings_next_block(souk_postings *p, uint32_t docid, souk_block *b)
+{
+    if (!p->cursor) {
+        if (p->inline_done || !p->inline_block)
+            return SOUK_ENOTFOUND;
+        p->inline_done = 1;
+        if (souk_block_parse(p->inline_block, p->inline_len, b))
+            return SOUK_ECORRUPT;
+        return b->last_docid >= docid ? SOUK_OK : SOUK_ENOTFOUND;
+    }
+    uint8_t key[520];
+    MDB_val k, d;
+    int rc;
+    if (!p->started || docid) {
+        k.mv_size = souk__post_key(p->term, p->len, docid, key);
+        k.mv_data = key;
+        rc = mdb_cursor_get(p->cursor, &k, &d, MDB_SET_RANGE);
+        p->started = 1;
+    } else {
+        rc = mdb_cursor_get(p->cursor, &k, &d, MDB_NEXT);
+    }
+    if (rc)
+        return souk__mdb_err(rc);
+    const uint8_t *kk = k.mv_data;
+    if (k.mv_size != p->len + 5 || memcmp(kk, p->term, p->len) != 0 || kk[p->len] != 0)
+        return SOUK_ENOTFOUND;
+    if (souk_block_parse(d.mv_data, d.mv_size, b) ||
+        b->last_docid != be32_get(kk + p->len + 1))
+        return SOUK_ECORRUPT;
+    return SOUK_OK;
+}
+
+void souk_postings_close(souk_postings *p)
+{
+    if (p->cursor)
+        mdb_cursor_close(p->cursor);
+    p->cursor = NULL;
+}
+
+int souk_reader_doclen(souk_reader *r, uint32_t docid, uint32_t *len)
+{
+    uint8_t key[4];
+    be32_put(key, docid / SOUK_DOCLEN_CHUNK);
+    MDB_val k = {4, key}, d;
+    int rc = mdb_get(r->txn, r->ix->doclen, &k, &d);
+    if (rc == MDB_NOTFOUND) {
+        *len = 0;
+        return SOUK_OK;
+    }
+    if (rc)
+        return souk__mdb_err(rc);
+    if (d.mv_size != SOUK_DOCLEN_CHUNK * 4)
+        return SOUK_ECORRUPT;
+    memcpy(len, (const uint8_t *)d.mv_data + (docid % SOUK_DOCLEN_CHUNK) * 4, 4);
+    return SOUK_OK;
+}
+
+int souk_reader_docid(souk_reader *r, const char *id, size_t len, uint32_t *docid)
+{
+    if (len == 0 || len > 500)
+        return SOUK_ENOTFOUND;
+    MDB_val k = {len, (void *)id}, d;
+    int rc = mdb_get(r->txn, r->ix->ids, &k, &d);
+    if (rc)
+        return souk__mdb_err(rc);
+    if (d.mv_size != 12)
+        return SOUK_ECORRUPT;
+    *docid = be32_get(d.mv_data);
+    return SOUK_OK;
+}
+
+/* Splits a docs value into id and JSON. */
+static int split_doc(const MDB_val *d, const char **id, size_t *id_len, const char **json,
+                     size_t *json_len)
+{
+    const uint8_t *p = d->mv_data, *end = p + d->mv_size;
+    uint64_t n;
+    if (varint_get(&p, end, &n) || n > (uint64_t)(end - p))
+        return SOUK_ECORRUPT;
+    *id = (const char *)p;
+    *id_len = (size_t)n;
+    *json = (const char *)p + n;
+    *json_len = (size_t)(end - p - n);
+    return SOUK_OK;
+}
+
+int souk_reader_doc(souk_reader *r, uint32_t docid, const char **id, size_t *id_len,
+                    const char **json, size_t *json_len)
+{
+    uint8_t key[4];
+    be32_put(key, docid);
+    MDB_val k = {4, key}, d;
+    int rc = mdb_get(r->txn, r->ix->docs, &k, &d);
+    if (rc)
+        return souk__mdb_err(rc);
+    return split_doc(&d, id, id_len, json, json_len);
+}
+
+int souk_reader_docs(souk_reader *r,
+                     int (*fn)(void *ctx, uint32_t docid, const char *id, size_t id_len,
+                               const char *json, size_t json_len),
+                     void *ctx)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(r->txn, r->ix->docs, &c);
+    if (rc)
+        return souk__mdb_err(rc);
+    MDB_val k, d;
+    int src = SOUK_OK;
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+        const char *id, *json;
+        size_t il, jl;
+        if (k.mv_size != 4 || split_doc(&d, &id, &il, &json, &jl)) {
+            src = SOUK_ECORRUPT;
+            break;
+        }
+        if (fn(ctx, be32_get(k.mv_data), id, il, json, jl))
+            break;
+    }
+    mdb_cursor_close(c);
+    if (src)
+        return src;
+    return rc == 0 || rc == MDB_NOTFOUND ? SOUK_OK : souk__mdb_err(rc);
+}
+
+int souk_reader_termlist(souk_reader *r, uint32_t docid,
+                         void (*fn)(void *ctx, const char *term, size_t len), void *ctx)
+{
+    uint8_t key[4];
+    be32_put(key, docid);
+    MDB_val k = {4, key}, d;
+    int rc = mdb_get(r->txn, r->ix->termlist, &k, &d);
+    if (rc)
+        return souk__mdb_err(rc);
+    const uint8_t *p = d.mv_data, *end = p + d.mv_size;
+    char term[512];
+    while (p < end) {
+        uint32_t shared, suffix;
+        if (varint_get32(&p, end, &shared) || varint_get32(&p, end, &suffix) ||
+            shared + suffix > sizeof term || suffix > (size_t)(end - p))
+            return SOUK_ECORRUPT;
+        memcpy(term + shared, p, suffix);
+        p += suffix;
+        fn(ctx, term, shared + suffix);
+    }
+    return SOUK_OK;
+}
+
+int souk_reader_attr(souk_reader *r, uint32_t docid, uint8_t field, const uint8_t **val,
+                     size_t *len)
+{
+    uint8_t key[5];
+    be32_put(key, docid);
+    key[4] = field;
+    MDB_val k = {5, key}, d;
+    int rc = mdb_get(r->txn, r->ix->attr, &k, &d);
+    if (rc)
+        return souk__mdb_err(rc);
+    *val = d.mv_data;
+    *len = d.mv_size;
+    return SOUK_OK;
+}

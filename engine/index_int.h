@@ -1,0 +1,55 @@
+/* index_int.h: private structures of the LMDB index shared by index.c (open, read) and
+ * writer.c (batched writes). Not part of the public API. */
+#ifndef SOUK_INDEX_INT_H
+#define SOUK_INDEX_INT_H
+
+#include "souk/index.h"
+
+#include <lmdb.h>
+
+#define SOUK_FORMAT_VERSION 1
+#define SOUK_DOCLEN_CHUNK 512 /* document lengths per doclen record */
+#define SOUK_INLINE_MAX 512   /* largest postings block kept inside its dictionary entry */
+
+struct souk_index {
+    MDB_env *env;
+    MDB_dbi meta, terms, post, doclen, docs, ids, termlist, attr;
+    souk_schema *schema;
+    unsigned flags;
+};
+
+struct souk_reader {
+    souk_index *ix;
+    MDB_txn *txn;
+    int active;
+    char err[256];
+};
+
+/* Decoded dictionary entry, with a pointer to inline postings (borrowed from LMDB). */
+typedef struct souk__dict {
+    souk_term_info info;
+    const uint8_t *inline_block;
+    size_t inline_len;
+} souk__dict;
+
+/* Parses a dictionary value. Returns 0 or SOUK_ECORRUPT. */
+int souk__dict_decode(const uint8_t *p, size_t len, souk__dict *d);
+
+/* Encodes a dictionary value into out (at least 40 + inline_len bytes); returns its length. */
+size_t souk__dict_encode(const souk_term_info *info, const uint8_t *inline_block,
+                         size_t inline_len, uint8_t *out);
+
+/* Begins a read transaction, adopting a map size grown by another process. */
+int souk__txn_begin(souk_index *ix, unsigned flags, MDB_txn **txn);
+
+/* Meta helpers: u64 values under string keys. Missing keys read as 0. */
+int souk__meta_get_u64(MDB_txn *txn, souk_index *ix, const char *key, uint64_t *v);
+int souk__meta_put_u64(MDB_txn *txn, souk_index *ix, const char *key, uint64_t v);
+
+/* Builds the postings key term \0 BE32(docid) into out (len + 5 bytes); returns its length. */
+size_t souk__post_key(const char *term, size_t len, uint32_t docid, uint8_t *out);
+
+/* Maps an LMDB error to a SOUK_E* code. */
+int souk__mdb_err(int rc);
+
+#endif

@@ -1,0 +1,76 @@
+/* varint.h: LEB128 variable-length integers and big-endian keys, shared by the engine's codecs.
+ * Internal to engine/. */
+#ifndef SOUK_VARINT_H
+#define SOUK_VARINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Writes v at p; returns the number of bytes written (1..10). */
+static inline size_t varint_put(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* Reads a varint from [*p, end). Returns 0 and advances *p, or -1 when truncated/overlong. */
+static inline int varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t r = 0;
+    unsigned shift = 0;
+    const uint8_t *q = *p;
+    while (q < end && shift < 64) {
+        uint8_t b = *q++;
+        r |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *p = q;
+            *v = r;
+            return 0;
+        }
+        shift += 7;
+    }
+    return -1;
+}
+
+/* As varint_get for values that must fit 32 bits. */
+static inline int varint_get32(const uint8_t **p, const uint8_t *end, uint32_t *v)
+{
+    uint64_t x;
+    if (varint_get(p, end, &x) || x > UINT32_MAX)
+        return -1;
+    *v = (uint32_t)x;
+    return 0;
+}
+
+static inline void be32_put(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static inline uint32_t be32_get(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static inline void le64_put(uint8_t *p, uint64_t v)
+{
+    memcpy(p, &v, 8); /* the index format is little-endian; x86-64 and arm64 only */
+}
+
+static inline uint64_t le64_get(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+#endif

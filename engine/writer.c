@@ -1,0 +1,1224 @@
+/* writer.c: batched writes to the LMDB index. A batch of upserts and deletes is buffered in
+ * memory, then applied in one write transaction: documents are resolved against the id table,
+ * per-term changes are grouped, and each touched term's postings blocks are merged, so every
+ * statistic (N, total length, df, collection frequency, per-block maxima) stays exact. Meta,
+ * including the stream offset, is written in the same transaction, so a crash at any moment
+ * leaves the state of the last commit. */
+#include "index_int.h"
+#include "souk/souk.h"
+#include "varint.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ arena */
+
+typedef struct arena_chunk {
+    struct arena_chunk *next;
+    size_t used, cap;
+    uint8_t data[];
+} arena_chunk;
+
+typedef struct arena {
+    arena_chunk *head;
+    size_t total;
+} arena;
+
+static void *arena_alloc(arena *a, size_t n)
+{
+    n = (n + 7) & ~(size_t)7;
+    if (!a->head || a->head->used + n > a->head->cap) {
+        size_t cap = n > (1u << 20) ? n : (1u << 20);
+        arena_chunk *c = souk_malloc(sizeof *c + cap);
+        if (!c)
+            return NULL;
+        c->next = a->head;
+        c->used = 0;
+        c->cap = cap;
+        a->head = c;
+        a->total += cap;
+    }
+    void *p = a->head->data + a->head->used;
+    a->head->used += n;
+    return p;
+}
+
+static void *arena_dup(arena *a, const void *p, size_t n)
+{
+    void *d = arena_alloc(a, n ? n : 1);
+    if (d && n)
+        memcpy(d, p, n);
+    return d;
+}
+
+static void arena_free(arena *a)
+{
+    while (a->head) {
+        arena_chunk *n = a->head->next;
+        souk_free(a->head);
+        a->head = n;
+    }
+    a->total = 0;
+}
+
+/* ------------------------------------------------------------------ batch */
+
+typedef struct op {
+    int del;
+    const char *id;
+    uint32_t id_len;
+    uint64_t hash;
+    souk_dterm *terms;
+    uint32_t nterms;
+    uint32_t *positions;
+    uint32_t doclen;
+    const char *stored;
+    uint32_t stored_len;
+    souk_dattr *attrs;
+    uint32_t nattrs;
+} op;
+
+struct souk_writer {
+    souk_index *ix;
+    arena mem;
+    op *ops;
+    size_t nops, capops;
+    /* id -> op index, open addressing, 0 = empty, else index + 1 */
+    uint32_t *idmap;
+    size_t idcap;
+    char err[512];
+};
+
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+    const uint8_t *s = p;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 0x100000001b3ull;
+    }
+    return h ^ (h >> 29);
+}
+
+int souk_writer_new(souk_index *ix, souk_writer **out)
+{
+    if (ix->flags & SOUK_INDEX_RDONLY)
+        return SOUK_EINVAL;
+    souk_writer *w = souk_calloc(1, sizeof *w);
+    if (!w)
+        return SOUK_ENOMEM;
+    w->ix = ix;
+    *out = w;
+    return SOUK_OK;
+}
+
+static void batch_clear(souk_writer *w)
+{
+    arena_free(&w->mem);
+    w->nops = 0;
+    if (w->idmap)
+        memset(w->idmap, 0, w->idcap * sizeof *w->idmap);
+}
+
+void souk_writer_free(souk_writer *w)
+{
+    if (!w)
+        return;
+    arena_free(&w->mem);
+    souk_free(w->ops);
+    souk_free(w->idmap);
+    souk_free(w);
+}
+
+const char *souk_writer_errmsg(const souk_writer *w)
+{
+    return w->err;
+}
+
+size_t souk_writer_pending(const souk_writer *w, size_t *bytes)
+{
+    if (bytes)
+        *bytes = w->mem.total;
+    return w->nops;
+}
+
+/* Finds the slot of id in the id map (an empty slot when absent). */
+static size_t idmap_slot(souk_writer *w, const char *id, size_t len)
+{
+    size_t mask = w->idcap - 1, i = hash_bytes(id, len) & mask;
+    while (w->idmap[i]) {
+        const op *o = &w->ops[w->idmap[i] - 1];
+        if (o->id_len == len && memcmp(o->id, id, len) == 0)
+            return i;
+        i = (i + 1) & mask;
+    }
+    return i;
+}
+
+static int idmap_grow(souk_writer *w)
+{
+    size_t ncap = w->idcap ? w->idcap * 2 : 4096;
+    uint32_t *old = w->idmap;
+    size_t ocap = w->idcap;
+    w->idmap = souk_calloc(ncap, sizeof *w->idmap);
+    if (!w->idmap) {
+        w->idmap = old;
+        return SOUK_ENOMEM;
+    }
+    w->idcap = ncap;
+    for (size_t i = 0; i < ocap; i++) {
+        if (old[i]) {
+            const op *o = &w->ops[old[i] - 1];
+            w->idmap[idmap_slot(w, o->id, o->id_len)] = old[i];
+        }
+    }
+    souk_free(old);
+    return SOUK_OK;
+}
+
+/* Returns a fresh op for id: the op already in the batch for this id (last write wins) or a new
+ * one. NULL when out of memory. */
+static op *op_for(souk_writer *w, const char *id, size_t len)
+{
+    if ((w->nops + 1) * 2 > w->idcap && idmap_grow(w))
+        return NULL;
+    size_t slot = idmap_slot(w, id, len);
+    if (w->idmap[slot])
+        return &w->ops[w->idmap[slot] - 1];
+    if (w->nops == w->capops) {
+        size_t nc = w->capops ? w->capops * 2 : 1024;
+        op *n = souk_realloc(w->ops, nc * sizeof *n);
+        if (!n)
+            return NULL;
+        w->ops = n;
+        w->capops = nc;
+    }
+    op *o = &w->ops[w->nops++];
+    memset(o, 0, sizeof *o);
+    o->id = arena_dup(&w->mem, id, len);
+    if (!o->id) {
+        w->nops--;
+        return NULL;
+    }
+    o->id_len = (uint32_t)len;
+    w->idmap[slot] = (uint32_t)w->nops;
+    return o;
+}
+
+int souk_writer_upsert(souk_writer *w, const souk_doc *d)
+{
+    op *o = op_for(w, d->id, d->id_len);
+    if (!o)
+        return SOUK_ENOMEM;
+    size_t npos = 0;
+    for (uint32_t i = 0; i < d->nterms; i++)
+        npos += d->terms[i].npos;
+    o->del = 0;
+    o->hash = d->hash;
+    o->doclen = d->doclen;
+    o->nterms = d->nterms;
+    o->terms = arena_alloc(&w->mem, d->nterms * sizeof *o->terms);
+    o->positions = arena_dup(&w->mem, d->positions, npos * sizeof *o->positions);
+    o->stored = arena_dup(&w->mem, d->stored, d->stored_len);
+    o->stored_len = d->stored_len;
+    o->nattrs = d->nattrs;
+    o->attrs = arena_alloc(&w->mem, d->nattrs * sizeof *o->attrs);
+    if (!o->terms || !o->positions || !o->stored || !o->attrs)
+        return SOUK_ENOMEM;
+    for (uint32_t i = 0; i < d->nterms; i++) {
+        o->terms[i] = d->terms[i];
+        o->terms[i].term = arena_dup(&w->mem, d->terms[i].term, d->terms[i].len);
+        if (!o->terms[i].term)
+            return SOUK_ENOMEM;
+    }
+    for (uint32_t i = 0; i < d->nattrs; i++) {
+        o->attrs[i] = d->attrs[i];
+        if (d->attrs[i].str) {
+            o->attrs[i].str = arena_dup(&w->mem, d->attrs[i].str, d->attrs[i].str_len);
+            if (!o->attrs[i].str)
+                return SOUK_ENOMEM;
+        }
+    }
+    return SOUK_OK;
+}
+
+int souk_writer_delete(souk_writer *w, const char *id, size_t len)
+{
+    op *o = op_for(w, id, len);
+    if (!o)
+        return SOUK_ENOMEM;
+    o->del = 1;
+    o->nterms = 0;
+    o->nattrs = 0;
+    return SOUK_OK;
+}
+
+/* ------------------------------------------------------------------ commit */
+
+/* A change of one term's postings for one document: put (new posting) or delete. */
+typedef struct tchange {
+    uint32_t docid;
+    uint32_t del;
+    uint32_t wdf;
+    uint32_t npos;
+    const uint32_t *pos;
+    uint32_t next; /* next change of the same term, +1; 0 ends */
+} tchange;
+
+/* A distinct term touched by the batch. */
+typedef struct tgroup {
+    const char *term;
+    uint32_t len;
+    uint32_t first, last; /* change indexes + 1 */
+    uint32_t n;
+    int unsorted;
+} tgroup;
+
+/* A decoded postings list. */
+typedef struct plist {
+    uint32_t n, cap;
+    uint32_t *docids, *wdfs, *npos;
+    uint32_t *pos;
+    size_t npos_total, pos_cap;
+} plist;
+
+/* The document-level change of one op resolved at commit. */
+typedef struct dchange {
+    uint32_t docid;
+    op *o;        /* NULL: delete */
+    int existed;  /* the docid held a document before */
+    uint32_t old_doclen;
+    char **old_terms; /* sorted, NUL-terminated, from the stored term list */
+    uint32_t *old_lens;
+    uint32_t nold;
+} dchange;
+
+typedef struct commit_ctx {
+    souk_writer *w;
+    souk_index *ix;
+    MDB_txn *txn;
+    arena tmp;
+    tchange *ch;
+    size_t nch, capch;
+    tgroup *groups;
+    size_t ngroups, capgroups;
+    uint32_t *gmap; /* open addressing, group index + 1 */
+    size_t gcap;
+    plist e, o;
+    uint8_t *buf;
+    size_t bufcap;
+    int post_append, terms_append;
+    uint32_t dl_chunk_no;
+    int dl_chunk_valid;
+    uint32_t dl_chunk[SOUK_DOCLEN_CHUNK];
+} commit_ctx;
+
+static int plist_reserve(plist *p, uint32_t n, size_t npos)
+{
+    if (n > p->cap) {
+        uint32_t nc = p->cap ? p->cap : 256;
+        while (nc < n)
+            nc *= 2;
+        uint32_t *a = souk_realloc(p->docids, nc * sizeof *a);
+        if (!a)
+            return SOUK_ENOMEM;
+        p->docids = a;
+        a = souk_realloc(p->wdfs, nc * sizeof *a);
+        if (!a)
+            return SOUK_ENOMEM;
+        p->wdfs = a;
+        a = souk_realloc(p->npos, nc * sizeof *a);
+        if (!a)
+            return SOUK_ENOMEM;
+        p->npos = a;
+        p->cap = nc;
+    }
+    if (npos > p->pos_cap) {
+        size_t nc = p->pos_cap ? p->pos_cap : 1024;
+        while (nc < npos)
+            nc *= 2;
+        uint32_t *a = souk_realloc(p->pos, nc * sizeof *a);
+        if (!a)
+            return SOUK_ENOMEM;
+        p->pos = a;
+        p->pos_cap = nc;
+    }
+    return SOUK_OK;
+}
+
+static void plist_free(plist *p)
+{
+    souk_free(p->docids);
+    souk_free(p->wdfs);
+    souk_free(p->npos);
+    souk_free(p->pos);
+    memset(p, 0, sizeof *p);
+}
+
+static int plist_push(plist *p, uint32_t docid, uint32_t wdf, uint32_t npos, const uint32_t *pos)
+{
+    int rc = plist_reserve(p, p->n + 1, p->npos_total + npos);
+    if (rc)
+        return rc;
+    p->docids[p->n] = docid;
+    p->wdfs[p->n] = wdf;
+    p->npos[p->n] = npos;
+    if (npos)
+        memcpy(p->pos + p->npos_total, pos, npos * sizeof *pos);
+    p->npos_total += npos;
+    p->n++;
+    return SOUK_OK;
+}
+
+/* Appends a decoded block to p. */
+static int plist_add_block(plist *p, const souk_block *b)
+{
+    uint32_t d[SOUK_BLOCK_MAX], f[SOUK_BLOCK_MAX], np[SOUK_BLOCK_MAX];
+    int rc;
+    if ((rc = souk_block_docids(b, d)) || (rc = souk_block_wdfs(b, f)))
+        return rc;
+    size_t total = 0;
+    rc = souk_block_positions(b, np, NULL, 0, &total);
+    if (rc && rc != SOUK_ETOOBIG)
+        return rc;
+    if ((rc = plist_reserve(p, p->n + b->count, p->npos_total + total)) != 0)
+        return rc;
+    if (total && (rc = souk_block_positions(b, np, p->pos + p->npos_total, total, &total)) != 0)
+        return rc;
+    memcpy(p->docids + p->n, d, b->count * sizeof *d);
+    memcpy(p->wdfs + p->n, f, b->count * sizeof *f);
+    memcpy(p->npos + p->n, np, b->count * sizeof *np);
+    p->n += b->count;
+    p->npos_total += total;
+    return SOUK_OK;
+}
+
+static int mdb_fail(commit_ctx *c, int rc, const char *what)
+{
+    snprintf(c->w->err, sizeof c->w->err, "%s: %s", what, mdb_strerror(rc));
+    return rc;
+}
+
+/* Reads the length of docid inside the write transaction (copying a chunk at a time). */
+static int doclen_get(commit_ctx *c, uint32_t docid, uint32_t *len)
+{
+    uint32_t chunk = docid / SOUK_DOCLEN_CHUNK;
+    if (!c->dl_chunk_valid || c->dl_chunk_no != chunk) {
+        uint8_t key[4];
+        be32_put(key, chunk);
+        MDB_val k = {4, key}, d;
+        int rc = mdb_get(c->txn, c->ix->doclen, &k, &d);
+        if (rc == MDB_NOTFOUND)
+            memset(c->dl_chunk, 0, sizeof c->dl_chunk);
+        else if (rc)
+            return rc;
+        else if (d.mv_size != sizeof c->dl_chunk)
+            return MDB_CORRUPTED;
+        else
+            memcpy(c->dl_chunk, d.mv_data, sizeof c->dl_chunk);
+        c->dl_chunk_no = chunk;
+        c->dl_chunk_valid = 1;
+    }
+    *len = c->dl_chunk[docid % SOUK_DOCLEN_CHUNK];
+    return 0;
+}
+
+static int buf_reserve(commit_ctx *c, size_t n)
+{
+    if (n <= c->bufcap)
+        return 0;
+    size_t nc = c->bufcap ? c->bufcap : 65536;
+    while (nc < n)
+        nc *= 2;
+    uint8_t *b = souk_realloc(c->buf, nc);
+    if (!b)
+        return ENOMEM;
+    c->buf = b;
+    c->bufcap = nc;
+    return 0;
+}
+
+/* Encodes postings o[from, to) as one block into c->buf; returns its length via *len. */
+static int encode_range(commit_ctx *c, const plist *o, uint32_t from, uint32_t to,
+                        size_t pos_from, size_t *len)
+{
+    uint32_t min_dl = UINT32_MAX;
+    size_t npos = 0;
+    int has_pos = 0;
+    for (uint32_t i = from; i < to; i++) {
+        uint32_t dl;
+        int rc = doclen_get(c, o->docids[i], &dl);
+        if (rc)
+            return rc;
+        if (dl < min_dl)
+            min_dl = dl;
+        npos += o->npos[i];
+        has_pos |= o->npos[i] != 0;
+    }
+    if (buf_reserve(c, souk_block_bound(to - from, npos)))
+        return ENOMEM;
+    souk_block_in in = {to - from,        o->docids + from,
+                        o->wdfs + from,   has_pos ? o->npos + from : NULL,
+                        o->pos + pos_from, min_dl};
+    *len = souk_block_encode(&in, c->buf);
+    return 0;
+}
+
+/* Writes postings o as blocks of SOUK_BLOCK_MAX into the post database; counts them. */
+static int write_blocks(commit_ctx *c, const char *term, uint32_t tlen, const plist *o,
+                        uint32_t *nblocks)
+{
+    size_t pos_at = 0;
+    for (uint32_t from = 0; from < o->n; from += SOUK_BLOCK_MAX) {
+        uint32_t to = from + SOUK_BLOCK_MAX < o->n ? from + SOUK_BLOCK_MAX : o->n;
+        size_t len;
+        int rc = encode_range(c, o, from, to, pos_at, &len);
+        if (rc)
+            return rc;
+        for (uint32_t i = from; i < to; i++)
+            pos_at += o->npos[i];
+        uint8_t key[520];
+        MDB_val k = {souk__post_key(term, tlen, o->docids[to - 1], key), key};
+        MDB_val d = {len, c->buf};
+        rc = mdb_put(c->txn, c->ix->post, &k, &d, c->post_append ? MDB_APPEND : 0);
+        if (rc)
+            return rc;
+        (*nblocks)++;
+    }
+    return 0;
+}
+
+/* Merges existing postings e with changes ch[i..j) (sorted by docid) into o, updating the term's
+ * df/cf and noting whether an existing posting at max_wdf changed. */
+static int merge_changes(commit_ctx *c, const plist *e, const uint32_t *idx, size_t ni,
+                         plist *o, souk_term_info *info, int *max_touched)
+{
+    size_t a = 0, b = 0, pa = 0;
+    o->n = 0;
+    o->npos_total = 0;
+    while (a < e->n || b < ni) {
+        const tchange *t = b < ni ? &c->ch[idx[b]] : NULL;
+        int rc;
+        if (a < e->n && (!t || e->docids[a] < t->docid)) {
+            rc = plist_push(o, e->docids[a], e->wdfs[a], e->npos[a], e->pos + pa);
+            pa += e->npos[a];
+            a++;
+        } else {
+            int same = a < e->n && e->docids[a] == t->docid;
+            if (same) {
+                info->df--;
+                info->cf -= e->wdfs[a];
+                if (e->wdfs[a] >= info->max_wdf)
+                    *max_touched = 1;
+                pa += e->npos[a];
+                a++;
+            }
+            if (!t->del) {
+                rc = plist_push(o, t->docid, t->wdf, t->npos, t->pos);
+                info->df++;
+                info->cf += t->wdf;
+                if (t->wdf > info->max_wdf)
+                    info->max_wdf = t->wdf;
+            } else {
+                rc = 0;
+            }
+            b++;
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Recomputes a term's max wdf from its postings blocks' headers. */
+static int rescan_max_wdf(commit_ctx *c, const char *term, uint32_t tlen, uint32_t *max)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->txn, c->ix->post, &cur);
+    if (rc)
+        return rc;
+    uint8_t key[520];
+    MDB_val k = {souk__post_key(term, tlen, 0, key), key}, d;
+    *max = 0;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        const uint8_t *kk = k.mv_data;
+        if (k.mv_size != tlen + 5 || memcmp(kk, term, tlen) || kk[tlen])
+            break;
+        souk_block b;
+        if (souk_block_parse(d.mv_data, d.mv_size, &b)) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        if (b.max_wdf > *max)
+            *max = b.max_wdf;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+}
+
+/* Applies the sorted changes idx[0..n) of one term to its dictionary entry and postings. */
+static int merge_term(commit_ctx *c, const char *term, uint32_t tlen, const uint32_t *idx,
+                      size_t n)
+{
+    MDB_val k = {tlen, (void *)term}, d;
+    souk_term_info info = {0, 0, 0, 0};
+    souk__dict dd;
+    int rc = mdb_get(c->txn, c->ix->terms, &k, &d), max_touched = 0;
+    int existed = rc == 0;
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    c->e.n = 0;
+    c->e.npos_total = 0;
+    if (existed) {
+        if (souk__dict_decode(d.mv_data, d.mv_size, &dd))
+            return MDB_CORRUPTED;
+        info = dd.info;
+    }
+    if (!existed || info.nblocks == 0) {
+        if (existed && dd.inline_len) {
+            souk_block b;
+            if (souk_block_parse(dd.inline_block, dd.inline_len, &b))
+                return MDB_CORRUPTED;
+            if ((rc = plist_add_block(&c->e, &b)) != 0)
+                return rc == SOUK_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+        }
+        if ((rc = merge_changes(c, &c->e, idx, n, &c->o, &info, &max_touched)) != 0)
+            return rc;
+        if (c->o.n == 0) {
+            rc = existed ? mdb_del(c->txn, c->ix->terms, &k, NULL) : 0;
+            return rc;
+        }
+        if (max_touched) {
+            info.max_wdf = 0;
+            for (uint32_t i = 0; i < c->o.n; i++)
+                if (c->o.wdfs[i] > info.max_wdf)
+                    info.max_wdf = c->o.wdfs[i];
+        }
+        size_t blen = 0;
+        int inl = 0;
+        if (c->o.n <= SOUK_BLOCK_MAX) {
+            if ((rc = encode_range(c, &c->o, 0, c->o.n, 0, &blen)) != 0)
+                return rc;
+            inl = blen <= SOUK_INLINE_MAX;
+        }
+        info.nblocks = 0;
+        if (!inl) {
+            if ((rc = write_blocks(c, term, tlen, &c->o, &info.nblocks)) != 0)
+                return rc;
+            blen = 0;
+        }
+        uint8_t dv[64 + SOUK_INLINE_MAX];
+        MDB_val v = {souk__dict_encode(&info, c->buf, blen, dv), dv};
+        rc = mdb_put(c->txn, c->ix->terms, &k, &v,
+                       (!existed && c->terms_append) ? MDB_APPEND : 0);
+        return rc;
+    }
+    /* Postings in the post database: merge block by block. */
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(c->txn, c->ix->post, &cur)) != 0)
+        return rc;
+    size_t i = 0;
+    uint8_t key[520];
+    while (i < n && rc == 0) {
+        MDB_val bk = {souk__post_key(term, tlen, c->ch[idx[i]].docid, key), key}, bd;
+        rc = mdb_cursor_get(cur, &bk, &bd, MDB_SET_RANGE);
+        const uint8_t *kk = bk.mv_data;
+        int in_term = rc == 0 && bk.mv_size == tlen + 5 && !memcmp(kk, term, tlen) && !kk[tlen];
+        size_t j = i;
+        c->e.n = 0;
+        c->e.npos_total = 0;
+        if (in_term) {
+            uint32_t last = be32_get(kk + tlen + 1);
+            while (j < n && c->ch[idx[j]].docid <= last)
+                j++;
+        } else {
+            if (rc && rc != MDB_NOTFOUND)
+                break;
+            /* Past the last block: extend the last block if it has room. */
+            rc = rc == 0 ? mdb_cursor_get(cur, &bk, &bd, MDB_PREV)
+                         : mdb_cursor_get(cur, &bk, &bd, MDB_LAST);
+            kk = bk.mv_data;
+            in_term = rc == 0 && bk.mv_size == tlen + 5 && !memcmp(kk, term, tlen) && !kk[tlen];
+            j = n;
+            rc = 0;
+        }
+        if (in_term) {
+            souk_block b;
+            if (souk_block_parse(bd.mv_data, bd.mv_size, &b)) {
+                rc = MDB_CORRUPTED;
+                break;
+            }
+            if (j > i && (b.count < SOUK_BLOCK_MAX || c->ch[idx[i]].docid <= b.last_docid)) {
+                if ((rc = plist_add_block(&c->e, &b)) != 0) {
+                    rc = rc == SOUK_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+                    break;
+                }
+                if ((rc = mdb_cursor_del(cur, 0)) != 0)
+                    break;
+                info.nblocks--;
+            }
+        }
+        if ((rc = merge_changes(c, &c->e, idx + i, j - i, &c->o, &info, &max_touched)) != 0)
+            break;
+        int save = c->post_append;
+        c->post_append = 0;
+        rc = write_blocks(c, term, tlen, &c->o, &info.nblocks);
+        c->post_append = save;
+        i = j;
+    }
+    mdb_cursor_close(cur);
+    if (rc)
+        return rc;
+    if (info.df == 0) {
+        if (info.nblocks != 0)
+            return MDB_CORRUPTED;
+        return mdb_del(c->txn, c->ix->terms, &k, NULL);
+    }
+    if (max_touched && (rc = rescan_max_wdf(c, term, tlen, &info.max_wdf)) != 0)
+        return rc;
+    uint8_t dv[64];
+    MDB_val v = {souk__dict_encode(&info, NULL, 0, dv), dv};
+    return mdb_put(c->txn, c->ix->terms, &k, &v, 0);
+}
+
+/* Finds or adds the group of a term. */
+static tgroup *group_for(commit_ctx *c, const char *term, uint32_t len)
+{
+    if ((c->ngroups + 1) * 2 > c->gcap) {
+        size_t nc = c->gcap ? c->gcap * 2 : 1 << 16;
+        uint32_t *m = souk_calloc(nc, sizeof *m);
+        if (!m)
+            return NULL;
+        for (size_t g = 0; g < c->ngroups; g++) {
+            size_t s = hash_bytes(c->groups[g].term, c->groups[g].len) & (nc - 1);
+            while (m[s])
+                s = (s + 1) & (nc - 1);
+            m[s] = (uint32_t)g + 1;
+        }
+        souk_free(c->gmap);
+        c->gmap = m;
+        c->gcap = nc;
+    }
+    size_t mask = c->gcap - 1, s = hash_bytes(term, len) & mask;
+    while (c->gmap[s]) {
+        tgroup *g = &c->groups[c->gmap[s] - 1];
+        if (g->len == len && memcmp(g->term, term, len) == 0)
+            return g;
+        s = (s + 1) & mask;
+    }
+    if (c->ngroups == c->capgroups) {
+        size_t nc = c->capgroups ? c->capgroups * 2 : 1 << 15;
+        tgroup *n = souk_realloc(c->groups, nc * sizeof *n);
+        if (!n)
+            return NULL;
+        c->groups = n;
+        c->capgroups = nc;
+    }
+    tgroup *g = &c->groups[c->ngroups++];
+    memset(g, 0, sizeof *g);
+    g->term = term;
+    g->len = len;
+    c->gmap[s] = (uint32_t)c->ngroups;
+    return g;
+}
+
+static int add_change(commit_ctx *c, const char *term, uint32_t len, uint32_t docid, int del,
+                      uint32_t wdf, uint32_t npos, const uint32_t *pos)
+{
+    tgroup *g = group_for(c, term, len);
+    if (!g)
+        return ENOMEM;
+    if (c->nch == c->capch) {
+        size_t nc = c->capch ? c->capch * 2 : 1 << 16;
+        tchange *n = souk_realloc(c->ch, nc * sizeof *n);
+        if (!n)
+            return ENOMEM;
+        c->ch = n;
+        c->capch = nc;
+    }
+    tchange *t = &c->ch[c->nch++];
+    t->docid = docid;
+    t->del = (uint32_t)del;
+    t->wdf = wdf;
+    t->npos = npos;
+    t->pos = pos;
+    t->next = 0;
+    if (g->last) {
+        if (c->ch[g->last - 1].docid >= docid)
+            g->unsorted = 1;
+        c->ch[g->last - 1].next = (uint32_t)c->nch;
+    } else {
+        g->first = (uint32_t)c->nch;
+    }
+    g->last = (uint32_t)c->nch;
+    g->n++;
+    return 0;
+}
+
+static int cmp_group(const void *a, const void *b)
+{
+    const tgroup *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int r = memcmp(x->term, y->term, n);
+    if (r)
+        return r;
+    return x->len < y->len ? -1 : x->len > y->len;
+}
+
+static int cmp_change_idx(const void *a, const void *b, void *arg)
+{
+    const tchange *ch = arg;
+    uint32_t x = ch[*(const uint32_t *)a].docid, y = ch[*(const uint32_t *)b].docid;
+    return x < y ? -1 : x > y;
+}
+
+/* Reads and copies the stored term list of docid. */
+static int load_old_terms(commit_ctx *c, dchange *dc)
+{
+    uint8_t key[4];
+    be32_put(key, dc->docid);
+    MDB_val k = {4, key}, d;
+    int rc = mdb_get(c->txn, c->ix->termlist, &k, &d);
+    if (rc)
+        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+    const uint8_t *p = d.mv_data, *end = p + d.mv_size;
+    size_t n = 0, cap = 64;
+    char **terms = arena_alloc(&c->tmp, cap * sizeof *terms);
+    uint32_t *lens = arena_alloc(&c->tmp, cap * sizeof *lens);
+    char term[512];
+    while (terms && lens && p < end) {
+        uint32_t shared, suffix;
+        if (varint_get32(&p, end, &shared) || varint_get32(&p, end, &suffix) ||
+            shared + suffix > sizeof term || suffix > (size_t)(end - p))
+            return MDB_CORRUPTED;
+        memcpy(term + shared, p, suffix);
+        p += suffix;
+        if (n == cap) {
+            char **nt = arena_alloc(&c->tmp, cap * 2 * sizeof *nt);
+            uint32_t *nl = arena_alloc(&c->tmp, cap * 2 * sizeof *nl);
+            if (!nt || !nl)
+                return ENOMEM;
+            memcpy(nt, terms, cap * sizeof *nt);
+            memcpy(nl, lens, cap * sizeof *nl);
+            terms = nt;
+            lens = nl;
+            cap *= 2;
+        }
+        terms[n] = arena_dup(&c->tmp, term, shared + suffix);
+        lens[n] = shared + suffix;
+        if (!terms[n])
+            return ENOMEM;
+        n++;
+    }
+    if (!terms || !lens)
+        return ENOMEM;
+    dc->old_terms = terms;
+    dc->old_lens = lens;
+    dc->nold = (uint32_t)n;
+    return 0;
+}
+
+static int term_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+    size_t n = al < bl ? al : bl;
+    int r = memcmp(a, b, n);
+    if (r)
+        return r;
+    return al < bl ? -1 : al > bl;
+}
+
+/* Writes the document-level records of one change: store, id, term list, attributes. */
+static int write_doc(commit_ctx *c, const dchange *dc, int append)
+{
+    souk_index *ix = c->ix;
+    uint8_t key[5];
+    be32_put(key, dc->docid);
+    MDB_val k = {4, key}, d;
+    int rc;
+    const op *o = dc->o;
+    unsigned af = append ? MDB_APPEND : 0;
+    /* Attributes of the old version go first (a cursor over docid's keys). */
+    if (dc->existed) {
+        MDB_cursor *cur;
+        if ((rc = mdb_cursor_open(c->txn, ix->attr, &cur)) != 0)
+            return rc;
+        MDB_val ak = {4, key}, ad;
+        rc = mdb_cursor_get(cur, &ak, &ad, MDB_SET_RANGE);
+        while (rc == 0 && ak.mv_size == 5 && memcmp(ak.mv_data, key, 4) == 0) {
+            if ((rc = mdb_cursor_del(cur, 0)) != 0)
+                break;
+            rc = mdb_cursor_get(cur, &ak, &ad, MDB_GET_CURRENT);
+        }
+        mdb_cursor_close(cur);
+        if (rc && rc != MDB_NOTFOUND && rc != EINVAL)
+            return rc;
+    }
+    if (!o) {
+        if ((rc = mdb_del(c->txn, ix->docs, &k, NULL)) != 0 ||
+            (rc = mdb_del(c->txn, ix->termlist, &k, NULL)) != 0)
+            return rc;
+        return 0;
+    }
+    /* Document store: varint id length, id, stored JSON. */
+    if ((rc = buf_reserve(c, 16 + o->id_len + o->stored_len)) != 0)
+        return rc;
+    size_t n = varint_put(c->buf, o->id_len);
+    memcpy(c->buf + n, o->id, o->id_len);
+    memcpy(c->buf + n + o->id_len, o->stored, o->stored_len);
+    d.mv_size = n + o->id_len + o->stored_len;
+    d.mv_data = c->buf;
+    if ((rc = mdb_put(c->txn, ix->docs, &k, &d, af)) != 0)
+        return rc;
+    /* Term list, front-coded. */
+    size_t need = 0;
+    for (uint32_t i = 0; i < o->nterms; i++)
+        need += o->terms[i].len + 10;
+    if ((rc = buf_reserve(c, need + 16)) != 0)
+        return rc;
+    uint8_t *p = c->buf;
+    const char *prev = "";
+    uint32_t prev_len = 0;
+    for (uint32_t i = 0; i < o->nterms; i++) {
+        uint32_t s = 0;
+        while (s < prev_len && s < o->terms[i].len && prev[s] == o->terms[i].term[s])
+            s++;
+        p += varint_put(p, s);
+        p += varint_put(p, o->terms[i].len - s);
+        memcpy(p, o->terms[i].term + s, o->terms[i].len - s);
+        p += o->terms[i].len - s;
+        prev = o->terms[i].term;
+        prev_len = o->terms[i].len;
+    }
+    d.mv_size = (size_t)(p - c->buf);
+    d.mv_data = c->buf;
+    if ((rc = mdb_put(c->txn, ix->termlist, &k, &d, af)) != 0)
+        return rc;
+    /* Attributes: key BE32 docid + field id. Keyword values of one field are \0-joined. */
+    for (uint32_t i = 0; i < o->nattrs;) {
+        uint32_t j = i;
+        size_t len = 0;
+        while (j < o->nattrs && o->attrs[j].field == o->attrs[i].field) {
+            len += o->attrs[j].str ? o->attrs[j].str_len + 1 : 8;
+            j++;
+        }
+        if ((rc = buf_reserve(c, len + 8)) != 0)
+            return rc;
+        p = c->buf;
+        for (uint32_t a = i; a < j; a++) {
+            if (o->attrs[a].str) {
+                if (a > i)
+                    *p++ = 0;
+                memcpy(p, o->attrs[a].str, o->attrs[a].str_len);
+                p += o->attrs[a].str_len;
+            } else {
+                memcpy(p, &o->attrs[a].num, 8);
+                p += 8;
+            }
+        }
+        key[4] = o->attrs[i].field;
+        MDB_val ak = {5, key}, ad = {(size_t)(p - c->buf), c->buf};
+        if ((rc = mdb_put(c->txn, ix->attr, &ak, &ad, af)) != 0)
+            return rc;
+        i = j;
+    }
+    return 0;
+}
+
+typedef struct dlset {
+    uint32_t docid, len;
+} dlset;
+
+static int cmp_dlset(const void *a, const void *b)
+{
+    uint32_t x = ((const dlset *)a)->docid, y = ((const dlset *)b)->docid;
+    return x < y ? -1 : x > y;
+}
+
+/* Writes document lengths, a chunk of SOUK_DOCLEN_CHUNK at a time. */
+static int write_doclens(commit_ctx *c, dlset *s, size_t n)
+{
+    qsort(s, n, sizeof *s, cmp_dlset);
+    uint32_t chunk[SOUK_DOCLEN_CHUNK];
+    for (size_t i = 0; i < n;) {
+        uint32_t no = s[i].docid / SOUK_DOCLEN_CHUNK;
+        uint8_t key[4];
+        be32_put(key, no);
+        MDB_val k = {4, key}, d;
+        int rc = mdb_get(c->txn, c->ix->doclen, &k, &d);
+        if (rc == MDB_NOTFOUND)
+            memset(chunk, 0, sizeof chunk);
+        else if (rc)
+            return rc;
+        else if (d.mv_size != sizeof chunk)
+            return MDB_CORRUPTED;
+        else
+            memcpy(chunk, d.mv_data, sizeof chunk);
+        while (i < n && s[i].docid / SOUK_DOCLEN_CHUNK == no) {
+            chunk[s[i].docid % SOUK_DOCLEN_CHUNK] = s[i].len;
+            i++;
+        }
+        d.mv_size = sizeof chunk;
+        d.mv_data = chunk;
+        if ((rc = mdb_put(c->txn, c->ix->doclen, &k, &d, 0)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* One attempt at applying the batch in a write transaction. */
+static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_stats *st)
+{
+    souk_index *ix = w->ix;
+    commit_ctx c;
+    memset(&c, 0, sizeof c);
+    c.w = w;
+    c.ix = ix;
+    dchange *dcs = NULL;
+    dlset *dls = NULL;
+    uint32_t *idx = NULL;
+    size_t ndc = 0, ndl = 0;
+    int rc = souk__txn_begin(ix, 0, &c.txn);
+    if (rc)
+        return mdb_fail(&c, rc, "begin write");
+    uint64_t N, total_len, next_docid, gen;
+    if ((rc = souk__meta_get_u64(c.txn, ix, "N", &N)) ||
+        (rc = souk__meta_get_u64(c.txn, ix, "total_len", &total_len)) ||
+        (rc = souk__meta_get_u64(c.txn, ix, "next_docid", &next_docid)) ||
+        (rc = souk__meta_get_u64(c.txn, ix, "generation", &gen))) {
+        mdb_fail(&c, rc, "read meta");
+        goto out;
+    }
+    if (next_docid == 0)
+        next_docid = 1;
+    uint64_t first_new = next_docid;
+    MDB_stat ms;
+    mdb_stat(c.txn, ix->post, &ms);
+    c.post_append = ms.ms_entries == 0;
+    mdb_stat(c.txn, ix->terms, &ms);
+    c.terms_append = ms.ms_entries == 0;
+    dcs = souk_calloc(w->nops + 1, sizeof *dcs);
+    dls = souk_calloc(w->nops + 1, sizeof *dls);
+    if (!dcs || !dls) {
+        rc = ENOMEM;
+        goto out;
+    }
+    /* Phase 1: resolve each op against the id table. */
+    for (size_t i = 0; i < w->nops; i++) {
+        op *o = &w->ops[i];
+        MDB_val k = {o->id_len, (void *)o->id}, d;
+        rc = mdb_get(c.txn, ix->ids, &k, &d);
+        if (rc && rc != MDB_NOTFOUND) {
+            mdb_fail(&c, rc, "read ids");
+            goto out;
+        }
+        int exists = rc == 0;
+        if (exists && d.mv_size != 12) {
+            rc = MDB_CORRUPTED;
+            goto out;
+        }
+        rc = 0;
+        dchange *dc = &dcs[ndc];
+        memset(dc, 0, sizeof *dc);
+        if (exists) {
+            dc->docid = be32_get(d.mv_data);
+            uint64_t old_hash = le64_get((const uint8_t *)d.mv_data + 4);
+            if (!o->del && old_hash == o->hash) {
+                st->unchanged++;
+                continue;
+            }
+            dc->existed = 1;
+            if ((rc = doclen_get(&c, dc->docid, &dc->old_doclen)) != 0 ||
+                (rc = load_old_terms(&c, dc)) != 0) {
+                mdb_fail(&c, rc, "read old document");
+                goto out;
+            }
+            c.dl_chunk_valid = 0;
+            total_len -= dc->old_doclen;
+            if (o->del) {
+                N--;
+                st->deleted++;
+                if ((rc = mdb_del(c.txn, ix->ids, &k, NULL)) != 0)
+                    goto out;
+            } else {
+                st->replaced++;
+            }
+        } else {
+            if (o->del) {
+                st->delete_missing++;
+                continue;
+            }
+            if (next_docid >= UINT32_MAX) {
+                snprintf(w->err, sizeof w->err, "docid space exhausted");
+                rc = MDB_MAP_FULL;
+                goto out;
+            }
+            dc->docid = (uint32_t)next_docid++;
+            N++;
+            st->added++;
+        }
+        if (!o->del) {
+            dc->o = o;
+            total_len += o->doclen;
+            uint8_t v[12];
+            be32_put(v, dc->docid);
+            le64_put(v + 4, o->hash);
+            MDB_val dv = {12, v};
+            if ((rc = mdb_put(c.txn, ix->ids, &k, &dv, 0)) != 0) {
+                mdb_fail(&c, rc, "write ids");
+                goto out;
+            }
+        }
+        dls[ndl].docid = dc->docid;
+        dls[ndl].len = o->del ? 0 : o->doclen;
+        ndl++;
+        ndc++;
+    }
+    /* Phase 2: per-term changes: puts for the new terms, deletes for vanished old ones. */
+    for (size_t i = 0; i < ndc; i++) {
+        dchange *dc = &dcs[i];
+        const op *o = dc->o;
+        uint32_t a = 0, b = 0, na = dc->nold, nb = o ? o->nterms : 0;
+        while (a < na || b < nb) {
+            int cmp = a >= na   ? 1
+                      : b >= nb ? -1
+                                : term_cmp(dc->old_terms[a], dc->old_lens[a], o->terms[b].term,
+                                           o->terms[b].len);
+            if (cmp < 0) {
+                rc = add_change(&c, dc->old_terms[a], dc->old_lens[a], dc->docid, 1, 0, 0, NULL);
+                a++;
+            } else {
+                const souk_dterm *t = &o->terms[b];
+                rc = add_change(&c, t->term, t->len, dc->docid, 0, t->wdf, t->npos,
+                                o->positions + t->pos_off);
+                a += cmp == 0;
+                b++;
+            }
+            if (rc)
+                goto out;
+        }
+    }
+    /* Phase 3: document records and lengths (postings merging below reads the new lengths). */
+    for (size_t i = 0; i < ndc; i++) {
+        if ((rc = write_doc(&c, &dcs[i], dcs[i].docid >= first_new)) != 0) {
+            mdb_fail(&c, rc, "write document");
+            goto out;
+        }
+    }
+    if ((rc = write_doclens(&c, dls, ndl)) != 0) {
+        mdb_fail(&c, rc, "write lengths");
+        goto out;
+    }
+    c.dl_chunk_valid = 0;
+    /* Phase 4: merge each touched term, in term order. */
+    qsort(c.groups, c.ngroups, sizeof *c.groups, cmp_group);
+    size_t maxn = 0;
+    for (size_t g = 0; g < c.ngroups; g++)
+        if (c.groups[g].n > maxn)
+            maxn = c.groups[g].n;
+    idx = souk_malloc((maxn + 1) * sizeof *idx);
+    if (!idx) {
+        rc = ENOMEM;
+        goto out;
+    }
+    for (size_t g = 0; g < c.ngroups; g++) {
+        tgroup *tg = &c.groups[g];
+        size_t n = 0;
+        for (uint32_t e = tg->first; e; e = c.ch[e - 1].next)
+            idx[n++] = e - 1;
+        if (tg->unsorted) {
+            qsort_r(idx, n, sizeof *idx, cmp_change_idx, c.ch);
+        }
+        if ((rc = merge_term(&c, tg->term, tg->len, idx, n)) != 0) {
+            if (!w->err[0] || rc != MDB_MAP_FULL)
+                snprintf(w->err, sizeof w->err, "merging postings of term '%.*s': %s",
+                         (int)(tg->len > 64 ? 64 : tg->len), tg->term, mdb_strerror(rc));
+            goto out;
+        }
+    }
+    /* Phase 5: meta, in the same transaction. */
+    if ((rc = souk__meta_put_u64(c.txn, ix, "N", N)) ||
+        (rc = souk__meta_put_u64(c.txn, ix, "total_len", total_len)) ||
+        (rc = souk__meta_put_u64(c.txn, ix, "next_docid", next_docid)) ||
+        (rc = souk__meta_put_u64(c.txn, ix, "generation", gen + 1)) ||
+        (pos && (rc = souk__meta_put_u64(c.txn, ix, "stream_offset", pos->offset))) ||
+        (pos && (rc = souk__meta_put_u64(c.txn, ix, "stream_line", pos->line)))) {
+        mdb_fail(&c, rc, "write meta");
+        goto out;
+    }
+    if (pos && pos->fingerprint) {
+        MDB_val k = {9, "stream_fp"}, d = {strlen(pos->fingerprint), (void *)pos->fingerprint};
+        if ((rc = mdb_put(c.txn, ix->meta, &k, &d, 0)) != 0)
+            goto out;
+    }
+    rc = mdb_txn_commit(c.txn);
+    c.txn = NULL;
+    if (rc)
+        mdb_fail(&c, rc, "commit");
+out:
+    if (c.txn)
+        mdb_txn_abort(c.txn);
+    arena_free(&c.tmp);
+    plist_free(&c.e);
+    plist_free(&c.o);
+    souk_free(c.buf);
+    souk_free(c.ch);
+    souk_free(c.groups);
+    souk_free(c.gmap);
+    souk_free(dcs);
+    souk_free(dls);
+    souk_free(idx);
+    return rc;
+}
+
+int souk_writer_commit(souk_writer *w, const souk_stream_pos *pos, souk_commit_stats *st)
+{
+    souk_commit_stats local;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        memset(&local, 0, sizeof local);
+        w->err[0] = 0;
+        int rc = commit_once(w, pos, &local);
+        if (rc == 0) {
+            if (st) {
+                st->added += local.added;
+                st->replaced += local.replaced;
+                st->unchanged += local.unchanged;
+                st->deleted += local.deleted;
+                st->delete_missing += local.delete_missing;
+            }
+            batch_clear(w);
+            return SOUK_OK;
+        }
+        if (rc != MDB_MAP_FULL)
+            return rc == ENOMEM ? SOUK_ENOMEM : souk__mdb_err(rc);
+        /* Grow the map and retry the whole batch, which is still in memory. */
+        MDB_envinfo ei;
+        mdb_env_info(w->ix->env, &ei);
+        if (mdb_env_set_mapsize(w->ix->env, ei.me_mapsize * 2) != 0)
+            break;
+    }
+    snprintf(w->err, sizeof w->err, "index map full");
+    return SOUK_EFULL;
+}
+
+int souk_index_stream_pos(souk_index *ix, uint64_t *offset, uint64_t *line, char *fingerprint,
+                          size_t cap)
+{
+    MDB_txn *txn;
+    int rc = souk__txn_begin(ix, MDB_RDONLY, &txn);
+    if (rc)
+        return souk__mdb_err(rc);
+    if ((rc = souk__meta_get_u64(txn, ix, "stream_offset", offset)) == 0 &&
+        (rc = souk__meta_get_u64(txn, ix, "stream_line", line)) == 0 && fingerprint && cap) {
+        MDB_val k = {9, "stream_fp"}, d;
+        fingerprint[0] = 0;
+        if (mdb_get(txn, ix->meta, &k, &d) == 0 && d.mv_size < cap) {
+            memcpy(fingerprint, d.mv_data, d.mv_size);
+            fingerprint[d.mv_size] = 0;
+        }
+    }
+    mdb_txn_abort(txn);
+    return souk__mdb_err(rc);
+}

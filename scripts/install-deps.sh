@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs the Debian packages Souk builds, tests and benchmarks with, if any is missing.
+# Runs as root (apt-get update first); prints nothing when everything is present.
+set -e
+PKGS="build-essential cmake pkg-config clang-format xz-utils python3 \
+libxapian-dev liblmdb-dev lmdb-utils libuv1-dev libjemalloc-dev libcjson-dev \
+libsqlite3-dev libstreamvbyte-dev sphinxsearch"
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps: installing:$missing"
+if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: missing packages and not root; run as root or install:$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends $missing
