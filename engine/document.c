@@ -254,7 +254,7 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
                           souk_doc *doc, char *err, size_t errlen)
 {
     const souk_schema *s = b->s;
-    cJSON *root = NULL, *stored = NULL, *canon = NULL;
+    cJSON *root = NULL, *stored = NULL;
     char *stored_txt = NULL;
     int rc = SOUK_OK;
     char idbuf[64];
@@ -344,12 +344,10 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
     b->alen = 0;
     b->failed = 0;
     stored = cJSON_CreateObject();
-    canon = cJSON_CreateObject();
-    if (!stored || !canon) {
+    if (!stored) {
         rc = SOUK_ENOMEM;
         goto out;
     }
-    cJSON_AddStringToObject(canon, "id", id);
     uint32_t termpos = 0;
     for (size_t fi = 0; fi < s->nfields; fi++) {
         const souk_field *f = &s->fields[fi];
@@ -409,7 +407,8 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
                     }
                     add_boolean(b, f->prefix, val, vl);
                 }
-                if ((rc = add_attr(b, f, 0, val, vl)) != 0)
+                if ((f->flags & (SOUK_F_FILTERABLE | SOUK_F_FACETABLE | SOUK_F_SORTABLE)) &&
+                    (rc = add_attr(b, f, 0, val, vl)) != 0)
                     goto out;
             }
             break;
@@ -417,7 +416,8 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
         case SOUK_FIELD_NUMBER:
             if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
                 BAD("field '%s' must be a finite number", f->name);
-            if ((rc = add_attr(b, f, v->valuedouble, NULL, 0)) != 0)
+            if ((f->flags & (SOUK_F_FILTERABLE | SOUK_F_FACETABLE | SOUK_F_SORTABLE)) &&
+                (rc = add_attr(b, f, v->valuedouble, NULL, 0)) != 0)
                 goto out;
             break;
         case SOUK_FIELD_BOOL:
@@ -426,18 +426,13 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
             if (f->flags & (SOUK_F_FILTERABLE | SOUK_F_FACETABLE))
                 add_boolean(b, f->prefix, cJSON_IsTrue(v) ? "true" : "false",
                             cJSON_IsTrue(v) ? 4 : 5);
-            if ((rc = add_attr(b, f, cJSON_IsTrue(v) ? 1.0 : 0.0, NULL, 0)) != 0)
+            if ((f->flags & (SOUK_F_FILTERABLE | SOUK_F_FACETABLE | SOUK_F_SORTABLE)) &&
+                (rc = add_attr(b, f, cJSON_IsTrue(v) ? 1.0 : 0.0, NULL, 0)) != 0)
                 goto out;
             break;
         }
-        cJSON *copy = cJSON_Duplicate(v, 1);
-        if (!copy) {
-            rc = SOUK_ENOMEM;
-            goto out;
-        }
-        cJSON_AddItemToObject(canon, f->name, copy);
         if (f->flags & SOUK_F_STORED)
-            cJSON_AddItemReferenceToObject(stored, f->name, copy);
+            cJSON_AddItemReferenceToObject(stored, f->name, v);
     }
     if (b->failed) {
         rc = SOUK_ENOMEM;
@@ -476,18 +471,16 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
         }
     }
     stored_txt = cJSON_PrintUnformatted(stored);
-    char *canon_txt = cJSON_PrintUnformatted(canon);
-    if (!stored_txt || !canon_txt) {
-        souk_free(canon_txt);
+    if (!stored_txt) {
         rc = SOUK_ENOMEM;
         goto out;
     }
+    /* The hash of the record line decides "unchanged": a byte-identical record is a no-op. */
     uint64_t h = 0xcbf29ce484222325ull;
-    for (const char *p = canon_txt; *p; p++) {
-        h ^= (unsigned char)*p;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)line[i];
         h *= 0x100000001b3ull;
     }
-    souk_free(canon_txt);
     souk_free(b->stored);
     b->stored = stored_txt;
     stored_txt = NULL;
@@ -523,7 +516,6 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
 out:
     souk_free(stored_txt);
     cJSON_Delete(stored);
-    cJSON_Delete(canon);
     cJSON_Delete(root);
     return rc;
 }

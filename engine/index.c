@@ -570,14 +570,36 @@ int souk_reader_termlist(souk_reader *r, uint32_t docid,
 int souk_reader_attr(souk_reader *r, uint32_t docid, uint8_t field, const uint8_t **val,
                      size_t *len)
 {
-    uint8_t key[5];
+    uint8_t key[4];
     be32_put(key, docid);
-    key[4] = field;
-    MDB_val k = {5, key}, d;
+    MDB_val k = {4, key}, d;
     int rc = mdb_get(r->txn, r->ix->attr, &k, &d);
     if (rc)
         return souk__mdb_err(rc);
-    *val = d.mv_data;
-    *len = d.mv_size;
-    return SOUK_OK;
+    const souk_schema *s = r->ix->schema;
+    const uint8_t *p = d.mv_data, *end = p + d.mv_size;
+    while (p < end) {
+        uint8_t f = *p++;
+        if (f >= s->nfields)
+            return SOUK_ECORRUPT;
+        const uint8_t *v = p;
+        size_t n = 8;
+        if (s->fields[f].type == SOUK_FIELD_KEYWORD) {
+            uint64_t l;
+            if (varint_get(&p, end, &l) || l > (uint64_t)(end - p))
+                return SOUK_ECORRUPT;
+            v = p;
+            n = (size_t)l;
+        } else if ((size_t)(end - p) < 8) {
+            return SOUK_ECORRUPT;
+        }
+        p = v + n;
+        if (f == field) {
+            /* The first value of the field; multi-valued keywords repeat the field id. */
+            *val = v;
+            *len = n;
+            return SOUK_OK;
+        }
+    }
+    return SOUK_ENOTFOUND;
 }

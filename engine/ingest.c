@@ -515,7 +515,10 @@ int souk_ingest(souk_index *ix, int fd, const char *name, const souk_ingest_opts
                 fingerprint(r.head, r.head_len, fp);
                 souk_stream_pos pos = {pending_offset, pending_line, fp};
                 souk_commit_stats cs = {0};
-                if ((rc = souk_writer_commit(w, &pos, &cs)) != 0) {
+                double tc = now_s();
+                rc = souk_writer_commit(w, &pos, &cs);
+                st->commit_seconds += now_s() - tc;
+                if (rc != 0) {
                     snprintf(err, errlen, "commit: %s", souk_writer_errmsg(w));
                     goto drain;
                 }
@@ -535,10 +538,12 @@ int souk_ingest(souk_index *ix, int fd, const char *name, const souk_ingest_opts
         }
         slot *s = &c.slots[tail % NSLOTS];
         if (started) {
+            double tw = now_s();
             pthread_mutex_lock(&c.mu);
             while (s->state != SLOT_DONE && !c.oom)
                 pthread_cond_wait(&c.cv, &c.mu);
             pthread_mutex_unlock(&c.mu);
+            st->wait_seconds += now_s() - tw;
             if (c.oom) {
                 snprintf(err, errlen, "out of memory in an analysis thread");
                 rc = SOUK_ENOMEM;
@@ -580,7 +585,10 @@ int souk_ingest(souk_index *ix, int fd, const char *name, const souk_ingest_opts
                 fingerprint(r.head, r.head_len, fp);
                 souk_stream_pos pos = {pending_offset, pending_line, fp};
                 souk_commit_stats cs = {0};
-                if ((rc = souk_writer_commit(w, &pos, &cs)) != 0) {
+                double tc = now_s();
+                rc = souk_writer_commit(w, &pos, &cs);
+                st->commit_seconds += now_s() - tc;
+                if (rc != 0) {
                     snprintf(err, errlen, "commit: %s", souk_writer_errmsg(w));
                     goto drain;
                 }

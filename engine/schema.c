@@ -259,6 +259,13 @@ int souk_schema_parse(const char *json, size_t len, souk_schema **out, char *err
                 FAIL("schema: field '%s': 'max_bytes' must be from 1 to 16777216", f->name);
             f->max_bytes = (uint32_t)v->valuedouble;
         }
+        if (f->type == SOUK_FIELD_KEYWORD && !v)
+            f->max_bytes = 245;
+        if (f->type == SOUK_FIELD_KEYWORD &&
+            (f->flags & (SOUK_F_FILTERABLE | SOUK_F_FACETABLE)) && f->max_bytes > 245)
+            FAIL("schema: field '%s': filterable or facetable keywords are at most 245 bytes "
+                 "(they become index terms)",
+                 f->name);
         if (!f->name || !f->prefix)
             FAIL("schema: out of memory");
     }

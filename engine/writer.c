@@ -91,14 +91,22 @@ struct souk_writer {
     char err[512];
 };
 
+/* Hash of a short byte string, 8 bytes at a time (terms and ids). */
 static uint64_t hash_bytes(const void *p, size_t n)
 {
     const uint8_t *s = p;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 0x100000001b3ull;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    while (n >= 8) {
+        uint64_t v;
+        memcpy(&v, s, 8);
+        h = (h ^ v) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        s += 8;
+        n -= 8;
     }
+    uint64_t v = 0;
+    memcpy(&v, s, n);
+    h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
     return h ^ (h >> 29);
 }
 
@@ -264,15 +272,15 @@ typedef struct tchange {
     uint32_t wdf;
     uint32_t npos;
     const uint32_t *pos;
-    uint32_t next; /* next change of the same term, +1; 0 ends */
 } tchange;
 
 /* A distinct term touched by the batch. */
 typedef struct tgroup {
     const char *term;
     uint32_t len;
-    uint32_t first, last; /* change indexes + 1 */
-    uint32_t n;
+    uint32_t n;          /* changes of the term */
+    uint32_t last_docid; /* docid of its latest change */
+    uint32_t start;      /* first change in the grouped array */
     int unsorted;
 } tgroup;
 
@@ -301,6 +309,7 @@ typedef struct commit_ctx {
     MDB_txn *txn;
     arena tmp;
     tchange *ch;
+    uint32_t *chgroup; /* group of each change */
     size_t nch, capch;
     tgroup *groups;
     size_t ngroups, capgroups;
@@ -492,14 +501,14 @@ static int write_blocks(commit_ctx *c, const char *term, uint32_t tlen, const pl
 
 /* Merges existing postings e with changes ch[i..j) (sorted by docid) into o, updating the term's
  * df/cf and noting whether an existing posting at max_wdf changed. */
-static int merge_changes(commit_ctx *c, const plist *e, const uint32_t *idx, size_t ni,
+static int merge_changes(const plist *e, const tchange *ch, size_t ni,
                          plist *o, souk_term_info *info, int *max_touched)
 {
     size_t a = 0, b = 0, pa = 0;
     o->n = 0;
     o->npos_total = 0;
     while (a < e->n || b < ni) {
-        const tchange *t = b < ni ? &c->ch[idx[b]] : NULL;
+        const tchange *t = b < ni ? &ch[b] : NULL;
         int rc;
         if (a < e->n && (!t || e->docids[a] < t->docid)) {
             rc = plist_push(o, e->docids[a], e->wdfs[a], e->npos[a], e->pos + pa);
@@ -559,14 +568,17 @@ static int rescan_max_wdf(commit_ctx *c, const char *term, uint32_t tlen, uint32
     return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
 }
 
-/* Applies the sorted changes idx[0..n) of one term to its dictionary entry and postings. */
-static int merge_term(commit_ctx *c, const char *term, uint32_t tlen, const uint32_t *idx,
+/* Applies the changes ch[0..n) (sorted by docid) of one term to its dictionary entry and
+ * postings. */
+static int merge_term(commit_ctx *c, const char *term, uint32_t tlen, const tchange *ch,
                       size_t n)
 {
     MDB_val k = {tlen, (void *)term}, d;
     souk_term_info info = {0, 0, 0, 0};
     souk__dict dd;
-    int rc = mdb_get(c->txn, c->ix->terms, &k, &d), max_touched = 0;
+    /* Into an empty dictionary (appending) no term can exist yet. */
+    int rc = c->terms_append ? MDB_NOTFOUND : mdb_get(c->txn, c->ix->terms, &k, &d);
+    int max_touched = 0;
     int existed = rc == 0;
     if (rc && rc != MDB_NOTFOUND)
         return rc;
@@ -585,7 +597,7 @@ static int merge_term(commit_ctx *c, const char *term, uint32_t tlen, const uint
             if ((rc = plist_add_block(&c->e, &b)) != 0)
                 return rc == SOUK_ENOMEM ? ENOMEM : MDB_CORRUPTED;
         }
-        if ((rc = merge_changes(c, &c->e, idx, n, &c->o, &info, &max_touched)) != 0)
+        if ((rc = merge_changes(&c->e, ch, n, &c->o, &info, &max_touched)) != 0)
             return rc;
         if (c->o.n == 0) {
             rc = existed ? mdb_del(c->txn, c->ix->terms, &k, NULL) : 0;
@@ -623,7 +635,7 @@ static int merge_term(commit_ctx *c, const char *term, uint32_t tlen, const uint
     size_t i = 0;
     uint8_t key[520];
     while (i < n && rc == 0) {
-        MDB_val bk = {souk__post_key(term, tlen, c->ch[idx[i]].docid, key), key}, bd;
+        MDB_val bk = {souk__post_key(term, tlen, ch[i].docid, key), key}, bd;
         rc = mdb_cursor_get(cur, &bk, &bd, MDB_SET_RANGE);
         const uint8_t *kk = bk.mv_data;
         int in_term = rc == 0 && bk.mv_size == tlen + 5 && !memcmp(kk, term, tlen) && !kk[tlen];
@@ -632,7 +644,7 @@ static int merge_term(commit_ctx *c, const char *term, uint32_t tlen, const uint
         c->e.npos_total = 0;
         if (in_term) {
             uint32_t last = be32_get(kk + tlen + 1);
-            while (j < n && c->ch[idx[j]].docid <= last)
+            while (j < n && ch[j].docid <= last)
                 j++;
         } else {
             if (rc && rc != MDB_NOTFOUND)
@@ -651,7 +663,7 @@ static int merge_term(commit_ctx *c, const char *term, uint32_t tlen, const uint
                 rc = MDB_CORRUPTED;
                 break;
             }
-            if (j > i && (b.count < SOUK_BLOCK_MAX || c->ch[idx[i]].docid <= b.last_docid)) {
+            if (j > i && (b.count < SOUK_BLOCK_MAX || ch[i].docid <= b.last_docid)) {
                 if ((rc = plist_add_block(&c->e, &b)) != 0) {
                     rc = rc == SOUK_ENOMEM ? ENOMEM : MDB_CORRUPTED;
                     break;
@@ -661,7 +673,7 @@ static int merge_term(commit_ctx *c, const char *term, uint32_t tlen, const uint
                 info.nblocks--;
             }
         }
-        if ((rc = merge_changes(c, &c->e, idx + i, j - i, &c->o, &info, &max_touched)) != 0)
+        if ((rc = merge_changes(&c->e, ch + i, j - i, &c->o, &info, &max_touched)) != 0)
             break;
         int save = c->post_append;
         c->post_append = 0;
@@ -737,30 +749,30 @@ static int add_change(commit_ctx *c, const char *term, uint32_t len, uint32_t do
         if (!n)
             return ENOMEM;
         c->ch = n;
+        uint32_t *ng = souk_realloc(c->chgroup, nc * sizeof *ng);
+        if (!ng)
+            return ENOMEM;
+        c->chgroup = ng;
         c->capch = nc;
     }
-    tchange *t = &c->ch[c->nch++];
+    tchange *t = &c->ch[c->nch];
+    c->chgroup[c->nch++] = (uint32_t)(g - c->groups);
     t->docid = docid;
     t->del = (uint32_t)del;
     t->wdf = wdf;
     t->npos = npos;
     t->pos = pos;
-    t->next = 0;
-    if (g->last) {
-        if (c->ch[g->last - 1].docid >= docid)
-            g->unsorted = 1;
-        c->ch[g->last - 1].next = (uint32_t)c->nch;
-    } else {
-        g->first = (uint32_t)c->nch;
-    }
-    g->last = (uint32_t)c->nch;
+    if (g->n && g->last_docid >= docid)
+        g->unsorted = 1;
+    g->last_docid = docid;
     g->n++;
     return 0;
 }
 
-static int cmp_group(const void *a, const void *b)
+static int cmp_group(const void *a, const void *b, void *arg)
 {
-    const tgroup *x = a, *y = b;
+    const tgroup *groups = arg;
+    const tgroup *x = &groups[*(const uint32_t *)a], *y = &groups[*(const uint32_t *)b];
     size_t n = x->len < y->len ? x->len : y->len;
     int r = memcmp(x->term, y->term, n);
     if (r)
@@ -768,10 +780,9 @@ static int cmp_group(const void *a, const void *b)
     return x->len < y->len ? -1 : x->len > y->len;
 }
 
-static int cmp_change_idx(const void *a, const void *b, void *arg)
+static int cmp_change(const void *a, const void *b)
 {
-    const tchange *ch = arg;
-    uint32_t x = ch[*(const uint32_t *)a].docid, y = ch[*(const uint32_t *)b].docid;
+    uint32_t x = ((const tchange *)a)->docid, y = ((const tchange *)b)->docid;
     return x < y ? -1 : x > y;
 }
 
@@ -840,27 +851,12 @@ static int write_doc(commit_ctx *c, const dchange *dc, int append)
     int rc;
     const op *o = dc->o;
     unsigned af = append ? MDB_APPEND : 0;
-    /* Attributes of the old version go first (a cursor over docid's keys). */
-    if (dc->existed) {
-        MDB_cursor *cur;
-        if ((rc = mdb_cursor_open(c->txn, ix->attr, &cur)) != 0)
-            return rc;
-        MDB_val ak = {4, key}, ad;
-        rc = mdb_cursor_get(cur, &ak, &ad, MDB_SET_RANGE);
-        while (rc == 0 && ak.mv_size == 5 && memcmp(ak.mv_data, key, 4) == 0) {
-            if ((rc = mdb_cursor_del(cur, 0)) != 0)
-                break;
-            rc = mdb_cursor_get(cur, &ak, &ad, MDB_GET_CURRENT);
-        }
-        mdb_cursor_close(cur);
-        if (rc && rc != MDB_NOTFOUND && rc != EINVAL)
-            return rc;
-    }
     if (!o) {
         if ((rc = mdb_del(c->txn, ix->docs, &k, NULL)) != 0 ||
             (rc = mdb_del(c->txn, ix->termlist, &k, NULL)) != 0)
             return rc;
-        return 0;
+        rc = mdb_del(c->txn, ix->attr, &k, NULL);
+        return rc == MDB_NOTFOUND ? 0 : rc;
     }
     /* Document store: varint id length, id, stored JSON. */
     if ((rc = buf_reserve(c, 16 + o->id_len + o->stored_len)) != 0)
@@ -896,35 +892,32 @@ static int write_doc(commit_ctx *c, const dchange *dc, int append)
     d.mv_data = c->buf;
     if ((rc = mdb_put(c->txn, ix->termlist, &k, &d, af)) != 0)
         return rc;
-    /* Attributes: key BE32 docid + field id. Keyword values of one field are \0-joined. */
-    for (uint32_t i = 0; i < o->nattrs;) {
-        uint32_t j = i;
-        size_t len = 0;
-        while (j < o->nattrs && o->attrs[j].field == o->attrs[i].field) {
-            len += o->attrs[j].str ? o->attrs[j].str_len + 1 : 8;
-            j++;
-        }
-        if ((rc = buf_reserve(c, len + 8)) != 0)
-            return rc;
-        p = c->buf;
-        for (uint32_t a = i; a < j; a++) {
-            if (o->attrs[a].str) {
-                if (a > i)
-                    *p++ = 0;
-                memcpy(p, o->attrs[a].str, o->attrs[a].str_len);
-                p += o->attrs[a].str_len;
-            } else {
-                memcpy(p, &o->attrs[a].num, 8);
-                p += 8;
-            }
-        }
-        key[4] = o->attrs[i].field;
-        MDB_val ak = {5, key}, ad = {(size_t)(p - c->buf), c->buf};
-        if ((rc = mdb_put(c->txn, ix->attr, &ak, &ad, af)) != 0)
-            return rc;
-        i = j;
+    /* Attributes: one record per document, key BE32 docid; per value: u8 field id, then for
+     * numbers and bools 8 bytes (double), for keywords a varint length and the bytes. */
+    need = 0;
+    for (uint32_t i = 0; i < o->nattrs; i++)
+        need += 1 + (o->attrs[i].str ? o->attrs[i].str_len + 5 : 8);
+    if (need == 0) {
+        rc = dc->existed ? mdb_del(c->txn, ix->attr, &k, NULL) : 0;
+        return rc == MDB_NOTFOUND ? 0 : rc;
     }
-    return 0;
+    if ((rc = buf_reserve(c, need)) != 0)
+        return rc;
+    p = c->buf;
+    for (uint32_t i = 0; i < o->nattrs; i++) {
+        *p++ = o->attrs[i].field;
+        if (o->attrs[i].str) {
+            p += varint_put(p, o->attrs[i].str_len);
+            memcpy(p, o->attrs[i].str, o->attrs[i].str_len);
+            p += o->attrs[i].str_len;
+        } else {
+            memcpy(p, &o->attrs[i].num, 8);
+            p += 8;
+        }
+    }
+    d.mv_size = (size_t)(p - c->buf);
+    d.mv_data = c->buf;
+    return mdb_put(c->txn, ix->attr, &k, &d, af);
 }
 
 typedef struct dlset {
@@ -978,7 +971,7 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     c.ix = ix;
     dchange *dcs = NULL;
     dlset *dls = NULL;
-    uint32_t *idx = NULL;
+    tchange *sorted = NULL;
     size_t ndc = 0, ndl = 0;
     int rc = souk__txn_begin(ix, 0, &c.txn);
     if (rc)
@@ -1112,32 +1105,39 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         goto out;
     }
     c.dl_chunk_valid = 0;
-    /* Phase 4: merge each touched term, in term order. */
-    qsort(c.groups, c.ngroups, sizeof *c.groups, cmp_group);
-    size_t maxn = 0;
-    for (size_t g = 0; g < c.ngroups; g++)
-        if (c.groups[g].n > maxn)
-            maxn = c.groups[g].n;
-    idx = souk_malloc((maxn + 1) * sizeof *idx);
-    if (!idx) {
+    /* Phase 4: merge each touched term, in term order. The changes are first grouped by term
+     * (a counting sort), so each term's changes are contiguous and read sequentially. */
+    uint32_t *rank = souk_malloc((c.ngroups + 1) * sizeof *rank);
+    sorted = souk_malloc((c.nch + 1) * sizeof *sorted);
+    if (!rank || !sorted) {
+        souk_free(rank);
         rc = ENOMEM;
         goto out;
     }
-    for (size_t g = 0; g < c.ngroups; g++) {
-        tgroup *tg = &c.groups[g];
-        size_t n = 0;
-        for (uint32_t e = tg->first; e; e = c.ch[e - 1].next)
-            idx[n++] = e - 1;
-        if (tg->unsorted) {
-            qsort_r(idx, n, sizeof *idx, cmp_change_idx, c.ch);
-        }
-        if ((rc = merge_term(&c, tg->term, tg->len, idx, n)) != 0) {
+    for (size_t g = 0; g < c.ngroups; g++)
+        rank[g] = (uint32_t)g;
+    qsort_r(rank, c.ngroups, sizeof *rank, cmp_group, c.groups);
+    uint32_t at = 0;
+    for (size_t r = 0; r < c.ngroups; r++) {
+        c.groups[rank[r]].start = at;
+        at += c.groups[rank[r]].n;
+    }
+    for (size_t i = 0; i < c.nch; i++)
+        sorted[c.groups[c.chgroup[i]].start++] = c.ch[i];
+    for (size_t r = 0; r < c.ngroups; r++) {
+        tgroup *tg = &c.groups[rank[r]];
+        tchange *ch = sorted + tg->start - tg->n;
+        if (tg->unsorted)
+            qsort(ch, tg->n, sizeof *ch, cmp_change);
+        if ((rc = merge_term(&c, tg->term, tg->len, ch, tg->n)) != 0) {
             if (!w->err[0] || rc != MDB_MAP_FULL)
                 snprintf(w->err, sizeof w->err, "merging postings of term '%.*s': %s",
                          (int)(tg->len > 64 ? 64 : tg->len), tg->term, mdb_strerror(rc));
+            souk_free(rank);
             goto out;
         }
     }
+    souk_free(rank);
     /* Phase 5: meta, in the same transaction. */
     if ((rc = souk__meta_put_u64(c.txn, ix, "N", N)) ||
         (rc = souk__meta_put_u64(c.txn, ix, "total_len", total_len)) ||
@@ -1169,7 +1169,8 @@ out:
     souk_free(c.gmap);
     souk_free(dcs);
     souk_free(dls);
-    souk_free(idx);
+    souk_free(sorted);
+    souk_free(c.chgroup);
     return rc;
 }
 

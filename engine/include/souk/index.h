@@ -195,7 +195,8 @@ int souk_reader_docs(souk_reader *r,
                                const char *json, size_t json_len),
                      void *ctx);
 
-/* Attribute of docid in field: numbers/bools as *num; keywords as \0-separated bytes. */
+/* First value of docid's attribute field: numbers and bools as 8 bytes (a double), keywords as
+ * their bytes. Only filterable, facetable and sortable fields have attributes. */
 int souk_reader_attr(souk_reader *r, uint32_t docid, uint8_t field, const uint8_t **val,
                      size_t *len);
 

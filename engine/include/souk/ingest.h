@@ -30,6 +30,8 @@ typedef struct souk_ingest_stats {
     uint64_t commits;
     uint64_t resumed_at; /* byte offset the run started from */
     double seconds;
+    double commit_seconds; /* of which spent writing batches */
+    double wait_seconds;   /* of which waiting for analysis threads */
 } souk_ingest_stats;
 
 /* Reads the stream from fd (a file, pipe or terminal) until end of file (or *stop in follow mode)

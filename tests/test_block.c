@@ -1,0 +1,102 @@
+/* test_block.c: the postings block codec: round trips of random blocks (with and without
+ * positions, every size up to the maximum, extreme values), exact header maxima, and rejection of
+ * truncated or corrupted blocks. */
+#include "check.h"
+#include "souk/block.h"
+#include "souk/souk.h"
+
+#include <stdint.h>
+
+static uint64_t rng = 88172645463325252ull;
+
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)rng;
+}
+
+static void roundtrip(uint32_t n, int with_pos, uint32_t maxgap, uint32_t maxwdf)
+{
+    uint32_t docids[SOUK_BLOCK_MAX], wdfs[SOUK_BLOCK_MAX], npos[SOUK_BLOCK_MAX];
+    static uint32_t pos[SOUK_BLOCK_MAX * 64];
+    size_t np = 0;
+    uint32_t d = rnd() % 1000 + 1;
+    for (uint32_t i = 0; i < n; i++) {
+        docids[i] = d;
+        d += 1 + rnd() % maxgap;
+        wdfs[i] = maxwdf ? rnd() % maxwdf + 1 : 0;
+        npos[i] = with_pos ? rnd() % 8 + 1 : 0;
+        uint32_t p = 0;
+        for (uint32_t k = 0; k < npos[i]; k++) {
+            p += 1 + rnd() % 300;
+            pos[np++] = p;
+        }
+    }
+    souk_block_in in = {n, docids, wdfs, with_pos ? npos : NULL, pos, 7};
+    uint8_t *buf = souk_malloc(souk_block_bound(n, np));
+    size_t len = souk_block_encode(&in, buf);
+    REQUIRE(len <= souk_block_bound(n, np));
+    souk_block b;
+    REQUIRE(souk_block_parse(buf, len, &b) == 0);
+    CHECK_EQ_U64(b.count, n);
+    CHECK_EQ_U64(b.first_docid, docids[0]);
+    CHECK_EQ_U64(b.last_docid, docids[n - 1]);
+    CHECK_EQ_U64(b.min_doclen, 7);
+    uint32_t mx = 0;
+    for (uint32_t i = 0; i < n; i++)
+        mx = wdfs[i] > mx ? wdfs[i] : mx;
+    CHECK_EQ_U64(b.max_wdf, mx);
+    uint32_t od[SOUK_BLOCK_MAX], ow[SOUK_BLOCK_MAX], onp[SOUK_BLOCK_MAX];
+    static uint32_t opos[SOUK_BLOCK_MAX * 64];
+    size_t total = 0;
+    CHECK(souk_block_docids(&b, od) == 0);
+    CHECK(souk_block_wdfs(&b, ow) == 0);
+    CHECK(souk_block_positions(&b, onp, opos, sizeof opos / sizeof opos[0], &total) == 0);
+    CHECK(memcmp(od, docids, n * 4) == 0);
+    CHECK(memcmp(ow, wdfs, n * 4) == 0);
+    CHECK_EQ_U64(total, np);
+    if (with_pos) {
+        CHECK(memcmp(onp, npos, n * 4) == 0);
+        CHECK(memcmp(opos, pos, np * 4) == 0);
+        /* Too small a buffer is reported, not overrun. */
+        if (np > 1) {
+            size_t need = 0;
+            CHECK(souk_block_positions(&b, onp, opos, np - 1, &need) == SOUK_ETOOBIG);
+            CHECK_EQ_U64(need, np);
+        }
+    }
+    /* Every truncation is rejected by the header check. */
+    for (size_t cut = 0; cut < len; cut++) {
+        souk_block t;
+        CHECK(souk_block_parse(buf, cut, &t) != 0);
+    }
+    souk_free(buf);
+}
+
+int main(void)
+{
+    for (uint32_t n = 1; n <= SOUK_BLOCK_MAX; n++) {
+        roundtrip(n, 0, 5, 3);
+        roundtrip(n, 1, 100, 40);
+    }
+    for (int i = 0; i < 200; i++) {
+        roundtrip(rnd() % SOUK_BLOCK_MAX + 1, rnd() & 1, 1u << (rnd() % 24), rnd() % 100000);
+        roundtrip(rnd() % SOUK_BLOCK_MAX + 1, 0, 3, 0); /* boolean terms: wdf 0 */
+    }
+    /* Large docids and wdfs near the 32-bit limit. */
+    uint32_t docids[3] = {4000000000u, 4000000001u, 4294967294u}, wdfs[3] = {1, 4000000000u, 7};
+    souk_block_in in = {3, docids, wdfs, NULL, NULL, 1};
+    uint8_t buf[256];
+    size_t len = souk_block_encode(&in, buf);
+    souk_block b;
+    uint32_t od[3], ow[3];
+    REQUIRE(souk_block_parse(buf, len, &b) == 0);
+    CHECK(souk_block_docids(&b, od) == 0 && od[2] == 4294967294u);
+    CHECK(souk_block_wdfs(&b, ow) == 0 && ow[1] == 4000000000u);
+    /* A corrupted flags byte and a count over the maximum are rejected. */
+    buf[0] = 9;
+    CHECK(souk_block_parse(buf, len, &b) == SOUK_ECORRUPT);
+    return check_done("test_block");
+}

@@ -1,0 +1,362 @@
+/* test_index.c: the LMDB index and the catalog ingest, on real Debian catalog records:
+ * - an index updated in place (modified, deleted, re-added documents) equals one built fresh;
+ * - deleting everything leaves an empty, consistent index;
+ * - re-ingesting the same stream is idempotent, and a rerun resumes after the last commit;
+ * - bad input is rejected with its line number and reason into the rejects file, good lines
+ *   still land, and what was stored before is kept;
+ * - a reader in another process sees each new commit without reopening. */
+#include "check.h"
+#include "digest.h"
+#include "souk/ingest.h"
+#include "souk/schema.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+
+static char tmpdir[256];
+static souk_schema *schema;
+
+/* Reads the first n lines of the Debian catalog into lines[]. */
+static size_t load_lines(char **lines, size_t n)
+{
+    const char *path = shared_data("catalog/debian-packages.jsonl.xz");
+    if (!path)
+        return 0;
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "xz -dc '%s'", path);
+    FILE *f = popen(cmd, "r");
+    REQUIRE(f);
+    size_t i = 0, cap = 0;
+    char *line = NULL;
+    ssize_t len;
+    while (i < n && (len = getline(&line, &cap, f)) > 0) {
+        if (line[len - 1] == '\n')
+            line[len - 1] = 0;
+        lines[i++] = strdup(line);
+    }
+    free(line);
+    pclose(f);
+    return i;
+}
+
+static void write_file(const char *path, char **lines, size_t n)
+{
+    FILE *f = fopen(path, "w");
+    REQUIRE(f);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%s\n", lines[i]);
+    fclose(f);
+}
+
+/* Ingests file into dir with the Debian schema. */
+static souk_ingest_stats ingest(const char *dir, const char *file, size_t batch, int threads,
+                                int from_start, FILE *rejects)
+{
+    char err[512];
+    souk_index *ix;
+    souk_ingest_stats st;
+    REQUIRE(souk_index_open(dir, schema, 0, &ix, err, sizeof err) == 0);
+    int fd = open(file, O_RDONLY);
+    REQUIRE(fd >= 0);
+    souk_ingest_opts o;
+    memset(&o, 0, sizeof o);
+    o.batch_docs = batch;
+    o.threads = threads;
+    o.from_start = from_start;
+    o.rejects = rejects;
+    int rc = souk_ingest(ix, fd, file, &o, &st, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "ingest: %s\n", err);
+    REQUIRE(rc == 0);
+    close(fd);
+    souk_index_close(ix);
+    return st;
+}
+
+static souk_stats stats_of(const char *dir)
+{
+    char err[512];
+    souk_index *ix;
+    souk_reader *r;
+    souk_stats st;
+    REQUIRE(souk_index_open(dir, NULL, SOUK_INDEX_RDONLY, &ix, err, sizeof err) == 0);
+    REQUIRE(souk_reader_new(ix, &r) == 0);
+    REQUIRE(souk_reader_stats(r, &st) == 0);
+    souk_reader_free(r);
+    souk_index_close(ix);
+    return st;
+}
+
+/* Replaces the title of a record line (a modified version of the same product). */
+static char *modified(const char *line, int k)
+{
+    const char *t = strstr(line, "\"title\": \"");
+    REQUIRE(t);
+    t += 10;
+    size_t head = (size_t)(t - line);
+    char *out = malloc(strlen(line) + 64);
+    memcpy(out, line, head);
+    sprintf(out + head, "Revised edition %d of ", k);
+    strcat(out, t);
+    return out;
+}
+
+static char *delete_line(const char *line)
+{
+    const char *id = strstr(line, "\"id\": \"");
+    REQUIRE(id);
+    id += 7;
+    const char *end = strchr(id, '"');
+    char *out = malloc(64 + (size_t)(end - id));
+    sprintf(out, "{\"op\":\"delete\",\"id\":\"%.*s\"}", (int)(end - id), id);
+    return out;
+}
+
+static void test_update_equivalence(char **lines, size_t n)
+{
+    char a[512], b[512], f1[512], f2[512], f3[512];
+    snprintf(a, sizeof a, "%s/upd-a", tmpdir);
+    snprintf(b, sizeof b, "%s/upd-b", tmpdir);
+    snprintf(f1, sizeof f1, "%s/upd1.ndjson", tmpdir);
+    snprintf(f2, sizeof f2, "%s/upd2.ndjson", tmpdir);
+    snprintf(f3, sizeof f3, "%s/upd3.ndjson", tmpdir);
+    write_file(f1, lines, n);
+    /* Updates: 500 modified, 300 deleted, 50 of those re-added, one delete of a missing id. */
+    char **u = calloc(n + 1000, sizeof *u), **fin = calloc(n + 1000, sizeof *fin);
+    size_t nu = 0, nf = 0;
+    for (size_t i = 0; i < 500; i++)
+        u[nu++] = modified(lines[i], (int)i);
+    for (size_t i = 500; i < 800; i++)
+        u[nu++] = delete_line(lines[i]);
+    for (size_t i = 600; i < 650; i++)
+        u[nu++] = lines[i];
+    u[nu++] = "{\"op\":\"delete\",\"id\":\"no-such-package\"}";
+    /* The final state, written fresh. */
+    for (size_t i = 0; i < 500; i++)
+        fin[nf++] = u[i];
+    for (size_t i = 600; i < 650; i++)
+        fin[nf++] = lines[i];
+    for (size_t i = 800; i < n; i++)
+        fin[nf++] = lines[i];
+    write_file(f2, u, nu);
+    write_file(f3, fin, nf);
+    souk_ingest_stats s1 = ingest(a, f1, 700, 2, 0, NULL);
+    CHECK_EQ_U64(s1.records, n);
+    souk_ingest_stats s2 = ingest(a, f2, 128, 2, 0, NULL);
+    CHECK_EQ_U64(s2.replaced, 500 + 0);
+    CHECK_EQ_U64(s2.deleted, 300);
+    CHECK_EQ_U64(s2.added, 50);
+    CHECK_EQ_U64(s2.delete_missing, 1);
+    ingest(b, f3, 100000, 0, 0, NULL);
+    CHECK(index_check_dir(a) == 0);
+    CHECK(index_check_dir(b) == 0);
+    digest da, db;
+    REQUIRE(index_digest(a, &da) == 0);
+    REQUIRE(index_digest(b, &db) == 0);
+    CHECK_EQ_U64(da.docs, nf);
+    CHECK_EQ_U64(da.docs, db.docs);
+    CHECK_EQ_U64(da.terms, db.terms);
+    CHECK_EQ_U64(da.postings, db.postings);
+    CHECK_EQ_U64(da.positions, db.positions);
+    CHECK_EQ_U64(da.total_len, db.total_len);
+    CHECK_EQ_U64(da.sum, db.sum);
+    CHECK_EQ_U64(da.xsum, db.xsum);
+    /* Re-ingest from the start: idempotent, nothing changes. */
+    souk_ingest_stats s3 = ingest(b, f3, 1000, 2, 1, NULL);
+    CHECK_EQ_U64(s3.unchanged, nf);
+    CHECK_EQ_U64(s3.added + s3.replaced + s3.deleted, 0);
+    digest dc;
+    REQUIRE(index_digest(b, &dc) == 0);
+    CHECK_EQ_U64(dc.sum, db.sum);
+    /* A rerun on the same file resumes after the last commit and reads nothing. */
+    souk_ingest_stats s4 = ingest(b, f3, 1000, 2, 0, NULL);
+    CHECK_EQ_U64(s4.lines, 0);
+    CHECK(s4.resumed_at > 0);
+    /* Delete everything: an empty, consistent index. */
+    char **dl = calloc(nf, sizeof *dl);
+    for (size_t i = 0; i < nf; i++)
+        dl[i] = delete_line(fin[i]);
+    write_file(f1, dl, nf);
+    souk_ingest_stats s5 = ingest(b, f1, 333, 2, 0, NULL);
+    CHECK_EQ_U64(s5.deleted, nf);
+    souk_stats st = stats_of(b);
+    CHECK_EQ_U64(st.docs, 0);
+    CHECK_EQ_U64(st.terms, 0);
+    CHECK_EQ_U64(st.total_len, 0);
+    CHECK(index_check_dir(b) == 0);
+    for (size_t i = 0; i < nf; i++)
+        free(dl[i]);
+    free(dl);
+    for (size_t i = 0; i < 500; i++)
+        free(u[i]);
+    for (size_t i = 500; i < 800; i++)
+        free(u[i]);
+    free(u);
+    free(fin);
+}
+
+static void test_bad_input(char **lines)
+{
+    char dir[512], good[512], bad[512], rej[512];
+    snprintf(dir, sizeof dir, "%s/bad", tmpdir);
+    snprintf(good, sizeof good, "%s/good.ndjson", tmpdir);
+    snprintf(bad, sizeof bad, "%s/bad.ndjson", tmpdir);
+    snprintf(rej, sizeof rej, "%s/rejects.ndjson", tmpdir);
+    write_file(good, lines + 1000, 100);
+    ingest(dir, good, 1000, 2, 0, NULL);
+    digest before;
+    REQUIRE(index_digest(dir, &before) == 0);
+    FILE *f = fopen(bad, "w");
+    REQUIRE(f);
+    fprintf(f, "{\"id\":\"ok-1\",\"title\":\"first good record\"}\n");            /* 1 */
+    fprintf(f, "{not json\n");                                                       /* 2 */
+    fprintf(f, "{\"id\":\"x2\",\"title\":5}\n");                                     /* 3 */
+    fprintf(f, "{\"id\":\"x3\",\"title\":\"caf\xe9\"}\n");                           /* 4 */
+    fprintf(f, "{\"id\":\"x4\",\"description\":\"");                                 /* 5 */
+    for (int i = 0; i < 300000; i++)
+        fputc('a' + i % 26, f);
+    fprintf(f, "\"}\n");
+    fprintf(f, "{\"id\":\"x5\",\"colour\":\"red\"}\n");                              /* 6 */
+    fprintf(f, "{\"title\":\"no id\"}\n");                                           /* 7 */
+    fprintf(f, "\n");                                                                /* 8 */
+    fprintf(f, "{\"id\":\"ok-2\",\"title\":\"crlf record\"}\r\n");                   /* 9 */
+    fprintf(f, "[1,2]\n");                                                           /* 10 */
+    fprintf(f, "{\"op\":\"explode\",\"id\":\"x\"}\n");                               /* 11 */
+    fprintf(f, "{\"id\":\"x12\",\"description\":\"");                                /* 12 */
+    for (int i = 0; i < 2 * 1024 * 1024; i++)
+        fputc('b', f);
+    fprintf(f, "\"}\n");
+    fprintf(f, "{\"id\":\"x13\",\"tags\":[1,2]}\n");                                 /* 13 */
+    fprintf(f, "{\"id\":\"x14\",\"installed_size_kb\":\"big\"}\n");                  /* 14 */
+    fprintf(f, "{\"id\":\"x15\",\"title\":\"a\"} trailing\n");                      /* 15 */
+    fprintf(f, "{\"id\":\"\",\"title\":\"empty id\"}\n");                            /* 16 */
+    fprintf(f, "{\"id\":\"x17\",\"section\":\"bad\\u0001control\"}\n");              /* 17 */
+    fprintf(f, "{\"id\":\"ok-3\",\"title\":\"last line, no newline\"}");             /* 18 */
+    fclose(f);
+    FILE *rf = fopen(rej, "w");
+    souk_ingest_stats st = ingest(dir, bad, 1000, 2, 0, rf);
+    fclose(rf);
+    CHECK_EQ_U64(st.lines, 18);
+    CHECK_EQ_U64(st.records, 3);
+    CHECK_EQ_U64(st.added, 3);
+    CHECK_EQ_U64(st.rejected, 14);
+    /* Every reject names its line and its reason. */
+    struct {
+        int line;
+        const char *why;
+    } expect[] = {{2, "malformed JSON"},
+                  {3, "field 'title' must be a string"},
+                  {4, "invalid UTF-8"},
+                  {5, "field 'description' is 300000 bytes"},
+                  {6, "unknown field 'colour'"},
+                  {7, "field 'id' is missing"},
+                  {10, "not a JSON object"},
+                  {11, "field 'op' must be"},
+                  {12, "longer than the limit"},
+                  {13, "field 'tags' must be a string"},
+                  {14, "field 'installed_size_kb' must be a finite number"},
+                  {15, "trailing data"},
+                  {16, "field 'id' must be 1 to 256 bytes"},
+                  {17, "control character"}};
+    rf = fopen(rej, "r");
+    REQUIRE(rf);
+    char *line = NULL;
+    size_t cap = 0;
+    size_t k = 0;
+    while (getline(&line, &cap, rf) > 0 && k < sizeof expect / sizeof expect[0]) {
+        char want[64];
+        snprintf(want, sizeof want, "\"line\":%d,", expect[k].line);
+        if (!strstr(line, want) || !strstr(line, expect[k].why)) {
+            fprintf(stderr, "reject %zu: expected line %d '%s', got %.300s\n", k, expect[k].line,
+                    expect[k].why, line);
+            check_failures++;
+        }
+        k++;
+    }
+    free(line);
+    fclose(rf);
+    CHECK_EQ_U64(k, 14);
+    /* What was stored before is still there, plus the good lines. */
+    souk_stats s = stats_of(dir);
+    CHECK_EQ_U64(s.docs, 103);
+    CHECK(index_check_dir(dir) == 0);
+    /* Deleting the three good records gives back exactly the earlier index. */
+    f = fopen(bad, "w");
+    fprintf(f, "{\"op\":\"delete\",\"id\":\"ok-1\"}\n{\"op\":\"delete\",\"id\":\"ok-2\"}\n"
+               "{\"op\":\"delete\",\"id\":\"ok-3\"}\n");
+    fclose(f);
+    ingest(dir, bad, 1000, 0, 1, NULL);
+    digest after;
+    REQUIRE(index_digest(dir, &after) == 0);
+    CHECK_EQ_U64(after.sum, before.sum);
+    CHECK_EQ_U64(after.xsum, before.xsum);
+}
+
+static void test_cross_process_reader(char **lines)
+{
+    char dir[512], f1[512], f2[512];
+    snprintf(dir, sizeof dir, "%s/xproc", tmpdir);
+    snprintf(f1, sizeof f1, "%s/xp1.ndjson", tmpdir);
+    snprintf(f2, sizeof f2, "%s/xp2.ndjson", tmpdir);
+    write_file(f1, lines, 50);
+    write_file(f2, lines + 50, 70);
+    ingest(dir, f1, 1000, 0, 0, NULL);
+    int to_child[2], to_parent[2];
+    REQUIRE(pipe(to_child) == 0 && pipe(to_parent) == 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        char err[512], c;
+        souk_index *ix;
+        souk_reader *r;
+        souk_stats st;
+        if (souk_index_open(dir, NULL, SOUK_INDEX_RDONLY, &ix, err, sizeof err) ||
+            souk_reader_new(ix, &r) || souk_reader_stats(r, &st))
+            _exit(2);
+        uint64_t before = st.docs;
+        souk_reader_release(r);
+        if (write(to_parent[1], "r", 1) != 1 || read(to_child[0], &c, 1) != 1)
+            _exit(3);
+        if (souk_reader_refresh(r) || souk_reader_stats(r, &st))
+            _exit(4);
+        uint32_t docid;
+        const char *id51 = "0ad-data";
+        (void)id51;
+        _exit(before == 50 && st.docs == 120 && souk_reader_docid(r, "0ad", 3, &docid) == 0 ? 0
+                                                                                            : 5);
+    }
+    char c;
+    REQUIRE(read(to_parent[0], &c, 1) == 1);
+    ingest(dir, f2, 1000, 0, 0, NULL);
+    REQUIRE(write(to_child[1], "c", 1) == 1);
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+int main(void)
+{
+    souk_alloc_init();
+    char **lines = calloc(3000, sizeof *lines);
+    size_t n = load_lines(lines, 3000);
+    if (n == 0)
+        return TEST_SKIP;
+    REQUIRE(n == 3000);
+    char path[4096], err[512];
+    snprintf(path, sizeof path, "%s/indexer/schemas/debian-packages.json", SOUK_SOURCE_DIR);
+    REQUIRE(souk_schema_load(path, &schema, err, sizeof err) == 0);
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/souk-test-index-XXXXXX");
+    REQUIRE(mkdtemp(tmpdir));
+    test_update_equivalence(lines, n);
+    test_bad_input(lines);
+    test_cross_process_reader(lines);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    for (size_t i = 0; i < n; i++)
+        free(lines[i]);
+    free(lines);
+    souk_schema_free(schema);
+    return check_done("test_index");
+}
