@@ -26,8 +26,8 @@ size_t souk_block_encode(const souk_block_in *in, uint8_t *out)
         if (in->wdfs[i] < bias)
             bias = in->wdfs[i];
     }
-    size_t docs_len = n > 1 ? streamvbyte_delta_encode(in->docids + 1, n - 1, docs, in->docids[0])
-                            : 0;
+    size_t docs_len =
+        n > 1 ? streamvbyte_delta_encode(in->docids + 1, n - 1, docs, in->docids[0]) : 0;
     for (uint32_t i = 0; i < n; i++)
         tmp[i] = in->wdfs[i] - bias;
     size_t wdfs_len = streamvbyte_encode_0124(tmp, n, wdfs);
@@ -124,7 +124,8 @@ static int decode_section(const uint8_t *p, size_t len, size_t after, uint32_t *
         memset(buf + len, 0, 16);
         p = buf;
     }
-    size_t used = delta ? streamvbyte_delta_decode(p, out, n, prev) : streamvbyte_decode_0124(p, out, n);
+    size_t used =
+        delta ? streamvbyte_delta_decode(p, out, n, prev) : streamvbyte_decode_0124(p, out, n);
     return used == len ? SOUK_OK : SOUK_ECORRUPT;
 }
 
@@ -133,8 +134,8 @@ int souk_block_docids(const souk_block *b, uint32_t *out)
     out[0] = b->first_docid;
     if (b->count == 1)
         return b->docs_len == 0 ? SOUK_OK : SOUK_ECORRUPT;
-    int rc = decode_section(b->docs, b->docs_len, b->wdfs_len + b->pos_len, out + 1,
-                            b->count - 1, 1, b->first_docid);
+    int rc = decode_section(b->docs, b->docs_len, b->wdfs_len + b->pos_len, out + 1, b->count - 1,
+                            1, b->first_docid);
     if (rc == SOUK_OK && out[b->count - 1] != b->last_docid)
         return SOUK_ECORRUPT;
     return rc;

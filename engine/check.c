@@ -98,9 +98,8 @@ static int check_term(void *ctx, const char *term, size_t len, const souk_term_i
         (info->nblocks && nblocks != info->nblocks) || df == 0)
         CFAIL("term '%.*s': dictionary says df %u cf %llu max %u blocks %u; postings have df %llu "
               "cf %llu max %u blocks %llu",
-              (int)len, term, info->df, (unsigned long long)info->cf, info->max_wdf,
-              info->nblocks, (unsigned long long)df, (unsigned long long)cf, maxw,
-              (unsigned long long)nblocks);
+              (int)len, term, info->df, (unsigned long long)info->cf, info->max_wdf, info->nblocks,
+              (unsigned long long)df, (unsigned long long)cf, maxw, (unsigned long long)nblocks);
     c->st->postings += df;
     c->st->blocks += nblocks;
     c->wdf_sum += cf;

@@ -360,8 +360,8 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
                 BAD("field '%s' must be a string", f->name);
             size_t tl = strlen(v->valuestring);
             if (tl > f->max_bytes) {
-                snprintf(err, errlen, "field '%s' is %zu bytes, over its limit of %u", f->name,
-                         tl, f->max_bytes);
+                snprintf(err, errlen, "field '%s' is %zu bytes, over its limit of %u", f->name, tl,
+                         f->max_bytes);
                 rc = SOUK_ETOOBIG;
                 goto out;
             }
@@ -371,12 +371,10 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
                 rc = souk_analyze(b->an, v->valuestring, tl, fl, f->prefix, f->weight, &termpos,
                                   add_event, b);
                 if (rc)
-                    BAD("field '%s': analysis failed: %s", f->name,
-                        souk_analyzer_errmsg(b->an));
+                    BAD("field '%s': analysis failed: %s", f->name, souk_analyzer_errmsg(b->an));
                 termpos = start;
             }
-            rc = souk_analyze(b->an, v->valuestring, tl, fl, "", f->weight, &termpos, add_event,
-                              b);
+            rc = souk_analyze(b->an, v->valuestring, tl, fl, "", f->weight, &termpos, add_event, b);
             if (rc)
                 BAD("field '%s': analysis failed: %s", f->name, souk_analyzer_errmsg(b->an));
             termpos += 100; /* no phrase spans two fields */

@@ -56,8 +56,8 @@ int souk__dict_decode(const uint8_t *p, size_t len, souk__dict *d)
     return SOUK_OK;
 }
 
-size_t souk__dict_encode(const souk_term_info *info, const uint8_t *inline_block,
-                         size_t inline_len, uint8_t *out)
+size_t souk__dict_encode(const souk_term_info *info, const uint8_t *inline_block, size_t inline_len,
+                         uint8_t *out)
 {
     uint8_t *p = out;
     p += varint_put(p, info->df);
@@ -129,8 +129,8 @@ static int open_dbis(souk_index *ix, MDB_txn *txn, unsigned f)
     struct {
         const char *name;
         MDB_dbi *dbi;
-    } dbs[] = {{"meta", &ix->meta},   {"terms", &ix->terms},       {"post", &ix->post},
-               {"doclen", &ix->doclen}, {"docs", &ix->docs},       {"ids", &ix->ids},
+    } dbs[] = {{"meta", &ix->meta},         {"terms", &ix->terms}, {"post", &ix->post},
+               {"doclen", &ix->doclen},     {"docs", &ix->docs},   {"ids", &ix->ids},
                {"termlist", &ix->termlist}, {"attr", &ix->attr}};
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, f, dbs[i].dbi);
@@ -140,8 +140,8 @@ static int open_dbis(souk_index *ix, MDB_txn *txn, unsigned f)
     return 0;
 }
 
-int souk_index_open(const char *dir, const souk_schema *schema, unsigned flags,
-                    souk_index **out, char *err, size_t errlen)
+int souk_index_open(const char *dir, const souk_schema *schema, unsigned flags, souk_index **out,
+                    char *err, size_t errlen)
 {
     souk_index *ix = souk_calloc(1, sizeof *ix);
     MDB_txn *txn = NULL;
@@ -444,8 +444,7 @@ int souk_postings_next_block(souk_postings *p, uint32_t docid, souk_block *b)
     const uint8_t *kk = k.mv_data;
     if (k.mv_size != p->len + 5 || memcmp(kk, p->term, p->len) != 0 || kk[p->len] != 0)
         return SOUK_ENOTFOUND;
-    if (souk_block_parse(d.mv_data, d.mv_size, b) ||
-        b->last_docid != be32_get(kk + p->len + 1))
+    if (souk_block_parse(d.mv_data, d.mv_size, b) || b->last_docid != be32_get(kk + p->len + 1))
         return SOUK_ECORRUPT;
     return SOUK_OK;
 }

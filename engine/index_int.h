@@ -36,8 +36,8 @@ typedef struct souk__dict {
 int souk__dict_decode(const uint8_t *p, size_t len, souk__dict *d);
 
 /* Encodes a dictionary value into out (at least 40 + inline_len bytes); returns its length. */
-size_t souk__dict_encode(const souk_term_info *info, const uint8_t *inline_block,
-                         size_t inline_len, uint8_t *out);
+size_t souk__dict_encode(const souk_term_info *info, const uint8_t *inline_block, size_t inline_len,
+                         uint8_t *out);
 
 /* Begins a read transaction, adopting a map size grown by another process. */
 int souk__txn_begin(souk_index *ix, unsigned flags, MDB_txn **txn);

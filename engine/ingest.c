@@ -113,8 +113,7 @@ static int keep_doc(slot *s, souk_doc *d)
     }
     for (uint32_t i = 0; i < d->nattrs; i++) {
         if (d->attrs[i].str) {
-            a[i].str = slot_copy(s, d->attrs[i].str, d->attrs[i].str_len ? d->attrs[i].str_len
-                                                                          : 1);
+            a[i].str = slot_copy(s, d->attrs[i].str, d->attrs[i].str_len ? d->attrs[i].str_len : 1);
             if (!a[i].str)
                 return SOUK_ENOMEM;
         }
@@ -467,8 +466,8 @@ int souk_ingest(souk_index *ix, int fd, const char *name, const souk_ingest_opts
                     r.line = line;
                     st->resumed_at = off;
                     if (o.progress)
-                        fprintf(stderr, "souk: %s: resuming after line %llu (byte %llu)\n",
-                                name, (unsigned long long)line, (unsigned long long)off);
+                        fprintf(stderr, "souk: %s: resuming after line %llu (byte %llu)\n", name,
+                                (unsigned long long)line, (unsigned long long)off);
                 }
             }
         }

@@ -65,15 +65,13 @@ static int valid_name(const char *n)
     return 1;
 }
 
-static const char *const field_keys[] = {"name",     "type",      "weight",    "language",
-                                         "prefix",   "stored",    "filterable", "facetable",
-                                         "sortable", "multi",     "typo",      "path",
-                                         "max_bytes", NULL};
+static const char *const field_keys[] = {"name",   "type",       "weight",    "language", "prefix",
+                                         "stored", "filterable", "facetable", "sortable", "multi",
+                                         "typo",   "path",       "max_bytes", NULL};
 
-static const char *const schema_keys[] = {"name",           "default_language",
-                                          "language_field", "unknown_fields",
-                                          "max_record_bytes", "fields",
-                                          NULL};
+static const char *const schema_keys[] = {
+    "name", "default_language", "language_field", "unknown_fields", "max_record_bytes", "fields",
+    NULL};
 
 static const char *unknown_key(const cJSON *o, const char *const *allowed)
 {
@@ -185,9 +183,9 @@ int souk_schema_parse(const char *json, size_t len, souk_schema **out, char *err
             const char *key;
             unsigned flag;
             int dflt;
-        } flags[] = {{"stored", SOUK_F_STORED, 1},         {"filterable", SOUK_F_FILTERABLE, 0},
-                     {"facetable", SOUK_F_FACETABLE, 0},   {"sortable", SOUK_F_SORTABLE, 0},
-                     {"multi", SOUK_F_MULTI, 0},           {"path", SOUK_F_PATH, 0}};
+        } flags[] = {{"stored", SOUK_F_STORED, 1},       {"filterable", SOUK_F_FILTERABLE, 0},
+                     {"facetable", SOUK_F_FACETABLE, 0}, {"sortable", SOUK_F_SORTABLE, 0},
+                     {"multi", SOUK_F_MULTI, 0},         {"path", SOUK_F_PATH, 0}};
         for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++) {
             int b = get_bool(fo, flags[k].key, flags[k].dflt);
             if (b < 0)
@@ -214,8 +212,7 @@ int souk_schema_parse(const char *json, size_t len, souk_schema **out, char *err
                 FAIL("schema: field '%s': 'weight' applies to text fields", f->name);
             if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 100 ||
                 v->valuedouble != (double)(int)v->valuedouble)
-                FAIL("schema: field '%s': 'weight' must be a whole number from 1 to 100",
-                     f->name);
+                FAIL("schema: field '%s': 'weight' must be a whole number from 1 to 100", f->name);
             f->weight = (uint32_t)v->valuedouble;
         }
         v = cJSON_GetObjectItemCaseSensitive(fo, "language");
@@ -261,8 +258,8 @@ int souk_schema_parse(const char *json, size_t len, souk_schema **out, char *err
         }
         if (f->type == SOUK_FIELD_KEYWORD && !v)
             f->max_bytes = 245;
-        if (f->type == SOUK_FIELD_KEYWORD &&
-            (f->flags & (SOUK_F_FILTERABLE | SOUK_F_FACETABLE)) && f->max_bytes > 245)
+        if (f->type == SOUK_FIELD_KEYWORD && (f->flags & (SOUK_F_FILTERABLE | SOUK_F_FACETABLE)) &&
+            f->max_bytes > 245)
             FAIL("schema: field '%s': filterable or facetable keywords are at most 245 bytes "
                  "(they become index terms)",
                  f->name);

@@ -295,8 +295,8 @@ typedef struct plist {
 /* The document-level change of one op resolved at commit. */
 typedef struct dchange {
     uint32_t docid;
-    op *o;        /* NULL: delete */
-    int existed;  /* the docid held a document before */
+    op *o;       /* NULL: delete */
+    int existed; /* the docid held a document before */
     uint32_t old_doclen;
     char **old_terms; /* sorted, NUL-terminated, from the stored term list */
     uint32_t *old_lens;
@@ -450,8 +450,8 @@ static int buf_reserve(commit_ctx *c, size_t n)
 }
 
 /* Encodes postings o[from, to) as one block into c->buf; returns its length via *len. */
-static int encode_range(commit_ctx *c, const plist *o, uint32_t from, uint32_t to,
-                        size_t pos_from, size_t *len)
+static int encode_range(commit_ctx *c, const plist *o, uint32_t from, uint32_t to, size_t pos_from,
+                        size_t *len)
 {
     uint32_t min_dl = UINT32_MAX;
     size_t npos = 0;
@@ -468,8 +468,8 @@ static int encode_range(commit_ctx *c, const plist *o, uint32_t from, uint32_t t
     }
     if (buf_reserve(c, souk_block_bound(to - from, npos)))
         return ENOMEM;
-    souk_block_in in = {to - from,        o->docids + from,
-                        o->wdfs + from,   has_pos ? o->npos + from : NULL,
+    souk_block_in in = {to - from,         o->docids + from,
+                        o->wdfs + from,    has_pos ? o->npos + from : NULL,
                         o->pos + pos_from, min_dl};
     *len = souk_block_encode(&in, c->buf);
     return 0;
@@ -501,8 +501,8 @@ static int write_blocks(commit_ctx *c, const char *term, uint32_t tlen, const pl
 
 /* Merges existing postings e with changes ch[i..j) (sorted by docid) into o, updating the term's
  * df/cf and noting whether an existing posting at max_wdf changed. */
-static int merge_changes(const plist *e, const tchange *ch, size_t ni,
-                         plist *o, souk_term_info *info, int *max_touched)
+static int merge_changes(const plist *e, const tchange *ch, size_t ni, plist *o,
+                         souk_term_info *info, int *max_touched)
 {
     size_t a = 0, b = 0, pa = 0;
     o->n = 0;
@@ -570,8 +570,7 @@ static int rescan_max_wdf(commit_ctx *c, const char *term, uint32_t tlen, uint32
 
 /* Applies the changes ch[0..n) (sorted by docid) of one term to its dictionary entry and
  * postings. */
-static int merge_term(commit_ctx *c, const char *term, uint32_t tlen, const tchange *ch,
-                      size_t n)
+static int merge_term(commit_ctx *c, const char *term, uint32_t tlen, const tchange *ch, size_t n)
 {
     MDB_val k = {tlen, (void *)term}, d;
     souk_term_info info = {0, 0, 0, 0};
@@ -624,8 +623,7 @@ static int merge_term(commit_ctx *c, const char *term, uint32_t tlen, const tcha
         }
         uint8_t dv[64 + SOUK_INLINE_MAX];
         MDB_val v = {souk__dict_encode(&info, c->buf, blen, dv), dv};
-        rc = mdb_put(c->txn, c->ix->terms, &k, &v,
-                       (!existed && c->terms_append) ? MDB_APPEND : 0);
+        rc = mdb_put(c->txn, c->ix->terms, &k, &v, (!existed && c->terms_append) ? MDB_APPEND : 0);
         return rc;
     }
     /* Postings in the post database: merge block by block. */

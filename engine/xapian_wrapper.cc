@@ -16,7 +16,8 @@
 #include <unordered_map>
 #include <vector>
 
-namespace {
+namespace
+{
 
 /* Copies a message into a caller buffer, always NUL-terminated. */
 void set_err(char *err, size_t errlen, const std::string &msg)
@@ -32,18 +33,42 @@ struct LangEntry {
 };
 
 const LangEntry kLanguages[] = {
-    {"en", "english"},    {"english", "english"},       {"de", "german"},
-    {"german", "german"}, {"fr", "french"},             {"french", "french"},
-    {"es", "spanish"},    {"spanish", "spanish"},       {"it", "italian"},
-    {"italian", "italian"}, {"nl", "dutch"},            {"dutch", "dutch"},
-    {"pt", "portuguese"}, {"portuguese", "portuguese"}, {"ru", "russian"},
-    {"russian", "russian"}, {"sv", "swedish"},          {"swedish", "swedish"},
-    {"da", "danish"},     {"danish", "danish"},         {"nb", "norwegian"},
-    {"no", "norwegian"},  {"norwegian", "norwegian"},   {"fi", "finnish"},
-    {"finnish", "finnish"}, {"hu", "hungarian"},        {"hungarian", "hungarian"},
-    {"ro", "romanian"},   {"romanian", "romanian"},     {"tr", "turkish"},
-    {"turkish", "turkish"}, {"zh", "none"},             {"chinese", "none"},
-    {"ja", "none"},       {"ko", "none"},               {"none", "none"},
+    {"en", "english"},
+    {"english", "english"},
+    {"de", "german"},
+    {"german", "german"},
+    {"fr", "french"},
+    {"french", "french"},
+    {"es", "spanish"},
+    {"spanish", "spanish"},
+    {"it", "italian"},
+    {"italian", "italian"},
+    {"nl", "dutch"},
+    {"dutch", "dutch"},
+    {"pt", "portuguese"},
+    {"portuguese", "portuguese"},
+    {"ru", "russian"},
+    {"russian", "russian"},
+    {"sv", "swedish"},
+    {"swedish", "swedish"},
+    {"da", "danish"},
+    {"danish", "danish"},
+    {"nb", "norwegian"},
+    {"no", "norwegian"},
+    {"norwegian", "norwegian"},
+    {"fi", "finnish"},
+    {"finnish", "finnish"},
+    {"hu", "hungarian"},
+    {"hungarian", "hungarian"},
+    {"ro", "romanian"},
+    {"romanian", "romanian"},
+    {"tr", "turkish"},
+    {"turkish", "turkish"},
+    {"zh", "none"},
+    {"chinese", "none"},
+    {"ja", "none"},
+    {"ko", "none"},
+    {"none", "none"},
     {"", "none"},
 };
 
@@ -71,7 +96,6 @@ const LangEntry kLanguages[] = {
 
 #include <stddef.h>
 
-
 /** Emit callback: one call per term occurrence.
  *
  *  @param ctx      caller's context pointer, passed through unchanged.
@@ -83,8 +107,7 @@ const LangEntry kLanguages[] = {
  *
  *  The callback must not throw.
  */
-typedef void (*fa_emit_fn)(void *ctx, const char *term, size_t len, unsigned pos,
-                           unsigned wdf_inc);
+typedef void (*fa_emit_fn)(void *ctx, const char *term, size_t len, unsigned pos, unsigned wdf_inc);
 
 /** Per-thread analyzer state: one Xapian::Stem and one bounded stem cache per
  *  language seen, plus scratch buffers that are reused across calls.
@@ -118,9 +141,8 @@ void fa_state_free(fa_state *st);
  *          is untouched, so fall back to fa_analyze_xapian(); -1 if the emit
  *          callback threw (output is then partial).  Never throws.
  */
-int fa_analyze(fa_state *st, const char *text, size_t len, const char *lang,
-               const char *prefix, unsigned wdf_inc, unsigned *termpos, fa_emit_fn emit,
-               void *ctx);
+int fa_analyze(fa_state *st, const char *text, size_t len, const char *lang, const char *prefix,
+               unsigned wdf_inc, unsigned *termpos, fa_emit_fn emit, void *ctx);
 
 /** Same contract as fa_analyze(), but done by the real Xapian::TermGenerator on a
  *  scratch Xapian::Document whose termlist/positionlists are then walked and
@@ -134,8 +156,8 @@ int fa_analyze(fa_state *st, const char *text, size_t len, const char *lang,
  *          emit callback threw.  Never throws.
  */
 int fa_analyze_xapian(fa_state *st, const char *text, size_t len, const char *lang,
-                      const char *prefix, unsigned wdf_inc, unsigned *termpos,
-                      fa_emit_fn emit, void *ctx);
+                      const char *prefix, unsigned wdf_inc, unsigned *termpos, fa_emit_fn emit,
+                      void *ctx);
 
 /* fastanalyze.cc - fast re-implementation of Xapian::TermGenerator::index_text().
  *
@@ -185,7 +207,6 @@ int fa_analyze_xapian(fa_state *st, const char *text, size_t len, const char *la
  *     language, or any internal error such as out of memory.
  */
 
-
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -194,35 +215,54 @@ int fa_analyze_xapian(fa_state *st, const char *text, size_t len, const char *la
 #include <string>
 #include <vector>
 
-namespace fa_detail {
+namespace fa_detail
+{
 
 // ---------------------------------------------------------------------------
 // Small growable byte buffer (no zero-initialisation, never shrinks by itself).
 
-class ByteBuf {
+class ByteBuf
+{
   public:
     ByteBuf() = default;
     ByteBuf(const ByteBuf &) = delete;
     ByteBuf &operator=(const ByteBuf &) = delete;
-    ~ByteBuf() { std::free(data_); }
+    ~ByteBuf()
+    {
+        std::free(data_);
+    }
 
-    char *data() { return data_; }
-    size_t size() const { return size_; }
-    void clear() { size_ = 0; }
+    char *data()
+    {
+        return data_;
+    }
+    size_t size() const
+    {
+        return size_;
+    }
+    void clear()
+    {
+        size_ = 0;
+    }
 
     /// Make room for @a n more bytes; throws std::bad_alloc on failure.
-    void reserve_more(size_t n) {
-        if (cap_ - size_ >= n) return;
+    void reserve_more(size_t n)
+    {
+        if (cap_ - size_ >= n)
+            return;
         size_t cap = cap_ ? cap_ * 2 : 4096;
-        while (cap - size_ < n) cap *= 2;
+        while (cap - size_ < n)
+            cap *= 2;
         char *p = static_cast<char *>(std::realloc(data_, cap));
-        if (!p) throw std::bad_alloc();
+        if (!p)
+            throw std::bad_alloc();
         data_ = p;
         cap_ = cap;
     }
 
     /// Append bytes; returns the offset they were stored at.
-    size_t append(const char *p, size_t n) {
+    size_t append(const char *p, size_t n)
+    {
         reserve_more(n);
         size_t off = size_;
         std::memcpy(data_ + size_, p, n);
@@ -231,7 +271,8 @@ class ByteBuf {
     }
 
     /// Release the memory if the buffer has grown beyond @a limit bytes.
-    void trim(size_t limit) {
+    void trim(size_t limit)
+    {
         if (cap_ > limit) {
             std::free(data_);
             data_ = nullptr;
@@ -265,106 +306,130 @@ struct AsciiTables {
     bool digit[128];               ///< category Nd
     bool stem_first[128];          ///< should_stem() category (Ll Lt Lm Lo)
 
-    AsciiTables() {
+    AsciiTables()
+    {
         for (unsigned ch = 0; ch < 128; ++ch) {
             bool w = Xapian::Unicode::is_wordchar(ch);
             word_lower[ch] = w ? static_cast<unsigned char>(Xapian::Unicode::tolower(ch)) : 0;
             Xapian::Unicode::category cat = Xapian::Unicode::get_category(ch);
             digit[ch] = (cat == Xapian::Unicode::DECIMAL_DIGIT_NUMBER);
-            stem_first[ch] = (cat == Xapian::Unicode::LOWERCASE_LETTER ||
-                              cat == Xapian::Unicode::TITLECASE_LETTER ||
-                              cat == Xapian::Unicode::MODIFIER_LETTER ||
-                              cat == Xapian::Unicode::OTHER_LETTER);
+            stem_first[ch] =
+                (cat == Xapian::Unicode::LOWERCASE_LETTER ||
+                 cat == Xapian::Unicode::TITLECASE_LETTER ||
+                 cat == Xapian::Unicode::MODIFIER_LETTER || cat == Xapian::Unicode::OTHER_LETTER);
         }
     }
 };
 
-const AsciiTables &ascii_tables() {
+const AsciiTables &ascii_tables()
+{
     static const AsciiTables tables;
     return tables;
 }
 
 /// TermGenerator's check_wordchar(): lowercased char if a word char, else 0.
-inline unsigned check_wordchar(const AsciiTables &t, unsigned ch) {
-    if (ch < 128) return t.word_lower[ch];
-    if (!Xapian::Unicode::is_wordchar(ch)) return 0;
+inline unsigned check_wordchar(const AsciiTables &t, unsigned ch)
+{
+    if (ch < 128)
+        return t.word_lower[ch];
+    if (!Xapian::Unicode::is_wordchar(ch))
+        return 0;
     return Xapian::Unicode::tolower(ch);
 }
 
-inline bool is_wordchar(const AsciiTables &t, unsigned ch) {
-    if (ch < 128) return t.word_lower[ch] != 0;
+inline bool is_wordchar(const AsciiTables &t, unsigned ch)
+{
+    if (ch < 128)
+        return t.word_lower[ch] != 0;
     return Xapian::Unicode::is_wordchar(ch);
 }
 
-inline bool is_digit(const AsciiTables &t, unsigned ch) {
-    if (ch < 128) return t.digit[ch];
+inline bool is_digit(const AsciiTables &t, unsigned ch)
+{
+    if (ch < 128)
+        return t.digit[ch];
     return Xapian::Unicode::get_category(ch) == Xapian::Unicode::DECIMAL_DIGIT_NUMBER;
 }
 
 /// Zero-width characters that are silently dropped between word characters.
-inline bool is_zero_width(unsigned ch) {
+inline bool is_zero_width(unsigned ch)
+{
     return ch >= 0x200b && (ch <= 0x200d || ch == 0x2060 || ch == 0xfeff);
 }
 
 /// Infix characters allowed between two word chars (not digit-digit).
-inline unsigned check_infix(unsigned ch) {
-    if (ch == '\'' || ch == '&' || ch == 0xb7 || ch == 0x5f4 || ch == 0x2027) return ch;
+inline unsigned check_infix(unsigned ch)
+{
+    if (ch == '\'' || ch == '&' || ch == 0xb7 || ch == 0x5f4 || ch == 0x2027)
+        return ch;
     // Right single quotation mark / single high-reversed-9 quotation mark
     // are stored as an ASCII apostrophe.
-    if (ch == 0x2019 || ch == 0x201b) return '\'';
-    if (is_zero_width(ch)) return IGNORE_CH;
+    if (ch == 0x2019 || ch == 0x201b)
+        return '\'';
+    if (is_zero_width(ch))
+        return IGNORE_CH;
     return 0;
 }
 
 /// Infix characters allowed between two decimal digits (1,000.5).
-inline unsigned check_infix_digit(unsigned ch) {
+inline unsigned check_infix_digit(unsigned ch)
+{
     switch (ch) {
-        case ',':
-        case '.':
-        case ';':
-        case 0x037e: // Greek question mark
-        case 0x0589: // Armenian full stop
-        case 0x060d: // Arabic date separator
-        case 0x07f8: // NKo comma
-        case 0x2044: // fraction slash
-        case 0xfe10: // presentation form for vertical comma
-        case 0xfe13: // presentation form for vertical colon
-        case 0xfe14: // presentation form for vertical semicolon
-            return ch;
+    case ',':
+    case '.':
+    case ';':
+    case 0x037e: // Greek question mark
+    case 0x0589: // Armenian full stop
+    case 0x060d: // Arabic date separator
+    case 0x07f8: // NKo comma
+    case 0x2044: // fraction slash
+    case 0xfe10: // presentation form for vertical comma
+    case 0xfe13: // presentation form for vertical colon
+    case 0xfe14: // presentation form for vertical semicolon
+        return ch;
     }
-    if (is_zero_width(ch)) return IGNORE_CH;
+    if (is_zero_width(ch))
+        return IGNORE_CH;
     return 0;
 }
 
 /// Characters whose presence makes us hand the text to the real TermGenerator:
 /// a superset of Xapian's CJK::codepoint_is_cjk() plus other Han, kana and
 /// Hangul blocks.
-inline bool is_bail_char(unsigned ch) {
-    if (ch < 0x1100) return false;
-    return (ch <= 0x11ff) ||                       // Hangul Jamo
-           (ch >= 0x2e80 && ch <= 0x2fff) ||       // CJK radicals, Kangxi, IDC
-           (ch >= 0x3000 && ch <= 0x9fff) ||       // CJK symbols, kana, ..., Han
-           (ch >= 0xa700 && ch <= 0xa71f) ||       // (in Xapian's CJK list)
-           (ch >= 0xa960 && ch <= 0xa97f) ||       // Hangul Jamo Extended-A
-           (ch >= 0xac00 && ch <= 0xd7ff) ||       // Hangul syllables, Jamo Ext-B
-           (ch >= 0xf900 && ch <= 0xfaff) ||       // CJK compatibility ideographs
-           (ch >= 0xfe30 && ch <= 0xfe4f) ||       // CJK compatibility forms
-           (ch >= 0xff00 && ch <= 0xffef) ||       // half/fullwidth forms
-           (ch >= 0x1aff0 && ch <= 0x1b2ff) ||     // kana supplements, Nushu
-           (ch >= 0x1f200 && ch <= 0x1f2ff) ||     // enclosed ideographic supp.
-           (ch >= 0x20000 && ch <= 0x3ffff);       // Han supplementary planes
+inline bool is_bail_char(unsigned ch)
+{
+    if (ch < 0x1100)
+        return false;
+    return (ch <= 0x11ff) ||                   // Hangul Jamo
+           (ch >= 0x2e80 && ch <= 0x2fff) ||   // CJK radicals, Kangxi, IDC
+           (ch >= 0x3000 && ch <= 0x9fff) ||   // CJK symbols, kana, ..., Han
+           (ch >= 0xa700 && ch <= 0xa71f) ||   // (in Xapian's CJK list)
+           (ch >= 0xa960 && ch <= 0xa97f) ||   // Hangul Jamo Extended-A
+           (ch >= 0xac00 && ch <= 0xd7ff) ||   // Hangul syllables, Jamo Ext-B
+           (ch >= 0xf900 && ch <= 0xfaff) ||   // CJK compatibility ideographs
+           (ch >= 0xfe30 && ch <= 0xfe4f) ||   // CJK compatibility forms
+           (ch >= 0xff00 && ch <= 0xffef) ||   // half/fullwidth forms
+           (ch >= 0x1aff0 && ch <= 0x1b2ff) || // kana supplements, Nushu
+           (ch >= 0x1f200 && ch <= 0x1f2ff) || // enclosed ideographic supp.
+           (ch >= 0x20000 && ch <= 0x3ffff);   // Han supplementary planes
 }
 
-inline bool is_cont(unsigned char b) { return (b & 0xc0) == 0x80; }
+inline bool is_cont(unsigned char b)
+{
+    return (b & 0xc0) == 0x80;
+}
 
 /// Decode a non-ASCII character at p (p < end) exactly like Utf8Iterator.
-unsigned decode_nonascii(const unsigned char *p, const unsigned char *end, unsigned &seqlen) {
+unsigned decode_nonascii(const unsigned char *p, const unsigned char *end, unsigned &seqlen)
+{
     unsigned ch = p[0];
     size_t left = static_cast<size_t>(end - p);
     seqlen = 1;
-    if (ch < 0xc2) return ch; // stray continuation byte or overlong C0/C1 lead
+    if (ch < 0xc2)
+        return ch; // stray continuation byte or overlong C0/C1 lead
     if (ch < 0xe0) {
-        if (left < 2 || !is_cont(p[1])) return ch;
+        if (left < 2 || !is_cont(p[1]))
+            return ch;
         seqlen = 2;
         return ((ch & 0x1f) << 6) | (p[1] & 0x3f);
     }
@@ -382,7 +447,8 @@ unsigned decode_nonascii(const unsigned char *p, const unsigned char *end, unsig
 }
 
 /// Encode ch (< 0x200000, as Xapian::Unicode::to_utf8 does) into buf.
-inline unsigned encode_utf8(unsigned ch, char *buf) {
+inline unsigned encode_utf8(unsigned ch, char *buf)
+{
     if (ch < 0x80) {
         buf[0] = static_cast<char>(ch);
         return 1;
@@ -409,7 +475,8 @@ inline unsigned encode_utf8(unsigned ch, char *buf) {
 // Stem cache: open addressing table word -> stem, storage in one byte pool.
 
 /// Mask keeping the first n (1..7) bytes of a 64-bit word loaded with memcpy.
-inline uint64_t first_bytes_mask(size_t n) {
+inline uint64_t first_bytes_mask(size_t n)
+{
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
     return (~0ull) << (64 - 8 * n);
 #else
@@ -417,7 +484,8 @@ inline uint64_t first_bytes_mask(size_t n) {
 #endif
 }
 
-inline uint64_t hash_term(const char *p, size_t n) {
+inline uint64_t hash_term(const char *p, size_t n)
+{
     // p has at least 8 readable bytes past p + n (TERM_CAP slack), so read
     // whole 64-bit words and mask the tail.
     uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
@@ -442,24 +510,28 @@ inline uint64_t hash_term(const char *p, size_t n) {
 }
 
 /// Compare two keys of n bytes; both must have 8 readable bytes past n.
-inline bool keys_equal(const char *a, const char *b, size_t n) {
+inline bool keys_equal(const char *a, const char *b, size_t n)
+{
     while (n >= 8) {
         uint64_t x, y;
         std::memcpy(&x, a, 8);
         std::memcpy(&y, b, 8);
-        if (x != y) return false;
+        if (x != y)
+            return false;
         a += 8;
         b += 8;
         n -= 8;
     }
-    if (!n) return true;
+    if (!n)
+        return true;
     uint64_t x, y;
     std::memcpy(&x, a, 8);
     std::memcpy(&y, b, 8);
     return ((x ^ y) & first_bytes_mask(n)) == 0;
 }
 
-class StemCache {
+class StemCache
+{
   public:
     /// Maximum number of distinct words kept; the cache is emptied when full.
     static const size_t MAX_ENTRIES = 1u << 17;
@@ -467,15 +539,17 @@ class StemCache {
     /// Look up the stem of word[0..n) (n <= MAX_WORD_LENGTH); on a miss, stem
     /// it with @a stemmer and remember it.  Returns a pointer into the pool,
     /// valid until the next call.
-    const char *lookup(const char *word, size_t n, const Xapian::Stem &stemmer,
-                       size_t &stem_len) {
-        if (slots_.empty()) reset_table(4096);
+    const char *lookup(const char *word, size_t n, const Xapian::Stem &stemmer, size_t &stem_len)
+    {
+        if (slots_.empty())
+            reset_table(4096);
         uint64_t h = hash_term(word, n);
         size_t mask = slots_.size() - 1;
         size_t i = static_cast<size_t>(h) & mask;
         while (true) {
             Slot &s = slots_[i];
-            if (s.key_len == 0) break;
+            if (s.key_len == 0)
+                break;
             if (s.hash == h && s.key_len == n && keys_equal(pool_.data() + s.key_off, word, n)) {
                 stem_len = s.stem_len;
                 return pool_.data() + s.stem_off;
@@ -494,7 +568,8 @@ class StemCache {
             }
             mask = slots_.size() - 1;
             i = static_cast<size_t>(h) & mask;
-            while (slots_[i].key_len) i = (i + 1) & mask;
+            while (slots_[i].key_len)
+                i = (i + 1) & mask;
         }
         if (pool_.size() > (1u << 30)) { // keep 32-bit offsets valid
             reset_table(slots_.size());
@@ -523,20 +598,24 @@ class StemCache {
         uint32_t stem_len;
     };
 
-    void reset_table(size_t n) {
+    void reset_table(size_t n)
+    {
         slots_.assign(n, Slot{0, 0, 0, 0, 0});
         count_ = 0;
     }
 
-    void rehash(size_t n) {
+    void rehash(size_t n)
+    {
         std::vector<Slot> old;
         old.swap(slots_);
         slots_.assign(n, Slot{0, 0, 0, 0, 0});
         size_t mask = n - 1;
         for (const Slot &s : old) {
-            if (!s.key_len) continue;
+            if (!s.key_len)
+                continue;
             size_t i = static_cast<size_t>(s.hash) & mask;
-            while (slots_[i].key_len) i = (i + 1) & mask;
+            while (slots_[i].key_len)
+                i = (i + 1) & mask;
             slots_[i] = s;
         }
     }
@@ -548,8 +627,8 @@ class StemCache {
 
 /// One stemming language known to a state.
 struct LangSlot {
-    std::string name;     ///< as passed by the caller
-    bool valid = false;   ///< Xapian::Stem(name) succeeded
+    std::string name;      ///< as passed by the caller
+    bool valid = false;    ///< Xapian::Stem(name) succeeded
     bool stemming = false; ///< valid and not the "none" stemmer
     Xapian::Stem stemmer;
     StemCache cache;
@@ -568,23 +647,28 @@ using namespace fa_detail;
 
 struct fa_state {
     std::vector<std::unique_ptr<LangSlot>> langs;
-    LangSlot *last = nullptr;        ///< most recently used language
-    ByteBuf arena;                   ///< terms of the current call
-    std::vector<Event> events;       ///< occurrences of the current call
+    LangSlot *last = nullptr;  ///< most recently used language
+    ByteBuf arena;             ///< terms of the current call
+    std::vector<Event> events; ///< occurrences of the current call
     const AsciiTables *tables = &ascii_tables();
 };
 
-namespace fa_detail {
+namespace fa_detail
+{
 
-inline bool no_stemming(const char *lang) {
+inline bool no_stemming(const char *lang)
+{
     return lang == nullptr || lang[0] == '\0' || std::strcmp(lang, "none") == 0;
 }
 
 /// Find or create the LangSlot for lang (not a "no stemming" name).
-LangSlot *get_lang(fa_state *st, const char *lang) {
-    if (st->last && st->last->name == lang) return st->last;
+LangSlot *get_lang(fa_state *st, const char *lang)
+{
+    if (st->last && st->last->name == lang)
+        return st->last;
     for (auto &l : st->langs) {
-        if (l->name == lang) return st->last = l.get();
+        if (l->name == lang)
+            return st->last = l.get();
     }
     std::unique_ptr<LangSlot> slot(new LangSlot);
     slot->name = lang;
@@ -600,41 +684,52 @@ LangSlot *get_lang(fa_state *st, const char *lang) {
 }
 
 /// The analyzer proper: parses one text into st->arena / st->events.
-class Parser {
+class Parser
+{
   public:
     Parser(fa_state *st, const char *text, size_t len, const char *prefix, size_t prefix_len,
            LangSlot *lang, unsigned termpos)
-        : st_(st), t_(*st->tables), s_(reinterpret_cast<const unsigned char *>(text)),
-          n_(len), prefix_(prefix), prefix_len_(prefix_len), lang_(lang), pos_(termpos) {}
+        : st_(st), t_(*st->tables), s_(reinterpret_cast<const unsigned char *>(text)), n_(len),
+          prefix_(prefix), prefix_len_(prefix_len), lang_(lang), pos_(termpos)
+    {
+    }
 
     /// Run the parse; returns false if the text must go to the real TermGenerator.
     bool run();
 
-    unsigned termpos() const { return pos_; }
+    unsigned termpos() const
+    {
+        return pos_;
+    }
 
   private:
     /// Decode the character at byte offset i (< n_).
-    unsigned decode(size_t i, unsigned &seqlen) {
+    unsigned decode(size_t i, unsigned &seqlen)
+    {
         unsigned ch = s_[i];
         if (ch < 0x80) {
             seqlen = 1;
             return ch;
         }
         ch = decode_nonascii(s_ + i, s_ + n_, seqlen);
-        if (is_bail_char(ch)) bail_ = true;
+        if (is_bail_char(ch))
+            bail_ = true;
         return ch;
     }
 
     /// Append a (lowercased) character to the current term.
-    void append(unsigned ch) {
+    void append(unsigned ch)
+    {
         if (ch < 0x80) {
-            if (tlen_ < TERM_CAP) term_[tlen_] = static_cast<char>(ch);
+            if (tlen_ < TERM_CAP)
+                term_[tlen_] = static_cast<char>(ch);
             ++tlen_;
             return;
         }
         char buf[4];
         unsigned k = encode_utf8(ch, buf);
-        if (tlen_ + k <= TERM_CAP) std::memcpy(term_ + tlen_, buf, k);
+        if (tlen_ + k <= TERM_CAP)
+            std::memcpy(term_ + tlen_, buf, k);
         tlen_ += k;
     }
 
@@ -646,56 +741,62 @@ class Parser {
     size_t n_;
     const char *prefix_;
     size_t prefix_len_;
-    LangSlot *lang_;   ///< nullptr = no stemming
-    unsigned pos_;     ///< running term position
+    LangSlot *lang_; ///< nullptr = no stemming
+    unsigned pos_;   ///< running term position
     bool bail_ = false;
-    size_t tlen_ = 0;  ///< logical term length (may exceed TERM_CAP)
+    size_t tlen_ = 0; ///< logical term length (may exceed TERM_CAP)
     char term_[TERM_CAP + 8];
 };
 
 /// TermGenerator's per-term action for STEM_SOME without stopper.
-void Parser::add_term() {
-    if (tlen_ > MAX_WORD_LENGTH) return; // dropped, no position used
+void Parser::add_term()
+{
+    if (tlen_ > MAX_WORD_LENGTH)
+        return; // dropped, no position used
     ByteBuf &a = st_->arena;
     // Event offsets are 32-bit (only reachable with a huge prefix).
-    if (a.size() > 0xf0000000u) throw std::bad_alloc();
+    if (a.size() > 0xf0000000u)
+        throw std::bad_alloc();
 
     // prefix + term at the next position.
     a.reserve_more(prefix_len_ + tlen_);
     size_t off = a.append(prefix_, prefix_len_);
     a.append(term_, tlen_);
-    st_->events.push_back(Event{static_cast<uint32_t>(off),
-                                static_cast<uint32_t>(prefix_len_ + tlen_), ++pos_});
+    st_->events.push_back(
+        Event{static_cast<uint32_t>(off), static_cast<uint32_t>(prefix_len_ + tlen_), ++pos_});
 
-    if (!lang_) return;
+    if (!lang_)
+        return;
     // should_stem(): only if the first character is a letter of category
     // Ll, Lt, Lm or Lo (after lowercasing).
     unsigned c0 = static_cast<unsigned char>(term_[0]);
     if (c0 < 0x80) {
-        if (!t_.stem_first[c0]) return;
+        if (!t_.stem_first[c0])
+            return;
     } else {
         unsigned sl;
         c0 = decode_nonascii(reinterpret_cast<const unsigned char *>(term_),
                              reinterpret_cast<const unsigned char *>(term_) + tlen_, sl);
         Xapian::Unicode::category cat = Xapian::Unicode::get_category(c0);
-        if (cat != Xapian::Unicode::LOWERCASE_LETTER &&
-            cat != Xapian::Unicode::TITLECASE_LETTER &&
+        if (cat != Xapian::Unicode::LOWERCASE_LETTER && cat != Xapian::Unicode::TITLECASE_LETTER &&
             cat != Xapian::Unicode::MODIFIER_LETTER && cat != Xapian::Unicode::OTHER_LETTER)
             return;
     }
     size_t stem_len;
     const char *stem = lang_->cache.lookup(term_, tlen_, lang_->stemmer, stem_len);
-    if (stem_len == 0) return;
+    if (stem_len == 0)
+        return;
     // "Z" + prefix + stem, without position.
     a.reserve_more(1 + prefix_len_ + stem_len);
     off = a.append("Z", 1);
     a.append(prefix_, prefix_len_);
     a.append(stem, stem_len);
-    st_->events.push_back(Event{static_cast<uint32_t>(off),
-                                static_cast<uint32_t>(1 + prefix_len_ + stem_len), 0});
+    st_->events.push_back(
+        Event{static_cast<uint32_t>(off), static_cast<uint32_t>(1 + prefix_len_ + stem_len), 0});
 }
 
-bool Parser::run() {
+bool Parser::run()
+{
     const size_t n = n_;
     size_t i = 0;
     unsigned sl = 0;
@@ -703,9 +804,11 @@ bool Parser::run() {
         // Advance to the start of the next word.
         unsigned ch;
         while (true) {
-            if (i == n || bail_) return !bail_;
+            if (i == n || bail_)
+                return !bail_;
             ch = check_wordchar(t_, decode(i, sl));
-            if (ch) break;
+            if (ch)
+                break;
             i += sl;
         }
         tlen_ = 0;
@@ -730,7 +833,7 @@ bool Parser::run() {
             tlen_ = 0;
         }
 
-        unsigned raw = 0;  // raw character at i once the word loop stops
+        unsigned raw = 0; // raw character at i once the word loop stops
         bool at_end = false;
         while (true) {
             // Consume a run of word characters.
@@ -746,23 +849,28 @@ bool Parser::run() {
                 raw = decode(i, sl);
                 ch = check_wordchar(t_, raw);
             } while (ch);
-            if (at_end) break;
+            if (at_end)
+                break;
 
             // raw (at i, sl bytes) is not a word char: is it an infix?
             size_t next = i + sl;
-            if (next == n) break;
+            if (next == n)
+                break;
             unsigned nsl;
             unsigned nraw = decode(next, nsl);
             unsigned nextch = check_wordchar(t_, nraw);
-            if (!nextch) break;
+            if (!nextch)
+                break;
             unsigned infix;
             if (is_digit(t_, prevch) && is_digit(t_, nraw)) {
                 infix = check_infix_digit(raw);
             } else {
                 infix = check_infix(raw);
             }
-            if (!infix) break;
-            if (infix != IGNORE_CH) append(infix);
+            if (!infix)
+                break;
+            if (infix != IGNORE_CH)
+                append(infix);
             ch = nextch;
             i = next;
             sl = nsl;
@@ -785,17 +893,20 @@ bool Parser::run() {
                 raw = decode(i, sl);
             }
             // Don't index fish+chips as fish+ chips.
-            if (!at_end && is_wordchar(t_, raw)) tlen_ = keep;
+            if (!at_end && is_wordchar(t_, raw))
+                tlen_ = keep;
         }
         add_term();
     }
 }
 
 /// Hand buffered events to the callback.
-int flush_events(fa_state *st, fa_emit_fn emit, void *ctx, unsigned wdf_inc) {
+int flush_events(fa_state *st, fa_emit_fn emit, void *ctx, unsigned wdf_inc)
+{
     try {
         const char *base = st->arena.data();
-        for (const Event &e : st->events) emit(ctx, base + e.off, e.len, e.pos, wdf_inc);
+        for (const Event &e : st->events)
+            emit(ctx, base + e.off, e.len, e.pos, wdf_inc);
     } catch (...) {
         return -1;
     }
@@ -803,15 +914,18 @@ int flush_events(fa_state *st, fa_emit_fn emit, void *ctx, unsigned wdf_inc) {
 }
 
 /// Drop oversized scratch buffers after an unusually large text.
-void trim_scratch(fa_state *st) {
+void trim_scratch(fa_state *st)
+{
     const size_t LIMIT = 16u << 20;
     st->arena.trim(LIMIT);
-    if (st->events.capacity() > LIMIT / sizeof(Event)) std::vector<Event>().swap(st->events);
+    if (st->events.capacity() > LIMIT / sizeof(Event))
+        std::vector<Event>().swap(st->events);
 }
 
 } // namespace fa_detail
 
-fa_state *fa_state_new() {
+fa_state *fa_state_new()
+{
     try {
         return new fa_state;
     } catch (...) {
@@ -819,22 +933,31 @@ fa_state *fa_state_new() {
     }
 }
 
-void fa_state_free(fa_state *st) { delete st; }
+void fa_state_free(fa_state *st)
+{
+    delete st;
+}
 
 int fa_analyze(fa_state *st, const char *text, size_t len, const char *lang, const char *prefix,
-               unsigned wdf_inc, unsigned *termpos, fa_emit_fn emit, void *ctx) {
-    if (!st || !termpos || !emit || (!text && len)) return 1;
-    if (!prefix) prefix = "";
+               unsigned wdf_inc, unsigned *termpos, fa_emit_fn emit, void *ctx)
+{
+    if (!st || !termpos || !emit || (!text && len))
+        return 1;
+    if (!prefix)
+        prefix = "";
     // Offsets into the arena are 32-bit; leave gigantic inputs to Xapian.
     size_t prefix_len = std::strlen(prefix);
-    if (len > (1u << 28) || prefix_len > (1u << 16)) return 1;
+    if (len > (1u << 28) || prefix_len > (1u << 16))
+        return 1;
     unsigned newpos;
     try {
         LangSlot *slot = nullptr;
         if (!no_stemming(lang)) {
             slot = get_lang(st, lang);
-            if (!slot->valid) return 1;
-            if (!slot->stemming) slot = nullptr;
+            if (!slot->valid)
+                return 1;
+            if (!slot->stemming)
+                slot = nullptr;
         }
         st->arena.clear();
         st->events.clear();
@@ -856,17 +979,21 @@ int fa_analyze(fa_state *st, const char *text, size_t len, const char *lang, con
 }
 
 int fa_analyze_xapian(fa_state *st, const char *text, size_t len, const char *lang,
-                      const char *prefix, unsigned wdf_inc, unsigned *termpos,
-                      fa_emit_fn emit, void *ctx) {
-    if (!st || !termpos || !emit || (!text && len)) return 1;
-    if (!prefix) prefix = "";
+                      const char *prefix, unsigned wdf_inc, unsigned *termpos, fa_emit_fn emit,
+                      void *ctx)
+{
+    if (!st || !termpos || !emit || (!text && len))
+        return 1;
+    if (!prefix)
+        prefix = "";
     Xapian::Document doc;
     unsigned newpos;
     try {
         Xapian::TermGenerator tg;
         if (!no_stemming(lang)) {
             LangSlot *slot = get_lang(st, lang);
-            if (!slot->valid) return 1;
+            if (!slot->valid)
+                return 1;
             tg.set_stemmer(slot->stemmer);
         }
         tg.set_stemming_strategy(Xapian::TermGenerator::STEM_SOME);
@@ -979,9 +1106,9 @@ extern "C" void souk_analyzer_counts(const souk_analyzer *a, uint64_t *fast, uin
     *fallback = a->n_fallback;
 }
 
-extern "C" int souk_analyze_xapian(souk_analyzer *a, const char *text, size_t len,
-                                   const char *lang, const char *prefix, uint32_t wdf_inc,
-                                   uint32_t *termpos, souk_term_fn fn, void *ctx)
+extern "C" int souk_analyze_xapian(souk_analyzer *a, const char *text, size_t len, const char *lang,
+                                   const char *prefix, uint32_t wdf_inc, uint32_t *termpos,
+                                   souk_term_fn fn, void *ctx)
 {
     try {
         const char *sname = souk_language_stemmer(lang);
@@ -1047,7 +1174,8 @@ extern "C" int souk_analyze(souk_analyzer *a, const char *text, size_t len, cons
 
 /* ------------------------------------------------------------------ query parsing */
 
-namespace {
+namespace
+{
 
 struct TreeBuilder {
     std::vector<souk_qnode> nodes;
@@ -1197,10 +1325,8 @@ extern "C" int souk_query_parse(const char *text, size_t len, const char *lang,
                 qp.add_prefix(fields[i].name, fields[i].prefix);
         }
         unsigned qflags = Xapian::QueryParser::FLAG_PHRASE | Xapian::QueryParser::FLAG_BOOLEAN |
-                          Xapian::QueryParser::FLAG_LOVEHATE |
-                          Xapian::QueryParser::FLAG_WILDCARD |
-                          Xapian::QueryParser::FLAG_PURE_NOT |
-                          Xapian::QueryParser::FLAG_CJK_NGRAM;
+                          Xapian::QueryParser::FLAG_LOVEHATE | Xapian::QueryParser::FLAG_WILDCARD |
+                          Xapian::QueryParser::FLAG_PURE_NOT | Xapian::QueryParser::FLAG_CJK_NGRAM;
         if (flags & SOUK_QP_PARTIAL)
             qflags |= Xapian::QueryParser::FLAG_PARTIAL;
         Xapian::Query q = qp.parse_query(std::string(text, len), qflags);
@@ -1332,8 +1458,8 @@ extern "C" const char *souk_xdb_errmsg(const souk_xdb *db)
     return db ? db->err.c_str() : "no database";
 }
 
-extern "C" int souk_xdb_add_terms(souk_xdb *db, const souk_xterm *terms, size_t n,
-                                  const char *data, size_t data_len, uint32_t *docid)
+extern "C" int souk_xdb_add_terms(souk_xdb *db, const souk_xterm *terms, size_t n, const char *data,
+                                  size_t data_len, uint32_t *docid)
 {
     try {
         Xapian::Document doc;

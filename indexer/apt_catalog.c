@@ -220,8 +220,8 @@ static int read_stanza(reader_t *r, stanza_t *s)
                         r->path, r->lineno);
                 continue;
             }
-            if (buf_append(&last->value, "\n", 1) < 0
-                || buf_append(&last->value, line, (size_t)n) < 0) {
+            if (buf_append(&last->value, "\n", 1) < 0 ||
+                buf_append(&last->value, line, (size_t)n) < 0) {
                 goto oom;
             }
             continue;
@@ -231,8 +231,8 @@ static int read_stanza(reader_t *r, stanza_t *s)
         }
         colon = memchr(line, ':', (size_t)n);
         if (colon == NULL) {
-            fprintf(stderr, PROG ": %s:%lu: line without a field name, ignored\n",
-                    r->path, r->lineno);
+            fprintf(stderr, PROG ": %s:%lu: line without a field name, ignored\n", r->path,
+                    r->lineno);
             last = NULL;
             continue;
         }
@@ -266,7 +266,7 @@ oom:
  */
 static int reader_open(reader_t *r, const char *path, const char *prog)
 {
-    int fds[2] = { -1, -1 };
+    int fds[2] = {-1, -1};
 
     memset(r, 0, sizeof(*r));
     r->path = path;
@@ -358,8 +358,8 @@ out:
 typedef struct {
     char *id;
     char *version;
-    char *desc;  /* Description or Description-en as found in Packages, or NULL */
-    char *md5;   /* Description-md5, or NULL */
+    char *desc; /* Description or Description-en as found in Packages, or NULL */
+    char *md5;  /* Description-md5, or NULL */
     char *section;
     char *tags;
     char *maintainer;
@@ -501,17 +501,14 @@ static int add_package(catalog_t *c, const stanza_t *s)
     p.installed_kb = parse_int(stanza_get(s, "Installed-Size"));
     p.size_b = parse_int(stanza_get(s, "Size"));
     p.seq = c->npkgs;
-    if (copy_field(&p.id, s, "Package", 1) < 0
-        || copy_field(&p.version, s, "Version", 1) < 0
-        || copy_field(&p.desc, s, stanza_get(s, "Description") ? "Description" : "Description-en",
-                      0) < 0
-        || copy_field(&p.md5, s, "Description-md5", 1) < 0
-        || copy_field(&p.section, s, "Section", 1) < 0
-        || copy_field(&p.tags, s, "Tag", 0) < 0
-        || copy_field(&p.maintainer, s, "Maintainer", 1) < 0
-        || copy_field(&p.homepage, s, "Homepage", 1) < 0
-        || copy_field(&p.depends, s, "Depends", 1) < 0
-        || copy_field(&p.source, s, "Source", 1) < 0) {
+    if (copy_field(&p.id, s, "Package", 1) < 0 || copy_field(&p.version, s, "Version", 1) < 0 ||
+        copy_field(&p.desc, s, stanza_get(s, "Description") ? "Description" : "Description-en", 0) <
+            0 ||
+        copy_field(&p.md5, s, "Description-md5", 1) < 0 ||
+        copy_field(&p.section, s, "Section", 1) < 0 || copy_field(&p.tags, s, "Tag", 0) < 0 ||
+        copy_field(&p.maintainer, s, "Maintainer", 1) < 0 ||
+        copy_field(&p.homepage, s, "Homepage", 1) < 0 ||
+        copy_field(&p.depends, s, "Depends", 1) < 0 || copy_field(&p.source, s, "Source", 1) < 0) {
         goto oom;
     }
     if (c->npkgs == c->pkgs_cap) {
@@ -819,7 +816,7 @@ static const char *clean_utf8(catalog_t *c, const char *s, buf_t *tmp)
 /* Returns a new cJSON string holding s made valid UTF-8, or NULL when out of memory. */
 static cJSON *make_string(catalog_t *c, const char *s)
 {
-    buf_t tmp = { NULL, 0, 0 };
+    buf_t tmp = {NULL, 0, 0};
     const char *v = clean_utf8(c, s, &tmp);
     cJSON *item = v ? cJSON_CreateString(v) : NULL;
 
@@ -861,7 +858,7 @@ static int render_description(const char *text, char **title, char **desc)
 {
     const char *nl;
     const char *line;
-    buf_t b = { NULL, 0, 0 };
+    buf_t b = {NULL, 0, 0};
     size_t skip;
     size_t tn;
 
@@ -1005,7 +1002,7 @@ static int write_record(catalog_t *c, const pkg_t *p, const char *tags, FILE *ou
     int rc = -1;
 
     if ((text == NULL || strchr(text, '\n') == NULL) && p->md5 != NULL && c->ntrans > 0) {
-        trans_t key = { p->id, p->md5, NULL };
+        trans_t key = {p->id, p->md5, NULL};
         const trans_t *t = bsearch(&key, c->trans, c->ntrans, sizeof(*c->trans), trans_cmp);
 
         if (t != NULL) {
@@ -1022,19 +1019,15 @@ static int write_record(catalog_t *c, const pkg_t *p, const char *tags, FILE *ou
         source = dup_s(p->id);
     }
     obj = cJSON_CreateObject();
-    if (source == NULL || obj == NULL
-        || add_string(c, obj, "id", p->id) < 0
-        || add_string(c, obj, "title", title) < 0
-        || add_string(c, obj, "description", desc) < 0
-        || add_string(c, obj, "section", strip_area(p->section)) < 0
-        || add_tags(c, obj, tags) < 0
-        || add_string(c, obj, "version", p->version) < 0
-        || cJSON_AddNumberToObject(obj, "installed_size_kb", (double)p->installed_kb) == NULL
-        || cJSON_AddNumberToObject(obj, "download_size_b", (double)p->size_b) == NULL
-        || add_string(c, obj, "maintainer", p->maintainer) < 0
-        || add_string(c, obj, "homepage", p->homepage) < 0
-        || add_string(c, obj, "depends", p->depends) < 0
-        || add_string(c, obj, "source", source) < 0) {
+    if (source == NULL || obj == NULL || add_string(c, obj, "id", p->id) < 0 ||
+        add_string(c, obj, "title", title) < 0 || add_string(c, obj, "description", desc) < 0 ||
+        add_string(c, obj, "section", strip_area(p->section)) < 0 || add_tags(c, obj, tags) < 0 ||
+        add_string(c, obj, "version", p->version) < 0 ||
+        cJSON_AddNumberToObject(obj, "installed_size_kb", (double)p->installed_kb) == NULL ||
+        cJSON_AddNumberToObject(obj, "download_size_b", (double)p->size_b) == NULL ||
+        add_string(c, obj, "maintainer", p->maintainer) < 0 ||
+        add_string(c, obj, "homepage", p->homepage) < 0 ||
+        add_string(c, obj, "depends", p->depends) < 0 || add_string(c, obj, "source", source) < 0) {
         goto oom;
     }
     json = cJSON_PrintUnformatted(obj);
@@ -1075,7 +1068,7 @@ static const struct {
     const char *ext;
     const char *prog;
 } compressors[] = {
-    { "", NULL }, { ".lz4", "lz4" }, { ".zst", "zstd" }, { ".gz", "gzip" }, { ".xz", "xz" },
+    {"", NULL}, {".lz4", "lz4"}, {".zst", "zstd"}, {".gz", "gzip"}, {".xz", "xz"},
 };
 
 /*
@@ -1084,7 +1077,7 @@ static const struct {
  */
 static int classify(const char *name, list_t *l)
 {
-    static const char *const suffixes[] = { "_Packages", "_i18n_Translation-en" };
+    static const char *const suffixes[] = {"_Packages", "_i18n_Translation-en"};
     size_t k;
     size_t i;
 
@@ -1261,8 +1254,7 @@ static int read_list(catalog_t *c, const char *dir, const list_t *l, stanza_t *s
         goto out;
     }
     if (status == 127) {
-        fprintf(stderr, PROG ": warning: %s: decompressor %s not found, skipped\n", path,
-                l->prog);
+        fprintf(stderr, PROG ": warning: %s: decompressor %s not found, skipped\n", path, l->prog);
         c->skipped_files++;
         rc = 0;
         goto out;

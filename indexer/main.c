@@ -31,13 +31,12 @@ static void on_signal(int sig)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: souk-index --data DIR [--schema FILE] catalog [FILE|-] [--follow]\n"
-            "                  [--rejects FILE] [--batch N] [--threads N] [--from-start] "
-            "[--quiet]\n"
-            "       souk-index --data DIR stats [--detail]\n"
-            "       souk-index --data DIR dump [--terms] [ID ...]\n"
-            "       souk-index --data DIR check\n");
+    fprintf(stderr, "usage: souk-index --data DIR [--schema FILE] catalog [FILE|-] [--follow]\n"
+                    "                  [--rejects FILE] [--batch N] [--threads N] [--from-start] "
+                    "[--quiet]\n"
+                    "       souk-index --data DIR stats [--detail]\n"
+                    "       souk-index --data DIR dump [--terms] [ID ...]\n"
+                    "       souk-index --data DIR check\n");
 }
 
 static int cmd_catalog(const char *data, const char *schema_path, int argc, char **argv)
@@ -77,8 +76,8 @@ static int cmd_catalog(const char *data, const char *schema_path, int argc, char
     int rc = souk_index_open(data, schema, 0, &ix, err, sizeof err);
     if (rc == SOUK_ESCHEMA && !schema_path && strstr(err, "schema is required")) {
         /* A new index without --schema: the embedded procurement schema. */
-        if (souk_schema_parse(souk_schema_default_json, strlen(souk_schema_default_json),
-                              &schema, err, sizeof err) == 0)
+        if (souk_schema_parse(souk_schema_default_json, strlen(souk_schema_default_json), &schema,
+                              err, sizeof err) == 0)
             rc = souk_index_open(data, schema, 0, &ix, err, sizeof err);
     }
     souk_schema_free(schema);
@@ -247,7 +246,9 @@ static void dump_term(void *ctx, const char *term, size_t len)
         for (uint32_t i = 0; i < b.count; i++) {
             if (ids[i] == d->docid) {
                 cJSON *e = cJSON_CreateArray();
-                cJSON_AddItemToArray(e, cJSON_CreateString(term));
+                char *tz = souk_strndup(term, len);
+                cJSON_AddItemToArray(e, cJSON_CreateString(tz ? tz : ""));
+                souk_free(tz);
                 cJSON_AddItemToArray(e, cJSON_CreateNumber(w[i]));
                 cJSON *pa = cJSON_CreateArray();
                 for (uint32_t k = 0; k < np[i]; k++)
@@ -267,8 +268,8 @@ static void dump_term(void *ctx, const char *term, size_t len)
         d->rc = 1;
 }
 
-static int dump_one(dump_ctx *d, uint32_t docid, const char *id, size_t id_len,
-                    const char *json, size_t json_len)
+static int dump_one(dump_ctx *d, uint32_t docid, const char *id, size_t id_len, const char *json,
+                    size_t json_len)
 {
     uint32_t dl = 0;
     souk_reader_doclen(d->r, docid, &dl);
@@ -281,7 +282,6 @@ static int dump_one(dump_ctx *d, uint32_t docid, const char *id, size_t id_len,
     cJSON *doc = cJSON_ParseWithLength(json, json_len);
     cJSON_AddItemToObject(o, "fields", doc ? doc : cJSON_CreateNull());
     if (d->with_terms) {
-        /* Term list terms come back NUL-less; copy into a NUL-terminated string per term. */
         d->terms = cJSON_CreateArray();
         d->docid = docid;
         cJSON_AddItemToObject(o, "terms", d->terms);

@@ -30,7 +30,7 @@ static int check_failures;
     do {                                                                                           \
         unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b);             \
         if (a_ != b_) {                                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%llu != %llu)\n", __FILE__, __LINE__, \
+            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%llu != %llu)\n", __FILE__, __LINE__,  \
                     #a, #b, a_, b_);                                                               \
             check_failures++;                                                                      \
         }                                                                                          \

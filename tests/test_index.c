@@ -208,30 +208,30 @@ static void test_bad_input(char **lines)
     REQUIRE(index_digest(dir, &before) == 0);
     FILE *f = fopen(bad, "w");
     REQUIRE(f);
-    fprintf(f, "{\"id\":\"ok-1\",\"title\":\"first good record\"}\n");            /* 1 */
-    fprintf(f, "{not json\n");                                                       /* 2 */
-    fprintf(f, "{\"id\":\"x2\",\"title\":5}\n");                                     /* 3 */
-    fprintf(f, "{\"id\":\"x3\",\"title\":\"caf\xe9\"}\n");                           /* 4 */
-    fprintf(f, "{\"id\":\"x4\",\"description\":\"");                                 /* 5 */
+    fprintf(f, "{\"id\":\"ok-1\",\"title\":\"first good record\"}\n"); /* 1 */
+    fprintf(f, "{not json\n");                                         /* 2 */
+    fprintf(f, "{\"id\":\"x2\",\"title\":5}\n");                       /* 3 */
+    fprintf(f, "{\"id\":\"x3\",\"title\":\"caf\xe9\"}\n");             /* 4 */
+    fprintf(f, "{\"id\":\"x4\",\"description\":\"");                   /* 5 */
     for (int i = 0; i < 300000; i++)
         fputc('a' + i % 26, f);
     fprintf(f, "\"}\n");
-    fprintf(f, "{\"id\":\"x5\",\"colour\":\"red\"}\n");                              /* 6 */
-    fprintf(f, "{\"title\":\"no id\"}\n");                                           /* 7 */
-    fprintf(f, "\n");                                                                /* 8 */
-    fprintf(f, "{\"id\":\"ok-2\",\"title\":\"crlf record\"}\r\n");                   /* 9 */
-    fprintf(f, "[1,2]\n");                                                           /* 10 */
-    fprintf(f, "{\"op\":\"explode\",\"id\":\"x\"}\n");                               /* 11 */
-    fprintf(f, "{\"id\":\"x12\",\"description\":\"");                                /* 12 */
+    fprintf(f, "{\"id\":\"x5\",\"colour\":\"red\"}\n");            /* 6 */
+    fprintf(f, "{\"title\":\"no id\"}\n");                         /* 7 */
+    fprintf(f, "\n");                                              /* 8 */
+    fprintf(f, "{\"id\":\"ok-2\",\"title\":\"crlf record\"}\r\n"); /* 9 */
+    fprintf(f, "[1,2]\n");                                         /* 10 */
+    fprintf(f, "{\"op\":\"explode\",\"id\":\"x\"}\n");             /* 11 */
+    fprintf(f, "{\"id\":\"x12\",\"description\":\"");              /* 12 */
     for (int i = 0; i < 2 * 1024 * 1024; i++)
         fputc('b', f);
     fprintf(f, "\"}\n");
-    fprintf(f, "{\"id\":\"x13\",\"tags\":[1,2]}\n");                                 /* 13 */
-    fprintf(f, "{\"id\":\"x14\",\"installed_size_kb\":\"big\"}\n");                  /* 14 */
-    fprintf(f, "{\"id\":\"x15\",\"title\":\"a\"} trailing\n");                      /* 15 */
-    fprintf(f, "{\"id\":\"\",\"title\":\"empty id\"}\n");                            /* 16 */
-    fprintf(f, "{\"id\":\"x17\",\"section\":\"bad\\u0001control\"}\n");              /* 17 */
-    fprintf(f, "{\"id\":\"ok-3\",\"title\":\"last line, no newline\"}");             /* 18 */
+    fprintf(f, "{\"id\":\"x13\",\"tags\":[1,2]}\n");                     /* 13 */
+    fprintf(f, "{\"id\":\"x14\",\"installed_size_kb\":\"big\"}\n");      /* 14 */
+    fprintf(f, "{\"id\":\"x15\",\"title\":\"a\"} trailing\n");           /* 15 */
+    fprintf(f, "{\"id\":\"\",\"title\":\"empty id\"}\n");                /* 16 */
+    fprintf(f, "{\"id\":\"x17\",\"section\":\"bad\\u0001control\"}\n");  /* 17 */
+    fprintf(f, "{\"id\":\"ok-3\",\"title\":\"last line, no newline\"}"); /* 18 */
     fclose(f);
     FILE *rf = fopen(rej, "w");
     souk_ingest_stats st = ingest(dir, bad, 1000, 2, 0, rf);

@@ -40,7 +40,7 @@ int main(void)
     REQUIRE(souk_schema_parse(souk_schema_default_json, strlen(souk_schema_default_json), &d, err,
                               sizeof err) == 0);
     /* The procurement schema has what the brief asks for. */
-    const char *need[] = {"title", "description", "brand",  "category", "supplier",
+    const char *need[] = {"title", "description", "brand",    "category",    "supplier",
                           "price", "currency",    "in_stock", "part_number", "language"};
     for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
         CHECK(souk_schema_field(d, need[i], strlen(need[i])) != NULL);
@@ -68,12 +68,15 @@ int main(void)
     expect_error("{\"name\":\"x\",\"fields\":[{\"name\":\"t\",\"type\":\"text\",\"language\":"
                  "\"klingon\"}]}",
                  "unsupported language 'klingon'");
-    expect_error("{\"name\":\"x\",\"fields\":[{\"name\":\"t\",\"type\":\"text\",\"prefix\":\"Zt\"}]}",
-                 "'prefix'");
-    expect_error("{\"name\":\"x\",\"fields\":[{\"name\":\"t\",\"type\":\"text\",\"sortable\":true}]}",
-                 "text fields cannot be");
-    expect_error("{\"name\":\"x\",\"fields\":[{\"name\":\"n\",\"type\":\"number\",\"multi\":true}]}",
-                 "apply to keyword");
+    expect_error(
+        "{\"name\":\"x\",\"fields\":[{\"name\":\"t\",\"type\":\"text\",\"prefix\":\"Zt\"}]}",
+        "'prefix'");
+    expect_error(
+        "{\"name\":\"x\",\"fields\":[{\"name\":\"t\",\"type\":\"text\",\"sortable\":true}]}",
+        "text fields cannot be");
+    expect_error(
+        "{\"name\":\"x\",\"fields\":[{\"name\":\"n\",\"type\":\"number\",\"multi\":true}]}",
+        "apply to keyword");
     expect_error("{\"name\":\"x\",\"fields\":[{\"name\":\"t\",\"type\":\"text\",\"stored\":1}]}",
                  "'stored' must be true or false");
     expect_error("{\"name\":\"x\",\"language_field\":\"t\",\"fields\":[{\"name\":\"t\",\"type\":"

@@ -25,8 +25,8 @@ typedef struct souk_reader souk_reader;
  * A new index needs a schema; an existing index must be opened with an identical schema or with
  * schema NULL (the stored schema is then used). *out is owned by the caller. On failure err
  * names the problem. */
-int souk_index_open(const char *dir, const souk_schema *schema, unsigned flags,
-                    souk_index **out, char *err, size_t errlen);
+int souk_index_open(const char *dir, const souk_schema *schema, unsigned flags, souk_index **out,
+                    char *err, size_t errlen);
 void souk_index_close(souk_index *ix);
 
 /* The schema of the index; valid until souk_index_close. */
@@ -39,8 +39,8 @@ typedef struct souk_dterm {
     const char *term; /* not NUL-terminated */
     uint32_t len;
     uint32_t wdf;
-    uint32_t npos;     /* number of positions */
-    uint32_t pos_off;  /* index of the first position in souk_doc.positions */
+    uint32_t npos;    /* number of positions */
+    uint32_t pos_off; /* index of the first position in souk_doc.positions */
 } souk_dterm;
 
 /* One attribute value: field id, and for numbers/bools num, for keywords the string. */
@@ -61,7 +61,7 @@ typedef struct souk_doc {
     const souk_dterm *terms;
     uint32_t nterms;
     const uint32_t *positions;
-    uint32_t doclen; /* sum of wdf over terms */
+    uint32_t doclen;    /* sum of wdf over terms */
     const char *stored; /* JSON object of stored fields */
     uint32_t stored_len;
     const souk_dattr *attrs;
@@ -113,19 +113,19 @@ const char *souk_writer_errmsg(const souk_writer *w);
 
 /* Index-wide statistics, read in one snapshot. */
 typedef struct souk_stats {
-    uint64_t docs;         /* N */
-    uint64_t total_len;    /* sum of document lengths */
-    uint64_t terms;        /* distinct terms in the dictionary */
+    uint64_t docs;      /* N */
+    uint64_t total_len; /* sum of document lengths */
+    uint64_t terms;     /* distinct terms in the dictionary */
     uint64_t next_docid;
-    uint64_t generation;   /* number of committed batches */
+    uint64_t generation; /* number of committed batches */
     uint64_t stream_offset;
-    uint64_t bytes_file;          /* size of the data file */
-    uint64_t bytes_postings;      /* pages of the postings and dictionary databases */
-    uint64_t bytes_dictionary;    /* of which the dictionary */
-    uint64_t bytes_store;         /* document store pages */
-    uint64_t bytes_other;         /* term lists, lengths, attributes, ids, meta */
-    uint64_t postings_payload;    /* logical bytes of docids+wdfs (blocks, header included) */
-    uint64_t positions_payload;   /* logical bytes of positions within blocks */
+    uint64_t bytes_file;        /* size of the data file */
+    uint64_t bytes_postings;    /* pages of the postings and dictionary databases */
+    uint64_t bytes_dictionary;  /* of which the dictionary */
+    uint64_t bytes_store;       /* document store pages */
+    uint64_t bytes_other;       /* term lists, lengths, attributes, ids, meta */
+    uint64_t postings_payload;  /* logical bytes of docids+wdfs (blocks, header included) */
+    uint64_t positions_payload; /* logical bytes of positions within blocks */
 } souk_stats;
 
 /* Opens a read snapshot (a short LMDB read transaction, renewed by souk_reader_refresh). A new

@@ -12,20 +12,20 @@
 #include <stdio.h>
 
 typedef struct souk_ingest_opts {
-    size_t batch_docs;   /* commit after this many records (default 50000) */
-    size_t batch_bytes;  /* or when the batch holds this much memory (default 1 GiB) */
-    FILE *rejects;       /* rejected lines as NDJSON {line, offset, error, record}; may be NULL */
-    int follow;          /* at end of file, commit and wait for more (until *stop) */
-    int from_start;      /* ignore a stored stream position */
-    int progress;        /* progress line on stderr */
-    int threads;         /* analysis threads (default: 2) */
+    size_t batch_docs;  /* commit after this many records (default 50000) */
+    size_t batch_bytes; /* or when the batch holds this much memory (default 1 GiB) */
+    FILE *rejects;      /* rejected lines as NDJSON {line, offset, error, record}; may be NULL */
+    int follow;         /* at end of file, commit and wait for more (until *stop) */
+    int from_start;     /* ignore a stored stream position */
+    int progress;       /* progress line on stderr */
+    int threads;        /* analysis threads (default: 2) */
     volatile sig_atomic_t *stop; /* nonzero: commit what is read and return; may be NULL */
 } souk_ingest_opts;
 
 typedef struct souk_ingest_stats {
-    uint64_t lines;      /* lines read in this run */
-    uint64_t records;    /* well-formed records */
-    uint64_t rejected;   /* lines rejected */
+    uint64_t lines;    /* lines read in this run */
+    uint64_t records;  /* well-formed records */
+    uint64_t rejected; /* lines rejected */
     uint64_t added, replaced, unchanged, deleted, delete_missing;
     uint64_t commits;
     uint64_t resumed_at; /* byte offset the run started from */

@@ -19,9 +19,9 @@ typedef enum souk_field_type {
 #define SOUK_F_FILTERABLE 0x02u
 #define SOUK_F_FACETABLE 0x04u
 #define SOUK_F_SORTABLE 0x08u
-#define SOUK_F_MULTI 0x10u   /* keyword: an array of values is allowed */
-#define SOUK_F_NOTYPO 0x20u  /* text/keyword: never fuzzy-matched (part numbers) */
-#define SOUK_F_PATH 0x40u    /* keyword: a category path "a > b > c", indexed per level */
+#define SOUK_F_MULTI 0x10u  /* keyword: an array of values is allowed */
+#define SOUK_F_NOTYPO 0x20u /* text/keyword: never fuzzy-matched (part numbers) */
+#define SOUK_F_PATH 0x40u   /* keyword: a category path "a > b > c", indexed per level */
 
 #define SOUK_MAX_FIELDS 64
 

@@ -14,17 +14,17 @@ extern "C" {
 #endif
 
 #define SOUK_OK 0
-#define SOUK_ENOMEM (-1)     /* allocation failed */
-#define SOUK_EIO (-2)        /* file or LMDB I/O error */
-#define SOUK_EINVAL (-3)     /* invalid argument or input */
-#define SOUK_ESCHEMA (-4)    /* schema file invalid, or does not match the index */
-#define SOUK_EXAPIAN (-5)    /* Xapian raised an error */
-#define SOUK_EQUERY (-6)     /* query syntax error */
-#define SOUK_ENOTFOUND (-7)  /* no such document or term */
-#define SOUK_ECORRUPT (-8)   /* index data failed a consistency check */
-#define SOUK_EFULL (-9)      /* map full even after growing */
-#define SOUK_ETOOBIG (-10)   /* input over a configured cap */
-#define SOUK_EFORMAT (-11)   /* index written by an incompatible version */
+#define SOUK_ENOMEM (-1)    /* allocation failed */
+#define SOUK_EIO (-2)       /* file or LMDB I/O error */
+#define SOUK_EINVAL (-3)    /* invalid argument or input */
+#define SOUK_ESCHEMA (-4)   /* schema file invalid, or does not match the index */
+#define SOUK_EXAPIAN (-5)   /* Xapian raised an error */
+#define SOUK_EQUERY (-6)    /* query syntax error */
+#define SOUK_ENOTFOUND (-7) /* no such document or term */
+#define SOUK_ECORRUPT (-8)  /* index data failed a consistency check */
+#define SOUK_EFULL (-9)     /* map full even after growing */
+#define SOUK_ETOOBIG (-10)  /* input over a configured cap */
+#define SOUK_EFORMAT (-11)  /* index written by an incompatible version */
 
 /* Returns a static, human-readable message for a SOUK_E* code. Thread-safe. */
 const char *souk_strerror(int code);

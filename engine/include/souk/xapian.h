@@ -45,8 +45,8 @@ int souk_analyze(souk_analyzer *a, const char *text, size_t len, const char *lan
 /* Same contract, always through Xapian::TermGenerator (the reference the fast path is tested
  * against). The order of calls may differ from souk_analyze; the multiset is the same. */
 int souk_analyze_xapian(souk_analyzer *a, const char *text, size_t len, const char *lang,
-                        const char *prefix, uint32_t wdf_inc, uint32_t *termpos,
-                        souk_term_fn fn, void *ctx);
+                        const char *prefix, uint32_t wdf_inc, uint32_t *termpos, souk_term_fn fn,
+                        void *ctx);
 
 /* The last error message of the analyzer; valid until the next call on it. */
 const char *souk_analyzer_errmsg(const souk_analyzer *a);
