@@ -145,8 +145,8 @@ typedef struct ndjson_reader {
     FILE *fp;
     char *line;
     size_t cap;
-    unsigned long lineno;   /* 1-based number of the line last read; the document id */
-    cJSON *doc;             /* the document of that line, owned by the reader */
+    unsigned long lineno; /* 1-based number of the line last read; the document id */
+    cJSON *doc;           /* the document of that line, owned by the reader */
 } ndjson_reader;
 
 static int ndjson_open(ndjson_reader *r, const char *path)
@@ -179,8 +179,7 @@ static int ndjson_next(ndjson_reader *r, char *err, size_t errsize)
         len = getline(&r->line, &r->cap, r->fp);
         if (len < 0) {
             if (ferror(r->fp)) {
-                snprintf(err, errsize, "read error after line %lu: %s", r->lineno,
-                         strerror(errno));
+                snprintf(err, errsize, "read error after line %lu: %s", r->lineno, strerror(errno));
                 return -1;
             }
             return 0;
@@ -214,7 +213,7 @@ typedef struct fts5_report {
     int ok;
     double seconds;
     unsigned long docs;
-    long start_rss_kb;      /* child's peak RSS before it did anything (inherited at fork) */
+    long start_rss_kb; /* child's peak RSS before it did anything (inherited at fork) */
     char msg[400];
 } fts5_report;
 
@@ -241,13 +240,15 @@ static void fts5_child(const char *ndjson, const char *dbpath, fts5_report *rep)
         snprintf(rep->msg, sizeof rep->msg, "cannot open %s: %s", ndjson, strerror(errno));
         goto fail;
     }
-    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)
-        != SQLITE_OK) {
+    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
         fts5_fill(rep, db, "sqlite3_open_v2");
         goto fail;
     }
-    rc = sqlite3_exec(db, "CREATE VIRTUAL TABLE catalog USING fts5(title, description, "
-                      "content='', tokenize='porter unicode61')", NULL, NULL, NULL);
+    rc = sqlite3_exec(db,
+                      "CREATE VIRTUAL TABLE catalog USING fts5(title, description, "
+                      "content='', tokenize='porter unicode61')",
+                      NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         if (strstr(sqlite3_errmsg(db), "no such module") != NULL)
             snprintf(rep->msg, sizeof rep->msg, "this SQLite library (%s) has no FTS5: %s",
@@ -256,8 +257,10 @@ static void fts5_child(const char *ndjson, const char *dbpath, fts5_report *rep)
             fts5_fill(rep, db, "CREATE VIRTUAL TABLE");
         goto fail;
     }
-    if (sqlite3_prepare_v2(db, "INSERT INTO catalog(rowid, title, description) "
-                           "VALUES(?, ?, ?)", -1, &ins, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO catalog(rowid, title, description) "
+                           "VALUES(?, ?, ?)",
+                           -1, &ins, NULL) != SQLITE_OK) {
         fts5_fill(rep, db, "prepare INSERT");
         goto fail;
     }
@@ -305,8 +308,7 @@ fail:
 
 /* Untimed: copy the documents into a plain rowid table of storepath, as SQLite would keep
    them if the FTS5 table were not contentless. Returns 0, or -1 with a message in err. */
-static int fts5_write_store(const char *ndjson, const char *storepath, char *err,
-                            size_t errsize)
+static int fts5_write_store(const char *ndjson, const char *storepath, char *err, size_t errsize)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *ins = NULL;
@@ -319,13 +321,16 @@ static int fts5_write_store(const char *ndjson, const char *storepath, char *err
         snprintf(err, errsize, "cannot open %s: %s", ndjson, strerror(errno));
         goto fail;
     }
-    if (sqlite3_open_v2(storepath, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)
-            != SQLITE_OK
-        || sqlite3_exec(db, "CREATE TABLE docstore(id TEXT, title TEXT, description TEXT, "
-                        "section TEXT, tags TEXT); BEGIN", NULL, NULL, NULL) != SQLITE_OK
-        || sqlite3_prepare_v2(db, "INSERT INTO docstore(rowid, id, title, description, "
-                              "section, tags) VALUES(?, ?, ?, ?, ?, ?)", -1, &ins, NULL)
-            != SQLITE_OK) {
+    if (sqlite3_open_v2(storepath, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+            SQLITE_OK ||
+        sqlite3_exec(db,
+                     "CREATE TABLE docstore(id TEXT, title TEXT, description TEXT, "
+                     "section TEXT, tags TEXT); BEGIN",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO docstore(rowid, id, title, description, "
+                           "section, tags) VALUES(?, ?, ?, ?, ?, ?)",
+                           -1, &ins, NULL) != SQLITE_OK) {
         snprintf(err, errsize, "store.db: %s", db != NULL ? sqlite3_errmsg(db) : "no memory");
         goto fail;
     }
@@ -369,7 +374,7 @@ fail:
 int peer_fts5_index(const char *ndjson, const char *workdir, peer_index_result *out)
 {
     char dir[PATH_MAX], dbpath[PATH_MAX], storepath[PATH_MAX], how[64], err[400];
-    int fds[2] = { -1, -1 };
+    int fds[2] = {-1, -1};
     fts5_report rep;
     struct rusage ru;
     pid_t pid = -1;
@@ -382,8 +387,8 @@ int peer_fts5_index(const char *ndjson, const char *workdir, peer_index_result *
     memset(&rep, 0, sizeof rep);
     if (prepare_workdir(workdir, dir, out) != 0)
         goto fail;
-    if (path_join(dbpath, sizeof dbpath, dir, "fts5.db") != 0
-        || path_join(storepath, sizeof storepath, dir, "store.db") != 0) {
+    if (path_join(dbpath, sizeof dbpath, dir, "fts5.db") != 0 ||
+        path_join(storepath, sizeof storepath, dir, "store.db") != 0) {
         set_detail(out, "workdir path too long");
         goto fail;
     }
@@ -462,7 +467,8 @@ int peer_fts5_index(const char *ndjson, const char *workdir, peer_index_result *
         set_detail(out, "%s is missing after writing it", storepath);
         goto fail;
     }
-    set_detail(out, "index: fts5.db %llu B (SQLite %s, contentless fts5(title, description), "
+    set_detail(out,
+               "index: fts5.db %llu B (SQLite %s, contentless fts5(title, description), "
                "porter unicode61, one transaction, child RSS at fork %ld kB); "
                "store: store.db %llu B (plain table docstore(id, title, description, section, "
                "tags), written untimed afterwards in %.2f s)",
@@ -493,7 +499,7 @@ static int find_program(const char *name, char *buf, size_t size)
         n = snprintf(buf, size, "%s", name);
         return (n > 0 && (size_t)n < size && access(buf, X_OK) == 0) ? 0 : -1;
     }
-    for (p = path != NULL ? path : "/usr/bin:/bin"; ; p = end + 1) {
+    for (p = path != NULL ? path : "/usr/bin:/bin";; p = end + 1) {
         end = strchr(p, ':');
         if (end == NULL)
             end = p + strlen(p);
@@ -529,8 +535,8 @@ static void tsv_field(FILE *fp, const char *s)
 
 /* Untimed: convert the NDJSON to "id<TAB>title<TAB>description" lines, id = line number.
    Returns 0 with the row count in *rows, or -1 with a message in err. */
-static int sphinx_write_tsv(const char *ndjson, const char *tsvpath, unsigned long *rows,
-                            char *err, size_t errsize)
+static int sphinx_write_tsv(const char *ndjson, const char *tsvpath, unsigned long *rows, char *err,
+                            size_t errsize)
 {
     ndjson_reader rd;
     FILE *fp = NULL;
@@ -623,8 +629,7 @@ fail:
 
 /* Scan the indexer log: the document count of its "total N docs" line (0 if absent) and the
    first ERROR/FATAL line (empty if none). */
-static void sphinx_scan_log(const char *logpath, unsigned long *docs, char *errline,
-                            size_t errsize)
+static void sphinx_scan_log(const char *logpath, unsigned long *docs, char *errline, size_t errsize)
 {
     char line[1024];
     unsigned long n;
@@ -640,8 +645,8 @@ static void sphinx_scan_log(const char *logpath, unsigned long *docs, char *errl
         end = 0;
         if (*docs == 0 && sscanf(line, "total %lu docs%n", &n, &end) == 1 && end > 0)
             *docs = n;
-        if (errline[0] == '\0'
-            && (strstr(line, "ERROR") != NULL || strstr(line, "FATAL") != NULL)) {
+        if (errline[0] == '\0' &&
+            (strstr(line, "ERROR") != NULL || strstr(line, "FATAL") != NULL)) {
             line[strcspn(line, "\r\n")] = '\0';
             snprintf(errline, errsize, "%.300s", line);
         }
@@ -652,8 +657,8 @@ static void sphinx_scan_log(const char *logpath, unsigned long *docs, char *errl
 /* Index `ndjson` with the Sphinx `indexer` program in `workdir` (see peers.h). */
 int peer_sphinx_index(const char *ndjson, const char *workdir, peer_index_result *out)
 {
-    static const char *const counted[] = { "spd", "spp", "spi" };
-    static const char *const others[] = { "spe", "sph", "spa", "spk", "spm", "sps" };
+    static const char *const counted[] = {"spd", "spp", "spi"};
+    static const char *const others[] = {"spe", "sph", "spa", "spk", "spm", "sps"};
     char dir[PATH_MAX], indexer[PATH_MAX], tsvpath[PATH_MAX], confpath[PATH_MAX];
     char logpath[PATH_MAX], indexpath[PATH_MAX], file[PATH_MAX + 16];
     char err[400], how[64];
@@ -663,7 +668,7 @@ int peer_sphinx_index(const char *ndjson, const char *workdir, peer_index_result
     unsigned long rows;
     struct rusage ru;
     pid_t pid = -1;
-    int errpipe[2] = { -1, -1 };
+    int errpipe[2] = {-1, -1};
     int status, child_errno = 0;
     long caller_rss_kb;
     size_t len, i;
@@ -675,34 +680,38 @@ int peer_sphinx_index(const char *ndjson, const char *workdir, peer_index_result
     if (name == NULL || name[0] == '\0')
         name = "indexer";
     if (find_program(name, indexer, sizeof indexer) != 0) {
-        set_detail(out, "Sphinx indexer '%s' not found (install sphinxsearch, or set "
-                   "SPHINX_INDEXER to the indexer program)", name);
+        set_detail(out,
+                   "Sphinx indexer '%s' not found (install sphinxsearch, or set "
+                   "SPHINX_INDEXER to the indexer program)",
+                   name);
         goto fail;
     }
     if (prepare_workdir(workdir, dir, out) != 0)
         goto fail;
     if (!conf_safe(dir)) {
-        set_detail(out, "workdir %s contains a character (space, quote, #, backslash or "
-                   "control) that cannot be used in sphinx.conf", dir);
+        set_detail(out,
+                   "workdir %s contains a character (space, quote, #, backslash or "
+                   "control) that cannot be used in sphinx.conf",
+                   dir);
         goto fail;
     }
-    if (path_join(tsvpath, sizeof tsvpath, dir, "catalog.tsv") != 0
-        || path_join(confpath, sizeof confpath, dir, "sphinx.conf") != 0
-        || path_join(logpath, sizeof logpath, dir, "indexer.log") != 0
-        || path_join(indexpath, sizeof indexpath, dir, SPHINX_INDEX_NAME) != 0) {
+    if (path_join(tsvpath, sizeof tsvpath, dir, "catalog.tsv") != 0 ||
+        path_join(confpath, sizeof confpath, dir, "sphinx.conf") != 0 ||
+        path_join(logpath, sizeof logpath, dir, "indexer.log") != 0 ||
+        path_join(indexpath, sizeof indexpath, dir, SPHINX_INDEX_NAME) != 0) {
         set_detail(out, "workdir path too long");
         goto fail;
     }
-    if (sphinx_write_tsv(ndjson, tsvpath, &rows, err, sizeof err) != 0
-        || sphinx_write_conf(confpath, tsvpath, indexpath, err, sizeof err) != 0) {
+    if (sphinx_write_tsv(ndjson, tsvpath, &rows, err, sizeof err) != 0 ||
+        sphinx_write_conf(confpath, tsvpath, indexpath, err, sizeof err) != 0) {
         set_detail(out, "Sphinx input: %s", err);
         goto fail;
     }
     file_size(tsvpath, &tsv_bytes);
 
     /* The exec-failure pipe: closed by a successful exec, carries errno otherwise. */
-    if (pipe(errpipe) != 0 || fcntl(errpipe[0], F_SETFD, FD_CLOEXEC) != 0
-        || fcntl(errpipe[1], F_SETFD, FD_CLOEXEC) != 0) {
+    if (pipe(errpipe) != 0 || fcntl(errpipe[0], F_SETFD, FD_CLOEXEC) != 0 ||
+        fcntl(errpipe[1], F_SETFD, FD_CLOEXEC) != 0) {
         set_detail(out, "pipe: %s", strerror(errno));
         goto fail;
     }
@@ -761,8 +770,8 @@ int peer_sphinx_index(const char *ndjson, const char *workdir, peer_index_result
         goto fail;
     }
     if (out->docs != rows) {
-        set_detail(out, "Sphinx indexer reported %lu docs for %lu TSV rows, see %s",
-                   out->docs, rows, logpath);
+        set_detail(out, "Sphinx indexer reported %lu docs for %lu TSV rows, see %s", out->docs,
+                   rows, logpath);
         goto fail;
     }
 
@@ -770,14 +779,13 @@ int peer_sphinx_index(const char *ndjson, const char *workdir, peer_index_result
     for (i = 0; i < sizeof counted / sizeof counted[0]; i++) {
         snprintf(file, sizeof file, "%s.%s", indexpath, counted[i]);
         if (file_size(file, &size) != 0) {
-            set_detail(out, "Sphinx indexer exited 0 but %s is missing, see %s", file,
-                       logpath);
+            set_detail(out, "Sphinx indexer exited 0 but %s is missing, see %s", file, logpath);
             goto fail;
         }
         out->index_bytes += size;
         if (len < sizeof out->detail)
-            len += (size_t)snprintf(out->detail + len, sizeof out->detail - len,
-                                    "%s.%s %llu B, ", SPHINX_INDEX_NAME, counted[i], size);
+            len += (size_t)snprintf(out->detail + len, sizeof out->detail - len, "%s.%s %llu B, ",
+                                    SPHINX_INDEX_NAME, counted[i], size);
     }
     if (len < sizeof out->detail)
         len += (size_t)snprintf(out->detail + len, sizeof out->detail - len,
@@ -785,13 +793,14 @@ int peer_sphinx_index(const char *ndjson, const char *workdir, peer_index_result
     for (i = 0; i < sizeof others / sizeof others[0]; i++) {
         snprintf(file, sizeof file, "%s.%s", indexpath, others[i]);
         if (file_size(file, &size) == 0 && len < sizeof out->detail)
-            len += (size_t)snprintf(out->detail + len, sizeof out->detail - len,
-                                    ".%s %llu B, ", others[i], size);
+            len += (size_t)snprintf(out->detail + len, sizeof out->detail - len, ".%s %llu B, ",
+                                    others[i], size);
     }
     if (len < sizeof out->detail)
         snprintf(out->detail + len, sizeof out->detail - len,
                  "input catalog.tsv %llu B (untimed); no document store; "
-                 "caller RSS at fork %ld kB", tsv_bytes, caller_rss_kb);
+                 "caller RSS at fork %ld kB",
+                 tsv_bytes, caller_rss_kb);
     out->store_bytes = 0;
     return 0;
 fail:

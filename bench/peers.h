@@ -6,12 +6,12 @@
 
 /* Result of one peer indexing run. */
 typedef struct peer_index_result {
-    double seconds;          /* wall-clock time of the indexing itself */
-    unsigned long docs;      /* documents indexed */
-    long peak_rss_kb;        /* peak resident memory of the process that indexed (child process) */
+    double seconds;     /* wall-clock time of the indexing itself */
+    unsigned long docs; /* documents indexed */
+    long peak_rss_kb;   /* peak resident memory of the process that indexed (child process) */
     unsigned long long index_bytes; /* postings + positions + dictionary bytes on disk */
     unsigned long long store_bytes; /* stored-document copy bytes (0 if the engine keeps none) */
-    char detail[512];        /* which files/tables were counted, human readable */
+    char detail[512];               /* which files/tables were counted, human readable */
 } peer_index_result;
 
 /* Index the catalog NDJSON file `ndjson` (one JSON object per line with string fields "id",

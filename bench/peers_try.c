@@ -14,9 +14,9 @@ static void print_result(const char *engine, int rc, const peer_index_result *r)
         printf("%-7s FAILED: %s\n", engine, r->detail);
         return;
     }
-    printf("%-7s %lu docs in %.3f s = %.0f docs/s, peak RSS %ld kB (%.1f MB)\n", engine,
-           r->docs, r->seconds, r->seconds > 0 ? (double)r->docs / r->seconds : 0.0,
-           r->peak_rss_kb, (double)r->peak_rss_kb / 1024.0);
+    printf("%-7s %lu docs in %.3f s = %.0f docs/s, peak RSS %ld kB (%.1f MB)\n", engine, r->docs,
+           r->seconds, r->seconds > 0 ? (double)r->docs / r->seconds : 0.0, r->peak_rss_kb,
+           (double)r->peak_rss_kb / 1024.0);
     printf("        index %llu B (%.2f MB), store %llu B (%.2f MB)\n", r->index_bytes,
            (double)r->index_bytes / 1e6, r->store_bytes, (double)r->store_bytes / 1e6);
     printf("        %s\n", r->detail);
@@ -37,9 +37,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: cannot create %s: %s\n", argv[0], argv[2], strerror(errno));
         goto fail;
     }
-    if ((size_t)snprintf(fts5dir, sizeof fts5dir, "%s/fts5", argv[2]) >= sizeof fts5dir
-        || (size_t)snprintf(sphinxdir, sizeof sphinxdir, "%s/sphinx", argv[2])
-               >= sizeof sphinxdir) {
+    if ((size_t)snprintf(fts5dir, sizeof fts5dir, "%s/fts5", argv[2]) >= sizeof fts5dir ||
+        (size_t)snprintf(sphinxdir, sizeof sphinxdir, "%s/sphinx", argv[2]) >= sizeof sphinxdir) {
         fprintf(stderr, "%s: WORKDIR too long\n", argv[0]);
         goto fail;
     }

@@ -3,6 +3,7 @@
 #include "souk/souk.h"
 
 #include <cjson/cJSON.h>
+#include <zstd.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -33,7 +34,10 @@ struct souk_docbuilder {
     char *abuf; /* keyword attribute values; attrs hold offsets until the end */
     size_t alen, acap;
     char *stored; /* stored-fields JSON of the last document */
-    int failed;   /* out of memory inside a callback */
+    ZSTD_CCtx *zc;
+    uint8_t *tlraw, *tlblob, *stblob; /* term list and stored blobs of the last document */
+    size_t tlrawcap, tlblobcap, stblobcap;
+    int failed; /* out of memory inside a callback */
 };
 
 size_t souk_utf8_check(const char *str, size_t len)
@@ -79,7 +83,8 @@ int souk_docbuilder_new(const souk_schema *s, souk_docbuilder **out)
     if (!b)
         return SOUK_ENOMEM;
     b->s = s;
-    int rc = souk_analyzer_new(&b->an);
+    b->zc = ZSTD_createCCtx();
+    int rc = b->zc ? souk_analyzer_new(&b->an) : SOUK_ENOMEM;
     if (rc) {
         souk_free(b);
         return rc;
@@ -101,6 +106,10 @@ void souk_docbuilder_free(souk_docbuilder *b)
     souk_free(b->attrs);
     souk_free(b->abuf);
     souk_free(b->stored);
+    ZSTD_freeCCtx(b->zc);
+    souk_free(b->tlraw);
+    souk_free(b->tlblob);
+    souk_free(b->stblob);
     souk_free(b);
 }
 
@@ -491,8 +500,6 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
     doc->nterms = nt;
     doc->positions = b->pos;
     doc->doclen = doclen;
-    doc->stored = b->stored;
-    doc->stored_len = (uint32_t)strlen(b->stored);
     doc->attrs = b->attrs;
     doc->nattrs = (uint32_t)b->nattrs;
     /* The id lives in the term buffer too (after the terms), so it survives cJSON_Delete. */
@@ -511,6 +518,23 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
         doc->id = b->tbuf + at;
         doc->id_len = (uint32_t)id_len;
     }
+    /* Blobs for the writer: the front-coded term list and the stored JSON, compressed here in
+     * the analysis thread. */
+    if (grow((void **)&b->tlraw, &b->tlrawcap, souk_termlist_bound(b->terms, nt), 1)) {
+        rc = SOUK_ENOMEM;
+        goto out;
+    }
+    size_t tl = souk_termlist_encode(b->terms, nt, b->tlraw);
+    size_t tlb = souk_blob_pack(b->zc, b->tlraw, tl, &b->tlblob, &b->tlblobcap);
+    size_t stb = souk_blob_pack(b->zc, b->stored, strlen(b->stored), &b->stblob, &b->stblobcap);
+    if (!tlb || !stb) {
+        rc = SOUK_ENOMEM;
+        goto out;
+    }
+    doc->termlist = b->tlblob;
+    doc->termlist_len = (uint32_t)tlb;
+    doc->stored = (const char *)b->stblob;
+    doc->stored_len = (uint32_t)stb;
 out:
     souk_free(stored_txt);
     cJSON_Delete(stored);

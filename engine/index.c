@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zstd.h>
 
 #define DEFAULT_MAPSIZE ((size_t)1 << 36) /* 64 GiB of address space; the file grows as used */
 
@@ -269,8 +270,10 @@ int souk_reader_new(souk_index *ix, souk_reader **out)
     if (!r)
         return SOUK_ENOMEM;
     r->ix = ix;
-    int rc = souk__txn_begin(ix, MDB_RDONLY, &r->txn);
+    r->zd = ZSTD_createDCtx();
+    int rc = r->zd ? souk__txn_begin(ix, MDB_RDONLY, &r->txn) : ENOMEM;
     if (rc) {
+        ZSTD_freeDCtx(r->zd);
         souk_free(r);
         return souk__mdb_err(rc);
     }
@@ -285,6 +288,8 @@ void souk_reader_free(souk_reader *r)
         return;
     if (r->txn)
         mdb_txn_abort(r->txn);
+    ZSTD_freeDCtx(r->zd);
+    souk_free(r->buf);
     souk_free(r);
 }
 
@@ -488,9 +493,9 @@ int souk_reader_docid(souk_reader *r, const char *id, size_t len, uint32_t *doci
     return SOUK_OK;
 }
 
-/* Splits a docs value into id and JSON. */
-static int split_doc(const MDB_val *d, const char **id, size_t *id_len, const char **json,
-                     size_t *json_len)
+/* Splits a docs value into id and (unpacked into the reader's buffer) JSON. */
+static int split_doc(souk_reader *r, const MDB_val *d, const char **id, size_t *id_len,
+                     const char **json, size_t *json_len)
 {
     const uint8_t *p = d->mv_data, *end = p + d->mv_size;
     uint64_t n;
@@ -498,8 +503,11 @@ static int split_doc(const MDB_val *d, const char **id, size_t *id_len, const ch
         return SOUK_ECORRUPT;
     *id = (const char *)p;
     *id_len = (size_t)n;
-    *json = (const char *)p + n;
-    *json_len = (size_t)(end - p - n);
+    long jl = souk_blob_unpack(r->zd, p + n, (size_t)(end - p - n), &r->buf, &r->cap);
+    if (jl < 0)
+        return (int)jl;
+    *json = (const char *)r->buf;
+    *json_len = (size_t)jl;
     return SOUK_OK;
 }
 
@@ -512,7 +520,7 @@ int souk_reader_doc(souk_reader *r, uint32_t docid, const char **id, size_t *id_
     int rc = mdb_get(r->txn, r->ix->docs, &k, &d);
     if (rc)
         return souk__mdb_err(rc);
-    return split_doc(&d, id, id_len, json, json_len);
+    return split_doc(r, &d, id, id_len, json, json_len);
 }
 
 int souk_reader_docs(souk_reader *r,
@@ -530,7 +538,7 @@ int souk_reader_docs(souk_reader *r,
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
         const char *id, *json;
         size_t il, jl;
-        if (k.mv_size != 4 || split_doc(&d, &id, &il, &json, &jl)) {
+        if (k.mv_size != 4 || split_doc(r, &d, &id, &il, &json, &jl)) {
             src = SOUK_ECORRUPT;
             break;
         }
@@ -552,7 +560,10 @@ int souk_reader_termlist(souk_reader *r, uint32_t docid,
     int rc = mdb_get(r->txn, r->ix->termlist, &k, &d);
     if (rc)
         return souk__mdb_err(rc);
-    const uint8_t *p = d.mv_data, *end = p + d.mv_size;
+    long tl = souk_blob_unpack(r->zd, d.mv_data, d.mv_size, &r->buf, &r->cap);
+    if (tl < 0)
+        return (int)tl;
+    const uint8_t *p = r->buf, *end = p + tl;
     char term[512];
     while (p < end) {
         uint32_t shared, suffix;

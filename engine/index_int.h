@@ -22,6 +22,9 @@ struct souk_reader {
     souk_index *ix;
     MDB_txn *txn;
     int active;
+    uint8_t *buf; /* unpacked stored document or term list; valid until the next call */
+    size_t cap;
+    void *zd; /* ZSTD_DCtx */
     char err[256];
 };
 

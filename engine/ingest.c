@@ -77,7 +77,7 @@ static void *slot_copy(slot *s, const void *p, size_t n)
 /* Size needed to copy doc into slot memory. */
 static size_t doc_size(const souk_doc *d)
 {
-    size_t n = d->id_len + d->stored_len + 64;
+    size_t n = d->id_len + d->stored_len + d->termlist_len + 96;
     size_t npos = 0;
     for (uint32_t i = 0; i < d->nterms; i++) {
         n += d->terms[i].len + 8;
@@ -101,6 +101,9 @@ static int keep_doc(slot *s, souk_doc *d)
         npos += d->terms[i].npos;
     c.id = slot_copy(s, d->id, d->id_len);
     c.stored = d->stored_len ? slot_copy(s, d->stored, d->stored_len) : "";
+    c.termlist = d->termlist_len ? slot_copy(s, d->termlist, d->termlist_len) : NULL;
+    if (d->termlist_len && !c.termlist)
+        return SOUK_ENOMEM;
     souk_dterm *t = slot_copy(s, d->terms, d->nterms * sizeof *t);
     c.positions = slot_copy(s, d->positions, npos * 4);
     souk_dattr *a = slot_copy(s, d->attrs, d->nattrs * sizeof *a);
@@ -173,6 +176,8 @@ static void analyze_slot(slot *s, souk_docbuilder *b, size_t max_record)
                 REBASE(d->id);
                 if (d->stored_len)
                     REBASE(d->stored);
+                if (d->termlist_len)
+                    REBASE(d->termlist);
                 for (uint32_t t = 0; t < d->nterms; t++)
                     REBASE(((souk_dterm *)d->terms)[t].term);
                 for (uint32_t t = 0; t < d->nattrs; t++)

@@ -74,11 +74,21 @@ typedef struct op {
     uint32_t nterms;
     uint32_t *positions;
     uint32_t doclen;
-    const char *stored;
+    const char *stored; /* blob */
     uint32_t stored_len;
+    const uint8_t *termlist; /* blob */
+    uint32_t termlist_len;
     souk_dattr *attrs;
     uint32_t nattrs;
+    /* Pre-grouped: the id was new when first seen in this batch, so its docid was assigned at
+     * once and its postings were grouped by term on arrival; changes [ch_begin, ch_end) are
+     * the live ones of its current version. */
+    int pregrouped;
+    uint32_t docid;
+    uint32_t ch_begin, ch_end;
 } op;
+
+struct commit_ctx;
 
 struct souk_writer {
     souk_index *ix;
@@ -88,6 +98,11 @@ struct souk_writer {
     /* id -> op index, open addressing, 0 = empty, else index + 1 */
     uint32_t *idmap;
     size_t idcap;
+    /* Grouping of postings by term, kept across upserts of a batch (see commit_ctx). */
+    struct commit_ctx *cc;
+    MDB_txn *snap;       /* read snapshot the batch's "is this id new" answers come from */
+    uint64_t snap_gen;   /* its generation */
+    uint64_t next_docid; /* next docid to assign to a new id */
     char err[512];
 };
 
@@ -110,6 +125,12 @@ static uint64_t hash_bytes(const void *p, size_t n)
     return h ^ (h >> 29);
 }
 
+static void grouping_clear(struct commit_ctx *c);
+static void commit_ctx_free(struct commit_ctx *c);
+static struct commit_ctx *commit_ctx_new(souk_writer *w);
+static int classify_new_op(souk_writer *w, op *o);
+static int pregroup(souk_writer *w, op *o, const souk_dterm *terms);
+
 int souk_writer_new(souk_index *ix, souk_writer **out)
 {
     if (ix->flags & SOUK_INDEX_RDONLY)
@@ -118,6 +139,11 @@ int souk_writer_new(souk_index *ix, souk_writer **out)
     if (!w)
         return SOUK_ENOMEM;
     w->ix = ix;
+    w->cc = commit_ctx_new(w);
+    if (!w->cc) {
+        souk_free(w);
+        return SOUK_ENOMEM;
+    }
     *out = w;
     return SOUK_OK;
 }
@@ -128,12 +154,19 @@ static void batch_clear(souk_writer *w)
     w->nops = 0;
     if (w->idmap)
         memset(w->idmap, 0, w->idcap * sizeof *w->idmap);
+    grouping_clear(w->cc);
+    if (w->snap)
+        mdb_txn_abort(w->snap);
+    w->snap = NULL;
 }
 
 void souk_writer_free(souk_writer *w)
 {
     if (!w)
         return;
+    if (w->snap)
+        mdb_txn_abort(w->snap);
+    commit_ctx_free(w->cc);
     arena_free(&w->mem);
     souk_free(w->ops);
     souk_free(w->idmap);
@@ -188,8 +221,9 @@ static int idmap_grow(souk_writer *w)
 
 /* Returns a fresh op for id: the op already in the batch for this id (last write wins) or a new
  * one. NULL when out of memory. */
-static op *op_for(souk_writer *w, const char *id, size_t len)
+static op *op_for(souk_writer *w, const char *id, size_t len, int *created)
 {
+    *created = 0;
     if ((w->nops + 1) * 2 > w->idcap && idmap_grow(w))
         return NULL;
     size_t slot = idmap_slot(w, id, len);
@@ -212,14 +246,18 @@ static op *op_for(souk_writer *w, const char *id, size_t len)
     }
     o->id_len = (uint32_t)len;
     w->idmap[slot] = (uint32_t)w->nops;
+    *created = 1;
     return o;
 }
 
 int souk_writer_upsert(souk_writer *w, const souk_doc *d)
 {
-    op *o = op_for(w, d->id, d->id_len);
+    int created;
+    op *o = op_for(w, d->id, d->id_len, &created);
     if (!o)
         return SOUK_ENOMEM;
+    if (created && classify_new_op(w, o))
+        return SOUK_EIO;
     size_t npos = 0;
     for (uint32_t i = 0; i < d->nterms; i++)
         npos += d->terms[i].npos;
@@ -227,20 +265,15 @@ int souk_writer_upsert(souk_writer *w, const souk_doc *d)
     o->hash = d->hash;
     o->doclen = d->doclen;
     o->nterms = d->nterms;
-    o->terms = arena_alloc(&w->mem, d->nterms * sizeof *o->terms);
     o->positions = arena_dup(&w->mem, d->positions, npos * sizeof *o->positions);
     o->stored = arena_dup(&w->mem, d->stored, d->stored_len);
     o->stored_len = d->stored_len;
+    o->termlist = arena_dup(&w->mem, d->termlist, d->termlist_len);
+    o->termlist_len = d->termlist_len;
     o->nattrs = d->nattrs;
     o->attrs = arena_alloc(&w->mem, d->nattrs * sizeof *o->attrs);
-    if (!o->terms || !o->positions || !o->stored || !o->attrs)
+    if (!o->positions || !o->stored || !o->termlist || !o->attrs)
         return SOUK_ENOMEM;
-    for (uint32_t i = 0; i < d->nterms; i++) {
-        o->terms[i] = d->terms[i];
-        o->terms[i].term = arena_dup(&w->mem, d->terms[i].term, d->terms[i].len);
-        if (!o->terms[i].term)
-            return SOUK_ENOMEM;
-    }
     for (uint32_t i = 0; i < d->nattrs; i++) {
         o->attrs[i] = d->attrs[i];
         if (d->attrs[i].str) {
@@ -249,17 +282,37 @@ int souk_writer_upsert(souk_writer *w, const souk_doc *d)
                 return SOUK_ENOMEM;
         }
     }
+    if (o->pregrouped) {
+        /* Grouped now; the terms need no copy of their own (a new term's group copies it). */
+        o->terms = NULL;
+        int rc = pregroup(w, o, d->terms);
+        return rc == 0 ? SOUK_OK : rc == ENOMEM ? SOUK_ENOMEM : SOUK_EFULL;
+    }
+    /* An id the index already has: merged against its old version at commit. */
+    o->terms = arena_alloc(&w->mem, d->nterms * sizeof *o->terms);
+    if (!o->terms)
+        return SOUK_ENOMEM;
+    for (uint32_t i = 0; i < d->nterms; i++) {
+        o->terms[i] = d->terms[i];
+        o->terms[i].term = arena_dup(&w->mem, d->terms[i].term, d->terms[i].len);
+        if (!o->terms[i].term)
+            return SOUK_ENOMEM;
+    }
     return SOUK_OK;
 }
 
 int souk_writer_delete(souk_writer *w, const char *id, size_t len)
 {
-    op *o = op_for(w, id, len);
+    int created;
+    op *o = op_for(w, id, len, &created);
     if (!o)
         return SOUK_ENOMEM;
+    if (created && classify_new_op(w, o))
+        return SOUK_EIO;
     o->del = 1;
     o->nterms = 0;
     o->nattrs = 0;
+    o->ch_begin = o->ch_end = 0; /* an earlier version in this batch is dropped */
     return SOUK_OK;
 }
 
@@ -272,6 +325,7 @@ typedef struct tchange {
     uint32_t wdf;
     uint32_t npos;
     const uint32_t *pos;
+    uint32_t op; /* index of the op the change comes from */
 } tchange;
 
 /* A distinct term touched by the batch. */
@@ -301,6 +355,7 @@ typedef struct dchange {
     char **old_terms; /* sorted, NUL-terminated, from the stored term list */
     uint32_t *old_lens;
     uint32_t nold;
+    uint32_t opi; /* index of the op */
 } dchange;
 
 typedef struct commit_ctx {
@@ -318,6 +373,8 @@ typedef struct commit_ctx {
     plist e, o;
     uint8_t *buf;
     size_t bufcap;
+    uint8_t *tlbuf; /* an unpacked old term list */
+    size_t tlcap;
     int post_append, terms_append;
     uint32_t dl_chunk_no;
     int dl_chunk_valid;
@@ -727,16 +784,19 @@ static tgroup *group_for(commit_ctx *c, const char *term, uint32_t len)
         c->groups = n;
         c->capgroups = nc;
     }
-    tgroup *g = &c->groups[c->ngroups++];
+    tgroup *g = &c->groups[c->ngroups];
     memset(g, 0, sizeof *g);
-    g->term = term;
+    g->term = arena_dup(&c->w->mem, term, len); /* the caller's copy may not outlive the batch */
+    if (!g->term)
+        return NULL;
+    c->ngroups++;
     g->len = len;
     c->gmap[s] = (uint32_t)c->ngroups;
     return g;
 }
 
 static int add_change(commit_ctx *c, const char *term, uint32_t len, uint32_t docid, int del,
-                      uint32_t wdf, uint32_t npos, const uint32_t *pos)
+                      uint32_t wdf, uint32_t npos, const uint32_t *pos, uint32_t opi)
 {
     tgroup *g = group_for(c, term, len);
     if (!g)
@@ -760,6 +820,7 @@ static int add_change(commit_ctx *c, const char *term, uint32_t len, uint32_t do
     t->wdf = wdf;
     t->npos = npos;
     t->pos = pos;
+    t->op = opi;
     if (g->n && g->last_docid >= docid)
         g->unsorted = 1;
     g->last_docid = docid;
@@ -793,7 +854,10 @@ static int load_old_terms(commit_ctx *c, dchange *dc)
     int rc = mdb_get(c->txn, c->ix->termlist, &k, &d);
     if (rc)
         return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-    const uint8_t *p = d.mv_data, *end = p + d.mv_size;
+    long tl = souk_blob_unpack(NULL, d.mv_data, d.mv_size, &c->tlbuf, &c->tlcap);
+    if (tl < 0)
+        return tl == SOUK_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+    const uint8_t *p = c->tlbuf, *end = p + tl;
     size_t n = 0, cap = 64;
     char **terms = arena_alloc(&c->tmp, cap * sizeof *terms);
     uint32_t *lens = arena_alloc(&c->tmp, cap * sizeof *lens);
@@ -856,7 +920,7 @@ static int write_doc(commit_ctx *c, const dchange *dc, int append)
         rc = mdb_del(c->txn, ix->attr, &k, NULL);
         return rc == MDB_NOTFOUND ? 0 : rc;
     }
-    /* Document store: varint id length, id, stored JSON. */
+    /* Document store: varint id length, id, stored-fields blob. */
     if ((rc = buf_reserve(c, 16 + o->id_len + o->stored_len)) != 0)
         return rc;
     size_t n = varint_put(c->buf, o->id_len);
@@ -866,30 +930,13 @@ static int write_doc(commit_ctx *c, const dchange *dc, int append)
     d.mv_data = c->buf;
     if ((rc = mdb_put(c->txn, ix->docs, &k, &d, af)) != 0)
         return rc;
-    /* Term list, front-coded. */
-    size_t need = 0;
-    for (uint32_t i = 0; i < o->nterms; i++)
-        need += o->terms[i].len + 10;
-    if ((rc = buf_reserve(c, need + 16)) != 0)
-        return rc;
-    uint8_t *p = c->buf;
-    const char *prev = "";
-    uint32_t prev_len = 0;
-    for (uint32_t i = 0; i < o->nterms; i++) {
-        uint32_t s = 0;
-        while (s < prev_len && s < o->terms[i].len && prev[s] == o->terms[i].term[s])
-            s++;
-        p += varint_put(p, s);
-        p += varint_put(p, o->terms[i].len - s);
-        memcpy(p, o->terms[i].term + s, o->terms[i].len - s);
-        p += o->terms[i].len - s;
-        prev = o->terms[i].term;
-        prev_len = o->terms[i].len;
-    }
-    d.mv_size = (size_t)(p - c->buf);
-    d.mv_data = c->buf;
+    /* Term list: the blob made by the analysis thread. */
+    d.mv_size = o->termlist_len;
+    d.mv_data = (void *)o->termlist;
     if ((rc = mdb_put(c->txn, ix->termlist, &k, &d, af)) != 0)
         return rc;
+    size_t need;
+    uint8_t *p;
     /* Attributes: one record per document, key BE32 docid; per value: u8 field id, then for
      * numbers and bools 8 bytes (double), for keywords a varint length and the bytes. */
     need = 0;
@@ -959,37 +1006,160 @@ static int write_doclens(commit_ctx *c, dlset *s, size_t n)
     return 0;
 }
 
-/* One attempt at applying the batch in a write transaction. */
-static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_stats *st)
+/* Forgets every grouped change (kept: buffers for reuse). */
+static void grouping_clear(commit_ctx *c)
+{
+    c->nch = 0;
+    c->ngroups = 0;
+    if (c->gmap)
+        memset(c->gmap, 0, c->gcap * sizeof *c->gmap);
+}
+
+/* Releases the per-transaction state of c (not the grouping). */
+static void commit_ctx_reset(commit_ctx *c)
+{
+    arena_free(&c->tmp);
+    c->txn = NULL;
+    c->dl_chunk_valid = 0;
+}
+
+static commit_ctx *commit_ctx_new(souk_writer *w)
+{
+    commit_ctx *c = souk_calloc(1, sizeof(commit_ctx));
+    if (c) {
+        c->w = w;
+        c->ix = w->ix;
+    }
+    return c;
+}
+
+static void commit_ctx_free(commit_ctx *c)
+{
+    if (!c)
+        return;
+    commit_ctx_reset(c);
+    plist_free(&c->e);
+    plist_free(&c->o);
+    souk_free(c->buf);
+    souk_free(c->tlbuf);
+    souk_free(c->ch);
+    souk_free(c->chgroup);
+    souk_free(c->groups);
+    souk_free(c->gmap);
+    souk_free(c);
+}
+
+/* Makes sure the batch has its read snapshot (taken at its first operation). */
+static int ensure_snapshot(souk_writer *w)
+{
+    if (w->snap)
+        return 0;
+    int rc = souk__txn_begin(w->ix, MDB_RDONLY, &w->snap);
+    if (rc)
+        return rc;
+    uint64_t next;
+    if ((rc = souk__meta_get_u64(w->snap, w->ix, "generation", &w->snap_gen)) != 0 ||
+        (rc = souk__meta_get_u64(w->snap, w->ix, "next_docid", &next)) != 0) {
+        mdb_txn_abort(w->snap);
+        w->snap = NULL;
+        return rc;
+    }
+    w->next_docid = next ? next : 1;
+    return 0;
+}
+
+/* Decides, for an op just created, whether its id is new (then it is pre-grouped). */
+static int classify_new_op(souk_writer *w, op *o)
+{
+    int rc = ensure_snapshot(w);
+    if (rc)
+        return rc;
+    MDB_val k = {o->id_len, (void *)o->id}, d;
+    rc = mdb_get(w->snap, w->ix->ids, &k, &d);
+    if (rc == MDB_NOTFOUND) {
+        o->pregrouped = 1;
+        o->docid = 0;
+        return 0;
+    }
+    o->pregrouped = 0;
+    return rc;
+}
+
+/* Groups the postings of a pre-grouped op's current version (terms borrowed) by term. */
+static int pregroup(souk_writer *w, op *o, const souk_dterm *terms)
+{
+    commit_ctx *c = w->cc;
+    uint32_t opi = (uint32_t)(o - w->ops);
+    if (o->docid == 0) {
+        if (w->next_docid >= UINT32_MAX)
+            return MDB_MAP_FULL;
+        o->docid = (uint32_t)w->next_docid++;
+    }
+    o->ch_begin = (uint32_t)c->nch;
+    for (uint32_t i = 0; i < o->nterms; i++) {
+        const souk_dterm *t = &terms[i];
+        int rc = add_change(c, t->term, t->len, o->docid, 0, t->wdf, t->npos,
+                            o->positions + t->pos_off, opi);
+        if (rc)
+            return rc;
+    }
+    o->ch_end = (uint32_t)c->nch;
+    return 0;
+}
+
+/* One attempt at applying the batch in a write transaction. With regroup, every op is resolved
+ * against the id table inside the transaction and grouped afresh (the path taken when the
+ * snapshot the batch was grouped against is stale, and on retries). */
+static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_stats *st,
+                       int regroup)
 {
     souk_index *ix = w->ix;
-    commit_ctx c;
-    memset(&c, 0, sizeof c);
-    c.w = w;
-    c.ix = ix;
+    commit_ctx *c = w->cc;
+    c->w = w;
+    c->ix = ix;
     dchange *dcs = NULL;
     dlset *dls = NULL;
     tchange *sorted = NULL;
+    uint32_t *rank = NULL, *fill = NULL;
     size_t ndc = 0, ndl = 0;
-    int rc = souk__txn_begin(ix, 0, &c.txn);
+    int rc = souk__txn_begin(ix, 0, &c->txn);
     if (rc)
-        return mdb_fail(&c, rc, "begin write");
+        return mdb_fail(c, rc, "begin write");
     uint64_t N, total_len, next_docid, gen;
-    if ((rc = souk__meta_get_u64(c.txn, ix, "N", &N)) ||
-        (rc = souk__meta_get_u64(c.txn, ix, "total_len", &total_len)) ||
-        (rc = souk__meta_get_u64(c.txn, ix, "next_docid", &next_docid)) ||
-        (rc = souk__meta_get_u64(c.txn, ix, "generation", &gen))) {
-        mdb_fail(&c, rc, "read meta");
+    if ((rc = souk__meta_get_u64(c->txn, ix, "N", &N)) ||
+        (rc = souk__meta_get_u64(c->txn, ix, "total_len", &total_len)) ||
+        (rc = souk__meta_get_u64(c->txn, ix, "next_docid", &next_docid)) ||
+        (rc = souk__meta_get_u64(c->txn, ix, "generation", &gen))) {
+        mdb_fail(c, rc, "read meta");
         goto out;
     }
     if (next_docid == 0)
         next_docid = 1;
+    if (!regroup && w->snap && gen != w->snap_gen)
+        regroup = 1; /* another writer committed since the snapshot */
+    if (regroup) {
+        grouping_clear(c);
+        for (size_t i = 0; i < w->nops; i++) {
+            w->ops[i].pregrouped = 0;
+            w->ops[i].ch_begin = w->ops[i].ch_end = 0;
+        }
+    } else if (w->snap) {
+        next_docid = w->next_docid;
+    }
     uint64_t first_new = next_docid;
+    if (!regroup) {
+        /* Pre-grouped docids were assigned from the snapshot's next docid. */
+        uint64_t snap_next = w->snap ? first_new : next_docid;
+        for (size_t i = 0; i < w->nops; i++)
+            if (w->ops[i].pregrouped && !w->ops[i].del && w->ops[i].docid < snap_next)
+                snap_next = w->ops[i].docid;
+        first_new = snap_next;
+    }
     MDB_stat ms;
-    mdb_stat(c.txn, ix->post, &ms);
-    c.post_append = ms.ms_entries == 0;
-    mdb_stat(c.txn, ix->terms, &ms);
-    c.terms_append = ms.ms_entries == 0;
+    mdb_stat(c->txn, ix->post, &ms);
+    c->post_append = ms.ms_entries == 0;
+    mdb_stat(c->txn, ix->terms, &ms);
+    c->terms_append = ms.ms_entries == 0;
     dcs = souk_calloc(w->nops + 1, sizeof *dcs);
     dls = souk_calloc(w->nops + 1, sizeof *dls);
     if (!dcs || !dls) {
@@ -1000,55 +1170,67 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     for (size_t i = 0; i < w->nops; i++) {
         op *o = &w->ops[i];
         MDB_val k = {o->id_len, (void *)o->id}, d;
-        rc = mdb_get(c.txn, ix->ids, &k, &d);
-        if (rc && rc != MDB_NOTFOUND) {
-            mdb_fail(&c, rc, "read ids");
-            goto out;
-        }
-        int exists = rc == 0;
-        if (exists && d.mv_size != 12) {
-            rc = MDB_CORRUPTED;
-            goto out;
-        }
-        rc = 0;
         dchange *dc = &dcs[ndc];
         memset(dc, 0, sizeof *dc);
-        if (exists) {
-            dc->docid = be32_get(d.mv_data);
-            uint64_t old_hash = le64_get((const uint8_t *)d.mv_data + 4);
-            if (!o->del && old_hash == o->hash) {
-                st->unchanged++;
-                continue;
-            }
-            dc->existed = 1;
-            if ((rc = doclen_get(&c, dc->docid, &dc->old_doclen)) != 0 ||
-                (rc = load_old_terms(&c, dc)) != 0) {
-                mdb_fail(&c, rc, "read old document");
-                goto out;
-            }
-            c.dl_chunk_valid = 0;
-            total_len -= dc->old_doclen;
-            if (o->del) {
-                N--;
-                st->deleted++;
-                if ((rc = mdb_del(c.txn, ix->ids, &k, NULL)) != 0)
-                    goto out;
-            } else {
-                st->replaced++;
-            }
-        } else {
+        dc->opi = (uint32_t)i;
+        if (o->pregrouped) {
+            /* New in this batch: docid and postings are ready. */
             if (o->del) {
                 st->delete_missing++;
                 continue;
             }
-            if (next_docid >= UINT32_MAX) {
-                snprintf(w->err, sizeof w->err, "docid space exhausted");
-                rc = MDB_MAP_FULL;
-                goto out;
-            }
-            dc->docid = (uint32_t)next_docid++;
+            dc->docid = o->docid;
             N++;
             st->added++;
+        } else {
+            rc = mdb_get(c->txn, ix->ids, &k, &d);
+            if (rc && rc != MDB_NOTFOUND) {
+                mdb_fail(c, rc, "read ids");
+                goto out;
+            }
+            int exists = rc == 0;
+            if (exists && d.mv_size != 12) {
+                rc = MDB_CORRUPTED;
+                goto out;
+            }
+            rc = 0;
+            if (exists) {
+                dc->docid = be32_get(d.mv_data);
+                uint64_t old_hash = le64_get((const uint8_t *)d.mv_data + 4);
+                if (!o->del && old_hash == o->hash) {
+                    st->unchanged++;
+                    continue;
+                }
+                dc->existed = 1;
+                if ((rc = doclen_get(c, dc->docid, &dc->old_doclen)) != 0 ||
+                    (rc = load_old_terms(c, dc)) != 0) {
+                    mdb_fail(c, rc, "read old document");
+                    goto out;
+                }
+                c->dl_chunk_valid = 0;
+                total_len -= dc->old_doclen;
+                if (o->del) {
+                    N--;
+                    st->deleted++;
+                    if ((rc = mdb_del(c->txn, ix->ids, &k, NULL)) != 0)
+                        goto out;
+                } else {
+                    st->replaced++;
+                }
+            } else {
+                if (o->del) {
+                    st->delete_missing++;
+                    continue;
+                }
+                if (next_docid >= UINT32_MAX) {
+                    snprintf(w->err, sizeof w->err, "docid space exhausted");
+                    rc = MDB_MAP_FULL;
+                    goto out;
+                }
+                dc->docid = (uint32_t)next_docid++;
+                N++;
+                st->added++;
+            }
         }
         if (!o->del) {
             dc->o = o;
@@ -1057,8 +1239,8 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
             be32_put(v, dc->docid);
             le64_put(v + 4, o->hash);
             MDB_val dv = {12, v};
-            if ((rc = mdb_put(c.txn, ix->ids, &k, &dv, 0)) != 0) {
-                mdb_fail(&c, rc, "write ids");
+            if ((rc = mdb_put(c->txn, ix->ids, &k, &dv, 0)) != 0) {
+                mdb_fail(c, rc, "write ids");
                 goto out;
             }
         }
@@ -1067,10 +1249,14 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         ndl++;
         ndc++;
     }
-    /* Phase 2: per-term changes: puts for the new terms, deletes for vanished old ones. */
+    /* Phase 2: per-term changes of the resolved ops: puts for the new terms, deletes for
+     * vanished old ones. (Pre-grouped ops were grouped as they arrived.) */
     for (size_t i = 0; i < ndc; i++) {
         dchange *dc = &dcs[i];
-        const op *o = dc->o;
+        op *o = dc->o;
+        if (o && o->pregrouped)
+            continue;
+        w->ops[dc->opi].ch_begin = (uint32_t)c->nch;
         uint32_t a = 0, b = 0, na = dc->nold, nb = o ? o->nterms : 0;
         while (a < na || b < nb) {
             int cmp = a >= na   ? 1
@@ -1078,107 +1264,111 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
                                 : term_cmp(dc->old_terms[a], dc->old_lens[a], o->terms[b].term,
                                            o->terms[b].len);
             if (cmp < 0) {
-                rc = add_change(&c, dc->old_terms[a], dc->old_lens[a], dc->docid, 1, 0, 0, NULL);
+                rc = add_change(c, dc->old_terms[a], dc->old_lens[a], dc->docid, 1, 0, 0, NULL,
+                                dc->opi);
                 a++;
             } else {
                 const souk_dterm *t = &o->terms[b];
-                rc = add_change(&c, t->term, t->len, dc->docid, 0, t->wdf, t->npos,
-                                o->positions + t->pos_off);
+                rc = add_change(c, t->term, t->len, dc->docid, 0, t->wdf, t->npos,
+                                o->positions + t->pos_off, dc->opi);
                 a += cmp == 0;
                 b++;
             }
             if (rc)
                 goto out;
         }
+        w->ops[dc->opi].ch_end = (uint32_t)c->nch;
     }
     /* Phase 3: document records and lengths (postings merging below reads the new lengths). */
     for (size_t i = 0; i < ndc; i++) {
-        if ((rc = write_doc(&c, &dcs[i], dcs[i].docid >= first_new)) != 0) {
-            mdb_fail(&c, rc, "write document");
+        if ((rc = write_doc(c, &dcs[i], dcs[i].docid >= first_new)) != 0) {
+            mdb_fail(c, rc, "write document");
             goto out;
         }
     }
-    if ((rc = write_doclens(&c, dls, ndl)) != 0) {
-        mdb_fail(&c, rc, "write lengths");
+    if ((rc = write_doclens(c, dls, ndl)) != 0) {
+        mdb_fail(c, rc, "write lengths");
         goto out;
     }
-    c.dl_chunk_valid = 0;
-    /* Phase 4: merge each touched term, in term order. The changes are first grouped by term
-     * (a counting sort), so each term's changes are contiguous and read sequentially. */
-    uint32_t *rank = souk_malloc((c.ngroups + 1) * sizeof *rank);
-    sorted = souk_malloc((c.nch + 1) * sizeof *sorted);
-    if (!rank || !sorted) {
-        souk_free(rank);
+    c->dl_chunk_valid = 0;
+    /* Phase 4: merge each touched term, in term order. The live changes are first grouped by
+     * term (a counting sort), so each term's changes are contiguous and read sequentially. */
+    rank = souk_malloc((c->ngroups + 1) * sizeof *rank);
+    fill = souk_calloc(c->ngroups + 1, sizeof *fill);
+    sorted = souk_malloc((c->nch + 1) * sizeof *sorted);
+    if (!rank || !fill || !sorted) {
         rc = ENOMEM;
         goto out;
     }
-    for (size_t g = 0; g < c.ngroups; g++)
+    for (size_t g = 0; g < c->ngroups; g++)
         rank[g] = (uint32_t)g;
-    qsort_r(rank, c.ngroups, sizeof *rank, cmp_group, c.groups);
+    qsort_r(rank, c->ngroups, sizeof *rank, cmp_group, c->groups);
     uint32_t at = 0;
-    for (size_t r = 0; r < c.ngroups; r++) {
-        c.groups[rank[r]].start = at;
-        at += c.groups[rank[r]].n;
+    for (size_t r = 0; r < c->ngroups; r++) {
+        c->groups[rank[r]].start = at;
+        at += c->groups[rank[r]].n;
     }
-    for (size_t i = 0; i < c.nch; i++)
-        sorted[c.groups[c.chgroup[i]].start++] = c.ch[i];
-    for (size_t r = 0; r < c.ngroups; r++) {
-        tgroup *tg = &c.groups[rank[r]];
-        tchange *ch = sorted + tg->start - tg->n;
+    for (size_t i = 0; i < c->nch; i++) {
+        const op *o = &w->ops[c->ch[i].op];
+        if (i < o->ch_begin || i >= o->ch_end)
+            continue; /* an earlier version of a document repeated in this batch */
+        uint32_t g = c->chgroup[i];
+        sorted[c->groups[g].start + fill[g]++] = c->ch[i];
+    }
+    for (size_t r = 0; r < c->ngroups; r++) {
+        tgroup *tg = &c->groups[rank[r]];
+        uint32_t n = fill[rank[r]];
+        tchange *ch = sorted + tg->start;
+        if (n == 0)
+            continue;
         if (tg->unsorted)
-            qsort(ch, tg->n, sizeof *ch, cmp_change);
-        if ((rc = merge_term(&c, tg->term, tg->len, ch, tg->n)) != 0) {
+            qsort(ch, n, sizeof *ch, cmp_change);
+        if ((rc = merge_term(c, tg->term, tg->len, ch, n)) != 0) {
             if (!w->err[0] || rc != MDB_MAP_FULL)
                 snprintf(w->err, sizeof w->err, "merging postings of term '%.*s': %s",
                          (int)(tg->len > 64 ? 64 : tg->len), tg->term, mdb_strerror(rc));
-            souk_free(rank);
             goto out;
         }
     }
-    souk_free(rank);
     /* Phase 5: meta, in the same transaction. */
-    if ((rc = souk__meta_put_u64(c.txn, ix, "N", N)) ||
-        (rc = souk__meta_put_u64(c.txn, ix, "total_len", total_len)) ||
-        (rc = souk__meta_put_u64(c.txn, ix, "next_docid", next_docid)) ||
-        (rc = souk__meta_put_u64(c.txn, ix, "generation", gen + 1)) ||
-        (pos && (rc = souk__meta_put_u64(c.txn, ix, "stream_offset", pos->offset))) ||
-        (pos && (rc = souk__meta_put_u64(c.txn, ix, "stream_line", pos->line)))) {
-        mdb_fail(&c, rc, "write meta");
+    if ((rc = souk__meta_put_u64(c->txn, ix, "N", N)) ||
+        (rc = souk__meta_put_u64(c->txn, ix, "total_len", total_len)) ||
+        (rc = souk__meta_put_u64(c->txn, ix, "next_docid", next_docid)) ||
+        (rc = souk__meta_put_u64(c->txn, ix, "generation", gen + 1)) ||
+        (pos && (rc = souk__meta_put_u64(c->txn, ix, "stream_offset", pos->offset))) ||
+        (pos && (rc = souk__meta_put_u64(c->txn, ix, "stream_line", pos->line)))) {
+        mdb_fail(c, rc, "write meta");
         goto out;
     }
     if (pos && pos->fingerprint) {
         MDB_val k = {9, "stream_fp"}, d = {strlen(pos->fingerprint), (void *)pos->fingerprint};
-        if ((rc = mdb_put(c.txn, ix->meta, &k, &d, 0)) != 0)
+        if ((rc = mdb_put(c->txn, ix->meta, &k, &d, 0)) != 0)
             goto out;
     }
-    rc = mdb_txn_commit(c.txn);
-    c.txn = NULL;
+    rc = mdb_txn_commit(c->txn);
+    c->txn = NULL;
     if (rc)
-        mdb_fail(&c, rc, "commit");
+        mdb_fail(c, rc, "commit");
 out:
-    if (c.txn)
-        mdb_txn_abort(c.txn);
-    arena_free(&c.tmp);
-    plist_free(&c.e);
-    plist_free(&c.o);
-    souk_free(c.buf);
-    souk_free(c.ch);
-    souk_free(c.groups);
-    souk_free(c.gmap);
+    if (c->txn)
+        mdb_txn_abort(c->txn);
+    commit_ctx_reset(c);
     souk_free(dcs);
     souk_free(dls);
     souk_free(sorted);
-    souk_free(c.chgroup);
+    souk_free(rank);
+    souk_free(fill);
     return rc;
 }
 
 int souk_writer_commit(souk_writer *w, const souk_stream_pos *pos, souk_commit_stats *st)
 {
     souk_commit_stats local;
+    int regroup = 0;
     for (int attempt = 0; attempt < 8; attempt++) {
         memset(&local, 0, sizeof local);
         w->err[0] = 0;
-        int rc = commit_once(w, pos, &local);
+        int rc = commit_once(w, pos, &local, regroup);
         if (rc == 0) {
             if (st) {
                 st->added += local.added;
@@ -1190,6 +1380,8 @@ int souk_writer_commit(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
             batch_clear(w);
             return SOUK_OK;
         }
+        /* The grouping may hold a failed attempt's changes: the next attempt regroups. */
+        regroup = 1;
         if (rc != MDB_MAP_FULL)
             return rc == ENOMEM ? SOUK_ENOMEM : souk__mdb_err(rc);
         /* Grow the map and retry the whole batch, which is still in memory. */

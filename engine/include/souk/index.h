@@ -62,11 +62,31 @@ typedef struct souk_doc {
     uint32_t nterms;
     const uint32_t *positions;
     uint32_t doclen;    /* sum of wdf over terms */
-    const char *stored; /* JSON object of stored fields */
+    const char *stored; /* stored fields: a blob from souk_blob_pack of their JSON object */
     uint32_t stored_len;
+    const uint8_t *termlist; /* souk_blob_pack of the front-coded sorted term list */
+    uint32_t termlist_len;
     const souk_dattr *attrs;
     uint32_t nattrs;
 } souk_doc;
+
+/* ------------------------------------------------------------------ blobs */
+
+/* Stored documents and term lists are kept as blobs: a codec byte (0 raw, 1 zstd) and the
+ * payload. souk_blob_pack writes src as a blob into *out (malloc'd buffer of *cap bytes,
+ * grown as needed), compressing with the caller's ZSTD_CCtx (may be NULL: raw) when that pays.
+ * Returns the blob length, or 0 when out of memory. */
+size_t souk_blob_pack(void *zcctx, const void *src, size_t len, uint8_t **out, size_t *cap);
+
+/* Unpacks a blob into *out (grown as needed). Returns the payload length; SOUK_ECORRUPT or
+ * SOUK_ENOMEM as a negative value on failure. */
+long souk_blob_unpack(void *zdctx, const uint8_t *blob, size_t len, uint8_t **out, size_t *cap);
+
+/* Front-codes sorted distinct terms: per term a varint shared prefix length, a varint suffix
+ * length and the suffix. Returns the encoded length written to out (capacity from
+ * souk_termlist_bound). */
+size_t souk_termlist_encode(const souk_dterm *terms, uint32_t n, uint8_t *out);
+size_t souk_termlist_bound(const souk_dterm *terms, uint32_t n);
 
 /* ------------------------------------------------------------------ writing */
 

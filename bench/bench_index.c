@@ -1,0 +1,1179 @@
+/* bench_index.c: `souk-bench index`, the indexing benchmark. It indexes the full Debian package
+ * catalog (NDJSON, decompressed once, untimed, into the work dir) with four engines side by side:
+ * Souk (souk_ingest), Xapian (TermGenerator through souk_xdb_add_text), SQLite FTS5 and Sphinx
+ * (bench/peers.c). Every engine runs in its own forked child of this small process, so the peak
+ * RSS reported (wait4 ru_maxrss) is that engine's alone. It prints a table of docs, seconds,
+ * docs/s, peak RSS and on-disk sizes (postings + positions + dictionary, document store, total),
+ * the Souk/peer ratios, and as the last line one JSON object with all figures.
+ *
+ *   souk-bench index [--catalog FILE.jsonl[.xz]] [--work DIR] [--engines souk,xapian,fts5,sphinx]
+ *                    [--keep]
+ *
+ * The catalog defaults to ../shared/data/catalog/debian-packages.jsonl.xz and the Souk schema to
+ * indexer/schemas/debian-packages.json, both relative to the project root, which is found from
+ * the executable's location (build/bin/ -> ../..). A missing catalog prints "SKIP: ..." and
+ * exits 0. Exit status: 0 when every selected engine succeeded, 1 otherwise, 2 on a usage error. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* wait4, mkdtemp, nftw, readlink */
+#endif
+
+#include "bench.h"
+#include "peers.h"
+
+#include "souk/index.h"
+#include "souk/ingest.h"
+#include "souk/schema.h"
+#include "souk/souk.h"
+#include "souk/xapian.h"
+
+#include <cjson/cJSON.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
+
+#define CATALOG_REL "../shared/data/catalog/debian-packages.jsonl.xz"
+#define SCHEMA_REL "indexer/schemas/debian-packages.json"
+#define XAPIAN_COMMIT_DOCS 100000
+#define SOUK_BATCH_DOCS 100000
+#define SOUK_THREADS 2
+
+enum { ENG_SOUK = 0, ENG_XAPIAN, ENG_FTS5, ENG_SPHINX, ENG_COUNT };
+
+static const char *const engine_names[ENG_COUNT] = {"souk", "xapian", "fts5", "sphinx"};
+
+/* Paths shared by all engines; all absolute or relative to the current directory. */
+typedef struct bench_ctx {
+    char ndjson[PATH_MAX];         /* the decompressed catalog every engine reads */
+    char schema[PATH_MAX];         /* Souk schema file */
+    char work[PATH_MAX];           /* work directory */
+    char souk_dir[PATH_MAX];       /* Souk data dir */
+    char souk_rejects[PATH_MAX];   /* Souk rejected lines (outside its data dir) */
+    char xapian_dir[PATH_MAX];     /* Xapian database as written */
+    char xapian_compact[PATH_MAX]; /* xapian-compact output */
+    char xapian_log[PATH_MAX];     /* xapian-compact's output */
+    char fts5_dir[PATH_MAX];       /* peer_fts5_index work dir */
+    char sphinx_dir[PATH_MAX];     /* peer_sphinx_index work dir */
+} bench_ctx;
+
+/* What one engine run measured. Passed from the child to the parent through a pipe, so it holds
+ * no pointers. */
+typedef struct engine_result {
+    int ran;                        /* selected and attempted */
+    int ok;                         /* succeeded */
+    unsigned long long docs;        /* records indexed */
+    double seconds;                 /* timed part: parse + index + commit */
+    long peak_rss_kb;               /* peak RSS of the process that indexed */
+    long fork_rss_kb;               /* RSS of its parent when that process was forked */
+    long child_rss_kb;              /* peak RSS (wait4) of the run_in_child child */
+    long bench_rss_kb;              /* souk-bench's RSS when it forked that child */
+    unsigned long long index_bytes; /* postings + positions + dictionary on disk */
+    unsigned long long store_bytes; /* document store on disk */
+    unsigned long long other_bytes; /* other structures (term lists, lengths, attributes...) */
+    unsigned long long total_bytes; /* everything the engine keeps on disk */
+    /* Souk only */
+    double commit_seconds, wait_seconds;
+    unsigned long long rejected, ndocs, terms;
+    unsigned long long pay_postings, pay_positions, pay_dict;
+    /* Xapian only: after xapian-compact */
+    int have_compact;
+    unsigned long long compact_index_bytes, compact_total_bytes;
+    double compact_seconds;
+    char detail[1024]; /* what was counted, or why it failed */
+} engine_result;
+
+typedef int (*child_fn)(const bench_ctx *ctx, engine_result *res);
+
+/* ---------------------------------------------------------------- small helpers */
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void set_detail(engine_result *res, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(res->detail, sizeof res->detail, fmt, ap);
+    va_end(ap);
+}
+
+/* Append to res->detail. */
+static void add_detail(engine_result *res, const char *fmt, ...)
+{
+    size_t len = strlen(res->detail);
+    va_list ap;
+
+    if (len + 1 >= sizeof res->detail)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(res->detail + len, sizeof res->detail - len, fmt, ap);
+    va_end(ap);
+}
+
+/* Write "dir/name" into buf; -1 if it does not fit. */
+static int path_join(char *buf, size_t size, const char *dir, const char *name)
+{
+    int n = snprintf(buf, size, "%s/%s", dir, name);
+
+    return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+/* Size of the regular file path, 0 if it does not exist. */
+static unsigned long long file_bytes(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    return (unsigned long long)st.st_size;
+}
+
+/* Size of dir/name, 0 if it does not exist. */
+static unsigned long long dir_file_bytes(const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+
+    if (path_join(path, sizeof path, dir, name) != 0)
+        return 0;
+    return file_bytes(path);
+}
+
+/* Sum of the sizes of the regular files directly in dir whose names start with prefix ("" for
+ * all). */
+static unsigned long long dir_bytes(const char *dir, const char *prefix)
+{
+    unsigned long long sum = 0;
+    struct dirent *de;
+    DIR *d = opendir(dir);
+
+    if (d == NULL)
+        return 0;
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+            sum += dir_file_bytes(dir, de->d_name);
+    }
+    closedir(d);
+    return sum;
+}
+
+/* Resident set size of this process now, in kB; -1 if /proc is not readable. */
+static long current_rss_kb(void)
+{
+    unsigned long pages_total, pages_resident;
+    FILE *fp = fopen("/proc/self/statm", "r");
+    int n;
+
+    if (fp == NULL)
+        return -1;
+    n = fscanf(fp, "%lu %lu", &pages_total, &pages_resident);
+    fclose(fp);
+    return n == 2 ? (long)(pages_resident * (unsigned long)sysconf(_SC_PAGESIZE) / 1024) : -1;
+}
+
+/* Wait for child pid, retrying on EINTR, collecting its resource usage. */
+static int wait_child(pid_t pid, int *status, struct rusage *ru)
+{
+    pid_t r;
+
+    do {
+        r = wait4(pid, status, 0, ru);
+    } while (r < 0 && errno == EINTR);
+    return r == pid ? 0 : -1;
+}
+
+/* Describe a wait status in buf. */
+static void describe_status(int status, char *buf, size_t size)
+{
+    if (WIFEXITED(status))
+        snprintf(buf, size, "exit status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, size, "killed by signal %d", WTERMSIG(status));
+    else
+        snprintf(buf, size, "wait status 0x%x", (unsigned)status);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    if (remove(path) != 0 && errno != ENOENT)
+        fprintf(stderr, "souk-bench: cannot remove %s: %s\n", path, strerror(errno));
+    return 0;
+}
+
+/* Remove path and everything below it (symbolic links are removed, not followed). */
+static void remove_tree(const char *path)
+{
+    struct stat st;
+
+    if (lstat(path, &st) != 0)
+        return;
+    nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* 1 if dir does not exist or is an empty directory. */
+static int dir_missing_or_empty(const char *dir)
+{
+    struct dirent *de;
+    DIR *d = opendir(dir);
+    int empty = 1;
+
+    if (d == NULL)
+        return errno == ENOENT;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+            empty = 0;
+            break;
+        }
+    }
+    closedir(d);
+    return empty;
+}
+
+/* The project root from this executable's location: <root>/<build>/bin/souk-bench. Returns 0,
+ * or -1 when /proc/self/exe cannot be read. */
+static int project_root(char *buf, size_t size)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+    char *slash;
+    int i;
+
+    if (n <= 0 || (size_t)n >= size - 1)
+        return -1;
+    buf[n] = '\0';
+    for (i = 0; i < 3; i++) {
+        slash = strrchr(buf, '/');
+        if (slash == NULL)
+            return -1;
+        *slash = '\0';
+    }
+    if (buf[0] == '\0')
+        snprintf(buf, size, "/");
+    return 0;
+}
+
+/* Run argv (looked up in PATH) with stdout going to out_path (created or truncated) and, if
+ * err_too, stderr as well. Returns 0 when it exited with status 0, else -1 with a message in
+ * err. */
+static int run_program(char *const argv[], const char *out_path, int err_too, char *err,
+                       size_t errlen)
+{
+    int errpipe[2] = {-1, -1};
+    int status, child_errno = 0, rc = -1;
+    struct rusage ru;
+    char how[64];
+    pid_t pid;
+    ssize_t n;
+
+    if (pipe2(errpipe, O_CLOEXEC) != 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        goto out;
+    }
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        goto out;
+    }
+    if (pid == 0) {
+        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+
+        if (fd >= 0 && dup2(fd, STDOUT_FILENO) >= 0 && (!err_too || dup2(fd, STDERR_FILENO) >= 0)) {
+            if (fd > STDERR_FILENO)
+                close(fd);
+            execvp(argv[0], argv);
+        }
+        child_errno = errno;
+        if (write(errpipe[1], &child_errno, sizeof child_errno) < 0)
+            _exit(127);
+        _exit(127);
+    }
+    close(errpipe[1]);
+    errpipe[1] = -1;
+    do {
+        n = read(errpipe[0], &child_errno, sizeof child_errno);
+    } while (n < 0 && errno == EINTR);
+    if (wait_child(pid, &status, &ru) != 0) {
+        snprintf(err, errlen, "wait4 on %s: %s", argv[0], strerror(errno));
+        goto out;
+    }
+    if (n == (ssize_t)sizeof child_errno) {
+        snprintf(err, errlen, "cannot run %s: %s", argv[0], strerror(child_errno));
+        goto out;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        describe_status(status, how, sizeof how);
+        snprintf(err, errlen, "%s failed (%s)", argv[0], how);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (errpipe[0] >= 0)
+        close(errpipe[0]);
+    if (errpipe[1] >= 0)
+        close(errpipe[1]);
+    return rc;
+}
+
+/* Run fn(ctx, res) in a forked child and copy its result back into *res, with the child's peak
+ * RSS (wait4) in res->child_rss_kb and souk-bench's RSS at the fork in res->bench_rss_kb.
+ * Returns 0 when the child reported success. */
+static int run_in_child(child_fn fn, const bench_ctx *ctx, engine_result *res)
+{
+    int fds[2] = {-1, -1};
+    engine_result got;
+    struct rusage ru;
+    size_t have = 0;
+    char how[64];
+    int status, rc = -1;
+    long fork_rss = current_rss_kb();
+    pid_t pid;
+    ssize_t n;
+
+    memset(&got, 0, sizeof got);
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        set_detail(res, "pipe: %s", strerror(errno));
+        goto out;
+    }
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0) {
+        set_detail(res, "fork: %s", strerror(errno));
+        goto out;
+    }
+    if (pid == 0) {
+        const char *p = (const char *)res;
+        size_t left = sizeof *res;
+
+        close(fds[0]);
+        res->ok = fn(ctx, res) == 0;
+        while (left > 0) {
+            n = write(fds[1], p, left);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                _exit(2);
+            p += n;
+            left -= (size_t)n;
+        }
+        _exit(res->ok ? 0 : 1);
+    }
+    close(fds[1]);
+    fds[1] = -1;
+    while (have < sizeof got) {
+        n = read(fds[0], (char *)&got + have, sizeof got - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+    }
+    if (wait_child(pid, &status, &ru) != 0) {
+        set_detail(res, "wait4: %s", strerror(errno));
+        goto out;
+    }
+    if (have != sizeof got) {
+        describe_status(status, how, sizeof how);
+        set_detail(res, "child died without a report (%s)", how);
+        goto out;
+    }
+    got.detail[sizeof got.detail - 1] = '\0';
+    *res = got;
+    res->child_rss_kb = ru.ru_maxrss;
+    res->bench_rss_kb = fork_rss;
+    rc = res->ok ? 0 : -1;
+out:
+    if (fds[0] >= 0)
+        close(fds[0]);
+    if (fds[1] >= 0)
+        close(fds[1]);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- Souk */
+
+/* Child: ingest the catalog into a fresh Souk data dir, timing souk_ingest. */
+static int souk_ingest_child(const bench_ctx *ctx, engine_result *res)
+{
+    souk_schema *schema = NULL;
+    souk_index *ix = NULL;
+    souk_ingest_opts o;
+    souk_ingest_stats st;
+    FILE *rejects = NULL;
+    char err[512];
+    int fd = -1, rc = -1;
+    double t0;
+
+    if (souk_schema_load(ctx->schema, &schema, err, sizeof err) != 0) {
+        set_detail(res, "schema %s: %s", ctx->schema, err);
+        goto out;
+    }
+    if (souk_index_open(ctx->souk_dir, schema, 0, &ix, err, sizeof err) != 0) {
+        set_detail(res, "souk_index_open %s: %s", ctx->souk_dir, err);
+        goto out;
+    }
+    fd = open(ctx->ndjson, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        set_detail(res, "cannot open %s: %s", ctx->ndjson, strerror(errno));
+        goto out;
+    }
+    rejects = fopen(ctx->souk_rejects, "w");
+    if (rejects == NULL) {
+        set_detail(res, "cannot create %s: %s", ctx->souk_rejects, strerror(errno));
+        goto out;
+    }
+    memset(&o, 0, sizeof o);
+    o.threads = SOUK_THREADS;
+    o.batch_docs = SOUK_BATCH_DOCS;
+    o.progress = 0;
+    o.from_start = 1;
+    o.rejects = rejects;
+    t0 = now_seconds();
+    if (souk_ingest(ix, fd, ctx->ndjson, &o, &st, err, sizeof err) != 0) {
+        set_detail(res, "souk_ingest: %s", err);
+        goto out;
+    }
+    res->seconds = now_seconds() - t0;
+    res->docs = st.records;
+    res->rejected = st.rejected;
+    res->commit_seconds = st.commit_seconds;
+    res->wait_seconds = st.wait_seconds;
+    set_detail(res,
+               "%llu lines, %llu records (%llu added, %llu replaced), %llu rejected, %llu "
+               "commits; ",
+               (unsigned long long)st.lines, (unsigned long long)st.records,
+               (unsigned long long)st.added, (unsigned long long)st.replaced,
+               (unsigned long long)st.rejected, (unsigned long long)st.commits);
+    rc = 0;
+out:
+    if (rejects != NULL)
+        fclose(rejects);
+    if (fd >= 0)
+        close(fd);
+    souk_index_close(ix);
+    souk_schema_free(schema);
+    return rc;
+}
+
+/* Child, untimed: the sizes of the Souk index and a full consistency check. */
+static int souk_stats_child(const bench_ctx *ctx, engine_result *res)
+{
+    souk_index *ix = NULL;
+    souk_reader *r = NULL;
+    souk_check_stats cs;
+    souk_stats s;
+    char err[512];
+    int rc = -1, e;
+
+    if (souk_index_open(ctx->souk_dir, NULL, SOUK_INDEX_RDONLY, &ix, err, sizeof err) != 0) {
+        set_detail(res, "souk_index_open %s: %s", ctx->souk_dir, err);
+        goto out;
+    }
+    e = souk_reader_new(ix, &r);
+    if (e == 0)
+        e = souk_reader_stats(r, &s);
+    if (e != 0) {
+        set_detail(res, "souk_reader_stats: %s", souk_strerror(e));
+        goto out;
+    }
+    if (souk_index_check(r, &cs, err, sizeof err) != 0) {
+        set_detail(res, "souk_index_check: %s", err);
+        goto out;
+    }
+    res->ndocs = s.docs;
+    res->terms = s.terms;
+    res->index_bytes = s.bytes_postings;
+    res->store_bytes = s.bytes_store;
+    res->other_bytes = s.bytes_other;
+    res->total_bytes = s.bytes_file;
+    res->pay_postings = cs.postings_bytes;
+    res->pay_positions = cs.positions_bytes;
+    res->pay_dict = cs.dict_bytes + cs.post_key_bytes;
+    set_detail(res,
+               "%llu docs, %llu terms; pages: postings+positions %llu B, dictionary %llu B, "
+               "store %llu B, other %llu B, data file %llu B; payload: postings %llu B, "
+               "positions %llu B, dictionary+keys %llu B; check ok",
+               (unsigned long long)s.docs, (unsigned long long)s.terms,
+               (unsigned long long)(s.bytes_postings - s.bytes_dictionary),
+               (unsigned long long)s.bytes_dictionary, (unsigned long long)s.bytes_store,
+               (unsigned long long)s.bytes_other, (unsigned long long)s.bytes_file,
+               (unsigned long long)cs.postings_bytes, (unsigned long long)cs.positions_bytes,
+               (unsigned long long)(cs.dict_bytes + cs.post_key_bytes));
+    rc = 0;
+out:
+    souk_reader_free(r);
+    souk_index_close(ix);
+    return rc;
+}
+
+/* Souk: timed ingest in one child, then sizes and check in another. */
+static int run_souk(const bench_ctx *ctx, engine_result *res)
+{
+    engine_result st;
+    int rc = -1;
+
+    memset(&st, 0, sizeof st);
+    if (run_in_child(souk_ingest_child, ctx, res) != 0)
+        goto out;
+    res->peak_rss_kb = res->child_rss_kb;
+    res->fork_rss_kb = res->bench_rss_kb;
+    if (run_in_child(souk_stats_child, ctx, &st) != 0) {
+        set_detail(res, "%s", st.detail);
+        res->ok = 0;
+        goto out;
+    }
+    res->ndocs = st.ndocs;
+    res->terms = st.terms;
+    res->index_bytes = st.index_bytes;
+    res->store_bytes = st.store_bytes;
+    res->other_bytes = st.other_bytes;
+    res->total_bytes = st.total_bytes;
+    res->pay_postings = st.pay_postings;
+    res->pay_positions = st.pay_positions;
+    res->pay_dict = st.pay_dict;
+    add_detail(res, "commit %.2f s, waiting for analysis %.2f s; %s", res->commit_seconds,
+               res->wait_seconds, st.detail);
+    if (res->rejected > 0)
+        add_detail(res, "; rejected lines in %s", ctx->souk_rejects);
+    rc = 0;
+out:
+    return rc;
+}
+
+/* ---------------------------------------------------------------- Xapian */
+
+/* The string member key of doc, "" if missing or not a string. */
+static const char *json_str(const cJSON *doc, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(doc, key);
+
+    return (cJSON_IsString(it) && it->valuestring != NULL) ? it->valuestring : "";
+}
+
+static souk_xfield text_field(const char *text, const char *prefix, uint32_t wdf_inc)
+{
+    souk_xfield f;
+
+    f.text = text;
+    f.len = strlen(text);
+    f.prefix = prefix;
+    f.lang = "en";
+    f.wdf_inc = wdf_inc;
+    f.boolean = 0;
+    return f;
+}
+
+static souk_xfield bool_field(const char *text, const char *prefix)
+{
+    souk_xfield f;
+
+    f.text = text;
+    f.len = strlen(text);
+    f.prefix = prefix;
+    f.lang = NULL;
+    f.wdf_inc = 0;
+    f.boolean = 1;
+    return f;
+}
+
+/* Child: index the catalog the way a plain Xapian application would, timing parse + index +
+ * commit. */
+static int xapian_child(const bench_ctx *ctx, engine_result *res)
+{
+    souk_xfield *fields = NULL, *grown;
+    const cJSON *tags, *tag;
+    souk_xdb *db = NULL;
+    cJSON *doc = NULL;
+    FILE *fp = NULL;
+    char *line = NULL;
+    size_t cap = 0, nf, fcap = 0, need;
+    unsigned long long lineno = 0, bad = 0;
+    char err[512];
+    ssize_t len;
+    int rc = -1, e;
+    double t0;
+
+    fp = fopen(ctx->ndjson, "r");
+    if (fp == NULL) {
+        set_detail(res, "cannot open %s: %s", ctx->ndjson, strerror(errno));
+        goto out;
+    }
+    if (souk_xdb_open(ctx->xapian_dir, 1, &db, err, sizeof err) != 0) {
+        set_detail(res, "souk_xdb_open %s: %s", ctx->xapian_dir, err);
+        goto out;
+    }
+    t0 = now_seconds();
+    while ((len = getline(&line, &cap, fp)) >= 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (len == 0)
+            continue;
+        doc = cJSON_ParseWithLength(line, (size_t)len);
+        if (doc == NULL || !cJSON_IsObject(doc)) {
+            bad++;
+            cJSON_Delete(doc);
+            doc = NULL;
+            continue;
+        }
+        tags = cJSON_GetObjectItemCaseSensitive(doc, "tags");
+        need = 4 + (size_t)(cJSON_IsArray(tags) ? cJSON_GetArraySize(tags) : 0);
+        if (need > fcap) {
+            grown = realloc(fields, need * sizeof *fields);
+            if (grown == NULL) {
+                set_detail(res, "out of memory");
+                goto out;
+            }
+            fields = grown;
+            fcap = need;
+        }
+        nf = 0;
+        fields[nf++] = text_field(json_str(doc, "title"), "S", 2);
+        fields[nf++] = text_field(json_str(doc, "title"), "", 2);
+        fields[nf++] = text_field(json_str(doc, "description"), "", 1);
+        if (json_str(doc, "section")[0] != '\0')
+            fields[nf++] = bool_field(json_str(doc, "section"), "XSECTION:");
+        if (cJSON_IsArray(tags)) {
+            cJSON_ArrayForEach(tag, tags)
+            {
+                if (cJSON_IsString(tag) && tag->valuestring != NULL && tag->valuestring[0] != '\0')
+                    fields[nf++] = bool_field(tag->valuestring, "XTAG:");
+            }
+        }
+        e = souk_xdb_add_text(db, fields, nf, line, (size_t)len);
+        if (e != 0) {
+            set_detail(res, "line %llu: souk_xdb_add_text: %s", lineno, souk_xdb_errmsg(db));
+            goto out;
+        }
+        cJSON_Delete(doc);
+        doc = NULL;
+        res->docs++;
+        if (res->docs % XAPIAN_COMMIT_DOCS == 0 && souk_xdb_commit(db) != 0) {
+            set_detail(res, "souk_xdb_commit: %s", souk_xdb_errmsg(db));
+            goto out;
+        }
+    }
+    if (ferror(fp)) {
+        set_detail(res, "read error on %s", ctx->ndjson);
+        goto out;
+    }
+    if (souk_xdb_commit(db) != 0) {
+        set_detail(res, "souk_xdb_commit: %s", souk_xdb_errmsg(db));
+        goto out;
+    }
+    res->seconds = now_seconds() - t0;
+    set_detail(res, "%llu lines, %llu docs, %llu not JSON objects; ", lineno, res->docs, bad);
+    rc = 0;
+out:
+    souk_xdb_close(db);
+    cJSON_Delete(doc);
+    free(fields);
+    free(line);
+    if (fp != NULL)
+        fclose(fp);
+    return rc;
+}
+
+/* Xapian: timed indexing in a child, then (untimed) sizes and xapian-compact. */
+static int run_xapian(const bench_ctx *ctx, engine_result *res)
+{
+    char *argv[4];
+    char err[512];
+    double t0;
+    int rc = -1;
+
+    if (run_in_child(xapian_child, ctx, res) != 0)
+        goto out;
+    res->peak_rss_kb = res->child_rss_kb;
+    res->fork_rss_kb = res->bench_rss_kb;
+    res->index_bytes = dir_file_bytes(ctx->xapian_dir, "postlist.glass") +
+                       dir_file_bytes(ctx->xapian_dir, "position.glass");
+    res->store_bytes = dir_file_bytes(ctx->xapian_dir, "docdata.glass");
+    res->other_bytes = dir_file_bytes(ctx->xapian_dir, "termlist.glass");
+    res->total_bytes = dir_bytes(ctx->xapian_dir, "");
+    add_detail(res,
+               "postlist.glass %llu B + position.glass %llu B (glass keeps the dictionary "
+               "in the postlist table); store: docdata.glass %llu B; other: termlist.glass "
+               "%llu B; all files %llu B",
+               dir_file_bytes(ctx->xapian_dir, "postlist.glass"),
+               dir_file_bytes(ctx->xapian_dir, "position.glass"), res->store_bytes,
+               res->other_bytes, res->total_bytes);
+
+    argv[0] = (char *)"xapian-compact";
+    argv[1] = (char *)ctx->xapian_dir;
+    argv[2] = (char *)ctx->xapian_compact;
+    argv[3] = NULL;
+    t0 = now_seconds();
+    if (run_program(argv, ctx->xapian_log, 1, err, sizeof err) != 0) {
+        add_detail(res, "; xapian-compact: %s (install xapian-tools; log %s)", err,
+                   ctx->xapian_log);
+    } else {
+        res->have_compact = 1;
+        res->compact_seconds = now_seconds() - t0;
+        res->compact_index_bytes = dir_file_bytes(ctx->xapian_compact, "postlist.glass") +
+                                   dir_file_bytes(ctx->xapian_compact, "position.glass");
+        res->compact_total_bytes = dir_bytes(ctx->xapian_compact, "");
+        add_detail(res,
+                   "; xapian-compact (%.2f s, untimed): postlist+position %llu B, all "
+                   "files %llu B",
+                   res->compact_seconds, res->compact_index_bytes, res->compact_total_bytes);
+    }
+    rc = 0;
+out:
+    return rc;
+}
+
+/* ---------------------------------------------------------------- FTS5 and Sphinx */
+
+/* Copy a peer result into an engine result. */
+static void from_peer(engine_result *res, const peer_index_result *p)
+{
+    res->docs = p->docs;
+    res->seconds = p->seconds;
+    res->peak_rss_kb = p->peak_rss_kb;
+    res->index_bytes = p->index_bytes;
+    res->store_bytes = p->store_bytes;
+    set_detail(res, "%s", p->detail);
+}
+
+/* Child: peer_fts5_index, called from a fresh small process (peak RSS is its own child's). */
+static int fts5_child(const bench_ctx *ctx, engine_result *res)
+{
+    peer_index_result p;
+    long rss = current_rss_kb();
+    int rc = peer_fts5_index(ctx->ndjson, ctx->fts5_dir, &p);
+
+    from_peer(res, &p);
+    res->fork_rss_kb = rss;
+    return rc;
+}
+
+/* Child: peer_sphinx_index, called from a fresh small process (peak RSS is the indexer's). */
+static int sphinx_child(const bench_ctx *ctx, engine_result *res)
+{
+    peer_index_result p;
+    long rss = current_rss_kb();
+    int rc = peer_sphinx_index(ctx->ndjson, ctx->sphinx_dir, &p);
+
+    from_peer(res, &p);
+    res->fork_rss_kb = rss;
+    return rc;
+}
+
+static int run_fts5(const bench_ctx *ctx, engine_result *res)
+{
+    if (run_in_child(fts5_child, ctx, res) != 0)
+        return -1;
+    res->total_bytes = res->index_bytes + res->store_bytes;
+    return 0;
+}
+
+static int run_sphinx(const bench_ctx *ctx, engine_result *res)
+{
+    if (run_in_child(sphinx_child, ctx, res) != 0)
+        return -1;
+    /* All index files (catalog.sp?), not the TSV input, config or log. */
+    res->total_bytes = dir_bytes(ctx->sphinx_dir, "catalog.sp");
+    return 0;
+}
+
+/* ---------------------------------------------------------------- report */
+
+typedef struct json_buf {
+    char s[8192];
+    size_t len;
+} json_buf;
+
+static void json_add(json_buf *j, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (j->len + 1 >= sizeof j->s)
+        return;
+    va_start(ap, fmt);
+    j->len += (size_t)vsnprintf(j->s + j->len, sizeof j->s - j->len, fmt, ap);
+    va_end(ap);
+    if (j->len >= sizeof j->s)
+        j->len = sizeof j->s - 1;
+}
+
+/* "key":value with decimals digits, or "key":null. */
+static void json_num(json_buf *j, const char *key, int have, double v, int decimals)
+{
+    json_add(j, "%s\"%s\":", j->len > 1 ? "," : "", key);
+    if (have)
+        json_add(j, "%.*f", decimals, v);
+    else
+        json_add(j, "null");
+}
+
+static double docs_per_s(const engine_result *r)
+{
+    return r->seconds > 0 ? (double)r->docs / r->seconds : 0.0;
+}
+
+/* Print one table row. */
+static void print_row(const char *name, const engine_result *r)
+{
+    if (!r->ok) {
+        printf("%-16s FAILED: %s\n", name, r->detail);
+        return;
+    }
+    printf("%-16s %7llu %8.2f %9.0f %10.1f %15llu %12llu %12llu\n", name, r->docs, r->seconds,
+           docs_per_s(r), (double)r->peak_rss_kb / 1024.0, r->index_bytes, r->store_bytes,
+           r->total_bytes);
+}
+
+static void print_ratio(const char *what, int have, double num, double den)
+{
+    if (have && den > 0)
+        printf("  %-34s %.2f\n", what, num / den);
+    else
+        printf("  %-34s n/a\n", what);
+}
+
+static void print_report(const char *catalog, const bench_ctx *ctx, const engine_result *res,
+                         double unpack_seconds)
+{
+    const engine_result *s = &res[ENG_SOUK], *x = &res[ENG_XAPIAN], *f = &res[ENG_FTS5];
+    const engine_result *sp = &res[ENG_SPHINX];
+    json_buf j;
+    int i;
+
+    printf("\nsouk-bench index: %s\n", catalog);
+    if (strcmp(ctx->ndjson, catalog) != 0)
+        printf("  NDJSON %s: %llu B (decompressed in %.2f s, untimed)\n", ctx->ndjson,
+               file_bytes(ctx->ndjson), unpack_seconds);
+    else
+        printf("  NDJSON: %llu B, read in place\n", file_bytes(ctx->ndjson));
+    printf("  work dir %s\n\n", ctx->work);
+    printf("%-16s %7s %8s %9s %10s %15s %12s %12s\n", "engine", "docs", "seconds", "docs/s",
+           "peakRSS MB", "post+pos+dict B", "store B", "total B");
+    for (i = 0; i < ENG_COUNT; i++) {
+        if (res[i].ran)
+            print_row(engine_names[i], &res[i]);
+        if (i == ENG_XAPIAN && x->ran && x->ok && x->have_compact)
+            printf("%-16s %7s %8s %9s %10s %15llu %12llu %12llu\n", "xapian-compact", "-", "-", "-",
+                   "-", x->compact_index_bytes,
+                   dir_file_bytes(ctx->xapian_compact, "docdata.glass"), x->compact_total_bytes);
+    }
+    printf("\n");
+    for (i = 0; i < ENG_COUNT; i++) {
+        if (res[i].ran && res[i].ok)
+            printf("%s: peak RSS %ld kB (RSS of its parent at fork %ld kB); %s\n", engine_names[i],
+                   res[i].peak_rss_kb, res[i].fork_rss_kb, res[i].detail);
+    }
+    printf("\nratios:\n");
+    print_ratio("souk/xapian docs/s", s->ok && x->ok, docs_per_s(s), docs_per_s(x));
+    print_ratio("souk/sphinx docs/s", s->ok && sp->ok, docs_per_s(s), docs_per_s(sp));
+    print_ratio("souk/fts5 docs/s", s->ok && f->ok, docs_per_s(s), docs_per_s(f));
+    print_ratio("souk_bytes/sphinx_bytes", s->ok && sp->ok, (double)s->index_bytes,
+                (double)sp->index_bytes);
+    print_ratio("souk_bytes/xapian_bytes", s->ok && x->ok, (double)s->index_bytes,
+                (double)x->index_bytes);
+    print_ratio("souk_bytes/xapian_compact_bytes", s->ok && x->ok && x->have_compact,
+                (double)s->index_bytes, (double)x->compact_index_bytes);
+    print_ratio("souk_bytes/fts5_bytes", s->ok && f->ok, (double)s->index_bytes,
+                (double)f->index_bytes);
+    print_ratio("souk/sphinx peak RSS", s->ok && sp->ok, (double)s->peak_rss_kb,
+                (double)sp->peak_rss_kb);
+
+    memset(&j, 0, sizeof j);
+    json_add(&j, "{");
+    for (i = 0; i < ENG_COUNT; i++) {
+        const engine_result *r = &res[i];
+        char key[64];
+
+        snprintf(key, sizeof key, "%s_docs_per_s", engine_names[i]);
+        json_num(&j, key, r->ok, docs_per_s(r), 0);
+    }
+    for (i = 0; i < ENG_COUNT; i++) {
+        const engine_result *r = &res[i];
+        char key[64];
+
+        snprintf(key, sizeof key, "%s_bytes", engine_names[i]);
+        json_num(&j, key, r->ok, (double)r->index_bytes, 0);
+        if (i == ENG_XAPIAN)
+            json_num(&j, "xapian_compact_bytes", r->ok && r->have_compact,
+                     (double)r->compact_index_bytes, 0);
+    }
+    for (i = 0; i < ENG_COUNT; i++) {
+        const engine_result *r = &res[i];
+        char key[64];
+
+        snprintf(key, sizeof key, "%s_peak_rss_kb", engine_names[i]);
+        json_num(&j, key, r->ok, (double)r->peak_rss_kb, 0);
+        snprintf(key, sizeof key, "%s_docs", engine_names[i]);
+        json_num(&j, key, r->ok, (double)r->docs, 0);
+        snprintf(key, sizeof key, "%s_seconds", engine_names[i]);
+        json_num(&j, key, r->ok, r->seconds, 3);
+        snprintf(key, sizeof key, "%s_store_bytes", engine_names[i]);
+        json_num(&j, key, r->ok, (double)r->store_bytes, 0);
+        snprintf(key, sizeof key, "%s_total_bytes", engine_names[i]);
+        json_num(&j, key, r->ok, (double)r->total_bytes, 0);
+    }
+    json_num(&j, "souk_commit_seconds", s->ok, s->commit_seconds, 3);
+    json_num(&j, "souk_wait_seconds", s->ok, s->wait_seconds, 3);
+    json_num(&j, "souk_rejected", s->ok, (double)s->rejected, 0);
+    json_num(&j, "souk_terms", s->ok, (double)s->terms, 0);
+    json_num(&j, "souk_other_bytes", s->ok, (double)s->other_bytes, 0);
+    json_num(&j, "souk_payload_postings_bytes", s->ok, (double)s->pay_postings, 0);
+    json_num(&j, "souk_payload_positions_bytes", s->ok, (double)s->pay_positions, 0);
+    json_num(&j, "souk_payload_dictionary_bytes", s->ok, (double)s->pay_dict, 0);
+    json_num(&j, "xapian_other_bytes", x->ok, (double)x->other_bytes, 0);
+    json_num(&j, "xapian_compact_total_bytes", x->ok && x->have_compact,
+             (double)x->compact_total_bytes, 0);
+    json_num(&j, "souk_vs_xapian_docs_per_s", s->ok && x->ok && docs_per_s(x) > 0,
+             docs_per_s(x) > 0 ? docs_per_s(s) / docs_per_s(x) : 0, 3);
+    json_num(&j, "souk_vs_sphinx_docs_per_s", s->ok && sp->ok && docs_per_s(sp) > 0,
+             docs_per_s(sp) > 0 ? docs_per_s(s) / docs_per_s(sp) : 0, 3);
+    json_num(&j, "souk_vs_sphinx_bytes", s->ok && sp->ok && sp->index_bytes > 0,
+             sp->index_bytes > 0 ? (double)s->index_bytes / (double)sp->index_bytes : 0, 3);
+    for (i = 0; i < ENG_COUNT; i++) {
+        if (res[i].ran)
+            json_add(&j, ",\"%s_ok\":%s", engine_names[i], res[i].ok ? "true" : "false");
+    }
+    json_add(&j, "}");
+    printf("%s\n", j.s);
+}
+
+/* ---------------------------------------------------------------- main */
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: souk-bench index [--catalog FILE.jsonl[.xz]] [--work DIR]\n"
+                    "                        [--engines souk,xapian,fts5,sphinx] [--keep]\n");
+}
+
+/* Parse "souk,xapian,..." into sel[]. Returns 0, or -1 on an unknown name. */
+static int parse_engines(const char *list, int sel[ENG_COUNT])
+{
+    const char *p = list, *end;
+    size_t len;
+    int i, found;
+
+    for (i = 0; i < ENG_COUNT; i++)
+        sel[i] = 0;
+    while (*p != '\0') {
+        end = strchr(p, ',');
+        len = end != NULL ? (size_t)(end - p) : strlen(p);
+        found = 0;
+        for (i = 0; i < ENG_COUNT; i++) {
+            if (len == strlen(engine_names[i]) && strncmp(p, engine_names[i], len) == 0) {
+                sel[i] = 1;
+                found = 1;
+            }
+        }
+        if (!found && len > 0) {
+            fprintf(stderr,
+                    "souk-bench index: unknown engine '%.*s' (souk, xapian, fts5, "
+                    "sphinx)\n",
+                    (int)len, p);
+            return -1;
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+/* Decompress (xz) or just point at the catalog. Returns 0, or -1 with a message on stderr. */
+static int prepare_ndjson(const char *catalog, bench_ctx *ctx)
+{
+    size_t len = strlen(catalog);
+    char *argv[4];
+    char err[512];
+
+    if (len < 3 || strcmp(catalog + len - 3, ".xz") != 0) {
+        if (snprintf(ctx->ndjson, sizeof ctx->ndjson, "%s", catalog) >= (int)sizeof ctx->ndjson)
+            return -1;
+        return 0;
+    }
+    if (path_join(ctx->ndjson, sizeof ctx->ndjson, ctx->work, "catalog.jsonl") != 0)
+        return -1;
+    fprintf(stderr, "souk-bench index: decompressing %s into %s\n", catalog, ctx->work);
+    argv[0] = (char *)"xz";
+    argv[1] = (char *)"-dc";
+    argv[2] = (char *)catalog;
+    argv[3] = NULL;
+    if (run_program(argv, ctx->ndjson, 0, err, sizeof err) != 0) {
+        fprintf(stderr, "souk-bench index: decompressing %s: %s (install xz-utils)\n", catalog,
+                err);
+        return -1;
+    }
+    return 0;
+}
+
+/* souk-bench index: index the Debian package catalog with Souk, Xapian, SQLite FTS5 and Sphinx,
+ * each in its own child process, and print time, docs/s, peak RSS and on-disk sizes side by
+ * side, then one JSON line with every figure. argv holds the options after "index" (see the file
+ * comment). Returns the exit status: 0 when every selected engine succeeded (or the catalog is
+ * missing: "SKIP: ..." is printed), 1 when an engine or the setup failed, 2 on a usage error.
+ * The work dir is a fresh mkdtemp dir under /tmp unless --work is given (it must then be missing
+ * or empty); what the run created there is removed at the end unless --keep. */
+int bench_index(int argc, char **argv)
+{
+    static bench_ctx ctx;
+    static engine_result res[ENG_COUNT];
+    static int (*const runners[ENG_COUNT])(const bench_ctx *, engine_result *) = {
+        run_souk, run_xapian, run_fts5, run_sphinx};
+    char root[PATH_MAX], catalog[PATH_MAX] = "", abs[PATH_MAX];
+    const char *catalog_opt = NULL, *work_opt = NULL, *engines_opt = "souk,xapian,fts5,sphinx";
+    int sel[ENG_COUNT];
+    int keep = 0, made_work = 0, made_tmp = 0, status = 1, i, failed = 0;
+    double t0, unpack_seconds = 0;
+    struct stat st;
+
+    memset(&ctx, 0, sizeof ctx);
+    memset(res, 0, sizeof res);
+    for (i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--catalog") == 0 && i + 1 < argc) {
+            catalog_opt = argv[++i];
+        } else if (strcmp(argv[i], "--work") == 0 && i + 1 < argc) {
+            work_opt = argv[++i];
+        } else if (strcmp(argv[i], "--engines") == 0 && i + 1 < argc) {
+            engines_opt = argv[++i];
+        } else if (strcmp(argv[i], "--keep") == 0) {
+            keep = 1;
+        } else {
+            usage();
+            status = 2;
+            goto out;
+        }
+    }
+    if (parse_engines(engines_opt, sel) != 0) {
+        usage();
+        status = 2;
+        goto out;
+    }
+    if (project_root(root, sizeof root) != 0) {
+        fprintf(stderr, "souk-bench index: cannot find the project root from /proc/self/exe\n");
+        goto fail;
+    }
+    if (catalog_opt != NULL)
+        snprintf(catalog, sizeof catalog, "%s", catalog_opt);
+    else if (path_join(catalog, sizeof catalog, root, CATALOG_REL) != 0)
+        goto fail;
+    if (stat(catalog, &st) != 0 || !S_ISREG(st.st_mode)) {
+        printf("SKIP: catalog %s not found (%s); pass --catalog FILE.jsonl[.xz]\n", catalog,
+               strerror(errno != 0 ? errno : EINVAL));
+        status = 0;
+        goto out;
+    }
+    if (realpath(catalog, abs) != NULL)
+        snprintf(catalog, sizeof catalog, "%s", abs);
+    if (path_join(ctx.schema, sizeof ctx.schema, root, SCHEMA_REL) != 0)
+        goto fail;
+
+    /* The work dir. */
+    if (work_opt == NULL) {
+        snprintf(ctx.work, sizeof ctx.work, "/tmp/souk-bench-index.XXXXXX");
+        if (mkdtemp(ctx.work) == NULL) {
+            fprintf(stderr, "souk-bench index: mkdtemp: %s\n", strerror(errno));
+            goto fail;
+        }
+        made_tmp = 1;
+    } else {
+        if (!dir_missing_or_empty(work_opt)) {
+            fprintf(stderr, "souk-bench index: work dir %s must be missing or empty\n", work_opt);
+            goto fail;
+        }
+        if (mkdir(work_opt, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "souk-bench index: cannot create %s: %s\n", work_opt, strerror(errno));
+            goto fail;
+        }
+        if (realpath(work_opt, ctx.work) == NULL) {
+            fprintf(stderr, "souk-bench index: %s: %s\n", work_opt, strerror(errno));
+            goto fail;
+        }
+    }
+    made_work = 1;
+    if (path_join(ctx.souk_dir, sizeof ctx.souk_dir, ctx.work, "souk") != 0 ||
+        path_join(ctx.souk_rejects, sizeof ctx.souk_rejects, ctx.work, "souk-rejects.ndjson") ||
+        path_join(ctx.xapian_dir, sizeof ctx.xapian_dir, ctx.work, "xapian") != 0 ||
+        path_join(ctx.xapian_compact, sizeof ctx.xapian_compact, ctx.work, "xapian-compact") ||
+        path_join(ctx.xapian_log, sizeof ctx.xapian_log, ctx.work, "xapian-compact.log") ||
+        path_join(ctx.fts5_dir, sizeof ctx.fts5_dir, ctx.work, "fts5") != 0 ||
+        path_join(ctx.sphinx_dir, sizeof ctx.sphinx_dir, ctx.work, "sphinx") != 0) {
+        fprintf(stderr, "souk-bench index: work dir path too long\n");
+        goto fail;
+    }
+
+    t0 = now_seconds();
+    if (prepare_ndjson(catalog, &ctx) != 0)
+        goto fail;
+    unpack_seconds = now_seconds() - t0;
+
+    for (i = 0; i < ENG_COUNT; i++) {
+        if (!sel[i])
+            continue;
+        fprintf(stderr, "souk-bench index: indexing with %s...\n", engine_names[i]);
+        res[i].ran = 1;
+        t0 = now_seconds();
+        if (runners[i](&ctx, &res[i]) != 0) {
+            res[i].ok = 0;
+            failed = 1;
+            fprintf(stderr, "souk-bench index: %s FAILED: %s\n", engine_names[i], res[i].detail);
+        } else {
+            fprintf(stderr,
+                    "souk-bench index: %s: %llu docs in %.2f s (%.2f s with the "
+                    "untimed parts)\n",
+                    engine_names[i], res[i].docs, res[i].seconds, now_seconds() - t0);
+        }
+    }
+    for (i = 1; i < ENG_COUNT; i++) {
+        if (res[i].ok && res[0].ok && res[i].docs != res[0].docs)
+            fprintf(stderr, "souk-bench index: note: %s indexed %llu docs, souk %llu\n",
+                    engine_names[i], res[i].docs, res[0].docs);
+    }
+    print_report(catalog, &ctx, res, unpack_seconds);
+    status = failed ? 1 : 0;
+    goto out;
+fail:
+    status = 1;
+out:
+    fflush(stdout);
+    if (made_work && !keep) {
+        if (made_tmp) {
+            remove_tree(ctx.work);
+        } else {
+            if (ctx.ndjson[0] != '\0' && strcmp(ctx.ndjson, catalog) != 0)
+                remove_tree(ctx.ndjson);
+            remove_tree(ctx.souk_dir);
+            remove_tree(ctx.souk_rejects);
+            remove_tree(ctx.xapian_dir);
+            remove_tree(ctx.xapian_compact);
+            remove_tree(ctx.xapian_log);
+            remove_tree(ctx.fts5_dir);
+            remove_tree(ctx.sphinx_dir);
+        }
+    } else if (made_work) {
+        fprintf(stderr, "souk-bench index: kept work dir %s\n", ctx.work);
+    }
+    return status;
+}
