@@ -1,6 +1,7 @@
 /* document.c: catalog record -> analyzed document (see souk/document.h). */
 #include "souk/document.h"
 #include "souk/souk.h"
+#include "varint.h"
 
 #include <cjson/cJSON.h>
 #include <zstd.h>
@@ -14,7 +15,18 @@ typedef struct tevent {
     uint32_t off, len; /* term bytes in tbuf */
     uint32_t pos;
     uint32_t wdf;
+    uint32_t uid; /* distinct term the occurrence belongs to */
 } tevent;
+
+/* A distinct term of the document being built. */
+typedef struct uterm {
+    uint64_t hash;
+    uint64_t prefix; /* souk__prefix8, for sorting */
+    uint32_t off, len;
+    uint32_t wdf, npos, lastpos;
+    uint32_t rank; /* position in byte order */
+    uint32_t fill; /* positions written so far */
+} uterm;
 
 struct souk_docbuilder {
     const souk_schema *s;
@@ -27,6 +39,10 @@ struct souk_docbuilder {
     size_t capord;
     souk_dterm *terms;
     size_t capterms;
+    uterm *u;
+    size_t capu;
+    uint32_t *umap; /* open addressing: uterm index + 1 */
+    size_t umapcap;
     uint32_t *pos;
     size_t cappos;
     souk_dattr *attrs;
@@ -102,6 +118,8 @@ void souk_docbuilder_free(souk_docbuilder *b)
     souk_free(b->ev);
     souk_free(b->order);
     souk_free(b->terms);
+    souk_free(b->u);
+    souk_free(b->umap);
     souk_free(b->pos);
     souk_free(b->attrs);
     souk_free(b->abuf);
@@ -151,6 +169,103 @@ static void add_event(void *ctx, const char *term, size_t len, uint32_t pos, uin
     e->pos = pos;
     e->wdf = wdf;
     b->tlen += len;
+}
+
+/* qsort_r comparator of distinct-term indexes: by term bytes (prefix first). */
+static int cmp_uterm(const void *a, const void *b, void *arg)
+{
+    const souk_docbuilder *bd = arg;
+    const uterm *x = &bd->u[*(const uint32_t *)a], *y = &bd->u[*(const uint32_t *)b];
+    if (x->prefix != y->prefix)
+        return x->prefix < y->prefix ? -1 : 1;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int r = memcmp(bd->tbuf + x->off, bd->tbuf + y->off, n);
+    if (r)
+        return r;
+    return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* Aggregates the document's term occurrences into distinct terms, sorted by bytes, with wdf
+ * and ascending positions: a hash table groups the occurrences, and only the distinct terms
+ * are sorted. Returns the number of distinct terms, or -1 when out of memory, or -2 when
+ * positions of a term arrive out of order (the caller then sorts every occurrence). */
+static long aggregate_hashed(souk_docbuilder *b, uint32_t *doclen_out)
+{
+    size_t cap = 64;
+    while (cap < b->nev * 2 + 2)
+        cap *= 2;
+    if (grow((void **)&b->umap, &b->umapcap, cap, sizeof *b->umap) ||
+        grow((void **)&b->u, &b->capu, b->nev + 1, sizeof *b->u) ||
+        grow((void **)&b->order, &b->capord, b->nev + 1, sizeof *b->order) ||
+        grow((void **)&b->terms, &b->capterms, b->nev + 1, sizeof *b->terms) ||
+        grow((void **)&b->pos, &b->cappos, b->nev + 1, sizeof *b->pos))
+        return -1;
+    memset(b->umap, 0, cap * sizeof *b->umap);
+    size_t mask = cap - 1;
+    uint32_t nu = 0, doclen = 0;
+    for (size_t i = 0; i < b->nev; i++) {
+        tevent *e = &b->ev[i];
+        const char *t = b->tbuf + e->off;
+        uint64_t h = souk__hash(t, e->len);
+        size_t slot = h & mask;
+        uterm *u = NULL;
+        while (b->umap[slot]) {
+            uterm *c = &b->u[b->umap[slot] - 1];
+            if (c->hash == h && c->len == e->len && memcmp(b->tbuf + c->off, t, e->len) == 0) {
+                u = c;
+                break;
+            }
+            slot = (slot + 1) & mask;
+        }
+        if (!u) {
+            u = &b->u[nu];
+            u->hash = h;
+            u->prefix = souk__prefix8(t, e->len);
+            u->off = e->off;
+            u->len = e->len;
+            u->wdf = u->npos = u->lastpos = u->fill = 0;
+            b->umap[slot] = ++nu;
+        }
+        e->uid = (uint32_t)(u - b->u);
+        u->wdf += e->wdf;
+        doclen += e->wdf;
+        if (e->pos) {
+            if (u->npos && e->pos < u->lastpos)
+                return -2;
+            if (!u->npos || e->pos != u->lastpos) {
+                u->npos++;
+                u->lastpos = e->pos;
+            }
+        }
+    }
+    for (uint32_t i = 0; i < nu; i++)
+        b->order[i] = i;
+    qsort_r(b->order, nu, sizeof *b->order, cmp_uterm, b);
+    uint32_t np = 0;
+    for (uint32_t r = 0; r < nu; r++) {
+        uterm *u = &b->u[b->order[r]];
+        souk_dterm *t = &b->terms[r];
+        u->rank = r;
+        t->term = b->tbuf + u->off;
+        t->len = u->len;
+        t->wdf = u->wdf;
+        t->npos = u->npos;
+        t->pos_off = np;
+        t->hash = u->hash;
+        np += u->npos;
+    }
+    for (size_t i = 0; i < b->nev; i++) {
+        const tevent *e = &b->ev[i];
+        if (!e->pos)
+            continue;
+        uterm *u = &b->u[e->uid];
+        souk_dterm *t = &b->terms[u->rank];
+        if (u->fill && b->pos[t->pos_off + u->fill - 1] == e->pos)
+            continue; /* the same occurrence twice */
+        b->pos[t->pos_off + u->fill++] = e->pos;
+    }
+    *doclen_out = doclen;
+    return nu;
 }
 
 /* qsort_r comparator of event indexes: by term bytes, then position. */
@@ -446,6 +561,17 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
         goto out;
     }
     /* Aggregate occurrences into distinct terms with wdf and sorted positions. */
+    uint32_t nt = 0, np = 0, doclen = 0;
+    long agg = aggregate_hashed(b, &doclen);
+    if (agg == -1) {
+        rc = SOUK_ENOMEM;
+        goto out;
+    }
+    if (agg >= 0) {
+        nt = (uint32_t)agg;
+        goto aggregated;
+    }
+    /* Positions out of order (not produced by the analyzer today): sort every occurrence. */
     if (grow((void **)&b->order, &b->capord, b->nev + 1, sizeof *b->order)) {
         rc = SOUK_ENOMEM;
         goto out;
@@ -458,7 +584,7 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
         rc = SOUK_ENOMEM;
         goto out;
     }
-    uint32_t nt = 0, np = 0, doclen = 0;
+    doclen = 0;
     for (size_t i = 0; i < b->nev; i++) {
         const tevent *e = &b->ev[b->order[i]];
         souk_dterm *t = nt ? &b->terms[nt - 1] : NULL;
@@ -469,6 +595,7 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
             t->wdf = 0;
             t->npos = 0;
             t->pos_off = np;
+            t->hash = souk__hash(t->term, t->len);
         }
         t->wdf += e->wdf;
         doclen += e->wdf;
@@ -477,6 +604,8 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
             t->npos++;
         }
     }
+    (void)np;
+aggregated:
     stored_txt = cJSON_PrintUnformatted(stored);
     if (!stored_txt) {
         rc = SOUK_ENOMEM;

@@ -73,4 +73,34 @@ static inline uint64_t le64_get(const uint8_t *p)
     return v;
 }
 
+/* Hash of a short byte string, 8 bytes at a time: terms and ids in the engine's hash tables. The
+ * same function everywhere, so a hash computed in an analysis thread serves the writer. */
+static inline uint64_t souk__hash(const void *p, size_t n)
+{
+    const uint8_t *s = p;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    while (n >= 8) {
+        uint64_t v;
+        memcpy(&v, s, 8);
+        h = (h ^ v) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        s += 8;
+        n -= 8;
+    }
+    uint64_t v = 0;
+    memcpy(&v, s, n);
+    h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
+}
+
+/* The first 8 bytes of a string as a big-endian number (zero padded): comparing these orders
+ * strings like memcmp does, as far as they go. */
+static inline uint64_t souk__prefix8(const char *t, size_t len)
+{
+    uint64_t p = 0;
+    for (size_t i = 0; i < 8; i++)
+        p = (p << 8) | (i < len ? (uint8_t)t[i] : 0);
+    return p;
+}
+
 #endif

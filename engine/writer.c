@@ -106,23 +106,9 @@ struct souk_writer {
     char err[512];
 };
 
-/* Hash of a short byte string, 8 bytes at a time (terms and ids). */
 static uint64_t hash_bytes(const void *p, size_t n)
 {
-    const uint8_t *s = p;
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-    while (n >= 8) {
-        uint64_t v;
-        memcpy(&v, s, 8);
-        h = (h ^ v) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-        s += 8;
-        n -= 8;
-    }
-    uint64_t v = 0;
-    memcpy(&v, s, n);
-    h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 29);
+    return souk__hash(p, n);
 }
 
 static void grouping_clear(struct commit_ctx *c);
@@ -332,6 +318,7 @@ typedef struct tchange {
 typedef struct tgroup {
     const char *term;
     uint32_t len;
+    uint64_t hash;
     uint32_t n;          /* changes of the term */
     uint32_t last_docid; /* docid of its latest change */
     uint32_t start;      /* first change in the grouped array */
@@ -752,7 +739,7 @@ static int merge_term(commit_ctx *c, const char *term, uint32_t tlen, const tcha
 }
 
 /* Finds or adds the group of a term. */
-static tgroup *group_for(commit_ctx *c, const char *term, uint32_t len)
+static tgroup *group_for(commit_ctx *c, const char *term, uint32_t len, uint64_t hash)
 {
     if ((c->ngroups + 1) * 2 > c->gcap) {
         size_t nc = c->gcap ? c->gcap * 2 : 1 << 16;
@@ -760,7 +747,7 @@ static tgroup *group_for(commit_ctx *c, const char *term, uint32_t len)
         if (!m)
             return NULL;
         for (size_t g = 0; g < c->ngroups; g++) {
-            size_t s = hash_bytes(c->groups[g].term, c->groups[g].len) & (nc - 1);
+            size_t s = c->groups[g].hash & (nc - 1);
             while (m[s])
                 s = (s + 1) & (nc - 1);
             m[s] = (uint32_t)g + 1;
@@ -769,10 +756,10 @@ static tgroup *group_for(commit_ctx *c, const char *term, uint32_t len)
         c->gmap = m;
         c->gcap = nc;
     }
-    size_t mask = c->gcap - 1, s = hash_bytes(term, len) & mask;
+    size_t mask = c->gcap - 1, s = hash & mask;
     while (c->gmap[s]) {
         tgroup *g = &c->groups[c->gmap[s] - 1];
-        if (g->len == len && memcmp(g->term, term, len) == 0)
+        if (g->hash == hash && g->len == len && memcmp(g->term, term, len) == 0)
             return g;
         s = (s + 1) & mask;
     }
@@ -791,14 +778,15 @@ static tgroup *group_for(commit_ctx *c, const char *term, uint32_t len)
         return NULL;
     c->ngroups++;
     g->len = len;
+    g->hash = hash;
     c->gmap[s] = (uint32_t)c->ngroups;
     return g;
 }
 
-static int add_change(commit_ctx *c, const char *term, uint32_t len, uint32_t docid, int del,
-                      uint32_t wdf, uint32_t npos, const uint32_t *pos, uint32_t opi)
+static int add_change(commit_ctx *c, const char *term, uint32_t len, uint64_t hash, uint32_t docid,
+                      int del, uint32_t wdf, uint32_t npos, const uint32_t *pos, uint32_t opi)
 {
-    tgroup *g = group_for(c, term, len);
+    tgroup *g = group_for(c, term, len, hash);
     if (!g)
         return ENOMEM;
     if (c->nch == c->capch) {
@@ -828,10 +816,19 @@ static int add_change(commit_ctx *c, const char *term, uint32_t len, uint32_t do
     return 0;
 }
 
+/* A group in the term-order sort: the first 8 bytes of the term decide most comparisons. */
+typedef struct grank {
+    uint64_t prefix;
+    uint32_t idx;
+} grank;
+
 static int cmp_group(const void *a, const void *b, void *arg)
 {
+    const grank *ra = a, *rb = b;
+    if (ra->prefix != rb->prefix)
+        return ra->prefix < rb->prefix ? -1 : 1;
     const tgroup *groups = arg;
-    const tgroup *x = &groups[*(const uint32_t *)a], *y = &groups[*(const uint32_t *)b];
+    const tgroup *x = &groups[ra->idx], *y = &groups[rb->idx];
     size_t n = x->len < y->len ? x->len : y->len;
     int r = memcmp(x->term, y->term, n);
     if (r)
@@ -1098,7 +1095,7 @@ static int pregroup(souk_writer *w, op *o, const souk_dterm *terms)
     o->ch_begin = (uint32_t)c->nch;
     for (uint32_t i = 0; i < o->nterms; i++) {
         const souk_dterm *t = &terms[i];
-        int rc = add_change(c, t->term, t->len, o->docid, 0, t->wdf, t->npos,
+        int rc = add_change(c, t->term, t->len, t->hash, o->docid, 0, t->wdf, t->npos,
                             o->positions + t->pos_off, opi);
         if (rc)
             return rc;
@@ -1120,7 +1117,8 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     dchange *dcs = NULL;
     dlset *dls = NULL;
     tchange *sorted = NULL;
-    uint32_t *rank = NULL, *fill = NULL;
+    grank *rank = NULL;
+    uint32_t *fill = NULL;
     size_t ndc = 0, ndl = 0;
     int rc = souk__txn_begin(ix, 0, &c->txn);
     if (rc)
@@ -1264,12 +1262,13 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
                                 : term_cmp(dc->old_terms[a], dc->old_lens[a], o->terms[b].term,
                                            o->terms[b].len);
             if (cmp < 0) {
-                rc = add_change(c, dc->old_terms[a], dc->old_lens[a], dc->docid, 1, 0, 0, NULL,
-                                dc->opi);
+                rc = add_change(c, dc->old_terms[a], dc->old_lens[a],
+                                hash_bytes(dc->old_terms[a], dc->old_lens[a]), dc->docid, 1, 0, 0,
+                                NULL, dc->opi);
                 a++;
             } else {
                 const souk_dterm *t = &o->terms[b];
-                rc = add_change(c, t->term, t->len, dc->docid, 0, t->wdf, t->npos,
+                rc = add_change(c, t->term, t->len, t->hash, dc->docid, 0, t->wdf, t->npos,
                                 o->positions + t->pos_off, dc->opi);
                 a += cmp == 0;
                 b++;
@@ -1300,13 +1299,15 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         rc = ENOMEM;
         goto out;
     }
-    for (size_t g = 0; g < c->ngroups; g++)
-        rank[g] = (uint32_t)g;
+    for (size_t g = 0; g < c->ngroups; g++) {
+        rank[g].idx = (uint32_t)g;
+        rank[g].prefix = souk__prefix8(c->groups[g].term, c->groups[g].len);
+    }
     qsort_r(rank, c->ngroups, sizeof *rank, cmp_group, c->groups);
     uint32_t at = 0;
     for (size_t r = 0; r < c->ngroups; r++) {
-        c->groups[rank[r]].start = at;
-        at += c->groups[rank[r]].n;
+        c->groups[rank[r].idx].start = at;
+        at += c->groups[rank[r].idx].n;
     }
     for (size_t i = 0; i < c->nch; i++) {
         const op *o = &w->ops[c->ch[i].op];
@@ -1316,8 +1317,8 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         sorted[c->groups[g].start + fill[g]++] = c->ch[i];
     }
     for (size_t r = 0; r < c->ngroups; r++) {
-        tgroup *tg = &c->groups[rank[r]];
-        uint32_t n = fill[rank[r]];
+        tgroup *tg = &c->groups[rank[r].idx];
+        uint32_t n = fill[rank[r].idx];
         tchange *ch = sorted + tg->start;
         if (n == 0)
             continue;

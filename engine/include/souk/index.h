@@ -41,6 +41,7 @@ typedef struct souk_dterm {
     uint32_t wdf;
     uint32_t npos;    /* number of positions */
     uint32_t pos_off; /* index of the first position in souk_doc.positions */
+    uint64_t hash;    /* hash of the term bytes (engine/varint.h souk__hash) */
 } souk_dterm;
 
 /* One attribute value: field id, and for numbers/bools num, for keywords the string. */
