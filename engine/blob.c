@@ -1,15 +1,17 @@
-/* blob.c: the stored-blob format (a codec byte, then raw or zstd-compressed bytes) used for the
+/* blob.c: the stored-blob format (a codec byte, then raw or LZ4-compressed bytes) used for the
  * document store and per-document term lists, and the front coding of term lists. Compression
- * runs in the analysis threads, so the single writer thread writes fewer bytes. */
+ * runs in the analysis threads, so the single writer thread writes fewer bytes. LZ4 rather than
+ * zstd: these blobs are small (about 1 KB), and zstd's per-call set-up cost more CPU than the
+ * whole rest of the analysis of a document (measured; see docs/index-format.md). */
 #include "souk/index.h"
 #include "souk/souk.h"
 #include "varint.h"
 
 #include <string.h>
-#include <zstd.h>
+#include <lz4.h>
 
 #define BLOB_RAW 0
-#define BLOB_ZSTD 1
+#define BLOB_LZ4 1
 #define BLOB_MIN_COMPRESS 96 /* shorter payloads are stored raw */
 
 static int reserve(uint8_t **out, size_t *cap, size_t need)
@@ -27,16 +29,19 @@ static int reserve(uint8_t **out, size_t *cap, size_t need)
     return 0;
 }
 
-size_t souk_blob_pack(void *zcctx, const void *src, size_t len, uint8_t **out, size_t *cap)
+size_t souk_blob_pack(void *lz4state, const void *src, size_t len, uint8_t **out, size_t *cap)
 {
-    size_t bound = ZSTD_compressBound(len);
-    if (reserve(out, cap, 1 + (bound > len ? bound : len)))
+    size_t bound = (size_t)LZ4_compressBound((int)len);
+    if (len > (size_t)LZ4_MAX_INPUT_SIZE || reserve(out, cap, 16 + (bound > len ? bound : len)))
         return 0;
-    if (zcctx && len >= BLOB_MIN_COMPRESS) {
-        size_t z = ZSTD_compressCCtx(zcctx, *out + 1, bound, src, len, 1);
-        if (!ZSTD_isError(z) && z + 8 < len) {
-            (*out)[0] = BLOB_ZSTD;
-            return z + 1;
+    if (lz4state && len >= BLOB_MIN_COMPRESS) {
+        /* codec byte, varint original length, compressed bytes */
+        size_t h = 1 + varint_put(*out + 1, len);
+        int z =
+            LZ4_compress_fast_extState(lz4state, src, (char *)*out + h, (int)len, (int)bound, 1);
+        if (z > 0 && (size_t)z + h + 8 < len + 1) {
+            (*out)[0] = BLOB_LZ4;
+            return (size_t)z + h;
         }
     }
     (*out)[0] = BLOB_RAW;
@@ -44,7 +49,17 @@ size_t souk_blob_pack(void *zcctx, const void *src, size_t len, uint8_t **out, s
     return len + 1;
 }
 
-long souk_blob_unpack(void *zdctx, const uint8_t *blob, size_t len, uint8_t **out, size_t *cap)
+void *souk_blob_state_new(void)
+{
+    return souk_malloc((size_t)LZ4_sizeofState());
+}
+
+void souk_blob_state_free(void *state)
+{
+    souk_free(state);
+}
+
+long souk_blob_unpack(const uint8_t *blob, size_t len, uint8_t **out, size_t *cap)
 {
     if (len < 1)
         return SOUK_ECORRUPT;
@@ -54,16 +69,16 @@ long souk_blob_unpack(void *zdctx, const uint8_t *blob, size_t len, uint8_t **ou
         memcpy(*out, blob + 1, len - 1);
         return (long)(len - 1);
     }
-    if (blob[0] != BLOB_ZSTD)
+    if (blob[0] != BLOB_LZ4)
         return SOUK_ECORRUPT;
-    unsigned long long n = ZSTD_getFrameContentSize(blob + 1, len - 1);
-    if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > (64u << 20))
+    const uint8_t *p = blob + 1, *end = blob + len;
+    uint64_t n;
+    if (varint_get(&p, end, &n) || n > (64u << 20))
         return SOUK_ECORRUPT;
     if (reserve(out, cap, (size_t)n + 1))
         return SOUK_ENOMEM;
-    size_t r = zdctx ? ZSTD_decompressDCtx(zdctx, *out, (size_t)n + 1, blob + 1, len - 1)
-                     : ZSTD_decompress(*out, (size_t)n + 1, blob + 1, len - 1);
-    if (ZSTD_isError(r) || r != n)
+    int r = LZ4_decompress_safe((const char *)p, (char *)*out, (int)(end - p), (int)n);
+    if (r < 0 || (uint64_t)r != n)
         return SOUK_ECORRUPT;
     return (long)r;
 }

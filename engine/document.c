@@ -4,7 +4,6 @@
 #include "varint.h"
 
 #include <cjson/cJSON.h>
-#include <zstd.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -49,8 +48,8 @@ struct souk_docbuilder {
     size_t nattrs, capattrs;
     char *abuf; /* keyword attribute values; attrs hold offsets until the end */
     size_t alen, acap;
-    char *stored; /* stored-fields JSON of the last document */
-    ZSTD_CCtx *zc;
+    char *stored;                     /* stored-fields JSON of the last document */
+    void *zc;                         /* compression state (souk_blob_state_new) */
     uint8_t *tlraw, *tlblob, *stblob; /* term list and stored blobs of the last document */
     size_t tlrawcap, tlblobcap, stblobcap;
     int failed; /* out of memory inside a callback */
@@ -99,7 +98,7 @@ int souk_docbuilder_new(const souk_schema *s, souk_docbuilder **out)
     if (!b)
         return SOUK_ENOMEM;
     b->s = s;
-    b->zc = ZSTD_createCCtx();
+    b->zc = souk_blob_state_new();
     int rc = b->zc ? souk_analyzer_new(&b->an) : SOUK_ENOMEM;
     if (rc) {
         souk_free(b);
@@ -124,7 +123,7 @@ void souk_docbuilder_free(souk_docbuilder *b)
     souk_free(b->attrs);
     souk_free(b->abuf);
     souk_free(b->stored);
-    ZSTD_freeCCtx(b->zc);
+    souk_blob_state_free(b->zc);
     souk_free(b->tlraw);
     souk_free(b->tlblob);
     souk_free(b->stblob);

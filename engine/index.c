@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <zstd.h>
 
 #define DEFAULT_MAPSIZE ((size_t)1 << 36) /* 64 GiB of address space; the file grows as used */
 
@@ -270,10 +269,8 @@ int souk_reader_new(souk_index *ix, souk_reader **out)
     if (!r)
         return SOUK_ENOMEM;
     r->ix = ix;
-    r->zd = ZSTD_createDCtx();
-    int rc = r->zd ? souk__txn_begin(ix, MDB_RDONLY, &r->txn) : ENOMEM;
+    int rc = souk__txn_begin(ix, MDB_RDONLY, &r->txn);
     if (rc) {
-        ZSTD_freeDCtx(r->zd);
         souk_free(r);
         return souk__mdb_err(rc);
     }
@@ -288,7 +285,6 @@ void souk_reader_free(souk_reader *r)
         return;
     if (r->txn)
         mdb_txn_abort(r->txn);
-    ZSTD_freeDCtx(r->zd);
     souk_free(r->buf);
     souk_free(r);
 }
@@ -503,7 +499,7 @@ static int split_doc(souk_reader *r, const MDB_val *d, const char **id, size_t *
         return SOUK_ECORRUPT;
     *id = (const char *)p;
     *id_len = (size_t)n;
-    long jl = souk_blob_unpack(r->zd, p + n, (size_t)(end - p - n), &r->buf, &r->cap);
+    long jl = souk_blob_unpack(p + n, (size_t)(end - p - n), &r->buf, &r->cap);
     if (jl < 0)
         return (int)jl;
     *json = (const char *)r->buf;
@@ -560,7 +556,7 @@ int souk_reader_termlist(souk_reader *r, uint32_t docid,
     int rc = mdb_get(r->txn, r->ix->termlist, &k, &d);
     if (rc)
         return souk__mdb_err(rc);
-    long tl = souk_blob_unpack(r->zd, d.mv_data, d.mv_size, &r->buf, &r->cap);
+    long tl = souk_blob_unpack(d.mv_data, d.mv_size, &r->buf, &r->cap);
     if (tl < 0)
         return (int)tl;
     const uint8_t *p = r->buf, *end = p + tl;

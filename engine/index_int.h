@@ -24,7 +24,6 @@ struct souk_reader {
     int active;
     uint8_t *buf; /* unpacked stored document or term list; valid until the next call */
     size_t cap;
-    void *zd; /* ZSTD_DCtx */
     char err[256];
 };
 

@@ -311,7 +311,8 @@ typedef struct tchange {
     uint32_t wdf;
     uint32_t npos;
     const uint32_t *pos;
-    uint32_t op; /* index of the op the change comes from */
+    uint32_t op;     /* index of the op the change comes from */
+    uint32_t doclen; /* length of the document's new version */
 } tchange;
 
 /* A distinct term touched by the batch. */
@@ -326,9 +327,11 @@ typedef struct tgroup {
 } tgroup;
 
 /* A decoded postings list. */
+#define DOCLEN_UNKNOWN UINT32_MAX /* plist doclen not known: look it up */
+
 typedef struct plist {
     uint32_t n, cap;
-    uint32_t *docids, *wdfs, *npos;
+    uint32_t *docids, *wdfs, *npos, *doclens;
     uint32_t *pos;
     size_t npos_total, pos_cap;
 } plist;
@@ -386,6 +389,10 @@ static int plist_reserve(plist *p, uint32_t n, size_t npos)
         if (!a)
             return SOUK_ENOMEM;
         p->npos = a;
+        a = souk_realloc(p->doclens, nc * sizeof *a);
+        if (!a)
+            return SOUK_ENOMEM;
+        p->doclens = a;
         p->cap = nc;
     }
     if (npos > p->pos_cap) {
@@ -406,15 +413,18 @@ static void plist_free(plist *p)
     souk_free(p->docids);
     souk_free(p->wdfs);
     souk_free(p->npos);
+    souk_free(p->doclens);
     souk_free(p->pos);
     memset(p, 0, sizeof *p);
 }
 
-static int plist_push(plist *p, uint32_t docid, uint32_t wdf, uint32_t npos, const uint32_t *pos)
+static int plist_push(plist *p, uint32_t docid, uint32_t wdf, uint32_t npos, const uint32_t *pos,
+                      uint32_t doclen)
 {
     int rc = plist_reserve(p, p->n + 1, p->npos_total + npos);
     if (rc)
         return rc;
+    p->doclens[p->n] = doclen;
     p->docids[p->n] = docid;
     p->wdfs[p->n] = wdf;
     p->npos[p->n] = npos;
@@ -443,6 +453,8 @@ static int plist_add_block(plist *p, const souk_block *b)
     memcpy(p->docids + p->n, d, b->count * sizeof *d);
     memcpy(p->wdfs + p->n, f, b->count * sizeof *f);
     memcpy(p->npos + p->n, np, b->count * sizeof *np);
+    for (uint32_t i = 0; i < b->count; i++)
+        p->doclens[p->n + i] = DOCLEN_UNKNOWN;
     p->n += b->count;
     p->npos_total += total;
     return SOUK_OK;
@@ -501,10 +513,12 @@ static int encode_range(commit_ctx *c, const plist *o, uint32_t from, uint32_t t
     size_t npos = 0;
     int has_pos = 0;
     for (uint32_t i = from; i < to; i++) {
-        uint32_t dl;
-        int rc = doclen_get(c, o->docids[i], &dl);
-        if (rc)
-            return rc;
+        uint32_t dl = o->doclens[i];
+        if (dl == DOCLEN_UNKNOWN) {
+            int rc = doclen_get(c, o->docids[i], &dl);
+            if (rc)
+                return rc;
+        }
         if (dl < min_dl)
             min_dl = dl;
         npos += o->npos[i];
@@ -555,7 +569,7 @@ static int merge_changes(const plist *e, const tchange *ch, size_t ni, plist *o,
         const tchange *t = b < ni ? &ch[b] : NULL;
         int rc;
         if (a < e->n && (!t || e->docids[a] < t->docid)) {
-            rc = plist_push(o, e->docids[a], e->wdfs[a], e->npos[a], e->pos + pa);
+            rc = plist_push(o, e->docids[a], e->wdfs[a], e->npos[a], e->pos + pa, e->doclens[a]);
             pa += e->npos[a];
             a++;
         } else {
@@ -569,7 +583,7 @@ static int merge_changes(const plist *e, const tchange *ch, size_t ni, plist *o,
                 a++;
             }
             if (!t->del) {
-                rc = plist_push(o, t->docid, t->wdf, t->npos, t->pos);
+                rc = plist_push(o, t->docid, t->wdf, t->npos, t->pos, t->doclen);
                 info->df++;
                 info->cf += t->wdf;
                 if (t->wdf > info->max_wdf)
@@ -809,6 +823,7 @@ static int add_change(commit_ctx *c, const char *term, uint32_t len, uint64_t ha
     t->npos = npos;
     t->pos = pos;
     t->op = opi;
+    t->doclen = c->w->ops[opi].doclen;
     if (g->n && g->last_docid >= docid)
         g->unsorted = 1;
     g->last_docid = docid;
@@ -851,7 +866,7 @@ static int load_old_terms(commit_ctx *c, dchange *dc)
     int rc = mdb_get(c->txn, c->ix->termlist, &k, &d);
     if (rc)
         return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-    long tl = souk_blob_unpack(NULL, d.mv_data, d.mv_size, &c->tlbuf, &c->tlcap);
+    long tl = souk_blob_unpack(d.mv_data, d.mv_size, &c->tlbuf, &c->tlcap);
     if (tl < 0)
         return tl == SOUK_ENOMEM ? ENOMEM : MDB_CORRUPTED;
     const uint8_t *p = c->tlbuf, *end = p + tl;

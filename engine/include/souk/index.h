@@ -73,15 +73,18 @@ typedef struct souk_doc {
 
 /* ------------------------------------------------------------------ blobs */
 
-/* Stored documents and term lists are kept as blobs: a codec byte (0 raw, 1 zstd) and the
- * payload. souk_blob_pack writes src as a blob into *out (malloc'd buffer of *cap bytes,
- * grown as needed), compressing with the caller's ZSTD_CCtx (may be NULL: raw) when that pays.
- * Returns the blob length, or 0 when out of memory. */
-size_t souk_blob_pack(void *zcctx, const void *src, size_t len, uint8_t **out, size_t *cap);
+/* Stored documents and term lists are kept as blobs: a codec byte (0 raw, 1 LZ4 with a varint
+ * original length) and the payload. souk_blob_pack writes src as a blob into *out (malloc'd
+ * buffer of *cap bytes, grown as needed), compressing with the caller's state from
+ * souk_blob_state_new (may be NULL: raw) when that pays. Returns the blob length, or 0 when out
+ * of memory. A state belongs to one thread. */
+size_t souk_blob_pack(void *state, const void *src, size_t len, uint8_t **out, size_t *cap);
+void *souk_blob_state_new(void);
+void souk_blob_state_free(void *state);
 
 /* Unpacks a blob into *out (grown as needed). Returns the payload length; SOUK_ECORRUPT or
- * SOUK_ENOMEM as a negative value on failure. */
-long souk_blob_unpack(void *zdctx, const uint8_t *blob, size_t len, uint8_t **out, size_t *cap);
+ * SOUK_ENOMEM as a negative value on failure. Thread-safe. */
+long souk_blob_unpack(const uint8_t *blob, size_t len, uint8_t **out, size_t *cap);
 
 /* Front-codes sorted distinct terms: per term a varint shared prefix length, a varint suffix
  * length and the suffix. Returns the encoded length written to out (capacity from
