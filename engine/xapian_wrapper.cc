@@ -1277,8 +1277,17 @@ uint32_t TreeBuilder::add(const Xapian::Query &q)
         nodes[idx].term_len = term.size();
     }
     size_t nsub = q.get_num_subqueries();
-    if (n.op == SOUK_QOP_PHRASE || n.op == SOUK_QOP_NEAR)
+    if (n.op == SOUK_QOP_PHRASE || n.op == SOUK_QOP_NEAR) {
+        /* "(a@1 NEAR 4 b@2)": the window follows the operator's name. */
         nodes[idx].window = static_cast<uint32_t>(nsub);
+        std::string d = q.get_description();
+        const char *name = n.op == SOUK_QOP_PHRASE ? " PHRASE " : " NEAR ";
+        size_t at = d.find(name);
+        unsigned w;
+        if (at != std::string::npos &&
+            std::sscanf(d.c_str() + at + std::strlen(name), "%u", &w) == 1 && w > 0)
+            nodes[idx].window = w;
+    }
     for (size_t i = 0; i < nsub; i++) {
         uint32_t k = add(q.get_subquery(i));
         kids[idx].push_back(k);
@@ -1300,6 +1309,40 @@ extern "C" void souk_query_free(souk_query *q)
     souk_free(q);
 }
 
+namespace
+{
+
+/* Parses text the way every Souk query is parsed (the oracle uses the same function). */
+Xapian::Query parse_with_xapian(const char *text, size_t len, const char *sname,
+                                const souk_qp_field *fields, size_t nfields, unsigned flags,
+                                Xapian::Database *db)
+{
+    Xapian::QueryParser qp;
+    if (std::strcmp(sname, "none") != 0)
+        qp.set_stemmer(Xapian::Stem(sname));
+    qp.set_stemming_strategy(Xapian::QueryParser::STEM_SOME);
+    qp.set_default_op((flags & SOUK_QP_DEFAULT_AND) ? Xapian::Query::OP_AND : Xapian::Query::OP_OR);
+    for (size_t i = 0; i < nfields; i++) {
+        if (fields[i].boolean)
+            qp.add_boolean_prefix(fields[i].name, fields[i].prefix);
+        else
+            qp.add_prefix(fields[i].name, fields[i].prefix);
+    }
+    if (db)
+        qp.set_database(*db);
+    unsigned qflags = Xapian::QueryParser::FLAG_PHRASE | Xapian::QueryParser::FLAG_BOOLEAN |
+                      Xapian::QueryParser::FLAG_LOVEHATE | Xapian::QueryParser::FLAG_WILDCARD |
+                      Xapian::QueryParser::FLAG_PURE_NOT | Xapian::QueryParser::FLAG_CJK_NGRAM;
+    if (flags & SOUK_QP_PARTIAL)
+        qflags |= Xapian::QueryParser::FLAG_PARTIAL;
+    Xapian::Query q = qp.parse_query(std::string(text, len), qflags);
+    if (q.empty())
+        q = Xapian::Query(Xapian::Query::MatchNothing);
+    return q;
+}
+
+} // namespace
+
 extern "C" int souk_query_parse(const char *text, size_t len, const char *lang,
                                 const souk_qp_field *fields, size_t nfields, unsigned flags,
                                 souk_query **out, char *err, size_t errlen)
@@ -1312,27 +1355,7 @@ extern "C" int souk_query_parse(const char *text, size_t len, const char *lang,
             set_err(err, errlen, std::string("unsupported language '") + lang + "'");
             return SOUK_EINVAL;
         }
-        Xapian::QueryParser qp;
-        if (std::strcmp(sname, "none") != 0)
-            qp.set_stemmer(Xapian::Stem(sname));
-        qp.set_stemming_strategy(Xapian::QueryParser::STEM_SOME);
-        qp.set_default_op((flags & SOUK_QP_DEFAULT_AND) ? Xapian::Query::OP_AND
-                                                        : Xapian::Query::OP_OR);
-        for (size_t i = 0; i < nfields; i++) {
-            if (fields[i].boolean)
-                qp.add_boolean_prefix(fields[i].name, fields[i].prefix);
-            else
-                qp.add_prefix(fields[i].name, fields[i].prefix);
-        }
-        unsigned qflags = Xapian::QueryParser::FLAG_PHRASE | Xapian::QueryParser::FLAG_BOOLEAN |
-                          Xapian::QueryParser::FLAG_LOVEHATE | Xapian::QueryParser::FLAG_WILDCARD |
-                          Xapian::QueryParser::FLAG_PURE_NOT | Xapian::QueryParser::FLAG_CJK_NGRAM;
-        if (flags & SOUK_QP_PARTIAL)
-            qflags |= Xapian::QueryParser::FLAG_PARTIAL;
-        Xapian::Query q = qp.parse_query(std::string(text, len), qflags);
-        if (q.empty()) {
-            q = Xapian::Query(Xapian::Query::MatchNothing);
-        }
+        Xapian::Query q = parse_with_xapian(text, len, sname, fields, nfields, flags, nullptr);
         uint32_t root = tb.add(q);
         res = static_cast<souk_query *>(souk_calloc(1, sizeof *res));
         if (!res)
@@ -1555,6 +1578,35 @@ extern "C" int souk_xdb_termlist(souk_xdb *db, uint32_t docid, souk_term_fn fn, 
             if (!any)
                 fn(ctx, term.data(), term.size(), 0, wdf);
         }
+        return SOUK_OK;
+    }
+    XDB_CATCH(db)
+}
+
+extern "C" int souk_xdb_search(souk_xdb *db, const char *q, size_t len, const char *lang,
+                               const souk_qp_field *fields, size_t nfields, unsigned flags,
+                               uint32_t first, uint32_t maxitems, uint32_t *docids, double *scores,
+                               size_t *n, uint64_t *matches)
+{
+    try {
+        const char *sname = souk_language_stemmer(lang);
+        if (!sname)
+            sname = "none";
+        Xapian::Database &d = db->db();
+        Xapian::Query query = parse_with_xapian(q, len, sname, fields, nfields, flags, &d);
+        Xapian::Enquire enq(d);
+        enq.set_query(query);
+        enq.set_weighting_scheme(Xapian::BM25Weight());
+        enq.set_docid_order(Xapian::Enquire::ASCENDING);
+        Xapian::MSet ms = enq.get_mset(first, maxitems);
+        size_t i = 0;
+        for (Xapian::MSetIterator it = ms.begin(); it != ms.end() && i < maxitems; ++it, ++i) {
+            docids[i] = *it;
+            scores[i] = it.get_weight();
+        }
+        *n = i;
+        if (matches)
+            *matches = ms.get_matches_estimated();
         return SOUK_OK;
     }
     XDB_CATCH(db)

@@ -159,6 +159,14 @@ int souk_xdb_add_text(souk_xdb *db, const souk_xfield *fields, size_t n, const c
 
 int souk_xdb_commit(souk_xdb *db);
 
+/* Runs query q (parsed exactly as souk_query_parse does, with the database for wildcards)
+ * with Xapian's BM25 and returns hits first .. first + maxitems of the ranking (docids and
+ * weights, best first, ties by ascending docid). *matches gets Xapian's match estimate. */
+int souk_xdb_search(souk_xdb *db, const char *q, size_t len, const char *lang,
+                    const souk_qp_field *fields, size_t nfields, unsigned flags, uint32_t first,
+                    uint32_t maxitems, uint32_t *docids, double *scores, size_t *n,
+                    uint64_t *matches);
+
 /* Document count, total length and term count statistics of the database. */
 int souk_xdb_stats(souk_xdb *db, uint64_t *docs, uint64_t *total_len);
 

@@ -1,0 +1,78 @@
+/* search.h: the query engine. A parsed query tree (souk/xapian.h) is evaluated over the LMDB
+ * postings with Xapian's BM25 weighting, and the top k documents are returned, best first, ties
+ * broken by docid. Plain OR queries of terms use MaxScore with the per-block maxima of the
+ * postings, so a query matching most of the catalog does not score every match.
+ *
+ * Threads: a souk_searcher belongs to one thread at a time; make one per thread. */
+#ifndef SOUK_SEARCH_H
+#define SOUK_SEARCH_H
+
+#include "souk/index.h"
+#include "souk/xapian.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct souk_searcher souk_searcher;
+
+/* BM25 parameters; Xapian's defaults (k1 1, k2 0, k3 1, b 0.5, min_normlen 0.5). */
+typedef struct souk_bm25 {
+    double k1, k3, b, min_normlen;
+} souk_bm25;
+
+#define SOUK_BM25_DEFAULT {1.0, 1.0, 0.5, 0.5}
+
+typedef struct souk_search_opts {
+    uint32_t k;          /* number of hits wanted */
+    souk_bm25 bm25;
+    int no_prune;        /* 1: score every match (for tests and comparisons) */
+    const char *lang;    /* query language (NULL: the schema's default) */
+    unsigned qp_flags;   /* SOUK_QP_* */
+} souk_search_opts;
+
+typedef struct souk_hit {
+    uint32_t docid;
+    double score;
+} souk_hit;
+
+typedef struct souk_search_stats {
+    uint64_t scored;  /* documents fully scored */
+    uint64_t matched; /* documents that matched (exact when no pruning happened) */
+    int pruned;       /* MaxScore skipped some documents */
+} souk_search_stats;
+
+/* Creates a searcher over ix (borrowed). *out owned by the caller. */
+int souk_searcher_new(souk_index *ix, souk_searcher **out);
+void souk_searcher_free(souk_searcher *s);
+
+/* Makes the next search see the latest commit. Cheap; call once per request. */
+int souk_searcher_refresh(souk_searcher *s);
+
+/* The reader of the searcher's current snapshot (for documents and statistics). */
+souk_reader *souk_searcher_reader(souk_searcher *s);
+
+/* Parses and runs a user query. hits (capacity o->k) receives up to o->k hits, best first;
+ * *nhits their number. On a syntax error returns SOUK_EQUERY with the reason in err. */
+int souk_search(souk_searcher *s, const char *q, size_t len, const souk_search_opts *o,
+                souk_hit *hits, size_t *nhits, souk_search_stats *st, char *err, size_t errlen);
+
+/* Runs an already parsed query. Same contract. */
+int souk_search_query(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
+                      souk_hit *hits, size_t *nhits, souk_search_stats *st, char *err,
+                      size_t errlen);
+
+/* Receives one scored term of an explanation: the term, its wdf in the document, the document's
+ * length, the term's BM25 termweight and its contribution to the score. */
+typedef void (*souk_explain_fn)(void *ctx, const char *term, size_t len, uint32_t wdf,
+                                uint32_t doclen, double termweight, double part);
+
+/* Explains the score of docid for query q, term by term; *total is the document's score.
+ * Returns SOUK_ENOTFOUND when docid does not match q. */
+int souk_search_explain(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
+                        uint32_t docid, souk_explain_fn fn, void *ctx, double *total);
+
+/* The query-parser fields of the index's schema (text prefixes and boolean keyword fields), for
+ * souk_query_parse. Valid until the searcher is freed. */
+const souk_qp_field *souk_searcher_fields(souk_searcher *s, size_t *n);
+
+#endif

@@ -1,0 +1,1042 @@
+/* match.c: the query engine (souk/search.h). A parsed query tree becomes a tree of posting
+ * cursors, one structure per operator, each with next, skip_to and score, and an upper bound
+ * of its score (max_score). Scores are Xapian 1.4's BM25 (weight/bm25weight.cc) computed with
+ * the same operations in the same order, so rankings equal Xapian's (tests/test_oracle.c).
+ *
+ * Top-k: a heap of the k best hits, ordered by score then docid. A plain OR of terms runs
+ * MaxScore: terms sorted by their score bound; once k hits are in, the terms whose bounds
+ * together cannot beat the k-th score no longer drive the iteration and are only probed for
+ * documents the others found. */
+#include "index_int.h"
+#include "souk/search.h"
+#include "souk/souk.h"
+#include "varint.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DID_END UINT32_MAX
+#define MAX_WILDCARD_TERMS 4096
+
+typedef enum {
+    C_TERM,
+    C_OR,
+    C_AND,
+    C_ANDNOT,
+    C_MAYBE,
+    C_FILTER,
+    C_PHRASE,
+    C_NEAR,
+    C_SCALE,
+    C_ALL,
+    C_NONE
+} ckind;
+
+typedef struct cur cur;
+
+/* A posting cursor. did is the current document (0 before the start, DID_END at the end). */
+struct cur {
+    ckind kind;
+    uint32_t did;
+    double max_score; /* upper bound of score() on any document */
+    int scored;       /* contributes to the score */
+    double factor;    /* weight multiplier (SCALE_WEIGHT) */
+    /* TERM */
+    souk_postings pl;
+    int pl_open;
+    souk_block blk;
+    int have_blk;
+    uint32_t docs[SOUK_BLOCK_MAX], wdfs[SOUK_BLOCK_MAX];
+    uint32_t n, i;
+    int pos_ready;
+    uint32_t npos[SOUK_BLOCK_MAX];
+    uint32_t posoff[SOUK_BLOCK_MAX + 1];
+    uint32_t *pos;
+    size_t poscap;
+    double termweight;
+    /* ALL: iterates the document store */
+    MDB_cursor *all;
+    /* operators */
+    cur **kids;
+    uint32_t nkids;
+    uint32_t window;
+};
+
+struct souk_searcher {
+    souk_index *ix;
+    souk_reader *r;
+    souk_qp_field fields[SOUK_MAX_FIELDS];
+    size_t nfields;
+    /* statistics of the snapshot */
+    double N, len_factor;
+    uint64_t next_docid;
+    /* document lengths: chunk pointers into the snapshot, fetched lazily */
+    const uint32_t **chunks;
+    size_t nchunks;
+    souk_bm25 p;
+    char err[256];
+};
+
+/* ------------------------------------------------------------------ statistics */
+
+static int load_stats(souk_searcher *s)
+{
+    souk_stats st;
+    int rc = souk_reader_stats(s->r, &st);
+    if (rc)
+        return rc;
+    s->N = (double)st.docs;
+    /* Xapian: average length = total / N; len_factor = 1 / average (0 when empty). */
+    double avlen = st.docs ? (double)st.total_len / (double)st.docs : 0.0;
+    s->len_factor = avlen != 0.0 ? 1.0 / avlen : 0.0;
+    s->next_docid = st.next_docid;
+    size_t need = (size_t)(st.next_docid / SOUK_DOCLEN_CHUNK) + 1;
+    if (need > s->nchunks) {
+        const uint32_t **nc = souk_realloc(s->chunks, need * sizeof *nc);
+        if (!nc)
+            return SOUK_ENOMEM;
+        s->chunks = nc;
+        s->nchunks = need;
+    }
+    memset(s->chunks, 0, s->nchunks * sizeof *s->chunks);
+    return SOUK_OK;
+}
+
+/* Length of docid in the snapshot (0 when absent). */
+static uint32_t doclen_of(souk_searcher *s, uint32_t docid)
+{
+    size_t c = docid / SOUK_DOCLEN_CHUNK;
+    if (c >= s->nchunks)
+        return 0;
+    if (!s->chunks[c]) {
+        uint8_t key[4];
+        be32_put(key, (uint32_t)c);
+        MDB_val k = {4, key}, d;
+        if (mdb_get(s->r->txn, s->ix->doclen, &k, &d) != 0 ||
+            d.mv_size != SOUK_DOCLEN_CHUNK * 4)
+            return 0;
+        s->chunks[c] = d.mv_data;
+    }
+    return s->chunks[c][docid % SOUK_DOCLEN_CHUNK];
+}
+
+int souk_searcher_new(souk_index *ix, souk_searcher **out)
+{
+    souk_searcher *s = souk_calloc(1, sizeof *s);
+    if (!s)
+        return SOUK_ENOMEM;
+    s->ix = ix;
+    int rc = souk_reader_new(ix, &s->r);
+    if (rc) {
+        souk_free(s);
+        return rc;
+    }
+    const souk_schema *sc = souk_index_schema(ix);
+    for (size_t i = 0; i < sc->nfields; i++) {
+        const souk_field *f = &sc->fields[i];
+        if (f->type == SOUK_FIELD_TEXT && f->prefix[0]) {
+            s->fields[s->nfields++] = (souk_qp_field){f->name, f->prefix, 0};
+        } else if ((f->type == SOUK_FIELD_KEYWORD || f->type == SOUK_FIELD_BOOL) &&
+                   (f->flags & (SOUK_F_FILTERABLE | SOUK_F_FACETABLE))) {
+            s->fields[s->nfields++] = (souk_qp_field){f->name, f->prefix, 1};
+        }
+    }
+    if ((rc = load_stats(s)) != 0) {
+        souk_searcher_free(s);
+        return rc;
+    }
+    *out = s;
+    return SOUK_OK;
+}
+
+void souk_searcher_free(souk_searcher *s)
+{
+    if (!s)
+        return;
+    souk_reader_free(s->r);
+    souk_free(s->chunks);
+    souk_free(s);
+}
+
+int souk_searcher_refresh(souk_searcher *s)
+{
+    int rc = souk_reader_refresh(s->r);
+    return rc ? rc : load_stats(s);
+}
+
+souk_reader *souk_searcher_reader(souk_searcher *s)
+{
+    return s->r;
+}
+
+const souk_qp_field *souk_searcher_fields(souk_searcher *s, size_t *n)
+{
+    *n = s->nfields;
+    return s->fields;
+}
+
+/* ------------------------------------------------------------------ BM25 */
+
+/* Xapian's BM25Weight::init termweight for a term with termfreq df and query wqf. */
+static double bm25_termweight(const souk_searcher *s, double df, double wqf)
+{
+    const souk_bm25 *p = &s->p;
+    double tw = (s->N - df + 0.5) / (df + 0.5);
+    if (tw < 2)
+        tw = tw * 0.5 + 1;
+    double termweight = log(tw) * ((p->k3 + 1) * wqf / (p->k3 + wqf));
+    termweight *= (p->k1 + 1);
+    return termweight;
+}
+
+/* Xapian's BM25Weight::get_sumpart. */
+static double bm25_sumpart(const souk_searcher *s, double termweight, uint32_t wdf, uint32_t len)
+{
+    const souk_bm25 *p = &s->p;
+    double normlen = (double)len * s->len_factor;
+    if (normlen < p->min_normlen)
+        normlen = p->min_normlen;
+    double wdf_double = wdf;
+    double denom = p->k1 * (normlen * p->b + (1 - p->b)) + wdf_double;
+    return termweight * (wdf_double / denom);
+}
+
+/* Upper bound of bm25_sumpart over wdf <= max_wdf and any length. */
+static double bm25_bound(const souk_searcher *s, double termweight, uint32_t max_wdf)
+{
+    if (max_wdf == 0)
+        return 0;
+    return bm25_sumpart(s, termweight, max_wdf, 0);
+}
+
+/* ------------------------------------------------------------------ cursors */
+
+static void cur_free(cur *c)
+{
+    if (!c)
+        return;
+    if (c->pl_open)
+        souk_postings_close(&c->pl);
+    if (c->all)
+        mdb_cursor_close(c->all);
+    for (uint32_t i = 0; i < c->nkids; i++)
+        cur_free(c->kids[i]);
+    souk_free(c->kids);
+    souk_free(c->pos);
+    souk_free(c);
+}
+
+static int cur_next(souk_searcher *s, cur *c);
+static int cur_skip_to(souk_searcher *s, cur *c, uint32_t d);
+static double cur_score(souk_searcher *s, cur *c);
+
+/* Loads the term's next block holding docids >= d (d 0: the next block). */
+static int term_load(cur *c, uint32_t d)
+{
+    int rc = souk_postings_next_block(&c->pl, d, &c->blk);
+    if (rc == SOUK_ENOTFOUND) {
+        c->did = DID_END;
+        c->have_blk = 0;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if ((rc = souk_block_docids(&c->blk, c->docs)) || (rc = souk_block_wdfs(&c->blk, c->wdfs)))
+        return rc;
+    c->n = c->blk.count;
+    c->i = 0;
+    c->have_blk = 1;
+    c->pos_ready = 0;
+    c->did = c->docs[0];
+    return 0;
+}
+
+static int term_next(cur *c)
+{
+    if (c->did == DID_END)
+        return 0;
+    if (c->have_blk && c->i + 1 < c->n) {
+        c->did = c->docs[++c->i];
+        return 0;
+    }
+    if (!c->have_blk && c->did == 0)
+        return term_load(c, 0);
+    return term_load(c, 0);
+}
+
+static int term_skip_to(cur *c, uint32_t d)
+{
+    if (c->did >= d)
+        return 0;
+    if (!c->have_blk || d > c->blk.last_docid) {
+        int rc = term_load(c, d);
+        if (rc || c->did == DID_END)
+            return rc;
+    }
+    /* Binary search for the first docid >= d in the block. */
+    uint32_t lo = c->i, hi = c->n - 1;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (c->docs[mid] < d)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    c->i = lo;
+    c->did = c->docs[lo];
+    return 0;
+}
+
+/* Positions of the term in the current document: *n of them at *p. */
+static int term_positions(cur *c, const uint32_t **p, uint32_t *n)
+{
+    if (!c->pos_ready) {
+        size_t total = 0;
+        int rc = souk_block_positions(&c->blk, c->npos, c->pos, c->poscap, &total);
+        if (rc == SOUK_ETOOBIG) {
+            uint32_t *np = souk_realloc(c->pos, total * sizeof *np);
+            if (!np)
+                return SOUK_ENOMEM;
+            c->pos = np;
+            c->poscap = total;
+            rc = souk_block_positions(&c->blk, c->npos, c->pos, c->poscap, &total);
+        }
+        if (rc)
+            return rc;
+        c->posoff[0] = 0;
+        for (uint32_t i = 0; i < c->n; i++)
+            c->posoff[i + 1] = c->posoff[i] + c->npos[i];
+        c->pos_ready = 1;
+    }
+    *p = c->pos + c->posoff[c->i];
+    *n = c->npos[c->i];
+    return 0;
+}
+
+/* ALL: every stored document, in docid order. */
+static int all_seek(souk_searcher *s, cur *c, uint32_t d)
+{
+    uint8_t key[4];
+    be32_put(key, d);
+    MDB_val k = {4, key}, v;
+    int rc = mdb_cursor_get(c->all, &k, &v, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND) {
+        c->did = DID_END;
+        return 0;
+    }
+    (void)s;
+    if (rc || k.mv_size != 4)
+        return SOUK_ECORRUPT;
+    c->did = be32_get(k.mv_data);
+    return 0;
+}
+
+/* Brings every kid of an AND-like node (kids [0, n)) to one docid >= d. */
+static int and_align(souk_searcher *s, cur *c, uint32_t n, uint32_t d)
+{
+    uint32_t target = d;
+    for (;;) {
+        int moved = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            int rc = cur_skip_to(s, c->kids[i], target);
+            if (rc)
+                return rc;
+            if (c->kids[i]->did == DID_END) {
+                c->did = DID_END;
+                return 0;
+            }
+            if (c->kids[i]->did > target) {
+                target = c->kids[i]->did;
+                moved = 1;
+            }
+        }
+        if (!moved) {
+            c->did = target;
+            return 0;
+        }
+    }
+}
+
+/* PHRASE (in order, within window) and NEAR (any order, within window) on the current doc. */
+static int positions_match(cur *c, int *ok)
+{
+    const uint32_t *p[64];
+    uint32_t n[64];
+    uint32_t k = c->nkids < 64 ? c->nkids : 64;
+    for (uint32_t i = 0; i < k; i++) {
+        cur *t = c->kids[i];
+        if (t->kind != C_TERM)
+            return SOUK_EINVAL;
+        int rc = term_positions(t, &p[i], &n[i]);
+        if (rc)
+            return rc;
+        if (n[i] == 0) {
+            *ok = 0;
+            return 0;
+        }
+    }
+    *ok = 0;
+    if (c->kind == C_PHRASE) {
+        /* For each start, take the earliest position of each next term after the previous. */
+        for (uint32_t a = 0; a < n[0] && !*ok; a++) {
+            uint32_t prev = p[0][a], j;
+            for (j = 1; j < k; j++) {
+                uint32_t q = 0;
+                while (q < n[j] && p[j][q] <= prev)
+                    q++;
+                if (q == n[j] || p[j][q] - p[0][a] >= c->window)
+                    break;
+                prev = p[j][q];
+            }
+            if (j == k)
+                *ok = 1;
+        }
+    } else {
+        /* Some window [s, s + window) holds a position of every term. */
+        for (uint32_t i = 0; i < k && !*ok; i++) {
+            for (uint32_t a = 0; a < n[i] && !*ok; a++) {
+                uint32_t start = p[i][a], j;
+                for (j = 0; j < k; j++) {
+                    uint32_t q = 0;
+                    while (q < n[j] && p[j][q] < start)
+                        q++;
+                    if (q == n[j] || p[j][q] - start >= c->window)
+                        break;
+                }
+                if (j == k)
+                    *ok = 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Advances an AND-like node to its next match at docid >= d. */
+static int and_like_seek(souk_searcher *s, cur *c, uint32_t d)
+{
+    for (;;) {
+        int rc = and_align(s, c, c->kind == C_FILTER || c->kind == C_AND ? c->nkids : c->nkids,
+                           d);
+        if (rc || c->did == DID_END)
+            return rc;
+        if (c->kind != C_PHRASE && c->kind != C_NEAR)
+            return 0;
+        int ok;
+        if ((rc = positions_match(c, &ok)) != 0)
+            return rc;
+        if (ok)
+            return 0;
+        d = c->did + 1;
+    }
+}
+
+static int andnot_seek(souk_searcher *s, cur *c, uint32_t d)
+{
+    for (;;) {
+        int rc = cur_skip_to(s, c->kids[0], d);
+        if (rc)
+            return rc;
+        c->did = c->kids[0]->did;
+        if (c->did == DID_END)
+            return 0;
+        int excluded = 0;
+        for (uint32_t i = 1; i < c->nkids && !excluded; i++) {
+            if ((rc = cur_skip_to(s, c->kids[i], c->did)) != 0)
+                return rc;
+            excluded = c->kids[i]->did == c->did;
+        }
+        if (!excluded)
+            return 0;
+        d = c->did + 1;
+    }
+}
+
+static void or_min(cur *c)
+{
+    uint32_t m = DID_END;
+    for (uint32_t i = 0; i < c->nkids; i++)
+        if (c->kids[i]->did < m)
+            m = c->kids[i]->did;
+    c->did = m;
+}
+
+static int cur_skip_to(souk_searcher *s, cur *c, uint32_t d)
+{
+    if (c->did != 0 && c->did >= d)
+        return 0;
+    int rc = 0;
+    switch (c->kind) {
+    case C_TERM:
+        if (c->did == 0 && !c->have_blk) {
+            rc = term_load(c, d);
+            if (rc || c->did == DID_END)
+                return rc;
+        }
+        return term_skip_to(c, d);
+    case C_OR:
+        for (uint32_t i = 0; i < c->nkids && !rc; i++)
+            rc = cur_skip_to(s, c->kids[i], d);
+        or_min(c);
+        return rc;
+    case C_AND:
+    case C_FILTER:
+    case C_PHRASE:
+    case C_NEAR:
+        return and_like_seek(s, c, d);
+    case C_ANDNOT:
+        return andnot_seek(s, c, d);
+    case C_MAYBE:
+    case C_SCALE:
+        rc = cur_skip_to(s, c->kids[0], d);
+        c->did = c->kids[0]->did;
+        return rc;
+    case C_ALL:
+        return all_seek(s, c, d);
+    case C_NONE:
+        c->did = DID_END;
+        return 0;
+    }
+    return SOUK_EINVAL;
+}
+
+static int cur_next(souk_searcher *s, cur *c)
+{
+    if (c->did == DID_END)
+        return 0;
+    if (c->kind == C_TERM && c->did != 0)
+        return term_next(c);
+    if (c->kind == C_OR && c->did != 0) {
+        uint32_t at = c->did;
+        int rc = 0;
+        for (uint32_t i = 0; i < c->nkids && !rc; i++)
+            if (c->kids[i]->did == at)
+                rc = c->kind == C_OR ? cur_next(s, c->kids[i]) : 0;
+        or_min(c);
+        return rc;
+    }
+    return cur_skip_to(s, c, c->did + 1);
+}
+
+static double cur_score(souk_searcher *s, cur *c)
+{
+    if (!c->scored)
+        return 0;
+    switch (c->kind) {
+    case C_TERM:
+        return c->factor * bm25_sumpart(s, c->termweight, c->wdfs[c->i], doclen_of(s, c->did));
+    case C_ALL: {
+        /* Xapian's MatchAll is the empty term: every document, wdf = its length. */
+        uint32_t len = doclen_of(s, c->did);
+        return c->factor * bm25_sumpart(s, c->termweight, len, len);
+    }
+    case C_OR: {
+        double sum = 0;
+        for (uint32_t i = 0; i < c->nkids; i++)
+            if (c->kids[i]->did == c->did)
+                sum += cur_score(s, c->kids[i]);
+        return c->factor * sum;
+    }
+    case C_AND:
+    case C_PHRASE:
+    case C_NEAR: {
+        double sum = 0;
+        for (uint32_t i = 0; i < c->nkids; i++)
+            sum += cur_score(s, c->kids[i]);
+        return c->factor * sum;
+    }
+    case C_FILTER:
+    case C_ANDNOT:
+    case C_SCALE:
+        return c->factor * cur_score(s, c->kids[0]);
+    case C_MAYBE: {
+        double sum = cur_score(s, c->kids[0]);
+        for (uint32_t i = 1; i < c->nkids; i++) {
+            if (cur_skip_to(s, c->kids[i], c->did) == 0 && c->kids[i]->did == c->did)
+                sum += cur_score(s, c->kids[i]);
+        }
+        return c->factor * sum;
+    }
+    case C_NONE:
+        return 0;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ building the tree */
+
+typedef struct build_ctx {
+    souk_searcher *s;
+    const souk_query *q;
+    char *err;
+    size_t errlen;
+} build_ctx;
+
+static cur *cur_new(ckind kind, uint32_t nkids)
+{
+    cur *c = souk_calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->kind = kind;
+    c->scored = 1;
+    c->factor = 1.0;
+    if (nkids) {
+        c->kids = souk_calloc(nkids, sizeof *c->kids);
+        if (!c->kids) {
+            souk_free(c);
+            return NULL;
+        }
+    }
+    c->nkids = nkids;
+    return c;
+}
+
+static void set_unscored(cur *c)
+{
+    c->scored = 0;
+    c->max_score = 0;
+    for (uint32_t i = 0; i < c->nkids; i++)
+        set_unscored(c->kids[i]);
+}
+
+/* A term cursor; NONE when the term is absent. */
+static cur *make_term(build_ctx *b, const char *term, size_t len, uint32_t wqf)
+{
+    souk_term_info info;
+    int rc = souk_reader_term(b->s->r, term, len, &info);
+    if (rc == SOUK_ENOTFOUND)
+        return cur_new(C_NONE, 0);
+    if (rc)
+        return NULL;
+    cur *c = cur_new(C_TERM, 0);
+    if (!c)
+        return NULL;
+    if (souk_postings_open(b->s->r, term, len, &c->pl) != 0) {
+        cur_free(c);
+        return NULL;
+    }
+    c->pl_open = 1;
+    c->termweight = bm25_termweight(b->s, (double)info.df, (double)wqf);
+    c->max_score = bm25_bound(b->s, c->termweight, info.max_wdf);
+    return c;
+}
+
+typedef struct wild_ctx {
+    const char *prefix;
+    size_t len;
+    char **terms;
+    size_t *lens;
+    size_t n, cap;
+    int over;
+} wild_ctx;
+
+static int collect_wild(void *ctx, const char *term, size_t len, const souk_term_info *info)
+{
+    wild_ctx *w = ctx;
+    (void)info;
+    if (len < w->len || memcmp(term, w->prefix, w->len) != 0)
+        return 1;
+    if (w->n == MAX_WILDCARD_TERMS) {
+        w->over = 1;
+        return 1;
+    }
+    if (w->n == w->cap) {
+        size_t nc = w->cap ? w->cap * 2 : 64;
+        char **nt = souk_realloc(w->terms, nc * sizeof *nt);
+        size_t *nl = nt ? souk_realloc(w->lens, nc * sizeof *nl) : NULL;
+        if (!nt || !nl) {
+            if (nt)
+                w->terms = nt;
+            return 1;
+        }
+        w->terms = nt;
+        w->lens = nl;
+        w->cap = nc;
+    }
+    w->terms[w->n] = souk_strndup(term, len);
+    w->lens[w->n++] = len;
+    return 0;
+}
+
+static cur *build(build_ctx *b, uint32_t idx)
+{
+    const souk_qnode *n = &b->q->nodes[idx];
+    const uint32_t *kids = b->q->kids + n->first_kid;
+    cur *c = NULL;
+    switch (n->op) {
+    case SOUK_QOP_TERM:
+        return make_term(b, n->term, n->term_len, n->wqf ? n->wqf : 1);
+    case SOUK_QOP_WILDCARD: {
+        /* Expanded over the dictionary; each expansion scored as its own term (Xapian weights
+         * a wildcard as one synonym term; see docs/ranking.md). */
+        wild_ctx w = {n->term, n->term_len, NULL, NULL, 0, 0, 0};
+        souk_reader_terms(b->s->r, n->term, n->term_len, collect_wild, &w);
+        c = cur_new(w.n ? C_OR : C_NONE, (uint32_t)w.n);
+        for (size_t i = 0; c && i < w.n; i++) {
+            c->kids[i] = make_term(b, w.terms[i], w.lens[i], 1);
+            if (!c->kids[i]) {
+                cur_free(c);
+                c = NULL;
+            } else {
+                c->max_score += c->kids[i]->max_score;
+            }
+        }
+        for (size_t i = 0; i < w.n; i++)
+            souk_free(w.terms[i]);
+        souk_free(w.terms);
+        souk_free(w.lens);
+        if (w.over && c) {
+            snprintf(b->err, b->errlen, "wildcard '%s*' matches more than %d terms",
+                     n->term, MAX_WILDCARD_TERMS);
+            cur_free(c);
+            return NULL;
+        }
+        return c;
+    }
+    case SOUK_QOP_MATCH_ALL: {
+        c = cur_new(C_ALL, 0);
+        if (c && mdb_cursor_open(b->s->r->txn, b->s->ix->docs, &c->all) != 0) {
+            cur_free(c);
+            return NULL;
+        }
+        if (c) {
+            c->termweight = bm25_termweight(b->s, b->s->N, 1);
+            c->max_score = c->termweight; /* wdf/denom < 1 */
+        }
+        return c;
+    }
+    case SOUK_QOP_MATCH_NOTHING:
+        return cur_new(C_NONE, 0);
+    case SOUK_QOP_OR:
+    case SOUK_QOP_SYNONYM:
+        c = cur_new(C_OR, n->nkids);
+        break;
+    case SOUK_QOP_AND:
+        c = cur_new(C_AND, n->nkids);
+        break;
+    case SOUK_QOP_AND_NOT:
+        c = cur_new(C_ANDNOT, n->nkids);
+        break;
+    case SOUK_QOP_AND_MAYBE:
+        c = cur_new(C_MAYBE, n->nkids);
+        break;
+    case SOUK_QOP_FILTER:
+        c = cur_new(C_FILTER, n->nkids);
+        break;
+    case SOUK_QOP_PHRASE:
+        c = cur_new(C_PHRASE, n->nkids);
+        break;
+    case SOUK_QOP_NEAR:
+        c = cur_new(C_NEAR, n->nkids);
+        break;
+    case SOUK_QOP_SCALE_WEIGHT:
+        c = cur_new(C_SCALE, n->nkids);
+        break;
+    default:
+        snprintf(b->err, b->errlen, "query operator %d is not supported", (int)n->op);
+        return NULL;
+    }
+    if (!c)
+        return NULL;
+    c->window = n->window;
+    for (uint32_t i = 0; i < n->nkids; i++) {
+        c->kids[i] = build(b, kids[i]);
+        if (!c->kids[i]) {
+            cur_free(c);
+            return NULL;
+        }
+    }
+    switch (c->kind) {
+    case C_OR:
+    case C_AND:
+    case C_PHRASE:
+    case C_NEAR:
+        for (uint32_t i = 0; i < c->nkids; i++)
+            c->max_score += c->kids[i]->max_score;
+        break;
+    case C_FILTER:
+    case C_ANDNOT:
+        for (uint32_t i = 1; i < c->nkids; i++)
+            set_unscored(c->kids[i]);
+        c->max_score = c->kids[0]->max_score;
+        break;
+    case C_MAYBE:
+        for (uint32_t i = 0; i < c->nkids; i++)
+            c->max_score += c->kids[i]->max_score;
+        break;
+    case C_SCALE:
+        c->factor = n->scale;
+        if (n->scale == 0)
+            set_unscored(c);
+        c->max_score = c->kids[0]->max_score * (n->scale > 0 ? n->scale : 0);
+        break;
+    default:
+        break;
+    }
+    if (c->kind == C_PHRASE || c->kind == C_NEAR) {
+        for (uint32_t i = 0; i < c->nkids; i++) {
+            if (c->kids[i]->kind == C_NONE) {
+                /* A phrase with an absent term matches nothing. */
+                cur_free(c);
+                return cur_new(C_NONE, 0);
+            }
+            if (c->kids[i]->kind != C_TERM) {
+                snprintf(b->err, b->errlen, "phrases of non-terms are not supported");
+                cur_free(c);
+                return NULL;
+            }
+        }
+        if (c->window == 0)
+            c->window = c->nkids;
+    }
+    return c;
+}
+
+/* ------------------------------------------------------------------ top k */
+
+typedef struct topk {
+    souk_hit *h;
+    size_t n, k;
+} topk;
+
+/* Worse: lower score, or equal score and higher docid. */
+static int worse(const souk_hit *a, const souk_hit *b)
+{
+    return a->score < b->score || (a->score == b->score && a->docid > b->docid);
+}
+
+static void heap_down(topk *t, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < t->n && worse(&t->h[l], &t->h[m]))
+            m = l;
+        if (r < t->n && worse(&t->h[r], &t->h[m]))
+            m = r;
+        if (m == i)
+            return;
+        souk_hit x = t->h[i];
+        t->h[i] = t->h[m];
+        t->h[m] = x;
+        i = m;
+    }
+}
+
+/* Offers a hit; returns 1 when the heap is full and its worst score may have changed. */
+static int topk_offer(topk *t, uint32_t docid, double score)
+{
+    souk_hit x = {docid, score};
+    if (t->n < t->k) {
+        size_t i = t->n++;
+        t->h[i] = x;
+        while (i > 0 && worse(&t->h[i], &t->h[(i - 1) / 2])) {
+            souk_hit y = t->h[i];
+            t->h[i] = t->h[(i - 1) / 2];
+            t->h[(i - 1) / 2] = y;
+            i = (i - 1) / 2;
+        }
+        return t->n == t->k;
+    }
+    if (!worse(&t->h[0], &x))
+        return 0;
+    t->h[0] = x;
+    heap_down(t, 0);
+    return 1;
+}
+
+static int cmp_hits(const void *a, const void *b)
+{
+    const souk_hit *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return x->docid < y->docid ? -1 : x->docid > y->docid;
+}
+
+/* Exhaustive: every match is scored. */
+static int run_exhaustive(souk_searcher *s, cur *root, topk *t, souk_search_stats *st)
+{
+    int rc = cur_next(s, root);
+    while (!rc && root->did != DID_END) {
+        st->matched++;
+        st->scored++;
+        topk_offer(t, root->did, cur_score(s, root));
+        rc = cur_next(s, root);
+    }
+    return rc;
+}
+
+static int cmp_by_bound(const void *a, const void *b)
+{
+    const cur *x = *(cur *const *)a, *y = *(cur *const *)b;
+    return x->max_score < y->max_score ? -1 : x->max_score > y->max_score;
+}
+
+/* MaxScore over an OR of scored terms (root->kids). */
+static int run_maxscore(souk_searcher *s, cur *root, topk *t, souk_search_stats *st)
+{
+    uint32_t m = root->nkids;
+    cur **tl = souk_malloc(m * sizeof *tl);
+    double *ub = souk_malloc(m * sizeof *ub);
+    int rc = 0;
+    if (!tl || !ub) {
+        souk_free(tl);
+        souk_free(ub);
+        return SOUK_ENOMEM;
+    }
+    memcpy(tl, root->kids, m * sizeof *tl);
+    qsort(tl, m, sizeof *tl, cmp_by_bound);
+    double acc = 0;
+    for (uint32_t i = 0; i < m; i++) {
+        acc += tl[i]->max_score;
+        /* A hair of slack: bounds and scores are summed in different orders. */
+        ub[i] = acc * (1 + 1e-12) + 1e-12;
+        if ((rc = cur_next(s, tl[i])) != 0)
+            goto out;
+    }
+    double theta = -INFINITY;
+    uint32_t first = 0; /* tl[first..m) are essential */
+    for (;;) {
+        uint32_t d = DID_END;
+        for (uint32_t i = first; i < m; i++)
+            if (tl[i]->did < d)
+                d = tl[i]->did;
+        if (d == DID_END)
+            break;
+        double score = 0;
+        for (uint32_t i = first; i < m; i++) {
+            if (tl[i]->did == d) {
+                score += cur_score(s, tl[i]);
+                if ((rc = cur_next(s, tl[i])) != 0)
+                    goto out;
+            }
+        }
+        int dropped = 0;
+        for (uint32_t j = first; j-- > 0;) {
+            if (score + ub[j] <= theta) {
+                dropped = 1;
+                break;
+            }
+            if ((rc = cur_skip_to(s, tl[j], d)) != 0)
+                goto out;
+            if (tl[j]->did == d)
+                score += cur_score(s, tl[j]);
+        }
+        st->scored++;
+        if (dropped)
+            continue;
+        if (topk_offer(t, d, score) && t->n == t->k) {
+            theta = t->h[0].score;
+            while (first < m && ub[first] <= theta) {
+                first++;
+                st->pruned = 1;
+            }
+        }
+    }
+out:
+    st->matched = st->pruned ? st->scored : st->scored;
+    souk_free(tl);
+    souk_free(ub);
+    return rc;
+}
+
+int souk_search_query(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
+                      souk_hit *hits, size_t *nhits, souk_search_stats *st, char *err,
+                      size_t errlen)
+{
+    souk_search_stats local;
+    if (!st)
+        st = &local;
+    memset(st, 0, sizeof *st);
+    souk_bm25 def = SOUK_BM25_DEFAULT;
+    s->p = o->bm25.k1 == 0 && o->bm25.b == 0 && o->bm25.k3 == 0 ? def : o->bm25;
+    *nhits = 0;
+    if (o->k == 0)
+        return SOUK_OK;
+    err[0] = 0;
+    build_ctx b = {s, q, err, errlen};
+    cur *root = build(&b, q->root);
+    if (!root) {
+        if (!err[0])
+            snprintf(err, errlen, "out of memory or index error building the query");
+        return err[0] && strstr(err, "not supported") ? SOUK_EQUERY : SOUK_EQUERY;
+    }
+    topk t = {hits, 0, o->k};
+    int plain_or = !o->no_prune && root->kind == C_OR && root->scored && root->factor == 1.0;
+    for (uint32_t i = 0; plain_or && i < root->nkids; i++)
+        plain_or = root->kids[i]->kind == C_TERM || root->kids[i]->kind == C_NONE;
+    int rc = plain_or ? run_maxscore(s, root, &t, st) : run_exhaustive(s, root, &t, st);
+    cur_free(root);
+    if (rc) {
+        snprintf(err, errlen, "reading postings: %s", souk_strerror(rc));
+        return rc;
+    }
+    qsort(hits, t.n, sizeof *hits, cmp_hits);
+    *nhits = t.n;
+    return SOUK_OK;
+}
+
+int souk_search(souk_searcher *s, const char *q, size_t len, const souk_search_opts *o,
+                souk_hit *hits, size_t *nhits, souk_search_stats *st, char *err, size_t errlen)
+{
+    souk_query *pq;
+    const char *lang = o->lang ? o->lang : souk_index_schema(s->ix)->default_language;
+    int rc = souk_query_parse(q, len, lang, s->fields, s->nfields, o->qp_flags, &pq, err, errlen);
+    if (rc)
+        return rc;
+    rc = souk_search_query(s, pq, o, hits, nhits, st, err, errlen);
+    souk_query_free(pq);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ explain */
+
+typedef struct explain_ctx {
+    souk_searcher *s;
+    souk_explain_fn fn;
+    void *ctx;
+} explain_ctx;
+
+/* Reports each scored term that matches the current document, with its part of the score. */
+static void explain_walk(explain_ctx *e, cur *c, double factor)
+{
+    if (!c->scored)
+        return;
+    factor *= c->factor;
+    if (c->kind == C_TERM) {
+        uint32_t len = doclen_of(e->s, c->did);
+        double part = bm25_sumpart(e->s, c->termweight, c->wdfs[c->i], len);
+        e->fn(e->ctx, c->pl.term, c->pl.len, c->wdfs[c->i], len, c->termweight, factor * part);
+        return;
+    }
+    for (uint32_t i = 0; i < c->nkids; i++) {
+        cur *k = c->kids[i];
+        if (k->did == c->did || c->kind == C_AND || c->kind == C_PHRASE || c->kind == C_NEAR)
+            explain_walk(e, k, factor);
+        if (c->kind == C_ANDNOT || c->kind == C_FILTER || c->kind == C_SCALE)
+            break;
+    }
+}
+
+int souk_search_explain(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
+                        uint32_t docid, souk_explain_fn fn, void *ctx, double *total)
+{
+    souk_bm25 def = SOUK_BM25_DEFAULT;
+    s->p = o->bm25.k1 == 0 && o->bm25.b == 0 && o->bm25.k3 == 0 ? def : o->bm25;
+    char err[256];
+    build_ctx b = {s, q, err, sizeof err};
+    cur *root = build(&b, q->root);
+    if (!root)
+        return SOUK_EQUERY;
+    int rc = cur_skip_to(s, root, docid);
+    if (!rc && root->did != docid)
+        rc = SOUK_ENOTFOUND;
+    if (!rc) {
+        /* MAYBE parts are positioned by scoring, so score first. */
+        *total = cur_score(s, root);
+        explain_ctx e = {s, fn, ctx};
+        explain_walk(&e, root, 1.0);
+    }
+    cur_free(root);
+    return rc;
+}
