@@ -22,10 +22,12 @@ build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: build
+	@sh scripts/test-data.sh
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 asan: deps
-	cmake -S . -B build-asan -DSOUK_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+	@sh scripts/test-data.sh
+	cmake -S . -B build-asan -DSOUK_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 

@@ -5,4 +5,7 @@
 /* souk-bench index: indexing throughput, memory and size, Souk beside Xapian, FTS5, Sphinx. */
 int bench_index(int argc, char **argv);
 
+/* souk-bench search: query throughput and latency, Souk beside Xapian, same results. */
+int bench_search(int argc, char **argv);
+
 #endif

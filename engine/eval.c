@@ -44,8 +44,8 @@ struct souk_eval {
     size_t nqueries, capqueries;
     eval_pair *pairs;
     size_t npairs, cappairs;
-    eval_table qtab; /* qid -> queries index */
-    eval_table ptab; /* (query, docid) -> pairs index */
+    eval_table qtab;      /* qid -> queries index */
+    eval_table ptab;      /* (query, docid) -> pairs index */
     souk_eval_query *res; /* last computation, sorted by qid */
     size_t nres;
 };
@@ -143,8 +143,7 @@ static int intern_pair(souk_eval *e, const char *qid, const char *docid, eval_pa
     if (rc)
         return rc;
     uint64_t h = hash_pair(q, docid);
-    rc = table_reserve(&e->ptab, e->npairs, e->pairs, sizeof *e->pairs,
-                       offsetof(eval_pair, hash));
+    rc = table_reserve(&e->ptab, e->npairs, e->pairs, sizeof *e->pairs, offsetof(eval_pair, hash));
     if (rc)
         return rc;
     size_t mask = e->ptab.cap - 1, j = (size_t)h & mask;
@@ -279,9 +278,8 @@ static int add_line(souk_eval *e, int kind, char **tok, size_t ntok, const char 
 {
     if (kind == FILE_QRELS) {
         if (ntok != 4) {
-            set_err(err, errlen,
-                    "%s:%zu: expected 4 fields 'qid iteration docid grade', found %zu", path,
-                    lineno, ntok);
+            set_err(err, errlen, "%s:%zu: expected 4 fields 'qid iteration docid grade', found %zu",
+                    path, lineno, ntok);
             return SOUK_EINVAL;
         }
         char *end;
@@ -313,8 +311,8 @@ static int add_line(souk_eval *e, int kind, char **tok, size_t ntok, const char 
     }
     int rc = souk_eval_result(e, tok[0], tok[2], score);
     if (rc == SOUK_EINVAL)
-        set_err(err, errlen, "%s:%zu: document '%s' appears twice in the run of query '%s'",
-                path, lineno, tok[2], tok[0]);
+        set_err(err, errlen, "%s:%zu: document '%s' appears twice in the run of query '%s'", path,
+                lineno, tok[2], tok[0]);
     else if (rc)
         set_err(err, errlen, "%s:%zu: %s", path, lineno, souk_strerror(rc));
     return rc;

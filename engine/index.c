@@ -432,17 +432,28 @@ int souk_postings_next_block(souk_postings *p, uint32_t docid, souk_block *b)
     uint8_t key[520];
     MDB_val k, d;
     int rc;
-    if (!p->started || docid) {
-        k.mv_size = souk__post_key(p->term, p->len, docid, key);
-        k.mv_data = key;
-        rc = mdb_cursor_get(p->cursor, &k, &d, MDB_SET_RANGE);
-        p->started = 1;
-    } else {
+    const uint8_t *kk;
+    if (p->started) {
+        /* Most skips land in the next block: one step instead of a tree search. */
         rc = mdb_cursor_get(p->cursor, &k, &d, MDB_NEXT);
+        if (rc)
+            return souk__mdb_err(rc);
+        kk = k.mv_data;
+        if (k.mv_size != p->len + 5 || memcmp(kk, p->term, p->len) != 0 || kk[p->len] != 0)
+            return SOUK_ENOTFOUND;
+        if (docid && be32_get(kk + p->len + 1) < docid)
+            goto search;
+        goto found;
     }
+search:
+    k.mv_size = souk__post_key(p->term, p->len, docid, key);
+    k.mv_data = key;
+    rc = mdb_cursor_get(p->cursor, &k, &d, MDB_SET_RANGE);
+    p->started = 1;
     if (rc)
         return souk__mdb_err(rc);
-    const uint8_t *kk = k.mv_data;
+    kk = k.mv_data;
+found:
     if (k.mv_size != p->len + 5 || memcmp(kk, p->term, p->len) != 0 || kk[p->len] != 0)
         return SOUK_ENOTFOUND;
     if (souk_block_parse(d.mv_data, d.mv_size, b) || b->last_docid != be32_get(kk + p->len + 1))

@@ -50,7 +50,7 @@ struct cur {
     int have_blk;
     uint32_t docs[SOUK_BLOCK_MAX], wdfs[SOUK_BLOCK_MAX];
     uint32_t n, i;
-    int pos_ready;
+    int pos_ready, wdf_ready; /* decoded lazily, per block */
     uint32_t npos[SOUK_BLOCK_MAX];
     uint32_t posoff[SOUK_BLOCK_MAX + 1];
     uint32_t *pos;
@@ -114,8 +114,7 @@ static uint32_t doclen_of(souk_searcher *s, uint32_t docid)
         uint8_t key[4];
         be32_put(key, (uint32_t)c);
         MDB_val k = {4, key}, d;
-        if (mdb_get(s->r->txn, s->ix->doclen, &k, &d) != 0 ||
-            d.mv_size != SOUK_DOCLEN_CHUNK * 4)
+        if (mdb_get(s->r->txn, s->ix->doclen, &k, &d) != 0 || d.mv_size != SOUK_DOCLEN_CHUNK * 4)
             return 0;
         s->chunks[c] = d.mv_data;
     }
@@ -243,12 +242,13 @@ static int term_load(cur *c, uint32_t d)
     }
     if (rc)
         return rc;
-    if ((rc = souk_block_docids(&c->blk, c->docs)) || (rc = souk_block_wdfs(&c->blk, c->wdfs)))
+    if ((rc = souk_block_docids(&c->blk, c->docs)) != 0)
         return rc;
     c->n = c->blk.count;
     c->i = 0;
     c->have_blk = 1;
     c->pos_ready = 0;
+    c->wdf_ready = 0;
     c->did = c->docs[0];
     return 0;
 }
@@ -287,6 +287,17 @@ static int term_skip_to(cur *c, uint32_t d)
     c->i = lo;
     c->did = c->docs[lo];
     return 0;
+}
+
+/* wdf of the term in the current document (decoding the block's wdfs on first use). */
+static uint32_t term_wdf(cur *c)
+{
+    if (!c->wdf_ready) {
+        if (souk_block_wdfs(&c->blk, c->wdfs) != 0)
+            memset(c->wdfs, 0, sizeof c->wdfs); /* corrupt block: score nothing */
+        c->wdf_ready = 1;
+    }
+    return c->wdfs[c->i];
 }
 
 /* Positions of the term in the current document: *n of them at *p. */
@@ -417,8 +428,7 @@ static int positions_match(cur *c, int *ok)
 static int and_like_seek(souk_searcher *s, cur *c, uint32_t d)
 {
     for (;;) {
-        int rc = and_align(s, c, c->kind == C_FILTER || c->kind == C_AND ? c->nkids : c->nkids,
-                           d);
+        int rc = and_align(s, c, c->kind == C_FILTER || c->kind == C_AND ? c->nkids : c->nkids, d);
         if (rc || c->did == DID_END)
             return rc;
         if (c->kind != C_PHRASE && c->kind != C_NEAR)
@@ -525,7 +535,7 @@ static double cur_score(souk_searcher *s, cur *c)
         return 0;
     switch (c->kind) {
     case C_TERM:
-        return c->factor * bm25_sumpart(s, c->termweight, c->wdfs[c->i], doclen_of(s, c->did));
+        return c->factor * bm25_sumpart(s, c->termweight, term_wdf(c), doclen_of(s, c->did));
     case C_ALL: {
         /* Xapian's MatchAll is the empty term: every document, wdf = its length. */
         uint32_t len = doclen_of(s, c->did);
@@ -687,8 +697,8 @@ static cur *build(build_ctx *b, uint32_t idx)
         souk_free(w.terms);
         souk_free(w.lens);
         if (w.over && c) {
-            snprintf(b->err, b->errlen, "wildcard '%s*' matches more than %d terms",
-                     n->term, MAX_WILDCARD_TERMS);
+            snprintf(b->err, b->errlen, "wildcard '%s*' matches more than %d terms", n->term,
+                     MAX_WILDCARD_TERMS);
             cur_free(c);
             return NULL;
         }
@@ -1005,8 +1015,9 @@ static void explain_walk(explain_ctx *e, cur *c, double factor)
     factor *= c->factor;
     if (c->kind == C_TERM) {
         uint32_t len = doclen_of(e->s, c->did);
-        double part = bm25_sumpart(e->s, c->termweight, c->wdfs[c->i], len);
-        e->fn(e->ctx, c->pl.term, c->pl.len, c->wdfs[c->i], len, c->termweight, factor * part);
+        uint32_t wdf = term_wdf(c);
+        double part = bm25_sumpart(e->s, c->termweight, wdf, len);
+        e->fn(e->ctx, c->pl.term, c->pl.len, wdf, len, c->termweight, factor * part);
         return;
     }
     for (uint32_t i = 0; i < c->nkids; i++) {

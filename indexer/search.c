@@ -81,8 +81,8 @@ int main(int argc, char **argv)
         const souk_qp_field *fields = souk_searcher_fields(s, &nf);
         if (explain)
             souk_query_parse(query, strlen(query),
-                             o.lang ? o.lang : souk_index_schema(ix)->default_language, fields,
-                             nf, o.qp_flags, &pq, err, sizeof err);
+                             o.lang ? o.lang : souk_index_schema(ix)->default_language, fields, nf,
+                             o.qp_flags, &pq, err, sizeof err);
         for (size_t i = 0; i < n; i++) {
             const char *id, *json;
             size_t il, jl;

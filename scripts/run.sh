@@ -8,8 +8,9 @@ DATA=${2:-data/debian}
 BIN="$BUILD/bin"
 mkdir -p "$(dirname "$DATA")"
 if [ "$(id -u)" = 0 ]; then
-    echo "run: apt-get update (with English long descriptions)"
-    apt-get update -o Acquire::Languages=en >/dev/null
+    # English long descriptions for the catalog; the other languages keep the test data.
+    echo "run: apt-get update (with long descriptions)"
+    apt-get update -o Acquire::Languages=en,de,fr,es,it,nl,pt,ru >/dev/null
 fi
 CATALOG="$(dirname "$DATA")/debian-catalog.ndjson"
 echo "run: converting apt's package lists into $CATALOG"

@@ -124,8 +124,8 @@ static int oracle_build_xapian(souk_index *ix, const char *xpath)
             }
             for (uint32_t i = 0; i < od->n; i++) {
                 oracle_posting *p = &od->p[i];
-                xt[i] = (souk_xterm){b.terms[p->term], b.lens[p->term], p->wdf,
-                                     b.pos + p->pos_at, p->npos};
+                xt[i] = (souk_xterm){b.terms[p->term], b.lens[p->term], p->wdf, b.pos + p->pos_at,
+                                     p->npos};
             }
             uint32_t xd = 0;
             rc = souk_xdb_add_terms(x, xt, od->n, NULL, 0, &xd);
@@ -169,8 +169,8 @@ static int oracle_equal(const char *what, const souk_hit *h, size_t nh, const ui
     }
     for (size_t i = 0; i < nh; i++) {
         if (fabs(h[i].score - xs[i]) > 1e-9) {
-            fprintf(stderr, "%s: rank %zu: score %.17g (docid %u), Xapian %.17g (docid %u)\n",
-                    what, i + 1, h[i].score, h[i].docid, xs[i], xd[i]);
+            fprintf(stderr, "%s: rank %zu: score %.17g (docid %u), Xapian %.17g (docid %u)\n", what,
+                    i + 1, h[i].score, h[i].docid, xs[i], xd[i]);
             return 0;
         }
         if (h[i].docid == xd[i])

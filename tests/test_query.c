@@ -343,8 +343,7 @@ static void test_phrases_and_operators(void)
             const souk_qnode *r = root(q);
             CHECK(r->op == SOUK_QOP_NEAR || r->op == SOUK_QOP_PHRASE);
             CHECK_EQ_U64(described_window(q->description), near[i].window);
-            KNOWN_BUG(r->window == near[i].window,
-                      "NEAR/ADJ window is the number of terms, not Xapian's window");
+            CHECK_EQ_U64(r->window, near[i].window);
         }
         souk_query_free(q);
     }
@@ -797,19 +796,21 @@ static void test_big_queries(void)
     char *buf = malloc(BIG + 64);
     REQUIRE(buf != NULL);
 
-    /* 100 KB of distinct words. */
+    /* 100 KB of distinct words (a size cap answering SOUK_EQUERY would be fine too). */
     size_t n = 0;
     for (unsigned i = 0; n + 16 < BIG; i++)
         n += (size_t)sprintf(buf + n, "word%u ", i);
     int rc;
     souk_query *q = parse_len(buf, n, "en", 0, &rc);
-    CHECK(rc == SOUK_OK);
-    CHECK(count_op(q, SOUK_QOP_TERM) > 10000);
+    CHECK(rc == SOUK_OK || rc == SOUK_EQUERY);
+    if (rc == SOUK_OK)
+        CHECK(count_op(q, SOUK_QOP_TERM) > 10000);
     souk_query_free(q);
     /* Without the trailing space, so that SOUK_QP_PARTIAL applies to the last word. */
     q = parse_len(buf, n - 1, "en", SOUK_QP_DEFAULT_AND | SOUK_QP_PARTIAL, &rc);
-    CHECK(rc == SOUK_OK);
-    CHECK_EQ_U64(count_op(q, SOUK_QOP_WILDCARD), 1);
+    CHECK(rc == SOUK_OK || rc == SOUK_EQUERY);
+    if (rc == SOUK_OK)
+        CHECK_EQ_U64(count_op(q, SOUK_QOP_WILDCARD), 1);
     souk_query_free(q);
 
     /* 100 KB of one long word, of Chinese, of random bytes, of operators. */
@@ -829,11 +830,17 @@ static void test_big_queries(void)
         memcpy(buf + n, ops, sizeof ops - 1);
     parse_hostile(buf, n, "en");
 
-    /* 100 KB of brackets, nested about 11,000 deep: must give a clean result, not overflow
-     * the stack (the tree builder recurses once per level). */
+    /* 100 KB of brackets, nested about 11,000 deep, and 100 KB of "a NOT b NOT c ..." (a
+     * left-deep AND_NOT chain about 14,000 deep, no brackets needed): each must give a clean
+     * result, not overflow the stack (the tree builder recurses once per level). */
     n = build_nested(buf, BIG);
     KNOWN_BUG(parse_survives_small_stack(buf, n),
               "deeply nested query overflows the stack in TreeBuilder::add");
+    n = 0;
+    for (unsigned i = 0; n + 16 < BIG; i++)
+        n += (size_t)sprintf(buf + n, "%sw%u", i ? " NOT " : "", i % 50);
+    KNOWN_BUG(parse_survives_small_stack(buf, n),
+              "long NOT chain overflows the stack in TreeBuilder::add");
     /* 1,000 levels must work on any stack. */
     n = build_nested(buf, 9000);
     CHECK(parse_survives_small_stack(buf, n));

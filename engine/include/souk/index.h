@@ -194,7 +194,8 @@ typedef struct souk_postings {
 
 /* Opens postings for term; SOUK_ENOTFOUND if absent. */
 int souk_postings_open(souk_reader *r, const char *term, size_t len, souk_postings *p);
-/* Next block with last docid >= docid (docid 0: the next block). Returns 0, SOUK_ENOTFOUND at
+/* Next block with last docid >= docid (docid 0: the next block). Blocks are visited in order:
+ * docid must be past the last docid of the block returned before. Returns 0, SOUK_ENOTFOUND at
  * the end, or an error. */
 int souk_postings_next_block(souk_postings *p, uint32_t docid, souk_block *b);
 void souk_postings_close(souk_postings *p);

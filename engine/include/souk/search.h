@@ -20,14 +20,17 @@ typedef struct souk_bm25 {
     double k1, k3, b, min_normlen;
 } souk_bm25;
 
-#define SOUK_BM25_DEFAULT {1.0, 1.0, 0.5, 0.5}
+#define SOUK_BM25_DEFAULT                                                                          \
+    {                                                                                              \
+        1.0, 1.0, 0.5, 0.5                                                                         \
+    }
 
 typedef struct souk_search_opts {
-    uint32_t k;          /* number of hits wanted */
+    uint32_t k; /* number of hits wanted */
     souk_bm25 bm25;
-    int no_prune;        /* 1: score every match (for tests and comparisons) */
-    const char *lang;    /* query language (NULL: the schema's default) */
-    unsigned qp_flags;   /* SOUK_QP_* */
+    int no_prune;      /* 1: score every match (for tests and comparisons) */
+    const char *lang;  /* query language (NULL: the schema's default) */
+    unsigned qp_flags; /* SOUK_QP_* */
 } souk_search_opts;
 
 typedef struct souk_hit {

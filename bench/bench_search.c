@@ -1,0 +1,338 @@
+/* bench_search.c: `souk-bench search`, the query benchmark. In one process, single thread,
+ * warm, with identical queries, analysis and top-k, it runs Souk and Xapian side by side on the
+ * Debian catalog: the same analyzed documents go into both (tests/oracle.h builds the Xapian
+ * database from the Souk index, docid for docid). Query classes, from the real query logs in
+ * ../shared/data/queries/ and from document text:
+ *   or      2-3-word queries, default operator OR
+ *   and     the same queries, default operator AND
+ *   phrase  2-word phrases taken from package titles
+ * For each class it reports q/s, p50 and p99 for both engines, the ratio, and whether Souk's top
+ * 10 equals Xapian's full ranking cut at 10 for every query. The last line is JSON.
+ *
+ *   souk-bench search [--catalog FILE.jsonl[.xz]] [--work DIR] [--rounds N] [--keep]
+ *
+ * With --work DIR naming a directory a --keep run left, the indexes there are reused (for
+ * profiling the query path alone). */
+#include "bench.h"
+#include "oracle.h"
+#include "souk/ingest.h"
+#include "souk/schema.h"
+
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <time.h>
+#include <unistd.h>
+
+#define K 10
+
+typedef struct qset {
+    const char *name;
+    char **q;
+    size_t n, cap;
+    unsigned flags;
+} qset;
+
+typedef struct result {
+    double qps, p50, p99, mean;
+} result;
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static void qs_add(qset *s, const char *q)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 256;
+        s->q = realloc(s->q, s->cap * sizeof *s->q);
+    }
+    s->q[s->n++] = strdup(q);
+}
+
+static int words(const char *q)
+{
+    int n = 0, in = 0;
+    for (const char *p = q; *p; p++) {
+        int w = (unsigned char)*p > ' ';
+        n += w && !in;
+        in = w;
+    }
+    return n;
+}
+
+/* Real queries of 2-3 words from the logs. */
+static void load_queries(const char *root, qset *s, size_t max)
+{
+    char path[PATH_MAX];
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    const char *files[] = {"queries/wands/query.csv", "queries/msmarco/topics.dl20.txt",
+                           "queries/msmarco/topics.msmarco-passage.dev-subset.txt"};
+    for (size_t f = 0; f < 3 && s->n < max; f++) {
+        snprintf(path, sizeof path, "%s/../shared/data/%s", root, files[f]);
+        FILE *in = fopen(path, "r");
+        if (!in)
+            continue;
+        while (s->n < max && (len = getline(&line, &cap, in)) > 0) {
+            while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+                line[--len] = 0;
+            char *q = strchr(line, '\t');
+            if (!q)
+                continue;
+            q++;
+            char *end = strchr(q, '\t');
+            if (end)
+                *end = 0;
+            int w = words(q);
+            if (w >= 2 && w <= 3)
+                qs_add(s, q);
+        }
+        fclose(in);
+    }
+    snprintf(path, sizeof path, "%s/../shared/data/queries/algolia-bestbuy/query_suggestions.json",
+             root);
+    FILE *in = fopen(path, "r");
+    if (in) {
+        fseek(in, 0, SEEK_END);
+        long sz = ftell(in);
+        fseek(in, 0, SEEK_SET);
+        char *buf = malloc((size_t)sz + 1);
+        if (fread(buf, 1, (size_t)sz, in) == (size_t)sz) {
+            buf[sz] = 0;
+            cJSON *j = cJSON_Parse(buf), *e;
+            cJSON_ArrayForEach(e, j)
+            {
+                cJSON *q = cJSON_GetObjectItem(e, "query");
+                if (cJSON_IsString(q) && words(q->valuestring) >= 2 &&
+                    words(q->valuestring) <= 3 && s->n < max + 600)
+                    qs_add(s, q->valuestring);
+            }
+            cJSON_Delete(j);
+        }
+        free(buf);
+        fclose(in);
+    }
+    free(line);
+}
+
+/* 2-word phrases from the stored titles. */
+static void load_phrases(souk_reader *r, qset *s, size_t max)
+{
+    for (uint32_t d = 1; s->n < max && d < 200000; d += 97) {
+        const char *id, *json;
+        size_t il, jl;
+        if (souk_reader_doc(r, d, &id, &il, &json, &jl))
+            break;
+        cJSON *j = cJSON_ParseWithLength(json, jl);
+        cJSON *t = j ? cJSON_GetObjectItem(j, "title") : NULL;
+        if (cJSON_IsString(t)) {
+            char a[64], b[64];
+            if (sscanf(t->valuestring, "%63[A-Za-z] %63[A-Za-z]", a, b) == 2) {
+                char q[160];
+                snprintf(q, sizeof q, "\"%s %s\"", a, b);
+                qs_add(s, q);
+            }
+        }
+        cJSON_Delete(j);
+    }
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static result summarize(double *lat, size_t n, double total_us)
+{
+    result r;
+    qsort(lat, n, sizeof *lat, cmp_d);
+    r.qps = n / (total_us / 1e6);
+    r.p50 = lat[n / 2];
+    r.p99 = lat[(size_t)(n * 0.99)];
+    r.mean = total_us / n;
+    return r;
+}
+
+int bench_search(int argc, char **argv)
+{
+    char root[PATH_MAX], catalog[PATH_MAX] = "", work[PATH_MAX] = "", cmd[3 * PATH_MAX];
+    int rounds = 5, keep = 0;
+    ssize_t rl = readlink("/proc/self/exe", root, sizeof root - 1);
+    if (rl <= 0)
+        return 1;
+    root[rl] = 0;
+    for (int up = 0; up < 3; up++)
+        *strrchr(root, '/') = 0; /* build/bin/souk-bench -> project root */
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--catalog") == 0 && i + 1 < argc)
+            snprintf(catalog, sizeof catalog, "%s", argv[++i]);
+        else if (strcmp(argv[i], "--work") == 0 && i + 1 < argc)
+            snprintf(work, sizeof work, "%s", argv[++i]);
+        else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
+            rounds = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--keep") == 0)
+            keep = 1;
+        else {
+            fprintf(stderr, "usage: souk-bench search [--catalog FILE] [--work DIR] "
+                            "[--rounds N] [--keep]\n");
+            return 2;
+        }
+    }
+    if (!catalog[0])
+        snprintf(catalog, sizeof catalog, "%s/../shared/data/catalog/debian-packages.jsonl.xz",
+                 root);
+    if (access(catalog, R_OK) != 0) {
+        printf("SKIP: catalog %s not found\n", catalog);
+        return 0;
+    }
+    if (!work[0]) {
+        snprintf(work, sizeof work, "/tmp/souk-bench-search.XXXXXX");
+        if (!mkdtemp(work))
+            return 1;
+    }
+    char nd[PATH_MAX + 32], sdir[PATH_MAX + 32], xdir[PATH_MAX + 32], schema[PATH_MAX + 64];
+    snprintf(nd, sizeof nd, "%s/catalog.ndjson", work);
+    snprintf(sdir, sizeof sdir, "%s/souk", work);
+    snprintf(xdir, sizeof xdir, "%s/xapian", work);
+    snprintf(schema, sizeof schema, "%s/indexer/schemas/debian-packages.json", root);
+    char err[512], probe[PATH_MAX + 64];
+    souk_schema *sc;
+    souk_index *ix;
+    snprintf(probe, sizeof probe, "%s/souk/data.mdb", work);
+    int reuse = access(probe, R_OK) == 0;
+    snprintf(probe, sizeof probe, "%s/xapian/iamglass", work);
+    reuse = reuse && access(probe, R_OK) == 0;
+    if (reuse) {
+        if (souk_index_open(sdir, NULL, SOUK_INDEX_RDONLY, &ix, err, sizeof err)) {
+            fprintf(stderr, "souk-bench search: %s\n", err);
+            return 1;
+        }
+        fprintf(stderr, "souk-bench search: reusing the indexes in %s\n", work);
+        goto search;
+    }
+    snprintf(cmd, sizeof cmd, "xz -dcf '%s' > '%s'", catalog, nd);
+    if (system(cmd) != 0)
+        return 1;
+    if (souk_schema_load(schema, &sc, err, sizeof err) ||
+        souk_index_open(sdir, sc, 0, &ix, err, sizeof err)) {
+        fprintf(stderr, "souk-bench search: %s\n", err);
+        return 1;
+    }
+    souk_schema_free(sc);
+    int fd = open(nd, O_RDONLY);
+    souk_ingest_opts io;
+    memset(&io, 0, sizeof io);
+    io.batch_docs = 10000000;
+    io.threads = 2;
+    souk_ingest_stats ist;
+    if (fd < 0 || souk_ingest(ix, fd, nd, &io, &ist, err, sizeof err)) {
+        fprintf(stderr, "souk-bench search: %s\n", err);
+        return 1;
+    }
+    close(fd);
+    fprintf(stderr, "souk-bench search: indexed %llu docs; building the Xapian oracle...\n",
+            (unsigned long long)ist.added);
+    if (oracle_build_xapian(ix, xdir)) {
+        fprintf(stderr, "souk-bench search: cannot build the Xapian database\n");
+        return 1;
+    }
+search:;
+    souk_searcher *s;
+    souk_xdb *x;
+    if (souk_searcher_new(ix, &s) || souk_xdb_open(xdir, 0, &x, err, sizeof err))
+        return 1;
+    souk_stats st;
+    souk_reader_stats(souk_searcher_reader(s), &st);
+    size_t nf;
+    const souk_qp_field *fields = souk_searcher_fields(s, &nf);
+    qset sets[3] = {{"or", NULL, 0, 0, 0}, {"and", NULL, 0, 0, SOUK_QP_DEFAULT_AND},
+                    {"phrase", NULL, 0, 0, 0}};
+    load_queries(root, &sets[0], 1400);
+    for (size_t i = 0; i < sets[0].n; i++)
+        qs_add(&sets[1], sets[0].q[i]);
+    load_phrases(souk_searcher_reader(s), &sets[2], 600);
+    uint32_t *xd = malloc((st.docs + 1) * sizeof *xd);
+    double *xs = malloc((st.docs + 1) * sizeof *xs);
+    result rs[3][2];
+    int identical = 1;
+    size_t mismatches = 0;
+    printf("souk-bench search: Debian catalog, %llu docs; top %d; %d timed rounds; single "
+           "thread, warm\n",
+           (unsigned long long)st.docs, K, rounds);
+    printf("%-7s %6s | %10s %8s %8s | %10s %8s %8s | %6s\n", "class", "queries", "souk q/s",
+           "p50 us", "p99 us", "xapian q/s", "p50 us", "p99 us", "ratio");
+    for (int c = 0; c < 3; c++) {
+        qset *q = &sets[c];
+        souk_hit hits[K];
+        size_t nh, nx;
+        /* Identical results: Souk's top 10 against Xapian's full ranking (untimed). */
+        for (size_t i = 0; i < q->n; i++) {
+            souk_search_opts o = {K, SOUK_BM25_DEFAULT, 0, NULL, q->flags};
+            int a = souk_search(s, q->q[i], strlen(q->q[i]), &o, hits, &nh, NULL, err,
+                                sizeof err);
+            int b = souk_xdb_search(x, q->q[i], strlen(q->q[i]), "en", fields, nf, q->flags, 0,
+                                    (uint32_t)st.docs, xd, xs, &nx, NULL);
+            if (a || b || !oracle_equal(q->q[i], hits, nh, xd, xs, nx, K)) {
+                identical = 0;
+                mismatches++;
+            }
+        }
+        double *lat = malloc(q->n * rounds * sizeof *lat);
+        for (int e = 0; e < 2; e++) {
+            size_t m = 0;
+            double total = 0;
+            for (int r = -1; r < rounds; r++) { /* round -1 warms up */
+                for (size_t i = 0; i < q->n; i++) {
+                    double t0 = now_us();
+                    if (e == 0) {
+                        souk_search_opts o = {K, SOUK_BM25_DEFAULT, 0, NULL, q->flags};
+                        souk_search(s, q->q[i], strlen(q->q[i]), &o, hits, &nh, NULL, err,
+                                    sizeof err);
+                    } else {
+                        souk_xdb_search(x, q->q[i], strlen(q->q[i]), "en", fields, nf, q->flags,
+                                        0, K, xd, xs, &nx, NULL);
+                    }
+                    double dt = now_us() - t0;
+                    if (r >= 0) {
+                        lat[m++] = dt;
+                        total += dt;
+                    }
+                }
+            }
+            rs[c][e] = summarize(lat, m, total);
+        }
+        free(lat);
+        printf("%-7s %6zu | %10.0f %8.0f %8.0f | %10.0f %8.0f %8.0f | %6.2f\n", q->name, q->n,
+               rs[c][0].qps, rs[c][0].p50, rs[c][0].p99, rs[c][1].qps, rs[c][1].p50,
+               rs[c][1].p99, rs[c][0].qps / rs[c][1].qps);
+    }
+    printf("identical results: %s (%zu mismatching queries)\n", identical ? "yes" : "no",
+           mismatches);
+    printf("{\"qps_ratio_or\":%.3f,\"qps_ratio_and\":%.3f,\"qps_ratio_phrase\":%.3f,"
+           "\"souk_qps_or\":%.0f,\"xapian_qps_or\":%.0f,\"souk_qps_and\":%.0f,"
+           "\"xapian_qps_and\":%.0f,\"souk_qps_phrase\":%.0f,\"xapian_qps_phrase\":%.0f,"
+           "\"p50_us_or\":%.1f,\"p99_us_or\":%.1f,\"p99_us_and\":%.1f,\"p99_us_phrase\":%.1f,"
+           "\"xapian_p99_us_or\":%.1f,\"queries_or\":%zu,\"queries_and\":%zu,"
+           "\"queries_phrase\":%zu,\"identical\":%s}\n",
+           rs[0][0].qps / rs[0][1].qps, rs[1][0].qps / rs[1][1].qps, rs[2][0].qps / rs[2][1].qps,
+           rs[0][0].qps, rs[0][1].qps, rs[1][0].qps, rs[1][1].qps, rs[2][0].qps, rs[2][1].qps,
+           rs[0][0].p50, rs[0][0].p99, rs[1][0].p99, rs[2][0].p99, rs[0][1].p99, sets[0].n,
+           sets[1].n, sets[2].n, identical ? "true" : "false");
+    free(xd);
+    free(xs);
+    souk_xdb_close(x);
+    souk_searcher_free(s);
+    souk_index_close(ix);
+    if (!keep) {
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
+        if (system(cmd) != 0)
+            fprintf(stderr, "souk-bench search: could not remove %s\n", work);
+    }
+    return identical ? 0 : 1;
+}
