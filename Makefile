@@ -27,7 +27,7 @@ test: build
 
 asan: deps
 	@sh scripts/test-data.sh
-	cmake -S . -B build-asan -DSOUK_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B build-asan -DSOUK_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 

@@ -67,7 +67,7 @@ static int words(const char *q)
 /* Real queries of 2-3 words from the logs. */
 static void load_queries(const char *root, qset *s, size_t max)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX + 128];
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
@@ -108,8 +108,8 @@ static void load_queries(const char *root, qset *s, size_t max)
             cJSON_ArrayForEach(e, j)
             {
                 cJSON *q = cJSON_GetObjectItem(e, "query");
-                if (cJSON_IsString(q) && words(q->valuestring) >= 2 &&
-                    words(q->valuestring) <= 3 && s->n < max + 600)
+                if (cJSON_IsString(q) && words(q->valuestring) >= 2 && words(q->valuestring) <= 3 &&
+                    s->n < max + 600)
                     qs_add(s, q->valuestring);
             }
             cJSON_Delete(j);
@@ -161,7 +161,7 @@ static result summarize(double *lat, size_t n, double total_us)
 
 int bench_search(int argc, char **argv)
 {
-    char root[PATH_MAX], catalog[PATH_MAX] = "", work[PATH_MAX] = "", cmd[3 * PATH_MAX];
+    char root[PATH_MAX - 128], catalog[PATH_MAX] = "", work[PATH_MAX - 128] = "", cmd[3 * PATH_MAX];
     int rounds = 5, keep = 0;
     ssize_t rl = readlink("/proc/self/exe", root, sizeof root - 1);
     if (rl <= 0)
@@ -251,8 +251,8 @@ search:;
     souk_reader_stats(souk_searcher_reader(s), &st);
     size_t nf;
     const souk_qp_field *fields = souk_searcher_fields(s, &nf);
-    qset sets[3] = {{"or", NULL, 0, 0, 0}, {"and", NULL, 0, 0, SOUK_QP_DEFAULT_AND},
-                    {"phrase", NULL, 0, 0, 0}};
+    qset sets[3] = {
+        {"or", NULL, 0, 0, 0}, {"and", NULL, 0, 0, SOUK_QP_DEFAULT_AND}, {"phrase", NULL, 0, 0, 0}};
     load_queries(root, &sets[0], 1400);
     for (size_t i = 0; i < sets[0].n; i++)
         qs_add(&sets[1], sets[0].q[i]);
@@ -274,8 +274,7 @@ search:;
         /* Identical results: Souk's top 10 against Xapian's full ranking (untimed). */
         for (size_t i = 0; i < q->n; i++) {
             souk_search_opts o = {K, SOUK_BM25_DEFAULT, 0, NULL, q->flags};
-            int a = souk_search(s, q->q[i], strlen(q->q[i]), &o, hits, &nh, NULL, err,
-                                sizeof err);
+            int a = souk_search(s, q->q[i], strlen(q->q[i]), &o, hits, &nh, NULL, err, sizeof err);
             int b = souk_xdb_search(x, q->q[i], strlen(q->q[i]), "en", fields, nf, q->flags, 0,
                                     (uint32_t)st.docs, xd, xs, &nx, NULL);
             if (a || b || !oracle_equal(q->q[i], hits, nh, xd, xs, nx, K)) {
@@ -295,8 +294,8 @@ search:;
                         souk_search(s, q->q[i], strlen(q->q[i]), &o, hits, &nh, NULL, err,
                                     sizeof err);
                     } else {
-                        souk_xdb_search(x, q->q[i], strlen(q->q[i]), "en", fields, nf, q->flags,
-                                        0, K, xd, xs, &nx, NULL);
+                        souk_xdb_search(x, q->q[i], strlen(q->q[i]), "en", fields, nf, q->flags, 0,
+                                        K, xd, xs, &nx, NULL);
                     }
                     double dt = now_us() - t0;
                     if (r >= 0) {
@@ -309,8 +308,8 @@ search:;
         }
         free(lat);
         printf("%-7s %6zu | %10.0f %8.0f %8.0f | %10.0f %8.0f %8.0f | %6.2f\n", q->name, q->n,
-               rs[c][0].qps, rs[c][0].p50, rs[c][0].p99, rs[c][1].qps, rs[c][1].p50,
-               rs[c][1].p99, rs[c][0].qps / rs[c][1].qps);
+               rs[c][0].qps, rs[c][0].p50, rs[c][0].p99, rs[c][1].qps, rs[c][1].p50, rs[c][1].p99,
+               rs[c][0].qps / rs[c][1].qps);
     }
     printf("identical results: %s (%zu mismatching queries)\n", identical ? "yes" : "no",
            mismatches);

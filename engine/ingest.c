@@ -69,7 +69,8 @@ static void *slot_copy(slot *s, const void *p, size_t n)
     size_t at = (s->mlen + 7) & ~(size_t)7;
     if (at + n > s->mcap)
         return NULL;
-    memcpy(s->mem + at, p, n);
+    if (n)
+        memcpy(s->mem + at, p, n);
     s->mlen = at + n;
     return s->mem + at;
 }

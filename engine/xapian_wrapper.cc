@@ -1136,7 +1136,6 @@ extern "C" int souk_analyze_xapian(souk_analyzer *a, const char *text, size_t le
             }
         }
         *termpos = a->tg.get_termpos();
-        a->n_fallback++;
         return SOUK_OK;
     } catch (const Xapian::Error &e) {
         a->err = e.get_description();
@@ -1153,6 +1152,10 @@ extern "C" int souk_analyze(souk_analyzer *a, const char *text, size_t len, cons
                             const char *prefix, uint32_t wdf_inc, uint32_t *termpos,
                             souk_term_fn fn, void *ctx)
 {
+    if (wdf_inc == 0) {
+        a->err = "wdf increment must be at least 1";
+        return SOUK_EINVAL;
+    }
     try {
         const char *sname = souk_language_stemmer(lang);
         if (!sname) {
@@ -1169,6 +1172,7 @@ extern "C" int souk_analyze(souk_analyzer *a, const char *text, size_t len, cons
     } catch (...) {
         /* The fast path emits nothing before it is sure; fall back below. */
     }
+    a->n_fallback++;
     return souk_analyze_xapian(a, text, len, lang, prefix, wdf_inc, termpos, fn, ctx);
 }
 
@@ -1181,8 +1185,47 @@ struct TreeBuilder {
     std::vector<souk_qnode> nodes;
     std::vector<std::vector<uint32_t>> kids;
 
-    uint32_t add(const Xapian::Query &q);
+    uint32_t add(const Xapian::Query &q, unsigned depth);
 };
+
+/* The deepest query tree Souk evaluates (brackets, and chains like "a NOT b NOT c ..."). The
+ * tree builder and the matcher recurse once per level, on worker threads with small stacks. */
+const unsigned kMaxQueryDepth = 64;
+const unsigned kMaxQueryOperators = 256;
+
+/* Rejects queries nested or chained beyond the limits before Xapian builds a deep tree. Returns
+ * an empty string when the query is acceptable, else the reason. */
+std::string check_query_shape(const char *text, size_t len)
+{
+    unsigned depth = 0, max_depth = 0, ops = 0;
+    bool quoted = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (c == '"')
+            quoted = !quoted;
+        if (quoted)
+            continue;
+        if (c == '(' && ++depth > max_depth)
+            max_depth = depth;
+        else if (c == ')' && depth > 0)
+            depth--;
+        if (i == 0 || text[i - 1] == ' ' || text[i - 1] == '(') {
+            static const char *const words[] = {"AND", "OR", "NOT", "XOR", "NEAR", "ADJ"};
+            for (const char *w : words) {
+                size_t n = std::strlen(w);
+                if (i + n <= len && std::memcmp(text + i, w, n) == 0 &&
+                    (i + n == len || text[i + n] == ' ' || text[i + n] == '/' ||
+                     text[i + n] == '('))
+                    ops++;
+            }
+        }
+    }
+    if (max_depth > kMaxQueryDepth)
+        return "query nests brackets more than " + std::to_string(kMaxQueryDepth) + " deep";
+    if (ops > kMaxQueryOperators)
+        return "query has more than " + std::to_string(kMaxQueryOperators) + " boolean operators";
+    return std::string();
+}
 
 souk_qop map_op(Xapian::Query::op op)
 {
@@ -1235,8 +1278,10 @@ std::string inner_description(const Xapian::Query &q)
     return d;
 }
 
-uint32_t TreeBuilder::add(const Xapian::Query &q)
+uint32_t TreeBuilder::add(const Xapian::Query &q, unsigned depth)
 {
+    if (depth > kMaxQueryDepth * 2)
+        throw Xapian::QueryParserError("query nested too deeply");
     souk_qnode n;
     std::memset(&n, 0, sizeof n);
     n.op = map_op(q.get_type());
@@ -1289,7 +1334,7 @@ uint32_t TreeBuilder::add(const Xapian::Query &q)
             nodes[idx].window = w;
     }
     for (size_t i = 0; i < nsub; i++) {
-        uint32_t k = add(q.get_subquery(i));
+        uint32_t k = add(q.get_subquery(i), depth + 1);
         kids[idx].push_back(k);
     }
     return idx;
@@ -1312,12 +1357,10 @@ extern "C" void souk_query_free(souk_query *q)
 namespace
 {
 
-/* Parses text the way every Souk query is parsed (the oracle uses the same function). */
-Xapian::Query parse_with_xapian(const char *text, size_t len, const char *sname,
-                                const souk_qp_field *fields, size_t nfields, unsigned flags,
-                                Xapian::Database *db)
+/* Configures qp the way every Souk query is parsed. */
+void configure_parser(Xapian::QueryParser &qp, const char *sname, const souk_qp_field *fields,
+                      size_t nfields, unsigned flags)
 {
-    Xapian::QueryParser qp;
     if (std::strcmp(sname, "none") != 0)
         qp.set_stemmer(Xapian::Stem(sname));
     qp.set_stemming_strategy(Xapian::QueryParser::STEM_SOME);
@@ -1328,8 +1371,40 @@ Xapian::Query parse_with_xapian(const char *text, size_t len, const char *sname,
         else
             qp.add_prefix(fields[i].name, fields[i].prefix);
     }
-    if (db)
-        qp.set_database(*db);
+}
+
+/* The parser of this thread, kept while the configuration stays the same: building one (its
+ * stemmer above all) costs more than parsing a short query. */
+struct ParserCache {
+    std::string key;
+    Xapian::QueryParser qp;
+};
+thread_local ParserCache parser_cache;
+
+/* Parses text the way every Souk query is parsed (the oracle uses the same function). */
+Xapian::Query parse_with_xapian(const char *text, size_t len, const char *sname,
+                                const souk_qp_field *fields, size_t nfields, unsigned flags,
+                                Xapian::Database *db, ParserCache *cache)
+{
+    ParserCache &pc = cache ? *cache : parser_cache;
+    std::string key(sname);
+    key += '\x01';
+    key += std::to_string(flags & SOUK_QP_DEFAULT_AND);
+    for (size_t i = 0; i < nfields; i++) {
+        key += '\x01';
+        key += fields[i].name;
+        key += '\x02';
+        key += fields[i].prefix;
+        key += fields[i].boolean ? 'b' : 't';
+    }
+    if (pc.key != key) {
+        pc.qp = Xapian::QueryParser();
+        configure_parser(pc.qp, sname, fields, nfields, flags);
+        if (db)
+            pc.qp.set_database(*db);
+        pc.key = key;
+    }
+    Xapian::QueryParser &qp = pc.qp;
     unsigned qflags = Xapian::QueryParser::FLAG_PHRASE | Xapian::QueryParser::FLAG_BOOLEAN |
                       Xapian::QueryParser::FLAG_LOVEHATE | Xapian::QueryParser::FLAG_WILDCARD |
                       Xapian::QueryParser::FLAG_PURE_NOT | Xapian::QueryParser::FLAG_CJK_NGRAM;
@@ -1355,14 +1430,22 @@ extern "C" int souk_query_parse(const char *text, size_t len, const char *lang,
             set_err(err, errlen, std::string("unsupported language '") + lang + "'");
             return SOUK_EINVAL;
         }
-        Xapian::Query q = parse_with_xapian(text, len, sname, fields, nfields, flags, nullptr);
-        uint32_t root = tb.add(q);
+        std::string shape = check_query_shape(text, len);
+        if (!shape.empty()) {
+            set_err(err, errlen, "query syntax: " + shape);
+            return SOUK_EQUERY;
+        }
+        Xapian::Query q =
+            parse_with_xapian(text, len, sname, fields, nfields, flags, nullptr, nullptr);
+        uint32_t root = tb.add(q, 0);
         res = static_cast<souk_query *>(souk_calloc(1, sizeof *res));
         if (!res)
             throw std::bad_alloc();
         res->root = root;
+        res->nodes = static_cast<souk_qnode *>(souk_calloc(tb.nodes.size(), sizeof(souk_qnode)));
+        if (!res->nodes)
+            throw std::bad_alloc();
         res->nnodes = tb.nodes.size();
-        res->nodes = static_cast<souk_qnode *>(souk_calloc(res->nnodes, sizeof(souk_qnode)));
         size_t nk = 0;
         for (auto &k : tb.kids)
             nk += k.size();
@@ -1411,6 +1494,7 @@ extern "C" int souk_query_parse(const char *text, size_t len, const char *lang,
 /* ------------------------------------------------------------------ Xapian database */
 
 struct souk_xdb {
+    ParserCache parser; /* queries are parsed as a Xapian application would: one parser */
     Xapian::Database *ro = nullptr;
     Xapian::WritableDatabase *rw = nullptr;
     Xapian::TermGenerator tg;
@@ -1593,7 +1677,8 @@ extern "C" int souk_xdb_search(souk_xdb *db, const char *q, size_t len, const ch
         if (!sname)
             sname = "none";
         Xapian::Database &d = db->db();
-        Xapian::Query query = parse_with_xapian(q, len, sname, fields, nfields, flags, &d);
+        Xapian::Query query =
+            parse_with_xapian(q, len, sname, fields, nfields, flags, &d, &db->parser);
         Xapian::Enquire enq(d);
         enq.set_query(query);
         enq.set_weighting_scheme(Xapian::BM25Weight());

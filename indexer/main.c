@@ -45,6 +45,7 @@ static int cmd_catalog(const char *data, const char *schema_path, int argc, char
     souk_ingest_opts o;
     memset(&o, 0, sizeof o);
     o.threads = 2;
+    o.batch_docs = 100000;
     o.progress = isatty(2);
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--follow") == 0)

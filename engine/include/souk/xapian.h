@@ -37,7 +37,8 @@ const char *souk_language_stemmer(const char *lang);
 /* Analyzes UTF-8 `text` exactly as Xapian::TermGenerator::index_text(text, wdf_inc, prefix) with
  * the stemmer of `lang`, STEM_SOME, FLAG_CJK_NGRAM and no stopper. *termpos is the running term
  * position of the document and is advanced. Terms are passed to fn. Uses a fast tokenizer with a
- * stem cache, and falls back to the real TermGenerator for text it does not handle (CJK). */
+ * stem cache, and falls back to the real TermGenerator for text it does not handle (CJK).
+ * wdf_inc must be at least 1 (SOUK_EINVAL otherwise). */
 int souk_analyze(souk_analyzer *a, const char *text, size_t len, const char *lang,
                  const char *prefix, uint32_t wdf_inc, uint32_t *termpos, souk_term_fn fn,
                  void *ctx);
@@ -51,7 +52,7 @@ int souk_analyze_xapian(souk_analyzer *a, const char *text, size_t len, const ch
 /* The last error message of the analyzer; valid until the next call on it. */
 const char *souk_analyzer_errmsg(const souk_analyzer *a);
 
-/* Counters of the fast path, for benchmarks: calls handled fast, calls that fell back. */
+/* Counters of souk_analyze, for benchmarks: calls handled fast, calls that fell back. */
 void souk_analyzer_counts(const souk_analyzer *a, uint64_t *fast, uint64_t *fallback);
 
 /* ---------------------------------------------------------------- query parsing */
@@ -112,7 +113,9 @@ typedef struct souk_qp_field {
 
 /* Parses a user query with Xapian::QueryParser (stemmer of `lang`, STEM_SOME, phrases, boolean
  * operators, +/-, field prefixes, trailing-* wildcards, CJK n-grams). On success *out is owned by
- * the caller. On a syntax error returns SOUK_EQUERY with the reason in err. */
+ * the caller. On a syntax error returns SOUK_EQUERY with the reason in err; so does a query
+ * nesting brackets more than 64 deep or holding more than 256 boolean operators (the tree is
+ * evaluated recursively on threads with small stacks). The parser is cached per thread. */
 int souk_query_parse(const char *q, size_t len, const char *lang, const souk_qp_field *fields,
                      size_t nfields, unsigned flags, souk_query **out, char *err, size_t errlen);
 void souk_query_free(souk_query *q);
