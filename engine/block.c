@@ -1,36 +1,147 @@
-/* block.c: the postings block codec (see souk/block.h). Stream VByte (Debian's
- * libstreamvbyte) decodes docid gaps and wdfs with SIMD; positions are rarer and use varints. */
+/* block.c: the postings block codec (see souk/block.h). Docid gaps and wdfs are bit-packed at
+ * the width of the block's largest value (frame of reference, as Lucene and PISA do): decoding
+ * is a tight shift-and-mask loop with no branches per value, which the compiler unrolls for each
+ * width. Positions are rarer (phrases only) and use varints.
+ *
+ * Why not Stream VByte: Debian's libstreamvbyte 0.4.1 is built without its SIMD decoder, and its
+ * scalar decoder took a third of the query time (docs/benchmarks.md). */
 #include "souk/block.h"
 #include "souk/souk.h"
 #include "varint.h"
 
-#include <streamvbyte.h>
-#include <streamvbytedelta.h>
 #include <string.h>
+
+/* Bits needed for v (0 for 0). */
+static unsigned bits_for(uint32_t v)
+{
+    return v ? 32u - (unsigned)__builtin_clz(v) : 0u;
+}
+
+/* Packs n values of `bits` bits each, little-endian bit order, into out; returns bytes used. */
+static size_t pack(const uint32_t *v, uint32_t n, unsigned bits, uint8_t *out)
+{
+    size_t bytes = ((size_t)n * bits + 7) / 8;
+    if (bits == 0)
+        return 0;
+    memset(out, 0, bytes);
+    uint64_t acc = 0;
+    unsigned have = 0;
+    size_t at = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        acc |= (uint64_t)v[i] << have;
+        have += bits;
+        while (have >= 8) {
+            out[at++] = (uint8_t)acc;
+            acc >>= 8;
+            have -= 8;
+        }
+    }
+    if (have)
+        out[at++] = (uint8_t)acc;
+    return bytes;
+}
+
+/* Reads 8 bytes at p (or fewer before end, zero-filled). */
+static inline uint64_t load64(const uint8_t *p, const uint8_t *end)
+{
+    uint64_t v = 0;
+    if (p + 8 <= end)
+        memcpy(&v, p, 8);
+    else if (p < end)
+        memcpy(&v, p, (size_t)(end - p));
+    return v;
+}
+
+/* Unpacks n values of `bits` bits from [p, p + len). The main loop reads whole 8-byte words and
+ * is specialized per width by the compiler (bits is a constant in each instance). */
+#define UNPACK_CASE(B)                                                                             \
+    case B: {                                                                                      \
+        const uint64_t mask = (B) == 32 ? 0xffffffffull : ((1ull << (B)) - 1);                     \
+        uint32_t i = 0;                                                                            \
+        for (; i < n && ((size_t)i * (B)) / 8 + 8 <= len; i++) {                                   \
+            size_t bit = (size_t)i * (B);                                                          \
+            uint64_t w;                                                                            \
+            memcpy(&w, p + bit / 8, 8);                                                            \
+            out[i] = (uint32_t)((w >> (bit % 8)) & mask);                                          \
+        }                                                                                          \
+        for (; i < n; i++) {                                                                       \
+            size_t bit = (size_t)i * (B);                                                          \
+            out[i] = (uint32_t)((load64(p + bit / 8, p + len) >> (bit % 8)) & mask);               \
+        }                                                                                          \
+        break;                                                                                     \
+    }
+
+static void unpack(const uint8_t *p, size_t len, uint32_t n, unsigned bits, uint32_t *out)
+{
+    switch (bits) {
+    case 0:
+        memset(out, 0, n * sizeof *out);
+        break;
+        UNPACK_CASE(1)
+        UNPACK_CASE(2)
+        UNPACK_CASE(3)
+        UNPACK_CASE(4)
+        UNPACK_CASE(5)
+        UNPACK_CASE(6)
+        UNPACK_CASE(7)
+        UNPACK_CASE(8)
+        UNPACK_CASE(9)
+        UNPACK_CASE(10)
+        UNPACK_CASE(11)
+        UNPACK_CASE(12)
+        UNPACK_CASE(13)
+        UNPACK_CASE(14)
+        UNPACK_CASE(15)
+        UNPACK_CASE(16)
+        UNPACK_CASE(17)
+        UNPACK_CASE(18)
+        UNPACK_CASE(19)
+        UNPACK_CASE(20)
+        UNPACK_CASE(21)
+        UNPACK_CASE(22)
+        UNPACK_CASE(23)
+        UNPACK_CASE(24)
+        UNPACK_CASE(25)
+        UNPACK_CASE(26)
+        UNPACK_CASE(27)
+        UNPACK_CASE(28)
+        UNPACK_CASE(29)
+        UNPACK_CASE(30)
+        UNPACK_CASE(31)
+        UNPACK_CASE(32)
+    }
+}
 
 size_t souk_block_bound(uint32_t count, uint64_t npositions)
 {
-    return 1 + 10 * 9 + 2 * streamvbyte_max_compressedbytes(count) +
-           streamvbyte_max_compressedbytes(count) + (size_t)npositions * 5 + 16;
+    return 1 + 10 * 8 + 2 + 5 + 2 * (size_t)count * 4 + (size_t)count * 5 + (size_t)npositions * 5 +
+           16;
 }
 
 size_t souk_block_encode(const souk_block_in *in, uint8_t *out)
 {
     uint32_t n = in->count;
-    uint32_t max_wdf = 0, bias = UINT32_MAX;
-    uint32_t tmp[SOUK_BLOCK_MAX] = {0};
-    uint8_t docs[SOUK_BLOCK_MAX * 5], wdfs[SOUK_BLOCK_MAX * 5];
+    uint32_t max_wdf = 0, bias = UINT32_MAX, maxgap = 0, maxw = 0;
+    uint32_t gaps[SOUK_BLOCK_MAX], w[SOUK_BLOCK_MAX];
     for (uint32_t i = 0; i < n; i++) {
         if (in->wdfs[i] > max_wdf)
             max_wdf = in->wdfs[i];
         if (in->wdfs[i] < bias)
             bias = in->wdfs[i];
     }
-    size_t docs_len =
-        n > 1 ? streamvbyte_delta_encode(in->docids + 1, n - 1, docs, in->docids[0]) : 0;
-    for (uint32_t i = 0; i < n; i++)
-        tmp[i] = in->wdfs[i] - bias;
-    size_t wdfs_len = streamvbyte_encode_0124(tmp, n, wdfs);
+    for (uint32_t i = 1; i < n; i++) {
+        gaps[i - 1] = in->docids[i] - in->docids[i - 1] - 1; /* docids ascend: gap >= 1 */
+        if (gaps[i - 1] > maxgap)
+            maxgap = gaps[i - 1];
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        w[i] = in->wdfs[i] - bias;
+        if (w[i] > maxw)
+            maxw = w[i];
+    }
+    unsigned bd = n > 1 ? bits_for(maxgap) : 0, bw = bits_for(maxw);
+    size_t docs_len = ((size_t)(n > 0 ? n - 1 : 0) * bd + 7) / 8;
+    size_t wdfs_len = ((size_t)n * bw + 7) / 8;
     uint8_t *p = out;
     *p++ = in->npos ? 1 : 0;
     p += varint_put(p, n);
@@ -39,23 +150,23 @@ size_t souk_block_encode(const souk_block_in *in, uint8_t *out)
     p += varint_put(p, max_wdf);
     p += varint_put(p, in->min_doclen);
     p += varint_put(p, bias);
-    p += varint_put(p, docs_len);
-    p += varint_put(p, wdfs_len);
-    size_t pos_len = 0;
+    *p++ = (uint8_t)bd;
+    *p++ = (uint8_t)bw;
     uint8_t *pos_len_at = NULL;
     if (in->npos) {
         /* The positions length is written after the fact; reserve 5 bytes, fixed-width. */
         pos_len_at = p;
         p += 5;
     }
-    memcpy(p, docs, docs_len);
-    p += docs_len;
-    memcpy(p, wdfs, wdfs_len);
-    p += wdfs_len;
+    p += pack(gaps, n > 1 ? n - 1 : 0, bd, p);
+    (void)docs_len;
+    p += pack(w, n, bw, p);
+    (void)wdfs_len;
     if (in->npos) {
         uint8_t *start = p;
-        p += streamvbyte_encode_0124(in->npos, n, p);
         const uint32_t *pp = in->positions;
+        for (uint32_t i = 0; i < n; i++)
+            p += varint_put(p, in->npos[i]);
         for (uint32_t i = 0; i < n; i++) {
             uint32_t prev = 0;
             for (uint32_t k = 0; k < in->npos[i]; k++) {
@@ -64,9 +175,8 @@ size_t souk_block_encode(const souk_block_in *in, uint8_t *out)
             }
             pp += in->npos[i];
         }
-        pos_len = (size_t)(p - start);
         /* Five-byte padded varint so the header size does not depend on the value. */
-        uint64_t v = pos_len;
+        uint64_t v = (uint64_t)(p - start);
         for (int k = 0; k < 5; k++) {
             pos_len_at[k] = (uint8_t)((v & 0x7f) | (k < 4 ? 0x80 : 0));
             v >>= 7;
@@ -78,16 +188,19 @@ size_t souk_block_encode(const souk_block_in *in, uint8_t *out)
 int souk_block_parse(const uint8_t *p, size_t len, souk_block *b)
 {
     const uint8_t *end = p + len;
-    uint32_t v[9];
+    uint32_t v[6];
     if (len < 1)
         return SOUK_ECORRUPT;
     uint8_t flags = *p++;
     if (flags > 1)
         return SOUK_ECORRUPT;
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 6; i++) {
         if (varint_get32(&p, end, &v[i]))
             return SOUK_ECORRUPT;
     }
+    if (end - p < 2)
+        return SOUK_ECORRUPT;
+    unsigned bd = *p++, bw = *p++;
     b->has_positions = flags & 1;
     uint64_t pos_len = 0;
     if (b->has_positions && varint_get(&p, end, &pos_len))
@@ -98,11 +211,14 @@ int souk_block_parse(const uint8_t *p, size_t len, souk_block *b)
     b->max_wdf = v[3];
     b->min_doclen = v[4];
     b->wdf_bias = v[5];
-    b->docs_len = v[6];
-    b->wdfs_len = v[7];
-    b->pos_len = (size_t)pos_len;
-    if (b->count == 0 || b->count > SOUK_BLOCK_MAX || b->last_docid < b->first_docid)
+    b->docid_bits = bd;
+    b->wdf_bits = bw;
+    if (b->count == 0 || b->count > SOUK_BLOCK_MAX || b->last_docid < b->first_docid || bd > 32 ||
+        bw > 32 || (b->count == 1 && b->first_docid != b->last_docid))
         return SOUK_ECORRUPT;
+    b->docs_len = ((size_t)(b->count - 1) * bd + 7) / 8;
+    b->wdfs_len = ((size_t)b->count * bw + 7) / 8;
+    b->pos_len = (size_t)pos_len;
     if ((size_t)(end - p) != b->docs_len + b->wdfs_len + b->pos_len)
         return SOUK_ECORRUPT;
     b->docs = p;
@@ -111,44 +227,31 @@ int souk_block_parse(const uint8_t *p, size_t len, souk_block *b)
     return SOUK_OK;
 }
 
-/* Stream VByte's SIMD decoder may load 16 bytes at a time; decode from a padded copy when the
- * section is the last thing in the buffer and fewer than 16 bytes follow it. */
-static int decode_section(const uint8_t *p, size_t len, size_t after, uint32_t *out, uint32_t n,
-                          int delta, uint32_t prev)
-{
-    uint8_t buf[SOUK_BLOCK_MAX * 5 + 32];
-    if (after < 16) {
-        if (len > sizeof buf - 16)
-            return SOUK_ECORRUPT;
-        memcpy(buf, p, len);
-        memset(buf + len, 0, 16);
-        p = buf;
-    }
-    size_t used =
-        delta ? streamvbyte_delta_decode(p, out, n, prev) : streamvbyte_decode_0124(p, out, n);
-    return used == len ? SOUK_OK : SOUK_ECORRUPT;
-}
-
 int souk_block_docids(const souk_block *b, uint32_t *out)
 {
+    uint32_t n = b->count;
     out[0] = b->first_docid;
-    if (b->count == 1)
-        return b->docs_len == 0 ? SOUK_OK : SOUK_ECORRUPT;
-    int rc = decode_section(b->docs, b->docs_len, b->wdfs_len + b->pos_len, out + 1, b->count - 1,
-                            1, b->first_docid);
-    if (rc == SOUK_OK && out[b->count - 1] != b->last_docid)
-        return SOUK_ECORRUPT;
-    return rc;
+    if (n == 1)
+        return SOUK_OK;
+    unpack(b->docs, b->docs_len, n - 1, b->docid_bits, out + 1);
+    uint32_t d = b->first_docid;
+    for (uint32_t i = 1; i < n; i++) {
+        d += out[i] + 1;
+        out[i] = d;
+    }
+    return out[n - 1] == b->last_docid ? SOUK_OK : SOUK_ECORRUPT;
 }
 
 int souk_block_wdfs(const souk_block *b, uint32_t *out)
 {
-    int rc = decode_section(b->wdfs, b->wdfs_len, b->pos_len, out, b->count, 0, 0);
-    if (rc)
-        return rc;
-    for (uint32_t i = 0; i < b->count; i++)
+    unpack(b->wdfs, b->wdfs_len, b->count, b->wdf_bits, out);
+    uint32_t mx = 0;
+    for (uint32_t i = 0; i < b->count; i++) {
         out[i] += b->wdf_bias;
-    return SOUK_OK;
+        if (out[i] > mx)
+            mx = out[i];
+    }
+    return mx == b->max_wdf ? SOUK_OK : SOUK_ECORRUPT;
 }
 
 int souk_block_positions(const souk_block *b, uint32_t *npos, uint32_t *pos, size_t cap,
@@ -159,22 +262,16 @@ int souk_block_positions(const souk_block *b, uint32_t *npos, uint32_t *pos, siz
         *total = 0;
         return SOUK_OK;
     }
-    uint8_t buf[SOUK_BLOCK_MAX * 5 + 32];
-    size_t cl = (b->count + 3) / 4;
-    /* The counts section length is not stored: decode from a padded copy, then measure it. */
-    size_t avail = b->pos_len < sizeof buf - 16 ? b->pos_len : sizeof buf - 16;
-    memcpy(buf, b->pos, avail);
-    memset(buf + avail, 0, 16);
-    size_t used = streamvbyte_decode_0124(buf, npos, b->count);
-    if (used > b->pos_len || used < cl)
-        return SOUK_ECORRUPT;
+    const uint8_t *p = b->pos, *end = b->pos + b->pos_len;
     size_t need = 0;
-    for (uint32_t i = 0; i < b->count; i++)
+    for (uint32_t i = 0; i < b->count; i++) {
+        if (varint_get32(&p, end, &npos[i]))
+            return SOUK_ECORRUPT;
         need += npos[i];
+    }
     *total = need;
     if (need > cap)
         return SOUK_ETOOBIG;
-    const uint8_t *p = b->pos + used, *end = b->pos + b->pos_len;
     size_t k = 0;
     for (uint32_t i = 0; i < b->count; i++) {
         uint32_t prev = 0;

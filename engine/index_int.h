@@ -7,7 +7,7 @@
 
 #include <lmdb.h>
 
-#define SOUK_FORMAT_VERSION 1
+#define SOUK_FORMAT_VERSION 2
 #define SOUK_DOCLEN_CHUNK 512 /* document lengths per doclen record */
 #define SOUK_INLINE_MAX 512   /* largest postings block kept inside its dictionary entry */
 

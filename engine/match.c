@@ -50,7 +50,8 @@ struct cur {
     int have_blk;
     uint32_t docs[SOUK_BLOCK_MAX], wdfs[SOUK_BLOCK_MAX];
     uint32_t n, i;
-    int pos_ready, wdf_ready; /* decoded lazily, per block */
+    int docs_ready, pos_ready, wdf_ready; /* decoded lazily, per block */
+    double blk_bound;                     /* score bound of the current block */
     uint32_t npos[SOUK_BLOCK_MAX];
     uint32_t posoff[SOUK_BLOCK_MAX + 1];
     uint32_t *pos;
@@ -232,7 +233,9 @@ static int cur_skip_to(souk_searcher *s, cur *c, uint32_t d);
 static double cur_score(souk_searcher *s, cur *c);
 
 /* Loads the term's next block holding docids >= d (d 0: the next block). */
-static int term_load(cur *c, uint32_t d)
+/* Loads the term's next block holding docids >= d (d 0: the next block). Only the header is
+ * read: the current document is the block's first, and the docids are decoded when needed. */
+static int term_load(souk_searcher *s, cur *c, uint32_t d)
 {
     int rc = souk_postings_next_block(&c->pl, d, &c->blk);
     if (rc == SOUK_ENOTFOUND) {
@@ -242,39 +245,55 @@ static int term_load(cur *c, uint32_t d)
     }
     if (rc)
         return rc;
-    if ((rc = souk_block_docids(&c->blk, c->docs)) != 0)
-        return rc;
     c->n = c->blk.count;
     c->i = 0;
     c->have_blk = 1;
+    c->docs_ready = 0;
     c->pos_ready = 0;
     c->wdf_ready = 0;
-    c->did = c->docs[0];
+    c->did = c->blk.first_docid;
+    /* The block's score bound: most wdf in the shortest document. */
+    c->blk_bound =
+        c->scored ? c->factor * bm25_sumpart(s, c->termweight, c->blk.max_wdf, c->blk.min_doclen)
+                  : 0;
     return 0;
 }
 
-static int term_next(cur *c)
+static int term_docs(cur *c)
+{
+    if (c->docs_ready)
+        return 0;
+    int rc = souk_block_docids(&c->blk, c->docs);
+    c->docs_ready = rc == 0;
+    return rc;
+}
+
+static int term_next(souk_searcher *s, cur *c)
 {
     if (c->did == DID_END)
         return 0;
     if (c->have_blk && c->i + 1 < c->n) {
+        int rc = term_docs(c);
+        if (rc)
+            return rc;
         c->did = c->docs[++c->i];
         return 0;
     }
-    if (!c->have_blk && c->did == 0)
-        return term_load(c, 0);
-    return term_load(c, 0);
+    return term_load(s, c, 0);
 }
 
-static int term_skip_to(cur *c, uint32_t d)
+static int term_skip_to(souk_searcher *s, cur *c, uint32_t d)
 {
     if (c->did >= d)
         return 0;
     if (!c->have_blk || d > c->blk.last_docid) {
-        int rc = term_load(c, d);
-        if (rc || c->did == DID_END)
+        int rc = term_load(s, c, d);
+        if (rc || c->did >= d)
             return rc;
     }
+    int rc = term_docs(c);
+    if (rc)
+        return rc;
     /* Binary search for the first docid >= d in the block. */
     uint32_t lo = c->i, hi = c->n - 1;
     while (lo < hi) {
@@ -287,6 +306,14 @@ static int term_skip_to(cur *c, uint32_t d)
     c->i = lo;
     c->did = c->docs[lo];
     return 0;
+}
+
+/* Moves past the current block without decoding it. */
+static int term_next_block(souk_searcher *s, cur *c)
+{
+    if (c->did == DID_END)
+        return 0;
+    return term_load(s, c, 0);
 }
 
 /* wdf of the term in the current document (decoding the block's wdfs on first use). */
@@ -480,11 +507,11 @@ static int cur_skip_to(souk_searcher *s, cur *c, uint32_t d)
     switch (c->kind) {
     case C_TERM:
         if (c->did == 0 && !c->have_blk) {
-            rc = term_load(c, d);
+            rc = term_load(s, c, d);
             if (rc || c->did == DID_END)
                 return rc;
         }
-        return term_skip_to(c, d);
+        return term_skip_to(s, c, d);
     case C_OR:
         for (uint32_t i = 0; i < c->nkids && !rc; i++)
             rc = cur_skip_to(s, c->kids[i], d);
@@ -516,7 +543,7 @@ static int cur_next(souk_searcher *s, cur *c)
     if (c->did == DID_END)
         return 0;
     if (c->kind == C_TERM && c->did != 0)
-        return term_next(c);
+        return term_next(s, c);
     if (c->kind == C_OR && c->did != 0) {
         uint32_t at = c->did;
         int rc = 0;
@@ -913,6 +940,33 @@ static int run_maxscore(souk_searcher *s, cur *root, topk *t, souk_search_stats 
                 d = tl[i]->did;
         if (d == DID_END)
             break;
+        if (t->n == t->k && first < m) {
+            /* Block-max: while no document up to the end of the nearest essential block can
+             * beat theta, skip that block range without decoding it. */
+            double bound = first ? ub[first - 1] : 0;
+            uint32_t last = DID_END;
+            for (uint32_t i = first; i < m; i++) {
+                if (tl[i]->kind != C_TERM || tl[i]->did == DID_END)
+                    continue;
+                bound += tl[i]->blk_bound;
+                if (tl[i]->blk.last_docid < last)
+                    last = tl[i]->blk.last_docid;
+            }
+            if (bound * (1 + 1e-12) + 1e-12 <= theta && last != DID_END) {
+                for (uint32_t i = first; i < m; i++) {
+                    if (tl[i]->kind != C_TERM || tl[i]->did > last)
+                        continue;
+                    if (tl[i]->blk.last_docid == last)
+                        rc = term_next_block(s, tl[i]);
+                    else
+                        rc = term_skip_to(s, tl[i], last + 1);
+                    if (rc)
+                        goto out;
+                }
+                st->pruned = 1;
+                continue;
+            }
+        }
         double score = 0;
         for (uint32_t i = first; i < m; i++) {
             if (tl[i]->did == d) {

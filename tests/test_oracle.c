@@ -31,6 +31,14 @@ static void qadd(qlist *l, const char *q)
     l->q[l->n++] = strdup(q);
 }
 
+static void qfree(qlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->q[i]);
+    free(l->q);
+    memset(l, 0, sizeof *l);
+}
+
 /* Indexes ndjson with schema into dir; returns the open index. */
 static souk_index *build_index(const char *dir, const char *ndjson, const char *schema_path)
 {
@@ -263,6 +271,8 @@ static void run_ircoll(const char *kind, const char *dirname)
     for (size_t i = 0; i < qs.n && i < 60; i++)
         qadd(&and_qs, qs.q[i]);
     compare(kind, ix, xp, &and_qs, SOUK_QP_DEFAULT_AND);
+    qfree(&qs);
+    qfree(&and_qs);
     souk_index_close(ix);
     ircoll_free(c);
 }
@@ -333,6 +343,10 @@ int main(void)
         for (size_t i = 0; i < sizeof wild_queries / sizeof wild_queries[0]; i++)
             qadd(&wild, wild_queries[i]);
         compare_sets("debian wildcards", ix, xp, &wild, 1);
+        qfree(&qs);
+        qfree(&and_qs);
+        qfree(&sets);
+        qfree(&wild);
         souk_index_close(ix);
     }
     printf("test_oracle: %zu comparisons, %zu set checks, %zu mismatches\n", compared, set_checked,

@@ -28,18 +28,7 @@
 
 static int known_bugs_seen;
 
-/* Xapian 1.4.22's own QueryParser leaks a little on some syntax errors ("a AND NEAR/2",
- * "AND a 钢 b": 96 bytes allocated inside parse_query are never freed). That is not Souk's leak
- * and Souk cannot free it, so the ASan build tells LeakSanitizer to ignore allocations made
- * inside Xapian's parser. Leaks of the wrapper itself (TreeBuilder, souk_malloc) are still
- * reported. */
-#if defined(__SANITIZE_ADDRESS__)
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:Xapian::QueryParser::Internal::parse_query\n";
-}
-#endif
+/* (The LeakSanitizer suppression for Xapian's own parser leak is in tests/check.h.) */
 
 #if SOUK_QUERY_KNOWN_BUGS
 #define KNOWN_BUG(cond, what)                                                                      \

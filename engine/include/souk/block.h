@@ -1,16 +1,17 @@
 /* block.h: the postings block codec. A block holds up to SOUK_BLOCK_MAX postings of one term:
- * docids (delta-coded with Stream VByte), wdfs (Stream VByte 0/1/2/4-byte form, minus the block's
- * smallest wdf) and, optionally, positions (counts, then varint gaps). The header carries the
- * block maxima that dynamic pruning needs: the largest wdf and the smallest document length.
+ * docid gaps and wdfs bit-packed at the width of the block's largest value, and, optionally,
+ * positions (counts, then varint gaps). The header carries the block maxima that dynamic pruning
+ * needs: the largest wdf and the smallest document length.
  *
- * Layout (all integers varint unless noted):
+ * Layout (integers varint unless noted):
  *   u8 flags (bit0: positions present)
- *   count, first docid, last docid, max wdf, min doclen, wdf bias,
- *   docid section length, wdf section length, [positions section length]
- *   docid section: streamvbyte_delta of docids[1..count) against docids[0]
- *   wdf section:   streamvbyte_0124 of (wdf - bias)
- *   positions:     streamvbyte_0124 of per-posting position counts, then varint gaps
- *                  (first gap from 0), each posting's positions ascending. */
+ *   count, first docid, last docid, max wdf, min doclen, wdf bias
+ *   u8 docid bits, u8 wdf bits
+ *   [5-byte varint positions section length]        only with positions
+ *   docid section: (docids[i] - docids[i-1] - 1) for i in 1..count, bit-packed, little-endian
+ *   wdf section:   (wdf - bias) for each posting, bit-packed
+ *   positions:     each posting's position count, then each posting's positions as varint
+ *                  gaps (the first from 0), ascending. */
 #ifndef SOUK_BLOCK_H
 #define SOUK_BLOCK_H
 
@@ -37,6 +38,7 @@ typedef struct souk_block {
     uint32_t max_wdf;
     uint32_t min_doclen;
     uint32_t wdf_bias;
+    unsigned docid_bits, wdf_bits;
     int has_positions;
     const uint8_t *docs;
     size_t docs_len;
