@@ -57,8 +57,12 @@ static inline uint64_t load64(const uint8_t *p, const uint8_t *end)
 #define UNPACK_CASE(B)                                                                             \
     case B: {                                                                                      \
         const uint64_t mask = (B) == 32 ? 0xffffffffull : ((1ull << (B)) - 1);                     \
+        /* Values whose 8-byte word lies wholly inside the section: i * B / 8 + 8 <= len. */       \
+        uint32_t safe = len >= 8 ? (uint32_t)(((len - 8) * 8 + 7) / (B)) + 1 : 0;                  \
+        if (safe > n)                                                                              \
+            safe = n;                                                                              \
         uint32_t i = 0;                                                                            \
-        for (; i < n && ((size_t)i * (B)) / 8 + 8 <= len; i++) {                                   \
+        for (; i < safe; i++) {                                                                    \
             size_t bit = (size_t)i * (B);                                                          \
             uint64_t w;                                                                            \
             memcpy(&w, p + bit / 8, 8);                                                            \
@@ -114,7 +118,7 @@ static void unpack(const uint8_t *p, size_t len, uint32_t n, unsigned bits, uint
 
 size_t souk_block_bound(uint32_t count, uint64_t npositions)
 {
-    return 1 + 10 * 8 + 2 + 5 + 2 * (size_t)count * 4 + (size_t)count * 5 + (size_t)npositions * 5 +
+    return 1 + 10 * 8 + 6 + 5 + 2 * (size_t)count * 4 + (size_t)count * 5 + (size_t)npositions * 5 +
            16;
 }
 
@@ -152,6 +156,8 @@ size_t souk_block_encode(const souk_block_in *in, uint8_t *out)
     p += varint_put(p, bias);
     *p++ = (uint8_t)bd;
     *p++ = (uint8_t)bw;
+    memcpy(p, &in->min_len_per_wdf, 4);
+    p += 4;
     uint8_t *pos_len_at = NULL;
     if (in->npos) {
         /* The positions length is written after the fact; reserve 5 bytes, fixed-width. */
@@ -198,9 +204,11 @@ int souk_block_parse(const uint8_t *p, size_t len, souk_block *b)
         if (varint_get32(&p, end, &v[i]))
             return SOUK_ECORRUPT;
     }
-    if (end - p < 2)
+    if (end - p < 6)
         return SOUK_ECORRUPT;
     unsigned bd = *p++, bw = *p++;
+    memcpy(&b->min_len_per_wdf, p, 4);
+    p += 4;
     b->has_positions = flags & 1;
     uint64_t pos_len = 0;
     if (b->has_positions && varint_get(&p, end, &pos_len))

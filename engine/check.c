@@ -4,6 +4,7 @@
 #include "souk/souk.h"
 #include "varint.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,6 +57,7 @@ static int check_term(void *ctx, const char *term, size_t len, const souk_term_i
             CFAIL("term '%.*s': positions do not decode", (int)len, term);
         }
         uint32_t bmax = 0, bmin = UINT32_MAX;
+        double bratio = INFINITY;
         for (uint32_t i = 0; i < b.count; i++) {
             if (d[i] <= prev || d[i] >= c->ndocids) {
                 souk_postings_close(&p);
@@ -70,6 +72,8 @@ static int check_term(void *ctx, const char *term, size_t len, const souk_term_i
                 bmax = w[i];
             if (c->doclens[d[i]] < bmin)
                 bmin = c->doclens[d[i]];
+            if (w[i] && (double)c->doclens[d[i]] / w[i] < bratio)
+                bratio = (double)c->doclens[d[i]] / w[i];
             if (np[i] > w[i] && w[i] != 0) {
                 souk_postings_close(&p);
                 CFAIL("term '%.*s': more positions than wdf in document %u", (int)len, term, d[i]);
@@ -77,7 +81,9 @@ static int check_term(void *ctx, const char *term, size_t len, const souk_term_i
             c->seen[d[i]]++;
             cf += w[i];
         }
-        if (bmax != b.max_wdf || bmin != b.min_doclen) {
+        if (bmax != b.max_wdf || bmin != b.min_doclen ||
+            (bmax && !((double)b.min_len_per_wdf <= bratio &&
+                       (double)nextafterf(b.min_len_per_wdf, INFINITY) > bratio))) {
             souk_postings_close(&p);
             CFAIL("term '%.*s': block maxima stale (max wdf %u/%u, min length %u/%u)", (int)len,
                   term, b.max_wdf, bmax, b.min_doclen, bmin);

@@ -77,6 +77,13 @@ struct souk_searcher {
     const uint32_t **chunks;
     size_t nchunks;
     souk_bm25 p;
+    /* Per-document BM25 length normalisation k1 * (normlen * b + 1 - b), computed on first use
+     * (NaN until then) and valid for one generation and one set of parameters. */
+    double *knorm;
+    size_t knorm_cap;
+    uint64_t generation, knorm_generation;
+    souk_bm25 knorm_p;
+    int knorm_valid;
     char err[256];
 };
 
@@ -93,6 +100,9 @@ static int load_stats(souk_searcher *s)
     double avlen = st.docs ? (double)st.total_len / (double)st.docs : 0.0;
     s->len_factor = avlen != 0.0 ? 1.0 / avlen : 0.0;
     s->next_docid = st.next_docid;
+    s->generation = st.generation;
+    if (s->knorm_generation != st.generation)
+        s->knorm_valid = 0;
     size_t need = (size_t)(st.next_docid / SOUK_DOCLEN_CHUNK) + 1;
     if (need > s->nchunks) {
         const uint32_t **nc = souk_realloc(s->chunks, need * sizeof *nc);
@@ -157,6 +167,7 @@ void souk_searcher_free(souk_searcher *s)
         return;
     souk_reader_free(s->r);
     souk_free(s->chunks);
+    souk_free(s->knorm);
     souk_free(s);
 }
 
@@ -201,6 +212,62 @@ static double bm25_sumpart(const souk_searcher *s, double termweight, uint32_t w
     double wdf_double = wdf;
     double denom = p->k1 * (normlen * p->b + (1 - p->b)) + wdf_double;
     return termweight * (wdf_double / denom);
+}
+
+/* Makes the length-normalisation cache valid for the current snapshot and parameters. */
+static int knorm_prepare(souk_searcher *s)
+{
+    if (s->knorm_valid && s->knorm_generation == s->generation &&
+        memcmp(&s->knorm_p, &s->p, sizeof s->p) == 0)
+        return 0;
+    size_t need = (size_t)s->next_docid + 1;
+    if (need > s->knorm_cap) {
+        double *k = souk_realloc(s->knorm, need * sizeof *k);
+        if (!k)
+            return SOUK_ENOMEM;
+        s->knorm = k;
+        s->knorm_cap = need;
+    }
+    memset(s->knorm, 0xff, need * sizeof *s->knorm); /* all NaN */
+    s->knorm_p = s->p;
+    s->knorm_generation = s->generation;
+    s->knorm_valid = 1;
+    return 0;
+}
+
+/* bm25_sumpart for the document's own length, with its normalisation cached: the same
+ * operations as Xapian (k1 * (normlen * b + (1 - b)), then + wdf), so the same result. */
+static inline double bm25_doc(souk_searcher *s, double termweight, uint32_t wdf, uint32_t docid)
+{
+    double k = s->knorm[docid];
+    if (k != k) {
+        const souk_bm25 *p = &s->p;
+        double normlen = (double)doclen_of(s, docid) * s->len_factor;
+        if (normlen < p->min_normlen)
+            normlen = p->min_normlen;
+        k = p->k1 * (normlen * p->b + (1 - p->b));
+        s->knorm[docid] = k;
+    }
+    double wdf_double = wdf;
+    return termweight * (wdf_double / (k + wdf_double));
+}
+
+/* Upper bound of the BM25 part of any posting of block b. With A = k1 * b / avlen and
+ * C = k1 * (1 - b), the normalisation is at least A * len + C, so a posting's part is at most
+ * 1 / (1 + A * (len / wdf) + C / wdf) <= 1 / (1 + A * min(len / wdf) + C / max wdf); the smaller
+ * of that and the part at (max wdf, min doclen) bounds the block. */
+static double block_bound(const souk_searcher *s, double termweight, const souk_block *b)
+{
+    if (b->max_wdf == 0)
+        return 0;
+    double simple = bm25_sumpart(s, termweight, b->max_wdf, b->min_doclen);
+    const souk_bm25 *p = &s->p;
+    double A = p->k1 * p->b * s->len_factor, C = p->k1 * (1 - p->b);
+    double ratio = b->min_len_per_wdf;
+    if (!(ratio >= 0))
+        return simple;
+    double tight = termweight / (1 + A * ratio + C / b->max_wdf);
+    return tight < simple ? tight : simple;
 }
 
 /* Upper bound of bm25_sumpart over wdf <= max_wdf and any length. */
@@ -253,9 +320,7 @@ static int term_load(souk_searcher *s, cur *c, uint32_t d)
     c->wdf_ready = 0;
     c->did = c->blk.first_docid;
     /* The block's score bound: most wdf in the shortest document. */
-    c->blk_bound =
-        c->scored ? c->factor * bm25_sumpart(s, c->termweight, c->blk.max_wdf, c->blk.min_doclen)
-                  : 0;
+    c->blk_bound = c->scored ? c->factor * block_bound(s, c->termweight, &c->blk) : 0;
     return 0;
 }
 
@@ -562,7 +627,7 @@ static double cur_score(souk_searcher *s, cur *c)
         return 0;
     switch (c->kind) {
     case C_TERM:
-        return c->factor * bm25_sumpart(s, c->termweight, term_wdf(c), doclen_of(s, c->did));
+        return c->factor * bm25_doc(s, c->termweight, term_wdf(c), c->did);
     case C_ALL: {
         /* Xapian's MatchAll is the empty term: every document, wdf = its length. */
         uint32_t len = doclen_of(s, c->did);
@@ -943,15 +1008,16 @@ static int run_maxscore(souk_searcher *s, cur *root, topk *t, souk_search_stats 
         if (t->n == t->k && first < m) {
             /* Block-max: while no document up to the end of the nearest essential block can
              * beat theta, skip that block range without decoding it. */
-            double bound = first ? ub[first - 1] : 0;
             uint32_t last = DID_END;
-            for (uint32_t i = first; i < m; i++) {
-                if (tl[i]->kind != C_TERM || tl[i]->did == DID_END)
-                    continue;
-                bound += tl[i]->blk_bound;
-                if (tl[i]->blk.last_docid < last)
+            for (uint32_t i = first; i < m; i++)
+                if (tl[i]->kind == C_TERM && tl[i]->did != DID_END && tl[i]->blk.last_docid < last)
                     last = tl[i]->blk.last_docid;
-            }
+            /* Documents d..last hold only terms whose current block starts at or before last;
+             * a list already past last contributes nothing there. */
+            double bound = first ? ub[first - 1] : 0;
+            for (uint32_t i = first; i < m; i++)
+                if (tl[i]->did <= last)
+                    bound += tl[i]->kind == C_TERM ? tl[i]->blk_bound : tl[i]->max_score;
             if (bound * (1 + 1e-12) + 1e-12 <= theta && last != DID_END) {
                 for (uint32_t i = first; i < m; i++) {
                     if (tl[i]->kind != C_TERM || tl[i]->did > last)
@@ -964,6 +1030,19 @@ static int run_maxscore(souk_searcher *s, cur *root, topk *t, souk_search_stats 
                         goto out;
                 }
                 st->pruned = 1;
+                continue;
+            }
+        }
+        if (t->n == t->k) {
+            /* The document's bound from the blocks it is in: skip it unscored if too low. */
+            double bound = first ? ub[first - 1] : 0;
+            for (uint32_t i = first; i < m; i++)
+                if (tl[i]->did == d)
+                    bound += tl[i]->kind == C_TERM ? tl[i]->blk_bound : tl[i]->max_score;
+            if (bound * (1 + 1e-12) + 1e-12 <= theta) {
+                for (uint32_t i = first; i < m; i++)
+                    if (tl[i]->did == d && (rc = cur_next(s, tl[i])) != 0)
+                        goto out;
                 continue;
             }
         }
@@ -1017,6 +1096,8 @@ int souk_search_query(souk_searcher *s, const souk_query *q, const souk_search_o
     *nhits = 0;
     if (o->k == 0)
         return SOUK_OK;
+    if (knorm_prepare(s))
+        return SOUK_ENOMEM;
     err[0] = 0;
     build_ctx b = {s, q, err, errlen};
     cur *root = build(&b, q->root);
@@ -1088,6 +1169,8 @@ int souk_search_explain(souk_searcher *s, const souk_query *q, const souk_search
 {
     souk_bm25 def = SOUK_BM25_DEFAULT;
     s->p = o->bm25.k1 == 0 && o->bm25.b == 0 && o->bm25.k3 == 0 ? def : o->bm25;
+    if (knorm_prepare(s))
+        return SOUK_ENOMEM;
     char err[256];
     build_ctx b = {s, q, err, sizeof err};
     cur *root = build(&b, q->root);

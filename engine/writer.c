@@ -9,6 +9,7 @@
 #include "varint.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -510,6 +511,7 @@ static int encode_range(commit_ctx *c, const plist *o, uint32_t from, uint32_t t
                         size_t *len)
 {
     uint32_t min_dl = UINT32_MAX;
+    double min_ratio = INFINITY;
     size_t npos = 0;
     int has_pos = 0;
     for (uint32_t i = from; i < to; i++) {
@@ -521,14 +523,20 @@ static int encode_range(commit_ctx *c, const plist *o, uint32_t from, uint32_t t
         }
         if (dl < min_dl)
             min_dl = dl;
+        if (o->wdfs[i] && (double)dl / o->wdfs[i] < min_ratio)
+            min_ratio = (double)dl / o->wdfs[i];
         npos += o->npos[i];
         has_pos |= o->npos[i] != 0;
     }
     if (buf_reserve(c, souk_block_bound(to - from, npos)))
         return ENOMEM;
-    souk_block_in in = {to - from,         o->docids + from,
-                        o->wdfs + from,    has_pos ? o->npos + from : NULL,
-                        o->pos + pos_from, min_dl};
+    /* Rounded down, so the bound it gives stays an upper bound. */
+    float ratio = (float)min_ratio;
+    if ((double)ratio > min_ratio)
+        ratio = nextafterf(ratio, 0.0f);
+    souk_block_in in = {
+        to - from,         o->docids + from, o->wdfs + from, has_pos ? o->npos + from : NULL,
+        o->pos + pos_from, min_dl,           ratio};
     *len = souk_block_encode(&in, c->buf);
     return 0;
 }

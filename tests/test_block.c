@@ -34,7 +34,7 @@ static void roundtrip(uint32_t n, int with_pos, uint32_t maxgap, uint32_t maxwdf
             pos[np++] = p;
         }
     }
-    souk_block_in in = {n, docids, wdfs, with_pos ? npos : NULL, pos, 7};
+    souk_block_in in = {n, docids, wdfs, with_pos ? npos : NULL, pos, 7, 1.5f};
     uint8_t *buf = souk_malloc(souk_block_bound(n, np));
     size_t len = souk_block_encode(&in, buf);
     REQUIRE(len <= souk_block_bound(n, np));
@@ -44,6 +44,7 @@ static void roundtrip(uint32_t n, int with_pos, uint32_t maxgap, uint32_t maxwdf
     CHECK_EQ_U64(b.first_docid, docids[0]);
     CHECK_EQ_U64(b.last_docid, docids[n - 1]);
     CHECK_EQ_U64(b.min_doclen, 7);
+    CHECK(b.min_len_per_wdf == 1.5f);
     uint32_t mx = 0;
     for (uint32_t i = 0; i < n; i++)
         mx = wdfs[i] > mx ? wdfs[i] : mx;
@@ -87,7 +88,7 @@ int main(void)
     }
     /* Large docids and wdfs near the 32-bit limit. */
     uint32_t docids[3] = {4000000000u, 4000000001u, 4294967294u}, wdfs[3] = {1, 4000000000u, 7};
-    souk_block_in in = {3, docids, wdfs, NULL, NULL, 1};
+    souk_block_in in = {3, docids, wdfs, NULL, NULL, 1, 0.25f};
     uint8_t buf[256];
     size_t len = souk_block_encode(&in, buf);
     souk_block b;

@@ -6,7 +6,7 @@
  * Layout (integers varint unless noted):
  *   u8 flags (bit0: positions present)
  *   count, first docid, last docid, max wdf, min doclen, wdf bias
- *   u8 docid bits, u8 wdf bits
+ *   u8 docid bits, u8 wdf bits, 4-byte float smallest doclen / wdf (little-endian)
  *   [5-byte varint positions section length]        only with positions
  *   docid section: (docids[i] - docids[i-1] - 1) for i in 1..count, bit-packed, little-endian
  *   wdf section:   (wdf - bias) for each posting, bit-packed
@@ -28,6 +28,7 @@ typedef struct souk_block_in {
     const uint32_t *npos;      /* NULL: no positions */
     const uint32_t *positions; /* ascending within each posting */
     uint32_t min_doclen;
+    float min_len_per_wdf; /* smallest doclen / wdf of a posting with wdf > 0 (rounded down) */
 } souk_block_in;
 
 /* A parsed block header, pointing into the encoded bytes (borrowed). */
@@ -37,6 +38,7 @@ typedef struct souk_block {
     uint32_t last_docid;
     uint32_t max_wdf;
     uint32_t min_doclen;
+    float min_len_per_wdf; /* bounds BM25 tighter than max wdf and min doclen alone */
     uint32_t wdf_bias;
     unsigned docid_bits, wdf_bits;
     int has_positions;
