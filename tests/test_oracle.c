@@ -7,6 +7,7 @@
 #include "check.h"
 #include "oracle.h"
 #include "ircoll.h"
+#include "souk/eval.h"
 #include "souk/ingest.h"
 
 #include <cjson/cJSON.h>
@@ -237,6 +238,66 @@ static void load_bestbuy(qlist *l, const char *path, size_t max)
     free(buf);
 }
 
+/* Relevance of both engines on the collection's judged queries (top 1000 each): the evaluator's
+ * MAP, nDCG@10, P@10 and MRR must be equal, since the rankings are. */
+static void relevance(const char *kind, const ircoll *c, souk_index *ix, const char *xpath)
+{
+    char err[512], docid[32];
+    souk_searcher *s;
+    souk_xdb *x;
+    REQUIRE(souk_searcher_new(ix, &s) == 0);
+    REQUIRE(souk_xdb_open(xpath, 0, &x, err, sizeof err) == 0);
+    souk_eval *es = souk_eval_new(), *ex = souk_eval_new();
+    REQUIRE(es && ex && ircoll_add_judgements(c, es) == 0 && ircoll_add_judgements(c, ex) == 0);
+    size_t nf;
+    const souk_qp_field *fields = souk_searcher_fields(s, &nf);
+    enum { DEPTH = 1000 };
+    souk_hit *hits = malloc(DEPTH * sizeof *hits);
+    uint32_t *xd = malloc(DEPTH * sizeof *xd);
+    double *xs = malloc(DEPTH * sizeof *xs);
+    for (size_t i = 0; i < c->nqueries; i++) {
+        const char *q = c->queries[i].text;
+        size_t nh = 0, nx = 0;
+        souk_search_opts o = {DEPTH, SOUK_BM25_DEFAULT, 0, NULL, 0};
+        if (souk_search(s, q, strlen(q), &o, hits, &nh, NULL, err, sizeof err) == 0) {
+            for (size_t k = 0; k < nh; k++) {
+                const char *id, *json;
+                size_t il, jl;
+                REQUIRE(souk_reader_doc(souk_searcher_reader(s), hits[k].docid, &id, &il, &json,
+                                        &jl) == 0);
+                snprintf(docid, sizeof docid, "%.*s", (int)il, id);
+                souk_eval_result(es, c->queries[i].id, docid, hits[k].score);
+            }
+        }
+        if (souk_xdb_search(x, q, strlen(q), "en", fields, nf, 0, 0, DEPTH, xd, xs, &nx, NULL) ==
+            0) {
+            for (size_t k = 0; k < nx; k++) {
+                const char *id, *json;
+                size_t il, jl;
+                /* Xapian docids are Souk's (the oracle is built docid for docid). */
+                REQUIRE(souk_reader_doc(souk_searcher_reader(s), xd[k], &id, &il, &json, &jl) == 0);
+                snprintf(docid, sizeof docid, "%.*s", (int)il, id);
+                souk_eval_result(ex, c->queries[i].id, docid, xs[k]);
+            }
+        }
+    }
+    souk_eval_scores a, b;
+    REQUIRE(souk_eval_compute(es, &a) == 0 && souk_eval_compute(ex, &b) == 0);
+    printf("test_oracle: %s relevance (%zu judged queries): Souk MAP %.4f nDCG@10 %.4f P@10 "
+           "%.4f MRR %.4f; Xapian MAP %.4f nDCG@10 %.4f P@10 %.4f MRR %.4f\n",
+           kind, a.nqueries, a.map, a.ndcg10, a.p10, a.mrr, b.map, b.ndcg10, b.p10, b.mrr);
+    CHECK(fabs(a.map - b.map) < 1e-9 && fabs(a.ndcg10 - b.ndcg10) < 1e-9 &&
+          fabs(a.p10 - b.p10) < 1e-9 && fabs(a.mrr - b.mrr) < 1e-9);
+    CHECK_EQ_U64(a.nqueries, b.nqueries);
+    free(hits);
+    free(xd);
+    free(xs);
+    souk_eval_free(es);
+    souk_eval_free(ex);
+    souk_xdb_close(x);
+    souk_searcher_free(s);
+}
+
 static void run_ircoll(const char *kind, const char *dirname)
 {
     char path[4096];
@@ -267,6 +328,7 @@ static void run_ircoll(const char *kind, const char *dirname)
     for (size_t i = 0; i < c->nqueries; i++)
         qadd(&qs, c->queries[i].text);
     compare(kind, ix, xp, &qs, 0);
+    relevance(kind, c, ix, xp);
     qlist and_qs = {0};
     for (size_t i = 0; i < qs.n && i < 60; i++)
         qadd(&and_qs, qs.q[i]);
