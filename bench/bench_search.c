@@ -7,7 +7,9 @@
  *   and     the same queries, default operator AND
  *   phrase  2-word phrases taken from package titles
  * For each class it reports q/s, p50 and p99 for both engines, the ratio, and whether Souk's top
- * 10 equals Xapian's full ranking cut at 10 for every query. The last line is JSON.
+ * 10 equals Xapian's full ranking cut at 10 for every query. The same queries also run on SQLite
+ * FTS5 in-process (porter unicode61, bm25 rank; its ranking formula differs, so its overlap@10
+ * with Souk's top 10 is reported beside its speed). The last line is JSON.
  *
  *   souk-bench search [--catalog FILE.jsonl[.xz]] [--work DIR] [--rounds N] [--keep]
  *
@@ -15,11 +17,14 @@
  * profiling the query path alone). */
 #include "bench.h"
 #include "oracle.h"
+#include "peers.h"
 #include "souk/ingest.h"
 #include "souk/schema.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <limits.h>
 #include <time.h>
 #include <unistd.h>
@@ -159,6 +164,66 @@ static result summarize(double *lat, size_t n, double total_us)
     return r;
 }
 
+/* Turns a query into an FTS5 expression of its words: OR (cls 0), AND (1) or one phrase (2).
+ * Returns 0 when the query has no word. */
+static int fts5_expr(const char *q, int cls, char *out, size_t cap)
+{
+    size_t n = 0;
+    int words = 0, in = 0;
+    const char *join = cls == 1 ? " AND " : " OR ";
+    if (cls == 2)
+        out[n++] = '"';
+    for (const char *p = q; *p && n + 8 < cap; p++) {
+        int w = isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80;
+        if (w && !in) {
+            if (words && cls != 2) {
+                size_t jl = strlen(join);
+                memcpy(out + n, join, jl);
+                n += jl;
+            } else if (words) {
+                out[n++] = ' ';
+            }
+            if (cls != 2)
+                out[n++] = '"';
+            words++;
+        } else if (!w && in && cls != 2) {
+            out[n++] = '"';
+        }
+        if (w)
+            out[n++] = *p;
+        in = w;
+    }
+    if (in && cls != 2)
+        out[n++] = '"';
+    if (cls == 2)
+        out[n++] = '"';
+    out[n] = 0;
+    return words > 0;
+}
+
+/* The external id of each catalog line (1-based), for mapping FTS5 rowids. */
+static char **line_ids(const char *ndjson, size_t *n)
+{
+    FILE *f = fopen(ndjson, "r");
+    if (!f)
+        return NULL;
+    size_t cap = 70000, k = 1;
+    char **ids = calloc(cap, sizeof *ids), *line = NULL;
+    size_t lcap = 0;
+    while (getline(&line, &lcap, f) > 0) {
+        if (k == cap)
+            ids = realloc(ids, (cap *= 2) * sizeof *ids);
+        cJSON *j = cJSON_Parse(line);
+        cJSON *id = j ? cJSON_GetObjectItem(j, "id") : NULL;
+        ids[k++] = strdup(cJSON_IsString(id) ? id->valuestring : "");
+        cJSON_Delete(j);
+    }
+    free(line);
+    fclose(f);
+    *n = k;
+    return ids;
+}
+
 int bench_search(int argc, char **argv)
 {
     char root[PATH_MAX - 128], catalog[PATH_MAX] = "", work[PATH_MAX - 128] = "", cmd[3 * PATH_MAX];
@@ -243,6 +308,33 @@ int bench_search(int argc, char **argv)
         return 1;
     }
 search:;
+    /* SQLite FTS5 over the same catalog (built once, untimed; kept with --keep). */
+    char fdir[PATH_MAX + 32], fdb[PATH_MAX + 64];
+    snprintf(fdir, sizeof fdir, "%s/fts5", work);
+    snprintf(fdb, sizeof fdb, "%s/fts5.db", fdir);
+    if (access(fdb, R_OK) != 0) {
+        peer_index_result pr;
+        if (access(nd, R_OK) != 0) {
+            snprintf(cmd, sizeof cmd, "xz -dcf '%s' > '%s'", catalog, nd);
+            if (system(cmd) != 0)
+                return 1;
+        }
+        if (peer_fts5_index(nd, fdir, &pr) != 0)
+            fprintf(stderr, "souk-bench search: FTS5: %s\n", pr.detail);
+    }
+    sqlite3 *fts = NULL;
+    sqlite3_stmt *fq = NULL;
+    size_t nlines = 0;
+    char **lids = NULL;
+    if (sqlite3_open_v2(fdb, &fts, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(fts,
+                           "SELECT rowid FROM catalog WHERE catalog MATCH ?1 ORDER BY rank "
+                           "LIMIT 10",
+                           -1, &fq, NULL) == SQLITE_OK)
+        lids = line_ids(nd, &nlines);
+    if (!lids)
+        fprintf(stderr, "souk-bench search: FTS5 not available: %s\n",
+                fts ? sqlite3_errmsg(fts) : "cannot open");
     souk_searcher *s;
     souk_xdb *x;
     if (souk_searcher_new(ix, &s) || souk_xdb_open(xdir, 0, &x, err, sizeof err))
@@ -259,14 +351,16 @@ search:;
     load_phrases(souk_searcher_reader(s), &sets[2], 600);
     uint32_t *xd = malloc((st.docs + 1) * sizeof *xd);
     double *xs = malloc((st.docs + 1) * sizeof *xs);
-    result rs[3][2];
+    result rs[3][3];
+    double overlap[3] = {0, 0, 0};
     int identical = 1;
     size_t mismatches = 0;
     printf("souk-bench search: Debian catalog, %llu docs; top %d; %d timed rounds; single "
            "thread, warm\n",
            (unsigned long long)st.docs, K, rounds);
-    printf("%-7s %6s | %10s %8s %8s | %10s %8s %8s | %6s\n", "class", "queries", "souk q/s",
-           "p50 us", "p99 us", "xapian q/s", "p50 us", "p99 us", "ratio");
+    printf("%-7s %6s | %10s %8s %8s | %10s %8s %8s | %6s | %9s %8s %8s %7s\n", "class", "queries",
+           "souk q/s", "p50 us", "p99 us", "xapian q/s", "p50 us", "p99 us", "ratio", "fts5 q/s",
+           "p50 us", "p99 us", "ovl@10");
     for (int c = 0; c < 3; c++) {
         qset *q = &sets[c];
         souk_hit hits[K];
@@ -282,8 +376,40 @@ search:;
                 mismatches++;
             }
         }
+        /* FTS5: overlap of its top 10 with Souk's (untimed). */
+        size_t ov_n = 0;
+        double ov_sum = 0;
+        char expr[2048];
+        for (size_t i = 0; lids && i < q->n; i++) {
+            souk_search_opts o = {K, SOUK_BM25_DEFAULT, 0, NULL, q->flags};
+            if (!fts5_expr(q->q[i], c, expr, sizeof expr) ||
+                souk_search(s, q->q[i], strlen(q->q[i]), &o, hits, &nh, NULL, err, sizeof err) !=
+                    0 ||
+                nh == 0)
+                continue;
+            sqlite3_reset(fq);
+            sqlite3_bind_text(fq, 1, expr, -1, SQLITE_STATIC);
+            size_t common = 0;
+            while (sqlite3_step(fq) == SQLITE_ROW) {
+                sqlite3_int64 row = sqlite3_column_int64(fq, 0);
+                if (row <= 0 || (size_t)row >= nlines)
+                    continue;
+                for (size_t k = 0; k < nh; k++) {
+                    const char *id, *json;
+                    size_t il, jl;
+                    if (souk_reader_doc(souk_searcher_reader(s), hits[k].docid, &id, &il, &json,
+                                        &jl) == 0 &&
+                        strlen(lids[row]) == il && memcmp(lids[row], id, il) == 0)
+                        common++;
+                }
+            }
+            ov_sum += (double)common / nh;
+            ov_n++;
+        }
+        overlap[c] = ov_n ? ov_sum / ov_n : 0;
         double *lat = malloc(q->n * rounds * sizeof *lat);
-        for (int e = 0; e < 2; e++) {
+        memset(&rs[c][2], 0, sizeof rs[c][2]);
+        for (int e = 0; e < (lids ? 3 : 2); e++) {
             size_t m = 0;
             double total = 0;
             for (int r = -1; r < rounds; r++) { /* round -1 warms up */
@@ -293,6 +419,14 @@ search:;
                         souk_search_opts o = {K, SOUK_BM25_DEFAULT, 0, NULL, q->flags};
                         souk_search(s, q->q[i], strlen(q->q[i]), &o, hits, &nh, NULL, err,
                                     sizeof err);
+                    } else if (e == 2) {
+                        /* The expression is built inside the timing, as a client would. */
+                        if (fts5_expr(q->q[i], c, expr, sizeof expr)) {
+                            sqlite3_reset(fq);
+                            sqlite3_bind_text(fq, 1, expr, -1, SQLITE_STATIC);
+                            while (sqlite3_step(fq) == SQLITE_ROW)
+                                ;
+                        }
                     } else {
                         souk_xdb_search(x, q->q[i], strlen(q->q[i]), "en", fields, nf, q->flags, 0,
                                         K, xd, xs, &nx, NULL);
@@ -307,9 +441,11 @@ search:;
             rs[c][e] = summarize(lat, m, total);
         }
         free(lat);
-        printf("%-7s %6zu | %10.0f %8.0f %8.0f | %10.0f %8.0f %8.0f | %6.2f\n", q->name, q->n,
-               rs[c][0].qps, rs[c][0].p50, rs[c][0].p99, rs[c][1].qps, rs[c][1].p50, rs[c][1].p99,
-               rs[c][0].qps / rs[c][1].qps);
+        printf("%-7s %6zu | %10.0f %8.0f %8.0f | %10.0f %8.0f %8.0f | %6.2f | %9.0f %8.0f %8.0f "
+               "%7.2f\n",
+               q->name, q->n, rs[c][0].qps, rs[c][0].p50, rs[c][0].p99, rs[c][1].qps, rs[c][1].p50,
+               rs[c][1].p99, rs[c][0].qps / rs[c][1].qps, rs[c][2].qps, rs[c][2].p50, rs[c][2].p99,
+               overlap[c]);
     }
     printf("identical results: %s (%zu mismatching queries)\n", identical ? "yes" : "no",
            mismatches);
@@ -318,11 +454,19 @@ search:;
            "\"xapian_qps_and\":%.0f,\"souk_qps_phrase\":%.0f,\"xapian_qps_phrase\":%.0f,"
            "\"p50_us_or\":%.1f,\"p99_us_or\":%.1f,\"p99_us_and\":%.1f,\"p99_us_phrase\":%.1f,"
            "\"xapian_p99_us_or\":%.1f,\"queries_or\":%zu,\"queries_and\":%zu,"
-           "\"queries_phrase\":%zu,\"identical\":%s}\n",
+           "\"queries_phrase\":%zu,\"fts5_qps_or\":%.0f,\"fts5_qps_and\":%.0f,"
+           "\"fts5_qps_phrase\":%.0f,\"fts5_overlap10_or\":%.3f,\"fts5_overlap10_and\":%.3f,"
+           "\"fts5_overlap10_phrase\":%.3f,\"identical\":%s}\n",
            rs[0][0].qps / rs[0][1].qps, rs[1][0].qps / rs[1][1].qps, rs[2][0].qps / rs[2][1].qps,
            rs[0][0].qps, rs[0][1].qps, rs[1][0].qps, rs[1][1].qps, rs[2][0].qps, rs[2][1].qps,
            rs[0][0].p50, rs[0][0].p99, rs[1][0].p99, rs[2][0].p99, rs[0][1].p99, sets[0].n,
-           sets[1].n, sets[2].n, identical ? "true" : "false");
+           sets[1].n, sets[2].n, rs[0][2].qps, rs[1][2].qps, rs[2][2].qps, overlap[0], overlap[1],
+           overlap[2], identical ? "true" : "false");
+    sqlite3_finalize(fq);
+    sqlite3_close(fts);
+    for (size_t i = 0; lids && i < nlines; i++)
+        free(lids[i]);
+    free(lids);
     free(xd);
     free(xs);
     souk_xdb_close(x);

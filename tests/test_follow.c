@@ -75,8 +75,7 @@ int main(void)
     waitpid(pid, &status, 0);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "'%s/souk-index' --data '%s' check >/dev/null", SOUK_BIN_DIR,
-             data);
+    snprintf(cmd, sizeof cmd, "'%s/souk-index' --data '%s' check >/dev/null", SOUK_BIN_DIR, data);
     CHECK(system(cmd) == 0);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
