@@ -1296,12 +1296,20 @@ uint32_t TreeBuilder::add(const Xapian::Query &q, unsigned depth)
         std::string d = inner_description(q);
         /* Trailing "@pos" and optional "#wqf" follow the term itself. */
         if (d.size() > term.size() && d.compare(0, term.size(), term) == 0) {
-            std::string rest = d.substr(term.size());
+            const char *p = d.c_str() + term.size();
             unsigned wqf = 1, pos = 0;
-            if (std::sscanf(rest.c_str(), "#%u@%u", &wqf, &pos) == 2 ||
-                std::sscanf(rest.c_str(), "@%u", &pos) == 1) {
-                nodes[idx].wqf = wqf;
-                nodes[idx].pos = pos;
+            if (*p == '#') {
+                wqf = 0;
+                for (p++; *p >= '0' && *p <= '9'; p++)
+                    wqf = wqf * 10 + static_cast<unsigned>(*p - '0');
+            }
+            if (*p == '@') {
+                for (p++; *p >= '0' && *p <= '9'; p++)
+                    pos = pos * 10 + static_cast<unsigned>(*p - '0');
+                if (*p == '\0' && wqf > 0) {
+                    nodes[idx].wqf = wqf;
+                    nodes[idx].pos = pos;
+                }
             }
         }
     } else if (n.op == SOUK_QOP_WILDCARD) {
