@@ -414,6 +414,30 @@ static int fill_slot(reader *r, slot *s, size_t max_record, int follow)
     return (int)s->n;
 }
 
+/* Commits the writer's batch with the stream position reached, and adds what it did to st. */
+static int commit_batch(souk_writer *w, const reader *r, uint64_t offset, uint64_t line,
+                        souk_ingest_stats *st, char *err, size_t errlen)
+{
+    char fp[40];
+    fingerprint(r->head, r->head_len, fp);
+    souk_stream_pos pos = {offset, line, fp};
+    souk_commit_stats cs = {0};
+    double tc = now_s();
+    int rc = souk_writer_commit(w, &pos, &cs);
+    st->commit_seconds += now_s() - tc;
+    if (rc != 0) {
+        snprintf(err, errlen, "commit: %s", souk_writer_errmsg(w));
+        return rc;
+    }
+    st->commits++;
+    st->added += cs.added;
+    st->replaced += cs.replaced;
+    st->unchanged += cs.unchanged;
+    st->deleted += cs.deleted;
+    st->delete_missing += cs.delete_missing;
+    return 0;
+}
+
 static int is_blank(const char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -516,23 +540,8 @@ int souk_ingest(souk_index *ix, int fd, const char *name, const souk_ingest_opts
             /* Nothing in flight: the end of the available input. */
             size_t pend = souk_writer_pending(w, NULL);
             if (pend || pending_offset != r.offset) {
-                char fp[40];
-                fingerprint(r.head, r.head_len, fp);
-                souk_stream_pos pos = {pending_offset, pending_line, fp};
-                souk_commit_stats cs = {0};
-                double tc = now_s();
-                rc = souk_writer_commit(w, &pos, &cs);
-                st->commit_seconds += now_s() - tc;
-                if (rc != 0) {
-                    snprintf(err, errlen, "commit: %s", souk_writer_errmsg(w));
+                if ((rc = commit_batch(w, &r, pending_offset, pending_line, st, err, errlen)) != 0)
                     goto drain;
-                }
-                st->commits++;
-                st->added += cs.added;
-                st->replaced += cs.replaced;
-                st->unchanged += cs.unchanged;
-                st->deleted += cs.deleted;
-                st->delete_missing += cs.delete_missing;
             }
             if (!o.follow || (o.stop && *o.stop))
                 break;
@@ -586,23 +595,8 @@ int souk_ingest(souk_index *ix, int fd, const char *name, const souk_ingest_opts
             size_t bytes;
             size_t pend = souk_writer_pending(w, &bytes);
             if (pend >= o.batch_docs || bytes >= o.batch_bytes) {
-                char fp[40];
-                fingerprint(r.head, r.head_len, fp);
-                souk_stream_pos pos = {pending_offset, pending_line, fp};
-                souk_commit_stats cs = {0};
-                double tc = now_s();
-                rc = souk_writer_commit(w, &pos, &cs);
-                st->commit_seconds += now_s() - tc;
-                if (rc != 0) {
-                    snprintf(err, errlen, "commit: %s", souk_writer_errmsg(w));
+                if ((rc = commit_batch(w, &r, pending_offset, pending_line, st, err, errlen)) != 0)
                     goto drain;
-                }
-                st->commits++;
-                st->added += cs.added;
-                st->replaced += cs.replaced;
-                st->unchanged += cs.unchanged;
-                st->deleted += cs.deleted;
-                st->delete_missing += cs.delete_missing;
             }
         }
         pthread_mutex_lock(&c.mu);
