@@ -61,7 +61,7 @@ static inline uint64_t load64(const uint8_t *p, const uint8_t *end)
         uint32_t safe = len >= 8 ? (uint32_t)(((len - 8) * 8 + 7) / (B)) + 1 : 0;                  \
         if (safe > n)                                                                              \
             safe = n;                                                                              \
-        uint32_t i = 0;                                                                            \
+        UNPACK_GROUPS(B)                                                                           \
         for (; i < safe; i++) {                                                                    \
             size_t bit = (size_t)i * (B);                                                          \
             uint64_t w;                                                                            \
@@ -75,8 +75,23 @@ static inline uint64_t load64(const uint8_t *p, const uint8_t *end)
         break;                                                                                     \
     }
 
+/* Eight values of B bits take exactly B bytes: for B <= 16 one 16-byte load holds a group, and
+ * the shifts are constants, so the compiler unrolls each group into shift-and-mask. */
+#define UNPACK_GROUPS(B)                                                                           \
+    if ((B) <= 16) {                                                                               \
+        const unsigned __int128 mask = ((unsigned __int128)1 << (B)) - 1;                          \
+        while (i + 8 <= n && (size_t)(i / 8) * (B) + 16 <= len) {                                  \
+            unsigned __int128 w;                                                                   \
+            memcpy(&w, p + (size_t)(i / 8) * (B), 16);                                             \
+            for (unsigned j = 0; j < 8; j++)                                                       \
+                out[i + j] = (uint32_t)((w >> (j * (B))) & mask);                                  \
+            i += 8;                                                                                \
+        }                                                                                          \
+    }
+
 static void unpack(const uint8_t *p, size_t len, uint32_t n, unsigned bits, uint32_t *out)
 {
+    uint32_t i = 0;
     switch (bits) {
     case 0:
         memset(out, 0, n * sizeof *out);
