@@ -407,6 +407,7 @@ int souk_postings_open(souk_reader *r, const char *term, size_t len, souk_postin
     p->r = r;
     memcpy(p->term, term, len);
     p->len = len;
+    p->info = dd.info;
     if (dd.info.nblocks == 0) {
         p->inline_block = dd.inline_block;
         p->inline_len = dd.inline_len;

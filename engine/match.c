@@ -705,20 +705,16 @@ static void set_unscored(cur *c)
 /* A term cursor; NONE when the term is absent. */
 static cur *make_term(build_ctx *b, const char *term, size_t len, uint32_t wqf)
 {
-    souk_term_info info;
-    int rc = souk_reader_term(b->s->r, term, len, &info);
-    if (rc == SOUK_ENOTFOUND)
-        return cur_new(C_NONE, 0);
-    if (rc)
-        return NULL;
     cur *c = cur_new(C_TERM, 0);
     if (!c)
         return NULL;
-    if (souk_postings_open(b->s->r, term, len, &c->pl) != 0) {
+    int rc = souk_postings_open(b->s->r, term, len, &c->pl);
+    if (rc) {
         cur_free(c);
-        return NULL;
+        return rc == SOUK_ENOTFOUND ? cur_new(C_NONE, 0) : NULL;
     }
     c->pl_open = 1;
+    const souk_term_info info = c->pl.info;
     c->termweight = bm25_termweight(b->s, (double)info.df, (double)wqf);
     c->max_score = bm25_bound(b->s, c->termweight, info.max_wdf);
     return c;

@@ -190,9 +190,10 @@ typedef struct souk_postings {
     size_t inline_len;
     void *cursor; /* MDB_cursor */
     int started;
+    souk_term_info info; /* the term's dictionary entry */
 } souk_postings;
 
-/* Opens postings for term; SOUK_ENOTFOUND if absent. */
+/* Opens postings for term; SOUK_ENOTFOUND if absent. p->info holds the dictionary entry. */
 int souk_postings_open(souk_reader *r, const char *term, size_t len, souk_postings *p);
 /* Next block with last docid >= docid (docid 0: the next block). Blocks are visited in order:
  * docid must be past the last docid of the block returned before. Returns 0, SOUK_ENOTFOUND at
