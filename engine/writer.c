@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -507,20 +508,17 @@ static int buf_reserve(commit_ctx *c, size_t n)
 }
 
 /* Encodes postings o[from, to) as one block into c->buf; returns its length via *len. */
-static int encode_range(commit_ctx *c, const plist *o, uint32_t from, uint32_t to, size_t pos_from,
-                        size_t *len)
+/* Describes postings o[from, to) as a block to encode, given each document's length (lens may
+ * alias o->doclens). *npos_out gets the number of positions. */
+static void block_input(const plist *o, const uint32_t *lens, uint32_t from, uint32_t to,
+                        size_t pos_from, souk_block_in *in, size_t *npos_out)
 {
     uint32_t min_dl = UINT32_MAX;
     double min_ratio = INFINITY;
     size_t npos = 0;
     int has_pos = 0;
     for (uint32_t i = from; i < to; i++) {
-        uint32_t dl = o->doclens[i];
-        if (dl == DOCLEN_UNKNOWN) {
-            int rc = doclen_get(c, o->docids[i], &dl);
-            if (rc)
-                return rc;
-        }
+        uint32_t dl = lens[i];
         if (dl < min_dl)
             min_dl = dl;
         if (o->wdfs[i] && (double)dl / o->wdfs[i] < min_ratio)
@@ -528,22 +526,39 @@ static int encode_range(commit_ctx *c, const plist *o, uint32_t from, uint32_t t
         npos += o->npos[i];
         has_pos |= o->npos[i] != 0;
     }
-    if (buf_reserve(c, souk_block_bound(to - from, npos)))
-        return ENOMEM;
     /* Rounded down, so the bound it gives stays an upper bound. */
     float ratio = (float)min_ratio;
     if ((double)ratio > min_ratio)
         ratio = nextafterf(ratio, 0.0f);
-    souk_block_in in = {
+    souk_block_in b = {
         to - from,         o->docids + from, o->wdfs + from, has_pos ? o->npos + from : NULL,
         o->pos + pos_from, min_dl,           ratio};
+    *in = b;
+    *npos_out = npos;
+}
+
+/* Encodes postings o[from, to) as one block into c->buf; returns its length via *len. */
+static int encode_range(commit_ctx *c, plist *o, uint32_t from, uint32_t to, size_t pos_from,
+                        size_t *len)
+{
+    for (uint32_t i = from; i < to; i++) {
+        if (o->doclens[i] == DOCLEN_UNKNOWN) {
+            int rc = doclen_get(c, o->docids[i], &o->doclens[i]);
+            if (rc)
+                return rc;
+        }
+    }
+    souk_block_in in;
+    size_t npos;
+    block_input(o, o->doclens, from, to, pos_from, &in, &npos);
+    if (buf_reserve(c, souk_block_bound(to - from, npos)))
+        return ENOMEM;
     *len = souk_block_encode(&in, c->buf);
     return 0;
 }
 
 /* Writes postings o as blocks of SOUK_BLOCK_MAX into the post database; counts them. */
-static int write_blocks(commit_ctx *c, const char *term, uint32_t tlen, const plist *o,
-                        uint32_t *nblocks)
+static int write_blocks(commit_ctx *c, const char *term, uint32_t tlen, plist *o, uint32_t *nblocks)
 {
     size_t pos_at = 0;
     for (uint32_t from = 0; from < o->n; from += SOUK_BLOCK_MAX) {
@@ -1026,6 +1041,211 @@ static int write_doclens(commit_ctx *c, dlset *s, size_t n)
     return 0;
 }
 
+/* ------------------------------------------------------------------ bulk encoding */
+
+/* Into an empty index every touched term is new, and its blocks depend only on its changes:
+ * two threads encode the terms, in chunks, while the writer thread appends the results to LMDB
+ * in term order. Output records: u8 database (0 terms, 1 post), u32 key length, u32 value length,
+ * key, value. */
+#define BULK_CHUNK 2048
+#define BULK_THREADS 2
+
+typedef struct bulk_chunk {
+    uint8_t *buf;
+    size_t len, cap;
+    int done, rc;
+} bulk_chunk;
+
+typedef struct bulk_job {
+    commit_ctx *c;
+    const grank *rank;
+    const uint32_t *fill;
+    tchange *sorted;
+    size_t ngroups, nchunks, next;
+    bulk_chunk *chunks;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+} bulk_job;
+
+static int bulk_reserve(bulk_chunk *k, size_t n)
+{
+    if (k->len + n <= k->cap)
+        return 0;
+    size_t nc = k->cap ? k->cap : 1 << 16;
+    while (nc < k->len + n)
+        nc *= 2;
+    uint8_t *b = souk_realloc(k->buf, nc);
+    if (!b)
+        return ENOMEM;
+    k->buf = b;
+    k->cap = nc;
+    return 0;
+}
+
+/* Appends one record; the value is written by the caller into the returned space. */
+static uint8_t *bulk_record(bulk_chunk *k, int db, const void *key, uint32_t klen, uint32_t vmax)
+{
+    if (bulk_reserve(k, 9 + (size_t)klen + vmax))
+        return NULL;
+    uint8_t *p = k->buf + k->len;
+    p[0] = (uint8_t)db;
+    memcpy(p + 1, &klen, 4);
+    memcpy(p + 9, key, klen);
+    return p;
+}
+
+static void bulk_record_done(bulk_chunk *k, uint8_t *rec, uint32_t klen, uint32_t vlen)
+{
+    memcpy(rec + 5, &vlen, 4);
+    k->len += 9 + (size_t)klen + vlen;
+}
+
+/* Encodes one new term (all puts, lengths known) into chunk k. */
+static int bulk_term(bulk_chunk *k, const tgroup *tg, tchange *ch, uint32_t n, plist *o)
+{
+    if (tg->unsorted)
+        qsort(ch, n, sizeof *ch, cmp_change);
+    souk_term_info info = {0, 0, 0, 0};
+    o->n = 0;
+    o->npos_total = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (ch[i].del)
+            return EINVAL; /* not a new term: the serial path handles it */
+        if (plist_push(o, ch[i].docid, ch[i].wdf, ch[i].npos, ch[i].pos, ch[i].doclen))
+            return ENOMEM;
+        info.df++;
+        info.cf += ch[i].wdf;
+        if (ch[i].wdf > info.max_wdf)
+            info.max_wdf = ch[i].wdf;
+    }
+    uint8_t scratch[SOUK_INLINE_MAX + 64];
+    souk_block_in in;
+    size_t npos, pos_at = 0;
+    if (n <= SOUK_BLOCK_MAX) {
+        block_input(o, o->doclens, 0, n, 0, &in, &npos);
+        if (souk_block_bound(n, npos) <= sizeof scratch) {
+            size_t blen = souk_block_encode(&in, scratch);
+            if (blen <= SOUK_INLINE_MAX) {
+                uint8_t *rec = bulk_record(k, 0, tg->term, tg->len, 64 + (uint32_t)blen);
+                if (!rec)
+                    return ENOMEM;
+                size_t vlen = souk__dict_encode(&info, scratch, blen, rec + 9 + tg->len);
+                bulk_record_done(k, rec, tg->len, (uint32_t)vlen);
+                return 0;
+            }
+        }
+    }
+    for (uint32_t from = 0; from < n; from += SOUK_BLOCK_MAX) {
+        uint32_t to = from + SOUK_BLOCK_MAX < n ? from + SOUK_BLOCK_MAX : n;
+        block_input(o, o->doclens, from, to, pos_at, &in, &npos);
+        uint8_t key[520];
+        size_t klen = souk__post_key(tg->term, tg->len, o->docids[to - 1], key);
+        uint8_t *rec =
+            bulk_record(k, 1, key, (uint32_t)klen, (uint32_t)souk_block_bound(to - from, npos));
+        if (!rec)
+            return ENOMEM;
+        size_t vlen = souk_block_encode(&in, rec + 9 + klen);
+        bulk_record_done(k, rec, (uint32_t)klen, (uint32_t)vlen);
+        pos_at += npos;
+        info.nblocks++;
+    }
+    uint8_t *rec = bulk_record(k, 0, tg->term, tg->len, 64);
+    if (!rec)
+        return ENOMEM;
+    size_t vlen = souk__dict_encode(&info, NULL, 0, rec + 9 + tg->len);
+    bulk_record_done(k, rec, tg->len, (uint32_t)vlen);
+    return 0;
+}
+
+static void *bulk_thread(void *arg)
+{
+    bulk_job *j = arg;
+    plist o;
+    memset(&o, 0, sizeof o);
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        size_t ci = j->next < j->nchunks && !j->stop ? j->next++ : j->nchunks;
+        pthread_mutex_unlock(&j->mu);
+        if (ci >= j->nchunks)
+            break;
+        bulk_chunk *k = &j->chunks[ci];
+        int rc = 0;
+        size_t end = (ci + 1) * BULK_CHUNK < j->ngroups ? (ci + 1) * BULK_CHUNK : j->ngroups;
+        for (size_t r = ci * BULK_CHUNK; r < end && !rc; r++) {
+            const tgroup *tg = &j->c->groups[j->rank[r].idx];
+            uint32_t n = j->fill[j->rank[r].idx];
+            if (n)
+                rc = bulk_term(k, tg, j->sorted + tg->start, n, &o);
+        }
+        pthread_mutex_lock(&j->mu);
+        k->rc = rc;
+        k->done = 1;
+        pthread_cond_broadcast(&j->cv);
+        pthread_mutex_unlock(&j->mu);
+    }
+    plist_free(&o);
+    return NULL;
+}
+
+/* Encodes every group in parallel and appends the results in term order. Returns 0, an LMDB
+ * error, or EINVAL when a term turned out not to be new (then nothing was written and the caller
+ * merges serially; only possible for a corrupt batch). */
+static int bulk_merge(commit_ctx *c, const grank *rank, const uint32_t *fill, tchange *sorted)
+{
+    bulk_job j;
+    memset(&j, 0, sizeof j);
+    j.c = c;
+    j.rank = rank;
+    j.fill = fill;
+    j.sorted = sorted;
+    j.ngroups = c->ngroups;
+    j.nchunks = (c->ngroups + BULK_CHUNK - 1) / BULK_CHUNK;
+    j.chunks = souk_calloc(j.nchunks + 1, sizeof *j.chunks);
+    if (!j.chunks)
+        return ENOMEM;
+    pthread_mutex_init(&j.mu, NULL);
+    pthread_cond_init(&j.cv, NULL);
+    pthread_t th[BULK_THREADS];
+    int started = 0, rc = 0;
+    for (int i = 0; i < BULK_THREADS; i++)
+        if (pthread_create(&th[i], NULL, bulk_thread, &j) == 0)
+            started++;
+    if (started == 0)
+        bulk_thread(&j); /* no threads: encode everything here */
+    for (size_t ci = 0; ci < j.nchunks && !rc; ci++) {
+        bulk_chunk *k = &j.chunks[ci];
+        pthread_mutex_lock(&j.mu);
+        while (!k->done)
+            pthread_cond_wait(&j.cv, &j.mu);
+        pthread_mutex_unlock(&j.mu);
+        if ((rc = k->rc) != 0)
+            break;
+        for (size_t at = 0; at < k->len && !rc;) {
+            uint8_t *p = k->buf + at;
+            uint32_t klen, vlen;
+            memcpy(&klen, p + 1, 4);
+            memcpy(&vlen, p + 5, 4);
+            MDB_val key = {klen, p + 9}, val = {vlen, p + 9 + klen};
+            rc = mdb_put(c->txn, p[0] ? c->ix->post : c->ix->terms, &key, &val, MDB_APPEND);
+            at += 9 + (size_t)klen + vlen;
+        }
+        souk_free(k->buf);
+        k->buf = NULL;
+    }
+    pthread_mutex_lock(&j.mu);
+    j.stop = 1;
+    pthread_mutex_unlock(&j.mu);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    for (size_t ci = 0; ci < j.nchunks; ci++)
+        souk_free(j.chunks[ci].buf);
+    souk_free(j.chunks);
+    pthread_mutex_destroy(&j.mu);
+    pthread_cond_destroy(&j.cv);
+    return rc;
+}
+
 /* Forgets every grouped change (kept: buffers for reuse). */
 static void grouping_clear(commit_ctx *c)
 {
@@ -1339,7 +1559,21 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         uint32_t g = c->chgroup[i];
         sorted[c->groups[g].start + fill[g]++] = c->ch[i];
     }
-    for (size_t r = 0; r < c->ngroups; r++) {
+    /* Into an empty index, terms are encoded in parallel (see bulk_merge). */
+    int bulk = c->terms_append && c->post_append && c->ngroups > BULK_CHUNK;
+    if (bulk) {
+        rc = bulk_merge(c, rank, fill, sorted);
+        if (rc == EINVAL) {
+            /* Not all new after all: abort this attempt; the retry merges serially. */
+            snprintf(w->err, sizeof w->err, "batch holds deletes for a new index");
+            goto out;
+        }
+        if (rc) {
+            mdb_fail(c, rc, "writing postings");
+            goto out;
+        }
+    }
+    for (size_t r = 0; !bulk && r < c->ngroups; r++) {
         tgroup *tg = &c->groups[rank[r].idx];
         uint32_t n = fill[rank[r].idx];
         tchange *ch = sorted + tg->start;
