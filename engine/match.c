@@ -757,6 +757,22 @@ static int collect_wild(void *ctx, const char *term, size_t len, const souk_term
     return 0;
 }
 
+/* Estimated number of matches of a cursor, for ordering AND's parts. */
+static uint64_t est_matches(const cur *c)
+{
+    if (c->kind == C_TERM)
+        return c->pl.info.df;
+    if (c->kind == C_NONE)
+        return 0;
+    return UINT64_MAX;
+}
+
+static int cmp_by_rarity(const void *a, const void *b)
+{
+    uint64_t x = est_matches(*(cur *const *)a), y = est_matches(*(cur *const *)b);
+    return x < y ? -1 : x > y;
+}
+
 static cur *build(build_ctx *b, uint32_t idx)
 {
     const souk_qnode *n = &b->q->nodes[idx];
@@ -845,6 +861,8 @@ static cur *build(build_ctx *b, uint32_t idx)
             return NULL;
         }
     }
+    if (c->kind == C_AND)
+        qsort(c->kids, c->nkids, sizeof *c->kids, cmp_by_rarity); /* the rarest leads */
     switch (c->kind) {
     case C_OR:
     case C_AND:
