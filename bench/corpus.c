@@ -192,8 +192,7 @@ static int from_wordnet(FILE *out, size_t *n)
                 for (char *p = word; *p; p++)
                     if (*p == '_')
                         *p = ' ';
-                tl += (size_t)snprintf(title + tl, sizeof title - tl, "%s%s", tl ? ", " : "",
-                                       word);
+                tl += (size_t)snprintf(title + tl, sizeof title - tl, "%s%s", tl ? ", " : "", word);
                 if (tl >= sizeof title)
                     break;
             }
