@@ -1091,7 +1091,7 @@ static int run_maxscore(souk_searcher *s, cur *root, topk *t, souk_search_stats 
         }
     }
 out:
-    st->matched = st->pruned ? st->scored : st->scored;
+    st->matched = st->scored; /* with pruning, a lower bound of the matches */
     souk_free(tl);
     souk_free(ub);
     return rc;

@@ -40,7 +40,7 @@ typedef struct souk_hit {
 
 typedef struct souk_search_stats {
     uint64_t scored;  /* documents fully scored */
-    uint64_t matched; /* documents that matched (exact when no pruning happened) */
+    uint64_t matched; /* documents that matched: exact without pruning, else a lower bound */
     int pruned;       /* MaxScore skipped some documents */
 } souk_search_stats;
 
