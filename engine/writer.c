@@ -317,6 +317,9 @@ typedef struct tchange {
     uint32_t doclen; /* length of the document's new version */
 } tchange;
 
+#define CHANGE_CHUNK_BITS 18
+#define CHANGE_CHUNK ((size_t)1 << CHANGE_CHUNK_BITS)
+
 /* A distinct term touched by the batch. */
 typedef struct tgroup {
     const char *term;
@@ -355,9 +358,11 @@ typedef struct commit_ctx {
     souk_index *ix;
     MDB_txn *txn;
     arena tmp;
-    tchange *ch;
-    uint32_t *chgroup; /* group of each change */
-    size_t nch, capch;
+    /* Changes in arrival order, in fixed-size chunks (no copying as the batch grows). */
+    tchange **chunks;
+    uint32_t **chunk_groups; /* group of each change */
+    size_t nchunks;
+    size_t nch;
     tgroup *groups;
     size_t ngroups, capgroups;
     uint32_t *gmap; /* open addressing, group index + 1 */
@@ -826,20 +831,29 @@ static int add_change(commit_ctx *c, const char *term, uint32_t len, uint64_t ha
     tgroup *g = group_for(c, term, len, hash);
     if (!g)
         return ENOMEM;
-    if (c->nch == c->capch) {
-        size_t nc = c->capch ? c->capch * 2 : 1 << 16;
-        tchange *n = souk_realloc(c->ch, nc * sizeof *n);
-        if (!n)
+    size_t ci = c->nch >> CHANGE_CHUNK_BITS;
+    if (ci == c->nchunks) {
+        tchange **nc = souk_realloc(c->chunks, (ci + 1) * sizeof *nc);
+        if (!nc)
             return ENOMEM;
-        c->ch = n;
-        uint32_t *ng = souk_realloc(c->chgroup, nc * sizeof *ng);
+        c->chunks = nc;
+        uint32_t **ng = souk_realloc(c->chunk_groups, (ci + 1) * sizeof *ng);
         if (!ng)
             return ENOMEM;
-        c->chgroup = ng;
-        c->capch = nc;
+        c->chunk_groups = ng;
+        c->chunks[ci] = souk_malloc(sizeof(tchange) << CHANGE_CHUNK_BITS);
+        c->chunk_groups[ci] = souk_malloc(sizeof(uint32_t) << CHANGE_CHUNK_BITS);
+        if (!c->chunks[ci] || !c->chunk_groups[ci]) {
+            souk_free(c->chunks[ci]);
+            souk_free(c->chunk_groups[ci]);
+            return ENOMEM;
+        }
+        c->nchunks++;
     }
-    tchange *t = &c->ch[c->nch];
-    c->chgroup[c->nch++] = (uint32_t)(g - c->groups);
+    size_t at = c->nch & (CHANGE_CHUNK - 1);
+    tchange *t = &c->chunks[ci][at];
+    c->chunk_groups[ci][at] = (uint32_t)(g - c->groups);
+    c->nch++;
     t->docid = docid;
     t->del = (uint32_t)del;
     t->wdf = wdf;
@@ -1282,8 +1296,12 @@ static void commit_ctx_free(commit_ctx *c)
     plist_free(&c->o);
     souk_free(c->buf);
     souk_free(c->tlbuf);
-    souk_free(c->ch);
-    souk_free(c->chgroup);
+    for (size_t i = 0; i < c->nchunks; i++) {
+        souk_free(c->chunks[i]);
+        souk_free(c->chunk_groups[i]);
+    }
+    souk_free(c->chunks);
+    souk_free(c->chunk_groups);
     souk_free(c->groups);
     souk_free(c->gmap);
     souk_free(c);
@@ -1553,11 +1571,12 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         at += c->groups[rank[r].idx].n;
     }
     for (size_t i = 0; i < c->nch; i++) {
-        const op *o = &w->ops[c->ch[i].op];
+        const tchange *ch = &c->chunks[i >> CHANGE_CHUNK_BITS][i & (CHANGE_CHUNK - 1)];
+        const op *o = &w->ops[ch->op];
         if (i < o->ch_begin || i >= o->ch_end)
             continue; /* an earlier version of a document repeated in this batch */
-        uint32_t g = c->chgroup[i];
-        sorted[c->groups[g].start + fill[g]++] = c->ch[i];
+        uint32_t g = c->chunk_groups[i >> CHANGE_CHUNK_BITS][i & (CHANGE_CHUNK - 1)];
+        sorted[c->groups[g].start + fill[g]++] = *ch;
     }
     /* Into an empty index, terms are encoded in parallel (see bulk_merge). */
     int bulk = c->terms_append && c->post_append && c->ngroups > BULK_CHUNK;
