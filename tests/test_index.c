@@ -334,6 +334,27 @@ static void test_cross_process_reader(char **lines)
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* An index opened with another schema is refused with a message naming it; the stored schema
+ * is used when none is given. */
+static void test_schema_mismatch(void)
+{
+    char dir[512], err[512], path[4096];
+    snprintf(dir, sizeof dir, "%s/upd-b", tmpdir);
+    snprintf(path, sizeof path, "%s/indexer/schemas/goodbooks.json", SOUK_SOURCE_DIR);
+    souk_schema *other;
+    souk_index *ix = NULL;
+    REQUIRE(souk_schema_load(path, &other, err, sizeof err) == 0);
+    CHECK(souk_index_open(dir, other, 0, &ix, err, sizeof err) == SOUK_ESCHEMA);
+    CHECK(ix == NULL && strstr(err, "goodbooks") != NULL);
+    souk_schema_free(other);
+    REQUIRE(souk_index_open(dir, NULL, 0, &ix, err, sizeof err) == 0);
+    CHECK(strcmp(souk_index_schema(ix)->name, "debian_packages") == 0);
+    souk_index_close(ix);
+    /* A directory that holds no index, opened read-only, is refused. */
+    snprintf(dir, sizeof dir, "%s/nothing-here", tmpdir);
+    CHECK(souk_index_open(dir, NULL, SOUK_INDEX_RDONLY, &ix, err, sizeof err) != 0);
+}
+
 int main(void)
 {
     souk_alloc_init();
@@ -348,6 +369,7 @@ int main(void)
     snprintf(tmpdir, sizeof tmpdir, "/tmp/souk-test-index-XXXXXX");
     REQUIRE(mkdtemp(tmpdir));
     test_update_equivalence(lines, n);
+    test_schema_mismatch();
     test_bad_input(lines);
     test_cross_process_reader(lines);
     char cmd[600];
