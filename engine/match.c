@@ -3,13 +3,15 @@
  * of its score (max_score). Scores are Xapian 1.4's BM25 (weight/bm25weight.cc) computed with
  * the same operations in the same order, so rankings equal Xapian's (tests/test_oracle.c).
  *
+ * The operators live one per file (engine/match_*.c) behind the cursor interface of
+ * engine/match_int.h; this file builds the cursor tree, keeps the searcher's snapshot and
+ * statistics, and runs the top k.
+ *
  * Top-k: a heap of the k best hits, ordered by score then docid. A plain OR of terms runs
  * MaxScore: terms sorted by their score bound; once k hits are in, the terms whose bounds
  * together cannot beat the k-th score no longer drive the iteration and are only probed for
  * documents the others found. */
-#include "index_int.h"
-#include "souk/search.h"
-#include "souk/souk.h"
+#include "match_int.h"
 #include "varint.h"
 
 #include <math.h>
@@ -17,75 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DID_END UINT32_MAX
 #define MAX_WILDCARD_TERMS 4096
-
-typedef enum {
-    C_TERM,
-    C_OR,
-    C_AND,
-    C_ANDNOT,
-    C_MAYBE,
-    C_FILTER,
-    C_PHRASE,
-    C_NEAR,
-    C_SCALE,
-    C_ALL,
-    C_NONE
-} ckind;
-
-typedef struct cur cur;
-
-/* A posting cursor. did is the current document (0 before the start, DID_END at the end). */
-struct cur {
-    ckind kind;
-    uint32_t did;
-    double max_score; /* upper bound of score() on any document */
-    int scored;       /* contributes to the score */
-    double factor;    /* weight multiplier (SCALE_WEIGHT) */
-    /* TERM */
-    souk_postings pl;
-    int pl_open;
-    souk_block blk;
-    int have_blk;
-    uint32_t docs[SOUK_BLOCK_MAX], wdfs[SOUK_BLOCK_MAX];
-    uint32_t n, i;
-    int docs_ready, pos_ready, wdf_ready; /* decoded lazily, per block */
-    double blk_bound;                     /* score bound of the current block */
-    uint32_t npos[SOUK_BLOCK_MAX];
-    uint32_t posoff[SOUK_BLOCK_MAX + 1];
-    uint32_t *pos;
-    size_t poscap;
-    double termweight;
-    /* ALL: iterates the document store */
-    MDB_cursor *all;
-    /* operators */
-    cur **kids;
-    uint32_t nkids;
-    uint32_t window;
-};
-
-struct souk_searcher {
-    souk_index *ix;
-    souk_reader *r;
-    souk_qp_field fields[SOUK_MAX_FIELDS];
-    size_t nfields;
-    /* statistics of the snapshot */
-    double N, len_factor;
-    uint64_t next_docid;
-    /* document lengths: chunk pointers into the snapshot, fetched lazily */
-    const uint32_t **chunks;
-    size_t nchunks;
-    souk_bm25 p;
-    /* Per-document BM25 length normalisation k1 * (normlen * b + 1 - b), computed on first use
-     * (NaN until then) and valid for one generation and one set of parameters. */
-    double *knorm;
-    size_t knorm_cap;
-    uint64_t generation, knorm_generation;
-    souk_bm25 knorm_p;
-    int knorm_valid;
-    char err[256];
-};
 
 /* ------------------------------------------------------------------ statistics */
 
@@ -115,8 +49,7 @@ static int load_stats(souk_searcher *s)
     return SOUK_OK;
 }
 
-/* Length of docid in the snapshot (0 when absent). */
-static uint32_t doclen_of(souk_searcher *s, uint32_t docid)
+uint32_t souk__doclen(souk_searcher *s, uint32_t docid)
 {
     size_t c = docid / SOUK_DOCLEN_CHUNK;
     if (c >= s->nchunks)
@@ -191,7 +124,7 @@ const souk_qp_field *souk_searcher_fields(souk_searcher *s, size_t *n)
 /* ------------------------------------------------------------------ BM25 */
 
 /* Xapian's BM25Weight::init termweight for a term with termfreq df and query wqf. */
-static double bm25_termweight(const souk_searcher *s, double df, double wqf)
+double souk__bm25_termweight(const souk_searcher *s, double df, double wqf)
 {
     const souk_bm25 *p = &s->p;
     double tw = (s->N - df + 0.5) / (df + 0.5);
@@ -203,7 +136,7 @@ static double bm25_termweight(const souk_searcher *s, double df, double wqf)
 }
 
 /* Xapian's BM25Weight::get_sumpart. */
-static double bm25_sumpart(const souk_searcher *s, double termweight, uint32_t wdf, uint32_t len)
+double souk__bm25_sumpart(const souk_searcher *s, double termweight, uint32_t wdf, uint32_t len)
 {
     const souk_bm25 *p = &s->p;
     double normlen = (double)len * s->len_factor;
@@ -237,12 +170,12 @@ static int knorm_prepare(souk_searcher *s)
 
 /* bm25_sumpart for the document's own length, with its normalisation cached: the same
  * operations as Xapian (k1 * (normlen * b + (1 - b)), then + wdf), so the same result. */
-static inline double bm25_doc(souk_searcher *s, double termweight, uint32_t wdf, uint32_t docid)
+double souk__bm25_doc(souk_searcher *s, double termweight, uint32_t wdf, uint32_t docid)
 {
     double k = s->knorm[docid];
     if (k != k) {
         const souk_bm25 *p = &s->p;
-        double normlen = (double)doclen_of(s, docid) * s->len_factor;
+        double normlen = (double)souk__doclen(s, docid) * s->len_factor;
         if (normlen < p->min_normlen)
             normlen = p->min_normlen;
         k = p->k1 * (normlen * p->b + (1 - p->b));
@@ -256,11 +189,11 @@ static inline double bm25_doc(souk_searcher *s, double termweight, uint32_t wdf,
  * C = k1 * (1 - b), the normalisation is at least A * len + C, so a posting's part is at most
  * 1 / (1 + A * (len / wdf) + C / wdf) <= 1 / (1 + A * min(len / wdf) + C / max wdf); the smaller
  * of that and the part at (max wdf, min doclen) bounds the block. */
-static double block_bound(const souk_searcher *s, double termweight, const souk_block *b)
+double souk__bm25_block_bound(const souk_searcher *s, double termweight, const souk_block *b)
 {
     if (b->max_wdf == 0)
         return 0;
-    double simple = bm25_sumpart(s, termweight, b->max_wdf, b->min_doclen);
+    double simple = souk__bm25_sumpart(s, termweight, b->max_wdf, b->min_doclen);
     const souk_bm25 *p = &s->p;
     double A = p->k1 * p->b * s->len_factor, C = p->k1 * (1 - p->b);
     double ratio = b->min_len_per_wdf;
@@ -270,416 +203,14 @@ static double block_bound(const souk_searcher *s, double termweight, const souk_
     return tight < simple ? tight : simple;
 }
 
-/* Upper bound of bm25_sumpart over wdf <= max_wdf and any length. */
-static double bm25_bound(const souk_searcher *s, double termweight, uint32_t max_wdf)
-{
-    if (max_wdf == 0)
-        return 0;
-    return bm25_sumpart(s, termweight, max_wdf, 0);
-}
-
 /* ------------------------------------------------------------------ cursors */
 
-static void cur_free(cur *c)
+cur *souk__cur_new(const cur_ops *ops, ckind kind, size_t size, uint32_t nkids)
 {
-    if (!c)
-        return;
-    if (c->pl_open)
-        souk_postings_close(&c->pl);
-    if (c->all)
-        mdb_cursor_close(c->all);
-    for (uint32_t i = 0; i < c->nkids; i++)
-        cur_free(c->kids[i]);
-    souk_free(c->kids);
-    souk_free(c->pos);
-    souk_free(c);
-}
-
-static int cur_next(souk_searcher *s, cur *c);
-static int cur_skip_to(souk_searcher *s, cur *c, uint32_t d);
-static double cur_score(souk_searcher *s, cur *c);
-
-/* Loads the term's next block holding docids >= d (d 0: the next block). */
-/* Loads the term's next block holding docids >= d (d 0: the next block). Only the header is
- * read: the current document is the block's first, and the docids are decoded when needed. */
-static int term_load(souk_searcher *s, cur *c, uint32_t d)
-{
-    int rc = souk_postings_next_block(&c->pl, d, &c->blk);
-    if (rc == SOUK_ENOTFOUND) {
-        c->did = DID_END;
-        c->have_blk = 0;
-        return 0;
-    }
-    if (rc)
-        return rc;
-    c->n = c->blk.count;
-    c->i = 0;
-    c->have_blk = 1;
-    c->docs_ready = 0;
-    c->pos_ready = 0;
-    c->wdf_ready = 0;
-    c->did = c->blk.first_docid;
-    /* The block's score bound: most wdf in the shortest document. */
-    c->blk_bound = c->scored ? c->factor * block_bound(s, c->termweight, &c->blk) : 0;
-    return 0;
-}
-
-static int term_docs(cur *c)
-{
-    if (c->docs_ready)
-        return 0;
-    int rc = souk_block_docids(&c->blk, c->docs);
-    c->docs_ready = rc == 0;
-    return rc;
-}
-
-static int term_next(souk_searcher *s, cur *c)
-{
-    if (c->did == DID_END)
-        return 0;
-    if (c->have_blk && c->i + 1 < c->n) {
-        int rc = term_docs(c);
-        if (rc)
-            return rc;
-        c->did = c->docs[++c->i];
-        return 0;
-    }
-    return term_load(s, c, 0);
-}
-
-static int term_skip_to(souk_searcher *s, cur *c, uint32_t d)
-{
-    if (c->did >= d)
-        return 0;
-    if (!c->have_blk || d > c->blk.last_docid) {
-        int rc = term_load(s, c, d);
-        if (rc || c->did >= d)
-            return rc;
-    }
-    int rc = term_docs(c);
-    if (rc)
-        return rc;
-    /* Binary search for the first docid >= d in the block. */
-    uint32_t lo = c->i, hi = c->n - 1;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (c->docs[mid] < d)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    c->i = lo;
-    c->did = c->docs[lo];
-    return 0;
-}
-
-/* Moves past the current block without decoding it. */
-static int term_next_block(souk_searcher *s, cur *c)
-{
-    if (c->did == DID_END)
-        return 0;
-    return term_load(s, c, 0);
-}
-
-/* wdf of the term in the current document (decoding the block's wdfs on first use). */
-static uint32_t term_wdf(cur *c)
-{
-    if (!c->wdf_ready) {
-        if (souk_block_wdfs(&c->blk, c->wdfs) != 0)
-            memset(c->wdfs, 0, sizeof c->wdfs); /* corrupt block: score nothing */
-        c->wdf_ready = 1;
-    }
-    return c->wdfs[c->i];
-}
-
-/* Positions of the term in the current document: *n of them at *p. */
-static int term_positions(cur *c, const uint32_t **p, uint32_t *n)
-{
-    if (!c->pos_ready) {
-        size_t total = 0;
-        int rc = souk_block_positions(&c->blk, c->npos, c->pos, c->poscap, &total);
-        if (rc == SOUK_ETOOBIG) {
-            uint32_t *np = souk_realloc(c->pos, total * sizeof *np);
-            if (!np)
-                return SOUK_ENOMEM;
-            c->pos = np;
-            c->poscap = total;
-            rc = souk_block_positions(&c->blk, c->npos, c->pos, c->poscap, &total);
-        }
-        if (rc)
-            return rc;
-        c->posoff[0] = 0;
-        for (uint32_t i = 0; i < c->n; i++)
-            c->posoff[i + 1] = c->posoff[i] + c->npos[i];
-        c->pos_ready = 1;
-    }
-    *p = c->pos + c->posoff[c->i];
-    *n = c->npos[c->i];
-    return 0;
-}
-
-/* ALL: every stored document, in docid order. */
-static int all_seek(souk_searcher *s, cur *c, uint32_t d)
-{
-    uint8_t key[4];
-    be32_put(key, d);
-    MDB_val k = {4, key}, v;
-    int rc = mdb_cursor_get(c->all, &k, &v, MDB_SET_RANGE);
-    if (rc == MDB_NOTFOUND) {
-        c->did = DID_END;
-        return 0;
-    }
-    (void)s;
-    if (rc || k.mv_size != 4)
-        return SOUK_ECORRUPT;
-    c->did = be32_get(k.mv_data);
-    return 0;
-}
-
-/* Brings every kid of an AND-like node (kids [0, n)) to one docid >= d. */
-static int and_align(souk_searcher *s, cur *c, uint32_t n, uint32_t d)
-{
-    uint32_t target = d;
-    for (;;) {
-        int moved = 0;
-        for (uint32_t i = 0; i < n; i++) {
-            int rc = cur_skip_to(s, c->kids[i], target);
-            if (rc)
-                return rc;
-            if (c->kids[i]->did == DID_END) {
-                c->did = DID_END;
-                return 0;
-            }
-            if (c->kids[i]->did > target) {
-                target = c->kids[i]->did;
-                moved = 1;
-            }
-        }
-        if (!moved) {
-            c->did = target;
-            return 0;
-        }
-    }
-}
-
-/* PHRASE (in order, within window) and NEAR (any order, within window) on the current doc. */
-static int positions_match(cur *c, int *ok)
-{
-    const uint32_t *p[64];
-    uint32_t n[64];
-    uint32_t k = c->nkids < 64 ? c->nkids : 64;
-    for (uint32_t i = 0; i < k; i++) {
-        cur *t = c->kids[i];
-        if (t->kind != C_TERM)
-            return SOUK_EINVAL;
-        int rc = term_positions(t, &p[i], &n[i]);
-        if (rc)
-            return rc;
-        if (n[i] == 0) {
-            *ok = 0;
-            return 0;
-        }
-    }
-    *ok = 0;
-    if (c->kind == C_PHRASE) {
-        /* For each start, take the earliest position of each next term after the previous. */
-        for (uint32_t a = 0; a < n[0] && !*ok; a++) {
-            uint32_t prev = p[0][a], j;
-            for (j = 1; j < k; j++) {
-                uint32_t q = 0;
-                while (q < n[j] && p[j][q] <= prev)
-                    q++;
-                if (q == n[j] || p[j][q] - p[0][a] >= c->window)
-                    break;
-                prev = p[j][q];
-            }
-            if (j == k)
-                *ok = 1;
-        }
-    } else {
-        /* Some window [s, s + window) holds a position of every term. */
-        for (uint32_t i = 0; i < k && !*ok; i++) {
-            for (uint32_t a = 0; a < n[i] && !*ok; a++) {
-                uint32_t start = p[i][a], j;
-                for (j = 0; j < k; j++) {
-                    uint32_t q = 0;
-                    while (q < n[j] && p[j][q] < start)
-                        q++;
-                    if (q == n[j] || p[j][q] - start >= c->window)
-                        break;
-                }
-                if (j == k)
-                    *ok = 1;
-            }
-        }
-    }
-    return 0;
-}
-
-/* Advances an AND-like node to its next match at docid >= d. */
-static int and_like_seek(souk_searcher *s, cur *c, uint32_t d)
-{
-    for (;;) {
-        int rc = and_align(s, c, c->kind == C_FILTER || c->kind == C_AND ? c->nkids : c->nkids, d);
-        if (rc || c->did == DID_END)
-            return rc;
-        if (c->kind != C_PHRASE && c->kind != C_NEAR)
-            return 0;
-        int ok;
-        if ((rc = positions_match(c, &ok)) != 0)
-            return rc;
-        if (ok)
-            return 0;
-        d = c->did + 1;
-    }
-}
-
-static int andnot_seek(souk_searcher *s, cur *c, uint32_t d)
-{
-    for (;;) {
-        int rc = cur_skip_to(s, c->kids[0], d);
-        if (rc)
-            return rc;
-        c->did = c->kids[0]->did;
-        if (c->did == DID_END)
-            return 0;
-        int excluded = 0;
-        for (uint32_t i = 1; i < c->nkids && !excluded; i++) {
-            if ((rc = cur_skip_to(s, c->kids[i], c->did)) != 0)
-                return rc;
-            excluded = c->kids[i]->did == c->did;
-        }
-        if (!excluded)
-            return 0;
-        d = c->did + 1;
-    }
-}
-
-static void or_min(cur *c)
-{
-    uint32_t m = DID_END;
-    for (uint32_t i = 0; i < c->nkids; i++)
-        if (c->kids[i]->did < m)
-            m = c->kids[i]->did;
-    c->did = m;
-}
-
-static int cur_skip_to(souk_searcher *s, cur *c, uint32_t d)
-{
-    if (c->did != 0 && c->did >= d)
-        return 0;
-    int rc = 0;
-    switch (c->kind) {
-    case C_TERM:
-        if (c->did == 0 && !c->have_blk) {
-            rc = term_load(s, c, d);
-            if (rc || c->did == DID_END)
-                return rc;
-        }
-        return term_skip_to(s, c, d);
-    case C_OR:
-        for (uint32_t i = 0; i < c->nkids && !rc; i++)
-            rc = cur_skip_to(s, c->kids[i], d);
-        or_min(c);
-        return rc;
-    case C_AND:
-    case C_FILTER:
-    case C_PHRASE:
-    case C_NEAR:
-        return and_like_seek(s, c, d);
-    case C_ANDNOT:
-        return andnot_seek(s, c, d);
-    case C_MAYBE:
-    case C_SCALE:
-        rc = cur_skip_to(s, c->kids[0], d);
-        c->did = c->kids[0]->did;
-        return rc;
-    case C_ALL:
-        return all_seek(s, c, d);
-    case C_NONE:
-        c->did = DID_END;
-        return 0;
-    }
-    return SOUK_EINVAL;
-}
-
-static int cur_next(souk_searcher *s, cur *c)
-{
-    if (c->did == DID_END)
-        return 0;
-    if (c->kind == C_TERM && c->did != 0)
-        return term_next(s, c);
-    if (c->kind == C_OR && c->did != 0) {
-        uint32_t at = c->did;
-        int rc = 0;
-        for (uint32_t i = 0; i < c->nkids && !rc; i++)
-            if (c->kids[i]->did == at)
-                rc = c->kind == C_OR ? cur_next(s, c->kids[i]) : 0;
-        or_min(c);
-        return rc;
-    }
-    return cur_skip_to(s, c, c->did + 1);
-}
-
-static double cur_score(souk_searcher *s, cur *c)
-{
-    if (!c->scored)
-        return 0;
-    switch (c->kind) {
-    case C_TERM:
-        return c->factor * bm25_doc(s, c->termweight, term_wdf(c), c->did);
-    case C_ALL: {
-        /* Xapian's MatchAll is the empty term: every document, wdf = its length. */
-        uint32_t len = doclen_of(s, c->did);
-        return c->factor * bm25_sumpart(s, c->termweight, len, len);
-    }
-    case C_OR: {
-        double sum = 0;
-        for (uint32_t i = 0; i < c->nkids; i++)
-            if (c->kids[i]->did == c->did)
-                sum += cur_score(s, c->kids[i]);
-        return c->factor * sum;
-    }
-    case C_AND:
-    case C_PHRASE:
-    case C_NEAR: {
-        double sum = 0;
-        for (uint32_t i = 0; i < c->nkids; i++)
-            sum += cur_score(s, c->kids[i]);
-        return c->factor * sum;
-    }
-    case C_FILTER:
-    case C_ANDNOT:
-    case C_SCALE:
-        return c->factor * cur_score(s, c->kids[0]);
-    case C_MAYBE: {
-        double sum = cur_score(s, c->kids[0]);
-        for (uint32_t i = 1; i < c->nkids; i++) {
-            if (cur_skip_to(s, c->kids[i], c->did) == 0 && c->kids[i]->did == c->did)
-                sum += cur_score(s, c->kids[i]);
-        }
-        return c->factor * sum;
-    }
-    case C_NONE:
-        return 0;
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------------------ building the tree */
-
-typedef struct build_ctx {
-    souk_searcher *s;
-    const souk_query *q;
-    char *err;
-    size_t errlen;
-} build_ctx;
-
-static cur *cur_new(ckind kind, uint32_t nkids)
-{
-    cur *c = souk_calloc(1, sizeof *c);
+    cur *c = souk_calloc(1, size);
     if (!c)
         return NULL;
+    c->ops = ops;
     c->kind = kind;
     c->scored = 1;
     c->factor = 1.0;
@@ -694,6 +225,44 @@ static cur *cur_new(ckind kind, uint32_t nkids)
     return c;
 }
 
+void souk__cur_free(cur *c)
+{
+    if (!c)
+        return;
+    if (c->ops->destroy)
+        c->ops->destroy(c);
+    for (uint32_t i = 0; i < c->nkids; i++)
+        souk__cur_free(c->kids[i]);
+    souk_free(c->kids);
+    souk_free(c);
+}
+
+int souk__cur_next_by_skip(souk_searcher *s, cur *c)
+{
+    return c->ops->skip_to(s, c, c->did + 1);
+}
+
+/* ------------------------------------------------------------------ building the tree */
+
+typedef struct build_ctx {
+    souk_searcher *s;
+    const souk_query *q;
+    char *err;
+    size_t errlen;
+} build_ctx;
+
+/* The operator of each kind, and a new cursor of that kind. */
+static cur *cur_new(ckind kind, uint32_t nkids)
+{
+    static const cur_ops *const ops[] = {
+        [C_OR] = &souk__or_ops,         [C_AND] = &souk__and_ops,
+        [C_ANDNOT] = &souk__andnot_ops, [C_MAYBE] = &souk__maybe_ops,
+        [C_FILTER] = &souk__filter_ops, [C_PHRASE] = &souk__phrase_ops,
+        [C_NEAR] = &souk__phrase_ops,   [C_SCALE] = &souk__scale_ops,
+        [C_NONE] = &souk__none_ops};
+    return souk__cur_new(ops[kind], kind, sizeof(cur), nkids);
+}
+
 static void set_unscored(cur *c)
 {
     c->scored = 0;
@@ -702,22 +271,9 @@ static void set_unscored(cur *c)
         set_unscored(c->kids[i]);
 }
 
-/* A term cursor; NONE when the term is absent. */
 static cur *make_term(build_ctx *b, const char *term, size_t len, uint32_t wqf)
 {
-    cur *c = cur_new(C_TERM, 0);
-    if (!c)
-        return NULL;
-    int rc = souk_postings_open(b->s->r, term, len, &c->pl);
-    if (rc) {
-        cur_free(c);
-        return rc == SOUK_ENOTFOUND ? cur_new(C_NONE, 0) : NULL;
-    }
-    c->pl_open = 1;
-    const souk_term_info info = c->pl.info;
-    c->termweight = bm25_termweight(b->s, (double)info.df, (double)wqf);
-    c->max_score = bm25_bound(b->s, c->termweight, info.max_wdf);
-    return c;
+    return souk__term_new(b->s, term, len, wqf);
 }
 
 typedef struct wild_ctx {
@@ -761,7 +317,7 @@ static int collect_wild(void *ctx, const char *term, size_t len, const souk_term
 static uint64_t est_matches(const cur *c)
 {
     if (c->kind == C_TERM)
-        return c->pl.info.df;
+        return TERM(c)->pl.info.df;
     if (c->kind == C_NONE)
         return 0;
     return UINT64_MAX;
@@ -790,7 +346,7 @@ static cur *build(build_ctx *b, uint32_t idx)
         for (size_t i = 0; c && i < w.n; i++) {
             c->kids[i] = make_term(b, w.terms[i], w.lens[i], 1);
             if (!c->kids[i]) {
-                cur_free(c);
+                souk__cur_free(c);
                 c = NULL;
             } else {
                 c->max_score += c->kids[i]->max_score;
@@ -803,23 +359,13 @@ static cur *build(build_ctx *b, uint32_t idx)
         if (w.over && c) {
             snprintf(b->err, b->errlen, "wildcard '%s*' matches more than %d terms", n->term,
                      MAX_WILDCARD_TERMS);
-            cur_free(c);
+            souk__cur_free(c);
             return NULL;
         }
         return c;
     }
-    case SOUK_QOP_MATCH_ALL: {
-        c = cur_new(C_ALL, 0);
-        if (c && mdb_cursor_open(b->s->r->txn, b->s->ix->docs, &c->all) != 0) {
-            cur_free(c);
-            return NULL;
-        }
-        if (c) {
-            c->termweight = bm25_termweight(b->s, b->s->N, 1);
-            c->max_score = c->termweight; /* wdf/denom < 1 */
-        }
-        return c;
-    }
+    case SOUK_QOP_MATCH_ALL:
+        return souk__all_new(b->s);
     case SOUK_QOP_MATCH_NOTHING:
         return cur_new(C_NONE, 0);
     case SOUK_QOP_OR:
@@ -857,7 +403,7 @@ static cur *build(build_ctx *b, uint32_t idx)
     for (uint32_t i = 0; i < n->nkids; i++) {
         c->kids[i] = build(b, kids[i]);
         if (!c->kids[i]) {
-            cur_free(c);
+            souk__cur_free(c);
             return NULL;
         }
     }
@@ -894,12 +440,12 @@ static cur *build(build_ctx *b, uint32_t idx)
         for (uint32_t i = 0; i < c->nkids; i++) {
             if (c->kids[i]->kind == C_NONE) {
                 /* A phrase with an absent term matches nothing. */
-                cur_free(c);
+                souk__cur_free(c);
                 return cur_new(C_NONE, 0);
             }
             if (c->kids[i]->kind != C_TERM) {
                 snprintf(b->err, b->errlen, "phrases of non-terms are not supported");
-                cur_free(c);
+                souk__cur_free(c);
                 return NULL;
             }
         }
@@ -1024,22 +570,23 @@ static int run_maxscore(souk_searcher *s, cur *root, topk *t, souk_search_stats 
              * beat theta, skip that block range without decoding it. */
             uint32_t last = DID_END;
             for (uint32_t i = first; i < m; i++)
-                if (tl[i]->kind == C_TERM && tl[i]->did != DID_END && tl[i]->blk.last_docid < last)
-                    last = tl[i]->blk.last_docid;
+                if (tl[i]->kind == C_TERM && tl[i]->did != DID_END &&
+                    TERM(tl[i])->blk.last_docid < last)
+                    last = TERM(tl[i])->blk.last_docid;
             /* Documents d..last hold only terms whose current block starts at or before last;
              * a list already past last contributes nothing there. */
             double bound = first ? ub[first - 1] : 0;
             for (uint32_t i = first; i < m; i++)
                 if (tl[i]->did <= last)
-                    bound += tl[i]->kind == C_TERM ? tl[i]->blk_bound : tl[i]->max_score;
+                    bound += tl[i]->kind == C_TERM ? TERM(tl[i])->blk_bound : tl[i]->max_score;
             if (bound * (1 + 1e-12) + 1e-12 <= theta && last != DID_END) {
                 for (uint32_t i = first; i < m; i++) {
                     if (tl[i]->kind != C_TERM || tl[i]->did > last)
                         continue;
-                    if (tl[i]->blk.last_docid == last)
-                        rc = term_next_block(s, tl[i]);
+                    if (TERM(tl[i])->blk.last_docid == last)
+                        rc = souk__term_next_block(s, tl[i]);
                     else
-                        rc = term_skip_to(s, tl[i], last + 1);
+                        rc = souk__term_skip_to(s, tl[i], last + 1);
                     if (rc)
                         goto out;
                 }
@@ -1052,7 +599,7 @@ static int run_maxscore(souk_searcher *s, cur *root, topk *t, souk_search_stats 
             double bound = first ? ub[first - 1] : 0;
             for (uint32_t i = first; i < m; i++)
                 if (tl[i]->did == d)
-                    bound += tl[i]->kind == C_TERM ? tl[i]->blk_bound : tl[i]->max_score;
+                    bound += tl[i]->kind == C_TERM ? TERM(tl[i])->blk_bound : tl[i]->max_score;
             if (bound * (1 + 1e-12) + 1e-12 <= theta) {
                 for (uint32_t i = first; i < m; i++)
                     if (tl[i]->did == d && (rc = cur_next(s, tl[i])) != 0)
@@ -1125,7 +672,7 @@ int souk_search_query(souk_searcher *s, const souk_query *q, const souk_search_o
     for (uint32_t i = 0; plain_or && i < root->nkids; i++)
         plain_or = root->kids[i]->kind == C_TERM || root->kids[i]->kind == C_NONE;
     int rc = plain_or ? run_maxscore(s, root, &t, st) : run_exhaustive(s, root, &t, st);
-    cur_free(root);
+    souk__cur_free(root);
     if (rc) {
         snprintf(err, errlen, "reading postings: %s", souk_strerror(rc));
         return rc;
@@ -1163,10 +710,11 @@ static void explain_walk(explain_ctx *e, cur *c, double factor)
         return;
     factor *= c->factor;
     if (c->kind == C_TERM) {
-        uint32_t len = doclen_of(e->s, c->did);
-        uint32_t wdf = term_wdf(c);
-        double part = bm25_sumpart(e->s, c->termweight, wdf, len);
-        e->fn(e->ctx, c->pl.term, c->pl.len, wdf, len, c->termweight, factor * part);
+        term_cur *t = TERM(c);
+        uint32_t len = souk__doclen(e->s, c->did);
+        uint32_t wdf = souk__term_wdf(c);
+        double part = souk__bm25_sumpart(e->s, t->termweight, wdf, len);
+        e->fn(e->ctx, t->pl.term, t->pl.len, wdf, len, t->termweight, factor * part);
         return;
     }
     for (uint32_t i = 0; i < c->nkids; i++) {
@@ -1199,6 +747,6 @@ int souk_search_explain(souk_searcher *s, const souk_query *q, const souk_search
         explain_ctx e = {s, fn, ctx};
         explain_walk(&e, root, 1.0);
     }
-    cur_free(root);
+    souk__cur_free(root);
     return rc;
 }

@@ -1,0 +1,164 @@
+/* match_int.h: private structures of the query engine shared by engine/match.c (searcher,
+ * tree building, top-k, MaxScore, explanations) and the operator files engine/match_*.c, one
+ * per query operator. Every operator is a posting cursor with the same interface (cur_ops):
+ * skip_to, next, score, and an upper bound of its score (max_score). */
+#ifndef SOUK_MATCH_INT_H
+#define SOUK_MATCH_INT_H
+
+#include "index_int.h"
+#include "souk/search.h"
+#include "souk/souk.h"
+
+#define DID_END UINT32_MAX
+
+typedef enum {
+    C_TERM,
+    C_OR,
+    C_AND,
+    C_ANDNOT,
+    C_MAYBE,
+    C_FILTER,
+    C_PHRASE,
+    C_NEAR,
+    C_SCALE,
+    C_ALL,
+    C_NONE
+} ckind;
+
+typedef struct cur cur;
+
+/* The interface of a posting cursor. skip_to moves to the first match >= d (d >= 1) and may
+ * assume the cursor is before d; next moves to the next match (from did 0: the first); both set
+ * did, DID_END at the end, and return 0 or an error. score is the current document's score
+ * (called only on scored cursors). destroy frees what the operator allocated beyond struct cur
+ * and its kids. */
+typedef struct cur_ops {
+    int (*skip_to)(souk_searcher *s, cur *c, uint32_t d);
+    int (*next)(souk_searcher *s, cur *c);
+    double (*score)(souk_searcher *s, cur *c);
+    void (*destroy)(cur *c);
+} cur_ops;
+
+/* The part every cursor shares; operators with state of their own embed it first. did is the
+ * current document (0 before the start, DID_END at the end). */
+struct cur {
+    const cur_ops *ops;
+    ckind kind;
+    uint32_t did;
+    double max_score; /* upper bound of score() on any document */
+    int scored;       /* contributes to the score */
+    double factor;    /* weight multiplier (SCALE_WEIGHT) */
+    cur **kids;
+    uint32_t nkids;
+    uint32_t window; /* PHRASE and NEAR */
+};
+
+/* TERM (engine/match_term.c): one term's postings, block by block, decoded lazily. */
+typedef struct term_cur {
+    cur base;
+    souk_postings pl;
+    int pl_open;
+    souk_block blk;
+    int have_blk;
+    uint32_t docs[SOUK_BLOCK_MAX], wdfs[SOUK_BLOCK_MAX];
+    uint32_t n, i;
+    int docs_ready, pos_ready, wdf_ready;
+    double blk_bound; /* score bound of the current block */
+    uint32_t npos[SOUK_BLOCK_MAX];
+    uint32_t posoff[SOUK_BLOCK_MAX + 1];
+    uint32_t *pos;
+    size_t poscap;
+    double termweight;
+} term_cur;
+
+#define TERM(c) ((term_cur *)(c))
+
+struct souk_searcher {
+    souk_index *ix;
+    souk_reader *r;
+    souk_qp_field fields[SOUK_MAX_FIELDS];
+    size_t nfields;
+    /* statistics of the snapshot */
+    double N, len_factor;
+    uint64_t next_docid;
+    /* document lengths: chunk pointers into the snapshot, fetched lazily */
+    const uint32_t **chunks;
+    size_t nchunks;
+    souk_bm25 p;
+    /* Per-document BM25 length normalisation k1 * (normlen * b + 1 - b), computed on first use
+     * (NaN until then) and valid for one generation and one set of parameters. */
+    double *knorm;
+    size_t knorm_cap;
+    uint64_t generation, knorm_generation;
+    souk_bm25 knorm_p;
+    int knorm_valid;
+    char err[256];
+};
+
+/* Dispatch; a cursor already at or past d stays. */
+static inline int cur_skip_to(souk_searcher *s, cur *c, uint32_t d)
+{
+    if (c->did != 0 && c->did >= d)
+        return 0;
+    return c->ops->skip_to(s, c, d);
+}
+
+static inline int cur_next(souk_searcher *s, cur *c)
+{
+    if (c->did == DID_END)
+        return 0;
+    return c->ops->next(s, c);
+}
+
+static inline double cur_score(souk_searcher *s, cur *c)
+{
+    return c->scored ? c->ops->score(s, c) : 0;
+}
+
+/* The next that every operator without a faster one uses: skip past the current document. */
+int souk__cur_next_by_skip(souk_searcher *s, cur *c);
+
+/* Allocates a cursor of size bytes (at least sizeof(cur)) with nkids kid slots. */
+cur *souk__cur_new(const cur_ops *ops, ckind kind, size_t size, uint32_t nkids);
+void souk__cur_free(cur *c);
+
+/* Length of docid in the snapshot (0 when absent). */
+uint32_t souk__doclen(souk_searcher *s, uint32_t docid);
+
+/* Xapian's BM25: termweight of a term with termfreq df and query frequency wqf; the part of a
+ * posting with wdf in a document of length len; the same for docid with its cached length
+ * normalisation; an upper bound for any posting of block b. */
+double souk__bm25_termweight(const souk_searcher *s, double df, double wqf);
+double souk__bm25_sumpart(const souk_searcher *s, double termweight, uint32_t wdf, uint32_t len);
+double souk__bm25_doc(souk_searcher *s, double termweight, uint32_t wdf, uint32_t docid);
+double souk__bm25_block_bound(const souk_searcher *s, double termweight, const souk_block *b);
+
+/* The operators (one file each). */
+extern const cur_ops souk__term_ops;   /* match_term.c */
+extern const cur_ops souk__or_ops;     /* match_or.c: OR, SYNONYM, wildcard expansions */
+extern const cur_ops souk__and_ops;    /* match_and.c: AND */
+extern const cur_ops souk__filter_ops; /* match_and.c: FILTER (first part scored) */
+extern const cur_ops souk__phrase_ops; /* match_phrase.c: PHRASE and NEAR */
+extern const cur_ops souk__andnot_ops; /* match_andnot.c */
+extern const cur_ops souk__maybe_ops;  /* match_maybe.c */
+extern const cur_ops souk__scale_ops;  /* match_scale.c */
+extern const cur_ops souk__all_ops;    /* match_all.c: every document */
+extern const cur_ops souk__none_ops;   /* match_all.c: no document */
+
+/* TERM: a cursor over term's postings (a NONE cursor when the term is absent); NULL when out of
+ * memory or on an index error. */
+cur *souk__term_new(souk_searcher *s, const char *term, size_t len, uint32_t wqf);
+/* Moves a TERM cursor to the first posting >= d (MaxScore's probe), or past its block. */
+int souk__term_skip_to(souk_searcher *s, cur *c, uint32_t d);
+int souk__term_next_block(souk_searcher *s, cur *c);
+/* wdf of the TERM cursor's current posting; its positions (*n of them at *p). */
+uint32_t souk__term_wdf(cur *c);
+int souk__term_positions(cur *c, const uint32_t **p, uint32_t *n);
+
+/* ALL: every stored document; NULL when out of memory. */
+cur *souk__all_new(souk_searcher *s);
+
+/* Brings kids [0, n) of an AND-like cursor to one docid >= d (c->did; DID_END at the end). */
+int souk__and_align(souk_searcher *s, cur *c, uint32_t n, uint32_t d);
+
+#endif
