@@ -23,9 +23,8 @@ static int term_load(souk_searcher *s, term_cur *t, uint32_t d)
     t->pos_ready = 0;
     t->wdf_ready = 0;
     t->base.did = t->blk.first_docid;
-    t->blk_bound = t->base.scored ? t->base.factor * souk__bm25_block_bound(s, t->termweight,
-                                                                            &t->blk)
-                                  : 0;
+    t->blk_bound =
+        t->base.scored ? t->base.factor * souk__bm25_block_bound(s, t->termweight, &t->blk) : 0;
     return 0;
 }
 
@@ -147,8 +146,7 @@ cur *souk__term_new(souk_searcher *s, const char *term, size_t len, uint32_t wqf
     int rc = souk_postings_open(s->r, term, len, &t->pl);
     if (rc) {
         souk__cur_free(&t->base);
-        return rc == SOUK_ENOTFOUND ? souk__cur_new(&souk__none_ops, C_NONE, sizeof(cur), 0)
-                                    : NULL;
+        return rc == SOUK_ENOTFOUND ? souk__cur_new(&souk__none_ops, C_NONE, sizeof(cur), 0) : NULL;
     }
     t->pl_open = 1;
     t->termweight = souk__bm25_termweight(s, (double)t->pl.info.df, (double)wqf);
