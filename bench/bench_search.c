@@ -9,7 +9,9 @@
  * For each class it reports q/s, p50 and p99 for both engines, the ratio, and whether Souk's top
  * 10 equals Xapian's full ranking cut at 10 for every query. The same queries also run on SQLite
  * FTS5 in-process (porter unicode61, bm25 rank; its ranking formula differs, so its overlap@10
- * with Souk's top 10 is reported beside its speed). The last line is JSON.
+ * with Souk's top 10 is reported beside its speed), and on Sphinx's searchd over SphinxQL (the
+ * `souk-bench index` Sphinx index, searchd started on 127.0.0.1 for the run and stopped after).
+ * The last line is JSON.
  *
  *   souk-bench search [--catalog FILE.jsonl[.xz]] [--corpus debian|large] [--work DIR]
  *                     [--rounds N] [--keep]
@@ -29,7 +31,12 @@
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <fcntl.h>
+#include <mysql.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <limits.h>
 #include <time.h>
 #include <unistd.h>
@@ -206,6 +213,131 @@ static int fts5_expr(const char *q, int cls, char *out, size_t cap)
     return words > 0;
 }
 
+/* Turns a query into a SphinxQL MATCH expression of its words: OR (cls 0: w1 | w2), AND (1: w1
+ * w2) or one phrase (2: "w1 w2"). Returns 0 when the query has no word. */
+static int sphinx_expr(const char *q, int cls, char *out, size_t cap)
+{
+    size_t n = 0;
+    int words = 0, in = 0;
+    if (cls == 2)
+        out[n++] = '"';
+    for (const char *p = q; *p && n + 8 < cap; p++) {
+        int w = isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80;
+        if (w && !in && words) {
+            if (cls == 0) {
+                memcpy(out + n, " | ", 3);
+                n += 3;
+            } else {
+                out[n++] = ' ';
+            }
+        }
+        if (w) {
+            out[n++] = *p;
+            if (!in)
+                words++;
+        }
+        in = w;
+    }
+    if (cls == 2)
+        out[n++] = '"';
+    out[n] = 0;
+    return words > 0;
+}
+
+/* A free TCP port on 127.0.0.1 (the kernel's choice), or 0. */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int port = 0;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &al) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+/* Starts searchd for the Sphinx index in sdir on 127.0.0.1 and connects to it. Returns the
+ * connection (and *pid) or NULL when Sphinx is not available. */
+static MYSQL *sphinx_start(const char *sdir, pid_t *pid)
+{
+    char conf[PATH_MAX + 64], base[PATH_MAX + 64], line[1024];
+    snprintf(base, sizeof base, "%s/sphinx.conf", sdir);
+    snprintf(conf, sizeof conf, "%s/searchd.conf", sdir);
+    FILE *in = fopen(base, "r"), *out = in ? fopen(conf, "w") : NULL;
+    int port = free_port();
+    if (!in || !out || !port) {
+        if (in)
+            fclose(in);
+        if (out)
+            fclose(out);
+        return NULL;
+    }
+    while (fgets(line, sizeof line, in))
+        fputs(line, out);
+    fclose(in);
+    fprintf(out,
+            "searchd\n{\n    listen = 127.0.0.1:%d:mysql41\n    pid_file = %s/searchd.pid\n"
+            "    log = %s/searchd.log\n    binlog_path =\n    workers = threads\n}\n",
+            port, sdir, sdir);
+    fclose(out);
+    *pid = fork();
+    if (*pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execlp("searchd", "searchd", "--config", conf, "--nodetach", (char *)NULL);
+        _exit(127);
+    }
+    if (*pid < 0)
+        return NULL;
+    for (int i = 0; i < 100; i++) { /* up to 10 s for searchd to listen */
+        MYSQL *m = mysql_init(NULL);
+        if (m && mysql_real_connect(m, "127.0.0.1", "", "", NULL, (unsigned)port, NULL, 0))
+            return m;
+        if (m)
+            mysql_close(m);
+        int status;
+        if (waitpid(*pid, &status, WNOHANG) == *pid)
+            return NULL;
+        usleep(100000);
+    }
+    return NULL;
+}
+
+static void sphinx_stop(MYSQL *m, pid_t pid)
+{
+    if (m)
+        mysql_close(m);
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+}
+
+/* Runs one SphinxQL top-10 query; fills ids (line numbers) and returns how many, or -1. */
+static int sphinx_query(MYSQL *m, const char *expr, long *ids)
+{
+    char sql[4200];
+    snprintf(sql, sizeof sql, "SELECT id FROM catalog WHERE MATCH('%s') LIMIT 10", expr);
+    if (mysql_query(m, sql) != 0)
+        return -1;
+    MYSQL_RES *r = mysql_store_result(m);
+    if (!r)
+        return -1;
+    int n = 0;
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(r)) != NULL && n < 10)
+        ids[n++] = atol(row[0]);
+    mysql_free_result(r);
+    return n;
+}
+
 /* The external id of each catalog line (1-based), for mapping FTS5 rowids. */
 static char **line_ids(const char *ndjson, size_t *n)
 {
@@ -358,6 +490,25 @@ search:;
     if (!lids)
         fprintf(stderr, "souk-bench search: FTS5 not available: %s\n",
                 fts ? sqlite3_errmsg(fts) : "cannot open");
+    /* Sphinx: the index `souk-bench index` builds (built here, untimed, if missing). */
+    MYSQL *sph = NULL;
+    pid_t sph_pid = -1;
+    if (!large && lids) {
+        char sdir[PATH_MAX + 32], spi[PATH_MAX + 64];
+        snprintf(sdir, sizeof sdir, "%s/sphinx", work);
+        snprintf(spi, sizeof spi, "%s/catalog.spi", sdir);
+        if (access(spi, R_OK) != 0) {
+            peer_index_result pr;
+            if (peer_sphinx_index(nd, sdir, &pr) != 0)
+                fprintf(stderr, "souk-bench search: Sphinx: %s\n", pr.detail);
+        }
+        sph = sphinx_start(sdir, &sph_pid);
+        if (!sph) {
+            fprintf(stderr, "souk-bench search: Sphinx searchd not available\n");
+            sphinx_stop(NULL, sph_pid);
+            sph_pid = -1;
+        }
+    }
     souk_searcher *s;
     souk_xdb *x;
     if (souk_searcher_new(ix, &s) || souk_xdb_open(xdir, 0, &x, err, sizeof err))
@@ -374,8 +525,8 @@ search:;
     load_phrases(souk_searcher_reader(s), &sets[2], 600);
     uint32_t *xd = malloc((st.docs + 1) * sizeof *xd);
     double *xs = malloc((st.docs + 1) * sizeof *xs);
-    result rs[3][3];
-    double overlap[3] = {0, 0, 0};
+    result rs[3][4];
+    double overlap[3] = {0, 0, 0}, sph_overlap[3] = {0, 0, 0};
     int identical = 1;
     size_t mismatches = 0;
     printf("souk-bench search: %s, %llu docs; top %d; %d timed rounds; single thread, warm\n",
@@ -384,6 +535,8 @@ search:;
            "p99 us", "xapian q/s", "p50 us", "p99 us", "ratio");
     if (lids)
         printf(" | %9s %8s %8s %7s", "fts5 q/s", "p50 us", "p99 us", "ovl@10");
+    if (sph)
+        printf(" | %9s %8s %8s %7s", "sphinx q/s", "p50 us", "p99 us", "ovl@10");
     printf("\n");
     for (int c = 0; c < 3; c++) {
         qset *q = &sets[c];
@@ -431,9 +584,40 @@ search:;
             ov_n++;
         }
         overlap[c] = ov_n ? ov_sum / ov_n : 0;
+        /* Sphinx: the same overlap measure. */
+        ov_n = 0;
+        ov_sum = 0;
+        for (size_t i = 0; sph && i < q->n; i++) {
+            souk_search_opts o = {K, SOUK_BM25_DEFAULT, 0, NULL, q->flags};
+            long ids[10];
+            int ns;
+            if (!sphinx_expr(q->q[i], c, expr, sizeof expr) ||
+                souk_search(s, q->q[i], strlen(q->q[i]), &o, hits, &nh, NULL, err, sizeof err) !=
+                    0 ||
+                nh == 0 || (ns = sphinx_query(sph, expr, ids)) < 0)
+                continue;
+            size_t common = 0;
+            for (int r = 0; r < ns; r++) {
+                if (ids[r] <= 0 || (size_t)ids[r] >= nlines)
+                    continue;
+                for (size_t k = 0; k < nh; k++) {
+                    const char *id, *json;
+                    size_t il, jl;
+                    if (souk_reader_doc(souk_searcher_reader(s), hits[k].docid, &id, &il, &json,
+                                        &jl) == 0 &&
+                        strlen(lids[ids[r]]) == il && memcmp(lids[ids[r]], id, il) == 0)
+                        common++;
+                }
+            }
+            ov_sum += (double)common / nh;
+            ov_n++;
+        }
+        sph_overlap[c] = ov_n ? ov_sum / ov_n : 0;
         double *lat = malloc(q->n * rounds * sizeof *lat);
-        memset(&rs[c][2], 0, sizeof rs[c][2]);
-        for (int e = 0; e < (lids ? 3 : 2); e++) {
+        memset(&rs[c][2], 0, 2 * sizeof rs[c][2]);
+        for (int e = 0; e < 4; e++) {
+            if ((e == 2 && !lids) || (e == 3 && !sph))
+                continue;
             size_t m = 0;
             double total = 0;
             for (int r = -1; r < rounds; r++) { /* round -1 warms up */
@@ -443,6 +627,10 @@ search:;
                         souk_search_opts o = {K, SOUK_BM25_DEFAULT, 0, NULL, q->flags};
                         souk_search(s, q->q[i], strlen(q->q[i]), &o, hits, &nh, NULL, err,
                                     sizeof err);
+                    } else if (e == 3) {
+                        long ids[10];
+                        if (sphinx_expr(q->q[i], c, expr, sizeof expr))
+                            sphinx_query(sph, expr, ids);
                     } else if (e == 2) {
                         /* The expression is built inside the timing, as a client would. */
                         if (fts5_expr(q->q[i], c, expr, sizeof expr)) {
@@ -471,6 +659,9 @@ search:;
         if (lids)
             printf(" | %9.0f %8.0f %8.0f %7.2f", rs[c][2].qps, rs[c][2].p50, rs[c][2].p99,
                    overlap[c]);
+        if (sph)
+            printf(" | %9.0f %8.0f %8.0f %7.2f", rs[c][3].qps, rs[c][3].p50, rs[c][3].p99,
+                   sph_overlap[c]);
         printf("\n");
     }
     printf("identical results: %s (%zu mismatching queries)\n", identical ? "yes" : "no",
@@ -482,12 +673,16 @@ search:;
            "\"xapian_p99_us_or\":%.1f,\"queries_or\":%zu,\"queries_and\":%zu,"
            "\"queries_phrase\":%zu,\"fts5_qps_or\":%.0f,\"fts5_qps_and\":%.0f,"
            "\"fts5_qps_phrase\":%.0f,\"fts5_overlap10_or\":%.3f,\"fts5_overlap10_and\":%.3f,"
-           "\"fts5_overlap10_phrase\":%.3f,\"identical\":%s}\n",
+           "\"fts5_overlap10_phrase\":%.3f,\"sphinx_qps_or\":%.0f,\"sphinx_qps_and\":%.0f,"
+           "\"sphinx_qps_phrase\":%.0f,\"sphinx_overlap10_or\":%.3f,"
+           "\"sphinx_overlap10_and\":%.3f,\"sphinx_overlap10_phrase\":%.3f,\"identical\":%s}\n",
            rs[0][0].qps / rs[0][1].qps, rs[1][0].qps / rs[1][1].qps, rs[2][0].qps / rs[2][1].qps,
            rs[0][0].qps, rs[0][1].qps, rs[1][0].qps, rs[1][1].qps, rs[2][0].qps, rs[2][1].qps,
            rs[0][0].p50, rs[0][0].p99, rs[1][0].p99, rs[2][0].p99, rs[0][1].p99, sets[0].n,
            sets[1].n, sets[2].n, rs[0][2].qps, rs[1][2].qps, rs[2][2].qps, overlap[0], overlap[1],
-           overlap[2], identical ? "true" : "false");
+           overlap[2], rs[0][3].qps, rs[1][3].qps, rs[2][3].qps, sph_overlap[0], sph_overlap[1],
+           sph_overlap[2], identical ? "true" : "false");
+    sphinx_stop(sph, sph_pid);
     sqlite3_finalize(fq);
     sqlite3_close(fts);
     for (size_t i = 0; lids && i < nlines; i++)
