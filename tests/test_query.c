@@ -8,6 +8,7 @@
  * Problems of the wrapper that are known and not fixed yet are checked with KNOWN_BUG(): while
  * SOUK_QUERY_KNOWN_BUGS is 1 they are reported on stderr without failing the test; set it to 0
  * once engine/xapian_wrapper.cc is fixed and they become ordinary CHECKs. */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -909,6 +910,93 @@ static void test_msmarco(void)
            terms, errors);
 }
 
+/* Two parsed trees are the same: same nodes, terms, positions, wqf and kids. */
+static int same_tree(const souk_query *a, const souk_query *b)
+{
+    if (a->nnodes != b->nnodes || a->nkids != b->nkids || a->root != b->root ||
+        strcmp(a->description, b->description) != 0)
+        return 0;
+    for (size_t i = 0; i < a->nnodes; i++) {
+        const souk_qnode *x = &a->nodes[i], *y = &b->nodes[i];
+        if (x->op != y->op || x->nkids != y->nkids || x->wqf != y->wqf || x->pos != y->pos ||
+            x->term_len != y->term_len || (x->term && memcmp(x->term, y->term, x->term_len)))
+            return 0;
+        for (uint32_t k = 0; k < x->nkids; k++)
+            if (a->kids[x->first_kid + k] != b->kids[y->first_kid + k])
+                return 0;
+    }
+    return 1;
+}
+
+/* The fast path for plain-word queries builds exactly Xapian's tree: compared on the WANDS and
+ * MS MARCO logs, both default operators, and words chosen to hit each rule. */
+static void test_fast_path(void)
+{
+    static const char *const own[] = {"Linux kernel", "3D printer",  "running shoes",  "foo foo",
+                                      "USB cable",    "a",           "  spaced  out ", "And or",
+                                      "aND",          "iPhone case", "M8x40 DIN933",   "x y z",
+                                      "AND",          "shoes OR",    "NEAR fish",      "Zzz"};
+    size_t compared = 0, fast = 0;
+    const char *files[] = {"queries/wands/query.csv", "queries/msmarco/topics.dl20.txt",
+                           "queries/msmarco/topics.msmarco-passage.dev-subset.txt"};
+    for (int round = 0; round < 4; round++) {
+        char *line = NULL;
+        size_t cap = 0;
+        FILE *f = NULL;
+        const char *path = round < 3 ? shared_data(files[round]) : NULL;
+        if (round < 3 && !(f = path ? fopen(path, "r") : NULL))
+            continue;
+        for (size_t i = 0;; i++) {
+            const char *text;
+            if (round == 3) {
+                if (i >= sizeof own / sizeof own[0])
+                    break;
+                text = own[i];
+            } else {
+                ssize_t n = getline(&line, &cap, f);
+                if (n <= 0 || i >= 2000)
+                    break;
+                while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+                    line[--n] = 0;
+                char *tab = strchr(line, '\t');
+                if (!tab)
+                    continue;
+                text = tab + 1;
+                char *end = strchr(text, '\t');
+                if (end)
+                    *end = 0;
+            }
+            for (int and = 0; and < 2; and++) {
+                unsigned fl = and? SOUK_QP_DEFAULT_AND : 0;
+                int ra, rb;
+                souk_query *a = parse_len(text, strlen(text), "en", fl, &ra);
+                souk_query *b = parse_len(text, strlen(text), "en", fl | SOUK_QP_NO_FAST_PATH, &rb);
+                CHECK(ra == rb);
+                if (ra == SOUK_OK && rb == SOUK_OK) {
+                    compared++;
+                    if (!same_tree(a, b)) {
+                        fprintf(stderr, "fast path differs for \"%s\": %s vs %s\n", text,
+                                a->description, b->description);
+                        check_failures++;
+                    }
+                    int plain = 1;
+                    for (const char *p = text; *p; p++)
+                        plain &= isalnum((unsigned char)*p) || *p == ' ';
+                    fast += plain;
+                }
+                souk_query_free(a);
+                souk_query_free(b);
+            }
+        }
+        free(line);
+        if (f)
+            fclose(f);
+    }
+    printf("fast path: %zu parses compared with QueryParser's, %zu of them plain\n", compared,
+           fast);
+    CHECK(compared >= 32);
+}
+
 int main(void)
 {
     struct timespec t0, t1;
@@ -922,6 +1010,7 @@ int main(void)
     test_random_queries();
     test_big_queries();
     test_msmarco();
+    test_fast_path();
     clock_gettime(CLOCK_MONOTONIC, &t1);
     printf("test_query: %.2f s",
            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9);

@@ -108,14 +108,16 @@ typedef struct souk_qp_field {
     int boolean;
 } souk_qp_field;
 
-#define SOUK_QP_DEFAULT_AND 1u /* default operator AND instead of OR */
-#define SOUK_QP_PARTIAL 2u     /* last word also matches as a prefix (search as you type) */
+#define SOUK_QP_DEFAULT_AND 1u  /* default operator AND instead of OR */
+#define SOUK_QP_PARTIAL 2u      /* last word also matches as a prefix (search as you type) */
+#define SOUK_QP_NO_FAST_PATH 4u /* always through Xapian's QueryParser (tests compare the two) */
 
 /* Parses a user query with Xapian::QueryParser (stemmer of `lang`, STEM_SOME, phrases, boolean
  * operators, +/-, field prefixes, trailing-* wildcards, CJK n-grams). On success *out is owned by
  * the caller. On a syntax error returns SOUK_EQUERY with the reason in err; so does a query
  * nesting brackets more than 64 deep or holding more than 256 boolean operators (the tree is
- * evaluated recursively on threads with small stacks). The parser is cached per thread. */
+ * evaluated recursively on threads with small stacks). The parser is cached per thread, and
+ * plain-word queries take a fast path that builds the same tree without QueryParser. */
 int souk_query_parse(const char *q, size_t len, const char *lang, const souk_qp_field *fields,
                      size_t nfields, unsigned flags, souk_query **out, char *err, size_t errlen);
 void souk_query_free(souk_query *q);
