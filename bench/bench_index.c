@@ -103,14 +103,6 @@ typedef int (*child_fn)(const bench_ctx *ctx, engine_result *res);
 
 /* ---------------------------------------------------------------- small helpers */
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void set_detail(engine_result *res, const char *fmt, ...)
 {
     va_list ap;
@@ -134,13 +126,6 @@ static void add_detail(engine_result *res, const char *fmt, ...)
 }
 
 /* Write "dir/name" into buf; -1 if it does not fit. */
-static int path_join(char *buf, size_t size, const char *dir, const char *name)
-{
-    int n = snprintf(buf, size, "%s/%s", dir, name);
-
-    return (n < 0 || (size_t)n >= size) ? -1 : 0;
-}
-
 /* Size of the regular file path, 0 if it does not exist. */
 static unsigned long long file_bytes(const char *path)
 {
@@ -156,7 +141,7 @@ static unsigned long long dir_file_bytes(const char *dir, const char *name)
 {
     char path[PATH_MAX];
 
-    if (path_join(path, sizeof path, dir, name) != 0)
+    if (bench_path_join(path, sizeof path, dir, name) != 0)
         return 0;
     return file_bytes(path);
 }
@@ -180,41 +165,6 @@ static unsigned long long dir_bytes(const char *dir, const char *prefix)
 }
 
 /* Resident set size of this process now, in kB; -1 if /proc is not readable. */
-static long current_rss_kb(void)
-{
-    unsigned long pages_total, pages_resident;
-    FILE *fp = fopen("/proc/self/statm", "r");
-    int n;
-
-    if (fp == NULL)
-        return -1;
-    n = fscanf(fp, "%lu %lu", &pages_total, &pages_resident);
-    fclose(fp);
-    return n == 2 ? (long)(pages_resident * (unsigned long)sysconf(_SC_PAGESIZE) / 1024) : -1;
-}
-
-/* Wait for child pid, retrying on EINTR, collecting its resource usage. */
-static int wait_child(pid_t pid, int *status, struct rusage *ru)
-{
-    pid_t r;
-
-    do {
-        r = wait4(pid, status, 0, ru);
-    } while (r < 0 && errno == EINTR);
-    return r == pid ? 0 : -1;
-}
-
-/* Describe a wait status in buf. */
-static void describe_status(int status, char *buf, size_t size)
-{
-    if (WIFEXITED(status))
-        snprintf(buf, size, "exit status %d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        snprintf(buf, size, "killed by signal %d", WTERMSIG(status));
-    else
-        snprintf(buf, size, "wait status 0x%x", (unsigned)status);
-}
-
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -317,7 +267,7 @@ static int run_program(char *const argv[], const char *out_path, int err_too, ch
     do {
         n = read(errpipe[0], &child_errno, sizeof child_errno);
     } while (n < 0 && errno == EINTR);
-    if (wait_child(pid, &status, &ru) != 0) {
+    if (bench_wait_child(pid, &status, &ru) != 0) {
         snprintf(err, errlen, "wait4 on %s: %s", argv[0], strerror(errno));
         goto out;
     }
@@ -326,7 +276,7 @@ static int run_program(char *const argv[], const char *out_path, int err_too, ch
         goto out;
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        describe_status(status, how, sizeof how);
+        bench_describe_status(status, how, sizeof how);
         snprintf(err, errlen, "%s failed (%s)", argv[0], how);
         goto out;
     }
@@ -350,7 +300,7 @@ static int run_in_child(child_fn fn, const bench_ctx *ctx, engine_result *res)
     size_t have = 0;
     char how[64];
     int status, rc = -1;
-    long fork_rss = current_rss_kb();
+    long fork_rss = bench_rss_kb();
     pid_t pid;
     ssize_t n;
 
@@ -392,12 +342,12 @@ static int run_in_child(child_fn fn, const bench_ctx *ctx, engine_result *res)
             break;
         have += (size_t)n;
     }
-    if (wait_child(pid, &status, &ru) != 0) {
+    if (bench_wait_child(pid, &status, &ru) != 0) {
         set_detail(res, "wait4: %s", strerror(errno));
         goto out;
     }
     if (have != sizeof got) {
-        describe_status(status, how, sizeof how);
+        bench_describe_status(status, how, sizeof how);
         set_detail(res, "child died without a report (%s)", how);
         goto out;
     }
@@ -452,12 +402,12 @@ static int souk_ingest_child(const bench_ctx *ctx, engine_result *res)
     o.progress = 0;
     o.from_start = 1;
     o.rejects = rejects;
-    t0 = now_seconds();
+    t0 = bench_now_seconds();
     if (souk_ingest(ix, fd, ctx->ndjson, &o, &st, err, sizeof err) != 0) {
         set_detail(res, "souk_ingest: %s", err);
         goto out;
     }
-    res->seconds = now_seconds() - t0;
+    res->seconds = bench_now_seconds() - t0;
     res->docs = st.records;
     res->rejected = st.rejected;
     res->commit_seconds = st.commit_seconds;
@@ -626,7 +576,7 @@ static int xapian_child(const bench_ctx *ctx, engine_result *res)
         set_detail(res, "souk_xdb_open %s: %s", ctx->xapian_dir, err);
         goto out;
     }
-    t0 = now_seconds();
+    t0 = bench_now_seconds();
     while ((len = getline(&line, &cap, fp)) >= 0) {
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
@@ -685,7 +635,7 @@ static int xapian_child(const bench_ctx *ctx, engine_result *res)
         set_detail(res, "souk_xdb_commit: %s", souk_xdb_errmsg(db));
         goto out;
     }
-    res->seconds = now_seconds() - t0;
+    res->seconds = bench_now_seconds() - t0;
     set_detail(res, "%llu lines, %llu docs, %llu not JSON objects; ", lineno, res->docs, bad);
     rc = 0;
 out:
@@ -727,13 +677,13 @@ static int run_xapian(const bench_ctx *ctx, engine_result *res)
     argv[1] = (char *)ctx->xapian_dir;
     argv[2] = (char *)ctx->xapian_compact;
     argv[3] = NULL;
-    t0 = now_seconds();
+    t0 = bench_now_seconds();
     if (run_program(argv, ctx->xapian_log, 1, err, sizeof err) != 0) {
         add_detail(res, "; xapian-compact: %s (install xapian-tools; log %s)", err,
                    ctx->xapian_log);
     } else {
         res->have_compact = 1;
-        res->compact_seconds = now_seconds() - t0;
+        res->compact_seconds = bench_now_seconds() - t0;
         res->compact_index_bytes = dir_file_bytes(ctx->xapian_compact, "postlist.glass") +
                                    dir_file_bytes(ctx->xapian_compact, "position.glass");
         res->compact_total_bytes = dir_bytes(ctx->xapian_compact, "");
@@ -764,7 +714,7 @@ static void from_peer(engine_result *res, const peer_index_result *p)
 static int fts5_child(const bench_ctx *ctx, engine_result *res)
 {
     peer_index_result p;
-    long rss = current_rss_kb();
+    long rss = bench_rss_kb();
     int rc = peer_fts5_index(ctx->ndjson, ctx->fts5_dir, &p);
 
     from_peer(res, &p);
@@ -776,7 +726,7 @@ static int fts5_child(const bench_ctx *ctx, engine_result *res)
 static int sphinx_child(const bench_ctx *ctx, engine_result *res)
 {
     peer_index_result p;
-    long rss = current_rss_kb();
+    long rss = bench_rss_kb();
     int rc = peer_sphinx_index(ctx->ndjson, ctx->sphinx_dir, &p);
 
     from_peer(res, &p);
@@ -1014,7 +964,7 @@ static int prepare_ndjson(const char *catalog, bench_ctx *ctx)
             return -1;
         return 0;
     }
-    if (path_join(ctx->ndjson, sizeof ctx->ndjson, ctx->work, "catalog.jsonl") != 0)
+    if (bench_path_join(ctx->ndjson, sizeof ctx->ndjson, ctx->work, "catalog.jsonl") != 0)
         return -1;
     fprintf(stderr, "souk-bench index: decompressing %s into %s\n", catalog, ctx->work);
     argv[0] = (char *)"xz";
@@ -1077,7 +1027,7 @@ int bench_index(int argc, char **argv)
     }
     if (catalog_opt != NULL)
         snprintf(catalog, sizeof catalog, "%s", catalog_opt);
-    else if (path_join(catalog, sizeof catalog, root, CATALOG_REL) != 0)
+    else if (bench_path_join(catalog, sizeof catalog, root, CATALOG_REL) != 0)
         goto fail;
     if (stat(catalog, &st) != 0 || !S_ISREG(st.st_mode)) {
         printf("SKIP: catalog %s not found (%s); pass --catalog FILE.jsonl[.xz]\n", catalog,
@@ -1087,7 +1037,7 @@ int bench_index(int argc, char **argv)
     }
     if (realpath(catalog, abs) != NULL)
         snprintf(catalog, sizeof catalog, "%s", abs);
-    if (path_join(ctx.schema, sizeof ctx.schema, root, SCHEMA_REL) != 0)
+    if (bench_path_join(ctx.schema, sizeof ctx.schema, root, SCHEMA_REL) != 0)
         goto fail;
 
     /* The work dir. */
@@ -1113,28 +1063,30 @@ int bench_index(int argc, char **argv)
         }
     }
     made_work = 1;
-    if (path_join(ctx.souk_dir, sizeof ctx.souk_dir, ctx.work, "souk") != 0 ||
-        path_join(ctx.souk_rejects, sizeof ctx.souk_rejects, ctx.work, "souk-rejects.ndjson") ||
-        path_join(ctx.xapian_dir, sizeof ctx.xapian_dir, ctx.work, "xapian") != 0 ||
-        path_join(ctx.xapian_compact, sizeof ctx.xapian_compact, ctx.work, "xapian-compact") ||
-        path_join(ctx.xapian_log, sizeof ctx.xapian_log, ctx.work, "xapian-compact.log") ||
-        path_join(ctx.fts5_dir, sizeof ctx.fts5_dir, ctx.work, "fts5") != 0 ||
-        path_join(ctx.sphinx_dir, sizeof ctx.sphinx_dir, ctx.work, "sphinx") != 0) {
+    if (bench_path_join(ctx.souk_dir, sizeof ctx.souk_dir, ctx.work, "souk") != 0 ||
+        bench_path_join(ctx.souk_rejects, sizeof ctx.souk_rejects, ctx.work,
+                        "souk-rejects.ndjson") ||
+        bench_path_join(ctx.xapian_dir, sizeof ctx.xapian_dir, ctx.work, "xapian") != 0 ||
+        bench_path_join(ctx.xapian_compact, sizeof ctx.xapian_compact, ctx.work,
+                        "xapian-compact") ||
+        bench_path_join(ctx.xapian_log, sizeof ctx.xapian_log, ctx.work, "xapian-compact.log") ||
+        bench_path_join(ctx.fts5_dir, sizeof ctx.fts5_dir, ctx.work, "fts5") != 0 ||
+        bench_path_join(ctx.sphinx_dir, sizeof ctx.sphinx_dir, ctx.work, "sphinx") != 0) {
         fprintf(stderr, "souk-bench index: work dir path too long\n");
         goto fail;
     }
 
-    t0 = now_seconds();
+    t0 = bench_now_seconds();
     if (prepare_ndjson(catalog, &ctx) != 0)
         goto fail;
-    unpack_seconds = now_seconds() - t0;
+    unpack_seconds = bench_now_seconds() - t0;
 
     for (i = 0; i < ENG_COUNT; i++) {
         if (!sel[i])
             continue;
         fprintf(stderr, "souk-bench index: indexing with %s...\n", engine_names[i]);
         res[i].ran = 1;
-        t0 = now_seconds();
+        t0 = bench_now_seconds();
         if (runners[i](&ctx, &res[i]) != 0) {
             res[i].ok = 0;
             failed = 1;
@@ -1143,7 +1095,7 @@ int bench_index(int argc, char **argv)
             fprintf(stderr,
                     "souk-bench index: %s: %llu docs in %.2f s (%.2f s with the "
                     "untimed parts)\n",
-                    engine_names[i], res[i].docs, res[i].seconds, now_seconds() - t0);
+                    engine_names[i], res[i].docs, res[i].seconds, bench_now_seconds() - t0);
         }
     }
     for (i = 1; i < ENG_COUNT; i++) {

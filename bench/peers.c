@@ -40,7 +40,7 @@ static void set_detail(peer_index_result *out, const char *fmt, ...)
     va_end(ap);
 }
 
-static double now_seconds(void)
+double bench_now_seconds(void)
 {
     struct timespec ts;
 
@@ -49,7 +49,7 @@ static double now_seconds(void)
 }
 
 /* Write "dir/name" into buf; -1 if it does not fit. */
-static int path_join(char *buf, size_t size, const char *dir, const char *name)
+int bench_path_join(char *buf, size_t size, const char *dir, const char *name)
 {
     int n = snprintf(buf, size, "%s/%s", dir, name);
 
@@ -104,7 +104,7 @@ fail:
 /* Resident set size of the calling process now, in kB; -1 if /proc is not readable. A child
    forked now starts with this much resident (its page tables are copied), and Linux keeps
    that figure in the child's peak RSS even across exec. */
-static long current_rss_kb(void)
+long bench_rss_kb(void)
 {
     unsigned long pages_total, pages_resident;
     FILE *fp = fopen("/proc/self/statm", "r");
@@ -118,7 +118,7 @@ static long current_rss_kb(void)
 }
 
 /* waitpid-style wait for one child that also collects its resource usage. */
-static int wait_child(pid_t pid, int *status, struct rusage *ru)
+int bench_wait_child(pid_t pid, int *status, struct rusage *ru)
 {
     pid_t r;
 
@@ -129,7 +129,7 @@ static int wait_child(pid_t pid, int *status, struct rusage *ru)
 }
 
 /* Describe a wait status in buf ("exit status N" / "killed by signal N"). */
-static void describe_status(int status, char *buf, size_t size)
+void bench_describe_status(int status, char *buf, size_t size)
 {
     if (WIFEXITED(status))
         snprintf(buf, size, "exit status %d", WEXITSTATUS(status));
@@ -265,7 +265,7 @@ static void fts5_child(const char *ndjson, const char *dbpath, fts5_report *rep)
         goto fail;
     }
 
-    t0 = now_seconds();
+    t0 = bench_now_seconds();
     if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
         fts5_fill(rep, db, "BEGIN");
         goto fail;
@@ -287,7 +287,7 @@ static void fts5_child(const char *ndjson, const char *dbpath, fts5_report *rep)
         fts5_fill(rep, db, "COMMIT");
         goto fail;
     }
-    rep->seconds = now_seconds() - t0;
+    rep->seconds = bench_now_seconds() - t0;
 
     sqlite3_finalize(ins);
     ins = NULL;
@@ -387,8 +387,8 @@ int peer_fts5_index(const char *ndjson, const char *workdir, peer_index_result *
     memset(&rep, 0, sizeof rep);
     if (prepare_workdir(workdir, dir, out) != 0)
         goto fail;
-    if (path_join(dbpath, sizeof dbpath, dir, "fts5.db") != 0 ||
-        path_join(storepath, sizeof storepath, dir, "store.db") != 0) {
+    if (bench_path_join(dbpath, sizeof dbpath, dir, "fts5.db") != 0 ||
+        bench_path_join(storepath, sizeof storepath, dir, "store.db") != 0) {
         set_detail(out, "workdir path too long");
         goto fail;
     }
@@ -434,14 +434,14 @@ int peer_fts5_index(const char *ndjson, const char *workdir, peer_index_result *
     }
     close(fds[0]);
     fds[0] = -1;
-    if (wait_child(pid, &status, &ru) != 0) {
+    if (bench_wait_child(pid, &status, &ru) != 0) {
         pid = -1;
         set_detail(out, "wait4 on the FTS5 child: %s", strerror(errno));
         goto fail;
     }
     pid = -1;
     if (got != sizeof rep) {
-        describe_status(status, how, sizeof how);
+        bench_describe_status(status, how, sizeof how);
         set_detail(out, "FTS5 child died without a report (%s)", how);
         goto fail;
     }
@@ -458,7 +458,7 @@ int peer_fts5_index(const char *ndjson, const char *workdir, peer_index_result *
         goto fail;
     }
 
-    t0 = now_seconds();
+    t0 = bench_now_seconds();
     if (fts5_write_store(ndjson, storepath, err, sizeof err) != 0) {
         set_detail(out, "FTS5 document store: %s", err);
         goto fail;
@@ -473,7 +473,7 @@ int peer_fts5_index(const char *ndjson, const char *workdir, peer_index_result *
                "store: store.db %llu B (plain table docstore(id, title, description, section, "
                "tags), written untimed afterwards in %.2f s)",
                out->index_bytes, sqlite3_libversion(), rep.start_rss_kb, out->store_bytes,
-               now_seconds() - t0);
+               bench_now_seconds() - t0);
     return 0;
 fail:
     if (fds[0] >= 0)
@@ -481,7 +481,7 @@ fail:
     if (fds[1] >= 0)
         close(fds[1]);
     if (pid > 0)
-        wait_child(pid, &status, &ru);
+        bench_wait_child(pid, &status, &ru);
     return -1;
 }
 
@@ -695,10 +695,10 @@ int peer_sphinx_index(const char *ndjson, const char *workdir, peer_index_result
                    dir);
         goto fail;
     }
-    if (path_join(tsvpath, sizeof tsvpath, dir, "catalog.tsv") != 0 ||
-        path_join(confpath, sizeof confpath, dir, "sphinx.conf") != 0 ||
-        path_join(logpath, sizeof logpath, dir, "indexer.log") != 0 ||
-        path_join(indexpath, sizeof indexpath, dir, SPHINX_INDEX_NAME) != 0) {
+    if (bench_path_join(tsvpath, sizeof tsvpath, dir, "catalog.tsv") != 0 ||
+        bench_path_join(confpath, sizeof confpath, dir, "sphinx.conf") != 0 ||
+        bench_path_join(logpath, sizeof logpath, dir, "indexer.log") != 0 ||
+        bench_path_join(indexpath, sizeof indexpath, dir, SPHINX_INDEX_NAME) != 0) {
         set_detail(out, "workdir path too long");
         goto fail;
     }
@@ -721,8 +721,8 @@ int peer_sphinx_index(const char *ndjson, const char *workdir, peer_index_result
     argv[3] = (char *)"--all";
     argv[4] = NULL;
     fflush(NULL);
-    caller_rss_kb = current_rss_kb();
-    t0 = now_seconds();
+    caller_rss_kb = bench_rss_kb();
+    t0 = bench_now_seconds();
     pid = fork();
     if (pid < 0) {
         set_detail(out, "fork: %s", strerror(errno));
@@ -748,13 +748,13 @@ int peer_sphinx_index(const char *ndjson, const char *workdir, peer_index_result
     } while (n < 0 && errno == EINTR);
     close(errpipe[0]);
     errpipe[0] = -1;
-    if (wait_child(pid, &status, &ru) != 0) {
+    if (bench_wait_child(pid, &status, &ru) != 0) {
         pid = -1;
         set_detail(out, "wait4 on the indexer: %s", strerror(errno));
         goto fail;
     }
     pid = -1;
-    out->seconds = now_seconds() - t0;
+    out->seconds = bench_now_seconds() - t0;
     out->peak_rss_kb = ru.ru_maxrss;
     if (n == (ssize_t)sizeof child_errno) {
         set_detail(out, "cannot run Sphinx indexer %s (log %s): %s", indexer, logpath,
@@ -764,7 +764,7 @@ int peer_sphinx_index(const char *ndjson, const char *workdir, peer_index_result
 
     sphinx_scan_log(logpath, &out->docs, err, sizeof err);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        describe_status(status, how, sizeof how);
+        bench_describe_status(status, how, sizeof how);
         set_detail(out, "Sphinx indexer failed (%s), see %s: %s", how, logpath,
                    err[0] != '\0' ? err : "no ERROR line in the log");
         goto fail;
@@ -809,6 +809,6 @@ fail:
     if (errpipe[1] >= 0)
         close(errpipe[1]);
     if (pid > 0)
-        wait_child(pid, &status, &ru);
+        bench_wait_child(pid, &status, &ru);
     return -1;
 }

@@ -4,6 +4,10 @@
 #ifndef SOUK_BENCH_PEERS_H
 #define SOUK_BENCH_PEERS_H
 
+#include <stddef.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
 /* Result of one peer indexing run. */
 typedef struct peer_index_result {
     double seconds;     /* wall-clock time of the indexing itself */
@@ -42,5 +46,23 @@ int peer_fts5_index(const char *ndjson, const char *workdir, peer_index_result *
    or taken from the environment variable SPHINX_INDEXER if that is set. `workdir` is created
    if missing and must be empty. No child process remains when the function returns. */
 int peer_sphinx_index(const char *ndjson, const char *workdir, peer_index_result *out);
+
+/* Helpers shared by the benchmarks. */
+
+/* Monotonic clock in seconds. */
+double bench_now_seconds(void);
+
+/* dir + "/" + name into buf (size bytes); -1 when it does not fit. */
+int bench_path_join(char *buf, size_t size, const char *dir, const char *name);
+
+/* Resident set size of the calling process now, in kB; -1 if /proc is not readable. A child
+   forked now starts with this much resident, and Linux keeps it in the child's peak RSS. */
+long bench_rss_kb(void);
+
+/* Waits for child pid (retrying on EINTR) and collects its resource usage; 0 or -1. */
+int bench_wait_child(pid_t pid, int *status, struct rusage *ru);
+
+/* Describes a wait status in buf ("exit status N", "killed by signal N"). */
+void bench_describe_status(int status, char *buf, size_t size);
 
 #endif
