@@ -325,6 +325,7 @@ typedef struct tgroup {
     const char *term;
     uint32_t len;
     uint64_t hash;
+    uint64_t head;       /* the term's first 8 bytes, zero-padded: short terms compare in place */
     uint32_t n;          /* changes of the term */
     uint32_t last_docid; /* docid of its latest change */
     uint32_t start;      /* first change in the grouped array */
@@ -798,10 +799,13 @@ static tgroup *group_for(commit_ctx *c, const char *term, uint32_t len, uint64_t
         c->gmap = m;
         c->gcap = nc;
     }
+    uint64_t head = 0;
+    memcpy(&head, term, len < 8 ? len : 8);
     size_t mask = c->gcap - 1, s = hash & mask;
     while (c->gmap[s]) {
         tgroup *g = &c->groups[c->gmap[s] - 1];
-        if (g->hash == hash && g->len == len && memcmp(g->term, term, len) == 0)
+        if (g->hash == hash && g->len == len && g->head == head &&
+            (len <= 8 || memcmp(g->term + 8, term + 8, len - 8) == 0))
             return g;
         s = (s + 1) & mask;
     }
@@ -821,6 +825,7 @@ static tgroup *group_for(commit_ctx *c, const char *term, uint32_t len, uint64_t
     c->ngroups++;
     g->len = len;
     g->hash = hash;
+    g->head = head;
     c->gmap[s] = (uint32_t)c->ngroups;
     return g;
 }
