@@ -232,61 +232,18 @@ static int project_root(char *buf, size_t size)
 static int run_program(char *const argv[], const char *out_path, int err_too, char *err,
                        size_t errlen)
 {
-    int errpipe[2] = {-1, -1};
-    int status, child_errno = 0, rc = -1;
+    int status;
     struct rusage ru;
     char how[64];
-    pid_t pid;
-    ssize_t n;
 
-    if (pipe2(errpipe, O_CLOEXEC) != 0) {
-        snprintf(err, errlen, "pipe: %s", strerror(errno));
-        goto out;
-    }
-    fflush(NULL);
-    pid = fork();
-    if (pid < 0) {
-        snprintf(err, errlen, "fork: %s", strerror(errno));
-        goto out;
-    }
-    if (pid == 0) {
-        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-
-        if (fd >= 0 && dup2(fd, STDOUT_FILENO) >= 0 && (!err_too || dup2(fd, STDERR_FILENO) >= 0)) {
-            if (fd > STDERR_FILENO)
-                close(fd);
-            execvp(argv[0], argv);
-        }
-        child_errno = errno;
-        if (write(errpipe[1], &child_errno, sizeof child_errno) < 0)
-            _exit(127);
-        _exit(127);
-    }
-    close(errpipe[1]);
-    errpipe[1] = -1;
-    do {
-        n = read(errpipe[0], &child_errno, sizeof child_errno);
-    } while (n < 0 && errno == EINTR);
-    if (bench_wait_child(pid, &status, &ru) != 0) {
-        snprintf(err, errlen, "wait4 on %s: %s", argv[0], strerror(errno));
-        goto out;
-    }
-    if (n == (ssize_t)sizeof child_errno) {
-        snprintf(err, errlen, "cannot run %s: %s", argv[0], strerror(child_errno));
-        goto out;
-    }
+    if (bench_run(argv, out_path, err_too, &status, &ru, err, errlen) != 0)
+        return -1;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         bench_describe_status(status, how, sizeof how);
         snprintf(err, errlen, "%s failed (%s)", argv[0], how);
-        goto out;
+        return -1;
     }
-    rc = 0;
-out:
-    if (errpipe[0] >= 0)
-        close(errpipe[0]);
-    if (errpipe[1] >= 0)
-        close(errpipe[1]);
-    return rc;
+    return 0;
 }
 
 /* Run fn(ctx, res) in a forked child and copy its result back into *res, with the child's peak

@@ -139,6 +139,60 @@ void bench_describe_status(int status, char *buf, size_t size)
         snprintf(buf, size, "wait status 0x%x", (unsigned)status);
 }
 
+int bench_run(char *const argv[], const char *out_path, int err_too, int *status, struct rusage *ru,
+              char *err, size_t errlen)
+{
+    int errpipe[2] = {-1, -1};
+    int child_errno = 0, rc = -1;
+    pid_t pid;
+    ssize_t n;
+
+    /* The exec-failure pipe: closed by a successful exec, carries errno otherwise. */
+    if (pipe2(errpipe, O_CLOEXEC) != 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        goto out;
+    }
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        goto out;
+    }
+    if (pid == 0) {
+        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+
+        if (fd >= 0 && dup2(fd, STDOUT_FILENO) >= 0 && (!err_too || dup2(fd, STDERR_FILENO) >= 0)) {
+            if (fd > STDERR_FILENO)
+                close(fd);
+            execvp(argv[0], argv);
+        }
+        child_errno = errno;
+        if (write(errpipe[1], &child_errno, sizeof child_errno) < 0)
+            _exit(127);
+        _exit(127);
+    }
+    close(errpipe[1]);
+    errpipe[1] = -1;
+    do {
+        n = read(errpipe[0], &child_errno, sizeof child_errno);
+    } while (n < 0 && errno == EINTR);
+    if (bench_wait_child(pid, status, ru) != 0) {
+        snprintf(err, errlen, "wait4 on %s: %s", argv[0], strerror(errno));
+        goto out;
+    }
+    if (n == (ssize_t)sizeof child_errno) {
+        snprintf(err, errlen, "cannot run %s: %s", argv[0], strerror(child_errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (errpipe[0] >= 0)
+        close(errpipe[0]);
+    if (errpipe[1] >= 0)
+        close(errpipe[1]);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- NDJSON reading */
 
 typedef struct ndjson_reader {
@@ -667,12 +721,9 @@ int peer_sphinx_index(const char *ndjson, const char *workdir, peer_index_result
     unsigned long long size, tsv_bytes = 0;
     unsigned long rows;
     struct rusage ru;
-    pid_t pid = -1;
-    int errpipe[2] = {-1, -1};
-    int status, child_errno = 0;
+    int status;
     long caller_rss_kb;
     size_t len, i;
-    ssize_t n;
     double t0;
 
     memset(out, 0, sizeof *out);
@@ -709,58 +760,19 @@ int peer_sphinx_index(const char *ndjson, const char *workdir, peer_index_result
     }
     file_size(tsvpath, &tsv_bytes);
 
-    /* The exec-failure pipe: closed by a successful exec, carries errno otherwise. */
-    if (pipe(errpipe) != 0 || fcntl(errpipe[0], F_SETFD, FD_CLOEXEC) != 0 ||
-        fcntl(errpipe[1], F_SETFD, FD_CLOEXEC) != 0) {
-        set_detail(out, "pipe: %s", strerror(errno));
-        goto fail;
-    }
     argv[0] = indexer;
     argv[1] = (char *)"--config";
     argv[2] = confpath;
     argv[3] = (char *)"--all";
     argv[4] = NULL;
-    fflush(NULL);
     caller_rss_kb = bench_rss_kb();
     t0 = bench_now_seconds();
-    pid = fork();
-    if (pid < 0) {
-        set_detail(out, "fork: %s", strerror(errno));
+    if (bench_run(argv, logpath, 1, &status, &ru, err, sizeof err) != 0) {
+        set_detail(out, "Sphinx indexer (log %s): %s", logpath, err);
         goto fail;
     }
-    if (pid == 0) {
-        int fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-
-        if (fd >= 0 && dup2(fd, STDOUT_FILENO) >= 0 && dup2(fd, STDERR_FILENO) >= 0) {
-            if (fd > STDERR_FILENO)
-                close(fd);
-            execv(indexer, argv);
-        }
-        child_errno = errno;
-        if (write(errpipe[1], &child_errno, sizeof child_errno) < 0)
-            _exit(127);
-        _exit(127);
-    }
-    close(errpipe[1]);
-    errpipe[1] = -1;
-    do {
-        n = read(errpipe[0], &child_errno, sizeof child_errno);
-    } while (n < 0 && errno == EINTR);
-    close(errpipe[0]);
-    errpipe[0] = -1;
-    if (bench_wait_child(pid, &status, &ru) != 0) {
-        pid = -1;
-        set_detail(out, "wait4 on the indexer: %s", strerror(errno));
-        goto fail;
-    }
-    pid = -1;
     out->seconds = bench_now_seconds() - t0;
     out->peak_rss_kb = ru.ru_maxrss;
-    if (n == (ssize_t)sizeof child_errno) {
-        set_detail(out, "cannot run Sphinx indexer %s (log %s): %s", indexer, logpath,
-                   strerror(child_errno));
-        goto fail;
-    }
 
     sphinx_scan_log(logpath, &out->docs, err, sizeof err);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -804,11 +816,5 @@ int peer_sphinx_index(const char *ndjson, const char *workdir, peer_index_result
     out->store_bytes = 0;
     return 0;
 fail:
-    if (errpipe[0] >= 0)
-        close(errpipe[0]);
-    if (errpipe[1] >= 0)
-        close(errpipe[1]);
-    if (pid > 0)
-        bench_wait_child(pid, &status, &ru);
     return -1;
 }

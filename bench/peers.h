@@ -62,6 +62,12 @@ long bench_rss_kb(void);
 /* Waits for child pid (retrying on EINTR) and collects its resource usage; 0 or -1. */
 int bench_wait_child(pid_t pid, int *status, struct rusage *ru);
 
+/* Runs argv (looked up in PATH unless it holds a '/') with stdout, and stderr if err_too, going
+   to out_path, and waits for it. Returns 0 when it ran (its wait status in *status, its resource
+   usage in *ru), or -1 with a message in err when it could not be started or waited for. */
+int bench_run(char *const argv[], const char *out_path, int err_too, int *status, struct rusage *ru,
+              char *err, size_t errlen);
+
 /* Describes a wait status in buf ("exit status N", "killed by signal N"). */
 void bench_describe_status(int status, char *buf, size_t size);
 
