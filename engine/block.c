@@ -159,8 +159,6 @@ size_t souk_block_encode(const souk_block_in *in, uint8_t *out)
             maxw = w[i];
     }
     unsigned bd = n > 1 ? bits_for(maxgap) : 0, bw = bits_for(maxw);
-    size_t docs_len = ((size_t)(n > 0 ? n - 1 : 0) * bd + 7) / 8;
-    size_t wdfs_len = ((size_t)n * bw + 7) / 8;
     uint8_t *p = out;
     *p++ = in->npos ? 1 : 0;
     p += varint_put(p, n);
@@ -180,9 +178,7 @@ size_t souk_block_encode(const souk_block_in *in, uint8_t *out)
         p += 5;
     }
     p += pack(gaps, n > 1 ? n - 1 : 0, bd, p);
-    (void)docs_len;
     p += pack(w, n, bw, p);
-    (void)wdfs_len;
     if (in->npos) {
         uint8_t *start = p;
         const uint32_t *pp = in->positions;

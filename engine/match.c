@@ -665,7 +665,7 @@ int souk_search_query(souk_searcher *s, const souk_query *q, const souk_search_o
     if (!root) {
         if (!err[0])
             snprintf(err, errlen, "out of memory or index error building the query");
-        return err[0] && strstr(err, "not supported") ? SOUK_EQUERY : SOUK_EQUERY;
+        return SOUK_EQUERY;
     }
     topk t = {hits, 0, o->k};
     int plain_or = !o->no_prune && root->kind == C_OR && root->scored && root->factor == 1.0;

@@ -108,11 +108,6 @@ struct souk_writer {
     char err[512];
 };
 
-static uint64_t hash_bytes(const void *p, size_t n)
-{
-    return souk__hash(p, n);
-}
-
 static void grouping_clear(struct commit_ctx *c);
 static void commit_ctx_free(struct commit_ctx *c);
 static struct commit_ctx *commit_ctx_new(souk_writer *w);
@@ -176,7 +171,7 @@ size_t souk_writer_pending(const souk_writer *w, size_t *bytes)
 /* Finds the slot of id in the id map (an empty slot when absent). */
 static size_t idmap_slot(souk_writer *w, const char *id, size_t len)
 {
-    size_t mask = w->idcap - 1, i = hash_bytes(id, len) & mask;
+    size_t mask = w->idcap - 1, i = souk__hash(id, len) & mask;
     while (w->idmap[i]) {
         const op *o = &w->ops[w->idmap[i] - 1];
         if (o->id_len == len && memcmp(o->id, id, len) == 0)
@@ -1529,7 +1524,7 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
                                            o->terms[b].len);
             if (cmp < 0) {
                 rc = add_change(c, dc->old_terms[a], dc->old_lens[a],
-                                hash_bytes(dc->old_terms[a], dc->old_lens[a]), dc->docid, 1, 0, 0,
+                                souk__hash(dc->old_terms[a], dc->old_lens[a]), dc->docid, 1, 0, 0,
                                 NULL, dc->opi);
                 a++;
             } else {
