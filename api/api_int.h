@@ -1,0 +1,222 @@
+/* api_int.h: the query server's private interfaces, shared by the files of api/.
+ *
+ * The server has three layers, each usable without the one above it:
+ *   http.c      HTTP/1.1 request framing over http_parser (no sockets): bytes in, one complete
+ *               request out at a time, with the configured size caps;
+ *   router.c    a request in, a complete HTTP response out: route table, credentials, CORS,
+ *               errors, metrics; the endpoints live in one file each (ep_*.c);
+ *   server.c    the libuv loops: accept, read, time out, write, drain on SIGTERM.
+ * The fuzz driver (fuzz_http.c) runs the first two layers on arbitrary bytes. */
+#ifndef SOUK_API_INT_H
+#define SOUK_API_INT_H
+
+#include "souk/search.h"
+
+#include <http_parser.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------ buffers */
+
+/* A growable byte buffer with a hard cap. Functions return 0 or SOUK_ENOMEM/SOUK_ETOOBIG and
+ * leave the buffer as it was on failure. */
+typedef struct sk_buf {
+    char *p;
+    size_t len, cap, max;
+} sk_buf;
+
+int sk_buf_reserve(sk_buf *b, size_t extra);
+int sk_buf_add(sk_buf *b, const void *p, size_t n);
+int sk_buf_str(sk_buf *b, const char *s);
+int sk_buf_printf(sk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string literal (quotes included); invalid UTF-8 becomes U+FFFD. */
+int sk_buf_json_str(sk_buf *b, const char *s, size_t n);
+void sk_buf_free(sk_buf *b);
+
+/* ------------------------------------------------------------------ configuration */
+
+#define SK_KEY_HASH_LEN 32 /* SHA-256 */
+
+typedef struct sk_limits {
+    size_t max_header_bytes; /* request line + headers; over it: 431 */
+    size_t max_url_bytes;    /* request target; over it: 414 */
+    size_t max_body_bytes;   /* over it: 413 */
+    size_t max_query_bytes;  /* the q parameter; over it: 400 */
+    uint32_t max_facets;     /* facets per request */
+    uint32_t max_per_page;
+    uint32_t max_depth;         /* page * per_page */
+    uint32_t max_connections;   /* per listening loop; over it: 503 */
+    uint32_t max_queue;         /* queue mode: requests waiting or running; over it: 429 */
+    uint32_t header_timeout_ms; /* from a request's first byte to its last */
+    uint32_t idle_timeout_ms;   /* between requests on a keep-alive connection */
+} sk_limits;
+
+/* The reloadable configuration (--config FILE, reloaded on SIGHUP). Reference counted: a
+ * request holds the configuration it started with. */
+typedef struct sk_config {
+    atomic_int refs;
+    uint8_t (*search_keys)[SK_KEY_HASH_LEN];
+    size_t nsearch_keys;
+    uint8_t (*admin_keys)[SK_KEY_HASH_LEN];
+    size_t nadmin_keys;
+    char **cors_origins; /* "*" allows any origin */
+    size_t ncors;
+    sk_limits limits;
+} sk_config;
+
+/* Loads path (NULL: the built-in defaults: no keys, no CORS). On error returns SOUK_EINVAL or
+ * SOUK_EIO with a message naming the problem in err. *out has one reference. */
+int sk_config_load(const char *path, sk_config **out, char *err, size_t errlen);
+void sk_config_ref(sk_config *c);
+void sk_config_unref(sk_config *c);
+/* SHA-256 of key into out. */
+void sk_key_hash(const char *key, size_t len, uint8_t out[SK_KEY_HASH_LEN]);
+
+/* ------------------------------------------------------------------ HTTP framing */
+
+#define SK_HDR_KEY_MAX 256
+#define SK_HDR_ORIGIN_MAX 256
+#define SK_HDR_RID_MAX 64
+
+/* One parsed request. Strings are NUL-terminated; header values longer than their field are
+ * marked by the *_over flags and treated as invalid. */
+typedef struct sk_request {
+    unsigned method; /* enum http_method */
+    sk_buf url;
+    sk_buf body;
+    int keep_alive;
+    int json_body; /* Content-Type is application/json */
+    int has_content_type;
+    int expect_continue; /* Expect: 100-continue */
+    char api_key[SK_HDR_KEY_MAX + 1];
+    size_t api_key_len;
+    int api_key_over;
+    char origin[SK_HDR_ORIGIN_MAX + 1];
+    int origin_over;
+    char request_id[SK_HDR_RID_MAX + 1]; /* X-Request-Id when it is safe to echo */
+    char acr_method[16];                 /* Access-Control-Request-Method */
+} sk_request;
+
+/* Parsing state of one connection. */
+typedef struct sk_http {
+    http_parser parser;
+    sk_limits limits;
+    sk_request req;
+    size_t header_bytes;
+    int in_message; /* the current request has begun */
+    int complete;   /* the current request is complete */
+    int error;      /* nonzero: HTTP status to answer, then close */
+    const char *error_msg;
+    char field[40]; /* current header name, lower-cased, truncated */
+    size_t field_len;
+    int field_over;
+    int last_was_value;
+    int cur_header; /* which header the value belongs to */
+    size_t value_len;
+} sk_http;
+
+void sk_http_init(sk_http *h, const sk_limits *lim);
+void sk_http_free(sk_http *h);
+/* Parses up to len bytes; stops after one complete request (h->complete) or an error
+ * (h->error). Returns the number of bytes consumed. */
+size_t sk_http_feed(sk_http *h, const char *buf, size_t len);
+/* Readies h for the next request on the connection (after h->complete). */
+void sk_http_next(sk_http *h);
+
+/* ------------------------------------------------------------------ metrics */
+
+enum { EP_SEARCH, EP_ITEMS, EP_HEALTHZ, EP_METRICS, EP_OTHER, EP_COUNT };
+#define SK_NSTATUS 17
+#define SK_NBUCKETS 16
+
+/* Counters of one thread. Only the owning thread writes them (relaxed stores); /metrics sums
+ * every registered set. */
+typedef struct sk_metrics {
+    atomic_uint_fast64_t count[EP_COUNT][SK_NSTATUS];
+    atomic_uint_fast64_t bucket[EP_COUNT][SK_NBUCKETS];
+    atomic_uint_fast64_t sum_us[EP_COUNT];
+    struct sk_metrics *next;
+} sk_metrics;
+
+extern const int sk_status_codes[SK_NSTATUS];
+extern const double sk_bucket_le_us[SK_NBUCKETS - 1];
+
+/* ------------------------------------------------------------------ router and endpoints */
+
+/* State shared by every thread of one server. */
+typedef struct sk_server_state {
+    souk_index *ix;
+    const char *data_dir;
+    _Atomic(sk_config *) config; /* swap with sk_state_set_config */
+    atomic_int draining;         /* SIGTERM received: new requests get 503 */
+    atomic_long connections;     /* open connections, all loops */
+    atomic_uint_fast64_t reloads;
+    sk_metrics *metrics; /* list of every thread's counters */
+    void *metrics_lock;  /* pthread_mutex_t */
+    FILE *access_log;    /* NULL: none */
+    void *log_lock;
+} sk_server_state;
+
+/* Takes a reference to the current configuration; release with sk_config_unref. */
+sk_config *sk_state_config(sk_server_state *st);
+/* Installs c (takes over its reference) and releases the previous configuration. */
+void sk_state_set_config(sk_server_state *st, sk_config *c);
+
+/* What one thread needs to answer requests: a searcher (a searcher belongs to one thread), a
+ * hits buffer, its metrics and a request-id sequence. */
+typedef struct sk_worker {
+    sk_server_state *st;
+    souk_searcher *searcher;
+    souk_hit *hits;
+    size_t hits_cap;
+    sk_metrics *m;
+    char rid_prefix[9];
+    uint64_t rid_seq;
+    sk_buf scratch; /* decoded parameters */
+} sk_worker;
+
+int sk_worker_new(sk_server_state *st, sk_worker **out);
+void sk_worker_free(sk_worker *w);
+
+/* A request as an endpoint sees it. */
+typedef struct sk_ctx {
+    sk_worker *w;
+    sk_config *cfg;
+    const sk_request *req;
+    const char *path; /* decoded path, NUL-terminated */
+    const char *query_string;
+    size_t query_len;
+    char request_id[SK_HDR_RID_MAX + 1];
+    sk_buf *out; /* the response body (JSON or text) */
+    const char *content_type;
+    int status;
+    int is_admin;
+    uint64_t t0_ns;
+} sk_ctx;
+
+/* Writes the complete HTTP response to req into out (appended). keep_alive_ok is 0 when the
+ * connection closes after this response. Runs on any thread that owns w. Returns the status. */
+int sk_handle(sk_worker *w, const sk_request *req, int keep_alive_ok, sk_buf *out);
+/* Writes an error response without a worker (framing errors, overload). */
+void sk_error_response(int status, const char *code, const char *message, int close, sk_buf *out);
+/* Records a response in m. */
+void sk_metrics_record(sk_metrics *m, int ep, int status, uint64_t us);
+
+/* Sets the error body {"error":{"code","message","field"}} and status; returns status. */
+int sk_fail(sk_ctx *c, int status, const char *code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+int sk_ep_search(sk_ctx *c);
+int sk_ep_items(sk_ctx *c, const char *id, size_t len);
+int sk_ep_healthz(sk_ctx *c);
+int sk_ep_metrics(sk_ctx *c);
+
+/* Percent-decodes s (with '+' as space when plus_space) into out (NUL-terminated). Returns 0,
+ * or -1 on a malformed escape. */
+int sk_url_decode(const char *s, size_t n, int plus_space, sk_buf *out);
+
+uint64_t sk_now_ns(void);
+
+#endif

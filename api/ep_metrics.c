@@ -1,0 +1,89 @@
+/* ep_metrics.c: GET /metrics in the Prometheus text format (version 0.0.4): request counts by
+ * endpoint and status, latency histograms by endpoint, open connections, configuration
+ * reloads, and the index's generation, documents and file size. Needs an admin key. */
+#include "api_int.h"
+#include "souk/souk.h"
+
+#include <pthread.h>
+#include <string.h>
+
+static const char *const ep_label[EP_COUNT] = {"search", "items", "healthz", "metrics", "other"};
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+int sk_ep_metrics(sk_ctx *c)
+{
+    sk_server_state *st = c->w->st;
+    uint64_t count[EP_COUNT][SK_NSTATUS] = {{0}}, bucket[EP_COUNT][SK_NBUCKETS] = {{0}},
+             sum[EP_COUNT] = {0};
+    pthread_mutex_lock(st->metrics_lock);
+    for (sk_metrics *m = st->metrics; m; m = m->next)
+        for (int e = 0; e < EP_COUNT; e++) {
+            for (int s = 0; s < SK_NSTATUS; s++)
+                count[e][s] += LOAD(m->count[e][s]);
+            for (int b = 0; b < SK_NBUCKETS; b++)
+                bucket[e][b] += LOAD(m->bucket[e][b]);
+            sum[e] += LOAD(m->sum_us[e]);
+        }
+    pthread_mutex_unlock(st->metrics_lock);
+    sk_buf *o = c->out;
+    c->content_type = "text/plain; version=0.0.4";
+    sk_buf_str(o, "# HELP souk_http_requests_total HTTP requests answered, by endpoint and "
+                  "status.\n# TYPE souk_http_requests_total counter\n");
+    for (int e = 0; e < EP_COUNT; e++)
+        for (int s = 0; s < SK_NSTATUS - 1; s++) {
+            if (!count[e][s])
+                continue;
+            char code[8];
+            if (sk_status_codes[s])
+                snprintf(code, sizeof code, "%d", sk_status_codes[s]);
+            else
+                snprintf(code, sizeof code, "other");
+            sk_buf_printf(o, "souk_http_requests_total{endpoint=\"%s\",status=\"%s\"} %llu\n",
+                          ep_label[e], code, (unsigned long long)count[e][s]);
+        }
+    sk_buf_str(o, "# HELP souk_http_request_duration_seconds Time from a complete request to "
+                  "its response.\n# TYPE souk_http_request_duration_seconds histogram\n");
+    for (int e = 0; e < EP_COUNT; e++) {
+        uint64_t cum = 0;
+        for (int b = 0; b < SK_NBUCKETS; b++) {
+            cum += bucket[e][b];
+            if (b < SK_NBUCKETS - 1)
+                sk_buf_printf(o,
+                              "souk_http_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"}"
+                              " %llu\n",
+                              ep_label[e], sk_bucket_le_us[b] / 1e6, (unsigned long long)cum);
+            else
+                sk_buf_printf(
+                    o,
+                    "souk_http_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"}"
+                    " %llu\n",
+                    ep_label[e], (unsigned long long)cum);
+        }
+        sk_buf_printf(o, "souk_http_request_duration_seconds_sum{endpoint=\"%s\"} %.6f\n",
+                      ep_label[e], sum[e] / 1e6);
+        sk_buf_printf(o, "souk_http_request_duration_seconds_count{endpoint=\"%s\"} %llu\n",
+                      ep_label[e], (unsigned long long)cum);
+    }
+    sk_buf_printf(o,
+                  "# HELP souk_http_open_connections Connections open now.\n"
+                  "# TYPE souk_http_open_connections gauge\nsouk_http_open_connections %ld\n",
+                  atomic_load(&st->connections));
+    sk_buf_printf(o,
+                  "# HELP souk_config_reloads_total Configurations loaded by SIGHUP.\n"
+                  "# TYPE souk_config_reloads_total counter\nsouk_config_reloads_total %llu\n",
+                  (unsigned long long)atomic_load(&st->reloads));
+    souk_stats is;
+    if (souk_searcher_refresh(c->w->searcher) == 0 &&
+        souk_reader_stats(souk_searcher_reader(c->w->searcher), &is) == 0)
+        sk_buf_printf(o,
+                      "# HELP souk_index_generation Committed batches of the index.\n"
+                      "# TYPE souk_index_generation gauge\nsouk_index_generation %llu\n"
+                      "# HELP souk_index_documents Documents in the index.\n"
+                      "# TYPE souk_index_documents gauge\nsouk_index_documents %llu\n"
+                      "# HELP souk_index_size_bytes Size of the index's data file.\n"
+                      "# TYPE souk_index_size_bytes gauge\nsouk_index_size_bytes %llu\n",
+                      (unsigned long long)is.generation, (unsigned long long)is.docs,
+                      (unsigned long long)is.bytes_file);
+    return 200;
+}

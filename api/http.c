@@ -1,0 +1,278 @@
+/* http.c: HTTP/1.1 request framing over Debian's http_parser (libhttp-parser-dev).
+ *
+ * Why http_parser: it is the parser node.js used for a decade, it is callback-driven with no
+ * allocation of its own (the caps below are ours), it handles chunked bodies, keep-alive and
+ * pipelining, and Debian carries it as a stable shared library. llhttp, its successor, is not
+ * packaged for Debian 12.
+ *
+ * The parser is paused after each complete request, so a connection hands the server one
+ * request at a time and the unparsed rest of a pipelined burst stays in the read buffer. Sizes
+ * are checked as bytes arrive: the request target (414), the request line plus headers (431)
+ * and the body (413, checked against Content-Length before any body byte is read). */
+#include "api_int.h"
+#include "souk/souk.h"
+
+#include <string.h>
+
+enum {
+    H_NONE,
+    H_API_KEY,
+    H_AUTHORIZATION,
+    H_ORIGIN,
+    H_REQUEST_ID,
+    H_CONTENT_TYPE,
+    H_ACRM,
+    H_EXPECT
+};
+
+static sk_http *H(http_parser *p)
+{
+    return p->data;
+}
+
+static int set_error(sk_http *h, int status, const char *msg)
+{
+    if (!h->error) {
+        h->error = status;
+        h->error_msg = msg;
+    }
+    return -1;
+}
+
+static int count_header(sk_http *h, size_t len)
+{
+    h->header_bytes += len;
+    if (h->header_bytes > h->limits.max_header_bytes)
+        return set_error(h, 431, "the request line and headers are larger than the limit");
+    return 0;
+}
+
+static int on_message_begin(http_parser *p)
+{
+    sk_http *h = H(p);
+    sk_request *r = &h->req;
+    r->url.len = 0;
+    r->body.len = 0;
+    r->api_key_len = 0;
+    r->api_key[0] = r->origin[0] = r->request_id[0] = r->acr_method[0] = 0;
+    r->api_key_over = r->origin_over = 0;
+    r->json_body = r->has_content_type = 0;
+    r->expect_continue = 0;
+    h->header_bytes = 0;
+    h->in_message = 1;
+    h->field_len = 0;
+    h->field_over = 0;
+    h->last_was_value = 0;
+    h->cur_header = H_NONE;
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+    sk_http *h = H(p);
+    if (h->req.url.len + len > h->limits.max_url_bytes)
+        return set_error(h, 414, "the request target is longer than the limit");
+    if (count_header(h, len))
+        return -1;
+    if (sk_buf_add(&h->req.url, at, len))
+        return set_error(h, 500, "out of memory");
+    return 0;
+}
+
+static int classify(const sk_http *h)
+{
+    if (h->field_over)
+        return H_NONE;
+    static const struct {
+        const char *name;
+        int id;
+    } names[] = {{"x-api-key", H_API_KEY},
+                 {"authorization", H_AUTHORIZATION},
+                 {"origin", H_ORIGIN},
+                 {"x-request-id", H_REQUEST_ID},
+                 {"content-type", H_CONTENT_TYPE},
+                 {"access-control-request-method", H_ACRM},
+                 {"expect", H_EXPECT}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i].name) == h->field_len &&
+            memcmp(names[i].name, h->field, h->field_len) == 0)
+            return names[i].id;
+    return H_NONE;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+    sk_http *h = H(p);
+    if (count_header(h, len))
+        return -1;
+    if (h->last_was_value) {
+        h->field_len = 0;
+        h->field_over = 0;
+        h->last_was_value = 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (h->field_len + 1 >= sizeof h->field) {
+            h->field_over = 1;
+            break;
+        }
+        char c = at[i];
+        h->field[h->field_len++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    return 0;
+}
+
+/* Appends to a fixed header slot; too long marks it over. */
+static void slot_add(char *dst, size_t cap, size_t *len, int *over, const char *at, size_t n)
+{
+    if (*len + n > cap) {
+        if (over)
+            *over = 1;
+        n = *len < cap ? cap - *len : 0;
+    }
+    memcpy(dst + *len, at, n);
+    *len += n;
+    dst[*len] = 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    sk_http *h = H(p);
+    if (count_header(h, len))
+        return -1;
+    sk_request *r = &h->req;
+    if (!h->last_was_value) {
+        h->last_was_value = 1;
+        h->cur_header = classify(h);
+        h->value_len = 0;
+        /* A repeated credential or origin header is ambiguous: refuse it. */
+        if (h->cur_header == H_API_KEY || h->cur_header == H_AUTHORIZATION) {
+            if (r->api_key_len || r->api_key_over)
+                return set_error(h, 400, "more than one credential header");
+        }
+    }
+    size_t olen;
+    switch (h->cur_header) {
+    case H_API_KEY:
+    case H_AUTHORIZATION:
+        slot_add(r->api_key, SK_HDR_KEY_MAX, &r->api_key_len, &r->api_key_over, at, len);
+        break;
+    case H_ORIGIN:
+        olen = strlen(r->origin);
+        slot_add(r->origin, SK_HDR_ORIGIN_MAX, &olen, &r->origin_over, at, len);
+        break;
+    case H_REQUEST_ID:
+        olen = strlen(r->request_id);
+        slot_add(r->request_id, SK_HDR_RID_MAX, &olen, NULL, at, len);
+        break;
+    case H_CONTENT_TYPE:
+        r->has_content_type = 1;
+        if (h->value_len == 0) {
+            static const char js[] = "application/json";
+            size_t n = len < sizeof js - 1 ? len : sizeof js - 1;
+            r->json_body = n == sizeof js - 1 && strncasecmp(at, js, n) == 0 &&
+                           (len == n || at[n] == ';' || at[n] == ' ');
+        }
+        break;
+    case H_EXPECT:
+        if (h->value_len == 0)
+            r->expect_continue = len >= 12 && strncasecmp(at, "100-continue", 12) == 0;
+        break;
+    case H_ACRM:
+        olen = strlen(r->acr_method);
+        slot_add(r->acr_method, sizeof r->acr_method - 1, &olen, NULL, at, len);
+        break;
+    }
+    h->value_len += len;
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    sk_http *h = H(p);
+    sk_request *r = &h->req;
+    if (p->upgrade || p->method == HTTP_CONNECT)
+        return set_error(h, 400, "protocol upgrades and CONNECT are not supported");
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > h->limits.max_body_bytes)
+        return set_error(h, 413, "the request body is larger than the limit");
+    r->method = p->method;
+    r->keep_alive = http_should_keep_alive(p);
+    /* "Authorization: Bearer KEY" carries the same key as X-Api-Key. */
+    if (r->api_key_len > 7 && strncasecmp(r->api_key, "Bearer ", 7) == 0) {
+        memmove(r->api_key, r->api_key + 7, r->api_key_len - 7 + 1);
+        r->api_key_len -= 7;
+    }
+    /* Echo a client's request id only when it is short and plain. */
+    for (const char *s = r->request_id; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              *s == '-' || *s == '_' || *s == '.')) {
+            r->request_id[0] = 0;
+            break;
+        }
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+    sk_http *h = H(p);
+    if (h->req.body.len + len > h->limits.max_body_bytes)
+        return set_error(h, 413, "the request body is larger than the limit");
+    if (sk_buf_add(&h->req.body, at, len))
+        return set_error(h, 500, "out of memory");
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    sk_http *h = H(p);
+    h->complete = 1;
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+static const http_parser_settings settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+void sk_http_init(sk_http *h, const sk_limits *lim)
+{
+    memset(h, 0, sizeof *h);
+    h->limits = *lim;
+    http_parser_init(&h->parser, HTTP_REQUEST);
+    h->parser.data = h;
+}
+
+void sk_http_free(sk_http *h)
+{
+    sk_buf_free(&h->req.url);
+    sk_buf_free(&h->req.body);
+}
+
+size_t sk_http_feed(sk_http *h, const char *buf, size_t len)
+{
+    if (h->complete || h->error || len == 0)
+        return 0;
+    size_t n = http_parser_execute(&h->parser, &settings, buf, len);
+    enum http_errno e = HTTP_PARSER_ERRNO(&h->parser);
+    if (h->error)
+        return n;
+    if (e == HPE_PAUSED && h->complete)
+        return n;
+    if (e == HPE_HEADER_OVERFLOW)
+        set_error(h, 431, "the request line and headers are too large");
+    else if (e != HPE_OK)
+        set_error(h, 400, http_errno_description(e));
+    return n;
+}
+
+void sk_http_next(sk_http *h)
+{
+    h->complete = 0;
+    h->in_message = 0;
+    http_parser_pause(&h->parser, 0);
+}

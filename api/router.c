@@ -1,0 +1,400 @@
+/* router.c: one request in, one complete HTTP response out.
+ *
+ * A static route table maps a path to its endpoint (ep_*.c), the methods it allows and the
+ * credential it needs. Around every endpoint this file does what all of them share: request
+ * ids, credentials (hashed keys compared in constant time), CORS, the JSON error body, the
+ * response head, metrics and the access log. It runs on whatever thread owns the worker. */
+#include "api_int.h"
+#include "souk/souk.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+const int sk_status_codes[SK_NSTATUS] = {200, 204, 400, 401, 403, 404, 405, 408, 413,
+                                         414, 415, 429, 431, 500, 503, 0,   0};
+const double sk_bucket_le_us[SK_NBUCKETS - 1] = {50,     100,    250,    500,     1000,
+                                                 2500,   5000,   10000,  25000,   50000,
+                                                 100000, 250000, 500000, 1000000, 5000000};
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Payload Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Internal Server Error";
+    }
+}
+
+void sk_metrics_record(sk_metrics *m, int ep, int status, uint64_t us)
+{
+    if (!m)
+        return;
+    int si = 0;
+    while (si < SK_NSTATUS - 2 && sk_status_codes[si] != status)
+        si++;
+    if (sk_status_codes[si] != status)
+        si = SK_NSTATUS - 2; /* the slot of every other status */
+    int b = 0;
+    while (b < SK_NBUCKETS - 1 && (double)us > sk_bucket_le_us[b])
+        b++;
+        /* Only this thread writes these counters: a relaxed load and store is enough. */
+#define BUMP(x, v)                                                                                 \
+    atomic_store_explicit(&(x), atomic_load_explicit(&(x), memory_order_relaxed) + (v),            \
+                          memory_order_relaxed)
+    BUMP(m->count[ep][si], 1);
+    BUMP(m->bucket[ep][b], 1);
+    BUMP(m->sum_us[ep], us);
+#undef BUMP
+}
+
+sk_config *sk_state_config(sk_server_state *st)
+{
+    pthread_mutex_lock(st->metrics_lock);
+    sk_config *c = atomic_load(&st->config);
+    sk_config_ref(c);
+    pthread_mutex_unlock(st->metrics_lock);
+    return c;
+}
+
+void sk_state_set_config(sk_server_state *st, sk_config *c)
+{
+    pthread_mutex_lock(st->metrics_lock);
+    sk_config *old = atomic_exchange(&st->config, c);
+    pthread_mutex_unlock(st->metrics_lock);
+    sk_config_unref(old);
+}
+
+int sk_worker_new(sk_server_state *st, sk_worker **out)
+{
+    sk_worker *w = souk_calloc(1, sizeof *w);
+    if (!w)
+        return SOUK_ENOMEM;
+    w->st = st;
+    w->m = souk_calloc(1, sizeof *w->m);
+    if (!w->m || souk_searcher_new(st->ix, &w->searcher)) {
+        souk_free(w->m);
+        souk_free(w);
+        return SOUK_ENOMEM;
+    }
+    uint32_t r = randombytes_random();
+    snprintf(w->rid_prefix, sizeof w->rid_prefix, "%08x", r);
+    w->scratch.max = 1 << 20;
+    pthread_mutex_lock(st->metrics_lock);
+    w->m->next = st->metrics;
+    st->metrics = w->m;
+    pthread_mutex_unlock(st->metrics_lock);
+    *out = w;
+    return 0;
+}
+
+/* The metrics stay registered (they are summed until the server exits); the server frees the
+ * list at exit. */
+void sk_worker_free(sk_worker *w)
+{
+    if (!w)
+        return;
+    souk_searcher_free(w->searcher);
+    souk_free(w->hits);
+    sk_buf_free(&w->scratch);
+    souk_free(w);
+}
+
+int sk_fail(sk_ctx *c, int status, const char *code, const char *field, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    c->out->len = 0;
+    c->content_type = "application/json";
+    sk_buf_str(c->out, "{\"error\":{\"code\":");
+    sk_buf_json_str(c->out, code, strlen(code));
+    sk_buf_str(c->out, ",\"message\":");
+    sk_buf_json_str(c->out, msg, strlen(msg));
+    if (field) {
+        sk_buf_str(c->out, ",\"field\":");
+        sk_buf_json_str(c->out, field, strlen(field));
+    }
+    sk_buf_printf(c->out, "},\"request_id\":\"%s\"}\n", c->request_id);
+    c->status = status;
+    return status;
+}
+
+static void head(sk_buf *out, int status, const char *ctype, size_t body_len, int close)
+{
+    sk_buf_printf(out,
+                  "HTTP/1.1 %d %s\r\nServer: souk\r\nContent-Type: %s\r\nContent-Length: "
+                  "%zu\r\nConnection: %s\r\n",
+                  status, reason(status), ctype, body_len, close ? "close" : "keep-alive");
+}
+
+void sk_error_response(int status, const char *code, const char *message, int close, sk_buf *out)
+{
+    sk_buf body = {0};
+    sk_buf_str(&body, "{\"error\":{\"code\":");
+    sk_buf_json_str(&body, code, strlen(code));
+    sk_buf_str(&body, ",\"message\":");
+    sk_buf_json_str(&body, message, strlen(message));
+    sk_buf_str(&body, "}}\n");
+    head(out, status, "application/json", body.len, close);
+    if (status == 503 || status == 429)
+        sk_buf_str(out, "Retry-After: 1\r\n");
+    sk_buf_str(out, "\r\n");
+    sk_buf_add(out, body.p, body.len);
+    sk_buf_free(&body);
+}
+
+/* ------------------------------------------------------------------ credentials */
+
+enum { AUTH_NONE, AUTH_SEARCH, AUTH_ADMIN };
+
+/* 1 when hash equals one of keys; every key is compared, in constant time. */
+static int key_in(const uint8_t h[SK_KEY_HASH_LEN], uint8_t (*keys)[SK_KEY_HASH_LEN], size_t n)
+{
+    int found = 0;
+    for (size_t i = 0; i < n; i++)
+        found |= sodium_memcmp(h, keys[i], SK_KEY_HASH_LEN) == 0;
+    return found;
+}
+
+/* Checks the request's credential for an endpoint needing `need`. Returns 0 or the status. */
+static int authorize(sk_ctx *c, int need)
+{
+    const sk_config *cfg = c->cfg;
+    if (need == AUTH_NONE)
+        return 0;
+    if (cfg->nsearch_keys == 0 && cfg->nadmin_keys == 0) {
+        c->is_admin = 1; /* no keys configured: development mode, documented */
+        return 0;
+    }
+    const sk_request *r = c->req;
+    if (r->api_key_len == 0)
+        return sk_fail(c, 401, "missing_credentials", NULL,
+                       "this endpoint needs a key in the X-Api-Key header");
+    uint8_t h[SK_KEY_HASH_LEN];
+    sk_key_hash(r->api_key, r->api_key_len, h);
+    int admin = !r->api_key_over && key_in(h, cfg->admin_keys, cfg->nadmin_keys);
+    int search = !r->api_key_over && key_in(h, cfg->search_keys, cfg->nsearch_keys);
+    sodium_memzero(h, sizeof h);
+    if (!admin && !search)
+        return sk_fail(c, 401, "invalid_credentials", NULL, "the key is not valid");
+    if (need == AUTH_ADMIN && !admin)
+        return sk_fail(c, 403, "forbidden", NULL, "this endpoint needs an admin key");
+    c->is_admin = admin;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ routes */
+
+typedef struct route {
+    const char *path;
+    int prefix; /* path is a prefix followed by an id */
+    int ep;
+    unsigned methods; /* bit per enum http_method */
+    const char *allow;
+    int auth;
+} route;
+
+#define M(x) (1u << (x))
+static const route routes[] = {
+    {"/v1/search", 0, EP_SEARCH, M(HTTP_GET) | M(HTTP_POST), "GET, POST, OPTIONS", AUTH_SEARCH},
+    {"/v1/items/", 1, EP_ITEMS, M(HTTP_GET) | M(HTTP_HEAD), "GET, HEAD, OPTIONS", AUTH_SEARCH},
+    {"/healthz", 0, EP_HEALTHZ, M(HTTP_GET) | M(HTTP_HEAD), "GET, HEAD", AUTH_NONE},
+    {"/metrics", 0, EP_METRICS, M(HTTP_GET), "GET", AUTH_ADMIN},
+};
+
+static const char *ep_name[EP_COUNT] = {"/v1/search", "/v1/items/{id}", "/healthz", "/metrics",
+                                        "other"};
+
+static const route *match(const char *path, size_t len)
+{
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        size_t pl = strlen(routes[i].path);
+        if (routes[i].prefix ? len > pl && memcmp(path, routes[i].path, pl) == 0
+                             : len == pl && memcmp(path, routes[i].path, pl) == 0)
+            return &routes[i];
+    }
+    return NULL;
+}
+
+/* The CORS origin to allow for this request, or NULL. */
+static const char *cors_origin(const sk_ctx *c)
+{
+    const char *o = c->req->origin;
+    if (!o[0] || c->req->origin_over)
+        return NULL;
+    for (size_t i = 0; i < c->cfg->ncors; i++)
+        if (strcmp(c->cfg->cors_origins[i], "*") == 0 || strcmp(c->cfg->cors_origins[i], o) == 0)
+            return o;
+    return NULL;
+}
+
+static void access_log(sk_ctx *c, int ep, size_t bytes, uint64_t us)
+{
+    FILE *f = c->w->st->access_log;
+    if (!f)
+        return;
+    /* Only the route's template is logged: no query string, item id, key or token. */
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    pthread_mutex_lock(c->w->st->log_lock);
+    fprintf(f, "%s %s %s %d %zu %lluus %s\n", ts, http_method_str(c->req->method), ep_name[ep],
+            c->status, bytes, (unsigned long long)us, c->request_id);
+    fflush(f);
+    pthread_mutex_unlock(c->w->st->log_lock);
+}
+
+int sk_handle(sk_worker *w, const sk_request *req, int keep_alive_ok, sk_buf *out)
+{
+    sk_buf body = {0};
+    body.max = (size_t)64 << 20;
+    sk_ctx c = {.w = w,
+                .req = req,
+                .out = &body,
+                .status = 200,
+                .content_type = "application/json",
+                .t0_ns = sk_now_ns()};
+    c.cfg = sk_state_config(w->st);
+    if (req->request_id[0])
+        memcpy(c.request_id, req->request_id, sizeof c.request_id);
+    else
+        snprintf(c.request_id, sizeof c.request_id, "%s%08llx", w->rid_prefix,
+                 (unsigned long long)++w->rid_seq);
+    int ep = EP_OTHER;
+    const route *rt = NULL;
+    const char *allow = NULL;
+    int close = !req->keep_alive || !keep_alive_ok;
+
+    /* The request target: origin-form, or absolute-form with the authority skipped. */
+    const char *u = req->url.p ? req->url.p : "";
+    size_t ulen = req->url.len;
+    if (ulen > 7 && (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0)) {
+        const char *p = memchr(u + 8, '/', ulen - 8);
+        ulen = p ? ulen - (size_t)(p - u) : 1;
+        u = p ? p : "/";
+    }
+    const char *qm = memchr(u, '?', ulen);
+    size_t plen = qm ? (size_t)(qm - u) : ulen;
+    sk_buf path = {0};
+    path.max = ulen + 1;
+    if (sk_url_decode(u, plen, 0, &path)) {
+        sk_fail(&c, 400, "bad_request", NULL, "the path has a malformed %%-escape");
+        goto done;
+    }
+    if (qm) {
+        c.query_string = qm + 1;
+        c.query_len = ulen - plen - 1;
+    }
+    c.path = path.p;
+    rt = match(path.p, path.len);
+    if (!rt) {
+        sk_fail(&c, 404, "not_found", NULL, "no endpoint at this path");
+        goto done;
+    }
+    ep = rt->ep;
+    allow = rt->allow;
+    if (atomic_load(&w->st->draining)) {
+        close = 1;
+        sk_fail(&c, 503, "shutting_down", NULL, "the server is shutting down");
+        goto done;
+    }
+    if (req->method == HTTP_OPTIONS && strstr(rt->allow, "OPTIONS")) {
+        c.status = 204; /* CORS preflight: the headers are added below */
+        goto done;
+    }
+    if (!(rt->methods & M(req->method))) {
+        sk_fail(&c, 405, "method_not_allowed", NULL, "%s is not allowed here; allowed: %s",
+                http_method_str(req->method), rt->allow);
+        goto done;
+    }
+    if (authorize(&c, rt->auth))
+        goto done;
+    switch (rt->ep) {
+    case EP_SEARCH:
+        sk_ep_search(&c);
+        break;
+    case EP_ITEMS:
+        sk_ep_items(&c, path.p + strlen(rt->path), path.len - strlen(rt->path));
+        break;
+    case EP_HEALTHZ:
+        sk_ep_healthz(&c);
+        break;
+    case EP_METRICS:
+        sk_ep_metrics(&c);
+        break;
+    }
+
+done:
+    if (body.len == 0 && c.status >= 400) /* out of memory while writing the error */
+        sk_buf_str(&body, "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}\n");
+    if (c.status == 204)
+        body.len = 0;
+    size_t start = out->len;
+    head(out, c.status, c.content_type, body.len, close);
+    sk_buf_printf(out, "X-Request-Id: %s\r\n", c.request_id);
+    if (c.status == 405 || c.status == 204)
+        sk_buf_printf(out, "Allow: %s\r\n", allow ? allow : "GET");
+    if (c.status == 401)
+        sk_buf_str(out, "WWW-Authenticate: Bearer realm=\"souk\"\r\n");
+    if (c.status == 503)
+        sk_buf_str(out, "Retry-After: 1\r\n");
+    const char *origin = rt ? cors_origin(&c) : NULL;
+    if (origin) {
+        sk_buf_printf(out, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n", origin);
+        if (req->method == HTTP_OPTIONS)
+            sk_buf_printf(out,
+                          "Access-Control-Allow-Methods: %s\r\nAccess-Control-Allow-Headers: "
+                          "X-Api-Key, Authorization, Content-Type, X-Request-Id\r\n"
+                          "Access-Control-Max-Age: 600\r\n",
+                          allow);
+        else
+            sk_buf_str(out, "Access-Control-Expose-Headers: X-Request-Id\r\n");
+    }
+    sk_buf_str(out, "\r\n");
+    if (req->method != HTTP_HEAD)
+        sk_buf_add(out, body.p, body.len);
+    uint64_t us = (sk_now_ns() - c.t0_ns) / 1000;
+    sk_metrics_record(w->m, ep, c.status, us);
+    access_log(&c, ep, out->len - start, us);
+    sk_buf_free(&path);
+    sk_buf_free(&body);
+    sk_config_unref(c.cfg);
+    return c.status;
+}

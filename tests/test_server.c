@@ -1,0 +1,885 @@
+/* test_server.c: the real souk-server on 127.0.0.1 (ephemeral port) over an index of the first
+ * 8,000 records of the Debian catalog, spoken to over plain sockets. It covers every endpoint
+ * and every error status of docs/api.md, hits equal to the engine's own, pipelining, CORS,
+ * hostile input, slowloris and idle timeouts, the connection cap, concurrent clients, a commit
+ * made by souk-index while requests are in flight, SIGHUP reload, the access log, the queue
+ * mode with its 429, and a graceful SIGTERM with requests in flight. */
+#include "check.h"
+#include "souk/index.h"
+#include "souk/search.h"
+#include "souk/souk.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+
+static char dir[] = "/tmp/souk-test-server-XXXXXX";
+static char data_dir[512], cfg_path[512], log_path[512];
+static const char *SKEY = "test-search-key-0123", *AKEY = "test-admin-key-4567";
+
+/* ------------------------------------------------------------------ a tiny HTTP client */
+
+typedef struct resp {
+    int status;
+    char head[8192];
+    char *body;
+    size_t body_len;
+} resp;
+
+static int dial(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Per-connection read buffer, so pipelined responses can be read one by one. */
+typedef struct rbuf {
+    char b[1 << 20];
+    size_t len;
+} rbuf;
+
+static void resp_free(resp *r)
+{
+    free(r->body);
+    r->body = NULL;
+}
+
+/* Reads one complete response; returns 0, or -1 on EOF/timeout/garbage (nothing half-read is
+ * returned as a response). */
+static int read_resp(int fd, rbuf *rb, resp *r)
+{
+    memset(r, 0, sizeof *r);
+    for (;;) {
+        char *end = rb->len ? memmem(rb->b, rb->len, "\r\n\r\n", 4) : NULL;
+        if (end) {
+            size_t hl = (size_t)(end - rb->b) + 4;
+            if (hl >= sizeof r->head || sscanf(rb->b, "HTTP/1.1 %d", &r->status) != 1)
+                return -1;
+            memcpy(r->head, rb->b, hl);
+            r->head[hl] = 0;
+            const char *cl = strcasestr(r->head, "\r\ncontent-length:");
+            size_t blen = cl ? strtoul(cl + 17, NULL, 10) : 0;
+            if (r->status == 100) { /* interim response */
+                memmove(rb->b, rb->b + hl, rb->len - hl);
+                rb->len -= hl;
+                continue;
+            }
+            while (rb->len < hl + blen) {
+                ssize_t n = recv(fd, rb->b + rb->len, sizeof rb->b - rb->len, 0);
+                if (n <= 0)
+                    return -1;
+                rb->len += (size_t)n;
+            }
+            r->body = malloc(blen + 1);
+            memcpy(r->body, rb->b + hl, blen);
+            r->body[blen] = 0;
+            r->body_len = blen;
+            memmove(rb->b, rb->b + hl + blen, rb->len - hl - blen);
+            rb->len -= hl + blen;
+            return 0;
+        }
+        if (rb->len == sizeof rb->b)
+            return -1;
+        ssize_t n = recv(fd, rb->b + rb->len, sizeof rb->b - rb->len, 0);
+        if (n <= 0)
+            return -1;
+        rb->len += (size_t)n;
+    }
+}
+
+/* One request on a new connection. */
+static int request(int port, const char *raw, size_t len, resp *r)
+{
+    int fd = dial(port);
+    if (fd < 0)
+        return -1;
+    rbuf *rb = calloc(1, sizeof *rb);
+    int rc = send_all(fd, raw, len) ? -1 : read_resp(fd, rb, r);
+    free(rb);
+    close(fd);
+    return rc;
+}
+
+static int get(int port, const char *target, const char *key, resp *r)
+{
+    char raw[16384];
+    int n = snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: t\r\n%s%s%s\r\n", target,
+                     key ? "X-Api-Key: " : "", key ? key : "", key ? "\r\n" : "");
+    return request(port, raw, (size_t)n, r);
+}
+
+static int post(int port, const char *target, const char *body, const char *key, resp *r)
+{
+    size_t bl = strlen(body);
+    char *raw = malloc(bl + 512);
+    int n = snprintf(raw, 512,
+                     "POST %s HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\nContent-Type: "
+                     "application/json\r\nContent-Length: %zu\r\n\r\n",
+                     target, key, bl);
+    memcpy(raw + n, body, bl);
+    int rc = request(port, raw, (size_t)n + bl, r);
+    free(raw);
+    return rc;
+}
+
+/* The "code" of a JSON error body, or "". */
+static const char *err_code(const resp *r, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    cJSON *j = cJSON_Parse(r->body ? r->body : "");
+    const char *c =
+        cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "code"));
+    if (c)
+        snprintf(buf, cap, "%s", c);
+    cJSON_Delete(j);
+    return buf;
+}
+
+#define EXPECT_ERR(r, st, code)                                                                    \
+    do {                                                                                           \
+        char cb_[64];                                                                              \
+        CHECK((r).status == (st));                                                                 \
+        CHECK(strcmp(err_code(&(r), cb_, sizeof cb_), (code)) == 0);                               \
+        if ((r).status != (st) || strcmp(cb_, (code)) != 0)                                        \
+            fprintf(stderr, "  got %d %s\n", (r).status, (r).body ? (r).body : "");                \
+    } while (0)
+
+/* ------------------------------------------------------------------ the server process */
+
+typedef struct server {
+    pid_t pid;
+    int port;
+} server;
+
+static void start_server(server *s, const char *mode, int with_log)
+{
+    int pfd[2];
+    REQUIRE(pipe(pfd) == 0);
+    s->pid = fork();
+    REQUIRE(s->pid >= 0);
+    if (s->pid == 0) {
+        dup2(pfd[1], 1);
+        close(pfd[0]);
+        execl(SOUK_BIN_DIR "/souk-server", "souk-server", "--data", data_dir, "--listen",
+              "127.0.0.1:0", "--config", cfg_path, "--threads", "2", "--mode", mode,
+              with_log ? "--access-log" : NULL, log_path, (char *)NULL);
+        _exit(127);
+    }
+    close(pfd[1]);
+    FILE *f = fdopen(pfd[0], "r");
+    char line[512] = "";
+    REQUIRE(fgets(line, sizeof line, f));
+    const char *p = strstr(line, "127.0.0.1:");
+    REQUIRE(p);
+    s->port = atoi(p + 10);
+    REQUIRE(s->port > 0);
+    fclose(f);
+}
+
+static int stop_server(server *s)
+{
+    kill(s->pid, SIGTERM);
+    int status = 0;
+    REQUIRE(waitpid(s->pid, &status, 0) == s->pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static char *hash_key(const char *key)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "printf %%s '%s' | '%s/souk-server' --hash-key", key, SOUK_BIN_DIR);
+    FILE *p = popen(cmd, "r");
+    REQUIRE(p);
+    char line[128] = "";
+    REQUIRE(fgets(line, sizeof line, p));
+    pclose(p);
+    line[strcspn(line, "\n")] = 0;
+    REQUIRE(strncmp(line, "sha256:", 7) == 0 && strlen(line) == 71);
+    return strdup(line);
+}
+
+static void write_config(const char *skey, const char *extra)
+{
+    char *sh = hash_key(skey), *ah = hash_key(AKEY);
+    FILE *f = fopen(cfg_path, "w");
+    REQUIRE(f);
+    fprintf(f,
+            "{\"search_keys\":[\"%s\"],\"admin_keys\":[\"%s\"],"
+            "\"cors_origins\":[\"https://shop.example\"],"
+            "\"limits\":{\"max_body_bytes\":4096,\"max_header_bytes\":4096,\"max_url_bytes\":2048,"
+            "\"max_per_page\":50,\"max_depth\":500,\"header_timeout_ms\":500,"
+            "\"idle_timeout_ms\":1500,\"max_connections\":40%s}}\n",
+            sh, ah, extra ? extra : "");
+    fclose(f);
+    free(sh);
+    free(ah);
+}
+
+/* ------------------------------------------------------------------ helpers on results */
+
+/* The ids of a search response's hits. */
+static int hit_ids(const resp *r, char ids[][128], int max, double *scores)
+{
+    cJSON *j = cJSON_Parse(r->body ? r->body : "");
+    int n = 0;
+    const cJSON *h;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItem(j, "hits"))
+    {
+        if (n < max) {
+            snprintf(ids[n], 128, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(h, "id")));
+            if (scores)
+                scores[n] = cJSON_GetObjectItem(h, "score")->valuedouble;
+        }
+        n++;
+    }
+    cJSON_Delete(j);
+    return n;
+}
+
+/* The engine's own top k ids for q (the server must return the same). */
+static int engine_ids(const char *q, unsigned flags, int k, char ids[][128])
+{
+    char err[256];
+    souk_index *ix;
+    REQUIRE(souk_index_open(data_dir, NULL, SOUK_INDEX_RDONLY, &ix, err, sizeof err) == 0);
+    souk_searcher *s;
+    REQUIRE(souk_searcher_new(ix, &s) == 0);
+    souk_hit hits[64];
+    size_t n = 0;
+    souk_search_opts o = {(uint32_t)k, SOUK_BM25_DEFAULT, 0, NULL, flags};
+    REQUIRE(souk_search(s, q, strlen(q), &o, hits, &n, NULL, err, sizeof err) == 0);
+    for (size_t i = 0; i < n; i++) {
+        const char *id, *json;
+        size_t il, jl;
+        REQUIRE(souk_reader_doc(souk_searcher_reader(s), hits[i].docid, &id, &il, &json, &jl) == 0);
+        snprintf(ids[i], 128, "%.*s", (int)il, id);
+    }
+    souk_searcher_free(s);
+    souk_index_close(ix);
+    return (int)n;
+}
+
+/* ------------------------------------------------------------------ load threads */
+
+typedef struct load {
+    int port;
+    const char *target;
+    atomic_int *stop;
+    int ok, other, broken, done_ok;
+    int per_conn;
+} load;
+
+/* Sends keep-alive searches until *stop; counts 200s, other complete answers, and broken
+ * responses (a connection closing between responses is not broken). */
+static void *load_main(void *arg)
+{
+    load *l = arg;
+    rbuf *rb = calloc(1, sizeof *rb);
+    char raw[1024];
+    int n = snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\n\r\n",
+                     l->target, SKEY);
+    while (!atomic_load(l->stop)) {
+        int fd = dial(l->port);
+        if (fd < 0)
+            break;
+        rb->len = 0;
+        for (int i = 0; i < l->per_conn && !atomic_load(l->stop); i++) {
+            resp r;
+            if (send_all(fd, raw, (size_t)n) || read_resp(fd, rb, &r)) {
+                if (rb->len)
+                    l->broken++;
+                break;
+            }
+            if (r.status == 200)
+                l->ok++;
+            else
+                l->other++;
+            int closing = strcasestr(r.head, "connection: close") != NULL;
+            resp_free(&r);
+            if (closing)
+                break;
+        }
+        close(fd);
+    }
+    free(rb);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ the tests */
+
+static void test_endpoints(int port)
+{
+    resp r;
+    char b[64];
+    REQUIRE(get(port, "/healthz", NULL, &r) == 0);
+    CHECK(r.status == 200 && strstr(r.body, "\"status\":\"ok\"") && strstr(r.body, "\"docs\":"));
+    resp_free(&r);
+
+    /* Credentials. */
+    REQUIRE(get(port, "/v1/search?q=editor", NULL, &r) == 0);
+    EXPECT_ERR(r, 401, "missing_credentials");
+    CHECK(strcasestr(r.head, "WWW-Authenticate:"));
+    resp_free(&r);
+    REQUIRE(get(port, "/v1/search?q=editor", "not-a-key", &r) == 0);
+    EXPECT_ERR(r, 401, "invalid_credentials");
+    resp_free(&r);
+    REQUIRE(get(port, "/metrics", SKEY, &r) == 0);
+    EXPECT_ERR(r, 403, "forbidden");
+    resp_free(&r);
+
+    /* Hits equal the engine's, on every page, by GET and by POST. */
+    char want[20][128], got[20][128];
+    int nw = engine_ids("text editor", 0, 20, want);
+    CHECK(nw == 20);
+    REQUIRE(get(port, "/v1/search?q=text+editor&per_page=20", SKEY, &r) == 0);
+    CHECK(r.status == 200);
+    CHECK(hit_ids(&r, got, 20, NULL) == nw);
+    for (int i = 0; i < nw; i++)
+        CHECK(strcmp(want[i], got[i]) == 0);
+    CHECK(strstr(r.body, "\"request_id\":") && strstr(r.body, "\"took_us\":") &&
+          strstr(r.body, "\"total\":") && strstr(r.body, "\"fields\":{"));
+    resp_free(&r);
+    REQUIRE(get(port, "/v1/search?q=text%20editor&page=2&per_page=5", SKEY, &r) == 0);
+    CHECK(r.status == 200 && hit_ids(&r, got, 5, NULL) == 5);
+    for (int i = 0; i < 5; i++)
+        CHECK(strcmp(want[5 + i], got[i]) == 0);
+    resp_free(&r);
+    nw = engine_ids("web server", SOUK_QP_DEFAULT_AND, 10, want);
+    REQUIRE(post(port, "/v1/search", "{\"q\":\"web server\",\"operator\":\"and\",\"explain\":true}",
+                 SKEY, &r) == 0);
+    CHECK(r.status == 200 && hit_ids(&r, got, 10, NULL) == nw);
+    for (int i = 0; i < nw; i++)
+        CHECK(strcmp(want[i], got[i]) == 0);
+    {
+        /* The explanation's parts add up to each hit's score. */
+        cJSON *j = cJSON_Parse(r.body);
+        const cJSON *h;
+        int explained = 0;
+        cJSON_ArrayForEach(h, cJSON_GetObjectItem(j, "hits"))
+        {
+            double sum = 0;
+            const cJSON *t;
+            cJSON_ArrayForEach(t, cJSON_GetObjectItem(h, "explain")) sum +=
+                cJSON_GetObjectItem(t, "score")->valuedouble;
+            double score = cJSON_GetObjectItem(h, "score")->valuedouble;
+            CHECK(sum > 0 && fabs(sum - score) < 1e-9 * score);
+            explained++;
+        }
+        CHECK(explained == nw);
+        cJSON_Delete(j);
+    }
+    resp_free(&r);
+    /* Browsing: an empty query matches the whole catalog. */
+    REQUIRE(get(port, "/v1/search?q=&per_page=3", SKEY, &r) == 0);
+    CHECK(r.status == 200 && hit_ids(&r, got, 3, NULL) == 3 && strstr(r.body, "\"total\":8000"));
+    resp_free(&r);
+
+    /* Items. */
+    char target[300], expect[300];
+    snprintf(target, sizeof target, "/v1/items/%s", want[0]);
+    snprintf(expect, sizeof expect, "{\"id\":\"%s\",\"fields\":{", want[0]);
+    REQUIRE(get(port, target, SKEY, &r) == 0);
+    CHECK(r.status == 200 && strstr(r.body, expect));
+    resp_free(&r);
+    REQUIRE(get(port, "/v1/items/no-such-package", SKEY, &r) == 0);
+    EXPECT_ERR(r, 404, "not_found");
+    resp_free(&r);
+    REQUIRE(get(port, "/v1/nothing-here", SKEY, &r) == 0);
+    EXPECT_ERR(r, 404, "not_found");
+    resp_free(&r);
+    REQUIRE(request(port, "DELETE /v1/search HTTP/1.1\r\nHost: t\r\n\r\n", 40, &r) == 0);
+    EXPECT_ERR(r, 405, "method_not_allowed");
+    CHECK(strstr(r.head, "Allow: GET, POST"));
+    resp_free(&r);
+
+    /* Metrics with the admin key. */
+    REQUIRE(get(port, "/metrics", AKEY, &r) == 0);
+    CHECK(r.status == 200);
+    CHECK(strstr(r.body, "souk_http_requests_total{endpoint=\"search\",status=\"200\"}"));
+    CHECK(strstr(r.body, "souk_http_requests_total{endpoint=\"search\",status=\"401\"} 2"));
+    CHECK(strstr(r.body, "souk_http_request_duration_seconds_bucket{endpoint=\"search\","));
+    CHECK(strstr(r.body, "souk_index_documents 8000"));
+    CHECK(strstr(r.body, "souk_index_generation "));
+    CHECK(strstr(r.body, "souk_index_size_bytes "));
+    CHECK(strstr(r.body, "souk_http_open_connections "));
+    resp_free(&r);
+    (void)b;
+}
+
+static void test_bad_input(int port)
+{
+    resp r;
+    struct {
+        const char *target;
+        const char *code;
+    } bad[] = {
+        {"/v1/search?q=a&per_page=0", "invalid_parameter"},
+        {"/v1/search?q=a&per_page=51", "invalid_parameter"},
+        {"/v1/search?q=a&per_page=99999999999999999999999", "invalid_parameter"},
+        {"/v1/search?q=a&page=abc", "invalid_parameter"},
+        {"/v1/search?q=a&page=11&per_page=50", "invalid_parameter"},
+        {"/v1/search?q=%FF%FEabc", "invalid_parameter"},
+        {"/v1/search?q=ab%00cd", "invalid_parameter"},
+        {"/v1/search?q=%G1", "bad_request"},
+        {"/v1/search?q=a&q=b", "invalid_parameter"},
+        {"/v1/search?q=a&per_pgae=3", "unknown_parameter"},
+        {"/v1/search?q=a&filter=price%3C10", "unsupported_parameter"},
+        {"/v1/search?q=a&lang=klingon", "invalid_parameter"},
+        {"/v1/search?q=a&operator=xor", "invalid_parameter"},
+        {"/v1/search?q=a&explain=maybe", "invalid_parameter"},
+        {"/v1/items/vim?x=1", "unknown_parameter"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        REQUIRE(get(port, bad[i].target, SKEY, &r) == 0);
+        EXPECT_ERR(r, 400, bad[i].code);
+        CHECK(strstr(r.body, "\"message\":"));
+        resp_free(&r);
+    }
+    /* A long q is refused; injected query syntax is an error or a search, never a crash. */
+    char big[1200] = "/v1/search?q=";
+    memset(big + 13, 'a', 1100);
+    big[1113] = 0;
+    REQUIRE(get(port, big, SKEY, &r) == 0);
+    EXPECT_ERR(r, 400, "invalid_parameter");
+    resp_free(&r);
+    const char *inj[] = {"/v1/search?q=title%3A(a%20OR%20b))%20AND%20((",
+                         "/v1/search?q=%22unterminated%20phrase", "/v1/search?q=NEAR%20NEAR%20*",
+                         "/v1/search?q=a%20AND%20NOT%20OR%20b%20-"};
+    for (size_t i = 0; i < sizeof inj / sizeof inj[0]; i++) {
+        REQUIRE(get(port, inj[i], SKEY, &r) == 0);
+        CHECK(r.status == 200 || r.status == 400);
+        resp_free(&r);
+    }
+    char deep[200] = "/v1/search?q=";
+    for (int i = 0; i < 80; i++)
+        strcat(deep, "(");
+    REQUIRE(get(port, deep, SKEY, &r) == 0);
+    CHECK(r.status == 200 || r.status == 400);
+    resp_free(&r);
+
+    /* POST bodies. */
+    struct {
+        const char *body;
+        const char *code;
+    } bodies[] = {
+        {"{\"q\":\"editor\",", "bad_request"},
+        {"[1,2,3]", "bad_request"},
+        {"{\"q\":42}", "invalid_parameter"},
+        {"{\"q\":\"a\",\"per_page\":1e308}", "invalid_parameter"},
+        {"{\"q\":\"a\",\"per_page\":2.5}", "invalid_parameter"},
+        {"{\"q\":\"a\",\"explain\":\"yes\"}", "invalid_parameter"},
+        {"{\"q\":\"a\",\"colour\":\"red\"}", "unknown_parameter"},
+        {"{\"q\":\"a\",\"sort\":[\"price\"]}", "unsupported_parameter"},
+        {"{\"q\":\"\xff\xfe\"}", "bad_request"},
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        REQUIRE(post(port, "/v1/search", bodies[i].body, SKEY, &r) == 0);
+        EXPECT_ERR(r, 400, bodies[i].code);
+        resp_free(&r);
+    }
+    char nested[4000];
+    size_t n = 0;
+    n += (size_t)sprintf(nested, "{\"q\":");
+    for (int i = 0; i < 1900; i++)
+        nested[n++] = '[';
+    nested[n] = 0;
+    REQUIRE(post(port, "/v1/search", nested, SKEY, &r) == 0);
+    EXPECT_ERR(r, 400, "bad_request");
+    resp_free(&r);
+    REQUIRE(request(port,
+                    "POST /v1/search HTTP/1.1\r\nHost: t\r\nX-Api-Key: test-search-key-0123\r\n"
+                    "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}",
+                    118, &r) == 0);
+    EXPECT_ERR(r, 415, "unsupported_media_type");
+    resp_free(&r);
+
+    /* Size caps: body (413), target (414), headers (431). */
+    REQUIRE(request(port,
+                    "POST /v1/search HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                    "Content-Length: 100000\r\n\r\n{",
+                    95, &r) == 0);
+    EXPECT_ERR(r, 413, "body_too_large");
+    resp_free(&r);
+    char longurl[3000] = "/v1/search?q=";
+    memset(longurl + 13, 'b', 2500);
+    longurl[2513] = 0;
+    REQUIRE(get(port, longurl, SKEY, &r) == 0);
+    EXPECT_ERR(r, 414, "uri_too_long");
+    resp_free(&r);
+    char hdrs[6000];
+    int hn = snprintf(hdrs, sizeof hdrs, "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Junk: ");
+    memset(hdrs + hn, 'j', 5000);
+    hn += 5000;
+    hn += snprintf(hdrs + hn, sizeof hdrs - (size_t)hn, "\r\n\r\n");
+    REQUIRE(request(port, hdrs, (size_t)hn, &r) == 0);
+    EXPECT_ERR(r, 431, "headers_too_large");
+    resp_free(&r);
+
+    /* Malformed framing. */
+    REQUIRE(request(port, "BLAH BLAH BLAH\r\n\r\n", 18, &r) == 0);
+    EXPECT_ERR(r, 400, "bad_request");
+    resp_free(&r);
+    REQUIRE(request(port, "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: x\r\n\r\n", 53,
+                    &r) == 0);
+    CHECK(r.status == 400);
+    resp_free(&r);
+    /* A truncated body and a peer that vanishes mid-request. */
+    int fd = dial(port);
+    const char *trunc = "POST /v1/search HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                        "Content-Length: 100\r\n\r\n{\"q\":";
+    send_all(fd, trunc, strlen(trunc));
+    close(fd);
+    for (int i = 0; i < 20; i++) {
+        fd = dial(port);
+        send_all(fd, "GET /v1/search?q=a", 18);
+        close(fd);
+    }
+    REQUIRE(get(port, "/healthz", NULL, &r) == 0);
+    CHECK(r.status == 200);
+    resp_free(&r);
+}
+
+static void test_pipelining_and_cors(int port)
+{
+    int fd = dial(port);
+    REQUIRE(fd >= 0);
+    char raw[2048];
+    int n = snprintf(raw, sizeof raw,
+                     "GET /v1/search?q=vim HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\n"
+                     "X-Request-Id: pipe-1\r\n\r\n"
+                     "POST /v1/search HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\n"
+                     "X-Request-Id: pipe-2\r\nContent-Type: application/json\r\n"
+                     "Content-Length: 11\r\n\r\n{\"q\":\"git\"}"
+                     "GET /v1/items/nope HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n"
+                     "X-Request-Id: pipe-3\r\n\r\n",
+                     SKEY, SKEY, SKEY);
+    REQUIRE(send_all(fd, raw, (size_t)n) == 0);
+    rbuf *rb = calloc(1, sizeof *rb);
+    resp r;
+    int want[] = {200, 200, 404};
+    for (int i = 0; i < 3; i++) {
+        REQUIRE(read_resp(fd, rb, &r) == 0);
+        CHECK(r.status == want[i]);
+        char rid[32];
+        snprintf(rid, sizeof rid, "X-Request-Id: pipe-%d", i + 1);
+        CHECK(strstr(r.head, rid));
+        resp_free(&r);
+    }
+    close(fd);
+
+    /* CORS: an allowed origin is echoed; preflight answers 204; others get nothing. */
+    n = snprintf(raw, sizeof raw,
+                 "GET /v1/search?q=vim HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\nOrigin: "
+                 "https://shop.example\r\n\r\n",
+                 SKEY);
+    REQUIRE(request(port, raw, (size_t)n, &r) == 0);
+    CHECK(r.status == 200 && strstr(r.head, "Access-Control-Allow-Origin: https://shop.example"));
+    resp_free(&r);
+    const char *pre = "OPTIONS /v1/search HTTP/1.1\r\nHost: t\r\nOrigin: https://shop.example\r\n"
+                      "Access-Control-Request-Method: POST\r\n\r\n";
+    REQUIRE(request(port, pre, strlen(pre), &r) == 0);
+    CHECK(r.status == 204 && strstr(r.head, "Access-Control-Allow-Methods: GET, POST") &&
+          strstr(r.head, "X-Api-Key"));
+    resp_free(&r);
+    n = snprintf(raw, sizeof raw,
+                 "GET /v1/search?q=vim HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\nOrigin: "
+                 "https://evil.example\r\n\r\n",
+                 SKEY);
+    REQUIRE(request(port, raw, (size_t)n, &r) == 0);
+    CHECK(r.status == 200 && !strstr(r.head, "Access-Control-Allow-Origin"));
+    resp_free(&r);
+    free(rb);
+}
+
+static void test_timeouts_and_cap(int port)
+{
+    /* Slowloris: a request that does not complete in time gets 408 and the connection ends. */
+    int fd = dial(port);
+    send_all(fd, "GET /healthz HTTP/1.1\r\nHo", 25);
+    rbuf *rb = calloc(1, sizeof *rb);
+    resp r;
+    REQUIRE(read_resp(fd, rb, &r) == 0);
+    EXPECT_ERR(r, 408, "request_timeout");
+    resp_free(&r);
+    char c;
+    CHECK(recv(fd, &c, 1, 0) == 0);
+    close(fd);
+    /* An idle keep-alive connection is closed. */
+    fd = dial(port);
+    CHECK(recv(fd, &c, 1, 0) == 0);
+    close(fd);
+    /* Past max_connections (40) a connection gets 503. */
+    int fds[45], over = 0;
+    for (int i = 0; i < 45; i++)
+        fds[i] = dial(port);
+    for (int i = 0; i < 45; i++) {
+        struct timeval tv = {0, 300000};
+        setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        rb->len = 0;
+        if (read_resp(fds[i], rb, &r) == 0) {
+            char cb[64];
+            over += r.status == 503 && strcmp(err_code(&r, cb, sizeof cb), "over_capacity") == 0;
+            resp_free(&r);
+        }
+    }
+    CHECK(over == 5);
+    for (int i = 0; i < 45; i++)
+        close(fds[i]);
+    free(rb);
+    usleep(100000);
+}
+
+static void test_concurrency_and_commit(int port)
+{
+    /* 8 clients on keep-alive connections while souk-index commits a new document; the commit
+     * is visible to the first request after souk-index returns. */
+    atomic_int stop = 0;
+    load l[8];
+    pthread_t th[8];
+    for (int i = 0; i < 8; i++) {
+        l[i] = (load){port,  i % 2 ? "/v1/search?q=zqxcommitprobe" : "/v1/search?q=text+editor",
+                      &stop, 0,
+                      0,     0,
+                      0,     50};
+        pthread_create(&th[i], NULL, load_main, &l[i]);
+    }
+    usleep(200000);
+    char stream[600], cmd[2048];
+    snprintf(stream, sizeof stream, "%s/new.ndjson", dir);
+    FILE *f = fopen(stream, "w");
+    fprintf(f, "{\"op\":\"upsert\",\"id\":\"zqx-probe\",\"title\":\"zqxcommitprobe packaging "
+               "tool\",\"description\":\"added while the server answers\"}\n");
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "'%s/souk-index' --data '%s' catalog '%s' >/dev/null 2>&1",
+             SOUK_BIN_DIR, data_dir, stream);
+    CHECK(system(cmd) == 0);
+    resp r;
+    REQUIRE(get(port, "/v1/search?q=zqxcommitprobe", SKEY, &r) == 0);
+    CHECK(r.status == 200 && strstr(r.body, "\"id\":\"zqx-probe\"") &&
+          strstr(r.body, "\"total\":1,"));
+    resp_free(&r);
+    REQUIRE(get(port, "/v1/items/zqx-probe", SKEY, &r) == 0);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    usleep(200000);
+    atomic_store(&stop, 1);
+    int ok = 0;
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        ok += l[i].ok;
+        CHECK(l[i].other == 0 && l[i].broken == 0);
+    }
+    fprintf(stderr, "  concurrent clients: %d searches answered during the commit\n", ok);
+    CHECK(ok > 100);
+}
+
+static void test_reload(server *s)
+{
+    const char *newkey = "rotated-search-key-89";
+    resp r;
+    write_config(newkey, NULL);
+    kill(s->pid, SIGHUP);
+    usleep(300000);
+    REQUIRE(get(s->port, "/v1/search?q=vim", newkey, &r) == 0);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    REQUIRE(get(s->port, "/v1/search?q=vim", SKEY, &r) == 0);
+    EXPECT_ERR(r, 401, "invalid_credentials");
+    resp_free(&r);
+    /* A broken file is refused and the running configuration stays. */
+    FILE *f = fopen(cfg_path, "w");
+    fputs("{\"search_keys\":[\"sha256:zz\"]}", f);
+    fclose(f);
+    kill(s->pid, SIGHUP);
+    usleep(300000);
+    REQUIRE(get(s->port, "/v1/search?q=vim", newkey, &r) == 0);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    REQUIRE(get(s->port, "/metrics", AKEY, &r) == 0);
+    CHECK(strstr(r.body, "souk_config_reloads_total 1\n"));
+    resp_free(&r);
+    write_config(SKEY, NULL);
+    kill(s->pid, SIGHUP);
+    usleep(300000);
+}
+
+static void test_access_log(void)
+{
+    FILE *f = fopen(log_path, "r");
+    REQUIRE(f);
+    char line[1024];
+    int lines = 0, search = 0;
+    while (fgets(line, sizeof line, f)) {
+        lines++;
+        search += strstr(line, " GET /v1/search 200 ") != NULL;
+        CHECK(!strstr(line, SKEY) && !strstr(line, AKEY) && !strstr(line, "editor") &&
+              !strstr(line, "zqx") && !strstr(line, "vim"));
+    }
+    fclose(f);
+    CHECK(lines > 50 && search > 5);
+}
+
+static void test_graceful_shutdown(server *s)
+{
+    atomic_int stop = 0;
+    load l[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        l[i] =
+            (load){s->port, "/v1/search?q=python+library&per_page=50", &stop, 0, 0, 0, 0, 1000000};
+        pthread_create(&th[i], NULL, load_main, &l[i]);
+    }
+    /* A request already sent when SIGTERM arrives still gets its whole answer. */
+    int fd = dial(s->port);
+    char raw[512];
+    int n = snprintf(raw, sizeof raw,
+                     "GET /v1/search?q=library&per_page=50&explain=true HTTP/1.1\r\nHost: t\r\n"
+                     "X-Api-Key: %s\r\n\r\n",
+                     SKEY);
+    usleep(200000);
+    send_all(fd, raw, (size_t)n);
+    kill(s->pid, SIGTERM);
+    rbuf *rb = calloc(1, sizeof *rb);
+    resp r;
+    CHECK(read_resp(fd, rb, &r) == 0 && (r.status == 200 || r.status == 503));
+    resp_free(&r);
+    close(fd);
+    int status = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    REQUIRE(waitpid(s->pid, &status, 0) == s->pid);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(t1.tv_sec - t0.tv_sec < 8);
+    atomic_store(&stop, 1);
+    int ok = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ok += l[i].ok;
+        CHECK(l[i].broken == 0);
+    }
+    CHECK(ok > 0);
+    free(rb);
+}
+
+static void test_queue_mode(void)
+{
+    server s;
+    write_config(SKEY, NULL);
+    start_server(&s, "queue", 0);
+    char want[10][128], got[10][128];
+    int nw = engine_ids("text editor", 0, 10, want);
+    resp r;
+    REQUIRE(get(s.port, "/v1/search?q=text+editor", SKEY, &r) == 0);
+    CHECK(r.status == 200 && hit_ids(&r, got, 10, NULL) == nw);
+    for (int i = 0; i < nw; i++)
+        CHECK(strcmp(want[i], got[i]) == 0);
+    resp_free(&r);
+    test_pipelining_and_cors(s.port);
+    /* A peer that leaves while its request runs on the pool. */
+    for (int i = 0; i < 20; i++) {
+        int fd = dial(s.port);
+        char raw[256];
+        int n = snprintf(raw, sizeof raw,
+                         "GET /v1/search?q=library&per_page=50 HTTP/1.1\r\nHost: t\r\n"
+                         "X-Api-Key: %s\r\n\r\n",
+                         SKEY);
+        send_all(fd, raw, (size_t)n);
+        close(fd);
+    }
+    CHECK(stop_server(&s) == 0);
+
+    /* With room for one request at a time, a burst gets 429s and every answer is whole. */
+    write_config(SKEY, ",\"max_queue\":1");
+    start_server(&s, "queue", 0);
+    atomic_int stop = 0;
+    load l[16];
+    pthread_t th[16];
+    for (int i = 0; i < 16; i++) {
+        l[i] = (load){s.port, "/v1/search?q=python+library+module&per_page=50", &stop, 0, 0, 0, 0,
+                      1000};
+        pthread_create(&th[i], NULL, load_main, &l[i]);
+    }
+    usleep(500000);
+    atomic_store(&stop, 1);
+    int ok = 0, other = 0;
+    for (int i = 0; i < 16; i++) {
+        pthread_join(th[i], NULL);
+        ok += l[i].ok;
+        other += l[i].other;
+        CHECK(l[i].broken == 0);
+    }
+    fprintf(stderr, "  queue mode with max_queue 1: %d answered, %d refused with 429\n", ok, other);
+    CHECK(ok > 0 && other > 0);
+    REQUIRE(get(s.port, "/metrics", AKEY, &r) == 0);
+    CHECK(strstr(r.body, "souk_http_requests_total{endpoint=\"other\",status=\"429\"}"));
+    resp_free(&r);
+    CHECK(stop_server(&s) == 0);
+}
+
+int main(void)
+{
+    souk_alloc_init();
+    const char *src = shared_data("catalog/debian-packages.jsonl.xz");
+    if (!src)
+        return TEST_SKIP;
+    REQUIRE(mkdtemp(dir));
+    snprintf(data_dir, sizeof data_dir, "%s/index", dir);
+    snprintf(cfg_path, sizeof cfg_path, "%s/server.json", dir);
+    snprintf(log_path, sizeof log_path, "%s/access.log", dir);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "xz -dc '%s' | head -n 8000 | '%s/souk-index' --data '%s' --schema "
+             "'%s/indexer/schemas/debian-packages.json' catalog - >/dev/null",
+             src, SOUK_BIN_DIR, data_dir, SOUK_SOURCE_DIR);
+    REQUIRE(system(cmd) == 0);
+    write_config(SKEY, NULL);
+
+    server s;
+    start_server(&s, "reuseport", 1);
+    test_endpoints(s.port);
+    test_bad_input(s.port);
+    test_pipelining_and_cors(s.port);
+    test_timeouts_and_cap(s.port);
+    test_concurrency_and_commit(s.port);
+    test_reload(&s);
+    test_access_log();
+    test_graceful_shutdown(&s);
+    test_queue_mode();
+
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+    return check_failures ? 1 : 0;
+}
