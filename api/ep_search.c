@@ -149,7 +149,7 @@ static int lookup(sk_ctx *c, const char *name, size_t n, int *id)
         if (strlen(later[i]) == n && memcmp(later[i], name, n) == 0)
             return sk_fail(c, 400, "unsupported_parameter", later[i],
                            "%s is not supported by this version of the server", later[i]);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; shown[i]; i++)
         if ((unsigned char)shown[i] < 0x20 || (unsigned char)shown[i] >= 0x7f)
             shown[i] = '?';
     return sk_fail(c, 400, "unknown_parameter", shown, "unknown parameter \"%s\"", shown);
@@ -157,6 +157,8 @@ static int lookup(sk_ctx *c, const char *name, size_t n, int *id)
 
 static int parse_get(sk_ctx *c, sparams *p)
 {
+    if (!c->query_string)
+        return 0;
     const char *s = c->query_string, *end = s + c->query_len;
     sk_buf name = {0}, val = {0};
     int rc = 0;

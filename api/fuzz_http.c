@@ -14,6 +14,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__has_feature)
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:Xapian::QueryParser::Internal::parse_query\n";
+}
+#endif
+
 static const char docs[] =
     "{\"op\":\"upsert\",\"id\":\"B-933-M8x40\",\"title\":\"Hexagon head screw DIN 933 M8x40 "
     "steel 8.8 zinc plated\",\"brand\":\"Bossard\",\"category\":\"fasteners/screws\","

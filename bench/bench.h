@@ -8,4 +8,7 @@ int bench_index(int argc, char **argv);
 /* souk-bench search: query throughput and latency, Souk beside Xapian, same results. */
 int bench_search(int argc, char **argv);
 
+/* souk-bench http: the query server under h2load, beside its in-process and nginx ceilings. */
+int bench_http(int argc, char **argv);
+
 #endif

@@ -332,7 +332,7 @@ static int cmp_by_rarity(const void *a, const void *b)
 static cur *build(build_ctx *b, uint32_t idx)
 {
     const souk_qnode *n = &b->q->nodes[idx];
-    const uint32_t *kids = b->q->kids + n->first_kid;
+    const uint32_t *kids = b->q->kids ? b->q->kids + n->first_kid : NULL;
     cur *c = NULL;
     switch (n->op) {
     case SOUK_QOP_TERM:

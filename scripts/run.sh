@@ -1,6 +1,7 @@
 #!/bin/sh
 # The main job behind `make run`: build a real catalog from this machine's own apt lists (no
-# external data), index it into an embedded data directory, and show what was indexed.
+# external data), index it into an embedded data directory, run a few sample searches, and serve
+# it with souk-server on 127.0.0.1:8080 (SOUK_LISTEN overrides) until Ctrl-C.
 # Usage: scripts/run.sh BUILD_DIR DATA_DIR
 set -eu
 BUILD=${1:-build}
@@ -18,12 +19,11 @@ echo "run: converting apt's package lists into $CATALOG"
 echo "run: indexing into $DATA"
 "$BIN/souk-index" --data "$DATA" --schema indexer/schemas/debian-packages.json catalog "$CATALOG"
 "$BIN/souk-index" --data "$DATA" stats
-if [ -x "$BIN/souk-search" ]; then
-    for q in "text editor" "web server" "python json parser" '"version control"'; do
-        echo "run: search: $q"
-        "$BIN/souk-search" --data "$DATA" --k 5 "$q"
-    done
-else
-    echo "run: sample documents:"
-    "$BIN/souk-index" --data "$DATA" dump vim nginx git | cut -c1-300
-fi
+for q in "text editor" "web server" "python json parser" '"version control"'; do
+    echo "run: search: $q"
+    "$BIN/souk-search" --data "$DATA" --k 5 "$q"
+done
+LISTEN=${SOUK_LISTEN:-127.0.0.1:8080}
+echo "run: serving $DATA on http://$LISTEN (development mode: no keys; Ctrl-C stops)"
+echo "run: try: curl 'http://$LISTEN/v1/search?q=text+editor&per_page=3'"
+exec "$BIN/souk-server" --data "$DATA" --listen "$LISTEN" --access-log -

@@ -1,0 +1,584 @@
+/* bench_http.c: souk-bench http, the query server under load.
+ *
+ *   souk-bench http [--catalog FILE.jsonl[.xz]] [--work DIR] [--duration S] [--conns N]
+ *                   [--keep]
+ *
+ * It indexes the Debian catalog, starts souk-server on it pinned to CPU 0 (one loop), and
+ * drives it with h2load (Debian's nghttp2-client, HTTP/1.1, keep-alive, 64 connections) pinned
+ * to CPU 1, cycling through the real query mix of ../shared/data/queries/ (WANDS, TREC DL 2020,
+ * MS MARCO dev, Best Buy suggestions). Latency percentiles come from h2load's per-request log.
+ * In the same run it measures:
+ *   - the in-process ceiling: the same requests through the server's own handler (routing,
+ *     search, response JSON, no sockets) on CPU 0, and the engine alone (souk_search);
+ *   - the HTTP ceiling: nginx from Debian serving a static file of the mean response size, on
+ *     CPU 0 with one worker, under the same h2load load;
+ *   - p99 at 80% of the peak rate (h2load --rps);
+ *   - both modes of the server (reuseport loops, and one loop with a thread pool) on both cores,
+ *     unpinned, for the choice between them.
+ * The last line printed is JSON. Loads go to 127.0.0.1 only, for a bounded time. */
+#include "api_int.h"
+#include "bench.h"
+#include "souk/search.h"
+#include "souk/souk.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct qlist {
+    char **q;
+    size_t n, cap;
+} qlist;
+
+typedef struct load_result {
+    double qps, p50, p99, p999, mean_us;
+    unsigned long done, failed, non200;
+} load_result;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void pin(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    sched_setaffinity(0, sizeof set, &set);
+}
+
+static void ql_add(qlist *l, const char *q)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 512;
+        l->q = realloc(l->q, l->cap * sizeof *l->q);
+    }
+    l->q[l->n++] = strdup(q);
+}
+
+/* The real query mix: every query of the logs, in file order, up to max. */
+static void load_mix(const char *root, qlist *l, size_t max)
+{
+    const char *files[] = {"queries/wands/query.csv", "queries/msmarco/topics.dl20.txt",
+                           "queries/msmarco/topics.msmarco-passage.dev-subset.txt"};
+    char path[PATH_MAX + 128], *line = NULL;
+    size_t cap = 0, per = max / 4;
+    ssize_t len;
+    for (size_t f = 0; f < 3; f++) {
+        snprintf(path, sizeof path, "%s/../shared/data/%s", root, files[f]);
+        FILE *in = fopen(path, "r");
+        size_t got = 0;
+        while (in && got < per && (len = getline(&line, &cap, in)) > 0) {
+            while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+                line[--len] = 0;
+            char *q = strchr(line, '\t');
+            if (!q || !q[1])
+                continue;
+            q++;
+            char *end = strchr(q, '\t');
+            if (end)
+                *end = 0;
+            if (strcmp(q, "query") == 0)
+                continue;
+            ql_add(l, q);
+            got++;
+        }
+        if (in)
+            fclose(in);
+    }
+    snprintf(path, sizeof path, "%s/../shared/data/queries/algolia-bestbuy/query_suggestions.json",
+             root);
+    FILE *in = fopen(path, "r");
+    if (in) {
+        fseek(in, 0, SEEK_END);
+        long sz = ftell(in);
+        fseek(in, 0, SEEK_SET);
+        char *buf = malloc((size_t)sz + 1);
+        if (fread(buf, 1, (size_t)sz, in) == (size_t)sz) {
+            buf[sz] = 0;
+            cJSON *j = cJSON_Parse(buf), *e;
+            size_t got = 0;
+            cJSON_ArrayForEach(e, j)
+            {
+                const char *q = cJSON_GetStringValue(cJSON_GetObjectItem(e, "query"));
+                if (q && *q && got++ < per)
+                    ql_add(l, q);
+            }
+            cJSON_Delete(j);
+        }
+        free(buf);
+        fclose(in);
+    }
+    free(line);
+}
+
+static void url_encode(const char *s, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p && o + 4 < cap; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.')
+            out[o++] = (char)*p;
+        else if (*p == ' ')
+            out[o++] = '+';
+        else {
+            out[o++] = '%';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        }
+    }
+    out[o] = 0;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Runs argv pinned to cpu (-1: unpinned) and returns its pid; stdout to out_path if given. */
+static pid_t spawn(char *const argv[], int cpu, const char *out_path)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (cpu >= 0)
+            pin(cpu);
+        if (out_path) {
+            FILE *f = freopen(out_path, "w", stdout);
+            (void)f;
+        }
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Reads h2load's summary (q/s over the measured duration) and, from its per-request log, the
+ * latencies of the requests that started after the warm-up second. */
+static int load_read(const char *log, const char *out, load_result *r)
+{
+    memset(r, 0, sizeof *r);
+    FILE *f = fopen(log, "r");
+    if (!f)
+        return -1;
+    size_t n = 0, cap = 1 << 16, all = 0;
+    double *lat = malloc(cap * sizeof *lat), sum = 0;
+    unsigned long long *start = malloc(cap * sizeof *start), t0 = ~0ull;
+    int *st = malloc(cap * sizeof *st);
+    unsigned long long t;
+    int status;
+    double us;
+    while (fscanf(f, "%llu %d %lf", &t, &status, &us) == 3) {
+        if (all == cap) {
+            cap *= 2;
+            lat = realloc(lat, cap * sizeof *lat);
+            start = realloc(start, cap * sizeof *start);
+            st = realloc(st, cap * sizeof *st);
+        }
+        start[all] = t;
+        st[all] = status;
+        lat[all++] = us;
+        if (t < t0)
+            t0 = t;
+    }
+    fclose(f);
+    for (size_t i = 0; i < all; i++) {
+        if (start[i] < t0 + 1000000)
+            continue;
+        lat[n++] = lat[i];
+        sum += lat[i];
+        if (st[i] != 200)
+            r->non200++;
+    }
+    free(start);
+    free(st);
+    f = fopen(out, "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long tot, started, done, ok, failed;
+        double secs, rate;
+        if (sscanf(line, "requests: %lu total, %lu started, %lu done, %lu succeeded, %lu failed",
+                   &tot, &started, &done, &ok, &failed) == 5) {
+            r->done = done;
+            r->failed = failed;
+        }
+        if (sscanf(line, "finished in %lfs, %lf req/s", &secs, &rate) == 2)
+            r->qps = rate;
+    }
+    if (f)
+        fclose(f);
+    if (n) {
+        qsort(lat, n, sizeof *lat, cmp_d);
+        r->p50 = lat[n / 2];
+        r->p99 = lat[(size_t)((double)n * 0.99)];
+        r->p999 = lat[(size_t)((double)n * 0.999)];
+        r->mean_us = sum / (double)n;
+    }
+    free(lat);
+    return n && r->qps > 0 ? 0 : -1;
+}
+
+/* One h2load run on cpu 1 (or unpinned) for duration seconds; rps 0 = as fast as it can. */
+static int h2load(const char *work, const char *uris, int conns, int duration, double rps, int cpu,
+                  load_result *r)
+{
+    char c[16], d[16], log[PATH_MAX], out[PATH_MAX], rate[48], logopt[PATH_MAX + 16];
+    snprintf(c, sizeof c, "%d", conns);
+    snprintf(d, sizeof d, "%d", duration);
+    snprintf(log, sizeof log, "%s/h2load.log", work);
+    snprintf(out, sizeof out, "%s/h2load.out", work);
+    snprintf(logopt, sizeof logopt, "--log-file=%s", log);
+    snprintf(rate, sizeof rate, "--rps=%.2f", rps);
+    char *argv[20];
+    int a = 0;
+    argv[a++] = "h2load";
+    argv[a++] = "--h1";
+    argv[a++] = "-c";
+    argv[a++] = c;
+    argv[a++] = "-t";
+    argv[a++] = "1";
+    argv[a++] = "-m";
+    argv[a++] = "1";
+    argv[a++] = "-D";
+    argv[a++] = d;
+    argv[a++] = "--warm-up-time=1";
+    argv[a++] = logopt;
+    if (rps > 0)
+        argv[a++] = rate;
+    argv[a++] = "-i";
+    argv[a++] = (char *)uris;
+    argv[a] = NULL;
+    pid_t pid = spawn(argv, cpu, out);
+    int status;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "souk-bench http: h2load failed (see %s)\n", out);
+        return -1;
+    }
+    return load_read(log, out, r);
+}
+
+/* Starts souk-server and returns its port (0 on failure). */
+static int server_start(const char *bin, const char *data, const char *mode, const char *threads,
+                        int cpu, const char *work, pid_t *pid)
+{
+    char out[PATH_MAX];
+    snprintf(out, sizeof out, "%s/server.out", work);
+    char *argv[] = {(char *)bin, "--data",     (char *)data, "--listen",      "127.0.0.1:0",
+                    "--mode",    (char *)mode, "--threads",  (char *)threads, NULL};
+    *pid = spawn(argv, cpu, out);
+    for (int i = 0; i < 100; i++) {
+        usleep(50000);
+        FILE *f = fopen(out, "r");
+        char line[512] = "";
+        if (f && fgets(line, sizeof line, f)) {
+            fclose(f);
+            const char *p = strstr(line, "127.0.0.1:");
+            return p ? atoi(p + 10) : 0;
+        }
+        if (f)
+            fclose(f);
+    }
+    return 0;
+}
+
+static void stop(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+}
+
+/* Writes the URI file for h2load: every query of the mix as a GET /v1/search. */
+static int write_uris(const char *path, int port, const qlist *l)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    char enc[4096];
+    for (size_t i = 0; i < l->n; i++) {
+        url_encode(l->q[i], enc, sizeof enc);
+        fprintf(f, "http://127.0.0.1:%d/v1/search?q=%s\n", port, enc);
+    }
+    fclose(f);
+    return 0;
+}
+
+/* The in-process ceilings on cpu 0: the server's handler without sockets, and souk_search. */
+static void in_process(const char *data, const qlist *l, double secs, double *handler_qps,
+                       double *engine_qps, double *mean_bytes)
+{
+    pin(0);
+    char err[512];
+    sk_server_state st = {0};
+    pthread_mutex_t m1 = PTHREAD_MUTEX_INITIALIZER, m2 = PTHREAD_MUTEX_INITIALIZER;
+    st.metrics_lock = &m1;
+    st.log_lock = &m2;
+    sk_config *cfg;
+    sk_worker *w;
+    if (sk_config_load(NULL, &cfg, err, sizeof err) ||
+        souk_index_open(data, NULL, SOUK_INDEX_RDONLY, &st.ix, err, sizeof err)) {
+        fprintf(stderr, "souk-bench http: %s\n", err);
+        exit(1);
+    }
+    atomic_init(&st.config, cfg);
+    if (sk_worker_new(&st, &w))
+        exit(1);
+    sk_request *reqs = calloc(l->n, sizeof *reqs);
+    char enc[4096];
+    for (size_t i = 0; i < l->n; i++) {
+        url_encode(l->q[i], enc, sizeof enc);
+        reqs[i].method = HTTP_GET;
+        reqs[i].keep_alive = 1;
+        sk_buf_str(&reqs[i].url, "/v1/search?q=");
+        sk_buf_str(&reqs[i].url, enc);
+    }
+    sk_buf out = {0};
+    size_t done = 0, bytes = 0;
+    double t0 = now_s(), t;
+    do {
+        for (size_t i = 0; i < l->n; i++) {
+            out.len = 0;
+            sk_handle(w, &reqs[i], 1, &out);
+            bytes += out.len;
+        }
+        done += l->n;
+    } while ((t = now_s() - t0) < secs);
+    *handler_qps = (double)done / t;
+    *mean_bytes = (double)bytes / (double)done;
+    souk_hit hits[10];
+    souk_search_opts o = {10, SOUK_BM25_DEFAULT, 0, NULL, 0};
+    done = 0;
+    t0 = now_s();
+    do {
+        for (size_t i = 0; i < l->n; i++) {
+            size_t n;
+            souk_searcher_refresh(w->searcher);
+            souk_search(w->searcher, l->q[i], strlen(l->q[i]), &o, hits, &n, NULL, err, sizeof err);
+        }
+        done += l->n;
+    } while ((t = now_s() - t0) < secs);
+    *engine_qps = (double)done / t;
+    for (size_t i = 0; i < l->n; i++)
+        sk_buf_free(&reqs[i].url);
+    free(reqs);
+    sk_buf_free(&out);
+    sk_worker_free(w);
+    souk_index_close(st.ix);
+    cpu_set_t all;
+    CPU_ZERO(&all);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        CPU_SET(c, &all);
+    sched_setaffinity(0, sizeof all, &all);
+}
+
+/* nginx with one worker on cpu 0 serving a file of `bytes` bytes; returns its port. */
+static int nginx_start(const char *work, size_t bytes, pid_t *pid)
+{
+    char path[PATH_MAX], conf[PATH_MAX];
+    snprintf(path, sizeof path, "%s/static", work);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/static/resp.json", work);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return 0;
+    for (size_t i = 0; i < bytes; i++)
+        fputc(i + 1 == bytes ? '\n' : 'x', f);
+    fclose(f);
+    int port = 0;
+    for (int tries = 0; tries < 20 && !port; tries++) {
+        int cand = 20000 + (int)(random() % 20000);
+        snprintf(conf, sizeof conf, "%s/nginx.conf", work);
+        f = fopen(conf, "w");
+        fprintf(f,
+                "%sworker_processes 1;\ndaemon off;\npid %s/nginx.pid;\nerror_log %s/nginx.err;\n"
+                "events { worker_connections 1024; }\n"
+                "http { access_log off; client_body_temp_path %s/tmp; proxy_temp_path %s/tmp;\n"
+                "  fastcgi_temp_path %s/tmp; uwsgi_temp_path %s/tmp; scgi_temp_path %s/tmp;\n"
+                "  keepalive_requests 1000000;\n"
+                "  server { listen 127.0.0.1:%d; location / { root %s/static; "
+                "default_type application/json; } } }\n",
+                getuid() == 0 ? "user root;\n" : "", work, work, work, work, work, work, work, cand,
+                work);
+        fclose(f);
+        char *argv[] = {"nginx", "-c", conf, "-p", (char *)work, NULL};
+        *pid = spawn(argv, 0, NULL);
+        usleep(300000);
+        int status;
+        if (waitpid(*pid, &status, WNOHANG) == 0)
+            port = cand;
+    }
+    return port;
+}
+
+static void print_row(const char *name, const load_result *r)
+{
+    printf("%-34s %9.0f %8.0f %8.0f %9.0f %8lu\n", name, r->qps, r->p50, r->p99, r->p999,
+           r->failed + r->non200);
+}
+
+int bench_http(int argc, char **argv)
+{
+    char root[PATH_MAX - 128], catalog[PATH_MAX] = "", work[PATH_MAX - 128] = "", cmd[3 * PATH_MAX];
+    int duration = 10, conns = 64, keep = 0;
+    ssize_t rl = readlink("/proc/self/exe", root, sizeof root - 1);
+    if (rl <= 0)
+        return 1;
+    root[rl] = 0;
+    char bindir[PATH_MAX];
+    snprintf(bindir, sizeof bindir, "%s", root);
+    *strrchr(bindir, '/') = 0;
+    for (int up = 0; up < 3; up++)
+        *strrchr(root, '/') = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--catalog") == 0 && i + 1 < argc)
+            snprintf(catalog, sizeof catalog, "%s", argv[++i]);
+        else if (strcmp(argv[i], "--work") == 0 && i + 1 < argc)
+            snprintf(work, sizeof work, "%s", argv[++i]);
+        else if (strcmp(argv[i], "--duration") == 0 && i + 1 < argc)
+            duration = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--conns") == 0 && i + 1 < argc)
+            conns = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--keep") == 0)
+            keep = 1;
+        else {
+            fprintf(stderr, "usage: souk-bench http [--catalog FILE] [--work DIR] [--duration S] "
+                            "[--conns N] [--keep]\n");
+            return 2;
+        }
+    }
+    if (duration < 1 || duration > 120 || conns < 1 || conns > 1000) {
+        fprintf(stderr, "souk-bench http: --duration 1..120 and --conns 1..1000\n");
+        return 2;
+    }
+    if (!catalog[0])
+        snprintf(catalog, sizeof catalog, "%s/../shared/data/catalog/debian-packages.jsonl.xz",
+                 root);
+    if (access(catalog, R_OK) != 0) {
+        printf("SKIP: catalog %s not found\n", catalog);
+        return 0;
+    }
+    if (system("command -v h2load >/dev/null && command -v nginx >/dev/null") != 0 &&
+        access("/usr/sbin/nginx", X_OK) != 0) {
+        printf("SKIP: h2load (nghttp2-client) or nginx (nginx-light) is not installed\n");
+        return 0;
+    }
+    setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
+    if (!work[0]) {
+        snprintf(work, sizeof work, "/tmp/souk-bench-http.XXXXXX");
+        if (!mkdtemp(work))
+            return 1;
+    } else if (mkdir(work, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "souk-bench http: cannot create %s: %s\n", work, strerror(errno));
+        return 1;
+    }
+    char data[PATH_MAX], uris[PATH_MAX], server[PATH_MAX + 16], probe[PATH_MAX + 16];
+    snprintf(data, sizeof data, "%s/souk", work);
+    snprintf(uris, sizeof uris, "%s/uris.txt", work);
+    snprintf(server, sizeof server, "%s/souk-server", bindir);
+    snprintf(probe, sizeof probe, "%s/data.mdb", data);
+    if (access(probe, R_OK) != 0) {
+        snprintf(cmd, sizeof cmd,
+                 "xz -dcf '%s' | '%s/souk-index' --data '%s' --schema "
+                 "'%s/indexer/schemas/debian-packages.json' catalog - >/dev/null",
+                 catalog, bindir, data, root);
+        if (system(cmd) != 0) {
+            fprintf(stderr, "souk-bench http: indexing failed\n");
+            return 1;
+        }
+    }
+    qlist mix = {0};
+    load_mix(root, &mix, 2000);
+    if (mix.n == 0) {
+        printf("SKIP: no queries under ../shared/data/queries/\n");
+        return 0;
+    }
+    printf("souk-bench http: %zu real queries, %d connections, %d s per run, server on CPU 0, "
+           "h2load on CPU 1\n",
+           mix.n, conns, duration);
+    fflush(stdout);
+
+    double handler_qps, engine_qps, mean_bytes;
+    in_process(data, &mix, 5, &handler_qps, &engine_qps, &mean_bytes);
+
+    pid_t spid;
+    int port = server_start(server, data, "reuseport", "1", 0, work, &spid);
+    if (!port || write_uris(uris, port, &mix)) {
+        fprintf(stderr, "souk-bench http: the server did not start\n");
+        return 1;
+    }
+    load_result peak, at80;
+    int rc = h2load(work, uris, conns, duration, 0, 1, &peak);
+    if (rc == 0)
+        rc = h2load(work, uris, conns, duration, 0.8 * peak.qps / conns, 1, &at80);
+    stop(spid);
+    if (rc)
+        return 1;
+
+    /* The modes on both cores (server and load share them: for the choice, not the ceiling). */
+    load_result mode_r[2];
+    const char *modes[2] = {"reuseport", "queue"};
+    for (int m = 0; m < 2; m++) {
+        port = server_start(server, data, modes[m], "2", -1, work, &spid);
+        if (!port || write_uris(uris, port, &mix) ||
+            h2load(work, uris, conns, duration, 0, -1, &mode_r[m])) {
+            stop(spid);
+            return 1;
+        }
+        stop(spid);
+    }
+
+    pid_t npid;
+    load_result ng = {0};
+    int nport = nginx_start(work, (size_t)mean_bytes, &npid);
+    if (nport) {
+        FILE *f = fopen(uris, "w");
+        fprintf(f, "http://127.0.0.1:%d/resp.json\n", nport);
+        fclose(f);
+        h2load(work, uris, conns, duration, 0, 1, &ng);
+        kill(npid, SIGQUIT);
+        waitpid(npid, NULL, 0);
+    } else {
+        fprintf(stderr, "souk-bench http: nginx did not start (see %s/nginx.err)\n", work);
+    }
+
+    printf("\n%-34s %9s %8s %8s %9s %8s\n", "run", "q/s", "p50 us", "p99 us", "p99.9 us", "errors");
+    print_row("souk-server, 1 loop on CPU 0", &peak);
+    print_row("  at 80% of that rate", &at80);
+    print_row("souk-server reuseport, 2 loops", &mode_r[0]);
+    print_row("souk-server queue, 1 loop + 2 pool", &mode_r[1]);
+    if (nport)
+        print_row("nginx static file, 1 worker", &ng);
+    printf("in-process on CPU 0: handler %.0f q/s, engine alone %.0f q/s; mean response %.0f "
+           "bytes\n",
+           handler_qps, engine_qps, mean_bytes);
+    printf("HTTP / in-process handler = %.2f; HTTP / engine = %.2f; HTTP / nginx = %.2f\n",
+           peak.qps / handler_qps, peak.qps / engine_qps, ng.qps > 0 ? peak.qps / ng.qps : 0);
+    printf("{\"qps\":%.0f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"p999_us\":%.0f,"
+           "\"in_process_qps\":%.0f,\"engine_qps\":%.0f,\"ratio_vs_in_process\":%.3f,"
+           "\"ratio_vs_engine\":%.3f,\"nginx_qps\":%.0f,\"ratio_vs_nginx\":%.3f,"
+           "\"qps_at_80pct\":%.0f,\"p99_us_at_80pct\":%.0f,\"qps_reuseport_2\":%.0f,"
+           "\"qps_queue_2\":%.0f,\"errors\":%lu}\n",
+           peak.qps, peak.p50, peak.p99, peak.p999, handler_qps, engine_qps, peak.qps / handler_qps,
+           peak.qps / engine_qps, ng.qps, ng.qps > 0 ? peak.qps / ng.qps : 0, at80.qps, at80.p99,
+           mode_r[0].qps, mode_r[1].qps, peak.failed + peak.non200 + at80.failed + at80.non200);
+    if (!keep) {
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
+        if (system(cmd) != 0)
+            return 1;
+    }
+    return 0;
+}
