@@ -167,109 +167,149 @@ static pid_t spawn(char *const argv[], int cpu, const char *out_path)
     return pid;
 }
 
-/* Reads h2load's summary (q/s over the measured duration) and, from its per-request log, the
- * latencies of the requests that started after the warm-up second. */
-static int load_read(const char *log, const char *out, load_result *r)
+/* Adds one h2load process's results to r: its q/s (over the measured duration, from its
+ * summary) and the latencies of its requests that started after the warm-up second. */
+static int load_add(const char *log, const char *out, load_result *r, double **lat, size_t *n,
+                    size_t *cap)
 {
-    memset(r, 0, sizeof *r);
     FILE *f = fopen(log, "r");
     if (!f)
         return -1;
-    size_t n = 0, cap = 1 << 16, all = 0;
-    double *lat = malloc(cap * sizeof *lat), sum = 0;
-    unsigned long long *start = malloc(cap * sizeof *start), t0 = ~0ull;
-    int *st = malloc(cap * sizeof *st);
-    unsigned long long t;
+    size_t first = *n;
+    unsigned long long t, t0 = ~0ull, *start = NULL;
+    size_t scap = 0, all = 0;
     int status;
     double us;
     while (fscanf(f, "%llu %d %lf", &t, &status, &us) == 3) {
-        if (all == cap) {
-            cap *= 2;
-            lat = realloc(lat, cap * sizeof *lat);
-            start = realloc(start, cap * sizeof *start);
-            st = realloc(st, cap * sizeof *st);
-        }
-        start[all] = t;
-        st[all] = status;
-        lat[all++] = us;
+        if (*n == *cap)
+            *lat = realloc(*lat, (*cap = *cap ? *cap * 2 : 65536) * sizeof **lat);
+        if (all == scap)
+            start = realloc(start, (scap = scap ? scap * 2 : 65536) * sizeof *start);
+        start[all++] = t;
+        (*lat)[(*n)++] = status == 200 ? us : -us;
         if (t < t0)
             t0 = t;
     }
     fclose(f);
+    size_t keep = first;
     for (size_t i = 0; i < all; i++) {
         if (start[i] < t0 + 1000000)
             continue;
-        lat[n++] = lat[i];
-        sum += lat[i];
-        if (st[i] != 200)
+        double v = (*lat)[first + i];
+        if (v < 0) {
             r->non200++;
+            v = -v;
+        }
+        (*lat)[keep++] = v;
     }
+    *n = keep;
     free(start);
-    free(st);
     f = fopen(out, "r");
     char line[512];
+    int got = 0;
     while (f && fgets(line, sizeof line, f)) {
         unsigned long tot, started, done, ok, failed;
         double secs, rate;
         if (sscanf(line, "requests: %lu total, %lu started, %lu done, %lu succeeded, %lu failed",
                    &tot, &started, &done, &ok, &failed) == 5) {
-            r->done = done;
-            r->failed = failed;
+            r->done += done;
+            r->failed += failed;
         }
-        if (sscanf(line, "finished in %lfs, %lf req/s", &secs, &rate) == 2)
-            r->qps = rate;
+        if (sscanf(line, "finished in %lfs, %lf req/s", &secs, &rate) == 2) {
+            r->qps += rate;
+            got = 1;
+        }
     }
     if (f)
         fclose(f);
-    if (n) {
+    return got ? 0 : -1;
+}
+
+/* h2load for duration seconds with conns connections in nproc processes (their starts spread
+ * over one request interval, so rate-limited clients do not all fire in the same millisecond:
+ * h2load's --rps timers of one process tick together), pinned to cpu (-1: unpinned). rps is
+ * the rate of each connection; 0 = as fast as it can. Each process cycles through the query
+ * mix from its own offset. */
+static int h2load(const char *work, const qlist *mix, int port, int conns, int nproc, int duration,
+                  double rps, int cpu, load_result *r)
+{
+    memset(r, 0, sizeof *r);
+    pid_t pids[64];
+    char log[64][PATH_MAX], out[64][PATH_MAX];
+    if (nproc < 1 || nproc > 64 || conns % nproc)
+        return -1;
+    for (int p = 0; p < nproc; p++) {
+        char c[16], d[16], rate[48], logopt[PATH_MAX + 16], uris[PATH_MAX];
+        snprintf(c, sizeof c, "%d", conns / nproc);
+        snprintf(d, sizeof d, "%d", duration);
+        snprintf(log[p], sizeof log[p], "%s/h2load.%d.log", work, p);
+        snprintf(out[p], sizeof out[p], "%s/h2load.%d.out", work, p);
+        snprintf(uris, sizeof uris, "%s/uris.%d.txt", work, p);
+        snprintf(logopt, sizeof logopt, "--log-file=%s", log[p]);
+        snprintf(rate, sizeof rate, "--rps=%.3f", rps);
+        FILE *f = fopen(uris, "w");
+        if (!f)
+            return -1;
+        char enc[4096];
+        for (size_t i = 0; i < mix->n; i++) {
+            const char *q = mix->q[(i + (size_t)p * mix->n / (size_t)nproc) % mix->n];
+            if (port < 0) {
+                fprintf(f, "http://127.0.0.1:%d/resp.json\n", -port);
+                break;
+            }
+            url_encode(q, enc, sizeof enc);
+            fprintf(f, "http://127.0.0.1:%d/v1/search?q=%s\n", port, enc);
+        }
+        fclose(f);
+        char *argv[20];
+        int a = 0;
+        argv[a++] = "h2load";
+        argv[a++] = "--h1";
+        argv[a++] = "-c";
+        argv[a++] = c;
+        argv[a++] = "-t";
+        argv[a++] = "1";
+        argv[a++] = "-m";
+        argv[a++] = "1";
+        argv[a++] = "-D";
+        argv[a++] = d;
+        argv[a++] = "--warm-up-time=1";
+        argv[a++] = logopt;
+        if (rps > 0)
+            argv[a++] = rate;
+        argv[a++] = "-i";
+        argv[a++] = uris;
+        argv[a] = NULL;
+        unlink(log[p]); /* h2load appends to its log */
+        pids[p] = spawn(argv, cpu, out[p]);
+        if (rps > 0 && nproc > 1)
+            usleep((useconds_t)(1e6 / rps / nproc));
+    }
+    int rc = 0;
+    for (int p = 0; p < nproc; p++) {
+        int status;
+        if (pids[p] < 0 || waitpid(pids[p], &status, 0) != pids[p] || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "souk-bench http: h2load failed (see %s)\n", out[p]);
+            rc = -1;
+        }
+    }
+    double *lat = NULL;
+    size_t n = 0, cap = 0;
+    for (int p = 0; p < nproc && !rc; p++)
+        rc = load_add(log[p], out[p], r, &lat, &n, &cap);
+    if (!rc && n) {
+        double sum = 0;
         qsort(lat, n, sizeof *lat, cmp_d);
+        for (size_t i = 0; i < n; i++)
+            sum += lat[i];
         r->p50 = lat[n / 2];
         r->p99 = lat[(size_t)((double)n * 0.99)];
         r->p999 = lat[(size_t)((double)n * 0.999)];
         r->mean_us = sum / (double)n;
     }
     free(lat);
-    return n && r->qps > 0 ? 0 : -1;
-}
-
-/* One h2load run on cpu 1 (or unpinned) for duration seconds; rps 0 = as fast as it can. */
-static int h2load(const char *work, const char *uris, int conns, int duration, double rps, int cpu,
-                  load_result *r)
-{
-    char c[16], d[16], log[PATH_MAX], out[PATH_MAX], rate[48], logopt[PATH_MAX + 16];
-    snprintf(c, sizeof c, "%d", conns);
-    snprintf(d, sizeof d, "%d", duration);
-    snprintf(log, sizeof log, "%s/h2load.log", work);
-    snprintf(out, sizeof out, "%s/h2load.out", work);
-    snprintf(logopt, sizeof logopt, "--log-file=%s", log);
-    snprintf(rate, sizeof rate, "--rps=%.2f", rps);
-    char *argv[20];
-    int a = 0;
-    argv[a++] = "h2load";
-    argv[a++] = "--h1";
-    argv[a++] = "-c";
-    argv[a++] = c;
-    argv[a++] = "-t";
-    argv[a++] = "1";
-    argv[a++] = "-m";
-    argv[a++] = "1";
-    argv[a++] = "-D";
-    argv[a++] = d;
-    argv[a++] = "--warm-up-time=1";
-    argv[a++] = logopt;
-    if (rps > 0)
-        argv[a++] = rate;
-    argv[a++] = "-i";
-    argv[a++] = (char *)uris;
-    argv[a] = NULL;
-    pid_t pid = spawn(argv, cpu, out);
-    int status;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-        WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "souk-bench http: h2load failed (see %s)\n", out);
-        return -1;
-    }
-    return load_read(log, out, r);
+    return rc || !n ? -1 : 0;
 }
 
 /* Starts souk-server and returns its port (0 on failure). */
@@ -300,21 +340,6 @@ static void stop(pid_t pid)
 {
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
-}
-
-/* Writes the URI file for h2load: every query of the mix as a GET /v1/search. */
-static int write_uris(const char *path, int port, const qlist *l)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return -1;
-    char enc[4096];
-    for (size_t i = 0; i < l->n; i++) {
-        url_encode(l->q[i], enc, sizeof enc);
-        fprintf(f, "http://127.0.0.1:%d/v1/search?q=%s\n", port, enc);
-    }
-    fclose(f);
-    return 0;
 }
 
 /* The in-process ceilings on cpu 0: the server's handler without sockets, and souk_search. */
@@ -433,7 +458,7 @@ static void print_row(const char *name, const load_result *r)
 int bench_http(int argc, char **argv)
 {
     char root[PATH_MAX - 128], catalog[PATH_MAX] = "", work[PATH_MAX - 128] = "", cmd[3 * PATH_MAX];
-    int duration = 10, conns = 64, keep = 0;
+    int duration = 10, conns = 64, keep = 0, nproc = 64;
     ssize_t rl = readlink("/proc/self/exe", root, sizeof root - 1);
     if (rl <= 0)
         return 1;
@@ -452,16 +477,20 @@ int bench_http(int argc, char **argv)
             duration = atoi(argv[++i]);
         else if (strcmp(argv[i], "--conns") == 0 && i + 1 < argc)
             conns = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--procs") == 0 && i + 1 < argc)
+            nproc = atoi(argv[++i]);
         else if (strcmp(argv[i], "--keep") == 0)
             keep = 1;
         else {
             fprintf(stderr, "usage: souk-bench http [--catalog FILE] [--work DIR] [--duration S] "
-                            "[--conns N] [--keep]\n");
+                            "[--conns N] [--procs N] [--keep]\n");
             return 2;
         }
     }
-    if (duration < 1 || duration > 120 || conns < 1 || conns > 1000) {
-        fprintf(stderr, "souk-bench http: --duration 1..120 and --conns 1..1000\n");
+    if (duration < 1 || duration > 120 || conns < 1 || conns > 1000 || nproc < 1 || nproc > 64 ||
+        conns % nproc) {
+        fprintf(stderr, "souk-bench http: --duration 1..120, --conns 1..1000, --procs 1..64 "
+                        "dividing --conns\n");
         return 2;
     }
     if (!catalog[0])
@@ -485,9 +514,8 @@ int bench_http(int argc, char **argv)
         fprintf(stderr, "souk-bench http: cannot create %s: %s\n", work, strerror(errno));
         return 1;
     }
-    char data[PATH_MAX], uris[PATH_MAX], server[PATH_MAX + 16], probe[PATH_MAX + 16];
+    char data[PATH_MAX], server[PATH_MAX + 16], probe[PATH_MAX + 16];
     snprintf(data, sizeof data, "%s/souk", work);
-    snprintf(uris, sizeof uris, "%s/uris.txt", work);
     snprintf(server, sizeof server, "%s/souk-server", bindir);
     snprintf(probe, sizeof probe, "%s/data.mdb", data);
     if (access(probe, R_OK) != 0) {
@@ -516,14 +544,14 @@ int bench_http(int argc, char **argv)
 
     pid_t spid;
     int port = server_start(server, data, "reuseport", "1", 0, work, &spid);
-    if (!port || write_uris(uris, port, &mix)) {
+    if (!port) {
         fprintf(stderr, "souk-bench http: the server did not start\n");
         return 1;
     }
     load_result peak, at80;
-    int rc = h2load(work, uris, conns, duration, 0, 1, &peak);
+    int rc = h2load(work, &mix, port, conns, nproc, duration, 0, 1, &peak);
     if (rc == 0)
-        rc = h2load(work, uris, conns, duration, 0.8 * peak.qps / conns, 1, &at80);
+        rc = h2load(work, &mix, port, conns, nproc, duration, 0.8 * peak.qps / conns, 1, &at80);
     stop(spid);
     if (rc)
         return 1;
@@ -533,8 +561,7 @@ int bench_http(int argc, char **argv)
     const char *modes[2] = {"reuseport", "queue"};
     for (int m = 0; m < 2; m++) {
         port = server_start(server, data, modes[m], "2", -1, work, &spid);
-        if (!port || write_uris(uris, port, &mix) ||
-            h2load(work, uris, conns, duration, 0, -1, &mode_r[m])) {
+        if (!port || h2load(work, &mix, port, conns, nproc, duration, 0, -1, &mode_r[m])) {
             stop(spid);
             return 1;
         }
@@ -545,10 +572,8 @@ int bench_http(int argc, char **argv)
     load_result ng = {0};
     int nport = nginx_start(work, (size_t)mean_bytes, &npid);
     if (nport) {
-        FILE *f = fopen(uris, "w");
-        fprintf(f, "http://127.0.0.1:%d/resp.json\n", nport);
-        fclose(f);
-        h2load(work, uris, conns, duration, 0, 1, &ng);
+        /* Fewer load processes here: nginx is fast enough for h2load's own cost to show. */
+        h2load(work, &mix, -nport, conns, nproc > 16 ? 16 : nproc, duration, 0, 1, &ng);
         kill(npid, SIGQUIT);
         waitpid(npid, NULL, 0);
     } else {

@@ -534,20 +534,95 @@ static int cmp_by_bound(const void *a, const void *b)
     return x->max_score < y->max_score ? -1 : x->max_score > y->max_score;
 }
 
-/* MaxScore over an OR of scored terms (root->kids). */
+/* The shape of an OR tree whose nested ORs are flattened for MaxScore, in preorder: a leaf
+ * names its cursor, an inner OR counts its children. Summing over it reproduces the order in
+ * which the OR cursors add their children's scores. */
+typedef struct shape {
+    uint32_t leaf; /* index into the leaves, or UINT32_MAX for a nested OR */
+    uint32_t nkids;
+} shape;
+
+/* Counts the leaves and shape entries of c's subtree (c an OR being flattened). */
+static void shape_count(const cur *c, uint32_t *leaves, uint32_t *entries)
+{
+    for (uint32_t i = 0; i < c->nkids; i++) {
+        const cur *k = c->kids[i];
+        (*entries)++;
+        if (k->kind == C_OR && k->scored && k->factor == 1.0 && k->nkids)
+            shape_count(k, leaves, entries);
+        else
+            (*leaves)++;
+    }
+}
+
+static void shape_fill(cur *c, cur **leaves, uint32_t *nl, shape *sh, uint32_t *ne)
+{
+    for (uint32_t i = 0; i < c->nkids; i++) {
+        cur *k = c->kids[i];
+        shape *e = &sh[(*ne)++];
+        if (k->kind == C_OR && k->scored && k->factor == 1.0 && k->nkids) {
+            e->leaf = UINT32_MAX;
+            e->nkids = k->nkids;
+            shape_fill(k, leaves, nl, sh, ne);
+        } else {
+            e->leaf = *nl;
+            e->nkids = 0;
+            leaves[(*nl)++] = k;
+        }
+    }
+}
+
+/* Sum of the hit leaves under the next n entries from *i, in tree order; *any: one was hit. */
+static double shape_sum(const shape *sh, uint32_t *i, uint32_t n, const double *part,
+                        const uint32_t *stamp, uint32_t gen, int *any)
+{
+    double sum = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        const shape *e = &sh[(*i)++];
+        if (e->leaf != UINT32_MAX) {
+            if (stamp[e->leaf] == gen) {
+                sum += part[e->leaf];
+                *any = 1;
+            }
+        } else {
+            int sub = 0;
+            double v = shape_sum(sh, i, e->nkids, part, stamp, gen, &sub);
+            if (sub) {
+                sum += v;
+                *any = 1;
+            }
+        }
+    }
+    return sum;
+}
+
+/* MaxScore over the children of an OR (root->kids), nested ORs flattened into their leaves:
+ * "a b, c d" parses as a OR (b OR c OR d), and a nested OR as one list would cover every
+ * document any of its terms does, however common, and so disable pruning. */
 static int run_maxscore(souk_searcher *s, cur *root, topk *t, souk_search_stats *st)
 {
-    uint32_t m = root->nkids;
+    uint32_t m = 0, nshape = 0, nl = 0, ne = 0, gen = 0;
+    shape_count(root, &m, &nshape);
     cur **tl = souk_malloc(m * sizeof *tl);
+    cur **leaves = souk_malloc(m * sizeof *leaves);
+    shape *sh = souk_malloc(nshape * sizeof *sh);
     double *ub = souk_malloc(m * sizeof *ub);
+    /* A document's parts are summed in the tree's own order, as the OR cursors sum them, so
+     * pruned and exhaustive runs give bit-identical scores (and the same order of ties). */
+    double *part = souk_malloc(m * sizeof *part);
+    uint32_t *pos = souk_malloc(m * sizeof *pos), *stamp = souk_calloc(m, sizeof *stamp);
     int rc = 0;
-    if (!tl || !ub) {
-        souk_free(tl);
-        souk_free(ub);
-        return SOUK_ENOMEM;
+    if (!tl || !leaves || !sh || !ub || !part || !pos || !stamp) {
+        rc = SOUK_ENOMEM;
+        goto out;
     }
-    memcpy(tl, root->kids, m * sizeof *tl);
+    shape_fill(root, leaves, &nl, sh, &ne);
+    memcpy(tl, leaves, m * sizeof *tl);
     qsort(tl, m, sizeof *tl, cmp_by_bound);
+    for (uint32_t i = 0; i < m; i++)
+        for (uint32_t j = 0; j < m; j++)
+            if (leaves[j] == tl[i])
+                pos[i] = j;
     double acc = 0;
     for (uint32_t i = 0; i < m; i++) {
         acc += tl[i]->max_score;
@@ -608,9 +683,16 @@ static int run_maxscore(souk_searcher *s, cur *root, topk *t, souk_search_stats 
             }
         }
         double score = 0;
+        if (++gen == 0) { /* the stamps wrapped: clear them */
+            memset(stamp, 0, m * sizeof *stamp);
+            gen = 1;
+        }
         for (uint32_t i = first; i < m; i++) {
             if (tl[i]->did == d) {
-                score += cur_score(s, tl[i]);
+                double p = cur_score(s, tl[i]);
+                score += p;
+                part[pos[i]] = p;
+                stamp[pos[i]] = gen;
                 if ((rc = cur_next(s, tl[i])) != 0)
                     goto out;
             }
@@ -623,12 +705,19 @@ static int run_maxscore(souk_searcher *s, cur *root, topk *t, souk_search_stats 
             }
             if ((rc = cur_skip_to(s, tl[j], d)) != 0)
                 goto out;
-            if (tl[j]->did == d)
-                score += cur_score(s, tl[j]);
+            if (tl[j]->did == d) {
+                double p = cur_score(s, tl[j]);
+                score += p;
+                part[pos[j]] = p;
+                stamp[pos[j]] = gen;
+            }
         }
         st->scored++;
         if (dropped)
             continue;
+        uint32_t at = 0;
+        int any = 0;
+        score = root->factor * shape_sum(sh, &at, root->nkids, part, stamp, gen, &any);
         if (topk_offer(t, d, score) && t->n == t->k) {
             theta = t->h[0].score;
             while (first < m && ub[first] <= theta) {
@@ -640,7 +729,12 @@ static int run_maxscore(souk_searcher *s, cur *root, topk *t, souk_search_stats 
 out:
     st->matched = st->scored; /* with pruning, a lower bound of the matches */
     souk_free(tl);
+    souk_free(leaves);
+    souk_free(sh);
     souk_free(ub);
+    souk_free(part);
+    souk_free(pos);
+    souk_free(stamp);
     return rc;
 }
 
@@ -668,10 +762,10 @@ int souk_search_query(souk_searcher *s, const souk_query *q, const souk_search_o
         return SOUK_EQUERY;
     }
     topk t = {hits, 0, o->k};
-    int plain_or = !o->no_prune && root->kind == C_OR && root->scored && root->factor == 1.0;
-    for (uint32_t i = 0; plain_or && i < root->nkids; i++)
-        plain_or = root->kids[i]->kind == C_TERM || root->kids[i]->kind == C_NONE;
-    int rc = plain_or ? run_maxscore(s, root, &t, st) : run_exhaustive(s, root, &t, st);
+    /* MaxScore needs only each child's bound: terms, phrases, nested ORs and the rest all
+     * report one (blocks of terms give tighter bounds). */
+    int prune = !o->no_prune && root->kind == C_OR && root->scored && root->factor == 1.0;
+    int rc = prune ? run_maxscore(s, root, &t, st) : run_exhaustive(s, root, &t, st);
     souk__cur_free(root);
     if (rc) {
         snprintf(err, errlen, "reading postings: %s", souk_strerror(rc));
@@ -679,6 +773,35 @@ int souk_search_query(souk_searcher *s, const souk_query *q, const souk_search_o
     }
     qsort(hits, t.n, sizeof *hits, cmp_hits);
     *nhits = t.n;
+    return SOUK_OK;
+}
+
+int souk_search_each(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
+                     souk_match_fn fn, void *ctx, char *err, size_t errlen)
+{
+    souk_bm25 def = SOUK_BM25_DEFAULT;
+    s->p = o->bm25.k1 == 0 && o->bm25.b == 0 && o->bm25.k3 == 0 ? def : o->bm25;
+    if (knorm_prepare(s))
+        return SOUK_ENOMEM;
+    err[0] = 0;
+    build_ctx b = {s, q, err, errlen};
+    cur *root = build(&b, q->root);
+    if (!root) {
+        if (!err[0])
+            snprintf(err, errlen, "out of memory or index error building the query");
+        return SOUK_EQUERY;
+    }
+    int rc = cur_next(s, root), stop = 0;
+    while (!rc && !stop && root->did != DID_END) {
+        stop = fn(ctx, root->did, root->scored ? cur_score(s, root) : 0);
+        if (!stop)
+            rc = cur_next(s, root);
+    }
+    souk__cur_free(root);
+    if (rc) {
+        snprintf(err, errlen, "reading postings: %s", souk_strerror(rc));
+        return rc;
+    }
     return SOUK_OK;
 }
 

@@ -64,6 +64,15 @@ int souk_search_query(souk_searcher *s, const souk_query *q, const souk_search_o
                       souk_hit *hits, size_t *nhits, souk_search_stats *st, char *err,
                       size_t errlen);
 
+/* Receives one matching document; returns nonzero to stop. */
+typedef int (*souk_match_fn)(void *ctx, uint32_t docid, double score);
+
+/* Calls fn for every document matching q, in docid order, with its full score (no pruning):
+ * the base of filters, facets and sorting, which need the whole match set. Same errors as
+ * souk_search_query. */
+int souk_search_each(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
+                     souk_match_fn fn, void *ctx, char *err, size_t errlen);
+
 /* Receives one scored term of an explanation: the term, its wdf in the document, the document's
  * length, the term's BM25 termweight and its contribution to the score. */
 typedef void (*souk_explain_fn)(void *ctx, const char *term, size_t len, uint32_t wdf,
