@@ -330,10 +330,14 @@ int sk_handle(sk_worker *w, const sk_request *req, int keep_alive_ok, sk_buf *ou
     }
     ep = rt->ep;
     allow = rt->allow;
+    /* Draining: requests still arriving are answered, and their connections closed; health
+     * checks fail so that load balancers stop sending. */
     if (atomic_load(&w->st->draining)) {
         close = 1;
-        sk_fail(&c, 503, "shutting_down", NULL, "the server is shutting down");
-        goto done;
+        if (rt->ep == EP_HEALTHZ) {
+            sk_fail(&c, 503, "shutting_down", NULL, "the server is shutting down");
+            goto done;
+        }
     }
     if (req->method == HTTP_OPTIONS && strstr(rt->allow, "OPTIONS")) {
         c.status = 204; /* CORS preflight: the headers are added below */

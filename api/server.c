@@ -5,12 +5,14 @@
  *   souk-server --hash-key      (reads a key on stdin, prints the line for the config file)
  *
  * Two ways to use both cores, chosen by --mode (docs/benchmarks.md measures them):
- *   reuseport  N loops, one per thread, each with its own listening socket on the same port
- *              (SO_REUSEPORT: the kernel spreads connections over them) and its own searcher;
- *              a request is answered on the loop that read it. The default.
  *   queue      one loop accepts, reads and writes; searches run on libuv's thread pool
  *              (uv_queue_work) with one searcher per pool thread; over limits.max_queue
- *              requests waiting or running, a request gets 429.
+ *              requests waiting or running, a request gets 429. The default: measured 5-9%
+ *              more queries per second than reuseport on two cores shared with the clients.
+ *   reuseport  N loops, one per thread, each with its own listening socket on the same port
+ *              (SO_REUSEPORT: the kernel spreads connections over them) and its own searcher;
+ *              a request is answered on the loop that read it, shortest first within a loop
+ *              iteration.
  * A connection serves one request at a time: the parser pauses after each request, and the
  * rest of a pipelined burst waits in the read buffer, which stops growing (reading pauses) at
  * its cap. Responses go out in request order. Timers close idle keep-alive connections and
@@ -76,6 +78,8 @@ typedef struct conn {
     struct conn *prev, *next;
     struct conn *rprev, *rnext; /* on the loop's resume list */
     int deferred;
+    size_t cost;  /* estimated cost of the waiting request */
+    uint64_t seq; /* arrival order in the batch */
 } conn;
 
 struct loop_ctx {
@@ -89,8 +93,15 @@ struct loop_ctx {
     sk_worker *worker;
     sk_server_state *st;
     conn *conns;
-    conn *resume; /* connections whose reading restarts after this loop iteration */
+    conn *resume; /* connections with a request waiting for their next turn */
     uv_check_t resume_check;
+    uv_idle_t resume_idle;
+    uv_prepare_t prepare;
+    uint64_t iter; /* loop iterations */
+    int drained;   /* on_wake has run: no batching any more */
+    uint64_t seq;
+    conn **batch;
+    size_t batch_cap;
     pthread_t thread;
     int mode;
     atomic_long inflight; /* queue mode */
@@ -394,73 +405,128 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     conn_process(c);
 }
 
-/* Fairness: a connection answered in this loop iteration reads again only in the next one.
- * Otherwise libuv's read loop (up to 32 reads a callback) would serve a fast client's next
- * request at once, again and again, while other connections wait; measured, that let some
- * requests wait 60 ms on one loop under 64 connections. */
+/* Scheduling in reuseport mode: requests complete in the poll phase are not answered there;
+ * they join the loop's batch, and the check phase, after every ready connection was read,
+ * answers the batch cheapest first (estimated by the request's size: a long query costs more
+ * to run), one request per connection; a connection's next pipelined request waits for the
+ * next iteration. This is fair (libuv's read loop would otherwise answer a fast client again
+ * and again while others wait: measured, 60 ms waits on one loop under 64 connections), and
+ * shortest-first within an iteration keeps the many short queries from queueing behind the
+ * few long ones (docs/benchmarks.md). */
+static void on_prepare(uv_prepare_t *h)
+{
+    loop_ctx *lc = h->data;
+    lc->iter++;
+}
+
+static int cmp_cost(const void *a, const void *b)
+{
+    const conn *x = *(conn *const *)a, *y = *(conn *const *)b;
+    if (x->cost != y->cost)
+        return x->cost < y->cost ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 static void on_resume(uv_check_t *h)
 {
     loop_ctx *lc = h->data;
-    conn *c = lc->resume;
+    size_t n = 0;
+    for (conn *c = lc->resume; c; c = c->rnext)
+        n++;
+    if (n > lc->batch_cap) {
+        conn **p = souk_realloc(lc->batch, n * 2 * sizeof *p);
+        if (!p)
+            return; /* retried in the next iteration */
+        lc->batch = p;
+        lc->batch_cap = n * 2;
+    }
+    n = 0;
+    for (conn *c = lc->resume; c; c = c->rnext)
+        lc->batch[n++] = c;
     lc->resume = NULL;
-    while (c) {
-        conn *next = c->rnext;
+    qsort(lc->batch, n, sizeof *lc->batch, cmp_cost);
+    for (size_t i = 0; i < n; i++) {
+        conn *c = lc->batch[i];
         c->deferred = 0;
         c->rprev = c->rnext = NULL;
-        if (!c->reading && !c->gone && !c->closing && !c->busy && c->in_len < c->in_max &&
-            !uv_is_closing((uv_handle_t *)&c->tcp) &&
-            uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
-            c->reading = 1;
-        c = next;
+        if (c->closing || c->gone || uv_is_closing((uv_handle_t *)&c->tcp))
+            continue;
+        c->msg_t0 = 0;
+        if (conn_dispatch(c)) {
+            conn_flush(c);
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->reading = 0;
+            conn_finish(c);
+            continue;
+        }
+        conn_process(c); /* writes the answer, parses what follows */
     }
+    if (!lc->resume && uv_is_active((uv_handle_t *)&lc->resume_idle))
+        uv_idle_stop(&lc->resume_idle);
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    (void)h; /* only keeps poll from blocking while the resume list is not empty */
 }
 
 static void conn_defer(conn *c)
 {
+    loop_ctx *lc = c->lc;
     if (c->deferred)
         return;
-    if (c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->reading = 0;
-    }
     c->deferred = 1;
+    c->cost = c->http.req.url.len + c->http.req.body.len;
+    c->seq = ++lc->seq;
     c->rprev = NULL;
-    c->rnext = c->lc->resume;
+    c->rnext = lc->resume;
     if (c->rnext)
         c->rnext->rprev = c;
-    c->lc->resume = c;
+    lc->resume = c;
+    if (!uv_is_active((uv_handle_t *)&lc->resume_idle))
+        uv_idle_start(&lc->resume_idle, on_idle);
 }
 
 static void conn_process(conn *c)
 {
     size_t off = 0;
-    int close = 0, answered = 0;
-    while (!c->busy && !c->closing && off < c->in_len) {
-        size_t n = sk_http_feed(&c->http, c->in + off, c->in_len - off);
-        off += n;
-        if (c->http.error) {
-            sk_error_response(c->http.error,
-                              c->http.error == 413   ? "body_too_large"
-                              : c->http.error == 414 ? "uri_too_long"
-                              : c->http.error == 431 ? "headers_too_large"
-                                                     : "bad_request",
-                              c->http.error_msg ? c->http.error_msg : "malformed request", 1,
-                              &c->out);
-            sk_metrics_record(c->lc->worker->m, EP_OTHER, c->http.error, 0);
-            close = 1;
+    int close = 0;
+    loop_ctx *lc = c->lc;
+    while (!c->busy && !c->closing && !uv_is_closing((uv_handle_t *)&c->tcp)) {
+        if (!c->http.complete) {
+            if (off >= c->in_len)
+                break;
+            size_t n = sk_http_feed(&c->http, c->in + off, c->in_len - off);
+            off += n;
+            if (c->http.error) {
+                sk_error_response(c->http.error,
+                                  c->http.error == 413   ? "body_too_large"
+                                  : c->http.error == 414 ? "uri_too_long"
+                                  : c->http.error == 431 ? "headers_too_large"
+                                                         : "bad_request",
+                                  c->http.error_msg ? c->http.error_msg : "malformed request", 1,
+                                  &c->out);
+                sk_metrics_record(lc->worker->m, EP_OTHER, c->http.error, 0);
+                close = 1;
+                break;
+            }
+            if (!c->http.complete) {
+                if (c->http.req.expect_continue && c->http.in_message) {
+                    sk_buf_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+                    c->http.req.expect_continue = 0;
+                }
+                if (n == 0)
+                    break;
+                continue;
+            }
+        }
+        /* A complete request is waiting: in reuseport mode for the check phase's batch (until
+         * the drain, which closes the check handle). */
+        if (lc->mode == MODE_REUSEPORT && !lc->drained) {
+            conn_defer(c);
             break;
         }
-        if (!c->http.complete) {
-            if (c->http.req.expect_continue && c->http.in_message) {
-                sk_buf_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
-                c->http.req.expect_continue = 0;
-            }
-            if (n == 0)
-                break;
-            continue;
-        }
         c->msg_t0 = 0;
-        answered++;
         if (conn_dispatch(c)) {
             close = 1;
             break;
@@ -477,13 +543,8 @@ static void conn_process(conn *c)
         conn_finish(c);
         return;
     }
-    if (answered && c->lc->mode == MODE_REUSEPORT) {
-        conn_defer(c);
-        conn_arm_timer(c);
-        return;
-    }
     /* Read more unless the buffer is full of requests waiting their turn. */
-    if (!c->deferred && !c->reading && !c->gone && !c->closing && c->in_len < c->in_max &&
+    if (!c->reading && !c->gone && !c->closing && c->in_len < c->in_max &&
         !uv_is_closing((uv_handle_t *)&c->tcp)) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
             c->reading = 1;
@@ -568,14 +629,19 @@ static void on_wake(uv_async_t *a)
         uv_close((uv_handle_t *)&lc->listener, NULL);
         lc->listening = 0;
     }
+    /* Requests waiting in the batch are answered now (with Connection: close); later ones are
+     * answered as they complete. */
+    lc->drained = 1;
+    for (int i = 0; i < 64 && lc->resume; i++)
+        on_resume(&lc->resume_check);
     /* Idle connections close now; busy ones after their response (Connection: close). */
     for (conn *c = lc->conns; c; c = c->next)
-        if (!c->busy && !c->writing && !(c->http.in_message && !c->http.complete))
+        if (!c->busy && !c->writing && !c->deferred && !(c->http.in_message && !c->http.complete))
             conn_finish(c);
     uv_close((uv_handle_t *)&lc->wake, NULL);
-    on_resume(&lc->resume_check); /* deferred connections finish what they were sending */
-    uv_check_stop(&lc->resume_check);
     uv_close((uv_handle_t *)&lc->resume_check, NULL);
+    uv_close((uv_handle_t *)&lc->resume_idle, NULL);
+    uv_close((uv_handle_t *)&lc->prepare, NULL);
     if (!lc->drain_timer_on) {
         uv_timer_init(&lc->loop, &lc->drain_timer);
         lc->drain_timer.data = lc;
@@ -658,7 +724,7 @@ int main(int argc, char **argv)
 {
     const char *data = NULL, *listen_on = "127.0.0.1:8080", *log_path = NULL;
     server s = {0};
-    int mode = MODE_REUSEPORT;
+    int mode = MODE_QUEUE; /* measured the faster on two shared cores: docs/benchmarks.md */
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
     souk_alloc_init();
     for (int i = 1; i < argc; i++) {
@@ -771,6 +837,12 @@ int main(int argc, char **argv)
         lc->resume_check.data = lc;
         uv_check_start(&lc->resume_check, on_resume);
         uv_unref((uv_handle_t *)&lc->resume_check);
+        uv_idle_init(&lc->loop, &lc->resume_idle);
+        lc->resume_idle.data = lc;
+        uv_prepare_init(&lc->loop, &lc->prepare);
+        lc->prepare.data = lc;
+        uv_prepare_start(&lc->prepare, on_prepare);
+        uv_unref((uv_handle_t *)&lc->prepare);
         uv_async_init(&lc->loop, &lc->wake, on_wake);
         lc->wake.data = lc;
     }
@@ -794,6 +866,7 @@ int main(int argc, char **argv)
     rc = 0;
     for (int i = 0; i < s.nloops; i++) {
         sk_worker_free(s.loops[i].worker);
+        souk_free(s.loops[i].batch);
         uv_loop_close(&s.loops[i].loop);
     }
     for (size_t i = 0; i < npool_workers; i++)
