@@ -433,6 +433,11 @@ static void on_resume(uv_check_t *h)
     size_t n = 0;
     for (conn *c = lc->resume; c; c = c->rnext)
         n++;
+    if (n == 0) {
+        if (uv_is_active((uv_handle_t *)&lc->resume_idle))
+            uv_idle_stop(&lc->resume_idle);
+        return;
+    }
     if (n > lc->batch_cap) {
         conn **p = souk_realloc(lc->batch, n * 2 * sizeof *p);
         if (!p)
