@@ -7,11 +7,14 @@
  * visible to the very next request. Stored fields are copied into the response as stored (they
  * are JSON already). */
 #include "api_int.h"
+#include "souk/browse.h"
 #include "souk/document.h"
 #include "souk/souk.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct sparams {
@@ -22,13 +25,30 @@ typedef struct sparams {
     char lang[16];
     int and_op;
     unsigned seen;
+    char *filter, *facets, *sort, *boost; /* owned copies */
+    uint32_t facet_size;
 } sparams;
 
 /* Parameters of the storefront features that a later version adds. */
-static const char *const later[] = {"filter", "facets", "sort", "cursor", "highlight", "profile"};
+static const char *const later[] = {"cursor", "highlight", "profile"};
 
-enum { P_Q, P_PAGE, P_PER_PAGE, P_EXPLAIN, P_LANG, P_OPERATOR, P_COUNT };
-static const char *const names[P_COUNT] = {"q", "page", "per_page", "explain", "lang", "operator"};
+enum {
+    P_Q,
+    P_PAGE,
+    P_PER_PAGE,
+    P_EXPLAIN,
+    P_LANG,
+    P_OPERATOR,
+    P_FILTER,
+    P_FACETS,
+    P_SORT,
+    P_BOOST,
+    P_FACET_SIZE,
+    P_COUNT
+};
+static const char *const names[P_COUNT] = {"q",    "page",     "per_page",  "explain",
+                                           "lang", "operator", "filter",    "facets",
+                                           "sort", "boost",    "facet_size"};
 
 /* Parses a decimal integer in [min, max]. */
 static int parse_uint(const char *s, size_t n, uint32_t min, uint32_t max, uint32_t *out)
@@ -55,8 +75,28 @@ static int set_param(sk_ctx *c, sparams *p, int id, const char *s, size_t n, con
     if (p->seen & (1u << id))
         return sk_fail(c, 400, "invalid_parameter", name, "%s is given more than once", name);
     p->seen |= 1u << id;
+    char *joined = NULL;
+    if (jv && id == P_FACETS && cJSON_IsArray(jv)) {
+        sk_buf j = {0};
+        const cJSON *it;
+        cJSON_ArrayForEach(it, jv)
+        {
+            if (!cJSON_IsString(it)) {
+                sk_buf_free(&j);
+                return sk_fail(c, 400, "invalid_parameter", name,
+                               "facets must be a string or an array of strings");
+            }
+            if (j.len)
+                sk_buf_add(&j, ",", 1);
+            sk_buf_str(&j, it->valuestring);
+        }
+        joined = j.p ? j.p : souk_strndup("", 0);
+        s = joined;
+        n = j.len;
+        jv = NULL;
+    }
     if (jv) {
-        if (id == P_PAGE || id == P_PER_PAGE) {
+        if (id == P_PAGE || id == P_PER_PAGE || id == P_FACET_SIZE) {
             if (!cJSON_IsNumber(jv))
                 return sk_fail(c, 400, "invalid_parameter", name, "%s must be a number", name);
         } else if (id == P_EXPLAIN) {
@@ -87,9 +127,32 @@ static int set_param(sk_ctx *c, sparams *p, int id, const char *s, size_t n, con
             return sk_fail(c, 500, "internal", NULL, "out of memory");
         p->has_q = 1;
         return 0;
+    case P_FILTER:
+    case P_FACETS:
+    case P_SORT:
+    case P_BOOST: {
+        if (n > 4096 || souk_utf8_check(s, n) != n || memchr(s, 0, n)) {
+            souk_free(joined);
+            return sk_fail(c, 400, "invalid_parameter", name,
+                           "%s must be UTF-8 text of at most 4096 bytes", name);
+        }
+        char *copy = souk_strndup(s, n);
+        souk_free(joined);
+        if (!copy)
+            return sk_fail(c, 500, "internal", NULL, "out of memory");
+        char **slot = id == P_FILTER   ? &p->filter
+                      : id == P_FACETS ? &p->facets
+                      : id == P_SORT   ? &p->sort
+                                       : &p->boost;
+        *slot = copy;
+        return 0;
+    }
+    case P_FACET_SIZE:
     case P_PAGE:
     case P_PER_PAGE: {
-        uint32_t max = id == P_PAGE ? lim->max_depth : lim->max_per_page;
+        uint32_t max = id == P_PAGE         ? lim->max_depth
+                       : id == P_FACET_SIZE ? 1000
+                                            : lim->max_per_page;
         int bad;
         if (jv)
             bad = !(jv->valuedouble >= 1 && jv->valuedouble <= max &&
@@ -103,6 +166,8 @@ static int set_param(sk_ctx *c, sparams *p, int id, const char *s, size_t n, con
             v = (uint32_t)jv->valuedouble;
         if (id == P_PAGE)
             p->page = v;
+        else if (id == P_FACET_SIZE)
+            p->facet_size = v;
         else
             p->per_page = v;
         return 0;
@@ -239,14 +304,212 @@ static void on_term(void *ctx, const char *term, size_t len, uint32_t wdf, uint3
                   doclen, termweight, part);
 }
 
+/* Field id of name[0..n) in the index's schema, or -1. */
+static int field_id(sk_ctx *c, const char *name, size_t n)
+{
+    const souk_field *f = souk_schema_field(souk_index_schema(c->w->st->ix), name, n);
+    return f ? f->id : -1;
+}
+
+/* "section,tags,price:0:10:100" -> facet specs. */
+static int parse_facets(sk_ctx *c, const char *s, uint32_t size, souk_find_opts *o)
+{
+    const char *p = s;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        const char *colon = memchr(p, ':', n);
+        size_t fl = colon ? (size_t)(colon - p) : n;
+        if (o->nfacets == c->cfg->limits.max_facets || o->nfacets == SOUK_MAX_FACETS)
+            return sk_fail(c, 400, "invalid_parameter", "facets", "at most %u facets",
+                           c->cfg->limits.max_facets < SOUK_MAX_FACETS ? c->cfg->limits.max_facets
+                                                                       : SOUK_MAX_FACETS);
+        souk_facet_spec *sp = &o->facets[o->nfacets];
+        memset(sp, 0, sizeof *sp);
+        sp->field = field_id(c, p, fl);
+        sp->max_values = size;
+        if (sp->field < 0)
+            return sk_fail(c, 400, "invalid_parameter", "facets", "unknown facet field '%.*s'",
+                           (int)(fl < 64 ? fl : 64), p);
+        const char *q = colon;
+        while (q && q < p + n) {
+            char *end;
+            if (sp->nedges == SOUK_MAX_RANGES + 1)
+                return sk_fail(c, 400, "invalid_parameter", "facets",
+                               "a range facet takes at most %d edges", SOUK_MAX_RANGES + 1);
+            double v = strtod(q + 1, &end);
+            if (end == q + 1 || !isfinite(v) || (end < p + n && *end != ':'))
+                return sk_fail(c, 400, "invalid_parameter", "facets",
+                               "range edges are numbers separated by ':'");
+            sp->edges[sp->nedges++] = v;
+            q = end < p + n ? end : NULL;
+        }
+        o->nfacets++;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+/* "price:asc,popularity:desc,_score" -> sort keys. */
+static int parse_sort(sk_ctx *c, const char *s, souk_find_opts *o)
+{
+    const char *p = s;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        const char *colon = memchr(p, ':', n);
+        size_t fl = colon ? (size_t)(colon - p) : n;
+        if (o->nsort == SOUK_MAX_SORT)
+            return sk_fail(c, 400, "invalid_parameter", "sort", "at most %d sort keys",
+                           SOUK_MAX_SORT);
+        souk_sort_key *k = &o->sort[o->nsort];
+        if (fl == 6 && memcmp(p, "_score", 6) == 0) {
+            k->field = -1;
+            k->desc = 1;
+        } else {
+            k->field = field_id(c, p, fl);
+            k->desc = 0;
+            if (k->field < 0)
+                return sk_fail(c, 400, "invalid_parameter", "sort", "unknown sort field '%.*s'",
+                               (int)(fl < 64 ? fl : 64), p);
+        }
+        if (colon) {
+            size_t dl = n - fl - 1;
+            if (dl == 3 && memcmp(colon + 1, "asc", 3) == 0)
+                k->desc = 0;
+            else if (dl == 4 && memcmp(colon + 1, "desc", 4) == 0)
+                k->desc = 1;
+            else
+                return sk_fail(c, 400, "invalid_parameter", "sort",
+                               "a sort direction is asc or desc");
+        }
+        o->nsort++;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+/* "popularity:0.5" -> boost. */
+static int parse_boost(sk_ctx *c, const char *s, souk_find_opts *o)
+{
+    const char *colon = strchr(s, ':');
+    char *end;
+    double w = colon ? strtod(colon + 1, &end) : 0;
+    if (!colon || end == colon + 1 || *end || !isfinite(w) || fabs(w) > 1000)
+        return sk_fail(c, 400, "invalid_parameter", "boost",
+                       "boost is field:weight with a weight from -1000 to 1000");
+    o->boost_field = field_id(c, s, (size_t)(colon - s));
+    o->boost_weight = w;
+    if (o->boost_field < 0)
+        return sk_fail(c, 400, "invalid_parameter", "boost", "unknown boost field");
+    return 0;
+}
+
+static void free_params(sparams *p)
+{
+    souk_free(p->filter);
+    souk_free(p->facets);
+    souk_free(p->sort);
+    souk_free(p->boost);
+}
+
+/* The storefront path: filter, facets, sort or boost over the whole match set. */
+static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_search_opts *so)
+{
+    souk_find_opts o;
+    memset(&o, 0, sizeof o);
+    o.search = *so;
+    o.offset = (p->page - 1) * p->per_page;
+    o.limit = p->per_page;
+    o.boost_field = -1;
+    char err[512];
+    souk_filter *f = NULL;
+    const souk_schema *schema = souk_index_schema(c->w->st->ix);
+    if (p->filter && souk_filter_parse(schema, p->filter, strlen(p->filter), &f, err, sizeof err))
+        return sk_fail(c, 400, "invalid_parameter", "filter", "%s", err);
+    o.filter = f;
+    int rc = 0;
+    if ((p->facets && (rc = parse_facets(c, p->facets, p->facet_size ? p->facet_size : 10, &o))) ||
+        (p->sort && (rc = parse_sort(c, p->sort, &o))) ||
+        (p->boost && (rc = parse_boost(c, p->boost, &o)))) {
+        souk_filter_free(f);
+        return rc;
+    }
+    souk_find_result res;
+    rc = souk_find(c->w->searcher, pq, &o, &res, err, sizeof err);
+    souk_filter_free(f);
+    if (rc == SOUK_EINVAL)
+        return sk_fail(c, 400, "invalid_parameter", p->facets ? "facets" : "sort", "%s", err);
+    if (rc == SOUK_EQUERY)
+        return sk_fail(c, 400, "query_syntax", "q", "%s", err);
+    if (rc)
+        return sk_fail(c, 500, "internal", NULL, "%s", err);
+    sk_buf *b = c->out;
+    sk_buf_printf(b,
+                  "{\"request_id\":\"%s\",\"total\":%llu,\"total_relation\":\"eq\","
+                  "\"page\":%u,\"per_page\":%u,\"hits\":[",
+                  c->request_id, (unsigned long long)res.total, p->page, p->per_page);
+    souk_reader *r = souk_searcher_reader(c->w->searcher);
+    for (size_t i = 0; i < res.nhits; i++) {
+        const char *id, *json;
+        size_t il, jl;
+        if (souk_reader_doc(r, res.hits[i].docid, &id, &il, &json, &jl))
+            continue;
+        sk_buf_str(b, i ? ",{\"id\":" : "{\"id\":");
+        sk_buf_json_str(b, id, il);
+        sk_buf_printf(b, ",\"score\":%.17g,\"fields\":", res.hits[i].score);
+        sk_buf_add(b, jl ? json : "{}", jl ? jl : 2);
+        sk_buf_str(b, "}");
+    }
+    sk_buf_str(b, "],\"facets\":{");
+    for (size_t f = 0; f < res.nfacets; f++) {
+        const souk_facet_result *fr = &res.facets[f];
+        const char *fname = schema->fields[fr->field].name;
+        sk_buf_str(b, f ? "," : "");
+        sk_buf_json_str(b, fname, strlen(fname));
+        sk_buf_str(b, ":{\"values\":[");
+        for (size_t v = 0; v < fr->nvalues; v++) {
+            const souk_facet_value *fv = &fr->values[v];
+            sk_buf_str(b, v ? "," : "");
+            if (fv->value) {
+                sk_buf_str(b, "{\"value\":");
+                sk_buf_json_str(b, fv->value, fv->len);
+            } else {
+                sk_buf_printf(b, "{\"from\":%.17g,\"to\":%.17g", fv->from, fv->to);
+            }
+            sk_buf_printf(b, ",\"count\":%llu}", (unsigned long long)fv->count);
+        }
+        sk_buf_printf(b, "],\"other\":%llu}", (unsigned long long)fr->other);
+    }
+    souk_find_result_free(&res);
+    uint64_t us = (sk_now_ns() - c->t0_ns) / 1000;
+    if (sk_buf_printf(b, "},\"took_us\":%llu}\n", (unsigned long long)us))
+        return sk_fail(c, 500, "internal", NULL, "out of memory building the response");
+    return 200;
+}
+
+static int search(sk_ctx *c, sparams *pp);
+
 int sk_ep_search(sk_ctx *c)
 {
-    sk_worker *w = c->w;
-    sparams p = {.q = &w->scratch, .page = 1, .per_page = 10};
-    w->scratch.len = 0;
+    sparams p = {.q = &c->w->scratch, .page = 1, .per_page = 10};
+    c->w->scratch.len = 0;
     int rc = c->req->method == HTTP_POST ? parse_post(c, &p) : parse_get(c, &p);
-    if (rc)
-        return rc;
+    if (!rc)
+        rc = search(c, &p);
+    free_params(&p);
+    return rc;
+}
+
+static int search(sk_ctx *c, sparams *pp)
+{
+    sk_worker *w = c->w;
+    sparams p = *pp;
+    int rc;
     if ((uint64_t)p.page * p.per_page > c->cfg->limits.max_depth)
         return sk_fail(c, 400, "invalid_parameter", "page", "page * per_page must not exceed %u",
                        c->cfg->limits.max_depth);
@@ -284,6 +547,12 @@ int sk_ep_search(sk_ctx *c)
             return sk_fail(c, 400, "query_syntax", "q", "%s", err);
         if (rc)
             return sk_fail(c, 500, "internal", NULL, "query parser: %s", err);
+    }
+    if (p.filter || p.facets || p.sort || p.boost) {
+        rc = run_find(c, &p, pq == &browse ? NULL : pq, &o);
+        if (pq != &browse)
+            souk_query_free(pq);
+        return rc;
     }
     rc = souk_search_query(w->searcher, pq, &o, w->hits, &n, &sst, err, sizeof err);
     if (rc) {

@@ -144,6 +144,8 @@ int souk_index_open(const char *dir, const souk_schema *schema, unsigned flags, 
                     char *err, size_t errlen)
 {
     souk_index *ix = souk_calloc(1, sizeof *ix);
+    if (ix)
+        pthread_mutex_init(&ix->cols_lock, NULL);
     MDB_txn *txn = NULL;
     int rc, src = SOUK_EIO;
     if (!ix) {
@@ -253,6 +255,8 @@ void souk_index_close(souk_index *ix)
     if (ix->env)
         mdb_env_close(ix->env);
     souk_schema_free(ix->schema);
+    souk__columns_release(ix->cols);
+    pthread_mutex_destroy(&ix->cols_lock);
     souk_free(ix);
 }
 
@@ -583,6 +587,28 @@ int souk_reader_termlist(souk_reader *r, uint32_t docid,
         fn(ctx, term, shared + suffix);
     }
     return SOUK_OK;
+}
+
+int souk_reader_attrs(souk_reader *r,
+                      int (*fn)(void *ctx, uint32_t docid, const uint8_t *rec, size_t len),
+                      void *ctx)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(r->txn, r->ix->attr, &cur);
+    if (rc)
+        return souk__mdb_err(rc);
+    MDB_val k, d;
+    int stop = 0;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0 && !stop;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        if (k.mv_size != 4) {
+            mdb_cursor_close(cur);
+            return SOUK_ECORRUPT;
+        }
+        stop = fn(ctx, be32_get(k.mv_data), d.mv_data, d.mv_size);
+    }
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : souk__mdb_err(rc);
 }
 
 int souk_reader_attr(souk_reader *r, uint32_t docid, uint8_t field, const uint8_t **val,

@@ -6,6 +6,7 @@
 #include "souk/index.h"
 
 #include <lmdb.h>
+#include <pthread.h>
 
 #define SOUK_FORMAT_VERSION 2
 #define SOUK_DOCLEN_CHUNK 512 /* document lengths per doclen record */
@@ -16,7 +17,14 @@ struct souk_index {
     MDB_dbi meta, terms, post, doclen, docs, ids, termlist, attr;
     souk_schema *schema;
     unsigned flags;
+    /* Attribute columns of the latest snapshot seen (engine/columns.c), shared by every
+     * searcher of this index; cols_lock guards the pointer. */
+    struct souk__columns *cols;
+    pthread_mutex_t cols_lock;
 };
+
+/* Frees the column cache (engine/columns.c); called by souk_index_close. */
+void souk__columns_release(struct souk__columns *c);
 
 struct souk_reader {
     souk_index *ix;

@@ -406,6 +406,47 @@ static void test_endpoints(int port)
     CHECK(r.status == 200 && hit_ids(&r, got, 3, NULL) == 3 && strstr(r.body, "\"total\":8000"));
     resp_free(&r);
 
+    /* Storefront parameters: a filter, facets and a sort, through GET and POST. */
+    REQUIRE(get(port,
+                "/v1/search?q=&filter=section%20%3D%20games&sort=installed_size_kb:desc"
+                "&facets=tags,installed_size_kb:0:1000:1e9&facet_size=5&per_page=20",
+                SKEY, &r) == 0);
+    CHECK(r.status == 200);
+    {
+        cJSON *j = cJSON_Parse(r.body);
+        const cJSON *h, *hits = cJSON_GetObjectItem(j, "hits");
+        double last = INFINITY;
+        int n = 0, sorted = 1, games = 1;
+        cJSON_ArrayForEach(h, hits)
+        {
+            const cJSON *f = cJSON_GetObjectItem(h, "fields");
+            double v = cJSON_GetObjectItem(f, "installed_size_kb")->valuedouble;
+            sorted &= v <= last;
+            last = v;
+            games &= strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(f, "section")), "games") == 0;
+            n++;
+        }
+        CHECK(n == 20 && sorted && games);
+        const cJSON *facets = cJSON_GetObjectItem(j, "facets");
+        const cJSON *tags = cJSON_GetObjectItem(cJSON_GetObjectItem(facets, "tags"), "values");
+        const cJSON *size =
+            cJSON_GetObjectItem(cJSON_GetObjectItem(facets, "installed_size_kb"), "values");
+        CHECK(cJSON_GetArraySize(tags) == 5 && cJSON_GetArraySize(size) == 2);
+        double total = cJSON_GetObjectItem(j, "total")->valuedouble;
+        double in_buckets = 0;
+        const cJSON *b;
+        cJSON_ArrayForEach(b, size) in_buckets += cJSON_GetObjectItem(b, "count")->valuedouble;
+        CHECK(total > 20 && in_buckets == total && strstr(r.body, "\"total_relation\":\"eq\""));
+        cJSON_Delete(j);
+    }
+    resp_free(&r);
+    REQUIRE(post(port, "/v1/search",
+                 "{\"q\":\"editor\",\"filter\":\"section = editors OR section = text\","
+                 "\"facets\":[\"section\"],\"boost\":\"installed_size_kb:0.01\"}",
+                 SKEY, &r) == 0);
+    CHECK(r.status == 200 && strstr(r.body, "\"facets\":{\"section\":{\"values\":[{"));
+    resp_free(&r);
+
     /* Items. */
     char target[300], expect[300];
     snprintf(target, sizeof target, "/v1/items/%s", want[0]);
@@ -455,7 +496,13 @@ static void test_bad_input(int port)
         {"/v1/search?q=%G1", "bad_request"},
         {"/v1/search?q=a&q=b", "invalid_parameter"},
         {"/v1/search?q=a&per_pgae=3", "unknown_parameter"},
-        {"/v1/search?q=a&filter=price%3C10", "unsupported_parameter"},
+        {"/v1/search?q=a&filter=price%3C10", "invalid_parameter"},
+        {"/v1/search?q=a&filter=section%3Dgames%29%20OR%20%28", "invalid_parameter"},
+        {"/v1/search?q=a&facets=version", "invalid_parameter"},
+        {"/v1/search?q=a&sort=title:asc", "invalid_parameter"},
+        {"/v1/search?q=a&sort=installed_size_kb:up", "invalid_parameter"},
+        {"/v1/search?q=a&boost=installed_size_kb:abc", "invalid_parameter"},
+        {"/v1/search?q=a&cursor=abc", "unsupported_parameter"},
         {"/v1/search?q=a&lang=klingon", "invalid_parameter"},
         {"/v1/search?q=a&operator=xor", "invalid_parameter"},
         {"/v1/search?q=a&explain=maybe", "invalid_parameter"},
@@ -501,7 +548,8 @@ static void test_bad_input(int port)
         {"{\"q\":\"a\",\"per_page\":2.5}", "invalid_parameter"},
         {"{\"q\":\"a\",\"explain\":\"yes\"}", "invalid_parameter"},
         {"{\"q\":\"a\",\"colour\":\"red\"}", "unknown_parameter"},
-        {"{\"q\":\"a\",\"sort\":[\"price\"]}", "unsupported_parameter"},
+        {"{\"q\":\"a\",\"sort\":[\"price\"]}", "invalid_parameter"},
+        {"{\"q\":\"a\",\"highlight\":true}", "unsupported_parameter"},
         {"{\"q\":\"\xff\xfe\"}", "bad_request"},
     };
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {

@@ -226,6 +226,12 @@ int souk_reader_docs(souk_reader *r,
 int souk_reader_attr(souk_reader *r, uint32_t docid, uint8_t field, const uint8_t **val,
                      size_t *len);
 
+/* Iterates the attribute records in docid order (format: docs/index-format.md, attr); fn
+ * returns nonzero to stop. The record is borrowed for the call. */
+int souk_reader_attrs(souk_reader *r,
+                      int (*fn)(void *ctx, uint32_t docid, const uint8_t *rec, size_t len),
+                      void *ctx);
+
 const char *souk_reader_errmsg(const souk_reader *r);
 
 /* What a full consistency check saw. */

@@ -1,0 +1,348 @@
+/* browse.c: souk_find, storefront search over the whole match set (souk/browse.h). Every
+ * document matching the query is visited once (souk_search_each): the filter's top-level parts
+ * are evaluated on the columns, the facets count it when it passes every part except those of
+ * their own field, and the documents passing everything compete in a heap of offset + limit
+ * ordered by the sort keys. */
+#include "columns.h"
+#include "filter_int.h"
+#include "index_int.h"
+#include "souk/browse.h"
+#include "souk/souk.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct fctx {
+    const souk_find_opts *o;
+    souk__columns *cols;
+    souk__cfilter cf;
+    uint64_t own[SOUK_MAX_FACETS];
+    uint64_t *count[SOUK_MAX_FACETS];
+    souk_hit *heap;
+    size_t n, k;
+    uint64_t total;
+} fctx;
+
+/* Compares two hits by the sort keys: < 0 when a comes first. */
+static int order(const fctx *c, const souk_hit *a, const souk_hit *b)
+{
+    const souk_find_opts *o = c->o;
+    for (size_t i = 0; i < o->nsort; i++) {
+        const souk_sort_key *k = &o->sort[i];
+        if (k->field < 0) {
+            if (a->score != b->score)
+                return (a->score > b->score) == !!k->desc ? -1 : 1;
+            continue;
+        }
+        const souk__col *col = &c->cols->col[k->field];
+        if (col->num) {
+            double x = col->num[a->docid], y = col->num[b->docid];
+            int xn = isnan(x), yn = isnan(y);
+            if (xn || yn) {
+                if (xn != yn)
+                    return xn ? 1 : -1; /* absent values last */
+                continue;
+            }
+            if (x != y)
+                return (x < y) == !k->desc ? -1 : 1;
+        } else if (col->off) {
+            int xa = col->off[a->docid] < col->off[a->docid + 1];
+            int ya = col->off[b->docid] < col->off[b->docid + 1];
+            if (!xa || !ya) {
+                if (xa != ya)
+                    return xa ? -1 : 1;
+                continue;
+            }
+            uint32_t ox = col->ord[col->off[a->docid]], oy = col->ord[col->off[b->docid]];
+            if (ox != oy) {
+                int r = strcmp(col->vals[ox], col->vals[oy]);
+                if (r)
+                    return (r < 0) == !k->desc ? -1 : 1;
+            }
+        }
+    }
+    if (a->score != b->score)
+        return a->score > b->score ? -1 : 1;
+    return a->docid < b->docid ? -1 : a->docid > b->docid;
+}
+
+/* The heap keeps the k first documents; its root is the last of them. */
+static void sift_down(fctx *c, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < c->n && order(c, &c->heap[l], &c->heap[m]) > 0)
+            m = l;
+        if (r < c->n && order(c, &c->heap[r], &c->heap[m]) > 0)
+            m = r;
+        if (m == i)
+            return;
+        souk_hit t = c->heap[i];
+        c->heap[i] = c->heap[m];
+        c->heap[m] = t;
+        i = m;
+    }
+}
+
+static void offer(fctx *c, uint32_t docid, double score)
+{
+    souk_hit h = {docid, score};
+    if (c->n < c->k) {
+        size_t i = c->n++;
+        c->heap[i] = h;
+        while (i > 0) {
+            size_t p = (i - 1) / 2;
+            if (order(c, &c->heap[i], &c->heap[p]) <= 0)
+                break;
+            souk_hit t = c->heap[i];
+            c->heap[i] = c->heap[p];
+            c->heap[p] = t;
+            i = p;
+        }
+    } else if (c->k && order(c, &h, &c->heap[0]) < 0) {
+        c->heap[0] = h;
+        sift_down(c, 0);
+    }
+}
+
+static int on_match(void *ctx, uint32_t docid, double score)
+{
+    fctx *c = ctx;
+    const souk_find_opts *o = c->o;
+    if (docid >= c->cols->ndocs)
+        return 0; /* newer than the columns: cannot happen within one snapshot */
+    uint64_t failed = c->cf.nparts ? souk__filter_failed(&c->cf, docid) : 0;
+    for (size_t f = 0; f < o->nfacets; f++) {
+        if (failed & ~c->own[f])
+            continue;
+        const souk_facet_spec *sp = &o->facets[f];
+        const souk__col *col = &c->cols->col[sp->field];
+        if (sp->nedges) {
+            double v = col->num[docid];
+            if (isnan(v))
+                continue;
+            for (size_t b = 0; b + 1 < sp->nedges; b++)
+                if (v >= sp->edges[b] && v < sp->edges[b + 1]) {
+                    c->count[f][b]++;
+                    break;
+                }
+        } else if (col->num) {
+            double v = col->num[docid];
+            if (!isnan(v))
+                c->count[f][v != 0]++;
+        } else {
+            for (uint32_t k = col->off[docid]; k < col->off[docid + 1]; k++)
+                c->count[f][col->ord[k]]++;
+        }
+    }
+    if (failed)
+        return 0;
+    c->total++;
+    if (o->boost_field >= 0) {
+        double v = c->cols->col[o->boost_field].num[docid];
+        if (!isnan(v) && v > 0)
+            score += o->boost_weight * log1p(v);
+    }
+    offer(c, docid, score);
+    return 0;
+}
+
+static int cmp_hit_order(const void *a, const void *b, void *ctx)
+{
+    return order(ctx, a, b);
+}
+
+typedef struct vc {
+    uint32_t ord;
+    uint64_t count;
+    const char *val;
+} vc;
+
+static int cmp_vc(const void *a, const void *b)
+{
+    const vc *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    return strcmp(x->val, y->val);
+}
+
+void souk_find_result_free(souk_find_result *res)
+{
+    souk_free(res->hits);
+    for (size_t f = 0; f < res->nfacets; f++)
+        souk_free(res->facets[f].values);
+    souk__columns_release(res->cols);
+    memset(res, 0, sizeof *res);
+}
+
+/* Checks that the options fit the schema and the columns. */
+static int check_opts(const souk_schema *s, const souk__columns *cols, const souk_find_opts *o,
+                      char *err, size_t errlen)
+{
+    if (o->nsort > SOUK_MAX_SORT || o->nfacets > SOUK_MAX_FACETS) {
+        snprintf(err, errlen, "at most %d sort keys and %d facets", SOUK_MAX_SORT, SOUK_MAX_FACETS);
+        return SOUK_EINVAL;
+    }
+    for (size_t i = 0; i < o->nsort; i++) {
+        int f = o->sort[i].field;
+        if (f < 0)
+            continue;
+        if ((size_t)f >= s->nfields || !(s->fields[f].flags & SOUK_F_SORTABLE) ||
+            !cols->col[f].present) {
+            snprintf(err, errlen, "field '%s' is not sortable",
+                     (size_t)f < s->nfields ? s->fields[f].name : "?");
+            return SOUK_EINVAL;
+        }
+    }
+    for (size_t i = 0; i < o->nfacets; i++) {
+        const souk_facet_spec *sp = &o->facets[i];
+        int f = sp->field;
+        if (f < 0 || (size_t)f >= s->nfields || !(s->fields[f].flags & SOUK_F_FACETABLE) ||
+            !cols->col[f].present) {
+            snprintf(err, errlen, "field '%s' is not facetable",
+                     f >= 0 && (size_t)f < s->nfields ? s->fields[f].name : "?");
+            return SOUK_EINVAL;
+        }
+        if (sp->nedges && s->fields[f].type != SOUK_FIELD_NUMBER) {
+            snprintf(err, errlen, "range facets need a number field; '%s' is not one",
+                     s->fields[f].name);
+            return SOUK_EINVAL;
+        }
+        if (sp->nedges == 1 || sp->nedges > SOUK_MAX_RANGES + 1) {
+            snprintf(err, errlen, "a range facet on '%s' needs 2 to %d edges", s->fields[f].name,
+                     SOUK_MAX_RANGES + 1);
+            return SOUK_EINVAL;
+        }
+        for (size_t b = 1; b < sp->nedges; b++)
+            if (!(sp->edges[b] > sp->edges[b - 1])) {
+                snprintf(err, errlen, "the range edges of '%s' must increase", s->fields[f].name);
+                return SOUK_EINVAL;
+            }
+        if (!sp->nedges && s->fields[f].type == SOUK_FIELD_NUMBER) {
+            snprintf(err, errlen, "facet on number field '%s' needs range edges",
+                     s->fields[f].name);
+            return SOUK_EINVAL;
+        }
+    }
+    if (o->boost_field >= 0 &&
+        ((size_t)o->boost_field >= s->nfields || !cols->col[o->boost_field].num)) {
+        snprintf(err, errlen, "boost field '%s' is not a number attribute",
+                 (size_t)o->boost_field < s->nfields ? s->fields[o->boost_field].name : "?");
+        return SOUK_EINVAL;
+    }
+    return 0;
+}
+
+int souk_find(souk_searcher *s, const souk_query *q, const souk_find_opts *o, souk_find_result *res,
+              char *err, size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    err[0] = 0;
+    fctx c = {.o = o};
+    souk_reader *r = souk_searcher_reader(s);
+    int rc = souk__columns_get(r, &c.cols);
+    if (rc) {
+        snprintf(err, errlen, "reading the attribute columns: %s", souk_strerror(rc));
+        return rc;
+    }
+    const souk_schema *sc = souk_index_schema(r->ix);
+    if ((rc = check_opts(sc, c.cols, o, err, errlen)) != 0 ||
+        (rc = souk__filter_compile(o->filter, c.cols, &c.cf)) != 0)
+        goto fail;
+    for (size_t f = 0; f < o->nfacets; f++) {
+        for (size_t p = 0; p < c.cf.nparts; p++)
+            if (c.cf.part_field[p] == o->facets[f].field)
+                c.own[f] |= 1ull << p;
+        const souk__col *col = &c.cols->col[o->facets[f].field];
+        size_t n = o->facets[f].nedges ? o->facets[f].nedges : col->num ? 2 : col->nvals;
+        c.count[f] = souk_calloc(n ? n : 1, sizeof *c.count[f]);
+        if (!c.count[f]) {
+            rc = SOUK_ENOMEM;
+            goto fail;
+        }
+    }
+    c.k = (size_t)o->offset + o->limit;
+    c.heap = souk_malloc((c.k ? c.k : 1) * sizeof *c.heap);
+    if (!c.heap) {
+        rc = SOUK_ENOMEM;
+        goto fail;
+    }
+    souk_qnode all = {.op = SOUK_QOP_MATCH_ALL};
+    souk_query browse = {.nodes = &all, .nnodes = 1};
+    rc = souk_search_each(s, q ? q : &browse, &o->search, on_match, &c, err, errlen);
+    if (rc)
+        goto fail;
+    qsort_r(c.heap, c.n, sizeof *c.heap, cmp_hit_order, &c);
+    res->total = c.total;
+    if (c.n > o->offset) {
+        res->nhits = c.n - o->offset;
+        memmove(c.heap, c.heap + o->offset, res->nhits * sizeof *c.heap);
+        res->hits = c.heap;
+        c.heap = NULL;
+    }
+    for (size_t f = 0; f < o->nfacets; f++) {
+        const souk_facet_spec *sp = &o->facets[f];
+        const souk__col *col = &c.cols->col[sp->field];
+        souk_facet_result *fr = &res->facets[f];
+        fr->field = sp->field;
+        if (sp->nedges) {
+            fr->values = souk_calloc(sp->nedges, sizeof *fr->values);
+            if (!fr->values) {
+                rc = SOUK_ENOMEM;
+                goto fail;
+            }
+            for (size_t b = 0; b + 1 < sp->nedges; b++) {
+                fr->values[b].from = sp->edges[b];
+                fr->values[b].to = sp->edges[b + 1];
+                fr->values[b].count = c.count[f][b];
+            }
+            fr->nvalues = sp->nedges - 1;
+        } else {
+            size_t nv = col->num ? 2 : col->nvals, m = 0;
+            vc *all_v = souk_malloc((nv ? nv : 1) * sizeof *all_v);
+            if (!all_v) {
+                rc = SOUK_ENOMEM;
+                goto fail;
+            }
+            for (size_t v = 0; v < nv; v++)
+                if (c.count[f][v])
+                    all_v[m++] = (vc){(uint32_t)v, c.count[f][v],
+                                      col->num ? (v ? "true" : "false") : col->vals[v]};
+            qsort(all_v, m, sizeof *all_v, cmp_vc);
+            size_t keep = sp->max_values && m > sp->max_values ? sp->max_values : m;
+            fr->values = souk_calloc(keep ? keep : 1, sizeof *fr->values);
+            if (!fr->values) {
+                souk_free(all_v);
+                rc = SOUK_ENOMEM;
+                goto fail;
+            }
+            for (size_t v = 0; v < keep; v++) {
+                fr->values[v].value = all_v[v].val;
+                fr->values[v].len = strlen(all_v[v].val);
+                fr->values[v].count = all_v[v].count;
+            }
+            for (size_t v = keep; v < m; v++)
+                fr->other += all_v[v].count;
+            fr->nvalues = keep;
+            souk_free(all_v);
+        }
+        res->nfacets = f + 1;
+    }
+    res->cols = c.cols;
+    c.cols = NULL;
+    rc = 0;
+fail:
+    souk__filter_release(&c.cf);
+    for (size_t f = 0; f < o->nfacets; f++)
+        souk_free(c.count[f]);
+    souk_free(c.heap);
+    if (rc) {
+        souk__columns_release(c.cols);
+        souk_find_result_free(res);
+        if (!err[0])
+            snprintf(err, errlen, "%s", souk_strerror(rc));
+    }
+    return rc;
+}

@@ -1,0 +1,263 @@
+/* columns.c: attribute columns for filters, facets and sorting. One scan of the attr database
+ * (docs/index-format.md) builds, per field, a dense array of numbers by docid, or for keywords
+ * a dictionary of distinct values and each document's value ordinals (a category path adds an
+ * ordinal for each of its levels, as its boolean terms do). The columns of the latest
+ * generation are cached in the index and shared, reference-counted, by every searcher; a
+ * searcher whose snapshot is older than the cache builds its own private copy. */
+#include "columns.h"
+#include "index_int.h"
+#include "souk/souk.h"
+#include "varint.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+
+static uint32_t hash_bytes(const char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)p[i]) * 16777619u;
+    return h;
+}
+
+uint32_t souk__col_lookup(const souk__col *c, const char *v, size_t n)
+{
+    if (!c->hcap)
+        return UINT32_MAX;
+    uint32_t i = hash_bytes(v, n) & (c->hcap - 1);
+    for (;;) {
+        uint32_t o = c->htab[i];
+        if (o == UINT32_MAX)
+            return UINT32_MAX;
+        if (c->vlens[o] == n && memcmp(c->vals[o], v, n) == 0)
+            return o;
+        i = (i + 1) & (c->hcap - 1);
+    }
+}
+
+/* Interns v; returns its ordinal or UINT32_MAX when out of memory. */
+static uint32_t intern(souk__col *c, const char *v, size_t n)
+{
+    if ((c->nvals + 1) * 2 > c->hcap) {
+        uint32_t cap = c->hcap ? c->hcap * 2 : 1024;
+        uint32_t *t = souk_malloc(cap * sizeof *t);
+        if (!t)
+            return UINT32_MAX;
+        memset(t, 0xff, cap * sizeof *t);
+        for (uint32_t o = 0; o < c->nvals; o++) {
+            uint32_t i = hash_bytes(c->vals[o], c->vlens[o]) & (cap - 1);
+            while (t[i] != UINT32_MAX)
+                i = (i + 1) & (cap - 1);
+            t[i] = o;
+        }
+        souk_free(c->htab);
+        c->htab = t;
+        c->hcap = cap;
+    }
+    uint32_t i = hash_bytes(v, n) & (c->hcap - 1);
+    for (;;) {
+        uint32_t o = c->htab[i];
+        if (o == UINT32_MAX)
+            break;
+        if (c->vlens[o] == n && memcmp(c->vals[o], v, n) == 0)
+            return o;
+        i = (i + 1) & (c->hcap - 1);
+    }
+    if (c->nvals == c->vcap) {
+        uint32_t cap = c->vcap ? c->vcap * 2 : 256;
+        char **vals = souk_realloc(c->vals, cap * sizeof *vals);
+        if (!vals)
+            return UINT32_MAX;
+        c->vals = vals;
+        uint32_t *lens = souk_realloc(c->vlens, cap * sizeof *lens);
+        if (!lens)
+            return UINT32_MAX;
+        c->vlens = lens;
+        c->vcap = cap;
+    }
+    char *copy = souk_strndup(v, n);
+    if (!copy)
+        return UINT32_MAX;
+    c->vals[c->nvals] = copy;
+    c->vlens[c->nvals] = (uint32_t)n;
+    c->htab[i] = c->nvals;
+    return c->nvals++;
+}
+
+typedef struct build {
+    souk__columns *cols;
+    const souk_schema *s;
+    /* keyword values as (docid, ordinal) pairs per field, in docid order */
+    uint32_t *pairs[SOUK_MAX_FIELDS];
+    size_t npairs[SOUK_MAX_FIELDS], cap[SOUK_MAX_FIELDS];
+    int failed;
+} build;
+
+static void add_pair(build *b, int f, uint32_t docid, uint32_t ord)
+{
+    if (ord == UINT32_MAX) {
+        b->failed = SOUK_ENOMEM;
+        return;
+    }
+    if (b->npairs[f] == b->cap[f]) {
+        size_t cap = b->cap[f] ? b->cap[f] * 2 : 4096;
+        uint32_t *p = souk_realloc(b->pairs[f], cap * 2 * sizeof *p);
+        if (!p) {
+            b->failed = SOUK_ENOMEM;
+            return;
+        }
+        b->pairs[f] = p;
+        b->cap[f] = cap;
+    }
+    b->pairs[f][2 * b->npairs[f]] = docid;
+    b->pairs[f][2 * b->npairs[f] + 1] = ord;
+    b->npairs[f]++;
+}
+
+static int on_record(void *ctx, uint32_t docid, const uint8_t *p, size_t len)
+{
+    build *b = ctx;
+    souk__columns *cols = b->cols;
+    const uint8_t *end = p + len;
+    if (docid >= cols->ndocs)
+        return 0; /* committed after the snapshot's stats: cannot happen within one snapshot */
+    while (p < end && !b->failed) {
+        uint8_t f = *p++;
+        if (f >= b->s->nfields) {
+            b->failed = SOUK_ECORRUPT;
+            return 1;
+        }
+        souk__col *c = &cols->col[f];
+        if (b->s->fields[f].type == SOUK_FIELD_KEYWORD) {
+            uint64_t l;
+            if (varint_get(&p, end, &l) || l > (uint64_t)(end - p)) {
+                b->failed = SOUK_ECORRUPT;
+                return 1;
+            }
+            const char *v = (const char *)p;
+            p += l;
+            if (b->s->fields[f].flags & SOUK_F_PATH)
+                for (size_t i = 0; i + 3 <= l; i++)
+                    if (memcmp(v + i, " > ", 3) == 0)
+                        add_pair(b, f, docid, intern(c, v, i));
+            add_pair(b, f, docid, intern(c, v, (size_t)l));
+        } else {
+            if ((size_t)(end - p) < 8) {
+                b->failed = SOUK_ECORRUPT;
+                return 1;
+            }
+            double d;
+            memcpy(&d, p, 8);
+            p += 8;
+            if (c->num && isnan(c->num[docid]))
+                c->num[docid] = d; /* the first value */
+        }
+    }
+    return b->failed != 0;
+}
+
+void souk__columns_release(souk__columns *c)
+{
+    if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (int f = 0; f < SOUK_MAX_FIELDS; f++) {
+        souk__col *k = &c->col[f];
+        souk_free(k->num);
+        souk_free(k->off);
+        souk_free(k->ord);
+        for (uint32_t i = 0; i < k->nvals; i++)
+            souk_free(k->vals[i]);
+        souk_free(k->vals);
+        souk_free(k->vlens);
+        souk_free(k->htab);
+    }
+    souk_free(c);
+}
+
+static int columns_build(souk_reader *r, const souk_stats *st, souk__columns **out)
+{
+    const souk_schema *s = souk_index_schema(r->ix);
+    souk__columns *cols = souk_calloc(1, sizeof *cols);
+    if (!cols)
+        return SOUK_ENOMEM;
+    atomic_init(&cols->refs, 1);
+    cols->generation = st->generation;
+    cols->ndocs = (uint32_t)st->next_docid + 1;
+    build b = {cols, s, {0}, {0}, {0}, 0};
+    int rc = 0;
+    for (size_t f = 0; f < s->nfields && !rc; f++) {
+        const souk_field *fd = &s->fields[f];
+        souk__col *c = &cols->col[f];
+        c->type = fd->type;
+        if (!(fd->flags & (SOUK_F_FILTERABLE | SOUK_F_FACETABLE | SOUK_F_SORTABLE)))
+            continue;
+        c->present = 1;
+        if (fd->type == SOUK_FIELD_NUMBER || fd->type == SOUK_FIELD_BOOL) {
+            c->num = souk_malloc(cols->ndocs * sizeof *c->num);
+            if (!c->num)
+                rc = SOUK_ENOMEM;
+            for (uint32_t d = 0; c->num && d < cols->ndocs; d++)
+                c->num[d] = NAN;
+        }
+    }
+    if (!rc)
+        rc = souk_reader_attrs(r, on_record, &b);
+    if (!rc)
+        rc = b.failed;
+    for (size_t f = 0; f < s->nfields && !rc; f++) {
+        souk__col *c = &cols->col[f];
+        if (!c->present || c->type != SOUK_FIELD_KEYWORD)
+            continue;
+        c->off = souk_calloc(cols->ndocs + 1, sizeof *c->off);
+        c->ord = souk_malloc((b.npairs[f] ? b.npairs[f] : 1) * sizeof *c->ord);
+        if (!c->off || !c->ord) {
+            rc = SOUK_ENOMEM;
+            break;
+        }
+        /* Pairs arrive in docid order (the attr scan is ordered). */
+        for (size_t i = 0; i < b.npairs[f]; i++)
+            c->off[b.pairs[f][2 * i] + 1]++;
+        for (uint32_t d = 0; d < cols->ndocs; d++)
+            c->off[d + 1] += c->off[d];
+        for (size_t i = 0; i < b.npairs[f]; i++)
+            c->ord[i] = b.pairs[f][2 * i + 1];
+    }
+    for (int f = 0; f < SOUK_MAX_FIELDS; f++)
+        souk_free(b.pairs[f]);
+    if (rc) {
+        souk__columns_release(cols);
+        return rc;
+    }
+    *out = cols;
+    return 0;
+}
+
+int souk__columns_get(souk_reader *r, souk__columns **out)
+{
+    souk_stats st;
+    int rc = souk_reader_stats(r, &st);
+    if (rc)
+        return rc;
+    souk_index *ix = r->ix;
+    pthread_mutex_lock(&ix->cols_lock);
+    souk__columns *c = ix->cols;
+    if (c && c->generation == st.generation) {
+        atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+        pthread_mutex_unlock(&ix->cols_lock);
+        *out = c;
+        return 0;
+    }
+    pthread_mutex_unlock(&ix->cols_lock);
+    if ((rc = columns_build(r, &st, &c)) != 0)
+        return rc;
+    pthread_mutex_lock(&ix->cols_lock);
+    if (!ix->cols || ix->cols->generation < c->generation) {
+        souk__columns_release(ix->cols);
+        atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+        ix->cols = c;
+    }
+    pthread_mutex_unlock(&ix->cols_lock);
+    *out = c;
+    return 0;
+}

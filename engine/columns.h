@@ -1,0 +1,36 @@
+/* columns.h: the attribute column cache (columns.c), private to the engine. */
+#ifndef SOUK_COLUMNS_H
+#define SOUK_COLUMNS_H
+
+#include "souk/index.h"
+#include "souk/schema.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+typedef struct souk__col {
+    int type;            /* souk_field_type */
+    int present;         /* the field has attributes (filterable, facetable or sortable) */
+    double *num;         /* numbers and bools: by docid, NAN when absent */
+    uint32_t *off, *ord; /* keywords: ordinals of docid d are ord[off[d] .. off[d+1]) */
+    char **vals;         /* keywords: value of each ordinal */
+    uint32_t *vlens;
+    uint32_t nvals, vcap;
+    uint32_t *htab; /* value -> ordinal */
+    uint32_t hcap;
+} souk__col;
+
+typedef struct souk__columns {
+    atomic_int refs;
+    uint64_t generation;
+    uint32_t ndocs; /* docids are below this */
+    souk__col col[SOUK_MAX_FIELDS];
+} souk__columns;
+
+/* The columns of r's snapshot, with a reference (release with souk__columns_release). */
+int souk__columns_get(souk_reader *r, souk__columns **out);
+void souk__columns_release(souk__columns *c);
+/* Ordinal of keyword value v in c, or UINT32_MAX. */
+uint32_t souk__col_lookup(const souk__col *c, const char *v, size_t n);
+
+#endif

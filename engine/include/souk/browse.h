@@ -1,0 +1,93 @@
+/* browse.h: storefront search over the whole match set: filters, facets with exact counts,
+ * sorting by any number of fields, paging, and an additive business boost.
+ *
+ * Filters are expressions over the schema's filterable fields:
+ *   section = games AND (tags = "role::program" OR tags IN ["use::editing", "works-with::text"])
+ *   price >= 10 AND price < 100      price 10 TO 100      NOT in_stock = false
+ *   category = "Tools > Fasteners"   (a category path matches itself and every level below)
+ * Keyword values are quoted strings or bare words; numbers compare as doubles; a multi-valued
+ * field matches when any of its values does. Facets count over the whole match set, and a
+ * facet's counts ignore the top-level AND parts of the filter that only test that facet's own
+ * field (disjunctive facets), as storefronts expect. Attribute values are read from a column
+ * cache built once per index generation and shared by every searcher of the index.
+ *
+ * Threads: like souk_search, on the searcher's thread. */
+#ifndef SOUK_BROWSE_H
+#define SOUK_BROWSE_H
+
+#include "souk/search.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct souk_filter souk_filter;
+
+/* Parses a filter against schema s. On error returns SOUK_EINVAL with a message naming the
+ * problem and its byte offset. *out owned by the caller. */
+int souk_filter_parse(const souk_schema *s, const char *expr, size_t len, souk_filter **out,
+                      char *err, size_t errlen);
+void souk_filter_free(souk_filter *f);
+
+/* One sort key: a sortable field (or relevance, field -1), ascending or descending. Documents
+ * without a value sort last either way. Relevance descending, then docid, break the last ties. */
+typedef struct souk_sort_key {
+    int field;
+    int desc;
+} souk_sort_key;
+
+#define SOUK_MAX_SORT 8
+#define SOUK_MAX_FACETS 32
+#define SOUK_MAX_RANGES 32
+
+/* A facet: a facetable keyword field's values by count (the top max_values), or a number
+ * field's counts in the buckets [edges[i], edges[i+1]) (with nedges edges, nedges-1 buckets). */
+typedef struct souk_facet_spec {
+    int field;
+    uint32_t max_values;
+    double edges[SOUK_MAX_RANGES + 1];
+    size_t nedges;
+} souk_facet_spec;
+
+typedef struct souk_facet_value {
+    const char *value; /* keyword value (borrowed from the result), or NULL for a bucket */
+    size_t len;
+    double from, to; /* bucket */
+    uint64_t count;
+} souk_facet_value;
+
+typedef struct souk_facet_result {
+    int field;
+    souk_facet_value *values;
+    size_t nvalues;
+    uint64_t other; /* documents counted in values beyond max_values */
+} souk_facet_result;
+
+typedef struct souk_find_opts {
+    souk_search_opts search;   /* BM25, language and parser flags (k is ignored) */
+    const souk_filter *filter; /* NULL: none */
+    souk_sort_key sort[SOUK_MAX_SORT];
+    size_t nsort; /* 0: by relevance */
+    uint32_t offset, limit;
+    souk_facet_spec facets[SOUK_MAX_FACETS];
+    size_t nfacets;
+    int boost_field; /* -1: none; else score += boost_weight * log1p(max(0, value)) */
+    double boost_weight;
+} souk_find_opts;
+
+typedef struct souk_find_result {
+    souk_hit *hits; /* offset..offset+limit of the order, best first */
+    size_t nhits;
+    uint64_t total; /* exact number of matching documents that pass the filter */
+    souk_facet_result facets[SOUK_MAX_FACETS];
+    size_t nfacets;
+    struct souk__columns *cols; /* keeps the facet strings alive */
+} souk_find_result;
+
+/* Runs q (NULL: every document) with the options. On success res holds the page and the
+ * facets; free with souk_find_result_free. Errors: SOUK_EQUERY (query), SOUK_EINVAL (a field
+ * not usable as asked: the message names it), SOUK_ENOMEM, index errors. */
+int souk_find(souk_searcher *s, const souk_query *q, const souk_find_opts *o, souk_find_result *res,
+              char *err, size_t errlen);
+void souk_find_result_free(souk_find_result *res);
+
+#endif
