@@ -11,4 +11,8 @@ int bench_search(int argc, char **argv);
 /* souk-bench http: the query server under h2load, beside its in-process and nginx ceilings. */
 int bench_http(int argc, char **argv);
 
+/* souk-bench facets: filter + 3 facets over the whole match set, Souk beside Xapian's
+ * ValueCountMatchSpy. */
+int bench_facets(int argc, char **argv);
+
 #endif

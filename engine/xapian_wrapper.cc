@@ -1684,6 +1684,74 @@ extern "C" int souk_xdb_add_terms(souk_xdb *db, const souk_xterm *terms, size_t 
     XDB_CATCH(db)
 }
 
+extern "C" int souk_xdb_add_doc(souk_xdb *db, const souk_xterm *terms, size_t n,
+                                const souk_xvalue *values, size_t nvalues, uint32_t *docid)
+{
+    try {
+        Xapian::Document doc;
+        for (size_t i = 0; i < n; i++) {
+            std::string t(terms[i].term, terms[i].len);
+            if (terms[i].npositions == 0) {
+                doc.add_term(t, terms[i].wdf);
+                continue;
+            }
+            uint32_t per = terms[i].wdf / terms[i].npositions;
+            for (uint32_t p = 0; p < terms[i].npositions; p++)
+                doc.add_posting(t, terms[i].positions[p], per);
+            uint32_t rest = terms[i].wdf - per * terms[i].npositions;
+            if (rest)
+                doc.add_term(t, rest);
+        }
+        for (size_t i = 0; i < nvalues; i++) {
+            if (values[i].is_number)
+                doc.add_value(values[i].slot, Xapian::sortable_serialise(values[i].number));
+            else
+                doc.add_value(values[i].slot, std::string(values[i].str, values[i].len));
+        }
+        *docid = db->rw->add_document(doc);
+        return SOUK_OK;
+    }
+    XDB_CATCH(db)
+}
+
+extern "C" int souk_xdb_facets(souk_xdb *db, const char *q, size_t len, const char *lang,
+                               const souk_qp_field *fields, size_t nfields, const unsigned *slots,
+                               size_t nslots, unsigned filter_slot, double filter_max,
+                               uint64_t *matches, uint64_t *counted)
+{
+    try {
+        const char *sname = souk_language_stemmer(lang);
+        if (!sname)
+            sname = "none";
+        Xapian::Database &d = db->db();
+        Xapian::Query query =
+            len ? parse_with_xapian(q, len, sname, fields, nfields, 0, &d, &db->parser)
+                : Xapian::Query::MatchAll;
+        query = Xapian::Query(Xapian::Query::OP_FILTER, query,
+                              Xapian::Query(Xapian::Query::OP_VALUE_LE, filter_slot,
+                                            Xapian::sortable_serialise(filter_max)));
+        Xapian::Enquire enq(d);
+        enq.set_query(query);
+        enq.set_weighting_scheme(Xapian::BM25Weight());
+        enq.set_docid_order(Xapian::Enquire::ASCENDING);
+        std::vector<std::unique_ptr<Xapian::ValueCountMatchSpy>> spies;
+        for (size_t i = 0; i < nslots; i++) {
+            spies.emplace_back(new Xapian::ValueCountMatchSpy(slots[i]));
+            enq.add_matchspy(spies.back().get());
+        }
+        /* checkatleast = the whole database: the spies see every match, as facets must. */
+        Xapian::MSet ms = enq.get_mset(0, 10, d.get_doccount());
+        *matches = ms.get_matches_estimated();
+        uint64_t c = 0;
+        for (auto &sp : spies)
+            for (Xapian::TermIterator t = sp->values_begin(); t != sp->values_end(); ++t)
+                c += t.get_termfreq();
+        *counted = c;
+        return SOUK_OK;
+    }
+    XDB_CATCH(db)
+}
+
 extern "C" int souk_xdb_add_text(souk_xdb *db, const souk_xfield *fields, size_t n,
                                  const char *data, size_t data_len)
 {

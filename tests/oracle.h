@@ -94,7 +94,19 @@ static int oracle_term_cb(void *ctx, const char *term, size_t len, const souk_te
 /* Builds the Xapian database at xpath from the Souk index ix, which must be freshly built (docids
  * 1..N without gaps): every Souk docid becomes the same Xapian docid, with the same terms, wdf and
  * positions, so the two hold the same statistics. Returns 0 on success. */
-static int oracle_build_xapian(souk_index *ix, const char *xpath)
+/* Values of Souk docid d for the Xapian document (facet benchmarks): fills v, returns count. */
+typedef size_t (*oracle_values_fn)(void *ctx, souk_reader *r, uint32_t d, souk_xvalue *v);
+
+static int oracle_build_xapian_ex(souk_index *ix, const char *xpath, oracle_values_fn vfn,
+                                  void *vctx);
+
+__attribute__((unused)) static int oracle_build_xapian(souk_index *ix, const char *xpath)
+{
+    return oracle_build_xapian_ex(ix, xpath, NULL, NULL);
+}
+
+static int oracle_build_xapian_ex(souk_index *ix, const char *xpath, oracle_values_fn vfn,
+                                  void *vctx)
 {
     oracle_build b;
     memset(&b, 0, sizeof b);
@@ -128,7 +140,13 @@ static int oracle_build_xapian(souk_index *ix, const char *xpath)
                                      p->npos};
             }
             uint32_t xd = 0;
-            rc = souk_xdb_add_terms(x, xt, od->n, NULL, 0, &xd);
+            if (vfn) {
+                souk_xvalue vals[16];
+                size_t nv = vfn(vctx, b.r, d, vals);
+                rc = souk_xdb_add_doc(x, xt, od->n, vals, nv, &xd);
+            } else {
+                rc = souk_xdb_add_terms(x, xt, od->n, NULL, 0, &xd);
+            }
             if (rc == 0 && xd != d) {
                 fprintf(stderr, "oracle: Xapian docid %u for Souk docid %u\n", xd, d);
                 rc = -1;
@@ -159,8 +177,9 @@ static int oracle_build_xapian(souk_index *ix, const char *xpath)
  * possible). Equal when the ids agree in order, allowing only swaps between documents whose
  * scores differ by less than 1e-9 (float summation order), and all scores agree within 1e-9.
  * Returns 1 when equal; otherwise prints why to stderr and returns 0. */
-static int oracle_equal(const char *what, const souk_hit *h, size_t nh, const uint32_t *xd,
-                        const double *xs, size_t nx, size_t k)
+__attribute__((unused)) static int oracle_equal(const char *what, const souk_hit *h, size_t nh,
+                                                const uint32_t *xd, const double *xs, size_t nx,
+                                                size_t k)
 {
     size_t want = nx < k ? nx : k;
     if (nh != want) {

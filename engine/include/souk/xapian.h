@@ -146,6 +146,27 @@ typedef struct souk_xterm {
 int souk_xdb_add_terms(souk_xdb *db, const souk_xterm *terms, size_t n, const char *data,
                        size_t data_len, uint32_t *docid);
 
+/* A document value for souk_xdb_add_doc: a number (stored sortable_serialise'd) or a string. */
+typedef struct souk_xvalue {
+    unsigned slot;
+    int is_number;
+    double number;
+    const char *str;
+    size_t len;
+} souk_xvalue;
+
+/* Adds a document of analyzed terms with value slots (for facet benchmarks). */
+int souk_xdb_add_doc(souk_xdb *db, const souk_xterm *terms, size_t n, const souk_xvalue *values,
+                     size_t nvalues, uint32_t *docid);
+
+/* Runs q (len 0: every document) filtered by value slot filter_slot <= filter_max, with a
+ * ValueCountMatchSpy on each of slots over the whole match set: *matches gets the match count,
+ * *counted the sum of all value counts (a checksum to compare with Souk's facets). */
+int souk_xdb_facets(souk_xdb *db, const char *q, size_t len, const char *lang,
+                    const souk_qp_field *fields, size_t nfields, const unsigned *slots,
+                    size_t nslots, unsigned filter_slot, double filter_max, uint64_t *matches,
+                    uint64_t *counted);
+
 /* One field for souk_xdb_add_text: text analysed by TermGenerator (boolean == 0) or added as one
  * boolean term prefix+text (boolean != 0). */
 typedef struct souk_xfield {
