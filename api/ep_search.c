@@ -17,11 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Completions of the last word kept with prefix=true (the most frequent ones). */
+#define SK_PREFIX_EXPANSIONS 50
+
 typedef struct sparams {
     sk_buf *q;
     int has_q;
     uint32_t page, per_page;
     int explain;
+    int prefix;
     char lang[16];
     int and_op;
     unsigned seen;
@@ -44,11 +48,14 @@ enum {
     P_SORT,
     P_BOOST,
     P_FACET_SIZE,
+    P_PREFIX,
     P_COUNT
 };
-static const char *const names[P_COUNT] = {"q",    "page",     "per_page",  "explain",
-                                           "lang", "operator", "filter",    "facets",
-                                           "sort", "boost",    "facet_size"};
+static const char *const names[P_COUNT] = {"q",    "page",     "per_page",   "explain",
+                                           "lang", "operator", "filter",     "facets",
+                                           "sort", "boost",    "facet_size", "prefix"};
+
+_Static_assert(sizeof names / sizeof names[0] == P_COUNT, "a name for every parameter");
 
 /* Parses a decimal integer in [min, max]. */
 static int parse_uint(const char *s, size_t n, uint32_t min, uint32_t max, uint32_t *out)
@@ -99,10 +106,10 @@ static int set_param(sk_ctx *c, sparams *p, int id, const char *s, size_t n, con
         if (id == P_PAGE || id == P_PER_PAGE || id == P_FACET_SIZE) {
             if (!cJSON_IsNumber(jv))
                 return sk_fail(c, 400, "invalid_parameter", name, "%s must be a number", name);
-        } else if (id == P_EXPLAIN) {
+        } else if (id == P_EXPLAIN || id == P_PREFIX) {
             if (!cJSON_IsBool(jv))
-                return sk_fail(c, 400, "invalid_parameter", name, "explain must be true or false");
-            p->explain = cJSON_IsTrue(jv);
+                return sk_fail(c, 400, "invalid_parameter", name, "%s must be true or false", name);
+            *(id == P_EXPLAIN ? &p->explain : &p->prefix) = cJSON_IsTrue(jv);
             return 0;
         } else {
             if (!cJSON_IsString(jv))
@@ -173,13 +180,16 @@ static int set_param(sk_ctx *c, sparams *p, int id, const char *s, size_t n, con
         return 0;
     }
     case P_EXPLAIN:
+    case P_PREFIX: {
+        int *dst = id == P_EXPLAIN ? &p->explain : &p->prefix;
         if ((n == 4 && memcmp(s, "true", 4) == 0) || (n == 1 && s[0] == '1'))
-            p->explain = 1;
+            *dst = 1;
         else if ((n == 5 && memcmp(s, "false", 5) == 0) || (n == 1 && s[0] == '0'))
-            p->explain = 0;
+            *dst = 0;
         else
-            return sk_fail(c, 400, "invalid_parameter", name, "explain must be true or false");
+            return sk_fail(c, 400, "invalid_parameter", name, "%s must be true or false", name);
         return 0;
+    }
     case P_LANG:
         if (n == 0 || n >= sizeof p->lang || memchr(s, 0, n))
             return sk_fail(c, 400, "invalid_parameter", name, "lang must be a language code");
@@ -523,8 +533,12 @@ static int search(sk_ctx *c, sparams *pp)
     }
     if (souk_searcher_refresh(w->searcher))
         return sk_fail(c, 500, "internal", NULL, "cannot read the index");
-    souk_search_opts o = {k, SOUK_BM25_DEFAULT, 0, p.lang[0] ? p.lang : NULL,
-                          p.and_op ? SOUK_QP_DEFAULT_AND : 0};
+    souk_search_opts o = {k,
+                          SOUK_BM25_DEFAULT,
+                          0,
+                          p.lang[0] ? p.lang : NULL,
+                          (p.and_op ? SOUK_QP_DEFAULT_AND : 0u) | (p.prefix ? SOUK_QP_PARTIAL : 0u),
+                          p.prefix ? SK_PREFIX_EXPANSIONS : 0};
     souk_search_stats sst;
     size_t n = 0;
     char err[512];

@@ -127,6 +127,10 @@ int bench_facets(int argc, char **argv)
             return 2;
         }
     }
+    if (rounds < 1 || rounds > 100) {
+        fprintf(stderr, "souk-bench facets: --rounds 1..100\n");
+        return 2;
+    }
     if (!catalog[0])
         snprintf(catalog, sizeof catalog, "%s/../shared/data/catalog/debian-packages.jsonl.xz",
                  root);
@@ -193,7 +197,7 @@ int bench_facets(int argc, char **argv)
     qcls[nq++] = 4;
     souk_find_opts o;
     memset(&o, 0, sizeof o);
-    o.search = (souk_search_opts){10, SOUK_BM25_DEFAULT, 0, NULL, 0};
+    o.search = (souk_search_opts){10, SOUK_BM25_DEFAULT, 0, NULL, 0, 0};
     o.limit = 10;
     o.boost_field = -1;
     souk_filter *flt;
@@ -265,6 +269,35 @@ int bench_facets(int argc, char **argv)
             souk_find_result_free(&res);
         }
     }
+    /* Search as you type: the last word as a prefix keeping its 50 most frequent completions
+     * (prefix=true in the API), one- and two-letter prefixes, top 10. */
+    double *lat_p1 = calloc(26 * (size_t)rounds, sizeof *lat_p1);
+    double *lat_p2 = calloc(26 * 26 * (size_t)rounds, sizeof *lat_p2);
+    size_t np1 = 0, np2 = 0;
+    souk_search_opts po = {10, SOUK_BM25_DEFAULT, 0, NULL, SOUK_QP_PARTIAL, 50};
+    souk_hit ph[10];
+    for (int round = -1; round < rounds; round++)
+        for (int a = 0; a < 26; a++)
+            for (int b2 = -1; b2 < 26; b2++) {
+                char pq[3] = {(char)('a' + a), b2 < 0 ? 0 : (char)('a' + b2), 0};
+                size_t nh;
+                double t0 = now_us();
+                souk_searcher_refresh(s);
+                if (souk_search(s, pq, strlen(pq), &po, ph, &nh, NULL, err, sizeof err)) {
+                    fprintf(stderr, "souk-bench facets: prefix %s: %s\n", pq, err);
+                    return 1;
+                }
+                double t = now_us() - t0;
+                if (round < 0)
+                    continue;
+                if (b2 < 0)
+                    lat_p1[np1++] = t;
+                else
+                    lat_p2[np2++] = t;
+            }
+    qsort(lat_p1, np1, sizeof *lat_p1, cmp_d);
+    qsort(lat_p2, np2, sizeof *lat_p2, cmp_d);
+    double p99_p1 = lat_p1[(size_t)(np1 * 0.99)], p99_p2 = lat_p2[(size_t)(np2 * 0.99)];
     const char *names[5] = {"df 10-99", "df 100-999", "df 1k-9.9k", "df 10k+", "all docs"};
     printf("souk-bench facets: %d queries (match sets %llu to %llu documents), filter + 3 facets, "
            "%d rounds\n",
@@ -285,10 +318,17 @@ int bench_facets(int argc, char **argv)
     printf("all: souk %.0f q/s (p99 %.0f us), xapian %.0f q/s (p99 %.0f us); same counts: %s\n",
            qps_s, lat_s[(size_t)(nl * 0.99)], qps_x, lat_x[(size_t)(nl * 0.99)],
            mismatches ? "no" : "yes");
+    printf("search as you type (top 10; 10, 25 and 50 completions for 1, 2 and 3+ letters): p99 "
+           "%.0f us for 26 one-letter prefixes, "
+           "%.0f us for 676 two-letter prefixes (p50 %.0f / %.0f us)\n",
+           p99_p1, p99_p2, lat_p1[np1 / 2], lat_p2[np2 / 2]);
     printf("{\"facets_qps_ratio\":%.2f,\"souk_qps\":%.0f,\"xapian_qps\":%.0f,\"p99_us\":%.0f,"
-           "\"xapian_p99_us\":%.0f,\"queries\":%d,\"identical_counts\":%s}\n",
-           qps_s / qps_x, qps_s, qps_x, lat_s[(size_t)(nl * 0.99)], lat_x[(size_t)(nl * 0.99)], nq,
-           mismatches ? "false" : "true");
+           "\"xapian_p99_us\":%.0f,\"p99_us_prefix1\":%.0f,\"p99_us_prefix2\":%.0f,"
+           "\"queries\":%d,\"identical_counts\":%s}\n",
+           qps_s / qps_x, qps_s, qps_x, lat_s[(size_t)(nl * 0.99)], lat_x[(size_t)(nl * 0.99)],
+           p99_p1, p99_p2, nq, mismatches ? "false" : "true");
+    free(lat_p1);
+    free(lat_p2);
     free(lat_s);
     free(lat_x);
     souk_filter_free(flt);

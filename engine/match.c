@@ -249,6 +249,7 @@ typedef struct build_ctx {
     const souk_query *q;
     char *err;
     size_t errlen;
+    uint32_t max_expansions; /* wildcards: keep the most frequent completions; 0: all */
 } build_ctx;
 
 /* The operator of each kind, and a new cursor of that kind. */
@@ -283,14 +284,73 @@ typedef struct wild_ctx {
     size_t *lens;
     size_t n, cap;
     int over;
+    uint32_t max; /* 0: every completion (Xapian's wildcard); else the max most frequent */
+    uint32_t *df; /* with max: min-heap of the kept completions by df */
 } wild_ctx;
+
+static void wild_swap(wild_ctx *w, size_t a, size_t b)
+{
+    char *t = w->terms[a];
+    w->terms[a] = w->terms[b];
+    w->terms[b] = t;
+    size_t l = w->lens[a];
+    w->lens[a] = w->lens[b];
+    w->lens[b] = l;
+    uint32_t d = w->df[a];
+    w->df[a] = w->df[b];
+    w->df[b] = d;
+}
+
+/* Keeps the w->max completions of highest df (ties: the first in byte order). */
+static int collect_top(wild_ctx *w, const char *term, size_t len, uint32_t df)
+{
+    if (!w->terms) {
+        w->terms = souk_calloc(w->max, sizeof *w->terms);
+        w->lens = souk_calloc(w->max, sizeof *w->lens);
+        w->df = souk_calloc(w->max, sizeof *w->df);
+        if (!w->terms || !w->lens || !w->df)
+            return 1;
+    }
+    size_t i;
+    if (w->n < w->max) {
+        i = w->n++;
+    } else {
+        if (df <= w->df[0])
+            return 0;
+        souk_free(w->terms[0]);
+        w->terms[0] = w->terms[--w->n];
+        w->lens[0] = w->lens[w->n];
+        w->df[0] = w->df[w->n];
+        for (size_t k = 0;;) { /* sift down */
+            size_t l = 2 * k + 1, r = l + 1, m = k;
+            if (l < w->n && w->df[l] < w->df[m])
+                m = l;
+            if (r < w->n && w->df[r] < w->df[m])
+                m = r;
+            if (m == k)
+                break;
+            wild_swap(w, k, m);
+            k = m;
+        }
+        i = w->n++;
+    }
+    w->terms[i] = souk_strndup(term, len);
+    w->lens[i] = len;
+    w->df[i] = df;
+    while (i > 0 && w->df[(i - 1) / 2] > w->df[i]) { /* sift up */
+        wild_swap(w, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+    return w->terms[i] ? 0 : 1;
+}
 
 static int collect_wild(void *ctx, const char *term, size_t len, const souk_term_info *info)
 {
     wild_ctx *w = ctx;
-    (void)info;
     if (len < w->len || memcmp(term, w->prefix, w->len) != 0)
         return 1;
+    if (w->max)
+        return collect_top(w, term, len, info->df);
     if (w->n == MAX_WILDCARD_TERMS) {
         w->over = 1;
         return 1;
@@ -340,7 +400,12 @@ static cur *build(build_ctx *b, uint32_t idx)
     case SOUK_QOP_WILDCARD: {
         /* Expanded over the dictionary; each expansion scored as its own term (Xapian weights
          * a wildcard as one synonym term; see docs/ranking.md). */
-        wild_ctx w = {n->term, n->term_len, NULL, NULL, 0, 0, 0};
+        /* With a cap, one- and two-letter prefixes keep fewer completions: their union covers
+         * most of the catalog and each completion costs MaxScore a list. */
+        uint32_t max = b->max_expansions;
+        if (max && n->term_len <= 2)
+            max = max < (n->term_len == 1 ? 10u : 25u) ? max : (n->term_len == 1 ? 10u : 25u);
+        wild_ctx w = {n->term, n->term_len, NULL, NULL, 0, 0, 0, max, NULL};
         souk_reader_terms(b->s->r, n->term, n->term_len, collect_wild, &w);
         c = cur_new(w.n ? C_OR : C_NONE, (uint32_t)w.n);
         for (size_t i = 0; c && i < w.n; i++) {
@@ -356,6 +421,7 @@ static cur *build(build_ctx *b, uint32_t idx)
             souk_free(w.terms[i]);
         souk_free(w.terms);
         souk_free(w.lens);
+        souk_free(w.df);
         if (w.over && c) {
             snprintf(b->err, b->errlen, "wildcard '%s*' matches more than %d terms", n->term,
                      MAX_WILDCARD_TERMS);
@@ -754,7 +820,7 @@ int souk_search_query(souk_searcher *s, const souk_query *q, const souk_search_o
     if (knorm_prepare(s))
         return SOUK_ENOMEM;
     err[0] = 0;
-    build_ctx b = {s, q, err, errlen};
+    build_ctx b = {s, q, err, errlen, o->max_expansions};
     cur *root = build(&b, q->root);
     if (!root) {
         if (!err[0])
@@ -784,7 +850,7 @@ int souk_search_each(souk_searcher *s, const souk_query *q, const souk_search_op
     if (knorm_prepare(s))
         return SOUK_ENOMEM;
     err[0] = 0;
-    build_ctx b = {s, q, err, errlen};
+    build_ctx b = {s, q, err, errlen, o->max_expansions};
     cur *root = build(&b, q->root);
     if (!root) {
         if (!err[0])
@@ -857,7 +923,7 @@ int souk_search_explain(souk_searcher *s, const souk_query *q, const souk_search
     if (knorm_prepare(s))
         return SOUK_ENOMEM;
     char err[256];
-    build_ctx b = {s, q, err, sizeof err};
+    build_ctx b = {s, q, err, sizeof err, o->max_expansions};
     cur *root = build(&b, q->root);
     if (!root)
         return SOUK_EQUERY;

@@ -278,7 +278,7 @@ static int engine_ids(const char *q, unsigned flags, int k, char ids[][128])
     REQUIRE(souk_searcher_new(ix, &s) == 0);
     souk_hit hits[64];
     size_t n = 0;
-    souk_search_opts o = {(uint32_t)k, SOUK_BM25_DEFAULT, 0, NULL, flags};
+    souk_search_opts o = {(uint32_t)k, SOUK_BM25_DEFAULT, 0, NULL, flags, 0};
     REQUIRE(souk_search(s, q, strlen(q), &o, hits, &n, NULL, err, sizeof err) == 0);
     for (size_t i = 0; i < n; i++) {
         const char *id, *json;
@@ -445,6 +445,23 @@ static void test_endpoints(int port)
                  "\"facets\":[\"section\"],\"boost\":\"installed_size_kb:0.01\"}",
                  SKEY, &r) == 0);
     CHECK(r.status == 200 && strstr(r.body, "\"facets\":{\"section\":{\"values\":[{"));
+    resp_free(&r);
+
+    /* Search as you type: the last word is a prefix ("edito" finds "editor"). */
+    REQUIRE(get(port, "/v1/search?q=zqxedito", SKEY, &r) == 0);
+    CHECK(r.status == 200 && strstr(r.body, "\"total\":0,"));
+    resp_free(&r);
+    REQUIRE(get(port, "/v1/search?q=edito&prefix=true&per_page=5", SKEY, &r) == 0);
+    CHECK(r.status == 200 && hit_ids(&r, got, 5, NULL) == 5 && strcasestr(r.body, "editor"));
+    resp_free(&r);
+    REQUIRE(get(port, "/v1/search?q=edito&per_page=5", SKEY, &r) == 0);
+    CHECK(r.status == 200 && hit_ids(&r, got, 5, NULL) == 0); /* no word "edito" */
+    resp_free(&r);
+    REQUIRE(get(port, "/v1/search?q=e&prefix=true", SKEY, &r) == 0);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    REQUIRE(get(port, "/v1/search?q=e&prefix=maybe", SKEY, &r) == 0);
+    EXPECT_ERR(r, 400, "invalid_parameter");
     resp_free(&r);
 
     /* Items. */

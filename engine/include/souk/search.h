@@ -31,6 +31,11 @@ typedef struct souk_search_opts {
     int no_prune;      /* 1: score every match (for tests and comparisons) */
     const char *lang;  /* query language (NULL: the schema's default) */
     unsigned qp_flags; /* SOUK_QP_* */
+    /* Wildcards and the partial last word (SOUK_QP_PARTIAL): 0 expands to every completion, as
+     * Xapian does (at most 4096, else an error); N keeps the N completions of highest document
+     * frequency (at most 10 for a one-letter prefix, 25 for two letters), so short prefixes stay
+     * fast (search as you type). */
+    uint32_t max_expansions;
 } souk_search_opts;
 
 typedef struct souk_hit {
