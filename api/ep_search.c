@@ -26,6 +26,7 @@ typedef struct sparams {
     uint32_t page, per_page;
     int explain;
     int prefix;
+    int typo;
     char lang[16];
     int and_op;
     unsigned seen;
@@ -49,11 +50,12 @@ enum {
     P_BOOST,
     P_FACET_SIZE,
     P_PREFIX,
+    P_TYPO,
     P_COUNT
 };
-static const char *const names[P_COUNT] = {"q",    "page",     "per_page",   "explain",
-                                           "lang", "operator", "filter",     "facets",
-                                           "sort", "boost",    "facet_size", "prefix"};
+static const char *const names[P_COUNT] = {"q",          "page",   "per_page", "explain", "lang",
+                                           "operator",   "filter", "facets",   "sort",    "boost",
+                                           "facet_size", "prefix", "typo"};
 
 _Static_assert(sizeof names / sizeof names[0] == P_COUNT, "a name for every parameter");
 
@@ -180,8 +182,9 @@ static int set_param(sk_ctx *c, sparams *p, int id, const char *s, size_t n, con
         return 0;
     }
     case P_EXPLAIN:
-    case P_PREFIX: {
-        int *dst = id == P_EXPLAIN ? &p->explain : &p->prefix;
+    case P_PREFIX:
+    case P_TYPO: {
+        int *dst = id == P_EXPLAIN ? &p->explain : id == P_PREFIX ? &p->prefix : &p->typo;
         if ((n == 4 && memcmp(s, "true", 4) == 0) || (n == 1 && s[0] == '1'))
             *dst = 1;
         else if ((n == 5 && memcmp(s, "false", 5) == 0) || (n == 1 && s[0] == '0'))
@@ -537,7 +540,8 @@ static int search(sk_ctx *c, sparams *pp)
                           SOUK_BM25_DEFAULT,
                           0,
                           p.lang[0] ? p.lang : NULL,
-                          (p.and_op ? SOUK_QP_DEFAULT_AND : 0u) | (p.prefix ? SOUK_QP_PARTIAL : 0u),
+                          (p.and_op ? SOUK_QP_DEFAULT_AND : 0u) |
+                              (p.prefix ? SOUK_QP_PARTIAL : 0u) | (p.typo ? SOUK_QP_TYPO : 0u),
                           p.prefix ? SK_PREFIX_EXPANSIONS : 0};
     souk_search_stats sst;
     size_t n = 0;

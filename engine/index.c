@@ -256,6 +256,7 @@ void souk_index_close(souk_index *ix)
         mdb_env_close(ix->env);
     souk_schema_free(ix->schema);
     souk__columns_release(ix->cols);
+    souk__typo_release(ix->typo);
     pthread_mutex_destroy(&ix->cols_lock);
     souk_free(ix);
 }

@@ -20,11 +20,13 @@ struct souk_index {
     /* Attribute columns of the latest snapshot seen (engine/columns.c), shared by every
      * searcher of this index; cols_lock guards the pointer. */
     struct souk__columns *cols;
+    struct souk__typo_dict *typo; /* engine/typo.c, same lock */
     pthread_mutex_t cols_lock;
 };
 
 /* Frees the column cache (engine/columns.c); called by souk_index_close. */
 void souk__columns_release(struct souk__columns *c);
+void souk__typo_release(struct souk__typo_dict *t);
 
 struct souk_reader {
     souk_index *ix;

@@ -12,6 +12,7 @@
  * together cannot beat the k-th score no longer drive the iteration and are only probed for
  * documents the others found. */
 #include "match_int.h"
+#include "typo.h"
 #include "varint.h"
 
 #include <math.h>
@@ -804,9 +805,22 @@ out:
     return rc;
 }
 
-int souk_search_query(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
-                      souk_hit *hits, size_t *nhits, souk_search_stats *st, char *err,
-                      size_t errlen)
+/* With SOUK_QP_TYPO, *t gets q with typo candidates added (typo.c); else stays NULL. */
+static int typo_query(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
+                      souk_query **t, char *err, size_t errlen)
+{
+    *t = NULL;
+    if (!(o->qp_flags & SOUK_QP_TYPO))
+        return 0;
+    int rc = souk__typo_expand(s->r, q, SOUK_TYPO_WEIGHT, t);
+    if (rc)
+        snprintf(err, errlen, "typo tolerance: %s", souk_strerror(rc));
+    return rc;
+}
+
+static int plain_search_query(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
+                              souk_hit *hits, size_t *nhits, souk_search_stats *st, char *err,
+                              size_t errlen)
 {
     souk_search_stats local;
     if (!st)
@@ -842,8 +856,8 @@ int souk_search_query(souk_searcher *s, const souk_query *q, const souk_search_o
     return SOUK_OK;
 }
 
-int souk_search_each(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
-                     souk_match_fn fn, void *ctx, char *err, size_t errlen)
+static int plain_search_each(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
+                             souk_match_fn fn, void *ctx, char *err, size_t errlen)
 {
     souk_bm25 def = SOUK_BM25_DEFAULT;
     s->p = o->bm25.k1 == 0 && o->bm25.b == 0 && o->bm25.k3 == 0 ? def : o->bm25;
@@ -915,8 +929,8 @@ static void explain_walk(explain_ctx *e, cur *c, double factor)
     }
 }
 
-int souk_search_explain(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
-                        uint32_t docid, souk_explain_fn fn, void *ctx, double *total)
+static int plain_search_explain(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
+                                uint32_t docid, souk_explain_fn fn, void *ctx, double *total)
 {
     souk_bm25 def = SOUK_BM25_DEFAULT;
     s->p = o->bm25.k1 == 0 && o->bm25.b == 0 && o->bm25.k3 == 0 ? def : o->bm25;
@@ -937,5 +951,42 @@ int souk_search_explain(souk_searcher *s, const souk_query *q, const souk_search
         explain_walk(&e, root, 1.0);
     }
     souk__cur_free(root);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ typo tolerance */
+
+int souk_search_query(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
+                      souk_hit *hits, size_t *nhits, souk_search_stats *st, char *err,
+                      size_t errlen)
+{
+    souk_query *t = NULL;
+    int rc = typo_query(s, q, o, &t, err, errlen);
+    if (!rc)
+        rc = plain_search_query(s, t ? t : q, o, hits, nhits, st, err, errlen);
+    souk_query_free(t);
+    return rc;
+}
+
+int souk_search_each(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
+                     souk_match_fn fn, void *ctx, char *err, size_t errlen)
+{
+    souk_query *t = NULL;
+    int rc = typo_query(s, q, o, &t, err, errlen);
+    if (!rc)
+        rc = plain_search_each(s, t ? t : q, o, fn, ctx, err, errlen);
+    souk_query_free(t);
+    return rc;
+}
+
+int souk_search_explain(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
+                        uint32_t docid, souk_explain_fn fn, void *ctx, double *total)
+{
+    souk_query *t = NULL;
+    char err[128];
+    int rc = typo_query(s, q, o, &t, err, sizeof err);
+    if (!rc)
+        rc = plain_search_explain(s, t ? t : q, o, docid, fn, ctx, total);
+    souk_query_free(t);
     return rc;
 }

@@ -1359,6 +1359,8 @@ extern "C" void souk_query_free(souk_query *q)
     souk_free(q->nodes);
     souk_free(q->kids);
     souk_free(q->description);
+    souk_free(q->text);
+    souk_free(q->lang);
     souk_free(q);
 }
 
@@ -1544,8 +1546,14 @@ extern "C" int souk_query_parse(const char *text, size_t len, const char *lang,
             nk += k.size();
         res->kids = static_cast<uint32_t *>(souk_calloc(nk ? nk : 1, sizeof(uint32_t)));
         res->description = static_cast<char *>(souk_malloc(desc.size() + 1));
-        if (!res->nodes || !res->kids || !res->description)
+        res->text = static_cast<char *>(souk_malloc(len + 1));
+        res->lang = static_cast<char *>(souk_malloc(std::strlen(lang) + 1));
+        if (!res->nodes || !res->kids || !res->description || !res->text || !res->lang)
             throw std::bad_alloc();
+        std::memcpy(res->text, text, len);
+        res->text[len] = 0;
+        res->text_len = len;
+        std::memcpy(res->lang, lang, std::strlen(lang) + 1);
         std::memcpy(res->description, desc.c_str(), desc.size() + 1);
         size_t at = 0;
         for (size_t i = 0; i < tb.nodes.size(); i++) {

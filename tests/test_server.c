@@ -464,6 +464,14 @@ static void test_endpoints(int port)
     EXPECT_ERR(r, 400, "invalid_parameter");
     resp_free(&r);
 
+    /* Typo tolerance: "edtor" finds editors only with typo=true. */
+    REQUIRE(get(port, "/v1/search?q=edtor", SKEY, &r) == 0);
+    CHECK(r.status == 200 && strstr(r.body, "\"total\":0,"));
+    resp_free(&r);
+    REQUIRE(get(port, "/v1/search?q=edtor&typo=true&per_page=3", SKEY, &r) == 0);
+    CHECK(r.status == 200 && hit_ids(&r, got, 3, NULL) == 3 && strcasestr(r.body, "editor"));
+    resp_free(&r);
+
     /* Items. */
     char target[300], expect[300];
     snprintf(target, sizeof target, "/v1/items/%s", want[0]);

@@ -98,6 +98,9 @@ typedef struct souk_query {
     size_t nkids;
     uint32_t root;
     char *description; /* Xapian's own description of the parsed query, for debugging */
+    char *text;        /* the query text and language it was parsed from (typo tolerance) */
+    size_t text_len;
+    char *lang;
 } souk_query;
 
 /* A field the query parser knows: "name:word" searches terms with `prefix`. boolean != 0 makes it
@@ -111,6 +114,10 @@ typedef struct souk_qp_field {
 #define SOUK_QP_DEFAULT_AND 1u  /* default operator AND instead of OR */
 #define SOUK_QP_PARTIAL 2u      /* last word also matches as a prefix (search as you type) */
 #define SOUK_QP_NO_FAST_PATH 4u /* always through Xapian's QueryParser (tests compare the two) */
+/* Search, not parsing: typo tolerance. Words of 5+ letters outside phrases also match words one
+ * edit away (two from 9 letters), scored at SOUK_TYPO_WEIGHT times an exact match. */
+#define SOUK_QP_TYPO 8u
+#define SOUK_TYPO_WEIGHT 0.3
 
 /* Parses a user query with Xapian::QueryParser (stemmer of `lang`, STEM_SOME, phrases, boolean
  * operators, +/-, field prefixes, trailing-* wildcards, CJK n-grams). On success *out is owned by

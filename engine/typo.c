@@ -1,0 +1,355 @@
+/* typo.c: typo tolerance. A query word of at least 5 letters also matches dictionary words one
+ * edit away, and from 9 letters two edits away (Meilisearch's rule), scored at a fraction of an
+ * exact match so exact matches rank first. Distances are between the words as typed and the
+ * unstemmed words of the catalog (the unprefixed terms TermGenerator indexes beside the "Z"
+ * stems: stems of a word and of its misspelling can be further apart than the words). The
+ * unprefixed terms are kept in memory per index generation, grouped by length; each candidate
+ * of a plausible length is checked with Myers' bit-parallel edit distance. Keyword and
+ * field-prefixed terms (part numbers, codes) are never expanded. */
+#include "index_int.h"
+#include "souk/souk.h"
+#include "typo.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#define MAXLEN 48
+
+struct souk__typo_dict {
+    atomic_int refs;
+    uint64_t generation;
+    /* unprefixed terms grouped by length: byl[len] .. byl[len + 1] in `terms` */
+    char **terms;
+    uint32_t *df;
+    size_t n;
+    size_t byl[MAXLEN + 2];
+};
+
+typedef struct collect {
+    char **terms;
+    uint32_t *df;
+    uint8_t *len;
+    size_t n, cap;
+    int failed;
+} collect;
+
+static int on_term(void *ctx, const char *term, size_t len, const souk_term_info *info)
+{
+    collect *c = ctx;
+    /* Unprefixed words: from "a" on (prefixes are upper case; leading digits are codes). */
+    if (len < 2 || len > MAXLEN)
+        return 0;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 65536;
+        char **t = souk_realloc(c->terms, cap * sizeof *t);
+        uint32_t *d = t ? souk_realloc(c->df, cap * sizeof *d) : NULL;
+        uint8_t *l = d ? souk_realloc(c->len, cap) : NULL;
+        if (t)
+            c->terms = t;
+        if (d)
+            c->df = d;
+        if (!l) {
+            c->failed = 1;
+            return 1;
+        }
+        c->len = l;
+        c->cap = cap;
+    }
+    c->terms[c->n] = souk_strndup(term, len);
+    if (!c->terms[c->n]) {
+        c->failed = 1;
+        return 1;
+    }
+    c->df[c->n] = info->df;
+    c->len[c->n++] = (uint8_t)len;
+    return 0;
+}
+
+void souk__typo_release(souk__typo_dict *t)
+{
+    if (!t || atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (size_t i = 0; i < t->n; i++)
+        souk_free(t->terms[i]);
+    souk_free(t->terms);
+    souk_free(t->df);
+    souk_free(t);
+}
+
+static int build(souk_reader *r, uint64_t gen, souk__typo_dict **out)
+{
+    collect c = {0};
+    int rc = souk_reader_terms(r, "a", 1, on_term, &c);
+    souk__typo_dict *t = souk_calloc(1, sizeof *t);
+    if (!rc && (c.failed || !t))
+        rc = SOUK_ENOMEM;
+    if (!rc) {
+        t->terms = souk_malloc((c.n ? c.n : 1) * sizeof *t->terms);
+        t->df = souk_malloc((c.n ? c.n : 1) * sizeof *t->df);
+        if (!t->terms || !t->df)
+            rc = SOUK_ENOMEM;
+    }
+    if (!rc) {
+        /* Counting sort by length. */
+        size_t count[MAXLEN + 2] = {0};
+        for (size_t i = 0; i < c.n; i++)
+            count[c.len[i] + 1]++;
+        for (int l = 1; l <= MAXLEN + 1; l++)
+            count[l] += count[l - 1];
+        memcpy(t->byl, count, sizeof t->byl);
+        for (size_t i = 0; i < c.n; i++) {
+            size_t at = count[c.len[i]]++;
+            t->terms[at] = c.terms[i];
+            t->df[at] = c.df[i];
+        }
+        t->n = c.n;
+        t->generation = gen;
+        atomic_init(&t->refs, 1);
+        c.n = 0; /* the strings now belong to t */
+    }
+    for (size_t i = 0; i < c.n; i++)
+        souk_free(c.terms[i]);
+    souk_free(c.terms);
+    souk_free(c.df);
+    souk_free(c.len);
+    if (rc) {
+        if (t) {
+            souk_free(t->terms);
+            souk_free(t->df);
+            souk_free(t);
+        }
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+int souk__typo_get(souk_reader *r, souk__typo_dict **out)
+{
+    souk_stats st;
+    int rc = souk_reader_stats(r, &st);
+    if (rc)
+        return rc;
+    souk_index *ix = r->ix;
+    pthread_mutex_lock(&ix->cols_lock);
+    souk__typo_dict *t = ix->typo;
+    if (t && t->generation == st.generation) {
+        atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+        pthread_mutex_unlock(&ix->cols_lock);
+        *out = t;
+        return 0;
+    }
+    pthread_mutex_unlock(&ix->cols_lock);
+    if ((rc = build(r, st.generation, &t)) != 0)
+        return rc;
+    pthread_mutex_lock(&ix->cols_lock);
+    if (!ix->typo || ix->typo->generation < t->generation) {
+        souk__typo_release(ix->typo);
+        atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+        ix->typo = t;
+    }
+    pthread_mutex_unlock(&ix->cols_lock);
+    *out = t;
+    return 0;
+}
+
+/* Levenshtein distance of p (m <= 64 bytes) and t, or k + 1 when it exceeds k (Myers 1999,
+ * bit-parallel, one machine word). */
+static int distance(const char *p, size_t m, const char *t, size_t n, int k)
+{
+    uint64_t peq[256];
+    memset(peq, 0, sizeof peq);
+    for (size_t i = 0; i < m; i++)
+        peq[(uint8_t)p[i]] |= 1ull << i;
+    uint64_t pv = ~0ull, mv = 0, last = 1ull << (m - 1);
+    int score = (int)m;
+    for (size_t j = 0; j < n; j++) {
+        uint64_t eq = peq[(uint8_t)t[j]];
+        uint64_t xv = eq | mv;
+        uint64_t xh = (((eq & pv) + pv) ^ pv) | eq;
+        uint64_t ph = mv | ~(xh | pv);
+        uint64_t mh = pv & xh;
+        if (ph & last)
+            score++;
+        else if (mh & last)
+            score--;
+        ph = (ph << 1) | 1;
+        mh <<= 1;
+        pv = mh | ~(xv | ph);
+        mv = ph & xv;
+        /* The score can fall by at most one per remaining column. */
+        if (score - (int)(n - j - 1) > k)
+            return k + 1;
+    }
+    return score;
+}
+
+size_t souk__typo_candidates(const souk__typo_dict *t, const char *w, size_t len, int k,
+                             souk__typo_cand *out, size_t max)
+{
+    size_t n = 0;
+    if (len == 0 || len > MAXLEN)
+        return 0;
+    for (size_t l = len > (size_t)k ? len - (size_t)k : 1; l <= len + (size_t)k && l <= MAXLEN;
+         l++) {
+        for (size_t i = t->byl[l]; i < t->byl[l + 1]; i++) {
+            const char *c = t->terms[i];
+            if (l == len && memcmp(c, w, len) == 0)
+                continue; /* the word itself */
+            int d = distance(w, len, c, l, k);
+            if (d > k)
+                continue;
+            /* Keep the best: fewer edits, then more frequent. */
+            souk__typo_cand x = {c, l, t->df[i], d};
+            size_t at = n < max ? n++ : max;
+            if (at == max) {
+                souk__typo_cand *worst = &out[max - 1];
+                if (d > worst->edits || (d == worst->edits && x.df <= worst->df))
+                    continue;
+                at = max - 1;
+            }
+            while (at > 0 &&
+                   (out[at - 1].edits > d || (out[at - 1].edits == d && out[at - 1].df < x.df))) {
+                out[at] = out[at - 1];
+                at--;
+            }
+            out[at] = x;
+        }
+    }
+    return n;
+}
+
+/* Marks the nodes under a PHRASE or NEAR: their positions matter, so they keep their words. */
+static void mark_positional(const souk_query *q, uint32_t i, int under, uint8_t *pos)
+{
+    const souk_qnode *n = &q->nodes[i];
+    pos[i] = (uint8_t)under;
+    int u = under || n->op == SOUK_QOP_PHRASE || n->op == SOUK_QOP_NEAR;
+    for (uint32_t k = 0; k < n->nkids; k++)
+        mark_positional(q, q->kids[n->first_kid + k], u, pos);
+}
+
+#define TYPO_CANDS 8
+#define MAXPOS 64
+
+typedef struct words {
+    char raw[MAXPOS + 1][MAXLEN + 1];  /* the word at each position */
+    char stem[MAXPOS + 1][MAXLEN + 2]; /* its "Z" term */
+    uint32_t last;
+} words;
+
+static void on_word(void *ctx, const char *term, size_t len, uint32_t pos, uint32_t wdf_inc)
+{
+    words *w = ctx;
+    (void)wdf_inc;
+    if (pos) {
+        w->last = pos <= MAXPOS && len <= MAXLEN ? pos : 0;
+        if (w->last) {
+            memcpy(w->raw[pos], term, len);
+            w->raw[pos][len] = 0;
+        }
+    } else if (w->last && len <= MAXLEN + 1) {
+        memcpy(w->stem[w->last], term, len);
+        w->stem[w->last][len] = 0;
+    }
+}
+
+int souk__typo_expand(souk_reader *r, const souk_query *q, double weight, souk_query **out)
+{
+    *out = NULL;
+    if (!q->text || !q->lang)
+        return 0; /* a query not made by souk_query_parse: nothing to compare with */
+    uint8_t *pos = souk_calloc(q->nnodes ? q->nnodes : 1, 1);
+    words *w = souk_calloc(1, sizeof *w);
+    souk_analyzer *an = NULL;
+    souk__typo_dict *t = NULL;
+    souk_query *e = NULL;
+    int rc = pos && w ? souk_analyzer_new(&an) : SOUK_ENOMEM;
+    if (rc)
+        goto out;
+    uint32_t tp = 0;
+    if (souk_analyze(an, q->text, q->text_len, q->lang, "", 1, &tp, on_word, w) != 0)
+        goto out; /* text the analyzer refuses: no typo expansion */
+    mark_positional(q, q->root, 0, pos);
+    if ((rc = souk__typo_get(r, &t)) != 0)
+        goto out;
+    /* Worst case: each term gains 3 + TYPO_CANDS nodes and 2 + TYPO_CANDS kids. */
+    size_t maxn = q->nnodes * (4 + TYPO_CANDS), maxk = q->nkids + q->nnodes * (2 + TYPO_CANDS);
+    e = souk_calloc(1, sizeof *e);
+    if (!e || !(e->nodes = souk_calloc(maxn, sizeof *e->nodes)) ||
+        !(e->kids = souk_calloc(maxk ? maxk : 1, sizeof *e->kids))) {
+        rc = SOUK_ENOMEM;
+        goto out;
+    }
+    memcpy(e->kids, q->kids, q->nkids * sizeof *q->kids);
+    e->nkids = q->nkids;
+    e->nnodes = q->nnodes;
+    e->root = q->root;
+    for (size_t i = 0; i < q->nnodes; i++) {
+        e->nodes[i] = q->nodes[i];
+        e->nodes[i].term =
+            q->nodes[i].term ? souk_strndup(q->nodes[i].term, q->nodes[i].term_len) : NULL;
+        if (q->nodes[i].term && !e->nodes[i].term) {
+            rc = SOUK_ENOMEM;
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < q->nnodes; i++) {
+        const souk_qnode *n = &q->nodes[i];
+        if (n->op != SOUK_QOP_TERM || pos[i] || n->term_len < 2 || n->term[0] != 'Z' ||
+            n->pos == 0 || n->pos > MAXPOS || strcmp(w->stem[n->pos], n->term) != 0)
+            continue;
+        const char *word = w->raw[n->pos];
+        size_t wl = strlen(word);
+        if (wl < 5)
+            continue;
+        int k = wl >= 9 ? 2 : 1;
+        souk__typo_cand c[TYPO_CANDS];
+        size_t nc = souk__typo_candidates(t, word, wl, k, c, TYPO_CANDS);
+        if (!nc)
+            continue;
+        /* The term becomes OR(term, SCALE_WEIGHT(weight, OR(candidates))). */
+        uint32_t exact = (uint32_t)e->nnodes++, scale = (uint32_t)e->nnodes++,
+                 alts = (uint32_t)e->nnodes++;
+        e->nodes[exact] = e->nodes[i];
+        souk_qnode * or = &e->nodes[i];
+        or->op = SOUK_QOP_OR;
+        or->term = NULL;
+        or->term_len = 0;
+        or->first_kid = (uint32_t)e->nkids;
+        or->nkids = 2;
+        e->kids[e->nkids++] = exact;
+        e->kids[e->nkids++] = scale;
+        e->nodes[scale] = (souk_qnode){.op = SOUK_QOP_SCALE_WEIGHT,
+                                       .first_kid = (uint32_t)e->nkids,
+                                       .nkids = 1,
+                                       .scale = weight};
+        e->kids[e->nkids++] = alts;
+        e->nodes[alts] =
+            (souk_qnode){.op = SOUK_QOP_OR, .first_kid = (uint32_t)e->nkids, .nkids = (uint32_t)nc};
+        uint32_t first = (uint32_t)e->nnodes;
+        for (size_t a = 0; a < nc; a++)
+            e->kids[e->nkids++] = first + (uint32_t)a;
+        for (size_t a = 0; a < nc; a++) {
+            souk_qnode *x = &e->nodes[e->nnodes++];
+            *x = (souk_qnode){.op = SOUK_QOP_TERM, .wqf = 1, .pos = n->pos};
+            x->term = souk_strndup(c[a].term, c[a].len);
+            if (!x->term) {
+                rc = SOUK_ENOMEM;
+                goto out;
+            }
+            x->term_len = c[a].len;
+        }
+    }
+out:
+    souk_free(pos);
+    souk_free(w);
+    souk_analyzer_free(an);
+    souk__typo_release(t);
+    if (rc) {
+        souk_query_free(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}

@@ -1,0 +1,33 @@
+/* typo.h: typo tolerance (typo.c), private to the engine. */
+#ifndef SOUK_TYPO_H
+#define SOUK_TYPO_H
+
+#include "souk/index.h"
+#include "souk/xapian.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct souk__typo_dict souk__typo_dict;
+
+/* A dictionary word close to a query word. */
+typedef struct souk__typo_cand {
+    const char *term; /* without the "Z" prefix, borrowed from the dictionary */
+    size_t len;
+    uint32_t df;
+    int edits;
+} souk__typo_cand;
+
+/* The typo dictionary of r's generation, with a reference. */
+int souk__typo_get(souk_reader *r, souk__typo_dict **out);
+void souk__typo_release(souk__typo_dict *t);
+/* Up to max words within k edits of w (not w itself), fewest edits first, then most frequent. */
+size_t souk__typo_candidates(const souk__typo_dict *t, const char *w, size_t len, int k,
+                             souk__typo_cand *out, size_t max);
+
+/* A copy of q in which every free-text word of at least 5 letters outside phrases also matches
+ * its typo candidates, scored at `weight` times an exact match. *out owned by the caller
+ * (souk_query_free). */
+int souk__typo_expand(souk_reader *r, const souk_query *q, double weight, souk_query **out);
+
+#endif

