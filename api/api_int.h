@@ -64,11 +64,13 @@ typedef struct sk_config {
     char **cors_origins; /* "*" allows any origin */
     size_t ncors;
     sk_limits limits;
+    struct souk_lexicon *lexicon; /* synonyms and stop words; NULL: none */
 } sk_config;
 
-/* Loads path (NULL: the built-in defaults: no keys, no CORS). On error returns SOUK_EINVAL or
- * SOUK_EIO with a message naming the problem in err. *out has one reference. */
-int sk_config_load(const char *path, sk_config **out, char *err, size_t errlen);
+/* Loads path (NULL: the built-in defaults: no keys, no CORS). Synonyms and stop words are
+ * analysed in language lang (the index's). On error returns SOUK_EINVAL or SOUK_EIO with a
+ * message naming the problem in err. *out has one reference. */
+int sk_config_load(const char *path, const char *lang, sk_config **out, char *err, size_t errlen);
 void sk_config_ref(sk_config *c);
 void sk_config_unref(sk_config *c);
 /* SHA-256 of key into out. */

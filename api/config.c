@@ -3,6 +3,7 @@
  * turns a limit or a credential off. API keys are stored as SHA-256 hashes ("sha256:<hex>");
  * the server hashes the presented key and compares hashes in constant time (router.c). */
 #include "api_int.h"
+#include "souk/lexicon.h"
 #include "souk/souk.h"
 
 #include <cjson/cJSON.h>
@@ -40,6 +41,7 @@ static void config_free(sk_config *c)
     for (size_t i = 0; i < c->ncors; i++)
         souk_free(c->cors_origins[i]);
     souk_free(c->cors_origins);
+    souk_lexicon_free(c->lexicon);
     souk_free(c);
 }
 
@@ -151,7 +153,74 @@ static int load_limits(const cJSON *o, sk_limits *l, char *err, size_t errlen)
     return 0;
 }
 
-int sk_config_load(const char *path, sk_config **out, char *err, size_t errlen)
+/* "synonyms": [["ssd", "solid state drive"], ...], "stop_words": ["the", ...] */
+static int load_lexicon(const cJSON *syn, const cJSON *stop, const char *lang, sk_config *c,
+                        char *err, size_t errlen)
+{
+    size_t ng = syn ? (size_t)cJSON_GetArraySize(syn) : 0;
+    size_t ns = stop ? (size_t)cJSON_GetArraySize(stop) : 0;
+    if ((syn && !cJSON_IsArray(syn)) || (stop && !cJSON_IsArray(stop)) || ng > 10000 ||
+        ns > 10000) {
+        snprintf(err, errlen,
+                 "\"synonyms\" must be an array of arrays of strings and "
+                 "\"stop_words\" an array of strings (at most 10000 each)");
+        return SOUK_EINVAL;
+    }
+    const char ***groups = souk_calloc(ng + 1, sizeof *groups);
+    const char **stops = souk_calloc(ns + 1, sizeof *stops);
+    int rc = groups && stops ? 0 : SOUK_ENOMEM;
+    size_t g = 0;
+    const cJSON *it;
+    if (syn)
+        cJSON_ArrayForEach(it, syn)
+        {
+            if (rc)
+                break;
+            size_t n = cJSON_IsArray(it) ? (size_t)cJSON_GetArraySize(it) : 0;
+            if (n < 2 || n > 64) {
+                snprintf(err, errlen, "\"synonyms\"[%zu] must list 2 to 64 expressions", g);
+                rc = SOUK_EINVAL;
+                break;
+            }
+            if (!(groups[g] = souk_calloc(n + 1, sizeof **groups))) {
+                rc = SOUK_ENOMEM;
+                break;
+            }
+            size_t k = 0;
+            const cJSON *e;
+            cJSON_ArrayForEach(e, it)
+            {
+                if (!cJSON_IsString(e)) {
+                    snprintf(err, errlen, "\"synonyms\"[%zu] must hold strings", g);
+                    rc = SOUK_EINVAL;
+                    break;
+                }
+                groups[g][k++] = e->valuestring;
+            }
+            g++;
+        }
+    size_t si = 0;
+    if (stop && !rc)
+        cJSON_ArrayForEach(it, stop)
+        {
+            if (!cJSON_IsString(it)) {
+                snprintf(err, errlen, "\"stop_words\" must hold strings");
+                rc = SOUK_EINVAL;
+                break;
+            }
+            stops[si++] = it->valuestring;
+        }
+    if (!rc && (ng || ns))
+        rc = souk_lexicon_new(lang ? lang : "en", (const char *const *const *)groups, g, stops, si,
+                              &c->lexicon, err, errlen);
+    for (size_t i = 0; groups && i < g; i++)
+        souk_free((void *)groups[i]);
+    souk_free(groups);
+    souk_free(stops);
+    return rc;
+}
+
+int sk_config_load(const char *path, const char *lang, sk_config **out, char *err, size_t errlen)
 {
     if (sodium_init() < 0) {
         snprintf(err, errlen, "libsodium failed to initialize");
@@ -197,6 +266,8 @@ int sk_config_load(const char *path, sk_config **out, char *err, size_t errlen)
     const cJSON *it;
     cJSON_ArrayForEach(it, root)
     {
+        if (strcmp(it->string, "synonyms") == 0 || strcmp(it->string, "stop_words") == 0)
+            continue; /* below, once both are known */
         if (strcmp(it->string, "search_keys") == 0)
             rc = load_keys(it, "search_keys", &c->search_keys, &c->nsearch_keys, err, errlen);
         else if (strcmp(it->string, "admin_keys") == 0)
@@ -234,13 +305,17 @@ int sk_config_load(const char *path, sk_config **out, char *err, size_t errlen)
         } else {
             snprintf(err, errlen,
                      "unknown field \"%s\" in config (known: search_keys, admin_keys, "
-                     "cors_origins, limits)",
+                     "cors_origins, limits, synonyms, stop_words)",
                      it->string);
             rc = SOUK_EINVAL;
         }
         if (rc)
             goto fail;
     }
+    if ((rc = load_lexicon(cJSON_GetObjectItemCaseSensitive(root, "synonyms"),
+                           cJSON_GetObjectItemCaseSensitive(root, "stop_words"), lang, c, err,
+                           errlen)) != 0)
+        goto fail;
     cJSON_Delete(root);
     souk_free(text);
     *out = c;

@@ -82,7 +82,7 @@ static void setup(void)
           f);
     fclose(f);
     sk_config *cfg;
-    if (sk_config_load(path, &cfg, err, sizeof err))
+    if (sk_config_load(path, "en", &cfg, err, sizeof err))
         abort();
     souk_schema *schema;
     if (souk_schema_parse(souk_schema_default_json, strlen(souk_schema_default_json), &schema, err,

@@ -5,6 +5,7 @@
  * ids, credentials (hashed keys compared in constant time), CORS, the JSON error body, the
  * response head, metrics and the access log. It runs on whatever thread owns the worker. */
 #include "api_int.h"
+#include "souk/lexicon.h"
 #include "souk/souk.h"
 
 #include <pthread.h>
@@ -292,6 +293,7 @@ int sk_handle(sk_worker *w, const sk_request *req, int keep_alive_ok, sk_buf *ou
                 .content_type = "application/json",
                 .t0_ns = sk_now_ns()};
     c.cfg = sk_state_config(w->st);
+    souk_searcher_set_lexicon(w->searcher, c.cfg->lexicon); /* live: follows SIGHUP */
     if (req->request_id[0])
         memcpy(c.request_id, req->request_id, sizeof c.request_id);
     else
@@ -399,6 +401,7 @@ done:
     access_log(&c, ep, out->len - start, us);
     sk_buf_free(&path);
     sk_buf_free(&body);
+    souk_searcher_set_lexicon(w->searcher, NULL);
     sk_config_unref(c.cfg);
     return c.status;
 }

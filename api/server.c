@@ -683,7 +683,8 @@ static void on_signal(uv_signal_t *h, int signum)
     if (signum == SIGHUP) {
         sk_config *c;
         char err[512];
-        if (sk_config_load(s->config_path, &c, err, sizeof err)) {
+        if (sk_config_load(s->config_path, souk_index_schema(s->st.ix)->default_language, &c, err,
+                           sizeof err)) {
             fprintf(stderr, "souk-server: reload refused, keeping the old configuration: %s\n",
                     err);
             return;
@@ -780,7 +781,12 @@ int main(int argc, char **argv)
 
     char err[512];
     sk_config *cfg;
-    if (sk_config_load(s.config_path, &cfg, err, sizeof err)) {
+    if (souk_index_open(data, NULL, SOUK_INDEX_RDONLY, &s.st.ix, err, sizeof err)) {
+        fprintf(stderr, "souk-server: %s\n", err);
+        return 1;
+    }
+    if (sk_config_load(s.config_path, souk_index_schema(s.st.ix)->default_language, &cfg, err,
+                       sizeof err)) {
         fprintf(stderr, "souk-server: %s\n", err);
         return 1;
     }
@@ -795,10 +801,6 @@ int main(int argc, char **argv)
             fprintf(stderr, "souk-server: cannot open %s: %s\n", log_path, strerror(errno));
             return 1;
         }
-    }
-    if (souk_index_open(data, NULL, SOUK_INDEX_RDONLY, &s.st.ix, err, sizeof err)) {
-        fprintf(stderr, "souk-server: %s\n", err);
-        return 1;
     }
     if (cfg->nsearch_keys == 0 && cfg->nadmin_keys == 0)
         fprintf(stderr, "souk-server: no keys configured: every endpoint is open "

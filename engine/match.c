@@ -12,6 +12,7 @@
  * together cannot beat the k-th score no longer drive the iteration and are only probed for
  * documents the others found. */
 #include "match_int.h"
+#include "souk/lexicon.h"
 #include "typo.h"
 #include "varint.h"
 
@@ -805,16 +806,39 @@ out:
     return rc;
 }
 
-/* With SOUK_QP_TYPO, *t gets q with typo candidates added (typo.c); else stays NULL. */
+void souk_searcher_set_lexicon(souk_searcher *s, const souk_lexicon *l)
+{
+    s->lex = l;
+}
+
+/* *t gets q rewritten by the searcher's lexicon (synonyms, stop words) and, with
+ * SOUK_QP_TYPO, typo candidates (typo.c); it stays NULL when nothing changes. */
 static int typo_query(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
                       souk_query **t, char *err, size_t errlen)
 {
     *t = NULL;
-    if (!(o->qp_flags & SOUK_QP_TYPO))
+    souk_query *lx = NULL;
+    int rc = s->lex ? souk__lexicon_apply(s->lex, q, &lx) : 0;
+    if (rc) {
+        snprintf(err, errlen, "synonyms: %s", souk_strerror(rc));
+        return rc;
+    }
+    if (lx && q->text) { /* the typo pass reads the query's text and language */
+        lx->text = souk_strndup(q->text, q->text_len);
+        lx->text_len = q->text_len;
+        lx->lang = souk_strndup(q->lang, strlen(q->lang));
+    }
+    if (!(o->qp_flags & SOUK_QP_TYPO)) {
+        *t = lx;
         return 0;
-    int rc = souk__typo_expand(s->r, q, SOUK_TYPO_WEIGHT, t);
+    }
+    rc = souk__typo_expand(s->r, lx ? lx : q, SOUK_TYPO_WEIGHT, t);
     if (rc)
         snprintf(err, errlen, "typo tolerance: %s", souk_strerror(rc));
+    if (*t)
+        souk_query_free(lx);
+    else
+        *t = lx;
     return rc;
 }
 

@@ -92,8 +92,13 @@ struct souk_searcher {
     uint64_t generation, knorm_generation;
     souk_bm25 knorm_p;
     int knorm_valid;
+    const struct souk_lexicon *lex; /* synonyms and stop words (lexicon.c), borrowed */
     char err[256];
 };
+
+/* lexicon.c: q rewritten with l's synonyms and stop words into *out, or *out NULL when nothing
+ * applies. */
+int souk__lexicon_apply(const struct souk_lexicon *l, const souk_query *q, souk_query **out);
 
 /* Dispatch; a cursor already at or past d stays. */
 static inline int cur_skip_to(souk_searcher *s, cur *c, uint32_t d)

@@ -822,9 +822,36 @@ static void test_reload(server *s)
     REQUIRE(get(s->port, "/metrics", AKEY, &r) == 0);
     CHECK(strstr(r.body, "souk_config_reloads_total 1\n"));
     resp_free(&r);
+    /* A config with a broken synonym group is refused too. */
+    f = fopen(cfg_path, "w");
+    fputs("{\"synonyms\":[[\"lonely\"]]}", f);
+    fclose(f);
+    kill(s->pid, SIGHUP);
+    usleep(300000);
+    REQUIRE(get(s->port, "/v1/search?q=vim", newkey, &r) == 0);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    /* Synonyms and stop words change live with a reload. */
+    REQUIRE(get(s->port, "/v1/search?q=zqxsynonym", AKEY, &r) == 0);
+    CHECK(r.status == 200 && strstr(r.body, "\"total\":0,"));
+    resp_free(&r);
+    write_config(SKEY, NULL);
+    f = fopen(cfg_path, "r+");
+    REQUIRE(f);
+    fseek(f, -2, SEEK_END); /* before the closing "}\n" */
+    fputs(",\"synonyms\":[[\"zqxsynonym\",\"text editor\"]],\"stop_words\":[\"the\"]}\n", f);
+    fclose(f);
+    kill(s->pid, SIGHUP);
+    usleep(300000);
+    REQUIRE(get(s->port, "/v1/search?q=zqxsynonym", SKEY, &r) == 0);
+    CHECK(r.status == 200 && !strstr(r.body, "\"total\":0,") && strcasestr(r.body, "editor"));
+    resp_free(&r);
     write_config(SKEY, NULL);
     kill(s->pid, SIGHUP);
     usleep(300000);
+    REQUIRE(get(s->port, "/v1/search?q=zqxsynonym", SKEY, &r) == 0);
+    CHECK(r.status == 200 && strstr(r.body, "\"total\":0,"));
+    resp_free(&r);
 }
 
 static void test_access_log(void)

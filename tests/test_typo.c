@@ -7,6 +7,7 @@
  * keyword filters (codes, part numbers) must never be fuzzy-matched. */
 #include "check.h"
 #include "souk/index.h"
+#include "souk/lexicon.h"
 #include "souk/search.h"
 #include "souk/souk.h"
 
@@ -148,6 +149,49 @@ int main(void)
     CHECK(search(s, "\"text edtor\"", SOUK_QP_TYPO, 10, typo) == 0);
     CHECK(search(s, "edtor", SOUK_QP_TYPO, 10, typo) > 0);
     CHECK(search(s, "vmi", SOUK_QP_TYPO, 10, typo) == search(s, "vmi", 0, 10, plain));
+
+    /* Synonyms and stop words (souk/lexicon.h), applied at search time. */
+    const char *g1[] = {"zqxvcs", "version control system", NULL};
+    const char *g2[] = {"browsers", "navigator", NULL};
+    const char *const *groups[] = {g1, g2};
+    const char *stops[] = {"the", "of", "a", "is", "what"};
+    souk_lexicon *lex;
+    REQUIRE(souk_lexicon_new("en", groups, 2, stops, 5, &lex, err, sizeof err) == 0);
+    static souk_hit want[1000], got[10];
+    size_t nw = search(s, "\"version control system\"", 0, 1000, want);
+    CHECK(nw > 0 && search(s, "zqxvcs", 0, 10, got) == 0);
+    souk_searcher_set_lexicon(s, lex);
+    size_t ng = search(s, "zqxvcs", 0, 10, got);
+    CHECK(ng == (nw < 10 ? nw : 10));
+    for (size_t i = 0; i < ng; i++) {
+        int in = 0;
+        for (size_t j = 0; j < nw && !in; j++)
+            in = want[j].docid == got[i].docid;
+        CHECK(in);
+    }
+    /* Stemmed: "browser" matches the group's "browsers". */
+    size_t nb = search(s, "navigator", 0, 10, got);
+    souk_searcher_set_lexicon(s, NULL);
+    CHECK(nb > search(s, "navigator", 0, 10, plain) || nb == 10);
+    souk_searcher_set_lexicon(s, lex);
+    size_t a = search(s, "what is the meaning of life", 0, 10, got);
+    souk_searcher_set_lexicon(s, NULL);
+    size_t b = search(s, "meaning life", 0, 10, plain);
+    CHECK(a == b && a > 0);
+    for (size_t i = 0; i < a && i < b; i++)
+        CHECK(got[i].docid == plain[i].docid);
+    souk_searcher_set_lexicon(s, lex);
+    CHECK(search(s, "the", 0, 10, got) > 0); /* only stop words: kept */
+    souk_searcher_set_lexicon(s, NULL);
+    const char *bad[] = {"one two three four five six seven eight nine", NULL};
+    const char *const *badg[] = {bad};
+    souk_lexicon *l2 = NULL;
+    CHECK(souk_lexicon_new("en", badg, 1, NULL, 0, &l2, err, sizeof err) == SOUK_EINVAL &&
+          strstr(err, "not 1 to 8 words"));
+    souk_lexicon_free(lex);
+    printf("test_typo: synonyms: \"zqxvcs\" finds the %zu documents of \"version control system\""
+           "; stop words removed from \"what is the meaning of life\"\n",
+           ng);
 
     souk_searcher_free(s);
     souk_index_close(ix);
