@@ -9,6 +9,7 @@
 #include "api_int.h"
 #include "souk/browse.h"
 #include "souk/document.h"
+#include "souk/highlight.h"
 #include "souk/souk.h"
 
 #include <cjson/cJSON.h>
@@ -27,6 +28,7 @@ typedef struct sparams {
     int explain;
     int prefix;
     int typo;
+    int highlight;
     char lang[16];
     int and_op;
     unsigned seen;
@@ -35,7 +37,7 @@ typedef struct sparams {
 } sparams;
 
 /* Parameters of the storefront features that a later version adds. */
-static const char *const later[] = {"cursor", "highlight", "profile"};
+static const char *const later[] = {"cursor", "profile"};
 
 enum {
     P_Q,
@@ -51,11 +53,12 @@ enum {
     P_FACET_SIZE,
     P_PREFIX,
     P_TYPO,
+    P_HIGHLIGHT,
     P_COUNT
 };
-static const char *const names[P_COUNT] = {"q",          "page",   "per_page", "explain", "lang",
-                                           "operator",   "filter", "facets",   "sort",    "boost",
-                                           "facet_size", "prefix", "typo"};
+static const char *const names[P_COUNT] = {"q",          "page",   "per_page", "explain",  "lang",
+                                           "operator",   "filter", "facets",   "sort",     "boost",
+                                           "facet_size", "prefix", "typo",     "highlight"};
 
 _Static_assert(sizeof names / sizeof names[0] == P_COUNT, "a name for every parameter");
 
@@ -183,8 +186,12 @@ static int set_param(sk_ctx *c, sparams *p, int id, const char *s, size_t n, con
     }
     case P_EXPLAIN:
     case P_PREFIX:
-    case P_TYPO: {
-        int *dst = id == P_EXPLAIN ? &p->explain : id == P_PREFIX ? &p->prefix : &p->typo;
+    case P_TYPO:
+    case P_HIGHLIGHT: {
+        int *dst = id == P_EXPLAIN  ? &p->explain
+                   : id == P_PREFIX ? &p->prefix
+                   : id == P_TYPO   ? &p->typo
+                                    : &p->highlight;
         if ((n == 4 && memcmp(s, "true", 4) == 0) || (n == 1 && s[0] == '1'))
             *dst = 1;
         else if ((n == 5 && memcmp(s, "false", 5) == 0) || (n == 1 && s[0] == '0'))
@@ -430,6 +437,41 @@ static void free_params(sparams *p)
     souk_free(p->boost);
 }
 
+/* Texts longer than this many bytes get a snippet instead of the whole text. */
+#define SK_SNIPPET_OVER 300
+#define SK_SNIPPET_WORDS 30
+
+/* ,"highlight":{"field":"marked HTML",...} for the stored text fields of one hit. */
+static void write_highlight(sk_ctx *c, souk_highlighter *h, const char *json, size_t jl)
+{
+    const souk_schema *sc = souk_index_schema(c->w->st->ix);
+    cJSON *doc = cJSON_ParseWithLength(json, jl);
+    sk_buf *b = c->out;
+    sk_buf_str(b, ",\"highlight\":{");
+    int first = 1;
+    for (size_t f = 0; doc && f < sc->nfields; f++) {
+        const souk_field *fd = &sc->fields[f];
+        if (fd->type != SOUK_FIELD_TEXT || !(fd->flags & SOUK_F_STORED))
+            continue;
+        const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, fd->name));
+        if (!v)
+            continue;
+        char *res;
+        size_t rl, nm;
+        size_t vl = strlen(v);
+        if (souk_highlight(h, v, vl, vl > SK_SNIPPET_OVER ? SK_SNIPPET_WORDS : 0, &res, &rl, &nm))
+            continue;
+        sk_buf_str(b, first ? "" : ",");
+        first = 0;
+        sk_buf_json_str(b, fd->name, strlen(fd->name));
+        sk_buf_str(b, ":");
+        sk_buf_json_str(b, res, rl);
+        souk_free(res);
+    }
+    sk_buf_str(b, "}");
+    cJSON_Delete(doc);
+}
+
 /* The storefront path: filter, facets, sort or boost over the whole match set. */
 static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_search_opts *so)
 {
@@ -461,6 +503,11 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
         return sk_fail(c, 400, "query_syntax", "q", "%s", err);
     if (rc)
         return sk_fail(c, 500, "internal", NULL, "%s", err);
+    souk_highlighter *hl = NULL;
+    if (p->highlight && pq && souk_highlighter_new(c->w->searcher, pq, so, &hl)) {
+        souk_find_result_free(&res);
+        return sk_fail(c, 500, "internal", NULL, "out of memory");
+    }
     sk_buf *b = c->out;
     sk_buf_printf(b,
                   "{\"request_id\":\"%s\",\"total\":%llu,\"total_relation\":\"eq\","
@@ -476,8 +523,11 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
         sk_buf_json_str(b, id, il);
         sk_buf_printf(b, ",\"score\":%.17g,\"fields\":", res.hits[i].score);
         sk_buf_add(b, jl ? json : "{}", jl ? jl : 2);
+        if (hl)
+            write_highlight(c, hl, json, jl);
         sk_buf_str(b, "}");
     }
+    souk_highlighter_free(hl);
     sk_buf_str(b, "],\"facets\":{");
     for (size_t f = 0; f < res.nfacets; f++) {
         const souk_facet_result *fr = &res.facets[f];
@@ -579,6 +629,11 @@ static int search(sk_ctx *c, sparams *pp)
         return rc == SOUK_EQUERY ? sk_fail(c, 400, "query_syntax", "q", "%s", err)
                                  : sk_fail(c, 500, "internal", NULL, "%s", err);
     }
+    souk_highlighter *hl = NULL;
+    if (p.highlight && pq != &browse && souk_highlighter_new(w->searcher, pq, &o, &hl)) {
+        souk_query_free(pq);
+        return sk_fail(c, 500, "internal", NULL, "out of memory");
+    }
     sk_buf *b = c->out;
     uint32_t first = (p.page - 1) * p.per_page;
     sk_buf_printf(b,
@@ -596,6 +651,8 @@ static int search(sk_ctx *c, sparams *pp)
         sk_buf_json_str(b, id, il);
         sk_buf_printf(b, ",\"score\":%.17g,\"fields\":", w->hits[i].score);
         sk_buf_add(b, jl ? json : "{}", jl ? jl : 2);
+        if (hl)
+            write_highlight(c, hl, json, jl);
         if (p.explain) {
             explain_out e = {b, 1};
             double total;
@@ -605,6 +662,7 @@ static int search(sk_ctx *c, sparams *pp)
         }
         sk_buf_str(b, "}");
     }
+    souk_highlighter_free(hl);
     if (pq != &browse)
         souk_query_free(pq);
     uint64_t us = (sk_now_ns() - c->t0_ns) / 1000;

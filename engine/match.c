@@ -813,8 +813,8 @@ void souk_searcher_set_lexicon(souk_searcher *s, const souk_lexicon *l)
 
 /* *t gets q rewritten by the searcher's lexicon (synonyms, stop words) and, with
  * SOUK_QP_TYPO, typo candidates (typo.c); it stays NULL when nothing changes. */
-static int typo_query(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
-                      souk_query **t, char *err, size_t errlen)
+int souk__rewrite_query(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
+                        souk_query **t, char *err, size_t errlen)
 {
     *t = NULL;
     souk_query *lx = NULL;
@@ -985,7 +985,7 @@ int souk_search_query(souk_searcher *s, const souk_query *q, const souk_search_o
                       size_t errlen)
 {
     souk_query *t = NULL;
-    int rc = typo_query(s, q, o, &t, err, errlen);
+    int rc = souk__rewrite_query(s, q, o, &t, err, errlen);
     if (!rc)
         rc = plain_search_query(s, t ? t : q, o, hits, nhits, st, err, errlen);
     souk_query_free(t);
@@ -996,7 +996,7 @@ int souk_search_each(souk_searcher *s, const souk_query *q, const souk_search_op
                      souk_match_fn fn, void *ctx, char *err, size_t errlen)
 {
     souk_query *t = NULL;
-    int rc = typo_query(s, q, o, &t, err, errlen);
+    int rc = souk__rewrite_query(s, q, o, &t, err, errlen);
     if (!rc)
         rc = plain_search_each(s, t ? t : q, o, fn, ctx, err, errlen);
     souk_query_free(t);
@@ -1008,7 +1008,7 @@ int souk_search_explain(souk_searcher *s, const souk_query *q, const souk_search
 {
     souk_query *t = NULL;
     char err[128];
-    int rc = typo_query(s, q, o, &t, err, sizeof err);
+    int rc = souk__rewrite_query(s, q, o, &t, err, sizeof err);
     if (!rc)
         rc = plain_search_explain(s, t ? t : q, o, docid, fn, ctx, total);
     souk_query_free(t);

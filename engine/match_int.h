@@ -100,6 +100,11 @@ struct souk_searcher {
  * applies. */
 int souk__lexicon_apply(const struct souk_lexicon *l, const souk_query *q, souk_query **out);
 
+/* q as the search runs it: the searcher's synonyms and stop words, then typo candidates with
+ * SOUK_QP_TYPO (match.c). *t is NULL when nothing changes; else owned by the caller. */
+int souk__rewrite_query(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
+                        souk_query **t, char *err, size_t errlen);
+
 /* Dispatch; a cursor already at or past d stays. */
 static inline int cur_skip_to(souk_searcher *s, cur *c, uint32_t d)
 {

@@ -464,6 +464,16 @@ static void test_endpoints(int port)
     EXPECT_ERR(r, 400, "invalid_parameter");
     resp_free(&r);
 
+    /* Highlighting: matched words in <em>, in the stored text fields. */
+    REQUIRE(get(port, "/v1/search?q=text+editor&highlight=true&per_page=3", SKEY, &r) == 0);
+    CHECK(r.status == 200 && strstr(r.body, "\"highlight\":{\"title\":") &&
+          strcasestr(r.body, "<em>editor</em>"));
+    resp_free(&r);
+    REQUIRE(get(port, "/v1/search?q=&filter=section%3Deditors&highlight=true&per_page=1", SKEY,
+                &r) == 0);
+    CHECK(r.status == 200); /* browsing: nothing to mark */
+    resp_free(&r);
+
     /* Typo tolerance: "edtor" finds editors only with typo=true. */
     REQUIRE(get(port, "/v1/search?q=edtor", SKEY, &r) == 0);
     CHECK(r.status == 200 && strstr(r.body, "\"total\":0,"));
@@ -528,6 +538,7 @@ static void test_bad_input(int port)
         {"/v1/search?q=a&sort=installed_size_kb:up", "invalid_parameter"},
         {"/v1/search?q=a&boost=installed_size_kb:abc", "invalid_parameter"},
         {"/v1/search?q=a&cursor=abc", "unsupported_parameter"},
+        {"/v1/search?q=a&highlight=yes", "invalid_parameter"},
         {"/v1/search?q=a&lang=klingon", "invalid_parameter"},
         {"/v1/search?q=a&operator=xor", "invalid_parameter"},
         {"/v1/search?q=a&explain=maybe", "invalid_parameter"},
@@ -574,7 +585,7 @@ static void test_bad_input(int port)
         {"{\"q\":\"a\",\"explain\":\"yes\"}", "invalid_parameter"},
         {"{\"q\":\"a\",\"colour\":\"red\"}", "unknown_parameter"},
         {"{\"q\":\"a\",\"sort\":[\"price\"]}", "invalid_parameter"},
-        {"{\"q\":\"a\",\"highlight\":true}", "unsupported_parameter"},
+        {"{\"q\":\"a\",\"profile\":\"x\"}", "unsupported_parameter"},
         {"{\"q\":\"\xff\xfe\"}", "bad_request"},
     };
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {

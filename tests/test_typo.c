@@ -6,6 +6,7 @@
  * must find what the correct word finds; exact matches must still rank first; words in phrases and
  * keyword filters (codes, part numbers) must never be fuzzy-matched. */
 #include "check.h"
+#include "souk/highlight.h"
 #include "souk/index.h"
 #include "souk/lexicon.h"
 #include "souk/search.h"
@@ -192,6 +193,45 @@ int main(void)
     printf("test_typo: synonyms: \"zqxvcs\" finds the %zu documents of \"version control system\""
            "; stop words removed from \"what is the meaning of life\"\n",
            ng);
+
+    /* Highlighting: stems, typo candidates and prefixes are marked, text is HTML-escaped, and
+     * a long text gets the window with the most matches. */
+    {
+        souk_query *hq;
+        size_t nf;
+        const souk_qp_field *qf = souk_searcher_fields(s, &nf);
+        REQUIRE(souk_query_parse("editors compresion", 18, "en", qf, nf, 0, &hq, err, sizeof err) ==
+                0);
+        souk_search_opts ho = {10, SOUK_BM25_DEFAULT, 0, NULL, SOUK_QP_TYPO, 0};
+        souk_highlighter *h;
+        REQUIRE(souk_highlighter_new(s, hq, &ho, &h) == 0);
+        const char *t1 = "A <b>text</b> Editor & compression tool";
+        char *res;
+        size_t rl, nm;
+        REQUIRE(souk_highlight(h, t1, strlen(t1), 0, &res, &rl, &nm) == 0);
+        CHECK(strcmp(res, "A &lt;b&gt;text&lt;/b&gt; <em>Editor</em> &amp; <em>compression</em> "
+                          "tool") == 0);
+        CHECK(nm == 2);
+        souk_free(res);
+        char longt[4000] = "";
+        for (int i = 0; i < 100; i++)
+            strcat(longt, "lorem ipsum ");
+        strcat(longt, "the best editor of all");
+        REQUIRE(souk_highlight(h, longt, strlen(longt), 10, &res, &rl, &nm) == 0);
+        CHECK(strncmp(res, "\xe2\x80\xa6", 3) == 0 && strstr(res, "<em>editor</em>") && nm == 1);
+        souk_free(res);
+        souk_highlighter_free(h);
+        souk_query_free(hq);
+        REQUIRE(souk_query_parse("edi", 3, "en", qf, nf, SOUK_QP_PARTIAL, &hq, err, sizeof err) ==
+                0);
+        souk_search_opts po = {10, SOUK_BM25_DEFAULT, 0, NULL, SOUK_QP_PARTIAL, 50};
+        REQUIRE(souk_highlighter_new(s, hq, &po, &h) == 0);
+        REQUIRE(souk_highlight(h, "an Editable field", 17, 0, &res, &rl, &nm) == 0);
+        CHECK(strcmp(res, "an <em>Editable</em> field") == 0);
+        souk_free(res);
+        souk_highlighter_free(h);
+        souk_query_free(hq);
+    }
 
     souk_searcher_free(s);
     souk_index_close(ix);
