@@ -273,8 +273,8 @@ int souk__typo_expand(souk_reader *r, const souk_query *q, double weight, souk_q
     mark_positional(q, q->root, 0, pos);
     if ((rc = souk__typo_get(r, &t)) != 0)
         goto out;
-    /* Worst case: each term gains 3 + TYPO_CANDS nodes and 2 + TYPO_CANDS kids. */
-    size_t maxn = q->nnodes * (4 + TYPO_CANDS), maxk = q->nkids + q->nnodes * (2 + TYPO_CANDS);
+    /* Worst case: each term gains 3 + TYPO_CANDS nodes and as many kids. */
+    size_t maxn = q->nnodes * (4 + TYPO_CANDS), maxk = q->nkids + q->nnodes * (3 + TYPO_CANDS);
     e = souk_calloc(1, sizeof *e);
     if (!e || !(e->nodes = souk_calloc(maxn, sizeof *e->nodes)) ||
         !(e->kids = souk_calloc(maxk ? maxk : 1, sizeof *e->kids))) {

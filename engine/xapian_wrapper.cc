@@ -1550,7 +1550,8 @@ extern "C" int souk_query_parse(const char *text, size_t len, const char *lang,
         res->lang = static_cast<char *>(souk_malloc(std::strlen(lang) + 1));
         if (!res->nodes || !res->kids || !res->description || !res->text || !res->lang)
             throw std::bad_alloc();
-        std::memcpy(res->text, text, len);
+        if (len)
+            std::memcpy(res->text, text, len);
         res->text[len] = 0;
         res->text_len = len;
         std::memcpy(res->lang, lang, std::strlen(lang) + 1);
