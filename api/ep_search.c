@@ -32,12 +32,12 @@ typedef struct sparams {
     char lang[16];
     int and_op;
     unsigned seen;
-    char *filter, *facets, *sort, *boost; /* owned copies */
+    char *filter, *facets, *sort, *boost, *cursor; /* owned copies */
     uint32_t facet_size;
 } sparams;
 
 /* Parameters of the storefront features that a later version adds. */
-static const char *const later[] = {"cursor", "profile"};
+static const char *const later[] = {"profile"};
 
 enum {
     P_Q,
@@ -54,11 +54,12 @@ enum {
     P_PREFIX,
     P_TYPO,
     P_HIGHLIGHT,
+    P_CURSOR,
     P_COUNT
 };
-static const char *const names[P_COUNT] = {"q",          "page",   "per_page", "explain",  "lang",
-                                           "operator",   "filter", "facets",   "sort",     "boost",
-                                           "facet_size", "prefix", "typo",     "highlight"};
+static const char *const names[] = {"q",          "page",   "per_page", "explain",   "lang",
+                                    "operator",   "filter", "facets",   "sort",      "boost",
+                                    "facet_size", "prefix", "typo",     "highlight", "cursor"};
 
 _Static_assert(sizeof names / sizeof names[0] == P_COUNT, "a name for every parameter");
 
@@ -142,6 +143,7 @@ static int set_param(sk_ctx *c, sparams *p, int id, const char *s, size_t n, con
     case P_FILTER:
     case P_FACETS:
     case P_SORT:
+    case P_CURSOR:
     case P_BOOST: {
         if (n > 4096 || souk_utf8_check(s, n) != n || memchr(s, 0, n)) {
             souk_free(joined);
@@ -155,6 +157,7 @@ static int set_param(sk_ctx *c, sparams *p, int id, const char *s, size_t n, con
         char **slot = id == P_FILTER   ? &p->filter
                       : id == P_FACETS ? &p->facets
                       : id == P_SORT   ? &p->sort
+                      : id == P_CURSOR ? &p->cursor
                                        : &p->boost;
         *slot = copy;
         return 0;
@@ -435,6 +438,46 @@ static void free_params(sparams *p)
     souk_free(p->facets);
     souk_free(p->sort);
     souk_free(p->boost);
+    souk_free(p->cursor);
+}
+
+/* Cursors: "c1.<docid>.<score>.<sort values>..." with the numbers as hex bit patterns, so a
+ * position round-trips exactly. Opaque to clients. */
+static void write_cursor(sk_buf *b, const souk_find_after *a, size_t nsort)
+{
+    uint64_t bits;
+    memcpy(&bits, &a->score, 8);
+    sk_buf_printf(b, ",\"next_cursor\":\"c1.%x.%016llx", a->docid, (unsigned long long)bits);
+    for (size_t i = 0; i < nsort; i++) {
+        memcpy(&bits, &a->vals[i], 8);
+        sk_buf_printf(b, ".%016llx", (unsigned long long)bits);
+    }
+    sk_buf_str(b, "\"");
+}
+
+static int read_cursor(const char *s, size_t nsort, souk_find_after *a)
+{
+    memset(a, 0, sizeof *a);
+    if (strncmp(s, "c1.", 3) != 0)
+        return -1;
+    char *end;
+    unsigned long d = strtoul(s + 3, &end, 16);
+    if (*end != '.' || d > UINT32_MAX)
+        return -1;
+    a->docid = (uint32_t)d;
+    for (size_t i = 0; i <= nsort; i++) {
+        const char *q = end + 1;
+        if (end[0] != '.' || strspn(q, "0123456789abcdef") != 16)
+            return -1;
+        unsigned long long bits = strtoull(q, &end, 16);
+        double v;
+        memcpy(&v, &bits, 8);
+        if (i == 0)
+            a->score = v;
+        else
+            a->vals[i - 1] = v;
+    }
+    return *end ? -1 : 0;
 }
 
 /* Texts longer than this many bytes get a snippet instead of the whole text. */
@@ -494,6 +537,17 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
         souk_filter_free(f);
         return rc;
     }
+    souk_find_after after;
+    if (p->cursor) {
+        if (p->page != 1 || read_cursor(p->cursor, o.nsort, &after)) {
+            souk_filter_free(f);
+            return sk_fail(c, 400, "invalid_parameter", "cursor",
+                           p->page != 1 ? "cursor and page cannot be combined"
+                                        : "not a cursor of this sort order");
+        }
+        o.after = &after;
+        o.offset = 0;
+    }
     souk_find_result res;
     rc = souk_find(c->w->searcher, pq, &o, &res, err, sizeof err);
     souk_filter_free(f);
@@ -548,9 +602,15 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
         }
         sk_buf_printf(b, "],\"other\":%llu}", (unsigned long long)fr->other);
     }
+    sk_buf_str(b, "}");
+    if (res.nhits == p->per_page) { /* maybe more: where the next page starts */
+        souk_find_after next;
+        souk_find_position(&res, &o, res.nhits - 1, &next);
+        write_cursor(b, &next, o.nsort);
+    }
     souk_find_result_free(&res);
     uint64_t us = (sk_now_ns() - c->t0_ns) / 1000;
-    if (sk_buf_printf(b, "},\"took_us\":%llu}\n", (unsigned long long)us))
+    if (sk_buf_printf(b, ",\"took_us\":%llu}\n", (unsigned long long)us))
         return sk_fail(c, 500, "internal", NULL, "out of memory building the response");
     return 200;
 }
@@ -616,7 +676,7 @@ static int search(sk_ctx *c, sparams *pp)
         if (rc)
             return sk_fail(c, 500, "internal", NULL, "query parser: %s", err);
     }
-    if (p.filter || p.facets || p.sort || p.boost) {
+    if (p.filter || p.facets || p.sort || p.boost || p.cursor) {
         rc = run_find(c, &p, pq == &browse ? NULL : pq, &o);
         if (pq != &browse)
             souk_query_free(pq);
@@ -665,8 +725,13 @@ static int search(sk_ctx *c, sparams *pp)
     souk_highlighter_free(hl);
     if (pq != &browse)
         souk_query_free(pq);
+    sk_buf_str(b, "]");
+    if (n > first && n - first == p.per_page) { /* by relevance: (score, docid) */
+        souk_find_after next = {.score = w->hits[n - 1].score, .docid = w->hits[n - 1].docid};
+        write_cursor(b, &next, 0);
+    }
     uint64_t us = (sk_now_ns() - c->t0_ns) / 1000;
-    if (sk_buf_printf(b, "],\"took_us\":%llu}\n", (unsigned long long)us))
+    if (sk_buf_printf(b, ",\"took_us\":%llu}\n", (unsigned long long)us))
         return sk_fail(c, 500, "internal", NULL, "out of memory building the response");
     return 200;
 }

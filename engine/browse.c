@@ -107,6 +107,48 @@ static void offer(fctx *c, uint32_t docid, double score)
     }
 }
 
+/* 1 when (docid, score) comes after the cursor position in the order. */
+static int after_cursor(const fctx *c, uint32_t docid, double score)
+{
+    const souk_find_opts *o = c->o;
+    const souk_find_after *a = o->after;
+    for (size_t i = 0; i < o->nsort; i++) {
+        const souk_sort_key *k = &o->sort[i];
+        double x, y;
+        if (k->field < 0) {
+            x = score;
+            y = a->score;
+        } else {
+            x = c->cols->col[k->field].num[docid];
+            y = a->vals[i];
+            int xn = isnan(x), yn = isnan(y);
+            if (xn || yn) {
+                if (xn != yn)
+                    return xn; /* absent values come last */
+                continue;
+            }
+        }
+        if (x != y)
+            return (x < y) == !!k->desc; /* descending: smaller comes after */
+    }
+    if (score != a->score)
+        return score < a->score;
+    return docid > a->docid;
+}
+
+void souk_find_position(const souk_find_result *res, const souk_find_opts *o, size_t i,
+                        souk_find_after *out)
+{
+    memset(out, 0, sizeof *out);
+    const souk_hit *h = &res->hits[i];
+    for (size_t k = 0; k < o->nsort; k++) {
+        int f = o->sort[k].field;
+        out->vals[k] = f >= 0 && res->cols->col[f].num ? res->cols->col[f].num[h->docid] : NAN;
+    }
+    out->score = h->score;
+    out->docid = h->docid;
+}
+
 static int on_match(void *ctx, uint32_t docid, double score)
 {
     fctx *c = ctx;
@@ -145,6 +187,8 @@ static int on_match(void *ctx, uint32_t docid, double score)
         if (!isnan(v) && v > 0)
             score += o->boost_weight * log1p(v);
     }
+    if (o->after && !after_cursor(c, docid, score))
+        return 0;
     offer(c, docid, score);
     return 0;
 }
@@ -193,6 +237,11 @@ static int check_opts(const souk_schema *s, const souk__columns *cols, const sou
             !cols->col[f].present) {
             snprintf(err, errlen, "field '%s' is not sortable",
                      (size_t)f < s->nfields ? s->fields[f].name : "?");
+            return SOUK_EINVAL;
+        }
+        if (o->after && !cols->col[f].num) {
+            snprintf(err, errlen, "a cursor cannot follow keyword sort key '%s'",
+                     s->fields[f].name);
             return SOUK_EINVAL;
         }
     }

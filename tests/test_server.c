@@ -464,6 +464,35 @@ static void test_endpoints(int port)
     EXPECT_ERR(r, 400, "invalid_parameter");
     resp_free(&r);
 
+    /* Deep paging: following next_cursor page by page gives the same order as one big page,
+     * by relevance and by a sort. */
+    const char *bases[] = {"/v1/search?q=text+editor",
+                           "/v1/search?q=&filter=section%3Dlibs&sort=installed_size_kb:desc"};
+    for (int bi = 0; bi < 2; bi++) {
+        char target[512], big[40][128], page[10][128], cursor[200] = "";
+        snprintf(target, sizeof target, "%s&per_page=40", bases[bi]);
+        REQUIRE(get(port, target, SKEY, &r) == 0);
+        int nbig = hit_ids(&r, big, 40, NULL);
+        resp_free(&r);
+        CHECK(nbig == 40);
+        int at = 0, same = 1;
+        for (int pg = 0; pg < 4; pg++) {
+            snprintf(target, sizeof target, "%s&per_page=10%s%s", bases[bi],
+                     cursor[0] ? "&cursor=" : "", cursor);
+            REQUIRE(get(port, target, SKEY, &r) == 0);
+            CHECK(r.status == 200);
+            int np = hit_ids(&r, page, 10, NULL);
+            for (int i = 0; i < np && at < 40; i++, at++)
+                same &= strcmp(page[i], big[at]) == 0;
+            const char *nc = strstr(r.body, "\"next_cursor\":\"");
+            CHECK(nc != NULL);
+            if (nc)
+                snprintf(cursor, sizeof cursor, "%.*s", (int)strcspn(nc + 15, "\""), nc + 15);
+            resp_free(&r);
+        }
+        CHECK(same && at == 40);
+    }
+
     /* Highlighting: matched words in <em>, in the stored text fields. */
     REQUIRE(get(port, "/v1/search?q=text+editor&highlight=true&per_page=3", SKEY, &r) == 0);
     CHECK(r.status == 200 && strstr(r.body, "\"highlight\":{\"title\":") &&
@@ -537,7 +566,11 @@ static void test_bad_input(int port)
         {"/v1/search?q=a&sort=title:asc", "invalid_parameter"},
         {"/v1/search?q=a&sort=installed_size_kb:up", "invalid_parameter"},
         {"/v1/search?q=a&boost=installed_size_kb:abc", "invalid_parameter"},
-        {"/v1/search?q=a&cursor=abc", "unsupported_parameter"},
+        {"/v1/search?q=a&cursor=abc", "invalid_parameter"},
+        {"/v1/search?q=a&cursor=c1.5.0000000000000000&page=2", "invalid_parameter"},
+        {"/v1/search?q=a&sort=installed_size_kb:asc&cursor=c1.5.0000000000000000",
+         "invalid_parameter"},
+        {"/v1/search?q=a&profile=fast", "unsupported_parameter"},
         {"/v1/search?q=a&highlight=yes", "invalid_parameter"},
         {"/v1/search?q=a&lang=klingon", "invalid_parameter"},
         {"/v1/search?q=a&operator=xor", "invalid_parameter"},

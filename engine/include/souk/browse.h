@@ -62,6 +62,14 @@ typedef struct souk_facet_result {
     uint64_t other; /* documents counted in values beyond max_values */
 } souk_facet_result;
 
+/* A position in a result order, for deep paging (search_after): the sort keys' values (NAN:
+ * absent), the score and the docid of the last hit seen. */
+typedef struct souk_find_after {
+    double vals[SOUK_MAX_SORT];
+    double score;
+    uint32_t docid;
+} souk_find_after;
+
 typedef struct souk_find_opts {
     souk_search_opts search;   /* BM25, language and parser flags (k is ignored) */
     const souk_filter *filter; /* NULL: none */
@@ -72,6 +80,7 @@ typedef struct souk_find_opts {
     size_t nfacets;
     int boost_field; /* -1: none; else score += boost_weight * log1p(max(0, value)) */
     double boost_weight;
+    const souk_find_after *after; /* NULL, or only hits after this position (numeric keys) */
 } souk_find_opts;
 
 typedef struct souk_find_result {
@@ -89,5 +98,9 @@ typedef struct souk_find_result {
 int souk_find(souk_searcher *s, const souk_query *q, const souk_find_opts *o, souk_find_result *res,
               char *err, size_t errlen);
 void souk_find_result_free(souk_find_result *res);
+
+/* The position of res->hits[i] in the order of o, for the next page's o->after. */
+void souk_find_position(const souk_find_result *res, const souk_find_opts *o, size_t i,
+                        souk_find_after *out);
 
 #endif
