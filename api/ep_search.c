@@ -651,7 +651,8 @@ static int search(sk_ctx *c, sparams *pp)
                           0,
                           p.lang[0] ? p.lang : NULL,
                           (p.and_op ? SOUK_QP_DEFAULT_AND : 0u) |
-                              (p.prefix ? SOUK_QP_PARTIAL : 0u) | (p.typo ? SOUK_QP_TYPO : 0u),
+                              (p.prefix ? SOUK_QP_PARTIAL : 0u) | (p.typo ? SOUK_QP_TYPO : 0u) |
+                              SOUK_QP_CODES,
                           p.prefix ? SK_PREFIX_EXPANSIONS : 0};
     souk_search_stats sst;
     size_t n = 0;

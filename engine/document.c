@@ -1,4 +1,5 @@
 /* document.c: catalog record -> analyzed document (see souk/document.h). */
+#include "codes.h"
 #include "souk/document.h"
 #include "souk/souk.h"
 #include "varint.h"
@@ -303,6 +304,18 @@ static int add_attr(souk_docbuilder *b, const souk_field *f, double num, const c
     return SOUK_OK;
 }
 
+typedef struct code_ctx {
+    souk_docbuilder *b;
+    uint32_t wdf;
+} code_ctx;
+
+/* A joined code term (codes.c): scored, without positions. */
+static void add_code(void *ctx, const char *term, size_t len)
+{
+    code_ctx *c = ctx;
+    add_event(c->b, term, len, 0, c->wdf);
+}
+
 /* Adds prefix+value as a boolean term (wdf 0). */
 static void add_boolean(souk_docbuilder *b, const char *prefix, const char *v, size_t len)
 {
@@ -501,6 +514,8 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
             if (rc)
                 BAD("field '%s': analysis failed: %s", f->name, souk_analyzer_errmsg(b->an));
             termpos += 100; /* no phrase spans two fields */
+            code_ctx cc = {b, f->weight};
+            souk__codes(v->valuestring, tl, 0, add_code, &cc, 256);
             break;
         }
         case SOUK_FIELD_KEYWORD: {
@@ -527,6 +542,10 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
                                 add_boolean(b, f->prefix, val, p);
                     }
                     add_boolean(b, f->prefix, val, vl);
+                }
+                if (f->flags & SOUK_F_NOTYPO) { /* codes: also found however spaced */
+                    code_ctx cc = {b, 1};
+                    souk__codes(val, vl, 0, add_code, &cc, 16);
                 }
                 if ((f->flags & (SOUK_F_FILTERABLE | SOUK_F_FACETABLE | SOUK_F_SORTABLE)) &&
                     (rc = add_attr(b, f, 0, val, vl)) != 0)

@@ -14,6 +14,7 @@
 #include "match_int.h"
 #include "souk/lexicon.h"
 #include "typo.h"
+#include "codes.h"
 #include "varint.h"
 
 #include <math.h>
@@ -813,8 +814,101 @@ void souk_searcher_set_lexicon(souk_searcher *s, const souk_lexicon *l)
 
 /* *t gets q rewritten by the searcher's lexicon (synonyms, stop words) and, with
  * SOUK_QP_TYPO, typo candidates (typo.c); it stays NULL when nothing changes. */
+int souk__rewrite_query_inner(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
+                              souk_query **t, char *err, size_t errlen);
+
+typedef struct code_collect {
+    souk_searcher *s;
+    char terms[16][64];
+    size_t len[16];
+    size_t n;
+} code_collect;
+
+static void on_code(void *ctx, const char *term, size_t len)
+{
+    code_collect *c = ctx;
+    souk_term_info ti;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->len[i] == len && memcmp(c->terms[i], term, len) == 0)
+            return;
+    if (c->n < 16 && len < 64 && souk_reader_term(c->s->r, term, len, &ti) == 0) {
+        memcpy(c->terms[c->n], term, len);
+        c->len[c->n++] = len;
+    }
+}
+
+/* With SOUK_QP_CODES: q OR the joined code terms of its text that the index has (codes.c),
+ * into *out (NULL when there are none). */
+static int add_codes(souk_searcher *s, const souk_query *q, souk_query **out)
+{
+    *out = NULL;
+    code_collect c = {.s = s};
+    souk__codes(q->text, q->text_len, 1, on_code, &c, 64);
+    if (!c.n)
+        return 0;
+    souk_query *e = souk_calloc(1, sizeof *e);
+    if (!e || !(e->nodes = souk_calloc(q->nnodes + c.n + 1, sizeof *e->nodes)) ||
+        !(e->kids = souk_calloc(q->nkids + c.n + 1, sizeof *e->kids)))
+        goto fail;
+    memcpy(e->kids, q->kids, q->nkids * sizeof *q->kids);
+    e->nkids = q->nkids;
+    for (size_t i = 0; i < q->nnodes; i++) {
+        e->nodes[i] = q->nodes[i];
+        e->nodes[i].term = NULL;
+        if (q->nodes[i].term &&
+            !(e->nodes[i].term = souk_strndup(q->nodes[i].term, q->nodes[i].term_len)))
+            goto fail;
+    }
+    e->nnodes = q->nnodes;
+    uint32_t root = (uint32_t)e->nnodes++;
+    e->nodes[root] = (souk_qnode){
+        .op = SOUK_QOP_OR, .first_kid = (uint32_t)e->nkids, .nkids = (uint32_t)c.n + 1};
+    e->kids[e->nkids++] = q->root;
+    for (size_t i = 0; i < c.n; i++) {
+        uint32_t k = (uint32_t)e->nnodes++;
+        e->nodes[k] = (souk_qnode){.op = SOUK_QOP_TERM, .wqf = 1};
+        if (!(e->nodes[k].term = souk_strndup(c.terms[i], c.len[i])))
+            goto fail;
+        e->nodes[k].term_len = c.len[i];
+        e->kids[e->nkids++] = k;
+    }
+    e->root = root;
+    e->text = souk_strndup(q->text, q->text_len);
+    e->text_len = q->text_len;
+    e->lang = q->lang ? souk_strndup(q->lang, strlen(q->lang)) : NULL;
+    *out = e;
+    return 0;
+fail:
+    souk_query_free(e);
+    return SOUK_ENOMEM;
+}
+
 int souk__rewrite_query(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
                         souk_query **t, char *err, size_t errlen)
+{
+    int rc = souk__rewrite_query_inner(s, q, o, t, err, errlen);
+    if (rc || !(o->qp_flags & SOUK_QP_CODES) || !q->text)
+        return rc;
+    /* Codes last: synonyms and typos work on the plain words; the codes join the root. */
+    souk_query *withcodes = NULL;
+    const souk_query *base = *t ? *t : q;
+    souk_query view = *base;
+    view.text = q->text;
+    view.text_len = q->text_len;
+    view.lang = q->lang;
+    if ((rc = add_codes(s, &view, &withcodes)) != 0) {
+        snprintf(err, errlen, "codes: %s", souk_strerror(rc));
+        return rc;
+    }
+    if (withcodes) {
+        souk_query_free(*t);
+        *t = withcodes;
+    }
+    return 0;
+}
+
+int souk__rewrite_query_inner(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
+                              souk_query **t, char *err, size_t errlen)
 {
     *t = NULL;
     souk_query *lx = NULL;

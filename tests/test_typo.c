@@ -194,6 +194,73 @@ int main(void)
            "; stop words removed from \"what is the meaning of life\"\n",
            ng);
 
+    /* Codes however spaced (SOUK_QP_CODES): the catalog writes "RFC 2229", "ISO 8601",
+     * "x86-64" and "H.264"; each is found typed together, and first. */
+    {
+        const char *pairs[][2] = {{"rfc2229", "\"RFC 2229\""},
+                                  {"RFC4180", "\"RFC 4180\""},
+                                  {"x86 64", "\"x86-64\""},
+                                  {"RFC4648", "\"RFC 4648\""}};
+        for (int i = 0; i < 4; i++) {
+            static souk_hit ref[1000], cod[10];
+            size_t nr = search(s, pairs[i][1], 0, 1000, ref);
+            size_t nc = search(s, pairs[i][0], SOUK_QP_CODES, 10, cod);
+            CHECK(nr > 0 && nc > 0);
+            int in = 0;
+            for (size_t j = 0; j < nr && nc && !in; j++)
+                in = ref[j].docid == cod[0].docid;
+            if (!in)
+                fprintf(stderr, "  code %s: best hit lacks it\n", pairs[i][0]);
+            CHECK(in); /* the best hit has the code */
+            if (strcmp(pairs[i][0], "x86 64") != 0 && search(s, pairs[i][0], 0, 10, plain) != 0)
+                fprintf(stderr, "  code %s: found without codes\n", pairs[i][0]);
+            if (strcmp(pairs[i][0], "x86 64") != 0) /* not found as typed without codes */
+                CHECK(search(s, pairs[i][0], 0, 10, plain) == 0);
+            printf("test_typo: code %-8s finds %zu documents; %s as a phrase: %zu\n", pairs[i][0],
+                   nc, pairs[i][1], nr);
+        }
+    }
+
+    /* The procurement examples of docs/part-numbers.md, on three catalog lines that use the
+     * standard designations, in the default (procurement) schema. */
+    {
+        char pdir[600], pnd[600];
+        snprintf(pnd, sizeof pnd, "%s/parts.ndjson", dir);
+        snprintf(pdir, sizeof pdir, "%s/parts", dir);
+        FILE *pf = fopen(pnd, "w");
+        REQUIRE(pf);
+        fputs("{\"id\":\"p1\",\"title\":\"Hexagon head screw DIN 933 M8x40 steel 8.8\","
+              "\"part_number\":\"M8x40-933\"}\n"
+              "{\"id\":\"p2\",\"title\":\"Deep groove ball bearing 6204-2RS\"}\n"
+              "{\"id\":\"p3\",\"title\":\"Hexagon head screw ISO 4017 M10x30\"}\n",
+              pf);
+        fclose(pf);
+        snprintf(cmd, sizeof cmd, "'%s/souk-index' --data '%s' catalog '%s' >/dev/null",
+                 SOUK_BIN_DIR, pdir, pnd);
+        REQUIRE(system(cmd) == 0);
+        souk_index *pix;
+        souk_searcher *ps;
+        REQUIRE(souk_index_open(pdir, NULL, SOUK_INDEX_RDONLY, &pix, err, sizeof err) == 0);
+        REQUIRE(souk_searcher_new(pix, &ps) == 0);
+        const char *cases[][2] = {{"DIN933", "p1"},   {"din-933", "p1"}, {"M8 x 40", "p1"},
+                                  {"m8x40", "p1"},    {"62042RS", "p2"}, {"6204 2RS", "p2"},
+                                  {"6204-2rs", "p2"}, {"ISO4017", "p3"}, {"iso 4017", "p3"},
+                                  {"M8x40933", "p1"}};
+        for (int i = 0; i < 10; i++) {
+            souk_hit ph[3];
+            size_t np = search(ps, cases[i][0], SOUK_QP_CODES, 3, ph);
+            const char *id = "", *json;
+            size_t il = 0, jl;
+            if (np)
+                souk_reader_doc(souk_searcher_reader(ps), ph[0].docid, &id, &il, &json, &jl);
+            if (!(np && il == 2 && memcmp(id, cases[i][1], 2) == 0))
+                fprintf(stderr, "  part number %s: expected %s first\n", cases[i][0], cases[i][1]);
+            CHECK(np && il == 2 && memcmp(id, cases[i][1], 2) == 0);
+        }
+        souk_searcher_free(ps);
+        souk_index_close(pix);
+    }
+
     /* Highlighting: stems, typo candidates and prefixes are marked, text is HTML-escaped, and
      * a long text gets the window with the most matches. */
     {

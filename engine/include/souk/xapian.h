@@ -118,6 +118,9 @@ typedef struct souk_qp_field {
  * edit away (two from 9 letters), scored at SOUK_TYPO_WEIGHT times an exact match. */
 #define SOUK_QP_TYPO 8u
 #define SOUK_TYPO_WEIGHT 0.3
+/* Search, not parsing: part numbers and codes ("DIN933", "6204 2RS") also match as joined code
+ * terms however they are spaced or hyphenated (docs/part-numbers.md). */
+#define SOUK_QP_CODES 16u
 
 /* Parses a user query with Xapian::QueryParser (stemmer of `lang`, STEM_SOME, phrases, boolean
  * operators, +/-, field prefixes, trailing-* wildcards, CJK n-grams). On success *out is owned by
