@@ -2,9 +2,10 @@
  * "H.264") matched however they are spaced or hyphenated. The text analysis splits such codes
  * into words ("din", "933"), so a query typed "DIN933" would find nothing. Documents therefore
  * also get, for each text field, joined code terms (prefix XCODE:, lower case, no separators):
- * every word that mixes letters and digits, and every pair of adjacent words joined by a space,
- * hyphen, slash or dot when the pair holds a digit. Queries (SOUK_QP_CODES) generate the joins of
- * 1 to 3 adjacent words and add those the dictionary has. docs/part-numbers.md has the rules. */
+ * every pair of adjacent words joined by a space, hyphen, slash or dot when the pair holds both
+ * letters and digits. Queries (SOUK_QP_CODES) generate the joins of 1 to 3 adjacent words and
+ * add those the dictionary has, as code terms or as plain words ("M8 x 40" finds the word
+ * "m8x40"). docs/part-numbers.md has the rules. */
 #include "codes.h"
 
 #include <string.h>
@@ -90,7 +91,8 @@ size_t souk__codes(const char *text, size_t len, int query, souk_code_fn fn, voi
         }
         for (size_t a = 0; a < nt && emitted < max; a++) {
             size_t span_max = query ? 3 : 2;
-            for (size_t n = 1; n <= span_max && a + n <= nt && emitted < max; n++) {
+            /* A single word is a term already: documents join pairs only. */
+            for (size_t n = query ? 1 : 2; n <= span_max && a + n <= nt && emitted < max; n++) {
                 int digit = 0, alpha = 0, ok = 1;
                 for (size_t k = a; k < a + n; k++) {
                     digit |= has_digit(t[k].p, t[k].len);
@@ -98,8 +100,9 @@ size_t souk__codes(const char *text, size_t len, int query, souk_code_fn fn, voi
                     if (k > a && !joinable(t[k].sep))
                         ok = 0;
                 }
-                /* One word: only one mixing letters and digits; joins: a digit somewhere. */
-                if (!ok || !digit || (n == 1 && !alpha))
+                /* Codes mix letters and digits (DIN 933, 6204-2RS, M8x40); pure numbers such as
+                 * versions ("2.0") are not joined. */
+                if (!ok || !digit || !alpha)
                     continue;
                 size_t l = join(t, a, n, buf);
                 if (l) {

@@ -835,6 +835,15 @@ static void on_code(void *ctx, const char *term, size_t len)
         memcpy(c->terms[c->n], term, len);
         c->len[c->n++] = len;
     }
+    /* A join that is a word of the catalog ("M8 x 40" -> m8x40) matches as that word. */
+    size_t pl = strlen(SOUK_CODE_PREFIX);
+    if (c->n < 16 && len > pl && souk_reader_term(c->s->r, term + pl, len - pl, &ti) == 0) {
+        for (size_t i = 0; i < c->n; i++)
+            if (c->len[i] == len - pl && memcmp(c->terms[i], term + pl, len - pl) == 0)
+                return;
+        memcpy(c->terms[c->n], term + pl, len - pl);
+        c->len[c->n++] = len - pl;
+    }
 }
 
 /* With SOUK_QP_CODES: q OR the joined code terms of its text that the index has (codes.c),
