@@ -724,13 +724,21 @@ static int search(sk_ctx *c, sparams *pp)
         sk_buf_str(b, "}");
     }
     souk_highlighter_free(hl);
-    if (pq != &browse)
-        souk_query_free(pq);
     sk_buf_str(b, "]");
+    if (n == 0 && pq != &browse) { /* nothing found: "did you mean" */
+        char *sugg = NULL;
+        if (souk_suggest(w->searcher, pq, &sugg) == 0 && sugg) {
+            sk_buf_str(b, ",\"did_you_mean\":");
+            sk_buf_json_str(b, sugg, strlen(sugg));
+        }
+        souk_free(sugg);
+    }
     if (n > first && n - first == p.per_page) { /* by relevance: (score, docid) */
         souk_find_after next = {.score = w->hits[n - 1].score, .docid = w->hits[n - 1].docid};
         write_cursor(b, &next, 0);
     }
+    if (pq != &browse)
+        souk_query_free(pq);
     uint64_t us = (sk_now_ns() - c->t0_ns) / 1000;
     if (sk_buf_printf(b, ",\"took_us\":%llu}\n", (unsigned long long)us))
         return sk_fail(c, 500, "internal", NULL, "out of memory building the response");

@@ -807,6 +807,11 @@ out:
     return rc;
 }
 
+int souk_suggest(souk_searcher *s, const souk_query *q, char **out)
+{
+    return souk__suggest(s->r, q, out);
+}
+
 void souk_searcher_set_lexicon(souk_searcher *s, const souk_lexicon *l)
 {
     s->lex = l;

@@ -353,3 +353,68 @@ out:
     *out = e;
     return 0;
 }
+
+/* ------------------------------------------------------------------ did you mean */
+
+int souk__suggest(souk_reader *r, const souk_query *q, char **out)
+{
+    *out = NULL;
+    if (!q->text || !q->lang)
+        return 0;
+    words *w = souk_calloc(1, sizeof *w);
+    souk_analyzer *an = NULL;
+    souk__typo_dict *t = NULL;
+    char *res = NULL;
+    int rc = w ? souk_analyzer_new(&an) : SOUK_ENOMEM;
+    uint32_t tp = 0;
+    if (rc || souk_analyze(an, q->text, q->text_len, q->lang, "", 1, &tp, on_word, w) != 0)
+        goto out;
+    if ((rc = souk__typo_get(r, &t)) != 0)
+        goto out;
+    /* The query's words in order; each unknown word of 3+ letters replaced by its best
+     * candidate (fewest edits, then most frequent). */
+    size_t cap = q->text_len * 2 + 64, len = 0;
+    int changed = 0;
+    res = souk_malloc(cap);
+    if (!res) {
+        rc = SOUK_ENOMEM;
+        goto out;
+    }
+    for (uint32_t p = 1; p <= MAXPOS && p <= tp; p++) {
+        const char *word = w->raw[p];
+        size_t wl = strlen(word);
+        if (!wl)
+            continue;
+        const char *use = word;
+        size_t ul = wl;
+        souk_term_info ti;
+        souk__typo_cand c[1];
+        if (wl >= 3 && souk_reader_term(r, word, wl, &ti) == SOUK_ENOTFOUND &&
+            souk__typo_candidates(t, word, wl, wl >= 9 ? 2 : 1 + (wl >= 6), c, 1) == 1) {
+            use = c[0].term;
+            ul = c[0].len;
+            changed = 1;
+        }
+        if (len + ul + 2 > cap)
+            break;
+        if (len)
+            res[len++] = ' ';
+        memcpy(res + len, use, ul);
+        len += ul;
+    }
+    res[len] = 0;
+    if (!changed) {
+        souk_free(res);
+        res = NULL;
+    }
+out:
+    souk_free(w);
+    souk_analyzer_free(an);
+    souk__typo_release(t);
+    if (rc) {
+        souk_free(res);
+        return rc;
+    }
+    *out = res;
+    return 0;
+}

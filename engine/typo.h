@@ -30,4 +30,9 @@ size_t souk__typo_candidates(const souk__typo_dict *t, const char *w, size_t len
  * (souk_query_free). */
 int souk__typo_expand(souk_reader *r, const souk_query *q, double weight, souk_query **out);
 
+/* "Did you mean": the query's words with each word the index lacks (3+ letters) replaced by its
+ * closest catalog word (up to 2 edits), or *out NULL when every word is known or has no close
+ * word. *out owned by the caller (souk_free). */
+int souk__suggest(souk_reader *r, const souk_query *q, char **out);
+
 #endif

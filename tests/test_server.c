@@ -504,6 +504,10 @@ static void test_endpoints(int port)
     resp_free(&r);
 
     /* Typo tolerance: "edtor" finds editors only with typo=true. */
+    REQUIRE(get(port, "/v1/search?q=text+edtor&operator=and", SKEY, &r) == 0);
+    CHECK(r.status == 200 && strstr(r.body, "\"hits\":[]") &&
+          strstr(r.body, "\"did_you_mean\":\"text editor\""));
+    resp_free(&r);
     REQUIRE(get(port, "/v1/search?q=edtor", SKEY, &r) == 0);
     CHECK(r.status == 200 && strstr(r.body, "\"total\":0,"));
     resp_free(&r);

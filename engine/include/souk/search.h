@@ -88,6 +88,12 @@ typedef void (*souk_explain_fn)(void *ctx, const char *term, size_t len, uint32_
 int souk_search_explain(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
                         uint32_t docid, souk_explain_fn fn, void *ctx, double *total);
 
+/* "Did you mean" for a parsed query: its words, each word the catalog lacks (3+ letters)
+ * replaced by the closest catalog word (1 edit, 2 from 6 letters), or *out NULL when there is
+ * nothing to suggest. Uses the typo dictionary (kept per index generation), not Xapian's
+ * spelling table. *out owned by the caller (souk_free). */
+int souk_suggest(souk_searcher *s, const souk_query *q, char **out);
+
 /* The query-parser fields of the index's schema (text prefixes and boolean keyword fields), for
  * souk_query_parse. Valid until the searcher is freed. */
 const souk_qp_field *souk_searcher_fields(souk_searcher *s, size_t *n);
