@@ -99,10 +99,15 @@ int main(void)
         }
         if (access(data, F_OK) != 0)
             continue; /* killed before it created anything */
-        /* The index opens, is consistent, and holds exactly the committed prefix. */
-        CHECK(index_check_dir(data) == 0);
         char err[512];
         souk_index *ix;
+        int orc = souk_index_open(data, NULL, SOUK_INDEX_RDONLY, &ix, err, sizeof err);
+        if (orc == SOUK_ENOTFOUND)
+            continue; /* killed before its first commit: no index yet; the next run creates it */
+        REQUIRE(orc == 0);
+        souk_index_close(ix);
+        /* The index opens, is consistent, and holds exactly the committed prefix. */
+        CHECK(index_check_dir(data) == 0);
         REQUIRE(souk_index_open(data, NULL, SOUK_INDEX_RDONLY, &ix, err, sizeof err) == 0);
         uint64_t off, ln;
         REQUIRE(souk_index_stream_pos(ix, &off, &ln, NULL, 0) == 0);
