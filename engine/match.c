@@ -819,6 +819,30 @@ void souk_searcher_set_lexicon(souk_searcher *s, const souk_lexicon *l)
 
 /* *t gets q rewritten by the searcher's lexicon (synonyms, stop words) and, with
  * SOUK_QP_TYPO, typo candidates (typo.c); it stays NULL when nothing changes. */
+int souk__query_clone(const souk_query *q, size_t extra_nodes, size_t extra_kids, souk_query **out)
+{
+    souk_query *e = souk_calloc(1, sizeof *e);
+    if (!e || !(e->nodes = souk_calloc(q->nnodes + extra_nodes + 1, sizeof *e->nodes)) ||
+        !(e->kids = souk_calloc(q->nkids + extra_kids + 1, sizeof *e->kids)))
+        goto fail;
+    memcpy(e->kids, q->kids, q->nkids * sizeof *q->kids);
+    e->nkids = q->nkids;
+    e->nnodes = q->nnodes; /* terms NULL until copied: souk_query_free handles a partial copy */
+    e->root = q->root;
+    for (size_t i = 0; i < q->nnodes; i++) {
+        e->nodes[i] = q->nodes[i];
+        e->nodes[i].term = NULL;
+        if (q->nodes[i].term &&
+            !(e->nodes[i].term = souk_strndup(q->nodes[i].term, q->nodes[i].term_len)))
+            goto fail;
+    }
+    *out = e;
+    return 0;
+fail:
+    souk_query_free(e);
+    return SOUK_ENOMEM;
+}
+
 int souk__rewrite_query_inner(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
                               souk_query **t, char *err, size_t errlen);
 
@@ -860,20 +884,9 @@ static int add_codes(souk_searcher *s, const souk_query *q, souk_query **out)
     souk__codes(q->text, q->text_len, 1, on_code, &c, 64);
     if (!c.n)
         return 0;
-    souk_query *e = souk_calloc(1, sizeof *e);
-    if (!e || !(e->nodes = souk_calloc(q->nnodes + c.n + 1, sizeof *e->nodes)) ||
-        !(e->kids = souk_calloc(q->nkids + c.n + 1, sizeof *e->kids)))
-        goto fail;
-    memcpy(e->kids, q->kids, q->nkids * sizeof *q->kids);
-    e->nkids = q->nkids;
-    for (size_t i = 0; i < q->nnodes; i++) {
-        e->nodes[i] = q->nodes[i];
-        e->nodes[i].term = NULL;
-        if (q->nodes[i].term &&
-            !(e->nodes[i].term = souk_strndup(q->nodes[i].term, q->nodes[i].term_len)))
-            goto fail;
-    }
-    e->nnodes = q->nnodes;
+    souk_query *e;
+    if (souk__query_clone(q, c.n + 1, c.n + 1, &e))
+        return SOUK_ENOMEM;
     uint32_t root = (uint32_t)e->nnodes++;
     e->nodes[root] = (souk_qnode){
         .op = SOUK_QOP_OR, .first_kid = (uint32_t)e->nkids, .nkids = (uint32_t)c.n + 1};

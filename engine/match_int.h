@@ -100,6 +100,10 @@ struct souk_searcher {
  * applies. */
 int souk__lexicon_apply(const struct souk_lexicon *l, const souk_query *q, souk_query **out);
 
+/* A copy of q (terms duplicated) with room for extra_nodes more nodes and extra_kids more
+ * kids; *out owned by the caller (souk_query_free). */
+int souk__query_clone(const souk_query *q, size_t extra_nodes, size_t extra_kids, souk_query **out);
+
 /* q as the search runs it: the searcher's synonyms and stop words, then typo candidates with
  * SOUK_QP_TYPO (match.c). *t is NULL when nothing changes; else owned by the caller. */
 int souk__rewrite_query(souk_searcher *s, const souk_query *q, const souk_search_opts *o,

@@ -7,6 +7,7 @@
  * of a plausible length is checked with Myers' bit-parallel edit distance. Keyword and
  * field-prefixed terms (part numbers, codes) are never expanded. */
 #include "index_int.h"
+#include "match_int.h"
 #include "souk/souk.h"
 #include "typo.h"
 
@@ -274,26 +275,9 @@ int souk__typo_expand(souk_reader *r, const souk_query *q, double weight, souk_q
     if ((rc = souk__typo_get(r, &t)) != 0)
         goto out;
     /* Worst case: each term gains 3 + TYPO_CANDS nodes and as many kids. */
-    size_t maxn = q->nnodes * (4 + TYPO_CANDS), maxk = q->nkids + q->nnodes * (3 + TYPO_CANDS);
-    e = souk_calloc(1, sizeof *e);
-    if (!e || !(e->nodes = souk_calloc(maxn, sizeof *e->nodes)) ||
-        !(e->kids = souk_calloc(maxk ? maxk : 1, sizeof *e->kids))) {
-        rc = SOUK_ENOMEM;
+    if ((rc = souk__query_clone(q, q->nnodes * (3 + TYPO_CANDS), q->nnodes * (3 + TYPO_CANDS),
+                                &e)) != 0)
         goto out;
-    }
-    memcpy(e->kids, q->kids, q->nkids * sizeof *q->kids);
-    e->nkids = q->nkids;
-    e->nnodes = q->nnodes;
-    e->root = q->root;
-    for (size_t i = 0; i < q->nnodes; i++) {
-        e->nodes[i] = q->nodes[i];
-        e->nodes[i].term =
-            q->nodes[i].term ? souk_strndup(q->nodes[i].term, q->nodes[i].term_len) : NULL;
-        if (q->nodes[i].term && !e->nodes[i].term) {
-            rc = SOUK_ENOMEM;
-            goto out;
-        }
-    }
     for (size_t i = 0; i < q->nnodes; i++) {
         const souk_qnode *n = &q->nodes[i];
         if (n->op != SOUK_QOP_TERM || pos[i] || n->term_len < 2 || n->term[0] != 'Z' ||

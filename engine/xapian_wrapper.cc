@@ -1666,25 +1666,31 @@ extern "C" const char *souk_xdb_errmsg(const souk_xdb *db)
     return db ? db->err.c_str() : "no database";
 }
 
+/* Adds analyzed terms to doc with their wdf and positions. */
+static void add_xterms(Xapian::Document &doc, const souk_xterm *terms, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        std::string t(terms[i].term, terms[i].len);
+        if (terms[i].npositions == 0) {
+            doc.add_term(t, terms[i].wdf);
+            continue;
+        }
+        /* add_posting adds wdf_inc per position; put the remainder on add_term. */
+        uint32_t per = terms[i].wdf / terms[i].npositions;
+        for (uint32_t p = 0; p < terms[i].npositions; p++)
+            doc.add_posting(t, terms[i].positions[p], per);
+        uint32_t rest = terms[i].wdf - per * terms[i].npositions;
+        if (rest)
+            doc.add_term(t, rest);
+    }
+}
+
 extern "C" int souk_xdb_add_terms(souk_xdb *db, const souk_xterm *terms, size_t n, const char *data,
                                   size_t data_len, uint32_t *docid)
 {
     try {
         Xapian::Document doc;
-        for (size_t i = 0; i < n; i++) {
-            std::string t(terms[i].term, terms[i].len);
-            if (terms[i].npositions == 0) {
-                doc.add_term(t, terms[i].wdf);
-                continue;
-            }
-            /* add_posting adds wdf_inc per position; put the remainder on add_term. */
-            uint32_t per = terms[i].wdf / terms[i].npositions;
-            for (uint32_t p = 0; p < terms[i].npositions; p++)
-                doc.add_posting(t, terms[i].positions[p], per);
-            uint32_t rest = terms[i].wdf - per * terms[i].npositions;
-            if (rest)
-                doc.add_term(t, rest);
-        }
+        add_xterms(doc, terms, n);
         if (data)
             doc.set_data(std::string(data, data_len));
         *docid = db->rw->add_document(doc);
@@ -1698,19 +1704,7 @@ extern "C" int souk_xdb_add_doc(souk_xdb *db, const souk_xterm *terms, size_t n,
 {
     try {
         Xapian::Document doc;
-        for (size_t i = 0; i < n; i++) {
-            std::string t(terms[i].term, terms[i].len);
-            if (terms[i].npositions == 0) {
-                doc.add_term(t, terms[i].wdf);
-                continue;
-            }
-            uint32_t per = terms[i].wdf / terms[i].npositions;
-            for (uint32_t p = 0; p < terms[i].npositions; p++)
-                doc.add_posting(t, terms[i].positions[p], per);
-            uint32_t rest = terms[i].wdf - per * terms[i].npositions;
-            if (rest)
-                doc.add_term(t, rest);
-        }
+        add_xterms(doc, terms, n);
         for (size_t i = 0; i < nvalues; i++) {
             if (values[i].is_number)
                 doc.add_value(values[i].slot, Xapian::sortable_serialise(values[i].number));
