@@ -65,7 +65,16 @@ typedef struct sk_config {
     size_t ncors;
     sk_limits limits;
     struct souk_lexicon *lexicon; /* synonyms and stop words; NULL: none */
+    struct sk_profile *profiles;  /* named ranking profiles */
+    size_t nprofiles;
 } sk_config;
+
+/* A named ranking profile: defaults for a search's parameters (NULL / -1: not set). */
+typedef struct sk_profile {
+    char *name;
+    char *boost, *sort;
+    int typo, prefix, and_op;
+} sk_profile;
 
 /* Loads path (NULL: the built-in defaults: no keys, no CORS). Synonyms and stop words are
  * analysed in language lang (the index's). On error returns SOUK_EINVAL or SOUK_EIO with a

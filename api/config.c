@@ -42,6 +42,12 @@ static void config_free(sk_config *c)
         souk_free(c->cors_origins[i]);
     souk_free(c->cors_origins);
     souk_lexicon_free(c->lexicon);
+    for (size_t i = 0; i < c->nprofiles; i++) {
+        souk_free(c->profiles[i].name);
+        souk_free(c->profiles[i].boost);
+        souk_free(c->profiles[i].sort);
+    }
+    souk_free(c->profiles);
     souk_free(c);
 }
 
@@ -150,6 +156,55 @@ static int load_limits(const cJSON *o, sk_limits *l, char *err, size_t errlen)
     }
     if (l->max_url_bytes > l->max_header_bytes)
         l->max_url_bytes = l->max_header_bytes;
+    return 0;
+}
+
+/* "profiles": {"popular": {"boost": "popularity:0.5", "sort": "...", "typo": true,
+ *               "prefix": false, "operator": "and"}, ...} */
+static int load_profiles(const cJSON *o, sk_config *c, char *err, size_t errlen)
+{
+    if (!cJSON_IsObject(o) || cJSON_GetArraySize(o) > 256) {
+        snprintf(err, errlen, "\"profiles\" must be an object of at most 256 named profiles");
+        return SOUK_EINVAL;
+    }
+    c->profiles = souk_calloc((size_t)cJSON_GetArraySize(o) + 1, sizeof *c->profiles);
+    if (!c->profiles)
+        return SOUK_ENOMEM;
+    const cJSON *pr;
+    cJSON_ArrayForEach(pr, o)
+    {
+        sk_profile *p = &c->profiles[c->nprofiles++];
+        p->typo = p->prefix = p->and_op = -1;
+        if (!(p->name = souk_strndup(pr->string, strlen(pr->string))))
+            return SOUK_ENOMEM;
+        if (!cJSON_IsObject(pr)) {
+            snprintf(err, errlen, "profile \"%s\" must be an object", pr->string);
+            return SOUK_EINVAL;
+        }
+        const cJSON *it;
+        cJSON_ArrayForEach(it, pr)
+        {
+            const char *k = it->string;
+            if ((strcmp(k, "boost") == 0 || strcmp(k, "sort") == 0) && cJSON_IsString(it) &&
+                strlen(it->valuestring) <= 4096) {
+                char **dst = k[0] == 'b' ? &p->boost : &p->sort;
+                if (!(*dst = souk_strndup(it->valuestring, strlen(it->valuestring))))
+                    return SOUK_ENOMEM;
+            } else if ((strcmp(k, "typo") == 0 || strcmp(k, "prefix") == 0) && cJSON_IsBool(it)) {
+                *(k[0] == 't' ? &p->typo : &p->prefix) = cJSON_IsTrue(it);
+            } else if (strcmp(k, "operator") == 0 && cJSON_IsString(it) &&
+                       (strcmp(it->valuestring, "and") == 0 ||
+                        strcmp(it->valuestring, "or") == 0)) {
+                p->and_op = it->valuestring[0] == 'a';
+            } else {
+                snprintf(err, errlen,
+                         "profile \"%s\": \"%s\" is not one of boost (string), sort (string), "
+                         "typo (bool), prefix (bool), operator (\"and\" or \"or\")",
+                         pr->string, k);
+                return SOUK_EINVAL;
+            }
+        }
+    }
     return 0;
 }
 
@@ -274,6 +329,8 @@ int sk_config_load(const char *path, const char *lang, sk_config **out, char *er
             rc = load_keys(it, "admin_keys", &c->admin_keys, &c->nadmin_keys, err, errlen);
         else if (strcmp(it->string, "limits") == 0)
             rc = load_limits(it, &c->limits, err, errlen);
+        else if (strcmp(it->string, "profiles") == 0)
+            rc = load_profiles(it, c, err, errlen);
         else if (strcmp(it->string, "cors_origins") == 0) {
             rc = SOUK_EINVAL;
             if (!cJSON_IsArray(it)) {
@@ -305,7 +362,7 @@ int sk_config_load(const char *path, const char *lang, sk_config **out, char *er
         } else {
             snprintf(err, errlen,
                      "unknown field \"%s\" in config (known: search_keys, admin_keys, "
-                     "cors_origins, limits, synonyms, stop_words)",
+                     "cors_origins, limits, synonyms, stop_words, profiles)",
                      it->string);
             rc = SOUK_EINVAL;
         }

@@ -32,12 +32,9 @@ typedef struct sparams {
     char lang[16];
     int and_op;
     unsigned seen;
-    char *filter, *facets, *sort, *boost, *cursor; /* owned copies */
+    char *filter, *facets, *sort, *boost, *cursor, *profile; /* owned copies */
     uint32_t facet_size;
 } sparams;
-
-/* Parameters of the storefront features that a later version adds. */
-static const char *const later[] = {"profile"};
 
 enum {
     P_Q,
@@ -55,11 +52,12 @@ enum {
     P_TYPO,
     P_HIGHLIGHT,
     P_CURSOR,
+    P_PROFILE,
     P_COUNT
 };
-static const char *const names[] = {"q",          "page",   "per_page", "explain",   "lang",
-                                    "operator",   "filter", "facets",   "sort",      "boost",
-                                    "facet_size", "prefix", "typo",     "highlight", "cursor"};
+static const char *const names[] = {
+    "q",    "page",  "per_page",   "explain", "lang", "operator",  "filter", "facets",
+    "sort", "boost", "facet_size", "prefix",  "typo", "highlight", "cursor", "profile"};
 
 _Static_assert(sizeof names / sizeof names[0] == P_COUNT, "a name for every parameter");
 
@@ -144,6 +142,7 @@ static int set_param(sk_ctx *c, sparams *p, int id, const char *s, size_t n, con
     case P_FACETS:
     case P_SORT:
     case P_CURSOR:
+    case P_PROFILE:
     case P_BOOST: {
         if (n > 4096 || souk_utf8_check(s, n) != n || memchr(s, 0, n)) {
             souk_free(joined);
@@ -154,11 +153,12 @@ static int set_param(sk_ctx *c, sparams *p, int id, const char *s, size_t n, con
         souk_free(joined);
         if (!copy)
             return sk_fail(c, 500, "internal", NULL, "out of memory");
-        char **slot = id == P_FILTER   ? &p->filter
-                      : id == P_FACETS ? &p->facets
-                      : id == P_SORT   ? &p->sort
-                      : id == P_CURSOR ? &p->cursor
-                                       : &p->boost;
+        char **slot = id == P_FILTER    ? &p->filter
+                      : id == P_FACETS  ? &p->facets
+                      : id == P_SORT    ? &p->sort
+                      : id == P_CURSOR  ? &p->cursor
+                      : id == P_PROFILE ? &p->profile
+                                        : &p->boost;
         *slot = copy;
         return 0;
     }
@@ -233,10 +233,6 @@ static int lookup(sk_ctx *c, const char *name, size_t n, int *id)
         }
     char shown[48];
     snprintf(shown, sizeof shown, "%.*s", (int)(n < 40 ? n : 40), name);
-    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
-        if (strlen(later[i]) == n && memcmp(later[i], name, n) == 0)
-            return sk_fail(c, 400, "unsupported_parameter", later[i],
-                           "%s is not supported by this version of the server", later[i]);
     for (size_t i = 0; shown[i]; i++)
         if ((unsigned char)shown[i] < 0x20 || (unsigned char)shown[i] >= 0x7f)
             shown[i] = '?';
@@ -439,6 +435,33 @@ static void free_params(sparams *p)
     souk_free(p->sort);
     souk_free(p->boost);
     souk_free(p->cursor);
+    souk_free(p->profile);
+}
+
+/* Applies the named profile's settings to the parameters the request did not set. */
+static int apply_profile(sk_ctx *c, sparams *p)
+{
+    const sk_config *cfg = c->cfg;
+    const sk_profile *pr = NULL;
+    for (size_t i = 0; i < cfg->nprofiles && !pr; i++)
+        if (strcmp(cfg->profiles[i].name, p->profile) == 0)
+            pr = &cfg->profiles[i];
+    if (!pr)
+        return sk_fail(c, 400, "invalid_parameter", "profile", "no profile named \"%.64s\"",
+                       p->profile);
+    if (pr->boost && !(p->seen & (1u << P_BOOST)) &&
+        !(p->boost = souk_strndup(pr->boost, strlen(pr->boost))))
+        return sk_fail(c, 500, "internal", NULL, "out of memory");
+    if (pr->sort && !(p->seen & (1u << P_SORT)) &&
+        !(p->sort = souk_strndup(pr->sort, strlen(pr->sort))))
+        return sk_fail(c, 500, "internal", NULL, "out of memory");
+    if (pr->typo >= 0 && !(p->seen & (1u << P_TYPO)))
+        p->typo = pr->typo;
+    if (pr->prefix >= 0 && !(p->seen & (1u << P_PREFIX)))
+        p->prefix = pr->prefix;
+    if (pr->and_op >= 0 && !(p->seen & (1u << P_OPERATOR)))
+        p->and_op = pr->and_op;
+    return 0;
 }
 
 /* Cursors: "c1.<docid>.<score>.<sort values>..." with the numbers as hex bit patterns, so a
@@ -622,6 +645,8 @@ int sk_ep_search(sk_ctx *c)
     sparams p = {.q = &c->w->scratch, .page = 1, .per_page = 10};
     c->w->scratch.len = 0;
     int rc = c->req->method == HTTP_POST ? parse_post(c, &p) : parse_get(c, &p);
+    if (!rc && p.profile)
+        rc = apply_profile(c, &p);
     if (!rc)
         rc = search(c, &p);
     free_params(&p);

@@ -574,7 +574,7 @@ static void test_bad_input(int port)
         {"/v1/search?q=a&cursor=c1.5.0000000000000000&page=2", "invalid_parameter"},
         {"/v1/search?q=a&sort=installed_size_kb:asc&cursor=c1.5.0000000000000000",
          "invalid_parameter"},
-        {"/v1/search?q=a&profile=fast", "unsupported_parameter"},
+        {"/v1/search?q=a&profile=fast", "invalid_parameter"},
         {"/v1/search?q=a&highlight=yes", "invalid_parameter"},
         {"/v1/search?q=a&lang=klingon", "invalid_parameter"},
         {"/v1/search?q=a&operator=xor", "invalid_parameter"},
@@ -622,7 +622,7 @@ static void test_bad_input(int port)
         {"{\"q\":\"a\",\"explain\":\"yes\"}", "invalid_parameter"},
         {"{\"q\":\"a\",\"colour\":\"red\"}", "unknown_parameter"},
         {"{\"q\":\"a\",\"sort\":[\"price\"]}", "invalid_parameter"},
-        {"{\"q\":\"a\",\"profile\":\"x\"}", "unsupported_parameter"},
+        {"{\"q\":\"a\",\"profile\":42}", "invalid_parameter"},
         {"{\"q\":\"\xff\xfe\"}", "bad_request"},
     };
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
@@ -887,12 +887,56 @@ static void test_reload(server *s)
     f = fopen(cfg_path, "r+");
     REQUIRE(f);
     fseek(f, -2, SEEK_END); /* before the closing "}\n" */
-    fputs(",\"synonyms\":[[\"zqxsynonym\",\"text editor\"]],\"stop_words\":[\"the\"]}\n", f);
+    fputs(",\"synonyms\":[[\"zqxsynonym\",\"text editor\"]],\"stop_words\":[\"the\"],"
+          "\"profiles\":{\"biggest\":{\"sort\":\"installed_size_kb:desc\",\"typo\":true}}}\n",
+          f);
     fclose(f);
     kill(s->pid, SIGHUP);
     usleep(300000);
     REQUIRE(get(s->port, "/v1/search?q=zqxsynonym", SKEY, &r) == 0);
     CHECK(r.status == 200 && !strstr(r.body, "\"total\":0,") && strcasestr(r.body, "editor"));
+    resp_free(&r);
+    /* A ranking profile from the config: its sort and typo tolerance apply, and a request's
+     * own sort wins over the profile's. */
+    REQUIRE(get(s->port, "/v1/search?q=edtor&profile=biggest&per_page=5", SKEY, &r) == 0);
+    CHECK(r.status == 200 && !strstr(r.body, "\"total\":0,"));
+    {
+        cJSON *j = cJSON_Parse(r.body);
+        const cJSON *h;
+        double last = INFINITY;
+        int sorted = 1, n = 0;
+        cJSON_ArrayForEach(h, cJSON_GetObjectItem(j, "hits"))
+        {
+            double v = cJSON_GetObjectItem(cJSON_GetObjectItem(h, "fields"), "installed_size_kb")
+                           ->valuedouble;
+            sorted &= v <= last;
+            last = v;
+            n++;
+        }
+        CHECK(sorted && n == 5);
+        cJSON_Delete(j);
+    }
+    resp_free(&r);
+    REQUIRE(get(s->port, "/v1/search?q=edtor&profile=biggest&sort=installed_size_kb:asc&per_page=5",
+                SKEY, &r) == 0);
+    {
+        cJSON *j = cJSON_Parse(r.body);
+        const cJSON *h;
+        double last = -INFINITY;
+        int sorted = 1;
+        cJSON_ArrayForEach(h, cJSON_GetObjectItem(j, "hits"))
+        {
+            double v = cJSON_GetObjectItem(cJSON_GetObjectItem(h, "fields"), "installed_size_kb")
+                           ->valuedouble;
+            sorted &= v >= last;
+            last = v;
+        }
+        CHECK(r.status == 200 && sorted);
+        cJSON_Delete(j);
+    }
+    resp_free(&r);
+    REQUIRE(get(s->port, "/v1/search?q=vim&profile=nosuch", SKEY, &r) == 0);
+    EXPECT_ERR(r, 400, "invalid_parameter");
     resp_free(&r);
     write_config(SKEY, NULL);
     kill(s->pid, SIGHUP);
