@@ -29,6 +29,7 @@ typedef struct sparams {
     int prefix;
     int typo;
     int highlight;
+    int suggest;
     char lang[16];
     int and_op;
     unsigned seen;
@@ -53,11 +54,13 @@ enum {
     P_HIGHLIGHT,
     P_CURSOR,
     P_PROFILE,
+    P_SUGGEST,
     P_COUNT
 };
-static const char *const names[] = {
-    "q",    "page",  "per_page",   "explain", "lang", "operator",  "filter", "facets",
-    "sort", "boost", "facet_size", "prefix",  "typo", "highlight", "cursor", "profile"};
+static const char *const names[] = {"q",          "page",   "per_page", "explain",   "lang",
+                                    "operator",   "filter", "facets",   "sort",      "boost",
+                                    "facet_size", "prefix", "typo",     "highlight", "cursor",
+                                    "profile",    "suggest"};
 
 _Static_assert(sizeof names / sizeof names[0] == P_COUNT, "a name for every parameter");
 
@@ -190,11 +193,13 @@ static int set_param(sk_ctx *c, sparams *p, int id, const char *s, size_t n, con
     case P_EXPLAIN:
     case P_PREFIX:
     case P_TYPO:
+    case P_SUGGEST:
     case P_HIGHLIGHT: {
-        int *dst = id == P_EXPLAIN  ? &p->explain
-                   : id == P_PREFIX ? &p->prefix
-                   : id == P_TYPO   ? &p->typo
-                                    : &p->highlight;
+        int *dst = id == P_EXPLAIN   ? &p->explain
+                   : id == P_PREFIX  ? &p->prefix
+                   : id == P_TYPO    ? &p->typo
+                   : id == P_SUGGEST ? &p->suggest
+                                     : &p->highlight;
         if ((n == 4 && memcmp(s, "true", 4) == 0) || (n == 1 && s[0] == '1'))
             *dst = 1;
         else if ((n == 5 && memcmp(s, "false", 5) == 0) || (n == 1 && s[0] == '0'))
@@ -750,7 +755,7 @@ static int search(sk_ctx *c, sparams *pp)
     }
     souk_highlighter_free(hl);
     sk_buf_str(b, "]");
-    if (n == 0 && pq != &browse) { /* nothing found: "did you mean" */
+    if (p.suggest && n == 0 && pq != &browse) { /* nothing found: "did you mean" */
         char *sugg = NULL;
         if (souk_suggest(w->searcher, pq, &sugg) == 0 && sugg) {
             sk_buf_str(b, ",\"did_you_mean\":");

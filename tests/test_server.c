@@ -505,6 +505,9 @@ static void test_endpoints(int port)
 
     /* Typo tolerance: "edtor" finds editors only with typo=true. */
     REQUIRE(get(port, "/v1/search?q=text+edtor&operator=and", SKEY, &r) == 0);
+    CHECK(r.status == 200 && !strstr(r.body, "did_you_mean")); /* only when asked */
+    resp_free(&r);
+    REQUIRE(get(port, "/v1/search?q=text+edtor&operator=and&suggest=true", SKEY, &r) == 0);
     CHECK(r.status == 200 && strstr(r.body, "\"hits\":[]") &&
           strstr(r.body, "\"did_you_mean\":\"text editor\""));
     resp_free(&r);
