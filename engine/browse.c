@@ -6,6 +6,7 @@
 #include "columns.h"
 #include "filter_int.h"
 #include "index_int.h"
+#include "match_int.h"
 #include "souk/browse.h"
 #include "souk/souk.h"
 
@@ -291,7 +292,7 @@ int souk_find(souk_searcher *s, const souk_query *q, const souk_find_opts *o, so
     err[0] = 0;
     fctx c = {.o = o};
     souk_reader *r = souk_searcher_reader(s);
-    int rc = souk__columns_get(r, &c.cols);
+    int rc = souk__columns_get(r, s->generation, s->next_docid, &c.cols);
     if (rc) {
         snprintf(err, errlen, "reading the attribute columns: %s", souk_strerror(rc));
         return rc;

@@ -233,12 +233,10 @@ static int columns_build(souk_reader *r, const souk_stats *st, souk__columns **o
     return 0;
 }
 
-int souk__columns_get(souk_reader *r, souk__columns **out)
+int souk__columns_get(souk_reader *r, uint64_t generation, uint64_t next_docid, souk__columns **out)
 {
-    souk_stats st;
-    int rc = souk_reader_stats(r, &st);
-    if (rc)
-        return rc;
+    souk_stats st = {.generation = generation, .next_docid = next_docid};
+    int rc;
     souk_index *ix = r->ix;
     pthread_mutex_lock(&ix->cols_lock);
     souk__columns *c = ix->cols;

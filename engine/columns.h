@@ -27,8 +27,10 @@ typedef struct souk__columns {
     souk__col col[SOUK_MAX_FIELDS];
 } souk__columns;
 
-/* The columns of r's snapshot, with a reference (release with souk__columns_release). */
-int souk__columns_get(souk_reader *r, souk__columns **out);
+/* The columns of r's snapshot (its generation and next docid, as the searcher loaded them at
+ * refresh), with a reference (release with souk__columns_release). */
+int souk__columns_get(souk_reader *r, uint64_t generation, uint64_t next_docid,
+                      souk__columns **out);
 void souk__columns_release(souk__columns *c);
 /* Ordinal of keyword value v in c, or UINT32_MAX. */
 uint32_t souk__col_lookup(const souk__col *c, const char *v, size_t n);

@@ -287,14 +287,15 @@ static int parse_not(parser *ps)
     return r;
 }
 
-static int parse_and(parser *ps)
+/* A left-associative chain of `next` joined by keyword kw into nodes of kind. */
+static int parse_chain(parser *ps, int (*next)(parser *), const char *kw, int kind)
 {
-    int l = parse_not(ps);
-    while (l >= 0 && accept_kw(ps, "AND")) {
-        int r = parse_not(ps);
+    int l = next(ps);
+    while (l >= 0 && accept_kw(ps, kw)) {
+        int r = next(ps);
         if (r < 0)
             return -1;
-        int id = new_node(ps, F_AND);
+        int id = new_node(ps, kind);
         if (id < 0)
             return -1;
         ps->f->nodes[id].a = l;
@@ -304,21 +305,14 @@ static int parse_and(parser *ps)
     return l;
 }
 
+static int parse_and(parser *ps)
+{
+    return parse_chain(ps, parse_not, "AND", F_AND);
+}
+
 static int parse_or(parser *ps)
 {
-    int l = parse_and(ps);
-    while (l >= 0 && accept_kw(ps, "OR")) {
-        int r = parse_and(ps);
-        if (r < 0)
-            return -1;
-        int id = new_node(ps, F_OR);
-        if (id < 0)
-            return -1;
-        ps->f->nodes[id].a = l;
-        ps->f->nodes[id].b = r;
-        l = id;
-    }
-    return l;
+    return parse_chain(ps, parse_and, "OR", F_OR);
 }
 
 void souk_filter_free(souk_filter *f)

@@ -809,7 +809,7 @@ out:
 
 int souk_suggest(souk_searcher *s, const souk_query *q, char **out)
 {
-    return souk__suggest(s->r, q, out);
+    return souk__suggest(s, q, out);
 }
 
 void souk_searcher_set_lexicon(souk_searcher *s, const souk_lexicon *l)
@@ -953,7 +953,7 @@ int souk__rewrite_query_inner(souk_searcher *s, const souk_query *q, const souk_
         *t = lx;
         return 0;
     }
-    rc = souk__typo_expand(s->r, lx ? lx : q, SOUK_TYPO_WEIGHT, t);
+    rc = souk__typo_expand(s, lx ? lx : q, SOUK_TYPO_WEIGHT, t);
     if (rc)
         snprintf(err, errlen, "typo tolerance: %s", souk_strerror(rc));
     if (*t)
@@ -961,6 +961,25 @@ int souk__rewrite_query_inner(souk_searcher *s, const souk_query *q, const souk_
     else
         *t = lx;
     return rc;
+}
+
+/* Sets the searcher's BM25 parameters for o and builds q's cursor tree into *root. */
+static int prepare(souk_searcher *s, const souk_query *q, const souk_search_opts *o, cur **root,
+                   char *err, size_t errlen)
+{
+    souk_bm25 def = SOUK_BM25_DEFAULT;
+    s->p = o->bm25.k1 == 0 && o->bm25.b == 0 && o->bm25.k3 == 0 ? def : o->bm25;
+    if (knorm_prepare(s))
+        return SOUK_ENOMEM;
+    err[0] = 0;
+    build_ctx b = {s, q, err, errlen, o->max_expansions};
+    *root = build(&b, q->root);
+    if (!*root) {
+        if (!err[0])
+            snprintf(err, errlen, "out of memory or index error building the query");
+        return SOUK_EQUERY;
+    }
+    return 0;
 }
 
 static int plain_search_query(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
@@ -971,21 +990,13 @@ static int plain_search_query(souk_searcher *s, const souk_query *q, const souk_
     if (!st)
         st = &local;
     memset(st, 0, sizeof *st);
-    souk_bm25 def = SOUK_BM25_DEFAULT;
-    s->p = o->bm25.k1 == 0 && o->bm25.b == 0 && o->bm25.k3 == 0 ? def : o->bm25;
     *nhits = 0;
     if (o->k == 0)
         return SOUK_OK;
-    if (knorm_prepare(s))
-        return SOUK_ENOMEM;
-    err[0] = 0;
-    build_ctx b = {s, q, err, errlen, o->max_expansions};
-    cur *root = build(&b, q->root);
-    if (!root) {
-        if (!err[0])
-            snprintf(err, errlen, "out of memory or index error building the query");
-        return SOUK_EQUERY;
-    }
+    cur *root;
+    int brc = prepare(s, q, o, &root, err, errlen);
+    if (brc)
+        return brc;
     topk t = {hits, 0, o->k};
     /* MaxScore needs only each child's bound: terms, phrases, nested ORs and the rest all
      * report one (blocks of terms give tighter bounds). */
@@ -1004,19 +1015,11 @@ static int plain_search_query(souk_searcher *s, const souk_query *q, const souk_
 static int plain_search_each(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
                              souk_match_fn fn, void *ctx, char *err, size_t errlen)
 {
-    souk_bm25 def = SOUK_BM25_DEFAULT;
-    s->p = o->bm25.k1 == 0 && o->bm25.b == 0 && o->bm25.k3 == 0 ? def : o->bm25;
-    if (knorm_prepare(s))
-        return SOUK_ENOMEM;
-    err[0] = 0;
-    build_ctx b = {s, q, err, errlen, o->max_expansions};
-    cur *root = build(&b, q->root);
-    if (!root) {
-        if (!err[0])
-            snprintf(err, errlen, "out of memory or index error building the query");
-        return SOUK_EQUERY;
-    }
-    int rc = cur_next(s, root), stop = 0;
+    cur *root;
+    int rc = prepare(s, q, o, &root, err, errlen), stop = 0;
+    if (rc)
+        return rc;
+    rc = cur_next(s, root);
     while (!rc && !stop && root->did != DID_END) {
         stop = fn(ctx, root->did, root->scored ? cur_score(s, root) : 0);
         if (!stop)

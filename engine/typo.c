@@ -125,23 +125,20 @@ static int build(souk_reader *r, uint64_t gen, souk__typo_dict **out)
     return 0;
 }
 
-int souk__typo_get(souk_reader *r, souk__typo_dict **out)
+int souk__typo_get(souk_reader *r, uint64_t generation, souk__typo_dict **out)
 {
-    souk_stats st;
-    int rc = souk_reader_stats(r, &st);
-    if (rc)
-        return rc;
+    int rc;
     souk_index *ix = r->ix;
     pthread_mutex_lock(&ix->cols_lock);
     souk__typo_dict *t = ix->typo;
-    if (t && t->generation == st.generation) {
+    if (t && t->generation == generation) {
         atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
         pthread_mutex_unlock(&ix->cols_lock);
         *out = t;
         return 0;
     }
     pthread_mutex_unlock(&ix->cols_lock);
-    if ((rc = build(r, st.generation, &t)) != 0)
+    if ((rc = build(r, generation, &t)) != 0)
         return rc;
     pthread_mutex_lock(&ix->cols_lock);
     if (!ix->typo || ix->typo->generation < t->generation) {
@@ -255,8 +252,9 @@ static void on_word(void *ctx, const char *term, size_t len, uint32_t pos, uint3
     }
 }
 
-int souk__typo_expand(souk_reader *r, const souk_query *q, double weight, souk_query **out)
+int souk__typo_expand(souk_searcher *s, const souk_query *q, double weight, souk_query **out)
 {
+    souk_reader *r = s->r;
     *out = NULL;
     if (!q->text || !q->lang)
         return 0; /* a query not made by souk_query_parse: nothing to compare with */
@@ -272,7 +270,7 @@ int souk__typo_expand(souk_reader *r, const souk_query *q, double weight, souk_q
     if (souk_analyze(an, q->text, q->text_len, q->lang, "", 1, &tp, on_word, w) != 0)
         goto out; /* text the analyzer refuses: no typo expansion */
     mark_positional(q, q->root, 0, pos);
-    if ((rc = souk__typo_get(r, &t)) != 0)
+    if ((rc = souk__typo_get(r, s->generation, &t)) != 0)
         goto out;
     /* Worst case: each term gains 3 + TYPO_CANDS nodes and as many kids. */
     if ((rc = souk__query_clone(q, q->nnodes * (3 + TYPO_CANDS), q->nnodes * (3 + TYPO_CANDS),
@@ -340,8 +338,9 @@ out:
 
 /* ------------------------------------------------------------------ did you mean */
 
-int souk__suggest(souk_reader *r, const souk_query *q, char **out)
+int souk__suggest(souk_searcher *s, const souk_query *q, char **out)
 {
+    souk_reader *r = s->r;
     *out = NULL;
     if (!q->text || !q->lang)
         return 0;
@@ -353,7 +352,7 @@ int souk__suggest(souk_reader *r, const souk_query *q, char **out)
     uint32_t tp = 0;
     if (rc || souk_analyze(an, q->text, q->text_len, q->lang, "", 1, &tp, on_word, w) != 0)
         goto out;
-    if ((rc = souk__typo_get(r, &t)) != 0)
+    if ((rc = souk__typo_get(r, s->generation, &t)) != 0)
         goto out;
     /* The query's words in order; each unknown word of 3+ letters replaced by its best
      * candidate (fewest edits, then most frequent). */

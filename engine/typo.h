@@ -3,6 +3,7 @@
 #define SOUK_TYPO_H
 
 #include "souk/index.h"
+#include "souk/search.h"
 #include "souk/xapian.h"
 
 #include <stddef.h>
@@ -18,8 +19,9 @@ typedef struct souk__typo_cand {
     int edits;
 } souk__typo_cand;
 
-/* The typo dictionary of r's generation, with a reference. */
-int souk__typo_get(souk_reader *r, souk__typo_dict **out);
+/* The typo dictionary of generation (r's snapshot, as its searcher loaded it), with a
+ * reference. */
+int souk__typo_get(souk_reader *r, uint64_t generation, souk__typo_dict **out);
 void souk__typo_release(souk__typo_dict *t);
 /* Up to max words within k edits of w (not w itself), fewest edits first, then most frequent. */
 size_t souk__typo_candidates(const souk__typo_dict *t, const char *w, size_t len, int k,
@@ -28,11 +30,11 @@ size_t souk__typo_candidates(const souk__typo_dict *t, const char *w, size_t len
 /* A copy of q in which every free-text word of at least 5 letters outside phrases also matches
  * its typo candidates, scored at `weight` times an exact match. *out owned by the caller
  * (souk_query_free). */
-int souk__typo_expand(souk_reader *r, const souk_query *q, double weight, souk_query **out);
+int souk__typo_expand(souk_searcher *s, const souk_query *q, double weight, souk_query **out);
 
 /* "Did you mean": the query's words with each word the index lacks (3+ letters) replaced by its
  * closest catalog word (up to 2 edits), or *out NULL when every word is known or has no close
  * word. *out owned by the caller (souk_free). */
-int souk__suggest(souk_reader *r, const souk_query *q, char **out);
+int souk__suggest(souk_searcher *s, const souk_query *q, char **out);
 
 #endif
