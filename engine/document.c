@@ -171,6 +171,20 @@ static void add_event(void *ctx, const char *term, size_t len, uint32_t pos, uin
     b->tlen += len;
 }
 
+/* add_event, and each word that can be a typo candidate (from "a" on, as engine/typo.c reads
+ * them) also as a SOUK_TYPO_PREFIX term without positions: for schemas where some text field
+ * opts out of typos (souk_schema.typo_words). */
+static void add_event_typo(void *ctx, const char *term, size_t len, uint32_t pos, uint32_t wdf)
+{
+    add_event(ctx, term, len, pos, wdf);
+    if (!pos || len > 48 || (unsigned char)term[0] < 'a')
+        return;
+    char t[64];
+    memcpy(t, SOUK_TYPO_PREFIX, 6);
+    memcpy(t + 6, term, len);
+    add_event(ctx, t, 6 + len, 0, wdf);
+}
+
 /* qsort_r comparator of distinct-term indexes: by term bytes (prefix first). */
 static int cmp_uterm(const void *a, const void *b, void *arg)
 {
@@ -510,7 +524,9 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
                     BAD("field '%s': analysis failed: %s", f->name, souk_analyzer_errmsg(b->an));
                 termpos = start;
             }
-            rc = souk_analyze(b->an, v->valuestring, tl, fl, "", f->weight, &termpos, add_event, b);
+            rc = souk_analyze(
+                b->an, v->valuestring, tl, fl, "", f->weight, &termpos,
+                s->typo_words && !(f->flags & SOUK_F_NOTYPO) ? add_event_typo : add_event, b);
             if (rc)
                 BAD("field '%s': analysis failed: %s", f->name, souk_analyzer_errmsg(b->an));
             termpos += 100; /* no phrase spans two fields */

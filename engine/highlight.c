@@ -77,6 +77,10 @@ int souk_highlighter_new(souk_searcher *s, const souk_query *q, const souk_searc
             continue;
         const char *term = n->term;
         size_t len = n->term_len;
+        if (n->op == SOUK_QOP_TERM && len > 6 && memcmp(term, SOUK_TYPO_PREFIX, 6) == 0) {
+            term += 6; /* a typo candidate of a schema with typo_words */
+            len -= 6;
+        }
         if (n->op == SOUK_QOP_WILDCARD)
             rc = add(h, &cap, "*", term, len);
         else if (n->op == SOUK_QOP_TERM && (term[0] == 'Z' || !(term[0] >= 'A' && term[0] <= 'Z')))

@@ -153,6 +153,11 @@ int souk_index_open(const char *dir, const souk_schema *schema, unsigned flags, 
         return SOUK_ENOMEM;
     }
     ix->flags = flags;
+    if (!(ix->dir = souk_strndup(dir, strlen(dir)))) {
+        souk_index_close(ix);
+        snprintf(err, errlen, "out of memory");
+        return SOUK_ENOMEM;
+    }
     if (!(flags & SOUK_INDEX_RDONLY) && (src = ensure_dir(dir, err, errlen)) != 0)
         goto fail;
     if ((rc = mdb_env_create(&ix->env)) != 0)
@@ -255,6 +260,7 @@ void souk_index_close(souk_index *ix)
     if (ix->env)
         mdb_env_close(ix->env);
     souk_schema_free(ix->schema);
+    souk_free(ix->dir);
     souk__columns_release(ix->cols);
     souk__typo_release(ix->typo);
     pthread_mutex_destroy(&ix->cols_lock);

@@ -8,7 +8,7 @@
 #include <lmdb.h>
 #include <pthread.h>
 
-#define SOUK_FORMAT_VERSION 2
+#define SOUK_FORMAT_VERSION 3
 #define SOUK_DOCLEN_CHUNK 512 /* document lengths per doclen record */
 #define SOUK_INLINE_MAX 512   /* largest postings block kept inside its dictionary entry */
 
@@ -16,6 +16,7 @@ struct souk_index {
     MDB_env *env;
     MDB_dbi meta, terms, post, doclen, docs, ids, termlist, attr;
     souk_schema *schema;
+    char *dir; /* the data directory (the spelling table lives in it) */
     unsigned flags;
     /* Attribute columns of the latest snapshot seen (engine/columns.c), shared by every
      * searcher of this index; cols_lock guards the pointer. */

@@ -7,6 +7,7 @@
 #include "souk/ingest.h"
 #include "souk/document.h"
 #include "souk/souk.h"
+#include "souk/spelling.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -438,6 +439,22 @@ static int commit_batch(souk_writer *w, const reader *r, uint64_t offset, uint64
     return 0;
 }
 
+/* Brings the spelling table up to the index once the stream is caught up (souk/spelling.h). A
+ * failure leaves the index as committed and is reported: the next sync repairs the table. */
+static void sync_spelling(souk_index *ix, const char *name, souk_ingest_stats *st)
+{
+    char err[512];
+    souk_spelling_stats ss;
+    double t = now_s();
+    if (souk_spelling_sync(ix, &ss, err, sizeof err) != 0) {
+        fprintf(stderr, "souk: %s: %s (the index is committed; the next run retries)\n", name, err);
+        st->spelling_failed = 1;
+    } else if (!ss.up_to_date) {
+        st->spelling_words = ss.words;
+    }
+    st->spelling_seconds += now_s() - t;
+}
+
 static int is_blank(const char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -509,7 +526,7 @@ int souk_ingest(souk_index *ix, int fd, const char *name, const souk_ingest_opts
         started++;
     }
     size_t head = 0, tail = 0; /* next slot to fill, next slot to consume */
-    int input_done = 0;
+    int input_done = 0, synced = 0;
     uint64_t pending_offset = r.offset, pending_line = r.line;
     for (;;) {
         /* Fill free slots. */
@@ -542,7 +559,12 @@ int souk_ingest(souk_index *ix, int fd, const char *name, const souk_ingest_opts
             if (pend || pending_offset != r.offset) {
                 if ((rc = commit_batch(w, &r, pending_offset, pending_line, st, err, errlen)) != 0)
                     goto drain;
+                if (!o.no_spelling)
+                    sync_spelling(ix, name, st);
+            } else if (!o.no_spelling && !synced) {
+                sync_spelling(ix, name, st); /* a table missing or behind from an earlier run */
             }
+            synced = 1;
             if (!o.follow || (o.stop && *o.stop))
                 break;
             usleep(100000);

@@ -102,6 +102,7 @@ void souk_searcher_free(souk_searcher *s)
     if (!s)
         return;
     souk_reader_free(s->r);
+    souk_xspell_close(s->spell);
     souk_free(s->chunks);
     souk_free(s->knorm);
     souk_free(s);

@@ -93,6 +93,11 @@ struct souk_searcher {
     souk_bm25 knorm_p;
     int knorm_valid;
     const struct souk_lexicon *lex; /* synonyms and stop words (lexicon.c), borrowed */
+    /* The spelling table (souk/spelling.h), opened by the first "did you mean" and moved to the
+     * latest Xapian commit when the searcher's generation changes; spell_tried: the generation
+     * at which opening last failed (no table yet), not retried before the next commit. */
+    struct souk_xspell *spell;
+    uint64_t spell_generation, spell_tried;
     char err[256];
 };
 

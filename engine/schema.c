@@ -1,4 +1,5 @@
 /* schema.c: parsing and validation of catalog schemas (see souk/schema.h). */
+#include "codes.h"
 #include "souk/schema.h"
 #include "souk/souk.h"
 #include "souk/xapian.h"
@@ -265,6 +266,13 @@ int souk_schema_parse(const char *json, size_t len, souk_schema **out, char *err
                  f->name);
         if (!f->name || !f->prefix)
             FAIL("schema: out of memory");
+        if (strncmp(f->prefix, SOUK_CODE_PREFIX, 6) == 0 ||
+            strncmp(f->prefix, SOUK_TYPO_PREFIX, 6) == 0)
+            FAIL("schema: field '%s': the prefixes '" SOUK_CODE_PREFIX "' and '" SOUK_TYPO_PREFIX
+                 "' are reserved (code and typo terms); set another 'prefix'",
+                 f->name);
+        if (f->type == SOUK_FIELD_TEXT && (f->flags & SOUK_F_NOTYPO))
+            s->typo_words = 1;
     }
     if (s->language_field) {
         const souk_field *lf = souk_schema_field(s, s->language_field, strlen(s->language_field));

@@ -1,14 +1,18 @@
-/* typo.c: typo tolerance. A query word of at least 5 letters also matches dictionary words one
- * edit away, and from 9 letters two edits away (Meilisearch's rule), scored at a fraction of an
- * exact match so exact matches rank first. Distances are between the words as typed and the
- * unstemmed words of the catalog (the unprefixed terms TermGenerator indexes beside the "Z"
- * stems: stems of a word and of its misspelling can be further apart than the words). The
- * unprefixed terms are kept in memory per index generation, grouped by length; each candidate
- * of a plausible length is checked with Myers' bit-parallel edit distance. Keyword and
- * field-prefixed terms (part numbers, codes) are never expanded. */
+/* typo.c: typo tolerance and "did you mean". A query word of at least 5 letters also matches
+ * dictionary words one edit away, and from 9 letters two edits away (Meilisearch's rule), scored
+ * at a fraction of an exact match so exact matches rank first. Distances are between the words
+ * as typed and the unstemmed words of the catalog (the unprefixed terms TermGenerator indexes
+ * beside the "Z" stems: stems of a word and of its misspelling can be further apart than the
+ * words). When a text field opts out of typos (schema typo_words), the dictionary is made of the
+ * SOUK_TYPO_PREFIX terms instead (the other text fields' words) and candidates match only those,
+ * so a typo never reaches the opted-out field. The words are kept in memory per index
+ * generation, grouped by length; each candidate of a plausible length is checked with Myers'
+ * bit-parallel edit distance. Keyword and field-prefixed terms (part numbers, codes) are never
+ * expanded. "Did you mean" asks Xapian's spelling support (souk/spelling.h). */
 #include "index_int.h"
 #include "match_int.h"
 #include "souk/souk.h"
+#include "souk/spelling.h"
 #include "typo.h"
 
 #include <stdatomic.h>
@@ -34,10 +38,30 @@ typedef struct collect {
     int failed;
 } collect;
 
+typedef struct strip {
+    souk_term_iter_fn fn;
+    void *ctx;
+} strip;
+
+static int on_prefixed(void *ctx, const char *term, size_t len, const souk_term_info *info)
+{
+    const strip *st = ctx;
+    if (len < 6 || memcmp(term, SOUK_TYPO_PREFIX, 6) != 0)
+        return 1; /* past the prefix */
+    return st->fn(st->ctx, term + 6, len - 6, info);
+}
+
+int souk__typo_words(souk_reader *r, souk_term_iter_fn fn, void *ctx)
+{
+    if (!r->ix->schema->typo_words)
+        return souk_reader_terms(r, "a", 1, fn, ctx); /* prefixes are upper case, codes digits */
+    strip st = {fn, ctx};
+    return souk_reader_terms(r, SOUK_TYPO_PREFIX, 6, on_prefixed, &st);
+}
+
 static int on_term(void *ctx, const char *term, size_t len, const souk_term_info *info)
 {
     collect *c = ctx;
-    /* Unprefixed words: from "a" on (prefixes are upper case; leading digits are codes). */
     if (len < 2 || len > MAXLEN)
         return 0;
     if (c->n == c->cap) {
@@ -80,7 +104,7 @@ void souk__typo_release(souk__typo_dict *t)
 static int build(souk_reader *r, uint64_t gen, souk__typo_dict **out)
 {
     collect c = {0};
-    int rc = souk_reader_terms(r, "a", 1, on_term, &c);
+    int rc = souk__typo_words(r, on_term, &c);
     souk__typo_dict *t = souk_calloc(1, sizeof *t);
     if (!rc && (c.failed || !t))
         rc = SOUK_ENOMEM;
@@ -270,6 +294,7 @@ int souk__typo_expand(souk_searcher *s, const souk_query *q, double weight, souk
     if (souk_analyze(an, q->text, q->text_len, q->lang, "", 1, &tp, on_word, w) != 0)
         goto out; /* text the analyzer refuses: no typo expansion */
     mark_positional(q, q->root, 0, pos);
+    int typo_words = r->ix->schema->typo_words;
     if ((rc = souk__typo_get(r, s->generation, &t)) != 0)
         goto out;
     /* Worst case: each term gains 3 + TYPO_CANDS nodes and as many kids. */
@@ -315,12 +340,16 @@ int souk__typo_expand(souk_searcher *s, const souk_query *q, double weight, souk
         for (size_t a = 0; a < nc; a++) {
             souk_qnode *x = &e->nodes[e->nnodes++];
             *x = (souk_qnode){.op = SOUK_QOP_TERM, .wqf = 1, .pos = n->pos};
-            x->term = souk_strndup(c[a].term, c[a].len);
+            size_t pl = typo_words ? 6 : 0;
+            x->term = souk_malloc(pl + c[a].len + 1);
             if (!x->term) {
                 rc = SOUK_ENOMEM;
                 goto out;
             }
-            x->term_len = c[a].len;
+            memcpy(x->term, SOUK_TYPO_PREFIX, pl);
+            memcpy(x->term + pl, c[a].term, c[a].len);
+            x->term[pl + c[a].len] = 0;
+            x->term_len = pl + c[a].len;
         }
     }
 out:
@@ -338,24 +367,51 @@ out:
 
 /* ------------------------------------------------------------------ did you mean */
 
+/* The searcher's spelling table at its generation, or NULL when the index has none. */
+static souk_xspell *spelling_of(souk_searcher *s)
+{
+    if (s->spell) {
+        if (s->spell_generation != s->generation) {
+            if (souk_xspell_reopen(s->spell) != 0) {
+                souk_xspell_close(s->spell);
+                s->spell = NULL;
+                return NULL;
+            }
+            s->spell_generation = s->generation;
+        }
+        return s->spell;
+    }
+    if (s->spell_tried == s->generation + 1)
+        return NULL;
+    char path[4096], err[256];
+    if (souk_spelling_path(s->ix->dir, path, sizeof path) != 0 ||
+        souk_xspell_open(path, 0, &s->spell, err, sizeof err) != 0) {
+        s->spell = NULL;
+        s->spell_tried = s->generation + 1;
+        return NULL;
+    }
+    s->spell_generation = s->generation;
+    return s->spell;
+}
+
 int souk__suggest(souk_searcher *s, const souk_query *q, char **out)
 {
     souk_reader *r = s->r;
     *out = NULL;
     if (!q->text || !q->lang)
         return 0;
+    souk_xspell *sp = spelling_of(s);
+    if (!sp)
+        return 0;
     words *w = souk_calloc(1, sizeof *w);
     souk_analyzer *an = NULL;
-    souk__typo_dict *t = NULL;
     char *res = NULL;
     int rc = w ? souk_analyzer_new(&an) : SOUK_ENOMEM;
     uint32_t tp = 0;
     if (rc || souk_analyze(an, q->text, q->text_len, q->lang, "", 1, &tp, on_word, w) != 0)
         goto out;
-    if ((rc = souk__typo_get(r, s->generation, &t)) != 0)
-        goto out;
-    /* The query's words in order; each unknown word of 3+ letters replaced by its best
-     * candidate (fewest edits, then most frequent). */
+    /* The query's words in order; each unknown word of 3+ letters replaced by Xapian's
+     * suggestion when this snapshot has it (the table may be a commit behind). */
     size_t cap = q->text_len * 2 + 64, len = 0;
     int changed = 0;
     res = souk_malloc(cap);
@@ -363,6 +419,7 @@ int souk__suggest(souk_searcher *s, const souk_query *q, char **out)
         rc = SOUK_ENOMEM;
         goto out;
     }
+    int typo_words = r->ix->schema->typo_words;
     for (uint32_t p = 1; p <= MAXPOS && p <= tp; p++) {
         const char *word = w->raw[p];
         size_t wl = strlen(word);
@@ -371,12 +428,18 @@ int souk__suggest(souk_searcher *s, const souk_query *q, char **out)
         const char *use = word;
         size_t ul = wl;
         souk_term_info ti;
-        souk__typo_cand c[1];
+        char sug[MAXLEN + 8];
+        size_t sl = 0;
         if (wl >= 3 && souk_reader_term(r, word, wl, &ti) == SOUK_ENOTFOUND &&
-            souk__typo_candidates(t, word, wl, wl >= 9 ? 2 : 1 + (wl >= 6), c, 1) == 1) {
-            use = c[0].term;
-            ul = c[0].len;
-            changed = 1;
+            souk_xspell_suggest(sp, word, wl, wl >= 6 ? 2 : 1, sug + 6, sizeof sug - 6, &sl) == 0 &&
+            sl) {
+            memcpy(sug, SOUK_TYPO_PREFIX, 6);
+            if (typo_words ? souk_reader_term(r, sug, sl + 6, &ti) == 0
+                           : souk_reader_term(r, sug + 6, sl, &ti) == 0) {
+                use = sug + 6;
+                ul = sl;
+                changed = 1;
+            }
         }
         if (len + ul + 2 > cap)
             break;
@@ -393,7 +456,6 @@ int souk__suggest(souk_searcher *s, const souk_query *q, char **out)
 out:
     souk_free(w);
     souk_analyzer_free(an);
-    souk__typo_release(t);
     if (rc) {
         souk_free(res);
         return rc;

@@ -19,6 +19,11 @@ typedef struct souk__typo_cand {
     int edits;
 } souk__typo_cand;
 
+/* Calls fn for each word typo tolerance and spelling work on, in byte order: the unprefixed
+ * terms from "a" on, or, when the schema has typo_words, the SOUK_TYPO_PREFIX terms with the
+ * prefix stripped. */
+int souk__typo_words(souk_reader *r, souk_term_iter_fn fn, void *ctx);
+
 /* The typo dictionary of generation (r's snapshot, as its searcher loaded it), with a
  * reference. */
 int souk__typo_get(souk_reader *r, uint64_t generation, souk__typo_dict **out);
@@ -32,9 +37,11 @@ size_t souk__typo_candidates(const souk__typo_dict *t, const char *w, size_t len
  * (souk_query_free). */
 int souk__typo_expand(souk_searcher *s, const souk_query *q, double weight, souk_query **out);
 
-/* "Did you mean": the query's words with each word the index lacks (3+ letters) replaced by its
- * closest catalog word (up to 2 edits), or *out NULL when every word is known or has no close
- * word. *out owned by the caller (souk_free). */
+/* "Did you mean": the query's words with each word the index lacks (3+ letters) replaced by
+ * Xapian's spelling suggestion from the spelling table (souk/spelling.h; 1 edit, 2 from 6
+ * letters), kept only when the searcher's snapshot has the suggested word; *out NULL when every
+ * word is known, has no suggestion, or the index has no spelling table. *out owned by the
+ * caller (souk_free). */
 int souk__suggest(souk_searcher *s, const souk_query *q, char **out);
 
 #endif

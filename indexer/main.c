@@ -33,7 +33,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: souk-index --data DIR [--schema FILE] catalog [FILE|-] [--follow]\n"
                     "                  [--rejects FILE] [--batch N] [--threads N] [--from-start] "
-                    "[--quiet]\n"
+                    "[--quiet] [--no-spelling]\n"
                     "       souk-index --data DIR stats [--detail]\n"
                     "       souk-index --data DIR dump [--terms] [ID ...]\n"
                     "       souk-index --data DIR check\n");
@@ -52,6 +52,8 @@ static int cmd_catalog(const char *data, const char *schema_path, int argc, char
             o.follow = 1;
         else if (strcmp(argv[i], "--from-start") == 0)
             o.from_start = 1;
+        else if (strcmp(argv[i], "--no-spelling") == 0)
+            o.no_spelling = 1;
         else if (strcmp(argv[i], "--quiet") == 0)
             o.progress = 0;
         else if (strcmp(argv[i], "--rejects") == 0 && i + 1 < argc)
@@ -117,13 +119,15 @@ static int cmd_catalog(const char *data, const char *schema_path, int argc, char
     printf("{\"read\":%llu,\"records\":%llu,\"indexed\":%llu,\"added\":%llu,\"replaced\":%llu,"
            "\"unchanged\":%llu,\"deleted\":%llu,\"delete_missing\":%llu,\"rejected\":%llu,"
            "\"commits\":%llu,\"resumed_at\":%llu,\"seconds\":%.3f,\"commit_seconds\":%.3f,"
-           "\"wait_seconds\":%.3f,\"docs_per_s\":%.0f}\n",
+           "\"wait_seconds\":%.3f,\"spelling_seconds\":%.3f,\"spelling_words\":%llu,"
+           "\"docs_per_s\":%.0f}\n",
            (unsigned long long)st.lines, (unsigned long long)st.records,
            (unsigned long long)(st.added + st.replaced), (unsigned long long)st.added,
            (unsigned long long)st.replaced, (unsigned long long)st.unchanged,
            (unsigned long long)st.deleted, (unsigned long long)st.delete_missing,
            (unsigned long long)st.rejected, (unsigned long long)st.commits,
            (unsigned long long)st.resumed_at, st.seconds, st.commit_seconds, st.wait_seconds,
+           st.spelling_seconds, (unsigned long long)st.spelling_words,
            st.seconds > 0 ? st.records / st.seconds : 0.0);
     if (rc) {
         fprintf(stderr, "souk-index: %s\n", err);

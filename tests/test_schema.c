@@ -46,6 +46,7 @@ int main(void)
         CHECK(souk_schema_field(d, need[i], strlen(need[i])) != NULL);
     const souk_field *pn = souk_schema_field(d, "part_number", 11);
     CHECK(pn && (pn->flags & SOUK_F_NOTYPO));
+    CHECK(d->typo_words == 0); /* part_number is a keyword: text fields share the typo words */
     const souk_field *price = souk_schema_field(d, "price", 5);
     CHECK(price && price->type == SOUK_FIELD_NUMBER && (price->flags & SOUK_F_SORTABLE));
     const souk_field *cat = souk_schema_field(d, "category", 8);
@@ -88,6 +89,20 @@ int main(void)
     expect_error("{\"name\":\"x\",\"fields\":[{\"name\":\"k\",\"type\":\"keyword\",\"filterable\":"
                  "true,\"max_bytes\":1000}]}",
                  "245");
+    /* Code and typo terms have prefixes of their own (a keyword field named "code" would take
+     * "XCODE:" by default). */
+    expect_error("{\"name\":\"x\",\"fields\":[{\"name\":\"code\",\"type\":\"keyword\"}]}",
+                 "reserved");
+    expect_error("{\"name\":\"x\",\"fields\":[{\"name\":\"t\",\"type\":\"text\",\"prefix\":"
+                 "\"XTYPO:\"}]}",
+                 "reserved");
+    /* A text field without typos: the other text fields' words become the typo words. */
+    souk_schema *tw;
+    const char *twj = "{\"name\":\"x\",\"fields\":[{\"name\":\"t\",\"type\":\"text\"},"
+                      "{\"name\":\"m\",\"type\":\"text\",\"typo\":false}]}";
+    REQUIRE(souk_schema_parse(twj, strlen(twj), &tw, err, sizeof err) == 0);
+    CHECK(tw->typo_words == 1);
+    souk_schema_free(tw);
     char err2[512];
     souk_schema *s2;
     CHECK(souk_schema_load("/nonexistent/schema.json", &s2, err2, sizeof err2) == SOUK_ESCHEMA);

@@ -19,6 +19,8 @@ typedef struct souk_ingest_opts {
     int from_start;     /* ignore a stored stream position */
     int progress;       /* progress line on stderr */
     int threads;        /* analysis threads (default: 2) */
+    int no_spelling;    /* 1: leave the spelling table (souk/spelling.h) alone; by default it is
+                           brought up to date whenever the stream is caught up */
     volatile sig_atomic_t *stop; /* nonzero: commit what is read and return; may be NULL */
 } souk_ingest_opts;
 
@@ -30,8 +32,11 @@ typedef struct souk_ingest_stats {
     uint64_t commits;
     uint64_t resumed_at; /* byte offset the run started from */
     double seconds;
-    double commit_seconds; /* of which spent writing batches */
-    double wait_seconds;   /* of which waiting for analysis threads */
+    double commit_seconds;   /* of which spent writing batches */
+    double wait_seconds;     /* of which waiting for analysis threads */
+    double spelling_seconds; /* of which bringing the spelling table up to date */
+    uint64_t spelling_words; /* words in the spelling table after the last sync that changed it */
+    int spelling_failed;     /* a sync failed (reported on stderr; the index is committed) */
 } souk_ingest_stats;
 
 /* Reads the stream from fd (a file, pipe or terminal) until end of file (or *stop in follow mode)

@@ -25,6 +25,10 @@ typedef enum souk_field_type {
 
 #define SOUK_MAX_FIELDS 64
 
+/* Terms of the typo dictionary when some text field opts out of typos: the words of every other
+ * text field, without positions (docs/index-format.md). */
+#define SOUK_TYPO_PREFIX "XTYPO:"
+
 typedef struct souk_field {
     char *name;
     souk_field_type type;
@@ -42,6 +46,10 @@ typedef struct souk_schema {
     char *language_field; /* field whose value picks a record's language, or NULL */
     int reject_unknown;   /* 1: a record with an undeclared field is rejected; 0: ignored */
     uint32_t max_record_bytes;
+    /* 1 when a text field has "typo": false: the words of the other text fields are also
+     * indexed as SOUK_TYPO_PREFIX terms, the typo dictionary and spelling table are made of
+     * those, and typo candidates match only them. 0: the unprefixed words of every text field. */
+    int typo_words;
     size_t nfields;
     souk_field fields[SOUK_MAX_FIELDS];
     char *json; /* canonical JSON text of the schema, as stored in the index */

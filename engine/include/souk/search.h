@@ -89,9 +89,10 @@ int souk_search_explain(souk_searcher *s, const souk_query *q, const souk_search
                         uint32_t docid, souk_explain_fn fn, void *ctx, double *total);
 
 /* "Did you mean" for a parsed query: its words, each word the catalog lacks (3+ letters)
- * replaced by the closest catalog word (1 edit, 2 from 6 letters), or *out NULL when there is
- * nothing to suggest. Uses the typo dictionary (kept per index generation), not Xapian's
- * spelling table. *out owned by the caller (souk_free). */
+ * replaced by Xapian's spelling suggestion (Database::get_spelling_suggestion: the most frequent
+ * word within 1 edit, 2 from 6 letters) from the index's spelling table (souk/spelling.h), kept
+ * only when the searcher's snapshot has that word; *out NULL when there is nothing to suggest
+ * or the index has no spelling table yet. *out owned by the caller (souk_free). */
 int souk_suggest(souk_searcher *s, const souk_query *q, char **out);
 
 /* The query-parser fields of the index's schema (text prefixes and boolean keyword fields), for

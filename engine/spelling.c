@@ -1,0 +1,164 @@
+/* spelling.c: the spelling table kept in step with the index (see souk/spelling.h). A sync reads
+ * the index's words with their collection frequencies from one snapshot, and the table's words
+ * with their frequencies, both in byte order, and applies the differences in one Xapian commit
+ * stamped with the snapshot's generation. */
+#include "index_int.h"
+#include "souk/souk.h"
+#include "souk/spelling.h"
+#include "souk/xapian.h"
+#include "typo.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAXWORD 48
+
+typedef struct wentry {
+    char *w;
+    uint32_t len;
+    uint64_t freq;
+} wentry;
+
+typedef struct wlist {
+    wentry *e;
+    size_t n, cap;
+    int failed;
+} wlist;
+
+static int push(wlist *l, const char *w, size_t len, uint64_t freq)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16384;
+        wentry *e = souk_realloc(l->e, cap * sizeof *e);
+        if (!e) {
+            l->failed = 1;
+            return 1;
+        }
+        l->e = e;
+        l->cap = cap;
+    }
+    char *c = souk_strndup(w, len);
+    if (!c) {
+        l->failed = 1;
+        return 1;
+    }
+    l->e[l->n++] = (wentry){c, (uint32_t)len, freq};
+    return 0;
+}
+
+static void wlist_free(wlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        souk_free(l->e[i].w);
+    souk_free(l->e);
+}
+
+static int cmp_word(const void *a, const void *b)
+{
+    const wentry *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int r = memcmp(x->w, y->w, n);
+    return r ? r : (x->len > y->len) - (x->len < y->len);
+}
+
+/* A word of the table: as the typo dictionary's, without CJK n-grams (U+2E80 on: lead bytes
+ * 0xE2 0xBA.. and 0xE3..0xEF, 0xF0.. for the supplementary planes), which are not words. */
+static int is_word(const char *w, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)w;
+    if (len < 2 || len > MAXWORD)
+        return 0;
+    return u[0] < 0xe3 && !(u[0] == 0xe2 && len > 1 && u[1] >= 0xba);
+}
+
+static int on_index_word(void *ctx, const char *term, size_t len, const souk_term_info *info)
+{
+    if (!is_word(term, len))
+        return 0;
+    return push(ctx, term, len, info->cf);
+}
+
+static int on_table_word(void *ctx, const char *word, size_t len, uint64_t freq)
+{
+    return push(ctx, word, len, freq);
+}
+
+int souk_spelling_path(const char *dir, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s/spelling", dir);
+    return n < 0 || (size_t)n >= cap ? SOUK_ETOOBIG : 0;
+}
+
+int souk_spelling_sync(souk_index *ix, souk_spelling_stats *st, char *err, size_t errlen)
+{
+    memset(st, 0, sizeof *st);
+    char path[4096];
+    souk_reader *r = NULL;
+    souk_xspell *sp = NULL;
+    wlist ixw = {0}, spw = {0};
+    souk_stats ist;
+    uint64_t have = 0;
+    int rc = souk_spelling_path(ix->dir, path, sizeof path);
+    if (rc) {
+        snprintf(err, errlen, "spelling: data directory path too long");
+        return rc;
+    }
+    if ((rc = souk_reader_new(ix, &r)) != 0 || (rc = souk_reader_stats(r, &ist)) != 0) {
+        snprintf(err, errlen, "spelling: reading the index: %s", souk_strerror(rc));
+        goto out;
+    }
+    if ((rc = souk_xspell_open(path, 1, &sp, err, errlen)) != 0)
+        goto out;
+    if ((rc = souk_xspell_generation(sp, &have)) != 0)
+        goto xfail;
+    st->generation = ist.generation;
+    if (have == ist.generation && have != 0) {
+        st->up_to_date = 1;
+        goto out;
+    }
+    if ((rc = souk__typo_words(r, on_index_word, &ixw)) != 0) {
+        snprintf(err, errlen, "spelling: reading the index's words: %s", souk_strerror(rc));
+        goto out;
+    }
+    souk_reader_free(r); /* the words are copied: end the snapshot before the slow part */
+    r = NULL;
+    if ((rc = souk_xspell_words(sp, on_table_word, &spw)) != 0)
+        goto xfail;
+    if (ixw.failed || spw.failed) {
+        rc = SOUK_ENOMEM;
+        snprintf(err, errlen, "spelling: out of memory");
+        goto out;
+    }
+    qsort(ixw.e, ixw.n, sizeof *ixw.e, cmp_word);
+    qsort(spw.e, spw.n, sizeof *spw.e, cmp_word);
+    size_t a = 0, b = 0;
+    while (a < ixw.n || b < spw.n) {
+        int c = a == ixw.n ? 1 : b == spw.n ? -1 : cmp_word(&ixw.e[a], &spw.e[b]);
+        const wentry *e = c <= 0 ? &ixw.e[a] : &spw.e[b];
+        int64_t delta = c < 0   ? (int64_t)ixw.e[a].freq
+                        : c > 0 ? -(int64_t)spw.e[b].freq
+                                : (int64_t)ixw.e[a].freq - (int64_t)spw.e[b].freq;
+        if (delta && (rc = souk_xspell_change(sp, e->w, e->len, delta)) != 0)
+            goto xfail;
+        st->added += c < 0;
+        st->removed += c > 0;
+        st->changed += c == 0 && delta != 0;
+        a += c <= 0;
+        b += c >= 0;
+    }
+    if ((rc = souk_xspell_commit(sp, ist.generation)) != 0)
+        goto xfail;
+    st->words = ixw.n;
+    goto out;
+xfail:
+    snprintf(err, errlen, "spelling: %s", souk_xspell_errmsg(sp));
+out:
+    if (st->up_to_date)
+        st->words = 0;
+    wlist_free(&ixw);
+    wlist_free(&spw);
+    souk_xspell_close(sp);
+    souk_reader_free(r);
+    return rc;
+}
