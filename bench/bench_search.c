@@ -364,7 +364,7 @@ static char **line_ids(const char *ndjson, size_t *n)
 int bench_search(int argc, char **argv)
 {
     char root[PATH_MAX - 128], catalog[PATH_MAX] = "", work[PATH_MAX - 128] = "", cmd[3 * PATH_MAX];
-    int rounds = 5, keep = 0, large = 0;
+    int rounds = 5, keep = 0, large = 0, only = -1;
     ssize_t rl = readlink("/proc/self/exe", root, sizeof root - 1);
     if (rl <= 0)
         return 1;
@@ -382,9 +382,13 @@ int bench_search(int argc, char **argv)
             keep = 1;
         else if (strcmp(argv[i], "--corpus") == 0 && i + 1 < argc)
             large = strcmp(argv[++i], "large") == 0;
-        else {
+        else if (strcmp(argv[i], "--class") == 0 && i + 1 < argc) {
+            /* One query class only, for profiling (perf record souk-bench search --class and). */
+            i++;
+            only = strcmp(argv[i], "or") == 0 ? 0 : strcmp(argv[i], "and") == 0 ? 1 : 2;
+        } else {
             fprintf(stderr, "usage: souk-bench search [--catalog FILE] [--work DIR] "
-                            "[--rounds N] [--keep]\n");
+                            "[--rounds N] [--keep] [--corpus large] [--class or|and|phrase]\n");
             return 2;
         }
     }
@@ -450,6 +454,7 @@ int bench_search(int argc, char **argv)
     memset(&io, 0, sizeof io);
     io.batch_docs = 10000000;
     io.threads = 2;
+    io.no_spelling = 1; /* not used by these queries */
     souk_ingest_stats ist;
     if (fd < 0 || souk_ingest(ix, fd, nd, &io, &ist, err, sizeof err)) {
         fprintf(stderr, "souk-bench search: %s\n", err);
@@ -540,6 +545,10 @@ search:;
     printf("\n");
     for (int c = 0; c < 3; c++) {
         qset *q = &sets[c];
+        if (only >= 0 && c != only) {
+            memset(rs[c], 0, sizeof rs[c]);
+            continue;
+        }
         souk_hit hits[K];
         size_t nh, nx;
         /* Identical results: Souk's top 10 against Xapian's full ranking (untimed). */

@@ -130,8 +130,10 @@ int souk_spelling_sync(souk_index *ix, souk_spelling_stats *st, char *err, size_
         snprintf(err, errlen, "spelling: out of memory");
         goto out;
     }
-    qsort(ixw.e, ixw.n, sizeof *ixw.e, cmp_word);
-    qsort(spw.e, spw.n, sizeof *spw.e, cmp_word);
+    if (ixw.n)
+        qsort(ixw.e, ixw.n, sizeof *ixw.e, cmp_word);
+    if (spw.n)
+        qsort(spw.e, spw.n, sizeof *spw.e, cmp_word);
     size_t a = 0, b = 0;
     while (a < ixw.n || b < spw.n) {
         int c = a == ixw.n ? 1 : b == spw.n ? -1 : cmp_word(&ixw.e[a], &spw.e[b]);
