@@ -92,6 +92,15 @@ static inline uint64_t load64(const uint8_t *p, const uint8_t *end)
 static void unpack(const uint8_t *p, size_t len, uint32_t n, unsigned bits, uint32_t *out)
 {
     uint32_t i = 0;
+    /* A copy with 16 zero bytes after it lets every value take the wide loads: read in place,
+     * the values in the section's last 8 (or 16) bytes would each need a bounded copy. */
+    uint8_t padded[SOUK_BLOCK_MAX * 4 + 16];
+    if (len + 16 <= sizeof padded) {
+        memcpy(padded, p, len);
+        memset(padded + len, 0, 16);
+        p = padded;
+        len += 16;
+    }
     switch (bits) {
     case 0:
         memset(out, 0, n * sizeof *out);

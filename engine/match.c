@@ -808,6 +808,91 @@ out:
     return rc;
 }
 
+/* Block-max AND over an AND of terms (Ding and Suel's block-max idea applied to
+ * conjunctions): once the top k is full, the blocks of all terms that hold the next candidate
+ * give a bound of any document they share; while it cannot beat theta, the range up to the end
+ * of the nearest block is skipped without decoding a docid. Candidates are then aligned and
+ * scored as the AND cursor does (the same sum in the same order), so results are bit-identical
+ * to exhaustive evaluation. */
+static int run_blockmax_and(souk_searcher *s, cur *root, topk *t, souk_search_stats *st)
+{
+    uint32_t n = root->nkids, target = 1;
+    double theta = -INFINITY;
+    for (;;) {
+        if (t->n == t->k) {
+            /* Put every term on the block that may hold target, reading headers only. */
+            int moved;
+            do {
+                moved = 0;
+                for (uint32_t i = 0; i < n; i++) {
+                    term_cur *tc = TERM(root->kids[i]);
+                    if (tc->base.did == DID_END)
+                        goto done;
+                    if (!tc->have_blk || target > tc->blk.last_docid) {
+                        int rc = souk__term_load(s, root->kids[i], target);
+                        if (rc)
+                            return rc;
+                        if (tc->base.did == DID_END)
+                            goto done;
+                    }
+                    if (tc->blk.first_docid > target) {
+                        target = tc->blk.first_docid; /* nothing of this term before */
+                        moved = 1;
+                    }
+                }
+            } while (moved);
+            double bound = 0;
+            uint32_t last = DID_END;
+            for (uint32_t i = 0; i < n; i++) {
+                bound += TERM(root->kids[i])->blk_bound;
+                if (TERM(root->kids[i])->blk.last_docid < last)
+                    last = TERM(root->kids[i])->blk.last_docid;
+            }
+            if (bound * (1 + 1e-12) + 1e-12 <= theta) {
+                st->pruned = 1;
+                if (last == DID_END)
+                    break;
+                target = last + 1;
+                continue;
+            }
+        }
+        int rc = souk__and_align(s, root, n, target);
+        if (rc)
+            return rc;
+        uint32_t d = root->did;
+        if (d == DID_END)
+            break;
+        target = d + 1;
+        if (t->n == t->k) {
+            /* The blocks that hold d: skip it unscored when they cannot beat theta. */
+            double bound = 0;
+            for (uint32_t i = 0; i < n; i++)
+                bound += TERM(root->kids[i])->blk_bound;
+            if (bound * (1 + 1e-12) + 1e-12 <= theta) {
+                st->pruned = 1;
+                continue;
+            }
+        }
+        st->scored++;
+        if (topk_offer(t, d, cur_score(s, root)) && t->n == t->k)
+            theta = t->h[0].score;
+    }
+done:
+    st->matched = st->scored; /* with pruning, a lower bound of the matches */
+    return 0;
+}
+
+/* An AND of two or more scored terms at weight 1: what run_blockmax_and evaluates. */
+static int blockmax_and_applies(const cur *root)
+{
+    if (root->kind != C_AND || !root->scored || root->factor != 1.0 || root->nkids < 2)
+        return 0;
+    for (uint32_t i = 0; i < root->nkids; i++)
+        if (root->kids[i]->kind != C_TERM || !root->kids[i]->scored)
+            return 0;
+    return 1;
+}
+
 int souk_suggest(souk_searcher *s, const souk_query *q, char **out)
 {
     return souk__suggest(s, q, out);
@@ -1002,7 +1087,9 @@ static int plain_search_query(souk_searcher *s, const souk_query *q, const souk_
     /* MaxScore needs only each child's bound: terms, phrases, nested ORs and the rest all
      * report one (blocks of terms give tighter bounds). */
     int prune = !o->no_prune && root->kind == C_OR && root->scored && root->factor == 1.0;
-    int rc = prune ? run_maxscore(s, root, &t, st) : run_exhaustive(s, root, &t, st);
+    int rc = prune                                        ? run_maxscore(s, root, &t, st)
+             : !o->no_prune && blockmax_and_applies(root) ? run_blockmax_and(s, root, &t, st)
+                                                          : run_exhaustive(s, root, &t, st);
     souk__cur_free(root);
     if (rc) {
         snprintf(err, errlen, "reading postings: %s", souk_strerror(rc));

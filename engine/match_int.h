@@ -170,6 +170,10 @@ cur *souk__term_new(souk_searcher *s, const char *term, size_t len, uint32_t wqf
 /* Moves a TERM cursor to the first posting >= d (MaxScore's probe), or past its block. */
 int souk__term_skip_to(souk_searcher *s, cur *c, uint32_t d);
 int souk__term_next_block(souk_searcher *s, cur *c);
+/* Puts a TERM cursor on its block that may hold d (the first with last docid >= d), reading
+ * only the block's header; the cursor's document becomes the block's first. Does nothing when
+ * the current block may already hold d. */
+int souk__term_load(souk_searcher *s, cur *c, uint32_t d);
 /* wdf of the TERM cursor's current posting; its positions (*n of them at *p). */
 uint32_t souk__term_wdf(cur *c);
 int souk__term_positions(cur *c, const uint32_t **p, uint32_t *n);

@@ -8,6 +8,8 @@
 /* Loads the term's next block holding docids >= d (d 0: the next block). */
 static int term_load(souk_searcher *s, term_cur *t, uint32_t d)
 {
+    if (d && t->have_blk && d <= t->blk.last_docid)
+        return 0; /* the current block already may hold d */
     int rc = souk_postings_next_block(&t->pl, d, &t->blk);
     if (rc == SOUK_ENOTFOUND) {
         t->base.did = DID_END;
@@ -65,18 +67,36 @@ int souk__term_skip_to(souk_searcher *s, cur *c, uint32_t d)
     int rc = term_docs(t);
     if (rc)
         return rc;
-    /* Binary search for the first docid >= d in the block. */
-    uint32_t lo = t->i, hi = t->n - 1;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (t->docs[mid] < d)
-            lo = mid + 1;
-        else
-            hi = mid;
+    /* The first docid >= d in the block (d <= its last docid): galloping from the current
+     * posting, as a skip in an AND usually lands a few postings on, then a branch-free binary
+     * search over the bracket found. */
+    const uint32_t *docs = t->docs;
+    uint32_t lo = t->i, n = t->n;
+    if (docs[lo] < d) {
+        uint32_t step = 1, hi = lo + 1;
+        while (hi < n - 1 && docs[hi] < d) {
+            lo = hi;
+            step *= 2;
+            hi = lo + step < n - 1 ? lo + step : n - 1;
+        }
+        /* docs[lo] < d <= docs[hi]: find the first >= d in (lo, hi]. */
+        const uint32_t *base = docs + lo + 1;
+        uint32_t len = hi - lo;
+        while (len > 1) {
+            uint32_t half = len / 2;
+            base = base[half - 1] < d ? base + half : base;
+            len -= half;
+        }
+        lo = (uint32_t)(base - docs);
     }
     t->i = lo;
-    c->did = t->docs[lo];
+    c->did = docs[lo];
     return 0;
+}
+
+int souk__term_load(souk_searcher *s, cur *c, uint32_t d)
+{
+    return term_load(s, TERM(c), d);
 }
 
 int souk__term_next_block(souk_searcher *s, cur *c)
