@@ -89,6 +89,64 @@ static inline uint64_t load64(const uint8_t *p, const uint8_t *end)
         }                                                                                          \
     }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#include <pthread.h>
+
+/* SIMD unpacking (SSSE3 byte shuffles and AVX2 per-lane shifts, chosen at run time): eight
+ * values of B bits start on a byte boundary and take B bytes, so each half of a group (four
+ * values) is one 16-byte load, a shuffle that gathers the 4 bytes holding each value into its
+ * 32-bit lane, a shift by the value's bit offset and a mask. A value of B <= 25 bits at a bit
+ * offset <= 7 fits in 4 bytes. Masks and shifts per width and half are built once. */
+#define SIMD_MAXB 25
+static __m128i simd_shuf[SIMD_MAXB + 1][2], simd_shift[SIMD_MAXB + 1][2];
+static int simd_ok;
+static pthread_once_t simd_once = PTHREAD_ONCE_INIT;
+
+static void simd_init(void)
+{
+    for (unsigned b = 1; b <= SIMD_MAXB; b++) {
+        for (unsigned h = 0; h < 2; h++) {
+            uint8_t sh[16];
+            uint32_t by[4];
+            unsigned o = (4 * b * h) % 8;
+            for (unsigned k = 0; k < 4; k++) {
+                unsigned bit = o + k * b;
+                for (unsigned j = 0; j < 4; j++)
+                    sh[4 * k + j] = (uint8_t)(bit / 8 + j);
+                by[k] = bit % 8;
+            }
+            memcpy(&simd_shuf[b][h], sh, 16);
+            simd_shift[b][h] = _mm_set_epi32((int)by[3], (int)by[2], (int)by[1], (int)by[0]);
+        }
+    }
+    __builtin_cpu_init();
+    simd_ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("ssse3");
+}
+
+/* Unpacks the whole groups of eight of n values of b bits (1..SIMD_MAXB) from p, which must be
+ * readable 16 bytes past the packed data; returns how many values it wrote. */
+__attribute__((target("avx2,ssse3"))) static uint32_t unpack_simd(const uint8_t *p, uint32_t n,
+                                                                  unsigned b, uint32_t *out)
+{
+    const __m128i mask = _mm_set1_epi32((int)((1u << b) - 1));
+    const __m128i s0 = simd_shuf[b][0], s1 = simd_shuf[b][1];
+    const __m128i h0 = simd_shift[b][0], h1 = simd_shift[b][1];
+    const size_t half = (size_t)(4 * b) / 8;
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const uint8_t *g = p + (size_t)(i / 8) * b;
+        __m128i x = _mm_loadu_si128((const __m128i *)g);
+        __m128i y = _mm_loadu_si128((const __m128i *)(g + half));
+        x = _mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi8(x, s0), h0), mask);
+        y = _mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi8(y, s1), h1), mask);
+        _mm_storeu_si128((__m128i *)(out + i), x);
+        _mm_storeu_si128((__m128i *)(out + i + 4), y);
+    }
+    return i;
+}
+#endif
+
 static void unpack(const uint8_t *p, size_t len, uint32_t n, unsigned bits, uint32_t *out)
 {
     uint32_t i = 0;
@@ -100,6 +158,17 @@ static void unpack(const uint8_t *p, size_t len, uint32_t n, unsigned bits, uint
         memset(padded + len, 0, 16);
         p = padded;
         len += 16;
+#if defined(__x86_64__) && defined(__GNUC__)
+        pthread_once(&simd_once, simd_init);
+        if (simd_ok && bits >= 1 && bits <= SIMD_MAXB) {
+            i = unpack_simd(p, n, bits, out);
+            p += (size_t)(i / 8) * bits; /* the rest: the scalar code from the next group */
+            len -= (size_t)(i / 8) * bits;
+            n -= i;
+            out += i;
+            i = 0;
+        }
+#endif
     }
     switch (bits) {
     case 0:

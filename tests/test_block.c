@@ -76,8 +76,37 @@ static void roundtrip(uint32_t n, int with_pos, uint32_t maxgap, uint32_t maxwdf
     souk_free(buf);
 }
 
+/* Every packed width, at counts around the groups of eight the SIMD decoder takes: wdfs with a
+ * range of exactly `bits` bits (their minimum is the block's bias), and gaps of as many. */
+static void widths(void)
+{
+    const uint32_t counts[] = {1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 120, 127, 128};
+    for (unsigned bits = 1; bits <= 31; bits++) {
+        for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+            uint32_t n = counts[c], docids[SOUK_BLOCK_MAX], wdfs[SOUK_BLOCK_MAX];
+            uint32_t top = (uint32_t)((1ull << bits) - 1), d = 1;
+            for (uint32_t i = 0; i < n; i++) {
+                docids[i] = d;
+                uint32_t gap = bits <= 24 ? (i == n / 2 ? top : rnd() & top) : rnd() % 1000;
+                d += 1 + gap;
+                wdfs[i] = 1 + (i == n - 1 ? top : rnd() & top);
+            }
+            souk_block_in in = {n, docids, wdfs, NULL, NULL, 1, 1.0f};
+            uint8_t *buf = souk_malloc(souk_block_bound(n, 0));
+            size_t len = souk_block_encode(&in, buf);
+            souk_block b;
+            uint32_t od[SOUK_BLOCK_MAX], ow[SOUK_BLOCK_MAX];
+            REQUIRE(souk_block_parse(buf, len, &b) == 0);
+            CHECK(souk_block_docids(&b, od) == 0 && memcmp(od, docids, n * 4) == 0);
+            CHECK(souk_block_wdfs(&b, ow) == 0 && memcmp(ow, wdfs, n * 4) == 0);
+            souk_free(buf);
+        }
+    }
+}
+
 int main(void)
 {
+    widths();
     for (uint32_t n = 1; n <= SOUK_BLOCK_MAX; n++) {
         roundtrip(n, 0, 5, 3);
         roundtrip(n, 1, 100, 40);
