@@ -174,19 +174,15 @@ static int knorm_prepare(souk_searcher *s)
 
 /* bm25_sumpart for the document's own length, with its normalisation cached: the same
  * operations as Xapian (k1 * (normlen * b + (1 - b)), then + wdf), so the same result. */
-double souk__bm25_doc(souk_searcher *s, double termweight, uint32_t wdf, uint32_t docid)
+double souk__bm25_knorm(souk_searcher *s, uint32_t docid)
 {
-    double k = s->knorm[docid];
-    if (k != k) {
-        const souk_bm25 *p = &s->p;
-        double normlen = (double)souk__doclen(s, docid) * s->len_factor;
-        if (normlen < p->min_normlen)
-            normlen = p->min_normlen;
-        k = p->k1 * (normlen * p->b + (1 - p->b));
-        s->knorm[docid] = k;
-    }
-    double wdf_double = wdf;
-    return termweight * (wdf_double / (k + wdf_double));
+    const souk_bm25 *p = &s->p;
+    double normlen = (double)souk__doclen(s, docid) * s->len_factor;
+    if (normlen < p->min_normlen)
+        normlen = p->min_normlen;
+    double k = p->k1 * (normlen * p->b + (1 - p->b));
+    s->knorm[docid] = k;
+    return k;
 }
 
 /* Upper bound of the BM25 part of any posting of block b. With A = k1 * b / avlen and
@@ -687,6 +683,7 @@ static int run_maxscore(souk_searcher *s, cur *root, topk *t, souk_search_stats 
         goto out;
     }
     shape_fill(root, leaves, &nl, sh, &ne);
+    int flat = nshape == m;
     memcpy(tl, leaves, m * sizeof *tl);
     qsort(tl, m, sizeof *tl, cmp_by_bound);
     for (uint32_t i = 0; i < m; i++)
@@ -785,9 +782,20 @@ static int run_maxscore(souk_searcher *s, cur *root, topk *t, souk_search_stats 
         st->scored++;
         if (dropped)
             continue;
-        uint32_t at = 0;
-        int any = 0;
-        score = root->factor * shape_sum(sh, &at, root->nkids, part, stamp, gen, &any);
+        if (flat) { /* no nested ORs: the leaves in tree order */
+            score = 0;
+            for (uint32_t j = 0; j < m; j++)
+                if (stamp[j] == gen)
+                    score += part[j];
+        } else {
+            uint32_t at = 0;
+            int any = 0;
+            score = shape_sum(sh, &at, root->nkids, part, stamp, gen, &any);
+        }
+        score *= root->factor;
+        /* Documents come in docid order, so a tie with the heap's worst never enters. */
+        if (t->n == t->k && !(score > theta))
+            continue;
         if (topk_offer(t, d, score) && t->n == t->k) {
             theta = t->h[0].score;
             while (first < m && ub[first] <= theta) {

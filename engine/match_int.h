@@ -122,16 +122,34 @@ static inline int cur_skip_to(souk_searcher *s, cur *c, uint32_t d)
     return c->ops->skip_to(s, c, d);
 }
 
+/* Fast paths for terms, the most frequent cursors: the next posting of a decoded block, and the
+ * score of a posting whose wdfs are decoded (the same operations as the TERM cursor's own). */
 static inline int cur_next(souk_searcher *s, cur *c)
 {
     if (c->did == DID_END)
         return 0;
+    if (c->kind == C_TERM && c->did) {
+        term_cur *t = (term_cur *)c;
+        if (t->docs_ready && t->i + 1 < t->n) {
+            c->did = t->docs[++t->i];
+            return 0;
+        }
+    }
     return c->ops->next(s, c);
 }
 
+static inline double souk__bm25_doc(souk_searcher *s, double termweight, uint32_t wdf,
+                                    uint32_t docid);
+
 static inline double cur_score(souk_searcher *s, cur *c)
 {
-    return c->scored ? c->ops->score(s, c) : 0;
+    if (!c->scored)
+        return 0;
+    if (c->kind == C_TERM && ((term_cur *)c)->wdf_ready) {
+        term_cur *t = (term_cur *)c;
+        return c->factor * souk__bm25_doc(s, t->termweight, t->wdfs[t->i], c->did);
+    }
+    return c->ops->score(s, c);
 }
 
 /* The next that every operator without a faster one uses: skip past the current document. */
@@ -149,7 +167,17 @@ uint32_t souk__doclen(souk_searcher *s, uint32_t docid);
  * normalisation; an upper bound for any posting of block b. */
 double souk__bm25_termweight(const souk_searcher *s, double df, double wqf);
 double souk__bm25_sumpart(const souk_searcher *s, double termweight, uint32_t wdf, uint32_t len);
-double souk__bm25_doc(souk_searcher *s, double termweight, uint32_t wdf, uint32_t docid);
+/* The length normalisation of docid, computed and cached (souk__bm25_doc's slow path). */
+double souk__bm25_knorm(souk_searcher *s, uint32_t docid);
+static inline double souk__bm25_doc(souk_searcher *s, double termweight, uint32_t wdf,
+                                    uint32_t docid)
+{
+    double k = s->knorm[docid];
+    if (k != k)
+        k = souk__bm25_knorm(s, docid);
+    double wdf_double = wdf;
+    return termweight * (wdf_double / (k + wdf_double));
+}
 double souk__bm25_block_bound(const souk_searcher *s, double termweight, const souk_block *b);
 
 /* The operators (one file each). */
