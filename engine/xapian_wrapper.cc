@@ -1390,6 +1390,9 @@ struct ParserCache {
     Xapian::QueryParser qp;
     std::string stem_name; /* the fast path's stemmer */
     Xapian::Stem stem;
+    /* The fast path's stems, word -> stem (Snowball costs about 0.3 us a word); cleared when
+     * the language changes or the cache fills. */
+    std::unordered_map<std::string, std::string> stems;
 };
 thread_local ParserCache parser_cache;
 
@@ -1466,7 +1469,10 @@ static bool parse_plain(const char *text, size_t len, const char *sname, unsigne
     if (parser_cache.stem_name != sname) {
         parser_cache.stem = Xapian::Stem(sname);
         parser_cache.stem_name = sname;
+        parser_cache.stems.clear();
     }
+    if (parser_cache.stems.size() > 65536)
+        parser_cache.stems.clear();
     const char *op = (flags & SOUK_QP_DEFAULT_AND) ? " AND " : " OR ";
     souk_qnode parent;
     std::memset(&parent, 0, sizeof parent);
@@ -1484,7 +1490,15 @@ static bool parse_plain(const char *text, size_t len, const char *sname, unsigne
         for (char &ch : w)
             if (ch >= 'A' && ch <= 'Z')
                 ch = static_cast<char>(ch - 'A' + 'a');
-        std::string term = (capital || digit) ? w : "Z" + parser_cache.stem(w);
+        std::string term;
+        if (capital || digit) {
+            term = w;
+        } else {
+            auto it = parser_cache.stems.find(w);
+            if (it == parser_cache.stems.end())
+                it = parser_cache.stems.emplace(w, parser_cache.stem(w)).first;
+            term = "Z" + it->second;
+        }
         souk_qnode n;
         std::memset(&n, 0, sizeof n);
         n.op = SOUK_QOP_TERM;
