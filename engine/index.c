@@ -403,18 +403,31 @@ int souk_reader_terms(souk_reader *r, const char *start, size_t len, souk_term_i
     return rc == MDB_NOTFOUND ? SOUK_OK : souk__mdb_err(rc);
 }
 
-int souk_postings_open(souk_reader *r, const char *term, size_t len, souk_postings *p)
+int souk__reader_dict(souk_reader *r, const char *term, size_t len, souk__dict *dd)
 {
-    memset(p, 0, sizeof *p);
     if (len == 0 || len > 500)
         return SOUK_ENOTFOUND;
     MDB_val k = {len, (void *)term}, d;
     int rc = mdb_get(r->txn, r->ix->terms, &k, &d);
     if (rc)
         return souk__mdb_err(rc);
+    return souk__dict_decode(d.mv_data, d.mv_size, dd) ? SOUK_ECORRUPT : 0;
+}
+
+int souk_postings_open(souk_reader *r, const char *term, size_t len, souk_postings *p)
+{
     souk__dict dd;
-    if (souk__dict_decode(d.mv_data, d.mv_size, &dd))
-        return SOUK_ECORRUPT;
+    memset(p, 0, sizeof *p);
+    int rc = souk__reader_dict(r, term, len, &dd);
+    return rc ? rc : souk__postings_open_dict(r, term, len, &dd, p);
+}
+
+int souk__postings_open_dict(souk_reader *r, const char *term, size_t len, const souk__dict *d,
+                             souk_postings *p)
+{
+    int rc;
+    souk__dict dd = *d;
+    memset(p, 0, sizeof *p);
     p->r = r;
     memcpy(p->term, term, len);
     p->len = len;

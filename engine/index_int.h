@@ -45,6 +45,16 @@ typedef struct souk__dict {
     size_t inline_len;
 } souk__dict;
 
+/* The dictionary entry of term in r's snapshot (its inline postings borrowed from LMDB, valid
+ * for the snapshot). Returns 0, SOUK_ENOTFOUND or an error. */
+struct souk__dict;
+int souk__reader_dict(souk_reader *r, const char *term, size_t len, struct souk__dict *d);
+
+/* souk_postings_open from an entry read earlier: d's inline postings must stay valid while p is
+ * used. */
+int souk__postings_open_dict(souk_reader *r, const char *term, size_t len,
+                             const struct souk__dict *d, souk_postings *p);
+
 /* Parses a dictionary value. Returns 0 or SOUK_ECORRUPT. */
 int souk__dict_decode(const uint8_t *p, size_t len, souk__dict *d);
 

@@ -26,6 +26,84 @@
 
 /* ------------------------------------------------------------------ statistics */
 
+/* ------------------------------------------------------------------ dictionary cache */
+
+#define DICT_SLOTS 4096 /* a power of two; filled to half at most */
+
+struct souk__dict_slot {
+    uint64_t hash;
+    char *term; /* NULL: an empty slot */
+    uint32_t len;
+    int found;
+    souk__dict d; /* inline_block points at inl */
+    uint8_t *inl;
+};
+
+void souk__dict_clear(souk_searcher *s)
+{
+    if (!s->dict)
+        return;
+    for (uint32_t i = 0; i < DICT_SLOTS && s->dict_used; i++) {
+        if (s->dict[i].term) {
+            souk_free(s->dict[i].term);
+            souk_free(s->dict[i].inl);
+            s->dict[i].term = NULL;
+            s->dict_used--;
+        }
+    }
+}
+
+int souk__term_postings(souk_searcher *s, const char *term, size_t len, souk_postings *p)
+{
+    if (len == 0 || len > 500)
+        return SOUK_ENOTFOUND;
+    if (!s->dict)
+        s->dict = souk_calloc(DICT_SLOTS, sizeof *s->dict);
+    uint64_t h = souk__hash(term, len);
+    struct souk__dict_slot *e = NULL;
+    if (s->dict) {
+        for (uint32_t i = (uint32_t)h & (DICT_SLOTS - 1);; i = (i + 1) & (DICT_SLOTS - 1)) {
+            e = &s->dict[i];
+            if (!e->term)
+                break;
+            if (e->hash == h && e->len == len && memcmp(e->term, term, len) == 0) {
+                if (!e->found)
+                    return SOUK_ENOTFOUND;
+                return souk__postings_open_dict(s->r, term, len, &e->d, p);
+            }
+        }
+    }
+    souk__dict d;
+    int rc = souk__reader_dict(s->r, term, len, &d);
+    if (rc && rc != SOUK_ENOTFOUND)
+        return rc;
+    /* Remember it while there is room (entries are never evicted within a generation, so the
+     * inline postings a cursor borrows stay put). */
+    if (e && s->dict_used < DICT_SLOTS / 2) {
+        char *t = souk_strndup(term, len);
+        uint8_t *inl = !rc && d.inline_len ? souk_malloc(d.inline_len) : NULL;
+        if (t && (rc || !d.inline_len || inl)) {
+            e->hash = h;
+            e->term = t;
+            e->len = (uint32_t)len;
+            e->found = !rc;
+            e->inl = inl;
+            if (!rc) {
+                e->d = d;
+                if (inl) {
+                    memcpy(inl, d.inline_block, d.inline_len);
+                    e->d.inline_block = inl;
+                }
+            }
+            s->dict_used++;
+        } else {
+            souk_free(t);
+            souk_free(inl);
+        }
+    }
+    return rc ? rc : souk__postings_open_dict(s->r, term, len, &d, p);
+}
+
 static int load_stats(souk_searcher *s)
 {
     souk_stats st;
@@ -38,6 +116,10 @@ static int load_stats(souk_searcher *s)
     s->len_factor = avlen != 0.0 ? 1.0 / avlen : 0.0;
     s->next_docid = st.next_docid;
     s->generation = st.generation;
+    if (s->dict_generation != st.generation) {
+        souk__dict_clear(s);
+        s->dict_generation = st.generation;
+    }
     if (s->knorm_generation != st.generation)
         s->knorm_valid = 0;
     size_t need = (size_t)(st.next_docid / SOUK_DOCLEN_CHUNK) + 1;
@@ -103,6 +185,8 @@ void souk_searcher_free(souk_searcher *s)
         return;
     souk_reader_free(s->r);
     souk_xspell_close(s->spell);
+    souk__dict_clear(s);
+    souk_free(s->dict);
     souk_free(s->chunks);
     souk_free(s->knorm);
     souk_free(s);

@@ -98,6 +98,11 @@ struct souk_searcher {
      * at which opening last failed (no table yet), not retried before the next commit. */
     struct souk_xspell *spell;
     uint64_t spell_generation, spell_tried;
+    /* Dictionary entries of recent query terms (inline postings copied), valid for one
+     * generation: a term's B-tree lookup is a fifth of a small query. */
+    struct souk__dict_slot *dict;
+    uint32_t dict_used;
+    uint64_t dict_generation;
     char err[256];
 };
 
@@ -191,6 +196,12 @@ extern const cur_ops souk__maybe_ops;  /* match_maybe.c */
 extern const cur_ops souk__scale_ops;  /* match_scale.c */
 extern const cur_ops souk__all_ops;    /* match_all.c: every document */
 extern const cur_ops souk__none_ops;   /* match_all.c: no document */
+
+/* Opens term's postings through the searcher's dictionary cache (SOUK_ENOTFOUND when the index
+ * lacks the term). */
+int souk__term_postings(souk_searcher *s, const char *term, size_t len, souk_postings *p);
+/* Empties the dictionary cache (a new generation, or the searcher going away). */
+void souk__dict_clear(souk_searcher *s);
 
 /* TERM: a cursor over term's postings (a NONE cursor when the term is absent); NULL when out of
  * memory or on an index error. */

@@ -163,7 +163,7 @@ cur *souk__term_new(souk_searcher *s, const char *term, size_t len, uint32_t wqf
     term_cur *t = (term_cur *)souk__cur_new(&souk__term_ops, C_TERM, sizeof *t, 0);
     if (!t)
         return NULL;
-    int rc = souk_postings_open(s->r, term, len, &t->pl);
+    int rc = souk__term_postings(s, term, len, &t->pl);
     if (rc) {
         souk__cur_free(&t->base);
         return rc == SOUK_ENOTFOUND ? souk__cur_new(&souk__none_ops, C_NONE, sizeof(cur), 0) : NULL;

@@ -9,6 +9,9 @@
 #include "digest.h"
 #include "souk/ingest.h"
 #include "souk/schema.h"
+#include "souk/search.h"
+
+#include <cjson/cJSON.h>
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -315,10 +318,33 @@ static void test_cross_process_reader(char **lines)
             _exit(2);
         uint64_t before = st.docs;
         souk_reader_release(r);
+        /* A searcher that has looked up the terms of record 100's title (absent or with the
+         * old statistics: its dictionary cache holds them) must, after the commit, rank as a
+         * fresh searcher does. */
+        cJSON *rec = cJSON_Parse(lines[99]);
+        const char *title = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "title"));
+        souk_searcher *s1, *s2;
+        souk_hit h1[100], h2[100];
+        size_t n1 = 0, n2 = 0;
+        souk_search_opts o = {100, SOUK_BM25_DEFAULT, 0, NULL, 0, 0};
+        if (!title || souk_searcher_new(ix, &s1) ||
+            souk_search(s1, title, strlen(title), &o, h1, &n1, NULL, err, sizeof err))
+            _exit(6);
         if (write(to_parent[1], "r", 1) != 1 || read(to_child[0], &c, 1) != 1)
             _exit(3);
         if (souk_reader_refresh(r) || souk_reader_stats(r, &st))
             _exit(4);
+        if (souk_searcher_refresh(s1) || souk_searcher_new(ix, &s2) ||
+            souk_search(s1, title, strlen(title), &o, h1, &n1, NULL, err, sizeof err) ||
+            souk_search(s2, title, strlen(title), &o, h2, &n2, NULL, err, sizeof err) || n1 != n2 ||
+            n1 == 0)
+            _exit(7);
+        for (size_t i = 0; i < n1; i++)
+            if (h1[i].docid != h2[i].docid || h1[i].score != h2[i].score)
+                _exit(8);
+        souk_searcher_free(s1);
+        souk_searcher_free(s2);
+        cJSON_Delete(rec);
         uint32_t docid;
         const char *id51 = "0ad-data";
         (void)id51;
