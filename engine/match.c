@@ -334,6 +334,7 @@ typedef struct build_ctx {
     char *err;
     size_t errlen;
     uint32_t max_expansions; /* wildcards: keep the most frequent completions; 0: all */
+    int rc;                  /* an index error met while building (not the query's fault) */
 } build_ctx;
 
 /* The operator of each kind, and a new cursor of that kind. */
@@ -358,7 +359,11 @@ static void set_unscored(cur *c)
 
 static cur *make_term(build_ctx *b, const char *term, size_t len, uint32_t wqf)
 {
-    return souk__term_new(b->s, term, len, wqf);
+    int rc;
+    cur *c = souk__term_new(b->s, term, len, wqf, &rc);
+    if (!c && !b->rc)
+        b->rc = rc;
+    return c;
 }
 
 typedef struct wild_ctx {
@@ -490,8 +495,10 @@ static cur *build(build_ctx *b, uint32_t idx)
         if (max && n->term_len <= 2)
             max = max < (n->term_len == 1 ? 10u : 25u) ? max : (n->term_len == 1 ? 10u : 25u);
         wild_ctx w = {n->term, n->term_len, NULL, NULL, 0, 0, 0, max, NULL};
-        souk_reader_terms(b->s->r, n->term, n->term_len, collect_wild, &w);
-        c = cur_new(w.n ? C_OR : C_NONE, (uint32_t)w.n);
+        int trc = souk_reader_terms(b->s->r, n->term, n->term_len, collect_wild, &w);
+        if (trc && !b->rc)
+            b->rc = trc;
+        c = trc ? NULL : cur_new(w.n ? C_OR : C_NONE, (uint32_t)w.n);
         for (size_t i = 0; c && i < w.n; i++) {
             c->kids[i] = make_term(b, w.terms[i], w.lens[i], 1);
             if (!c->kids[i]) {
@@ -1150,11 +1157,19 @@ static int prepare(souk_searcher *s, const souk_query *q, const souk_search_opts
     if (knorm_prepare(s))
         return SOUK_ENOMEM;
     err[0] = 0;
-    build_ctx b = {s, q, err, errlen, o->max_expansions};
+    build_ctx b = {s, q, err, errlen, o->max_expansions, 0};
     *root = build(&b, q->root);
     if (!*root) {
-        if (!err[0])
-            snprintf(err, errlen, "out of memory or index error building the query");
+        /* The query's own problems name themselves in err (SOUK_EQUERY); the rest is the
+         * index's or memory's, not the user's. */
+        if (b.rc && b.rc != SOUK_ENOMEM) {
+            snprintf(err, errlen, "reading the index: %s", souk_strerror(b.rc));
+            return b.rc;
+        }
+        if (!err[0]) {
+            snprintf(err, errlen, "out of memory building the query");
+            return SOUK_ENOMEM;
+        }
         return SOUK_EQUERY;
     }
     return 0;
@@ -1265,10 +1280,11 @@ static int plain_search_explain(souk_searcher *s, const souk_query *q, const sou
     if (knorm_prepare(s))
         return SOUK_ENOMEM;
     char err[256];
-    build_ctx b = {s, q, err, sizeof err, o->max_expansions};
+    err[0] = 0;
+    build_ctx b = {s, q, err, sizeof err, o->max_expansions, 0};
     cur *root = build(&b, q->root);
     if (!root)
-        return SOUK_EQUERY;
+        return b.rc ? b.rc : err[0] ? SOUK_EQUERY : SOUK_ENOMEM;
     int rc = cur_skip_to(s, root, docid);
     if (!rc && root->did != docid)
         rc = SOUK_ENOTFOUND;

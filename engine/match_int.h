@@ -204,8 +204,8 @@ int souk__term_postings(souk_searcher *s, const char *term, size_t len, souk_pos
 void souk__dict_clear(souk_searcher *s);
 
 /* TERM: a cursor over term's postings (a NONE cursor when the term is absent); NULL when out of
- * memory or on an index error. */
-cur *souk__term_new(souk_searcher *s, const char *term, size_t len, uint32_t wqf);
+ * memory or on an index error, with the code in *rc. */
+cur *souk__term_new(souk_searcher *s, const char *term, size_t len, uint32_t wqf, int *rc);
 /* Moves a TERM cursor to the first posting >= d (MaxScore's probe), or past its block. */
 int souk__term_skip_to(souk_searcher *s, cur *c, uint32_t d);
 int souk__term_next_block(souk_searcher *s, cur *c);

@@ -158,15 +158,19 @@ static void term_destroy(cur *c)
 
 const cur_ops souk__term_ops = {souk__term_skip_to, term_next, term_score, term_destroy};
 
-cur *souk__term_new(souk_searcher *s, const char *term, size_t len, uint32_t wqf)
+cur *souk__term_new(souk_searcher *s, const char *term, size_t len, uint32_t wqf, int *rc)
 {
     term_cur *t = (term_cur *)souk__cur_new(&souk__term_ops, C_TERM, sizeof *t, 0);
+    *rc = SOUK_ENOMEM;
     if (!t)
         return NULL;
-    int rc = souk__term_postings(s, term, len, &t->pl);
-    if (rc) {
+    int prc = souk__term_postings(s, term, len, &t->pl);
+    if (prc) {
         souk__cur_free(&t->base);
-        return rc == SOUK_ENOTFOUND ? souk__cur_new(&souk__none_ops, C_NONE, sizeof(cur), 0) : NULL;
+        if (prc == SOUK_ENOTFOUND)
+            return souk__cur_new(&souk__none_ops, C_NONE, sizeof(cur), 0);
+        *rc = prc;
+        return NULL;
     }
     t->pl_open = 1;
     t->termweight = souk__bm25_termweight(s, (double)t->pl.info.df, (double)wqf);
