@@ -16,29 +16,27 @@
 typedef struct tok {
     const char *p;
     size_t len;
-    char sep; /* separator before it: 0 none (first), or the byte; 'X' another */
+    char sep;       /* separator before it: 0 none (first), or the byte; 'X' another */
+    unsigned kinds; /* K_DIGIT and K_ALPHA of its bytes */
 } tok;
 
-static int is_alnum(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int has_digit(const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] >= '0' && p[i] <= '9')
-            return 1;
-    return 0;
-}
-
-static int has_alpha(const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((p[i] | 32) >= 'a' && (p[i] | 32) <= 'z')
-            return 1;
-    return 0;
-}
+/* Byte classes: ASCII digits and letters (the only bytes of code words). */
+#define K_DIGIT 1u
+#define K_ALPHA 2u
+static const unsigned char kind[256] = {
+    ['0'] = K_DIGIT, ['1'] = K_DIGIT, ['2'] = K_DIGIT, ['3'] = K_DIGIT, ['4'] = K_DIGIT,
+    ['5'] = K_DIGIT, ['6'] = K_DIGIT, ['7'] = K_DIGIT, ['8'] = K_DIGIT, ['9'] = K_DIGIT,
+    ['a'] = K_ALPHA, ['b'] = K_ALPHA, ['c'] = K_ALPHA, ['d'] = K_ALPHA, ['e'] = K_ALPHA,
+    ['f'] = K_ALPHA, ['g'] = K_ALPHA, ['h'] = K_ALPHA, ['i'] = K_ALPHA, ['j'] = K_ALPHA,
+    ['k'] = K_ALPHA, ['l'] = K_ALPHA, ['m'] = K_ALPHA, ['n'] = K_ALPHA, ['o'] = K_ALPHA,
+    ['p'] = K_ALPHA, ['q'] = K_ALPHA, ['r'] = K_ALPHA, ['s'] = K_ALPHA, ['t'] = K_ALPHA,
+    ['u'] = K_ALPHA, ['v'] = K_ALPHA, ['w'] = K_ALPHA, ['x'] = K_ALPHA, ['y'] = K_ALPHA,
+    ['z'] = K_ALPHA, ['A'] = K_ALPHA, ['B'] = K_ALPHA, ['C'] = K_ALPHA, ['D'] = K_ALPHA,
+    ['E'] = K_ALPHA, ['F'] = K_ALPHA, ['G'] = K_ALPHA, ['H'] = K_ALPHA, ['I'] = K_ALPHA,
+    ['J'] = K_ALPHA, ['K'] = K_ALPHA, ['L'] = K_ALPHA, ['M'] = K_ALPHA, ['N'] = K_ALPHA,
+    ['O'] = K_ALPHA, ['P'] = K_ALPHA, ['Q'] = K_ALPHA, ['R'] = K_ALPHA, ['S'] = K_ALPHA,
+    ['T'] = K_ALPHA, ['U'] = K_ALPHA, ['V'] = K_ALPHA, ['W'] = K_ALPHA, ['X'] = K_ALPHA,
+    ['Y'] = K_ALPHA, ['Z'] = K_ALPHA};
 
 /* Emits prefix + lower-case join of toks[i..i+n). */
 static size_t join(const tok *t, size_t i, size_t n, char *out)
@@ -71,10 +69,11 @@ size_t souk__codes(const char *text, size_t len, int query, souk_code_fn fn, voi
         /* Read one run of tokens joined by single separators. */
         nt = 0;
         char sep = 0;
+        unsigned run_kinds = 0;
         while (i < len && nt < MAXTOK) {
-            if (!is_alnum((unsigned char)text[i])) {
+            if (!kind[(unsigned char)text[i]]) {
                 size_t b = i;
-                while (i < len && !is_alnum((unsigned char)text[i]))
+                while (i < len && !kind[(unsigned char)text[i]])
                     i++;
                 sep = i - b == 1 && joinable(text[b]) ? text[b] : 'X';
                 if (nt && sep == 'X')
@@ -82,27 +81,34 @@ size_t souk__codes(const char *text, size_t len, int query, souk_code_fn fn, voi
                 continue;
             }
             size_t b = i;
-            while (i < len && is_alnum((unsigned char)text[i]))
+            unsigned k = 0, c;
+            while (i < len && (c = kind[(unsigned char)text[i]]) != 0) {
+                k |= c;
                 i++;
+            }
             t[nt].p = text + b;
             t[nt].len = i - b;
             t[nt].sep = nt ? sep : 0;
+            t[nt].kinds = k;
+            run_kinds |= k;
             nt++;
         }
+        /* Codes mix letters and digits (DIN 933, 6204-2RS, M8x40); a run without a digit has
+         * none, and pure numbers such as versions ("2.0") are not joined. */
+        if (run_kinds != (K_DIGIT | K_ALPHA))
+            nt = 0;
         for (size_t a = 0; a < nt && emitted < max; a++) {
             size_t span_max = query ? 3 : 2;
             /* A single word is a term already: documents join pairs only. */
             for (size_t n = query ? 1 : 2; n <= span_max && a + n <= nt && emitted < max; n++) {
-                int digit = 0, alpha = 0, ok = 1;
+                unsigned kinds = 0;
+                int ok = 1;
                 for (size_t k = a; k < a + n; k++) {
-                    digit |= has_digit(t[k].p, t[k].len);
-                    alpha |= has_alpha(t[k].p, t[k].len);
+                    kinds |= t[k].kinds;
                     if (k > a && !joinable(t[k].sep))
                         ok = 0;
                 }
-                /* Codes mix letters and digits (DIN 933, 6204-2RS, M8x40); pure numbers such as
-                 * versions ("2.0") are not joined. */
-                if (!ok || !digit || !alpha)
+                if (!ok || kinds != (K_DIGIT | K_ALPHA))
                     continue;
                 size_t l = join(t, a, n, buf);
                 if (l) {
