@@ -319,8 +319,12 @@ int souk_find(souk_searcher *s, const souk_query *q, const souk_find_opts *o, so
         rc = SOUK_ENOMEM;
         goto fail;
     }
-    souk_qnode all = {.op = SOUK_QOP_MATCH_ALL};
-    souk_query browse = {.nodes = &all, .nnodes = 1};
+    /* Browsing (no query): every document, unscored, so the order without sort keys is the
+     * index order (and no document length is read). */
+    souk_qnode all[2] = {{.op = SOUK_QOP_SCALE_WEIGHT, .first_kid = 0, .nkids = 1, .scale = 0},
+                         {.op = SOUK_QOP_MATCH_ALL}};
+    uint32_t all_kid = 1;
+    souk_query browse = {.nodes = all, .nnodes = 2, .kids = &all_kid, .nkids = 1, .root = 0};
     rc = souk_search_each(s, q ? q : &browse, &o->search, on_match, &c, err, errlen);
     if (rc)
         goto fail;

@@ -172,7 +172,29 @@ void souk__columns_release(souk__columns *c)
         souk_free(k->vlens);
         souk_free(k->htab);
     }
+    souk_free(c->exists);
     souk_free(c);
+}
+
+static void on_docid(void *ctx, uint32_t docid)
+{
+    souk__columns *c = ctx;
+    if (docid < c->ndocs)
+        c->exists[docid / 64] |= 1ull << (docid % 64);
+}
+
+uint32_t souk__columns_next_doc(const souk__columns *c, uint32_t d)
+{
+    if (d >= c->ndocs)
+        return UINT32_MAX;
+    size_t w = d / 64, nw = (c->ndocs + 63) / 64;
+    uint64_t bits = c->exists[w] & (~0ull << (d % 64));
+    while (!bits) {
+        if (++w == nw)
+            return UINT32_MAX;
+        bits = c->exists[w];
+    }
+    return (uint32_t)(w * 64 + (unsigned)__builtin_ctzll(bits));
 }
 
 static int columns_build(souk_reader *r, const souk_stats *st, souk__columns **out)
@@ -186,6 +208,11 @@ static int columns_build(souk_reader *r, const souk_stats *st, souk__columns **o
     cols->ndocs = (uint32_t)st->next_docid + 1;
     build b = {cols, s, {0}, {0}, {0}, 0};
     int rc = 0;
+    cols->exists = souk_calloc((cols->ndocs + 63) / 64, sizeof *cols->exists);
+    if (!cols->exists)
+        rc = SOUK_ENOMEM;
+    else
+        rc = souk__reader_docids(r, on_docid, cols);
     for (size_t f = 0; f < s->nfields && !rc; f++) {
         const souk_field *fd = &s->fields[f];
         souk__col *c = &cols->col[f];

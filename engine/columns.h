@@ -23,7 +23,8 @@ typedef struct souk__col {
 typedef struct souk__columns {
     atomic_int refs;
     uint64_t generation;
-    uint32_t ndocs; /* docids are below this */
+    uint32_t ndocs;   /* docids are below this */
+    uint64_t *exists; /* bit d: document d is stored (the ALL cursor walks it) */
     souk__col col[SOUK_MAX_FIELDS];
 } souk__columns;
 
@@ -32,6 +33,8 @@ typedef struct souk__columns {
 int souk__columns_get(souk_reader *r, uint64_t generation, uint64_t next_docid,
                       souk__columns **out);
 void souk__columns_release(souk__columns *c);
+/* The first stored docid >= d, or UINT32_MAX. */
+uint32_t souk__columns_next_doc(const souk__columns *c, uint32_t d);
 /* Ordinal of keyword value v in c, or UINT32_MAX. */
 uint32_t souk__col_lookup(const souk__col *c, const char *v, size_t n);
 

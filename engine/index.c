@@ -525,6 +525,25 @@ int souk_reader_docid(souk_reader *r, const char *id, size_t len, uint32_t *doci
     return SOUK_OK;
 }
 
+int souk__reader_docids(souk_reader *r, void (*fn)(void *ctx, uint32_t docid), void *ctx)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(r->txn, r->ix->ids, &cur);
+    if (rc)
+        return souk__mdb_err(rc);
+    MDB_val k, d;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        if (d.mv_size != 12) {
+            mdb_cursor_close(cur);
+            return SOUK_ECORRUPT;
+        }
+        fn(ctx, be32_get(d.mv_data));
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : souk__mdb_err(rc);
+}
+
 /* Splits a docs value into id and (unpacked into the reader's buffer) JSON. */
 static int split_doc(souk_reader *r, const MDB_val *d, const char **id, size_t *id_len,
                      const char **json, size_t *json_len)

@@ -55,6 +55,10 @@ int souk__reader_dict(souk_reader *r, const char *term, size_t len, struct souk_
 int souk__postings_open_dict(souk_reader *r, const char *term, size_t len,
                              const struct souk__dict *d, souk_postings *p);
 
+/* Calls fn with the docid of every stored document (in external-id order), from the small ids
+ * database rather than the document store. */
+int souk__reader_docids(souk_reader *r, void (*fn)(void *ctx, uint32_t docid), void *ctx);
+
 /* Parses a dictionary value. Returns 0 or SOUK_ECORRUPT. */
 int souk__dict_decode(const uint8_t *p, size_t len, souk__dict *d);
 

@@ -1,30 +1,27 @@
 /* match_all.c: ALL (every stored document, as Xapian's MatchAll: the empty term, whose wdf in a
- * document is its length) and NONE (no document: absent terms, MatchNothing). */
+ * document is its length) and NONE (no document: absent terms, MatchNothing). ALL walks the
+ * stored-document bitmap of the snapshot's columns: the document store itself is tens of
+ * megabytes to page through. */
+#include "columns.h"
 #include "match_int.h"
 #include "varint.h"
 
 typedef struct all_cur {
     cur base;
-    MDB_cursor *docs;
+    souk__columns *cols; /* the snapshot's stored-document bitmap (columns.c), referenced */
     double termweight;
 } all_cur;
 
 static int all_skip_to(souk_searcher *s, cur *c, uint32_t d)
 {
-    all_cur *a = (all_cur *)c;
-    uint8_t key[4];
-    be32_put(key, d);
-    MDB_val k = {4, key}, v;
-    int rc = mdb_cursor_get(a->docs, &k, &v, MDB_SET_RANGE);
     (void)s;
-    if (rc == MDB_NOTFOUND) {
-        c->did = DID_END;
-        return 0;
-    }
-    if (rc || k.mv_size != 4)
-        return SOUK_ECORRUPT;
-    c->did = be32_get(k.mv_data);
+    c->did = souk__columns_next_doc(((all_cur *)c)->cols, d); /* UINT32_MAX is DID_END */
     return 0;
+}
+
+static int all_next(souk_searcher *s, cur *c)
+{
+    return all_skip_to(s, c, c->did + 1);
 }
 
 static double all_score(souk_searcher *s, cur *c)
@@ -35,19 +32,17 @@ static double all_score(souk_searcher *s, cur *c)
 
 static void all_destroy(cur *c)
 {
-    all_cur *a = (all_cur *)c;
-    if (a->docs)
-        mdb_cursor_close(a->docs);
+    souk__columns_release(((all_cur *)c)->cols);
 }
 
-const cur_ops souk__all_ops = {all_skip_to, souk__cur_next_by_skip, all_score, all_destroy};
+const cur_ops souk__all_ops = {all_skip_to, all_next, all_score, all_destroy};
 
 cur *souk__all_new(souk_searcher *s)
 {
     all_cur *a = (all_cur *)souk__cur_new(&souk__all_ops, C_ALL, sizeof *a, 0);
     if (!a)
         return NULL;
-    if (mdb_cursor_open(s->r->txn, s->ix->docs, &a->docs) != 0) {
+    if (souk__columns_get(s->r, s->generation, s->next_docid, &a->cols) != 0) {
         souk__cur_free(&a->base);
         return NULL;
     }

@@ -9,9 +9,16 @@ static int scale_skip_to(souk_searcher *s, cur *c, uint32_t d)
     return rc;
 }
 
+static int scale_next(souk_searcher *s, cur *c)
+{
+    int rc = cur_next(s, c->kids[0]);
+    c->did = c->kids[0]->did;
+    return rc;
+}
+
 static double scale_score(souk_searcher *s, cur *c)
 {
     return c->factor * cur_score(s, c->kids[0]);
 }
 
-const cur_ops souk__scale_ops = {scale_skip_to, souk__cur_next_by_skip, scale_score, NULL};
+const cur_ops souk__scale_ops = {scale_skip_to, scale_next, scale_score, NULL};

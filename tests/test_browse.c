@@ -167,6 +167,9 @@ static void test_filters(void)
             bad += !x || !filters[i].p(x);
         }
         CHECK(bad == 0);
+        /* Browsing without sort keys: index order, unscored. */
+        for (size_t k = 0; k < res.nhits; k++)
+            CHECK(res.hits[k].score == 0 && (k == 0 || res.hits[k].docid > res.hits[k - 1].docid));
         printf("test_browse: filter %-70s %6llu documents (brute force %zu)\n", filters[i].expr,
                (unsigned long long)res.total, want);
         souk_find_result_free(&res);
