@@ -73,6 +73,15 @@ int sk_ep_metrics(sk_ctx *c)
                   "# HELP souk_config_reloads_total Configurations loaded by SIGHUP.\n"
                   "# TYPE souk_config_reloads_total counter\nsouk_config_reloads_total %llu\n",
                   (unsigned long long)atomic_load(&st->reloads));
+    uint64_t col_builds, typo_builds;
+    souk_index_cache_stats(st->ix, &col_builds, &typo_builds);
+    sk_buf_printf(o,
+                  "# HELP souk_cache_builds_total Per-generation structures built: attribute "
+                  "columns, typo dictionary (once per commit; the warmer builds them ahead).\n"
+                  "# TYPE souk_cache_builds_total counter\n"
+                  "souk_cache_builds_total{cache=\"columns\"} %llu\n"
+                  "souk_cache_builds_total{cache=\"typo\"} %llu\n",
+                  (unsigned long long)col_builds, (unsigned long long)typo_builds);
     souk_stats is;
     if (souk_searcher_refresh(c->w->searcher) == 0 &&
         souk_reader_stats(souk_searcher_reader(c->w->searcher), &is) == 0)

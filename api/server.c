@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -677,6 +678,39 @@ typedef struct server {
     uv_signal_t sigterm, sigint, sighup;
 } server;
 
+/* The warmer: a thread that looks at the index every 50 ms and, when it sees a new generation
+ * (and at start), builds what the first filtered, faceted, sorted, browsing or typo-tolerant
+ * request after a commit would otherwise build on its way (souk_searcher_warm); requests that
+ * arrive meanwhile wait for that one build instead of each building their own. */
+typedef struct warmer {
+    sk_server_state *st;
+    pthread_t thread;
+    atomic_int stop;
+} warmer;
+
+static void *warm_main(void *arg)
+{
+    warmer *w = arg;
+    souk_searcher *s;
+    if (souk_searcher_new(w->st->ix, &s) != 0)
+        return NULL;
+    uint64_t last = UINT64_MAX;
+    while (!atomic_load(&w->stop)) {
+        souk_stats is;
+        souk_reader *r = souk_searcher_reader(s);
+        if (souk_searcher_refresh(s) == 0 && souk_reader_stats(r, &is) == 0 &&
+            is.generation != last) {
+            if (souk_searcher_warm(s) == 0)
+                last = is.generation;
+        }
+        souk_reader_release(r); /* hold no snapshot while idle */
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    souk_searcher_free(s);
+    return NULL;
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     server *s = h->data;
@@ -863,6 +897,9 @@ int main(int argc, char **argv)
     uv_signal_start(&s.sighup, on_signal, SIGHUP);
     for (int i = 0; i < s.nloops; i++)
         pthread_create(&s.loops[i].thread, NULL, loop_main, &s.loops[i]);
+    warmer wm = {.st = &s.st};
+    atomic_init(&wm.stop, 0);
+    int warming = pthread_create(&wm.thread, NULL, warm_main, &wm) == 0;
     printf("souk-server: listening on http://%s:%d (%d %s, data %s)\n", host, ntohs(addr.sin_port),
            mode == MODE_QUEUE ? (int)threads : s.nloops,
            mode == MODE_QUEUE ? "pool threads behind one loop" : "loops with SO_REUSEPORT", data);
@@ -870,6 +907,9 @@ int main(int argc, char **argv)
     uv_run(main_loop, UV_RUN_DEFAULT);
     for (int i = 0; i < s.nloops; i++)
         pthread_join(s.loops[i].thread, NULL);
+    atomic_store(&wm.stop, 1);
+    if (warming)
+        pthread_join(wm.thread, NULL);
     rc = 0;
     for (int i = 0; i < s.nloops; i++) {
         sk_worker_free(s.loops[i].worker);

@@ -260,29 +260,32 @@ static int columns_build(souk_reader *r, const souk_stats *st, souk__columns **o
     return 0;
 }
 
+static int gen_build(souk_reader *r, uint64_t generation, void *arg, void **out)
+{
+    souk_stats st = {.generation = generation, .next_docid = *(const uint64_t *)arg};
+    souk__columns *c;
+    int rc = columns_build(r, &st, &c);
+    if (!rc)
+        *out = c;
+    return rc;
+}
+
+static void gen_acquire(void *obj)
+{
+    atomic_fetch_add_explicit(&((souk__columns *)obj)->refs, 1, memory_order_relaxed);
+}
+
+static void gen_release(void *obj)
+{
+    souk__columns_release(obj);
+}
+
 int souk__columns_get(souk_reader *r, uint64_t generation, uint64_t next_docid, souk__columns **out)
 {
-    souk_stats st = {.generation = generation, .next_docid = next_docid};
-    int rc;
-    souk_index *ix = r->ix;
-    pthread_mutex_lock(&ix->cols_lock);
-    souk__columns *c = ix->cols;
-    if (c && c->generation == st.generation) {
-        atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
-        pthread_mutex_unlock(&ix->cols_lock);
-        *out = c;
-        return 0;
-    }
-    pthread_mutex_unlock(&ix->cols_lock);
-    if ((rc = columns_build(r, &st, &c)) != 0)
-        return rc;
-    pthread_mutex_lock(&ix->cols_lock);
-    if (!ix->cols || ix->cols->generation < c->generation) {
-        souk__columns_release(ix->cols);
-        atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
-        ix->cols = c;
-    }
-    pthread_mutex_unlock(&ix->cols_lock);
-    *out = c;
-    return 0;
+    static const souk__gen_ops ops = {gen_build, gen_acquire, gen_release};
+    void *obj;
+    int rc = souk__gen_get(r, &r->ix->cols, generation, &ops, &next_docid, &obj);
+    if (!rc)
+        *out = obj;
+    return rc;
 }

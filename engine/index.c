@@ -144,8 +144,10 @@ int souk_index_open(const char *dir, const souk_schema *schema, unsigned flags, 
                     char *err, size_t errlen)
 {
     souk_index *ix = souk_calloc(1, sizeof *ix);
-    if (ix)
+    if (ix) {
         pthread_mutex_init(&ix->cols_lock, NULL);
+        pthread_cond_init(&ix->cols_cv, NULL);
+    }
     MDB_txn *txn = NULL;
     int rc, src = SOUK_EIO;
     if (!ix) {
@@ -261,15 +263,67 @@ void souk_index_close(souk_index *ix)
         mdb_env_close(ix->env);
     souk_schema_free(ix->schema);
     souk_free(ix->dir);
-    souk__columns_release(ix->cols);
-    souk__typo_release(ix->typo);
+    souk__columns_release(ix->cols.obj);
+    souk__typo_release(ix->typo.obj);
     pthread_mutex_destroy(&ix->cols_lock);
+    pthread_cond_destroy(&ix->cols_cv);
     souk_free(ix);
 }
 
 const souk_schema *souk_index_schema(const souk_index *ix)
 {
     return ix->schema;
+}
+
+int souk__gen_get(souk_reader *r, souk__gen_cache *gc, uint64_t generation,
+                  const souk__gen_ops *ops, void *arg, void **out)
+{
+    souk_index *ix = r->ix;
+    pthread_mutex_lock(&ix->cols_lock);
+    for (;;) {
+        if (gc->obj && gc->generation == generation) {
+            ops->acquire(gc->obj);
+            *out = gc->obj;
+            pthread_mutex_unlock(&ix->cols_lock);
+            return 0;
+        }
+        if (gc->building != generation)
+            break;
+        pthread_cond_wait(&ix->cols_cv, &ix->cols_lock); /* another thread builds it */
+    }
+    int mine = gc->building == 0;
+    if (mine)
+        gc->building = generation;
+    pthread_mutex_unlock(&ix->cols_lock);
+    void *obj = NULL;
+    int rc = ops->build(r, generation, arg, &obj);
+    pthread_mutex_lock(&ix->cols_lock);
+    if (!rc) {
+        gc->builds++;
+        if (!gc->obj || gc->generation < generation) {
+            if (gc->obj)
+                ops->release(gc->obj);
+            ops->acquire(obj);
+            gc->obj = obj;
+            gc->generation = generation;
+        }
+    }
+    if (mine) {
+        gc->building = 0;
+        pthread_cond_broadcast(&ix->cols_cv);
+    }
+    pthread_mutex_unlock(&ix->cols_lock);
+    if (!rc)
+        *out = obj;
+    return rc;
+}
+
+void souk_index_cache_stats(souk_index *ix, uint64_t *column_builds, uint64_t *typo_builds)
+{
+    pthread_mutex_lock(&ix->cols_lock);
+    *column_builds = ix->cols.builds;
+    *typo_builds = ix->typo.builds;
+    pthread_mutex_unlock(&ix->cols_lock);
 }
 
 /* ------------------------------------------------------------------ readers */

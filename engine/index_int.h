@@ -12,6 +12,27 @@
 #define SOUK_DOCLEN_CHUNK 512 /* document lengths per doclen record */
 #define SOUK_INLINE_MAX 512   /* largest postings block kept inside its dictionary entry */
 
+struct souk__columns;
+struct souk__typo_dict;
+
+/* A structure built once per index generation and shared by every searcher (the attribute
+ * columns, the typo dictionary): the newest built, with a reference held by the cache, and the
+ * generation being built now, so concurrent requests after a commit wait for one build instead
+ * of each building their own. Guarded by souk_index.cols_lock. */
+typedef struct souk__gen_cache {
+    void *obj;
+    uint64_t generation; /* of obj */
+    uint64_t building;   /* generation a thread is building (0: none) */
+    uint64_t builds;     /* builds completed */
+} souk__gen_cache;
+
+/* How a cached structure is built and referenced. */
+typedef struct souk__gen_ops {
+    int (*build)(souk_reader *r, uint64_t generation, void *arg, void **out);
+    void (*acquire)(void *obj);
+    void (*release)(void *obj);
+} souk__gen_ops;
+
 struct souk_index {
     MDB_env *env;
     MDB_dbi meta, terms, post, doclen, docs, ids, termlist, attr;
@@ -20,10 +41,16 @@ struct souk_index {
     unsigned flags;
     /* Attribute columns of the latest snapshot seen (engine/columns.c), shared by every
      * searcher of this index; cols_lock guards the pointer. */
-    struct souk__columns *cols;
-    struct souk__typo_dict *typo; /* engine/typo.c, same lock */
+    souk__gen_cache cols;
+    souk__gen_cache typo; /* engine/typo.c, same lock */
     pthread_mutex_t cols_lock;
+    pthread_cond_t cols_cv; /* a build finished */
 };
+
+/* The cache's structure for generation (r's snapshot at that generation), with a reference for
+ * the caller: the cached one, the one another thread is building (waited for), or built now. */
+int souk__gen_get(souk_reader *r, souk__gen_cache *gc, uint64_t generation,
+                  const souk__gen_ops *ops, void *arg, void **out);
 
 /* Frees the column cache (engine/columns.c); called by souk_index_close. */
 void souk__columns_release(struct souk__columns *c);

@@ -11,6 +11,7 @@
  * MaxScore: terms sorted by their score bound; once k hits are in, the terms whose bounds
  * together cannot beat the k-th score no longer drive the iteration and are only probed for
  * documents the others found. */
+#include "columns.h"
 #include "match_int.h"
 #include "souk/lexicon.h"
 #include "typo.h"
@@ -990,6 +991,20 @@ static int blockmax_and_applies(const cur *root)
         if (root->kids[i]->kind != C_TERM || !root->kids[i]->scored)
             return 0;
     return 1;
+}
+
+int souk_searcher_warm(souk_searcher *s)
+{
+    souk__columns *c;
+    souk__typo_dict *t;
+    int rc = souk__columns_get(s->r, s->generation, s->next_docid, &c);
+    if (rc)
+        return rc;
+    souk__columns_release(c);
+    if ((rc = souk__typo_get(s->r, s->generation, &t)) != 0)
+        return rc;
+    souk__typo_release(t);
+    return 0;
 }
 
 int souk_suggest(souk_searcher *s, const souk_query *q, char **out)

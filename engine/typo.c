@@ -149,30 +149,34 @@ static int build(souk_reader *r, uint64_t gen, souk__typo_dict **out)
     return 0;
 }
 
+static int gen_build(souk_reader *r, uint64_t generation, void *arg, void **out)
+{
+    souk__typo_dict *t;
+    (void)arg;
+    int rc = build(r, generation, &t);
+    if (!rc)
+        *out = t;
+    return rc;
+}
+
+static void gen_acquire(void *obj)
+{
+    atomic_fetch_add_explicit(&((souk__typo_dict *)obj)->refs, 1, memory_order_relaxed);
+}
+
+static void gen_release(void *obj)
+{
+    souk__typo_release(obj);
+}
+
 int souk__typo_get(souk_reader *r, uint64_t generation, souk__typo_dict **out)
 {
-    int rc;
-    souk_index *ix = r->ix;
-    pthread_mutex_lock(&ix->cols_lock);
-    souk__typo_dict *t = ix->typo;
-    if (t && t->generation == generation) {
-        atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
-        pthread_mutex_unlock(&ix->cols_lock);
-        *out = t;
-        return 0;
-    }
-    pthread_mutex_unlock(&ix->cols_lock);
-    if ((rc = build(r, generation, &t)) != 0)
-        return rc;
-    pthread_mutex_lock(&ix->cols_lock);
-    if (!ix->typo || ix->typo->generation < t->generation) {
-        souk__typo_release(ix->typo);
-        atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
-        ix->typo = t;
-    }
-    pthread_mutex_unlock(&ix->cols_lock);
-    *out = t;
-    return 0;
+    static const souk__gen_ops ops = {gen_build, gen_acquire, gen_release};
+    void *obj;
+    int rc = souk__gen_get(r, &r->ix->typo, generation, &ops, NULL, &obj);
+    if (!rc)
+        *out = obj;
+    return rc;
 }
 
 /* Levenshtein distance of p (m <= 64 bytes) and t, or k + 1 when it exceeds k (Myers 1999,

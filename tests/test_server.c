@@ -848,6 +848,75 @@ static void test_concurrency_and_commit(int port)
     CHECK(ok > 100);
 }
 
+/* A number after `name` in a /metrics body (0 when absent). */
+static unsigned long long metric(const char *body, const char *name)
+{
+    const char *p = strstr(body, name);
+    return p ? strtoull(p + strlen(name), NULL, 10) : 0;
+}
+
+/* The warmer: after a commit, the attribute columns and typo dictionary of the new generation
+ * are built once, ahead of the requests, and concurrent filtered/faceted/typo requests then
+ * build nothing. */
+static void test_warmer(int port)
+{
+    resp r;
+    unsigned long long gen = 0, cols = 0, typo = 0;
+    /* Let the warmer catch up with the commit of the test before (its counts settle). */
+    for (int i = 0, same = 0; i < 100 && same < 4; i++) {
+        usleep(50000);
+        REQUIRE(get(port, "/metrics", AKEY, &r) == 0);
+        unsigned long long g = metric(r.body, "\nsouk_index_generation "),
+                           c = metric(r.body, "souk_cache_builds_total{cache=\"columns\"} "),
+                           t = metric(r.body, "souk_cache_builds_total{cache=\"typo\"} ");
+        resp_free(&r);
+        same = g == gen && c == cols && t == typo ? same + 1 : 0;
+        gen = g;
+        cols = c;
+        typo = t;
+    }
+    CHECK(cols >= 1 && typo >= 1); /* the generation at start was warmed */
+    char stream[600], cmd[2048];
+    snprintf(stream, sizeof stream, "%s/warm.ndjson", dir);
+    FILE *f = fopen(stream, "w");
+    fprintf(f, "{\"op\":\"upsert\",\"id\":\"zqx-warm\",\"title\":\"zqxwarmprobe tool\","
+               "\"section\":\"utils\"}\n");
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "'%s/souk-index' --data '%s' catalog '%s' >/dev/null 2>&1",
+             SOUK_BIN_DIR, data_dir, stream);
+    CHECK(system(cmd) == 0);
+    unsigned long long c2 = 0, t2 = 0, g2 = 0;
+    for (int i = 0; i < 100 && (g2 <= gen || c2 <= cols || t2 <= typo); i++) {
+        usleep(50000);
+        REQUIRE(get(port, "/metrics", AKEY, &r) == 0);
+        g2 = metric(r.body, "\nsouk_index_generation ");
+        c2 = metric(r.body, "souk_cache_builds_total{cache=\"columns\"} ");
+        t2 = metric(r.body, "souk_cache_builds_total{cache=\"typo\"} ");
+        resp_free(&r);
+    }
+    if (!(g2 == gen + 1 && c2 == cols + 1 && t2 == typo + 1))
+        fprintf(
+            stderr,
+            "  warmer: generation %llu -> %llu, column builds %llu -> %llu, typo %llu -> %llu\n",
+            gen, g2, cols, c2, typo, t2);
+    CHECK(g2 == gen + 1 && c2 == cols + 1 && t2 == typo + 1);
+    /* Requests of the new generation find both built. */
+    const char *targets[] = {"/v1/search?q=&filter=section+%3D+utils&facets=section",
+                             "/v1/search?q=zqxwarmprobe&sort=installed_size_kb:desc",
+                             "/v1/search?q=zqxwarmprobr&typo=true", "/v1/search?facets=section"};
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        REQUIRE(get(port, targets[i], SKEY, &r) == 0);
+        CHECK(r.status == 200);
+        if (i == 2)
+            CHECK(strstr(r.body, "\"id\":\"zqx-warm\""));
+        resp_free(&r);
+    }
+    REQUIRE(get(port, "/metrics", AKEY, &r) == 0);
+    CHECK(metric(r.body, "souk_cache_builds_total{cache=\"columns\"} ") == c2);
+    CHECK(metric(r.body, "souk_cache_builds_total{cache=\"typo\"} ") == t2);
+    resp_free(&r);
+}
+
 static void test_reload(server *s)
 {
     const char *newkey = "rotated-search-key-89";
@@ -1102,6 +1171,7 @@ int main(void)
     test_pipelining_and_cors(s.port);
     test_timeouts_and_cap(s.port);
     test_concurrency_and_commit(s.port);
+    test_warmer(s.port);
     test_reload(&s);
     test_access_log();
     test_graceful_shutdown(&s);

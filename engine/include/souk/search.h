@@ -95,6 +95,12 @@ int souk_search_explain(souk_searcher *s, const souk_query *q, const souk_search
  * or the index has no spelling table yet. *out owned by the caller (souk_free). */
 int souk_suggest(souk_searcher *s, const souk_query *q, char **out);
 
+/* Builds ahead what the first filter, facet, sort, browse or typo-tolerant search of the
+ * searcher's generation would otherwise build on its way (the attribute columns and the typo
+ * dictionary, shared by every searcher of the index, once per generation): a server calls it
+ * from a background thread when it sees a commit. */
+int souk_searcher_warm(souk_searcher *s);
+
 /* The query-parser fields of the index's schema (text prefixes and boolean keyword fields), for
  * souk_query_parse. Valid until the searcher is freed. */
 const souk_qp_field *souk_searcher_fields(souk_searcher *s, size_t *n);
