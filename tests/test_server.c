@@ -804,6 +804,20 @@ static void test_timeouts_and_cap(int port)
     usleep(100000);
 }
 
+/* Commits one catalog record into the served index with souk-index (its exit status). */
+static int index_record(const char *json)
+{
+    char stream[600], cmd[2048];
+    snprintf(stream, sizeof stream, "%s/record.ndjson", dir);
+    FILE *f = fopen(stream, "w");
+    REQUIRE(f);
+    fprintf(f, "%s\n", json);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "'%s/souk-index' --data '%s' catalog '%s' >/dev/null 2>&1",
+             SOUK_BIN_DIR, data_dir, stream);
+    return system(cmd);
+}
+
 static void test_concurrency_and_commit(int port)
 {
     /* 8 clients on keep-alive connections while souk-index commits a new document; the commit
@@ -819,15 +833,9 @@ static void test_concurrency_and_commit(int port)
         pthread_create(&th[i], NULL, load_main, &l[i]);
     }
     usleep(200000);
-    char stream[600], cmd[2048];
-    snprintf(stream, sizeof stream, "%s/new.ndjson", dir);
-    FILE *f = fopen(stream, "w");
-    fprintf(f, "{\"op\":\"upsert\",\"id\":\"zqx-probe\",\"title\":\"zqxcommitprobe packaging "
-               "tool\",\"description\":\"added while the server answers\"}\n");
-    fclose(f);
-    snprintf(cmd, sizeof cmd, "'%s/souk-index' --data '%s' catalog '%s' >/dev/null 2>&1",
-             SOUK_BIN_DIR, data_dir, stream);
-    CHECK(system(cmd) == 0);
+    CHECK(index_record("{\"op\":\"upsert\",\"id\":\"zqx-probe\",\"title\":\"zqxcommitprobe "
+                       "packaging tool\",\"description\":\"added while the server answers\"}") ==
+          0);
     resp r;
     REQUIRE(get(port, "/v1/search?q=zqxcommitprobe", SKEY, &r) == 0);
     CHECK(r.status == 200 && strstr(r.body, "\"id\":\"zqx-probe\"") &&
@@ -876,15 +884,8 @@ static void test_warmer(int port)
         typo = t;
     }
     CHECK(cols >= 1 && typo >= 1); /* the generation at start was warmed */
-    char stream[600], cmd[2048];
-    snprintf(stream, sizeof stream, "%s/warm.ndjson", dir);
-    FILE *f = fopen(stream, "w");
-    fprintf(f, "{\"op\":\"upsert\",\"id\":\"zqx-warm\",\"title\":\"zqxwarmprobe tool\","
-               "\"section\":\"utils\"}\n");
-    fclose(f);
-    snprintf(cmd, sizeof cmd, "'%s/souk-index' --data '%s' catalog '%s' >/dev/null 2>&1",
-             SOUK_BIN_DIR, data_dir, stream);
-    CHECK(system(cmd) == 0);
+    CHECK(index_record("{\"op\":\"upsert\",\"id\":\"zqx-warm\",\"title\":\"zqxwarmprobe "
+                       "tool\",\"section\":\"utils\"}") == 0);
     unsigned long long c2 = 0, t2 = 0, g2 = 0;
     for (int i = 0; i < 100 && (g2 <= gen || c2 <= cols || t2 <= typo); i++) {
         usleep(50000);

