@@ -997,13 +997,23 @@ int souk_searcher_warm(souk_searcher *s)
 {
     souk__columns *c;
     souk__typo_dict *t;
-    int rc = souk__columns_get(s->r, s->generation, s->next_docid, &c);
-    if (rc)
-        return rc;
-    souk__columns_release(c);
-    if ((rc = souk__typo_get(s->r, s->generation, &t)) != 0)
-        return rc;
-    souk__typo_release(t);
+    int rc = 0, cols, typo;
+    /* Only what requests have used: an index never searched with filters or typos costs its
+     * commits nothing. */
+    pthread_mutex_lock(&s->ix->cols_lock);
+    cols = s->ix->cols.obj != NULL;
+    typo = s->ix->typo.obj != NULL;
+    pthread_mutex_unlock(&s->ix->cols_lock);
+    if (cols) {
+        if ((rc = souk__columns_get(s->r, s->generation, s->next_docid, &c)) != 0)
+            return rc;
+        souk__columns_release(c);
+    }
+    if (typo) {
+        if ((rc = souk__typo_get(s->r, s->generation, &t)) != 0)
+            return rc;
+        souk__typo_release(t);
+    }
     return 0;
 }
 

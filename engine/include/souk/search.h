@@ -97,8 +97,9 @@ int souk_suggest(souk_searcher *s, const souk_query *q, char **out);
 
 /* Builds ahead what the first filter, facet, sort, browse or typo-tolerant search of the
  * searcher's generation would otherwise build on its way (the attribute columns and the typo
- * dictionary, shared by every searcher of the index, once per generation): a server calls it
- * from a background thread when it sees a commit. */
+ * dictionary, shared by every searcher of the index, once per generation), each only if some
+ * search has used it before: a server calls it from a background thread when it sees a
+ * commit. */
 int souk_searcher_warm(souk_searcher *s);
 
 /* The query-parser fields of the index's schema (text prefixes and boolean keyword fields), for
