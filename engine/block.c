@@ -11,6 +11,7 @@
 #include "souk/souk.h"
 #include "varint.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Bits needed for v (0 for 0). */
@@ -123,7 +124,10 @@ static void simd_init(void)
         }
     }
     __builtin_cpu_init();
-    simd_ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("ssse3");
+    /* SOUK_NO_SIMD=1 forces the scalar decoder (tests run the codec on both). */
+    const char *off = getenv("SOUK_NO_SIMD");
+    simd_ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("ssse3") &&
+              !(off && off[0] == '1');
 }
 
 static inline int simd_on(void)
@@ -193,6 +197,15 @@ __attribute__((target("avx2"))) static uint32_t bias_simd(uint32_t *out, uint32_
     return m;
 }
 #endif
+
+int souk_block_simd(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    return simd_on();
+#else
+    return 0;
+#endif
+}
 
 static void unpack(const uint8_t *p, size_t len, uint32_t n, unsigned bits, uint32_t *out)
 {

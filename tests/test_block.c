@@ -107,6 +107,7 @@ static void widths(void)
 int main(void)
 {
     widths();
+    printf("test_block: %s decoder\n", souk_block_simd() ? "SIMD" : "scalar");
     for (uint32_t n = 1; n <= SOUK_BLOCK_MAX; n++) {
         roundtrip(n, 0, 5, 3);
         roundtrip(n, 1, 100, 40);

@@ -62,6 +62,10 @@ int souk_block_parse(const uint8_t *p, size_t len, souk_block *b);
 /* Decodes the docids (count of them) into out. Returns 0 or SOUK_ECORRUPT. */
 int souk_block_docids(const souk_block *b, uint32_t *out);
 
+/* 1 when blocks are decoded with SIMD (x86-64 with AVX2, unless the environment sets
+ * SOUK_NO_SIMD=1), 0 when with the scalar decoder. */
+int souk_block_simd(void);
+
 /* Decodes the wdfs into out. Returns 0 or SOUK_ECORRUPT. */
 int souk_block_wdfs(const souk_block *b, uint32_t *out);
 
