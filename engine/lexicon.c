@@ -195,22 +195,14 @@ int souk__lexicon_apply(const souk_lexicon *l, const souk_query *q, souk_query *
     for (uint32_t k = 0; k < nk && !single; k++)
         if (q->nodes[q->kids[root->first_kid + k]].op != SOUK_QOP_TERM)
             return 0;
-    souk_query *e = souk_calloc(1, sizeof *e);
-    size_t capn = q->nnodes + 16, capk = q->nkids + 16;
-    int rc = SOUK_ENOMEM;
-    if (!e || !(e->nodes = souk_calloc(capn, sizeof *e->nodes)) ||
-        !(e->kids = souk_calloc(capk, sizeof *e->kids)))
-        goto fail;
-    for (size_t i = 0; i < q->nnodes; i++) {
-        e->nodes[i] = q->nodes[i];
-        e->nodes[i].term = NULL;
-        if (q->nodes[i].term &&
-            !(e->nodes[i].term = souk_strndup(q->nodes[i].term, q->nodes[i].term_len)))
-            goto fail;
-    }
-    e->nnodes = q->nnodes;
-    e->root = q->root;
-    /* The new root's children are appended after the old kids. */
+    /* A copy with room to grow (add_node and add_kid grow it further); new nodes and kids are
+     * appended after the old ones, which other nodes may still use. */
+    souk_query *e = NULL;
+    size_t capn = q->nnodes + 16 + 1, capk = q->nkids + 16 + 1;
+    int rc = souk__query_clone(q, 16, 16, &e);
+    if (rc)
+        return rc;
+    rc = SOUK_ENOMEM;
     uint32_t *words = souk_malloc((nk ? nk : 1) * sizeof *words);
     if (!words)
         goto fail;
@@ -313,32 +305,16 @@ int souk__lexicon_apply(const souk_lexicon *l, const souk_query *q, souk_query *
     for (uint32_t k = 0; k < nroot; k++)
         if (add_kid(e, &capk, newkids[k]))
             goto fail_words;
-    /* Copy the original kid array in front: e->kids started empty, so the old nodes' kid
-     * ranges must be re-based. */
     souk_free(words);
     souk_free(newkids);
-    {
-        uint32_t shift = (uint32_t)q->nkids;
-        uint32_t *k2 = souk_malloc((q->nkids + e->nkids + 1) * sizeof *k2);
-        if (!k2)
+    if (single) { /* a new OR root over the rewritten word */
+        int r = add_node(e, &capn, (souk_qnode){.op = SOUK_QOP_OR});
+        if (r < 0)
             goto fail;
-        memcpy(k2, q->kids, q->nkids * sizeof *k2);
-        memcpy(k2 + q->nkids, e->kids, e->nkids * sizeof *k2);
-        souk_free(e->kids);
-        e->kids = k2;
-        for (size_t i = q->nnodes; i < e->nnodes; i++)
-            if (e->nodes[i].nkids)
-                e->nodes[i].first_kid += shift;
-        e->nkids += shift;
-        if (single) { /* a new OR root over the rewritten word */
-            int r = add_node(e, &capn, (souk_qnode){.op = SOUK_QOP_OR});
-            if (r < 0)
-                goto fail;
-            e->root = (uint32_t)r;
-        }
-        e->nodes[e->root].first_kid = first + shift;
-        e->nodes[e->root].nkids = nroot;
+        e->root = (uint32_t)r;
     }
+    e->nodes[e->root].first_kid = first;
+    e->nodes[e->root].nkids = nroot;
     *out = e;
     return 0;
 fail_words:
