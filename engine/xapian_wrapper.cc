@@ -1608,18 +1608,40 @@ extern "C" int souk_query_parse(const char *text, size_t len, const char *lang,
 
 /* ------------------------------------------------------------------ Xapian database */
 
-struct souk_xdb {
-    ParserCache parser; /* queries are parsed as a Xapian application would: one parser */
+/* A Xapian database opened read-only or writable, with the last error: what the oracle
+ * database (souk_xdb) and the spelling table (souk_xspell) share. */
+struct XHandle {
     Xapian::Database *ro = nullptr;
     Xapian::WritableDatabase *rw = nullptr;
-    Xapian::TermGenerator tg;
-    std::unordered_map<std::string, Xapian::Stem> stems;
     std::string err;
 
     Xapian::Database &db()
     {
         return rw ? *rw : *ro;
     }
+    void open(const char *path, int writable, int flags)
+    {
+        if (writable)
+            rw = new Xapian::WritableDatabase(path, Xapian::DB_CREATE_OR_OPEN | flags);
+        else
+            ro = new Xapian::Database(path);
+    }
+    ~XHandle()
+    {
+        try {
+            if (rw)
+                rw->close();
+        } catch (...) {
+        }
+        delete rw;
+        delete ro;
+    }
+};
+
+struct souk_xdb : XHandle {
+    ParserCache parser; /* queries are parsed as a Xapian application would: one parser */
+    Xapian::TermGenerator tg;
+    std::unordered_map<std::string, Xapian::Stem> stems;
 };
 
 #define XDB_CATCH(db)                                                                              \
@@ -1644,10 +1666,7 @@ extern "C" int souk_xdb_open(const char *path, int writable, souk_xdb **out, cha
     souk_xdb *db = nullptr;
     try {
         db = new souk_xdb();
-        if (writable)
-            db->rw = new Xapian::WritableDatabase(path, Xapian::DB_CREATE_OR_OPEN);
-        else
-            db->ro = new Xapian::Database(path);
+        db->open(path, writable, 0);
         db->tg.set_flags(Xapian::TermGenerator::FLAG_CJK_NGRAM);
         db->tg.set_stemming_strategy(Xapian::TermGenerator::STEM_SOME);
         *out = db;
@@ -1663,15 +1682,6 @@ extern "C" int souk_xdb_open(const char *path, int writable, souk_xdb **out, cha
 
 extern "C" void souk_xdb_close(souk_xdb *db)
 {
-    if (!db)
-        return;
-    try {
-        if (db->rw)
-            db->rw->close();
-    } catch (...) {
-    }
-    delete db->rw;
-    delete db->ro;
     delete db;
 }
 
@@ -1876,15 +1886,7 @@ extern "C" int souk_xdb_search(souk_xdb *db, const char *q, size_t len, const ch
 
 /* ------------------------------------------------------------------ spelling */
 
-struct souk_xspell {
-    Xapian::Database *ro = nullptr;
-    Xapian::WritableDatabase *rw = nullptr;
-    std::string err;
-
-    Xapian::Database &db()
-    {
-        return rw ? *rw : *ro;
-    }
+struct souk_xspell : XHandle {
 };
 
 extern "C" int souk_xspell_open(const char *path, int writable, souk_xspell **out, char *err,
@@ -1893,11 +1895,7 @@ extern "C" int souk_xspell_open(const char *path, int writable, souk_xspell **ou
     souk_xspell *sp = nullptr;
     try {
         sp = new souk_xspell();
-        if (writable)
-            sp->rw = new Xapian::WritableDatabase(path, Xapian::DB_CREATE_OR_OPEN |
-                                                            Xapian::DB_BACKEND_GLASS);
-        else
-            sp->ro = new Xapian::Database(path);
+        sp->open(path, writable, Xapian::DB_BACKEND_GLASS);
         *out = sp;
         return SOUK_OK;
     } catch (const Xapian::DatabaseOpeningError &e) {
@@ -1915,15 +1913,6 @@ extern "C" int souk_xspell_open(const char *path, int writable, souk_xspell **ou
 
 extern "C" void souk_xspell_close(souk_xspell *sp)
 {
-    if (!sp)
-        return;
-    try {
-        if (sp->rw)
-            sp->rw->close();
-    } catch (...) {
-    }
-    delete sp->rw;
-    delete sp->ro;
     delete sp;
 }
 
@@ -1932,15 +1921,13 @@ extern "C" const char *souk_xspell_errmsg(const souk_xspell *sp)
     return sp ? sp->err.c_str() : "no spelling database";
 }
 
-#define XSPELL_CATCH(sp) XDB_CATCH(sp)
-
 extern "C" int souk_xspell_reopen(souk_xspell *sp)
 {
     try {
         sp->db().reopen();
         return SOUK_OK;
     }
-    XSPELL_CATCH(sp)
+    XDB_CATCH(sp)
 }
 
 extern "C" int souk_xspell_generation(souk_xspell *sp, uint64_t *gen)
@@ -1950,7 +1937,7 @@ extern "C" int souk_xspell_generation(souk_xspell *sp, uint64_t *gen)
         *gen = v.empty() ? 0 : std::strtoull(v.c_str(), nullptr, 10);
         return SOUK_OK;
     }
-    XSPELL_CATCH(sp)
+    XDB_CATCH(sp)
 }
 
 extern "C" int souk_xspell_words(souk_xspell *sp, souk_xspell_fn fn, void *ctx)
@@ -1964,7 +1951,7 @@ extern "C" int souk_xspell_words(souk_xspell *sp, souk_xspell_fn fn, void *ctx)
         }
         return SOUK_OK;
     }
-    XSPELL_CATCH(sp)
+    XDB_CATCH(sp)
 }
 
 extern "C" int souk_xspell_change(souk_xspell *sp, const char *word, size_t len, int64_t delta)
@@ -1987,7 +1974,7 @@ extern "C" int souk_xspell_change(souk_xspell *sp, const char *word, size_t len,
         }
         return SOUK_OK;
     }
-    XSPELL_CATCH(sp)
+    XDB_CATCH(sp)
 }
 
 extern "C" int souk_xspell_commit(souk_xspell *sp, uint64_t generation)
@@ -1999,7 +1986,7 @@ extern "C" int souk_xspell_commit(souk_xspell *sp, uint64_t generation)
         sp->rw->commit();
         return SOUK_OK;
     }
-    XSPELL_CATCH(sp)
+    XDB_CATCH(sp)
 }
 
 extern "C" int souk_xspell_suggest(souk_xspell *sp, const char *word, size_t len,
@@ -2026,5 +2013,5 @@ extern "C" int souk_xspell_suggest(souk_xspell *sp, const char *word, size_t len
         *outlen = s.size();
         return SOUK_OK;
     }
-    XSPELL_CATCH(sp)
+    XDB_CATCH(sp)
 }
