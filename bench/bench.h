@@ -2,6 +2,24 @@
 #ifndef SOUK_BENCH_H
 #define SOUK_BENCH_H
 
+#include <stddef.h>
+
+/* The set-up the benchmarks share (bench_main.c). */
+
+/* The project root from this executable's location (<root>/<build>/bin/souk-bench) and, when
+ * bindir is not NULL, the executable's folder. Returns 0, or -1 when /proc/self/exe cannot be
+ * read. */
+int bench_locate(char *root, size_t rootlen, char *bindir, size_t binlen);
+
+/* The catalog: catalog as given (--catalog), or when empty the Debian catalog of the shared data
+ * (../shared/data/catalog/debian-packages.jsonl.xz). Returns 0 when it is readable, or 1 after
+ * printing the SKIP line. */
+int bench_catalog(const char *root, char *catalog, size_t size);
+
+/* The work folder of benchmark `name`: work as given (--work, created when missing), or when
+ * empty a fresh /tmp/souk-bench-NAME.XXXXXX. Returns 0, or -1 with a message. */
+int bench_workdir(const char *name, char *work, size_t size);
+
 /* souk-bench index: indexing throughput, memory and size, Souk beside Xapian, FTS5, Sphinx. */
 int bench_index(int argc, char **argv);
 

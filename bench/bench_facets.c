@@ -105,15 +105,9 @@ int bench_facets(int argc, char **argv)
 {
     char root[PATH_MAX - 128], catalog[PATH_MAX] = "", work[PATH_MAX - 128] = "", cmd[3 * PATH_MAX];
     int rounds = 5, keep = 0;
-    ssize_t rl = readlink("/proc/self/exe", root, sizeof root - 1);
-    if (rl <= 0)
-        return 1;
-    root[rl] = 0;
     char bindir[PATH_MAX];
-    snprintf(bindir, sizeof bindir, "%s", root);
-    *strrchr(bindir, '/') = 0;
-    for (int up = 0; up < 3; up++)
-        *strrchr(root, '/') = 0;
+    if (bench_locate(root, sizeof root, bindir, sizeof bindir) != 0)
+        return 1;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--catalog") == 0 && i + 1 < argc)
             snprintf(catalog, sizeof catalog, "%s", argv[++i]);
@@ -133,20 +127,10 @@ int bench_facets(int argc, char **argv)
         fprintf(stderr, "souk-bench facets: --rounds 1..100\n");
         return 2;
     }
-    if (!catalog[0])
-        snprintf(catalog, sizeof catalog, "%s/../shared/data/catalog/debian-packages.jsonl.xz",
-                 root);
-    if (access(catalog, R_OK) != 0) {
-        printf("SKIP: catalog %s not found\n", catalog);
+    if (bench_catalog(root, catalog, sizeof catalog))
         return 0;
-    }
-    if (!work[0]) {
-        snprintf(work, sizeof work, "/tmp/souk-bench-facets.XXXXXX");
-        if (!mkdtemp(work))
-            return 1;
-    } else {
-        mkdir(work, 0700);
-    }
+    if (bench_workdir("facets", work, sizeof work))
+        return 1;
     char sdir[PATH_MAX], xdir[PATH_MAX], probe[PATH_MAX + 16], err[512];
     snprintf(sdir, sizeof sdir, "%s/souk", work);
     snprintf(xdir, sizeof xdir, "%s/xapian", work);

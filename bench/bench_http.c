@@ -459,15 +459,9 @@ int bench_http(int argc, char **argv)
 {
     char root[PATH_MAX - 128], catalog[PATH_MAX] = "", work[PATH_MAX - 128] = "", cmd[3 * PATH_MAX];
     int duration = 10, conns = 64, keep = 0, nproc = 64;
-    ssize_t rl = readlink("/proc/self/exe", root, sizeof root - 1);
-    if (rl <= 0)
-        return 1;
-    root[rl] = 0;
     char bindir[PATH_MAX];
-    snprintf(bindir, sizeof bindir, "%s", root);
-    *strrchr(bindir, '/') = 0;
-    for (int up = 0; up < 3; up++)
-        *strrchr(root, '/') = 0;
+    if (bench_locate(root, sizeof root, bindir, sizeof bindir) != 0)
+        return 1;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--catalog") == 0 && i + 1 < argc)
             snprintf(catalog, sizeof catalog, "%s", argv[++i]);
@@ -493,27 +487,16 @@ int bench_http(int argc, char **argv)
                         "dividing --conns\n");
         return 2;
     }
-    if (!catalog[0])
-        snprintf(catalog, sizeof catalog, "%s/../shared/data/catalog/debian-packages.jsonl.xz",
-                 root);
-    if (access(catalog, R_OK) != 0) {
-        printf("SKIP: catalog %s not found\n", catalog);
+    if (bench_catalog(root, catalog, sizeof catalog))
         return 0;
-    }
     if (system("command -v h2load >/dev/null && command -v nginx >/dev/null") != 0 &&
         access("/usr/sbin/nginx", X_OK) != 0) {
         printf("SKIP: h2load (nghttp2-client) or nginx (nginx-light) is not installed\n");
         return 0;
     }
     setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
-    if (!work[0]) {
-        snprintf(work, sizeof work, "/tmp/souk-bench-http.XXXXXX");
-        if (!mkdtemp(work))
-            return 1;
-    } else if (mkdir(work, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "souk-bench http: cannot create %s: %s\n", work, strerror(errno));
+    if (bench_workdir("http", work, sizeof work))
         return 1;
-    }
     char data[PATH_MAX], server[PATH_MAX + 16], probe[PATH_MAX + 16];
     snprintf(data, sizeof data, "%s/souk", work);
     snprintf(server, sizeof server, "%s/souk-server", bindir);

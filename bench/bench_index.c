@@ -206,28 +206,6 @@ static int dir_missing_or_empty(const char *dir)
     return empty;
 }
 
-/* The project root from this executable's location: <root>/<build>/bin/souk-bench. Returns 0,
- * or -1 when /proc/self/exe cannot be read. */
-static int project_root(char *buf, size_t size)
-{
-    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
-    char *slash;
-    int i;
-
-    if (n <= 0 || (size_t)n >= size - 1)
-        return -1;
-    buf[n] = '\0';
-    for (i = 0; i < 3; i++) {
-        slash = strrchr(buf, '/');
-        if (slash == NULL)
-            return -1;
-        *slash = '\0';
-    }
-    if (buf[0] == '\0')
-        snprintf(buf, size, "/");
-    return 0;
-}
-
 /* Run argv (looked up in PATH) with stdout going to out_path (created or truncated) and, if
  * err_too, stderr as well. Returns 0 when it exited with status 0, else -1 with a message in
  * err. */
@@ -992,7 +970,7 @@ int bench_index(int argc, char **argv)
         status = 2;
         goto out;
     }
-    if (project_root(root, sizeof root) != 0) {
+    if (bench_locate(root, sizeof root, NULL, 0) != 0) {
         fprintf(stderr, "souk-bench index: cannot find the project root from /proc/self/exe\n");
         goto fail;
     }

@@ -7,8 +7,57 @@
 #include "bench.h"
 #include "souk/souk.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int bench_locate(char *root, size_t rootlen, char *bindir, size_t binlen)
+{
+    ssize_t n = readlink("/proc/self/exe", root, rootlen - 1);
+    if (n <= 0 || (size_t)n >= rootlen - 1)
+        return -1;
+    root[n] = '\0';
+    for (int i = 0; i < 3; i++) {
+        char *slash = strrchr(root, '/');
+        if (slash == NULL)
+            return -1;
+        *slash = '\0';
+        if (i == 0 && bindir)
+            snprintf(bindir, binlen, "%s", root);
+    }
+    if (root[0] == '\0')
+        snprintf(root, rootlen, "/");
+    return 0;
+}
+
+int bench_catalog(const char *root, char *catalog, size_t size)
+{
+    if (!catalog[0])
+        snprintf(catalog, size, "%s/../shared/data/catalog/debian-packages.jsonl.xz", root);
+    if (access(catalog, R_OK) != 0) {
+        printf("SKIP: catalog %s not found\n", catalog);
+        return 1;
+    }
+    return 0;
+}
+
+int bench_workdir(const char *name, char *work, size_t size)
+{
+    if (!work[0]) {
+        snprintf(work, size, "/tmp/souk-bench-%s.XXXXXX", name);
+        if (!mkdtemp(work)) {
+            fprintf(stderr, "souk-bench %s: mkdtemp: %s\n", name, strerror(errno));
+            return -1;
+        }
+    } else if (mkdir(work, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "souk-bench %s: cannot create %s: %s\n", name, work, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
 
 int main(int argc, char **argv)
 {

@@ -365,12 +365,8 @@ int bench_search(int argc, char **argv)
 {
     char root[PATH_MAX - 128], catalog[PATH_MAX] = "", work[PATH_MAX - 128] = "", cmd[3 * PATH_MAX];
     int rounds = 5, keep = 0, large = 0, only = -1;
-    ssize_t rl = readlink("/proc/self/exe", root, sizeof root - 1);
-    if (rl <= 0)
+    if (bench_locate(root, sizeof root, NULL, 0) != 0)
         return 1;
-    root[rl] = 0;
-    for (int up = 0; up < 3; up++)
-        *strrchr(root, '/') = 0; /* build/bin/souk-bench -> project root */
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--catalog") == 0 && i + 1 < argc)
             snprintf(catalog, sizeof catalog, "%s", argv[++i]);
@@ -392,18 +388,10 @@ int bench_search(int argc, char **argv)
             return 2;
         }
     }
-    if (!catalog[0])
-        snprintf(catalog, sizeof catalog, "%s/../shared/data/catalog/debian-packages.jsonl.xz",
-                 root);
-    if (access(catalog, R_OK) != 0) {
-        printf("SKIP: catalog %s not found\n", catalog);
+    if (bench_catalog(root, catalog, sizeof catalog))
         return 0;
-    }
-    if (!work[0]) {
-        snprintf(work, sizeof work, "/tmp/souk-bench-search.XXXXXX");
-        if (!mkdtemp(work))
-            return 1;
-    }
+    if (bench_workdir("search", work, sizeof work))
+        return 1;
     char nd[PATH_MAX + 32], sdir[PATH_MAX + 32], xdir[PATH_MAX + 32], schema[PATH_MAX + 64];
     snprintf(nd, sizeof nd, "%s/catalog.ndjson", work);
     snprintf(sdir, sizeof sdir, "%s/souk", work);
