@@ -280,6 +280,29 @@ static void on_word(void *ctx, const char *term, size_t len, uint32_t pos, uint3
     }
 }
 
+/* The words of q's text by position, raw and in their "Z" form, as analysis gives them; *out
+ * NULL when the analyzer refuses the text (nothing to compare with). *tp gets the last
+ * position. Returns 0 or an error. */
+static int query_words(const souk_query *q, words **out, uint32_t *tp)
+{
+    *out = NULL;
+    *tp = 0;
+    words *w = souk_calloc(1, sizeof *w);
+    souk_analyzer *an = NULL;
+    int rc = w ? souk_analyzer_new(&an) : SOUK_ENOMEM;
+    if (rc) {
+        souk_free(w);
+        return rc;
+    }
+    if (souk_analyze(an, q->text, q->text_len, q->lang, "", 1, tp, on_word, w) != 0) {
+        souk_free(w);
+        w = NULL;
+    }
+    souk_analyzer_free(an);
+    *out = w;
+    return 0;
+}
+
 int souk__typo_expand(souk_searcher *s, const souk_query *q, double weight, souk_query **out)
 {
     souk_reader *r = s->r;
@@ -287,15 +310,12 @@ int souk__typo_expand(souk_searcher *s, const souk_query *q, double weight, souk
     if (!q->text || !q->lang)
         return 0; /* a query not made by souk_query_parse: nothing to compare with */
     uint8_t *pos = souk_calloc(q->nnodes ? q->nnodes : 1, 1);
-    words *w = souk_calloc(1, sizeof *w);
-    souk_analyzer *an = NULL;
+    words *w = NULL;
     souk__typo_dict *t = NULL;
     souk_query *e = NULL;
-    int rc = pos && w ? souk_analyzer_new(&an) : SOUK_ENOMEM;
-    if (rc)
-        goto out;
-    uint32_t tp = 0;
-    if (souk_analyze(an, q->text, q->text_len, q->lang, "", 1, &tp, on_word, w) != 0)
+    uint32_t tp;
+    int rc = pos ? query_words(q, &w, &tp) : SOUK_ENOMEM;
+    if (rc || !w)
         goto out; /* text the analyzer refuses: no typo expansion */
     mark_positional(q, q->root, 0, pos);
     int typo_words = r->ix->schema->typo_words;
@@ -359,7 +379,6 @@ int souk__typo_expand(souk_searcher *s, const souk_query *q, double weight, souk
 out:
     souk_free(pos);
     souk_free(w);
-    souk_analyzer_free(an);
     souk__typo_release(t);
     if (rc) {
         souk_query_free(e);
@@ -407,12 +426,11 @@ int souk__suggest(souk_searcher *s, const souk_query *q, char **out)
     souk_xspell *sp = spelling_of(s);
     if (!sp)
         return 0;
-    words *w = souk_calloc(1, sizeof *w);
-    souk_analyzer *an = NULL;
+    words *w = NULL;
     char *res = NULL;
-    int rc = w ? souk_analyzer_new(&an) : SOUK_ENOMEM;
-    uint32_t tp = 0;
-    if (rc || souk_analyze(an, q->text, q->text_len, q->lang, "", 1, &tp, on_word, w) != 0)
+    uint32_t tp;
+    int rc = query_words(q, &w, &tp);
+    if (rc || !w)
         goto out;
     /* The query's words in order; each unknown word of 3+ letters replaced by Xapian's
      * suggestion when this snapshot has it (the table may be a commit behind). */
@@ -459,7 +477,6 @@ int souk__suggest(souk_searcher *s, const souk_query *q, char **out)
     }
 out:
     souk_free(w);
-    souk_analyzer_free(an);
     if (rc) {
         souk_free(res);
         return rc;
