@@ -156,8 +156,6 @@ int souk_spelling_sync(souk_index *ix, souk_spelling_stats *st, char *err, size_
 xfail:
     snprintf(err, errlen, "spelling: %s", souk_xspell_errmsg(sp));
 out:
-    if (st->up_to_date)
-        st->words = 0;
     wlist_free(&ixw);
     wlist_free(&spw);
     souk_xspell_close(sp);
