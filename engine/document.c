@@ -1,5 +1,6 @@
 /* document.c: catalog record -> analyzed document (see souk/document.h). */
 #include "codes.h"
+#include "qsort_inline.h"
 #include "souk/document.h"
 #include "souk/souk.h"
 #include "varint.h"
@@ -196,65 +197,9 @@ static inline int uterm_less(const souk_docbuilder *bd, uint32_t a, uint32_t b)
     return r ? r < 0 : x->len < y->len;
 }
 
-/* Sorts distinct-term indexes by term bytes: quicksort (median of three) with insertion sort
- * for short ranges, the comparison inlined (glibc's qsort_r is a merge sort through a function
- * pointer, a tenth of indexing time). Distinct terms never compare equal. */
-static void sort_uterms(const souk_docbuilder *bd, uint32_t *v, size_t n)
-{
-    while (n > 16) {
-        size_t m = n / 2;
-        /* Median of three into v[0]. */
-        if (uterm_less(bd, v[m], v[0])) {
-            uint32_t t = v[m];
-            v[m] = v[0];
-            v[0] = t;
-        }
-        if (uterm_less(bd, v[n - 1], v[m])) {
-            uint32_t t = v[n - 1];
-            v[n - 1] = v[m];
-            v[m] = t;
-            if (uterm_less(bd, v[m], v[0])) {
-                t = v[m];
-                v[m] = v[0];
-                v[0] = t;
-            }
-        }
-        uint32_t pivot = v[m];
-        size_t i = 0, j = n - 1;
-        for (;;) {
-            while (uterm_less(bd, v[i], pivot))
-                i++;
-            while (uterm_less(bd, pivot, v[j]))
-                j--;
-            if (i >= j)
-                break;
-            uint32_t t = v[i];
-            v[i] = v[j];
-            v[j] = t;
-            i++;
-            j--;
-        }
-        /* [0, j] <= pivot <= [j + 1, n): recurse into the smaller part. */
-        size_t left = j + 1;
-        if (left < n - left) {
-            sort_uterms(bd, v, left);
-            v += left;
-            n -= left;
-        } else {
-            sort_uterms(bd, v + left, n - left);
-            n = left;
-        }
-    }
-    for (size_t i = 1; i < n; i++) {
-        uint32_t x = v[i];
-        size_t k = i;
-        while (k > 0 && uterm_less(bd, x, v[k - 1])) {
-            v[k] = v[k - 1];
-            k--;
-        }
-        v[k] = x;
-    }
-}
+/* Sorts distinct-term indexes by term bytes (qsort_inline.h: glibc's qsort_r through a function
+ * pointer was a tenth of indexing time). Distinct terms never compare equal. */
+SOUK_QSORT_DEFINE(sort_uterms, uint32_t, const souk_docbuilder *, uterm_less)
 
 /* Aggregates the document's term occurrences into distinct terms, sorted by bytes, with wdf
  * and ascending positions: a hash table groups the occurrences, and only the distinct terms

@@ -5,6 +5,7 @@
  * including the stream offset, is written in the same transaction, so a crash at any moment
  * leaves the state of the last commit. */
 #include "index_int.h"
+#include "qsort_inline.h"
 #include "souk/souk.h"
 #include "varint.h"
 
@@ -105,6 +106,7 @@ struct souk_writer {
     MDB_txn *snap;       /* read snapshot the batch's "is this id new" answers come from */
     uint64_t snap_gen;   /* its generation */
     uint64_t next_docid; /* next docid to assign to a new id */
+    int dead_changes;    /* grouped changes of a document version replaced in this batch */
     char err[512];
 };
 
@@ -135,6 +137,7 @@ static void batch_clear(souk_writer *w)
 {
     arena_free(&w->mem);
     w->nops = 0;
+    w->dead_changes = 0;
     if (w->idmap)
         memset(w->idmap, 0, w->idcap * sizeof *w->idmap);
     grouping_clear(w->cc);
@@ -292,6 +295,8 @@ int souk_writer_delete(souk_writer *w, const char *id, size_t len)
         return SOUK_ENOMEM;
     if (created && classify_new_op(w, o))
         return SOUK_EIO;
+    if (o->ch_end > o->ch_begin)
+        w->dead_changes = 1;
     o->del = 1;
     o->nterms = 0;
     o->nattrs = 0;
@@ -874,19 +879,18 @@ typedef struct grank {
     uint32_t idx;
 } grank;
 
-static int cmp_group(const void *a, const void *b, void *arg)
+static inline int group_less(const tgroup *groups, grank a, grank b)
 {
-    const grank *ra = a, *rb = b;
-    if (ra->prefix != rb->prefix)
-        return ra->prefix < rb->prefix ? -1 : 1;
-    const tgroup *groups = arg;
-    const tgroup *x = &groups[ra->idx], *y = &groups[rb->idx];
+    if (a.prefix != b.prefix)
+        return a.prefix < b.prefix;
+    const tgroup *x = &groups[a.idx], *y = &groups[b.idx];
     size_t n = x->len < y->len ? x->len : y->len;
     int r = memcmp(x->term, y->term, n);
-    if (r)
-        return r;
-    return x->len < y->len ? -1 : x->len > y->len;
+    return r ? r < 0 : x->len < y->len;
 }
+
+/* Sorts touched terms into term order (distinct terms never compare equal). */
+SOUK_QSORT_DEFINE(sort_groups, grank, const tgroup *, group_less)
 
 static int cmp_change(const void *a, const void *b)
 {
@@ -1260,6 +1264,148 @@ static int bulk_merge(commit_ctx *c, const grank *rank, const uint32_t *fill, tc
     return rc;
 }
 
+/* ------------------------------------------------------------------ grouping by term */
+
+/* Phase 4's set-up: the touched terms sorted into term order, and the live changes copied into
+ * one array where each term's changes are contiguous (a counting sort). It runs in a thread of
+ * its own, with a helper for half of each pass over the changes: each half of the arrival
+ * order is counted, then copied, by one thread, and the second half's changes of a term go
+ * after the first half's, so the result is the serial one. None of it touches LMDB, so the
+ * writer thread writes the document records meanwhile. */
+typedef struct group_half {
+    struct group_job *j;
+    size_t from, to; /* changes [from, to) in arrival order */
+    uint32_t *cnt;   /* per group: live changes in the range, then the next slot to fill */
+    int copy;        /* which pass a helper thread runs */
+} group_half;
+
+typedef struct group_job {
+    commit_ctx *c;
+    grank *rank;
+    uint32_t *fill;
+    tchange *sorted;
+    int check_live; /* some changes belong to earlier versions of a document */
+    group_half half[2];
+    pthread_t th;
+    int started;
+} group_job;
+
+static void group_count(group_half *h)
+{
+    const commit_ctx *c = h->j->c;
+    memset(h->cnt, 0, c->ngroups * sizeof *h->cnt);
+    for (size_t i = h->from; i < h->to; i++) {
+        size_t ci = i >> CHANGE_CHUNK_BITS, at = i & (CHANGE_CHUNK - 1);
+        if (h->j->check_live) {
+            const op *o = &c->w->ops[c->chunks[ci][at].op];
+            if (i < o->ch_begin || i >= o->ch_end)
+                continue; /* an earlier version of a document repeated in this batch */
+        }
+        h->cnt[c->chunk_groups[ci][at]]++;
+    }
+}
+
+static void group_copy(group_half *h)
+{
+    const commit_ctx *c = h->j->c;
+    tchange *sorted = h->j->sorted;
+    for (size_t i = h->from; i < h->to; i++) {
+        size_t ci = i >> CHANGE_CHUNK_BITS, at = i & (CHANGE_CHUNK - 1);
+        const tchange *ch = &c->chunks[ci][at];
+        if (h->j->check_live) {
+            const op *o = &c->w->ops[ch->op];
+            if (i < o->ch_begin || i >= o->ch_end)
+                continue;
+        }
+        sorted[h->cnt[c->chunk_groups[ci][at]]++] = *ch;
+    }
+}
+
+static void *group_half_thread(void *arg)
+{
+    group_half *h = arg;
+    if (h->copy)
+        group_copy(h);
+    else
+        group_count(h);
+    return NULL;
+}
+
+/* Runs pass `copy` over both halves, the second in a helper thread when one can be had. */
+static void group_pass(group_job *j, int copy)
+{
+    pthread_t th;
+    j->half[1].copy = copy;
+    int helper = pthread_create(&th, NULL, group_half_thread, &j->half[1]) == 0;
+    j->half[0].copy = copy;
+    group_half_thread(&j->half[0]);
+    if (helper)
+        pthread_join(th, NULL);
+    else
+        group_half_thread(&j->half[1]);
+}
+
+static void *group_main(void *arg)
+{
+    group_job *j = arg;
+    commit_ctx *c = j->c;
+    grank *rank = j->rank;
+    group_pass(j, 0);
+    for (size_t g = 0; g < c->ngroups; g++) {
+        rank[g].idx = (uint32_t)g;
+        rank[g].prefix = souk__prefix8(c->groups[g].term, c->groups[g].len);
+    }
+    sort_groups(c->groups, rank, c->ngroups);
+    /* Each term's slots in term order (counting earlier versions, which leave gaps); within a
+     * term, the first half's changes, then the second's. */
+    uint32_t at = 0;
+    for (size_t r = 0; r < c->ngroups; r++) {
+        uint32_t g = rank[r].idx, n0 = j->half[0].cnt[g];
+        c->groups[g].start = at;
+        j->fill[g] = n0 + j->half[1].cnt[g];
+        j->half[0].cnt[g] = at;
+        j->half[1].cnt[g] = at + n0;
+        at += c->groups[g].n;
+    }
+    group_pass(j, 1);
+    return NULL;
+}
+
+/* Starts the grouping; group_changes_finish waits for it. */
+static int group_changes_start(group_job *j, commit_ctx *c, grank *rank, uint32_t *fill,
+                               tchange *sorted)
+{
+    memset(j, 0, sizeof *j);
+    j->c = c;
+    j->rank = rank;
+    j->fill = fill;
+    j->sorted = sorted;
+    j->check_live = c->w->dead_changes != 0;
+    for (int k = 0; k < 2; k++) {
+        j->half[k].j = j;
+        j->half[k].from = k ? c->nch / 2 : 0;
+        j->half[k].to = k ? c->nch : c->nch / 2;
+        j->half[k].cnt = souk_malloc((c->ngroups + 1) * sizeof *j->half[k].cnt);
+    }
+    if (!j->half[0].cnt || !j->half[1].cnt) {
+        souk_free(j->half[0].cnt);
+        souk_free(j->half[1].cnt);
+        return ENOMEM;
+    }
+    j->started = pthread_create(&j->th, NULL, group_main, j) == 0;
+    if (!j->started)
+        group_main(j); /* no thread: group here, before the document records */
+    return 0;
+}
+
+static void group_changes_finish(group_job *j)
+{
+    if (j->started)
+        pthread_join(j->th, NULL);
+    souk_free(j->half[0].cnt);
+    souk_free(j->half[1].cnt);
+}
+
 /* Forgets every grouped change (kept: buffers for reuse). */
 static void grouping_clear(commit_ctx *c)
 {
@@ -1353,6 +1499,8 @@ static int pregroup(souk_writer *w, op *o, const souk_dterm *terms)
             return MDB_MAP_FULL;
         o->docid = (uint32_t)w->next_docid++;
     }
+    if (o->ch_end > o->ch_begin)
+        w->dead_changes = 1; /* its earlier version's changes stay in the arrays */
     o->ch_begin = (uint32_t)c->nch;
     for (uint32_t i = 0; i < o->nterms; i++) {
         const souk_dterm *t = &terms[i];
@@ -1539,20 +1687,8 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         }
         w->ops[dc->opi].ch_end = (uint32_t)c->nch;
     }
-    /* Phase 3: document records and lengths (postings merging below reads the new lengths). */
-    for (size_t i = 0; i < ndc; i++) {
-        if ((rc = write_doc(c, &dcs[i], dcs[i].docid >= first_new)) != 0) {
-            mdb_fail(c, rc, "write document");
-            goto out;
-        }
-    }
-    if ((rc = write_doclens(c, dls, ndl)) != 0) {
-        mdb_fail(c, rc, "write lengths");
-        goto out;
-    }
-    c->dl_chunk_valid = 0;
-    /* Phase 4: merge each touched term, in term order. The live changes are first grouped by
-     * term (a counting sort), so each term's changes are contiguous and read sequentially. */
+    /* Phase 4 set-up, while this thread writes the document records: two threads sort the
+     * touched terms and group the live changes by term (see group_changes). */
     rank = souk_malloc((c->ngroups + 1) * sizeof *rank);
     fill = souk_calloc(c->ngroups + 1, sizeof *fill);
     sorted = souk_malloc((c->nch + 1) * sizeof *sorted);
@@ -1560,24 +1696,20 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         rc = ENOMEM;
         goto out;
     }
-    for (size_t g = 0; g < c->ngroups; g++) {
-        rank[g].idx = (uint32_t)g;
-        rank[g].prefix = souk__prefix8(c->groups[g].term, c->groups[g].len);
+    group_job gj;
+    if ((rc = group_changes_start(&gj, c, rank, fill, sorted)) != 0)
+        goto out;
+    /* Phase 3: document records and lengths (postings merging below reads the new lengths). */
+    for (size_t i = 0; i < ndc && !rc; i++) {
+        if ((rc = write_doc(c, &dcs[i], dcs[i].docid >= first_new)) != 0)
+            mdb_fail(c, rc, "write document");
     }
-    qsort_r(rank, c->ngroups, sizeof *rank, cmp_group, c->groups);
-    uint32_t at = 0;
-    for (size_t r = 0; r < c->ngroups; r++) {
-        c->groups[rank[r].idx].start = at;
-        at += c->groups[rank[r].idx].n;
-    }
-    for (size_t i = 0; i < c->nch; i++) {
-        const tchange *ch = &c->chunks[i >> CHANGE_CHUNK_BITS][i & (CHANGE_CHUNK - 1)];
-        const op *o = &w->ops[ch->op];
-        if (i < o->ch_begin || i >= o->ch_end)
-            continue; /* an earlier version of a document repeated in this batch */
-        uint32_t g = c->chunk_groups[i >> CHANGE_CHUNK_BITS][i & (CHANGE_CHUNK - 1)];
-        sorted[c->groups[g].start + fill[g]++] = *ch;
-    }
+    if (!rc && (rc = write_doclens(c, dls, ndl)) != 0)
+        mdb_fail(c, rc, "write lengths");
+    group_changes_finish(&gj);
+    if (rc)
+        goto out;
+    c->dl_chunk_valid = 0;
     /* Into an empty index, terms are encoded in parallel (see bulk_merge). */
     int bulk = c->terms_append && c->post_append && c->ngroups > BULK_CHUNK;
     if (bulk) {
