@@ -323,6 +323,8 @@ size_t souk_block_encode(const souk_block_in *in, uint8_t *out)
             p += varint_put(p, in->npos[i]);
         for (uint32_t i = 0; i < n; i++) {
             uint32_t prev = 0;
+            if (in->pos_each)
+                pp = in->pos_each[i];
             for (uint32_t k = 0; k < in->npos[i]; k++) {
                 p += varint_put(p, pp[k] - prev);
                 prev = pp[k];

@@ -538,7 +538,7 @@ static void block_input(const plist *o, const uint32_t *lens, uint32_t from, uin
         ratio = nextafterf(ratio, 0.0f);
     souk_block_in b = {
         to - from,         o->docids + from, o->wdfs + from, has_pos ? o->npos + from : NULL,
-        o->pos + pos_from, min_dl,           ratio};
+        o->pos + pos_from, min_dl,           ratio,          NULL};
     *in = b;
     *npos_out = npos;
 }
@@ -1119,29 +1119,58 @@ static void bulk_record_done(bulk_chunk *k, uint8_t *rec, uint32_t klen, uint32_
     k->len += 9 + (size_t)klen + vlen;
 }
 
+/* The bulk encoder's view of one term's postings: arrays filled straight from its changes, and
+ * each posting's positions left where the analysis put them. */
+typedef struct bulk_list {
+    plist p; /* docids, wdfs, npos, doclens (no positions) */
+    const uint32_t **pos_each;
+    uint32_t pos_cap;
+} bulk_list;
+
 /* Encodes one new term (all puts, lengths known) into chunk k. */
-static int bulk_term(bulk_chunk *k, const tgroup *tg, tchange *ch, uint32_t n, plist *o)
+static int bulk_term(bulk_chunk *k, const tgroup *tg, tchange *ch, uint32_t n, bulk_list *bl)
 {
     if (tg->unsorted)
         qsort(ch, n, sizeof *ch, cmp_change);
-    souk_term_info info = {0, 0, 0, 0};
-    o->n = 0;
-    o->npos_total = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (ch[i].del)
-            return EINVAL; /* not a new term: the serial path handles it */
-        if (plist_push(o, ch[i].docid, ch[i].wdf, ch[i].npos, ch[i].pos, ch[i].doclen))
+    plist *o = &bl->p;
+    if (plist_reserve(o, n, 0))
+        return ENOMEM;
+    if (n > bl->pos_cap) {
+        uint32_t nc = bl->pos_cap ? bl->pos_cap : 256;
+        while (nc < n)
+            nc *= 2;
+        const uint32_t **pe = souk_realloc(bl->pos_each, nc * sizeof *pe);
+        if (!pe)
             return ENOMEM;
-        info.df++;
-        info.cf += ch[i].wdf;
-        if (ch[i].wdf > info.max_wdf)
-            info.max_wdf = ch[i].wdf;
+        bl->pos_each = pe;
+        bl->pos_cap = nc;
     }
+    souk_term_info info = {0, 0, 0, 0};
+    uint64_t cf = 0;
+    uint32_t max_wdf = 0, del = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const tchange *t = &ch[i];
+        del |= t->del;
+        o->docids[i] = t->docid;
+        o->wdfs[i] = t->wdf;
+        o->npos[i] = t->npos;
+        o->doclens[i] = t->doclen;
+        bl->pos_each[i] = t->pos;
+        cf += t->wdf;
+        max_wdf = t->wdf > max_wdf ? t->wdf : max_wdf;
+    }
+    if (del)
+        return EINVAL; /* not a new term: the serial path handles it */
+    o->n = n;
+    info.df = n;
+    info.cf = cf;
+    info.max_wdf = max_wdf;
     uint8_t scratch[SOUK_INLINE_MAX + 64];
     souk_block_in in;
-    size_t npos, pos_at = 0;
+    size_t npos;
     if (n <= SOUK_BLOCK_MAX) {
         block_input(o, o->doclens, 0, n, 0, &in, &npos);
+        in.pos_each = bl->pos_each;
         if (souk_block_bound(n, npos) <= sizeof scratch) {
             size_t blen = souk_block_encode(&in, scratch);
             if (blen <= SOUK_INLINE_MAX) {
@@ -1156,7 +1185,8 @@ static int bulk_term(bulk_chunk *k, const tgroup *tg, tchange *ch, uint32_t n, p
     }
     for (uint32_t from = 0; from < n; from += SOUK_BLOCK_MAX) {
         uint32_t to = from + SOUK_BLOCK_MAX < n ? from + SOUK_BLOCK_MAX : n;
-        block_input(o, o->doclens, from, to, pos_at, &in, &npos);
+        block_input(o, o->doclens, from, to, 0, &in, &npos);
+        in.pos_each = bl->pos_each + from;
         uint8_t key[520];
         size_t klen = souk__post_key(tg->term, tg->len, o->docids[to - 1], key);
         uint8_t *rec =
@@ -1165,7 +1195,6 @@ static int bulk_term(bulk_chunk *k, const tgroup *tg, tchange *ch, uint32_t n, p
             return ENOMEM;
         size_t vlen = souk_block_encode(&in, rec + 9 + klen);
         bulk_record_done(k, rec, (uint32_t)klen, (uint32_t)vlen);
-        pos_at += npos;
         info.nblocks++;
     }
     uint8_t *rec = bulk_record(k, 0, tg->term, tg->len, 64);
@@ -1179,7 +1208,7 @@ static int bulk_term(bulk_chunk *k, const tgroup *tg, tchange *ch, uint32_t n, p
 static void *bulk_thread(void *arg)
 {
     bulk_job *j = arg;
-    plist o;
+    bulk_list o;
     memset(&o, 0, sizeof o);
     for (;;) {
         pthread_mutex_lock(&j->mu);
@@ -1202,7 +1231,8 @@ static void *bulk_thread(void *arg)
         pthread_cond_broadcast(&j->cv);
         pthread_mutex_unlock(&j->mu);
     }
-    plist_free(&o);
+    plist_free(&o.p);
+    souk_free(o.pos_each);
     return NULL;
 }
 

@@ -29,6 +29,9 @@ typedef struct souk_block_in {
     const uint32_t *positions; /* ascending within each posting */
     uint32_t min_doclen;
     float min_len_per_wdf; /* smallest doclen / wdf of a posting with wdf > 0 (rounded down) */
+    /* When set, posting i's positions are pos_each[i][0, npos[i]) and `positions` is unused:
+     * the bulk writer encodes them where the analysis left them, without gathering a copy. */
+    const uint32_t *const *pos_each;
 } souk_block_in;
 
 /* A parsed block header, pointing into the encoded bytes (borrowed). */
