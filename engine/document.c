@@ -29,6 +29,12 @@ typedef struct uterm {
     uint32_t fill; /* positions written so far */
 } uterm;
 
+/* A distinct term in the sort by bytes. */
+typedef struct urank {
+    uint64_t prefix;
+    uint32_t idx;
+} urank;
+
 struct souk_docbuilder {
     const souk_schema *s;
     souk_analyzer *an;
@@ -38,6 +44,8 @@ struct souk_docbuilder {
     size_t nev, capev;
     uint32_t *order;
     size_t capord;
+    urank *urk;
+    size_t capurk;
     souk_dterm *terms;
     size_t capterms;
     uterm *u;
@@ -118,6 +126,7 @@ void souk_docbuilder_free(souk_docbuilder *b)
     souk_free(b->tbuf);
     souk_free(b->ev);
     souk_free(b->order);
+    souk_free(b->urk);
     souk_free(b->terms);
     souk_free(b->u);
     souk_free(b->umap);
@@ -186,12 +195,13 @@ static void add_event_typo(void *ctx, const char *term, size_t len, uint32_t pos
     add_event(ctx, t, 6 + len, 0, wdf);
 }
 
-/* Distinct-term order: by term bytes (8-byte prefix first). */
-static inline int uterm_less(const souk_docbuilder *bd, uint32_t a, uint32_t b)
+/* Distinct-term order: by term bytes, the 8-byte prefix kept beside the index so that most
+ * comparisons read nothing else. */
+static inline int uterm_less(const souk_docbuilder *bd, urank a, urank b)
 {
-    const uterm *x = &bd->u[a], *y = &bd->u[b];
-    if (x->prefix != y->prefix)
-        return x->prefix < y->prefix;
+    if (a.prefix != b.prefix)
+        return a.prefix < b.prefix;
+    const uterm *x = &bd->u[a.idx], *y = &bd->u[b.idx];
     size_t n = x->len < y->len ? x->len : y->len;
     int r = memcmp(bd->tbuf + x->off, bd->tbuf + y->off, n);
     return r ? r < 0 : x->len < y->len;
@@ -199,7 +209,7 @@ static inline int uterm_less(const souk_docbuilder *bd, uint32_t a, uint32_t b)
 
 /* Sorts distinct-term indexes by term bytes (qsort_inline.h: glibc's qsort_r through a function
  * pointer was a tenth of indexing time). Distinct terms never compare equal. */
-SOUK_QSORT_DEFINE(sort_uterms, uint32_t, const souk_docbuilder *, uterm_less)
+SOUK_QSORT_DEFINE(sort_uterms, urank, const souk_docbuilder *, uterm_less)
 
 /* Aggregates the document's term occurrences into distinct terms, sorted by bytes, with wdf
  * and ascending positions: a hash table groups the occurrences, and only the distinct terms
@@ -212,7 +222,7 @@ static long aggregate_hashed(souk_docbuilder *b, uint32_t *doclen_out)
         cap *= 2;
     if (grow((void **)&b->umap, &b->umapcap, cap, sizeof *b->umap) ||
         grow((void **)&b->u, &b->capu, b->nev + 1, sizeof *b->u) ||
-        grow((void **)&b->order, &b->capord, b->nev + 1, sizeof *b->order) ||
+        grow((void **)&b->urk, &b->capurk, b->nev + 1, sizeof *b->urk) ||
         grow((void **)&b->terms, &b->capterms, b->nev + 1, sizeof *b->terms) ||
         grow((void **)&b->pos, &b->cappos, b->nev + 1, sizeof *b->pos))
         return -1;
@@ -254,12 +264,14 @@ static long aggregate_hashed(souk_docbuilder *b, uint32_t *doclen_out)
             }
         }
     }
-    for (uint32_t i = 0; i < nu; i++)
-        b->order[i] = i;
-    sort_uterms(b, b->order, nu);
+    for (uint32_t i = 0; i < nu; i++) {
+        b->urk[i].prefix = b->u[i].prefix;
+        b->urk[i].idx = i;
+    }
+    sort_uterms(b, b->urk, nu);
     uint32_t np = 0;
     for (uint32_t r = 0; r < nu; r++) {
-        uterm *u = &b->u[b->order[r]];
+        uterm *u = &b->u[b->urk[r].idx];
         souk_dterm *t = &b->terms[r];
         u->rank = r;
         t->term = b->tbuf + u->off;
