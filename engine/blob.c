@@ -37,8 +37,12 @@ size_t souk_blob_pack(void *lz4state, const void *src, size_t len, uint8_t **out
     if (lz4state && len >= BLOB_MIN_COMPRESS) {
         /* codec byte, varint original length, compressed bytes */
         size_t h = 1 + varint_put(*out + 1, len);
+        /* Each blob is an independent block: a fast reset instead of the 16 KB table clear
+         * LZ4_compress_fast_extState does on every call (once a tenth of indexing's
+         * instructions). */
+        LZ4_resetStream_fast(lz4state);
         int z =
-            LZ4_compress_fast_extState(lz4state, src, (char *)*out + h, (int)len, (int)bound, 1);
+            LZ4_compress_fast_continue(lz4state, src, (char *)*out + h, (int)len, (int)bound, 1);
         if (z > 0 && (size_t)z + h + 8 < len + 1) {
             (*out)[0] = BLOB_LZ4;
             return (size_t)z + h;
@@ -51,7 +55,8 @@ size_t souk_blob_pack(void *lz4state, const void *src, size_t len, uint8_t **out
 
 void *souk_blob_state_new(void)
 {
-    return souk_malloc((size_t)LZ4_sizeofState());
+    void *m = souk_malloc(sizeof(LZ4_stream_t));
+    return m ? LZ4_initStream(m, sizeof(LZ4_stream_t)) : NULL;
 }
 
 void souk_blob_state_free(void *state)
