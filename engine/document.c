@@ -1,5 +1,6 @@
 /* document.c: catalog record -> analyzed document (see souk/document.h). */
 #include "codes.h"
+#include "json_fast.h"
 #include "qsort_inline.h"
 #include "souk/document.h"
 #include "souk/souk.h"
@@ -67,6 +68,7 @@ struct souk_docbuilder {
     char *abuf; /* keyword attribute values; attrs hold offsets until the end */
     size_t alen, acap;
     jbuf *st;                         /* stored-fields JSON of the last document */
+    souk_json_arena *ja;              /* the record's parse tree (json_fast.h) */
     void *zc;                         /* compression state (souk_blob_state_new) */
     uint8_t *tlraw, *tlblob, *stblob; /* term list and stored blobs of the last document */
     size_t tlrawcap, tlblobcap, stblobcap;
@@ -118,9 +120,11 @@ int souk_docbuilder_new(const souk_schema *s, souk_docbuilder **out)
     b->s = s;
     b->zc = souk_blob_state_new();
     b->st = souk_calloc(1, sizeof *b->st);
-    int rc = b->zc && b->st ? souk_analyzer_new(&b->an) : SOUK_ENOMEM;
+    b->ja = souk__json_arena_new();
+    int rc = b->zc && b->st && b->ja ? souk_analyzer_new(&b->an) : SOUK_ENOMEM;
     if (rc) {
         souk_blob_state_free(b->zc);
+        souk__json_arena_free(b->ja);
         souk_free(b->st);
         souk_free(b);
         return rc;
@@ -144,6 +148,7 @@ void souk_docbuilder_free(souk_docbuilder *b)
     souk_free(b->pos);
     souk_free(b->attrs);
     souk_free(b->abuf);
+    souk__json_arena_free(b->ja);
     if (b->st)
         souk_free(b->st->p);
     souk_free(b->st);
@@ -579,6 +584,7 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
 {
     const souk_schema *s = b->s;
     cJSON *root = NULL;
+    int owned = 0; /* root is cJSON's (the fallback), not the arena's (json_fast.h) */
     int rc = SOUK_OK;
     char idbuf[64];
     if (len > s->max_record_bytes) {
@@ -592,7 +598,16 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
         return SOUK_EINVAL;
     }
     const char *end = NULL;
-    root = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+    int jrc = souk__json_parse(b->ja, line, len, &root, &end);
+    if (jrc == SOUK_JSON_NOMEM) {
+        root = NULL;
+        rc = SOUK_ENOMEM;
+        goto out;
+    }
+    if (jrc != SOUK_JSON_OK) {
+        root = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+        owned = 1;
+    }
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
         size_t off = at && at >= line && at <= line + len ? (size_t)(at - line) : 0;
@@ -873,6 +888,7 @@ aggregated:
     doc->stored = (const char *)b->stblob;
     doc->stored_len = (uint32_t)stb;
 out:
-    cJSON_Delete(root);
+    if (owned)
+        cJSON_Delete(root);
     return rc;
 }
