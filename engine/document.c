@@ -9,6 +9,9 @@
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <float.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +83,13 @@ size_t souk_utf8_check(const char *str, size_t len)
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
     while (i < len) {
+#if defined(__SSE2__)
+        /* ASCII 16 bytes at a time. */
+        while (i + 16 <= len && !_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(s + i))))
+            i += 16;
+        if (i == len)
+            break;
+#endif
         unsigned char c = s[i];
         if (c < 0x80) {
             i++;
@@ -466,20 +476,44 @@ static void jb_put(jbuf *j, const char *s, size_t n)
     }
 }
 
+/* The length of the run at p[0, n) that JSON prints as is (no '"', '\\' or control byte). */
+static inline size_t plain_run(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1f);
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+        /* Control bytes are those with max(v, 0x1f) == 0x1f (unsigned). */
+        __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, c1f), c1f);
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)), ctl);
+        int m = _mm_movemask_epi8(hit);
+        if (m)
+            return i + (size_t)__builtin_ctz((unsigned)m);
+    }
+#endif
+    while (i < n && p[i] >= 32 && p[i] != '"' && p[i] != '\\')
+        i++;
+    return i;
+}
+
 static void jb_string(jbuf *j, const char *s)
 {
     size_t n = strlen(s);
     char *d = jb_room(j, n * 6 + 2); /* every byte escaped at worst */
     if (!d)
         return;
+    const unsigned char *u = (const unsigned char *)s;
     char *o = d;
     *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 32 && c != '"' && c != '\\') {
-            *o++ = (char)c;
-            continue;
-        }
+    for (size_t i = 0; i < n;) {
+        size_t k = plain_run(u + i, n - i);
+        memcpy(o, u + i, k);
+        o += k;
+        i += k;
+        if (i == n)
+            break;
+        unsigned char c = u[i++];
         *o++ = '\\';
         switch (c) {
         case '"':

@@ -1,12 +1,14 @@
-/* test_document.c: the stored-fields JSON the document builder prints is byte for byte what
- * cJSON_PrintUnformatted prints for the same stored fields (the builder prints it itself, for
- * speed): on records made to exercise escapes, numbers and arrays, and on the first records of
- * the real Debian catalog when the shared data is present. */
+/* test_document.c: souk_utf8_check against a plain definition, and the stored-fields JSON the
+ * document builder prints is byte for byte what cJSON_PrintUnformatted prints for the same stored
+ * fields (the builder prints it itself, for speed): on records made to exercise escapes, numbers
+ * and arrays, and on the first records of the real Debian catalog when the shared data is present.
+ */
 #include "check.h"
 #include "souk/document.h"
 #include "souk/souk.h"
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
 
 /* A schema storing every kind of field. */
 static const char *schema_json =
@@ -19,6 +21,78 @@ static const char *schema_json =
     "{\"name\":\"weight\",\"type\":\"number\",\"stored\":true},"
     "{\"name\":\"ok\",\"type\":\"bool\",\"prefix\":\"XOK:\",\"stored\":true,\"filterable\":true}"
     "]}";
+
+/* The plain definition souk_utf8_check must agree with: the offset of the first byte that does
+ * not start a well-formed UTF-8 sequence (no overlongs, surrogates or code points past U+10FFFF).
+ */
+static size_t utf8_ref(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i], need, cp, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            need = 1, cp = c & 0x1f, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            need = 2, cp = c & 0x0f, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            need = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return i;
+        }
+        for (unsigned k = 1; k <= need; k++) {
+            if (i + k >= n || (s[i + k] & 0xc0) != 0x80)
+                return i;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return i;
+        i += need + 1;
+    }
+    return n;
+}
+
+static void check_utf8(void)
+{
+    static const char *pieces[] = {"a",
+                                   "0123456789abcdef",
+                                   "\xc3\xa9",
+                                   "\xe4\xb8\xad",
+                                   "\xf0\x9f\x98\x80",
+                                   "\xc0\xaf",
+                                   "\xe0\x80\xaf",
+                                   "\xed\xa0\x80",
+                                   "\xf4\x90\x80\x80",
+                                   "\xff",
+                                   "\x80",
+                                   "\xc3",
+                                   "\xe4\xb8",
+                                   "\x7f",
+                                   " "};
+    uint64_t r = 88172645463325252ull;
+    unsigned char buf[512];
+    for (int t = 0; t < 20000; t++) {
+        size_t n = 0;
+        int parts = 1 + (int)(r % 24);
+        for (int k = 0; k < parts; k++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            const char *p = pieces[r % (sizeof pieces / sizeof pieces[0])];
+            size_t pl = strlen(p);
+            if (n + pl > sizeof buf)
+                break;
+            memcpy(buf + n, p, pl);
+            n += pl;
+        }
+        size_t got = souk_utf8_check((const char *)buf, n), want = utf8_ref(buf, n);
+        if (got != want) {
+            fprintf(stderr, "souk_utf8_check: %zu, expected %zu, on %zu bytes\n", got, want, n);
+            check_failures++;
+            break;
+        }
+    }
+}
 
 /* What cJSON prints for the stored fields of record `line` under schema s. */
 static char *expected(const souk_schema *s, const char *line)
@@ -66,6 +140,7 @@ static int compare(souk_docbuilder *b, const souk_schema *s, const char *line)
 int main(void)
 {
     souk_alloc_init();
+    check_utf8();
     souk_schema *s = NULL;
     char err[512];
     REQUIRE(souk_schema_parse(schema_json, strlen(schema_json), &s, err, sizeof err) == 0);
@@ -86,6 +161,9 @@ int main(void)
         "{\"id\":\"12\",\"tags\":[],\"note\":\"not stored\",\"unknown\":[1,{\"x\":2}]}",
         "{\"id\":\"13\",\"ok\":true,\"tags\":\"single\",\"title\":null,\"price\":100.0}",
         "{\"id\":\"14\"}",
+        /* Long runs, so escapes fall inside and across the 16-byte blocks of the fast scan. */
+        "{\"id\":\"15\",\"title\":\"0123456789abcdef0123456789abcde\\\"0123456789abcdef\\u001f"
+        "0123456789abcde\\n0123456789abcdef\\\\0123456789abcdef\\t\\u0001\\u007f\\u00e9\"}",
     };
     for (size_t i = 0; i < sizeof records / sizeof records[0]; i++)
         compare(b, s, records[i]);
