@@ -11,8 +11,8 @@
 #include <emmintrin.h>
 #endif
 
-#define MAX_DEPTH 64    /* deeper input goes to cJSON (whose own limit is 1000) */
-#define NUMBER_MAX 62   /* cJSON reads at most 63 number characters */
+#define MAX_DEPTH 64  /* deeper input goes to cJSON (whose own limit is 1000) */
+#define NUMBER_MAX 62 /* cJSON reads at most 63 number characters */
 #define CHUNK (64 << 10)
 
 typedef struct jchunk {
@@ -395,8 +395,7 @@ static int parse_value(jp *j, cJSON *it, int depth)
     }
 }
 
-int souk__json_parse(souk_json_arena *a, const char *s, size_t len, cJSON **root,
-                     const char **end)
+int souk__json_parse(souk_json_arena *a, const char *s, size_t len, cJSON **root, const char **end)
 {
     arena_reset(a);
     if (len == 0 || (len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0))

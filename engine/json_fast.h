@@ -25,7 +25,6 @@ void souk__json_arena_free(souk_json_arena *a);
 
 /* Parses the first JSON value of s[0, len) into *root (arena memory, valid until the next call
  * with the same arena) and sets *end just past it, as cJSON_ParseWithLengthOpts does. */
-int souk__json_parse(souk_json_arena *a, const char *s, size_t len, cJSON **root,
-                     const char **end);
+int souk__json_parse(souk_json_arena *a, const char *s, size_t len, cJSON **root, const char **end);
 
 #endif

@@ -76,7 +76,10 @@ static int agree(souk_json_arena *ar, const char *s, size_t len, int must_be_fas
     int ok = ref && fend == cend && same_tree(fast, ref);
     if (!ok)
         fprintf(stderr, "fast parser differs from cJSON (%s) on: %.*s\n",
-                !ref ? "cJSON rejects it" : fend != cend ? "end" : "tree", (int)len, s);
+                !ref           ? "cJSON rejects it"
+                : fend != cend ? "end"
+                               : "tree",
+                (int)len, s);
     cJSON_Delete(ref);
     return ok;
 }
