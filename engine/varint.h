@@ -87,8 +87,18 @@ static inline uint64_t souk__hash(const void *p, size_t n)
         s += 8;
         n -= 8;
     }
+    /* The last n < 8 bytes, zero padded, as a little-endian number, assembled from (possibly
+     * overlapping) loads rather than a memcpy of variable length, which is a library call. */
     uint64_t v = 0;
-    memcpy(&v, s, n);
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        v = (uint64_t)a | ((uint64_t)b << ((n - 4) * 8));
+    } else if (n) {
+        v = (uint64_t)s[0] | ((uint64_t)s[n / 2] << (8 * (n / 2))) |
+            ((uint64_t)s[n - 1] << (8 * (n - 1)));
+    }
     h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
     return h ^ (h >> 29);
 }

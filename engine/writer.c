@@ -373,6 +373,8 @@ typedef struct commit_ctx {
     size_t bufcap;
     uint8_t *tlbuf; /* an unpacked old term list */
     size_t tlcap;
+    tchange *scratch; /* for sort_changes */
+    size_t scratch_cap;
     int post_append, terms_append;
     uint32_t dl_chunk_no;
     int dl_chunk_valid;
@@ -898,6 +900,46 @@ static int cmp_change(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Sorts a term's changes by docid. They come nearly sorted: docids are handed out in arrival
+ * order, and only a document repeated in the batch or an update of an old one comes late. So the
+ * ascending run is kept in place, the late changes are sorted apart and merged back in (linear
+ * for the usual few), instead of sorting the whole list. *scratch (2n changes) is reused. */
+static int sort_changes(tchange *ch, uint32_t n, tchange **scratch, size_t *cap)
+{
+    if ((size_t)n * 2 > *cap) {
+        size_t nc = *cap ? *cap : 1024;
+        while (nc < (size_t)n * 2)
+            nc *= 2;
+        tchange *t = souk_realloc(*scratch, nc * sizeof *t);
+        if (!t)
+            return ENOMEM;
+        *scratch = t;
+        *cap = nc;
+    }
+    tchange *late = *scratch, *out = *scratch + n;
+    uint32_t m = 0, k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (m == 0 || ch[i].docid > ch[m - 1].docid)
+            ch[m++] = ch[i];
+        else
+            late[k++] = ch[i];
+    }
+    if (k == 0)
+        return 0;
+    if (k > n / 8) {
+        /* Not nearly sorted after all: sort everything. */
+        memcpy(ch + m, late, k * sizeof *ch);
+        qsort(ch, n, sizeof *ch, cmp_change);
+        return 0;
+    }
+    qsort(late, k, sizeof *late, cmp_change);
+    uint32_t a = 0, b = 0, o = 0;
+    while (a < m || b < k)
+        out[o++] = (b == k || (a < m && ch[a].docid <= late[b].docid)) ? ch[a++] : late[b++];
+    memcpy(ch, out, n * sizeof *ch);
+    return 0;
+}
+
 /* Reads and copies the stored term list of docid. */
 static int load_old_terms(commit_ctx *c, dchange *dc)
 {
@@ -1125,13 +1167,15 @@ typedef struct bulk_list {
     plist p; /* docids, wdfs, npos, doclens (no positions) */
     const uint32_t **pos_each;
     uint32_t pos_cap;
+    tchange *scratch; /* for sort_changes */
+    size_t scratch_cap;
 } bulk_list;
 
 /* Encodes one new term (all puts, lengths known) into chunk k. */
 static int bulk_term(bulk_chunk *k, const tgroup *tg, tchange *ch, uint32_t n, bulk_list *bl)
 {
-    if (tg->unsorted)
-        qsort(ch, n, sizeof *ch, cmp_change);
+    if (tg->unsorted && sort_changes(ch, n, &bl->scratch, &bl->scratch_cap))
+        return ENOMEM;
     plist *o = &bl->p;
     if (plist_reserve(o, n, 0))
         return ENOMEM;
@@ -1233,6 +1277,7 @@ static void *bulk_thread(void *arg)
     }
     plist_free(&o.p);
     souk_free(o.pos_each);
+    souk_free(o.scratch);
     return NULL;
 }
 
@@ -1472,6 +1517,7 @@ static void commit_ctx_free(commit_ctx *c)
     plist_free(&c->o);
     souk_free(c->buf);
     souk_free(c->tlbuf);
+    souk_free(c->scratch);
     for (size_t i = 0; i < c->nchunks; i++) {
         souk_free(c->chunks[i]);
         souk_free(c->chunk_groups[i]);
@@ -1760,8 +1806,8 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         tchange *ch = sorted + tg->start;
         if (n == 0)
             continue;
-        if (tg->unsorted)
-            qsort(ch, n, sizeof *ch, cmp_change);
+        if (tg->unsorted && (rc = sort_changes(ch, n, &c->scratch, &c->scratch_cap)) != 0)
+            goto out;
         if ((rc = merge_term(c, tg->term, tg->len, ch, n)) != 0) {
             if (!w->err[0] || rc != MDB_MAP_FULL)
                 snprintf(w->err, sizeof w->err, "merging postings of term '%.*s': %s",

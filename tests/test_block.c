@@ -1,9 +1,11 @@
 /* test_block.c: the postings block codec: round trips of random blocks (with and without
  * positions, every size up to the maximum, extreme values), exact header maxima, and rejection of
- * truncated or corrupted blocks. */
+ * truncated or corrupted blocks; and the engine's byte-string hash, which the writer and the
+ * analysis threads must compute alike. */
 #include "check.h"
 #include "souk/block.h"
 #include "souk/souk.h"
+#include "varint.h"
 
 #include <stdint.h>
 
@@ -122,8 +124,40 @@ static void widths(void)
     }
 }
 
+/* souk__hash as first written (the tail by a memcpy of variable length): the faster tail must
+ * give the same values. */
+static uint64_t hash_ref(const void *p, size_t n)
+{
+    const uint8_t *s = p;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    while (n >= 8) {
+        uint64_t v;
+        memcpy(&v, s, 8);
+        h = (h ^ v) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        s += 8;
+        n -= 8;
+    }
+    uint64_t v = 0;
+    memcpy(&v, s, n);
+    h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
+}
+
+static void hashes(void)
+{
+    uint8_t buf[64];
+    for (int t = 0; t < 2000; t++) {
+        for (size_t i = 0; i < sizeof buf; i++)
+            buf[i] = (uint8_t)rnd();
+        for (size_t n = 0; n <= 40; n++)
+            CHECK(souk__hash(buf + t % 8, n) == hash_ref(buf + t % 8, n));
+    }
+}
+
 int main(void)
 {
+    hashes();
     widths();
     printf("test_block: %s decoder\n", souk_block_simd() ? "SIMD" : "scalar");
     for (uint32_t n = 1; n <= SOUK_BLOCK_MAX; n++) {
