@@ -1589,6 +1589,18 @@ static int pregroup(souk_writer *w, op *o, const souk_dterm *terms)
     return 0;
 }
 
+/* Allocates phase 4's arrays and starts grouping into them (group_changes_start). */
+static int start_grouping(commit_ctx *c, group_job *gj, grank **rank, uint32_t **fill,
+                          tchange **sorted)
+{
+    *rank = souk_malloc((c->ngroups + 1) * sizeof **rank);
+    *fill = souk_calloc(c->ngroups + 1, sizeof **fill);
+    *sorted = souk_malloc((c->nch + 1) * sizeof **sorted);
+    if (!*rank || !*fill || !*sorted)
+        return ENOMEM;
+    return group_changes_start(gj, c, *rank, *fill, *sorted);
+}
+
 /* One attempt at applying the batch in a write transaction. With regroup, every op is resolved
  * against the id table inside the transaction and grouped afresh (the path taken when the
  * snapshot the batch was grouped against is stale, and on retries). */
@@ -1605,6 +1617,8 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     grank *rank = NULL;
     uint32_t *fill = NULL;
     size_t ndc = 0, ndl = 0;
+    group_job gj;
+    int grouping = 0; /* gj's threads are running */
     int rc = souk__txn_begin(ix, 0, &c->txn);
     if (rc)
         return mdb_fail(c, rc, "begin write");
@@ -1649,6 +1663,15 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         rc = ENOMEM;
         goto out;
     }
+    /* Phase 4's set-up (sorting the touched terms and grouping the live changes by term) runs in
+     * threads of its own while this thread writes ids and document records: from the start
+     * when every op was grouped on arrival (phase 2 then adds no change), else after phase 2. */
+    int all_grouped = !regroup;
+    for (size_t i = 0; i < w->nops && all_grouped; i++)
+        all_grouped = w->ops[i].pregrouped;
+    if (all_grouped && (rc = start_grouping(c, &gj, &rank, &fill, &sorted)) != 0)
+        goto out;
+    grouping = all_grouped;
     /* Phase 1: resolve each op against the id table. */
     for (size_t i = 0; i < w->nops; i++) {
         op *o = &w->ops[i];
@@ -1763,18 +1786,9 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         }
         w->ops[dc->opi].ch_end = (uint32_t)c->nch;
     }
-    /* Phase 4 set-up, while this thread writes the document records: two threads sort the
-     * touched terms and group the live changes by term (see group_changes). */
-    rank = souk_malloc((c->ngroups + 1) * sizeof *rank);
-    fill = souk_calloc(c->ngroups + 1, sizeof *fill);
-    sorted = souk_malloc((c->nch + 1) * sizeof *sorted);
-    if (!rank || !fill || !sorted) {
-        rc = ENOMEM;
+    if (!grouping && (rc = start_grouping(c, &gj, &rank, &fill, &sorted)) != 0)
         goto out;
-    }
-    group_job gj;
-    if ((rc = group_changes_start(&gj, c, rank, fill, sorted)) != 0)
-        goto out;
+    grouping = 1;
     /* Phase 3: document records and lengths (postings merging below reads the new lengths). */
     for (size_t i = 0; i < ndc && !rc; i++) {
         if ((rc = write_doc(c, &dcs[i], dcs[i].docid >= first_new)) != 0)
@@ -1783,6 +1797,7 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     if (!rc && (rc = write_doclens(c, dls, ndl)) != 0)
         mdb_fail(c, rc, "write lengths");
     group_changes_finish(&gj);
+    grouping = 0;
     if (rc)
         goto out;
     c->dl_chunk_valid = 0;
@@ -1835,6 +1850,8 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     if (rc)
         mdb_fail(c, rc, "commit");
 out:
+    if (grouping)
+        group_changes_finish(&gj); /* its threads read the batch: wait before anything goes */
     if (c->txn)
         mdb_txn_abort(c->txn);
     commit_ctx_reset(c);
