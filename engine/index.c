@@ -633,9 +633,16 @@ int souk_reader_docs(souk_reader *r,
                                const char *json, size_t json_len),
                      void *ctx)
 {
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(r->txn, r->ix->docs, &c);
+    /* Records from next_docid on are orphans of a batch that never committed (written by its
+     * early store transaction, see engine/writer.c): no document. */
+    uint64_t next_docid = 0;
+    int rc = souk__meta_get_u64(r->txn, r->ix, "next_docid", &next_docid);
     if (rc)
+        return souk__mdb_err(rc);
+    if (next_docid == 0)
+        next_docid = 1; /* written by every commit: absent, nothing has committed yet */
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(r->txn, r->ix->docs, &c)) != 0)
         return souk__mdb_err(rc);
     MDB_val k, d;
     int src = SOUK_OK;
@@ -643,6 +650,10 @@ int souk_reader_docs(souk_reader *r,
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
         const char *id, *json;
         size_t il, jl;
+        if (k.mv_size == 4 && be32_get(k.mv_data) >= next_docid) {
+            rc = MDB_NOTFOUND;
+            break;
+        }
         if (k.mv_size != 4 || split_doc(r, &d, &id, &il, &json, &jl)) {
             src = SOUK_ECORRUPT;
             break;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ------------------------------------------------------------------ arena */
 
@@ -89,6 +90,10 @@ typedef struct op {
     int pregrouped;
     uint32_t docid;
     uint32_t ch_begin, ch_end;
+    /* Store records written ahead of the commit (store_ahead): stored_early when those of its
+     * current version (early_ver) are committed, early_any when any version's were queued. */
+    int stored_early, early_any;
+    uint32_t early_ver;
 } op;
 
 struct commit_ctx;
@@ -107,6 +112,12 @@ struct souk_writer {
     uint64_t snap_gen;   /* its generation */
     uint64_t next_docid; /* next docid to assign to a new id */
     int dead_changes;    /* grouped changes of a document version replaced in this batch */
+    /* Store records of new documents written ahead of the commit (store_ahead). */
+    struct store_ahead *sa; /* its thread, while it runs */
+    size_t new_ops;         /* upserts of new ids so far in the batch */
+    int store_off;          /* no more for this batch */
+    int store_used;         /* some store transaction of this batch committed */
+    uint32_t store_max;     /* the largest docid written ahead */
     char err[512];
 };
 
@@ -115,6 +126,7 @@ static void commit_ctx_free(struct commit_ctx *c);
 static struct commit_ctx *commit_ctx_new(souk_writer *w);
 static int classify_new_op(souk_writer *w, op *o);
 static int pregroup(souk_writer *w, op *o, const souk_dterm *terms);
+static void store_upsert(souk_writer *w, op *o);
 
 int souk_writer_new(souk_index *ix, souk_writer **out)
 {
@@ -133,8 +145,15 @@ int souk_writer_new(souk_index *ix, souk_writer **out)
     return SOUK_OK;
 }
 
+typedef struct store_ahead store_ahead;
+static void store_finish(souk_writer *w, int abort);
+
 static void batch_clear(souk_writer *w)
 {
+    store_finish(w, 1);
+    w->new_ops = 0;
+    w->store_off = w->store_used = 0;
+    w->store_max = 0;
     arena_free(&w->mem);
     w->nops = 0;
     w->dead_changes = 0;
@@ -150,6 +169,7 @@ void souk_writer_free(souk_writer *w)
 {
     if (!w)
         return;
+    store_finish(w, 1);
     if (w->snap)
         mdb_txn_abort(w->snap);
     commit_ctx_free(w->cc);
@@ -272,7 +292,10 @@ int souk_writer_upsert(souk_writer *w, const souk_doc *d)
         /* Grouped now; the terms need no copy of their own (a new term's group copies it). */
         o->terms = NULL;
         int rc = pregroup(w, o, d->terms);
-        return rc == 0 ? SOUK_OK : rc == ENOMEM ? SOUK_ENOMEM : SOUK_EFULL;
+        if (rc)
+            return rc == ENOMEM ? SOUK_ENOMEM : SOUK_EFULL;
+        store_upsert(w, o);
+        return SOUK_OK;
     }
     /* An id the index already has: merged against its old version at commit. */
     o->terms = arena_alloc(&w->mem, d->nterms * sizeof *o->terms);
@@ -998,8 +1021,55 @@ static int term_cmp(const char *a, size_t al, const char *b, size_t bl)
     return al < bl ? -1 : al > bl;
 }
 
-/* Writes the document-level records of one change: store, id, term list, attributes. */
-static int write_doc(commit_ctx *c, const dchange *dc, int append)
+/* What a document's store record and term list are made of. */
+typedef struct store_rec {
+    uint32_t docid;
+    uint32_t id_len, stored_len, termlist_len;
+    const char *id, *stored;
+    const uint8_t *termlist;
+} store_rec;
+
+static store_rec store_rec_of(const op *o, uint32_t docid)
+{
+    store_rec r = {docid, o->id_len, o->stored_len, o->termlist_len, o->id, o->stored, o->termlist};
+    return r;
+}
+
+/* Writes a document's store record (varint id length, id, stored-fields blob), in place
+ * (MDB_RESERVE), and its term list (the blob made by the analysis thread) in txn. */
+static int put_store(MDB_txn *txn, const souk_index *ix, const store_rec *r, unsigned af)
+{
+    uint8_t key[4], vl[10];
+    be32_put(key, r->docid);
+    size_t n = varint_put(vl, r->id_len);
+    MDB_val k = {4, key}, d = {n + r->id_len + r->stored_len, NULL};
+    int rc = mdb_put(txn, ix->docs, &k, &d, af | MDB_RESERVE);
+    if (rc)
+        return rc;
+    uint8_t *p = d.mv_data;
+    memcpy(p, vl, n);
+    memcpy(p + n, r->id, r->id_len);
+    memcpy(p + n + r->id_len, r->stored, r->stored_len);
+    d.mv_size = r->termlist_len;
+    d.mv_data = (void *)r->termlist;
+    return mdb_put(txn, ix->termlist, &k, &d, af);
+}
+
+/* Deletes a docid's store record and term list, if any. */
+static int delete_store(commit_ctx *c, uint32_t docid)
+{
+    uint8_t key[4];
+    be32_put(key, docid);
+    MDB_val k = {4, key};
+    int rc = mdb_del(c->txn, c->ix->docs, &k, NULL);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        rc = mdb_del(c->txn, c->ix->termlist, &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Writes the document-level records of one change: store and term list (unless they went out
+ * ahead, see store_ahead), attributes. */
+static int write_doc(commit_ctx *c, const dchange *dc, int append, int store)
 {
     souk_index *ix = c->ix;
     uint8_t key[5];
@@ -1015,21 +1085,11 @@ static int write_doc(commit_ctx *c, const dchange *dc, int append)
         rc = mdb_del(c->txn, ix->attr, &k, NULL);
         return rc == MDB_NOTFOUND ? 0 : rc;
     }
-    /* Document store: varint id length, id, stored-fields blob. */
-    if ((rc = buf_reserve(c, 16 + o->id_len + o->stored_len)) != 0)
-        return rc;
-    size_t n = varint_put(c->buf, o->id_len);
-    memcpy(c->buf + n, o->id, o->id_len);
-    memcpy(c->buf + n + o->id_len, o->stored, o->stored_len);
-    d.mv_size = n + o->id_len + o->stored_len;
-    d.mv_data = c->buf;
-    if ((rc = mdb_put(c->txn, ix->docs, &k, &d, af)) != 0)
-        return rc;
-    /* Term list: the blob made by the analysis thread. */
-    d.mv_size = o->termlist_len;
-    d.mv_data = (void *)o->termlist;
-    if ((rc = mdb_put(c->txn, ix->termlist, &k, &d, af)) != 0)
-        return rc;
+    if (store) {
+        store_rec r = store_rec_of(o, dc->docid);
+        if ((rc = put_store(c->txn, ix, &r, af)) != 0)
+            return rc;
+    }
     size_t need;
     uint8_t *p;
     /* Attributes: one record per document, key BE32 docid; per value: u8 field id, then for
@@ -1589,6 +1649,306 @@ static int pregroup(souk_writer *w, op *o, const souk_dterm *terms)
     return 0;
 }
 
+/* Store records (docs, termlist) at docids from next_docid on belong to no document: store
+ * transactions of a batch that never committed left them (see store_ahead). Readers ignore them;
+ * the next batch removes them before it writes store records. */
+static int delete_orphans(souk_index *ix, MDB_txn *txn, uint64_t next_docid)
+{
+    if (next_docid > UINT32_MAX)
+        return 0;
+    MDB_dbi dbs[2] = {ix->docs, ix->termlist};
+    for (int i = 0; i < 2; i++) {
+        MDB_cursor *cur;
+        int rc = mdb_cursor_open(txn, dbs[i], &cur);
+        if (rc)
+            return rc;
+        for (;;) {
+            uint8_t key[4];
+            be32_put(key, (uint32_t)next_docid);
+            MDB_val k = {4, key}, d;
+            rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+            if (rc)
+                break;
+            if ((rc = mdb_cursor_del(cur, 0)) != 0)
+                break;
+        }
+        mdb_cursor_close(cur);
+        if (rc != MDB_NOTFOUND)
+            return rc;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ store records ahead */
+
+/* A large batch of new documents writes their store records and term lists (most of the bytes
+ * a commit writes) ahead of its commit: a thread of the batch puts them in transactions of
+ * their own, STORE_TXN_DOCS documents each, as they arrive, so that the copying, write-out
+ * and fsync of those bytes overlap the analysis instead of lengthening the commit. Nothing
+ * refers to these records until the batch's own transaction (ids, postings, meta) commits; a
+ * crash in between leaves them as orphans past next_docid, which readers skip and the next
+ * batch deletes (delete_orphans). Any failure, or another writer's commit, stops it for the
+ * batch: the batch keeps its own copy of every record, and its commit writes what did not go
+ * out. The thread reads only the entries queued for it (the records live in the batch's arena
+ * until the batch is cleared), never the ops. */
+#define STORE_AHEAD_MIN 1024 /* new documents a batch holds before it starts */
+#define STORE_TXN_DOCS 8192
+#define STORE_TXN_SECONDS 0.2
+
+typedef struct store_entry {
+    store_rec r;
+    uint32_t opi, ver; /* the op and the version of it the entry holds */
+    unsigned af;       /* MDB_APPEND when the docid is past every earlier one */
+} store_entry;
+
+struct store_ahead {
+    souk_index *ix;
+    uint64_t gen; /* the generation the batch's docids were assigned against */
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    store_entry *q; /* queued by the writer thread, in order */
+    size_t n, cap;
+    size_t taken; /* entries the thread has put */
+    size_t done;  /* entries committed: a prefix of q */
+    int closing;  /* commit what is open and stop (1), or abort it and stop (2) */
+    int failed;   /* stopped early: entries from done on are not out */
+};
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Opens a store transaction; the batch's first also removes orphans of an earlier batch. */
+static int store_txn_begin(store_ahead *sa, MDB_txn **txn, int first)
+{
+    uint64_t gen, next;
+    int rc = souk__txn_begin(sa->ix, 0, txn);
+    if (rc) {
+        *txn = NULL;
+        return rc;
+    }
+    if ((rc = souk__meta_get_u64(*txn, sa->ix, "generation", &gen)) == 0 &&
+        (rc = souk__meta_get_u64(*txn, sa->ix, "next_docid", &next)) == 0) {
+        if (gen != sa->gen)
+            rc = MDB_BAD_TXN; /* another writer committed: the docids are not ours */
+        else if (first)
+            rc = delete_orphans(sa->ix, *txn, next ? next : 1);
+    }
+    if (rc) {
+        mdb_txn_abort(*txn);
+        *txn = NULL;
+    }
+    return rc;
+}
+
+/* The store thread: puts queued entries, committing every STORE_TXN_DOCS documents, and after
+ * at most STORE_TXN_SECONDS with a transaction open, so that another writer waits for LMDB's
+ * write lock no longer than that. */
+static void *store_thread(void *arg)
+{
+    store_ahead *sa = arg;
+    MDB_txn *txn = NULL;
+    size_t in_txn = 0;
+    int first = 1, rc = 0;
+    double opened = 0;
+    store_entry batch[256];
+    pthread_mutex_lock(&sa->mu);
+    for (;;) {
+        int timed_out = 0;
+        while (sa->taken == sa->n && !sa->closing && !timed_out) {
+            if (!txn) {
+                pthread_cond_wait(&sa->cv, &sa->mu);
+                continue;
+            }
+            double until = opened + STORE_TXN_SECONDS;
+            struct timespec dl = {(time_t)until, (long)((until - (double)(time_t)until) * 1e9)};
+            timed_out = pthread_cond_timedwait(&sa->cv, &sa->mu, &dl) == ETIMEDOUT;
+        }
+        if (sa->closing == 2)
+            break;
+        if (txn && (sa->closing || timed_out || in_txn >= STORE_TXN_DOCS ||
+                    mono_now() - opened >= STORE_TXN_SECONDS)) {
+            size_t upto = sa->taken;
+            pthread_mutex_unlock(&sa->mu);
+            rc = mdb_txn_commit(txn);
+            txn = NULL;
+            in_txn = 0;
+            pthread_mutex_lock(&sa->mu);
+            if (rc) {
+                sa->failed = 1;
+                break;
+            }
+            sa->done = upto;
+            continue;
+        }
+        if (sa->taken == sa->n)
+            break; /* closing, and nothing is open */
+        size_t k = sa->n - sa->taken < 256 ? sa->n - sa->taken : 256;
+        memcpy(batch, sa->q + sa->taken, k * sizeof *batch);
+        pthread_mutex_unlock(&sa->mu);
+        if (!txn) {
+            rc = store_txn_begin(sa, &txn, first);
+            opened = mono_now();
+            first = 0;
+        }
+        for (size_t i = 0; i < k && rc == 0; i++)
+            rc = put_store(txn, sa->ix, &batch[i].r, batch[i].af);
+        in_txn += k;
+        pthread_mutex_lock(&sa->mu);
+        if (rc) {
+            sa->failed = 1;
+            break;
+        }
+        sa->taken += k;
+    }
+    pthread_mutex_unlock(&sa->mu);
+    if (txn)
+        mdb_txn_abort(txn);
+    return NULL;
+}
+
+/* Stops the thread: commit (or abort) what it holds; marks the ops whose current versions'
+ * records are committed. */
+static void store_finish(souk_writer *w, int abort)
+{
+    store_ahead *sa = w->sa;
+    if (!sa)
+        return;
+    pthread_mutex_lock(&sa->mu);
+    sa->closing = abort ? 2 : 1;
+    pthread_cond_broadcast(&sa->cv);
+    pthread_mutex_unlock(&sa->mu);
+    pthread_join(sa->th, NULL);
+    for (size_t i = 0; i < sa->done && !abort; i++) {
+        op *o = &w->ops[sa->q[i].opi];
+        if (o->early_ver == sa->q[i].ver)
+            o->stored_early = 1;
+    }
+    if (sa->done && !abort)
+        w->store_used = 1;
+    pthread_mutex_destroy(&sa->mu);
+    pthread_cond_destroy(&sa->cv);
+    souk_free(sa->q);
+    souk_free(sa);
+    w->sa = NULL;
+    w->store_off = 1; /* nothing more goes ahead in this batch */
+}
+
+static int store_start(souk_writer *w)
+{
+    store_ahead *sa = souk_calloc(1, sizeof *sa);
+    if (!sa)
+        return -1;
+    sa->ix = w->ix;
+    sa->gen = w->snap_gen;
+    pthread_mutex_init(&sa->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&sa->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&sa->th, NULL, store_thread, sa) != 0) {
+        pthread_mutex_destroy(&sa->mu);
+        pthread_cond_destroy(&sa->cv);
+        souk_free(sa);
+        return -1;
+    }
+    w->sa = sa;
+    return 0;
+}
+
+/* Queues op o's current version. */
+static void store_queue(souk_writer *w, op *o)
+{
+    store_ahead *sa = w->sa;
+    pthread_mutex_lock(&sa->mu);
+    if (sa->failed) {
+        pthread_mutex_unlock(&sa->mu);
+        return;
+    }
+    if (sa->n == sa->cap) {
+        size_t nc = sa->cap ? sa->cap * 2 : 4096;
+        store_entry *q = souk_realloc(sa->q, nc * sizeof *q);
+        if (!q) {
+            sa->failed = 1; /* what is queued still goes out */
+            pthread_mutex_unlock(&sa->mu);
+            return;
+        }
+        sa->q = q;
+        sa->cap = nc;
+    }
+    store_entry *e = &sa->q[sa->n++];
+    e->r = store_rec_of(o, o->docid);
+    e->opi = (uint32_t)(o - w->ops);
+    e->ver = o->early_ver;
+    e->af = o->docid > w->store_max ? MDB_APPEND : 0;
+    pthread_cond_signal(&sa->cv);
+    pthread_mutex_unlock(&sa->mu);
+    if (o->docid > w->store_max)
+        w->store_max = o->docid;
+    o->early_any = 1;
+}
+
+/* Called for each upsert of a new id, once its records are in the batch. */
+static void store_upsert(souk_writer *w, op *o)
+{
+    o->stored_early = 0; /* this version's records are not out yet */
+    o->early_ver++;
+    if (w->store_off)
+        return;
+    if (w->sa) {
+        store_queue(w, o);
+        return;
+    }
+    if (++w->new_ops < STORE_AHEAD_MIN)
+        return;
+    if (store_start(w) != 0) {
+        w->store_off = 1;
+        return;
+    }
+    /* The backlog first, in docid order (the order ops were made in). */
+    for (size_t i = 0; i < w->nops; i++)
+        if (w->ops[i].pregrouped && !w->ops[i].del)
+            store_queue(w, &w->ops[i]);
+}
+
+/* A batch grouped on arrival keeps no term array per document (its changes hold the terms);
+ * regrouping needs them back: each op's live changes are its terms in byte order (pregroup
+ * adds them in the document's order), with their positions in the op's own copy. */
+static int ungroup_terms(souk_writer *w)
+{
+    commit_ctx *c = w->cc;
+    for (size_t i = 0; i < w->nops; i++) {
+        op *o = &w->ops[i];
+        if (!o->pregrouped || o->terms || o->del)
+            continue;
+        uint32_t n = o->ch_end - o->ch_begin;
+        if (n != o->nterms)
+            return MDB_CORRUPTED; /* cannot happen: a grouped op's changes are its terms */
+        souk_dterm *t = arena_alloc(&w->mem, (n ? n : 1) * sizeof *t);
+        if (!t)
+            return ENOMEM;
+        for (uint32_t k = 0; k < n; k++) {
+            size_t at = o->ch_begin + k;
+            const tchange *ch = &c->chunks[at >> CHANGE_CHUNK_BITS][at & (CHANGE_CHUNK - 1)];
+            const tgroup *g =
+                &c->groups[c->chunk_groups[at >> CHANGE_CHUNK_BITS][at & (CHANGE_CHUNK - 1)]];
+            t[k].term = g->term;
+            t[k].len = g->len;
+            t[k].hash = g->hash;
+            t[k].wdf = ch->wdf;
+            t[k].npos = ch->npos;
+            t[k].pos_off = ch->npos ? (uint32_t)(ch->pos - o->positions) : 0;
+        }
+        o->terms = t;
+    }
+    return 0;
+}
+
 /* Allocates phase 4's arrays and starts grouping into them (group_changes_start). */
 static int start_grouping(commit_ctx *c, group_job *gj, grank **rank, uint32_t **fill,
                           tchange **sorted)
@@ -1619,9 +1979,24 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     size_t ndc = 0, ndl = 0;
     group_job gj;
     int grouping = 0; /* gj's threads are running */
-    int rc = souk__txn_begin(ix, 0, &c->txn);
-    if (rc)
-        return mdb_fail(c, rc, "begin write");
+    int early = 0;    /* store records went out ahead (store_ahead) and are still valid */
+    int rc;
+    store_finish(w, 0); /* the last store transaction of the batch */
+    /* Phase 4's set-up (sorting the touched terms and grouping the live changes by term) runs in
+     * threads of its own while this thread writes: from the start when every op was grouped on
+     * arrival (then phase 2 adds no change), else after phase 2. */
+    int all_grouped = !regroup && w->snap;
+    for (size_t i = 0; i < w->nops && all_grouped; i++)
+        all_grouped = w->ops[i].pregrouped;
+    if (all_grouped) {
+        if ((rc = start_grouping(c, &gj, &rank, &fill, &sorted)) != 0)
+            goto out;
+        grouping = 1;
+    }
+    if ((rc = souk__txn_begin(ix, 0, &c->txn)) != 0) {
+        mdb_fail(c, rc, "begin write");
+        goto out;
+    }
     uint64_t N, total_len, next_docid, gen;
     if ((rc = souk__meta_get_u64(c->txn, ix, "N", &N)) ||
         (rc = souk__meta_get_u64(c->txn, ix, "total_len", &total_len)) ||
@@ -1632,9 +2007,25 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     }
     if (next_docid == 0)
         next_docid = 1;
+    uint64_t meta_next = next_docid; /* store records from here on are orphans */
+    /* Records written ahead stay valid while nobody else committed: then their docids stand. */
+    early = w->store_used && !regroup && w->snap && gen == w->snap_gen;
     if (!regroup && w->snap && gen != w->snap_gen)
         regroup = 1; /* another writer committed since the snapshot */
     if (regroup) {
+        if (grouping) {
+            group_changes_finish(&gj); /* it grouped the arrival-time changes: start afresh */
+            grouping = 0;
+            souk_free(rank);
+            souk_free(fill);
+            souk_free(sorted);
+            rank = NULL;
+            fill = NULL;
+            sorted = NULL;
+        }
+        all_grouped = 0;
+        if ((rc = ungroup_terms(w)) != 0)
+            goto out;
         grouping_clear(c);
         for (size_t i = 0; i < w->nops; i++) {
             w->ops[i].pregrouped = 0;
@@ -1663,15 +2054,10 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         rc = ENOMEM;
         goto out;
     }
-    /* Phase 4's set-up (sorting the touched terms and grouping the live changes by term) runs in
-     * threads of its own while this thread writes ids and document records: from the start
-     * when every op was grouped on arrival (phase 2 then adds no change), else after phase 2. */
-    int all_grouped = !regroup;
-    for (size_t i = 0; i < w->nops && all_grouped; i++)
-        all_grouped = w->ops[i].pregrouped;
-    if (all_grouped && (rc = start_grouping(c, &gj, &rank, &fill, &sorted)) != 0)
+    if (!early && (rc = delete_orphans(ix, c->txn, meta_next)) != 0) {
+        mdb_fail(c, rc, "delete orphaned store records");
         goto out;
-    grouping = all_grouped;
+    }
     /* Phase 1: resolve each op against the id table. */
     for (size_t i = 0; i < w->nops; i++) {
         op *o = &w->ops[i];
@@ -1682,6 +2068,10 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         if (o->pregrouped) {
             /* New in this batch: docid and postings are ready. */
             if (o->del) {
+                if (early && o->early_any && (rc = delete_store(c, o->docid)) != 0) {
+                    mdb_fail(c, rc, "delete a record written ahead");
+                    goto out;
+                }
                 st->delete_missing++;
                 continue;
             }
@@ -1791,7 +2181,10 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     grouping = 1;
     /* Phase 3: document records and lengths (postings merging below reads the new lengths). */
     for (size_t i = 0; i < ndc && !rc; i++) {
-        if ((rc = write_doc(c, &dcs[i], dcs[i].docid >= first_new)) != 0)
+        const op *o = dcs[i].o;
+        int ahead = early && o && o->stored_early;
+        int append = dcs[i].docid >= first_new && (!early || dcs[i].docid > w->store_max);
+        if ((rc = write_doc(c, &dcs[i], append, !ahead)) != 0)
             mdb_fail(c, rc, "write document");
     }
     if (!rc && (rc = write_doclens(c, dls, ndl)) != 0)
