@@ -1,13 +1,16 @@
 /* bench_index.c: `souk-bench index`, the indexing benchmark. It indexes the full Debian package
  * catalog (NDJSON, decompressed once, untimed, into the work dir) with four engines side by side:
  * Souk (souk_ingest), Xapian (TermGenerator through souk_xdb_add_text), SQLite FTS5 and Sphinx
- * (bench/peers.c). Every engine runs in its own forked child of this small process, so the peak
- * RSS reported (wait4 ru_maxrss) is that engine's alone. It prints a table of docs, seconds,
- * docs/s, peak RSS and on-disk sizes (postings + positions + dictionary, document store, total),
- * the Souk/peer ratios, and as the last line one JSON object with all figures.
+ * (bench/peers.c), Sphinx twice: as the issue set it (title and description indexed, nothing
+ * stored) and as `sphinx_full`, keeping what Souk's schema keeps (title and description stored,
+ * the keyword fields as string attributes, the numbers as attributes). Every engine runs in its own
+ * forked child of this small process, so the peak RSS reported (wait4 ru_maxrss) is that engine's
+ * alone. It prints a table of docs, seconds, docs/s, peak RSS and on-disk sizes (postings +
+ * positions + dictionary, document store, total), the Souk/peer ratios, and as the last line one
+ * JSON object with all figures.
  *
- *   souk-bench index [--catalog FILE.jsonl[.xz]] [--work DIR] [--engines souk,xapian,fts5,sphinx]
- *                    [--keep]
+ *   souk-bench index [--catalog FILE.jsonl[.xz]] [--work DIR]
+ *                    [--engines souk,xapian,fts5,sphinx,sphinx_full] [--keep]
  *
  * The catalog defaults to ../shared/data/catalog/debian-packages.jsonl.xz and the Souk schema to
  * indexer/schemas/debian-packages.json, both relative to the project root, which is found from
@@ -56,22 +59,24 @@
 #define SOUK_BATCH_DOCS 100000
 #define SOUK_THREADS 2
 
-enum { ENG_SOUK = 0, ENG_XAPIAN, ENG_FTS5, ENG_SPHINX, ENG_COUNT };
+enum { ENG_SOUK = 0, ENG_XAPIAN, ENG_FTS5, ENG_SPHINX, ENG_SPHINX_FULL, ENG_COUNT };
 
-static const char *const engine_names[ENG_COUNT] = {"souk", "xapian", "fts5", "sphinx"};
+static const char *const engine_names[ENG_COUNT] = {"souk", "xapian", "fts5", "sphinx",
+                                                    "sphinx_full"};
 
 /* Paths shared by all engines; all absolute or relative to the current directory. */
 typedef struct bench_ctx {
-    char ndjson[PATH_MAX];         /* the decompressed catalog every engine reads */
-    char schema[PATH_MAX];         /* Souk schema file */
-    char work[PATH_MAX];           /* work directory */
-    char souk_dir[PATH_MAX];       /* Souk data dir */
-    char souk_rejects[PATH_MAX];   /* Souk rejected lines (outside its data dir) */
-    char xapian_dir[PATH_MAX];     /* Xapian database as written */
-    char xapian_compact[PATH_MAX]; /* xapian-compact output */
-    char xapian_log[PATH_MAX];     /* xapian-compact's output */
-    char fts5_dir[PATH_MAX];       /* peer_fts5_index work dir */
-    char sphinx_dir[PATH_MAX];     /* peer_sphinx_index work dir */
+    char ndjson[PATH_MAX];          /* the decompressed catalog every engine reads */
+    char schema[PATH_MAX];          /* Souk schema file */
+    char work[PATH_MAX];            /* work directory */
+    char souk_dir[PATH_MAX];        /* Souk data dir */
+    char souk_rejects[PATH_MAX];    /* Souk rejected lines (outside its data dir) */
+    char xapian_dir[PATH_MAX];      /* Xapian database as written */
+    char xapian_compact[PATH_MAX];  /* xapian-compact output */
+    char xapian_log[PATH_MAX];      /* xapian-compact's output */
+    char fts5_dir[PATH_MAX];        /* peer_fts5_index work dir */
+    char sphinx_dir[PATH_MAX];      /* peer_sphinx_index work dir */
+    char sphinx_full_dir[PATH_MAX]; /* the same, with every field Souk keeps */
 } bench_ctx;
 
 /* What one engine run measured. Passed from the child to the parent through a pipe, so it holds
@@ -675,7 +680,18 @@ static int sphinx_child(const bench_ctx *ctx, engine_result *res)
 {
     peer_index_result p;
     long rss = bench_rss_kb();
-    int rc = peer_sphinx_index(ctx->ndjson, ctx->sphinx_dir, &p);
+    int rc = peer_sphinx_index(ctx->ndjson, ctx->sphinx_dir, 0, &p);
+
+    from_peer(res, &p);
+    res->fork_rss_kb = rss;
+    return rc;
+}
+
+static int sphinx_full_child(const bench_ctx *ctx, engine_result *res)
+{
+    peer_index_result p;
+    long rss = bench_rss_kb();
+    int rc = peer_sphinx_index(ctx->ndjson, ctx->sphinx_full_dir, 1, &p);
 
     from_peer(res, &p);
     res->fork_rss_kb = rss;
@@ -696,6 +712,14 @@ static int run_sphinx(const bench_ctx *ctx, engine_result *res)
         return -1;
     /* All index files (catalog.sp?), not the TSV input, config or log. */
     res->total_bytes = dir_bytes(ctx->sphinx_dir, "catalog.sp");
+    return 0;
+}
+
+static int run_sphinx_full(const bench_ctx *ctx, engine_result *res)
+{
+    if (run_in_child(sphinx_full_child, ctx, res) != 0)
+        return -1;
+    res->total_bytes = dir_bytes(ctx->sphinx_full_dir, "catalog.sp");
     return 0;
 }
 
@@ -758,7 +782,7 @@ static void print_report(const char *catalog, const bench_ctx *ctx, const engine
                          double unpack_seconds)
 {
     const engine_result *s = &res[ENG_SOUK], *x = &res[ENG_XAPIAN], *f = &res[ENG_FTS5];
-    const engine_result *sp = &res[ENG_SPHINX];
+    const engine_result *sp = &res[ENG_SPHINX], *spf = &res[ENG_SPHINX_FULL];
     json_buf j;
     int i;
 
@@ -788,6 +812,7 @@ static void print_report(const char *catalog, const bench_ctx *ctx, const engine
     printf("\nratios:\n");
     print_ratio("souk/xapian docs/s", s->ok && x->ok, docs_per_s(s), docs_per_s(x));
     print_ratio("souk/sphinx docs/s", s->ok && sp->ok, docs_per_s(s), docs_per_s(sp));
+    print_ratio("souk/sphinx_full docs/s", s->ok && spf->ok, docs_per_s(s), docs_per_s(spf));
     print_ratio("souk/fts5 docs/s", s->ok && f->ok, docs_per_s(s), docs_per_s(f));
     print_ratio("souk_bytes/sphinx_bytes", s->ok && sp->ok, (double)s->index_bytes,
                 (double)sp->index_bytes);
@@ -850,6 +875,8 @@ static void print_report(const char *catalog, const bench_ctx *ctx, const engine
              docs_per_s(x) > 0 ? docs_per_s(s) / docs_per_s(x) : 0, 3);
     json_num(&j, "souk_vs_sphinx_docs_per_s", s->ok && sp->ok && docs_per_s(sp) > 0,
              docs_per_s(sp) > 0 ? docs_per_s(s) / docs_per_s(sp) : 0, 3);
+    json_num(&j, "souk_vs_sphinx_full_docs_per_s", s->ok && spf->ok && docs_per_s(spf) > 0,
+             docs_per_s(spf) > 0 ? docs_per_s(s) / docs_per_s(spf) : 0, 3);
     json_num(&j, "souk_vs_sphinx_bytes", s->ok && sp->ok && sp->index_bytes > 0,
              sp->index_bytes > 0 ? (double)s->index_bytes / (double)sp->index_bytes : 0, 3);
     for (i = 0; i < ENG_COUNT; i++) {
@@ -864,8 +891,9 @@ static void print_report(const char *catalog, const bench_ctx *ctx, const engine
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: souk-bench index [--catalog FILE.jsonl[.xz]] [--work DIR]\n"
-                    "                        [--engines souk,xapian,fts5,sphinx] [--keep]\n");
+    fprintf(stderr,
+            "usage: souk-bench index [--catalog FILE.jsonl[.xz]] [--work DIR]\n"
+            "                        [--engines souk,xapian,fts5,sphinx,sphinx_full] [--keep]\n");
 }
 
 /* Parse "souk,xapian,..." into sel[]. Returns 0, or -1 on an unknown name. */
@@ -890,7 +918,7 @@ static int parse_engines(const char *list, int sel[ENG_COUNT])
         if (!found && len > 0) {
             fprintf(stderr,
                     "souk-bench index: unknown engine '%.*s' (souk, xapian, fts5, "
-                    "sphinx)\n",
+                    "sphinx, sphinx_full)\n",
                     (int)len, p);
             return -1;
         }
@@ -940,9 +968,10 @@ int bench_index(int argc, char **argv)
     static bench_ctx ctx;
     static engine_result res[ENG_COUNT];
     static int (*const runners[ENG_COUNT])(const bench_ctx *, engine_result *) = {
-        run_souk, run_xapian, run_fts5, run_sphinx};
+        run_souk, run_xapian, run_fts5, run_sphinx, run_sphinx_full};
     char root[PATH_MAX], catalog[PATH_MAX] = "", abs[PATH_MAX];
-    const char *catalog_opt = NULL, *work_opt = NULL, *engines_opt = "souk,xapian,fts5,sphinx";
+    const char *catalog_opt = NULL, *work_opt = NULL,
+               *engines_opt = "souk,xapian,fts5,sphinx,sphinx_full";
     int sel[ENG_COUNT];
     int keep = 0, made_work = 0, made_tmp = 0, status = 1, i, failed = 0;
     double t0, unpack_seconds = 0;
@@ -1020,7 +1049,9 @@ int bench_index(int argc, char **argv)
                         "xapian-compact") ||
         bench_path_join(ctx.xapian_log, sizeof ctx.xapian_log, ctx.work, "xapian-compact.log") ||
         bench_path_join(ctx.fts5_dir, sizeof ctx.fts5_dir, ctx.work, "fts5") != 0 ||
-        bench_path_join(ctx.sphinx_dir, sizeof ctx.sphinx_dir, ctx.work, "sphinx") != 0) {
+        bench_path_join(ctx.sphinx_dir, sizeof ctx.sphinx_dir, ctx.work, "sphinx") != 0 ||
+        bench_path_join(ctx.sphinx_full_dir, sizeof ctx.sphinx_full_dir, ctx.work, "sphinx-full") !=
+            0) {
         fprintf(stderr, "souk-bench index: work dir path too long\n");
         goto fail;
     }
@@ -1072,6 +1103,7 @@ out:
             remove_tree(ctx.xapian_log);
             remove_tree(ctx.fts5_dir);
             remove_tree(ctx.sphinx_dir);
+            remove_tree(ctx.sphinx_full_dir);
         }
     } else if (made_work) {
         fprintf(stderr, "souk-bench index: kept work dir %s\n", ctx.work);

@@ -492,7 +492,7 @@ search:;
         snprintf(spi, sizeof spi, "%s/catalog.spi", sdir);
         if (access(spi, R_OK) != 0) {
             peer_index_result pr;
-            if (peer_sphinx_index(nd, sdir, &pr) != 0)
+            if (peer_sphinx_index(nd, sdir, 0, &pr) != 0)
                 fprintf(stderr, "souk-bench search: Sphinx: %s\n", pr.detail);
         }
         sph = sphinx_start(sdir, &sph_pid);

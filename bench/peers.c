@@ -587,10 +587,38 @@ static void tsv_field(FILE *fp, const char *s)
         putc(((unsigned char)*s < 0x20 || *s == '\\') ? ' ' : *s, fp);
 }
 
-/* Untimed: convert the NDJSON to "id<TAB>title<TAB>description" lines, id = line number.
+/* The keyword fields of the Debian catalog that Souk's schema indexes, filters on and stores,
+   and its two numbers: what the "full" Sphinx configuration also gets, as attributes. */
+static const char *const sphinx_strings[] = {"section",  "tags",    "version", "maintainer",
+                                             "homepage", "depends", "source"};
+static const char *const sphinx_numbers[] = {"installed_size_kb", "download_size_b"};
+
+/* One keyword field as a TSV field: a string, or an array of strings joined by spaces. */
+static void tsv_keyword(FILE *fp, const cJSON *doc, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, key);
+    if (cJSON_IsString(v)) {
+        tsv_field(fp, v->valuestring);
+    } else if (cJSON_IsArray(v)) {
+        const cJSON *e;
+        int first = 1;
+        cJSON_ArrayForEach(e, v)
+        {
+            if (!cJSON_IsString(e))
+                continue;
+            if (!first)
+                putc(' ', fp);
+            tsv_field(fp, e->valuestring);
+            first = 0;
+        }
+    }
+}
+
+/* Untimed: convert the NDJSON to "id<TAB>title<TAB>description" lines, id = line number; with
+   full, the keyword and number fields follow (sphinx_strings, sphinx_numbers).
    Returns 0 with the row count in *rows, or -1 with a message in err. */
-static int sphinx_write_tsv(const char *ndjson, const char *tsvpath, unsigned long *rows, char *err,
-                            size_t errsize)
+static int sphinx_write_tsv(const char *ndjson, const char *tsvpath, int full, unsigned long *rows,
+                            char *err, size_t errsize)
 {
     ndjson_reader rd;
     FILE *fp = NULL;
@@ -612,6 +640,14 @@ static int sphinx_write_tsv(const char *ndjson, const char *tsvpath, unsigned lo
         tsv_field(fp, json_string(rd.doc, "title"));
         putc('\t', fp);
         tsv_field(fp, json_string(rd.doc, "description"));
+        for (size_t k = 0; full && k < sizeof sphinx_strings / sizeof sphinx_strings[0]; k++) {
+            putc('\t', fp);
+            tsv_keyword(fp, rd.doc, sphinx_strings[k]);
+        }
+        for (size_t k = 0; full && k < sizeof sphinx_numbers / sizeof sphinx_numbers[0]; k++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(rd.doc, sphinx_numbers[k]);
+            fprintf(fp, "\t%.0f", cJSON_IsNumber(v) && v->valuedouble >= 0 ? v->valuedouble : 0);
+        }
         putc('\n', fp);
         (*rows)++;
     }
@@ -636,7 +672,7 @@ fail:
 /* Write the Sphinx configuration: one tsvpipe source reading tsvpath, one plain index at
    indexpath. Returns 0, or -1 with a message in err. */
 static int sphinx_write_conf(const char *confpath, const char *tsvpath, const char *indexpath,
-                             char *err, size_t errsize)
+                             int full, char *err, size_t errsize)
 {
     FILE *fp = fopen(confpath, "w");
     int bad;
@@ -650,9 +686,22 @@ static int sphinx_write_conf(const char *confpath, const char *tsvpath, const ch
             "source %s\n"
             "{\n"
             "    type = tsvpipe\n"
-            "    tsvpipe_command = cat '%s'\n"
-            "    tsvpipe_field = title\n"
-            "    tsvpipe_field = description\n"
+            "    tsvpipe_command = cat '%s'\n",
+            SPHINX_INDEX_NAME, tsvpath);
+    if (!full) {
+        fprintf(fp, "    tsvpipe_field = title\n"
+                    "    tsvpipe_field = description\n");
+    } else {
+        /* Text fields indexed and stored, keyword fields stored as string attributes, numbers
+           as integer attributes: what Souk's schema keeps, short of keyword terms. */
+        fprintf(fp, "    tsvpipe_field_string = title\n"
+                    "    tsvpipe_field_string = description\n");
+        for (size_t k = 0; k < sizeof sphinx_strings / sizeof sphinx_strings[0]; k++)
+            fprintf(fp, "    tsvpipe_attr_string = %s\n", sphinx_strings[k]);
+        for (size_t k = 0; k < sizeof sphinx_numbers / sizeof sphinx_numbers[0]; k++)
+            fprintf(fp, "    tsvpipe_attr_bigint = %s\n", sphinx_numbers[k]);
+    }
+    fprintf(fp,
             "}\n"
             "\n"
             "index %s\n"
@@ -667,7 +716,7 @@ static int sphinx_write_conf(const char *confpath, const char *tsvpath, const ch
             "{\n"
             "    mem_limit = 256M\n"
             "}\n",
-            SPHINX_INDEX_NAME, tsvpath, SPHINX_INDEX_NAME, SPHINX_INDEX_NAME, indexpath);
+            SPHINX_INDEX_NAME, SPHINX_INDEX_NAME, indexpath);
     bad = ferror(fp);
     if (fclose(fp) != 0 || bad) {
         fp = NULL;
@@ -709,7 +758,7 @@ static void sphinx_scan_log(const char *logpath, unsigned long *docs, char *errl
 }
 
 /* Index `ndjson` with the Sphinx `indexer` program in `workdir` (see peers.h). */
-int peer_sphinx_index(const char *ndjson, const char *workdir, peer_index_result *out)
+int peer_sphinx_index(const char *ndjson, const char *workdir, int full, peer_index_result *out)
 {
     static const char *const counted[] = {"spd", "spp", "spi"};
     static const char *const others[] = {"spe", "sph", "spa", "spk", "spm", "sps"};
@@ -753,8 +802,8 @@ int peer_sphinx_index(const char *ndjson, const char *workdir, peer_index_result
         set_detail(out, "workdir path too long");
         goto fail;
     }
-    if (sphinx_write_tsv(ndjson, tsvpath, &rows, err, sizeof err) != 0 ||
-        sphinx_write_conf(confpath, tsvpath, indexpath, err, sizeof err) != 0) {
+    if (sphinx_write_tsv(ndjson, tsvpath, full, &rows, err, sizeof err) != 0 ||
+        sphinx_write_conf(confpath, tsvpath, indexpath, full, err, sizeof err) != 0) {
         set_detail(out, "Sphinx input: %s", err);
         goto fail;
     }
@@ -803,17 +852,30 @@ int peer_sphinx_index(const char *ndjson, const char *workdir, peer_index_result
         len += (size_t)snprintf(out->detail + len, sizeof out->detail - len,
                                 "(stem_en); not counted: ");
     for (i = 0; i < sizeof others / sizeof others[0]; i++) {
+        if (full && (strcmp(others[i], "spa") == 0 || strcmp(others[i], "sps") == 0))
+            continue; /* counted as the store below */
         snprintf(file, sizeof file, "%s.%s", indexpath, others[i]);
         if (file_size(file, &size) == 0 && len < sizeof out->detail)
             len += (size_t)snprintf(out->detail + len, sizeof out->detail - len, ".%s %llu B, ",
                                     others[i], size);
     }
+    out->store_bytes = 0;
+    if (full) {
+        /* The stored text and attributes: strings (.sps) and fixed attributes (.spa). */
+        static const char *const stored[] = {"sps", "spa"};
+        for (i = 0; i < 2; i++) {
+            snprintf(file, sizeof file, "%s.%s", indexpath, stored[i]);
+            if (file_size(file, &size) == 0)
+                out->store_bytes += size;
+        }
+    }
     if (len < sizeof out->detail)
         snprintf(out->detail + len, sizeof out->detail - len,
-                 "input catalog.tsv %llu B (untimed); no document store; "
-                 "caller RSS at fork %ld kB",
-                 tsv_bytes, caller_rss_kb);
-    out->store_bytes = 0;
+                 "input catalog.tsv %llu B (untimed); %s; caller RSS at fork %ld kB", tsv_bytes,
+                 full ? "title and description stored, keyword fields as string attributes, "
+                        "numbers as attributes (.sps + .spa counted as the store)"
+                      : "no document store",
+                 caller_rss_kb);
     return 0;
 fail:
     return -1;

@@ -38,14 +38,16 @@ typedef struct peer_index_result {
 int peer_fts5_index(const char *ndjson, const char *workdir, peer_index_result *out);
 
 /* Sphinx. The NDJSON is converted (untimed) to `workdir`/catalog.tsv (document id = line
-   number, fields title and description), `workdir`/sphinx.conf is written (stem_en,
+   number, fields title and description; with `full`, also the catalog's keyword fields as
+   string attributes and its numbers as integer attributes, title and description stored too,
+   as Souk's schema keeps them), `workdir`/sphinx.conf is written (stem_en,
    min_word_len 1, mem_limit 256M) and `indexer --config sphinx.conf --all` is run as a child
    with its output in `workdir`/indexer.log. `seconds` and `peak_rss_kb` are those of that
    child; `docs` is the count the indexer reports; `index_bytes` is .spd + .spp + .spi;
    `store_bytes` is 0 (Sphinx 2.2 keeps no document copy). The indexer is looked up in PATH,
    or taken from the environment variable SPHINX_INDEXER if that is set. `workdir` is created
    if missing and must be empty. No child process remains when the function returns. */
-int peer_sphinx_index(const char *ndjson, const char *workdir, peer_index_result *out);
+int peer_sphinx_index(const char *ndjson, const char *workdir, int full, peer_index_result *out);
 
 /* Helpers shared by the benchmarks. */
 
