@@ -209,6 +209,36 @@ static void add_event(void *ctx, const char *term, size_t len, uint32_t pos, uin
     b->tlen += len;
 }
 
+/* Analyzes one text into the document's occurrences: add_event for each term the analyzer
+ * left, without a callback per term (souk_analyze_view). */
+static int analyze_text(souk_docbuilder *b, const char *text, size_t len, const char *lang,
+                        const char *prefix, uint32_t weight, uint32_t *termpos)
+{
+    souk_term_view v;
+    int rc = souk_analyze_view(b->an, text, len, lang, prefix, weight, termpos, &v);
+    if (rc)
+        return rc;
+    size_t base = b->tlen;
+    if (grow((void **)&b->tbuf, &b->tcap, base + v.nbytes, 1) ||
+        grow((void **)&b->ev, &b->capev, b->nev + v.n, sizeof *b->ev)) {
+        b->failed = 1;
+        return SOUK_OK;
+    }
+    memcpy(b->tbuf + base, v.bytes, v.nbytes);
+    b->tlen += v.nbytes;
+    for (size_t i = 0; i < v.n; i++) {
+        const souk_term_occ *o = &v.occ[i];
+        if (o->len == 0 || o->len > 245)
+            continue; /* as add_event */
+        tevent *e = &b->ev[b->nev++];
+        e->off = (uint32_t)(base + o->off);
+        e->len = o->len;
+        e->pos = o->pos;
+        e->wdf = weight;
+    }
+    return SOUK_OK;
+}
+
 /* add_event, and each word that can be a typo candidate (from "a" on, as engine/typo.c reads
  * them) also as a SOUK_TYPO_PREFIX term without positions: for schemas where some text field
  * opts out of typos (souk_schema.typo_words). */
@@ -739,15 +769,16 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
             const char *fl = f->language ? f->language : lang;
             uint32_t start = termpos;
             if (f->prefix[0]) {
-                rc = souk_analyze(b->an, v->valuestring, tl, fl, f->prefix, f->weight, &termpos,
-                                  add_event, b);
+                rc = analyze_text(b, v->valuestring, tl, fl, f->prefix, f->weight, &termpos);
                 if (rc)
                     BAD("field '%s': analysis failed: %s", f->name, souk_analyzer_errmsg(b->an));
                 termpos = start;
             }
-            rc = souk_analyze(
-                b->an, v->valuestring, tl, fl, "", f->weight, &termpos,
-                s->typo_words && !(f->flags & SOUK_F_NOTYPO) ? add_event_typo : add_event, b);
+            if (s->typo_words && !(f->flags & SOUK_F_NOTYPO))
+                rc = souk_analyze(b->an, v->valuestring, tl, fl, "", f->weight, &termpos,
+                                  add_event_typo, b);
+            else
+                rc = analyze_text(b, v->valuestring, tl, fl, "", f->weight, &termpos);
             if (rc)
                 BAD("field '%s': analysis failed: %s", f->name, souk_analyzer_errmsg(b->an));
             termpos += 100; /* no phrase spans two fields */

@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <unordered_map>
@@ -978,6 +979,43 @@ int fa_analyze(fa_state *st, const char *text, size_t len, const char *lang, con
     return rc;
 }
 
+/* fa_analyze without the callbacks: the occurrences stay in st->events, their bytes in
+ * st->arena, until the next call on st. Same return values (never -1). */
+int fa_analyze_keep(fa_state *st, const char *text, size_t len, const char *lang,
+                    const char *prefix, unsigned *termpos)
+{
+    if (!st || !termpos || (!text && len))
+        return 1;
+    if (!prefix)
+        prefix = "";
+    size_t prefix_len = std::strlen(prefix);
+    if (len > (1u << 28) || prefix_len > (1u << 16))
+        return 1;
+    try {
+        LangSlot *slot = nullptr;
+        if (!no_stemming(lang)) {
+            slot = get_lang(st, lang);
+            if (!slot->valid)
+                return 1;
+            if (!slot->stemming)
+                slot = nullptr;
+        }
+        trim_scratch(st);
+        st->arena.clear();
+        st->events.clear();
+        Parser parser(st, text, len, prefix, prefix_len, slot, *termpos);
+        if (!parser.run()) {
+            st->events.clear();
+            return 1;
+        }
+        *termpos = parser.termpos();
+    } catch (...) {
+        st->events.clear();
+        return 1;
+    }
+    return 0;
+}
+
 int fa_analyze_xapian(fa_state *st, const char *text, size_t len, const char *lang,
                       const char *prefix, unsigned wdf_inc, unsigned *termpos, fa_emit_fn emit,
                       void *ctx)
@@ -1174,6 +1212,59 @@ extern "C" int souk_analyze(souk_analyzer *a, const char *text, size_t len, cons
     }
     a->n_fallback++;
     return souk_analyze_xapian(a, text, len, lang, prefix, wdf_inc, termpos, fn, ctx);
+}
+
+static_assert(sizeof(souk_term_occ) == sizeof(Event) && offsetof(Event, off) == 0 &&
+                  offsetof(Event, len) == 4 && offsetof(Event, pos) == 8,
+              "souk_term_occ is the fast analyzer's Event");
+
+/* The fallback's terms, gathered where the fast path leaves its own. */
+static void keep_term(void *ctx, const char *term, size_t len, uint32_t pos, uint32_t)
+{
+    fa_state *st = static_cast<fa_state *>(ctx);
+    st->arena.reserve_more(len);
+    size_t off = st->arena.append(term, len);
+    st->events.push_back(
+        Event{static_cast<uint32_t>(off), static_cast<uint32_t>(len), static_cast<unsigned>(pos)});
+}
+
+extern "C" int souk_analyze_view(souk_analyzer *a, const char *text, size_t len, const char *lang,
+                                 const char *prefix, uint32_t wdf_inc, uint32_t *termpos,
+                                 souk_term_view *out)
+{
+    if (wdf_inc == 0) {
+        a->err = "wdf increment must be at least 1";
+        return SOUK_EINVAL;
+    }
+    fa_state *st = a->fast;
+    try {
+        const char *sname = souk_language_stemmer(lang);
+        if (!sname) {
+            a->err = std::string("unsupported language '") + lang + "'";
+            return SOUK_EINVAL;
+        }
+        if (fa_analyze_keep(st, text, len, sname, prefix ? prefix : "", termpos) == 0) {
+            a->n_fast++;
+        } else {
+            a->n_fallback++;
+            st->arena.clear();
+            st->events.clear();
+            int rc =
+                souk_analyze_xapian(a, text, len, lang, prefix, wdf_inc, termpos, keep_term, st);
+            if (rc)
+                return rc;
+        }
+    } catch (const std::bad_alloc &) {
+        return SOUK_ENOMEM;
+    } catch (...) {
+        a->err = "unknown C++ exception in analysis";
+        return SOUK_EXAPIAN;
+    }
+    out->bytes = st->arena.data();
+    out->nbytes = st->arena.size();
+    out->occ = reinterpret_cast<const souk_term_occ *>(st->events.data());
+    out->n = st->events.size();
+    return SOUK_OK;
 }
 
 /* ------------------------------------------------------------------ query parsing */

@@ -43,6 +43,24 @@ int souk_analyze(souk_analyzer *a, const char *text, size_t len, const char *lan
                  const char *prefix, uint32_t wdf_inc, uint32_t *termpos, souk_term_fn fn,
                  void *ctx);
 
+/* One term occurrence of souk_analyze_view: the term is bytes[off, off + len), pos its position
+ * (0: none, a "Z" stem term); each adds the call's wdf_inc. */
+typedef struct souk_term_occ {
+    uint32_t off, len, pos;
+} souk_term_occ;
+
+typedef struct souk_term_view {
+    const char *bytes;
+    size_t nbytes;
+    const souk_term_occ *occ;
+    size_t n;
+} souk_term_view;
+
+/* souk_analyze without a callback per term: the occurrences, in the order souk_analyze would
+ * pass them, are left in the analyzer (valid until its next call) and described by *out. */
+int souk_analyze_view(souk_analyzer *a, const char *text, size_t len, const char *lang,
+                      const char *prefix, uint32_t wdf_inc, uint32_t *termpos, souk_term_view *out);
+
 /* Same contract, always through Xapian::TermGenerator (the reference the fast path is tested
  * against). The order of calls may differ from souk_analyze; the multiset is the same. */
 int souk_analyze_xapian(souk_analyzer *a, const char *text, size_t len, const char *lang,
