@@ -9,6 +9,9 @@
 #include "codes.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define MAXTOK 24
 #define MAXCODE 32
@@ -59,8 +62,29 @@ static int joinable(char sep)
     return sep == ' ' || sep == '-' || sep == '/' || sep == '.';
 }
 
+/* Whether s[0, n) holds an ASCII digit (16 bytes at a time where SSE2 is there). */
+static int has_digit(const char *s, size_t n)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i zero = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9);
+    for (; i + 16 <= n; i += 16) {
+        __m128i d = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(s + i)), zero);
+        if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, nine), d)))
+            return 1;
+    }
+#endif
+    for (; i < n; i++)
+        if (s[i] >= '0' && s[i] <= '9')
+            return 1;
+    return 0;
+}
+
 size_t souk__codes(const char *text, size_t len, int query, souk_code_fn fn, void *ctx, size_t max)
 {
+    /* Every code holds a digit: most texts have none, and are done at once. */
+    if (!has_digit(text, len))
+        return 0;
     tok t[MAXTOK];
     size_t nt = 0, emitted = 0;
     char buf[64];
