@@ -224,7 +224,8 @@ static int analyze_text(souk_docbuilder *b, const char *text, size_t len, const 
         b->failed = 1;
         return SOUK_OK;
     }
-    memcpy(b->tbuf + base, v.bytes, v.nbytes);
+    if (v.nbytes) /* an empty text leaves no buffer (bytes may be NULL) */
+        memcpy(b->tbuf + base, v.bytes, v.nbytes);
     b->tlen += v.nbytes;
     for (size_t i = 0; i < v.n; i++) {
         const souk_term_occ *o = &v.occ[i];
