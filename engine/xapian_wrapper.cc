@@ -939,46 +939,6 @@ void fa_state_free(fa_state *st)
     delete st;
 }
 
-int fa_analyze(fa_state *st, const char *text, size_t len, const char *lang, const char *prefix,
-               unsigned wdf_inc, unsigned *termpos, fa_emit_fn emit, void *ctx)
-{
-    if (!st || !termpos || !emit || (!text && len))
-        return 1;
-    if (!prefix)
-        prefix = "";
-    // Offsets into the arena are 32-bit; leave gigantic inputs to Xapian.
-    size_t prefix_len = std::strlen(prefix);
-    if (len > (1u << 28) || prefix_len > (1u << 16))
-        return 1;
-    unsigned newpos;
-    try {
-        LangSlot *slot = nullptr;
-        if (!no_stemming(lang)) {
-            slot = get_lang(st, lang);
-            if (!slot->valid)
-                return 1;
-            if (!slot->stemming)
-                slot = nullptr;
-        }
-        st->arena.clear();
-        st->events.clear();
-        Parser parser(st, text, len, prefix, prefix_len, slot, *termpos);
-        if (!parser.run()) {
-            st->events.clear();
-            return 1;
-        }
-        newpos = parser.termpos();
-    } catch (...) {
-        st->events.clear();
-        return 1;
-    }
-    int rc = flush_events(st, emit, ctx, wdf_inc);
-    *termpos = newpos;
-    st->events.clear();
-    trim_scratch(st);
-    return rc;
-}
-
 /* fa_analyze without the callbacks: the occurrences stay in st->events, their bytes in
  * st->arena, until the next call on st. Same return values (never -1). */
 int fa_analyze_keep(fa_state *st, const char *text, size_t len, const char *lang,
@@ -988,6 +948,7 @@ int fa_analyze_keep(fa_state *st, const char *text, size_t len, const char *lang
         return 1;
     if (!prefix)
         prefix = "";
+    // Offsets into the arena are 32-bit; leave gigantic inputs to Xapian.
     size_t prefix_len = std::strlen(prefix);
     if (len > (1u << 28) || prefix_len > (1u << 16))
         return 1;
@@ -1000,7 +961,7 @@ int fa_analyze_keep(fa_state *st, const char *text, size_t len, const char *lang
             if (!slot->stemming)
                 slot = nullptr;
         }
-        trim_scratch(st);
+        trim_scratch(st); // after an unusually large text (fa_analyze trims on its way out)
         st->arena.clear();
         st->events.clear();
         Parser parser(st, text, len, prefix, prefix_len, slot, *termpos);
@@ -1014,6 +975,20 @@ int fa_analyze_keep(fa_state *st, const char *text, size_t len, const char *lang
         return 1;
     }
     return 0;
+}
+
+int fa_analyze(fa_state *st, const char *text, size_t len, const char *lang, const char *prefix,
+               unsigned wdf_inc, unsigned *termpos, fa_emit_fn emit, void *ctx)
+{
+    if (!emit)
+        return 1;
+    int rc = fa_analyze_keep(st, text, len, lang, prefix, termpos);
+    if (rc)
+        return rc;
+    rc = flush_events(st, emit, ctx, wdf_inc);
+    st->events.clear();
+    trim_scratch(st);
+    return rc;
 }
 
 int fa_analyze_xapian(fa_state *st, const char *text, size_t len, const char *lang,
