@@ -676,26 +676,25 @@ static int fts5_child(const bench_ctx *ctx, engine_result *res)
 }
 
 /* Child: peer_sphinx_index, called from a fresh small process (peak RSS is the indexer's). */
-static int sphinx_child(const bench_ctx *ctx, engine_result *res)
+static int sphinx_child_in(const char *dir, int full, const bench_ctx *ctx, engine_result *res)
 {
     peer_index_result p;
     long rss = bench_rss_kb();
-    int rc = peer_sphinx_index(ctx->ndjson, ctx->sphinx_dir, 0, &p);
+    int rc = peer_sphinx_index(ctx->ndjson, dir, full, &p);
 
     from_peer(res, &p);
     res->fork_rss_kb = rss;
     return rc;
 }
 
+static int sphinx_child(const bench_ctx *ctx, engine_result *res)
+{
+    return sphinx_child_in(ctx->sphinx_dir, 0, ctx, res);
+}
+
 static int sphinx_full_child(const bench_ctx *ctx, engine_result *res)
 {
-    peer_index_result p;
-    long rss = bench_rss_kb();
-    int rc = peer_sphinx_index(ctx->ndjson, ctx->sphinx_full_dir, 1, &p);
-
-    from_peer(res, &p);
-    res->fork_rss_kb = rss;
-    return rc;
+    return sphinx_child_in(ctx->sphinx_full_dir, 1, ctx, res);
 }
 
 static int run_fts5(const bench_ctx *ctx, engine_result *res)
@@ -706,21 +705,24 @@ static int run_fts5(const bench_ctx *ctx, engine_result *res)
     return 0;
 }
 
+/* Runs one Sphinx configuration; the total counts all index files (catalog.sp?), not the TSV
+ * input, config or log. */
+static int run_sphinx_in(child_fn fn, const char *dir, const bench_ctx *ctx, engine_result *res)
+{
+    if (run_in_child(fn, ctx, res) != 0)
+        return -1;
+    res->total_bytes = dir_bytes(dir, "catalog.sp");
+    return 0;
+}
+
 static int run_sphinx(const bench_ctx *ctx, engine_result *res)
 {
-    if (run_in_child(sphinx_child, ctx, res) != 0)
-        return -1;
-    /* All index files (catalog.sp?), not the TSV input, config or log. */
-    res->total_bytes = dir_bytes(ctx->sphinx_dir, "catalog.sp");
-    return 0;
+    return run_sphinx_in(sphinx_child, ctx->sphinx_dir, ctx, res);
 }
 
 static int run_sphinx_full(const bench_ctx *ctx, engine_result *res)
 {
-    if (run_in_child(sphinx_full_child, ctx, res) != 0)
-        return -1;
-    res->total_bytes = dir_bytes(ctx->sphinx_full_dir, "catalog.sp");
-    return 0;
+    return run_sphinx_in(sphinx_full_child, ctx->sphinx_full_dir, ctx, res);
 }
 
 /* ---------------------------------------------------------------- report */
