@@ -168,8 +168,20 @@ int souk_index_open(const char *dir, const souk_schema *schema, unsigned flags, 
     mdb_env_set_maxreaders(ix->env, 510);
     mdb_env_set_mapsize(ix->env, DEFAULT_MAPSIZE);
     unsigned ef = MDB_NOTLS | MDB_NOMETASYNC | MDB_NORDAHEAD;
-    if (flags & SOUK_INDEX_RDONLY)
+    if (flags & SOUK_INDEX_RDONLY) {
         ef |= MDB_RDONLY;
+        /* A writer killed while creating the index leaves the directory without a data file, or
+         * one shorter than LMDB's two meta pages: no index yet, as when the file is absent (a
+         * writer opening it initialises it). */
+        char path[4096];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/data.mdb", dir);
+        if (stat(path, &sb) != 0 ? errno == ENOENT : sb.st_size < 8192) {
+            snprintf(err, errlen, "'%s' holds no Souk index", dir);
+            src = SOUK_ENOTFOUND;
+            goto fail;
+        }
+    }
     rc = mdb_env_open(ix->env, dir, ef, 0640);
     if (rc)
         goto mdb_fail;

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 static char tmpdir[256];
@@ -379,6 +380,21 @@ static void test_schema_mismatch(void)
     /* A directory that holds no index, opened read-only, is refused. */
     snprintf(dir, sizeof dir, "%s/nothing-here", tmpdir);
     CHECK(souk_index_open(dir, NULL, SOUK_INDEX_RDONLY, &ix, err, sizeof err) != 0);
+    /* What a writer killed while creating an index leaves (a directory without a data file, or
+     * with an empty one) holds no index yet: SOUK_ENOTFOUND, and a writer then creates it. */
+    snprintf(dir, sizeof dir, "%s/half-made", tmpdir);
+    REQUIRE(mkdir(dir, 0755) == 0);
+    CHECK(souk_index_open(dir, NULL, SOUK_INDEX_RDONLY, &ix, err, sizeof err) == SOUK_ENOTFOUND);
+    CHECK(strstr(err, "holds no Souk index") != NULL);
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    FILE *f = fopen(path, "w");
+    REQUIRE(f != NULL);
+    fclose(f);
+    CHECK(souk_index_open(dir, NULL, SOUK_INDEX_RDONLY, &ix, err, sizeof err) == SOUK_ENOTFOUND);
+    REQUIRE(souk_index_open(dir, schema, 0, &ix, err, sizeof err) == 0);
+    souk_index_close(ix);
+    CHECK(souk_index_open(dir, NULL, SOUK_INDEX_RDONLY, &ix, err, sizeof err) == 0);
+    souk_index_close(ix);
 }
 
 int main(void)
