@@ -67,6 +67,91 @@ static void arena_free(arena *a)
     a->total = 0;
 }
 
+/* ------------------------------------------------------------------ positions pool */
+
+/* The positions of the batch's documents, addressed by a 32-bit index so that a change of one
+ * term's postings (tchange) needs no 8-byte pointer to them. Index i lives in unit i >> POS_UNIT
+ * at offset i & (POS_UNIT_LEN - 1); a document's positions are contiguous, and one longer than a
+ * unit gets a region of its own spanning several units. */
+#define POS_UNIT 18
+#define POS_UNIT_LEN ((uint64_t)1 << POS_UNIT)
+#define POS_UNITS ((size_t)1 << (32 - POS_UNIT))
+#define POS_DEL UINT32_MAX /* tchange.pos of a delete: no position there */
+
+typedef struct pos_pool {
+    uint32_t **unit; /* POS_UNITS entries, allocated on first use */
+    void **regions;  /* the allocations, to free */
+    size_t nregions, capregions;
+    uint64_t next;  /* the next free index */
+    uint64_t avail; /* the end of the region next is in */
+    size_t bytes;
+} pos_pool;
+
+static inline const uint32_t *pos_at(const pos_pool *p, uint32_t i)
+{
+    return p->unit[i >> POS_UNIT] + (i & (POS_UNIT_LEN - 1));
+}
+
+/* The positions of a posting with npos of them from index i (a valid pointer when npos is 0). */
+static inline const uint32_t *pos_of(const pos_pool *p, uint32_t i, uint32_t npos)
+{
+    static const uint32_t none[1];
+    return npos ? pos_at(p, i) : none;
+}
+
+/* Copies n positions into the pool; *at gets the index of the first. */
+static int pos_pool_add(pos_pool *p, const uint32_t *src, size_t n, uint32_t *at)
+{
+    if (p->next + n > p->avail) {
+        if (!p->unit && !(p->unit = souk_calloc(POS_UNITS, sizeof *p->unit)))
+            return ENOMEM;
+        uint64_t start = (p->next + POS_UNIT_LEN - 1) & ~(POS_UNIT_LEN - 1);
+        uint64_t len = n > POS_UNIT_LEN ? n : POS_UNIT_LEN;
+        /* The last unit is never handed out, so no index reaches POS_DEL. */
+        if (start + len > (uint64_t)(POS_UNITS - 1) << POS_UNIT)
+            return SOUK_EFULL;
+        if (p->nregions == p->capregions) {
+            size_t nc = p->capregions ? p->capregions * 2 : 64;
+            void **r = souk_realloc(p->regions, nc * sizeof *r);
+            if (!r)
+                return ENOMEM;
+            p->regions = r;
+            p->capregions = nc;
+        }
+        uint32_t *m = souk_malloc(len * sizeof *m);
+        if (!m)
+            return ENOMEM;
+        p->regions[p->nregions++] = m;
+        p->bytes += len * sizeof *m;
+        for (uint64_t u = 0; u * POS_UNIT_LEN < len; u++)
+            p->unit[(start >> POS_UNIT) + u] = m + u * POS_UNIT_LEN;
+        p->next = start;
+        p->avail = start + len;
+    }
+    *at = (uint32_t)p->next;
+    if (n)
+        memcpy(p->unit[p->next >> POS_UNIT] + (p->next & (POS_UNIT_LEN - 1)), src, n * sizeof *src);
+    p->next += n;
+    return 0;
+}
+
+/* Empties the pool (the unit table is kept). */
+static void pos_pool_clear(pos_pool *p)
+{
+    for (size_t i = 0; i < p->nregions; i++)
+        souk_free(p->regions[i]);
+    p->nregions = 0;
+    p->next = p->avail = 0;
+    p->bytes = 0;
+}
+
+static void pos_pool_free(pos_pool *p)
+{
+    pos_pool_clear(p);
+    souk_free(p->regions);
+    souk_free(p->unit);
+}
+
 /* ------------------------------------------------------------------ batch */
 
 typedef struct op {
@@ -76,7 +161,7 @@ typedef struct op {
     uint64_t hash;
     souk_dterm *terms;
     uint32_t nterms;
-    uint32_t *positions;
+    uint32_t pos_base; /* its positions in the pool, from this index on */
     uint32_t doclen;
     const char *stored; /* blob */
     uint32_t stored_len;
@@ -96,11 +181,17 @@ typedef struct op {
     uint32_t early_ver;
 } op;
 
+/* Changes [from, to) in arrival order (see souk_writer.dead). */
+typedef struct dead_range {
+    uint32_t from, to;
+} dead_range;
+
 struct commit_ctx;
 
 struct souk_writer {
     souk_index *ix;
     arena mem;
+    pos_pool pos; /* the ops' positions */
     op *ops;
     size_t nops, capops;
     /* id -> op index, open addressing, 0 = empty, else index + 1 */
@@ -111,7 +202,10 @@ struct souk_writer {
     MDB_txn *snap;       /* read snapshot the batch's "is this id new" answers come from */
     uint64_t snap_gen;   /* its generation */
     uint64_t next_docid; /* next docid to assign to a new id */
-    int dead_changes;    /* grouped changes of a document version replaced in this batch */
+    /* Grouped changes of document versions replaced in this batch: ranges of the arrival
+     * order that the grouping skips. */
+    struct dead_range *dead;
+    size_t ndead, capdead;
     /* Store records of new documents written ahead of the commit (store_ahead). */
     struct store_ahead *sa; /* its thread, while it runs */
     size_t new_ops;         /* upserts of new ids so far in the batch */
@@ -127,6 +221,25 @@ static struct commit_ctx *commit_ctx_new(souk_writer *w);
 static int classify_new_op(souk_writer *w, op *o);
 static int pregroup(souk_writer *w, op *o, const souk_dterm *terms);
 static void store_upsert(souk_writer *w, op *o);
+
+/* Notes that op o's grouped changes belong to a version replaced in the batch. */
+static int add_dead(souk_writer *w, const op *o)
+{
+    if (o->ch_end <= o->ch_begin)
+        return 0;
+    if (w->ndead == w->capdead) {
+        size_t nc = w->capdead ? w->capdead * 2 : 64;
+        dead_range *d = souk_realloc(w->dead, nc * sizeof *d);
+        if (!d)
+            return ENOMEM;
+        w->dead = d;
+        w->capdead = nc;
+    }
+    w->dead[w->ndead].from = o->ch_begin;
+    w->dead[w->ndead].to = o->ch_end;
+    w->ndead++;
+    return 0;
+}
 
 int souk_writer_new(souk_index *ix, souk_writer **out)
 {
@@ -155,8 +268,8 @@ static void batch_clear(souk_writer *w)
     w->store_off = w->store_used = 0;
     w->store_max = 0;
     arena_free(&w->mem);
+    pos_pool_clear(&w->pos);
     w->nops = 0;
-    w->dead_changes = 0;
     if (w->idmap)
         memset(w->idmap, 0, w->idcap * sizeof *w->idmap);
     grouping_clear(w->cc);
@@ -174,6 +287,8 @@ void souk_writer_free(souk_writer *w)
         mdb_txn_abort(w->snap);
     commit_ctx_free(w->cc);
     arena_free(&w->mem);
+    pos_pool_free(&w->pos);
+    souk_free(w->dead);
     souk_free(w->ops);
     souk_free(w->idmap);
     souk_free(w);
@@ -187,7 +302,7 @@ const char *souk_writer_errmsg(const souk_writer *w)
 size_t souk_writer_pending(const souk_writer *w, size_t *bytes)
 {
     if (bytes)
-        *bytes = w->mem.total;
+        *bytes = w->mem.total + w->pos.bytes;
     return w->nops;
 }
 
@@ -271,14 +386,16 @@ int souk_writer_upsert(souk_writer *w, const souk_doc *d)
     o->hash = d->hash;
     o->doclen = d->doclen;
     o->nterms = d->nterms;
-    o->positions = arena_dup(&w->mem, d->positions, npos * sizeof *o->positions);
+    int prc = pos_pool_add(&w->pos, d->positions, npos, &o->pos_base);
+    if (prc)
+        return prc == ENOMEM ? SOUK_ENOMEM : SOUK_EFULL;
     o->stored = arena_dup(&w->mem, d->stored, d->stored_len);
     o->stored_len = d->stored_len;
     o->termlist = arena_dup(&w->mem, d->termlist, d->termlist_len);
     o->termlist_len = d->termlist_len;
     o->nattrs = d->nattrs;
     o->attrs = arena_alloc(&w->mem, d->nattrs * sizeof *o->attrs);
-    if (!o->positions || !o->stored || !o->termlist || !o->attrs)
+    if (!o->stored || !o->termlist || !o->attrs)
         return SOUK_ENOMEM;
     for (uint32_t i = 0; i < d->nattrs; i++) {
         o->attrs[i] = d->attrs[i];
@@ -318,8 +435,8 @@ int souk_writer_delete(souk_writer *w, const char *id, size_t len)
         return SOUK_ENOMEM;
     if (created && classify_new_op(w, o))
         return SOUK_EIO;
-    if (o->ch_end > o->ch_begin)
-        w->dead_changes = 1;
+    if (add_dead(w, o))
+        return SOUK_ENOMEM;
     o->del = 1;
     o->nterms = 0;
     o->nattrs = 0;
@@ -329,16 +446,17 @@ int souk_writer_delete(souk_writer *w, const char *id, size_t len)
 
 /* ------------------------------------------------------------------ commit */
 
-/* A change of one term's postings for one document: put (new posting) or delete. */
+/* A change of one term's postings for one document: put (new posting) or delete. 16 bytes: a
+ * batch holds one per posting twice over (arrival order, then grouped by term), so its size is
+ * most of the batch's memory. The document's length comes from commit_ctx.dl. */
 typedef struct tchange {
     uint32_t docid;
-    uint32_t del;
     uint32_t wdf;
     uint32_t npos;
-    const uint32_t *pos;
-    uint32_t op;     /* index of the op the change comes from */
-    uint32_t doclen; /* length of the document's new version */
+    uint32_t pos; /* index of the first position in the pool (souk_writer.pos), POS_DEL: delete */
 } tchange;
+
+#define CH_DEL(t) ((t)->pos == POS_DEL)
 
 #define CHANGE_CHUNK_BITS 18
 #define CHANGE_CHUNK ((size_t)1 << CHANGE_CHUNK_BITS)
@@ -399,6 +517,10 @@ typedef struct commit_ctx {
     tchange *scratch; /* for sort_changes */
     size_t scratch_cap;
     int post_append, terms_append;
+    /* New lengths of the docids [dl_lo, dl_lo + dl_n) the batch hands out; DOCLEN_UNKNOWN for
+     * the others, which are looked up. */
+    uint32_t *dl;
+    uint32_t dl_lo, dl_n;
     uint32_t dl_chunk_no;
     int dl_chunk_valid;
     uint32_t dl_chunk[SOUK_DOCLEN_CHUNK];
@@ -611,10 +733,17 @@ static int write_blocks(commit_ctx *c, const char *term, uint32_t tlen, plist *o
     return 0;
 }
 
+/* The new length of the document of change t, DOCLEN_UNKNOWN when it must be looked up. */
+static inline uint32_t change_doclen(const commit_ctx *c, const tchange *t)
+{
+    uint32_t i = t->docid - c->dl_lo;
+    return t->docid >= c->dl_lo && i < c->dl_n ? c->dl[i] : DOCLEN_UNKNOWN;
+}
+
 /* Merges existing postings e with changes ch[i..j) (sorted by docid) into o, updating the term's
  * df/cf and noting whether an existing posting at max_wdf changed. */
-static int merge_changes(const plist *e, const tchange *ch, size_t ni, plist *o,
-                         souk_term_info *info, int *max_touched)
+static int merge_changes(const commit_ctx *c, const plist *e, const tchange *ch, size_t ni,
+                         plist *o, souk_term_info *info, int *max_touched)
 {
     size_t a = 0, b = 0, pa = 0;
     o->n = 0;
@@ -636,8 +765,9 @@ static int merge_changes(const plist *e, const tchange *ch, size_t ni, plist *o,
                 pa += e->npos[a];
                 a++;
             }
-            if (!t->del) {
-                rc = plist_push(o, t->docid, t->wdf, t->npos, t->pos, t->doclen);
+            if (!CH_DEL(t)) {
+                rc = plist_push(o, t->docid, t->wdf, t->npos, pos_of(&c->w->pos, t->pos, t->npos),
+                                change_doclen(c, t));
                 info->df++;
                 info->cf += t->wdf;
                 if (t->wdf > info->max_wdf)
@@ -708,7 +838,7 @@ static int merge_term(commit_ctx *c, const char *term, uint32_t tlen, const tcha
             if ((rc = plist_add_block(&c->e, &b)) != 0)
                 return rc == SOUK_ENOMEM ? ENOMEM : MDB_CORRUPTED;
         }
-        if ((rc = merge_changes(&c->e, ch, n, &c->o, &info, &max_touched)) != 0)
+        if ((rc = merge_changes(c, &c->e, ch, n, &c->o, &info, &max_touched)) != 0)
             return rc;
         if (c->o.n == 0) {
             rc = existed ? mdb_del(c->txn, c->ix->terms, &k, NULL) : 0;
@@ -783,7 +913,7 @@ static int merge_term(commit_ctx *c, const char *term, uint32_t tlen, const tcha
                 info.nblocks--;
             }
         }
-        if ((rc = merge_changes(&c->e, ch + i, j - i, &c->o, &info, &max_touched)) != 0)
+        if ((rc = merge_changes(c, &c->e, ch + i, j - i, &c->o, &info, &max_touched)) != 0)
             break;
         int save = c->post_append;
         c->post_append = 0;
@@ -856,7 +986,7 @@ static tgroup *group_for(commit_ctx *c, const char *term, uint32_t len, uint64_t
 }
 
 static int add_change(commit_ctx *c, const char *term, uint32_t len, uint64_t hash, uint32_t docid,
-                      int del, uint32_t wdf, uint32_t npos, const uint32_t *pos, uint32_t opi)
+                      uint32_t wdf, uint32_t npos, uint32_t pos)
 {
     tgroup *g = group_for(c, term, len, hash);
     if (!g)
@@ -885,12 +1015,9 @@ static int add_change(commit_ctx *c, const char *term, uint32_t len, uint64_t ha
     c->chunk_groups[ci][at] = (uint32_t)(g - c->groups);
     c->nch++;
     t->docid = docid;
-    t->del = (uint32_t)del;
     t->wdf = wdf;
     t->npos = npos;
     t->pos = pos;
-    t->op = opi;
-    t->doclen = c->w->ops[opi].doclen;
     if (g->n && g->last_docid >= docid)
         g->unsorted = 1;
     g->last_docid = docid;
@@ -1232,7 +1359,8 @@ typedef struct bulk_list {
 } bulk_list;
 
 /* Encodes one new term (all puts, lengths known) into chunk k. */
-static int bulk_term(bulk_chunk *k, const tgroup *tg, tchange *ch, uint32_t n, bulk_list *bl)
+static int bulk_term(const commit_ctx *c, bulk_chunk *k, const tgroup *tg, tchange *ch, uint32_t n,
+                     bulk_list *bl)
 {
     if (tg->unsorted && sort_changes(ch, n, &bl->scratch, &bl->scratch_cap))
         return ENOMEM;
@@ -1254,17 +1382,18 @@ static int bulk_term(bulk_chunk *k, const tgroup *tg, tchange *ch, uint32_t n, b
     uint32_t max_wdf = 0, del = 0;
     for (uint32_t i = 0; i < n; i++) {
         const tchange *t = &ch[i];
-        del |= t->del;
+        uint32_t dl = change_doclen(c, t);
+        del |= CH_DEL(t) | (dl == DOCLEN_UNKNOWN);
         o->docids[i] = t->docid;
         o->wdfs[i] = t->wdf;
         o->npos[i] = t->npos;
-        o->doclens[i] = t->doclen;
-        bl->pos_each[i] = t->pos;
+        o->doclens[i] = dl;
+        bl->pos_each[i] = pos_of(&c->w->pos, t->pos, t->npos);
         cf += t->wdf;
         max_wdf = t->wdf > max_wdf ? t->wdf : max_wdf;
     }
     if (del)
-        return EINVAL; /* not a new term: the serial path handles it */
+        return EINVAL; /* not a new term (or an old document): the serial path handles it */
     o->n = n;
     info.df = n;
     info.cf = cf;
@@ -1327,7 +1456,7 @@ static void *bulk_thread(void *arg)
             const tgroup *tg = &j->c->groups[j->rank[r].idx];
             uint32_t n = j->fill[j->rank[r].idx];
             if (n)
-                rc = bulk_term(k, tg, j->sorted + tg->start, n, &o);
+                rc = bulk_term(j->c, k, tg, j->sorted + tg->start, n, &o);
         }
         pthread_mutex_lock(&j->mu);
         k->rc = rc;
@@ -1419,41 +1548,44 @@ typedef struct group_job {
     grank *rank;
     uint32_t *fill;
     tchange *sorted;
-    int check_live; /* some changes belong to earlier versions of a document */
     group_half half[2];
     pthread_t th;
     int started;
 } group_job;
 
+/* Moves *i past the dead ranges (sorted by start; *d is the first not yet passed) it is in and
+ * returns the end of the live run from *i, at most to. The changes of a document version that
+ * a later one in the batch replaced are dead. */
+static size_t live_run(const souk_writer *w, size_t *d, size_t *i, size_t to)
+{
+    while (*d < w->ndead && w->dead[*d].from <= *i) {
+        if (w->dead[*d].to > *i)
+            *i = w->dead[*d].to;
+        (*d)++;
+    }
+    return *d < w->ndead && w->dead[*d].from < to ? w->dead[*d].from : to;
+}
+
 static void group_count(group_half *h)
 {
     const commit_ctx *c = h->j->c;
     memset(h->cnt, 0, c->ngroups * sizeof *h->cnt);
-    for (size_t i = h->from; i < h->to; i++) {
-        size_t ci = i >> CHANGE_CHUNK_BITS, at = i & (CHANGE_CHUNK - 1);
-        if (h->j->check_live) {
-            const op *o = &c->w->ops[c->chunks[ci][at].op];
-            if (i < o->ch_begin || i >= o->ch_end)
-                continue; /* an earlier version of a document repeated in this batch */
-        }
-        h->cnt[c->chunk_groups[ci][at]]++;
-    }
+    size_t d = 0, i = h->from;
+    while (i < h->to)
+        for (size_t end = live_run(c->w, &d, &i, h->to); i < end; i++)
+            h->cnt[c->chunk_groups[i >> CHANGE_CHUNK_BITS][i & (CHANGE_CHUNK - 1)]]++;
 }
 
 static void group_copy(group_half *h)
 {
     const commit_ctx *c = h->j->c;
     tchange *sorted = h->j->sorted;
-    for (size_t i = h->from; i < h->to; i++) {
-        size_t ci = i >> CHANGE_CHUNK_BITS, at = i & (CHANGE_CHUNK - 1);
-        const tchange *ch = &c->chunks[ci][at];
-        if (h->j->check_live) {
-            const op *o = &c->w->ops[ch->op];
-            if (i < o->ch_begin || i >= o->ch_end)
-                continue;
+    size_t d = 0, i = h->from;
+    while (i < h->to)
+        for (size_t end = live_run(c->w, &d, &i, h->to); i < end; i++) {
+            size_t ci = i >> CHANGE_CHUNK_BITS, at = i & (CHANGE_CHUNK - 1);
+            sorted[h->cnt[c->chunk_groups[ci][at]]++] = c->chunks[ci][at];
         }
-        sorted[h->cnt[c->chunk_groups[ci][at]]++] = *ch;
-    }
 }
 
 static void *group_half_thread(void *arg)
@@ -1506,6 +1638,12 @@ static void *group_main(void *arg)
     return NULL;
 }
 
+static int cmp_dead(const void *a, const void *b)
+{
+    uint32_t x = ((const dead_range *)a)->from, y = ((const dead_range *)b)->from;
+    return x < y ? -1 : x > y;
+}
+
 /* Starts the grouping; group_changes_finish waits for it. */
 static int group_changes_start(group_job *j, commit_ctx *c, grank *rank, uint32_t *fill,
                                tchange *sorted)
@@ -1515,7 +1653,8 @@ static int group_changes_start(group_job *j, commit_ctx *c, grank *rank, uint32_
     j->rank = rank;
     j->fill = fill;
     j->sorted = sorted;
-    j->check_live = c->w->dead_changes != 0;
+    if (c->w->ndead > 1)
+        qsort(c->w->dead, c->w->ndead, sizeof *c->w->dead, cmp_dead);
     for (int k = 0; k < 2; k++) {
         j->half[k].j = j;
         j->half[k].from = k ? c->nch / 2 : 0;
@@ -1545,6 +1684,7 @@ static void group_changes_finish(group_job *j)
 static void grouping_clear(commit_ctx *c)
 {
     c->nch = 0;
+    c->w->ndead = 0;
     c->ngroups = 0;
     if (c->gmap)
         memset(c->gmap, 0, c->gcap * sizeof *c->gmap);
@@ -1554,6 +1694,9 @@ static void grouping_clear(commit_ctx *c)
 static void commit_ctx_reset(commit_ctx *c)
 {
     arena_free(&c->tmp);
+    souk_free(c->dl);
+    c->dl = NULL;
+    c->dl_n = 0;
     c->txn = NULL;
     c->dl_chunk_valid = 0;
 }
@@ -1629,19 +1772,18 @@ static int classify_new_op(souk_writer *w, op *o)
 static int pregroup(souk_writer *w, op *o, const souk_dterm *terms)
 {
     commit_ctx *c = w->cc;
-    uint32_t opi = (uint32_t)(o - w->ops);
     if (o->docid == 0) {
         if (w->next_docid >= UINT32_MAX)
             return MDB_MAP_FULL;
         o->docid = (uint32_t)w->next_docid++;
     }
-    if (o->ch_end > o->ch_begin)
-        w->dead_changes = 1; /* its earlier version's changes stay in the arrays */
+    if (add_dead(w, o)) /* its earlier version's changes stay in the arrays */
+        return ENOMEM;
     o->ch_begin = (uint32_t)c->nch;
     for (uint32_t i = 0; i < o->nterms; i++) {
         const souk_dterm *t = &terms[i];
-        int rc = add_change(c, t->term, t->len, t->hash, o->docid, 0, t->wdf, t->npos,
-                            o->positions + t->pos_off, opi);
+        int rc = add_change(c, t->term, t->len, t->hash, o->docid, t->wdf, t->npos,
+                            o->pos_base + t->pos_off);
         if (rc)
             return rc;
     }
@@ -1946,7 +2088,7 @@ static int ungroup_terms(souk_writer *w)
             t[k].hash = g->hash;
             t[k].wdf = ch->wdf;
             t[k].npos = ch->npos;
-            t[k].pos_off = ch->npos ? (uint32_t)(ch->pos - o->positions) : 0;
+            t[k].pos_off = ch->npos ? ch->pos - o->pos_base : 0;
         }
         o->terms = t;
     }
@@ -2149,6 +2291,21 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         ndl++;
         ndc++;
     }
+    /* The new lengths of the docids handed out in this batch, for the postings merge. */
+    if (next_docid - first_new > UINT32_MAX) {
+        rc = MDB_MAP_FULL;
+        goto out;
+    }
+    c->dl_lo = (uint32_t)first_new;
+    c->dl_n = (uint32_t)(next_docid - first_new);
+    if (!(c->dl = souk_malloc(((size_t)c->dl_n + 1) * sizeof *c->dl))) {
+        rc = ENOMEM;
+        goto out;
+    }
+    memset(c->dl, 0xff, (size_t)c->dl_n * sizeof *c->dl); /* DOCLEN_UNKNOWN */
+    for (size_t i = 0; i < ndc; i++)
+        if (dcs[i].o && dcs[i].docid >= c->dl_lo && dcs[i].docid - c->dl_lo < c->dl_n)
+            c->dl[dcs[i].docid - c->dl_lo] = dcs[i].o->doclen;
     /* Phase 2: per-term changes of the resolved ops: puts for the new terms, deletes for
      * vanished old ones. (Pre-grouped ops were grouped as they arrived.) */
     for (size_t i = 0; i < ndc; i++) {
@@ -2165,13 +2322,13 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
                                            o->terms[b].len);
             if (cmp < 0) {
                 rc = add_change(c, dc->old_terms[a], dc->old_lens[a],
-                                souk__hash(dc->old_terms[a], dc->old_lens[a]), dc->docid, 1, 0, 0,
-                                NULL, dc->opi);
+                                souk__hash(dc->old_terms[a], dc->old_lens[a]), dc->docid, 0, 0,
+                                POS_DEL);
                 a++;
             } else {
                 const souk_dterm *t = &o->terms[b];
-                rc = add_change(c, t->term, t->len, t->hash, dc->docid, 0, t->wdf, t->npos,
-                                o->positions + t->pos_off, dc->opi);
+                rc = add_change(c, t->term, t->len, t->hash, dc->docid, t->wdf, t->npos,
+                                o->pos_base + t->pos_off);
                 a += cmp == 0;
                 b++;
             }
