@@ -34,7 +34,10 @@ static void *arena_alloc(arena *a, size_t n)
 {
     n = (n + 7) & ~(size_t)7;
     if (!a->head || a->head->used + n > a->head->cap) {
-        size_t cap = n > (1u << 20) ? n : (1u << 20);
+        /* 1 MiB with the header, so a chunk fills jemalloc's 1 MiB size class
+         * instead of spilling into the 1.25 MiB one. */
+        size_t std = (1u << 20) - sizeof(arena_chunk);
+        size_t cap = n > std ? n : std;
         arena_chunk *c = souk_malloc(sizeof *c + cap);
         if (!c)
             return NULL;
