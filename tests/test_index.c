@@ -1,5 +1,6 @@
 /* test_index.c: the LMDB index and the catalog ingest, on real Debian catalog records:
  * - an index updated in place (modified, deleted, re-added documents) equals one built fresh;
+ * - so does one whose new documents had several versions inside one batch;
  * - deleting everything leaves an empty, consistent index;
  * - re-ingesting the same stream is idempotent, and a rerun resumes after the last commit;
  * - bad input is rejected with its line number and reason into the rejects file, good lines
@@ -195,6 +196,78 @@ static void test_update_equivalence(char **lines, size_t n)
         free(u[i]);
     for (size_t i = 500; i < 800; i++)
         free(u[i]);
+    free(u);
+    free(fin);
+}
+
+/* Versions of new ids inside one batch: ids first seen in the batch, then modified (twice for
+ * some), deleted, deleted and re-added, or deleted and re-added modified, before the batch
+ * commits. The index must equal one built fresh from each id's last version, in one batch and
+ * in small batches (where later versions meet ids an earlier batch already committed). */
+static void test_batch_versions(char **lines)
+{
+    char a[512], b[512], c[512], f1[512], f2[512];
+    snprintf(a, sizeof a, "%s/ver-a", tmpdir);
+    snprintf(b, sizeof b, "%s/ver-b", tmpdir);
+    snprintf(c, sizeof c, "%s/ver-c", tmpdir);
+    snprintf(f1, sizeof f1, "%s/ver1.ndjson", tmpdir);
+    snprintf(f2, sizeof f2, "%s/ver2.ndjson", tmpdir);
+    char **u = calloc(4000, sizeof *u), **fin = calloc(2000, sizeof *fin);
+    char **own = calloc(4000, sizeof *own);
+    size_t nu = 0, nf = 0, nown = 0;
+    for (size_t i = 0; i < 1000; i++)
+        u[nu++] = lines[i];
+    for (size_t i = 0; i < 200; i++) /* modified */
+        u[nu++] = own[nown++] = modified(lines[i], (int)i);
+    for (size_t i = 100; i < 120; i++) /* modified again */
+        u[nu++] = own[nown++] = modified(lines[i], (int)i + 5000);
+    for (size_t i = 200; i < 300; i++) /* deleted */
+        u[nu++] = own[nown++] = delete_line(lines[i]);
+    for (size_t i = 250; i < 270; i++) /* re-added as it was */
+        u[nu++] = lines[i];
+    for (size_t i = 270; i < 280; i++) /* re-added modified */
+        u[nu++] = own[nown++] = modified(lines[i], (int)i);
+    for (size_t i = 150; i < 160; i++) /* modified, then deleted */
+        u[nu++] = own[nown++] = delete_line(lines[i]);
+    for (size_t i = 0; i < 100; i++)
+        fin[nf++] = u[1000 + i];
+    for (size_t i = 100; i < 120; i++)
+        fin[nf++] = u[1200 + (i - 100)];
+    for (size_t i = 120; i < 150; i++)
+        fin[nf++] = u[1000 + i];
+    for (size_t i = 160; i < 200; i++)
+        fin[nf++] = u[1000 + i];
+    for (size_t i = 250; i < 270; i++)
+        fin[nf++] = lines[i];
+    for (size_t i = 270; i < 280; i++)
+        fin[nf++] = u[1340 + (i - 270)];
+    for (size_t i = 300; i < 1000; i++)
+        fin[nf++] = lines[i];
+    write_file(f1, u, nu);
+    write_file(f2, fin, nf);
+    souk_ingest_stats sa = ingest(a, f1, 100000, 2, 0, NULL);
+    CHECK_EQ_U64(sa.commits, 1);
+    ingest(b, f1, 97, 2, 0, NULL);
+    ingest(c, f2, 100000, 0, 0, NULL);
+    digest da, db, dc;
+    CHECK(index_check_dir(a) == 0);
+    CHECK(index_check_dir(b) == 0);
+    REQUIRE(index_digest(a, &da) == 0);
+    REQUIRE(index_digest(b, &db) == 0);
+    REQUIRE(index_digest(c, &dc) == 0);
+    CHECK_EQ_U64(dc.docs, nf);
+    CHECK_EQ_U64(da.docs, dc.docs);
+    CHECK_EQ_U64(da.terms, dc.terms);
+    CHECK_EQ_U64(da.postings, dc.postings);
+    CHECK_EQ_U64(da.positions, dc.positions);
+    CHECK_EQ_U64(da.total_len, dc.total_len);
+    CHECK_EQ_U64(da.sum, dc.sum);
+    CHECK_EQ_U64(da.xsum, dc.xsum);
+    CHECK_EQ_U64(db.sum, dc.sum);
+    CHECK_EQ_U64(db.xsum, dc.xsum);
+    for (size_t i = 0; i < nown; i++)
+        free(own[i]);
+    free(own);
     free(u);
     free(fin);
 }
@@ -411,6 +484,7 @@ int main(void)
     snprintf(tmpdir, sizeof tmpdir, "/tmp/souk-test-index-XXXXXX");
     REQUIRE(mkdtemp(tmpdir));
     test_update_equivalence(lines, n);
+    test_batch_versions(lines);
     test_schema_mismatch();
     test_bad_input(lines);
     test_cross_process_reader(lines);
