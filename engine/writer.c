@@ -173,21 +173,16 @@ typedef struct op {
     souk_dattr *attrs;
     uint32_t nattrs;
     /* Pre-grouped: the id was new when first seen in this batch, so its docid was assigned at
-     * once and its postings were grouped by term on arrival; changes [ch_begin, ch_end) are
-     * the live ones of its current version. */
+     * once and its postings were grouped by term on arrival; grouped: its current version's
+     * changes are in the term slices (commit_ctx), live. */
     int pregrouped;
     uint32_t docid;
-    uint32_t ch_begin, ch_end;
+    int grouped;
     /* Store records written ahead of the commit (store_ahead): stored_early when those of its
      * current version (early_ver) are committed, early_any when any version's were queued. */
     int stored_early, early_any;
     uint32_t early_ver;
 } op;
-
-/* Changes [from, to) in arrival order (see souk_writer.dead). */
-typedef struct dead_range {
-    uint32_t from, to;
-} dead_range;
 
 struct commit_ctx;
 
@@ -205,10 +200,6 @@ struct souk_writer {
     MDB_txn *snap;       /* read snapshot the batch's "is this id new" answers come from */
     uint64_t snap_gen;   /* its generation */
     uint64_t next_docid; /* next docid to assign to a new id */
-    /* Grouped changes of document versions replaced in this batch: ranges of the arrival
-     * order that the grouping skips. */
-    struct dead_range *dead;
-    size_t ndead, capdead;
     /* Store records of new documents written ahead of the commit (store_ahead). */
     struct store_ahead *sa; /* its thread, while it runs */
     size_t new_ops;         /* upserts of new ids so far in the batch */
@@ -224,25 +215,8 @@ static struct commit_ctx *commit_ctx_new(souk_writer *w);
 static int classify_new_op(souk_writer *w, op *o);
 static int pregroup(souk_writer *w, op *o, const souk_dterm *terms);
 static void store_upsert(souk_writer *w, op *o);
-
-/* Notes that op o's grouped changes belong to a version replaced in the batch. */
-static int add_dead(souk_writer *w, const op *o)
-{
-    if (o->ch_end <= o->ch_begin)
-        return 0;
-    if (w->ndead == w->capdead) {
-        size_t nc = w->capdead ? w->capdead * 2 : 64;
-        dead_range *d = souk_realloc(w->dead, nc * sizeof *d);
-        if (!d)
-            return ENOMEM;
-        w->dead = d;
-        w->capdead = nc;
-    }
-    w->dead[w->ndead].from = o->ch_begin;
-    w->dead[w->ndead].to = o->ch_end;
-    w->ndead++;
-    return 0;
-}
+static int mark_dead(souk_writer *w, op *o);
+static size_t grouping_bytes(const struct commit_ctx *c);
 
 int souk_writer_new(souk_index *ix, souk_writer **out)
 {
@@ -291,7 +265,6 @@ void souk_writer_free(souk_writer *w)
     commit_ctx_free(w->cc);
     arena_free(&w->mem);
     pos_pool_free(&w->pos);
-    souk_free(w->dead);
     souk_free(w->ops);
     souk_free(w->idmap);
     souk_free(w);
@@ -305,7 +278,7 @@ const char *souk_writer_errmsg(const souk_writer *w)
 size_t souk_writer_pending(const souk_writer *w, size_t *bytes)
 {
     if (bytes)
-        *bytes = w->mem.total + w->pos.bytes;
+        *bytes = w->mem.total + w->pos.bytes + grouping_bytes(w->cc);
     return w->nops;
 }
 
@@ -382,6 +355,9 @@ int souk_writer_upsert(souk_writer *w, const souk_doc *d)
         return SOUK_ENOMEM;
     if (created && classify_new_op(w, o))
         return SOUK_EIO;
+    int mrc = mark_dead(w, o); /* before its term list is replaced */
+    if (mrc)
+        return mrc == ENOMEM ? SOUK_ENOMEM : SOUK_EIO;
     size_t npos = 0;
     for (uint32_t i = 0; i < d->nterms; i++)
         npos += d->terms[i].npos;
@@ -438,20 +414,20 @@ int souk_writer_delete(souk_writer *w, const char *id, size_t len)
         return SOUK_ENOMEM;
     if (created && classify_new_op(w, o))
         return SOUK_EIO;
-    if (add_dead(w, o))
-        return SOUK_ENOMEM;
+    int mrc = mark_dead(w, o); /* an earlier version in this batch is dropped */
+    if (mrc)
+        return mrc == ENOMEM ? SOUK_ENOMEM : SOUK_EIO;
     o->del = 1;
     o->nterms = 0;
     o->nattrs = 0;
-    o->ch_begin = o->ch_end = 0; /* an earlier version in this batch is dropped */
     return SOUK_OK;
 }
 
 /* ------------------------------------------------------------------ commit */
 
-/* A change of one term's postings for one document: put (new posting) or delete. 16 bytes: a
- * batch holds one per posting twice over (arrival order, then grouped by term), so its size is
- * most of the batch's memory. The document's length comes from commit_ctx.dl. */
+/* A change of one term's postings for one document: put (new posting) or delete, as the commit
+ * reads it back from the term's slice (see below), one term at a time. The document's length
+ * comes from commit_ctx.dl. */
 typedef struct tchange {
     uint32_t docid;
     uint32_t wdf;
@@ -461,20 +437,105 @@ typedef struct tchange {
 
 #define CH_DEL(t) ((t)->pos == POS_DEL)
 
-#define CHANGE_CHUNK_BITS 18
-#define CHANGE_CHUNK ((size_t)1 << CHANGE_CHUNK_BITS)
+/* ------------------------------------------------------------------ term slices */
 
-/* A distinct term touched by the batch. */
+/* A batch's changes of one term's postings are kept with the term as they arrive, as varint
+ * records (docid delta, wdf, position count, position-pool delta) in a chain of blocks carved
+ * from 1 MiB slab chunks; a term's blocks double from 32 bytes up to 4 KiB. That is about 5
+ * bytes a change, where a 16-byte change in arrival order plus a copy grouped by term took 36:
+ * the changes are most of a batch's memory, and fresh memory is slow to touch on these
+ * machines. A block starts with the slab reference of the next block and the length of its
+ * records (both u32, written when it is full); a record never straddles two blocks. Chunks are
+ * kept for the next batch. */
+#define SLAB_BITS 20
+#define SLAB_LEN ((size_t)1 << SLAB_BITS)
+#define SLAB_MAX_CHUNKS ((size_t)1 << (32 - SLAB_BITS)) /* a reference is 32 bits */
+#define SLAB_FIRST 8 /* no chunk hands out its first bytes: reference 0 means none */
+#define BLK_HDR 8
+#define BLK_MIN 32
+#define BLK_LEVELS 8 /* 32 bytes to 4 KiB */
+#define REC_MAX 20   /* four varints of at most 5 bytes each */
+
+typedef struct slab {
+    uint8_t **chunk; /* SLAB_MAX_CHUNKS entries, allocated on first use */
+    size_t nchunk;   /* allocated */
+    size_t used;     /* in use; the last of them is being carved */
+    size_t off;      /* its next free byte */
+    size_t bytes;    /* handed out */
+} slab;
+
+static inline uint8_t *slab_ptr(const slab *s, uint32_t ref)
+{
+    return s->chunk[ref >> SLAB_BITS] + (ref & (SLAB_LEN - 1));
+}
+
+/* n bytes (at most SLAB_LEN - SLAB_FIRST), their reference in *ref; NULL when out of memory. */
+static uint8_t *slab_alloc(slab *s, size_t n, uint32_t *ref)
+{
+    if (s->used == 0 || s->off + n > SLAB_LEN) {
+        if (s->used == s->nchunk) {
+            if (!s->chunk && !(s->chunk = souk_calloc(SLAB_MAX_CHUNKS, sizeof *s->chunk)))
+                return NULL;
+            if (s->nchunk == SLAB_MAX_CHUNKS)
+                return NULL;
+            if (!(s->chunk[s->nchunk] = souk_malloc(SLAB_LEN)))
+                return NULL;
+            s->nchunk++;
+        }
+        s->used++;
+        s->off = SLAB_FIRST;
+    }
+    *ref = (uint32_t)((s->used - 1) << SLAB_BITS | s->off);
+    uint8_t *p = s->chunk[s->used - 1] + s->off;
+    s->off += n;
+    s->bytes += n;
+    return p;
+}
+
+/* Forgets everything handed out (the chunks are kept). */
+static void slab_reset(slab *s)
+{
+    s->used = 0;
+    s->off = 0;
+    s->bytes = 0;
+}
+
+static void slab_free(slab *s)
+{
+    for (size_t i = 0; i < s->nchunk; i++)
+        souk_free(s->chunk[i]);
+    souk_free(s->chunk);
+    memset(s, 0, sizeof *s);
+}
+
+/* A distinct term touched by the batch, with the slice of its changes: 64 bytes. */
 typedef struct tgroup {
     const char *term;
-    uint32_t len;
     uint64_t hash;
-    uint64_t head;       /* the term's first 8 bytes, zero-padded: short terms compare in place */
+    uint64_t head;        /* the term's first 8 bytes, zero-padded: short terms compare in place */
+    uint8_t *wp;          /* where its next record goes, in its last block */
+    uint32_t first, last; /* its first and last blocks (slab references; 0: none yet) */
+    uint32_t len;
     uint32_t n;          /* changes of the term */
     uint32_t last_docid; /* docid of its latest change */
-    uint32_t start;      /* first change in the grouped array */
-    int unsorted;
+    uint32_t last_pos;   /* position-pool index of its latest change with positions */
+    uint32_t idx;        /* its index among the batch's groups */
+    uint16_t left;       /* bytes free in its last block */
+    uint8_t level;       /* size of its last block: BLK_MIN << level */
+    uint8_t unsorted;    /* some change came after one with a larger docid */
 } tgroup;
+
+/* Groups live in 1 MiB chunks, so they never move as the batch grows. */
+#define GROUP_BITS 14
+#define GROUP_CHUNK ((size_t)1 << GROUP_BITS)
+
+/* Changes of a document version grouped on arrival and replaced in the same batch are dead: for
+ * each of its terms, the first `dead` changes of (term, docid) in arrival order are skipped
+ * (`seen` counts them during one pass over the slices). */
+typedef struct dead_ent {
+    uint64_t key; /* (group index + 1) << 32 | docid; 0: empty */
+    uint32_t dead, seen;
+} dead_ent;
 
 /* A decoded postings list. */
 #define DOCLEN_UNKNOWN UINT32_MAX /* plist doclen not known: look it up */
@@ -503,15 +564,19 @@ typedef struct commit_ctx {
     souk_index *ix;
     MDB_txn *txn;
     arena tmp;
-    /* Changes in arrival order, in fixed-size chunks (no copying as the batch grows). */
-    tchange **chunks;
-    uint32_t **chunk_groups; /* group of each change */
-    size_t nchunks;
+    /* The batch's changes, in term slices. */
+    slab slab;
     size_t nch;
-    tgroup *groups;
-    size_t ngroups, capgroups;
+    tgroup **gchunk; /* groups, GROUP_CHUNK a chunk */
+    size_t ngchunk, capgchunk;
+    size_t ngroups;
     uint32_t *gmap; /* open addressing, group index + 1 */
     size_t gcap;
+    dead_ent *dead; /* open addressing */
+    size_t ndead, deadcap;
+    uint32_t dead_lo, dead_hi; /* docids of the dead entries lie in [dead_lo, dead_hi] */
+    tchange *dec;              /* one term's changes, read back (serial merge) */
+    size_t dec_cap;
     plist e, o;
     uint8_t *buf;
     size_t bufcap;
@@ -939,6 +1004,32 @@ static int merge_term(commit_ctx *c, const char *term, uint32_t tlen, const tcha
     return mdb_put(c->txn, c->ix->terms, &k, &v, 0);
 }
 
+static inline tgroup *grp(const commit_ctx *c, size_t i)
+{
+    return &c->gchunk[i >> GROUP_BITS][i & (GROUP_CHUNK - 1)];
+}
+
+/* The group of a term, or NULL; *slot gets its slot in the map (the empty one when absent). */
+static tgroup *group_find(const commit_ctx *c, const char *term, uint32_t len, uint64_t hash,
+                          size_t *slot)
+{
+    uint64_t head = 0;
+    memcpy(&head, term, len < 8 ? len : 8);
+    if (!c->gmap)
+        return NULL;
+    size_t mask = c->gcap - 1, s = hash & mask;
+    while (c->gmap[s]) {
+        tgroup *g = grp(c, c->gmap[s] - 1);
+        if (g->hash == hash && g->len == len && g->head == head &&
+            (len <= 8 || memcmp(g->term + 8, term + 8, len - 8) == 0))
+            return g;
+        s = (s + 1) & mask;
+    }
+    if (slot)
+        *slot = s;
+    return NULL;
+}
+
 /* Finds or adds the group of a term. */
 static tgroup *group_for(commit_ctx *c, const char *term, uint32_t len, uint64_t hash)
 {
@@ -948,7 +1039,7 @@ static tgroup *group_for(commit_ctx *c, const char *term, uint32_t len, uint64_t
         if (!m)
             return NULL;
         for (size_t g = 0; g < c->ngroups; g++) {
-            size_t s = c->groups[g].hash & (nc - 1);
+            size_t s = grp(c, g)->hash & (nc - 1);
             while (m[s])
                 s = (s + 1) & (nc - 1);
             m[s] = (uint32_t)g + 1;
@@ -957,74 +1048,227 @@ static tgroup *group_for(commit_ctx *c, const char *term, uint32_t len, uint64_t
         c->gmap = m;
         c->gcap = nc;
     }
-    uint64_t head = 0;
-    memcpy(&head, term, len < 8 ? len : 8);
-    size_t mask = c->gcap - 1, s = hash & mask;
-    while (c->gmap[s]) {
-        tgroup *g = &c->groups[c->gmap[s] - 1];
-        if (g->hash == hash && g->len == len && g->head == head &&
-            (len <= 8 || memcmp(g->term + 8, term + 8, len - 8) == 0))
-            return g;
-        s = (s + 1) & mask;
-    }
-    if (c->ngroups == c->capgroups) {
-        size_t nc = c->capgroups ? c->capgroups * 2 : 1 << 15;
-        tgroup *n = souk_realloc(c->groups, nc * sizeof *n);
-        if (!n)
+    size_t s;
+    tgroup *g = group_find(c, term, len, hash, &s);
+    if (g)
+        return g;
+    if (c->ngroups == c->ngchunk * GROUP_CHUNK) {
+        if (c->ngchunk == c->capgchunk) {
+            size_t nc = c->capgchunk ? c->capgchunk * 2 : 64;
+            tgroup **n = souk_realloc(c->gchunk, nc * sizeof *n);
+            if (!n)
+                return NULL;
+            c->gchunk = n;
+            c->capgchunk = nc;
+        }
+        if (!(c->gchunk[c->ngchunk] = souk_malloc(GROUP_CHUNK * sizeof(tgroup))))
             return NULL;
-        c->groups = n;
-        c->capgroups = nc;
+        c->ngchunk++;
     }
-    tgroup *g = &c->groups[c->ngroups];
+    g = grp(c, c->ngroups);
     memset(g, 0, sizeof *g);
     g->term = arena_dup(&c->w->mem, term, len); /* the caller's copy may not outlive the batch */
     if (!g->term)
         return NULL;
-    c->ngroups++;
     g->len = len;
     g->hash = hash;
-    g->head = head;
+    memcpy(&g->head, term, len < 8 ? len : 8);
+    g->idx = (uint32_t)c->ngroups;
+    c->ngroups++;
     c->gmap[s] = (uint32_t)c->ngroups;
     return g;
 }
 
+static inline uint64_t zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t unzigzag(uint64_t u)
+{
+    return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+/* Reads a varint the writer wrote itself (so it is well formed). */
+static inline uint64_t varint_read(const uint8_t **pp)
+{
+    const uint8_t *p = *pp;
+    uint64_t v = *p & 0x7f;
+    unsigned shift = 7;
+    while (*p++ & 0x80) {
+        v |= (uint64_t)(*p & 0x7f) << shift;
+        shift += 7;
+    }
+    *pp = p;
+    return v;
+}
+
+/* Appends a change to the slice of its term. A record: the docid's zigzag delta from the term's
+ * previous change; wdf << 2 | (position count == wdf) << 1 | delete; the position count unless it
+ * equals wdf (and not for a delete); the zigzag delta of the position-pool index from the term's
+ * previous change with positions, when it has any. */
 static int add_change(commit_ctx *c, const char *term, uint32_t len, uint64_t hash, uint32_t docid,
                       uint32_t wdf, uint32_t npos, uint32_t pos)
 {
     tgroup *g = group_for(c, term, len, hash);
     if (!g)
         return ENOMEM;
-    size_t ci = c->nch >> CHANGE_CHUNK_BITS;
-    if (ci == c->nchunks) {
-        tchange **nc = souk_realloc(c->chunks, (ci + 1) * sizeof *nc);
-        if (!nc)
+    if (g->left < REC_MAX) {
+        unsigned level = g->first ? g->level + (g->level < BLK_LEVELS - 1) : 0;
+        size_t size = (size_t)BLK_MIN << level;
+        uint32_t ref;
+        uint8_t *b = slab_alloc(&c->slab, size, &ref);
+        if (!b)
             return ENOMEM;
-        c->chunks = nc;
-        uint32_t **ng = souk_realloc(c->chunk_groups, (ci + 1) * sizeof *ng);
-        if (!ng)
-            return ENOMEM;
-        c->chunk_groups = ng;
-        c->chunks[ci] = souk_malloc(sizeof(tchange) << CHANGE_CHUNK_BITS);
-        c->chunk_groups[ci] = souk_malloc(sizeof(uint32_t) << CHANGE_CHUNK_BITS);
-        if (!c->chunks[ci] || !c->chunk_groups[ci]) {
-            souk_free(c->chunks[ci]);
-            souk_free(c->chunk_groups[ci]);
-            return ENOMEM;
+        memset(b, 0, BLK_HDR);
+        if (g->first) {
+            uint8_t *last = slab_ptr(&c->slab, g->last);
+            uint32_t used = (uint32_t)(g->wp - (last + BLK_HDR));
+            memcpy(last, &ref, 4);
+            memcpy(last + 4, &used, 4);
+        } else {
+            g->first = ref;
         }
-        c->nchunks++;
+        g->last = ref;
+        g->level = (uint8_t)level;
+        g->wp = b + BLK_HDR;
+        g->left = (uint16_t)(size - BLK_HDR);
     }
-    size_t at = c->nch & (CHANGE_CHUNK - 1);
-    tchange *t = &c->chunks[ci][at];
-    c->chunk_groups[ci][at] = (uint32_t)(g - c->groups);
-    c->nch++;
-    t->docid = docid;
-    t->wdf = wdf;
-    t->npos = npos;
-    t->pos = pos;
+    uint8_t *p = g->wp;
+    int del = pos == POS_DEL;
+    p += varint_put(p, zigzag((int64_t)docid - (int64_t)g->last_docid));
+    p += varint_put(p, (uint64_t)wdf << 2 | (uint64_t)(npos == wdf) << 1 | (uint64_t)del);
+    if (!del && npos != wdf)
+        p += varint_put(p, npos);
+    if (!del && npos) {
+        p += varint_put(p, zigzag((int64_t)pos - (int64_t)g->last_pos));
+        g->last_pos = pos;
+    }
+    g->left = (uint16_t)(g->left - (p - g->wp));
+    g->wp = p;
     if (g->n && g->last_docid >= docid)
         g->unsorted = 1;
     g->last_docid = docid;
     g->n++;
+    c->nch++;
+    return 0;
+}
+
+static inline uint64_t dead_key(uint32_t gidx, uint32_t docid)
+{
+    return (uint64_t)(gidx + 1) << 32 | docid;
+}
+
+static inline size_t dead_slot(uint64_t key, size_t cap)
+{
+    return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 32) & (cap - 1);
+}
+
+static dead_ent *dead_find(const commit_ctx *c, uint64_t key)
+{
+    size_t mask = c->deadcap - 1;
+    for (size_t s = dead_slot(key, c->deadcap); c->dead[s].key; s = (s + 1) & mask)
+        if (c->dead[s].key == key)
+            return &c->dead[s];
+    return NULL;
+}
+
+/* One more dead change of (group gidx, docid). */
+static int dead_add(commit_ctx *c, uint32_t gidx, uint32_t docid)
+{
+    if ((c->ndead + 1) * 2 > c->deadcap) {
+        size_t nc = c->deadcap ? c->deadcap * 2 : 256;
+        dead_ent *m = souk_calloc(nc, sizeof *m);
+        if (!m)
+            return ENOMEM;
+        for (size_t i = 0; i < c->deadcap; i++) {
+            if (!c->dead[i].key)
+                continue;
+            size_t s = dead_slot(c->dead[i].key, nc);
+            while (m[s].key)
+                s = (s + 1) & (nc - 1);
+            m[s] = c->dead[i];
+        }
+        souk_free(c->dead);
+        c->dead = m;
+        c->deadcap = nc;
+    }
+    uint64_t key = dead_key(gidx, docid);
+    dead_ent *e = dead_find(c, key);
+    if (!e) {
+        size_t s = dead_slot(key, c->deadcap);
+        while (c->dead[s].key)
+            s = (s + 1) & (c->deadcap - 1);
+        e = &c->dead[s];
+        e->key = key;
+        c->ndead++;
+        if (c->ndead == 1 || docid < c->dead_lo)
+            c->dead_lo = docid;
+        if (c->ndead == 1 || docid > c->dead_hi)
+            c->dead_hi = docid;
+    }
+    e->dead++;
+    return 0;
+}
+
+/* Starts a pass over the slices: no dead change seen yet. */
+static void dead_rewind(commit_ctx *c)
+{
+    for (size_t i = 0; c->ndead && i < c->deadcap; i++)
+        c->dead[i].seen = 0;
+}
+
+/* Reads group g's live changes back, in arrival order, into *buf (grown as needed); *n gets
+ * their number. Threads may read distinct groups at once. */
+static int group_read(commit_ctx *c, const tgroup *g, tchange **buf, size_t *cap, uint32_t *n)
+{
+    if (g->n > *cap) {
+        size_t nc = *cap ? *cap : 1024;
+        while (nc < g->n)
+            nc *= 2;
+        tchange *t = souk_realloc(*buf, nc * sizeof *t);
+        if (!t)
+            return ENOMEM;
+        *buf = t;
+        *cap = nc;
+    }
+    tchange *out = *buf;
+    uint32_t k = 0, docid = 0, pos = 0;
+    for (uint32_t ref = g->first; ref;) {
+        const uint8_t *b = slab_ptr(&c->slab, ref), *p = b + BLK_HDR, *end;
+        if (ref == g->last) {
+            end = g->wp;
+            ref = 0;
+        } else {
+            uint32_t used;
+            memcpy(&used, b + 4, 4);
+            memcpy(&ref, b, 4);
+            end = p + used;
+        }
+        while (p < end) {
+            tchange t;
+            docid = (uint32_t)((int64_t)docid + unzigzag(varint_read(&p)));
+            uint64_t h = varint_read(&p);
+            int del = (int)(h & 1);
+            t.docid = docid;
+            t.wdf = (uint32_t)(h >> 2);
+            t.npos = del ? 0 : (h & 2) ? t.wdf : (uint32_t)varint_read(&p);
+            t.pos = del ? POS_DEL : 0;
+            if (t.npos) {
+                pos = (uint32_t)((int64_t)pos + unzigzag(varint_read(&p)));
+                t.pos = pos;
+            }
+            if (c->ndead && docid >= c->dead_lo && docid <= c->dead_hi) {
+                dead_ent *e = dead_find(c, dead_key(g->idx, docid));
+                if (e && e->seen < e->dead) {
+                    e->seen++;
+                    continue;
+                }
+            }
+            out[k++] = t;
+        }
+    }
+    *n = k;
     return 0;
 }
 
@@ -1034,18 +1278,29 @@ typedef struct grank {
     uint32_t idx;
 } grank;
 
-static inline int group_less(const tgroup *groups, grank a, grank b)
+static inline int group_less(const commit_ctx *c, grank a, grank b)
 {
     if (a.prefix != b.prefix)
         return a.prefix < b.prefix;
-    const tgroup *x = &groups[a.idx], *y = &groups[b.idx];
+    const tgroup *x = grp(c, a.idx), *y = grp(c, b.idx);
     size_t n = x->len < y->len ? x->len : y->len;
     int r = memcmp(x->term, y->term, n);
     return r ? r < 0 : x->len < y->len;
 }
 
 /* Sorts touched terms into term order (distinct terms never compare equal). */
-SOUK_QSORT_DEFINE(sort_groups, grank, const tgroup *, group_less)
+SOUK_QSORT_DEFINE(sort_groups, grank, const commit_ctx *, group_less)
+
+/* The batch's groups in term order. */
+static void rank_groups(const commit_ctx *c, grank *rank)
+{
+    for (size_t i = 0; i < c->ngroups; i++) {
+        const tgroup *g = grp(c, i);
+        rank[i].idx = (uint32_t)i;
+        rank[i].prefix = souk__prefix8(g->term, g->len);
+    }
+    sort_groups(c, rank, c->ngroups);
+}
 
 static int cmp_change(const void *a, const void *b)
 {
@@ -1093,6 +1348,23 @@ static int sort_changes(tchange *ch, uint32_t n, tchange **scratch, size_t *cap)
     return 0;
 }
 
+/* Reads the next term of an unpacked front-coded term list into term[0, *len), where term holds
+ * the previous one. 1: a term; 0: the end; -1: malformed. */
+static int termlist_next(const uint8_t **p, const uint8_t *end, char *term, size_t cap,
+                         uint32_t *len)
+{
+    if (*p >= end)
+        return 0;
+    uint32_t shared, suffix;
+    if (varint_get32(p, end, &shared) || varint_get32(p, end, &suffix) || shared > *len ||
+        (size_t)shared + suffix > cap || suffix > (size_t)(end - *p))
+        return -1;
+    memcpy(term + shared, *p, suffix);
+    *p += suffix;
+    *len = shared + suffix;
+    return 1;
+}
+
 /* Reads and copies the stored term list of docid. */
 static int load_old_terms(commit_ctx *c, dchange *dc)
 {
@@ -1110,13 +1382,11 @@ static int load_old_terms(commit_ctx *c, dchange *dc)
     char **terms = arena_alloc(&c->tmp, cap * sizeof *terms);
     uint32_t *lens = arena_alloc(&c->tmp, cap * sizeof *lens);
     char term[512];
-    while (terms && lens && p < end) {
-        uint32_t shared, suffix;
-        if (varint_get32(&p, end, &shared) || varint_get32(&p, end, &suffix) ||
-            shared + suffix > sizeof term || suffix > (size_t)(end - p))
+    uint32_t len = 0;
+    int r;
+    while (terms && lens && (r = termlist_next(&p, end, term, sizeof term, &len)) != 0) {
+        if (r < 0)
             return MDB_CORRUPTED;
-        memcpy(term + shared, p, suffix);
-        p += suffix;
         if (n == cap) {
             char **nt = arena_alloc(&c->tmp, cap * 2 * sizeof *nt);
             uint32_t *nl = arena_alloc(&c->tmp, cap * 2 * sizeof *nl);
@@ -1128,8 +1398,8 @@ static int load_old_terms(commit_ctx *c, dchange *dc)
             lens = nl;
             cap *= 2;
         }
-        terms[n] = arena_dup(&c->tmp, term, shared + suffix);
-        lens[n] = shared + suffix;
+        terms[n] = arena_dup(&c->tmp, term, len);
+        lens[n] = len;
         if (!terms[n])
             return ENOMEM;
         n++;
@@ -1309,8 +1579,6 @@ typedef struct bulk_chunk {
 typedef struct bulk_job {
     commit_ctx *c;
     const grank *rank;
-    const uint32_t *fill;
-    tchange *sorted;
     size_t ngroups, nchunks, next;
     bulk_chunk *chunks;
     pthread_mutex_t mu;
@@ -1359,6 +1627,8 @@ typedef struct bulk_list {
     uint32_t pos_cap;
     tchange *scratch; /* for sort_changes */
     size_t scratch_cap;
+    tchange *dec; /* the term's changes, read back from its slice */
+    size_t dec_cap;
 } bulk_list;
 
 /* Encodes one new term (all puts, lengths known) into chunk k. */
@@ -1456,10 +1726,11 @@ static void *bulk_thread(void *arg)
         int rc = 0;
         size_t end = (ci + 1) * BULK_CHUNK < j->ngroups ? (ci + 1) * BULK_CHUNK : j->ngroups;
         for (size_t r = ci * BULK_CHUNK; r < end && !rc; r++) {
-            const tgroup *tg = &j->c->groups[j->rank[r].idx];
-            uint32_t n = j->fill[j->rank[r].idx];
-            if (n)
-                rc = bulk_term(j->c, k, tg, j->sorted + tg->start, n, &o);
+            const tgroup *tg = grp(j->c, j->rank[r].idx);
+            uint32_t n;
+            rc = group_read(j->c, tg, &o.dec, &o.dec_cap, &n);
+            if (!rc && n)
+                rc = bulk_term(j->c, k, tg, o.dec, n, &o);
         }
         pthread_mutex_lock(&j->mu);
         k->rc = rc;
@@ -1470,20 +1741,19 @@ static void *bulk_thread(void *arg)
     plist_free(&o.p);
     souk_free(o.pos_each);
     souk_free(o.scratch);
+    souk_free(o.dec);
     return NULL;
 }
 
 /* Encodes every group in parallel and appends the results in term order. Returns 0, an LMDB
  * error, or EINVAL when a term turned out not to be new (then nothing was written and the caller
  * merges serially; only possible for a corrupt batch). */
-static int bulk_merge(commit_ctx *c, const grank *rank, const uint32_t *fill, tchange *sorted)
+static int bulk_merge(commit_ctx *c, const grank *rank)
 {
     bulk_job j;
     memset(&j, 0, sizeof j);
     j.c = c;
     j.rank = rank;
-    j.fill = fill;
-    j.sorted = sorted;
     j.ngroups = c->ngroups;
     j.nchunks = (c->ngroups + BULK_CHUNK - 1) / BULK_CHUNK;
     j.chunks = souk_calloc(j.nchunks + 1, sizeof *j.chunks);
@@ -1533,145 +1803,31 @@ static int bulk_merge(commit_ctx *c, const grank *rank, const uint32_t *fill, tc
 
 /* ------------------------------------------------------------------ grouping by term */
 
-/* Phase 4's set-up: the touched terms sorted into term order, and the live changes copied into
- * one array where each term's changes are contiguous (a counting sort). It runs in a thread of
- * its own, with a helper for half of each pass over the changes: each half of the arrival
- * order is counted, then copied, by one thread, and the second half's changes of a term go
- * after the first half's, so the result is the serial one. None of it touches LMDB, so the
- * writer thread writes the document records meanwhile. */
-typedef struct group_half {
-    struct group_job *j;
-    size_t from, to; /* changes [from, to) in arrival order */
-    uint32_t *cnt;   /* per group: live changes in the range, then the next slot to fill */
-    int copy;        /* which pass a helper thread runs */
-} group_half;
-
+/* Phase 4's set-up: the touched terms sorted into term order. It runs in a thread of its own;
+ * none of it touches LMDB, so the writer thread writes the document records meanwhile. */
 typedef struct group_job {
     commit_ctx *c;
     grank *rank;
-    uint32_t *fill;
-    tchange *sorted;
-    group_half half[2];
     pthread_t th;
     int started;
 } group_job;
 
-/* Moves *i past the dead ranges (sorted by start; *d is the first not yet passed) it is in and
- * returns the end of the live run from *i, at most to. The changes of a document version that
- * a later one in the batch replaced are dead. */
-static size_t live_run(const souk_writer *w, size_t *d, size_t *i, size_t to)
-{
-    while (*d < w->ndead && w->dead[*d].from <= *i) {
-        if (w->dead[*d].to > *i)
-            *i = w->dead[*d].to;
-        (*d)++;
-    }
-    return *d < w->ndead && w->dead[*d].from < to ? w->dead[*d].from : to;
-}
-
-static void group_count(group_half *h)
-{
-    const commit_ctx *c = h->j->c;
-    memset(h->cnt, 0, c->ngroups * sizeof *h->cnt);
-    size_t d = 0, i = h->from;
-    while (i < h->to)
-        for (size_t end = live_run(c->w, &d, &i, h->to); i < end; i++)
-            h->cnt[c->chunk_groups[i >> CHANGE_CHUNK_BITS][i & (CHANGE_CHUNK - 1)]]++;
-}
-
-static void group_copy(group_half *h)
-{
-    const commit_ctx *c = h->j->c;
-    tchange *sorted = h->j->sorted;
-    size_t d = 0, i = h->from;
-    while (i < h->to)
-        for (size_t end = live_run(c->w, &d, &i, h->to); i < end; i++) {
-            size_t ci = i >> CHANGE_CHUNK_BITS, at = i & (CHANGE_CHUNK - 1);
-            sorted[h->cnt[c->chunk_groups[ci][at]]++] = c->chunks[ci][at];
-        }
-}
-
-static void *group_half_thread(void *arg)
-{
-    group_half *h = arg;
-    if (h->copy)
-        group_copy(h);
-    else
-        group_count(h);
-    return NULL;
-}
-
-/* Runs pass `copy` over both halves, the second in a helper thread when one can be had. */
-static void group_pass(group_job *j, int copy)
-{
-    pthread_t th;
-    j->half[1].copy = copy;
-    int helper = pthread_create(&th, NULL, group_half_thread, &j->half[1]) == 0;
-    j->half[0].copy = copy;
-    group_half_thread(&j->half[0]);
-    if (helper)
-        pthread_join(th, NULL);
-    else
-        group_half_thread(&j->half[1]);
-}
-
 static void *group_main(void *arg)
 {
     group_job *j = arg;
-    commit_ctx *c = j->c;
-    grank *rank = j->rank;
-    group_pass(j, 0);
-    for (size_t g = 0; g < c->ngroups; g++) {
-        rank[g].idx = (uint32_t)g;
-        rank[g].prefix = souk__prefix8(c->groups[g].term, c->groups[g].len);
-    }
-    sort_groups(c->groups, rank, c->ngroups);
-    /* Each term's slots in term order (counting earlier versions, which leave gaps); within a
-     * term, the first half's changes, then the second's. */
-    uint32_t at = 0;
-    for (size_t r = 0; r < c->ngroups; r++) {
-        uint32_t g = rank[r].idx, n0 = j->half[0].cnt[g];
-        c->groups[g].start = at;
-        j->fill[g] = n0 + j->half[1].cnt[g];
-        j->half[0].cnt[g] = at;
-        j->half[1].cnt[g] = at + n0;
-        at += c->groups[g].n;
-    }
-    group_pass(j, 1);
+    rank_groups(j->c, j->rank);
     return NULL;
 }
 
-static int cmp_dead(const void *a, const void *b)
-{
-    uint32_t x = ((const dead_range *)a)->from, y = ((const dead_range *)b)->from;
-    return x < y ? -1 : x > y;
-}
-
-/* Starts the grouping; group_changes_finish waits for it. */
-static int group_changes_start(group_job *j, commit_ctx *c, grank *rank, uint32_t *fill,
-                               tchange *sorted)
+/* Starts the sort; group_changes_finish waits for it. */
+static int group_changes_start(group_job *j, commit_ctx *c, grank *rank)
 {
     memset(j, 0, sizeof *j);
     j->c = c;
     j->rank = rank;
-    j->fill = fill;
-    j->sorted = sorted;
-    if (c->w->ndead > 1)
-        qsort(c->w->dead, c->w->ndead, sizeof *c->w->dead, cmp_dead);
-    for (int k = 0; k < 2; k++) {
-        j->half[k].j = j;
-        j->half[k].from = k ? c->nch / 2 : 0;
-        j->half[k].to = k ? c->nch : c->nch / 2;
-        j->half[k].cnt = souk_malloc((c->ngroups + 1) * sizeof *j->half[k].cnt);
-    }
-    if (!j->half[0].cnt || !j->half[1].cnt) {
-        souk_free(j->half[0].cnt);
-        souk_free(j->half[1].cnt);
-        return ENOMEM;
-    }
     j->started = pthread_create(&j->th, NULL, group_main, j) == 0;
     if (!j->started)
-        group_main(j); /* no thread: group here, before the document records */
+        group_main(j); /* no thread: sort here, before the document records */
     return 0;
 }
 
@@ -1679,18 +1835,24 @@ static void group_changes_finish(group_job *j)
 {
     if (j->started)
         pthread_join(j->th, NULL);
-    souk_free(j->half[0].cnt);
-    souk_free(j->half[1].cnt);
 }
 
 /* Forgets every grouped change (kept: buffers for reuse). */
 static void grouping_clear(commit_ctx *c)
 {
     c->nch = 0;
-    c->w->ndead = 0;
     c->ngroups = 0;
     if (c->gmap)
         memset(c->gmap, 0, c->gcap * sizeof *c->gmap);
+    slab_reset(&c->slab);
+    if (c->ndead)
+        memset(c->dead, 0, c->deadcap * sizeof *c->dead);
+    c->ndead = 0;
+}
+
+static size_t grouping_bytes(const commit_ctx *c)
+{
+    return c->slab.bytes;
 }
 
 /* Releases the per-transaction state of c (not the grouping). */
@@ -1724,14 +1886,13 @@ static void commit_ctx_free(commit_ctx *c)
     souk_free(c->buf);
     souk_free(c->tlbuf);
     souk_free(c->scratch);
-    for (size_t i = 0; i < c->nchunks; i++) {
-        souk_free(c->chunks[i]);
-        souk_free(c->chunk_groups[i]);
-    }
-    souk_free(c->chunks);
-    souk_free(c->chunk_groups);
-    souk_free(c->groups);
+    souk_free(c->dec);
+    slab_free(&c->slab);
+    for (size_t i = 0; i < c->ngchunk; i++)
+        souk_free(c->gchunk[i]);
+    souk_free(c->gchunk);
     souk_free(c->gmap);
+    souk_free(c->dead);
     souk_free(c);
 }
 
@@ -1780,9 +1941,6 @@ static int pregroup(souk_writer *w, op *o, const souk_dterm *terms)
             return MDB_MAP_FULL;
         o->docid = (uint32_t)w->next_docid++;
     }
-    if (add_dead(w, o)) /* its earlier version's changes stay in the arrays */
-        return ENOMEM;
-    o->ch_begin = (uint32_t)c->nch;
     for (uint32_t i = 0; i < o->nterms; i++) {
         const souk_dterm *t = &terms[i];
         int rc = add_change(c, t->term, t->len, t->hash, o->docid, t->wdf, t->npos,
@@ -1790,7 +1948,35 @@ static int pregroup(souk_writer *w, op *o, const souk_dterm *terms)
         if (rc)
             return rc;
     }
-    o->ch_end = (uint32_t)c->nch;
+    o->grouped = 1;
+    return 0;
+}
+
+/* The changes of op o's current version, grouped on arrival, become dead (a later version or a
+ * delete in the batch replaces it). Its term list names their terms. */
+static int mark_dead(souk_writer *w, op *o)
+{
+    if (!o->grouped)
+        return 0;
+    commit_ctx *c = w->cc;
+    long tl = souk_blob_unpack(o->termlist, o->termlist_len, &c->tlbuf, &c->tlcap);
+    if (tl < 0)
+        return tl == SOUK_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+    const uint8_t *p = c->tlbuf, *end = p + tl;
+    char term[512];
+    uint32_t len = 0, n = 0;
+    int r;
+    while ((r = termlist_next(&p, end, term, sizeof term, &len)) > 0) {
+        tgroup *g = group_find(c, term, len, souk__hash(term, len), NULL);
+        if (!g)
+            return MDB_CORRUPTED; /* cannot happen: its terms were grouped */
+        if (dead_add(c, g->idx, o->docid))
+            return ENOMEM;
+        n++;
+    }
+    if (r < 0 || n != o->nterms)
+        return MDB_CORRUPTED;
+    o->grouped = 0;
     return 0;
 }
 
@@ -2065,49 +2251,82 @@ static void store_upsert(souk_writer *w, op *o)
             store_queue(w, &w->ops[i]);
 }
 
-/* A batch grouped on arrival keeps no term array per document (its changes hold the terms);
- * regrouping needs them back: each op's live changes are its terms in byte order (pregroup
- * adds them in the document's order), with their positions in the op's own copy. */
+/* A batch grouped on arrival keeps no term array per document (the slices hold the terms);
+ * regrouping needs them back: each op's live changes are its terms, read here term by term in
+ * byte order, with their positions in the op's own copy. */
 static int ungroup_terms(souk_writer *w)
 {
     commit_ctx *c = w->cc;
+    uint32_t lo = UINT32_MAX, hi = 0;
     for (size_t i = 0; i < w->nops; i++) {
+        const op *o = &w->ops[i];
+        if (o->pregrouped && !o->terms && !o->del) {
+            lo = o->docid < lo ? o->docid : lo;
+            hi = o->docid > hi ? o->docid : hi;
+        }
+    }
+    if (lo > hi)
+        return 0;
+    uint32_t *opof = souk_calloc((size_t)(hi - lo) + 1, sizeof *opof); /* docid - lo: op + 1 */
+    uint32_t *fill = souk_calloc(w->nops + 1, sizeof *fill);
+    grank *rank = souk_malloc((c->ngroups + 1) * sizeof *rank);
+    int rc = opof && fill && rank ? 0 : ENOMEM;
+    for (size_t i = 0; i < w->nops && !rc; i++) {
         op *o = &w->ops[i];
         if (!o->pregrouped || o->terms || o->del)
             continue;
-        uint32_t n = o->ch_end - o->ch_begin;
-        if (n != o->nterms)
-            return MDB_CORRUPTED; /* cannot happen: a grouped op's changes are its terms */
-        souk_dterm *t = arena_alloc(&w->mem, (n ? n : 1) * sizeof *t);
-        if (!t)
-            return ENOMEM;
-        for (uint32_t k = 0; k < n; k++) {
-            size_t at = o->ch_begin + k;
-            const tchange *ch = &c->chunks[at >> CHANGE_CHUNK_BITS][at & (CHANGE_CHUNK - 1)];
-            const tgroup *g =
-                &c->groups[c->chunk_groups[at >> CHANGE_CHUNK_BITS][at & (CHANGE_CHUNK - 1)]];
-            t[k].term = g->term;
-            t[k].len = g->len;
-            t[k].hash = g->hash;
-            t[k].wdf = ch->wdf;
-            t[k].npos = ch->npos;
-            t[k].pos_off = ch->npos ? ch->pos - o->pos_base : 0;
-        }
-        o->terms = t;
+        if (!(o->terms = arena_alloc(&w->mem, (o->nterms ? o->nterms : 1) * sizeof *o->terms)))
+            rc = ENOMEM;
+        opof[o->docid - lo] = (uint32_t)i + 1;
     }
-    return 0;
+    if (!rc) {
+        rank_groups(c, rank);
+        dead_rewind(c);
+    }
+    for (size_t r = 0; r < c->ngroups && !rc; r++) {
+        const tgroup *g = grp(c, rank[r].idx);
+        uint32_t n;
+        if ((rc = group_read(c, g, &c->dec, &c->dec_cap, &n)) != 0)
+            break;
+        for (uint32_t k = 0; k < n; k++) {
+            const tchange *ch = &c->dec[k];
+            /* Changes of other ops (an earlier attempt's, of documents the index had) stay out. */
+            if (CH_DEL(ch) || ch->docid < lo || ch->docid > hi || !opof[ch->docid - lo])
+                continue;
+            uint32_t oi = opof[ch->docid - lo] - 1;
+            op *o = &w->ops[oi];
+            if (fill[oi] == o->nterms) {
+                rc = MDB_CORRUPTED; /* cannot happen: a grouped op's changes are its terms */
+                break;
+            }
+            souk_dterm *t = &o->terms[fill[oi]++];
+            t->term = g->term;
+            t->len = g->len;
+            t->hash = g->hash;
+            t->wdf = ch->wdf;
+            t->npos = ch->npos;
+            t->pos_off = ch->npos ? ch->pos - o->pos_base : 0;
+        }
+    }
+    for (size_t i = 0; i < w->nops && !rc; i++) {
+        const op *o = &w->ops[i];
+        if (o->pregrouped && !o->del && o->docid >= lo && o->docid <= hi &&
+            opof[o->docid - lo] == i + 1 && fill[i] != o->nterms)
+            rc = MDB_CORRUPTED; /* some of its changes were not found */
+    }
+    souk_free(opof);
+    souk_free(fill);
+    souk_free(rank);
+    return rc;
 }
 
-/* Allocates phase 4's arrays and starts grouping into them (group_changes_start). */
-static int start_grouping(commit_ctx *c, group_job *gj, grank **rank, uint32_t **fill,
-                          tchange **sorted)
+/* Allocates phase 4's term order and starts sorting into it (group_changes_start). */
+static int start_grouping(commit_ctx *c, group_job *gj, grank **rank)
 {
     *rank = souk_malloc((c->ngroups + 1) * sizeof **rank);
-    *fill = souk_calloc(c->ngroups + 1, sizeof **fill);
-    *sorted = souk_malloc((c->nch + 1) * sizeof **sorted);
-    if (!*rank || !*fill || !*sorted)
+    if (!*rank)
         return ENOMEM;
-    return group_changes_start(gj, c, *rank, *fill, *sorted);
+    return group_changes_start(gj, c, *rank);
 }
 
 /* One attempt at applying the batch in a write transaction. With regroup, every op is resolved
@@ -2122,23 +2341,21 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     c->ix = ix;
     dchange *dcs = NULL;
     dlset *dls = NULL;
-    tchange *sorted = NULL;
     grank *rank = NULL;
-    uint32_t *fill = NULL;
     size_t ndc = 0, ndl = 0;
     group_job gj;
     int grouping = 0; /* gj's threads are running */
     int early = 0;    /* store records went out ahead (store_ahead) and are still valid */
     int rc;
     store_finish(w, 0); /* the last store transaction of the batch */
-    /* Phase 4's set-up (sorting the touched terms and grouping the live changes by term) runs in
-     * threads of its own while this thread writes: from the start when every op was grouped on
-     * arrival (then phase 2 adds no change), else after phase 2. */
+    /* Phase 4's set-up (sorting the touched terms) runs in a thread of its own while this thread
+     * writes: from the start when every op was grouped on arrival (then phase 2 adds no change),
+     * else after phase 2. */
     int all_grouped = !regroup && w->snap;
     for (size_t i = 0; i < w->nops && all_grouped; i++)
         all_grouped = w->ops[i].pregrouped;
     if (all_grouped) {
-        if ((rc = start_grouping(c, &gj, &rank, &fill, &sorted)) != 0)
+        if ((rc = start_grouping(c, &gj, &rank)) != 0)
             goto out;
         grouping = 1;
     }
@@ -2163,14 +2380,10 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         regroup = 1; /* another writer committed since the snapshot */
     if (regroup) {
         if (grouping) {
-            group_changes_finish(&gj); /* it grouped the arrival-time changes: start afresh */
+            group_changes_finish(&gj); /* it sorted the arrival-time terms: start afresh */
             grouping = 0;
             souk_free(rank);
-            souk_free(fill);
-            souk_free(sorted);
             rank = NULL;
-            fill = NULL;
-            sorted = NULL;
         }
         all_grouped = 0;
         if ((rc = ungroup_terms(w)) != 0)
@@ -2178,7 +2391,7 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         grouping_clear(c);
         for (size_t i = 0; i < w->nops; i++) {
             w->ops[i].pregrouped = 0;
-            w->ops[i].ch_begin = w->ops[i].ch_end = 0;
+            w->ops[i].grouped = 0;
         }
     } else if (w->snap) {
         next_docid = w->next_docid;
@@ -2316,7 +2529,6 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         op *o = dc->o;
         if (o && o->pregrouped)
             continue;
-        w->ops[dc->opi].ch_begin = (uint32_t)c->nch;
         uint32_t a = 0, b = 0, na = dc->nold, nb = o ? o->nterms : 0;
         while (a < na || b < nb) {
             int cmp = a >= na   ? 1
@@ -2338,9 +2550,8 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
             if (rc)
                 goto out;
         }
-        w->ops[dc->opi].ch_end = (uint32_t)c->nch;
     }
-    if (!grouping && (rc = start_grouping(c, &gj, &rank, &fill, &sorted)) != 0)
+    if (!grouping && (rc = start_grouping(c, &gj, &rank)) != 0)
         goto out;
     grouping = 1;
     /* Phase 3: document records and lengths (postings merging below reads the new lengths). */
@@ -2360,8 +2571,9 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     c->dl_chunk_valid = 0;
     /* Into an empty index, terms are encoded in parallel (see bulk_merge). */
     int bulk = c->terms_append && c->post_append && c->ngroups > BULK_CHUNK;
+    dead_rewind(c);
     if (bulk) {
-        rc = bulk_merge(c, rank, fill, sorted);
+        rc = bulk_merge(c, rank);
         if (rc == EINVAL) {
             /* Not all new after all: abort this attempt; the retry merges serially. */
             snprintf(w->err, sizeof w->err, "batch holds deletes for a new index");
@@ -2373,9 +2585,11 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         }
     }
     for (size_t r = 0; !bulk && r < c->ngroups; r++) {
-        tgroup *tg = &c->groups[rank[r].idx];
-        uint32_t n = fill[rank[r].idx];
-        tchange *ch = sorted + tg->start;
+        tgroup *tg = grp(c, rank[r].idx);
+        uint32_t n;
+        if ((rc = group_read(c, tg, &c->dec, &c->dec_cap, &n)) != 0)
+            goto out;
+        tchange *ch = c->dec;
         if (n == 0)
             continue;
         if (tg->unsorted && (rc = sort_changes(ch, n, &c->scratch, &c->scratch_cap)) != 0)
@@ -2414,9 +2628,7 @@ out:
     commit_ctx_reset(c);
     souk_free(dcs);
     souk_free(dls);
-    souk_free(sorted);
     souk_free(rank);
-    souk_free(fill);
     return rc;
 }
 
