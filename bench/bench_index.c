@@ -10,7 +10,12 @@
  * JSON object with all figures.
  *
  *   souk-bench index [--catalog FILE.jsonl[.xz]] [--work DIR]
- *                    [--engines souk,xapian,fts5,sphinx,sphinx_full] [--keep]
+ *                    [--engines souk,xapian,fts5,sphinx,sphinx_full] [--rounds N] [--keep]
+ *
+ * With --rounds N (1 to 9, default 1) every selected engine indexes N times, round by round, in
+ * the listed order in odd rounds and in reverse order in even ones, each time into a fresh dir.
+ * An engine's figures are those of its median round (by time); each Souk/peer docs/s ratio is the
+ * median of the ratios measured within one round, which the shared, noisy machines need.
  *
  * The catalog defaults to ../shared/data/catalog/debian-packages.jsonl.xz and the Souk schema to
  * indexer/schemas/debian-packages.json, both relative to the project root, which is found from
@@ -190,6 +195,25 @@ static void remove_tree(const char *path)
     if (lstat(path, &st) != 0)
         return;
     nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Removes what engine e wrote in the work dir, for its next round. */
+static void clear_engine_dirs(const bench_ctx *ctx, int e)
+{
+    if (e == ENG_SOUK) {
+        remove_tree(ctx->souk_dir);
+        remove_tree(ctx->souk_rejects);
+    } else if (e == ENG_XAPIAN) {
+        remove_tree(ctx->xapian_dir);
+        remove_tree(ctx->xapian_compact);
+        remove_tree(ctx->xapian_log);
+    } else if (e == ENG_FTS5) {
+        remove_tree(ctx->fts5_dir);
+    } else if (e == ENG_SPHINX) {
+        remove_tree(ctx->sphinx_dir);
+    } else {
+        remove_tree(ctx->sphinx_full_dir);
+    }
 }
 
 /* 1 if dir does not exist or is an empty directory. */
@@ -760,6 +784,39 @@ static double docs_per_s(const engine_result *r)
     return r->seconds > 0 ? (double)r->docs / r->seconds : 0.0;
 }
 
+#define MAX_ROUNDS 9
+
+/* The ratio of Souk's docs/s to engine e's in each round (0 where either failed), and their
+ * median (0 when no round has both). */
+typedef struct round_ratios {
+    int n;
+    double r[MAX_ROUNDS][ENG_COUNT];
+} round_ratios;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median_of(double *v, int n)
+{
+    if (n == 0)
+        return 0;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double ratio_median(const round_ratios *rr, int e)
+{
+    double v[MAX_ROUNDS];
+    int n = 0;
+    for (int k = 0; k < rr->n; k++)
+        if (rr->r[k][e] > 0)
+            v[n++] = rr->r[k][e];
+    return median_of(v, n);
+}
+
 /* Print one table row. */
 static void print_row(const char *name, const engine_result *r)
 {
@@ -781,10 +838,10 @@ static void print_ratio(const char *what, int have, double num, double den)
 }
 
 static void print_report(const char *catalog, const bench_ctx *ctx, const engine_result *res,
-                         double unpack_seconds)
+                         double unpack_seconds, const round_ratios *rr)
 {
     const engine_result *s = &res[ENG_SOUK], *x = &res[ENG_XAPIAN], *f = &res[ENG_FTS5];
-    const engine_result *sp = &res[ENG_SPHINX], *spf = &res[ENG_SPHINX_FULL];
+    const engine_result *sp = &res[ENG_SPHINX];
     json_buf j;
     int i;
 
@@ -811,11 +868,25 @@ static void print_report(const char *catalog, const bench_ctx *ctx, const engine
             printf("%s: peak RSS %ld kB (RSS of its parent at fork %ld kB); %s\n", engine_names[i],
                    res[i].peak_rss_kb, res[i].fork_rss_kb, res[i].detail);
     }
-    printf("\nratios:\n");
-    print_ratio("souk/xapian docs/s", s->ok && x->ok, docs_per_s(s), docs_per_s(x));
-    print_ratio("souk/sphinx docs/s", s->ok && sp->ok, docs_per_s(s), docs_per_s(sp));
-    print_ratio("souk/sphinx_full docs/s", s->ok && spf->ok, docs_per_s(s), docs_per_s(spf));
-    print_ratio("souk/fts5 docs/s", s->ok && f->ok, docs_per_s(s), docs_per_s(f));
+    /* docs/s ratios: within one run, or the median of the rounds' own ratios. */
+    double rx = ratio_median(rr, ENG_XAPIAN), rsp = ratio_median(rr, ENG_SPHINX);
+    double rspf = ratio_median(rr, ENG_SPHINX_FULL), rf = ratio_median(rr, ENG_FTS5);
+    if (rr->n > 1) {
+        printf("\nsouk/peer docs/s in each of %d rounds:\n", rr->n);
+        for (i = 1; i < ENG_COUNT; i++) {
+            if (!res[i].ran)
+                continue;
+            printf("  %-12s", engine_names[i]);
+            for (int k = 0; k < rr->n; k++)
+                printf(" %.2f", rr->r[k][i]);
+            printf("  (median %.2f)\n", ratio_median(rr, i));
+        }
+    }
+    printf("\nratios%s:\n", rr->n > 1 ? " (docs/s: median of the rounds)" : "");
+    print_ratio("souk/xapian docs/s", rx > 0, rx, 1);
+    print_ratio("souk/sphinx docs/s", rsp > 0, rsp, 1);
+    print_ratio("souk/sphinx_full docs/s", rspf > 0, rspf, 1);
+    print_ratio("souk/fts5 docs/s", rf > 0, rf, 1);
     print_ratio("souk_bytes/sphinx_bytes", s->ok && sp->ok, (double)s->index_bytes,
                 (double)sp->index_bytes);
     print_ratio("souk_bytes/xapian_bytes", s->ok && x->ok, (double)s->index_bytes,
@@ -873,12 +944,10 @@ static void print_report(const char *catalog, const bench_ctx *ctx, const engine
     json_num(&j, "xapian_other_bytes", x->ok, (double)x->other_bytes, 0);
     json_num(&j, "xapian_compact_total_bytes", x->ok && x->have_compact,
              (double)x->compact_total_bytes, 0);
-    json_num(&j, "souk_vs_xapian_docs_per_s", s->ok && x->ok && docs_per_s(x) > 0,
-             docs_per_s(x) > 0 ? docs_per_s(s) / docs_per_s(x) : 0, 3);
-    json_num(&j, "souk_vs_sphinx_docs_per_s", s->ok && sp->ok && docs_per_s(sp) > 0,
-             docs_per_s(sp) > 0 ? docs_per_s(s) / docs_per_s(sp) : 0, 3);
-    json_num(&j, "souk_vs_sphinx_full_docs_per_s", s->ok && spf->ok && docs_per_s(spf) > 0,
-             docs_per_s(spf) > 0 ? docs_per_s(s) / docs_per_s(spf) : 0, 3);
+    json_num(&j, "souk_vs_xapian_docs_per_s", rx > 0, rx, 3);
+    json_num(&j, "souk_vs_sphinx_docs_per_s", rsp > 0, rsp, 3);
+    json_num(&j, "souk_vs_sphinx_full_docs_per_s", rspf > 0, rspf, 3);
+    json_num(&j, "rounds", 1, rr->n, 0);
     json_num(&j, "souk_vs_sphinx_bytes", s->ok && sp->ok && sp->index_bytes > 0,
              sp->index_bytes > 0 ? (double)s->index_bytes / (double)sp->index_bytes : 0, 3);
     for (i = 0; i < ENG_COUNT; i++) {
@@ -895,7 +964,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: souk-bench index [--catalog FILE.jsonl[.xz]] [--work DIR]\n"
-            "                        [--engines souk,xapian,fts5,sphinx,sphinx_full] [--keep]\n");
+            "                        [--engines souk,xapian,fts5,sphinx,sphinx_full] [--rounds N]\n"
+            "                        [--keep]\n");
 }
 
 /* Parse "souk,xapian,..." into sel[]. Returns 0, or -1 on an unknown name. */
@@ -969,13 +1039,15 @@ int bench_index(int argc, char **argv)
 {
     static bench_ctx ctx;
     static engine_result res[ENG_COUNT];
+    static engine_result runs[MAX_ROUNDS][ENG_COUNT];
+    static round_ratios rr;
     static int (*const runners[ENG_COUNT])(const bench_ctx *, engine_result *) = {
         run_souk, run_xapian, run_fts5, run_sphinx, run_sphinx_full};
     char root[PATH_MAX], catalog[PATH_MAX] = "", abs[PATH_MAX];
     const char *catalog_opt = NULL, *work_opt = NULL,
                *engines_opt = "souk,xapian,fts5,sphinx,sphinx_full";
     int sel[ENG_COUNT];
-    int keep = 0, made_work = 0, made_tmp = 0, status = 1, i, failed = 0;
+    int keep = 0, made_work = 0, made_tmp = 0, status = 1, i, failed = 0, rounds = 1;
     double t0, unpack_seconds = 0;
     struct stat st;
 
@@ -988,6 +1060,17 @@ int bench_index(int argc, char **argv)
             work_opt = argv[++i];
         } else if (strcmp(argv[i], "--engines") == 0 && i + 1 < argc) {
             engines_opt = argv[++i];
+        } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end != '\0' || v < 1 || v > MAX_ROUNDS) {
+                fprintf(stderr, "souk-bench index: --rounds must be 1 to %d, not '%s'\n",
+                        MAX_ROUNDS, argv[i]);
+                usage();
+                status = 2;
+                goto out;
+            }
+            rounds = (int)v;
         } else if (strcmp(argv[i], "--keep") == 0) {
             keep = 1;
         } else {
@@ -1063,29 +1146,65 @@ int bench_index(int argc, char **argv)
         goto fail;
     unpack_seconds = bench_now_seconds() - t0;
 
+    memset(runs, 0, sizeof runs);
+    memset(&rr, 0, sizeof rr);
+    rr.n = rounds;
+    for (int k = 0; k < rounds; k++) {
+        for (int o = 0; o < ENG_COUNT; o++) {
+            i = k % 2 ? ENG_COUNT - 1 - o : o;
+            if (!sel[i])
+                continue;
+            engine_result *r = &runs[k][i];
+            if (k > 0)
+                clear_engine_dirs(&ctx, i);
+            fprintf(stderr, "souk-bench index: indexing with %s (round %d of %d)...\n",
+                    engine_names[i], k + 1, rounds);
+            r->ran = 1;
+            t0 = bench_now_seconds();
+            if (runners[i](&ctx, r) != 0) {
+                r->ok = 0;
+                failed = 1;
+                fprintf(stderr, "souk-bench index: %s FAILED: %s\n", engine_names[i], r->detail);
+            } else {
+                fprintf(stderr,
+                        "souk-bench index: %s: %llu docs in %.2f s (%.2f s with the "
+                        "untimed parts)\n",
+                        engine_names[i], r->docs, r->seconds, bench_now_seconds() - t0);
+            }
+        }
+        for (i = 1; i < ENG_COUNT; i++)
+            if (runs[k][0].ok && runs[k][i].ok && docs_per_s(&runs[k][i]) > 0)
+                rr.r[k][i] = docs_per_s(&runs[k][0]) / docs_per_s(&runs[k][i]);
+    }
+    /* Each engine's figures: its median round by time (a failed round counts as failed). */
     for (i = 0; i < ENG_COUNT; i++) {
         if (!sel[i])
             continue;
-        fprintf(stderr, "souk-bench index: indexing with %s...\n", engine_names[i]);
-        res[i].ran = 1;
-        t0 = bench_now_seconds();
-        if (runners[i](&ctx, &res[i]) != 0) {
-            res[i].ok = 0;
-            failed = 1;
-            fprintf(stderr, "souk-bench index: %s FAILED: %s\n", engine_names[i], res[i].detail);
+        int best = 0;
+        double t[MAX_ROUNDS], med;
+        int n = 0;
+        for (int k = 0; k < rounds; k++)
+            if (runs[k][i].ok)
+                t[n++] = runs[k][i].seconds;
+        if (n < rounds) {
+            for (int k = 0; k < rounds; k++)
+                if (!runs[k][i].ok)
+                    best = k;
         } else {
-            fprintf(stderr,
-                    "souk-bench index: %s: %llu docs in %.2f s (%.2f s with the "
-                    "untimed parts)\n",
-                    engine_names[i], res[i].docs, res[i].seconds, bench_now_seconds() - t0);
+            qsort(t, (size_t)n, sizeof *t, cmp_double);
+            med = t[(n - 1) / 2]; /* the lower median: a real round's time */
+            for (int k = 0; k < rounds; k++)
+                if (runs[k][i].seconds == med)
+                    best = k;
         }
+        res[i] = runs[best][i];
     }
     for (i = 1; i < ENG_COUNT; i++) {
         if (res[i].ok && res[0].ok && res[i].docs != res[0].docs)
             fprintf(stderr, "souk-bench index: note: %s indexed %llu docs, souk %llu\n",
                     engine_names[i], res[i].docs, res[0].docs);
     }
-    print_report(catalog, &ctx, res, unpack_seconds);
+    print_report(catalog, &ctx, res, unpack_seconds, &rr);
     status = failed ? 1 : 0;
     goto out;
 fail:
