@@ -903,12 +903,9 @@ aggregated:
         rc = SOUK_ENOMEM;
         goto out;
     }
-    /* The hash of the record line decides "unchanged": a byte-identical record is a no-op. */
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)line[i];
-        h *= 0x100000001b3ull;
-    }
+    /* The hash of the record line decides "unchanged": a byte-identical record is a no-op.
+     * Eight bytes a step (souk__hash); FNV-1a a byte at a time was a quarter of this function. */
+    uint64_t h = souk__hash(line, len);
     for (size_t i = 0; i < b->nattrs; i++)
         if (b->attrs[i].str)
             b->attrs[i].str = b->abuf + ((uintptr_t)b->attrs[i].str - 1);
