@@ -933,14 +933,15 @@ aggregated:
         doc->id = b->tbuf + at;
         doc->id_len = (uint32_t)id_len;
     }
-    /* Blobs for the writer: the front-coded term list and the stored JSON, compressed here in
-     * the analysis thread. */
+    /* Blobs for the writer: the front-coded term list and the stored JSON, the latter compressed
+     * here in the analysis thread. */
     if (grow((void **)&b->tlraw, &b->tlrawcap, souk_termlist_bound(b->terms, nt), 1)) {
         rc = SOUK_ENOMEM;
         goto out;
     }
     size_t tl = souk_termlist_encode(b->terms, nt, b->tlraw);
-    size_t tlb = souk_blob_pack(b->zc, b->tlraw, tl, &b->tlblob, &b->tlblobcap);
+    /* Term lists go raw: LZ4 saved them 13% for about 5% of indexing time (index-format.md). */
+    size_t tlb = souk_blob_pack(NULL, b->tlraw, tl, &b->tlblob, &b->tlblobcap);
     size_t stb = souk_blob_pack(b->zc, st->p, st->len, &b->stblob, &b->stblobcap);
     if (!tlb || !stb) {
         rc = SOUK_ENOMEM;
