@@ -1942,9 +1942,9 @@ static int classify_new_op(souk_writer *w, op *o)
 #define PREFETCH(p) __builtin_prefetch(p)
 #endif
 
-#define PF_MAP 12
-#define PF_GROUP 6
-#define PF_TAIL 3
+#define PF_MAP 24
+#define PF_GROUP 14
+#define PF_TAIL 6
 
 static inline void prefetch_groups(const commit_ctx *c, const souk_dterm *terms, uint32_t i,
                                    uint32_t n)
