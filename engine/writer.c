@@ -1768,6 +1768,11 @@ static int bulk_merge(commit_ctx *c, const grank *rank)
             started++;
     if (started == 0)
         bulk_thread(&j); /* no threads: encode everything here */
+    /* One cursor per database: an append through a cursor already at the end skips the search
+     * from the root that every mdb_put does. */
+    MDB_cursor *cur[2] = {NULL, NULL};
+    if ((rc = mdb_cursor_open(c->txn, c->ix->terms, &cur[0])) == 0)
+        rc = mdb_cursor_open(c->txn, c->ix->post, &cur[1]);
     for (size_t ci = 0; ci < j.nchunks && !rc; ci++) {
         bulk_chunk *k = &j.chunks[ci];
         pthread_mutex_lock(&j.mu);
@@ -1782,12 +1787,15 @@ static int bulk_merge(commit_ctx *c, const grank *rank)
             memcpy(&klen, p + 1, 4);
             memcpy(&vlen, p + 5, 4);
             MDB_val key = {klen, p + 9}, val = {vlen, p + 9 + klen};
-            rc = mdb_put(c->txn, p[0] ? c->ix->post : c->ix->terms, &key, &val, MDB_APPEND);
+            rc = mdb_cursor_put(cur[p[0] ? 1 : 0], &key, &val, MDB_APPEND);
             at += 9 + (size_t)klen + vlen;
         }
         souk_free(k->buf);
         k->buf = NULL;
     }
+    for (int i = 0; i < 2; i++)
+        if (cur[i])
+            mdb_cursor_close(cur[i]);
     pthread_mutex_lock(&j.mu);
     j.stop = 1;
     pthread_mutex_unlock(&j.mu);
