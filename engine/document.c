@@ -325,7 +325,7 @@ static long aggregate_hashed(souk_docbuilder *b, uint32_t *doclen_out)
         uterm *u = NULL;
         while (b->umap[slot]) {
             uterm *c = &b->u[b->umap[slot] - 1];
-            if (c->hash == h && c->len == e->len && memcmp(b->tbuf + c->off, t, e->len) == 0) {
+            if (c->hash == h && c->len == e->len && souk__bytes_eq(b->tbuf + c->off, t, e->len)) {
                 u = c;
                 break;
             }

@@ -103,6 +103,34 @@ static inline uint64_t souk__hash(const void *p, size_t n)
     return h ^ (h >> 29);
 }
 
+/* a[0, n) == b[0, n), with loads inside both ranges only (overlapping 8- or 4-byte loads for the
+ * tail): the hash tables' check after a hash match, inlined where memcmp is a library call. */
+static inline int souk__bytes_eq(const void *a, const void *b, size_t n)
+{
+    const uint8_t *x = a, *y = b;
+    uint64_t u, v;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 <= n; i += 8) {
+            memcpy(&u, x + i, 8);
+            memcpy(&v, y + i, 8);
+            if (u != v)
+                return 0;
+        }
+        memcpy(&u, x + n - 8, 8);
+        memcpy(&v, y + n - 8, 8);
+        return u == v;
+    }
+    if (n >= 4) {
+        uint32_t p, q, r, s;
+        memcpy(&p, x, 4);
+        memcpy(&q, y, 4);
+        memcpy(&r, x + n - 4, 4);
+        memcpy(&s, y + n - 4, 4);
+        return p == q && r == s;
+    }
+    return n == 0 || (x[0] == y[0] && x[n / 2] == y[n / 2] && x[n - 1] == y[n - 1]);
+}
+
 /* The first 8 bytes of a string as a big-endian number (zero padded): comparing these orders
  * strings like memcmp does, as far as they go. */
 static inline uint64_t souk__prefix8(const char *t, size_t len)

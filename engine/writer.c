@@ -1021,7 +1021,7 @@ static tgroup *group_find(const commit_ctx *c, const char *term, uint32_t len, u
     while (c->gmap[s]) {
         tgroup *g = grp(c, c->gmap[s] - 1);
         if (g->hash == hash && g->len == len && g->head == head &&
-            (len <= 8 || memcmp(g->term + 8, term + 8, len - 8) == 0))
+            (len <= 8 || souk__bytes_eq(g->term + 8, term + 8, len - 8)))
             return g;
         s = (s + 1) & mask;
     }

@@ -155,9 +155,29 @@ static void hashes(void)
     }
 }
 
+/* souk__bytes_eq against memcmp: every length to 40, equal, and one byte changed anywhere. */
+static void bytes_eq(void)
+{
+    uint8_t a[48], b[48];
+    for (int t = 0; t < 500; t++) {
+        for (size_t i = 0; i < sizeof a; i++)
+            a[i] = b[i] = (uint8_t)rnd();
+        for (size_t n = 0; n <= 40; n++) {
+            CHECK(souk__bytes_eq(a + t % 8, b + t % 8, n));
+            for (size_t k = 0; k < n; k++) {
+                b[t % 8 + k] ^= (uint8_t)(1u << (rnd() % 8));
+                CHECK(!souk__bytes_eq(a + t % 8, b + t % 8, n));
+                CHECK(souk__bytes_eq(a + t % 8, b + t % 8, k)); /* the bytes before it */
+                b[t % 8 + k] = a[t % 8 + k];
+            }
+        }
+    }
+}
+
 int main(void)
 {
     hashes();
+    bytes_eq();
     widths();
     printf("test_block: %s decoder\n", souk_block_simd() ? "SIMD" : "scalar");
     for (uint32_t n = 1; n <= SOUK_BLOCK_MAX; n++) {
