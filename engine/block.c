@@ -319,8 +319,11 @@ size_t souk_block_encode(const souk_block_in *in, uint8_t *out)
     if (in->npos) {
         uint8_t *start = p;
         const uint32_t *pp = in->positions;
-        for (uint32_t i = 0; i < n; i++)
+        for (uint32_t i = 0; i < n; i++) {
             p += varint_put(p, in->npos[i]);
+            if (in->pos_each && in->npos[i])
+                souk__prefetch(in->pos_each[i]); /* scattered over the batch's position pool */
+        }
         for (uint32_t i = 0; i < n; i++) {
             uint32_t prev = 0;
             if (in->pos_each)

@@ -103,6 +103,17 @@ static inline uint64_t souk__hash(const void *p, size_t n)
     return h ^ (h >> 29);
 }
 
+/* Fetches the cache line of p ahead of use (a hint: any address will do). GCC 12 dropped some
+ * __builtin_prefetch calls in the writer's loops as dead code; the asm form stays. */
+static inline void souk__prefetch(const void *p)
+{
+#if defined(__x86_64__)
+    __asm__ volatile("prefetcht0 (%0)" ::"r"(p));
+#else
+    __builtin_prefetch(p);
+#endif
+}
+
 /* a[0, n) == b[0, n), with loads inside both ranges only (overlapping 8- or 4-byte loads for the
  * tail): the hash tables' check after a hash match, inlined where memcmp is a library call. */
 static inline int souk__bytes_eq(const void *a, const void *b, size_t n)

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#define PREFETCH(p) souk__prefetch(p)
+
 /* ------------------------------------------------------------------ arena */
 
 typedef struct arena_chunk {
@@ -1244,6 +1246,7 @@ static int group_read(commit_ctx *c, const tgroup *g, tchange **buf, size_t *cap
             memcpy(&used, b + 4, 4);
             memcpy(&ref, b, 4);
             end = p + used;
+            PREFETCH(slab_ptr(&c->slab, ref)); /* the next block, while this one is read */
         }
         while (p < end) {
             tchange t;
@@ -1726,6 +1729,15 @@ static void *bulk_thread(void *arg)
         int rc = 0;
         size_t end = (ci + 1) * BULK_CHUNK < j->ngroups ? (ci + 1) * BULK_CHUNK : j->ngroups;
         for (size_t r = ci * BULK_CHUNK; r < end && !rc; r++) {
+            /* The groups come in term order, at random places: fetch them, then their first
+             * blocks and terms, a few ahead. */
+            if (r + 8 < end)
+                PREFETCH(grp(j->c, j->rank[r + 8].idx));
+            if (r + 4 < end) {
+                const tgroup *ahead = grp(j->c, j->rank[r + 4].idx);
+                PREFETCH(slab_ptr(&j->c->slab, ahead->first));
+                PREFETCH(ahead->term);
+            }
             const tgroup *tg = grp(j->c, j->rank[r].idx);
             uint32_t n;
             rc = group_read(j->c, tg, &o.dec, &o.dec_cap, &n);
@@ -1943,13 +1955,6 @@ static int classify_new_op(souk_writer *w, op *o)
 /* The lookups of a document's terms are cache misses on the map, then the group, then its
  * term and last block; prefetching them a few terms ahead, stage by stage, lets them overlap.
  * Only hints: a wrong guess (a collision, a group not there yet) costs nothing but the fetch. */
-/* GCC 12 drops some __builtin_prefetch calls of this kind as dead code; the asm form stays. */
-#if defined(__x86_64__)
-#define PREFETCH(p) __asm__ volatile("prefetcht0 (%0)" ::"r"((const void *)(p)))
-#else
-#define PREFETCH(p) __builtin_prefetch(p)
-#endif
-
 #define PF_MAP 24
 #define PF_GROUP 14
 #define PF_TAIL 6
