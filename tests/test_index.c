@@ -92,6 +92,18 @@ static souk_stats stats_of(const char *dir)
     return st;
 }
 
+/* Two indexes hold the same documents, terms, postings, positions and statistics. */
+static void check_same_digest(const digest *x, const digest *y)
+{
+    CHECK_EQ_U64(x->docs, y->docs);
+    CHECK_EQ_U64(x->terms, y->terms);
+    CHECK_EQ_U64(x->postings, y->postings);
+    CHECK_EQ_U64(x->positions, y->positions);
+    CHECK_EQ_U64(x->total_len, y->total_len);
+    CHECK_EQ_U64(x->sum, y->sum);
+    CHECK_EQ_U64(x->xsum, y->xsum);
+}
+
 /* Replaces the title of a record line (a modified version of the same product). */
 static char *modified(const char *line, int k)
 {
@@ -159,13 +171,7 @@ static void test_update_equivalence(char **lines, size_t n)
     REQUIRE(index_digest(a, &da) == 0);
     REQUIRE(index_digest(b, &db) == 0);
     CHECK_EQ_U64(da.docs, nf);
-    CHECK_EQ_U64(da.docs, db.docs);
-    CHECK_EQ_U64(da.terms, db.terms);
-    CHECK_EQ_U64(da.postings, db.postings);
-    CHECK_EQ_U64(da.positions, db.positions);
-    CHECK_EQ_U64(da.total_len, db.total_len);
-    CHECK_EQ_U64(da.sum, db.sum);
-    CHECK_EQ_U64(da.xsum, db.xsum);
+    check_same_digest(&da, &db);
     /* Re-ingest from the start: idempotent, nothing changes. */
     souk_ingest_stats s3 = ingest(b, f3, 1000, 2, 1, NULL);
     CHECK_EQ_U64(s3.unchanged, nf);
@@ -256,15 +262,8 @@ static void test_batch_versions(char **lines)
     REQUIRE(index_digest(b, &db) == 0);
     REQUIRE(index_digest(c, &dc) == 0);
     CHECK_EQ_U64(dc.docs, nf);
-    CHECK_EQ_U64(da.docs, dc.docs);
-    CHECK_EQ_U64(da.terms, dc.terms);
-    CHECK_EQ_U64(da.postings, dc.postings);
-    CHECK_EQ_U64(da.positions, dc.positions);
-    CHECK_EQ_U64(da.total_len, dc.total_len);
-    CHECK_EQ_U64(da.sum, dc.sum);
-    CHECK_EQ_U64(da.xsum, dc.xsum);
-    CHECK_EQ_U64(db.sum, dc.sum);
-    CHECK_EQ_U64(db.xsum, dc.xsum);
+    check_same_digest(&da, &dc);
+    check_same_digest(&db, &dc);
     for (size_t i = 0; i < nown; i++)
         free(own[i]);
     free(own);
