@@ -568,7 +568,6 @@ typedef struct commit_ctx {
     arena tmp;
     /* The batch's changes, in term slices. */
     slab slab;
-    size_t nch;
     tgroup **gchunk; /* groups, GROUP_CHUNK a chunk */
     size_t ngchunk, capgchunk;
     size_t ngroups;
@@ -1152,7 +1151,6 @@ static int add_change(commit_ctx *c, const char *term, uint32_t len, uint64_t ha
         g->unsorted = 1;
     g->last_docid = docid;
     g->n++;
-    c->nch++;
     return 0;
 }
 
@@ -1860,7 +1858,6 @@ static void group_changes_finish(group_job *j)
 /* Forgets every grouped change (kept: buffers for reuse). */
 static void grouping_clear(commit_ctx *c)
 {
-    c->nch = 0;
     c->ngroups = 0;
     if (c->gmap)
         memset(c->gmap, 0, c->gcap * sizeof *c->gmap);
