@@ -110,6 +110,10 @@ int sk_worker_new(sk_server_state *st, sk_worker **out)
         souk_free(w);
         return SOUK_ENOMEM;
     }
+    /* A worker holds a read snapshot only while it answers a request: an open LMDB read
+     * transaction pins every page freed after it, and the data file then grows with each
+     * commit (docs/architecture.md, "Snapshots"). */
+    souk_reader_release(souk_searcher_reader(w->searcher));
     uint32_t r = randombytes_random();
     snprintf(w->rid_prefix, sizeof w->rid_prefix, "%08x", r);
     w->scratch.max = 1 << 20;
@@ -401,6 +405,7 @@ done:
     access_log(&c, ep, out->len - start, us);
     sk_buf_free(&path);
     sk_buf_free(&body);
+    souk_reader_release(souk_searcher_reader(w->searcher)); /* no snapshot outlives its request */
     souk_searcher_set_lexicon(w->searcher, NULL);
     sk_config_unref(c.cfg);
     return c.status;

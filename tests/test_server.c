@@ -3,7 +3,8 @@
  * and every error status of docs/api.md, hits equal to the engine's own, pipelining, CORS,
  * hostile input, slowloris and idle timeouts, the connection cap, concurrent clients, a commit
  * made by souk-index while requests are in flight, SIGHUP reload, the access log, the queue
- * mode with its 429, and a graceful SIGTERM with requests in flight. */
+ * mode with its 429, a graceful SIGTERM with requests in flight, and that no snapshot outlives its
+ * request (the data file does not grow with a server running). */
 #include "check.h"
 #include "souk/index.h"
 #include "souk/search.h"
@@ -18,7 +19,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <lmdb.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -1147,6 +1150,147 @@ static void test_queue_mode(void)
     CHECK(stop_server(&s) == 0);
 }
 
+/* ------------------------------------------------------------------ snapshots and file growth */
+
+/* The reader slots of the index's lock table that hold a snapshot (a txnid, not "-"). */
+static int reader_list_line(const char *msg, void *ctx)
+{
+    int *active = ctx;
+    int pid;
+    char thread[64], txn[64];
+    if (sscanf(msg, "%d %63s %63s", &pid, thread, txn) == 3 && strcmp(txn, "-") != 0)
+        (*active)++;
+    return 0;
+}
+
+static int active_readers(const char *data)
+{
+    MDB_env *env;
+    REQUIRE(mdb_env_create(&env) == 0);
+    REQUIRE(mdb_env_set_maxdbs(env, 64) == 0);
+    REQUIRE(mdb_env_open(env, data, MDB_RDONLY, 0644) == 0);
+    int active = 0;
+    REQUIRE(mdb_reader_list(env, reader_list_line, &active) >= 0);
+    mdb_env_close(env);
+    return active;
+}
+
+static long long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* Commits `commits` batches of 400 updated records (a new title each time) into the index at
+ * `data` with souk-index; returns the size of its data.mdb afterwards. */
+static long long update_commits(const char *data, char **records, int nrec, int commits)
+{
+    char stream[600], cmd[2048], path[600];
+    for (int k = 0; k < commits; k++) {
+        snprintf(stream, sizeof stream, "%s/updates-%d.ndjson", dir, k);
+        FILE *f = fopen(stream, "w");
+        REQUIRE(f);
+        for (int i = 0; i < 400; i++) {
+            cJSON *j = cJSON_Parse(records[(i * 17 + k * 400) % nrec]);
+            REQUIRE(j);
+            char title[512];
+            snprintf(title, sizeof title, "%s rev%d",
+                     cJSON_GetStringValue(cJSON_GetObjectItem(j, "title")), k);
+            cJSON_ReplaceItemInObject(j, "title", cJSON_CreateString(title));
+            char *out = cJSON_PrintUnformatted(j);
+            fprintf(f, "%s\n", out);
+            cJSON_free(out);
+            cJSON_Delete(j);
+        }
+        fclose(f);
+        snprintf(cmd, sizeof cmd,
+                 "'%s/souk-index' --data '%s' catalog '%s' --no-spelling >/dev/null", SOUK_BIN_DIR,
+                 data, stream);
+        REQUIRE(system(cmd) == 0);
+    }
+    snprintf(path, sizeof path, "%s/data.mdb", data);
+    return file_size(path);
+}
+
+/* No reader may hold a snapshot longer than a request: an open LMDB read transaction pins every
+ * page freed after it, and the data file grows with every commit (in queue mode the loop's own
+ * searcher kept its start-up snapshot for ever: 50 MB -> 868 MB over 40 commits). The same
+ * commits into three copies of the index: with no server, with an idle server in queue mode,
+ * and with a server under search load in reuseport mode. */
+static void test_snapshots(void)
+{
+    char *records[8000];
+    int nrec = 0;
+    char cmd[4096], line[1 << 16];
+    snprintf(cmd, sizeof cmd, "xz -dc '%s' | head -n 8000",
+             shared_data("catalog/debian-packages.jsonl.xz"));
+    FILE *p = popen(cmd, "r");
+    REQUIRE(p);
+    while (nrec < 8000 && fgets(line, sizeof line, p))
+        records[nrec++] = strdup(line);
+    pclose(p);
+    REQUIRE(nrec == 8000);
+
+    char copy[3][480], saved[512];
+    for (int i = 0; i < 3; i++) {
+        snprintf(copy[i], sizeof copy[i], "%s/snap%d", dir, i);
+        snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", data_dir, copy[i]);
+        REQUIRE(system(cmd) == 0);
+    }
+    const int commits = 12;
+    long long alone = update_commits(copy[0], records, nrec, commits);
+
+    /* An idle server in queue mode, after one request. */
+    memcpy(saved, data_dir, sizeof saved);
+    snprintf(data_dir, sizeof data_dir, "%s", copy[1]);
+    server s;
+    start_server(&s, "queue", 0);
+    resp r;
+    REQUIRE(get(s.port, "/v1/search?q=editor", SKEY, &r) == 0);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    long long idle = update_commits(copy[1], records, nrec, commits);
+    int held = active_readers(copy[1]);
+    CHECK(held == 0);
+    CHECK(stop_server(&s) == 0);
+
+    /* A server under load in reuseport mode. */
+    snprintf(data_dir, sizeof data_dir, "%s", copy[2]);
+    start_server(&s, "reuseport", 0);
+    atomic_int stop = 0;
+    load l[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        l[i] = (load){s.port, i % 2 ? "/v1/search?q=text+editor" : "/v1/search?q=&facets=section",
+                      &stop,  0,
+                      0,      0,
+                      0,      50};
+        REQUIRE(pthread_create(&th[i], NULL, load_main, &l[i]) == 0);
+    }
+    long long busy = update_commits(copy[2], records, nrec, commits);
+    atomic_store(&stop, 1);
+    int ok = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ok += l[i].ok;
+    }
+    CHECK(ok > 0);
+    int held_after = active_readers(copy[2]); /* the load has stopped: nothing is held */
+    CHECK(held_after == 0);
+    CHECK(stop_server(&s) == 0);
+    memcpy(data_dir, saved, sizeof saved);
+
+    fprintf(stderr,
+            "  data.mdb after %d commits: %lld bytes alone, %lld with an idle queue-mode server "
+            "(%d snapshot(s) held), %lld with a loaded reuseport server (%d searches)\n",
+            commits, alone, idle, held, busy, ok);
+    CHECK(alone > 0 && idle > 0 && busy > 0);
+    CHECK(idle <= alone + alone / 4 + (4 << 20));
+    CHECK(busy <= alone + alone / 2 + (4 << 20));
+    for (int i = 0; i < nrec; i++)
+        free(records[i]);
+}
+
 int main(void)
 {
     souk_alloc_init();
@@ -1177,6 +1321,7 @@ int main(void)
     test_access_log();
     test_graceful_shutdown(&s);
     test_queue_mode();
+    test_snapshots();
 
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
