@@ -6,9 +6,10 @@
 
 /* The set-up the benchmarks share (bench_main.c). */
 
-/* The project root from this executable's location (<root>/<build>/bin/souk-bench) and, when
- * bindir is not NULL, the executable's folder. Returns 0, or -1 when /proc/self/exe cannot be
- * read. */
+/* The project's source tree ($SOUK_SOURCE_DIR, else the tree the build was configured from, so a
+ * build directory may be anywhere) and, when bindir is not NULL, this executable's folder (where
+ * souk-index and souk-server are). Returns 0, or -1 when a path does not fit or
+ * /proc/self/exe cannot be read. */
 int bench_locate(char *root, size_t rootlen, char *bindir, size_t binlen);
 
 /* The catalog: catalog as given (--catalog), or when empty the Debian catalog of the shared data

@@ -18,9 +18,10 @@
  * median of the ratios measured within one round, which the shared, noisy machines need.
  *
  * The catalog defaults to ../shared/data/catalog/debian-packages.jsonl.xz and the Souk schema to
- * indexer/schemas/debian-packages.json, both relative to the project root, which is found from
- * the executable's location (build/bin/ -> ../..). A missing catalog prints "SKIP: ..." and
- * exits 0. Exit status: 0 when every selected engine succeeded, 1 otherwise, 2 on a usage error. */
+ * indexer/schemas/debian-packages.json, both relative to the project's source tree
+ * (bench_locate: $SOUK_SOURCE_DIR or the tree the build was configured from). A missing catalog
+ * prints "SKIP: ..." and exits 0. Exit status: 0 when every selected engine succeeded, 1 otherwise,
+ * 2 on a usage error. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* wait4, mkdtemp, nftw, readlink */
 #endif
@@ -1085,7 +1086,7 @@ int bench_index(int argc, char **argv)
         goto out;
     }
     if (bench_locate(root, sizeof root, NULL, 0) != 0) {
-        fprintf(stderr, "souk-bench index: cannot find the project root from /proc/self/exe\n");
+        fprintf(stderr, "souk-bench index: the source tree's path is too long\n");
         goto fail;
     }
     if (catalog_opt != NULL)

@@ -16,20 +16,24 @@
 
 int bench_locate(char *root, size_t rootlen, char *bindir, size_t binlen)
 {
-    ssize_t n = readlink("/proc/self/exe", root, rootlen - 1);
-    if (n <= 0 || (size_t)n >= rootlen - 1)
-        return -1;
-    root[n] = '\0';
-    for (int i = 0; i < 3; i++) {
-        char *slash = strrchr(root, '/');
+    /* The binaries sit beside this one, wherever the build tree is. */
+    if (bindir) {
+        ssize_t n = readlink("/proc/self/exe", bindir, binlen - 1);
+        if (n <= 0 || (size_t)n >= binlen - 1)
+            return -1;
+        bindir[n] = '\0';
+        char *slash = strrchr(bindir, '/');
         if (slash == NULL)
             return -1;
         *slash = '\0';
-        if (i == 0 && bindir)
-            snprintf(bindir, binlen, "%s", root);
     }
-    if (root[0] == '\0')
-        snprintf(root, rootlen, "/");
+    /* The source tree: $SOUK_SOURCE_DIR, else the one this binary was configured from (a build
+     * tree may be anywhere, so it is not found from the binary's own path). */
+    const char *src = getenv("SOUK_SOURCE_DIR");
+    if (!src || !src[0])
+        src = SOUK_SOURCE_DIR;
+    if ((size_t)snprintf(root, rootlen, "%s", src) >= rootlen)
+        return -1;
     return 0;
 }
 
