@@ -22,13 +22,13 @@ build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: build
-	@sh scripts/test-data.sh
+	@sh scripts/test-data.sh $(BUILD)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 asan: deps
-	@sh scripts/test-data.sh
 	cmake -S . -B build-asan -DSOUK_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
 	cmake --build build-asan -j $(JOBS)
+	@sh scripts/test-data.sh build-asan
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
 run: build

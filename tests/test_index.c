@@ -24,7 +24,7 @@ static souk_schema *schema;
 /* Reads the first n lines of the Debian catalog into lines[]. */
 static size_t load_lines(char **lines, size_t n)
 {
-    const char *path = shared_data("catalog/debian-packages.jsonl.xz");
+    const char *path = debian_catalog();
     if (!path)
         return 0;
     char cmd[4200];
@@ -107,9 +107,8 @@ static void check_same_digest(const digest *x, const digest *y)
 /* Replaces the title of a record line (a modified version of the same product). */
 static char *modified(const char *line, int k)
 {
-    const char *t = strstr(line, "\"title\": \"");
+    const char *t = json_string_value(line, "title");
     REQUIRE(t);
-    t += 10;
     size_t head = (size_t)(t - line);
     char *out = malloc(strlen(line) + 64);
     memcpy(out, line, head);
@@ -120,9 +119,8 @@ static char *modified(const char *line, int k)
 
 static char *delete_line(const char *line)
 {
-    const char *id = strstr(line, "\"id\": \"");
+    const char *id = json_string_value(line, "id");
     REQUIRE(id);
-    id += 7;
     const char *end = strchr(id, '"');
     char *out = malloc(64 + (size_t)(end - id));
     sprintf(out, "{\"op\":\"delete\",\"id\":\"%.*s\"}", (int)(end - id), id);

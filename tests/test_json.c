@@ -190,7 +190,7 @@ int main(void)
 
     /* Real records: every one of the first 3,000 Debian records takes the fast path and agrees,
      * and mutations of 300 of them agree. */
-    const char *src = shared_data("catalog/debian-packages.jsonl.xz");
+    const char *src = debian_catalog();
     if (src) {
         char cmd[8192];
         snprintf(cmd, sizeof cmd, "xz -dc '%s' | head -3000", src);

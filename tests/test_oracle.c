@@ -346,7 +346,7 @@ int main(void)
     run_ircoll("cranfield", "ir/cranfield");
     run_ircoll("cacm", "ir/cacm");
 
-    const char *deb = shared_data("catalog/debian-packages.jsonl.xz");
+    const char *deb = debian_catalog();
     if (deb) {
         char cmd[8192], nd[512], dir[512], xp[512], schema[4096];
         const char *lim = getenv("SOUK_ORACLE_DOCS");

@@ -1222,8 +1222,7 @@ static void test_snapshots(void)
     char *records[8000];
     int nrec = 0;
     char cmd[4096], line[1 << 16];
-    snprintf(cmd, sizeof cmd, "xz -dc '%s' | head -n 8000",
-             shared_data("catalog/debian-packages.jsonl.xz"));
+    snprintf(cmd, sizeof cmd, "xz -dc '%s' | head -n 8000", debian_catalog());
     FILE *p = popen(cmd, "r");
     REQUIRE(p);
     while (nrec < 8000 && fgets(line, sizeof line, p))
@@ -1294,7 +1293,7 @@ static void test_snapshots(void)
 int main(void)
 {
     souk_alloc_init();
-    const char *src = shared_data("catalog/debian-packages.jsonl.xz");
+    const char *src = debian_catalog();
     if (!src)
         return TEST_SKIP;
     REQUIRE(mkdtemp(dir));

