@@ -1,11 +1,19 @@
 /* highlight.c: matched words marked in stored text, and snippets around the densest matches.
  *
- * The query (after synonyms and typo rewriting, so typo and synonym matches are marked too)
- * gives three sets: stems ("Z" terms), plain words (unprefixed terms, typo candidates) and
- * prefixes (wildcards and the partial last word). A word of the text matches when its lower-case
- * form is a plain word, starts with a prefix, or stems (through the same analyzer) to a stem.
+ * The query (after synonyms, typo and code rewriting, so those matches are marked too) gives
+ * the sets: stems ("Z" terms), plain words (unprefixed terms, typo candidates, CJK n-grams),
+ * prefixes (wildcards and the partial last word) and joined codes ("XCODE:din933"). The text is
+ * cut into words and, inside runs of CJK characters, into single characters (Xapian's CJK
+ * ranges, as its n-gram tokenizer has them). A word matches when its lower-case form is a plain
+ * word, starts with a prefix, or stems (through the same analyzer) to a stem. A CJK character
+ * matches when the bigram it forms with its neighbour is a query term, or when it is a query
+ * unigram that no query bigram holds (a one-character query); adjacent matched characters are
+ * marked as one run (<em>螺栓</em>). Two words joined by one space, hyphen, slash or dot whose
+ * lower-case join is a query code are both matched and marked as one run with their separator
+ * (<em>DIN 933</em> for DIN933), as codes.c joins them at indexing.
  * The output is HTML: the text escaped, matches wrapped in <em>...</em>; a snippet is the window
  * of max_words words holding the most matches, with "…" where text was cut. */
+#include "codes.h"
 #include "match_int.h"
 #include "souk/highlight.h"
 #include "souk/souk.h"
@@ -20,6 +28,38 @@ struct souk_highlighter {
     souk_analyzer *an;
     char lang[32];
 };
+
+/* The code point at s (left > 0 bytes) in *cp, and its length; a malformed byte is one
+ * character of its own (never CJK). */
+static size_t utf8_next(const unsigned char *s, size_t left, unsigned *cp)
+{
+    unsigned c = s[0];
+    size_t n = c < 0x80 ? 1 : c >= 0xf0 && c < 0xf8 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+    if (n == 0 || n > left) {
+        *cp = 0xfffd;
+        return 1;
+    }
+    unsigned v = n == 1 ? c : n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            *cp = 0xfffd;
+            return 1;
+        }
+        v = v << 6 | (s[i] & 0x3f);
+    }
+    *cp = v;
+    return n;
+}
+
+/* Characters Xapian 1.4's n-gram tokenizer treats as CJK (CJK::codepoint_is_cjk). */
+static int is_cjk(unsigned c)
+{
+    return (c >= 0x2e80 && c <= 0x2eff) || (c >= 0x3000 && c <= 0x9fff) ||
+           (c >= 0xa700 && c <= 0xa71f) || (c >= 0xac00 && c <= 0xd7af) ||
+           (c >= 0xf900 && c <= 0xfaff) || (c >= 0xfe30 && c <= 0xfe4f) ||
+           (c >= 0xff00 && c <= 0xffef) || (c >= 0x20000 && c <= 0x2a6df) ||
+           (c >= 0x2f800 && c <= 0x2fa1f);
+}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -85,6 +125,33 @@ int souk_highlighter_new(souk_searcher *s, const souk_query *q, const souk_searc
             rc = add(h, &cap, "*", term, len);
         else if (n->op == SOUK_QOP_TERM && (term[0] == 'Z' || !(term[0] >= 'A' && term[0] <= 'Z')))
             rc = add(h, &cap, "", term, len);
+        else if (n->op == SOUK_QOP_TERM && len > strlen(SOUK_CODE_PREFIX) &&
+                 memcmp(term, SOUK_CODE_PREFIX, strlen(SOUK_CODE_PREFIX)) == 0)
+            rc = add(h, &cap, "", term, len);
+    }
+    /* One-character CJK query runs: their unigram marks on its own ("\x01" + the character);
+     * the unigrams of longer runs mark only through the run's bigrams. */
+    size_t nplain = h->n;
+    for (size_t i = 0; i < nplain && !rc; i++) {
+        const char *w = h->words[i];
+        unsigned cp;
+        size_t cl = utf8_next((const unsigned char *)w, strlen(w), &cp);
+        if (!is_cjk(cp) || w[cl] != 0)
+            continue;
+        int in_bigram = 0;
+        for (size_t k = 0; k < nplain && !in_bigram; k++) {
+            const char *b = h->words[k];
+            unsigned c1, c2;
+            size_t l1 = utf8_next((const unsigned char *)b, strlen(b), &c1);
+            if (!is_cjk(c1) || !b[l1])
+                continue;
+            size_t l2 = utf8_next((const unsigned char *)b + l1, strlen(b + l1), &c2);
+            if (is_cjk(c2) && !b[l1 + l2] &&
+                ((l1 == cl && memcmp(b, w, cl) == 0) || (l2 == cl && memcmp(b + l1, w, cl) == 0)))
+                in_bigram = 1;
+        }
+        if (!in_bigram)
+            rc = add(h, &cap, "\x01", w, cl);
     }
     const char *lang = q->lang ? q->lang : (o->lang ? o->lang : "en");
     snprintf(h->lang, sizeof h->lang, "%s", lang);
@@ -202,44 +269,150 @@ static void put_escaped(out *o, const char *s, size_t n)
     put(o, s + start, n - start);
 }
 
-int souk_highlight(souk_highlighter *h, const char *text, size_t len, size_t max_words, char **res,
-                   size_t *res_len, size_t *nmatches)
+/* The words of a text: byte ranges, whether each is a CJK character, matches, and whether its
+ * mark runs on into the next word's (one <em> for both). */
+typedef struct words {
+    size_t *ws; /* [start, end) pairs */
+    uint8_t *cjk, *hit, *join;
+    size_t n, cap;
+} words;
+
+static int words_add(words *w, size_t b, size_t e, int cjk)
 {
-    /* Words: [start, end) byte ranges, and which match. */
-    size_t cap = 64, n = 0;
-    size_t *ws = souk_malloc(cap * 2 * sizeof *ws);
-    uint8_t *hit = souk_malloc(cap);
-    if (!ws || !hit) {
-        souk_free(ws);
-        souk_free(hit);
-        return SOUK_ENOMEM;
+    if (w->n == w->cap) {
+        size_t c = w->cap ? w->cap * 2 : 64;
+        size_t *ws = souk_realloc(w->ws, c * 2 * sizeof *ws);
+        if (!ws)
+            return SOUK_ENOMEM;
+        w->ws = ws;
+        uint8_t *f = souk_realloc(w->cjk, c * 3);
+        if (!f)
+            return SOUK_ENOMEM;
+        if (w->cap) { /* the three flag arrays live in one block: move hit and join up */
+            memmove(f + 2 * c, f + 2 * w->cap, w->cap);
+            memmove(f + c, f + w->cap, w->cap);
+        }
+        w->cjk = f;
+        w->hit = f + c;
+        w->join = f + 2 * c;
+        w->cap = c;
     }
+    w->ws[2 * w->n] = b;
+    w->ws[2 * w->n + 1] = e;
+    w->cjk[w->n] = (uint8_t)cjk;
+    w->hit[w->n] = 0;
+    w->join[w->n] = 0;
+    w->n++;
+    return 0;
+}
+
+/* Cuts text into words (runs of word bytes) and single CJK characters. */
+static int split_words(const char *text, size_t len, words *w)
+{
+    const unsigned char *t = (const unsigned char *)text;
     for (size_t i = 0; i < len;) {
-        if (!is_word_byte((unsigned char)text[i])) {
+        unsigned cp = t[i];
+        size_t cl = t[i] < 0x80 ? 1 : utf8_next(t + i, len - i, &cp);
+        if (cl > 1 && is_cjk(cp)) {
+            if (words_add(w, i, i + cl, 1))
+                return SOUK_ENOMEM;
+            i += cl;
+            continue;
+        }
+        if (!is_word_byte(t[i])) {
             i++;
             continue;
         }
         size_t b = i;
-        while (i < len && is_word_byte((unsigned char)text[i]))
-            i++;
-        if (n == cap) {
-            cap *= 2;
-            size_t *w2 = souk_realloc(ws, cap * 2 * sizeof *w2);
-            uint8_t *h2 = w2 ? souk_realloc(hit, cap) : NULL;
-            if (w2)
-                ws = w2;
-            if (!h2) {
-                souk_free(ws);
-                souk_free(hit);
-                return SOUK_ENOMEM;
+        while (i < len && is_word_byte(t[i])) {
+            if (t[i] >= 0x80) {
+                size_t l = utf8_next(t + i, len - i, &cp);
+                if (l > 1 && is_cjk(cp))
+                    break;
+                i += l;
+            } else {
+                i++;
             }
-            hit = h2;
         }
-        ws[2 * n] = b;
-        ws[2 * n + 1] = i;
-        hit[n] = (uint8_t)matches(h, text + b, i - b);
-        n++;
+        if (words_add(w, b, i, 0))
+            return SOUK_ENOMEM;
     }
+    return 0;
+}
+
+/* Whether text[b, e) is a query term (plain, or with a one-byte marker before it). */
+static int has_bytes(const souk_highlighter *h, const char *marker, const char *p, size_t n)
+{
+    char buf[96];
+    size_t ml = strlen(marker);
+    if (ml + n >= sizeof buf)
+        return 0;
+    memcpy(buf, marker, ml);
+    memcpy(buf + ml, p, n);
+    buf[ml + n] = 0;
+    return has(h, buf);
+}
+
+/* Sets hit and join for every word. */
+static void mark_words(souk_highlighter *h, const char *text, words *w)
+{
+    size_t *ws = w->ws;
+    for (size_t i = 0; i < w->n; i++) {
+        size_t b = ws[2 * i], e = ws[2 * i + 1];
+        if (!w->cjk[i]) {
+            w->hit[i] = (uint8_t)matches(h, text + b, e - b);
+            continue;
+        }
+        int prev = i > 0 && w->cjk[i - 1] && ws[2 * i - 1] == b;
+        int next = i + 1 < w->n && w->cjk[i + 1] && ws[2 * i + 2] == e;
+        w->hit[i] = (uint8_t)((prev && has_bytes(h, "", text + ws[2 * i - 2], e - ws[2 * i - 2])) ||
+                              (next && has_bytes(h, "", text + b, ws[2 * i + 3] - b)) ||
+                              has_bytes(h, "\x01", text + b, e - b));
+    }
+    /* Codes: two ASCII words joined by one separator whose join is a query code. */
+    for (size_t i = 0; i + 1 < w->n; i++) {
+        size_t b = ws[2 * i], e = ws[2 * i + 1], b2 = ws[2 * i + 2], e2 = ws[2 * i + 3];
+        if (w->cjk[i] || w->cjk[i + 1] || b2 != e + 1 ||
+            !(text[e] == ' ' || text[e] == '-' || text[e] == '/' || text[e] == '.'))
+            continue;
+        char code[64];
+        size_t pl = strlen(SOUK_CODE_PREFIX), cl = pl;
+        if (pl + (e - b) + (e2 - b2) >= sizeof code)
+            continue;
+        memcpy(code, SOUK_CODE_PREFIX, pl);
+        int ascii = 1;
+        for (size_t k = b; k < e2; k++) {
+            unsigned char c = (unsigned char)text[k];
+            if (k == e)
+                continue;
+            ascii &= c < 0x80;
+            code[cl++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        }
+        code[cl] = 0;
+        if (ascii && has(h, code)) {
+            w->hit[i] = w->hit[i + 1] = 1;
+            w->join[i] = 1;
+        }
+    }
+    /* A run of matched CJK characters is one mark. */
+    for (size_t i = 0; i + 1 < w->n; i++)
+        if (w->cjk[i] && w->cjk[i + 1] && w->hit[i] && w->hit[i + 1] &&
+            ws[2 * i + 1] == ws[2 * i + 2])
+            w->join[i] = 1;
+}
+
+int souk_highlight(souk_highlighter *h, const char *text, size_t len, size_t max_words, char **res,
+                   size_t *res_len, size_t *nmatches)
+{
+    words w = {0};
+    if (split_words(text, len, &w)) {
+        souk_free(w.ws);
+        souk_free(w.cjk);
+        return SOUK_ENOMEM;
+    }
+    mark_words(h, text, &w);
+    size_t n = w.n, *ws = w.ws;
+    uint8_t *hit = w.hit, *join = w.join;
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += hit[i];
@@ -268,10 +441,10 @@ int souk_highlight(souk_highlighter *h, const char *text, size_t len, size_t max
     size_t pos = bstart;
     for (size_t i = from; i < to && i < n; i++) {
         put_escaped(&o, text + pos, ws[2 * i] - pos);
-        if (hit[i])
+        if (hit[i] && !(i > from && join[i - 1]))
             put(&o, "<em>", 4);
         put_escaped(&o, text + ws[2 * i], ws[2 * i + 1] - ws[2 * i]);
-        if (hit[i])
+        if (hit[i] && !(join[i] && i + 1 < to))
             put(&o, "</em>", 5);
         pos = ws[2 * i + 1];
     }
@@ -280,8 +453,8 @@ int souk_highlight(souk_highlighter *h, const char *text, size_t len, size_t max
         put(&o, "\xe2\x80\xa6", 3);
     if (!o.p && !o.failed)
         put(&o, "", 0);
-    souk_free(ws);
-    souk_free(hit);
+    souk_free(w.ws);
+    souk_free(w.cjk);
     if (o.failed) {
         souk_free(o.p);
         return SOUK_ENOMEM;

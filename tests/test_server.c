@@ -869,6 +869,54 @@ static unsigned long long metric(const char *body, const char *name)
 /* The warmer: after a commit, the attribute columns and typo dictionary of the new generation
  * are built once, ahead of the requests, and concurrent filtered/faceted/typo requests then
  * build nothing. */
+/* Highlighting of what is not a plain word: Chinese n-gram matches are marked as the whole
+ * matched run of characters, and a part number typed joined is marked however the text spaces
+ * it (both were left unmarked). */
+static void test_highlight_runs(int port)
+{
+    CHECK(index_record("{\"op\":\"upsert\",\"id\":\"zqx-bolt\",\"title\":\"不锈钢六角螺栓 DIN 933 "
+                       "M8x40\",\"description\":\"Hex bolt ISO-4017, 全螺纹。螺母 sold "
+                       "apart.\",\"section\":\"utils\"}") == 0);
+    static const struct {
+        const char *q, *want, *not_want;
+    } cases[] = {
+        {"%E8%9E%BA%E6%A0%93", "不锈钢六角<em>螺栓</em> DIN 933", "<em>螺</em>"}, /* 螺栓 */
+        {"%E8%9E%BA", "<em>螺</em>母", NULL}, /* 螺: a one-character query */
+        {"%E5%85%AD%E8%A7%92%E8%9E%BA%E6%A0%93", "不锈钢<em>六角螺栓</em>", NULL}, /* 六角螺栓 */
+        {"DIN933", "<em>DIN 933</em>", NULL},
+        {"din-933", "<em>DIN 933</em>", NULL},
+        {"ISO4017", "Hex bolt <em>ISO-4017</em>", NULL},
+        {"M8x40", "<em>M8x40</em>", NULL},
+        {"%E8%9E%BA%E6%A0%93+bolt", "Hex <em>bolt</em>", "<em>螺</em>母"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char target[512];
+        snprintf(target, sizeof target,
+                 "/v1/search?q=%s&highlight=true&filter=section%%3Dutils&per_page=50", cases[i].q);
+        resp r;
+        REQUIRE(get(port, target, SKEY, &r) == 0);
+        CHECK(r.status == 200);
+        cJSON *j = cJSON_Parse(r.body ? r.body : "");
+        const cJSON *hit, *found = NULL;
+        cJSON_ArrayForEach(hit, cJSON_GetObjectItem(j, "hits"))
+        {
+            const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(hit, "id"));
+            if (id && strcmp(id, "zqx-bolt") == 0)
+                found = hit;
+        }
+        char *hl = found ? cJSON_PrintUnformatted(cJSON_GetObjectItem(found, "highlight")) : NULL;
+        int ok = hl && strstr(hl, cases[i].want) &&
+                 !(cases[i].not_want && strstr(hl, cases[i].not_want));
+        if (!ok)
+            fprintf(stderr, "  highlight for q=%s: want %s, got %s\n", cases[i].q, cases[i].want,
+                    hl ? hl : "(no such hit)");
+        CHECK(ok);
+        free(hl);
+        cJSON_Delete(j);
+        resp_free(&r);
+    }
+}
+
 static void test_warmer(int port)
 {
     resp r;
@@ -1316,6 +1364,7 @@ int main(void)
     test_timeouts_and_cap(s.port);
     test_concurrency_and_commit(s.port);
     test_warmer(s.port);
+    test_highlight_runs(s.port);
     test_reload(&s);
     test_access_log();
     test_graceful_shutdown(&s);
