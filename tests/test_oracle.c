@@ -17,6 +17,7 @@
 
 static char tmp[] = "/tmp/souk-test-oracle-XXXXXX";
 static size_t compared, mismatched, set_checked;
+static int parts_absent; /* collections or query files whose data is absent */
 
 typedef struct qlist {
     char **q;
@@ -62,8 +63,10 @@ static souk_index *build_index(const char *dir, const char *ndjson, const char *
     return ix;
 }
 
-/* Runs every query on both engines and compares. */
-static void compare(const char *name, souk_index *ix, const char *xpath, qlist *qs, unsigned flags)
+/* Runs every query on both engines and compares. Returns the number of query texts both engines
+ * answered and whose answers were compared (pruned and exhaustive). */
+static size_t compare(const char *name, souk_index *ix, const char *xpath, qlist *qs,
+                      unsigned flags)
 {
     char err[512];
     souk_searcher *s;
@@ -82,7 +85,7 @@ static void compare(const char *name, souk_index *ix, const char *xpath, qlist *
     uint32_t *xd = malloc((st.docs + 1) * sizeof *xd);
     double *xs = malloc((st.docs + 1) * sizeof *xs);
     souk_hit hits[K];
-    size_t local_bad = 0;
+    size_t local_bad = 0, answered = 0;
     for (size_t i = 0; i < qs->n; i++) {
         const char *q = qs->q[i];
         size_t nx = 0;
@@ -108,13 +111,16 @@ static void compare(const char *name, souk_index *ix, const char *xpath, qlist *
                 mismatched++;
                 local_bad++;
             }
+            answered += prune == 1;
         }
     }
-    printf("test_oracle: %s: %zu queries, %zu mismatches\n", name, qs->n, local_bad);
+    printf("test_oracle: %s: %zu queries, %zu answered by both and compared, %zu mismatches\n",
+           name, qs->n, answered, local_bad);
     free(xd);
     free(xs);
     souk_xdb_close(x);
     souk_searcher_free(s);
+    return answered;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -298,12 +304,15 @@ static void relevance(const char *kind, const ircoll *c, souk_index *ix, const c
     souk_searcher_free(s);
 }
 
-static void run_ircoll(const char *kind, const char *dirname)
+/* min_queries: the judged queries the collection has (each must be compared). */
+static void run_ircoll(const char *kind, const char *dirname, size_t min_queries)
 {
     char path[4096];
     const char *base = shared_data(dirname);
-    if (!base)
+    if (!base) {
+        parts_absent++;
         return;
+    }
     snprintf(path, sizeof path, "%s", base);
     ircoll *c = NULL;
     char err[512];
@@ -327,12 +336,12 @@ static void run_ircoll(const char *kind, const char *dirname)
     qlist qs = {0};
     for (size_t i = 0; i < c->nqueries; i++)
         qadd(&qs, c->queries[i].text);
-    compare(kind, ix, xp, &qs, 0);
+    CHECK(compare(kind, ix, xp, &qs, 0) >= min_queries);
     relevance(kind, c, ix, xp);
     qlist and_qs = {0};
     for (size_t i = 0; i < qs.n && i < 60; i++)
         qadd(&and_qs, qs.q[i]);
-    compare(kind, ix, xp, &and_qs, SOUK_QP_DEFAULT_AND);
+    CHECK(compare(kind, ix, xp, &and_qs, SOUK_QP_DEFAULT_AND) >= 60);
     qfree(&qs);
     qfree(&and_qs);
     souk_index_close(ix);
@@ -343,8 +352,8 @@ int main(void)
 {
     souk_alloc_init();
     REQUIRE(mkdtemp(tmp));
-    run_ircoll("cranfield", "ir/cranfield");
-    run_ircoll("cacm", "ir/cacm");
+    run_ircoll("cranfield", "ir/cranfield", 225);
+    run_ircoll("cacm", "ir/cacm", 64);
 
     const char *deb = debian_catalog();
     if (deb) {
@@ -360,17 +369,25 @@ int main(void)
         REQUIRE(oracle_build_xapian(ix, xp) == 0);
         qlist qs = {0};
         const char *p;
-        if ((p = shared_data("queries/wands/query.csv")))
+        size_t want = 0; /* distinct texts of the query files present (a few repeat or fail) */
+        if ((p = shared_data("queries/wands/query.csv"))) {
             load_lines_col(&qs, p, 1, 480, 1);
-        if ((p = shared_data("queries/algolia-bestbuy/query_suggestions.json")))
-            load_bestbuy(&qs, p, 1000);
-        if ((p = shared_data("queries/msmarco/topics.msmarco-passage.dev-subset.txt")))
+            want += 470;
+        }
+        if ((p = shared_data("queries/algolia-bestbuy/query_suggestions.json"))) {
+            load_bestbuy(&qs, p, 1000); /* up to 1,000 in all */
+            want += 500;
+        }
+        if ((p = shared_data("queries/msmarco/topics.msmarco-passage.dev-subset.txt"))) {
             load_lines_col(&qs, p, 1, qs.n + 400, 0);
-        compare("debian", ix, xp, &qs, 0);
+            want += 390;
+        }
+        parts_absent += want < 1360;
+        CHECK(compare("debian", ix, xp, &qs, 0) >= want);
         qlist and_qs = {0};
         for (size_t i = 0; i < qs.n; i += 4)
             qadd(&and_qs, qs.q[i]);
-        compare("debian AND", ix, xp, &and_qs, SOUK_QP_DEFAULT_AND);
+        CHECK(compare("debian AND", ix, xp, &and_qs, SOUK_QP_DEFAULT_AND) >= want / 4);
         /* Phrases, NOT and filters: whole match sets. */
         qlist sets = {0};
         const char *set_queries[] = {
@@ -410,6 +427,8 @@ int main(void)
         qfree(&sets);
         qfree(&wild);
         souk_index_close(ix);
+    } else {
+        parts_absent++;
     }
     printf("test_oracle: %zu comparisons, %zu set checks, %zu mismatches\n", compared, set_checked,
            mismatched);
@@ -418,5 +437,11 @@ int main(void)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", tmp);
+    if (!check_failures && parts_absent) {
+        /* What could run passed, but the test did not prove what it says: report it skipped. */
+        fprintf(stderr, "test_oracle: SKIP: %d part(s) had no data (see the SKIP lines above)\n",
+                parts_absent);
+        return TEST_SKIP;
+    }
     return check_done("test_oracle");
 }
