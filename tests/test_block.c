@@ -180,6 +180,13 @@ int main(void)
     bytes_eq();
     widths();
     printf("test_block: %s decoder\n", souk_block_simd() ? "SIMD" : "scalar");
+    /* The decoder the run claims to test is the one that runs: scalar under SOUK_NO_SIMD
+     * (test_block_scalar), SIMD wherever the CPU has AVX2 and SSSE3. */
+    const char *no_simd = getenv("SOUK_NO_SIMD");
+    if (no_simd && no_simd[0] == '1')
+        CHECK(!souk_block_simd());
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("ssse3"))
+        CHECK(souk_block_simd());
     for (uint32_t n = 1; n <= SOUK_BLOCK_MAX; n++) {
         roundtrip(n, 0, 5, 3);
         roundtrip(n, 1, 100, 40);
