@@ -1607,7 +1607,8 @@ extern "C" int souk_query_parse(const char *text, size_t len, const char *lang,
         }
         std::string desc;
         uint32_t root = 0;
-        if (!parse_plain(text, len, sname, flags, tb, desc)) {
+        bool fast = parse_plain(text, len, sname, flags, tb, desc);
+        if (!fast) {
             Xapian::Query q =
                 parse_with_xapian(text, len, sname, fields, nfields, flags, nullptr, nullptr);
             root = tb.add(q, 0);
@@ -1617,6 +1618,7 @@ extern "C" int souk_query_parse(const char *text, size_t len, const char *lang,
         if (!res)
             throw std::bad_alloc();
         res->root = root;
+        res->fast_path = fast ? 1 : 0;
         res->nodes = static_cast<souk_qnode *>(souk_calloc(tb.nodes.size(), sizeof(souk_qnode)));
         if (!res->nodes)
             throw std::bad_alloc();

@@ -119,6 +119,7 @@ typedef struct souk_query {
     char *text;        /* the query text and language it was parsed from (typo tolerance) */
     size_t text_len;
     char *lang;
+    int fast_path; /* 1: built by the plain-word fast path, 0: by Xapian's QueryParser */
 } souk_query;
 
 /* A field the query parser knows: "name:word" searches terms with `prefix`. boolean != 0 makes it
