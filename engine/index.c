@@ -167,7 +167,7 @@ int souk_index_open(const char *dir, const souk_schema *schema, unsigned flags, 
     mdb_env_set_maxdbs(ix->env, 16);
     mdb_env_set_maxreaders(ix->env, 510);
     mdb_env_set_mapsize(ix->env, DEFAULT_MAPSIZE);
-    unsigned ef = MDB_NOTLS | MDB_NOMETASYNC | MDB_NORDAHEAD;
+    unsigned ef = MDB_NOTLS | MDB_NORDAHEAD;
     if (flags & SOUK_INDEX_RDONLY) {
         ef |= MDB_RDONLY;
         /* A writer killed while creating the index leaves the directory without a data file, or
