@@ -73,7 +73,8 @@ static void test_search_program(void)
         for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
             cJSON *j = cJSON_Parse(line);
             REQUIRE(j);
-            const cJSON *id = cJSON_GetObjectItem(j, "id"), *score = cJSON_GetObjectItem(j, "score");
+            const cJSON *id = cJSON_GetObjectItem(j, "id"),
+                        *score = cJSON_GetObjectItem(j, "score");
             if (!id) { /* the closing summary line */
                 summary = cJSON_GetObjectItem(j, "hits") &&
                           (size_t)cJSON_GetObjectItem(j, "hits")->valuedouble == nw;
@@ -90,8 +91,8 @@ static void test_search_program(void)
                 /* The explanation's parts sum to the score. */
                 double sum = 0;
                 const cJSON *part;
-                cJSON_ArrayForEach(part, cJSON_GetObjectItem(j, "explain"))
-                    sum += cJSON_GetObjectItem(part, "score")->valuedouble;
+                cJSON_ArrayForEach(part, cJSON_GetObjectItem(j, "explain")) sum +=
+                    cJSON_GetObjectItem(part, "score")->valuedouble;
                 CHECK(fabs(sum - score->valuedouble) < 1e-9);
             }
             got++;
