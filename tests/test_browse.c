@@ -177,6 +177,55 @@ static void test_filters(void)
     }
 }
 
+/* Brute-force facet counts: values and their counts, most first. */
+typedef struct vcount {
+    const char *value;
+    uint64_t count;
+} vcount;
+
+static void vc_add(vcount *vc, size_t *n, const char *value)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(vc[i].value, value) == 0) {
+            vc[i].count++;
+            return;
+        }
+    vc[(*n)++] = (vcount){value, 1};
+}
+
+static int cmp_vcount(const void *a, const void *b)
+{
+    const vcount *x = a, *y = b;
+    return x->count > y->count ? -1 : x->count < y->count;
+}
+
+/* A facet's values against the brute-force counts: the engine's values are the top max_values
+ * by count (ties in any order), each with its own count, and `other` counts the rest. */
+static void check_top_values(const char *name, const souk_facet_result *f, vcount *vc, size_t n,
+                             size_t max_values)
+{
+    qsort(vc, n, sizeof *vc, cmp_vcount);
+    size_t want_n = n < max_values ? n : max_values;
+    CHECK_EQ_U64(f->nvalues, want_n);
+    uint64_t rest = 0;
+    for (size_t i = want_n; i < n; i++)
+        rest += vc[i].count;
+    CHECK_EQ_U64(f->other, rest);
+    for (size_t v = 0; v < f->nvalues && v < want_n; v++) {
+        const souk_facet_value *fv = &f->values[v];
+        uint64_t own = 0;
+        for (size_t i = 0; i < n; i++)
+            if (strlen(vc[i].value) == fv->len && memcmp(vc[i].value, fv->value, fv->len) == 0)
+                own = vc[i].count;
+        if (fv->count != own || fv->count != vc[v].count)
+            fprintf(stderr,
+                    "  facet %s value %zu '%.*s': %llu, brute force %llu (rank count %llu)\n", name,
+                    v, (int)fv->len, fv->value, (unsigned long long)fv->count,
+                    (unsigned long long)own, (unsigned long long)vc[v].count);
+        CHECK(fv->count == own && fv->count == vc[v].count);
+    }
+}
+
 /* Facets of the query "editor" under "section = editors AND installed_size_kb < 5000": the
  * section facet ignores the section part, the size facet the size part, tags use both. */
 static void test_facets(void)
@@ -245,6 +294,26 @@ static void test_facets(void)
     CHECK(res.facets[2].nvalues == 4);
     for (int b = 0; b < 4; b++)
         CHECK(res.facets[2].values[b].count == buckets[b]);
+    /* Every value, independently: the sections (under the size part only) and the tags (under
+     * both parts), top ten each by count, and `other` exactly the rest. */
+    vcount *vc = calloc(NREC * 4, sizeof *vc);
+    size_t nvc = 0;
+    for (size_t i = 0; i < nall; i++) {
+        const rec *x = by_docid(all[i].docid);
+        if (x->size < 5000)
+            vc_add(vc, &nvc, x->section);
+    }
+    check_top_values("section", &res.facets[0], vc, nvc, 10);
+    nvc = 0;
+    for (size_t i = 0; i < nall; i++) {
+        const rec *x = by_docid(all[i].docid);
+        if (strcmp(x->section, "editors") == 0 && x->size < 5000)
+            for (int t = 0; t < x->ntags; t++)
+                vc_add(vc, &nvc, x->tags[t]);
+    }
+    check_top_values("tags", &res.facets[1], vc, nvc,
+                     o.facets[1].max_values ? o.facets[1].max_values : SIZE_MAX); /* 0: all */
+    free(vc);
     /* Values come by count, most first; more than ten sections match "editor", and the rest
      * is counted in other. */
     CHECK(res.facets[0].nvalues == 10 && res.facets[0].other > 0);
