@@ -2,13 +2,14 @@
 #   make test   install Debian build dependencies if missing, build, run every test under ctest
 #   make run    same set-up, build a catalog from apt's own lists, index it and serve/search it
 #   make asan   build and test under ASan+UBSan (system malloc)
+#   make coverage  build instrumented, run every test, print line and branch coverage per folder
 #   make format / make format-check
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DATA ?= data/debian
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test asan run format format-check clean
+.PHONY: all deps build test asan coverage run format format-check clean
 
 all: build
 
@@ -31,6 +32,16 @@ asan: deps
 	@sh scripts/test-data.sh build-asan
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
+# Line and branch coverage of the whole suite, per folder (gcovr); the HTML report is
+# build-cov/coverage/index.html. scripts/coverage.sh prints the summary CI shows.
+coverage: deps
+	cmake -S . -B build-cov -DSOUK_COVERAGE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
+	cmake --build build-cov -j $(JOBS)
+	@sh scripts/test-data.sh build-cov
+	find build-cov -name '*.gcda' -delete
+	cd build-cov && ctest --output-on-failure -j $(JOBS)
+	sh scripts/coverage.sh build-cov
+
 run: build
 	sh scripts/run.sh $(BUILD) $(DATA)
 
@@ -41,4 +52,4 @@ format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h' '*.cc')
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-cov

@@ -5,7 +5,7 @@ set -e
 PKGS="build-essential cmake pkg-config clang-format xz-utils python3 \
 libxapian-dev liblmdb-dev lmdb-utils libuv1-dev libjemalloc-dev libcjson-dev \
 libsqlite3-dev libmariadb-dev liblz4-dev sphinxsearch lz4 xapian-tools python3-sklearn dict-gcide wordnet-base \
-libhttp-parser-dev libsodium-dev clang nghttp2-client nginx-light curl"
+libhttp-parser-dev libsodium-dev clang nghttp2-client nginx-light curl gcovr"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
