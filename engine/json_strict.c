@@ -43,7 +43,8 @@ static const char *repeated_key(const cJSON *o, int *oom)
     if (n <= PAIRWISE_MAX) {
         for (const cJSON *m = o->child; m; m = m->next)
             for (const cJSON *p = o->child; p != m; p = p->next)
-                if (m->string && p->string && strcmp(m->string, p->string) == 0)
+                if (m->string && p->string && m->string[0] == p->string[0] &&
+                    strcmp(m->string, p->string) == 0)
                     return m->string;
         return NULL;
     }
@@ -84,21 +85,16 @@ static const char *find_repeated(const cJSON *v, int *oom)
     return NULL;
 }
 
-/* The offset of the first escaped NUL (the backslash of a \u0000 that is not itself escaped),
- * or len. Outside strings a backslash is not JSON, so every occurrence counts. */
+/* The offset of the first escaped NUL (a \u0000 whose backslash is not itself escaped), or len.
+ * Escapes are read pairwise from each backslash, so "\\u0000" (an escaped backslash, then text)
+ * is no NUL. Outside strings a backslash is not JSON, so every one counts. */
 static size_t escaped_nul(const char *s, size_t len)
 {
     const char *p = s, *e = s + len;
-    while (p < e) {
-        const char *q = memmem(p, (size_t)(e - p), "u0000", 5);
-        if (!q)
-            break;
-        size_t bs = 0;
-        while (q - (ptrdiff_t)bs > s && q[-1 - (ptrdiff_t)bs] == '\\')
-            bs++;
-        if (bs % 2 == 1)
-            return (size_t)(q - 1 - s);
-        p = q + 1;
+    while (p < e && (p = memchr(p, '\\', (size_t)(e - p))) != NULL) {
+        if (e - p >= 6 && memcmp(p + 1, "u0000", 5) == 0)
+            return (size_t)(p - s);
+        p += 2; /* the backslash and the byte it escapes */
     }
     return len;
 }
