@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PREFETCH(p) souk__prefetch(p)
 
@@ -685,9 +687,38 @@ static int plist_add_block(plist *p, const souk_block *b)
     return SOUK_OK;
 }
 
+/* Below this much free space, a write that came up short was the file system filling up. */
+#define DISK_FULL_SLACK ((uint64_t)1 << 20)
+
+/* Whether LMDB's error rc means the disk under ix is full: LMDB passes ENOSPC on, but reports a
+ * write that came up short as EIO (mdb_page_flush), which is how a full disk usually shows. */
+static int disk_full(const souk_index *ix, int rc)
+{
+    if (rc == ENOSPC || rc == EDQUOT)
+        return 1;
+    const char *dir;
+    struct statvfs fs;
+    if (rc != EIO || mdb_env_get_path(ix->env, &dir) != 0 || statvfs(dir, &fs) != 0)
+        return 0;
+    uint64_t left = (uint64_t)(geteuid() == 0 ? fs.f_bfree : fs.f_bavail) * fs.f_frsize;
+    return left < DISK_FULL_SLACK;
+}
+
+/* Sets the writer's message for LMDB error rc in step what; an I/O error names the data file,
+ * and a full disk says so (issue 17: it said "Input/output error"). */
 static int mdb_fail(commit_ctx *c, int rc, const char *what)
 {
-    snprintf(c->w->err, sizeof c->w->err, "%s: %s", what, mdb_strerror(rc));
+    const char *dir = NULL;
+    if (rc == EIO || rc == ENOSPC || rc == EDQUOT)
+        mdb_env_get_path(c->ix->env, &dir);
+    if (dir && disk_full(c->ix, rc))
+        snprintf(c->w->err, sizeof c->w->err, "%s: no space left on device (writing %s/data.mdb)",
+                 what, dir);
+    else if (dir)
+        snprintf(c->w->err, sizeof c->w->err, "%s: %s (writing %s/data.mdb)", what,
+                 mdb_strerror(rc), dir);
+    else
+        snprintf(c->w->err, sizeof c->w->err, "%s: %s", what, mdb_strerror(rc));
     return rc;
 }
 
@@ -2700,7 +2731,7 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     rc = mdb_txn_commit(c->txn);
     c->txn = NULL;
     if (rc)
-        mdb_fail(c, rc, "commit");
+        mdb_fail(c, rc, "committing the transaction");
 out:
     if (grouping)
         group_changes_finish(&gj); /* its threads read the batch: wait before anything goes */

@@ -134,6 +134,12 @@ static int cmd_catalog(const char *data, const char *schema_path, int argc, char
         fprintf(stderr, "souk-index: %s\n", err);
         return 1;
     }
+    if (st.spelling_failed) {
+        /* The index is committed, but a table left behind is a failure to report (issue 17: a
+         * full disk exited 0 here); the message with its cause is already on stderr. */
+        fprintf(stderr, "souk-index: the spelling table could not be brought up to date\n");
+        return 1;
+    }
     if (st.rejected)
         fprintf(stderr, "souk-index: %llu line(s) rejected, see %s\n",
                 (unsigned long long)st.rejected, rejects_path);
