@@ -563,8 +563,8 @@ static int same_stream(int fd, const struct stat *sb, uint64_t off, const char *
     return rc;
 }
 
-/* Following a regular file (stat *sb, name its path) at an idle point, after a commit: when the
- * file was truncated below what was read, or another file now sits at its path (rotation), the
+/* Following a regular file (stat *sb, name its path or NULL) at an idle point, after a commit: when
+ * the file was truncated below what was read, or another file now sits at its path (rotation), the
  * reader starts over at byte 0 of the truncated file or of the new one (dup2'd onto fd; *sb is
  * updated). Returns 1 when it did, 0 when the stream goes on, -1 when the new file cannot be
  * opened. */
@@ -574,7 +574,7 @@ static int stream_renewed(int fd, const char *name, struct stat *sb, reader *r)
     const char *what = NULL;
     if (fstat(fd, &now) == 0 && (uint64_t)now.st_size < r->offset + (r->end - r->start)) {
         what = "truncated";
-    } else if (stat(name, &at_path) == 0 && S_ISREG(at_path.st_mode) &&
+    } else if (name && stat(name, &at_path) == 0 && S_ISREG(at_path.st_mode) &&
                (at_path.st_dev != sb->st_dev || at_path.st_ino != sb->st_ino)) {
         int nfd = open(name, O_RDONLY | O_CLOEXEC);
         if (nfd < 0)
@@ -589,7 +589,8 @@ static int stream_renewed(int fd, const char *name, struct stat *sb, reader *r)
         return 0;
     if (lseek(fd, 0, SEEK_SET) != 0 || fstat(fd, sb) != 0)
         return -1;
-    fprintf(stderr, "souk: %s: the file was %s: reading it from the start\n", name, what);
+    fprintf(stderr, "souk: %s: the file was %s: reading it from the start\n", name ? name : "stdin",
+            what);
     r->start = r->end = 0;
     r->eof = 0;
     r->offset = r->line = 0;
@@ -714,8 +715,10 @@ int souk_ingest(souk_index *ix, int fd, const char *name, const souk_ingest_opts
             if (!o.follow || (o.stop && *o.stop))
                 break;
             usleep(100000);
-            /* Following a file: one truncated or replaced at its path is a new stream. */
-            int renew = is_file ? stream_renewed(fd, name, &sb, &r) : 0;
+            /* Following a file: one truncated or replaced at its path is a new stream. (A
+             * file redirected to stdin has no path to look at: truncation only.) */
+            int renew =
+                is_file ? stream_renewed(fd, strcmp(name, "stdin") ? name : NULL, &sb, &r) : 0;
             if (renew < 0) {
                 snprintf(err, errlen, "%s: cannot reopen: %s", name, strerror(errno));
                 rc = SOUK_EIO;
