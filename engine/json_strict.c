@@ -78,6 +78,8 @@ static const char *find_repeated(const cJSON *v, int *oom)
             return d;
     }
     for (const cJSON *c = v->child; c; c = c->next) {
+        if (!(c->type & (cJSON_Object | cJSON_Array)))
+            continue; /* most members: no call */
         const char *d = find_repeated(c, oom);
         if (d || *oom)
             return d;
