@@ -10,6 +10,7 @@
 #include "souk/browse.h"
 #include "souk/document.h"
 #include "souk/highlight.h"
+#include "souk/json_strict.h"
 #include "souk/souk.h"
 
 #include <cjson/cJSON.h>
@@ -288,7 +289,18 @@ static int parse_post(sk_ctx *c, sparams *p)
                        "POST takes its parameters in the JSON body, not the query string");
     if (souk_utf8_check(r->body.p ? r->body.p : "", r->body.len) != r->body.len)
         return sk_fail(c, 400, "bad_request", NULL, "the body is not valid UTF-8");
-    cJSON *root = cJSON_ParseWithLength(r->body.p ? r->body.p : "", r->body.len);
+    /* What cJSON accepts but would change the request's meaning (a repeated key, a NUL that
+     * cuts a filter short, a BOM, trailing data) is refused: souk/json_strict.h. */
+    const char *body = r->body.p ? r->body.p : "", *end = NULL;
+    char why[160];
+    cJSON *root = cJSON_ParseWithLengthOpts(body, r->body.len, &end, 0);
+    int src = souk_json_strict(body, r->body.len, root, end, why, sizeof why);
+    if (src) {
+        cJSON_Delete(root);
+        if (src == SOUK_ENOMEM)
+            return sk_fail(c, 500, "internal", NULL, "out of memory");
+        return sk_fail(c, 400, "invalid_json", NULL, "the body is refused: %s", why);
+    }
     if (!root) {
         const char *ep = cJSON_GetErrorPtr();
         long at = ep && r->body.p && ep >= r->body.p ? (long)(ep - r->body.p) : 0;

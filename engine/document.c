@@ -3,6 +3,7 @@
 #include "json_fast.h"
 #include "qsort_inline.h"
 #include "souk/document.h"
+#include "souk/json_strict.h"
 #include "souk/souk.h"
 #include "varint.h"
 
@@ -706,12 +707,14 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
         size_t off = at && at >= line && at <= line + len ? (size_t)(at - line) : 0;
+        if ((rc = souk_json_strict(line, len, NULL, NULL, err, errlen)) != 0)
+            goto out; /* a BOM or a NUL says so rather than "malformed" */
         BAD("malformed JSON near byte %zu", off);
     }
-    while (end && end < line + len && isspace((unsigned char)*end))
-        end++;
-    if (end && end < line + len && *end)
-        BAD("trailing data after the JSON object at byte %zu", (size_t)(end - line));
+    /* Duplicate keys, NULs (raw or \u0000: cJSON and the fast path would cut a string there,
+     * so two ids could become one), a BOM, trailing data: souk/json_strict.h. */
+    if ((rc = souk_json_strict(line, len, root, end, err, errlen)) != 0)
+        goto out;
     if (!cJSON_IsObject(root))
         BAD("record is not a JSON object");
     const cJSON *opv = cJSON_GetObjectItemCaseSensitive(root, "op");

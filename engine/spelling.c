@@ -108,8 +108,11 @@ int souk_spelling_sync(souk_index *ix, souk_spelling_stats *st, char *err, size_
         snprintf(err, errlen, "spelling: reading the index: %s", souk_strerror(rc));
         goto out;
     }
-    if ((rc = souk_xspell_open(path, 1, &sp, err, errlen)) != 0)
+    char xerr[400];
+    if ((rc = souk_xspell_open(path, 1, &sp, xerr, sizeof xerr)) != 0) {
+        snprintf(err, errlen, "spelling: %s (opening %s)", xerr, path);
         goto out;
+    }
     if ((rc = souk_xspell_generation(sp, &have)) != 0)
         goto xfail;
     st->generation = ist.generation;
@@ -154,7 +157,8 @@ int souk_spelling_sync(souk_index *ix, souk_spelling_stats *st, char *err, size_
     st->words = ixw.n;
     goto out;
 xfail:
-    snprintf(err, errlen, "spelling: %s", souk_xspell_errmsg(sp));
+    /* Name the table's directory: Xapian's messages name only a block (issue 17). */
+    snprintf(err, errlen, "spelling: %s (writing %s)", souk_xspell_errmsg(sp), path);
 out:
     wlist_free(&ixw);
     wlist_free(&spw);

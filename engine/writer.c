@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PREFETCH(p) souk__prefetch(p)
 
@@ -208,6 +210,7 @@ struct souk_writer {
     int store_off;          /* no more for this batch */
     int store_used;         /* some store transaction of this batch committed */
     uint32_t store_max;     /* the largest docid written ahead */
+    int no_append;          /* this attempt uses no MDB_APPEND (a retry after MDB_KEYEXIST) */
     char err[512];
 };
 
@@ -684,9 +687,38 @@ static int plist_add_block(plist *p, const souk_block *b)
     return SOUK_OK;
 }
 
+/* Below this much free space, a write that came up short was the file system filling up. */
+#define DISK_FULL_SLACK ((uint64_t)1 << 20)
+
+/* Whether LMDB's error rc means the disk under ix is full: LMDB passes ENOSPC on, but reports a
+ * write that came up short as EIO (mdb_page_flush), which is how a full disk usually shows. */
+static int disk_full(const souk_index *ix, int rc)
+{
+    if (rc == ENOSPC || rc == EDQUOT)
+        return 1;
+    const char *dir;
+    struct statvfs fs;
+    if (rc != EIO || mdb_env_get_path(ix->env, &dir) != 0 || statvfs(dir, &fs) != 0)
+        return 0;
+    uint64_t left = (uint64_t)(geteuid() == 0 ? fs.f_bfree : fs.f_bavail) * fs.f_frsize;
+    return left < DISK_FULL_SLACK;
+}
+
+/* Sets the writer's message for LMDB error rc in step what; an I/O error names the data file,
+ * and a full disk says so (issue 17: it said "Input/output error"). */
 static int mdb_fail(commit_ctx *c, int rc, const char *what)
 {
-    snprintf(c->w->err, sizeof c->w->err, "%s: %s", what, mdb_strerror(rc));
+    const char *dir = NULL;
+    if (rc == EIO || rc == ENOSPC || rc == EDQUOT)
+        mdb_env_get_path(c->ix->env, &dir);
+    if (dir && disk_full(c->ix, rc))
+        snprintf(c->w->err, sizeof c->w->err, "%s: no space left on device (writing %s/data.mdb)",
+                 what, dir);
+    else if (dir)
+        snprintf(c->w->err, sizeof c->w->err, "%s: %s (writing %s/data.mdb)", what,
+                 mdb_strerror(rc), dir);
+    else
+        snprintf(c->w->err, sizeof c->w->err, "%s: %s", what, mdb_strerror(rc));
     return rc;
 }
 
@@ -1436,6 +1468,24 @@ static store_rec store_rec_of(const op *o, uint32_t docid)
     return r;
 }
 
+/* mdb_put, with MDB_APPEND when af holds it. An append whose key does not sort after the
+ * database's last key fails with MDB_KEYEXIST (without MDB_NOOVERWRITE nothing else does), and
+ * is then done as an ordinary put: a wrong guess about the order costs page fill, never the
+ * commit. (Issue 17: a batch whose docids reached the store out of order failed every rerun.) */
+static int put_or_append(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *d, unsigned flags,
+                         unsigned af)
+{
+    size_t size = d->mv_size;
+    void *data = d->mv_data;
+    int rc = mdb_put(txn, dbi, k, d, flags | af);
+    if (rc == MDB_KEYEXIST && (af & MDB_APPEND)) {
+        d->mv_size = size;
+        d->mv_data = data;
+        rc = mdb_put(txn, dbi, k, d, flags);
+    }
+    return rc;
+}
+
 /* Writes a document's store record (varint id length, id, stored-fields blob), in place
  * (MDB_RESERVE), and its term list (the blob made by the analysis thread) in txn. */
 static int put_store(MDB_txn *txn, const souk_index *ix, const store_rec *r, unsigned af)
@@ -1444,7 +1494,7 @@ static int put_store(MDB_txn *txn, const souk_index *ix, const store_rec *r, uns
     be32_put(key, r->docid);
     size_t n = varint_put(vl, r->id_len);
     MDB_val k = {4, key}, d = {n + r->id_len + r->stored_len, NULL};
-    int rc = mdb_put(txn, ix->docs, &k, &d, af | MDB_RESERVE);
+    int rc = put_or_append(txn, ix->docs, &k, &d, MDB_RESERVE, af);
     if (rc)
         return rc;
     uint8_t *p = d.mv_data;
@@ -1453,7 +1503,7 @@ static int put_store(MDB_txn *txn, const souk_index *ix, const store_rec *r, uns
     memcpy(p + n + r->id_len, r->stored, r->stored_len);
     d.mv_size = r->termlist_len;
     d.mv_data = (void *)r->termlist;
-    return mdb_put(txn, ix->termlist, &k, &d, af);
+    return put_or_append(txn, ix->termlist, &k, &d, 0, af);
 }
 
 /* Deletes a docid's store record and term list, if any. */
@@ -1518,7 +1568,7 @@ static int write_doc(commit_ctx *c, const dchange *dc, int append, int store)
     }
     d.mv_size = (size_t)(p - c->buf);
     d.mv_data = c->buf;
-    return mdb_put(c->txn, ix->attr, &k, &d, af);
+    return put_or_append(c->txn, ix->attr, &k, &d, 0, af);
 }
 
 typedef struct dlset {
@@ -2459,9 +2509,9 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     }
     MDB_stat ms;
     mdb_stat(c->txn, ix->post, &ms);
-    c->post_append = ms.ms_entries == 0;
+    c->post_append = !w->no_append && ms.ms_entries == 0;
     mdb_stat(c->txn, ix->terms, &ms);
-    c->terms_append = ms.ms_entries == 0;
+    c->terms_append = !w->no_append && ms.ms_entries == 0;
     dcs = souk_calloc(w->nops + 1, sizeof *dcs);
     dls = souk_calloc(w->nops + 1, sizeof *dls);
     if (!dcs || !dls) {
@@ -2606,11 +2656,21 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     if (!grouping && (rc = start_grouping(c, &gj, &rank)) != 0)
         goto out;
     grouping = 1;
-    /* Phase 3: document records and lengths (postings merging below reads the new lengths). */
+    /* Phase 3: document records and lengths (postings merging below reads the new lengths).
+     * The ops are in the order their ids first appeared, which is not docid order: a new id
+     * first seen in a delete gets its docid only at its later upsert, after ids upserted in
+     * between. So a record is appended only when its docid is past every key written so far
+     * (the high-water mark: the index's docids end below first_new, the records written ahead
+     * at store_max). */
+    uint64_t high = first_new - 1;
+    if (early && w->store_max > high)
+        high = w->store_max;
     for (size_t i = 0; i < ndc && !rc; i++) {
         const op *o = dcs[i].o;
         int ahead = early && o && o->stored_early;
-        int append = dcs[i].docid >= first_new && (!early || dcs[i].docid > w->store_max);
+        int append = !w->no_append && dcs[i].docid > high;
+        if (append)
+            high = dcs[i].docid;
         if ((rc = write_doc(c, &dcs[i], append, !ahead)) != 0)
             mdb_fail(c, rc, "write document");
     }
@@ -2671,7 +2731,7 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     rc = mdb_txn_commit(c->txn);
     c->txn = NULL;
     if (rc)
-        mdb_fail(c, rc, "commit");
+        mdb_fail(c, rc, "committing the transaction");
 out:
     if (grouping)
         group_changes_finish(&gj); /* its threads read the batch: wait before anything goes */
@@ -2688,6 +2748,7 @@ int souk_writer_commit(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
 {
     souk_commit_stats local;
     int regroup = 0;
+    w->no_append = 0;
     for (int attempt = 0; attempt < 8; attempt++) {
         memset(&local, 0, sizeof local);
         w->err[0] = 0;
@@ -2705,6 +2766,12 @@ int souk_writer_commit(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         }
         /* The grouping may hold a failed attempt's changes: the next attempt regroups. */
         regroup = 1;
+        if (rc == MDB_KEYEXIST && !w->no_append) {
+            /* An append out of order that no fallback caught (postings, dictionary): such a
+             * batch would fail on every rerun, so it is retried with ordinary puts. */
+            w->no_append = 1;
+            continue;
+        }
         if (rc != MDB_MAP_FULL)
             return rc == ENOMEM ? SOUK_ENOMEM : souk__mdb_err(rc);
         /* Grow the map and retry the whole batch, which is still in memory. */

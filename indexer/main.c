@@ -118,7 +118,8 @@ static int cmd_catalog(const char *data, const char *schema_path, int argc, char
     souk_index_close(ix);
     printf("{\"read\":%llu,\"records\":%llu,\"indexed\":%llu,\"added\":%llu,\"replaced\":%llu,"
            "\"unchanged\":%llu,\"deleted\":%llu,\"delete_missing\":%llu,\"rejected\":%llu,"
-           "\"commits\":%llu,\"resumed_at\":%llu,\"seconds\":%.3f,\"commit_seconds\":%.3f,"
+           "\"commits\":%llu,\"resumed_at\":%llu,\"restarted\":%s,\"seconds\":%.3f,\"commit_"
+           "seconds\":%.3f,"
            "\"wait_seconds\":%.3f,\"spelling_seconds\":%.3f,\"spelling_words\":%llu,"
            "\"docs_per_s\":%.0f}\n",
            (unsigned long long)st.lines, (unsigned long long)st.records,
@@ -126,11 +127,17 @@ static int cmd_catalog(const char *data, const char *schema_path, int argc, char
            (unsigned long long)st.replaced, (unsigned long long)st.unchanged,
            (unsigned long long)st.deleted, (unsigned long long)st.delete_missing,
            (unsigned long long)st.rejected, (unsigned long long)st.commits,
-           (unsigned long long)st.resumed_at, st.seconds, st.commit_seconds, st.wait_seconds,
-           st.spelling_seconds, (unsigned long long)st.spelling_words,
-           st.seconds > 0 ? st.records / st.seconds : 0.0);
+           (unsigned long long)st.resumed_at, st.restarted ? "true" : "false", st.seconds,
+           st.commit_seconds, st.wait_seconds, st.spelling_seconds,
+           (unsigned long long)st.spelling_words, st.seconds > 0 ? st.records / st.seconds : 0.0);
     if (rc) {
         fprintf(stderr, "souk-index: %s\n", err);
+        return 1;
+    }
+    if (st.spelling_failed) {
+        /* The index is committed, but a table left behind is a failure to report (issue 17: a
+         * full disk exited 0 here); the message with its cause is already on stderr. */
+        fprintf(stderr, "souk-index: the spelling table could not be brought up to date\n");
         return 1;
     }
     if (st.rejected)

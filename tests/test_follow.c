@@ -1,6 +1,7 @@
 /* test_follow.c: `souk-index catalog FILE --follow` on a growing file: records appended while
  * it runs become visible to a reader without reopening, a partial last line waits until its
- * newline arrives, and SIGTERM makes it commit and exit 0. */
+ * newline arrives, a file rotated (renamed, a new one at the path) or truncated is read again
+ * from its start, and SIGTERM makes it commit and exit 0. */
 #include "check.h"
 #include "souk/index.h"
 #include "souk/souk.h"
@@ -70,6 +71,19 @@ int main(void)
     CHECK_EQ_U64(wait_docs(data, 2, 200), 2);
     append(file, "{\"id\":\"p4\",\"title\":\"Cable tie\"}\n{\"id\":\"p5\",\"title\":\"Glove\"}\n");
     CHECK_EQ_U64(wait_docs(data, 4, 200), 4);
+    /* Rotation: the file is renamed and a new one is created at the path; the new file is a new
+     * stream, read from its start (issue 17: it was never read). */
+    char old[600];
+    snprintf(old, sizeof old, "%s.1", file);
+    REQUIRE(rename(file, old) == 0);
+    append(file, "{\"id\":\"p6\",\"title\":\"Torx screw\"}\n{\"id\":\"p7\",\"title\":\"Rivet\"}\n");
+    CHECK_EQ_U64(wait_docs(data, 6, 200), 6);
+    /* Truncation below what was read: the file is read again from its start. */
+    FILE *t = fopen(file, "w");
+    REQUIRE(t);
+    fputs("{\"id\":\"p8\",\"title\":\"Nut\"}\n", t);
+    fclose(t);
+    CHECK_EQ_U64(wait_docs(data, 7, 200), 7);
     kill(pid, SIGTERM);
     int status;
     waitpid(pid, &status, 0);

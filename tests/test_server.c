@@ -651,6 +651,32 @@ static void test_bad_input(int port)
         EXPECT_ERR(r, 400, bodies[i].code);
         resp_free(&r);
     }
+    /* What cJSON accepts but Souk refuses (issue 17, souk/json_strict.h): a repeated key at
+     * any depth, a NUL escaped or raw (it cut a filter short), a BOM, trailing data. */
+    static const struct {
+        const char *body;
+        size_t len;
+    } strict[] = {
+#define BODY(s) {s, sizeof s - 1}
+        BODY("{\"q\":\"a\",\"q\":\"b\"}"),
+        BODY("{\"q\":\"a\",\"facets\":[{\"x\":1,\"x\":2}]}"),
+        BODY("{\"q\":\"a\",\"filter\":\"section = games\\u0000 AND x\"}"),
+        BODY("{\"q\":\"a\"}\0"),
+        BODY("\xEF\xBB\xBF{\"q\":\"a\"}"),
+        BODY("{\"q\":\"a\"} {}"),
+#undef BODY
+    };
+    for (size_t i = 0; i < sizeof strict / sizeof strict[0]; i++) {
+        char raw[512];
+        int hl = snprintf(raw, sizeof raw,
+                          "POST /v1/search HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\n"
+                          "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                          SKEY, strict[i].len);
+        memcpy(raw + hl, strict[i].body, strict[i].len);
+        REQUIRE(request(port, raw, (size_t)hl + strict[i].len, &r) == 0);
+        EXPECT_ERR(r, 400, "invalid_json");
+        resp_free(&r);
+    }
     char nested[4000];
     size_t n = 0;
     n += (size_t)sprintf(nested, "{\"q\":");

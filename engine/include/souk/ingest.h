@@ -31,6 +31,8 @@ typedef struct souk_ingest_stats {
     uint64_t added, replaced, unchanged, deleted, delete_missing;
     uint64_t commits;
     uint64_t resumed_at; /* byte offset the run started from */
+    int restarted;       /* the index was at another stream (or this one truncated or rotated
+                            while followed): read from byte 0 (see souk_ingest) */
     double seconds;
     double commit_seconds;   /* of which spent writing batches */
     double wait_seconds;     /* of which waiting for analysis threads */
@@ -40,8 +42,17 @@ typedef struct souk_ingest_stats {
 } souk_ingest_stats;
 
 /* Reads the stream from fd (a file, pipe or terminal) until end of file (or *stop in follow mode)
- * and writes it into ix. name is used in messages. Returns 0, or an error code with err set when
- * the index cannot be written (rejected lines are not errors). */
+ * and writes it into ix. name is used in messages (and, following a regular file, is its path).
+ * Returns 0, or an error code with err set when the index cannot be written (rejected lines are
+ * not errors).
+ *
+ * A regular file resumes after the last commit's offset only when it is the same stream: it
+ * holds at least that many bytes, the byte before the offset is a newline, and the hash of
+ * every byte before it equals the one committed (docs/index-format.md, "Stream identity"). Any
+ * other file is read from byte 0, with a message on stderr and st->restarted set: that is
+ * exact, because ingest is idempotent (an unchanged record is a no-op). In follow mode a file
+ * truncated below what was read, or replaced at its path, is also read again from byte 0 (the
+ * new file is dup2'd onto fd). */
 int souk_ingest(souk_index *ix, int fd, const char *name, const souk_ingest_opts *opts,
                 souk_ingest_stats *st, char *err, size_t errlen);
 
