@@ -387,6 +387,8 @@ static int conn_dispatch(conn *c)
      * refused as overload, so a load balancer still sees a live server under load. */
     if (is_healthz(&c->http.req)) {
         sk_handle(lc->worker, &c->http.req, !draining, &c->out);
+        /* The loop's searcher serves nothing else here: it keeps no snapshot in between. */
+        souk_reader_release(souk_searcher_reader(lc->worker->searcher));
         sk_http_next(&c->http);
         return close;
     }
