@@ -325,8 +325,14 @@ static void test_pipelining_non_reader(const char *mode)
             "  %s: a non-reading client sent %zu requests in 2 s; server RSS %ld -> %ld KiB\n",
             mode, sent / (size_t)n, before, peak);
     /* The bound (docs/api.md): max_output_bytes plus one answer plus the read buffer, per
-     * connection; 32 MiB leaves room for the allocator and the searches themselves. */
+     * connection; 32 MiB leaves room for the allocator and the searches themselves (measured:
+     * under 3 MiB). AddressSanitizer keeps freed memory resident in its quarantine (measured:
+     * 24 MiB), so there the bound is 96 MiB; without backpressure it grew 600 MB in 2 s. */
+#if defined(__SANITIZE_ADDRESS__)
+    CHECK(growth < 96 * 1024);
+#else
     CHECK(growth < 32 * 1024);
+#endif
     /* The send timeout closes it; the server stays healthy. */
     double t1 = now_ms();
     int closed = 0;
