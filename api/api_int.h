@@ -51,6 +51,9 @@ typedef struct sk_limits {
     uint32_t max_queue;         /* queue mode: requests waiting or running; over it: 429 */
     uint32_t header_timeout_ms; /* from a request's first byte to its last */
     uint32_t idle_timeout_ms;   /* between requests on a keep-alive connection */
+    uint32_t max_header_count;  /* header lines of a request (trailers too); over it: 431 */
+    size_t max_output_bytes;    /* unsent response bytes of a connection before reading pauses */
+    uint32_t send_timeout_ms;   /* a connection whose client reads nothing for this long closes */
 } sk_limits;
 
 /* The reloadable configuration (--config FILE, reloaded on SIGHUP). Reference counted: a
@@ -67,6 +70,8 @@ typedef struct sk_config {
     struct souk_lexicon *lexicon; /* synonyms and stop words; NULL: none */
     struct sk_profile *profiles;  /* named ranking profiles */
     size_t nprofiles;
+    int has_cursor_key; /* "cursor_secret" was set: cursor_key derives from it */
+    uint8_t cursor_key[32];
 } sk_config;
 
 /* A named ranking profile: defaults for a search's parameters (NULL / -1: not set). */
@@ -107,7 +112,9 @@ typedef struct sk_request {
     char origin[SK_HDR_ORIGIN_MAX + 1];
     int origin_over;
     char request_id[SK_HDR_RID_MAX + 1]; /* X-Request-Id when it is safe to echo */
-    char acr_method[16];                 /* Access-Control-Request-Method */
+    int request_id_over;
+    char acr_method[16]; /* Access-Control-Request-Method */
+    int auth_scheme_bad; /* Authorization without the Bearer scheme */
 } sk_request;
 
 /* Parsing state of one connection. */
@@ -116,9 +123,17 @@ typedef struct sk_http {
     sk_limits limits;
     sk_request req;
     size_t header_bytes;
-    int in_message; /* the current request has begun */
-    int complete;   /* the current request is complete */
-    int error;      /* nonzero: HTTP status to answer, then close */
+    int in_message;   /* the current request has begun */
+    int started;      /* a byte of the next request (even a bare CRLF before it) has arrived */
+    int headers_done; /* later header lines are chunked trailers: counted, never used */
+    uint32_t header_count;
+    int host_count;
+    int te_count;
+    char te[16]; /* Transfer-Encoding, truncated */
+    size_t te_len;
+    int auth_header; /* the credential came in Authorization */
+    int complete;    /* the current request is complete */
+    int error;       /* nonzero: HTTP status to answer, then close */
     const char *error_msg;
     char field[40]; /* current header name, lower-cased, truncated */
     size_t field_len;

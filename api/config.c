@@ -25,6 +25,9 @@ static const sk_limits default_limits = {
     .max_queue = 256,
     .header_timeout_ms = 10000,
     .idle_timeout_ms = 60000,
+    .max_header_count = 100,
+    .max_output_bytes = 1 << 20,
+    .send_timeout_ms = 10000,
 };
 
 void sk_key_hash(const char *key, size_t len, uint8_t out[SK_KEY_HASH_LEN])
@@ -138,6 +141,9 @@ static int load_limits(const cJSON *o, sk_limits *l, char *err, size_t errlen)
         {"max_queue", &l->max_queue, 0, 1000000},
         {"header_timeout_ms", &l->header_timeout_ms, 0, 3600000},
         {"idle_timeout_ms", &l->idle_timeout_ms, 0, 3600000},
+        {"max_header_count", &l->max_header_count, 0, 10000},
+        {"max_output_bytes", &l->max_output_bytes, 1, (uint64_t)1 << 30},
+        {"send_timeout_ms", &l->send_timeout_ms, 0, 3600000},
     };
     const cJSON *it;
     cJSON_ArrayForEach(it, o)
@@ -331,7 +337,20 @@ int sk_config_load(const char *path, const char *lang, sk_config **out, char *er
             rc = load_limits(it, &c->limits, err, errlen);
         else if (strcmp(it->string, "profiles") == 0)
             rc = load_profiles(it, c, err, errlen);
-        else if (strcmp(it->string, "cors_origins") == 0) {
+        else if (strcmp(it->string, "cursor_secret") == 0) {
+            /* Cursors are signed with a key derived from it, so every server given this file
+             * accepts the others' cursors, across restarts (ep_search.c). */
+            const char *sec = cJSON_GetStringValue(it);
+            rc = SOUK_EINVAL;
+            if (!sec || strlen(sec) < 16) {
+                snprintf(err, errlen, "\"cursor_secret\" must be a string of 16 or more bytes");
+                goto fail;
+            }
+            crypto_generichash(c->cursor_key, sizeof c->cursor_key, (const uint8_t *)sec,
+                               strlen(sec), (const uint8_t *)"souk cursor key v2", 18);
+            c->has_cursor_key = 1;
+            rc = 0;
+        } else if (strcmp(it->string, "cors_origins") == 0) {
             rc = SOUK_EINVAL;
             if (!cJSON_IsArray(it)) {
                 snprintf(err, errlen, "\"cors_origins\" must be an array of strings");
@@ -362,7 +381,7 @@ int sk_config_load(const char *path, const char *lang, sk_config **out, char *er
         } else {
             snprintf(err, errlen,
                      "unknown field \"%s\" in config (known: search_keys, admin_keys, "
-                     "cors_origins, limits, synonyms, stop_words, profiles)",
+                     "cors_origins, limits, synonyms, stop_words, profiles, cursor_secret)",
                      it->string);
             rc = SOUK_EINVAL;
         }

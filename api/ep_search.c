@@ -15,6 +15,8 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -481,43 +483,121 @@ static int apply_profile(sk_ctx *c, sparams *p)
     return 0;
 }
 
-/* Cursors: "c1.<docid>.<score>.<sort values>..." with the numbers as hex bit patterns, so a
- * position round-trips exactly. Opaque to clients. */
-static void write_cursor(sk_buf *b, const souk_find_after *a, size_t nsort)
+/* Cursors: "c2.<docid>.<score>.<sort values>...<tag>" with the numbers as hex bit patterns, so
+ * a position round-trips exactly, and a tag binding the position to the search it came from:
+ * a keyed BLAKE2b-128 (libsodium's crypto_generichash) of the position and of every parameter
+ * that decides the order (q, filter, sort, boost, operator, lang, typo, prefix). A cursor used
+ * with another search, or edited, is refused. The key is derived from the config's
+ * "cursor_secret" when it has one (servers sharing it accept each other's cursors, across
+ * restarts); else it is random per process, and a restart or another server refuses the
+ * cursor (docs/api.md). Opaque to clients. */
+#define CURSOR_TAG_BYTES 16
+
+static uint8_t process_cursor_key[32];
+static pthread_once_t process_cursor_once = PTHREAD_ONCE_INIT;
+
+static void make_process_cursor_key(void)
 {
-    uint64_t bits;
-    memcpy(&bits, &a->score, 8);
-    sk_buf_printf(b, ",\"next_cursor\":\"c1.%x.%016llx", a->docid, (unsigned long long)bits);
-    for (size_t i = 0; i < nsort; i++) {
-        memcpy(&bits, &a->vals[i], 8);
-        sk_buf_printf(b, ".%016llx", (unsigned long long)bits);
-    }
-    sk_buf_str(b, "\"");
+    randombytes_buf(process_cursor_key, sizeof process_cursor_key);
 }
 
-static int read_cursor(const char *s, size_t nsort, souk_find_after *a)
+static void tag_part(crypto_generichash_state *st, const char *p, size_t n)
 {
+    uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+    crypto_generichash_update(st, len, sizeof len);
+    crypto_generichash_update(st, (const uint8_t *)p, n);
+}
+
+static void tag_str(crypto_generichash_state *st, const char *s)
+{
+    tag_part(st, s ? "+" : "-", 1);
+    tag_part(st, s ? s : "", s ? strlen(s) : 0);
+}
+
+static void cursor_tag(const sk_ctx *c, const sparams *p, const char *pos, size_t plen,
+                       uint8_t tag[CURSOR_TAG_BYTES])
+{
+    const uint8_t *key = c->cfg->cursor_key;
+    if (!c->cfg->has_cursor_key) {
+        pthread_once(&process_cursor_once, make_process_cursor_key);
+        key = process_cursor_key;
+    }
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, key, 32, CURSOR_TAG_BYTES);
+    tag_part(&st, pos, plen);
+    tag_part(&st, p->q->p ? p->q->p : "", p->q->len);
+    tag_str(&st, p->filter);
+    tag_str(&st, p->sort);
+    tag_str(&st, p->boost);
+    tag_str(&st, p->lang);
+    char flags[3] = {(char)('0' + p->and_op), (char)('0' + p->typo), (char)('0' + p->prefix)};
+    tag_part(&st, flags, sizeof flags);
+    crypto_generichash_final(&st, tag, CURSOR_TAG_BYTES);
+}
+
+static void write_cursor(const sk_ctx *c, const sparams *p, const souk_find_after *a, size_t nsort)
+{
+    char pos[16 + 17 * (SOUK_MAX_SORT + 1)];
+    uint64_t bits;
+    memcpy(&bits, &a->score, 8);
+    int n = snprintf(pos, sizeof pos, "c2.%x.%016llx", a->docid, (unsigned long long)bits);
+    for (size_t i = 0; i < nsort; i++) {
+        memcpy(&bits, &a->vals[i], 8);
+        n += snprintf(pos + n, sizeof pos - (size_t)n, ".%016llx", (unsigned long long)bits);
+    }
+    uint8_t tag[CURSOR_TAG_BYTES];
+    char hex[2 * CURSOR_TAG_BYTES + 1];
+    cursor_tag(c, p, pos, (size_t)n, tag);
+    sodium_bin2hex(hex, sizeof hex, tag, sizeof tag);
+    sk_buf_printf(c->out, ",\"next_cursor\":\"%s.%s\"", pos, hex);
+}
+
+/* Returns 0, CURSOR_MALFORMED (not a cursor) or CURSOR_MISMATCH (a cursor of another search,
+ * another sort order, or another cursor key). */
+enum { CURSOR_MALFORMED = -1, CURSOR_MISMATCH = -2 };
+
+static int read_cursor(const sk_ctx *c, const sparams *p, size_t nsort, souk_find_after *a)
+{
+    const char *s = p->cursor;
     memset(a, 0, sizeof *a);
-    if (strncmp(s, "c1.", 3) != 0)
-        return -1;
+    size_t len = strlen(s);
+    if (strncmp(s, "c2.", 3) != 0 || len < 3 + 2 * CURSOR_TAG_BYTES + 1 ||
+        s[len - 2 * CURSOR_TAG_BYTES - 1] != '.')
+        return CURSOR_MALFORMED;
+    size_t plen = len - 2 * CURSOR_TAG_BYTES - 1;
+    uint8_t want[CURSOR_TAG_BYTES], got[CURSOR_TAG_BYTES];
+    size_t bl = 0;
+    if (strspn(s + plen + 1, "0123456789abcdef") != 2 * CURSOR_TAG_BYTES ||
+        sodium_hex2bin(got, sizeof got, s + plen + 1, 2 * CURSOR_TAG_BYTES, NULL, &bl, NULL) ||
+        bl != sizeof got)
+        return CURSOR_MALFORMED;
     char *end;
     unsigned long d = strtoul(s + 3, &end, 16);
     if (*end != '.' || d > UINT32_MAX)
-        return -1;
+        return CURSOR_MALFORMED;
     a->docid = (uint32_t)d;
-    for (size_t i = 0; i <= nsort; i++) {
+    size_t nvals = 0;
+    while (end < s + plen) {
         const char *q = end + 1;
-        if (end[0] != '.' || strspn(q, "0123456789abcdef") != 16)
-            return -1;
+        if (end[0] != '.' || strspn(q, "0123456789abcdef") < 16 || nvals > SOUK_MAX_SORT)
+            return CURSOR_MALFORMED;
         unsigned long long bits = strtoull(q, &end, 16);
+        if (end != q + 16)
+            return CURSOR_MALFORMED;
         double v;
         memcpy(&v, &bits, 8);
-        if (i == 0)
+        if (nvals == 0)
             a->score = v;
         else
-            a->vals[i - 1] = v;
+            a->vals[nvals - 1] = v;
+        nvals++;
     }
-    return *end ? -1 : 0;
+    if (end != s + plen || nvals == 0)
+        return CURSOR_MALFORMED;
+    cursor_tag(c, p, s, plen, want);
+    if (sodium_memcmp(want, got, sizeof want) != 0 || nvals != nsort + 1)
+        return CURSOR_MISMATCH;
+    return 0;
 }
 
 /* Texts longer than this many bytes get a snippet instead of the whole text. */
@@ -579,11 +659,16 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
     }
     souk_find_after after;
     if (p->cursor) {
-        if (p->page != 1 || read_cursor(p->cursor, o.nsort, &after)) {
+        int cr = p->page != 1 ? CURSOR_MALFORMED : read_cursor(c, p, o.nsort, &after);
+        if (cr) {
             souk_filter_free(f);
+            if (cr == CURSOR_MISMATCH)
+                return sk_fail(c, 400, "cursor_mismatch", "cursor",
+                               "the cursor belongs to another search (q, filter, sort, boost, "
+                               "operator, lang, typo or prefix differ) or to another server");
             return sk_fail(c, 400, "invalid_parameter", "cursor",
                            p->page != 1 ? "cursor and page cannot be combined"
-                                        : "not a cursor of this sort order");
+                                        : "not a cursor of this search");
         }
         o.after = &after;
         o.offset = 0;
@@ -646,7 +731,7 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
     if (res.nhits == p->per_page) { /* maybe more: where the next page starts */
         souk_find_after next;
         souk_find_position(&res, &o, res.nhits - 1, &next);
-        write_cursor(b, &next, o.nsort);
+        write_cursor(c, p, &next, o.nsort);
     }
     souk_find_result_free(&res);
     uint64_t us = (sk_now_ns() - c->t0_ns) / 1000;
@@ -777,7 +862,7 @@ static int search(sk_ctx *c, sparams *pp)
     }
     if (n > first && n - first == p.per_page) { /* by relevance: (score, docid) */
         souk_find_after next = {.score = w->hits[n - 1].score, .docid = w->hits[n - 1].docid};
-        write_cursor(b, &next, 0);
+        write_cursor(c, &p, &next, 0);
     }
     if (pq != &browse)
         souk_query_free(pq);

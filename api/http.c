@@ -8,7 +8,15 @@
  * The parser is paused after each complete request, so a connection hands the server one
  * request at a time and the unparsed rest of a pipelined burst stays in the read buffer. Sizes
  * are checked as bytes arrive: the request target (414), the request line plus headers (431)
- * and the body (413, checked against Content-Length before any body byte is read). */
+ * and the body (413, checked against Content-Length before any body byte is read).
+ *
+ * http_parser is lenient where a smuggling-safe server must not be, so this file refuses (400)
+ * what it lets through: a header name with a character outside RFC 9110's token (it takes
+ * "Content-Length : 11" as a Content-Length, while a proxy in front may not), a
+ * Transfer-Encoding other than exactly "chunked" (it accepts "gzip, chunked"), an HTTP version
+ * other than 1.0 and 1.1, and an HTTP/1.1 request without exactly one Host. Header lines are
+ * counted (431 past max_header_count). Chunked trailers are counted and checked like headers
+ * but never used: they cannot carry a credential, a content type or anything else. */
 #include "api_int.h"
 #include "souk/souk.h"
 
@@ -22,7 +30,9 @@ enum {
     H_REQUEST_ID,
     H_CONTENT_TYPE,
     H_ACRM,
-    H_EXPECT
+    H_EXPECT,
+    H_HOST,
+    H_TRANSFER_ENCODING
 };
 
 static sk_http *H(http_parser *p)
@@ -55,10 +65,15 @@ static int on_message_begin(http_parser *p)
     r->body.len = 0;
     r->api_key_len = 0;
     r->api_key[0] = r->origin[0] = r->request_id[0] = r->acr_method[0] = 0;
-    r->api_key_over = r->origin_over = 0;
+    r->api_key_over = r->origin_over = r->request_id_over = r->auth_scheme_bad = 0;
     r->json_body = r->has_content_type = 0;
     r->expect_continue = 0;
     h->header_bytes = 0;
+    h->header_count = 0;
+    h->headers_done = 0;
+    h->host_count = h->te_count = 0;
+    h->te_len = 0;
+    h->auth_header = 0;
     h->in_message = 1;
     h->field_len = 0;
     h->field_over = 0;
@@ -92,7 +107,9 @@ static int classify(const sk_http *h)
                  {"x-request-id", H_REQUEST_ID},
                  {"content-type", H_CONTENT_TYPE},
                  {"access-control-request-method", H_ACRM},
-                 {"expect", H_EXPECT}};
+                 {"expect", H_EXPECT},
+                 {"host", H_HOST},
+                 {"transfer-encoding", H_TRANSFER_ENCODING}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strlen(names[i].name) == h->field_len &&
             memcmp(names[i].name, h->field, h->field_len) == 0)
@@ -100,16 +117,33 @@ static int classify(const sk_http *h)
     return H_NONE;
 }
 
+/* RFC 9110 tchar: what a header name may hold. */
+static int is_tchar(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
     sk_http *h = H(p);
     if (count_header(h, len))
         return -1;
-    if (h->last_was_value) {
+    if (h->last_was_value || h->header_count == 0) { /* a new header line */
         h->field_len = 0;
         h->field_over = 0;
         h->last_was_value = 0;
+        /* Each line also costs its ": " and CRLF, which no callback reports. */
+        if (++h->header_count > h->limits.max_header_count)
+            return set_error(h, 431, "the request has more header lines than the limit");
+        if (count_header(h, 4))
+            return -1;
     }
+    for (size_t i = 0; i < len; i++)
+        if (!is_tchar((unsigned char)at[i]))
+            return set_error(h, 400,
+                             "a header name holds a character that is not allowed "
+                             "(a space before the colon?)");
     for (size_t i = 0; i < len; i++) {
         if (h->field_len + 1 >= sizeof h->field) {
             h->field_over = 1;
@@ -142,8 +176,15 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     sk_request *r = &h->req;
     if (!h->last_was_value) {
         h->last_was_value = 1;
-        h->cur_header = classify(h);
+        /* Trailers (after a chunked body) are only framing: none of them is used. */
+        h->cur_header = h->headers_done ? H_NONE : classify(h);
         h->value_len = 0;
+        if (h->cur_header == H_HOST)
+            h->host_count++;
+        if (h->cur_header == H_TRANSFER_ENCODING)
+            h->te_count++;
+        if (h->cur_header == H_AUTHORIZATION)
+            h->auth_header = 1;
         /* A repeated credential or origin header is ambiguous: refuse it. */
         if (h->cur_header == H_API_KEY || h->cur_header == H_AUTHORIZATION) {
             if (r->api_key_len || r->api_key_over)
@@ -162,7 +203,10 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
         break;
     case H_REQUEST_ID:
         olen = strlen(r->request_id);
-        slot_add(r->request_id, SK_HDR_RID_MAX, &olen, NULL, at, len);
+        slot_add(r->request_id, SK_HDR_RID_MAX, &olen, &r->request_id_over, at, len);
+        break;
+    case H_TRANSFER_ENCODING:
+        slot_add(h->te, sizeof h->te - 1, &h->te_len, NULL, at, len);
         break;
     case H_CONTENT_TYPE:
         r->has_content_type = 1;
@@ -192,16 +236,39 @@ static int on_headers_complete(http_parser *p)
     sk_request *r = &h->req;
     if (p->upgrade || p->method == HTTP_CONNECT)
         return set_error(h, 400, "protocol upgrades and CONNECT are not supported");
+    if (p->http_major != 1 || p->http_minor > 1)
+        return set_error(h, 400, "only HTTP/1.0 and HTTP/1.1 are supported");
+    if (h->host_count > 1 || (h->host_count == 0 && p->http_minor == 1))
+        return set_error(h, 400, "an HTTP/1.1 request needs exactly one Host header");
+    if (h->te_count) {
+        /* Only "chunked" alone: any other coding, a list or a repeated header is refused
+         * (RFC 9112 6.1; an HTTP/1.0 message with Transfer-Encoding is faulty too). */
+        size_t n = h->te_len;
+        while (n && (h->te[n - 1] == ' ' || h->te[n - 1] == '\t'))
+            n--;
+        if (h->te_count > 1 || p->http_minor == 0 || n != 7 || strncasecmp(h->te, "chunked", 7))
+            return set_error(h, 400, "Transfer-Encoding must be exactly \"chunked\"");
+    }
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > h->limits.max_body_bytes)
         return set_error(h, 413, "the request body is larger than the limit");
     r->method = p->method;
     r->keep_alive = http_should_keep_alive(p);
-    /* "Authorization: Bearer KEY" carries the same key as X-Api-Key. */
-    if (r->api_key_len > 7 && strncasecmp(r->api_key, "Bearer ", 7) == 0) {
-        memmove(r->api_key, r->api_key + 7, r->api_key_len - 7 + 1);
-        r->api_key_len -= 7;
+    h->headers_done = 1;
+    /* "Authorization: Bearer KEY" carries the same key as X-Api-Key; any other scheme (or a
+     * bare key) is refused by the router, never taken as a key. */
+    if (h->auth_header) {
+        if (r->api_key_len > 7 && strncasecmp(r->api_key, "Bearer ", 7) == 0) {
+            memmove(r->api_key, r->api_key + 7, r->api_key_len - 7 + 1);
+            r->api_key_len -= 7;
+        } else {
+            r->auth_scheme_bad = 1;
+            r->api_key_len = 0;
+            r->api_key[0] = 0;
+        }
     }
-    /* Echo a client's request id only when it is short and plain. */
+    /* Echo a client's request id only when it is short and plain; else a new one is made. */
+    if (r->request_id_over)
+        r->request_id[0] = 0;
     for (const char *s = r->request_id; *s; s++)
         if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
               *s == '-' || *s == '_' || *s == '.')) {
@@ -257,6 +324,7 @@ size_t sk_http_feed(sk_http *h, const char *buf, size_t len)
 {
     if (h->complete || h->error || len == 0)
         return 0;
+    h->started = 1; /* even bare CRLFs, which http_parser skips before a request */
     size_t n = http_parser_execute(&h->parser, &settings, buf, len);
     enum http_errno e = HTTP_PARSER_ERRNO(&h->parser);
     if (h->error)
@@ -274,5 +342,6 @@ void sk_http_next(sk_http *h)
 {
     h->complete = 0;
     h->in_message = 0;
+    h->started = 0;
     http_parser_pause(&h->parser, 0);
 }

@@ -207,6 +207,9 @@ static int authorize(sk_ctx *c, int need)
         return 0;
     }
     const sk_request *r = c->req;
+    if (r->auth_scheme_bad)
+        return sk_fail(c, 401, "unsupported_auth_scheme", NULL,
+                       "Authorization must be \"Bearer KEY\" (or send the key in X-Api-Key)");
     if (r->api_key_len == 0)
         return sk_fail(c, 401, "missing_credentials", NULL,
                        "this endpoint needs a key in the X-Api-Key header");

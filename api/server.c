@@ -15,9 +15,13 @@
  *              iteration.
  * A connection serves one request at a time: the parser pauses after each request, and the
  * rest of a pipelined burst waits in the read buffer, which stops growing (reading pauses) at
- * its cap. Responses go out in request order. Timers close idle keep-alive connections and
- * answer 408 to a request that does not arrive in time (slowloris). Past max_connections a new
- * connection gets 503 and is closed.
+ * its cap. Responses go out in request order. A client that sends requests without reading the
+ * answers is not answered further (nor read) while more than limits.max_output_bytes of its
+ * responses are unsent, and resumes when they drain below a quarter of that, as nginx and h2o
+ * do; a connection whose writes make no progress for send_timeout_ms is closed. Timers close
+ * idle keep-alive connections and answer 408 to a request that does not arrive in time
+ * (slowloris), counted from its first byte, a bare CRLF before it included. Past
+ * max_connections a new connection gets 503 and is closed.
  *
  * Signals are handled by the main thread's loop: SIGHUP reloads --config (a bad file is
  * reported and the old configuration stays); SIGTERM and SIGINT drain: listeners close,
@@ -74,6 +78,10 @@ typedef struct conn {
     int lingering; /* shut down; reading and dropping until EOF */
     int gone;      /* the peer closed or errored */
     int reading;
+    int out_blocked; /* over max_output_bytes unsent: neither reading nor answering */
+    size_t queued;   /* bytes handed to uv_write and not yet written */
+    size_t out_max, out_low;
+    uint32_t send_timeout_ms;
     int handles; /* handles still open (tcp, timer) */
     uint64_t msg_t0;
     struct conn *prev, *next;
@@ -159,6 +167,21 @@ static void on_linger_timeout(uv_timer_t *t)
     conn_close_now(t->data);
 }
 
+/* The client read nothing for send_timeout_ms while responses waited for it. */
+static void on_send_timeout(uv_timer_t *t)
+{
+    conn *c = t->data;
+    c->gone = 1;
+    if (!c->busy) /* else work_done finishes it */
+        conn_close_now(c);
+}
+
+/* Bytes of responses not yet written to the socket. */
+static size_t conn_unsent(const conn *c)
+{
+    return c->out.len + c->queued;
+}
+
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
     conn *c = req->data;
@@ -176,6 +199,8 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 static void conn_finish(conn *c)
 {
     c->closing = 1;
+    if (c->writing && !c->lingering && !uv_is_closing((uv_handle_t *)&c->timer))
+        uv_timer_start(&c->timer, on_send_timeout, c->send_timeout_ms, 0);
     if (c->busy || c->writing || uv_is_closing((uv_handle_t *)&c->tcp) || c->lingering)
         return;
     if (c->gone) {
@@ -194,12 +219,16 @@ static void conn_finish(conn *c)
 typedef struct write_req {
     uv_write_t req;
     char *data;
+    size_t len;
 } write_req;
+
+static void conn_arm_timer(conn *c);
 
 static void on_write(uv_write_t *req, int status)
 {
     write_req *wr = (write_req *)req;
     conn *c = req->data;
+    c->queued -= wr->len;
     souk_free(wr->data);
     souk_free(wr);
     c->writing--;
@@ -208,8 +237,16 @@ static void on_write(uv_write_t *req, int status)
         conn_finish(c);
         return;
     }
-    if (c->closing)
+    if (c->closing) {
         conn_finish(c);
+        return;
+    }
+    if (c->out_blocked && conn_unsent(c) <= c->out_low) {
+        c->out_blocked = 0;
+        conn_process(c); /* answers what waits in the read buffer, and reads again */
+        return;
+    }
+    conn_arm_timer(c); /* progress: a new send deadline, or the idle timer */
 }
 
 static void conn_flush(conn *c)
@@ -223,6 +260,7 @@ static void conn_flush(conn *c)
         return;
     }
     wr->data = c->out.p;
+    wr->len = c->out.len;
     uv_buf_t b = uv_buf_init(c->out.p, (unsigned)c->out.len);
     c->out.p = NULL;
     c->out.len = c->out.cap = 0;
@@ -235,6 +273,7 @@ static void conn_flush(conn *c)
         return;
     }
     c->writing++;
+    c->queued += wr->len;
 }
 
 /* ------------------------------------------------------------------ timers */
@@ -244,7 +283,7 @@ static void on_timer(uv_timer_t *t)
     conn *c = t->data;
     if (c->lingering || c->closing)
         return;
-    if (c->http.in_message && !c->http.complete) {
+    if (c->http.started && !c->http.complete) {
         sk_error_response(408, "request_timeout", "the request did not arrive in time", 1, &c->out);
         sk_metrics_record(c->lc->worker->m, EP_OTHER, 408, 0);
         conn_flush(c);
@@ -252,21 +291,28 @@ static void on_timer(uv_timer_t *t)
     conn_finish(c);
 }
 
-/* Arms the connection's timer for its state: the request deadline while a request arrives,
- * the idle timeout between requests, nothing while a request runs. */
+/* Arms the connection's timer for its state: the request deadline while a request arrives
+ * (from its first byte, never extended), the send deadline while answers wait for a client
+ * that does not read them, the idle timeout between requests, nothing while a request runs. */
 static void conn_arm_timer(conn *c)
 {
-    if (c->lingering || c->closing)
+    if (c->lingering || c->closing || uv_is_closing((uv_handle_t *)&c->timer))
         return;
     const sk_limits *l = &c->http.limits;
     if (c->busy) {
         uv_timer_stop(&c->timer);
-    } else if (c->http.in_message && !c->http.complete) {
+    } else if (c->out_blocked) {
+        c->msg_t0 = 0;
+        uv_timer_start(&c->timer, on_send_timeout, c->send_timeout_ms, 0);
+    } else if (c->http.started && !c->http.complete) {
         uint64_t now = uv_now(&c->lc->loop);
         if (!c->msg_t0) {
             c->msg_t0 = now;
             uv_timer_start(&c->timer, on_timer, l->header_timeout_ms, 0);
         }
+    } else if (c->writing) {
+        c->msg_t0 = 0;
+        uv_timer_start(&c->timer, on_send_timeout, c->send_timeout_ms, 0);
     } else {
         c->msg_t0 = 0;
         uv_timer_start(&c->timer, on_timer,
@@ -317,6 +363,14 @@ static void work_done(uv_work_t *req, int status)
     conn_process(c);
 }
 
+/* 1 when req asks GET or HEAD /healthz (origin-form, with or without a query string). */
+static int is_healthz(const sk_request *req)
+{
+    const char *u = req->url.p;
+    return (req->method == HTTP_GET || req->method == HTTP_HEAD) && u && req->url.len >= 8 &&
+           memcmp(u, "/healthz", 8) == 0 && (req->url.len == 8 || u[8] == '?');
+}
+
 /* Answers one complete request. Returns 1 when the connection must close after it. */
 static int conn_dispatch(conn *c)
 {
@@ -326,6 +380,15 @@ static int conn_dispatch(conn *c)
     int close = !c->http.req.keep_alive || draining;
     if (lc->mode == MODE_REUSEPORT) {
         sk_handle(lc->worker, &c->http.req, !draining, &c->out);
+        sk_http_next(&c->http);
+        return close;
+    }
+    /* Health checks are cheap and answered on the loop: never queued behind searches, never
+     * refused as overload, so a load balancer still sees a live server under load. */
+    if (is_healthz(&c->http.req)) {
+        sk_handle(lc->worker, &c->http.req, !draining, &c->out);
+        /* The loop's searcher serves nothing else here: it keeps no snapshot in between. */
+        souk_reader_release(souk_searcher_reader(lc->worker->searcher));
         sk_http_next(&c->http);
         return close;
     }
@@ -499,6 +562,12 @@ static void conn_process(conn *c)
     int close = 0;
     loop_ctx *lc = c->lc;
     while (!c->busy && !c->closing && !uv_is_closing((uv_handle_t *)&c->tcp)) {
+        /* Backpressure: no more answers (nor reading) for a client that does not read them;
+         * on_write resumes when they drain. */
+        if (conn_unsent(c) > c->out_max) {
+            c->out_blocked = 1;
+            break;
+        }
         if (!c->http.complete) {
             if (off >= c->in_len)
                 break;
@@ -549,8 +618,12 @@ static void conn_process(conn *c)
         conn_finish(c);
         return;
     }
+    if (c->out_blocked && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
     /* Read more unless the buffer is full of requests waiting their turn. */
-    if (!c->reading && !c->gone && !c->closing && c->in_len < c->in_max &&
+    if (!c->reading && !c->gone && !c->closing && !c->out_blocked && c->in_len < c->in_max &&
         !uv_is_closing((uv_handle_t *)&c->tcp)) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
             c->reading = 1;
@@ -584,6 +657,9 @@ static void on_connection(uv_stream_t *server, int status)
     c->http.req.body.max = cfg->limits.max_body_bytes;
     c->in_max = cfg->limits.max_header_bytes + cfg->limits.max_body_bytes + READ_CHUNK;
     c->out.max = 0;
+    c->out_max = cfg->limits.max_output_bytes;
+    c->out_low = c->out_max / 4;
+    c->send_timeout_ms = cfg->limits.send_timeout_ms;
     long max_conns = (long)cfg->limits.max_connections;
     sk_config_unref(cfg);
     if (uv_accept(server, (uv_stream_t *)&c->tcp)) {

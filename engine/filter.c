@@ -266,7 +266,8 @@ static int parse_cond(parser *ps)
 
 static int parse_not(parser *ps)
 {
-    if (++ps->depth > MAX_DEPTH)
+    /* The top level is depth 1: MAX_DEPTH levels of brackets (or NOT) are allowed. */
+    if (++ps->depth > MAX_DEPTH + 1)
         return fail(ps, "nested more than 32 deep%s", NULL);
     int r;
     if (accept_kw(ps, "NOT")) {
