@@ -686,10 +686,15 @@ static int run_exhaustive(souk_searcher *s, cur *root, topk *t, souk_search_stat
     return rc;
 }
 
-static int cmp_by_bound(const void *a, const void *b)
+/* Leaf indices by their cursors' score bounds (ctx: the leaves), ties in tree order. */
+static int cmp_leaf_by_bound(const void *a, const void *b, void *ctx)
 {
-    const cur *x = *(cur *const *)a, *y = *(cur *const *)b;
-    return x->max_score < y->max_score ? -1 : x->max_score > y->max_score;
+    cur *const *leaves = ctx;
+    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+    double x = leaves[i]->max_score, y = leaves[j]->max_score;
+    if (x != y)
+        return x < y ? -1 : 1;
+    return i < j ? -1 : i > j;
 }
 
 /* The shape of an OR tree whose nested ORs are flattened for MaxScore, in preorder: a leaf
@@ -776,12 +781,14 @@ static int run_maxscore(souk_searcher *s, cur *root, topk *t, souk_search_stats 
     }
     shape_fill(root, leaves, &nl, sh, &ne);
     int flat = nshape == m;
-    memcpy(tl, leaves, m * sizeof *tl);
-    qsort(tl, m, sizeof *tl, cmp_by_bound);
+    /* Sorted by bound through their positions in tree order: pos[i] is tl[i]'s leaf index.
+     * (Looking each one up among the leaves instead cost m * m: 6.7e9 steps, about a minute,
+     * for twenty 4,096-term wildcards.) */
+    for (uint32_t j = 0; j < m; j++)
+        pos[j] = j;
+    qsort_r(pos, m, sizeof *pos, cmp_leaf_by_bound, leaves);
     for (uint32_t i = 0; i < m; i++)
-        for (uint32_t j = 0; j < m; j++)
-            if (leaves[j] == tl[i])
-                pos[i] = j;
+        tl[i] = leaves[pos[i]];
     double acc = 0;
     for (uint32_t i = 0; i < m; i++) {
         acc += tl[i]->max_score;
