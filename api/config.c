@@ -25,6 +25,8 @@ static const sk_limits default_limits = {
     .max_queue = 256,
     .header_timeout_ms = 10000,
     .idle_timeout_ms = 60000,
+    .max_search_ms = 1000,
+    .max_query_terms = SOUK_MAX_QUERY_TERMS,
 };
 
 void sk_key_hash(const char *key, size_t len, uint8_t out[SK_KEY_HASH_LEN])
@@ -138,6 +140,8 @@ static int load_limits(const cJSON *o, sk_limits *l, char *err, size_t errlen)
         {"max_queue", &l->max_queue, 0, 1000000},
         {"header_timeout_ms", &l->header_timeout_ms, 0, 3600000},
         {"idle_timeout_ms", &l->idle_timeout_ms, 0, 3600000},
+        {"max_search_ms", &l->max_search_ms, 0, 60000},
+        {"max_query_terms", &l->max_query_terms, 0, 65536},
     };
     const cJSON *it;
     cJSON_ArrayForEach(it, o)
