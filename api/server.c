@@ -430,7 +430,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread < 0) {
         uv_read_stop(s);
         c->reading = 0;
-        /* A half-closed peer still gets the answer to a request already running; a request
+        /* A half-closed peer still gets the answer to a request already running (a search
+         * longer than 2 ms sees the hang-up itself and stops early, ep_search.c); a request
          * cut off in the middle has nobody to answer. */
         if (!c->busy || nread != UV_EOF)
             c->gone = 1;

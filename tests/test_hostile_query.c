@@ -84,8 +84,8 @@ static int http_get(int port, const char *target, int timeout_s, char **body)
         return -1;
     size_t tl = strlen(target);
     char *raw = malloc(tl + 128);
-    int n = snprintf(raw, tl + 128, "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-                     target);
+    int n =
+        snprintf(raw, tl + 128, "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", target);
     int rc = send_all(fd, raw, (size_t)n);
     free(raw);
     size_t cap = 1 << 16, len = 0;
@@ -155,8 +155,8 @@ static void start_server(server *s, const char *mode)
     if (s->pid == 0) {
         dup2(pfd[1], 1);
         close(pfd[0]);
-        execl(server_bin, "souk-server", "--data", data_dir, "--listen", "127.0.0.1:0",
-              "--config", cfg_path, "--threads", "2", "--mode", mode, (char *)NULL);
+        execl(server_bin, "souk-server", "--data", data_dir, "--listen", "127.0.0.1:0", "--config",
+              cfg_path, "--threads", "2", "--mode", mode, (char *)NULL);
         _exit(127);
     }
     close(pfd[1]);
@@ -448,15 +448,14 @@ static void test_engine_budget(void)
 static void run_mode(const char *mode)
 {
     server s;
-    write_config("", "\"max_search_ms\":" "150");
+    write_config("", "\"max_search_ms\":150"); /* BUDGET_MS */
     start_server(&s, mode);
     test_worst_requests(s.port, mode);
     /* reuseport: a loop answers the requests it read together one at a time, the health check
      * first, and yields between slow ones: a health check on a new connection waits for at
      * most two searches of its loop, the one in progress and one while it is read
      * (docs/api.md). */
-    test_healthz_under_load(s.port, mode,
-                            strcmp(mode, "queue") == 0 ? 100 : 2 * BUDGET_MS + 400);
+    test_healthz_under_load(s.port, mode, strcmp(mode, "queue") == 0 ? 100 : 2 * BUDGET_MS + 400);
     CHECK(stop_server(&s, 10.5) >= 0);
 
     write_config("", "\"max_search_ms\":30000");
@@ -473,7 +472,8 @@ int main(void)
         return TEST_SKIP;
     if (getenv("SOUK_TEST_SERVER"))
         server_bin = getenv("SOUK_TEST_SERVER");
-    legacy = getenv("SOUK_TEST_LEGACY_LIMITS") && strcmp(getenv("SOUK_TEST_LEGACY_LIMITS"), "1") == 0;
+    legacy =
+        getenv("SOUK_TEST_LEGACY_LIMITS") && strcmp(getenv("SOUK_TEST_LEGACY_LIMITS"), "1") == 0;
     signal(SIGPIPE, SIG_IGN);
     REQUIRE(mkdtemp(dir));
     snprintf(data_dir, sizeof data_dir, "%s/index", dir);
