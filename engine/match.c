@@ -653,8 +653,10 @@ static cur *build(build_ctx *b, uint32_t idx)
     /* The same wildcard twice among an OR's or AND's parts ("li* li*") is built once, with its
      * weight multiplied: the matches are the same, the scores the sum of the copies (to the
      * last bit for two copies), and k copies cost one expansion instead of k. */
-    uint32_t *mult = NULL;
-    if ((c->kind == C_OR || c->kind == C_AND) && n->nkids > 1) {
+    uint32_t *mult = NULL, nwild = 0;
+    for (uint32_t i = 0; (c->kind == C_OR || c->kind == C_AND) && i < n->nkids && nwild < 2; i++)
+        nwild += b->q->nodes[kids[i]].op == SOUK_QOP_WILDCARD;
+    if (nwild > 1) {
         if (!(mult = souk_calloc(n->nkids, sizeof *mult))) {
             souk__cur_free(c);
             return NULL;
