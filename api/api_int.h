@@ -54,6 +54,8 @@ typedef struct sk_limits {
     uint32_t max_header_count;  /* header lines of a request (trailers too); over it: 431 */
     size_t max_output_bytes;    /* unsent response bytes of a connection before reading pauses */
     uint32_t send_timeout_ms;   /* a connection whose client reads nothing for this long closes */
+    uint32_t max_search_ms;     /* a search's matching stops after this: partial, timed_out */
+    uint32_t max_query_terms;   /* the expansion budget of a query; over it: 400 */
 } sk_limits;
 
 /* The reloadable configuration (--config FILE, reloaded on SIGHUP). Reference counted: a
@@ -163,6 +165,8 @@ typedef struct sk_metrics {
     atomic_uint_fast64_t count[EP_COUNT][SK_NSTATUS];
     atomic_uint_fast64_t bucket[EP_COUNT][SK_NBUCKETS];
     atomic_uint_fast64_t sum_us[EP_COUNT];
+    atomic_uint_fast64_t searches_timed_out; /* stopped by limits.max_search_ms or the drain */
+    atomic_uint_fast64_t searches_cancelled; /* stopped because the client went away */
     struct sk_metrics *next;
 } sk_metrics;
 
@@ -177,7 +181,10 @@ typedef struct sk_server_state {
     const char *data_dir;
     _Atomic(sk_config *) config; /* swap with sk_state_set_config */
     atomic_int draining;         /* SIGTERM received: new requests get 503 */
-    atomic_long connections;     /* open connections, all loops */
+    /* Set with draining: searches still running at this sk_now_ns() time stop (partial
+     * results), so the drain ends on time. 0: no drain. */
+    atomic_uint_fast64_t drain_cut_ns;
+    atomic_long connections; /* open connections, all loops */
     atomic_uint_fast64_t reloads;
     sk_metrics *metrics; /* list of every thread's counters */
     void *metrics_lock;  /* pthread_mutex_t */
@@ -201,6 +208,10 @@ typedef struct sk_worker {
     char rid_prefix[9];
     uint64_t rid_seq;
     sk_buf scratch; /* decoded parameters */
+    /* The socket of the connection whose request is being answered (-1: none, as in the fuzz
+     * driver): a search polls it to stop when the client has gone (ep_search.c). Set by the
+     * server before each sk_handle on the worker's thread. */
+    int conn_fd;
 } sk_worker;
 
 int sk_worker_new(sk_server_state *st, sk_worker **out);

@@ -28,6 +28,8 @@ static const sk_limits default_limits = {
     .max_header_count = 100,
     .max_output_bytes = 1 << 20,
     .send_timeout_ms = 10000,
+    .max_search_ms = 1000,
+    .max_query_terms = SOUK_MAX_QUERY_TERMS,
 };
 
 void sk_key_hash(const char *key, size_t len, uint8_t out[SK_KEY_HASH_LEN])
@@ -144,6 +146,8 @@ static int load_limits(const cJSON *o, sk_limits *l, char *err, size_t errlen)
         {"max_header_count", &l->max_header_count, 0, 10000},
         {"max_output_bytes", &l->max_output_bytes, 1, (uint64_t)1 << 30},
         {"send_timeout_ms", &l->send_timeout_ms, 0, 3600000},
+        {"max_search_ms", &l->max_search_ms, 0, 60000},
+        {"max_query_terms", &l->max_query_terms, 0, 65536},
     };
     const cJSON *it;
     cJSON_ArrayForEach(it, o)

@@ -15,9 +15,11 @@ int sk_ep_metrics(sk_ctx *c)
 {
     sk_server_state *st = c->w->st;
     uint64_t count[EP_COUNT][SK_NSTATUS] = {{0}}, bucket[EP_COUNT][SK_NBUCKETS] = {{0}},
-             sum[EP_COUNT] = {0};
+             sum[EP_COUNT] = {0}, timed_out = 0, cancelled = 0;
     pthread_mutex_lock(st->metrics_lock);
-    for (sk_metrics *m = st->metrics; m; m = m->next)
+    for (sk_metrics *m = st->metrics; m; m = m->next) {
+        timed_out += LOAD(m->searches_timed_out);
+        cancelled += LOAD(m->searches_cancelled);
         for (int e = 0; e < EP_COUNT; e++) {
             for (int s = 0; s < SK_NSTATUS; s++)
                 count[e][s] += LOAD(m->count[e][s]);
@@ -25,6 +27,7 @@ int sk_ep_metrics(sk_ctx *c)
                 bucket[e][b] += LOAD(m->bucket[e][b]);
             sum[e] += LOAD(m->sum_us[e]);
         }
+    }
     pthread_mutex_unlock(st->metrics_lock);
     sk_buf *o = c->out;
     c->content_type = "text/plain; version=0.0.4";
@@ -69,6 +72,16 @@ int sk_ep_metrics(sk_ctx *c)
                   "# HELP souk_http_open_connections Connections open now.\n"
                   "# TYPE souk_http_open_connections gauge\nsouk_http_open_connections %ld\n",
                   atomic_load(&st->connections));
+    sk_buf_printf(o,
+                  "# HELP souk_searches_timed_out_total Searches stopped by limits.max_search_ms "
+                  "or the drain, answered with partial results.\n"
+                  "# TYPE souk_searches_timed_out_total counter\nsouk_searches_timed_out_total "
+                  "%llu\n"
+                  "# HELP souk_searches_cancelled_total Searches stopped because the client closed "
+                  "its connection.\n"
+                  "# TYPE souk_searches_cancelled_total counter\nsouk_searches_cancelled_total "
+                  "%llu\n",
+                  (unsigned long long)timed_out, (unsigned long long)cancelled);
     sk_buf_printf(o,
                   "# HELP souk_config_reloads_total Configurations loaded by SIGHUP.\n"
                   "# TYPE souk_config_reloads_total counter\nsouk_config_reloads_total %llu\n",

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -635,8 +636,49 @@ static void write_highlight(sk_ctx *c, souk_highlighter *h, const char *json, si
     cJSON_Delete(doc);
 }
 
+/* A search's stop test (souk_budget.should_stop), called by the engine every couple of
+ * milliseconds of matching. The search stops when the drain cuts searches (the drain then ends
+ * on time) or when its client has gone: the request is answered on a thread that cannot see
+ * the connection close while it searches, so the socket is polled here, without blocking; a
+ * hang-up (close, or shutdown of the client's sending side) or an error ends the work that
+ * nobody will read. */
+typedef struct stop_state {
+    sk_ctx *c;
+    int gone;             /* the client went away (else the drain stopped it) */
+    uint64_t deadline_ns; /* the request's time budget ends (sk_now_ns) */
+} stop_state;
+
+static int should_stop(void *ctx)
+{
+    stop_state *ss = ctx;
+    sk_worker *w = ss->c->w;
+    uint64_t cut = atomic_load(&w->st->drain_cut_ns);
+    if (cut && sk_now_ns() >= cut)
+        return 1;
+    if (w->conn_fd < 0)
+        return 0;
+    struct pollfd pfd = {.fd = w->conn_fd, .events = POLLRDHUP};
+    if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+        ss->gone = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* Counts a search that stopped early (stopped: SOUK_STOP_*) in the worker's metrics. */
+static void count_stopped(sk_ctx *c, const stop_state *ss, int stopped)
+{
+    if (!stopped)
+        return;
+    if (ss->gone)
+        atomic_fetch_add_explicit(&c->w->m->searches_cancelled, 1, memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&c->w->m->searches_timed_out, 1, memory_order_relaxed);
+}
+
 /* The storefront path: filter, facets, sort or boost over the whole match set. */
-static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_search_opts *so)
+static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_search_opts *so,
+                    const stop_state *ss)
 {
     souk_find_opts o;
     memset(&o, 0, sizeof o);
@@ -680,18 +722,23 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
         return sk_fail(c, 400, "invalid_parameter", p->facets ? "facets" : "sort", "%s", err);
     if (rc == SOUK_EQUERY)
         return sk_fail(c, 400, "query_syntax", "q", "%s", err);
+    if (rc == SOUK_ETOOBIG)
+        return sk_fail(c, 400, "query_too_complex", "q", "%s", err);
     if (rc)
         return sk_fail(c, 500, "internal", NULL, "%s", err);
+    count_stopped(c, ss, res.stopped);
     souk_highlighter *hl = NULL;
-    if (p->highlight && pq && souk_highlighter_new(c->w->searcher, pq, so, &hl)) {
+    uint64_t deadline = ss->deadline_ns;
+    if (p->highlight && pq && !res.stopped && souk_highlighter_new(c->w->searcher, pq, so, &hl)) {
         souk_find_result_free(&res);
         return sk_fail(c, 500, "internal", NULL, "out of memory");
     }
     sk_buf *b = c->out;
     sk_buf_printf(b,
-                  "{\"request_id\":\"%s\",\"total\":%llu,\"total_relation\":\"eq\","
-                  "\"page\":%u,\"per_page\":%u,\"hits\":[",
-                  c->request_id, (unsigned long long)res.total, p->page, p->per_page);
+                  "{\"request_id\":\"%s\",\"total\":%llu,\"total_relation\":\"%s\","
+                  "\"timed_out\":%s,\"page\":%u,\"per_page\":%u,\"hits\":[",
+                  c->request_id, (unsigned long long)res.total, res.stopped ? "gte" : "eq",
+                  res.stopped ? "true" : "false", p->page, p->per_page);
     souk_reader *r = souk_searcher_reader(c->w->searcher);
     for (size_t i = 0; i < res.nhits; i++) {
         const char *id, *json;
@@ -702,7 +749,7 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
         sk_buf_json_str(b, id, il);
         sk_buf_printf(b, ",\"score\":%.17g,\"fields\":", res.hits[i].score);
         sk_buf_add(b, jl ? json : "{}", jl ? jl : 2);
-        if (hl)
+        if (hl && sk_now_ns() < deadline) /* past the time budget: hits without highlights */
             write_highlight(c, hl, json, jl);
         sk_buf_str(b, "}");
     }
@@ -751,6 +798,7 @@ int sk_ep_search(sk_ctx *c)
         rc = apply_profile(c, &p);
     if (!rc)
         rc = search(c, &p);
+    souk_searcher_set_budget(c->w->searcher, NULL); /* its stop_state lived in search() */
     free_params(&p);
     return rc;
 }
@@ -781,6 +829,18 @@ static int search(sk_ctx *c, sparams *pp)
                               (p.prefix ? SOUK_QP_PARTIAL : 0u) | (p.typo ? SOUK_QP_TYPO : 0u) |
                               SOUK_QP_CODES,
                           p.prefix ? SK_PREFIX_EXPANSIONS : 0};
+    /* The budgets: terms after rewriting, and time from the request's arrival (cut sooner by
+     * the drain); the client's departure stops the search too. */
+    stop_state ss = {c, 0, 0};
+    uint64_t cut = atomic_load(&w->st->drain_cut_ns);
+    souk_budget bud = {.max_terms = c->cfg->limits.max_query_terms,
+                       .deadline_ns = c->t0_ns + (uint64_t)c->cfg->limits.max_search_ms * 1000000u,
+                       .should_stop = should_stop,
+                       .stop_ctx = &ss};
+    if (cut && cut < bud.deadline_ns)
+        bud.deadline_ns = cut;
+    ss.deadline_ns = bud.deadline_ns;
+    souk_searcher_set_budget(w->searcher, &bud); /* reset by sk_ep_search */
     souk_search_stats sst;
     size_t n = 0;
     char err[512];
@@ -805,7 +865,7 @@ static int search(sk_ctx *c, sparams *pp)
             return sk_fail(c, 500, "internal", NULL, "query parser: %s", err);
     }
     if (p.filter || p.facets || p.sort || p.boost || p.cursor) {
-        rc = run_find(c, &p, pq == &browse ? NULL : pq, &o);
+        rc = run_find(c, &p, pq == &browse ? NULL : pq, &o, &ss);
         if (pq != &browse)
             souk_query_free(pq);
         return rc;
@@ -814,11 +874,14 @@ static int search(sk_ctx *c, sparams *pp)
     if (rc) {
         if (pq != &browse)
             souk_query_free(pq);
-        return rc == SOUK_EQUERY ? sk_fail(c, 400, "query_syntax", "q", "%s", err)
-                                 : sk_fail(c, 500, "internal", NULL, "%s", err);
+        return rc == SOUK_EQUERY    ? sk_fail(c, 400, "query_syntax", "q", "%s", err)
+               : rc == SOUK_ETOOBIG ? sk_fail(c, 400, "query_too_complex", "q", "%s", err)
+                                    : sk_fail(c, 500, "internal", NULL, "%s", err);
     }
+    count_stopped(c, &ss, sst.stopped);
     souk_highlighter *hl = NULL;
-    if (p.highlight && pq != &browse && souk_highlighter_new(w->searcher, pq, &o, &hl)) {
+    if (p.highlight && pq != &browse && !sst.stopped &&
+        souk_highlighter_new(w->searcher, pq, &o, &hl)) {
         souk_query_free(pq);
         return sk_fail(c, 500, "internal", NULL, "out of memory");
     }
@@ -826,9 +889,9 @@ static int search(sk_ctx *c, sparams *pp)
     uint32_t first = (p.page - 1) * p.per_page;
     sk_buf_printf(b,
                   "{\"request_id\":\"%s\",\"total\":%llu,\"total_relation\":\"%s\","
-                  "\"page\":%u,\"per_page\":%u,\"hits\":[",
-                  c->request_id, (unsigned long long)sst.matched, sst.pruned ? "gte" : "eq", p.page,
-                  p.per_page);
+                  "\"timed_out\":%s,\"page\":%u,\"per_page\":%u,\"hits\":[",
+                  c->request_id, (unsigned long long)sst.matched, sst.pruned ? "gte" : "eq",
+                  sst.stopped ? "true" : "false", p.page, p.per_page);
     souk_reader *r = souk_searcher_reader(w->searcher);
     for (size_t i = first; i < n; i++) {
         const char *id, *json;
@@ -839,9 +902,12 @@ static int search(sk_ctx *c, sparams *pp)
         sk_buf_json_str(b, id, il);
         sk_buf_printf(b, ",\"score\":%.17g,\"fields\":", w->hits[i].score);
         sk_buf_add(b, jl ? json : "{}", jl ? jl : 2);
-        if (hl)
+        /* Past the time budget, the remaining hits come without highlights and explanations
+         * (each explanation runs the query again for its document). */
+        int late = sst.stopped || sk_now_ns() >= bud.deadline_ns;
+        if (hl && !late)
             write_highlight(c, hl, json, jl);
-        if (p.explain) {
+        if (p.explain && !late) {
             explain_out e = {b, 1};
             double total;
             sk_buf_str(b, ",\"explain\":[");

@@ -104,6 +104,7 @@ int sk_worker_new(sk_server_state *st, sk_worker **out)
     if (!w)
         return SOUK_ENOMEM;
     w->st = st;
+    w->conn_fd = -1;
     w->m = souk_calloc(1, sizeof *w->m);
     if (!w->m || souk_searcher_new(st->ix, &w->searcher)) {
         souk_free(w->m);

@@ -26,7 +26,9 @@
  * Signals are handled by the main thread's loop: SIGHUP reloads --config (a bad file is
  * reported and the old configuration stays); SIGTERM and SIGINT drain: listeners close,
  * requests already received are answered, later requests get 503, idle connections close, and
- * the process exits 0 (connections still open after the drain timeout are closed). */
+ * the process exits 0 (connections still open after the drain timeout are closed). Searches
+ * still running DRAIN_CUT_MS after the signal stop with partial results (ep_search.c), so the
+ * drain ends within its timeout. */
 #include "api_int.h"
 #include "souk/souk.h"
 
@@ -55,6 +57,9 @@ const char *__lsan_default_suppressions(void)
 }
 #endif
 #define DRAIN_TIMEOUT_MS 10000
+/* Searches still running this long after SIGTERM stop with what they found (ep_search.c), so
+ * their answers are written before the drain timeout closes the connections. */
+#define DRAIN_CUT_MS 9000
 #define LINGER_MS 2000
 
 enum { MODE_REUSEPORT, MODE_QUEUE };
@@ -123,6 +128,7 @@ static size_t npool_workers;
 
 static void conn_process(conn *c);
 static void conn_flush(conn *c);
+static void on_idle(uv_idle_t *h);
 
 /* ------------------------------------------------------------------ closing */
 
@@ -322,6 +328,18 @@ static void conn_arm_timer(conn *c)
 
 /* ------------------------------------------------------------------ requests */
 
+/* Answers c's request on worker w (on the calling thread), telling w the connection's socket so
+ * a search can notice that its client left (ep_search.c polls it). */
+static void conn_handle(conn *c, sk_worker *w, int keep_alive_ok, sk_buf *out)
+{
+    uv_os_fd_t fd = -1;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd))
+        fd = -1;
+    w->conn_fd = fd;
+    sk_handle(w, &c->http.req, keep_alive_ok, out);
+    w->conn_fd = -1;
+}
+
 static void work_run(uv_work_t *req)
 {
     conn *c = req->data;
@@ -335,7 +353,7 @@ static void work_run(uv_work_t *req)
     }
     int keep = !atomic_load(&c->lc->st->draining);
     if (pool_worker)
-        sk_handle(pool_worker, &c->http.req, keep, &c->work_out);
+        conn_handle(c, pool_worker, keep, &c->work_out);
     else
         sk_error_response(500, "internal", "out of memory", 1, &c->work_out);
 }
@@ -363,7 +381,8 @@ static void work_done(uv_work_t *req, int status)
     conn_process(c);
 }
 
-/* 1 when req asks GET or HEAD /healthz (origin-form, with or without a query string). */
+/* 1 when req asks GET or HEAD /healthz (origin-form, with or without a query string): a
+ * health check, answered ahead of searches. */
 static int is_healthz(const sk_request *req)
 {
     const char *u = req->url.p;
@@ -379,15 +398,15 @@ static int conn_dispatch(conn *c)
     int draining = atomic_load(&st->draining);
     int close = !c->http.req.keep_alive || draining;
     if (lc->mode == MODE_REUSEPORT) {
-        sk_handle(lc->worker, &c->http.req, !draining, &c->out);
+        conn_handle(c, lc->worker, !draining, &c->out);
         sk_http_next(&c->http);
         return close;
     }
-    /* Health checks are cheap and answered on the loop: never queued behind searches, never
-     * refused as overload, so a load balancer still sees a live server under load. */
+    /* A health check is answered here on the loop, never queued behind searches (which the
+     * pool may be busy with for up to limits.max_search_ms each), and never refused with 429:
+     * a load balancer must see a busy server as alive. It holds no snapshot afterwards. */
     if (is_healthz(&c->http.req)) {
-        sk_handle(lc->worker, &c->http.req, !draining, &c->out);
-        /* The loop's searcher serves nothing else here: it keeps no snapshot in between. */
+        conn_handle(c, lc->worker, !draining, &c->out);
         souk_reader_release(souk_searcher_reader(lc->worker->searcher));
         sk_http_next(&c->http);
         return close;
@@ -458,7 +477,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread < 0) {
         uv_read_stop(s);
         c->reading = 0;
-        /* A half-closed peer still gets the answer to a request already running; a request
+        /* A half-closed peer still gets the answer to a request already running (a search
+         * longer than 2 ms sees the hang-up itself and stops early, ep_search.c); a request
          * cut off in the middle has nobody to answer. */
         if (!c->busy || nread != UV_EOF)
             c->gone = 1;
@@ -491,6 +511,29 @@ static int cmp_cost(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* A batch of slow searches (each up to limits.max_search_ms) yields to the loop after
+ * BATCH_SLICE_NS: the rest of it waits for the next iteration, ahead of the requests read
+ * meanwhile except health checks, which go first (cost 0), so /healthz waits for at most the
+ * search in progress on its loop. */
+#define BATCH_SLICE_NS 20000000u
+
+/* Puts the n connections of a batch not answered yet back on the resume list, first in line
+ * after health checks (cost 1, their arrival order kept). */
+static void batch_yield(loop_ctx *lc, conn **rest, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        conn *c = rest[i];
+        c->cost = 1;
+        c->rprev = NULL;
+        c->rnext = lc->resume;
+        if (c->rnext)
+            c->rnext->rprev = c;
+        lc->resume = c;
+    }
+    if (!uv_is_active((uv_handle_t *)&lc->resume_idle))
+        uv_idle_start(&lc->resume_idle, on_idle);
+}
+
 static void on_resume(uv_check_t *h)
 {
     loop_ctx *lc = h->data;
@@ -514,8 +557,13 @@ static void on_resume(uv_check_t *h)
         lc->batch[n++] = c;
     lc->resume = NULL;
     qsort(lc->batch, n, sizeof *lc->batch, cmp_cost);
+    uint64_t t0 = uv_hrtime();
     for (size_t i = 0; i < n; i++) {
         conn *c = lc->batch[i];
+        if (i > 0 && !lc->drained && uv_hrtime() - t0 > BATCH_SLICE_NS) {
+            batch_yield(lc, lc->batch + i, n - i);
+            break;
+        }
         c->deferred = 0;
         c->rprev = c->rnext = NULL;
         if (c->closing || c->gone || uv_is_closing((uv_handle_t *)&c->tcp))
@@ -545,7 +593,7 @@ static void conn_defer(conn *c)
     if (c->deferred)
         return;
     c->deferred = 1;
-    c->cost = c->http.req.url.len + c->http.req.body.len;
+    c->cost = is_healthz(&c->http.req) ? 0 : c->http.req.url.len + c->http.req.body.len + 2;
     c->seq = ++lc->seq;
     c->rprev = NULL;
     c->rnext = lc->resume;
@@ -805,6 +853,7 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     }
     fprintf(stderr, "souk-server: %s: draining\n", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    atomic_store(&s->st.drain_cut_ns, sk_now_ns() + (uint64_t)DRAIN_CUT_MS * 1000000u);
     atomic_store(&s->st.draining, 1);
     for (int i = 0; i < s->nloops; i++)
         uv_async_send(&s->loops[i].wake);

@@ -328,6 +328,7 @@ int souk_find(souk_searcher *s, const souk_query *q, const souk_find_opts *o, so
     rc = souk_search_each(s, q ? q : &browse, &o->search, on_match, &c, err, errlen);
     if (rc)
         goto fail;
+    res->stopped = souk_search_stopped(s);
     qsort_r(c.heap, c.n, sizeof *c.heap, cmp_hit_order, &c);
     res->total = c.total;
     if (c.n > o->offset) {

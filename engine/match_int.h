@@ -103,8 +103,33 @@ struct souk_searcher {
     struct souk__dict_slot *dict;
     uint32_t dict_used;
     uint64_t dict_generation;
+    /* The running search's time budget and cancellation (souk__tick): units of work left
+     * before the next look at the clock, the deadline (0: none), the next call of stop_fn,
+     * and why the search stopped (SOUK_STOP_*, 0 while it runs). */
+    souk_budget budget; /* souk_searcher_set_budget */
+    int64_t tick_left;
+    uint64_t next_poll_ns;
+    int stopped;
     char err[256];
 };
+
+/* Units of work (documents visited, blocks loaded) between two looks at the clock. */
+#define SOUK__TICK_UNITS 1024
+
+/* Starts a search under the searcher's budget (match.c); nonzero when its deadline has
+ * already passed (s->stopped set): the search should return at once, with nothing. */
+int souk__budget_begin(souk_searcher *s);
+/* The slow half of souk__tick: reads the clock, calls the stop callback when due. */
+int souk__tick_slow(souk_searcher *s);
+
+/* Charges units of work to the running search; nonzero once it must stop (its deadline passed
+ * or it was cancelled; s->stopped says which). Cheap: a subtraction, and the clock read only
+ * every SOUK__TICK_UNITS units. */
+static inline int souk__tick(souk_searcher *s, int64_t units)
+{
+    s->tick_left -= units;
+    return s->tick_left > 0 ? 0 : souk__tick_slow(s);
+}
 
 /* lexicon.c: q rewritten with l's synonyms and stop words into *out, or *out NULL when nothing
  * applies. */

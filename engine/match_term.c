@@ -18,6 +18,7 @@ static int term_load(souk_searcher *s, term_cur *t, uint32_t d)
     }
     if (rc)
         return rc;
+    s->tick_left--; /* a block read is work for the time budget (souk__tick) */
     t->n = t->blk.count;
     t->i = 0;
     t->have_blk = 1;

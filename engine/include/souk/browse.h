@@ -86,7 +86,10 @@ typedef struct souk_find_opts {
 typedef struct souk_find_result {
     souk_hit *hits; /* offset..offset+limit of the order, best first */
     size_t nhits;
-    uint64_t total; /* exact number of matching documents that pass the filter */
+    uint64_t total; /* exact number of matching documents that pass the filter (unless stopped) */
+    /* 0, or SOUK_STOP_* when the searcher's budget (souk_budget) ended the match early: then
+     * total, the facet counts and the page cover only the documents seen (in index order). */
+    int stopped;
     souk_facet_result facets[SOUK_MAX_FACETS];
     size_t nfacets;
     struct souk__columns *cols; /* keeps the facet strings alive */

@@ -38,6 +38,42 @@ typedef struct souk_search_opts {
     uint32_t max_expansions;
 } souk_search_opts;
 
+/* A searcher's budget for each search (souk_searcher_set_budget): what one request may cost.
+ *
+ * max_terms, the expansion budget: the most terms a query may match after all rewriting
+ * (synonyms, typo candidates, part-number codes, wildcard and partial-word completions),
+ * counted as the posting lists it opens; a wildcard repeated within one OR or AND expands once
+ * (its completions weigh as many times as it is repeated). Over it the search fails with
+ * SOUK_ETOOBIG and the reason in err, before any posting is read. 0: SOUK_MAX_QUERY_TERMS.
+ *
+ * deadline_ns, the time budget: a CLOCK_MONOTONIC time (souk_clock_ns) past which matching
+ * stops and the search returns what it found so far, with souk_search_stats.stopped (or
+ * souk_find_result.stopped) SOUK_STOP_DEADLINE. The clock is read about every thousand
+ * documents or blocks of work, so a search ends within microseconds of the deadline. 0: none.
+ *
+ * should_stop, cancellation: when set, called on the searching thread about every
+ * SOUK_STOP_POLL_NS of matching (never before the first such interval, so a fast search never
+ * calls it); nonzero stops the search as the deadline does, with SOUK_STOP_CANCELLED. */
+typedef struct souk_budget {
+    uint32_t max_terms;
+    uint64_t deadline_ns;
+    int (*should_stop)(void *ctx);
+    void *stop_ctx;
+} souk_budget;
+
+/* The default expansion budget (souk_budget.max_terms). */
+#define SOUK_MAX_QUERY_TERMS 4096
+
+/* Why a search ended before it had seen every match (souk_search_stats.stopped). */
+#define SOUK_STOP_DEADLINE 1  /* souk_budget.deadline_ns passed */
+#define SOUK_STOP_CANCELLED 2 /* souk_budget.should_stop returned nonzero */
+
+/* How often, in nanoseconds of matching, souk_budget.should_stop is called. */
+#define SOUK_STOP_POLL_NS 2000000ull
+
+/* Now on CLOCK_MONOTONIC, in nanoseconds: the clock of souk_budget.deadline_ns. */
+uint64_t souk_clock_ns(void);
+
 typedef struct souk_hit {
     uint32_t docid;
     double score;
@@ -47,11 +83,17 @@ typedef struct souk_search_stats {
     uint64_t scored;  /* documents fully scored */
     uint64_t matched; /* documents that matched: exact without pruning, else a lower bound */
     int pruned;       /* MaxScore skipped some documents */
+    int stopped;      /* 0, or SOUK_STOP_*: the hits are the best of the documents seen before */
 } souk_search_stats;
 
 /* Creates a searcher over ix (borrowed). *out owned by the caller. */
 int souk_searcher_new(souk_index *ix, souk_searcher **out);
 void souk_searcher_free(souk_searcher *s);
+
+/* Sets the budget of every search that follows on s (souk_search, souk_search_query,
+ * souk_search_each, souk_find, souk_search_explain), copied; NULL restores the default (no
+ * deadline, no cancellation, SOUK_MAX_QUERY_TERMS terms). A server sets it per request. */
+void souk_searcher_set_budget(souk_searcher *s, const souk_budget *b);
 
 /* Makes the next search see the latest commit. Cheap; call once per request. */
 int souk_searcher_refresh(souk_searcher *s);
@@ -74,9 +116,13 @@ typedef int (*souk_match_fn)(void *ctx, uint32_t docid, double score);
 
 /* Calls fn for every document matching q, in docid order, with its full score (no pruning):
  * the base of filters, facets and sorting, which need the whole match set. Same errors as
- * souk_search_query. */
+ * souk_search_query. When the budget's deadline or should_stop ends it early it still returns
+ * 0; souk_search_stopped tells why. */
 int souk_search_each(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
                      souk_match_fn fn, void *ctx, char *err, size_t errlen);
+
+/* 0 when the last search on s saw every match, else why it stopped (SOUK_STOP_*). */
+int souk_search_stopped(const souk_searcher *s);
 
 /* Receives one scored term of an explanation: the term, its wdf in the document, the document's
  * length, the term's BM25 termweight and its contribution to the score. */
