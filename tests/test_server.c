@@ -302,6 +302,7 @@ typedef struct load {
     atomic_int *stop;
     int ok, other, broken, done_ok;
     int per_conn;
+    int overloaded; /* of `other`: 429 with code "overloaded" and Retry-After */
 } load;
 
 /* Sends keep-alive searches until *stop; counts 200s, other complete answers, and broken
@@ -325,10 +326,15 @@ static void *load_main(void *arg)
                     l->broken++;
                 break;
             }
-            if (r.status == 200)
+            if (r.status == 200) {
                 l->ok++;
-            else
+            } else {
+                char code[64];
                 l->other++;
+                l->overloaded += r.status == 429 &&
+                                 strcmp(err_code(&r, code, sizeof code), "overloaded") == 0 &&
+                                 strcasestr(r.head, "\r\nRetry-After: 1\r\n") != NULL;
+            }
             int closing = strcasestr(r.head, "connection: close") != NULL;
             resp_free(&r);
             if (closing)
@@ -873,7 +879,8 @@ static void test_concurrency_and_commit(int port)
         l[i] = (load){port,  i % 2 ? "/v1/search?q=zqxcommitprobe" : "/v1/search?q=text+editor",
                       &stop, 0,
                       0,     0,
-                      0,     50};
+                      0,     50,
+                      0};
         pthread_create(&th[i], NULL, load_main, &l[i]);
     }
     usleep(200000);
@@ -1133,8 +1140,8 @@ static void test_graceful_shutdown(server *s)
     load l[4];
     pthread_t th[4];
     for (int i = 0; i < 4; i++) {
-        l[i] =
-            (load){s->port, "/v1/search?q=python+library&per_page=50", &stop, 0, 0, 0, 0, 1000000};
+        l[i] = (load){
+            s->port, "/v1/search?q=python+library&per_page=50", &stop, 0, 0, 0, 0, 1000000, 0};
         pthread_create(&th[i], NULL, load_main, &l[i]);
     }
     /* A request already sent when SIGTERM arrives still gets its whole answer. */
@@ -1218,21 +1225,23 @@ static void test_queue_mode(void)
     load l[16];
     pthread_t th[16];
     for (int i = 0; i < 16; i++) {
-        l[i] = (load){s.port, "/v1/search?q=python+library+module&per_page=50", &stop, 0, 0, 0, 0,
-                      1000};
+        l[i] = (load){
+            s.port, "/v1/search?q=python+library+module&per_page=50", &stop, 0, 0, 0, 0, 1000, 0};
         pthread_create(&th[i], NULL, load_main, &l[i]);
     }
     usleep(500000);
     atomic_store(&stop, 1);
-    int ok = 0, other = 0;
+    int ok = 0, other = 0, overloaded = 0;
     for (int i = 0; i < 16; i++) {
         pthread_join(th[i], NULL);
         ok += l[i].ok;
         other += l[i].other;
+        overloaded += l[i].overloaded;
         CHECK(l[i].broken == 0);
     }
     fprintf(stderr, "  queue mode with max_queue 1: %d answered, %d refused with 429\n", ok, other);
     CHECK(ok > 0 && other > 0);
+    CHECK(overloaded == other); /* every refusal is a 429 "overloaded" with Retry-After */
     REQUIRE(get(s.port, "/metrics", AKEY, &r) == 0);
     CHECK(strstr(r.body, "souk_http_requests_total{endpoint=\"other\",status=\"429\"}"));
     resp_free(&r);
@@ -1352,7 +1361,8 @@ static void test_snapshots(void)
         l[i] = (load){s.port, i % 2 ? "/v1/search?q=text+editor" : "/v1/search?q=&facets=section",
                       &stop,  0,
                       0,      0,
-                      0,      50};
+                      0,      50,
+                      0};
         REQUIRE(pthread_create(&th[i], NULL, load_main, &l[i]) == 0);
     }
     long long busy = update_commits(copy[2], records, nrec, commits);
