@@ -300,7 +300,7 @@ int sk_config_load(const char *path, const char *lang, sk_config **out, char *er
         *out = c;
         return 0;
     }
-    int rc = SOUK_EINVAL;
+    int rc = SOUK_EINVAL, development = 0;
     char *text = NULL;
     cJSON *root = NULL;
     FILE *f = fopen(path, "rb");
@@ -354,6 +354,14 @@ int sk_config_load(const char *path, const char *lang, sk_config **out, char *er
                                strlen(sec), (const uint8_t *)"souk cursor key v2", 18);
             c->has_cursor_key = 1;
             rc = 0;
+        } else if (strcmp(it->string, "development") == 0) {
+            rc = SOUK_EINVAL;
+            if (!cJSON_IsBool(it)) {
+                snprintf(err, errlen, "\"development\" must be true or false");
+                goto fail;
+            }
+            development = cJSON_IsTrue(it);
+            rc = 0;
         } else if (strcmp(it->string, "cors_origins") == 0) {
             rc = SOUK_EINVAL;
             if (!cJSON_IsArray(it)) {
@@ -385,12 +393,31 @@ int sk_config_load(const char *path, const char *lang, sk_config **out, char *er
         } else {
             snprintf(err, errlen,
                      "unknown field \"%s\" in config (known: search_keys, admin_keys, "
-                     "cors_origins, limits, synonyms, stop_words, profiles, cursor_secret)",
+                     "development, cors_origins, limits, synonyms, stop_words, profiles, "
+                     "cursor_secret)",
                      it->string);
             rc = SOUK_EINVAL;
         }
         if (rc)
             goto fail;
+    }
+    /* No keys opens every endpoint: only when the file says so, never by leaving keys out (a
+     * reload to a file that lost its keys would silently open a production server). */
+    if (c->nsearch_keys == 0 && c->nadmin_keys == 0 && !development) {
+        snprintf(err, errlen,
+                 "config %s has no search_keys or admin_keys, which would leave every endpoint "
+                 "open; add keys, or \"development\": true to serve it open on purpose",
+                 path);
+        rc = SOUK_EINVAL;
+        goto fail;
+    }
+    if (c->nsearch_keys + c->nadmin_keys > 0 && development) {
+        snprintf(err, errlen,
+                 "config %s sets \"development\": true and keys: drop one (development mode "
+                 "means no keys)",
+                 path);
+        rc = SOUK_EINVAL;
+        goto fail;
     }
     if ((rc = load_lexicon(cJSON_GetObjectItemCaseSensitive(root, "synonyms"),
                            cJSON_GetObjectItemCaseSensitive(root, "stop_words"), lang, c, err,

@@ -847,9 +847,11 @@ static void on_signal(uv_signal_t *h, int signum)
                     err);
             return;
         }
+        int open = c->nsearch_keys == 0 && c->nadmin_keys == 0;
         sk_state_set_config(&s->st, c);
         atomic_fetch_add(&s->st.reloads, 1);
-        fprintf(stderr, "souk-server: configuration reloaded\n");
+        fprintf(stderr, "souk-server: configuration reloaded%s\n",
+                open ? " (development mode: every endpoint is open)" : "");
         return;
     }
     fprintf(stderr, "souk-server: %s: draining\n", signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -865,8 +867,8 @@ static void on_signal(uv_signal_t *h, int signum)
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: souk-server --data DIR [--listen HOST:PORT] [--config FILE] [--threads N]\n"
-            "                   [--mode reuseport|queue] [--access-log FILE|-]\n"
+            "usage: souk-server --data DIR [--listen HOST:PORT] (--config FILE | --development)\n"
+            "                   [--threads N] [--mode reuseport|queue] [--access-log FILE|-]\n"
             "       souk-server --hash-key   (key on stdin; prints \"sha256:<hex>\")\n");
     return 2;
 }
@@ -892,9 +894,14 @@ int main(int argc, char **argv)
     int mode = MODE_QUEUE; /* measured the faster on two shared cores: docs/benchmarks.md */
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
     souk_alloc_init();
+    int development = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--hash-key") == 0)
             return hash_key();
+        if (strcmp(argv[i], "--development") == 0) {
+            development = 1;
+            continue;
+        }
         if (i + 1 >= argc)
             return usage();
         if (strcmp(argv[i], "--data") == 0)
@@ -920,6 +927,18 @@ int main(int argc, char **argv)
     }
     if (!data || threads < 1 || threads > 64)
         return usage();
+    /* Open endpoints only on request: without a config, --development; with one, its own
+     * "development": true (api/config.c). */
+    if (!s.config_path && !development) {
+        fprintf(stderr, "souk-server: no --config: give a config with keys (docs/api.md), or "
+                        "--development to serve with every endpoint open\n");
+        return 2;
+    }
+    if (s.config_path && development) {
+        fprintf(stderr, "souk-server: --development is for running without --config; in a "
+                        "config file, say \"development\": true\n");
+        return 2;
+    }
     signal(SIGPIPE, SIG_IGN);
 
     char host[64];

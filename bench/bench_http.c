@@ -318,8 +318,9 @@ static int server_start(const char *bin, const char *data, const char *mode, con
 {
     char out[PATH_MAX];
     snprintf(out, sizeof out, "%s/server.out", work);
-    char *argv[] = {(char *)bin, "--data",     (char *)data, "--listen",      "127.0.0.1:0",
-                    "--mode",    (char *)mode, "--threads",  (char *)threads, NULL};
+    char *argv[] = {(char *)bin,     "--data",        (char *)data, "--listen",
+                    "127.0.0.1:0",   "--mode",        (char *)mode, "--threads",
+                    (char *)threads, "--development", NULL};
     *pid = spawn(argv, cpu, out);
     for (int i = 0; i < 100; i++) {
         usleep(50000);

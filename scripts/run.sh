@@ -26,4 +26,4 @@ done
 LISTEN=${SOUK_LISTEN:-127.0.0.1:8080}
 echo "run: serving $DATA on http://$LISTEN (development mode: no keys; Ctrl-C stops)"
 echo "run: try: curl 'http://$LISTEN/v1/search?q=text+editor&per_page=3'"
-exec "$BIN/souk-server" --data "$DATA" --listen "$LISTEN" --access-log -
+exec "$BIN/souk-server" --data "$DATA" --listen "$LISTEN" --development --access-log -

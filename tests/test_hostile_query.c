@@ -135,13 +135,15 @@ typedef struct server {
     int port;
 } server;
 
-/* Writes the configuration: no keys (development mode), limits as given (a JSON fragment
- * without braces) plus, unless legacy, the budgets. */
+/* Writes the configuration: no keys (development mode, said explicitly unless legacy: the
+ * older server knows no "development"), limits as given (a JSON fragment without braces) plus,
+ * unless legacy, the budgets. */
 static void write_config(const char *limits, const char *budgets)
 {
     FILE *f = fopen(cfg_path, "w");
     REQUIRE(f);
-    fprintf(f, "{\"limits\":{\"max_query_bytes\":1024%s%s%s%s}}\n", limits[0] ? "," : "", limits,
+    fprintf(f, "{%s\"limits\":{\"max_query_bytes\":1024%s%s%s%s}}\n",
+            legacy ? "" : "\"development\":true,", limits[0] ? "," : "", limits,
             !legacy && budgets[0] ? "," : "", legacy ? "" : budgets);
     fclose(f);
 }

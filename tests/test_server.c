@@ -186,6 +186,7 @@ typedef struct server {
     int port;
 } server;
 
+/* with_log 2: no config file, --development instead (every endpoint open). */
 static void start_server(server *s, const char *mode, int with_log)
 {
     int pfd[2];
@@ -195,9 +196,13 @@ static void start_server(server *s, const char *mode, int with_log)
     if (s->pid == 0) {
         dup2(pfd[1], 1);
         close(pfd[0]);
-        execl(SOUK_BIN_DIR "/souk-server", "souk-server", "--data", data_dir, "--listen",
-              "127.0.0.1:0", "--config", cfg_path, "--threads", "2", "--mode", mode,
-              with_log ? "--access-log" : NULL, log_path, (char *)NULL);
+        if (with_log == 2)
+            execl(SOUK_BIN_DIR "/souk-server", "souk-server", "--data", data_dir, "--listen",
+                  "127.0.0.1:0", "--development", "--threads", "2", "--mode", mode, (char *)NULL);
+        else
+            execl(SOUK_BIN_DIR "/souk-server", "souk-server", "--data", data_dir, "--listen",
+                  "127.0.0.1:0", "--config", cfg_path, "--threads", "2", "--mode", mode,
+                  with_log ? "--access-log" : NULL, log_path, (char *)NULL);
         _exit(127);
     }
     close(pfd[1]);
@@ -1389,6 +1394,75 @@ static void test_snapshots(void)
         free(records[i]);
 }
 
+/* Runs souk-server with args and no wait for a port: its exit status and its stderr. */
+static int server_refuses(const char *args, char *msg, size_t cap)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "'%s/souk-server' --data '%s' --listen 127.0.0.1:0 %s 2>&1 >/dev/null", SOUK_BIN_DIR,
+             data_dir, args);
+    FILE *p = popen(cmd, "r");
+    REQUIRE(p);
+    size_t n = fread(msg, 1, cap - 1, p);
+    msg[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* Development mode (every endpoint open) only on request: --development without a config, or
+ * "development": true in one. A config without keys that does not say so is refused, at start
+ * and on reload, so a reload can never silently open a server that had keys. */
+static void test_development_mode(void)
+{
+    char msg[1024], args[700];
+    CHECK(server_refuses("", msg, sizeof msg) == 2 && strstr(msg, "--development"));
+    FILE *f = fopen(cfg_path, "w");
+    REQUIRE(f);
+    fputs("{\"cors_origins\":[\"*\"]}\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "--config '%s'", cfg_path);
+    CHECK(server_refuses(args, msg, sizeof msg) == 1 &&
+          strstr(msg, "no search_keys or admin_keys"));
+    snprintf(args, sizeof args, "--config '%s' --development", cfg_path);
+    CHECK(server_refuses(args, msg, sizeof msg) == 2);
+
+    server s;
+    resp r;
+    start_server(&s, "queue", 2); /* --development */
+    REQUIRE(get(s.port, "/v1/search?q=editor", NULL, &r) == 0);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    REQUIRE(get(s.port, "/metrics", NULL, &r) == 0);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    CHECK(stop_server(&s) == 0);
+
+    f = fopen(cfg_path, "w");
+    REQUIRE(f);
+    fputs("{\"development\":true}\n", f);
+    fclose(f);
+    start_server(&s, "queue", 0);
+    REQUIRE(get(s.port, "/v1/search?q=editor", NULL, &r) == 0);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    CHECK(stop_server(&s) == 0);
+
+    /* A server with keys reloaded to a file that lost them keeps its keys. */
+    write_config(SKEY, NULL);
+    start_server(&s, "queue", 0);
+    f = fopen(cfg_path, "w");
+    REQUIRE(f);
+    fputs("{\"cors_origins\":[\"*\"]}\n", f);
+    fclose(f);
+    kill(s.pid, SIGHUP);
+    usleep(300000);
+    REQUIRE(get(s.port, "/v1/search?q=editor", NULL, &r) == 0);
+    EXPECT_ERR(r, 401, "missing_credentials");
+    resp_free(&r);
+    CHECK(stop_server(&s) == 0);
+    write_config(SKEY, NULL);
+}
+
 int main(void)
 {
     souk_alloc_init();
@@ -1421,6 +1495,7 @@ int main(void)
     test_graceful_shutdown(&s);
     test_queue_mode();
     test_snapshots();
+    test_development_mode();
 
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
