@@ -750,6 +750,130 @@ static void test_bad_input(int port)
     resp_free(&r);
 }
 
+/* Reads what the server sends on fd until it closes (or 3 s pass); returns the bytes read and
+ * whether it closed. */
+static size_t read_until_close(int fd, char *buf, size_t cap, int *closed)
+{
+    size_t len = 0;
+    *closed = 0;
+    struct timeval tv = {3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    for (;;) {
+        ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+        if (n == 0)
+            *closed = 1;
+        if (n <= 0 || len + (size_t)n >= cap - 1) {
+            if (n > 0)
+                len += (size_t)n;
+            break;
+        }
+        len += (size_t)n;
+    }
+    buf[len] = 0;
+    return len;
+}
+
+/* HTTP as clients speak it: Expect: 100-continue, HTTP/1.0 (closed after the answer), HEAD
+ * where documented (headers and no body) and 405 with Allow where not, a protocol upgrade
+ * refused, CORS for an allowed and a foreign origin, and a framing error answered and closed. */
+static void test_http_protocol(int port)
+{
+    char *buf = malloc(1 << 16), raw[1024];
+    int closed;
+    /* Expect: 100-continue: the interim answer comes before the body is sent. */
+    const char *body = "{\"q\":\"editor\"}";
+    int fd = dial(port);
+    REQUIRE(fd >= 0);
+    int n = snprintf(raw, sizeof raw,
+                     "POST /v1/search HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\nContent-Type: "
+                     "application/json\r\nContent-Length: %zu\r\nExpect: 100-continue\r\n"
+                     "Connection: close\r\n\r\n",
+                     SKEY, strlen(body));
+    REQUIRE(send_all(fd, raw, (size_t)n) == 0);
+    ssize_t got = recv(fd, buf, 64, 0);
+    CHECK(got >= 25 && strncmp(buf, "HTTP/1.1 100 Continue\r\n\r\n", 25) == 0);
+    REQUIRE(send_all(fd, body, strlen(body)) == 0);
+    read_until_close(fd, buf, 1 << 16, &closed);
+    CHECK(strncmp(buf, "HTTP/1.1 200 ", 13) == 0 && strstr(buf, "\"hits\":[{") && closed);
+    close(fd);
+
+    /* HTTP/1.0 without keep-alive: answered, then closed. */
+    fd = dial(port);
+    n = snprintf(raw, sizeof raw, "GET /v1/search?q=editor HTTP/1.0\r\nX-Api-Key: %s\r\n\r\n",
+                 SKEY);
+    REQUIRE(send_all(fd, raw, (size_t)n) == 0);
+    read_until_close(fd, buf, 1 << 16, &closed);
+    CHECK(strncmp(buf, "HTTP/1.1 200 ", 13) == 0 && strcasestr(buf, "\r\nConnection: close\r\n") &&
+          closed);
+    close(fd);
+
+    /* HEAD: the headers of the GET, Content-Length included, no body. */
+    fd = dial(port);
+    n = snprintf(raw, sizeof raw,
+                 "HEAD /v1/items/0ad HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\nConnection: "
+                 "close\r\n\r\n",
+                 SKEY);
+    REQUIRE(send_all(fd, raw, (size_t)n) == 0);
+    size_t len = read_until_close(fd, buf, 1 << 16, &closed);
+    const char *end = strstr(buf, "\r\n\r\n");
+    const char *cl = strcasestr(buf, "\r\nContent-Length: ");
+    CHECK(strncmp(buf, "HTTP/1.1 200 ", 13) == 0 && end && cl && atoi(cl + 18) > 0 &&
+          (size_t)(end + 4 - buf) == len && closed);
+    close(fd);
+    /* HEAD where it is not documented: 405 naming what is allowed, still without a body. */
+    fd = dial(port);
+    n = snprintf(raw, sizeof raw,
+                 "HEAD /v1/search?q=editor HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\nConnection: "
+                 "close\r\n\r\n",
+                 SKEY);
+    REQUIRE(send_all(fd, raw, (size_t)n) == 0);
+    len = read_until_close(fd, buf, 1 << 16, &closed);
+    end = strstr(buf, "\r\n\r\n");
+    CHECK(strncmp(buf, "HTTP/1.1 405 ", 13) == 0 &&
+          strcasestr(buf, "\r\nAllow: GET, POST, OPTIONS\r\n") && end &&
+          (size_t)(end + 4 - buf) == len);
+    close(fd);
+    resp r;
+
+    /* Upgrade: refused, named. */
+    n = snprintf(raw, sizeof raw,
+                 "GET /v1/search?q=editor HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\nConnection: "
+                 "Upgrade\r\nUpgrade: websocket\r\n\r\n",
+                 SKEY);
+    REQUIRE(request(port, raw, (size_t)n, &r) == 0);
+    EXPECT_ERR(r, 400, "bad_request");
+    resp_free(&r);
+
+    /* CORS: an allowed origin is echoed with Vary: Origin, a foreign one gets no CORS header. */
+    n = snprintf(raw, sizeof raw,
+                 "GET /v1/search?q=editor HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\nOrigin: "
+                 "https://shop.example\r\n\r\n",
+                 SKEY);
+    REQUIRE(request(port, raw, (size_t)n, &r) == 0);
+    CHECK(r.status == 200 &&
+          strcasestr(r.head, "\r\nAccess-Control-Allow-Origin: https://shop.example\r\n") &&
+          strcasestr(r.head, "\r\nVary: Origin\r\n"));
+    resp_free(&r);
+    n = snprintf(raw, sizeof raw,
+                 "GET /v1/search?q=editor HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\nOrigin: "
+                 "https://evil.example\r\n\r\n",
+                 SKEY);
+    REQUIRE(request(port, raw, (size_t)n, &r) == 0);
+    CHECK(r.status == 200 && !strcasestr(r.head, "Access-Control-Allow-Origin"));
+    resp_free(&r);
+
+    /* A framing error is answered and the connection closed: the request after it, on the same
+     * connection, is never read. */
+    fd = dial(port);
+    const char *bad = "GARBAGE\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+    REQUIRE(send_all(fd, bad, strlen(bad)) == 0);
+    read_until_close(fd, buf, 1 << 16, &closed);
+    CHECK(strncmp(buf, "HTTP/1.1 400 ", 13) == 0 && strstr(buf, "\"bad_request\"") && closed &&
+          !strstr(buf + 13, "HTTP/1.1 200"));
+    close(fd);
+    free(buf);
+}
+
 static void test_pipelining_and_cors(int port)
 {
     int fd = dial(port);
@@ -1278,6 +1402,16 @@ static int active_readers(const char *data)
     return active;
 }
 
+/* The snapshots still held after up to 2 s: the warmer may be building the last commit's
+ * caches (a short, allowed hold); a snapshot kept by a request that ended stays. */
+static int readers_left(const char *data)
+{
+    int held = 0;
+    for (int i = 0; i < 40 && (held = active_readers(data)) != 0; i++)
+        usleep(50000);
+    return held;
+}
+
 static long long file_size(const char *path)
 {
     struct stat st;
@@ -1352,7 +1486,7 @@ static void test_snapshots(void)
     CHECK(r.status == 200);
     resp_free(&r);
     long long idle = update_commits(copy[1], records, nrec, commits);
-    int held = active_readers(copy[1]);
+    int held = readers_left(copy[1]);
     CHECK(held == 0);
     CHECK(stop_server(&s) == 0);
 
@@ -1378,7 +1512,7 @@ static void test_snapshots(void)
         ok += l[i].ok;
     }
     CHECK(ok > 0);
-    int held_after = active_readers(copy[2]); /* the load has stopped: nothing is held */
+    int held_after = readers_left(copy[2]); /* the load has stopped: nothing is held */
     CHECK(held_after == 0);
     CHECK(stop_server(&s) == 0);
     memcpy(data_dir, saved, sizeof saved);
@@ -1581,6 +1715,7 @@ int main(void)
     test_endpoints(s.port);
     test_bad_input(s.port);
     test_pipelining_and_cors(s.port);
+    test_http_protocol(s.port);
     test_timeouts_and_cap(s.port);
     test_concurrency_and_commit(s.port);
     test_warmer(s.port);
