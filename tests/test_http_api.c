@@ -5,22 +5,23 @@
  *  - explain and did_you_mean on every path (filter, facets, sort, boost, cursor): the parts of
  *    an explanation add up to the hit's score within 1e-9 on many real queries;
  *  - every limit of the config's limits table that a request can reach (max_per_page also as
- *    the default page size) at the limit and one past it;
+ *    the default page size) at the limit and one past it, the header and idle timeouts with a
+ *    margin either side;
  *  - /metrics latency histograms by endpoint and status class, counted.
- * The timeouts, max_queue, max_output_bytes and max_search_ms are covered by test_server.c and
- * test_hostile_query.c. */
+ * send_timeout_ms, max_queue, max_output_bytes and max_search_ms are covered by test_server.c,
+ * test_hostile_http.c and test_hostile_query.c. */
 #include "check.h"
 #include "souk/souk.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
-#include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 
 static char dir[] = "/tmp/souk-test-http-api-XXXXXX";
 static char data_dir[512], cfg_path[512];
@@ -172,9 +173,6 @@ static void start_server(server *s)
     if (s->pid == 0) {
         dup2(pfd[1], 1);
         close(pfd[0]);
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0)
-            dup2(devnull, 2); /* the development-mode notice */
         execl(SOUK_BIN_DIR "/souk-server", "souk-server", "--data", data_dir, "--listen",
               "127.0.0.1:0", "--config", cfg_path, "--threads", "2", (char *)NULL);
         _exit(127);
@@ -511,6 +509,13 @@ static int nhits(const resp *r)
     return n;
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 /* A /metrics value for a series (0 when absent). */
 static unsigned long long metric(int port, const char *series)
 {
@@ -529,7 +534,8 @@ static void test_limits_and_metrics(void)
 {
     write_config("\"max_per_page\":2,\"max_depth\":20,\"max_facets\":2,\"max_query_bytes\":16,"
                  "\"max_header_bytes\":600,\"max_url_bytes\":300,\"max_body_bytes\":200,"
-                 "\"max_header_count\":5,\"max_connections\":8,\"max_query_terms\":3",
+                 "\"max_header_count\":5,\"max_connections\":8,\"max_query_terms\":3,"
+                 "\"idle_timeout_ms\":1000,\"header_timeout_ms\":500",
                  0);
     server s;
     start_server(&s);
@@ -542,10 +548,10 @@ static void test_limits_and_metrics(void)
     CHECK(metric(port, HIST "{endpoint=\"metrics\",status_class=\"2xx\"} ") == 1);
 
     /* max_connections (8): seven held open, the eighth answers, the ninth is refused. */
+    const char *hz = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
     int held[8];
     for (int i = 0; i < 7; i++) {
         held[i] = dial(port);
-        const char *hz = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
         REQUIRE(exchange(held[i], hz, strlen(hz), &r) == 0);
         CHECK(r.status == 200);
         free(r.body);
@@ -564,8 +570,39 @@ static void test_limits_and_metrics(void)
     for (int i = 0; i < 8; i++)
         close(held[i]);
     /* The refused connection holds its place while the server lingers on it (2 s, reading
-     * nothing), as do the framing errors below: this part comes first. */
-    usleep(2200 * 1000);
+     * nothing), as do the framing errors below: this part comes first, and the timeouts are
+     * tested while it lingers. */
+    double t0 = now_s();
+
+    /* idle_timeout_ms (1000): a keep-alive connection idle for 300 ms still answers; one idle
+     * past the limit is closed. header_timeout_ms (500): a request whose end never comes is
+     * answered 408 once its first byte is 500 ms old. Margins, not exact edges: timers. */
+    int idle = dial(port), slow = dial(port);
+    REQUIRE(exchange(idle, hz, strlen(hz), &r) == 0);
+    CHECK(r.status == 200);
+    free(r.body);
+    double t_slow = now_s();
+    REQUIRE(send(slow, hz, strlen(hz) - 2, MSG_NOSIGNAL) > 0); /* all but the final CRLF */
+    usleep(300 * 1000);
+    REQUIRE(exchange(idle, hz, strlen(hz), &r) == 0);
+    EXPECT_STATUS(r, 200, "after 300 ms idle");
+    free(r.body);
+    double t_idle = now_s();
+    REQUIRE(exchange(slow, "", 0, &r) == 0);
+    EXPECT_STATUS(r, 408, "a request unfinished for 500 ms");
+    double t408 = now_s() - t_slow;
+    CHECK(t408 >= 0.45);
+    free(r.body);
+    char byte;
+    CHECK(recv(idle, &byte, 1, 0) == 0); /* closed by the server */
+    double idled = now_s() - t_idle;
+    CHECK(idled >= 0.95 && idled < 5);
+    fprintf(stderr, "  408 after %.2f s, idle connection closed after %.2f s\n", t408, idled);
+    close(idle);
+    close(slow);
+    double waited = now_s() - t0;
+    if (waited < 2.2)
+        usleep((useconds_t)((2.2 - waited) * 1e6));
 
     /* max_per_page: the default page size is cut to it. */
     get(port, "/v1/search?q=editor", &r);
@@ -662,8 +699,8 @@ static void test_limits_and_metrics(void)
      * connection cap under "other". */
     CHECK_EQ_U64(metric(port, HIST "{endpoint=\"search\",status_class=\"2xx\"} "), 9);
     CHECK_EQ_U64(metric(port, HIST "{endpoint=\"search\",status_class=\"4xx\"} "), 6);
-    CHECK_EQ_U64(metric(port, HIST "{endpoint=\"healthz\",status_class=\"2xx\"} "), 10);
-    CHECK_EQ_U64(metric(port, HIST "{endpoint=\"other\",status_class=\"4xx\"} "), 4);
+    CHECK_EQ_U64(metric(port, HIST "{endpoint=\"healthz\",status_class=\"2xx\"} "), 12);
+    CHECK_EQ_U64(metric(port, HIST "{endpoint=\"other\",status_class=\"4xx\"} "), 5);
     CHECK_EQ_U64(metric(port, HIST "{endpoint=\"other\",status_class=\"5xx\"} "), 1);
     CHECK_EQ_U64(metric(port, HIST "{endpoint=\"metrics\",status_class=\"2xx\"} "), 7);
     CHECK(metric(port, "souk_http_request_duration_seconds_bucket{endpoint=\"search\","
