@@ -158,13 +158,15 @@ void sk_http_next(sk_http *h);
 enum { EP_SEARCH, EP_ITEMS, EP_HEALTHZ, EP_METRICS, EP_OTHER, EP_COUNT };
 #define SK_NSTATUS 17
 #define SK_NBUCKETS 16
+/* Status classes of the latency histograms: 1xx to 5xx (anything else counts as 5xx). */
+#define SK_NCLASSES 5
 
 /* Counters of one thread. Only the owning thread writes them (relaxed stores); /metrics sums
  * every registered set. */
 typedef struct sk_metrics {
     atomic_uint_fast64_t count[EP_COUNT][SK_NSTATUS];
-    atomic_uint_fast64_t bucket[EP_COUNT][SK_NBUCKETS];
-    atomic_uint_fast64_t sum_us[EP_COUNT];
+    atomic_uint_fast64_t bucket[EP_COUNT][SK_NCLASSES][SK_NBUCKETS];
+    atomic_uint_fast64_t sum_us[EP_COUNT][SK_NCLASSES];
     atomic_uint_fast64_t searches_timed_out; /* stopped by limits.max_search_ms or the drain */
     atomic_uint_fast64_t searches_cancelled; /* stopped because the client went away */
     struct sk_metrics *next;

@@ -1,6 +1,7 @@
 /* ep_metrics.c: GET /metrics in the Prometheus text format (version 0.0.4): request counts by
- * endpoint and status, latency histograms by endpoint, open connections, configuration
- * reloads, and the index's generation, documents and file size. Needs an admin key. */
+ * endpoint and status, latency histograms by endpoint and status class (1xx to 5xx), open
+ * connections, configuration reloads, and the index's generation, documents and file size
+ * (docs/api.md lists every name). Needs an admin key. */
 #include "api_int.h"
 #include "souk/souk.h"
 
@@ -14,8 +15,9 @@ static const char *const ep_label[EP_COUNT] = {"search", "items", "healthz", "me
 int sk_ep_metrics(sk_ctx *c)
 {
     sk_server_state *st = c->w->st;
-    uint64_t count[EP_COUNT][SK_NSTATUS] = {{0}}, bucket[EP_COUNT][SK_NBUCKETS] = {{0}},
-             sum[EP_COUNT] = {0}, timed_out = 0, cancelled = 0;
+    uint64_t count[EP_COUNT][SK_NSTATUS] = {{0}},
+             bucket[EP_COUNT][SK_NCLASSES][SK_NBUCKETS] = {{{0}}},
+             sum[EP_COUNT][SK_NCLASSES] = {{0}}, timed_out = 0, cancelled = 0;
     pthread_mutex_lock(st->metrics_lock);
     for (sk_metrics *m = st->metrics; m; m = m->next) {
         timed_out += LOAD(m->searches_timed_out);
@@ -23,9 +25,11 @@ int sk_ep_metrics(sk_ctx *c)
         for (int e = 0; e < EP_COUNT; e++) {
             for (int s = 0; s < SK_NSTATUS; s++)
                 count[e][s] += LOAD(m->count[e][s]);
-            for (int b = 0; b < SK_NBUCKETS; b++)
-                bucket[e][b] += LOAD(m->bucket[e][b]);
-            sum[e] += LOAD(m->sum_us[e]);
+            for (int k = 0; k < SK_NCLASSES; k++) {
+                for (int b = 0; b < SK_NBUCKETS; b++)
+                    bucket[e][k][b] += LOAD(m->bucket[e][k][b]);
+                sum[e][k] += LOAD(m->sum_us[e][k]);
+            }
         }
     }
     pthread_mutex_unlock(st->metrics_lock);
@@ -46,28 +50,36 @@ int sk_ep_metrics(sk_ctx *c)
                           ep_label[e], code, (unsigned long long)count[e][s]);
         }
     sk_buf_str(o, "# HELP souk_http_request_duration_seconds Time from a complete request to "
-                  "its response.\n# TYPE souk_http_request_duration_seconds histogram\n");
-    for (int e = 0; e < EP_COUNT; e++) {
-        uint64_t cum = 0;
-        for (int b = 0; b < SK_NBUCKETS; b++) {
-            cum += bucket[e][b];
-            if (b < SK_NBUCKETS - 1)
-                sk_buf_printf(o,
-                              "souk_http_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"}"
-                              " %llu\n",
-                              ep_label[e], sk_bucket_le_us[b] / 1e6, (unsigned long long)cum);
-            else
-                sk_buf_printf(
-                    o,
-                    "souk_http_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"}"
-                    " %llu\n",
-                    ep_label[e], (unsigned long long)cum);
+                  "its response, by endpoint and status class.\n"
+                  "# TYPE souk_http_request_duration_seconds histogram\n");
+    /* A series appears once a response of its endpoint and class has been counted, as the
+     * Prometheus client libraries do with labelled series. */
+    for (int e = 0; e < EP_COUNT; e++)
+        for (int k = 0; k < SK_NCLASSES; k++) {
+            uint64_t cum = 0;
+            for (int b = 0; b < SK_NBUCKETS; b++)
+                cum += bucket[e][k][b];
+            if (!cum)
+                continue;
+            char lab[64];
+            snprintf(lab, sizeof lab, "endpoint=\"%s\",status_class=\"%dxx\"", ep_label[e], k + 1);
+            cum = 0;
+            for (int b = 0; b < SK_NBUCKETS; b++) {
+                cum += bucket[e][k][b];
+                if (b < SK_NBUCKETS - 1)
+                    sk_buf_printf(o,
+                                  "souk_http_request_duration_seconds_bucket{%s,le=\"%g\"} %llu\n",
+                                  lab, sk_bucket_le_us[b] / 1e6, (unsigned long long)cum);
+                else
+                    sk_buf_printf(
+                        o, "souk_http_request_duration_seconds_bucket{%s,le=\"+Inf\"} %llu\n", lab,
+                        (unsigned long long)cum);
+            }
+            sk_buf_printf(o, "souk_http_request_duration_seconds_sum{%s} %.6f\n", lab,
+                          sum[e][k] / 1e6);
+            sk_buf_printf(o, "souk_http_request_duration_seconds_count{%s} %llu\n", lab,
+                          (unsigned long long)cum);
         }
-        sk_buf_printf(o, "souk_http_request_duration_seconds_sum{endpoint=\"%s\"} %.6f\n",
-                      ep_label[e], sum[e] / 1e6);
-        sk_buf_printf(o, "souk_http_request_duration_seconds_count{endpoint=\"%s\"} %llu\n",
-                      ep_label[e], (unsigned long long)cum);
-    }
     sk_buf_printf(o,
                   "# HELP souk_http_open_connections Connections open now.\n"
                   "# TYPE souk_http_open_connections gauge\nsouk_http_open_connections %ld\n",

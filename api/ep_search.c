@@ -117,11 +117,19 @@ static int set_param(sk_ctx *c, sparams *p, int id, const char *s, size_t n, con
         if (id == P_PAGE || id == P_PER_PAGE || id == P_FACET_SIZE) {
             if (!cJSON_IsNumber(jv))
                 return sk_fail(c, 400, "invalid_parameter", name, "%s must be a number", name);
-        } else if (id == P_EXPLAIN || id == P_PREFIX) {
-            if (!cJSON_IsBool(jv))
+        } else if (id == P_EXPLAIN || id == P_PREFIX || id == P_TYPO || id == P_SUGGEST ||
+                   id == P_HIGHLIGHT) {
+            /* A JSON boolean, as a frontend sends it; the GET spellings ("true", "1", ...) as
+             * strings are accepted too, for clients written against the query string. */
+            if (cJSON_IsBool(jv)) {
+                s = cJSON_IsTrue(jv) ? "true" : "false";
+                n = strlen(s);
+            } else if (cJSON_IsString(jv)) {
+                s = jv->valuestring;
+                n = strlen(s);
+            } else {
                 return sk_fail(c, 400, "invalid_parameter", name, "%s must be true or false", name);
-            *(id == P_EXPLAIN ? &p->explain : &p->prefix) = cJSON_IsTrue(jv);
-            return 0;
+            }
         } else {
             if (!cJSON_IsString(jv))
                 return sk_fail(c, 400, "invalid_parameter", name, "%s must be a string", name);
@@ -330,17 +338,43 @@ static int parse_post(sk_ctx *c, sparams *p)
 typedef struct explain_out {
     sk_buf *b;
     int first;
+    const souk_query *q; /* the query as parsed, before synonyms, typos and codes */
 } explain_out;
 
-static void on_term(void *ctx, const char *term, size_t len, uint32_t wdf, uint32_t doclen,
-                    double termweight, double part)
+/* What a scored term is to the query the user typed: "term" (one of its words), "prefix" (a
+ * completion of a wildcard or of the partial last word), "typo" (a candidate one or two edits
+ * away, weighted down), "code" (a part number's joined code) or "synonym" (added by a synonym
+ * group of the configuration). */
+static const char *term_kind(const souk_query *q, const souk_explain_part *p)
+{
+    if (p->factor != 1.0)
+        return "typo";
+    if (p->len > 6 && memcmp(p->term, "XCODE:", 6) == 0)
+        return "code";
+    for (size_t i = 0; q && i < q->nnodes; i++) {
+        const souk_qnode *n = &q->nodes[i];
+        if (!n->term)
+            continue;
+        if (n->op == SOUK_QOP_TERM && n->term_len == p->len &&
+            memcmp(n->term, p->term, p->len) == 0)
+            return "term";
+        if (n->op == SOUK_QOP_WILDCARD && n->term_len <= p->len &&
+            memcmp(n->term, p->term, n->term_len) == 0)
+            return "prefix";
+    }
+    return "synonym";
+}
+
+static void on_part(void *ctx, const souk_explain_part *p)
 {
     explain_out *e = ctx;
     sk_buf_str(e->b, e->first ? "{\"term\":" : ",{\"term\":");
     e->first = 0;
-    sk_buf_json_str(e->b, term, len);
-    sk_buf_printf(e->b, ",\"wdf\":%u,\"doclen\":%u,\"termweight\":%.17g,\"score\":%.17g}", wdf,
-                  doclen, termweight, part);
+    sk_buf_json_str(e->b, p->term, p->len);
+    sk_buf_printf(e->b,
+                  ",\"kind\":\"%s\",\"wdf\":%u,\"doclen\":%u,\"termweight\":%.17g,"
+                  "\"factor\":%.17g,\"score\":%.17g}",
+                  term_kind(e->q, p), p->wdf, p->doclen, p->termweight, p->factor, p->part);
 }
 
 /* Field id of name[0..n) in the index's schema, or -1. */
@@ -676,6 +710,47 @@ static void count_stopped(sk_ctx *c, const stop_state *ss, int stopped)
         atomic_fetch_add_explicit(&c->w->m->searches_timed_out, 1, memory_order_relaxed);
 }
 
+/* ,"did_you_mean":"..." for a query that found nothing, when the spelling table has a
+ * suggestion. */
+static void write_suggestion(sk_ctx *c, const souk_query *pq)
+{
+    char *sugg = NULL;
+    if (souk_suggest(c->w->searcher, pq, &sugg) == 0 && sugg) {
+        sk_buf_str(c->out, ",\"did_you_mean\":");
+        sk_buf_json_str(c->out, sugg, strlen(sugg));
+    }
+    souk_free(sugg);
+}
+
+/* ,"explain":[...] for one hit of the storefront path: every scored term's part (typo
+ * candidates and synonyms are terms of the rewritten query, with their weight factor already
+ * in their part), then the business boost's part, so the parts add up to the hit's score. pq
+ * is NULL when browsing (score: the boost alone). */
+static void write_find_explain(sk_ctx *c, const souk_query *pq, const souk_find_opts *o,
+                               const souk_find_result *res, uint32_t docid)
+{
+    sk_buf *b = c->out;
+    explain_out e = {b, 1, pq};
+    sk_buf_str(b, ",\"explain\":[");
+    if (pq) {
+        double total;
+        souk_search_explain_parts(c->w->searcher, pq, &o->search, docid, on_part, &e, &total);
+    }
+    if (o->boost_field >= 0) {
+        double value;
+        double part = souk_find_boost(res, o, docid, &value);
+        const char *fname = souk_index_schema(c->w->st->ix)->fields[o->boost_field].name;
+        sk_buf_str(b, e.first ? "{\"boost\":" : ",{\"boost\":");
+        sk_buf_json_str(b, fname, strlen(fname));
+        if (isnan(value))
+            sk_buf_str(b, ",\"value\":null");
+        else
+            sk_buf_printf(b, ",\"value\":%.17g", value);
+        sk_buf_printf(b, ",\"weight\":%.17g,\"score\":%.17g}", o->boost_weight, part);
+    }
+    sk_buf_str(b, "]");
+}
+
 /* The storefront path: filter, facets, sort or boost over the whole match set. */
 static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_search_opts *so,
                     const stop_state *ss)
@@ -749,12 +824,19 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
         sk_buf_json_str(b, id, il);
         sk_buf_printf(b, ",\"score\":%.17g,\"fields\":", res.hits[i].score);
         sk_buf_add(b, jl ? json : "{}", jl ? jl : 2);
-        if (hl && sk_now_ns() < deadline) /* past the time budget: hits without highlights */
+        /* Past the time budget: hits without highlights and explanations. */
+        int late = res.stopped || sk_now_ns() >= deadline;
+        if (hl && !late)
             write_highlight(c, hl, json, jl);
+        if (p->explain && !late)
+            write_find_explain(c, pq, &o, &res, res.hits[i].docid);
         sk_buf_str(b, "}");
     }
     souk_highlighter_free(hl);
-    sk_buf_str(b, "],\"facets\":{");
+    sk_buf_str(b, "]");
+    if (p->suggest && res.total == 0 && !res.stopped && pq)
+        write_suggestion(c, pq);
+    sk_buf_str(b, ",\"facets\":{");
     for (size_t f = 0; f < res.nfacets; f++) {
         const souk_facet_result *fr = &res.facets[f];
         const char *fname = schema->fields[fr->field].name;
@@ -791,7 +873,15 @@ static int search(sk_ctx *c, sparams *pp);
 
 int sk_ep_search(sk_ctx *c)
 {
-    sparams p = {.q = &c->w->scratch, .page = 1, .per_page = 10};
+    /* The default page size is 10, cut to the limits: a default never exceeds what a request
+     * may ask for (docs/api.md, per_page). */
+    const sk_limits *lim = &c->cfg->limits;
+    uint32_t per_page = 10;
+    if (per_page > lim->max_per_page)
+        per_page = lim->max_per_page;
+    if (per_page > lim->max_depth)
+        per_page = lim->max_depth;
+    sparams p = {.q = &c->w->scratch, .page = 1, .per_page = per_page};
     c->w->scratch.len = 0;
     int rc = c->req->method == HTTP_POST ? parse_post(c, &p) : parse_get(c, &p);
     if (!rc && p.profile)
@@ -908,24 +998,20 @@ static int search(sk_ctx *c, sparams *pp)
         if (hl && !late)
             write_highlight(c, hl, json, jl);
         if (p.explain && !late) {
-            explain_out e = {b, 1};
+            explain_out e = {b, 1, pq};
             double total;
             sk_buf_str(b, ",\"explain\":[");
-            souk_search_explain(w->searcher, pq, &o, w->hits[i].docid, on_term, &e, &total);
+            if (pq != &browse)
+                souk_search_explain_parts(w->searcher, pq, &o, w->hits[i].docid, on_part, &e,
+                                          &total);
             sk_buf_str(b, "]");
         }
         sk_buf_str(b, "}");
     }
     souk_highlighter_free(hl);
     sk_buf_str(b, "]");
-    if (p.suggest && n == 0 && pq != &browse) { /* nothing found: "did you mean" */
-        char *sugg = NULL;
-        if (souk_suggest(w->searcher, pq, &sugg) == 0 && sugg) {
-            sk_buf_str(b, ",\"did_you_mean\":");
-            sk_buf_json_str(b, sugg, strlen(sugg));
-        }
-        souk_free(sugg);
-    }
+    if (p.suggest && n == 0 && pq != &browse) /* nothing found: "did you mean" */
+        write_suggestion(c, pq);
     if (n > first && n - first == p.per_page) { /* by relevance: (score, docid) */
         souk_find_after next = {.score = w->hits[n - 1].score, .docid = w->hits[n - 1].docid};
         write_cursor(c, &p, &next, 0);

@@ -68,6 +68,7 @@ void sk_metrics_record(sk_metrics *m, int ep, int status, uint64_t us)
         si++;
     if (sk_status_codes[si] != status)
         si = SK_NSTATUS - 2; /* the slot of every other status */
+    int cl = status >= 100 && status < 600 ? status / 100 - 1 : SK_NCLASSES - 1;
     int b = 0;
     while (b < SK_NBUCKETS - 1 && (double)us > sk_bucket_le_us[b])
         b++;
@@ -76,8 +77,8 @@ void sk_metrics_record(sk_metrics *m, int ep, int status, uint64_t us)
     atomic_store_explicit(&(x), atomic_load_explicit(&(x), memory_order_relaxed) + (v),            \
                           memory_order_relaxed)
     BUMP(m->count[ep][si], 1);
-    BUMP(m->bucket[ep][b], 1);
-    BUMP(m->sum_us[ep], us);
+    BUMP(m->bucket[ep][cl][b], 1);
+    BUMP(m->sum_us[ep][cl], us);
 #undef BUMP
 }
 

@@ -150,6 +150,19 @@ void souk_find_position(const souk_find_result *res, const souk_find_opts *o, si
     out->docid = h->docid;
 }
 
+double souk_find_boost(const souk_find_result *res, const souk_find_opts *o, uint32_t docid,
+                       double *value)
+{
+    double v = NAN;
+    if (o->boost_field >= 0 && res->cols && docid < res->cols->ndocs &&
+        res->cols->col[o->boost_field].num)
+        v = res->cols->col[o->boost_field].num[docid];
+    if (value)
+        *value = v;
+    /* The same operations as on_match, so the parts add up to the score exactly. */
+    return !isnan(v) && v > 0 ? o->boost_weight * log1p(v) : 0;
+}
+
 static int on_match(void *ctx, uint32_t docid, double score)
 {
     fctx *c = ctx;

@@ -1422,7 +1422,8 @@ int souk_search(souk_searcher *s, const char *q, size_t len, const souk_search_o
 
 typedef struct explain_ctx {
     souk_searcher *s;
-    souk_explain_fn fn;
+    souk_explain_fn fn; /* one of fn and pfn */
+    souk_explain_part_fn pfn;
     void *ctx;
 } explain_ctx;
 
@@ -1437,7 +1438,13 @@ static void explain_walk(explain_ctx *e, cur *c, double factor)
         uint32_t len = souk__doclen(e->s, c->did);
         uint32_t wdf = souk__term_wdf(c);
         double part = souk__bm25_sumpart(e->s, t->termweight, wdf, len);
-        e->fn(e->ctx, t->pl.term, t->pl.len, wdf, len, t->termweight, factor * part);
+        if (e->pfn) {
+            souk_explain_part p = {t->pl.term,    t->pl.len, wdf,          len,
+                                   t->termweight, factor,    factor * part};
+            e->pfn(e->ctx, &p);
+        } else {
+            e->fn(e->ctx, t->pl.term, t->pl.len, wdf, len, t->termweight, factor * part);
+        }
         return;
     }
     for (uint32_t i = 0; i < c->nkids; i++) {
@@ -1450,7 +1457,7 @@ static void explain_walk(explain_ctx *e, cur *c, double factor)
 }
 
 static int plain_search_explain(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
-                                uint32_t docid, souk_explain_fn fn, void *ctx, double *total)
+                                uint32_t docid, const explain_ctx *e, double *total)
 {
     souk_bm25 def = SOUK_BM25_DEFAULT;
     s->p = o->bm25.k1 == 0 && o->bm25.b == 0 && o->bm25.k3 == 0 ? def : o->bm25;
@@ -1477,8 +1484,8 @@ static int plain_search_explain(souk_searcher *s, const souk_query *q, const sou
     if (!rc) {
         /* MAYBE parts are positioned by scoring, so score first. */
         *total = cur_score(s, root);
-        explain_ctx e = {s, fn, ctx};
-        explain_walk(&e, root, 1.0);
+        explain_ctx ec = *e;
+        explain_walk(&ec, root, 1.0);
     }
     souk__cur_free(root);
     return rc;
@@ -1520,14 +1527,28 @@ int souk_search_each(souk_searcher *s, const souk_query *q, const souk_search_op
     return rc;
 }
 
-int souk_search_explain(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
-                        uint32_t docid, souk_explain_fn fn, void *ctx, double *total)
+static int search_explain(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
+                          uint32_t docid, const explain_ctx *e, double *total)
 {
     souk_query *t = NULL;
     char err[128];
     int rc = souk__rewrite_query(s, q, o, &t, err, sizeof err);
     if (!rc)
-        rc = plain_search_explain(s, t ? t : q, o, docid, fn, ctx, total);
+        rc = plain_search_explain(s, t ? t : q, o, docid, e, total);
     souk_query_free(t);
     return rc;
+}
+
+int souk_search_explain(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
+                        uint32_t docid, souk_explain_fn fn, void *ctx, double *total)
+{
+    explain_ctx e = {s, fn, NULL, ctx};
+    return search_explain(s, q, o, docid, &e, total);
+}
+
+int souk_search_explain_parts(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
+                              uint32_t docid, souk_explain_part_fn fn, void *ctx, double *total)
+{
+    explain_ctx e = {s, NULL, fn, ctx};
+    return search_explain(s, q, o, docid, &e, total);
 }

@@ -106,4 +106,11 @@ void souk_find_result_free(souk_find_result *res);
 void souk_find_position(const souk_find_result *res, const souk_find_opts *o, size_t i,
                         souk_find_after *out);
 
+/* The business boost of docid under o (o->boost_field), the part souk_find added to its score:
+ * boost_weight * log1p(value) for a positive value, else 0. *value (when value is not NULL)
+ * receives the field's value, NAN when the document has none. res is the result of the
+ * souk_find call made with o (its columns); any thread that owns res. */
+double souk_find_boost(const souk_find_result *res, const souk_find_opts *o, uint32_t docid,
+                       double *value);
+
 #endif

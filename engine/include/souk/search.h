@@ -134,6 +134,21 @@ typedef void (*souk_explain_fn)(void *ctx, const char *term, size_t len, uint32_
 int souk_search_explain(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
                         uint32_t docid, souk_explain_fn fn, void *ctx, double *total);
 
+/* One scored term of an explanation, with the weight factor the query put on it. */
+typedef struct souk_explain_part {
+    const char *term; /* not NUL-terminated; valid during the callback */
+    size_t len;
+    uint32_t wdf, doclen;
+    double termweight;
+    double factor; /* the product of the SCALE_WEIGHTs above the term: 0.3 for a typo candidate */
+    double part;   /* factor times the term's BM25 part: its contribution to the score */
+} souk_explain_part;
+typedef void (*souk_explain_part_fn)(void *ctx, const souk_explain_part *p);
+
+/* souk_search_explain, reporting each part with its factor. Same contract. */
+int souk_search_explain_parts(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
+                              uint32_t docid, souk_explain_part_fn fn, void *ctx, double *total);
+
 /* "Did you mean" for a parsed query: its words, each word the catalog lacks (3+ letters)
  * replaced by Xapian's spelling suggestion (Database::get_spelling_suggestion: the most frequent
  * word within 1 edit, 2 from 6 letters) from the index's spelling table (souk/spelling.h), kept
