@@ -210,6 +210,11 @@ static int distance(const char *p, size_t m, const char *t, size_t n, int k)
     return score;
 }
 
+int souk__typo_distance(const char *p, size_t m, const char *t, size_t n, int k)
+{
+    return m == 0 || m > 64 ? k + 1 : distance(p, m, t, n, k);
+}
+
 size_t souk__typo_candidates(const souk__typo_dict *t, const char *w, size_t len, int k,
                              souk__typo_cand *out, size_t max)
 {
