@@ -249,7 +249,13 @@ static void test_multiword_to_word(int port)
     /* Inside a query with a field filter. */
     expect(port, "section:zqxshop+solid+state+drive", "operator=and",
            L("zqx-ssd", "zqx-soliddrive"), L("zqx-tv"));
-    /* Without the group, AND does not find the other item (the test's premise). */
+    /* A negation beside them. */
+    expect(port, "solid+state+drive+-zqxbolt", "operator=and", L("zqx-ssd"), L("zqx-soliddrive"));
+    /* Highlighting marks the synonym that matched. */
+    result r;
+    search(port, "solid+state+drive", "operator=and&highlight=true&filter=section+%3D+zqxshop", &r);
+    CHECK(r.status == 200 && r.body && strstr(r.body, "Zqxacme <em>SSD</em>"));
+    free(r.body);
 }
 
 static void test_word_to_multiword(int port)
