@@ -22,6 +22,7 @@
 #include "souk/souk.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAXW 8    /* words in one expression */
@@ -34,11 +35,18 @@ typedef struct expr {
     int n;
 } expr;
 
+/* An expression by its first word's stem, for finding the expressions a query word starts. */
+typedef struct first {
+    const char *stem;
+    uint32_t x;
+} first;
+
 struct souk_lexicon {
-    expr *exprs;
-    int *group; /* group of each expression */
+    expr *exprs; /* the expressions of a group are consecutive */
+    int *group;  /* group of each expression */
     size_t n;
-    char **stop; /* "Z" terms of the stop words */
+    first *by_first; /* every expression, sorted by its first stem */
+    char **stop;     /* "Z" terms of the stop words */
     size_t nstop;
 };
 
@@ -94,8 +102,16 @@ void souk_lexicon_free(souk_lexicon *l)
         souk_free(l->stop[i]);
     souk_free(l->exprs);
     souk_free(l->group);
+    souk_free(l->by_first);
     souk_free(l->stop);
     souk_free(l);
+}
+
+static int cmp_first(const void *a, const void *b)
+{
+    const first *x = a, *y = b;
+    int c = strcmp(x->stem, y->stem);
+    return c ? c : (x->x > y->x) - (x->x < y->x);
 }
 
 int souk_lexicon_new(const char *lang, const char *const *const *groups, size_t ngroups,
@@ -135,6 +151,12 @@ int souk_lexicon_new(const char *lang, const char *const *const *groups, size_t 
         }
     }
     souk_analyzer_free(an);
+    if (!rc && !(l->by_first = souk_calloc(l->n + 1, sizeof *l->by_first)))
+        rc = SOUK_ENOMEM;
+    for (size_t i = 0; !rc && i < l->n; i++)
+        l->by_first[i] = (first){l->exprs[i].stem[0], (uint32_t)i};
+    if (!rc)
+        qsort(l->by_first, l->n, sizeof *l->by_first, cmp_first);
     if (rc) {
         souk_lexicon_free(l);
         return rc;
@@ -198,10 +220,11 @@ static int term_node(souk_query *e, size_t *capn, const char *t, uint32_t pos)
 /* A word of the query: a TERM with a position, or the partial last word of prefix search,
  * OR(WILDCARD, TERM). */
 typedef struct word {
-    uint32_t node;    /* its node */
-    const char *stem; /* its TERM's term */
-    const char *wild; /* the partial word, or NULL */
-    const char *raw;  /* the word as typed (lower case) when typos count, else NULL */
+    uint32_t node;                 /* its node */
+    const char *stem;              /* its TERM's term */
+    const char *wild;              /* the partial word, or NULL */
+    const char *raw;               /* the word as typed (lower case) when typos count, else NULL */
+    const souk__typo_pattern *pat; /* raw ready for the edit distance (5 to 64 letters) */
     uint32_t pos;
     int used; /* placed (in an expression or alone) or dropped */
 } word;
@@ -238,11 +261,13 @@ static int word_matches(const word *w, const expr *ex, int j)
     size_t wl = w->wild ? strlen(w->wild) : 0;
     if (wl >= 2 && j == ex->n - 1 && strncmp(ex->raw[j], w->wild, wl) == 0)
         return 1;
-    size_t rl = w->raw ? strlen(w->raw) : 0;
-    int k = rl >= 9 ? 2 : 1;
-    if (rl < 5)
+    if (!w->pat)
         return 0;
-    return souk__typo_distance(w->raw, rl, ex->raw[j], strlen(ex->raw[j]), k) <= k ? 2 : 0;
+    size_t rl = w->pat->m, el = strlen(ex->raw[j]);
+    int k = rl >= 9 ? 2 : 1;
+    if (el + (size_t)k < rl || rl + (size_t)k < el)
+        return 0;
+    return souk__typo_distance_p(w->pat, ex->raw[j], el, k) <= k ? 2 : 0;
 }
 
 /* Whether ex matches from ws[k] on: ws[k] its first word, the others unplaced words at the
@@ -299,6 +324,7 @@ typedef struct rw {
     int changed;
     double typo_weight;
     char (*raw)[RAWLEN + 1]; /* with typo tolerance: the query's words by position, else NULL */
+    souk__typo_pattern *pat; /* and each ready for the edit distance (m 0: too short) */
 } rw;
 
 /* A new node of operator op over the nodes kids[0..n); returns its index or -1. */
@@ -333,6 +359,14 @@ static int alt_node(rw *w, const expr *ey, uint32_t pos)
 
 static int rewrite(rw *w, uint32_t i);
 
+/* The first expression of y's group. */
+static size_t group_first(const souk_lexicon *l, size_t y)
+{
+    while (y > 0 && l->group[y - 1] == l->group[y])
+        y--;
+    return y;
+}
+
 /* The new kids, into *out, of a node of operator op whose kids were kids[0..nk). Words at
  * consecutive positions that form an expression of the lexicon (the longest that starts at a
  * word) also match the other expressions of its group: under OR the alternatives join the OR,
@@ -352,8 +386,10 @@ static int rewrite_kids(rw *w, souk_qop op, const uint32_t *kids, uint32_t nk, i
     uint32_t nw = 0;
     for (uint32_t k = 0; k < nk; k++)
         if (word_of(w->q, kids[k], &ws[nw])) {
-            if (w->raw && ws[nw].pos <= MAXPOS && w->raw[ws[nw].pos][0])
+            if (w->raw && ws[nw].pos <= MAXPOS && w->raw[ws[nw].pos][0]) {
                 ws[nw].raw = w->raw[ws[nw].pos];
+                ws[nw].pat = w->pat[ws[nw].pos].m ? &w->pat[ws[nw].pos] : NULL;
+            }
             nw++;
         }
     for (uint32_t k = 0; k < nk; k++) {
@@ -367,14 +403,32 @@ static int rewrite_kids(rw *w, souk_qop op, const uint32_t *kids, uint32_t nk, i
         }
         if (ws[x].used)
             continue; /* placed with an expression that starts earlier */
+        /* The expressions that may start here: those whose first stem is this word's (found by
+         * binary search), or every one for the partial word and with typo tolerance. */
+        size_t lo = 0, hi = l->n;
+        if (!ws[x].wild && !ws[x].raw) {
+            size_t a = 0, b = l->n;
+            while (a < b) {
+                size_t m = a + (b - a) / 2;
+                if (strcmp(l->by_first[m].stem, ws[x].stem) < 0)
+                    a = m + 1;
+                else
+                    b = m;
+            }
+            lo = hi = a;
+            while (hi < l->n && strcmp(l->by_first[hi].stem, ws[x].stem) == 0)
+                hi++;
+        }
         int best = 0;
         uint32_t at[MAXW], best_at[MAXW];
-        for (size_t y = 0; y < l->n; y++)
+        for (size_t c = lo; c < hi; c++) {
+            size_t y = l->by_first[c].x;
             if (l->exprs[y].n > best && (listy || l->exprs[y].n == 1) &&
                 expr_at(&l->exprs[y], ws, nw, x, at)) {
                 best = l->exprs[y].n;
                 memcpy(best_at, at, sizeof at);
             }
+        }
         if (!best) {
             ws[x].used = 1;
             if (listy && !w->all_stop && !ws[x].wild && is_stop(l, ws[x].stem)) {
@@ -388,7 +442,8 @@ static int rewrite_kids(rw *w, souk_qop op, const uint32_t *kids, uint32_t nk, i
         /* Every expression of that length that matches these words, and the others of their
          * groups as alternatives. */
         memset(w->mark, 0, l->n);
-        for (size_t y = 0; y < l->n; y++) {
+        for (size_t c = lo; c < hi; c++) {
+            size_t y = l->by_first[c].x;
             int how = l->exprs[y].n == best ? expr_at(&l->exprs[y], ws, nw, x, at) : 0;
             if (how && memcmp(at, best_at, (size_t)best * sizeof *at) == 0)
                 w->mark[y] = (uint8_t)(how + 1);
@@ -412,12 +467,13 @@ static int rewrite_kids(rw *w, souk_qop op, const uint32_t *kids, uint32_t nk, i
             if (w->mark[y] != 2 && w->mark[y] != 3)
                 continue;
             int exact = 0;
-            for (size_t z = 0; z < l->n && !exact; z++)
-                exact = w->mark[z] == 2 && l->group[z] == l->group[y];
+            for (size_t z = group_first(l, y); z < l->n && l->group[z] == l->group[y] && !exact;
+                 z++)
+                exact = w->mark[z] == 2;
             if (!exact)
                 continue;
-            for (size_t z = 0; z < l->n; z++) {
-                if (w->mark[z] || l->group[z] != l->group[y])
+            for (size_t z = group_first(l, y); z < l->n && l->group[z] == l->group[y]; z++) {
+                if (w->mark[z])
                     continue;
                 w->mark[z] = 1;
                 int a = alt_node(w, &l->exprs[z], ws[x].pos);
@@ -427,8 +483,9 @@ static int rewrite_kids(rw *w, souk_qop op, const uint32_t *kids, uint32_t nk, i
         }
         fuzzy.n = 0;
         for (size_t y = 0; y < l->n; y++)
-            for (size_t z = 0; w->mark[y] == 3 && z < l->n; z++) {
-                if (w->mark[z] || l->group[z] != l->group[y])
+            for (size_t z = w->mark[y] == 3 ? group_first(l, y) : l->n;
+                 z < l->n && l->group[z] == l->group[y]; z++) {
+                if (w->mark[z])
                     continue;
                 w->mark[z] = 1;
                 int a = alt_node(w, &l->exprs[z], ws[x].pos);
@@ -536,7 +593,7 @@ int souk__lexicon_apply(const souk_lexicon *l, const souk_query *q, int typo, do
     int rc = souk__query_clone(q, 16, 16, &e);
     if (rc)
         return rc;
-    rw w = {l, q, e, q->nnodes + 16 + 1, q->nkids + 16 + 1, NULL, 0, 0, typo_weight, NULL};
+    rw w = {l, q, e, q->nnodes + 16 + 1, q->nkids + 16 + 1, NULL, 0, 0, typo_weight, NULL, NULL};
     size_t nwords = 0;
     w.all_stop = only_stop(l, q, q->root, &nwords);
     rc = SOUK_ENOMEM;
@@ -550,6 +607,11 @@ int souk__lexicon_apply(const souk_lexicon *l, const souk_query *q, int typo, do
         if (souk_analyze(an, q->text, q->text_len, q->lang, "", 1, &tp, on_query_word, w.raw))
             memset(w.raw, 0, (MAXPOS + 1) * sizeof *w.raw); /* text it refuses: no typos */
         souk_analyzer_free(an);
+        if (!(w.pat = souk_calloc(MAXPOS + 1, sizeof *w.pat)))
+            goto fail;
+        for (size_t p = 1; p <= MAXPOS; p++)
+            if (strlen(w.raw[p]) >= 5)
+                souk__typo_pattern_init(&w.pat[p], w.raw[p], strlen(w.raw[p]));
     }
     word wd;
     if (word_of(q, q->root, &wd)) {
@@ -570,6 +632,7 @@ int souk__lexicon_apply(const souk_lexicon *l, const souk_query *q, int typo, do
     }
     souk_free(w.mark);
     souk_free(w.raw);
+    souk_free(w.pat);
     if (!w.changed) {
         souk_query_free(e);
         return 0;
@@ -579,6 +642,7 @@ int souk__lexicon_apply(const souk_lexicon *l, const souk_query *q, int typo, do
 fail:
     souk_free(w.mark);
     souk_free(w.raw);
+    souk_free(w.pat);
     souk_query_free(e);
     return rc;
 }
