@@ -3,18 +3,31 @@
  *
  * A synonym group lists equivalent expressions of one or more words ("ssd", "solid state
  * drive"). Expressions are analysed like queries (same stemmer), so "drives" in a query matches
- * "drive" in a group. When the words of an expression appear at consecutive positions of a
- * plain query (its words under the root OR/AND), the first of them also matches every other
- * expression of the group: a one-word expression as its stem, a longer one as a phrase. Stop
- * words are dropped from plain queries, unless every word is one. */
+ * "drive" in a group. Wherever in the query the words of an expression appear at consecutive
+ * positions among the parts of one OR or AND (the longest expression that starts at a word
+ * wins), they also match every other expression of the group: a one-word expression as its
+ * stem, a longer one as a phrase. Under OR the alternatives join the OR; under AND the words and
+ * their alternatives become one required part, OR(AND(words), alternatives), so "solid state
+ * drive 1tb" finds "ssd 1tb"; a word alone under another operator (FILTER, AND_NOT, ...)
+ * becomes OR(word, alternatives). The partial last word of prefix search (OR(WILDCARD, TERM))
+ * matches an expression's last word it begins (two letters or more); with typo tolerance a word
+ * of 5+ letters matches an expression's word within the typo distance, and the alternatives it
+ * brings weigh SOUK_TYPO_WEIGHT. Phrases are left as they are. Stop words are dropped from the
+ * parts of every OR and AND (never the partial last word, which may be the start of another
+ * word), unless every word of the query is one. The alternatives are terms like any other:
+ * they count toward the searcher's term budget when the cursors are built (match.c). */
 #include "match_int.h"
 #include "souk/lexicon.h"
+#include "typo.h"
 #include "souk/souk.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define MAXW 8 /* words in one expression */
+#define MAXW 8    /* words in one expression */
+#define MAXPOS 64 /* query positions whose words typo tolerance compares */
+#define RAWLEN 48 /* the longest such word, in bytes */
 
 typedef struct expr {
     char *stem[MAXW]; /* "Z" terms, for matching the query */
@@ -22,11 +35,18 @@ typedef struct expr {
     int n;
 } expr;
 
+/* An expression by its first word's stem, for finding the expressions a query word starts. */
+typedef struct first {
+    const char *stem;
+    uint32_t x;
+} first;
+
 struct souk_lexicon {
-    expr *exprs;
-    int *group; /* group of each expression */
+    expr *exprs; /* the expressions of a group are consecutive */
+    int *group;  /* group of each expression */
     size_t n;
-    char **stop; /* "Z" terms of the stop words */
+    first *by_first; /* every expression, sorted by its first stem */
+    char **stop;     /* "Z" terms of the stop words */
     size_t nstop;
 };
 
@@ -82,8 +102,16 @@ void souk_lexicon_free(souk_lexicon *l)
         souk_free(l->stop[i]);
     souk_free(l->exprs);
     souk_free(l->group);
+    souk_free(l->by_first);
     souk_free(l->stop);
     souk_free(l);
+}
+
+static int cmp_first(const void *a, const void *b)
+{
+    const first *x = a, *y = b;
+    int c = strcmp(x->stem, y->stem);
+    return c ? c : (x->x > y->x) - (x->x < y->x);
 }
 
 int souk_lexicon_new(const char *lang, const char *const *const *groups, size_t ngroups,
@@ -123,6 +151,12 @@ int souk_lexicon_new(const char *lang, const char *const *const *groups, size_t 
         }
     }
     souk_analyzer_free(an);
+    if (!rc && !(l->by_first = souk_calloc(l->n + 1, sizeof *l->by_first)))
+        rc = SOUK_ENOMEM;
+    for (size_t i = 0; !rc && i < l->n; i++)
+        l->by_first[i] = (first){l->exprs[i].stem[0], (uint32_t)i};
+    if (!rc)
+        qsort(l->by_first, l->n, sizeof *l->by_first, cmp_first);
     if (rc) {
         souk_lexicon_free(l);
         return rc;
@@ -183,144 +217,432 @@ static int term_node(souk_query *e, size_t *capn, const char *t, uint32_t pos)
     return i;
 }
 
-int souk__lexicon_apply(const souk_lexicon *l, const souk_query *q, souk_query **out)
+/* A word of the query: a TERM with a position, or the partial last word of prefix search,
+ * OR(WILDCARD, TERM). */
+typedef struct word {
+    uint32_t node;                 /* its node */
+    const char *stem;              /* its TERM's term */
+    const char *wild;              /* the partial word, or NULL */
+    const char *raw;               /* the word as typed (lower case) when typos count, else NULL */
+    const souk__typo_pattern *pat; /* raw ready for the edit distance (5 to 64 letters) */
+    uint32_t pos;
+    int used; /* placed (in an expression or alone) or dropped */
+} word;
+
+/* Whether node i is a word; if so, *w describes it. */
+static int word_of(const souk_query *q, uint32_t i, word *w)
+{
+    const souk_qnode *n = &q->nodes[i];
+    *w = (word){.node = i};
+    if (n->op == SOUK_QOP_TERM && n->pos && n->term) {
+        w->stem = n->term;
+        w->pos = n->pos;
+        return 1;
+    }
+    if (n->op != SOUK_QOP_OR || n->nkids != 2)
+        return 0;
+    const souk_qnode *a = &q->nodes[q->kids[n->first_kid]];
+    const souk_qnode *b = &q->nodes[q->kids[n->first_kid + 1]];
+    if (a->op != SOUK_QOP_WILDCARD || b->op != SOUK_QOP_TERM || !b->pos || !a->term || !b->term)
+        return 0;
+    w->stem = b->term;
+    w->wild = a->term;
+    w->pos = b->pos;
+    return 1;
+}
+
+/* How query word w matches word j of ex: 1 by its stem or, the partial last word of prefix
+ * search (two letters or more), as a prefix of the expression's last word; 2 as a typo (with
+ * typo tolerance: 5+ letters, one edit, two from 9 letters, as typo.c counts); 0 not at all. */
+static int word_matches(const word *w, const expr *ex, int j)
+{
+    if (strcmp(w->stem, ex->stem[j]) == 0)
+        return 1;
+    size_t wl = w->wild ? strlen(w->wild) : 0;
+    if (wl >= 2 && j == ex->n - 1 && strncmp(ex->raw[j], w->wild, wl) == 0)
+        return 1;
+    if (!w->pat)
+        return 0;
+    size_t rl = w->pat->m, el = strlen(ex->raw[j]);
+    int k = rl >= 9 ? 2 : 1;
+    if (el + (size_t)k < rl || rl + (size_t)k < el)
+        return 0;
+    return souk__typo_distance_p(w->pat, ex->raw[j], el, k) <= k ? 2 : 0;
+}
+
+/* Whether ex matches from ws[k] on: ws[k] its first word, the others unplaced words at the
+ * next positions. Their indices go to at[]. Returns 0, 1, or 2 when a word matched as a typo. */
+static int expr_at(const expr *ex, const word *ws, uint32_t nw, uint32_t k, uint32_t *at)
+{
+    int how = ws[k].used ? 0 : word_matches(&ws[k], ex, 0);
+    if (!how)
+        return 0;
+    at[0] = k;
+    for (int j = 1; j < ex->n; j++) {
+        uint32_t m = nw;
+        int h = 0;
+        for (uint32_t x = 0; x < nw && m == nw; x++)
+            if (!ws[x].used && ws[x].pos == ws[k].pos + (uint32_t)j &&
+                (h = word_matches(&ws[x], ex, j)) != 0)
+                m = x;
+        if (m == nw)
+            return 0;
+        at[j] = m;
+        how = h > how ? h : how;
+    }
+    return how;
+}
+
+/* A growable list of node indices. */
+typedef struct idlist {
+    uint32_t *v;
+    size_t n, cap;
+} idlist;
+
+static int push(idlist *a, uint32_t x)
+{
+    if (a->n == a->cap) {
+        size_t cap = a->cap * 2 + 8;
+        uint32_t *p = souk_realloc(a->v, cap * sizeof *p);
+        if (!p)
+            return -1;
+        a->v = p;
+        a->cap = cap;
+    }
+    a->v[a->n++] = x;
+    return 0;
+}
+
+typedef struct rw {
+    const souk_lexicon *l;
+    const souk_query *q; /* the query as parsed: structure is read from here */
+    souk_query *e;       /* its copy, being rewritten */
+    size_t capn, capk;
+    uint8_t *mark; /* per expression, at one place: 2 matched there (3 as a typo), 1 already
+                      an alternative */
+    int all_stop;  /* every word of the query is a stop word: none is dropped */
+    int changed;
+    double typo_weight;
+    char (*raw)[RAWLEN + 1]; /* with typo tolerance: the query's words by position, else NULL */
+    souk__typo_pattern *pat; /* and each ready for the edit distance (m 0: too short) */
+} rw;
+
+/* A new node of operator op over the nodes kids[0..n); returns its index or -1. */
+static int node_over(rw *w, souk_qop op, const uint32_t *kids, size_t n)
+{
+    uint32_t first = (uint32_t)w->e->nkids;
+    for (size_t k = 0; k < n; k++)
+        if (add_kid(w->e, &w->capk, kids[k]))
+            return -1;
+    return add_node(w->e, &w->capn,
+                    (souk_qnode){.op = op, .first_kid = first, .nkids = (uint32_t)n});
+}
+
+/* A new node for the alternative ey at query position pos: its stem, or a phrase of its words;
+ * returns its index or -1. */
+static int alt_node(rw *w, const expr *ey, uint32_t pos)
+{
+    if (ey->n == 1)
+        return term_node(w->e, &w->capn, ey->stem[0], pos);
+    uint32_t ids[MAXW];
+    for (int j = 0; j < ey->n; j++) {
+        int t = term_node(w->e, &w->capn, ey->raw[j], pos + (uint32_t)j);
+        if (t < 0)
+            return -1;
+        ids[j] = (uint32_t)t;
+    }
+    int ph = node_over(w, SOUK_QOP_PHRASE, ids, (size_t)ey->n);
+    if (ph >= 0)
+        w->e->nodes[ph].window = (uint32_t)ey->n;
+    return ph;
+}
+
+static int rewrite(rw *w, uint32_t i);
+
+/* The first expression of y's group. */
+static size_t group_first(const souk_lexicon *l, size_t y)
+{
+    while (y > 0 && l->group[y - 1] == l->group[y])
+        y--;
+    return y;
+}
+
+/* The new kids, into *out, of a node of operator op whose kids were kids[0..nk). Words at
+ * consecutive positions that form an expression of the lexicon (the longest that starts at a
+ * word) also match the other expressions of its group: under OR the alternatives join the OR,
+ * under AND the expression and its alternatives become one required part, OR(AND(words),
+ * alternatives), and under any other operator each word stands alone, OR(word, alternatives).
+ * Under OR and AND, stop words are dropped (not the partial word of prefix search). Other kids
+ * are rewritten in turn. */
+static int rewrite_kids(rw *w, souk_qop op, const uint32_t *kids, uint32_t nk, idlist *out)
+{
+    const souk_lexicon *l = w->l;
+    int listy = op == SOUK_QOP_OR || op == SOUK_QOP_AND;
+    word *ws = souk_calloc(nk + 1, sizeof *ws);
+    idlist unit = {0}, fuzzy = {0};
+    int rc = -1;
+    if (!ws)
+        goto done;
+    uint32_t nw = 0;
+    for (uint32_t k = 0; k < nk; k++)
+        if (word_of(w->q, kids[k], &ws[nw])) {
+            if (w->raw && ws[nw].pos <= MAXPOS && w->raw[ws[nw].pos][0]) {
+                ws[nw].raw = w->raw[ws[nw].pos];
+                ws[nw].pat = w->pat[ws[nw].pos].m ? &w->pat[ws[nw].pos] : NULL;
+            }
+            nw++;
+        }
+    for (uint32_t k = 0; k < nk; k++) {
+        uint32_t x = 0;
+        while (x < nw && ws[x].node != kids[k])
+            x++;
+        if (x == nw) { /* not a word */
+            if (rewrite(w, kids[k]) || push(out, kids[k]))
+                goto done;
+            continue;
+        }
+        if (ws[x].used)
+            continue; /* placed with an expression that starts earlier */
+        /* The expressions that may start here: those whose first stem is this word's (found by
+         * binary search), or every one for the partial word and with typo tolerance. */
+        size_t lo = 0, hi = l->n;
+        if (!ws[x].wild && !ws[x].raw) {
+            size_t a = 0, b = l->n;
+            while (a < b) {
+                size_t m = a + (b - a) / 2;
+                if (strcmp(l->by_first[m].stem, ws[x].stem) < 0)
+                    a = m + 1;
+                else
+                    b = m;
+            }
+            lo = hi = a;
+            while (hi < l->n && strcmp(l->by_first[hi].stem, ws[x].stem) == 0)
+                hi++;
+        }
+        int best = 0;
+        uint32_t at[MAXW], best_at[MAXW];
+        for (size_t c = lo; c < hi; c++) {
+            size_t y = l->by_first[c].x;
+            if (l->exprs[y].n > best && (listy || l->exprs[y].n == 1) &&
+                expr_at(&l->exprs[y], ws, nw, x, at)) {
+                best = l->exprs[y].n;
+                memcpy(best_at, at, sizeof at);
+            }
+        }
+        if (!best) {
+            ws[x].used = 1;
+            if (listy && !w->all_stop && !ws[x].wild && is_stop(l, ws[x].stem)) {
+                w->changed = 1; /* a stop word: dropped */
+                continue;
+            }
+            if (push(out, kids[k]))
+                goto done;
+            continue;
+        }
+        /* Every expression of that length that matches these words, and the others of their
+         * groups as alternatives. */
+        memset(w->mark, 0, l->n);
+        for (size_t c = lo; c < hi; c++) {
+            size_t y = l->by_first[c].x;
+            int how = l->exprs[y].n == best ? expr_at(&l->exprs[y], ws, nw, x, at) : 0;
+            if (how && memcmp(at, best_at, (size_t)best * sizeof *at) == 0)
+                w->mark[y] = (uint8_t)(how + 1);
+        }
+        unit.n = 0;
+        for (int j = 0; j < best; j++) {
+            ws[best_at[j]].used = 1;
+            if (push(&unit, ws[best_at[j]].node))
+                goto done;
+        }
+        if (op == SOUK_QOP_AND && best > 1) { /* the words as typed, all required */
+            int a = node_over(w, SOUK_QOP_AND, unit.v, unit.n);
+            if (a < 0)
+                goto done;
+            unit.v[0] = (uint32_t)a;
+            unit.n = 1;
+        }
+        size_t nwords = unit.n;
+        /* A group matched only through a typo brings its alternatives at the typo weight. */
+        for (size_t y = 0; y < l->n; y++) {
+            if (w->mark[y] != 2 && w->mark[y] != 3)
+                continue;
+            int exact = 0;
+            for (size_t z = group_first(l, y); z < l->n && l->group[z] == l->group[y] && !exact;
+                 z++)
+                exact = w->mark[z] == 2;
+            if (!exact)
+                continue;
+            for (size_t z = group_first(l, y); z < l->n && l->group[z] == l->group[y]; z++) {
+                if (w->mark[z])
+                    continue;
+                w->mark[z] = 1;
+                int a = alt_node(w, &l->exprs[z], ws[x].pos);
+                if (a < 0 || push(&unit, (uint32_t)a))
+                    goto done;
+            }
+        }
+        fuzzy.n = 0;
+        for (size_t y = 0; y < l->n; y++)
+            for (size_t z = w->mark[y] == 3 ? group_first(l, y) : l->n;
+                 z < l->n && l->group[z] == l->group[y]; z++) {
+                if (w->mark[z])
+                    continue;
+                w->mark[z] = 1;
+                int a = alt_node(w, &l->exprs[z], ws[x].pos);
+                if (a < 0 || push(&fuzzy, (uint32_t)a))
+                    goto done;
+            }
+        if (fuzzy.n) {
+            int a = fuzzy.n == 1 ? (int)fuzzy.v[0] : node_over(w, SOUK_QOP_OR, fuzzy.v, fuzzy.n);
+            uint32_t ua = (uint32_t)a;
+            int sc = a < 0 ? -1 : node_over(w, SOUK_QOP_SCALE_WEIGHT, &ua, 1);
+            if (sc < 0 || push(&unit, (uint32_t)sc))
+                goto done;
+            w->e->nodes[sc].scale = w->typo_weight;
+        }
+        if (unit.n == nwords || op == SOUK_QOP_OR) {
+            /* Under OR (or without alternatives): the parts go into the node itself. */
+            w->changed |= unit.n > nwords;
+            for (size_t u = 0; u < unit.n; u++)
+                if (push(out, unit.v[u]))
+                    goto done;
+            continue;
+        }
+        int u = node_over(w, SOUK_QOP_OR, unit.v, unit.n);
+        if (u < 0 || push(out, (uint32_t)u))
+            goto done;
+        w->changed = 1;
+    }
+    if (out->n == 0) /* only stop words here, but not in the whole query: kept */
+        for (uint32_t k = 0; k < nk; k++)
+            if (push(out, kids[k]))
+                goto done;
+    rc = 0;
+done:
+    souk_free(ws);
+    souk_free(unit.v);
+    souk_free(fuzzy.v);
+    return rc;
+}
+
+/* Rewrites node i of w->e in place (its kids); phrases and leaves stay as they are. */
+static int rewrite(rw *w, uint32_t i)
+{
+    const souk_qnode *n = &w->q->nodes[i];
+    switch (n->op) {
+    case SOUK_QOP_AND:
+    case SOUK_QOP_OR:
+    case SOUK_QOP_AND_NOT:
+    case SOUK_QOP_AND_MAYBE:
+    case SOUK_QOP_FILTER:
+    case SOUK_QOP_SCALE_WEIGHT:
+    case SOUK_QOP_SYNONYM:
+        break;
+    default:
+        return 0;
+    }
+    idlist out = {0};
+    int rc = rewrite_kids(w, n->op, w->q->kids + n->first_kid, n->nkids, &out);
+    if (!rc) {
+        uint32_t first = (uint32_t)w->e->nkids;
+        for (size_t k = 0; k < out.n && !rc; k++)
+            rc = add_kid(w->e, &w->capk, out.v[k]);
+        w->e->nodes[i].first_kid = first;
+        w->e->nodes[i].nkids = (uint32_t)out.n;
+    }
+    souk_free(out.v);
+    return rc;
+}
+
+/* Whether every word of node i (outside phrases) is a stop word; *any counts the words. */
+static int only_stop(const souk_lexicon *l, const souk_query *q, uint32_t i, size_t *any)
+{
+    const souk_qnode *n = &q->nodes[i];
+    word wd;
+    if (word_of(q, i, &wd)) {
+        ++*any;
+        return is_stop(l, wd.stem);
+    }
+    if (n->op == SOUK_QOP_PHRASE || n->op == SOUK_QOP_NEAR)
+        return 1;
+    int all = 1;
+    for (uint32_t k = 0; k < n->nkids && all; k++)
+        all = only_stop(l, q, q->kids[n->first_kid + k], any);
+    return all;
+}
+
+/* The words of q's text by position, lower case as analysis gives them, into raw[1..MAXPOS]
+ * (words longer than RAWLEN stay empty). */
+static void on_query_word(void *ctx, const char *term, size_t len, uint32_t pos, uint32_t wdf)
+{
+    char(*raw)[RAWLEN + 1] = ctx;
+    (void)wdf;
+    if (pos && pos <= MAXPOS && len <= RAWLEN) {
+        memcpy(raw[pos], term, len);
+        raw[pos][len] = 0;
+    }
+}
+
+int souk__lexicon_apply(const souk_lexicon *l, const souk_query *q, int typo, double typo_weight,
+                        souk_query **out)
 {
     *out = NULL;
-    const souk_qnode *root = &q->nodes[q->root];
-    /* One word is a root TERM; several are TERM children of the root OR or AND. */
-    int single = root->op == SOUK_QOP_TERM;
-    if (!l || (!single && root->op != SOUK_QOP_OR && root->op != SOUK_QOP_AND))
+    if (!l || (!l->n && !l->nstop) || !q->nnodes)
         return 0;
-    uint32_t nk = single ? 1 : root->nkids;
-    for (uint32_t k = 0; k < nk && !single; k++)
-        if (q->nodes[q->kids[root->first_kid + k]].op != SOUK_QOP_TERM)
-            return 0;
-    /* A copy with room to grow (add_node and add_kid grow it further); new nodes and kids are
-     * appended after the old ones, which other nodes may still use. */
     souk_query *e = NULL;
-    size_t capn = q->nnodes + 16 + 1, capk = q->nkids + 16 + 1;
     int rc = souk__query_clone(q, 16, 16, &e);
     if (rc)
         return rc;
+    rw w = {l, q, e, q->nnodes + 16 + 1, q->nkids + 16 + 1, NULL, 0, 0, typo_weight, NULL, NULL};
+    size_t nwords = 0;
+    w.all_stop = only_stop(l, q, q->root, &nwords);
     rc = SOUK_ENOMEM;
-    uint32_t *words = souk_malloc((nk ? nk : 1) * sizeof *words);
-    if (!words)
+    if (!(w.mark = souk_calloc(l->n + 1, 1)))
         goto fail;
-    if (single)
-        words[0] = q->root;
-    else
-        memcpy(words, q->kids + root->first_kid, nk * sizeof *words);
-    int changed = 0, all_stop = 1;
-    for (uint32_t k = 0; k < nk; k++)
-        all_stop &= is_stop(l, q->nodes[words[k]].term);
-    uint32_t nroot = 0;
-    uint32_t *newkids = souk_malloc((nk ? nk : 1) * sizeof *newkids);
-    if (!newkids) {
-        souk_free(words);
+    if (typo && l->n && q->text && q->lang) {
+        souk_analyzer *an = NULL;
+        if (!(w.raw = souk_calloc(MAXPOS + 1, sizeof *w.raw)) || souk_analyzer_new(&an))
+            goto fail;
+        uint32_t tp = 0;
+        if (souk_analyze(an, q->text, q->text_len, q->lang, "", 1, &tp, on_query_word, w.raw))
+            memset(w.raw, 0, (MAXPOS + 1) * sizeof *w.raw); /* text it refuses: no typos */
+        souk_analyzer_free(an);
+        if (!(w.pat = souk_calloc(MAXPOS + 1, sizeof *w.pat)))
+            goto fail;
+        for (size_t p = 1; p <= MAXPOS; p++)
+            if (strlen(w.raw[p]) >= 5)
+                souk__typo_pattern_init(&w.pat[p], w.raw[p], strlen(w.raw[p]));
+    }
+    word wd;
+    if (word_of(q, q->root, &wd)) {
+        /* One word (or the partial word alone): as if it were the only part of an OR. */
+        idlist kids = {0};
+        uint32_t root = q->root;
+        int r = rewrite_kids(&w, SOUK_QOP_OR, &root, 1, &kids);
+        if (!r && w.changed) {
+            r = node_over(&w, SOUK_QOP_OR, kids.v, kids.n);
+            if (r >= 0)
+                e->root = (uint32_t)r;
+        }
+        souk_free(kids.v);
+        if (r < 0)
+            goto fail;
+    } else if (rewrite(&w, q->root)) {
         goto fail;
     }
-    for (uint32_t k = 0; k < nk; k++) {
-        uint32_t w = words[k];
-        const souk_qnode *wn = &q->nodes[w];
-        if (!all_stop && is_stop(l, wn->term)) {
-            changed = 1; /* a stop word: dropped */
-            continue;
-        }
-        /* Expressions starting at this word's position. */
-        int alt_first = -1;
-        uint32_t nalt = 0;
-        for (size_t x = 0; x < l->n; x++) {
-            const expr *ex = &l->exprs[x];
-            int match = 1;
-            for (int j = 0; j < ex->n && match; j++) {
-                int seen = 0;
-                for (uint32_t m = 0; m < nk && !seen; m++) {
-                    const souk_qnode *mn = &q->nodes[words[m]];
-                    seen = mn->pos == wn->pos + (uint32_t)j && strcmp(mn->term, ex->stem[j]) == 0;
-                }
-                match = seen;
-            }
-            if (!match)
-                continue;
-            /* Every other expression of the group is an alternative. */
-            for (size_t y = 0; y < l->n; y++) {
-                if (y == x || l->group[y] != l->group[x])
-                    continue;
-                const expr *ey = &l->exprs[y];
-                int alt;
-                if (ey->n == 1) {
-                    alt = term_node(e, &capn, ey->stem[0], wn->pos);
-                } else {
-                    souk_qnode ph = {.op = SOUK_QOP_PHRASE, .window = (uint32_t)ey->n};
-                    uint32_t first = (uint32_t)e->nkids;
-                    int ids[MAXW];
-                    for (int j = 0; j < ey->n; j++)
-                        if ((ids[j] = term_node(e, &capn, ey->raw[j], wn->pos + (uint32_t)j)) < 0)
-                            goto fail_words;
-                    for (int j = 0; j < ey->n; j++)
-                        if (add_kid(e, &capk, (uint32_t)ids[j]))
-                            goto fail_words;
-                    ph.first_kid = first;
-                    ph.nkids = (uint32_t)ey->n;
-                    alt = add_node(e, &capn, ph);
-                }
-                if (alt < 0)
-                    goto fail_words;
-                if (alt_first < 0)
-                    alt_first = alt;
-                nalt++;
-                /* Collected as kids; copied after the word into its OR below. */
-                if (add_kid(e, &capk, (uint32_t)alt))
-                    goto fail_words;
-            }
-        }
-        if (nalt == 0) {
-            newkids[nroot++] = w;
-            continue;
-        }
-        /* OR(word, alternatives): the alternatives are the last nalt kids appended. */
-        uint32_t alts_at = (uint32_t)e->nkids - nalt;
-        int orn = add_node(e, &capn, (souk_qnode){.op = SOUK_QOP_OR});
-        if (orn < 0)
-            goto fail_words;
-        uint32_t first = (uint32_t)e->nkids;
-        if (add_kid(e, &capk, w))
-            goto fail_words;
-        for (uint32_t a = 0; a < nalt; a++)
-            if (add_kid(e, &capk, e->kids[alts_at + a]))
-                goto fail_words;
-        e->nodes[orn].first_kid = first;
-        e->nodes[orn].nkids = nalt + 1;
-        newkids[nroot++] = (uint32_t)orn;
-        changed = 1;
-    }
-    if (!changed) {
-        souk_free(words);
-        souk_free(newkids);
+    souk_free(w.mark);
+    souk_free(w.raw);
+    souk_free(w.pat);
+    if (!w.changed) {
         souk_query_free(e);
         return 0;
     }
-    /* The old kids stay where they are (other nodes may use them); the root gets new ones. */
-    uint32_t first = (uint32_t)e->nkids;
-    for (uint32_t k = 0; k < nroot; k++)
-        if (add_kid(e, &capk, newkids[k]))
-            goto fail_words;
-    souk_free(words);
-    souk_free(newkids);
-    if (single) { /* a new OR root over the rewritten word */
-        int r = add_node(e, &capn, (souk_qnode){.op = SOUK_QOP_OR});
-        if (r < 0)
-            goto fail;
-        e->root = (uint32_t)r;
-    }
-    e->nodes[e->root].first_kid = first;
-    e->nodes[e->root].nkids = nroot;
     *out = e;
     return 0;
-fail_words:
-    souk_free(words);
-    souk_free(newkids);
 fail:
+    souk_free(w.mark);
+    souk_free(w.raw);
+    souk_free(w.pat);
     souk_query_free(e);
     return rc;
 }

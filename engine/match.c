@@ -1287,7 +1287,9 @@ int souk__rewrite_query_inner(souk_searcher *s, const souk_query *q, const souk_
 {
     *t = NULL;
     souk_query *lx = NULL;
-    int rc = s->lex ? souk__lexicon_apply(s->lex, q, &lx) : 0;
+    int rc = s->lex ? souk__lexicon_apply(s->lex, q, (o->qp_flags & SOUK_QP_TYPO) != 0,
+                                          SOUK_TYPO_WEIGHT, &lx)
+                    : 0;
     if (rc) {
         snprintf(err, errlen, "synonyms: %s", souk_strerror(rc));
         return rc;

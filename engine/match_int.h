@@ -132,8 +132,10 @@ static inline int souk__tick(souk_searcher *s, int64_t units)
 }
 
 /* lexicon.c: q rewritten with l's synonyms and stop words into *out, or *out NULL when nothing
- * applies. */
-int souk__lexicon_apply(const struct souk_lexicon *l, const souk_query *q, souk_query **out);
+ * applies. With typo (SOUK_QP_TYPO), a word of 5+ letters also matches an expression's word one
+ * edit away (two from 9 letters), and the alternatives it brings weigh typo_weight. */
+int souk__lexicon_apply(const struct souk_lexicon *l, const souk_query *q, int typo,
+                        double typo_weight, souk_query **out);
 
 /* A copy of q (terms duplicated) with room for extra_nodes more nodes and extra_kids more
  * kids; *out owned by the caller (souk_query_free). */

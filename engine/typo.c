@@ -179,18 +179,23 @@ int souk__typo_get(souk_reader *r, uint64_t generation, souk__typo_dict **out)
     return rc;
 }
 
-/* Levenshtein distance of p (m <= 64 bytes) and t, or k + 1 when it exceeds k (Myers 1999,
- * bit-parallel, one machine word). */
-static int distance(const char *p, size_t m, const char *t, size_t n, int k)
+void souk__typo_pattern_init(souk__typo_pattern *p, const char *w, size_t m)
 {
-    uint64_t peq[256];
-    memset(peq, 0, sizeof peq);
+    memset(p->peq, 0, sizeof p->peq);
+    p->m = m;
     for (size_t i = 0; i < m; i++)
-        peq[(uint8_t)p[i]] |= 1ull << i;
+        p->peq[(uint8_t)w[i]] |= 1ull << i;
+}
+
+/* Levenshtein distance of the pattern (m <= 64 bytes) and t, or k + 1 when it exceeds k (Myers
+ * 1999, bit-parallel, one machine word). */
+int souk__typo_distance_p(const souk__typo_pattern *p, const char *t, size_t n, int k)
+{
+    size_t m = p->m;
     uint64_t pv = ~0ull, mv = 0, last = 1ull << (m - 1);
     int score = (int)m;
     for (size_t j = 0; j < n; j++) {
-        uint64_t eq = peq[(uint8_t)t[j]];
+        uint64_t eq = p->peq[(uint8_t)t[j]];
         uint64_t xv = eq | mv;
         uint64_t xh = (((eq & pv) + pv) ^ pv) | eq;
         uint64_t ph = mv | ~(xh | pv);
@@ -208,6 +213,13 @@ static int distance(const char *p, size_t m, const char *t, size_t n, int k)
             return k + 1;
     }
     return score;
+}
+
+static int distance(const char *p, size_t m, const char *t, size_t n, int k)
+{
+    souk__typo_pattern pat;
+    souk__typo_pattern_init(&pat, p, m);
+    return souk__typo_distance_p(&pat, t, n, k);
 }
 
 size_t souk__typo_candidates(const souk__typo_dict *t, const char *w, size_t len, int k,

@@ -28,6 +28,14 @@ int souk__typo_words(souk_reader *r, souk_term_iter_fn fn, void *ctx);
  * reference. */
 int souk__typo_get(souk_reader *r, uint64_t generation, souk__typo_dict **out);
 void souk__typo_release(souk__typo_dict *t);
+/* A word (1 to 64 bytes) made ready for souk__typo_distance_p. */
+typedef struct souk__typo_pattern {
+    uint64_t peq[256];
+    size_t m;
+} souk__typo_pattern;
+void souk__typo_pattern_init(souk__typo_pattern *p, const char *w, size_t m);
+/* The Levenshtein distance of the pattern's word and t, or k + 1 when it exceeds k. */
+int souk__typo_distance_p(const souk__typo_pattern *p, const char *t, size_t n, int k);
 /* Up to max words within k edits of w (not w itself), fewest edits first, then most frequent. */
 size_t souk__typo_candidates(const souk__typo_dict *t, const char *w, size_t len, int k,
                              souk__typo_cand *out, size_t max);

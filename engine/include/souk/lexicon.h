@@ -1,10 +1,14 @@
 /* lexicon.h: synonyms and stop words, applied to queries at search time (no reindexing).
  *
  * A synonym group is a NULL-terminated list of equivalent expressions of 1 to 8 words, e.g.
- * {"ssd", "solid state drive", NULL}: a query with one of them also matches the others (a
- * one-word expression by its stem, a longer one as a phrase). Stop words are dropped from plain
- * queries unless every word of the query is one. Both apply to plain queries: words joined by
- * the default operator, without brackets, phrases or field prefixes. */
+ * {"ssd", "solid state drive", NULL}: wherever one of them appears in a query (its words at
+ * consecutive positions, outside phrases), the query also matches the others (a one-word
+ * expression by its stem, a longer one as a phrase), under OR and AND alike (under AND the
+ * expression and its synonyms form one required part), with prefix search (the partial last
+ * word completes an expression) and with typo tolerance (a misspelt word of an expression
+ * brings its synonyms at the typo weight). Stop words are dropped from the query's words
+ * (outside phrases; never the partial last word of prefix search) unless every word of the
+ * query is one. */
 #ifndef SOUK_LEXICON_H
 #define SOUK_LEXICON_H
 
