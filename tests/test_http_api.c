@@ -196,13 +196,15 @@ static void stop_server(server *s)
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* No keys: every endpoint open (development mode), so the test needs no credentials. */
+/* No keys: every endpoint open (development mode, said explicitly), so the test needs no
+ * credentials. */
 static void write_config(const char *limits, int synonyms)
 {
     FILE *f = fopen(cfg_path, "w");
     REQUIRE(f);
     fprintf(f,
-            "{%s\"profiles\":{\"popular\":{\"boost\":\"installed_size_kb:0.25\",\"typo\":true}},"
+            "{\"development\":true,%s\"profiles\":{\"popular\":{\"boost\":\"installed_size_kb:0."
+            "25\",\"typo\":true}},"
             "\"limits\":{%s}}\n",
             synonyms ? "\"synonyms\":[[\"editor\",\"ide\"],[\"game\",\"puzzle\"]]," : "", limits);
     fclose(f);

@@ -130,13 +130,13 @@ static void stop_server(server *s)
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* No keys: development mode. extra: more members, or NULL. */
+/* No keys: development mode (said explicitly). extra: more members, or NULL. */
 static void write_config(const char *extra)
 {
     FILE *f = fopen(cfg_path, "w");
     REQUIRE(f);
-    fprintf(f, "{\"profiles\":{\"strict\":{\"operator\":\"and\"}}%s%s}\n", extra ? "," : "",
-            extra ? extra : "");
+    fprintf(f, "{\"development\":true,\"profiles\":{\"strict\":{\"operator\":\"and\"}}%s%s}\n",
+            extra ? "," : "", extra ? extra : "");
     fclose(f);
 }
 
