@@ -1173,7 +1173,8 @@ int souk__query_clone(const souk_query *q, size_t extra_nodes, size_t extra_kids
     if (!e || !(e->nodes = souk_calloc(q->nnodes + extra_nodes + 1, sizeof *e->nodes)) ||
         !(e->kids = souk_calloc(q->nkids + extra_kids + 1, sizeof *e->kids)))
         goto fail;
-    memcpy(e->kids, q->kids, q->nkids * sizeof *q->kids);
+    if (q->nkids) /* a one-node query may have no kids array at all */
+        memcpy(e->kids, q->kids, q->nkids * sizeof *q->kids);
     e->nkids = q->nkids;
     e->nnodes = q->nnodes; /* terms NULL until copied: souk_query_free handles a partial copy */
     e->root = q->root;
