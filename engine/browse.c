@@ -24,6 +24,7 @@ typedef struct fctx {
     souk_hit *heap;
     size_t n, k;
     uint64_t total;
+    uint32_t after_pos[SOUK_MAX_SORT]; /* string keys of o->after: souk__col_key_pos */
 } fctx;
 
 /* Compares two hits by the sort keys: < 0 when a comes first. */
@@ -124,9 +125,9 @@ static int after_cursor(const fctx *c, uint32_t docid, double score)
                     return xn; /* absent values come last */
                 continue;
             }
-            int r = souk__key_cmp(col->keys[o], col->klens[o], a->key[i], a->klen[i]);
-            if (r)
-                return (r < 0) == !!k->desc;
+            uint32_t xp = 2 * col->rank[o] + 1, yp = c->after_pos[i];
+            if (xp != yp)
+                return (xp < yp) == !!k->desc;
             continue;
         } else {
             x = c->cols->col[k->field].num[docid];
@@ -323,6 +324,11 @@ int souk_find(souk_searcher *s, const souk_query *q, const souk_find_opts *o, so
             rc = SOUK_ENOMEM;
             goto fail;
         }
+    }
+    for (size_t i = 0; o->after && i < o->nsort; i++) {
+        const souk__col *col = o->sort[i].field >= 0 ? &c.cols->col[o->sort[i].field] : NULL;
+        if (col && col->sord && o->after->klen[i] != SOUK_SORT_KEY_ABSENT)
+            c.after_pos[i] = souk__col_key_pos(col, o->after->key[i], o->after->klen[i]);
     }
     c.k = (size_t)o->offset + o->limit;
     c.heap = souk_malloc((c.k ? c.k : 1) * sizeof *c.heap);

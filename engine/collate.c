@@ -57,7 +57,11 @@ _Static_assert(sizeof latin1 == 65 && sizeof latin_ext_a == 129, "fold tables");
 static unsigned next_char(const unsigned char *s, size_t n, size_t *i)
 {
     unsigned c = s[*i];
-    size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+    size_t len = c < 0x80             ? 1
+                 : (c & 0xe0) == 0xc0 ? 2
+                 : (c & 0xf0) == 0xe0 ? 3
+                 : (c & 0xf8) == 0xf0 ? 4
+                                      : 0;
     if (len <= 1 || *i + len > n) {
         (*i)++;
         return c;

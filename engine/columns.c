@@ -186,6 +186,7 @@ void souk__columns_release(souk__columns *c)
         souk_free(k->keys);
         souk_free(k->klens);
         souk_free(k->rank);
+        souk_free(k->by_key);
     }
     souk_free(c->exists);
     souk_free(c);
@@ -261,9 +262,27 @@ static int sort_keys(souk__col *c)
             r++;
         c->rank[by[i]] = r;
     }
+    c->by_key = by;
+    by = NULL;
 out:
     souk_free(by);
     return rc;
+}
+
+uint32_t souk__col_key_pos(const souk__col *c, const uint8_t *k, uint32_t kl)
+{
+    uint32_t lo = 0, hi = c->nvals; /* the first key >= k is at lo */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2, o = c->by_key[mid];
+        if (souk__key_cmp(c->keys[o], c->klens[o], k, kl) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == c->nvals)
+        return lo ? 2 * (c->rank[c->by_key[lo - 1]] + 1) : 0;
+    uint32_t o = c->by_key[lo];
+    return 2 * c->rank[o] + (souk__key_cmp(c->keys[o], c->klens[o], k, kl) == 0);
 }
 
 static int columns_build(souk_reader *r, const souk_stats *st, souk__columns **out)

@@ -25,7 +25,8 @@ typedef struct souk__col {
     uint32_t *sord;
     uint8_t **keys;
     uint32_t *klens, *rank;
-    int keys_own; /* keys[] were allocated (text), else they point into vals */
+    uint32_t *by_key; /* the ordinals in key order */
+    int keys_own;     /* keys[] were allocated (text), else they point into vals */
 } souk__col;
 
 typedef struct souk__columns {
@@ -43,6 +44,10 @@ int souk__columns_get(souk_reader *r, uint64_t generation, uint64_t next_docid,
 void souk__columns_release(souk__columns *c);
 /* The first stored docid >= d, or UINT32_MAX. */
 uint32_t souk__columns_next_doc(const souk__columns *c, uint32_t d);
+/* Where sort key k (kl bytes) falls among the keys of sortable column c, on the scale where a
+ * document with rank r is at 2r+1: 2r+1 when k is the key of rank r, else the even number
+ * between the ranks around it. */
+uint32_t souk__col_key_pos(const souk__col *c, const uint8_t *k, uint32_t kl);
 /* Compares two sort keys as byte strings (a prefix first): < 0, 0, > 0. */
 int souk__key_cmp(const uint8_t *a, uint32_t al, const uint8_t *b, uint32_t bl);
 /* Ordinal of keyword value v in c, or UINT32_MAX. */
