@@ -30,6 +30,7 @@
 
 static char dir[] = "/tmp/souk-test-cursor-XXXXXX";
 static char data_dir[512];
+static const char *SKEY = "test-cursor-search-key-0123";
 static const char *catalog;
 
 /* ------------------------------------------------------------------ HTTP */
@@ -45,8 +46,9 @@ static char *http_get(int port, const char *target, int *status)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     REQUIRE(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
     char req[8192];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-                     target);
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\nConnection: close\r\n\r\n",
+                     target, SKEY);
     REQUIRE(n > 0 && (size_t)n < sizeof req);
     REQUIRE(send(fd, req, (size_t)n, MSG_NOSIGNAL) == n);
     size_t cap = 1 << 16, len = 0;
@@ -132,14 +134,29 @@ static void stop_servers(void)
     stop_server(&pg);
 }
 
+/* A search key's hash, from souk-server --hash-key (the configs name keys, so they are not in
+ * development mode). */
+static void hash_key(const char *key, char *out, size_t cap)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "printf %%s '%s' | '%s/souk-server' --hash-key", key, SOUK_BIN_DIR);
+    FILE *p = popen(cmd, "r");
+    REQUIRE(p && fgets(out, (int)cap, p));
+    pclose(p);
+    out[strcspn(out, "\n")] = 0;
+    REQUIRE(strncmp(out, "sha256:", 7) == 0);
+}
+
 static void write_config(const char *path, unsigned max_per_page, unsigned max_depth)
 {
+    char h[128];
+    hash_key(SKEY, h, sizeof h);
     FILE *f = fopen(path, "w");
     REQUIRE(f);
     fprintf(f,
-            "{\"limits\":{\"max_per_page\":%u,\"max_depth\":%u,\"max_url_bytes\":8192,"
-            "\"max_search_ms\":60000}}\n",
-            max_per_page, max_depth);
+            "{\"search_keys\":[\"%s\"],\"limits\":{\"max_per_page\":%u,\"max_depth\":%u,"
+            "\"max_url_bytes\":8192,\"max_search_ms\":60000}}\n",
+            h, max_per_page, max_depth);
     fclose(f);
 }
 
