@@ -519,8 +519,9 @@ static int apply_profile(sk_ctx *c, sparams *p)
 }
 
 /* Cursors: "c2.<docid>.<score>.<sort values>...<tag>" with the numbers as hex bit patterns, so
- * a position round-trips exactly, and a tag binding the position to the search it came from:
- * a keyed BLAKE2b-128 (libsodium's crypto_generichash) of the position and of every parameter
+ * a position round-trips exactly, and keyword or text sort values as 's' and their sort key's
+ * bytes in hex ('n': no value; write_cursor), and a tag binding the position to the search it came
+ * from: a keyed BLAKE2b-128 (libsodium's crypto_generichash) of the position and of every parameter
  * that decides the order (q, filter, sort, boost, operator, lang, typo, prefix). A cursor used
  * with another search, or edited, is refused. The key is derived from the config's
  * "cursor_secret" when it has one (servers sharing it accept each other's cursors, across
@@ -570,13 +571,38 @@ static void cursor_tag(const sk_ctx *c, const sparams *p, const char *pos, size_
     crypto_generichash_final(&st, tag, CURSOR_TAG_BYTES);
 }
 
-static void write_cursor(const sk_ctx *c, const sparams *p, const souk_find_after *a, size_t nsort)
+/* 1 when sort key k of o is a keyword or text field: its cursor value is a byte string. */
+static int string_key(const sk_ctx *c, const souk_find_opts *o, size_t k)
 {
-    char pos[16 + 17 * (SOUK_MAX_SORT + 1)];
+    int f = o->sort[k].field;
+    if (f < 0)
+        return 0;
+    int t = souk_index_schema(c->w->st->ix)->fields[f].type;
+    return t == SOUK_FIELD_KEYWORD || t == SOUK_FIELD_TEXT;
+}
+
+/* The position: "c2.<docid>.<score>" then per sort key ".<16 hex digits>" (a number),
+ * ".s<hex bytes>" (a keyword's value or a text field's collation key) or ".n" (no value). */
+#define CURSOR_POS_MAX (32 + 17 * (SOUK_MAX_SORT + 1) + SOUK_MAX_SORT * (2 + 2 * SOUK_SORT_KEY_MAX))
+
+static void write_cursor(const sk_ctx *c, const sparams *p, const souk_find_after *a,
+                         const souk_find_opts *o)
+{
+    char pos[CURSOR_POS_MAX];
     uint64_t bits;
     memcpy(&bits, &a->score, 8);
     int n = snprintf(pos, sizeof pos, "c2.%x.%016llx", a->docid, (unsigned long long)bits);
-    for (size_t i = 0; i < nsort; i++) {
+    for (size_t i = 0; o && i < o->nsort; i++) {
+        if (string_key(c, o, i)) {
+            if (a->klen[i] == SOUK_SORT_KEY_ABSENT) {
+                n += snprintf(pos + n, sizeof pos - (size_t)n, ".n");
+            } else {
+                n += snprintf(pos + n, sizeof pos - (size_t)n, ".s");
+                sodium_bin2hex(pos + n, sizeof pos - (size_t)n, a->key[i], a->klen[i]);
+                n += (int)(2 * a->klen[i]);
+            }
+            continue;
+        }
         memcpy(&bits, &a->vals[i], 8);
         n += snprintf(pos + n, sizeof pos - (size_t)n, ".%016llx", (unsigned long long)bits);
     }
@@ -591,13 +617,14 @@ static void write_cursor(const sk_ctx *c, const sparams *p, const souk_find_afte
  * another sort order, or another cursor key). */
 enum { CURSOR_MALFORMED = -1, CURSOR_MISMATCH = -2 };
 
-static int read_cursor(const sk_ctx *c, const sparams *p, size_t nsort, souk_find_after *a)
+static int read_cursor(const sk_ctx *c, const sparams *p, const souk_find_opts *o,
+                       souk_find_after *a)
 {
     const char *s = p->cursor;
     memset(a, 0, sizeof *a);
     size_t len = strlen(s);
     if (strncmp(s, "c2.", 3) != 0 || len < 3 + 2 * CURSOR_TAG_BYTES + 1 ||
-        s[len - 2 * CURSOR_TAG_BYTES - 1] != '.')
+        len > CURSOR_POS_MAX + 2 * CURSOR_TAG_BYTES || s[len - 2 * CURSOR_TAG_BYTES - 1] != '.')
         return CURSOR_MALFORMED;
     size_t plen = len - 2 * CURSOR_TAG_BYTES - 1;
     uint8_t want[CURSOR_TAG_BYTES], got[CURSOR_TAG_BYTES];
@@ -612,9 +639,33 @@ static int read_cursor(const sk_ctx *c, const sparams *p, size_t nsort, souk_fin
         return CURSOR_MALFORMED;
     a->docid = (uint32_t)d;
     size_t nvals = 0;
+    int kinds_ok = 1; /* each value has the kind of its sort key */
     while (end < s + plen) {
         const char *q = end + 1;
-        if (end[0] != '.' || strspn(q, "0123456789abcdef") < 16 || nvals > SOUK_MAX_SORT)
+        if (end[0] != '.' || nvals > SOUK_MAX_SORT)
+            return CURSOR_MALFORMED;
+        int str = nvals > 0 && nvals <= o->nsort && string_key(c, o, nvals - 1);
+        if (*q == 'n' || *q == 's') { /* not hex digits: a number starts with neither */
+            if (nvals == 0)
+                return CURSOR_MALFORMED;
+            size_t hl = strspn(q + 1, "0123456789abcdef");
+            if (*q == 'n' ? hl != 0 : hl % 2 || hl > 2 * SOUK_SORT_KEY_MAX)
+                return CURSOR_MALFORMED;
+            end = (char *)q + 1 + hl;
+            if (end > s + plen)
+                return CURSOR_MALFORMED;
+            if (!str) {
+                kinds_ok = 0;
+            } else if (*q == 'n') {
+                a->klen[nvals - 1] = SOUK_SORT_KEY_ABSENT;
+            } else {
+                sodium_hex2bin(a->key[nvals - 1], SOUK_SORT_KEY_MAX, q + 1, hl, NULL, &bl, NULL);
+                a->klen[nvals - 1] = (uint32_t)bl;
+            }
+            nvals++;
+            continue;
+        }
+        if (strspn(q, "0123456789abcdef") < 16)
             return CURSOR_MALFORMED;
         unsigned long long bits = strtoull(q, &end, 16);
         if (end != q + 16)
@@ -625,12 +676,14 @@ static int read_cursor(const sk_ctx *c, const sparams *p, size_t nsort, souk_fin
             a->score = v;
         else
             a->vals[nvals - 1] = v;
+        if (str)
+            kinds_ok = 0;
         nvals++;
     }
     if (end != s + plen || nvals == 0)
         return CURSOR_MALFORMED;
     cursor_tag(c, p, s, plen, want);
-    if (sodium_memcmp(want, got, sizeof want) != 0 || nvals != nsort + 1)
+    if (sodium_memcmp(want, got, sizeof want) != 0 || nvals != o->nsort + 1 || !kinds_ok)
         return CURSOR_MISMATCH;
     return 0;
 }
@@ -776,7 +829,7 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
     }
     souk_find_after after;
     if (p->cursor) {
-        int cr = p->page != 1 ? CURSOR_MALFORMED : read_cursor(c, p, o.nsort, &after);
+        int cr = p->page != 1 ? CURSOR_MALFORMED : read_cursor(c, p, &o, &after);
         if (cr) {
             souk_filter_free(f);
             if (cr == CURSOR_MISMATCH)
@@ -860,7 +913,7 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
     if (res.nhits == p->per_page) { /* maybe more: where the next page starts */
         souk_find_after next;
         souk_find_position(&res, &o, res.nhits - 1, &next);
-        write_cursor(c, p, &next, o.nsort);
+        write_cursor(c, p, &next, &o);
     }
     souk_find_result_free(&res);
     uint64_t us = (sk_now_ns() - c->t0_ns) / 1000;
@@ -954,7 +1007,9 @@ static int search(sk_ctx *c, sparams *pp)
         if (rc)
             return sk_fail(c, 500, "internal", NULL, "query parser: %s", err);
     }
-    if (p.filter || p.facets || p.sort || p.boost || p.cursor) {
+    /* Browsing always takes the storefront path: its first page and its cursor pages come from
+     * one order (unscored, index order, or the sort keys). */
+    if (pq == &browse || p.filter || p.facets || p.sort || p.boost || p.cursor) {
         rc = run_find(c, &p, pq == &browse ? NULL : pq, &o, &ss);
         if (pq != &browse)
             souk_query_free(pq);
@@ -1014,7 +1069,7 @@ static int search(sk_ctx *c, sparams *pp)
         write_suggestion(c, pq);
     if (n > first && n - first == p.per_page) { /* by relevance: (score, docid) */
         souk_find_after next = {.score = w->hits[n - 1].score, .docid = w->hits[n - 1].docid};
-        write_cursor(c, &p, &next, 0);
+        write_cursor(c, &p, &next, NULL);
     }
     if (pq != &browse)
         souk_query_free(pq);

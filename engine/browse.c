@@ -24,6 +24,7 @@ typedef struct fctx {
     souk_hit *heap;
     size_t n, k;
     uint64_t total;
+    uint32_t after_pos[SOUK_MAX_SORT]; /* string keys of o->after: souk__col_key_pos */
 } fctx;
 
 /* Compares two hits by the sort keys: < 0 when a comes first. */
@@ -48,20 +49,16 @@ static int order(const fctx *c, const souk_hit *a, const souk_hit *b)
             }
             if (x != y)
                 return (x < y) == !k->desc ? -1 : 1;
-        } else if (col->off) {
-            int xa = col->off[a->docid] < col->off[a->docid + 1];
-            int ya = col->off[b->docid] < col->off[b->docid + 1];
-            if (!xa || !ya) {
-                if (xa != ya)
-                    return xa ? -1 : 1;
+        } else {
+            uint32_t ox = col->sord[a->docid], oy = col->sord[b->docid];
+            if (ox == UINT32_MAX || oy == UINT32_MAX) {
+                if (ox != oy)
+                    return ox == UINT32_MAX ? 1 : -1; /* absent values last */
                 continue;
             }
-            uint32_t ox = col->ord[col->off[a->docid]], oy = col->ord[col->off[b->docid]];
-            if (ox != oy) {
-                int r = strcmp(col->vals[ox], col->vals[oy]);
-                if (r)
-                    return (r < 0) == !k->desc ? -1 : 1;
-            }
+            uint32_t rx = col->rank[ox], ry = col->rank[oy];
+            if (rx != ry)
+                return (rx < ry) == !k->desc ? -1 : 1;
         }
     }
     if (a->score != b->score)
@@ -119,6 +116,19 @@ static int after_cursor(const fctx *c, uint32_t docid, double score)
         if (k->field < 0) {
             x = score;
             y = a->score;
+        } else if (!c->cols->col[k->field].num) {
+            const souk__col *col = &c->cols->col[k->field];
+            uint32_t o = col->sord[docid];
+            int xn = o == UINT32_MAX, yn = a->klen[i] == SOUK_SORT_KEY_ABSENT;
+            if (xn || yn) {
+                if (xn != yn)
+                    return xn; /* absent values come last */
+                continue;
+            }
+            uint32_t xp = 2 * col->rank[o] + 1, yp = c->after_pos[i];
+            if (xp != yp)
+                return (xp < yp) == !!k->desc;
+            continue;
         } else {
             x = c->cols->col[k->field].num[docid];
             y = a->vals[i];
@@ -144,7 +154,14 @@ void souk_find_position(const souk_find_result *res, const souk_find_opts *o, si
     const souk_hit *h = &res->hits[i];
     for (size_t k = 0; k < o->nsort; k++) {
         int f = o->sort[k].field;
-        out->vals[k] = f >= 0 && res->cols->col[f].num ? res->cols->col[f].num[h->docid] : NAN;
+        const souk__col *col = f >= 0 ? &res->cols->col[f] : NULL;
+        out->vals[k] = col && col->num ? col->num[h->docid] : NAN;
+        out->klen[k] = SOUK_SORT_KEY_ABSENT;
+        if (col && col->sord && col->sord[h->docid] != UINT32_MAX) {
+            uint32_t ord = col->sord[h->docid];
+            out->klen[k] = col->klens[ord];
+            memcpy(out->key[k], col->keys[ord], col->klens[ord]);
+        }
     }
     out->score = h->score;
     out->docid = h->docid;
@@ -248,14 +265,9 @@ static int check_opts(const souk_schema *s, const souk__columns *cols, const sou
         if (f < 0)
             continue;
         if ((size_t)f >= s->nfields || !(s->fields[f].flags & SOUK_F_SORTABLE) ||
-            !cols->col[f].present) {
+            !cols->col[f].present || (!cols->col[f].num && !cols->col[f].sord)) {
             snprintf(err, errlen, "field '%s' is not sortable",
                      (size_t)f < s->nfields ? s->fields[f].name : "?");
-            return SOUK_EINVAL;
-        }
-        if (o->after && !cols->col[f].num) {
-            snprintf(err, errlen, "a cursor cannot follow keyword sort key '%s'",
-                     s->fields[f].name);
             return SOUK_EINVAL;
         }
     }
@@ -325,6 +337,11 @@ int souk_find(souk_searcher *s, const souk_query *q, const souk_find_opts *o, so
             rc = SOUK_ENOMEM;
             goto fail;
         }
+    }
+    for (size_t i = 0; o->after && i < o->nsort; i++) {
+        const souk__col *col = o->sort[i].field >= 0 ? &c.cols->col[o->sort[i].field] : NULL;
+        if (col && col->sord && o->after->klen[i] != SOUK_SORT_KEY_ABSENT)
+            c.after_pos[i] = souk__col_key_pos(col, o->after->key[i], o->after->klen[i]);
     }
     c.k = (size_t)o->offset + o->limit;
     c.heap = souk_malloc((c.k ? c.k : 1) * sizeof *c.heap);

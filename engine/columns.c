@@ -5,12 +5,14 @@
  * generation are cached in the index and shared, reference-counted, by every searcher; a
  * searcher whose snapshot is older than the cache builds its own private copy. */
 #include "columns.h"
+#include "souk/browse.h"
 #include "index_int.h"
 #include "souk/souk.h"
 #include "varint.h"
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 static uint32_t hash_bytes(const char *p, size_t n)
@@ -129,7 +131,8 @@ static int on_record(void *ctx, uint32_t docid, const uint8_t *p, size_t len)
             return 1;
         }
         souk__col *c = &cols->col[f];
-        if (b->s->fields[f].type == SOUK_FIELD_KEYWORD) {
+        int type = b->s->fields[f].type;
+        if (type == SOUK_FIELD_KEYWORD || type == SOUK_FIELD_TEXT) {
             uint64_t l;
             if (varint_get(&p, end, &l) || l > (uint64_t)(end - p)) {
                 b->failed = SOUK_ECORRUPT;
@@ -137,11 +140,17 @@ static int on_record(void *ctx, uint32_t docid, const uint8_t *p, size_t len)
             }
             const char *v = (const char *)p;
             p += l;
-            if (b->s->fields[f].flags & SOUK_F_PATH)
+            if (type == SOUK_FIELD_KEYWORD && (b->s->fields[f].flags & SOUK_F_PATH))
                 for (size_t i = 0; i + 3 <= l; i++)
                     if (memcmp(v + i, " > ", 3) == 0)
                         add_pair(b, f, docid, intern(c, v, i));
-            add_pair(b, f, docid, intern(c, v, (size_t)l));
+            uint32_t o = intern(c, v, (size_t)l);
+            if (type == SOUK_FIELD_KEYWORD)
+                add_pair(b, f, docid, o);
+            else if (o == UINT32_MAX)
+                b->failed = SOUK_ENOMEM;
+            if (c->sord && c->sord[docid] == UINT32_MAX)
+                c->sord[docid] = o; /* the first value sorts */
         } else {
             if ((size_t)(end - p) < 8) {
                 b->failed = SOUK_ECORRUPT;
@@ -171,6 +180,13 @@ void souk__columns_release(souk__columns *c)
         souk_free(k->vals);
         souk_free(k->vlens);
         souk_free(k->htab);
+        souk_free(k->sord);
+        for (uint32_t i = 0; k->keys_own && i < k->nvals; i++)
+            souk_free(k->keys[i]);
+        souk_free(k->keys);
+        souk_free(k->klens);
+        souk_free(k->rank);
+        souk_free(k->by_key);
     }
     souk_free(c->exists);
     souk_free(c);
@@ -195,6 +211,78 @@ uint32_t souk__columns_next_doc(const souk__columns *c, uint32_t d)
         bits = c->exists[w];
     }
     return (uint32_t)(w * 64 + (unsigned)__builtin_ctzll(bits));
+}
+
+static int cmp_key_ord(const void *x, const void *y, void *ctx)
+{
+    const souk__col *c = ctx;
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return souk__key_cmp(c->keys[a], c->klens[a], c->keys[b], c->klens[b]);
+}
+
+int souk__key_cmp(const uint8_t *a, uint32_t al, const uint8_t *b, uint32_t bl)
+{
+    int r = memcmp(a, b, al < bl ? al : bl);
+    return r ? r : (al > bl) - (al < bl);
+}
+
+/* The sort keys of a sortable keyword or text column and their ranks. */
+static int sort_keys(souk__col *c)
+{
+    uint32_t n = c->nvals;
+    c->keys = souk_calloc(n ? n : 1, sizeof *c->keys);
+    c->klens = souk_malloc((n ? n : 1) * sizeof *c->klens);
+    c->rank = souk_malloc((n ? n : 1) * sizeof *c->rank);
+    uint32_t *by = souk_malloc((n ? n : 1) * sizeof *by);
+    int rc = 0;
+    if (!c->keys || !c->klens || !c->rank || !by) {
+        rc = SOUK_ENOMEM;
+        goto out;
+    }
+    c->keys_own = c->type == SOUK_FIELD_TEXT;
+    for (uint32_t o = 0; o < n; o++) {
+        if (c->keys_own) {
+            uint8_t k[SOUK_SORT_KEY_MAX];
+            size_t kl = souk_collation_key(c->vals[o], c->vlens[o], k);
+            if (!(c->keys[o] = souk_malloc(kl ? kl : 1))) {
+                rc = SOUK_ENOMEM;
+                goto out;
+            }
+            memcpy(c->keys[o], k, kl);
+            c->klens[o] = (uint32_t)kl;
+        } else {
+            c->keys[o] = (uint8_t *)c->vals[o];
+            c->klens[o] = c->vlens[o] < SOUK_SORT_KEY_MAX ? c->vlens[o] : SOUK_SORT_KEY_MAX;
+        }
+        by[o] = o;
+    }
+    qsort_r(by, n, sizeof *by, cmp_key_ord, c);
+    for (uint32_t i = 0, r = 0; i < n; i++) {
+        if (i && cmp_key_ord(&by[i - 1], &by[i], c) != 0)
+            r++;
+        c->rank[by[i]] = r;
+    }
+    c->by_key = by;
+    by = NULL;
+out:
+    souk_free(by);
+    return rc;
+}
+
+uint32_t souk__col_key_pos(const souk__col *c, const uint8_t *k, uint32_t kl)
+{
+    uint32_t lo = 0, hi = c->nvals; /* the first key >= k is at lo */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2, o = c->by_key[mid];
+        if (souk__key_cmp(c->keys[o], c->klens[o], k, kl) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == c->nvals)
+        return lo ? 2 * (c->rank[c->by_key[lo - 1]] + 1) : 0;
+    uint32_t o = c->by_key[lo];
+    return 2 * c->rank[o] + (souk__key_cmp(c->keys[o], c->klens[o], k, kl) == 0);
 }
 
 static int columns_build(souk_reader *r, const souk_stats *st, souk__columns **out)
@@ -226,6 +314,12 @@ static int columns_build(souk_reader *r, const souk_stats *st, souk__columns **o
                 rc = SOUK_ENOMEM;
             for (uint32_t d = 0; c->num && d < cols->ndocs; d++)
                 c->num[d] = NAN;
+        } else if (fd->flags & SOUK_F_SORTABLE) {
+            c->sord = souk_malloc(cols->ndocs * sizeof *c->sord);
+            if (!c->sord)
+                rc = SOUK_ENOMEM;
+            else
+                memset(c->sord, 0xff, cols->ndocs * sizeof *c->sord);
         }
     }
     if (!rc)
@@ -250,6 +344,9 @@ static int columns_build(souk_reader *r, const souk_stats *st, souk__columns **o
         for (size_t i = 0; i < b.npairs[f]; i++)
             c->ord[i] = b.pairs[f][2 * i + 1];
     }
+    for (size_t f = 0; f < s->nfields && !rc; f++)
+        if (cols->col[f].sord)
+            rc = sort_keys(&cols->col[f]);
     for (int f = 0; f < SOUK_MAX_FIELDS; f++)
         souk_free(b.pairs[f]);
     if (rc) {

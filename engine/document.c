@@ -818,6 +818,16 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
             termpos += 100; /* no phrase spans two fields */
             code_ctx cc = {b, f->weight};
             souk__codes(v->valuestring, tl, 0, add_code, &cc, 256);
+            /* Sortable: the value (its first 1 KiB, cut at a character: the collation key
+             * keeps at most SOUK_SORT_KEY_MAX bytes), keyed when the columns are built. */
+            if (f->flags & SOUK_F_SORTABLE) {
+                size_t al = tl;
+                if (al > 1024)
+                    for (al = 1024; al && ((uint8_t)v->valuestring[al] & 0xc0) == 0x80; al--)
+                        ;
+                if ((rc = add_attr(b, f, 0, v->valuestring, al)) != 0)
+                    goto out;
+            }
             break;
         }
         case SOUK_FIELD_KEYWORD: {

@@ -744,7 +744,7 @@ int souk_reader_attr(souk_reader *r, uint32_t docid, uint8_t field, const uint8_
             return SOUK_ECORRUPT;
         const uint8_t *v = p;
         size_t n = 8;
-        if (s->fields[f].type == SOUK_FIELD_KEYWORD) {
+        if (s->fields[f].type == SOUK_FIELD_KEYWORD || s->fields[f].type == SOUK_FIELD_TEXT) {
             uint64_t l;
             if (varint_get(&p, end, &l) || l > (uint64_t)(end - p))
                 return SOUK_ECORRUPT;

@@ -201,10 +201,9 @@ int souk_schema_parse(const char *json, size_t len, souk_schema **out, char *err
             f->flags |= SOUK_F_NOTYPO;
         if ((f->flags & (SOUK_F_MULTI | SOUK_F_PATH)) && f->type != SOUK_FIELD_KEYWORD)
             FAIL("schema: field '%s': 'multi' and 'path' apply to keyword fields", f->name);
-        if ((f->flags & (SOUK_F_FILTERABLE | SOUK_F_FACETABLE | SOUK_F_SORTABLE)) &&
-            f->type == SOUK_FIELD_TEXT)
-            FAIL("schema: field '%s': text fields cannot be filterable, facetable or sortable; "
-                 "declare a keyword field",
+        if ((f->flags & (SOUK_F_FILTERABLE | SOUK_F_FACETABLE)) && f->type == SOUK_FIELD_TEXT)
+            FAIL("schema: field '%s': text fields cannot be filterable or facetable; declare a "
+                 "keyword field",
                  f->name);
         f->weight = 1;
         v = cJSON_GetObjectItemCaseSensitive(fo, "weight");

@@ -1071,6 +1071,11 @@ struct souk_analyzer {
     }
 };
 
+extern "C" unsigned souk_unicode_tolower(unsigned ch)
+{
+    return Xapian::Unicode::tolower(ch);
+}
+
 extern "C" const char *souk_language_stemmer(const char *lang)
 {
     if (!lang)

@@ -73,7 +73,7 @@ int main(void)
         "{\"name\":\"x\",\"fields\":[{\"name\":\"t\",\"type\":\"text\",\"prefix\":\"Zt\"}]}",
         "'prefix'");
     expect_error(
-        "{\"name\":\"x\",\"fields\":[{\"name\":\"t\",\"type\":\"text\",\"sortable\":true}]}",
+        "{\"name\":\"x\",\"fields\":[{\"name\":\"t\",\"type\":\"text\",\"filterable\":true}]}",
         "text fields cannot be");
     expect_error(
         "{\"name\":\"x\",\"fields\":[{\"name\":\"n\",\"type\":\"number\",\"multi\":true}]}",

@@ -584,7 +584,7 @@ static void test_bad_input(int port)
         {"/v1/search?q=a&filter=price%3C10", "invalid_parameter"},
         {"/v1/search?q=a&filter=section%3Dgames%29%20OR%20%28", "invalid_parameter"},
         {"/v1/search?q=a&facets=version", "invalid_parameter"},
-        {"/v1/search?q=a&sort=title:asc", "invalid_parameter"},
+        {"/v1/search?q=a&sort=version:asc", "invalid_parameter"},
         {"/v1/search?q=a&sort=installed_size_kb:up", "invalid_parameter"},
         {"/v1/search?q=a&boost=installed_size_kb:abc", "invalid_parameter"},
         {"/v1/search?q=a&cursor=abc", "invalid_parameter"},

@@ -28,8 +28,10 @@ int souk_filter_parse(const souk_schema *s, const char *expr, size_t len, souk_f
                       char *err, size_t errlen);
 void souk_filter_free(souk_filter *f);
 
-/* One sort key: a sortable field (or relevance, field -1), ascending or descending. Documents
- * without a value sort last either way. Relevance descending, then docid, break the last ties. */
+/* One sort key: a sortable field (or relevance, field -1), ascending or descending. Numbers
+ * compare as numbers, keywords as bytes, text fields by collation key (souk_collation_key); a
+ * multi-valued keyword by its first value. Documents without a value sort last either way.
+ * Relevance descending, then docid, break the last ties. */
 typedef struct souk_sort_key {
     int field;
     int desc;
@@ -62,10 +64,24 @@ typedef struct souk_facet_result {
     uint64_t other; /* documents counted in values beyond max_values */
 } souk_facet_result;
 
-/* A position in a result order, for deep paging (search_after): the sort keys' values (NAN:
- * absent), the score and the docid of the last hit seen. */
+/* Keyword and text sort keys compare as byte strings of at most this many bytes: a keyword's
+ * value, a text field's collation key (souk_collation_key). */
+#define SOUK_SORT_KEY_MAX 128
+#define SOUK_SORT_KEY_ABSENT UINT32_MAX
+
+/* The collation key of a sortable text field's value (UTF-8, n bytes) into out; returns its
+ * length (<= SOUK_SORT_KEY_MAX). Keys compare with memcmp, a key that is a prefix of another
+ * first: case- and accent-insensitive (Latin letters), digit runs compared as numbers
+ * ("file2" < "File10"). engine/collate.c documents the rule. */
+size_t souk_collation_key(const char *value, size_t n, uint8_t out[SOUK_SORT_KEY_MAX]);
+
+/* A position in a result order, for deep paging (search_after): the sort keys' values, the
+ * score and the docid of the last hit seen. A number key is in vals[i] (NAN: absent); a
+ * keyword or text key is the klen[i] bytes of key[i] (SOUK_SORT_KEY_ABSENT: absent). */
 typedef struct souk_find_after {
     double vals[SOUK_MAX_SORT];
+    uint32_t klen[SOUK_MAX_SORT];
+    uint8_t key[SOUK_MAX_SORT][SOUK_SORT_KEY_MAX];
     double score;
     uint32_t docid;
 } souk_find_after;
@@ -80,7 +96,7 @@ typedef struct souk_find_opts {
     size_t nfacets;
     int boost_field; /* -1: none; else score += boost_weight * log1p(max(0, value)) */
     double boost_weight;
-    const souk_find_after *after; /* NULL, or only hits after this position (numeric keys) */
+    const souk_find_after *after; /* NULL, or only hits after this position */
 } souk_find_opts;
 
 typedef struct souk_find_result {

@@ -34,6 +34,10 @@ void souk_analyzer_free(souk_analyzer *a);
  * "none" for CJK languages and "none", or NULL when unsupported. Static storage. */
 const char *souk_language_stemmer(const char *lang);
 
+/* Xapian::Unicode::tolower of one Unicode code point (the simple one-to-one case mapping of
+ * Xapian's tables). */
+unsigned souk_unicode_tolower(unsigned ch);
+
 /* Analyzes UTF-8 `text` exactly as Xapian::TermGenerator::index_text(text, wdf_inc, prefix) with
  * the stemmer of `lang`, STEM_SOME, FLAG_CJK_NGRAM and no stopper. *termpos is the running term
  * position of the document and is advanced. Terms are passed to fn. Uses a fast tokenizer with a
