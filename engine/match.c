@@ -1197,6 +1197,7 @@ int souk__rewrite_query_inner(souk_searcher *s, const souk_query *q, const souk_
 
 typedef struct code_collect {
     souk_searcher *s;
+    const souk_query *q; /* the query the codes join: its own words are not added again */
     char terms[16][64];
     size_t len[16];
     size_t n;
@@ -1213,12 +1214,20 @@ static void on_code(void *ctx, const char *term, size_t len)
         memcpy(c->terms[c->n], term, len);
         c->len[c->n++] = len;
     }
-    /* A join that is a word of the catalog ("M8 x 40" -> m8x40) matches as that word. */
+    /* A join that is a word of the catalog ("M8 x 40" -> m8x40) matches as that word, unless
+     * the query has that word already (typed as one word: "M8x40", "1tb"), which would count
+     * it twice. */
     size_t pl = strlen(SOUK_CODE_PREFIX);
     if (c->n < 16 && len > pl && souk_reader_term(c->s->r, term + pl, len - pl, &ti) == 0) {
         for (size_t i = 0; i < c->n; i++)
             if (c->len[i] == len - pl && memcmp(c->terms[i], term + pl, len - pl) == 0)
                 return;
+        for (size_t i = 0; i < c->q->nnodes; i++) {
+            const souk_qnode *qn = &c->q->nodes[i];
+            if (qn->op == SOUK_QOP_TERM && qn->term_len == len - pl &&
+                memcmp(qn->term, term + pl, len - pl) == 0)
+                return;
+        }
         memcpy(c->terms[c->n], term + pl, len - pl);
         c->len[c->n++] = len - pl;
     }
@@ -1229,7 +1238,7 @@ static void on_code(void *ctx, const char *term, size_t len)
 static int add_codes(souk_searcher *s, const souk_query *q, souk_query **out)
 {
     *out = NULL;
-    code_collect c = {.s = s};
+    code_collect c = {.s = s, .q = q};
     souk__codes(q->text, q->text_len, 1, on_code, &c, 64);
     if (!c.n)
         return 0;

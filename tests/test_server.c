@@ -1619,6 +1619,21 @@ static void test_procurement(void)
         CHECK(ok);
         resp_free(&r);
     }
+    /* A code typed as one word ("M8x40") is not added a second time as the catalog word its
+     * join is: its term is counted once in the score. */
+    static const char *const once[] = {"M8x40", "m8x40", "bolt+m8x40"};
+    for (int i = 0; i < 3; i++) {
+        char target[256];
+        snprintf(target, sizeof target, "/v1/search?q=%s&explain=true&per_page=1", once[i]);
+        REQUIRE(get(s.port, target, SKEY, &r) == 0);
+        int count = 0;
+        for (const char *p = r.body; p && (p = strstr(p, "\"term\":\"m8x40\"")) != NULL; p++)
+            count++;
+        if (count != 1)
+            fprintf(stderr, "  q=%s: m8x40 %d times in the explanation\n", once[i], count);
+        CHECK(r.status == 200 && count == 1);
+        resp_free(&r);
+    }
     CHECK(stop_server(&s) == 0);
     memcpy(data_dir, saved, sizeof saved);
 }
