@@ -20,6 +20,7 @@
  *   prefix tie, and the next sort key, then relevance and index order decide. */
 #include "souk/browse.h"
 #include "souk/xapian.h"
+#include "utf8.h"
 
 #include <string.h>
 
@@ -52,31 +53,6 @@ static const char latin_ext_a[129] = "aaaaaa"
                                      "zzzzzz"
                                      "s";
 _Static_assert(sizeof latin1 == 65 && sizeof latin_ext_a == 129, "fold tables");
-
-/* Decodes one UTF-8 character at s[*i] (a stray byte stands for itself). */
-static unsigned next_char(const unsigned char *s, size_t n, size_t *i)
-{
-    unsigned c = s[*i];
-    size_t len = c < 0x80             ? 1
-                 : (c & 0xe0) == 0xc0 ? 2
-                 : (c & 0xf0) == 0xe0 ? 3
-                 : (c & 0xf8) == 0xf0 ? 4
-                                      : 0;
-    if (len <= 1 || *i + len > n) {
-        (*i)++;
-        return c;
-    }
-    unsigned cp = c & (0x7fu >> len);
-    for (size_t k = 1; k < len; k++) {
-        if ((s[*i + k] & 0xc0) != 0x80) {
-            (*i)++;
-            return c;
-        }
-        cp = cp << 6 | (s[*i + k] & 0x3fu);
-    }
-    *i += len;
-    return cp;
-}
 
 static size_t put_utf8(unsigned cp, uint8_t *o)
 {
@@ -123,7 +99,7 @@ size_t souk_collation_key(const char *value, size_t n, uint8_t out[SOUK_SORT_KEY
             memcpy(piece + 2, s + start, keep);
             pl = 2 + keep;
         } else {
-            unsigned cp = next_char(s, n, &i);
+            unsigned cp = souk__utf8_next(s, n, &i);
             char fold = 0;
             if (cp >= 0x300 && cp <= 0x36f)
                 continue; /* combining mark */

@@ -17,6 +17,7 @@
 #include "match_int.h"
 #include "souk/highlight.h"
 #include "souk/souk.h"
+#include "utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,28 +29,6 @@ struct souk_highlighter {
     souk_analyzer *an;
     char lang[32];
 };
-
-/* The code point at s (left > 0 bytes) in *cp, and its length; a malformed byte is one
- * character of its own (never CJK). */
-static size_t utf8_next(const unsigned char *s, size_t left, unsigned *cp)
-{
-    unsigned c = s[0];
-    size_t n = c < 0x80 ? 1 : c >= 0xf0 && c < 0xf8 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
-    if (n == 0 || n > left) {
-        *cp = 0xfffd;
-        return 1;
-    }
-    unsigned v = n == 1 ? c : n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            *cp = 0xfffd;
-            return 1;
-        }
-        v = v << 6 | (s[i] & 0x3f);
-    }
-    *cp = v;
-    return n;
-}
 
 /* Characters Xapian 1.4's n-gram tokenizer treats as CJK (CJK::codepoint_is_cjk). */
 static int is_cjk(unsigned c)
@@ -134,19 +113,21 @@ int souk_highlighter_new(souk_searcher *s, const souk_query *q, const souk_searc
     size_t nplain = h->n;
     for (size_t i = 0; i < nplain && !rc; i++) {
         const char *w = h->words[i];
-        unsigned cp;
-        size_t cl = utf8_next((const unsigned char *)w, strlen(w), &cp);
+        size_t cl = 0;
+        unsigned cp = souk__utf8_next((const unsigned char *)w, strlen(w), &cl);
         if (!is_cjk(cp) || w[cl] != 0)
             continue;
         int in_bigram = 0;
         for (size_t k = 0; k < nplain && !in_bigram; k++) {
             const char *b = h->words[k];
-            unsigned c1, c2;
-            size_t l1 = utf8_next((const unsigned char *)b, strlen(b), &c1);
+            size_t bl = strlen(b), l1 = 0;
+            unsigned c1 = souk__utf8_next((const unsigned char *)b, bl, &l1);
             if (!is_cjk(c1) || !b[l1])
                 continue;
-            size_t l2 = utf8_next((const unsigned char *)b + l1, strlen(b + l1), &c2);
-            if (is_cjk(c2) && !b[l1 + l2] &&
+            size_t e = l1;
+            unsigned c2 = souk__utf8_next((const unsigned char *)b, bl, &e);
+            size_t l2 = e - l1;
+            if (is_cjk(c2) && !b[e] &&
                 ((l1 == cl && memcmp(b, w, cl) == 0) || (l2 == cl && memcmp(b + l1, w, cl) == 0)))
                 in_bigram = 1;
         }
@@ -311,8 +292,9 @@ static int split_words(const char *text, size_t len, words *w)
 {
     const unsigned char *t = (const unsigned char *)text;
     for (size_t i = 0; i < len;) {
-        unsigned cp = t[i];
-        size_t cl = t[i] < 0x80 ? 1 : utf8_next(t + i, len - i, &cp);
+        size_t next = i;
+        unsigned cp = souk__utf8_next(t, len, &next);
+        size_t cl = next - i;
         if (cl > 1 && is_cjk(cp)) {
             if (words_add(w, i, i + cl, 1))
                 return SOUK_ENOMEM;
@@ -326,10 +308,11 @@ static int split_words(const char *text, size_t len, words *w)
         size_t b = i;
         while (i < len && is_word_byte(t[i])) {
             if (t[i] >= 0x80) {
-                size_t l = utf8_next(t + i, len - i, &cp);
-                if (l > 1 && is_cjk(cp))
+                size_t j = i;
+                unsigned c = souk__utf8_next(t, len, &j);
+                if (j - i > 1 && is_cjk(c))
                     break;
-                i += l;
+                i = j;
             } else {
                 i++;
             }
