@@ -406,8 +406,7 @@ static int conn_dispatch(conn *c)
      * pool may be busy with for up to limits.max_search_ms each), and never refused with 429:
      * a load balancer must see a busy server as alive. It holds no snapshot afterwards. */
     if (is_healthz(&c->http.req)) {
-        conn_handle(c, lc->worker, !draining, &c->out);
-        souk_reader_release(souk_searcher_reader(lc->worker->searcher));
+        conn_handle(c, lc->worker, !draining, &c->out); /* sk_handle releases the snapshot */
         sk_http_next(&c->http);
         return close;
     }
