@@ -1,4 +1,4 @@
-/* test_codes.c: the joined code terms of part numbers (engine/codes.c, docs/part-numbers.md):
+/* test_codes.c: the joined code terms of part numbers (engine/text/codes.c, docs/part-numbers.md):
  * the documented examples, documents against queries, and a code found wherever it sits in a
  * text (the scan that skips texts without a digit reads 16 bytes at a time). */
 #include "check.h"

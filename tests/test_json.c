@@ -1,4 +1,4 @@
-/* test_json.c: the fast record parser (engine/json_fast.c) against cJSON itself. Whatever the
+/* test_json.c: the fast record parser (engine/catalog/json_fast.c) against cJSON itself. Whatever the
  * fast path accepts, cJSON must accept too, with the same tree (types, strings byte for byte,
  * numbers bit for bit, keys, order, links) ending at the same byte; what it declines goes to
  * cJSON. Checked on hand-written cases, on real Debian records, and on a bounded run of random

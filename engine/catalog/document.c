@@ -242,7 +242,7 @@ static int analyze_text(souk_docbuilder *b, const char *text, size_t len, const 
     return SOUK_OK;
 }
 
-/* add_event, and each word that can be a typo candidate (from "a" on, as engine/typo.c reads
+/* add_event, and each word that can be a typo candidate (from "a" on, as engine/query/typo.c reads
  * them) also as a SOUK_TYPO_PREFIX term without positions: for schemas where some text field
  * opts out of typos (souk_schema.typo_words). */
 static void add_event_typo(void *ctx, const char *term, size_t len, uint32_t pos, uint32_t wdf)

@@ -646,7 +646,7 @@ int souk_reader_docs(souk_reader *r,
                      void *ctx)
 {
     /* Records from next_docid on are orphans of a batch that never committed (written by its
-     * early store transaction, see engine/writer.c): no document. */
+     * early store transaction, see engine/catalog/writer.c): no document. */
     uint64_t next_docid = 0;
     int rc = souk__meta_get_u64(r->txn, r->ix, "next_docid", &next_docid);
     if (rc)

@@ -39,10 +39,10 @@ struct souk_index {
     souk_schema *schema;
     char *dir; /* the data directory (the spelling table lives in it) */
     unsigned flags;
-    /* Attribute columns of the latest snapshot seen (engine/columns.c), shared by every
+    /* Attribute columns of the latest snapshot seen (engine/catalog/columns.c), shared by every
      * searcher of this index; cols_lock guards the pointer. */
     souk__gen_cache cols;
-    souk__gen_cache typo; /* engine/typo.c, same lock */
+    souk__gen_cache typo; /* engine/query/typo.c, same lock */
     pthread_mutex_t cols_lock;
     pthread_cond_t cols_cv; /* a build finished */
 };
@@ -52,7 +52,7 @@ struct souk_index {
 int souk__gen_get(souk_reader *r, souk__gen_cache *gc, uint64_t generation,
                   const souk__gen_ops *ops, void *arg, void **out);
 
-/* Frees the column cache (engine/columns.c); called by souk_index_close. */
+/* Frees the column cache (engine/catalog/columns.c); called by souk_index_close. */
 void souk__columns_release(struct souk__columns *c);
 void souk__typo_release(struct souk__typo_dict *t);
 

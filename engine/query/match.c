@@ -4,7 +4,7 @@
  * the same operations in the same order, so rankings equal Xapian's (tests/test_oracle.c).
  *
  * The operators live one per file (engine/match_*.c) behind the cursor interface of
- * engine/match_int.h; this file builds the cursor tree, keeps the searcher's snapshot and
+ * engine/query/match_int.h; this file builds the cursor tree, keeps the searcher's snapshot and
  * statistics, and runs the top k.
  *
  * Top-k: a heap of the k best hits, ordered by score then docid. A plain OR of terms runs

@@ -1,4 +1,4 @@
-/* match_int.h: private structures of the query engine shared by engine/match.c (searcher,
+/* match_int.h: private structures of the query engine shared by engine/query/match.c (searcher,
  * tree building, top-k, MaxScore, explanations) and the operator files engine/match_*.c, one
  * per query operator. Every operator is a posting cursor with the same interface (cur_ops):
  * skip_to, next, score, and an upper bound of its score (max_score). */
@@ -53,7 +53,7 @@ struct cur {
     uint32_t window; /* PHRASE and NEAR */
 };
 
-/* TERM (engine/match_term.c): one term's postings, block by block, decoded lazily. */
+/* TERM (engine/query/match_term.c): one term's postings, block by block, decoded lazily. */
 typedef struct term_cur {
     cur base;
     souk_postings pl;

@@ -72,7 +72,7 @@ typedef struct souk_facet_result {
 /* The collation key of a sortable text field's value (UTF-8, n bytes) into out; returns its
  * length (<= SOUK_SORT_KEY_MAX). Keys compare with memcmp, a key that is a prefix of another
  * first: case- and accent-insensitive (Latin letters), digit runs compared as numbers
- * ("file2" < "File10"). engine/collate.c documents the rule. */
+ * ("file2" < "File10"). engine/text/collate.c documents the rule. */
 size_t souk_collation_key(const char *value, size_t n, uint8_t out[SOUK_SORT_KEY_MAX]);
 
 /* A position in a result order, for deep paging (search_after): the sort keys' values, the

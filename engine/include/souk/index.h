@@ -46,7 +46,7 @@ typedef struct souk_dterm {
     uint32_t wdf;
     uint32_t npos;    /* number of positions */
     uint32_t pos_off; /* index of the first position in souk_doc.positions */
-    uint64_t hash;    /* hash of the term bytes (engine/varint.h souk__hash) */
+    uint64_t hash;    /* hash of the term bytes (engine/core/varint.h souk__hash) */
 } souk_dterm;
 
 /* One attribute value: field id, and for numbers/bools num, for keywords the string. */
@@ -129,7 +129,7 @@ typedef struct souk_stream_pos {
 /* Writes the batch in one LMDB transaction, together with the stream position pos (may be NULL).
  * (A batch of more than a thousand new documents has already written their store records and
  * term lists in transactions of its own as they arrived; nothing refers to them before this
- * commit, and readers skip them until then: engine/writer.c, store_ahead.) The batch is empty
+ * commit, and readers skip them until then: engine/catalog/writer.c, store_ahead.) The batch is empty
  * afterwards. On failure nothing is written and the batch is kept. Grows the map when it fills.
  * Adds what it did to *st (may be NULL). */
 int souk_writer_commit(souk_writer *w, const souk_stream_pos *pos, souk_commit_stats *st);

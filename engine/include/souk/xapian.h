@@ -1,4 +1,4 @@
-/* xapian.h: the C face of Souk's only C++ file, engine/xapian_wrapper.cc. It wraps the parts of
+/* xapian.h: the C face of Souk's only C++ file, engine/text/xapian_wrapper.cc. It wraps the parts of
  * Xapian that Souk uses: text analysis (tokenize, lowercase, stem, CJK n-grams), query parsing to
  * a flat tree that Souk's own matcher evaluates, and a real Xapian database used as a test oracle
  * and as the benchmark reference.
@@ -238,7 +238,7 @@ int souk_xdb_termlist(souk_xdb *db, uint32_t docid, souk_term_fn fn, void *ctx);
 
 /* Xapian's spelling support (Database::add_spelling, get_spelling_suggestion) on a Glass
  * database of its own, which holds only the spelling table and, in its metadata, the index
- * generation it was last brought up to (engine/spelling.c keeps it in step with the index). A
+ * generation it was last brought up to (engine/query/spelling.c keeps it in step with the index). A
  * handle is not thread-safe: give each thread its own. */
 typedef struct souk_xspell souk_xspell;
 
