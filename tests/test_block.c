@@ -5,7 +5,7 @@
 #include "check.h"
 #include "souk/block.h"
 #include "souk/souk.h"
-#include "varint.h"
+#include "core/varint.h"
 
 #include <stdint.h>
 

@@ -2,7 +2,7 @@
  * the documented examples, documents against queries, and a code found wherever it sits in a
  * text (the scan that skips texts without a digit reads 16 bytes at a time). */
 #include "check.h"
-#include "codes.h"
+#include "text/codes.h"
 #include "souk/souk.h"
 
 typedef struct out {

@@ -1,8 +1,8 @@
 /* test_crash.c: crash safety of ingest. souk-index is killed with SIGKILL at random moments while
  * it ingests real catalog records, in small batches and then in batches large enough to write
- * their store records ahead of the commit (engine/catalog/writer.c). After every kill the index must
- * open, pass the full consistency check, and hold exactly the documents of the stream prefix up
- * to its committed position. Rerunning the stream (it resumes after the last commit) must
+ * their store records ahead of the commit (engine/catalog/writer.c). After every kill the index
+ * must open, pass the full consistency check, and hold exactly the documents of the stream prefix
+ * up to its committed position. Rerunning the stream (it resumes after the last commit) must
  * converge to the same index as one clean run. Store records a killed batch left past
  * next_docid (orphans) must be seen by no reader and be gone after the next batch; that is
  * also checked on orphans planted directly. */

@@ -1,10 +1,10 @@
-/* test_json.c: the fast record parser (engine/catalog/json_fast.c) against cJSON itself. Whatever the
- * fast path accepts, cJSON must accept too, with the same tree (types, strings byte for byte,
+/* test_json.c: the fast record parser (engine/catalog/json_fast.c) against cJSON itself. Whatever
+ * the fast path accepts, cJSON must accept too, with the same tree (types, strings byte for byte,
  * numbers bit for bit, keys, order, links) ending at the same byte; what it declines goes to
  * cJSON. Checked on hand-written cases, on real Debian records, and on a bounded run of random
  * mutations of both. */
 #include "check.h"
-#include "json_fast.h"
+#include "catalog/json_fast.h"
 #include "souk/souk.h"
 
 #include <cjson/cJSON.h>

@@ -5,7 +5,7 @@
  * whole rest of the analysis of a document (measured; see docs/index-format.md). */
 #include "souk/index.h"
 #include "souk/souk.h"
-#include "varint.h"
+#include "core/varint.h"
 
 #include <string.h>
 #include <lz4.h>

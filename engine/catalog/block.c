@@ -9,7 +9,7 @@
  * scalar decoder took a third of the query time (docs/benchmarks.md). */
 #include "souk/block.h"
 #include "souk/souk.h"
-#include "varint.h"
+#include "core/varint.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,8 @@
 /* check.c: full consistency check of an index snapshot (souk_index_check). Used by the crash
  * tests after every kill, by `souk-index check`, and for the byte split in `stats --detail`. */
-#include "index_int.h"
+#include "catalog/index_int.h"
 #include "souk/souk.h"
-#include "varint.h"
+#include "core/varint.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -4,11 +4,11 @@
  * ordinal for each of its levels, as its boolean terms do). The columns of the latest
  * generation are cached in the index and shared, reference-counted, by every searcher; a
  * searcher whose snapshot is older than the cache builds its own private copy. */
-#include "columns.h"
+#include "catalog/columns.h"
 #include "souk/browse.h"
-#include "index_int.h"
+#include "catalog/index_int.h"
 #include "souk/souk.h"
-#include "varint.h"
+#include "core/varint.h"
 
 #include <math.h>
 #include <stdatomic.h>

@@ -1,11 +1,11 @@
 /* document.c: catalog record -> analyzed document (see souk/document.h). */
-#include "codes.h"
-#include "json_fast.h"
-#include "qsort_inline.h"
+#include "text/codes.h"
+#include "catalog/json_fast.h"
+#include "core/qsort_inline.h"
 #include "souk/document.h"
 #include "souk/json_strict.h"
 #include "souk/souk.h"
-#include "varint.h"
+#include "core/varint.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>

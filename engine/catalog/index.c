@@ -1,8 +1,8 @@
 /* index.c: opening the LMDB index, meta, and the read side (snapshots, dictionary, postings,
  * documents). The write side is in writer.c. See docs/index-format.md. */
-#include "index_int.h"
+#include "catalog/index_int.h"
 #include "souk/souk.h"
-#include "varint.h"
+#include "core/varint.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* json_fast.c: cJSON-compatible trees from an arena, for well-formed records (json_fast.h). */
-#include "json_fast.h"
+#include "catalog/json_fast.h"
 #include "souk/souk.h"
 
 #include <limits.h>

@@ -1,5 +1,5 @@
 /* schema.c: parsing and validation of catalog schemas (see souk/schema.h). */
-#include "codes.h"
+#include "text/codes.h"
 #include "souk/schema.h"
 #include "souk/souk.h"
 #include "souk/xapian.h"

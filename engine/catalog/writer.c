@@ -4,10 +4,10 @@
  * statistic (N, total length, df, collection frequency, per-block maxima) stays exact. Meta,
  * including the stream offset, is written in the same transaction, so a crash at any moment
  * leaves the state of the last commit. */
-#include "index_int.h"
-#include "qsort_inline.h"
+#include "catalog/index_int.h"
+#include "core/qsort_inline.h"
 #include "souk/souk.h"
-#include "varint.h"
+#include "core/varint.h"
 
 #include <errno.h>
 #include <math.h>

@@ -3,10 +3,10 @@
  * are evaluated on the columns, the facets count it when it passes every part except those of
  * their own field, and the documents passing everything compete in a heap of offset + limit
  * ordered by the sort keys. */
-#include "columns.h"
-#include "filter_int.h"
-#include "index_int.h"
-#include "match_int.h"
+#include "catalog/columns.h"
+#include "query/filter_int.h"
+#include "catalog/index_int.h"
+#include "query/match_int.h"
 #include "souk/browse.h"
 #include "souk/souk.h"
 

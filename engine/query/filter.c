@@ -1,7 +1,7 @@
 /* filter.c: the filter expression language of souk/browse.h: a recursive-descent parser into
  * a small tree, checked against the schema (field exists, is filterable, value has the field's
  * type), and its evaluation on the attribute columns. */
-#include "filter_int.h"
+#include "query/filter_int.h"
 #include "souk/souk.h"
 
 #include <ctype.h>

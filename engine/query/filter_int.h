@@ -2,7 +2,7 @@
 #ifndef SOUK_FILTER_INT_H
 #define SOUK_FILTER_INT_H
 
-#include "columns.h"
+#include "catalog/columns.h"
 #include "souk/browse.h"
 
 #include <stddef.h>

@@ -13,11 +13,11 @@
  * (<em>DIN 933</em> for DIN933), as codes.c joins them at indexing.
  * The output is HTML: the text escaped, matches wrapped in <em>...</em>; a snippet is the window
  * of max_words words holding the most matches, with "…" where text was cut. */
-#include "codes.h"
-#include "match_int.h"
+#include "text/codes.h"
+#include "query/match_int.h"
 #include "souk/highlight.h"
 #include "souk/souk.h"
-#include "utf8.h"
+#include "core/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>

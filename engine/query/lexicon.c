@@ -16,9 +16,9 @@
  * parts of every OR and AND (never the partial last word, which may be the start of another
  * word), unless every word of the query is one. The alternatives are terms like any other:
  * they count toward the searcher's term budget when the cursors are built (match.c). */
-#include "match_int.h"
+#include "query/match_int.h"
 #include "souk/lexicon.h"
-#include "typo.h"
+#include "query/typo.h"
 #include "souk/souk.h"
 
 #include <stdio.h>

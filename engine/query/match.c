@@ -11,12 +11,12 @@
  * MaxScore: terms sorted by their score bound; once k hits are in, the terms whose bounds
  * together cannot beat the k-th score no longer drive the iteration and are only probed for
  * documents the others found. */
-#include "columns.h"
-#include "match_int.h"
+#include "catalog/columns.h"
+#include "query/match_int.h"
 #include "souk/lexicon.h"
-#include "typo.h"
-#include "codes.h"
-#include "varint.h"
+#include "query/typo.h"
+#include "text/codes.h"
+#include "core/varint.h"
 
 #include <math.h>
 #include <stdio.h>

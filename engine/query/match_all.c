@@ -2,9 +2,9 @@
  * document is its length) and NONE (no document: absent terms, MatchNothing). ALL walks the
  * stored-document bitmap of the snapshot's columns: the document store itself is tens of
  * megabytes to page through. */
-#include "columns.h"
-#include "match_int.h"
-#include "varint.h"
+#include "catalog/columns.h"
+#include "query/match_int.h"
+#include "core/varint.h"
 
 typedef struct all_cur {
     cur base;

@@ -1,6 +1,6 @@
 /* match_and.c: AND (every part matches; the score is the sum of all parts) and FILTER (every
  * part matches; only the first part is scored, the others filter). */
-#include "match_int.h"
+#include "query/match_int.h"
 
 int souk__and_align(souk_searcher *s, cur *c, uint32_t n, uint32_t d)
 {

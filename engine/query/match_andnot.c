@@ -1,6 +1,6 @@
 /* match_andnot.c: AND_NOT: the first part, minus documents any other part matches; scored as
  * the first part. */
-#include "match_int.h"
+#include "query/match_int.h"
 
 static int andnot_skip_to(souk_searcher *s, cur *c, uint32_t d)
 {

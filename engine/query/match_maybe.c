@@ -1,6 +1,6 @@
 /* match_maybe.c: AND_MAYBE: the documents of the first part; the other parts add their scores
  * where they match too. */
-#include "match_int.h"
+#include "query/match_int.h"
 
 static int maybe_skip_to(souk_searcher *s, cur *c, uint32_t d)
 {

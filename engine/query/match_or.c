@@ -1,6 +1,6 @@
 /* match_or.c: OR: any part matches; the score is the sum of the matching parts. Also SYNONYM
  * and the expansions of a wildcard. */
-#include "match_int.h"
+#include "query/match_int.h"
 
 static void or_min(cur *c)
 {

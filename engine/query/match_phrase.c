@@ -1,7 +1,7 @@
 /* match_phrase.c: PHRASE (the terms in query order, within `window` positions) and NEAR (the
  * terms in any order within `window` positions): an AND of terms whose candidates are then
  * checked on positions. Scored as the sum of the terms, as Xapian does. */
-#include "match_int.h"
+#include "query/match_int.h"
 
 /* On the current document: do the kids' positions satisfy the operator? */
 static int positions_match(cur *c, int *ok)

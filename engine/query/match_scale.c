@@ -1,6 +1,6 @@
 /* match_scale.c: SCALE_WEIGHT: one part with its score multiplied by a factor (0: a pure
  * filter, unscored). */
-#include "match_int.h"
+#include "query/match_int.h"
 
 static int scale_skip_to(souk_searcher *s, cur *c, uint32_t d)
 {

@@ -1,7 +1,7 @@
 /* match_term.c: the TERM cursor: one term's postings, block by block. A block's header is read
  * on arrival (its first docid is the current document); docids, wdfs and positions are decoded
  * when first needed, so skipping over a block costs one header. */
-#include "match_int.h"
+#include "query/match_int.h"
 
 #include <string.h>
 

@@ -2,11 +2,11 @@
  * the index's words with their collection frequencies from one snapshot, and the table's words
  * with their frequencies, both in byte order, and applies the differences in one Xapian commit
  * stamped with the snapshot's generation. */
-#include "index_int.h"
+#include "catalog/index_int.h"
 #include "souk/souk.h"
 #include "souk/spelling.h"
 #include "souk/xapian.h"
-#include "typo.h"
+#include "query/typo.h"
 
 #include <stdio.h>
 #include <stdlib.h>

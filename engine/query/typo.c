@@ -9,11 +9,11 @@
  * generation, grouped by length; each candidate of a plausible length is checked with Myers'
  * bit-parallel edit distance. Keyword and field-prefixed terms (part numbers, codes) are never
  * expanded. "Did you mean" asks Xapian's spelling support (souk/spelling.h). */
-#include "index_int.h"
-#include "match_int.h"
+#include "catalog/index_int.h"
+#include "query/match_int.h"
 #include "souk/souk.h"
 #include "souk/spelling.h"
-#include "typo.h"
+#include "query/typo.h"
 
 #include <stdatomic.h>
 #include <string.h>

@@ -6,7 +6,7 @@
  * letters and digits. Queries (SOUK_QP_CODES) generate the joins of 1 to 3 adjacent words and
  * add those the dictionary has, as code terms or as plain words ("M8 x 40" finds the word
  * "m8x40"). docs/part-numbers.md has the rules. */
-#include "codes.h"
+#include "text/codes.h"
 
 #include <string.h>
 #if defined(__SSE2__)

@@ -20,7 +20,7 @@
  *   prefix tie, and the next sort key, then relevance and index order decide. */
 #include "souk/browse.h"
 #include "souk/xapian.h"
-#include "utf8.h"
+#include "core/utf8.h"
 
 #include <string.h>
 

@@ -129,9 +129,9 @@ typedef struct souk_stream_pos {
 /* Writes the batch in one LMDB transaction, together with the stream position pos (may be NULL).
  * (A batch of more than a thousand new documents has already written their store records and
  * term lists in transactions of its own as they arrived; nothing refers to them before this
- * commit, and readers skip them until then: engine/catalog/writer.c, store_ahead.) The batch is empty
- * afterwards. On failure nothing is written and the batch is kept. Grows the map when it fills.
- * Adds what it did to *st (may be NULL). */
+ * commit, and readers skip them until then: engine/catalog/writer.c, store_ahead.) The batch is
+ * empty afterwards. On failure nothing is written and the batch is kept. Grows the map when it
+ * fills. Adds what it did to *st (may be NULL). */
 int souk_writer_commit(souk_writer *w, const souk_stream_pos *pos, souk_commit_stats *st);
 
 /* Reads the stream position of the last commit. fingerprint (cap bytes) may be NULL. */

@@ -4,8 +4,9 @@
  * byte order mark, and by default ignores what follows the value. In a catalog record or a
  * request body each of these silently changes the meaning (issue 17: `{"id":"0ad","op":"upsert",
  * "op":"delete"}` emptied an item; `acct-1\u0000-A` and `acct-1\u0000-B` were one id). The
- * indexer's record parser (engine/catalog/document.c) and the server's POST bodies (api/ep_search.c) both
- * call souk_json_strict, so they refuse the same things with the same messages. */
+ * indexer's record parser (engine/catalog/document.c) and the server's POST bodies
+ * (api/ep_search.c) both call souk_json_strict, so they refuse the same things with the same
+ * messages. */
 #ifndef SOUK_JSON_STRICT_H
 #define SOUK_JSON_STRICT_H
 

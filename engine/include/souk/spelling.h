@@ -23,9 +23,9 @@ typedef struct souk_spelling_stats {
 int souk_spelling_path(const char *dir, char *out, size_t cap);
 
 /* Brings the spelling table of ix (opened writable) up to the index's current
- * generation. The words are those of the typo dictionary (engine/query/typo.c: text words of 2 to 48
- * bytes; CJK n-grams left out) and a word's frequency is its collection frequency (field
- * weights included). Returns 0, or an error with err set (the index itself is not touched). */
+ * generation. The words are those of the typo dictionary (engine/query/typo.c: text words of 2 to
+ * 48 bytes; CJK n-grams left out) and a word's frequency is its collection frequency (field weights
+ * included). Returns 0, or an error with err set (the index itself is not touched). */
 int souk_spelling_sync(souk_index *ix, souk_spelling_stats *st, char *err, size_t errlen);
 
 #endif

@@ -1,7 +1,7 @@
-/* xapian.h: the C face of Souk's only C++ file, engine/text/xapian_wrapper.cc. It wraps the parts of
- * Xapian that Souk uses: text analysis (tokenize, lowercase, stem, CJK n-grams), query parsing to
- * a flat tree that Souk's own matcher evaluates, and a real Xapian database used as a test oracle
- * and as the benchmark reference.
+/* xapian.h: the C face of Souk's only C++ file, engine/text/xapian_wrapper.cc. It wraps the parts
+ * of Xapian that Souk uses: text analysis (tokenize, lowercase, stem, CJK n-grams), query parsing
+ * to a flat tree that Souk's own matcher evaluates, and a real Xapian database used as a test
+ * oracle and as the benchmark reference.
  *
  * No C++ exception crosses this boundary: every function catches everything and returns a
  * SOUK_E* code, with the detail in the handle's last message or the caller's buffer. */
