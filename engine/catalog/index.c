@@ -2,6 +2,7 @@
  * documents). The write side is in writer.c. See docs/index-format.md. */
 #include "catalog/index_int.h"
 #include "souk/souk.h"
+#include "core/kv.h"
 #include "core/varint.h"
 
 #include <errno.h>
@@ -13,24 +14,7 @@
 
 int souk__mdb_err(int rc)
 {
-    switch (rc) {
-    case 0:
-        return SOUK_OK;
-    case MDB_NOTFOUND:
-        return SOUK_ENOTFOUND;
-    case MDB_MAP_FULL:
-        return SOUK_EFULL;
-    case MDB_CORRUPTED:
-    case MDB_PAGE_NOTFOUND:
-    case MDB_INVALID:
-        return SOUK_ECORRUPT;
-    case MDB_VERSION_MISMATCH:
-        return SOUK_EFORMAT;
-    case ENOMEM:
-        return SOUK_ENOMEM;
-    default:
-        return SOUK_EIO;
-    }
+    return souk_kv_err(rc);
 }
 
 size_t souk__post_key(const char *term, size_t len, uint32_t docid, uint8_t *out)
@@ -73,13 +57,7 @@ size_t souk__dict_encode(const souk_term_info *info, const uint8_t *inline_block
 
 int souk__txn_begin(souk_index *ix, unsigned flags, MDB_txn **txn)
 {
-    int rc = mdb_txn_begin(ix->env, NULL, flags, txn);
-    if (rc == MDB_MAP_RESIZED) {
-        /* Another process grew the map: adopt its size and retry once. */
-        mdb_env_set_mapsize(ix->env, 0);
-        rc = mdb_txn_begin(ix->env, NULL, flags, txn);
-    }
-    return rc;
+    return souk_kv_txn_begin(ix->env, flags, txn);
 }
 
 int souk__meta_get_u64(MDB_txn *txn, souk_index *ix, const char *key, uint64_t *v)
@@ -104,24 +82,6 @@ int souk__meta_put_u64(MDB_txn *txn, souk_index *ix, const char *key, uint64_t v
     le64_put(buf, v);
     MDB_val k = {strlen(key), (void *)key}, d = {8, buf};
     return mdb_put(txn, ix->meta, &k, &d, 0);
-}
-
-/* Creates dir if missing (one level). */
-static int ensure_dir(const char *dir, char *err, size_t errlen)
-{
-    struct stat st;
-    if (stat(dir, &st) == 0) {
-        if (!S_ISDIR(st.st_mode)) {
-            snprintf(err, errlen, "'%s' exists and is not a directory", dir);
-            return SOUK_EIO;
-        }
-        return SOUK_OK;
-    }
-    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create '%s': %s", dir, strerror(errno));
-        return SOUK_EIO;
-    }
-    return SOUK_OK;
 }
 
 static int open_dbis(souk_index *ix, MDB_txn *txn, unsigned f)
@@ -160,37 +120,17 @@ int souk_index_open(const char *dir, const souk_schema *schema, unsigned flags, 
         snprintf(err, errlen, "out of memory");
         return SOUK_ENOMEM;
     }
-    if (!(flags & SOUK_INDEX_RDONLY) && (src = ensure_dir(dir, err, errlen)) != 0)
-        goto fail;
-    if ((rc = mdb_env_create(&ix->env)) != 0)
-        goto mdb_fail;
-    mdb_env_set_maxdbs(ix->env, 16);
-    mdb_env_set_maxreaders(ix->env, 510);
-    mdb_env_set_mapsize(ix->env, DEFAULT_MAPSIZE);
-    unsigned ef = MDB_NOTLS | MDB_NORDAHEAD;
-    if (flags & SOUK_INDEX_RDONLY) {
-        ef |= MDB_RDONLY;
-        /* A writer killed while creating the index leaves the directory without a data file, or
-         * one shorter than LMDB's two meta pages: no index yet, as when the file is absent (a
-         * writer opening it initialises it). */
-        char path[4096];
-        struct stat sb;
-        snprintf(path, sizeof path, "%s/data.mdb", dir);
-        if (stat(path, &sb) != 0 ? errno == ENOENT : sb.st_size < 8192) {
+    souk_kv_opts ko = {DEFAULT_MAPSIZE, 16, 510, 0640, (flags & SOUK_INDEX_RDONLY) != 0};
+    if ((src = souk_kv_open(dir, &ko, &ix->env, err, errlen)) != 0) {
+        if (src == SOUK_ENOTFOUND)
             snprintf(err, errlen, "'%s' holds no Souk index", dir);
-            src = SOUK_ENOTFOUND;
-            goto fail;
+        else if (errlen > 8 && strncmp(err, "opening ", 8) == 0) {
+            char cause[512];
+            snprintf(cause, sizeof cause, "%s", err + 8);
+            snprintf(err, errlen, "opening index %s", cause);
         }
+        goto fail;
     }
-    rc = mdb_env_open(ix->env, dir, ef, 0640);
-    if (rc)
-        goto mdb_fail;
-    {
-        int dead = 0;
-        mdb_reader_check(ix->env, &dead); /* clear slots of crashed readers */
-    }
-    /* The map must cover the file written by an earlier, larger map. */
-    mdb_env_set_mapsize(ix->env, 0);
     if ((rc = souk__txn_begin(ix, (flags & SOUK_INDEX_RDONLY) ? MDB_RDONLY : 0, &txn)) != 0)
         goto mdb_fail;
     rc = open_dbis(ix, txn, (flags & SOUK_INDEX_RDONLY) ? 0 : MDB_CREATE);
