@@ -6,6 +6,8 @@
 #include "core/varint.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -105,8 +107,8 @@ int souk_index_open(const char *dir, const souk_schema *schema, unsigned flags, 
 {
     souk_index *ix = souk_calloc(1, sizeof *ix);
     if (ix) {
-        pthread_mutex_init(&ix->cols_lock, NULL);
-        pthread_cond_init(&ix->cols_cv, NULL);
+        pthread_mutex_init(&ix->gen_lock, NULL);
+        pthread_cond_init(&ix->gen_cv, NULL);
     }
     MDB_txn *txn = NULL;
     int rc, src = SOUK_EIO;
@@ -215,10 +217,11 @@ void souk_index_close(souk_index *ix)
         mdb_env_close(ix->env);
     souk_schema_free(ix->schema);
     souk_free(ix->dir);
-    souk__columns_release(ix->cols.obj);
-    souk__typo_release(ix->typo.obj);
-    pthread_mutex_destroy(&ix->cols_lock);
-    pthread_cond_destroy(&ix->cols_cv);
+    for (int i = 0; i < SOUK_GEN_SLOTS; i++)
+        if (ix->gen[i].obj)
+            ix->gen[i].ops->release(ix->gen[i].obj);
+    pthread_mutex_destroy(&ix->gen_lock);
+    pthread_cond_destroy(&ix->gen_cv);
     souk_free(ix);
 }
 
@@ -227,29 +230,39 @@ const souk_schema *souk_index_schema(const souk_index *ix)
     return ix->schema;
 }
 
-int souk__gen_get(souk_reader *r, souk__gen_cache *gc, uint64_t generation,
-                  const souk__gen_ops *ops, void *arg, void **out)
+int souk__gen_slot(void)
+{
+    static atomic_int next;
+    int slot = atomic_fetch_add(&next, 1);
+    if (slot >= SOUK_GEN_SLOTS)
+        abort();
+    return slot;
+}
+
+int souk__gen_get(souk_reader *r, int slot, uint64_t generation, const souk__gen_ops *ops,
+                  void *arg, void **out)
 {
     souk_index *ix = r->ix;
-    pthread_mutex_lock(&ix->cols_lock);
+    souk__gen_cache *gc = &ix->gen[slot];
+    pthread_mutex_lock(&ix->gen_lock);
     for (;;) {
         if (gc->obj && gc->generation == generation) {
             ops->acquire(gc->obj);
             *out = gc->obj;
-            pthread_mutex_unlock(&ix->cols_lock);
+            pthread_mutex_unlock(&ix->gen_lock);
             return 0;
         }
         if (gc->building != generation)
             break;
-        pthread_cond_wait(&ix->cols_cv, &ix->cols_lock); /* another thread builds it */
+        pthread_cond_wait(&ix->gen_cv, &ix->gen_lock); /* another thread builds it */
     }
     int mine = gc->building == 0;
     if (mine)
         gc->building = generation;
-    pthread_mutex_unlock(&ix->cols_lock);
+    pthread_mutex_unlock(&ix->gen_lock);
     void *obj = NULL;
     int rc = ops->build(r, generation, arg, &obj);
-    pthread_mutex_lock(&ix->cols_lock);
+    pthread_mutex_lock(&ix->gen_lock);
     if (!rc) {
         gc->builds++;
         if (!gc->obj || gc->generation < generation) {
@@ -257,25 +270,44 @@ int souk__gen_get(souk_reader *r, souk__gen_cache *gc, uint64_t generation,
                 ops->release(gc->obj);
             ops->acquire(obj);
             gc->obj = obj;
+            gc->ops = ops;
             gc->generation = generation;
         }
     }
     if (mine) {
         gc->building = 0;
-        pthread_cond_broadcast(&ix->cols_cv);
+        pthread_cond_broadcast(&ix->gen_cv);
     }
-    pthread_mutex_unlock(&ix->cols_lock);
+    pthread_mutex_unlock(&ix->gen_lock);
     if (!rc)
         *out = obj;
     return rc;
 }
 
-void souk_index_cache_stats(souk_index *ix, uint64_t *column_builds, uint64_t *typo_builds)
+int souk__gen_cached(souk_index *ix, int slot)
 {
-    pthread_mutex_lock(&ix->cols_lock);
-    *column_builds = ix->cols.builds;
-    *typo_builds = ix->typo.builds;
-    pthread_mutex_unlock(&ix->cols_lock);
+    pthread_mutex_lock(&ix->gen_lock);
+    int cached = ix->gen[slot].obj != NULL;
+    pthread_mutex_unlock(&ix->gen_lock);
+    return cached;
+}
+
+uint64_t souk__gen_builds(souk_index *ix, int slot)
+{
+    pthread_mutex_lock(&ix->gen_lock);
+    uint64_t n = ix->gen[slot].builds;
+    pthread_mutex_unlock(&ix->gen_lock);
+    return n;
+}
+
+souk_index *souk__reader_index(const souk_reader *r)
+{
+    return r->ix;
+}
+
+const char *souk__index_dir(const souk_index *ix)
+{
+    return ix->dir;
 }
 
 /* ------------------------------------------------------------------ readers */
@@ -497,6 +529,20 @@ void souk_postings_close(souk_postings *p)
     if (p->cursor)
         mdb_cursor_close(p->cursor);
     p->cursor = NULL;
+}
+
+int souk__reader_doclen_chunk(souk_reader *r, uint32_t chunk, const uint32_t **lens)
+{
+    uint8_t key[4];
+    be32_put(key, chunk);
+    MDB_val k = {4, key}, d;
+    int rc = mdb_get(r->txn, r->ix->doclen, &k, &d);
+    if (rc)
+        return souk__mdb_err(rc);
+    if (d.mv_size != SOUK_DOCLEN_CHUNK * 4)
+        return SOUK_ECORRUPT;
+    *lens = d.mv_data;
+    return SOUK_OK;
 }
 
 int souk_reader_doclen(souk_reader *r, uint32_t docid, uint32_t *len)

@@ -207,14 +207,8 @@ uint32_t souk__doclen(souk_searcher *s, uint32_t docid)
     size_t c = docid / SOUK_DOCLEN_CHUNK;
     if (c >= s->nchunks)
         return 0;
-    if (!s->chunks[c]) {
-        uint8_t key[4];
-        be32_put(key, (uint32_t)c);
-        MDB_val k = {4, key}, d;
-        if (mdb_get(s->r->txn, s->ix->doclen, &k, &d) != 0 || d.mv_size != SOUK_DOCLEN_CHUNK * 4)
-            return 0;
-        s->chunks[c] = d.mv_data;
-    }
+    if (!s->chunks[c] && souk__reader_doclen_chunk(s->r, (uint32_t)c, &s->chunks[c]) != 0)
+        return 0;
     return s->chunks[c][docid % SOUK_DOCLEN_CHUNK];
 }
 
@@ -1131,6 +1125,12 @@ static int blockmax_and_applies(const cur *root)
     return 1;
 }
 
+void souk_index_cache_stats(souk_index *ix, uint64_t *column_builds, uint64_t *typo_builds)
+{
+    *column_builds = souk__gen_builds(ix, souk__columns_slot());
+    *typo_builds = souk__gen_builds(ix, souk__typo_slot());
+}
+
 int souk_searcher_warm(souk_searcher *s)
 {
     souk__columns *c;
@@ -1138,10 +1138,8 @@ int souk_searcher_warm(souk_searcher *s)
     int rc = 0, cols, typo;
     /* Only what requests have used: an index never searched with filters or typos costs its
      * commits nothing. */
-    pthread_mutex_lock(&s->ix->cols_lock);
-    cols = s->ix->cols.obj != NULL;
-    typo = s->ix->typo.obj != NULL;
-    pthread_mutex_unlock(&s->ix->cols_lock);
+    cols = souk__gen_cached(s->ix, souk__columns_slot());
+    typo = souk__gen_cached(s->ix, souk__typo_slot());
     if (cols) {
         if ((rc = souk__columns_get(s->r, s->generation, s->next_docid, &c)) != 0)
             return rc;

@@ -5,7 +5,7 @@
 #ifndef SOUK_MATCH_INT_H
 #define SOUK_MATCH_INT_H
 
-#include "catalog/index_int.h"
+#include "catalog/reader.h"
 #include "souk/search.h"
 #include "souk/souk.h"
 
