@@ -143,6 +143,9 @@ typedef struct sk_http {
     int last_was_value;
     int cur_header; /* which header the value belongs to */
     size_t value_len;
+    uint64_t chunk_left;  /* bytes of the current chunk's data still to come */
+    int crlf_seen;        /* bytes of the CRLF after a chunk's data checked (2: none due) */
+    const char *feed_end; /* one past the bytes of the current sk_http_feed call */
 } sk_http;
 
 void sk_http_init(sk_http *h, const sk_limits *lim);
@@ -255,8 +258,13 @@ typedef struct sk_ctx {
 /* Writes the complete HTTP response to req into out (appended). keep_alive_ok is 0 when the
  * connection closes after this response. Runs on any thread that owns w. Returns the status. */
 int sk_handle(sk_worker *w, const sk_request *req, int keep_alive_ok, sk_buf *out);
-/* Writes an error response without a worker (framing errors, overload). */
-void sk_error_response(int status, const char *code, const char *message, int close, sk_buf *out);
+/* Writes an error response outside the router (framing errors, overload, timeouts) into out
+ * (appended), with an X-Request-Id and the body's request_id like every response: the client's
+ * own from req when req is given and its headers were read (req->request_id is then checked),
+ * else a new one from w (NULL: a random one, for a thread that owns no worker). Runs on the
+ * thread that owns w. */
+void sk_error_response(sk_worker *w, const sk_request *req, int status, const char *code,
+                       const char *message, int close, sk_buf *out);
 /* Records a response in m. */
 void sk_metrics_record(sk_metrics *m, int ep, int status, uint64_t us);
 

@@ -169,15 +169,33 @@ static void head(sk_buf *out, int status, const char *ctype, size_t body_len, in
                   status, reason(status), ctype, body_len, close ? "close" : "keep-alive");
 }
 
-void sk_error_response(int status, const char *code, const char *message, int close, sk_buf *out)
+/* A new request id into out: the worker's random prefix and its count, or (without a worker, on
+ * a thread that owns none) 16 random hex digits. */
+static void new_request_id(sk_worker *w, char out[SK_HDR_RID_MAX + 1])
 {
+    if (w)
+        snprintf(out, SK_HDR_RID_MAX + 1, "%s%08llx", w->rid_prefix,
+                 (unsigned long long)++w->rid_seq);
+    else
+        snprintf(out, SK_HDR_RID_MAX + 1, "%08x%08x", randombytes_random(), randombytes_random());
+}
+
+void sk_error_response(sk_worker *w, const sk_request *req, int status, const char *code,
+                       const char *message, int close, sk_buf *out)
+{
+    char rid[SK_HDR_RID_MAX + 1];
+    if (req && req->request_id[0])
+        memcpy(rid, req->request_id, sizeof rid);
+    else
+        new_request_id(w, rid);
     sk_buf body = {0};
     sk_buf_str(&body, "{\"error\":{\"code\":");
     sk_buf_json_str(&body, code, strlen(code));
     sk_buf_str(&body, ",\"message\":");
     sk_buf_json_str(&body, message, strlen(message));
-    sk_buf_str(&body, "}}\n");
+    sk_buf_printf(&body, "},\"request_id\":\"%s\"}\n", rid);
     head(out, status, "application/json", body.len, close);
+    sk_buf_printf(out, "X-Request-Id: %s\r\n", rid);
     if (status == 503 || status == 429)
         sk_buf_str(out, "Retry-After: 1\r\n");
     sk_buf_str(out, "\r\n");
@@ -334,8 +352,7 @@ int sk_handle(sk_worker *w, const sk_request *req, int keep_alive_ok, sk_buf *ou
     if (req->request_id[0])
         memcpy(c.request_id, req->request_id, sizeof c.request_id);
     else
-        snprintf(c.request_id, sizeof c.request_id, "%s%08llx", w->rid_prefix,
-                 (unsigned long long)++w->rid_seq);
+        new_request_id(w, c.request_id);
     int ep = EP_OTHER;
     const sk_route *rt = NULL;
     char allow[64] = "GET";
