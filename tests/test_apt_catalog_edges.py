@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# test_apt_catalog_edges.py - souk-apt-catalog (indexer/apt_catalog.c) on what
+# test_apt_catalog_edges.py - souk-apt-catalog (indexer/souk_apt_catalog.c) on what
 # tests/test_apt_catalog.sh leaves out, each expectation from outside the program:
 #   - which version wins when a package is listed twice: dpkg's own order
 #     (`dpkg --compare-versions`), over pairs of tricky versions (epochs, '~', letters, leading
