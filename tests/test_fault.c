@@ -1,6 +1,6 @@
 /* test_fault.c: failure injection through the public C API, in the way of curl's torture tests.
- * This program is linked with -Wl,--wrap for malloc, calloc, realloc and the LMDB calls the
- * engine makes (tests/CMakeLists.txt), so the library itself holds no test code: every wrapper
+ * This program is linked with -Wl,--wrap for malloc, calloc, realloc, the LMDB calls the engine
+ * makes and operator new (tests/CMakeLists.txt), so the library holds no test code: every wrapper
  * below counts its calls and fails the Nth. For each operation (creating and opening an index,
  * ingesting a batch of upserts and deletes, searching, a storefront find with a filter, facets and
  * a sort, the full check) and N = 1..K (every call, or the first 64 and then evenly spread ones
@@ -10,8 +10,9 @@
  * - nothing committed is lost: a failed batch leaves the index's digest (tests/digest.h) as it
  *   was, a successful one gives the digest of the same records indexed without faults;
  * - souk_index_check still passes, and the same handles (searcher, index) then work.
- * A single MDB_MAP_FULL is survived by growing the map; one that never ends gives SOUK_EFULL. A
- * batch past the last document id gives SOUK_ENOIDS (it was reported as a full map).
+ * LMDB faults come as hard errors, and in a second pass as the ones LMDB asks callers to recover
+ * from (MDB_MAP_FULL, MDB_MAP_RESIZED); a map that stays full gives SOUK_EFULL. A batch past the
+ * last document id gives SOUK_ENOIDS (it was reported as a full map).
  * The faults are injected only while an operation runs (fault_arm/fault_disarm). */
 #include "check.h"
 #include "digest.h"
@@ -27,7 +28,8 @@
 
 /* ------------------------------------------------------------------ the wrappers */
 
-enum { F_NONE, F_ALLOC, F_MDB, F_PUT }; /* F_PUT: the LMDB writes only */
+/* F_PUT: the LMDB writes only; F_NEW: operator new in engine/xapian_wrapper.cc */
+enum { F_NONE, F_ALLOC, F_MDB, F_PUT, F_NEW };
 
 static _Atomic int f_kind;   /* which calls are counted and failed */
 static atomic_long f_calls;  /* counted so far */
@@ -86,6 +88,27 @@ void *__wrap_realloc(void *p, size_t n)
     return fail_here(F_ALLOC) ? NULL : __real_realloc(p, n);
 }
 
+/* operator new(size_t) as engine/xapian_wrapper.cc calls it: a failure throws std::bad_alloc, as
+ * the real one does, through the C++ ABI (this file is C; the frames in between have unwind
+ * tables, as every x86-64 object has). */
+void *__real__Znwm(size_t n);
+void *__wrap__Znwm(size_t n);
+extern char _ZTISt9bad_alloc[]; /* typeinfo for std::bad_alloc */
+extern char _ZTVSt9bad_alloc[]; /* its vtable */
+void _ZNSt9bad_allocD1Ev(void *e);
+void *__cxa_allocate_exception(size_t n);
+void __cxa_throw(void *e, void *type, void (*dtor)(void *));
+
+void *__wrap__Znwm(size_t n)
+{
+    if (fail_here(F_NEW)) {
+        void **e = __cxa_allocate_exception(sizeof(void *));
+        *e = _ZTVSt9bad_alloc + 2 * sizeof(void *); /* the object is its vtable pointer */
+        __cxa_throw(e, _ZTISt9bad_alloc, _ZNSt9bad_allocD1Ev);
+    }
+    return __real__Znwm(n);
+}
+
 /* Each LMDB wrapper fails with an error the real call can return: hard ones (I/O, a full
  * transaction, a missing page, no reader slot), or in the soft pass the two LMDB asks the caller
  * to recover from (MDB_MAP_FULL from a write, MDB_MAP_RESIZED from a begin). A failing commit
@@ -132,6 +155,14 @@ int __wrap_mdb_txn_commit(MDB_txn *t)
     }
     return __real_mdb_txn_commit(t);
 }
+
+/* How many calls past the first 64 each sweep fails (next_point): fewer under the sanitizers,
+ * whose allocator is several times slower, so the test stays near half a minute there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SPREAD(n) ((n) / 4)
+#else
+#define SPREAD(n) (n)
+#endif
 
 /* ------------------------------------------------------------------ set-up */
 
@@ -260,7 +291,10 @@ static long next_point(long n, long k, long spread)
 
 static const char *kind_name(int kind)
 {
-    return kind == F_ALLOC ? "allocation" : atomic_load(&f_soft) ? "LMDB (soft)" : "LMDB";
+    return kind == F_ALLOC        ? "allocation"
+           : kind == F_NEW        ? "operator new"
+           : atomic_load(&f_soft) ? "LMDB (soft)"
+                                  : "LMDB";
 }
 
 /* Fails each call of a batch's ingest in turn: a failure is reported and loses nothing, a
@@ -284,7 +318,7 @@ static void sweep_ingest(int kind, int soft, int threads, long spread)
             failed++;
             CHECK(hits > 0);
             CHECK(err[0] != 0);
-            if (kind == F_ALLOC && rc != SOUK_ENOMEM) {
+            if ((kind == F_ALLOC || kind == F_NEW) && rc != SOUK_ENOMEM) {
                 fprintf(stderr, "ingest, %s fault %ld/%ld: code %d (%s), not out of memory\n",
                         kind_name(kind), n, k, rc, err);
                 check_failures++;
@@ -467,21 +501,29 @@ static int run_check(souk_searcher *s, answer *a, char *err, size_t errlen)
     return souk_index_check(souk_searcher_reader(s), &a->cs, err, errlen);
 }
 
+/* Hits compared by their fields (memcmp would compare souk_hit's padding too). */
+static int same_hits(const souk_hit *x, const souk_hit *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (x[i].docid != y[i].docid || x[i].score != y[i].score)
+            return 0;
+    return 1;
+}
+
 static int same_answer(const answer *x, const answer *y, int which)
 {
     if (which == 0) {
         for (size_t i = 0; i < NQ; i++)
-            if (x->nhits[i] != y->nhits[i] ||
-                memcmp(x->hits[i], y->hits[i], x->nhits[i] * sizeof x->hits[i][0]) != 0)
+            if (x->nhits[i] != y->nhits[i] || !same_hits(x->hits[i], y->hits[i], x->nhits[i]))
                 return 0;
         return 1;
     }
     if (which == 1)
         return x->npage == y->npage && x->total == y->total &&
-               memcmp(x->page, y->page, x->npage * sizeof x->page[0]) == 0 &&
+               same_hits(x->page, y->page, x->npage) &&
                memcmp(x->facet_sum, y->facet_sum, sizeof x->facet_sum) == 0 &&
                memcmp(x->facet_n, y->facet_n, sizeof x->facet_n) == 0;
-    return memcmp(&x->cs, &y->cs, sizeof x->cs) == 0;
+    return memcmp(&x->cs, &y->cs, sizeof x->cs) == 0; /* uint64_t fields only: no padding */
 }
 
 typedef int (*read_fn)(souk_searcher *s, answer *a, char *err, size_t errlen);
@@ -520,21 +562,32 @@ static void sweep_read(const char *what, read_fn fn, int which, int kind, int so
                         kind_name(kind), n, k, rc);
                 check_failures++;
             }
-            if (kind == F_ALLOC && rc != SOUK_ENOMEM) {
-                fprintf(stderr, "%s, allocation fault %ld/%ld: code %d (%s)\n", what, n, k, rc,
-                        err);
+            if ((kind == F_ALLOC || kind == F_NEW) && rc != SOUK_ENOMEM) {
+                fprintf(stderr, "%s, %s fault %ld/%ld: code %d (%s)\n", what, kind_name(kind), n, k,
+                        rc, err);
                 check_failures++;
             }
             memset(&got, 0, sizeof got);
             rc = fn(s, &got, err, sizeof err);
             if (rc || !same_answer(&got, &want, which)) {
-                fprintf(stderr, "%s, after %s fault %ld/%ld: the searcher answers wrongly (%d)\n",
-                        what, kind_name(kind), n, k, rc);
+                size_t q = 0;
+                while (which == 0 && q + 1 < NQ && got.nhits[q] == want.nhits[q] &&
+                       same_hits(got.hits[q], want.hits[q], got.nhits[q]))
+                    q++;
+                fprintf(stderr,
+                        "%s, after %s fault %ld/%ld: the searcher answers wrongly (%d; %s: %zu "
+                        "hits, not %zu)\n",
+                        what, kind_name(kind), n, k, rc, which == 0 ? queries[q] : "", got.nhits[q],
+                        want.nhits[q]);
                 check_failures++;
             }
         } else if (!same_answer(&got, &want, which)) {
-            fprintf(stderr, "%s, %s fault %ld/%ld: success with another answer\n", what,
-                    kind_name(kind), n, k);
+            size_t q = 0;
+            while (which == 0 && q + 1 < NQ && got.nhits[q] == want.nhits[q] &&
+                   same_hits(got.hits[q], want.hits[q], got.nhits[q]))
+                q++;
+            fprintf(stderr, "%s, %s fault %ld/%ld: success with another answer (%s)\n", what,
+                    kind_name(kind), n, k, which == 0 ? queries[q] : "");
             check_failures++;
         }
         souk_searcher_free(s);
@@ -689,21 +742,28 @@ int main(void)
     REQUIRE(index_digest(work_dir, &d) == 0);
     REQUIRE(same_digest(&d, &final_dg));
 
+    /* SOUK_FAULT_READS=1: only the reads (to look into one). */
+    if (getenv("SOUK_FAULT_READS"))
+        goto reads;
     sweep_open(F_ALLOC, 0);
     sweep_open(F_MDB, 0);
     sweep_open(F_MDB, 1);
-    sweep_ingest(F_ALLOC, 0, 0, 400);
-    sweep_ingest(F_ALLOC, 0, 2, 60);
-    sweep_ingest(F_MDB, 0, 0, 200);
-    sweep_ingest(F_MDB, 1, 0, 100);
+    sweep_ingest(F_ALLOC, 0, 0, SPREAD(400));
+    sweep_ingest(F_ALLOC, 0, 2, SPREAD(60));
+    sweep_ingest(F_MDB, 0, 0, SPREAD(200));
+    sweep_ingest(F_MDB, 1, 0, SPREAD(100));
+reads:
     /* The reads, on the index after the batch. */
     copy_index(fresh_dir, work_dir);
     for (int kind = F_ALLOC; kind <= F_MDB; kind++) {
-        sweep_read("search", run_searches, 0, kind, 0, 200);
-        sweep_read("find", run_find, 1, kind, 0, 200);
-        sweep_read("check", run_check, 2, kind, 0, 100);
+        sweep_read("search", run_searches, 0, kind, 0, SPREAD(200));
+        sweep_read("find", run_find, 1, kind, 0, SPREAD(200));
+        sweep_read("check", run_check, 2, kind, 0, SPREAD(100));
     }
-    sweep_read("search", run_searches, 0, F_MDB, 1, 100);
+    sweep_read("search", run_searches, 0, F_MDB, 1, SPREAD(100));
+    /* (Not yet the search under operator new faults: with SOUK_QP_TYPO, "python library" and
+     * "lbrary tols" then succeed with other hits; an open problem, docs/testing.md.) */
+    sweep_ingest(F_NEW, 0, 0, SPREAD(100));
     test_docids(lines + NBASE, NNEW);
     test_map_full();
 
