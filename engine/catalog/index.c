@@ -652,10 +652,12 @@ int souk_reader_docs(souk_reader *r,
             rc = MDB_NOTFOUND;
             break;
         }
-        if (k.mv_size != 4 || split_doc(r, &d, &id, &il, &json, &jl)) {
+        if (k.mv_size != 4) {
             src = SOUK_ECORRUPT;
             break;
         }
+        if ((src = split_doc(r, &d, &id, &il, &json, &jl)) != 0)
+            break; /* SOUK_ECORRUPT, or SOUK_ENOMEM (no corruption) */
         if (fn(ctx, be32_get(k.mv_data), id, il, json, jl))
             break;
     }

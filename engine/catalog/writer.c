@@ -21,6 +21,11 @@
 
 #define PREFETCH(p) souk__prefetch(p)
 
+/* Not an LMDB code (those are -30799..-30780) nor an errno: every 32-bit docid has been handed
+ * out. It becomes SOUK_ENOIDS; it was MDB_MAP_FULL, so the commit grew the map eight times for
+ * nothing and then said "index map full". */
+#define WRITER_NOIDS (-30000)
+
 /* ------------------------------------------------------------------ arena */
 
 typedef struct arena_chunk {
@@ -355,6 +360,7 @@ static op *op_for(souk_writer *w, const char *id, size_t len, int *created)
 int souk_writer_upsert(souk_writer *w, const souk_doc *d)
 {
     int created;
+    w->err[0] = 0;
     op *o = op_for(w, d->id, d->id_len, &created);
     if (!o)
         return SOUK_ENOMEM;
@@ -393,8 +399,11 @@ int souk_writer_upsert(souk_writer *w, const souk_doc *d)
         /* Grouped now; the terms need no copy of their own (a new term's group copies it). */
         o->terms = NULL;
         int rc = pregroup(w, o, d->terms);
+        if (rc == WRITER_NOIDS)
+            snprintf(w->err, sizeof w->err, "document ids exhausted: all %u are in use",
+                     UINT32_MAX - 1);
         if (rc)
-            return rc == ENOMEM ? SOUK_ENOMEM : SOUK_EFULL;
+            return rc == ENOMEM ? SOUK_ENOMEM : rc == WRITER_NOIDS ? SOUK_ENOIDS : SOUK_EFULL;
         store_upsert(w, o);
         return SOUK_OK;
     }
@@ -414,6 +423,7 @@ int souk_writer_upsert(souk_writer *w, const souk_doc *d)
 int souk_writer_delete(souk_writer *w, const char *id, size_t len)
 {
     int created;
+    w->err[0] = 0;
     op *o = op_for(w, id, len, &created);
     if (!o)
         return SOUK_ENOMEM;
@@ -648,9 +658,9 @@ static void plist_free(plist *p)
 static int plist_push(plist *p, uint32_t docid, uint32_t wdf, uint32_t npos, const uint32_t *pos,
                       uint32_t doclen)
 {
-    int rc = plist_reserve(p, p->n + 1, p->npos_total + npos);
-    if (rc)
-        return rc;
+    /* ENOMEM, as merge_changes passes it on among LMDB's codes (SOUK_ENOMEM became EIO). */
+    if (plist_reserve(p, p->n + 1, p->npos_total + npos))
+        return ENOMEM;
     p->doclens[p->n] = doclen;
     p->docids[p->n] = docid;
     p->wdfs[p->n] = wdf;
@@ -2037,7 +2047,7 @@ static int pregroup(souk_writer *w, op *o, const souk_dterm *terms)
     commit_ctx *c = w->cc;
     if (o->docid == 0) {
         if (w->next_docid >= UINT32_MAX)
-            return MDB_MAP_FULL;
+            return WRITER_NOIDS;
         o->docid = (uint32_t)w->next_docid++;
     }
     uint32_t n = o->nterms;
@@ -2583,8 +2593,9 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
                     continue;
                 }
                 if (next_docid >= UINT32_MAX) {
-                    snprintf(w->err, sizeof w->err, "docid space exhausted");
-                    rc = MDB_MAP_FULL;
+                    snprintf(w->err, sizeof w->err, "document ids exhausted: all %u are in use",
+                             UINT32_MAX - 1);
+                    rc = WRITER_NOIDS;
                     goto out;
                 }
                 dc->docid = (uint32_t)next_docid++;
@@ -2611,7 +2622,9 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     }
     /* The new lengths of the docids handed out in this batch, for the postings merge. */
     if (next_docid - first_new > UINT32_MAX) {
-        rc = MDB_MAP_FULL;
+        snprintf(w->err, sizeof w->err, "document ids exhausted: all %u are in use",
+                 UINT32_MAX - 1);
+        rc = WRITER_NOIDS;
         goto out;
     }
     c->dl_lo = (uint32_t)first_new;
@@ -2772,6 +2785,8 @@ int souk_writer_commit(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
             w->no_append = 1;
             continue;
         }
+        if (rc == WRITER_NOIDS)
+            return SOUK_ENOIDS; /* a larger map would not help */
         if (rc != MDB_MAP_FULL)
             return rc == ENOMEM ? SOUK_ENOMEM : souk__mdb_err(rc);
         /* Grow the map and retry the whole batch, which is still in memory. */

@@ -110,6 +110,7 @@ typedef struct wild_ctx {
     uint32_t max; /* 0: every completion (Xapian's wildcard); else the max most frequent */
     uint32_t *df; /* with max: min-heap of the kept completions by df */
     size_t limit; /* without max: more completions than this is over the expansion budget */
+    int oom;      /* an allocation failed: the completions are not all there */
 } wild_ctx;
 
 static void wild_swap(wild_ctx *w, size_t a, size_t b)
@@ -132,15 +133,22 @@ static int collect_top(wild_ctx *w, const char *term, size_t len, uint32_t df)
         w->terms = souk_calloc(w->max, sizeof *w->terms);
         w->lens = souk_calloc(w->max, sizeof *w->lens);
         w->df = souk_calloc(w->max, sizeof *w->df);
-        if (!w->terms || !w->lens || !w->df)
+        if (!w->terms || !w->lens || !w->df) {
+            w->oom = 1;
             return 1;
+        }
+    }
+    if (w->n == w->max && df <= w->df[0])
+        return 0;
+    char *copy = souk_strndup(term, len);
+    if (!copy) {
+        w->oom = 1;
+        return 1;
     }
     size_t i;
     if (w->n < w->max) {
         i = w->n++;
     } else {
-        if (df <= w->df[0])
-            return 0;
         souk_free(w->terms[0]);
         w->terms[0] = w->terms[--w->n];
         w->lens[0] = w->lens[w->n];
@@ -158,14 +166,14 @@ static int collect_top(wild_ctx *w, const char *term, size_t len, uint32_t df)
         }
         i = w->n++;
     }
-    w->terms[i] = souk_strndup(term, len);
+    w->terms[i] = copy;
     w->lens[i] = len;
     w->df[i] = df;
     while (i > 0 && w->df[(i - 1) / 2] > w->df[i]) { /* sift up */
         wild_swap(w, i, (i - 1) / 2);
         i = (i - 1) / 2;
     }
-    return w->terms[i] ? 0 : 1;
+    return 0;
 }
 
 static int collect_wild(void *ctx, const char *term, size_t len, const souk_term_info *info)
@@ -186,13 +194,17 @@ static int collect_wild(void *ctx, const char *term, size_t len, const souk_term
         if (!nt || !nl) {
             if (nt)
                 w->terms = nt;
+            w->oom = 1;
             return 1;
         }
         w->terms = nt;
         w->lens = nl;
         w->cap = nc;
     }
-    w->terms[w->n] = souk_strndup(term, len);
+    if (!(w->terms[w->n] = souk_strndup(term, len))) {
+        w->oom = 1;
+        return 1;
+    }
     w->lens[w->n++] = len;
     return 0;
 }
@@ -232,8 +244,11 @@ cur *souk__plan_build(souk__plan_ctx *b, uint32_t idx)
         /* Collection stops one past what the budget leaves, so an over-wide wildcard costs
          * a short dictionary scan, not its whole range. */
         wild_ctx w = {n->term, n->term_len, NULL, NULL, 0,
-                      0,       0,           max,  NULL, (size_t)(b->max_terms - b->nterms)};
+                      0,       0,           max,  NULL, (size_t)(b->max_terms - b->nterms),
+                      0};
         int trc = souk_reader_terms(b->s->r, n->term, n->term_len, collect_wild, &w);
+        if (!trc && w.oom)
+            trc = SOUK_ENOMEM; /* not a shorter expansion: an error */
         if (trc && !b->rc)
             b->rc = trc;
         if (!trc && (w.over || over_budget(b, w.n)))
