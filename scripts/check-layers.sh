@@ -29,7 +29,7 @@ public_layer() {
     souk.h | json_strict.h) echo core ;;
     xapian.h | collate.h) echo text ;;
     schema.h | document.h | ingest.h | index.h | block.h) echo catalog ;;
-    eval.h) echo rank ;;
+    eval.h | rank.h) echo rank ;;
     search.h | browse.h | lexicon.h | highlight.h | spelling.h) echo query ;;
     *) echo unknown ;;
     esac

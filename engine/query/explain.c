@@ -31,7 +31,7 @@ static void explain_walk(explain_ctx *e, cur *c, double factor)
         term_cur *t = TERM(c);
         uint32_t len = souk__doclen(e->s, c->did);
         uint32_t wdf = souk__term_wdf(c);
-        double part = souk__bm25_sumpart(e->s, t->termweight, wdf, len);
+        double part = souk__bm25_sumpart(&e->s->bm, t->termweight, wdf, len);
         if (e->pfn) {
             souk_explain_part p = {t->pl.term,    t->pl.len, wdf,          len,
                                    t->termweight, factor,    factor * part};
@@ -54,7 +54,7 @@ static int plain_search_explain(souk_searcher *s, const souk_query *q, const sou
                                 uint32_t docid, const explain_ctx *e, double *total)
 {
     souk_bm25 def = SOUK_BM25_DEFAULT;
-    s->p = o->bm25.k1 == 0 && o->bm25.b == 0 && o->bm25.k3 == 0 ? def : o->bm25;
+    s->bm.p = o->bm25.k1 == 0 && o->bm25.b == 0 && o->bm25.k3 == 0 ? def : o->bm25;
     if (souk__knorm_prepare(s))
         return SOUK_ENOMEM;
     char err[256];

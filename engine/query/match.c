@@ -23,7 +23,7 @@ static int prepare(souk_searcher *s, const souk_query *q, const souk_search_opts
                    char *err, size_t errlen)
 {
     souk_bm25 def = SOUK_BM25_DEFAULT;
-    s->p = o->bm25.k1 == 0 && o->bm25.b == 0 && o->bm25.k3 == 0 ? def : o->bm25;
+    s->bm.p = o->bm25.k1 == 0 && o->bm25.b == 0 && o->bm25.k3 == 0 ? def : o->bm25;
     if (souk__knorm_prepare(s))
         return SOUK_ENOMEM;
     err[0] = 0;

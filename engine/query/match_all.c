@@ -27,7 +27,7 @@ static int all_next(souk_searcher *s, cur *c)
 static double all_score(souk_searcher *s, cur *c)
 {
     uint32_t len = souk__doclen(s, c->did);
-    return c->factor * souk__bm25_sumpart(s, ((all_cur *)c)->termweight, len, len);
+    return c->factor * souk__bm25_sumpart(&s->bm, ((all_cur *)c)->termweight, len, len);
 }
 
 static void all_destroy(cur *c)
@@ -46,7 +46,7 @@ cur *souk__all_new(souk_searcher *s)
         souk__cur_free(&a->base);
         return NULL;
     }
-    a->termweight = souk__bm25_termweight(s, s->N, 1);
+    a->termweight = souk__bm25_termweight(&s->bm, s->bm.N, 1);
     a->base.max_score = a->termweight; /* wdf / (norm + wdf) < 1 */
     return &a->base;
 }

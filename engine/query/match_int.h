@@ -6,6 +6,7 @@
 #define SOUK_MATCH_INT_H
 
 #include "catalog/reader.h"
+#include "rank/bm25.h"
 #include "souk/search.h"
 #include "souk/souk.h"
 
@@ -79,12 +80,11 @@ struct souk_searcher {
     souk_qp_field fields[SOUK_MAX_FIELDS];
     size_t nfields;
     /* statistics of the snapshot */
-    double N, len_factor;
     uint64_t next_docid;
     /* document lengths: chunk pointers into the snapshot, fetched lazily */
     const uint32_t **chunks;
     size_t nchunks;
-    souk_bm25 p;
+    souk__bm25_model bm; /* BM25 parameters and the snapshot's statistics (engine/rank/) */
     /* Per-document BM25 length normalisation k1 * (normlen * b + 1 - b), computed on first use
      * (NaN until then) and valid for one generation and one set of parameters. */
     double *knorm;
@@ -194,12 +194,9 @@ void souk__cur_free(cur *c);
 /* Length of docid in the snapshot (0 when absent). */
 uint32_t souk__doclen(souk_searcher *s, uint32_t docid);
 
-/* Xapian's BM25: termweight of a term with termfreq df and query frequency wqf; the part of a
- * posting with wdf in a document of length len; the same for docid with its cached length
- * normalisation; an upper bound for any posting of block b. */
-double souk__bm25_termweight(const souk_searcher *s, double df, double wqf);
-double souk__bm25_sumpart(const souk_searcher *s, double termweight, uint32_t wdf, uint32_t len);
-/* The length normalisation of docid, computed and cached (souk__bm25_doc's slow path). */
+/* BM25 (engine/rank/bm25.h) for docid with its length normalisation cached per searcher: the
+ * same operations as souk__bm25_sumpart, so the same result. souk__bm25_knorm computes and caches
+ * the normalisation (the slow path). */
 double souk__bm25_knorm(souk_searcher *s, uint32_t docid);
 static inline double souk__bm25_doc(souk_searcher *s, double termweight, uint32_t wdf,
                                     uint32_t docid)
@@ -210,7 +207,6 @@ static inline double souk__bm25_doc(souk_searcher *s, double termweight, uint32_
     double wdf_double = wdf;
     return termweight * (wdf_double / (k + wdf_double));
 }
-double souk__bm25_block_bound(const souk_searcher *s, double termweight, const souk_block *b);
 
 /* The operators (one file each). */
 extern const cur_ops souk__term_ops;   /* match_term.c */

@@ -26,8 +26,9 @@ static int term_load(souk_searcher *s, term_cur *t, uint32_t d)
     t->pos_ready = 0;
     t->wdf_ready = 0;
     t->base.did = t->blk.first_docid;
-    t->blk_bound =
-        t->base.scored ? t->base.factor * souk__bm25_block_bound(s, t->termweight, &t->blk) : 0;
+    t->blk_bound = t->base.scored
+                       ? t->base.factor * souk__bm25_block_bound(&s->bm, t->termweight, &t->blk)
+                       : 0;
     return 0;
 }
 
@@ -174,8 +175,8 @@ cur *souk__term_new(souk_searcher *s, const char *term, size_t len, uint32_t wqf
         return NULL;
     }
     t->pl_open = 1;
-    t->termweight = souk__bm25_termweight(s, (double)t->pl.info.df, (double)wqf);
+    t->termweight = souk__bm25_termweight(&s->bm, (double)t->pl.info.df, (double)wqf);
     t->base.max_score =
-        t->pl.info.max_wdf ? souk__bm25_sumpart(s, t->termweight, t->pl.info.max_wdf, 0) : 0;
+        t->pl.info.max_wdf ? souk__bm25_sumpart(&s->bm, t->termweight, t->pl.info.max_wdf, 0) : 0;
     return &t->base;
 }

@@ -167,10 +167,10 @@ static int load_stats(souk_searcher *s)
     int rc = souk_reader_stats(s->r, &st);
     if (rc)
         return rc;
-    s->N = (double)st.docs;
+    s->bm.N = (double)st.docs;
     /* Xapian: average length = total / N; len_factor = 1 / average (0 when empty). */
     double avlen = st.docs ? (double)st.total_len / (double)st.docs : 0.0;
-    s->len_factor = avlen != 0.0 ? 1.0 / avlen : 0.0;
+    s->bm.len_factor = avlen != 0.0 ? 1.0 / avlen : 0.0;
     s->next_docid = st.next_docid;
     s->generation = st.generation;
     if (s->dict_generation != st.generation) {
@@ -296,4 +296,40 @@ int souk_suggest(souk_searcher *s, const souk_query *q, char **out)
 void souk_searcher_set_lexicon(souk_searcher *s, const souk_lexicon *l)
 {
     s->lex = l;
+}
+
+/* ------------------------------------------------------------------ length normalisation */
+
+/* Makes the length-normalisation cache valid for the current snapshot and parameters. */
+int souk__knorm_prepare(souk_searcher *s)
+{
+    if (s->knorm_valid && s->knorm_generation == s->generation &&
+        memcmp(&s->knorm_p, &s->bm.p, sizeof s->bm.p) == 0)
+        return 0;
+    size_t need = (size_t)s->next_docid + 1;
+    if (need > s->knorm_cap) {
+        double *k = souk_realloc(s->knorm, need * sizeof *k);
+        if (!k)
+            return SOUK_ENOMEM;
+        s->knorm = k;
+        s->knorm_cap = need;
+    }
+    memset(s->knorm, 0xff, need * sizeof *s->knorm); /* all NaN */
+    s->knorm_p = s->bm.p;
+    s->knorm_generation = s->generation;
+    s->knorm_valid = 1;
+    return 0;
+}
+
+/* bm25_sumpart for the document's own length, with its normalisation cached: the same
+ * operations as Xapian (k1 * (normlen * b + (1 - b)), then + wdf), so the same result. */
+double souk__bm25_knorm(souk_searcher *s, uint32_t docid)
+{
+    const souk_bm25 *p = &s->bm.p;
+    double normlen = (double)souk__doclen(s, docid) * s->bm.len_factor;
+    if (normlen < p->min_normlen)
+        normlen = p->min_normlen;
+    double k = p->k1 * (normlen * p->b + (1 - p->b));
+    s->knorm[docid] = k;
+    return k;
 }

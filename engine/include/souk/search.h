@@ -8,22 +8,13 @@
 #define SOUK_SEARCH_H
 
 #include "souk/index.h"
+#include "souk/rank.h"
 #include "souk/xapian.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct souk_searcher souk_searcher;
-
-/* BM25 parameters; Xapian's defaults (k1 1, k2 0, k3 1, b 0.5, min_normlen 0.5). */
-typedef struct souk_bm25 {
-    double k1, k3, b, min_normlen;
-} souk_bm25;
-
-#define SOUK_BM25_DEFAULT                                                                          \
-    {                                                                                              \
-        1.0, 1.0, 0.5, 0.5                                                                         \
-    }
 
 typedef struct souk_search_opts {
     uint32_t k; /* number of hits wanted */
