@@ -772,6 +772,16 @@ int main(void)
     stop_server(&s);
     test_limits_and_metrics();
 
+    /* The default page size (10) cut by a limit just below it: 9, not 10. */
+    write_config("\"max_per_page\":9", 1);
+    start_server(&s);
+    resp r9;
+    get(s.port, "/v1/search?q=editor", &r9);
+    EXPECT_STATUS(r9, 200, "default per_page under max_per_page 9");
+    CHECK(nhits(&r9) == 9 && strstr(r9.body, "\"per_page\":9,"));
+    free(r9.body);
+    stop_server(&s);
+
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
     return check_failures ? 1 : 0;
