@@ -2,7 +2,7 @@
 # Installs the Debian packages Souk builds, tests and benchmarks with, if any is missing.
 # Runs as root (apt-get update first); prints nothing when everything is present.
 set -e
-PKGS="build-essential cmake pkg-config clang-format xz-utils python3 \
+PKGS="build-essential cmake pkg-config clang-format xz-utils zstd python3 \
 libxapian-dev liblmdb-dev lmdb-utils libuv1-dev libjemalloc-dev libcjson-dev \
 libsqlite3-dev libmariadb-dev liblz4-dev sphinxsearch lz4 xapian-tools python3-sklearn dict-gcide wordnet-base \
 libhttp-parser-dev libsodium-dev clang nghttp2-client nginx-light curl gcovr"
