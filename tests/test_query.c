@@ -21,7 +21,7 @@
 
 #include "check.h"
 #include "souk/souk.h"
-#include "souk/xapian.h"
+#include "souk/queryparse.h"
 
 #ifndef SOUK_QUERY_KNOWN_BUGS
 #define SOUK_QUERY_KNOWN_BUGS 1

@@ -1,10 +1,10 @@
-/* analyze.cc: text analysis (souk/xapian.h, "analysis"): a fast tokenizer that reproduces
+/* analyze.cc: text analysis (souk/analysis.h): a fast tokenizer that reproduces
  * Xapian's TermGenerator::index_text, with TermGenerator itself as fallback and reference,
  * behind the souk_analyzer API.
  *
  * Every extern "C" function catches every exception and maps it to a SOUK_E* code. */
 #include "souk/souk.h"
-#include "souk/xapian.h"
+#include "souk/analysis.h"
 
 #include <xapian.h>
 

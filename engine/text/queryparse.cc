@@ -1,8 +1,10 @@
-/* queryparse.cc: query parsing (souk/xapian.h, "query parsing"): Xapian's QueryParser,
+/* queryparse.cc: query parsing (souk/queryparse.h): Xapian's QueryParser,
  * configured the way every Souk query is parsed, turned into the flat tree (souk_query) that
  * Souk's own matcher evaluates; plain-word queries take a fast path that builds the same tree.
  *
  * Every extern "C" function catches every exception and maps it to a SOUK_E* code. */
+#include "souk/analysis.h"
+#include "souk/queryparse.h"
 #include "text/text_int.h"
 
 #include <cstdio>

@@ -1,7 +1,8 @@
-/* spelltable.cc: the Xapian spelling table (souk/xapian.h, "spelling"): a Glass database of
+/* spelltable.cc: the Xapian spelling table (text/spelltable.h): a Glass database of
  * its own holding only Xapian's spelling table and the index generation it was brought up to.
  *
  * Every extern "C" function catches every exception and maps it to a SOUK_E* code. */
+#include "text/spelltable.h"
 #include "text/text_int.h"
 
 #include <cstdio>

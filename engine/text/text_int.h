@@ -4,7 +4,7 @@
 #define SOUK_TEXT_INT_H
 
 #include "souk/souk.h"
-#include "souk/xapian.h"
+#include "souk/queryparse.h"
 
 #include <xapian.h>
 

@@ -7,7 +7,7 @@
 #include "souk/index.h"
 #include "souk/search.h"
 #include "souk/souk.h"
-#include "souk/xapian.h"
+#include "xdb.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,8 +1,9 @@
-/* xdb.cc: a real Xapian database (souk/xapian.h, "Xapian database (oracle)"): the same
+/* xdb.cc: a real Xapian database (tests/kit/xdb.h): the same
  * analyzed documents as a Souk index, searched with Xapian's own BM25, as test oracle and
  * benchmark reference.
  *
  * Every extern "C" function catches every exception and maps it to a SOUK_E* code. */
+#include "xdb.h"
 #include "text/text_int.h"
 
 #include <cstdio>
