@@ -35,6 +35,9 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <limits.h>

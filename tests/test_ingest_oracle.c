@@ -24,6 +24,9 @@
 #include "xapian_termgen.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define K 10

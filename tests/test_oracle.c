@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
+#include <math.h>
 
 #define K 10
 

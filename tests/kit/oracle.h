@@ -1,6 +1,6 @@
 /* oracle.h: builds a Xapian database (the test oracle) holding exactly the analyzed documents of
  * a Souk index, docid for docid, and compares Souk's rankings with Xapian's. Shared by the oracle
- * test and the relevance and search benchmarks. */
+ * tests and the relevance and search benchmarks (tests/kit/oracle.c, in souk_testkit). */
 #ifndef SOUK_TEST_ORACLE_H
 #define SOUK_TEST_ORACLE_H
 
@@ -9,11 +9,11 @@
 #include "souk/souk.h"
 #include "xdb.h"
 
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stddef.h>
+#include <stdint.h>
 
+/* A Souk index inverted per document: each document's postings (term, wdf, positions), read
+ * from the dictionary and the postings by oracle_term_cb. */
 typedef struct oracle_posting {
     uint32_t term; /* index into the term table */
     uint32_t wdf;
@@ -37,174 +37,29 @@ typedef struct oracle_build {
     int failed;
 } oracle_build;
 
-static int oracle_term_cb(void *ctx, const char *term, size_t len, const souk_term_info *info)
-{
-    oracle_build *b = ctx;
-    (void)info;
-    if (b->nterms == b->capterms) {
-        b->capterms = b->capterms ? b->capterms * 2 : 4096;
-        b->terms = realloc(b->terms, b->capterms * sizeof *b->terms);
-        b->lens = realloc(b->lens, b->capterms * sizeof *b->lens);
-    }
-    uint32_t ti = (uint32_t)b->nterms++;
-    b->terms[ti] = malloc(len + 1);
-    memcpy(b->terms[ti], term, len);
-    b->terms[ti][len] = 0;
-    b->lens[ti] = len;
-    souk_postings p;
-    souk_block blk;
-    if (souk_postings_open(b->r, term, len, &p)) {
-        b->failed = 1;
-        return 1;
-    }
-    while (souk_postings_next_block(&p, 0, &blk) == 0) {
-        uint32_t d[SOUK_BLOCK_MAX], w[SOUK_BLOCK_MAX], np[SOUK_BLOCK_MAX];
-        size_t total = 0;
-        souk_block_positions(&blk, np, NULL, 0, &total);
-        if (b->npos + total > b->cappos) {
-            while (b->npos + total > b->cappos)
-                b->cappos = b->cappos ? b->cappos * 2 : 1 << 20;
-            b->pos = realloc(b->pos, b->cappos * sizeof *b->pos);
-        }
-        if (souk_block_docids(&blk, d) || souk_block_wdfs(&blk, w) ||
-            souk_block_positions(&blk, np, b->pos + b->npos, total, &total)) {
-            b->failed = 1;
-            break;
-        }
-        size_t at = b->npos;
-        for (uint32_t i = 0; i < blk.count; i++) {
-            if (d[i] >= b->ndocs) {
-                b->failed = 1;
-                break;
-            }
-            oracle_doc *od = &b->docs[d[i]];
-            if (od->n == od->cap) {
-                od->cap = od->cap ? od->cap * 2 : 16;
-                od->p = realloc(od->p, od->cap * sizeof *od->p);
-            }
-            od->p[od->n++] = (oracle_posting){ti, w[i], (uint32_t)at, np[i]};
-            at += np[i];
-        }
-        b->npos += total;
-    }
-    souk_postings_close(&p);
-    return b->failed;
-}
+/* A souk_reader_terms callback (ctx: an oracle_build whose r, docs and ndocs are set): appends
+ * the term to b->terms and each of its postings to the document's list in b->docs, positions to
+ * b->pos. Returns nonzero, with b->failed set, when the postings cannot be read or name a docid
+ * of ndocs or more. Everything it allocates belongs to b. */
+int oracle_term_cb(void *ctx, const char *term, size_t len, const souk_term_info *info);
+
+/* Values of Souk docid d for the Xapian document (facet benchmarks): fills v (room for 16),
+ * returns the count. */
+typedef size_t (*oracle_values_fn)(void *ctx, souk_reader *r, uint32_t d, souk_xvalue *v);
 
 /* Builds the Xapian database at xpath from the Souk index ix, which must be freshly built (docids
  * 1..N without gaps): every Souk docid becomes the same Xapian docid, with the same terms, wdf and
- * positions, so the two hold the same statistics. Returns 0 on success. */
-/* Values of Souk docid d for the Xapian document (facet benchmarks): fills v, returns count. */
-typedef size_t (*oracle_values_fn)(void *ctx, souk_reader *r, uint32_t d, souk_xvalue *v);
-
-static int oracle_build_xapian_ex(souk_index *ix, const char *xpath, oracle_values_fn vfn,
-                                  void *vctx);
-
-__attribute__((unused)) static int oracle_build_xapian(souk_index *ix, const char *xpath)
-{
-    return oracle_build_xapian_ex(ix, xpath, NULL, NULL);
-}
-
-static int oracle_build_xapian_ex(souk_index *ix, const char *xpath, oracle_values_fn vfn,
-                                  void *vctx)
-{
-    oracle_build b;
-    memset(&b, 0, sizeof b);
-    souk_stats st;
-    if (souk_reader_new(ix, &b.r) || souk_reader_stats(b.r, &st))
-        return -1;
-    b.ndocs = st.next_docid;
-    if (st.docs + 1 != st.next_docid) {
-        fprintf(stderr, "oracle: the index has docid gaps (%llu docs, next docid %llu)\n",
-                (unsigned long long)st.docs, (unsigned long long)st.next_docid);
-        souk_reader_free(b.r);
-        return -1;
-    }
-    b.docs = calloc(b.ndocs + 1, sizeof *b.docs);
-    souk_reader_terms(b.r, NULL, 0, oracle_term_cb, &b);
-    char err[512];
-    souk_xdb *x;
-    int rc = b.failed ? -1 : souk_xdb_open(xpath, 1, &x, err, sizeof err);
-    if (rc == 0) {
-        souk_xterm *xt = NULL;
-        size_t cap = 0;
-        for (uint32_t d = 1; d < b.ndocs && rc == 0; d++) {
-            oracle_doc *od = &b.docs[d];
-            if (od->n > cap) {
-                cap = od->n;
-                xt = realloc(xt, cap * sizeof *xt);
-            }
-            for (uint32_t i = 0; i < od->n; i++) {
-                oracle_posting *p = &od->p[i];
-                xt[i] = (souk_xterm){b.terms[p->term], b.lens[p->term], p->wdf, b.pos + p->pos_at,
-                                     p->npos};
-            }
-            uint32_t xd = 0;
-            if (vfn) {
-                souk_xvalue vals[16];
-                size_t nv = vfn(vctx, b.r, d, vals);
-                rc = souk_xdb_add_doc(x, xt, od->n, vals, nv, &xd);
-            } else {
-                rc = souk_xdb_add_terms(x, xt, od->n, NULL, 0, &xd);
-            }
-            if (rc == 0 && xd != d) {
-                fprintf(stderr, "oracle: Xapian docid %u for Souk docid %u\n", xd, d);
-                rc = -1;
-            }
-        }
-        free(xt);
-        if (rc == 0)
-            rc = souk_xdb_commit(x);
-        if (rc)
-            fprintf(stderr, "oracle: %s\n", souk_xdb_errmsg(x));
-        souk_xdb_close(x);
-    } else {
-        fprintf(stderr, "oracle: %s\n", err);
-    }
-    for (size_t i = 0; i < b.nterms; i++)
-        free(b.terms[i]);
-    for (size_t d = 0; d <= b.ndocs; d++)
-        free(b.docs[d].p);
-    free(b.terms);
-    free(b.lens);
-    free(b.pos);
-    free(b.docs);
-    souk_reader_free(b.r);
-    return rc;
-}
+ * positions, so the two hold the same statistics. vfn (may be NULL) gives each document's value
+ * slots. Returns 0 on success, else nonzero with the reason on stderr. */
+int oracle_build_xapian_ex(souk_index *ix, const char *xpath, oracle_values_fn vfn, void *vctx);
+/* oracle_build_xapian_ex without values. */
+int oracle_build_xapian(souk_index *ix, const char *xpath);
 
 /* Compares Souk's top hits with Xapian's ranking (xd/xs, nx entries, more than k when
  * possible). Equal when the ids agree in order, allowing only swaps between documents whose
  * scores differ by less than 1e-9 (float summation order), and all scores agree within 1e-9.
- * Returns 1 when equal; otherwise prints why to stderr and returns 0. */
-__attribute__((unused)) static int oracle_equal(const char *what, const souk_hit *h, size_t nh,
-                                                const uint32_t *xd, const double *xs, size_t nx,
-                                                size_t k)
-{
-    size_t want = nx < k ? nx : k;
-    if (nh != want) {
-        fprintf(stderr, "%s: Souk has %zu hits, Xapian %zu\n", what, nh, want);
-        return 0;
-    }
-    for (size_t i = 0; i < nh; i++) {
-        if (fabs(h[i].score - xs[i]) > 1e-9) {
-            fprintf(stderr, "%s: rank %zu: score %.17g (docid %u), Xapian %.17g (docid %u)\n", what,
-                    i + 1, h[i].score, h[i].docid, xs[i], xd[i]);
-            return 0;
-        }
-        if (h[i].docid == xd[i])
-            continue;
-        /* A near-tie: the document must be in Xapian's list with (almost) the same score. */
-        int found = 0;
-        for (size_t j = 0; j < nx && !found; j++)
-            found = xd[j] == h[i].docid && fabs(xs[j] - h[i].score) < 1e-9;
-        if (!found) {
-            fprintf(stderr, "%s: rank %zu: docid %u (%.17g), Xapian docid %u (%.17g)\n", what,
-                    i + 1, h[i].docid, h[i].score, xd[i], xs[i]);
-            return 0;
-        }
-    }
-    return 1;
-}
+ * Returns 1 when equal; otherwise prints why to stderr (prefixed by what) and returns 0. */
+int oracle_equal(const char *what, const souk_hit *h, size_t nh, const uint32_t *xd,
+                 const double *xs, size_t nx, size_t k);
 
 #endif
