@@ -8,10 +8,13 @@
 
 #include <xapian.h>
 
-#include <cstdio>
-#include <cstdlib>
+#include <strings.h>
+
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -66,101 +69,18 @@ const LangEntry kLanguages[] = {
 
 } // namespace
 
-/* ================================================================== fast analysis
- * A re-implementation of TermGenerator::index_text for non-CJK text, proven equal to it by
- * tests/test_analysis.c. */
-/* fastanalyze.h - fast re-implementation of Xapian::TermGenerator::index_text().
+/* ------------------------------------------------------------------ fast analysis
  *
- * The fast path (fa_analyze) produces exactly the terms, positions and wdf that
- * Xapian 1.4.22's TermGenerator produces with:
- *   - set_stemmer(Xapian::Stem(lang)) ("none" or "" = no stemmer),
- *   - stemming strategy STEM_SOME, no stopper, flags 0,
- *   - default max_word_length (64 bytes).
- * When the text contains something the fast path does not handle (CJK text), it
- * returns 1 without emitting anything, and the caller should use
- * fa_analyze_xapian() (the real TermGenerator) instead.
- *
- * This is a C++ header (it includes <xapian.h>); the functions only use C types,
- * so the C++ wrapper file can re-export them to C unchanged.
- *
- * Build: g++ -O2 -c fastanalyze.cc   (link with -lxapian)
- */
-
-#include <stddef.h>
-
-/** Emit callback: one call per term occurrence.
- *
- *  @param ctx      caller's context pointer, passed through unchanged.
- *  @param term     the full term (prefix included), NOT NUL-terminated.
- *  @param len      length of @a term in bytes.
- *  @param pos      term position, or 0 for a term without position (add_term,
- *                  used for the "Z" + prefix + stem terms).
- *  @param wdf_inc  wdf increment for this occurrence.
- *
- *  The callback must not throw.
- */
-typedef void (*fa_emit_fn)(void *ctx, const char *term, size_t len, unsigned pos, unsigned wdf_inc);
-
-/** Per-thread analyzer state: one Xapian::Stem and one bounded stem cache per
- *  language seen, plus scratch buffers that are reused across calls.
- *  Not thread-safe: use one state per thread.
- */
-struct fa_state;
-
-/** Create a state; returns NULL only on allocation failure. */
-fa_state *fa_state_new();
-
-/** Free a state (NULL is allowed). */
-void fa_state_free(fa_state *st);
-
-/** Analyze @a text like TermGenerator::index_text(text, wdf_inc, prefix).
- *
- *  @param st       state from fa_state_new().
- *  @param text     UTF-8 text (invalid UTF-8 is handled like Xapian does: each
- *                  invalid byte is taken as an ISO-8859-1 character).
- *  @param len      length of @a text in bytes.
- *  @param lang     stemmer language as accepted by Xapian::Stem ("en", "german",
- *                  ...); NULL, "" or "none" means no stemming.
- *  @param prefix   term prefix (NULL means "").
- *  @param wdf_inc  wdf increment per occurrence.
- *  @param termpos  in/out running term position (TermGenerator's termpos).
- *  @param emit     callback, called once per term occurrence in TermGenerator's
- *                  order: the positional term, then its "Z" stem term if any.
- *  @param ctx      passed to @a emit.
- *
- *  @return 0 on success; 1 if the fast path can't handle this input (CJK text,
- *          unknown language, internal error): nothing was emitted and *termpos
- *          is untouched, so fall back to fa_analyze_xapian(); -1 if the emit
- *          callback threw (output is then partial).  Never throws.
- */
-int fa_analyze(fa_state *st, const char *text, size_t len, const char *lang, const char *prefix,
-               unsigned wdf_inc, unsigned *termpos, fa_emit_fn emit, void *ctx);
-
-/** Same contract as fa_analyze(), but done by the real Xapian::TermGenerator on a
- *  scratch Xapian::Document whose termlist/positionlists are then walked and
- *  emitted.  The multiset of (term, pos, wdf_inc) emitted equals fa_analyze()'s
- *  (the order differs: terms come out sorted).  If wdf_inc is 0 the number of
- *  occurrences of an unpositioned term can't be recovered, so each such term is
- *  emitted once.
- *
- *  @return 0 on success, 1 if Xapian threw (e.g. unknown stemmer language), in
- *          which case nothing was emitted and *termpos is untouched; -1 if the
- *          emit callback threw.  Never throws.
- */
-int fa_analyze_xapian(fa_state *st, const char *text, size_t len, const char *lang,
-                      const char *prefix, unsigned wdf_inc, unsigned *termpos, fa_emit_fn emit,
-                      void *ctx);
-
-/* fastanalyze.cc - fast re-implementation of Xapian::TermGenerator::index_text().
- *
- * See fastanalyze.h for the contract.  This file re-implements, for Xapian
- * 1.4.22, TermGenerator's word splitting (parse_terms() in
- * queryparser/termgenerator_internal.cc) and its STEM_SOME term action, with
- * an ASCII fast path, a per-language stem cache and no per-word heap
- * allocation.  Character classification for non-ASCII characters goes through
- * the public Xapian::Unicode functions, so the Unicode tables are the ones of
- * the installed libxapian; the ASCII tables are built from those same
- * functions at start-up.
+ * A re-implementation, for Xapian 1.4.22, of TermGenerator::index_text(text, wdf_inc, prefix)
+ * with set_stemmer(Xapian::Stem(lang)) ("none" or "": no stemmer), STEM_SOME, no stopper, flags
+ * 0 and the default max_word_length (64 bytes), proven equal to it by tests/test_analysis.c: it
+ * produces exactly the terms, positions and wdf of TermGenerator's word splitting (parse_terms()
+ * in queryparser/termgenerator_internal.cc) and its STEM_SOME term action, with an ASCII fast
+ * path, a per-language stem cache and no per-word heap allocation. Character classification for
+ * non-ASCII characters goes through the public Xapian::Unicode functions, so the Unicode tables
+ * are the ones of the installed libxapian; the ASCII tables are built from those same functions
+ * at start-up. Text it does not handle (CJK) goes, untouched, to the real TermGenerator
+ * (souk_analyze_xapian).
  *
  * Rules implemented (each mirrors TermGenerator 1.4.22):
  *  1. Decoding: the text is decoded like Xapian::Utf8Iterator: an invalid,
@@ -199,15 +119,12 @@ int fa_analyze_xapian(fa_state *st, const char *text, size_t len, const char *la
  *     language, or any internal error such as out of memory.
  */
 
-#include <cstdint>
-#include <cstdlib>
-#include <cstring>
-#include <memory>
-#include <new>
-#include <string>
-#include <vector>
+/* Receives one term occurrence: the full term (prefix included, not NUL-terminated), its
+ * position or 0 for a term without one (the "Z" + prefix + stem terms), and the wdf increment.
+ * ctx is the caller's, passed through. The callback must not throw. */
+typedef void (*fa_emit_fn)(void *ctx, const char *term, size_t len, unsigned pos, unsigned wdf_inc);
 
-namespace fa_detail
+namespace
 {
 
 // ---------------------------------------------------------------------------
@@ -633,9 +550,7 @@ struct Event {
     unsigned pos;
 };
 
-} // namespace fa_detail
-
-using namespace fa_detail;
+} // namespace
 
 struct fa_state {
     std::vector<std::unique_ptr<LangSlot>> langs;
@@ -645,7 +560,7 @@ struct fa_state {
     const AsciiTables *tables = &ascii_tables();
 };
 
-namespace fa_detail
+namespace
 {
 
 inline bool no_stemming(const char *lang)
@@ -914,9 +829,12 @@ void trim_scratch(fa_state *st)
         std::vector<Event>().swap(st->events);
 }
 
-} // namespace fa_detail
+} // namespace
 
-fa_state *fa_state_new()
+/* Per-thread analyzer state: one Xapian::Stem and one bounded stem cache per language seen,
+ * plus scratch buffers that are reused across calls. Not thread-safe: one state per thread.
+ * Returns NULL only on allocation failure; free with fa_state_free (NULL is allowed). */
+static fa_state *fa_state_new()
 {
     try {
         return new fa_state;
@@ -925,15 +843,15 @@ fa_state *fa_state_new()
     }
 }
 
-void fa_state_free(fa_state *st)
+static void fa_state_free(fa_state *st)
 {
     delete st;
 }
 
 /* fa_analyze without the callbacks: the occurrences stay in st->events, their bytes in
  * st->arena, until the next call on st. Same return values (never -1). */
-int fa_analyze_keep(fa_state *st, const char *text, size_t len, const char *lang,
-                    const char *prefix, unsigned *termpos)
+static int fa_analyze_keep(fa_state *st, const char *text, size_t len, const char *lang,
+                           const char *prefix, unsigned *termpos)
 {
     if (!st || !termpos || (!text && len))
         return 1;
@@ -968,8 +886,17 @@ int fa_analyze_keep(fa_state *st, const char *text, size_t len, const char *lang
     return 0;
 }
 
-int fa_analyze(fa_state *st, const char *text, size_t len, const char *lang, const char *prefix,
-               unsigned wdf_inc, unsigned *termpos, fa_emit_fn emit, void *ctx)
+/* Analyzes text (len bytes of UTF-8; each invalid byte is taken as an ISO-8859-1 character, as
+ * Xapian does) like TermGenerator::index_text(text, wdf_inc, prefix) with the stemmer of lang (as
+ * Xapian::Stem takes it; NULL, "" or "none": no stemming) and prefix (NULL: ""). *termpos is the
+ * running term position, advanced. emit is called once per term occurrence in TermGenerator's
+ * order: the positional term, then its "Z" stem term if any. Returns 0 on success; 1 if the fast
+ * path cannot handle this input (CJK text, unknown language, internal error): nothing was
+ * emitted and *termpos is untouched, so fall back to the real TermGenerator; -1 if emit threw
+ * (the output is then partial). Never throws. */
+static int fa_analyze(fa_state *st, const char *text, size_t len, const char *lang,
+                      const char *prefix, unsigned wdf_inc, unsigned *termpos, fa_emit_fn emit,
+                      void *ctx)
 {
     if (!emit)
         return 1;
@@ -981,59 +908,6 @@ int fa_analyze(fa_state *st, const char *text, size_t len, const char *lang, con
     trim_scratch(st);
     return rc;
 }
-
-int fa_analyze_xapian(fa_state *st, const char *text, size_t len, const char *lang,
-                      const char *prefix, unsigned wdf_inc, unsigned *termpos, fa_emit_fn emit,
-                      void *ctx)
-{
-    if (!st || !termpos || !emit || (!text && len))
-        return 1;
-    if (!prefix)
-        prefix = "";
-    Xapian::Document doc;
-    unsigned newpos;
-    try {
-        Xapian::TermGenerator tg;
-        if (!no_stemming(lang)) {
-            LangSlot *slot = get_lang(st, lang);
-            if (!slot->valid)
-                return 1;
-            tg.set_stemmer(slot->stemmer);
-        }
-        tg.set_stemming_strategy(Xapian::TermGenerator::STEM_SOME);
-        tg.set_document(doc);
-        tg.set_termpos(*termpos);
-        tg.index_text(std::string(text, len), wdf_inc, prefix);
-        newpos = tg.get_termpos();
-    } catch (...) {
-        return 1;
-    }
-    try {
-        for (auto t = doc.termlist_begin(); t != doc.termlist_end(); ++t) {
-            const std::string &term = *t;
-            Xapian::termcount wdf = t.get_wdf();
-            Xapian::termcount npos = 0;
-            for (auto p = t.positionlist_begin(); p != t.positionlist_end(); ++p) {
-                emit(ctx, term.data(), term.size(), *p, wdf_inc);
-                ++npos;
-            }
-            // The rest of the wdf came from add_term() calls of wdf_inc each.
-            Xapian::termcount rest = wdf - npos * wdf_inc;
-            if (wdf_inc) {
-                for (Xapian::termcount k = 0; k < rest / wdf_inc; ++k)
-                    emit(ctx, term.data(), term.size(), 0, wdf_inc);
-            } else if (npos == 0) {
-                emit(ctx, term.data(), term.size(), 0, 0);
-            }
-        }
-    } catch (...) {
-        return -1;
-    }
-    *termpos = newpos;
-    return 0;
-}
-
-/* ================================================================== end fast analysis */
 
 /* ------------------------------------------------------------------ analyzer */
 

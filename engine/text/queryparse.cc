@@ -15,8 +15,6 @@
 #include <unordered_map>
 #include <vector>
 
-/* ------------------------------------------------------------------ query parsing */
-
 namespace
 {
 
