@@ -127,8 +127,7 @@ typedef void (*fa_emit_fn)(void *ctx, const char *term, size_t len, unsigned pos
 namespace
 {
 
-// ---------------------------------------------------------------------------
-// Small growable byte buffer (no zero-initialisation, never shrinks by itself).
+/* Small growable byte buffer (no zero-initialisation, never shrinks by itself). */
 
 class ByteBuf
 {
@@ -154,7 +153,7 @@ class ByteBuf
         size_ = 0;
     }
 
-    /// Make room for @a n more bytes; throws std::bad_alloc on failure.
+    /* Make room for n more bytes; throws std::bad_alloc on failure. */
     void reserve_more(size_t n)
     {
         if (cap_ - size_ >= n)
@@ -169,7 +168,7 @@ class ByteBuf
         cap_ = cap;
     }
 
-    /// Append bytes; returns the offset they were stored at.
+    /* Append bytes; returns the offset they were stored at. */
     size_t append(const char *p, size_t n)
     {
         reserve_more(n);
@@ -179,7 +178,7 @@ class ByteBuf
         return off;
     }
 
-    /// Release the memory if the buffer has grown beyond @a limit bytes.
+    /* Release the memory if the buffer has grown beyond limit bytes. */
     void trim(size_t limit)
     {
         if (cap_ > limit) {
@@ -195,25 +194,24 @@ class ByteBuf
     size_t cap_ = 0;
 };
 
-// ---------------------------------------------------------------------------
-// Character classification.
+/* Character classification. */
 
-/// Xapian's TermGenerator default max_word_length (bytes).
+/* Xapian's TermGenerator default max_word_length (bytes). */
 const size_t MAX_WORD_LENGTH = 64;
 
-/// Term buffer capacity: words longer than this are only counted, not stored
-/// (they are longer than MAX_WORD_LENGTH anyway).  Extra 8 bytes of slack let
-/// the hash function read a whole 64-bit word.
+/* Term buffer capacity: words longer than this are only counted, not stored
+ * (they are longer than MAX_WORD_LENGTH anyway).  Extra 8 bytes of slack let
+ * the hash function read a whole 64-bit word. */
 const size_t TERM_CAP = 128;
 
-/// Returned by check_infix*() for characters that are skipped inside a word.
+/* Returned by check_infix*() for characters that are skipped inside a word. */
 const unsigned IGNORE_CH = 0xffffffffu;
 
-/// ASCII lookup tables, derived from Xapian::Unicode so they agree with it.
+/* ASCII lookup tables, derived from Xapian::Unicode so they agree with it. */
 struct AsciiTables {
-    unsigned char word_lower[128]; ///< tolower(ch) if is_wordchar(ch), else 0
-    bool digit[128];               ///< category Nd
-    bool stem_first[128];          ///< should_stem() category (Ll Lt Lm Lo)
+    unsigned char word_lower[128]; /* tolower(ch) if is_wordchar(ch), else 0 */
+    bool digit[128];               /* category Nd */
+    bool stem_first[128];          /* should_stem() category (Ll Lt Lm Lo) */
 
     AsciiTables()
     {
@@ -236,7 +234,7 @@ const AsciiTables &ascii_tables()
     return tables;
 }
 
-/// TermGenerator's check_wordchar(): lowercased char if a word char, else 0.
+/* TermGenerator's check_wordchar(): lowercased char if a word char, else 0. */
 inline unsigned check_wordchar(const AsciiTables &t, unsigned ch)
 {
     if (ch < 128)
@@ -260,19 +258,19 @@ inline bool is_digit(const AsciiTables &t, unsigned ch)
     return Xapian::Unicode::get_category(ch) == Xapian::Unicode::DECIMAL_DIGIT_NUMBER;
 }
 
-/// Zero-width characters that are silently dropped between word characters.
+/* Zero-width characters that are silently dropped between word characters. */
 inline bool is_zero_width(unsigned ch)
 {
     return ch >= 0x200b && (ch <= 0x200d || ch == 0x2060 || ch == 0xfeff);
 }
 
-/// Infix characters allowed between two word chars (not digit-digit).
+/* Infix characters allowed between two word chars (not digit-digit). */
 inline unsigned check_infix(unsigned ch)
 {
     if (ch == '\'' || ch == '&' || ch == 0xb7 || ch == 0x5f4 || ch == 0x2027)
         return ch;
-    // Right single quotation mark / single high-reversed-9 quotation mark
-    // are stored as an ASCII apostrophe.
+    /* Right single quotation mark / single high-reversed-9 quotation mark
+     * are stored as an ASCII apostrophe. */
     if (ch == 0x2019 || ch == 0x201b)
         return '\'';
     if (is_zero_width(ch))
@@ -280,21 +278,21 @@ inline unsigned check_infix(unsigned ch)
     return 0;
 }
 
-/// Infix characters allowed between two decimal digits (1,000.5).
+/* Infix characters allowed between two decimal digits (1,000.5). */
 inline unsigned check_infix_digit(unsigned ch)
 {
     switch (ch) {
     case ',':
     case '.':
     case ';':
-    case 0x037e: // Greek question mark
-    case 0x0589: // Armenian full stop
-    case 0x060d: // Arabic date separator
-    case 0x07f8: // NKo comma
-    case 0x2044: // fraction slash
-    case 0xfe10: // presentation form for vertical comma
-    case 0xfe13: // presentation form for vertical colon
-    case 0xfe14: // presentation form for vertical semicolon
+    case 0x037e: /* Greek question mark */
+    case 0x0589: /* Armenian full stop */
+    case 0x060d: /* Arabic date separator */
+    case 0x07f8: /* NKo comma */
+    case 0x2044: /* fraction slash */
+    case 0xfe10: /* presentation form for vertical comma */
+    case 0xfe13: /* presentation form for vertical colon */
+    case 0xfe14: /* presentation form for vertical semicolon */
         return ch;
     }
     if (is_zero_width(ch))
@@ -302,25 +300,25 @@ inline unsigned check_infix_digit(unsigned ch)
     return 0;
 }
 
-/// Characters whose presence makes us hand the text to the real TermGenerator:
-/// a superset of Xapian's CJK::codepoint_is_cjk() plus other Han, kana and
-/// Hangul blocks.
+/* Characters whose presence makes us hand the text to the real TermGenerator:
+ * a superset of Xapian's CJK::codepoint_is_cjk() plus other Han, kana and
+ * Hangul blocks. */
 inline bool is_bail_char(unsigned ch)
 {
     if (ch < 0x1100)
         return false;
-    return (ch <= 0x11ff) ||                   // Hangul Jamo
-           (ch >= 0x2e80 && ch <= 0x2fff) ||   // CJK radicals, Kangxi, IDC
-           (ch >= 0x3000 && ch <= 0x9fff) ||   // CJK symbols, kana, ..., Han
-           (ch >= 0xa700 && ch <= 0xa71f) ||   // (in Xapian's CJK list)
-           (ch >= 0xa960 && ch <= 0xa97f) ||   // Hangul Jamo Extended-A
-           (ch >= 0xac00 && ch <= 0xd7ff) ||   // Hangul syllables, Jamo Ext-B
-           (ch >= 0xf900 && ch <= 0xfaff) ||   // CJK compatibility ideographs
-           (ch >= 0xfe30 && ch <= 0xfe4f) ||   // CJK compatibility forms
-           (ch >= 0xff00 && ch <= 0xffef) ||   // half/fullwidth forms
-           (ch >= 0x1aff0 && ch <= 0x1b2ff) || // kana supplements, Nushu
-           (ch >= 0x1f200 && ch <= 0x1f2ff) || // enclosed ideographic supp.
-           (ch >= 0x20000 && ch <= 0x3ffff);   // Han supplementary planes
+    return (ch <= 0x11ff) ||                   /* Hangul Jamo */
+           (ch >= 0x2e80 && ch <= 0x2fff) ||   /* CJK radicals, Kangxi, IDC */
+           (ch >= 0x3000 && ch <= 0x9fff) ||   /* CJK symbols, kana, ..., Han */
+           (ch >= 0xa700 && ch <= 0xa71f) ||   /* (in Xapian's CJK list) */
+           (ch >= 0xa960 && ch <= 0xa97f) ||   /* Hangul Jamo Extended-A */
+           (ch >= 0xac00 && ch <= 0xd7ff) ||   /* Hangul syllables, Jamo Ext-B */
+           (ch >= 0xf900 && ch <= 0xfaff) ||   /* CJK compatibility ideographs */
+           (ch >= 0xfe30 && ch <= 0xfe4f) ||   /* CJK compatibility forms */
+           (ch >= 0xff00 && ch <= 0xffef) ||   /* half/fullwidth forms */
+           (ch >= 0x1aff0 && ch <= 0x1b2ff) || /* kana supplements, Nushu */
+           (ch >= 0x1f200 && ch <= 0x1f2ff) || /* enclosed ideographic supp. */
+           (ch >= 0x20000 && ch <= 0x3ffff);   /* Han supplementary planes */
 }
 
 inline bool is_cont(unsigned char b)
@@ -328,14 +326,14 @@ inline bool is_cont(unsigned char b)
     return (b & 0xc0) == 0x80;
 }
 
-/// Decode a non-ASCII character at p (p < end) exactly like Utf8Iterator.
+/* Decode a non-ASCII character at p (p < end) exactly like Utf8Iterator. */
 unsigned decode_nonascii(const unsigned char *p, const unsigned char *end, unsigned &seqlen)
 {
     unsigned ch = p[0];
     size_t left = static_cast<size_t>(end - p);
     seqlen = 1;
     if (ch < 0xc2)
-        return ch; // stray continuation byte or overlong C0/C1 lead
+        return ch; /* stray continuation byte or overlong C0/C1 lead */
     if (ch < 0xe0) {
         if (left < 2 || !is_cont(p[1]))
             return ch;
@@ -355,7 +353,7 @@ unsigned decode_nonascii(const unsigned char *p, const unsigned char *end, unsig
     return ((ch & 0x07) << 18) | ((p[1] & 0x3f) << 12) | ((p[2] & 0x3f) << 6) | (p[3] & 0x3f);
 }
 
-/// Encode ch (< 0x200000, as Xapian::Unicode::to_utf8 does) into buf.
+/* Encode ch (< 0x200000, as Xapian::Unicode::to_utf8 does) into buf. */
 inline unsigned encode_utf8(unsigned ch, char *buf)
 {
     if (ch < 0x80) {
@@ -380,10 +378,9 @@ inline unsigned encode_utf8(unsigned ch, char *buf)
     return 4;
 }
 
-// ---------------------------------------------------------------------------
-// Stem cache: open addressing table word -> stem, storage in one byte pool.
+/* Stem cache: open addressing table word -> stem, storage in one byte pool. */
 
-/// Mask keeping the first n (1..7) bytes of a 64-bit word loaded with memcpy.
+/* Mask keeping the first n (1..7) bytes of a 64-bit word loaded with memcpy. */
 inline uint64_t first_bytes_mask(size_t n)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -395,8 +392,8 @@ inline uint64_t first_bytes_mask(size_t n)
 
 inline uint64_t hash_term(const char *p, size_t n)
 {
-    // p has at least 8 readable bytes past p + n (TERM_CAP slack), so read
-    // whole 64-bit words and mask the tail.
+    /* p has at least 8 readable bytes past p + n (TERM_CAP slack), so read
+     * whole 64-bit words and mask the tail. */
     uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
     while (n >= 8) {
         uint64_t v;
@@ -418,7 +415,7 @@ inline uint64_t hash_term(const char *p, size_t n)
     return h;
 }
 
-/// Compare two keys of n bytes; both must have 8 readable bytes past n.
+/* Compare two keys of n bytes; both must have 8 readable bytes past n. */
 inline bool keys_equal(const char *a, const char *b, size_t n)
 {
     while (n >= 8) {
@@ -442,12 +439,12 @@ inline bool keys_equal(const char *a, const char *b, size_t n)
 class StemCache
 {
   public:
-    /// Maximum number of distinct words kept; the cache is emptied when full.
+    /* Maximum number of distinct words kept; the cache is emptied when full. */
     static const size_t MAX_ENTRIES = 1u << 17;
 
-    /// Look up the stem of word[0..n) (n <= MAX_WORD_LENGTH); on a miss, stem
-    /// it with @a stemmer and remember it.  Returns a pointer into the pool,
-    /// valid until the next call.
+    /* Look up the stem of word[0..n) (n <= MAX_WORD_LENGTH); on a miss, stem
+     * it with stemmer and remember it.  Returns a pointer into the pool,
+     * valid until the next call. */
     const char *lookup(const char *word, size_t n, const Xapian::Stem &stemmer, size_t &stem_len)
     {
         if (slots_.empty())
@@ -465,10 +462,10 @@ class StemCache
             }
             i = (i + 1) & mask;
         }
-        // Miss: stem with Xapian (allocates, but only once per distinct word).
+        /* Miss: stem with Xapian (allocates, but only once per distinct word). */
         std::string stem = stemmer(std::string(word, n));
         if (count_ + 1 > slots_.size() / 2) {
-            // Grow, or, when at the bound, forget everything.
+            /* Grow, or, when at the bound, forget everything. */
             if (slots_.size() < 2 * MAX_ENTRIES) {
                 rehash(slots_.size() * 2);
             } else {
@@ -480,12 +477,12 @@ class StemCache
             while (slots_[i].key_len)
                 i = (i + 1) & mask;
         }
-        if (pool_.size() > (1u << 30)) { // keep 32-bit offsets valid
+        if (pool_.size() > (1u << 30)) { /* keep 32-bit offsets valid */
             reset_table(slots_.size());
             pool_.clear();
             i = static_cast<size_t>(h) & mask;
         }
-        // Keep 8 bytes of slack after the last entry for keys_equal().
+        /* Keep 8 bytes of slack after the last entry for keys_equal(). */
         pool_.reserve_more(n + stem.size() + 8);
         Slot &s = slots_[i];
         s.hash = h;
@@ -502,7 +499,7 @@ class StemCache
     struct Slot {
         uint64_t hash;
         uint32_t key_off;
-        uint32_t key_len; ///< 0 = empty slot
+        uint32_t key_len; /* 0 = empty slot */
         uint32_t stem_off;
         uint32_t stem_len;
     };
@@ -534,16 +531,16 @@ class StemCache
     size_t count_ = 0;
 };
 
-/// One stemming language known to a state.
+/* One stemming language known to a state. */
 struct LangSlot {
-    std::string name;      ///< as passed by the caller
-    bool valid = false;    ///< Xapian::Stem(name) succeeded
-    bool stemming = false; ///< valid and not the "none" stemmer
+    std::string name;      /* as passed by the caller */
+    bool valid = false;    /* Xapian::Stem(name) succeeded */
+    bool stemming = false; /* valid and not the "none" stemmer */
     Xapian::Stem stemmer;
     StemCache cache;
 };
 
-/// One buffered term occurrence (term bytes live in fa_state::arena).
+/* One buffered term occurrence (term bytes live in fa_state::arena). */
 struct Event {
     uint32_t off;
     uint32_t len;
@@ -554,9 +551,9 @@ struct Event {
 
 struct fa_state {
     std::vector<std::unique_ptr<LangSlot>> langs;
-    LangSlot *last = nullptr;  ///< most recently used language
-    ByteBuf arena;             ///< terms of the current call
-    std::vector<Event> events; ///< occurrences of the current call
+    LangSlot *last = nullptr;  /* most recently used language */
+    ByteBuf arena;             /* terms of the current call */
+    std::vector<Event> events; /* occurrences of the current call */
     const AsciiTables *tables = &ascii_tables();
 };
 
@@ -568,7 +565,7 @@ inline bool no_stemming(const char *lang)
     return lang == nullptr || lang[0] == '\0' || std::strcmp(lang, "none") == 0;
 }
 
-/// Find or create the LangSlot for lang (not a "no stemming" name).
+/* Find or create the LangSlot for lang (not a "no stemming" name). */
 LangSlot *get_lang(fa_state *st, const char *lang)
 {
     if (st->last && st->last->name == lang)
@@ -590,7 +587,7 @@ LangSlot *get_lang(fa_state *st, const char *lang)
     return st->last = st->langs.back().get();
 }
 
-/// The analyzer proper: parses one text into st->arena / st->events.
+/* The analyzer proper: parses one text into st->arena / st->events. */
 class Parser
 {
   public:
@@ -601,7 +598,7 @@ class Parser
     {
     }
 
-    /// Run the parse; returns false if the text must go to the real TermGenerator.
+    /* Run the parse; returns false if the text must go to the real TermGenerator. */
     bool run();
 
     unsigned termpos() const
@@ -610,7 +607,7 @@ class Parser
     }
 
   private:
-    /// Decode the character at byte offset i (< n_).
+    /* Decode the character at byte offset i (< n_). */
     unsigned decode(size_t i, unsigned &seqlen)
     {
         unsigned ch = s_[i];
@@ -624,7 +621,7 @@ class Parser
         return ch;
     }
 
-    /// Append a (lowercased) character to the current term.
+    /* Append a (lowercased) character to the current term. */
     void append(unsigned ch)
     {
         if (ch < 0x80) {
@@ -648,24 +645,24 @@ class Parser
     size_t n_;
     const char *prefix_;
     size_t prefix_len_;
-    LangSlot *lang_; ///< nullptr = no stemming
-    unsigned pos_;   ///< running term position
+    LangSlot *lang_; /* nullptr = no stemming */
+    unsigned pos_;   /* running term position */
     bool bail_ = false;
-    size_t tlen_ = 0; ///< logical term length (may exceed TERM_CAP)
+    size_t tlen_ = 0; /* logical term length (may exceed TERM_CAP) */
     char term_[TERM_CAP + 8];
 };
 
-/// TermGenerator's per-term action for STEM_SOME without stopper.
+/* TermGenerator's per-term action for STEM_SOME without stopper. */
 void Parser::add_term()
 {
     if (tlen_ > MAX_WORD_LENGTH)
-        return; // dropped, no position used
+        return; /* dropped, no position used */
     ByteBuf &a = st_->arena;
-    // Event offsets are 32-bit (only reachable with a huge prefix).
+    /* Event offsets are 32-bit (only reachable with a huge prefix). */
     if (a.size() > 0xf0000000u)
         throw std::bad_alloc();
 
-    // prefix + term at the next position.
+    /* prefix + term at the next position. */
     a.reserve_more(prefix_len_ + tlen_);
     size_t off = a.append(prefix_, prefix_len_);
     a.append(term_, tlen_);
@@ -674,8 +671,8 @@ void Parser::add_term()
 
     if (!lang_)
         return;
-    // should_stem(): only if the first character is a letter of category
-    // Ll, Lt, Lm or Lo (after lowercasing).
+    /* should_stem(): only if the first character is a letter of category
+     * Ll, Lt, Lm or Lo (after lowercasing). */
     unsigned c0 = static_cast<unsigned char>(term_[0]);
     if (c0 < 0x80) {
         if (!t_.stem_first[c0])
@@ -693,7 +690,7 @@ void Parser::add_term()
     const char *stem = lang_->cache.lookup(term_, tlen_, lang_->stemmer, stem_len);
     if (stem_len == 0)
         return;
-    // "Z" + prefix + stem, without position.
+    /* "Z" + prefix + stem, without position. */
     a.reserve_more(1 + prefix_len_ + stem_len);
     off = a.append("Z", 1);
     a.append(prefix_, prefix_len_);
@@ -708,7 +705,7 @@ bool Parser::run()
     size_t i = 0;
     unsigned sl = 0;
     while (true) {
-        // Advance to the start of the next word.
+        /* Advance to the start of the next word. */
         unsigned ch;
         while (true) {
             if (i == n || bail_)
@@ -720,15 +717,15 @@ bool Parser::run()
         }
         tlen_ = 0;
 
-        // Acronyms: ASCII capitals separated by single '.' (U.S.A.).
+        /* Acronyms: ASCII capitals separated by single '.' (U.S.A.). */
         if (s_[i] >= 'A' && s_[i] <= 'Z') {
             size_t p = i;
             do {
                 append(s_[p] + ('a' - 'A'));
                 ++p;
             } while (p != n && s_[p] == '.' && ++p != n && s_[p] >= 'A' && s_[p] <= 'Z');
-            // One letter does not make an acronym; it must not be followed
-            // directly by a word character either.
+            /* One letter does not make an acronym; it must not be followed
+             * directly by a word character either. */
             if (tlen_ > 1) {
                 unsigned psl;
                 if (p == n || !is_wordchar(t_, decode(p, psl))) {
@@ -740,10 +737,10 @@ bool Parser::run()
             tlen_ = 0;
         }
 
-        unsigned raw = 0; // raw character at i once the word loop stops
+        unsigned raw = 0; /* raw character at i once the word loop stops */
         bool at_end = false;
         while (true) {
-            // Consume a run of word characters.
+            /* Consume a run of word characters. */
             unsigned prevch;
             do {
                 append(ch);
@@ -759,7 +756,7 @@ bool Parser::run()
             if (at_end)
                 break;
 
-            // raw (at i, sl bytes) is not a word char: is it an infix?
+            /* raw (at i, sl bytes) is not a word char: is it an infix? */
             size_t next = i + sl;
             if (next == n)
                 break;
@@ -784,7 +781,7 @@ bool Parser::run()
         }
 
         if (!at_end) {
-            // Up to three '+' / '#' suffix characters (C++, C#).
+            /* Up to three '+' / '#' suffix characters (C++, C#). */
             size_t keep = tlen_;
             unsigned count = 0;
             while (raw == '+' || raw == '#') {
@@ -799,7 +796,7 @@ bool Parser::run()
                 }
                 raw = decode(i, sl);
             }
-            // Don't index fish+chips as fish+ chips.
+            /* Don't index fish+chips as fish+ chips. */
             if (!at_end && is_wordchar(t_, raw))
                 tlen_ = keep;
         }
@@ -807,7 +804,7 @@ bool Parser::run()
     }
 }
 
-/// Hand buffered events to the callback.
+/* Hand buffered events to the callback. */
 int flush_events(fa_state *st, fa_emit_fn emit, void *ctx, unsigned wdf_inc)
 {
     try {
@@ -820,7 +817,7 @@ int flush_events(fa_state *st, fa_emit_fn emit, void *ctx, unsigned wdf_inc)
     return 0;
 }
 
-/// Drop oversized scratch buffers after an unusually large text.
+/* Drop oversized scratch buffers after an unusually large text. */
 void trim_scratch(fa_state *st)
 {
     const size_t LIMIT = 16u << 20;
@@ -857,7 +854,7 @@ static int fa_analyze_keep(fa_state *st, const char *text, size_t len, const cha
         return 1;
     if (!prefix)
         prefix = "";
-    // Offsets into the arena are 32-bit; leave gigantic inputs to Xapian.
+    /* Offsets into the arena are 32-bit; leave gigantic inputs to Xapian. */
     size_t prefix_len = std::strlen(prefix);
     if (len > (1u << 28) || prefix_len > (1u << 16))
         return 1;
@@ -870,7 +867,7 @@ static int fa_analyze_keep(fa_state *st, const char *text, size_t len, const cha
             if (!slot->stemming)
                 slot = nullptr;
         }
-        trim_scratch(st); // after an unusually large text (fa_analyze trims on its way out)
+        trim_scratch(st); /* after an unusually large text (fa_analyze trims on its way out) */
         st->arena.clear();
         st->events.clear();
         Parser parser(st, text, len, prefix, prefix_len, slot, *termpos);
