@@ -7,6 +7,7 @@
  * visible to the very next request. Stored fields are copied into the response as stored (they
  * are JSON already). */
 #include "api_int.h"
+#include "souk/analysis.h"
 #include "souk/browse.h"
 #include "souk/document.h"
 #include "souk/highlight.h"

@@ -20,6 +20,9 @@
 #include <cjson/cJSON.h>
 
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <limits.h>
 #include <time.h>

@@ -34,7 +34,7 @@
 #include "souk/schema.h"
 #include "souk/souk.h"
 #include "souk/spelling.h"
-#include "souk/xapian.h"
+#include "xdb.h"
 
 #include <cjson/cJSON.h>
 

@@ -1,6 +1,6 @@
 /* bench_search.c: `souk-bench search`, the query benchmark. In one process, single thread,
  * warm, with identical queries, analysis and top-k, it runs Souk and Xapian side by side on the
- * Debian catalog: the same analyzed documents go into both (tests/oracle.h builds the Xapian
+ * Debian catalog: the same analyzed documents go into both (tests/kit/oracle.h builds the Xapian
  * database from the Souk index, docid for docid). Query classes, from the real query logs in
  * ../shared/data/queries/ and from document text:
  *   or      2-3-word queries, default operator OR
@@ -35,6 +35,9 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <limits.h>

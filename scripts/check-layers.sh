@@ -27,7 +27,7 @@ below() {
 public_layer() {
     case $1 in
     souk.h | json_strict.h) echo core ;;
-    xapian.h | collate.h) echo text ;;
+    analysis.h | queryparse.h | collate.h) echo text ;;
     schema.h | document.h | ingest.h | index.h | block.h) echo catalog ;;
     eval.h | rank.h) echo rank ;;
     search.h | browse.h | lexicon.h | highlight.h | spelling.h) echo query ;;

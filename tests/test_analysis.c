@@ -20,7 +20,7 @@
 
 #include "check.h"
 #include "souk/souk.h"
-#include "souk/xapian.h"
+#include "souk/analysis.h"
 
 /* A whole Debian catalog: 63,440 records in the shared data's, about as many from apt's lists. */
 #define MIN_CATALOG_RECORDS 60000

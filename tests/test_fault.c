@@ -28,7 +28,7 @@
 
 /* ------------------------------------------------------------------ the wrappers */
 
-/* F_PUT: the LMDB writes only; F_NEW: operator new in engine/xapian_wrapper.cc */
+/* F_PUT: the LMDB writes only; F_NEW: operator new in engine/text/ */
 enum { F_NONE, F_ALLOC, F_MDB, F_PUT, F_NEW };
 
 static _Atomic int f_kind;   /* which calls are counted and failed */
@@ -88,7 +88,7 @@ void *__wrap_realloc(void *p, size_t n)
     return fail_here(F_ALLOC) ? NULL : __real_realloc(p, n);
 }
 
-/* operator new(size_t) as engine/xapian_wrapper.cc calls it: a failure throws std::bad_alloc, as
+/* operator new(size_t) as engine/text/ calls it: a failure throws std::bad_alloc, as
  * the real one does, through the C++ ABI (this file is C; the frames in between have unwind
  * tables, as every x86-64 object has). */
 void *__real__Znwm(size_t n);

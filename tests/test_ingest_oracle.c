@@ -1,6 +1,6 @@
 /* test_ingest_oracle.c: ingest proven against Xapian end to end. The raw Debian catalog records
  * go through the real `souk-index` (run as a process) and, separately, through Xapian's own
- * TermGenerator (tests/xapian_termgen.cc), laid out as the docs and the schema describe and
+ * TermGenerator (tests/kit/xapian_termgen.cc), laid out as the docs and the schema describe and
  * without any of Souk's analysis or document-building code:
  *   - text fields in schema order, each analysed unprefixed and, when it declares a prefix, once
  *     more with it at the same positions; the field's weight is the wdf increment; 100 positions
@@ -24,6 +24,9 @@
 #include "xapian_termgen.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define K 10
@@ -355,7 +358,7 @@ static void termlist_cb(void *ctx, const char *term, size_t len)
     }
 }
 
-static oracle_build sk; /* Souk's postings, inverted per document (tests/oracle.h) */
+static oracle_build sk; /* Souk's postings, inverted per document (tests/kit/oracle.h) */
 static uint32_t *sk_df; /* Souk's dictionary: df and cf of sk.terms[i] */
 static uint64_t *sk_cf;
 static size_t sk_cap;

@@ -1,5 +1,5 @@
 /* test_oracle.c: the query engine proven equal to Xapian. The same analyzed documents go into a
- * real Xapian database (tests/oracle.h); then real queries run on both, and Souk's top 10 must
+ * real Xapian database (tests/kit/oracle.h); then real queries run on both, and Souk's top 10 must
  * equal Xapian's full ranking cut at 10 (same ids in the same order, scores within 1e-9), with
  * pruning on and off. Phrase, NOT and filter queries are checked for their whole match sets.
  * Collections: Cranfield and CACM with their own queries, and the Debian catalog with the query
@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
+#include <math.h>
 
 #define K 10
 

@@ -7,7 +7,7 @@
  *
  * Problems of the wrapper that are known and not fixed yet are checked with KNOWN_BUG(): while
  * SOUK_QUERY_KNOWN_BUGS is 1 they are reported on stderr without failing the test; set it to 0
- * once engine/text/xapian_wrapper.cc is fixed and they become ordinary CHECKs. */
+ * once engine/text/queryparse.cc is fixed and they become ordinary CHECKs. */
 #include <ctype.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -21,7 +21,7 @@
 
 #include "check.h"
 #include "souk/souk.h"
-#include "souk/xapian.h"
+#include "souk/queryparse.h"
 
 #ifndef SOUK_QUERY_KNOWN_BUGS
 #define SOUK_QUERY_KNOWN_BUGS 1

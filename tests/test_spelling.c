@@ -17,7 +17,7 @@
 #include "souk/search.h"
 #include "souk/souk.h"
 #include "souk/spelling.h"
-#include "souk/xapian.h"
+#include "text/spelltable.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>

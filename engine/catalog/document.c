@@ -4,6 +4,7 @@
 #include "catalog/json_fast.h"
 #include "core/qsort_inline.h"
 #include "souk/document.h"
+#include "souk/analysis.h"
 #include "souk/json_strict.h"
 #include "souk/souk.h"
 #include "core/varint.h"

@@ -3,7 +3,7 @@
 #include "text/codes.h"
 #include "souk/schema.h"
 #include "souk/souk.h"
-#include "souk/xapian.h"
+#include "souk/analysis.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>

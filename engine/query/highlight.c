@@ -16,6 +16,7 @@
 #include "text/codes.h"
 #include "query/match_int.h"
 #include "souk/highlight.h"
+#include "souk/analysis.h"
 #include "souk/souk.h"
 #include "core/utf8.h"
 

@@ -18,6 +18,7 @@
  * they count toward the searcher's term budget when the cursors are built (match.c). */
 #include "query/match_int.h"
 #include "souk/lexicon.h"
+#include "souk/analysis.h"
 #include "query/typo.h"
 #include "souk/souk.h"
 

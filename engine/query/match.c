@@ -10,6 +10,7 @@
 #include "souk/lexicon.h"
 #include "query/typo.h"
 #include "text/codes.h"
+#include "text/spelltable.h"
 #include "core/varint.h"
 
 #include <math.h>

@@ -2,6 +2,7 @@
  * search, the dictionary cache, and the per-generation structures it warms. */
 #include "catalog/columns.h"
 #include "query/match_int.h"
+#include "text/spelltable.h"
 #include "souk/lexicon.h"
 #include "query/typo.h"
 #include "text/codes.h"

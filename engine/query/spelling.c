@@ -5,7 +5,7 @@
 #include "catalog/reader.h"
 #include "souk/souk.h"
 #include "souk/spelling.h"
-#include "souk/xapian.h"
+#include "text/spelltable.h"
 #include "query/typo.h"
 
 #include <stdio.h>

@@ -12,7 +12,9 @@
 #include "catalog/reader.h"
 #include "query/match_int.h"
 #include "souk/souk.h"
+#include "souk/analysis.h"
 #include "souk/spelling.h"
+#include "text/spelltable.h"
 #include "query/typo.h"
 
 #include <stdatomic.h>

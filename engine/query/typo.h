@@ -4,7 +4,7 @@
 
 #include "souk/index.h"
 #include "souk/search.h"
-#include "souk/xapian.h"
+#include "souk/queryparse.h"
 
 #include <stddef.h>
 #include <stdint.h>

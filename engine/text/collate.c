@@ -19,7 +19,7 @@
  * - Keys stop at SOUK_SORT_KEY_MAX bytes (at a whole character): values equal on so long a
  *   prefix tie, and the next sort key, then relevance and index order decide. */
 #include "souk/collate.h"
-#include "souk/xapian.h"
+#include "souk/analysis.h"
 #include "core/utf8.h"
 
 #include <string.h>

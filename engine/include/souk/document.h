@@ -6,7 +6,6 @@
 
 #include "souk/index.h"
 #include "souk/schema.h"
-#include "souk/xapian.h"
 
 typedef struct souk_docbuilder souk_docbuilder;
 

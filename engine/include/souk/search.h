@@ -1,4 +1,4 @@
-/* search.h: the query engine. A parsed query tree (souk/xapian.h) is evaluated over the LMDB
+/* search.h: the query engine. A parsed query tree (souk/queryparse.h) is evaluated over the LMDB
  * postings with Xapian's BM25 weighting, and the top k documents are returned, best first, ties
  * broken by docid. Plain OR queries of terms use MaxScore with the per-block maxima of the
  * postings, so a query matching most of the catalog does not score every match.
@@ -8,8 +8,8 @@
 #define SOUK_SEARCH_H
 
 #include "souk/index.h"
+#include "souk/queryparse.h"
 #include "souk/rank.h"
-#include "souk/xapian.h"
 
 #include <stddef.h>
 #include <stdint.h>

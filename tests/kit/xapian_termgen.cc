@@ -1,5 +1,5 @@
 /* xapian_termgen.cc: test-only wrapper of Xapian's TermGenerator and database readers
- * (tests/xapian_termgen.h), compiled into tests/test_ingest_oracle.c only. It holds no Souk code
+ * (tests/kit/xapian_termgen.h), for tests/test_ingest_oracle.c. It holds no Souk code
  * and calls none: the terms come from Xapian alone, so the test can compare what souk-index
  * stored with what Xapian makes of the same records. */
 #include "xapian_termgen.h"

@@ -1,6 +1,6 @@
 /* xapian_termgen.h: a test-only C face of Xapian's own TermGenerator and database readers, for
- * tests/test_ingest_oracle.c. It is compiled into that test only (tests/xapian_termgen.cc), not
- * into the library: the library's wrapper (engine/text/xapian_wrapper.cc) stays free of test code.
+ * tests/test_ingest_oracle.c (tests/kit/xapian_termgen.cc, in the test kit, never in the
+ * library).
  *
  * A database is built document by document exactly as a Xapian application would build it
  * (TermGenerator::index_text with a stemmer, STEM_SOME, FLAG_CJK_NGRAM, no stopper; add_term;

@@ -1,43 +1,13 @@
-/* oracle.h: builds a Xapian database (the test oracle) holding exactly the analyzed documents of
- * a Souk index, docid for docid, and compares Souk's rankings with Xapian's. Shared by the oracle
- * test and the relevance and search benchmarks. */
-#ifndef SOUK_TEST_ORACLE_H
-#define SOUK_TEST_ORACLE_H
-
-#include "souk/index.h"
-#include "souk/search.h"
-#include "souk/souk.h"
-#include "souk/xapian.h"
+/* oracle.c: the Xapian oracle built from a Souk index, and the comparison of Souk's rankings
+ * with Xapian's (tests/kit/oracle.h). */
+#include "oracle.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct oracle_posting {
-    uint32_t term; /* index into the term table */
-    uint32_t wdf;
-    uint32_t pos_at, npos;
-} oracle_posting;
-
-typedef struct oracle_doc {
-    oracle_posting *p;
-    uint32_t n, cap;
-} oracle_doc;
-
-typedef struct oracle_build {
-    char **terms;
-    size_t *lens;
-    size_t nterms, capterms;
-    uint32_t *pos;
-    size_t npos, cappos;
-    oracle_doc *docs;
-    size_t ndocs;
-    souk_reader *r;
-    int failed;
-} oracle_build;
-
-static int oracle_term_cb(void *ctx, const char *term, size_t len, const souk_term_info *info)
+int oracle_term_cb(void *ctx, const char *term, size_t len, const souk_term_info *info)
 {
     oracle_build *b = ctx;
     (void)info;
@@ -91,22 +61,12 @@ static int oracle_term_cb(void *ctx, const char *term, size_t len, const souk_te
     return b->failed;
 }
 
-/* Builds the Xapian database at xpath from the Souk index ix, which must be freshly built (docids
- * 1..N without gaps): every Souk docid becomes the same Xapian docid, with the same terms, wdf and
- * positions, so the two hold the same statistics. Returns 0 on success. */
-/* Values of Souk docid d for the Xapian document (facet benchmarks): fills v, returns count. */
-typedef size_t (*oracle_values_fn)(void *ctx, souk_reader *r, uint32_t d, souk_xvalue *v);
-
-static int oracle_build_xapian_ex(souk_index *ix, const char *xpath, oracle_values_fn vfn,
-                                  void *vctx);
-
-__attribute__((unused)) static int oracle_build_xapian(souk_index *ix, const char *xpath)
+int oracle_build_xapian(souk_index *ix, const char *xpath)
 {
     return oracle_build_xapian_ex(ix, xpath, NULL, NULL);
 }
 
-static int oracle_build_xapian_ex(souk_index *ix, const char *xpath, oracle_values_fn vfn,
-                                  void *vctx)
+int oracle_build_xapian_ex(souk_index *ix, const char *xpath, oracle_values_fn vfn, void *vctx)
 {
     oracle_build b;
     memset(&b, 0, sizeof b);
@@ -173,13 +133,8 @@ static int oracle_build_xapian_ex(souk_index *ix, const char *xpath, oracle_valu
     return rc;
 }
 
-/* Compares Souk's top hits with Xapian's ranking (xd/xs, nx entries, more than k when
- * possible). Equal when the ids agree in order, allowing only swaps between documents whose
- * scores differ by less than 1e-9 (float summation order), and all scores agree within 1e-9.
- * Returns 1 when equal; otherwise prints why to stderr and returns 0. */
-__attribute__((unused)) static int oracle_equal(const char *what, const souk_hit *h, size_t nh,
-                                                const uint32_t *xd, const double *xs, size_t nx,
-                                                size_t k)
+int oracle_equal(const char *what, const souk_hit *h, size_t nh, const uint32_t *xd,
+                 const double *xs, size_t nx, size_t k)
 {
     size_t want = nx < k ? nx : k;
     if (nh != want) {
@@ -206,5 +161,3 @@ __attribute__((unused)) static int oracle_equal(const char *what, const souk_hit
     }
     return 1;
 }
-
-#endif
