@@ -7,7 +7,7 @@
  * next_docid (orphans) must be seen by no reader and be gone after the next batch; that is
  * also checked on orphans planted directly. */
 #include "check.h"
-#include "digest.h"
+#include "kit/digest.h"
 #include "souk/document.h"
 #include "souk/schema.h"
 

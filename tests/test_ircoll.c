@@ -4,7 +4,7 @@
  * grades, spot-checked documents and queries, Cranfield's query-position mapping, the NDJSON
  * stream against the ircoll schema, and the qrels writer through souk/eval.h. */
 #include "check.h"
-#include "ircoll.h"
+#include "kit/ircoll.h"
 #include "souk/document.h"
 #include "souk/eval.h"
 #include "souk/schema.h"

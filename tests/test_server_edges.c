@@ -19,14 +19,16 @@
  *     `index_unavailable` with `Retry-After`, `/v1/search` and `/v1/items/{id}` 500 `internal`,
  *     each in the documented error shape; once the record is repaired the same server answers
  *     200 again. No fault injection: the server's code is the production code. */
-#include "http_kit.h"
-
+#include "check.h"
+#include "kit/http.h"
 #include "souk/souk.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <lmdb.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 static char dir[] = "/tmp/souk-test-edges-XXXXXX";

@@ -12,7 +12,7 @@
  * those documents nor becomes a suggestion, while the same index with "typo": true on "model"
  * finds them; exact search on the model field still works. */
 #include "check.h"
-#include "misspellings.h"
+#include "kit/misspellings.h"
 #include "souk/index.h"
 #include "souk/search.h"
 #include "souk/souk.h"

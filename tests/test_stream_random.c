@@ -15,7 +15,7 @@
  * keeps its directory. Issue 17: on 4d59f7c a delete of a new id, another new id, then the
  * first id again, in one batch, failed every commit with MDB_KEYEXIST. */
 #include "check.h"
-#include "digest.h"
+#include "kit/digest.h"
 
 #include <inttypes.h>
 #include <stdint.h>

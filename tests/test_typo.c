@@ -6,7 +6,7 @@
  * must find what the correct word finds; exact matches must still rank first; words in phrases and
  * keyword filters (codes, part numbers) must never be fuzzy-matched. */
 #include "check.h"
-#include "misspellings.h"
+#include "kit/misspellings.h"
 #include "souk/highlight.h"
 #include "souk/index.h"
 #include "souk/lexicon.h"
