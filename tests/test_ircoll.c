@@ -1,4 +1,4 @@
-/* test_ircoll.c: the Cranfield and CACM loaders (bench/ircoll.h). Small synthetic collections
+/* test_ircoll.c: the Cranfield and CACM loaders (tests/kit/ircoll.h). Small synthetic collections
  * check the SMART parsing rules and the error messages; then the shipped collections of the
  * shared data folder are loaded (skipped with 77 when absent) and checked: exact counts,
  * grades, spot-checked documents and queries, Cranfield's query-position mapping, the NDJSON
