@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t dg_mix(uint64_t h, const void *p, size_t n)
+uint64_t dg_mix(uint64_t h, const void *p, size_t n)
 {
     const uint8_t *s = p;
     for (size_t i = 0; i < n; i++) {

@@ -8,6 +8,7 @@
 #include "souk/index.h"
 #include "souk/souk.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct digest {
@@ -18,6 +19,10 @@ typedef struct digest {
     uint64_t *idhash;
     uint64_t nids;
 } digest;
+
+/* One FNV-1a step: h updated with the n bytes of p (the digest's hash of strings; tests use it to
+ * hash values of their own the same way). */
+uint64_t dg_mix(uint64_t h, const void *p, size_t n);
 
 /* Computes the digest of the index in dir (opened read-only) into *d. Returns 0 on success, or
  * -1 with the reason on stderr. */
