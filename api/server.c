@@ -47,7 +47,7 @@
 
 #define READ_CHUNK 65536
 
-/* Xapian 1.4.22's QueryParser leaks a little on some syntax errors (tests/check.h); sanitizer
+/* Xapian 1.4.22's QueryParser leaks a little on some syntax errors (tests/kit/check.c); sanitizer
  * builds tell LeakSanitizer to ignore allocations made inside it, and only those. */
 #if defined(__SANITIZE_ADDRESS__)
 const char *__lsan_default_suppressions(void);

@@ -1,5 +1,6 @@
 /* check.h: the always-on assertions of Souk's tests (they stay on in release builds) and the
- * helpers every test shares: where the shared data is, and skipping with a clear message. */
+ * helpers every test shares: where the shared data is, and skipping with a clear message. Every
+ * test links the test kit (tests/kit/), which defines the failure count. */
 #ifndef SOUK_TEST_CHECK_H
 #define SOUK_TEST_CHECK_H
 
@@ -8,19 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static int check_failures;
-
-/* Xapian 1.4.22's own QueryParser leaks a little on some syntax errors ("a AND NEAR/2",
- * "AND a 钢 b": 96 bytes allocated inside parse_query are never freed). That is not Souk's leak
- * and Souk cannot free it, so sanitizer builds tell LeakSanitizer to ignore allocations made
- * inside Xapian's parser; every other leak is still reported. */
-#if defined(__SANITIZE_ADDRESS__)
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:Xapian::QueryParser::Internal::parse_query\n";
-}
-#endif
+/* The count of failed CHECKs of the running test (defined in tests/kit/check.c, so the kit's
+ * helpers count into the same total as the test). */
+extern int check_failures;
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \

@@ -5,6 +5,7 @@
  * dropped or shortened, a document length, the meta counts, the id table, next_docid), and
  * `souk-index check` must exit 1 naming what it found; the undamaged copy must pass. */
 #include "check.h"
+#include "kit/fixture.h"
 #include "souk/souk.h"
 
 #include <lmdb.h>
@@ -297,12 +298,7 @@ int main(void)
     REQUIRE(mkdtemp(dir));
     snprintf(base, sizeof base, "%s/base", dir);
     char cmd[8192], msg[2048];
-    snprintf(cmd, sizeof cmd,
-             "xz -dc '%s' | head -n 3000 | '%s/souk-index' --data '%s' --schema "
-             "'%s/indexer/schemas/debian-packages.json' catalog - --quiet --no-spelling "
-             ">/dev/null",
-             src, SOUK_BIN_DIR, base, SOUK_SOURCE_DIR);
-    REQUIRE(system(cmd) == 0);
+    REQUIRE(kit_debian_index(base, 3000, "--quiet --no-spelling") == 0);
     CHECK(run_check(base, msg, sizeof msg) == 0);
 
     case_block_dropped();

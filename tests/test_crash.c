@@ -7,7 +7,8 @@
  * next_docid (orphans) must be seen by no reader and be gone after the next batch; that is
  * also checked on orphans planted directly. */
 #include "check.h"
-#include "digest.h"
+#include "kit/fixture.h"
+#include "kit/digest.h"
 #include "souk/document.h"
 #include "souk/schema.h"
 
@@ -286,8 +287,7 @@ int main(void)
     snprintf(data, sizeof data, "%s/crashed", dir);
     snprintf(clean, sizeof clean, "%s/clean", dir);
     snprintf(schema, sizeof schema, "%s/indexer/schemas/debian-packages.json", SOUK_SOURCE_DIR);
-    snprintf(cmd, sizeof cmd, "xz -dc '%s' | head -n %d > '%s'", src, NLINES, file);
-    REQUIRE(system(cmd) == 0);
+    REQUIRE(kit_debian_records(file, NLINES) == 0);
     /* The ids of the stream, in order. */
     FILE *f = fopen(file, "r");
     REQUIRE(f);

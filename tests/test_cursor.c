@@ -14,16 +14,13 @@
  * Also: the title order agrees with an independent collation of the raw records (ASCII titles:
  * case-insensitive, digit runs as numbers), and souk_collation_key on hand-picked names. */
 #include "check.h"
+#include "kit/fixture.h"
+#include "kit/http.h"
 #include "souk/browse.h"
 #include "souk/souk.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <ctype.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 
 #define NDOCS 2500
 #define MAXIDS 4096
@@ -35,122 +32,27 @@ static const char *catalog;
 
 /* ------------------------------------------------------------------ HTTP */
 
-/* GET target; the body (malloc'd) or NULL; *status set. */
+/* GET target (with the search key, Connection: close, 30 s timeout); the body (malloc'd) or
+ * NULL; *status set (-1 without a complete answer). */
 static char *http_get(int port, const char *target, int *status)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {30, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    REQUIRE(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
-    char req[8192];
-    int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\nConnection: close\r\n\r\n",
-                     target, SKEY);
-    REQUIRE(n > 0 && (size_t)n < sizeof req);
-    REQUIRE(send(fd, req, (size_t)n, MSG_NOSIGNAL) == n);
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (len + 1 == cap)
-            buf = realloc(buf, cap *= 2);
-        ssize_t r = recv(fd, buf + len, cap - len - 1, 0);
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-    }
-    close(fd);
-    buf[len] = 0;
-    *status = 0;
-    sscanf(buf, "HTTP/1.1 %d", status);
-    char *body = strstr(buf, "\r\n\r\n");
-    char *out = body ? strdup(body + 4) : NULL;
-    free(buf);
-    return out;
-}
-
-/* %-encodes s into out. */
-static void urlenc(const char *s, char *out, size_t cap)
-{
-    size_t o = 0;
-    for (; *s && o + 4 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
-            out[o++] = (char)c;
-        else
-            o += (size_t)snprintf(out + o, cap - o, "%%%02X", c);
-    }
-    out[o] = 0;
+    kit_resp r;
+    *status = kit_get_close(port, target, SKEY, 30000, &r);
+    return r.body;
 }
 
 /* ------------------------------------------------------------------ servers */
 
-typedef struct server {
-    pid_t pid;
-    int port;
-} server;
-
-static void start_server(server *s, const char *cfg)
+static void start_server(kit_server *s, const char *cfg)
 {
-    int pfd[2];
-    REQUIRE(pipe(pfd) == 0);
-    s->pid = fork();
-    REQUIRE(s->pid >= 0);
-    if (s->pid == 0) {
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        execl(SOUK_BIN_DIR "/souk-server", "souk-server", "--data", data_dir, "--listen",
-              "127.0.0.1:0", "--config", cfg, "--threads", "2", (char *)NULL);
-        _exit(127);
-    }
-    close(pfd[1]);
-    FILE *f = fdopen(pfd[0], "r");
-    char line[512] = "";
-    REQUIRE(fgets(line, sizeof line, f));
-    const char *p = strstr(line, "127.0.0.1:");
-    REQUIRE(p);
-    s->port = atoi(p + 10);
-    fclose(f);
+    kit_start(s, (const char *[]){"--data", data_dir, "--config", cfg, "--threads", "2", NULL});
 }
 
-static void stop_server(server *s)
-{
-    if (s->pid <= 0)
-        return;
-    kill(s->pid, SIGTERM);
-    int st;
-    waitpid(s->pid, &st, 0);
-    s->pid = 0;
-}
-
-static server ref, pg;
-
-/* A failed REQUIRE exits: the servers must not outlive the test. */
-static void stop_servers(void)
-{
-    stop_server(&ref);
-    stop_server(&pg);
-}
-
-/* A search key's hash, from souk-server --hash-key (the configs name keys, so they are not in
- * development mode). */
-static void hash_key(const char *key, char *out, size_t cap)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "printf %%s '%s' | '%s/souk-server' --hash-key", key, SOUK_BIN_DIR);
-    FILE *p = popen(cmd, "r");
-    REQUIRE(p && fgets(out, (int)cap, p));
-    pclose(p);
-    out[strcspn(out, "\n")] = 0;
-    REQUIRE(strncmp(out, "sha256:", 7) == 0);
-}
+static kit_server ref, pg;
 
 static void write_config(const char *path, unsigned max_per_page, unsigned max_depth)
 {
-    char h[128];
-    hash_key(SKEY, h, sizeof h);
+    const char *h = kit_hash_key(SKEY);
     FILE *f = fopen(path, "w");
     REQUIRE(f);
     fprintf(f,
@@ -330,14 +232,14 @@ static void random_search(char *out, size_t cap, int empty_q)
                             : ":desc");
     }
     size_t o = 0;
-    urlenc(q, e, sizeof e);
+    kit_url_escape(q, e, sizeof e);
     o += (size_t)snprintf(out + o, cap - o, "q=%s", e);
     if (f[0]) {
-        urlenc(f, e, sizeof e);
+        kit_url_escape(f, e, sizeof e);
         o += (size_t)snprintf(out + o, cap - o, "&filter=%s", e);
     }
     if (s[0]) {
-        urlenc(s, e, sizeof e);
+        kit_url_escape(s, e, sizeof e);
         snprintf(out + o, cap - o, "&sort=%s", e);
     }
 }
@@ -476,11 +378,7 @@ int main(void)
     REQUIRE(mkdtemp(dir));
     snprintf(data_dir, sizeof data_dir, "%s/index", dir);
     char cmd[4096];
-    snprintf(cmd, sizeof cmd,
-             "xz -dc '%s' | head -n %d | '%s/souk-index' --data '%s' --schema "
-             "'%s/indexer/schemas/debian-packages.json' catalog - --no-spelling >/dev/null",
-             catalog, NDOCS, SOUK_BIN_DIR, data_dir, SOUK_SOURCE_DIR);
-    REQUIRE(system(cmd) == 0);
+    REQUIRE(kit_debian_index(data_dir, NDOCS, "--no-spelling") == 0);
     snprintf(cmd, sizeof cmd, "xz -dc '%s' | sed -n '%d,%dp' > '%s/extra'", catalog, NDOCS + 1,
              NDOCS + 400, dir);
     REQUIRE(system(cmd) == 0);
@@ -490,7 +388,6 @@ int main(void)
     snprintf(page_cfg, sizeof page_cfg, "%s/page.json", dir);
     write_config(ref_cfg, MAXIDS, MAXIDS);
     write_config(page_cfg, 50, 60);
-    atexit(stop_servers);
     start_server(&ref, ref_cfg);
     start_server(&pg, page_cfg);
 
@@ -580,8 +477,8 @@ int main(void)
         idlist_free(&after);
     }
 
-    stop_server(&ref);
-    stop_server(&pg);
+    kit_stop(&ref);
+    kit_stop(&pg);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);

@@ -7,7 +7,7 @@
  * space also exits 1 with the cause (it used to exit 0). Mounting needs root (CI runs as root);
  * elsewhere, or where mount is refused, the test reports itself skipped (exit 77). */
 #include "check.h"
-#include "digest.h"
+#include "kit/digest.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -14,18 +14,16 @@
  *   - the filter depth limit: 32 levels of brackets pass, 33 do not;
  *   - cursors are bound to their search and signed with the cursor_secret's key. */
 #include "check.h"
+#include "kit/fixture.h"
+#include "kit/http.h"
 #include "souk/souk.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 
 static char dir[] = "/tmp/souk-test-hostile-XXXXXX";
@@ -33,19 +31,7 @@ static char data_dir[512], cfg_path[512];
 static const char *SKEY = "hostile-search-key-01", *AKEY = "hostile-admin-key-234";
 static char *skey_hash, *akey_hash;
 
-/* ------------------------------------------------------------------ a tiny HTTP client */
-
-typedef struct resp {
-    int status;
-    char head[8192];
-    char *body;
-    size_t body_len;
-} resp;
-
-typedef struct rbuf {
-    char b[1 << 20];
-    size_t len;
-} rbuf;
+/* ------------------------------------------------------------------ HTTP (tests/kit/http.h) */
 
 static double now_ms(void)
 {
@@ -54,179 +40,42 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int dial(int port)
+/* A GET (see kit_get); 0 when a response came, else -1. */
+static int get(int port, const char *target, const char *key, kit_resp *r)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static int send_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static void resp_free(resp *r)
-{
-    free(r->body);
-    r->body = NULL;
-}
-
-/* Reads one complete response (0), or -1 on EOF, timeout or garbage. */
-static int read_resp(int fd, rbuf *rb, resp *r)
-{
-    memset(r, 0, sizeof *r);
-    for (;;) {
-        char *end = rb->len ? memmem(rb->b, rb->len, "\r\n\r\n", 4) : NULL;
-        if (end) {
-            size_t hl = (size_t)(end - rb->b) + 4;
-            if (hl >= sizeof r->head || sscanf(rb->b, "HTTP/1.1 %d", &r->status) != 1)
-                return -1;
-            memcpy(r->head, rb->b, hl);
-            r->head[hl] = 0;
-            const char *cl = strcasestr(r->head, "\r\ncontent-length:");
-            size_t blen = cl ? strtoul(cl + 17, NULL, 10) : 0;
-            while (rb->len < hl + blen) {
-                ssize_t n = recv(fd, rb->b + rb->len, sizeof rb->b - rb->len, 0);
-                if (n <= 0)
-                    return -1;
-                rb->len += (size_t)n;
-            }
-            r->body = malloc(blen + 1);
-            memcpy(r->body, rb->b + hl, blen);
-            r->body[blen] = 0;
-            r->body_len = blen;
-            memmove(rb->b, rb->b + hl + blen, rb->len - hl - blen);
-            rb->len -= hl + blen;
-            return 0;
-        }
-        if (rb->len == sizeof rb->b)
-            return -1;
-        ssize_t n = recv(fd, rb->b + rb->len, sizeof rb->b - rb->len, 0);
-        if (n <= 0)
-            return -1;
-        rb->len += (size_t)n;
-    }
-}
-
-/* One raw request on a new connection. */
-static int request(int port, const char *raw, size_t len, resp *r)
-{
-    int fd = dial(port);
-    if (fd < 0)
-        return -1;
-    rbuf *rb = calloc(1, sizeof *rb);
-    int rc = send_all(fd, raw, len) ? -1 : read_resp(fd, rb, r);
-    free(rb);
-    close(fd);
-    return rc;
-}
-
-static int get(int port, const char *target, const char *key, resp *r)
-{
-    char raw[16384];
-    int n = snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: t\r\n%s%s%s\r\n", target,
-                     key ? "X-Api-Key: " : "", key ? key : "", key ? "\r\n" : "");
-    return request(port, raw, (size_t)n, r);
-}
-
-static const char *err_code(const resp *r, char *buf, size_t cap)
-{
-    buf[0] = 0;
-    cJSON *j = cJSON_Parse(r->body ? r->body : "");
-    const char *c =
-        cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "code"));
-    if (c)
-        snprintf(buf, cap, "%s", c);
-    cJSON_Delete(j);
-    return buf;
+    return kit_get(port, target, key, r) < 0 ? -1 : 0;
 }
 
 #define EXPECT_ERR(r, st, code)                                                                    \
     do {                                                                                           \
         char cb_[64];                                                                              \
         CHECK((r).status == (st));                                                                 \
-        CHECK(strcmp(err_code(&(r), cb_, sizeof cb_), (code)) == 0);                               \
+        CHECK(strcmp(kit_err_code(&(r), cb_, sizeof cb_), (code)) == 0);                           \
         if ((r).status != (st) || strcmp(cb_, (code)) != 0)                                        \
             fprintf(stderr, "  got %d %s\n", (r).status, (r).body ? (r).body : "");                \
     } while (0)
 
 /* A raw request's status (one connection each), or -1 when none came. */
-static int raw_status(int port, const char *raw, resp *r)
+static int raw_status(int port, const char *raw, kit_resp *r)
 {
-    if (request(port, raw, strlen(raw), r))
-        return -1;
-    return r->status;
+    return kit_request(port, raw, strlen(raw), r);
 }
 
 /* ------------------------------------------------------------------ the server process */
 
-typedef struct server {
-    pid_t pid;
-    int port;
-} server;
-
-static pid_t running; /* killed at exit, so a failed REQUIRE leaves no server behind */
-
-static void kill_running(void)
+static void start_server(kit_server *s, const char *mode)
 {
-    if (running > 0)
-        kill(running, SIGKILL);
+    kit_start(s, (const char *[]){"--data", data_dir, "--config", cfg_path, "--threads", "2",
+                                  "--mode", mode, NULL});
 }
 
-static void start_server(server *s, const char *mode)
+static void stop_server(kit_server *s)
 {
-    int pfd[2];
-    REQUIRE(pipe(pfd) == 0);
-    s->pid = fork();
-    REQUIRE(s->pid >= 0);
-    if (s->pid == 0) {
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        execl(SOUK_BIN_DIR "/souk-server", "souk-server", "--data", data_dir, "--listen",
-              "127.0.0.1:0", "--config", cfg_path, "--threads", "2", "--mode", mode, (char *)NULL);
-        _exit(127);
-    }
-    running = s->pid;
-    close(pfd[1]);
-    FILE *f = fdopen(pfd[0], "r");
-    char line[512] = "";
-    REQUIRE(fgets(line, sizeof line, f));
-    const char *p = strstr(line, "127.0.0.1:");
-    REQUIRE(p);
-    s->port = atoi(p + 10);
-    REQUIRE(s->port > 0);
-    fclose(f);
-}
-
-static void stop_server(server *s)
-{
-    kill(s->pid, SIGTERM);
-    int status = 0;
-    REQUIRE(waitpid(s->pid, &status, 0) == s->pid);
-    running = 0;
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(kit_stop(s) == 0);
 }
 
 /* The server's resident memory in KiB (VmRSS). */
-static long rss_kb(const server *s)
+static long rss_kb(const kit_server *s)
 {
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", (int)s->pid);
@@ -238,20 +87,6 @@ static long rss_kb(const server *s)
             kb = strtol(line + 6, NULL, 10);
     fclose(f);
     return kb;
-}
-
-static char *hash_key(const char *key)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "printf %%s '%s' | '%s/souk-server' --hash-key", key, SOUK_BIN_DIR);
-    FILE *p = popen(cmd, "r");
-    REQUIRE(p);
-    char line[128] = "";
-    REQUIRE(fgets(line, sizeof line, p));
-    pclose(p);
-    line[strcspn(line, "\n")] = 0;
-    REQUIRE(strncmp(line, "sha256:", 7) == 0 && strlen(line) == 71);
-    return strdup(line);
 }
 
 /* The config of every server here; top is more top-level members, limits more limits. */
@@ -270,11 +105,11 @@ static void write_config(const char *top, const char *limits)
 
 static unsigned long long metric(int port, const char *name)
 {
-    resp r;
+    kit_resp r;
     REQUIRE(get(port, "/metrics", AKEY, &r) == 0 && r.status == 200);
     const char *p = strstr(r.body, name);
     unsigned long long v = p ? strtoull(p + strlen(name), NULL, 10) : 0;
-    resp_free(&r);
+    kit_resp_free(&r);
     return v;
 }
 
@@ -287,17 +122,18 @@ static unsigned long long metric(int port, const char *name)
  * closes it after send_timeout_ms (1 s here) without progress. */
 static void test_pipelining_non_reader(const char *mode)
 {
-    server s;
+    kit_server s;
     start_server(&s, mode);
-    resp r;
+    kit_resp r;
     for (int i = 0; i < 3; i++) { /* warm the searcher and allocator */
         REQUIRE(get(s.port, BIG_SEARCH, SKEY, &r) == 0 && r.status == 200);
         CHECK(r.body_len > 50000); /* a big answer: 100 hits with their stored fields */
-        resp_free(&r);
+        kit_resp_free(&r);
     }
     long before = rss_kb(&s);
-    int fd = dial(s.port);
-    REQUIRE(fd >= 0);
+    kit_conn *c = kit_dial(s.port);
+    REQUIRE(c);
+    int fd = c->fd;
     int small = 4096;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     char raw[256];
@@ -344,10 +180,10 @@ static void test_pipelining_non_reader(const char *mode)
     CHECK(closed);
     fprintf(stderr, "  %s: the non-reading client was closed %.0f ms after it stopped sending\n",
             mode, now_ms() - t1);
-    close(fd);
+    kit_close(c);
     REQUIRE(get(s.port, "/healthz", NULL, &r) == 0);
     CHECK(r.status == 200);
-    resp_free(&r);
+    kit_resp_free(&r);
     stop_server(&s);
 }
 
@@ -355,10 +191,11 @@ static void test_pipelining_non_reader(const char *mode)
  * whole and in order: backpressure pauses the server, it does not drop anything. */
 static void test_pipelining_slow_reader(const char *mode)
 {
-    server s;
+    kit_server s;
     start_server(&s, mode);
-    int fd = dial(s.port);
-    REQUIRE(fd >= 0);
+    kit_conn *c = kit_dial(s.port);
+    REQUIRE(c);
+    int fd = c->fd;
     int small = 16384;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     enum { N = 150 };
@@ -369,27 +206,25 @@ static void test_pipelining_slow_reader(const char *mode)
                                "GET %s HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\n"
                                "X-Request-Id: slow-%d\r\n\r\n",
                                BIG_SEARCH, SKEY, i);
-    REQUIRE(send_all(fd, all, len) == 0);
+    REQUIRE(kit_send(c, all, len) == 0);
     free(all);
-    rbuf *rb = calloc(1, sizeof *rb);
     int ok = 0;
     size_t bytes = 0;
     for (int i = 0; i < N; i++) {
-        resp r;
+        kit_resp r;
         usleep(5000); /* slow, but well within the send timeout */
-        if (read_resp(fd, rb, &r))
+        if (kit_read(c, &r))
             break;
         char rid[40];
         snprintf(rid, sizeof rid, "X-Request-Id: slow-%d\r\n", i);
         ok += r.status == 200 && strstr(r.head, rid) && r.body_len > 50000;
         bytes += r.body_len;
-        resp_free(&r);
+        kit_resp_free(&r);
     }
     fprintf(stderr, "  %s: a slow reader got %d of %d pipelined answers (%zu bytes)\n", mode, ok, N,
             bytes);
     CHECK(ok == N);
-    free(rb);
-    close(fd);
+    kit_close(c);
     stop_server(&s);
 }
 
@@ -397,8 +232,9 @@ static void test_pipelining_slow_reader(const char *mode)
  * first one and is never extended (idle_timeout_ms, 1.5 s, must not restart with each). */
 static void test_crlf_holder(int port)
 {
-    int fd = dial(port);
-    REQUIRE(fd >= 0);
+    kit_conn *c = kit_dial(port);
+    REQUIRE(c);
+    int fd = c->fd;
     double t0 = now_ms();
     int closed = 0;
     while (!closed && now_ms() - t0 < 4000) {
@@ -420,13 +256,13 @@ static void test_crlf_holder(int port)
     double took = now_ms() - t0;
     fprintf(stderr, "  a client sending bare CRLFs was closed after %.0f ms\n", took);
     CHECK(closed && took < 1400);
-    close(fd);
+    kit_close(c);
 }
 
 /* Trailers are framing only: a credential or a content type in them is never used. */
 static void test_trailers(int port)
 {
-    resp r;
+    kit_resp r;
     char raw[1024];
     snprintf(raw, sizeof raw,
              "POST /v1/search HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
@@ -434,14 +270,14 @@ static void test_trailers(int port)
              SKEY);
     REQUIRE(raw_status(port, raw, &r) > 0);
     EXPECT_ERR(r, 401, "missing_credentials");
-    resp_free(&r);
+    kit_resp_free(&r);
     snprintf(raw, sizeof raw,
              "GET /metrics HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
              "X-Api-Key: %s\r\n\r\n",
              AKEY);
     REQUIRE(raw_status(port, raw, &r) > 0);
     EXPECT_ERR(r, 401, "missing_credentials");
-    resp_free(&r);
+    kit_resp_free(&r);
     snprintf(raw, sizeof raw,
              "POST /v1/search HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\nContent-Type: text/plain\r\n"
              "Transfer-Encoding: chunked\r\n\r\nb\r\n{\"q\":\"vim\"}\r\n0\r\n"
@@ -449,7 +285,7 @@ static void test_trailers(int port)
              SKEY);
     REQUIRE(raw_status(port, raw, &r) > 0);
     EXPECT_ERR(r, 415, "unsupported_media_type");
-    resp_free(&r);
+    kit_resp_free(&r);
     /* The same request with its headers where they belong is fine. */
     snprintf(raw, sizeof raw,
              "POST /v1/search HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\nContent-Type: "
@@ -457,7 +293,7 @@ static void test_trailers(int port)
              "X-Trailer: fine\r\n\r\n",
              SKEY);
     CHECK(raw_status(port, raw, &r) == 200);
-    resp_free(&r);
+    kit_resp_free(&r);
 }
 
 /* What http_parser lets through and a smuggling-safe server refuses (each with a key and a
@@ -467,7 +303,7 @@ static void test_trailers(int port)
 
 static void test_strict_framing(int port)
 {
-    resp r;
+    kit_resp r;
     const char *bad[] = {
         "POST /v1/search HTTP/1.1\r\nHost: t\r\n" KEY_HDR "Content-Type: application/json\r\n"
         "Content-Length : 11\r\n\r\n{\"q\":\"vim\"}",
@@ -495,11 +331,11 @@ static void test_strict_framing(int port)
         CHECK(st == 400);
         if (st == 400)
             EXPECT_ERR(r, 400, "bad_request");
-        resp_free(&r);
+        kit_resp_free(&r);
     }
     /* And what stays accepted: HTTP/1.0 without Host, "chunked" in any case. */
     CHECK(raw_status(port, "GET /healthz HTTP/1.0\r\n\r\n", &r) == 200);
-    resp_free(&r);
+    kit_resp_free(&r);
     char raw[512];
     snprintf(
         raw, sizeof raw,
@@ -507,29 +343,29 @@ static void test_strict_framing(int port)
         "application/json\r\nTransfer-Encoding: Chunked \r\n\r\nb\r\n{\"q\":\"vim\"}\r\n0\r\n\r\n",
         SKEY);
     CHECK(raw_status(port, raw, &r) == 200);
-    resp_free(&r);
+    kit_resp_free(&r);
 }
 
 /* Credentials, the header-line cap and X-Request-Id. */
 static void test_headers(int port)
 {
-    resp r;
+    kit_resp r;
     char raw[16384];
     /* Authorization needs the Bearer scheme; a bare key is refused, not taken as the key. */
     snprintf(raw, sizeof raw,
              "GET /v1/search?q=vim HTTP/1.1\r\nHost: t\r\nAuthorization: %s\r\n\r\n", SKEY);
     REQUIRE(raw_status(port, raw, &r) > 0);
     EXPECT_ERR(r, 401, "unsupported_auth_scheme");
-    resp_free(&r);
+    kit_resp_free(&r);
     snprintf(raw, sizeof raw, "GET /metrics HTTP/1.1\r\nHost: t\r\nAuthorization: Basic %s\r\n\r\n",
              AKEY);
     REQUIRE(raw_status(port, raw, &r) > 0);
     EXPECT_ERR(r, 401, "unsupported_auth_scheme");
-    resp_free(&r);
+    kit_resp_free(&r);
     snprintf(raw, sizeof raw,
              "GET /v1/search?q=vim HTTP/1.1\r\nHost: t\r\nAuthorization: bearer %s\r\n\r\n", SKEY);
     CHECK(raw_status(port, raw, &r) == 200);
-    resp_free(&r);
+    kit_resp_free(&r);
 
     /* max_header_count is 20 here: 20 lines pass, 21 do not; 3,000 empty ones neither. */
     for (int lines = 20; lines <= 21; lines++) {
@@ -542,14 +378,14 @@ static void test_headers(int port)
         CHECK(st == (lines == 20 ? 200 : 431));
         if (st == 431)
             EXPECT_ERR(r, 431, "headers_too_large");
-        resp_free(&r);
+        kit_resp_free(&r);
     }
     int n = snprintf(raw, sizeof raw, "GET /healthz HTTP/1.1\r\nHost: t\r\n");
     for (int i = 0; i < 3000; i++)
         n += snprintf(raw + n, sizeof raw - (size_t)n, "X:\r\n");
     n += snprintf(raw + n, sizeof raw - (size_t)n, "\r\n");
     CHECK(raw_status(port, raw, &r) == 431);
-    resp_free(&r);
+    kit_resp_free(&r);
 
     /* X-Request-Id: echoed up to 64 plain characters, replaced (not cut) beyond. */
     char id[80];
@@ -560,13 +396,13 @@ static void test_headers(int port)
     char want[100];
     snprintf(want, sizeof want, "X-Request-Id: %s\r\n", id);
     CHECK(strstr(r.head, want) != NULL);
-    resp_free(&r);
+    kit_resp_free(&r);
     strcat(id, "r");
     snprintf(raw, sizeof raw, "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Request-Id: %s\r\n\r\n", id);
     REQUIRE(raw_status(port, raw, &r) == 200);
     CHECK(strstr(r.head, "X-Request-Id: rrrr") == NULL);
     CHECK(strstr(r.head, "X-Request-Id: ") != NULL);
-    resp_free(&r);
+    kit_resp_free(&r);
 }
 
 /* docs/api.md: "At most 32 levels of brackets". */
@@ -579,7 +415,7 @@ static void test_filter_depth(int port)
         strcat(target, "section%3Dgames");
         for (int i = 0; i < depth; i++)
             strcat(target, ")");
-        resp r;
+        kit_resp r;
         REQUIRE(get(port, target, SKEY, &r) == 0);
         if (depth == 32) {
             CHECK(r.status == 200);
@@ -587,24 +423,24 @@ static void test_filter_depth(int port)
             EXPECT_ERR(r, 400, "invalid_parameter");
             CHECK(strstr(r.body, "32 deep") != NULL);
         }
-        resp_free(&r);
+        kit_resp_free(&r);
     }
 }
 
 /* The next_cursor of target's answer (empty when it has none). */
 static void cursor_of(int port, const char *target, char *cursor, size_t cap)
 {
-    resp r;
+    kit_resp r;
     REQUIRE(get(port, target, SKEY, &r) == 0);
     CHECK(r.status == 200);
     cursor[0] = 0;
     const char *nc = r.body ? strstr(r.body, "\"next_cursor\":\"") : NULL;
     if (nc)
         snprintf(cursor, cap, "%.*s", (int)strcspn(nc + 15, "\""), nc + 15);
-    resp_free(&r);
+    kit_resp_free(&r);
 }
 
-static int with_cursor(int port, const char *target, const char *cursor, resp *r)
+static int with_cursor(int port, const char *target, const char *cursor, kit_resp *r)
 {
     char t[2048];
     snprintf(t, sizeof t, "%s&cursor=%s", target, cursor);
@@ -622,11 +458,11 @@ static void test_cursors(int port, char *kept, size_t kcap)
     cursor_of(port, SORTED, cur, sizeof cur);
     cursor_of(port, RELEVANT, rel, sizeof rel);
     REQUIRE(cur[0] && rel[0]);
-    resp r;
+    kit_resp r;
     CHECK(with_cursor(port, SORTED, cur, &r) == 200);
-    resp_free(&r);
+    kit_resp_free(&r);
     CHECK(with_cursor(port, RELEVANT, rel, &r) == 200);
-    resp_free(&r);
+    kit_resp_free(&r);
     const char *others[] = {
         "/v1/search?q=python&sort=installed_size_kb:asc&per_page=5",
         "/v1/search?q=library&sort=download_size_b:asc&per_page=5",
@@ -637,21 +473,21 @@ static void test_cursors(int port, char *kept, size_t kcap)
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
         with_cursor(port, others[i], cur, &r);
         EXPECT_ERR(r, 400, "cursor_mismatch");
-        resp_free(&r);
+        kit_resp_free(&r);
     }
     with_cursor(port, "/v1/search?q=vim&per_page=5", rel, &r);
     EXPECT_ERR(r, 400, "cursor_mismatch");
-    resp_free(&r);
+    kit_resp_free(&r);
     with_cursor(port, "/v1/search?q=text+editor&per_page=5&operator=and", rel, &r);
     EXPECT_ERR(r, 400, "cursor_mismatch");
-    resp_free(&r);
+    kit_resp_free(&r);
     /* An edited position is refused too. */
     char forged[256];
     snprintf(forged, sizeof forged, "%s", cur);
     forged[3] = forged[3] == '1' ? '2' : '1';
     with_cursor(port, SORTED, forged, &r);
     EXPECT_ERR(r, 400, "cursor_mismatch");
-    resp_free(&r);
+    kit_resp_free(&r);
     snprintf(kept, kcap, "%s", cur);
 }
 
@@ -664,29 +500,25 @@ typedef struct load {
 static void *load_main(void *arg)
 {
     load *l = arg;
-    rbuf *rb = calloc(1, sizeof *rb);
     char raw[512];
     int n = snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\n\r\n",
                      BIG_SEARCH, SKEY);
     while (!atomic_load(l->stop)) {
-        int fd = dial(l->port);
-        if (fd < 0)
+        kit_conn *c = kit_dial(l->port);
+        if (!c)
             break;
-        rb->len = 0;
-        resp r;
-        while (!atomic_load(l->stop) && send_all(fd, raw, (size_t)n) == 0 &&
-               read_resp(fd, rb, &r) == 0)
-            resp_free(&r);
-        close(fd);
+        kit_resp r;
+        while (!atomic_load(l->stop) && kit_send(c, raw, (size_t)n) == 0 && kit_read(c, &r) == 0)
+            kit_resp_free(&r);
+        kit_close(c);
     }
-    free(rb);
     return NULL;
 }
 
 static void test_healthz_under_overload(void)
 {
     write_config(NULL, ",\"max_queue\":1");
-    server s;
+    kit_server s;
     start_server(&s, "queue");
     atomic_int stop = 0;
     load l[8];
@@ -698,11 +530,11 @@ static void test_healthz_under_overload(void)
     usleep(200000);
     int ok = 0, refused = 0;
     for (int i = 0; i < 60; i++) {
-        resp r;
+        kit_resp r;
         if (get(s.port, "/healthz", NULL, &r) == 0) {
             ok += r.status == 200;
             refused += r.status == 429;
-            resp_free(&r);
+            kit_resp_free(&r);
         }
         usleep(5000);
     }
@@ -724,7 +556,6 @@ int main(void)
 {
     souk_alloc_init();
     signal(SIGPIPE, SIG_IGN);
-    atexit(kill_running);
     const char *src = shared_data("catalog/debian-packages.jsonl.xz");
     if (!src)
         return TEST_SKIP;
@@ -732,17 +563,13 @@ int main(void)
     snprintf(data_dir, sizeof data_dir, "%s/index", dir);
     snprintf(cfg_path, sizeof cfg_path, "%s/server.json", dir);
     char cmd[8192];
-    snprintf(cmd, sizeof cmd,
-             "xz -dc '%s' | head -n 3000 | '%s/souk-index' --data '%s' --schema "
-             "'%s/indexer/schemas/debian-packages.json' catalog - >/dev/null",
-             src, SOUK_BIN_DIR, data_dir, SOUK_SOURCE_DIR);
-    REQUIRE(system(cmd) == 0);
-    skey_hash = hash_key(SKEY);
-    akey_hash = hash_key(AKEY);
+    REQUIRE(kit_debian_index(data_dir, 3000, "") == 0);
+    skey_hash = strdup(kit_hash_key(SKEY));
+    akey_hash = strdup(kit_hash_key(AKEY));
     const char *secret = ",\"cursor_secret\":\"a shared secret of the test servers\"";
     write_config(secret, NULL);
 
-    server s;
+    kit_server s;
     start_server(&s, "queue");
     test_crlf_holder(s.port);
     test_trailers(s.port);
@@ -756,19 +583,19 @@ int main(void)
     /* With the same cursor_secret a restarted server (or another one) takes the cursor; one
      * without it (a key of its own, random per process) refuses it. */
     start_server(&s, "reuseport");
-    resp r;
+    kit_resp r;
     CHECK(with_cursor(s.port, SORTED, cursor, &r) == 200);
-    resp_free(&r);
+    kit_resp_free(&r);
     stop_server(&s);
     write_config(NULL, NULL);
     start_server(&s, "queue");
     with_cursor(s.port, SORTED, cursor, &r);
     EXPECT_ERR(r, 400, "cursor_mismatch");
-    resp_free(&r);
+    kit_resp_free(&r);
     char own[256];
     cursor_of(s.port, SORTED, own, sizeof own);
     CHECK(with_cursor(s.port, SORTED, own, &r) == 200);
-    resp_free(&r);
+    kit_resp_free(&r);
     stop_server(&s);
 
     test_pipelining_non_reader("queue");

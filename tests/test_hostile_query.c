@@ -14,18 +14,15 @@
  * limits this suite introduced out of its configurations: together they run the suite against
  * a build from before the budgets, which must fail it. */
 #include "check.h"
+#include "kit/fixture.h"
+#include "kit/http.h"
 #include "souk/index.h"
 #include "souk/search.h"
 #include "souk/souk.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 
 static char dir[] = "/tmp/souk-test-hostile-query-XXXXXX";
@@ -51,73 +48,18 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* ------------------------------------------------------------------ a tiny HTTP client */
-
-static int dial(int port, int timeout_s)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {timeout_s, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static int send_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
+/* ------------------------------------------------------------------ HTTP (tests/kit/http.h) */
 
 /* GET target with Connection: close; reads the answer to EOF. Returns the status (-1: no
- * complete answer within timeout_s); *body (malloc'd, may be NULL) gets the whole response. */
+ * complete answer within timeout_s); *body (malloc'd, may be NULL) gets the response's body. */
 static int http_get(int port, const char *target, int timeout_s, char **body)
 {
+    kit_resp r;
+    int status = kit_get_close(port, target, NULL, timeout_s * 1000, &r);
     if (body)
-        *body = NULL;
-    int fd = dial(port, timeout_s);
-    if (fd < 0)
-        return -1;
-    size_t tl = strlen(target);
-    char *raw = malloc(tl + 128);
-    int n =
-        snprintf(raw, tl + 128, "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", target);
-    int rc = send_all(fd, raw, (size_t)n);
-    free(raw);
-    size_t cap = 1 << 16, len = 0;
-    char *b = malloc(cap);
-    while (!rc) {
-        if (len + 1 == cap)
-            b = realloc(b, cap *= 2);
-        ssize_t r = recv(fd, b + len, cap - len - 1, 0);
-        if (r < 0)
-            rc = -1;
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-    }
-    close(fd);
-    b[len] = 0;
-    int status = -1;
-    if (rc || sscanf(b, "HTTP/1.1 %d", &status) != 1 || !strstr(b, "\r\n\r\n"))
-        status = -1;
-    if (body)
-        *body = b;
+        *body = r.body;
     else
-        free(b);
+        kit_resp_free(&r);
     return status;
 }
 
@@ -126,23 +68,13 @@ static long long metric(int port, const char *name)
 {
     char *body;
     long long v = -1;
-    if (http_get(port, "/metrics", 10, &body) == 200) {
-        char key[128];
-        snprintf(key, sizeof key, "\n%s ", name);
-        const char *p = strstr(body, key);
-        if (p)
-            v = strtoll(p + strlen(key), NULL, 10);
-    }
+    if (http_get(port, "/metrics", 10, &body) == 200)
+        v = kit_metric_value(body, name);
     free(body);
     return v;
 }
 
 /* ------------------------------------------------------------------ the server process */
-
-typedef struct server {
-    pid_t pid;
-    int port;
-} server;
 
 /* Writes the configuration: no keys (development mode, said explicitly unless legacy: the
  * older server knows no "development"), limits as given (a JSON fragment without braces) plus,
@@ -157,50 +89,22 @@ static void write_config(const char *limits, const char *budgets)
     fclose(f);
 }
 
-static void start_server(server *s, const char *mode)
+static void start_server(kit_server *s, const char *mode)
 {
-    int pfd[2];
-    REQUIRE(pipe(pfd) == 0);
-    s->pid = fork();
-    REQUIRE(s->pid >= 0);
-    if (s->pid == 0) {
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        execl(server_bin, "souk-server", "--data", data_dir, "--listen", "127.0.0.1:0", "--config",
-              cfg_path, "--threads", "2", "--mode", mode, (char *)NULL);
-        _exit(127);
-    }
-    close(pfd[1]);
-    FILE *f = fdopen(pfd[0], "r");
-    char line[512] = "";
-    REQUIRE(fgets(line, sizeof line, f));
-    const char *p = strstr(line, "127.0.0.1:");
-    REQUIRE(p);
-    s->port = atoi(p + 10);
-    REQUIRE(s->port > 0);
-    fclose(f);
+    kit_start_bin(s, server_bin,
+                  (const char *[]){"--data", data_dir, "--config", cfg_path, "--threads", "2",
+                                   "--mode", mode, NULL});
 }
 
 /* SIGTERM, then waits at most wait_s for the exit (SIGKILL after). Returns the seconds the
  * drain took, or -1 when it had to be killed. */
-static double stop_server(server *s, double wait_s)
+static double stop_server(kit_server *s, double wait_s)
 {
-    double t0 = now_ms();
-    kill(s->pid, SIGTERM);
-    for (;;) {
-        int status;
-        pid_t r = waitpid(s->pid, &status, WNOHANG);
-        if (r == s->pid) {
-            CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-            return (now_ms() - t0) / 1e3;
-        }
-        if (now_ms() - t0 > wait_s * 1e3) {
-            kill(s->pid, SIGKILL);
-            waitpid(s->pid, &status, 0);
-            return -1;
-        }
-        usleep(10000);
-    }
+    int status;
+    double took = kit_stop_within(s, wait_s, &status);
+    if (took >= 0)
+        CHECK(status == 0);
+    return took;
 }
 
 /* ------------------------------------------------------------------ the hostile requests */
@@ -347,13 +251,13 @@ static void test_cancel(int port, const char *mode)
 {
     long long before = metric(port, "souk_searches_cancelled_total"), after = before;
     for (int i = 0; i < 3; i++) {
-        int fd = dial(port, 10);
-        REQUIRE(fd >= 0);
+        kit_conn *c = kit_dial(port);
+        REQUIRE(c);
         char raw[4600];
         int n = snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", hostile[3]);
-        CHECK(send_all(fd, raw, (size_t)n) == 0);
+        CHECK(kit_send(c, raw, (size_t)n) == 0);
         usleep(30000);
-        close(fd);
+        kit_close(c);
         long long want = after + 1;
         for (int k = 0; k < 100 && after < want; k++) {
             usleep(20000);
@@ -386,7 +290,7 @@ static void *inflight_main(void *arg)
  * threads take 16 s or more: only the drain's cut ends them on time (some answers say so). */
 static void test_drain(void)
 {
-    server s;
+    kit_server s;
     write_config("\"max_queue\":64", "\"max_search_ms\":60000,\"max_query_terms\":65536");
     start_server(&s, "queue");
     enum { N = 40 };
@@ -463,7 +367,7 @@ static void test_engine_budget(void)
 
 static void run_mode(const char *mode)
 {
-    server s;
+    kit_server s;
     write_config("", "\"max_search_ms\":30"); /* BUDGET_MS */
     start_server(&s, mode);
     test_worst_requests(s.port, mode);
@@ -496,11 +400,7 @@ int main(void)
     snprintf(data_dir, sizeof data_dir, "%s/index", dir);
     snprintf(cfg_path, sizeof cfg_path, "%s/server.json", dir);
     char cmd[8192];
-    snprintf(cmd, sizeof cmd,
-             "xz -dc '%s' | head -n 20000 | '%s/souk-index' --data '%s' --schema "
-             "'%s/indexer/schemas/debian-packages.json' catalog - >/dev/null",
-             src, SOUK_BIN_DIR, data_dir, SOUK_SOURCE_DIR);
-    REQUIRE(system(cmd) == 0);
+    REQUIRE(kit_debian_index(data_dir, 20000, "") == 0);
     build_hostile();
     if (!legacy)
         test_engine_budget();

@@ -11,142 +11,41 @@
  * send_timeout_ms, max_queue, max_output_bytes and max_search_ms are covered by test_server.c,
  * test_hostile_http.c and test_hostile_query.c. */
 #include "check.h"
+#include "kit/fixture.h"
+#include "kit/http.h"
 #include "souk/souk.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 
 static char dir[] = "/tmp/souk-test-http-api-XXXXXX";
 static char data_dir[512], cfg_path[512];
 
-/* ------------------------------------------------------------------ a tiny HTTP client */
+/* ------------------------------------------------------------------ HTTP (tests/kit/http.h) */
 
-typedef struct resp {
-    int status;
-    char *body;
-} resp;
-
-static int dial(int port)
+static kit_conn *dial(int port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    REQUIRE(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
-    return fd;
+    kit_conn *c = kit_dial(port);
+    REQUIRE(c);
+    return c;
 }
 
-/* Sends raw on fd and reads one response (Content-Length framed). Returns 0 or -1. */
-static int exchange(int fd, const char *raw, size_t len, resp *r)
+/* Sends raw on c and reads one response (Content-Length framed). Returns 0 or -1. */
+static int exchange(kit_conn *c, const char *raw, size_t len, kit_resp *r)
 {
-    memset(r, 0, sizeof *r);
-    while (len) {
-        ssize_t w = send(fd, raw, len, MSG_NOSIGNAL);
-        if (w <= 0)
-            return -1;
-        raw += w;
-        len -= (size_t)w;
-    }
-    size_t cap = 1 << 16, have = 0;
-    char *b = malloc(cap + 1);
-    for (;;) {
-        b[have] = 0;
-        char *end = strstr(b, "\r\n\r\n");
-        if (end) {
-            const char *cl = strcasestr(b, "\r\ncontent-length:");
-            size_t hl = (size_t)(end - b) + 4, bl = cl ? strtoul(cl + 17, NULL, 10) : 0;
-            if (hl + bl <= have) {
-                if (sscanf(b, "HTTP/1.1 %d", &r->status) != 1) {
-                    free(b);
-                    return -1;
-                }
-                r->body = malloc(bl + 1);
-                memcpy(r->body, b + hl, bl);
-                r->body[bl] = 0;
-                free(b);
-                return 0;
-            }
-        }
-        if (have == cap) {
-            cap *= 2;
-            b = realloc(b, cap + 1);
-        }
-        ssize_t n = recv(fd, b + have, cap - have, 0);
-        if (n <= 0) {
-            free(b);
-            return -1;
-        }
-        have += (size_t)n;
-    }
+    return kit_send(c, raw, len) ? -1 : kit_read(c, r);
 }
 
-static int request(int port, const char *raw, size_t len, resp *r)
+static void get(int port, const char *target, kit_resp *r)
 {
-    int fd = dial(port);
-    int rc = exchange(fd, raw, len, r);
-    close(fd);
-    return rc;
+    REQUIRE(kit_get(port, target, NULL, r) >= 0);
 }
 
-static void get(int port, const char *target, resp *r)
+static void post(int port, const char *body, kit_resp *r)
 {
-    size_t n = strlen(target) + 64;
-    char *raw = malloc(n);
-    int l = snprintf(raw, n, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", target);
-    REQUIRE(request(port, raw, (size_t)l, r) == 0);
-    free(raw);
-}
-
-static void post(int port, const char *body, resp *r)
-{
-    size_t bl = strlen(body);
-    char *raw = malloc(bl + 256);
-    int n = snprintf(raw, 256,
-                     "POST /v1/search HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\n\r\n",
-                     bl);
-    memcpy(raw + n, body, bl);
-    REQUIRE(request(port, raw, (size_t)n + bl, r) == 0);
-    free(raw);
-}
-
-/* %-escapes s for a query string. */
-static void url_escape(const char *s, char *out, size_t cap)
-{
-    size_t o = 0;
-    for (; *s && o + 4 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            strchr("-_.~", c))
-            out[o++] = (char)c;
-        else
-            o += (size_t)snprintf(out + o, cap - o, "%%%02X", c);
-    }
-    out[o] = 0;
-}
-
-/* The "code" of an error body, or "". */
-static const char *err_code(const resp *r, char *buf, size_t cap)
-{
-    buf[0] = 0;
-    cJSON *j = cJSON_Parse(r->body ? r->body : "");
-    const char *c =
-        cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "code"));
-    if (c)
-        snprintf(buf, cap, "%s", c);
-    cJSON_Delete(j);
-    return buf;
+    REQUIRE(kit_post(port, "/v1/search", body, NULL, r) >= 0);
 }
 
 #define EXPECT_STATUS(r, st, what)                                                                 \
@@ -159,41 +58,15 @@ static const char *err_code(const resp *r, char *buf, size_t cap)
 
 /* ------------------------------------------------------------------ the server process */
 
-typedef struct server {
-    pid_t pid;
-    int port;
-} server;
-
-static void start_server(server *s)
+static void start_server(kit_server *s)
 {
-    int pfd[2];
-    REQUIRE(pipe(pfd) == 0);
-    s->pid = fork();
-    REQUIRE(s->pid >= 0);
-    if (s->pid == 0) {
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        execl(SOUK_BIN_DIR "/souk-server", "souk-server", "--data", data_dir, "--listen",
-              "127.0.0.1:0", "--config", cfg_path, "--threads", "2", (char *)NULL);
-        _exit(127);
-    }
-    close(pfd[1]);
-    FILE *f = fdopen(pfd[0], "r");
-    char line[512] = "";
-    REQUIRE(fgets(line, sizeof line, f));
-    const char *p = strstr(line, "127.0.0.1:");
-    REQUIRE(p);
-    s->port = atoi(p + 10);
-    REQUIRE(s->port > 0);
-    fclose(f);
+    kit_start(s,
+              (const char *[]){"--data", data_dir, "--config", cfg_path, "--threads", "2", NULL});
 }
 
-static void stop_server(server *s)
+static void stop_server(kit_server *s)
 {
-    kill(s->pid, SIGTERM);
-    int status = 0;
-    REQUIRE(waitpid(s->pid, &status, 0) == s->pid);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(kit_stop(s) == 0);
 }
 
 /* No keys: every endpoint open (development mode, said explicitly), so the test needs no
@@ -240,7 +113,7 @@ static void build_qs(const char *spec, char *out, size_t cap)
         char *eq = strchr(kv, '=');
         REQUIRE(eq);
         *eq = 0;
-        url_escape(eq + 1, esc, sizeof esc);
+        kit_url_escape(eq + 1, esc, sizeof esc);
         o += (size_t)snprintf(out + o, cap - o, "%s%s=%s", o ? "&" : "", kv, esc);
     }
     out[o] = 0;
@@ -249,7 +122,7 @@ static void build_qs(const char *spec, char *out, size_t cap)
 static void test_get_post(int port)
 {
     /* A cursor to follow, from the first page of a sorted search. */
-    resp r;
+    kit_resp r;
     get(port, "/v1/search?q=editor&sort=installed_size_kb:desc,_score&per_page=3", &r);
     REQUIRE(r.status == 200);
     cJSON *j = cJSON_Parse(r.body);
@@ -313,7 +186,7 @@ static void test_get_post(int port)
         char qs[4096], target[4200];
         build_qs(cases[i].get, qs, sizeof qs);
         snprintf(target, sizeof target, "/v1/search?%s", qs);
-        resp g, p;
+        kit_resp g, p;
         get(port, target, &g);
         post(port, cases[i].post, &p);
         EXPECT_STATUS(g, 200, target);
@@ -340,7 +213,7 @@ static void test_get_post(int port)
         snprintf(body, sizeof body, "{\"q\":\"editor\",\"%s\":3}", bools[i]);
         post(port, body, &r);
         EXPECT_STATUS(r, 400, body);
-        CHECK(strcmp(err_code(&r, cb, sizeof cb), "invalid_parameter") == 0);
+        CHECK(strcmp(kit_err_code(&r, cb, sizeof cb), "invalid_parameter") == 0);
         CHECK(strstr(r.body, bools[i]) != NULL);
         free(r.body);
     }
@@ -416,10 +289,10 @@ static void test_explain_everywhere(int port)
     for (size_t q = 0; q < sizeof queries / sizeof queries[0]; q++)
         for (size_t o = 0; o < sizeof options / sizeof options[0]; o++) {
             char esc[256], target[1024];
-            url_escape(queries[q], esc, sizeof esc);
+            kit_url_escape(queries[q], esc, sizeof esc);
             snprintf(target, sizeof target, "/v1/search?q=%s&explain=true&per_page=10%s", esc,
                      options[o]);
-            resp r;
+            kit_resp r;
             get(port, target, &r);
             EXPECT_STATUS(r, 200, target);
             if (r.status == 200)
@@ -428,7 +301,7 @@ static void test_explain_everywhere(int port)
             free(r.body);
         }
     /* Browsing: no query, the boost is the whole score. */
-    resp r;
+    kit_resp r;
     get(port, "/v1/search?q=&explain=true&boost=installed_size_kb:0.5&filter=section%20%3D%20games",
         &r);
     EXPECT_STATUS(r, 200, "browse");
@@ -475,7 +348,7 @@ static void test_explain_everywhere(int port)
 /* A GET whose request target has exactly `url` bytes and whose request line and headers count
  * exactly `hdr` bytes as the server counts them (target, and each header line's name, value,
  * ": " and CRLF), with `lines` header lines. */
-static void get_sized(int port, size_t url, size_t hdr, int lines, resp *r)
+static void get_sized(int port, size_t url, size_t hdr, int lines, kit_resp *r)
 {
     char *target = malloc(url + 1);
     /* "/healthz?" followed by padding: the health check takes no parameters and ignores them */
@@ -498,12 +371,12 @@ static void get_sized(int port, size_t url, size_t hdr, int lines, resp *r)
     }
     REQUIRE(used == hdr);
     o += (size_t)snprintf(raw + o, cap - o, "\r\n");
-    REQUIRE(request(port, raw, o, r) == 0);
+    REQUIRE(kit_request(port, raw, o, r) >= 0);
     free(raw);
     free(target);
 }
 
-static int nhits(const resp *r)
+static int nhits(const kit_resp *r)
 {
     cJSON *j = cJSON_Parse(r->body ? r->body : "");
     int n = cJSON_GetArraySize(cJSON_GetObjectItem(j, "hits"));
@@ -523,7 +396,7 @@ static unsigned long long scrapes_ok, scrapes_refused; /* /metrics answered 200,
 
 static unsigned long long metric(int port, const char *series)
 {
-    resp r;
+    kit_resp r;
     get(port, "/metrics", &r);
     REQUIRE(r.status == 200);
     scrapes_ok++;
@@ -540,7 +413,7 @@ static void wait_connections(int port, int max_open)
 {
     const char *g = "souk_http_open_connections ";
     for (int i = 0; i < 500; i++) {
-        resp r;
+        kit_resp r;
         get(port, "/metrics", &r);
         if (r.status == 503) {
             scrapes_refused++;
@@ -569,10 +442,10 @@ static void test_limits_and_metrics(void)
                  "\"max_header_count\":5,\"max_connections\":8,\"max_query_terms\":3,"
                  "\"idle_timeout_ms\":1000,\"header_timeout_ms\":500",
                  0);
-    server s;
+    kit_server s;
     start_server(&s);
     int port = s.port;
-    resp r;
+    kit_resp r;
     char cb[64];
 
     /* Metrics first, on the fresh server: nothing counted yet. */
@@ -582,7 +455,7 @@ static void test_limits_and_metrics(void)
 
     /* max_connections (8): seven held open, the eighth answers, the ninth is refused. */
     const char *hz = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
-    int held[8];
+    kit_conn *held[8];
     for (int i = 0; i < 7; i++) {
         held[i] = dial(port);
         REQUIRE(exchange(held[i], hz, strlen(hz), &r) == 0);
@@ -594,14 +467,14 @@ static void test_limits_and_metrics(void)
     REQUIRE(exchange(held[7], vim, strlen(vim), &r) == 0);
     EXPECT_STATUS(r, 200, "the 8th connection");
     free(r.body);
-    int refused = dial(port);
+    kit_conn *refused = dial(port);
     REQUIRE(exchange(refused, vim, strlen(vim), &r) == 0);
     EXPECT_STATUS(r, 503, "the 9th connection");
-    CHECK(strcmp(err_code(&r, cb, sizeof cb), "over_capacity") == 0);
+    CHECK(strcmp(kit_err_code(&r, cb, sizeof cb), "over_capacity") == 0);
     free(r.body);
-    close(refused);
+    kit_close(refused);
     for (int i = 0; i < 8; i++)
-        close(held[i]);
+        kit_close(held[i]);
     /* The refused connection holds its place while the server lingers on it (2 s, reading
      * nothing), as do the framing errors below: this part comes first, and the timeouts are
      * tested while it lingers. */
@@ -610,12 +483,12 @@ static void test_limits_and_metrics(void)
     /* idle_timeout_ms (1000): a keep-alive connection idle for 300 ms still answers; one idle
      * past the limit is closed. header_timeout_ms (500): a request whose end never comes is
      * answered 408 once its first byte is 500 ms old. Margins, not exact edges: timers. */
-    int idle = dial(port), slow = dial(port);
+    kit_conn *idle = dial(port), *slow = dial(port);
     REQUIRE(exchange(idle, hz, strlen(hz), &r) == 0);
     CHECK(r.status == 200);
     free(r.body);
     double t_slow = now_s();
-    REQUIRE(send(slow, hz, strlen(hz) - 2, MSG_NOSIGNAL) > 0); /* all but the final CRLF */
+    REQUIRE(kit_send(slow, hz, strlen(hz) - 2) == 0); /* all but the final CRLF */
     usleep(300 * 1000);
     REQUIRE(exchange(idle, hz, strlen(hz), &r) == 0);
     EXPECT_STATUS(r, 200, "after 300 ms idle");
@@ -627,12 +500,12 @@ static void test_limits_and_metrics(void)
     CHECK(t408 >= 0.45);
     free(r.body);
     char byte;
-    CHECK(recv(idle, &byte, 1, 0) == 0); /* closed by the server */
+    CHECK(recv(idle->fd, &byte, 1, 0) == 0); /* closed by the server */
     double idled = now_s() - t_idle;
     CHECK(idled >= 0.95 && idled < 5);
     fprintf(stderr, "  408 after %.2f s, idle connection closed after %.2f s\n", t408, idled);
-    close(idle);
-    close(slow);
+    kit_close(idle);
+    kit_close(slow);
     wait_connections(port, 0); /* the refused one too, after its linger */
 
     /* max_per_page: the default page size is cut to it. */
@@ -649,7 +522,7 @@ static void test_limits_and_metrics(void)
     free(r.body);
     get(port, "/v1/search?q=editor&per_page=3", &r);
     EXPECT_STATUS(r, 400, "per_page 3");
-    CHECK(strcmp(err_code(&r, cb, sizeof cb), "invalid_parameter") == 0);
+    CHECK(strcmp(kit_err_code(&r, cb, sizeof cb), "invalid_parameter") == 0);
     free(r.body);
 
     /* max_depth: page * per_page. */
@@ -686,7 +559,7 @@ static void test_limits_and_metrics(void)
     free(r.body);
     get(port, "/v1/search?q=vim%20gcc%20tar%20zip", &r);
     EXPECT_STATUS(r, 400, "4 terms");
-    CHECK(strcmp(err_code(&r, cb, sizeof cb), "query_too_complex") == 0);
+    CHECK(strcmp(kit_err_code(&r, cb, sizeof cb), "query_too_complex") == 0);
     free(r.body);
 
     /* max_body_bytes (200): a body of 200 bytes, then 201. */
@@ -740,7 +613,7 @@ static void test_limits_and_metrics(void)
                        "status_class=\"4xx\",le=\"+Inf\"} ") == 6);
     CHECK(metric(port, "souk_http_requests_total{endpoint=\"search\",status=\"400\"} ") == 6);
     /* A class with no response has no series. */
-    resp m;
+    kit_resp m;
     get(port, "/metrics", &m);
     CHECK(!strstr(m.body, "endpoint=\"search\",status_class=\"5xx\""));
     CHECK(!strstr(m.body, "endpoint=\"items\","));
@@ -758,14 +631,10 @@ int main(void)
     snprintf(data_dir, sizeof data_dir, "%s/index", dir);
     snprintf(cfg_path, sizeof cfg_path, "%s/server.json", dir);
     char cmd[8192];
-    snprintf(cmd, sizeof cmd,
-             "xz -dc '%s' | head -n 3000 | '%s/souk-index' --data '%s' --schema "
-             "'%s/indexer/schemas/debian-packages.json' catalog - >/dev/null",
-             src, SOUK_BIN_DIR, data_dir, SOUK_SOURCE_DIR);
-    REQUIRE(system(cmd) == 0);
+    REQUIRE(kit_debian_index(data_dir, 3000, "") == 0);
 
     write_config("\"max_per_page\":50", 1);
-    server s;
+    kit_server s;
     start_server(&s);
     test_get_post(s.port);
     test_explain_everywhere(s.port);
@@ -775,11 +644,11 @@ int main(void)
     /* The default page size (10) cut by a limit just below it: 9, not 10. */
     write_config("\"max_per_page\":9", 1);
     start_server(&s);
-    resp r9;
+    kit_resp r9 = {0};
     get(s.port, "/v1/search?q=editor", &r9);
     EXPECT_STATUS(r9, 200, "default per_page under max_per_page 9");
     CHECK(nhits(&r9) == 9 && strstr(r9.body, "\"per_page\":9,"));
-    free(r9.body);
+    kit_resp_free(&r9);
     stop_server(&s);
 
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

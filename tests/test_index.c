@@ -7,7 +7,7 @@
  *   still land, and what was stored before is kept;
  * - a reader in another process sees each new commit without reopening. */
 #include "check.h"
-#include "digest.h"
+#include "kit/digest.h"
 #include "souk/ingest.h"
 #include "souk/schema.h"
 #include "souk/search.h"

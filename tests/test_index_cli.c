@@ -12,6 +12,7 @@
  *     `dump --terms` say the term list and postings disagree (exit 1);
  *   - souk-search --lang, and a query syntax error (exit 1, "query syntax"). */
 #include "check.h"
+#include "kit/fixture.h"
 #include "souk/souk.h"
 
 #include <cjson/cJSON.h>
@@ -276,8 +277,7 @@ int main(void)
     snprintf(data, sizeof data, "%s/index", dir);
     snprintf(stream, sizeof stream, "%s/stream.jsonl", dir);
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "xz -dc '%s' | head -n 300 > '%s'", src, stream);
-    REQUIRE(system(cmd) == 0);
+    REQUIRE(kit_debian_records(stream, 300) == 0);
     snprintf(cmd, sizeof cmd,
              "'%s/souk-index' --data '%s' --schema '%s/indexer/schemas/debian-packages.json' "
              "catalog --quiet '%s' >/dev/null",

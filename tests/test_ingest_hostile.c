@@ -19,7 +19,7 @@
  * a file that is truncated or rotated: tests/test_follow.c.)
  */
 #include "check.h"
-#include "digest.h"
+#include "kit/digest.h"
 #include "souk/json_strict.h"
 
 #include <cjson/cJSON.h>

@@ -1,10 +1,10 @@
-/* test_ircoll.c: the Cranfield and CACM loaders (bench/ircoll.h). Small synthetic collections
+/* test_ircoll.c: the Cranfield and CACM loaders (tests/kit/ircoll.h). Small synthetic collections
  * check the SMART parsing rules and the error messages; then the shipped collections of the
  * shared data folder are loaded (skipped with 77 when absent) and checked: exact counts,
  * grades, spot-checked documents and queries, Cranfield's query-position mapping, the NDJSON
  * stream against the ircoll schema, and the qrels writer through souk/eval.h. */
 #include "check.h"
-#include "ircoll.h"
+#include "kit/ircoll.h"
 #include "souk/document.h"
 #include "souk/eval.h"
 #include "souk/schema.h"

@@ -5,6 +5,7 @@
  * everything as unchanged; usage errors exit 2 with the usage text and a missing index exits 1
  * with a message. */
 #include "check.h"
+#include "kit/fixture.h"
 #include "souk/index.h"
 #include "souk/search.h"
 #include "souk/souk.h"
@@ -239,10 +240,11 @@ int main(void)
     snprintf(stream, sizeof stream, "%s/stream.ndjson", dir);
     char cmd[8192];
     /* 300 real records, then a malformed line, a good one and one without an id. */
+    REQUIRE(kit_debian_records(stream, 300) == 0);
     snprintf(cmd, sizeof cmd,
-             "xz -dc '%s' | head -n 300 > '%s' && printf '%%s\\n' '{\"id\":\"bad1\",' "
+             "printf '%%s\\n' '{\"id\":\"bad1\",' "
              "'{\"id\":\"ok1\",\"title\":\"fine\"}' '{\"title\":\"no id\"}' >> '%s'",
-             src, stream, stream);
+             stream);
     REQUIRE(system(cmd) == 0);
     snprintf(cmd, sizeof cmd,
              "'%s/souk-index' --data '%s' --schema '%s/indexer/schemas/debian-packages.json' "

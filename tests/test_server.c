@@ -6,16 +6,15 @@
  * mode with its 429, a graceful SIGTERM with requests in flight, and that no snapshot outlives its
  * request (the data file does not grow with a server running). */
 #include "check.h"
+#include "kit/fixture.h"
+#include "kit/http.h"
 #include "souk/index.h"
 #include "souk/search.h"
 #include "souk/souk.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -29,218 +28,63 @@ static char dir[] = "/tmp/souk-test-server-XXXXXX";
 static char data_dir[512], cfg_path[512], log_path[512];
 static const char *SKEY = "test-search-key-0123", *AKEY = "test-admin-key-4567";
 
-/* ------------------------------------------------------------------ a tiny HTTP client */
+/* ------------------------------------------------------------------ HTTP (tests/kit/http.h) */
 
-typedef struct resp {
-    int status;
-    char head[8192];
-    char *body;
-    size_t body_len;
-} resp;
-
-static int dial(int port)
+/* A connection to 127.0.0.1:port (REQUIREd). */
+static kit_conn *dial(int port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+    kit_conn *c = kit_dial(port);
+    REQUIRE(c);
+    return c;
 }
 
-static int send_all(int fd, const char *p, size_t n)
+/* One request on a new connection: 0 when a response came, else -1. */
+static int request(int port, const char *raw, size_t len, kit_resp *r)
 {
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    return kit_request(port, raw, len, r) < 0 ? -1 : 0;
 }
 
-/* Per-connection read buffer, so pipelined responses can be read one by one. */
-typedef struct rbuf {
-    char b[1 << 20];
-    size_t len;
-} rbuf;
-
-static void resp_free(resp *r)
+static int get(int port, const char *target, const char *key, kit_resp *r)
 {
-    free(r->body);
-    r->body = NULL;
+    return kit_get(port, target, key, r) < 0 ? -1 : 0;
 }
 
-/* Reads one complete response; returns 0, or -1 on EOF/timeout/garbage (nothing half-read is
- * returned as a response). */
-static int read_resp(int fd, rbuf *rb, resp *r)
+static int post(int port, const char *target, const char *body, const char *key, kit_resp *r)
 {
-    memset(r, 0, sizeof *r);
-    for (;;) {
-        char *end = rb->len ? memmem(rb->b, rb->len, "\r\n\r\n", 4) : NULL;
-        if (end) {
-            size_t hl = (size_t)(end - rb->b) + 4;
-            if (hl >= sizeof r->head || sscanf(rb->b, "HTTP/1.1 %d", &r->status) != 1)
-                return -1;
-            memcpy(r->head, rb->b, hl);
-            r->head[hl] = 0;
-            const char *cl = strcasestr(r->head, "\r\ncontent-length:");
-            size_t blen = cl ? strtoul(cl + 17, NULL, 10) : 0;
-            if (r->status == 100) { /* interim response */
-                memmove(rb->b, rb->b + hl, rb->len - hl);
-                rb->len -= hl;
-                continue;
-            }
-            while (rb->len < hl + blen) {
-                ssize_t n = recv(fd, rb->b + rb->len, sizeof rb->b - rb->len, 0);
-                if (n <= 0)
-                    return -1;
-                rb->len += (size_t)n;
-            }
-            r->body = malloc(blen + 1);
-            memcpy(r->body, rb->b + hl, blen);
-            r->body[blen] = 0;
-            r->body_len = blen;
-            memmove(rb->b, rb->b + hl + blen, rb->len - hl - blen);
-            rb->len -= hl + blen;
-            return 0;
-        }
-        if (rb->len == sizeof rb->b)
-            return -1;
-        ssize_t n = recv(fd, rb->b + rb->len, sizeof rb->b - rb->len, 0);
-        if (n <= 0)
-            return -1;
-        rb->len += (size_t)n;
-    }
-}
-
-/* One request on a new connection. */
-static int request(int port, const char *raw, size_t len, resp *r)
-{
-    int fd = dial(port);
-    if (fd < 0)
-        return -1;
-    rbuf *rb = calloc(1, sizeof *rb);
-    int rc = send_all(fd, raw, len) ? -1 : read_resp(fd, rb, r);
-    free(rb);
-    close(fd);
-    return rc;
-}
-
-static int get(int port, const char *target, const char *key, resp *r)
-{
-    char raw[16384];
-    int n = snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: t\r\n%s%s%s\r\n", target,
-                     key ? "X-Api-Key: " : "", key ? key : "", key ? "\r\n" : "");
-    return request(port, raw, (size_t)n, r);
-}
-
-static int post(int port, const char *target, const char *body, const char *key, resp *r)
-{
-    size_t bl = strlen(body);
-    char *raw = malloc(bl + 512);
-    int n = snprintf(raw, 512,
-                     "POST %s HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\nContent-Type: "
-                     "application/json\r\nContent-Length: %zu\r\n\r\n",
-                     target, key, bl);
-    memcpy(raw + n, body, bl);
-    int rc = request(port, raw, (size_t)n + bl, r);
-    free(raw);
-    return rc;
-}
-
-/* The "code" of a JSON error body, or "". */
-static const char *err_code(const resp *r, char *buf, size_t cap)
-{
-    buf[0] = 0;
-    cJSON *j = cJSON_Parse(r->body ? r->body : "");
-    const char *c =
-        cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "code"));
-    if (c)
-        snprintf(buf, cap, "%s", c);
-    cJSON_Delete(j);
-    return buf;
+    return kit_post(port, target, body, key, r) < 0 ? -1 : 0;
 }
 
 #define EXPECT_ERR(r, st, code)                                                                    \
     do {                                                                                           \
         char cb_[64];                                                                              \
         CHECK((r).status == (st));                                                                 \
-        CHECK(strcmp(err_code(&(r), cb_, sizeof cb_), (code)) == 0);                               \
+        CHECK(strcmp(kit_err_code(&(r), cb_, sizeof cb_), (code)) == 0);                           \
         if ((r).status != (st) || strcmp(cb_, (code)) != 0)                                        \
             fprintf(stderr, "  got %d %s\n", (r).status, (r).body ? (r).body : "");                \
     } while (0)
 
 /* ------------------------------------------------------------------ the server process */
 
-typedef struct server {
-    pid_t pid;
-    int port;
-} server;
-
 /* with_log 2: no config file, --development instead (every endpoint open). */
-static void start_server(server *s, const char *mode, int with_log)
+static void start_server(kit_server *s, const char *mode, int with_log)
 {
-    int pfd[2];
-    REQUIRE(pipe(pfd) == 0);
-    s->pid = fork();
-    REQUIRE(s->pid >= 0);
-    if (s->pid == 0) {
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        if (with_log == 2)
-            execl(SOUK_BIN_DIR "/souk-server", "souk-server", "--data", data_dir, "--listen",
-                  "127.0.0.1:0", "--development", "--threads", "2", "--mode", mode, (char *)NULL);
-        else
-            execl(SOUK_BIN_DIR "/souk-server", "souk-server", "--data", data_dir, "--listen",
-                  "127.0.0.1:0", "--config", cfg_path, "--threads", "2", "--mode", mode,
-                  with_log ? "--access-log" : NULL, log_path, (char *)NULL);
-        _exit(127);
-    }
-    close(pfd[1]);
-    FILE *f = fdopen(pfd[0], "r");
-    char line[512] = "";
-    REQUIRE(fgets(line, sizeof line, f));
-    const char *p = strstr(line, "127.0.0.1:");
-    REQUIRE(p);
-    s->port = atoi(p + 10);
-    REQUIRE(s->port > 0);
-    fclose(f);
+    if (with_log == 2)
+        kit_start(s, (const char *[]){"--data", data_dir, "--development", "--threads", "2",
+                                      "--mode", mode, NULL});
+    else
+        kit_start(s, (const char *[]){"--data", data_dir, "--config", cfg_path, "--threads", "2",
+                                      "--mode", mode, with_log ? "--access-log" : NULL, log_path,
+                                      NULL});
 }
 
-static int stop_server(server *s)
+static int stop_server(kit_server *s)
 {
-    kill(s->pid, SIGTERM);
-    int status = 0;
-    REQUIRE(waitpid(s->pid, &status, 0) == s->pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static char *hash_key(const char *key)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "printf %%s '%s' | '%s/souk-server' --hash-key", key, SOUK_BIN_DIR);
-    FILE *p = popen(cmd, "r");
-    REQUIRE(p);
-    char line[128] = "";
-    REQUIRE(fgets(line, sizeof line, p));
-    pclose(p);
-    line[strcspn(line, "\n")] = 0;
-    REQUIRE(strncmp(line, "sha256:", 7) == 0 && strlen(line) == 71);
-    return strdup(line);
+    return kit_stop(s);
 }
 
 static void write_config(const char *skey, const char *extra)
 {
-    char *sh = hash_key(skey), *ah = hash_key(AKEY);
+    char *sh = strdup(kit_hash_key(skey)), *ah = strdup(kit_hash_key(AKEY));
     FILE *f = fopen(cfg_path, "w");
     REQUIRE(f);
     fprintf(f,
@@ -258,7 +102,7 @@ static void write_config(const char *skey, const char *extra)
 /* ------------------------------------------------------------------ helpers on results */
 
 /* The ids of a search response's hits. */
-static int hit_ids(const resp *r, char ids[][128], int max, double *scores)
+static int hit_ids(const kit_resp *r, char ids[][128], int max, double *scores)
 {
     cJSON *j = cJSON_Parse(r->body ? r->body : "");
     int n = 0;
@@ -315,19 +159,17 @@ typedef struct load {
 static void *load_main(void *arg)
 {
     load *l = arg;
-    rbuf *rb = calloc(1, sizeof *rb);
     char raw[1024];
     int n = snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\n\r\n",
                      l->target, SKEY);
     while (!atomic_load(l->stop)) {
-        int fd = dial(l->port);
-        if (fd < 0)
+        kit_conn *fd = kit_dial(l->port);
+        if (!fd)
             break;
-        rb->len = 0;
         for (int i = 0; i < l->per_conn && !atomic_load(l->stop); i++) {
-            resp r;
-            if (send_all(fd, raw, (size_t)n) || read_resp(fd, rb, &r)) {
-                if (rb->len)
+            kit_resp r;
+            if (kit_send(fd, raw, (size_t)n) || kit_read(fd, &r)) {
+                if (fd->len)
                     l->broken++;
                 break;
             }
@@ -337,17 +179,16 @@ static void *load_main(void *arg)
                 char code[64];
                 l->other++;
                 l->overloaded += r.status == 429 &&
-                                 strcmp(err_code(&r, code, sizeof code), "overloaded") == 0 &&
+                                 strcmp(kit_err_code(&r, code, sizeof code), "overloaded") == 0 &&
                                  strcasestr(r.head, "\r\nRetry-After: 1\r\n") != NULL;
             }
             int closing = strcasestr(r.head, "connection: close") != NULL;
-            resp_free(&r);
+            kit_resp_free(&r);
             if (closing)
                 break;
         }
-        close(fd);
+        kit_close(fd);
     }
-    free(rb);
     return NULL;
 }
 
@@ -355,23 +196,23 @@ static void *load_main(void *arg)
 
 static void test_endpoints(int port)
 {
-    resp r;
+    kit_resp r;
     char b[64];
     REQUIRE(get(port, "/healthz", NULL, &r) == 0);
     CHECK(r.status == 200 && strstr(r.body, "\"status\":\"ok\"") && strstr(r.body, "\"docs\":"));
-    resp_free(&r);
+    kit_resp_free(&r);
 
     /* Credentials. */
     REQUIRE(get(port, "/v1/search?q=editor", NULL, &r) == 0);
     EXPECT_ERR(r, 401, "missing_credentials");
     CHECK(strcasestr(r.head, "WWW-Authenticate:"));
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(get(port, "/v1/search?q=editor", "not-a-key", &r) == 0);
     EXPECT_ERR(r, 401, "invalid_credentials");
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(get(port, "/metrics", SKEY, &r) == 0);
     EXPECT_ERR(r, 403, "forbidden");
-    resp_free(&r);
+    kit_resp_free(&r);
 
     /* Hits equal the engine's, on every page, by GET and by POST. */
     char want[20][128], got[20][128];
@@ -384,12 +225,12 @@ static void test_endpoints(int port)
         CHECK(strcmp(want[i], got[i]) == 0);
     CHECK(strstr(r.body, "\"request_id\":") && strstr(r.body, "\"took_us\":") &&
           strstr(r.body, "\"total\":") && strstr(r.body, "\"fields\":{"));
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(get(port, "/v1/search?q=text%20editor&page=2&per_page=5", SKEY, &r) == 0);
     CHECK(r.status == 200 && hit_ids(&r, got, 5, NULL) == 5);
     for (int i = 0; i < 5; i++)
         CHECK(strcmp(want[5 + i], got[i]) == 0);
-    resp_free(&r);
+    kit_resp_free(&r);
     nw = engine_ids("web server", SOUK_QP_DEFAULT_AND, 10, want);
     REQUIRE(post(port, "/v1/search", "{\"q\":\"web server\",\"operator\":\"and\",\"explain\":true}",
                  SKEY, &r) == 0);
@@ -414,11 +255,11 @@ static void test_endpoints(int port)
         CHECK(explained == nw);
         cJSON_Delete(j);
     }
-    resp_free(&r);
+    kit_resp_free(&r);
     /* Browsing: an empty query matches the whole catalog. */
     REQUIRE(get(port, "/v1/search?q=&per_page=3", SKEY, &r) == 0);
     CHECK(r.status == 200 && hit_ids(&r, got, 3, NULL) == 3 && strstr(r.body, "\"total\":8000"));
-    resp_free(&r);
+    kit_resp_free(&r);
 
     /* Storefront parameters: a filter, facets and a sort, through GET and POST. */
     REQUIRE(get(port,
@@ -453,30 +294,30 @@ static void test_endpoints(int port)
         CHECK(total > 20 && in_buckets == total && strstr(r.body, "\"total_relation\":\"eq\""));
         cJSON_Delete(j);
     }
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(post(port, "/v1/search",
                  "{\"q\":\"editor\",\"filter\":\"section = editors OR section = text\","
                  "\"facets\":[\"section\"],\"boost\":\"installed_size_kb:0.01\"}",
                  SKEY, &r) == 0);
     CHECK(r.status == 200 && strstr(r.body, "\"facets\":{\"section\":{\"values\":[{"));
-    resp_free(&r);
+    kit_resp_free(&r);
 
     /* Search as you type: the last word is a prefix ("edito" finds "editor"). */
     REQUIRE(get(port, "/v1/search?q=zqxedito", SKEY, &r) == 0);
     CHECK(r.status == 200 && strstr(r.body, "\"total\":0,"));
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(get(port, "/v1/search?q=edito&prefix=true&per_page=5", SKEY, &r) == 0);
     CHECK(r.status == 200 && hit_ids(&r, got, 5, NULL) == 5 && strcasestr(r.body, "editor"));
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(get(port, "/v1/search?q=edito&per_page=5", SKEY, &r) == 0);
     CHECK(r.status == 200 && hit_ids(&r, got, 5, NULL) == 0); /* no word "edito" */
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(get(port, "/v1/search?q=e&prefix=true", SKEY, &r) == 0);
     CHECK(r.status == 200);
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(get(port, "/v1/search?q=e&prefix=maybe", SKEY, &r) == 0);
     EXPECT_ERR(r, 400, "invalid_parameter");
-    resp_free(&r);
+    kit_resp_free(&r);
 
     /* Deep paging: following next_cursor page by page gives the same order as one big page,
      * by relevance and by a sort. */
@@ -487,7 +328,7 @@ static void test_endpoints(int port)
         snprintf(target, sizeof target, "%s&per_page=40", bases[bi]);
         REQUIRE(get(port, target, SKEY, &r) == 0);
         int nbig = hit_ids(&r, big, 40, NULL);
-        resp_free(&r);
+        kit_resp_free(&r);
         CHECK(nbig == 40);
         int at = 0, same = 1;
         for (int pg = 0; pg < 4; pg++) {
@@ -502,7 +343,7 @@ static void test_endpoints(int port)
             CHECK(nc != NULL);
             if (nc)
                 snprintf(cursor, sizeof cursor, "%.*s", (int)strcspn(nc + 15, "\""), nc + 15);
-            resp_free(&r);
+            kit_resp_free(&r);
         }
         CHECK(same && at == 40);
     }
@@ -511,26 +352,26 @@ static void test_endpoints(int port)
     REQUIRE(get(port, "/v1/search?q=text+editor&highlight=true&per_page=3", SKEY, &r) == 0);
     CHECK(r.status == 200 && strstr(r.body, "\"highlight\":{\"title\":") &&
           strcasestr(r.body, "<em>editor</em>"));
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(get(port, "/v1/search?q=&filter=section%3Deditors&highlight=true&per_page=1", SKEY,
                 &r) == 0);
     CHECK(r.status == 200); /* browsing: nothing to mark */
-    resp_free(&r);
+    kit_resp_free(&r);
 
     /* Typo tolerance: "edtor" finds editors only with typo=true. */
     REQUIRE(get(port, "/v1/search?q=text+edtor&operator=and", SKEY, &r) == 0);
     CHECK(r.status == 200 && !strstr(r.body, "did_you_mean")); /* only when asked */
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(get(port, "/v1/search?q=text+edtor&operator=and&suggest=true", SKEY, &r) == 0);
     CHECK(r.status == 200 && strstr(r.body, "\"hits\":[]") &&
           strstr(r.body, "\"did_you_mean\":\"text editor\""));
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(get(port, "/v1/search?q=edtor", SKEY, &r) == 0);
     CHECK(r.status == 200 && strstr(r.body, "\"total\":0,"));
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(get(port, "/v1/search?q=edtor&typo=true&per_page=3", SKEY, &r) == 0);
     CHECK(r.status == 200 && hit_ids(&r, got, 3, NULL) == 3 && strcasestr(r.body, "editor"));
-    resp_free(&r);
+    kit_resp_free(&r);
 
     /* Items. */
     char target[300], expect[300];
@@ -538,17 +379,17 @@ static void test_endpoints(int port)
     snprintf(expect, sizeof expect, "{\"id\":\"%s\",\"fields\":{", want[0]);
     REQUIRE(get(port, target, SKEY, &r) == 0);
     CHECK(r.status == 200 && strstr(r.body, expect));
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(get(port, "/v1/items/no-such-package", SKEY, &r) == 0);
     EXPECT_ERR(r, 404, "not_found");
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(get(port, "/v1/nothing-here", SKEY, &r) == 0);
     EXPECT_ERR(r, 404, "not_found");
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(request(port, "DELETE /v1/search HTTP/1.1\r\nHost: t\r\n\r\n", 40, &r) == 0);
     EXPECT_ERR(r, 405, "method_not_allowed");
     CHECK(strstr(r.head, "Allow: GET, POST"));
-    resp_free(&r);
+    kit_resp_free(&r);
 
     /* Metrics with the admin key. */
     REQUIRE(get(port, "/metrics", AKEY, &r) == 0);
@@ -560,13 +401,13 @@ static void test_endpoints(int port)
     CHECK(strstr(r.body, "souk_index_generation "));
     CHECK(strstr(r.body, "souk_index_size_bytes "));
     CHECK(strstr(r.body, "souk_http_open_connections "));
-    resp_free(&r);
+    kit_resp_free(&r);
     (void)b;
 }
 
 static void test_bad_input(int port)
 {
-    resp r;
+    kit_resp r;
     struct {
         const char *target;
         const char *code;
@@ -602,7 +443,7 @@ static void test_bad_input(int port)
         REQUIRE(get(port, bad[i].target, SKEY, &r) == 0);
         EXPECT_ERR(r, 400, bad[i].code);
         CHECK(strstr(r.body, "\"message\":"));
-        resp_free(&r);
+        kit_resp_free(&r);
     }
     /* A long q is refused. Query syntax follows Xapian's QueryParser: stray and unbalanced
      * brackets and an unterminated phrase are tolerated (a shopper's typing is searched), a
@@ -612,7 +453,7 @@ static void test_bad_input(int port)
     big[1113] = 0;
     REQUIRE(get(port, big, SKEY, &r) == 0);
     EXPECT_ERR(r, 400, "invalid_parameter");
-    resp_free(&r);
+    kit_resp_free(&r);
     static const struct {
         const char *target;
         int status;
@@ -632,14 +473,14 @@ static void test_bad_input(int port)
             CHECK(r.status == 200);
         else
             EXPECT_ERR(r, 400, "query_syntax");
-        resp_free(&r);
+        kit_resp_free(&r);
     }
     char deep[200] = "/v1/search?q=";
     for (int i = 0; i < 80; i++)
         strcat(deep, "(");
     REQUIRE(get(port, deep, SKEY, &r) == 0);
     EXPECT_ERR(r, 400, "query_syntax");
-    resp_free(&r);
+    kit_resp_free(&r);
 
     /* POST bodies. */
     struct {
@@ -660,7 +501,7 @@ static void test_bad_input(int port)
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
         REQUIRE(post(port, "/v1/search", bodies[i].body, SKEY, &r) == 0);
         EXPECT_ERR(r, 400, bodies[i].code);
-        resp_free(&r);
+        kit_resp_free(&r);
     }
     /* What cJSON accepts but Souk refuses (issue 17, souk/json_strict.h): a repeated key at
      * any depth, a NUL escaped or raw (it cut a filter short), a BOM, trailing data. */
@@ -686,7 +527,7 @@ static void test_bad_input(int port)
         memcpy(raw + hl, strict[i].body, strict[i].len);
         REQUIRE(request(port, raw, (size_t)hl + strict[i].len, &r) == 0);
         EXPECT_ERR(r, 400, "invalid_json");
-        resp_free(&r);
+        kit_resp_free(&r);
     }
     char nested[4000];
     size_t n = 0;
@@ -696,13 +537,13 @@ static void test_bad_input(int port)
     nested[n] = 0;
     REQUIRE(post(port, "/v1/search", nested, SKEY, &r) == 0);
     EXPECT_ERR(r, 400, "bad_request");
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(request(port,
                     "POST /v1/search HTTP/1.1\r\nHost: t\r\nX-Api-Key: test-search-key-0123\r\n"
                     "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}",
                     118, &r) == 0);
     EXPECT_ERR(r, 415, "unsupported_media_type");
-    resp_free(&r);
+    kit_resp_free(&r);
 
     /* Size caps: body (413), target (414), headers (431). */
     REQUIRE(request(port,
@@ -710,13 +551,13 @@ static void test_bad_input(int port)
                     "Content-Length: 100000\r\n\r\n{",
                     95, &r) == 0);
     EXPECT_ERR(r, 413, "body_too_large");
-    resp_free(&r);
+    kit_resp_free(&r);
     char longurl[3000] = "/v1/search?q=";
     memset(longurl + 13, 'b', 2500);
     longurl[2513] = 0;
     REQUIRE(get(port, longurl, SKEY, &r) == 0);
     EXPECT_ERR(r, 414, "uri_too_long");
-    resp_free(&r);
+    kit_resp_free(&r);
     char hdrs[6000];
     int hn = snprintf(hdrs, sizeof hdrs, "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Junk: ");
     memset(hdrs + hn, 'j', 5000);
@@ -724,30 +565,30 @@ static void test_bad_input(int port)
     hn += snprintf(hdrs + hn, sizeof hdrs - (size_t)hn, "\r\n\r\n");
     REQUIRE(request(port, hdrs, (size_t)hn, &r) == 0);
     EXPECT_ERR(r, 431, "headers_too_large");
-    resp_free(&r);
+    kit_resp_free(&r);
 
     /* Malformed framing. */
     REQUIRE(request(port, "BLAH BLAH BLAH\r\n\r\n", 18, &r) == 0);
     EXPECT_ERR(r, 400, "bad_request");
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(request(port, "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: x\r\n\r\n", 53,
                     &r) == 0);
     CHECK(r.status == 400);
-    resp_free(&r);
+    kit_resp_free(&r);
     /* A truncated body and a peer that vanishes mid-request. */
-    int fd = dial(port);
+    kit_conn *fd = dial(port);
     const char *trunc = "POST /v1/search HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
                         "Content-Length: 100\r\n\r\n{\"q\":";
-    send_all(fd, trunc, strlen(trunc));
-    close(fd);
+    kit_send(fd, trunc, strlen(trunc));
+    kit_close(fd);
     for (int i = 0; i < 20; i++) {
         fd = dial(port);
-        send_all(fd, "GET /v1/search?q=a", 18);
-        close(fd);
+        kit_send(fd, "GET /v1/search?q=a", 18);
+        kit_close(fd);
     }
     REQUIRE(get(port, "/healthz", NULL, &r) == 0);
     CHECK(r.status == 200);
-    resp_free(&r);
+    kit_resp_free(&r);
 }
 
 /* Reads what the server sends on fd until it closes (or 3 s pass); returns the bytes read and
@@ -782,30 +623,30 @@ static void test_http_protocol(int port)
     int closed;
     /* Expect: 100-continue: the interim answer comes before the body is sent. */
     const char *body = "{\"q\":\"editor\"}";
-    int fd = dial(port);
-    REQUIRE(fd >= 0);
+    kit_conn *fd = dial(port);
+    REQUIRE(fd);
     int n = snprintf(raw, sizeof raw,
                      "POST /v1/search HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\nContent-Type: "
                      "application/json\r\nContent-Length: %zu\r\nExpect: 100-continue\r\n"
                      "Connection: close\r\n\r\n",
                      SKEY, strlen(body));
-    REQUIRE(send_all(fd, raw, (size_t)n) == 0);
-    ssize_t got = recv(fd, buf, 64, 0);
+    REQUIRE(kit_send(fd, raw, (size_t)n) == 0);
+    ssize_t got = recv(fd->fd, buf, 64, 0);
     CHECK(got >= 25 && strncmp(buf, "HTTP/1.1 100 Continue\r\n\r\n", 25) == 0);
-    REQUIRE(send_all(fd, body, strlen(body)) == 0);
-    read_until_close(fd, buf, 1 << 16, &closed);
+    REQUIRE(kit_send(fd, body, strlen(body)) == 0);
+    read_until_close(fd->fd, buf, 1 << 16, &closed);
     CHECK(strncmp(buf, "HTTP/1.1 200 ", 13) == 0 && strstr(buf, "\"hits\":[{") && closed);
-    close(fd);
+    kit_close(fd);
 
     /* HTTP/1.0 without keep-alive: answered, then closed. */
     fd = dial(port);
     n = snprintf(raw, sizeof raw, "GET /v1/search?q=editor HTTP/1.0\r\nX-Api-Key: %s\r\n\r\n",
                  SKEY);
-    REQUIRE(send_all(fd, raw, (size_t)n) == 0);
-    read_until_close(fd, buf, 1 << 16, &closed);
+    REQUIRE(kit_send(fd, raw, (size_t)n) == 0);
+    read_until_close(fd->fd, buf, 1 << 16, &closed);
     CHECK(strncmp(buf, "HTTP/1.1 200 ", 13) == 0 && strcasestr(buf, "\r\nConnection: close\r\n") &&
           closed);
-    close(fd);
+    kit_close(fd);
 
     /* HEAD: the headers of the GET, Content-Length included, no body. */
     fd = dial(port);
@@ -813,27 +654,27 @@ static void test_http_protocol(int port)
                  "HEAD /v1/items/0ad HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\nConnection: "
                  "close\r\n\r\n",
                  SKEY);
-    REQUIRE(send_all(fd, raw, (size_t)n) == 0);
-    size_t len = read_until_close(fd, buf, 1 << 16, &closed);
+    REQUIRE(kit_send(fd, raw, (size_t)n) == 0);
+    size_t len = read_until_close(fd->fd, buf, 1 << 16, &closed);
     const char *end = strstr(buf, "\r\n\r\n");
     const char *cl = strcasestr(buf, "\r\nContent-Length: ");
     CHECK(strncmp(buf, "HTTP/1.1 200 ", 13) == 0 && end && cl && atoi(cl + 18) > 0 &&
           (size_t)(end + 4 - buf) == len && closed);
-    close(fd);
+    kit_close(fd);
     /* HEAD where it is not documented: 405 naming what is allowed, still without a body. */
     fd = dial(port);
     n = snprintf(raw, sizeof raw,
                  "HEAD /v1/search?q=editor HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\nConnection: "
                  "close\r\n\r\n",
                  SKEY);
-    REQUIRE(send_all(fd, raw, (size_t)n) == 0);
-    len = read_until_close(fd, buf, 1 << 16, &closed);
+    REQUIRE(kit_send(fd, raw, (size_t)n) == 0);
+    len = read_until_close(fd->fd, buf, 1 << 16, &closed);
     end = strstr(buf, "\r\n\r\n");
     CHECK(strncmp(buf, "HTTP/1.1 405 ", 13) == 0 &&
           strcasestr(buf, "\r\nAllow: GET, POST, OPTIONS\r\n") && end &&
           (size_t)(end + 4 - buf) == len);
-    close(fd);
-    resp r;
+    kit_close(fd);
+    kit_resp r;
 
     /* Upgrade: refused, named. */
     n = snprintf(raw, sizeof raw,
@@ -842,7 +683,7 @@ static void test_http_protocol(int port)
                  SKEY);
     REQUIRE(request(port, raw, (size_t)n, &r) == 0);
     EXPECT_ERR(r, 400, "bad_request");
-    resp_free(&r);
+    kit_resp_free(&r);
 
     /* CORS: an allowed origin is echoed with Vary: Origin, a foreign one gets no CORS header. */
     n = snprintf(raw, sizeof raw,
@@ -853,31 +694,31 @@ static void test_http_protocol(int port)
     CHECK(r.status == 200 &&
           strcasestr(r.head, "\r\nAccess-Control-Allow-Origin: https://shop.example\r\n") &&
           strcasestr(r.head, "\r\nVary: Origin\r\n"));
-    resp_free(&r);
+    kit_resp_free(&r);
     n = snprintf(raw, sizeof raw,
                  "GET /v1/search?q=editor HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\nOrigin: "
                  "https://evil.example\r\n\r\n",
                  SKEY);
     REQUIRE(request(port, raw, (size_t)n, &r) == 0);
     CHECK(r.status == 200 && !strcasestr(r.head, "Access-Control-Allow-Origin"));
-    resp_free(&r);
+    kit_resp_free(&r);
 
     /* A framing error is answered and the connection closed: the request after it, on the same
      * connection, is never read. */
     fd = dial(port);
     const char *bad = "GARBAGE\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
-    REQUIRE(send_all(fd, bad, strlen(bad)) == 0);
-    read_until_close(fd, buf, 1 << 16, &closed);
+    REQUIRE(kit_send(fd, bad, strlen(bad)) == 0);
+    read_until_close(fd->fd, buf, 1 << 16, &closed);
     CHECK(strncmp(buf, "HTTP/1.1 400 ", 13) == 0 && strstr(buf, "\"bad_request\"") && closed &&
           !strstr(buf + 13, "HTTP/1.1 200"));
-    close(fd);
+    kit_close(fd);
     free(buf);
 }
 
 static void test_pipelining_and_cors(int port)
 {
-    int fd = dial(port);
-    REQUIRE(fd >= 0);
+    kit_conn *fd = dial(port);
+    REQUIRE(fd);
     char raw[2048];
     int n = snprintf(raw, sizeof raw,
                      "GET /v1/search?q=vim HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\n"
@@ -888,19 +729,18 @@ static void test_pipelining_and_cors(int port)
                      "GET /v1/items/nope HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n"
                      "X-Request-Id: pipe-3\r\n\r\n",
                      SKEY, SKEY, SKEY);
-    REQUIRE(send_all(fd, raw, (size_t)n) == 0);
-    rbuf *rb = calloc(1, sizeof *rb);
-    resp r;
+    REQUIRE(kit_send(fd, raw, (size_t)n) == 0);
+    kit_resp r;
     int want[] = {200, 200, 404};
     for (int i = 0; i < 3; i++) {
-        REQUIRE(read_resp(fd, rb, &r) == 0);
+        REQUIRE(kit_read(fd, &r) == 0);
         CHECK(r.status == want[i]);
         char rid[32];
         snprintf(rid, sizeof rid, "X-Request-Id: pipe-%d", i + 1);
         CHECK(strstr(r.head, rid));
-        resp_free(&r);
+        kit_resp_free(&r);
     }
-    close(fd);
+    kit_close(fd);
 
     /* CORS: an allowed origin is echoed; preflight answers 204; others get nothing. */
     n = snprintf(raw, sizeof raw,
@@ -909,77 +749,74 @@ static void test_pipelining_and_cors(int port)
                  SKEY);
     REQUIRE(request(port, raw, (size_t)n, &r) == 0);
     CHECK(r.status == 200 && strstr(r.head, "Access-Control-Allow-Origin: https://shop.example"));
-    resp_free(&r);
+    kit_resp_free(&r);
     const char *pre = "OPTIONS /v1/search HTTP/1.1\r\nHost: t\r\nOrigin: https://shop.example\r\n"
                       "Access-Control-Request-Method: POST\r\n\r\n";
     REQUIRE(request(port, pre, strlen(pre), &r) == 0);
     CHECK(r.status == 204 && strstr(r.head, "Access-Control-Allow-Methods: GET, POST") &&
           strstr(r.head, "X-Api-Key"));
-    resp_free(&r);
+    kit_resp_free(&r);
     n = snprintf(raw, sizeof raw,
                  "GET /v1/search?q=vim HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\nOrigin: "
                  "https://evil.example\r\n\r\n",
                  SKEY);
     REQUIRE(request(port, raw, (size_t)n, &r) == 0);
     CHECK(r.status == 200 && !strstr(r.head, "Access-Control-Allow-Origin"));
-    resp_free(&r);
-    free(rb);
+    kit_resp_free(&r);
 }
 
 static void test_timeouts_and_cap(int port)
 {
     /* Slowloris: a request that does not complete in time gets 408 and the connection ends. */
-    int fd = dial(port);
-    send_all(fd, "GET /healthz HTTP/1.1\r\nHo", 25);
-    rbuf *rb = calloc(1, sizeof *rb);
-    resp r;
-    REQUIRE(read_resp(fd, rb, &r) == 0);
+    kit_conn *fd = dial(port);
+    kit_send(fd, "GET /healthz HTTP/1.1\r\nHo", 25);
+    kit_resp r;
+    REQUIRE(kit_read(fd, &r) == 0);
     EXPECT_ERR(r, 408, "request_timeout");
-    resp_free(&r);
+    kit_resp_free(&r);
     char c;
-    CHECK(recv(fd, &c, 1, 0) == 0);
-    close(fd);
+    CHECK(recv(fd->fd, &c, 1, 0) == 0);
+    kit_close(fd);
     /* An idle keep-alive connection is closed. */
     fd = dial(port);
-    CHECK(recv(fd, &c, 1, 0) == 0);
-    close(fd);
+    CHECK(recv(fd->fd, &c, 1, 0) == 0);
+    kit_close(fd);
     /* Past max_connections (40) a connection gets 503. First the connections above must be
      * gone (a closed connection lingers until the server has read the peer's FIN): a kept-alive
      * connection asks /metrics until it is the only one open, then 44 more are opened. */
-    int mfd = dial(port);
+    kit_conn *mfd = dial(port);
     char mreq[256];
     int mn = snprintf(mreq, sizeof mreq,
                       "GET /metrics HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\n\r\n", AKEY);
     int alone = 0;
-    rb->len = 0;
     for (int i = 0; i < 50 && !alone; i++) {
-        REQUIRE(send_all(mfd, mreq, (size_t)mn) == 0 && read_resp(mfd, rb, &r) == 0);
+        REQUIRE(kit_send(mfd, mreq, (size_t)mn) == 0 && kit_read(mfd, &r) == 0);
         alone = strstr(r.body, "souk_http_open_connections 1\n") != NULL;
-        resp_free(&r);
+        kit_resp_free(&r);
         if (!alone)
             usleep(100000);
     }
     CHECK(alone);
-    int fds[44], over = 0;
+    kit_conn *fds[44];
+    int over = 0;
     for (int i = 0; i < 44; i++)
         fds[i] = dial(port);
     for (int i = 0; i < 44; i++) {
         struct timeval tv = {0, 300000};
-        setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        rb->len = 0;
-        if (read_resp(fds[i], rb, &r) == 0) {
+        setsockopt(fds[i]->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        if (kit_read(fds[i], &r) == 0) {
             char cb[64];
-            over += r.status == 503 && strcmp(err_code(&r, cb, sizeof cb), "over_capacity") == 0;
-            resp_free(&r);
+            over +=
+                r.status == 503 && strcmp(kit_err_code(&r, cb, sizeof cb), "over_capacity") == 0;
+            kit_resp_free(&r);
         }
     }
     if (over != 5)
         fprintf(stderr, "  connection cap: %d of 45 refused\n", over);
     CHECK(over == 5);
     for (int i = 0; i < 44; i++)
-        close(fds[i]);
-    close(mfd);
-    free(rb);
+        kit_close(fds[i]);
+    kit_close(mfd);
     usleep(100000);
 }
 
@@ -1016,14 +853,14 @@ static void test_concurrency_and_commit(int port)
     CHECK(index_record("{\"op\":\"upsert\",\"id\":\"zqx-probe\",\"title\":\"zqxcommitprobe "
                        "packaging tool\",\"description\":\"added while the server answers\"}") ==
           0);
-    resp r;
+    kit_resp r;
     REQUIRE(get(port, "/v1/search?q=zqxcommitprobe", SKEY, &r) == 0);
     CHECK(r.status == 200 && strstr(r.body, "\"id\":\"zqx-probe\"") &&
           strstr(r.body, "\"total\":1,"));
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(get(port, "/v1/items/zqx-probe", SKEY, &r) == 0);
     CHECK(r.status == 200);
-    resp_free(&r);
+    kit_resp_free(&r);
     usleep(200000);
     atomic_store(&stop, 1);
     int ok = 0;
@@ -1070,7 +907,7 @@ static void test_highlight_runs(int port)
         char target[512];
         snprintf(target, sizeof target,
                  "/v1/search?q=%s&highlight=true&filter=section%%3Dutils&per_page=50", cases[i].q);
-        resp r;
+        kit_resp r;
         REQUIRE(get(port, target, SKEY, &r) == 0);
         CHECK(r.status == 200);
         cJSON *j = cJSON_Parse(r.body ? r.body : "");
@@ -1090,13 +927,13 @@ static void test_highlight_runs(int port)
         CHECK(ok);
         free(hl);
         cJSON_Delete(j);
-        resp_free(&r);
+        kit_resp_free(&r);
     }
 }
 
 static void test_warmer(int port)
 {
-    resp r;
+    kit_resp r;
     unsigned long long gen = 0, cols = 0, typo = 0;
     /* Let the warmer catch up with the commit of the test before (its counts settle). */
     for (int i = 0, same = 0; i < 100 && same < 4; i++) {
@@ -1105,7 +942,7 @@ static void test_warmer(int port)
         unsigned long long g = metric(r.body, "\nsouk_index_generation "),
                            c = metric(r.body, "souk_cache_builds_total{cache=\"columns\"} "),
                            t = metric(r.body, "souk_cache_builds_total{cache=\"typo\"} ");
-        resp_free(&r);
+        kit_resp_free(&r);
         same = g == gen && c == cols && t == typo ? same + 1 : 0;
         gen = g;
         cols = c;
@@ -1121,7 +958,7 @@ static void test_warmer(int port)
         g2 = metric(r.body, "\nsouk_index_generation ");
         c2 = metric(r.body, "souk_cache_builds_total{cache=\"columns\"} ");
         t2 = metric(r.body, "souk_cache_builds_total{cache=\"typo\"} ");
-        resp_free(&r);
+        kit_resp_free(&r);
     }
     if (!(g2 == gen + 1 && c2 == cols + 1 && t2 == typo + 1))
         fprintf(
@@ -1138,27 +975,27 @@ static void test_warmer(int port)
         CHECK(r.status == 200);
         if (i == 2)
             CHECK(strstr(r.body, "\"id\":\"zqx-warm\""));
-        resp_free(&r);
+        kit_resp_free(&r);
     }
     REQUIRE(get(port, "/metrics", AKEY, &r) == 0);
     CHECK(metric(r.body, "souk_cache_builds_total{cache=\"columns\"} ") == c2);
     CHECK(metric(r.body, "souk_cache_builds_total{cache=\"typo\"} ") == t2);
-    resp_free(&r);
+    kit_resp_free(&r);
 }
 
-static void test_reload(server *s)
+static void test_reload(kit_server *s)
 {
     const char *newkey = "rotated-search-key-89";
-    resp r;
+    kit_resp r;
     write_config(newkey, NULL);
     kill(s->pid, SIGHUP);
     usleep(300000);
     REQUIRE(get(s->port, "/v1/search?q=vim", newkey, &r) == 0);
     CHECK(r.status == 200);
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(get(s->port, "/v1/search?q=vim", SKEY, &r) == 0);
     EXPECT_ERR(r, 401, "invalid_credentials");
-    resp_free(&r);
+    kit_resp_free(&r);
     /* A broken file is refused and the running configuration stays. */
     FILE *f = fopen(cfg_path, "w");
     fputs("{\"search_keys\":[\"sha256:zz\"]}", f);
@@ -1167,10 +1004,10 @@ static void test_reload(server *s)
     usleep(300000);
     REQUIRE(get(s->port, "/v1/search?q=vim", newkey, &r) == 0);
     CHECK(r.status == 200);
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(get(s->port, "/metrics", AKEY, &r) == 0);
     CHECK(strstr(r.body, "souk_config_reloads_total 1\n"));
-    resp_free(&r);
+    kit_resp_free(&r);
     /* A config with a broken synonym group is refused too. */
     f = fopen(cfg_path, "w");
     fputs("{\"synonyms\":[[\"lonely\"]]}", f);
@@ -1179,11 +1016,11 @@ static void test_reload(server *s)
     usleep(300000);
     REQUIRE(get(s->port, "/v1/search?q=vim", newkey, &r) == 0);
     CHECK(r.status == 200);
-    resp_free(&r);
+    kit_resp_free(&r);
     /* Synonyms and stop words change live with a reload. */
     REQUIRE(get(s->port, "/v1/search?q=zqxsynonym", AKEY, &r) == 0);
     CHECK(r.status == 200 && strstr(r.body, "\"total\":0,"));
-    resp_free(&r);
+    kit_resp_free(&r);
     write_config(SKEY, NULL);
     f = fopen(cfg_path, "r+");
     REQUIRE(f);
@@ -1196,7 +1033,7 @@ static void test_reload(server *s)
     usleep(300000);
     REQUIRE(get(s->port, "/v1/search?q=zqxsynonym", SKEY, &r) == 0);
     CHECK(r.status == 200 && !strstr(r.body, "\"total\":0,") && strcasestr(r.body, "editor"));
-    resp_free(&r);
+    kit_resp_free(&r);
     /* A ranking profile from the config: its sort and typo tolerance apply, and a request's
      * own sort wins over the profile's. */
     REQUIRE(get(s->port, "/v1/search?q=edtor&profile=biggest&per_page=5", SKEY, &r) == 0);
@@ -1217,7 +1054,7 @@ static void test_reload(server *s)
         CHECK(sorted && n == 5);
         cJSON_Delete(j);
     }
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(get(s->port, "/v1/search?q=edtor&profile=biggest&sort=installed_size_kb:asc&per_page=5",
                 SKEY, &r) == 0);
     {
@@ -1235,16 +1072,16 @@ static void test_reload(server *s)
         CHECK(r.status == 200 && sorted);
         cJSON_Delete(j);
     }
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(get(s->port, "/v1/search?q=vim&profile=nosuch", SKEY, &r) == 0);
     EXPECT_ERR(r, 400, "invalid_parameter");
-    resp_free(&r);
+    kit_resp_free(&r);
     write_config(SKEY, NULL);
     kill(s->pid, SIGHUP);
     usleep(300000);
     REQUIRE(get(s->port, "/v1/search?q=zqxsynonym", SKEY, &r) == 0);
     CHECK(r.status == 200 && strstr(r.body, "\"total\":0,"));
-    resp_free(&r);
+    kit_resp_free(&r);
 }
 
 static void test_access_log(void)
@@ -1263,7 +1100,7 @@ static void test_access_log(void)
     CHECK(lines > 50 && search > 5);
 }
 
-static void test_graceful_shutdown(server *s)
+static void test_graceful_shutdown(kit_server *s)
 {
     atomic_int stop = 0;
     load l[4];
@@ -1274,34 +1111,32 @@ static void test_graceful_shutdown(server *s)
         pthread_create(&th[i], NULL, load_main, &l[i]);
     }
     /* A request already sent when SIGTERM arrives still gets its whole answer. */
-    int fd = dial(s->port);
+    kit_conn *fd = dial(s->port);
     char raw[512];
     int n = snprintf(raw, sizeof raw,
                      "GET /v1/search?q=library&per_page=50&explain=true HTTP/1.1\r\nHost: t\r\n"
                      "X-Api-Key: %s\r\n\r\n",
                      SKEY);
     /* A health check half sent before SIGTERM and finished after it fails (503). */
-    int hfd = dial(s->port);
-    send_all(hfd, "GET /healthz HTTP/1.1\r\n", 23);
+    kit_conn *hfd = dial(s->port);
+    kit_send(hfd, "GET /healthz HTTP/1.1\r\n", 23);
     usleep(200000);
-    send_all(fd, raw, (size_t)n);
+    kit_send(fd, raw, (size_t)n);
     kill(s->pid, SIGTERM);
-    rbuf *rb = calloc(1, sizeof *rb);
-    resp r;
-    int got = read_resp(fd, rb, &r);
+    kit_resp r;
+    int got = kit_read(fd, &r);
     CHECK(got == 0 && r.status == 200);
     if (got != 0 || r.status != 200)
         fprintf(stderr, "  in-flight request at SIGTERM: %s %d\n", got ? "no answer" : "status",
                 got ? 0 : r.status);
-    resp_free(&r);
-    close(fd);
+    kit_resp_free(&r);
+    kit_close(fd);
     usleep(100000);
-    send_all(hfd, "Host: t\r\n\r\n", 11);
-    rb->len = 0;
-    REQUIRE(read_resp(hfd, rb, &r) == 0);
+    kit_send(hfd, "Host: t\r\n\r\n", 11);
+    REQUIRE(kit_read(hfd, &r) == 0);
     EXPECT_ERR(r, 503, "shutting_down");
-    resp_free(&r);
-    close(hfd);
+    kit_resp_free(&r);
+    kit_close(hfd);
     int status = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1317,33 +1152,32 @@ static void test_graceful_shutdown(server *s)
         CHECK(l[i].broken == 0);
     }
     CHECK(ok > 0);
-    free(rb);
 }
 
 static void test_queue_mode(void)
 {
-    server s;
+    kit_server s;
     write_config(SKEY, NULL);
     start_server(&s, "queue", 0);
     char want[10][128], got[10][128];
     int nw = engine_ids("text editor", 0, 10, want);
-    resp r;
+    kit_resp r;
     REQUIRE(get(s.port, "/v1/search?q=text+editor", SKEY, &r) == 0);
     CHECK(r.status == 200 && hit_ids(&r, got, 10, NULL) == nw);
     for (int i = 0; i < nw; i++)
         CHECK(strcmp(want[i], got[i]) == 0);
-    resp_free(&r);
+    kit_resp_free(&r);
     test_pipelining_and_cors(s.port);
     /* A peer that leaves while its request runs on the pool. */
     for (int i = 0; i < 20; i++) {
-        int fd = dial(s.port);
+        kit_conn *fd = dial(s.port);
         char raw[256];
         int n = snprintf(raw, sizeof raw,
                          "GET /v1/search?q=library&per_page=50 HTTP/1.1\r\nHost: t\r\n"
                          "X-Api-Key: %s\r\n\r\n",
                          SKEY);
-        send_all(fd, raw, (size_t)n);
-        close(fd);
+        kit_send(fd, raw, (size_t)n);
+        kit_close(fd);
     }
     CHECK(stop_server(&s) == 0);
 
@@ -1373,7 +1207,7 @@ static void test_queue_mode(void)
     CHECK(overloaded == other); /* every refusal is a 429 "overloaded" with Retry-After */
     REQUIRE(get(s.port, "/metrics", AKEY, &r) == 0);
     CHECK(strstr(r.body, "souk_http_requests_total{endpoint=\"other\",status=\"429\"}"));
-    resp_free(&r);
+    kit_resp_free(&r);
     CHECK(stop_server(&s) == 0);
 }
 
@@ -1479,12 +1313,12 @@ static void test_snapshots(void)
     /* An idle server in queue mode, after one request. */
     memcpy(saved, data_dir, sizeof saved);
     snprintf(data_dir, sizeof data_dir, "%s", copy[1]);
-    server s;
+    kit_server s;
     start_server(&s, "queue", 0);
-    resp r;
+    kit_resp r;
     REQUIRE(get(s.port, "/v1/search?q=editor", SKEY, &r) == 0);
     CHECK(r.status == 200);
-    resp_free(&r);
+    kit_resp_free(&r);
     long long idle = update_commits(copy[1], records, nrec, commits);
     int held = readers_left(copy[1]);
     CHECK(held == 0);
@@ -1564,9 +1398,9 @@ static void test_procurement(void)
              "'%s' --quiet >/dev/null 2>&1",
              SOUK_BIN_DIR, data_dir, SOUK_SOURCE_DIR, src);
     REQUIRE(system(cmd) == 0);
-    server s;
+    kit_server s;
     start_server(&s, "queue", 0);
-    resp r;
+    kit_resp r;
     char ids[8][128];
 
     /* Ids with a slash and a space, escaped or with the slash as it is. */
@@ -1574,7 +1408,7 @@ static void test_procurement(void)
     for (int i = 0; i < 2; i++) {
         REQUIRE(get(s.port, items[i], SKEY, &r) == 0);
         CHECK(r.status == 200 && strstr(r.body, "\"id\":\"acme/bolt m8\""));
-        resp_free(&r);
+        kit_resp_free(&r);
     }
 
     /* A category path matches itself and every level below it, nothing beside it. */
@@ -1596,7 +1430,7 @@ static void test_procurement(void)
         if (n != paths[i].n)
             fprintf(stderr, "  filter %s: %d hits, want %d\n", paths[i].filter, n, paths[i].n);
         CHECK(n == paths[i].n);
-        resp_free(&r);
+        kit_resp_free(&r);
     }
 
     /* Part numbers as buyers type them: the item that carries the code comes first. */
@@ -1617,7 +1451,7 @@ static void test_procurement(void)
             fprintf(stderr, "  q=%s: %d hits, first %s, want %s\n", codes[i].q, n,
                     n > 0 ? ids[0] : "-", codes[i].first);
         CHECK(ok);
-        resp_free(&r);
+        kit_resp_free(&r);
     }
     /* A code typed as one word ("M8x40") is not added a second time as the catalog word its
      * join is: its term is counted once in the score. */
@@ -1632,7 +1466,7 @@ static void test_procurement(void)
         if (count != 1)
             fprintf(stderr, "  q=%s: m8x40 %d times in the explanation\n", once[i], count);
         CHECK(r.status == 200 && count == 1);
-        resp_free(&r);
+        kit_resp_free(&r);
     }
     CHECK(stop_server(&s) == 0);
     memcpy(data_dir, saved, sizeof saved);
@@ -1670,15 +1504,15 @@ static void test_development_mode(void)
     snprintf(args, sizeof args, "--config '%s' --development", cfg_path);
     CHECK(server_refuses(args, msg, sizeof msg) == 2);
 
-    server s;
-    resp r;
+    kit_server s;
+    kit_resp r;
     start_server(&s, "queue", 2); /* --development */
     REQUIRE(get(s.port, "/v1/search?q=editor", NULL, &r) == 0);
     CHECK(r.status == 200);
-    resp_free(&r);
+    kit_resp_free(&r);
     REQUIRE(get(s.port, "/metrics", NULL, &r) == 0);
     CHECK(r.status == 200);
-    resp_free(&r);
+    kit_resp_free(&r);
     CHECK(stop_server(&s) == 0);
 
     f = fopen(cfg_path, "w");
@@ -1688,7 +1522,7 @@ static void test_development_mode(void)
     start_server(&s, "queue", 0);
     REQUIRE(get(s.port, "/v1/search?q=editor", NULL, &r) == 0);
     CHECK(r.status == 200);
-    resp_free(&r);
+    kit_resp_free(&r);
     CHECK(stop_server(&s) == 0);
 
     /* A server with keys reloaded to a file that lost them keeps its keys. */
@@ -1702,7 +1536,7 @@ static void test_development_mode(void)
     usleep(300000);
     REQUIRE(get(s.port, "/v1/search?q=editor", NULL, &r) == 0);
     EXPECT_ERR(r, 401, "missing_credentials");
-    resp_free(&r);
+    kit_resp_free(&r);
     CHECK(stop_server(&s) == 0);
     write_config(SKEY, NULL);
 }
@@ -1718,14 +1552,10 @@ int main(void)
     snprintf(cfg_path, sizeof cfg_path, "%s/server.json", dir);
     snprintf(log_path, sizeof log_path, "%s/access.log", dir);
     char cmd[8192];
-    snprintf(cmd, sizeof cmd,
-             "xz -dc '%s' | head -n 8000 | '%s/souk-index' --data '%s' --schema "
-             "'%s/indexer/schemas/debian-packages.json' catalog - >/dev/null",
-             src, SOUK_BIN_DIR, data_dir, SOUK_SOURCE_DIR);
-    REQUIRE(system(cmd) == 0);
+    REQUIRE(kit_debian_index(data_dir, 8000, "") == 0);
     write_config(SKEY, NULL);
 
-    server s;
+    kit_server s;
     start_server(&s, "reuseport", 1);
     test_endpoints(s.port);
     test_bad_input(s.port);

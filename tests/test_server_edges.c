@@ -19,14 +19,17 @@
  *     `index_unavailable` with `Retry-After`, `/v1/search` and `/v1/items/{id}` 500 `internal`,
  *     each in the documented error shape; once the record is repaired the same server answers
  *     200 again. No fault injection: the server's code is the production code. */
-#include "http_kit.h"
-
+#include "check.h"
+#include "kit/fixture.h"
+#include "kit/http.h"
 #include "souk/souk.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <lmdb.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 static char dir[] = "/tmp/souk-test-edges-XXXXXX";
@@ -715,11 +718,7 @@ int main(void)
     snprintf(skey_hash, sizeof skey_hash, "%s", kit_hash_key(SKEY));
     snprintf(akey_hash, sizeof akey_hash, "%s", kit_hash_key(AKEY));
     char cmd[8192];
-    snprintf(cmd, sizeof cmd,
-             "xz -dc '%s' | head -n 2000 | '%s/souk-index' --data '%s' --schema "
-             "'%s/indexer/schemas/debian-packages.json' catalog --quiet - >/dev/null",
-             src, SOUK_BIN_DIR, data_dir, SOUK_SOURCE_DIR);
-    REQUIRE(system(cmd) == 0);
+    REQUIRE(kit_debian_index(data_dir, 2000, "--quiet") == 0);
 
     test_start_errors();
 

@@ -12,7 +12,8 @@
  * those documents nor becomes a suggestion, while the same index with "typo": true on "model"
  * finds them; exact search on the model field still works. */
 #include "check.h"
-#include "misspellings.h"
+#include "kit/fixture.h"
+#include "kit/misspellings.h"
 #include "souk/index.h"
 #include "souk/search.h"
 #include "souk/souk.h"
@@ -123,11 +124,7 @@ static void test_suggestions(const char *src, const char *dir, cJSON *dict)
 {
     char cmd[8192], data[512], err[512];
     snprintf(data, sizeof data, "%s/spell", dir);
-    snprintf(cmd, sizeof cmd,
-             "xz -dc '%s' | head -n 20000 | '%s/souk-index' --data '%s' --schema "
-             "'%s/indexer/schemas/debian-packages.json' catalog - >/dev/null",
-             src, SOUK_BIN_DIR, data, SOUK_SOURCE_DIR);
-    run(cmd);
+    REQUIRE(kit_debian_index(data, 20000, "") == 0);
     souk_index *ix;
     souk_searcher *s;
     REQUIRE(souk_index_open(data, NULL, SOUK_INDEX_RDONLY, &ix, err, sizeof err) == 0);

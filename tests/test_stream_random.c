@@ -5,9 +5,9 @@
  * three parts to the same file, and runs souk-index after each part (so later parts resume and
  * meet a non-empty index), with a batch size drawn per run from 1 to "everything in one batch"
  * and sometimes without analysis threads. The result must pass the full check (`souk-index
- * check`'s) and equal, digest for digest (tests/digest.h: documents, stored fields, lengths, terms,
- * wdfs, positions), a fresh index built from the surviving version of each id. Large cases put more
- * than 1,024 new documents in one batch, the path that writes store records ahead of the
+ * check`'s) and equal, digest for digest (tests/kit/digest.h: documents, stored fields, lengths,
+ * terms, wdfs, positions), a fresh index built from the surviving version of each id. Large cases
+ * put more than 1,024 new documents in one batch, the path that writes store records ahead of the
  * commit (docs/index-format.md), into an empty and into a non-empty index.
  *
  * Seeds: a fixed list (every CI run), then SOUK_RANDOM_CASES more (default 0) from
@@ -15,7 +15,7 @@
  * keeps its directory. Issue 17: on 4d59f7c a delete of a new id, another new id, then the
  * first id again, in one batch, failed every commit with MDB_KEYEXIST. */
 #include "check.h"
-#include "digest.h"
+#include "kit/digest.h"
 
 #include <inttypes.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* test_synonyms.c: synonyms and stop words through the real souk-server (issue 16, item 3),
- * over HTTP on an index of the first 3,000 records of the Debian catalog plus four shop items:
+ * over HTTP on an index of the first 3,000 records of the Debian catalog plus four stream items:
  *
  *   zqx-ssd         "Zqxacme SSD 1TB"                  zqx-tv          "Zqxview TV 55 inch"
  *   zqx-soliddrive  "Zqxbolt solid state drive 2TB"    zqx-television  "Zqxpix television 42 inch"
@@ -16,118 +16,25 @@
  *
  * SOUK_TEST_SERVER names another souk-server binary (to show that an older build fails). */
 #include "check.h"
+#include "kit/fixture.h"
+#include "kit/http.h"
 #include "souk/souk.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 
 static char dir[] = "/tmp/souk-test-synonyms-XXXXXX";
 static char data_dir[512], cfg_path[512];
 static const char *server_bin = SOUK_BIN_DIR "/souk-server";
 
-/* ------------------------------------------------------------------ a tiny HTTP client */
-
-static int dial(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* GET target (Connection: close); returns the status, -1 without a complete answer. *body
- * (malloc'd) gets the response body. */
-static int http_get(int port, const char *target, char **body)
-{
-    *body = NULL;
-    int fd = dial(port);
-    if (fd < 0)
-        return -1;
-    char raw[4096];
-    int n = snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-                     target);
-    REQUIRE(n > 0 && (size_t)n < sizeof raw);
-    if (send(fd, raw, (size_t)n, MSG_NOSIGNAL) != n) {
-        close(fd);
-        return -1;
-    }
-    size_t cap = 1 << 16, len = 0;
-    char *b = malloc(cap);
-    REQUIRE(b);
-    for (;;) {
-        if (len + 1 == cap) {
-            b = realloc(b, cap *= 2);
-            REQUIRE(b);
-        }
-        ssize_t r = recv(fd, b + len, cap - len - 1, 0);
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-    }
-    close(fd);
-    b[len] = 0;
-    int status = -1;
-    const char *sep = strstr(b, "\r\n\r\n");
-    if (sscanf(b, "HTTP/1.1 %d", &status) != 1 || !sep)
-        status = -1;
-    *body = sep ? strdup(sep + 4) : NULL;
-    free(b);
-    return status;
-}
-
 /* ------------------------------------------------------------------ the server process */
 
-typedef struct server {
-    pid_t pid;
-    int port;
-} server;
-
-static void start_server(server *s)
+static void start_server(kit_server *s)
 {
-    int pfd[2];
-    REQUIRE(pipe(pfd) == 0);
-    s->pid = fork();
-    REQUIRE(s->pid >= 0);
-    if (s->pid == 0) {
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        execl(server_bin, "souk-server", "--data", data_dir, "--listen", "127.0.0.1:0", "--config",
-              cfg_path, "--threads", "2", (char *)NULL);
-        _exit(127);
-    }
-    close(pfd[1]);
-    FILE *f = fdopen(pfd[0], "r");
-    char line[512] = "";
-    REQUIRE(fgets(line, sizeof line, f));
-    const char *p = strstr(line, "127.0.0.1:");
-    REQUIRE(p);
-    s->port = atoi(p + 10);
-    REQUIRE(s->port > 0);
-    fclose(f);
-}
-
-static void stop_server(server *s)
-{
-    kill(s->pid, SIGTERM);
-    int status = 0;
-    REQUIRE(waitpid(s->pid, &status, 0) == s->pid);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    kit_start_bin(
+        s, server_bin,
+        (const char *[]){"--data", data_dir, "--config", cfg_path, "--threads", "2", NULL});
 }
 
 /* No keys: development mode (said explicitly). extra: more members, or NULL. */
@@ -163,7 +70,9 @@ static void search(int port, const char *q, const char *params, result *r)
     snprintf(target, sizeof target, "/v1/search?q=%s&per_page=50%s%s", q, params[0] ? "&" : "",
              params);
     memset(r, 0, sizeof *r);
-    r->status = http_get(port, target, &r->body);
+    kit_resp resp;
+    r->status = kit_get_close(port, target, NULL, 10000, &resp);
+    r->body = resp.body;
     cJSON *j = cJSON_Parse(r->body ? r->body : "");
     const cJSON *t = cJSON_GetObjectItem(j, "total"), *h;
     r->total = cJSON_IsNumber(t) ? t->valueint : -1;
@@ -276,7 +185,7 @@ static void test_word_to_multiword(int port)
             expect(port, "2tb+ssd", ops[i], L("zqx-soliddrive"), L("zqx-ssd"));
     }
     expect(port, "section:zqxshop+ssd", "operator=and", L("zqx-ssd", "zqx-soliddrive"), NULL);
-    /* The whole match set: the two SSD items of the shop, through either expression. */
+    /* The whole match set: the two SSD items of the stream, through either expression. */
     result a, b;
     search(port, "ssd", "filter=section+%3D+zqxshop", &a);
     search(port, "solid+state+drive", "filter=section+%3D+zqxshop&operator=and", &b);
@@ -392,9 +301,11 @@ int main(void)
     REQUIRE(mkdtemp(dir));
     snprintf(data_dir, sizeof data_dir, "%s/index", dir);
     snprintf(cfg_path, sizeof cfg_path, "%s/server.json", dir);
-    char shop[600], cmd[8192];
-    snprintf(shop, sizeof shop, "%s/shop.ndjson", dir);
-    FILE *f = fopen(shop, "w");
+    char stream[600], cmd[8192];
+    /* One stream: the first 3,000 records, then the stream items. */
+    snprintf(stream, sizeof stream, "%s/records.ndjson", dir);
+    REQUIRE(kit_debian_records(stream, 3000) == 0);
+    FILE *f = fopen(stream, "a");
     REQUIRE(f);
     fputs("{\"id\":\"zqx-ssd\",\"title\":\"Zqxacme SSD 1TB\",\"description\":\"Portable SSD, "
           "1TB, USB-C.\",\"section\":\"zqxshop\"}\n"
@@ -407,20 +318,20 @@ int main(void)
           f);
     fclose(f);
     snprintf(cmd, sizeof cmd,
-             "(xz -dc '%s' | head -n 3000; cat '%s') | '%s/souk-index' --data '%s' --schema "
-             "'%s/indexer/schemas/debian-packages.json' catalog - >/dev/null",
-             src, shop, SOUK_BIN_DIR, data_dir, SOUK_SOURCE_DIR);
+             "'%s/souk-index' --data '%s' --schema '%s/indexer/schemas/debian-packages.json' "
+             "catalog - < '%s' >/dev/null",
+             SOUK_BIN_DIR, data_dir, SOUK_SOURCE_DIR, stream);
     REQUIRE(system(cmd) == 0);
 
     write_config(NULL);
-    server s;
+    kit_server s;
     start_server(&s);
     /* The premise: without the groups, AND does not cross from one expression to the other. */
     expect(s.port, "solid+state+drive", "operator=and", L("zqx-soliddrive"), L("zqx-ssd"));
     expect(s.port, "ssd", "", L("zqx-ssd"), L("zqx-soliddrive"));
     /* The groups and stop words arrive with a reload. */
     write_config(LEXICON);
-    kill(s.pid, SIGHUP);
+    kit_reload(&s);
     for (int i = 0; i < 100; i++) {
         result r;
         search(s.port, "ssd", "", &r);
@@ -442,7 +353,7 @@ int main(void)
      * solid, state, drive), over a budget of 3. */
     write_config(
         "\"synonyms\":[[\"ssd\",\"solid state drive\"]],\"limits\":{\"max_query_terms\":3}");
-    kill(s.pid, SIGHUP);
+    kit_reload(&s);
     usleep(300000);
     result r;
     search(s.port, "ssd", "", &r);
@@ -454,7 +365,7 @@ int main(void)
     search(s.port, "drive", "", &r);
     CHECK(r.status == 200 && r.n > 0);
     free(r.body);
-    stop_server(&s);
+    CHECK(kit_stop(&s) == 0);
 
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);

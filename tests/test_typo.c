@@ -6,7 +6,8 @@
  * must find what the correct word finds; exact matches must still rank first; words in phrases and
  * keyword filters (codes, part numbers) must never be fuzzy-matched. */
 #include "check.h"
-#include "misspellings.h"
+#include "kit/fixture.h"
+#include "kit/misspellings.h"
 #include "souk/highlight.h"
 #include "souk/index.h"
 #include "souk/lexicon.h"
@@ -48,11 +49,7 @@ int main(void)
     REQUIRE(mkdtemp(dir));
     char cmd[8192], data[512], err[512];
     snprintf(data, sizeof data, "%s/index", dir);
-    snprintf(cmd, sizeof cmd,
-             "xz -dc '%s' | head -n 20000 | '%s/souk-index' --data '%s' --schema "
-             "'%s/indexer/schemas/debian-packages.json' catalog - >/dev/null",
-             src, SOUK_BIN_DIR, data, SOUK_SOURCE_DIR);
-    REQUIRE(system(cmd) == 0);
+    REQUIRE(kit_debian_index(data, 20000, "") == 0);
     souk_index *ix;
     souk_searcher *s;
     REQUIRE(souk_index_open(data, NULL, SOUK_INDEX_RDONLY, &ix, err, sizeof err) == 0);

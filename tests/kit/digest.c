@@ -1,26 +1,12 @@
-/* digest.h: a logical digest of an index for equivalence tests. Two indexes with the same
- * documents (by external id), stored fields, lengths, terms, wdfs and positions, and the same
- * dictionary statistics have the same digest, whatever their docids or block boundaries. The
- * digest is a sum of per-item hashes, so it does not depend on order. */
-#ifndef SOUK_TEST_DIGEST_H
-#define SOUK_TEST_DIGEST_H
+/* digest.c (test kit): the logical index digest of digest.h, computed through the public reader
+ * API, and the consistency check of an index directory. */
+#include "digest.h"
 
-#include "souk/index.h"
-#include "souk/souk.h"
-
-#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-typedef struct digest {
-    uint64_t sum, xsum;
-    uint64_t docs, terms, postings, positions;
-    uint64_t total_len;
-    /* docid -> external id hash, filled from the document store */
-    uint64_t *idhash;
-    uint64_t nids;
-} digest;
-
-static uint64_t dg_mix(uint64_t h, const void *p, size_t n)
+uint64_t dg_mix(uint64_t h, const void *p, size_t n)
 {
     const uint8_t *s = p;
     for (size_t i = 0; i < n; i++) {
@@ -93,8 +79,7 @@ static int dg_term(void *ctx, const char *term, size_t len, const souk_term_info
     return 0;
 }
 
-/* Computes the digest of the index in dir (opened read-only). Returns 0 on success. */
-static int index_digest(const char *dir, digest *d)
+int index_digest(const char *dir, digest *d)
 {
     char err[512];
     souk_index *ix;
@@ -124,8 +109,7 @@ static int index_digest(const char *dir, digest *d)
     return rc;
 }
 
-/* Runs the full consistency check on the index in dir; returns 0 when it passes. */
-static int index_check_dir(const char *dir)
+int index_check_dir(const char *dir)
 {
     char err[512];
     souk_index *ix;
@@ -145,5 +129,3 @@ static int index_check_dir(const char *dir)
     souk_index_close(ix);
     return rc;
 }
-
-#endif

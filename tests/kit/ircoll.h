@@ -23,8 +23,8 @@
  *   - A field marker repeated inside a record (Cranfield documents 240, 576, 578) does not
  *     start a new field: its lines continue the current one.
  *   - A record with no field at all (the ".I 0" that ends CACM's query.text) is dropped. */
-#ifndef SOUK_BENCH_IRCOLL_H
-#define SOUK_BENCH_IRCOLL_H
+#ifndef SOUK_KIT_IRCOLL_H
+#define SOUK_KIT_IRCOLL_H
 
 #include "souk/eval.h"
 

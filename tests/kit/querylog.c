@@ -1,8 +1,5 @@
-/* querylog.h: the real query logs of the shared data (WANDS, Best Buy, MS MARCO) read into a list
- * of query texts, for the tests that compare Souk's rankings with Xapian's (test_oracle,
- * test_ingest_oracle). */
-#ifndef SOUK_TEST_QUERYLOG_H
-#define SOUK_TEST_QUERYLOG_H
+/* querylog.c (test kit): the query-log readers of querylog.h. */
+#include "querylog.h"
 
 #include "check.h"
 
@@ -11,13 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct qlist {
-    char **q;
-    size_t n, cap;
-} qlist;
-
-/* Appends a copy of q. */
-static inline void qlist_add(qlist *l, const char *q)
+void qlist_add(qlist *l, const char *q)
 {
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 256;
@@ -27,7 +18,7 @@ static inline void qlist_add(qlist *l, const char *q)
     l->q[l->n++] = strdup(q);
 }
 
-static inline void qlist_free(qlist *l)
+void qlist_free(qlist *l)
 {
     for (size_t i = 0; i < l->n; i++)
         free(l->q[i]);
@@ -35,10 +26,7 @@ static inline void qlist_free(qlist *l)
     memset(l, 0, sizeof *l);
 }
 
-/* Adds column col (0-based, tab separated) of each line of path until the list holds max
- * queries; skip_header skips the first line. Empty values are left out. */
-static inline void qlog_load_column(qlist *l, const char *path, int col, size_t max,
-                                    int skip_header)
+void qlog_load_column(qlist *l, const char *path, int col, size_t max, int skip_header)
 {
     FILE *f = fopen(path, "r");
     REQUIRE(f);
@@ -71,9 +59,7 @@ static inline void qlog_load_column(qlist *l, const char *path, int col, size_t 
     fclose(f);
 }
 
-/* Adds the "query" members of the Best Buy suggestions (a JSON array) until the list holds max
- * queries. */
-static inline void qlog_load_bestbuy(qlist *l, const char *path, size_t max)
+void qlog_load_bestbuy(qlist *l, const char *path, size_t max)
 {
     FILE *f = fopen(path, "r");
     REQUIRE(f);
@@ -96,5 +82,3 @@ static inline void qlog_load_bestbuy(qlist *l, const char *path, size_t max)
     cJSON_Delete(j);
     free(buf);
 }
-
-#endif

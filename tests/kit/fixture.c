@@ -1,0 +1,119 @@
+/* fixture.c (test kit): the index fixtures of fixture.h, built by souk-index and kept per build
+ * under a file lock. */
+#include "fixture.h"
+
+#include "check.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#define SCHEMA SOUK_SOURCE_DIR "/indexer/schemas/debian-packages.json"
+#define SOUK_INDEX SOUK_BIN_DIR "/souk-index"
+
+int kit_debian_records(const char *path, size_t n)
+{
+    const char *src = debian_catalog();
+    if (!src)
+        return -1;
+    char cmd[8192], head[64] = "";
+    if (n)
+        snprintf(head, sizeof head, " | head -n %zu", n);
+    snprintf(cmd, sizeof cmd, "xz -dc '%s'%s > '%s'", src, head, path);
+    REQUIRE(system(cmd) == 0);
+    return 0;
+}
+
+/* Runs souk-index on the first n records into dir. */
+static void build(const char *src, const char *dir, size_t n, const char *opts)
+{
+    char cmd[8192], head[64] = "";
+    if (n)
+        snprintf(head, sizeof head, " | head -n %zu", n);
+    snprintf(cmd, sizeof cmd,
+             "xz -dc '%s'%s | '%s' --data '%s' --schema '%s' catalog - %s >/dev/null", src, head,
+             SOUK_INDEX, dir, SCHEMA, opts);
+    REQUIRE(system(cmd) == 0);
+}
+
+/* Appends "path size mtime" of a file to a stamp. */
+static void stamp_file(char *out, size_t cap, const char *path)
+{
+    struct stat st;
+    REQUIRE(stat(path, &st) == 0);
+    size_t l = strlen(out);
+    snprintf(out + l, cap - l, "%s %lld %lld.%09ld\n", path, (long long)st.st_size,
+             (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+/* Reads a whole small file into buf ("" when absent). */
+static void read_small(const char *path, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = 0;
+    fclose(f);
+}
+
+/* Copies the cached index `from` (its files and folders, with their modes) into dir, except
+ * LMDB's lock file and the stamp. */
+static void copy_index(const char *from, const char *dir)
+{
+    char cmd[8400];
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s' && cp -Rp '%s/.' '%s/' && rm -f '%s/lock.mdb' '%s/kit-stamp'", dir,
+             from, dir, dir, dir);
+    REQUIRE(system(cmd) == 0);
+}
+
+int kit_debian_index(const char *dir, size_t n, const char *opts)
+{
+    const char *src = debian_catalog();
+    if (!src)
+        return -1;
+    char catalog[4096];
+    snprintf(catalog, sizeof catalog, "%s", src);
+    const char *nc = getenv("SOUK_KIT_NO_CACHE");
+    if (nc && nc[0] && strcmp(nc, "0") != 0) {
+        build(catalog, dir, n, opts);
+        return 0;
+    }
+    char stamp[16384];
+    snprintf(stamp, sizeof stamp, "records %zu\noptions %s\n", n, opts);
+    stamp_file(stamp, sizeof stamp, catalog);
+    stamp_file(stamp, sizeof stamp, SOUK_INDEX);
+    stamp_file(stamp, sizeof stamp, SCHEMA);
+
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a of the options names the entry */
+    for (const char *p = opts; *p; p++)
+        h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+    const char *cache = SOUK_KIT_CACHE_DIR;
+    char entry[4096], lock[4096], stamp_path[4200];
+    REQUIRE(mkdir(cache, 0755) == 0 || errno == EEXIST);
+    snprintf(entry, sizeof entry, "%s/debian-%zu-%016llx", cache, n, (unsigned long long)h);
+    snprintf(lock, sizeof lock, "%s/lock", cache);
+    snprintf(stamp_path, sizeof stamp_path, "%s/kit-stamp", entry);
+
+    int lfd = open(lock, O_RDWR | O_CREAT, 0644);
+    REQUIRE(lfd >= 0);
+    REQUIRE(flock(lfd, LOCK_EX) == 0);
+    char have[16384];
+    read_small(stamp_path, have, sizeof have);
+    if (strcmp(have, stamp) != 0) {
+        char cmd[8300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", entry);
+        REQUIRE(system(cmd) == 0);
+        build(catalog, entry, n, opts);
+        FILE *f = fopen(stamp_path, "w");
+        REQUIRE(f && fputs(stamp, f) >= 0 && fclose(f) == 0);
+    }
+    copy_index(entry, dir);
+    flock(lfd, LOCK_UN);
+    close(lfd);
+    return 0;
+}

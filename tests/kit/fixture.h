@@ -1,0 +1,27 @@
+/* fixture.h (test kit): index fixtures. A test that needs an index of the Debian catalog (or of
+ * its first N records) asks for one here instead of running souk-index by hand. The index is
+ * made by the real `souk-index` as a user would make it, once per build: the first test that
+ * asks for a given (N, options) builds it into the build tree (tests/kit-cache/), and every
+ * later call, from this test or another running beside it, copies its files, which is the same
+ * index byte for byte. The copy is rebuilt when souk-index, the schema or the catalog changes;
+ * SOUK_KIT_NO_CACHE=1 builds every index afresh. */
+#ifndef SOUK_KIT_FIXTURE_H
+#define SOUK_KIT_FIXTURE_H
+
+#include <stddef.h>
+
+/* Writes the first n records (0: all) of the Debian catalog (debian_catalog() of check.h) to
+ * path, one NDJSON line each. Returns 0, or -1 when the catalog is absent (the SKIP message is
+ * printed). Any other failure REQUIREs. */
+int kit_debian_records(const char *path, size_t n);
+
+/* Makes dir (created; it must not hold an index) an index of the first n records (0: all) of
+ * the Debian catalog, equal to what
+ *   xz -dc CATALOG | head -n N | souk-index --data DIR \
+ *       --schema indexer/schemas/debian-packages.json catalog - OPTS
+ * makes; opts are more souk-index options (shell words, "" for none), such as "--no-spelling".
+ * Returns 0, or -1 when the catalog is absent (the SKIP message is printed). Any other failure
+ * (souk-index failing) REQUIREs. Not thread-safe; safe between processes (a file lock). */
+int kit_debian_index(const char *dir, size_t n, const char *opts);
+
+#endif
