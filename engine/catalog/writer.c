@@ -34,7 +34,7 @@ typedef struct arena {
     size_t total;
 } arena;
 
-static void *arena_alloc(arena *a, size_t n)
+void *souk__arena_alloc(arena *a, size_t n)
 {
     n = (n + 7) & ~(size_t)7;
     if (!a->head || a->head->used + n > a->head->cap) {
@@ -56,15 +56,15 @@ static void *arena_alloc(arena *a, size_t n)
     return p;
 }
 
-static void *arena_dup(arena *a, const void *p, size_t n)
+void *souk__arena_dup(arena *a, const void *p, size_t n)
 {
-    void *d = arena_alloc(a, n ? n : 1);
+    void *d = souk__arena_alloc(a, n ? n : 1);
     if (d && n)
         memcpy(d, p, n);
     return d;
 }
 
-static void arena_free(arena *a)
+void souk__arena_free(arena *a)
 {
     while (a->head) {
         arena_chunk *n = a->head->next;
@@ -107,7 +107,7 @@ static inline const uint32_t *pos_of(const pos_pool *p, uint32_t i, uint32_t npo
 }
 
 /* Copies n positions into the pool; *at gets the index of the first. */
-static int pos_pool_add(pos_pool *p, const uint32_t *src, size_t n, uint32_t *at)
+int souk__pos_pool_add(pos_pool *p, const uint32_t *src, size_t n, uint32_t *at)
 {
     if (p->next + n > p->avail) {
         if (!p->unit && !(p->unit = souk_calloc(POS_UNITS, sizeof *p->unit)))
@@ -143,7 +143,7 @@ static int pos_pool_add(pos_pool *p, const uint32_t *src, size_t n, uint32_t *at
 }
 
 /* Empties the pool (the unit table is kept). */
-static void pos_pool_clear(pos_pool *p)
+void souk__pos_pool_clear(pos_pool *p)
 {
     for (size_t i = 0; i < p->nregions; i++)
         souk_free(p->regions[i]);
@@ -152,9 +152,9 @@ static void pos_pool_clear(pos_pool *p)
     p->bytes = 0;
 }
 
-static void pos_pool_free(pos_pool *p)
+void souk__pos_pool_free(pos_pool *p)
 {
-    pos_pool_clear(p);
+    souk__pos_pool_clear(p);
     souk_free(p->regions);
     souk_free(p->unit);
 }
@@ -214,14 +214,14 @@ struct souk_writer {
     char err[512];
 };
 
-static void grouping_clear(struct commit_ctx *c);
+void souk__grouping_clear(struct commit_ctx *c);
 static void commit_ctx_free(struct commit_ctx *c);
 static struct commit_ctx *commit_ctx_new(souk_writer *w);
-static int classify_new_op(souk_writer *w, op *o);
-static int pregroup(souk_writer *w, op *o, const souk_dterm *terms);
-static void store_upsert(souk_writer *w, op *o);
-static int mark_dead(souk_writer *w, op *o);
-static size_t grouping_bytes(const struct commit_ctx *c);
+int souk__classify_new_op(souk_writer *w, op *o);
+int souk__pregroup(souk_writer *w, op *o, const souk_dterm *terms);
+void souk__store_upsert(souk_writer *w, op *o);
+int souk__mark_dead(souk_writer *w, op *o);
+size_t souk__grouping_bytes(const struct commit_ctx *c);
 
 int souk_writer_new(souk_index *ix, souk_writer **out)
 {
@@ -241,20 +241,20 @@ int souk_writer_new(souk_index *ix, souk_writer **out)
 }
 
 typedef struct store_ahead store_ahead;
-static void store_finish(souk_writer *w, int abort);
+void souk__store_finish(souk_writer *w, int abort);
 
 static void batch_clear(souk_writer *w)
 {
-    store_finish(w, 1);
+    souk__store_finish(w, 1);
     w->new_ops = 0;
     w->store_off = w->store_used = 0;
     w->store_max = 0;
-    arena_free(&w->mem);
-    pos_pool_clear(&w->pos);
+    souk__arena_free(&w->mem);
+    souk__pos_pool_clear(&w->pos);
     w->nops = 0;
     if (w->idmap)
         memset(w->idmap, 0, w->idcap * sizeof *w->idmap);
-    grouping_clear(w->cc);
+    souk__grouping_clear(w->cc);
     if (w->snap)
         mdb_txn_abort(w->snap);
     w->snap = NULL;
@@ -264,12 +264,12 @@ void souk_writer_free(souk_writer *w)
 {
     if (!w)
         return;
-    store_finish(w, 1);
+    souk__store_finish(w, 1);
     if (w->snap)
         mdb_txn_abort(w->snap);
     commit_ctx_free(w->cc);
-    arena_free(&w->mem);
-    pos_pool_free(&w->pos);
+    souk__arena_free(&w->mem);
+    souk__pos_pool_free(&w->pos);
     souk_free(w->ops);
     souk_free(w->idmap);
     souk_free(w);
@@ -283,7 +283,7 @@ const char *souk_writer_errmsg(const souk_writer *w)
 size_t souk_writer_pending(const souk_writer *w, size_t *bytes)
 {
     if (bytes)
-        *bytes = w->mem.total + w->pos.bytes + grouping_bytes(w->cc);
+        *bytes = w->mem.total + w->pos.bytes + souk__grouping_bytes(w->cc);
     return w->nops;
 }
 
@@ -323,7 +323,7 @@ static int idmap_grow(souk_writer *w)
 
 /* Returns a fresh op for id: the op already in the batch for this id (last write wins) or a new
  * one. NULL when out of memory. */
-static op *op_for(souk_writer *w, const char *id, size_t len, int *created)
+op *souk__op_for(souk_writer *w, const char *id, size_t len, int *created)
 {
     *created = 0;
     if ((w->nops + 1) * 2 > w->idcap && idmap_grow(w))
@@ -341,7 +341,7 @@ static op *op_for(souk_writer *w, const char *id, size_t len, int *created)
     }
     op *o = &w->ops[w->nops++];
     memset(o, 0, sizeof *o);
-    o->id = arena_dup(&w->mem, id, len);
+    o->id = souk__arena_dup(&w->mem, id, len);
     if (!o->id) {
         w->nops--;
         return NULL;
@@ -355,12 +355,12 @@ static op *op_for(souk_writer *w, const char *id, size_t len, int *created)
 int souk_writer_upsert(souk_writer *w, const souk_doc *d)
 {
     int created;
-    op *o = op_for(w, d->id, d->id_len, &created);
+    op *o = souk__op_for(w, d->id, d->id_len, &created);
     if (!o)
         return SOUK_ENOMEM;
-    if (created && classify_new_op(w, o))
+    if (created && souk__classify_new_op(w, o))
         return SOUK_EIO;
-    int mrc = mark_dead(w, o); /* before its term list is replaced */
+    int mrc = souk__mark_dead(w, o); /* before its term list is replaced */
     if (mrc)
         return mrc == ENOMEM ? SOUK_ENOMEM : SOUK_EIO;
     size_t npos = 0;
@@ -370,21 +370,21 @@ int souk_writer_upsert(souk_writer *w, const souk_doc *d)
     o->hash = d->hash;
     o->doclen = d->doclen;
     o->nterms = d->nterms;
-    int prc = pos_pool_add(&w->pos, d->positions, npos, &o->pos_base);
+    int prc = souk__pos_pool_add(&w->pos, d->positions, npos, &o->pos_base);
     if (prc)
         return prc == ENOMEM ? SOUK_ENOMEM : SOUK_EFULL;
-    o->stored = arena_dup(&w->mem, d->stored, d->stored_len);
+    o->stored = souk__arena_dup(&w->mem, d->stored, d->stored_len);
     o->stored_len = d->stored_len;
-    o->termlist = arena_dup(&w->mem, d->termlist, d->termlist_len);
+    o->termlist = souk__arena_dup(&w->mem, d->termlist, d->termlist_len);
     o->termlist_len = d->termlist_len;
     o->nattrs = d->nattrs;
-    o->attrs = arena_alloc(&w->mem, d->nattrs * sizeof *o->attrs);
+    o->attrs = souk__arena_alloc(&w->mem, d->nattrs * sizeof *o->attrs);
     if (!o->stored || !o->termlist || !o->attrs)
         return SOUK_ENOMEM;
     for (uint32_t i = 0; i < d->nattrs; i++) {
         o->attrs[i] = d->attrs[i];
         if (d->attrs[i].str) {
-            o->attrs[i].str = arena_dup(&w->mem, d->attrs[i].str, d->attrs[i].str_len);
+            o->attrs[i].str = souk__arena_dup(&w->mem, d->attrs[i].str, d->attrs[i].str_len);
             if (!o->attrs[i].str)
                 return SOUK_ENOMEM;
         }
@@ -392,19 +392,19 @@ int souk_writer_upsert(souk_writer *w, const souk_doc *d)
     if (o->pregrouped) {
         /* Grouped now; the terms need no copy of their own (a new term's group copies it). */
         o->terms = NULL;
-        int rc = pregroup(w, o, d->terms);
+        int rc = souk__pregroup(w, o, d->terms);
         if (rc)
             return rc == ENOMEM ? SOUK_ENOMEM : SOUK_EFULL;
-        store_upsert(w, o);
+        souk__store_upsert(w, o);
         return SOUK_OK;
     }
     /* An id the index already has: merged against its old version at commit. */
-    o->terms = arena_alloc(&w->mem, d->nterms * sizeof *o->terms);
+    o->terms = souk__arena_alloc(&w->mem, d->nterms * sizeof *o->terms);
     if (!o->terms)
         return SOUK_ENOMEM;
     for (uint32_t i = 0; i < d->nterms; i++) {
         o->terms[i] = d->terms[i];
-        o->terms[i].term = arena_dup(&w->mem, d->terms[i].term, d->terms[i].len);
+        o->terms[i].term = souk__arena_dup(&w->mem, d->terms[i].term, d->terms[i].len);
         if (!o->terms[i].term)
             return SOUK_ENOMEM;
     }
@@ -414,12 +414,12 @@ int souk_writer_upsert(souk_writer *w, const souk_doc *d)
 int souk_writer_delete(souk_writer *w, const char *id, size_t len)
 {
     int created;
-    op *o = op_for(w, id, len, &created);
+    op *o = souk__op_for(w, id, len, &created);
     if (!o)
         return SOUK_ENOMEM;
-    if (created && classify_new_op(w, o))
+    if (created && souk__classify_new_op(w, o))
         return SOUK_EIO;
-    int mrc = mark_dead(w, o); /* an earlier version in this batch is dropped */
+    int mrc = souk__mark_dead(w, o); /* an earlier version in this batch is dropped */
     if (mrc)
         return mrc == ENOMEM ? SOUK_ENOMEM : SOUK_EIO;
     o->del = 1;
@@ -505,7 +505,7 @@ static void slab_reset(slab *s)
     s->bytes = 0;
 }
 
-static void slab_free(slab *s)
+void souk__slab_free(slab *s)
 {
     for (size_t i = 0; i < s->nchunk; i++)
         souk_free(s->chunk[i]);
@@ -586,7 +586,7 @@ typedef struct commit_ctx {
     size_t bufcap;
     uint8_t *tlbuf; /* an unpacked old term list */
     size_t tlcap;
-    tchange *scratch; /* for sort_changes */
+    tchange *scratch; /* for souk__sort_changes */
     size_t scratch_cap;
     int post_append, terms_append;
     /* New lengths of the docids [dl_lo, dl_lo + dl_n) the batch hands out; DOCLEN_UNKNOWN for
@@ -598,7 +598,7 @@ typedef struct commit_ctx {
     uint32_t dl_chunk[SOUK_DOCLEN_CHUNK];
 } commit_ctx;
 
-static int plist_reserve(plist *p, uint32_t n, size_t npos)
+int souk__plist_reserve(plist *p, uint32_t n, size_t npos)
 {
     if (n > p->cap) {
         uint32_t nc = p->cap ? p->cap : 256;
@@ -635,7 +635,7 @@ static int plist_reserve(plist *p, uint32_t n, size_t npos)
     return SOUK_OK;
 }
 
-static void plist_free(plist *p)
+void souk__plist_free(plist *p)
 {
     souk_free(p->docids);
     souk_free(p->wdfs);
@@ -648,7 +648,7 @@ static void plist_free(plist *p)
 static int plist_push(plist *p, uint32_t docid, uint32_t wdf, uint32_t npos, const uint32_t *pos,
                       uint32_t doclen)
 {
-    int rc = plist_reserve(p, p->n + 1, p->npos_total + npos);
+    int rc = souk__plist_reserve(p, p->n + 1, p->npos_total + npos);
     if (rc)
         return rc;
     p->doclens[p->n] = doclen;
@@ -673,7 +673,7 @@ static int plist_add_block(plist *p, const souk_block *b)
     rc = souk_block_positions(b, np, NULL, 0, &total);
     if (rc && rc != SOUK_ETOOBIG)
         return rc;
-    if ((rc = plist_reserve(p, p->n + b->count, p->npos_total + total)) != 0)
+    if ((rc = souk__plist_reserve(p, p->n + b->count, p->npos_total + total)) != 0)
         return rc;
     if (total && (rc = souk_block_positions(b, np, p->pos + p->npos_total, total, &total)) != 0)
         return rc;
@@ -723,7 +723,7 @@ static int mdb_fail(commit_ctx *c, int rc, const char *what)
 }
 
 /* Reads the length of docid inside the write transaction (copying a chunk at a time). */
-static int doclen_get(commit_ctx *c, uint32_t docid, uint32_t *len)
+int souk__doclen_get(commit_ctx *c, uint32_t docid, uint32_t *len)
 {
     uint32_t chunk = docid / SOUK_DOCLEN_CHUNK;
     if (!c->dl_chunk_valid || c->dl_chunk_no != chunk) {
@@ -746,7 +746,7 @@ static int doclen_get(commit_ctx *c, uint32_t docid, uint32_t *len)
     return 0;
 }
 
-static int buf_reserve(commit_ctx *c, size_t n)
+int souk__buf_reserve(commit_ctx *c, size_t n)
 {
     if (n <= c->bufcap)
         return 0;
@@ -764,8 +764,8 @@ static int buf_reserve(commit_ctx *c, size_t n)
 /* Encodes postings o[from, to) as one block into c->buf; returns its length via *len. */
 /* Describes postings o[from, to) as a block to encode, given each document's length (lens may
  * alias o->doclens). *npos_out gets the number of positions. */
-static void block_input(const plist *o, const uint32_t *lens, uint32_t from, uint32_t to,
-                        size_t pos_from, souk_block_in *in, size_t *npos_out)
+void souk__block_input(const plist *o, const uint32_t *lens, uint32_t from, uint32_t to,
+                       size_t pos_from, souk_block_in *in, size_t *npos_out)
 {
     uint32_t min_dl = UINT32_MAX;
     double min_ratio = INFINITY;
@@ -797,15 +797,15 @@ static int encode_range(commit_ctx *c, plist *o, uint32_t from, uint32_t to, siz
 {
     for (uint32_t i = from; i < to; i++) {
         if (o->doclens[i] == DOCLEN_UNKNOWN) {
-            int rc = doclen_get(c, o->docids[i], &o->doclens[i]);
+            int rc = souk__doclen_get(c, o->docids[i], &o->doclens[i]);
             if (rc)
                 return rc;
         }
     }
     souk_block_in in;
     size_t npos;
-    block_input(o, o->doclens, from, to, pos_from, &in, &npos);
-    if (buf_reserve(c, souk_block_bound(to - from, npos)))
+    souk__block_input(o, o->doclens, from, to, pos_from, &in, &npos);
+    if (souk__buf_reserve(c, souk_block_bound(to - from, npos)))
         return ENOMEM;
     *len = souk_block_encode(&in, c->buf);
     return 0;
@@ -913,7 +913,7 @@ static int rescan_max_wdf(commit_ctx *c, const char *term, uint32_t tlen, uint32
 
 /* Applies the changes ch[0..n) (sorted by docid) of one term to its dictionary entry and
  * postings. */
-static int merge_term(commit_ctx *c, const char *term, uint32_t tlen, const tchange *ch, size_t n)
+int souk__merge_term(commit_ctx *c, const char *term, uint32_t tlen, const tchange *ch, size_t n)
 {
     MDB_val k = {tlen, (void *)term}, d;
     souk_term_info info = {0, 0, 0, 0};
@@ -1100,7 +1100,8 @@ static tgroup *group_for(commit_ctx *c, const char *term, uint32_t len, uint64_t
     }
     g = grp(c, c->ngroups);
     memset(g, 0, sizeof *g);
-    g->term = arena_dup(&c->w->mem, term, len); /* the caller's copy may not outlive the batch */
+    g->term =
+        souk__arena_dup(&c->w->mem, term, len); /* the caller's copy may not outlive the batch */
     if (!g->term)
         return NULL;
     g->len = len;
@@ -1140,8 +1141,8 @@ static inline uint64_t varint_read(const uint8_t **pp)
  * previous change; wdf << 2 | (position count == wdf) << 1 | delete; the position count unless it
  * equals wdf (and not for a delete); the zigzag delta of the position-pool index from the term's
  * previous change with positions, when it has any. */
-static int add_change(commit_ctx *c, const char *term, uint32_t len, uint64_t hash, uint32_t docid,
-                      uint32_t wdf, uint32_t npos, uint32_t pos)
+int souk__add_change(commit_ctx *c, const char *term, uint32_t len, uint64_t hash, uint32_t docid,
+                     uint32_t wdf, uint32_t npos, uint32_t pos)
 {
     tgroup *g = group_for(c, term, len, hash);
     if (!g)
@@ -1244,7 +1245,7 @@ static int dead_add(commit_ctx *c, uint32_t gidx, uint32_t docid)
 }
 
 /* Starts a pass over the slices: no dead change seen yet. */
-static void dead_rewind(commit_ctx *c)
+void souk__dead_rewind(commit_ctx *c)
 {
     for (size_t i = 0; c->ndead && i < c->deadcap; i++)
         c->dead[i].seen = 0;
@@ -1252,7 +1253,7 @@ static void dead_rewind(commit_ctx *c)
 
 /* Reads group g's live changes back, in arrival order, into *buf (grown as needed); *n gets
  * their number. Threads may read distinct groups at once. */
-static int group_read(commit_ctx *c, const tgroup *g, tchange **buf, size_t *cap, uint32_t *n)
+int souk__group_read(commit_ctx *c, const tgroup *g, tchange **buf, size_t *cap, uint32_t *n)
 {
     if (g->n > *cap) {
         size_t nc = *cap ? *cap : 1024;
@@ -1325,7 +1326,7 @@ static inline int group_less(const commit_ctx *c, grank a, grank b)
 SOUK_QSORT_DEFINE(sort_groups, grank, const commit_ctx *, group_less)
 
 /* The batch's groups in term order. */
-static void rank_groups(const commit_ctx *c, grank *rank)
+void souk__rank_groups(const commit_ctx *c, grank *rank)
 {
     for (size_t i = 0; i < c->ngroups; i++) {
         const tgroup *g = grp(c, i);
@@ -1345,7 +1346,7 @@ static int cmp_change(const void *a, const void *b)
  * order, and only a document repeated in the batch or an update of an old one comes late. So the
  * ascending run is kept in place, the late changes are sorted apart and merged back in (linear
  * for the usual few), instead of sorting the whole list. *scratch (2n changes) is reused. */
-static int sort_changes(tchange *ch, uint32_t n, tchange **scratch, size_t *cap)
+int souk__sort_changes(tchange *ch, uint32_t n, tchange **scratch, size_t *cap)
 {
     if ((size_t)n * 2 > *cap) {
         size_t nc = *cap ? *cap : 1024;
@@ -1383,8 +1384,8 @@ static int sort_changes(tchange *ch, uint32_t n, tchange **scratch, size_t *cap)
 
 /* Reads the next term of an unpacked front-coded term list into term[0, *len), where term holds
  * the previous one. 1: a term; 0: the end; -1: malformed. */
-static int termlist_next(const uint8_t **p, const uint8_t *end, char *term, size_t cap,
-                         uint32_t *len)
+int souk__termlist_next(const uint8_t **p, const uint8_t *end, char *term, size_t cap,
+                        uint32_t *len)
 {
     if (*p >= end)
         return 0;
@@ -1412,17 +1413,17 @@ static int load_old_terms(commit_ctx *c, dchange *dc)
         return tl == SOUK_ENOMEM ? ENOMEM : MDB_CORRUPTED;
     const uint8_t *p = c->tlbuf, *end = p + tl;
     size_t n = 0, cap = 64;
-    char **terms = arena_alloc(&c->tmp, cap * sizeof *terms);
-    uint32_t *lens = arena_alloc(&c->tmp, cap * sizeof *lens);
+    char **terms = souk__arena_alloc(&c->tmp, cap * sizeof *terms);
+    uint32_t *lens = souk__arena_alloc(&c->tmp, cap * sizeof *lens);
     char term[512];
     uint32_t len = 0;
     int r;
-    while (terms && lens && (r = termlist_next(&p, end, term, sizeof term, &len)) != 0) {
+    while (terms && lens && (r = souk__termlist_next(&p, end, term, sizeof term, &len)) != 0) {
         if (r < 0)
             return MDB_CORRUPTED;
         if (n == cap) {
-            char **nt = arena_alloc(&c->tmp, cap * 2 * sizeof *nt);
-            uint32_t *nl = arena_alloc(&c->tmp, cap * 2 * sizeof *nl);
+            char **nt = souk__arena_alloc(&c->tmp, cap * 2 * sizeof *nt);
+            uint32_t *nl = souk__arena_alloc(&c->tmp, cap * 2 * sizeof *nl);
             if (!nt || !nl)
                 return ENOMEM;
             memcpy(nt, terms, cap * sizeof *nt);
@@ -1431,7 +1432,7 @@ static int load_old_terms(commit_ctx *c, dchange *dc)
             lens = nl;
             cap *= 2;
         }
-        terms[n] = arena_dup(&c->tmp, term, len);
+        terms[n] = souk__arena_dup(&c->tmp, term, len);
         lens[n] = len;
         if (!terms[n])
             return ENOMEM;
@@ -1462,7 +1463,7 @@ typedef struct store_rec {
     const uint8_t *termlist;
 } store_rec;
 
-static store_rec store_rec_of(const op *o, uint32_t docid)
+static inline store_rec store_rec_of(const op *o, uint32_t docid)
 {
     store_rec r = {docid, o->id_len, o->stored_len, o->termlist_len, o->id, o->stored, o->termlist};
     return r;
@@ -1472,8 +1473,8 @@ static store_rec store_rec_of(const op *o, uint32_t docid)
  * database's last key fails with MDB_KEYEXIST (without MDB_NOOVERWRITE nothing else does), and
  * is then done as an ordinary put: a wrong guess about the order costs page fill, never the
  * commit. (Issue 17: a batch whose docids reached the store out of order failed every rerun.) */
-static int put_or_append(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *d, unsigned flags,
-                         unsigned af)
+int souk__put_or_append(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *d, unsigned flags,
+                        unsigned af)
 {
     size_t size = d->mv_size;
     void *data = d->mv_data;
@@ -1488,13 +1489,13 @@ static int put_or_append(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *d, unsi
 
 /* Writes a document's store record (varint id length, id, stored-fields blob), in place
  * (MDB_RESERVE), and its term list (the blob made by the analysis thread) in txn. */
-static int put_store(MDB_txn *txn, const souk_index *ix, const store_rec *r, unsigned af)
+int souk__put_store(MDB_txn *txn, const souk_index *ix, const store_rec *r, unsigned af)
 {
     uint8_t key[4], vl[10];
     be32_put(key, r->docid);
     size_t n = varint_put(vl, r->id_len);
     MDB_val k = {4, key}, d = {n + r->id_len + r->stored_len, NULL};
-    int rc = put_or_append(txn, ix->docs, &k, &d, MDB_RESERVE, af);
+    int rc = souk__put_or_append(txn, ix->docs, &k, &d, MDB_RESERVE, af);
     if (rc)
         return rc;
     uint8_t *p = d.mv_data;
@@ -1503,7 +1504,7 @@ static int put_store(MDB_txn *txn, const souk_index *ix, const store_rec *r, uns
     memcpy(p + n + r->id_len, r->stored, r->stored_len);
     d.mv_size = r->termlist_len;
     d.mv_data = (void *)r->termlist;
-    return put_or_append(txn, ix->termlist, &k, &d, 0, af);
+    return souk__put_or_append(txn, ix->termlist, &k, &d, 0, af);
 }
 
 /* Deletes a docid's store record and term list, if any. */
@@ -1538,7 +1539,7 @@ static int write_doc(commit_ctx *c, const dchange *dc, int append, int store)
     }
     if (store) {
         store_rec r = store_rec_of(o, dc->docid);
-        if ((rc = put_store(c->txn, ix, &r, af)) != 0)
+        if ((rc = souk__put_store(c->txn, ix, &r, af)) != 0)
             return rc;
     }
     size_t need;
@@ -1552,7 +1553,7 @@ static int write_doc(commit_ctx *c, const dchange *dc, int append, int store)
         rc = dc->existed ? mdb_del(c->txn, ix->attr, &k, NULL) : 0;
         return rc == MDB_NOTFOUND ? 0 : rc;
     }
-    if ((rc = buf_reserve(c, need)) != 0)
+    if ((rc = souk__buf_reserve(c, need)) != 0)
         return rc;
     p = c->buf;
     for (uint32_t i = 0; i < o->nattrs; i++) {
@@ -1568,7 +1569,7 @@ static int write_doc(commit_ctx *c, const dchange *dc, int append, int store)
     }
     d.mv_size = (size_t)(p - c->buf);
     d.mv_data = c->buf;
-    return put_or_append(c->txn, ix->attr, &k, &d, 0, af);
+    return souk__put_or_append(c->txn, ix->attr, &k, &d, 0, af);
 }
 
 typedef struct dlset {
@@ -1676,7 +1677,7 @@ typedef struct bulk_list {
     plist p; /* docids, wdfs, npos, doclens (no positions) */
     const uint32_t **pos_each;
     uint32_t pos_cap;
-    tchange *scratch; /* for sort_changes */
+    tchange *scratch; /* for souk__sort_changes */
     size_t scratch_cap;
     tchange *dec; /* the term's changes, read back from its slice */
     size_t dec_cap;
@@ -1686,10 +1687,10 @@ typedef struct bulk_list {
 static int bulk_term(const commit_ctx *c, bulk_chunk *k, const tgroup *tg, tchange *ch, uint32_t n,
                      bulk_list *bl)
 {
-    if (tg->unsorted && sort_changes(ch, n, &bl->scratch, &bl->scratch_cap))
+    if (tg->unsorted && souk__sort_changes(ch, n, &bl->scratch, &bl->scratch_cap))
         return ENOMEM;
     plist *o = &bl->p;
-    if (plist_reserve(o, n, 0))
+    if (souk__plist_reserve(o, n, 0))
         return ENOMEM;
     if (n > bl->pos_cap) {
         uint32_t nc = bl->pos_cap ? bl->pos_cap : 256;
@@ -1726,7 +1727,7 @@ static int bulk_term(const commit_ctx *c, bulk_chunk *k, const tgroup *tg, tchan
     souk_block_in in;
     size_t npos;
     if (n <= SOUK_BLOCK_MAX) {
-        block_input(o, o->doclens, 0, n, 0, &in, &npos);
+        souk__block_input(o, o->doclens, 0, n, 0, &in, &npos);
         in.pos_each = bl->pos_each;
         if (souk_block_bound(n, npos) <= sizeof scratch) {
             size_t blen = souk_block_encode(&in, scratch);
@@ -1742,7 +1743,7 @@ static int bulk_term(const commit_ctx *c, bulk_chunk *k, const tgroup *tg, tchan
     }
     for (uint32_t from = 0; from < n; from += SOUK_BLOCK_MAX) {
         uint32_t to = from + SOUK_BLOCK_MAX < n ? from + SOUK_BLOCK_MAX : n;
-        block_input(o, o->doclens, from, to, 0, &in, &npos);
+        souk__block_input(o, o->doclens, from, to, 0, &in, &npos);
         in.pos_each = bl->pos_each + from;
         uint8_t key[520];
         size_t klen = souk__post_key(tg->term, tg->len, o->docids[to - 1], key);
@@ -1788,7 +1789,7 @@ static void *bulk_thread(void *arg)
             }
             const tgroup *tg = grp(j->c, j->rank[r].idx);
             uint32_t n;
-            rc = group_read(j->c, tg, &o.dec, &o.dec_cap, &n);
+            rc = souk__group_read(j->c, tg, &o.dec, &o.dec_cap, &n);
             if (!rc && n)
                 rc = bulk_term(j->c, k, tg, o.dec, n, &o);
         }
@@ -1798,7 +1799,7 @@ static void *bulk_thread(void *arg)
         pthread_cond_broadcast(&j->cv);
         pthread_mutex_unlock(&j->mu);
     }
-    plist_free(&o.p);
+    souk__plist_free(&o.p);
     souk_free(o.pos_each);
     souk_free(o.scratch);
     souk_free(o.dec);
@@ -1808,7 +1809,7 @@ static void *bulk_thread(void *arg)
 /* Encodes every group in parallel and appends the results in term order. Returns 0, an LMDB
  * error, or EINVAL when a term turned out not to be new (then nothing was written and the caller
  * merges serially; only possible for a corrupt batch). */
-static int bulk_merge(commit_ctx *c, const grank *rank)
+int souk__bulk_merge(commit_ctx *c, const grank *rank)
 {
     bulk_job j;
     memset(&j, 0, sizeof j);
@@ -1883,11 +1884,11 @@ typedef struct group_job {
 static void *group_main(void *arg)
 {
     group_job *j = arg;
-    rank_groups(j->c, j->rank);
+    souk__rank_groups(j->c, j->rank);
     return NULL;
 }
 
-/* Starts the sort; group_changes_finish waits for it. */
+/* Starts the sort; souk__group_changes_finish waits for it. */
 static int group_changes_start(group_job *j, commit_ctx *c, grank *rank)
 {
     memset(j, 0, sizeof *j);
@@ -1899,14 +1900,14 @@ static int group_changes_start(group_job *j, commit_ctx *c, grank *rank)
     return 0;
 }
 
-static void group_changes_finish(group_job *j)
+void souk__group_changes_finish(group_job *j)
 {
     if (j->started)
         pthread_join(j->th, NULL);
 }
 
 /* Forgets every grouped change (kept: buffers for reuse). */
-static void grouping_clear(commit_ctx *c)
+void souk__grouping_clear(commit_ctx *c)
 {
     c->ngroups = 0;
     if (c->gmap)
@@ -1917,7 +1918,7 @@ static void grouping_clear(commit_ctx *c)
     c->ndead = 0;
 }
 
-static size_t grouping_bytes(const commit_ctx *c)
+size_t souk__grouping_bytes(const commit_ctx *c)
 {
     return c->slab.bytes;
 }
@@ -1925,7 +1926,7 @@ static size_t grouping_bytes(const commit_ctx *c)
 /* Releases the per-transaction state of c (not the grouping). */
 static void commit_ctx_reset(commit_ctx *c)
 {
-    arena_free(&c->tmp);
+    souk__arena_free(&c->tmp);
     souk_free(c->dl);
     c->dl = NULL;
     c->dl_n = 0;
@@ -1948,13 +1949,13 @@ static void commit_ctx_free(commit_ctx *c)
     if (!c)
         return;
     commit_ctx_reset(c);
-    plist_free(&c->e);
-    plist_free(&c->o);
+    souk__plist_free(&c->e);
+    souk__plist_free(&c->o);
     souk_free(c->buf);
     souk_free(c->tlbuf);
     souk_free(c->scratch);
     souk_free(c->dec);
-    slab_free(&c->slab);
+    souk__slab_free(&c->slab);
     for (size_t i = 0; i < c->ngchunk; i++)
         souk_free(c->gchunk[i]);
     souk_free(c->gchunk);
@@ -1983,7 +1984,7 @@ static int ensure_snapshot(souk_writer *w)
 }
 
 /* Decides, for an op just created, whether its id is new (then it is pre-grouped). */
-static int classify_new_op(souk_writer *w, op *o)
+int souk__classify_new_op(souk_writer *w, op *o)
 {
     int rc = ensure_snapshot(w);
     if (rc)
@@ -2032,7 +2033,7 @@ static inline void prefetch_groups(const commit_ctx *c, const souk_dterm *terms,
 }
 
 /* Groups the postings of a pre-grouped op's current version (terms borrowed) by term. */
-static int pregroup(souk_writer *w, op *o, const souk_dterm *terms)
+int souk__pregroup(souk_writer *w, op *o, const souk_dterm *terms)
 {
     commit_ctx *c = w->cc;
     if (o->docid == 0) {
@@ -2045,8 +2046,8 @@ static int pregroup(souk_writer *w, op *o, const souk_dterm *terms)
         if (c->gmap)
             prefetch_groups(c, terms, i, n);
         const souk_dterm *t = &terms[i];
-        int rc = add_change(c, t->term, t->len, t->hash, o->docid, t->wdf, t->npos,
-                            o->pos_base + t->pos_off);
+        int rc = souk__add_change(c, t->term, t->len, t->hash, o->docid, t->wdf, t->npos,
+                                  o->pos_base + t->pos_off);
         if (rc)
             return rc;
     }
@@ -2056,7 +2057,7 @@ static int pregroup(souk_writer *w, op *o, const souk_dterm *terms)
 
 /* The changes of op o's current version, grouped on arrival, become dead (a later version or a
  * delete in the batch replaces it). Its term list names their terms. */
-static int mark_dead(souk_writer *w, op *o)
+int souk__mark_dead(souk_writer *w, op *o)
 {
     if (!o->grouped)
         return 0;
@@ -2068,7 +2069,7 @@ static int mark_dead(souk_writer *w, op *o)
     char term[512];
     uint32_t len = 0, n = 0;
     int r;
-    while ((r = termlist_next(&p, end, term, sizeof term, &len)) > 0) {
+    while ((r = souk__termlist_next(&p, end, term, sizeof term, &len)) > 0) {
         tgroup *g = group_find(c, term, len, souk__hash(term, len), NULL);
         if (!g)
             return MDB_CORRUPTED; /* cannot happen: its terms were grouped */
@@ -2085,7 +2086,7 @@ static int mark_dead(souk_writer *w, op *o)
 /* Store records (docs, termlist) at docids from next_docid on belong to no document: store
  * transactions of a batch that never committed left them (see store_ahead). Readers ignore them;
  * the next batch removes them before it writes store records. */
-static int delete_orphans(souk_index *ix, MDB_txn *txn, uint64_t next_docid)
+int souk__delete_orphans(souk_index *ix, MDB_txn *txn, uint64_t next_docid)
 {
     if (next_docid > UINT32_MAX)
         return 0;
@@ -2120,7 +2121,7 @@ static int delete_orphans(souk_index *ix, MDB_txn *txn, uint64_t next_docid)
  * and fsync of those bytes overlap the analysis instead of lengthening the commit. Nothing
  * refers to these records until the batch's own transaction (ids, postings, meta) commits; a
  * crash in between leaves them as orphans past next_docid, which readers skip and the next
- * batch deletes (delete_orphans). Any failure, or another writer's commit, stops it for the
+ * batch deletes (souk__delete_orphans). Any failure, or another writer's commit, stops it for the
  * batch: the batch keeps its own copy of every record, and its commit writes what did not go
  * out. The thread reads only the entries queued for it (the records live in the batch's arena
  * until the batch is cleared), never the ops. */
@@ -2170,7 +2171,7 @@ static int store_txn_begin(store_ahead *sa, MDB_txn **txn, int first)
         if (gen != sa->gen)
             rc = MDB_BAD_TXN; /* another writer committed: the docids are not ours */
         else if (first)
-            rc = delete_orphans(sa->ix, *txn, next ? next : 1);
+            rc = souk__delete_orphans(sa->ix, *txn, next ? next : 1);
     }
     if (rc) {
         mdb_txn_abort(*txn);
@@ -2230,7 +2231,7 @@ static void *store_thread(void *arg)
             first = 0;
         }
         for (size_t i = 0; i < k && rc == 0; i++)
-            rc = put_store(txn, sa->ix, &batch[i].r, batch[i].af);
+            rc = souk__put_store(txn, sa->ix, &batch[i].r, batch[i].af);
         in_txn += k;
         pthread_mutex_lock(&sa->mu);
         if (rc) {
@@ -2247,7 +2248,7 @@ static void *store_thread(void *arg)
 
 /* Stops the thread: commit (or abort) what it holds; marks the ops whose current versions'
  * records are committed. */
-static void store_finish(souk_writer *w, int abort)
+void souk__store_finish(souk_writer *w, int abort)
 {
     store_ahead *sa = w->sa;
     if (!sa)
@@ -2331,7 +2332,7 @@ static void store_queue(souk_writer *w, op *o)
 }
 
 /* Called for each upsert of a new id, once its records are in the batch. */
-static void store_upsert(souk_writer *w, op *o)
+void souk__store_upsert(souk_writer *w, op *o)
 {
     o->stored_early = 0; /* this version's records are not out yet */
     o->early_ver++;
@@ -2356,7 +2357,7 @@ static void store_upsert(souk_writer *w, op *o)
 /* A batch grouped on arrival keeps no term array per document (the slices hold the terms);
  * regrouping needs them back: each op's live changes are its terms, read here term by term in
  * byte order, with their positions in the op's own copy. */
-static int ungroup_terms(souk_writer *w)
+int souk__ungroup_terms(souk_writer *w)
 {
     commit_ctx *c = w->cc;
     uint32_t lo = UINT32_MAX, hi = 0;
@@ -2377,18 +2378,19 @@ static int ungroup_terms(souk_writer *w)
         op *o = &w->ops[i];
         if (!o->pregrouped || o->terms || o->del)
             continue;
-        if (!(o->terms = arena_alloc(&w->mem, (o->nterms ? o->nterms : 1) * sizeof *o->terms)))
+        if (!(o->terms =
+                  souk__arena_alloc(&w->mem, (o->nterms ? o->nterms : 1) * sizeof *o->terms)))
             rc = ENOMEM;
         opof[o->docid - lo] = (uint32_t)i + 1;
     }
     if (!rc) {
-        rank_groups(c, rank);
-        dead_rewind(c);
+        souk__rank_groups(c, rank);
+        souk__dead_rewind(c);
     }
     for (size_t r = 0; r < c->ngroups && !rc; r++) {
         const tgroup *g = grp(c, rank[r].idx);
         uint32_t n;
-        if ((rc = group_read(c, g, &c->dec, &c->dec_cap, &n)) != 0)
+        if ((rc = souk__group_read(c, g, &c->dec, &c->dec_cap, &n)) != 0)
             break;
         for (uint32_t k = 0; k < n; k++) {
             const tchange *ch = &c->dec[k];
@@ -2423,7 +2425,7 @@ static int ungroup_terms(souk_writer *w)
 }
 
 /* Allocates phase 4's term order and starts sorting into it (group_changes_start). */
-static int start_grouping(commit_ctx *c, group_job *gj, grank **rank)
+int souk__start_grouping(commit_ctx *c, group_job *gj, grank **rank)
 {
     *rank = souk_malloc((c->ngroups + 1) * sizeof **rank);
     if (!*rank)
@@ -2449,7 +2451,7 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     int grouping = 0; /* gj's threads are running */
     int early = 0;    /* store records went out ahead (store_ahead) and are still valid */
     int rc;
-    store_finish(w, 0); /* the last store transaction of the batch */
+    souk__store_finish(w, 0); /* the last store transaction of the batch */
     /* Phase 4's set-up (sorting the touched terms) runs in a thread of its own while this thread
      * writes: from the start when every op was grouped on arrival (then phase 2 adds no change),
      * else after phase 2. */
@@ -2457,7 +2459,7 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     for (size_t i = 0; i < w->nops && all_grouped; i++)
         all_grouped = w->ops[i].pregrouped;
     if (all_grouped) {
-        if ((rc = start_grouping(c, &gj, &rank)) != 0)
+        if ((rc = souk__start_grouping(c, &gj, &rank)) != 0)
             goto out;
         grouping = 1;
     }
@@ -2482,15 +2484,15 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         regroup = 1; /* another writer committed since the snapshot */
     if (regroup) {
         if (grouping) {
-            group_changes_finish(&gj); /* it sorted the arrival-time terms: start afresh */
+            souk__group_changes_finish(&gj); /* it sorted the arrival-time terms: start afresh */
             grouping = 0;
             souk_free(rank);
             rank = NULL;
         }
         all_grouped = 0;
-        if ((rc = ungroup_terms(w)) != 0)
+        if ((rc = souk__ungroup_terms(w)) != 0)
             goto out;
-        grouping_clear(c);
+        souk__grouping_clear(c);
         for (size_t i = 0; i < w->nops; i++) {
             w->ops[i].pregrouped = 0;
             w->ops[i].grouped = 0;
@@ -2518,7 +2520,7 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         rc = ENOMEM;
         goto out;
     }
-    if (!early && (rc = delete_orphans(ix, c->txn, meta_next)) != 0) {
+    if (!early && (rc = souk__delete_orphans(ix, c->txn, meta_next)) != 0) {
         mdb_fail(c, rc, "delete orphaned store records");
         goto out;
     }
@@ -2562,7 +2564,7 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
                     continue;
                 }
                 dc->existed = 1;
-                if ((rc = doclen_get(c, dc->docid, &dc->old_doclen)) != 0 ||
+                if ((rc = souk__doclen_get(c, dc->docid, &dc->old_doclen)) != 0 ||
                     (rc = load_old_terms(c, dc)) != 0) {
                     mdb_fail(c, rc, "read old document");
                     goto out;
@@ -2638,14 +2640,14 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
                                 : term_cmp(dc->old_terms[a], dc->old_lens[a], o->terms[b].term,
                                            o->terms[b].len);
             if (cmp < 0) {
-                rc = add_change(c, dc->old_terms[a], dc->old_lens[a],
-                                souk__hash(dc->old_terms[a], dc->old_lens[a]), dc->docid, 0, 0,
-                                POS_DEL);
+                rc = souk__add_change(c, dc->old_terms[a], dc->old_lens[a],
+                                      souk__hash(dc->old_terms[a], dc->old_lens[a]), dc->docid, 0,
+                                      0, POS_DEL);
                 a++;
             } else {
                 const souk_dterm *t = &o->terms[b];
-                rc = add_change(c, t->term, t->len, t->hash, dc->docid, t->wdf, t->npos,
-                                o->pos_base + t->pos_off);
+                rc = souk__add_change(c, t->term, t->len, t->hash, dc->docid, t->wdf, t->npos,
+                                      o->pos_base + t->pos_off);
                 a += cmp == 0;
                 b++;
             }
@@ -2653,7 +2655,7 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
                 goto out;
         }
     }
-    if (!grouping && (rc = start_grouping(c, &gj, &rank)) != 0)
+    if (!grouping && (rc = souk__start_grouping(c, &gj, &rank)) != 0)
         goto out;
     grouping = 1;
     /* Phase 3: document records and lengths (postings merging below reads the new lengths).
@@ -2676,16 +2678,16 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     }
     if (!rc && (rc = write_doclens(c, dls, ndl)) != 0)
         mdb_fail(c, rc, "write lengths");
-    group_changes_finish(&gj);
+    souk__group_changes_finish(&gj);
     grouping = 0;
     if (rc)
         goto out;
     c->dl_chunk_valid = 0;
-    /* Into an empty index, terms are encoded in parallel (see bulk_merge). */
+    /* Into an empty index, terms are encoded in parallel (see souk__bulk_merge). */
     int bulk = c->terms_append && c->post_append && c->ngroups > BULK_CHUNK;
-    dead_rewind(c);
+    souk__dead_rewind(c);
     if (bulk) {
-        rc = bulk_merge(c, rank);
+        rc = souk__bulk_merge(c, rank);
         if (rc == EINVAL) {
             /* Not all new after all: abort this attempt; the retry merges serially. */
             snprintf(w->err, sizeof w->err, "batch holds deletes for a new index");
@@ -2699,14 +2701,14 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     for (size_t r = 0; !bulk && r < c->ngroups; r++) {
         tgroup *tg = grp(c, rank[r].idx);
         uint32_t n;
-        if ((rc = group_read(c, tg, &c->dec, &c->dec_cap, &n)) != 0)
+        if ((rc = souk__group_read(c, tg, &c->dec, &c->dec_cap, &n)) != 0)
             goto out;
         tchange *ch = c->dec;
         if (n == 0)
             continue;
-        if (tg->unsorted && (rc = sort_changes(ch, n, &c->scratch, &c->scratch_cap)) != 0)
+        if (tg->unsorted && (rc = souk__sort_changes(ch, n, &c->scratch, &c->scratch_cap)) != 0)
             goto out;
-        if ((rc = merge_term(c, tg->term, tg->len, ch, n)) != 0) {
+        if ((rc = souk__merge_term(c, tg->term, tg->len, ch, n)) != 0) {
             if (!w->err[0] || rc != MDB_MAP_FULL)
                 snprintf(w->err, sizeof w->err, "merging postings of term '%.*s': %s",
                          (int)(tg->len > 64 ? 64 : tg->len), tg->term, mdb_strerror(rc));
@@ -2734,7 +2736,7 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         mdb_fail(c, rc, "committing the transaction");
 out:
     if (grouping)
-        group_changes_finish(&gj); /* its threads read the batch: wait before anything goes */
+        souk__group_changes_finish(&gj); /* its threads read the batch: wait before anything goes */
     if (c->txn)
         mdb_txn_abort(c->txn);
     commit_ctx_reset(c);
