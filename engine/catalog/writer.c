@@ -80,17 +80,33 @@ size_t souk_writer_pending(const souk_writer *w, size_t *bytes)
     return w->nops;
 }
 
+/* Says that every docid is in use; returns SOUK_ENOIDS. A larger map would not help. */
+static int ids_exhausted(souk_writer *w)
+{
+    snprintf(w->err, sizeof w->err, "document ids exhausted: all %u are in use", UINT32_MAX - 1);
+    return SOUK_ENOIDS;
+}
+
 int souk_writer_upsert(souk_writer *w, const souk_doc *d)
 {
-    int created;
+    int created, rc;
+    w->err[0] = 0;
     op *o = souk__op_for(w, d->id, d->id_len, &created);
     if (!o)
         return SOUK_ENOMEM;
-    if (created && souk__classify_new_op(w, o))
-        return SOUK_EIO;
-    int mrc = souk__mark_dead(w, o); /* before its term list is replaced */
-    if (mrc)
-        return mrc == ENOMEM ? SOUK_ENOMEM : SOUK_EIO;
+    if (created && (rc = souk__classify_new_op(w, o)) != 0) {
+        souk__op_drop_last(w);
+        return rc;
+    }
+    /* An id new to the index takes its docid now: refused before anything of the op changes
+     * (docids are never reused, and UINT32_MAX is never handed out). */
+    if (o->pregrouped && o->docid == 0 && w->next_docid >= UINT32_MAX) {
+        if (created)
+            souk__op_drop_last(w);
+        return ids_exhausted(w);
+    }
+    if ((rc = souk__mark_dead(w, o)) != 0) /* before its term list is replaced */
+        return rc;
     size_t npos = 0;
     for (uint32_t i = 0; i < d->nterms; i++)
         npos += d->terms[i].npos;
@@ -98,9 +114,8 @@ int souk_writer_upsert(souk_writer *w, const souk_doc *d)
     o->hash = d->hash;
     o->doclen = d->doclen;
     o->nterms = d->nterms;
-    int prc = souk__pos_pool_add(&w->pos, d->positions, npos, &o->pos_base);
-    if (prc)
-        return prc == ENOMEM ? SOUK_ENOMEM : SOUK_EFULL;
+    if ((rc = souk__pos_pool_add(&w->pos, d->positions, npos, &o->pos_base)) != 0)
+        return rc;
     o->stored = souk__arena_dup(&w->mem, d->stored, d->stored_len);
     o->stored_len = d->stored_len;
     o->termlist = souk__arena_dup(&w->mem, d->termlist, d->termlist_len);
@@ -120,9 +135,8 @@ int souk_writer_upsert(souk_writer *w, const souk_doc *d)
     if (o->pregrouped) {
         /* Grouped now; the terms need no copy of their own (a new term's group copies it). */
         o->terms = NULL;
-        int rc = souk__pregroup(w, o, d->terms);
-        if (rc)
-            return rc == ENOMEM ? SOUK_ENOMEM : SOUK_EFULL;
+        if ((rc = souk__pregroup(w, o, d->terms)) != 0)
+            return rc == SOUK_ENOIDS ? ids_exhausted(w) : rc;
         souk__store_upsert(w, o);
         return SOUK_OK;
     }
@@ -141,15 +155,17 @@ int souk_writer_upsert(souk_writer *w, const souk_doc *d)
 
 int souk_writer_delete(souk_writer *w, const char *id, size_t len)
 {
-    int created;
+    int created, rc;
+    w->err[0] = 0;
     op *o = souk__op_for(w, id, len, &created);
     if (!o)
         return SOUK_ENOMEM;
-    if (created && souk__classify_new_op(w, o))
-        return SOUK_EIO;
-    int mrc = souk__mark_dead(w, o); /* an earlier version in this batch is dropped */
-    if (mrc)
-        return mrc == ENOMEM ? SOUK_ENOMEM : SOUK_EIO;
+    if (created && (rc = souk__classify_new_op(w, o)) != 0) {
+        souk__op_drop_last(w);
+        return rc;
+    }
+    if ((rc = souk__mark_dead(w, o)) != 0) /* an earlier version in this batch is dropped */
+        return rc;
     o->del = 1;
     o->nterms = 0;
     o->nattrs = 0;
@@ -173,21 +189,36 @@ static int disk_full(const souk_index *ix, int rc)
     return left < DISK_FULL_SLACK;
 }
 
-/* Sets the writer's message for LMDB error rc in step what; an I/O error names the data file,
- * and a full disk says so (issue 17: it said "Input/output error"). */
-static int mdb_fail(commit_ctx *c, int rc, const char *what)
+int souk__writer_err(souk_writer *w, int rc)
 {
+    if (w)
+        w->cause = rc;
+    return souk__mdb_err(rc);
+}
+
+/* What went wrong with SOUK_E* code rc: LMDB's (or the system's) message for the code behind
+ * it, when there is one. */
+static const char *why(const souk_writer *w, int rc)
+{
+    return w->cause ? mdb_strerror(w->cause) : souk_strerror(rc);
+}
+
+/* Sets the writer's message for error rc (a SOUK_E* code) in step what; an I/O error names the
+ * data file, and a full disk says so (issue 17: it said "Input/output error"). Returns rc. */
+static int step_fail(commit_ctx *c, int rc, const char *what)
+{
+    int cause = c->w->cause;
     const char *dir = NULL;
-    if (rc == EIO || rc == ENOSPC || rc == EDQUOT)
+    if (cause == EIO || cause == ENOSPC || cause == EDQUOT)
         mdb_env_get_path(c->ix->env, &dir);
-    if (dir && disk_full(c->ix, rc))
+    if (dir && disk_full(c->ix, cause))
         snprintf(c->w->err, sizeof c->w->err, "%s: no space left on device (writing %s/data.mdb)",
                  what, dir);
     else if (dir)
-        snprintf(c->w->err, sizeof c->w->err, "%s: %s (writing %s/data.mdb)", what,
-                 mdb_strerror(rc), dir);
+        snprintf(c->w->err, sizeof c->w->err, "%s: %s (writing %s/data.mdb)", what, why(c->w, rc),
+                 dir);
     else
-        snprintf(c->w->err, sizeof c->w->err, "%s: %s", what, mdb_strerror(rc));
+        snprintf(c->w->err, sizeof c->w->err, "%s: %s", what, why(c->w, rc));
     return rc;
 }
 
@@ -199,10 +230,10 @@ static int load_old_terms(commit_ctx *c, dchange *dc)
     MDB_val k = {4, key}, d;
     int rc = mdb_get(c->txn, c->ix->termlist, &k, &d);
     if (rc)
-        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+        return rc == MDB_NOTFOUND ? SOUK_ECORRUPT : souk__writer_err(c->w, rc);
     long tl = souk_blob_unpack(d.mv_data, d.mv_size, &c->tlbuf, &c->tlcap);
     if (tl < 0)
-        return tl == SOUK_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+        return tl == SOUK_ENOMEM ? SOUK_ENOMEM : SOUK_ECORRUPT;
     const uint8_t *p = c->tlbuf, *end = p + tl;
     size_t n = 0, cap = 64;
     char **terms = souk__arena_alloc(&c->tmp, cap * sizeof *terms);
@@ -212,12 +243,12 @@ static int load_old_terms(commit_ctx *c, dchange *dc)
     int r;
     while (terms && lens && (r = souk__termlist_next(&p, end, term, sizeof term, &len)) != 0) {
         if (r < 0)
-            return MDB_CORRUPTED;
+            return SOUK_ECORRUPT;
         if (n == cap) {
             char **nt = souk__arena_alloc(&c->tmp, cap * 2 * sizeof *nt);
             uint32_t *nl = souk__arena_alloc(&c->tmp, cap * 2 * sizeof *nl);
             if (!nt || !nl)
-                return ENOMEM;
+                return SOUK_ENOMEM;
             memcpy(nt, terms, cap * sizeof *nt);
             memcpy(nl, lens, cap * sizeof *nl);
             terms = nt;
@@ -227,11 +258,11 @@ static int load_old_terms(commit_ctx *c, dchange *dc)
         terms[n] = souk__arena_dup(&c->tmp, term, len);
         lens[n] = len;
         if (!terms[n])
-            return ENOMEM;
+            return SOUK_ENOMEM;
         n++;
     }
     if (!terms || !lens)
-        return ENOMEM;
+        return SOUK_ENOMEM;
     dc->old_terms = terms;
     dc->old_lens = lens;
     dc->nold = (uint32_t)n;
@@ -256,7 +287,7 @@ static int delete_store(commit_ctx *c, uint32_t docid)
     int rc = mdb_del(c->txn, c->ix->docs, &k, NULL);
     if (rc == 0 || rc == MDB_NOTFOUND)
         rc = mdb_del(c->txn, c->ix->termlist, &k, NULL);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    return rc == MDB_NOTFOUND || rc == 0 ? 0 : souk__writer_err(c->w, rc);
 }
 
 /* Writes the document-level records of one change: store and term list (unless they went out
@@ -273,13 +304,13 @@ static int write_doc(commit_ctx *c, const dchange *dc, int append, int store)
     if (!o) {
         if ((rc = mdb_del(c->txn, ix->docs, &k, NULL)) != 0 ||
             (rc = mdb_del(c->txn, ix->termlist, &k, NULL)) != 0)
-            return rc;
+            return souk__writer_err(c->w, rc);
         rc = mdb_del(c->txn, ix->attr, &k, NULL);
-        return rc == MDB_NOTFOUND ? 0 : rc;
+        return rc == MDB_NOTFOUND || rc == 0 ? 0 : souk__writer_err(c->w, rc);
     }
     if (store) {
         store_rec r = store_rec_of(o, dc->docid);
-        if ((rc = souk__put_store(c->txn, ix, &r, af)) != 0)
+        if ((rc = souk__put_store(c->w, c->txn, ix, &r, af)) != 0)
             return rc;
     }
     size_t need;
@@ -291,7 +322,7 @@ static int write_doc(commit_ctx *c, const dchange *dc, int append, int store)
         need += 1 + (o->attrs[i].str ? o->attrs[i].str_len + 5 : 8);
     if (need == 0) {
         rc = dc->existed ? mdb_del(c->txn, ix->attr, &k, NULL) : 0;
-        return rc == MDB_NOTFOUND ? 0 : rc;
+        return rc == MDB_NOTFOUND || rc == 0 ? 0 : souk__writer_err(c->w, rc);
     }
     if ((rc = souk__buf_reserve(c, need)) != 0)
         return rc;
@@ -309,7 +340,7 @@ static int write_doc(commit_ctx *c, const dchange *dc, int append, int store)
     }
     d.mv_size = (size_t)(p - c->buf);
     d.mv_data = c->buf;
-    return souk__put_or_append(c->txn, ix->attr, &k, &d, 0, af);
+    return souk__put_or_append(c->w, c->txn, ix->attr, &k, &d, 0, af);
 }
 
 typedef struct dlset {
@@ -336,9 +367,9 @@ static int write_doclens(commit_ctx *c, dlset *s, size_t n)
         if (rc == MDB_NOTFOUND)
             memset(chunk, 0, sizeof chunk);
         else if (rc)
-            return rc;
+            return souk__writer_err(c->w, rc);
         else if (d.mv_size != sizeof chunk)
-            return MDB_CORRUPTED;
+            return SOUK_ECORRUPT;
         else
             memcpy(chunk, d.mv_data, sizeof chunk);
         while (i < n && s[i].docid / SOUK_DOCLEN_CHUNK == no) {
@@ -348,7 +379,7 @@ static int write_doclens(commit_ctx *c, dlset *s, size_t n)
         d.mv_size = sizeof chunk;
         d.mv_data = chunk;
         if ((rc = mdb_put(c->txn, c->ix->doclen, &k, &d, 0)) != 0)
-            return rc;
+            return souk__writer_err(c->w, rc);
     }
     return 0;
 }
@@ -425,7 +456,8 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         grouping = 1;
     }
     if ((rc = souk__txn_begin(ix, 0, &c->txn)) != 0) {
-        mdb_fail(c, rc, "begin write");
+        c->txn = NULL;
+        step_fail(c, rc = souk__writer_err(w, rc), "begin write");
         goto out;
     }
     uint64_t N, total_len, next_docid, gen;
@@ -433,7 +465,7 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         (rc = souk__meta_get_u64(c->txn, ix, "total_len", &total_len)) ||
         (rc = souk__meta_get_u64(c->txn, ix, "next_docid", &next_docid)) ||
         (rc = souk__meta_get_u64(c->txn, ix, "generation", &gen))) {
-        mdb_fail(c, rc, "read meta");
+        step_fail(c, rc = souk__writer_err(w, rc), "read meta");
         goto out;
     }
     if (next_docid == 0)
@@ -478,11 +510,11 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     dcs = souk_calloc(w->nops + 1, sizeof *dcs);
     dls = souk_calloc(w->nops + 1, sizeof *dls);
     if (!dcs || !dls) {
-        rc = ENOMEM;
+        rc = SOUK_ENOMEM;
         goto out;
     }
-    if (!early && (rc = souk__delete_orphans(ix, c->txn, meta_next)) != 0) {
-        mdb_fail(c, rc, "delete orphaned store records");
+    if (!early && (rc = souk__delete_orphans(w, ix, c->txn, meta_next)) != 0) {
+        step_fail(c, rc, "delete orphaned store records");
         goto out;
     }
     /* Phase 1: resolve each op against the id table. */
@@ -496,7 +528,7 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
             /* New in this batch: docid and postings are ready. */
             if (o->del) {
                 if (early && o->early_any && (rc = delete_store(c, o->docid)) != 0) {
-                    mdb_fail(c, rc, "delete a record written ahead");
+                    step_fail(c, rc, "delete a record written ahead");
                     goto out;
                 }
                 st->delete_missing++;
@@ -508,12 +540,12 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         } else {
             rc = mdb_get(c->txn, ix->ids, &k, &d);
             if (rc && rc != MDB_NOTFOUND) {
-                mdb_fail(c, rc, "read ids");
+                step_fail(c, rc = souk__writer_err(w, rc), "read ids");
                 goto out;
             }
             int exists = rc == 0;
             if (exists && d.mv_size != 12) {
-                rc = MDB_CORRUPTED;
+                step_fail(c, rc = SOUK_ECORRUPT, "read ids");
                 goto out;
             }
             rc = 0;
@@ -527,7 +559,7 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
                 dc->existed = 1;
                 if ((rc = souk__doclen_get(c, dc->docid, &dc->old_doclen)) != 0 ||
                     (rc = load_old_terms(c, dc)) != 0) {
-                    mdb_fail(c, rc, "read old document");
+                    step_fail(c, rc, "read old document");
                     goto out;
                 }
                 c->dl_chunk_valid = 0;
@@ -535,8 +567,10 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
                 if (o->del) {
                     N--;
                     st->deleted++;
-                    if ((rc = mdb_del(c->txn, ix->ids, &k, NULL)) != 0)
+                    if ((rc = mdb_del(c->txn, ix->ids, &k, NULL)) != 0) {
+                        step_fail(c, rc = souk__writer_err(w, rc), "write ids");
                         goto out;
+                    }
                 } else {
                     st->replaced++;
                 }
@@ -546,8 +580,7 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
                     continue;
                 }
                 if (next_docid >= UINT32_MAX) {
-                    snprintf(w->err, sizeof w->err, "docid space exhausted");
-                    rc = MDB_MAP_FULL;
+                    rc = ids_exhausted(w);
                     goto out;
                 }
                 dc->docid = (uint32_t)next_docid++;
@@ -563,7 +596,7 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
             le64_put(v + 4, o->hash);
             MDB_val dv = {12, v};
             if ((rc = mdb_put(c->txn, ix->ids, &k, &dv, 0)) != 0) {
-                mdb_fail(c, rc, "write ids");
+                step_fail(c, rc = souk__writer_err(w, rc), "write ids");
                 goto out;
             }
         }
@@ -574,13 +607,13 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     }
     /* The new lengths of the docids handed out in this batch, for the postings merge. */
     if (next_docid - first_new > UINT32_MAX) {
-        rc = MDB_MAP_FULL;
+        rc = ids_exhausted(w); /* cannot happen: docids stay below UINT32_MAX */
         goto out;
     }
     c->dl_lo = (uint32_t)first_new;
     c->dl_n = (uint32_t)(next_docid - first_new);
     if (!(c->dl = souk_malloc(((size_t)c->dl_n + 1) * sizeof *c->dl))) {
-        rc = ENOMEM;
+        rc = SOUK_ENOMEM;
         goto out;
     }
     memset(c->dl, 0xff, (size_t)c->dl_n * sizeof *c->dl); /* DOCLEN_UNKNOWN */
@@ -635,10 +668,10 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         if (append)
             high = dcs[i].docid;
         if ((rc = write_doc(c, &dcs[i], append, !ahead)) != 0)
-            mdb_fail(c, rc, "write document");
+            step_fail(c, rc, "write document");
     }
     if (!rc && (rc = write_doclens(c, dls, ndl)) != 0)
-        mdb_fail(c, rc, "write lengths");
+        step_fail(c, rc, "write lengths");
     souk__group_changes_finish(&gj);
     grouping = 0;
     if (rc)
@@ -649,13 +682,13 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     souk__dead_rewind(c);
     if (bulk) {
         rc = souk__bulk_merge(c, rank);
-        if (rc == EINVAL) {
+        if (rc == SOUK_EINVAL) {
             /* Not all new after all: abort this attempt; the retry merges serially. */
             snprintf(w->err, sizeof w->err, "batch holds deletes for a new index");
             goto out;
         }
         if (rc) {
-            mdb_fail(c, rc, "writing postings");
+            step_fail(c, rc, "writing postings");
             goto out;
         }
     }
@@ -670,9 +703,9 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         if (tg->unsorted && (rc = souk__sort_changes(ch, n, &c->scratch, &c->scratch_cap)) != 0)
             goto out;
         if ((rc = souk__merge_term(c, tg->term, tg->len, ch, n)) != 0) {
-            if (!w->err[0] || rc != MDB_MAP_FULL)
+            if (!w->err[0] || rc != SOUK_EFULL)
                 snprintf(w->err, sizeof w->err, "merging postings of term '%.*s': %s",
-                         (int)(tg->len > 64 ? 64 : tg->len), tg->term, mdb_strerror(rc));
+                         (int)(tg->len > 64 ? 64 : tg->len), tg->term, why(w, rc));
             goto out;
         }
     }
@@ -683,18 +716,20 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         (rc = souk__meta_put_u64(c->txn, ix, "generation", gen + 1)) ||
         (pos && (rc = souk__meta_put_u64(c->txn, ix, "stream_offset", pos->offset))) ||
         (pos && (rc = souk__meta_put_u64(c->txn, ix, "stream_line", pos->line)))) {
-        mdb_fail(c, rc, "write meta");
+        step_fail(c, rc = souk__writer_err(w, rc), "write meta");
         goto out;
     }
     if (pos && pos->fingerprint) {
         MDB_val k = {9, "stream_fp"}, d = {strlen(pos->fingerprint), (void *)pos->fingerprint};
-        if ((rc = mdb_put(c->txn, ix->meta, &k, &d, 0)) != 0)
+        if ((rc = mdb_put(c->txn, ix->meta, &k, &d, 0)) != 0) {
+            step_fail(c, rc = souk__writer_err(w, rc), "write meta");
             goto out;
+        }
     }
     rc = mdb_txn_commit(c->txn);
     c->txn = NULL;
     if (rc)
-        mdb_fail(c, rc, "committing the transaction");
+        step_fail(c, rc = souk__writer_err(w, rc), "committing the transaction");
 out:
     if (grouping)
         souk__group_changes_finish(&gj); /* its threads read the batch: wait before anything goes */
@@ -715,6 +750,7 @@ int souk_writer_commit(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
     for (int attempt = 0; attempt < 8; attempt++) {
         memset(&local, 0, sizeof local);
         w->err[0] = 0;
+        w->cause = 0;
         int rc = commit_once(w, pos, &local, regroup);
         if (rc == 0) {
             if (st) {
@@ -729,14 +765,14 @@ int souk_writer_commit(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         }
         /* The grouping may hold a failed attempt's changes: the next attempt regroups. */
         regroup = 1;
-        if (rc == MDB_KEYEXIST && !w->no_append) {
+        if (w->cause == MDB_KEYEXIST && !w->no_append) {
             /* An append out of order that no fallback caught (postings, dictionary): such a
              * batch would fail on every rerun, so it is retried with ordinary puts. */
             w->no_append = 1;
             continue;
         }
-        if (rc != MDB_MAP_FULL)
-            return rc == ENOMEM ? SOUK_ENOMEM : souk__mdb_err(rc);
+        if (rc != SOUK_EFULL)
+            return rc; /* SOUK_ENOIDS among them: a larger map would not help */
         /* Grow the map and retry the whole batch, which is still in memory. */
         MDB_envinfo ei;
         mdb_env_info(w->ix->env, &ei);

@@ -50,12 +50,13 @@ void souk__arena_free(arena *a)
 
 /* ------------------------------------------------------------------ positions pool */
 
-/* Copies n positions into the pool; *at gets the index of the first. */
+/* Copies n positions into the pool; *at gets the index of the first. Returns 0, SOUK_ENOMEM, or
+ * SOUK_EFULL when the batch holds 2^32 - 2^18 positions. */
 int souk__pos_pool_add(pos_pool *p, const uint32_t *src, size_t n, uint32_t *at)
 {
     if (p->next + n > p->avail) {
         if (!p->unit && !(p->unit = souk_calloc(POS_UNITS, sizeof *p->unit)))
-            return ENOMEM;
+            return SOUK_ENOMEM;
         uint64_t start = (p->next + POS_UNIT_LEN - 1) & ~(POS_UNIT_LEN - 1);
         uint64_t len = n > POS_UNIT_LEN ? n : POS_UNIT_LEN;
         /* The last unit is never handed out, so no index reaches POS_DEL. */
@@ -65,13 +66,13 @@ int souk__pos_pool_add(pos_pool *p, const uint32_t *src, size_t n, uint32_t *at)
             size_t nc = p->capregions ? p->capregions * 2 : 64;
             void **r = souk_realloc(p->regions, nc * sizeof *r);
             if (!r)
-                return ENOMEM;
+                return SOUK_ENOMEM;
             p->regions = r;
             p->capregions = nc;
         }
         uint32_t *m = souk_malloc(len * sizeof *m);
         if (!m)
-            return ENOMEM;
+            return SOUK_ENOMEM;
         p->regions[p->nregions++] = m;
         p->bytes += len * sizeof *m;
         for (uint64_t u = 0; u * POS_UNIT_LEN < len; u++)
@@ -170,6 +171,14 @@ op *souk__op_for(souk_writer *w, const char *id, size_t len, int *created)
     return o;
 }
 
+void souk__op_drop_last(souk_writer *w)
+{
+    const op *o = &w->ops[w->nops - 1];
+    /* Linear probing: nothing inserted after the last op probed past its slot. */
+    w->idmap[idmap_slot(w, o->id, o->id_len)] = 0;
+    w->nops--;
+}
+
 /* Makes sure the batch has its read snapshot (taken at its first operation). */
 static int ensure_snapshot(souk_writer *w)
 {
@@ -177,13 +186,13 @@ static int ensure_snapshot(souk_writer *w)
         return 0;
     int rc = souk__txn_begin(w->ix, MDB_RDONLY, &w->snap);
     if (rc)
-        return rc;
+        return souk__writer_err(w, rc);
     uint64_t next;
     if ((rc = souk__meta_get_u64(w->snap, w->ix, "generation", &w->snap_gen)) != 0 ||
         (rc = souk__meta_get_u64(w->snap, w->ix, "next_docid", &next)) != 0) {
         mdb_txn_abort(w->snap);
         w->snap = NULL;
-        return rc;
+        return souk__writer_err(w, rc);
     }
     w->next_docid = next ? next : 1;
     return 0;
@@ -203,5 +212,5 @@ int souk__classify_new_op(souk_writer *w, op *o)
         return 0;
     }
     o->pregrouped = 0;
-    return rc;
+    return rc ? souk__writer_err(w, rc) : 0;
 }

@@ -40,7 +40,7 @@ static int bulk_reserve(bulk_chunk *k, size_t n)
         nc *= 2;
     uint8_t *b = souk_realloc(k->buf, nc);
     if (!b)
-        return ENOMEM;
+        return SOUK_ENOMEM;
     k->buf = b;
     k->cap = nc;
     return 0;
@@ -81,17 +81,17 @@ static int bulk_term(const commit_ctx *c, bulk_chunk *k, const tgroup *tg, tchan
                      bulk_list *bl)
 {
     if (tg->unsorted && souk__sort_changes(ch, n, &bl->scratch, &bl->scratch_cap))
-        return ENOMEM;
+        return SOUK_ENOMEM;
     plist *o = &bl->p;
     if (souk__plist_reserve(o, n, 0))
-        return ENOMEM;
+        return SOUK_ENOMEM;
     if (n > bl->pos_cap) {
         uint32_t nc = bl->pos_cap ? bl->pos_cap : 256;
         while (nc < n)
             nc *= 2;
         const uint32_t **pe = souk_realloc(bl->pos_each, nc * sizeof *pe);
         if (!pe)
-            return ENOMEM;
+            return SOUK_ENOMEM;
         bl->pos_each = pe;
         bl->pos_cap = nc;
     }
@@ -111,7 +111,7 @@ static int bulk_term(const commit_ctx *c, bulk_chunk *k, const tgroup *tg, tchan
         max_wdf = t->wdf > max_wdf ? t->wdf : max_wdf;
     }
     if (del)
-        return EINVAL; /* not a new term (or an old document): the serial path handles it */
+        return SOUK_EINVAL; /* not a new term (or an old document): the serial path handles it */
     o->n = n;
     info.df = n;
     info.cf = cf;
@@ -127,7 +127,7 @@ static int bulk_term(const commit_ctx *c, bulk_chunk *k, const tgroup *tg, tchan
             if (blen <= SOUK_INLINE_MAX) {
                 uint8_t *rec = bulk_record(k, 0, tg->term, tg->len, 64 + (uint32_t)blen);
                 if (!rec)
-                    return ENOMEM;
+                    return SOUK_ENOMEM;
                 size_t vlen = souk__dict_encode(&info, scratch, blen, rec + 9 + tg->len);
                 bulk_record_done(k, rec, tg->len, (uint32_t)vlen);
                 return 0;
@@ -143,14 +143,14 @@ static int bulk_term(const commit_ctx *c, bulk_chunk *k, const tgroup *tg, tchan
         uint8_t *rec =
             bulk_record(k, 1, key, (uint32_t)klen, (uint32_t)souk_block_bound(to - from, npos));
         if (!rec)
-            return ENOMEM;
+            return SOUK_ENOMEM;
         size_t vlen = souk_block_encode(&in, rec + 9 + klen);
         bulk_record_done(k, rec, (uint32_t)klen, (uint32_t)vlen);
         info.nblocks++;
     }
     uint8_t *rec = bulk_record(k, 0, tg->term, tg->len, 64);
     if (!rec)
-        return ENOMEM;
+        return SOUK_ENOMEM;
     size_t vlen = souk__dict_encode(&info, NULL, 0, rec + 9 + tg->len);
     bulk_record_done(k, rec, tg->len, (uint32_t)vlen);
     return 0;
@@ -199,9 +199,9 @@ static void *bulk_thread(void *arg)
     return NULL;
 }
 
-/* Encodes every group in parallel and appends the results in term order. Returns 0, an LMDB
- * error, or EINVAL when a term turned out not to be new (then nothing was written and the caller
- * merges serially; only possible for a corrupt batch). */
+/* Encodes every group in parallel and appends the results in term order. Returns 0, a SOUK_E*
+ * code, or SOUK_EINVAL when a term turned out not to be new (a delete, or a change of a document
+ * the index already had; the attempt fails and its transaction is aborted). */
 int souk__bulk_merge(commit_ctx *c, const grank *rank)
 {
     bulk_job j;
@@ -212,7 +212,7 @@ int souk__bulk_merge(commit_ctx *c, const grank *rank)
     j.nchunks = (c->ngroups + BULK_CHUNK - 1) / BULK_CHUNK;
     j.chunks = souk_calloc(j.nchunks + 1, sizeof *j.chunks);
     if (!j.chunks)
-        return ENOMEM;
+        return SOUK_ENOMEM;
     pthread_mutex_init(&j.mu, NULL);
     pthread_cond_init(&j.cv, NULL);
     pthread_t th[BULK_THREADS];
@@ -227,6 +227,8 @@ int souk__bulk_merge(commit_ctx *c, const grank *rank)
     MDB_cursor *cur[2] = {NULL, NULL};
     if ((rc = mdb_cursor_open(c->txn, c->ix->terms, &cur[0])) == 0)
         rc = mdb_cursor_open(c->txn, c->ix->post, &cur[1]);
+    if (rc)
+        rc = souk__writer_err(c->w, rc);
     for (size_t ci = 0; ci < j.nchunks && !rc; ci++) {
         bulk_chunk *k = &j.chunks[ci];
         pthread_mutex_lock(&j.mu);
@@ -241,7 +243,8 @@ int souk__bulk_merge(commit_ctx *c, const grank *rank)
             memcpy(&klen, p + 1, 4);
             memcpy(&vlen, p + 5, 4);
             MDB_val key = {klen, p + 9}, val = {vlen, p + 9 + klen};
-            rc = mdb_cursor_put(cur[p[0] ? 1 : 0], &key, &val, MDB_APPEND);
+            if ((rc = mdb_cursor_put(cur[p[0] ? 1 : 0], &key, &val, MDB_APPEND)) != 0)
+                rc = souk__writer_err(c->w, rc);
             at += 9 + (size_t)klen + vlen;
         }
         souk_free(k->buf);

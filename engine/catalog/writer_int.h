@@ -110,6 +110,7 @@ struct souk_writer {
     int store_used;         /* some store transaction of this batch committed */
     uint32_t store_max;     /* the largest docid written ahead */
     int no_append;          /* this attempt uses no MDB_APPEND (a retry after MDB_KEYEXIST) */
+    int cause; /* the LMDB or errno code behind the attempt's error (souk__writer_err), or 0 */
     char err[512];
 };
 
@@ -286,6 +287,16 @@ typedef struct group_job {
 /* Terms per chunk of the bulk encoder (writer_bulk.c); a batch of fewer terms merges serially. */
 #define BULK_CHUNK 2048
 
+/* ------------------------------------------------------------------ writer.c */
+
+/* Every function of the writer returns 0 or a SOUK_E* code. An LMDB or errno code is converted
+ * by this, at the call that returned it: it returns the SOUK_E* code for rc (souk__mdb_err;
+ * MDB_MAP_FULL is SOUK_EFULL, which makes the commit grow the map and retry) and, when w is not
+ * NULL, keeps rc in w->cause, so that the message names LMDB's own error and the commit can
+ * tell a refused append (MDB_KEYEXIST) from other failures. w is NULL on the store thread,
+ * which reports no error of its own. rc must not be 0. */
+int souk__writer_err(souk_writer *w, int rc);
+
 /* ------------------------------------------------------------------ writer_batch.c */
 
 /* n bytes from arena a, 8-byte aligned, valid until souk__arena_free; NULL when out of memory. */
@@ -302,6 +313,8 @@ void souk__pos_pool_free(pos_pool *p);
 /* The batch's op for id (*created: it is new and zeroed but for its id); NULL when out of
  * memory. The pointer is valid until the next op is added. */
 op *souk__op_for(souk_writer *w, const char *id, size_t len, int *created);
+/* Removes the op souk__op_for created last (its upsert or delete was refused). */
+void souk__op_drop_last(souk_writer *w);
 /* Decides, for an op just created, whether its id is new to the batch's snapshot. */
 int souk__classify_new_op(souk_writer *w, op *o);
 
@@ -361,13 +374,16 @@ int souk__bulk_merge(commit_ctx *c, const grank *rank);
 
 /* ------------------------------------------------------------------ writer_store.c */
 
+/* The next three take the writer whose error an LMDB failure is (souk__writer_err), or NULL
+ * on the store thread. */
 /* mdb_put with MDB_APPEND when af holds it, an ordinary put when the append is refused. */
-int souk__put_or_append(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *d, unsigned flags,
-                        unsigned af);
+int souk__put_or_append(souk_writer *w, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *d,
+                        unsigned flags, unsigned af);
 /* Writes a document's store record and term list in txn. */
-int souk__put_store(MDB_txn *txn, const souk_index *ix, const store_rec *r, unsigned af);
+int souk__put_store(souk_writer *w, MDB_txn *txn, const souk_index *ix, const store_rec *r,
+                    unsigned af);
 /* Deletes the store records at docids from next_docid on (orphans of an uncommitted batch). */
-int souk__delete_orphans(souk_index *ix, MDB_txn *txn, uint64_t next_docid);
+int souk__delete_orphans(souk_writer *w, souk_index *ix, MDB_txn *txn, uint64_t next_docid);
 /* Called for each upsert of a new id, once its records are in the batch: may queue them for
  * the store thread (starting it). */
 void souk__store_upsert(souk_writer *w, op *o);

@@ -108,9 +108,9 @@ int souk__doclen_get(commit_ctx *c, uint32_t docid, uint32_t *len)
         if (rc == MDB_NOTFOUND)
             memset(c->dl_chunk, 0, sizeof c->dl_chunk);
         else if (rc)
-            return rc;
+            return souk__writer_err(c->w, rc);
         else if (d.mv_size != sizeof c->dl_chunk)
-            return MDB_CORRUPTED;
+            return SOUK_ECORRUPT;
         else
             memcpy(c->dl_chunk, d.mv_data, sizeof c->dl_chunk);
         c->dl_chunk_no = chunk;
@@ -129,7 +129,7 @@ int souk__buf_reserve(commit_ctx *c, size_t n)
         nc *= 2;
     uint8_t *b = souk_realloc(c->buf, nc);
     if (!b)
-        return ENOMEM;
+        return SOUK_ENOMEM;
     c->buf = b;
     c->bufcap = nc;
     return 0;
@@ -180,7 +180,7 @@ static int encode_range(commit_ctx *c, plist *o, uint32_t from, uint32_t to, siz
     size_t npos;
     souk__block_input(o, o->doclens, from, to, pos_from, &in, &npos);
     if (souk__buf_reserve(c, souk_block_bound(to - from, npos)))
-        return ENOMEM;
+        return SOUK_ENOMEM;
     *len = souk_block_encode(&in, c->buf);
     return 0;
 }
@@ -202,7 +202,7 @@ static int write_blocks(commit_ctx *c, const char *term, uint32_t tlen, plist *o
         MDB_val d = {len, c->buf};
         rc = mdb_put(c->txn, c->ix->post, &k, &d, c->post_append ? MDB_APPEND : 0);
         if (rc)
-            return rc;
+            return souk__writer_err(c->w, rc);
         (*nblocks)++;
     }
     return 0;
@@ -257,7 +257,7 @@ static int rescan_max_wdf(commit_ctx *c, const char *term, uint32_t tlen, uint32
     MDB_cursor *cur;
     int rc = mdb_cursor_open(c->txn, c->ix->post, &cur);
     if (rc)
-        return rc;
+        return souk__writer_err(c->w, rc);
     uint8_t key[520];
     MDB_val k = {souk__post_key(term, tlen, 0, key), key}, d;
     *max = 0;
@@ -268,14 +268,14 @@ static int rescan_max_wdf(commit_ctx *c, const char *term, uint32_t tlen, uint32
             break;
         souk_block b;
         if (souk_block_parse(d.mv_data, d.mv_size, &b)) {
-            rc = MDB_CORRUPTED;
-            break;
+            mdb_cursor_close(cur);
+            return SOUK_ECORRUPT;
         }
         if (b.max_wdf > *max)
             *max = b.max_wdf;
     }
     mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+    return rc == MDB_NOTFOUND || rc == 0 ? 0 : souk__writer_err(c->w, rc);
 }
 
 /* Applies the changes ch[0..n) (sorted by docid) of one term to its dictionary entry and
@@ -290,27 +290,27 @@ int souk__merge_term(commit_ctx *c, const char *term, uint32_t tlen, const tchan
     int max_touched = 0;
     int existed = rc == 0;
     if (rc && rc != MDB_NOTFOUND)
-        return rc;
+        return souk__writer_err(c->w, rc);
     c->e.n = 0;
     c->e.npos_total = 0;
     if (existed) {
         if (souk__dict_decode(d.mv_data, d.mv_size, &dd))
-            return MDB_CORRUPTED;
+            return SOUK_ECORRUPT;
         info = dd.info;
     }
     if (!existed || info.nblocks == 0) {
         if (existed && dd.inline_len) {
             souk_block b;
             if (souk_block_parse(dd.inline_block, dd.inline_len, &b))
-                return MDB_CORRUPTED;
+                return SOUK_ECORRUPT;
             if ((rc = plist_add_block(&c->e, &b)) != 0)
-                return rc == SOUK_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+                return rc == SOUK_ENOMEM ? SOUK_ENOMEM : SOUK_ECORRUPT;
         }
         if ((rc = merge_changes(c, &c->e, ch, n, &c->o, &info, &max_touched)) != 0)
             return rc;
         if (c->o.n == 0) {
             rc = existed ? mdb_del(c->txn, c->ix->terms, &k, NULL) : 0;
-            return rc;
+            return rc ? souk__writer_err(c->w, rc) : 0;
         }
         if (max_touched) {
             info.max_wdf = 0;
@@ -334,12 +334,12 @@ int souk__merge_term(commit_ctx *c, const char *term, uint32_t tlen, const tchan
         uint8_t dv[64 + SOUK_INLINE_MAX];
         MDB_val v = {souk__dict_encode(&info, c->buf, blen, dv), dv};
         rc = mdb_put(c->txn, c->ix->terms, &k, &v, (!existed && c->terms_append) ? MDB_APPEND : 0);
-        return rc;
+        return rc ? souk__writer_err(c->w, rc) : 0;
     }
     /* Postings in the post database: merge block by block. */
     MDB_cursor *cur;
     if ((rc = mdb_cursor_open(c->txn, c->ix->post, &cur)) != 0)
-        return rc;
+        return souk__writer_err(c->w, rc);
     size_t i = 0;
     uint8_t key[520];
     while (i < n && rc == 0) {
@@ -355,8 +355,10 @@ int souk__merge_term(commit_ctx *c, const char *term, uint32_t tlen, const tchan
             while (j < n && ch[j].docid <= last)
                 j++;
         } else {
-            if (rc && rc != MDB_NOTFOUND)
+            if (rc && rc != MDB_NOTFOUND) {
+                rc = souk__writer_err(c->w, rc);
                 break;
+            }
             /* Past the last block: extend the last block if it has room. */
             rc = rc == 0 ? mdb_cursor_get(cur, &bk, &bd, MDB_PREV)
                          : mdb_cursor_get(cur, &bk, &bd, MDB_LAST);
@@ -368,16 +370,18 @@ int souk__merge_term(commit_ctx *c, const char *term, uint32_t tlen, const tchan
         if (in_term) {
             souk_block b;
             if (souk_block_parse(bd.mv_data, bd.mv_size, &b)) {
-                rc = MDB_CORRUPTED;
+                rc = SOUK_ECORRUPT;
                 break;
             }
             if (j > i && (b.count < SOUK_BLOCK_MAX || ch[i].docid <= b.last_docid)) {
                 if ((rc = plist_add_block(&c->e, &b)) != 0) {
-                    rc = rc == SOUK_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+                    rc = rc == SOUK_ENOMEM ? SOUK_ENOMEM : SOUK_ECORRUPT;
                     break;
                 }
-                if ((rc = mdb_cursor_del(cur, 0)) != 0)
+                if ((rc = mdb_cursor_del(cur, 0)) != 0) {
+                    rc = souk__writer_err(c->w, rc);
                     break;
+                }
                 info.nblocks--;
             }
         }
@@ -394,12 +398,14 @@ int souk__merge_term(commit_ctx *c, const char *term, uint32_t tlen, const tchan
         return rc;
     if (info.df == 0) {
         if (info.nblocks != 0)
-            return MDB_CORRUPTED;
-        return mdb_del(c->txn, c->ix->terms, &k, NULL);
+            return SOUK_ECORRUPT;
+        rc = mdb_del(c->txn, c->ix->terms, &k, NULL);
+        return rc ? souk__writer_err(c->w, rc) : 0;
     }
     if (max_touched && (rc = rescan_max_wdf(c, term, tlen, &info.max_wdf)) != 0)
         return rc;
     uint8_t dv[64];
     MDB_val v = {souk__dict_encode(&info, NULL, 0, dv), dv};
-    return mdb_put(c->txn, c->ix->terms, &k, &v, 0);
+    rc = mdb_put(c->txn, c->ix->terms, &k, &v, 0);
+    return rc ? souk__writer_err(c->w, rc) : 0;
 }

@@ -155,14 +155,14 @@ int souk__add_change(commit_ctx *c, const char *term, uint32_t len, uint64_t has
 {
     tgroup *g = group_for(c, term, len, hash);
     if (!g)
-        return ENOMEM;
+        return SOUK_ENOMEM;
     if (g->left < REC_MAX) {
         unsigned level = g->first ? g->level + (g->level < BLK_LEVELS - 1) : 0;
         size_t size = (size_t)BLK_MIN << level;
         uint32_t ref;
         uint8_t *b = slab_alloc(&c->slab, size, &ref);
         if (!b)
-            return ENOMEM;
+            return SOUK_ENOMEM;
         memset(b, 0, BLK_HDR);
         if (g->first) {
             uint8_t *last = slab_ptr(&c->slab, g->last);
@@ -222,7 +222,7 @@ static int dead_add(commit_ctx *c, uint32_t gidx, uint32_t docid)
         size_t nc = c->deadcap ? c->deadcap * 2 : 256;
         dead_ent *m = souk_calloc(nc, sizeof *m);
         if (!m)
-            return ENOMEM;
+            return SOUK_ENOMEM;
         for (size_t i = 0; i < c->deadcap; i++) {
             if (!c->dead[i].key)
                 continue;
@@ -270,7 +270,7 @@ int souk__group_read(commit_ctx *c, const tgroup *g, tchange **buf, size_t *cap,
             nc *= 2;
         tchange *t = souk_realloc(*buf, nc * sizeof *t);
         if (!t)
-            return ENOMEM;
+            return SOUK_ENOMEM;
         *buf = t;
         *cap = nc;
     }
@@ -357,7 +357,7 @@ int souk__sort_changes(tchange *ch, uint32_t n, tchange **scratch, size_t *cap)
             nc *= 2;
         tchange *t = souk_realloc(*scratch, nc * sizeof *t);
         if (!t)
-            return ENOMEM;
+            return SOUK_ENOMEM;
         *scratch = t;
         *cap = nc;
     }
@@ -484,7 +484,7 @@ int souk__pregroup(souk_writer *w, op *o, const souk_dterm *terms)
     commit_ctx *c = w->cc;
     if (o->docid == 0) {
         if (w->next_docid >= UINT32_MAX)
-            return MDB_MAP_FULL;
+            return SOUK_ENOIDS; /* souk_writer_upsert checks first */
         o->docid = (uint32_t)w->next_docid++;
     }
     uint32_t n = o->nterms;
@@ -510,7 +510,7 @@ int souk__mark_dead(souk_writer *w, op *o)
     commit_ctx *c = w->cc;
     long tl = souk_blob_unpack(o->termlist, o->termlist_len, &c->tlbuf, &c->tlcap);
     if (tl < 0)
-        return tl == SOUK_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+        return tl == SOUK_ENOMEM ? SOUK_ENOMEM : SOUK_ECORRUPT;
     const uint8_t *p = c->tlbuf, *end = p + tl;
     char term[512];
     uint32_t len = 0, n = 0;
@@ -518,13 +518,13 @@ int souk__mark_dead(souk_writer *w, op *o)
     while ((r = souk__termlist_next(&p, end, term, sizeof term, &len)) > 0) {
         tgroup *g = group_find(c, term, len, souk__hash(term, len), NULL);
         if (!g)
-            return MDB_CORRUPTED; /* cannot happen: its terms were grouped */
+            return SOUK_ECORRUPT; /* cannot happen: its terms were grouped */
         if (dead_add(c, g->idx, o->docid))
-            return ENOMEM;
+            return SOUK_ENOMEM;
         n++;
     }
     if (r < 0 || n != o->nterms)
-        return MDB_CORRUPTED;
+        return SOUK_ECORRUPT;
     o->grouped = 0;
     return 0;
 }
@@ -548,14 +548,14 @@ int souk__ungroup_terms(souk_writer *w)
     uint32_t *opof = souk_calloc((size_t)(hi - lo) + 1, sizeof *opof); /* docid - lo: op + 1 */
     uint32_t *fill = souk_calloc(w->nops + 1, sizeof *fill);
     grank *rank = souk_malloc((c->ngroups + 1) * sizeof *rank);
-    int rc = opof && fill && rank ? 0 : ENOMEM;
+    int rc = opof && fill && rank ? 0 : SOUK_ENOMEM;
     for (size_t i = 0; i < w->nops && !rc; i++) {
         op *o = &w->ops[i];
         if (!o->pregrouped || o->terms || o->del)
             continue;
         if (!(o->terms =
                   souk__arena_alloc(&w->mem, (o->nterms ? o->nterms : 1) * sizeof *o->terms)))
-            rc = ENOMEM;
+            rc = SOUK_ENOMEM;
         opof[o->docid - lo] = (uint32_t)i + 1;
     }
     if (!rc) {
@@ -575,7 +575,7 @@ int souk__ungroup_terms(souk_writer *w)
             uint32_t oi = opof[ch->docid - lo] - 1;
             op *o = &w->ops[oi];
             if (fill[oi] == o->nterms) {
-                rc = MDB_CORRUPTED; /* cannot happen: a grouped op's changes are its terms */
+                rc = SOUK_ECORRUPT; /* cannot happen: a grouped op's changes are its terms */
                 break;
             }
             souk_dterm *t = &o->terms[fill[oi]++];
@@ -591,7 +591,7 @@ int souk__ungroup_terms(souk_writer *w)
         const op *o = &w->ops[i];
         if (o->pregrouped && !o->del && o->docid >= lo && o->docid <= hi &&
             opof[o->docid - lo] == i + 1 && fill[i] != o->nterms)
-            rc = MDB_CORRUPTED; /* some of its changes were not found */
+            rc = SOUK_ECORRUPT; /* some of its changes were not found */
     }
     souk_free(opof);
     souk_free(fill);
@@ -604,6 +604,6 @@ int souk__start_grouping(commit_ctx *c, group_job *gj, grank **rank)
 {
     *rank = souk_malloc((c->ngroups + 1) * sizeof **rank);
     if (!*rank)
-        return ENOMEM;
+        return SOUK_ENOMEM;
     return group_changes_start(gj, c, *rank);
 }

@@ -12,8 +12,8 @@
  * database's last key fails with MDB_KEYEXIST (without MDB_NOOVERWRITE nothing else does), and
  * is then done as an ordinary put: a wrong guess about the order costs page fill, never the
  * commit. (Issue 17: a batch whose docids reached the store out of order failed every rerun.) */
-int souk__put_or_append(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *d, unsigned flags,
-                        unsigned af)
+int souk__put_or_append(souk_writer *w, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *d,
+                        unsigned flags, unsigned af)
 {
     size_t size = d->mv_size;
     void *data = d->mv_data;
@@ -23,18 +23,19 @@ int souk__put_or_append(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *d, unsig
         d->mv_data = data;
         rc = mdb_put(txn, dbi, k, d, flags);
     }
-    return rc;
+    return rc ? souk__writer_err(w, rc) : 0;
 }
 
 /* Writes a document's store record (varint id length, id, stored-fields blob), in place
  * (MDB_RESERVE), and its term list (the blob made by the analysis thread) in txn. */
-int souk__put_store(MDB_txn *txn, const souk_index *ix, const store_rec *r, unsigned af)
+int souk__put_store(souk_writer *w, MDB_txn *txn, const souk_index *ix, const store_rec *r,
+                    unsigned af)
 {
     uint8_t key[4], vl[10];
     be32_put(key, r->docid);
     size_t n = varint_put(vl, r->id_len);
     MDB_val k = {4, key}, d = {n + r->id_len + r->stored_len, NULL};
-    int rc = souk__put_or_append(txn, ix->docs, &k, &d, MDB_RESERVE, af);
+    int rc = souk__put_or_append(w, txn, ix->docs, &k, &d, MDB_RESERVE, af);
     if (rc)
         return rc;
     uint8_t *p = d.mv_data;
@@ -43,13 +44,13 @@ int souk__put_store(MDB_txn *txn, const souk_index *ix, const store_rec *r, unsi
     memcpy(p + n + r->id_len, r->stored, r->stored_len);
     d.mv_size = r->termlist_len;
     d.mv_data = (void *)r->termlist;
-    return souk__put_or_append(txn, ix->termlist, &k, &d, 0, af);
+    return souk__put_or_append(w, txn, ix->termlist, &k, &d, 0, af);
 }
 
 /* Store records (docs, termlist) at docids from next_docid on belong to no document: store
  * transactions of a batch that never committed left them (see store_ahead). Readers ignore them;
  * the next batch removes them before it writes store records. */
-int souk__delete_orphans(souk_index *ix, MDB_txn *txn, uint64_t next_docid)
+int souk__delete_orphans(souk_writer *w, souk_index *ix, MDB_txn *txn, uint64_t next_docid)
 {
     if (next_docid > UINT32_MAX)
         return 0;
@@ -58,7 +59,7 @@ int souk__delete_orphans(souk_index *ix, MDB_txn *txn, uint64_t next_docid)
         MDB_cursor *cur;
         int rc = mdb_cursor_open(txn, dbs[i], &cur);
         if (rc)
-            return rc;
+            return souk__writer_err(w, rc);
         for (;;) {
             uint8_t key[4];
             be32_put(key, (uint32_t)next_docid);
@@ -71,7 +72,7 @@ int souk__delete_orphans(souk_index *ix, MDB_txn *txn, uint64_t next_docid)
         }
         mdb_cursor_close(cur);
         if (rc != MDB_NOTFOUND)
-            return rc;
+            return souk__writer_err(w, rc);
     }
     return 0;
 }
@@ -127,14 +128,16 @@ static int store_txn_begin(store_ahead *sa, MDB_txn **txn, int first)
     int rc = souk__txn_begin(sa->ix, 0, txn);
     if (rc) {
         *txn = NULL;
-        return rc;
+        return souk__writer_err(NULL, rc);
     }
     if ((rc = souk__meta_get_u64(*txn, sa->ix, "generation", &gen)) == 0 &&
         (rc = souk__meta_get_u64(*txn, sa->ix, "next_docid", &next)) == 0) {
         if (gen != sa->gen)
-            rc = MDB_BAD_TXN; /* another writer committed: the docids are not ours */
+            rc = SOUK_EINVAL; /* another writer committed: the docids are not ours */
         else if (first)
-            rc = souk__delete_orphans(sa->ix, *txn, next ? next : 1);
+            rc = souk__delete_orphans(NULL, sa->ix, *txn, next ? next : 1);
+    } else {
+        rc = souk__writer_err(NULL, rc);
     }
     if (rc) {
         mdb_txn_abort(*txn);
@@ -172,7 +175,7 @@ static void *store_thread(void *arg)
                     mono_now() - opened >= STORE_TXN_SECONDS)) {
             size_t upto = sa->taken;
             pthread_mutex_unlock(&sa->mu);
-            rc = mdb_txn_commit(txn);
+            rc = souk__writer_err(NULL, mdb_txn_commit(txn));
             txn = NULL;
             in_txn = 0;
             pthread_mutex_lock(&sa->mu);
@@ -194,7 +197,7 @@ static void *store_thread(void *arg)
             first = 0;
         }
         for (size_t i = 0; i < k && rc == 0; i++)
-            rc = souk__put_store(txn, sa->ix, &batch[i].r, batch[i].af);
+            rc = souk__put_store(NULL, txn, sa->ix, &batch[i].r, batch[i].af);
         in_txn += k;
         pthread_mutex_lock(&sa->mu);
         if (rc) {
@@ -240,7 +243,7 @@ static int store_start(souk_writer *w)
 {
     store_ahead *sa = souk_calloc(1, sizeof *sa);
     if (!sa)
-        return -1;
+        return SOUK_ENOMEM;
     sa->ix = w->ix;
     sa->gen = w->snap_gen;
     pthread_mutex_init(&sa->mu, NULL);
@@ -253,7 +256,7 @@ static int store_start(souk_writer *w)
         pthread_mutex_destroy(&sa->mu);
         pthread_cond_destroy(&sa->cv);
         souk_free(sa);
-        return -1;
+        return SOUK_ENOMEM;
     }
     w->sa = sa;
     return 0;

@@ -90,6 +90,8 @@ const char *souk_strerror(int code)
         return "input too large";
     case SOUK_EFORMAT:
         return "incompatible index format";
+    case SOUK_ENOIDS:
+        return "document ids exhausted";
     default:
         return "unknown error";
     }

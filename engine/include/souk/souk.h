@@ -25,6 +25,7 @@ extern "C" {
 #define SOUK_EFULL (-9)     /* map full even after growing */
 #define SOUK_ETOOBIG (-10)  /* input over a configured cap */
 #define SOUK_EFORMAT (-11)  /* index written by an incompatible version */
+#define SOUK_ENOIDS (-12)   /* every document id (32 bits) has been handed out */
 
 /* Returns a static, human-readable message for a SOUK_E* code. Thread-safe. */
 const char *souk_strerror(int code);
