@@ -425,130 +425,137 @@ static void commit_ctx_free(commit_ctx *c)
     souk_free(c);
 }
 
-/* One attempt at applying the batch in a write transaction. With regroup, every op is resolved
- * against the id table inside the transaction and grouped afresh (the path taken when the
- * snapshot the batch was grouped against is stale, and on retries). */
-static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_stats *st,
-                       int regroup)
-{
-    souk_index *ix = w->ix;
-    commit_ctx *c = w->cc;
-    c->w = w;
-    c->ix = ix;
-    dchange *dcs = NULL;
-    dlset *dls = NULL;
-    grank *rank = NULL;
-    size_t ndc = 0, ndl = 0;
+/* One attempt at applying the batch in a write transaction, and what its steps share. */
+typedef struct commit_run {
+    souk_writer *w;
+    commit_ctx *c;
+    souk_index *ix;
+    souk_commit_stats *st;
+    /* Every op is resolved against the id table inside the transaction and grouped afresh: the
+     * path taken when the snapshot the batch was grouped against is stale, and on retries. */
+    int regroup;
+    uint64_t N, total_len, next_docid, gen; /* meta, as the attempt changes it */
+    uint64_t meta_next; /* next_docid as committed: store records from here on are orphans */
+    uint64_t first_new; /* the first docid the batch hands out */
+    int early;          /* store records went out ahead (store_ahead) and are still valid */
+    dchange *dcs;       /* the document-level changes, in op order */
+    size_t ndc;
+    dlset *dls; /* their new lengths */
+    size_t ndl;
+    grank *rank; /* the touched terms in term order, sorted by gj */
     group_job gj;
-    int grouping = 0; /* gj's threads are running */
-    int early = 0;    /* store records went out ahead (store_ahead) and are still valid */
+    int grouping; /* gj's thread is running */
+} commit_run;
+
+/* Opens the write transaction and reads meta; regroups the batch if another writer committed
+ * since its snapshot; decides where appends may be used; deletes orphaned store records. The
+ * sort of the touched terms (phase 4's set-up) starts on a thread of its own before anything
+ * else when every op was grouped on arrival (then no change is added later), else in
+ * write_records. */
+static int begin_commit(commit_run *r)
+{
+    souk_writer *w = r->w;
+    commit_ctx *c = r->c;
+    souk_index *ix = r->ix;
     int rc;
     souk__store_finish(w, 0); /* the last store transaction of the batch */
-    /* Phase 4's set-up (sorting the touched terms) runs in a thread of its own while this thread
-     * writes: from the start when every op was grouped on arrival (then phase 2 adds no change),
-     * else after phase 2. */
-    int all_grouped = !regroup && w->snap;
+    int all_grouped = !r->regroup && w->snap;
     for (size_t i = 0; i < w->nops && all_grouped; i++)
         all_grouped = w->ops[i].pregrouped;
     if (all_grouped) {
-        if ((rc = souk__start_grouping(c, &gj, &rank)) != 0)
-            goto out;
-        grouping = 1;
+        if ((rc = souk__start_grouping(c, &r->gj, &r->rank)) != 0)
+            return rc;
+        r->grouping = 1;
     }
     if ((rc = souk__txn_begin(ix, 0, &c->txn)) != 0) {
         c->txn = NULL;
-        step_fail(c, rc = souk__writer_err(w, rc), "begin write");
-        goto out;
+        return step_fail(c, souk__writer_err(w, rc), "begin write");
     }
-    uint64_t N, total_len, next_docid, gen;
-    if ((rc = souk__meta_get_u64(c->txn, ix, "N", &N)) ||
-        (rc = souk__meta_get_u64(c->txn, ix, "total_len", &total_len)) ||
-        (rc = souk__meta_get_u64(c->txn, ix, "next_docid", &next_docid)) ||
-        (rc = souk__meta_get_u64(c->txn, ix, "generation", &gen))) {
-        step_fail(c, rc = souk__writer_err(w, rc), "read meta");
-        goto out;
-    }
-    if (next_docid == 0)
-        next_docid = 1;
-    uint64_t meta_next = next_docid; /* store records from here on are orphans */
+    if ((rc = souk__meta_get_u64(c->txn, ix, "N", &r->N)) ||
+        (rc = souk__meta_get_u64(c->txn, ix, "total_len", &r->total_len)) ||
+        (rc = souk__meta_get_u64(c->txn, ix, "next_docid", &r->next_docid)) ||
+        (rc = souk__meta_get_u64(c->txn, ix, "generation", &r->gen)))
+        return step_fail(c, souk__writer_err(w, rc), "read meta");
+    if (r->next_docid == 0)
+        r->next_docid = 1;
+    r->meta_next = r->next_docid;
     /* Records written ahead stay valid while nobody else committed: then their docids stand. */
-    early = w->store_used && !regroup && w->snap && gen == w->snap_gen;
-    if (!regroup && w->snap && gen != w->snap_gen)
-        regroup = 1; /* another writer committed since the snapshot */
-    if (regroup) {
-        if (grouping) {
-            souk__group_changes_finish(&gj); /* it sorted the arrival-time terms: start afresh */
-            grouping = 0;
-            souk_free(rank);
-            rank = NULL;
+    r->early = w->store_used && !r->regroup && w->snap && r->gen == w->snap_gen;
+    if (!r->regroup && w->snap && r->gen != w->snap_gen)
+        r->regroup = 1; /* another writer committed since the snapshot */
+    if (r->regroup) {
+        if (r->grouping) {
+            souk__group_changes_finish(&r->gj); /* it sorted the arrival-time terms: start afresh */
+            r->grouping = 0;
+            souk_free(r->rank);
+            r->rank = NULL;
         }
-        all_grouped = 0;
         if ((rc = souk__ungroup_terms(w)) != 0)
-            goto out;
+            return rc;
         souk__grouping_clear(c);
         for (size_t i = 0; i < w->nops; i++) {
             w->ops[i].pregrouped = 0;
             w->ops[i].grouped = 0;
         }
     } else if (w->snap) {
-        next_docid = w->next_docid;
+        r->next_docid = w->next_docid;
     }
-    uint64_t first_new = next_docid;
-    if (!regroup) {
+    r->first_new = r->next_docid;
+    if (!r->regroup) {
         /* Pre-grouped docids were assigned from the snapshot's next docid. */
-        uint64_t snap_next = w->snap ? first_new : next_docid;
+        uint64_t snap_next = w->snap ? r->first_new : r->next_docid;
         for (size_t i = 0; i < w->nops; i++)
             if (w->ops[i].pregrouped && !w->ops[i].del && w->ops[i].docid < snap_next)
                 snap_next = w->ops[i].docid;
-        first_new = snap_next;
+        r->first_new = snap_next;
     }
     MDB_stat ms;
     mdb_stat(c->txn, ix->post, &ms);
     c->post_append = !w->no_append && ms.ms_entries == 0;
     mdb_stat(c->txn, ix->terms, &ms);
     c->terms_append = !w->no_append && ms.ms_entries == 0;
-    dcs = souk_calloc(w->nops + 1, sizeof *dcs);
-    dls = souk_calloc(w->nops + 1, sizeof *dls);
-    if (!dcs || !dls) {
-        rc = SOUK_ENOMEM;
-        goto out;
-    }
-    if (!early && (rc = souk__delete_orphans(w, ix, c->txn, meta_next)) != 0) {
-        step_fail(c, rc, "delete orphaned store records");
-        goto out;
-    }
-    /* Phase 1: resolve each op against the id table. */
+    r->dcs = souk_calloc(w->nops + 1, sizeof *r->dcs);
+    r->dls = souk_calloc(w->nops + 1, sizeof *r->dls);
+    if (!r->dcs || !r->dls)
+        return SOUK_ENOMEM;
+    if (!r->early && (rc = souk__delete_orphans(w, ix, c->txn, r->meta_next)) != 0)
+        return step_fail(c, rc, "delete orphaned store records");
+    return 0;
+}
+
+/* Phase 1: resolves each op against the id table: a docid for each new id, the old length and
+ * term list of each changed one, the ids records written; counts what the batch does. */
+static int resolve_ops(commit_run *r)
+{
+    souk_writer *w = r->w;
+    commit_ctx *c = r->c;
+    souk_index *ix = r->ix;
+    souk_commit_stats *st = r->st;
+    int rc;
     for (size_t i = 0; i < w->nops; i++) {
         op *o = &w->ops[i];
         MDB_val k = {o->id_len, (void *)o->id}, d;
-        dchange *dc = &dcs[ndc];
+        dchange *dc = &r->dcs[r->ndc];
         memset(dc, 0, sizeof *dc);
         dc->opi = (uint32_t)i;
         if (o->pregrouped) {
             /* New in this batch: docid and postings are ready. */
             if (o->del) {
-                if (early && o->early_any && (rc = delete_store(c, o->docid)) != 0) {
-                    step_fail(c, rc, "delete a record written ahead");
-                    goto out;
-                }
+                if (r->early && o->early_any && (rc = delete_store(c, o->docid)) != 0)
+                    return step_fail(c, rc, "delete a record written ahead");
                 st->delete_missing++;
                 continue;
             }
             dc->docid = o->docid;
-            N++;
+            r->N++;
             st->added++;
         } else {
             rc = mdb_get(c->txn, ix->ids, &k, &d);
-            if (rc && rc != MDB_NOTFOUND) {
-                step_fail(c, rc = souk__writer_err(w, rc), "read ids");
-                goto out;
-            }
+            if (rc && rc != MDB_NOTFOUND)
+                return step_fail(c, souk__writer_err(w, rc), "read ids");
             int exists = rc == 0;
-            if (exists && d.mv_size != 12) {
-                step_fail(c, rc = SOUK_ECORRUPT, "read ids");
-                goto out;
-            }
-            rc = 0;
+            if (exists && d.mv_size != 12)
+                return step_fail(c, SOUK_ECORRUPT, "read ids");
             if (exists) {
                 dc->docid = be32_get(d.mv_data);
                 uint64_t old_hash = le64_get((const uint8_t *)d.mv_data + 4);
@@ -558,19 +565,15 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
                 }
                 dc->existed = 1;
                 if ((rc = souk__doclen_get(c, dc->docid, &dc->old_doclen)) != 0 ||
-                    (rc = load_old_terms(c, dc)) != 0) {
-                    step_fail(c, rc, "read old document");
-                    goto out;
-                }
+                    (rc = load_old_terms(c, dc)) != 0)
+                    return step_fail(c, rc, "read old document");
                 c->dl_chunk_valid = 0;
-                total_len -= dc->old_doclen;
+                r->total_len -= dc->old_doclen;
                 if (o->del) {
-                    N--;
+                    r->N--;
                     st->deleted++;
-                    if ((rc = mdb_del(c->txn, ix->ids, &k, NULL)) != 0) {
-                        step_fail(c, rc = souk__writer_err(w, rc), "write ids");
-                        goto out;
-                    }
+                    if ((rc = mdb_del(c->txn, ix->ids, &k, NULL)) != 0)
+                        return step_fail(c, souk__writer_err(w, rc), "write ids");
                 } else {
                     st->replaced++;
                 }
@@ -579,56 +582,63 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
                     st->delete_missing++;
                     continue;
                 }
-                if (next_docid >= UINT32_MAX) {
-                    rc = ids_exhausted(w);
-                    goto out;
-                }
-                dc->docid = (uint32_t)next_docid++;
-                N++;
+                if (r->next_docid >= UINT32_MAX)
+                    return ids_exhausted(w);
+                dc->docid = (uint32_t)r->next_docid++;
+                r->N++;
                 st->added++;
             }
         }
         if (!o->del) {
             dc->o = o;
-            total_len += o->doclen;
+            r->total_len += o->doclen;
             uint8_t v[12];
             be32_put(v, dc->docid);
             le64_put(v + 4, o->hash);
             MDB_val dv = {12, v};
-            if ((rc = mdb_put(c->txn, ix->ids, &k, &dv, 0)) != 0) {
-                step_fail(c, rc = souk__writer_err(w, rc), "write ids");
-                goto out;
-            }
+            if ((rc = mdb_put(c->txn, ix->ids, &k, &dv, 0)) != 0)
+                return step_fail(c, souk__writer_err(w, rc), "write ids");
         }
-        dls[ndl].docid = dc->docid;
-        dls[ndl].len = o->del ? 0 : o->doclen;
-        ndl++;
-        ndc++;
+        r->dls[r->ndl].docid = dc->docid;
+        r->dls[r->ndl].len = o->del ? 0 : o->doclen;
+        r->ndl++;
+        r->ndc++;
     }
-    /* The new lengths of the docids handed out in this batch, for the postings merge. */
-    if (next_docid - first_new > UINT32_MAX) {
-        rc = ids_exhausted(w); /* cannot happen: docids stay below UINT32_MAX */
-        goto out;
-    }
-    c->dl_lo = (uint32_t)first_new;
-    c->dl_n = (uint32_t)(next_docid - first_new);
-    if (!(c->dl = souk_malloc(((size_t)c->dl_n + 1) * sizeof *c->dl))) {
-        rc = SOUK_ENOMEM;
-        goto out;
-    }
+    return 0;
+}
+
+/* The new lengths of the docids handed out in this batch, for the postings merge. */
+static int new_lengths(commit_run *r)
+{
+    commit_ctx *c = r->c;
+    if (r->next_docid - r->first_new > UINT32_MAX)
+        return ids_exhausted(r->w); /* cannot happen: docids stay below UINT32_MAX */
+    c->dl_lo = (uint32_t)r->first_new;
+    c->dl_n = (uint32_t)(r->next_docid - r->first_new);
+    if (!(c->dl = souk_malloc(((size_t)c->dl_n + 1) * sizeof *c->dl)))
+        return SOUK_ENOMEM;
     memset(c->dl, 0xff, (size_t)c->dl_n * sizeof *c->dl); /* DOCLEN_UNKNOWN */
-    for (size_t i = 0; i < ndc; i++)
-        if (dcs[i].o && dcs[i].docid >= c->dl_lo && dcs[i].docid - c->dl_lo < c->dl_n)
-            c->dl[dcs[i].docid - c->dl_lo] = dcs[i].o->doclen;
-    /* Phase 2: per-term changes of the resolved ops: puts for the new terms, deletes for
-     * vanished old ones. (Pre-grouped ops were grouped as they arrived.) */
-    for (size_t i = 0; i < ndc; i++) {
-        dchange *dc = &dcs[i];
+    for (size_t i = 0; i < r->ndc; i++) {
+        const dchange *dc = &r->dcs[i];
+        if (dc->o && dc->docid >= c->dl_lo && dc->docid - c->dl_lo < c->dl_n)
+            c->dl[dc->docid - c->dl_lo] = dc->o->doclen;
+    }
+    return 0;
+}
+
+/* Phase 2: the per-term changes of the ops not grouped on arrival: puts for their new terms,
+ * deletes for the vanished old ones. */
+static int group_old_changes(commit_run *r)
+{
+    commit_ctx *c = r->c;
+    for (size_t i = 0; i < r->ndc; i++) {
+        dchange *dc = &r->dcs[i];
         op *o = dc->o;
         if (o && o->pregrouped)
             continue;
         uint32_t a = 0, b = 0, na = dc->nold, nb = o ? o->nterms : 0;
         while (a < na || b < nb) {
+            int rc;
             int cmp = a >= na   ? 1
                       : b >= nb ? -1
                                 : term_cmp(dc->old_terms[a], dc->old_lens[a], o->terms[b].term,
@@ -646,99 +656,144 @@ static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
                 b++;
             }
             if (rc)
-                goto out;
+                return rc;
         }
     }
-    if (!grouping && (rc = souk__start_grouping(c, &gj, &rank)) != 0)
-        goto out;
-    grouping = 1;
-    /* Phase 3: document records and lengths (postings merging below reads the new lengths).
-     * The ops are in the order their ids first appeared, which is not docid order: a new id
-     * first seen in a delete gets its docid only at its later upsert, after ids upserted in
-     * between. So a record is appended only when its docid is past every key written so far
-     * (the high-water mark: the index's docids end below first_new, the records written ahead
-     * at store_max). */
-    uint64_t high = first_new - 1;
-    if (early && w->store_max > high)
+    return 0;
+}
+
+/* Phase 3: document records and lengths (the postings merge reads the new lengths), while the
+ * touched terms are sorted on another thread. The ops are in the order their ids first
+ * appeared, which is not docid order: a new id first seen in a delete gets its docid only at
+ * its later upsert, after ids upserted in between. So a record is appended only when its docid
+ * is past every key written so far (the high-water mark: the index's docids end below
+ * first_new, the records written ahead at store_max). */
+static int write_records(commit_run *r)
+{
+    souk_writer *w = r->w;
+    commit_ctx *c = r->c;
+    int rc;
+    if (!r->grouping && (rc = souk__start_grouping(c, &r->gj, &r->rank)) != 0)
+        return rc;
+    r->grouping = 1;
+    uint64_t high = r->first_new - 1;
+    if (r->early && w->store_max > high)
         high = w->store_max;
-    for (size_t i = 0; i < ndc && !rc; i++) {
-        const op *o = dcs[i].o;
-        int ahead = early && o && o->stored_early;
-        int append = !w->no_append && dcs[i].docid > high;
+    rc = 0;
+    for (size_t i = 0; i < r->ndc && !rc; i++) {
+        const op *o = r->dcs[i].o;
+        int ahead = r->early && o && o->stored_early;
+        int append = !w->no_append && r->dcs[i].docid > high;
         if (append)
-            high = dcs[i].docid;
-        if ((rc = write_doc(c, &dcs[i], append, !ahead)) != 0)
+            high = r->dcs[i].docid;
+        if ((rc = write_doc(c, &r->dcs[i], append, !ahead)) != 0)
             step_fail(c, rc, "write document");
     }
-    if (!rc && (rc = write_doclens(c, dls, ndl)) != 0)
+    if (!rc && (rc = write_doclens(c, r->dls, r->ndl)) != 0)
         step_fail(c, rc, "write lengths");
-    souk__group_changes_finish(&gj);
-    grouping = 0;
-    if (rc)
-        goto out;
+    souk__group_changes_finish(&r->gj);
+    r->grouping = 0;
     c->dl_chunk_valid = 0;
-    /* Into an empty index, terms are encoded in parallel (see souk__bulk_merge). */
-    int bulk = c->terms_append && c->post_append && c->ngroups > BULK_CHUNK;
+    return rc;
+}
+
+/* Phase 4: each touched term's changes merged into its postings, in term order; into an empty
+ * index the terms are encoded in parallel (souk__bulk_merge). */
+static int merge_postings(commit_run *r)
+{
+    souk_writer *w = r->w;
+    commit_ctx *c = r->c;
+    int rc;
     souk__dead_rewind(c);
-    if (bulk) {
-        rc = souk__bulk_merge(c, rank);
+    if (c->terms_append && c->post_append && c->ngroups > BULK_CHUNK) {
+        rc = souk__bulk_merge(c, r->rank);
         if (rc == SOUK_EINVAL) {
-            /* Not all new after all: abort this attempt; the retry merges serially. */
+            /* Not all new after all: the attempt fails (souk_writer_commit does not retry). */
             snprintf(w->err, sizeof w->err, "batch holds deletes for a new index");
-            goto out;
+            return rc;
         }
-        if (rc) {
-            step_fail(c, rc, "writing postings");
-            goto out;
-        }
+        return rc ? step_fail(c, rc, "writing postings") : 0;
     }
-    for (size_t r = 0; !bulk && r < c->ngroups; r++) {
-        tgroup *tg = grp(c, rank[r].idx);
+    for (size_t i = 0; i < c->ngroups; i++) {
+        tgroup *tg = grp(c, r->rank[i].idx);
         uint32_t n;
         if ((rc = souk__group_read(c, tg, &c->dec, &c->dec_cap, &n)) != 0)
-            goto out;
+            return rc;
         tchange *ch = c->dec;
         if (n == 0)
             continue;
         if (tg->unsorted && (rc = souk__sort_changes(ch, n, &c->scratch, &c->scratch_cap)) != 0)
-            goto out;
+            return rc;
         if ((rc = souk__merge_term(c, tg->term, tg->len, ch, n)) != 0) {
             if (!w->err[0] || rc != SOUK_EFULL)
                 snprintf(w->err, sizeof w->err, "merging postings of term '%.*s': %s",
                          (int)(tg->len > 64 ? 64 : tg->len), tg->term, why(w, rc));
-            goto out;
+            return rc;
         }
     }
-    /* Phase 5: meta, in the same transaction. */
-    if ((rc = souk__meta_put_u64(c->txn, ix, "N", N)) ||
-        (rc = souk__meta_put_u64(c->txn, ix, "total_len", total_len)) ||
-        (rc = souk__meta_put_u64(c->txn, ix, "next_docid", next_docid)) ||
-        (rc = souk__meta_put_u64(c->txn, ix, "generation", gen + 1)) ||
+    return 0;
+}
+
+/* Phase 5: meta (counts, next docid, generation, stream position) in the same transaction, and
+ * the commit. */
+static int write_meta_and_commit(commit_run *r, const souk_stream_pos *pos)
+{
+    souk_writer *w = r->w;
+    commit_ctx *c = r->c;
+    souk_index *ix = r->ix;
+    int rc;
+    if ((rc = souk__meta_put_u64(c->txn, ix, "N", r->N)) ||
+        (rc = souk__meta_put_u64(c->txn, ix, "total_len", r->total_len)) ||
+        (rc = souk__meta_put_u64(c->txn, ix, "next_docid", r->next_docid)) ||
+        (rc = souk__meta_put_u64(c->txn, ix, "generation", r->gen + 1)) ||
         (pos && (rc = souk__meta_put_u64(c->txn, ix, "stream_offset", pos->offset))) ||
-        (pos && (rc = souk__meta_put_u64(c->txn, ix, "stream_line", pos->line)))) {
-        step_fail(c, rc = souk__writer_err(w, rc), "write meta");
-        goto out;
-    }
+        (pos && (rc = souk__meta_put_u64(c->txn, ix, "stream_line", pos->line))))
+        return step_fail(c, souk__writer_err(w, rc), "write meta");
     if (pos && pos->fingerprint) {
         MDB_val k = {9, "stream_fp"}, d = {strlen(pos->fingerprint), (void *)pos->fingerprint};
-        if ((rc = mdb_put(c->txn, ix->meta, &k, &d, 0)) != 0) {
-            step_fail(c, rc = souk__writer_err(w, rc), "write meta");
-            goto out;
-        }
+        if ((rc = mdb_put(c->txn, ix->meta, &k, &d, 0)) != 0)
+            return step_fail(c, souk__writer_err(w, rc), "write meta");
     }
     rc = mdb_txn_commit(c->txn);
     c->txn = NULL;
-    if (rc)
-        step_fail(c, rc = souk__writer_err(w, rc), "committing the transaction");
-out:
-    if (grouping)
-        souk__group_changes_finish(&gj); /* its threads read the batch: wait before anything goes */
+    return rc ? step_fail(c, souk__writer_err(w, rc), "committing the transaction") : 0;
+}
+
+/* Ends an attempt, committed or not: waits for the sort, aborts an open transaction, frees the
+ * attempt's memory (the batch stays). */
+static void end_commit(commit_run *r)
+{
+    commit_ctx *c = r->c;
+    if (r->grouping)
+        souk__group_changes_finish(
+            &r->gj); /* its thread reads the batch: wait before anything goes */
     if (c->txn)
         mdb_txn_abort(c->txn);
     commit_ctx_reset(c);
-    souk_free(dcs);
-    souk_free(dls);
-    souk_free(rank);
+    souk_free(r->dcs);
+    souk_free(r->dls);
+    souk_free(r->rank);
+}
+
+/* One attempt at applying the batch in a write transaction (see commit_run for regroup). */
+static int commit_once(souk_writer *w, const souk_stream_pos *pos, souk_commit_stats *st,
+                       int regroup)
+{
+    commit_run r;
+    memset(&r, 0, sizeof r);
+    r.w = w;
+    r.c = w->cc;
+    r.ix = w->ix;
+    r.st = st;
+    r.regroup = regroup;
+    r.c->w = w;
+    r.c->ix = w->ix;
+    int rc;
+    if ((rc = begin_commit(&r)) == 0 && (rc = resolve_ops(&r)) == 0 &&
+        (rc = new_lengths(&r)) == 0 && (rc = group_old_changes(&r)) == 0 &&
+        (rc = write_records(&r)) == 0 && (rc = merge_postings(&r)) == 0)
+        rc = write_meta_and_commit(&r, pos);
+    end_commit(&r);
     return rc;
 }
 
