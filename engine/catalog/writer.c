@@ -3,17 +3,18 @@
  * per-term changes are grouped, and each touched term's postings blocks are merged, so every
  * statistic (N, total length, df, collection frequency, per-block maxima) stays exact. Meta,
  * including the stream offset, is written in the same transaction, so a crash at any moment
- * leaves the state of the last commit. */
+ * leaves the state of the last commit.
+ *
+ * This file holds the public API (souk/index.h) and the commit, step by step (commit_once); the
+ * batch buffer, the term slices, the postings merge, the bulk encoder and the store records are
+ * in the other writer_*.c files, which share writer_int.h. */
 #include "catalog/writer_int.h"
 
 #include <errno.h>
-#include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
-#include <time.h>
 #include <unistd.h>
 
 static void commit_ctx_free(struct commit_ctx *c);
