@@ -192,6 +192,8 @@ static int disk_full(const souk_index *ix, int rc)
 
 int souk__writer_err(souk_writer *w, int rc)
 {
+    if (!rc)
+        return 0;
     if (w)
         w->cause = rc;
     return souk__mdb_err(rc);

@@ -294,7 +294,7 @@ typedef struct group_job {
  * MDB_MAP_FULL is SOUK_EFULL, which makes the commit grow the map and retry) and, when w is not
  * NULL, keeps rc in w->cause, so that the message names LMDB's own error and the commit can
  * tell a refused append (MDB_KEYEXIST) from other failures. w is NULL on the store thread,
- * which reports no error of its own. rc must not be 0. */
+ * which reports no error of its own. An rc of 0 gives 0. */
 int souk__writer_err(souk_writer *w, int rc);
 
 /* ------------------------------------------------------------------ writer_batch.c */
