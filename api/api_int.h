@@ -143,6 +143,9 @@ typedef struct sk_http {
     int last_was_value;
     int cur_header; /* which header the value belongs to */
     size_t value_len;
+    uint64_t chunk_left;  /* bytes of the current chunk's data still to come */
+    int crlf_seen;        /* bytes of the CRLF after a chunk's data checked (2: none due) */
+    const char *feed_end; /* one past the bytes of the current sk_http_feed call */
 } sk_http;
 
 void sk_http_init(sk_http *h, const sk_limits *lim);
@@ -155,7 +158,22 @@ void sk_http_next(sk_http *h);
 
 /* ------------------------------------------------------------------ metrics */
 
-enum { EP_SEARCH, EP_ITEMS, EP_HEALTHZ, EP_METRICS, EP_OTHER, EP_COUNT };
+/* Methods of a route (api/endpoints.h). */
+#define SK_GET (1u << HTTP_GET)
+#define SK_POST (1u << HTTP_POST)
+#define SK_PUT (1u << HTTP_PUT)
+#define SK_DELETE (1u << HTTP_DELETE)
+#define SK_HEAD (1u << HTTP_HEAD)
+
+/* Endpoint numbers, in the order of api/endpoints.h (SK_EP_sk_ep_search, ...), then EP_OTHER
+ * for requests that reached no endpoint. */
+#define SK_ENDPOINT(path, label, methods, auth, handler) SK_EP_##handler,
+enum {
+#include "endpoints.h"
+    EP_OTHER,
+    EP_COUNT
+};
+#undef SK_ENDPOINT
 #define SK_NSTATUS 17
 #define SK_NBUCKETS 16
 /* Status classes of the latency histograms: 1xx to 5xx (anything else counts as 5xx). */
@@ -224,7 +242,9 @@ typedef struct sk_ctx {
     sk_worker *w;
     sk_config *cfg;
     const sk_request *req;
-    const char *path; /* decoded path, NUL-terminated */
+    const char *path;     /* decoded path, NUL-terminated */
+    const char *path_arg; /* what the route's "{id}" matched (decoded), or NULL */
+    size_t path_arg_len;
     const char *query_string;
     size_t query_len;
     char request_id[SK_HDR_RID_MAX + 1];
@@ -238,8 +258,13 @@ typedef struct sk_ctx {
 /* Writes the complete HTTP response to req into out (appended). keep_alive_ok is 0 when the
  * connection closes after this response. Runs on any thread that owns w. Returns the status. */
 int sk_handle(sk_worker *w, const sk_request *req, int keep_alive_ok, sk_buf *out);
-/* Writes an error response without a worker (framing errors, overload). */
-void sk_error_response(int status, const char *code, const char *message, int close, sk_buf *out);
+/* Writes an error response outside the router (framing errors, overload, timeouts) into out
+ * (appended), with an X-Request-Id and the body's request_id like every response: the client's
+ * own from req when req is given and its headers were read (req->request_id is then checked),
+ * else a new one from w (NULL: a random one, for a thread that owns no worker). Runs on the
+ * thread that owns w. */
+void sk_error_response(sk_worker *w, const sk_request *req, int status, const char *code,
+                       const char *message, int close, sk_buf *out);
 /* Records a response in m. */
 void sk_metrics_record(sk_metrics *m, int ep, int status, uint64_t us);
 
@@ -247,10 +272,24 @@ void sk_metrics_record(sk_metrics *m, int ep, int status, uint64_t us);
 int sk_fail(sk_ctx *c, int status, const char *code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-int sk_ep_search(sk_ctx *c);
-int sk_ep_items(sk_ctx *c, const char *id, size_t len);
-int sk_ep_healthz(sk_ctx *c);
-int sk_ep_metrics(sk_ctx *c);
+/* The endpoints' handlers (api/endpoints.h): each writes its response body into c->out and
+ * returns the status (sk_fail for errors). */
+#define SK_ENDPOINT(path, label, methods, auth, handler) int handler(sk_ctx *c);
+#include "endpoints.h"
+#undef SK_ENDPOINT
+
+/* The route table: api/endpoints.h, in order (EP_OTHER has no entry). */
+enum { SK_AUTH_NONE, SK_AUTH_SEARCH, SK_AUTH_ADMIN };
+typedef struct sk_route {
+    const char *pattern; /* "/v1/items/{id}" */
+    const char *label;   /* metrics label */
+    unsigned methods;    /* bit per enum http_method */
+    int auth;
+    int (*handler)(sk_ctx *c);
+} sk_route;
+extern const sk_route sk_routes[EP_COUNT - 1];
+/* The label of endpoint number ep (EP_OTHER: "other"). */
+const char *sk_endpoint_label(int ep);
 
 /* Percent-decodes s (with '+' as space when plus_space) into out (NUL-terminated). Returns 0,
  * or -1 on a malformed escape. */

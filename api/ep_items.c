@@ -5,8 +5,10 @@
 
 #include <string.h>
 
-int sk_ep_items(sk_ctx *c, const char *id, size_t len)
+int sk_ep_items(sk_ctx *c)
 {
+    const char *id = c->path_arg;
+    size_t len = c->path_arg_len;
     if (c->query_len)
         return sk_fail(c, 400, "unknown_parameter", NULL, "/v1/items/{id} takes no parameters");
     souk_searcher *s = c->w->searcher;

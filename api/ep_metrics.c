@@ -8,8 +8,6 @@
 #include <pthread.h>
 #include <string.h>
 
-static const char *const ep_label[EP_COUNT] = {"search", "items", "healthz", "metrics", "other"};
-
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
 int sk_ep_metrics(sk_ctx *c)
@@ -47,7 +45,7 @@ int sk_ep_metrics(sk_ctx *c)
             else
                 snprintf(code, sizeof code, "other");
             sk_buf_printf(o, "souk_http_requests_total{endpoint=\"%s\",status=\"%s\"} %llu\n",
-                          ep_label[e], code, (unsigned long long)count[e][s]);
+                          sk_endpoint_label(e), code, (unsigned long long)count[e][s]);
         }
     sk_buf_str(o, "# HELP souk_http_request_duration_seconds Time from a complete request to "
                   "its response, by endpoint and status class.\n"
@@ -62,7 +60,8 @@ int sk_ep_metrics(sk_ctx *c)
             if (!cum)
                 continue;
             char lab[64];
-            snprintf(lab, sizeof lab, "endpoint=\"%s\",status_class=\"%dxx\"", ep_label[e], k + 1);
+            snprintf(lab, sizeof lab, "endpoint=\"%s\",status_class=\"%dxx\"", sk_endpoint_label(e),
+                     k + 1);
             cum = 0;
             for (int b = 0; b < SK_NBUCKETS; b++) {
                 cum += bucket[e][k][b];

@@ -133,7 +133,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t n = sk_http_feed(&h, (const char *)data + off, end - off);
         off += n;
         if (h.error) {
-            sk_error_response(h.error, "bad_request", h.error_msg ? h.error_msg : "", 1, &out);
+            sk_error_response(worker, NULL, h.error, "bad_request", h.error_msg ? h.error_msg : "",
+                              1, &out);
             break;
         }
         if (h.complete) {

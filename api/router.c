@@ -1,7 +1,7 @@
 /* router.c: one request in, one complete HTTP response out.
  *
- * A static route table maps a path to its endpoint (ep_*.c), the methods it allows and the
- * credential it needs. Around every endpoint this file does what all of them share: request
+ * The route table (api/endpoints.h) maps a path to its endpoint (ep_*.c), the methods it allows and
+ * the credential it needs. Around every endpoint this file does what all of them share: request
  * ids, credentials (hashed keys compared in constant time), CORS, the JSON error body, the
  * response head, metrics and the access log. It runs on whatever thread owns the worker. */
 #include "api_int.h"
@@ -169,15 +169,33 @@ static void head(sk_buf *out, int status, const char *ctype, size_t body_len, in
                   status, reason(status), ctype, body_len, close ? "close" : "keep-alive");
 }
 
-void sk_error_response(int status, const char *code, const char *message, int close, sk_buf *out)
+/* A new request id into out: the worker's random prefix and its count, or (without a worker, on
+ * a thread that owns none) 16 random hex digits. */
+static void new_request_id(sk_worker *w, char out[SK_HDR_RID_MAX + 1])
 {
+    if (w)
+        snprintf(out, SK_HDR_RID_MAX + 1, "%s%08llx", w->rid_prefix,
+                 (unsigned long long)++w->rid_seq);
+    else
+        snprintf(out, SK_HDR_RID_MAX + 1, "%08x%08x", randombytes_random(), randombytes_random());
+}
+
+void sk_error_response(sk_worker *w, const sk_request *req, int status, const char *code,
+                       const char *message, int close, sk_buf *out)
+{
+    char rid[SK_HDR_RID_MAX + 1];
+    if (req && req->request_id[0])
+        memcpy(rid, req->request_id, sizeof rid);
+    else
+        new_request_id(w, rid);
     sk_buf body = {0};
     sk_buf_str(&body, "{\"error\":{\"code\":");
     sk_buf_json_str(&body, code, strlen(code));
     sk_buf_str(&body, ",\"message\":");
     sk_buf_json_str(&body, message, strlen(message));
-    sk_buf_str(&body, "}}\n");
+    sk_buf_printf(&body, "},\"request_id\":\"%s\"}\n", rid);
     head(out, status, "application/json", body.len, close);
+    sk_buf_printf(out, "X-Request-Id: %s\r\n", rid);
     if (status == 503 || status == 429)
         sk_buf_str(out, "Retry-After: 1\r\n");
     sk_buf_str(out, "\r\n");
@@ -186,8 +204,6 @@ void sk_error_response(int status, const char *code, const char *message, int cl
 }
 
 /* ------------------------------------------------------------------ credentials */
-
-enum { AUTH_NONE, AUTH_SEARCH, AUTH_ADMIN };
 
 /* 1 when hash equals one of keys; every key is compared, in constant time. */
 static int key_in(const uint8_t h[SK_KEY_HASH_LEN], uint8_t (*keys)[SK_KEY_HASH_LEN], size_t n)
@@ -202,7 +218,7 @@ static int key_in(const uint8_t h[SK_KEY_HASH_LEN], uint8_t (*keys)[SK_KEY_HASH_
 static int authorize(sk_ctx *c, int need)
 {
     const sk_config *cfg = c->cfg;
-    if (need == AUTH_NONE)
+    if (need == SK_AUTH_NONE)
         return 0;
     if (cfg->nsearch_keys == 0 && cfg->nadmin_keys == 0) {
         c->is_admin = 1; /* no keys configured: development mode, documented */
@@ -222,7 +238,7 @@ static int authorize(sk_ctx *c, int need)
     sodium_memzero(h, sizeof h);
     if (!admin && !search)
         return sk_fail(c, 401, "invalid_credentials", NULL, "the key is not valid");
-    if (need == AUTH_ADMIN && !admin)
+    if (need == SK_AUTH_ADMIN && !admin)
         return sk_fail(c, 403, "forbidden", NULL, "this endpoint needs an admin key");
     c->is_admin = admin;
     return 0;
@@ -230,35 +246,64 @@ static int authorize(sk_ctx *c, int need)
 
 /* ------------------------------------------------------------------ routes */
 
-typedef struct route {
-    const char *path;
-    int prefix; /* path is a prefix followed by an id */
-    int ep;
-    unsigned methods; /* bit per enum http_method */
-    const char *allow;
-    int auth;
-} route;
-
-#define M(x) (1u << (x))
-static const route routes[] = {
-    {"/v1/search", 0, EP_SEARCH, M(HTTP_GET) | M(HTTP_POST), "GET, POST, OPTIONS", AUTH_SEARCH},
-    {"/v1/items/", 1, EP_ITEMS, M(HTTP_GET) | M(HTTP_HEAD), "GET, HEAD, OPTIONS", AUTH_SEARCH},
-    {"/healthz", 0, EP_HEALTHZ, M(HTTP_GET) | M(HTTP_HEAD), "GET, HEAD", AUTH_NONE},
-    {"/metrics", 0, EP_METRICS, M(HTTP_GET), "GET", AUTH_ADMIN},
+#define SK_ENDPOINT(path, label, methods, auth, handler) {path, label, methods, auth, handler},
+const sk_route sk_routes[EP_COUNT - 1] = {
+#include "endpoints.h"
 };
+#undef SK_ENDPOINT
 
-static const char *ep_name[EP_COUNT] = {"/v1/search", "/v1/items/{id}", "/healthz", "/metrics",
-                                        "other"};
-
-static const route *match(const char *path, size_t len)
+const char *sk_endpoint_label(int ep)
 {
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        size_t pl = strlen(routes[i].path);
-        if (routes[i].prefix ? len > pl && memcmp(path, routes[i].path, pl) == 0
-                             : len == pl && memcmp(path, routes[i].path, pl) == 0)
-            return &routes[i];
+    return ep >= 0 && ep < EP_COUNT - 1 ? sk_routes[ep].label : "other";
+}
+
+/* Endpoints a browser calls with a key answer CORS preflights. */
+static int allows_options(const sk_route *rt)
+{
+    return rt->auth == SK_AUTH_SEARCH;
+}
+
+/* The Allow header of a route: its methods, and OPTIONS when it answers preflights. */
+static void allow_header(const sk_route *rt, char *out, size_t cap)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } m[] = {{SK_GET, "GET"},
+             {SK_HEAD, "HEAD"},
+             {SK_POST, "POST"},
+             {SK_PUT, "PUT"},
+             {SK_DELETE, "DELETE"}};
+    size_t n = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (rt->methods & m[i].bit)
+            n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%s", n ? ", " : "", m[i].name);
+    if (allows_options(rt))
+        snprintf(out + n, n < cap ? cap - n : 0, ", OPTIONS");
+}
+
+/* The route of a decoded path: an exact pattern, or a pattern ending in "{id}" whose prefix the
+ * path extends (the rest, non-empty, is the argument). */
+static int match(const char *path, size_t len, const char **arg, size_t *arg_len)
+{
+    for (int i = 0; i < EP_COUNT - 1; i++) {
+        const char *pat = sk_routes[i].pattern;
+        size_t pl = strlen(pat);
+        if (pl > 4 && strcmp(pat + pl - 4, "{id}") == 0) {
+            pl -= 4;
+            if (len > pl && memcmp(path, pat, pl) == 0) {
+                *arg = path + pl;
+                *arg_len = len - pl;
+                return i;
+            }
+        } else if (len == pl && memcmp(path, pat, pl) == 0) {
+            *arg = NULL;
+            *arg_len = 0;
+            return i;
+        }
     }
-    return NULL;
+    return -1;
 }
 
 /* The CORS origin to allow for this request, or NULL. */
@@ -285,8 +330,9 @@ static void access_log(sk_ctx *c, int ep, size_t bytes, uint64_t us)
     gmtime_r(&now, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
     pthread_mutex_lock(c->w->st->log_lock);
-    fprintf(f, "%s %s %s %d %zu %lluus %s\n", ts, http_method_str(c->req->method), ep_name[ep],
-            c->status, bytes, (unsigned long long)us, c->request_id);
+    fprintf(f, "%s %s %s %d %zu %lluus %s\n", ts, http_method_str(c->req->method),
+            ep < EP_COUNT - 1 ? sk_routes[ep].pattern : "other", c->status, bytes,
+            (unsigned long long)us, c->request_id);
     fflush(f);
     pthread_mutex_unlock(c->w->st->log_lock);
 }
@@ -306,11 +352,10 @@ int sk_handle(sk_worker *w, const sk_request *req, int keep_alive_ok, sk_buf *ou
     if (req->request_id[0])
         memcpy(c.request_id, req->request_id, sizeof c.request_id);
     else
-        snprintf(c.request_id, sizeof c.request_id, "%s%08llx", w->rid_prefix,
-                 (unsigned long long)++w->rid_seq);
+        new_request_id(w, c.request_id);
     int ep = EP_OTHER;
-    const route *rt = NULL;
-    const char *allow = NULL;
+    const sk_route *rt = NULL;
+    char allow[64] = "GET";
     int close = !req->keep_alive || !keep_alive_ok;
 
     /* The request target: origin-form, or absolute-form with the authority skipped. */
@@ -334,47 +379,35 @@ int sk_handle(sk_worker *w, const sk_request *req, int keep_alive_ok, sk_buf *ou
         c.query_len = ulen - plen - 1;
     }
     c.path = path.p;
-    rt = match(path.p, path.len);
-    if (!rt) {
+    ep = match(path.p, path.len, &c.path_arg, &c.path_arg_len);
+    if (ep < 0) {
+        ep = EP_OTHER;
         sk_fail(&c, 404, "not_found", NULL, "no endpoint at this path");
         goto done;
     }
-    ep = rt->ep;
-    allow = rt->allow;
+    rt = &sk_routes[ep];
+    allow_header(rt, allow, sizeof allow);
     /* Draining: requests still arriving are answered, and their connections closed; health
      * checks fail so that load balancers stop sending. */
     if (atomic_load(&w->st->draining)) {
         close = 1;
-        if (rt->ep == EP_HEALTHZ) {
+        if (ep == SK_EP_sk_ep_healthz) {
             sk_fail(&c, 503, "shutting_down", NULL, "the server is shutting down");
             goto done;
         }
     }
-    if (req->method == HTTP_OPTIONS && strstr(rt->allow, "OPTIONS")) {
+    if (req->method == HTTP_OPTIONS && allows_options(rt)) {
         c.status = 204; /* CORS preflight: the headers are added below */
         goto done;
     }
-    if (!(rt->methods & M(req->method))) {
+    if (req->method >= 32 || !(rt->methods & (1u << req->method))) {
         sk_fail(&c, 405, "method_not_allowed", NULL, "%s is not allowed here; allowed: %s",
-                http_method_str(req->method), rt->allow);
+                http_method_str(req->method), allow);
         goto done;
     }
     if (authorize(&c, rt->auth))
         goto done;
-    switch (rt->ep) {
-    case EP_SEARCH:
-        sk_ep_search(&c);
-        break;
-    case EP_ITEMS:
-        sk_ep_items(&c, path.p + strlen(rt->path), path.len - strlen(rt->path));
-        break;
-    case EP_HEALTHZ:
-        sk_ep_healthz(&c);
-        break;
-    case EP_METRICS:
-        sk_ep_metrics(&c);
-        break;
-    }
+    rt->handler(&c);
 
 done:
     if (body.len == 0 && c.status >= 400) /* out of memory while writing the error */
@@ -385,7 +418,7 @@ done:
     head(out, c.status, c.content_type, body.len, close);
     sk_buf_printf(out, "X-Request-Id: %s\r\n", c.request_id);
     if (c.status == 405 || c.status == 204)
-        sk_buf_printf(out, "Allow: %s\r\n", allow ? allow : "GET");
+        sk_buf_printf(out, "Allow: %s\r\n", allow);
     if (c.status == 401)
         sk_buf_str(out, "WWW-Authenticate: Bearer realm=\"souk\"\r\n");
     if (c.status == 503)

@@ -290,7 +290,8 @@ static void on_timer(uv_timer_t *t)
     if (c->lingering || c->closing)
         return;
     if (c->http.started && !c->http.complete) {
-        sk_error_response(408, "request_timeout", "the request did not arrive in time", 1, &c->out);
+        sk_error_response(c->lc->worker, NULL, 408, "request_timeout",
+                          "the request did not arrive in time", 1, &c->out);
         sk_metrics_record(c->lc->worker->m, EP_OTHER, 408, 0);
         conn_flush(c);
     }
@@ -355,7 +356,7 @@ static void work_run(uv_work_t *req)
     if (pool_worker)
         conn_handle(c, pool_worker, keep, &c->work_out);
     else
-        sk_error_response(500, "internal", "out of memory", 1, &c->work_out);
+        sk_error_response(NULL, &c->http.req, 500, "internal", "out of memory", 1, &c->work_out);
 }
 
 static void work_done(uv_work_t *req, int status)
@@ -414,8 +415,8 @@ static int conn_dispatch(conn *c)
     long limit = (long)cfg->limits.max_queue;
     sk_config_unref(cfg);
     if (atomic_load(&lc->inflight) >= limit) {
-        sk_error_response(429, "overloaded", "too many requests are waiting; retry shortly", close,
-                          &c->out);
+        sk_error_response(lc->worker, &c->http.req, 429, "overloaded",
+                          "too many requests are waiting; retry shortly", close, &c->out);
         sk_metrics_record(lc->worker->m, EP_OTHER, 429, 0);
         sk_http_next(&c->http);
         return close;
@@ -427,7 +428,8 @@ static int conn_dispatch(conn *c)
     if (uv_queue_work(&lc->loop, &c->work, work_run, work_done)) {
         c->busy = 0;
         atomic_fetch_sub(&lc->inflight, 1);
-        sk_error_response(503, "internal", "cannot queue the request", 1, &c->out);
+        sk_error_response(lc->worker, &c->http.req, 500, "internal", "cannot queue the request", 1,
+                          &c->out);
         return 1;
     }
     return 0;
@@ -621,7 +623,7 @@ static void conn_process(conn *c)
             size_t n = sk_http_feed(&c->http, c->in + off, c->in_len - off);
             off += n;
             if (c->http.error) {
-                sk_error_response(c->http.error,
+                sk_error_response(lc->worker, NULL, c->http.error,
                                   c->http.error == 413   ? "body_too_large"
                                   : c->http.error == 414 ? "uri_too_long"
                                   : c->http.error == 431 ? "headers_too_large"
@@ -715,7 +717,8 @@ static void on_connection(uv_stream_t *server, int status)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     if (n > max_conns) {
-        sk_error_response(503, "over_capacity", "too many open connections", 1, &c->out);
+        sk_error_response(lc->worker, NULL, 503, "over_capacity", "too many open connections", 1,
+                          &c->out);
         sk_metrics_record(lc->worker->m, EP_OTHER, 503, 0);
         conn_flush(c);
         conn_finish(c);

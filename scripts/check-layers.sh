@@ -27,7 +27,7 @@ below() {
 public_layer() {
     case $1 in
     souk.h | json_strict.h) echo core ;;
-    xapian.h) echo text ;;
+    xapian.h | collate.h) echo text ;;
     schema.h | document.h | ingest.h | index.h | block.h) echo catalog ;;
     eval.h) echo rank ;;
     search.h | browse.h | lexicon.h | highlight.h | spelling.h) echo query ;;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# test_apt_catalog.sh - checks souk-apt-catalog (indexer/apt_catalog.c) on a small apt lists
+# test_apt_catalog.sh - checks souk-apt-catalog (indexer/souk_apt_catalog.c) on a small apt lists
 # fixture made in a temporary directory.
 #
 # Usage: tests/test_apt_catalog.sh PATH/TO/souk-apt-catalog

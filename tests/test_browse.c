@@ -177,6 +177,80 @@ static void test_filters(void)
     }
 }
 
+/* Every numeric comparison at values that occur in the data (the smallest, 0 when present, the
+ * most frequent, the largest), where an operator's boundary decides: "<=" against "<", "!="
+ * against a missing value. A document without the field fails every comparison but "!=". */
+static int num_pred(const char *op, double v, double x)
+{
+    if (isnan(v))
+        return strcmp(op, "!=") == 0;
+    if (strcmp(op, "=") == 0)
+        return v == x;
+    if (strcmp(op, "!=") == 0)
+        return v != x;
+    if (strcmp(op, "<") == 0)
+        return v < x;
+    if (strcmp(op, "<=") == 0)
+        return v <= x;
+    if (strcmp(op, ">") == 0)
+        return v > x;
+    return v >= x;
+}
+
+static void test_number_boundaries(void)
+{
+    double lo = INFINITY, hi = -INFINITY, mode = NAN;
+    size_t zeros = 0, best = 0;
+    for (size_t k = 0; k < nrec; k++) {
+        double v = recs[k].size;
+        if (isnan(v))
+            continue;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+        zeros += v == 0;
+        size_t same = 0;
+        for (size_t j = 0; j < nrec && k % 97 == 0; j++) /* a sample is enough for the mode */
+            same += recs[j].size == v;
+        if (same > best) {
+            best = same;
+            mode = v;
+        }
+    }
+    REQUIRE(best > 1 && lo < mode && mode < hi);
+    double vals[4] = {lo, mode, hi, 0};
+    size_t nv = zeros && lo != 0 ? 4 : 3;
+    const char *ops[] = {"=", "!=", "<", "<=", ">", ">="};
+    for (size_t i = 0; i < nv; i++)
+        for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
+            char expr[96];
+            snprintf(expr, sizeof expr, "installed_size_kb %s %.17g", ops[o], vals[i]);
+            souk_find_opts fo;
+            memset(&fo, 0, sizeof fo);
+            fo.limit = NREC;
+            fo.boost_field = -1;
+            fo.filter = parse(expr);
+            REQUIRE(fo.filter);
+            souk_find_result res;
+            char err[256];
+            REQUIRE(souk_find(srch, NULL, &fo, &res, err, sizeof err) == 0);
+            size_t want = 0, bad = 0;
+            for (size_t k = 0; k < nrec; k++)
+                want += num_pred(ops[o], recs[k].size, vals[i]);
+            for (size_t k = 0; k < res.nhits; k++) {
+                const rec *x = by_docid(res.hits[k].docid);
+                bad += !x || !num_pred(ops[o], x->size, vals[i]);
+            }
+            if (res.total != want || bad)
+                fprintf(stderr, "test_browse: %s: %llu documents, brute force %zu, %zu wrong\n",
+                        expr, (unsigned long long)res.total, want, bad);
+            CHECK(res.total == want && res.nhits == want && bad == 0);
+            souk_find_result_free(&res);
+            souk_filter_free((souk_filter *)fo.filter);
+        }
+    printf("test_browse: every numeric operator at %zu boundary values (%.17g, %.17g, %.17g%s)\n",
+           nv, lo, mode, hi, nv == 4 ? ", 0" : "");
+}
+
 /* Brute-force facet counts: values and their counts, most first. */
 typedef struct vcount {
     const char *value;
@@ -443,6 +517,7 @@ int main(void)
     REQUIRE(souk_searcher_new(ix, &srch) == 0);
     load(file);
     test_filters();
+    test_number_boundaries();
     test_facets();
     test_sort();
     test_errors();

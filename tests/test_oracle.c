@@ -7,6 +7,7 @@
 #include "check.h"
 #include "oracle.h"
 #include "ircoll.h"
+#include "querylog.h"
 #include "souk/eval.h"
 #include "souk/ingest.h"
 
@@ -18,28 +19,6 @@
 static char tmp[] = "/tmp/souk-test-oracle-XXXXXX";
 static size_t compared, mismatched, set_checked;
 static int parts_absent; /* collections or query files whose data is absent */
-
-typedef struct qlist {
-    char **q;
-    size_t n, cap;
-} qlist;
-
-static void qadd(qlist *l, const char *q)
-{
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 256;
-        l->q = realloc(l->q, l->cap * sizeof *l->q);
-    }
-    l->q[l->n++] = strdup(q);
-}
-
-static void qfree(qlist *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->q[i]);
-    free(l->q);
-    memset(l, 0, sizeof *l);
-}
 
 /* Indexes ndjson with schema into dir; returns the open index. */
 static souk_index *build_index(const char *dir, const char *ndjson, const char *schema_path)
@@ -187,63 +166,6 @@ static void compare_sets(const char *name, souk_index *ix, const char *xpath, ql
     souk_searcher_free(s);
 }
 
-static void load_lines_col(qlist *l, const char *path, int col, size_t max, int skip_header)
-{
-    FILE *f = fopen(path, "r");
-    REQUIRE(f);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    int first = 1;
-    while (l->n < max && (len = getline(&line, &cap, f)) > 0) {
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            line[--len] = 0;
-        if (first && skip_header) {
-            first = 0;
-            continue;
-        }
-        char *p = line;
-        for (int c = 0; c < col && p; c++) {
-            p = strchr(p, '\t');
-            if (p)
-                p++;
-        }
-        if (!p)
-            continue;
-        char *end = strchr(p, '\t');
-        if (end)
-            *end = 0;
-        if (*p)
-            qadd(l, p);
-    }
-    free(line);
-    fclose(f);
-}
-
-static void load_bestbuy(qlist *l, const char *path, size_t max)
-{
-    FILE *f = fopen(path, "r");
-    REQUIRE(f);
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)sz + 1);
-    REQUIRE(fread(buf, 1, (size_t)sz, f) == (size_t)sz);
-    buf[sz] = 0;
-    fclose(f);
-    cJSON *j = cJSON_Parse(buf);
-    REQUIRE(j);
-    cJSON *e;
-    cJSON_ArrayForEach(e, j)
-    {
-        cJSON *q = cJSON_GetObjectItem(e, "query");
-        if (cJSON_IsString(q) && l->n < max)
-            qadd(l, q->valuestring);
-    }
-    cJSON_Delete(j);
-    free(buf);
-}
-
 /* Relevance of both engines on the collection's judged queries (top 1000 each): the evaluator's
  * MAP, nDCG@10, P@10 and MRR must be equal, since the rankings are. */
 static void relevance(const char *kind, const ircoll *c, souk_index *ix, const char *xpath)
@@ -335,15 +257,15 @@ static void run_ircoll(const char *kind, const char *dirname, size_t min_queries
     REQUIRE(oracle_build_xapian(ix, xp) == 0);
     qlist qs = {0};
     for (size_t i = 0; i < c->nqueries; i++)
-        qadd(&qs, c->queries[i].text);
+        qlist_add(&qs, c->queries[i].text);
     CHECK(compare(kind, ix, xp, &qs, 0) >= min_queries);
     relevance(kind, c, ix, xp);
     qlist and_qs = {0};
     for (size_t i = 0; i < qs.n && i < 60; i++)
-        qadd(&and_qs, qs.q[i]);
+        qlist_add(&and_qs, qs.q[i]);
     CHECK(compare(kind, ix, xp, &and_qs, SOUK_QP_DEFAULT_AND) >= 60);
-    qfree(&qs);
-    qfree(&and_qs);
+    qlist_free(&qs);
+    qlist_free(&and_qs);
     souk_index_close(ix);
     ircoll_free(c);
 }
@@ -371,22 +293,22 @@ int main(void)
         const char *p;
         size_t want = 0; /* distinct texts of the query files present (a few repeat or fail) */
         if ((p = shared_data("queries/wands/query.csv"))) {
-            load_lines_col(&qs, p, 1, 480, 1);
+            qlog_load_column(&qs, p, 1, 480, 1);
             want += 470;
         }
         if ((p = shared_data("queries/algolia-bestbuy/query_suggestions.json"))) {
-            load_bestbuy(&qs, p, 1000); /* up to 1,000 in all */
+            qlog_load_bestbuy(&qs, p, 1000); /* up to 1,000 in all */
             want += 500;
         }
         if ((p = shared_data("queries/msmarco/topics.msmarco-passage.dev-subset.txt"))) {
-            load_lines_col(&qs, p, 1, qs.n + 400, 0);
+            qlog_load_column(&qs, p, 1, qs.n + 400, 0);
             want += 390;
         }
         parts_absent += want < 1360;
         CHECK(compare("debian", ix, xp, &qs, 0) >= want);
         qlist and_qs = {0};
         for (size_t i = 0; i < qs.n; i += 4)
-            qadd(&and_qs, qs.q[i]);
+            qlist_add(&and_qs, qs.q[i]);
         CHECK(compare("debian AND", ix, xp, &and_qs, SOUK_QP_DEFAULT_AND) >= want / 4);
         /* Phrases, NOT and filters: whole match sets. */
         qlist sets = {0};
@@ -415,17 +337,17 @@ int main(void)
             "\"gnu c\" ADJ/3 compiler",
         };
         for (size_t i = 0; i < sizeof set_queries / sizeof set_queries[0]; i++)
-            qadd(&sets, set_queries[i]);
+            qlist_add(&sets, set_queries[i]);
         compare_sets("debian sets", ix, xp, &sets, 0);
         qlist wild = {0};
         const char *wild_queries[] = {"libre*", "pyth*", "gnome-* theme", "xz*", "zzzq*"};
         for (size_t i = 0; i < sizeof wild_queries / sizeof wild_queries[0]; i++)
-            qadd(&wild, wild_queries[i]);
+            qlist_add(&wild, wild_queries[i]);
         compare_sets("debian wildcards", ix, xp, &wild, 1);
-        qfree(&qs);
-        qfree(&and_qs);
-        qfree(&sets);
-        qfree(&wild);
+        qlist_free(&qs);
+        qlist_free(&and_qs);
+        qlist_free(&sets);
+        qlist_free(&wild);
         souk_index_close(ix);
     } else {
         parts_absent++;

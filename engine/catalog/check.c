@@ -28,6 +28,16 @@ typedef struct check_ctx {
         return 1;                                                                                  \
     } while (0)
 
+/* A read that failed with rc: out of memory and I/O errors are reported as what they are (an
+ * allocation that failed is no damage); anything else is corruption. */
+#define RFAIL(code, ...)                                                                           \
+    do {                                                                                           \
+        int r_ = (code);                                                                           \
+        snprintf(c->err, c->errlen, __VA_ARGS__);                                                  \
+        c->rc = r_ == SOUK_ENOMEM || r_ == SOUK_EIO ? r_ : SOUK_ECORRUPT;                          \
+        return 1;                                                                                  \
+    } while (0)
+
 static int check_term(void *ctx, const char *term, size_t len, const souk_term_info *info)
 {
     check_ctx *c = ctx;
@@ -38,8 +48,9 @@ static int check_term(void *ctx, const char *term, size_t len, const souk_term_i
     uint32_t maxw = 0, prev = 0;
     c->st->terms++;
     c->st->dict_bytes += len + 8;
-    if (souk_postings_open(c->r, term, len, &p))
-        CFAIL("term '%.*s': postings do not open", (int)len, term);
+    int orc = souk_postings_open(c->r, term, len, &p);
+    if (orc)
+        RFAIL(orc, "term '%.*s': postings do not open (%s)", (int)len, term, souk_strerror(orc));
     if (info->nblocks == 0)
         c->st->inline_terms++;
     int rc;
@@ -99,7 +110,7 @@ static int check_term(void *ctx, const char *term, size_t len, const souk_term_i
     }
     souk_postings_close(&p);
     if (rc != SOUK_ENOTFOUND)
-        CFAIL("term '%.*s': postings read error", (int)len, term);
+        RFAIL(rc, "term '%.*s': postings read error (%s)", (int)len, term, souk_strerror(rc));
     if (df != info->df || cf != info->cf || maxw != info->max_wdf ||
         (info->nblocks && nblocks != info->nblocks) || df == 0)
         CFAIL("term '%.*s': dictionary says df %u cf %llu max %u blocks %u; postings have df %llu "
@@ -133,13 +144,16 @@ static int check_doc(void *ctx, uint32_t docid, const char *id, size_t id_len, c
     (void)json;
     (void)json_len;
     uint32_t back;
-    if (souk_reader_docid(c->r, id, id_len, &back) || back != docid)
+    int rc = souk_reader_docid(c->r, id, id_len, &back);
+    if (rc && rc != SOUK_ENOTFOUND)
+        RFAIL(rc, "document %u: reading the id table: %s", docid, souk_strerror(rc));
+    if (rc || back != docid)
         CFAIL("document %u ('%.*s'): id table does not point back", docid, (int)id_len, id);
     if (docid >= c->ndocids)
         CFAIL("document %u is past next_docid", docid);
     dc->nterms = 0;
-    if (souk_reader_termlist(c->r, docid, count_term, dc))
-        CFAIL("document %u: term list missing", docid);
+    if ((rc = souk_reader_termlist(c->r, docid, count_term, dc)) != 0)
+        RFAIL(rc, "document %u: term list missing (%s)", docid, souk_strerror(rc));
     c->tl[docid] = dc->nterms + 1;
     dc->docs++;
     return 0;
@@ -167,21 +181,29 @@ int souk_index_check(souk_reader *r, souk_check_stats *st, char *err, size_t err
     }
     uint64_t len_sum = 0, nonzero = 0;
     for (uint64_t d = 1; d < c.ndocids; d++) {
-        if ((rc = souk_reader_doclen(r, (uint32_t)d, &c.doclens[d])) != 0)
+        if ((rc = souk_reader_doclen(r, (uint32_t)d, &c.doclens[d])) != 0) {
+            snprintf(err, errlen, "reading the length of document %llu: %s", (unsigned long long)d,
+                     souk_strerror(rc));
             break;
+        }
         len_sum += c.doclens[d];
         nonzero += c.doclens[d] != 0;
     }
     doc_ctx dc = {&c, 0, 0};
     if (!rc) {
         rc = souk_reader_docs(r, check_doc, &dc);
-        if (!rc)
+        if (rc && !c.rc)
+            snprintf(err, errlen, "reading the documents: %s", souk_strerror(rc));
+        if (c.rc)
             rc = c.rc;
     }
-    if (!rc)
+    if (!rc) {
         rc = souk_reader_terms(r, NULL, 0, check_term, &c);
-    if (!rc)
-        rc = c.rc;
+        if (rc && !c.rc)
+            snprintf(err, errlen, "reading the dictionary: %s", souk_strerror(rc));
+        if (c.rc)
+            rc = c.rc;
+    }
     for (uint64_t d = 1; !rc && d < c.ndocids; d++) {
         if (c.tl[d] == 0 && c.doclens[d] != 0) {
             snprintf(err, errlen, "deleted document %llu still has a length",

@@ -5,7 +5,7 @@
  * generation are cached in the index and shared, reference-counted, by every searcher; a
  * searcher whose snapshot is older than the cache builds its own private copy. */
 #include "catalog/columns.h"
-#include "souk/browse.h"
+#include "souk/collate.h"
 #include "catalog/index_int.h"
 #include "souk/souk.h"
 #include "core/varint.h"
@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 static uint32_t hash_bytes(const char *p, size_t n)
@@ -357,6 +358,20 @@ static int columns_build(souk_reader *r, const souk_stats *st, souk__columns **o
     return 0;
 }
 
+static pthread_once_t slot_once = PTHREAD_ONCE_INIT;
+static int slot;
+
+static void slot_init(void)
+{
+    slot = souk__gen_slot();
+}
+
+int souk__columns_slot(void)
+{
+    pthread_once(&slot_once, slot_init);
+    return slot;
+}
+
 static int gen_build(souk_reader *r, uint64_t generation, void *arg, void **out)
 {
     souk_stats st = {.generation = generation, .next_docid = *(const uint64_t *)arg};
@@ -381,7 +396,7 @@ int souk__columns_get(souk_reader *r, uint64_t generation, uint64_t next_docid, 
 {
     static const souk__gen_ops ops = {gen_build, gen_acquire, gen_release};
     void *obj;
-    int rc = souk__gen_get(r, &r->ix->cols, generation, &ops, &next_docid, &obj);
+    int rc = souk__gen_get(r, souk__columns_slot(), generation, &ops, &next_docid, &obj);
     if (!rc)
         *out = obj;
     return rc;

@@ -52,5 +52,7 @@ uint32_t souk__col_key_pos(const souk__col *c, const uint8_t *k, uint32_t kl);
 int souk__key_cmp(const uint8_t *a, uint32_t al, const uint8_t *b, uint32_t bl);
 /* Ordinal of keyword value v in c, or UINT32_MAX. */
 uint32_t souk__col_lookup(const souk__col *c, const char *v, size_t n);
+/* The index's per-generation cache slot of the columns (catalog/reader.h). */
+int souk__columns_slot(void);
 
 #endif

@@ -1,4 +1,5 @@
 /* document.c: catalog record -> analyzed document (see souk/document.h). */
+#include "core/alloc.h"
 #include "text/codes.h"
 #include "catalog/json_fast.h"
 #include "core/qsort_inline.h"
@@ -701,8 +702,13 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
         goto out;
     }
     if (jrc != SOUK_JSON_OK) {
+        souk__cjson_oom_take();
         root = cJSON_ParseWithLengthOpts(line, len, &end, 0);
         owned = 1;
+        if (!root && souk__cjson_oom_take()) {
+            rc = SOUK_ENOMEM; /* not a malformed record: it must not be rejected */
+            goto out;
+        }
     }
     if (!root) {
         const char *at = cJSON_GetErrorPtr();

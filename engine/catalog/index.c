@@ -2,9 +2,12 @@
  * documents). The write side is in writer.c. See docs/index-format.md. */
 #include "catalog/index_int.h"
 #include "souk/souk.h"
+#include "core/kv.h"
 #include "core/varint.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,24 +16,7 @@
 
 int souk__mdb_err(int rc)
 {
-    switch (rc) {
-    case 0:
-        return SOUK_OK;
-    case MDB_NOTFOUND:
-        return SOUK_ENOTFOUND;
-    case MDB_MAP_FULL:
-        return SOUK_EFULL;
-    case MDB_CORRUPTED:
-    case MDB_PAGE_NOTFOUND:
-    case MDB_INVALID:
-        return SOUK_ECORRUPT;
-    case MDB_VERSION_MISMATCH:
-        return SOUK_EFORMAT;
-    case ENOMEM:
-        return SOUK_ENOMEM;
-    default:
-        return SOUK_EIO;
-    }
+    return souk_kv_err(rc);
 }
 
 size_t souk__post_key(const char *term, size_t len, uint32_t docid, uint8_t *out)
@@ -73,13 +59,7 @@ size_t souk__dict_encode(const souk_term_info *info, const uint8_t *inline_block
 
 int souk__txn_begin(souk_index *ix, unsigned flags, MDB_txn **txn)
 {
-    int rc = mdb_txn_begin(ix->env, NULL, flags, txn);
-    if (rc == MDB_MAP_RESIZED) {
-        /* Another process grew the map: adopt its size and retry once. */
-        mdb_env_set_mapsize(ix->env, 0);
-        rc = mdb_txn_begin(ix->env, NULL, flags, txn);
-    }
-    return rc;
+    return souk_kv_txn_begin(ix->env, flags, txn);
 }
 
 int souk__meta_get_u64(MDB_txn *txn, souk_index *ix, const char *key, uint64_t *v)
@@ -106,24 +86,6 @@ int souk__meta_put_u64(MDB_txn *txn, souk_index *ix, const char *key, uint64_t v
     return mdb_put(txn, ix->meta, &k, &d, 0);
 }
 
-/* Creates dir if missing (one level). */
-static int ensure_dir(const char *dir, char *err, size_t errlen)
-{
-    struct stat st;
-    if (stat(dir, &st) == 0) {
-        if (!S_ISDIR(st.st_mode)) {
-            snprintf(err, errlen, "'%s' exists and is not a directory", dir);
-            return SOUK_EIO;
-        }
-        return SOUK_OK;
-    }
-    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create '%s': %s", dir, strerror(errno));
-        return SOUK_EIO;
-    }
-    return SOUK_OK;
-}
-
 static int open_dbis(souk_index *ix, MDB_txn *txn, unsigned f)
 {
     struct {
@@ -145,8 +107,8 @@ int souk_index_open(const char *dir, const souk_schema *schema, unsigned flags, 
 {
     souk_index *ix = souk_calloc(1, sizeof *ix);
     if (ix) {
-        pthread_mutex_init(&ix->cols_lock, NULL);
-        pthread_cond_init(&ix->cols_cv, NULL);
+        pthread_mutex_init(&ix->gen_lock, NULL);
+        pthread_cond_init(&ix->gen_cv, NULL);
     }
     MDB_txn *txn = NULL;
     int rc, src = SOUK_EIO;
@@ -160,37 +122,17 @@ int souk_index_open(const char *dir, const souk_schema *schema, unsigned flags, 
         snprintf(err, errlen, "out of memory");
         return SOUK_ENOMEM;
     }
-    if (!(flags & SOUK_INDEX_RDONLY) && (src = ensure_dir(dir, err, errlen)) != 0)
-        goto fail;
-    if ((rc = mdb_env_create(&ix->env)) != 0)
-        goto mdb_fail;
-    mdb_env_set_maxdbs(ix->env, 16);
-    mdb_env_set_maxreaders(ix->env, 510);
-    mdb_env_set_mapsize(ix->env, DEFAULT_MAPSIZE);
-    unsigned ef = MDB_NOTLS | MDB_NORDAHEAD;
-    if (flags & SOUK_INDEX_RDONLY) {
-        ef |= MDB_RDONLY;
-        /* A writer killed while creating the index leaves the directory without a data file, or
-         * one shorter than LMDB's two meta pages: no index yet, as when the file is absent (a
-         * writer opening it initialises it). */
-        char path[4096];
-        struct stat sb;
-        snprintf(path, sizeof path, "%s/data.mdb", dir);
-        if (stat(path, &sb) != 0 ? errno == ENOENT : sb.st_size < 8192) {
+    souk_kv_opts ko = {DEFAULT_MAPSIZE, 16, 510, 0640, (flags & SOUK_INDEX_RDONLY) != 0};
+    if ((src = souk_kv_open(dir, &ko, &ix->env, err, errlen)) != 0) {
+        if (src == SOUK_ENOTFOUND)
             snprintf(err, errlen, "'%s' holds no Souk index", dir);
-            src = SOUK_ENOTFOUND;
-            goto fail;
+        else if (errlen > 8 && strncmp(err, "opening ", 8) == 0) {
+            char cause[512];
+            snprintf(cause, sizeof cause, "%s", err + 8);
+            snprintf(err, errlen, "opening index %s", cause);
         }
+        goto fail;
     }
-    rc = mdb_env_open(ix->env, dir, ef, 0640);
-    if (rc)
-        goto mdb_fail;
-    {
-        int dead = 0;
-        mdb_reader_check(ix->env, &dead); /* clear slots of crashed readers */
-    }
-    /* The map must cover the file written by an earlier, larger map. */
-    mdb_env_set_mapsize(ix->env, 0);
     if ((rc = souk__txn_begin(ix, (flags & SOUK_INDEX_RDONLY) ? MDB_RDONLY : 0, &txn)) != 0)
         goto mdb_fail;
     rc = open_dbis(ix, txn, (flags & SOUK_INDEX_RDONLY) ? 0 : MDB_CREATE);
@@ -275,10 +217,11 @@ void souk_index_close(souk_index *ix)
         mdb_env_close(ix->env);
     souk_schema_free(ix->schema);
     souk_free(ix->dir);
-    souk__columns_release(ix->cols.obj);
-    souk__typo_release(ix->typo.obj);
-    pthread_mutex_destroy(&ix->cols_lock);
-    pthread_cond_destroy(&ix->cols_cv);
+    for (int i = 0; i < SOUK_GEN_SLOTS; i++)
+        if (ix->gen[i].obj)
+            ix->gen[i].ops->release(ix->gen[i].obj);
+    pthread_mutex_destroy(&ix->gen_lock);
+    pthread_cond_destroy(&ix->gen_cv);
     souk_free(ix);
 }
 
@@ -287,29 +230,39 @@ const souk_schema *souk_index_schema(const souk_index *ix)
     return ix->schema;
 }
 
-int souk__gen_get(souk_reader *r, souk__gen_cache *gc, uint64_t generation,
-                  const souk__gen_ops *ops, void *arg, void **out)
+int souk__gen_slot(void)
+{
+    static atomic_int next;
+    int slot = atomic_fetch_add(&next, 1);
+    if (slot >= SOUK_GEN_SLOTS)
+        abort();
+    return slot;
+}
+
+int souk__gen_get(souk_reader *r, int slot, uint64_t generation, const souk__gen_ops *ops,
+                  void *arg, void **out)
 {
     souk_index *ix = r->ix;
-    pthread_mutex_lock(&ix->cols_lock);
+    souk__gen_cache *gc = &ix->gen[slot];
+    pthread_mutex_lock(&ix->gen_lock);
     for (;;) {
         if (gc->obj && gc->generation == generation) {
             ops->acquire(gc->obj);
             *out = gc->obj;
-            pthread_mutex_unlock(&ix->cols_lock);
+            pthread_mutex_unlock(&ix->gen_lock);
             return 0;
         }
         if (gc->building != generation)
             break;
-        pthread_cond_wait(&ix->cols_cv, &ix->cols_lock); /* another thread builds it */
+        pthread_cond_wait(&ix->gen_cv, &ix->gen_lock); /* another thread builds it */
     }
     int mine = gc->building == 0;
     if (mine)
         gc->building = generation;
-    pthread_mutex_unlock(&ix->cols_lock);
+    pthread_mutex_unlock(&ix->gen_lock);
     void *obj = NULL;
     int rc = ops->build(r, generation, arg, &obj);
-    pthread_mutex_lock(&ix->cols_lock);
+    pthread_mutex_lock(&ix->gen_lock);
     if (!rc) {
         gc->builds++;
         if (!gc->obj || gc->generation < generation) {
@@ -317,25 +270,44 @@ int souk__gen_get(souk_reader *r, souk__gen_cache *gc, uint64_t generation,
                 ops->release(gc->obj);
             ops->acquire(obj);
             gc->obj = obj;
+            gc->ops = ops;
             gc->generation = generation;
         }
     }
     if (mine) {
         gc->building = 0;
-        pthread_cond_broadcast(&ix->cols_cv);
+        pthread_cond_broadcast(&ix->gen_cv);
     }
-    pthread_mutex_unlock(&ix->cols_lock);
+    pthread_mutex_unlock(&ix->gen_lock);
     if (!rc)
         *out = obj;
     return rc;
 }
 
-void souk_index_cache_stats(souk_index *ix, uint64_t *column_builds, uint64_t *typo_builds)
+int souk__gen_cached(souk_index *ix, int slot)
 {
-    pthread_mutex_lock(&ix->cols_lock);
-    *column_builds = ix->cols.builds;
-    *typo_builds = ix->typo.builds;
-    pthread_mutex_unlock(&ix->cols_lock);
+    pthread_mutex_lock(&ix->gen_lock);
+    int cached = ix->gen[slot].obj != NULL;
+    pthread_mutex_unlock(&ix->gen_lock);
+    return cached;
+}
+
+uint64_t souk__gen_builds(souk_index *ix, int slot)
+{
+    pthread_mutex_lock(&ix->gen_lock);
+    uint64_t n = ix->gen[slot].builds;
+    pthread_mutex_unlock(&ix->gen_lock);
+    return n;
+}
+
+souk_index *souk__reader_index(const souk_reader *r)
+{
+    return r->ix;
+}
+
+const char *souk__index_dir(const souk_index *ix)
+{
+    return ix->dir;
 }
 
 /* ------------------------------------------------------------------ readers */
@@ -559,6 +531,20 @@ void souk_postings_close(souk_postings *p)
     p->cursor = NULL;
 }
 
+int souk__reader_doclen_chunk(souk_reader *r, uint32_t chunk, const uint32_t **lens)
+{
+    uint8_t key[4];
+    be32_put(key, chunk);
+    MDB_val k = {4, key}, d;
+    int rc = mdb_get(r->txn, r->ix->doclen, &k, &d);
+    if (rc)
+        return souk__mdb_err(rc);
+    if (d.mv_size != SOUK_DOCLEN_CHUNK * 4)
+        return SOUK_ECORRUPT;
+    *lens = d.mv_data;
+    return SOUK_OK;
+}
+
 int souk_reader_doclen(souk_reader *r, uint32_t docid, uint32_t *len)
 {
     uint8_t key[4];
@@ -666,10 +652,12 @@ int souk_reader_docs(souk_reader *r,
             rc = MDB_NOTFOUND;
             break;
         }
-        if (k.mv_size != 4 || split_doc(r, &d, &id, &il, &json, &jl)) {
+        if (k.mv_size != 4) {
             src = SOUK_ECORRUPT;
             break;
         }
+        if ((src = split_doc(r, &d, &id, &il, &json, &jl)) != 0)
+            break; /* SOUK_ECORRUPT, or SOUK_ENOMEM (no corruption) */
         if (fn(ctx, be32_get(k.mv_data), id, il, json, jl))
             break;
     }

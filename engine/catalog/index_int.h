@@ -3,35 +3,23 @@
 #ifndef SOUK_INDEX_INT_H
 #define SOUK_INDEX_INT_H
 
+#include "catalog/reader.h"
 #include "souk/index.h"
 
 #include <lmdb.h>
 #include <pthread.h>
 
 #define SOUK_FORMAT_VERSION 3
-#define SOUK_DOCLEN_CHUNK 512 /* document lengths per doclen record */
-#define SOUK_INLINE_MAX 512   /* largest postings block kept inside its dictionary entry */
+#define SOUK_INLINE_MAX 512 /* largest postings block kept inside its dictionary entry */
 
-struct souk__columns;
-struct souk__typo_dict;
-
-/* A structure built once per index generation and shared by every searcher (the attribute
- * columns, the typo dictionary): the newest built, with a reference held by the cache, and the
- * generation being built now, so concurrent requests after a commit wait for one build instead
- * of each building their own. Guarded by souk_index.cols_lock. */
+/* One per-generation cache slot (catalog/reader.h). Guarded by souk_index.gen_lock. */
 typedef struct souk__gen_cache {
     void *obj;
-    uint64_t generation; /* of obj */
-    uint64_t building;   /* generation a thread is building (0: none) */
-    uint64_t builds;     /* builds completed */
+    uint64_t generation;      /* of obj */
+    uint64_t building;        /* generation a thread is building (0: none) */
+    uint64_t builds;          /* builds completed */
+    const souk__gen_ops *ops; /* of obj: releases it when the index closes */
 } souk__gen_cache;
-
-/* How a cached structure is built and referenced. */
-typedef struct souk__gen_ops {
-    int (*build)(souk_reader *r, uint64_t generation, void *arg, void **out);
-    void (*acquire)(void *obj);
-    void (*release)(void *obj);
-} souk__gen_ops;
 
 struct souk_index {
     MDB_env *env;
@@ -39,22 +27,12 @@ struct souk_index {
     souk_schema *schema;
     char *dir; /* the data directory (the spelling table lives in it) */
     unsigned flags;
-    /* Attribute columns of the latest snapshot seen (engine/catalog/columns.c), shared by every
-     * searcher of this index; cols_lock guards the pointer. */
-    souk__gen_cache cols;
-    souk__gen_cache typo; /* engine/query/typo.c, same lock */
-    pthread_mutex_t cols_lock;
-    pthread_cond_t cols_cv; /* a build finished */
+    /* Structures built once per generation and shared by every searcher of this index: the
+     * attribute columns (engine/catalog/columns.c), the typo dictionary (engine/query/typo.c). */
+    souk__gen_cache gen[SOUK_GEN_SLOTS];
+    pthread_mutex_t gen_lock;
+    pthread_cond_t gen_cv; /* a build finished */
 };
-
-/* The cache's structure for generation (r's snapshot at that generation), with a reference for
- * the caller: the cached one, the one another thread is building (waited for), or built now. */
-int souk__gen_get(souk_reader *r, souk__gen_cache *gc, uint64_t generation,
-                  const souk__gen_ops *ops, void *arg, void **out);
-
-/* Frees the column cache (engine/catalog/columns.c); called by souk_index_close. */
-void souk__columns_release(struct souk__columns *c);
-void souk__typo_release(struct souk__typo_dict *t);
 
 struct souk_reader {
     souk_index *ix;
@@ -64,23 +42,6 @@ struct souk_reader {
     size_t cap;
     char err[256];
 };
-
-/* Decoded dictionary entry, with a pointer to inline postings (borrowed from LMDB). */
-typedef struct souk__dict {
-    souk_term_info info;
-    const uint8_t *inline_block;
-    size_t inline_len;
-} souk__dict;
-
-/* The dictionary entry of term in r's snapshot (its inline postings borrowed from LMDB, valid
- * for the snapshot). Returns 0, SOUK_ENOTFOUND or an error. */
-struct souk__dict;
-int souk__reader_dict(souk_reader *r, const char *term, size_t len, struct souk__dict *d);
-
-/* souk_postings_open from an entry read earlier: d's inline postings must stay valid while p is
- * used. */
-int souk__postings_open_dict(souk_reader *r, const char *term, size_t len,
-                             const struct souk__dict *d, souk_postings *p);
 
 /* Calls fn with the docid of every stored document (in external-id order), from the small ids
  * database rather than the document store. */

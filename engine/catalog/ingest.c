@@ -299,6 +299,9 @@ typedef struct reader {
 } reader;
 
 /* Reads more bytes; returns 1 if any arrived, 0 at end of file, -1 on error. */
+/* What reader_fill and fill_slot return when a buffer cannot grow (-1: a read error, errno). */
+#define READ_NOMEM (-2)
+
 static int reader_fill(reader *r)
 {
     if (r->start > 0 && r->start == r->end) {
@@ -312,7 +315,7 @@ static int reader_fill(reader *r)
         size_t nc = r->cap * 2;
         char *nb = souk_realloc(r->buf, nc);
         if (!nb)
-            return -1;
+            return READ_NOMEM;
         r->buf = nb;
         r->cap = nc;
     }
@@ -386,7 +389,7 @@ static int fill_slot(reader *r, slot *s, size_t max_record, int follow)
         if (!nl && avail <= max_record + 1 && !r->eof) {
             int f = reader_fill(r);
             if (f < 0)
-                return -1;
+                return f;
             if (f == 0)
                 r->eof = 1;
             continue;
@@ -415,7 +418,7 @@ static int fill_slot(reader *r, slot *s, size_t max_record, int follow)
                 nc *= 2;
             char *nd = souk_realloc(s->data, nc);
             if (!nd)
-                return -1;
+                return READ_NOMEM;
             s->data = nd;
             s->cap = nc;
         }
@@ -679,6 +682,11 @@ int souk_ingest(souk_index *ix, int fd, const char *name, const souk_ingest_opts
         while (!input_done && c.slots[head % NSLOTS].state == SLOT_EMPTY && head - tail < NSLOTS) {
             slot *s = &c.slots[head % NSLOTS];
             int n = fill_slot(&r, s, c.schema->max_record_bytes, o.follow);
+            if (n == READ_NOMEM) {
+                snprintf(err, errlen, "%s: out of memory reading it", name);
+                rc = SOUK_ENOMEM;
+                goto drain;
+            }
             if (n < 0) {
                 snprintf(err, errlen, "%s: read error: %s", name, strerror(errno));
                 rc = SOUK_EIO;
@@ -768,7 +776,9 @@ int souk_ingest(souk_index *ix, int fd, const char *name, const souk_ingest_opts
                 int wrc = lr->del ? souk_writer_delete(w, lr->doc.id, lr->doc.id_len)
                                   : souk_writer_upsert(w, &lr->doc);
                 if (wrc) {
-                    snprintf(err, errlen, "out of memory buffering the batch");
+                    const char *why = souk_writer_errmsg(w);
+                    snprintf(err, errlen, "buffering the batch: %s",
+                             why[0] ? why : souk_strerror(wrc));
                     rc = wrc;
                     goto drain;
                 }

@@ -1,4 +1,5 @@
 /* schema.c: parsing and validation of catalog schemas (see souk/schema.h). */
+#include "core/alloc.h"
 #include "text/codes.h"
 #include "souk/schema.h"
 #include "souk/souk.h"
@@ -92,10 +93,23 @@ static const char *unknown_key(const cJSON *o, const char *const *allowed)
         goto fail;                                                                                 \
     } while (0)
 
+/* Out of memory: SOUK_ENOMEM, not a schema error (a stored schema is not invalid then). */
+#define FAIL_NOMEM()                                                                               \
+    do {                                                                                           \
+        rc = SOUK_ENOMEM;                                                                          \
+        FAIL("schema: out of memory");                                                             \
+    } while (0)
+
 int souk_schema_parse(const char *json, size_t len, souk_schema **out, char *err, size_t errlen)
 {
     souk_schema *s = NULL;
+    int rc = SOUK_ESCHEMA;
+    souk__cjson_oom_take();
     cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root && souk__cjson_oom_take()) {
+        snprintf(err, errlen, "schema: out of memory");
+        return SOUK_ENOMEM;
+    }
     if (!root || !cJSON_IsObject(root)) {
         snprintf(err, errlen, "schema: not a JSON object");
         cJSON_Delete(root);
@@ -103,26 +117,29 @@ int souk_schema_parse(const char *json, size_t len, souk_schema **out, char *err
     }
     s = souk_calloc(1, sizeof *s);
     if (!s)
-        FAIL("schema: out of memory");
+        FAIL_NOMEM();
     const char *bad = unknown_key(root, schema_keys);
     if (bad)
         FAIL("schema: unknown key '%s'", bad);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "name");
     if (!cJSON_IsString(v) || !valid_name(v->valuestring))
         FAIL("schema: 'name' must be a name of letters, digits and '_'");
-    s->name = dup_str(v->valuestring);
+    if (!(s->name = dup_str(v->valuestring)))
+        FAIL_NOMEM();
     v = cJSON_GetObjectItemCaseSensitive(root, "default_language");
     const char *dl = cJSON_IsString(v) ? v->valuestring : "en";
     if (v && !cJSON_IsString(v))
         FAIL("schema: 'default_language' must be a string");
     if (!souk_language_stemmer(dl))
         FAIL("schema: unsupported default_language '%s'", dl);
-    s->default_language = dup_str(dl);
+    if (!(s->default_language = dup_str(dl)))
+        FAIL_NOMEM();
     v = cJSON_GetObjectItemCaseSensitive(root, "language_field");
     if (v && !cJSON_IsNull(v)) {
         if (!cJSON_IsString(v))
             FAIL("schema: 'language_field' must be a field name");
-        s->language_field = dup_str(v->valuestring);
+        if (!(s->language_field = dup_str(v->valuestring)))
+            FAIL_NOMEM();
     }
     s->reject_unknown = 1;
     v = cJSON_GetObjectItemCaseSensitive(root, "unknown_fields");
@@ -166,6 +183,8 @@ int souk_schema_parse(const char *json, size_t len, souk_schema **out, char *err
         f->name = dup_str(v->valuestring);
         f->id = (uint8_t)i;
         s->nfields++;
+        if (!f->name)
+            FAIL_NOMEM();
         v = cJSON_GetObjectItemCaseSensitive(fo, "type");
         if (!cJSON_IsString(v))
             FAIL("schema: field '%s': 'type' is required", f->name);
@@ -221,7 +240,8 @@ int souk_schema_parse(const char *json, size_t len, souk_schema **out, char *err
                 FAIL("schema: field '%s': 'language' is a string for text fields", f->name);
             if (!souk_language_stemmer(v->valuestring))
                 FAIL("schema: field '%s': unsupported language '%s'", f->name, v->valuestring);
-            f->language = dup_str(v->valuestring);
+            if (!(f->language = dup_str(v->valuestring)))
+                FAIL_NOMEM();
         }
         v = cJSON_GetObjectItemCaseSensitive(fo, "prefix");
         if (v) {
@@ -263,8 +283,8 @@ int souk_schema_parse(const char *json, size_t len, souk_schema **out, char *err
             FAIL("schema: field '%s': filterable or facetable keywords are at most 245 bytes "
                  "(they become index terms)",
                  f->name);
-        if (!f->name || !f->prefix)
-            FAIL("schema: out of memory");
+        if (!f->prefix)
+            FAIL_NOMEM();
         if (strncmp(f->prefix, SOUK_CODE_PREFIX, 6) == 0 ||
             strncmp(f->prefix, SOUK_TYPO_PREFIX, 6) == 0)
             FAIL("schema: field '%s': the prefixes '" SOUK_CODE_PREFIX "' and '" SOUK_TYPO_PREFIX
@@ -280,14 +300,14 @@ int souk_schema_parse(const char *json, size_t len, souk_schema **out, char *err
     }
     s->json = cJSON_PrintUnformatted(root);
     if (!s->json)
-        FAIL("schema: out of memory");
+        FAIL_NOMEM();
     cJSON_Delete(root);
     *out = s;
     return SOUK_OK;
 fail:
     cJSON_Delete(root);
     souk_schema_free(s);
-    return SOUK_ESCHEMA;
+    return rc;
 }
 
 int souk_schema_load(const char *path, souk_schema **out, char *err, size_t errlen)
@@ -310,6 +330,7 @@ int souk_schema_load(const char *path, souk_schema **out, char *err, size_t errl
             char *nb = souk_realloc(buf, cap);
             if (!nb) {
                 snprintf(err, errlen, "schema: out of memory");
+                rc = SOUK_ENOMEM;
                 goto out;
             }
             buf = nb;

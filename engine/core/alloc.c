@@ -1,6 +1,7 @@
 /* alloc.c: the one allocation wrapper of the engine. It forwards to jemalloc's non-prefixed
  * malloc (jemalloc is linked in and replaces the system allocator), or to the system malloc in
  * sanitizer builds, so ASan sees every allocation. cJSON is pointed at it at start-up. */
+#include "core/alloc.h"
 #include "souk/souk.h"
 
 #include <cjson/cJSON.h>
@@ -47,9 +48,22 @@ char *souk_strndup(const char *s, size_t n)
     return d;
 }
 
+/* Set when an allocation of cJSON's failed on this thread (souk__cjson_oom_take). */
+static _Thread_local int cjson_oom;
+
 static void *cjson_malloc(size_t n)
 {
-    return souk_malloc(n);
+    void *p = souk_malloc(n);
+    if (!p)
+        cjson_oom = 1;
+    return p;
+}
+
+int souk__cjson_oom_take(void)
+{
+    int o = cjson_oom;
+    cjson_oom = 0;
+    return o;
 }
 
 static void cjson_free(void *p)

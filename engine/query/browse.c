@@ -5,7 +5,7 @@
  * ordered by the sort keys. */
 #include "catalog/columns.h"
 #include "query/filter_int.h"
-#include "catalog/index_int.h"
+#include "catalog/reader.h"
 #include "query/match_int.h"
 #include "souk/browse.h"
 #include "souk/souk.h"
@@ -322,7 +322,7 @@ int souk_find(souk_searcher *s, const souk_query *q, const souk_find_opts *o, so
         snprintf(err, errlen, "reading the attribute columns: %s", souk_strerror(rc));
         return rc;
     }
-    const souk_schema *sc = souk_index_schema(r->ix);
+    const souk_schema *sc = souk_index_schema(souk__reader_index(r));
     if ((rc = check_opts(sc, c.cols, o, err, errlen)) != 0 ||
         (rc = souk__filter_compile(o->filter, c.cols, &c.cf)) != 0)
         goto fail;

@@ -22,10 +22,13 @@ typedef struct parser {
     char *err;
     size_t errlen;
     int depth;
+    int oom; /* a failure was out of memory, not the expression */
 } parser;
 
 static int fail(parser *ps, const char *fmt, const char *what)
 {
+    if (strncmp(fmt, "out of memory", 13) == 0)
+        ps->oom = 1;
     char msg[200];
     snprintf(msg, sizeof msg, fmt, what ? what : "");
     snprintf(ps->err, ps->errlen, "filter: %s (at byte %ld)", msg, (long)(ps->p - ps->start));
@@ -334,9 +337,11 @@ int souk_filter_parse(const souk_schema *s, const char *expr, size_t len, souk_f
                       char *err, size_t errlen)
 {
     souk_filter *f = souk_calloc(1, sizeof *f);
-    if (!f)
+    if (!f) {
+        snprintf(err, errlen, "filter: out of memory");
         return SOUK_ENOMEM;
-    parser ps = {s, expr, expr, expr + len, f, err, errlen, 0};
+    }
+    parser ps = {s, expr, expr, expr + len, f, err, errlen, 0, 0};
     int root = parse_or(&ps);
     if (root >= 0) {
         skip_ws(&ps);
@@ -345,7 +350,7 @@ int souk_filter_parse(const souk_schema *s, const char *expr, size_t len, souk_f
     }
     if (root < 0) {
         souk_filter_free(f);
-        return SOUK_EINVAL;
+        return ps.oom ? SOUK_ENOMEM : SOUK_EINVAL;
     }
     f->root = root;
     *out = f;

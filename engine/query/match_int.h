@@ -5,7 +5,7 @@
 #ifndef SOUK_MATCH_INT_H
 #define SOUK_MATCH_INT_H
 
-#include "catalog/index_int.h"
+#include "catalog/reader.h"
 #include "souk/search.h"
 #include "souk/souk.h"
 
@@ -249,5 +249,27 @@ cur *souk__all_new(souk_searcher *s);
 
 /* Brings kids [0, n) of an AND-like cursor to one docid >= d (c->did; DID_END at the end). */
 int souk__and_align(souk_searcher *s, cur *c, uint32_t n, uint32_t d);
+
+/* What building a cursor tree needs (plan.c). */
+typedef struct souk__plan_ctx {
+    souk_searcher *s;
+    const souk_query *q;
+    char *err;
+    size_t errlen;
+    uint32_t max_expansions; /* wildcards: keep the most frequent completions; 0: all */
+    int rc;                  /* an index error met while building (not the query's fault) */
+    uint32_t nterms;         /* term cursors opened so far */
+    uint32_t max_terms;      /* the expansion budget (souk_budget.max_terms) */
+    int over;                /* the budget is exceeded: SOUK_ETOOBIG */
+    uint32_t weight;         /* how many times the wildcard being built occurs (merged) */
+} souk__plan_ctx;
+/* Builds the cursor tree of node idx of b->q; NULL with b->rc, b->over or b->err set. */
+cur *souk__plan_build(souk__plan_ctx *b, uint32_t idx);
+/* Makes the length-normalisation cache valid for the searcher's snapshot and parameters. */
+int souk__knorm_prepare(souk_searcher *s);
+/* Runs root for the k = o->k best hits into hits (sorted), choosing MaxScore, block-max AND or
+ * an exhaustive walk. */
+int souk__topk_run(souk_searcher *s, cur *root, const souk_search_opts *o, souk_hit *hits,
+                   size_t *nhits, souk_search_stats *st);
 
 #endif

@@ -2,7 +2,7 @@
  * the index's words with their collection frequencies from one snapshot, and the table's words
  * with their frequencies, both in byte order, and applies the differences in one Xapian commit
  * stamped with the snapshot's generation. */
-#include "catalog/index_int.h"
+#include "catalog/reader.h"
 #include "souk/souk.h"
 #include "souk/spelling.h"
 #include "souk/xapian.h"
@@ -99,7 +99,7 @@ int souk_spelling_sync(souk_index *ix, souk_spelling_stats *st, char *err, size_
     wlist ixw = {0}, spw = {0};
     souk_stats ist;
     uint64_t have = 0;
-    int rc = souk_spelling_path(ix->dir, path, sizeof path);
+    int rc = souk_spelling_path(souk__index_dir(ix), path, sizeof path);
     if (rc) {
         snprintf(err, errlen, "spelling: data directory path too long");
         return rc;

@@ -9,13 +9,14 @@
  * generation, grouped by length; each candidate of a plausible length is checked with Myers'
  * bit-parallel edit distance. Keyword and field-prefixed terms (part numbers, codes) are never
  * expanded. "Did you mean" asks Xapian's spelling support (souk/spelling.h). */
-#include "catalog/index_int.h"
+#include "catalog/reader.h"
 #include "query/match_int.h"
 #include "souk/souk.h"
 #include "souk/spelling.h"
 #include "query/typo.h"
 
 #include <stdatomic.h>
+#include <pthread.h>
 #include <string.h>
 
 #define MAXLEN 48
@@ -53,7 +54,7 @@ static int on_prefixed(void *ctx, const char *term, size_t len, const souk_term_
 
 int souk__typo_words(souk_reader *r, souk_term_iter_fn fn, void *ctx)
 {
-    if (!r->ix->schema->typo_words)
+    if (!souk_index_schema(souk__reader_index(r))->typo_words)
         return souk_reader_terms(r, "a", 1, fn, ctx); /* prefixes are upper case, codes digits */
     strip st = {fn, ctx};
     return souk_reader_terms(r, SOUK_TYPO_PREFIX, 6, on_prefixed, &st);
@@ -149,6 +150,20 @@ static int build(souk_reader *r, uint64_t gen, souk__typo_dict **out)
     return 0;
 }
 
+static pthread_once_t slot_once = PTHREAD_ONCE_INIT;
+static int slot;
+
+static void slot_init(void)
+{
+    slot = souk__gen_slot();
+}
+
+int souk__typo_slot(void)
+{
+    pthread_once(&slot_once, slot_init);
+    return slot;
+}
+
 static int gen_build(souk_reader *r, uint64_t generation, void *arg, void **out)
 {
     souk__typo_dict *t;
@@ -173,7 +188,7 @@ int souk__typo_get(souk_reader *r, uint64_t generation, souk__typo_dict **out)
 {
     static const souk__gen_ops ops = {gen_build, gen_acquire, gen_release};
     void *obj;
-    int rc = souk__gen_get(r, &r->ix->typo, generation, &ops, NULL, &obj);
+    int rc = souk__gen_get(r, souk__typo_slot(), generation, &ops, NULL, &obj);
     if (!rc)
         *out = obj;
     return rc;
@@ -330,7 +345,7 @@ int souk__typo_expand(souk_searcher *s, const souk_query *q, double weight, souk
     if (rc || !w)
         goto out; /* text the analyzer refuses: no typo expansion */
     mark_positional(q, q->root, 0, pos);
-    int typo_words = r->ix->schema->typo_words;
+    int typo_words = souk_index_schema(souk__reader_index(r))->typo_words;
     if ((rc = souk__typo_get(r, s->generation, &t)) != 0)
         goto out;
     /* Worst case: each term gains 3 + TYPO_CANDS nodes and as many kids. */
@@ -419,7 +434,7 @@ static souk_xspell *spelling_of(souk_searcher *s)
     if (s->spell_tried == s->generation + 1)
         return NULL;
     char path[4096], err[256];
-    if (souk_spelling_path(s->ix->dir, path, sizeof path) != 0 ||
+    if (souk_spelling_path(souk__index_dir(s->ix), path, sizeof path) != 0 ||
         souk_xspell_open(path, 0, &s->spell, err, sizeof err) != 0) {
         s->spell = NULL;
         s->spell_tried = s->generation + 1;
@@ -453,7 +468,7 @@ int souk__suggest(souk_searcher *s, const souk_query *q, char **out)
         rc = SOUK_ENOMEM;
         goto out;
     }
-    int typo_words = r->ix->schema->typo_words;
+    int typo_words = souk_index_schema(souk__reader_index(r))->typo_words;
     for (uint32_t p = 1; p <= MAXPOS && p <= tp; p++) {
         const char *word = w->raw[p];
         size_t wl = strlen(word);

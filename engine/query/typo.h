@@ -28,6 +28,8 @@ int souk__typo_words(souk_reader *r, souk_term_iter_fn fn, void *ctx);
  * reference. */
 int souk__typo_get(souk_reader *r, uint64_t generation, souk__typo_dict **out);
 void souk__typo_release(souk__typo_dict *t);
+/* The index's per-generation cache slot of the typo dictionary (catalog/reader.h). */
+int souk__typo_slot(void);
 /* A word (1 to 64 bytes) made ready for souk__typo_distance_p. */
 typedef struct souk__typo_pattern {
     uint64_t peq[256];

@@ -18,7 +18,7 @@
  *   No other byte of a key is '0', so a run only ever meets another run.
  * - Keys stop at SOUK_SORT_KEY_MAX bytes (at a whole character): values equal on so long a
  *   prefix tie, and the next sort key, then relevance and index order decide. */
-#include "souk/browse.h"
+#include "souk/collate.h"
 #include "souk/xapian.h"
 #include "core/utf8.h"
 

@@ -15,6 +15,7 @@
 #ifndef SOUK_BROWSE_H
 #define SOUK_BROWSE_H
 
+#include "souk/collate.h"
 #include "souk/search.h"
 
 #include <stddef.h>
@@ -64,16 +65,7 @@ typedef struct souk_facet_result {
     uint64_t other; /* documents counted in values beyond max_values */
 } souk_facet_result;
 
-/* Keyword and text sort keys compare as byte strings of at most this many bytes: a keyword's
- * value, a text field's collation key (souk_collation_key). */
-#define SOUK_SORT_KEY_MAX 128
 #define SOUK_SORT_KEY_ABSENT UINT32_MAX
-
-/* The collation key of a sortable text field's value (UTF-8, n bytes) into out; returns its
- * length (<= SOUK_SORT_KEY_MAX). Keys compare with memcmp, a key that is a prefix of another
- * first: case- and accent-insensitive (Latin letters), digit runs compared as numbers
- * ("file2" < "File10"). engine/text/collate.c documents the rule. */
-size_t souk_collation_key(const char *value, size_t n, uint8_t out[SOUK_SORT_KEY_MAX]);
 
 /* A position in a result order, for deep paging (search_after): the sort keys' values, the
  * score and the docid of the last hit seen. A number key is in vals[i] (NAN: absent); a

@@ -32,11 +32,6 @@ void souk_index_close(souk_index *ix);
 /* The schema of the index; valid until souk_index_close. */
 const souk_schema *souk_index_schema(const souk_index *ix);
 
-/* How many times the per-generation structures were built in this process: the attribute
- * columns (filters, facets, sorting, browsing) and the typo dictionary. Each is built once per
- * index generation however many threads ask (souk_searcher_warm builds them ahead). */
-void souk_index_cache_stats(souk_index *ix, uint64_t *column_builds, uint64_t *typo_builds);
-
 /* ------------------------------------------------------------------ analyzed documents */
 
 /* One distinct term of an analyzed document. */

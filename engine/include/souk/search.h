@@ -163,6 +163,11 @@ int souk_suggest(souk_searcher *s, const souk_query *q, char **out);
  * commit. */
 int souk_searcher_warm(souk_searcher *s);
 
+/* How many times the per-generation structures were built in this process: the attribute
+ * columns (filters, facets, sorting, browsing) and the typo dictionary. Each is built once per
+ * index generation however many threads ask (souk_searcher_warm builds them ahead). */
+void souk_index_cache_stats(souk_index *ix, uint64_t *column_builds, uint64_t *typo_builds);
+
 /* The query-parser fields of the index's schema (text prefixes and boolean keyword fields), for
  * souk_query_parse. Valid until the searcher is freed. */
 const souk_qp_field *souk_searcher_fields(souk_searcher *s, size_t *n);

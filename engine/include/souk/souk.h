@@ -1,5 +1,6 @@
 /* souk.h: common definitions of the Souk engine library: error codes, their messages, and the
- * single allocation wrapper that every module (and libuv, cJSON) allocates through.
+ * single allocation wrapper that every module (and cJSON, through souk_alloc_init) allocates
+ * through. libuv keeps its own allocator (the system's, or jemalloc when linked).
  *
  * Conventions: functions return 0 or a negative SOUK_E* code. Out-parameters are written only on
  * success. New codes are added last and never renumbered. */
@@ -30,9 +31,8 @@ extern "C" {
 /* Returns a static, human-readable message for a SOUK_E* code. Thread-safe. */
 const char *souk_strerror(int code);
 
-/* Allocation wrapper in front of jemalloc (or the system malloc in sanitizer builds).
- * souk_malloc/souk_realloc return NULL on failure; souk_xmalloc aborts instead and is used only
- * where a failure cannot be reported. All are thread-safe. */
+/* Allocation wrapper in front of jemalloc (or the system malloc in sanitizer builds). Each
+ * returns NULL on failure, which every caller reports (SOUK_ENOMEM). All are thread-safe. */
 void *souk_malloc(size_t n);
 void *souk_calloc(size_t n, size_t m);
 void *souk_realloc(void *p, size_t n);

@@ -1,4 +1,4 @@
-/* search.c: souk-search, a command-line search for debugging the query engine.
+/* souk_search.c: souk-search, a command-line search for debugging the query engine.
  *
  *   souk-search --data DIR [--k N] [--explain] [--no-prune] [--and] [--lang L] QUERY
  *

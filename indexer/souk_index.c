@@ -1,4 +1,4 @@
-/* main.c: souk-index, the command-line indexer.
+/* souk_index.c: souk-index, the command-line indexer.
  *
  *   souk-index --data DIR [--schema FILE] catalog [FILE|-] [--follow] [--rejects FILE]
  *              [--batch N] [--threads N] [--from-start] [--quiet]

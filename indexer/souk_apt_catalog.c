@@ -1,5 +1,5 @@
 /*
- * apt_catalog.c - souk-apt-catalog: builds a Souk product catalog stream (NDJSON) from the
+ * souk_apt_catalog.c - souk-apt-catalog: builds a Souk product catalog stream (NDJSON) from the
  * package lists that apt keeps on a Debian machine, so the engine can index a real catalog
  * without any external data.
  *
@@ -29,7 +29,7 @@
  * directory or list, failing decompressor, write error), 2 on bad usage. The --out file is
  * only opened once every list has been read, so a failed read leaves an old catalog alone.
  *
- * Build: gcc -O2 -std=c11 -Wall -Wextra -Wstrict-prototypes apt_catalog.c -lcjson
+ * Build: gcc -O2 -std=c11 -Wall -Wextra -Wstrict-prototypes souk_apt_catalog.c -lcjson
  */
 #define _POSIX_C_SOURCE 200809L
 
