@@ -1,0 +1,216 @@
+/* writer_batch.c: the index writer's batch buffer: an arena for the batch's bytes, the pool of
+ * its documents' positions, and the ops (one per id, the last write wins) with their id map;
+ * whether an op's id is new, from the batch's read snapshot. */
+#include "catalog/writer_int.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ arena */
+
+void *souk__arena_alloc(arena *a, size_t n)
+{
+    n = (n + 7) & ~(size_t)7;
+    if (!a->head || a->head->used + n > a->head->cap) {
+        /* 1 MiB with the header, so a chunk fills jemalloc's 1 MiB size class
+         * instead of spilling into the 1.25 MiB one. */
+        size_t std = (1u << 20) - sizeof(arena_chunk);
+        size_t cap = n > std ? n : std;
+        arena_chunk *c = souk_malloc(sizeof *c + cap);
+        if (!c)
+            return NULL;
+        c->next = a->head;
+        c->used = 0;
+        c->cap = cap;
+        a->head = c;
+        a->total += cap;
+    }
+    void *p = a->head->data + a->head->used;
+    a->head->used += n;
+    return p;
+}
+
+void *souk__arena_dup(arena *a, const void *p, size_t n)
+{
+    void *d = souk__arena_alloc(a, n ? n : 1);
+    if (d && n)
+        memcpy(d, p, n);
+    return d;
+}
+
+void souk__arena_free(arena *a)
+{
+    while (a->head) {
+        arena_chunk *n = a->head->next;
+        souk_free(a->head);
+        a->head = n;
+    }
+    a->total = 0;
+}
+
+/* ------------------------------------------------------------------ positions pool */
+
+/* Copies n positions into the pool; *at gets the index of the first. Returns 0, SOUK_ENOMEM, or
+ * SOUK_EFULL when the batch holds 2^32 - 2^18 positions. */
+int souk__pos_pool_add(pos_pool *p, const uint32_t *src, size_t n, uint32_t *at)
+{
+    if (p->next + n > p->avail) {
+        if (!p->unit && !(p->unit = souk_calloc(POS_UNITS, sizeof *p->unit)))
+            return SOUK_ENOMEM;
+        uint64_t start = (p->next + POS_UNIT_LEN - 1) & ~(POS_UNIT_LEN - 1);
+        uint64_t len = n > POS_UNIT_LEN ? n : POS_UNIT_LEN;
+        /* The last unit is never handed out, so no index reaches POS_DEL. */
+        if (start + len > (uint64_t)(POS_UNITS - 1) << POS_UNIT)
+            return SOUK_EFULL;
+        if (p->nregions == p->capregions) {
+            size_t nc = p->capregions ? p->capregions * 2 : 64;
+            void **r = souk_realloc(p->regions, nc * sizeof *r);
+            if (!r)
+                return SOUK_ENOMEM;
+            p->regions = r;
+            p->capregions = nc;
+        }
+        uint32_t *m = souk_malloc(len * sizeof *m);
+        if (!m)
+            return SOUK_ENOMEM;
+        p->regions[p->nregions++] = m;
+        p->bytes += len * sizeof *m;
+        for (uint64_t u = 0; u * POS_UNIT_LEN < len; u++)
+            p->unit[(start >> POS_UNIT) + u] = m + u * POS_UNIT_LEN;
+        p->next = start;
+        p->avail = start + len;
+    }
+    *at = (uint32_t)p->next;
+    if (n)
+        memcpy(p->unit[p->next >> POS_UNIT] + (p->next & (POS_UNIT_LEN - 1)), src, n * sizeof *src);
+    p->next += n;
+    return 0;
+}
+
+/* Empties the pool (the unit table is kept). */
+void souk__pos_pool_clear(pos_pool *p)
+{
+    for (size_t i = 0; i < p->nregions; i++)
+        souk_free(p->regions[i]);
+    p->nregions = 0;
+    p->next = p->avail = 0;
+    p->bytes = 0;
+}
+
+void souk__pos_pool_free(pos_pool *p)
+{
+    souk__pos_pool_clear(p);
+    souk_free(p->regions);
+    souk_free(p->unit);
+}
+
+/* ------------------------------------------------------------------ batch */
+
+/* Finds the slot of id in the id map (an empty slot when absent). */
+static size_t idmap_slot(souk_writer *w, const char *id, size_t len)
+{
+    size_t mask = w->idcap - 1, i = souk__hash(id, len) & mask;
+    while (w->idmap[i]) {
+        const op *o = &w->ops[w->idmap[i] - 1];
+        if (o->id_len == len && memcmp(o->id, id, len) == 0)
+            return i;
+        i = (i + 1) & mask;
+    }
+    return i;
+}
+
+static int idmap_grow(souk_writer *w)
+{
+    size_t ncap = w->idcap ? w->idcap * 2 : 4096;
+    uint32_t *old = w->idmap;
+    size_t ocap = w->idcap;
+    w->idmap = souk_calloc(ncap, sizeof *w->idmap);
+    if (!w->idmap) {
+        w->idmap = old;
+        return SOUK_ENOMEM;
+    }
+    w->idcap = ncap;
+    for (size_t i = 0; i < ocap; i++) {
+        if (old[i]) {
+            const op *o = &w->ops[old[i] - 1];
+            w->idmap[idmap_slot(w, o->id, o->id_len)] = old[i];
+        }
+    }
+    souk_free(old);
+    return SOUK_OK;
+}
+
+/* Returns a fresh op for id: the op already in the batch for this id (last write wins) or a new
+ * one. NULL when out of memory. */
+op *souk__op_for(souk_writer *w, const char *id, size_t len, int *created)
+{
+    *created = 0;
+    if ((w->nops + 1) * 2 > w->idcap && idmap_grow(w))
+        return NULL;
+    size_t slot = idmap_slot(w, id, len);
+    if (w->idmap[slot])
+        return &w->ops[w->idmap[slot] - 1];
+    if (w->nops == w->capops) {
+        size_t nc = w->capops ? w->capops * 2 : 1024;
+        op *n = souk_realloc(w->ops, nc * sizeof *n);
+        if (!n)
+            return NULL;
+        w->ops = n;
+        w->capops = nc;
+    }
+    op *o = &w->ops[w->nops++];
+    memset(o, 0, sizeof *o);
+    o->id = souk__arena_dup(&w->mem, id, len);
+    if (!o->id) {
+        w->nops--;
+        return NULL;
+    }
+    o->id_len = (uint32_t)len;
+    w->idmap[slot] = (uint32_t)w->nops;
+    *created = 1;
+    return o;
+}
+
+void souk__op_drop_last(souk_writer *w)
+{
+    const op *o = &w->ops[w->nops - 1];
+    /* Linear probing: nothing inserted after the last op probed past its slot. */
+    w->idmap[idmap_slot(w, o->id, o->id_len)] = 0;
+    w->nops--;
+}
+
+/* Makes sure the batch has its read snapshot (taken at its first operation). */
+static int ensure_snapshot(souk_writer *w)
+{
+    if (w->snap)
+        return 0;
+    int rc = souk__txn_begin(w->ix, MDB_RDONLY, &w->snap);
+    if (rc)
+        return souk__writer_err(w, rc);
+    uint64_t next;
+    if ((rc = souk__meta_get_u64(w->snap, w->ix, "generation", &w->snap_gen)) != 0 ||
+        (rc = souk__meta_get_u64(w->snap, w->ix, "next_docid", &next)) != 0) {
+        mdb_txn_abort(w->snap);
+        w->snap = NULL;
+        return souk__writer_err(w, rc);
+    }
+    w->next_docid = next ? next : 1;
+    return 0;
+}
+
+/* Decides, for an op just created, whether its id is new (then it is pre-grouped). */
+int souk__classify_new_op(souk_writer *w, op *o)
+{
+    int rc = ensure_snapshot(w);
+    if (rc)
+        return rc;
+    MDB_val k = {o->id_len, (void *)o->id}, d;
+    rc = mdb_get(w->snap, w->ix->ids, &k, &d);
+    if (rc == MDB_NOTFOUND) {
+        o->pregrouped = 1;
+        o->docid = 0;
+        return 0;
+    }
+    o->pregrouped = 0;
+    return rc ? souk__writer_err(w, rc) : 0;
+}
