@@ -811,6 +811,10 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
             uint32_t start = termpos;
             if (f->prefix[0]) {
                 rc = analyze_text(b, v->valuestring, tl, fl, f->prefix, f->weight, &termpos);
+                if (rc == SOUK_ENOMEM) {
+                    snprintf(err, errlen, "out of memory analysing field '%s'", f->name);
+                    goto out; /* not a malformed record: it must not be rejected */
+                }
                 if (rc)
                     BAD("field '%s': analysis failed: %s", f->name, souk_analyzer_errmsg(b->an));
                 termpos = start;
@@ -820,6 +824,10 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
                                   add_event_typo, b);
             else
                 rc = analyze_text(b, v->valuestring, tl, fl, "", f->weight, &termpos);
+            if (rc == SOUK_ENOMEM) {
+                snprintf(err, errlen, "out of memory analysing field '%s'", f->name);
+                goto out; /* not a malformed record: it must not be rejected */
+            }
             if (rc)
                 BAD("field '%s': analysis failed: %s", f->name, souk_analyzer_errmsg(b->an));
             termpos += 100; /* no phrase spans two fields */

@@ -311,7 +311,10 @@ static void on_word(void *ctx, const char *term, size_t len, uint32_t pos, uint3
 
 /* The words of q's text by position, raw and in their "Z" form, as analysis gives them; *out
  * NULL when the analyzer refuses the text (nothing to compare with). *tp gets the last
- * position. Returns 0 or an error. */
+ * position. Returns 0 or SOUK_ENOMEM. The pairing of a stem with the word before it relies on
+ * the fast analyzer's order of events (text order); its Xapian fallback gives term order, but
+ * never runs for a query: queries are short, and the fast path declines only on a language
+ * Xapian refuses (analysis refused here too) or on running out of memory (reported). */
 static int query_words(const souk_query *q, words **out, uint32_t *tp)
 {
     *out = NULL;
@@ -323,13 +326,14 @@ static int query_words(const souk_query *q, words **out, uint32_t *tp)
         souk_free(w);
         return rc;
     }
-    if (souk_analyze(an, q->text, q->text_len, q->lang, "", 1, tp, on_word, w) != 0) {
+    rc = souk_analyze(an, q->text, q->text_len, q->lang, "", 1, tp, on_word, w);
+    if (rc) {
         souk_free(w);
         w = NULL;
     }
     souk_analyzer_free(an);
     *out = w;
-    return 0;
+    return rc == SOUK_ENOMEM ? rc : 0; /* any other refusal: nothing to compare with */
 }
 
 int souk__typo_expand(souk_searcher *s, const souk_query *q, double weight, souk_query **out)

@@ -876,6 +876,10 @@ static int fa_analyze_keep(fa_state *st, const char *text, size_t len, const cha
             return 1;
         }
         *termpos = parser.termpos();
+    } catch (const std::bad_alloc &) {
+        /* Out of memory is the caller's error to report, not a text to leave to Xapian. */
+        st->events.clear();
+        throw;
     } catch (...) {
         st->events.clear();
         return 1;
