@@ -330,15 +330,17 @@ static bool parse_plain(const char *text, size_t len, const char *sname, unsigne
         n.wqf = 1;
         n.pos = static_cast<uint32_t>(k + 1);
         n.scale = 1.0;
-        n.term = static_cast<char *>(souk_malloc(term.size() + 1));
-        if (!n.term)
-            throw std::bad_alloc();
-        std::memcpy(n.term, term.c_str(), term.size() + 1);
-        n.term_len = term.size();
         if (words.size() > 1)
             tb.kids[0].push_back(static_cast<uint32_t>(tb.nodes.size()));
         tb.nodes.push_back(n);
         tb.kids.emplace_back();
+        /* The term is allocated once its node is in tb, which frees it if anything throws. */
+        char *t = static_cast<char *>(souk_malloc(term.size() + 1));
+        if (!t)
+            throw std::bad_alloc();
+        std::memcpy(t, term.c_str(), term.size() + 1);
+        tb.nodes.back().term = t;
+        tb.nodes.back().term_len = term.size();
         if (k)
             desc += op;
         desc += term + "@" + std::to_string(k + 1);
