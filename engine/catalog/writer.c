@@ -9,8 +9,10 @@
  * batch buffer, the term slices, the postings merge, the bulk encoder and the store records are
  * in the other writer_*.c files, which share writer_int.h. */
 #include "catalog/writer_int.h"
+#include "core/kv.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -832,9 +834,7 @@ int souk_writer_commit(souk_writer *w, const souk_stream_pos *pos, souk_commit_s
         if (rc != SOUK_EFULL)
             return rc; /* SOUK_ENOIDS among them: a larger map would not help */
         /* Grow the map and retry the whole batch, which is still in memory. */
-        MDB_envinfo ei;
-        mdb_env_info(w->ix->env, &ei);
-        if (mdb_env_set_mapsize(w->ix->env, ei.me_mapsize * 2) != 0)
+        if (souk_kv_grow(w->ix->env, SIZE_MAX) != SOUK_OK)
             break;
     }
     snprintf(w->err, sizeof w->err, "index map full");
