@@ -13,7 +13,6 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <pthread.h>
 #include <string.h>
 
 static uint32_t hash_bytes(const char *p, size_t n)
@@ -358,18 +357,10 @@ static int columns_build(souk_reader *r, const souk_stats *st, souk__columns **o
     return 0;
 }
 
-static pthread_once_t slot_once = PTHREAD_ONCE_INIT;
-static int slot;
-
-static void slot_init(void)
-{
-    slot = souk__gen_slot();
-}
-
 int souk__columns_slot(void)
 {
-    pthread_once(&slot_once, slot_init);
-    return slot;
+    static atomic_int slot;
+    return souk__gen_slot(&slot);
 }
 
 static int gen_build(souk_reader *r, uint64_t generation, void *arg, void **out)

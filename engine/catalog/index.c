@@ -230,13 +230,22 @@ const souk_schema *souk_index_schema(const souk_index *ix)
     return ix->schema;
 }
 
-int souk__gen_slot(void)
+int souk__gen_slot(atomic_int *cell)
 {
-    static atomic_int next;
-    int slot = atomic_fetch_add(&next, 1);
-    if (slot >= SOUK_GEN_SLOTS)
-        abort();
-    return slot;
+    int v = atomic_load(cell);
+    if (v)
+        return v - 1;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static int next;
+    pthread_mutex_lock(&lock);
+    if (!(v = atomic_load(cell))) {
+        if (next == SOUK_GEN_SLOTS)
+            abort();
+        v = ++next;
+        atomic_store(cell, v);
+    }
+    pthread_mutex_unlock(&lock);
+    return v - 1;
 }
 
 int souk__gen_get(souk_reader *r, int slot, uint64_t generation, const souk__gen_ops *ops,
@@ -547,19 +556,15 @@ int souk__reader_doclen_chunk(souk_reader *r, uint32_t chunk, const uint32_t **l
 
 int souk_reader_doclen(souk_reader *r, uint32_t docid, uint32_t *len)
 {
-    uint8_t key[4];
-    be32_put(key, docid / SOUK_DOCLEN_CHUNK);
-    MDB_val k = {4, key}, d;
-    int rc = mdb_get(r->txn, r->ix->doclen, &k, &d);
-    if (rc == MDB_NOTFOUND) {
+    const uint32_t *lens;
+    int rc = souk__reader_doclen_chunk(r, docid / SOUK_DOCLEN_CHUNK, &lens);
+    if (rc == SOUK_ENOTFOUND) {
         *len = 0;
         return SOUK_OK;
     }
     if (rc)
-        return souk__mdb_err(rc);
-    if (d.mv_size != SOUK_DOCLEN_CHUNK * 4)
-        return SOUK_ECORRUPT;
-    memcpy(len, (const uint8_t *)d.mv_data + (docid % SOUK_DOCLEN_CHUNK) * 4, 4);
+        return rc;
+    memcpy(len, (const uint8_t *)lens + (docid % SOUK_DOCLEN_CHUNK) * 4, 4);
     return SOUK_OK;
 }
 

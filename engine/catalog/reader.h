@@ -7,6 +7,8 @@
 
 #include "souk/index.h"
 
+#include <stdatomic.h>
+
 #define SOUK_DOCLEN_CHUNK 512 /* document lengths per doclen record */
 
 /* Decoded dictionary entry, with a pointer to inline postings (borrowed from LMDB). */
@@ -47,9 +49,10 @@ typedef struct souk__gen_ops {
 
 #define SOUK_GEN_SLOTS 8
 
-/* A new slot number for one kind of structure (0..SOUK_GEN_SLOTS-1); aborts past the last, a
- * programming error. Thread-safe. */
-int souk__gen_slot(void);
+/* The slot number (0..SOUK_GEN_SLOTS-1) of one kind of structure, kept in *cell (a static
+ * atomic_int starting at 0, one per kind): taken on the first call, the same after. Aborts past
+ * the last slot, a programming error. Thread-safe. */
+int souk__gen_slot(atomic_int *cell);
 
 /* The slot's structure for generation (r's snapshot at that generation), with a reference for
  * the caller: the cached one, the one another thread is building (waited for), or built now. */

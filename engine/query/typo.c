@@ -18,7 +18,6 @@
 #include "query/typo.h"
 
 #include <stdatomic.h>
-#include <pthread.h>
 #include <string.h>
 
 #define MAXLEN 48
@@ -152,18 +151,10 @@ static int build(souk_reader *r, uint64_t gen, souk__typo_dict **out)
     return 0;
 }
 
-static pthread_once_t slot_once = PTHREAD_ONCE_INIT;
-static int slot;
-
-static void slot_init(void)
-{
-    slot = souk__gen_slot();
-}
-
 int souk__typo_slot(void)
 {
-    pthread_once(&slot_once, slot_init);
-    return slot;
+    static atomic_int slot;
+    return souk__gen_slot(&slot);
 }
 
 static int gen_build(souk_reader *r, uint64_t generation, void *arg, void **out)
