@@ -1,0 +1,90 @@
+/* events_int.h: private to engine/events/: the store's layout and the helpers its files share.
+ * docs/events-format.md describes the same layout for readers of the data.
+ *
+ * Files under DIR/events/ (the store's directory):
+ *   CURRENT        the name of the live generation ("g<N>"), replaced by rename()
+ *   g<N>/data.mdb  the LMDB environment of generation N. A compaction (erasure, P13) copies the
+ *                  live environment with MDB_CP_COMPACT into g<N+1>, renames CURRENT to it, marks
+ *                  g<N> retired (meta "retired" = N+1, committed while holding the writer lock,
+ *                  so nothing commits to g<N> after the copy) and removes g<N>. A writer that
+ *                  finds its generation retired reopens CURRENT and retries.
+ *   audit.log      the append-only audit log (P18), outside the generations
+ *
+ * Conventions: pseudonyms are SOUK_PSEUDO_LEN bytes (kid + 16); times are int64 milliseconds,
+ * big-endian in keys (so LMDB orders them); days are uint32 (ms / 86400000), big-endian; item
+ * ids and queries in keys are NUL-terminated where something follows them. Counters are uint32
+ * or uint64 little-endian values.
+ *
+ * Named databases (every derived table is a function of "ev", consent and tag deletions):
+ *   meta     "version" -> u32; "stream" -> offset u64 + hash (resume, as the catalog);
+ *            "retired" -> u64 generation (only in a retired environment)
+ *   ev       ts(8) + eid(16) -> event record (below). eid = keyed BLAKE2b of the canonical event
+ *            (raw user included), so a replay finds the same key: applies nothing twice.
+ *   uev      upseudo(17) + ts(8) + eid(16) -> empty. The user's events (personalized only).
+ *   sess     spseudo(17) + ts(8) + eid(16) -> type(1) + item. Session sequences.
+ *   usess    upseudo(17) + spseudo(17) -> empty. A user's sessions (erasure, P21).
+ *   pop      item NUL + day(4) -> u64[SOUK_EV_NTYPES] counts. Item-level, no user: popularity.
+ *   uset     upseudo(17) + kind(1) + item -> u32 seq. The items (at most cooc_items_max per
+ *            kind, the first distinct ones of the user's retained events in (ts, eid) order) that
+ *            form the user's co-occurrence pairs. Per-user state behind distinct-user counts.
+ *   cooc     kind(1) + itemA NUL + itemB -> u32 users. Both orders are stored.
+ *   consent  upseudo(17) -> souk_consent fields (fixed layout, events_consent.c)
+ *   shist    upseudo(17) + ts(8) -> query. Search history (P11).
+ *   tags     upseudo(17) + tag NUL -> u32 count + i64 last_ms + why.
+ *   tagdel   upseudo(17) + tag NUL -> i64 deletion ms (P8: not derived again from older events)
+ *   idel     upseudo(17) + item NUL -> i64 deletion ms (P8 items: same rule)
+ *   qstat    period-day(4) + query NUL + upseudo(17) -> u32 searches, u32 zero-result searches.
+ *            Per-user state behind distinct-user counts of analytics (P16).
+ *   supp     suppression hash(16) -> i64 erased ms (P14).
+ *   jobs     job id(16) -> state(1) + i64 created + i64 updated + suppression hash(16) +
+ *            [upseudo(17) while pending or running; dropped when completed]
+ *
+ * Event record (value of ev): type(1), flags(1: 1 = has user, 2 = has session, 4 = has
+ * location, 8 = nhits known), [upseudo 17], [spseudo 17], [country 2, region len(1) + bytes],
+ * [nhits u32], item len(2) + bytes, query len(2) + bytes. */
+#ifndef SOUK_EVENTS_INT_H
+#define SOUK_EVENTS_INT_H
+
+#include "core/kv.h"
+#include "souk/events.h"
+
+#include <pthread.h>
+
+#define SOUK_EV_FORMAT 1
+#define SOUK_EID_LEN 16
+
+enum { EVF_USER = 1, EVF_SESSION = 2, EVF_LOC = 4, EVF_NHITS = 8 };
+
+struct souk_events {
+    char *dir; /* DIR/events */
+    souk_events_opts o;
+    pthread_rwlock_t swap; /* held for reading by every transaction; for writing by the swap */
+    MDB_env *env;
+    uint64_t gen;
+    MDB_dbi meta, ev, uev, sess, usess, pop, uset, cooc, consent, shist, tags, tagdel, idel,
+        qstat, supp, jobs;
+    int audit_fd;
+};
+
+/* Transactions of the store: they hold s->swap for reading until commit or abort, and begin on
+ * the live generation (reopening it when another process swapped one in). */
+int souk__ev_begin(souk_events *s, unsigned flags, MDB_txn **txn);
+int souk__ev_commit(souk_events *s, MDB_txn *txn);
+void souk__ev_abort(souk_events *s, MDB_txn *txn);
+
+/* Compacts the live environment into a new generation and swaps it in (the layout above).
+ * No transaction of this process may be open on s. */
+int souk__ev_compact(souk_events *s, char *err, size_t errlen);
+
+/* Pseudonym of a user id with the current key; the users' data is keyed by it. */
+int souk__ev_user(souk_events *s, const char *user, size_t len, uint8_t out[SOUK_PSEUDO_LEN]);
+
+/* Withdraws every personal row of the user (upseudo) in txn and updates the derived tables as a
+ * rebuild would: uev, sess and usess of the user's sessions, uset and its cooc contributions,
+ * tags, tagdel, idel, shist, qstat rows. With keep_events, the user's ev rows stay as rows
+ * under no user key (opt-out, P5); without, they are deleted (erasure, P13), with their pop
+ * counts. */
+int souk__ev_forget_user(souk_events *s, MDB_txn *txn, const uint8_t upseudo[SOUK_PSEUDO_LEN],
+                         int keep_events);
+
+#endif

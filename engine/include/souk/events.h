@@ -1,0 +1,270 @@
+/* events.h: the behaviour-event store (engine/events/, docs/privacy.md, docs/events-format.md).
+ *
+ * An LMDB environment of its own (DIR/events/ beside the catalog, which never holds a user key),
+ * keyed by pseudonyms (souk/keys.h). It holds the events, the features kept up to date as they
+ * arrive (item popularity by day, per-user recent history, per-session sequences, item-item
+ * co-occurrence counting distinct users), consent records, search history, tags, erasure jobs
+ * and suppression records, and the per-user state behind distinct-user counts of analytics.
+ * Every derived table is a function of the retained events (and consent, tag deletions): a
+ * rebuild from them equals the incrementally maintained state (souk_events_check).
+ *
+ * Time is always passed in (now, in milliseconds since the epoch): the server and indexer pass
+ * the clock, tests pass an injected one.
+ *
+ * Threads: one souk_events handle may be used by many threads; writes are serialized (by
+ * LMDB's writer lock, across processes too), reads run in parallel. */
+#ifndef SOUK_EVENTS_H
+#define SOUK_EVENTS_H
+
+#include "souk/keys.h"
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum souk_ev_type {
+    SOUK_EV_IMPRESSION = 0,
+    SOUK_EV_VIEW,
+    SOUK_EV_SEARCH,
+    SOUK_EV_CLICK,
+    SOUK_EV_CART,
+    SOUK_EV_PURCHASE,
+    SOUK_EV_FAVORITE,
+    SOUK_EV_NTYPES
+} souk_ev_type;
+
+/* "impression", "view", ...; NULL out of range. */
+const char *souk_ev_type_name(souk_ev_type t);
+
+#define SOUK_ITEM_MAX 256   /* bytes of an item id (as the catalog's ids) */
+#define SOUK_EVQUERY_MAX 256 /* bytes of a search event's query */
+#define SOUK_COUNTRY_LEN 2
+
+/* One event (P2: the allow-list). Strings are NUL-terminated copies. */
+typedef struct souk_event {
+    souk_ev_type type;
+    char user[SOUK_USER_MAX + 1]; /* raw id; "" anonymous (then session may still be set) */
+    char session[SOUK_USER_MAX + 1];
+    char item[SOUK_ITEM_MAX + 1]; /* required except for search */
+    char query[SOUK_EVQUERY_MAX + 1]; /* search only: the one free text allowed */
+    int64_t ts_ms;
+    char country[SOUK_COUNTRY_LEN + 1]; /* ISO 3166-1 alpha-2, upper case, or "" */
+    char region[SOUK_REGION_MAX + 1];
+    int32_t nhits; /* search events recorded by the server: hits found; -1 unknown */
+} souk_event;
+
+/* Parses one NDJSON line (P2). Known fields: user, session, type, item, query, ts (RFC 3339),
+ * loc {country, region}. Unknown fields are dropped (counted in *dropped, may be NULL); a bad
+ * field (wrong type, bad UTF-8, control characters, over its cap, a query on a non-search event,
+ * an unknown type, a bad timestamp or country code) is SOUK_EINVAL with err naming the field
+ * and the problem. */
+int souk_event_parse(const char *line, size_t len, souk_event *ev, unsigned *dropped, char *err,
+                     size_t errlen);
+
+/* ------------------------------------------------------------------ the store */
+
+typedef struct souk_events souk_events;
+
+/* Retention periods in seconds (P15); 0 keeps forever. */
+typedef struct souk_retention {
+    int64_t events_s;      /* view/click/cart/purchase/favorite/search events (default 365 d) */
+    int64_t impressions_s; /* impression events (exposure log, default 30 d) */
+    int64_t history_s;     /* search history (default 180 d) */
+} souk_retention;
+
+typedef struct souk_consent {
+    int recorded;        /* 0: no record, the defaults below apply */
+    int personalization; /* P3 */
+    int location;        /* P6 */
+    int search_history;  /* P11 */
+    int minor;           /* P7: non-personalized unless guardian_consent */
+    int guardian_consent;
+    uint32_t policy_version; /* P25: the policy version the record was given under */
+    int64_t updated_ms;
+} souk_consent;
+
+typedef struct souk_events_opts {
+    const souk_keyring *keys; /* pseudonymization ring (required; the store keeps no secret) */
+    souk_retention retention;
+    souk_consent consent_default; /* for users with no record (built-in: everything off) */
+    uint32_t policy_version;      /* current policy; a purpose added after a record's version
+                                     starts off for it (P25) */
+    double halflife_days;         /* popularity decay (default 14) */
+    uint32_t history_max;         /* per-user recent items kept for personalization (default 200) */
+    uint32_t cooc_items_max;      /* per-user items that form co-occurrence pairs (default 64) */
+    size_t map_max;               /* largest map (default 64 GiB) */
+    /* Tags of an item (P8), from the catalog (e.g. "category:<section>"): writes up to max
+     * NUL-terminated names of at most 63 bytes into tags and returns how many. NULL: no tags. */
+    int (*item_tags)(void *arg, const char *item, char (*tags)[64], int max);
+    void *item_tags_arg;
+    int rdonly;
+} souk_events_opts;
+
+/* Opens (creating unless rdonly) the store in dir. Errors name dir and the cause. */
+int souk_events_open(const char *dir, const souk_events_opts *o, souk_events **out, char *err,
+                     size_t errlen);
+void souk_events_close(souk_events *s);
+
+/* What happened to each event of a batch. */
+typedef enum souk_ev_outcome {
+    SOUK_EVO_STORED = 0,      /* stored under the user's pseudonym (personalization on) */
+    SOUK_EVO_ANONYMOUS,       /* stored under no user key (anonymous, or opted out: P5) */
+    SOUK_EVO_DUPLICATE,       /* the same event is already stored (replays apply nothing twice) */
+    SOUK_EVO_SUPPRESSED,      /* the user was erased (P14) */
+    SOUK_EVO_EXPIRED          /* older than its retention: not stored */
+} souk_ev_outcome;
+
+typedef struct souk_ev_counts {
+    uint64_t stored, anonymous, duplicate, suppressed, expired;
+} souk_ev_counts;
+
+/* Adds n events in one transaction at time now, maintaining every feature. outcome (may be
+ * NULL) gets one entry per event. A search event with a user and search_history consent is
+ * also added to the user's search history. */
+int souk_events_add(souk_events *s, const souk_event *ev, size_t n, int64_t now,
+                    souk_ev_outcome *outcome, souk_ev_counts *counts, char *err, size_t errlen);
+
+typedef struct souk_ev_ingest_opts {
+    size_t batch; /* events per transaction (default 10000) */
+    FILE *rejects; /* rejected lines as NDJSON {line, offset, error}; may be NULL */
+    int follow;
+    int from_start;
+    int progress;
+    volatile sig_atomic_t *stop;
+    int64_t now_ms; /* 0: the clock */
+} souk_ev_ingest_opts;
+
+typedef struct souk_ev_ingest_stats {
+    uint64_t lines, rejected, dropped_fields, commits, resumed_at;
+    souk_ev_counts counts;
+    double seconds;
+} souk_ev_ingest_stats;
+
+/* Reads an event stream from fd, resumable like the catalog stream (souk/ingest.h): the offset
+ * and the hash of what precedes it are committed with each batch. */
+int souk_events_ingest(souk_events *s, int fd, const char *name, const souk_ev_ingest_opts *o,
+                       souk_ev_ingest_stats *st, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ users' own data */
+
+/* The user's consent (the defaults when none is recorded). */
+int souk_consent_get(souk_events *s, const char *user, size_t len, souk_consent *out);
+/* Records c for the user at now. Turning personalization off deletes the user's profile,
+ * recent history, session links and tags, and withdraws the user's co-occurrence
+ * contributions (P5); turning search_history off clears the search history. Audited (P18). */
+int souk_consent_set(souk_events *s, const char *user, size_t len, const souk_consent *c,
+                     int64_t now, char *err, size_t errlen);
+/* 1 when personalized features may be used for the user now: personalization on, and not a
+ * minor without guardian consent (P3, P7). The check the server makes on every request. */
+int souk_consent_personalize(const souk_consent *c);
+
+/* Calls fn for each entry, newest first, up to max (0: all). */
+typedef int (*souk_history_fn)(void *arg, int64_t ts_ms, const char *query, size_t len);
+int souk_history_list(souk_events *s, const char *user, size_t len, uint32_t max,
+                      souk_history_fn fn, void *arg);
+int souk_history_clear(souk_events *s, const char *user, size_t len, int64_t now);
+
+/* Items that personalize for the user (the settled P8 reading): type, item, latest time. */
+typedef int (*souk_item_fn)(void *arg, souk_ev_type type, const char *item, int64_t ts_ms);
+int souk_user_items(souk_events *s, const char *user, size_t len, uint32_t max, souk_item_fn fn,
+                    void *arg);
+/* Deletes one item from the user's history and every feature it feeds (P8). */
+int souk_user_item_delete(souk_events *s, const char *user, size_t len, const char *item,
+                          int64_t now);
+
+/* Tags (P8): readable names such as "category:fasteners", each with its reason. A deleted tag
+ * is not derived again from events older than the deletion. Tag names come from the caller
+ * (item -> tags, from the catalog) through souk_tags_derive. */
+typedef int (*souk_tag_fn)(void *arg, const char *tag, uint32_t count, int64_t last_ms,
+                           const char *why);
+int souk_tags_list(souk_events *s, const char *user, size_t len, souk_tag_fn fn, void *arg);
+int souk_tag_delete(souk_events *s, const char *user, size_t len, const char *tag, int64_t now);
+
+/* The user's data as one JSON document (P19): everything the inventory lists for the user.
+ * *json is allocated with souk_malloc. */
+int souk_user_export(souk_events *s, const char *user, size_t len, int64_t now, char **json,
+                     size_t *json_len);
+
+/* ------------------------------------------------------------------ erasure (P12-P14) */
+
+typedef enum souk_job_state {
+    SOUK_JOB_PENDING = 0,
+    SOUK_JOB_RUNNING,
+    SOUK_JOB_COMPLETED,
+    SOUK_JOB_FAILED
+} souk_job_state;
+
+/* Starts erasing user: from this call on, the user's data is not served (the suppression
+ * record is committed first) and its events are refused. job_id gets a random id (32 hex
+ * digits). Idempotent: erasing an erased or erasing user returns the existing job. */
+int souk_erase_start(souk_events *s, const char *user, size_t len, int64_t now,
+                     char job_id[33], char *err, size_t errlen);
+int souk_erase_state(souk_events *s, const char *job_id, souk_job_state *state, int64_t *updated,
+                     char *err, size_t errlen);
+/* Runs pending and running jobs to completion (deletes every row of the user, then compacts
+ * the environment and swaps the compacted copy in, so no free page keeps the user's bytes).
+ * Resumes after a crash. Returns the number of jobs completed, or a SOUK_E* code. */
+int souk_erase_run(souk_events *s, int64_t now, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ retention (P15) */
+
+typedef struct souk_sweep_stats {
+    uint64_t events, impressions, history, items_touched;
+} souk_sweep_stats;
+/* Deletes what is older than its retention period at now, and updates every derived table. */
+int souk_events_sweep(souk_events *s, int64_t now, souk_sweep_stats *st, char *err,
+                      size_t errlen);
+
+/* Rebuilds every derived table from the retained events in memory and compares it with the
+ * stored one (counts exactly, floating values within 1e-9 relative). SOUK_OK or SOUK_ECORRUPT
+ * with err naming the first difference. */
+int souk_events_check(souk_events *s, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ features (for recs/) */
+
+/* Decayed popularity of item at now: sum over retained events of weight(type) *
+ * 2^(-age/halflife). 0 when unseen. */
+double souk_popularity(souk_events *s, const char *item, int64_t now);
+/* The n most popular items at now; fn is called in order. */
+int souk_popular_items(souk_events *s, int64_t now, uint32_t n, souk_item_fn fn, void *arg);
+
+typedef enum souk_cooc_kind { SOUK_COOC_BOUGHT = 0, SOUK_COOC_VIEWED = 1 } souk_cooc_kind;
+/* Items that co-occur with item, by the number of distinct users who have both. */
+typedef int (*souk_cooc_fn)(void *arg, const char *item, uint32_t users);
+int souk_cooc(souk_events *s, souk_cooc_kind kind, const char *item, uint32_t max,
+              souk_cooc_fn fn, void *arg);
+/* A session's items, oldest first. */
+int souk_session_items(souk_events *s, const char *session, size_t len, uint32_t max,
+                       souk_item_fn fn, void *arg);
+
+/* ------------------------------------------------------------------ analytics (P16) */
+
+typedef enum souk_qstat_kind { SOUK_QSTAT_POPULAR = 0, SOUK_QSTAT_ZERO_RESULTS } souk_qstat_kind;
+typedef struct souk_qstat_opts {
+    souk_qstat_kind kind;
+    int64_t from_ms, to_ms; /* the period */
+    uint32_t k;             /* suppression threshold, distinct users (default 50) */
+    uint32_t limit;
+    int noise;              /* add discrete-Laplace noise, seeded by report and period */
+    double epsilon;         /* noise scale (default 1.0) */
+} souk_qstat_opts;
+/* Writes the table as JSON: {"kind","from","to","k","thresholded":true,"noise",
+ * "rows":[{"query","users","searches"}],"suppressed_rows":n}. Rows under k are left out and
+ * not recoverable from any total in the table. */
+int souk_query_stats(souk_events *s, const souk_qstat_opts *o, char **json, size_t *json_len);
+
+/* ------------------------------------------------------------------ audit (P18) */
+
+/* Appends one line to the store's audit log (DIR/events/audit.log, append-only, fsynced):
+ * {"ts","action","subject":<suppression hash hex>,"detail"}; never a raw id or a pseudonym. */
+int souk_audit(souk_events *s, const char *action, const char *user, size_t len,
+               const char *detail, int64_t now);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
