@@ -136,12 +136,21 @@ out:
 /* Runs souk-index on file into data and kills it at random moments, up to `rounds` times,
  * checking the index after each kill: until the stream is done, or, with want_orphans, until
  * that many kills left orphans (starting the stream over whenever it finished). Returns the
- * kills; *orphan_kills counts those that left orphans. */
+ * kills; *orphan_kills counts those that left orphans.
+ *
+ * With want_orphans every run starts with nothing committed (a run whose batch committed is
+ * started over too), and the delay aims at the window where orphans exist: between the store
+ * thread's first transaction and the batch's commit. A kill before it (nothing committed, no
+ * orphans) moves the aim later, one after it (the batch committed, or the run finished) moves
+ * it earlier; each delay is the aim +-25%. So the kills find the window however fast the
+ * machine runs at the moment, instead of hoping that delays drawn from one clean run's time
+ * land in it. */
 static int kill_rounds(const char *data, const char *schema, const char *file, int rounds,
                        int batch_min, int batch_span, int ms_min, int ms_span, int want_orphans,
                        int *orphan_kills)
 {
     int kills = 0, finished = 0;
+    double aim = ms_min + ms_span / 2.0, aim_max = 60000;
     *orphan_kills = 0;
     for (int round = 0; round < rounds && !(finished && !want_orphans); round++) {
         if (finished) {
@@ -153,29 +162,37 @@ static int kill_rounds(const char *data, const char *schema, const char *file, i
         }
         pid_t pid = start_indexer(data, schema, file, batch_min + rand() % batch_span);
         struct timespec ts = {0, 0};
-        long ms = ms_min + rand() % ms_span;
+        long ms = want_orphans ? (long)(aim * (0.75 + 0.5 * (rand() / (RAND_MAX + 1.0)))) + 1
+                               : ms_min + rand() % ms_span;
         ts.tv_sec = ms / 1000;
         ts.tv_nsec = (ms % 1000) * 1000000L;
         nanosleep(&ts, NULL);
-        int status;
+        int status, late = 0, early = 0;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             finished = WIFEXITED(status) && WEXITSTATUS(status) == 0;
             REQUIRE(WIFEXITED(status));
+            late = 1;
         } else {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             kills++;
         }
-        if (access(data, F_OK) != 0)
-            continue; /* killed before it created anything */
         char err[512];
-        souk_index *ix;
-        int orc = souk_index_open(data, NULL, SOUK_INDEX_RDONLY, &ix, err, sizeof err);
-        if (orc == SOUK_ENOTFOUND)
-            continue; /* killed before its first commit: no index yet; the next run creates it */
+        souk_index *ix = NULL;
+        int orc = SOUK_ENOTFOUND;
+        /* Not created yet, or killed before its first commit: no index yet; the next run
+         * creates it. */
+        if (access(data, F_OK) == 0)
+            orc = souk_index_open(data, NULL, SOUK_INDEX_RDONLY, &ix, err, sizeof err);
+        if (orc == SOUK_ENOTFOUND) {
+            if (want_orphans && !late && aim < aim_max)
+                aim *= 1.3;
+            continue;
+        }
         REQUIRE(orc == 0);
         souk_index_close(ix);
-        if (orphans(data, 0) > 0)
+        long orph = orphans(data, 0);
+        if (orph > 0)
             (*orphan_kills)++;
         /* The index opens, is consistent, and holds exactly the committed prefix. */
         CHECK(index_check_dir(data) == 0);
@@ -194,6 +211,16 @@ static int kill_rounds(const char *data, const char *schema, const char *file, i
         souk_index_close(ix);
         if (want_orphans && *orphan_kills >= want_orphans)
             break;
+        if (want_orphans && orph <= 0) {
+            early = !late && ln == 0;
+            late = late || ln > 0;
+            if (early && aim < aim_max)
+                aim *= 1.3;
+            else if (late && aim > 1)
+                aim /= 1.3;
+            if (ln > 0)
+                finished = 1; /* the batch committed: the next run starts over */
+        }
     }
     return kills;
 }

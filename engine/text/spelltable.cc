@@ -22,17 +22,40 @@ extern "C" int souk_xspell_open(const char *path, int writable, souk_xspell **ou
     souk_xspell *sp = nullptr;
     try {
         sp = new souk_xspell();
-        sp->open(path, writable, Xapian::DB_BACKEND_GLASS);
+        /* Writable: an existing table only (DB_OPEN). A directory without the version file
+         * (iamglass, the last file Xapian writes when it creates a database) is no table. */
+        sp->open(path, writable, Xapian::DB_BACKEND_GLASS | (writable ? Xapian::DB_OPEN : 0));
         *out = sp;
         return SOUK_OK;
-    } catch (const Xapian::DatabaseOpeningError &e) {
+    } catch (const Xapian::DatabaseNotFoundError &e) {
         set_err(err, errlen, e.get_description());
         delete sp;
         return SOUK_ENOTFOUND;
+    } catch (const Xapian::DatabaseOpeningError &e) {
+        set_err(err, errlen, e.get_description());
+        delete sp;
+        return writable ? SOUK_EXAPIAN : SOUK_ENOTFOUND;
     } catch (const Xapian::Error &e) {
         set_err(err, errlen, e.get_description());
     } catch (...) {
         set_err(err, errlen, "cannot open the spelling database");
+    }
+    delete sp;
+    return SOUK_EXAPIAN;
+}
+
+extern "C" int souk_xspell_create(const char *path, souk_xspell **out, char *err, size_t errlen)
+{
+    souk_xspell *sp = nullptr;
+    try {
+        sp = new souk_xspell();
+        sp->open(path, 1, Xapian::DB_BACKEND_GLASS | Xapian::DB_CREATE);
+        *out = sp;
+        return SOUK_OK;
+    } catch (const Xapian::Error &e) {
+        set_err(err, errlen, e.get_description());
+    } catch (...) {
+        set_err(err, errlen, "cannot create the spelling database");
     }
     delete sp;
     return SOUK_EXAPIAN;

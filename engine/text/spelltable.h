@@ -19,9 +19,16 @@ extern "C" {
  * handle is not thread-safe: give each thread its own. */
 typedef struct souk_xspell souk_xspell;
 
-/* Opens the spelling database at path: writable (created if missing) or read-only
- * (SOUK_ENOTFOUND when there is none). */
+/* Opens the spelling database at path, writable or read-only; SOUK_ENOTFOUND when there is
+ * none, which includes a directory that lacks the version file (a creation cut short). Never
+ * creates one: see souk_xspell_create. */
 int souk_xspell_open(const char *path, int writable, souk_xspell **out, char *err, size_t errlen);
+
+/* Creates an empty spelling database at path (which must not hold one), open for writing. Not
+ * crash-safe in place: a kill during creation can leave a directory without the version file,
+ * so callers create in a directory of their own and rename it into place
+ * (engine/query/spelling.c). */
+int souk_xspell_create(const char *path, souk_xspell **out, char *err, size_t errlen);
 void souk_xspell_close(souk_xspell *sp);
 const char *souk_xspell_errmsg(const souk_xspell *sp);
 

@@ -33,6 +33,8 @@ struct XHandle {
     {
         return rw ? *rw : *ro;
     }
+    /* flags: the backend, and for a writable handle the action (Xapian::DB_OPEN, DB_CREATE,
+     * ...; none is DB_CREATE_OR_OPEN, which is 0). */
     void open(const char *path, int writable, int flags)
     {
         if (writable)
