@@ -61,8 +61,8 @@ struct souk_events {
     pthread_rwlock_t swap; /* held for reading by every transaction; for writing by the swap */
     MDB_env *env;
     uint64_t gen;
-    MDB_dbi meta, ev, uev, sess, usess, pop, uset, cooc, consent, shist, tags, tagdel, idel,
-        qstat, supp, jobs;
+    MDB_dbi meta, ev, uev, sess, usess, pop, uset, cooc, consent, shist, tags, tagdel, idel, qstat,
+        supp, jobs;
     int audit_fd;
 };
 
@@ -86,6 +86,45 @@ int souk__ev_user(souk_events *s, const char *user, size_t len, uint8_t out[SOUK
  * counts. */
 int souk__ev_forget_user(souk_events *s, MDB_txn *txn, const uint8_t upseudo[SOUK_PSEUDO_LEN],
                          int keep_events);
+
+/* 1 when s[0, n) is well-formed UTF-8 (no overlong form, no surrogate, nothing past U+10FFFF)
+ * and, with no_controls, holds no C0 or C1 control character and no DEL. */
+static inline int souk__ev_utf8_ok(const unsigned char *s, size_t n, int no_controls)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            if (no_controls && (c < 0x20 || c == 0x7f))
+                return 0;
+            i++;
+            continue;
+        }
+        size_t len;
+        unsigned cp, min;
+        if (c >= 0xc2 && c <= 0xdf)
+            len = 2, cp = c & 0x1f, min = 0x80;
+        else if ((c & 0xf0) == 0xe0)
+            len = 3, cp = c & 0x0f, min = 0x800;
+        else if (c >= 0xf0 && c <= 0xf4)
+            len = 4, cp = c & 0x07, min = 0x10000;
+        else
+            return 0;
+        if (i + len > n)
+            return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + k] & 0x3fu);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        if (no_controls && cp < 0xa0)
+            return 0;
+        i += len;
+    }
+    return 1;
+}
 
 #endif
 
