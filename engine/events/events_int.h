@@ -28,7 +28,10 @@
  *            kind, the first distinct ones of the user's retained events in (ts, eid) order) that
  *            form the user's co-occurrence pairs. Per-user state behind distinct-user counts.
  *   cooc     kind(1) + itemA NUL + itemB -> u32 users. Both orders are stored.
- *   consent  upseudo(17) -> souk_consent fields (fixed layout, events_consent.c)
+ *   consent  upseudo(17) -> the consent record, 14 bytes: layout(1) = 1, flags(1: 1 =
+ *            personalization, 2 = location, 4 = search_history, 8 = minor, 16 =
+ *            guardian_consent), policy_version u32 LE, updated_ms i64 LE
+ *            (souk__ev_consent_read, souk__ev_consent_encode in consent_read.c)
  *   shist    upseudo(17) + ts(8) -> query. Search history (P11).
  *   tags     upseudo(17) + tag NUL -> u32 count + i64 last_ms + why.
  *   tagdel   upseudo(17) + tag NUL -> i64 deletion ms (P8: not derived again from older events)
@@ -72,6 +75,27 @@ int souk__ev_begin(souk_events *s, unsigned flags, MDB_txn **txn);
 int souk__ev_commit(souk_events *s, MDB_txn *txn);
 void souk__ev_abort(souk_events *s, MDB_txn *txn);
 
+/* After SOUK_EFULL (MDB_MAP_FULL) from a put or a commit, with no transaction of this process
+ * open on s: doubles the map up to map_max. SOUK_OK or SOUK_EFULL. */
+int souk__ev_grow(souk_events *s);
+
+/* Runs fn(s, txn, arg) in a write transaction and commits it; when fn or the commit returns
+ * SOUK_EFULL, aborts, grows the map and runs fn again (fn must be repeatable: it may only change
+ * its own state through txn). Returns fn's code or the commit's. */
+int souk__ev_write(souk_events *s, int (*fn)(souk_events *, MDB_txn *, void *), void *arg);
+
+/* The consent record of upseudo as of txn: the stored one (recorded = 1), or the store's
+ * defaults (opts.consent_default, recorded = 0) when there is none. SOUK_OK, or a SOUK_E* code
+ * for an LMDB error or a malformed record (SOUK_ECORRUPT). */
+int souk__ev_consent_read(souk_events *s, MDB_txn *txn, const uint8_t upseudo[SOUK_PSEUDO_LEN],
+                          souk_consent *out);
+#define SOUK_EV_CONSENT_LEN 14
+/* Encodes c into the 14-byte record the consent database holds. */
+void souk__ev_consent_encode(const souk_consent *c, uint8_t out[SOUK_EV_CONSENT_LEN]);
+/* The same answer as souk_consent_personalize (consent.c): personalization on, and not a minor
+ * without guardian consent (P3, P7). */
+int souk__ev_personalize(const souk_consent *c);
+
 /* Compacts the live environment into a new generation and swaps it in (the layout above).
  * No transaction of this process may be open on s. */
 int souk__ev_compact(souk_events *s, char *err, size_t errlen);
@@ -86,6 +110,10 @@ int souk__ev_user(souk_events *s, const char *user, size_t len, uint8_t out[SOUK
  * counts. */
 int souk__ev_forget_user(souk_events *s, MDB_txn *txn, const uint8_t upseudo[SOUK_PSEUDO_LEN],
                          int keep_events);
+
+/* An RFC 3339 time (date, 'T', time, optional fraction, 'Z' or an offset) -> ms since the epoch.
+ * 0, or -1 when s[0, n) is not one (or is before 1970). */
+int souk__ev_parse_time(const char *s, size_t n, int64_t *ms);
 
 /* 1 when s[0, n) is well-formed UTF-8 (no overlong form, no surrogate, nothing past U+10FFFF)
  * and, with no_controls, holds no C0 or C1 control character and no DEL. */
