@@ -154,7 +154,6 @@ static inline int souk__ev_utf8_ok(const unsigned char *s, size_t n, int no_cont
     return 1;
 }
 
-#endif
 
 /* ------------------------------------------------------------------ control plane
  * consent.c, user.c, erase.c, analytics.c, audit.c (the users' own data, erasure, released
@@ -204,3 +203,10 @@ int souk__ev_suppressed(souk_events *s, MDB_txn *txn, const char *user, size_t l
 /* Test hook of erase.c: called at each step of souk_erase_run (1: job marked running, 2: rows
  * deleted and pseudonym dropped, 3: compacted, 4: completed); NULL in production. */
 extern void (*souk__ev_erase_hook)(int step);
+/* souk_audit with the subject given by its suppression hash (erase.c has no raw id). */
+int souk__ev_audit_hash(souk_events *s, const char *action, const uint8_t h[SOUK_SUPPRESS_LEN],
+                        const char *detail, int64_t now);
+/* Deletes every row of db whose key starts with prefix (plen bytes) (consent.c). */
+int souk__ev_del_prefix(MDB_txn *txn, MDB_dbi db, const void *prefix, size_t plen);
+
+#endif
