@@ -974,6 +974,91 @@ static void test_analytics(void)
     kit_resp_free(&r);
 }
 
+/* ------------------------------------------------------------------ reload and restart */
+
+/* The value of an unlabelled counter in /metrics, or -1. */
+static long long metric(const char *name)
+{
+    kit_resp r;
+    long long v = -1;
+    if (get("/metrics", AKEY, NULL, &r) == 200) {
+        char pat[128];
+        snprintf(pat, sizeof pat, "\n%s ", name);
+        const char *p = strstr(r.body, pat);
+        if (p)
+            v = strtoll(p + strlen(pat), NULL, 10);
+    }
+    kit_resp_free(&r);
+    return v;
+}
+
+/* SIGHUP; 1 when souk_config_reloads_total reaches want within 3 s. */
+static int reload_to(long long want)
+{
+    kill(srv.pid, SIGHUP);
+    for (int i = 0; i < 60; i++) {
+        if (metric("souk_config_reloads_total") >= want)
+            return 1;
+        usleep(50000);
+    }
+    return 0;
+}
+
+/* analytics_k follows a reload; a change to what the store was opened with (retention) is
+ * refused and the running configuration stays. */
+static void test_reload(void)
+{
+    kit_resp r;
+    write_config(cfg_path, "\"analytics_k\":70,\"policy_version\":2");
+    CHECK(reload_to(1));
+    CHECK(expect(400, "k_too_small", get("/v1/analytics/queries?k=60", NKEY, NULL, &r), &r,
+                 "k under the reloaded k"));
+    kit_resp_free(&r);
+    write_config(cfg_path,
+                 "\"analytics_k\":50,\"policy_version\":2,\"retention\":{\"events_days\":7}");
+    CHECK(!reload_to(2));
+    CHECK(expect(400, "k_too_small", get("/v1/analytics/queries?k=60", NKEY, NULL, &r), &r,
+                 "k after a refused reload"));
+    kit_resp_free(&r);
+}
+
+/* An erasure interrupted by kill -9 completes after a restart (the background thread resumes
+ * pending and running jobs at start). */
+static void test_erasure_resume(const char *const *args)
+{
+    static const char *const user = "resume-marker-4K8W";
+    kit_resp r;
+    char tok[SOUK_TOKEN_MAX + 1];
+    snprintf(tok, sizeof tok, "%s", mint(tring, user, time(NULL), 3600));
+    CHECK(put_consent(tok, "{\"personalization\":true,\"search_history\":true}", &r) == 200);
+    kit_resp_free(&r);
+    const char *ids[2];
+    views(user, ids, item_ids("perl", ids, 2));
+    CHECK(call("DELETE", "/v1/users/resume-marker-4K8W", AKEY, NULL, NULL, NULL, 0, &r) == 202);
+    cJSON *j = cJSON_Parse(r.body ? r.body : "");
+    char jt[128];
+    snprintf(jt, sizeof jt, "/v1/erasures/%s",
+             cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "job"))
+                 ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "job"))
+                 : "none");
+    cJSON_Delete(j);
+    kit_resp_free(&r);
+    kill(srv.pid, SIGKILL);
+    CHECK(kit_stop(&srv) == 128 + SIGKILL);
+    kit_start(&srv, args);
+    int done = 0;
+    for (int i = 0; i < 600 && !done; i++) {
+        CHECK(get(jt, AKEY, NULL, &r) == 200);
+        done = r.body && strstr(r.body, "\"state\":\"completed\"") != NULL;
+        kit_resp_free(&r);
+        if (!done)
+            usleep(50000);
+    }
+    CHECK(done);
+    CHECK(get("/v1/me/history", NULL, tok, &r) == 200 && arr_len(&r, "items") <= 0);
+    kit_resp_free(&r);
+}
+
 int main(void)
 {
     souk_alloc_init();
@@ -1014,6 +1099,8 @@ int main(void)
     test_analytics();
     test_groceries();
     test_erasure();
+    test_reload();
+    test_erasure_resume(args);
     CHECK(kit_stop(&srv) == 0);
 
     char cmd[1024];
