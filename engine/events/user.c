@@ -135,23 +135,22 @@ typedef int (*row_fn)(void *arg, const MDB_val *k, const MDB_val *v);
 static int shist_walk(souk_events *s, MDB_txn *txn, const uint8_t up[SOUK_PSEUDO_LEN], uint32_t max,
                       row_fn fn, void *arg)
 {
-    uint8_t last[SOUK_PSEUDO_LEN + 8];
+    /* Keys are up + ts(8) + eid(16): start past the user's last one and walk back. */
+    uint8_t last[SOUK_PSEUDO_LEN + 8 + SOUK_EID_LEN];
     memcpy(last, up, SOUK_PSEUDO_LEN);
-    memset(last + SOUK_PSEUDO_LEN, 0xff, 8);
+    memset(last + SOUK_PSEUDO_LEN, 0xff, sizeof last - SOUK_PSEUDO_LEN);
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, s->shist, &cur);
     if (rc)
         return souk_kv_err(rc);
     MDB_val k = {sizeof last, last}, v;
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    if (rc == 0 && k.mv_size == sizeof last && !memcmp(k.mv_data, last, sizeof last))
-        ; /* a row at the largest time: start there */
-    else if (rc == 0)
+    if (rc == 0)
         rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
     else if (rc == MDB_NOTFOUND)
         rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
     uint32_t n = 0;
-    while (rc == 0 && k.mv_size == SOUK_PSEUDO_LEN + 8 && !memcmp(k.mv_data, up, SOUK_PSEUDO_LEN) &&
+    while (rc == 0 && k.mv_size >= SOUK_PSEUDO_LEN + 8 && !memcmp(k.mv_data, up, SOUK_PSEUDO_LEN) &&
            (!max || n < max)) {
         int e = fn(arg, &k, &v);
         if (e) {
