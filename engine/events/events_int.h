@@ -155,7 +155,7 @@ static inline int souk__ev_utf8_ok(const unsigned char *s, size_t n, int no_cont
 }
 
 /* ------------------------------------------------------------------ control plane
- * consent.c, user.c, erase.c, analytics.c, audit.c (the users' own data, erasure, released
+ * consent.c, userdata.c, erase.c, analytics.c, audit.c (the users' own data, erasure, released
  * statistics, audit). What the data plane shares with them:
  *
  * P25, the purposes and the policy version each appeared in (consent.c, souk__ev_consent_policy):

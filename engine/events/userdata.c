@@ -1,4 +1,4 @@
-/* user.c: a user's own data (P8, P11, P19): search history (list, clear), the items and tags
+/* userdata.c: a user's own data (P8, P11, P19): search history (list, clear), the items and tags
  * that personalize (list, delete one), and the export of everything the inventory lists for
  * the user (docs/privacy.md), one JSON document.
  *
