@@ -113,6 +113,15 @@ void souk__ev_consent_encode(const souk_consent *c, uint8_t out[SOUK_EV_CONSENT_
  * without guardian consent (P3, P7). */
 int souk__ev_personalize(const souk_consent *c);
 
+/* souk_events_add, also committing stream[0, stream_len) as meta "stream" in the same
+ * transaction (the ingest's resume position) when stream is not NULL. */
+int souk__ev_add(souk_events *s, const souk_event *ev, size_t n, int64_t now,
+                 souk_ev_outcome *outcome, souk_ev_counts *counts, const void *stream,
+                 size_t stream_len, char *err, size_t errlen);
+/* The stored meta "stream" (40 bytes: offset, line, hash, device, inode, u64 LE each) into
+ * out; SOUK_ENOTFOUND when there is none. */
+int souk__ev_stream_pos(souk_events *s, uint64_t out[5]);
+
 /* Compacts the live environment into a new generation and swaps it in (the layout above).
  * No transaction of this process may be open on s. */
 int souk__ev_compact(souk_events *s, char *err, size_t errlen);

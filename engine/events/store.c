@@ -95,6 +95,8 @@ static int open_gen(souk_events *s, uint64_t gen, char *err, size_t errlen)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/g%llu", s->dir, (unsigned long long)gen);
+    if (!s->o.rdonly)
+        mkdir(path, 0700); /* before souk_kv_open's 0750: the store's files are personal data */
     souk_kv_opts ko = {s->o.map_max < MAP_START ? s->o.map_max : MAP_START, 32, 510, 0600,
                        s->o.rdonly};
     MDB_env *env;

@@ -337,6 +337,8 @@ typedef struct add_job {
     int64_t now;
     souk_ev_outcome *outcome;
     souk_ev_counts counts;
+    const void *stream; /* meta "stream" to commit with the batch, or NULL */
+    size_t stream_len;
 } add_job;
 
 static void event_id(souk_events *s, const souk_event *e, uint8_t eid[SOUK_EID_LEN])
@@ -500,6 +502,10 @@ static int add_txn(souk_events *s, MDB_txn *txn, void *arg)
     }
     if (!rc)
         rc = apply_tags(s, txn, &b);
+    if (!rc && j->stream) {
+        MDB_val k = {6, "stream"}, v = {j->stream_len, (void *)j->stream};
+        rc = souk_kv_err(mdb_put(txn, s->meta, &k, &v, 0));
+    }
     if (!rc)
         rc = souk__ev_delta_apply(s, txn, &b.d);
     batch_free(&b);
@@ -508,6 +514,13 @@ static int add_txn(souk_events *s, MDB_txn *txn, void *arg)
 
 int souk_events_add(souk_events *s, const souk_event *ev, size_t n, int64_t now,
                     souk_ev_outcome *outcome, souk_ev_counts *counts, char *err, size_t errlen)
+{
+    return souk__ev_add(s, ev, n, now, outcome, counts, NULL, 0, err, errlen);
+}
+
+int souk__ev_add(souk_events *s, const souk_event *ev, size_t n, int64_t now,
+                 souk_ev_outcome *outcome, souk_ev_counts *counts, const void *stream,
+                 size_t stream_len, char *err, size_t errlen)
 {
     if (s->o.rdonly) {
         snprintf(err, errlen, "%s: opened read-only", s->dir);
@@ -518,7 +531,7 @@ int souk_events_add(souk_events *s, const souk_event *ev, size_t n, int64_t now,
             snprintf(err, errlen, "event %zu: bad type", i);
             return SOUK_EINVAL;
         }
-    add_job j = {ev, n, now, outcome, {0}};
+    add_job j = {ev, n, now, outcome, {0}, stream, stream_len};
     int rc = souk__ev_write(s, add_txn, &j);
     if (rc) {
         /* The id cache may hold entries made in the aborted transaction: they are pure
