@@ -44,69 +44,6 @@ static int64_t get_i64be(const uint8_t *p)
     return (int64_t)u;
 }
 
-/* An event record (events_int.h) read in place: pointers into the value. */
-typedef struct evrec {
-    int type, flags;
-    const uint8_t *upseudo, *spseudo;
-    char country[3];
-    const uint8_t *region;
-    size_t region_len;
-    const uint8_t *item, *query;
-    size_t item_len, query_len;
-} evrec;
-
-static int evrec_read(const MDB_val *v, evrec *r)
-{
-    const uint8_t *p = v->mv_data, *end = p + v->mv_size;
-    memset(r, 0, sizeof *r);
-    if (end - p < 2)
-        return SOUK_ECORRUPT;
-    r->type = p[0];
-    r->flags = p[1];
-    p += 2;
-    if (r->flags & EVF_USER) {
-        if (end - p < SOUK_PSEUDO_LEN)
-            return SOUK_ECORRUPT;
-        r->upseudo = p;
-        p += SOUK_PSEUDO_LEN;
-    }
-    if (r->flags & EVF_SESSION) {
-        if (end - p < SOUK_PSEUDO_LEN)
-            return SOUK_ECORRUPT;
-        r->spseudo = p;
-        p += SOUK_PSEUDO_LEN;
-    }
-    if (r->flags & EVF_LOC) {
-        if (end - p < 3 || end - p < 3 + p[2])
-            return SOUK_ECORRUPT;
-        memcpy(r->country, p, 2);
-        r->region = p + 3;
-        r->region_len = p[2];
-        p += 3 + p[2];
-    }
-    if (r->flags & EVF_NHITS) {
-        if (end - p < 4)
-            return SOUK_ECORRUPT;
-        p += 4;
-    }
-    if (end - p < 2)
-        return SOUK_ECORRUPT;
-    r->item_len = (size_t)p[0] | (size_t)p[1] << 8;
-    p += 2;
-    if ((size_t)(end - p) < r->item_len)
-        return SOUK_ECORRUPT;
-    r->item = p;
-    p += r->item_len;
-    if (end - p < 2)
-        return SOUK_ECORRUPT;
-    r->query_len = (size_t)p[0] | (size_t)p[1] << 8;
-    p += 2;
-    if ((size_t)(end - p) < r->query_len)
-        return SOUK_ECORRUPT;
-    r->query = p;
-    return SOUK_OK;
-}
-
 /* Begins a transaction on the user's data: the pseudonym, and SOUK_ENOTFOUND for a user being
  * erased. */
 static int user_begin(souk_events *s, const char *user, size_t len, unsigned flags,
@@ -280,18 +217,9 @@ static int by_ts_desc(const void *a, const void *b)
 
 /* The deletion time of the user's item (idel), or INT64_MIN. */
 static int64_t idel_time(souk_events *s, MDB_txn *txn, const uint8_t up[SOUK_PSEUDO_LEN],
-                         const uint8_t *item, size_t len)
+                         const char *item, size_t len)
 {
-    uint8_t key[SOUK_PSEUDO_LEN + SOUK_ITEM_MAX + 1];
-    if (len > SOUK_ITEM_MAX)
-        return INT64_MIN;
-    memcpy(key, up, SOUK_PSEUDO_LEN);
-    memcpy(key + SOUK_PSEUDO_LEN, item, len);
-    key[SOUK_PSEUDO_LEN + len] = 0;
-    MDB_val k = {SOUK_PSEUDO_LEN + len + 1, key}, v;
-    if (mdb_get(txn, s->idel, &k, &v) != 0 || v.mv_size < 8)
-        return INT64_MIN;
-    return get_i64le(v.mv_data);
+    return souk__ev_del_time(txn, s->idel, up, item, len);
 }
 
 /* The (type, item, latest time) of the user's personalizing events, newest first, one per
@@ -310,11 +238,10 @@ static int user_items_collect(souk_events *s, MDB_txn *txn, const uint8_t up[SOU
         MDB_val ek = {8 + SOUK_EID_LEN, (uint8_t *)k.mv_data + SOUK_PSEUDO_LEN}, ev;
         int64_t ts = get_i64be(ek.mv_data);
         if (mdb_get(txn, s->ev, &ek, &ev) == 0) {
-            evrec r;
-            if (evrec_read(&ev, &r) == SOUK_OK && r.type != SOUK_EV_IMPRESSION &&
-                r.type != SOUK_EV_SEARCH && r.type < SOUK_EV_NTYPES && r.item_len &&
-                idel_time(s, txn, up, r.item, r.item_len) < ts) {
-                int e = uitems_push(out, r.type, r.item, r.item_len, ts);
+            souk__evrec r;
+            if (souk__ev_decode(&ek, &ev, &r) == SOUK_OK && souk__ev_tagging(r.type) &&
+                r.item_len && idel_time(s, txn, up, r.item, r.item_len) < ts) {
+                int e = uitems_push(out, r.type, (const uint8_t *)r.item, r.item_len, ts);
                 if (e) {
                     mdb_cursor_close(cur);
                     return e;
@@ -387,8 +314,14 @@ static int record_deletion(souk_events *s, const char *user, size_t len, MDB_dbi
         rc = mdb_del(txn, s->tags, &k, NULL);
         rc = rc == MDB_NOTFOUND ? SOUK_OK : souk_kv_err(rc);
     }
-    if (rc == SOUK_OK)
-        rc = souk__ev_user_derive(s, txn, up);
+    if (rc == SOUK_OK) {
+        souk__ev_delta d;
+        souk__ev_delta_init(&d);
+        rc = souk__ev_user_refresh(s, txn, up, &d);
+        if (rc == SOUK_OK)
+            rc = souk__ev_delta_apply(s, txn, &d);
+        souk__ev_delta_free(&d);
+    }
     if (rc) {
         souk__ev_abort(s, txn);
         return rc;
@@ -599,8 +532,8 @@ static int export_events(export_ctx *x)
            !memcmp(k.mv_data, x->up, SOUK_PSEUDO_LEN)) {
         MDB_val ek = {8 + SOUK_EID_LEN, (uint8_t *)k.mv_data + SOUK_PSEUDO_LEN}, ev;
         int64_t ts = get_i64be(ek.mv_data);
-        evrec e;
-        if (mdb_get(x->txn, x->s->ev, &ek, &ev) == 0 && evrec_read(&ev, &e) == SOUK_OK) {
+        souk__evrec e;
+        if (mdb_get(x->txn, x->s->ev, &ek, &ev) == 0 && souk__ev_decode(&ek, &ev, &e) == SOUK_OK) {
             cJSON *o = push_object(arr);
             const char *tn = souk_ev_type_name((souk_ev_type)e.type);
             rc = o ? SOUK_OK : SOUK_ENOMEM;
