@@ -939,6 +939,12 @@ static void test_analytics(void)
         snprintf(tok, sizeof tok, "%s", mint(tring, user, time(NULL), 600));
         CHECK(put_consent(tok, "{\"personalization\":true,\"search_history\":true}", &r) == 200);
         kit_resp_free(&r);
+        /* A search through the server that finds nothing: its event carries nhits 0. */
+        if (u < 55) {
+            CHECK(get("/v1/search?q=qqzzxnothing", SKEY, tok, &r) == 200 &&
+                  strstr(r.body, "\"total\":0,"));
+            kit_resp_free(&r);
+        }
         int reps = u == 0 ? 200 : 1;
         for (int k = 0; k < reps; k++)
             len += (size_t)snprintf(body + len, cap - len,
@@ -978,9 +984,31 @@ static void test_analytics(void)
     CHECK(get("/v1/analytics/queries?kind=popular&k=61", NKEY, NULL, &r) == 200 &&
           !strstr(r.body, "kitten editor"));
     kit_resp_free(&r);
+    CHECK(expect(200, NULL, get("/v1/analytics/queries?kind=zero_results", NKEY, NULL, &r), &r,
+                 "zero results"));
+    j = cJSON_Parse(r.body ? r.body : "");
+    int seen = 0;
+    cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(j, "rows"))
+    {
+        const char *q = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row, "query"));
+        CHECK(!q || strcmp(q, "kitten editor") != 0); /* found things: not a zero-result row */
+        if (q && strcmp(q, "qqzzxnothing") == 0)
+            seen = cJSON_GetObjectItemCaseSensitive(row, "users")->valueint == 55;
+    }
+    CHECK(seen);
+    cJSON_Delete(j);
+    kit_resp_free(&r);
     CHECK(expect(200, NULL,
                  get("/v1/analytics/queries?kind=zero_results&noise=true", NKEY, NULL, &r), &r,
-                 "zero results"));
+                 "zero results with noise"));
+    CHECK(r.body && strstr(r.body, "\"noise\":true"));
+    kit_resp_free(&r);
+    CHECK(expect(400, "invalid_parameter",
+                 get("/v1/analytics/queries?from=2020-01-01&to=2022-01-01", NKEY, NULL, &r), &r,
+                 "a period over 366 days"));
+    kit_resp_free(&r);
+    CHECK(expect(400, "invalid_parameter",
+                 get("/v1/analytics/queries?from=2025-02-30", NKEY, NULL, &r), &r, "no such date"));
     kit_resp_free(&r);
 }
 
