@@ -312,8 +312,9 @@ typedef struct needle {
     size_t n;
 } needle;
 
-/* Reads every regular file under dir and counts each needle found (with the file). */
-static int scan_dir(const char *dir, const needle *nd, size_t nn)
+/* Reads every regular file under dir and counts each needle found (printing the file unless
+ * quiet). */
+static int scan_dir(const char *dir, const needle *nd, size_t nn, int quiet)
 {
     int found = 0;
     DIR *d = opendir(dir);
@@ -328,7 +329,7 @@ static int scan_dir(const char *dir, const needle *nd, size_t nn)
         if (lstat(p, &st) != 0)
             continue;
         if (S_ISDIR(st.st_mode)) {
-            found += scan_dir(p, nd, nn);
+            found += scan_dir(p, nd, nn, quiet);
             continue;
         }
         if (!S_ISREG(st.st_mode))
@@ -341,7 +342,8 @@ static int scan_dir(const char *dir, const needle *nd, size_t nn)
         fclose(f);
         for (size_t i = 0; i < nn; i++)
             if (mem_has(buf, got, nd[i].b, nd[i].n)) {
-                fprintf(stderr, "byte scan: %s found in %s\n", nd[i].what, p);
+                if (!quiet)
+                    fprintf(stderr, "byte scan: %s found in %s\n", nd[i].what, p);
                 found++;
             }
         free(buf);
@@ -568,9 +570,9 @@ static void part_deletions(souk_events *s, int64_t now)
 }
 
 /* The tables holding rows of the user (a key or value containing the pseudonym), by name. */
-static const char *const table_names[] = {"ev",     "uev",  "sess",    "usess", "pop",
-                                          "uset",   "cooc", "consent", "shist", "tags",
-                                          "tagdel", "idel", "qstat",   "supp",  "jobs"};
+static const char *const table_names[15] = {"ev",     "uev",  "sess",    "usess", "pop",
+                                            "uset",   "cooc", "consent", "shist", "tags",
+                                            "tagdel", "idel", "qstat",   "supp",  "jobs"};
 
 static int tables_with(souk_events *s, const uint8_t up[SOUK_PSEUDO_LEN], int *has)
 {
@@ -694,13 +696,25 @@ static void add_marker_data(souk_events *s, const char *user, const char *sess, 
     souk_free(json);
 }
 
+static souk_events *scan_store; /* for the diagnosis of a finding */
+static int tables_with(souk_events *s, const uint8_t up[SOUK_PSEUDO_LEN], int *has);
+static const char *const table_names[15];
+
 static void scan_clean(const char *user, const char *sess, const char *when)
 {
     needle nd[16];
     size_t nn = needles_of(user, sess, nd);
-    int found = scan_dir(datadir, nd, nn);
-    if (found)
+    int found = scan_dir(datadir, nd, nn, 0);
+    if (found) {
         fprintf(stderr, "byte scan (%s): %d finding(s) for %s\n", when, found, user);
+        uint8_t up[SOUK_PSEUDO_LEN];
+        int has[16];
+        REQUIRE(souk_pseudonym(kr, 0, SOUK_PSEUDO_USER, user, strlen(user), up) == SOUK_OK);
+        if (scan_store && tables_with(scan_store, up, has))
+            for (int i = 0; i < 15; i++)
+                if (has[i])
+                    fprintf(stderr, "  the pseudonym is in table %s\n", table_names[i]);
+    }
     CHECK(found == 0);
 }
 
@@ -717,7 +731,7 @@ static void part_erase(souk_events *s, int64_t now)
     {
         needle nd[16];
         CHECK(needles_of(users[0], sess[0], nd) > 2);
-        CHECK(scan_dir(datadir, nd + 2, 1) > 0); /* the user pseudonym */
+        CHECK(scan_dir(datadir, nd + 2, 1, 1) > 0); /* the user pseudonym */
     }
     for (int i = 0; i < NM; i++) {
         CHECK(souk_erase_start(s, users[i], strlen(users[i]), now, ids[i], err, sizeof err) ==
@@ -746,6 +760,7 @@ static void part_erase(souk_events *s, int64_t now)
     CHECK(souk_erase_state(s, "00000000000000000000000000000000", &st, NULL, err, sizeof err) ==
           SOUK_ENOTFOUND);
     CHECK(souk_erase_state(s, "zz", &st, NULL, err, sizeof err) == SOUK_EINVAL);
+    scan_store = s;
     int done = souk_erase_run(s, now + 10, err, sizeof err);
     if (done < 0)
         fprintf(stderr, "erase_run: %s\n", err);
@@ -1065,7 +1080,7 @@ int main(void)
     snprintf(keyfile, sizeof keyfile, "%s/pseudo.keys", keydir);
     int fd = open(keyfile, O_WRONLY | O_CREAT | O_EXCL, 0600);
     REQUIRE(fd >= 0);
-    const char *line = "1 0f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff\n";
+    const char *line = "1 0f1e2d3c4b5a69788796a5b4c3d2e1f000112233445566778899aabbccddeeff\n";
     REQUIRE(write(fd, line, strlen(line)) == (ssize_t)strlen(line));
     close(fd);
     char err[512];

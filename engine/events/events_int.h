@@ -337,6 +337,11 @@ int souk__ev_suppressed(souk_events *s, MDB_txn *txn, const char *user, size_t l
 /* Test hook of erase.c: called at each step of souk_erase_run (1: job marked running, 2: rows
  * deleted and pseudonym dropped, 3: compacted, 4: completed); NULL in production. */
 extern void (*souk__ev_erase_hook)(int step);
+/* Copies the live rows of every named database of src into a new environment in dir (which
+ * may exist, empty), logically, so that no unused byte of a page of the copy holds a deleted
+ * row (cleancopy.c; LMDB's MDB_CP_COMPACT keeps such bytes inside live pages). What
+ * souk__ev_compact copies with. Its files are mode 0600. */
+int souk__ev_copy_clean(MDB_env *src, const char *dir, char *err, size_t errlen);
 /* souk_audit with the subject given by its suppression hash (erase.c has no raw id). */
 int souk__ev_audit_hash(souk_events *s, const char *action, const uint8_t h[SOUK_SUPPRESS_LEN],
                         const char *detail, int64_t now);

@@ -1,6 +1,7 @@
 /* hmap.c: the byte-string hash map of engine/events/ (hmap.h): open addressing, linear probing,
  * keys and values in a chunked arena. */
 #include "events/hmap.h"
+#include "core/qsort_inline.h"
 #include "souk/souk.h"
 
 #include <stdlib.h>
@@ -144,13 +145,18 @@ void *hm_put(hmap *m, const void *key, size_t klen, int *created)
     return kv + kl;
 }
 
-static int cmp_ent(const void *a, const void *b)
+/* Sorting copies of the entries: their hash field holds the key's first 8 bytes, big-endian, so
+ * most comparisons are one integer comparison. */
+static inline int ent_less(void *ctx, hm_ent a, hm_ent b)
 {
-    const hm_ent *x = a, *y = b;
-    size_t n = x->klen < y->klen ? x->klen : y->klen;
-    int c = memcmp(x->kv, y->kv, n);
-    return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+    (void)ctx;
+    if (a.hash != b.hash)
+        return a.hash < b.hash;
+    size_t n = a.klen < b.klen ? a.klen : b.klen;
+    int c = memcmp(a.kv, b.kv, n);
+    return c ? c < 0 : a.klen < b.klen;
 }
+SOUK_QSORT_DEFINE(sort_ents, hm_ent, void *, ent_less)
 
 hm_ent *hm_sorted(const hmap *m, size_t *n)
 {
@@ -161,10 +167,17 @@ hm_ent *hm_sorted(const hmap *m, size_t *n)
     if (!a)
         return NULL;
     size_t k = 0;
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->e[i].kv)
-            a[k++] = m->e[i];
-    qsort(a, k, sizeof *a, cmp_ent);
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->e[i].kv)
+            continue;
+        hm_ent e = m->e[i];
+        uint64_t p = 0;
+        for (size_t b = 0; b < 8; b++)
+            p = p << 8 | (b < e.klen ? e.kv[b] : 0);
+        e.hash = p;
+        a[k++] = e;
+    }
+    sort_ents(NULL, a, k);
     *n = k;
     return a;
 }

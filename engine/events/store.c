@@ -375,8 +375,9 @@ int souk__ev_compact(souk_events *s, char *err, size_t errlen)
         rc = SOUK_EIO;
         goto out;
     }
-    if ((mrc = mdb_env_copy2(s->env, path, MDB_CP_COMPACT)) != 0)
-        goto lmdb_fail;
+    /* Not mdb_env_copy2(MDB_CP_COMPACT): it keeps deleted rows' bytes inside live pages. */
+    if ((rc = souk__ev_copy_clean(s->env, path, err, errlen)) != 0)
+        goto out;
     snprintf(file, sizeof file, "%s/data.mdb", path);
     if (fsync_path(file, 0) != 0 || fsync_path(path, 1) != 0 || write_current(s->dir, next)) {
         snprintf(err, errlen, "'%s': %s", path, strerror(errno));

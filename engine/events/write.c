@@ -52,6 +52,10 @@ typedef struct batch {
     hmap sessions; /* raw session -> spseudo */
     hmap items;    /* item -> itags */
     hmap tagd;     /* upseudo + tag -> souk__ev_tagval (this batch's part) */
+    /* Rows written at the end of the batch, in key order through one cursor each (LMDB finds a
+     * key next to the previous one without descending the tree): value len(2) + bytes. */
+    hmap uevk, sessk, usessk;
+    MDB_cursor *evc;
     souk__ev_delta d;
     uint8_t last[8 + SOUK_EID_LEN]; /* the greatest ev key, for MDB_APPEND */
     int has_last;
@@ -64,6 +68,9 @@ static void batch_init(batch *b)
     hm_init(&b->sessions, SOUK_PSEUDO_LEN);
     hm_init(&b->items, sizeof(itags));
     hm_init(&b->tagd, sizeof(souk__ev_tagval));
+    hm_init(&b->uevk, 0);
+    hm_init(&b->sessk, 2 + 1 + SOUK_ITEM_MAX);
+    hm_init(&b->usessk, 0);
     souk__ev_delta_init(&b->d);
 }
 
@@ -85,6 +92,11 @@ static void batch_free(batch *b)
     hm_free(&b->sessions);
     hm_free(&b->items);
     hm_free(&b->tagd);
+    hm_free(&b->uevk);
+    hm_free(&b->sessk);
+    hm_free(&b->usessk);
+    if (b->evc)
+        mdb_cursor_close(b->evc);
     souk__ev_delta_free(&b->d);
 }
 
@@ -343,21 +355,22 @@ typedef struct add_job {
 
 static void event_id(souk_events *s, const souk_event *e, uint8_t eid[SOUK_EID_LEN])
 {
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, s->eid_key, sizeof s->eid_key, SOUK_EID_LEN);
-    uint8_t head[13];
-    head[0] = (uint8_t)e->type;
-    souk__be64(head + 1, (uint64_t)e->ts_ms);
-    souk__be32(head + 9, (uint32_t)e->nhits);
-    crypto_generichash_update(&st, head, sizeof head);
+    /* The canonical form: type, time, hit count, then each string with its length. */
+    uint8_t buf[13 + 6 * 2 + 2 * SOUK_USER_MAX + SOUK_ITEM_MAX + SOUK_EVQUERY_MAX + 2 +
+                SOUK_REGION_MAX];
+    buf[0] = (uint8_t)e->type;
+    souk__be64(buf + 1, (uint64_t)e->ts_ms);
+    souk__be32(buf + 9, (uint32_t)e->nhits);
+    size_t o = 13;
     const char *f[] = {e->user, e->session, e->item, e->query, e->country, e->region};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         size_t n = strlen(f[i]);
-        uint8_t l[2] = {(uint8_t)n, (uint8_t)(n >> 8)};
-        crypto_generichash_update(&st, l, 2);
-        crypto_generichash_update(&st, (const uint8_t *)f[i], n);
+        buf[o++] = (uint8_t)n;
+        buf[o++] = (uint8_t)(n >> 8);
+        memcpy(buf + o, f[i], n);
+        o += n;
     }
-    crypto_generichash_final(&st, eid, SOUK_EID_LEN);
+    crypto_generichash(eid, SOUK_EID_LEN, buf, o, s->eid_key, sizeof s->eid_key);
 }
 
 static int add_one(souk_events *s, MDB_txn *txn, batch *b, const souk_event *e, int64_t now,
@@ -413,7 +426,7 @@ static int add_one(souk_events *s, MDB_txn *txn, batch *b, const souk_event *e, 
     uint8_t buf[SOUK_EV_REC_MAX];
     MDB_val k = {sizeof key, key}, v = {souk__ev_encode(&r, buf), buf};
     int append = !b->has_last || memcmp(key, b->last, sizeof key) > 0;
-    int mrc = mdb_put(txn, s->ev, &k, &v, append ? MDB_APPEND : MDB_NOOVERWRITE);
+    int mrc = mdb_cursor_put(b->evc, &k, &v, append ? MDB_APPEND : MDB_NOOVERWRITE);
     if (mrc == MDB_KEYEXIST) {
         *out = SOUK_EVO_DUPLICATE;
         return SOUK_OK;
@@ -428,16 +441,18 @@ static int add_one(souk_events *s, MDB_txn *txn, batch *b, const souk_event *e, 
     if (r.item_len &&
         (rc = souk__ev_delta_pop(&b->d, r.item, r.item_len, souk__ev_day(r.ts), r.type, 1)))
         return rc;
-    MDB_val empty = {0, ""};
     if (r.spseudo) {
-        uint8_t sk[SOUK_PSEUDO_LEN + 8 + SOUK_EID_LEN], sv[1 + SOUK_ITEM_MAX];
+        uint8_t sk[SOUK_PSEUDO_LEN + 8 + SOUK_EID_LEN];
         memcpy(sk, r.spseudo, SOUK_PSEUDO_LEN);
         memcpy(sk + SOUK_PSEUDO_LEN, key, sizeof key);
-        sv[0] = (uint8_t)r.type;
-        memcpy(sv + 1, r.item, r.item_len);
-        MDB_val a = {sizeof sk, sk}, bv = {1 + r.item_len, sv};
-        if ((mrc = mdb_put(txn, s->sess, &a, &bv, 0)) != 0)
-            return souk_kv_err(mrc);
+        uint8_t *val = hm_put(&b->sessk, sk, sizeof sk, NULL);
+        if (!val)
+            return SOUK_ENOMEM;
+        size_t vl = 1 + r.item_len;
+        val[0] = (uint8_t)vl;
+        val[1] = (uint8_t)(vl >> 8);
+        val[2] = (uint8_t)r.type;
+        memcpy(val + 3, r.item, r.item_len);
     }
     if (u && e->type == SOUK_EV_SEARCH && c->search_history) {
         uint8_t hk[SOUK_PSEUDO_LEN + 8 + SOUK_EID_LEN];
@@ -452,14 +467,12 @@ static int add_one(souk_events *s, MDB_txn *txn, batch *b, const souk_event *e, 
     uint8_t uk[2 * SOUK_PSEUDO_LEN + 8 + SOUK_EID_LEN];
     memcpy(uk, u->up, SOUK_PSEUDO_LEN);
     memcpy(uk + SOUK_PSEUDO_LEN, key, sizeof key);
-    MDB_val a = {SOUK_PSEUDO_LEN + sizeof key, uk};
-    if ((mrc = mdb_put(txn, s->uev, &a, &empty, 0)) != 0)
-        return souk_kv_err(mrc);
+    if (!hm_put(&b->uevk, uk, SOUK_PSEUDO_LEN + sizeof key, NULL))
+        return SOUK_ENOMEM;
     if (r.spseudo) {
         memcpy(uk + SOUK_PSEUDO_LEN, r.spseudo, SOUK_PSEUDO_LEN);
-        MDB_val us = {2 * SOUK_PSEUDO_LEN, uk};
-        if ((mrc = mdb_put(txn, s->usess, &us, &empty, 0)) != 0)
-            return souk_kv_err(mrc);
+        if (!hm_put(&b->usessk, uk, 2 * SOUK_PSEUDO_LEN, NULL))
+            return SOUK_ENOMEM;
     }
     if (r.type == SOUK_EV_SEARCH)
         return souk__ev_delta_qstat(&b->d, &r, 1);
@@ -475,21 +488,45 @@ static int add_one(souk_events *s, MDB_txn *txn, batch *b, const souk_event *e, 
     return note_tags(s, txn, b, u, &r);
 }
 
+/* Writes the rows of m (value: len(2) + bytes, or none when m's values are empty) into dbi in
+ * key order through one cursor. */
+static int write_sorted(MDB_txn *txn, MDB_dbi dbi, const hmap *m)
+{
+    size_t n;
+    hm_ent *a = hm_sorted(m, &n);
+    if (!a)
+        return m->n ? SOUK_ENOMEM : SOUK_OK;
+    MDB_cursor *c = NULL;
+    int rc = mdb_cursor_open(txn, dbi, &c);
+    int opened = rc == 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        MDB_val k = {a[i].klen, a[i].kv}, v = {0, ""};
+        if (m->vsize) {
+            const uint8_t *p = hm_val(m, &a[i]);
+            v.mv_size = (size_t)p[0] | (size_t)p[1] << 8;
+            v.mv_data = (void *)(p + 2);
+        }
+        rc = mdb_cursor_put(c, &k, &v, 0);
+    }
+    if (opened)
+        mdb_cursor_close(c);
+    souk_free(a);
+    return souk_kv_err(rc);
+}
+
 static int add_txn(souk_events *s, MDB_txn *txn, void *arg)
 {
     add_job *j = arg;
     batch b;
     batch_init(&b);
     memset(&j->counts, 0, sizeof j->counts);
-    MDB_cursor *c;
-    int rc = souk_kv_err(mdb_cursor_open(txn, s->ev, &c));
+    int rc = souk_kv_err(mdb_cursor_open(txn, s->ev, &b.evc));
     if (!rc) {
         MDB_val k, v;
-        if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0 && k.mv_size == sizeof b.last) {
+        if (mdb_cursor_get(b.evc, &k, &v, MDB_LAST) == 0 && k.mv_size == sizeof b.last) {
             memcpy(b.last, k.mv_data, sizeof b.last);
             b.has_last = 1;
         }
-        mdb_cursor_close(c);
     }
     for (size_t i = 0; i < j->n && !rc; i++) {
         souk_ev_outcome o = SOUK_EVO_EXPIRED;
@@ -500,6 +537,12 @@ static int add_txn(souk_events *s, MDB_txn *txn, void *arg)
                            &j->counts.suppressed, &j->counts.expired};
         (*cnt[o])++;
     }
+    if (!rc)
+        rc = write_sorted(txn, s->uev, &b.uevk);
+    if (!rc)
+        rc = write_sorted(txn, s->sess, &b.sessk);
+    if (!rc)
+        rc = write_sorted(txn, s->usess, &b.usessk);
     if (!rc)
         rc = apply_tags(s, txn, &b);
     if (!rc && j->stream) {
