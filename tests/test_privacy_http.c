@@ -19,7 +19,10 @@
  *     (listed, one deleted), export;
  *   - erasure: 202 with a job, polled to "completed", then a byte scan of every file under the
  *     data directory and of the access log finds neither the raw user id nor its pseudonym;
- *   - analytics: k below the configured k is refused, cells under k are left out. */
+ *   - analytics: k below the configured k is refused, cells under k are left out; searches
+ *     through the server that find nothing make a zero-result row;
+ *   - reloads: analytics_k follows one, a retention change is refused; an erasure cut by kill -9
+ *     completes after the restart; the opt-out and P4 again in queue mode (pool workers). */
 #include "check.h"
 #include "kit/fixture.h"
 #include "kit/http.h"
@@ -1099,6 +1102,41 @@ static void test_erasure_resume(const char *const *args)
     kit_resp_free(&r);
 }
 
+/* The opt-out and P4 again with --mode queue: the requests run on the pool's workers. */
+static void test_queue_mode(void)
+{
+    const char *args[] = {"--data", data_dir, "--config", cfg_path, "--threads",
+                          "2",      "--mode", "queue",    NULL};
+    kit_start(&srv, args);
+    kit_resp r;
+    char tok[SOUK_TOKEN_MAX + 1];
+    snprintf(tok, sizeof tok, "%s", mint(tring, "queue-user", time(NULL), 3600));
+    CHECK(put_consent(tok, "{\"personalization\":true}", &r) == 200);
+    kit_resp_free(&r);
+    const char *ids[3];
+    char idbuf[3][128];
+    int nids = item_ids("shell", idbuf, ids, 3);
+    views("queue-user", ids, nids);
+    CHECK(get("/v1/me/history", NULL, tok, &r) == 200 && arr_len(&r, "items") == nids);
+    kit_resp_free(&r);
+    CHECK(put_consent(tok, "{\"personalization\":false}", &r) == 200);
+    kit_resp_free(&r);
+    for (int i = 0; i < 8; i++) {
+        CHECK(get("/v1/me/history", NULL, tok, &r) == 200 && arr_len(&r, "items") == 0);
+        kit_resp_free(&r);
+        kit_resp a, u;
+        CHECK(get("/v1/search?q=shell&per_page=5", SKEY, NULL, &a) == 200);
+        CHECK(get("/v1/search?q=shell&per_page=5", SKEY, tok, &u) == 200);
+        char *sa = stable_part(&a), *su = stable_part(&u);
+        CHECK(strcmp(sa, "(none)") != 0 && strcmp(sa, su) == 0);
+        free(sa);
+        free(su);
+        kit_resp_free(&a);
+        kit_resp_free(&u);
+    }
+    CHECK(kit_stop(&srv) == 0);
+}
+
 int main(void)
 {
     souk_alloc_init();
@@ -1141,6 +1179,7 @@ int main(void)
     test_reload();
     test_erasure_resume(args);
     CHECK(kit_stop(&srv) == 0);
+    test_queue_mode();
 
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
