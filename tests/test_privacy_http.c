@@ -600,6 +600,10 @@ static int item_ids(const char *q, char (*ids)[128], const char **out, int max)
     snprintf(target, sizeof target, "/v1/search?q=%s&per_page=%d", q, max);
     kit_resp r;
     int n = 0;
+    for (int i = 0; i < max; i++) { /* "" where the search found fewer */
+        ids[i][0] = 0;
+        out[i] = ids[i];
+    }
     if (get(target, SKEY, NULL, &r) == 200) {
         cJSON *j = cJSON_Parse(r.body);
         const cJSON *h;
