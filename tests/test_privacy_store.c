@@ -1048,6 +1048,11 @@ static void part_analytics(souk_events *s, int64_t now)
     cJSON *dz = stats(s, SOUK_QSTAT_POPULAR, t0 - 1, t0 + 2 * DAY_MS, 1, &z);
     CHECK(!strcmp(a, a2));
     CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(da, "noise")));
+    /* The heavy user's 5,000 searches of "query spam" count 10 times (searches_cap) under
+     * noise of scale 10: the cell is near 49 + 10, far from 5,049. */
+    CHECK(num(da, "searches_cap") == 10);
+    cJSON *nspam = row_of(da, "query spam");
+    CHECK(nspam && fabs(num(nspam, "searches") - 59) < 150 && fabs(num(nspam, "users") - 50) < 20);
     cJSON *rows = cJSON_GetObjectItemCaseSensitive(da, "rows");
     CHECK(cJSON_GetArraySize(rows) == 5);
     cJSON *r;
