@@ -632,6 +632,123 @@ static void test_erasure_scan(void)
     souk_events_close(s);
 }
 
+/* ------------------------------------------------------------------ suppression, rejects, follow
+ */
+
+static void test_suppressed(void)
+{
+    souk_events_opts o;
+    memset(&o, 0, sizeof o);
+    o.consent_default.personalization = 1;
+    souk_events *s = open_store("supp", &o);
+    uint8_t h[SOUK_SUPPRESS_LEN], when[8] = {0};
+    souk_suppress_hash(g_kr, "erased-user", 11, h);
+    MDB_txn *txn;
+    REQUIRE(souk__ev_begin(s, 0, &txn) == 0);
+    MDB_val k = {sizeof h, h}, v = {sizeof when, when};
+    REQUIRE(mdb_put(txn, s->supp, &k, &v, 0) == 0);
+    REQUIRE(souk__ev_commit(s, txn) == 0);
+    souk_event e[2] = {mk(SOUK_EV_VIEW, "erased-user", "x", "a", "", T0),
+                       mk(SOUK_EV_VIEW, "kept-user", "y", "a", "", T0)};
+    souk_ev_outcome out[2];
+    add(s, e, 2, T0, out, NULL);
+    CHECK(out[0] == SOUK_EVO_SUPPRESSED && out[1] == SOUK_EVO_STORED);
+    CHECK_EQ_U64(rows(s, s->ev), 1);
+    check_ok(s, "a suppressed user's events");
+    souk_events_close(s);
+}
+
+static int run_json(const char *cmd, char *out, size_t outlen);
+static unsigned long long json_num(const char *j, const char *key);
+
+static size_t file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (size_t)sb.st_size : 0;
+}
+
+static void test_stream(void)
+{
+    char data[512], in[512], rej[512], cmd[2048], out[4096];
+    snprintf(data, sizeof data, "%s/sdata", g_root);
+    snprintf(in, sizeof in, "%s/stream.ndjson", g_root);
+    snprintf(rej, sizeof rej, "%s/rejects.ndjson", g_root);
+    mkdir(data, 0700);
+    FILE *f = fopen(in, "w");
+    REQUIRE(f);
+    fputs("{\"user\":\"secret-user-4711\",\"type\":\"view\",\"item\":\"a\",\"query\":\"Jane Doe, "
+          "Main St 5\",\"ts\":\"2024-05-01T00:00:00Z\"}\n",
+          f);
+    fputs("{\"user\":\"u1\",\"type\":\"view\",\"item\":\"a\",\"ts\":\"2024-05-01T00:00:01Z\"}\n",
+          f);
+    fputs("{\"user\":\"u1\",\"type\":\"view\",\"item\":\"", f);
+    for (int i = 0; i < 70000; i++)
+        fputc('z', f);
+    fputs("\",\"ts\":\"2024-05-01T00:00:02Z\"}\n", f);
+    fputs("{\"user\":\"u2\",\"type\":\"cart\",\"item\":\"b\",\"ts\":\"2024-05-01T00:00:03Z\"}\n",
+          f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "'%s/souk-index' --data '%s' events '%s' --rejects '%s' --pseudonym-key '%s' "
+             "--retention-events-days 0 --consent-default personalization 2>/dev/null",
+             SOUK_BIN_DIR, data, in, rej, g_key);
+    CHECK(run_json(cmd, out, sizeof out) == 0);
+    CHECK_EQ_U64(json_num(out, "rejected"), 2);
+    CHECK_EQ_U64(json_num(out, "stored"), 2);
+    /* The rejects file names line, offset and error, never the line's text (a raw id). */
+    FILE *r = fopen(rej, "r");
+    REQUIRE(r);
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, r);
+    buf[n] = 0;
+    fclose(r);
+    CHECK(strstr(buf, "\"line\":1") && strstr(buf, "\"offset\":0") && strstr(buf, "free text"));
+    CHECK(strstr(buf, "\"line\":3") && strstr(buf, "65536"));
+    CHECK(!strstr(buf, "secret-user-4711") && !strstr(buf, "Jane Doe"));
+
+    /* Follow mode: lines appended while it runs are stored; SIGTERM commits and exits 0. */
+    snprintf(cmd, sizeof cmd,
+             "'%s/souk-index' --data '%s' events '%s' --follow --pseudonym-key '%s' "
+             "--retention-events-days 0 --consent-default personalization >'%s/follow.out' "
+             "2>/dev/null & echo $! >'%s/follow.pid'",
+             SOUK_BIN_DIR, data, in, g_key, g_root, g_root);
+    REQUIRE(system(cmd) == 0);
+    usleep(300 * 1000);
+    f = fopen(in, "a");
+    REQUIRE(f);
+    fputs("{\"user\":\"u3\",\"type\":\"view\",\"item\":\"c\",\"ts\":\"2024-05-01T00:00:04Z\"}\n",
+          f);
+    fflush(f);
+    fputs("{\"user\":\"u3\",\"type\":\"view\",\"item\":\"d\",", f); /* a partial line */
+    fflush(f);
+    usleep(400 * 1000);
+    fputs("\"ts\":\"2024-05-01T00:00:05Z\"}\n", f);
+    fclose(f);
+    usleep(400 * 1000);
+    snprintf(cmd, sizeof cmd, "kill -TERM $(cat '%s/follow.pid')", g_root);
+    REQUIRE(system(cmd) == 0);
+    char outp[600];
+    snprintf(outp, sizeof outp, "%s/follow.out", g_root);
+    for (int i = 0; i < 50 && file_size(outp) == 0; i++)
+        usleep(100 * 1000);
+    FILE *fo = fopen(outp, "r");
+    REQUIRE(fo);
+    n = fread(buf, 1, sizeof buf - 1, fo);
+    buf[n] = 0;
+    fclose(fo);
+    CHECK_EQ_U64(json_num(buf, "stored"), 2);
+    CHECK(json_num(buf, "resumed_at") > 0);
+    souk_events_opts o;
+    memset(&o, 0, sizeof o);
+    o.keys = g_kr;
+    souk_events *s;
+    char err[512];
+    REQUIRE(souk_events_open(data, &o, &s, err, sizeof err) == 0);
+    CHECK_EQ_U64(rows(s, s->ev), 4);
+    check_ok(s, "a followed stream");
+    souk_events_close(s);
+}
+
 /* ------------------------------------------------------------------ Groceries via souk-index */
 
 static int run_json(const char *cmd, char *out, size_t outlen)
@@ -756,6 +873,8 @@ int main(void)
     test_sweep();
     test_order();
     test_erasure_scan();
+    test_suppressed();
+    test_stream();
     test_groceries();
     souk_keyring_free(g_kr);
     char cmd[600];
