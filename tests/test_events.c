@@ -516,6 +516,107 @@ static void test_order(void)
     souk_events_close(s);
 }
 
+/* ------------------------------------------------------------------ P8 deletions, features */
+
+static void put_del(souk_events *s, MDB_dbi dbi, const char *user, const char *name, int64_t ms)
+{
+    uint8_t k[SOUK_PSEUDO_LEN + 80], v[8];
+    souk__ev_user(s, user, strlen(user), k);
+    size_t n = strlen(name);
+    memcpy(k + SOUK_PSEUDO_LEN, name, n + 1);
+    for (int i = 0; i < 8; i++)
+        v[i] = (uint8_t)((uint64_t)ms >> (8 * i));
+    MDB_txn *txn;
+    REQUIRE(souk__ev_begin(s, 0, &txn) == 0);
+    MDB_val key = {SOUK_PSEUDO_LEN + n + 1, k}, val = {8, v};
+    REQUIRE(mdb_put(txn, dbi, &key, &val, 0) == 0);
+    souk__ev_delta d;
+    souk__ev_delta_init(&d);
+    CHECK(souk__ev_user_refresh(s, txn, k, &d) == 0);
+    CHECK(souk__ev_delta_apply(s, txn, &d) == 0);
+    souk__ev_delta_free(&d);
+    REQUIRE(souk__ev_commit(s, txn) == 0);
+}
+
+typedef struct seen {
+    char items[16][32];
+    uint32_t users[16];
+    int n;
+} seen;
+
+static int seen_cooc(void *arg, const char *item, uint32_t users)
+{
+    seen *x = arg;
+    if (x->n < 16) {
+        snprintf(x->items[x->n], 32, "%s", item);
+        x->users[x->n++] = users;
+    }
+    return 0;
+}
+
+static int seen_item(void *arg, souk_ev_type t, const char *item, int64_t ts)
+{
+    (void)t, (void)ts;
+    return seen_cooc(arg, item, 0);
+}
+
+static void test_deletions_features(void)
+{
+    souk_events_opts o;
+    memset(&o, 0, sizeof o);
+    o.consent_default.personalization = 1;
+    o.item_tags = tag_of;
+    souk_events *s = open_store("p8", &o);
+    souk_event e[6] = {mk(SOUK_EV_VIEW, "ann", "s1", "x1", "", T0),
+                       mk(SOUK_EV_VIEW, "ann", "s1", "y2", "", T0 + 1000),
+                       mk(SOUK_EV_VIEW, "ben", "s2", "x1", "", T0 + 2000),
+                       mk(SOUK_EV_VIEW, "ben", "s2", "y2", "", T0 + 3000),
+                       mk(SOUK_EV_VIEW, "ben", "s2", "z3", "", T0 + 4000),
+                       mk(SOUK_EV_PURCHASE, "ben", "s2", "z3", "", T0 + 5000)};
+    add(s, e, 6, T0, NULL, NULL);
+    seen x = {0};
+    CHECK(souk_cooc(s, SOUK_COOC_VIEWED, "x1", 10, seen_cooc, &x) == 0);
+    CHECK(x.n == 2 && !strcmp(x.items[0], "y2") && x.users[0] == 2 && !strcmp(x.items[1], "z3") &&
+          x.users[1] == 1);
+    memset(&x, 0, sizeof x);
+    CHECK(souk_session_items(s, "s2", 2, 3, seen_item, &x) == 0);
+    CHECK(x.n == 3 && !strcmp(x.items[0], "y2") && !strcmp(x.items[2], "z3"));
+    g_items = 0;
+    souk_popular_items(s, T0, 2, count_item, NULL);
+    CHECK_EQ_U64(g_items, 2);
+    /* ann deletes item x1 (P8): it leaves her set and the pairs at once; an older event of it
+     * does not bring it back, a newer one does. */
+    put_del(s, s->idel, "ann", "x1", T0 + 500);
+    check_ok(s, "an item deletion");
+    memset(&x, 0, sizeof x);
+    souk_cooc(s, SOUK_COOC_VIEWED, "x1", 10, seen_cooc, &x);
+    CHECK(x.n == 2 && x.users[0] == 1);
+    souk_event late = mk(SOUK_EV_CLICK, "ann", "", "x1", "", T0 + 100);
+    add(s, &late, 1, T0, NULL, NULL);
+    check_ok(s, "an older event of a deleted item");
+    memset(&x, 0, sizeof x);
+    souk_cooc(s, SOUK_COOC_VIEWED, "x1", 10, seen_cooc, &x);
+    CHECK(x.n == 2 && x.users[0] == 1);
+    late.ts_ms = T0 + 600;
+    add(s, &late, 1, T0, NULL, NULL);
+    memset(&x, 0, sizeof x);
+    souk_cooc(s, SOUK_COOC_VIEWED, "x1", 10, seen_cooc, &x);
+    CHECK(x.n == 2 && x.users[0] == 2);
+    check_ok(s, "a newer event of a deleted item");
+    /* ben deletes the tag category:3: not derived again from older events. */
+    size_t tags = rows(s, s->tags);
+    put_del(s, s->tagdel, "ben", "category:3", T0 + 4500);
+    check_ok(s, "a tag deletion");
+    CHECK_EQ_U64(rows(s, s->tags), tags); /* the purchase at T0 + 5 s still derives it */
+    put_del(s, s->tagdel, "ben", "category:3", T0 + 9000);
+    CHECK_EQ_U64(rows(s, s->tags), tags - 1);
+    souk_event old3 = mk(SOUK_EV_VIEW, "ben", "", "w3", "", T0 + 8000);
+    add(s, &old3, 1, T0, NULL, NULL);
+    CHECK_EQ_U64(rows(s, s->tags), tags - 1);
+    check_ok(s, "an older event of a deleted tag");
+    souk_events_close(s);
+}
+
 /* ------------------------------------------------------------------ erasure: byte scan (P13) */
 
 static int mem_has(const uint8_t *h, size_t n, const void *needle, size_t m)
@@ -872,6 +973,7 @@ int main(void)
     test_add();
     test_sweep();
     test_order();
+    test_deletions_features();
     test_erasure_scan();
     test_suppressed();
     test_stream();
