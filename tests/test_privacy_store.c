@@ -745,6 +745,14 @@ static void part_erase(souk_events *s, int64_t now)
         marker_user(i, users[i], 64, sess[i], 64);
         add_marker_data(s, users[i], sess[i], now);
     }
+    /* The last marker opted out before the erasure: its events since then are anonymous rows,
+     * with no session either (P5), and must hold nothing of the user or the session. */
+    set_consent(s, users[NM - 1], 0, 1, 0, 0, 0, now - 1000);
+    for (int k = 0; k < 5; k++) {
+        souk_event e =
+            mk(SOUK_EV_VIEW, users[NM - 1], sess[NM - 1], "whole milk", "", now - 900 + k);
+        CHECK(add1(s, &e, now) == SOUK_EVO_ANONYMOUS);
+    }
     /* Before: the markers are there (the scan finds them: the scan works). */
     {
         needle nd[16];
