@@ -483,6 +483,16 @@ static void part_consent(souk_events *s, int64_t now)
         souk_free(json);
         cl.location = 1;
     }
+    /* The store's own version decides too: a store at policy 1 has no location purpose, a store
+     * told no version versions nothing. */
+    CHECK(souk_consent_set(s, l, strlen(l), &cl, now + 2, err, sizeof err) == SOUK_OK);
+    s->o.policy_version = 1;
+    CHECK(souk_consent_get(s, l, strlen(l), &c) == SOUK_OK);
+    CHECK(c.location == 0 && c.personalization == 1);
+    s->o.policy_version = 0;
+    CHECK(souk_consent_get(s, l, strlen(l), &c) == SOUK_OK);
+    CHECK(c.location == 1);
+    s->o.policy_version = opts.policy_version;
     cl.policy_version = opts.policy_version + 1;
     CHECK(souk_consent_set(s, l, strlen(l), &cl, now + 2, err, sizeof err) == SOUK_EINVAL);
     /* A record stored under version 1 with location on (an older writer): read as off. */

@@ -362,7 +362,8 @@ int souk__ev_user_refresh(souk_events *s, MDB_txn *txn, const uint8_t upseudo[SO
  * compaction (erase.c). */
 
 /* P25: turns off in c every purpose that appeared after c->policy_version or after the store's
- * current policy version (the table above). souk_consent_get applies it to what
+ * current policy version (the table above). A record's version 0 is the current one; a store
+ * whose opts.policy_version is 0 versions no purpose. souk_consent_get applies it to what
  * souk__ev_consent_read gives; souk_consent_set stores no purpose its version lacks. */
 void souk__ev_consent_policy(const souk_events *s, souk_consent *c);
 /* 1 when the suppression hash of user is in supp (the user is erased or being erased). */
