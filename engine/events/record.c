@@ -260,8 +260,9 @@ int souk__ev_delta_pair_ids(souk__ev_delta *d, int kind, int a, int b, int64_t b
 {
     if (a < 0 || b < 0)
         return a == SOUK_ENOMEM || b == SOUK_ENOMEM ? SOUK_ENOMEM : SOUK_OK;
-    int rc = pair_add(d, kind, (uint32_t)a, (uint32_t)b, by);
-    return rc ? rc : pair_add(d, kind, (uint32_t)b, (uint32_t)a, by);
+    /* One entry per unordered pair; both orders are written (apply_pairs, cooc_each). */
+    return a < b ? pair_add(d, kind, (uint32_t)a, (uint32_t)b, by)
+                 : pair_add(d, kind, (uint32_t)b, (uint32_t)a, by);
 }
 
 int souk__ev_delta_pair(souk__ev_delta *d, int kind, const char *a, size_t alen, const char *b,
@@ -284,6 +285,14 @@ static size_t pair_key(const souk__ev_delta *d, uint64_t k, uint8_t *out)
     return 2 + d->ilen[a] + d->ilen[b];
 }
 
+/* The stored pair key k (+1 form) with its items swapped. */
+static uint64_t pair_swap(uint64_t k)
+{
+    k--;
+    uint64_t a = k >> 31 & 0x7fffffffu, b = k & 0x7fffffffu;
+    return ((k >> 62) << 62 | b << 31 | a) + 1;
+}
+
 int souk__ev_delta_cooc_each(const souk__ev_delta *d,
                              int (*fn)(void *, const uint8_t *, size_t, int64_t), void *arg)
 {
@@ -292,6 +301,8 @@ int souk__ev_delta_cooc_each(const souk__ev_delta *d,
         if (!d->pk[i] || !d->pv[i])
             continue;
         int rc = fn(arg, key, pair_key(d, d->pk[i], key), d->pv[i]);
+        if (!rc)
+            rc = fn(arg, key, pair_key(d, pair_swap(d->pk[i]), key), d->pv[i]);
         if (rc)
             return rc;
     }
@@ -327,7 +338,7 @@ static int apply_pairs(souk_events *s, MDB_txn *txn, souk__ev_delta *d)
         return SOUK_OK;
     name_ref *names = souk_malloc(d->nitems * sizeof *names);
     uint32_t *rank = souk_malloc(d->nitems * sizeof *rank);
-    pair_ref *pairs = souk_malloc(d->pn * sizeof *pairs);
+    pair_ref *pairs = souk_malloc(2 * d->pn * sizeof *pairs);
     int rc = SOUK_ENOMEM;
     MDB_cursor *c = NULL;
     if (!names || !rank || !pairs)
@@ -343,8 +354,10 @@ static int apply_pairs(souk_events *s, MDB_txn *txn, souk__ev_delta *d)
             continue;
         uint64_t k = d->pk[i] - 1;
         uint32_t a = (uint32_t)(k >> 31 & 0x7fffffffu), b = (uint32_t)(k & 0x7fffffffu);
+        uint64_t kind = (k >> 62) << 62;
+        pairs[np++] = (pair_ref){kind | (uint64_t)rank[a] << 31 | rank[b], d->pk[i], d->pv[i]};
         pairs[np++] =
-            (pair_ref){(k >> 62) << 62 | (uint64_t)rank[a] << 31 | rank[b], d->pk[i], d->pv[i]};
+            (pair_ref){kind | (uint64_t)rank[b] << 31 | rank[a], pair_swap(d->pk[i]), d->pv[i]};
     }
     sort_pairs(NULL, pairs, np);
     if ((rc = souk_kv_err(mdb_cursor_open(txn, s->cooc, &c))) != SOUK_OK) {
