@@ -265,6 +265,11 @@ int souk__ev_expired(const souk_events *s, int type, int64_t ts, int64_t now);
  * trimmed. Writes at most SOUK_EVQUERY_MAX bytes + NUL into out; returns the length. */
 size_t souk__ev_query_norm(const char *q, size_t n, char *out);
 
+typedef struct souk__ev_pair {
+    uint64_t k; /* (kind << 62 | a << 31 | b) + 1, a < b; 0: an empty slot */
+    int64_t v;
+} souk__ev_pair;
+
 /* Counter deltas of one transaction, applied to pop, cooc and qstat at its end in key order. */
 typedef struct souk__ev_delta {
     hmap pop; /* item NUL day(4) -> int64[SOUK_EV_NTYPES] */
@@ -274,8 +279,7 @@ typedef struct souk__ev_delta {
     const uint8_t **iname;
     uint32_t *ilen;
     size_t nitems, icap;
-    uint64_t *pk;
-    int64_t *pv;
+    struct souk__ev_pair *pt;
     size_t pn, pcap;
     hmap qstat; /* day(4) query NUL upseudo -> int64[2] */
     uint64_t items_touched;

@@ -137,8 +137,7 @@ void souk__ev_delta_init(souk__ev_delta *d)
     d->iname = NULL;
     d->ilen = NULL;
     d->nitems = d->icap = 0;
-    d->pk = NULL;
-    d->pv = NULL;
+    d->pt = NULL;
     d->pn = d->pcap = 0;
     d->items_touched = 0;
 }
@@ -147,8 +146,8 @@ static void pairs_clear(souk__ev_delta *d)
 {
     hm_clear(&d->items);
     d->nitems = 0;
-    if (d->pk)
-        memset(d->pk, 0, d->pcap * sizeof *d->pk);
+    if (d->pt)
+        memset(d->pt, 0, d->pcap * sizeof *d->pt);
     d->pn = 0;
 }
 
@@ -159,8 +158,7 @@ void souk__ev_delta_free(souk__ev_delta *d)
     hm_free(&d->items);
     souk_free(d->iname);
     souk_free(d->ilen);
-    souk_free(d->pk);
-    souk_free(d->pv);
+    souk_free(d->pt);
 }
 
 int souk__ev_delta_pop(souk__ev_delta *d, const char *item, size_t len, uint32_t day, int type,
@@ -215,25 +213,19 @@ static inline uint64_t mix64(uint64_t x)
 static int pairs_grow(souk__ev_delta *d)
 {
     size_t cap = d->pcap ? 2 * d->pcap : 1 << 14;
-    uint64_t *k = souk_calloc(cap, sizeof *k);
-    int64_t *v = k ? souk_malloc(cap * sizeof *v) : NULL;
-    if (!v) {
-        souk_free(k);
+    souk__ev_pair *t = souk_calloc(cap, sizeof *t);
+    if (!t)
         return SOUK_ENOMEM;
-    }
     for (size_t i = 0; i < d->pcap; i++) {
-        if (!d->pk[i])
+        if (!d->pt[i].k)
             continue;
-        size_t j = mix64(d->pk[i]) & (cap - 1);
-        while (k[j])
+        size_t j = mix64(d->pt[i].k) & (cap - 1);
+        while (t[j].k)
             j = (j + 1) & (cap - 1);
-        k[j] = d->pk[i];
-        v[j] = d->pv[i];
+        t[j] = d->pt[i];
     }
-    souk_free(d->pk);
-    souk_free(d->pv);
-    d->pk = k;
-    d->pv = v;
+    souk_free(d->pt);
+    d->pt = t;
     d->pcap = cap;
     return SOUK_OK;
 }
@@ -245,14 +237,14 @@ static int pair_add(souk__ev_delta *d, int kind, uint32_t a, uint32_t b, int64_t
         return SOUK_ENOMEM;
     uint64_t key = ((uint64_t)kind << 62 | (uint64_t)a << 31 | b) + 1;
     size_t i = mix64(key) & (d->pcap - 1);
-    while (d->pk[i] && d->pk[i] != key)
+    while (d->pt[i].k && d->pt[i].k != key)
         i = (i + 1) & (d->pcap - 1);
-    if (!d->pk[i]) {
-        d->pk[i] = key;
-        d->pv[i] = 0;
+    if (!d->pt[i].k) {
+        d->pt[i].k = key;
+        d->pt[i].v = 0;
         d->pn++;
     }
-    d->pv[i] += by;
+    d->pt[i].v += by;
     return SOUK_OK;
 }
 
@@ -260,8 +252,9 @@ int souk__ev_delta_pair_ids(souk__ev_delta *d, int kind, int a, int b, int64_t b
 {
     if (a < 0 || b < 0)
         return a == SOUK_ENOMEM || b == SOUK_ENOMEM ? SOUK_ENOMEM : SOUK_OK;
-    int rc = pair_add(d, kind, (uint32_t)a, (uint32_t)b, by);
-    return rc ? rc : pair_add(d, kind, (uint32_t)b, (uint32_t)a, by);
+    /* One entry per unordered pair; both orders are written (apply_pairs, cooc_each). */
+    return a < b ? pair_add(d, kind, (uint32_t)a, (uint32_t)b, by)
+                 : pair_add(d, kind, (uint32_t)b, (uint32_t)a, by);
 }
 
 int souk__ev_delta_pair(souk__ev_delta *d, int kind, const char *a, size_t alen, const char *b,
@@ -284,14 +277,24 @@ static size_t pair_key(const souk__ev_delta *d, uint64_t k, uint8_t *out)
     return 2 + d->ilen[a] + d->ilen[b];
 }
 
+/* The stored pair key k (+1 form) with its items swapped. */
+static uint64_t pair_swap(uint64_t k)
+{
+    k--;
+    uint64_t a = k >> 31 & 0x7fffffffu, b = k & 0x7fffffffu;
+    return ((k >> 62) << 62 | b << 31 | a) + 1;
+}
+
 int souk__ev_delta_cooc_each(const souk__ev_delta *d,
                              int (*fn)(void *, const uint8_t *, size_t, int64_t), void *arg)
 {
     uint8_t key[2 + 2 * SOUK_COOC_ITEM_MAX];
     for (size_t i = 0; i < d->pcap; i++) {
-        if (!d->pk[i] || !d->pv[i])
+        if (!d->pt[i].k || !d->pt[i].v)
             continue;
-        int rc = fn(arg, key, pair_key(d, d->pk[i], key), d->pv[i]);
+        int rc = fn(arg, key, pair_key(d, d->pt[i].k, key), d->pt[i].v);
+        if (!rc)
+            rc = fn(arg, key, pair_key(d, pair_swap(d->pt[i].k), key), d->pt[i].v);
         if (rc)
             return rc;
     }
@@ -327,7 +330,7 @@ static int apply_pairs(souk_events *s, MDB_txn *txn, souk__ev_delta *d)
         return SOUK_OK;
     name_ref *names = souk_malloc(d->nitems * sizeof *names);
     uint32_t *rank = souk_malloc(d->nitems * sizeof *rank);
-    pair_ref *pairs = souk_malloc(d->pn * sizeof *pairs);
+    pair_ref *pairs = souk_malloc(2 * d->pn * sizeof *pairs);
     int rc = SOUK_ENOMEM;
     MDB_cursor *c = NULL;
     if (!names || !rank || !pairs)
@@ -339,12 +342,14 @@ static int apply_pairs(souk_events *s, MDB_txn *txn, souk__ev_delta *d)
         rank[names[i].id] = (uint32_t)i;
     size_t np = 0;
     for (size_t i = 0; i < d->pcap; i++) {
-        if (!d->pk[i] || !d->pv[i])
+        if (!d->pt[i].k || !d->pt[i].v)
             continue;
-        uint64_t k = d->pk[i] - 1;
+        uint64_t k = d->pt[i].k - 1;
         uint32_t a = (uint32_t)(k >> 31 & 0x7fffffffu), b = (uint32_t)(k & 0x7fffffffu);
+        uint64_t kind = (k >> 62) << 62;
+        pairs[np++] = (pair_ref){kind | (uint64_t)rank[a] << 31 | rank[b], d->pt[i].k, d->pt[i].v};
         pairs[np++] =
-            (pair_ref){(k >> 62) << 62 | (uint64_t)rank[a] << 31 | rank[b], d->pk[i], d->pv[i]};
+            (pair_ref){kind | (uint64_t)rank[b] << 31 | rank[a], pair_swap(d->pt[i].k), d->pt[i].v};
     }
     sort_pairs(NULL, pairs, np);
     if ((rc = souk_kv_err(mdb_cursor_open(txn, s->cooc, &c))) != SOUK_OK) {
