@@ -10,6 +10,8 @@
 #ifndef SOUK_API_INT_H
 #define SOUK_API_INT_H
 
+#include "souk/events.h"
+#include "souk/keys.h"
 #include "souk/search.h"
 
 #include <http_parser.h>
@@ -46,17 +48,35 @@ typedef struct sk_limits {
     size_t max_query_bytes;  /* the q parameter; over it: 400 */
     uint32_t max_facets;     /* facets per request */
     uint32_t max_per_page;
-    uint32_t max_depth;         /* page * per_page */
-    uint32_t max_connections;   /* per listening loop; over it: 503 */
-    uint32_t max_queue;         /* queue mode: requests waiting or running; over it: 429 */
-    uint32_t header_timeout_ms; /* from a request's first byte to its last */
-    uint32_t idle_timeout_ms;   /* between requests on a keep-alive connection */
-    uint32_t max_header_count;  /* header lines of a request (trailers too); over it: 431 */
-    size_t max_output_bytes;    /* unsent response bytes of a connection before reading pauses */
-    uint32_t send_timeout_ms;   /* a connection whose client reads nothing for this long closes */
-    uint32_t max_search_ms;     /* a search's matching stops after this: partial, timed_out */
-    uint32_t max_query_terms;   /* the expansion budget of a query; over it: 400 */
+    uint32_t max_depth;           /* page * per_page */
+    uint32_t max_connections;     /* per listening loop; over it: 503 */
+    uint32_t max_queue;           /* queue mode: requests waiting or running; over it: 429 */
+    uint32_t header_timeout_ms;   /* from a request's first byte to its last */
+    uint32_t idle_timeout_ms;     /* between requests on a keep-alive connection */
+    uint32_t max_header_count;    /* header lines of a request (trailers too); over it: 431 */
+    size_t max_output_bytes;      /* unsent response bytes of a connection before reading pauses */
+    uint32_t send_timeout_ms;     /* a connection whose client reads nothing for this long closes */
+    uint32_t max_search_ms;       /* a search's matching stops after this: partial, timed_out */
+    uint32_t max_query_terms;     /* the expansion budget of a query; over it: 400 */
+    size_t max_events_body_bytes; /* the body of POST /v1/events; over it: 413 */
 } sk_limits;
+
+/* The behaviour-event settings (docs/api.md, "Behaviour events and privacy"): on when
+ * "pseudonym_key_file" is set. The pseudonymization ring, the retention periods, the consent
+ * defaults and the policy version are read at start (the store is opened with them); a reload
+ * that changes them is refused. The token ring, the ingest and analyst keys and analytics_k
+ * follow reloads. */
+typedef struct sk_events_cfg {
+    int enabled;
+    char *pseudonym_key_file, *token_key_file;
+    souk_keyring *pseudonym_ring; /* loaded to check it; the server opens the store with it */
+    souk_keyring *token_ring;     /* NULL: no user tokens */
+    souk_retention retention;
+    souk_consent consent_default;
+    uint32_t policy_version;
+    uint32_t analytics_k;
+    uint32_t sweep_interval_s;
+} sk_events_cfg;
 
 /* The reloadable configuration (--config FILE, reloaded on SIGHUP). Reference counted: a
  * request holds the configuration it started with. */
@@ -66,6 +86,11 @@ typedef struct sk_config {
     size_t nsearch_keys;
     uint8_t (*admin_keys)[SK_KEY_HASH_LEN];
     size_t nadmin_keys;
+    uint8_t (*ingest_keys)[SK_KEY_HASH_LEN]; /* POST /v1/events */
+    size_t ningest_keys;
+    uint8_t (*analyst_keys)[SK_KEY_HASH_LEN]; /* k-anonymous analytics */
+    size_t nanalyst_keys;
+    sk_events_cfg ev;
     char **cors_origins; /* "*" allows any origin */
     size_t ncors;
     sk_limits limits;
@@ -83,10 +108,17 @@ typedef struct sk_profile {
     int typo, prefix, and_op;
 } sk_profile;
 
-/* Loads path (NULL: the built-in defaults: no keys, no CORS). Synonyms and stop words are
- * analysed in language lang (the index's). On error returns SOUK_EINVAL or SOUK_EIO with a
- * message naming the problem in err. *out has one reference. */
-int sk_config_load(const char *path, const char *lang, sk_config **out, char *err, size_t errlen);
+/* Loads path (NULL: the built-in defaults: no keys, no CORS, no events). Synonyms and stop words
+ * are analysed in language lang (the index's). Key files may not lie inside datadir (may be
+ * NULL). On error returns SOUK_EINVAL or SOUK_EIO with a message naming the problem in err.
+ * *out has one reference. */
+int sk_config_load(const char *path, const char *lang, const char *datadir, sk_config **out,
+                   char *err, size_t errlen);
+/* 0 when b may replace a (SIGHUP): the settings the event store was opened with are equal;
+ * else SOUK_EINVAL with err naming the first that differs. */
+int sk_config_events_same(const sk_config *a, const sk_config *b, char *err, size_t errlen);
+/* Total number of keys of every kind (0: development mode). */
+size_t sk_config_nkeys(const sk_config *c);
 void sk_config_ref(sk_config *c);
 void sk_config_unref(sk_config *c);
 /* SHA-256 of key into out. */
@@ -115,8 +147,12 @@ typedef struct sk_request {
     int origin_over;
     char request_id[SK_HDR_RID_MAX + 1]; /* X-Request-Id when it is safe to echo */
     int request_id_over;
-    char acr_method[16]; /* Access-Control-Request-Method */
-    int auth_scheme_bad; /* Authorization without the Bearer scheme */
+    char acr_method[16];                 /* Access-Control-Request-Method */
+    int auth_scheme_bad;                 /* Authorization without the Bearer scheme */
+    char user_token[SOUK_TOKEN_MAX + 1]; /* X-User-Token */
+    size_t user_token_len;
+    int user_token_over;
+    int ndjson_body; /* Content-Type is application/x-ndjson */
 } sk_request;
 
 /* Parsing state of one connection. */
@@ -133,9 +169,11 @@ typedef struct sk_http {
     int te_count;
     char te[16]; /* Transfer-Encoding, truncated */
     size_t te_len;
-    int auth_header; /* the credential came in Authorization */
-    int complete;    /* the current request is complete */
-    int error;       /* nonzero: HTTP status to answer, then close */
+    int auth_header;   /* the credential came in Authorization */
+    int token_count;   /* X-User-Token lines */
+    size_t body_limit; /* max_body_bytes, or max_events_body_bytes for POST /v1/events */
+    int complete;      /* the current request is complete */
+    int error;         /* nonzero: HTTP status to answer, then close */
     const char *error_msg;
     char field[40]; /* current header name, lower-cased, truncated */
     size_t field_len;
@@ -174,7 +212,7 @@ enum {
     EP_COUNT
 };
 #undef SK_ENDPOINT
-#define SK_NSTATUS 17
+#define SK_NSTATUS 18
 #define SK_NBUCKETS 16
 /* Status classes of the latency histograms: 1xx to 5xx (anything else counts as 5xx). */
 #define SK_NCLASSES 5
@@ -210,6 +248,8 @@ typedef struct sk_server_state {
     void *metrics_lock;  /* pthread_mutex_t */
     FILE *access_log;    /* NULL: none */
     void *log_lock;
+    souk_events *events; /* the behaviour-event store; NULL: events are off */
+    struct sk_bg *bg;    /* the erasure and retention thread (bg.c) */
 } sk_server_state;
 
 /* Takes a reference to the current configuration; release with sk_config_unref. */
@@ -252,6 +292,9 @@ typedef struct sk_ctx {
     const char *content_type;
     int status;
     int is_admin;
+    int has_user; /* a valid X-User-Token: user holds its claims */
+    souk_token_claims user;
+    long long nhits; /* a search's hits found (ep_search.c), for its search event; -1 */
     uint64_t t0_ns;
 } sk_ctx;
 
@@ -279,7 +322,10 @@ int sk_fail(sk_ctx *c, int status, const char *code, const char *field, const ch
 #undef SK_ENDPOINT
 
 /* The route table: api/endpoints.h, in order (EP_OTHER has no entry). */
-enum { SK_AUTH_NONE, SK_AUTH_SEARCH, SK_AUTH_ADMIN };
+/* SK_AUTH_SEARCH: a search or admin key; SK_AUTH_ADMIN: an admin key; SK_AUTH_INGEST: an ingest
+ * or admin key; SK_AUTH_ANALYST: an analyst or admin key; SK_AUTH_USER: a valid user token
+ * (X-User-Token), which alone names the user (c->user). */
+enum { SK_AUTH_NONE, SK_AUTH_SEARCH, SK_AUTH_ADMIN, SK_AUTH_INGEST, SK_AUTH_ANALYST, SK_AUTH_USER };
 typedef struct sk_route {
     const char *pattern; /* "/v1/items/{id}" */
     const char *label;   /* metrics label */
@@ -296,5 +342,40 @@ const char *sk_endpoint_label(int ep);
 int sk_url_decode(const char *s, size_t n, int plus_space, sk_buf *out);
 
 uint64_t sk_now_ns(void);
+
+/* ------------------------------------------------------------------ behaviour events */
+
+/* Wall-clock milliseconds since the epoch (what the event store is given as now). */
+int64_t sk_now_ms(void);
+/* The event store, or answers 404 `events_disabled` and returns NULL. */
+souk_events *sk_events(sk_ctx *c);
+/* Answers 500 `internal` for an event-store error code rc (SOUK_ENOMEM, SOUK_EIO, ...). */
+int sk_fail_store(sk_ctx *c, int rc, const char *what);
+/* Records a personal search (ep_search.c): with a user token and search_history consent, a
+ * search event for query q with c->nhits. Errors are logged, never fail the search. */
+void sk_record_search(sk_ctx *c, const char *q, size_t qlen);
+
+/* Reads the query string's parameters named names[0..n) into vals (set[i]: given); an unknown
+ * or repeated parameter or a malformed escape answers 400 and returns the status. */
+int sk_params(sk_ctx *c, const char *const *names, size_t n, sk_buf *vals, int *set);
+/* "pending", "running", "completed", "failed" (souk_job_state). */
+const char *sk_job_state_name(int st);
+/* ?limit=N (1..1000, default 100) of the /v1/me lists; 0 or the status. */
+int sk_limit_param(sk_ctx *c, uint32_t *limit);
+/* 400 `unknown_parameter` when the request has a query string. */
+int sk_no_params(sk_ctx *c);
+/* Appends a privacy action to the store's audit log (souk_audit) for actions the engine does not
+ * audit itself; a failure is reported on stderr. */
+void sk_audit(sk_ctx *c, const char *action, const char *user, size_t len, const char *detail);
+
+/* The event store's item_tags callback (souk_events_opts): "category:<category or section>" of
+ * the catalog item, read through a per-thread reader of the index arg (a souk_index). */
+int sk_item_tags(void *arg, const char *item, char (*tags)[64], int max);
+
+/* The background thread of the event store: erasure jobs (woken by sk_bg_wake and at start, so
+ * jobs left by a crash resume) and the retention sweep every interval_s seconds. */
+int sk_bg_start(sk_server_state *st, uint32_t interval_s);
+void sk_bg_wake(sk_server_state *st);
+void sk_bg_stop(sk_server_state *st);
 
 #endif

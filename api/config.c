@@ -3,11 +3,13 @@
  * turns a limit or a credential off. API keys are stored as SHA-256 hashes ("sha256:<hex>");
  * the server hashes the presented key and compares hashes in constant time (router.c). */
 #include "api_int.h"
+#include "souk/keys.h"
 #include "souk/lexicon.h"
 #include "souk/souk.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,7 @@ static const sk_limits default_limits = {
     .send_timeout_ms = 10000,
     .max_search_ms = 1000,
     .max_query_terms = SOUK_MAX_QUERY_TERMS,
+    .max_events_body_bytes = 1 << 20,
 };
 
 void sk_key_hash(const char *key, size_t len, uint8_t out[SK_KEY_HASH_LEN])
@@ -43,6 +46,12 @@ static void config_free(sk_config *c)
         return;
     souk_free(c->search_keys);
     souk_free(c->admin_keys);
+    souk_free(c->ingest_keys);
+    souk_free(c->analyst_keys);
+    souk_free(c->ev.pseudonym_key_file);
+    souk_free(c->ev.token_key_file);
+    souk_keyring_free(c->ev.pseudonym_ring);
+    souk_keyring_free(c->ev.token_ring);
     for (size_t i = 0; i < c->ncors; i++)
         souk_free(c->cors_origins[i]);
     souk_free(c->cors_origins);
@@ -148,6 +157,7 @@ static int load_limits(const cJSON *o, sk_limits *l, char *err, size_t errlen)
         {"send_timeout_ms", &l->send_timeout_ms, 0, 3600000},
         {"max_search_ms", &l->max_search_ms, 0, 60000},
         {"max_query_terms", &l->max_query_terms, 0, 65536},
+        {"max_events_body_bytes", &l->max_events_body_bytes, 1, 64 << 20},
     };
     const cJSON *it;
     cJSON_ArrayForEach(it, o)
@@ -285,7 +295,167 @@ static int load_lexicon(const cJSON *syn, const cJSON *stop, const char *lang, s
     return rc;
 }
 
-int sk_config_load(const char *path, const char *lang, sk_config **out, char *err, size_t errlen)
+/* ------------------------------------------------------------------ behaviour events */
+
+static const souk_retention default_retention = {365 * 86400LL, 30 * 86400LL, 180 * 86400LL};
+
+/* An integer field of an events object, min..max. */
+static int load_int(const cJSON *v, const char *name, double min, double max, double *out,
+                    char *err, size_t errlen)
+{
+    double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
+    if (!cJSON_IsNumber(v) || !(d >= min && d <= max) || d != (double)(int64_t)d) {
+        snprintf(err, errlen, "\"%s\" must be an integer from %.0f to %.0f", name, min, max);
+        return SOUK_EINVAL;
+    }
+    *out = d;
+    return 0;
+}
+
+/* "retention": {"events_days", "impressions_days", "history_days", "sweep_interval_s"} */
+static int load_retention(const cJSON *o, sk_events_cfg *e, char *err, size_t errlen)
+{
+    if (!cJSON_IsObject(o)) {
+        snprintf(err, errlen, "\"retention\" must be an object");
+        return SOUK_EINVAL;
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, o)
+    {
+        int64_t *dst = strcmp(it->string, "events_days") == 0        ? &e->retention.events_s
+                       : strcmp(it->string, "impressions_days") == 0 ? &e->retention.impressions_s
+                       : strcmp(it->string, "history_days") == 0     ? &e->retention.history_s
+                                                                     : NULL;
+        char name[64];
+        snprintf(name, sizeof name, "retention.%s", it->string);
+        double d;
+        if (dst) {
+            if (load_int(it, name, 0, 36500, &d, err, errlen))
+                return SOUK_EINVAL;
+            *dst = (int64_t)d * 86400;
+        } else if (strcmp(it->string, "sweep_interval_s") == 0) {
+            if (load_int(it, name, 1, 86400 * 7, &d, err, errlen))
+                return SOUK_EINVAL;
+            e->sweep_interval_s = (uint32_t)d;
+        } else {
+            snprintf(err, errlen,
+                     "unknown field \"retention.%s\" (known: events_days, impressions_days, "
+                     "history_days, sweep_interval_s)",
+                     it->string);
+            return SOUK_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* "consent_default": {"personalization", "location", "search_history"}: booleans. */
+static int load_consent_default(const cJSON *o, souk_consent *c, char *err, size_t errlen)
+{
+    if (!cJSON_IsObject(o)) {
+        snprintf(err, errlen, "\"consent_default\" must be an object");
+        return SOUK_EINVAL;
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, o)
+    {
+        int *dst = strcmp(it->string, "personalization") == 0  ? &c->personalization
+                   : strcmp(it->string, "location") == 0       ? &c->location
+                   : strcmp(it->string, "search_history") == 0 ? &c->search_history
+                                                               : NULL;
+        if (!dst || !cJSON_IsBool(it)) {
+            snprintf(err, errlen,
+                     "\"consent_default.%s\" is not one of personalization, location, "
+                     "search_history (each true or false)",
+                     it->string);
+            return SOUK_EINVAL;
+        }
+        *dst = cJSON_IsTrue(it);
+    }
+    return 0;
+}
+
+/* A key-ring file name: loaded (and so checked: mode 0600, not inside datadir) into *ring. */
+static int load_ring(const cJSON *v, const char *name, const char *datadir, char **path,
+                     souk_keyring **ring, char *err, size_t errlen)
+{
+    const char *s = cJSON_GetStringValue(v);
+    if (!s || !*s || strlen(s) > 4096) {
+        snprintf(err, errlen, "\"%s\" must be the path of a key file", name);
+        return SOUK_EINVAL;
+    }
+    if (!(*path = souk_strndup(s, strlen(s))))
+        return SOUK_ENOMEM;
+    char kerr[400];
+    int rc = souk_keyring_load(s, datadir, ring, kerr, sizeof kerr);
+    if (rc) {
+        snprintf(err, errlen, "\"%s\": %s", name, kerr);
+        return rc == SOUK_ENOMEM ? rc : SOUK_EINVAL;
+    }
+    return 0;
+}
+
+/* Checks what the event settings need of each other. */
+static int check_events(sk_config *c, const cJSON *root, const char *path, char *err, size_t errlen)
+{
+    static const char *const needs_store[] = {"token_key_file", "ingest_keys",     "analyst_keys",
+                                              "retention",      "consent_default", "policy_version",
+                                              "analytics_k"};
+    if (!c->ev.enabled) {
+        for (size_t i = 0; i < sizeof needs_store / sizeof needs_store[0]; i++)
+            if (cJSON_GetObjectItemCaseSensitive(root, needs_store[i])) {
+                snprintf(err, errlen,
+                         "config %s sets \"%s\" without \"pseudonym_key_file\", which turns "
+                         "behaviour events on",
+                         path, needs_store[i]);
+                return SOUK_EINVAL;
+            }
+        return 0;
+    }
+    struct stat a, b;
+    if (c->ev.token_key_file && stat(c->ev.pseudonym_key_file, &a) == 0 &&
+        stat(c->ev.token_key_file, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+        snprintf(err, errlen,
+                 "config %s: \"pseudonym_key_file\" and \"token_key_file\" are the same file; "
+                 "the pseudonymization key never leaves Souk, the token key is shared with the "
+                 "platform: use two files",
+                 path);
+        return SOUK_EINVAL;
+    }
+    return 0;
+}
+
+int sk_config_events_same(const sk_config *a, const sk_config *b, char *err, size_t errlen)
+{
+    const sk_events_cfg *x = &a->ev, *y = &b->ev;
+    const char *what = NULL;
+    if (x->enabled != y->enabled)
+        what = "pseudonym_key_file (events on or off)";
+    else if (x->enabled && strcmp(x->pseudonym_key_file, y->pseudonym_key_file) != 0)
+        what = "pseudonym_key_file";
+    else if (memcmp(&x->retention, &y->retention, sizeof x->retention) != 0)
+        what = "retention";
+    else if (x->consent_default.personalization != y->consent_default.personalization ||
+             x->consent_default.location != y->consent_default.location ||
+             x->consent_default.search_history != y->consent_default.search_history)
+        what = "consent_default";
+    else if (x->policy_version != y->policy_version)
+        what = "policy_version";
+    else if (x->sweep_interval_s != y->sweep_interval_s)
+        what = "retention.sweep_interval_s";
+    if (!what)
+        return 0;
+    snprintf(err, errlen,
+             "\"%s\" changed: the event store was opened with it; restart to change it", what);
+    return SOUK_EINVAL;
+}
+
+size_t sk_config_nkeys(const sk_config *c)
+{
+    return c->nsearch_keys + c->nadmin_keys + c->ningest_keys + c->nanalyst_keys;
+}
+
+int sk_config_load(const char *path, const char *lang, const char *datadir, sk_config **out,
+                   char *err, size_t errlen)
 {
     if (sodium_init() < 0) {
         snprintf(err, errlen, "libsodium failed to initialize");
@@ -296,6 +466,10 @@ int sk_config_load(const char *path, const char *lang, sk_config **out, char *er
         return SOUK_ENOMEM;
     atomic_init(&c->refs, 1);
     c->limits = default_limits;
+    c->ev.retention = default_retention;
+    c->ev.policy_version = 1;
+    c->ev.analytics_k = 50;
+    c->ev.sweep_interval_s = 3600;
     if (!path) {
         *out = c;
         return 0;
@@ -337,7 +511,29 @@ int sk_config_load(const char *path, const char *lang, sk_config **out, char *er
             rc = load_keys(it, "search_keys", &c->search_keys, &c->nsearch_keys, err, errlen);
         else if (strcmp(it->string, "admin_keys") == 0)
             rc = load_keys(it, "admin_keys", &c->admin_keys, &c->nadmin_keys, err, errlen);
-        else if (strcmp(it->string, "limits") == 0)
+        else if (strcmp(it->string, "ingest_keys") == 0)
+            rc = load_keys(it, "ingest_keys", &c->ingest_keys, &c->ningest_keys, err, errlen);
+        else if (strcmp(it->string, "analyst_keys") == 0)
+            rc = load_keys(it, "analyst_keys", &c->analyst_keys, &c->nanalyst_keys, err, errlen);
+        else if (strcmp(it->string, "pseudonym_key_file") == 0) {
+            rc = load_ring(it, "pseudonym_key_file", datadir, &c->ev.pseudonym_key_file,
+                           &c->ev.pseudonym_ring, err, errlen);
+            c->ev.enabled = rc == 0;
+        } else if (strcmp(it->string, "token_key_file") == 0)
+            rc = load_ring(it, "token_key_file", datadir, &c->ev.token_key_file, &c->ev.token_ring,
+                           err, errlen);
+        else if (strcmp(it->string, "retention") == 0)
+            rc = load_retention(it, &c->ev, err, errlen);
+        else if (strcmp(it->string, "consent_default") == 0)
+            rc = load_consent_default(it, &c->ev.consent_default, err, errlen);
+        else if (strcmp(it->string, "policy_version") == 0 ||
+                 strcmp(it->string, "analytics_k") == 0) {
+            double d;
+            int pv = it->string[0] == 'p';
+            rc = load_int(it, it->string, pv ? 1 : 2, pv ? 4294967295.0 : 1000000, &d, err, errlen);
+            if (!rc)
+                *(pv ? &c->ev.policy_version : &c->ev.analytics_k) = (uint32_t)d;
+        } else if (strcmp(it->string, "limits") == 0)
             rc = load_limits(it, &c->limits, err, errlen);
         else if (strcmp(it->string, "profiles") == 0)
             rc = load_profiles(it, c, err, errlen);
@@ -393,8 +589,9 @@ int sk_config_load(const char *path, const char *lang, sk_config **out, char *er
         } else {
             snprintf(err, errlen,
                      "unknown field \"%s\" in config (known: search_keys, admin_keys, "
-                     "development, cors_origins, limits, synonyms, stop_words, profiles, "
-                     "cursor_secret)",
+                     "ingest_keys, analyst_keys, development, cors_origins, limits, synonyms, "
+                     "stop_words, profiles, cursor_secret, pseudonym_key_file, token_key_file, "
+                     "retention, consent_default, policy_version, analytics_k)",
                      it->string);
             rc = SOUK_EINVAL;
         }
@@ -403,15 +600,18 @@ int sk_config_load(const char *path, const char *lang, sk_config **out, char *er
     }
     /* No keys opens every endpoint: only when the file says so, never by leaving keys out (a
      * reload to a file that lost its keys would silently open a production server). */
-    if (c->nsearch_keys == 0 && c->nadmin_keys == 0 && !development) {
+    if ((rc = check_events(c, root, path, err, errlen)) != 0)
+        goto fail;
+    if (sk_config_nkeys(c) == 0 && !development) {
         snprintf(err, errlen,
-                 "config %s has no search_keys or admin_keys, which would leave every endpoint "
-                 "open; add keys, or \"development\": true to serve it open on purpose",
+                 "config %s has no search_keys or admin_keys (nor ingest_keys or analyst_keys), "
+                 "which would leave every endpoint open; add keys, or \"development\": true to "
+                 "serve it open on purpose",
                  path);
         rc = SOUK_EINVAL;
         goto fail;
     }
-    if (c->nsearch_keys + c->nadmin_keys > 0 && development) {
+    if (sk_config_nkeys(c) > 0 && development) {
         snprintf(err, errlen,
                  "config %s sets \"development\": true and keys: drop one (development mode "
                  "means no keys)",

@@ -13,3 +13,17 @@ SK_ENDPOINT("/v1/search", "search", SK_GET | SK_POST, SK_AUTH_SEARCH, sk_ep_sear
 SK_ENDPOINT("/v1/items/{id}", "items", SK_GET | SK_HEAD, SK_AUTH_SEARCH, sk_ep_items)
 SK_ENDPOINT("/healthz", "healthz", SK_GET | SK_HEAD, SK_AUTH_NONE, sk_ep_healthz)
 SK_ENDPOINT("/metrics", "metrics", SK_GET, SK_AUTH_ADMIN, sk_ep_metrics)
+SK_ENDPOINT("/v1/events", "events", SK_POST, SK_AUTH_INGEST, sk_ep_events)
+SK_ENDPOINT("/v1/me/consent", "me_consent", SK_GET | SK_PUT, SK_AUTH_USER, sk_ep_me_consent)
+SK_ENDPOINT("/v1/me/search-history", "me_search_history", SK_GET | SK_DELETE, SK_AUTH_USER,
+            sk_ep_me_search_history)
+SK_ENDPOINT("/v1/me/history", "me_history", SK_GET, SK_AUTH_USER, sk_ep_me_history)
+SK_ENDPOINT("/v1/me/history/{id}", "me_history_item", SK_DELETE, SK_AUTH_USER,
+            sk_ep_me_history_item)
+SK_ENDPOINT("/v1/me/tags", "me_tags", SK_GET, SK_AUTH_USER, sk_ep_me_tags)
+SK_ENDPOINT("/v1/me/tags/{id}", "me_tag", SK_DELETE, SK_AUTH_USER, sk_ep_me_tag)
+SK_ENDPOINT("/v1/me/export", "me_export", SK_GET, SK_AUTH_USER, sk_ep_me_export)
+SK_ENDPOINT("/v1/users/{id}", "users", SK_DELETE, SK_AUTH_ADMIN, sk_ep_users)
+SK_ENDPOINT("/v1/erasures/{id}", "erasures", SK_GET, SK_AUTH_ADMIN, sk_ep_erasures)
+SK_ENDPOINT("/v1/analytics/queries", "analytics_queries", SK_GET, SK_AUTH_ANALYST,
+            sk_ep_analytics_queries)

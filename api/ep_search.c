@@ -856,6 +856,7 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
     if (rc)
         return sk_fail(c, 500, "internal", NULL, "%s", err);
     count_stopped(c, ss, res.stopped);
+    c->nhits = (long long)res.total;
     souk_highlighter *hl = NULL;
     uint64_t deadline = ss->deadline_ns;
     if (p->highlight && pq && !res.stopped && souk_highlighter_new(c->w->searcher, pq, so, &hl)) {
@@ -943,6 +944,10 @@ int sk_ep_search(sk_ctx *c)
     if (!rc)
         rc = search(c, &p);
     souk_searcher_set_budget(c->w->searcher, NULL); /* its stop_state lived in search() */
+    /* With a user token: the search joins the user's history (search_history consent only).
+     * The response is already written and does not depend on it. */
+    if (rc == 200 && c->has_user)
+        sk_record_search(c, p.q->p ? p.q->p : "", p.q->len);
     free_params(&p);
     return rc;
 }
@@ -1025,6 +1030,7 @@ static int search(sk_ctx *c, sparams *pp)
                                     : sk_fail(c, 500, "internal", NULL, "%s", err);
     }
     count_stopped(c, &ss, sst.stopped);
+    c->nhits = (long long)sst.matched;
     souk_highlighter *hl = NULL;
     if (p.highlight && pq != &browse && !sst.stopped &&
         souk_highlighter_new(w->searcher, pq, &o, &hl)) {

@@ -82,7 +82,7 @@ static void setup(void)
           f);
     fclose(f);
     sk_config *cfg;
-    if (sk_config_load(path, "en", &cfg, err, sizeof err))
+    if (sk_config_load(path, "en", NULL, &cfg, err, sizeof err))
         abort();
     souk_schema *schema;
     if (souk_schema_parse(souk_schema_default_json, strlen(souk_schema_default_json), &schema, err,
@@ -122,7 +122,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sk_http h;
     sk_http_init(&h, &cfg->limits);
     h.req.url.max = cfg->limits.max_url_bytes;
-    h.req.body.max = cfg->limits.max_body_bytes;
+    h.req.body.max = cfg->limits.max_body_bytes > cfg->limits.max_events_body_bytes
+                         ? cfg->limits.max_body_bytes
+                         : cfg->limits.max_events_body_bytes;
     sk_config_unref(cfg);
     sk_buf out = {0};
     size_t off = 0, end = 0;

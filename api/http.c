@@ -32,7 +32,8 @@ enum {
     H_ACRM,
     H_EXPECT,
     H_HOST,
-    H_TRANSFER_ENCODING
+    H_TRANSFER_ENCODING,
+    H_USER_TOKEN
 };
 
 static sk_http *H(http_parser *p)
@@ -66,7 +67,10 @@ static int on_message_begin(http_parser *p)
     r->api_key_len = 0;
     r->api_key[0] = r->origin[0] = r->request_id[0] = r->acr_method[0] = 0;
     r->api_key_over = r->origin_over = r->request_id_over = r->auth_scheme_bad = 0;
-    r->json_body = r->has_content_type = 0;
+    r->user_token[0] = 0;
+    r->user_token_len = 0;
+    r->user_token_over = 0;
+    r->json_body = r->has_content_type = r->ndjson_body = 0;
     r->expect_continue = 0;
     h->header_bytes = 0;
     h->header_count = 0;
@@ -74,6 +78,8 @@ static int on_message_begin(http_parser *p)
     h->host_count = h->te_count = 0;
     h->te_len = 0;
     h->auth_header = 0;
+    h->token_count = 0;
+    h->body_limit = h->limits.max_body_bytes;
     h->in_message = 1;
     h->field_len = 0;
     h->field_over = 0;
@@ -111,7 +117,8 @@ static int classify(const sk_http *h)
                  {"access-control-request-method", H_ACRM},
                  {"expect", H_EXPECT},
                  {"host", H_HOST},
-                 {"transfer-encoding", H_TRANSFER_ENCODING}};
+                 {"transfer-encoding", H_TRANSFER_ENCODING},
+                 {"x-user-token", H_USER_TOKEN}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strlen(names[i].name) == h->field_len &&
             memcmp(names[i].name, h->field, h->field_len) == 0)
@@ -192,12 +199,17 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
             if (r->api_key_len || r->api_key_over)
                 return set_error(h, 400, "more than one credential header");
         }
+        if (h->cur_header == H_USER_TOKEN && ++h->token_count > 1)
+            return set_error(h, 400, "more than one X-User-Token header");
     }
     size_t olen;
     switch (h->cur_header) {
     case H_API_KEY:
     case H_AUTHORIZATION:
         slot_add(r->api_key, SK_HDR_KEY_MAX, &r->api_key_len, &r->api_key_over, at, len);
+        break;
+    case H_USER_TOKEN:
+        slot_add(r->user_token, SOUK_TOKEN_MAX, &r->user_token_len, &r->user_token_over, at, len);
         break;
     case H_ORIGIN:
         olen = strlen(r->origin);
@@ -217,6 +229,10 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
             size_t n = len < sizeof js - 1 ? len : sizeof js - 1;
             r->json_body = n == sizeof js - 1 && strncasecmp(at, js, n) == 0 &&
                            (len == n || at[n] == ';' || at[n] == ' ');
+            static const char nd[] = "application/x-ndjson";
+            n = len < sizeof nd - 1 ? len : sizeof nd - 1;
+            r->ndjson_body = n == sizeof nd - 1 && strncasecmp(at, nd, n) == 0 &&
+                             (len == n || at[n] == ';' || at[n] == ' ');
         }
         break;
     case H_EXPECT:
@@ -251,7 +267,15 @@ static int on_headers_complete(http_parser *p)
         if (h->te_count > 1 || p->http_minor == 0 || n != 7 || strncasecmp(h->te, "chunked", 7))
             return set_error(h, 400, "Transfer-Encoding must be exactly \"chunked\"");
     }
-    if ((p->flags & F_CONTENTLENGTH) && p->content_length > h->limits.max_body_bytes)
+    /* POST /v1/events carries batches of events: its own, larger, limit (origin-form only). */
+    static const char ev_path[] = "/v1/events";
+    size_t ul = r->url.len;
+    const char *u = r->url.p ? r->url.p : "";
+    if (p->method == HTTP_POST && ul >= sizeof ev_path - 1 &&
+        memcmp(u, ev_path, sizeof ev_path - 1) == 0 &&
+        (ul == sizeof ev_path - 1 || u[sizeof ev_path - 1] == '?'))
+        h->body_limit = h->limits.max_events_body_bytes;
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > h->body_limit)
         return set_error(h, 413, "the request body is larger than the limit");
     r->method = p->method;
     r->keep_alive = http_should_keep_alive(p);
@@ -301,7 +325,7 @@ static int on_chunk_header(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t len)
 {
     sk_http *h = H(p);
-    if (h->req.body.len + len > h->limits.max_body_bytes)
+    if (h->req.body.len + len > h->body_limit)
         return set_error(h, 413, "the request body is larger than the limit");
     if (sk_buf_add(&h->req.body, at, len))
         return set_error(h, 500, "out of memory");
@@ -338,6 +362,7 @@ void sk_http_init(sk_http *h, const sk_limits *lim)
 {
     memset(h, 0, sizeof *h);
     h->limits = *lim;
+    h->body_limit = lim->max_body_bytes;
     h->crlf_seen = 2;
     http_parser_init(&h->parser, HTTP_REQUEST);
     h->parser.data = h;

@@ -16,7 +16,7 @@
 #include <time.h>
 
 const int sk_status_codes[SK_NSTATUS] = {200, 204, 400, 401, 403, 404, 405, 408, 413,
-                                         414, 415, 429, 431, 500, 503, 0,   0};
+                                         414, 415, 429, 431, 500, 503, 202, 0,   0};
 const double sk_bucket_le_us[SK_NBUCKETS - 1] = {50,     100,    250,    500,     1000,
                                                  2500,   5000,   10000,  25000,   50000,
                                                  100000, 250000, 500000, 1000000, 5000000};
@@ -48,6 +48,8 @@ static const char *reason(int status)
         return "URI Too Long";
     case 415:
         return "Unsupported Media Type";
+    case 202:
+        return "Accepted";
     case 429:
         return "Too Many Requests";
     case 431:
@@ -214,15 +216,51 @@ static int key_in(const uint8_t h[SK_KEY_HASH_LEN], uint8_t (*keys)[SK_KEY_HASH_
     return found;
 }
 
+/* Verifies the request's X-User-Token into c->user. Returns 0 (also when there is none) or the
+ * status. The token is never echoed. */
+static int verify_user(sk_ctx *c)
+{
+    const sk_request *r = c->req;
+    if (!r->user_token_len && !r->user_token_over)
+        return 0;
+    const souk_keyring *ring = c->cfg->ev.token_ring;
+    if (!ring)
+        return sk_fail(c, 401, "user_tokens_disabled", NULL,
+                       "this server accepts no user tokens (no \"token_key_file\" configured)");
+    if (r->user_token_over)
+        return sk_fail(c, 401, "invalid_user_token", NULL,
+                       "the X-User-Token is longer than %d bytes", SOUK_TOKEN_MAX);
+    char err[256];
+    int rc = souk_token_verify(ring, r->user_token, r->user_token_len, sk_now_ms() / 1000, &c->user,
+                               err, sizeof err);
+    if (rc == SOUK_ENOTFOUND)
+        return sk_fail(c, 401, "expired_user_token", NULL, "the user token has expired: %s", err);
+    if (rc)
+        return sk_fail(c, 401, "invalid_user_token", NULL, "the user token is not valid: %s", err);
+    c->has_user = 1;
+    return 0;
+}
+
 /* Checks the request's credential for an endpoint needing `need`. Returns 0 or the status. */
 static int authorize(sk_ctx *c, int need)
 {
     const sk_config *cfg = c->cfg;
     if (need == SK_AUTH_NONE)
         return 0;
-    if (cfg->nsearch_keys == 0 && cfg->nadmin_keys == 0) {
+    /* A user's own data: the user token alone names the user, whatever key comes with it. */
+    if (need == SK_AUTH_USER) {
+        if (!cfg->ev.enabled || !cfg->ev.token_ring)
+            return sk_fail(c, 404, "events_disabled", NULL,
+                           "this server keeps no user data (no \"pseudonym_key_file\" or "
+                           "\"token_key_file\" configured)");
+        if (!c->req->user_token_len && !c->req->user_token_over)
+            return sk_fail(c, 401, "missing_user_token", NULL,
+                           "this endpoint needs the user's token in the X-User-Token header");
+        return verify_user(c);
+    }
+    if (sk_config_nkeys(cfg) == 0) {
         c->is_admin = 1; /* no keys configured: development mode, documented */
-        return 0;
+        return need == SK_AUTH_SEARCH ? verify_user(c) : 0;
     }
     const sk_request *r = c->req;
     if (r->auth_scheme_bad)
@@ -233,15 +271,26 @@ static int authorize(sk_ctx *c, int need)
                        "this endpoint needs a key in the X-Api-Key header");
     uint8_t h[SK_KEY_HASH_LEN];
     sk_key_hash(r->api_key, r->api_key_len, h);
-    int admin = !r->api_key_over && key_in(h, cfg->admin_keys, cfg->nadmin_keys);
-    int search = !r->api_key_over && key_in(h, cfg->search_keys, cfg->nsearch_keys);
+    int ok = !r->api_key_over;
+    int admin = ok && key_in(h, cfg->admin_keys, cfg->nadmin_keys);
+    int search = ok && key_in(h, cfg->search_keys, cfg->nsearch_keys);
+    int ingest = ok && key_in(h, cfg->ingest_keys, cfg->ningest_keys);
+    int analyst = ok && key_in(h, cfg->analyst_keys, cfg->nanalyst_keys);
     sodium_memzero(h, sizeof h);
-    if (!admin && !search)
+    if (!admin && !search && !ingest && !analyst)
         return sk_fail(c, 401, "invalid_credentials", NULL, "the key is not valid");
+    /* Least privilege: each kind of key reaches its own endpoints; an admin key reaches all. */
     if (need == SK_AUTH_ADMIN && !admin)
         return sk_fail(c, 403, "forbidden", NULL, "this endpoint needs an admin key");
+    if (need == SK_AUTH_SEARCH && !admin && !search)
+        return sk_fail(c, 403, "forbidden", NULL, "this endpoint needs a search key");
+    if (need == SK_AUTH_INGEST && !admin && !ingest)
+        return sk_fail(c, 403, "forbidden", NULL, "this endpoint needs an ingest key");
+    if (need == SK_AUTH_ANALYST && !admin && !analyst)
+        return sk_fail(c, 403, "forbidden", NULL, "this endpoint needs an analyst key");
     c->is_admin = admin;
-    return 0;
+    /* A search with the user's token is that user's (history, personalization). */
+    return need == SK_AUTH_SEARCH ? verify_user(c) : 0;
 }
 
 /* ------------------------------------------------------------------ routes */
@@ -260,7 +309,7 @@ const char *sk_endpoint_label(int ep)
 /* Endpoints a browser calls with a key answer CORS preflights. */
 static int allows_options(const sk_route *rt)
 {
-    return rt->auth == SK_AUTH_SEARCH;
+    return rt->auth == SK_AUTH_SEARCH || rt->auth == SK_AUTH_USER;
 }
 
 /* The Allow header of a route: its methods, and OPTIONS when it answers preflights. */
@@ -345,6 +394,7 @@ int sk_handle(sk_worker *w, const sk_request *req, int keep_alive_ok, sk_buf *ou
                 .req = req,
                 .out = &body,
                 .status = 200,
+                .nhits = -1,
                 .content_type = "application/json",
                 .t0_ns = sk_now_ns()};
     c.cfg = sk_state_config(w->st);
@@ -429,7 +479,8 @@ done:
         if (req->method == HTTP_OPTIONS)
             sk_buf_printf(out,
                           "Access-Control-Allow-Methods: %s\r\nAccess-Control-Allow-Headers: "
-                          "X-Api-Key, Authorization, Content-Type, X-Request-Id\r\n"
+                          "X-Api-Key, Authorization, Content-Type, X-Request-Id, "
+                          "X-User-Token\r\n"
                           "Access-Control-Max-Age: 600\r\n",
                           allow);
         else

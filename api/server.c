@@ -703,7 +703,9 @@ static void on_connection(uv_stream_t *server, int status)
     sk_config *cfg = sk_state_config(lc->st);
     sk_http_init(&c->http, &cfg->limits);
     c->http.req.url.max = cfg->limits.max_url_bytes;
-    c->http.req.body.max = cfg->limits.max_body_bytes;
+    c->http.req.body.max = cfg->limits.max_body_bytes > cfg->limits.max_events_body_bytes
+                               ? cfg->limits.max_body_bytes
+                               : cfg->limits.max_events_body_bytes;
     c->in_max = cfg->limits.max_header_bytes + cfg->limits.max_body_bytes + READ_CHUNK;
     c->out.max = 0;
     c->out_max = cfg->limits.max_output_bytes;
@@ -843,13 +845,22 @@ static void on_signal(uv_signal_t *h, int signum)
     if (signum == SIGHUP) {
         sk_config *c;
         char err[512];
-        if (sk_config_load(s->config_path, souk_index_schema(s->st.ix)->default_language, &c, err,
-                           sizeof err)) {
+        if (sk_config_load(s->config_path, souk_index_schema(s->st.ix)->default_language,
+                           s->st.data_dir, &c, err, sizeof err)) {
             fprintf(stderr, "souk-server: reload refused, keeping the old configuration: %s\n",
                     err);
             return;
         }
-        int open = c->nsearch_keys == 0 && c->nadmin_keys == 0;
+        sk_config *old = sk_state_config(&s->st);
+        int same = sk_config_events_same(old, c, err, sizeof err);
+        sk_config_unref(old);
+        if (same) {
+            sk_config_unref(c);
+            fprintf(stderr, "souk-server: reload refused, keeping the old configuration: %s\n",
+                    err);
+            return;
+        }
+        int open = sk_config_nkeys(c) == 0;
         sk_state_set_config(&s->st, c);
         atomic_fetch_add(&s->st.reloads, 1);
         fprintf(stderr, "souk-server: configuration reloaded%s\n",
@@ -965,10 +976,27 @@ int main(int argc, char **argv)
         fprintf(stderr, "souk-server: %s\n", err);
         return 1;
     }
-    if (sk_config_load(s.config_path, souk_index_schema(s.st.ix)->default_language, &cfg, err,
+    if (sk_config_load(s.config_path, souk_index_schema(s.st.ix)->default_language, data, &cfg, err,
                        sizeof err)) {
         fprintf(stderr, "souk-server: %s\n", err);
         return 1;
+    }
+    /* Behaviour events (docs/api.md): the store in DIR/events, opened with the settings of the
+     * configuration read at start, which stays referenced (its key ring) until the store closes. */
+    sk_config *ev_cfg = NULL;
+    if (cfg->ev.enabled) {
+        souk_events_opts eo = {.keys = cfg->ev.pseudonym_ring,
+                               .retention = cfg->ev.retention,
+                               .consent_default = cfg->ev.consent_default,
+                               .policy_version = cfg->ev.policy_version,
+                               .item_tags = sk_item_tags,
+                               .item_tags_arg = s.st.ix};
+        if (souk_events_open(data, &eo, &s.st.events, err, sizeof err)) {
+            fprintf(stderr, "souk-server: behaviour events: %s\n", err);
+            return 1;
+        }
+        sk_config_ref(cfg);
+        ev_cfg = cfg;
     }
     pthread_mutex_t mlock = PTHREAD_MUTEX_INITIALIZER, llock = PTHREAD_MUTEX_INITIALIZER;
     s.st.metrics_lock = &mlock;
@@ -982,7 +1010,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (cfg->nsearch_keys == 0 && cfg->nadmin_keys == 0)
+    if (sk_config_nkeys(cfg) == 0)
         fprintf(stderr, "souk-server: no keys configured: every endpoint is open "
                         "(development mode; see docs/api.md)\n");
     if (mode == MODE_QUEUE) {
@@ -1043,6 +1071,10 @@ int main(int argc, char **argv)
     uv_signal_start(&s.sighup, on_signal, SIGHUP);
     for (int i = 0; i < s.nloops; i++)
         pthread_create(&s.loops[i].thread, NULL, loop_main, &s.loops[i]);
+    if (s.st.events && sk_bg_start(&s.st, cfg->ev.sweep_interval_s)) {
+        fprintf(stderr, "souk-server: cannot start the erasure and retention thread\n");
+        return 1;
+    }
     warmer wm = {.st = &s.st};
     atomic_init(&wm.stop, 0);
     int warming = pthread_create(&wm.thread, NULL, warm_main, &wm) == 0;
@@ -1056,6 +1088,10 @@ int main(int argc, char **argv)
     atomic_store(&wm.stop, 1);
     if (warming)
         pthread_join(wm.thread, NULL);
+    sk_bg_stop(&s.st);
+    if (s.st.events)
+        souk_events_close(s.st.events);
+    sk_config_unref(ev_cfg);
     rc = 0;
     for (int i = 0; i < s.nloops; i++) {
         sk_worker_free(s.loops[i].worker);

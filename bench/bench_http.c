@@ -355,7 +355,7 @@ static void in_process(const char *data, const qlist *l, double secs, double *ha
     st.log_lock = &m2;
     sk_config *cfg;
     sk_worker *w;
-    if (sk_config_load(NULL, "en", &cfg, err, sizeof err) ||
+    if (sk_config_load(NULL, "en", NULL, &cfg, err, sizeof err) ||
         souk_index_open(data, NULL, SOUK_INDEX_RDONLY, &st.ix, err, sizeof err)) {
         fprintf(stderr, "souk-bench http: %s\n", err);
         exit(1);

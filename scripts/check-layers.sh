@@ -32,6 +32,7 @@ public_layer() {
     schema.h | document.h | ingest.h | index.h | block.h) echo catalog ;;
     eval.h | rank.h) echo rank ;;
     search.h | browse.h | lexicon.h | highlight.h | spelling.h) echo query ;;
+    keys.h | events.h) echo events ;;
     *) echo unknown ;;
     esac
 }

@@ -28,7 +28,10 @@
  *            kind, the first distinct ones of the user's retained events in (ts, eid) order) that
  *            form the user's co-occurrence pairs. Per-user state behind distinct-user counts.
  *   cooc     kind(1) + itemA NUL + itemB -> u32 users. Both orders are stored.
- *   consent  upseudo(17) -> souk_consent fields (fixed layout, events_consent.c)
+ *   consent  upseudo(17) -> the consent record, 14 bytes: layout(1) = 1, flags(1: 1 =
+ *            personalization, 2 = location, 4 = search_history, 8 = minor, 16 =
+ *            guardian_consent), policy_version u32 LE, updated_ms i64 LE
+ *            (souk__ev_consent_read, souk__ev_consent_encode in consent_read.c)
  *   shist    upseudo(17) + ts(8) -> query. Search history (P11).
  *   tags     upseudo(17) + tag NUL -> u32 count + i64 last_ms + why.
  *   tagdel   upseudo(17) + tag NUL -> i64 deletion ms (P8: not derived again from older events)
@@ -61,8 +64,8 @@ struct souk_events {
     pthread_rwlock_t swap; /* held for reading by every transaction; for writing by the swap */
     MDB_env *env;
     uint64_t gen;
-    MDB_dbi meta, ev, uev, sess, usess, pop, uset, cooc, consent, shist, tags, tagdel, idel,
-        qstat, supp, jobs;
+    MDB_dbi meta, ev, uev, sess, usess, pop, uset, cooc, consent, shist, tags, tagdel, idel, qstat,
+        supp, jobs;
     int audit_fd;
 };
 
@@ -71,6 +74,27 @@ struct souk_events {
 int souk__ev_begin(souk_events *s, unsigned flags, MDB_txn **txn);
 int souk__ev_commit(souk_events *s, MDB_txn *txn);
 void souk__ev_abort(souk_events *s, MDB_txn *txn);
+
+/* After SOUK_EFULL (MDB_MAP_FULL) from a put or a commit, with no transaction of this process
+ * open on s: doubles the map up to map_max. SOUK_OK or SOUK_EFULL. */
+int souk__ev_grow(souk_events *s);
+
+/* Runs fn(s, txn, arg) in a write transaction and commits it; when fn or the commit returns
+ * SOUK_EFULL, aborts, grows the map and runs fn again (fn must be repeatable: it may only change
+ * its own state through txn). Returns fn's code or the commit's. */
+int souk__ev_write(souk_events *s, int (*fn)(souk_events *, MDB_txn *, void *), void *arg);
+
+/* The consent record of upseudo as of txn: the stored one (recorded = 1), or the store's
+ * defaults (opts.consent_default, recorded = 0) when there is none. SOUK_OK, or a SOUK_E* code
+ * for an LMDB error or a malformed record (SOUK_ECORRUPT). */
+int souk__ev_consent_read(souk_events *s, MDB_txn *txn, const uint8_t upseudo[SOUK_PSEUDO_LEN],
+                          souk_consent *out);
+#define SOUK_EV_CONSENT_LEN 14
+/* Encodes c into the 14-byte record the consent database holds. */
+void souk__ev_consent_encode(const souk_consent *c, uint8_t out[SOUK_EV_CONSENT_LEN]);
+/* The same answer as souk_consent_personalize (consent.c): personalization on, and not a minor
+ * without guardian consent (P3, P7). */
+int souk__ev_personalize(const souk_consent *c);
 
 /* Compacts the live environment into a new generation and swaps it in (the layout above).
  * No transaction of this process may be open on s. */
@@ -87,4 +111,151 @@ int souk__ev_user(souk_events *s, const char *user, size_t len, uint8_t out[SOUK
 int souk__ev_forget_user(souk_events *s, MDB_txn *txn, const uint8_t upseudo[SOUK_PSEUDO_LEN],
                          int keep_events);
 
+/* An RFC 3339 time (date, 'T', time, optional fraction, 'Z' or an offset) -> ms since the epoch.
+ * 0, or -1 when s[0, n) is not one (or is before 1970). */
+int souk__ev_parse_time(const char *s, size_t n, int64_t *ms);
+
+/* 1 when s[0, n) is well-formed UTF-8 (no overlong form, no surrogate, nothing past U+10FFFF)
+ * and, with no_controls, holds no C0 or C1 control character and no DEL. */
+static inline int souk__ev_utf8_ok(const unsigned char *s, size_t n, int no_controls)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            if (no_controls && (c < 0x20 || c == 0x7f))
+                return 0;
+            i++;
+            continue;
+        }
+        size_t len;
+        unsigned cp, min;
+        if (c >= 0xc2 && c <= 0xdf)
+            len = 2, cp = c & 0x1f, min = 0x80;
+        else if ((c & 0xf0) == 0xe0)
+            len = 3, cp = c & 0x0f, min = 0x800;
+        else if (c >= 0xf0 && c <= 0xf4)
+            len = 4, cp = c & 0x07, min = 0x10000;
+        else
+            return 0;
+        if (i + len > n)
+            return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + k] & 0x3fu);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        if (no_controls && cp < 0xa0)
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+
+/* ------------------------------------------------------------------ control plane
+ * consent.c, user.c, erase.c, analytics.c, audit.c (the users' own data, erasure, released
+ * statistics, audit). What the data plane shares with them:
+ *
+ * Consent record (value of consent, 14 bytes, written by consent.c):
+ *   format(1) = 1, flags(1): 1 personalization, 2 location, 4 search_history, 8 minor,
+ *   16 guardian_consent; policy_version u32 LE; updated_ms i64 LE.
+ * A stored record is "recorded"; a user with none gets souk_events_opts.consent_default.
+ *
+ * P25, the purposes and the policy version each appeared in (consent.c, souk__ev_consent_policy):
+ *   personalization 1, search_history 1, location 2.
+ * A purpose whose version is later than the record's policy version (or the store's current
+ * one) is off, whatever the record says, until the user grants it under a version that has it.
+ *
+ * Deletions the derivations honour (P8):
+ *   tagdel: the user's events with ts_ms <= the deletion ms derive that tag no more; newer ones
+ *           derive it again (from a count of 0).
+ *   idel:   the user's events of the item with ts_ms <= the deletion ms feed no per-user or
+ *           per-session table (uset and its cooc pairs, tags, sess) and are not listed by
+ *           souk_user_items; they stay in ev/uev (and pop) until retention or erasure.
+ *
+ * jobs value: state(1) + created i64 LE + updated i64 LE + suppression hash(16) [+ upseudo(17)].
+ * A running job without the pseudonym has deleted the user's rows and waits for the
+ * compaction (erase.c). */
+
+#define SOUK_CONSENT_REC_LEN 14
+enum { CONSF_PERS = 1, CONSF_LOC = 2, CONSF_SHIST = 4, CONSF_MINOR = 8, CONSF_GUARDIAN = 16 };
+
+/* Encodes / decodes the consent record above (decode: SOUK_ECORRUPT on a bad record; sets
+ * recorded = 1). */
+void souk__ev_consent_encode(const souk_consent *c, uint8_t out[SOUK_CONSENT_REC_LEN]);
+int souk__ev_consent_decode(const void *v, size_t len, souk_consent *c);
+/* P25: turns off in c every purpose that appeared after c->policy_version or after the store's
+ * current policy version (the table above). */
+void souk__ev_consent_policy(const souk_events *s, souk_consent *c);
+/* The user's effective consent in txn (store core, consent_read.c): the record or the
+ * defaults, with souk__ev_consent_policy applied. */
+int souk__ev_consent_read(souk_events *s, MDB_txn *txn, const uint8_t upseudo[SOUK_PSEUDO_LEN],
+                          souk_consent *out);
+/* Recomputes the user's derived rows (uset and its cooc contributions, tags, the user's sess
+ * rows) from the user's retained events, honouring tagdel and idel, as a rebuild would (store
+ * core). Used after a tag or item deletion. */
+int souk__ev_user_derive(souk_events *s, MDB_txn *txn, const uint8_t upseudo[SOUK_PSEUDO_LEN]);
+/* 1 when the suppression hash of user is in supp (the user is erased or being erased). */
+int souk__ev_suppressed(souk_events *s, MDB_txn *txn, const char *user, size_t len);
+/* Test hook of erase.c: called at each step of souk_erase_run (1: job marked running, 2: rows
+ * deleted and pseudonym dropped, 3: compacted, 4: completed); NULL in production. */
+extern void (*souk__ev_erase_hook)(int step);
+/* souk_audit with the subject given by its suppression hash (erase.c has no raw id). */
+int souk__ev_audit_hash(souk_events *s, const char *action, const uint8_t h[SOUK_SUPPRESS_LEN],
+                        const char *detail, int64_t now);
+/* Deletes every row of db whose key starts with prefix (plen bytes) (consent.c). */
+int souk__ev_del_prefix(MDB_txn *txn, MDB_dbi db, const void *prefix, size_t plen);
+
 #endif
+
+/* ------------------------------------------------------------------ control plane
+ * consent.c, user.c, erase.c, analytics.c, audit.c (the users' own data, erasure, released
+ * statistics, audit). What the data plane shares with them:
+ *
+ * Consent record (value of consent, 14 bytes, written by consent.c):
+ *   format(1) = 1, flags(1): 1 personalization, 2 location, 4 search_history, 8 minor,
+ *   16 guardian_consent; policy_version u32 LE; updated_ms i64 LE.
+ * A stored record is "recorded"; a user with none gets souk_events_opts.consent_default.
+ *
+ * P25, the purposes and the policy version each appeared in (consent.c, souk__ev_consent_policy):
+ *   personalization 1, search_history 1, location 2.
+ * A purpose whose version is later than the record's policy version (or the store's current
+ * one) is off, whatever the record says, until the user grants it under a version that has it.
+ *
+ * Deletions the derivations honour (P8):
+ *   tagdel: the user's events with ts_ms <= the deletion ms derive that tag no more; newer ones
+ *           derive it again (from a count of 0).
+ *   idel:   the user's events of the item with ts_ms <= the deletion ms feed no per-user or
+ *           per-session table (uset and its cooc pairs, tags, sess) and are not listed by
+ *           souk_user_items; they stay in ev/uev (and pop) until retention or erasure.
+ *
+ * jobs value: state(1) + created i64 LE + updated i64 LE + suppression hash(16) [+ upseudo(17)].
+ * A running job without the pseudonym has deleted the user's rows and waits for the
+ * compaction (erase.c). */
+
+#define SOUK_CONSENT_REC_LEN 14
+enum { CONSF_PERS = 1, CONSF_LOC = 2, CONSF_SHIST = 4, CONSF_MINOR = 8, CONSF_GUARDIAN = 16 };
+
+/* Encodes / decodes the consent record above (decode: SOUK_ECORRUPT on a bad record; sets
+ * recorded = 1). */
+void souk__ev_consent_encode(const souk_consent *c, uint8_t out[SOUK_CONSENT_REC_LEN]);
+int souk__ev_consent_decode(const void *v, size_t len, souk_consent *c);
+/* P25: turns off in c every purpose that appeared after c->policy_version or after the store's
+ * current policy version (the table above). */
+void souk__ev_consent_policy(const souk_events *s, souk_consent *c);
+/* The user's effective consent in txn (store core, consent_read.c): the record or the
+ * defaults, with souk__ev_consent_policy applied. */
+int souk__ev_consent_read(souk_events *s, MDB_txn *txn, const uint8_t upseudo[SOUK_PSEUDO_LEN],
+                          souk_consent *out);
+/* Recomputes the user's derived rows (uset and its cooc contributions, tags, the user's sess
+ * rows) from the user's retained events, honouring tagdel and idel, as a rebuild would (store
+ * core). Used after a tag or item deletion. */
+int souk__ev_user_derive(souk_events *s, MDB_txn *txn, const uint8_t upseudo[SOUK_PSEUDO_LEN]);
+/* 1 when the suppression hash of user is in supp (the user is erased or being erased). */
+int souk__ev_suppressed(souk_events *s, MDB_txn *txn, const char *user, size_t len);
+/* Test hook of erase.c: called at each step of souk_erase_run (1: job marked running, 2: rows
+ * deleted and pseudonym dropped, 3: compacted, 4: completed); NULL in production. */
+extern void (*souk__ev_erase_hook)(int step);

@@ -40,7 +40,7 @@ typedef enum souk_ev_type {
 /* "impression", "view", ...; NULL out of range. */
 const char *souk_ev_type_name(souk_ev_type t);
 
-#define SOUK_ITEM_MAX 256   /* bytes of an item id (as the catalog's ids) */
+#define SOUK_ITEM_MAX 256    /* bytes of an item id (as the catalog's ids) */
 #define SOUK_EVQUERY_MAX 256 /* bytes of a search event's query */
 #define SOUK_COUNTRY_LEN 2
 
@@ -49,7 +49,7 @@ typedef struct souk_event {
     souk_ev_type type;
     char user[SOUK_USER_MAX + 1]; /* raw id; "" anonymous (then session may still be set) */
     char session[SOUK_USER_MAX + 1];
-    char item[SOUK_ITEM_MAX + 1]; /* required except for search */
+    char item[SOUK_ITEM_MAX + 1];     /* required except for search */
     char query[SOUK_EVQUERY_MAX + 1]; /* search only: the one free text allowed */
     int64_t ts_ms;
     char country[SOUK_COUNTRY_LEN + 1]; /* ISO 3166-1 alpha-2, upper case, or "" */
@@ -104,18 +104,19 @@ typedef struct souk_events_opts {
     int rdonly;
 } souk_events_opts;
 
-/* Opens (creating unless rdonly) the store in dir. Errors name dir and the cause. */
+/* Opens (creating unless rdonly) the store of the data directory dir: it lives in dir/events/
+ * (created mode 0700; its files 0600). Errors name the directory and the cause. */
 int souk_events_open(const char *dir, const souk_events_opts *o, souk_events **out, char *err,
                      size_t errlen);
 void souk_events_close(souk_events *s);
 
 /* What happened to each event of a batch. */
 typedef enum souk_ev_outcome {
-    SOUK_EVO_STORED = 0,      /* stored under the user's pseudonym (personalization on) */
-    SOUK_EVO_ANONYMOUS,       /* stored under no user key (anonymous, or opted out: P5) */
-    SOUK_EVO_DUPLICATE,       /* the same event is already stored (replays apply nothing twice) */
-    SOUK_EVO_SUPPRESSED,      /* the user was erased (P14) */
-    SOUK_EVO_EXPIRED          /* older than its retention: not stored */
+    SOUK_EVO_STORED = 0, /* stored under the user's pseudonym (personalization on) */
+    SOUK_EVO_ANONYMOUS,  /* stored under no user key (anonymous, or opted out: P5) */
+    SOUK_EVO_DUPLICATE,  /* the same event is already stored (replays apply nothing twice) */
+    SOUK_EVO_SUPPRESSED, /* the user was erased (P14) */
+    SOUK_EVO_EXPIRED     /* older than its retention: not stored */
 } souk_ev_outcome;
 
 typedef struct souk_ev_counts {
@@ -129,7 +130,7 @@ int souk_events_add(souk_events *s, const souk_event *ev, size_t n, int64_t now,
                     souk_ev_outcome *outcome, souk_ev_counts *counts, char *err, size_t errlen);
 
 typedef struct souk_ev_ingest_opts {
-    size_t batch; /* events per transaction (default 10000) */
+    size_t batch;  /* events per transaction (default 10000) */
     FILE *rejects; /* rejected lines as NDJSON {line, offset, error}; may be NULL */
     int follow;
     int from_start;
@@ -201,8 +202,8 @@ typedef enum souk_job_state {
 /* Starts erasing user: from this call on, the user's data is not served (the suppression
  * record is committed first) and its events are refused. job_id gets a random id (32 hex
  * digits). Idempotent: erasing an erased or erasing user returns the existing job. */
-int souk_erase_start(souk_events *s, const char *user, size_t len, int64_t now,
-                     char job_id[33], char *err, size_t errlen);
+int souk_erase_start(souk_events *s, const char *user, size_t len, int64_t now, char job_id[33],
+                     char *err, size_t errlen);
 int souk_erase_state(souk_events *s, const char *job_id, souk_job_state *state, int64_t *updated,
                      char *err, size_t errlen);
 /* Runs pending and running jobs to completion (deletes every row of the user, then compacts
@@ -216,8 +217,7 @@ typedef struct souk_sweep_stats {
     uint64_t events, impressions, history, items_touched;
 } souk_sweep_stats;
 /* Deletes what is older than its retention period at now, and updates every derived table. */
-int souk_events_sweep(souk_events *s, int64_t now, souk_sweep_stats *st, char *err,
-                      size_t errlen);
+int souk_events_sweep(souk_events *s, int64_t now, souk_sweep_stats *st, char *err, size_t errlen);
 
 /* Rebuilds every derived table from the retained events in memory and compares it with the
  * stored one (counts exactly, floating values within 1e-9 relative). SOUK_OK or SOUK_ECORRUPT
@@ -235,8 +235,8 @@ int souk_popular_items(souk_events *s, int64_t now, uint32_t n, souk_item_fn fn,
 typedef enum souk_cooc_kind { SOUK_COOC_BOUGHT = 0, SOUK_COOC_VIEWED = 1 } souk_cooc_kind;
 /* Items that co-occur with item, by the number of distinct users who have both. */
 typedef int (*souk_cooc_fn)(void *arg, const char *item, uint32_t users);
-int souk_cooc(souk_events *s, souk_cooc_kind kind, const char *item, uint32_t max,
-              souk_cooc_fn fn, void *arg);
+int souk_cooc(souk_events *s, souk_cooc_kind kind, const char *item, uint32_t max, souk_cooc_fn fn,
+              void *arg);
 /* A session's items, oldest first. */
 int souk_session_items(souk_events *s, const char *session, size_t len, uint32_t max,
                        souk_item_fn fn, void *arg);
@@ -249,8 +249,8 @@ typedef struct souk_qstat_opts {
     int64_t from_ms, to_ms; /* the period */
     uint32_t k;             /* suppression threshold, distinct users (default 50) */
     uint32_t limit;
-    int noise;              /* add discrete-Laplace noise, seeded by report and period */
-    double epsilon;         /* noise scale (default 1.0) */
+    int noise;      /* add discrete-Laplace noise, seeded by report and period */
+    double epsilon; /* noise scale (default 1.0) */
 } souk_qstat_opts;
 /* Writes the table as JSON: {"kind","from","to","k","thresholded":true,"noise",
  * "rows":[{"query","users","searches"}],"suppressed_rows":n}. Rows under k are left out and
@@ -261,8 +261,8 @@ int souk_query_stats(souk_events *s, const souk_qstat_opts *o, char **json, size
 
 /* Appends one line to the store's audit log (DIR/events/audit.log, append-only, fsynced):
  * {"ts","action","subject":<suppression hash hex>,"detail"}; never a raw id or a pseudonym. */
-int souk_audit(souk_events *s, const char *action, const char *user, size_t len,
-               const char *detail, int64_t now);
+int souk_audit(souk_events *s, const char *action, const char *user, size_t len, const char *detail,
+               int64_t now);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,230 @@
+/* privacy.c: what the endpoints of behaviour events and users' own data share (docs/api.md,
+ * "Behaviour events and privacy"): the clock, the store, and the search event a personal search
+ * leaves in the user's history. */
+#include "api_int.h"
+#include "souk/events.h"
+#include "souk/index.h"
+#include "souk/souk.h"
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t sk_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+souk_events *sk_events(sk_ctx *c)
+{
+    souk_events *s = c->w->st->events;
+    if (!s)
+        sk_fail(c, 404, "events_disabled", NULL,
+                "this server keeps no behaviour events (no \"pseudonym_key_file\" configured)");
+    return s;
+}
+
+int sk_fail_store(sk_ctx *c, int rc, const char *what)
+{
+    return sk_fail(c, 500, "internal", NULL, "the event store failed to %s (%s)", what,
+                   souk_strerror(rc));
+}
+
+/* The length of the longest prefix of s (at most max bytes) that ends on a UTF-8 character
+ * boundary; -1 when s is not valid UTF-8. */
+static long utf8_prefix(const char *s, size_t n, size_t max)
+{
+    size_t i = 0, last = 0;
+    while (i < n) {
+        unsigned char b = (unsigned char)s[i];
+        size_t k = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
+        if (!k || i + k > n)
+            return -1;
+        for (size_t j = 1; j < k; j++)
+            if (((unsigned char)s[i + j] & 0xc0) != 0x80)
+                return -1;
+        i += k;
+        if (i <= max)
+            last = i;
+    }
+    return (long)last;
+}
+
+void sk_record_search(sk_ctx *c, const char *q, size_t qlen)
+{
+    souk_events *s = c->w->st->events;
+    if (!s || !c->has_user)
+        return;
+    while (qlen && (q[qlen - 1] == ' ' || q[qlen - 1] == '\t'))
+        qlen--;
+    if (!qlen) /* browsing: no query to remember */
+        return;
+    souk_consent cs;
+    if (souk_consent_get(s, c->user.user, c->user.user_len, &cs) || !cs.search_history)
+        return; /* history only with search_history consent (docs/privacy.md) */
+    long n = utf8_prefix(q, qlen, SOUK_EVQUERY_MAX);
+    if (n <= 0)
+        return;
+    souk_event *ev = souk_calloc(1, sizeof *ev);
+    if (!ev)
+        return;
+    ev->type = SOUK_EV_SEARCH;
+    memcpy(ev->user, c->user.user, c->user.user_len);
+    for (long i = 0; i < n; i++) /* a query is one line of text */
+        ev->query[i] = (unsigned char)q[i] < 0x20 || q[i] == 0x7f ? ' ' : q[i];
+    int64_t now = sk_now_ms();
+    ev->ts_ms = now;
+    ev->nhits = c->nhits < 0 ? -1 : c->nhits > INT32_MAX ? INT32_MAX : (int32_t)c->nhits;
+    char err[256];
+    int rc = souk_events_add(s, ev, 1, now, NULL, NULL, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "souk-server: a search event was not recorded: %s\n", err);
+    souk_free(ev);
+}
+
+/* ------------------------------------------------------------------ item tags (P8) */
+
+/* One catalog reader per thread that adds events (the store calls sk_item_tags from it). */
+static pthread_key_t tag_reader_key;
+static pthread_once_t tag_reader_once = PTHREAD_ONCE_INIT;
+
+static void tag_reader_free(void *p)
+{
+    souk_reader_free(p);
+}
+
+static void tag_reader_init(void)
+{
+    pthread_key_create(&tag_reader_key, tag_reader_free);
+}
+
+int sk_item_tags(void *arg, const char *item, char (*tags)[64], int max)
+{
+    souk_index *ix = arg;
+    pthread_once(&tag_reader_once, tag_reader_init);
+    souk_reader *r = pthread_getspecific(tag_reader_key);
+    if (!r) {
+        if (souk_reader_new(ix, &r))
+            return 0;
+        pthread_setspecific(tag_reader_key, r);
+    } else if (souk_reader_refresh(r)) {
+        return 0;
+    }
+    int n = 0;
+    uint32_t docid;
+    const char *id, *json;
+    size_t il, jl;
+    if (max > 0 && souk_reader_docid(r, item, strlen(item), &docid) == 0 &&
+        souk_reader_doc(r, docid, &id, &il, &json, &jl) == 0 && jl) {
+        cJSON *doc = cJSON_ParseWithLength(json, jl);
+        /* The catalog's category: "category" (procurement) or "section" (Debian packages). */
+        const char *cat = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "category"));
+        if (!cat)
+            cat = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "section"));
+        if (cat && *cat && strlen(cat) <= 63 - 9) {
+            snprintf(tags[0], 64, "category:%s", cat);
+            n = 1;
+        }
+        cJSON_Delete(doc);
+    }
+    souk_reader_release(r);
+    return n;
+}
+
+/* ------------------------------------------------------------------ parameters and audit */
+
+int sk_params(sk_ctx *c, const char *const *names, size_t n, sk_buf *vals, int *set)
+{
+    for (size_t i = 0; i < n; i++)
+        set[i] = 0;
+    if (!c->query_string)
+        return 0;
+    const char *s = c->query_string, *end = s + c->query_len;
+    sk_buf name = {0};
+    name.max = 1024;
+    int rc = 0;
+    while (s < end) {
+        const char *amp = memchr(s, '&', (size_t)(end - s));
+        const char *e = amp ? amp : end;
+        const char *eq = memchr(s, '=', (size_t)(e - s));
+        if (e > s) {
+            const char *ne = eq ? eq : e;
+            name.len = 0;
+            if (sk_url_decode(s, (size_t)(ne - s), 1, &name)) {
+                rc = sk_fail(c, 400, "bad_request", NULL,
+                             "the query string has a malformed %%-escape");
+                break;
+            }
+            size_t k = 0;
+            while (k < n &&
+                   !(strlen(names[k]) == name.len && memcmp(names[k], name.p, name.len) == 0))
+                k++;
+            if (k == n) {
+                char shown[48];
+                snprintf(shown, sizeof shown, "%.*s", (int)(name.len < 40 ? name.len : 40),
+                         name.p ? name.p : "");
+                for (size_t i = 0; shown[i]; i++)
+                    if ((unsigned char)shown[i] < 0x20 || (unsigned char)shown[i] >= 0x7f)
+                        shown[i] = '?';
+                rc = sk_fail(c, 400, "unknown_parameter", shown, "unknown parameter \"%s\"", shown);
+                break;
+            }
+            if (set[k]) {
+                rc = sk_fail(c, 400, "invalid_parameter", names[k], "\"%s\" is given twice",
+                             names[k]);
+                break;
+            }
+            vals[k].len = 0;
+            vals[k].max = 4096;
+            if (sk_url_decode(eq ? eq + 1 : e, eq ? (size_t)(e - eq - 1) : 0, 1, &vals[k])) {
+                rc = sk_fail(c, 400, "bad_request", NULL,
+                             "the query string has a malformed %%-escape or is too long");
+                break;
+            }
+            set[k] = 1;
+        }
+        s = e + 1;
+    }
+    sk_buf_free(&name);
+    return rc;
+}
+
+/* ?limit=N (1..1000, default 100) into *limit; 0 or the status. */
+int sk_limit_param(sk_ctx *c, uint32_t *limit)
+{
+    static const char *const names[] = {"limit"};
+    sk_buf v[1] = {{0}};
+    int set[1];
+    *limit = 100;
+    int rc = sk_params(c, names, 1, v, set);
+    if (!rc && set[0]) {
+        char *end;
+        long n = v[0].p ? strtol(v[0].p, &end, 10) : 0;
+        if (!v[0].p || *end || n < 1 || n > 1000)
+            rc = sk_fail(c, 400, "invalid_parameter", "limit",
+                         "limit must be an integer from 1 to 1000");
+        else
+            *limit = (uint32_t)n;
+    }
+    sk_buf_free(&v[0]);
+    return rc;
+}
+
+int sk_no_params(sk_ctx *c)
+{
+    if (c->query_len)
+        return sk_fail(c, 400, "unknown_parameter", NULL, "%s takes no parameters", c->path);
+    return 0;
+}
+
+void sk_audit(sk_ctx *c, const char *action, const char *user, size_t len, const char *detail)
+{
+    souk_events *s = c->w->st->events;
+    if (s && souk_audit(s, action, user, len, detail, sk_now_ms()))
+        fprintf(stderr, "souk-server: the audit log could not be written (action %s)\n", action);
+}

@@ -1,0 +1,256 @@
+/* analytics.c: released statistics of search queries (P16): popular queries and zero-result
+ * queries over a period, k-anonymous over distinct users, optionally with discrete-Laplace
+ * noise that is fixed per report and period.
+ *
+ * The per-user state behind the distinct-user counts is qstat (day + query NUL + upseudo ->
+ * searches, zero-result searches), so one user sending 10,000 searches of a query counts as one
+ * user of it, on one day or over many. A row whose distinct users are fewer than k is left out,
+ * and the table publishes no total (of searches, of users, of rows' values) that would let a
+ * left-out row be recovered by a difference: only the count of rows left out.
+ *
+ * Noise (opts.noise): each published number x becomes x + Z, Z two-sided geometric (discrete
+ * Laplace) with P(Z = z) proportional to exp(-epsilon |z|), floored at 0. Z is drawn from a
+ * keyed hash (the suppression-hash PRF of the key ring) of the report kind, the period, the
+ * query and the column, so the same report asked twice is the same table (averaging repeated
+ * asks does not remove the noise) and nobody without the key can subtract it. Thresholding
+ * uses the true distinct-user count. */
+#include "events/events_int.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DAY_MS 86400000LL
+
+typedef struct qrow {
+    const char *query; /* into the arena of keys */
+    uint8_t up[SOUK_PSEUDO_LEN];
+    uint32_t searches, zero;
+} qrow;
+
+typedef struct qcell {
+    char *query;
+    uint64_t users, searches;
+    double pub_users, pub_searches;
+} qcell;
+
+static int by_query_user(const void *a, const void *b)
+{
+    const qrow *x = a, *y = b;
+    int c = strcmp(x->query, y->query);
+    return c ? c : memcmp(x->up, y->up, SOUK_PSEUDO_LEN);
+}
+
+static int by_published(const void *a, const void *b)
+{
+    const qcell *x = a, *y = b;
+    if (x->pub_users != y->pub_users)
+        return x->pub_users < y->pub_users ? 1 : -1;
+    if (x->pub_searches != y->pub_searches)
+        return x->pub_searches < y->pub_searches ? 1 : -1;
+    return strcmp(x->query, y->query);
+}
+
+static uint32_t get_u32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The noise of one published number: two-sided geometric from two uniforms of a keyed hash. */
+static double noise(souk_events *s, const souk_qstat_opts *o, const char *query,
+                    const char *column, double epsilon)
+{
+    char msg[SOUK_EVQUERY_MAX + 128];
+    int n = snprintf(msg, sizeof msg, "souk-qstat-noise\x1f%d\x1f%lld\x1f%lld\x1f%s\x1f%s",
+                     (int)o->kind, (long long)o->from_ms, (long long)o->to_ms, column, query);
+    if (n < 0 || (size_t)n >= sizeof msg)
+        n = (int)sizeof msg - 1;
+    uint8_t h[SOUK_SUPPRESS_LEN];
+    souk_suppress_hash(s->o.keys, msg, (size_t)n, h);
+    uint64_t a = 0, b = 0;
+    for (int i = 0; i < 8; i++) {
+        a = a << 8 | h[i];
+        b = b << 8 | h[8 + i];
+    }
+    /* Uniforms in (0, 1), then geometric counts with success 1 - alpha, alpha = e^-epsilon:
+     * the difference of two is the discrete Laplace distribution. */
+    double ua = ((double)(a >> 11) + 0.5) / 9007199254740992.0;
+    double ub = ((double)(b >> 11) + 0.5) / 9007199254740992.0;
+    double la = -epsilon; /* ln(alpha) */
+    return floor(log(ua) / la) - floor(log(ub) / la);
+}
+
+int souk_query_stats(souk_events *s, const souk_qstat_opts *o, char **json, size_t *json_len)
+{
+    if (!o || o->to_ms < o->from_ms || o->from_ms < 0)
+        return SOUK_EINVAL;
+    uint32_t k = o->k ? o->k : 50;
+    double eps = o->epsilon > 0 ? o->epsilon : 1.0;
+    uint32_t d0 = (uint32_t)(o->from_ms / DAY_MS);
+    uint32_t d1 = (uint32_t)(o->to_ms > o->from_ms ? (o->to_ms - 1) / DAY_MS : o->to_ms / DAY_MS);
+
+    qrow *rows = NULL;
+    size_t nrows = 0, caprows = 0;
+    char **qs = NULL; /* distinct query strings seen, owned */
+    size_t nqs = 0, capqs = 0;
+    qcell *cells = NULL;
+    size_t ncells = 0;
+    cJSON *doc = NULL;
+    int rc;
+
+    MDB_txn *txn;
+    rc = souk__ev_begin(s, MDB_RDONLY, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *cur;
+    rc = souk_kv_err(mdb_cursor_open(txn, s->qstat, &cur));
+    if (rc) {
+        souk__ev_abort(s, txn);
+        return rc;
+    }
+    uint8_t start[4] = {(uint8_t)(d0 >> 24), (uint8_t)(d0 >> 16), (uint8_t)(d0 >> 8),
+                        (uint8_t)d0};
+    MDB_val key = {4, start}, val;
+    int r = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    while (r == 0) {
+        const uint8_t *kp = key.mv_data;
+        if (key.mv_size < 4 + 1 + SOUK_PSEUDO_LEN || val.mv_size < 8) {
+            r = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+            continue;
+        }
+        uint32_t day = (uint32_t)kp[0] << 24 | (uint32_t)kp[1] << 16 | (uint32_t)kp[2] << 8 | kp[3];
+        if (day > d1)
+            break;
+        size_t ql = key.mv_size - 4 - 1 - SOUK_PSEUDO_LEN;
+        uint32_t searches = get_u32le(val.mv_data);
+        uint32_t zero = get_u32le((const uint8_t *)val.mv_data + 4);
+        if (o->kind == SOUK_QSTAT_ZERO_RESULTS ? zero > 0 : searches > 0) {
+            /* The query string, shared by its rows (the keys are sorted by day then query, so
+             * the same query recurs on other days: a last-seen check keeps copies few). */
+            const char *q = NULL;
+            if (nqs && strlen(qs[nqs - 1]) == ql && !memcmp(qs[nqs - 1], kp + 4, ql))
+                q = qs[nqs - 1];
+            if (!q) {
+                if (nqs == capqs) {
+                    capqs = capqs ? 2 * capqs : 256;
+                    char **n = souk_realloc(qs, capqs * sizeof *n);
+                    if (!n) {
+                        rc = SOUK_ENOMEM;
+                        break;
+                    }
+                    qs = n;
+                }
+                qs[nqs] = souk_strndup((const char *)kp + 4, ql);
+                if (!qs[nqs]) {
+                    rc = SOUK_ENOMEM;
+                    break;
+                }
+                q = qs[nqs++];
+            }
+            if (nrows == caprows) {
+                caprows = caprows ? 2 * caprows : 1024;
+                qrow *n = souk_realloc(rows, caprows * sizeof *n);
+                if (!n) {
+                    rc = SOUK_ENOMEM;
+                    break;
+                }
+                rows = n;
+            }
+            qrow *w = &rows[nrows++];
+            w->query = q;
+            memcpy(w->up, kp + key.mv_size - SOUK_PSEUDO_LEN, SOUK_PSEUDO_LEN);
+            w->searches = searches;
+            w->zero = zero;
+        }
+        r = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+    }
+    if (rc == SOUK_OK && r != 0 && r != MDB_NOTFOUND)
+        rc = souk_kv_err(r);
+    mdb_cursor_close(cur);
+    souk__ev_abort(s, txn);
+    if (rc)
+        goto out;
+
+    /* Distinct users per query: sort by (query, user) and count user changes. */
+    qsort(rows, nrows, sizeof *rows, by_query_user);
+    cells = souk_calloc(nrows ? nrows : 1, sizeof *cells);
+    if (!cells) {
+        rc = SOUK_ENOMEM;
+        goto out;
+    }
+    uint64_t suppressed = 0;
+    for (size_t i = 0; i < nrows;) {
+        size_t j = i;
+        uint64_t users = 0, count = 0;
+        while (j < nrows && !strcmp(rows[j].query, rows[i].query)) {
+            if (j == i || memcmp(rows[j].up, rows[j - 1].up, SOUK_PSEUDO_LEN))
+                users++;
+            count += o->kind == SOUK_QSTAT_ZERO_RESULTS ? rows[j].zero : rows[j].searches;
+            j++;
+        }
+        if (users < k) {
+            suppressed++;
+        } else {
+            qcell *c = &cells[ncells++];
+            c->query = (char *)rows[i].query;
+            c->users = users;
+            c->searches = count;
+            c->pub_users = (double)users;
+            c->pub_searches = (double)count;
+            if (o->noise) {
+                c->pub_users = fmax(0, c->pub_users + noise(s, o, c->query, "users", eps));
+                c->pub_searches =
+                    fmax(0, c->pub_searches + noise(s, o, c->query, "searches", eps));
+            }
+        }
+        i = j;
+    }
+    qsort(cells, ncells, sizeof *cells, by_published);
+
+    rc = SOUK_ENOMEM;
+    doc = cJSON_CreateObject();
+    if (!doc ||
+        !cJSON_AddStringToObject(doc, "kind",
+                                 o->kind == SOUK_QSTAT_ZERO_RESULTS ? "zero_results" : "popular") ||
+        !cJSON_AddNumberToObject(doc, "from", (double)o->from_ms) ||
+        !cJSON_AddNumberToObject(doc, "to", (double)o->to_ms) ||
+        !cJSON_AddNumberToObject(doc, "k", k) || !cJSON_AddBoolToObject(doc, "thresholded", 1) ||
+        !cJSON_AddBoolToObject(doc, "noise", o->noise != 0))
+        goto out;
+    if (o->noise && !cJSON_AddNumberToObject(doc, "epsilon", eps))
+        goto out;
+    cJSON *arr = cJSON_AddArrayToObject(doc, "rows");
+    if (!arr)
+        goto out;
+    for (size_t i = 0; i < ncells && (!o->limit || i < o->limit); i++) {
+        cJSON *row = cJSON_CreateObject();
+        if (!row || !cJSON_AddItemToArray(arr, row) ||
+            !cJSON_AddStringToObject(row, "query", cells[i].query) ||
+            !cJSON_AddNumberToObject(row, "users", cells[i].pub_users) ||
+            !cJSON_AddNumberToObject(row, "searches", cells[i].pub_searches))
+            goto out;
+    }
+    if (!cJSON_AddNumberToObject(doc, "suppressed_rows", (double)suppressed))
+        goto out;
+    char *p = cJSON_PrintUnformatted(doc);
+    if (!p)
+        goto out;
+    size_t n = strlen(p);
+    char *res = souk_malloc(n + 1);
+    if (res) {
+        memcpy(res, p, n + 1);
+        *json = res;
+        *json_len = n;
+        rc = SOUK_OK;
+    }
+    cJSON_free(p);
+out:
+    cJSON_Delete(doc);
+    souk_free(cells);
+    souk_free(rows);
+    for (size_t i = 0; i < nqs; i++)
+        souk_free(qs[i]);
+    souk_free(qs);
+    return rc;
+}

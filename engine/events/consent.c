@@ -1,0 +1,301 @@
+/* consent.c: consent records (P3, P5, P7, P11, P25): the record's layout, what a change does to
+ * the user's data, and the one check the server makes on every request. The layout and the
+ * purpose versions are documented in events_int.h ("control plane").
+ *
+ * A change takes effect in the transaction that records it: turning personalization off (or a
+ * minor without a guardian's consent) withdraws the user's personal rows (the events stay as
+ * rows under no user key, P5), so the very next request of any worker finds nothing to
+ * personalize with; turning search_history off clears the search history (P11). */
+#include "events/events_int.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+/* P25: the version of the platform policy in which each purpose first appeared. A new purpose
+ * gets a line here with the policy version that introduces it; consent records given under an
+ * earlier version have it off until the user grants it. */
+static const struct purpose {
+    const char *name;
+    size_t off; /* offsetof the int in souk_consent */
+    uint32_t since;
+} purposes[] = {
+    {"personalization", offsetof(souk_consent, personalization), 1},
+    {"search_history", offsetof(souk_consent, search_history), 1},
+    {"location", offsetof(souk_consent, location), 2},
+};
+
+void souk__ev_consent_encode(const souk_consent *c, uint8_t out[SOUK_CONSENT_REC_LEN])
+{
+    uint8_t f = 0;
+    f |= c->personalization ? CONSF_PERS : 0;
+    f |= c->location ? CONSF_LOC : 0;
+    f |= c->search_history ? CONSF_SHIST : 0;
+    f |= c->minor ? CONSF_MINOR : 0;
+    f |= c->guardian_consent ? CONSF_GUARDIAN : 0;
+    out[0] = 1;
+    out[1] = f;
+    for (int i = 0; i < 4; i++)
+        out[2 + i] = (uint8_t)(c->policy_version >> (8 * i));
+    uint64_t u = (uint64_t)c->updated_ms;
+    for (int i = 0; i < 8; i++)
+        out[6 + i] = (uint8_t)(u >> (8 * i));
+}
+
+int souk__ev_consent_decode(const void *v, size_t len, souk_consent *c)
+{
+    const uint8_t *p = v;
+    if (len != SOUK_CONSENT_REC_LEN || p[0] != 1 || (p[1] & ~0x1f))
+        return SOUK_ECORRUPT;
+    memset(c, 0, sizeof *c);
+    c->recorded = 1;
+    c->personalization = !!(p[1] & CONSF_PERS);
+    c->location = !!(p[1] & CONSF_LOC);
+    c->search_history = !!(p[1] & CONSF_SHIST);
+    c->minor = !!(p[1] & CONSF_MINOR);
+    c->guardian_consent = !!(p[1] & CONSF_GUARDIAN);
+    for (int i = 0; i < 4; i++)
+        c->policy_version |= (uint32_t)p[2 + i] << (8 * i);
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u |= (uint64_t)p[6 + i] << (8 * i);
+    c->updated_ms = (int64_t)u;
+    return SOUK_OK;
+}
+
+void souk__ev_consent_policy(const souk_events *s, souk_consent *c)
+{
+    uint32_t v = c->policy_version;
+    if (s->o.policy_version && (v == 0 || v > s->o.policy_version))
+        v = s->o.policy_version;
+    for (size_t i = 0; i < sizeof purposes / sizeof purposes[0]; i++)
+        if (purposes[i].since > v)
+            *(int *)((char *)c + purposes[i].off) = 0;
+}
+
+int souk_consent_personalize(const souk_consent *c)
+{
+    return c->personalization && (!c->minor || c->guardian_consent);
+}
+
+static int user_ok(const char *user, size_t len)
+{
+    return user && len > 0 && len <= SOUK_USER_MAX && !memchr(user, 0, len);
+}
+
+int souk__ev_suppressed(souk_events *s, MDB_txn *txn, const char *user, size_t len)
+{
+    uint8_t h[SOUK_SUPPRESS_LEN];
+    souk_suppress_hash(s->o.keys, user, len, h);
+    MDB_val k = {sizeof h, h}, v;
+    return mdb_get(txn, s->supp, &k, &v) == 0;
+}
+
+/* The consent of a user being erased: nothing personal (P12: serving stops at once). */
+static void erased_consent(souk_consent *c)
+{
+    memset(c, 0, sizeof *c);
+}
+
+int souk_consent_get(souk_events *s, const char *user, size_t len, souk_consent *out)
+{
+    if (!user_ok(user, len))
+        return SOUK_EINVAL;
+    uint8_t up[SOUK_PSEUDO_LEN];
+    int rc = souk__ev_user(s, user, len, up);
+    if (rc)
+        return rc;
+    MDB_txn *txn;
+    rc = souk__ev_begin(s, MDB_RDONLY, &txn);
+    if (rc)
+        return rc;
+    souk_consent c;
+    if (souk__ev_suppressed(s, txn, user, len)) {
+        erased_consent(&c);
+    } else {
+        rc = souk__ev_consent_read(s, txn, up, &c);
+        if (rc == SOUK_OK)
+            souk__ev_consent_policy(s, &c);
+    }
+    souk__ev_abort(s, txn);
+    if (rc == SOUK_OK)
+        *out = c;
+    return rc;
+}
+
+/* Deletes every row of db whose key starts with prefix (plen bytes). */
+int souk__ev_del_prefix(MDB_txn *txn, MDB_dbi db, const void *prefix, size_t plen)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, db, &cur);
+    if (rc)
+        return souk_kv_err(rc);
+    MDB_val k = {plen, (void *)prefix}, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0) {
+        rc = mdb_cursor_del(cur, 0);
+        if (rc)
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+        if (rc == EINVAL) /* deleted the last row */
+            rc = MDB_NOTFOUND;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? SOUK_OK : souk_kv_err(rc);
+}
+
+/* A copy of the user's search history rows (kept across an opt-out of personalization while
+ * search_history stays on: the settled questions keep the two apart). */
+typedef struct rows {
+    MDB_val *k, *v;
+    size_t n, cap;
+} rows;
+
+static void rows_free(rows *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        souk_free(r->k[i].mv_data);
+        souk_free(r->v[i].mv_data);
+    }
+    souk_free(r->k);
+    souk_free(r->v);
+    memset(r, 0, sizeof *r);
+}
+
+static int rows_push(rows *r, const MDB_val *k, const MDB_val *v)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 16;
+        MDB_val *nk = souk_realloc(r->k, cap * sizeof *nk);
+        if (!nk)
+            return SOUK_ENOMEM;
+        r->k = nk;
+        MDB_val *nv = souk_realloc(r->v, cap * sizeof *nv);
+        if (!nv)
+            return SOUK_ENOMEM;
+        r->v = nv;
+        r->cap = cap;
+    }
+    void *kd = souk_malloc(k->mv_size ? k->mv_size : 1);
+    void *vd = souk_malloc(v->mv_size ? v->mv_size : 1);
+    if (!kd || !vd) {
+        souk_free(kd);
+        souk_free(vd);
+        return SOUK_ENOMEM;
+    }
+    memcpy(kd, k->mv_data, k->mv_size);
+    memcpy(vd, v->mv_data, v->mv_size);
+    r->k[r->n] = (MDB_val){k->mv_size, kd};
+    r->v[r->n] = (MDB_val){v->mv_size, vd};
+    r->n++;
+    return SOUK_OK;
+}
+
+static int rows_read(MDB_txn *txn, MDB_dbi db, const uint8_t *prefix, size_t plen, rows *r)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, db, &cur);
+    if (rc)
+        return souk_kv_err(rc);
+    MDB_val k = {plen, (void *)prefix}, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0) {
+        int e = rows_push(r, &k, &v);
+        if (e) {
+            mdb_cursor_close(cur);
+            return e;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? SOUK_OK : souk_kv_err(rc);
+}
+
+static const char *onoff(int b)
+{
+    return b ? "1" : "0";
+}
+
+int souk_consent_set(souk_events *s, const char *user, size_t len, const souk_consent *c,
+                     int64_t now, char *err, size_t errlen)
+{
+    if (!user_ok(user, len)) {
+        snprintf(err, errlen, "consent: the user id must be 1..%d bytes without NUL",
+                 SOUK_USER_MAX);
+        return SOUK_EINVAL;
+    }
+    uint32_t pv = c->policy_version ? c->policy_version : s->o.policy_version;
+    if (s->o.policy_version && pv > s->o.policy_version) {
+        snprintf(err, errlen, "consent: policy version %u is newer than the current one (%u)",
+                 (unsigned)pv, (unsigned)s->o.policy_version);
+        return SOUK_EINVAL;
+    }
+    souk_consent nc = *c;
+    nc.recorded = 1;
+    nc.policy_version = pv;
+    nc.updated_ms = now;
+    /* What the record says is what the user chose under pv; a purpose pv does not have is not
+     * granted by it (P25). */
+    souk__ev_consent_policy(s, &nc);
+    nc.personalization = !!nc.personalization;
+    nc.location = !!nc.location;
+    nc.search_history = !!nc.search_history;
+    nc.minor = !!nc.minor;
+    nc.guardian_consent = !!nc.guardian_consent;
+
+    uint8_t up[SOUK_PSEUDO_LEN];
+    int rc = souk__ev_user(s, user, len, up);
+    if (rc)
+        return rc;
+    MDB_txn *txn;
+    rows keep = {0};
+    rc = souk__ev_begin(s, 0, &txn);
+    if (rc) {
+        snprintf(err, errlen, "consent: %s", souk_strerror(rc));
+        return rc;
+    }
+    if (souk__ev_suppressed(s, txn, user, len)) {
+        souk__ev_abort(s, txn);
+        snprintf(err, errlen, "consent: the user is erased");
+        return SOUK_EINVAL;
+    }
+    if (!souk_consent_personalize(&nc)) {
+        /* P5/P7: the profile goes now; the events stay under no user key. */
+        if (nc.search_history)
+            rc = rows_read(txn, s->shist, up, sizeof up, &keep);
+        if (rc == SOUK_OK)
+            rc = souk__ev_forget_user(s, txn, up, 1);
+        for (size_t i = 0; rc == SOUK_OK && i < keep.n; i++)
+            rc = souk_kv_err(mdb_put(txn, s->shist, &keep.k[i], &keep.v[i], 0));
+        rows_free(&keep);
+    }
+    if (rc == SOUK_OK && !nc.search_history)
+        rc = souk__ev_del_prefix(txn, s->shist, up, sizeof up);
+    if (rc == SOUK_OK) {
+        uint8_t rec[SOUK_CONSENT_REC_LEN];
+        souk__ev_consent_encode(&nc, rec);
+        MDB_val k = {sizeof up, up}, v = {sizeof rec, rec};
+        rc = souk_kv_err(mdb_put(txn, s->consent, &k, &v, 0));
+    }
+    if (rc) {
+        souk__ev_abort(s, txn);
+        snprintf(err, errlen, "consent: %s", souk_strerror(rc));
+        return rc;
+    }
+    rc = souk__ev_commit(s, txn);
+    if (rc) {
+        snprintf(err, errlen, "consent: commit: %s", souk_strerror(rc));
+        return rc;
+    }
+    char detail[160];
+    snprintf(detail, sizeof detail,
+             "personalization=%s location=%s search_history=%s minor=%s guardian_consent=%s "
+             "policy_version=%u",
+             onoff(nc.personalization), onoff(nc.location), onoff(nc.search_history),
+             onoff(nc.minor), onoff(nc.guardian_consent), (unsigned)nc.policy_version);
+    rc = souk_audit(s, "consent_change", user, len, detail, now);
+    if (rc)
+        snprintf(err, errlen, "consent: recorded, but the audit log failed: %s",
+                 souk_strerror(rc));
+    return rc;
+}

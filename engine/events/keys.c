@@ -1,0 +1,380 @@
+/* keys.c: key rings, pseudonyms, suppression hashes and user tokens (souk/keys.h), on libsodium.
+ *
+ * Pseudonyms are hot (every event of a stream needs one or two), so the ring keeps, per key and
+ * per domain, the HMAC-SHA256 state after the key and the domain byte: a pseudonym then costs one
+ * state copy, one update with the id and one final. */
+#include "souk/keys.h"
+
+#include "events/events_int.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define RING_FILE_MAX (64 * 1024)
+
+struct souk_keyring {
+    int n;
+    uint8_t current;
+    uint8_t first;        /* kid of the first line: the suppression key derives from it */
+    int16_t slot[256];    /* kid -> index in key[], -1 when absent */
+    uint8_t key[255][32]; /* secrets, in file order */
+    uint8_t suppress[32]; /* BLAKE2b key of suppression hashes */
+    /* HMAC states after the key and the domain byte: [slot][domain - 1]. */
+    crypto_auth_hmacsha256_state pre[255][2];
+};
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* 1 when the real path of p lies inside the real path of dir (or is dir). */
+static int inside(const char *p, const char *dir)
+{
+    char rp[PATH_MAX], rd[PATH_MAX];
+    if (!realpath(p, rp) || !realpath(dir, rd))
+        return 0;
+    size_t n = strlen(rd);
+    if (n == 1 && rd[0] == '/')
+        return 1;
+    return strncmp(rp, rd, n) == 0 && (rp[n] == '/' || rp[n] == 0);
+}
+
+/* Parses the ring's text into kr. Returns 0 or SOUK_EINVAL with err. */
+static int parse_ring(souk_keyring *kr, const char *path, char *buf, size_t len, char *err,
+                      size_t errlen)
+{
+    size_t i = 0;
+    int lineno = 0;
+    while (i < len) {
+        size_t e = i;
+        while (e < len && buf[e] != '\n')
+            e++;
+        lineno++;
+        const char *l = buf + i;
+        size_t n = e - i;
+        i = e + 1;
+        while (n && (l[n - 1] == '\r' || l[n - 1] == ' ' || l[n - 1] == '\t'))
+            n--;
+        size_t k = 0;
+        while (k < n && (l[k] == ' ' || l[k] == '\t'))
+            k++;
+        if (k == n || l[k] == '#')
+            continue;
+        unsigned kid = 0;
+        size_t d = k;
+        while (d < n && l[d] >= '0' && l[d] <= '9' && d - k < 4)
+            kid = kid * 10 + (unsigned)(l[d++] - '0');
+        if (d == k || kid < 1 || kid > 255 || d >= n || (l[d] != ' ' && l[d] != '\t')) {
+            snprintf(err, errlen, "%s: bad line %d: expected \"<kid 1..255> <64 hex digits>\"",
+                     path, lineno);
+            return SOUK_EINVAL;
+        }
+        while (d < n && (l[d] == ' ' || l[d] == '\t'))
+            d++;
+        if (n - d != 64) {
+            snprintf(err, errlen, "%s: bad line %d: the secret is not 64 hex digits", path, lineno);
+            return SOUK_EINVAL;
+        }
+        if (kr->slot[kid] >= 0) {
+            snprintf(err, errlen, "%s: bad line %d: duplicate kid %u", path, lineno, kid);
+            return SOUK_EINVAL;
+        }
+        uint8_t *key = kr->key[kr->n];
+        for (int b = 0; b < 32; b++) {
+            int hi = hexval((unsigned char)l[d + 2 * b]),
+                lo = hexval((unsigned char)l[d + 2 * b + 1]);
+            if (hi < 0 || lo < 0) {
+                snprintf(err, errlen, "%s: bad line %d: the secret is not 64 hex digits", path,
+                         lineno);
+                return SOUK_EINVAL;
+            }
+            key[b] = (uint8_t)(hi << 4 | lo);
+        }
+        for (int dom = 0; dom < 2; dom++) {
+            uint8_t db = (uint8_t)(dom + 1);
+            crypto_auth_hmacsha256_init(&kr->pre[kr->n][dom], key, 32);
+            crypto_auth_hmacsha256_update(&kr->pre[kr->n][dom], &db, 1);
+        }
+        if (kr->n == 0)
+            kr->first = (uint8_t)kid;
+        kr->slot[kid] = (int16_t)kr->n++;
+        kr->current = (uint8_t)kid;
+    }
+    if (kr->n == 0) {
+        snprintf(err, errlen, "%s: no key", path);
+        return SOUK_EINVAL;
+    }
+    static const char ctx[] = "souk suppression v1";
+    crypto_generichash(kr->suppress, sizeof kr->suppress, (const uint8_t *)ctx, sizeof ctx - 1,
+                       kr->key[kr->slot[kr->first]], 32);
+    return SOUK_OK;
+}
+
+int souk_keyring_load(const char *path, const char *datadir, souk_keyring **out, char *err,
+                      size_t errlen)
+{
+    if (sodium_init() < 0) {
+        snprintf(err, errlen, "libsodium failed to initialize");
+        return SOUK_EIO;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, errno == ENOENT ? "missing" : strerror(errno));
+        return SOUK_EIO;
+    }
+    struct stat sb;
+    int rc = SOUK_EIO;
+    char *buf = NULL;
+    souk_keyring *kr = NULL;
+    if (fstat(fd, &sb) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        rc = SOUK_EINVAL;
+        goto out;
+    }
+    if (sb.st_mode & 077) {
+        snprintf(err, errlen, "%s: permissions %03o are looser than 0600 (chmod 600 it)", path,
+                 (unsigned)(sb.st_mode & 0777));
+        rc = SOUK_EINVAL;
+        goto out;
+    }
+    if (datadir && inside(path, datadir)) {
+        snprintf(err, errlen, "%s: the key file lies inside the data directory %s; keep it outside",
+                 path, datadir);
+        rc = SOUK_EINVAL;
+        goto out;
+    }
+    if (sb.st_size > RING_FILE_MAX) {
+        snprintf(err, errlen, "%s: larger than %d bytes", path, RING_FILE_MAX);
+        rc = SOUK_EINVAL;
+        goto out;
+    }
+    buf = souk_malloc((size_t)sb.st_size + 1);
+    kr = sodium_malloc(sizeof *kr);
+    if (!buf || !kr) {
+        rc = SOUK_ENOMEM;
+        goto out;
+    }
+    memset(kr, 0, sizeof *kr);
+    for (int i = 0; i < 256; i++)
+        kr->slot[i] = -1;
+    size_t len = 0;
+    while (len < (size_t)sb.st_size) {
+        ssize_t r = read(fd, buf + len, (size_t)sb.st_size - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    if ((rc = parse_ring(kr, path, buf, len, err, errlen)) != SOUK_OK)
+        goto out;
+    *out = kr;
+    kr = NULL;
+out:
+    if (buf) {
+        sodium_memzero(buf, (size_t)sb.st_size + 1);
+        souk_free(buf);
+    }
+    if (kr)
+        sodium_free(kr);
+    close(fd);
+    return rc;
+}
+
+void souk_keyring_free(souk_keyring *kr)
+{
+    if (kr)
+        sodium_free(kr); /* zeroes the secrets */
+}
+
+uint8_t souk_keyring_current(const souk_keyring *kr)
+{
+    return kr->current;
+}
+
+int souk_keyring_has(const souk_keyring *kr, uint8_t kid)
+{
+    return kr->slot[kid] >= 0;
+}
+
+int souk_pseudonym(const souk_keyring *kr, uint8_t kid, souk_pseudo_domain dom, const char *id,
+                   size_t len, uint8_t out[SOUK_PSEUDO_LEN])
+{
+    if (kid == 0)
+        kid = kr->current;
+    if (kr->slot[kid] < 0 || len == 0 || (dom != SOUK_PSEUDO_USER && dom != SOUK_PSEUDO_SESSION))
+        return SOUK_EINVAL;
+    crypto_auth_hmacsha256_state st = kr->pre[kr->slot[kid]][dom - 1];
+    uint8_t mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_update(&st, (const uint8_t *)id, len);
+    crypto_auth_hmacsha256_final(&st, mac);
+    out[0] = kid;
+    memcpy(out + 1, mac, SOUK_PSEUDO_LEN - 1);
+    return SOUK_OK;
+}
+
+void souk_suppress_hash(const souk_keyring *kr, const char *id, size_t len,
+                        uint8_t out[SOUK_SUPPRESS_LEN])
+{
+    crypto_generichash(out, SOUK_SUPPRESS_LEN, (const uint8_t *)id, len, kr->suppress,
+                       sizeof kr->suppress);
+}
+
+/* ------------------------------------------------------------------ tokens */
+
+/* 1 when s[0, len) is 1..max bytes of valid UTF-8 without control characters. */
+static int clean_text(const char *s, size_t len, size_t max)
+{
+    return len > 0 && len <= max && souk__ev_utf8_ok((const unsigned char *)s, len, 1);
+}
+
+static void token_mac(const souk_keyring *kr, uint8_t kid, const char *msg, size_t len,
+                      uint8_t mac[32])
+{
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, kr->key[kr->slot[kid]], 32);
+    crypto_auth_hmacsha256_update(&st, (const uint8_t *)msg, len);
+    crypto_auth_hmacsha256_final(&st, mac);
+    sodium_memzero(&st, sizeof st);
+}
+
+int souk_token_mint(const souk_keyring *kr, const char *user, size_t len, int64_t now, int64_t ttl,
+                    const char *region, char *out, size_t outlen)
+{
+    if (!clean_text(user, len, SOUK_USER_MAX) || ttl <= 0)
+        return SOUK_EINVAL;
+    if (!region)
+        region = "";
+    size_t rlen = strlen(region);
+    if (rlen > SOUK_REGION_MAX || (rlen && !clean_text(region, rlen, SOUK_REGION_MAX)))
+        return SOUK_EINVAL;
+    char ubuf[SOUK_USER_MAX + 1];
+    memcpy(ubuf, user, len);
+    ubuf[len] = 0;
+    cJSON *j = cJSON_CreateObject();
+    if (!j)
+        return SOUK_ENOMEM;
+    int rc = SOUK_ENOMEM;
+    char *payload = NULL;
+    if (!cJSON_AddStringToObject(j, "sub", ubuf) ||
+        !cJSON_AddNumberToObject(j, "exp", (double)(now + ttl)) ||
+        !cJSON_AddStringToObject(j, "rgn", region) || !(payload = cJSON_PrintUnformatted(j)))
+        goto out;
+    size_t plen = strlen(payload);
+    size_t b64 = sodium_base64_ENCODED_LEN(plen, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    size_t need =
+        3 + 4 + b64 + 1 + sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    if (need > outlen || need > SOUK_TOKEN_MAX) {
+        rc = SOUK_ETOOBIG;
+        goto out;
+    }
+    int n = snprintf(out, outlen, "v1.%u.", (unsigned)kr->current);
+    sodium_bin2base64(out + n, outlen - (size_t)n, (const uint8_t *)payload, plen,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    size_t m = strlen(out);
+    uint8_t mac[32];
+    token_mac(kr, kr->current, out, m, mac);
+    out[m++] = '.';
+    sodium_bin2base64(out + m, outlen - m, mac, sizeof mac,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    rc = SOUK_OK;
+out:
+    if (payload)
+        cJSON_free(payload);
+    cJSON_Delete(j);
+    return rc;
+}
+
+int souk_token_verify(const souk_keyring *kr, const char *tok, size_t len, int64_t now,
+                      souk_token_claims *claims, char *err, size_t errlen)
+{
+#define BAD(why)                                                                                   \
+    do {                                                                                           \
+        snprintf(err, errlen, "token: %s", why);                                                   \
+        return SOUK_EINVAL;                                                                        \
+    } while (0)
+    if (len > SOUK_TOKEN_MAX || len < 8 || memcmp(tok, "v1.", 3) != 0)
+        BAD("malformed");
+    size_t i = 3;
+    unsigned kid = 0;
+    while (i < len && tok[i] >= '0' && tok[i] <= '9' && i < 6)
+        kid = kid * 10 + (unsigned)(tok[i++] - '0');
+    if (i == 3 || i >= len || tok[i] != '.' || kid < 1 || kid > 255 || (tok[3] == '0'))
+        BAD("malformed");
+    size_t pstart = ++i;
+    while (i < len && tok[i] != '.')
+        i++;
+    if (i >= len || i == pstart)
+        BAD("malformed");
+    size_t pend = i;
+    if (!souk_keyring_has(kr, (uint8_t)kid))
+        BAD("unknown key id");
+    uint8_t mac[32], want[32];
+    size_t maclen = 0;
+    if (sodium_base642bin(mac, sizeof mac, tok + pend + 1, len - pend - 1, NULL, &maclen, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        maclen != sizeof mac)
+        BAD("malformed");
+    token_mac(kr, (uint8_t)kid, tok, pend, want);
+    if (crypto_verify_32(mac, want) != 0)
+        BAD("bad mac");
+    char pl[SOUK_TOKEN_MAX];
+    size_t pllen = 0;
+    if (sodium_base642bin((uint8_t *)pl, sizeof pl - 1, tok + pstart, pend - pstart, NULL, &pllen,
+                          NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+        BAD("malformed payload");
+    pl[pllen] = 0;
+    cJSON *j = cJSON_ParseWithLength(pl, pllen);
+    if (!j)
+        BAD("malformed payload");
+    const cJSON *sub = cJSON_GetObjectItemCaseSensitive(j, "sub");
+    const cJSON *exp = cJSON_GetObjectItemCaseSensitive(j, "exp");
+    const cJSON *rgn = cJSON_GetObjectItemCaseSensitive(j, "rgn");
+    souk_token_claims c;
+    memset(&c, 0, sizeof c);
+    int ok = cJSON_IsString(sub) && cJSON_IsNumber(exp) && (!rgn || cJSON_IsString(rgn));
+    if (ok) {
+        c.user_len = strlen(sub->valuestring);
+        ok = clean_text(sub->valuestring, c.user_len, SOUK_USER_MAX);
+    }
+    if (ok && rgn) {
+        size_t rl = strlen(rgn->valuestring);
+        ok = rl <= SOUK_REGION_MAX;
+        if (ok)
+            memcpy(c.region, rgn->valuestring, rl);
+    }
+    if (ok) {
+        memcpy(c.user, sub->valuestring, c.user_len);
+        c.exp = (int64_t)exp->valuedouble;
+        c.kid = (uint8_t)kid;
+    }
+    cJSON_Delete(j);
+    if (!ok)
+        BAD("malformed payload");
+    if (now >= c.exp) {
+        snprintf(err, errlen, "token: expired");
+        return SOUK_ENOTFOUND;
+    }
+    *claims = c;
+    return SOUK_OK;
+#undef BAD
+}

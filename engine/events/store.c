@@ -1,0 +1,395 @@
+/* store.c: the behaviour-event store's environment (events_int.h): opening DIR/events, its
+ * generations (CURRENT, g<N>/), transactions that follow a swapped generation and grow a full
+ * map, and the compaction that swaps a compacted copy in (erasure, P13). */
+#include "events/events_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAP_START ((size_t)1 << 30)
+
+static int fsync_path(const char *path, int dir)
+{
+    int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDWR) | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* Reads DIR/events/CURRENT: the live generation's number, 0 when there is none. */
+static int read_current(const char *dir, uint64_t *gen)
+{
+    char path[4096], buf[32];
+    snprintf(path, sizeof path, "%s/CURRENT", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *gen = 0;
+        return errno == ENOENT ? SOUK_OK : SOUK_EIO;
+    }
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n < 2 || buf[0] != 'g')
+        return SOUK_ECORRUPT;
+    buf[n] = 0;
+    char *end;
+    unsigned long long g = strtoull(buf + 1, &end, 10);
+    if (g == 0 || (*end && *end != '\n'))
+        return SOUK_ECORRUPT;
+    *gen = g;
+    return SOUK_OK;
+}
+
+/* Writes CURRENT = g<gen> through CURRENT.tmp, fsync and rename, then fsyncs the directory. */
+static int write_current(const char *dir, uint64_t gen)
+{
+    char tmp[4096], path[4096], buf[32];
+    snprintf(tmp, sizeof tmp, "%s/CURRENT.tmp", dir);
+    snprintf(path, sizeof path, "%s/CURRENT", dir);
+    int n = snprintf(buf, sizeof buf, "g%llu\n", (unsigned long long)gen);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return SOUK_EIO;
+    int ok = write(fd, buf, (size_t)n) == n && fsync(fd) == 0;
+    close(fd);
+    if (!ok || rename(tmp, path) != 0 || fsync_path(dir, 1) != 0)
+        return SOUK_EIO;
+    return SOUK_OK;
+}
+
+/* Removes the generation directory g<gen>: its files, then itself. */
+static void remove_gen(const char *dir, uint64_t gen)
+{
+    char p[4096];
+    static const char *const files[] = {"data.mdb", "lock.mdb"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/g%llu/%s", dir, (unsigned long long)gen, files[i]);
+        unlink(p);
+    }
+    snprintf(p, sizeof p, "%s/g%llu", dir, (unsigned long long)gen);
+    rmdir(p);
+}
+
+static const struct {
+    const char *name;
+    size_t off;
+} dbs[] = {
+#define DB(x)                                                                                      \
+    {                                                                                              \
+#x, offsetof(souk_events, x)                                                               \
+    }
+    DB(meta),    DB(ev),    DB(uev),  DB(sess),   DB(usess), DB(pop),   DB(uset), DB(cooc),
+    DB(consent), DB(shist), DB(tags), DB(tagdel), DB(idel),  DB(qstat), DB(supp), DB(jobs),
+#undef DB
+};
+
+/* Opens generation gen's environment and its databases into s. */
+static int open_gen(souk_events *s, uint64_t gen, char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/g%llu", s->dir, (unsigned long long)gen);
+    souk_kv_opts ko = {s->o.map_max < MAP_START ? s->o.map_max : MAP_START, 32, 510, 0600,
+                       s->o.rdonly};
+    MDB_env *env;
+    int rc = souk_kv_open(path, &ko, &env, err, errlen);
+    if (rc)
+        return rc;
+    MDB_txn *txn;
+    int mrc = souk_kv_txn_begin(env, s->o.rdonly ? MDB_RDONLY : 0, &txn);
+    if (mrc)
+        goto fail;
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+        MDB_dbi *d = (MDB_dbi *)((char *)s + dbs[i].off);
+        if ((mrc = mdb_dbi_open(txn, dbs[i].name, s->o.rdonly ? 0 : MDB_CREATE, d)) != 0) {
+            mdb_txn_abort(txn);
+            goto fail;
+        }
+    }
+    MDB_val k = {7, "version"}, v;
+    if (mdb_get(txn, s->meta, &k, &v) == 0) {
+        uint32_t ver = 0;
+        if (v.mv_size == 4)
+            memcpy(&ver, v.mv_data, 4);
+        if (ver != SOUK_EV_FORMAT) {
+            mdb_txn_abort(txn);
+            snprintf(err, errlen, "'%s': event store format %u, this build reads %u", path, ver,
+                     SOUK_EV_FORMAT);
+            mdb_env_close(env);
+            return SOUK_EFORMAT;
+        }
+    } else if (!s->o.rdonly) {
+        uint32_t ver = SOUK_EV_FORMAT;
+        v.mv_size = 4;
+        v.mv_data = &ver;
+        if ((mrc = mdb_put(txn, s->meta, &k, &v, 0)) != 0) {
+            mdb_txn_abort(txn);
+            goto fail;
+        }
+    }
+    if ((mrc = mdb_txn_commit(txn)) != 0) /* a read-only one too: it keeps the handles */
+        goto fail;
+    s->env = env;
+    s->gen = gen;
+    return SOUK_OK;
+fail:
+    snprintf(err, errlen, "'%s': %s", path, mdb_strerror(mrc));
+    mdb_env_close(env);
+    return souk_kv_err(mrc);
+}
+
+/* (Re)opens the generation CURRENT names, closing the one s has. Writable stores create g1 when
+ * there is none. Called with s->swap held for writing (or before s is shared). */
+static int open_current(souk_events *s, char *err, size_t errlen)
+{
+    uint64_t gen;
+    int rc = read_current(s->dir, &gen);
+    if (rc) {
+        snprintf(err, errlen, "'%s/CURRENT': %s", s->dir,
+                 rc == SOUK_EIO ? strerror(errno) : "not a generation name");
+        return rc;
+    }
+    if (gen == 0) {
+        if (s->o.rdonly) {
+            snprintf(err, errlen, "'%s' holds no event store", s->dir);
+            return SOUK_ENOTFOUND;
+        }
+        gen = 1;
+        remove_gen(s->dir, 1); /* a creation that crashed before CURRENT */
+    }
+    if (s->env) {
+        mdb_env_close(s->env);
+        s->env = NULL;
+    }
+    if ((rc = open_gen(s, gen, err, errlen)) != 0)
+        return rc;
+    if (!s->o.rdonly) {
+        uint64_t cur;
+        if (read_current(s->dir, &cur) == 0 && cur == 0 && (rc = write_current(s->dir, gen))) {
+            snprintf(err, errlen, "'%s/CURRENT': %s", s->dir, strerror(errno));
+            return rc;
+        }
+        /* Older generations a crash left behind (a swap removes its own). */
+        DIR *d = opendir(s->dir);
+        struct dirent *e;
+        while (d && (e = readdir(d)) != NULL) {
+            char *end;
+            if (e->d_name[0] != 'g')
+                continue;
+            unsigned long long g = strtoull(e->d_name + 1, &end, 10);
+            if (*end == 0 && g > 0 && g < gen)
+                remove_gen(s->dir, g);
+        }
+        if (d)
+            closedir(d);
+    }
+    return SOUK_OK;
+}
+
+int souk_events_open(const char *dir, const souk_events_opts *o, souk_events **out, char *err,
+                     size_t errlen)
+{
+    if (!o || !o->keys) {
+        snprintf(err, errlen, "%s: the event store needs a pseudonymization key ring", dir);
+        return SOUK_EINVAL;
+    }
+    souk_events *s = souk_calloc(1, sizeof *s);
+    if (!s)
+        return SOUK_ENOMEM;
+    s->o = *o;
+    if (s->o.halflife_days <= 0)
+        s->o.halflife_days = 14;
+    if (!s->o.history_max)
+        s->o.history_max = 200;
+    if (!s->o.cooc_items_max)
+        s->o.cooc_items_max = 64;
+    if (!s->o.map_max)
+        s->o.map_max = (size_t)64 << 30;
+    s->audit_fd = -1;
+    size_t n = strlen(dir);
+    s->dir = souk_malloc(n + 8);
+    if (!s->dir) {
+        souk_free(s);
+        return SOUK_ENOMEM;
+    }
+    memcpy(s->dir, dir, n);
+    memcpy(s->dir + n, "/events", 8);
+    if (!o->rdonly && mkdir(s->dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create '%s': %s", s->dir, strerror(errno));
+        souk_free(s->dir);
+        souk_free(s);
+        return SOUK_EIO;
+    }
+    pthread_rwlock_init(&s->swap, NULL);
+    int rc = open_current(s, err, errlen);
+    if (rc) {
+        souk_events_close(s);
+        return rc;
+    }
+    *out = s;
+    return SOUK_OK;
+}
+
+void souk_events_close(souk_events *s)
+{
+    if (!s)
+        return;
+    if (s->env)
+        mdb_env_close(s->env);
+    if (s->audit_fd >= 0)
+        close(s->audit_fd);
+    pthread_rwlock_destroy(&s->swap);
+    souk_free(s->dir);
+    souk_free(s);
+}
+
+/* 1 when txn's environment was retired by a swap (another process's or a crashed one's), or a
+ * write transaction finds CURRENT naming another generation. */
+static int stale(souk_events *s, MDB_txn *txn, unsigned flags)
+{
+    MDB_val k = {7, "retired"}, v;
+    if (mdb_get(txn, s->meta, &k, &v) == 0)
+        return 1;
+    if (!(flags & MDB_RDONLY)) {
+        uint64_t cur;
+        if (read_current(s->dir, &cur) == 0 && cur != 0 && cur != s->gen)
+            return 1;
+    }
+    return 0;
+}
+
+int souk__ev_begin(souk_events *s, unsigned flags, MDB_txn **txn)
+{
+    for (int tries = 0;; tries++) {
+        pthread_rwlock_rdlock(&s->swap);
+        uint64_t gen = s->gen;
+        int rc = souk_kv_txn_begin(s->env, flags, txn);
+        if (rc) {
+            pthread_rwlock_unlock(&s->swap);
+            return souk_kv_err(rc);
+        }
+        if (!stale(s, *txn, flags))
+            return SOUK_OK;
+        mdb_txn_abort(*txn);
+        pthread_rwlock_unlock(&s->swap);
+        if (tries >= 8)
+            return SOUK_EIO;
+        char err[256];
+        pthread_rwlock_wrlock(&s->swap);
+        rc = gen == s->gen ? open_current(s, err, sizeof err) : SOUK_OK;
+        pthread_rwlock_unlock(&s->swap);
+        if (rc)
+            return rc;
+    }
+}
+
+int souk__ev_commit(souk_events *s, MDB_txn *txn)
+{
+    int rc = mdb_txn_commit(txn);
+    pthread_rwlock_unlock(&s->swap);
+    return souk_kv_err(rc);
+}
+
+void souk__ev_abort(souk_events *s, MDB_txn *txn)
+{
+    mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&s->swap);
+}
+
+int souk__ev_grow(souk_events *s)
+{
+    pthread_rwlock_wrlock(&s->swap);
+    int rc = souk_kv_grow(s->env, s->o.map_max);
+    pthread_rwlock_unlock(&s->swap);
+    return rc;
+}
+
+int souk__ev_write(souk_events *s, int (*fn)(souk_events *, MDB_txn *, void *), void *arg)
+{
+    for (;;) {
+        MDB_txn *txn;
+        int rc = souk__ev_begin(s, 0, &txn);
+        if (rc)
+            return rc;
+        rc = fn(s, txn, arg);
+        if (rc == SOUK_OK)
+            rc = souk__ev_commit(s, txn);
+        else
+            souk__ev_abort(s, txn);
+        if (rc != SOUK_EFULL)
+            return rc;
+        if ((rc = souk__ev_grow(s)) != SOUK_OK)
+            return rc;
+    }
+}
+
+int souk__ev_compact(souk_events *s, char *err, size_t errlen)
+{
+    if (s->o.rdonly) {
+        snprintf(err, errlen, "'%s': opened read-only", s->dir);
+        return SOUK_EINVAL;
+    }
+    pthread_rwlock_wrlock(&s->swap);
+    MDB_txn *w = NULL;
+    int rc, mrc = 0;
+    /* The writer lock: nothing commits to this generation from here on (in any process). */
+    for (;;) {
+        if ((mrc = souk_kv_txn_begin(s->env, 0, &w)) != 0)
+            goto lmdb_fail;
+        if (!stale(s, w, 0))
+            break;
+        mdb_txn_abort(w);
+        w = NULL;
+        if ((rc = open_current(s, err, errlen)) != 0)
+            goto out;
+    }
+    uint64_t next = s->gen + 1;
+    char path[4096], file[4200];
+    snprintf(path, sizeof path, "%s/g%llu", s->dir, (unsigned long long)next);
+    remove_gen(s->dir, next); /* a copy that crashed before CURRENT named it */
+    if (mkdir(path, 0700) != 0) {
+        snprintf(err, errlen, "cannot create '%s': %s", path, strerror(errno));
+        rc = SOUK_EIO;
+        goto out;
+    }
+    if ((mrc = mdb_env_copy2(s->env, path, MDB_CP_COMPACT)) != 0)
+        goto lmdb_fail;
+    snprintf(file, sizeof file, "%s/data.mdb", path);
+    if (fsync_path(file, 0) != 0 || fsync_path(path, 1) != 0 || write_current(s->dir, next)) {
+        snprintf(err, errlen, "'%s': %s", path, strerror(errno));
+        rc = SOUK_EIO;
+        goto out;
+    }
+    MDB_val k = {7, "retired"}, v = {8, &next};
+    if ((mrc = mdb_put(w, s->meta, &k, &v, 0)) != 0 || (mrc = mdb_txn_commit(w)) != 0) {
+        w = NULL;
+        goto lmdb_fail;
+    }
+    w = NULL;
+    uint64_t old = s->gen;
+    mdb_env_close(s->env);
+    s->env = NULL;
+    remove_gen(s->dir, old);
+    fsync_path(s->dir, 1);
+    rc = open_gen(s, next, err, errlen);
+    goto out;
+lmdb_fail:
+    snprintf(err, errlen, "compacting '%s': %s", s->dir, mdb_strerror(mrc));
+    rc = souk_kv_err(mrc);
+out:
+    if (w)
+        mdb_txn_abort(w);
+    pthread_rwlock_unlock(&s->swap);
+    return rc;
+}
+
+int souk__ev_user(souk_events *s, const char *user, size_t len, uint8_t out[SOUK_PSEUDO_LEN])
+{
+    return souk_pseudonym(s->o.keys, 0, SOUK_PSEUDO_USER, user, len, out);
+}
