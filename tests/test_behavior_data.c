@@ -5,6 +5,7 @@
  * on the files with awk. */
 #include "check.h"
 #include "kit/behavior.h"
+#include "souk/events.h"
 #include "souk/index.h"
 #include "souk/search.h"
 #include "souk/souk.h"
@@ -41,6 +42,15 @@ static size_t check_lines(const char *buf, size_t len, const char *prefix)
         if (!ok && bad++ < 3)
             fprintf(stderr, "bad line: %.*s\n", (int)(e - p), p);
         cJSON_Delete(j);
+        /* And the store's own parser takes it, every field known. */
+        souk_event ev;
+        unsigned dropped = 0;
+        char err[256];
+        if ((souk_event_parse(p, (size_t)(e - p), &ev, &dropped, err, sizeof err) != 0 ||
+             dropped != 0 || ev.ts_ms <= 0 ||
+             (ev.type != SOUK_EV_VIEW && ev.type != SOUK_EV_PURCHASE)) &&
+            bad++ < 3)
+            fprintf(stderr, "souk_event_parse: %s: %.*s\n", err, (int)(e - p), p);
         n++;
         p = e + 1;
     }
