@@ -42,6 +42,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,6 +238,7 @@ static int replay(ctx *c, double *eps, int *rounds, souk_events **keep, char *ke
     for (int r = 0;; r++) {
         snprintf(keepdir, keepcap, "%s/store-%d", c->work, r);
         souk_events *s;
+        mkdir(keepdir, 0700);
         if (souk_events_open(keepdir, &o, &s, err, sizeof err) != 0) {
             fprintf(stderr, "souk-bench events: %s\n", err);
             return -1;
@@ -405,6 +407,15 @@ static const char *SEARCH_KEY = "bench-search-key-0123456789abcdef";
 static const char *INGEST_KEY = "bench-ingest-key-0123456789abcdef";
 static const char *ADMIN_KEY = "bench-admin-key-0123456789abcdef";
 
+/* "sha256:<hex>", a key as the server's config holds it (souk-server --hash-key). */
+static void hash_key(const char *key, char out[80])
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const unsigned char *)key, strlen(key));
+    memcpy(out, "sha256:", 7);
+    sodium_bin2hex(out + 7, 80 - 7, h, sizeof h);
+}
+
 static int srv_start(ctx *c, const char *data, const char *config, srv *s)
 {
     char out[PATH_MAX + 32], bin[PATH_MAX + 32];
@@ -413,7 +424,9 @@ static int srv_start(ctx *c, const char *data, const char *config, srv *s)
     unlink(out);
     s->pid = fork();
     if (s->pid == 0) {
-        if (!freopen(out, "w", stdout))
+        char errf[PATH_MAX + 32];
+        snprintf(errf, sizeof errf, "%s/server.err", c->work);
+        if (!freopen(out, "w", stdout) || !freopen(errf, "a", stderr))
             _exit(127);
         execl(bin, bin, "--data", data, "--listen", "127.0.0.1:0", "--config", config,
               (char *)NULL);
@@ -675,10 +688,15 @@ static int http_part(ctx *c, http_result *hr)
     snprintf(config, sizeof config, "%s/server.json", c->work);
     snprintf(evdir, sizeof evdir, "%s/events", data);
     char cfg[4 * PATH_MAX];
-    char hs[128], hi[128], ha[128];
-    snprintf(hs, sizeof hs, "%s", kit_hash_key(SEARCH_KEY));
-    snprintf(hi, sizeof hi, "%s", kit_hash_key(INGEST_KEY));
-    snprintf(ha, sizeof ha, "%s", kit_hash_key(ADMIN_KEY));
+    char hs[80], hi[80], ha[80], bin[PATH_MAX + 32];
+    snprintf(bin, sizeof bin, "%s/souk-server", c->bindir);
+    if (access(bin, X_OK) != 0) {
+        fprintf(stderr, "souk-bench events: %s is not built\n", bin);
+        return -1;
+    }
+    hash_key(SEARCH_KEY, hs);
+    hash_key(INGEST_KEY, hi);
+    hash_key(ADMIN_KEY, ha);
     snprintf(cfg, sizeof cfg,
              "{\"search_keys\":[\"%s\"],\"ingest_keys\":[\"%s\"],\"admin_keys\":[\"%s\"],"
              "\"pseudonym_key_file\":\"%s\",\"token_key_file\":\"%s\","
@@ -697,12 +715,9 @@ static int http_part(ctx *c, http_result *hr)
     for (int round = 0;; round++) {
         rm_rf(evdir);
         if (srv_start(c, data, config, &s) != 0) {
-            char out[PATH_MAX + 32];
-            snprintf(out, sizeof out, "%s/server.out", c->work);
             fprintf(stderr,
-                    "souk-bench events: souk-server did not start with %s (events API "
-                    "not there yet?)\n",
-                    config);
+                    "souk-bench events: souk-server did not start with %s (see %s/server.err)\n",
+                    config, c->work);
             srv_stop(&s);
             return -1;
         }
@@ -736,8 +751,9 @@ static int http_part(ctx *c, http_result *hr)
         free(th);
         spent += t1 - t0;
         events += b.lines;
-        printf("  HTTP round %d: %zu events in %zu requests in %.2f s (%.0f events/s)\n", round + 1,
-               b.lines, ok, t1 - t0, (double)b.lines / (t1 - t0));
+        printf("  HTTP round %d: %zu events in %zu requests in %.2f s (%.0f events/s): stored "
+               "%llu, anonymous %llu\n",
+               round + 1, b.lines, ok, t1 - t0, (double)b.lines / (t1 - t0), stored, anonymous);
         fflush(stdout);
         if (now_s() - t_start >= c->duration)
             break;
