@@ -364,10 +364,6 @@ const char *sk_job_state_name(int st);
 int sk_limit_param(sk_ctx *c, uint32_t *limit);
 /* 400 `unknown_parameter` when the request has a query string. */
 int sk_no_params(sk_ctx *c);
-/* Appends a privacy action to the store's audit log (souk_audit) for actions the engine does not
- * audit itself; a failure is reported on stderr. */
-void sk_audit(sk_ctx *c, const char *action, const char *user, size_t len, const char *detail);
-
 /* The event store's item_tags callback (souk_events_opts): "category:<category or section>" of
  * the catalog item, read through a per-thread reader of the index arg (a souk_index). */
 int sk_item_tags(void *arg, const char *item, char (*tags)[64], int max);

@@ -29,6 +29,15 @@ static const char *outcome_name(souk_ev_outcome o)
     return "stored";
 }
 
+/* 1 when the line holds only spaces, tabs and CRs (skipped, no event). */
+static int blank(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+            return 0;
+    return 1;
+}
+
 int sk_ep_events(sk_ctx *c)
 {
     const sk_request *r = c->req;
@@ -48,11 +57,8 @@ int sk_ep_events(sk_ctx *c)
     for (size_t i = 0; i < blen;) {
         const char *nl = memchr(b + i, '\n', blen - i);
         size_t e = nl ? (size_t)(nl - b) : blen;
-        size_t j = i;
-        while (j < e && (b[j] == ' ' || b[j] == '\t' || b[j] == '\r'))
-            j++;
         nlines++;
-        if (j < e && ++nev > SK_EVENTS_MAX)
+        if (!blank(b + i, e - i) && ++nev > SK_EVENTS_MAX)
             return sk_fail(c, 400, "batch_too_large", NULL,
                            "a batch holds at most %d events (one per line); send more batches",
                            SK_EVENTS_MAX);
@@ -81,10 +87,7 @@ int sk_ep_events(sk_ctx *c)
         size_t len = e - i;
         if (len && b[i + len - 1] == '\r')
             len--;
-        size_t j = 0;
-        while (j < len && (b[i + j] == ' ' || b[i + j] == '\t'))
-            j++;
-        if (j == len) {
+        if (blank(b + i, len)) {
             slot[ln] = -1;
         } else {
             unsigned d = 0;

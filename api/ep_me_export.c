@@ -1,5 +1,6 @@
 /* ep_me_export.c: GET /v1/me/export, the token's user's personal data as one JSON document
- * (P19: everything docs/privacy.md's inventory lists for the user; souk_user_export). Audited. */
+ * (P19: everything docs/privacy.md's inventory lists for the user; souk_user_export, which audits
+ * it). */
 #include "api_int.h"
 #include "souk/events.h"
 #include "souk/souk.h"
@@ -16,7 +17,6 @@ int sk_ep_me_export(sk_ctx *c)
     int rc = souk_user_export(s, c->user.user, c->user.user_len, sk_now_ms(), &json, &len);
     if (rc)
         return sk_fail_store(c, rc, "export your data");
-    sk_audit(c, "export", c->user.user, c->user.user_len, NULL);
     rc = sk_buf_add(c->out, json, len);
     if (!rc && (len == 0 || json[len - 1] != '\n'))
         rc = sk_buf_str(c->out, "\n");

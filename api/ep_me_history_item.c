@@ -1,6 +1,6 @@
 /* ep_me_history_item.c: DELETE /v1/me/history/{item}: the item leaves the token's user's history
  * and every feature and model input it fed, at once; it is not derived again from events older
- * than the deletion (P8). Audited. */
+ * than the deletion (P8). The engine audits it (P18). */
 #include "api_int.h"
 #include "souk/events.h"
 #include "souk/souk.h"
@@ -20,7 +20,6 @@ int sk_ep_me_history_item(sk_ctx *c)
         return sk_fail(c, 404, "not_found", "item", "this item is not in your history");
     if (rc)
         return sk_fail_store(c, rc, "delete the item");
-    sk_audit(c, "history_item_delete", c->user.user, c->user.user_len, NULL);
     sk_buf_printf(c->out, "{\"request_id\":\"%s\",\"deleted\":true}\n", c->request_id);
     return 200;
 }

@@ -1,6 +1,6 @@
 /* ep_me_search_history.c: GET /v1/me/search-history (the token's user's searches, newest first;
  * ?limit=N, default 100, at most 1000) and DELETE /v1/me/search-history (clears it at once, for
- * personal autocomplete and features too: P11). The clear is audited. */
+ * personal autocomplete and features too: P11). The engine audits the clear (P18). */
 #include "api_int.h"
 #include "souk/events.h"
 #include "souk/souk.h"
@@ -33,7 +33,6 @@ int sk_ep_me_search_history(sk_ctx *c)
         int rc = souk_history_clear(s, u, ul, sk_now_ms());
         if (rc)
             return sk_fail_store(c, rc, "clear the search history");
-        sk_audit(c, "search_history_clear", u, ul, NULL);
         sk_buf_printf(c->out, "{\"request_id\":\"%s\",\"cleared\":true}\n", c->request_id);
         return 200;
     }

@@ -1,5 +1,5 @@
 /* ep_me_tag.c: DELETE /v1/me/tags/{tag}: the tag stops personalizing for the token's user at once
- * and is not derived again from events older than the deletion (P8). Audited. */
+ * and is not derived again from events older than the deletion (P8). The engine audits it (P18). */
 #include "api_int.h"
 #include "souk/events.h"
 #include "souk/souk.h"
@@ -18,7 +18,6 @@ int sk_ep_me_tag(sk_ctx *c)
         return sk_fail(c, 404, "not_found", "tag", "you have no such tag");
     if (rc)
         return sk_fail_store(c, rc, "delete the tag");
-    sk_audit(c, "tag_delete", c->user.user, c->user.user_len, NULL);
     sk_buf_printf(c->out, "{\"request_id\":\"%s\",\"deleted\":true}\n", c->request_id);
     return 200;
 }

@@ -136,7 +136,7 @@ int sk_item_tags(void *arg, const char *item, char (*tags)[64], int max)
     return n;
 }
 
-/* ------------------------------------------------------------------ parameters and audit */
+/* ------------------------------------------------------------------ parameters */
 
 int sk_params(sk_ctx *c, const char *const *names, size_t n, sk_buf *vals, int *set)
 {
@@ -220,11 +220,4 @@ int sk_no_params(sk_ctx *c)
     if (c->query_len)
         return sk_fail(c, 400, "unknown_parameter", NULL, "%s takes no parameters", c->path);
     return 0;
-}
-
-void sk_audit(sk_ctx *c, const char *action, const char *user, size_t len, const char *detail)
-{
-    souk_events *s = c->w->st->events;
-    if (s && souk_audit(s, action, user, len, detail, sk_now_ms()))
-        fprintf(stderr, "souk-server: the audit log could not be written (action %s)\n", action);
 }
