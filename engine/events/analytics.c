@@ -58,8 +58,8 @@ static uint32_t get_u32le(const uint8_t *p)
 }
 
 /* The noise of one published number: two-sided geometric from two uniforms of a keyed hash. */
-static double noise(souk_events *s, const souk_qstat_opts *o, const char *query,
-                    const char *column, double epsilon)
+static double noise(souk_events *s, const souk_qstat_opts *o, const char *query, const char *column,
+                    double epsilon)
 {
     char msg[SOUK_EVQUERY_MAX + 128];
     int n = snprintf(msg, sizeof msg, "souk-qstat-noise\x1f%d\x1f%lld\x1f%lld\x1f%s\x1f%s",
@@ -109,8 +109,7 @@ int souk_query_stats(souk_events *s, const souk_qstat_opts *o, char **json, size
         souk__ev_abort(s, txn);
         return rc;
     }
-    uint8_t start[4] = {(uint8_t)(d0 >> 24), (uint8_t)(d0 >> 16), (uint8_t)(d0 >> 8),
-                        (uint8_t)d0};
+    uint8_t start[4] = {(uint8_t)(d0 >> 24), (uint8_t)(d0 >> 16), (uint8_t)(d0 >> 8), (uint8_t)d0};
     MDB_val key = {4, start}, val;
     int r = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
     while (r == 0) {
@@ -200,8 +199,7 @@ int souk_query_stats(souk_events *s, const souk_qstat_opts *o, char **json, size
             c->pub_searches = (double)count;
             if (o->noise) {
                 c->pub_users = fmax(0, c->pub_users + noise(s, o, c->query, "users", eps));
-                c->pub_searches =
-                    fmax(0, c->pub_searches + noise(s, o, c->query, "searches", eps));
+                c->pub_searches = fmax(0, c->pub_searches + noise(s, o, c->query, "searches", eps));
             }
         }
         i = j;

@@ -19,8 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-int souk_audit(souk_events *s, const char *action, const char *user, size_t len,
-               const char *detail, int64_t now)
+int souk_audit(souk_events *s, const char *action, const char *user, size_t len, const char *detail,
+               int64_t now)
 {
     if (!user || !len)
         return souk__ev_audit_hash(s, action, NULL, detail, now);

@@ -25,44 +25,6 @@ static const struct purpose {
     {"location", offsetof(souk_consent, location), 2},
 };
 
-void souk__ev_consent_encode(const souk_consent *c, uint8_t out[SOUK_CONSENT_REC_LEN])
-{
-    uint8_t f = 0;
-    f |= c->personalization ? CONSF_PERS : 0;
-    f |= c->location ? CONSF_LOC : 0;
-    f |= c->search_history ? CONSF_SHIST : 0;
-    f |= c->minor ? CONSF_MINOR : 0;
-    f |= c->guardian_consent ? CONSF_GUARDIAN : 0;
-    out[0] = 1;
-    out[1] = f;
-    for (int i = 0; i < 4; i++)
-        out[2 + i] = (uint8_t)(c->policy_version >> (8 * i));
-    uint64_t u = (uint64_t)c->updated_ms;
-    for (int i = 0; i < 8; i++)
-        out[6 + i] = (uint8_t)(u >> (8 * i));
-}
-
-int souk__ev_consent_decode(const void *v, size_t len, souk_consent *c)
-{
-    const uint8_t *p = v;
-    if (len != SOUK_CONSENT_REC_LEN || p[0] != 1 || (p[1] & ~0x1f))
-        return SOUK_ECORRUPT;
-    memset(c, 0, sizeof *c);
-    c->recorded = 1;
-    c->personalization = !!(p[1] & CONSF_PERS);
-    c->location = !!(p[1] & CONSF_LOC);
-    c->search_history = !!(p[1] & CONSF_SHIST);
-    c->minor = !!(p[1] & CONSF_MINOR);
-    c->guardian_consent = !!(p[1] & CONSF_GUARDIAN);
-    for (int i = 0; i < 4; i++)
-        c->policy_version |= (uint32_t)p[2 + i] << (8 * i);
-    uint64_t u = 0;
-    for (int i = 0; i < 8; i++)
-        u |= (uint64_t)p[6 + i] << (8 * i);
-    c->updated_ms = (int64_t)u;
-    return SOUK_OK;
-}
-
 void souk__ev_consent_policy(const souk_events *s, souk_consent *c)
 {
     uint32_t v = c->policy_version;
@@ -211,6 +173,48 @@ static int rows_read(MDB_txn *txn, MDB_dbi db, const uint8_t *prefix, size_t ple
     return rc == MDB_NOTFOUND ? SOUK_OK : souk_kv_err(rc);
 }
 
+struct set_args {
+    const char *user;
+    size_t len;
+    const uint8_t *up;
+    const souk_consent *nc;
+    int erased;
+};
+
+/* The change of consent_set in txn (repeatable: souk__ev_write runs it again after growing a
+ * full map). */
+static int consent_write(souk_events *s, MDB_txn *txn, void *arg)
+{
+    struct set_args *a = arg;
+    const uint8_t *up = a->up;
+    int rc = SOUK_OK;
+    if (souk__ev_suppressed(s, txn, a->user, a->len)) {
+        a->erased = 1;
+        return SOUK_EINVAL;
+    }
+    if (!souk_consent_personalize(a->nc)) {
+        /* P5/P7: the profile goes now; the events stay under no user key. A search history
+         * that stays on is kept (settled questions: it does not depend on personalization). */
+        rows keep = {0};
+        if (a->nc->search_history)
+            rc = rows_read(txn, s->shist, up, SOUK_PSEUDO_LEN, &keep);
+        if (rc == SOUK_OK)
+            rc = souk__ev_forget_user(s, txn, up, 1);
+        for (size_t i = 0; rc == SOUK_OK && i < keep.n; i++)
+            rc = souk_kv_err(mdb_put(txn, s->shist, &keep.k[i], &keep.v[i], 0));
+        rows_free(&keep);
+    }
+    if (rc == SOUK_OK && !a->nc->search_history)
+        rc = souk__ev_del_prefix(txn, s->shist, up, SOUK_PSEUDO_LEN);
+    if (rc == SOUK_OK) {
+        uint8_t rec[SOUK_EV_CONSENT_LEN];
+        souk__ev_consent_encode(a->nc, rec);
+        MDB_val k = {SOUK_PSEUDO_LEN, (void *)up}, v = {sizeof rec, rec};
+        rc = souk_kv_err(mdb_put(txn, s->consent, &k, &v, 0));
+    }
+    return rc;
+}
+
 static const char *onoff(int b)
 {
     return b ? "1" : "0";
@@ -247,44 +251,10 @@ int souk_consent_set(souk_events *s, const char *user, size_t len, const souk_co
     int rc = souk__ev_user(s, user, len, up);
     if (rc)
         return rc;
-    MDB_txn *txn;
-    rows keep = {0};
-    rc = souk__ev_begin(s, 0, &txn);
+    struct set_args a = {user, len, up, &nc, 0};
+    rc = souk__ev_write(s, consent_write, &a);
     if (rc) {
-        snprintf(err, errlen, "consent: %s", souk_strerror(rc));
-        return rc;
-    }
-    if (souk__ev_suppressed(s, txn, user, len)) {
-        souk__ev_abort(s, txn);
-        snprintf(err, errlen, "consent: the user is erased");
-        return SOUK_EINVAL;
-    }
-    if (!souk_consent_personalize(&nc)) {
-        /* P5/P7: the profile goes now; the events stay under no user key. */
-        if (nc.search_history)
-            rc = rows_read(txn, s->shist, up, sizeof up, &keep);
-        if (rc == SOUK_OK)
-            rc = souk__ev_forget_user(s, txn, up, 1);
-        for (size_t i = 0; rc == SOUK_OK && i < keep.n; i++)
-            rc = souk_kv_err(mdb_put(txn, s->shist, &keep.k[i], &keep.v[i], 0));
-        rows_free(&keep);
-    }
-    if (rc == SOUK_OK && !nc.search_history)
-        rc = souk__ev_del_prefix(txn, s->shist, up, sizeof up);
-    if (rc == SOUK_OK) {
-        uint8_t rec[SOUK_CONSENT_REC_LEN];
-        souk__ev_consent_encode(&nc, rec);
-        MDB_val k = {sizeof up, up}, v = {sizeof rec, rec};
-        rc = souk_kv_err(mdb_put(txn, s->consent, &k, &v, 0));
-    }
-    if (rc) {
-        souk__ev_abort(s, txn);
-        snprintf(err, errlen, "consent: %s", souk_strerror(rc));
-        return rc;
-    }
-    rc = souk__ev_commit(s, txn);
-    if (rc) {
-        snprintf(err, errlen, "consent: commit: %s", souk_strerror(rc));
+        snprintf(err, errlen, "consent: %s", a.erased ? "the user is erased" : souk_strerror(rc));
         return rc;
     }
     char detail[160];
@@ -295,7 +265,6 @@ int souk_consent_set(souk_events *s, const char *user, size_t len, const souk_co
              onoff(nc.minor), onoff(nc.guardian_consent), (unsigned)nc.policy_version);
     rc = souk_audit(s, "consent_change", user, len, detail, now);
     if (rc)
-        snprintf(err, errlen, "consent: recorded, but the audit log failed: %s",
-                 souk_strerror(rc));
+        snprintf(err, errlen, "consent: recorded, but the audit log failed: %s", souk_strerror(rc));
     return rc;
 }

@@ -126,12 +126,11 @@ static void hex(const uint8_t *p, size_t n, char *out)
     out[2 * n] = 0;
 }
 
-int souk_erase_start(souk_events *s, const char *user, size_t len, int64_t now,
-                     char job_id[33], char *err, size_t errlen)
+int souk_erase_start(souk_events *s, const char *user, size_t len, int64_t now, char job_id[33],
+                     char *err, size_t errlen)
 {
     if (!user || !len || len > SOUK_USER_MAX || memchr(user, 0, len)) {
-        snprintf(err, errlen, "erase: the user id must be 1..%d bytes without NUL",
-                 SOUK_USER_MAX);
+        snprintf(err, errlen, "erase: the user id must be 1..%d bytes without NUL", SOUK_USER_MAX);
         return SOUK_EINVAL;
     }
     job j = {0};
@@ -224,7 +223,8 @@ int souk_erase_state(souk_events *s, const char *job_id, souk_job_state *state, 
     rc = r == MDB_NOTFOUND ? SOUK_ENOTFOUND : r ? souk_kv_err(r) : job_decode(&k, &v, &j);
     souk__ev_abort(s, txn);
     if (rc) {
-        snprintf(err, errlen, "erase: %s", rc == SOUK_ENOTFOUND ? "no such job" : souk_strerror(rc));
+        snprintf(err, errlen, "erase: %s",
+                 rc == SOUK_ENOTFOUND ? "no such job" : souk_strerror(rc));
         return rc;
     }
     *state = (souk_job_state)j.state;
@@ -278,38 +278,42 @@ static int jobs_open(souk_events *s, job **out, size_t *n)
     return SOUK_OK;
 }
 
+struct job_set_args {
+    job *j;
+    int state;
+    int64_t now;
+};
+
+static int job_set_write(souk_events *s, MDB_txn *txn, void *arg)
+{
+    struct job_set_args *a = arg;
+    job *j = a->j;
+    MDB_val k = {JOB_ID_LEN, j->id}, v;
+    int r = mdb_get(txn, s->jobs, &k, &v);
+    int rc = r ? souk_kv_err(r) : job_decode(&k, &v, j);
+    if (rc == SOUK_OK && j->state != SOUK_JOB_COMPLETED) {
+        j->state = a->state;
+        j->updated = a->now;
+        rc = job_put(s, txn, j);
+    }
+    return rc;
+}
+
 /* Writes j's state (re-reading the record, so a concurrent runner's progress is kept). */
 static int job_set(souk_events *s, job *j, int state, int64_t now)
 {
-    MDB_txn *txn;
-    int rc = souk__ev_begin(s, 0, &txn);
-    if (rc)
-        return rc;
-    MDB_val k = {JOB_ID_LEN, j->id}, v;
-    int r = mdb_get(txn, s->jobs, &k, &v);
-    rc = r ? souk_kv_err(r) : job_decode(&k, &v, j);
-    if (rc == SOUK_OK && j->state != SOUK_JOB_COMPLETED) {
-        j->state = state;
-        j->updated = now;
-        rc = job_put(s, txn, j);
-    }
-    if (rc) {
-        souk__ev_abort(s, txn);
-        return rc;
-    }
-    return souk__ev_commit(s, txn);
+    struct job_set_args a = {j, state, now};
+    return souk__ev_write(s, job_set_write, &a);
 }
 
 /* Step 2: every row of the user goes, and the pseudonym leaves the job, in one commit. */
-static int job_forget(souk_events *s, job *j, int64_t now)
+static int job_forget_write(souk_events *s, MDB_txn *txn, void *arg)
 {
-    MDB_txn *txn;
-    int rc = souk__ev_begin(s, 0, &txn);
-    if (rc)
-        return rc;
+    struct job_set_args *a = arg;
+    job *j = a->j;
     MDB_val k = {JOB_ID_LEN, j->id}, v;
     int r = mdb_get(txn, s->jobs, &k, &v);
-    rc = r ? souk_kv_err(r) : job_decode(&k, &v, j);
+    int rc = r ? souk_kv_err(r) : job_decode(&k, &v, j);
     if (rc == SOUK_OK && j->has_up) {
         rc = souk__ev_forget_user(s, txn, j->up, 0);
         if (rc == SOUK_OK) {
@@ -318,18 +322,26 @@ static int job_forget(souk_events *s, job *j, int64_t now)
             rc = r == MDB_NOTFOUND ? SOUK_OK : souk_kv_err(r);
         }
         if (rc == SOUK_OK) {
-            sodium_memzero(j->up, sizeof j->up);
-            j->has_up = 0;
-            j->state = SOUK_JOB_RUNNING;
-            j->updated = now;
-            rc = job_put(s, txn, j);
+            job w = *j;
+            sodium_memzero(w.up, sizeof w.up);
+            w.has_up = 0;
+            w.state = SOUK_JOB_RUNNING;
+            w.updated = a->now;
+            rc = job_put(s, txn, &w);
         }
     }
-    if (rc) {
-        souk__ev_abort(s, txn);
-        return rc;
+    return rc;
+}
+
+static int job_forget(souk_events *s, job *j, int64_t now)
+{
+    struct job_set_args a = {j, SOUK_JOB_RUNNING, now};
+    int rc = souk__ev_write(s, job_forget_write, &a);
+    if (rc == SOUK_OK) {
+        sodium_memzero(j->up, sizeof j->up);
+        j->has_up = 0;
     }
-    return souk__ev_commit(s, txn);
+    return rc;
 }
 
 int souk_erase_run(souk_events *s, int64_t now, char *err, size_t errlen)

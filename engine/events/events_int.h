@@ -154,15 +154,9 @@ static inline int souk__ev_utf8_ok(const unsigned char *s, size_t n, int no_cont
     return 1;
 }
 
-
 /* ------------------------------------------------------------------ control plane
  * consent.c, user.c, erase.c, analytics.c, audit.c (the users' own data, erasure, released
  * statistics, audit). What the data plane shares with them:
- *
- * Consent record (value of consent, 14 bytes, written by consent.c):
- *   format(1) = 1, flags(1): 1 personalization, 2 location, 4 search_history, 8 minor,
- *   16 guardian_consent; policy_version u32 LE; updated_ms i64 LE.
- * A stored record is "recorded"; a user with none gets souk_events_opts.consent_default.
  *
  * P25, the purposes and the policy version each appeared in (consent.c, souk__ev_consent_policy):
  *   personalization 1, search_history 1, location 2.
@@ -180,20 +174,10 @@ static inline int souk__ev_utf8_ok(const unsigned char *s, size_t n, int no_cont
  * A running job without the pseudonym has deleted the user's rows and waits for the
  * compaction (erase.c). */
 
-#define SOUK_CONSENT_REC_LEN 14
-enum { CONSF_PERS = 1, CONSF_LOC = 2, CONSF_SHIST = 4, CONSF_MINOR = 8, CONSF_GUARDIAN = 16 };
-
-/* Encodes / decodes the consent record above (decode: SOUK_ECORRUPT on a bad record; sets
- * recorded = 1). */
-void souk__ev_consent_encode(const souk_consent *c, uint8_t out[SOUK_CONSENT_REC_LEN]);
-int souk__ev_consent_decode(const void *v, size_t len, souk_consent *c);
 /* P25: turns off in c every purpose that appeared after c->policy_version or after the store's
- * current policy version (the table above). */
+ * current policy version (the table above). souk_consent_get applies it to what
+ * souk__ev_consent_read gives; souk_consent_set stores no purpose its version lacks. */
 void souk__ev_consent_policy(const souk_events *s, souk_consent *c);
-/* The user's effective consent in txn (store core, consent_read.c): the record or the
- * defaults, with souk__ev_consent_policy applied. */
-int souk__ev_consent_read(souk_events *s, MDB_txn *txn, const uint8_t upseudo[SOUK_PSEUDO_LEN],
-                          souk_consent *out);
 /* Recomputes the user's derived rows (uset and its cooc contributions, tags, the user's sess
  * rows) from the user's retained events, honouring tagdel and idel, as a rebuild would (store
  * core). Used after a tag or item deletion. */

@@ -132,27 +132,26 @@ static int user_begin(souk_events *s, const char *user, size_t len, unsigned fla
 /* Calls fn(arg, key, value) for each shist row of up, newest first, up to max (0: all). */
 typedef int (*row_fn)(void *arg, const MDB_val *k, const MDB_val *v);
 
-static int shist_walk(souk_events *s, MDB_txn *txn, const uint8_t up[SOUK_PSEUDO_LEN],
-                      uint32_t max, row_fn fn, void *arg)
+static int shist_walk(souk_events *s, MDB_txn *txn, const uint8_t up[SOUK_PSEUDO_LEN], uint32_t max,
+                      row_fn fn, void *arg)
 {
-    uint8_t last[SOUK_PSEUDO_LEN + 8];
+    /* Keys are up + ts(8) + eid(16): start past the user's last one and walk back. */
+    uint8_t last[SOUK_PSEUDO_LEN + 8 + SOUK_EID_LEN];
     memcpy(last, up, SOUK_PSEUDO_LEN);
-    memset(last + SOUK_PSEUDO_LEN, 0xff, 8);
+    memset(last + SOUK_PSEUDO_LEN, 0xff, sizeof last - SOUK_PSEUDO_LEN);
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, s->shist, &cur);
     if (rc)
         return souk_kv_err(rc);
     MDB_val k = {sizeof last, last}, v;
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    if (rc == 0 && k.mv_size == sizeof last && !memcmp(k.mv_data, last, sizeof last))
-        ; /* a row at the largest time: start there */
-    else if (rc == 0)
+    if (rc == 0)
         rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
     else if (rc == MDB_NOTFOUND)
         rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
     uint32_t n = 0;
-    while (rc == 0 && k.mv_size == SOUK_PSEUDO_LEN + 8 &&
-           !memcmp(k.mv_data, up, SOUK_PSEUDO_LEN) && (!max || n < max)) {
+    while (rc == 0 && k.mv_size >= SOUK_PSEUDO_LEN + 8 && !memcmp(k.mv_data, up, SOUK_PSEUDO_LEN) &&
+           (!max || n < max)) {
         int e = fn(arg, &k, &v);
         if (e) {
             mdb_cursor_close(cur);
@@ -365,8 +364,8 @@ int souk_user_items(souk_events *s, const char *user, size_t len, uint32_t max, 
 
 /* Records a deletion (tagdel or idel: up + name NUL -> i64 ms), then brings the user's derived
  * rows to what a rebuild honouring it gives. */
-static int record_deletion(souk_events *s, const char *user, size_t len, MDB_dbi which,
-                           int is_tag, const char *name, int64_t now)
+static int record_deletion(souk_events *s, const char *user, size_t len, MDB_dbi which, int is_tag,
+                           const char *name, int64_t now)
 {
     size_t nl = name ? strlen(name) : 0;
     if (nl == 0 || nl > (is_tag ? 63 : SOUK_ITEM_MAX))
@@ -551,16 +550,12 @@ static int add_num(cJSON *o, const char *name, double d)
 
 static int export_consent(export_ctx *x)
 {
-    MDB_val k = {SOUK_PSEUDO_LEN, (void *)x->up}, v;
-    int r = mdb_get(x->txn, x->s->consent, &k, &v);
-    if (r == MDB_NOTFOUND)
-        return cJSON_AddNullToObject(x->doc, "consent") ? SOUK_OK : SOUK_ENOMEM;
-    if (r)
-        return souk_kv_err(r);
     souk_consent c;
-    int rc = souk__ev_consent_decode(v.mv_data, v.mv_size, &c);
+    int rc = souk__ev_consent_read(x->s, x->txn, x->up, &c);
     if (rc)
         return rc;
+    if (!c.recorded)
+        return cJSON_AddNullToObject(x->doc, "consent") ? SOUK_OK : SOUK_ENOMEM;
     souk_consent eff = c;
     souk__ev_consent_policy(x->s, &eff);
     cJSON *o = cJSON_AddObjectToObject(x->doc, "consent");
@@ -674,9 +669,8 @@ static int export_sessions(export_ctx *x)
         if (!o || add_str(o, "session", lab, strlen(lab)) ||
             add_num(o, "events", x->sess[i].events))
             return SOUK_ENOMEM;
-        if (x->sess[i].events &&
-            (add_num(o, "first", (double)x->sess[i].first) ||
-             add_num(o, "last", (double)x->sess[i].last)))
+        if (x->sess[i].events && (add_num(o, "first", (double)x->sess[i].first) ||
+                                  add_num(o, "last", (double)x->sess[i].last)))
             return SOUK_ENOMEM;
     }
     return SOUK_OK;
@@ -746,10 +740,9 @@ static int export_qstat(export_ctx *x)
     while (r == 0) {
         const uint8_t *kp = k.mv_data;
         if (k.mv_size >= 4 + 1 + SOUK_PSEUDO_LEN &&
-            !memcmp(kp + k.mv_size - SOUK_PSEUDO_LEN, x->up, SOUK_PSEUDO_LEN) &&
-            v.mv_size >= 8) {
-            uint32_t day = (uint32_t)kp[0] << 24 | (uint32_t)kp[1] << 16 |
-                           (uint32_t)kp[2] << 8 | kp[3];
+            !memcmp(kp + k.mv_size - SOUK_PSEUDO_LEN, x->up, SOUK_PSEUDO_LEN) && v.mv_size >= 8) {
+            uint32_t day =
+                (uint32_t)kp[0] << 24 | (uint32_t)kp[1] << 16 | (uint32_t)kp[2] << 8 | kp[3];
             time_t t = (time_t)day * 86400;
             struct tm tm;
             char ds[16];
@@ -785,8 +778,7 @@ static int export_items(export_ctx *x)
     for (size_t i = 0; rc == SOUK_OK && i < a.n; i++) {
         cJSON *o = push_object(arr);
         const char *tn = souk_ev_type_name((souk_ev_type)a.v[i].type);
-        rc = o ? add_str(o, "type", tn ? tn : "unknown", strlen(tn ? tn : "unknown"))
-               : SOUK_ENOMEM;
+        rc = o ? add_str(o, "type", tn ? tn : "unknown", strlen(tn ? tn : "unknown")) : SOUK_ENOMEM;
         if (!rc)
             rc = add_str(o, "item", a.v[i].item, strlen(a.v[i].item));
         if (!rc)
