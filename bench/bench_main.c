@@ -79,15 +79,8 @@ int main(int argc, char **argv)
         return bench_facets(argc - 2, argv + 2);
     if (strcmp(argv[1], "http") == 0)
         return bench_http(argc - 2, argv + 2);
-    if (strcmp(argv[1], "events") == 0) {
-#ifdef SOUK_BENCH_EVENTS
+    if (strcmp(argv[1], "events") == 0)
         return bench_events(argc - 2, argv + 2);
-#else
-        fprintf(stderr, "souk-bench events: not built: the event store (engine/events/) does not "
-                        "define every function it calls yet (bench/CMakeLists.txt)\n");
-        return 2;
-#endif
-    }
     fprintf(stderr, "souk-bench: unknown benchmark '%s'\n", argv[1]);
     return 2;
 }

@@ -182,7 +182,8 @@ int souk_query_stats(souk_events *s, const souk_qstat_opts *o, char **json, size
         goto out;
 
     /* Distinct users per query: sort by (query, user) and count user changes. */
-    qsort(rows, nrows, sizeof *rows, by_query_user);
+    if (nrows)
+        qsort(rows, nrows, sizeof *rows, by_query_user);
     cells = souk_calloc(nrows ? nrows : 1, sizeof *cells);
     if (!cells) {
         rc = SOUK_ENOMEM;
