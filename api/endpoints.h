@@ -23,7 +23,7 @@ SK_ENDPOINT("/v1/me/history/{id}", "me_history_item", SK_DELETE, SK_AUTH_USER,
 SK_ENDPOINT("/v1/me/tags", "me_tags", SK_GET, SK_AUTH_USER, sk_ep_me_tags)
 SK_ENDPOINT("/v1/me/tags/{id}", "me_tag", SK_DELETE, SK_AUTH_USER, sk_ep_me_tag)
 SK_ENDPOINT("/v1/me/export", "me_export", SK_GET, SK_AUTH_USER, sk_ep_me_export)
-SK_ENDPOINT("/v1/users/{id}", "users", SK_DELETE, SK_AUTH_ADMIN, sk_ep_users)
+SK_ENDPOINT("/v1/users/{id}", "users", SK_DELETE | SK_PUT, SK_AUTH_ADMIN, sk_ep_users)
 SK_ENDPOINT("/v1/erasures/{id}", "erasures", SK_GET, SK_AUTH_ADMIN, sk_ep_erasures)
 SK_ENDPOINT("/v1/analytics/queries", "analytics_queries", SK_GET, SK_AUTH_ANALYST,
             sk_ep_analytics_queries)

@@ -2,7 +2,10 @@
  * P7, P11, P25; docs/api.md). PUT takes any of the fields; those left out keep their value. A
  * change applies to the very next request on every worker: every request reads the record from
  * the store, nothing caches it. Turning personalization off deletes the profile and tags, turning
- * search_history off clears the search history (souk_consent_set, which audits the change). */
+ * search_history off clears the search history (souk_consent_set, which audits the change).
+ * "minor" and "guardian_consent" are shown but not set here: a minor could otherwise lift the
+ * guard of P7 with their own token. The platform's backend sets them (PUT /v1/users/{id},
+ * admin key, ep_users.c). */
 #include "api_int.h"
 #include "souk/events.h"
 #include "souk/json_strict.h"
@@ -59,14 +62,20 @@ int sk_ep_me_consent(sk_ctx *c)
     const cJSON *it;
     cJSON_ArrayForEach(it, j)
     {
-        static const char *const names[] = {"personalization", "location", "search_history",
-                                            "minor", "guardian_consent"};
-        int *dst[] = {&n.personalization, &n.location, &n.search_history, &n.minor,
-                      &n.guardian_consent};
+        static const char *const names[] = {"personalization", "location", "search_history"};
+        int *dst[] = {&n.personalization, &n.location, &n.search_history};
         size_t k = 0;
-        while (k < 5 && strcmp(names[k], it->string) != 0)
+        while (k < 3 && strcmp(names[k], it->string) != 0)
             k++;
-        if (k < 5 && cJSON_IsBool(it)) {
+        if (strcmp(it->string, "minor") == 0 || strcmp(it->string, "guardian_consent") == 0) {
+            int minor = it->string[0] == 'm';
+            cJSON_Delete(j);
+            return sk_fail(c, 403, "forbidden_field", minor ? "minor" : "guardian_consent",
+                           "\"%s\" is set by the platform's backend (PUT /v1/users/{id} with the "
+                           "admin key), not with a user token",
+                           minor ? "minor" : "guardian_consent");
+        }
+        if (k < 3 && cJSON_IsBool(it)) {
             *dst[k] = cJSON_IsTrue(it);
             continue;
         }
@@ -82,7 +91,7 @@ int sk_ep_me_consent(sk_ctx *c)
             if ((unsigned char)field[i] < 0x20 || (unsigned char)field[i] >= 0x7f)
                 field[i] = '?';
         cJSON_Delete(j);
-        if (k < 5)
+        if (k < 3)
             return sk_fail(c, 400, "invalid_parameter", field, "\"%s\" must be true or false",
                            field);
         if (strcmp(field, "policy_version") == 0)
@@ -92,7 +101,7 @@ int sk_ep_me_consent(sk_ctx *c)
                            c->cfg->ev.policy_version);
         return sk_fail(c, 400, "unknown_field", field,
                        "unknown field \"%s\" (known: personalization, location, search_history, "
-                       "minor, guardian_consent, policy_version)",
+                       "policy_version)",
                        field);
     }
     cJSON_Delete(j);

@@ -633,6 +633,60 @@ static int consent_is(const kit_resp *r, const char *field, int want)
     return ok;
 }
 
+/* P7: a minor's flags are the backend's (admin key), never the user's own token; a minor is not
+ * personalized until a guardian's consent is recorded, whatever the user's own consent says. */
+static int personalized_is(const kit_resp *r, int want)
+{
+    cJSON *j = cJSON_Parse(r->body ? r->body : "");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "personalized");
+    int ok = cJSON_IsBool(v) && cJSON_IsTrue(v) == want;
+    cJSON_Delete(j);
+    return ok;
+}
+
+static void test_minor(void)
+{
+    kit_resp r;
+    char tok[SOUK_TOKEN_MAX + 1];
+    snprintf(tok, sizeof tok, "%s", mint(tring, "minor-user", time(NULL), 3600));
+    const char *flags = "/v1/users/minor-user";
+    CHECK(expect(403, "forbidden_field", put_consent(tok, "{\"minor\":false}", &r), &r,
+                 "a user sets minor"));
+    kit_resp_free(&r);
+    CHECK(expect(403, "forbidden_field", put_consent(tok, "{\"guardian_consent\":true}", &r), &r,
+                 "a user sets guardian_consent"));
+    kit_resp_free(&r);
+    CHECK(expect(403, "forbidden",
+                 call("PUT", flags, SKEY, NULL, "application/json", "{\"minor\":true}", 14, &r), &r,
+                 "a search key sets minor"));
+    kit_resp_free(&r);
+    CHECK(expect(200, NULL,
+                 call("PUT", flags, AKEY, NULL, "application/json", "{\"minor\":true}", 14, &r), &r,
+                 "the backend sets minor"));
+    CHECK(personalized_is(&r, 0));
+    kit_resp_free(&r);
+    CHECK(expect(200, NULL, put_consent(tok, "{\"personalization\":true}", &r), &r,
+                 "a minor turns personalization on"));
+    CHECK(consent_is(&r, "personalization", 1) && consent_is(&r, "minor", 1) &&
+          personalized_is(&r, 0));
+    kit_resp_free(&r);
+    CHECK(expect(
+        400, "unknown_field",
+        call("PUT", flags, AKEY, NULL, "application/json", "{\"personalization\":true}", 24, &r),
+        &r, "the backend sets the user's own consent"));
+    kit_resp_free(&r);
+    CHECK(expect(
+        200, NULL,
+        call("PUT", flags, AKEY, NULL, "application/json", "{\"guardian_consent\":true}", 25, &r),
+        &r, "the backend records a guardian's consent"));
+    CHECK(personalized_is(&r, 1));
+    kit_resp_free(&r);
+    CHECK(expect(200, NULL, get("/v1/me/consent", SKEY, tok, &r), &r, "minor's consent"));
+    CHECK(consent_is(&r, "minor", 1) && consent_is(&r, "guardian_consent", 1) &&
+          personalized_is(&r, 1));
+    kit_resp_free(&r);
+}
+
 static void test_consent_and_identity(void)
 {
     kit_resp r;
@@ -1226,6 +1280,7 @@ int main(void)
     test_souk_token();
     test_events_batches();
     test_consent_and_identity();
+    test_minor();
     test_user_data();
     test_analytics();
     test_groceries();
