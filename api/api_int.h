@@ -347,12 +347,17 @@ uint64_t sk_now_ns(void);
 
 /* Wall-clock milliseconds since the epoch (what the event store is given as now). */
 int64_t sk_now_ms(void);
-/* The event store, or answers 404 `events_disabled` and returns NULL. */
+/* The event store, or answers 404 `events_disabled` and returns NULL. Drains the search-event
+ * queue first (sk_events_flush), so what the endpoint reads or changes follows every search
+ * made before it. */
 souk_events *sk_events(sk_ctx *c);
+/* Adds the queued search events to s in one transaction (privacy.c). Any thread. */
+int sk_events_flush(souk_events *s);
 /* Answers 500 `internal` for an event-store error code rc (SOUK_ENOMEM, SOUK_EIO, ...). */
 int sk_fail_store(sk_ctx *c, int rc, const char *what);
 /* Records a personal search (ep_search.c): with a user token and search_history consent, a
- * search event for query q with c->nhits. Errors are logged, never fail the search. */
+ * search event for query q with c->nhits joins the queue the background thread drains. Errors
+ * are logged, never fail the search. */
 void sk_record_search(sk_ctx *c, const char *q, size_t qlen);
 
 /* Reads the query string's parameters named names[0..n) into vals (set[i]: given); an unknown
@@ -373,6 +378,9 @@ int sk_item_tags(void *arg, const char *item, char (*tags)[64], int max);
  * jobs left by a crash resume) and the retention sweep every interval_s seconds. */
 int sk_bg_start(sk_server_state *st, uint32_t interval_s);
 void sk_bg_wake(sk_server_state *st);
+/* Asks the background thread to drain the search-event queue (sk_events_flush). */
+void sk_bg_flush(sk_server_state *st);
+/* Stops the thread after a last drain of the queue. */
 void sk_bg_stop(sk_server_state *st);
 
 #endif

@@ -1,7 +1,8 @@
 /* bg.c: the server's background thread for the behaviour-event store (docs/api.md): it runs
  * erasure jobs (souk_erase_run) when DELETE /v1/users/{id} queues one, at start (so a job a crash
  * interrupted resumes) and at every sweep, and the retention sweep (souk_events_sweep) every
- * retention.sweep_interval_s seconds, the first at start. */
+ * retention.sweep_interval_s seconds, the first at start; and it drains the queue of search
+ * events (privacy.c) whenever a search joins an empty one. */
 #include "api_int.h"
 #include "souk/events.h"
 #include "souk/souk.h"
@@ -15,7 +16,7 @@ typedef struct sk_bg {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    int stop, wake;
+    int stop, wake, flush;
     uint32_t interval_s;
 } sk_bg;
 
@@ -54,6 +55,7 @@ static void *bg_main(void *arg)
         clock_gettime(CLOCK_MONOTONIC, &now);
         int sweep =
             now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec >= next.tv_nsec);
+        sk_events_flush(bg->st->events);
         if (jobs || sweep)
             run_erasures(bg);
         if (sweep) {
@@ -62,7 +64,7 @@ static void *bg_main(void *arg)
             next.tv_sec += bg->interval_s;
         }
         pthread_mutex_lock(&bg->lock);
-        while (!bg->stop && !bg->wake) {
+        while (!bg->stop && !bg->wake && !bg->flush) {
             clock_gettime(CLOCK_MONOTONIC, &now);
             if (now.tv_sec > next.tv_sec ||
                 (now.tv_sec == next.tv_sec && now.tv_nsec >= next.tv_nsec))
@@ -71,10 +73,12 @@ static void *bg_main(void *arg)
         }
         int stop = bg->stop;
         jobs = bg->wake;
-        bg->wake = 0;
+        bg->wake = bg->flush = 0;
         pthread_mutex_unlock(&bg->lock);
-        if (stop)
+        if (stop) {
+            sk_events_flush(bg->st->events);
             break;
+        }
     }
     return NULL;
 }
@@ -109,6 +113,17 @@ void sk_bg_wake(sk_server_state *st)
         return;
     pthread_mutex_lock(&bg->lock);
     bg->wake = 1;
+    pthread_cond_signal(&bg->cond);
+    pthread_mutex_unlock(&bg->lock);
+}
+
+void sk_bg_flush(sk_server_state *st)
+{
+    sk_bg *bg = st->bg;
+    if (!bg)
+        return;
+    pthread_mutex_lock(&bg->lock);
+    bg->flush = 1;
     pthread_cond_signal(&bg->cond);
     pthread_mutex_unlock(&bg->lock);
 }

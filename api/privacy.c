@@ -1,12 +1,23 @@
 /* privacy.c: what the endpoints of behaviour events and users' own data share (docs/api.md,
  * "Behaviour events and privacy"): the clock, the store, and the search event a personal search
- * leaves in the user's history. */
+ * leaves in the user's history.
+ *
+ * A search event is not written on the search's path (a write transaction costs a search a
+ * millisecond, docs/benchmarks.md): it joins an in-memory queue that the background thread
+ * (bg.c) adds to the store in one transaction per drain, so searches arriving together share a
+ * commit. Every endpoint that reads or changes a user's data drains the queue first
+ * (sk_events), so a user's own search is in the history they read next, a clear or a consent
+ * change sees every search made before it, and nothing queued outlives an erasure unrecorded
+ * (a queued event of an erased user is refused when added: suppressed). A search event is never
+ * acknowledged to anyone; a kill -9 loses what is queued (at most SK_EVQ_MAX events, usually
+ * the last few milliseconds'). */
 #include "api_int.h"
 #include "souk/events.h"
 #include "souk/index.h"
 #include "souk/souk.h"
 
 #include <cjson/cJSON.h>
+#include <sodium.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,12 +31,71 @@ int64_t sk_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* ------------------------------------------------------------------ the search-event queue */
+
+#define SK_EVQ_MAX 4096
+
+static pthread_mutex_t evq_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t evq_flush_lock = PTHREAD_MUTEX_INITIALIZER; /* one drain at a time */
+static souk_event *evq;
+static size_t evq_n;
+
+int sk_events_flush(souk_events *s)
+{
+    if (!s)
+        return 0;
+    pthread_mutex_lock(&evq_flush_lock);
+    pthread_mutex_lock(&evq_lock);
+    souk_event *batch = evq;
+    size_t n = evq_n;
+    evq = NULL;
+    evq_n = 0;
+    pthread_mutex_unlock(&evq_lock);
+    int rc = 0;
+    if (n) {
+        char err[256];
+        if ((rc = souk_events_add(s, batch, n, sk_now_ms(), NULL, NULL, err, sizeof err)) != 0)
+            fprintf(stderr, "souk-server: %zu search event%s not recorded: %s\n", n,
+                    n == 1 ? " was" : "s were", err);
+        sodium_memzero(batch, n * sizeof *batch); /* raw user ids */
+    }
+    souk_free(batch);
+    pthread_mutex_unlock(&evq_flush_lock);
+    return rc;
+}
+
+/* Queues ev; a full queue is drained here first (back-pressure on the searches that fill it). */
+static void evq_push(sk_ctx *c, const souk_event *ev)
+{
+    for (int tries = 0; tries < 2; tries++) {
+        pthread_mutex_lock(&evq_lock);
+        if (!evq)
+            evq = souk_malloc(SK_EVQ_MAX * sizeof *evq);
+        if (evq && evq_n < SK_EVQ_MAX) {
+            evq[evq_n++] = *ev;
+            int first = evq_n == 1;
+            pthread_mutex_unlock(&evq_lock);
+            if (first)
+                sk_bg_flush(c->w->st);
+            return;
+        }
+        int oom = !evq;
+        pthread_mutex_unlock(&evq_lock);
+        if (oom)
+            break;
+        sk_events_flush(c->w->st->events);
+    }
+    fprintf(stderr, "souk-server: a search event was not recorded: out of memory\n");
+}
+
 souk_events *sk_events(sk_ctx *c)
 {
     souk_events *s = c->w->st->events;
     if (!s)
         sk_fail(c, 404, "events_disabled", NULL,
                 "this server keeps no behaviour events (no \"pseudonym_key_file\" configured)");
+    else
+        sk_events_flush(s);
     return s;
 }
 
@@ -70,9 +140,8 @@ void sk_record_search(sk_ctx *c, const char *q, size_t qlen)
     long n = utf8_prefix(q, qlen, SOUK_EVQUERY_MAX);
     if (n <= 0)
         return;
-    souk_event *ev = souk_calloc(1, sizeof *ev);
-    if (!ev)
-        return;
+    souk_event evs, *ev = &evs;
+    memset(ev, 0, sizeof *ev);
     ev->type = SOUK_EV_SEARCH;
     memcpy(ev->user, c->user.user, c->user.user_len);
     for (long i = 0; i < n; i++) /* a query is one line of text */
@@ -80,11 +149,8 @@ void sk_record_search(sk_ctx *c, const char *q, size_t qlen)
     int64_t now = sk_now_ms();
     ev->ts_ms = now;
     ev->nhits = c->nhits < 0 ? -1 : c->nhits > INT32_MAX ? INT32_MAX : (int32_t)c->nhits;
-    char err[256];
-    int rc = souk_events_add(s, ev, 1, now, NULL, NULL, err, sizeof err);
-    if (rc)
-        fprintf(stderr, "souk-server: a search event was not recorded: %s\n", err);
-    souk_free(ev);
+    evq_push(c, ev);
+    sodium_memzero(ev, sizeof *ev);
 }
 
 /* ------------------------------------------------------------------ item tags (P8) */
