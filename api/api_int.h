@@ -351,6 +351,8 @@ int64_t sk_now_ms(void);
  * queue first (sk_events_flush), so what the endpoint reads or changes follows every search
  * made before it. */
 souk_events *sk_events(sk_ctx *c);
+/* The same without the drain (POST /v1/events, which only queues). */
+souk_events *sk_events_store(sk_ctx *c);
 /* Adds the queued search events to s in one transaction (privacy.c). Any thread. */
 int sk_events_flush(souk_events *s);
 /* Answers 500 `internal` for an event-store error code rc (SOUK_ENOMEM, SOUK_EIO, ...). */

@@ -41,7 +41,7 @@ static int blank(const char *p, size_t n)
 int sk_ep_events(sk_ctx *c)
 {
     const sk_request *r = c->req;
-    souk_events *s = sk_events(c);
+    souk_events *s = sk_events_store(c);
     if (!s)
         return c->status;
     if (sk_no_params(c))
@@ -106,7 +106,9 @@ int sk_ep_events(sk_ctx *c)
     int rc = 0;
     char err[512] = "";
     if (ngood)
-        rc = souk_events_add(s, ev, ngood, sk_now_ms(), out, &counts, err, sizeof err);
+        rc = souk_events_enqueue(s, ev, ngood, sk_now_ms(), out, &counts, err, sizeof err);
+    if (ngood && !rc)
+        sk_bg_flush(c->w->st); /* the background thread adds them (inbox.c) */
     if (rc) {
         sk_fail(c, rc == SOUK_EINVAL ? 400 : 500, rc == SOUK_EINVAL ? "invalid_event" : "internal",
                 NULL, "the events were not stored: %s", err);

@@ -51,12 +51,16 @@ int sk_events_flush(souk_events *s)
     evq = NULL;
     evq_n = 0;
     pthread_mutex_unlock(&evq_lock);
-    int rc = 0;
+    char err[512];
+    int rc = souk_events_drain(s, sk_now_ms(), NULL, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "souk-server: queued events were not added yet: %s\n", err);
     if (n) {
-        char err[256];
-        if ((rc = souk_events_add(s, batch, n, sk_now_ms(), NULL, NULL, err, sizeof err)) != 0)
+        int arc = souk_events_add(s, batch, n, sk_now_ms(), NULL, NULL, err, sizeof err);
+        if (arc)
             fprintf(stderr, "souk-server: %zu search event%s not recorded: %s\n", n,
                     n == 1 ? " was" : "s were", err);
+        rc = rc ? rc : arc;
         sodium_memzero(batch, n * sizeof *batch); /* raw user ids */
     }
     souk_free(batch);
@@ -88,13 +92,19 @@ static void evq_push(sk_ctx *c, const souk_event *ev)
     fprintf(stderr, "souk-server: a search event was not recorded: out of memory\n");
 }
 
-souk_events *sk_events(sk_ctx *c)
+souk_events *sk_events_store(sk_ctx *c)
 {
     souk_events *s = c->w->st->events;
     if (!s)
         sk_fail(c, 404, "events_disabled", NULL,
                 "this server keeps no behaviour events (no \"pseudonym_key_file\" configured)");
-    else
+    return s;
+}
+
+souk_events *sk_events(sk_ctx *c)
+{
+    souk_events *s = sk_events_store(c);
+    if (s)
         sk_events_flush(s);
     return s;
 }

@@ -959,6 +959,97 @@ static void test_groceries(void)
     chmod(g_key, 0600);
 }
 
+/* ------------------------------------------------------------------ the inbox */
+
+/* 1 when some row of dbi holds the bytes p[0..n). */
+static int db_has(souk_events *s, MDB_dbi dbi, const uint8_t *p, size_t n)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    int found = 0;
+    REQUIRE(souk__ev_begin(s, MDB_RDONLY, &txn) == 0);
+    REQUIRE(mdb_cursor_open(txn, dbi, &c) == 0);
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !found;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        found = memmem(v.mv_data, v.mv_size, p, n) || memmem(k.mv_data, k.mv_size, p, n);
+    mdb_cursor_close(c);
+    souk__ev_abort(s, txn);
+    return found;
+}
+
+/* Events queued in the inbox and drained give the store the same tables as adding them
+ * directly; a batch queued twice counts once; what an opted-out user sends waits in the inbox
+ * under no pseudonym (P5), and a suppressed user's events never enter it (P13). */
+static void test_inbox(void)
+{
+    souk_events_opts o;
+    memset(&o, 0, sizeof o);
+    o.consent_default.personalization = 1;
+    o.consent_default.search_history = 1;
+    souk_events *a = open_store("inbox-a", &o), *b = open_store("inbox-b", &o);
+    set_consent(a, "inbox-out", 0, 0, 0);
+    set_consent(b, "inbox-out", 0, 0, 0);
+    enum { N = 240 };
+    static souk_event ev[N];
+    int64_t t0 = 1700000000000;
+    for (int i = 0; i < N; i++) {
+        char user[32], sess[48], item[32];
+        snprintf(user, sizeof user, i % 11 == 0 ? "inbox-out" : "inbox-u%d", i % 17);
+        snprintf(sess, sizeof sess, "%s@%d", user, i / 40);
+        snprintf(item, sizeof item, "item-%d", (i * 7) % 31);
+        souk_ev_type t = i % 5 == 0 ? SOUK_EV_PURCHASE : i % 9 == 0 ? SOUK_EV_SEARCH : SOUK_EV_VIEW;
+        ev[i] = mk(t, user, sess, t == SOUK_EV_SEARCH ? "" : item,
+                   t == SOUK_EV_SEARCH ? "bolt" : "", t0 + i * 1000);
+        if (i % 3 == 0)
+            snprintf(ev[i].country, sizeof ev[i].country, "CN");
+    }
+    int64_t now = t0 + N * 1000 + 5000;
+    add(a, ev, N, now, NULL, NULL);
+    char err[512];
+    souk_ev_counts qc;
+    memset(&qc, 0, sizeof qc);
+    for (int i = 0; i < N; i += 40) {
+        CHECK(souk_events_enqueue(b, ev + i, 40, now, NULL, &qc, err, sizeof err) == 0);
+        if (i == 80) /* the same request twice */
+            CHECK(souk_events_enqueue(b, ev + i, 40, now, NULL, NULL, err, sizeof err) == 0);
+    }
+    CHECK(qc.stored + qc.anonymous == N);
+    CHECK(rows(b, b->inbox) == 7 && rows(b, b->ev) == 0);
+    uint8_t out[SOUK_PSEUDO_LEN];
+    REQUIRE(souk__ev_user(b, "inbox-out", 9, out) == 0);
+    CHECK(!db_has(b, b->inbox, out + 1, SOUK_PSEUDO_LEN - 1));
+    CHECK(!db_has(b, b->inbox, (const uint8_t *)"inbox-u", 7)); /* no raw id */
+    souk_ev_counts dc;
+    memset(&dc, 0, sizeof dc);
+    CHECK(souk_events_drain(b, now, &dc, err, sizeof err) == 0);
+    CHECK(dc.duplicate == 40 && dc.stored + dc.anonymous == N);
+    CHECK(rows(b, b->inbox) == 0);
+    MDB_dbi *dbs[] = {&a->ev,   &a->uev,  &a->sess,  &a->usess, &a->pop,
+                      &a->uset, &a->cooc, &a->shist, &a->qstat};
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+        MDB_dbi db = *dbs[i];
+        MDB_dbi dbb = *(MDB_dbi *)((char *)b + ((char *)dbs[i] - (char *)a));
+        size_t ra = rows(a, db), rb = rows(b, dbb);
+        if (ra != rb)
+            fprintf(stderr, "inbox: table %zu has %zu rows added directly, %zu through the inbox\n",
+                    i, ra, rb);
+        CHECK(ra == rb);
+    }
+    CHECK(ev_rows_of(a, NULL, NULL) == ev_rows_of(b, NULL, NULL));
+    check_ok(b, "draining the inbox");
+    /* A second drain finds nothing; an erased (suppressed) user's events never enter. */
+    CHECK(souk_events_drain(b, now, NULL, err, sizeof err) == 0);
+    char job[33];
+    CHECK(souk_erase_start(b, "inbox-u3", 8, now, job, err, sizeof err) == 0);
+    souk_event late = mk(SOUK_EV_VIEW, "inbox-u3", "", "item-1", "", now - 10);
+    souk_ev_outcome oc;
+    CHECK(souk_events_enqueue(b, &late, 1, now, &oc, NULL, err, sizeof err) == 0);
+    CHECK(oc == SOUK_EVO_SUPPRESSED && rows(b, b->inbox) == 0);
+    souk_events_close(a);
+    souk_events_close(b);
+}
+
 int main(void)
 {
     souk_alloc_init();
@@ -976,6 +1067,7 @@ int main(void)
     test_deletions_features();
     test_erasure_scan();
     test_suppressed();
+    test_inbox();
     test_stream();
     test_groceries();
     souk_keyring_free(g_kr);

@@ -355,7 +355,12 @@ int souk_erase_run(souk_events *s, int64_t now, char *err, size_t errlen)
 {
     job *jobs = NULL;
     size_t n = 0;
-    int rc = jobs_open(s, &jobs, &n);
+    /* Queued events first (inbox.c): an erased user's are refused as they are added, and their
+     * inbox rows are deleted before the compaction. */
+    int rc = souk_events_drain(s, now, NULL, err, errlen);
+    if (rc)
+        return rc;
+    rc = jobs_open(s, &jobs, &n);
     if (rc) {
         snprintf(err, errlen, "erase: reading the jobs: %s", souk_strerror(rc));
         return rc;

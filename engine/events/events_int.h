@@ -79,7 +79,7 @@ struct souk_events {
     MDB_env *env;
     uint64_t gen;
     MDB_dbi meta, ev, uev, sess, usess, pop, uset, cooc, consent, shist, tags, tagdel, idel, qstat,
-        supp, jobs;
+        supp, jobs, inbox;
     int audit_fd;
     uint8_t eid_key[16]; /* BLAKE2b key of event ids, derived from the current key (open) */
     struct hmap *ids;    /* raw user/session id -> pseudonym (+ suppression hash); only touched

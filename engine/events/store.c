@@ -85,8 +85,9 @@ static const struct {
     {                                                                                              \
 #x, offsetof(souk_events, x)                                                               \
     }
-    DB(meta),    DB(ev),    DB(uev),  DB(sess),   DB(usess), DB(pop),   DB(uset), DB(cooc),
-    DB(consent), DB(shist), DB(tags), DB(tagdel), DB(idel),  DB(qstat), DB(supp), DB(jobs),
+    DB(meta), DB(ev),    DB(uev),     DB(sess),  DB(usess), DB(pop),
+    DB(uset), DB(cooc),  DB(consent), DB(shist), DB(tags),  DB(tagdel),
+    DB(idel), DB(qstat), DB(supp),    DB(jobs),  DB(inbox),
 #undef DB
 };
 
