@@ -153,8 +153,7 @@ static souk_ev_outcome predict(souk_events *s, MDB_txn *txn, const souk_event *e
 }
 
 int souk_events_enqueue(souk_events *s, const souk_event *ev, size_t n, int64_t now,
-                        souk_ev_outcome *outcome, souk_ev_counts *counts, char *err,
-                        size_t errlen)
+                        souk_ev_outcome *outcome, souk_ev_counts *counts, char *err, size_t errlen)
 {
     err[0] = 0;
     if (s->o.rdonly) {
@@ -164,8 +163,8 @@ int souk_events_enqueue(souk_events *s, const souk_event *ev, size_t n, int64_t 
     if (n == 0)
         return SOUK_OK;
     /* The longest encoding: 15 bytes, four strings with their lengths, the precomputed part. */
-    size_t per = 15 + 8 + SOUK_ITEM_MAX + SOUK_EVQUERY_MAX + SOUK_COUNTRY_LEN + SOUK_REGION_MAX +
-                 PRE_LEN;
+    size_t per =
+        15 + 8 + SOUK_ITEM_MAX + SOUK_EVQUERY_MAX + SOUK_COUNTRY_LEN + SOUK_REGION_MAX + PRE_LEN;
     uint8_t *row = souk_malloc(n * per);
     souk__ev_pre *pre = souk_calloc(n, sizeof *pre);
     hmap cache;
@@ -250,8 +249,7 @@ static int del_txn(souk_events *s, MDB_txn *txn, void *arg)
     return r == MDB_NOTFOUND ? SOUK_OK : souk_kv_err(r);
 }
 
-int souk_events_drain(souk_events *s, int64_t now, souk_ev_counts *counts, char *err,
-                      size_t errlen)
+int souk_events_drain(souk_events *s, int64_t now, souk_ev_counts *counts, char *err, size_t errlen)
 {
     err[0] = 0;
     if (s->o.rdonly)
