@@ -107,9 +107,12 @@ int sk_ep_events(sk_ctx *c)
     char err[512] = "";
     if (ngood)
         rc = souk_events_enqueue(s, ev, ngood, sk_now_ms(), out, &counts, err, sizeof err);
-    if (ngood && !rc)
+    if (ngood)
         sk_bg_flush(c->w->st); /* the background thread adds them (inbox.c) */
-    if (rc) {
+    if (rc == SOUK_ETOOBIG) {
+        sk_fail(c, 503, "events_backlog", NULL,
+                "the events were not accepted: %s (nothing of this batch was kept)", err);
+    } else if (rc) {
         sk_fail(c, rc == SOUK_EINVAL ? 400 : 500, rc == SOUK_EINVAL ? "invalid_event" : "internal",
                 NULL, "the events were not stored: %s", err);
     } else {

@@ -69,6 +69,9 @@
 
 #define SOUK_EV_FORMAT 1
 #define SOUK_EID_LEN 16
+/* Bytes the inbox may hold before souk_events_enqueue refuses (SOUK_ETOOBIG): a backlog of
+ * about 100,000 events, a few seconds of adds. */
+#define SOUK_INBOX_MAX ((size_t)64 << 20)
 
 enum { EVF_USER = 1, EVF_SESSION = 2, EVF_LOC = 4, EVF_NHITS = 8 };
 
@@ -79,7 +82,12 @@ struct souk_events {
     MDB_env *env;
     uint64_t gen;
     MDB_dbi meta, ev, uev, sess, usess, pop, uset, cooc, consent, shist, tags, tagdel, idel, qstat,
-        supp, jobs, inbox;
+        supp, jobs;
+    pthread_mutex_t inbox_mu; /* the inbox file (inbox.c): appends, and its swap for a drain */
+    int inbox_fd;             /* DIR/events/inbox.log open for appending, or -1 */
+    uint64_t inbox_seq;       /* the next drain file's number; 0: not yet read from the dir */
+    size_t inbox_bytes;       /* appended by this process and not yet added (SOUK_INBOX_MAX) */
+    pthread_mutex_t drain_mu; /* one drain at a time */
     int audit_fd;
     uint8_t eid_key[16]; /* BLAKE2b key of event ids, derived from the current key (open) */
     struct hmap *ids;    /* raw user/session id -> pseudonym (+ suppression hash); only touched

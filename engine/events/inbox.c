@@ -1,27 +1,41 @@
 /* inbox.c: accepted events waiting to be added (souk_events_enqueue, souk_events_drain).
  *
  * Adding events keeps every derived table, and a small batch dirties pages all over the
- * co-occurrence table: a write of 100 MovieLens events costs ~20 ms, most of it writing pages
- * back (docs/benchmarks.md). The server's POST /v1/events therefore commits each request's
- * events to the inbox, one row in one short transaction, and answers; the background thread
- * drains the inbox into the store in one souk__ev_add per drain, so requests arriving together
- * share the cost of their pages.
+ * co-occurrence table: an add of 100 MovieLens events costs ~20 ms, most of it writing pages
+ * back, and it holds LMDB's one writer lock meanwhile (docs/benchmarks.md). The server's
+ * POST /v1/events therefore appends each request's events to the inbox, a file beside the
+ * environment (DIR/events/inbox.log: one write and one fdatasync), and answers; its background
+ * thread drains the inbox into the store in one souk__ev_add, so requests arriving together
+ * share the cost of their pages, and an append never waits for an add.
  *
- * An inbox row holds no raw id (P1): each event with its user and session replaced by the hex of
- * their pseudonyms (unique per user, so the batch's per-user state is keyed the same), and what
- * souk__ev_precompute computed from the raw ids (event id, pseudonyms, suppression hash).
- * A drain adds the rows' events, then deletes the rows; a crash between the two adds them again
- * and every event is then a duplicate (event ids), so nothing is counted twice. Erasure drains
- * first (erase.c), so an erased user's inbox rows are gone before the compaction.
+ * The inbox holds no raw id (P1): each event with its user and session replaced by the hex of
+ * their pseudonyms (unique per user, so the add's per-user state is keyed the same), and what
+ * souk__ev_precompute computed from the raw ids (event id, pseudonyms, suppression hash). Only
+ * what the add would keep goes in, as it would keep it (nothing of a suppressed user, no user or
+ * session for an opted-out one, no location without its consent).
  *
- * inbox key: seq u64 BE. Value: per event: type(1), ts i64 LE, nhits i32 LE, has user(1),
- * has session(1), item, query, country, region as len(2 LE) + bytes, then the precomputed
- * souk__ev_pre. */
+ * A drain renames inbox.log to inbox.<N>.drain (under inbox_mu, so appends go to a new
+ * inbox.log), adds every complete record of each drain file in number order, then unlinks it.
+ * A crash between the add and the unlink adds the file again, and every event is then a
+ * duplicate (event ids): nothing is counted twice. A record is u32 LE length, payload, and a
+ * 16-byte BLAKE2b of the payload; a torn last record (a crash mid-append, never acknowledged)
+ * fails its check and ends the file. Erasure drains first (erase.c), so an erased user's inbox
+ * rows are in no file when the compaction runs. One process appends to a store's inbox (the
+ * server); souk-index events adds directly.
+ *
+ * Payload: per event: type(1), ts i64 LE, nhits i32 LE, has user(1), has session(1), item,
+ * query, country, region as len(2 LE) + bytes, then the precomputed souk__ev_pre. */
 #include "events/events_int.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define PRE_LEN sizeof(souk__ev_pre)
 
@@ -93,35 +107,55 @@ static int dec_event(const uint8_t **p, const uint8_t *end, souk_event *e, souk_
     return 0;
 }
 
-typedef struct enq_job {
-    const uint8_t *row;
-    size_t len;
-} enq_job;
+#define SUM_LEN 16
 
-static int enq_txn(souk_events *s, MDB_txn *txn, void *arg)
+static int write_all(int fd, const uint8_t *p, size_t n)
 {
-    enq_job *j = arg;
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(txn, s->inbox, &c);
-    if (rc)
-        return souk_kv_err(rc);
-    MDB_val k, v;
-    uint64_t seq = 0;
-    if ((rc = mdb_cursor_get(c, &k, &v, MDB_LAST)) == 0 && k.mv_size == 8)
-        seq = souk__rd_be64(k.mv_data) + 1;
-    else if (rc && rc != MDB_NOTFOUND) {
-        mdb_cursor_close(c);
-        return souk_kv_err(rc);
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
     }
-    uint8_t key[8];
-    souk__be64(key, seq);
-    k.mv_size = 8;
-    k.mv_data = key;
-    v.mv_size = j->len;
-    v.mv_data = (void *)j->row;
-    rc = mdb_cursor_put(c, &k, &v, MDB_APPEND);
-    mdb_cursor_close(c);
-    return souk_kv_err(rc);
+    return 0;
+}
+
+/* Appends one record (payload row[0..len)) to inbox.log and makes it durable. */
+static int append(souk_events *s, const uint8_t *row, size_t len, char *err, size_t errlen)
+{
+    uint8_t head[4] = {(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
+                       (uint8_t)(len >> 24)};
+    uint8_t sum[SUM_LEN];
+    crypto_generichash(sum, sizeof sum, row, len, NULL, 0);
+    pthread_mutex_lock(&s->inbox_mu);
+    int rc = SOUK_OK;
+    if (s->inbox_bytes + len > SOUK_INBOX_MAX) {
+        /* Accepting faster than the adds keep up: the caller says so (503), nothing is lost. */
+        pthread_mutex_unlock(&s->inbox_mu);
+        snprintf(err, errlen, "%s: the inbox holds %zu MiB not yet added; retry shortly", s->dir,
+                 s->inbox_bytes >> 20);
+        return SOUK_ETOOBIG;
+    }
+    if (s->inbox_fd < 0) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/inbox.log", s->dir);
+        s->inbox_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    }
+    if (s->inbox_fd < 0 || write_all(s->inbox_fd, head, 4) || write_all(s->inbox_fd, row, len) ||
+        write_all(s->inbox_fd, sum, sizeof sum) || fdatasync(s->inbox_fd)) {
+        snprintf(err, errlen, "%s/inbox.log: %s", s->dir, strerror(errno));
+        rc = errno == ENOSPC ? SOUK_EFULL : SOUK_EIO;
+        /* A record cut short stays unacknowledged: the next append starts a clean file. */
+        if (s->inbox_fd >= 0)
+            close(s->inbox_fd);
+        s->inbox_fd = -1;
+    } else
+        s->inbox_bytes += 4 + len + SUM_LEN;
+    pthread_mutex_unlock(&s->inbox_mu);
+    return rc;
 }
 
 /* What adding e would do now, as far as the store's state tells before the add: expired,
@@ -217,10 +251,8 @@ int souk_events_enqueue(souk_events *s, const souk_event *ev, size_t n, int64_t 
     if (txn)
         souk__ev_abort(s, txn);
     sodium_memzero(&e, sizeof e);
-    if (!rc && len) {
-        enq_job j = {row, len};
-        rc = souk__ev_write(s, enq_txn, &j);
-    }
+    if (!rc && len)
+        rc = append(s, row, len, err, errlen);
     if (rc && !err[0])
         snprintf(err, errlen, "%s: queueing %zu events: %s", s->dir, n, souk_strerror(rc));
     if (row)
@@ -230,48 +262,47 @@ int souk_events_enqueue(souk_events *s, const souk_event *ev, size_t n, int64_t 
     return rc;
 }
 
-/* Deletes the inbox rows up to *arg (the rows drained, and only those: a request may have
- * queued more since). */
-static int del_txn(souk_events *s, MDB_txn *txn, void *arg)
+/* Adds every complete record of the drain file path, then removes it. */
+static int drain_file(souk_events *s, const char *path, int64_t now, souk_ev_counts *counts,
+                      char *err, size_t errlen)
 {
-    uint64_t last = *(const uint64_t *)arg;
-    MDB_cursor *c;
-    MDB_val k, v;
-    int r = mdb_cursor_open(txn, s->inbox, &c);
-    if (r)
-        return souk_kv_err(r);
-    for (r = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-         r == 0 && k.mv_size == 8 && souk__rd_be64(k.mv_data) <= last;
-         r = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-        if ((r = mdb_cursor_del(c, 0)) != 0)
-            break;
-    mdb_cursor_close(c);
-    return r == MDB_NOTFOUND ? SOUK_OK : souk_kv_err(r);
-}
-
-int souk_events_drain(souk_events *s, int64_t now, souk_ev_counts *counts, char *err, size_t errlen)
-{
-    err[0] = 0;
-    if (s->o.rdonly)
-        return SOUK_OK;
-    MDB_txn *txn;
-    int rc = souk__ev_begin(s, MDB_RDONLY, &txn);
-    if (rc) {
-        snprintf(err, errlen, "%s: reading the inbox: %s", s->dir, souk_strerror(rc));
-        return rc;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return SOUK_EIO;
     }
-    MDB_cursor *c;
-    int mrc = mdb_cursor_open(txn, s->inbox, &c);
+    struct stat sb;
+    uint8_t *buf = NULL;
+    size_t size = 0;
+    int rc = SOUK_OK;
+    if (fstat(fd, &sb) != 0)
+        rc = SOUK_EIO;
+    else if ((size = (size_t)sb.st_size) > 0 && !(buf = souk_malloc(size)))
+        rc = SOUK_ENOMEM;
+    for (size_t got = 0; !rc && got < size;) {
+        ssize_t r = read(fd, buf + got, size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            rc = SOUK_EIO;
+        else
+            got += (size_t)r;
+    }
+    close(fd);
     souk_event *evs = NULL;
     souk__ev_pre *pre = NULL;
     size_t n = 0, cap = 0;
-    uint64_t last = 0;
-    int any = 0;
-    MDB_val k, v;
-    for (mrc = mrc ? mrc : mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0;
-         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        const uint8_t *p = v.mv_data, *end = p + v.mv_size;
-        while (p < end) {
+    for (size_t at = 0; !rc && at + 4 + SUM_LEN <= size;) {
+        size_t len = (size_t)buf[at] | (size_t)buf[at + 1] << 8 | (size_t)buf[at + 2] << 16 |
+                     (size_t)buf[at + 3] << 24;
+        uint8_t sum[SUM_LEN];
+        if (len > size - at - 4 - SUM_LEN)
+            break; /* torn */
+        crypto_generichash(sum, sizeof sum, buf + at + 4, len, NULL, 0);
+        if (sodium_memcmp(sum, buf + at + 4 + len, SUM_LEN) != 0)
+            break;
+        const uint8_t *p = buf + at + 4, *end = p + len;
+        while (p < end && !rc) {
             if (n == cap) {
                 size_t nc = cap ? cap * 2 : 1024;
                 souk_event *ne = souk_realloc(evs, nc * sizeof *ne);
@@ -286,30 +317,127 @@ int souk_events_drain(souk_events *s, int64_t now, souk_ev_counts *counts, char 
                 }
                 cap = nc;
             }
-            if (dec_event(&p, end, &evs[n], &pre[n]) != 0) {
+            if (dec_event(&p, end, &evs[n], &pre[n]) != 0)
                 rc = SOUK_ECORRUPT;
-                break;
-            }
-            n++;
+            else
+                n++;
         }
-        if (rc)
-            break;
-        last = souk__rd_be64(k.mv_data);
-        any = 1;
+        at += 4 + len + SUM_LEN;
     }
-    if (!rc && mrc && mrc != MDB_NOTFOUND)
-        rc = souk_kv_err(mrc);
-    mdb_cursor_close(c);
-    souk__ev_abort(s, txn);
+    if (buf)
+        sodium_memzero(buf, size);
+    souk_free(buf);
+    if (rc == SOUK_EIO)
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    else if (rc)
+        snprintf(err, errlen, "%s: %s", path, souk_strerror(rc));
     if (!rc && n)
         rc = souk__ev_add(s, evs, pre, n, now, NULL, counts, NULL, 0, err, errlen);
-    if (!rc && any)
-        rc = souk__ev_write(s, del_txn, &last);
-    if (rc && !err[0])
-        snprintf(err, errlen, "%s: draining the inbox: %s", s->dir, souk_strerror(rc));
+    if (!rc) {
+        pthread_mutex_lock(&s->inbox_mu);
+        s->inbox_bytes = s->inbox_bytes > size ? s->inbox_bytes - size : 0;
+        pthread_mutex_unlock(&s->inbox_mu);
+    }
+    if (!rc && unlink(path) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        rc = SOUK_EIO;
+    }
     if (evs)
         sodium_memzero(evs, cap * sizeof *evs);
     souk_free(evs);
     souk_free(pre);
+    return rc;
+}
+
+static int by_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The numbers of the drain files in the store's directory, sorted (souk_malloc'd). */
+static int drain_files(const char *dir, uint64_t **out, size_t *n)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return SOUK_EIO;
+    uint64_t *v = NULL;
+    size_t cnt = 0, cap = 0;
+    struct dirent *de;
+    int rc = SOUK_OK;
+    while ((de = readdir(d)) != NULL) {
+        unsigned long long x;
+        char tail[16];
+        if (sscanf(de->d_name, "inbox.%llu.%15s", &x, tail) != 2 || strcmp(tail, "drain") != 0)
+            continue;
+        if (cnt == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            uint64_t *nv = souk_realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                rc = SOUK_ENOMEM;
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        v[cnt++] = x;
+    }
+    closedir(d);
+    if (rc) {
+        souk_free(v);
+        return rc;
+    }
+    if (cnt)
+        qsort(v, cnt, sizeof *v, by_u64);
+    *out = v;
+    *n = cnt;
+    return SOUK_OK;
+}
+
+int souk_events_drain(souk_events *s, int64_t now, souk_ev_counts *counts, char *err, size_t errlen)
+{
+    err[0] = 0;
+    if (s->o.rdonly)
+        return SOUK_OK;
+    pthread_mutex_lock(&s->drain_mu);
+    uint64_t *nums = NULL;
+    size_t nn = 0;
+    int rc = drain_files(s->dir, &nums, &nn);
+    char log[4200], path[4200];
+    snprintf(log, sizeof log, "%s/inbox.log", s->dir);
+    if (!rc) {
+        /* What is appended until now becomes the next drain file. */
+        struct stat sb;
+        pthread_mutex_lock(&s->inbox_mu);
+        if (s->inbox_seq == 0)
+            s->inbox_seq = nn ? nums[nn - 1] + 1 : 1;
+        if (stat(log, &sb) == 0 && sb.st_size > 0) {
+            snprintf(path, sizeof path, "%s/inbox.%llu.drain", s->dir,
+                     (unsigned long long)s->inbox_seq);
+            if (rename(log, path) == 0) {
+                if (s->inbox_fd >= 0)
+                    close(s->inbox_fd);
+                s->inbox_fd = -1;
+                uint64_t *nv = souk_realloc(nums, (nn + 1) * sizeof *nv);
+                if (nv) {
+                    nums = nv;
+                    nums[nn++] = s->inbox_seq;
+                } else
+                    rc = SOUK_ENOMEM;
+                s->inbox_seq++;
+            } else {
+                snprintf(err, errlen, "%s: %s", log, strerror(errno));
+                rc = SOUK_EIO;
+            }
+        }
+        pthread_mutex_unlock(&s->inbox_mu);
+    } else
+        snprintf(err, errlen, "%s: listing the inbox: %s", s->dir, souk_strerror(rc));
+    for (size_t i = 0; i < nn && !rc; i++) {
+        snprintf(path, sizeof path, "%s/inbox.%llu.drain", s->dir, (unsigned long long)nums[i]);
+        rc = drain_file(s, path, now, counts, err, errlen);
+    }
+    souk_free(nums);
+    pthread_mutex_unlock(&s->drain_mu);
     return rc;
 }

@@ -85,9 +85,8 @@ static const struct {
     {                                                                                              \
 #x, offsetof(souk_events, x)                                                               \
     }
-    DB(meta), DB(ev),    DB(uev),     DB(sess),  DB(usess), DB(pop),
-    DB(uset), DB(cooc),  DB(consent), DB(shist), DB(tags),  DB(tagdel),
-    DB(idel), DB(qstat), DB(supp),    DB(jobs),  DB(inbox),
+    DB(meta),    DB(ev),    DB(uev),  DB(sess),   DB(usess), DB(pop),   DB(uset), DB(cooc),
+    DB(consent), DB(shist), DB(tags), DB(tagdel), DB(idel),  DB(qstat), DB(supp), DB(jobs),
 #undef DB
 };
 
@@ -225,6 +224,7 @@ int souk_events_open(const char *dir, const souk_events_opts *o, souk_events **o
     if (!s->o.map_max)
         s->o.map_max = (size_t)64 << 30;
     s->audit_fd = -1;
+    s->inbox_fd = -1;
     /* The key of event ids: derived from the current key through a "session id" no parsed event
      * can have (it starts with a NUL byte), so it is secret and stable for the ring. */
     uint8_t derived[SOUK_PSEUDO_LEN];
@@ -251,6 +251,8 @@ int souk_events_open(const char *dir, const souk_events_opts *o, souk_events **o
         return SOUK_EIO;
     }
     pthread_rwlock_init(&s->swap, NULL);
+    pthread_mutex_init(&s->inbox_mu, NULL);
+    pthread_mutex_init(&s->drain_mu, NULL);
     int rc = open_current(s, err, errlen);
     if (rc) {
         souk_events_close(s);
@@ -268,6 +270,10 @@ void souk_events_close(souk_events *s)
         mdb_env_close(s->env);
     if (s->audit_fd >= 0)
         close(s->audit_fd);
+    if (s->inbox_fd >= 0)
+        close(s->inbox_fd);
+    pthread_mutex_destroy(&s->inbox_mu);
+    pthread_mutex_destroy(&s->drain_mu);
     if (s->ids) {
         hm_free(s->ids);
         souk_free(s->ids);
@@ -363,10 +369,12 @@ int souk__ev_compact(souk_events *s, char *err, size_t errlen)
         snprintf(err, errlen, "'%s': opened read-only", s->dir);
         return SOUK_EINVAL;
     }
-    pthread_rwlock_wrlock(&s->swap);
+    /* Readers keep reading the live generation while it is copied: the copy holds the swap lock
+     * for reading and LMDB's writer lock, so nothing commits to it from here on (in any
+     * process); only the switch to the copy takes the swap lock for writing. */
+    pthread_rwlock_rdlock(&s->swap);
     MDB_txn *w = NULL;
-    int rc, mrc = 0;
-    /* The writer lock: nothing commits to this generation from here on (in any process). */
+    int rc, mrc = 0, locked = 1;
     for (;;) {
         if ((mrc = souk_kv_txn_begin(s->env, 0, &w)) != 0)
             goto lmdb_fail;
@@ -374,10 +382,16 @@ int souk__ev_compact(souk_events *s, char *err, size_t errlen)
             break;
         mdb_txn_abort(w);
         w = NULL;
-        if ((rc = open_current(s, err, errlen)) != 0)
+        uint64_t gen = s->gen;
+        pthread_rwlock_unlock(&s->swap);
+        pthread_rwlock_wrlock(&s->swap);
+        rc = gen == s->gen ? open_current(s, err, errlen) : SOUK_OK;
+        pthread_rwlock_unlock(&s->swap);
+        pthread_rwlock_rdlock(&s->swap);
+        if (rc)
             goto out;
     }
-    uint64_t next = s->gen + 1;
+    uint64_t old = s->gen, next = old + 1;
     char path[4096], file[4200];
     snprintf(path, sizeof path, "%s/g%llu", s->dir, (unsigned long long)next);
     remove_gen(s->dir, next); /* a copy that crashed before CURRENT named it */
@@ -401,12 +415,18 @@ int souk__ev_compact(souk_events *s, char *err, size_t errlen)
         goto lmdb_fail;
     }
     w = NULL;
-    uint64_t old = s->gen;
-    mdb_env_close(s->env);
-    s->env = NULL;
+    /* The switch. A transaction begun since the commit found the old generation retired and
+     * may have switched already (open_current); either way the old files go. */
+    pthread_rwlock_unlock(&s->swap);
+    pthread_rwlock_wrlock(&s->swap);
+    rc = SOUK_OK;
+    if (s->gen == old) {
+        mdb_env_close(s->env);
+        s->env = NULL;
+        rc = open_gen(s, next, err, errlen);
+    }
     remove_gen(s->dir, old);
     fsync_path(s->dir, 1);
-    rc = open_gen(s, next, err, errlen);
     goto out;
 lmdb_fail:
     snprintf(err, errlen, "compacting '%s': %s", s->dir, mdb_strerror(mrc));
@@ -414,7 +434,8 @@ lmdb_fail:
 out:
     if (w)
         mdb_txn_abort(w);
-    pthread_rwlock_unlock(&s->swap);
+    if (locked)
+        pthread_rwlock_unlock(&s->swap);
     return rc;
 }
 

@@ -129,9 +129,10 @@ typedef struct souk_ev_counts {
 int souk_events_add(souk_events *s, const souk_event *ev, size_t n, int64_t now,
                     souk_ev_outcome *outcome, souk_ev_counts *counts, char *err, size_t errlen);
 
-/* The inbox (engine/events/inbox.c): souk_events_enqueue commits n events to it in one short
- * transaction (no raw id is stored: pseudonyms and event ids are computed first) and returns
- * what adding them would do as the store stands (outcome and counts, as souk_events_add);
+/* The inbox (engine/events/inbox.c): souk_events_enqueue appends n events to DIR/events/inbox.log
+ * and makes them durable (one fdatasync; no raw id is stored: pseudonyms and event ids are
+ * computed first; it never waits for an add) and returns what adding them would do as the
+ * store stands (outcome and counts, as souk_events_add);
  * souk_events_drain adds everything queued in one souk_events_add and removes it from the
  * inbox, exactly once even across a crash (a re-added event is a duplicate). The server queues
  * POST /v1/events and drains on its background thread, so that requests arriving together
