@@ -516,6 +516,107 @@ static void test_order(void)
     souk_events_close(s);
 }
 
+/* ------------------------------------------------------------------ P8 deletions, features */
+
+static void put_del(souk_events *s, MDB_dbi dbi, const char *user, const char *name, int64_t ms)
+{
+    uint8_t k[SOUK_PSEUDO_LEN + 80], v[8];
+    souk__ev_user(s, user, strlen(user), k);
+    size_t n = strlen(name);
+    memcpy(k + SOUK_PSEUDO_LEN, name, n + 1);
+    for (int i = 0; i < 8; i++)
+        v[i] = (uint8_t)((uint64_t)ms >> (8 * i));
+    MDB_txn *txn;
+    REQUIRE(souk__ev_begin(s, 0, &txn) == 0);
+    MDB_val key = {SOUK_PSEUDO_LEN + n + 1, k}, val = {8, v};
+    REQUIRE(mdb_put(txn, dbi, &key, &val, 0) == 0);
+    souk__ev_delta d;
+    souk__ev_delta_init(&d);
+    CHECK(souk__ev_user_refresh(s, txn, k, &d) == 0);
+    CHECK(souk__ev_delta_apply(s, txn, &d) == 0);
+    souk__ev_delta_free(&d);
+    REQUIRE(souk__ev_commit(s, txn) == 0);
+}
+
+typedef struct seen {
+    char items[16][32];
+    uint32_t users[16];
+    int n;
+} seen;
+
+static int seen_cooc(void *arg, const char *item, uint32_t users)
+{
+    seen *x = arg;
+    if (x->n < 16) {
+        snprintf(x->items[x->n], 32, "%s", item);
+        x->users[x->n++] = users;
+    }
+    return 0;
+}
+
+static int seen_item(void *arg, souk_ev_type t, const char *item, int64_t ts)
+{
+    (void)t, (void)ts;
+    return seen_cooc(arg, item, 0);
+}
+
+static void test_deletions_features(void)
+{
+    souk_events_opts o;
+    memset(&o, 0, sizeof o);
+    o.consent_default.personalization = 1;
+    o.item_tags = tag_of;
+    souk_events *s = open_store("p8", &o);
+    souk_event e[6] = {mk(SOUK_EV_VIEW, "ann", "s1", "x1", "", T0),
+                       mk(SOUK_EV_VIEW, "ann", "s1", "y2", "", T0 + 1000),
+                       mk(SOUK_EV_VIEW, "ben", "s2", "x1", "", T0 + 2000),
+                       mk(SOUK_EV_VIEW, "ben", "s2", "y2", "", T0 + 3000),
+                       mk(SOUK_EV_VIEW, "ben", "s2", "z3", "", T0 + 4000),
+                       mk(SOUK_EV_PURCHASE, "ben", "s2", "z3", "", T0 + 5000)};
+    add(s, e, 6, T0, NULL, NULL);
+    seen x = {0};
+    CHECK(souk_cooc(s, SOUK_COOC_VIEWED, "x1", 10, seen_cooc, &x) == 0);
+    CHECK(x.n == 2 && !strcmp(x.items[0], "y2") && x.users[0] == 2 && !strcmp(x.items[1], "z3") &&
+          x.users[1] == 1);
+    memset(&x, 0, sizeof x);
+    CHECK(souk_session_items(s, "s2", 2, 3, seen_item, &x) == 0);
+    CHECK(x.n == 3 && !strcmp(x.items[0], "y2") && !strcmp(x.items[2], "z3"));
+    g_items = 0;
+    souk_popular_items(s, T0, 2, count_item, NULL);
+    CHECK_EQ_U64(g_items, 2);
+    /* ann deletes item x1 (P8): it leaves her set and the pairs at once; an older event of it
+     * does not bring it back, a newer one does. */
+    put_del(s, s->idel, "ann", "x1", T0 + 500);
+    check_ok(s, "an item deletion");
+    memset(&x, 0, sizeof x);
+    souk_cooc(s, SOUK_COOC_VIEWED, "x1", 10, seen_cooc, &x);
+    CHECK(x.n == 2 && x.users[0] == 1);
+    souk_event late = mk(SOUK_EV_CLICK, "ann", "", "x1", "", T0 + 100);
+    add(s, &late, 1, T0, NULL, NULL);
+    check_ok(s, "an older event of a deleted item");
+    memset(&x, 0, sizeof x);
+    souk_cooc(s, SOUK_COOC_VIEWED, "x1", 10, seen_cooc, &x);
+    CHECK(x.n == 2 && x.users[0] == 1);
+    late.ts_ms = T0 + 600;
+    add(s, &late, 1, T0, NULL, NULL);
+    memset(&x, 0, sizeof x);
+    souk_cooc(s, SOUK_COOC_VIEWED, "x1", 10, seen_cooc, &x);
+    CHECK(x.n == 2 && x.users[0] == 2);
+    check_ok(s, "a newer event of a deleted item");
+    /* ben deletes the tag category:3: not derived again from older events. */
+    size_t tags = rows(s, s->tags);
+    put_del(s, s->tagdel, "ben", "category:3", T0 + 4500);
+    check_ok(s, "a tag deletion");
+    CHECK_EQ_U64(rows(s, s->tags), tags); /* the purchase at T0 + 5 s still derives it */
+    put_del(s, s->tagdel, "ben", "category:3", T0 + 9000);
+    CHECK_EQ_U64(rows(s, s->tags), tags - 1);
+    souk_event old3 = mk(SOUK_EV_VIEW, "ben", "", "w3", "", T0 + 8000);
+    add(s, &old3, 1, T0, NULL, NULL);
+    CHECK_EQ_U64(rows(s, s->tags), tags - 1);
+    check_ok(s, "an older event of a deleted tag");
+    souk_events_close(s);
+}
+
 /* ------------------------------------------------------------------ erasure: byte scan (P13) */
 
 static int mem_has(const uint8_t *h, size_t n, const void *needle, size_t m)
@@ -629,6 +730,123 @@ static void test_erasure_scan(void)
     add(s2, &one, 1, T0 + 300000, NULL, NULL);
     check_ok(s2, "a second handle's swap");
     souk_events_close(s2);
+    souk_events_close(s);
+}
+
+/* ------------------------------------------------------------------ suppression, rejects, follow
+ */
+
+static void test_suppressed(void)
+{
+    souk_events_opts o;
+    memset(&o, 0, sizeof o);
+    o.consent_default.personalization = 1;
+    souk_events *s = open_store("supp", &o);
+    uint8_t h[SOUK_SUPPRESS_LEN], when[8] = {0};
+    souk_suppress_hash(g_kr, "erased-user", 11, h);
+    MDB_txn *txn;
+    REQUIRE(souk__ev_begin(s, 0, &txn) == 0);
+    MDB_val k = {sizeof h, h}, v = {sizeof when, when};
+    REQUIRE(mdb_put(txn, s->supp, &k, &v, 0) == 0);
+    REQUIRE(souk__ev_commit(s, txn) == 0);
+    souk_event e[2] = {mk(SOUK_EV_VIEW, "erased-user", "x", "a", "", T0),
+                       mk(SOUK_EV_VIEW, "kept-user", "y", "a", "", T0)};
+    souk_ev_outcome out[2];
+    add(s, e, 2, T0, out, NULL);
+    CHECK(out[0] == SOUK_EVO_SUPPRESSED && out[1] == SOUK_EVO_STORED);
+    CHECK_EQ_U64(rows(s, s->ev), 1);
+    check_ok(s, "a suppressed user's events");
+    souk_events_close(s);
+}
+
+static int run_json(const char *cmd, char *out, size_t outlen);
+static unsigned long long json_num(const char *j, const char *key);
+
+static size_t file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (size_t)sb.st_size : 0;
+}
+
+static void test_stream(void)
+{
+    char data[512], in[512], rej[512], cmd[2048], out[4096];
+    snprintf(data, sizeof data, "%s/sdata", g_root);
+    snprintf(in, sizeof in, "%s/stream.ndjson", g_root);
+    snprintf(rej, sizeof rej, "%s/rejects.ndjson", g_root);
+    mkdir(data, 0700);
+    FILE *f = fopen(in, "w");
+    REQUIRE(f);
+    fputs("{\"user\":\"secret-user-4711\",\"type\":\"view\",\"item\":\"a\",\"query\":\"Jane Doe, "
+          "Main St 5\",\"ts\":\"2024-05-01T00:00:00Z\"}\n",
+          f);
+    fputs("{\"user\":\"u1\",\"type\":\"view\",\"item\":\"a\",\"ts\":\"2024-05-01T00:00:01Z\"}\n",
+          f);
+    fputs("{\"user\":\"u1\",\"type\":\"view\",\"item\":\"", f);
+    for (int i = 0; i < 70000; i++)
+        fputc('z', f);
+    fputs("\",\"ts\":\"2024-05-01T00:00:02Z\"}\n", f);
+    fputs("{\"user\":\"u2\",\"type\":\"cart\",\"item\":\"b\",\"ts\":\"2024-05-01T00:00:03Z\"}\n",
+          f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "'%s/souk-index' --data '%s' events '%s' --rejects '%s' --pseudonym-key '%s' "
+             "--retention-events-days 0 --consent-default personalization 2>/dev/null",
+             SOUK_BIN_DIR, data, in, rej, g_key);
+    CHECK(run_json(cmd, out, sizeof out) == 0);
+    CHECK_EQ_U64(json_num(out, "rejected"), 2);
+    CHECK_EQ_U64(json_num(out, "stored"), 2);
+    /* The rejects file names line, offset and error, never the line's text (a raw id). */
+    FILE *r = fopen(rej, "r");
+    REQUIRE(r);
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, r);
+    buf[n] = 0;
+    fclose(r);
+    CHECK(strstr(buf, "\"line\":1") && strstr(buf, "\"offset\":0") && strstr(buf, "free text"));
+    CHECK(strstr(buf, "\"line\":3") && strstr(buf, "65536"));
+    CHECK(!strstr(buf, "secret-user-4711") && !strstr(buf, "Jane Doe"));
+
+    /* Follow mode: lines appended while it runs are stored; SIGTERM commits and exits 0. */
+    snprintf(cmd, sizeof cmd,
+             "'%s/souk-index' --data '%s' events '%s' --follow --pseudonym-key '%s' "
+             "--retention-events-days 0 --consent-default personalization >'%s/follow.out' "
+             "2>/dev/null & echo $! >'%s/follow.pid'",
+             SOUK_BIN_DIR, data, in, g_key, g_root, g_root);
+    REQUIRE(system(cmd) == 0);
+    usleep(300 * 1000);
+    f = fopen(in, "a");
+    REQUIRE(f);
+    fputs("{\"user\":\"u3\",\"type\":\"view\",\"item\":\"c\",\"ts\":\"2024-05-01T00:00:04Z\"}\n",
+          f);
+    fflush(f);
+    fputs("{\"user\":\"u3\",\"type\":\"view\",\"item\":\"d\",", f); /* a partial line */
+    fflush(f);
+    usleep(400 * 1000);
+    fputs("\"ts\":\"2024-05-01T00:00:05Z\"}\n", f);
+    fclose(f);
+    usleep(400 * 1000);
+    snprintf(cmd, sizeof cmd, "kill -TERM $(cat '%s/follow.pid')", g_root);
+    REQUIRE(system(cmd) == 0);
+    char outp[600];
+    snprintf(outp, sizeof outp, "%s/follow.out", g_root);
+    for (int i = 0; i < 50 && file_size(outp) == 0; i++)
+        usleep(100 * 1000);
+    FILE *fo = fopen(outp, "r");
+    REQUIRE(fo);
+    n = fread(buf, 1, sizeof buf - 1, fo);
+    buf[n] = 0;
+    fclose(fo);
+    CHECK_EQ_U64(json_num(buf, "stored"), 2);
+    CHECK(json_num(buf, "resumed_at") > 0);
+    souk_events_opts o;
+    memset(&o, 0, sizeof o);
+    o.keys = g_kr;
+    souk_events *s;
+    char err[512];
+    REQUIRE(souk_events_open(data, &o, &s, err, sizeof err) == 0);
+    CHECK_EQ_U64(rows(s, s->ev), 4);
+    check_ok(s, "a followed stream");
     souk_events_close(s);
 }
 
@@ -755,7 +973,10 @@ int main(void)
     test_add();
     test_sweep();
     test_order();
+    test_deletions_features();
     test_erasure_scan();
+    test_suppressed();
+    test_stream();
     test_groceries();
     souk_keyring_free(g_kr);
     char cmd[600];

@@ -113,11 +113,14 @@ void souk__ev_consent_encode(const souk_consent *c, uint8_t out[SOUK_EV_CONSENT_
  * without guardian consent (P3, P7). */
 int souk__ev_personalize(const souk_consent *c);
 
-/* souk_events_add, also committing stream[0, stream_len) as meta "stream" in the same
- * transaction (the ingest's resume position) when stream is not NULL. */
-int souk__ev_add(souk_events *s, const souk_event *ev, size_t n, int64_t now,
-                 souk_ev_outcome *outcome, souk_ev_counts *counts, const void *stream,
-                 size_t stream_len, char *err, size_t errlen);
+/* The event id of e: a keyed BLAKE2b of its canonical form (the layout above). Thread-safe. */
+void souk__ev_id(const souk_events *s, const souk_event *e, uint8_t eid[SOUK_EID_LEN]);
+/* souk_events_add with the events' ids computed beforehand (eids, may be NULL: computed here),
+ * also committing stream[0, stream_len) as meta "stream" in the same transaction (the ingest's
+ * resume position) when stream is not NULL. */
+int souk__ev_add(souk_events *s, const souk_event *ev, const uint8_t (*eids)[SOUK_EID_LEN],
+                 size_t n, int64_t now, souk_ev_outcome *outcome, souk_ev_counts *counts,
+                 const void *stream, size_t stream_len, char *err, size_t errlen);
 /* The stored meta "stream" (40 bytes: offset, line, hash, device, inode, u64 LE each) into
  * out; SOUK_ENOTFOUND when there is none. */
 int souk__ev_stream_pos(souk_events *s, uint64_t out[5]);

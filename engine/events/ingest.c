@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -145,63 +146,82 @@ static double mono(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-int souk_events_ingest(souk_events *s, int fd, const char *name, const souk_ev_ingest_opts *opts,
-                       souk_ev_ingest_stats *st, char *err, size_t errlen)
-{
-    souk_ev_ingest_opts o = *opts;
-    if (!o.batch)
-        o.batch = 10000;
-    memset(st, 0, sizeof *st);
-    if (errlen)
-        err[0] = 0;
-    double t0 = mono();
+/* The ingest runs on two threads: a parser (reads, parses, hashes the stream and computes the
+ * events' ids) and the caller's thread, which commits batches. Two slots pass batches between
+ * them, so parsing the next batch overlaps writing this one. */
+typedef struct slot {
+    souk_event *evs;
+    uint8_t (*eids)[SOUK_EID_LEN];
+    size_t n;
+    uint64_t pos[5];
+    int has_pos; /* pos is the stream position after the batch's last whole line */
+    int full;
+} slot;
+
+typedef struct pipe_ctx {
+    souk_events *s;
+    int fd;
+    const char *name;
+    souk_ev_ingest_opts o;
+    souk_ev_ingest_stats *st;
     struct stat sb;
-    int is_file = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+    int is_file;
     stream_hash hash;
-    memset(&hash, 0, sizeof hash);
-    uint64_t offset = 0, line = 0;
-    if (is_file && !o.from_start) {
-        uint64_t pos[5];
-        if (souk__ev_stream_pos(s, pos) == SOUK_OK && pos[0] > 0) {
-            stream_hash h;
-            int same = (uint64_t)sb.st_size >= pos[0] ? same_stream(fd, pos[0], pos[2], &h) : 0;
-            if (same < 0) {
-                snprintf(err, errlen, "%s: read error: %s", name, strerror(errno));
-                return SOUK_EIO;
-            }
-            if (same && lseek(fd, (off_t)pos[0], SEEK_SET) == (off_t)pos[0]) {
-                hash = h;
-                offset = pos[0];
-                line = pos[1];
-                st->resumed_at = offset;
-                if (o.progress)
-                    fprintf(stderr, "souk: %s: resuming after line %llu (byte %llu)\n", name,
-                            (unsigned long long)line, (unsigned long long)offset);
-            } else {
-                fprintf(stderr,
-                        "souk: %s: not the stream the store stopped in at byte %llu: reading it "
-                        "from the start (events already stored count as duplicates)\n",
-                        name, (unsigned long long)pos[0]);
-            }
-        }
-    }
+    uint64_t offset, line;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    slot slots[2];
+    int done;  /* the parser finished (no more slots will fill) */
+    int abort; /* the writer failed: the parser stops */
+    int rc;    /* the parser's error */
+    char err[256];
+} pipe_ctx;
+
+/* Hands slot i to the writer and waits for the next one to be free. Returns 0, or -1 when the
+ * writer aborted. */
+static int hand_over(pipe_ctx *c, int *i)
+{
+    pthread_mutex_lock(&c->mu);
+    c->slots[*i].full = 1;
+    pthread_cond_broadcast(&c->cv);
+    *i ^= 1;
+    while (c->slots[*i].full && !c->abort)
+        pthread_cond_wait(&c->cv, &c->mu);
+    int ab = c->abort;
+    pthread_mutex_unlock(&c->mu);
+    c->slots[*i].n = 0;
+    c->slots[*i].has_pos = 0;
+    return ab ? -1 : 0;
+}
+
+static void *parser_main(void *arg)
+{
+    pipe_ctx *c = arg;
+    const souk_ev_ingest_opts *o = &c->o;
+    souk_ev_ingest_stats *st = c->st;
     size_t cap = READ_CHUNK + LINE_MAX_BYTES, start = 0, end = 0;
     char *buf = souk_malloc(cap);
-    souk_event *evs = souk_malloc(o.batch * sizeof *evs);
-    int rc = SOUK_OK;
-    if (!buf || !evs) {
+    int cur = 0, rc = SOUK_OK;
+    if (!buf) {
         rc = SOUK_ENOMEM;
         goto out;
     }
-    size_t nev = 0;
-    stream_hash pend_hash = hash; /* the stream up to the last complete line read */
-    uint64_t pend_off = offset, pend_line = line;
+    stream_hash pend_hash = c->hash; /* the stream up to the last complete line read */
+    uint64_t pend_off = c->offset, pend_line = c->line, committed = c->offset;
     int eof = 0, skipping = 0;
     char perr[256];
+#define SET_POS(sl)                                                                                \
+    do {                                                                                           \
+        (sl)->pos[0] = pend_off;                                                                   \
+        (sl)->pos[1] = pend_line;                                                                  \
+        (sl)->pos[2] = sh_final(&pend_hash);                                                       \
+        (sl)->pos[3] = c->is_file ? (uint64_t)c->sb.st_dev : 0;                                    \
+        (sl)->pos[4] = c->is_file ? (uint64_t)c->sb.st_ino : 0;                                    \
+        (sl)->has_pos = 1;                                                                         \
+    } while (0)
     for (;;) {
-        /* Whole lines in buf[start, end). */
         char *nl;
-        while (!rc && (nl = memchr(buf + start, '\n', end - start)) != NULL) {
+        while ((nl = memchr(buf + start, '\n', end - start)) != NULL) {
             size_t len = (size_t)(nl - (buf + start));
             const char *l = buf + start;
             uint64_t loff = pend_off;
@@ -209,7 +229,6 @@ int souk_events_ingest(souk_events *s, int fd, const char *name, const souk_ev_i
             pend_off += len + 1;
             pend_line++;
             start += len + 1;
-            st->lines++;
             if (skipping) { /* the tail of an over-long line */
                 skipping = 0;
                 continue;
@@ -217,37 +236,33 @@ int souk_events_ingest(souk_events *s, int fd, const char *name, const souk_ev_i
             size_t tl = len;
             while (tl && (l[tl - 1] == '\r' || l[tl - 1] == ' ' || l[tl - 1] == '\t'))
                 tl--;
-            if (tl == 0) {
-                st->lines--;
+            if (tl == 0)
                 continue;
-            }
+            st->lines++;
+            slot *sl = &c->slots[cur];
             unsigned dropped = 0;
-            int prc = souk_event_parse(l, tl, &evs[nev], &dropped, perr, sizeof perr);
+            int prc = souk_event_parse(l, tl, &sl->evs[sl->n], &dropped, perr, sizeof perr);
             if (prc == SOUK_ENOMEM) {
                 rc = prc;
-                break;
+                goto out;
             }
             if (prc) {
-                reject(&o, name, pend_line, loff, perr, st->rejected++);
+                reject(o, c->name, pend_line, loff, perr, st->rejected++);
                 continue;
             }
             st->dropped_fields += dropped;
-            if (++nev == o.batch) {
-                uint64_t pos[5] = {pend_off, pend_line, sh_final(&pend_hash),
-                                   is_file ? (uint64_t)sb.st_dev : 0,
-                                   is_file ? (uint64_t)sb.st_ino : 0};
-                rc = souk__ev_add(s, evs, nev, o.now_ms ? o.now_ms : clock_ms(), NULL, &st->counts,
-                                  pos, sizeof pos, err, errlen);
-                st->commits++;
-                nev = 0;
+            souk__ev_id(c->s, &sl->evs[sl->n], sl->eids[sl->n]);
+            if (++sl->n == o->batch) {
+                SET_POS(sl);
+                committed = pend_off;
+                if (hand_over(c, &cur))
+                    goto out;
             }
         }
-        if (rc)
-            break;
         if (end - start >= LINE_MAX_BYTES) {
             /* A line over the cap: reject it and skip to its newline. */
             if (!skipping)
-                reject(&o, name, pend_line + 1, pend_off, "event: longer than 65536 bytes",
+                reject(o, c->name, pend_line + 1, pend_off, "event: longer than 65536 bytes",
                        st->rejected++);
             skipping = 1;
             sh_update(&pend_hash, buf + start, end - start);
@@ -261,64 +276,165 @@ int souk_events_ingest(souk_events *s, int fd, const char *name, const souk_ev_i
         }
         if (eof)
             break;
-        ssize_t got = read(fd, buf + end, cap - end);
+        ssize_t got = read(c->fd, buf + end, cap - end);
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0) {
-            snprintf(err, errlen, "%s: read error: %s", name, strerror(errno));
+            snprintf(c->err, sizeof c->err, "%s: read error: %s", c->name, strerror(errno));
             rc = SOUK_EIO;
-            break;
+            goto out;
         }
         if (got > 0) {
             end += (size_t)got;
             continue;
         }
         /* The end of what there is: commit, then wait for more when following. */
-        if (nev || pend_off != offset) {
-            uint64_t pos[5] = {pend_off, pend_line, sh_final(&pend_hash),
-                               is_file ? (uint64_t)sb.st_dev : 0,
-                               is_file ? (uint64_t)sb.st_ino : 0};
-            if ((rc = souk__ev_add(s, evs, nev, o.now_ms ? o.now_ms : clock_ms(), NULL, &st->counts,
-                                   pos, sizeof pos, err, errlen)) != SOUK_OK)
-                break;
-            st->commits++;
-            nev = 0;
-            offset = pend_off;
+        if (c->slots[cur].n || pend_off != committed) {
+            SET_POS(&c->slots[cur]);
+            committed = pend_off;
+            if (hand_over(c, &cur))
+                goto out;
         }
-        if (!o.follow || (o.stop && *o.stop)) {
+        if (!o->follow || (o->stop && *o->stop)) {
             eof = 1;
             continue;
         }
         struct stat now;
-        if (is_file && fstat(fd, &now) == 0 && (uint64_t)now.st_size < pend_off + (end - start)) {
-            fprintf(stderr, "souk: %s: the file was truncated: reading it from the start\n", name);
-            lseek(fd, 0, SEEK_SET);
+        if (c->is_file && fstat(c->fd, &now) == 0 && (uint64_t)now.st_size < pend_off + end) {
+            fprintf(stderr, "souk: %s: the file was truncated: reading it from the start\n",
+                    c->name);
+            lseek(c->fd, 0, SEEK_SET);
             memset(&pend_hash, 0, sizeof pend_hash);
-            pend_off = pend_line = offset = 0;
+            pend_off = pend_line = committed = 0;
             start = end = 0;
             skipping = 0;
             continue;
         }
         usleep(100 * 1000);
-        if (o.stop && *o.stop)
+        if (o->stop && *o->stop)
             eof = 1;
     }
-    /* A last line without its newline (not following): applied, but not committed as read, so a
-     * resume reads it again (and finds it a duplicate). */
-    if (!rc && end > start && !skipping) {
-        size_t tl = end - start;
+    /* A last line without its newline (not following): applied, but not committed as read, so
+     * a resume reads it again (and finds it a duplicate). */
+    if (end > start && !skipping) {
+        slot *sl = &c->slots[cur];
         unsigned dropped = 0;
         st->lines++;
-        int prc = souk_event_parse(buf + start, tl, &evs[nev], &dropped, perr, sizeof perr);
-        if (prc)
-            reject(&o, name, pend_line + 1, pend_off, perr, st->rejected++);
-        else if ((rc = souk__ev_add(s, evs, 1, o.now_ms ? o.now_ms : clock_ms(), NULL, &st->counts,
-                                    NULL, 0, err, errlen)) == SOUK_OK)
-            st->commits++;
+        if (souk_event_parse(buf + start, end - start, &sl->evs[0], &dropped, perr, sizeof perr))
+            reject(o, c->name, pend_line + 1, pend_off, perr, st->rejected++);
+        else {
+            souk__ev_id(c->s, &sl->evs[0], sl->eids[0]);
+            sl->n = 1;
+            sl->has_pos = 0;
+            hand_over(c, &cur);
+        }
     }
+#undef SET_POS
 out:
     souk_free(buf);
-    souk_free(evs);
+    pthread_mutex_lock(&c->mu);
+    c->rc = rc;
+    c->done = 1;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+int souk_events_ingest(souk_events *s, int fd, const char *name, const souk_ev_ingest_opts *opts,
+                       souk_ev_ingest_stats *st, char *err, size_t errlen)
+{
+    pipe_ctx *c = souk_calloc(1, sizeof *c);
+    if (!c)
+        return SOUK_ENOMEM;
+    c->s = s;
+    c->fd = fd;
+    c->name = name;
+    c->o = *opts;
+    if (!c->o.batch)
+        c->o.batch = 10000;
+    c->st = st;
+    memset(st, 0, sizeof *st);
+    if (errlen)
+        err[0] = 0;
+    double t0 = mono();
+    c->is_file = fstat(fd, &c->sb) == 0 && S_ISREG(c->sb.st_mode);
+    int rc = SOUK_OK;
+    if (c->is_file && !c->o.from_start) {
+        uint64_t pos[5];
+        if (souk__ev_stream_pos(s, pos) == SOUK_OK && pos[0] > 0) {
+            stream_hash h;
+            int same = (uint64_t)c->sb.st_size >= pos[0] ? same_stream(fd, pos[0], pos[2], &h) : 0;
+            if (same < 0) {
+                snprintf(err, errlen, "%s: read error: %s", name, strerror(errno));
+                souk_free(c);
+                return SOUK_EIO;
+            }
+            if (same && lseek(fd, (off_t)pos[0], SEEK_SET) == (off_t)pos[0]) {
+                c->hash = h;
+                c->offset = pos[0];
+                c->line = pos[1];
+                st->resumed_at = c->offset;
+                if (c->o.progress)
+                    fprintf(stderr, "souk: %s: resuming after line %llu (byte %llu)\n", name,
+                            (unsigned long long)c->line, (unsigned long long)c->offset);
+            } else {
+                fprintf(stderr,
+                        "souk: %s: not the stream the store stopped in at byte %llu: reading it "
+                        "from the start (events already stored count as duplicates)\n",
+                        name, (unsigned long long)pos[0]);
+            }
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        c->slots[i].evs = souk_malloc(c->o.batch * sizeof(souk_event));
+        c->slots[i].eids = souk_malloc(c->o.batch * SOUK_EID_LEN);
+        if (!c->slots[i].evs || !c->slots[i].eids)
+            rc = SOUK_ENOMEM;
+    }
+    pthread_t th;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    if (!rc && pthread_create(&th, NULL, parser_main, c) != 0)
+        rc = SOUK_ENOMEM;
+    if (!rc) {
+        int i = 0;
+        for (;;) {
+            pthread_mutex_lock(&c->mu);
+            while (!c->slots[i].full && !c->done)
+                pthread_cond_wait(&c->cv, &c->mu);
+            int full = c->slots[i].full;
+            pthread_mutex_unlock(&c->mu);
+            if (!full)
+                break;
+            slot *sl = &c->slots[i];
+            rc = souk__ev_add(s, sl->evs, (const uint8_t(*)[SOUK_EID_LEN])sl->eids, sl->n,
+                              c->o.now_ms ? c->o.now_ms : clock_ms(), NULL, &st->counts,
+                              sl->has_pos ? sl->pos : NULL, sl->has_pos ? sizeof sl->pos : 0, err,
+                              errlen);
+            st->commits++;
+            pthread_mutex_lock(&c->mu);
+            sl->full = 0;
+            if (rc)
+                c->abort = 1;
+            pthread_cond_broadcast(&c->cv);
+            pthread_mutex_unlock(&c->mu);
+            if (rc)
+                break;
+            i ^= 1;
+        }
+        pthread_join(th, NULL);
+        if (!rc && c->rc) {
+            rc = c->rc;
+            snprintf(err, errlen, "%s", c->err[0] ? c->err : souk_strerror(rc));
+        }
+    }
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    for (int i = 0; i < 2; i++) {
+        souk_free(c->slots[i].evs);
+        souk_free(c->slots[i].eids);
+    }
+    souk_free(c);
     st->seconds = mono() - t0;
     if (rc == SOUK_ENOMEM && err[0] == 0)
         snprintf(err, errlen, "%s: out of memory", name);

@@ -345,6 +345,7 @@ static int apply_tags(souk_events *s, MDB_txn *txn, batch *b)
 
 typedef struct add_job {
     const souk_event *ev;
+    const uint8_t (*eids)[SOUK_EID_LEN];
     size_t n;
     int64_t now;
     souk_ev_outcome *outcome;
@@ -353,7 +354,7 @@ typedef struct add_job {
     size_t stream_len;
 } add_job;
 
-static void event_id(souk_events *s, const souk_event *e, uint8_t eid[SOUK_EID_LEN])
+void souk__ev_id(const souk_events *s, const souk_event *e, uint8_t eid[SOUK_EID_LEN])
 {
     /* The canonical form: type, time, hit count, then each string with its length. */
     uint8_t buf[13 + 6 * 2 + 2 * SOUK_USER_MAX + SOUK_ITEM_MAX + SOUK_EVQUERY_MAX + 2 +
@@ -373,8 +374,8 @@ static void event_id(souk_events *s, const souk_event *e, uint8_t eid[SOUK_EID_L
     crypto_generichash(eid, SOUK_EID_LEN, buf, o, s->eid_key, sizeof s->eid_key);
 }
 
-static int add_one(souk_events *s, MDB_txn *txn, batch *b, const souk_event *e, int64_t now,
-                   souk_ev_outcome *out)
+static int add_one(souk_events *s, MDB_txn *txn, batch *b, const souk_event *e, const uint8_t *eid,
+                   int64_t now, souk_ev_outcome *out)
 {
     int rc;
     if (souk__ev_expired(s, e->type, e->ts_ms, now)) {
@@ -395,7 +396,10 @@ static int add_one(souk_events *s, MDB_txn *txn, batch *b, const souk_event *e, 
     int keep_session = u ? personal : souk__ev_personalize(&s->o.consent_default);
     uint8_t key[8 + SOUK_EID_LEN];
     souk__be64(key, (uint64_t)e->ts_ms);
-    event_id(s, e, key + 8);
+    if (eid)
+        memcpy(key + 8, eid, SOUK_EID_LEN);
+    else
+        souk__ev_id(s, e, key + 8);
     souk__evrec r;
     memset(&r, 0, sizeof r);
     r.ts = e->ts_ms;
@@ -530,7 +534,7 @@ static int add_txn(souk_events *s, MDB_txn *txn, void *arg)
     }
     for (size_t i = 0; i < j->n && !rc; i++) {
         souk_ev_outcome o = SOUK_EVO_EXPIRED;
-        rc = add_one(s, txn, &b, &j->ev[i], j->now, &o);
+        rc = add_one(s, txn, &b, &j->ev[i], j->eids ? j->eids[i] : NULL, j->now, &o);
         if (j->outcome)
             j->outcome[i] = o;
         uint64_t *cnt[] = {&j->counts.stored, &j->counts.anonymous, &j->counts.duplicate,
@@ -558,12 +562,12 @@ static int add_txn(souk_events *s, MDB_txn *txn, void *arg)
 int souk_events_add(souk_events *s, const souk_event *ev, size_t n, int64_t now,
                     souk_ev_outcome *outcome, souk_ev_counts *counts, char *err, size_t errlen)
 {
-    return souk__ev_add(s, ev, n, now, outcome, counts, NULL, 0, err, errlen);
+    return souk__ev_add(s, ev, NULL, n, now, outcome, counts, NULL, 0, err, errlen);
 }
 
-int souk__ev_add(souk_events *s, const souk_event *ev, size_t n, int64_t now,
-                 souk_ev_outcome *outcome, souk_ev_counts *counts, const void *stream,
-                 size_t stream_len, char *err, size_t errlen)
+int souk__ev_add(souk_events *s, const souk_event *ev, const uint8_t (*eids)[SOUK_EID_LEN],
+                 size_t n, int64_t now, souk_ev_outcome *outcome, souk_ev_counts *counts,
+                 const void *stream, size_t stream_len, char *err, size_t errlen)
 {
     if (s->o.rdonly) {
         snprintf(err, errlen, "%s: opened read-only", s->dir);
@@ -574,7 +578,7 @@ int souk__ev_add(souk_events *s, const souk_event *ev, size_t n, int64_t now,
             snprintf(err, errlen, "event %zu: bad type", i);
             return SOUK_EINVAL;
         }
-    add_job j = {ev, n, now, outcome, {0}, stream, stream_len};
+    add_job j = {ev, eids, n, now, outcome, {0}, stream, stream_len};
     int rc = souk__ev_write(s, add_txn, &j);
     if (rc) {
         /* The id cache may hold entries made in the aborted transaction: they are pure
