@@ -770,6 +770,11 @@ static void part_erase(souk_events *s, int64_t now)
         CHECK(souk_erase_state(s, ids[i], &st, &upd, err, sizeof err) == SOUK_OK);
         CHECK(st == SOUK_JOB_COMPLETED && upd == now + 10);
         scan_clean(users[i], sess[i], "after erasure");
+        /* The erasure set: no table keeps a row of the user (the supp row is a hash). */
+        uint8_t up[SOUK_PSEUDO_LEN];
+        int has[16];
+        REQUIRE(souk__ev_user(s, users[i], strlen(users[i]), up) == SOUK_OK);
+        CHECK(tables_with(s, up, has) == 0);
     }
     check_store(s, "after erasure");
     /* A replayed event of an erased user is suppressed; erasing again is the same job. */
@@ -988,6 +993,36 @@ static void part_analytics(souk_events *s, int64_t now)
     cJSON_Delete(d2);
     souk_free(json);
 
+    /* Zero-result searches: 50 users, one of them 1,000 times, and 49 users of another. */
+    {
+        souk_event *z = malloc(2000 * sizeof *z);
+        REQUIRE(z);
+        size_t nz = 0;
+        for (int i = 0; i < 50; i++) {
+            snprintf(user, sizeof user, "stats-user-%d", i);
+            z[nz] = mk(SOUK_EV_SEARCH, user, "", "", "query nothing", t0 + 4000 + i);
+            z[nz++].nhits = 0;
+            if (i < 49) {
+                z[nz] = mk(SOUK_EV_SEARCH, user, "", "", "query nowhere", t0 + 4100 + i);
+                z[nz++].nhits = 0;
+            }
+        }
+        for (int i = 0; i < 1000; i++) {
+            z[nz] = mk(SOUK_EV_SEARCH, "stats-heavy", "", "", "query nowhere", t0 + 200000 + i * 3);
+            z[nz++].nhits = 0;
+        }
+        CHECK(souk_events_add(s, z, nz, t0 + 2 * DAY_MS, NULL, NULL, err, sizeof err) == SOUK_OK);
+        free(z);
+        cJSON *zd = stats(s, SOUK_QSTAT_ZERO_RESULTS, t0, t0 + 2 * DAY_MS, 0, NULL);
+        cJSON *zr = row_of(zd, "query nothing");
+        CHECK(zr && num(zr, "users") == 50 && num(zr, "searches") == 50);
+        zr = row_of(zd, "query nowhere"); /* 49 + the heavy user */
+        CHECK(zr && num(zr, "users") == 50 && num(zr, "searches") == 49 + 1000);
+        CHECK(row_of(zd, "query fifty") == NULL); /* it found something */
+        CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(zd, "rows")) == 2);
+        cJSON_Delete(zd);
+    }
+
     /* Noise: stable per report and period, and different for another period. */
     char *a, *a2, *z;
     cJSON *da = stats(s, SOUK_QSTAT_POPULAR, t0, t0 + 2 * DAY_MS, 1, &a);
@@ -996,7 +1031,7 @@ static void part_analytics(souk_events *s, int64_t now)
     CHECK(!strcmp(a, a2));
     CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(da, "noise")));
     cJSON *rows = cJSON_GetObjectItemCaseSensitive(da, "rows");
-    CHECK(cJSON_GetArraySize(rows) == 3);
+    CHECK(cJSON_GetArraySize(rows) == 5);
     cJSON *r;
     double diff = 0;
     cJSON_ArrayForEach(r, rows)

@@ -136,22 +136,30 @@ int souk_history_list(souk_events *s, const char *user, size_t len, uint32_t max
     return rc;
 }
 
+struct clear_args {
+    const char *user;
+    size_t len;
+    const uint8_t *up;
+};
+
+static int clear_write(souk_events *s, MDB_txn *txn, void *arg)
+{
+    struct clear_args *a = arg;
+    if (souk__ev_suppressed(s, txn, a->user, a->len))
+        return SOUK_OK; /* being erased: nothing left to clear */
+    return souk__ev_del_prefix(txn, s->shist, a->up, SOUK_PSEUDO_LEN);
+}
+
 int souk_history_clear(souk_events *s, const char *user, size_t len, int64_t now)
 {
+    if (!user_ok(user, len))
+        return SOUK_EINVAL;
     uint8_t up[SOUK_PSEUDO_LEN];
-    MDB_txn *txn;
-    int rc = user_begin(s, user, len, 0, up, &txn);
-    if (rc == SOUK_ENOTFOUND)
-        return SOUK_OK;
+    int rc = souk__ev_user(s, user, len, up);
     if (rc)
         return rc;
-    rc = souk__ev_del_prefix(txn, s->shist, up, sizeof up);
-    if (rc) {
-        souk__ev_abort(s, txn);
-        return rc;
-    }
-    rc = souk__ev_commit(s, txn);
-    if (rc)
+    struct clear_args a = {user, len, up};
+    if ((rc = souk__ev_write(s, clear_write, &a)) != 0)
         return rc;
     return souk_audit(s, "history_clear", user, len, "", now);
 }
@@ -291,42 +299,50 @@ int souk_user_items(souk_events *s, const char *user, size_t len, uint32_t max, 
 
 /* Records a deletion (tagdel or idel: up + name NUL -> i64 ms), then brings the user's derived
  * rows to what a rebuild honouring it gives. */
-static int record_deletion(souk_events *s, const char *user, size_t len, MDB_dbi which, int is_tag,
-                           const char *name, int64_t now)
+struct del_args {
+    const char *user;
+    size_t len;
+    MDB_dbi db;
+    int is_tag;
+    MDB_val k, v;
+};
+
+static int deletion_write(souk_events *s, MDB_txn *txn, void *arg)
 {
-    size_t nl = name ? strlen(name) : 0;
-    if (nl == 0 || nl > (is_tag ? 63 : SOUK_ITEM_MAX))
-        return SOUK_EINVAL;
-    uint8_t up[SOUK_PSEUDO_LEN];
-    MDB_txn *txn;
-    int rc = user_begin(s, user, len, 0, up, &txn);
-    if (rc)
-        return rc;
-    MDB_dbi db = which;
-    uint8_t key[SOUK_PSEUDO_LEN + SOUK_ITEM_MAX + 1], val[8];
-    memcpy(key, up, SOUK_PSEUDO_LEN);
-    memcpy(key + SOUK_PSEUDO_LEN, name, nl);
-    key[SOUK_PSEUDO_LEN + nl] = 0;
-    put_i64le(val, now);
-    MDB_val k = {SOUK_PSEUDO_LEN + nl + 1, key}, v = {8, val};
-    rc = souk_kv_err(mdb_put(txn, db, &k, &v, 0));
-    if (rc == SOUK_OK && is_tag) {
-        rc = mdb_del(txn, s->tags, &k, NULL);
-        rc = rc == MDB_NOTFOUND ? SOUK_OK : souk_kv_err(rc);
+    struct del_args *a = arg;
+    if (souk__ev_suppressed(s, txn, a->user, a->len))
+        return SOUK_ENOTFOUND;
+    int rc = souk_kv_err(mdb_put(txn, a->db, &a->k, &a->v, 0));
+    if (rc == SOUK_OK && a->is_tag) {
+        int r = mdb_del(txn, s->tags, &a->k, NULL);
+        rc = r == MDB_NOTFOUND ? SOUK_OK : souk_kv_err(r);
     }
     if (rc == SOUK_OK) {
         souk__ev_delta d;
         souk__ev_delta_init(&d);
-        rc = souk__ev_user_refresh(s, txn, up, &d);
+        rc = souk__ev_user_refresh(s, txn, a->k.mv_data, &d);
         if (rc == SOUK_OK)
             rc = souk__ev_delta_apply(s, txn, &d);
         souk__ev_delta_free(&d);
     }
-    if (rc) {
-        souk__ev_abort(s, txn);
+    return rc;
+}
+
+static int record_deletion(souk_events *s, const char *user, size_t len, MDB_dbi which, int is_tag,
+                           const char *name, int64_t now)
+{
+    size_t nl = name ? strlen(name) : 0;
+    if (nl == 0 || nl > (is_tag ? 63 : SOUK_ITEM_MAX) || !user_ok(user, len))
+        return SOUK_EINVAL;
+    uint8_t key[SOUK_PSEUDO_LEN + SOUK_ITEM_MAX + 1], val[8];
+    int rc = souk__ev_user(s, user, len, key);
+    if (rc)
         return rc;
-    }
-    rc = souk__ev_commit(s, txn);
+    memcpy(key + SOUK_PSEUDO_LEN, name, nl);
+    key[SOUK_PSEUDO_LEN + nl] = 0;
+    put_i64le(val, now);
+    struct del_args a = {user, len, which, is_tag, {SOUK_PSEUDO_LEN + nl + 1, key}, {8, val}};
+    rc = souk__ev_write(s, deletion_write, &a);
     if (rc)
         return rc;
     return souk_audit(s, is_tag ? "tag_delete" : "item_delete", user, len, "", now);
