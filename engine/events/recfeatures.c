@@ -144,7 +144,8 @@ int souk_popularity_each(souk_events *s, int64_t now, double trend_halflife_days
             }
             uint32_t day = souk__rd_be32((const uint8_t *)k.mv_data + k.mv_size - 4);
             double sum = row_sum(&v);
-            double age = ((double)now - ((double)day * SOUK_DAY_MS + SOUK_DAY_MS / 2)) / SOUK_DAY_MS;
+            double age =
+                ((double)now - ((double)day * SOUK_DAY_MS + SOUK_DAY_MS / 2)) / SOUK_DAY_MS;
             if (age < 0)
                 age = 0;
             pop += sum * exp2(-age / s->o.halflife_days);

@@ -25,7 +25,7 @@ struct souk_affinity {
     aval cat[AFF_VALUES], brand[AFF_VALUES];
     size_t ncat, nbrand;
     double maxcat, maxbrand;
-    hmap nb; /* docid (4 bytes) -> double weight in [0, 1] */
+    hmap nb;   /* docid (4 bytes) -> double weight in [0, 1] */
     int parts; /* components present: the divisor that keeps a(d) within [0, 1] */
 };
 

@@ -717,8 +717,8 @@ static int backfill(req *x, int use_cap)
 static void backfill_catalog(req *x)
 {
     uint32_t seen = 0;
-    for (uint32_t d = souk_docview_next(x->dv, 0); d != UINT32_MAX && x->nout < x->q->n &&
-                                                   seen < CATALOG_WALK_MAX;
+    for (uint32_t d = souk_docview_next(x->dv, 0);
+         d != UINT32_MAX && x->nout < x->q->n && seen < CATALOG_WALK_MAX;
          d = souk_docview_next(x->dv, d + 1), seen++) {
         if (!souk_docview_pass(x->dv, d))
             continue;
@@ -840,8 +840,9 @@ int souk_recommend(souk_recs *r, souk_searcher *s, const souk_rec_request *q, so
         q->type == SOUK_REC_BOUGHT_TOGETHER || q->type == SOUK_REC_VIEWED_TOGETHER)
         qsort(c.v, c.n, sizeof *c.v, by_cand);
     x.st.candidates = (uint32_t)c.n;
-    int restrict_cat = q->category && (q->type == SOUK_REC_TRENDING || q->type == SOUK_REC_POPULAR ||
-                                       (q->type == SOUK_REC_FOR_YOU && !x.personal));
+    int restrict_cat =
+        q->category && (q->type == SOUK_REC_TRENDING || q->type == SOUK_REC_POPULAR ||
+                        (q->type == SOUK_REC_FOR_YOU && !x.personal));
     size_t lim = c.n < examine_max(q->n) ? c.n : examine_max(q->n);
     if (restrict_cat)
         lim = c.n; /* the category narrows the list first */
