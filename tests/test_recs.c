@@ -76,7 +76,8 @@ static void setup(void)
     REQUIRE(souk_ingest(g_ix, fd, path, &io, &ist, err, sizeof err) == 0);
     close(fd);
     CHECK(ist.added == nmovies);
-    const souk_field *fs = souk_schema_field(sc, "section", 7), *fy = souk_schema_field(sc, "year", 4);
+    const souk_field *fs = souk_schema_field(sc, "section", 7),
+                     *fy = souk_schema_field(sc, "year", 4);
     REQUIRE(fs && fy);
     g_section = fs->id, g_year = fy->id;
     souk_schema_free(sc);
@@ -161,9 +162,10 @@ static void wire(const resp *o, char *buf, size_t len)
     }
 }
 
+#define HMAX 4096
 typedef struct hist {
-    char items[256][64];
-    int bought[256];
+    char items[HMAX][64];
+    int bought[HMAX];
     size_t n;
 } hist;
 
@@ -176,7 +178,7 @@ static int hist_fn(void *arg, souk_ev_type t, const char *item, int64_t ts)
             h->bought[i] |= t == SOUK_EV_PURCHASE || t == SOUK_EV_CART;
             return 0;
         }
-    if (h->n < 256 && strlen(item) < 64) {
+    if (h->n < HMAX && strlen(item) < 64) {
         strcpy(h->items[h->n], item);
         h->bought[h->n++] = t == SOUK_EV_PURCHASE || t == SOUK_EV_CART;
     }
@@ -198,7 +200,7 @@ static int in_hist(const hist *h, const char *item, int *bought)
  * user's retained history (of the right kind). */
 static void check_reasons(const resp *o, const char *user, const char *item)
 {
-    hist h;
+    static hist h;
     memset(&h, 0, sizeof h);
     if (user)
         souk_user_history(g_ev, user, strlen(user), 0, hist_fn, &h);
@@ -379,7 +381,7 @@ static void part_rules(void)
     }
     CHECK(drama <= 5);
     /* Bought items are left out unless replenishable; the user's own items out of for_you. */
-    hist h;
+    static hist h;
     memset(&h, 0, sizeof h);
     souk_user_history(g_ev, u, strlen(u), 0, hist_fn, &h);
     for (int t = 0; t < SOUK_REC_NTYPES; t++) {
@@ -397,6 +399,22 @@ static int differs(const resp *a, const resp *b)
     wire(a, x, sizeof x);
     wire(b, y, sizeof y);
     return strcmp(x, y) != 0;
+}
+
+/* The same items with the same reasons (scores aside: the event's item-level popularity stays,
+ * P5). */
+static int same_items(const resp *a, const resp *b)
+{
+    if (a->n != b->n)
+        return 0;
+    for (size_t i = 0; i < a->n; i++) {
+        char x[600], y[600];
+        souk_rec_reason(&a->r[i], x, sizeof x);
+        souk_rec_reason(&b->r[i], y, sizeof y);
+        if (strcmp(a->r[i].item, b->r[i].item) || strcmp(x, y))
+            return 0;
+    }
+    return 1;
 }
 
 static int cites(const resp *o, const char *item)
@@ -417,27 +435,50 @@ static void part_fresh_and_delete(void)
     user_id(77, u, sizeof u);
     ask(&before, SOUK_REC_FOR_YOU, u, NULL, NULL, 10);
     REQUIRE(before.rc == 0 && before.st.personal);
+    /* A popular movie the user has not seen. */
+    static hist h0;
+    memset(&h0, 0, sizeof h0);
+    souk_user_history(g_ev, u, strlen(u), 0, hist_fn, &h0);
+    const char *fresh = NULL;
+    static resp pop;
+    ask(&pop, SOUK_REC_POPULAR, NULL, NULL, NULL, 100);
+    for (size_t i = 0; i < pop.n && !fresh; i++)
+        if (!in_hist(&h0, pop.r[i].item, NULL))
+            fresh = pop.r[i].item;
+    REQUIRE(fresh);
     souk_event e;
     memset(&e, 0, sizeof e);
     e.type = SOUK_EV_PURCHASE;
     snprintf(e.user, sizeof e.user, "%s", u);
-    snprintf(e.item, sizeof e.item, "ml-2959"); /* Fight Club */
+    snprintf(e.item, sizeof e.item, "%s", fresh);
     e.ts_ms = g_now + 1000;
     e.nhits = -1;
     uint64_t t0 = souk_clock_ns();
     REQUIRE(souk_events_add(g_ev, &e, 1, g_now + 1000, NULL, NULL, err, sizeof err) == 0);
+    double add_ms = (double)(souk_clock_ns() - t0) / 1e6;
     ask(&after, SOUK_REC_FOR_YOU, u, NULL, NULL, 10);
     double ms = (double)(souk_clock_ns() - t0) / 1e6;
+    fprintf(stderr, "test_recs: the add took %.2f ms, the request %.2f ms\n", add_ms,
+            (double)after.st.ns / 1e6);
+    resp again;
+    ask(&again, SOUK_REC_FOR_YOU, u, NULL, NULL, 10);
+    fprintf(stderr, "test_recs: the next request %.2f ms\n", (double)again.st.ns / 1e6);
     CHECK(differs(&before, &after));
     CHECK(ms < 1000);
-    CHECK(cites(&after, "ml-2959"));
+    CHECK(cites(&after, fresh));
     fprintf(stderr, "test_recs: an event changed for_you %.2f ms after it was added\n", ms);
-    REQUIRE(souk_user_item_delete(g_ev, u, strlen(u), "ml-2959", g_now + 2000) == 0);
+    REQUIRE(souk_user_item_delete(g_ev, u, strlen(u), fresh, g_now + 2000) == 0);
     ask(&del, SOUK_REC_FOR_YOU, u, NULL, NULL, 10);
-    CHECK(!cites(&del, "ml-2959"));
-    CHECK(!differs(&before, &del)); /* no effect left */
+    CHECK(!cites(&del, fresh));
+    CHECK(same_items(&before, &del)); /* no effect left */
+    if (!same_items(&before, &del)) {
+        char x[8192], y[8192];
+        wire(&before, x, sizeof x);
+        wire(&del, y, sizeof y);
+        fprintf(stderr, "before:\n%safter the deletion:\n%s", x, y);
+    }
     /* A tag: the user's drama items leave reasons and effect. */
-    hist h;
+    static hist h;
     memset(&h, 0, sizeof h);
     souk_user_history(g_ev, u, strlen(u), 0, hist_fn, &h);
     REQUIRE(souk_tag_delete(g_ev, u, strlen(u), "category:drama", g_now + 3000) == 0);
@@ -451,7 +492,7 @@ static void part_fresh_and_delete(void)
         }
     }
     CHECK(drama_items > 0);
-    hist h2;
+    static hist h2;
     memset(&h2, 0, sizeof h2);
     souk_user_history(g_ev, u, strlen(u), 0, hist_fn, &h2);
     CHECK_EQ_U64(h2.n + (size_t)drama_items, h.n);
@@ -464,7 +505,7 @@ static void part_erase(void)
 {
     char u[32], err[256], job[33];
     user_id(547, u, sizeof u); /* a heavy user */
-    hist h;
+    static hist h;
     memset(&h, 0, sizeof h);
     souk_user_history(g_ev, u, strlen(u), 0, hist_fn, &h);
     REQUIRE(h.n > 10);
