@@ -117,12 +117,25 @@ int souk__ev_personalize(const souk_consent *c);
 
 /* The event id of e: a keyed BLAKE2b of its canonical form (the layout above). Thread-safe. */
 void souk__ev_id(const souk_events *s, const souk_event *e, uint8_t eid[SOUK_EID_LEN]);
-/* souk_events_add with the events' ids computed beforehand (eids, may be NULL: computed here),
+/* What an event's add needs that is a pure function of the event and the key ring, so the
+ * ingest's parser thread computes it: the event id, and the pseudonyms. */
+typedef struct souk__ev_pre {
+    uint8_t eid[SOUK_EID_LEN];
+    uint8_t up[SOUK_PSEUDO_LEN + SOUK_SUPPRESS_LEN]; /* user pseudonym + suppression hash */
+    uint8_t sp[SOUK_PSEUDO_LEN];                     /* session pseudonym */
+} souk__ev_pre;
+/* The pseudonym (and for users the suppression hash after it) of a raw id, through cache (an
+ * hmap of value size SOUK_PSEUDO_LEN + SOUK_SUPPRESS_LEN, owned by one thread); NULL when out
+ * of memory or the id is too long. */
+const uint8_t *souk__ev_ids_get(hmap *cache, const souk_keyring *kr, souk_pseudo_domain dom,
+                                const char *id, size_t len);
+int souk__ev_precompute(const souk_events *s, hmap *cache, const souk_event *e, souk__ev_pre *out);
+/* souk_events_add with what souk__ev_precompute gives computed beforehand (pre, may be NULL),
  * also committing stream[0, stream_len) as meta "stream" in the same transaction (the ingest's
  * resume position) when stream is not NULL. */
-int souk__ev_add(souk_events *s, const souk_event *ev, const uint8_t (*eids)[SOUK_EID_LEN],
-                 size_t n, int64_t now, souk_ev_outcome *outcome, souk_ev_counts *counts,
-                 const void *stream, size_t stream_len, char *err, size_t errlen);
+int souk__ev_add(souk_events *s, const souk_event *ev, const souk__ev_pre *pre, size_t n,
+                 int64_t now, souk_ev_outcome *outcome, souk_ev_counts *counts, const void *stream,
+                 size_t stream_len, char *err, size_t errlen);
 /* The stored meta "stream" (40 bytes: offset, line, hash, device, inode, u64 LE each) into
  * out; SOUK_ENOTFOUND when there is none. */
 int souk__ev_stream_pos(souk_events *s, uint64_t out[5]);
@@ -254,10 +267,22 @@ int souk__ev_expired(const souk_events *s, int type, int64_t ts, int64_t now);
  * trimmed. Writes at most SOUK_EVQUERY_MAX bytes + NUL into out; returns the length. */
 size_t souk__ev_query_norm(const char *q, size_t n, char *out);
 
+typedef struct souk__ev_pair {
+    uint64_t k; /* (kind << 62 | a << 31 | b) + 1, a < b; 0: an empty slot */
+    int64_t v;
+} souk__ev_pair;
+
 /* Counter deltas of one transaction, applied to pop, cooc and qstat at its end in key order. */
 typedef struct souk__ev_delta {
-    hmap pop;   /* item NUL day(4) -> int64[SOUK_EV_NTYPES] */
-    hmap cooc;  /* kind(1) item NUL item -> int64 */
+    hmap pop; /* item NUL day(4) -> int64[SOUK_EV_NTYPES] */
+    /* cooc: items interned to ids (names borrowed from the map's keys), pairs (kind, a, b) + 1
+     * -> delta in an open-addressing table */
+    hmap items;
+    const uint8_t **iname;
+    uint32_t *ilen;
+    size_t nitems, icap;
+    struct souk__ev_pair *pt;
+    size_t pn, pcap;
     hmap qstat; /* day(4) query NUL upseudo -> int64[2] */
     uint64_t items_touched;
 } souk__ev_delta;
@@ -265,6 +290,15 @@ void souk__ev_delta_init(souk__ev_delta *d);
 void souk__ev_delta_free(souk__ev_delta *d);
 int souk__ev_delta_pop(souk__ev_delta *d, const char *item, size_t len, uint32_t day, int type,
                        int64_t by);
+/* The batch's id of item for pairs; SOUK__EV_NO_ITEM for an id too long to pair (it takes no
+ * part), or SOUK_ENOMEM. */
+#define SOUK__EV_NO_ITEM (-100)
+int souk__ev_delta_item(souk__ev_delta *d, const char *item, size_t len);
+/* Adds by to the pairs (a, b) and (b, a) of kind, by item ids (a negative id: no pair). */
+int souk__ev_delta_pair_ids(souk__ev_delta *d, int kind, int a, int b, int64_t by);
+/* Calls fn for each pair with a nonzero delta: its cooc key and the delta. */
+int souk__ev_delta_cooc_each(const souk__ev_delta *d,
+                             int (*fn)(void *, const uint8_t *, size_t, int64_t), void *arg);
 /* Adds by to the pair (a, b) and (b, a) of kind. */
 int souk__ev_delta_pair(souk__ev_delta *d, int kind, const char *a, size_t alen, const char *b,
                         size_t blen, int64_t by);
@@ -338,7 +372,8 @@ int souk__ev_user_refresh(souk_events *s, MDB_txn *txn, const uint8_t upseudo[SO
  * compaction (erase.c). */
 
 /* P25: turns off in c every purpose that appeared after c->policy_version or after the store's
- * current policy version (the table above). souk_consent_get applies it to what
+ * current policy version (the table above). A record's version 0 is the current one; a store
+ * whose opts.policy_version is 0 versions no purpose. souk_consent_get applies it to what
  * souk__ev_consent_read gives; souk_consent_set stores no purpose its version lacks. */
 void souk__ev_consent_policy(const souk_events *s, souk_consent *c);
 /* 1 when the suppression hash of user is in supp (the user is erased or being erased). */
