@@ -376,8 +376,9 @@ const char *sk_job_state_name(int st);
 int sk_limit_param(sk_ctx *c, uint32_t *limit);
 /* 400 `unknown_parameter` when the request has a query string. */
 int sk_no_params(sk_ctx *c);
-/* The event store's item_tags callback (souk_events_opts): "category:<category or section>" of
- * the catalog item, read through a per-thread reader of the index arg (a souk_index). */
+/* The event store's item_tags callback (souk_events_opts): "category:<section, else category>" of
+ * the catalog item, as souk-index events derives it, read through a per-thread reader of the
+ * index arg (a souk_index). */
 int sk_item_tags(void *arg, const char *item, char (*tags)[64], int max);
 
 /* The background thread of the event store: erasure jobs (woken by sk_bg_wake and at start, so
