@@ -88,8 +88,7 @@ int sk_ep_recommend(sk_ctx *c)
     }
     /* The similar type's search shares the search budget. */
     souk_budget bud = {.max_terms = c->cfg->limits.max_query_terms,
-                       .deadline_ns =
-                           c->t0_ns + (uint64_t)c->cfg->limits.max_search_ms * 1000000u};
+                       .deadline_ns = c->t0_ns + (uint64_t)c->cfg->limits.max_search_ms * 1000000u};
     souk_searcher_set_budget(s, &bud);
     souk_rec out[SOUK_REC_MAX];
     size_t n = 0;
