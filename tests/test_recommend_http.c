@@ -92,9 +92,9 @@ static char *stable(const kit_resp *r)
     return a && b ? strndup(a, (size_t)(b - a)) : strdup("(none)");
 }
 
-static const char *const REASONS[] = {"because_viewed:", "because_bought:", "bought_together_with:",
-                                      "similar_to_current:", "popular_in:", "trending",
-                                      "backfill_popular"};
+static const char *const REASONS[] = {
+    "because_viewed:", "because_bought:", "bought_together_with:", "similar_to_current:",
+    "popular_in:",     "trending",        "backfill_popular"};
 
 /* Checks a recommend response: n items, reasons from the set, because_* within hist (the body
  * of GET /v1/me/history, or NULL), backfill labelled. Returns the items' JSON array (owned by
@@ -180,9 +180,8 @@ static void test_types(void)
     CHECK(get("/v1/recommend?type=popular&category=comedy&n=15", NULL, &r) == 200);
     cJSON *j = check_recs(&r, 15, NULL, NULL);
     const cJSON *it;
-    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "items"))
-        CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "reason")),
-                      "popular_in:comedy"));
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "items")) CHECK(!strcmp(
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "reason")), "popular_in:comedy"));
     cJSON_Delete(j);
     kit_resp_free(&r);
 }
@@ -336,8 +335,8 @@ static void test_fresh_and_delete(void)
     time_t now = time(NULL);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     int len = snprintf(ev, sizeof ev,
-                       "{\"user\":\"%s\",\"type\":\"purchase\",\"item\":\"%s\",\"ts\":\"%s\"}\n",
-                       u, fresh, ts);
+                       "{\"user\":\"%s\",\"type\":\"purchase\",\"item\":\"%s\",\"ts\":\"%s\"}\n", u,
+                       fresh, ts);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int st = call("POST", "/v1/events", IKEY, NULL, "application/x-ndjson", ev, (size_t)len, &r);
@@ -445,8 +444,8 @@ static void latency(const char *name, int type)
         snprintf(u, sizeof u, "ml-u%d", 1 + (i * 7) % 600);
         char tok[SOUK_TOKEN_MAX + 1];
         snprintf(tok, sizeof tok, "%s", mint(u));
-        static const char *const items[] = {"ml-1", "ml-50", "ml-296", "ml-318", "ml-2571",
-                                            "ml-4993", "ml-79132", "ml-260"};
+        static const char *const items[] = {"ml-1",    "ml-50",   "ml-296",   "ml-318",
+                                            "ml-2571", "ml-4993", "ml-79132", "ml-260"};
         target_for(target, sizeof target, type, items[i % 8], NULL, 10);
         kit_resp r;
         CHECK(get(target, tok, &r) == 200);
@@ -512,8 +511,7 @@ int main(void)
             "\"recommendations\":{\"min_users\":2}}\n",
             hs, ha, hi, pring, tring);
     fclose(f);
-    const char *args[] = {"--data",    data_dir, "--config", cfg_path,
-                          "--threads", "2",      NULL};
+    const char *args[] = {"--data", data_dir, "--config", cfg_path, "--threads", "2", NULL};
     kit_start(&srv, args);
     test_types();
     test_personal_search();

@@ -31,8 +31,9 @@
  *   cooc     kind(1) + itemA NUL + itemB -> u32 users. Both orders are stored. Items whose ids
  *            are longer than SOUK_COOC_ITEM_MAX bytes take no part (LMDB's 511-byte keys).
  *            Kinds: BOUGHT = cart, purchase; VIEWED = view, click, favorite.
- *            Distinct users per item (itemusers.c), after every pair: (2 + kind)(1) + item NUL
- *            -> u32 users whose uset of that kind holds the item (the pairs' diagonal).
+ *            Distinct users per item (recfeatures.c), after every pair: (2 + kind)(1) + item NUL
+ *            + item -> u32 users whose uset of that kind holds the item (the pairs' diagonal,
+ *            written once).
  *   consent  upseudo(17) -> the consent record, 14 bytes: layout(1) = 1, flags(1: 1 =
  *            personalization, 2 = location, 4 = search_history, 8 = minor, 16 =
  *            guardian_consent), policy_version u32 LE, updated_ms i64 LE
