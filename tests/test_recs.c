@@ -128,11 +128,14 @@ typedef struct resp {
     int rc;
 } resp;
 
+static const souk_recs_model *g_model;
+
 static void ask(resp *o, souk_rec_type t, const char *user, const char *item, const char *filter,
                 uint32_t n)
 {
     souk_rec_request q;
     memset(&q, 0, sizeof q);
+    q.model = g_model;
     q.type = t;
     q.user = user;
     q.user_len = user ? strlen(user) : 0;
@@ -557,6 +560,44 @@ static void part_latency(void)
     }
 }
 
+/* A quick offline proxy (SOUK_RECS_EVAL=1, not part of the test): for each of 300 users, the
+ * newest item of the history is deleted from it (P8: out of the history and the co-occurrence),
+ * then for_you and popular (n = 10, the user's items left out) are asked: the hit rate of the
+ * held-out item. souk-bench reco is the real protocol. */
+static void part_eval(void)
+{
+    int hits_fy = 0, hits_pop = 0, users = 0;
+    char u[32];
+    static souk_recs_model m;
+    const char *knobs = getenv("SOUK_RECS_MODEL"); /* neighbours,history,shrink,alpha,recency,
+                                                      bought,viewed,blend,damp */
+    if (knobs && sscanf(knobs, "%u,%u,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &m.neighbours, &m.history,
+                        &m.shrink, &m.alpha, &m.recency_halflife_days, &m.bought_weight,
+                        &m.viewed_weight, &m.pop_blend, &m.pop_damp) == 9)
+        g_model = &m;
+    for (int i = 1; i <= 671 && users < 300; i += 2) {
+        user_id(i, u, sizeof u);
+        static hist h;
+        memset(&h, 0, sizeof h);
+        souk_user_history(g_ev, u, strlen(u), 0, hist_fn, &h);
+        if (h.n < 20)
+            continue;
+        char held[64];
+        snprintf(held, sizeof held, "%s", h.items[0]);
+        REQUIRE(souk_user_item_delete(g_ev, u, strlen(u), held, g_now + 1000) == 0);
+        resp a, b;
+        ask(&a, SOUK_REC_FOR_YOU, u, NULL, NULL, 10);
+        ask(&b, SOUK_REC_POPULAR, u, NULL, NULL, 10);
+        for (size_t k = 0; k < a.n; k++)
+            hits_fy += !strcmp(a.r[k].item, held);
+        for (size_t k = 0; k < b.n; k++)
+            hits_pop += !strcmp(b.r[k].item, held);
+        users++;
+    }
+    fprintf(stderr, "test_recs: leave-newest-out HR@10 over %d users: for_you %.3f, popular %.3f\n",
+            users, (double)hits_fy / users, (double)hits_pop / users);
+}
+
 int main(void)
 {
     souk_alloc_init();
@@ -566,6 +607,10 @@ int main(void)
     snprintf(g_root, sizeof g_root, "/tmp/souk-test-recs-XXXXXX");
     REQUIRE(mkdtemp(g_root));
     setup();
+    if (getenv("SOUK_RECS_EVAL")) {
+        part_eval();
+        return 0;
+    }
     if (getenv("SOUK_RECS_LATENCY")) {
         part_latency();
         return 0;

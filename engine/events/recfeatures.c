@@ -101,6 +101,7 @@ static double row_sum(const MDB_val *v)
 int souk_popularity_each(souk_events *s, int64_t now, double trend_halflife_days, souk_pop_fn fn,
                          void *arg)
 {
+    (void)now; /* the sums are aged from the latest day: their order at any later now */
     if (!(trend_halflife_days > 0))
         return SOUK_EINVAL;
     MDB_txn *txn;
@@ -141,11 +142,7 @@ int souk_popularity_each(souk_events *s, int64_t now, double trend_halflife_days
             }
             uint32_t day = souk__rd_be32((const uint8_t *)k.mv_data + k.mv_size - 4);
             double sum = row_sum(&v);
-            double age =
-                ((double)now - ((double)day * SOUK_DAY_MS + SOUK_DAY_MS / 2)) / SOUK_DAY_MS;
-            if (age < 0)
-                age = 0;
-            pop += sum * exp2(-age / s->o.halflife_days);
+            pop += sum * exp2(-(double)(last - day) / s->o.halflife_days);
             trend += sum * exp2(-(double)(last - day) / trend_halflife_days);
         }
         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);

@@ -82,6 +82,8 @@ int souk_recs_open(const souk_recs_opts *o, souk_recs **out, char *err, size_t e
         r->o.trending_halflife_days = 2;
     if (!r->o.cache_ms)
         r->o.cache_ms = 1000;
+    if (!r->o.model_ttl_ms)
+        r->o.model_ttl_ms = 60000;
     r->category_field = dup_str(o->category_field);
     r->cap_field = dup_str(o->cap_field);
     r->o.category_field = r->o.cap_field = NULL;
