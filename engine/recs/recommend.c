@@ -98,6 +98,8 @@ int souk_recs_open(const souk_recs_opts *o, souk_recs **out, char *err, size_t e
     pthread_mutex_init(&r->build, NULL);
     pthread_mutex_init(&r->imu, NULL);
     pthread_mutex_init(&r->nmu, NULL);
+    pthread_mutex_init(&r->amu, NULL);
+    rc_aff_init(r);
     atomic_init(&r->nids, 0);
     *out = r;
     return SOUK_OK;
@@ -109,6 +111,8 @@ void souk_recs_close(souk_recs *r)
         return;
     rc_snap_put(r->cur);
     rc_cache_free(r);
+    souk_free(r->aff);
+    pthread_mutex_destroy(&r->amu);
     pthread_mutex_destroy(&r->imu);
     pthread_mutex_destroy(&r->nmu);
     for (size_t i = 0; i < r->nrepl; i++)

@@ -84,6 +84,11 @@ struct souk_recs {
     atomic_uint nids;
     uint32_t *ihash; /* id + 1 */
     uint32_t ihcap;
+    /* personalized search: recent users' affinities (affinity.c), keyed by a keyed hash of the
+     * user id (no raw id is kept), valid while the store and the index are unchanged */
+    pthread_mutex_t amu;
+    struct rc_aff_slot *aff;
+    uint8_t aff_key[32];
     /* neighbour lists */
     pthread_mutex_t nmu;
     rc_nlist **ntab;
@@ -111,6 +116,8 @@ static inline const rc_item *rc_item_of(const rc_snap *s, uint32_t gid)
 int rc_neighbours(souk_recs *r, rc_snap *s, uint64_t stamp, const rc_norm *key, rc_nb **out,
                   uint32_t *n);
 void rc_cache_free(souk_recs *r);
+/* The affinity cache's key (affinity.c). */
+void rc_aff_init(souk_recs *r);
 
 /* The model with its defaults filled in. */
 void rc_model_defaults(const souk_recs *r, const souk_recs_model *in, souk_recs_model *out);
