@@ -777,6 +777,25 @@ static void write_suggestion(sk_ctx *c, const souk_query *pq)
     souk_free(sugg);
 }
 
+/* Personalized search (docs/ranking.md "personal"): with a user token and consent, the relevance
+ * path ranks the best PERSONAL_WINDOW text hits by text + personal, where personal = weight *
+ * affinity(d) * the best text score of the window (affinity in [0, 1], so the boost is bounded
+ * by weight times the top score). */
+#define PERSONAL_WINDOW 20
+
+typedef struct phit {
+    souk_hit h;
+    double text, part, aff;
+} phit;
+
+static int by_phit(const void *a, const void *b)
+{
+    const phit *x = a, *y = b;
+    if (x->h.score != y->h.score)
+        return x->h.score < y->h.score ? 1 : -1;
+    return x->h.docid < y->h.docid ? -1 : x->h.docid > y->h.docid;
+}
+
 /* ,"explain":[...] for one hit of the storefront path: every scored term's part (typo
  * candidates and synonyms are terms of the rewritten query, with their weight factor already
  * in their part), then the business boost's part, so the parts add up to the hit's score. pq
@@ -808,13 +827,19 @@ static void write_find_explain(sk_ctx *c, const souk_query *pq, const souk_find_
 
 /* The storefront path: filter, facets, sort or boost over the whole match set. */
 static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_search_opts *so,
-                    const stop_state *ss)
+                    const stop_state *ss, souk_affinity *aff)
 {
     souk_find_opts o;
     memset(&o, 0, sizeof o);
     o.search = *so;
     o.offset = (p->page - 1) * p->per_page;
     o.limit = p->per_page;
+    /* Personal (docs/ranking.md): the window from the top, re-ranked, then the page. */
+    uint32_t first = o.offset;
+    if (aff) {
+        o.offset = 0;
+        o.limit = PERSONAL_WINDOW;
+    }
     o.boost_field = -1;
     char err[512];
     souk_filter *f = NULL;
@@ -858,10 +883,35 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
         return sk_fail(c, 500, "internal", NULL, "%s", err);
     count_stopped(c, ss, res.stopped);
     c->nhits = (long long)res.total;
+    phit *ph = NULL;
+    if (aff) {
+        size_t n = res.nhits;
+        ph = souk_malloc((n ? n : 1) * sizeof *ph);
+        if (!ph) {
+            souk_find_result_free(&res);
+            return sk_fail(c, 500, "internal", NULL, "out of memory");
+        }
+        double top = n ? res.hits[0].score : 0;
+        for (size_t i = 0; i < n; i++) {
+            ph[i].h = res.hits[i];
+            ph[i].text = res.hits[i].score;
+            ph[i].aff = souk_affinity_of(aff, c->w->searcher, res.hits[i].docid);
+            ph[i].part = SOUK_PERSONAL_WEIGHT * ph[i].aff * (top > 0 ? top : 0);
+            ph[i].h.score = ph[i].text + ph[i].part;
+        }
+        qsort(ph, n, sizeof *ph, by_phit);
+        /* The page of the re-ranked window. */
+        size_t from = first < n ? first : n, to = first + p->per_page < n ? first + p->per_page : n;
+        for (size_t i = from; i < to; i++)
+            res.hits[i - from] = ph[i].h;
+        memmove(ph, ph + from, (to - from) * sizeof *ph);
+        res.nhits = to - from;
+    }
     souk_highlighter *hl = NULL;
     uint64_t deadline = ss->deadline_ns;
     if (p->highlight && pq && !res.stopped && souk_highlighter_new(c->w->searcher, pq, so, &hl)) {
         souk_find_result_free(&res);
+        souk_free(ph);
         return sk_fail(c, 500, "internal", NULL, "out of memory");
     }
     sk_buf *b = c->out;
@@ -884,8 +934,17 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
         int late = res.stopped || sk_now_ns() >= deadline;
         if (hl && !late)
             write_highlight(c, hl, json, jl);
-        if (p->explain && !late)
+        if (p->explain && !late) {
             write_find_explain(c, pq, &o, &res, res.hits[i].docid);
+            if (ph) {     /* the personal component, its own part, inside the list */
+                b->len--; /* the list's "]" */
+                sk_buf_printf(b,
+                              "%s{\"personal\":\"affinity\",\"affinity\":%.17g,"
+                              "\"weight\":%.17g,\"score\":%.17g}]",
+                              b->p[b->len - 1] == '[' ? "" : ",", ph[i].aff, SOUK_PERSONAL_WEIGHT,
+                              ph[i].part);
+            }
+        }
         sk_buf_str(b, "}");
     }
     souk_highlighter_free(hl);
@@ -913,12 +972,13 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
         sk_buf_printf(b, "],\"other\":%llu}", (unsigned long long)fr->other);
     }
     sk_buf_str(b, "}");
-    if (res.nhits == p->per_page) { /* maybe more: where the next page starts */
+    if (!ph && res.nhits == p->per_page) { /* maybe more: where the next page starts */
         souk_find_after next;
         souk_find_position(&res, &o, res.nhits - 1, &next);
         write_cursor(c, p, &next, &o);
     }
     souk_find_result_free(&res);
+    souk_free(ph);
     uint64_t us = (sk_now_ns() - c->t0_ns) / 1000;
     if (sk_buf_printf(b, ",\"took_us\":%llu}\n", (unsigned long long)us))
         return sk_fail(c, 500, "internal", NULL, "out of memory building the response");
@@ -927,25 +987,6 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
 
 static int search(sk_ctx *c, sparams *pp);
 static int search_ranked(sk_ctx *c, sparams *pp, uint32_t k, uint32_t kk, souk_affinity *aff);
-
-/* Personalized search (docs/ranking.md "personal"): with a user token and consent, the relevance
- * path ranks the best PERSONAL_WINDOW text hits by text + personal, where personal = weight *
- * affinity(d) * the best text score of the window (affinity in [0, 1], so the boost is bounded
- * by weight times the top score). */
-#define PERSONAL_WINDOW 20
-
-typedef struct phit {
-    souk_hit h;
-    double text, part, aff;
-} phit;
-
-static int by_phit(const void *a, const void *b)
-{
-    const phit *x = a, *y = b;
-    if (x->h.score != y->h.score)
-        return x->h.score < y->h.score ? 1 : -1;
-    return x->h.docid < y->h.docid ? -1 : x->h.docid > y->h.docid;
-}
 
 int sk_ep_search(sk_ctx *c)
 {
@@ -987,8 +1028,7 @@ static int search(sk_ctx *c, sparams *pp)
     /* The user's affinities, only with a token and consent (NULL otherwise: the anonymous
      * path, byte for byte, P4); only on the relevance path, within the window. */
     souk_affinity *aff = NULL;
-    if (c->has_user && w->st->recs && !p.filter && !p.facets && !p.sort && !p.boost && !p.cursor &&
-        k <= PERSONAL_WINDOW &&
+    if (c->has_user && w->st->recs && !p.sort && !p.cursor && k <= PERSONAL_WINDOW &&
         souk_affinity_load(w->st->recs, w->searcher, c->user.user, c->user.user_len, sk_now_ms(),
                            &aff) != SOUK_OK)
         aff = NULL;
@@ -1057,7 +1097,7 @@ static int search_ranked(sk_ctx *c, sparams *pp, uint32_t k, uint32_t kk, souk_a
     /* Browsing always takes the storefront path: its first page and its cursor pages come from
      * one order (unscored, index order, or the sort keys). */
     if (pq == &browse || p.filter || p.facets || p.sort || p.boost || p.cursor) {
-        rc = run_find(c, &p, pq == &browse ? NULL : pq, &o, &ss);
+        rc = run_find(c, &p, pq == &browse ? NULL : pq, &o, &ss, pq == &browse ? NULL : aff);
         if (pq != &browse)
             souk_query_free(pq);
         return rc;

@@ -218,6 +218,26 @@ static void test_personal_search(void)
     CHECK(n == 20 && personal == n && top > 0);
     cJSON_Delete(j);
     kit_resp_free(&r);
+    /* The storefront path (a filter and facets): the same component, the parts summing. */
+    CHECK(get("/v1/search?q=star&explain=true&filter=year%20%3E%3D%201970&facets=section", tok,
+              &r) == 200);
+    j = cJSON_Parse(r.body ? r.body : "");
+    personal = n = 0;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(j, "hits"))
+    {
+        double score = cJSON_GetObjectItemCaseSensitive(h, "score")->valuedouble, sum = 0;
+        const cJSON *p;
+        cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(h, "explain"))
+        {
+            sum += cJSON_GetObjectItemCaseSensitive(p, "score")->valuedouble;
+            personal += cJSON_GetObjectItemCaseSensitive(p, "personal") != NULL;
+        }
+        CHECK(fabs(sum - score) <= 1e-9 * fabs(score));
+        n++;
+    }
+    CHECK(n == 10 && personal == n);
+    cJSON_Delete(j);
+    kit_resp_free(&r);
 }
 
 /* P4 over many users: opted out, recommend and search with the token equal anonymous. */
@@ -238,7 +258,8 @@ static void test_optout_identity(void)
             if (ty < 6)
                 target_for(t, sizeof t, ty, "ml-296", "&filter=year%20%3E%3D%201985", 12);
             else
-                snprintf(t, sizeof t, "/v1/search?q=love%%20story&explain=true&per_page=10");
+                snprintf(t, sizeof t, "/v1/search?q=love%%20story&explain=true&per_page=10%s",
+                         k % 2 ? "&filter=year%20%3E%3D%201980&facets=section" : "");
             kit_resp a, b;
             CHECK(get(t, tok, &a) == 200);
             CHECK(get(t, NULL, &b) == 200);
