@@ -888,7 +888,8 @@ int souk_recommend(souk_recs *r, souk_searcher *s, const souk_rec_request *q, so
     }
     if (q->type == SOUK_REC_SIMILAR || q->type == SOUK_REC_FOR_YOU ||
         q->type == SOUK_REC_BOUGHT_TOGETHER || q->type == SOUK_REC_VIEWED_TOGETHER)
-        qsort(c.v, c.n, sizeof *c.v, by_cand);
+        if (c.n)
+            qsort(c.v, c.n, sizeof *c.v, by_cand);
     x.st.candidates = (uint32_t)c.n;
     int restrict_cat =
         q->category && (q->type == SOUK_REC_TRENDING || q->type == SOUK_REC_POPULAR ||

@@ -436,7 +436,8 @@ int rc_neighbours(souk_recs *r, rc_snap *s, uint64_t stamp, const rc_norm *key, 
         souk_free(c.v);
         return rc;
     }
-    qsort(c.v, c.n, sizeof *c.v, by_sim);
+    if (c.n)
+        qsort(c.v, c.n, sizeof *c.v, by_sim);
     if (c.n > key->k)
         c.n = key->k;
     rc_nlist *l = souk_malloc(sizeof *l + (c.n ? c.n : 1) * sizeof(rc_nb));
@@ -448,7 +449,8 @@ int rc_neighbours(souk_recs *r, rc_snap *s, uint64_t stamp, const rc_norm *key, 
     l->stamp = stamp;
     l->built_ns = t;
     l->n = (uint32_t)c.n;
-    memcpy(l->v, c.v, c.n * sizeof *c.v);
+    if (c.n)
+        memcpy(l->v, c.v, c.n * sizeof *c.v);
     *out = c.v;
     *n = (uint32_t)c.n;
     pthread_mutex_lock(&r->nmu);
