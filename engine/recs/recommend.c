@@ -138,18 +138,18 @@ void rc_model_defaults(const souk_recs *r, const souk_recs_model *in, souk_recs_
     if (m->neighbours > 1000)
         m->neighbours = 1000;
     if (!m->history)
-        m->history = 50;
+        m->history = 20;
     if (m->history > 200)
         m->history = 200;
-    if (m->shrink == 0)
-        m->shrink = 5;
-    else if (m->shrink < 0)
-        m->shrink = 0;
+    if (m->shrink < 0)
+        m->shrink = 0; /* 0: none, the default */
     if (m->alpha == 0)
         m->alpha = 0.5;
     else if (m->alpha < 0)
         m->alpha = 0;
-    if (m->recency_halflife_days < 0)
+    if (m->recency_halflife_days == 0)
+        m->recency_halflife_days = 365;
+    else if (m->recency_halflife_days < 0)
         m->recency_halflife_days = 0;
     if (m->bought_weight == 0)
         m->bought_weight = 1;
@@ -158,7 +158,7 @@ void rc_model_defaults(const souk_recs *r, const souk_recs_model *in, souk_recs_
     else if (m->viewed_weight < 0)
         m->viewed_weight = 0;
     if (m->pop_blend == 0)
-        m->pop_blend = 0.1;
+        m->pop_blend = 0.3;
     else if (m->pop_blend < 0)
         m->pop_blend = 0;
     if (m->pop_damp <= 0)

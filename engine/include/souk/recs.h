@@ -73,7 +73,10 @@ const char *souk_rec_why_name(souk_rec_why w);
  *                                     an item's ranking) */
 typedef enum souk_rec_norm { SOUK_NORM_COSINE = 0, SOUK_NORM_LIFT, SOUK_NORM_COUNT } souk_rec_norm;
 
-/* The for_you model: item-kNN over the co-occurrence tables, blended with popularity.
+/* The for_you model: item-kNN over the co-occurrence tables, blended with popularity. The
+ * defaults are what souk-bench reco chose on MovieLens's validation split (docs/benchmarks.md),
+ * except viewed_weight: MovieLens's "views" include the movies a user disliked (it chose 0),
+ * a shop's views do not.
  *   score(i) = sum over history items h (the `history` most recent) of
  *                w(h) * sim(h, i)          for i among the `neighbours` best neighbours of h
  *   w(h)     = bought_weight if h was carted or bought, else viewed_weight,
@@ -87,13 +90,13 @@ typedef enum souk_rec_norm { SOUK_NORM_COSINE = 0, SOUK_NORM_LIFT, SOUK_NORM_COU
  * the user's 200 most recent distinct items (souk_user_history). */
 typedef struct souk_recs_model {
     uint32_t neighbours;          /* per history item (default 100, at most 1000) */
-    uint32_t history;             /* most recent history items used (default 50, at most 200) */
-    double shrink;                /* similarity shrinkage (default 5; < 0: none) */
+    uint32_t history;             /* most recent history items used (default 20, at most 200) */
+    double shrink;                /* similarity shrinkage (default 0: none) */
     double alpha;                 /* asymmetric cosine exponent (default 0.5; < 0: 0) */
-    double recency_halflife_days; /* (default 0: no recency weighting; < 0 same) */
+    double recency_halflife_days; /* (default 365; < 0: no recency weighting) */
     double bought_weight;         /* (default 1) */
     double viewed_weight;         /* (default 0.5; < 0: 0) */
-    double pop_blend;             /* (default 0.1; < 0: 0) */
+    double pop_blend;             /* (default 0.3; < 0: 0) */
     double pop_damp;              /* (default 3) */
     uint32_t min_users;           /* pairs under it ignored (default: souk_recs_opts.min_users) */
 } souk_recs_model;
