@@ -1,5 +1,6 @@
 /* snapshot.c: the recommenders' shared, non-personal state (recs_int.h): interned item ids, the
  * snapshot of popularity, trend and distinct users per item, and the neighbour-list cache. */
+#include "core/qsort_inline.h"
 #include "recs/recs_int.h"
 
 #include <math.h>
@@ -140,25 +141,26 @@ static int set_users(void *arg, const char *item, uint32_t users)
     return 0;
 }
 
-static const rc_snap *sort_snap; /* qsort has no context argument; one build at a time */
-
-static int by_pop(const void *a, const void *b)
+/* Orders of the snapshot's items: by popularity, by trend (then popularity), then by id (a
+ * total order: ids are distinct). */
+static inline int pop_less(const rc_snap *s, uint32_t a, uint32_t b)
 {
-    const rc_item *x = &sort_snap->items[*(const uint32_t *)a];
-    const rc_item *y = &sort_snap->items[*(const uint32_t *)b];
+    const rc_item *x = &s->items[a], *y = &s->items[b];
     if (x->pop != y->pop)
-        return x->pop < y->pop ? 1 : -1;
-    return strcmp(x->id, y->id);
+        return x->pop > y->pop;
+    return strcmp(x->id, y->id) < 0;
 }
 
-static int by_trend(const void *a, const void *b)
+static inline int trend_less(const rc_snap *s, uint32_t a, uint32_t b)
 {
-    const rc_item *x = &sort_snap->items[*(const uint32_t *)a];
-    const rc_item *y = &sort_snap->items[*(const uint32_t *)b];
+    const rc_item *x = &s->items[a], *y = &s->items[b];
     if (x->trend != y->trend)
-        return x->trend < y->trend ? 1 : -1;
-    return by_pop(a, b);
+        return x->trend > y->trend;
+    return pop_less(s, a, b);
 }
+
+SOUK_QSORT_DEFINE(sort_by_pop, uint32_t, const rc_snap *, pop_less)
+SOUK_QSORT_DEFINE(sort_by_trend, uint32_t, const rc_snap *, trend_less)
 
 static int snap_build(souk_recs *r, int64_t now, uint64_t stamp, rc_snap **out)
 {
@@ -193,10 +195,8 @@ static int snap_build(souk_recs *r, int64_t now, uint64_t stamp, rc_snap **out)
         rc = souk_item_users_each(r->o.events, (souk_cooc_kind)kind, set_users, &u);
     }
     if (!rc) {
-        sort_snap = s;
-        qsort(s->by_pop, s->n, sizeof *s->by_pop, by_pop);
-        qsort(s->by_trend, s->n, sizeof *s->by_trend, by_trend);
-        sort_snap = NULL;
+        sort_by_pop(s, s->by_pop, s->n);
+        sort_by_trend(s, s->by_trend, s->n);
     }
     if (rc) {
         rc_snap_free(s);
