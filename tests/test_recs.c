@@ -16,6 +16,7 @@
 #include "souk/souk.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -506,6 +507,79 @@ static void part_fresh_and_delete(void)
     check_reasons(&del, u, NULL);
 }
 
+/* Threads: four readers with searchers of their own ask every type while the main thread adds
+ * events (so the snapshot is rebuilt by its thread, the model refitted, the history changes):
+ * every answer is complete (run under ASan in the sanitizer build). */
+typedef struct reader_arg {
+    int id, bad, asked;
+    volatile int *stop;
+} reader_arg;
+
+static void *reader_main(void *p)
+{
+    reader_arg *a = p;
+    souk_searcher *s;
+    if (souk_searcher_new(g_ix, &s) != 0) {
+        a->bad++;
+        return NULL;
+    }
+    static const char *const items[] = {"ml-1", "ml-50", "ml-296", "ml-318", "ml-2571"};
+    char u[32], err[256];
+    souk_rec out[SOUK_REC_MAX];
+    for (int i = 0; !*a->stop; i++) {
+        souk_rec_request q;
+        memset(&q, 0, sizeof q);
+        q.type = (souk_rec_type)(i % SOUK_REC_NTYPES);
+        snprintf(u, sizeof u, "ml-u%d", 1 + (a->id * 97 + i * 13) % 600);
+        q.user = u;
+        q.user_len = strlen(u);
+        q.item = q.type <= SOUK_REC_SIMILAR ? items[i % 5] : NULL;
+        q.n = 10;
+        q.now_ms = g_now;
+        size_t n = 0;
+        souk_searcher_refresh(s);
+        if (souk_recommend(g_recs, s, &q, out, &n, NULL, err, sizeof err) != 0 || n != 10)
+            a->bad++;
+        a->asked++;
+    }
+    souk_searcher_free(s);
+    return NULL;
+}
+
+static void part_threads(void)
+{
+    volatile int stop = 0;
+    pthread_t th[4];
+    reader_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (reader_arg){i, 0, 0, &stop};
+        REQUIRE(pthread_create(&th[i], NULL, reader_main, &args[i]) == 0);
+    }
+    char err[256];
+    for (int k = 0; k < 40; k++) {
+        souk_event e;
+        memset(&e, 0, sizeof e);
+        e.type = k % 2 ? SOUK_EV_VIEW : SOUK_EV_PURCHASE;
+        snprintf(e.user, sizeof e.user, "ml-u%d", 600 + k % 50);
+        snprintf(e.item, sizeof e.item, "ml-%d", 1 + k * 37);
+        e.ts_ms = g_now + 10000 + k;
+        e.nhits = -1;
+        CHECK(souk_events_add(g_ev, &e, 1, g_now + 20000, NULL, NULL, err, sizeof err) == 0);
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+    }
+    stop = 1;
+    int asked = 0, bad = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        asked += args[i].asked;
+        bad += args[i].bad;
+    }
+    CHECK(asked > 0 && bad == 0);
+    fprintf(stderr, "test_recs: 4 threads asked %d times while 40 events were added, %d bad\n",
+            asked, bad);
+}
+
 /* Erasing a user: the store's item tables equal a rebuild without them, and the recommenders'
  * co-occurrence follows (bought_together of the user's items loses their pairs). */
 static void part_erase(void)
@@ -644,6 +718,7 @@ int main(void)
     part_rules();
     part_fresh_and_delete();
     part_identity();
+    part_threads();
     part_erase();
     souk_recs_close(g_recs);
     souk_searcher_free(g_s);
