@@ -205,7 +205,7 @@ int souk_cooc(souk_events *s, souk_cooc_kind kind, const char *item, uint32_t ma
         mdb_cursor_close(c);
     }
     souk__ev_abort(s, txn);
-    if (!rc) {
+    if (!rc && na) {
         qsort(a, na, sizeof *a, by_users);
         for (size_t i = 0; i < na && (max == 0 || i < max); i++)
             if (fn(arg, a[i].item, a[i].users))

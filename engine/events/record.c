@@ -293,7 +293,7 @@ int souk__ev_delta_cooc_each(const souk__ev_delta *d,
         if (!d->pt[i].k || !d->pt[i].v)
             continue;
         int rc = fn(arg, key, pair_key(d, d->pt[i].k, key), d->pt[i].v);
-        if (!rc)
+        if (!rc && pair_swap(d->pt[i].k) != d->pt[i].k) /* (a, a): one row (recfeatures.c) */
             rc = fn(arg, key, pair_key(d, pair_swap(d->pt[i].k), key), d->pt[i].v);
         if (rc)
             return rc;
@@ -348,8 +348,9 @@ static int apply_pairs(souk_events *s, MDB_txn *txn, souk__ev_delta *d)
         uint32_t a = (uint32_t)(k >> 31 & 0x7fffffffu), b = (uint32_t)(k & 0x7fffffffu);
         uint64_t kind = (k >> 62) << 62;
         pairs[np++] = (pair_ref){kind | (uint64_t)rank[a] << 31 | rank[b], d->pt[i].k, d->pt[i].v};
-        pairs[np++] =
-            (pair_ref){kind | (uint64_t)rank[b] << 31 | rank[a], pair_swap(d->pt[i].k), d->pt[i].v};
+        if (a != b) /* (a, a): one row (recfeatures.c) */
+            pairs[np++] = (pair_ref){kind | (uint64_t)rank[b] << 31 | rank[a],
+                                     pair_swap(d->pt[i].k), d->pt[i].v};
     }
     sort_pairs(NULL, pairs, np);
     if ((rc = souk_kv_err(mdb_cursor_open(txn, s->cooc, &c))) != SOUK_OK) {

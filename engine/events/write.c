@@ -296,7 +296,8 @@ static int note_uset(souk_events *s, MDB_txn *txn, batch *b, uinfo *u, int kind,
             if (i != m && (rc = souk__ev_delta_pair_ids(&b->d, kind, slot_id(b, x),
                                                         slot_id(b, &l->v[i]), -1)) != SOUK_OK)
                 return rc;
-        if ((rc = put_uset(s, txn, u, kind, x, 1)) != SOUK_OK)
+        if ((rc = souk__ev_delta_self(&b->d, kind, x->item, x->ilen, -1)) != SOUK_OK ||
+            (rc = put_uset(s, txn, u, kind, x, 1)) != SOUK_OK)
             return rc;
         souk_free(x->item);
         l->v[m] = l->v[--l->n];
@@ -313,6 +314,8 @@ static int note_uset(souk_events *s, MDB_txn *txn, batch *b, uinfo *u, int kind,
     for (uint32_t i = 0; i < l->n; i++)
         if ((rc = souk__ev_delta_pair_ids(&b->d, kind, eid, slot_id(b, &l->v[i]), 1)) != SOUK_OK)
             return rc;
+    if ((rc = souk__ev_delta_self(&b->d, kind, e->item, e->ilen, 1)) != SOUK_OK)
+        return rc;
     l->n++;
     return put_uset(s, txn, u, kind, e, 0);
 }

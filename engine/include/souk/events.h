@@ -251,6 +251,32 @@ typedef enum souk_cooc_kind { SOUK_COOC_BOUGHT = 0, SOUK_COOC_VIEWED = 1 } souk_
 typedef int (*souk_cooc_fn)(void *arg, const char *item, uint32_t users);
 int souk_cooc(souk_events *s, souk_cooc_kind kind, const char *item, uint32_t max, souk_cooc_fn fn,
               void *arg);
+/* Distinct users with the item in their co-occurrence set of kind (the users who could form a
+ * pair with it: the normalization of cosine and lift); 0 when none or on an error. */
+uint32_t souk_item_users(souk_events *s, souk_cooc_kind kind, const char *item);
+/* Calls fn for every item with a nonzero souk_item_users count of kind, in item order; fn
+ * returns nonzero to stop. */
+int souk_item_users_each(souk_events *s, souk_cooc_kind kind, souk_cooc_fn fn, void *arg);
+/* Every item's popularity (pop: souk_popularity's sum, with the store's half-life) and its trend
+ * (the same sum with a half-life of trend_halflife_days), both aged from the latest day with any
+ * event rather than from now: the values change only when the store does, their order is the
+ * order at any later now (souk_popularity's own ages differ from these by one factor), and old
+ * data does not underflow. In item order; fn returns nonzero to stop. now is unused (kept for a
+ * retention cut). */
+typedef int (*souk_pop_fn)(void *arg, const char *item, double pop, double trend);
+int souk_popularity_each(souk_events *s, int64_t now, double trend_halflife_days, souk_pop_fn fn,
+                         void *arg);
+/* The history that may personalize for the user (P8), newest first, from the user's most
+ * recent max distinct items (0: all): souk_user_items' entries (type, item, latest time), less
+ * those whose latest event is not after the deletion of one of the item's tags (a deleted tag
+ * removes its items' effect, as it removes the tag). Reads only the events it reports, newest
+ * first, so its cost follows max, not the length of the user's history. fn's nonzero return
+ * stops the walk and is returned. */
+int souk_user_history(souk_events *s, const char *user, size_t len, uint32_t max, souk_item_fn fn,
+                      void *arg);
+/* A value that changes whenever a transaction commits to the store (its last committed
+ * transaction and generation): caches of features compare it to know they are current. */
+uint64_t souk_events_stamp(souk_events *s);
 /* A session's items, oldest first. */
 int souk_session_items(souk_events *s, const char *session, size_t len, uint32_t max,
                        souk_item_fn fn, void *arg);
