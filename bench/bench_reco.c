@@ -1,0 +1,975 @@
+/* bench_reco.c: souk-bench reco, the offline evaluation of the recommenders
+ * (docs/evaluation.md) and, with --http, their serving cost.
+ *
+ *   souk-bench reco [--work DIR] [--data movielens|groceries|both] [--ease-min N]
+ *                   [--no-tune-souk] [--http] [--duration S] [--keep]
+ *
+ * For each data set (tests/kit/behavior.h): the per-user temporal split (reco.h: the last 20%
+ * of each user's groups held out; validation carved from the training part the same way);
+ * the baselines (popularity, item-kNN tuned on validation, EASE with lambda tuned on
+ * validation) computed here; Souk's recommenders (souk/recs.h, in process) asked for every test
+ * user after the training events were replayed through souk_events_ingest into a fresh store.
+ * Each model: NDCG@10, Recall@20, HR@10 (mean and standard error over test users), catalog
+ * coverage of the top-10 lists, and the paired per-user difference against Souk's for_you.
+ * Groceries adds basket completion: given one item of a held-out basket, rank the rest of it
+ * (bought_together against popularity). A JSON line last. */
+#include "bench.h"
+#include "reco.h"
+#include "souk/events.h"
+#include "souk/index.h"
+#include "souk/keys.h"
+#include "souk/search.h"
+#include "souk/souk.h"
+#ifdef SOUK_BENCH_RECS
+#include "souk/recs.h"
+#endif
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HOLDOUT 0.2
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void rm_rf(const char *dir)
+{
+    char cmd[2 * PATH_MAX];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "souk-bench reco: could not remove %s\n", dir);
+}
+
+/* The JSON value of x, null when not measured. */
+static void json_num(FILE *f, const char *key, double x, int ok, int last)
+{
+    if (ok && isfinite(x))
+        fprintf(f, "\"%s\":%.6g%s", key, x, last ? "" : ",");
+    else
+        fprintf(f, "\"%s\":null%s", key, last ? "" : ",");
+}
+
+/* ------------------------------------------------------------------ results */
+
+typedef struct model_res {
+    char name[64];
+    char params[160];
+    rscores sc;
+    int ran;
+} model_res;
+
+static void print_header(const char *what)
+{
+    printf("  %-26s %-16s %-16s %-16s %8s  %s\n", what, "NDCG@10", "Recall@20", "HR@10",
+           "coverage", "params");
+}
+
+static void print_row(const model_res *m)
+{
+    rstat a = rstat_of(m->sc.ndcg10, m->sc.n), b = rstat_of(m->sc.recall20, m->sc.n),
+          c = rstat_of(m->sc.hr10, m->sc.n);
+    printf("  %-26s %.4f ± %.4f  %.4f ± %.4f  %.4f ± %.4f  %7.1f%%  %s\n", m->name, a.mean, a.se,
+           b.mean, b.se, c.mean, c.se, 100 * rscores_coverage(&m->sc), m->params);
+}
+
+/* The paired difference of each metric, m - ref. */
+static void print_diff(const model_res *m, const model_res *ref)
+{
+    if (m->sc.n != ref->sc.n || !m->sc.n)
+        return;
+    rstat a = rstat_diff(m->sc.ndcg10, ref->sc.ndcg10, m->sc.n),
+          b = rstat_diff(m->sc.recall20, ref->sc.recall20, m->sc.n),
+          c = rstat_diff(m->sc.hr10, ref->sc.hr10, m->sc.n);
+    printf("  %-26s %+.4f ± %.4f (%+.1f SE)  %+.4f ± %.4f  %+.4f ± %.4f\n", m->name, a.mean, a.se,
+           a.se > 0 ? a.mean / a.se : 0, b.mean, b.se, c.mean, c.se);
+}
+
+static double mean_ndcg(const model_res *m)
+{
+    return m->ran ? rstat_of(m->sc.ndcg10, m->sc.n).mean : NAN;
+}
+
+/* ------------------------------------------------------------------ tuning the baselines */
+
+typedef struct split_set {
+    rsplit test, val;           /* val splits test's training part */
+    rtrain train, vtrain;       /* the training matrices of each */
+    rtest tusers, vusers;       /* their test units */
+    uint32_t *cooc, *vcooc;     /* item co-occurrence of each training part */
+} split_set;
+
+static int splits_make(const rdata *d, split_set *s)
+{
+    memset(s, 0, sizeof *s);
+    if (rsplit_make(d, NULL, HOLDOUT, &s->test) || rsplit_make(d, &s->test, HOLDOUT, &s->val) ||
+        rtrain_make(d, &s->test, &s->train) || rtrain_make(d, &s->val, &s->vtrain) ||
+        rtest_make(d, &s->test, &s->train, &s->tusers) ||
+        rtest_make(d, &s->val, &s->vtrain, &s->vusers))
+        return -1;
+    s->cooc = reco_cooc(&s->train);
+    s->vcooc = reco_cooc(&s->vtrain);
+    return s->cooc && s->vcooc ? 0 : -1;
+}
+
+static void splits_free(split_set *s)
+{
+    rsplit_free(&s->test);
+    rsplit_free(&s->val);
+    rtrain_free(&s->train);
+    rtrain_free(&s->vtrain);
+    rtest_free(&s->tusers);
+    rtest_free(&s->vusers);
+    free(s->cooc);
+    free(s->vcooc);
+}
+
+static const uint32_t KNN_K[] = {10, 20, 50, 100, 200, 400};
+static const double KNN_SHRINK[] = {0, 10, 50, 200};
+static const double EASE_LAMBDA[] = {20, 50, 100, 200, 500, 1000, 2000};
+
+typedef struct tuned {
+    uint32_t knn_k;
+    double knn_shrink, knn_val;
+    double ease_lambda, ease_val;
+} tuned;
+
+static int tune_baselines(const split_set *s, uint32_t ease_min, tuned *tu)
+{
+    char err[512];
+    tu->knn_val = tu->ease_val = -1;
+    printf("  validation: %zu users, %zu training events\n", s->vusers.n, s->val.train_events);
+    uint32_t kmax = KNN_K[sizeof KNN_K / sizeof *KNN_K - 1];
+    for (size_t a = 0; a < sizeof KNN_SHRINK / sizeof *KNN_SHRINK; a++) {
+        rknn m;
+        if (rknn_build(&m, &s->vtrain, s->vcooc, kmax, KNN_SHRINK[a]) != 0)
+            return -1;
+        printf("    item-kNN shrink %-4g NDCG@10 by k:", KNN_SHRINK[a]);
+        for (size_t b = 0; b < sizeof KNN_K / sizeof *KNN_K; b++) {
+            m.k = KNN_K[b];
+            rscores r;
+            if (reco_evaluate(&s->vtrain, &s->vusers, reco_knn_rank, &m, &r) != 0)
+                return -1;
+            double v = rstat_of(r.ndcg10, r.n).mean;
+            printf(" %u:%.4f", KNN_K[b], v);
+            if (v > tu->knn_val) {
+                tu->knn_val = v;
+                tu->knn_k = KNN_K[b];
+                tu->knn_shrink = KNN_SHRINK[a];
+            }
+            rscores_free(&r);
+        }
+        printf("\n");
+        fflush(stdout);
+        rknn_free(&m);
+    }
+    printf("    item-kNN chosen: k %u, shrink %g (validation NDCG@10 %.4f)\n", tu->knn_k,
+           tu->knn_shrink, tu->knn_val);
+    printf("    EASE (items with >= %u training users) NDCG@10 by lambda:", ease_min);
+    for (size_t a = 0; a < sizeof EASE_LAMBDA / sizeof *EASE_LAMBDA; a++) {
+        rease m;
+        if (rease_build(&m, &s->vtrain, s->vcooc, ease_min, EASE_LAMBDA[a], err, sizeof err)) {
+            fprintf(stderr, "souk-bench reco: %s\n", err);
+            return -1;
+        }
+        rscores r;
+        if (reco_evaluate(&s->vtrain, &s->vusers, reco_ease_rank, &m, &r) != 0)
+            return -1;
+        double v = rstat_of(r.ndcg10, r.n).mean;
+        printf(" %g:%.4f", EASE_LAMBDA[a], v);
+        fflush(stdout);
+        if (v > tu->ease_val) {
+            tu->ease_val = v;
+            tu->ease_lambda = EASE_LAMBDA[a];
+        }
+        if (a == 0)
+            printf(" (%zu items, inversion %.1f s)", m.m, m.seconds);
+        rscores_free(&r);
+        rease_free(&m);
+    }
+    printf("\n    EASE chosen: lambda %g (validation NDCG@10 %.4f)\n", tu->ease_lambda, tu->ease_val);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ Souk's recommenders */
+
+typedef struct ctx {
+    char root[PATH_MAX], bindir[PATH_MAX], work[PATH_MAX];
+    char ring[PATH_MAX + 64];
+    souk_keyring *kr;
+    uint32_t ease_min;
+    int tune_souk;
+    char **genres; /* MovieLens: by movieId, "drama|romance" lower case */
+    size_t ngenres;
+} ctx;
+
+static int genres_load(ctx *c)
+{
+    FILE *f = fopen(behavior_path(BEHAVIOR_MOVIELENS, "movies.tsv"), "r");
+    if (!f)
+        return -1;
+    c->ngenres = 400000;
+    c->genres = calloc(c->ngenres, sizeof *c->genres);
+    char *line = NULL;
+    size_t cap = 0;
+    while (c->genres && getline(&line, &cap, f) > 0) {
+        char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL,
+             *t3 = t2 ? strchr(t2 + 1, '\t') : NULL;
+        unsigned long id = strtoul(line, NULL, 10);
+        if (!t3 || !isdigit((unsigned char)line[0]) || id >= c->ngenres)
+            continue;
+        char *g = t3 + 1;
+        g[strcspn(g, "\r\n")] = 0;
+        for (char *p = g; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        if (g[0] && g[0] != '(')
+            c->genres[id] = strdup(g);
+    }
+    free(line);
+    fclose(f);
+    return c->genres ? 0 : -1;
+}
+
+/* souk_events_opts.item_tags: "category:<genre>" for each genre of "ml-<id>". */
+static int movie_tags(void *arg, const char *item, char (*tags)[64], int max)
+{
+    const ctx *c = arg;
+    unsigned long id;
+    if (strncmp(item, "ml-", 3) != 0 || (id = strtoul(item + 3, NULL, 10)) >= c->ngenres ||
+        !c->genres[id])
+        return 0;
+    int n = 0;
+    const char *g = c->genres[id];
+    while (*g && n < max) {
+        size_t l = strcspn(g, "|");
+        snprintf(tags[n++], 64, "category:%.*s", (int)(l < 50 ? l : 50), g);
+        g += l + (g[l] == '|');
+    }
+    return n;
+}
+
+/* A key ring of one random key at path, mode 0600. */
+static int write_ring(const char *path)
+{
+    unsigned char k[32];
+    FILE *r = fopen("/dev/urandom", "rb");
+    if (!r || fread(k, 1, sizeof k, r) != sizeof k) {
+        if (r)
+            fclose(r);
+        return -1;
+    }
+    fclose(r);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return -1;
+    char line[80];
+    int n = snprintf(line, sizeof line, "1 ");
+    for (int i = 0; i < 32; i++)
+        n += snprintf(line + n, sizeof line - (size_t)n, "%02x", k[i]);
+    line[n++] = '\n';
+    int ok = write(fd, line, (size_t)n) == n;
+    return close(fd) == 0 && ok ? 0 : -1;
+}
+
+/* The catalog of a data set as a Souk index at dir (schema indexer/schemas/movielens.json):
+ * the movies, or one record per Groceries item (title the item's words, section "groceries"). */
+static int catalog_build(ctx *c, const rdata *d, const char *dir)
+{
+    char nd[PATH_MAX + 32], cmd[4 * PATH_MAX], err[512];
+    snprintf(nd, sizeof nd, "%s.ndjson", dir);
+    FILE *f = fopen(nd, "w");
+    if (!f)
+        return -1;
+    if (d->set == BEHAVIOR_MOVIELENS) {
+        size_t n;
+        if (movielens_catalog_write(f, 0, &n, err, sizeof err) != 0) {
+            fprintf(stderr, "souk-bench reco: catalog: %s\n", err);
+            fclose(f);
+            return -1;
+        }
+    } else {
+        for (size_t i = 0; i < d->nitems; i++) {
+            char title[256];
+            snprintf(title, sizeof title, "%s", d->item_id[i]);
+            for (char *p = title; *p; p++)
+                if (*p == '-')
+                    *p = ' ';
+            fprintf(f, "{\"id\":\"%s\",\"title\":\"%s\",\"section\":\"groceries\"}\n",
+                    d->item_id[i], title);
+        }
+    }
+    if (fclose(f) != 0)
+        return -1;
+    snprintf(cmd, sizeof cmd,
+             "'%s/souk-index' --data '%s' --schema '%s' catalog '%s' --quiet >/dev/null",
+             c->bindir, dir, movielens_schema_path(), nd);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A fresh store at dir with the training events of s replayed through souk_events_ingest. */
+static int store_replay(ctx *c, const rdata *d, const rsplit *s, const char *dir,
+                        souk_events **out)
+{
+    char path[PATH_MAX + 32], err[512];
+    snprintf(path, sizeof path, "%s.train.ndjson", dir);
+    if (rsplit_write_train(d, s, path) != 0)
+        return -1;
+    souk_events_opts o;
+    memset(&o, 0, sizeof o);
+    o.keys = c->kr;
+    o.consent_default.personalization = 1;
+    o.consent_default.search_history = 1;
+    o.consent_default.location = 1;
+    if (d->set == BEHAVIOR_MOVIELENS) {
+        o.item_tags = movie_tags;
+        o.item_tags_arg = c;
+    }
+    mkdir(dir, 0700);
+    if (souk_events_open(dir, &o, out, err, sizeof err) != 0) {
+        fprintf(stderr, "souk-bench reco: %s\n", err);
+        return -1;
+    }
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    souk_ev_ingest_opts io = {.now_ms = d->last_ms + 86400000LL};
+    souk_ev_ingest_stats ist;
+    memset(&ist, 0, sizeof ist);
+    double t0 = now_s();
+    int rc = souk_events_ingest(*out, fd, "train.ndjson", &io, &ist, err, sizeof err);
+    close(fd);
+    if (rc != 0) {
+        fprintf(stderr, "souk-bench reco: ingest: %s\n", err);
+        return -1;
+    }
+    printf("    replayed %" PRIu64 " training events into a fresh store in %.2f s (stored %" PRIu64
+           ", rejected %" PRIu64 ")\n",
+           ist.lines, now_s() - t0, ist.counts.stored, ist.rejected);
+    return 0;
+}
+
+#ifdef SOUK_BENCH_RECS
+/* An item's index in the data set, by binary search over a sorted copy of the ids. */
+typedef struct item_ix {
+    const rdata *d;
+    uint32_t *order; /* item indices sorted by id */
+} item_ix;
+
+static const rdata *ix_d;
+static int cmp_item_id(const void *a, const void *b)
+{
+    return strcmp(ix_d->item_id[*(const uint32_t *)a], ix_d->item_id[*(const uint32_t *)b]);
+}
+
+static int item_ix_make(item_ix *x, const rdata *d)
+{
+    x->d = d;
+    x->order = malloc((d->nitems + 1) * sizeof *x->order);
+    if (!x->order)
+        return -1;
+    for (size_t i = 0; i < d->nitems; i++)
+        x->order[i] = (uint32_t)i;
+    ix_d = d;
+    qsort(x->order, d->nitems, sizeof *x->order, cmp_item_id);
+    return 0;
+}
+
+static int64_t item_find(const item_ix *x, const char *id)
+{
+    size_t lo = 0, hi = x->d->nitems;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(x->d->item_id[x->order[mid]], id);
+        if (c == 0)
+            return x->order[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+typedef struct souk_model {
+    const rdata *d;
+    item_ix ix;
+    souk_recs *recs;
+    souk_searcher *se;
+    souk_rec_type type;
+    souk_recs_model model;
+    int64_t now;
+    souk_rec out[SOUK_REC_MAX];
+    size_t errors;
+    char lasterr[256];
+} souk_model;
+
+/* souk_recommend's answer, without excluded items (n = SOUK_REC_MAX so that the exclusion can
+ * remove what the store's capped history does not: the protocol excludes every training item). */
+static size_t souk_rank(void *mp, uint32_t u, const uint8_t *excl, uint32_t *top, size_t k)
+{
+    souk_model *m = mp;
+    const char *user = m->d->user_id[u];
+    souk_rec_request q = {.type = m->type,
+                          .user = user,
+                          .user_len = strlen(user),
+                          .n = SOUK_REC_MAX,
+                          .now_ms = m->now,
+                          .model = &m->model,
+                          .flags = SOUK_REC_NO_CAP};
+    size_t n = 0, got = 0;
+    if (souk_recommend(m->recs, m->se, &q, m->out, &n, NULL, m->lasterr, sizeof m->lasterr) !=
+        0) {
+        m->errors++;
+        return 0;
+    }
+    for (size_t i = 0; i < n && got < k; i++) {
+        int64_t it = item_find(&m->ix, m->out[i].item);
+        if (it < 0 || excl[it])
+            continue;
+        int dup = 0;
+        for (size_t j = 0; j < got; j++)
+            dup |= top[j] == (uint32_t)it;
+        if (!dup)
+            top[got++] = (uint32_t)it;
+    }
+    return got;
+}
+
+/* bought_together for one query item: its list without the item itself. */
+static size_t souk_item_rank(souk_model *m, uint32_t item, uint32_t *top, size_t k)
+{
+    souk_rec_request q = {.type = SOUK_REC_BOUGHT_TOGETHER,
+                          .item = m->d->item_id[item],
+                          .n = (uint32_t)(k + 1),
+                          .now_ms = m->now,
+                          .flags = SOUK_REC_NO_CAP};
+    size_t n = 0, got = 0;
+    if (souk_recommend(m->recs, m->se, &q, m->out, &n, NULL, m->lasterr, sizeof m->lasterr) !=
+        0) {
+        m->errors++;
+        return 0;
+    }
+    for (size_t i = 0; i < n && got < k; i++) {
+        int64_t it = item_find(&m->ix, m->out[i].item);
+        if (it >= 0 && (uint32_t)it != item)
+            top[got++] = (uint32_t)it;
+    }
+    return got;
+}
+
+typedef struct souk_env {
+    souk_events *ev;
+    souk_index *cat;
+    souk_model m;
+} souk_env;
+
+static int souk_env_open(ctx *c, const rdata *d, const rsplit *s, const char *store,
+                         const char *catalog, souk_env *e)
+{
+    char err[512];
+    memset(e, 0, sizeof *e);
+    if (store_replay(c, d, s, store, &e->ev) != 0)
+        return -1;
+    souk_recs_opts ro;
+    memset(&ro, 0, sizeof ro);
+    ro.events = e->ev;
+    if (souk_index_open(catalog, NULL, SOUK_INDEX_RDONLY, &e->cat, err, sizeof err) != 0 ||
+        souk_searcher_new(e->cat, &e->m.se) != 0 ||
+        souk_recs_open(&ro, &e->m.recs, err, sizeof err) != 0 || item_ix_make(&e->m.ix, d)) {
+        fprintf(stderr, "souk-bench reco: %s\n", err);
+        return -1;
+    }
+    e->m.d = d;
+    e->m.type = SOUK_REC_FOR_YOU;
+    e->m.now = d->last_ms + 86400000LL;
+    return 0;
+}
+
+static void souk_env_close(souk_env *e)
+{
+    if (e->m.recs)
+        souk_recs_close(e->m.recs);
+    if (e->m.se)
+        souk_searcher_free(e->m.se);
+    if (e->cat)
+        souk_index_close(e->cat);
+    if (e->ev)
+        souk_events_close(e->ev);
+    free(e->m.ix.order);
+}
+
+static void model_str(const souk_recs_model *m, char *buf, size_t len)
+{
+    snprintf(buf, len, "neighbours %u, shrink %g, alpha %g, viewed %g, blend %g",
+             m->neighbours ? m->neighbours : 100, m->shrink ? m->shrink : 5,
+             m->alpha ? m->alpha : 0.5, m->viewed_weight ? m->viewed_weight : 0.5,
+             m->pop_blend ? m->pop_blend : 0.1);
+}
+
+/* for_you's knobs tuned on validation, one at a time from the defaults (a coordinate search:
+ * the evaluation is a replay of hundreds of users per setting). */
+static void tune_souk(souk_env *e, const split_set *s, souk_recs_model *best)
+{
+    memset(best, 0, sizeof *best);
+    rscores r;
+    double bestv = -1;
+    if (reco_evaluate(&s->vtrain, &s->vusers, souk_rank, &e->m, &r) == 0) {
+        bestv = rstat_of(r.ndcg10, r.n).mean;
+        rscores_free(&r);
+    }
+    printf("    for_you defaults: validation NDCG@10 %.4f\n", bestv);
+    static const double nb[] = {50, 200, 400}, sh[] = {-1, 20, 100}, al[] = {0.3, 0.7},
+                        vw[] = {-1, 1}, bl[] = {-1, 0.3};
+    struct knob {
+        const char *name;
+        const double *v;
+        size_t n;
+    } knobs[] = {{"neighbours", nb, 3}, {"shrink", sh, 3}, {"alpha", al, 2},
+                 {"viewed_weight", vw, 2}, {"pop_blend", bl, 2}};
+    for (size_t k = 0; k < sizeof knobs / sizeof *knobs; k++) {
+        for (size_t i = 0; i < knobs[k].n; i++) {
+            souk_recs_model t = *best;
+            double v = knobs[k].v[i];
+            switch (k) {
+            case 0:
+                t.neighbours = (uint32_t)v;
+                break;
+            case 1:
+                t.shrink = v;
+                break;
+            case 2:
+                t.alpha = v;
+                break;
+            case 3:
+                t.viewed_weight = v;
+                break;
+            default:
+                t.pop_blend = v;
+            }
+            e->m.model = t;
+            if (reco_evaluate(&s->vtrain, &s->vusers, souk_rank, &e->m, &r) != 0)
+                continue;
+            double x = rstat_of(r.ndcg10, r.n).mean;
+            rscores_free(&r);
+            printf("    for_you %s %g: %.4f\n", knobs[k].name, v, x);
+            fflush(stdout);
+            if (x > bestv) {
+                bestv = x;
+                *best = t;
+            }
+        }
+    }
+    char buf[160];
+    model_str(best, buf, sizeof buf);
+    printf("    for_you chosen: %s (validation NDCG@10 %.4f)\n", buf, bestv);
+    e->m.model = *best;
+}
+#endif
+
+/* ------------------------------------------------------------------ basket completion */
+
+typedef size_t (*item_rank_fn)(void *m, uint32_t item, uint32_t *top, size_t k);
+
+static size_t pop_item_rank(void *tp, uint32_t item, uint32_t *top, size_t k)
+{
+    const rtrain *t = tp;
+    uint8_t *excl = calloc(t->nitems + 1, 1);
+    if (!excl)
+        return 0;
+    excl[item] = 1;
+    size_t n = reco_pop_rank((void *)t, 0, excl, top, k);
+    free(excl);
+    return n;
+}
+
+static size_t knn_item_rank(void *mp, uint32_t item, uint32_t *top, size_t k)
+{
+    rknn *m = mp;
+    size_t n = 0;
+    for (uint32_t b = 0; b < m->nnb[item] && n < k; b++)
+        top[n++] = m->nb[(size_t)item * m->kmax + b];
+    return n;
+}
+
+#ifdef SOUK_BENCH_RECS
+static size_t souk_item_rank_fn(void *mp, uint32_t item, uint32_t *top, size_t k)
+{
+    return souk_item_rank(mp, item, top, k);
+}
+#endif
+
+/* Basket completion over the held-out baskets with at least two distinct items: for each
+ * item q of the basket, the model's list for q against the rest of the basket; a basket's
+ * values are the means over its items (the unit of the standard errors). */
+static int basket_eval(const rdata *d, const rsplit *s, size_t nitems, item_rank_fn fn, void *m,
+                       rscores *r)
+{
+    if (rscores_init(r, nitems) != 0)
+        return -1;
+    uint32_t *items = malloc((d->nev + 1) * sizeof *items), *rel = NULL;
+    rel = malloc((d->nev + 1) * sizeof *rel);
+    if (!items || !rel) {
+        free(items);
+        free(rel);
+        return -1;
+    }
+    uint32_t top[RECO_K];
+    for (size_t i = 0; i < d->nev;) {
+        size_t j = i;
+        while (j < d->nev && d->ev[j].group == d->ev[i].group)
+            j++;
+        if (s->part[i] == 2) {
+            size_t n = 0;
+            for (size_t a = i; a < j; a++)
+                items[n++] = d->ev[a].item;
+            /* distinct */
+            size_t m2 = 0;
+            for (size_t a = 0; a < n; a++) {
+                int dup = 0;
+                for (size_t b = 0; b < m2; b++)
+                    dup |= items[b] == items[a];
+                if (!dup)
+                    items[m2++] = items[a];
+            }
+            if (m2 >= 2) {
+                rscores one;
+                if (rscores_init(&one, nitems) != 0)
+                    break;
+                for (size_t q = 0; q < m2; q++) {
+                    size_t nr = 0;
+                    for (size_t a = 0; a < m2; a++)
+                        if (a != q)
+                            rel[nr++] = items[a];
+                    /* ascending for rscores_add */
+                    for (size_t a = 1; a < nr; a++)
+                        for (size_t b = a; b > 0 && rel[b - 1] > rel[b]; b--) {
+                            uint32_t t = rel[b];
+                            rel[b] = rel[b - 1];
+                            rel[b - 1] = t;
+                        }
+                    size_t nt = fn(m, items[q], top, RECO_K);
+                    rscores_add(&one, top, nt, rel, nr);
+                }
+                for (size_t a = 0; a < nitems; a++)
+                    r->covered[a] |= one.covered[a];
+                rscores_push(r, rstat_of(one.ndcg10, one.n).mean,
+                             rstat_of(one.recall20, one.n).mean, rstat_of(one.hr10, one.n).mean);
+                rscores_free(&one);
+            }
+        }
+        i = j;
+    }
+    free(items);
+    free(rel);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ one data set */
+
+typedef struct set_res {
+    double foryou_ndcg, foryou_se, pop_ndcg, knn_ndcg, ease_ndcg;
+    double bt_ndcg, popc_ndcg;
+    double foryou_vs_knn, foryou_vs_knn_se, foryou_vs_ease, foryou_vs_ease_se;
+    double foryou_vs_pop, foryou_vs_pop_se, bt_vs_pop, bt_vs_pop_se;
+    int ran_foryou, ran_bt;
+} set_res;
+
+static void set_res_init(set_res *r)
+{
+    r->foryou_ndcg = r->foryou_se = r->pop_ndcg = r->knn_ndcg = r->ease_ndcg = NAN;
+    r->bt_ndcg = r->popc_ndcg = NAN;
+    r->foryou_vs_knn = r->foryou_vs_knn_se = r->foryou_vs_ease = r->foryou_vs_ease_se = NAN;
+    r->foryou_vs_pop = r->foryou_vs_pop_se = r->bt_vs_pop = r->bt_vs_pop_se = NAN;
+    r->ran_foryou = r->ran_bt = 0;
+}
+
+static int run_set(ctx *c, behavior_set set, set_res *res)
+{
+    char err[512], dir[PATH_MAX + 64], cat[PATH_MAX + 64];
+    rdata d;
+    double t0 = now_s();
+    set_res_init(res);
+    if (rdata_load(&d, set, err, sizeof err) != 0) {
+        fprintf(stderr, "souk-bench reco: %s: %s\n", behavior_name(set), err);
+        return -1;
+    }
+    split_set s;
+    if (splits_make(&d, &s) != 0) {
+        fprintf(stderr, "souk-bench reco: out of memory\n");
+        rdata_free(&d);
+        return -1;
+    }
+    printf("%s: %zu events, %zu users, %zu items, %zu %s; test split: %zu users split, %zu "
+           "training and %zu held-out events, %zu test users\n",
+           behavior_name(set), d.nev, d.nusers, d.nitems, d.ngroups,
+           set == BEHAVIOR_MOVIELENS ? "ratings" : "baskets", s.test.users_split,
+           s.test.train_events, s.test.test_events, s.tusers.n);
+    fflush(stdout);
+    tuned tu;
+    if (tune_baselines(&s, set == BEHAVIOR_MOVIELENS ? c->ease_min : 1, &tu) != 0) {
+        splits_free(&s);
+        rdata_free(&d);
+        return -1;
+    }
+    /* The test split. */
+    enum { M_FORYOU, M_POP, M_KNN, M_EASE, M_N };
+    model_res mr[M_N];
+    memset(mr, 0, sizeof mr);
+    snprintf(mr[M_FORYOU].name, sizeof mr[0].name, "souk for_you");
+    snprintf(mr[M_POP].name, sizeof mr[0].name, "popularity");
+    snprintf(mr[M_KNN].name, sizeof mr[0].name, "item-kNN (cosine)");
+    snprintf(mr[M_EASE].name, sizeof mr[0].name, "EASE");
+    mr[M_POP].ran = reco_evaluate(&s.train, &s.tusers, reco_pop_rank, &s.train, &mr[M_POP].sc) == 0;
+    rknn knn;
+    if (rknn_build(&knn, &s.train, s.cooc, tu.knn_k, tu.knn_shrink) == 0) {
+        mr[M_KNN].ran = reco_evaluate(&s.train, &s.tusers, reco_knn_rank, &knn, &mr[M_KNN].sc) == 0;
+        snprintf(mr[M_KNN].params, sizeof mr[0].params, "k %u, shrink %g", tu.knn_k, tu.knn_shrink);
+        rknn_free(&knn);
+    }
+    rease ease;
+    uint32_t emin = set == BEHAVIOR_MOVIELENS ? c->ease_min : 1;
+    if (rease_build(&ease, &s.train, s.cooc, emin, tu.ease_lambda, err, sizeof err) == 0) {
+        mr[M_EASE].ran =
+            reco_evaluate(&s.train, &s.tusers, reco_ease_rank, &ease, &mr[M_EASE].sc) == 0;
+        snprintf(mr[M_EASE].params, sizeof mr[0].params,
+                 "lambda %g, %zu items (>= %u users), inversion %.1f s", tu.ease_lambda, ease.m,
+                 emin, ease.seconds);
+        rease_free(&ease);
+    } else {
+        fprintf(stderr, "souk-bench reco: %s\n", err);
+    }
+    snprintf(cat, sizeof cat, "%s/%s-catalog", c->work, behavior_name(set));
+#ifdef SOUK_BENCH_RECS
+    souk_env ve, te;
+    int have_cat = catalog_build(c, &d, cat) == 0;
+    if (!have_cat)
+        fprintf(stderr, "souk-bench reco: indexing the %s catalog failed\n", behavior_name(set));
+    souk_recs_model chosen;
+    memset(&chosen, 0, sizeof chosen);
+    if (have_cat && c->tune_souk) {
+        printf("  for_you on validation (training part replayed into a fresh store):\n");
+        snprintf(dir, sizeof dir, "%s/%s-val-store", c->work, behavior_name(set));
+        if (souk_env_open(c, &d, &s.val, dir, cat, &ve) == 0)
+            tune_souk(&ve, &s, &chosen);
+        souk_env_close(&ve);
+    }
+    int have_te = 0;
+    if (have_cat) {
+        printf("  the test split's training part replayed:\n");
+        snprintf(dir, sizeof dir, "%s/%s-test-store", c->work, behavior_name(set));
+        have_te = souk_env_open(c, &d, &s.test, dir, cat, &te) == 0;
+    }
+    if (have_te) {
+        te.m.model = chosen;
+        double t1 = now_s();
+        mr[M_FORYOU].ran =
+            reco_evaluate(&s.train, &s.tusers, souk_rank, &te.m, &mr[M_FORYOU].sc) == 0;
+        model_str(&chosen, mr[M_FORYOU].params, sizeof mr[0].params);
+        printf("    for_you: %zu users in %.2f s, %zu errors%s%s\n", s.tusers.n, now_s() - t1,
+               te.m.errors, te.m.errors ? ": " : "", te.m.errors ? te.m.lasterr : "");
+    }
+#else
+    (void)dir;
+    (void)cat;
+    printf("  souk for_you: not built (engine/recs/ does not define souk_recommend yet)\n");
+#endif
+    printf("  test (%zu users; full ranking over %zu items, training items excluded):\n",
+           s.tusers.n, d.nitems);
+    print_header("model");
+    for (int i = 0; i < M_N; i++)
+        if (mr[i].ran)
+            print_row(&mr[i]);
+    if (mr[M_FORYOU].ran) {
+        printf("  paired difference against souk for_you (model - for_you, per test user):\n");
+        for (int i = M_POP; i < M_N; i++)
+            if (mr[i].ran)
+                print_diff(&mr[i], &mr[M_FORYOU]);
+        rstat fy = rstat_of(mr[M_FORYOU].sc.ndcg10, mr[M_FORYOU].sc.n);
+        res->ran_foryou = 1;
+        res->foryou_ndcg = fy.mean;
+        res->foryou_se = fy.se;
+        size_t n = mr[M_FORYOU].sc.n;
+        rstat k = rstat_diff(mr[M_FORYOU].sc.ndcg10, mr[M_KNN].sc.ndcg10, n),
+              e = rstat_diff(mr[M_FORYOU].sc.ndcg10, mr[M_EASE].sc.ndcg10, n),
+              p = rstat_diff(mr[M_FORYOU].sc.ndcg10, mr[M_POP].sc.ndcg10, n);
+        res->foryou_vs_knn = k.mean;
+        res->foryou_vs_knn_se = k.se;
+        res->foryou_vs_ease = e.mean;
+        res->foryou_vs_ease_se = e.se;
+        res->foryou_vs_pop = p.mean;
+        res->foryou_vs_pop_se = p.se;
+    } else if (mr[M_KNN].ran) {
+        printf("  paired difference against item-kNN (no for_you in this build):\n");
+        print_diff(&mr[M_EASE], &mr[M_KNN]);
+        print_diff(&mr[M_POP], &mr[M_KNN]);
+    }
+    res->pop_ndcg = mean_ndcg(&mr[M_POP]);
+    res->knn_ndcg = mean_ndcg(&mr[M_KNN]);
+    res->ease_ndcg = mean_ndcg(&mr[M_EASE]);
+
+    if (set == BEHAVIOR_GROCERIES) {
+        model_res bc[3];
+        memset(bc, 0, sizeof bc);
+        snprintf(bc[0].name, sizeof bc[0].name, "souk bought_together");
+        snprintf(bc[1].name, sizeof bc[0].name, "popularity");
+        snprintf(bc[2].name, sizeof bc[0].name, "cosine (item-kNN)");
+        bc[1].ran = basket_eval(&d, &s.test, d.nitems, pop_item_rank, &s.train, &bc[1].sc) == 0;
+        rknn cos;
+        if (rknn_build(&cos, &s.train, s.cooc, (uint32_t)d.nitems, tu.knn_shrink) == 0) {
+            bc[2].ran = basket_eval(&d, &s.test, d.nitems, knn_item_rank, &cos, &bc[2].sc) == 0;
+            snprintf(bc[2].params, sizeof bc[0].params, "shrink %g", tu.knn_shrink);
+            rknn_free(&cos);
+        }
+#ifdef SOUK_BENCH_RECS
+        if (have_te) {
+            size_t e0 = te.m.errors;
+            bc[0].ran = basket_eval(&d, &s.test, d.nitems, souk_item_rank_fn, &te.m, &bc[0].sc) == 0;
+            snprintf(bc[0].params, sizeof bc[0].params, "defaults; %zu errors", te.m.errors - e0);
+        }
+#endif
+        printf("  basket completion (%zu held-out baskets of >= 2 items; each item ranks the rest "
+               "of its basket, no exclusion but the item):\n",
+               bc[1].sc.n);
+        print_header("model");
+        for (int i = 0; i < 3; i++)
+            if (bc[i].ran)
+                print_row(&bc[i]);
+        if (bc[0].ran) {
+            printf("  paired difference against souk bought_together (per basket):\n");
+            print_diff(&bc[1], &bc[0]);
+            print_diff(&bc[2], &bc[0]);
+            rstat p = rstat_diff(bc[0].sc.ndcg10, bc[1].sc.ndcg10, bc[0].sc.n);
+            res->bt_vs_pop = p.mean;
+            res->bt_vs_pop_se = p.se;
+            res->bt_ndcg = mean_ndcg(&bc[0]);
+            res->ran_bt = 1;
+        }
+        res->popc_ndcg = mean_ndcg(&bc[1]);
+        for (int i = 0; i < 3; i++)
+            rscores_free(&bc[i].sc);
+    }
+#ifdef SOUK_BENCH_RECS
+    if (have_te)
+        souk_env_close(&te);
+#endif
+    for (int i = 0; i < M_N; i++)
+        rscores_free(&mr[i].sc);
+    splits_free(&s);
+    rdata_free(&d);
+    printf("  (%s: %.1f s)\n", behavior_name(set), now_s() - t0);
+    fflush(stdout);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ main */
+
+int bench_reco(int argc, char **argv)
+{
+    ctx c;
+    memset(&c, 0, sizeof c);
+    c.ease_min = 3;
+    c.tune_souk = 1;
+    int keep = 0, do_ml = 1, do_gr = 1;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--work") == 0 && i + 1 < argc)
+            snprintf(c.work, sizeof c.work, "%s", argv[++i]);
+        else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
+            const char *v = argv[++i];
+            do_ml = strcmp(v, "movielens") == 0 || strcmp(v, "both") == 0;
+            do_gr = strcmp(v, "groceries") == 0 || strcmp(v, "both") == 0;
+        } else if (strcmp(argv[i], "--ease-min") == 0 && i + 1 < argc)
+            c.ease_min = (uint32_t)atoi(argv[++i]);
+        else if (strcmp(argv[i], "--no-tune-souk") == 0)
+            c.tune_souk = 0;
+        else if (strcmp(argv[i], "--keep") == 0)
+            keep = 1;
+        else {
+            fprintf(stderr, "usage: souk-bench reco [--work DIR] [--data movielens|groceries|both] "
+                            "[--ease-min N] [--no-tune-souk] [--keep]\n");
+            return 2;
+        }
+    }
+    char why[512], err[512];
+    if (do_ml && !behavior_present(BEHAVIOR_MOVIELENS, why, sizeof why)) {
+        printf("SKIP: %s\n", why);
+        return 0;
+    }
+    if (do_gr && !behavior_present(BEHAVIOR_GROCERIES, why, sizeof why)) {
+        printf("SKIP: %s\n", why);
+        return 0;
+    }
+    if (bench_locate(c.root, sizeof c.root, c.bindir, sizeof c.bindir) != 0 ||
+        bench_workdir("reco", c.work, sizeof c.work) != 0)
+        return 1;
+    char keys[PATH_MAX + 16];
+    snprintf(keys, sizeof keys, "%s/keys", c.work);
+    mkdir(keys, 0700);
+    snprintf(c.ring, sizeof c.ring, "%s/pseudonym.ring", keys);
+    if (write_ring(c.ring) != 0 || souk_keyring_load(c.ring, NULL, &c.kr, err, sizeof err) != 0 ||
+        genres_load(&c) != 0) {
+        fprintf(stderr, "souk-bench reco: set-up: %s\n", err);
+        return 1;
+    }
+    printf("souk-bench reco: work %s\n", c.work);
+    set_res ml, gr;
+    int ok = 1;
+    set_res_init(&ml);
+    set_res_init(&gr);
+    if (do_ml)
+        ok &= run_set(&c, BEHAVIOR_MOVIELENS, &ml) == 0;
+    if (do_gr)
+        ok &= run_set(&c, BEHAVIOR_GROCERIES, &gr) == 0;
+    if (ml.ran_foryou)
+        printf("targets, MovieLens: for_you - item-kNN NDCG@10 %+.4f ± %.4f (%.1f SE; target > 2): "
+               "%s; for_you - EASE %+.4f ± %.4f (target >= 0): %s\n",
+               ml.foryou_vs_knn, ml.foryou_vs_knn_se, ml.foryou_vs_knn / ml.foryou_vs_knn_se,
+               ml.foryou_vs_knn > 2 * ml.foryou_vs_knn_se ? "met" : "NOT met", ml.foryou_vs_ease,
+               ml.foryou_vs_ease_se, ml.foryou_vs_ease >= 0 ? "met" : "NOT met");
+    if (gr.ran_bt)
+        printf("targets, Groceries: bought_together - popularity (completion NDCG@10) %+.4f ± "
+               "%.4f (%.1f SE; target > 2): %s\n",
+               gr.bt_vs_pop, gr.bt_vs_pop_se, gr.bt_vs_pop / gr.bt_vs_pop_se,
+               gr.bt_vs_pop > 2 * gr.bt_vs_pop_se ? "met" : "NOT met");
+    if (gr.ran_foryou)
+        printf("targets, Groceries: for_you - popularity NDCG@10 %+.4f ± %.4f (target >= 0): %s\n",
+               gr.foryou_vs_pop, gr.foryou_vs_pop_se, gr.foryou_vs_pop >= 0 ? "met" : "NOT met");
+    printf("{\"bench\":\"reco\",");
+    json_num(stdout, "for_you_ndcg10", ml.foryou_ndcg, ml.ran_foryou, 0);
+    json_num(stdout, "popularity_ndcg10", ml.pop_ndcg, do_ml, 0);
+    json_num(stdout, "itemknn_ndcg10", ml.knn_ndcg, do_ml, 0);
+    json_num(stdout, "ease_ndcg10", ml.ease_ndcg, do_ml, 0);
+    json_num(stdout, "for_you_se", ml.foryou_se, ml.ran_foryou, 0);
+    json_num(stdout, "for_you_minus_itemknn", ml.foryou_vs_knn, ml.ran_foryou, 0);
+    json_num(stdout, "for_you_minus_itemknn_se", ml.foryou_vs_knn_se, ml.ran_foryou, 0);
+    json_num(stdout, "for_you_minus_ease", ml.foryou_vs_ease, ml.ran_foryou, 0);
+    json_num(stdout, "for_you_minus_ease_se", ml.foryou_vs_ease_se, ml.ran_foryou, 0);
+    json_num(stdout, "groceries_for_you_ndcg10", gr.foryou_ndcg, gr.ran_foryou, 0);
+    json_num(stdout, "groceries_popularity_ndcg10", gr.pop_ndcg, do_gr, 0);
+    json_num(stdout, "bought_together_completion_ndcg10", gr.bt_ndcg, gr.ran_bt, 0);
+    json_num(stdout, "popularity_completion_ndcg10", gr.popc_ndcg, do_gr, 0);
+    json_num(stdout, "bought_together_minus_popularity_se", gr.bt_vs_pop_se, gr.ran_bt, 0);
+    json_num(stdout, "p99_us_for_you", NAN, 0, 0);
+    json_num(stdout, "p99_us_bought_together", NAN, 0, 0);
+    json_num(stdout, "p99_us_similar", NAN, 0, 0);
+    json_num(stdout, "personal_search_overhead", NAN, 0, 1);
+    printf("}\n");
+    souk_keyring_free(c.kr);
+    for (size_t i = 0; c.genres && i < c.ngenres; i++)
+        free(c.genres[i]);
+    free(c.genres);
+    if (!keep)
+        rm_rf(c.work);
+    return ok ? 0 : 1;
+}
