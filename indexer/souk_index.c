@@ -5,9 +5,18 @@
  *   souk-index --data DIR stats [--detail]
  *   souk-index --data DIR dump [--terms] [ID ...]
  *   souk-index --data DIR check
+ *   souk-index --data DIR events [FILE|-] [--follow] [--from-start] [--rejects FILE] [--batch N]
+ *              [--now RFC3339] --pseudonym-key FILE [store options]
+ *   souk-index --data DIR events-sweep [--now RFC3339] --pseudonym-key FILE [store options]
+ *   souk-index --data DIR events-check --pseudonym-key FILE [store options]
+ *     store options: --retention-events-days N (365) --retention-impressions-days N (30)
+ *       --retention-history-days N (180) (0 keeps forever) --consent-default LIST (the consent of
+ *       users with no record: a comma list of personalization, location, search_history, or
+ *       none; default none) --halflife-days D (14) --cooc-items-max N (64)
  *
  * Exit status: 0 success (rejected lines are reported, not fatal), 1 failure, 2 usage. */
 #include "souk/document.h"
+#include "souk/events.h"
 #include "souk/index.h"
 #include "souk/ingest.h"
 #include "souk/souk.h"
@@ -19,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t g_stop;
@@ -36,7 +46,18 @@ static void usage(void)
                     "[--quiet] [--no-spelling]\n"
                     "       souk-index --data DIR stats [--detail]\n"
                     "       souk-index --data DIR dump [--terms] [ID ...]\n"
-                    "       souk-index --data DIR check\n");
+                    "       souk-index --data DIR check\n"
+                    "       souk-index --data DIR events [FILE|-] [--follow] [--from-start]\n"
+                    "                  [--rejects FILE] [--batch N] [--now RFC3339]\n"
+                    "                  --pseudonym-key FILE [store options]\n"
+                    "       souk-index --data DIR events-sweep [--now RFC3339] --pseudonym-key "
+                    "FILE [store options]\n"
+                    "       souk-index --data DIR events-check --pseudonym-key FILE [store "
+                    "options]\n"
+                    "  store options: --retention-events-days N --retention-impressions-days N\n"
+                    "    --retention-history-days N --consent-default personalization,location,"
+                    "search_history|none\n"
+                    "    --halflife-days D --cooc-items-max N\n");
 }
 
 static int cmd_catalog(const char *data, const char *schema_path, int argc, char **argv)
@@ -359,6 +380,239 @@ static int cmd_dump(const char *data, int argc, char **argv)
     return rc;
 }
 
+/* ------------------------------------------------------------------ the event store */
+
+/* The catalog's tags of an item for the event store (P8): "category:<section>" from the stored
+ * field section, else category. */
+typedef struct tag_src {
+    souk_index *ix;
+    souk_reader *r;
+} tag_src;
+
+static int item_tags(void *arg, const char *item, char (*tags)[64], int max)
+{
+    tag_src *t = arg;
+    uint32_t docid;
+    const char *id, *json;
+    size_t idl, jl;
+    if (!t->r || max < 1 || souk_reader_docid(t->r, item, strlen(item), &docid) != 0 ||
+        souk_reader_doc(t->r, docid, &id, &idl, &json, &jl) != 0)
+        return 0;
+    cJSON *j = cJSON_ParseWithLength(json, jl);
+    if (!j)
+        return 0;
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, "section");
+    if (!cJSON_IsString(f))
+        f = cJSON_GetObjectItemCaseSensitive(j, "category");
+    int n = 0;
+    if (cJSON_IsString(f) && f->valuestring[0]) {
+        snprintf(tags[0], 64, "category:%s", f->valuestring);
+        n = 1;
+    }
+    cJSON_Delete(j);
+    return n;
+}
+
+typedef struct ev_cli {
+    const char *key, *now, *rejects, *file;
+    int follow, from_start, quiet;
+    size_t batch;
+    souk_events_opts o;
+} ev_cli;
+
+/* Parses the options of the events commands into c. Returns 0, or 2 (usage) after a message. */
+static int ev_options(ev_cli *c, int argc, char **argv, int takes_file)
+{
+    memset(c, 0, sizeof *c);
+    c->file = "-";
+    c->o.retention.events_s = 365 * 86400LL;
+    c->o.retention.impressions_s = 30 * 86400LL;
+    c->o.retention.history_s = 180 * 86400LL;
+    c->o.policy_version = 1;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--follow") == 0 && takes_file)
+            c->follow = 1;
+        else if (strcmp(a, "--from-start") == 0 && takes_file)
+            c->from_start = 1;
+        else if (strcmp(a, "--quiet") == 0)
+            c->quiet = 1;
+        else if (strcmp(a, "--rejects") == 0 && v && takes_file)
+            c->rejects = argv[++i];
+        else if (strcmp(a, "--batch") == 0 && v && takes_file)
+            c->batch = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(a, "--now") == 0 && v)
+            c->now = argv[++i];
+        else if (strcmp(a, "--pseudonym-key") == 0 && v)
+            c->key = argv[++i];
+        else if (strcmp(a, "--retention-events-days") == 0 && v)
+            c->o.retention.events_s = (int64_t)(atof(argv[++i]) * 86400);
+        else if (strcmp(a, "--retention-impressions-days") == 0 && v)
+            c->o.retention.impressions_s = (int64_t)(atof(argv[++i]) * 86400);
+        else if (strcmp(a, "--retention-history-days") == 0 && v)
+            c->o.retention.history_s = (int64_t)(atof(argv[++i]) * 86400);
+        else if (strcmp(a, "--halflife-days") == 0 && v)
+            c->o.halflife_days = atof(argv[++i]);
+        else if (strcmp(a, "--cooc-items-max") == 0 && v)
+            c->o.cooc_items_max = (uint32_t)strtoul(argv[++i], NULL, 10);
+        else if (strcmp(a, "--consent-default") == 0 && v) {
+            char list[256];
+            snprintf(list, sizeof list, "%s", argv[++i]);
+            for (char *save = NULL, *w = strtok_r(list, ",", &save); w;
+                 w = strtok_r(NULL, ",", &save)) {
+                if (strcmp(w, "personalization") == 0)
+                    c->o.consent_default.personalization = 1;
+                else if (strcmp(w, "location") == 0)
+                    c->o.consent_default.location = 1;
+                else if (strcmp(w, "search_history") == 0)
+                    c->o.consent_default.search_history = 1;
+                else if (strcmp(w, "none") != 0) {
+                    fprintf(stderr, "souk-index: --consent-default: unknown purpose '%s'\n", w);
+                    return 2;
+                }
+            }
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "souk-index: unknown option '%s'\n", a);
+            return 2;
+        } else if (takes_file)
+            c->file = a;
+        else
+            return usage(), 2;
+    }
+    if (!c->key) {
+        fprintf(stderr, "souk-index: the event store needs --pseudonym-key FILE (a key ring, mode "
+                        "0600, outside the data directory)\n");
+        return 2;
+    }
+    return 0;
+}
+
+static int64_t ev_now(const ev_cli *c)
+{
+    if (!c->now)
+        return 0;
+    int64_t ms;
+    souk_event e;
+    char line[160], err[128];
+    /* Through the event parser's own RFC 3339 reading. */
+    snprintf(line, sizeof line, "{\"type\":\"view\",\"item\":\"x\",\"ts\":\"%s\"}", c->now);
+    if (strlen(c->now) > 64 || souk_event_parse(line, strlen(line), &e, NULL, err, sizeof err))
+        return -1;
+    ms = e.ts_ms;
+    return ms;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+typedef enum { EV_INGEST, EV_SWEEP, EV_CHECK } ev_cmd;
+
+static int cmd_events(const char *data, ev_cmd cmd, int argc, char **argv)
+{
+    ev_cli c;
+    int rc = ev_options(&c, argc, argv, cmd == EV_INGEST);
+    if (rc)
+        return rc;
+    int64_t now = ev_now(&c);
+    if (now < 0) {
+        fprintf(stderr, "souk-index: --now: not an RFC 3339 time\n");
+        return 2;
+    }
+    char err[512];
+    souk_keyring *kr = NULL;
+    if (souk_keyring_load(c.key, data, &kr, err, sizeof err)) {
+        fprintf(stderr, "souk-index: %s\n", err);
+        return 1;
+    }
+    c.o.keys = kr;
+    tag_src ts = {NULL, NULL};
+    if (cmd != EV_SWEEP &&
+        souk_index_open(data, NULL, SOUK_INDEX_RDONLY, &ts.ix, err, sizeof err) == 0 &&
+        souk_reader_new(ts.ix, &ts.r) == 0) {
+        c.o.item_tags = item_tags;
+        c.o.item_tags_arg = &ts;
+    }
+    souk_events *s = NULL;
+    rc = souk_events_open(data, &c.o, &s, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "souk-index: %s\n", err);
+        goto out;
+    }
+    if (cmd == EV_CHECK) {
+        rc = souk_events_check(s, err, sizeof err);
+        if (rc)
+            fprintf(stderr, "souk-index: events-check: %s\n", err);
+        else
+            printf("{\"check\":\"ok\"}\n");
+    } else if (cmd == EV_SWEEP) {
+        souk_sweep_stats st;
+        rc = souk_events_sweep(s, now ? now : wall_ms(), &st, err, sizeof err);
+        if (rc)
+            fprintf(stderr, "souk-index: %s\n", err);
+        else
+            printf("{\"events\":%llu,\"impressions\":%llu,\"history\":%llu,\"items_touched\":"
+                   "%llu}\n",
+                   (unsigned long long)st.events, (unsigned long long)st.impressions,
+                   (unsigned long long)st.history, (unsigned long long)st.items_touched);
+    } else {
+        int fd = 0;
+        if (strcmp(c.file, "-") != 0 && (fd = open(c.file, O_RDONLY | O_CLOEXEC)) < 0) {
+            fprintf(stderr, "souk-index: cannot open '%s': %s\n", c.file, strerror(errno));
+            rc = 1;
+            goto out;
+        }
+        souk_ev_ingest_opts io;
+        memset(&io, 0, sizeof io);
+        io.batch = c.batch;
+        io.follow = c.follow;
+        io.from_start = c.from_start;
+        io.progress = !c.quiet && isatty(2);
+        io.now_ms = now;
+        if (c.rejects && !(io.rejects = fopen(c.rejects, "a")))
+            fprintf(stderr, "souk-index: cannot open rejects file '%s': %s\n", c.rejects,
+                    strerror(errno));
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        io.stop = &g_stop;
+        souk_ev_ingest_stats st;
+        rc = souk_events_ingest(s, fd, fd ? c.file : "stdin", &io, &st, err, sizeof err);
+        if (io.rejects)
+            fclose(io.rejects);
+        if (fd)
+            close(fd);
+        printf("{\"lines\":%llu,\"rejected\":%llu,\"dropped_fields\":%llu,\"stored\":%llu,"
+               "\"anonymous\":%llu,\"duplicate\":%llu,\"suppressed\":%llu,\"expired\":%llu,"
+               "\"commits\":%llu,\"resumed_at\":%llu,\"seconds\":%.3f,\"events_per_s\":%.0f}\n",
+               (unsigned long long)st.lines, (unsigned long long)st.rejected,
+               (unsigned long long)st.dropped_fields, (unsigned long long)st.counts.stored,
+               (unsigned long long)st.counts.anonymous, (unsigned long long)st.counts.duplicate,
+               (unsigned long long)st.counts.suppressed, (unsigned long long)st.counts.expired,
+               (unsigned long long)st.commits, (unsigned long long)st.resumed_at, st.seconds,
+               st.seconds > 0 ? (double)(st.lines - st.rejected) / st.seconds : 0.0);
+        if (rc)
+            fprintf(stderr, "souk-index: %s\n", err);
+        else if (st.rejected)
+            fprintf(stderr, "souk-index: %llu line(s) rejected%s%s\n",
+                    (unsigned long long)st.rejected, c.rejects ? ", see " : "",
+                    c.rejects ? c.rejects : "");
+    }
+out:
+    souk_events_close(s);
+    if (ts.r)
+        souk_reader_free(ts.r);
+    if (ts.ix)
+        souk_index_close(ts.ix);
+    souk_keyring_free(kr);
+    return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *data = NULL, *schema = NULL;
@@ -387,6 +641,12 @@ int main(int argc, char **argv)
         return cmd_dump(data, argc - i, argv + i);
     if (strcmp(cmd, "check") == 0)
         return cmd_check(data);
+    if (strcmp(cmd, "events") == 0)
+        return cmd_events(data, EV_INGEST, argc - i, argv + i);
+    if (strcmp(cmd, "events-sweep") == 0)
+        return cmd_events(data, EV_SWEEP, argc - i, argv + i);
+    if (strcmp(cmd, "events-check") == 0)
+        return cmd_events(data, EV_CHECK, argc - i, argv + i);
     usage();
     return 2;
 }

@@ -19,7 +19,10 @@
  *     (listed, one deleted), export;
  *   - erasure: 202 with a job, polled to "completed", then a byte scan of every file under the
  *     data directory and of the access log finds neither the raw user id nor its pseudonym;
- *   - analytics: k below the configured k is refused, cells under k are left out. */
+ *   - analytics: k below the configured k is refused, cells under k are left out; searches
+ *     through the server that find nothing make a zero-result row;
+ *   - reloads: analytics_k follows one, a retention change is refused; an erasure cut by kill -9
+ *     completes after the restart; the opt-out and P4 again in queue mode (pool workers). */
 #include "check.h"
 #include "kit/fixture.h"
 #include "kit/http.h"
@@ -40,6 +43,10 @@ static const char *SKEY = "priv-search-key-0123", *AKEY = "priv-admin-key-4567",
                   *IKEY = "priv-ingest-key-89ab", *NKEY = "priv-analyst-key-cdef";
 static char skey_hash[80], akey_hash[80], ikey_hash[80], nkey_hash[80];
 static kit_server srv;
+/* The event fields of the server's config. */
+static const char *const BASE_CFG =
+    "\"consent_default\":{\"personalization\":false,\"location\":false,\"search_history\":false},"
+    "\"policy_version\":2";
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -483,8 +490,8 @@ static void test_events_batches(void)
 }
 
 /* The Groceries purchase log (transaction_number,date,items) as NDJSON purchases, its dates
- * moved so that the last is yesterday (the older half lies past the 365-day retention), posted
- * in batches of 1,000. */
+ * moved so that the last is yesterday (2014's half then lies past the 365-day retention:
+ * "expired"), posted in batches of 1,000. */
 static void test_groceries(void)
 {
     char path[1024];
@@ -497,7 +504,7 @@ static void test_groceries(void)
                   "is absent: no real events");
         return;
     }
-    enum { MAXL = 6000 };
+    enum { MAXL = 40000 };
     static char users[MAXL][32], items[MAXL][128];
     static int64_t days[MAXL];
     char line[512];
@@ -524,7 +531,7 @@ static void test_groceries(void)
     size_t cap = 1000 * 256;
     char *body = malloc(cap);
     REQUIRE(body);
-    uint64_t accepted = 0, stored = 0;
+    uint64_t accepted = 0, stored = 0, expired = 0;
     for (size_t i = 0; i < n; i += 1000) {
         size_t len = 0;
         for (size_t k = i; k < n && k < i + 1000; k++) {
@@ -552,14 +559,17 @@ static void test_groceries(void)
         stored += (uint64_t)(cJSON_GetObjectItemCaseSensitive(c, "anonymous")
                                  ? cJSON_GetObjectItemCaseSensitive(c, "anonymous")->valuedouble
                                  : 0);
+        const cJSON *ex = cJSON_GetObjectItemCaseSensitive(c, "expired");
+        expired += cJSON_IsNumber(ex) ? (uint64_t)ex->valuedouble : 0;
         cJSON_Delete(j);
         kit_resp_free(&r);
     }
     free(body);
     CHECK(accepted == n);
-    CHECK(stored > 0); /* users without consent: rows under no user key */
-    fprintf(stderr, "  Groceries: %zu events posted, %llu stored anonymously\n", n,
-            (unsigned long long)stored);
+    CHECK(expired > 0); /* 2014's purchases lie past the 365-day retention */
+    CHECK(stored > 0);  /* users without consent: rows under no user key */
+    fprintf(stderr, "  Groceries: %zu events posted, %llu stored anonymously, %llu expired\n", n,
+            (unsigned long long)stored, (unsigned long long)expired);
 }
 
 /* ------------------------------------------------------------------ consent and P4 */
@@ -582,10 +592,10 @@ static void views(const char *user, const char *const *ids, int nids)
     kit_resp_free(&r);
 }
 
-/* The ids of the first hits of a search for q (static buffers). */
-static int item_ids(const char *q, const char **out, int max)
+/* The ids of the first hits of a search for q: into ids (at least max of them), out pointing at
+ * them. */
+static int item_ids(const char *q, char (*ids)[128], const char **out, int max)
 {
-    static char ids[8][128];
     char target[256];
     snprintf(target, sizeof target, "/v1/search?q=%s&per_page=%d", q, max);
     kit_resp r;
@@ -595,7 +605,7 @@ static int item_ids(const char *q, const char **out, int max)
         const cJSON *h;
         cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(j, "hits"))
         {
-            if (n >= max || n >= 8)
+            if (n >= max)
                 break;
             snprintf(ids[n], sizeof ids[n], "%s",
                      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "id")));
@@ -651,7 +661,8 @@ static void test_consent_and_identity(void)
 
     /* History: items viewed, and searches. */
     const char *ids[4];
-    int nids = item_ids("editor", ids, 4);
+    char idbuf[4][128];
+    int nids = item_ids("editor", idbuf, ids, 4);
     CHECK(nids == 4);
     views("consent-user", ids, nids);
     CHECK(get("/v1/me/history", NULL, tok, &r) == 200 && arr_len(&r, "items") == nids);
@@ -717,11 +728,12 @@ static void test_user_data(void)
     CHECK(put_consent(other, "{\"personalization\":true,\"search_history\":true}", &r) == 200);
     kit_resp_free(&r);
     const char *ids[4];
-    int nids = item_ids("library", ids, 3);
+    char idbuf[4][128], oidbuf[2][128];
+    int nids = item_ids("library", idbuf, ids, 3);
     CHECK(nids == 3);
     views("data-user", ids, nids);
     const char *oids[2];
-    CHECK(item_ids("game", oids, 1) == 1);
+    CHECK(item_ids("game", oidbuf, oids, 1) == 1);
     views("data-other", oids, 1);
 
     /* Search history: listed, then cleared. */
@@ -740,7 +752,7 @@ static void test_user_data(void)
 
     /* Items: only the user's own; one deleted. */
     CHECK(get("/v1/me/history", NULL, tok, &r) == 200 && arr_len(&r, "items") == nids);
-    CHECK(!strstr(r.body, oids[0]) || strcmp(oids[0], ids[0]) == 0);
+    CHECK(strcmp(oids[0], ids[0]) == 0 || !strstr(r.body, oids[0]));
     kit_resp_free(&r);
     char target[512], esc[400];
     kit_url_escape(ids[0], esc, sizeof esc);
@@ -841,7 +853,8 @@ static void test_erasure(void)
     CHECK(put_consent(tok, "{\"personalization\":true,\"search_history\":true}", &r) == 200);
     kit_resp_free(&r);
     const char *ids[3];
-    int nids = item_ids("python", ids, 3);
+    char idbuf[3][128];
+    int nids = item_ids("python", idbuf, ids, 3);
     views(user, ids, nids);
     CHECK(get("/v1/search?q=python", SKEY, tok, &r) == 200);
     kit_resp_free(&r);
@@ -929,6 +942,12 @@ static void test_analytics(void)
         snprintf(tok, sizeof tok, "%s", mint(tring, user, time(NULL), 600));
         CHECK(put_consent(tok, "{\"personalization\":true,\"search_history\":true}", &r) == 200);
         kit_resp_free(&r);
+        /* A search through the server that finds nothing: its event carries nhits 0. */
+        if (u < 55) {
+            CHECK(get("/v1/search?q=qqzzxnothing", SKEY, tok, &r) == 200 &&
+                  strstr(r.body, "\"total\":0,"));
+            kit_resp_free(&r);
+        }
         int reps = u == 0 ? 200 : 1;
         for (int k = 0; k < reps; k++)
             len += (size_t)snprintf(body + len, cap - len,
@@ -968,10 +987,154 @@ static void test_analytics(void)
     CHECK(get("/v1/analytics/queries?kind=popular&k=61", NKEY, NULL, &r) == 200 &&
           !strstr(r.body, "kitten editor"));
     kit_resp_free(&r);
+    CHECK(expect(200, NULL, get("/v1/analytics/queries?kind=zero_results", NKEY, NULL, &r), &r,
+                 "zero results"));
+    j = cJSON_Parse(r.body ? r.body : "");
+    int seen = 0;
+    cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(j, "rows"))
+    {
+        const char *q = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row, "query"));
+        CHECK(!q || strcmp(q, "kitten editor") != 0); /* found things: not a zero-result row */
+        if (q && strcmp(q, "qqzzxnothing") == 0)
+            seen = cJSON_GetObjectItemCaseSensitive(row, "users")->valueint == 55;
+    }
+    CHECK(seen);
+    cJSON_Delete(j);
+    kit_resp_free(&r);
     CHECK(expect(200, NULL,
                  get("/v1/analytics/queries?kind=zero_results&noise=true", NKEY, NULL, &r), &r,
-                 "zero results"));
+                 "zero results with noise"));
+    CHECK(r.body && strstr(r.body, "\"noise\":true"));
     kit_resp_free(&r);
+    CHECK(expect(400, "invalid_parameter",
+                 get("/v1/analytics/queries?from=2020-01-01&to=2022-01-01", NKEY, NULL, &r), &r,
+                 "a period over 366 days"));
+    kit_resp_free(&r);
+    CHECK(expect(400, "invalid_parameter",
+                 get("/v1/analytics/queries?from=2025-02-30", NKEY, NULL, &r), &r, "no such date"));
+    kit_resp_free(&r);
+}
+
+/* ------------------------------------------------------------------ reload and restart */
+
+/* The value of an unlabelled counter in /metrics, or -1. */
+static long long metric(const char *name)
+{
+    kit_resp r;
+    long long v = -1;
+    if (get("/metrics", AKEY, NULL, &r) == 200) {
+        char pat[128];
+        snprintf(pat, sizeof pat, "\n%s ", name);
+        const char *p = strstr(r.body, pat);
+        if (p)
+            v = strtoll(p + strlen(pat), NULL, 10);
+    }
+    kit_resp_free(&r);
+    return v;
+}
+
+/* SIGHUP; 1 when souk_config_reloads_total reaches want within 3 s. */
+static int reload_to(long long want)
+{
+    kill(srv.pid, SIGHUP);
+    for (int i = 0; i < 60; i++) {
+        if (metric("souk_config_reloads_total") >= want)
+            return 1;
+        usleep(50000);
+    }
+    return 0;
+}
+
+/* analytics_k follows a reload; a change to what the store was opened with (retention) is
+ * refused and the running configuration stays. */
+static void test_reload(void)
+{
+    kit_resp r;
+    write_config(cfg_path, "\"analytics_k\":70,\"policy_version\":2");
+    CHECK(reload_to(1));
+    CHECK(expect(400, "k_too_small", get("/v1/analytics/queries?k=60", NKEY, NULL, &r), &r,
+                 "k under the reloaded k"));
+    kit_resp_free(&r);
+    write_config(cfg_path,
+                 "\"analytics_k\":50,\"policy_version\":2,\"retention\":{\"events_days\":7}");
+    CHECK(!reload_to(2));
+    CHECK(expect(400, "k_too_small", get("/v1/analytics/queries?k=60", NKEY, NULL, &r), &r,
+                 "k after a refused reload"));
+    kit_resp_free(&r);
+}
+
+/* An erasure interrupted by kill -9 completes after a restart (the background thread resumes
+ * pending and running jobs at start). */
+static void test_erasure_resume(const char *const *args)
+{
+    static const char *const user = "resume-marker-4K8W";
+    kit_resp r;
+    char tok[SOUK_TOKEN_MAX + 1];
+    snprintf(tok, sizeof tok, "%s", mint(tring, user, time(NULL), 3600));
+    CHECK(put_consent(tok, "{\"personalization\":true,\"search_history\":true}", &r) == 200);
+    kit_resp_free(&r);
+    const char *ids[2];
+    char idbuf[2][128];
+    views(user, ids, item_ids("perl", idbuf, ids, 2));
+    CHECK(call("DELETE", "/v1/users/resume-marker-4K8W", AKEY, NULL, NULL, NULL, 0, &r) == 202);
+    cJSON *j = cJSON_Parse(r.body ? r.body : "");
+    char jt[128];
+    snprintf(jt, sizeof jt, "/v1/erasures/%s",
+             cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "job"))
+                 ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "job"))
+                 : "none");
+    cJSON_Delete(j);
+    kit_resp_free(&r);
+    kill(srv.pid, SIGKILL);
+    CHECK(kit_stop(&srv) == 128 + SIGKILL);
+    write_config(cfg_path, BASE_CFG); /* as at the first start */
+    kit_start(&srv, args);
+    int done = 0;
+    for (int i = 0; i < 600 && !done; i++) {
+        CHECK(get(jt, AKEY, NULL, &r) == 200);
+        done = r.body && strstr(r.body, "\"state\":\"completed\"") != NULL;
+        kit_resp_free(&r);
+        if (!done)
+            usleep(50000);
+    }
+    CHECK(done);
+    CHECK(get("/v1/me/history", NULL, tok, &r) == 200 && arr_len(&r, "items") <= 0);
+    kit_resp_free(&r);
+}
+
+/* The opt-out and P4 again with --mode queue: the requests run on the pool's workers. */
+static void test_queue_mode(void)
+{
+    const char *args[] = {"--data", data_dir, "--config", cfg_path, "--threads",
+                          "2",      "--mode", "queue",    NULL};
+    kit_start(&srv, args);
+    kit_resp r;
+    char tok[SOUK_TOKEN_MAX + 1];
+    snprintf(tok, sizeof tok, "%s", mint(tring, "queue-user", time(NULL), 3600));
+    CHECK(put_consent(tok, "{\"personalization\":true}", &r) == 200);
+    kit_resp_free(&r);
+    const char *ids[3];
+    char idbuf[3][128];
+    int nids = item_ids("shell", idbuf, ids, 3);
+    views("queue-user", ids, nids);
+    CHECK(get("/v1/me/history", NULL, tok, &r) == 200 && arr_len(&r, "items") == nids);
+    kit_resp_free(&r);
+    CHECK(put_consent(tok, "{\"personalization\":false}", &r) == 200);
+    kit_resp_free(&r);
+    for (int i = 0; i < 8; i++) {
+        CHECK(get("/v1/me/history", NULL, tok, &r) == 200 && arr_len(&r, "items") == 0);
+        kit_resp_free(&r);
+        kit_resp a, u;
+        CHECK(get("/v1/search?q=shell&per_page=5", SKEY, NULL, &a) == 200);
+        CHECK(get("/v1/search?q=shell&per_page=5", SKEY, tok, &u) == 200);
+        char *sa = stable_part(&a), *su = stable_part(&u);
+        CHECK(strcmp(sa, "(none)") != 0 && strcmp(sa, su) == 0);
+        free(sa);
+        free(su);
+        kit_resp_free(&a);
+        kit_resp_free(&u);
+    }
+    CHECK(kit_stop(&srv) == 0);
 }
 
 int main(void)
@@ -1002,8 +1165,7 @@ int main(void)
 
     test_start_refusals();
 
-    write_config(cfg_path, "\"consent_default\":{\"personalization\":false,\"location\":false,"
-                           "\"search_history\":false},\"policy_version\":2");
+    write_config(cfg_path, BASE_CFG);
     const char *args[] = {"--data", data_dir,    "--config",     cfg_path, "--threads", "2",
                           "--mode", "reuseport", "--access-log", log_path, NULL};
     kit_start(&srv, args);
@@ -1014,7 +1176,10 @@ int main(void)
     test_analytics();
     test_groceries();
     test_erasure();
+    test_reload();
+    test_erasure_resume(args);
     CHECK(kit_stop(&srv) == 0);
+    test_queue_mode();
 
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -312,8 +312,9 @@ typedef struct needle {
     size_t n;
 } needle;
 
-/* Reads every regular file under dir and counts each needle found (with the file). */
-static int scan_dir(const char *dir, const needle *nd, size_t nn)
+/* Reads every regular file under dir and counts each needle found (printing the file unless
+ * quiet). */
+static int scan_dir(const char *dir, const needle *nd, size_t nn, int quiet)
 {
     int found = 0;
     DIR *d = opendir(dir);
@@ -328,7 +329,7 @@ static int scan_dir(const char *dir, const needle *nd, size_t nn)
         if (lstat(p, &st) != 0)
             continue;
         if (S_ISDIR(st.st_mode)) {
-            found += scan_dir(p, nd, nn);
+            found += scan_dir(p, nd, nn, quiet);
             continue;
         }
         if (!S_ISREG(st.st_mode))
@@ -341,7 +342,8 @@ static int scan_dir(const char *dir, const needle *nd, size_t nn)
         fclose(f);
         for (size_t i = 0; i < nn; i++)
             if (mem_has(buf, got, nd[i].b, nd[i].n)) {
-                fprintf(stderr, "byte scan: %s found in %s\n", nd[i].what, p);
+                if (!quiet)
+                    fprintf(stderr, "byte scan: %s found in %s\n", nd[i].what, p);
                 found++;
             }
         free(buf);
@@ -568,9 +570,9 @@ static void part_deletions(souk_events *s, int64_t now)
 }
 
 /* The tables holding rows of the user (a key or value containing the pseudonym), by name. */
-static const char *const table_names[] = {"ev",     "uev",  "sess",    "usess", "pop",
-                                          "uset",   "cooc", "consent", "shist", "tags",
-                                          "tagdel", "idel", "qstat",   "supp",  "jobs"};
+static const char *const table_names[15] = {"ev",     "uev",  "sess",    "usess", "pop",
+                                            "uset",   "cooc", "consent", "shist", "tags",
+                                            "tagdel", "idel", "qstat",   "supp",  "jobs"};
 
 static int tables_with(souk_events *s, const uint8_t up[SOUK_PSEUDO_LEN], int *has)
 {
@@ -694,13 +696,25 @@ static void add_marker_data(souk_events *s, const char *user, const char *sess, 
     souk_free(json);
 }
 
+static souk_events *scan_store; /* for the diagnosis of a finding */
+static int tables_with(souk_events *s, const uint8_t up[SOUK_PSEUDO_LEN], int *has);
+static const char *const table_names[15];
+
 static void scan_clean(const char *user, const char *sess, const char *when)
 {
     needle nd[16];
     size_t nn = needles_of(user, sess, nd);
-    int found = scan_dir(datadir, nd, nn);
-    if (found)
+    int found = scan_dir(datadir, nd, nn, 0);
+    if (found) {
         fprintf(stderr, "byte scan (%s): %d finding(s) for %s\n", when, found, user);
+        uint8_t up[SOUK_PSEUDO_LEN];
+        int has[16];
+        REQUIRE(souk_pseudonym(kr, 0, SOUK_PSEUDO_USER, user, strlen(user), up) == SOUK_OK);
+        if (scan_store && tables_with(scan_store, up, has))
+            for (int i = 0; i < 15; i++)
+                if (has[i])
+                    fprintf(stderr, "  the pseudonym is in table %s\n", table_names[i]);
+    }
     CHECK(found == 0);
 }
 
@@ -717,7 +731,7 @@ static void part_erase(souk_events *s, int64_t now)
     {
         needle nd[16];
         CHECK(needles_of(users[0], sess[0], nd) > 2);
-        CHECK(scan_dir(datadir, nd + 2, 1) > 0); /* the user pseudonym */
+        CHECK(scan_dir(datadir, nd + 2, 1, 1) > 0); /* the user pseudonym */
     }
     for (int i = 0; i < NM; i++) {
         CHECK(souk_erase_start(s, users[i], strlen(users[i]), now, ids[i], err, sizeof err) ==
@@ -746,6 +760,7 @@ static void part_erase(souk_events *s, int64_t now)
     CHECK(souk_erase_state(s, "00000000000000000000000000000000", &st, NULL, err, sizeof err) ==
           SOUK_ENOTFOUND);
     CHECK(souk_erase_state(s, "zz", &st, NULL, err, sizeof err) == SOUK_EINVAL);
+    scan_store = s;
     int done = souk_erase_run(s, now + 10, err, sizeof err);
     if (done < 0)
         fprintf(stderr, "erase_run: %s\n", err);
@@ -755,6 +770,11 @@ static void part_erase(souk_events *s, int64_t now)
         CHECK(souk_erase_state(s, ids[i], &st, &upd, err, sizeof err) == SOUK_OK);
         CHECK(st == SOUK_JOB_COMPLETED && upd == now + 10);
         scan_clean(users[i], sess[i], "after erasure");
+        /* The erasure set: no table keeps a row of the user (the supp row is a hash). */
+        uint8_t up[SOUK_PSEUDO_LEN];
+        int has[16];
+        REQUIRE(souk__ev_user(s, users[i], strlen(users[i]), up) == SOUK_OK);
+        CHECK(tables_with(s, up, has) == 0);
     }
     check_store(s, "after erasure");
     /* A replayed event of an erased user is suppressed; erasing again is the same job. */
@@ -973,6 +993,36 @@ static void part_analytics(souk_events *s, int64_t now)
     cJSON_Delete(d2);
     souk_free(json);
 
+    /* Zero-result searches: 50 users, one of them 1,000 times, and 49 users of another. */
+    {
+        souk_event *z = malloc(2000 * sizeof *z);
+        REQUIRE(z);
+        size_t nz = 0;
+        for (int i = 0; i < 50; i++) {
+            snprintf(user, sizeof user, "stats-user-%d", i);
+            z[nz] = mk(SOUK_EV_SEARCH, user, "", "", "query nothing", t0 + 4000 + i);
+            z[nz++].nhits = 0;
+            if (i < 49) {
+                z[nz] = mk(SOUK_EV_SEARCH, user, "", "", "query nowhere", t0 + 4100 + i);
+                z[nz++].nhits = 0;
+            }
+        }
+        for (int i = 0; i < 1000; i++) {
+            z[nz] = mk(SOUK_EV_SEARCH, "stats-heavy", "", "", "query nowhere", t0 + 200000 + i * 3);
+            z[nz++].nhits = 0;
+        }
+        CHECK(souk_events_add(s, z, nz, t0 + 2 * DAY_MS, NULL, NULL, err, sizeof err) == SOUK_OK);
+        free(z);
+        cJSON *zd = stats(s, SOUK_QSTAT_ZERO_RESULTS, t0, t0 + 2 * DAY_MS, 0, NULL);
+        cJSON *zr = row_of(zd, "query nothing");
+        CHECK(zr && num(zr, "users") == 50 && num(zr, "searches") == 50);
+        zr = row_of(zd, "query nowhere"); /* 49 + the heavy user */
+        CHECK(zr && num(zr, "users") == 50 && num(zr, "searches") == 49 + 1000);
+        CHECK(row_of(zd, "query fifty") == NULL); /* it found something */
+        CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(zd, "rows")) == 2);
+        cJSON_Delete(zd);
+    }
+
     /* Noise: stable per report and period, and different for another period. */
     char *a, *a2, *z;
     cJSON *da = stats(s, SOUK_QSTAT_POPULAR, t0, t0 + 2 * DAY_MS, 1, &a);
@@ -981,7 +1031,7 @@ static void part_analytics(souk_events *s, int64_t now)
     CHECK(!strcmp(a, a2));
     CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(da, "noise")));
     cJSON *rows = cJSON_GetObjectItemCaseSensitive(da, "rows");
-    CHECK(cJSON_GetArraySize(rows) == 3);
+    CHECK(cJSON_GetArraySize(rows) == 5);
     cJSON *r;
     double diff = 0;
     cJSON_ArrayForEach(r, rows)
@@ -1065,7 +1115,7 @@ int main(void)
     snprintf(keyfile, sizeof keyfile, "%s/pseudo.keys", keydir);
     int fd = open(keyfile, O_WRONLY | O_CREAT | O_EXCL, 0600);
     REQUIRE(fd >= 0);
-    const char *line = "1 0f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff\n";
+    const char *line = "1 0f1e2d3c4b5a69788796a5b4c3d2e1f000112233445566778899aabbccddeeff\n";
     REQUIRE(write(fd, line, strlen(line)) == (ssize_t)strlen(line));
     close(fd);
     char err[512];

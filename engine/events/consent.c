@@ -85,27 +85,6 @@ int souk_consent_get(souk_events *s, const char *user, size_t len, souk_consent 
     return rc;
 }
 
-/* Deletes every row of db whose key starts with prefix (plen bytes). */
-int souk__ev_del_prefix(MDB_txn *txn, MDB_dbi db, const void *prefix, size_t plen)
-{
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, db, &cur);
-    if (rc)
-        return souk_kv_err(rc);
-    MDB_val k = {plen, (void *)prefix}, v;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0) {
-        rc = mdb_cursor_del(cur, 0);
-        if (rc)
-            break;
-        rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
-        if (rc == EINVAL) /* deleted the last row */
-            rc = MDB_NOTFOUND;
-    }
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? SOUK_OK : souk_kv_err(rc);
-}
-
 /* A copy of the user's search history rows (kept across an opt-out of personalization while
  * search_history stays on: the settled questions keep the two apart). */
 typedef struct rows {

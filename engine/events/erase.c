@@ -126,6 +126,41 @@ static void hex(const uint8_t *p, size_t n, char *out)
     out[2 * n] = 0;
 }
 
+struct start_args {
+    job *j; /* in: the new job; out: the job of the user */
+    int64_t now;
+    int fresh;
+};
+
+static int start_write(souk_events *s, MDB_txn *txn, void *arg)
+{
+    struct start_args *a = arg;
+    job old;
+    int rc = job_find(s, txn, a->j->hash, &old);
+    if (rc == SOUK_OK) {
+        a->fresh = 0;
+        if (old.state == SOUK_JOB_FAILED) {
+            /* Try again: a failed job kept the pseudonym (it fails only before step 2). */
+            old.state = SOUK_JOB_PENDING;
+            old.updated = a->now;
+            if ((rc = job_put(s, txn, &old)) != SOUK_OK)
+                return rc;
+        }
+        *a->j = old;
+        return SOUK_OK;
+    }
+    if (rc != SOUK_ENOTFOUND)
+        return rc;
+    a->fresh = 1;
+    uint8_t t[8];
+    put_i64le(t, a->now);
+    MDB_val k = {SOUK_SUPPRESS_LEN, a->j->hash}, v = {8, t};
+    int r = mdb_put(txn, s->supp, &k, &v, MDB_NOOVERWRITE);
+    if (r && r != MDB_KEYEXIST) /* suppressed before (a restore): the job is new */
+        return souk_kv_err(r);
+    return job_put(s, txn, a->j);
+}
+
 int souk_erase_start(souk_events *s, const char *user, size_t len, int64_t now, char job_id[33],
                      char *err, size_t errlen)
 {
@@ -140,46 +175,15 @@ int souk_erase_start(souk_events *s, const char *user, size_t len, int64_t now, 
         return rc;
     }
     souk_suppress_hash(s->o.keys, user, len, j.hash);
-    MDB_txn *txn;
-    rc = souk__ev_begin(s, 0, &txn);
+    randombytes_buf(j.id, sizeof j.id);
+    j.state = SOUK_JOB_PENDING;
+    j.created = j.updated = now;
+    j.has_up = 1;
+    struct start_args a = {&j, now, 0};
+    rc = souk__ev_write(s, start_write, &a);
+    int fresh = a.fresh;
     if (rc) {
         snprintf(err, errlen, "erase: %s", souk_strerror(rc));
-        return rc;
-    }
-    int fresh = 0;
-    job old;
-    rc = job_find(s, txn, j.hash, &old);
-    if (rc == SOUK_OK) {
-        j = old;
-        if (j.state == SOUK_JOB_FAILED) {
-            /* Try again: a failed job kept the pseudonym (it fails only before step 2). */
-            j.state = SOUK_JOB_PENDING;
-            j.updated = now;
-            rc = job_put(s, txn, &j);
-        }
-    } else if (rc == SOUK_ENOTFOUND) {
-        fresh = 1;
-        randombytes_buf(j.id, sizeof j.id);
-        j.state = SOUK_JOB_PENDING;
-        j.created = j.updated = now;
-        j.has_up = 1;
-        uint8_t t[8];
-        put_i64le(t, now);
-        MDB_val k = {SOUK_SUPPRESS_LEN, j.hash}, v = {8, t};
-        rc = souk_kv_err(mdb_put(txn, s->supp, &k, &v, MDB_NOOVERWRITE));
-        if (rc == souk_kv_err(MDB_KEYEXIST))
-            rc = SOUK_OK; /* suppressed before (a restore), the job is new */
-        if (rc == SOUK_OK)
-            rc = job_put(s, txn, &j);
-    }
-    if (rc) {
-        souk__ev_abort(s, txn);
-        snprintf(err, errlen, "erase: %s", souk_strerror(rc));
-        return rc;
-    }
-    rc = souk__ev_commit(s, txn);
-    if (rc) {
-        snprintf(err, errlen, "erase: commit: %s", souk_strerror(rc));
         return rc;
     }
     hex(j.id, JOB_ID_LEN, job_id);

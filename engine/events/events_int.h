@@ -24,20 +24,32 @@
  *   sess     spseudo(17) + ts(8) + eid(16) -> type(1) + item. Session sequences.
  *   usess    upseudo(17) + spseudo(17) -> empty. A user's sessions (erasure, P21).
  *   pop      item NUL + day(4) -> u64[SOUK_EV_NTYPES] counts. Item-level, no user: popularity.
- *   uset     upseudo(17) + kind(1) + item -> u32 seq. The items (at most cooc_items_max per
+ *   uset     upseudo(17) + kind(1) + item -> ts(8) + eid(16) of the item's first event of
+ *            that kind (the one that selected it). The items (at most cooc_items_max per
  *            kind, the first distinct ones of the user's retained events in (ts, eid) order) that
  *            form the user's co-occurrence pairs. Per-user state behind distinct-user counts.
- *   cooc     kind(1) + itemA NUL + itemB -> u32 users. Both orders are stored.
+ *   cooc     kind(1) + itemA NUL + itemB -> u32 users. Both orders are stored. Items whose ids
+ *            are longer than SOUK_COOC_ITEM_MAX bytes take no part (LMDB's 511-byte keys).
+ *            Kinds: BOUGHT = cart, purchase; VIEWED = view, click, favorite.
  *   consent  upseudo(17) -> the consent record, 14 bytes: layout(1) = 1, flags(1: 1 =
  *            personalization, 2 = location, 4 = search_history, 8 = minor, 16 =
  *            guardian_consent), policy_version u32 LE, updated_ms i64 LE
  *            (souk__ev_consent_read, souk__ev_consent_encode in consent_read.c)
- *   shist    upseudo(17) + ts(8) -> query. Search history (P11).
- *   tags     upseudo(17) + tag NUL -> u32 count + i64 last_ms + why.
+ *   shist    upseudo(17) + ts(8) + eid(16) -> query. Search history (P11); a primary table
+ *            (written with search_history consent whatever personalization says), not derived.
+ *   tags     upseudo(17) + tag NUL -> u32 count + i64 last_ms (LE) + why. Derived from the
+ *            user's personalized view/click/cart/purchase/favorite events whose item carries the
+ *            tag (opts.item_tags), leaving out events older than the tag's tagdel or the item's
+ *            idel time; last_ms and why ("<type>:<item>") are those of the latest such event
+ *            (ties: the greater why).
  *   tagdel   upseudo(17) + tag NUL -> i64 deletion ms (P8: not derived again from older events)
  *   idel     upseudo(17) + item NUL -> i64 deletion ms (P8 items: same rule)
- *   qstat    period-day(4) + query NUL + upseudo(17) -> u32 searches, u32 zero-result searches.
- *            Per-user state behind distinct-user counts of analytics (P16).
+ *   qstat    period-day(4) + query NUL + upseudo(17) -> u32 searches, u32 zero-result searches
+ *            (LE). Per-user state behind distinct-user counts of analytics (P16), derived from
+ *            the search events stored under a pseudonym; the query is normalized
+ *            (souk__ev_query_norm). Anonymous searches and those of users with personalization
+ *            off (stored under no user key) count in no analytics cell: a cell counts distinct
+ *            people, and nothing tells two anonymous searches of one person apart.
  *   supp     suppression hash(16) -> i64 erased ms (P14).
  *   jobs     job id(16) -> state(1) + i64 created + i64 updated + suppression hash(16) +
  *            [upseudo(17) while pending or running; dropped when completed]
@@ -50,6 +62,8 @@
 
 #include "core/kv.h"
 #include "souk/events.h"
+
+#include "events/hmap.h"
 
 #include <pthread.h>
 
@@ -67,6 +81,9 @@ struct souk_events {
     MDB_dbi meta, ev, uev, sess, usess, pop, uset, cooc, consent, shist, tags, tagdel, idel, qstat,
         supp, jobs;
     int audit_fd;
+    uint8_t eid_key[16]; /* BLAKE2b key of event ids, derived from the current key (open) */
+    struct hmap *ids;    /* raw user/session id -> pseudonym (+ suppression hash); only touched
+                            inside a write transaction (LMDB's writer lock serializes it) */
 };
 
 /* Transactions of the store: they hold s->swap for reading until commit or abort, and begin on
@@ -95,6 +112,18 @@ void souk__ev_consent_encode(const souk_consent *c, uint8_t out[SOUK_EV_CONSENT_
 /* The same answer as souk_consent_personalize (consent.c): personalization on, and not a minor
  * without guardian consent (P3, P7). */
 int souk__ev_personalize(const souk_consent *c);
+
+/* The event id of e: a keyed BLAKE2b of its canonical form (the layout above). Thread-safe. */
+void souk__ev_id(const souk_events *s, const souk_event *e, uint8_t eid[SOUK_EID_LEN]);
+/* souk_events_add with the events' ids computed beforehand (eids, may be NULL: computed here),
+ * also committing stream[0, stream_len) as meta "stream" in the same transaction (the ingest's
+ * resume position) when stream is not NULL. */
+int souk__ev_add(souk_events *s, const souk_event *ev, const uint8_t (*eids)[SOUK_EID_LEN],
+                 size_t n, int64_t now, souk_ev_outcome *outcome, souk_ev_counts *counts,
+                 const void *stream, size_t stream_len, char *err, size_t errlen);
+/* The stored meta "stream" (40 bytes: offset, line, hash, device, inode, u64 LE each) into
+ * out; SOUK_ENOTFOUND when there is none. */
+int souk__ev_stream_pos(souk_events *s, uint64_t out[5]);
 
 /* Compacts the live environment into a new generation and swaps it in (the layout above).
  * No transaction of this process may be open on s. */
@@ -154,8 +183,136 @@ static inline int souk__ev_utf8_ok(const unsigned char *s, size_t n, int no_cont
     return 1;
 }
 
+#define SOUK_COOC_ITEM_MAX 250
+enum { KIND_NONE = -1 };
+/* The co-occurrence kind of an event type: BOUGHT, VIEWED, or KIND_NONE. */
+static inline int souk__ev_kind(int type)
+{
+    return type == SOUK_EV_CART || type == SOUK_EV_PURCHASE ? SOUK_COOC_BOUGHT
+           : type == SOUK_EV_VIEW || type == SOUK_EV_CLICK || type == SOUK_EV_FAVORITE
+               ? SOUK_COOC_VIEWED
+               : KIND_NONE;
+}
+/* 1 when the type feeds tags (P8). */
+static inline int souk__ev_tagging(int type)
+{
+    return souk__ev_kind(type) != KIND_NONE;
+}
+
+/* A decoded ev row; pointers borrow from the key and value. */
+typedef struct souk__evrec {
+    int64_t ts;
+    const uint8_t *eid;
+    int type, flags;
+    const uint8_t *upseudo, *spseudo; /* NULL when absent */
+    char country[3];
+    const char *region;
+    size_t region_len;
+    int32_t nhits;
+    const char *item, *query;
+    size_t item_len, query_len;
+} souk__evrec;
+#define SOUK_EV_REC_MAX                                                                            \
+    (2 + 2 * SOUK_PSEUDO_LEN + 3 + SOUK_REGION_MAX + 4 + 4 + SOUK_ITEM_MAX + SOUK_EVQUERY_MAX)
+/* Decodes an ev row; SOUK_ECORRUPT when malformed. */
+int souk__ev_decode(const MDB_val *k, const MDB_val *v, souk__evrec *r);
+/* Encodes r's value (not its key) into buf (SOUK_EV_REC_MAX bytes); returns its length. */
+size_t souk__ev_encode(const souk__evrec *r, uint8_t *buf);
+
+static inline void souk__be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+static inline uint64_t souk__rd_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+static inline void souk__be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8),
+    p[3] = (uint8_t)v;
+}
+static inline uint32_t souk__rd_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+#define SOUK_DAY_MS 86400000LL
+static inline uint32_t souk__ev_day(int64_t ts)
+{
+    return (uint32_t)(ts / SOUK_DAY_MS);
+}
+/* 1 when an event of type at ts is past its retention at now (ts + period <= now). */
+int souk__ev_expired(const souk_events *s, int type, int64_t ts, int64_t now);
+
+/* The query as analytics count it: ASCII letters lower-cased, runs of white space made one space,
+ * trimmed. Writes at most SOUK_EVQUERY_MAX bytes + NUL into out; returns the length. */
+size_t souk__ev_query_norm(const char *q, size_t n, char *out);
+
+/* Counter deltas of one transaction, applied to pop, cooc and qstat at its end in key order. */
+typedef struct souk__ev_delta {
+    hmap pop;   /* item NUL day(4) -> int64[SOUK_EV_NTYPES] */
+    hmap cooc;  /* kind(1) item NUL item -> int64 */
+    hmap qstat; /* day(4) query NUL upseudo -> int64[2] */
+    uint64_t items_touched;
+} souk__ev_delta;
+void souk__ev_delta_init(souk__ev_delta *d);
+void souk__ev_delta_free(souk__ev_delta *d);
+int souk__ev_delta_pop(souk__ev_delta *d, const char *item, size_t len, uint32_t day, int type,
+                       int64_t by);
+/* Adds by to the pair (a, b) and (b, a) of kind. */
+int souk__ev_delta_pair(souk__ev_delta *d, int kind, const char *a, size_t alen, const char *b,
+                        size_t blen, int64_t by);
+/* The qstat cell of a search event stored under upseudo. */
+int souk__ev_delta_qstat(souk__ev_delta *d, const souk__evrec *r, int64_t by);
+/* Writes the deltas in key order (rows reaching zero are deleted). */
+int souk__ev_delta_apply(souk_events *s, MDB_txn *txn, souk__ev_delta *d);
+
+/* tagdel and idel values: the deletion time, i64 LE ms. The deletion time of (upseudo, name) in
+ * dbi (tagdel or idel), INT64_MIN when none. */
+int64_t souk__ev_del_time(MDB_txn *txn, MDB_dbi dbi, const uint8_t *upseudo, const char *name,
+                          size_t len);
+/* 1 when dbi holds a key starting with prefix[0, n). */
+int souk__ev_has_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t n);
+/* Deletes every row of dbi whose key starts with prefix[0, n). */
+int souk__ev_del_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t n);
+
+#define SOUK_EV_TAGS_MAX 8 /* tags of one item taken from opts.item_tags */
+typedef struct souk__ev_tagval {
+    uint32_t count;
+    int64_t last_ms;
+    char why[96]; /* "<type>:<item>", cut at 95 bytes */
+} souk__ev_tagval;
+/* Notes count events like r in a tag value (count, and the latest event's time and why). */
+void souk__ev_tag_note(souk__ev_tagval *tv, uint32_t count, const souk__evrec *r);
+/* The tags row's value of tv into out (12 + 96 bytes); returns its length. */
+size_t souk__ev_tag_encode(const souk__ev_tagval *tv, uint8_t *out);
+
+/* One user's derived personal state, built from the user's events fed in (ts, eid) order. */
+typedef struct souk__ev_model {
+    hmap uset[2];             /* item -> ts(8) + eid(16), per kind */
+    hmap tags;                /* tag -> souk__ev_tagval */
+    hmap sessions;            /* spseudo -> (nothing) */
+    int has_idel, has_tagdel; /* -1: not looked up yet */
+} souk__ev_model;
+void souk__ev_model_init(souk__ev_model *m);
+void souk__ev_model_free(souk__ev_model *m);
+void souk__ev_model_clear(souk__ev_model *m);
+/* Feeds the user's next event (in (ts, eid) order) to the model. */
+int souk__ev_model_add(souk_events *s, MDB_txn *txn, const uint8_t *upseudo, souk__ev_model *m,
+                       const souk__evrec *r);
+
+/* Recomputes the user's derived personal rows (uset and its cooc contributions into d, tags,
+ * usess) from the user's retained events, idel and tagdel, as a rebuild would: what the sweeper
+ * runs for users whose events expired, and what E2 runs after an item or tag deletion (P8). */
+int souk__ev_user_refresh(souk_events *s, MDB_txn *txn, const uint8_t upseudo[SOUK_PSEUDO_LEN],
+                          souk__ev_delta *d);
+
 /* ------------------------------------------------------------------ control plane
- * consent.c, user.c, erase.c, analytics.c, audit.c (the users' own data, erasure, released
+ * consent.c, userdata.c, erase.c, analytics.c, audit.c (the users' own data, erasure, released
  * statistics, audit). What the data plane shares with them:
  *
  * P25, the purposes and the policy version each appeared in (consent.c, souk__ev_consent_policy):
@@ -166,8 +323,8 @@ static inline int souk__ev_utf8_ok(const unsigned char *s, size_t n, int no_cont
  * Deletions the derivations honour (P8):
  *   tagdel: the user's events with ts_ms <= the deletion ms derive that tag no more; newer ones
  *           derive it again (from a count of 0).
- *   idel:   the user's events of the item with ts_ms <= the deletion ms feed no per-user or
- *           per-session table (uset and its cooc pairs, tags, sess) and are not listed by
+ *   idel:   the user's events of the item with ts_ms <= the deletion ms feed no per-user
+ *           table (uset and its cooc pairs, tags: souk__ev_user_refresh) and are not listed by
  *           souk_user_items; they stay in ev/uev (and pop) until retention or erasure.
  *
  * jobs value: state(1) + created i64 LE + updated i64 LE + suppression hash(16) [+ upseudo(17)].
@@ -178,19 +335,18 @@ static inline int souk__ev_utf8_ok(const unsigned char *s, size_t n, int no_cont
  * current policy version (the table above). souk_consent_get applies it to what
  * souk__ev_consent_read gives; souk_consent_set stores no purpose its version lacks. */
 void souk__ev_consent_policy(const souk_events *s, souk_consent *c);
-/* Recomputes the user's derived rows (uset and its cooc contributions, tags, the user's sess
- * rows) from the user's retained events, honouring tagdel and idel, as a rebuild would (store
- * core). Used after a tag or item deletion. */
-int souk__ev_user_derive(souk_events *s, MDB_txn *txn, const uint8_t upseudo[SOUK_PSEUDO_LEN]);
 /* 1 when the suppression hash of user is in supp (the user is erased or being erased). */
 int souk__ev_suppressed(souk_events *s, MDB_txn *txn, const char *user, size_t len);
 /* Test hook of erase.c: called at each step of souk_erase_run (1: job marked running, 2: rows
  * deleted and pseudonym dropped, 3: compacted, 4: completed); NULL in production. */
 extern void (*souk__ev_erase_hook)(int step);
+/* Copies the live rows of every named database of src into a new environment in dir (which
+ * may exist, empty), logically, so that no unused byte of a page of the copy holds a deleted
+ * row (cleancopy.c; LMDB's MDB_CP_COMPACT keeps such bytes inside live pages). What
+ * souk__ev_compact copies with. Its files are mode 0600. */
+int souk__ev_copy_clean(MDB_env *src, const char *dir, char *err, size_t errlen);
 /* souk_audit with the subject given by its suppression hash (erase.c has no raw id). */
 int souk__ev_audit_hash(souk_events *s, const char *action, const uint8_t h[SOUK_SUPPRESS_LEN],
                         const char *detail, int64_t now);
-/* Deletes every row of db whose key starts with prefix (plen bytes) (consent.c). */
-int souk__ev_del_prefix(MDB_txn *txn, MDB_dbi db, const void *prefix, size_t plen);
 
 #endif

@@ -95,6 +95,8 @@ static int open_gen(souk_events *s, uint64_t gen, char *err, size_t errlen)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/g%llu", s->dir, (unsigned long long)gen);
+    if (!s->o.rdonly)
+        mkdir(path, 0700); /* before souk_kv_open's 0750: the store's files are personal data */
     souk_kv_opts ko = {s->o.map_max < MAP_START ? s->o.map_max : MAP_START, 32, 510, 0600,
                        s->o.rdonly};
     MDB_env *env;
@@ -212,6 +214,17 @@ int souk_events_open(const char *dir, const souk_events_opts *o, souk_events **o
     if (!s->o.map_max)
         s->o.map_max = (size_t)64 << 30;
     s->audit_fd = -1;
+    /* The key of event ids: derived from the current key through a "session id" no parsed event
+     * can have (it starts with a NUL byte), so it is secret and stable for the ring. */
+    uint8_t derived[SOUK_PSEUDO_LEN];
+    static const char eid_label[] = "\0souk event id v1";
+    if (souk_pseudonym(o->keys, 0, SOUK_PSEUDO_SESSION, eid_label, sizeof eid_label - 1, derived) !=
+        SOUK_OK) {
+        souk_free(s);
+        snprintf(err, errlen, "%s: the key ring has no current key", dir);
+        return SOUK_EINVAL;
+    }
+    memcpy(s->eid_key, derived + 1, sizeof s->eid_key);
     size_t n = strlen(dir);
     s->dir = souk_malloc(n + 8);
     if (!s->dir) {
@@ -244,6 +257,10 @@ void souk_events_close(souk_events *s)
         mdb_env_close(s->env);
     if (s->audit_fd >= 0)
         close(s->audit_fd);
+    if (s->ids) {
+        hm_free(s->ids);
+        souk_free(s->ids);
+    }
     pthread_rwlock_destroy(&s->swap);
     souk_free(s->dir);
     souk_free(s);
@@ -358,8 +375,9 @@ int souk__ev_compact(souk_events *s, char *err, size_t errlen)
         rc = SOUK_EIO;
         goto out;
     }
-    if ((mrc = mdb_env_copy2(s->env, path, MDB_CP_COMPACT)) != 0)
-        goto lmdb_fail;
+    /* Not mdb_env_copy2(MDB_CP_COMPACT): it keeps deleted rows' bytes inside live pages. */
+    if ((rc = souk__ev_copy_clean(s->env, path, err, errlen)) != 0)
+        goto out;
     snprintf(file, sizeof file, "%s/data.mdb", path);
     if (fsync_path(file, 0) != 0 || fsync_path(path, 1) != 0 || write_current(s->dir, next)) {
         snprintf(err, errlen, "'%s': %s", path, strerror(errno));

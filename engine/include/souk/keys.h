@@ -43,7 +43,10 @@ int souk_keyring_has(const souk_keyring *kr, uint8_t kid);
  * (128 bits). The domain separates user ids from session ids (P21), so the same string as a
  * user and as a session gives unrelated pseudonyms. */
 #define SOUK_PSEUDO_LEN 17
-typedef enum souk_pseudo_domain { SOUK_PSEUDO_USER = 1, SOUK_PSEUDO_SESSION = 2 } souk_pseudo_domain;
+typedef enum souk_pseudo_domain {
+    SOUK_PSEUDO_USER = 1,
+    SOUK_PSEUDO_SESSION = 2
+} souk_pseudo_domain;
 /* kid 0: the current key. SOUK_EINVAL for an unknown kid or an empty id. */
 int souk_pseudonym(const souk_keyring *kr, uint8_t kid, souk_pseudo_domain dom, const char *id,
                    size_t len, uint8_t out[SOUK_PSEUDO_LEN]);
@@ -65,8 +68,8 @@ void souk_suppress_hash(const souk_keyring *kr, const char *id, size_t len,
 
 /* Mints a token for user (1..SOUK_USER_MAX bytes of valid UTF-8 without control characters),
  * valid until now + ttl seconds, with the current key. region may be NULL (""). */
-int souk_token_mint(const souk_keyring *kr, const char *user, size_t len, int64_t now,
-                    int64_t ttl, const char *region, char *out, size_t outlen);
+int souk_token_mint(const souk_keyring *kr, const char *user, size_t len, int64_t now, int64_t ttl,
+                    const char *region, char *out, size_t outlen);
 
 typedef struct souk_token_claims {
     char user[SOUK_USER_MAX + 1];
