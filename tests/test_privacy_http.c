@@ -600,6 +600,10 @@ static int item_ids(const char *q, char (*ids)[128], const char **out, int max)
     snprintf(target, sizeof target, "/v1/search?q=%s&per_page=%d", q, max);
     kit_resp r;
     int n = 0;
+    for (int i = 0; i < max; i++) { /* "" where the search found fewer */
+        ids[i][0] = 0;
+        out[i] = ids[i];
+    }
     if (get(target, SKEY, NULL, &r) == 200) {
         cJSON *j = cJSON_Parse(r.body);
         const cJSON *h;
@@ -1137,6 +1141,55 @@ static void test_queue_mode(void)
     CHECK(kit_stop(&srv) == 0);
 }
 
+/* souk-token: the token it prints is accepted; its errors name the fault. */
+static void test_souk_token(void)
+{
+    char cmd[2048], out[2048];
+    snprintf(cmd, sizeof cmd,
+             "'%s/souk-token' --key '%s' --user cli-user --ttl 600 --region eu 2>&1", SOUK_BIN_DIR,
+             tring);
+    FILE *p = popen(cmd, "r");
+    REQUIRE(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    CHECK(pclose(p) == 0);
+    out[strcspn(out, "\n")] = 0;
+    kit_resp r;
+    CHECK(expect(200, NULL, get("/v1/me/consent", NULL, out, &r), &r, "souk-token's token"));
+    kit_resp_free(&r);
+    static const struct {
+        const char *args;
+        int status;
+        const char *msg;
+    } bad[] = {{"--user u --ttl 60", 2, "--key"},
+               {"--key %s --ttl 60", 2, "--user"},
+               {"--key %s --user u", 2, "--ttl"},
+               {"--key %s --user u --ttl 0", 2, "--ttl"},
+               {"--key %s --user u --ttl 60 --color red", 2, "--color"},
+               {"--key %s.missing --user u --ttl 60", 1, "--key"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char a[1024];
+        snprintf(a, sizeof a, bad[i].args, tring);
+        snprintf(cmd, sizeof cmd, "'%s/souk-token' %s 2>&1 >/dev/null", SOUK_BIN_DIR, a);
+        p = popen(cmd, "r");
+        REQUIRE(p);
+        n = fread(out, 1, sizeof out - 1, p);
+        out[n] = 0;
+        int st = pclose(p);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == bad[i].status && strstr(out, bad[i].msg));
+    }
+    char loose[700];
+    snprintf(loose, sizeof loose, "%s/keys/loose.ring", dir); /* mode 0644 */
+    snprintf(cmd, sizeof cmd, "'%s/souk-token' --key '%s' --user u --ttl 60 2>&1 >/dev/null",
+             SOUK_BIN_DIR, loose);
+    p = popen(cmd, "r");
+    REQUIRE(p);
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1 && strstr(out, "0600"));
+}
+
 int main(void)
 {
     souk_alloc_init();
@@ -1170,6 +1223,7 @@ int main(void)
                           "--mode", "reuseport", "--access-log", log_path, NULL};
     kit_start(&srv, args);
     test_credentials();
+    test_souk_token();
     test_events_batches();
     test_consent_and_identity();
     test_user_data();
