@@ -115,12 +115,25 @@ int souk__ev_personalize(const souk_consent *c);
 
 /* The event id of e: a keyed BLAKE2b of its canonical form (the layout above). Thread-safe. */
 void souk__ev_id(const souk_events *s, const souk_event *e, uint8_t eid[SOUK_EID_LEN]);
-/* souk_events_add with the events' ids computed beforehand (eids, may be NULL: computed here),
+/* What an event's add needs that is a pure function of the event and the key ring, so the
+ * ingest's parser thread computes it: the event id, and the pseudonyms. */
+typedef struct souk__ev_pre {
+    uint8_t eid[SOUK_EID_LEN];
+    uint8_t up[SOUK_PSEUDO_LEN + SOUK_SUPPRESS_LEN]; /* user pseudonym + suppression hash */
+    uint8_t sp[SOUK_PSEUDO_LEN];                     /* session pseudonym */
+} souk__ev_pre;
+/* The pseudonym (and for users the suppression hash after it) of a raw id, through cache (an
+ * hmap of value size SOUK_PSEUDO_LEN + SOUK_SUPPRESS_LEN, owned by one thread); NULL when out
+ * of memory or the id is too long. */
+const uint8_t *souk__ev_ids_get(hmap *cache, const souk_keyring *kr, souk_pseudo_domain dom,
+                                const char *id, size_t len);
+int souk__ev_precompute(const souk_events *s, hmap *cache, const souk_event *e, souk__ev_pre *out);
+/* souk_events_add with what souk__ev_precompute gives computed beforehand (pre, may be NULL),
  * also committing stream[0, stream_len) as meta "stream" in the same transaction (the ingest's
  * resume position) when stream is not NULL. */
-int souk__ev_add(souk_events *s, const souk_event *ev, const uint8_t (*eids)[SOUK_EID_LEN],
-                 size_t n, int64_t now, souk_ev_outcome *outcome, souk_ev_counts *counts,
-                 const void *stream, size_t stream_len, char *err, size_t errlen);
+int souk__ev_add(souk_events *s, const souk_event *ev, const souk__ev_pre *pre, size_t n,
+                 int64_t now, souk_ev_outcome *outcome, souk_ev_counts *counts, const void *stream,
+                 size_t stream_len, char *err, size_t errlen);
 /* The stored meta "stream" (40 bytes: offset, line, hash, device, inode, u64 LE each) into
  * out; SOUK_ENOTFOUND when there is none. */
 int souk__ev_stream_pos(souk_events *s, uint64_t out[5]);

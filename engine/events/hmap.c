@@ -94,9 +94,8 @@ void *hm_get(const hmap *m, const void *key, size_t klen)
     }
 }
 
-static int grow(hmap *m)
+static int resize(hmap *m, size_t cap)
 {
-    size_t cap = m->cap ? m->cap * 2 : 64;
     hm_ent *e = souk_calloc(cap, sizeof *e);
     if (!e)
         return -1;
@@ -112,6 +111,19 @@ static int grow(hmap *m)
     m->e = e;
     m->cap = cap;
     return 0;
+}
+
+static int grow(hmap *m)
+{
+    return resize(m, m->cap ? m->cap * 2 : 64);
+}
+
+int hm_reserve(hmap *m, size_t n)
+{
+    size_t cap = m->cap ? m->cap : 64;
+    while (n * 4 > cap * 3)
+        cap *= 2;
+    return cap == m->cap ? 0 : resize(m, cap);
 }
 
 void *hm_put(hmap *m, const void *key, size_t klen, int *created)

@@ -23,6 +23,8 @@ typedef struct hmap {
 
 void hm_init(hmap *m, size_t vsize);
 void hm_free(hmap *m);
+/* Makes room for n entries without regrowing; -1 when out of memory (the map stays usable). */
+int hm_reserve(hmap *m, size_t n);
 /* Forgets every entry; keeps the memory of the table. */
 void hm_clear(hmap *m);
 /* The value of key, or NULL. */

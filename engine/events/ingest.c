@@ -151,7 +151,7 @@ static double mono(void)
  * them, so parsing the next batch overlaps writing this one. */
 typedef struct slot {
     souk_event *evs;
-    uint8_t (*eids)[SOUK_EID_LEN];
+    souk__ev_pre *pre;
     size_t n;
     uint64_t pos[5];
     int has_pos; /* pos is the stream position after the batch's last whole line */
@@ -175,6 +175,7 @@ typedef struct pipe_ctx {
     int abort; /* the writer failed: the parser stops */
     int rc;    /* the parser's error */
     char err[256];
+    hmap ids; /* the parser's pseudonym cache */
 } pipe_ctx;
 
 /* Hands slot i to the writer and waits for the next one to be free. Returns 0, or -1 when the
@@ -251,7 +252,10 @@ static void *parser_main(void *arg)
                 continue;
             }
             st->dropped_fields += dropped;
-            souk__ev_id(c->s, &sl->evs[sl->n], sl->eids[sl->n]);
+            if (souk__ev_precompute(c->s, &c->ids, &sl->evs[sl->n], &sl->pre[sl->n])) {
+                rc = SOUK_ENOMEM;
+                goto out;
+            }
             if (++sl->n == o->batch) {
                 SET_POS(sl);
                 committed = pend_off;
@@ -323,7 +327,10 @@ static void *parser_main(void *arg)
         if (souk_event_parse(buf + start, end - start, &sl->evs[0], &dropped, perr, sizeof perr))
             reject(o, c->name, pend_line + 1, pend_off, perr, st->rejected++);
         else {
-            souk__ev_id(c->s, &sl->evs[0], sl->eids[0]);
+            if (souk__ev_precompute(c->s, &c->ids, &sl->evs[0], &sl->pre[0])) {
+                rc = SOUK_ENOMEM;
+                goto out;
+            }
             sl->n = 1;
             sl->has_pos = 0;
             hand_over(c, &cur);
@@ -387,10 +394,11 @@ int souk_events_ingest(souk_events *s, int fd, const char *name, const souk_ev_i
     }
     for (int i = 0; i < 2; i++) {
         c->slots[i].evs = souk_malloc(c->o.batch * sizeof(souk_event));
-        c->slots[i].eids = souk_malloc(c->o.batch * SOUK_EID_LEN);
-        if (!c->slots[i].evs || !c->slots[i].eids)
+        c->slots[i].pre = souk_malloc(c->o.batch * sizeof(souk__ev_pre));
+        if (!c->slots[i].evs || !c->slots[i].pre)
             rc = SOUK_ENOMEM;
     }
+    hm_init(&c->ids, SOUK_PSEUDO_LEN + SOUK_SUPPRESS_LEN);
     pthread_t th;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
@@ -407,10 +415,9 @@ int souk_events_ingest(souk_events *s, int fd, const char *name, const souk_ev_i
             if (!full)
                 break;
             slot *sl = &c->slots[i];
-            rc = souk__ev_add(s, sl->evs, (const uint8_t(*)[SOUK_EID_LEN])sl->eids, sl->n,
-                              c->o.now_ms ? c->o.now_ms : clock_ms(), NULL, &st->counts,
-                              sl->has_pos ? sl->pos : NULL, sl->has_pos ? sizeof sl->pos : 0, err,
-                              errlen);
+            rc = souk__ev_add(s, sl->evs, sl->pre, sl->n, c->o.now_ms ? c->o.now_ms : clock_ms(),
+                              NULL, &st->counts, sl->has_pos ? sl->pos : NULL,
+                              sl->has_pos ? sizeof sl->pos : 0, err, errlen);
             st->commits++;
             pthread_mutex_lock(&c->mu);
             sl->full = 0;
@@ -430,9 +437,10 @@ int souk_events_ingest(souk_events *s, int fd, const char *name, const souk_ev_i
     }
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
+    hm_free(&c->ids);
     for (int i = 0; i < 2; i++) {
         souk_free(c->slots[i].evs);
-        souk_free(c->slots[i].eids);
+        souk_free(c->slots[i].pre);
     }
     souk_free(c);
     st->seconds = mono() - t0;

@@ -100,7 +100,30 @@ static void batch_free(batch *b)
     souk__ev_delta_free(&b->d);
 }
 
-/* The cached pseudonym (and, for users, suppression hash) of a raw id. */
+const uint8_t *souk__ev_ids_get(hmap *cache, const souk_keyring *kr, souk_pseudo_domain dom,
+                                const char *id, size_t len)
+{
+    if (cache->n >= IDS_MAX)
+        hm_clear(cache);
+    char k[SOUK_USER_MAX + 1];
+    if (len > SOUK_USER_MAX)
+        return NULL;
+    k[0] = (char)dom;
+    memcpy(k + 1, id, len);
+    int created;
+    uint8_t *v = hm_put(cache, k, len + 1, &created);
+    if (!v)
+        return NULL;
+    if (created) {
+        if (souk_pseudonym(kr, 0, dom, id, len, v) != SOUK_OK)
+            return NULL;
+        if (dom == SOUK_PSEUDO_USER)
+            souk_suppress_hash(kr, id, len, v + SOUK_PSEUDO_LEN);
+    }
+    return v;
+}
+
+/* The store's own id cache (for souk_events_add called directly). */
 static const uint8_t *cached_id(souk_events *s, souk_pseudo_domain dom, const char *id, size_t len)
 {
     if (!s->ids) {
@@ -109,25 +132,32 @@ static const uint8_t *cached_id(souk_events *s, souk_pseudo_domain dom, const ch
             return NULL;
         hm_init(s->ids, SOUK_PSEUDO_LEN + SOUK_SUPPRESS_LEN);
     }
-    if (s->ids->n >= IDS_MAX)
-        hm_clear(s->ids);
-    char k[SOUK_USER_MAX + 1];
-    k[0] = (char)dom;
-    memcpy(k + 1, id, len);
-    int created;
-    uint8_t *v = hm_put(s->ids, k, len + 1, &created);
-    if (!v)
-        return NULL;
-    if (created) {
-        if (souk_pseudonym(s->o.keys, 0, dom, id, len, v) != SOUK_OK)
-            return NULL;
-        if (dom == SOUK_PSEUDO_USER)
-            souk_suppress_hash(s->o.keys, id, len, v + SOUK_PSEUDO_LEN);
-    }
-    return v;
+    return souk__ev_ids_get(s->ids, s->o.keys, dom, id, len);
 }
 
-static int get_user(souk_events *s, MDB_txn *txn, batch *b, const char *user, uinfo **out)
+int souk__ev_precompute(const souk_events *s, hmap *cache, const souk_event *e, souk__ev_pre *out)
+{
+    souk__ev_id(s, e, out->eid);
+    if (e->user[0]) {
+        const uint8_t *id =
+            souk__ev_ids_get(cache, s->o.keys, SOUK_PSEUDO_USER, e->user, strlen(e->user));
+        if (!id)
+            return SOUK_ENOMEM;
+        memcpy(out->up, id, sizeof out->up);
+    }
+    if (e->session[0]) {
+        const uint8_t *id =
+            souk__ev_ids_get(cache, s->o.keys, SOUK_PSEUDO_SESSION, e->session, strlen(e->session));
+        if (!id)
+            return SOUK_ENOMEM;
+        memcpy(out->sp, id, sizeof out->sp);
+    }
+    return SOUK_OK;
+}
+
+/* The batch's record of user; pre (may be NULL) holds its pseudonym and suppression hash. */
+static int get_user(souk_events *s, MDB_txn *txn, batch *b, const char *user, const uint8_t *pre,
+                    uinfo **out)
 {
     size_t len = strlen(user);
     int created;
@@ -135,7 +165,7 @@ static int get_user(souk_events *s, MDB_txn *txn, batch *b, const char *user, ui
     if (!u)
         return SOUK_ENOMEM;
     if (created) {
-        const uint8_t *id = cached_id(s, SOUK_PSEUDO_USER, user, len);
+        const uint8_t *id = pre ? pre : cached_id(s, SOUK_PSEUDO_USER, user, len);
         if (!id)
             return SOUK_ENOMEM;
         memcpy(u->up, id, SOUK_PSEUDO_LEN);
@@ -345,7 +375,7 @@ static int apply_tags(souk_events *s, MDB_txn *txn, batch *b)
 
 typedef struct add_job {
     const souk_event *ev;
-    const uint8_t (*eids)[SOUK_EID_LEN];
+    const souk__ev_pre *pre;
     size_t n;
     int64_t now;
     souk_ev_outcome *outcome;
@@ -374,8 +404,8 @@ void souk__ev_id(const souk_events *s, const souk_event *e, uint8_t eid[SOUK_EID
     crypto_generichash(eid, SOUK_EID_LEN, buf, o, s->eid_key, sizeof s->eid_key);
 }
 
-static int add_one(souk_events *s, MDB_txn *txn, batch *b, const souk_event *e, const uint8_t *eid,
-                   int64_t now, souk_ev_outcome *out)
+static int add_one(souk_events *s, MDB_txn *txn, batch *b, const souk_event *e,
+                   const souk__ev_pre *pre, int64_t now, souk_ev_outcome *out)
 {
     int rc;
     if (souk__ev_expired(s, e->type, e->ts_ms, now)) {
@@ -384,7 +414,7 @@ static int add_one(souk_events *s, MDB_txn *txn, batch *b, const souk_event *e, 
     }
     uinfo *u = NULL;
     if (e->user[0]) {
-        if ((rc = get_user(s, txn, b, e->user, &u)) != SOUK_OK)
+        if ((rc = get_user(s, txn, b, e->user, pre ? pre->up : NULL, &u)) != SOUK_OK)
             return rc;
         if (u->suppressed) {
             *out = SOUK_EVO_SUPPRESSED;
@@ -396,8 +426,8 @@ static int add_one(souk_events *s, MDB_txn *txn, batch *b, const souk_event *e, 
     int keep_session = u ? personal : souk__ev_personalize(&s->o.consent_default);
     uint8_t key[8 + SOUK_EID_LEN];
     souk__be64(key, (uint64_t)e->ts_ms);
-    if (eid)
-        memcpy(key + 8, eid, SOUK_EID_LEN);
+    if (pre)
+        memcpy(key + 8, pre->eid, SOUK_EID_LEN);
     else
         souk__ev_id(s, e, key + 8);
     souk__evrec r;
@@ -408,7 +438,7 @@ static int add_one(souk_events *s, MDB_txn *txn, batch *b, const souk_event *e, 
     r.upseudo = personal ? u->up : NULL;
     if (e->session[0] && keep_session) {
         size_t sl = strlen(e->session);
-        uint8_t *sp = hm_get(&b->sessions, e->session, sl);
+        uint8_t *sp = pre ? (uint8_t *)pre->sp : hm_get(&b->sessions, e->session, sl);
         if (!sp) {
             const uint8_t *id = cached_id(s, SOUK_PSEUDO_SESSION, e->session, sl);
             if (!id || !(sp = hm_put(&b->sessions, e->session, sl, NULL)))
@@ -523,6 +553,12 @@ static int add_txn(souk_events *s, MDB_txn *txn, void *arg)
     add_job *j = arg;
     batch b;
     batch_init(&b);
+    /* Room for the batch's rows up front (growing the tables showed in profiles); a failure
+     * here only means they grow as they fill. */
+    hm_reserve(&b.uevk, j->n);
+    hm_reserve(&b.sessk, j->n);
+    hm_reserve(&b.usessk, j->n / 4);
+    hm_reserve(&b.d.pop, j->n / 2);
     memset(&j->counts, 0, sizeof j->counts);
     int rc = souk_kv_err(mdb_cursor_open(txn, s->ev, &b.evc));
     if (!rc) {
@@ -534,7 +570,7 @@ static int add_txn(souk_events *s, MDB_txn *txn, void *arg)
     }
     for (size_t i = 0; i < j->n && !rc; i++) {
         souk_ev_outcome o = SOUK_EVO_EXPIRED;
-        rc = add_one(s, txn, &b, &j->ev[i], j->eids ? j->eids[i] : NULL, j->now, &o);
+        rc = add_one(s, txn, &b, &j->ev[i], j->pre ? &j->pre[i] : NULL, j->now, &o);
         if (j->outcome)
             j->outcome[i] = o;
         uint64_t *cnt[] = {&j->counts.stored, &j->counts.anonymous, &j->counts.duplicate,
@@ -565,9 +601,9 @@ int souk_events_add(souk_events *s, const souk_event *ev, size_t n, int64_t now,
     return souk__ev_add(s, ev, NULL, n, now, outcome, counts, NULL, 0, err, errlen);
 }
 
-int souk__ev_add(souk_events *s, const souk_event *ev, const uint8_t (*eids)[SOUK_EID_LEN],
-                 size_t n, int64_t now, souk_ev_outcome *outcome, souk_ev_counts *counts,
-                 const void *stream, size_t stream_len, char *err, size_t errlen)
+int souk__ev_add(souk_events *s, const souk_event *ev, const souk__ev_pre *pre, size_t n,
+                 int64_t now, souk_ev_outcome *outcome, souk_ev_counts *counts, const void *stream,
+                 size_t stream_len, char *err, size_t errlen)
 {
     if (s->o.rdonly) {
         snprintf(err, errlen, "%s: opened read-only", s->dir);
@@ -578,7 +614,7 @@ int souk__ev_add(souk_events *s, const souk_event *ev, const uint8_t (*eids)[SOU
             snprintf(err, errlen, "event %zu: bad type", i);
             return SOUK_EINVAL;
         }
-    add_job j = {ev, eids, n, now, outcome, {0}, stream, stream_len};
+    add_job j = {ev, pre, n, now, outcome, {0}, stream, stream_len};
     int rc = souk__ev_write(s, add_txn, &j);
     if (rc) {
         /* The id cache may hold entries made in the aborted transaction: they are pure
