@@ -465,6 +465,24 @@ static void part_consent(souk_events *s, int64_t now)
     CHECK(souk_consent_set(s, l, strlen(l), &cl, now + 1, err, sizeof err) == SOUK_OK);
     CHECK(souk_consent_get(s, l, strlen(l), &c) == SOUK_OK);
     CHECK(c.policy_version == 2 && c.location == 1);
+    /* P6: a location stored with consent goes when the consent does. */
+    {
+        souk_event le = mk(SOUK_EV_VIEW, l, "", "butter", "", now + 1);
+        memcpy(le.country, "DE", 3);
+        snprintf(le.region, sizeof le.region, "BE");
+        CHECK(add1(s, &le, now + 1) == SOUK_EVO_STORED);
+        char *json;
+        size_t len;
+        REQUIRE(souk_user_export(s, l, strlen(l), now + 1, &json, &len) == SOUK_OK);
+        CHECK(strstr(json, "\"country\":\"DE\"") != NULL);
+        souk_free(json);
+        cl.location = 0;
+        CHECK(souk_consent_set(s, l, strlen(l), &cl, now + 2, err, sizeof err) == SOUK_OK);
+        REQUIRE(souk_user_export(s, l, strlen(l), now + 2, &json, &len) == SOUK_OK);
+        CHECK(strstr(json, "\"country\"") == NULL && strstr(json, "butter") != NULL);
+        souk_free(json);
+        cl.location = 1;
+    }
     cl.policy_version = opts.policy_version + 1;
     CHECK(souk_consent_set(s, l, strlen(l), &cl, now + 2, err, sizeof err) == SOUK_EINVAL);
     /* A record stored under version 1 with location on (an older writer): read as off. */
@@ -1030,6 +1048,11 @@ static void part_analytics(souk_events *s, int64_t now)
     cJSON *dz = stats(s, SOUK_QSTAT_POPULAR, t0 - 1, t0 + 2 * DAY_MS, 1, &z);
     CHECK(!strcmp(a, a2));
     CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(da, "noise")));
+    /* The heavy user's 5,000 searches of "query spam" count 10 times (searches_cap) under
+     * noise of scale 10: the cell is near 49 + 10, far from 5,049. */
+    CHECK(num(da, "searches_cap") == 10);
+    cJSON *nspam = row_of(da, "query spam");
+    CHECK(nspam && fabs(num(nspam, "searches") - 59) < 150 && fabs(num(nspam, "users") - 50) < 20);
     cJSON *rows = cJSON_GetObjectItemCaseSensitive(da, "rows");
     CHECK(cJSON_GetArraySize(rows) == 5);
     cJSON *r;

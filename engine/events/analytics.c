@@ -9,11 +9,18 @@
  * left-out row be recovered by a difference: only the count of rows left out.
  *
  * Noise (opts.noise): each published number x becomes x + Z, Z two-sided geometric (discrete
- * Laplace) with P(Z = z) proportional to exp(-epsilon |z|), floored at 0. Z is drawn from a
- * keyed hash (the suppression-hash PRF of the key ring) of the report kind, the period, the
- * query and the column, so the same report asked twice is the same table (averaging repeated
- * asks does not remove the noise) and nobody without the key can subtract it. Thresholding
- * uses the true distinct-user count. */
+ * Laplace) with P(Z = z) proportional to exp(-epsilon |z| / sensitivity), floored at 0. One user
+ * moves a users cell by at most 1 (sensitivity 1); for the searches cell each user's searches
+ * of the query count at most SEARCHES_CAP times when noise is on (sensitivity SEARCHES_CAP, and
+ * the table says "searches_cap"). Epsilon is per cell: a user present in m cells of a table
+ * spends m epsilon. Z is drawn from a keyed hash (the suppression-hash PRF of the key ring) of
+ * the report kind, the period, the query and the column, so the same report asked twice is the
+ * same table (averaging repeated asks does not remove the noise) and nobody without the key
+ * can subtract it. Thresholding uses the true distinct-user count.
+ *
+ * What thresholding alone does not stop: the difference of two reports over overlapping
+ * periods (a day, and the same day plus the next) can reveal a cell suppressed in one of them.
+ * Releases to partners should use aligned, non-overlapping periods, or the noise. */
 #include "events/events_int.h"
 
 #include <cjson/cJSON.h>
@@ -22,9 +29,12 @@
 #include <string.h>
 
 #define DAY_MS 86400000LL
+/* With noise, each user's searches of a query in the period count at most this many times, so
+ * that one user moves a searches cell by at most SEARCHES_CAP (the noise's scale). */
+#define SEARCHES_CAP 10
 
 typedef struct qrow {
-    const char *query; /* into the arena of keys */
+    const char *query; /* one of the copies in qs */
     uint8_t up[SOUK_PSEUDO_LEN];
     uint32_t searches, zero;
 } qrow;
@@ -181,13 +191,17 @@ int souk_query_stats(souk_events *s, const souk_qstat_opts *o, char **json, size
     uint64_t suppressed = 0;
     for (size_t i = 0; i < nrows;) {
         size_t j = i;
-        uint64_t users = 0, count = 0;
+        uint64_t users = 0, count = 0, mine = 0;
         while (j < nrows && !strcmp(rows[j].query, rows[i].query)) {
-            if (j == i || memcmp(rows[j].up, rows[j - 1].up, SOUK_PSEUDO_LEN))
+            if (j == i || memcmp(rows[j].up, rows[j - 1].up, SOUK_PSEUDO_LEN)) {
                 users++;
-            count += o->kind == SOUK_QSTAT_ZERO_RESULTS ? rows[j].zero : rows[j].searches;
+                count += o->noise && mine > SEARCHES_CAP ? SEARCHES_CAP : mine;
+                mine = 0;
+            }
+            mine += o->kind == SOUK_QSTAT_ZERO_RESULTS ? rows[j].zero : rows[j].searches;
             j++;
         }
+        count += o->noise && mine > SEARCHES_CAP ? SEARCHES_CAP : mine;
         if (users < k) {
             suppressed++;
         } else {
@@ -216,7 +230,8 @@ int souk_query_stats(souk_events *s, const souk_qstat_opts *o, char **json, size
         !cJSON_AddNumberToObject(doc, "k", k) || !cJSON_AddBoolToObject(doc, "thresholded", 1) ||
         !cJSON_AddBoolToObject(doc, "noise", o->noise != 0))
         goto out;
-    if (o->noise && !cJSON_AddNumberToObject(doc, "epsilon", eps))
+    if (o->noise && (!cJSON_AddNumberToObject(doc, "epsilon", eps) ||
+                     !cJSON_AddNumberToObject(doc, "searches_cap", SEARCHES_CAP)))
         goto out;
     cJSON *arr = cJSON_AddArrayToObject(doc, "rows");
     if (!arr)

@@ -152,6 +152,39 @@ static int rows_read(MDB_txn *txn, MDB_dbi db, const uint8_t *prefix, size_t ple
     return rc == MDB_NOTFOUND ? SOUK_OK : souk_kv_err(rc);
 }
 
+/* P6: the user's stored events lose their location (country, region) when location consent
+ * is withdrawn: nothing location-derived stays with the user. */
+static int strip_location(souk_events *s, MDB_txn *txn, const uint8_t *up)
+{
+    MDB_cursor *cur;
+    int rc = souk_kv_err(mdb_cursor_open(txn, s->uev, &cur));
+    if (rc)
+        return rc;
+    MDB_val k = {SOUK_PSEUDO_LEN, (void *)up}, v;
+    int r = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (r == 0 && k.mv_size == SOUK_PSEUDO_LEN + 8 + SOUK_EID_LEN &&
+           !memcmp(k.mv_data, up, SOUK_PSEUDO_LEN)) {
+        uint8_t key[8 + SOUK_EID_LEN];
+        memcpy(key, (const uint8_t *)k.mv_data + SOUK_PSEUDO_LEN, sizeof key);
+        MDB_val ek = {sizeof key, key}, ev;
+        souk__evrec e;
+        if (mdb_get(txn, s->ev, &ek, &ev) == 0 && souk__ev_decode(&ek, &ev, &e) == SOUK_OK &&
+            e.country[0]) {
+            uint8_t buf[SOUK_EV_REC_MAX];
+            e.country[0] = 0;
+            e.region_len = 0;
+            MDB_val nv = {souk__ev_encode(&e, buf), buf};
+            if ((rc = souk_kv_err(mdb_put(txn, s->ev, &ek, &nv, 0))) != SOUK_OK)
+                break;
+        }
+        r = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc == SOUK_OK && r != 0 && r != MDB_NOTFOUND)
+        rc = souk_kv_err(r);
+    return rc;
+}
+
 struct set_args {
     const char *user;
     size_t len;
@@ -185,6 +218,8 @@ static int consent_write(souk_events *s, MDB_txn *txn, void *arg)
     }
     if (rc == SOUK_OK && !a->nc->search_history)
         rc = souk__ev_del_prefix(txn, s->shist, up, SOUK_PSEUDO_LEN);
+    if (rc == SOUK_OK && !a->nc->location)
+        rc = strip_location(s, txn, up);
     if (rc == SOUK_OK) {
         uint8_t rec[SOUK_EV_CONSENT_LEN];
         souk__ev_consent_encode(a->nc, rec);
