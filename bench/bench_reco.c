@@ -14,6 +14,7 @@
  * Groceries adds basket completion: given one item of a held-out basket, rank the rest of it
  * (bought_together against popularity). A JSON line last. */
 #include "bench.h"
+#include "kit/http.h"
 #include "reco.h"
 #include "souk/events.h"
 #include "souk/index.h"
@@ -25,6 +26,8 @@
 #endif
 
 #include <ctype.h>
+#include <sched.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -33,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,8 +77,8 @@ typedef struct model_res {
 
 static void print_header(const char *what)
 {
-    printf("  %-26s %-16s %-16s %-16s %8s  %s\n", what, "NDCG@10", "Recall@20", "HR@10",
-           "coverage", "params");
+    printf("  %-26s %-16s %-16s %-16s %8s  %s\n", what, "NDCG@10", "Recall@20", "HR@10", "coverage",
+           "params");
 }
 
 static void print_row(const model_res *m)
@@ -105,10 +109,10 @@ static double mean_ndcg(const model_res *m)
 /* ------------------------------------------------------------------ tuning the baselines */
 
 typedef struct split_set {
-    rsplit test, val;           /* val splits test's training part */
-    rtrain train, vtrain;       /* the training matrices of each */
-    rtest tusers, vusers;       /* their test units */
-    uint32_t *cooc, *vcooc;     /* item co-occurrence of each training part */
+    rsplit test, val;       /* val splits test's training part */
+    rtrain train, vtrain;   /* the training matrices of each */
+    rtest tusers, vusers;   /* their test units */
+    uint32_t *cooc, *vcooc; /* item co-occurrence of each training part */
 } split_set;
 
 static int splits_make(const rdata *d, split_set *s)
@@ -199,7 +203,8 @@ static int tune_baselines(const split_set *s, uint32_t ease_min, tuned *tu)
         rscores_free(&r);
         rease_free(&m);
     }
-    printf("\n    EASE chosen: lambda %g (validation NDCG@10 %.4f)\n", tu->ease_lambda, tu->ease_val);
+    printf("\n    EASE chosen: lambda %g (validation NDCG@10 %.4f)\n", tu->ease_lambda,
+           tu->ease_val);
     return 0;
 }
 
@@ -242,24 +247,6 @@ static int genres_load(ctx *c)
     return c->genres ? 0 : -1;
 }
 
-/* souk_events_opts.item_tags: "category:<genre>" for each genre of "ml-<id>". */
-static int movie_tags(void *arg, const char *item, char (*tags)[64], int max)
-{
-    const ctx *c = arg;
-    unsigned long id;
-    if (strncmp(item, "ml-", 3) != 0 || (id = strtoul(item + 3, NULL, 10)) >= c->ngenres ||
-        !c->genres[id])
-        return 0;
-    int n = 0;
-    const char *g = c->genres[id];
-    while (*g && n < max) {
-        size_t l = strcspn(g, "|");
-        snprintf(tags[n++], 64, "category:%.*s", (int)(l < 50 ? l : 50), g);
-        g += l + (g[l] == '|');
-    }
-    return n;
-}
-
 /* A key ring of one random key at path, mode 0600. */
 static int write_ring(const char *path)
 {
@@ -283,11 +270,29 @@ static int write_ring(const char *path)
     return close(fd) == 0 && ok ? 0 : -1;
 }
 
+/* souk_events_opts.item_tags: "category:<genre>" for each genre of "ml-<id>". */
+static int movie_tags(void *arg, const char *item, char (*tags)[64], int max)
+{
+    const ctx *c = arg;
+    unsigned long id;
+    if (strncmp(item, "ml-", 3) != 0 || (id = strtoul(item + 3, NULL, 10)) >= c->ngenres ||
+        !c->genres[id])
+        return 0;
+    int n = 0;
+    const char *g = c->genres[id];
+    while (*g && n < max) {
+        size_t l = strcspn(g, "|");
+        snprintf(tags[n++], 64, "category:%.*s", (int)(l < 50 ? l : 50), g);
+        g += l + (g[l] == '|');
+    }
+    return n;
+}
+
 /* The catalog of a data set as a Souk index at dir (schema indexer/schemas/movielens.json):
  * the movies, or one record per Groceries item (title the item's words, section "groceries"). */
 static int catalog_build(ctx *c, const rdata *d, const char *dir)
 {
-    char nd[PATH_MAX + 32], cmd[4 * PATH_MAX], err[512];
+    char nd[2 * PATH_MAX], cmd[6 * PATH_MAX], err[512];
     snprintf(nd, sizeof nd, "%s.ndjson", dir);
     FILE *f = fopen(nd, "w");
     if (!f)
@@ -313,14 +318,14 @@ static int catalog_build(ctx *c, const rdata *d, const char *dir)
     if (fclose(f) != 0)
         return -1;
     snprintf(cmd, sizeof cmd,
-             "'%s/souk-index' --data '%s' --schema '%s' catalog '%s' --quiet >/dev/null",
-             c->bindir, dir, movielens_schema_path(), nd);
+             "'%s/souk-index' --data '%s' --schema '%s' catalog '%s' --quiet >/dev/null", c->bindir,
+             dir, movielens_schema_path(), nd);
     return system(cmd) == 0 ? 0 : -1;
 }
 
+#ifdef SOUK_BENCH_RECS
 /* A fresh store at dir with the training events of s replayed through souk_events_ingest. */
-static int store_replay(ctx *c, const rdata *d, const rsplit *s, const char *dir,
-                        souk_events **out)
+static int store_replay(ctx *c, const rdata *d, const rsplit *s, const char *dir, souk_events **out)
 {
     char path[PATH_MAX + 32], err[512];
     snprintf(path, sizeof path, "%s.train.ndjson", dir);
@@ -360,7 +365,6 @@ static int store_replay(ctx *c, const rdata *d, const rsplit *s, const char *dir
     return 0;
 }
 
-#ifdef SOUK_BENCH_RECS
 /* An item's index in the data set, by binary search over a sorted copy of the ids. */
 typedef struct item_ix {
     const rdata *d;
@@ -429,8 +433,7 @@ static size_t souk_rank(void *mp, uint32_t u, const uint8_t *excl, uint32_t *top
                           .model = &m->model,
                           .flags = SOUK_REC_NO_CAP};
     size_t n = 0, got = 0;
-    if (souk_recommend(m->recs, m->se, &q, m->out, &n, NULL, m->lasterr, sizeof m->lasterr) !=
-        0) {
+    if (souk_recommend(m->recs, m->se, &q, m->out, &n, NULL, m->lasterr, sizeof m->lasterr) != 0) {
         m->errors++;
         return 0;
     }
@@ -456,8 +459,7 @@ static size_t souk_item_rank(souk_model *m, uint32_t item, uint32_t *top, size_t
                           .now_ms = m->now,
                           .flags = SOUK_REC_NO_CAP};
     size_t n = 0, got = 0;
-    if (souk_recommend(m->recs, m->se, &q, m->out, &n, NULL, m->lasterr, sizeof m->lasterr) !=
-        0) {
+    if (souk_recommend(m->recs, m->se, &q, m->out, &n, NULL, m->lasterr, sizeof m->lasterr) != 0) {
         m->errors++;
         return 0;
     }
@@ -536,8 +538,11 @@ static void tune_souk(souk_env *e, const split_set *s, souk_recs_model *best)
         const char *name;
         const double *v;
         size_t n;
-    } knobs[] = {{"neighbours", nb, 3}, {"shrink", sh, 3}, {"alpha", al, 2},
-                 {"viewed_weight", vw, 2}, {"pop_blend", bl, 2}};
+    } knobs[] = {{"neighbours", nb, 3},
+                 {"shrink", sh, 3},
+                 {"alpha", al, 2},
+                 {"viewed_weight", vw, 2},
+                 {"pop_blend", bl, 2}};
     for (size_t k = 0; k < sizeof knobs / sizeof *knobs; k++) {
         for (size_t i = 0; i < knobs[k].n; i++) {
             souk_recs_model t = *best;
@@ -676,6 +681,327 @@ static int basket_eval(const rdata *d, const rsplit *s, size_t nitems, item_rank
     return 0;
 }
 
+/* ------------------------------------------------------------------ --http: serving cost */
+
+static const char *SEARCH_KEY = "reco-search-key-0123456789abcdef";
+static const char *INGEST_KEY = "reco-ingest-key-0123456789abcdef";
+static const char *ADMIN_KEY = "reco-admin-key-0123456789abcdef";
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, size_t n, double p)
+{
+    if (!n)
+        return NAN;
+    qsort(v, n, sizeof *v, cmp_d);
+    size_t i = (size_t)((double)n * p);
+    return v[i < n ? i : n - 1];
+}
+
+typedef struct lat {
+    double *v;
+    size_t n, cap, failed;
+    int last_status;
+    char last_body[200];
+} lat;
+
+static void lat_add(lat *l, double us)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 4096;
+        double *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv)
+            return;
+        l->v = nv;
+        l->cap = nc;
+    }
+    l->v[l->n++] = us;
+}
+
+/* One GET on k; its latency in microseconds added to l, or a failure counted (k redialled). */
+static void get_once(kit_conn **k, int port, const char *target, const char *token, lat *l)
+{
+    char req[4096];
+    int n = snprintf(
+        req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key: %s\r\n%s%s%s\r\n",
+        target, SEARCH_KEY, token ? "X-User-Token: " : "", token ? token : "", token ? "\r\n" : "");
+    kit_resp r = {0};
+    double t0 = now_s();
+    if (!*k || kit_send(*k, req, (size_t)n) || kit_read(*k, &r)) {
+        l->failed++;
+        kit_resp_free(&r);
+        kit_close(*k);
+        *k = kit_dial(port);
+        return;
+    }
+    double us = (now_s() - t0) * 1e6;
+    if (r.status == 200) {
+        lat_add(l, us);
+    } else {
+        l->failed++;
+        l->last_status = r.status;
+        snprintf(l->last_body, sizeof l->last_body, "%s", r.body ? r.body : "");
+    }
+    kit_resp_free(&r);
+}
+
+typedef struct http_res {
+    double p99_foryou, p99_bt, p99_similar, p50_anon, p50_pers, mean_anon, mean_pers, overhead;
+    double p50_hist;
+    int ran_rec, ran_search;
+} http_res;
+
+static void lat_report(const char *what, lat *l, double *p99)
+{
+    double p50 = pct(l->v, l->n, 0.5);
+    *p99 = pct(l->v, l->n, 0.99);
+    printf("    %-34s %6zu ok, %4zu failed: p50 %6.0f us, p99 %6.0f us", what, l->n, l->failed, p50,
+           *p99);
+    if (l->failed && l->last_status)
+        printf(" (last failure %d %.120s)", l->last_status, l->last_body);
+    printf("\n");
+}
+
+/* Starts souk-server on data with a config written to config (consent on by default for
+ * personalization; for search history as history says), pinned to CPU 0 in one loop, and this
+ * process on CPU 1. Returns the port, or 0. */
+static int srv_up(ctx *c, const char *data, const char *config, const char *tokring, int history,
+                  pid_t *pidp)
+{
+    char bin[PATH_MAX + 32], out[PATH_MAX + 32], errf[PATH_MAX + 32], cfg[4 * PATH_MAX];
+    snprintf(bin, sizeof bin, "%s/souk-server", c->bindir);
+    snprintf(out, sizeof out, "%s/server.out", c->work);
+    snprintf(errf, sizeof errf, "%s/server.err", c->work);
+    char hs[80], hi[80], ha[80];
+    snprintf(hs, sizeof hs, "%s", kit_hash_key(SEARCH_KEY));
+    snprintf(hi, sizeof hi, "%s", kit_hash_key(INGEST_KEY));
+    snprintf(ha, sizeof ha, "%s", kit_hash_key(ADMIN_KEY));
+    snprintf(cfg, sizeof cfg,
+             "{\"search_keys\":[\"%s\"],\"ingest_keys\":[\"%s\"],\"admin_keys\":[\"%s\"],"
+             "\"pseudonym_key_file\":\"%s\",\"token_key_file\":\"%s\","
+             "\"retention\":{\"events_days\":0,\"impressions_days\":0,\"history_days\":0},"
+             "\"consent_default\":{\"personalization\":true,\"location\":true,"
+             "\"search_history\":%s}}\n",
+             hs, hi, ha, c->ring, tokring, history ? "true" : "false");
+    kit_write_file(config, cfg);
+    unlink(out);
+    pid_t pid = fork();
+    if (pid == 0) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(0, &one);
+        sched_setaffinity(0, sizeof one, &one);
+        if (!freopen(out, "w", stdout) || !freopen(errf, "a", stderr))
+            _exit(127);
+        execl(bin, bin, "--data", data, "--listen", "127.0.0.1:0", "--config", config, "--mode",
+              "reuseport", "--threads", "1", (char *)NULL);
+        _exit(127);
+    }
+    cpu_set_t other;
+    CPU_ZERO(&other);
+    CPU_SET(1, &other);
+    sched_setaffinity(0, sizeof other, &other);
+    int port = 0;
+    for (int i = 0; i < 400 && !port && pid > 0; i++) {
+        usleep(50000);
+        FILE *f = fopen(out, "r");
+        char line[512] = "";
+        if (f && fgets(line, sizeof line, f)) {
+            const char *p = strstr(line, "127.0.0.1:");
+            port = p ? atoi(p + 10) : 0;
+        }
+        if (f)
+            fclose(f);
+        if (!port && waitpid(pid, NULL, WNOHANG) == pid)
+            pid = 0;
+    }
+    if (!port) {
+        fprintf(stderr, "souk-bench reco: souk-server did not start (see %s)\n", errf);
+        if (pid > 0) {
+            kill(pid, SIGTERM);
+            waitpid(pid, NULL, 0);
+        }
+        pid = 0;
+    }
+    *pidp = pid;
+    return port;
+}
+
+static void srv_down(pid_t pid)
+{
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+}
+
+/* The server on the MovieLens-derived data: the movies as its catalog, the whole log (moved to
+ * the present) replayed into its event store before it starts; one loop on CPU 0 (reuseport,
+ * --threads 1, pinned), this client on CPU 1, one connection, requests one after another. */
+static int http_part(ctx *c, double duration, http_res *hr)
+{
+    char data[PATH_MAX + 32], config[PATH_MAX + 32], err[512], tokring[PATH_MAX + 64];
+    char bin[PATH_MAX + 32];
+    memset(hr, 0, sizeof *hr);
+    snprintf(data, sizeof data, "%s/http-data", c->work);
+    snprintf(config, sizeof config, "%s/server.json", c->work);
+    snprintf(tokring, sizeof tokring, "%s/keys/token.ring", c->work);
+    snprintf(bin, sizeof bin, "%s/souk-server", c->bindir);
+    if (access(bin, X_OK) != 0 || write_ring(tokring) != 0) {
+        fprintf(stderr, "souk-bench reco: %s is not built\n", bin);
+        return -1;
+    }
+    rdata d;
+    if (rdata_load(&d, BEHAVIOR_MOVIELENS, err, sizeof err) != 0 ||
+        catalog_build(c, &d, data) != 0) {
+        fprintf(stderr, "souk-bench reco: --http: %s\n", err);
+        return -1;
+    }
+    /* The log moved to the present, into DATA/events. */
+    char evpath[PATH_MAX + 32];
+    snprintf(evpath, sizeof evpath, "%s/events-now.ndjson", c->work);
+    behavior_opts bo = {.end_ms = wall_ms()};
+    behavior_stats st;
+    souk_events *ev = NULL;
+    souk_events_opts o;
+    memset(&o, 0, sizeof o);
+    o.keys = c->kr;
+    o.consent_default.personalization = o.consent_default.search_history =
+        o.consent_default.location = 1;
+    o.item_tags = movie_tags;
+    o.item_tags_arg = c;
+    int fd = -1;
+    if (behavior_events_file(BEHAVIOR_MOVIELENS, &bo, evpath, &st, err, sizeof err) != 0 ||
+        souk_events_open(data, &o, &ev, err, sizeof err) != 0 ||
+        (fd = open(evpath, O_RDONLY)) < 0) {
+        fprintf(stderr, "souk-bench reco: --http: %s\n", err);
+        rdata_free(&d);
+        return -1;
+    }
+    souk_ev_ingest_opts io = {.now_ms = wall_ms()};
+    souk_ev_ingest_stats ist;
+    memset(&ist, 0, sizeof ist);
+    int rc = souk_events_ingest(ev, fd, "events-now.ndjson", &io, &ist, err, sizeof err);
+    close(fd);
+    souk_events_close(ev);
+    if (rc != 0) {
+        fprintf(stderr, "souk-bench reco: --http: ingest: %s\n", err);
+        rdata_free(&d);
+        return -1;
+    }
+    printf("  --http: %" PRIu64 " events replayed into the server's store\n", ist.lines);
+    pid_t pid = 0;
+    int port = srv_up(c, data, config, tokring, 0, &pid);
+    if (!port) {
+        rdata_free(&d);
+        return -1;
+    }
+    /* Tokens of the users, items by training popularity order of the log (every rated movie
+     * appears; the requests cycle over the first 2000 users' tokens and items). */
+    souk_keyring *tk = NULL;
+    size_t nu = d.nusers;
+    char(*tokens)[SOUK_TOKEN_MAX] = calloc(nu, sizeof *tokens);
+    if (souk_keyring_load(tokring, NULL, &tk, err, sizeof err) != 0 || !tokens) {
+        fprintf(stderr, "souk-bench reco: token ring: %s\n", err);
+        nu = 0;
+    }
+    for (size_t u = 0; u < nu; u++)
+        if (souk_token_mint(tk, d.user_id[u], strlen(d.user_id[u]), wall_ms() / 1000, 3600, NULL,
+                            tokens[u], sizeof tokens[u]) != 0)
+            tokens[u][0] = 0;
+    souk_keyring_free(tk);
+    kit_conn *k = kit_dial(port);
+    lat lfy = {0}, lbt = {0}, lsim = {0}, lan = {0}, lpe = {0};
+    char target[1024], esc[512];
+    double t_end = now_s() + duration;
+    /* Round-robin over the request kinds, so load drifts hit each the same. */
+    for (size_t i = 0; nu && now_s() < t_end; i++) {
+        size_t u = (i * 7919) % nu, it = (i * 104729) % d.nitems;
+        snprintf(target, sizeof target, "/v1/recommend?type=for_you&n=10");
+        get_once(&k, port, target, tokens[u], &lfy);
+        kit_url_escape(d.item_id[it], esc, sizeof esc);
+        snprintf(target, sizeof target, "/v1/recommend?type=bought_together&item=%s&n=10", esc);
+        get_once(&k, port, target, NULL, &lbt);
+        snprintf(target, sizeof target, "/v1/recommend?type=similar&item=%s&n=10", esc);
+        get_once(&k, port, target, NULL, &lsim);
+        /* The same query anonymous and personalized, in alternating order. */
+        const char *title = d.item_id[it];
+        (void)title;
+        static const char *const words[] = {"love", "star", "night", "man", "war",   "girl",
+                                            "dead", "life", "king",  "day", "world", "story"};
+        kit_url_escape(words[i % (sizeof words / sizeof *words)], esc, sizeof esc);
+        snprintf(target, sizeof target, "/v1/search?q=%s", esc);
+        if (i % 2) {
+            get_once(&k, port, target, NULL, &lan);
+            get_once(&k, port, target, tokens[u], &lpe);
+        } else {
+            get_once(&k, port, target, tokens[u], &lpe);
+            get_once(&k, port, target, NULL, &lan);
+        }
+    }
+    kit_close(k);
+    srv_down(pid);
+    /* The same searches with search history consent on: each personalized search then also
+     * records a search event (api/privacy.c), which the figure above leaves out. */
+    lat lhist = {0}, lhan = {0};
+    port = nu ? srv_up(c, data, config, tokring, 1, &pid) : 0;
+    k = port ? kit_dial(port) : NULL;
+    t_end = now_s() + duration / 4;
+    for (size_t i = 0; k && now_s() < t_end; i++) {
+        size_t u = (i * 7919) % nu;
+        static const char *const words[] = {"love", "star", "night", "man", "war", "girl"};
+        snprintf(target, sizeof target, "/v1/search?q=%s", words[i % 6]);
+        get_once(&k, port, target, NULL, &lhan);
+        get_once(&k, port, target, tokens[u], &lhist);
+    }
+    kit_close(k);
+    if (port)
+        srv_down(pid);
+    lat_report("GET /v1/recommend for_you", &lfy, &hr->p99_foryou);
+    lat_report("GET /v1/recommend bought_together", &lbt, &hr->p99_bt);
+    lat_report("GET /v1/recommend similar", &lsim, &hr->p99_similar);
+    double p99a, p99p;
+    for (size_t i = 0; i < lan.n; i++)
+        hr->mean_anon += lan.v[i] / (double)lan.n;
+    for (size_t i = 0; i < lpe.n; i++)
+        hr->mean_pers += lpe.v[i] / (double)lpe.n;
+    lat_report("GET /v1/search anonymous", &lan, &p99a);
+    lat_report("GET /v1/search with a user token", &lpe, &p99p);
+    hr->p50_anon = pct(lan.v, lan.n, 0.5);
+    hr->p50_pers = pct(lpe.v, lpe.n, 0.5);
+    hr->overhead = hr->p50_pers / hr->p50_anon - 1;
+    printf("    personalized search overhead: p50 %+.1f%%, mean %+.1f%%, p99 %+.1f%%\n",
+           100 * hr->overhead, 100 * (hr->mean_pers / hr->mean_anon - 1), 100 * (p99p / p99a - 1));
+    double p99h, p99ha;
+    printf("  with search history consent on (each personalized search also records an event):\n");
+    lat_report("GET /v1/search anonymous", &lhan, &p99ha);
+    lat_report("GET /v1/search with a user token", &lhist, &p99h);
+    hr->p50_hist = pct(lhist.v, lhist.n, 0.5);
+    free(lhist.v);
+    free(lhan.v);
+    hr->ran_rec = lfy.n && lbt.n && lsim.n && !lfy.failed && !lbt.failed && !lsim.failed;
+    hr->ran_search = lan.n && lpe.n && !lan.failed && !lpe.failed;
+    free(lfy.v);
+    free(lbt.v);
+    free(lsim.v);
+    free(lan.v);
+    free(lpe.v);
+    free(tokens);
+    rdata_free(&d);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ one data set */
 
 typedef struct set_res {
@@ -718,6 +1044,7 @@ static int run_set(ctx *c, behavior_set set, set_res *res)
            s.test.train_events, s.test.test_events, s.tusers.n);
     fflush(stdout);
     tuned tu;
+    memset(&tu, 0, sizeof tu);
     if (tune_baselines(&s, set == BEHAVIOR_MOVIELENS ? c->ease_min : 1, &tu) != 0) {
         splits_free(&s);
         rdata_free(&d);
@@ -835,7 +1162,8 @@ static int run_set(ctx *c, behavior_set set, set_res *res)
 #ifdef SOUK_BENCH_RECS
         if (have_te) {
             size_t e0 = te.m.errors;
-            bc[0].ran = basket_eval(&d, &s.test, d.nitems, souk_item_rank_fn, &te.m, &bc[0].sc) == 0;
+            bc[0].ran =
+                basket_eval(&d, &s.test, d.nitems, souk_item_rank_fn, &te.m, &bc[0].sc) == 0;
             snprintf(bc[0].params, sizeof bc[0].params, "defaults; %zu errors", te.m.errors - e0);
         }
 #endif
@@ -881,7 +1209,8 @@ int bench_reco(int argc, char **argv)
     memset(&c, 0, sizeof c);
     c.ease_min = 3;
     c.tune_souk = 1;
-    int keep = 0, do_ml = 1, do_gr = 1;
+    int keep = 0, do_ml = 1, do_gr = 1, http = 0;
+    double duration = 20;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--work") == 0 && i + 1 < argc)
             snprintf(c.work, sizeof c.work, "%s", argv[++i]);
@@ -895,9 +1224,13 @@ int bench_reco(int argc, char **argv)
             c.tune_souk = 0;
         else if (strcmp(argv[i], "--keep") == 0)
             keep = 1;
+        else if (strcmp(argv[i], "--http") == 0)
+            http = 1;
+        else if (strcmp(argv[i], "--duration") == 0 && i + 1 < argc)
+            duration = atof(argv[++i]);
         else {
             fprintf(stderr, "usage: souk-bench reco [--work DIR] [--data movielens|groceries|both] "
-                            "[--ease-min N] [--no-tune-souk] [--keep]\n");
+                            "[--ease-min N] [--no-tune-souk] [--http] [--duration S] [--keep]\n");
             return 2;
         }
     }
@@ -945,6 +1278,12 @@ int bench_reco(int argc, char **argv)
     if (gr.ran_foryou)
         printf("targets, Groceries: for_you - popularity NDCG@10 %+.4f ± %.4f (target >= 0): %s\n",
                gr.foryou_vs_pop, gr.foryou_vs_pop_se, gr.foryou_vs_pop >= 0 ? "met" : "NOT met");
+    http_res hr;
+    memset(&hr, 0, sizeof hr);
+    if (http) {
+        printf("serving over HTTP (souk-server on one core, %.0f s):\n", duration);
+        http_part(&c, duration, &hr);
+    }
     printf("{\"bench\":\"reco\",");
     json_num(stdout, "for_you_ndcg10", ml.foryou_ndcg, ml.ran_foryou, 0);
     json_num(stdout, "popularity_ndcg10", ml.pop_ndcg, do_ml, 0);
@@ -960,10 +1299,13 @@ int bench_reco(int argc, char **argv)
     json_num(stdout, "bought_together_completion_ndcg10", gr.bt_ndcg, gr.ran_bt, 0);
     json_num(stdout, "popularity_completion_ndcg10", gr.popc_ndcg, do_gr, 0);
     json_num(stdout, "bought_together_minus_popularity_se", gr.bt_vs_pop_se, gr.ran_bt, 0);
-    json_num(stdout, "p99_us_for_you", NAN, 0, 0);
-    json_num(stdout, "p99_us_bought_together", NAN, 0, 0);
-    json_num(stdout, "p99_us_similar", NAN, 0, 0);
-    json_num(stdout, "personal_search_overhead", NAN, 0, 1);
+    json_num(stdout, "p99_us_for_you", hr.p99_foryou, hr.ran_rec, 0);
+    json_num(stdout, "p99_us_bought_together", hr.p99_bt, hr.ran_rec, 0);
+    json_num(stdout, "p99_us_similar", hr.p99_similar, hr.ran_rec, 0);
+    json_num(stdout, "search_p50_us_anonymous", hr.p50_anon, hr.ran_search, 0);
+    json_num(stdout, "search_p50_us_personal", hr.p50_pers, hr.ran_search, 0);
+    json_num(stdout, "search_p50_us_personal_with_history", hr.p50_hist, hr.ran_search, 0);
+    json_num(stdout, "personal_search_overhead", hr.overhead, hr.ran_search, 1);
     printf("}\n");
     souk_keyring_free(c.kr);
     for (size_t i = 0; c.genres && i < c.ngenres; i++)

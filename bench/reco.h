@@ -14,7 +14,7 @@
 /* One event of the log, as parsed from the kit's NDJSON (souk_event_parse). */
 typedef struct rev {
     uint32_t user, item;
-    uint32_t group;  /* the split's unit: MovieLens a rating (user x movie), Groceries a basket */
+    uint32_t group; /* the split's unit: MovieLens a rating (user x movie), Groceries a basket */
     int64_t ts_ms;
     uint32_t off, len; /* the event's line in rdata.text (without its newline) */
     uint8_t purchase;
@@ -144,7 +144,7 @@ uint32_t *reco_cooc(const rtrain *t);
  * inversion is LAPACK's (dpotrf + dpotri). */
 typedef struct rease {
     const rtrain *t;
-    uint32_t *map; /* nitems: index in the model, or UINT32_MAX */
+    uint32_t *map;   /* nitems: index in the model, or UINT32_MAX */
     uint32_t *items; /* m model items */
     size_t m;
     double *B; /* m x m, column-major */
