@@ -141,8 +141,8 @@ static void splits_free(split_set *s)
 }
 
 static const uint32_t KNN_K[] = {10, 20, 50, 100, 200, 400};
-static const double KNN_SHRINK[] = {0, 10, 50, 200};
-static const double EASE_LAMBDA[] = {20, 50, 100, 200, 500, 1000, 2000};
+static const double KNN_SHRINK[] = {0, 10, 50, 200, 1000};
+static const double EASE_LAMBDA[] = {20, 50, 100, 200, 500, 1000, 2000, 5000, 20000};
 
 typedef struct tuned {
     uint32_t knn_k;
@@ -606,6 +606,178 @@ static size_t knn_item_rank(void *mp, uint32_t item, uint32_t *top, size_t k)
     for (uint32_t b = 0; b < m->nnb[item] && n < k; b++)
         top[n++] = m->nb[(size_t)item * m->kmax + b];
     return n;
+}
+
+/* Item-to-item co-occurrence scorers for the basket-completion diagnostics: c_qj from distinct
+ * users (the event store's definition) or from training baskets, normalized as
+ * c_qj / (n_q^alpha n_j^(1-alpha) + shrink) (alpha 1: the count, i.e. P(j | q) ranking; alpha
+ * 0.5: cosine); items with no co-occurrence follow by popularity. */
+typedef struct cooc_scorer {
+    const rtrain *t;
+    const uint32_t *c; /* nitems x nitems */
+    const uint32_t *n; /* the items' counts at the same level */
+    double alpha, shrink;
+    double *score;
+} cooc_scorer;
+
+static size_t cooc_item_rank(void *mp, uint32_t q, uint32_t *top, size_t k)
+{
+    cooc_scorer *m = mp;
+    size_t ni = m->t->nitems;
+    const uint32_t *row = m->c + (size_t)q * ni;
+    for (size_t j = 0; j < ni; j++)
+        m->score[j] =
+            j == q || !row[j]
+                ? -INFINITY
+                : row[j] / (pow(m->n[q], m->alpha) * pow(m->n[j], 1 - m->alpha) + m->shrink);
+    size_t got = reco_topk(m->score, ni, NULL, top, k);
+    if (got < k) {
+        uint8_t *ex = calloc(ni + 1, 1);
+        uint32_t pop[RECO_K];
+        if (!ex)
+            return got;
+        ex[q] = 1;
+        for (size_t a = 0; a < got; a++)
+            ex[top[a]] = 1;
+        size_t np = reco_pop_rank((void *)m->t, 0, ex, pop, k - got);
+        for (size_t a = 0; a < np; a++)
+            top[got++] = pop[a];
+        free(ex);
+    }
+    return got;
+}
+
+/* Co-occurrence over the training baskets (distinct items of each basket) and each item's
+ * basket count. */
+static uint32_t *basket_cooc(const rdata *d, const rsplit *s, uint32_t **count)
+{
+    size_t ni = d->nitems;
+    uint32_t *c = calloc(ni * ni + 1, sizeof *c), *n = calloc(ni + 1, sizeof *n);
+    uint32_t *it = malloc((d->nev + 1) * sizeof *it);
+    if (!c || !n || !it) {
+        free(c);
+        free(n);
+        free(it);
+        return NULL;
+    }
+    for (size_t i = 0; i < d->nev;) {
+        size_t j = i, m = 0;
+        while (j < d->nev && d->ev[j].group == d->ev[i].group)
+            j++;
+        if (s->part[i] == 1) {
+            for (size_t a = i; a < j; a++) {
+                int dup = 0;
+                for (size_t b = 0; b < m; b++)
+                    dup |= it[b] == d->ev[a].item;
+                if (!dup)
+                    it[m++] = d->ev[a].item;
+            }
+            for (size_t a = 0; a < m; a++) {
+                n[it[a]]++;
+                for (size_t b = 0; b < m; b++)
+                    if (a != b)
+                        c[(size_t)it[a] * ni + it[b]]++;
+            }
+        }
+        i = j;
+    }
+    free(it);
+    *count = n;
+    return c;
+}
+
+/* Is there any pair signal at all? Pearson's chi-square over the item pairs whose expected
+ * count under independence is at least 5, for the training baskets as they are and for the
+ * same baskets with their items shuffled across baskets (sizes kept, duplicates within a
+ * basket merged; a fixed seed). Equal values mean the baskets carry no association beyond
+ * chance, and no co-occurrence model can beat popularity on them. */
+static double pair_chi2(const rdata *d, const uint32_t *bitems, const size_t *bstart, size_t nb,
+                        size_t *npairs)
+{
+    size_t ni = d->nitems;
+    uint32_t *c = calloc(ni * ni + 1, sizeof *c), *n = calloc(ni + 1, sizeof *n);
+    double chi = 0;
+    *npairs = 0;
+    if (!c || !n)
+        goto out;
+    size_t tot = 0;
+    for (size_t b = 0; b < nb; b++) {
+        const uint32_t *it = bitems + bstart[b];
+        size_t m = bstart[b + 1] - bstart[b];
+        for (size_t a = 0; a < m; a++) {
+            int dup = 0;
+            for (size_t x = 0; x < a; x++)
+                dup |= it[x] == it[a];
+            if (dup)
+                continue;
+            n[it[a]]++;
+            for (size_t x = 0; x < m; x++) {
+                int dx = 0;
+                for (size_t y = 0; y < x; y++)
+                    dx |= it[y] == it[x];
+                if (!dx && it[x] > it[a])
+                    c[(size_t)it[a] * ni + it[x]]++;
+            }
+        }
+        tot++;
+    }
+    for (size_t i = 0; i < ni; i++)
+        for (size_t j = i + 1; j < ni; j++) {
+            double e = (double)n[i] * (double)n[j] / (double)tot;
+            if (e >= 5) {
+                double o = c[i * ni + j];
+                chi += (o - e) * (o - e) / e;
+                ++*npairs;
+            }
+        }
+out:
+    free(c);
+    free(n);
+    return chi;
+}
+
+static void basket_signal(const rdata *d, const rsplit *s)
+{
+    uint32_t *items = malloc((d->nev + 1) * sizeof *items);
+    size_t *start = malloc((d->ngroups + 2) * sizeof *start), nb = 0, n = 0;
+    if (!items || !start) {
+        free(items);
+        free(start);
+        return;
+    }
+    for (size_t i = 0; i < d->nev;) {
+        size_t j = i;
+        while (j < d->nev && d->ev[j].group == d->ev[i].group)
+            j++;
+        if (s->part[i] == 1) {
+            start[nb++] = n;
+            for (size_t a = i; a < j; a++)
+                items[n++] = d->ev[a].item;
+        }
+        i = j;
+    }
+    start[nb] = n;
+    size_t np;
+    double real = pair_chi2(d, items, start, nb, &np);
+    printf("  pair signal in the training baskets: chi-square %.0f over %zu pairs (expected >= 5); "
+           "items shuffled across baskets:",
+           real, np);
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int r = 0; r < 3; r++) {
+        for (size_t i = n; i > 1; i--) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            size_t k = (size_t)(x % i);
+            uint32_t t = items[i - 1];
+            items[i - 1] = items[k];
+            items[k] = t;
+        }
+        printf(" %.0f (%zu)", pair_chi2(d, items, start, nb, &np), np);
+    }
+    printf("\n");
+    free(items);
+    free(start);
 }
 
 #ifdef SOUK_BENCH_RECS
@@ -1184,6 +1356,38 @@ static int run_set(ctx *c, behavior_set set, set_res *res)
             res->bt_ndcg = mean_ndcg(&bc[0]);
             res->ran_bt = 1;
         }
+        /* Diagnostics for bought_together's design: which co-occurrence and normalization
+         * beats popularity here (each against popularity, paired per basket). */
+        uint32_t *bcount = NULL, *bc_c = basket_cooc(&d, &s.test, &bcount);
+        if (bc_c && bc[1].ran) {
+            printf("  basket completion diagnostics (co-occurrence variants; difference to "
+                   "popularity per basket):\n");
+            double *sc = malloc((d.nitems + 1) * sizeof *sc);
+            static const double alphas[] = {0.5, 0.8, 1.0};
+            for (int lvl = 0; lvl < 2 && sc; lvl++)
+                for (size_t ai = 0; ai < 3; ai++) {
+                    cooc_scorer cs = {.t = &s.train,
+                                      .c = lvl ? bc_c : s.cooc,
+                                      .n = lvl ? bcount : s.train.pop,
+                                      .alpha = alphas[ai],
+                                      .shrink = 2,
+                                      .score = sc};
+                    rscores r;
+                    if (basket_eval(&d, &s.test, d.nitems, cooc_item_rank, &cs, &r) != 0)
+                        continue;
+                    rstat m = rstat_of(r.ndcg10, r.n),
+                          df = rstat_diff(r.ndcg10, bc[1].sc.ndcg10, r.n);
+                    printf("    %-8s alpha %.1f: NDCG@10 %.4f ± %.4f, - popularity %+.4f ± %.4f "
+                           "(%+.1f SE), coverage %.1f%%\n",
+                           lvl ? "baskets" : "users", alphas[ai], m.mean, m.se, df.mean, df.se,
+                           df.se > 0 ? df.mean / df.se : 0, 100 * rscores_coverage(&r));
+                    rscores_free(&r);
+                }
+            free(sc);
+        }
+        free(bc_c);
+        free(bcount);
+        basket_signal(&d, &s.test);
         res->popc_ndcg = mean_ndcg(&bc[1]);
         for (int i = 0; i < 3; i++)
             rscores_free(&bc[i].sc);
