@@ -33,6 +33,7 @@ public_layer() {
     eval.h | rank.h) echo rank ;;
     search.h | browse.h | lexicon.h | highlight.h | spelling.h) echo query ;;
     keys.h | events.h) echo events ;;
+    recs.h) echo recs ;;
     *) echo unknown ;;
     esac
 }

@@ -203,6 +203,8 @@ int souk_events_check(souk_events *s, char *err, size_t errlen)
                     continue;
                 memcpy(key + SOUK_PSEUDO_LEN + 1, ea->kv, ea->klen);
                 rc = want(&x[X_USET], key, SOUK_PSEUDO_LEN + 1 + ea->klen, hm_val(set, ea), 24);
+                if (!rc)
+                    rc = souk__ev_delta_self(&pairs, kind, (const char *)ea->kv, ea->klen, 1);
                 for (size_t b = a + 1; b < set->cap && !rc; b++)
                     if (set->e[b].kv)
                         rc = souk__ev_delta_pair(&pairs, kind, (const char *)ea->kv, ea->klen,

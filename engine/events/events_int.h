@@ -31,6 +31,8 @@
  *   cooc     kind(1) + itemA NUL + itemB -> u32 users. Both orders are stored. Items whose ids
  *            are longer than SOUK_COOC_ITEM_MAX bytes take no part (LMDB's 511-byte keys).
  *            Kinds: BOUGHT = cart, purchase; VIEWED = view, click, favorite.
+ *            Distinct users per item (itemusers.c), after every pair: (2 + kind)(1) + item NUL
+ *            -> u32 users whose uset of that kind holds the item (the pairs' diagonal).
  *   consent  upseudo(17) -> the consent record, 14 bytes: layout(1) = 1, flags(1: 1 =
  *            personalization, 2 = location, 4 = search_history, 8 = minor, 16 =
  *            guardian_consent), policy_version u32 LE, updated_ms i64 LE
@@ -279,6 +281,10 @@ int souk__ev_delta_pop(souk__ev_delta *d, const char *item, size_t len, uint32_t
 /* Adds by to the pair (a, b) and (b, a) of kind. */
 int souk__ev_delta_pair(souk__ev_delta *d, int kind, const char *a, size_t alen, const char *b,
                         size_t blen, int64_t by);
+/* Adds by to the item's distinct-user count of kind (itemusers.c): called wherever an item
+ * enters (1) or leaves (-1) a user's uset of that kind. */
+#define SOUK__COOC_SELF 2
+int souk__ev_delta_self(souk__ev_delta *d, int kind, const char *a, size_t alen, int64_t by);
 /* The qstat cell of a search event stored under upseudo. */
 int souk__ev_delta_qstat(souk__ev_delta *d, const souk__evrec *r, int64_t by);
 /* Writes the deltas in key order (rows reaching zero are deleted). */

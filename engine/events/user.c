@@ -209,6 +209,9 @@ static int set_pairs(const hmap *set, int kind, souk__ev_delta *d, int64_t by)
         const hm_ent *a = &set->e[i];
         if (!a->kv)
             continue;
+        int src = souk__ev_delta_self(d, kind, (const char *)a->kv, a->klen, by);
+        if (src)
+            return src;
         for (size_t j = i + 1; j < set->cap; j++) {
             const hm_ent *b = &set->e[j];
             if (!b->kv)

@@ -286,7 +286,8 @@ static int note_uset(souk_events *s, MDB_txn *txn, batch *b, uinfo *u, int kind,
             if (i != m && (rc = souk__ev_delta_pair(&b->d, kind, x->item, x->ilen, l->v[i].item,
                                                     l->v[i].ilen, -1)) != SOUK_OK)
                 return rc;
-        if ((rc = put_uset(s, txn, u, kind, x, 1)) != SOUK_OK)
+        if ((rc = souk__ev_delta_self(&b->d, kind, x->item, x->ilen, -1)) != SOUK_OK ||
+            (rc = put_uset(s, txn, u, kind, x, 1)) != SOUK_OK)
             return rc;
         souk_free(x->item);
         l->v[m] = l->v[--l->n];
@@ -302,6 +303,8 @@ static int note_uset(souk_events *s, MDB_txn *txn, batch *b, uinfo *u, int kind,
         if ((rc = souk__ev_delta_pair(&b->d, kind, e->item, e->ilen, l->v[i].item, l->v[i].ilen,
                                       1)) != SOUK_OK)
             return rc;
+    if ((rc = souk__ev_delta_self(&b->d, kind, e->item, e->ilen, 1)) != SOUK_OK)
+        return rc;
     l->n++;
     return put_uset(s, txn, u, kind, e, 0);
 }

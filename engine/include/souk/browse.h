@@ -121,4 +121,25 @@ void souk_find_position(const souk_find_result *res, const souk_find_opts *o, si
 double souk_find_boost(const souk_find_result *res, const souk_find_opts *o, uint32_t docid,
                        double *value);
 
+/* Per-document reads over the searcher's attribute columns (its current snapshot), for callers
+ * that rank candidates themselves: keyword values and filter tests one docid at a time. On the
+ * searcher's thread; close before the searcher is refreshed or freed. */
+typedef struct souk_docview souk_docview;
+/* The schema of the searcher's index. */
+const souk_schema *souk_searcher_schema(souk_searcher *s);
+int souk_docview_open(souk_searcher *s, souk_docview **out);
+void souk_docview_close(souk_docview *v);
+/* Binds filter f (NULL: none) for souk_docview_pass; f must outlive the binding. */
+int souk_docview_filter(souk_docview *v, const souk_filter *f);
+/* 1 when docid is a stored document. */
+int souk_docview_exists(const souk_docview *v, uint32_t docid);
+/* 1 when docid is stored and passes the bound filter. */
+int souk_docview_pass(const souk_docview *v, uint32_t docid);
+/* The first stored docid >= docid, or UINT32_MAX. */
+uint32_t souk_docview_next(const souk_docview *v, uint32_t docid);
+/* Up to max values of the keyword field (a schema field index) of docid, borrowed from the
+ * view: their number (0 when the field has no column). */
+size_t souk_docview_keywords(const souk_docview *v, int field, uint32_t docid, const char **vals,
+                             uint32_t *lens, size_t max);
+
 #endif

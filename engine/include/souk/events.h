@@ -237,6 +237,27 @@ typedef enum souk_cooc_kind { SOUK_COOC_BOUGHT = 0, SOUK_COOC_VIEWED = 1 } souk_
 typedef int (*souk_cooc_fn)(void *arg, const char *item, uint32_t users);
 int souk_cooc(souk_events *s, souk_cooc_kind kind, const char *item, uint32_t max, souk_cooc_fn fn,
               void *arg);
+/* Distinct users with the item in their co-occurrence set of kind (the users who could form a
+ * pair with it: the normalization of cosine and lift); 0 when none or on an error. */
+uint32_t souk_item_users(souk_events *s, souk_cooc_kind kind, const char *item);
+/* Calls fn for every item with a nonzero souk_item_users count of kind, in item order; fn
+ * returns nonzero to stop. */
+int souk_item_users_each(souk_events *s, souk_cooc_kind kind, souk_cooc_fn fn, void *arg);
+/* Every item's popularity at now (pop, as souk_popularity) and its trend: the same sum with a
+ * half-life of trend_halflife_days, aged from the latest day with any event (so the order of the
+ * trends does not depend on now, and old data does not underflow), in item order. fn returns
+ * nonzero to stop. */
+typedef int (*souk_pop_fn)(void *arg, const char *item, double pop, double trend);
+int souk_popularity_each(souk_events *s, int64_t now, double trend_halflife_days, souk_pop_fn fn,
+                         void *arg);
+/* The history that may personalize for the user (P8), newest first, up to max (0: all):
+ * souk_user_items less the entries whose latest event is not after the deletion of one of the
+ * item's tags (a deleted tag removes its items' effect, as it removes the tag). */
+int souk_user_history(souk_events *s, const char *user, size_t len, uint32_t max, souk_item_fn fn,
+                      void *arg);
+/* A value that changes whenever a transaction commits to the store (its last committed
+ * transaction and generation): caches of features compare it to know they are current. */
+uint64_t souk_events_stamp(souk_events *s);
 /* A session's items, oldest first. */
 int souk_session_items(souk_events *s, const char *session, size_t len, uint32_t max,
                        souk_item_fn fn, void *arg);

@@ -69,8 +69,9 @@ const char *souk_rec_why_name(souk_rec_why w);
  * each (the store's cooc and item-user counts), N = distinct users with any item of the kind:
  *   COUNT   c
  *   COSINE  c / (a^alpha * b^(1-alpha) + shrink)    (alpha 0.5: cosine)
- *   LIFT    c * N / (a * b + shrink) */
-typedef enum souk_rec_norm { SOUK_NORM_COUNT = 0, SOUK_NORM_COSINE, SOUK_NORM_LIFT } souk_rec_norm;
+ *   LIFT    c / (a * b + shrink)    (lift up to the constant factor N, which does not change
+ *                                     an item's ranking) */
+typedef enum souk_rec_norm { SOUK_NORM_COSINE = 0, SOUK_NORM_LIFT, SOUK_NORM_COUNT } souk_rec_norm;
 
 /* The for_you model: item-kNN over the co-occurrence tables, blended with popularity.
  *   score(i) = sum over history items h (the `history` most recent) of

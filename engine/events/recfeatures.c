@@ -1,0 +1,238 @@
+/* recfeatures.c: features for engine/recs/ that the other files do not give.
+ *
+ * Distinct users per item (the diagonal of co-occurrence), for recs/'s cosine and lift
+ * normalizations. Rows live in the cooc table under the kinds 2 (BOUGHT) and 3 (VIEWED),
+ * after every pair row: (2 + kind)(1) + item NUL -> u32 users, the number of users whose uset of
+ * that kind holds the item. They change exactly where an item enters or leaves a uset (write.c,
+ * user.c) and are rebuilt by souk_events_check like the pairs, so erasure, opt-out, item and tag
+ * deletion and retention keep them equal to a rebuild. */
+#include "events/events_int.h"
+
+#include <math.h>
+#include <string.h>
+
+int souk__ev_delta_self(souk__ev_delta *d, int kind, const char *a, size_t alen, int64_t by)
+{
+    if (alen > SOUK_COOC_ITEM_MAX)
+        return SOUK_OK;
+    uint8_t k[2 + SOUK_COOC_ITEM_MAX];
+    k[0] = (uint8_t)(SOUK__COOC_SELF + kind);
+    memcpy(k + 1, a, alen);
+    k[1 + alen] = 0;
+    int64_t *v = hm_put(&d->cooc, k, 2 + alen, NULL);
+    if (!v)
+        return SOUK_ENOMEM;
+    *v += by;
+    return SOUK_OK;
+}
+
+static uint32_t le32(const MDB_val *v)
+{
+    const uint8_t *u = v->mv_data;
+    return v->mv_size == 4
+               ? (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24
+               : 0;
+}
+
+uint32_t souk_item_users(souk_events *s, souk_cooc_kind kind, const char *item)
+{
+    size_t n = strlen(item);
+    if ((kind != SOUK_COOC_BOUGHT && kind != SOUK_COOC_VIEWED) || n == 0 || n > SOUK_COOC_ITEM_MAX)
+        return 0;
+    MDB_txn *txn;
+    if (souk__ev_begin(s, MDB_RDONLY, &txn) != SOUK_OK)
+        return 0;
+    uint8_t k[2 + SOUK_COOC_ITEM_MAX];
+    k[0] = (uint8_t)(SOUK__COOC_SELF + kind);
+    memcpy(k + 1, item, n);
+    k[1 + n] = 0;
+    MDB_val key = {n + 2, k}, v;
+    uint32_t users = mdb_get(txn, s->cooc, &key, &v) == 0 ? le32(&v) : 0;
+    souk__ev_abort(s, txn);
+    return users;
+}
+
+int souk_item_users_each(souk_events *s, souk_cooc_kind kind, souk_cooc_fn fn, void *arg)
+{
+    if (kind != SOUK_COOC_BOUGHT && kind != SOUK_COOC_VIEWED)
+        return SOUK_EINVAL;
+    MDB_txn *txn;
+    int rc = souk__ev_begin(s, MDB_RDONLY, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *c;
+    if ((rc = souk_kv_err(mdb_cursor_open(txn, s->cooc, &c))) == SOUK_OK) {
+        uint8_t p = (uint8_t)(SOUK__COOC_SELF + kind);
+        MDB_val k = {1, &p}, v;
+        int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        char item[SOUK_COOC_ITEM_MAX + 1];
+        while (mrc == 0 && k.mv_size >= 3 && ((const uint8_t *)k.mv_data)[0] == p) {
+            size_t il = k.mv_size - 2;
+            memcpy(item, (const char *)k.mv_data + 1, il);
+            item[il] = 0;
+            if (fn(arg, item, le32(&v)))
+                break;
+            mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        }
+        if (mrc && mrc != MDB_NOTFOUND)
+            rc = souk_kv_err(mrc);
+        mdb_cursor_close(c);
+    }
+    souk__ev_abort(s, txn);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ popularity of every item */
+
+static const double pop_weight[SOUK_EV_NTYPES] = {0, 1, 0, 1, 3, 5, 2}; /* as features.c */
+
+static double row_sum(const MDB_val *v)
+{
+    if (v->mv_size != 8 * SOUK_EV_NTYPES)
+        return 0;
+    const uint8_t *p = v->mv_data;
+    double sum = 0;
+    for (int t = 0; t < SOUK_EV_NTYPES; t++) {
+        uint64_t c = 0;
+        for (int b = 0; b < 8; b++)
+            c |= (uint64_t)p[8 * t + b] << (8 * b);
+        sum += pop_weight[t] * (double)c;
+    }
+    return sum;
+}
+
+int souk_popularity_each(souk_events *s, int64_t now, double trend_halflife_days, souk_pop_fn fn,
+                         void *arg)
+{
+    if (!(trend_halflife_days > 0))
+        return SOUK_EINVAL;
+    MDB_txn *txn;
+    int rc = souk__ev_begin(s, MDB_RDONLY, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *c;
+    if ((rc = souk_kv_err(mdb_cursor_open(txn, s->pop, &c))) != SOUK_OK) {
+        souk__ev_abort(s, txn);
+        return rc;
+    }
+    /* The latest day with events: the trend's reference (its order does not depend on it). */
+    uint32_t last = 0;
+    MDB_val k, v;
+    int mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    while (mrc == 0) {
+        if (k.mv_size >= 5) {
+            uint32_t day = souk__rd_be32((const uint8_t *)k.mv_data + k.mv_size - 4);
+            if (day > last)
+                last = day;
+        }
+        mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    char item[SOUK_ITEM_MAX + 1];
+    size_t il = 0;
+    double pop = 0, trend = 0;
+    int have = 0;
+    mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    while (mrc == 0) {
+        if (k.mv_size >= 6 && k.mv_size - 5 <= SOUK_ITEM_MAX) {
+            size_t n = k.mv_size - 5;
+            if (!have || n != il || memcmp(item, k.mv_data, n) != 0) {
+                if (have && fn(arg, item, pop, trend))
+                    break;
+                memcpy(item, k.mv_data, n);
+                item[n] = 0;
+                il = n, have = 1, pop = 0, trend = 0;
+            }
+            uint32_t day = souk__rd_be32((const uint8_t *)k.mv_data + k.mv_size - 4);
+            double sum = row_sum(&v);
+            double age = ((double)now - ((double)day * SOUK_DAY_MS + SOUK_DAY_MS / 2)) / SOUK_DAY_MS;
+            if (age < 0)
+                age = 0;
+            pop += sum * exp2(-age / s->o.halflife_days);
+            trend += sum * exp2(-(double)(last - day) / trend_halflife_days);
+        }
+        mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (mrc == MDB_NOTFOUND && have)
+        fn(arg, item, pop, trend);
+    else if (mrc && mrc != MDB_NOTFOUND)
+        rc = souk_kv_err(mrc);
+    mdb_cursor_close(c);
+    souk__ev_abort(s, txn);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ a user's personal history */
+
+typedef struct hent {
+    souk_ev_type type;
+    char *item;
+    int64_t ts;
+} hent;
+
+typedef struct hlist {
+    hent *v;
+    size_t n, cap;
+} hlist;
+
+static int hlist_add(void *arg, souk_ev_type type, const char *item, int64_t ts)
+{
+    hlist *l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        hent *x = souk_realloc(l->v, cap * sizeof *x);
+        if (!x)
+            return SOUK_ENOMEM;
+        l->v = x, l->cap = cap;
+    }
+    if (!(l->v[l->n].item = souk_strndup(item, strlen(item))))
+        return SOUK_ENOMEM;
+    l->v[l->n].type = type, l->v[l->n].ts = ts;
+    l->n++;
+    return SOUK_OK;
+}
+
+int souk_user_history(souk_events *s, const char *user, size_t len, uint32_t max, souk_item_fn fn,
+                      void *arg)
+{
+    hlist l = {0};
+    int rc = souk_user_items(s, user, len, 0, hlist_add, &l);
+    uint8_t up[SOUK_PSEUDO_LEN];
+    MDB_txn *txn = NULL;
+    if (!rc && l.n && s->o.item_tags && (rc = souk__ev_user(s, user, len, up)) == SOUK_OK &&
+        (rc = souk__ev_begin(s, MDB_RDONLY, &txn)) == SOUK_OK &&
+        !souk__ev_has_prefix(txn, s->tagdel, up, SOUK_PSEUDO_LEN)) {
+        souk__ev_abort(s, txn);
+        txn = NULL;
+    }
+    uint32_t sent = 0;
+    for (size_t i = 0; !rc && i < l.n && (!max || sent < max); i++) {
+        if (txn) {
+            char tags[8][64];
+            int nt = s->o.item_tags(s->o.item_tags_arg, l.v[i].item, tags, 8), drop = 0;
+            for (int t = 0; t < nt && !drop; t++)
+                drop = souk__ev_del_time(txn, s->tagdel, up, tags[t], strlen(tags[t])) >= l.v[i].ts;
+            if (drop)
+                continue;
+        }
+        rc = fn(arg, l.v[i].type, l.v[i].item, l.v[i].ts);
+        sent++;
+    }
+    if (txn)
+        souk__ev_abort(s, txn);
+    for (size_t i = 0; i < l.n; i++)
+        souk_free(l.v[i].item);
+    souk_free(l.v);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ change stamp */
+
+uint64_t souk_events_stamp(souk_events *s)
+{
+    MDB_txn *txn;
+    if (souk__ev_begin(s, MDB_RDONLY, &txn) != SOUK_OK)
+        return 0;
+    uint64_t id = (uint64_t)mdb_txn_id(txn) ^ (s->gen << 48);
+    souk__ev_abort(s, txn);
+    return id;
+}
