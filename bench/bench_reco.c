@@ -337,6 +337,9 @@ static int store_replay(ctx *c, const rdata *d, const rsplit *s, const char *dir
     o.consent_default.personalization = 1;
     o.consent_default.search_history = 1;
     o.consent_default.location = 1;
+    /* A default given under the current policy (P25: a default of version 0 would predate every
+     * purpose and grant none). */
+    o.policy_version = o.consent_default.policy_version = 2;
     if (d->set == BEHAVIOR_MOVIELENS) {
         o.item_tags = movie_tags;
         o.item_tags_arg = c;
@@ -415,7 +418,7 @@ typedef struct souk_model {
     souk_recs_model model;
     int64_t now;
     souk_rec out[SOUK_REC_MAX];
-    size_t errors;
+    size_t errors, asked, personal, backfilled;
     char lasterr[256];
 } souk_model;
 
@@ -433,10 +436,15 @@ static size_t souk_rank(void *mp, uint32_t u, const uint8_t *excl, uint32_t *top
                           .model = &m->model,
                           .flags = SOUK_REC_NO_CAP};
     size_t n = 0, got = 0;
-    if (souk_recommend(m->recs, m->se, &q, m->out, &n, NULL, m->lasterr, sizeof m->lasterr) != 0) {
+    souk_rec_stats st;
+    memset(&st, 0, sizeof st);
+    if (souk_recommend(m->recs, m->se, &q, m->out, &n, &st, m->lasterr, sizeof m->lasterr) != 0) {
         m->errors++;
         return 0;
     }
+    m->asked++;
+    m->personal += st.personal != 0;
+    m->backfilled += st.backfilled;
     for (size_t i = 0; i < n && got < k; i++) {
         int64_t it = item_find(&m->ix, m->out[i].item);
         if (it < 0 || excl[it])
@@ -471,6 +479,13 @@ static size_t souk_item_rank(souk_model *m, uint32_t item, uint32_t *top, size_t
     return got;
 }
 
+static int count_item(void *arg, souk_ev_type t, const char *item, int64_t ts)
+{
+    (void)t, (void)item, (void)ts;
+    ++*(size_t *)arg;
+    return 0;
+}
+
 typedef struct souk_env {
     souk_events *ev;
     souk_index *cat;
@@ -496,6 +511,16 @@ static int souk_env_open(ctx *c, const rdata *d, const rsplit *s, const char *st
     e->m.d = d;
     e->m.type = SOUK_REC_FOR_YOU;
     e->m.now = d->last_ms + 86400000LL;
+    /* A probe of what the recommenders will read for the first user. */
+    souk_consent cs;
+    size_t ni = 0, nh = 0;
+    const char *u0 = d->user_id[0];
+    int crc = souk_consent_get(e->ev, u0, strlen(u0), &cs);
+    int irc = souk_user_items(e->ev, u0, strlen(u0), 0, count_item, &ni);
+    int hrc = souk_user_history(e->ev, u0, strlen(u0), 0, count_item, &nh);
+    printf("    probe %s: consent rc %d personalize %d; souk_user_items rc %d: %zu; "
+           "souk_user_history rc %d: %zu\n",
+           u0, crc, crc == 0 ? souk_consent_personalize(&cs) : -1, irc, ni, hrc, nh);
     return 0;
 }
 
@@ -531,9 +556,10 @@ static void tune_souk(souk_env *e, const split_set *s, souk_recs_model *best)
         bestv = rstat_of(r.ndcg10, r.n).mean;
         rscores_free(&r);
     }
-    printf("    for_you defaults: validation NDCG@10 %.4f\n", bestv);
+    printf("    for_you defaults: validation NDCG@10 %.4f (%zu of %zu answers personal)\n", bestv,
+           e->m.personal, e->m.asked);
     static const double nb[] = {50, 200, 400}, sh[] = {-1, 20, 100}, al[] = {0.3, 0.7},
-                        vw[] = {-1, 1}, bl[] = {-1, 0.3};
+                        vw[] = {-1, 1}, bl[] = {-1, 0.3, 1, 3, 10};
     struct knob {
         const char *name;
         const double *v;
@@ -1051,6 +1077,7 @@ static int http_part(ctx *c, double duration, http_res *hr)
     o.keys = c->kr;
     o.consent_default.personalization = o.consent_default.search_history =
         o.consent_default.location = 1;
+    o.policy_version = o.consent_default.policy_version = 2;
     o.item_tags = movie_tags;
     o.item_tags_arg = c;
     int fd = -1;
@@ -1276,8 +1303,10 @@ static int run_set(ctx *c, behavior_set set, set_res *res)
         mr[M_FORYOU].ran =
             reco_evaluate(&s.train, &s.tusers, souk_rank, &te.m, &mr[M_FORYOU].sc) == 0;
         model_str(&chosen, mr[M_FORYOU].params, sizeof mr[0].params);
-        printf("    for_you: %zu users in %.2f s, %zu errors%s%s\n", s.tusers.n, now_s() - t1,
-               te.m.errors, te.m.errors ? ": " : "", te.m.errors ? te.m.lasterr : "");
+        printf("    for_you: %zu users in %.2f s, %zu personal answers, %zu backfilled items, %zu "
+               "errors%s%s\n",
+               s.tusers.n, now_s() - t1, te.m.personal, te.m.backfilled, te.m.errors,
+               te.m.errors ? ": " : "", te.m.errors ? te.m.lasterr : "");
     }
 #else
     (void)dir;
