@@ -568,7 +568,7 @@ static void tune_souk(souk_env *e, const split_set *s, souk_recs_model *best)
                  {"shrink", sh, 3},
                  {"alpha", al, 2},
                  {"viewed_weight", vw, 2},
-                 {"pop_blend", bl, 2}};
+                 {"pop_blend", bl, 5}};
     for (size_t k = 0; k < sizeof knobs / sizeof *knobs; k++) {
         for (size_t i = 0; i < knobs[k].n; i++) {
             souk_recs_model t = *best;
