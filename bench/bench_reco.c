@@ -2,7 +2,12 @@
  * (docs/evaluation.md) and, with --http, their serving cost.
  *
  *   souk-bench reco [--work DIR] [--data movielens|groceries|both] [--ease-min N]
- *                   [--no-tune-souk] [--http] [--duration S] [--keep]
+ *                   [--no-tune-souk] [--store-halflife DAYS] [--store-cooc-items N] [--http]
+ *                   [--duration S] [--keep]
+ *
+ * --store-halflife and --store-cooc-items set the replayed stores' popularity decay and per-user
+ * co-occurrence items (souk_events_opts) for diagnostics; without them the store's defaults,
+ * which are what the product serves, are measured.
  *
  * For each data set (tests/kit/behavior.h): the per-user temporal split (reco.h: the last 20%
  * of each user's groups held out; validation carved from the training part the same way);
@@ -216,7 +221,9 @@ typedef struct ctx {
     souk_keyring *kr;
     uint32_t ease_min;
     int tune_souk;
-    char **genres; /* MovieLens: by movieId, "drama|romance" lower case */
+    double halflife_days;    /* the store's popularity decay (0: its default) */
+    uint32_t cooc_items_max; /* the store's per-user co-occurrence items (0: its default) */
+    char **genres;           /* MovieLens: by movieId, "drama|romance" lower case */
     size_t ngenres;
 } ctx;
 
@@ -340,6 +347,8 @@ static int store_replay(ctx *c, const rdata *d, const rsplit *s, const char *dir
     /* A default given under the current policy (P25: a default of version 0 would predate every
      * purpose and grant none). */
     o.policy_version = o.consent_default.policy_version = 2;
+    o.halflife_days = c->halflife_days;
+    o.cooc_items_max = c->cooc_items_max;
     if (d->set == BEHAVIOR_MOVIELENS) {
         o.item_tags = movie_tags;
         o.item_tags_arg = c;
@@ -539,10 +548,12 @@ static void souk_env_close(souk_env *e)
 
 static void model_str(const souk_recs_model *m, char *buf, size_t len)
 {
-    snprintf(buf, len, "neighbours %u, shrink %g, alpha %g, viewed %g, blend %g",
+    snprintf(buf, len,
+             "neighbours %u, shrink %g, alpha %g, viewed %g, blend %g, history %u, recency %g d",
              m->neighbours ? m->neighbours : 100, m->shrink ? m->shrink : 5,
              m->alpha ? m->alpha : 0.5, m->viewed_weight ? m->viewed_weight : 0.5,
-             m->pop_blend ? m->pop_blend : 0.1);
+             m->pop_blend ? m->pop_blend : 0.1, m->history ? m->history : 50,
+             m->recency_halflife_days);
 }
 
 /* for_you's knobs tuned on validation, one at a time from the defaults (a coordinate search:
@@ -559,16 +570,15 @@ static void tune_souk(souk_env *e, const split_set *s, souk_recs_model *best)
     printf("    for_you defaults: validation NDCG@10 %.4f (%zu of %zu answers personal)\n", bestv,
            e->m.personal, e->m.asked);
     static const double nb[] = {50, 200, 400}, sh[] = {-1, 20, 100}, al[] = {0.3, 0.7},
-                        vw[] = {-1, 1}, bl[] = {-1, 0.3, 1, 3, 10};
+                        vw[] = {-1, 1}, bl[] = {-1, 0.3, 1, 3, 10}, hi[] = {20, 100, 200},
+                        rh[] = {30, 365};
     struct knob {
         const char *name;
         const double *v;
         size_t n;
-    } knobs[] = {{"neighbours", nb, 3},
-                 {"shrink", sh, 3},
-                 {"alpha", al, 2},
-                 {"viewed_weight", vw, 2},
-                 {"pop_blend", bl, 5}};
+    } knobs[] = {{"neighbours", nb, 3},           {"shrink", sh, 3},    {"alpha", al, 2},
+                 {"viewed_weight", vw, 2},        {"pop_blend", bl, 5}, {"history", hi, 3},
+                 {"recency_halflife_days", rh, 2}};
     for (size_t k = 0; k < sizeof knobs / sizeof *knobs; k++) {
         for (size_t i = 0; i < knobs[k].n; i++) {
             souk_recs_model t = *best;
@@ -586,8 +596,14 @@ static void tune_souk(souk_env *e, const split_set *s, souk_recs_model *best)
             case 3:
                 t.viewed_weight = v;
                 break;
-            default:
+            case 4:
                 t.pop_blend = v;
+                break;
+            case 5:
+                t.history = (uint32_t)v;
+                break;
+            default:
+                t.recency_halflife_days = v;
             }
             e->m.model = t;
             if (reco_evaluate(&s->vtrain, &s->vusers, souk_rank, &e->m, &r) != 0)
@@ -1455,6 +1471,10 @@ int bench_reco(int argc, char **argv)
             c.ease_min = (uint32_t)atoi(argv[++i]);
         else if (strcmp(argv[i], "--no-tune-souk") == 0)
             c.tune_souk = 0;
+        else if (strcmp(argv[i], "--store-halflife") == 0 && i + 1 < argc)
+            c.halflife_days = atof(argv[++i]);
+        else if (strcmp(argv[i], "--store-cooc-items") == 0 && i + 1 < argc)
+            c.cooc_items_max = (uint32_t)atoi(argv[++i]);
         else if (strcmp(argv[i], "--keep") == 0)
             keep = 1;
         else if (strcmp(argv[i], "--http") == 0)
@@ -1463,7 +1483,8 @@ int bench_reco(int argc, char **argv)
             duration = atof(argv[++i]);
         else {
             fprintf(stderr, "usage: souk-bench reco [--work DIR] [--data movielens|groceries|both] "
-                            "[--ease-min N] [--no-tune-souk] [--http] [--duration S] [--keep]\n");
+                            "[--ease-min N] [--no-tune-souk] [--store-halflife DAYS] "
+                            "[--store-cooc-items N] [--http] [--duration S] [--keep]\n");
             return 2;
         }
     }
