@@ -1006,7 +1006,7 @@ static int srv_up(ctx *c, const char *data, const char *config, const char *tokr
              "\"pseudonym_key_file\":\"%s\",\"token_key_file\":\"%s\","
              "\"retention\":{\"events_days\":0,\"impressions_days\":0,\"history_days\":0},"
              "\"consent_default\":{\"personalization\":true,\"location\":true,"
-             "\"search_history\":%s}}\n",
+             "\"search_history\":%s},\"policy_version\":2}\n",
              hs, hi, ha, c->ring, tokring, history ? "true" : "false");
     kit_write_file(config, cfg);
     unlink(out);
