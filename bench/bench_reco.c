@@ -2,8 +2,8 @@
  * (docs/evaluation.md) and, with --http, their serving cost.
  *
  *   souk-bench reco [--work DIR] [--data movielens|groceries|both] [--ease-min N]
- *                   [--no-tune-souk] [--store-halflife DAYS] [--store-cooc-items N] [--http]
- *                   [--duration S] [--keep]
+ *                   [--no-tune-souk] [--random-key] [--store-halflife DAYS]
+ *                   [--store-cooc-items N] [--http] [--duration S] [--keep]
  *
  * --store-halflife and --store-cooc-items set the replayed stores' popularity decay and per-user
  * co-occurrence items (souk_events_opts) for diagnostics; without them the store's defaults,
@@ -221,6 +221,7 @@ typedef struct ctx {
     souk_keyring *kr;
     uint32_t ease_min;
     int tune_souk;
+    int random_key;          /* --random-key: a random pseudonym key (else a fixed one) */
     double halflife_days;    /* the store's popularity decay (0: its default) */
     uint32_t cooc_items_max; /* the store's per-user co-occurrence items (0: its default) */
     char **genres;           /* MovieLens: by movieId, "drama|romance" lower case */
@@ -254,17 +255,25 @@ static int genres_load(ctx *c)
     return c->genres ? 0 : -1;
 }
 
-/* A key ring of one random key at path, mode 0600. */
-static int write_ring(const char *path)
+/* A key ring of one key at path, mode 0600: random, or when fixed a constant one. The
+ * pseudonyms order the store's rows, and through them the order in which equal candidates
+ * and co-occurrence rows are met; a fixed key makes a run repeat the previous one exactly
+ * (the evaluation's data is public: the key protects nothing here). */
+static int write_ring(const char *path, int fixed)
 {
     unsigned char k[32];
-    FILE *r = fopen("/dev/urandom", "rb");
-    if (!r || fread(k, 1, sizeof k, r) != sizeof k) {
-        if (r)
-            fclose(r);
-        return -1;
+    if (fixed) {
+        for (int i = 0; i < 32; i++)
+            k[i] = (unsigned char)(i * 37 + 11);
+    } else {
+        FILE *r = fopen("/dev/urandom", "rb");
+        if (!r || fread(k, 1, sizeof k, r) != sizeof k) {
+            if (r)
+                fclose(r);
+            return -1;
+        }
+        fclose(r);
     }
-    fclose(r);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0)
         return -1;
@@ -1072,7 +1081,7 @@ static int http_part(ctx *c, double duration, http_res *hr)
     snprintf(config, sizeof config, "%s/server.json", c->work);
     snprintf(tokring, sizeof tokring, "%s/keys/token.ring", c->work);
     snprintf(bin, sizeof bin, "%s/souk-server", c->bindir);
-    if (access(bin, X_OK) != 0 || write_ring(tokring) != 0) {
+    if (access(bin, X_OK) != 0 || write_ring(tokring, 0) != 0) {
         fprintf(stderr, "souk-bench reco: %s is not built\n", bin);
         return -1;
     }
@@ -1471,6 +1480,8 @@ int bench_reco(int argc, char **argv)
             c.ease_min = (uint32_t)atoi(argv[++i]);
         else if (strcmp(argv[i], "--no-tune-souk") == 0)
             c.tune_souk = 0;
+        else if (strcmp(argv[i], "--random-key") == 0)
+            c.random_key = 1;
         else if (strcmp(argv[i], "--store-halflife") == 0 && i + 1 < argc)
             c.halflife_days = atof(argv[++i]);
         else if (strcmp(argv[i], "--store-cooc-items") == 0 && i + 1 < argc)
@@ -1482,9 +1493,10 @@ int bench_reco(int argc, char **argv)
         else if (strcmp(argv[i], "--duration") == 0 && i + 1 < argc)
             duration = atof(argv[++i]);
         else {
-            fprintf(stderr, "usage: souk-bench reco [--work DIR] [--data movielens|groceries|both] "
-                            "[--ease-min N] [--no-tune-souk] [--store-halflife DAYS] "
-                            "[--store-cooc-items N] [--http] [--duration S] [--keep]\n");
+            fprintf(stderr,
+                    "usage: souk-bench reco [--work DIR] [--data movielens|groceries|both] "
+                    "[--ease-min N] [--no-tune-souk] [--random-key] [--store-halflife DAYS] "
+                    "[--store-cooc-items N] [--http] [--duration S] [--keep]\n");
             return 2;
         }
     }
@@ -1504,8 +1516,8 @@ int bench_reco(int argc, char **argv)
     snprintf(keys, sizeof keys, "%s/keys", c.work);
     mkdir(keys, 0700);
     snprintf(c.ring, sizeof c.ring, "%s/pseudonym.ring", keys);
-    if (write_ring(c.ring) != 0 || souk_keyring_load(c.ring, NULL, &c.kr, err, sizeof err) != 0 ||
-        genres_load(&c) != 0) {
+    if (write_ring(c.ring, !c.random_key) != 0 ||
+        souk_keyring_load(c.ring, NULL, &c.kr, err, sizeof err) != 0 || genres_load(&c) != 0) {
         fprintf(stderr, "souk-bench reco: set-up: %s\n", err);
         return 1;
     }
