@@ -78,6 +78,16 @@ typedef struct sk_events_cfg {
     uint32_t sweep_interval_s;
 } sk_events_cfg;
 
+/* The recommenders' settings ("recommendations" in the configuration, docs/api.md): read at
+ * start, with the event store (souk/recs.h, souk_recs_opts). */
+typedef struct sk_recs_cfg {
+    uint32_t min_users; /* 0: the default */
+    uint32_t cap;
+    char **replenishable;
+    size_t nreplenishable;
+    char *category_field, *cap_field;
+} sk_recs_cfg;
+
 /* The reloadable configuration (--config FILE, reloaded on SIGHUP). Reference counted: a
  * request holds the configuration it started with. */
 typedef struct sk_config {
@@ -91,6 +101,7 @@ typedef struct sk_config {
     uint8_t (*analyst_keys)[SK_KEY_HASH_LEN]; /* k-anonymous analytics */
     size_t nanalyst_keys;
     sk_events_cfg ev;
+    sk_recs_cfg recs;
     char **cors_origins; /* "*" allows any origin */
     size_t ncors;
     sk_limits limits;
@@ -248,8 +259,9 @@ typedef struct sk_server_state {
     void *metrics_lock;  /* pthread_mutex_t */
     FILE *access_log;    /* NULL: none */
     void *log_lock;
-    souk_events *events; /* the behaviour-event store; NULL: events are off */
-    struct sk_bg *bg;    /* the erasure and retention thread (bg.c) */
+    souk_events *events;    /* the behaviour-event store; NULL: events are off */
+    struct souk_recs *recs; /* the recommenders over it (engine/recs/); NULL with no store */
+    struct sk_bg *bg;       /* the erasure and retention thread (bg.c) */
 } sk_server_state;
 
 /* Takes a reference to the current configuration; release with sk_config_unref. */
@@ -364,8 +376,9 @@ const char *sk_job_state_name(int st);
 int sk_limit_param(sk_ctx *c, uint32_t *limit);
 /* 400 `unknown_parameter` when the request has a query string. */
 int sk_no_params(sk_ctx *c);
-/* The event store's item_tags callback (souk_events_opts): "category:<category or section>" of
- * the catalog item, read through a per-thread reader of the index arg (a souk_index). */
+/* The event store's item_tags callback (souk_events_opts): "category:<section, else category>" of
+ * the catalog item, as souk-index events derives it, read through a per-thread reader of the
+ * index arg (a souk_index). */
 int sk_item_tags(void *arg, const char *item, char (*tags)[64], int max);
 
 /* The background thread of the event store: erasure jobs (woken by sk_bg_wake and at start, so

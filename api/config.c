@@ -62,6 +62,11 @@ static void config_free(sk_config *c)
         souk_free(c->profiles[i].sort);
     }
     souk_free(c->profiles);
+    for (size_t i = 0; i < c->recs.nreplenishable; i++)
+        souk_free(c->recs.replenishable[i]);
+    souk_free(c->recs.replenishable);
+    souk_free(c->recs.category_field);
+    souk_free(c->recs.cap_field);
     souk_free(c);
 }
 
@@ -312,6 +317,70 @@ static int load_int(const cJSON *v, const char *name, double min, double max, do
     return 0;
 }
 
+/* "recommendations": {"min_users", "cap", "replenishable": [categories], "category_field",
+ * "cap_field"} */
+static int load_recs(const cJSON *o, sk_recs_cfg *r, char *err, size_t errlen)
+{
+    if (!cJSON_IsObject(o)) {
+        snprintf(err, errlen, "\"recommendations\" must be an object");
+        return SOUK_EINVAL;
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, o)
+    {
+        char name[64];
+        snprintf(name, sizeof name, "recommendations.%s", it->string);
+        double d;
+        if (strcmp(it->string, "min_users") == 0 || strcmp(it->string, "cap") == 0) {
+            int mu = it->string[0] == 'm';
+            if (load_int(it, name, 1, mu ? 1000000 : 100, &d, err, errlen))
+                return SOUK_EINVAL;
+            *(mu ? &r->min_users : &r->cap) = (uint32_t)d;
+        } else if (strcmp(it->string, "category_field") == 0 ||
+                   strcmp(it->string, "cap_field") == 0) {
+            const char *s = cJSON_GetStringValue(it);
+            if (!s || !*s || strlen(s) > 64) {
+                snprintf(err, errlen, "\"%s\" must be a field name", name);
+                return SOUK_EINVAL;
+            }
+            char **dst =
+                it->string[1] == 'a' && it->string[2] == 't' ? &r->category_field : &r->cap_field;
+            souk_free(*dst);
+            if (!(*dst = souk_strndup(s, strlen(s))))
+                return SOUK_ENOMEM;
+        } else if (strcmp(it->string, "replenishable") == 0) {
+            if (!cJSON_IsArray(it) || r->replenishable) {
+                snprintf(err, errlen, "\"%s\" must be an array of category paths", name);
+                return SOUK_EINVAL;
+            }
+            size_t n = (size_t)cJSON_GetArraySize(it);
+            r->replenishable = souk_calloc(n ? n : 1, sizeof *r->replenishable);
+            if (!r->replenishable)
+                return SOUK_ENOMEM;
+            const cJSON *v;
+            cJSON_ArrayForEach(v, it)
+            {
+                const char *s = cJSON_GetStringValue(v);
+                if (!s || !*s || strlen(s) > 256) {
+                    snprintf(err, errlen, "\"%s\"[%zu] must be a category path", name,
+                             r->nreplenishable);
+                    return SOUK_EINVAL;
+                }
+                if (!(r->replenishable[r->nreplenishable] = souk_strndup(s, strlen(s))))
+                    return SOUK_ENOMEM;
+                r->nreplenishable++;
+            }
+        } else {
+            snprintf(err, errlen,
+                     "unknown field \"%s\" (known: min_users, cap, replenishable, "
+                     "category_field, cap_field)",
+                     name);
+            return SOUK_EINVAL;
+        }
+    }
+    return 0;
+}
+
 /* "retention": {"events_days", "impressions_days", "history_days", "sweep_interval_s"} */
 static int load_retention(const cJSON *o, sk_events_cfg *e, char *err, size_t errlen)
 {
@@ -524,6 +593,8 @@ int sk_config_load(const char *path, const char *lang, const char *datadir, sk_c
                            err, errlen);
         else if (strcmp(it->string, "retention") == 0)
             rc = load_retention(it, &c->ev, err, errlen);
+        else if (strcmp(it->string, "recommendations") == 0)
+            rc = load_recs(it, &c->recs, err, errlen);
         else if (strcmp(it->string, "consent_default") == 0)
             rc = load_consent_default(it, &c->ev.consent_default, err, errlen);
         else if (strcmp(it->string, "policy_version") == 0 ||
@@ -591,7 +662,8 @@ int sk_config_load(const char *path, const char *lang, const char *datadir, sk_c
                      "unknown field \"%s\" in config (known: search_keys, admin_keys, "
                      "ingest_keys, analyst_keys, development, cors_origins, limits, synonyms, "
                      "stop_words, profiles, cursor_secret, pseudonym_key_file, token_key_file, "
-                     "retention, consent_default, policy_version, analytics_k)",
+                     "retention, consent_default, policy_version, analytics_k, "
+                     "recommendations)",
                      it->string);
             rc = SOUK_EINVAL;
         }

@@ -12,6 +12,7 @@
 #include "souk/document.h"
 #include "souk/highlight.h"
 #include "souk/json_strict.h"
+#include "souk/recs.h"
 #include "souk/souk.h"
 
 #include <cjson/cJSON.h>
@@ -925,6 +926,26 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
 }
 
 static int search(sk_ctx *c, sparams *pp);
+static int search_ranked(sk_ctx *c, sparams *pp, uint32_t k, uint32_t kk, souk_affinity *aff);
+
+/* Personalized search (docs/ranking.md "personal"): with a user token and consent, the relevance
+ * path ranks the best PERSONAL_WINDOW text hits by text + personal, where personal = weight *
+ * affinity(d) * the best text score of the window (affinity in [0, 1], so the boost is bounded
+ * by weight times the top score). */
+#define PERSONAL_WINDOW 100
+
+typedef struct phit {
+    souk_hit h;
+    double text, part, aff;
+} phit;
+
+static int by_phit(const void *a, const void *b)
+{
+    const phit *x = a, *y = b;
+    if (x->h.score != y->h.score)
+        return x->h.score < y->h.score ? 1 : -1;
+    return x->h.docid < y->h.docid ? -1 : x->h.docid > y->h.docid;
+}
 
 int sk_ep_search(sk_ctx *c)
 {
@@ -961,16 +982,36 @@ static int search(sk_ctx *c, sparams *pp)
         return sk_fail(c, 400, "invalid_parameter", "page", "page * per_page must not exceed %u",
                        c->cfg->limits.max_depth);
     uint32_t k = p.page * p.per_page;
-    if (w->hits_cap < k) {
-        souk_hit *h = souk_realloc(w->hits, (size_t)k * sizeof *h);
+    if (souk_searcher_refresh(w->searcher))
+        return sk_fail(c, 500, "internal", NULL, "cannot read the index");
+    /* The user's affinities, only with a token and consent (NULL otherwise: the anonymous
+     * path, byte for byte, P4); only on the relevance path, within the window. */
+    souk_affinity *aff = NULL;
+    if (c->has_user && w->st->recs && !p.filter && !p.facets && !p.sort && !p.boost && !p.cursor &&
+        k <= PERSONAL_WINDOW &&
+        souk_affinity_load(w->st->recs, w->searcher, c->user.user, c->user.user_len, sk_now_ms(),
+                           &aff) != SOUK_OK)
+        aff = NULL;
+    uint32_t kk = aff ? PERSONAL_WINDOW : k;
+    rc = search_ranked(c, &p, k, kk, aff);
+    souk_affinity_free(aff);
+    return rc;
+}
+
+static int search_ranked(sk_ctx *c, sparams *pp, uint32_t k, uint32_t kk, souk_affinity *aff)
+{
+    sk_worker *w = c->w;
+    sparams p = *pp;
+    int rc;
+    phit *ph = NULL;
+    if (w->hits_cap < kk) {
+        souk_hit *h = souk_realloc(w->hits, (size_t)kk * sizeof *h);
         if (!h)
             return sk_fail(c, 500, "internal", NULL, "out of memory");
         w->hits = h;
-        w->hits_cap = k;
+        w->hits_cap = kk;
     }
-    if (souk_searcher_refresh(w->searcher))
-        return sk_fail(c, 500, "internal", NULL, "cannot read the index");
-    souk_search_opts o = {k,
+    souk_search_opts o = {kk,
                           SOUK_BM25_DEFAULT,
                           0,
                           p.lang[0] ? p.lang : NULL,
@@ -1031,10 +1072,32 @@ static int search(sk_ctx *c, sparams *pp)
     }
     count_stopped(c, &ss, sst.stopped);
     c->nhits = (long long)sst.matched;
+    if (aff && n) {
+        /* Re-rank the window by text + personal, then cut to the page. */
+        ph = souk_malloc(n * sizeof *ph);
+        if (!ph) {
+            souk_query_free(pq);
+            return sk_fail(c, 500, "internal", NULL, "out of memory");
+        }
+        double top = w->hits[0].score;
+        for (size_t i = 0; i < n; i++) {
+            ph[i].h = w->hits[i];
+            ph[i].text = w->hits[i].score;
+            ph[i].aff = souk_affinity_of(aff, w->searcher, w->hits[i].docid);
+            ph[i].part = SOUK_PERSONAL_WEIGHT * ph[i].aff * top;
+            ph[i].h.score = ph[i].text + ph[i].part;
+        }
+        qsort(ph, n, sizeof *ph, by_phit);
+        if (n > k)
+            n = k;
+        for (size_t i = 0; i < n; i++)
+            w->hits[i] = ph[i].h;
+    }
     souk_highlighter *hl = NULL;
     if (p.highlight && pq != &browse && !sst.stopped &&
         souk_highlighter_new(w->searcher, pq, &o, &hl)) {
         souk_query_free(pq);
+        souk_free(ph);
         return sk_fail(c, 500, "internal", NULL, "out of memory");
     }
     sk_buf *b = c->out;
@@ -1066,6 +1129,12 @@ static int search(sk_ctx *c, sparams *pp)
             if (pq != &browse)
                 souk_search_explain_parts(w->searcher, pq, &o, w->hits[i].docid, on_part, &e,
                                           &total);
+            if (ph) /* the personal component, its own part (docs/ranking.md) */
+                sk_buf_printf(b,
+                              "%s{\"personal\":\"affinity\",\"affinity\":%.17g,"
+                              "\"weight\":%.17g,\"top\":%.17g,\"score\":%.17g}",
+                              e.first ? "" : ",", ph[i].aff, SOUK_PERSONAL_WEIGHT, ph[0].text,
+                              ph[i].part);
             sk_buf_str(b, "]");
         }
         sk_buf_str(b, "}");
@@ -1074,12 +1143,13 @@ static int search(sk_ctx *c, sparams *pp)
     sk_buf_str(b, "]");
     if (p.suggest && n == 0 && pq != &browse) /* nothing found: "did you mean" */
         write_suggestion(c, pq);
-    if (n > first && n - first == p.per_page) { /* by relevance: (score, docid) */
+    if (!ph && n > first && n - first == p.per_page) { /* by relevance: (score, docid) */
         souk_find_after next = {.score = w->hits[n - 1].score, .docid = w->hits[n - 1].docid};
         write_cursor(c, &p, &next, NULL);
     }
     if (pq != &browse)
         souk_query_free(pq);
+    souk_free(ph);
     uint64_t us = (sk_now_ns() - c->t0_ns) / 1000;
     if (sk_buf_printf(b, ",\"took_us\":%llu}\n", (unsigned long long)us))
         return sk_fail(c, 500, "internal", NULL, "out of memory building the response");

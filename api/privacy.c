@@ -122,12 +122,13 @@ int sk_item_tags(void *arg, const char *item, char (*tags)[64], int max)
     if (max > 0 && souk_reader_docid(r, item, strlen(item), &docid) == 0 &&
         souk_reader_doc(r, docid, &id, &il, &json, &jl) == 0 && jl) {
         cJSON *doc = cJSON_ParseWithLength(json, jl);
-        /* The catalog's category: "category" (procurement) or "section" (Debian packages). */
-        const char *cat = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "category"));
-        if (!cat)
-            cat = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "section"));
-        if (cat && *cat && strlen(cat) <= 63 - 9) {
-            snprintf(tags[0], 64, "category:%s", cat);
+        /* Exactly as souk-index events derives them (indexer/souk_index.c, item_tags), so a
+         * store fed by either path holds the same tags: "section" (Debian), else "category". */
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(doc, "section");
+        if (!cJSON_IsString(f))
+            f = cJSON_GetObjectItemCaseSensitive(doc, "category");
+        if (cJSON_IsString(f) && f->valuestring[0]) {
+            snprintf(tags[0], 64, "category:%s", f->valuestring);
             n = 1;
         }
         cJSON_Delete(doc);

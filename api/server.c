@@ -30,6 +30,7 @@
  * still running DRAIN_CUT_MS after the signal stop with partial results (ep_search.c), so the
  * drain ends within its timeout. */
 #include "api_int.h"
+#include "souk/recs.h"
 #include "souk/souk.h"
 
 #include <errno.h>
@@ -995,6 +996,17 @@ int main(int argc, char **argv)
             fprintf(stderr, "souk-server: behaviour events: %s\n", err);
             return 1;
         }
+        souk_recs_opts ro = {.events = s.st.events,
+                             .min_users = cfg->recs.min_users,
+                             .cap = cfg->recs.cap,
+                             .category_field = cfg->recs.category_field,
+                             .cap_field = cfg->recs.cap_field,
+                             .replenishable = (const char *const *)cfg->recs.replenishable,
+                             .nreplenishable = cfg->recs.nreplenishable};
+        if (souk_recs_open(&ro, &s.st.recs, err, sizeof err)) {
+            fprintf(stderr, "souk-server: recommendations: %s\n", err);
+            return 1;
+        }
         sk_config_ref(cfg);
         ev_cfg = cfg;
     }
@@ -1089,6 +1101,7 @@ int main(int argc, char **argv)
     if (warming)
         pthread_join(wm.thread, NULL);
     sk_bg_stop(&s.st);
+    souk_recs_close(s.st.recs);
     if (s.st.events)
         souk_events_close(s.st.events);
     sk_config_unref(ev_cfg);

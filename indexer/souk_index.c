@@ -5,7 +5,8 @@
  *   souk-index --data DIR stats [--detail]
  *   souk-index --data DIR dump [--terms] [ID ...]
  *   souk-index --data DIR check
- *   souk-index --data DIR events [FILE|-] [--follow] [--from-start] [--rejects FILE] [--batch N]
+ *   souk-index --data DIR events [FILE|-] [--follow] [--from-start] [--rejects FILE] [--batch N
+ * (50000)]
  *              [--now RFC3339] --pseudonym-key FILE [store options]
  *   souk-index --data DIR events-sweep [--now RFC3339] --pseudonym-key FILE [store options]
  *   souk-index --data DIR events-check --pseudonym-key FILE [store options]
@@ -425,6 +426,10 @@ static int ev_options(ev_cli *c, int argc, char **argv, int takes_file)
 {
     memset(c, 0, sizeof *c);
     c->file = "-";
+    /* Larger batches rewrite each co-occurrence row fewer times (on MovieLens-shaped data 100,000
+     * events cost 0.9 s of CPU in one batch and 2.1 s in batches of 10,000); two batches of
+     * parsed events (about 830 bytes each) are in memory at once. */
+    c->batch = 50000;
     c->o.retention.events_s = 365 * 86400LL;
     c->o.retention.impressions_s = 30 * 86400LL;
     c->o.retention.history_s = 180 * 86400LL;

@@ -483,6 +483,16 @@ static void part_consent(souk_events *s, int64_t now)
         souk_free(json);
         cl.location = 1;
     }
+    /* The store's own version decides too: a store at policy 1 has no location purpose, a store
+     * told no version versions nothing. */
+    CHECK(souk_consent_set(s, l, strlen(l), &cl, now + 2, err, sizeof err) == SOUK_OK);
+    s->o.policy_version = 1;
+    CHECK(souk_consent_get(s, l, strlen(l), &c) == SOUK_OK);
+    CHECK(c.location == 0 && c.personalization == 1);
+    s->o.policy_version = 0;
+    CHECK(souk_consent_get(s, l, strlen(l), &c) == SOUK_OK);
+    CHECK(c.location == 1);
+    s->o.policy_version = opts.policy_version;
     cl.policy_version = opts.policy_version + 1;
     CHECK(souk_consent_set(s, l, strlen(l), &cl, now + 2, err, sizeof err) == SOUK_EINVAL);
     /* A record stored under version 1 with location on (an older writer): read as off. */
@@ -744,6 +754,14 @@ static void part_erase(souk_events *s, int64_t now)
     for (int i = 0; i < NM; i++) {
         marker_user(i, users[i], 64, sess[i], 64);
         add_marker_data(s, users[i], sess[i], now);
+    }
+    /* The last marker opted out before the erasure: its events since then are anonymous rows,
+     * with no session either (P5), and must hold nothing of the user or the session. */
+    set_consent(s, users[NM - 1], 0, 1, 0, 0, 0, now - 1000);
+    for (int k = 0; k < 5; k++) {
+        souk_event e =
+            mk(SOUK_EV_VIEW, users[NM - 1], sess[NM - 1], "whole milk", "", now - 900 + k);
+        CHECK(add1(s, &e, now) == SOUK_EVO_ANONYMOUS);
     }
     /* Before: the markers are there (the scan finds them: the scan works). */
     {

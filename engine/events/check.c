@@ -109,6 +109,11 @@ static int compare(MDB_txn *txn, expect *x, char *err, size_t errlen)
     return SOUK_OK;
 }
 
+static int want_pair(void *arg, const uint8_t *k, size_t kl, int64_t v)
+{
+    return v > 0 ? want_add(arg, k, kl, 1, 4, 0, (uint64_t)v) : SOUK_OK;
+}
+
 enum { X_POP, X_UEV, X_SESS, X_USESS, X_USET, X_COOC, X_TAGS, X_QSTAT, X_N };
 
 int souk_events_check(souk_events *s, char *err, size_t errlen)
@@ -228,12 +233,8 @@ int souk_events_check(souk_events *s, char *err, size_t errlen)
             rc = want(&x[X_USESS], key, 2 * SOUK_PSEUDO_LEN, "", 0);
         }
     }
-    for (size_t i = 0; i < pairs.cooc.cap && !rc; i++) {
-        const hm_ent *e = &pairs.cooc.e[i];
-        if (e->kv && *(int64_t *)hm_val(&pairs.cooc, e) > 0)
-            rc = want_add(&x[X_COOC], e->kv, e->klen, 1, 4, 0,
-                          (uint64_t) * (int64_t *)hm_val(&pairs.cooc, e));
-    }
+    if (!rc)
+        rc = souk__ev_delta_cooc_each(&pairs, want_pair, &x[X_COOC]);
     souk__ev_delta_free(&pairs);
     if (rc && !err[0])
         snprintf(err, errlen, "%s: %s", s->dir, souk_strerror(rc));

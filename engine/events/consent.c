@@ -27,9 +27,12 @@ static const struct purpose {
 
 void souk__ev_consent_policy(const souk_events *s, souk_consent *c)
 {
+    uint32_t cur = s->o.policy_version;
+    if (cur == 0)
+        return; /* the store is not told the policy's version: no purpose is versioned */
     uint32_t v = c->policy_version;
-    if (s->o.policy_version && (v == 0 || v > s->o.policy_version))
-        v = s->o.policy_version;
+    if (v == 0 || v > cur)
+        v = cur;
     for (size_t i = 0; i < sizeof purposes / sizeof purposes[0]; i++)
         if (purposes[i].since > v)
             *(int *)((char *)c + purposes[i].off) = 0;

@@ -17,7 +17,7 @@
  *      now "running without a pseudonym", which means "rows gone, compaction due";
  *   3. the environment is compacted into a new generation (souk__ev_compact), so no free or
  *      reused page keeps old bytes of the user or of the job record;
- *   4. running -> completed (one commit, writing nothing of the user).
+ *   4. the audit line, then running -> completed (one commit, writing nothing of the user).
  * A kill before 2 commits repeats 2 (the pseudonym is still in the job); a kill after it
  * compacts again. Several jobs share one compaction. */
 #include "events/events_int.h"
@@ -182,13 +182,16 @@ int souk_erase_start(souk_events *s, const char *user, size_t len, int64_t now, 
     struct start_args a = {&j, now, 0};
     rc = souk__ev_write(s, start_write, &a);
     int fresh = a.fresh;
+    sodium_memzero(j.up, sizeof j.up);
     if (rc) {
         snprintf(err, errlen, "erase: %s", souk_strerror(rc));
         return rc;
     }
     hex(j.id, JOB_ID_LEN, job_id);
-    if (fresh) {
-        rc = souk__ev_audit_hash(s, "erase_start", j.hash, "", now);
+    /* Every start of a job not yet completed is audited (a repeat is a repeated request), so a
+     * kill between the commit and the audit line loses nothing the next call does not write. */
+    if (fresh || j.state != SOUK_JOB_COMPLETED) {
+        rc = souk__ev_audit_hash(s, "erase_start", j.hash, fresh ? "" : "repeated", now);
         if (rc)
             snprintf(err, errlen, "erase: started, but the audit log failed: %s",
                      souk_strerror(rc));
@@ -376,6 +379,7 @@ int souk_erase_run(souk_events *s, int64_t now, char *err, size_t errlen)
                 if (frc == SOUK_OK)
                     souk__ev_audit_hash(s, "erase_failed", j->hash, souk_strerror(rc), now);
                 snprintf(err, errlen, "erase: job failed: %s", souk_strerror(rc));
+                sodium_memzero(jobs, n * sizeof *jobs);
                 souk_free(jobs);
                 return rc;
             }
@@ -388,25 +392,30 @@ int souk_erase_run(souk_events *s, int64_t now, char *err, size_t errlen)
     if (ok) {
         rc = souk__ev_compact(s, err, errlen);
         if (rc) {
+            sodium_memzero(jobs, n * sizeof *jobs);
             souk_free(jobs);
             return rc;
         }
         hook(3);
     }
     for (size_t i = 0; i < ok; i++) {
-        rc = job_set(s, &jobs[i], SOUK_JOB_COMPLETED, now);
+        /* The audit line first: a kill between the two repeats the line on the next run rather
+         * than losing it. */
+        rc = souk__ev_audit_hash(s, "erase_complete", jobs[i].hash, "", now);
         if (rc)
             goto fail;
-        rc = souk__ev_audit_hash(s, "erase_complete", jobs[i].hash, "", now);
+        rc = job_set(s, &jobs[i], SOUK_JOB_COMPLETED, now);
         if (rc)
             goto fail;
         hook(4);
         done++;
     }
+    sodium_memzero(jobs, n * sizeof *jobs);
     souk_free(jobs);
     return done;
 fail:
     snprintf(err, errlen, "erase: %s", souk_strerror(rc));
+    sodium_memzero(jobs, n * sizeof *jobs);
     souk_free(jobs);
     return rc;
 }

@@ -31,8 +31,9 @@
  *   cooc     kind(1) + itemA NUL + itemB -> u32 users. Both orders are stored. Items whose ids
  *            are longer than SOUK_COOC_ITEM_MAX bytes take no part (LMDB's 511-byte keys).
  *            Kinds: BOUGHT = cart, purchase; VIEWED = view, click, favorite.
- *            Distinct users per item (itemusers.c), after every pair: (2 + kind)(1) + item NUL
- *            -> u32 users whose uset of that kind holds the item (the pairs' diagonal).
+ *            Distinct users per item (recfeatures.c), after every pair: (2 + kind)(1) + item NUL
+ *            + item -> u32 users whose uset of that kind holds the item (the pairs' diagonal,
+ *            written once).
  *   consent  upseudo(17) -> the consent record, 14 bytes: layout(1) = 1, flags(1: 1 =
  *            personalization, 2 = location, 4 = search_history, 8 = minor, 16 =
  *            guardian_consent), policy_version u32 LE, updated_ms i64 LE
@@ -267,10 +268,22 @@ int souk__ev_expired(const souk_events *s, int type, int64_t ts, int64_t now);
  * trimmed. Writes at most SOUK_EVQUERY_MAX bytes + NUL into out; returns the length. */
 size_t souk__ev_query_norm(const char *q, size_t n, char *out);
 
+typedef struct souk__ev_pair {
+    uint64_t k; /* (kind << 62 | a << 31 | b) + 1, a < b; 0: an empty slot */
+    int64_t v;
+} souk__ev_pair;
+
 /* Counter deltas of one transaction, applied to pop, cooc and qstat at its end in key order. */
 typedef struct souk__ev_delta {
-    hmap pop;   /* item NUL day(4) -> int64[SOUK_EV_NTYPES] */
-    hmap cooc;  /* kind(1) item NUL item -> int64 */
+    hmap pop; /* item NUL day(4) -> int64[SOUK_EV_NTYPES] */
+    /* cooc: items interned to ids (names borrowed from the map's keys), pairs (kind, a, b) + 1
+     * -> delta in an open-addressing table */
+    hmap items;
+    const uint8_t **iname;
+    uint32_t *ilen;
+    size_t nitems, icap;
+    struct souk__ev_pair *pt;
+    size_t pn, pcap;
     hmap qstat; /* day(4) query NUL upseudo -> int64[2] */
     uint64_t items_touched;
 } souk__ev_delta;
@@ -278,6 +291,15 @@ void souk__ev_delta_init(souk__ev_delta *d);
 void souk__ev_delta_free(souk__ev_delta *d);
 int souk__ev_delta_pop(souk__ev_delta *d, const char *item, size_t len, uint32_t day, int type,
                        int64_t by);
+/* The batch's id of item for pairs; SOUK__EV_NO_ITEM for an id too long to pair (it takes no
+ * part), or SOUK_ENOMEM. */
+#define SOUK__EV_NO_ITEM (-100)
+int souk__ev_delta_item(souk__ev_delta *d, const char *item, size_t len);
+/* Adds by to the pairs (a, b) and (b, a) of kind, by item ids (a negative id: no pair). */
+int souk__ev_delta_pair_ids(souk__ev_delta *d, int kind, int a, int b, int64_t by);
+/* Calls fn for each pair with a nonzero delta: its cooc key and the delta. */
+int souk__ev_delta_cooc_each(const souk__ev_delta *d,
+                             int (*fn)(void *, const uint8_t *, size_t, int64_t), void *arg);
 /* Adds by to the pair (a, b) and (b, a) of kind. */
 int souk__ev_delta_pair(souk__ev_delta *d, int kind, const char *a, size_t alen, const char *b,
                         size_t blen, int64_t by);
@@ -351,7 +373,8 @@ int souk__ev_user_refresh(souk_events *s, MDB_txn *txn, const uint8_t upseudo[SO
  * compaction (erase.c). */
 
 /* P25: turns off in c every purpose that appeared after c->policy_version or after the store's
- * current policy version (the table above). souk_consent_get applies it to what
+ * current policy version (the table above). A record's version 0 is the current one; a store
+ * whose opts.policy_version is 0 versions no purpose. souk_consent_get applies it to what
  * souk__ev_consent_read gives; souk_consent_set stores no purpose its version lacks. */
 void souk__ev_consent_policy(const souk_events *s, souk_consent *c);
 /* 1 when the suppression hash of user is in supp (the user is erased or being erased). */

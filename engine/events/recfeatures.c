@@ -2,7 +2,8 @@
  *
  * Distinct users per item (the diagonal of co-occurrence), for recs/'s cosine and lift
  * normalizations. Rows live in the cooc table under the kinds 2 (BOUGHT) and 3 (VIEWED),
- * after every pair row: (2 + kind)(1) + item NUL -> u32 users, the number of users whose uset of
+ * after every pair row: (2 + kind)(1) + item NUL + item -> u32 users (the pair of the item with
+ * itself), the number of users whose uset of
  * that kind holds the item. They change exactly where an item enters or leaves a uset (write.c,
  * user.c) and are rebuilt by souk_events_check like the pairs, so erasure, opt-out, item and tag
  * deletion and retention keep them equal to a rebuild. */
@@ -15,15 +16,10 @@ int souk__ev_delta_self(souk__ev_delta *d, int kind, const char *a, size_t alen,
 {
     if (alen > SOUK_COOC_ITEM_MAX)
         return SOUK_OK;
-    uint8_t k[2 + SOUK_COOC_ITEM_MAX];
-    k[0] = (uint8_t)(SOUK__COOC_SELF + kind);
-    memcpy(k + 1, a, alen);
-    k[1 + alen] = 0;
-    int64_t *v = hm_put(&d->cooc, k, 2 + alen, NULL);
-    if (!v)
-        return SOUK_ENOMEM;
-    *v += by;
-    return SOUK_OK;
+    int id = souk__ev_delta_item(d, a, alen);
+    /* The pair (a, a) of kind 2 + kind: one row, (2 + kind) a NUL a (record.c writes a pair
+     * of one item once). */
+    return souk__ev_delta_pair_ids(d, SOUK__COOC_SELF + kind, id, id, by);
 }
 
 static uint32_t le32(const MDB_val *v)
@@ -42,11 +38,12 @@ uint32_t souk_item_users(souk_events *s, souk_cooc_kind kind, const char *item)
     MDB_txn *txn;
     if (souk__ev_begin(s, MDB_RDONLY, &txn) != SOUK_OK)
         return 0;
-    uint8_t k[2 + SOUK_COOC_ITEM_MAX];
+    uint8_t k[2 + 2 * SOUK_COOC_ITEM_MAX];
     k[0] = (uint8_t)(SOUK__COOC_SELF + kind);
     memcpy(k + 1, item, n);
     k[1 + n] = 0;
-    MDB_val key = {n + 2, k}, v;
+    memcpy(k + 2 + n, item, n);
+    MDB_val key = {2 * n + 2, k}, v;
     uint32_t users = mdb_get(txn, s->cooc, &key, &v) == 0 ? le32(&v) : 0;
     souk__ev_abort(s, txn);
     return users;
@@ -66,8 +63,8 @@ int souk_item_users_each(souk_events *s, souk_cooc_kind kind, souk_cooc_fn fn, v
         MDB_val k = {1, &p}, v;
         int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
         char item[SOUK_COOC_ITEM_MAX + 1];
-        while (mrc == 0 && k.mv_size >= 3 && ((const uint8_t *)k.mv_data)[0] == p) {
-            size_t il = k.mv_size - 2;
+        while (mrc == 0 && k.mv_size >= 4 && ((const uint8_t *)k.mv_data)[0] == p) {
+            size_t il = (k.mv_size - 2) / 2;
             memcpy(item, (const char *)k.mv_data + 1, il);
             item[il] = 0;
             if (fn(arg, item, le32(&v)))
@@ -144,7 +141,8 @@ int souk_popularity_each(souk_events *s, int64_t now, double trend_halflife_days
             }
             uint32_t day = souk__rd_be32((const uint8_t *)k.mv_data + k.mv_size - 4);
             double sum = row_sum(&v);
-            double age = ((double)now - ((double)day * SOUK_DAY_MS + SOUK_DAY_MS / 2)) / SOUK_DAY_MS;
+            double age =
+                ((double)now - ((double)day * SOUK_DAY_MS + SOUK_DAY_MS / 2)) / SOUK_DAY_MS;
             if (age < 0)
                 age = 0;
             pop += sum * exp2(-age / s->o.halflife_days);

@@ -157,7 +157,17 @@ static int open_current(souk_events *s, char *err, size_t errlen)
                  rc == SOUK_EIO ? strerror(errno) : "not a generation name");
         return rc;
     }
-    if (gen == 0) {
+    if (gen != 0) {
+        /* CURRENT names a generation: it must be there (souk_kv_open would create an empty one). */
+        char p[4096];
+        struct stat sb;
+        snprintf(p, sizeof p, "%s/g%llu/data.mdb", s->dir, (unsigned long long)gen);
+        if (stat(p, &sb) != 0) {
+            snprintf(err, errlen, "'%s': CURRENT names g%llu, which is missing", s->dir,
+                     (unsigned long long)gen);
+            return SOUK_ECORRUPT;
+        }
+    } else {
         if (s->o.rdonly) {
             snprintf(err, errlen, "'%s' holds no event store", s->dir);
             return SOUK_ENOTFOUND;

@@ -383,6 +383,11 @@ static int forget_session(souk_events *s, MDB_txn *txn, const uint8_t *spseudo)
 int souk__ev_forget_user(souk_events *s, MDB_txn *txn, const uint8_t upseudo[SOUK_PSEUDO_LEN],
                          int keep_events)
 {
+    /* The id cache holds raw ids in memory only; forgetting a user empties it, so no raw id of
+     * a forgotten user outlives the transaction in this process (it is only touched inside
+     * write transactions, which LMDB serializes). */
+    if (s->ids)
+        hm_clear(s->ids);
     souk__ev_delta d;
     souk__ev_delta_init(&d);
     forget_ctx x = {s, txn, &d, keep_events};

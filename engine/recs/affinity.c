@@ -25,7 +25,7 @@ struct souk_affinity {
     aval cat[AFF_VALUES], brand[AFF_VALUES];
     size_t ncat, nbrand;
     double maxcat, maxbrand;
-    hmap nb; /* docid (4 bytes) -> double weight in [0, 1] */
+    hmap nb;   /* docid (4 bytes) -> double weight in [0, 1] */
     int parts; /* components present: the divisor that keeps a(d) within [0, 1] */
 };
 
@@ -125,7 +125,7 @@ int souk_affinity_load(souk_recs *r, souk_searcher *s, const char *user, size_t 
         souk_recs_model m;
         rc_model_defaults(r, NULL, &m);
         for (size_t i = 0; i < h->n && i < AFF_NB_ITEMS; i++) {
-            uint32_t idx = rc_snap_find(snap, h->items[i], strlen(h->items[i]));
+            uint32_t idx = rc_intern(r, h->items[i], strlen(h->items[i]), 0);
             if (idx == UINT32_MAX)
                 continue;
             for (int kind = 0; kind < 2; kind++) {
@@ -140,10 +140,10 @@ int souk_affinity_load(souk_recs *r, souk_searcher *s, const char *user, size_t 
                 key.shrink = m.shrink;
                 rc_nb *nb;
                 uint32_t n;
-                if (rc_neighbours(r, snap, &key, &nb, &n) != SOUK_OK)
+                if (rc_neighbours(r, snap, snap->stamp, &key, &nb, &n) != SOUK_OK)
                     continue;
                 for (uint32_t j = 0; j < n && j < AFF_NB_EACH; j++) {
-                    const char *id = snap->items[nb[j].item].id;
+                    const char *id = rc_str(r, nb[j].item);
                     uint32_t d;
                     if (souk_reader_docid(rd, id, strlen(id), &d) != SOUK_OK)
                         continue;

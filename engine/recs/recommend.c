@@ -94,6 +94,9 @@ int souk_recs_open(const souk_recs_opts *o, souk_recs **out, char *err, size_t e
     }
     pthread_mutex_init(&r->mu, NULL);
     pthread_mutex_init(&r->build, NULL);
+    pthread_mutex_init(&r->imu, NULL);
+    pthread_mutex_init(&r->nmu, NULL);
+    atomic_init(&r->nids, 0);
     *out = r;
     return SOUK_OK;
 }
@@ -103,6 +106,9 @@ void souk_recs_close(souk_recs *r)
     if (!r)
         return;
     rc_snap_put(r->cur);
+    rc_cache_free(r);
+    pthread_mutex_destroy(&r->imu);
+    pthread_mutex_destroy(&r->nmu);
     for (size_t i = 0; i < r->nrepl; i++)
         souk_free(r->repl[i]);
     souk_free(r->repl);
@@ -396,7 +402,7 @@ static size_t examine_max(uint32_t n)
 
 static int together(req *x, cands *c)
 {
-    uint32_t i = rc_snap_find(x->snap, x->q->item, strlen(x->q->item));
+    uint32_t i = rc_intern(x->r, x->q->item, strlen(x->q->item), 0);
     if (i == UINT32_MAX)
         return SOUK_OK;
     int bought = x->q->type == SOUK_REC_BOUGHT_TOGETHER;
@@ -411,17 +417,17 @@ static int together(req *x, cands *c)
     key.shrink = x->r->o.together_shrink;
     rc_nb *nb;
     uint32_t n;
-    int rc = rc_neighbours(x->r, x->snap, &key, &nb, &n);
+    int rc = rc_neighbours(x->r, x->snap, x->snap->stamp, &key, &nb, &n);
     for (uint32_t j = 0; !rc && j < n; j++)
-        rc = cands_push(c, x->snap->items[nb[j].item].id, nb[j].sim,
+        rc = cands_push(c, rc_str(x->r, nb[j].item), nb[j].sim,
                         bought ? SOUK_WHY_BOUGHT_TOGETHER : SOUK_WHY_SIMILAR, x->q->item);
     souk_free(nb);
     return rc;
 }
 
-/* An accumulator of item-kNN scores: snapshot index -> score and best contributor. */
+/* An accumulator of item-kNN scores: interned id -> score and best contributor. */
 typedef struct acc_ent {
-    uint32_t key; /* index + 1; 0: empty */
+    uint32_t key; /* id + 1; 0: empty */
     uint32_t by;  /* history index of the best contribution */
     double score, best;
 } acc_ent;
@@ -442,7 +448,7 @@ static int for_you(req *x, cands *c, double *blend_out)
     int rc = SOUK_OK;
     for (size_t hi = 0; hi < hn && !rc; hi++) {
         const hitem *h = &x->h[hi];
-        uint32_t idx = rc_snap_find(x->snap, h->item, strlen(h->item));
+        uint32_t idx = rc_intern(x->r, h->item, strlen(h->item), 0);
         if (idx == UINT32_MAX)
             continue;
         double w = h->bought ? m.bought_weight : m.viewed_weight;
@@ -465,7 +471,7 @@ static int for_you(req *x, cands *c, double *blend_out)
             key.shrink = m.shrink;
             rc_nb *nb;
             uint32_t n;
-            if ((rc = rc_neighbours(x->r, x->snap, &key, &nb, &n)) != SOUK_OK)
+            if ((rc = rc_neighbours(x->r, x->snap, x->snap->stamp, &key, &nb, &n)) != SOUK_OK)
                 break;
             got |= n > 0;
             for (uint32_t j = 0; j < n; j++) {
@@ -499,21 +505,21 @@ static int for_you(req *x, cands *c, double *blend_out)
     for (size_t p = 0; p < cap && !rc; p++) {
         if (!t[p].key)
             continue;
-        const rc_item *it = &x->snap->items[t[p].key - 1];
+        const rc_item *it = rc_item_of(x->snap, t[p].key - 1);
         const hitem *h = &x->h[t[p].by];
-        rc = cands_push(c, it->id, t[p].score / maxs + blend * it->pop / maxpop,
+        rc = cands_push(c, rc_str(x->r, t[p].key - 1),
+                        t[p].score / maxs + blend * (it ? it->pop : 0) / maxpop,
                         h->bought ? SOUK_WHY_BECAUSE_BOUGHT : SOUK_WHY_BECAUSE_VIEWED, h->item);
     }
     /* Popular items as candidates of their own (the blend): those not scored above. */
     size_t np = x->snap->n < examine_max(x->q->n) ? x->snap->n : examine_max(x->q->n);
     for (size_t j = 0; j < np && !rc && blend > 0; j++) {
-        uint32_t i = x->snap->by_pop[j];
-        size_t p = (i * 2654435761u) & (cap - 1);
-        while (t[p].key && t[p].key != i + 1)
+        const rc_item *it = &x->snap->items[x->snap->by_pop[j]];
+        size_t p = (it->gid * 2654435761u) & (cap - 1);
+        while (t[p].key && t[p].key != it->gid + 1)
             p = (p + 1) & (cap - 1);
         if (!t[p].key)
-            rc = cands_push(c, x->snap->items[i].id, blend * x->snap->items[i].pop / maxpop,
-                            SOUK_WHY_POPULAR_IN, NULL);
+            rc = cands_push(c, it->id, blend * it->pop / maxpop, SOUK_WHY_POPULAR_IN, NULL);
     }
     souk_free(t);
     *blend_out = blend;
@@ -686,8 +692,9 @@ static int similar(req *x, cands *c, char ***owned, size_t *nowned)
             break;
         }
         const char *item = ids[(*nowned)++];
-        uint32_t si = rc_snap_find(x->snap, item, idl);
-        double pop = si == UINT32_MAX ? 0 : x->snap->items[si].pop;
+        uint32_t gid = rc_intern(x->r, item, idl, 0);
+        const rc_item *it = gid == UINT32_MAX ? NULL : rc_item_of(x->snap, gid);
+        double pop = it ? it->pop : 0;
         double score = 0.6 * hits[i].score / best +
                        0.3 * keyword_overlap(x, x->cur_doc, hits[i].docid) +
                        0.1 * log1p(pop) / lmax;
@@ -717,8 +724,8 @@ static int backfill(req *x, int use_cap)
 static void backfill_catalog(req *x)
 {
     uint32_t seen = 0;
-    for (uint32_t d = souk_docview_next(x->dv, 0); d != UINT32_MAX && x->nout < x->q->n &&
-                                                   seen < CATALOG_WALK_MAX;
+    for (uint32_t d = souk_docview_next(x->dv, 0);
+         d != UINT32_MAX && x->nout < x->q->n && seen < CATALOG_WALK_MAX;
          d = souk_docview_next(x->dv, d + 1), seen++) {
         if (!souk_docview_pass(x->dv, d))
             continue;
@@ -840,8 +847,9 @@ int souk_recommend(souk_recs *r, souk_searcher *s, const souk_rec_request *q, so
         q->type == SOUK_REC_BOUGHT_TOGETHER || q->type == SOUK_REC_VIEWED_TOGETHER)
         qsort(c.v, c.n, sizeof *c.v, by_cand);
     x.st.candidates = (uint32_t)c.n;
-    int restrict_cat = q->category && (q->type == SOUK_REC_TRENDING || q->type == SOUK_REC_POPULAR ||
-                                       (q->type == SOUK_REC_FOR_YOU && !x.personal));
+    int restrict_cat =
+        q->category && (q->type == SOUK_REC_TRENDING || q->type == SOUK_REC_POPULAR ||
+                        (q->type == SOUK_REC_FOR_YOU && !x.personal));
     size_t lim = c.n < examine_max(q->n) ? c.n : examine_max(q->n);
     if (restrict_cat)
         lim = c.n; /* the category narrows the list first */

@@ -1,11 +1,17 @@
 /* recs_int.h: private to engine/recs/: the recommenders' shared state.
  *
+ * Items have stable numbers for the life of the handle (interned ids: rc_intern), so that what
+ * is cached survives a snapshot.
+ *
  * A snapshot (snapshot.c) holds what every request reads and nothing personal: each item with
- * events (its popularity, trend and distinct users of each co-occurrence kind), the items in
- * popularity and trend order, and a cache of normalized neighbour lists (one per kind, item and
- * normalization) filled on first use. It is rebuilt from the store by the first request that
- * finds it older than cache_ms while the store has changed (souk_events_stamp), and freed when
- * its last reader lets it go, so a snapshot, and every neighbour list in it, is at most about
+ * events (its popularity, trend and distinct users of each co-occurrence kind) and the items in
+ * popularity and trend order. It is rebuilt from the store by the first request that finds it
+ * older than cache_ms while the store has changed (souk_events_stamp), and freed when its last
+ * reader lets it go.
+ *
+ * Normalized neighbour lists (one per kind, item and normalization) are cached on first use; a
+ * list is used while it is younger than cache_ms or the store has not changed since it was
+ * computed, else computed again. So everything the recommenders cache is at most about
  * cache_ms behind the store (an erased user's contributions included). The user's history is
  * never cached: it is read from the store on every request. */
 #ifndef SOUK_RECS_INT_H
@@ -19,13 +25,14 @@
 #include <stdatomic.h>
 
 typedef struct rc_item {
-    char *id;
+    uint32_t gid; /* interned id */
+    const char *id;
     double pop, trend;
     uint32_t users[2]; /* souk_item_users of BOUGHT, VIEWED */
 } rc_item;
 
 typedef struct rc_nb {
-    uint32_t item; /* index in the snapshot */
+    uint32_t item; /* interned id */
     float sim;
 } rc_nb;
 
@@ -42,6 +49,7 @@ typedef struct rc_norm {
 
 typedef struct rc_nlist {
     rc_norm key;
+    uint64_t stamp, built_ns;
     uint32_t n;
     rc_nb v[];
 } rc_nlist;
@@ -49,16 +57,17 @@ typedef struct rc_nlist {
 typedef struct rc_snap {
     atomic_int refs;
     uint64_t stamp, built_ns;
+    _Atomic uint64_t checked_ns; /* when the stamp was last found current */
     rc_item *items;
     uint32_t n;
-    uint32_t *htab; /* item id -> index + 1 (0: empty) */
-    uint32_t hcap;
+    uint32_t *of_gid; /* interned id -> index + 1 (0: not in the snapshot) */
+    uint32_t ngid;
     uint32_t *by_pop, *by_trend;
     double maxpop, maxtrend;
-    pthread_mutex_t mu; /* the neighbour cache */
-    rc_nlist **ntab;
-    uint32_t ncap, nused;
 } rc_snap;
+
+#define RC_CHUNK 4096u
+#define RC_CHUNKS 4096u /* at most 16 M distinct items */
 
 struct souk_recs {
     souk_recs_opts o;
@@ -68,17 +77,39 @@ struct souk_recs {
     pthread_mutex_t mu;    /* cur */
     pthread_mutex_t build; /* one rebuild at a time */
     rc_snap *cur;
+    /* interned item ids: strings by id in chunks (published before nids counts them) */
+    pthread_mutex_t imu;
+    char **chunks[RC_CHUNKS];
+    atomic_uint nids;
+    uint32_t *ihash; /* id + 1 */
+    uint32_t ihcap;
+    /* neighbour lists */
+    pthread_mutex_t nmu;
+    rc_nlist **ntab;
+    uint32_t ncap, nused;
 };
 
 /* The current snapshot (rebuilt first when stale), with a reference; NULL on an error (rc). */
 rc_snap *rc_snap_get(souk_recs *r, int64_t now, int *rc);
 void rc_snap_put(rc_snap *s);
 void rc_snap_free(rc_snap *s);
-/* The index of item in s, or UINT32_MAX. */
-uint32_t rc_snap_find(const rc_snap *s, const char *item, size_t len);
-/* Copies the neighbour list of key (key.item an index of s) into *out (souk_malloc, *n items,
- * best first), computing it from the store's co-occurrence on a miss. */
-int rc_neighbours(souk_recs *r, rc_snap *s, const rc_norm *key, rc_nb **out, uint32_t *n);
+/* The interned id of item (added when add), or UINT32_MAX (absent, or out of memory). */
+uint32_t rc_intern(souk_recs *r, const char *item, size_t len, int add);
+static inline const char *rc_str(const souk_recs *r, uint32_t id)
+{
+    return r->chunks[id / RC_CHUNK][id % RC_CHUNK];
+}
+/* The snapshot's item of interned id, or NULL. */
+static inline const rc_item *rc_item_of(const rc_snap *s, uint32_t gid)
+{
+    return gid < s->ngid && s->of_gid[gid] ? &s->items[s->of_gid[gid] - 1] : NULL;
+}
+/* Copies the neighbour list of key (key.item an interned id) into *out (souk_malloc, *n items,
+ * best first), computing it from the store's co-occurrence when the cache has no current one
+ * (stamp: the store's souk_events_stamp now). */
+int rc_neighbours(souk_recs *r, rc_snap *s, uint64_t stamp, const rc_norm *key, rc_nb **out,
+                  uint32_t *n);
+void rc_cache_free(souk_recs *r);
 
 /* The model with its defaults filled in. */
 void rc_model_defaults(const souk_recs *r, const souk_recs_model *in, souk_recs_model *out);

@@ -1,48 +1,90 @@
-/* snapshot.c: the recommenders' shared, non-personal snapshot of the store's features
- * (recs_int.h): popularity and trend tables, distinct users per item, normalized neighbour
- * lists. */
+/* snapshot.c: the recommenders' shared, non-personal state (recs_int.h): interned item ids, the
+ * snapshot of popularity, trend and distinct users per item, and the neighbour-list cache. */
 #include "recs/recs_int.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t hash_str(const char *p, size_t n)
+static uint64_t hash_bytes(const void *p, size_t n)
 {
+    const uint8_t *b = p;
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)p[i]) * 1099511628211ull;
+        h = (h ^ b[i]) * 1099511628211ull;
     return h ^ (h >> 29);
 }
 
-uint32_t rc_snap_find(const rc_snap *s, const char *item, size_t len)
+/* ------------------------------------------------------------------ interned ids */
+
+static uint32_t ifind(const souk_recs *r, const char *item, size_t len, uint64_t h)
 {
-    if (!s->hcap)
+    if (!r->ihcap)
         return UINT32_MAX;
-    for (uint64_t h = hash_str(item, len) & (s->hcap - 1);; h = (h + 1) & (s->hcap - 1)) {
-        uint32_t v = s->htab[h];
+    for (uint64_t i = h & (r->ihcap - 1);; i = (i + 1) & (r->ihcap - 1)) {
+        uint32_t v = r->ihash[i];
         if (!v)
             return UINT32_MAX;
-        const char *id = s->items[v - 1].id;
-        if (strlen(id) == len && memcmp(id, item, len) == 0)
+        const char *s = rc_str(r, v - 1);
+        if (strlen(s) == len && memcmp(s, item, len) == 0)
             return v - 1;
     }
 }
+
+uint32_t rc_intern(souk_recs *r, const char *item, size_t len, int add)
+{
+    uint64_t h = hash_bytes(item, len);
+    pthread_mutex_lock(&r->imu);
+    uint32_t id = ifind(r, item, len, h);
+    if (id != UINT32_MAX || !add)
+        goto out;
+    uint32_t n = atomic_load(&r->nids);
+    if (n >= RC_CHUNK * RC_CHUNKS)
+        goto out;
+    if (2 * (n + 1) > r->ihcap) {
+        uint32_t cap = r->ihcap ? 2 * r->ihcap : 4096;
+        uint32_t *t = souk_calloc(cap, sizeof *t);
+        if (!t)
+            goto out;
+        for (uint32_t i = 0; i < r->ihcap; i++)
+            if (r->ihash[i]) {
+                const char *s = rc_str(r, r->ihash[i] - 1);
+                uint64_t j = hash_bytes(s, strlen(s)) & (cap - 1);
+                while (t[j])
+                    j = (j + 1) & (cap - 1);
+                t[j] = r->ihash[i];
+            }
+        souk_free(r->ihash);
+        r->ihash = t, r->ihcap = cap;
+    }
+    if (!r->chunks[n / RC_CHUNK] &&
+        !(r->chunks[n / RC_CHUNK] = souk_calloc(RC_CHUNK, sizeof(char *))))
+        goto out;
+    char *s = souk_strndup(item, len);
+    if (!s)
+        goto out;
+    r->chunks[n / RC_CHUNK][n % RC_CHUNK] = s;
+    uint64_t j = h & (r->ihcap - 1);
+    while (r->ihash[j])
+        j = (j + 1) & (r->ihcap - 1);
+    r->ihash[j] = n + 1;
+    atomic_store(&r->nids, n + 1); /* publishes the string */
+    id = n;
+out:
+    pthread_mutex_unlock(&r->imu);
+    return id;
+}
+
+/* ------------------------------------------------------------------ snapshots */
 
 void rc_snap_free(rc_snap *s)
 {
     if (!s)
         return;
-    for (uint32_t i = 0; i < s->n; i++)
-        souk_free(s->items[i].id);
-    for (uint32_t i = 0; i < s->ncap; i++)
-        souk_free(s->ntab[i]);
-    souk_free(s->ntab);
     souk_free(s->items);
-    souk_free(s->htab);
+    souk_free(s->of_gid);
     souk_free(s->by_pop);
     souk_free(s->by_trend);
-    pthread_mutex_destroy(&s->mu);
     souk_free(s);
 }
 
@@ -53,6 +95,7 @@ void rc_snap_put(rc_snap *s)
 }
 
 typedef struct build {
+    souk_recs *r;
     rc_snap *s;
     uint32_t cap;
     int rc;
@@ -69,16 +112,19 @@ static int add_item(void *arg, const char *item, double pop, double trend)
             return b->rc = SOUK_ENOMEM;
         s->items = x, b->cap = cap;
     }
-    rc_item *e = &s->items[s->n];
-    memset(e, 0, sizeof *e);
-    if (!(e->id = souk_strndup(item, strlen(item))))
+    uint32_t gid = rc_intern(b->r, item, strlen(item), 1);
+    if (gid == UINT32_MAX)
         return b->rc = SOUK_ENOMEM;
+    rc_item *e = &s->items[s->n++];
+    memset(e, 0, sizeof *e);
+    e->gid = gid;
+    e->id = rc_str(b->r, gid);
     e->pop = pop, e->trend = trend;
-    s->n++;
     return 0;
 }
 
 typedef struct users_ctx {
+    souk_recs *r;
     rc_snap *s;
     int kind;
 } users_ctx;
@@ -86,9 +132,10 @@ typedef struct users_ctx {
 static int set_users(void *arg, const char *item, uint32_t users)
 {
     users_ctx *u = arg;
-    uint32_t i = rc_snap_find(u->s, item, strlen(item));
-    if (i != UINT32_MAX)
-        u->s->items[i].users[u->kind] = users;
+    uint32_t gid = rc_intern(u->r, item, strlen(item), 0);
+    rc_item *it = gid == UINT32_MAX ? NULL : (rc_item *)rc_item_of(u->s, gid);
+    if (it)
+        it->users[u->kind] = users;
     return 0;
 }
 
@@ -118,31 +165,22 @@ static int snap_build(souk_recs *r, int64_t now, uint64_t stamp, rc_snap **out)
     if (!s)
         return SOUK_ENOMEM;
     atomic_init(&s->refs, 1);
-    pthread_mutex_init(&s->mu, NULL);
     s->stamp = stamp;
     s->built_ns = souk_clock_ns();
-    build b = {s, 0, 0};
+    build b = {r, s, 0, 0};
     int rc = souk_popularity_each(r->o.events, now, r->o.trending_halflife_days, add_item, &b);
     if (!rc)
         rc = b.rc;
     if (!rc) {
-        s->hcap = 16;
-        while (s->hcap < 2 * s->n + 2)
-            s->hcap *= 2;
-        s->htab = souk_calloc(s->hcap, sizeof *s->htab);
+        s->ngid = atomic_load(&r->nids);
+        s->of_gid = souk_calloc(s->ngid + 1, sizeof *s->of_gid);
         s->by_pop = souk_malloc(((size_t)s->n + 1) * sizeof *s->by_pop);
         s->by_trend = souk_malloc(((size_t)s->n + 1) * sizeof *s->by_trend);
-        s->ncap = 1024;
-        s->ntab = souk_calloc(s->ncap, sizeof *s->ntab);
-        if (!s->htab || !s->by_pop || !s->by_trend || !s->ntab)
+        if (!s->of_gid || !s->by_pop || !s->by_trend)
             rc = SOUK_ENOMEM;
     }
     for (uint32_t i = 0; !rc && i < s->n; i++) {
-        const char *id = s->items[i].id;
-        uint64_t h = hash_str(id, strlen(id)) & (s->hcap - 1);
-        while (s->htab[h])
-            h = (h + 1) & (s->hcap - 1);
-        s->htab[h] = i + 1;
+        s->of_gid[s->items[i].gid] = i + 1;
         s->by_pop[i] = s->by_trend[i] = i;
         if (s->items[i].pop > s->maxpop)
             s->maxpop = s->items[i].pop;
@@ -150,7 +188,7 @@ static int snap_build(souk_recs *r, int64_t now, uint64_t stamp, rc_snap **out)
             s->maxtrend = s->items[i].trend;
     }
     for (int kind = 0; kind < 2 && !rc; kind++) {
-        users_ctx u = {s, kind};
+        users_ctx u = {r, s, kind};
         rc = souk_item_users_each(r->o.events, (souk_cooc_kind)kind, set_users, &u);
     }
     if (!rc) {
@@ -176,13 +214,13 @@ rc_snap *rc_snap_get(souk_recs *r, int64_t now, int *rcp)
         atomic_fetch_add(&s->refs, 1);
     pthread_mutex_unlock(&r->mu);
     uint64_t t = souk_clock_ns();
-    if (s && t - s->built_ns < (uint64_t)r->o.cache_ms * 1000000u)
+    if (s && t - atomic_load(&s->checked_ns) < (uint64_t)r->o.cache_ms * 1000000u)
         return s;
     /* Stale by age: rebuild when the store changed (one thread builds, the others go on with
      * the snapshot they have; with none yet, they wait for it). */
     uint64_t stamp = souk_events_stamp(r->o.events);
     if (s && stamp == s->stamp) {
-        s->built_ns = t; /* racy but harmless: any thread may push the age check forward */
+        atomic_store(&s->checked_ns, t);
         return s;
     }
     if (s && pthread_mutex_trylock(&r->build) != 0)
@@ -209,6 +247,7 @@ rc_snap *rc_snap_get(souk_recs *r, int64_t now, int *rcp)
         *rcp = rc;
         return NULL;
     }
+    atomic_store(&n->checked_ns, souk_clock_ns());
     atomic_fetch_add(&n->refs, 1); /* the caller's */
     pthread_mutex_lock(&r->mu);
     rc_snap *old = r->cur;
@@ -224,7 +263,7 @@ rc_snap *rc_snap_get(souk_recs *r, int64_t now, int *rcp)
 
 static uint64_t hash_key(const rc_norm *k)
 {
-    return hash_str((const char *)k, sizeof *k);
+    return hash_bytes(k, sizeof *k);
 }
 
 typedef struct nb_ctx {
@@ -242,10 +281,11 @@ static int nb_add(void *arg, const char *item, uint32_t users)
     nb_ctx *c = arg;
     if (users < c->key->min_users)
         return 1; /* souk_cooc calls in decreasing users: none of the rest passes */
-    uint32_t i = rc_snap_find(c->s, item, strlen(item));
-    if (i == UINT32_MAX || i == c->key->item)
+    uint32_t gid = rc_intern(c->r, item, strlen(item), 1);
+    if (gid == UINT32_MAX || gid == c->key->item)
         return 0;
-    double b = c->s->items[i].users[c->key->kind];
+    const rc_item *it = rc_item_of(c->s, gid);
+    double b = it ? it->users[c->key->kind] : 0;
     if (b < users)
         b = users;
     double a = c->a < users ? users : c->a, sim;
@@ -268,7 +308,7 @@ static int nb_add(void *arg, const char *item, uint32_t users)
         }
         c->v = x, c->cap = cap;
     }
-    c->v[c->n++] = (rc_nb){i, (float)sim};
+    c->v[c->n++] = (rc_nb){gid, (float)sim};
     return 0;
 }
 
@@ -280,26 +320,53 @@ static int by_sim(const void *a, const void *b)
     return x->item < y->item ? -1 : x->item > y->item;
 }
 
-int rc_neighbours(souk_recs *r, rc_snap *s, const rc_norm *key, rc_nb **out, uint32_t *n)
+void rc_cache_free(souk_recs *r)
+{
+    for (uint32_t i = 0; i < r->ncap; i++)
+        souk_free(r->ntab[i]);
+    souk_free(r->ntab);
+    r->ntab = NULL, r->ncap = r->nused = 0;
+    uint32_t n = atomic_load(&r->nids);
+    for (uint32_t i = 0; i < n; i++)
+        souk_free(r->chunks[i / RC_CHUNK][i % RC_CHUNK]);
+    for (uint32_t c = 0; c < RC_CHUNKS; c++)
+        souk_free(r->chunks[c]);
+    souk_free(r->ihash);
+}
+
+/* The slot of key in the table (an empty one when absent); under r->nmu. */
+static uint32_t nslot(const souk_recs *r, const rc_norm *key, uint64_t h)
+{
+    uint32_t i = (uint32_t)(h & (r->ncap - 1));
+    while (r->ntab[i] && memcmp(&r->ntab[i]->key, key, sizeof *key) != 0)
+        i = (i + 1) & (r->ncap - 1);
+    return i;
+}
+
+#define NCACHE_MAX (1u << 18) /* lists cached; past that, the table is emptied */
+
+int rc_neighbours(souk_recs *r, rc_snap *s, uint64_t stamp, const rc_norm *key, rc_nb **out,
+                  uint32_t *n)
 {
     *out = NULL, *n = 0;
-    uint64_t h = hash_key(key);
-    pthread_mutex_lock(&s->mu);
-    for (uint64_t i = h & (s->ncap - 1); s->ntab[i]; i = (i + 1) & (s->ncap - 1)) {
-        rc_nlist *l = s->ntab[i];
-        if (memcmp(&l->key, key, sizeof *key) == 0) {
+    uint64_t h = hash_key(key), t = souk_clock_ns();
+    pthread_mutex_lock(&r->nmu);
+    if (r->ncap) {
+        rc_nlist *l = r->ntab[nslot(r, key, h)];
+        if (l && (l->stamp == stamp || t - l->built_ns < (uint64_t)r->o.cache_ms * 1000000u)) {
             *out = souk_malloc((l->n ? l->n : 1) * sizeof **out);
             if (*out) {
                 memcpy(*out, l->v, l->n * sizeof **out);
                 *n = l->n;
             }
-            pthread_mutex_unlock(&s->mu);
+            pthread_mutex_unlock(&r->nmu);
             return *out ? SOUK_OK : SOUK_ENOMEM;
         }
     }
-    pthread_mutex_unlock(&s->mu);
-    const char *item = s->items[key->item].id;
-    nb_ctx c = {r, s, key, s->items[key->item].users[key->kind], NULL, 0, 0, 0};
+    pthread_mutex_unlock(&r->nmu);
+    const char *item = rc_str(r, key->item);
+    const rc_item *self = rc_item_of(s, key->item);
+    nb_ctx c = {r, s, key, self ? self->users[key->kind] : 0, NULL, 0, 0, 0};
     if (c.a == 0)
         c.a = souk_item_users(r->o.events, (souk_cooc_kind)key->kind, item);
     int rc = souk_cooc(r->o.events, (souk_cooc_kind)key->kind, item, 0, nb_add, &c);
@@ -318,41 +385,43 @@ int rc_neighbours(souk_recs *r, rc_snap *s, const rc_norm *key, rc_nb **out, uin
         return SOUK_ENOMEM;
     }
     l->key = *key;
+    l->stamp = stamp;
+    l->built_ns = t;
     l->n = (uint32_t)c.n;
     memcpy(l->v, c.v, c.n * sizeof *c.v);
     *out = c.v;
     *n = (uint32_t)c.n;
-    /* Into the cache, unless another thread put it there first or the cache is full (it grows
-     * to a quarter of a million lists; past that, lists are computed each time). */
-    pthread_mutex_lock(&s->mu);
-    if (4 * (s->nused + 1) > 3 * s->ncap && s->ncap < (1u << 18)) {
-        uint32_t ncap = 2 * s->ncap;
-        rc_nlist **t = souk_calloc(ncap, sizeof *t);
-        if (t) {
-            for (uint32_t i = 0; i < s->ncap; i++)
-                if (s->ntab[i]) {
-                    uint64_t j = hash_key(&s->ntab[i]->key) & (ncap - 1);
-                    while (t[j])
-                        j = (j + 1) & (ncap - 1);
-                    t[j] = s->ntab[i];
-                }
-            souk_free(s->ntab);
-            s->ntab = t, s->ncap = ncap;
+    pthread_mutex_lock(&r->nmu);
+    if (r->nused >= NCACHE_MAX) {
+        for (uint32_t i = 0; i < r->ncap; i++) {
+            souk_free(r->ntab[i]);
+            r->ntab[i] = NULL;
+        }
+        r->nused = 0;
+    }
+    if (4 * (r->nused + 1) > 3 * r->ncap) {
+        uint32_t ncap = r->ncap ? 2 * r->ncap : 1024;
+        rc_nlist **tab = souk_calloc(ncap, sizeof *tab);
+        if (tab) {
+            rc_nlist **old = r->ntab;
+            uint32_t ocap = r->ncap;
+            r->ntab = tab, r->ncap = ncap;
+            for (uint32_t i = 0; i < ocap; i++)
+                if (old[i])
+                    r->ntab[nslot(r, &old[i]->key, hash_key(&old[i]->key))] = old[i];
+            souk_free(old);
         }
     }
-    int stored = 0;
-    if (4 * (s->nused + 1) <= 3 * s->ncap) {
-        uint64_t i = h & (s->ncap - 1);
-        while (s->ntab[i] && memcmp(&s->ntab[i]->key, key, sizeof *key) != 0)
-            i = (i + 1) & (s->ncap - 1);
-        if (!s->ntab[i]) {
-            s->ntab[i] = l;
-            s->nused++;
-            stored = 1;
-        }
+    if (4 * (r->nused + 1) <= 3 * r->ncap) {
+        uint32_t i = nslot(r, key, h);
+        if (r->ntab[i])
+            souk_free(r->ntab[i]); /* an outdated list */
+        else
+            r->nused++;
+        r->ntab[i] = l;
+        l = NULL;
     }
-    pthread_mutex_unlock(&s->mu);
-    if (!stored)
-        souk_free(l);
+    pthread_mutex_unlock(&r->nmu);
+    souk_free(l);
     return SOUK_OK;
 }
