@@ -1,7 +1,7 @@
 /* bench_reco.c: souk-bench reco, the offline evaluation of the recommenders
  * (docs/evaluation.md) and, with --http, their serving cost.
  *
- *   souk-bench reco [--work DIR] [--data movielens|groceries|both] [--ease-min N]
+ *   souk-bench reco [--work DIR] [--data movielens|groceries|both|none] [--ease-min N]
  *                   [--no-tune-souk] [--random-key] [--store-halflife DAYS]
  *                   [--store-cooc-items N] [--http] [--duration S] [--keep]
  *
@@ -1494,7 +1494,7 @@ int bench_reco(int argc, char **argv)
             duration = atof(argv[++i]);
         else {
             fprintf(stderr,
-                    "usage: souk-bench reco [--work DIR] [--data movielens|groceries|both] "
+                    "usage: souk-bench reco [--work DIR] [--data movielens|groceries|both|none] "
                     "[--ease-min N] [--no-tune-souk] [--random-key] [--store-halflife DAYS] "
                     "[--store-cooc-items N] [--http] [--duration S] [--keep]\n");
             return 2;
