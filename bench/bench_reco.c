@@ -935,6 +935,8 @@ static double pct(double *v, size_t n, double p)
 typedef struct lat {
     double *v;
     size_t n, cap, failed;
+    double *took; /* the server's own took_us of each answer (n of them when present) */
+    size_t ntook, tcap;
     int last_status;
     char last_body[200];
 } lat;
@@ -971,6 +973,19 @@ static void get_once(kit_conn **k, int port, const char *target, const char *tok
     double us = (now_s() - t0) * 1e6;
     if (r.status == 200) {
         lat_add(l, us);
+        const char *tk = r.body ? strstr(r.body, "\"took_us\":") : NULL;
+        if (tk) {
+            if (l->ntook == l->tcap) {
+                size_t nc = l->tcap ? l->tcap * 2 : 4096;
+                double *nt = realloc(l->took, nc * sizeof *nt);
+                if (nt) {
+                    l->took = nt;
+                    l->tcap = nc;
+                }
+            }
+            if (l->ntook < l->tcap)
+                l->took[l->ntook++] = strtod(tk + 10, NULL);
+        }
     } else {
         l->failed++;
         l->last_status = r.status;
@@ -982,6 +997,8 @@ static void get_once(kit_conn **k, int port, const char *target, const char *tok
 typedef struct http_res {
     double p99_foryou, p99_bt, p99_similar, p50_anon, p50_pers, mean_anon, mean_pers, overhead;
     double p50_hist;
+    /* the server's own took_us: p99 of each type, p50 of the searches */
+    double srv_p99_foryou, srv_p99_bt, srv_p99_similar, srv_p50_anon, srv_p50_pers;
     int ran_rec, ran_search;
 } http_res;
 
@@ -991,6 +1008,9 @@ static void lat_report(const char *what, lat *l, double *p99)
     *p99 = pct(l->v, l->n, 0.99);
     printf("    %-34s %6zu ok, %4zu failed: p50 %6.0f us, p99 %6.0f us", what, l->n, l->failed, p50,
            *p99);
+    if (l->ntook)
+        printf(" (server's took_us: p50 %.0f, p99 %.0f)", pct(l->took, l->ntook, 0.5),
+               pct(l->took, l->ntook, 0.99));
     if (l->failed && l->last_status)
         printf(" (last failure %d %.120s)", l->last_status, l->last_body);
     printf("\n");
@@ -1202,6 +1222,11 @@ static int http_part(ctx *c, double duration, http_res *hr)
         hr->mean_pers += lpe.v[i] / (double)lpe.n;
     lat_report("GET /v1/search anonymous", &lan, &p99a);
     lat_report("GET /v1/search with a user token", &lpe, &p99p);
+    hr->srv_p99_foryou = pct(lfy.took, lfy.ntook, 0.99);
+    hr->srv_p99_bt = pct(lbt.took, lbt.ntook, 0.99);
+    hr->srv_p99_similar = pct(lsim.took, lsim.ntook, 0.99);
+    hr->srv_p50_anon = pct(lan.took, lan.ntook, 0.5);
+    hr->srv_p50_pers = pct(lpe.took, lpe.ntook, 0.5);
     hr->p50_anon = pct(lan.v, lan.n, 0.5);
     hr->p50_pers = pct(lpe.v, lpe.n, 0.5);
     hr->overhead = hr->p50_pers / hr->p50_anon - 1;
@@ -1213,14 +1238,21 @@ static int http_part(ctx *c, double duration, http_res *hr)
     lat_report("GET /v1/search with a user token", &lhist, &p99h);
     hr->p50_hist = pct(lhist.v, lhist.n, 0.5);
     free(lhist.v);
+    free(lhist.took);
     free(lhan.v);
+    free(lhan.took);
     hr->ran_rec = lfy.n && lbt.n && lsim.n && !lfy.failed && !lbt.failed && !lsim.failed;
     hr->ran_search = lan.n && lpe.n && !lan.failed && !lpe.failed;
     free(lfy.v);
+    free(lfy.took);
     free(lbt.v);
+    free(lbt.took);
     free(lsim.v);
+    free(lsim.took);
     free(lan.v);
+    free(lan.took);
     free(lpe.v);
+    free(lpe.took);
     free(tokens);
     rdata_free(&d);
     return 0;
@@ -1568,6 +1600,11 @@ int bench_reco(int argc, char **argv)
     json_num(stdout, "p99_us_for_you", hr.p99_foryou, hr.ran_rec, 0);
     json_num(stdout, "p99_us_bought_together", hr.p99_bt, hr.ran_rec, 0);
     json_num(stdout, "p99_us_similar", hr.p99_similar, hr.ran_rec, 0);
+    json_num(stdout, "server_p99_us_for_you", hr.srv_p99_foryou, hr.ran_rec, 0);
+    json_num(stdout, "server_p99_us_bought_together", hr.srv_p99_bt, hr.ran_rec, 0);
+    json_num(stdout, "server_p99_us_similar", hr.srv_p99_similar, hr.ran_rec, 0);
+    json_num(stdout, "server_search_p50_us_anonymous", hr.srv_p50_anon, hr.ran_search, 0);
+    json_num(stdout, "server_search_p50_us_personal", hr.srv_p50_pers, hr.ran_search, 0);
     json_num(stdout, "search_p50_us_anonymous", hr.p50_anon, hr.ran_search, 0);
     json_num(stdout, "search_p50_us_personal", hr.p50_pers, hr.ran_search, 0);
     json_num(stdout, "search_p50_us_personal_with_history", hr.p50_hist, hr.ran_search, 0);
