@@ -1039,6 +1039,8 @@ static int srv_up(ctx *c, const char *data, const char *config, const char *tokr
              hs, hi, ha, c->ring, tokring, history ? "true" : "false");
     kit_write_file(config, cfg);
     unlink(out);
+    fflush(stdout);
+    fflush(stderr);
     pid_t pid = fork();
     if (pid == 0) {
         cpu_set_t one;
