@@ -462,6 +462,41 @@ static void latency(const char *name, int type)
             t[N / 2], t[N * 99 / 100], t[N - 1], N);
 }
 
+/* Personalized search against anonymous search, the same queries (took_us, server side). */
+static void search_overhead(void)
+{
+    static const char *const qs[] = {
+        "star wars", "love",        "the matrix",        "toy story", "war",
+        "christmas", "dark knight", "lord of the rings", "alien",     "comedy of errors"};
+    enum { N = 200 };
+    static double anon[N], pers[N];
+    char tok[SOUK_TOKEN_MAX + 1], target[256], esc[128];
+    snprintf(tok, sizeof tok, "%s", mint("ml-u15"));
+    for (int i = 0; i < N; i++) {
+        kit_url_escape(qs[i % 10], esc, sizeof esc);
+        snprintf(target, sizeof target, "/v1/search?q=%s", esc);
+        for (int p = 0; p < 2; p++) {
+            kit_resp r;
+            CHECK(get(target, p ? tok : NULL, &r) == 200);
+            cJSON *j = cJSON_Parse(r.body ? r.body : "");
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "took_us");
+            (p ? pers : anon)[i] = cJSON_IsNumber(v) ? v->valuedouble : 0;
+            cJSON_Delete(j);
+            kit_resp_free(&r);
+        }
+    }
+    double sa = 0, sp = 0;
+    for (int i = 0; i < N; i++)
+        sa += anon[i], sp += pers[i];
+    qsort(anon, N, sizeof anon[0], by_double);
+    qsort(pers, N, sizeof pers[0], by_double);
+    fprintf(stderr,
+            "  search took_us: anonymous mean %.0f p50 %.0f p99 %.0f; personal mean %.0f p50 "
+            "%.0f p99 %.0f (overhead of the mean %.0f%%)\n",
+            sa / N, anon[N / 2], anon[N * 99 / 100], sp / N, pers[N / 2], pers[N * 99 / 100],
+            100 * (sp - sa) / sa);
+}
+
 int main(void)
 {
     souk_alloc_init();
@@ -520,6 +555,7 @@ int main(void)
     latency("for_you", 5);
     latency("bought_together", 0);
     latency("similar", 2);
+    search_overhead();
     test_optout_identity();
     test_erasure();
     CHECK(kit_stop(&srv) == 0);

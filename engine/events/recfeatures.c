@@ -101,6 +101,7 @@ static double row_sum(const MDB_val *v)
 int souk_popularity_each(souk_events *s, int64_t now, double trend_halflife_days, souk_pop_fn fn,
                          void *arg)
 {
+    (void)now; /* the sums are aged from the latest day: their order at any later now */
     if (!(trend_halflife_days > 0))
         return SOUK_EINVAL;
     MDB_txn *txn;
@@ -141,11 +142,7 @@ int souk_popularity_each(souk_events *s, int64_t now, double trend_halflife_days
             }
             uint32_t day = souk__rd_be32((const uint8_t *)k.mv_data + k.mv_size - 4);
             double sum = row_sum(&v);
-            double age =
-                ((double)now - ((double)day * SOUK_DAY_MS + SOUK_DAY_MS / 2)) / SOUK_DAY_MS;
-            if (age < 0)
-                age = 0;
-            pop += sum * exp2(-age / s->o.halflife_days);
+            pop += sum * exp2(-(double)(last - day) / s->o.halflife_days);
             trend += sum * exp2(-(double)(last - day) / trend_halflife_days);
         }
         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
@@ -161,65 +158,100 @@ int souk_popularity_each(souk_events *s, int64_t now, double trend_halflife_days
 
 /* ------------------------------------------------------------------ a user's personal history */
 
-typedef struct hent {
-    souk_ev_type type;
-    char *item;
-    int64_t ts;
-} hent;
+/* What the walk knows of one item: the time at or before which its events are withdrawn (its
+ * idel time, or a deletion of one of its tags), and the event types already reported. */
+typedef struct iseen {
+    int64_t cutoff;
+    uint32_t types;
+} iseen;
 
-typedef struct hlist {
-    hent *v;
-    size_t n, cap;
-} hlist;
-
-static int hlist_add(void *arg, souk_ev_type type, const char *item, int64_t ts)
-{
-    hlist *l = arg;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 64;
-        hent *x = souk_realloc(l->v, cap * sizeof *x);
-        if (!x)
-            return SOUK_ENOMEM;
-        l->v = x, l->cap = cap;
-    }
-    if (!(l->v[l->n].item = souk_strndup(item, strlen(item))))
-        return SOUK_ENOMEM;
-    l->v[l->n].type = type, l->v[l->n].ts = ts;
-    l->n++;
-    return SOUK_OK;
-}
-
+/* Walks the user's events newest first (uev backwards) and reports each (type, item) once, at
+ * its latest event that no deletion withdraws (P8: idel, and tagdel through the item's tags),
+ * stopping before the (max + 1)th distinct item. */
 int souk_user_history(souk_events *s, const char *user, size_t len, uint32_t max, souk_item_fn fn,
                       void *arg)
 {
-    hlist l = {0};
-    int rc = souk_user_items(s, user, len, 0, hlist_add, &l);
+    if (!user || !len || len > SOUK_USER_MAX)
+        return SOUK_EINVAL;
     uint8_t up[SOUK_PSEUDO_LEN];
-    MDB_txn *txn = NULL;
-    if (!rc && l.n && s->o.item_tags && (rc = souk__ev_user(s, user, len, up)) == SOUK_OK &&
-        (rc = souk__ev_begin(s, MDB_RDONLY, &txn)) == SOUK_OK &&
-        !souk__ev_has_prefix(txn, s->tagdel, up, SOUK_PSEUDO_LEN)) {
+    int rc = souk__ev_user(s, user, len, up);
+    if (rc)
+        return rc;
+    MDB_txn *txn;
+    if ((rc = souk__ev_begin(s, MDB_RDONLY, &txn)) != SOUK_OK)
+        return rc;
+    if (souk__ev_suppressed(s, txn, user, len)) {
         souk__ev_abort(s, txn);
-        txn = NULL;
+        return SOUK_OK; /* being erased: nothing */
     }
-    uint32_t sent = 0;
-    for (size_t i = 0; !rc && i < l.n && (!max || sent < max); i++) {
-        if (txn) {
-            char tags[8][64];
-            int nt = s->o.item_tags(s->o.item_tags_arg, l.v[i].item, tags, 8), drop = 0;
-            for (int t = 0; t < nt && !drop; t++)
-                drop = souk__ev_del_time(txn, s->tagdel, up, tags[t], strlen(tags[t])) >= l.v[i].ts;
-            if (drop)
-                continue;
+    int tagdel = s->o.item_tags && souk__ev_has_prefix(txn, s->tagdel, up, SOUK_PSEUDO_LEN);
+    hmap seen;
+    hm_init(&seen, sizeof(iseen));
+    uint32_t distinct = 0;
+    MDB_cursor *cur;
+    if ((rc = souk_kv_err(mdb_cursor_open(txn, s->uev, &cur))) != SOUK_OK)
+        goto out;
+    /* The last key of the user's range: the first key past it, then one back. */
+    uint8_t next[SOUK_PSEUDO_LEN];
+    memcpy(next, up, SOUK_PSEUDO_LEN);
+    int i = SOUK_PSEUDO_LEN - 1;
+    while (i >= 0 && ++next[i] == 0)
+        i--;
+    MDB_val k = {SOUK_PSEUDO_LEN, next}, v;
+    int mrc =
+        i < 0 ? mdb_cursor_get(cur, &k, &v, MDB_LAST) : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (i >= 0)
+        mrc = mrc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV)
+                       : mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    int stop = 0;
+    while (mrc == 0 && !stop && k.mv_size == SOUK_PSEUDO_LEN + 8 + SOUK_EID_LEN &&
+           !memcmp(k.mv_data, up, SOUK_PSEUDO_LEN)) {
+        MDB_val ek = {8 + SOUK_EID_LEN, (uint8_t *)k.mv_data + SOUK_PSEUDO_LEN}, ev;
+        int64_t ts = (int64_t)souk__rd_be64(ek.mv_data);
+        souk__evrec r;
+        if (mdb_get(txn, s->ev, &ek, &ev) == 0 && souk__ev_decode(&ek, &ev, &r) == SOUK_OK &&
+            souk__ev_tagging(r.type) && r.item_len && r.item_len <= SOUK_ITEM_MAX) {
+            int created;
+            iseen *e = hm_get(&seen, r.item, r.item_len);
+            if (!e) {
+                if (max && distinct >= max)
+                    break;
+                if (!(e = hm_put(&seen, r.item, r.item_len, &created))) {
+                    rc = SOUK_ENOMEM;
+                    break;
+                }
+                e->cutoff = souk__ev_del_time(txn, s->idel, up, r.item, r.item_len);
+                if (tagdel) {
+                    char item[SOUK_ITEM_MAX + 1], tags[8][64];
+                    memcpy(item, r.item, r.item_len);
+                    item[r.item_len] = 0;
+                    int nt = s->o.item_tags(s->o.item_tags_arg, item, tags, 8);
+                    for (int t = 0; t < nt; t++) {
+                        int64_t d = souk__ev_del_time(txn, s->tagdel, up, tags[t], strlen(tags[t]));
+                        if (d > e->cutoff)
+                            e->cutoff = d;
+                    }
+                }
+                e->types = 0;
+                distinct++;
+            }
+            if (ts > e->cutoff && !(e->types & (1u << r.type))) {
+                e->types |= 1u << r.type;
+                char item[SOUK_ITEM_MAX + 1];
+                memcpy(item, r.item, r.item_len);
+                item[r.item_len] = 0;
+                if ((rc = fn(arg, (souk_ev_type)r.type, item, ts)) != 0)
+                    stop = 1;
+            }
         }
-        rc = fn(arg, l.v[i].type, l.v[i].item, l.v[i].ts);
-        sent++;
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
     }
-    if (txn)
-        souk__ev_abort(s, txn);
-    for (size_t i = 0; i < l.n; i++)
-        souk_free(l.v[i].item);
-    souk_free(l.v);
+    if (!rc && mrc && mrc != MDB_NOTFOUND)
+        rc = souk_kv_err(mrc);
+    mdb_cursor_close(cur);
+out:
+    hm_free(&seen);
+    souk__ev_abort(s, txn);
     return rc;
 }
 

@@ -9,8 +9,8 @@
 /* How much history the affinities read: the most recent items, and the neighbours of the most
  * recent of them. */
 #define AFF_ITEMS 50
-#define AFF_NB_ITEMS 10
-#define AFF_NB_EACH 20
+#define AFF_NB_ITEMS 5
+#define AFF_NB_EACH 10
 #define AFF_VALUES 32
 
 typedef struct aval {
@@ -84,7 +84,7 @@ int souk_affinity_load(souk_recs *r, souk_searcher *s, const char *user, size_t 
     hl *h = souk_calloc(1, sizeof *h);
     if (!h)
         return SOUK_ENOMEM;
-    int rc = souk_user_history(r->o.events, user, len, 0, take, h);
+    int rc = souk_user_history(r->o.events, user, len, AFF_ITEMS, take, h);
     if (rc == 1)
         rc = SOUK_OK;
     if (rc || !h->n) {

@@ -82,6 +82,8 @@ int souk_recs_open(const souk_recs_opts *o, souk_recs **out, char *err, size_t e
         r->o.trending_halflife_days = 2;
     if (!r->o.cache_ms)
         r->o.cache_ms = 1000;
+    if (!r->o.model_ttl_ms)
+        r->o.model_ttl_ms = 60000;
     r->category_field = dup_str(o->category_field);
     r->cap_field = dup_str(o->cap_field);
     r->o.category_field = r->o.cap_field = NULL;
@@ -239,6 +241,9 @@ static int accept(req *x, const char *item, double score, souk_rec_why why, cons
     size_t il = strlen(item);
     if (il == 0 || il > SOUK_ITEM_MAX)
         return 0;
+    if (x->personal && q->type == SOUK_REC_FOR_YOU && !(q->flags & SOUK_REC_KEEP_SEEN) &&
+        hm_get(&x->hist, item, il))
+        return 0; /* seen: before any catalog read */
     uint32_t d;
     if (souk_reader_docid(x->rd, item, il, &d) != SOUK_OK || d == x->cur_doc)
         return 0;
@@ -357,6 +362,10 @@ static int hist_add(void *arg, souk_ev_type type, const char *item, int64_t ts)
     return SOUK_OK;
 }
 
+/* The user's most recent distinct items read by a request: the exclusions (bought, seen) and
+ * for_you's history come from them. */
+#define RC_HISTORY_MAX 200
+
 /* Loads the user's history when the request may be personal (consent now, P3, P7). */
 static int load_history(req *x)
 {
@@ -367,7 +376,7 @@ static int load_history(req *x)
     if (souk_consent_get(x->r->o.events, q->user, q->user_len, &c) != SOUK_OK ||
         !souk_consent_personalize(&c))
         return SOUK_OK;
-    int rc = souk_user_history(x->r->o.events, q->user, q->user_len, 0, hist_add, x);
+    int rc = souk_user_history(x->r->o.events, q->user, q->user_len, RC_HISTORY_MAX, hist_add, x);
     if (rc)
         return rc;
     x->personal = x->nh > 0;
@@ -432,14 +441,39 @@ typedef struct acc_ent {
     double score, best;
 } acc_ent;
 
+/* The slot of id in t (cap a power of two): its entry, or the empty one where it goes. */
+static size_t acc_slot(const acc_ent *t, size_t cap, uint32_t id)
+{
+    size_t p = (id * 2654435761u) & (cap - 1);
+    while (t[p].key && t[p].key != id + 1)
+        p = (p + 1) & (cap - 1);
+    return p;
+}
+
+/* Doubles the table; 0 or SOUK_ENOMEM. */
+static int acc_grow(acc_ent **t, size_t *cap)
+{
+    size_t ncap = 2 * *cap;
+    acc_ent *n = souk_calloc(ncap, sizeof *n);
+    if (!n)
+        return SOUK_ENOMEM;
+    for (size_t i = 0; i < *cap; i++)
+        if ((*t)[i].key)
+            n[acc_slot(n, ncap, (*t)[i].key - 1)] = (*t)[i];
+    souk_free(*t);
+    *t = n, *cap = ncap;
+    return SOUK_OK;
+}
+
+/* Entries the accumulator may hold: the bound of one request's work. */
+#define ACC_MAX (1u << 19)
+
 static int for_you(req *x, cands *c, double *blend_out)
 {
     souk_recs_model m;
     rc_model_defaults(x->r, x->q->model, &m);
     size_t hn = x->nh < m.history ? x->nh : m.history;
-    size_t cap = 1024;
-    while (cap < 4 * hn * m.neighbours && cap < (1u << 20))
-        cap *= 2;
+    size_t cap = 4096;
     acc_ent *t = souk_calloc(cap, sizeof *t);
     if (!t)
         return SOUK_ENOMEM;
@@ -476,12 +510,13 @@ static int for_you(req *x, cands *c, double *blend_out)
             got |= n > 0;
             for (uint32_t j = 0; j < n; j++) {
                 double v = w * nb[j].sim;
-                size_t p = (nb[j].item * 2654435761u) & (cap - 1);
-                while (t[p].key && t[p].key != nb[j].item + 1)
-                    p = (p + 1) & (cap - 1);
+                size_t p = acc_slot(t, cap, nb[j].item);
                 if (!t[p].key) {
-                    if (2 * (used + 1) > cap)
-                        continue; /* full: the bound of one request's work */
+                    if (2 * (used + 1) > cap) {
+                        if (used >= ACC_MAX || acc_grow(&t, &cap) != SOUK_OK)
+                            continue; /* full: the bound of one request's work */
+                        p = acc_slot(t, cap, nb[j].item);
+                    }
                     t[p].key = nb[j].item + 1;
                     t[p].by = (uint32_t)hi;
                     used++;
@@ -507,18 +542,19 @@ static int for_you(req *x, cands *c, double *blend_out)
             continue;
         const rc_item *it = rc_item_of(x->snap, t[p].key - 1);
         const hitem *h = &x->h[t[p].by];
-        rc = cands_push(c, rc_str(x->r, t[p].key - 1),
-                        t[p].score / maxs + blend * (it ? it->pop : 0) / maxpop,
+        const char *id = rc_str(x->r, t[p].key - 1);
+        if (!(x->q->flags & SOUK_REC_KEEP_SEEN) && hm_get(&x->hist, id, strlen(id)))
+            continue; /* the user's own items never reach the rules */
+        rc = cands_push(c, id, t[p].score / maxs + blend * (it ? it->pop : 0) / maxpop,
                         h->bought ? SOUK_WHY_BECAUSE_BOUGHT : SOUK_WHY_BECAUSE_VIEWED, h->item);
     }
     /* Popular items as candidates of their own (the blend): those not scored above. */
     size_t np = x->snap->n < examine_max(x->q->n) ? x->snap->n : examine_max(x->q->n);
     for (size_t j = 0; j < np && !rc && blend > 0; j++) {
         const rc_item *it = &x->snap->items[x->snap->by_pop[j]];
-        size_t p = (it->gid * 2654435761u) & (cap - 1);
-        while (t[p].key && t[p].key != it->gid + 1)
-            p = (p + 1) & (cap - 1);
-        if (!t[p].key)
+        size_t p = acc_slot(t, cap, it->gid);
+        if (!t[p].key &&
+            ((x->q->flags & SOUK_REC_KEEP_SEEN) || !hm_get(&x->hist, it->id, strlen(it->id))))
             rc = cands_push(c, it->id, blend * it->pop / maxpop, SOUK_WHY_POPULAR_IN, NULL);
     }
     souk_free(t);
@@ -636,7 +672,8 @@ static int similar(req *x, cands *c, char ***owned, size_t *nowned)
     query.kids = kids;
     query.nkids = nt;
     query.root = 0;
-    size_t k = examine_max(x->q->n) < 1000 ? examine_max(x->q->n) : 1000;
+    /* The text candidates: a few times n (the filter, when given, is applied by the search). */
+    size_t k = 4 * (size_t)x->q->n + 40;
     souk_hit *hits = souk_malloc(k * sizeof *hits);
     size_t nhits = 0;
     char err[256];

@@ -9,11 +9,12 @@
  * older than cache_ms while the store has changed (souk_events_stamp), and freed when its last
  * reader lets it go.
  *
- * Normalized neighbour lists (one per kind, item and normalization) are cached on first use; a
- * list is used while it is younger than cache_ms or the store has not changed since it was
- * computed, else computed again. So everything the recommenders cache is at most about
- * cache_ms behind the store (an erased user's contributions included). The user's history is
- * never cached: it is read from the store on every request. */
+ * Normalized neighbour lists (one per kind, item and normalization: the item-item model) are
+ * cached on first use; a list is used while it is younger than model_ttl_ms (60 s) or the store
+ * has not changed since it was computed, else computed again. So the popularity tables are at
+ * most about cache_ms behind the store, the model at most model_ttl_ms (an erased user's
+ * contributions included: the refit schedule the privacy guide allows an item-item model). The
+ * user's history is never cached: it is read from the store on every request. */
 #ifndef SOUK_RECS_INT_H
 #define SOUK_RECS_INT_H
 

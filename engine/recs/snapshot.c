@@ -353,7 +353,7 @@ int rc_neighbours(souk_recs *r, rc_snap *s, uint64_t stamp, const rc_norm *key, 
     pthread_mutex_lock(&r->nmu);
     if (r->ncap) {
         rc_nlist *l = r->ntab[nslot(r, key, h)];
-        if (l && (l->stamp == stamp || t - l->built_ns < (uint64_t)r->o.cache_ms * 1000000u)) {
+        if (l && (l->stamp == stamp || t - l->built_ns < (uint64_t)r->o.model_ttl_ms * 1000000u)) {
             *out = souk_malloc((l->n ? l->n : 1) * sizeof **out);
             if (*out) {
                 memcpy(*out, l->v, l->n * sizeof **out);

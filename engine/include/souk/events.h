@@ -243,16 +243,21 @@ uint32_t souk_item_users(souk_events *s, souk_cooc_kind kind, const char *item);
 /* Calls fn for every item with a nonzero souk_item_users count of kind, in item order; fn
  * returns nonzero to stop. */
 int souk_item_users_each(souk_events *s, souk_cooc_kind kind, souk_cooc_fn fn, void *arg);
-/* Every item's popularity at now (pop, as souk_popularity) and its trend: the same sum with a
- * half-life of trend_halflife_days, aged from the latest day with any event (so the order of the
- * trends does not depend on now, and old data does not underflow), in item order. fn returns
- * nonzero to stop. */
+/* Every item's popularity (pop: souk_popularity's sum, with the store's half-life) and its trend
+ * (the same sum with a half-life of trend_halflife_days), both aged from the latest day with any
+ * event rather than from now: the values change only when the store does, their order is the
+ * order at any later now (souk_popularity's own ages differ from these by one factor), and old
+ * data does not underflow. In item order; fn returns nonzero to stop. now is unused (kept for a
+ * retention cut). */
 typedef int (*souk_pop_fn)(void *arg, const char *item, double pop, double trend);
 int souk_popularity_each(souk_events *s, int64_t now, double trend_halflife_days, souk_pop_fn fn,
                          void *arg);
-/* The history that may personalize for the user (P8), newest first, up to max (0: all):
- * souk_user_items less the entries whose latest event is not after the deletion of one of the
- * item's tags (a deleted tag removes its items' effect, as it removes the tag). */
+/* The history that may personalize for the user (P8), newest first, from the user's most
+ * recent max distinct items (0: all): souk_user_items' entries (type, item, latest time), less
+ * those whose latest event is not after the deletion of one of the item's tags (a deleted tag
+ * removes its items' effect, as it removes the tag). Reads only the events it reports, newest
+ * first, so its cost follows max, not the length of the user's history. fn's nonzero return
+ * stops the walk and is returned. */
 int souk_user_history(souk_events *s, const char *user, size_t len, uint32_t max, souk_item_fn fn,
                       void *arg);
 /* A value that changes whenever a transaction commits to the store (its last committed

@@ -122,6 +122,10 @@ typedef struct souk_recs_opts {
     /* The popularity tables (popular, trending, backfill) are rebuilt from the store at most
      * every cache_ms (default 1000) on the next request after that. */
     uint32_t cache_ms;
+    /* The item-item model (normalized neighbour lists) is refitted from the store's
+     * co-occurrence lazily, a list at most model_ttl_ms (default 60000) after the store changed
+     * (the user's own history is read on every request, so it acts at once). */
+    uint32_t model_ttl_ms;
 } souk_recs_opts;
 
 typedef struct souk_recs souk_recs;
