@@ -932,7 +932,7 @@ static int search_ranked(sk_ctx *c, sparams *pp, uint32_t k, uint32_t kk, souk_a
  * path ranks the best PERSONAL_WINDOW text hits by text + personal, where personal = weight *
  * affinity(d) * the best text score of the window (affinity in [0, 1], so the boost is bounded
  * by weight times the top score). */
-#define PERSONAL_WINDOW 40
+#define PERSONAL_WINDOW 20
 
 typedef struct phit {
     souk_hit h;

@@ -440,26 +440,33 @@ static void latency(const char *name, int type)
     enum { N = 300 };
     static double t[N];
     char target[256], u[32];
-    for (int i = 0; i < N; i++) {
-        snprintf(u, sizeof u, "ml-u%d", 1 + (i * 7) % 600);
-        char tok[SOUK_TOKEN_MAX + 1];
-        snprintf(tok, sizeof tok, "%s", mint(u));
-        static const char *const items[] = {"ml-1",    "ml-50",   "ml-296",   "ml-318",
-                                            "ml-2571", "ml-4993", "ml-79132", "ml-260"};
-        target_for(target, sizeof target, type, items[i % 8], NULL, 10);
-        kit_resp r;
-        CHECK(get(target, tok, &r) == 200);
-        double us = -1;
-        cJSON *j = cJSON_Parse(r.body ? r.body : "");
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "took_us");
-        us = cJSON_IsNumber(v) ? v->valuedouble : -1;
-        cJSON_Delete(j);
-        kit_resp_free(&r);
-        t[i] = us;
+    double cold99 = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < N; i++) {
+            snprintf(u, sizeof u, "ml-u%d", 1 + (i * 7) % 600);
+            char tok[SOUK_TOKEN_MAX + 1];
+            snprintf(tok, sizeof tok, "%s", mint(u));
+            static const char *const items[] = {"ml-1",    "ml-50",   "ml-296",   "ml-318",
+                                                "ml-2571", "ml-4993", "ml-79132", "ml-260"};
+            target_for(target, sizeof target, type, items[i % 8], NULL, 10);
+            kit_resp r;
+            CHECK(get(target, tok, &r) == 200);
+            double us = -1;
+            cJSON *j = cJSON_Parse(r.body ? r.body : "");
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "took_us");
+            us = cJSON_IsNumber(v) ? v->valuedouble : -1;
+            cJSON_Delete(j);
+            kit_resp_free(&r);
+            t[i] = us;
+        }
+        qsort(t, N, sizeof t[0], by_double);
+        if (!pass)
+            cold99 = t[N * 99 / 100];
     }
-    qsort(t, N, sizeof t[0], by_double);
-    fprintf(stderr, "  %s: took_us p50 %.0f p99 %.0f max %.0f (%d requests, warm)\n", name,
-            t[N / 2], t[N * 99 / 100], t[N - 1], N);
+    fprintf(stderr,
+            "  %s: took_us p50 %.0f p99 %.0f max %.0f (%d requests, the second pass; the first's "
+            "p99 %.0f)\n",
+            name, t[N / 2], t[N * 99 / 100], t[N - 1], N, cold99);
 }
 
 /* Personalized search against anonymous search, the same queries (took_us, server side). */
@@ -472,7 +479,8 @@ static void search_overhead(void)
     static double anon[N], pers[N];
     char tok[SOUK_TOKEN_MAX + 1], target[256], esc[128];
     snprintf(tok, sizeof tok, "%s", mint("ml-u15"));
-    for (int i = 0; i < N; i++) {
+    for (int n = 0; n < 2 * N; n++) {
+        int i = n % N; /* the first pass warms both paths; the second is kept */
         kit_url_escape(qs[i % 10], esc, sizeof esc);
         snprintf(target, sizeof target, "/v1/search?q=%s", esc);
         for (int p = 0; p < 2; p++) {

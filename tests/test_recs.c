@@ -566,7 +566,16 @@ static void part_latency(void)
  * held-out item. souk-bench reco is the real protocol. */
 static void part_eval(void)
 {
-    int hits_fy = 0, hits_pop = 0, users = 0;
+    int hits_fy = 0, hits_pop = 0, users = 0, bt[3] = {0, 0, 0};
+    souk_recs *norms[3];
+    for (int nm = 0; nm < 3; nm++) {
+        souk_recs_opts ro;
+        memset(&ro, 0, sizeof ro);
+        ro.events = g_ev;
+        ro.together_norm = (souk_rec_norm)nm;
+        char err[256];
+        REQUIRE(souk_recs_open(&ro, &norms[nm], err, sizeof err) == 0);
+    }
     char u[32];
     static souk_recs_model m;
     const char *knobs = getenv("SOUK_RECS_MODEL"); /* neighbours,history,shrink,alpha,recency,
@@ -588,6 +597,16 @@ static void part_eval(void)
         resp a, b;
         ask(&a, SOUK_REC_FOR_YOU, u, NULL, NULL, 10);
         ask(&b, SOUK_REC_POPULAR, u, NULL, NULL, 10);
+        /* bought_together from the next newest item, under each normalization. */
+        for (int nm = 0; nm < 3; nm++) {
+            souk_recs *keep = g_recs;
+            g_recs = norms[nm];
+            resp c;
+            ask(&c, SOUK_REC_BOUGHT_TOGETHER, NULL, h.items[1], NULL, 10);
+            for (size_t k = 0; k < c.n; k++)
+                bt[nm] += !strcmp(c.r[k].item, held);
+            g_recs = keep;
+        }
         for (size_t k = 0; k < a.n; k++)
             hits_fy += !strcmp(a.r[k].item, held);
         for (size_t k = 0; k < b.n; k++)
@@ -596,6 +615,12 @@ static void part_eval(void)
     }
     fprintf(stderr, "test_recs: leave-newest-out HR@10 over %d users: for_you %.3f, popular %.3f\n",
             users, (double)hits_fy / users, (double)hits_pop / users);
+    fprintf(stderr,
+            "test_recs: bought_together from the next newest item, HR@10: cosine %.3f, lift %.3f, "
+            "count %.3f\n",
+            (double)bt[0] / users, (double)bt[1] / users, (double)bt[2] / users);
+    for (int nm = 0; nm < 3; nm++)
+        souk_recs_close(norms[nm]);
 }
 
 int main(void)

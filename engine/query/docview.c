@@ -59,6 +59,11 @@ int souk_docview_filter(souk_docview *v, const souk_filter *f)
     return rc;
 }
 
+uint64_t souk_docview_generation(const souk_docview *v)
+{
+    return v->cols->generation;
+}
+
 int souk_docview_exists(const souk_docview *v, uint32_t docid)
 {
     return docid < v->cols->ndocs && (v->cols->exists[docid >> 6] >> (docid & 63) & 1);

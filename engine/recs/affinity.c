@@ -1,9 +1,14 @@
-/* affinity.c: the personal component of search (docs/ranking.md "personal"), built from the
- * user's retained history at the start of a search when the user may be personalized. */
-#include "events/hmap.h"
+/* affinity.c: the personal component of search (docs/ranking.md "Personal affinity"), built
+ * from the user's retained history when the user may be personalized.
+ *
+ * A user's profile (category and brand shares, neighbour documents) is kept for the next search
+ * in a small table keyed by a keyed hash of the user id (a per-process random key: no raw id and
+ * no pseudonym is kept), valid only while the event store and the index are unchanged
+ * (souk_events_stamp, the column generation): any consent change, deletion, erasure or new event
+ * makes it stale, and it is rebuilt from the store. */
 #include "recs/recs_int.h"
 
-#include <math.h>
+#include <sodium.h>
 #include <string.h>
 
 /* How much history the affinities read: the most recent items, and the neighbours of the most
@@ -11,23 +16,43 @@
 #define AFF_ITEMS 50
 #define AFF_NB_ITEMS 5
 #define AFF_NB_EACH 10
-#define AFF_VALUES 32
+#define AFF_NB (AFF_NB_ITEMS * AFF_NB_EACH * 2)
+#define AFF_VALUES 16
+#define AFF_SLOTS 1024
 
 typedef struct aval {
-    char v[128];
+    char v[64];
     uint32_t len;
     double w;
 } aval;
 
+typedef struct aprof {
+    aval cat[AFF_VALUES], brand[AFF_VALUES];
+    size_t ncat, nbrand, nnb;
+    double maxcat, maxbrand;
+    uint32_t nbdoc[AFF_NB];
+    double nbw[AFF_NB];
+    int parts; /* components present (0: not personal) */
+} aprof;
+
+typedef struct rc_aff_slot {
+    uint8_t key[16];
+    uint64_t stamp, generation;
+    int used;
+    aprof p;
+} rc_aff_slot;
+
 struct souk_affinity {
     souk_docview *dv;
     int catf, brandf;
-    aval cat[AFF_VALUES], brand[AFF_VALUES];
-    size_t ncat, nbrand;
-    double maxcat, maxbrand;
-    hmap nb;   /* docid (4 bytes) -> double weight in [0, 1] */
-    int parts; /* components present: the divisor that keeps a(d) within [0, 1] */
+    aprof p;
 };
+
+void rc_aff_init(souk_recs *r)
+{
+    if (sodium_init() >= 0)
+        randombytes_buf(r->aff_key, sizeof r->aff_key);
+}
 
 typedef struct hl {
     char items[AFF_ITEMS][SOUK_ITEM_MAX + 1];
@@ -72,12 +97,11 @@ static int field_of(souk_searcher *s, const char *name)
     return f && f->type == SOUK_FIELD_KEYWORD ? (int)f->id : -1;
 }
 
-int souk_affinity_load(souk_recs *r, souk_searcher *s, const char *user, size_t len, int64_t now,
-                       souk_affinity **out)
+/* The profile from the store (p zeroed by the caller). */
+static int build(souk_recs *r, souk_searcher *s, souk_affinity *a, const char *user, size_t len,
+                 int64_t now)
 {
-    *out = NULL;
-    if (!r || !user || !len)
-        return SOUK_OK;
+    aprof *p = &a->p;
     souk_consent c;
     if (souk_consent_get(r->o.events, user, len, &c) != SOUK_OK || !souk_consent_personalize(&c))
         return SOUK_OK;
@@ -91,21 +115,7 @@ int souk_affinity_load(souk_recs *r, souk_searcher *s, const char *user, size_t 
         souk_free(h);
         return rc;
     }
-    souk_affinity *a = souk_calloc(1, sizeof *a);
-    if (!a) {
-        souk_free(h);
-        return SOUK_ENOMEM;
-    }
-    hm_init(&a->nb, sizeof(double));
-    a->catf = r->category_field ? field_of(s, r->category_field) : field_of(s, "category");
-    if (a->catf < 0 && !r->category_field)
-        a->catf = field_of(s, "section");
-    a->brandf = r->cap_field ? field_of(s, r->cap_field) : field_of(s, "brand");
-    if (a->brandf == a->catf)
-        a->brandf = -1;
     souk_reader *rd = souk_searcher_reader(s);
-    if ((rc = souk_docview_open(s, &a->dv)) != SOUK_OK)
-        goto fail;
     for (size_t i = 0; i < h->n; i++) {
         uint32_t d;
         if (souk_reader_docid(rd, h->items[i], strlen(h->items[i]), &d) != SOUK_OK)
@@ -113,9 +123,9 @@ int souk_affinity_load(souk_recs *r, souk_searcher *s, const char *user, size_t 
         const char *v[1];
         uint32_t l[1];
         if (a->catf >= 0 && souk_docview_keywords(a->dv, a->catf, d, v, l, 1) == 1)
-            count_value(a->cat, &a->ncat, &a->maxcat, v[0], l[0]);
+            count_value(p->cat, &p->ncat, &p->maxcat, v[0], l[0]);
         if (a->brandf >= 0 && souk_docview_keywords(a->dv, a->brandf, d, v, l, 1) == 1)
-            count_value(a->brand, &a->nbrand, &a->maxbrand, v[0], l[0]);
+            count_value(p->brand, &p->nbrand, &p->maxbrand, v[0], l[0]);
     }
     /* The recently viewed items' neighbours (the for_you model's lists, default settings). */
     int rcs;
@@ -147,34 +157,85 @@ int souk_affinity_load(souk_recs *r, souk_searcher *s, const char *user, size_t 
                     uint32_t d;
                     if (souk_reader_docid(rd, id, strlen(id), &d) != SOUK_OK)
                         continue;
-                    double *w = hm_put(&a->nb, &d, sizeof d, NULL);
-                    if (w) {
-                        *w += nb[j].sim;
-                        if (*w > maxnb)
-                            maxnb = *w;
+                    size_t q = 0;
+                    while (q < p->nnb && p->nbdoc[q] != d)
+                        q++;
+                    if (q == p->nnb) {
+                        if (p->nnb == AFF_NB)
+                            continue;
+                        p->nbdoc[p->nnb] = d;
+                        p->nbw[p->nnb++] = 0;
                     }
+                    p->nbw[q] += nb[j].sim;
+                    if (p->nbw[q] > maxnb)
+                        maxnb = p->nbw[q];
                 }
                 souk_free(nb);
             }
         }
         rc_snap_put(snap);
     }
-    if (maxnb > 0)
-        for (size_t i = 0; i < a->nb.cap; i++)
-            if (a->nb.e[i].kv)
-                *(double *)hm_val(&a->nb, &a->nb.e[i]) /= maxnb;
-    a->parts = (a->ncat > 0) + (a->nbrand > 0) + (a->nb.n > 0);
+    for (size_t q = 0; q < p->nnb && maxnb > 0; q++)
+        p->nbw[q] /= maxnb;
+    p->parts = (p->ncat > 0) + (p->nbrand > 0) + (p->nnb > 0);
     souk_free(h);
-    if (!a->parts) {
+    return SOUK_OK;
+}
+
+int souk_affinity_load(souk_recs *r, souk_searcher *s, const char *user, size_t len, int64_t now,
+                       souk_affinity **out)
+{
+    *out = NULL;
+    if (!r || !user || !len)
+        return SOUK_OK;
+    souk_affinity *a = souk_calloc(1, sizeof *a);
+    if (!a)
+        return SOUK_ENOMEM;
+    a->catf = r->category_field ? field_of(s, r->category_field) : field_of(s, "category");
+    if (a->catf < 0 && !r->category_field)
+        a->catf = field_of(s, "section");
+    a->brandf = r->cap_field ? field_of(s, r->cap_field) : field_of(s, "brand");
+    if (a->brandf == a->catf)
+        a->brandf = -1;
+    int rc = souk_docview_open(s, &a->dv);
+    if (rc) {
+        souk_free(a);
+        return rc;
+    }
+    uint8_t key[16];
+    crypto_generichash(key, sizeof key, (const uint8_t *)user, len, r->aff_key, sizeof r->aff_key);
+    uint64_t stamp = souk_events_stamp(r->o.events), gen = souk_docview_generation(a->dv);
+    uint32_t slot = (uint32_t)(key[0] | key[1] << 8) % AFF_SLOTS;
+    int hit = 0;
+    pthread_mutex_lock(&r->amu);
+    if (!r->aff)
+        r->aff = souk_calloc(AFF_SLOTS, sizeof *r->aff);
+    rc_aff_slot *e = r->aff ? &r->aff[slot] : NULL;
+    if (e && e->used && e->stamp == stamp && e->generation == gen &&
+        !memcmp(e->key, key, sizeof key)) {
+        a->p = e->p;
+        hit = 1;
+    }
+    pthread_mutex_unlock(&r->amu);
+    if (!hit) {
+        if ((rc = build(r, s, a, user, len, now)) != SOUK_OK) {
+            souk_affinity_free(a);
+            return rc;
+        }
+        pthread_mutex_lock(&r->amu);
+        if (e) {
+            memcpy(e->key, key, sizeof key);
+            e->stamp = stamp, e->generation = gen, e->used = 1;
+            e->p = a->p;
+        }
+        pthread_mutex_unlock(&r->amu);
+    }
+    if (!a->p.parts) {
         souk_affinity_free(a);
         return SOUK_OK;
     }
     *out = a;
     return SOUK_OK;
-fail:
-    souk_free(h);
-    souk_affinity_free(a);
-    return rc;
 }
 
 void souk_affinity_free(souk_affinity *a)
@@ -182,7 +243,6 @@ void souk_affinity_free(souk_affinity *a)
     if (!a)
         return;
     souk_docview_close(a->dv);
-    hm_free(&a->nb);
     souk_free(a);
 }
 
@@ -204,13 +264,16 @@ static double value_w(const souk_affinity *a, const aval *v, size_t n, double ma
 double souk_affinity_of(const souk_affinity *a, souk_searcher *s, uint32_t docid)
 {
     (void)s;
-    if (!a || !a->parts)
+    if (!a || !a->p.parts)
         return 0;
-    double sum = value_w(a, a->cat, a->ncat, a->maxcat, a->catf, docid) +
-                 value_w(a, a->brand, a->nbrand, a->maxbrand, a->brandf, docid);
-    const double *w = hm_get(&a->nb, &docid, sizeof docid);
-    if (w)
-        sum += *w;
-    double v = sum / a->parts;
+    const aprof *p = &a->p;
+    double sum = value_w(a, p->cat, p->ncat, p->maxcat, a->catf, docid) +
+                 value_w(a, p->brand, p->nbrand, p->maxbrand, a->brandf, docid);
+    for (size_t q = 0; q < p->nnb; q++)
+        if (p->nbdoc[q] == docid) {
+            sum += p->nbw[q];
+            break;
+        }
+    double v = sum / p->parts;
     return v > 1 ? 1 : v < 0 ? 0 : v;
 }

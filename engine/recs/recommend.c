@@ -95,9 +95,12 @@ int souk_recs_open(const souk_recs_opts *o, souk_recs **out, char *err, size_t e
                 r->nrepl++;
     }
     pthread_mutex_init(&r->mu, NULL);
-    pthread_mutex_init(&r->build, NULL);
+    pthread_mutex_init(&r->bmu, NULL);
+    atomic_init(&r->building, 0);
     pthread_mutex_init(&r->imu, NULL);
     pthread_mutex_init(&r->nmu, NULL);
+    pthread_mutex_init(&r->amu, NULL);
+    rc_aff_init(r);
     atomic_init(&r->nids, 0);
     *out = r;
     return SOUK_OK;
@@ -107,8 +110,11 @@ void souk_recs_close(souk_recs *r)
 {
     if (!r)
         return;
+    rc_snap_stop(r);
     rc_snap_put(r->cur);
     rc_cache_free(r);
+    souk_free(r->aff);
+    pthread_mutex_destroy(&r->amu);
     pthread_mutex_destroy(&r->imu);
     pthread_mutex_destroy(&r->nmu);
     for (size_t i = 0; i < r->nrepl; i++)
@@ -117,7 +123,7 @@ void souk_recs_close(souk_recs *r)
     souk_free(r->category_field);
     souk_free(r->cap_field);
     pthread_mutex_destroy(&r->mu);
-    pthread_mutex_destroy(&r->build);
+    pthread_mutex_destroy(&r->bmu);
     souk_free(r);
 }
 

@@ -5,9 +5,9 @@
  *
  * A snapshot (snapshot.c) holds what every request reads and nothing personal: each item with
  * events (its popularity, trend and distinct users of each co-occurrence kind) and the items in
- * popularity and trend order. It is rebuilt from the store by the first request that finds it
- * older than cache_ms while the store has changed (souk_events_stamp), and freed when its last
- * reader lets it go.
+ * popularity and trend order. When a request finds it older than cache_ms while the store has
+ * changed (souk_events_stamp), a thread is started that builds the next one and swaps it in
+ * (the requests meanwhile read the current one); it is freed when its last reader lets it go.
  *
  * Normalized neighbour lists (one per kind, item and normalization: the item-item model) are
  * cached on first use; a list is used while it is younger than model_ttl_ms (60 s) or the store
@@ -75,8 +75,11 @@ struct souk_recs {
     char *category_field, *cap_field;
     char **repl;
     size_t nrepl;
-    pthread_mutex_t mu;    /* cur */
-    pthread_mutex_t build; /* one rebuild at a time */
+    pthread_mutex_t mu;  /* cur */
+    atomic_int building; /* a snapshot build is under way (one at a time) */
+    pthread_mutex_t bmu; /* builder */
+    pthread_t builder;   /* the last rebuild thread, joined by the next one or at close */
+    int has_builder;
     rc_snap *cur;
     /* interned item ids: strings by id in chunks (published before nids counts them) */
     pthread_mutex_t imu;
@@ -84,6 +87,11 @@ struct souk_recs {
     atomic_uint nids;
     uint32_t *ihash; /* id + 1 */
     uint32_t ihcap;
+    /* personalized search: recent users' affinities (affinity.c), keyed by a keyed hash of the
+     * user id (no raw id is kept), valid while the store and the index are unchanged */
+    pthread_mutex_t amu;
+    struct rc_aff_slot *aff;
+    uint8_t aff_key[32];
     /* neighbour lists */
     pthread_mutex_t nmu;
     rc_nlist **ntab;
@@ -93,6 +101,8 @@ struct souk_recs {
 /* The current snapshot (rebuilt first when stale), with a reference; NULL on an error (rc). */
 rc_snap *rc_snap_get(souk_recs *r, int64_t now, int *rc);
 void rc_snap_put(rc_snap *s);
+/* Waits for a rebuild thread (souk_recs_close). */
+void rc_snap_stop(souk_recs *r);
 void rc_snap_free(rc_snap *s);
 /* The interned id of item (added when add), or UINT32_MAX (absent, or out of memory). */
 uint32_t rc_intern(souk_recs *r, const char *item, size_t len, int add);
@@ -111,6 +121,8 @@ static inline const rc_item *rc_item_of(const rc_snap *s, uint32_t gid)
 int rc_neighbours(souk_recs *r, rc_snap *s, uint64_t stamp, const rc_norm *key, rc_nb **out,
                   uint32_t *n);
 void rc_cache_free(souk_recs *r);
+/* The affinity cache's key (affinity.c). */
+void rc_aff_init(souk_recs *r);
 
 /* The model with its defaults filled in. */
 void rc_model_defaults(const souk_recs *r, const souk_recs_model *in, souk_recs_model *out);

@@ -3,6 +3,7 @@
 #include "recs/recs_int.h"
 
 #include <math.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,7 +140,7 @@ static int set_users(void *arg, const char *item, uint32_t users)
     return 0;
 }
 
-static const rc_snap *sort_snap; /* qsort has no context argument; guarded by r->build */
+static const rc_snap *sort_snap; /* qsort has no context argument; one build at a time */
 
 static int by_pop(const void *a, const void *b)
 {
@@ -205,6 +206,42 @@ static int snap_build(souk_recs *r, int64_t now, uint64_t stamp, rc_snap **out)
     return SOUK_OK;
 }
 
+/* Installs n as the current snapshot (its reference moves to r). */
+static void snap_install(souk_recs *r, rc_snap *n)
+{
+    atomic_store(&n->checked_ns, souk_clock_ns());
+    pthread_mutex_lock(&r->mu);
+    rc_snap *old = r->cur;
+    r->cur = n;
+    pthread_mutex_unlock(&r->mu);
+    rc_snap_put(old);
+}
+
+typedef struct rebuild_arg {
+    souk_recs *r;
+    int64_t now;
+    uint64_t stamp;
+} rebuild_arg;
+
+/* The rebuild thread: builds, installs, and lets the next rebuild be claimed. */
+static void *rebuild_main(void *p)
+{
+    rebuild_arg *a = p;
+    rc_snap *n = NULL;
+    if (snap_build(a->r, a->now, a->stamp, &n) == SOUK_OK)
+        snap_install(a->r, n);
+    atomic_store(&a->r->building, 0);
+    souk_free(a);
+    return NULL;
+}
+
+void rc_snap_stop(souk_recs *r)
+{
+    if (r->has_builder)
+        pthread_join(r->builder, NULL);
+    r->has_builder = 0;
+}
+
 rc_snap *rc_snap_get(souk_recs *r, int64_t now, int *rcp)
 {
     *rcp = SOUK_OK;
@@ -216,46 +253,69 @@ rc_snap *rc_snap_get(souk_recs *r, int64_t now, int *rcp)
     uint64_t t = souk_clock_ns();
     if (s && t - atomic_load(&s->checked_ns) < (uint64_t)r->o.cache_ms * 1000000u)
         return s;
-    /* Stale by age: rebuild when the store changed (one thread builds, the others go on with
-     * the snapshot they have; with none yet, they wait for it). */
+    /* Stale by age: rebuilt when the store changed. With a snapshot, a thread of its own builds
+     * the next one while requests go on with this one (no request pays for a rebuild); with
+     * none yet, the first request builds it and the others wait for it. */
     uint64_t stamp = souk_events_stamp(r->o.events);
     if (s && stamp == s->stamp) {
         atomic_store(&s->checked_ns, t);
         return s;
     }
-    if (s && pthread_mutex_trylock(&r->build) != 0)
+    int idle = 0;
+    if (s) {
+        if (atomic_compare_exchange_strong(&r->building, &idle, 1)) {
+            atomic_store(&s->checked_ns, t); /* no second claim before cache_ms */
+            pthread_mutex_lock(&r->bmu);
+            rc_snap_stop(r); /* the previous builder has finished: reap it */
+            rebuild_arg *a = souk_malloc(sizeof *a);
+            if (a) {
+                *a = (rebuild_arg){r, now, stamp};
+                if (pthread_create(&r->builder, NULL, rebuild_main, a) == 0) {
+                    r->has_builder = 1;
+                    a = NULL;
+                }
+            }
+            pthread_mutex_unlock(&r->bmu);
+            if (a) {
+                souk_free(a);
+                atomic_store(&r->building, 0);
+            }
+        }
         return s;
-    if (!s)
-        pthread_mutex_lock(&r->build);
-    /* Someone may have rebuilt it meanwhile. */
+    }
+    for (;;) {
+        idle = 0;
+        if (atomic_compare_exchange_strong(&r->building, &idle, 1))
+            break;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&r->mu);
+        rc_snap *c = r->cur;
+        if (c)
+            atomic_fetch_add(&c->refs, 1);
+        pthread_mutex_unlock(&r->mu);
+        if (c)
+            return c;
+    }
     pthread_mutex_lock(&r->mu);
     rc_snap *c = r->cur;
-    if (c && c != s && c->stamp == stamp) {
+    if (c)
         atomic_fetch_add(&c->refs, 1);
-        pthread_mutex_unlock(&r->mu);
-        pthread_mutex_unlock(&r->build);
-        rc_snap_put(s);
+    pthread_mutex_unlock(&r->mu);
+    if (c) {
+        atomic_store(&r->building, 0);
         return c;
     }
-    pthread_mutex_unlock(&r->mu);
     rc_snap *n = NULL;
     int rc = snap_build(r, now, stamp, &n);
     if (rc) {
-        pthread_mutex_unlock(&r->build);
-        if (s)
-            return s; /* serve the older one */
+        atomic_store(&r->building, 0);
         *rcp = rc;
         return NULL;
     }
-    atomic_store(&n->checked_ns, souk_clock_ns());
     atomic_fetch_add(&n->refs, 1); /* the caller's */
-    pthread_mutex_lock(&r->mu);
-    rc_snap *old = r->cur;
-    r->cur = n;
-    pthread_mutex_unlock(&r->mu);
-    pthread_mutex_unlock(&r->build);
-    rc_snap_put(old);
-    rc_snap_put(s);
+    snap_install(r, n);
+    atomic_store(&r->building, 0);
     return n;
 }
 

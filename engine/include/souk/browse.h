@@ -131,6 +131,8 @@ int souk_docview_open(souk_searcher *s, souk_docview **out);
 void souk_docview_close(souk_docview *v);
 /* Binds filter f (NULL: none) for souk_docview_pass; f must outlive the binding. */
 int souk_docview_filter(souk_docview *v, const souk_filter *f);
+/* The index generation the view reads (its docids hold within it). */
+uint64_t souk_docview_generation(const souk_docview *v);
 /* 1 when docid is a stored document. */
 int souk_docview_exists(const souk_docview *v, uint32_t docid);
 /* 1 when docid is stored and passes the bound filter. */

@@ -76,13 +76,15 @@ typedef enum souk_rec_norm { SOUK_NORM_COSINE = 0, SOUK_NORM_LIFT, SOUK_NORM_COU
 /* The for_you model: item-kNN over the co-occurrence tables, blended with popularity.
  *   score(i) = sum over history items h (the `history` most recent) of
  *                w(h) * sim(h, i)          for i among the `neighbours` best neighbours of h
- *   w(h)     = kind weight (bought_weight or viewed_weight) * 2^(-age(h) / recency_halflife)
+ *   w(h)     = bought_weight if h was carted or bought, else viewed_weight,
+ *              times 2^(-age(h) / recency_halflife_days) when that is set
  *   final(i) = score(i) / max score + blend * pop(i) / max pop,
  *   blend    = pop_blend * pop_damp / (pop_damp + signal), signal = the number of history items
  *              with at least one neighbour: weak personal signal leans towards popularity.
- * sim is the COSINE normalization with the model's alpha and shrink, summed over the BOUGHT
- * and VIEWED kinds (viewed pairs weighted by viewed_weight / bought_weight). Every field 0 (or
- * a zeroed struct) takes the default given. */
+ * sim(h, i) is the COSINE normalization with the model's alpha and shrink of the BOUGHT kind
+ * plus that of the VIEWED kind (each kind's `neighbours` best). The user's own history items are
+ * never candidates. Every field 0 (or a zeroed struct) takes the default given. The history is
+ * the user's 200 most recent distinct items (souk_user_history). */
 typedef struct souk_recs_model {
     uint32_t neighbours;          /* per history item (default 100, at most 1000) */
     uint32_t history;             /* most recent history items used (default 50, at most 200) */
@@ -182,16 +184,18 @@ typedef struct souk_rec_stats {
  * number. s is the calling thread's searcher over the catalog (refreshed by the caller). st may
  * be NULL. Errors: SOUK_EINVAL (n out of range, a missing item for an item type, a bad filter:
  * err says which), SOUK_ENOTFOUND (the current item is not in the catalog), store and index
- * errors. The work of one request is bounded (docs/api.md: at most history x neighbours
- * co-occurrence rows, 4 x n + 200 candidates, one search of at most 24 terms). */
+ * errors. The work of one request is bounded (docs/api.md "What one recommendation may cost":
+ * the user's 200 most recent distinct items, history x 2 neighbour lists, at most 10 n + 1000
+ * candidates through the rules, one search of at most 24 terms for 4 n + 40 hits). */
 int souk_recommend(souk_recs *r, souk_searcher *s, const souk_rec_request *q, souk_rec *out,
                    size_t *nout, souk_rec_stats *st, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------ personalized search */
 
-/* A user's affinities for one search (docs/ranking.md "personal"): categories, brands (from
- * the user's tags and history items' catalog values) and the recently viewed items' neighbours.
- * NULL (*out) when the request is not personal: no user, no consent, or no history. */
+/* A user's affinities for one search (docs/ranking.md "Personal affinity"): the categories and
+ * brands of the user's 50 most recent history items and the neighbours of the 5 most recent.
+ * NULL (*out) when the request is not personal: no user, no consent, or no history. Free it
+ * before the searcher is refreshed (it reads the searcher's columns). */
 typedef struct souk_affinity souk_affinity;
 int souk_affinity_load(souk_recs *r, souk_searcher *s, const char *user, size_t len, int64_t now,
                        souk_affinity **out);
