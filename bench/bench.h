@@ -38,4 +38,8 @@ int bench_facets(int argc, char **argv);
  * over HTTP, the cost of a user token on a search, and an erasure under search load. */
 int bench_events(int argc, char **argv);
 
+/* souk-bench reco: the recommenders' offline evaluation (docs/evaluation.md) on MovieLens and
+ * Groceries beside popularity, item-kNN and EASE, and with --http their serving latency. */
+int bench_reco(int argc, char **argv);
+
 #endif

@@ -4,6 +4,7 @@
  *   souk-bench facets [--catalog FILE.jsonl[.xz]] [--work DIR] [--rounds N] [--keep]
  *   souk-bench http [--catalog FILE.jsonl[.xz]] [--work DIR] [--duration S] [--conns N] [--keep]
  *   souk-bench events [--work DIR] [--duration S] [--conns N] [--searches N] [--keep] [--no-http]
+ *   souk-bench reco [--work DIR] [--data movielens|groceries|both] [--ease-min N] [--http] [--keep]
  * Each prints a human report and, last, one JSON line with the results. */
 #include "bench.h"
 #include "souk/souk.h"
@@ -68,7 +69,7 @@ int main(int argc, char **argv)
 {
     souk_alloc_init();
     if (argc < 2) {
-        fprintf(stderr, "usage: souk-bench index|search|facets|http|events [options]\n");
+        fprintf(stderr, "usage: souk-bench index|search|facets|http|events|reco [options]\n");
         return 2;
     }
     if (strcmp(argv[1], "index") == 0)
@@ -81,6 +82,8 @@ int main(int argc, char **argv)
         return bench_http(argc - 2, argv + 2);
     if (strcmp(argv[1], "events") == 0)
         return bench_events(argc - 2, argv + 2);
+    if (strcmp(argv[1], "reco") == 0)
+        return bench_reco(argc - 2, argv + 2);
     fprintf(stderr, "souk-bench: unknown benchmark '%s'\n", argv[1]);
     return 2;
 }
