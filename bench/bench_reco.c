@@ -26,9 +26,7 @@
 #include "souk/keys.h"
 #include "souk/search.h"
 #include "souk/souk.h"
-#ifdef SOUK_BENCH_RECS
 #include "souk/recs.h"
-#endif
 
 #include <ctype.h>
 #include <sched.h>
@@ -339,7 +337,6 @@ static int catalog_build(ctx *c, const rdata *d, const char *dir)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-#ifdef SOUK_BENCH_RECS
 /* A fresh store at dir with the training events of s replayed through souk_events_ingest. */
 static int store_replay(ctx *c, const rdata *d, const rsplit *s, const char *dir, souk_events **out)
 {
@@ -632,7 +629,6 @@ static void tune_souk(souk_env *e, const split_set *s, souk_recs_model *best)
     printf("    for_you chosen: %s (validation NDCG@10 %.4f)\n", buf, bestv);
     e->m.model = *best;
 }
-#endif
 
 /* ------------------------------------------------------------------ basket completion */
 
@@ -831,12 +827,10 @@ static void basket_signal(const rdata *d, const rsplit *s)
     free(start);
 }
 
-#ifdef SOUK_BENCH_RECS
 static size_t souk_item_rank_fn(void *mp, uint32_t item, uint32_t *top, size_t k)
 {
     return souk_item_rank(mp, item, top, k);
 }
-#endif
 
 /* Basket completion over the held-out baskets with at least two distinct items: for each
  * item q of the basket, the model's list for q against the rest of the basket; a basket's
@@ -1336,7 +1330,6 @@ static int run_set(ctx *c, behavior_set set, set_res *res)
         fprintf(stderr, "souk-bench reco: %s\n", err);
     }
     snprintf(cat, sizeof cat, "%s/%s-catalog", c->work, behavior_name(set));
-#ifdef SOUK_BENCH_RECS
     souk_env ve, te;
     int have_cat = catalog_build(c, &d, cat) == 0;
     if (!have_cat)
@@ -1367,11 +1360,6 @@ static int run_set(ctx *c, behavior_set set, set_res *res)
                s.tusers.n, now_s() - t1, te.m.personal, te.m.backfilled, te.m.errors,
                te.m.errors ? ": " : "", te.m.errors ? te.m.lasterr : "");
     }
-#else
-    (void)dir;
-    (void)cat;
-    printf("  souk for_you: not built (engine/recs/ does not define souk_recommend yet)\n");
-#endif
     printf("  test (%zu users; full ranking over %zu items, training items excluded):\n",
            s.tusers.n, d.nitems);
     print_header("model");
@@ -1419,14 +1407,12 @@ static int run_set(ctx *c, behavior_set set, set_res *res)
             snprintf(bc[2].params, sizeof bc[0].params, "shrink %g", tu.knn_shrink);
             rknn_free(&cos);
         }
-#ifdef SOUK_BENCH_RECS
         if (have_te) {
             size_t e0 = te.m.errors;
             bc[0].ran =
                 basket_eval(&d, &s.test, d.nitems, souk_item_rank_fn, &te.m, &bc[0].sc) == 0;
             snprintf(bc[0].params, sizeof bc[0].params, "defaults; %zu errors", te.m.errors - e0);
         }
-#endif
         printf("  basket completion (%zu held-out baskets of >= 2 items; each item ranks the rest "
                "of its basket, no exclusion but the item):\n",
                bc[1].sc.n);
@@ -1480,10 +1466,8 @@ static int run_set(ctx *c, behavior_set set, set_res *res)
         for (int i = 0; i < 3; i++)
             rscores_free(&bc[i].sc);
     }
-#ifdef SOUK_BENCH_RECS
     if (have_te)
         souk_env_close(&te);
-#endif
     for (int i = 0; i < M_N; i++)
         rscores_free(&mr[i].sc);
     splits_free(&s);
