@@ -12,6 +12,7 @@
  * acknowledged to anyone; a kill -9 loses what is queued (at most SK_EVQ_MAX events, usually
  * the last few milliseconds'). */
 #include "api_int.h"
+#include "souk/document.h"
 #include "souk/events.h"
 #include "souk/index.h"
 #include "souk/souk.h"
@@ -197,17 +198,7 @@ int sk_item_tags(void *arg, const char *item, char (*tags)[64], int max)
     size_t il, jl;
     if (max > 0 && souk_reader_docid(r, item, strlen(item), &docid) == 0 &&
         souk_reader_doc(r, docid, &id, &il, &json, &jl) == 0 && jl) {
-        cJSON *doc = cJSON_ParseWithLength(json, jl);
-        /* Exactly as souk-index events derives them (indexer/souk_index.c, item_tags), so a
-         * store fed by either path holds the same tags: "section" (Debian), else "category". */
-        const cJSON *f = cJSON_GetObjectItemCaseSensitive(doc, "section");
-        if (!cJSON_IsString(f))
-            f = cJSON_GetObjectItemCaseSensitive(doc, "category");
-        if (cJSON_IsString(f) && f->valuestring[0]) {
-            snprintf(tags[0], 64, "category:%s", f->valuestring);
-            n = 1;
-        }
-        cJSON_Delete(doc);
+        n = souk_doc_tags(json, jl, tags, max); /* as souk-index events derives them */
     }
     souk_reader_release(r);
     return n;

@@ -383,8 +383,7 @@ static int cmd_dump(const char *data, int argc, char **argv)
 
 /* ------------------------------------------------------------------ the event store */
 
-/* The catalog's tags of an item for the event store (P8): "category:<section>" from the stored
- * field section, else category. */
+/* The catalog's tags of an item for the event store (P8): souk_doc_tags of its stored fields. */
 typedef struct tag_src {
     souk_index *ix;
     souk_reader *r;
@@ -399,19 +398,7 @@ static int item_tags(void *arg, const char *item, char (*tags)[64], int max)
     if (!t->r || max < 1 || souk_reader_docid(t->r, item, strlen(item), &docid) != 0 ||
         souk_reader_doc(t->r, docid, &id, &idl, &json, &jl) != 0)
         return 0;
-    cJSON *j = cJSON_ParseWithLength(json, jl);
-    if (!j)
-        return 0;
-    const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, "section");
-    if (!cJSON_IsString(f))
-        f = cJSON_GetObjectItemCaseSensitive(j, "category");
-    int n = 0;
-    if (cJSON_IsString(f) && f->valuestring[0]) {
-        snprintf(tags[0], 64, "category:%s", f->valuestring);
-        n = 1;
-    }
-    cJSON_Delete(j);
-    return n;
+    return souk_doc_tags(json, jl, tags, max);
 }
 
 typedef struct ev_cli {

@@ -137,10 +137,34 @@ static int compare(souk_docbuilder *b, const souk_schema *s, const char *line)
     return same;
 }
 
+/* souk_doc_tags: the one tag rule of the event store (P8): section, else category, cut on a
+ * character boundary. */
+static void check_doc_tags(void)
+{
+    char tags[2][64];
+    const char *a = "{\"id\":\"x\",\"section\":\"editors\",\"category\":\"tools\"}";
+    CHECK(souk_doc_tags(a, strlen(a), tags, 2) == 1 && strcmp(tags[0], "category:editors") == 0);
+    const char *b = "{\"id\":\"x\",\"category\":\"fasteners\"}";
+    CHECK(souk_doc_tags(b, strlen(b), tags, 2) == 1 && strcmp(tags[0], "category:fasteners") == 0);
+    const char *c = "{\"id\":\"x\",\"section\":\"\",\"title\":\"no tag\"}";
+    CHECK(souk_doc_tags(c, strlen(c), tags, 2) == 0);
+    CHECK(souk_doc_tags("not json", 8, tags, 2) == 0);
+    CHECK(souk_doc_tags(a, strlen(a), tags, 0) == 0);
+    /* 30 three-byte characters (90 bytes) after "category:": cut to 54 bytes, 18 whole ones. */
+    char d[256] = "{\"section\":\"";
+    for (int i = 0; i < 30; i++)
+        strcat(d, "\xe7\xb4\xa7");
+    strcat(d, "\"}");
+    CHECK(souk_doc_tags(d, strlen(d), tags, 2) == 1);
+    CHECK(strlen(tags[0]) == 9 + 54 &&
+          souk_utf8_check(tags[0], strlen(tags[0])) == strlen(tags[0]));
+}
+
 int main(void)
 {
     souk_alloc_init();
     check_utf8();
+    check_doc_tags();
     souk_schema *s = NULL;
     char err[512];
     REQUIRE(souk_schema_parse(schema_json, strlen(schema_json), &s, err, sizeof err) == 0);

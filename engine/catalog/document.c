@@ -1014,3 +1014,31 @@ out:
         cJSON_Delete(root);
     return rc;
 }
+
+int souk_doc_tags(const char *json, size_t len, char (*tags)[64], int max)
+{
+    if (max < 1 || !json || !len)
+        return 0;
+    cJSON *j = cJSON_ParseWithLength(json, len);
+    if (!j)
+        return 0;
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, "section");
+    if (!cJSON_IsString(f))
+        f = cJSON_GetObjectItemCaseSensitive(j, "category");
+    int n = 0;
+    if (cJSON_IsString(f) && f->valuestring[0]) {
+        static const char pre[] = "category:";
+        size_t vl = strlen(f->valuestring), room = 63 - (sizeof pre - 1);
+        if (vl > room) {
+            vl = room;
+            while (vl > 0 && ((unsigned char)f->valuestring[vl] & 0xC0) == 0x80)
+                vl--; /* not inside a UTF-8 sequence */
+        }
+        memcpy(tags[0], pre, sizeof pre - 1);
+        memcpy(tags[0] + sizeof pre - 1, f->valuestring, vl);
+        tags[0][sizeof pre - 1 + vl] = 0;
+        n = 1;
+    }
+    cJSON_Delete(j);
+    return n;
+}

@@ -23,6 +23,13 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
  * (overlong forms, surrogates and code points above U+10FFFF are invalid). */
 size_t souk_utf8_check(const char *s, size_t len);
 
+/* The tags of a stored document (its stored-fields JSON, as souk_reader_doc gives it) that the
+ * event store keeps per user (P8, souk_events_opts.item_tags): "category:<section>", else
+ * "category:<category>", cut to at most 63 bytes on a character boundary. Writes up to max
+ * NUL-terminated tags and returns how many (0 or 1). The one rule the indexer and the server
+ * both use, so a store fed by either holds the same tags. Thread-safe. */
+int souk_doc_tags(const char *json, size_t len, char (*tags)[64], int max);
+
 /* Counters of the analyzer inside the builder (fast path, fallback). */
 void souk_docbuilder_counts(const souk_docbuilder *b, uint64_t *fast, uint64_t *fallback);
 
