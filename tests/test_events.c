@@ -732,7 +732,7 @@ static void test_erasure_scan(void)
     REQUIRE(souk__ev_begin(s, 0, &txn) == 0);
     CHECK(souk__ev_forget_user(s, txn, up, 0) == 0);
     MDB_val k = {SOUK_PSEUDO_LEN, up};
-    CHECK(mdb_del(txn, s->consent, &k, NULL) == 0); /* E2's erasure job deletes the record */
+    CHECK(mdb_del(txn, s->consent, &k, NULL) == 0); /* the erasure job deletes the record */
     REQUIRE(souk__ev_commit(s, txn) == 0);
     check_ok(s, "forget_user(keep_events=0)");
     CHECK_EQ_U64(rows(s, s->ev), others);

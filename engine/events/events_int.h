@@ -356,7 +356,8 @@ int souk__ev_model_add(souk_events *s, MDB_txn *txn, const uint8_t *upseudo, sou
 
 /* Recomputes the user's derived personal rows (uset and its cooc contributions into d, tags,
  * usess) from the user's retained events, idel and tagdel, as a rebuild would: what the sweeper
- * runs for users whose events expired, and what E2 runs after an item or tag deletion (P8). */
+ * runs for users whose events expired, and what the control plane (userdata.c) runs after an item
+ * or tag deletion (P8). */
 int souk__ev_user_refresh(souk_events *s, MDB_txn *txn, const uint8_t upseudo[SOUK_PSEUDO_LEN],
                           souk__ev_delta *d);
 
