@@ -4,6 +4,7 @@
  * documents (JSON parsing, validation, Xapian analysis), and the main thread hands the results
  * to the writer in stream order and commits in batches. Results are consumed strictly in order,
  * so the index does not depend on the number of threads. */
+#include "core/stream_hash.h"
 #include "souk/ingest.h"
 #include "souk/document.h"
 #include "souk/souk.h"
@@ -26,55 +27,6 @@
 
 enum { SLOT_EMPTY, SLOT_FILLED, SLOT_BUSY, SLOT_DONE };
 
-/* A streaming hash of the stream's bytes (the stream's identity, see fingerprint): 8 bytes at a
- * time through an invertible mix, so two streams that differ in one word always differ, at
- * several GB/s (verifying a resumed stream reads and hashes every byte before the offset). */
-typedef struct stream_hash {
-    uint64_t h;
-    uint64_t len;    /* bytes hashed */
-    uint8_t tail[8]; /* the last len % 8 of them, not mixed yet */
-} stream_hash;
-
-static inline uint64_t sh_mix(uint64_t h, uint64_t v)
-{
-    h ^= v;
-    h *= 0x9e3779b97f4a7c15ull;
-    return h ^ (h >> 29);
-}
-
-static void sh_update(stream_hash *s, const void *data, size_t n)
-{
-    const uint8_t *p = data;
-    size_t k = (size_t)(s->len & 7);
-    uint64_t v;
-    s->len += n;
-    if (k) {
-        size_t take = 8 - k < n ? 8 - k : n;
-        memcpy(s->tail + k, p, take);
-        p += take;
-        n -= take;
-        if (k + take < 8)
-            return;
-        memcpy(&v, s->tail, 8);
-        s->h = sh_mix(s->h, v);
-    }
-    for (; n >= 8; p += 8, n -= 8) {
-        memcpy(&v, p, 8);
-        s->h = sh_mix(s->h, v);
-    }
-    memcpy(s->tail, p, n);
-}
-
-static uint64_t sh_final(const stream_hash *s)
-{
-    uint64_t v = 0;
-    memcpy(&v, s->tail, (size_t)(s->len & 7));
-    uint64_t h = sh_mix(sh_mix(s->h, v), s->len);
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    return h ^ (h >> 33);
-}
-
 typedef struct lineres {
     int rc;
     int del;
@@ -89,9 +41,9 @@ typedef struct slot {
     size_t len, cap;
     size_t off[CHUNK_LINES + 1]; /* line i is data[off[i], off[i+1]) minus the newline */
     uint64_t lineno[CHUNK_LINES];
-    uint64_t end_offset[CHUNK_LINES];  /* stream offset after line i */
-    stream_hash end_hash[CHUNK_LINES]; /* hash of the stream up to there */
-    int toolong[CHUNK_LINES];          /* line was over the cap: only its head is kept */
+    uint64_t end_offset[CHUNK_LINES];       /* stream offset after line i */
+    souk_stream_hash end_hash[CHUNK_LINES]; /* hash of the stream up to there */
+    int toolong[CHUNK_LINES];               /* line was over the cap: only its head is kept */
     lineres res[CHUNK_LINES];
     uint8_t *mem; /* copies of analyzed documents */
     size_t mlen, mcap;
@@ -295,7 +247,7 @@ typedef struct reader {
     int eof;
     uint64_t offset; /* stream offset of buf[start] */
     uint64_t line;
-    stream_hash hash; /* of the stream's bytes [0, offset) */
+    souk_stream_hash hash; /* of the stream's bytes [0, offset) */
 } reader;
 
 /* Reads more bytes; returns 1 if any arrived, 0 at end of file, -1 on error. */
@@ -335,9 +287,9 @@ static int reader_fill(reader *r)
 /* The stream's identity as stored in meta (stream_fp) with each commit: the hash of every byte
  * before the committed offset, and the file's device and inode (reported, not required: a
  * rotated file whose bytes up to the offset are the same bytes resumes correctly). */
-static void fingerprint(const stream_hash *h, const struct stat *sb, char out[FP_LEN])
+static void fingerprint(const souk_stream_hash *h, const struct stat *sb, char out[FP_LEN])
 {
-    snprintf(out, FP_LEN, "sh1:%016llx:%llu:%llu", (unsigned long long)sh_final(h),
+    snprintf(out, FP_LEN, "sh1:%016llx:%llu:%llu", (unsigned long long)souk__sh_final(h),
              sb ? (unsigned long long)sb->st_dev : 0ull,
              sb ? (unsigned long long)sb->st_ino : 0ull);
 }
@@ -424,7 +376,7 @@ static int fill_slot(reader *r, slot *s, size_t max_record, int follow)
         }
         memcpy(s->data + s->len, r->buf + r->start, keep);
         s->len += keep;
-        sh_update(&r->hash, r->buf + r->start, consumed);
+        souk__sh_update(&r->hash, r->buf + r->start, consumed);
         r->start += consumed;
         r->offset += consumed;
         if (toolong && !nl) {
@@ -439,7 +391,7 @@ static int fill_slot(reader *r, slot *s, size_t max_record, int follow)
                 }
                 char *q = memchr(r->buf + r->start, '\n', r->end - r->start);
                 size_t skip = q ? (size_t)(q - (r->buf + r->start)) + 1 : r->end - r->start;
-                sh_update(&r->hash, r->buf + r->start, skip);
+                souk__sh_update(&r->hash, r->buf + r->start, skip);
                 r->start += skip;
                 r->offset += skip;
                 if (q)
@@ -463,7 +415,8 @@ static int fill_slot(reader *r, slot *s, size_t max_record, int follow)
 /* Commits the writer's batch with the stream position reached (offset, line, and the hash of
  * the bytes before offset; sb: the file, or NULL), and adds what it did to st. */
 static int commit_batch(souk_writer *w, const struct stat *sb, uint64_t offset, uint64_t line,
-                        const stream_hash *hash, souk_ingest_stats *st, char *err, size_t errlen)
+                        const souk_stream_hash *hash, souk_ingest_stats *st, char *err,
+                        size_t errlen)
 {
     char fp[FP_LEN];
     fingerprint(hash, sb, fp);
@@ -515,8 +468,8 @@ static int is_blank(const char *p, size_t n)
  * are not required (a rotated file with the same bytes resumes correctly) but are named when
  * they differ. Returns 1 with the hash of those bytes in *h, 0 with the reason in *why, -1 on a
  * read error. Reads and hashes off bytes: about 0.05 s for 100 MB in the page cache. */
-static int same_stream(int fd, const struct stat *sb, uint64_t off, const char *fp, stream_hash *h,
-                       const char **why)
+static int same_stream(int fd, const struct stat *sb, uint64_t off, const char *fp,
+                       souk_stream_hash *h, const char **why)
 {
     unsigned long long want, dev, ino;
     if (sscanf(fp, "sh1:%16llx:%llu:%llu", &want, &dev, &ino) != 3) {
@@ -549,7 +502,7 @@ static int same_stream(int fd, const struct stat *sb, uint64_t off, const char *
             rc = 0;
             break;
         }
-        sh_update(h, buf, (size_t)got);
+        souk__sh_update(h, buf, (size_t)got);
         at += (uint64_t)got;
         if (at == off && buf[got - 1] != '\n') {
             *why = other ? "another file, and that byte is inside a line"
@@ -558,7 +511,7 @@ static int same_stream(int fd, const struct stat *sb, uint64_t off, const char *
         }
     }
     souk_free(buf);
-    if (rc == 1 && sh_final(h) != want) {
+    if (rc == 1 && souk__sh_final(h) != want) {
         *why = other ? "another file, with other bytes before that offset"
                      : "its bytes before that offset changed: the file was rewritten";
         rc = 0;
@@ -642,7 +595,7 @@ int souk_ingest(souk_index *ix, int fd, const char *name, const souk_ingest_opts
         char fp[FP_LEN];
         if (souk_index_stream_pos(ix, &off, &line, fp, sizeof fp) == 0 && off > 0) {
             const char *why = NULL;
-            stream_hash h;
+            souk_stream_hash h;
             int same = same_stream(fd, &sb, off, fp, &h, &why);
             if (same < 0) {
                 snprintf(err, errlen, "%s: read error: %s", name, strerror(errno));
@@ -675,7 +628,7 @@ int souk_ingest(souk_index *ix, int fd, const char *name, const souk_ingest_opts
     size_t head = 0, tail = 0; /* next slot to fill, next slot to consume */
     int input_done = 0, synced = 0;
     uint64_t pending_offset = r.offset, pending_line = r.line;
-    stream_hash pending_hash = r.hash;
+    souk_stream_hash pending_hash = r.hash;
     const struct stat *file = is_file ? &sb : NULL;
     for (;;) {
         /* Fill free slots. */

@@ -6,6 +6,7 @@
  *
  * Rejected lines go to the rejects file as {line, offset, error}, without the line itself: a
  * rejected event may hold a raw user id, which no log of the store keeps (P1). */
+#include "core/stream_hash.h"
 #include "events/events_int.h"
 
 #include <cjson/cJSON.h>
@@ -19,51 +20,6 @@
 
 #define READ_CHUNK ((size_t)1 << 20)
 #define LINE_MAX_BYTES 65536
-
-typedef struct stream_hash {
-    uint64_t h, len;
-    uint8_t tail[8];
-} stream_hash;
-
-static inline uint64_t sh_mix(uint64_t h, uint64_t v)
-{
-    h ^= v;
-    h *= 0x9e3779b97f4a7c15ull;
-    return h ^ (h >> 29);
-}
-
-static void sh_update(stream_hash *s, const void *data, size_t n)
-{
-    const uint8_t *p = data;
-    size_t k = (size_t)(s->len & 7);
-    uint64_t v;
-    s->len += n;
-    if (k) {
-        size_t take = 8 - k < n ? 8 - k : n;
-        memcpy(s->tail + k, p, take);
-        p += take;
-        n -= take;
-        if (k + take < 8)
-            return;
-        memcpy(&v, s->tail, 8);
-        s->h = sh_mix(s->h, v);
-    }
-    for (; n >= 8; p += 8, n -= 8) {
-        memcpy(&v, p, 8);
-        s->h = sh_mix(s->h, v);
-    }
-    memcpy(s->tail, p, n);
-}
-
-static uint64_t sh_final(const stream_hash *s)
-{
-    uint64_t v = 0;
-    memcpy(&v, s->tail, (size_t)(s->len & 7));
-    uint64_t h = sh_mix(sh_mix(s->h, v), s->len);
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    return h ^ (h >> 33);
-}
 
 int souk__ev_stream_pos(souk_events *s, uint64_t out[5])
 {
@@ -81,7 +37,7 @@ int souk__ev_stream_pos(souk_events *s, uint64_t out[5])
 
 /* 1 when fd holds the stream stopped at off with hash want: at least off bytes, a newline at
  * off - 1, and the same hash of [0, off) (returned in *h). 0 otherwise, -1 on a read error. */
-static int same_stream(int fd, uint64_t off, uint64_t want, stream_hash *h)
+static int same_stream(int fd, uint64_t off, uint64_t want, souk_stream_hash *h)
 {
     uint8_t *buf = souk_malloc(READ_CHUNK);
     if (!buf)
@@ -99,12 +55,12 @@ static int same_stream(int fd, uint64_t off, uint64_t want, stream_hash *h)
             rc = got < 0 ? -1 : 0;
             break;
         }
-        sh_update(h, buf, (size_t)got);
+        souk__sh_update(h, buf, (size_t)got);
         at += (uint64_t)got;
         lastb = buf[got - 1];
     }
     souk_free(buf);
-    if (rc == 1 && (lastb != '\n' || sh_final(h) != want))
+    if (rc == 1 && (lastb != '\n' || souk__sh_final(h) != want))
         rc = 0;
     return rc;
 }
@@ -166,7 +122,7 @@ typedef struct pipe_ctx {
     souk_ev_ingest_stats *st;
     struct stat sb;
     int is_file;
-    stream_hash hash;
+    souk_stream_hash hash;
     uint64_t offset, line;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -207,7 +163,7 @@ static void *parser_main(void *arg)
         rc = SOUK_ENOMEM;
         goto out;
     }
-    stream_hash pend_hash = c->hash; /* the stream up to the last complete line read */
+    souk_stream_hash pend_hash = c->hash; /* the stream up to the last complete line read */
     uint64_t pend_off = c->offset, pend_line = c->line, committed = c->offset;
     int eof = 0, skipping = 0;
     char perr[256];
@@ -215,7 +171,7 @@ static void *parser_main(void *arg)
     do {                                                                                           \
         (sl)->pos[0] = pend_off;                                                                   \
         (sl)->pos[1] = pend_line;                                                                  \
-        (sl)->pos[2] = sh_final(&pend_hash);                                                       \
+        (sl)->pos[2] = souk__sh_final(&pend_hash);                                                 \
         (sl)->pos[3] = c->is_file ? (uint64_t)c->sb.st_dev : 0;                                    \
         (sl)->pos[4] = c->is_file ? (uint64_t)c->sb.st_ino : 0;                                    \
         (sl)->has_pos = 1;                                                                         \
@@ -226,7 +182,7 @@ static void *parser_main(void *arg)
             size_t len = (size_t)(nl - (buf + start));
             const char *l = buf + start;
             uint64_t loff = pend_off;
-            sh_update(&pend_hash, l, len + 1);
+            souk__sh_update(&pend_hash, l, len + 1);
             pend_off += len + 1;
             pend_line++;
             start += len + 1;
@@ -269,7 +225,7 @@ static void *parser_main(void *arg)
                 reject(o, c->name, pend_line + 1, pend_off, "event: longer than 65536 bytes",
                        st->rejected++);
             skipping = 1;
-            sh_update(&pend_hash, buf + start, end - start);
+            souk__sh_update(&pend_hash, buf + start, end - start);
             pend_off += end - start;
             start = end;
         }
@@ -369,7 +325,7 @@ int souk_events_ingest(souk_events *s, int fd, const char *name, const souk_ev_i
     if (c->is_file && !c->o.from_start) {
         uint64_t pos[5];
         if (souk__ev_stream_pos(s, pos) == SOUK_OK && pos[0] > 0) {
-            stream_hash h;
+            souk_stream_hash h;
             int same = (uint64_t)c->sb.st_size >= pos[0] ? same_stream(fd, pos[0], pos[2], &h) : 0;
             if (same < 0) {
                 snprintf(err, errlen, "%s: read error: %s", name, strerror(errno));
