@@ -59,24 +59,7 @@ static const char *mint(const char *user)
 static int call(const char *method, const char *target, const char *key, const char *token,
                 const char *ctype, const char *body, size_t blen, kit_resp *r)
 {
-    size_t cap = blen + strlen(target) + 4096;
-    char *raw = malloc(cap);
-    REQUIRE(raw);
-    int n = snprintf(raw, cap, "%s %s HTTP/1.1\r\nHost: t\r\n", method, target);
-    if (key)
-        n += snprintf(raw + n, cap - (size_t)n, "X-Api-Key: %s\r\n", key);
-    if (token)
-        n += snprintf(raw + n, cap - (size_t)n, "X-User-Token: %s\r\n", token);
-    if (ctype)
-        n += snprintf(raw + n, cap - (size_t)n, "Content-Type: %s\r\n", ctype);
-    if (body)
-        n += snprintf(raw + n, cap - (size_t)n, "Content-Length: %zu\r\n", blen);
-    n += snprintf(raw + n, cap - (size_t)n, "\r\n");
-    if (body)
-        memcpy(raw + n, body, blen);
-    int st = kit_request(srv.port, raw, (size_t)n + (body ? blen : 0), r);
-    free(raw);
-    return st;
+    return kit_call(srv.port, method, target, key, token, ctype, body, blen, r);
 }
 
 static int get(const char *target, const char *token, kit_resp *r)

@@ -167,6 +167,29 @@ int kit_closed(kit_conn *c)
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
+int kit_call(int port, const char *method, const char *target, const char *key, const char *token,
+             const char *ctype, const char *body, size_t blen, kit_resp *r)
+{
+    size_t cap = blen + strlen(target) + 4096;
+    char *raw = malloc(cap);
+    REQUIRE(raw);
+    int n = snprintf(raw, cap, "%s %s HTTP/1.1\r\nHost: t\r\n", method, target);
+    if (key)
+        n += snprintf(raw + n, cap - (size_t)n, "X-Api-Key: %s\r\n", key);
+    if (token)
+        n += snprintf(raw + n, cap - (size_t)n, "X-User-Token: %s\r\n", token);
+    if (ctype)
+        n += snprintf(raw + n, cap - (size_t)n, "Content-Type: %s\r\n", ctype);
+    if (body)
+        n += snprintf(raw + n, cap - (size_t)n, "Content-Length: %zu\r\n", blen);
+    n += snprintf(raw + n, cap - (size_t)n, "\r\n");
+    if (body)
+        memcpy(raw + n, body, blen);
+    int st = kit_request(port, raw, (size_t)n + (body ? blen : 0), r);
+    free(raw);
+    return st;
+}
+
 int kit_request(int port, const char *raw, size_t len, kit_resp *r)
 {
     memset(r, 0, sizeof *r);

@@ -61,6 +61,12 @@ int kit_closed(kit_conn *c);
  * or -1. */
 int kit_request(int port, const char *raw, size_t len, kit_resp *r);
 
+/* One request on a new connection: method, target, and each of an X-Api-Key (key), an
+ * X-User-Token (token), a Content-Type (ctype) and a body (body[0..blen), with its
+ * Content-Length) when not NULL; read by kit_read. The status, or -1. */
+int kit_call(int port, const char *method, const char *target, const char *key, const char *token,
+             const char *ctype, const char *body, size_t blen, kit_resp *r);
+
 /* One raw request on a new connection (timeout_ms: its receive timeout), the response read to
  * EOF by kit_read_to_eof; the status, or -1. */
 int kit_request_eof(int port, const char *raw, size_t len, int timeout_ms, kit_resp *r);
