@@ -3,6 +3,7 @@
 #define SOUK_BENCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The set-up the benchmarks share (bench_main.c). */
 
@@ -41,5 +42,10 @@ int bench_events(int argc, char **argv);
 /* souk-bench reco: the recommenders' offline evaluation (docs/evaluation.md) on MovieLens and
  * Groceries beside popularity, item-kNN and EASE, and with --http their serving latency. */
 int bench_reco(int argc, char **argv);
+
+/* Wall-clock milliseconds since the epoch (bench_main.c). */
+int64_t bench_wall_ms(void);
+/* The p-quantile (0..1) of v[0..n), which it sorts; NAN when n is 0 (bench_main.c). */
+double bench_pct(double *v, size_t n, double p);
 
 #endif

@@ -63,28 +63,6 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, size_t n, double p)
-{
-    if (!n)
-        return NAN;
-    qsort(v, n, sizeof *v, cmp_d);
-    size_t i = (size_t)((double)n * p);
-    return v[i < n ? i : n - 1];
-}
-
 static long peak_rss_kb(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
@@ -382,8 +360,8 @@ static int erase_inprocess(ctx *c, souk_events *s, double *secs, double *p99b, d
         fprintf(stderr, "souk-bench events: erasure: %s (state %d)\n", rc ? err : "not completed",
                 (int)state);
     *secs = t1 - t0;
-    *p99b = pct(a.before.v, a.before.n, 0.99);
-    *p99d = pct(a.during.v, a.during.n, 0.99);
+    *p99b = bench_pct(a.before.v, a.before.n, 0.99);
+    *p99d = bench_pct(a.during.v, a.during.n, 0.99);
     printf("  erased %s (%zu events) in %.3f s; reads: %zu before (p99 %.0f us), %zu during "
            "(p99 %.0f us)\n",
            u, c->st.heaviest_events, *secs, a.before.n, *p99b, a.during.n, *p99d);
@@ -665,8 +643,8 @@ static int erase_http(ctx *c, int port, double *secs, double *p99b, double *p99d
     atomic_store(&a.phase, 2);
     pthread_join(th, NULL);
     *secs = t1 - t0;
-    *p99b = pct(a.before.v, a.before.n, 0.99);
-    *p99d = pct(a.during.v, a.during.n, 0.99);
+    *p99b = bench_pct(a.before.v, a.before.n, 0.99);
+    *p99d = bench_pct(a.during.v, a.during.n, 0.99);
     if (ok)
         printf("  erased %s over HTTP in %.3f s; searches: %zu before (p99 %.0f us), %zu during "
                "(p99 %.0f us), %zu failed\n",
@@ -767,7 +745,8 @@ static int http_part(ctx *c, http_result *hr)
     char token[SOUK_TOKEN_MAX];
     const char *u = c->st_now.heaviest_id;
     if (souk_keyring_load(c->tokring, NULL, &tk, err, sizeof err) == 0 &&
-        souk_token_mint(tk, u, strlen(u), wall_ms() / 1000, 3600, NULL, token, sizeof token) == 0) {
+        souk_token_mint(tk, u, strlen(u), bench_wall_ms() / 1000, 3600, NULL, token,
+                        sizeof token) == 0) {
         kit_conn *k = kit_dial(s.port);
         lat an = {0}, us = {0};
         size_t bad = 0;
@@ -783,8 +762,8 @@ static int http_part(ctx *c, http_result *hr)
             lat_add(i % 2 ? &us : &an, t);
         }
         kit_close(k);
-        hr->p50_anon = pct(an.v, an.n, 0.5);
-        hr->p50_user = pct(us.v, us.n, 0.5);
+        hr->p50_anon = bench_pct(an.v, an.n, 0.5);
+        hr->p50_user = bench_pct(us.v, us.n, 0.5);
         printf("  searches: p50 %.0f us without a user token, %.0f us with (%zu and %zu, %zu "
                "failed)\n",
                hr->p50_anon, hr->p50_user, an.n, us.n, bad);
@@ -865,7 +844,7 @@ int bench_events(int argc, char **argv)
     snprintf(c.tokring, sizeof c.tokring, "%s/token.ring", keys);
     snprintf(c.events, sizeof c.events, "%s/movielens-events.ndjson", c.work);
     snprintf(c.events_now, sizeof c.events_now, "%s/movielens-events-now.ndjson", c.work);
-    behavior_opts now_opts = {.end_ms = wall_ms()};
+    behavior_opts now_opts = {.end_ms = bench_wall_ms()};
     if (write_ring(c.ring) || write_ring(c.tokring) ||
         behavior_events_file(BEHAVIOR_MOVIELENS, NULL, c.events, &c.st, err, sizeof err) ||
         behavior_events_file(BEHAVIOR_MOVIELENS, &now_opts, c.events_now, &c.st_now, err,

@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
+#include <time.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -63,6 +65,28 @@ int bench_workdir(const char *name, char *work, size_t size)
         return -1;
     }
     return 0;
+}
+
+int64_t bench_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+double bench_pct(double *v, size_t n, double p)
+{
+    if (!n)
+        return NAN;
+    qsort(v, n, sizeof *v, cmp_d);
+    size_t i = (size_t)((double)n * p);
+    return v[i < n ? i : n - 1];
 }
 
 int main(int argc, char **argv)

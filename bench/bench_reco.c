@@ -904,28 +904,6 @@ static const char *SEARCH_KEY = "reco-search-key-0123456789abcdef";
 static const char *INGEST_KEY = "reco-ingest-key-0123456789abcdef";
 static const char *ADMIN_KEY = "reco-admin-key-0123456789abcdef";
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, size_t n, double p)
-{
-    if (!n)
-        return NAN;
-    qsort(v, n, sizeof *v, cmp_d);
-    size_t i = (size_t)((double)n * p);
-    return v[i < n ? i : n - 1];
-}
-
 typedef struct lat {
     double *v;
     size_t n, cap, failed;
@@ -998,13 +976,13 @@ typedef struct http_res {
 
 static void lat_report(const char *what, lat *l, double *p99)
 {
-    double p50 = pct(l->v, l->n, 0.5);
-    *p99 = pct(l->v, l->n, 0.99);
+    double p50 = bench_pct(l->v, l->n, 0.5);
+    *p99 = bench_pct(l->v, l->n, 0.99);
     printf("    %-34s %6zu ok, %4zu failed: p50 %6.0f us, p99 %6.0f us", what, l->n, l->failed, p50,
            *p99);
     if (l->ntook)
-        printf(" (server's took_us: p50 %.0f, p99 %.0f)", pct(l->took, l->ntook, 0.5),
-               pct(l->took, l->ntook, 0.99));
+        printf(" (server's took_us: p50 %.0f, p99 %.0f)", bench_pct(l->took, l->ntook, 0.5),
+               bench_pct(l->took, l->ntook, 0.99));
     if (l->failed && l->last_status)
         printf(" (last failure %d %.120s)", l->last_status, l->last_body);
     printf("\n");
@@ -1110,7 +1088,7 @@ static int http_part(ctx *c, double duration, http_res *hr)
     /* The log moved to the present, into DATA/events. */
     char evpath[PATH_MAX + 32];
     snprintf(evpath, sizeof evpath, "%s/events-now.ndjson", c->work);
-    behavior_opts bo = {.end_ms = wall_ms()};
+    behavior_opts bo = {.end_ms = bench_wall_ms()};
     behavior_stats st;
     souk_events *ev = NULL;
     souk_events_opts o;
@@ -1129,7 +1107,7 @@ static int http_part(ctx *c, double duration, http_res *hr)
         rdata_free(&d);
         return -1;
     }
-    souk_ev_ingest_opts io = {.now_ms = wall_ms()};
+    souk_ev_ingest_opts io = {.now_ms = bench_wall_ms()};
     souk_ev_ingest_stats ist;
     memset(&ist, 0, sizeof ist);
     int rc = souk_events_ingest(ev, fd, "events-now.ndjson", &io, &ist, err, sizeof err);
@@ -1157,8 +1135,8 @@ static int http_part(ctx *c, double duration, http_res *hr)
         nu = 0;
     }
     for (size_t u = 0; u < nu; u++)
-        if (souk_token_mint(tk, d.user_id[u], strlen(d.user_id[u]), wall_ms() / 1000, 3600, NULL,
-                            tokens[u], sizeof tokens[u]) != 0)
+        if (souk_token_mint(tk, d.user_id[u], strlen(d.user_id[u]), bench_wall_ms() / 1000, 3600,
+                            NULL, tokens[u], sizeof tokens[u]) != 0)
             tokens[u][0] = 0;
     souk_keyring_free(tk);
     kit_conn *k = kit_dial(port);
@@ -1218,13 +1196,13 @@ static int http_part(ctx *c, double duration, http_res *hr)
         hr->mean_pers += lpe.v[i] / (double)lpe.n;
     lat_report("GET /v1/search anonymous", &lan, &p99a);
     lat_report("GET /v1/search with a user token", &lpe, &p99p);
-    hr->srv_p99_foryou = pct(lfy.took, lfy.ntook, 0.99);
-    hr->srv_p99_bt = pct(lbt.took, lbt.ntook, 0.99);
-    hr->srv_p99_similar = pct(lsim.took, lsim.ntook, 0.99);
-    hr->srv_p50_anon = pct(lan.took, lan.ntook, 0.5);
-    hr->srv_p50_pers = pct(lpe.took, lpe.ntook, 0.5);
-    hr->p50_anon = pct(lan.v, lan.n, 0.5);
-    hr->p50_pers = pct(lpe.v, lpe.n, 0.5);
+    hr->srv_p99_foryou = bench_pct(lfy.took, lfy.ntook, 0.99);
+    hr->srv_p99_bt = bench_pct(lbt.took, lbt.ntook, 0.99);
+    hr->srv_p99_similar = bench_pct(lsim.took, lsim.ntook, 0.99);
+    hr->srv_p50_anon = bench_pct(lan.took, lan.ntook, 0.5);
+    hr->srv_p50_pers = bench_pct(lpe.took, lpe.ntook, 0.5);
+    hr->p50_anon = bench_pct(lan.v, lan.n, 0.5);
+    hr->p50_pers = bench_pct(lpe.v, lpe.n, 0.5);
     hr->overhead = hr->p50_pers / hr->p50_anon - 1;
     printf("    personalized search overhead: p50 %+.1f%%, mean %+.1f%%, p99 %+.1f%%\n",
            100 * hr->overhead, 100 * (hr->mean_pers / hr->mean_anon - 1), 100 * (p99p / p99a - 1));
@@ -1232,7 +1210,7 @@ static int http_part(ctx *c, double duration, http_res *hr)
     printf("  with search history consent on (each personalized search also records an event):\n");
     lat_report("GET /v1/search anonymous", &lhan, &p99ha);
     lat_report("GET /v1/search with a user token", &lhist, &p99h);
-    hr->p50_hist = pct(lhist.v, lhist.n, 0.5);
+    hr->p50_hist = bench_pct(lhist.v, lhist.n, 0.5);
     free(lhist.v);
     free(lhist.took);
     free(lhan.v);
