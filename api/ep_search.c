@@ -1058,7 +1058,8 @@ static int search_ranked(sk_ctx *c, sparams *pp, uint32_t k, uint32_t kk, souk_a
                           (p.and_op ? SOUK_QP_DEFAULT_AND : 0u) |
                               (p.prefix ? SOUK_QP_PARTIAL : 0u) | (p.typo ? SOUK_QP_TYPO : 0u) |
                               SOUK_QP_CODES,
-                          p.prefix ? SK_PREFIX_EXPANSIONS : 0};
+                          p.prefix ? SK_PREFIX_EXPANSIONS : 0,
+                          NULL};
     /* The budgets: terms after rewriting, and time from the request's arrival (cut sooner by
      * the drain); the client's departure stops the search too. */
     stop_state ss = {c, 0, 0};

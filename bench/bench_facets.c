@@ -186,7 +186,7 @@ int bench_facets(int argc, char **argv)
     qcls[nq++] = 4;
     souk_find_opts o;
     memset(&o, 0, sizeof o);
-    o.search = (souk_search_opts){10, SOUK_BM25_DEFAULT, 0, NULL, 0, 0};
+    o.search = (souk_search_opts){10, SOUK_BM25_DEFAULT, 0, NULL, 0, 0, NULL};
     o.limit = 10;
     o.boost_field = -1;
     souk_filter *flt;
@@ -263,7 +263,7 @@ int bench_facets(int argc, char **argv)
     double *lat_p1 = calloc(26 * (size_t)rounds, sizeof *lat_p1);
     double *lat_p2 = calloc(26 * 26 * (size_t)rounds, sizeof *lat_p2);
     size_t np1 = 0, np2 = 0;
-    souk_search_opts po = {10, SOUK_BM25_DEFAULT, 0, NULL, SOUK_QP_PARTIAL, 50};
+    souk_search_opts po = {10, SOUK_BM25_DEFAULT, 0, NULL, SOUK_QP_PARTIAL, 50, NULL};
     souk_hit ph[10];
     for (int round = -1; round < rounds; round++)
         for (int a = 0; a < 26; a++)
@@ -304,7 +304,7 @@ int bench_facets(int argc, char **argv)
             size_t cap = 8192, nt = 0;
             double *lt = calloc(cap, sizeof *lt), *lsg = calloc(cap, sizeof *lsg);
             size_t nsg = 0, nsugg = 0;
-            souk_search_opts to = {10, SOUK_BM25_DEFAULT, 0, NULL, SOUK_QP_TYPO, 0};
+            souk_search_opts to = {10, SOUK_BM25_DEFAULT, 0, NULL, SOUK_QP_TYPO, 0, NULL};
             const cJSON *it;
             int warm = 1;
             cJSON_ArrayForEach(it, md)

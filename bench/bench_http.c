@@ -386,7 +386,7 @@ static void in_process(const char *data, const qlist *l, double secs, double *ha
     *handler_qps = (double)done / t;
     *mean_bytes = (double)bytes / (double)done;
     souk_hit hits[10];
-    souk_search_opts o = {10, SOUK_BM25_DEFAULT, 0, NULL, 0, 0};
+    souk_search_opts o = {10, SOUK_BM25_DEFAULT, 0, NULL, 0, 0, NULL};
     done = 0;
     t0 = now_s();
     do {

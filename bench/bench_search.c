@@ -544,7 +544,7 @@ search:;
         size_t nh, nx;
         /* Identical results: Souk's top 10 against Xapian's full ranking (untimed). */
         for (size_t i = 0; i < q->n; i++) {
-            souk_search_opts o = {K, SOUK_BM25_DEFAULT, 0, NULL, q->flags, 0};
+            souk_search_opts o = {K, SOUK_BM25_DEFAULT, 0, NULL, q->flags, 0, NULL};
             int a = souk_search(s, q->q[i], strlen(q->q[i]), &o, hits, &nh, NULL, err, sizeof err);
             int b = souk_xdb_search(x, q->q[i], strlen(q->q[i]), "en", fields, nf, q->flags, 0,
                                     (uint32_t)st.docs, xd, xs, &nx, NULL);
@@ -558,7 +558,7 @@ search:;
         double ov_sum = 0;
         char expr[2048];
         for (size_t i = 0; lids && i < q->n; i++) {
-            souk_search_opts o = {K, SOUK_BM25_DEFAULT, 0, NULL, q->flags, 0};
+            souk_search_opts o = {K, SOUK_BM25_DEFAULT, 0, NULL, q->flags, 0, NULL};
             if (!fts5_expr(q->q[i], c, expr, sizeof expr) ||
                 souk_search(s, q->q[i], strlen(q->q[i]), &o, hits, &nh, NULL, err, sizeof err) !=
                     0 ||
@@ -588,7 +588,7 @@ search:;
         ov_n = 0;
         ov_sum = 0;
         for (size_t i = 0; sph && i < q->n; i++) {
-            souk_search_opts o = {K, SOUK_BM25_DEFAULT, 0, NULL, q->flags, 0};
+            souk_search_opts o = {K, SOUK_BM25_DEFAULT, 0, NULL, q->flags, 0, NULL};
             long ids[10];
             int ns;
             if (!sphinx_expr(q->q[i], c, expr, sizeof expr) ||
@@ -624,7 +624,7 @@ search:;
                 for (size_t i = 0; i < q->n; i++) {
                     double t0 = now_us();
                     if (e == 0) {
-                        souk_search_opts o = {K, SOUK_BM25_DEFAULT, 0, NULL, q->flags, 0};
+                        souk_search_opts o = {K, SOUK_BM25_DEFAULT, 0, NULL, q->flags, 0, NULL};
                         souk_search(s, q->q[i], strlen(q->q[i]), &o, hits, &nh, NULL, err,
                                     sizeof err);
                     } else if (e == 3) {

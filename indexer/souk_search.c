@@ -30,7 +30,7 @@ static void on_term(void *ctx, const char *term, size_t len, uint32_t wdf, uint3
 int main(int argc, char **argv)
 {
     const char *data = NULL, *query = NULL;
-    souk_search_opts o = {10, SOUK_BM25_DEFAULT, 0, NULL, 0, 0};
+    souk_search_opts o = {10, SOUK_BM25_DEFAULT, 0, NULL, 0, 0, NULL};
     int explain = 0;
     souk_alloc_init();
     for (int i = 1; i < argc; i++) {

@@ -313,7 +313,7 @@ static void test_facets(void)
     /* The query's own match set, from the engine's top-k path with room for everything. */
     souk_hit *all = calloc(NREC, sizeof *all);
     size_t nall = 0;
-    souk_search_opts so = {NREC, SOUK_BM25_DEFAULT, 1, NULL, 0, 0};
+    souk_search_opts so = {NREC, SOUK_BM25_DEFAULT, 1, NULL, 0, 0, NULL};
     REQUIRE(souk_search_query(srch, q, &so, all, &nall, NULL, err, sizeof err) == 0);
     souk_find_opts o;
     memset(&o, 0, sizeof o);

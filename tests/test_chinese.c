@@ -17,7 +17,7 @@
 
 static size_t search(souk_searcher *s, const char *q, uint32_t k, souk_hit *hits)
 {
-    souk_search_opts o = {k, SOUK_BM25_DEFAULT, 0, "zh", 0, 0};
+    souk_search_opts o = {k, SOUK_BM25_DEFAULT, 0, "zh", 0, 0, NULL};
     size_t n = 0;
     char err[256];
     if (souk_search(s, q, strlen(q), &o, hits, &n, NULL, err, sizeof err))

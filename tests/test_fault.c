@@ -436,7 +436,7 @@ static int fid(const char *name)
 /* Every query, top TOPK with typo tolerance. */
 static int run_searches(souk_searcher *s, answer *a, char *err, size_t errlen)
 {
-    souk_search_opts o = {TOPK, SOUK_BM25_DEFAULT, 0, NULL, SOUK_QP_TYPO, 0};
+    souk_search_opts o = {TOPK, SOUK_BM25_DEFAULT, 0, NULL, SOUK_QP_TYPO, 0, NULL};
     for (size_t i = 0; i < NQ; i++) {
         int rc = souk_search(s, queries[i], strlen(queries[i]), &o, a->hits[i], &a->nhits[i], NULL,
                              err, errlen);

@@ -333,7 +333,7 @@ static void test_engine_budget(void)
     char err[256];
     REQUIRE(souk_index_open(data_dir, NULL, SOUK_INDEX_RDONLY, &ix, err, sizeof err) == 0);
     REQUIRE(souk_searcher_new(ix, &s) == 0);
-    souk_search_opts o = {10, SOUK_BM25_DEFAULT, 0, NULL, 0, 0};
+    souk_search_opts o = {10, SOUK_BM25_DEFAULT, 0, NULL, 0, 0, NULL};
     souk_hit one[10], two[10];
     size_t n1 = 0, n2 = 0;
     souk_search_stats st;

@@ -403,7 +403,7 @@ static void test_cross_process_reader(char **lines)
         souk_searcher *s1, *s2;
         souk_hit h1[100], h2[100];
         size_t n1 = 0, n2 = 0;
-        souk_search_opts o = {100, SOUK_BM25_DEFAULT, 0, NULL, 0, 0};
+        souk_search_opts o = {100, SOUK_BM25_DEFAULT, 0, NULL, 0, 0, NULL};
         if (!title || souk_searcher_new(ix, &s1) ||
             souk_search(s1, title, strlen(title), &o, h1, &n1, NULL, err, sizeof err))
             _exit(6);

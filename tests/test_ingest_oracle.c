@@ -521,7 +521,7 @@ static size_t compare_queries(const char *name, souk_index *ix, const char *xpat
         const char *q = qs->q[i];
         size_t nx = 0, nh = 0;
         int xrc = souk_xdb_search(x, q, strlen(q), lang, qf, nf, flags, 0, XMAX, xd, xs, &nx, NULL);
-        souk_search_opts o = {K, SOUK_BM25_DEFAULT, 0, NULL, flags, 0};
+        souk_search_opts o = {K, SOUK_BM25_DEFAULT, 0, NULL, flags, 0, NULL};
         int rc = souk_search(s, q, strlen(q), &o, hits, &nh, NULL, err, sizeof err);
         char what[600];
         snprintf(what, sizeof what, "%s: %.200s", name, q);

@@ -72,7 +72,7 @@ static size_t compare(const char *name, souk_index *ix, const char *xpath, qlist
         int xrc = souk_xdb_search(x, q, strlen(q), lang, fields, nf, flags, 0, (uint32_t)st.docs,
                                   xd, xs, &nx, NULL);
         for (int prune = 0; prune < 2; prune++) {
-            souk_search_opts o = {K, SOUK_BM25_DEFAULT, !prune, NULL, flags, 0};
+            souk_search_opts o = {K, SOUK_BM25_DEFAULT, !prune, NULL, flags, 0, NULL};
             size_t nh = 0;
             int rc = souk_search(s, q, strlen(q), &o, hits, &nh, NULL, err, sizeof err);
             char what[600];
@@ -133,7 +133,7 @@ static void compare_sets(const char *name, souk_index *ix, const char *xpath, ql
     for (size_t i = 0; i < qs->n; i++) {
         const char *q = qs->q[i];
         size_t nx = 0, nh = 0;
-        souk_search_opts o = {n, SOUK_BM25_DEFAULT, 1, NULL, 0, 0};
+        souk_search_opts o = {n, SOUK_BM25_DEFAULT, 1, NULL, 0, 0, NULL};
         int xrc = souk_xdb_search(x, q, strlen(q), lang, fields, nf, 0, 0, n, xd, xs, &nx, NULL);
         int rc = souk_search(s, q, strlen(q), &o, hits, &nh, NULL, err, sizeof err);
         set_checked++;
@@ -187,7 +187,7 @@ static void relevance(const char *kind, const ircoll *c, souk_index *ix, const c
     for (size_t i = 0; i < c->nqueries; i++) {
         const char *q = c->queries[i].text;
         size_t nh = 0, nx = 0;
-        souk_search_opts o = {DEPTH, SOUK_BM25_DEFAULT, 0, NULL, 0, 0};
+        souk_search_opts o = {DEPTH, SOUK_BM25_DEFAULT, 0, NULL, 0, 0, NULL};
         if (souk_search(s, q, strlen(q), &o, hits, &nh, NULL, err, sizeof err) == 0) {
             for (size_t k = 0; k < nh; k++) {
                 const char *id, *json;

@@ -65,7 +65,7 @@ static void test_search_program(void)
         CHECK(st == 0);
         souk_hit want[32];
         size_t nw = 0;
-        souk_search_opts o = {cases[c].k, SOUK_BM25_DEFAULT, 0, NULL, cases[c].flags, 0};
+        souk_search_opts o = {cases[c].k, SOUK_BM25_DEFAULT, 0, NULL, cases[c].flags, 0, NULL};
         REQUIRE(souk_search(s, cases[c].q, strlen(cases[c].q), &o, want, &nw, NULL, err,
                             sizeof err) == 0);
         CHECK(nw > 0);

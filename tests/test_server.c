@@ -130,7 +130,7 @@ static int engine_ids(const char *q, unsigned flags, int k, char ids[][128])
     REQUIRE(souk_searcher_new(ix, &s) == 0);
     souk_hit hits[64];
     size_t n = 0;
-    souk_search_opts o = {(uint32_t)k, SOUK_BM25_DEFAULT, 0, NULL, flags, 0};
+    souk_search_opts o = {(uint32_t)k, SOUK_BM25_DEFAULT, 0, NULL, flags, 0, NULL};
     REQUIRE(souk_search(s, q, strlen(q), &o, hits, &n, NULL, err, sizeof err) == 0);
     for (size_t i = 0; i < n; i++) {
         const char *id, *json;

@@ -47,7 +47,7 @@ static char *suggest(souk_searcher *s, const char *q)
 
 static size_t search(souk_searcher *s, const char *q, unsigned flags, uint32_t k, souk_hit *hits)
 {
-    souk_search_opts o = {k, SOUK_BM25_DEFAULT, 0, NULL, flags, 0};
+    souk_search_opts o = {k, SOUK_BM25_DEFAULT, 0, NULL, flags, 0, NULL};
     size_t n = 0;
     char err[256];
     REQUIRE(souk_search(s, q, strlen(q), &o, hits, &n, NULL, err, sizeof err) == 0);

@@ -28,7 +28,7 @@ static int plain_word(const char *s)
 
 static size_t search(souk_searcher *s, const char *q, unsigned flags, uint32_t k, souk_hit *hits)
 {
-    souk_search_opts o = {k, SOUK_BM25_DEFAULT, 0, NULL, flags, 0};
+    souk_search_opts o = {k, SOUK_BM25_DEFAULT, 0, NULL, flags, 0, NULL};
     size_t n = 0;
     char err[256];
     REQUIRE(souk_search(s, q, strlen(q), &o, hits, &n, NULL, err, sizeof err) == 0);
@@ -233,7 +233,7 @@ int main(void)
         const souk_qp_field *qf = souk_searcher_fields(s, &nf);
         REQUIRE(souk_query_parse("editors compresion", 18, "en", qf, nf, 0, &hq, err, sizeof err) ==
                 0);
-        souk_search_opts ho = {10, SOUK_BM25_DEFAULT, 0, NULL, SOUK_QP_TYPO, 0};
+        souk_search_opts ho = {10, SOUK_BM25_DEFAULT, 0, NULL, SOUK_QP_TYPO, 0, NULL};
         souk_highlighter *h;
         REQUIRE(souk_highlighter_new(s, hq, &ho, &h) == 0);
         const char *t1 = "A <b>text</b> Editor & compression tool";
@@ -255,7 +255,7 @@ int main(void)
         souk_query_free(hq);
         REQUIRE(souk_query_parse("edi", 3, "en", qf, nf, SOUK_QP_PARTIAL, &hq, err, sizeof err) ==
                 0);
-        souk_search_opts po = {10, SOUK_BM25_DEFAULT, 0, NULL, SOUK_QP_PARTIAL, 50};
+        souk_search_opts po = {10, SOUK_BM25_DEFAULT, 0, NULL, SOUK_QP_PARTIAL, 50, NULL};
         REQUIRE(souk_highlighter_new(s, hq, &po, &h) == 0);
         REQUIRE(souk_highlight(h, "an Editable field", 17, 0, &res, &rl, &nm) == 0);
         CHECK(strcmp(res, "an <em>Editable</em> field") == 0);

@@ -27,6 +27,9 @@ typedef struct souk_search_opts {
      * frequency (at most 10 for a one-letter prefix, 25 for two letters), so short prefixes stay
      * fast (search as you type). */
     uint32_t max_expansions;
+    /* The ranking profile's signals (souk/rank.h), borrowed for the call. NULL: the default
+     * ranking (Xapian's BM25 with bm25 above). When set, its bm25 replaces the one above. */
+    const struct souk_rank_profile *profile;
 } souk_search_opts;
 
 /* A searcher's budget for each search (souk_searcher_set_budget): what one request may cost.
