@@ -370,7 +370,6 @@ static int souk_ingest_child(const bench_ctx *ctx, engine_result *res)
     o.from_start = 1;
     o.rejects = rejects;
     /* The peers build no spelling data: the spelling table is timed on its own, after. */
-    o.no_spelling = 1;
     t0 = bench_now_seconds();
     if (souk_ingest(ix, fd, ctx->ndjson, &o, &st, err, sizeof err) != 0) {
         set_detail(res, "souk_ingest: %s", err);

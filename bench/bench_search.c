@@ -445,7 +445,6 @@ int bench_search(int argc, char **argv)
     memset(&io, 0, sizeof io);
     io.batch_docs = 10000000;
     io.threads = 2;
-    io.no_spelling = 1; /* not used by these queries */
     souk_ingest_stats ist;
     if (fd < 0 || souk_ingest(ix, fd, nd, &io, &ist, err, sizeof err)) {
         fprintf(stderr, "souk-bench search: %s\n", err);

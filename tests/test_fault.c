@@ -239,7 +239,6 @@ static int ingest(const char *dir, const char *file, int threads, int kind, long
     o.batch_docs = 100000;
     o.threads = threads;
     o.from_start = 1;
-    o.no_spelling = 1;
     souk_ingest_stats st;
     err[0] = 0;
     fault_arm(kind, at);

@@ -70,7 +70,6 @@ static void setup(void)
     fclose(f);
     souk_ingest_opts io;
     memset(&io, 0, sizeof io);
-    io.no_spelling = 1;
     souk_ingest_stats ist;
     fd = open(path, O_RDONLY);
     REQUIRE(fd >= 0);

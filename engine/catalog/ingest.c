@@ -8,7 +8,6 @@
 #include "souk/ingest.h"
 #include "souk/document.h"
 #include "souk/souk.h"
-#include "souk/spelling.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -438,20 +437,21 @@ static int commit_batch(souk_writer *w, const struct stat *sb, uint64_t offset, 
     return 0;
 }
 
-/* Brings the spelling table up to the index once the stream is caught up (souk/spelling.h). A
- * failure leaves the index as committed and is reported: the next sync repairs the table. */
-static void sync_spelling(souk_index *ix, const char *name, souk_ingest_stats *st)
+/* Runs the caller's caught-up hook (souk_ingest_opts.caught_up). A failure leaves the index as
+ * committed and is reported: the next catch-up runs it again. */
+static void caught_up(const souk_ingest_opts *o, souk_index *ix, const char *name,
+                      souk_ingest_stats *st)
 {
-    char err[512];
-    souk_spelling_stats ss;
+    if (!o->caught_up)
+        return;
+    char err[512] = "";
     double t = now_s();
-    if (souk_spelling_sync(ix, &ss, err, sizeof err) != 0) {
-        fprintf(stderr, "souk: %s: %s (the index is committed; the next run retries)\n", name, err);
-        st->spelling_failed = 1;
-    } else if (!ss.up_to_date) {
-        st->spelling_words = ss.words;
+    if (o->caught_up(o->caught_up_ctx, ix, err, sizeof err) != 0) {
+        fprintf(stderr, "souk: %s: %s (the index is committed; the next run retries)\n", name,
+                err[0] ? err : "caught-up hook failed");
+        st->caught_up_failed = 1;
     }
-    st->spelling_seconds += now_s() - t;
+    st->caught_up_seconds += now_s() - t;
 }
 
 static int is_blank(const char *p, size_t n)
@@ -667,10 +667,9 @@ int souk_ingest(souk_index *ix, int fd, const char *name, const souk_ingest_opts
                 if ((rc = commit_batch(w, file, pending_offset, pending_line, &pending_hash, st,
                                        err, errlen)) != 0)
                     goto drain;
-                if (!o.no_spelling)
-                    sync_spelling(ix, name, st);
-            } else if (!o.no_spelling && !synced) {
-                sync_spelling(ix, name, st); /* a table missing or behind from an earlier run */
+                caught_up(&o, ix, name, st);
+            } else if (!synced) {
+                caught_up(&o, ix, name, st); /* a store missing or behind from an earlier run */
             }
             synced = 1;
             if (!o.follow || (o.stop && *o.stop))

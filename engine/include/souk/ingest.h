@@ -19,8 +19,14 @@ typedef struct souk_ingest_opts {
     int from_start;     /* ignore a stored stream position */
     int progress;       /* progress line on stderr */
     int threads;        /* analysis threads (default: 2) */
-    int no_spelling;    /* 1: leave the spelling table (souk/spelling.h) alone; by default it is
-                           brought up to date whenever the stream is caught up */
+    /* Called whenever the stream is caught up: after the commit that reached the end of the
+     * available input, and once at the first catch-up of a run that had nothing new (so a
+     * derived store missing or behind from an earlier run is repaired). The indexer program
+     * brings the spelling table up to date here (souk_spelling_sync, souk/spelling.h).
+     * A nonzero return is reported on stderr and counted in caught_up_failed; the index stays
+     * committed. NULL: nothing. */
+    int (*caught_up)(void *ctx, souk_index *ix, char *err, size_t errlen);
+    void *caught_up_ctx;
     volatile sig_atomic_t *stop; /* nonzero: commit what is read and return; may be NULL */
 } souk_ingest_opts;
 
@@ -34,11 +40,10 @@ typedef struct souk_ingest_stats {
     int restarted;       /* the index was at another stream (or this one truncated or rotated
                             while followed): read from byte 0 (see souk_ingest) */
     double seconds;
-    double commit_seconds;   /* of which spent writing batches */
-    double wait_seconds;     /* of which waiting for analysis threads */
-    double spelling_seconds; /* of which bringing the spelling table up to date */
-    uint64_t spelling_words; /* words in the spelling table after the last sync that changed it */
-    int spelling_failed;     /* a sync failed (reported on stderr; the index is committed) */
+    double commit_seconds;    /* of which spent writing batches */
+    double wait_seconds;      /* of which waiting for analysis threads */
+    double caught_up_seconds; /* of which in souk_ingest_opts.caught_up */
+    int caught_up_failed;     /* a caught_up call failed (reported on stderr; index committed) */
 } souk_ingest_stats;
 
 /* Reads the stream from fd (a file, pipe or terminal) until end of file (or *stop in follow mode)
