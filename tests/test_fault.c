@@ -16,6 +16,7 @@
  * The faults are injected only while an operation runs (fault_arm/fault_disarm). */
 #include "check.h"
 #include "digest.h"
+#include "fixture.h"
 #include "souk/browse.h"
 #include "souk/ingest.h"
 #include "souk/search.h"
@@ -170,29 +171,6 @@ static char tmp[256];
 static souk_schema *schema;
 static char base_dir[512], work_dir[512], fresh_dir[512], batch_file[512];
 static digest base_dg, final_dg;
-
-/* The first n lines of the Debian catalog, from line `from`. */
-static size_t load_lines(char **lines, size_t from, size_t n)
-{
-    const char *path = debian_catalog();
-    if (!path)
-        return 0;
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "xz -dc '%s' | tail -n +%zu | head -n %zu", path, from + 1, n);
-    FILE *f = popen(cmd, "r");
-    REQUIRE(f);
-    size_t i = 0, cap = 0;
-    char *line = NULL;
-    ssize_t len;
-    while (i < n && (len = getline(&line, &cap, f)) > 0) {
-        if (line[len - 1] == '\n')
-            line[len - 1] = 0;
-        lines[i++] = strdup(line);
-    }
-    free(line);
-    pclose(f);
-    return i;
-}
 
 static void write_lines(const char *path, char **lines, size_t n)
 {
@@ -700,7 +678,7 @@ int main(void)
     REQUIRE(souk_schema_load(path, &schema, err, sizeof err) == 0);
     enum { NBASE = 60, NNEW = 40 };
     char *lines[NBASE + NNEW];
-    if (load_lines(lines, 0, NBASE + NNEW) != NBASE + NNEW)
+    if (kit_debian_lines(lines, 0, NBASE + NNEW) != NBASE + NNEW)
         return TEST_SKIP;
     snprintf(tmp, sizeof tmp, "/tmp/souk-test-fault-XXXXXX");
     REQUIRE(mkdtemp(tmp));

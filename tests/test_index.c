@@ -8,6 +8,7 @@
  * - a reader in another process sees each new commit without reopening. */
 #include "check.h"
 #include "kit/digest.h"
+#include "kit/fixture.h"
 #include "souk/ingest.h"
 #include "souk/schema.h"
 #include "souk/search.h"
@@ -20,29 +21,6 @@
 
 static char tmpdir[256];
 static souk_schema *schema;
-
-/* Reads the first n lines of the Debian catalog into lines[]. */
-static size_t load_lines(char **lines, size_t n)
-{
-    const char *path = debian_catalog();
-    if (!path)
-        return 0;
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "xz -dc '%s'", path);
-    FILE *f = popen(cmd, "r");
-    REQUIRE(f);
-    size_t i = 0, cap = 0;
-    char *line = NULL;
-    ssize_t len;
-    while (i < n && (len = getline(&line, &cap, f)) > 0) {
-        if (line[len - 1] == '\n')
-            line[len - 1] = 0;
-        lines[i++] = strdup(line);
-    }
-    free(line);
-    pclose(f);
-    return i;
-}
 
 static void write_file(const char *path, char **lines, size_t n)
 {
@@ -475,7 +453,7 @@ int main(void)
 {
     souk_alloc_init();
     char **lines = calloc(3000, sizeof *lines);
-    size_t n = load_lines(lines, 3000);
+    size_t n = kit_debian_lines(lines, 0, 3000);
     if (n == 0)
         return TEST_SKIP;
     REQUIRE(n == 3000);

@@ -23,34 +23,13 @@
 static char dir[] = "/tmp/souk-test-index-cli-XXXXXX";
 static char data[600], stream[600];
 
-/* Runs cmd with sh; stdout (and stderr too when both) in a malloc'd string; the exit status in
- * *status. */
-static char *run(const char *cmd, int both, int *status)
-{
-    char full[8192];
-    snprintf(full, sizeof full, "%s %s", cmd, both ? "2>&1" : "2>/dev/null");
-    FILE *p = popen(full, "r");
-    REQUIRE(p);
-    size_t cap = 1 << 16, len = 0, n;
-    char *out = malloc(cap);
-    while ((n = fread(out + len, 1, cap - len - 1, p)) > 0) {
-        len += n;
-        if (len + 1 == cap)
-            out = realloc(out, cap *= 2);
-    }
-    out[len] = 0;
-    int st = pclose(p);
-    *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-    return out;
-}
-
 /* Runs souk-index with args (shell words); exit status, output (both streams) in *out. */
 static int idx(const char *args, char **out)
 {
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "'%s/souk-index' %s", SOUK_BIN_DIR, args);
     int st;
-    char *o = run(cmd, 1, &st);
+    char *o = kit_run(cmd, 1, &st);
     if (out)
         *out = o;
     else
@@ -210,11 +189,11 @@ static void test_damage(void)
     /* souk-search works before. */
     snprintf(cmd, sizeof cmd, "'%s/souk-search' --data '%s' --lang de --k 3 'editor'", SOUK_BIN_DIR,
              data);
-    out = run(cmd, 1, &st);
+    out = kit_run(cmd, 1, &st);
     CHECK(st == 0 && strstr(out, "\"hits\":"));
     free(out);
     snprintf(cmd, sizeof cmd, "'%s/souk-search' --data '%s' 'editor AND'", SOUK_BIN_DIR, data);
-    out = run(cmd, 1, &st);
+    out = kit_run(cmd, 1, &st);
     CHECK(st == 1 && strstr(out, "query syntax"));
     free(out);
 
@@ -235,7 +214,7 @@ static void test_damage(void)
     CHECK(idx(args, &out) == 1 && strstr(out, "cannot read the index"));
     free(out);
     snprintf(cmd, sizeof cmd, "'%s/souk-search' --data '%s' editor", SOUK_BIN_DIR, data);
-    out = run(cmd, 1, &st);
+    out = kit_run(cmd, 1, &st);
     CHECK(st == 1 && strstr(out, "souk-search: "));
     free(out);
     raw_open(&env, &txn);

@@ -17,27 +17,6 @@
 static char dir[] = "/tmp/souk-test-programs-XXXXXX";
 static char data[600], stream[600];
 
-/* Runs cmd with sh; its stdout (and stderr too when both) in a malloc'd string; the exit status
- * in *status. */
-static char *run(const char *cmd, int both, int *status)
-{
-    char full[4096];
-    snprintf(full, sizeof full, "%s %s", cmd, both ? "2>&1" : "2>/dev/null");
-    FILE *p = popen(full, "r");
-    REQUIRE(p);
-    size_t cap = 1 << 16, len = 0, n;
-    char *out = malloc(cap);
-    while ((n = fread(out + len, 1, cap - len - 1, p)) > 0) {
-        len += n;
-        if (len + 1 == cap)
-            out = realloc(out, cap *= 2);
-    }
-    out[len] = 0;
-    int st = pclose(p);
-    *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-    return out;
-}
-
 static void test_search_program(void)
 {
     char err[512];
@@ -61,7 +40,7 @@ static void test_search_program(void)
         snprintf(cmd, sizeof cmd, "'%s/souk-search' --data '%s' %s --explain '%s'", SOUK_BIN_DIR,
                  data, cases[c].opts, cases[c].q);
         int st;
-        char *out = run(cmd, 0, &st);
+        char *out = kit_run(cmd, 0, &st);
         CHECK(st == 0);
         souk_hit want[32];
         size_t nw = 0;
@@ -116,7 +95,7 @@ static void test_index_program(void)
     int st;
     /* stats --detail against the reader's own statistics. */
     snprintf(cmd, sizeof cmd, "'%s/souk-index' --data '%s' stats --detail", SOUK_BIN_DIR, data);
-    char *out = run(cmd, 0, &st);
+    char *out = kit_run(cmd, 0, &st);
     CHECK(st == 0);
     cJSON *j = cJSON_Parse(out);
     REQUIRE(j);
@@ -162,7 +141,7 @@ static void test_index_program(void)
     /* A rerun resumes after the last commit and reads nothing; --from-start replays all. */
     snprintf(cmd, sizeof cmd, "'%s/souk-index' --data '%s' catalog '%s' --no-spelling",
              SOUK_BIN_DIR, data, stream);
-    out = run(cmd, 0, &st);
+    out = kit_run(cmd, 0, &st);
     CHECK(st == 0);
     j = cJSON_Parse(out);
     REQUIRE(j);
@@ -172,7 +151,7 @@ static void test_index_program(void)
     free(out);
     snprintf(cmd, sizeof cmd, "'%s/souk-index' --data '%s' catalog '%s' --no-spelling --from-start",
              SOUK_BIN_DIR, data, stream);
-    out = run(cmd, 0, &st);
+    out = kit_run(cmd, 0, &st);
     CHECK(st == 0);
     j = cJSON_Parse(out);
     REQUIRE(j);
@@ -219,7 +198,7 @@ static void test_usage_errors(void)
         }
         snprintf(cmd, sizeof cmd, "'%s'/%s", SOUK_BIN_DIR, args);
         int st;
-        char *out = run(cmd, 1, &st);
+        char *out = kit_run(cmd, 1, &st);
         int ok = st == cases[i].status && strstr(out, cases[i].says);
         if (!ok)
             fprintf(stderr, "  %s: want exit %d and \"%s\"; got exit %d: %s\n", cases[i].args,

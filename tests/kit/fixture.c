@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #define SCHEMA SOUK_SOURCE_DIR "/indexer/schemas/debian-packages.json"
 #define SOUK_INDEX SOUK_BIN_DIR "/souk-index"
@@ -24,6 +25,51 @@ int kit_debian_records(const char *path, size_t n)
     snprintf(cmd, sizeof cmd, "xz -dc '%s'%s > '%s'", src, head, path);
     REQUIRE(system(cmd) == 0);
     return 0;
+}
+
+size_t kit_debian_lines(char **lines, size_t from, size_t n)
+{
+    const char *path = debian_catalog();
+    if (!path)
+        return 0;
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "xz -dc '%s' | tail -n +%zu | head -n %zu", path, from + 1, n);
+    FILE *f = popen(cmd, "r");
+    REQUIRE(f);
+    size_t i = 0, cap = 0;
+    char *line = NULL;
+    ssize_t len;
+    while (i < n && (len = getline(&line, &cap, f)) > 0) {
+        if (line[len - 1] == '\n')
+            line[len - 1] = 0;
+        REQUIRE((lines[i++] = strdup(line)) != NULL);
+    }
+    free(line);
+    pclose(f);
+    return i;
+}
+
+char *kit_run(const char *cmd, int with_stderr, int *status)
+{
+    size_t cl = strlen(cmd) + 16;
+    char *full = malloc(cl);
+    REQUIRE(full);
+    snprintf(full, cl, "%s %s", cmd, with_stderr ? "2>&1" : "2>/dev/null");
+    FILE *p = popen(full, "r");
+    free(full);
+    REQUIRE(p);
+    size_t cap = 1 << 16, len = 0, n;
+    char *out = malloc(cap);
+    REQUIRE(out);
+    while ((n = fread(out + len, 1, cap - len - 1, p)) > 0) {
+        len += n;
+        if (len + 1 == cap)
+            REQUIRE((out = realloc(out, cap *= 2)) != NULL);
+    }
+    out[len] = 0;
+    int st = pclose(p);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return out;
 }
 
 /* Runs souk-index on the first n records into dir. */

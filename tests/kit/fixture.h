@@ -15,6 +15,16 @@
  * printed). Any other failure REQUIREs. */
 int kit_debian_records(const char *path, size_t n);
 
+/* Reads n records of the Debian catalog, from record `from` (0-based), into lines[] (each
+ * strdup'd, without its newline). Returns how many were read: 0 when the catalog is absent
+ * (the caller skips). */
+size_t kit_debian_lines(char **lines, size_t from, size_t n);
+
+/* Runs a shell command and returns its whole standard output (malloc'd, NUL-terminated), with
+ * its standard error too when with_stderr is 1 (else stderr is discarded); its exit status in
+ * *status (128 when it did not exit normally). */
+char *kit_run(const char *cmd, int with_stderr, int *status);
+
 /* Makes dir (created; it must not hold an index) an index of the first n records (0: all) of
  * the Debian catalog, equal to what
  *   xz -dc CATALOG | head -n N | souk-index --data DIR \
