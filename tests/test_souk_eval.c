@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-static char tmp[512];
+static char tmp[256];
 
 /* Runs cmd; returns its exit status (-1 when it did not exit). */
 static int run(const char *cmd)
