@@ -25,4 +25,13 @@ int sk_fail_sub(sk_ctx *c, int status, const cJSON *err, const char *where);
  * the status of the error response written. */
 int sk_parse_body(sk_ctx *c, cJSON **root);
 
+/* Adds to each row of a zero-result table (souk_query_stats's, parsed) what each existing rule
+ * would match today, by searching the row's query against the live index: "rules" {"as_is"
+ * (no rule), "synonyms" (the configured lexicon, when there is one), "typo", "part_numbers",
+ * "live" (what /v1/search does by default: synonyms and part numbers)}, each {"total","ids"}
+ * (the first three ids) or null when the search failed; "would_match", the rules that find
+ * something while as_is finds nothing; "matches_now". At most 50 rows and until deadline
+ * (sk_now_ns); the table says "rules_truncated". Returns SOUK_OK, SOUK_EIO, SOUK_ENOMEM. */
+int sk_zero_result_rules(sk_ctx *c, cJSON *table, uint64_t deadline);
+
 #endif
