@@ -6,8 +6,9 @@
  * "toy story" and clicked it 10 s later; every user who rated "Jumanji" (ml-2) searched
  * "jumanji", saw an impression of it 5 s later, and one in five clicked it; the raters of a
  * movie with fewer than k raters searched its title and clicked it. Then 22 users with tokens
- * search "jumanjii" and "photoplay" through GET /v1/search, which find nothing (their search events
- * carry nhits 0), and the configuration gains the synonym group photoplay = movie (SIGHUP).
+ * search "jumanjii", "photoplay" and "terminator2" through GET /v1/search, which find nothing
+ * (their search events carry nhits 0); then Terminator 2 (ml-589, held back until now) is
+ * indexed and the configuration gains the synonym group photoplay = movie (SIGHUP).
  *
  * What it proves:
  *   - kind=low_ctr: the rows' users, searches, clicks and ctr equal the counts derived here
@@ -15,8 +16,9 @@
  *     a k above a row's users removes it; zero-result searches are not in it;
  *   - kind=zero_results with its rule suggestions: "jumanjii" would match with typo tolerance
  *     (finding ml-2) and matches nothing as is or live; "photoplay" would match by the configured
- *     synonyms and matches now; suggest=false leaves the rules out; suggest on another kind is
- *     refused;
+ *     synonyms and matches now; "terminator2" by part-number joining (finding
+ *     Terminator 2, which the catalog gained since) and matches now; suggest=false leaves the
+ *     rules out; suggest on another kind is refused;
  *   - POST /v1/analytics/dry-run: a proposed synonym jumanjii = jumanji returns Jumanji where
  *     the live search returns nothing, and changes nothing (the same search after it still
  *     finds nothing); bad proposals are refused naming the field; only analyst or admin keys. */
@@ -248,14 +250,36 @@ static void zero_result_searches(void)
         snprintf(user, sizeof user, "zr-user-%d", u);
         REQUIRE(souk_token_mint(tkr, user, strlen(user), time(NULL), 3600, NULL, tok, sizeof tok) ==
                 0);
-        static const char *const qs[] = {"/v1/search?q=jumanjii", "/v1/search?q=photoplay"};
-        for (int i = 0; i < 2; i++) {
+        static const char *const qs[] = {"/v1/search?q=jumanjii", "/v1/search?q=photoplay",
+                                         "/v1/search?q=terminator2"};
+        for (int i = 0; i < 3; i++) {
             kit_resp r;
             CHECK(call("GET", qs[i], SKEY, tok, NULL, NULL, &r) == 200 &&
                   strstr(r.body, "\"total\":0,"));
             kit_resp_free(&r);
         }
     }
+}
+
+/* Moves the record of ml-589 from the catalog stream at path to a stream of its own at later. */
+static void split_catalog(const char *path, const char *later)
+{
+    char tmp[700];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *in = fopen(path, "r"), *out = fopen(tmp, "w"), *lt = fopen(later, "w");
+    REQUIRE(in && out && lt);
+    char *line = NULL;
+    size_t cap = 0;
+    int moved = 0;
+    while (getline(&line, &cap, in) > 0) {
+        int is = strstr(line, "\"id\":\"ml-589\"") != NULL;
+        moved += is;
+        fputs(line, is ? lt : out);
+    }
+    free(line);
+    fclose(in);
+    REQUIRE(fclose(out) == 0 && fclose(lt) == 0 && moved == 1);
+    REQUIRE(rename(tmp, path) == 0);
 }
 
 /* ------------------------------------------------------------------ the reports */
@@ -358,6 +382,20 @@ static void zero_results(void)
     cJSON_ArrayForEach(it, cJSON_GetObjectItem(syn, "would_match")) says_syn |=
         strcmp(it->valuestring, "synonyms") == 0;
     CHECK(says_syn && cJSON_IsTrue(cJSON_GetObjectItem(syn, "matches_now")));
+    /* Terminator 2 arrived after the searches: the part-number rule joins "terminator2" to the
+     * code term of "Terminator 2"; /v1/search (which joins codes) finds it now. */
+    const cJSON *code = row_of(j, "terminator2");
+    REQUIRE(code);
+    rules = cJSON_GetObjectItem(code, "rules");
+    CHECK(num(cJSON_GetObjectItem(rules, "as_is"), "total") == 0);
+    const cJSON *pn = cJSON_GetObjectItem(rules, "part_numbers");
+    CHECK(num(pn, "total") >= 1 && cJSON_GetArraySize(cJSON_GetObjectItem(pn, "ids")) >= 1 &&
+          strcmp(cJSON_GetArrayItem(cJSON_GetObjectItem(pn, "ids"), 0)->valuestring, "ml-589") ==
+              0);
+    int says_pn = 0;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(code, "would_match")) says_pn |=
+        strcmp(it->valuestring, "part_numbers") == 0;
+    CHECK(says_pn && cJSON_IsTrue(cJSON_GetObjectItem(code, "matches_now")));
     CHECK(cJSON_IsFalse(cJSON_GetObjectItem(j, "rules_truncated")));
     printf("test_analyst_http: zero_results: jumanjii would match by typo (%g), photoplay by "
            "synonyms (%g)\n",
@@ -451,7 +489,8 @@ int main(void)
     const char *base = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/souk-test-analyst-XXXXXX", base && *base ? base : "/tmp");
     REQUIRE(mkdtemp(dir));
-    char keys[300], path[600], cmd[4096], err[512];
+    char keys[300], path[600], later_path[600], cmd[4096], err[512];
+    snprintf(later_path, sizeof later_path, "%s/later.ndjson", dir);
     snprintf(keys, sizeof keys, "%s/keys", dir);
     REQUIRE(mkdir(keys, 0700) == 0);
     snprintf(data_dir, sizeof data_dir, "%s/index", dir);
@@ -466,6 +505,8 @@ int main(void)
     REQUIRE(f);
     REQUIRE(movielens_catalog_write(f, 0, NULL, err, sizeof err) == 0);
     REQUIRE(fclose(f) == 0);
+    /* Terminator 2 (ml-589) joins the catalog only after the zero-result searches. */
+    split_catalog(path, later_path);
     snprintf(cmd, sizeof cmd, "'%s/souk-index' --data '%s' --schema '%s' catalog '%s' --quiet",
              SOUK_BIN_DIR, data_dir, movielens_schema_path(), path);
     REQUIRE(system(cmd) == 0);
@@ -474,6 +515,10 @@ int main(void)
               (const char *[]){"--data", data_dir, "--config", cfg_path, "--threads", "2", NULL});
     send_events();
     zero_result_searches();
+    snprintf(cmd, sizeof cmd,
+             "'%s/souk-index' --data '%s' --schema '%s' catalog '%s' --quiet 2>/dev/null",
+             SOUK_BIN_DIR, data_dir, movielens_schema_path(), later_path);
+    REQUIRE(system(cmd) == 0);
     write_config("\"synonyms\":[[\"photoplay\",\"movie\"]]");
     kit_reload(&srv);
     usleep(500000);
