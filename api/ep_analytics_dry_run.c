@@ -12,6 +12,7 @@
 #include "souk/lexicon.h"
 #include "souk/souk.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,13 +36,13 @@ static int add_strings(const cJSON *arr, const char **v, size_t cap, size_t *n)
     return 0;
 }
 
-/* A lexicon of the configured synonyms and stop words (cfg->lexicon_src) plus the groups of
- * proposed (checked by the caller). */
-static int build_lexicon(sk_ctx *c, const cJSON *proposed, souk_lexicon **out, char *err,
-                         size_t errlen)
+/* A lexicon of the configured stop words (cfg->lexicon_src), the configured synonyms when
+ * configured is set, and the groups of proposed (an array of groups, checked by the caller). */
+static int build_lexicon(sk_ctx *c, int configured, const cJSON *proposed, souk_lexicon **out,
+                         char *err, size_t errlen)
 {
     const cJSON *src = c->cfg->lexicon_src;
-    const cJSON *syn = cJSON_GetObjectItemCaseSensitive(src, "synonyms");
+    const cJSON *syn = configured ? cJSON_GetObjectItemCaseSensitive(src, "synonyms") : NULL;
     const cJSON *stop = cJSON_GetObjectItemCaseSensitive(src, "stop_words");
     size_t ng = (size_t)cJSON_GetArraySize(syn) + (size_t)cJSON_GetArraySize(proposed);
     size_t ns = (size_t)cJSON_GetArraySize(stop);
@@ -180,7 +181,7 @@ int sk_ep_analytics_dry_run(sk_ctx *c)
         gi++;
     }
     char err[512] = "";
-    int lrc = build_lexicon(c, synonyms, &lex, err, sizeof err);
+    int lrc = build_lexicon(c, 1, synonyms, &lex, err, sizeof err);
     if (lrc == SOUK_ENOMEM) {
         rc = sk_fail(c, 500, "internal", NULL, "out of memory");
         goto out;
@@ -292,6 +293,79 @@ static cJSON *try_rule(sk_ctx *c, const char *q, unsigned flags, const souk_lexi
     return r;
 }
 
+/* Lower-cases the ASCII letters of s into out and splits it into words (runs of letters and
+ * digits, or any byte >= 0x80): returns the count, the words NUL-separated in out. */
+static size_t words_of(const char *s, char *out, size_t cap, const char **w, size_t maxw)
+{
+    size_t n = 0, o = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p && o + 2 < cap;) {
+        while (*p && !(isalnum(*p) || *p >= 0x80))
+            p++;
+        if (!*p)
+            break;
+        if (n < maxw)
+            w[n] = out + o;
+        while ((isalnum(*p) || *p >= 0x80) && o + 2 < cap)
+            out[o++] = (char)tolower(*p++);
+        out[o++] = '\0';
+        n++;
+    }
+    return n < maxw ? n : maxw;
+}
+
+/* 1 when every word of expression e is among the n words of q. */
+static int expr_in(const char *e, const char *const *q, size_t n)
+{
+    char buf[512];
+    const char *w[16];
+    size_t m = words_of(e, buf, sizeof buf, w, 16);
+    for (size_t i = 0; i < m; i++) {
+        int found = 0;
+        for (size_t j = 0; j < n && !found; j++)
+            found = strcmp(w[i], q[j]) == 0;
+        if (!found)
+            return 0;
+    }
+    return m > 0;
+}
+
+/* The configured synonym groups that make q match: the groups with an expression whose words
+ * are all words of q (as typed, lower-cased), each confirmed by a search of q with the stop
+ * words and that group alone; at most 10 tried. A group that matches only through stemming is
+ * not named (the "synonyms" rule's total still counts it). */
+static cJSON *matching_groups(sk_ctx *c, const char *q)
+{
+    cJSON *out = cJSON_CreateArray();
+    const cJSON *syn = cJSON_GetObjectItemCaseSensitive(c->cfg->lexicon_src, "synonyms"), *g;
+    char qbuf[1024];
+    const char *qw[64];
+    size_t nq = words_of(q, qbuf, sizeof qbuf, qw, 64), tried = 0;
+    cJSON_ArrayForEach(g, syn)
+    {
+        if (!out || tried == 10)
+            break;
+        const cJSON *e;
+        int cand = 0;
+        cJSON_ArrayForEach(e, g) cand |= cJSON_IsString(e) && expr_in(e->valuestring, qw, nq);
+        if (!cand)
+            continue;
+        tried++;
+        cJSON *one = cJSON_CreateArray();
+        souk_lexicon *lex = NULL;
+        char err[256];
+        if (one && cJSON_AddItemToArray(one, cJSON_Duplicate(g, 1)) &&
+            build_lexicon(c, 0, one, &lex, err, sizeof err) == SOUK_OK) {
+            cJSON *r = try_rule(c, q, 0, lex);
+            if (r && cJSON_GetObjectItemCaseSensitive(r, "total")->valuedouble > 0)
+                cJSON_AddItemToArray(out, cJSON_Duplicate(g, 1));
+            cJSON_Delete(r);
+        }
+        souk_lexicon_free(lex);
+        cJSON_Delete(one);
+    }
+    return out;
+}
+
 int sk_zero_result_rules(sk_ctx *c, cJSON *table, uint64_t deadline)
 {
     if (souk_searcher_refresh(c->w->searcher))
@@ -335,6 +409,8 @@ int sk_zero_result_rules(sk_ctx *c, cJSON *table, uint64_t deadline)
                 continue;
             }
             double total = cJSON_GetObjectItemCaseSensitive(x, "total")->valuedouble;
+            if (rules[r].lexicon && r == 1 && total > 0)
+                cJSON_AddItemToObject(x, "groups", matching_groups(c, q->valuestring));
             if (r == 0)
                 as_is = total;
             else if (strcmp(rules[r].name, "live") == 0)

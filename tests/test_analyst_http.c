@@ -378,6 +378,11 @@ static void zero_results(void)
     rules = cJSON_GetObjectItem(syn, "rules");
     CHECK(num(cJSON_GetObjectItem(rules, "as_is"), "total") == 0);
     CHECK(num(cJSON_GetObjectItem(rules, "synonyms"), "total") > 0);
+    /* ... and names the configured group that does it */
+    const cJSON *groups = cJSON_GetObjectItem(cJSON_GetObjectItem(rules, "synonyms"), "groups");
+    CHECK(cJSON_GetArraySize(groups) == 1 &&
+          strcmp(cJSON_GetArrayItem(cJSON_GetArrayItem(groups, 0), 0)->valuestring, "photoplay") ==
+              0);
     int says_syn = 0;
     cJSON_ArrayForEach(it, cJSON_GetObjectItem(syn, "would_match")) says_syn |=
         strcmp(it->valuestring, "synonyms") == 0;
@@ -519,7 +524,7 @@ int main(void)
              "'%s/souk-index' --data '%s' --schema '%s' catalog '%s' --quiet 2>/dev/null",
              SOUK_BIN_DIR, data_dir, movielens_schema_path(), later_path);
     REQUIRE(system(cmd) == 0);
-    write_config("\"synonyms\":[[\"photoplay\",\"movie\"]]");
+    write_config("\"synonyms\":[[\"photoplay\",\"movie\"],[\"cartoon\",\"animation\"]]");
     kit_reload(&srv);
     usleep(500000);
     low_ctr();
