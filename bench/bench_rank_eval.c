@@ -210,8 +210,8 @@ int bench_rank_eval(int argc, char **argv)
         souk_searcher_refresh(w->searcher);
         for (size_t i = 0; i < c->nqueries; i++) {
             size_t n = 0;
-            if (souk_search(w->searcher, c->queries[i].text, strlen(c->queries[i].text), &so,
-                            hits, &n, NULL, err, sizeof err))
+            if (souk_search(w->searcher, c->queries[i].text, strlen(c->queries[i].text), &so, hits,
+                            &n, NULL, err, sizeof err))
                 continue;
             for (size_t k = 0; k < n; k++) {
                 const char *id, *json;
