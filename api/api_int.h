@@ -106,6 +106,7 @@ typedef struct sk_config {
     size_t ncors;
     sk_limits limits;
     struct souk_lexicon *lexicon; /* synonyms and stop words; NULL: none */
+    struct cJSON *lexicon_src;    /* {"synonyms","stop_words"} as configured (dry runs); NULL */
     struct sk_profile *profiles;  /* named ranking profiles */
     size_t nprofiles;
     int has_cursor_key; /* "cursor_secret" was set: cursor_key derives from it */

@@ -56,6 +56,7 @@ static void config_free(sk_config *c)
         souk_free(c->cors_origins[i]);
     souk_free(c->cors_origins);
     souk_lexicon_free(c->lexicon);
+    cJSON_Delete(c->lexicon_src);
     for (size_t i = 0; i < c->nprofiles; i++) {
         souk_free(c->profiles[i].name);
         souk_free(c->profiles[i].boost);
@@ -293,6 +294,12 @@ static int load_lexicon(const cJSON *syn, const cJSON *stop, const char *lang, s
     if (!rc && (ng || ns))
         rc = souk_lexicon_new(lang ? lang : "en", (const char *const *const *)groups, g, stops, si,
                               &c->lexicon, err, errlen);
+    /* The source, for dry runs that add proposed synonyms to it (api/ep_analytics_dry_run.c). */
+    if (!rc && (ng || ns) &&
+        (!(c->lexicon_src = cJSON_CreateObject()) ||
+         (syn && !cJSON_AddItemToObject(c->lexicon_src, "synonyms", cJSON_Duplicate(syn, 1))) ||
+         (stop && !cJSON_AddItemToObject(c->lexicon_src, "stop_words", cJSON_Duplicate(stop, 1)))))
+        rc = SOUK_ENOMEM;
     for (size_t i = 0; groups && i < g; i++)
         souk_free((void *)groups[i]);
     souk_free(groups);

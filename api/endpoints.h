@@ -28,3 +28,6 @@ SK_ENDPOINT("/v1/erasures/{id}", "erasures", SK_GET, SK_AUTH_ADMIN, sk_ep_erasur
 SK_ENDPOINT("/v1/analytics/queries", "analytics_queries", SK_GET, SK_AUTH_ANALYST,
             sk_ep_analytics_queries)
 SK_ENDPOINT("/v1/recommend", "recommend", SK_GET, SK_AUTH_SEARCH, sk_ep_recommend)
+SK_ENDPOINT("/v1/rank-eval", "rank_eval", SK_POST, SK_AUTH_ADMIN, sk_ep_rank_eval)
+SK_ENDPOINT("/v1/analytics/dry-run", "analytics_dry_run", SK_POST, SK_AUTH_ANALYST,
+            sk_ep_analytics_dry_run)

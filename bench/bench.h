@@ -43,6 +43,10 @@ int bench_events(int argc, char **argv);
  * Groceries beside popularity, item-kNN and EASE, and with --http their serving latency. */
 int bench_reco(int argc, char **argv);
 
+/* souk-bench rank-eval (bench_rank_eval.c): POST /v1/rank-eval beside the same evaluation over
+ * GET /v1/search and over the engine, on Cranfield. */
+int bench_rank_eval(int argc, char **argv);
+
 /* Wall-clock milliseconds since the epoch (bench_main.c). */
 int64_t bench_wall_ms(void);
 /* The p-quantile (0..1) of v[0..n), which it sorts; NAN when n is 0 (bench_main.c). */

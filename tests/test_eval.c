@@ -1,5 +1,6 @@
 /* test_eval.c: the relevance evaluator (souk/eval.h). Hand-computed cases for each metric (ties,
- * unjudged documents, queries without relevant documents, missing and empty runs, cut-offs),
+ * unjudged documents, queries without relevant documents, missing and empty runs, cut-offs, the
+ * configurable k of nDCG@k, P@k and Recall@k, per-query deltas, the pair bound),
  * TREC file loading and its error messages, and a cross-check of nDCG@10, AP, P@10 and RR on
  * random runs against scikit-learn's ndcg_score and a small pure-Python implementation. */
 #include "check.h"
@@ -208,12 +209,94 @@ static void test_cutoffs(void)
     souk_eval_free(e);
 }
 
+/* The configurable cut-off k (nDCG@k, P@k, Recall@k), the deltas between two evaluators and the
+ * pair bound, on the basic case by hand. */
+static void test_k_and_deltas(void)
+{
+    souk_eval *a = case_basic();
+    souk_eval_scores s;
+    /* Default k = 10: nDCG@k and P@k are nDCG@10 and P@10; query 1 found 2 of its 3 relevant
+     * documents in its top 10: Recall@10 = 2/3; query 2 none: 0. */
+    REQUIRE(souk_eval_compute(a, &s) == 0);
+    CHECK(s.k == 10);
+    CHECK_NEAR(s.ndcg_k, s.ndcg10);
+    CHECK_NEAR(s.p_k, s.p10);
+    CHECK_NEAR(s.recall_k, (2.0 / 3) / 2);
+    /* k = 3: ranking d4, d1 (grade 3), d5; one relevant in the top 3 of R = 3:
+     *   P@3 = 1/3, Recall@3 = 1/3, nDCG@3 = (3 / log2(3)) / (3 + 2 / log2(3) + 1 / log2(4)).
+     * MAP, MRR, nDCG@10 and P@10 do not move. */
+    double map10 = s.map, ndcg10 = s.ndcg10;
+    CHECK(souk_eval_set_k(a, 3) == 0);
+    REQUIRE(souk_eval_compute(a, &s) == 0);
+    souk_eval_query q = get_query(a, "1");
+    CHECK_NEAR(q.p_k, 1.0 / 3);
+    CHECK_NEAR(q.recall_k, 1.0 / 3);
+    CHECK_NEAR(q.ndcg_k, (3 / log2(3)) / (3.5 + 2 / log2(3)));
+    CHECK(s.k == 3 && s.map == map10 && s.ndcg10 == ndcg10);
+    CHECK_NEAR(s.recall_k, 1.0 / 6);
+    /* k = 1: the first document is not relevant. */
+    CHECK(souk_eval_set_k(a, 1) == 0);
+    REQUIRE(souk_eval_compute(a, &s) == 0);
+    q = get_query(a, "1");
+    CHECK(q.p_k == 0 && q.recall_k == 0 && q.ndcg_k == 0);
+    CHECK(souk_eval_set_k(a, 0) == SOUK_EINVAL);
+    CHECK(souk_eval_set_k(a, SOUK_EVAL_MAX_K + 1) == SOUK_EINVAL);
+
+    /* Deltas: b has the same judgements and a perfect run for query 1 (d1, d3, d2 by grade):
+     * AP 1, nDCG@10 1; query 2 still has no run. Queries 3 and 4 count in neither. */
+    souk_eval *b = souk_eval_new();
+    REQUIRE(b);
+    REQUIRE(souk_eval_judge(b, "1", "d1", 3) == 0 && souk_eval_judge(b, "1", "d2", 1) == 0 &&
+            souk_eval_judge(b, "1", "d3", 2) == 0 && souk_eval_judge(b, "2", "d1", 1) == 0 &&
+            souk_eval_judge(b, "3", "d7", 0) == 0);
+    REQUIRE(souk_eval_result(b, "1", "d1", 3) == 0 && souk_eval_result(b, "1", "d3", 2) == 0 &&
+            souk_eval_result(b, "1", "d2", 1) == 0);
+    REQUIRE(souk_eval_compute(b, NULL) == 0);
+    souk_eval_delta *d = NULL;
+    size_t n = 0;
+    CHECK(souk_eval_deltas(a, b, &d, &n) == SOUK_EINVAL); /* a is at k = 1 */
+    CHECK(souk_eval_set_k(a, 10) == 0);
+    REQUIRE(souk_eval_compute(a, NULL) == 0);
+    REQUIRE(souk_eval_deltas(a, b, &d, &n) == 0);
+    CHECK_EQ_U64(n, 2);
+    double ndcg1 = (3 / log2(3) + 1 / log2(5)) / (3.5 + 2 / log2(3));
+    if (n == 2) {
+        CHECK(strcmp(d[0].qid, "1") == 0 && strcmp(d[1].qid, "2") == 0);
+        CHECK_NEAR(d[0].ndcg_k, 1 - ndcg1);
+        CHECK_NEAR(d[0].ap, 1 - 1.0 / 3);
+        CHECK_NEAR(d[0].recall_k, 1 - 2.0 / 3);
+        CHECK_NEAR(d[0].rr, 0.5);
+        CHECK_NEAR(d[0].ap_a, 1.0 / 3);
+        CHECK(d[1].ndcg_k == 0 && d[1].ap == 0);
+    }
+    souk_free(d);
+    /* The other way round: the same queries, negated, same order. */
+    REQUIRE(souk_eval_deltas(b, a, &d, &n) == 0);
+    CHECK(n == 2 && strcmp(d[0].qid, "1") == 0);
+    if (n == 2)
+        CHECK_NEAR(d[0].ndcg_k, ndcg1 - 1);
+    souk_free(d);
+    souk_eval_free(a);
+    souk_eval_free(b);
+
+    /* The pair bound: three pairs fit, the fourth is refused; a pair already held is not new. */
+    souk_eval *e = souk_eval_new();
+    REQUIRE(e && souk_eval_set_max_pairs(e, 3) == 0);
+    CHECK(souk_eval_judge(e, "q", "a", 1) == 0);
+    CHECK(souk_eval_judge(e, "q", "b", 1) == 0);
+    CHECK(souk_eval_result(e, "q", "a", 1.0) == 0);
+    CHECK(souk_eval_result(e, "q", "c", 0.5) == 0);
+    CHECK(souk_eval_result(e, "q", "d", 0.2) == SOUK_ETOOBIG);
+    CHECK(souk_eval_judge(e, "r", "a", 1) == SOUK_ETOOBIG);
+    souk_eval_free(e);
+}
+
 static void test_empty(void)
 {
     /* Nothing at all: no query counts, every average is 0. */
     souk_eval *e = souk_eval_new();
     REQUIRE(e);
-    souk_eval_scores s = {1, 1, 1, 1, 9};
+    souk_eval_scores s = {.map = 1, .ndcg10 = 1, .p10 = 1, .mrr = 1, .nqueries = 9};
     REQUIRE(souk_eval_compute(e, &s) == 0);
     CHECK(s.nqueries == 0 && s.map == 0 && s.ndcg10 == 0 && s.p10 == 0 && s.mrr == 0);
     CHECK_EQ_U64(souk_eval_nqueries(e), 0);
@@ -526,6 +609,7 @@ int main(void)
     souk_eval_free(e);
     test_ties();
     test_cutoffs();
+    test_k_and_deltas();
     test_empty();
     test_api_errors();
     test_files();

@@ -18,6 +18,15 @@
  * same table (averaging repeated asks does not remove the noise) and nobody without the key
  * can subtract it. Thresholding uses the true distinct-user count.
  *
+ * Low click-through (SOUK_QSTAT_LOW_CTR) is computed from the events themselves (the ev table),
+ * since a click names no search: events carry no query id. A user's search "showed results"
+ * when the server recorded hits (nhits > 0), or, for a search event sent by a frontend (hit count
+ * unknown), when an impression or a click of the same user follows it within CTR_WINDOW_MS and
+ * before their next search; it "was clicked" when a click follows it that way. Zero-result
+ * searches are the zero_results report's. Only events stored under a pseudonym count (as for
+ * qstat), a row is released with at least k distinct users, and with noise each user's
+ * searches and clicks of a query count at most SEARCHES_CAP times, like the searches cell.
+ *
  * What thresholding alone does not stop: the difference of two reports over overlapping
  * periods (a day, and the same day plus the next) can reveal a cell suppressed in one of them.
  * Releases to partners should use aligned, non-overlapping periods, or the noise. */
@@ -91,10 +100,14 @@ static double noise(souk_events *s, const souk_qstat_opts *o, const char *query,
     return floor(log(ua) / la) - floor(log(ub) / la);
 }
 
+static int low_ctr_stats(souk_events *s, const souk_qstat_opts *o, char **json, size_t *json_len);
+
 int souk_query_stats(souk_events *s, const souk_qstat_opts *o, char **json, size_t *json_len)
 {
     if (!o || o->to_ms < o->from_ms || o->from_ms < 0)
         return SOUK_EINVAL;
+    if (o->kind == SOUK_QSTAT_LOW_CTR)
+        return low_ctr_stats(s, o, json, json_len);
     uint32_t k = o->k ? o->k : 50;
     double eps = o->epsilon > 0 ? o->epsilon : 1.0;
     uint32_t d0 = (uint32_t)(o->from_ms / DAY_MS);
@@ -266,5 +279,265 @@ out:
     for (size_t i = 0; i < nqs; i++)
         souk_free(qs[i]);
     souk_free(qs);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ low click-through */
+
+/* A click or impression counts for a search it follows within this time (and before the same
+ * user's next search). */
+#define CTR_WINDOW_MS (30LL * 60 * 1000)
+
+typedef struct ctr_ev {
+    uint8_t up[SOUK_PSEUDO_LEN];
+    uint8_t type;
+    int32_t nhits;
+    int64_t ts;
+    uint32_t qoff; /* searches: the normalized query's offset in the arena */
+} ctr_ev;
+
+typedef struct ctr_search {
+    const char *query;
+    const uint8_t *up;
+    int clicked;
+} ctr_search;
+
+typedef struct ctr_cell {
+    const char *query;
+    uint64_t users, searches, clicks;
+    double pub_users, pub_searches, pub_clicks, ctr;
+} ctr_cell;
+
+static int by_user_time(const void *a, const void *b)
+{
+    const ctr_ev *x = a, *y = b;
+    int c = memcmp(x->up, y->up, SOUK_PSEUDO_LEN);
+    if (c)
+        return c;
+    return (x->ts > y->ts) - (x->ts < y->ts);
+}
+
+static int by_search_query_user(const void *a, const void *b)
+{
+    const ctr_search *x = a, *y = b;
+    int c = strcmp(x->query, y->query);
+    return c ? c : memcmp(x->up, y->up, SOUK_PSEUDO_LEN);
+}
+
+static int by_ctr(const void *a, const void *b)
+{
+    const ctr_cell *x = a, *y = b;
+    if (x->ctr != y->ctr)
+        return x->ctr < y->ctr ? -1 : 1;
+    if (x->pub_users != y->pub_users)
+        return x->pub_users < y->pub_users ? 1 : -1;
+    return strcmp(x->query, y->query);
+}
+
+static int low_ctr_stats(souk_events *s, const souk_qstat_opts *o, char **json, size_t *json_len)
+{
+    uint32_t k = o->k ? o->k : 50;
+    double eps = o->epsilon > 0 ? o->epsilon : 1.0;
+    ctr_ev *evs = NULL;
+    size_t nev = 0, capev = 0;
+    char *arena = NULL;
+    size_t alen = 0, acap = 0;
+    ctr_search *ss = NULL;
+    size_t nss = 0;
+    ctr_cell *cells = NULL;
+    size_t ncells = 0;
+    cJSON *doc = NULL;
+    MDB_txn *txn;
+    int rc = souk__ev_begin(s, MDB_RDONLY, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *cur;
+    rc = souk_kv_err(mdb_cursor_open(txn, s->ev, &cur));
+    if (rc) {
+        souk__ev_abort(s, txn);
+        return rc;
+    }
+    /* The period's events, and the window after it (a click may follow a search of the last
+     * minute). */
+    uint8_t start[8];
+    souk__be64(start, (uint64_t)o->from_ms);
+    int64_t end = o->to_ms + CTR_WINDOW_MS;
+    MDB_val key = {sizeof start, start}, val;
+    int r = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    char norm[SOUK_EVQUERY_MAX + 1];
+    while (r == 0) {
+        souk__evrec e;
+        if (souk__ev_decode(&key, &val, &e) != SOUK_OK) {
+            r = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+            continue;
+        }
+        if (e.ts >= end)
+            break;
+        if (e.upseudo &&
+            (e.type == SOUK_EV_SEARCH ? e.ts < o->to_ms
+                                      : e.type == SOUK_EV_CLICK || e.type == SOUK_EV_IMPRESSION)) {
+            if (nev == SOUK_QSTAT_CTR_MAX_EVENTS) {
+                rc = SOUK_ETOOBIG;
+                break;
+            }
+            if (nev == capev) {
+                capev = capev ? 2 * capev : 4096;
+                ctr_ev *n = souk_realloc(evs, capev * sizeof *n);
+                if (!n) {
+                    rc = SOUK_ENOMEM;
+                    break;
+                }
+                evs = n;
+            }
+            ctr_ev *w = &evs[nev++];
+            memcpy(w->up, e.upseudo, SOUK_PSEUDO_LEN);
+            w->type = (uint8_t)e.type;
+            w->nhits = e.nhits;
+            w->ts = e.ts;
+            w->qoff = 0;
+            if (e.type == SOUK_EV_SEARCH) {
+                size_t n = souk__ev_query_norm(e.query, e.query_len, norm);
+                if (alen + n + 1 > acap) {
+                    size_t ncap = acap ? 2 * acap : 65536;
+                    while (ncap < alen + n + 1)
+                        ncap *= 2;
+                    char *na = souk_realloc(arena, ncap);
+                    if (!na) {
+                        rc = SOUK_ENOMEM;
+                        break;
+                    }
+                    arena = na;
+                    acap = ncap;
+                }
+                w->qoff = (uint32_t)alen;
+                memcpy(arena + alen, norm, n + 1);
+                alen += n + 1;
+            }
+        }
+        r = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+    }
+    if (rc == SOUK_OK && r != 0 && r != MDB_NOTFOUND)
+        rc = souk_kv_err(r);
+    mdb_cursor_close(cur);
+    souk__ev_abort(s, txn);
+    if (rc)
+        goto out;
+
+    /* Each user's events in time order; each search looks ahead to the user's next search. */
+    if (nev)
+        qsort(evs, nev, sizeof *evs, by_user_time);
+    ss = souk_calloc(nev ? nev : 1, sizeof *ss);
+    if (!ss) {
+        rc = SOUK_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < nev; i++) {
+        const ctr_ev *e = &evs[i];
+        if (e->type != SOUK_EV_SEARCH || e->ts < o->from_ms || e->nhits == 0)
+            continue;
+        int shown = e->nhits > 0, clicked = 0;
+        for (size_t j = i + 1; j < nev && !memcmp(evs[j].up, e->up, SOUK_PSEUDO_LEN) &&
+                               evs[j].ts - e->ts <= CTR_WINDOW_MS && evs[j].type != SOUK_EV_SEARCH;
+             j++) {
+            shown = 1;
+            clicked |= evs[j].type == SOUK_EV_CLICK;
+        }
+        if (shown)
+            ss[nss++] = (ctr_search){arena + e->qoff, e->up, clicked};
+    }
+    if (nss)
+        qsort(ss, nss, sizeof *ss, by_search_query_user);
+    cells = souk_calloc(nss ? nss : 1, sizeof *cells);
+    if (!cells) {
+        rc = SOUK_ENOMEM;
+        goto out;
+    }
+    uint64_t suppressed = 0;
+    for (size_t i = 0; i < nss;) {
+        size_t j = i;
+        uint64_t users = 0, searches = 0, clicks = 0, ms = 0, mc = 0;
+        while (j < nss && !strcmp(ss[j].query, ss[i].query)) {
+            if (j == i || memcmp(ss[j].up, ss[j - 1].up, SOUK_PSEUDO_LEN)) {
+                users++;
+                searches += o->noise && ms > SEARCHES_CAP ? SEARCHES_CAP : ms;
+                clicks += o->noise && mc > SEARCHES_CAP ? SEARCHES_CAP : mc;
+                ms = mc = 0;
+            }
+            ms++;
+            mc += (uint64_t)ss[j].clicked;
+            j++;
+        }
+        searches += o->noise && ms > SEARCHES_CAP ? SEARCHES_CAP : ms;
+        clicks += o->noise && mc > SEARCHES_CAP ? SEARCHES_CAP : mc;
+        if (users < k) {
+            suppressed++;
+        } else {
+            ctr_cell *c = &cells[ncells++];
+            c->query = ss[i].query;
+            c->users = users;
+            c->searches = searches;
+            c->clicks = clicks;
+            c->pub_users = (double)users;
+            c->pub_searches = (double)searches;
+            c->pub_clicks = (double)clicks;
+            if (o->noise) {
+                c->pub_users = fmax(0, c->pub_users + noise(s, o, c->query, "users", eps));
+                c->pub_searches = fmax(0, c->pub_searches + noise(s, o, c->query, "searches", eps));
+                c->pub_clicks = fmax(0, c->pub_clicks + noise(s, o, c->query, "clicks", eps));
+                if (c->pub_clicks > c->pub_searches)
+                    c->pub_clicks = c->pub_searches;
+            }
+            c->ctr = c->pub_searches > 0 ? c->pub_clicks / c->pub_searches : 0;
+        }
+        i = j;
+    }
+    if (ncells)
+        qsort(cells, ncells, sizeof *cells, by_ctr);
+
+    rc = SOUK_ENOMEM;
+    doc = cJSON_CreateObject();
+    if (!doc || !cJSON_AddStringToObject(doc, "kind", "low_ctr") ||
+        !cJSON_AddNumberToObject(doc, "from", (double)o->from_ms) ||
+        !cJSON_AddNumberToObject(doc, "to", (double)o->to_ms) ||
+        !cJSON_AddNumberToObject(doc, "k", k) || !cJSON_AddBoolToObject(doc, "thresholded", 1) ||
+        !cJSON_AddBoolToObject(doc, "noise", o->noise != 0) ||
+        !cJSON_AddNumberToObject(doc, "window_ms", (double)CTR_WINDOW_MS))
+        goto out;
+    if (o->noise && (!cJSON_AddNumberToObject(doc, "epsilon", eps) ||
+                     !cJSON_AddNumberToObject(doc, "searches_cap", SEARCHES_CAP)))
+        goto out;
+    cJSON *arr = cJSON_AddArrayToObject(doc, "rows");
+    if (!arr)
+        goto out;
+    for (size_t i = 0; i < ncells && (!o->limit || i < o->limit); i++) {
+        cJSON *row = cJSON_CreateObject();
+        if (!row || !cJSON_AddItemToArray(arr, row) ||
+            !cJSON_AddStringToObject(row, "query", cells[i].query) ||
+            !cJSON_AddNumberToObject(row, "users", cells[i].pub_users) ||
+            !cJSON_AddNumberToObject(row, "searches", cells[i].pub_searches) ||
+            !cJSON_AddNumberToObject(row, "clicks", cells[i].pub_clicks) ||
+            !cJSON_AddNumberToObject(row, "ctr", cells[i].ctr))
+            goto out;
+    }
+    if (!cJSON_AddNumberToObject(doc, "suppressed_rows", (double)suppressed))
+        goto out;
+    char *p = cJSON_PrintUnformatted(doc);
+    if (!p)
+        goto out;
+    size_t n = strlen(p);
+    char *res = souk_malloc(n + 1);
+    if (res) {
+        memcpy(res, p, n + 1);
+        *json = res;
+        *json_len = n;
+        rc = SOUK_OK;
+    }
+    cJSON_free(p);
+out:
+    cJSON_Delete(doc);
+    souk_free(cells);
+    souk_free(ss);
+    souk_free(evs);
+    souk_free(arena);
     return rc;
 }

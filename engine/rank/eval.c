@@ -40,6 +40,9 @@ typedef struct eval_table {
 
 struct souk_eval {
     souk_eval_ties ties;
+    unsigned k;       /* cut-off of nDCG@k, P@k, Recall@k */
+    size_t max_pairs; /* 0: no bound */
+    unsigned res_k;   /* the k of the last computation */
     eval_qry *queries;
     size_t nqueries, capqueries;
     eval_pair *pairs;
@@ -154,8 +157,12 @@ static int intern_pair(souk_eval *e, const char *qid, const char *docid, eval_pa
             return SOUK_OK;
         }
     }
+    if (e->max_pairs && e->npairs >= e->max_pairs)
+        return SOUK_ETOOBIG;
     if (e->npairs == e->cappairs) {
         size_t cap = e->cappairs ? e->cappairs * 2 : 256;
+        if (e->max_pairs && cap > e->max_pairs)
+            cap = e->max_pairs;
         eval_pair *np = souk_realloc(e->pairs, cap * sizeof *np);
         if (!np)
             return SOUK_ENOMEM;
@@ -174,9 +181,27 @@ static int intern_pair(souk_eval *e, const char *qid, const char *docid, eval_pa
 souk_eval *souk_eval_new(void)
 {
     souk_eval *e = souk_calloc(1, sizeof *e);
-    if (e)
+    if (e) {
         e->ties = SOUK_EVAL_TIES_TREC;
+        e->k = 10;
+    }
     return e;
+}
+
+int souk_eval_set_k(souk_eval *e, unsigned k)
+{
+    if (!e || k < 1 || k > SOUK_EVAL_MAX_K)
+        return SOUK_EINVAL;
+    e->k = k;
+    return SOUK_OK;
+}
+
+int souk_eval_set_max_pairs(souk_eval *e, size_t max)
+{
+    if (!e)
+        return SOUK_EINVAL;
+    e->max_pairs = max;
+    return SOUK_OK;
 }
 
 void souk_eval_free(souk_eval *e)
@@ -290,7 +315,10 @@ static int add_line(souk_eval *e, int kind, char **tok, size_t ntok, const char 
             return SOUK_EINVAL;
         }
         int rc = souk_eval_judge(e, tok[0], tok[2], (int)g);
-        if (rc == SOUK_EINVAL)
+        if (rc == SOUK_ETOOBIG)
+            set_err(err, errlen, "%s:%zu: more than %zu judged or ranked documents in all", path,
+                    lineno, e->max_pairs);
+        else if (rc == SOUK_EINVAL)
             set_err(err, errlen, "%s:%zu: document '%s' is judged twice for query '%s'", path,
                     lineno, tok[2], tok[0]);
         else if (rc)
@@ -310,7 +338,10 @@ static int add_line(souk_eval *e, int kind, char **tok, size_t ntok, const char 
         return SOUK_EINVAL;
     }
     int rc = souk_eval_result(e, tok[0], tok[2], score);
-    if (rc == SOUK_EINVAL)
+    if (rc == SOUK_ETOOBIG)
+        set_err(err, errlen, "%s:%zu: more than %zu judged or ranked documents in all", path,
+                lineno, e->max_pairs);
+    else if (rc == SOUK_EINVAL)
         set_err(err, errlen, "%s:%zu: document '%s' appears twice in the run of query '%s'", path,
                 lineno, tok[2], tok[0]);
     else if (rc)
@@ -420,19 +451,32 @@ static int cmp_result(const void *a, const void *b)
     return cmp_qid(((const souk_eval_query *)a)->qid, ((const souk_eval_query *)b)->qid);
 }
 
+/* DCG of the first depth gains of a ranking: sum of gain / log2(rank + 1). The one DCG of the
+ * project: the run's (grade of each retrieved relevant document, 0 otherwise) and the ideal
+ * (the judged grades sorted descending) both come here. */
+static double dcg(const int *gains, size_t n, size_t depth)
+{
+    double d = 0;
+    for (size_t k = 0; k < n && k < depth; k++)
+        if (gains[k] > 0)
+            d += (double)gains[k] / log2((double)(k + 2));
+    return d;
+}
+
 /* Scores one query from its ranked pairs (sorted) and its relevant grades (sorted
- * descending). */
+ * descending); gains is scratch of nret entries. */
 static void score_query(souk_eval_query *r, eval_pair **ranked, size_t nret, const int *grades,
-                        size_t nrel)
+                        size_t nrel, unsigned kcut, int *gains)
 {
     r->nrel = nrel;
     r->nret = nret;
     r->counted = nrel > 0;
-    double ap = 0, dcg = 0, idcg = 0, rr = 0;
-    size_t hits = 0, hits10 = 0;
+    double ap = 0, rr = 0;
+    size_t hits = 0, hits10 = 0, hitsk = 0;
     for (size_t k = 0; k < nret; k++) {
         const eval_pair *p = ranked[k];
         int rel = p->judged && p->grade > 0;
+        gains[k] = rel ? p->grade : 0;
         if (!rel)
             continue;
         hits++;
@@ -441,16 +485,18 @@ static void score_query(souk_eval_query *r, eval_pair **ranked, size_t nret, con
             rr = 1.0 / (double)(k + 1);
         if (k < P_DEPTH)
             hits10++;
-        if (k < NDCG_DEPTH)
-            dcg += (double)p->grade / log2((double)(k + 2));
+        if (k < kcut)
+            hitsk++;
     }
-    for (size_t k = 0; k < nrel && k < NDCG_DEPTH; k++)
-        idcg += (double)grades[k] / log2((double)(k + 2));
+    double idcg10 = dcg(grades, nrel, NDCG_DEPTH), idcgk = dcg(grades, nrel, kcut);
     r->nrel_ret = hits;
     r->ap = nrel ? ap / (double)nrel : 0;
-    r->ndcg10 = idcg > 0 ? dcg / idcg : 0;
+    r->ndcg10 = idcg10 > 0 ? dcg(gains, nret, NDCG_DEPTH) / idcg10 : 0;
     r->p10 = nrel ? (double)hits10 / P_DEPTH : 0;
     r->rr = nrel ? rr : 0;
+    r->ndcg_k = idcgk > 0 ? dcg(gains, nret, kcut) / idcgk : 0;
+    r->p_k = nrel ? (double)hitsk / (double)kcut : 0;
+    r->recall_k = nrel ? (double)hitsk / (double)nrel : 0;
 }
 
 int souk_eval_compute(souk_eval *e, souk_eval_scores *out)
@@ -464,8 +510,9 @@ int souk_eval_compute(souk_eval *e, souk_eval_scores *out)
     eval_pair **order = souk_malloc((np ? np : 1) * sizeof *order);
     eval_pair **ranked = souk_malloc((np ? np : 1) * sizeof *ranked);
     int *grades = souk_malloc((np ? np : 1) * sizeof *grades);
+    int *gains = souk_malloc((np ? np : 1) * sizeof *gains);
     souk_eval_query *res = souk_calloc(nq ? nq : 1, sizeof *res);
-    if (!start || !order || !ranked || !grades || !res)
+    if (!start || !order || !ranked || !grades || !gains || !res)
         goto fail;
     for (size_t i = 0; i < np; i++)
         start[e->pairs[i].q + 1]++;
@@ -494,12 +541,15 @@ int souk_eval_compute(souk_eval *e, souk_eval_scores *out)
         qsort(grades, nrel, sizeof *grades, cmp_int_desc);
         souk_eval_query *r = &res[q];
         r->qid = e->queries[q].qid;
-        score_query(r, ranked, nret, grades, nrel);
+        score_query(r, ranked, nret, grades, nrel, e->k, gains);
         if (r->counted) {
             sum.map += r->ap;
             sum.ndcg10 += r->ndcg10;
             sum.p10 += r->p10;
             sum.mrr += r->rr;
+            sum.ndcg_k += r->ndcg_k;
+            sum.p_k += r->p_k;
+            sum.recall_k += r->recall_k;
             sum.nqueries++;
         }
     }
@@ -510,7 +560,12 @@ int souk_eval_compute(souk_eval *e, souk_eval_scores *out)
         sum.ndcg10 /= n;
         sum.p10 /= n;
         sum.mrr /= n;
+        sum.ndcg_k /= n;
+        sum.p_k /= n;
+        sum.recall_k /= n;
     }
+    sum.k = e->k;
+    e->res_k = e->k;
     souk_free(e->res);
     e->res = res;
     e->nres = nq;
@@ -523,6 +578,7 @@ fail:
     souk_free(order);
     souk_free(ranked);
     souk_free(grades);
+    souk_free(gains);
     souk_free(res);
     return rc;
 }
@@ -558,4 +614,56 @@ int souk_eval_query_find(const souk_eval *e, const char *qid, souk_eval_query *o
             hi = mid;
     }
     return SOUK_ENOTFOUND;
+}
+
+/* ------------------------------------------------------------------ deltas */
+
+static int cmp_delta(const void *a, const void *b)
+{
+    const souk_eval_delta *x = a, *y = b;
+    double dx = fabs(x->ndcg_k), dy = fabs(y->ndcg_k);
+    if (dx != dy)
+        return dx > dy ? -1 : 1;
+    dx = fabs(x->ap);
+    dy = fabs(y->ap);
+    if (dx != dy)
+        return dx > dy ? -1 : 1;
+    return cmp_qid(x->qid, y->qid);
+}
+
+int souk_eval_deltas(const souk_eval *a, const souk_eval *b, souk_eval_delta **out, size_t *n)
+{
+    if (!a || !b || !out || !n || a->res_k != b->res_k)
+        return SOUK_EINVAL;
+    souk_eval_delta *d = souk_calloc(a->nres + b->nres + 1, sizeof *d);
+    if (!d)
+        return SOUK_ENOMEM;
+    size_t m = 0;
+    static const souk_eval_query none;
+    /* Both result lists are sorted by qid: merge them. */
+    size_t i = 0, j = 0;
+    while (i < a->nres || j < b->nres) {
+        int c = i == a->nres ? 1 : j == b->nres ? -1 : cmp_qid(a->res[i].qid, b->res[j].qid);
+        const souk_eval_query *x = c <= 0 ? &a->res[i] : &none;
+        const souk_eval_query *y = c >= 0 ? &b->res[j] : &none;
+        const char *qid = c <= 0 ? a->res[i].qid : b->res[j].qid;
+        if (c <= 0)
+            i++;
+        if (c >= 0)
+            j++;
+        if (!x->counted && !y->counted)
+            continue;
+        d[m++] = (souk_eval_delta){.qid = qid,
+                                   .ap = y->ap - x->ap,
+                                   .ndcg_k = y->ndcg_k - x->ndcg_k,
+                                   .p_k = y->p_k - x->p_k,
+                                   .recall_k = y->recall_k - x->recall_k,
+                                   .rr = y->rr - x->rr,
+                                   .ap_a = x->ap,
+                                   .ndcg_k_a = x->ndcg_k};
+    }
+    qsort(d, m, sizeof *d, cmp_delta);
+    *out = d;
+    *n = m;
+    return SOUK_OK;
 }

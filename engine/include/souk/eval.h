@@ -1,6 +1,8 @@
 /* eval.h: offline relevance evaluation in the manner of trec_eval. Relevance judgements (qrels)
- * and a ranked run are loaded from TREC files or added one by one, then MAP, nDCG@10, P@10 and
- * MRR are computed per query and averaged.
+ * and a ranked run are loaded from TREC files or added one by one, then MAP, nDCG@10, P@10, MRR
+ * and, at a cut-off k (souk_eval_set_k, default 10), nDCG@k, P@k and Recall@k are computed per
+ * query and averaged. This file is the project's one implementation of these metrics: souk-eval
+ * and POST /v1/rank-eval both compute through it.
  *
  * Definitions (a document is relevant when its grade is > 0; unjudged documents are
  * non-relevant; R is the number of relevant judged documents of the query):
@@ -13,6 +15,8 @@
  *             1 (best) .. 4 (least) as gain 5 - grade.
  *   P@10    = relevant documents among the first 10, divided by 10 (also for shorter runs).
  *   RR      = 1 / rank of the first relevant document, 0 if none is retrieved.
+ *   nDCG@k, P@k: as nDCG@10 and P@10 with the cut-off k instead of 10.
+ *   Recall@k = relevant documents among the first k, divided by R (trec_eval's recall_k).
  * The averages (MAP, mean nDCG@10, mean P@10, MRR) are over the queries that have at least one
  * relevant judgement; such a query with no results in the run scores 0 on every metric. Queries
  * without a relevant judgement (only in the run, or judged all non-relevant) are reported per
@@ -48,6 +52,10 @@ typedef struct souk_eval_scores {
     double p10;      /* mean precision at 10 */
     double mrr;      /* mean reciprocal rank */
     size_t nqueries; /* queries averaged over (0: every average is 0) */
+    unsigned k;      /* the cut-off of the three below */
+    double ndcg_k;   /* mean nDCG@k */
+    double p_k;      /* mean precision at k */
+    double recall_k; /* mean recall at k */
 } souk_eval_scores;
 
 /* Scores of one query. */
@@ -57,6 +65,9 @@ typedef struct souk_eval_query {
     double ndcg10;
     double p10;
     double rr;
+    double ndcg_k; /* at the evaluator's cut-off k */
+    double p_k;
+    double recall_k;
     size_t nrel;     /* judged relevant documents (grade > 0) */
     size_t nret;     /* documents in the run */
     size_t nrel_ret; /* relevant documents in the run */
@@ -73,6 +84,17 @@ void souk_eval_free(souk_eval *e);
 /* Chooses the order of equal scores for later computations. Returns SOUK_EINVAL for an unknown
  * value. */
 int souk_eval_set_ties(souk_eval *e, souk_eval_ties ties);
+
+/* The cut-off k of nDCG@k, P@k and Recall@k in later computations (default 10). Returns
+ * SOUK_EINVAL unless 1 <= k <= SOUK_EVAL_MAX_K. */
+#define SOUK_EVAL_MAX_K 10000
+int souk_eval_set_k(souk_eval *e, unsigned k);
+
+/* Bounds the memory of the evaluator: at most max (query, document) pairs, judged or ranked,
+ * are held (0: no bound, the default). Past it souk_eval_judge and souk_eval_result return
+ * SOUK_ETOOBIG and the file loaders name the file and line. A pair costs about 60 bytes plus
+ * its document id. */
+int souk_eval_set_max_pairs(souk_eval *e, size_t max);
 
 /* Records that document docid has grade `grade` for query qid (grade <= 0: non-relevant; > 0:
  * relevant, and the gain of nDCG). The strings are copied. Returns SOUK_EINVAL for a NULL or
@@ -113,6 +135,20 @@ int souk_eval_query_at(const souk_eval *e, size_t i, souk_eval_query *out);
 /* Writes the scores of query qid from the last computation to *out. Returns SOUK_ENOTFOUND
  * when the query was not part of it. */
 int souk_eval_query_find(const souk_eval *e, const char *qid, souk_eval_query *out);
+
+/* One query's change from a baseline run a to a run b (b minus a). */
+typedef struct souk_eval_delta {
+    const char *qid; /* borrowed from a (or b when a lacks it): valid while both live */
+    double ap, ndcg_k, p_k, recall_k, rr; /* b - a */
+    double ap_a, ndcg_k_a;                /* a's values, for display */
+} souk_eval_delta;
+
+/* The per-query deltas between the last computations of a and b (same cut-off k), over the
+ * queries that count in the averages of either, sorted by impact: |delta nDCG@k| descending,
+ * then |delta AP| descending, then qid. A query counted in one only is compared with 0 on the
+ * other side. *out (souk_free) holds *n entries. Returns SOUK_EINVAL when the cut-offs differ,
+ * SOUK_ENOMEM. */
+int souk_eval_deltas(const souk_eval *a, const souk_eval *b, souk_eval_delta **out, size_t *n);
 
 #ifdef __cplusplus
 }

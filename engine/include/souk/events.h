@@ -283,7 +283,11 @@ int souk_session_items(souk_events *s, const char *session, size_t len, uint32_t
 
 /* ------------------------------------------------------------------ analytics (P16) */
 
-typedef enum souk_qstat_kind { SOUK_QSTAT_POPULAR = 0, SOUK_QSTAT_ZERO_RESULTS } souk_qstat_kind;
+typedef enum souk_qstat_kind {
+    SOUK_QSTAT_POPULAR = 0,
+    SOUK_QSTAT_ZERO_RESULTS,
+    SOUK_QSTAT_LOW_CTR /* click-through per query, lowest first (analytics.c, "low_ctr") */
+} souk_qstat_kind;
 typedef struct souk_qstat_opts {
     souk_qstat_kind kind;
     int64_t from_ms, to_ms; /* the period */
@@ -294,7 +298,11 @@ typedef struct souk_qstat_opts {
 } souk_qstat_opts;
 /* Writes the table as JSON: {"kind","from","to","k","thresholded":true,"noise",
  * "rows":[{"query","users","searches"}],"suppressed_rows":n}. Rows under k are left out and
- * not recoverable from any total in the table. */
+ * not recoverable from any total in the table. SOUK_QSTAT_LOW_CTR's rows are
+ * {"query","users","searches","clicks","ctr"} (searches: those that showed results; clicks:
+ * those followed by a click; ctr = clicks / searches), lowest ctr first, plus "window_ms"; it
+ * reads the events of the period and returns SOUK_ETOOBIG past SOUK_QSTAT_CTR_MAX_EVENTS. */
+#define SOUK_QSTAT_CTR_MAX_EVENTS 10000000u
 int souk_query_stats(souk_events *s, const souk_qstat_opts *o, char **json, size_t *json_len);
 
 /* ------------------------------------------------------------------ audit (P18) */
