@@ -28,3 +28,5 @@ SK_ENDPOINT("/v1/erasures/{id}", "erasures", SK_GET, SK_AUTH_ADMIN, sk_ep_erasur
 SK_ENDPOINT("/v1/analytics/queries", "analytics_queries", SK_GET, SK_AUTH_ANALYST,
             sk_ep_analytics_queries)
 SK_ENDPOINT("/v1/recommend", "recommend", SK_GET, SK_AUTH_SEARCH, sk_ep_recommend)
+SK_ENDPOINT("/v1/profiles", "profiles", SK_GET, SK_AUTH_ADMIN, sk_ep_profiles)
+SK_ENDPOINT("/v1/profiles/{id}", "profile", SK_GET | SK_PUT, SK_AUTH_ADMIN, sk_ep_profile)
