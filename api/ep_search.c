@@ -862,6 +862,8 @@ static int curate_hits(sk_ctx *c, const sk_curation *cu, int pins, souk_hit **hi
     for (size_t i = 0; nph && i < m; i++) {
         if (from[i] >= 0)
             nph[i] = (*ph)[from[i]];
+        else /* a pin: no personal part; the window's first text score, which explain shows */
+            nph[i].text = *n ? (*ph)[0].text : 0;
         nph[i].h = out[i];
     }
     if (owned) {

@@ -22,6 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The most profiles a store holds (each with any number of versions). */
+#define SK_MAX_PROFILES 1000
+
 typedef struct sk_ptable {
     atomic_int refs;
     uint64_t gen;
@@ -103,6 +106,7 @@ static int compile(const souk_schema *schema, const char *name, uint32_t version
 
 typedef struct load_ctx {
     sk_profiles *pr;
+    const sk_ptable *old; /* the table being replaced: its compiled versions are reused */
     sk_ptable *t;
     size_t cap;
     int rc;
@@ -110,28 +114,33 @@ typedef struct load_ctx {
     size_t errlen;
 } load_ctx;
 
+static sk_cprofile *table_find(const sk_ptable *t, const char *name);
+
 static int load_one(void *ctx, const char *name, uint32_t version, int64_t updated_ms)
 {
-    (void)version;
     (void)updated_ms;
     load_ctx *l = ctx;
-    char *doc;
-    size_t len;
-    uint32_t v;
-    int64_t ms;
-    int rc = souk_profstore_get(l->pr->store, name, 0, &doc, &len, &v, &ms, l->err, l->errlen);
-    if (rc)
-        return l->rc = rc;
-    sk_cprofile *cp;
-    char cerr[512];
-    rc = compile(l->pr->schema, name, v, ms, doc, len, &cp, cerr, sizeof cerr);
-    souk_free(doc);
-    if (rc == SOUK_ENOMEM)
-        return l->rc = rc;
-    if (rc) { /* e.g. the schema changed under a stored profile: it stays stored, unserved */
-        fprintf(stderr, "souk-server: profile \"%s\" version %u is not served: %s\n", name, v,
-                cerr);
-        return 0;
+    sk_cprofile *cp = table_find(l->old, name);
+    if (cp && cp->version == version) { /* unchanged: shared with the old table */
+        atomic_fetch_add(&cp->refs, 1);
+    } else {
+        char *doc;
+        size_t len;
+        uint32_t v;
+        int64_t ms;
+        int rc = souk_profstore_get(l->pr->store, name, 0, &doc, &len, &v, &ms, l->err, l->errlen);
+        if (rc)
+            return l->rc = rc;
+        char cerr[512];
+        rc = compile(l->pr->schema, name, v, ms, doc, len, &cp, cerr, sizeof cerr);
+        souk_free(doc);
+        if (rc == SOUK_ENOMEM)
+            return l->rc = rc;
+        if (rc) { /* e.g. the schema changed under a stored profile: it stays stored, unserved */
+            fprintf(stderr, "souk-server: profile \"%s\" version %u is not served: %s\n", name, v,
+                    cerr);
+            return 0;
+        }
     }
     if (l->t->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
@@ -154,7 +163,8 @@ static int reload_table(sk_profiles *pr, char *err, size_t errlen)
     if (!t)
         return SOUK_ENOMEM;
     atomic_init(&t->refs, 1);
-    load_ctx l = {pr, t, 0, 0, err, errlen};
+    /* Only writers (under wlock) and the opening replace pr->table, so it is stable here. */
+    load_ctx l = {pr, pr->table, t, 0, 0, err, errlen};
     int rc = souk_profstore_list(pr->store, load_one, &l, err, errlen);
     if (rc || l.rc) {
         ptable_unref(t);
@@ -409,6 +419,12 @@ int sk_profiles_put(sk_ctx *c, const char *name, const char *doc, size_t len, ui
     sk_cprofile_unref(cp);
     /* The store and the table change together: one PUT at a time. */
     pthread_mutex_lock(&pr->wlock);
+    if (!table_find(pr->table, name) && pr->table && pr->table->n >= SK_MAX_PROFILES) {
+        pthread_mutex_unlock(&pr->wlock);
+        return sk_fail(c, 400, "too_many_profiles", NULL,
+                       "the store holds %d profiles, the most it may; reuse a name",
+                       SK_MAX_PROFILES);
+    }
     uint32_t v;
     rc = souk_profstore_put(pr->store, name, doc, len, sk_now_ms(), 0, &v, err, sizeof err);
     if (!rc && (rc = reload_table(pr, err, sizeof err)) != 0) {
