@@ -3,7 +3,8 @@
  * four stream items (zqx-foo "Zqxfoo gadget", zqx-bar "Zqxbar widget", zqx-pin "Zqxpinned
  * lamp", all in section zqxshop, and zqx-other "Zqxother stone" in section zqxelse).
  *
- * It checks: the configuration's profile becomes version 1 in the store, and a later change of
+ * It checks: a configuration profile that does not fit the schema stops the server at start,
+ * named; the configuration's profile becomes version 1 in the store, and a later change of
  * it in the configuration leaves the stored profile alone; PUT makes versions 1, 2, 3 and keeps
  * the old ones readable (GET .../versions, .../versions/N); a rollback is the PUT of an old
  * document; an invalid document is refused with the member's path in "field" while the current
@@ -518,6 +519,22 @@ int main(void)
              "catalog - < '%s' >/dev/null",
              SOUK_BIN_DIR, data_dir, SOUK_SOURCE_DIR, stream);
     REQUIRE(system(cmd) == 0);
+
+    /* A config profile that does not fit the schema stops the server at start, named. */
+    write_config("{\"bad\":{\"sort\":\"nosuchfield\"}}");
+    char errf[600];
+    snprintf(errf, sizeof errf, "%s/server.err", dir);
+    snprintf(cmd, sizeof cmd,
+             "timeout 20 '%s/souk-server' --data '%s' --config '%s' --listen 127.0.0.1:0 "
+             ">/dev/null 2>'%s'",
+             SOUK_BIN_DIR, data_dir, cfg_path, errf);
+    int ex = system(cmd);
+    CHECK(WIFEXITED(ex) && WEXITSTATUS(ex) == 1);
+    snprintf(cmd, sizeof cmd,
+             "grep -q 'profile \"bad\": defaults.sort: \"nosuchfield\" is not a sortable field' "
+             "'%s'",
+             errf);
+    CHECK(system(cmd) == 0);
 
     write_config("{\"strict\":{\"operator\":\"and\"}}");
     kit_server s;
