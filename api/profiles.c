@@ -28,6 +28,7 @@
 typedef struct sk_ptable {
     atomic_int refs;
     uint64_t gen;
+    uint64_t stamp; /* the store's souk_profstore_stamp when the table was read */
     size_t n;
     sk_cprofile **v; /* by name */
 } sk_ptable;
@@ -39,6 +40,7 @@ typedef struct sk_profiles {
     pthread_mutex_t wlock; /* one writer at a time: a store change and the table it publishes */
     sk_ptable *table;      /* under lock */
     atomic_uint_fast64_t gen;
+    atomic_uint_fast64_t stamp; /* the current table's store stamp */
 } sk_profiles;
 
 void sk_cprofile_unref(sk_cprofile *cp)
@@ -163,6 +165,9 @@ static int reload_table(sk_profiles *pr, char *err, size_t errlen)
     if (!t)
         return SOUK_ENOMEM;
     atomic_init(&t->refs, 1);
+    /* Read before the list: a put that commits meanwhile leaves the stamp behind, so the next
+     * request reads the store again. */
+    t->stamp = souk_profstore_stamp(pr->store);
     /* Only writers (under wlock) and the opening replace pr->table, so it is stable here. */
     load_ctx l = {pr, pr->table, t, 0, 0, err, errlen};
     int rc = souk_profstore_list(pr->store, load_one, &l, err, errlen);
@@ -174,6 +179,7 @@ static int reload_table(sk_profiles *pr, char *err, size_t errlen)
     sk_ptable *old = pr->table;
     t->gen = (old ? old->gen : 0) + 1;
     pr->table = t;
+    atomic_store(&pr->stamp, t->stamp);
     atomic_store(&pr->gen, t->gen);
     pthread_mutex_unlock(&pr->lock);
     ptable_unref(old);
@@ -304,9 +310,19 @@ void sk_worker_profiles_free(sk_worker *w)
     w->analyzer = NULL;
 }
 
-/* The worker's table, brought up to the current generation. */
+/* The worker's table, brought up to the current generation. A version another process put
+ * into the store (another souk-server on the same data directory) is seen by the store's stamp:
+ * the first request to notice it reads the store again, unless a writer is at it already. */
 static sk_ptable *worker_table(sk_worker *w, sk_profiles *pr)
 {
+    if (souk_profstore_stamp(pr->store) != atomic_load(&pr->stamp) &&
+        pthread_mutex_trylock(&pr->wlock) == 0) {
+        char err[512];
+        if (souk_profstore_stamp(pr->store) != atomic_load(&pr->stamp) &&
+            reload_table(pr, err, sizeof err))
+            fprintf(stderr, "souk-server: profiles: %s\n", err);
+        pthread_mutex_unlock(&pr->wlock);
+    }
     uint64_t gen = atomic_load_explicit(&pr->gen, memory_order_acquire);
     if (!w->ptable || w->ptable->gen != gen) {
         pthread_mutex_lock(&pr->lock);

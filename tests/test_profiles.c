@@ -13,7 +13,8 @@
  * defaults apply under the request's own parameters; a profile's synonyms and stop words apply
  * to its searches only; curation pins items at their positions (marked "curated":"pinned") and
  * hides items on the ranked path, the storefront path (filter, facets), page and cursor pages;
- * a new version is seen by the very next request on each of four worker threads; the store
+ * a new version is seen by the very next request on each of four worker threads, and by a
+ * second server on the same data directory; the store
  * survives a restart, and kill -9 in the middle of PUTs leaves every version readable. */
 #include "check.h"
 #include "kit/fixture.h"
@@ -448,6 +449,31 @@ static void test_live_switch(int port)
     free(s.body);
 }
 
+/* Two servers on one data directory: a version PUT on one is served by the other's next
+ * request (the store's stamp), in both directions. */
+static void test_two_servers(int port)
+{
+    kit_server s2;
+    start(&s2);
+    int wrong = 0;
+    for (int round = 0; round < 4; round++) {
+        int and_op = round % 2 == 1;
+        char doc[128];
+        snprintf(doc, sizeof doc, "{\"defaults\":{\"operator\":\"%s\"}}", and_op ? "and" : "or");
+        kit_resp r;
+        CHECK(put_profile(round % 2 ? port : s2.port, "shared", doc, &r) == 200);
+        kit_resp_free(&r);
+        for (int i = 0; i < 8; i++) {
+            result s;
+            search(i % 2 ? port : s2.port, "zqxfoo+zqxother", "profile=shared", &s);
+            wrong += s.status != 200 || s.total != (and_op ? 0 : 2);
+            free(s.body);
+        }
+    }
+    CHECK(wrong == 0);
+    CHECK(kit_stop(&s2) == 0);
+}
+
 /* kill -9 while PUTs run: after a restart every stored version reads back as valid JSON and
  * the current one is the last. */
 static void test_crash(kit_server *s)
@@ -545,6 +571,7 @@ int main(void)
     test_lexicon(s.port);
     test_curation(s.port);
     test_live_switch(s.port);
+    test_two_servers(s.port);
     /* A later change of a stored profile in the configuration leaves the store alone; a new
      * profile of the configuration is added as its version 1. */
     write_config("{\"strict\":{\"operator\":\"or\"},\"fresh\":{\"typo\":true}}");

@@ -96,6 +96,14 @@ void souk_profstore_close(souk_profstore *ps)
     souk_free(ps);
 }
 
+uint64_t souk_profstore_stamp(souk_profstore *ps)
+{
+    MDB_envinfo info;
+    if (mdb_env_info(ps->env, &info) != 0)
+        return 0;
+    return (uint64_t)info.me_last_txnid;
+}
+
 static int check_name(const char *name, char *err, size_t errlen)
 {
     size_t n = strlen(name);

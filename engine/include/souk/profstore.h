@@ -36,6 +36,10 @@ int souk_profstore_get(souk_profstore *ps, const char *name, uint32_t version, c
                        size_t *len, uint32_t *got_version, int64_t *updated_ms, char *err,
                        size_t errlen);
 
+/* The store's last committed transaction id: it changes with every put, by this process or
+ * another one that has the store open. Lock-free (reads LMDB's meta pages); any thread. */
+uint64_t souk_profstore_stamp(souk_profstore *ps);
+
 /* Called for each profile (name order) or each version of one (ascending); a nonzero return
  * stops the walk and is returned. name is borrowed for the call. */
 typedef int (*souk_profstore_fn)(void *ctx, const char *name, uint32_t version, int64_t updated_ms);
