@@ -22,6 +22,7 @@
 #include "souk/souk.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -347,6 +348,31 @@ static void test_curation(int port)
         j++;
     }
     free(c.body);
+    /* With explain, each hit's parts add up to its score, a pin's too (its own score, or 0). */
+    const char *paths[] = {"per_page=10&explain=true&profile=curated",
+                           "per_page=10&explain=true&facets=section&profile=curated"};
+    for (int k = 0; k < 2; k++) {
+        char target[512];
+        snprintf(target, sizeof target, "/v1/search?q=text+editor&%s", paths[k]);
+        kit_resp er;
+        CHECK(kit_get_close(port, target, SEARCH, 10000, &er) == 200);
+        cJSON *j = cJSON_Parse(er.body ? er.body : "");
+        const cJSON *h;
+        int n = 0, ok = 0, zero_pin = 0;
+        cJSON_ArrayForEach(h, cJSON_GetObjectItem(j, "hits"))
+        {
+            double score = cJSON_GetObjectItem(h, "score")->valuedouble, sum = 0;
+            const cJSON *part;
+            cJSON_ArrayForEach(part, cJSON_GetObjectItem(h, "explain")) sum +=
+                cJSON_GetObjectItem(part, "score")->valuedouble;
+            ok += fabs(sum - score) <= 1e-9 * (fabs(score) > 1 ? fabs(score) : 1);
+            zero_pin += cJSON_GetObjectItem(h, "curated") && score == 0;
+            n++;
+        }
+        CHECK(n == 10 && ok == n && zero_pin == 1); /* zqx-pin does not match "text editor" */
+        cJSON_Delete(j);
+        kit_resp_free(&er);
+    }
     /* Accents and case fold too; the exact rule is exact. */
     search(port, "T%C3%89XT+editor", "per_page=5&profile=curated", &c);
     CHECK(rank_of(&c, "zqx-pin") == 1);
