@@ -14,7 +14,7 @@
  * to its searches only; curation pins items at their positions (marked "curated":"pinned") and
  * hides items on the ranked path, the storefront path (filter, facets), page and cursor pages;
  * a new version is seen by the very next request on each of four worker threads, and by a
- * second server on the same data directory; the store
+ * second server (queue mode) on the same data directory; the store
  * survives a restart, and kill -9 in the middle of PUTs leaves every version readable. */
 #include "check.h"
 #include "kit/fixture.h"
@@ -47,8 +47,8 @@ static void write_config(const char *profiles)
 
 static void start(kit_server *s)
 {
-    kit_start(s,
-              (const char *[]){"--data", data_dir, "--config", cfg_path, "--threads", "4", NULL});
+    kit_start(s, (const char *[]){"--data", data_dir, "--config", cfg_path, "--threads", "4",
+                                  "--mode", "reuseport", NULL});
 }
 
 /* ------------------------------------------------------------------ HTTP helpers */
@@ -475,12 +475,14 @@ static void test_live_switch(int port)
     free(s.body);
 }
 
-/* Two servers on one data directory: a version PUT on one is served by the other's next
- * request (the store's stamp), in both directions. */
+/* Two servers on one data directory, the second in queue mode (its workers are a thread
+ * pool): a version PUT on one is served by the other's next request (the store's stamp), in
+ * both directions. */
 static void test_two_servers(int port)
 {
-    kit_server s2;
-    start(&s2);
+    kit_server s2; /* in queue mode: one loop and a pool of four worker threads */
+    kit_start(&s2, (const char *[]){"--data", data_dir, "--config", cfg_path, "--threads", "4",
+                                    "--mode", "queue", NULL});
     int wrong = 0;
     for (int round = 0; round < 4; round++) {
         int and_op = round % 2 == 1;
