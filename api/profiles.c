@@ -372,20 +372,23 @@ int sk_profile_resolve(sk_ctx *c, const char *spec, sk_cprofile **out)
         return sk_fail(c, 400, "invalid_parameter", "profile", "no profile named \"%.64s\"", spec);
     memcpy(name, spec, nl);
     name[nl] = 0;
-    sk_cprofile *cp = pr ? table_find(worker_table(c->w, pr), name) : NULL;
-    if (!cp)
+    if (!pr)
         return sk_fail(c, 400, "invalid_parameter", "profile", "no profile named \"%s\"", name);
-    if (!version || version == cp->version) {
+    sk_cprofile *cp = table_find(worker_table(c->w, pr), name);
+    if (cp && (!version || version == cp->version)) {
         atomic_fetch_add(&cp->refs, 1);
         *out = cp;
         return 0;
     }
-    /* An older version (or one stored since this table): read and compiled for this request. */
+    /* Another version, or a profile the table does not serve (stored but not fitting the
+     * index's schema: the error says why): read and compiled for this request. */
     char err[512], *doc;
     size_t len;
     uint32_t got;
     int64_t ms;
     int rc = souk_profstore_get(pr->store, name, version, &doc, &len, &got, &ms, err, sizeof err);
+    if (rc == SOUK_ENOTFOUND && !version)
+        return sk_fail(c, 400, "invalid_parameter", "profile", "no profile named \"%s\"", name);
     if (rc == SOUK_ENOTFOUND)
         return sk_fail(c, 400, "invalid_parameter", "profile", "profile \"%s\" has no version %u",
                        name, version);
@@ -397,8 +400,7 @@ int sk_profile_resolve(sk_ctx *c, const char *spec, sk_cprofile **out)
         return sk_fail(c, 500, "internal", NULL, "out of memory");
     if (rc)
         return sk_fail(c, 400, "invalid_parameter", "profile",
-                       "profile \"%s\" version %u no longer fits the index: %s", name, version,
-                       err);
+                       "profile \"%s\" version %u does not fit the index: %s", name, got, err);
     return 0;
 }
 
