@@ -259,10 +259,11 @@ typedef struct sk_server_state {
     void *metrics_lock;  /* pthread_mutex_t */
     FILE *access_log;    /* NULL: none */
     void *log_lock;
-    souk_events *events;          /* the behaviour-event store; NULL: events are off */
-    struct souk_recs *recs;       /* the recommenders over it (engine/recs/); NULL with no store */
-    struct sk_bg *bg;             /* the erasure and retention thread (bg.c) */
-    struct sk_profiles *profiles; /* the ranking profiles (profiles.c); NULL: none */
+    souk_events *events;    /* the behaviour-event store; NULL: events are off */
+    struct souk_recs *recs; /* the recommenders over it (engine/recs/); NULL with no store */
+    struct sk_bg *bg;       /* the erasure and retention thread (bg.c) */
+    /* The ranking profiles (profiles.c); NULL: none. */
+    struct sk_profiles *profiles;
 } sk_server_state;
 
 /* Takes a reference to the current configuration; release with sk_config_unref. */
