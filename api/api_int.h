@@ -263,6 +263,8 @@ typedef struct sk_server_state {
     souk_events *events;    /* the behaviour-event store; NULL: events are off */
     struct souk_recs *recs; /* the recommenders over it (engine/recs/); NULL with no store */
     struct sk_bg *bg;       /* the erasure and retention thread (bg.c) */
+    /* The ranking profiles (profiles.c); NULL: none. */
+    struct sk_profiles *profiles;
 } sk_server_state;
 
 /* Takes a reference to the current configuration; release with sk_config_unref. */
@@ -285,6 +287,8 @@ typedef struct sk_worker {
      * driver): a search polls it to stop when the client has gone (ep_search.c). Set by the
      * server before each sk_handle on the worker's thread. */
     int conn_fd;
+    struct sk_ptable *ptable;       /* the profiles this worker serves with (profiles.c) */
+    struct souk_analyzer *analyzer; /* normal forms of queries for curation; lazily made */
 } sk_worker;
 
 int sk_worker_new(sk_server_state *st, sk_worker **out);
@@ -355,6 +359,75 @@ const char *sk_endpoint_label(int ep);
 int sk_url_decode(const char *s, size_t n, int plus_space, sk_buf *out);
 
 uint64_t sk_now_ns(void);
+
+/* ------------------------------------------------------------------ ranking profiles */
+
+/* One compiled profile version (profiles.c): the parsed document and the lexicon of its own
+ * synonyms and stop words (NULL: it has none, the configuration's apply). Immutable and
+ * reference counted, so a request keeps the version it started with. */
+typedef struct sk_cprofile {
+    atomic_int refs;
+    char *name;
+    uint32_t version;
+    int64_t updated_ms;
+    struct souk_profile *p;
+    struct souk_lexicon *lex;
+} sk_cprofile;
+
+/* Opens the profile store in DIR/profiles and adds the configuration's profiles that it does
+ * not hold yet as their version 1; then st->profiles serves the current versions. 0, or a
+ * SOUK_E* code with err. On the main thread, before the workers start. */
+int sk_profiles_open(sk_server_state *st, const sk_config *cfg, char *err, size_t errlen);
+/* After a reload: the configuration's profiles that the store does not hold yet become their
+ * version 1 (existing profiles are left as they are: the store is their source of truth).
+ * Errors are logged. Any thread. */
+void sk_profiles_seed(sk_server_state *st, const sk_config *cfg);
+void sk_profiles_close(sk_server_state *st);
+/* The compiled profile that spec ("name" or "name@version") names, with one reference
+ * (sk_cprofile_unref); the current versions come from the worker's table, refreshed when a
+ * version was stored since (one atomic load per request). 0, or the status of the 400 answered
+ * (unknown name or version, naming it). On the worker's thread. */
+int sk_profile_resolve(sk_ctx *c, const char *spec, sk_cprofile **out);
+void sk_cprofile_unref(sk_cprofile *cp);
+/* The profile store of the endpoints /v1/profiles...; NULL when the server has none (404
+ * answered). */
+struct souk_profstore *sk_profiles_store(sk_ctx *c);
+/* Validates doc as a profile, stores it as the next version of name and publishes it to every
+ * worker. 0 and *version, or the status answered (400 `invalid_profile` naming the member in
+ * "field"; the current version stays). On a worker's thread. */
+int sk_profiles_put(sk_ctx *c, const char *name, const char *doc, size_t len, uint32_t *version);
+/* Appends ,"updated":"YYYY-MM-DDTHH:MM:SS.mmmZ" for ms since the epoch (ep_profiles.c). */
+void sk_write_time(sk_buf *b, int64_t ms);
+struct souk_filter;
+
+/* The curation of one search (curation.c): the docids of the items its profile's rule for
+ * the query hides, and of those it pins at positions (1-based over the whole order), with the
+ * score each had among the matches (0 when it was not one). */
+typedef struct sk_curation {
+    int on;
+    uint32_t hide[100];
+    size_t nhide;
+    uint32_t pin[20], pos[20];
+    double pscore[20];
+    size_t npins;
+} sk_curation;
+
+/* Loads into cu the rule of cp (NULL: none) matching q[0, qn) (exact, else normalized), its
+ * item ids looked up in the worker's snapshot: ids not in the index are left out. 0, or the
+ * status answered (500). On the worker's thread, after the searcher's refresh. */
+int sk_curation_load(sk_ctx *c, const sk_cprofile *cp, const char *q, size_t qn, sk_curation *cu);
+/* Leaves out the pins that do not pass filter f (struct souk_filter). */
+int sk_curation_filter(sk_ctx *c, sk_curation *cu, const struct souk_filter *f);
+/* Removes the hidden and the pinned items from hits[0, *n), keeping the order; a pinned item's
+ * score is kept in cu. */
+void sk_curation_drop(sk_curation *cu, souk_hit *hits, size_t *n);
+/* The curated order of the first k positions into out (k slots): the pins at their positions
+ * (with pins 0: none), the hits in[0, n) around them, a pin past the last hit right after it.
+ * src[i] is the index in `in` of out[i], or -1 for a pin. Returns the number written. */
+size_t sk_curation_place(const sk_curation *cu, int pins, const souk_hit *in, size_t n,
+                         souk_hit *out, int32_t *src, size_t k);
+/* Releases what w holds of the profiles (sk_worker_free). */
+void sk_worker_profiles_free(sk_worker *w);
 
 /* ------------------------------------------------------------------ behaviour events */
 

@@ -31,3 +31,5 @@ SK_ENDPOINT("/v1/recommend", "recommend", SK_GET, SK_AUTH_SEARCH, sk_ep_recommen
 SK_ENDPOINT("/v1/rank-eval", "rank_eval", SK_POST, SK_AUTH_ADMIN, sk_ep_rank_eval)
 SK_ENDPOINT("/v1/analytics/dry-run", "analytics_dry_run", SK_POST, SK_AUTH_ANALYST,
             sk_ep_analytics_dry_run)
+SK_ENDPOINT("/v1/profiles", "profiles", SK_GET, SK_AUTH_ADMIN, sk_ep_profiles)
+SK_ENDPOINT("/v1/profiles/{id}", "profile", SK_GET | SK_PUT, SK_AUTH_ADMIN, sk_ep_profile)

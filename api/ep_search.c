@@ -12,6 +12,8 @@
 #include "souk/document.h"
 #include "souk/highlight.h"
 #include "souk/json_strict.h"
+#include "souk/lexicon.h"
+#include "souk/profile.h"
 #include "souk/recs.h"
 #include "souk/souk.h"
 
@@ -41,6 +43,8 @@ typedef struct sparams {
     unsigned seen;
     char *filter, *facets, *sort, *boost, *cursor, *profile; /* owned copies */
     uint32_t facet_size;
+    sk_cprofile *cp; /* the profile version named by profile (a reference), or NULL */
+    sk_curation *cu; /* its curation of this query, or NULL */
 } sparams;
 
 enum {
@@ -492,19 +496,20 @@ static void free_params(sparams *p)
     souk_free(p->boost);
     souk_free(p->cursor);
     souk_free(p->profile);
+    sk_cprofile_unref(p->cp);
 }
 
-/* Applies the named profile's settings to the parameters the request did not set. */
+/* Resolves profile=name or name@version (profiles.c) and applies its request defaults to the
+ * parameters the request did not set; its synonyms and stop words (when it has any) replace
+ * the configuration's for this request. */
 static int apply_profile(sk_ctx *c, sparams *p)
 {
-    const sk_config *cfg = c->cfg;
-    const sk_profile *pr = NULL;
-    for (size_t i = 0; i < cfg->nprofiles && !pr; i++)
-        if (strcmp(cfg->profiles[i].name, p->profile) == 0)
-            pr = &cfg->profiles[i];
-    if (!pr)
-        return sk_fail(c, 400, "invalid_parameter", "profile", "no profile named \"%.64s\"",
-                       p->profile);
+    int rc = sk_profile_resolve(c, p->profile, &p->cp);
+    if (rc)
+        return rc;
+    const souk_profile *pr = p->cp->p;
+    if (p->cp->lex)
+        souk_searcher_set_lexicon(c->w->searcher, p->cp->lex); /* reset by the router */
     if (pr->boost && !(p->seen & (1u << P_BOOST)) &&
         !(p->boost = souk_strndup(pr->boost, strlen(pr->boost))))
         return sk_fail(c, 500, "internal", NULL, "out of memory");
@@ -568,6 +573,11 @@ static void cursor_tag(const sk_ctx *c, const sparams *p, const char *pos, size_
     tag_str(&st, p->sort);
     tag_str(&st, p->boost);
     tag_str(&st, p->lang);
+    if (p->cp) { /* the profile version: a new version is another order */
+        char prof[96];
+        snprintf(prof, sizeof prof, "%s@%u", p->cp->name, p->cp->version);
+        tag_str(&st, prof);
+    }
     char flags[3] = {(char)('0' + p->and_op), (char)('0' + p->typo), (char)('0' + p->prefix)};
     tag_part(&st, flags, sizeof flags);
     crypto_generichash_final(&st, tag, CURSOR_TAG_BYTES);
@@ -777,6 +787,12 @@ static void write_suggestion(sk_ctx *c, const souk_query *pq)
     souk_free(sugg);
 }
 
+/* The personal component's weight: the profile's "personalization", else the default. */
+static double personal_weight(const sparams *p)
+{
+    return p->cp ? p->cp->p->rank.personal_weight : SOUK_PERSONAL_WEIGHT;
+}
+
 /* Personalized search (docs/ranking.md "personal"): with a user token and consent, the relevance
  * path ranks the best PERSONAL_WINDOW text hits by text + personal, where personal = weight *
  * affinity(d) * the best text score of the window (affinity in [0, 1], so the boost is bounded
@@ -825,6 +841,47 @@ static void write_find_explain(sk_ctx *c, const souk_query *pq, const souk_find_
     sk_buf_str(b, "]");
 }
 
+/* Puts the pins of cu (with pins) among (*hits)[0, *n) (the matches without the hidden and
+ * pinned items) and cuts them to k: *hits becomes a new souk_malloc'd array (the old one is
+ * freed when owned, else copied into: it must then have room for k), *n the curated count, *src
+ * (souk_malloc'd) the index each came from (-1: a pin), and *ph, when set, follows the same
+ * order (a pin has no personal part). */
+static int curate_hits(sk_ctx *c, const sk_curation *cu, int pins, souk_hit **hits, int owned,
+                       size_t *n, size_t k, phit **ph, int32_t **src)
+{
+    souk_hit *out = souk_malloc((k ? k : 1) * sizeof *out);
+    int32_t *from = souk_malloc((k ? k : 1) * sizeof *from);
+    phit *nph = *ph ? souk_calloc(k ? k : 1, sizeof *nph) : NULL;
+    if (!out || !from || (*ph && !nph)) {
+        souk_free(out);
+        souk_free(from);
+        souk_free(nph);
+        return sk_fail(c, 500, "internal", NULL, "out of memory");
+    }
+    size_t m = sk_curation_place(cu, pins, *hits, *n, out, from, k);
+    for (size_t i = 0; nph && i < m; i++) {
+        if (from[i] >= 0)
+            nph[i] = (*ph)[from[i]];
+        else /* a pin: no personal part; the window's first text score, which explain shows */
+            nph[i].text = *n ? (*ph)[0].text : 0;
+        nph[i].h = out[i];
+    }
+    if (owned) {
+        souk_free(*hits);
+        *hits = out;
+    } else {
+        memcpy(*hits, out, m * sizeof *out);
+        souk_free(out);
+    }
+    *n = m;
+    if (nph) {
+        souk_free(*ph);
+        *ph = nph;
+    }
+    *src = from;
+    return 0;
+}
+
 /* The storefront path: filter, facets, sort or boost over the whole match set. */
 static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_search_opts *so,
                     const stop_state *ss, souk_affinity *aff)
@@ -836,9 +893,17 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
     o.limit = p->per_page;
     /* Personal (docs/ranking.md): the window from the top, re-ranked, then the page. */
     uint32_t first = o.offset;
+    /* Curated: the order from the top (pins have positions in it), with room for the items
+     * taken out; a cursor page takes out the same items but places no pin. */
+    const sk_curation *cu = p->cu;
+    uint32_t extra = cu ? (uint32_t)(cu->nhide + cu->npins) : 0;
+    if (cu) {
+        o.offset = 0;
+        o.limit = first + p->per_page + extra;
+    }
     if (aff) {
         o.offset = 0;
-        o.limit = PERSONAL_WINDOW;
+        o.limit = PERSONAL_WINDOW + extra;
     }
     o.boost_field = -1;
     char err[512];
@@ -848,6 +913,10 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
         return sk_fail(c, 400, "invalid_parameter", "filter", "%s", err);
     o.filter = f;
     int rc = 0;
+    if (p->cu && (rc = sk_curation_filter(c, p->cu, f))) {
+        souk_filter_free(f);
+        return rc;
+    }
     if ((p->facets && (rc = parse_facets(c, p->facets, p->facet_size ? p->facet_size : 10, &o))) ||
         (p->sort && (rc = parse_sort(c, p->sort, &o))) ||
         (p->boost && (rc = parse_boost(c, p->boost, &o)))) {
@@ -869,6 +938,10 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
         }
         o.after = &after;
         o.offset = 0;
+        if (cu) {
+            o.limit = p->per_page + extra;
+            first = 0;
+        }
     }
     souk_find_result res;
     rc = souk_find(c->w->searcher, pq, &o, &res, err, sizeof err);
@@ -883,6 +956,8 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
         return sk_fail(c, 500, "internal", NULL, "%s", err);
     count_stopped(c, ss, res.stopped);
     c->nhits = (long long)res.total;
+    if (cu)
+        sk_curation_drop(p->cu, res.hits, &res.nhits);
     phit *ph = NULL;
     if (aff) {
         size_t n = res.nhits;
@@ -896,22 +971,40 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
             ph[i].h = res.hits[i];
             ph[i].text = res.hits[i].score;
             ph[i].aff = souk_affinity_of(aff, c->w->searcher, res.hits[i].docid);
-            ph[i].part = SOUK_PERSONAL_WEIGHT * ph[i].aff * (top > 0 ? top : 0);
+            ph[i].part = personal_weight(p) * ph[i].aff * (top > 0 ? top : 0);
             ph[i].h.score = ph[i].text + ph[i].part;
         }
         qsort(ph, n, sizeof *ph, by_phit);
         /* The page of the re-ranked window. */
         size_t from = first < n ? first : n, to = first + p->per_page < n ? first + p->per_page : n;
+        if (cu) /* the whole window: the pins go in first (below) */
+            from = 0, to = n;
         for (size_t i = from; i < to; i++)
             res.hits[i - from] = ph[i].h;
         memmove(ph, ph + from, (to - from) * sizeof *ph);
         res.nhits = to - from;
+    }
+    int32_t *src = NULL; /* curated: where each hit came from (-1: pinned) */
+    if (cu) {
+        size_t n = res.nhits;
+        if ((rc = curate_hits(c, cu, !o.after, &res.hits, 1, &n, first + p->per_page, &ph, &src))) {
+            souk_find_result_free(&res);
+            souk_free(ph);
+            return rc;
+        }
+        size_t from = first < n ? first : n; /* the page */
+        memmove(res.hits, res.hits + from, (n - from) * sizeof *res.hits);
+        memmove(src, src + from, (n - from) * sizeof *src);
+        if (ph)
+            memmove(ph, ph + from, (n - from) * sizeof *ph);
+        res.nhits = n - from;
     }
     souk_highlighter *hl = NULL;
     uint64_t deadline = ss->deadline_ns;
     if (p->highlight && pq && !res.stopped && souk_highlighter_new(c->w->searcher, pq, so, &hl)) {
         souk_find_result_free(&res);
         souk_free(ph);
+        souk_free(src);
         return sk_fail(c, 500, "internal", NULL, "out of memory");
     }
     sk_buf *b = c->out;
@@ -928,6 +1021,8 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
             continue;
         sk_buf_str(b, i ? ",{\"id\":" : "{\"id\":");
         sk_buf_json_str(b, id, il);
+        if (src && src[i] < 0)
+            sk_buf_str(b, ",\"curated\":\"pinned\"");
         sk_buf_printf(b, ",\"score\":%.17g,\"fields\":", res.hits[i].score);
         sk_buf_add(b, jl ? json : "{}", jl ? jl : 2);
         /* Past the time budget: hits without highlights and explanations. */
@@ -941,7 +1036,7 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
                 sk_buf_printf(b,
                               "%s{\"personal\":\"affinity\",\"affinity\":%.17g,"
                               "\"weight\":%.17g,\"score\":%.17g}]",
-                              b->p[b->len - 1] == '[' ? "" : ",", ph[i].aff, SOUK_PERSONAL_WEIGHT,
+                              b->p[b->len - 1] == '[' ? "" : ",", ph[i].aff, personal_weight(p),
                               ph[i].part);
             }
         }
@@ -972,13 +1067,17 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
         sk_buf_printf(b, "],\"other\":%llu}", (unsigned long long)fr->other);
     }
     sk_buf_str(b, "}");
-    if (!ph && res.nhits == p->per_page) { /* maybe more: where the next page starts */
+    size_t last = res.nhits ? res.nhits - 1 : 0; /* the page's last hit in the order */
+    while (src && last > 0 && src[last] < 0)
+        last--;
+    if (!ph && res.nhits == p->per_page && !(src && src[last] < 0)) { /* where the next starts */
         souk_find_after next;
-        souk_find_position(&res, &o, res.nhits - 1, &next);
+        souk_find_position(&res, &o, last, &next);
         write_cursor(c, p, &next, &o);
     }
     souk_find_result_free(&res);
     souk_free(ph);
+    souk_free(src);
     uint64_t us = (sk_now_ns() - c->t0_ns) / 1000;
     if (sk_buf_printf(b, ",\"took_us\":%llu}\n", (unsigned long long)us))
         return sk_fail(c, 500, "internal", NULL, "out of memory building the response");
@@ -1033,6 +1132,12 @@ static int search(sk_ctx *c, sparams *pp)
                            &aff) != SOUK_OK)
         aff = NULL;
     uint32_t kk = aff ? PERSONAL_WINDOW : k;
+    /* Curation (curation.c): room for the hidden and pinned items taken out of the matches. */
+    sk_curation cu;
+    if ((rc = sk_curation_load(c, p.cp, p.q->p ? p.q->p : "", p.q->len, &cu)))
+        return rc;
+    p.cu = cu.on ? &cu : NULL;
+    kk += (uint32_t)(cu.nhide + cu.npins);
     rc = search_ranked(c, &p, k, kk, aff);
     souk_affinity_free(aff);
     return rc;
@@ -1059,7 +1164,9 @@ static int search_ranked(sk_ctx *c, sparams *pp, uint32_t k, uint32_t kk, souk_a
                               (p.prefix ? SOUK_QP_PARTIAL : 0u) | (p.typo ? SOUK_QP_TYPO : 0u) |
                               SOUK_QP_CODES,
                           p.prefix ? SK_PREFIX_EXPANSIONS : 0,
-                          NULL};
+                          p.cp ? &p.cp->p->rank : NULL};
+    if (p.cp)
+        o.bm25 = p.cp->p->rank.bm25;
     /* The budgets: terms after rewriting, and time from the request's arrival (cut sooner by
      * the drain); the client's departure stops the search too. */
     stop_state ss = {c, 0, 0};
@@ -1113,6 +1220,8 @@ static int search_ranked(sk_ctx *c, sparams *pp, uint32_t k, uint32_t kk, souk_a
     }
     count_stopped(c, &ss, sst.stopped);
     c->nhits = (long long)sst.matched;
+    if (p.cu)
+        sk_curation_drop(p.cu, w->hits, &n);
     if (aff && n) {
         /* Re-rank the window by text + personal, then cut to the page. */
         ph = souk_malloc(n * sizeof *ph);
@@ -1125,7 +1234,7 @@ static int search_ranked(sk_ctx *c, sparams *pp, uint32_t k, uint32_t kk, souk_a
             ph[i].h = w->hits[i];
             ph[i].text = w->hits[i].score;
             ph[i].aff = souk_affinity_of(aff, w->searcher, w->hits[i].docid);
-            ph[i].part = SOUK_PERSONAL_WEIGHT * ph[i].aff * top;
+            ph[i].part = personal_weight(&p) * ph[i].aff * top;
             ph[i].h.score = ph[i].text + ph[i].part;
         }
         qsort(ph, n, sizeof *ph, by_phit);
@@ -1134,11 +1243,17 @@ static int search_ranked(sk_ctx *c, sparams *pp, uint32_t k, uint32_t kk, souk_a
         for (size_t i = 0; i < n; i++)
             w->hits[i] = ph[i].h;
     }
+    int32_t *src = NULL; /* curated: where each hit came from (-1: pinned) */
+    if (p.cu && (rc = curate_hits(c, p.cu, 1, &w->hits, 0, &n, k, &ph, &src))) {
+        souk_query_free(pq);
+        return rc;
+    }
     souk_highlighter *hl = NULL;
     if (p.highlight && pq != &browse && !sst.stopped &&
         souk_highlighter_new(w->searcher, pq, &o, &hl)) {
         souk_query_free(pq);
         souk_free(ph);
+        souk_free(src);
         return sk_fail(c, 500, "internal", NULL, "out of memory");
     }
     sk_buf *b = c->out;
@@ -1156,6 +1271,8 @@ static int search_ranked(sk_ctx *c, sparams *pp, uint32_t k, uint32_t kk, souk_a
             continue;
         sk_buf_str(b, i > first ? ",{\"id\":" : "{\"id\":");
         sk_buf_json_str(b, id, il);
+        if (src && src[i] < 0)
+            sk_buf_str(b, ",\"curated\":\"pinned\"");
         sk_buf_printf(b, ",\"score\":%.17g,\"fields\":", w->hits[i].score);
         sk_buf_add(b, jl ? json : "{}", jl ? jl : 2);
         /* Past the time budget, the remaining hits come without highlights and explanations
@@ -1174,7 +1291,7 @@ static int search_ranked(sk_ctx *c, sparams *pp, uint32_t k, uint32_t kk, souk_a
                 sk_buf_printf(b,
                               "%s{\"personal\":\"affinity\",\"affinity\":%.17g,"
                               "\"weight\":%.17g,\"top\":%.17g,\"score\":%.17g}",
-                              e.first ? "" : ",", ph[i].aff, SOUK_PERSONAL_WEIGHT, ph[0].text,
+                              e.first ? "" : ",", ph[i].aff, personal_weight(&p), ph[0].text,
                               ph[i].part);
             sk_buf_str(b, "]");
         }
@@ -1184,13 +1301,17 @@ static int search_ranked(sk_ctx *c, sparams *pp, uint32_t k, uint32_t kk, souk_a
     sk_buf_str(b, "]");
     if (p.suggest && n == 0 && pq != &browse) /* nothing found: "did you mean" */
         write_suggestion(c, pq);
-    if (!ph && n > first && n - first == p.per_page) { /* by relevance: (score, docid) */
-        souk_find_after next = {.score = w->hits[n - 1].score, .docid = w->hits[n - 1].docid};
+    size_t last = n ? n - 1 : 0; /* the last hit of the page in the order (not a pin) */
+    while (src && last > first && src[last] < 0)
+        last--;
+    if (!ph && n > first && n - first == p.per_page && !(src && src[last] < 0)) {
+        souk_find_after next = {.score = w->hits[last].score, .docid = w->hits[last].docid};
         write_cursor(c, &p, &next, NULL);
     }
     if (pq != &browse)
         souk_query_free(pq);
     souk_free(ph);
+    souk_free(src);
     uint64_t us = (sk_now_ns() - c->t0_ns) / 1000;
     if (sk_buf_printf(b, ",\"took_us\":%llu}\n", (unsigned long long)us))
         return sk_fail(c, 500, "internal", NULL, "out of memory building the response");

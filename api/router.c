@@ -135,6 +135,7 @@ void sk_worker_free(sk_worker *w)
 {
     if (!w)
         return;
+    sk_worker_profiles_free(w);
     souk_searcher_free(w->searcher);
     souk_free(w->hits);
     sk_buf_free(&w->scratch);

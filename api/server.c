@@ -862,6 +862,7 @@ static void on_signal(uv_signal_t *h, int signum)
             return;
         }
         int open = sk_config_nkeys(c) == 0;
+        sk_profiles_seed(&s->st, c);
         sk_state_set_config(&s->st, c);
         atomic_fetch_add(&s->st.reloads, 1);
         fprintf(stderr, "souk-server: configuration reloaded%s\n",
@@ -980,6 +981,13 @@ int main(int argc, char **argv)
     if (sk_config_load(s.config_path, souk_index_schema(s.st.ix)->default_language, data, &cfg, err,
                        sizeof err)) {
         fprintf(stderr, "souk-server: %s\n", err);
+        return 1;
+    }
+    /* Ranking profiles (docs/api.md): the versioned store in DIR/profiles, seeded with the
+     * configuration's profiles it does not hold yet. */
+    s.st.data_dir = data;
+    if (sk_profiles_open(&s.st, cfg, err, sizeof err)) {
+        fprintf(stderr, "souk-server: profiles: %s\n", err);
         return 1;
     }
     /* Behaviour events (docs/api.md): the store in DIR/events, opened with the settings of the
@@ -1120,6 +1128,7 @@ int main(int argc, char **argv)
         souk_free(m);
     }
     sk_config_unref(atomic_load(&s.st.config));
+    sk_profiles_close(&s.st);
     souk_free(s.loops);
     souk_index_close(s.st.ix);
     if (s.st.access_log && s.st.access_log != stderr)

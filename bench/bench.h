@@ -35,6 +35,10 @@ int bench_http(int argc, char **argv);
  * ValueCountMatchSpy. */
 int bench_facets(int argc, char **argv);
 
+/* souk-bench profiles: what a ranking profile (current, curated, an older version) costs a
+ * search, through the server's request handler. */
+int bench_profiles(int argc, char **argv);
+
 /* souk-bench events: the behaviour-event store on MovieLens: replay throughput in process and
  * over HTTP, the cost of a user token on a search, and an erasure under search load. */
 int bench_events(int argc, char **argv);

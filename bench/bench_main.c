@@ -93,8 +93,8 @@ int main(int argc, char **argv)
 {
     souk_alloc_init();
     if (argc < 2) {
-        fprintf(stderr,
-                "usage: souk-bench index|search|facets|http|events|reco|rank-eval [options]\n");
+        fprintf(stderr, "usage: souk-bench index|search|facets|http|profiles|events|reco|rank-eval "
+                        "[options]\n");
         return 2;
     }
     if (strcmp(argv[1], "index") == 0)
@@ -105,6 +105,8 @@ int main(int argc, char **argv)
         return bench_facets(argc - 2, argv + 2);
     if (strcmp(argv[1], "http") == 0)
         return bench_http(argc - 2, argv + 2);
+    if (strcmp(argv[1], "profiles") == 0)
+        return bench_profiles(argc - 2, argv + 2);
     if (strcmp(argv[1], "events") == 0)
         return bench_events(argc - 2, argv + 2);
     if (strcmp(argv[1], "reco") == 0)

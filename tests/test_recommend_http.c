@@ -6,7 +6,9 @@
  *   - P4 over many users: after an opt-out, recommend (every type) and search (with explain) with
  *     the user's token are byte-identical to anonymous requests (request id and timing aside);
  *   - personalized search with consent: explain shows the personal component as its own part,
- *     within its bound, and the parts sum to the score;
+ *     within its bound, and the parts sum to the score; with a ranking profile, the component
+ *     has the profile's "personalization" weight (0: the anonymous order), and the profile's
+ *     curation rule hides and pins items on the personal path;
  *   - rules: 90% of the top candidates filtered out still gives exactly n, backfill labelled;
  *   - a new event (POST /v1/events) changes for_you within one second;
  *   - DELETE /v1/me/history/{item} and DELETE /v1/me/tags/{tag} remove the item (the tag's
@@ -221,6 +223,91 @@ static void test_personal_search(void)
     CHECK(n == 10 && personal == n);
     cJSON_Delete(j);
     kit_resp_free(&r);
+}
+
+/* The personal component's weight comes from the ranking profile ("personalization"), and
+ * curation applies on the personal path: hidden items never appear, pins take their places. */
+static void test_personal_profile(void)
+{
+    const char *tok = mint("ml-u15");
+    const char *docs[] = {"{\"personalization\":0.5}", "{\"personalization\":0}"};
+    const char *names[] = {"strong", "nopers"};
+    kit_resp r;
+    for (int i = 0; i < 2; i++) {
+        char target[64];
+        snprintf(target, sizeof target, "/v1/profiles/%s", names[i]);
+        CHECK(call("PUT", target, AKEY, NULL, "application/json", docs[i], strlen(docs[i]), &r) ==
+              200);
+        kit_resp_free(&r);
+    }
+    /* Anonymous scores, to compare with weight 0. */
+    CHECK(get("/v1/search?q=star%20wars&per_page=20", NULL, &r) == 200);
+    cJSON *anon = cJSON_Parse(r.body ? r.body : "");
+    kit_resp_free(&r);
+    for (int i = 0; i < 2; i++) {
+        char target[128];
+        snprintf(target, sizeof target,
+                 "/v1/search?q=star%%20wars&explain=true&per_page=20&profile=%s", names[i]);
+        CHECK(get(target, tok, &r) == 200);
+        cJSON *j = cJSON_Parse(r.body ? r.body : "");
+        const cJSON *h;
+        int n = 0, weighted = 0, positive = 0, same = 0;
+        cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(j, "hits"))
+        {
+            const cJSON *p;
+            cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(h, "explain"))
+            {
+                if (!cJSON_GetObjectItemCaseSensitive(p, "personal"))
+                    continue;
+                double w = cJSON_GetObjectItemCaseSensitive(p, "weight")->valuedouble;
+                double part = cJSON_GetObjectItemCaseSensitive(p, "score")->valuedouble;
+                weighted += w == (i == 0 ? 0.5 : 0.0);
+                positive += part > 0;
+            }
+            const cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(anon, "hits"), n);
+            same += a && strcmp(cJSON_GetObjectItemCaseSensitive(a, "id")->valuestring,
+                                cJSON_GetObjectItemCaseSensitive(h, "id")->valuestring) == 0;
+            n++;
+        }
+        CHECK(n == 20 && weighted == 20);
+        if (i == 0)
+            CHECK(positive > 0);
+        else
+            CHECK(positive == 0 && same == 20); /* weight 0: the anonymous order */
+        cJSON_Delete(j);
+        kit_resp_free(&r);
+    }
+    /* Curation on the personal path: hide the anonymous first hit, pin the 20th at 1. */
+    const cJSON *hits = cJSON_GetObjectItemCaseSensitive(anon, "hits");
+    const char *first =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(hits, 0), "id")->valuestring;
+    const char *last =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(hits, 19), "id")->valuestring;
+    char doc[512];
+    snprintf(doc, sizeof doc,
+             "{\"personalization\":0.5,\"curation\":[{\"query\":\"star wars\",\"hide\":[\"%s\"],"
+             "\"pin\":[{\"id\":\"%s\",\"position\":1}]}]}",
+             first, last);
+    CHECK(call("PUT", "/v1/profiles/curated", AKEY, NULL, "application/json", doc, strlen(doc),
+               &r) == 200);
+    kit_resp_free(&r);
+    CHECK(get("/v1/search?q=star%20wars&per_page=10&profile=curated", tok, &r) == 200);
+    cJSON *j = cJSON_Parse(r.body ? r.body : "");
+    const cJSON *h;
+    int n = 0, hidden = 0, pinned_first = 0;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(j, "hits"))
+    {
+        const char *id = cJSON_GetObjectItemCaseSensitive(h, "id")->valuestring;
+        hidden += strcmp(id, first) == 0;
+        if (n == 0)
+            pinned_first =
+                strcmp(id, last) == 0 && cJSON_GetObjectItemCaseSensitive(h, "curated") != NULL;
+        n++;
+    }
+    CHECK(n == 10 && hidden == 0 && pinned_first);
+    cJSON_Delete(j);
+    kit_resp_free(&r);
+    cJSON_Delete(anon);
 }
 
 /* P4 over many users: opted out, recommend and search with the token equal anonymous. */
@@ -562,6 +649,7 @@ int main(void)
     kit_start(&srv, args);
     test_types();
     test_personal_search();
+    test_personal_profile();
     test_rules();
     test_fresh_and_delete();
     latency("for_you", 5);
