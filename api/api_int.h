@@ -388,6 +388,10 @@ void sk_profiles_close(sk_server_state *st);
  * version was stored since (one atomic load per request). 0, or the status of the 400 answered
  * (unknown name or version, naming it). On the worker's thread. */
 int sk_profile_resolve(sk_ctx *c, const char *spec, sk_cprofile **out);
+/* A profile document not stored (POST /v1/search's "profile_draft", the analyst page's preview),
+ * validated against the index's schema and compiled for one request as "draft" version 0. 0, or
+ * the status answered (400 `invalid_profile`, the member's path after "profile_draft."). */
+int sk_profile_draft(sk_ctx *c, const char *doc, size_t len, sk_cprofile **out);
 void sk_cprofile_unref(sk_cprofile *cp);
 /* The profile store of the endpoints /v1/profiles...; NULL when the server has none (404
  * answered). */

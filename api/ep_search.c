@@ -44,6 +44,7 @@ typedef struct sparams {
     char *filter, *facets, *sort, *boost, *cursor, *profile; /* owned copies */
     uint32_t facet_size;
     sk_cprofile *cp; /* the profile version named by profile (a reference), or NULL */
+    int draft;       /* cp is the request's profile_draft, not a stored version */
     sk_curation *cu; /* its curation of this query, or NULL */
 } sparams;
 
@@ -295,6 +296,25 @@ static int parse_get(sk_ctx *c, sparams *p)
     return rc;
 }
 
+/* "profile_draft" (POST only, admin key): a profile document tried without storing it, as the
+ * analyst page previews an edit; it ranks this request as a stored profile would. */
+static int set_draft(sk_ctx *c, sparams *p, const cJSON *v)
+{
+    if (!c->is_admin)
+        return sk_fail(c, 403, "forbidden", "profile_draft", "profile_draft needs the admin key");
+    if (!cJSON_IsObject(v))
+        return sk_fail(c, 400, "invalid_parameter", "profile_draft",
+                       "profile_draft must be a profile document (a JSON object)");
+    char *doc = cJSON_PrintUnformatted(v);
+    if (!doc)
+        return sk_fail(c, 500, "internal", NULL, "out of memory");
+    int rc = sk_profile_draft(c, doc, strlen(doc), &p->cp);
+    cJSON_free(doc);
+    if (!rc)
+        p->draft = 1;
+    return rc;
+}
+
 static int parse_post(sk_ctx *c, sparams *p)
 {
     const sk_request *r = c->req;
@@ -332,6 +352,11 @@ static int parse_post(sk_ctx *c, sparams *p)
         cJSON_ArrayForEach(it, root)
         {
             int id;
+            if (strcmp(it->string, "profile_draft") == 0) {
+                if ((rc = set_draft(c, p, it)) != 0)
+                    break;
+                continue;
+            }
             if ((rc = lookup(c, it->string, strlen(it->string), &id)) ||
                 (rc = set_param(c, p, id, NULL, 0, it)))
                 break;
@@ -504,7 +529,10 @@ static void free_params(sparams *p)
  * the configuration's for this request. */
 static int apply_profile(sk_ctx *c, sparams *p)
 {
-    int rc = sk_profile_resolve(c, p->profile, &p->cp);
+    if (p->draft && (p->profile || p->cursor))
+        return sk_fail(c, 400, "invalid_parameter", "profile_draft",
+                       "profile_draft goes without profile and without cursor");
+    int rc = p->draft ? 0 : sk_profile_resolve(c, p->profile, &p->cp);
     if (rc)
         return rc;
     const souk_profile *pr = p->cp->p;
@@ -1100,7 +1128,7 @@ int sk_ep_search(sk_ctx *c)
     sparams p = {.q = &c->w->scratch, .page = 1, .per_page = per_page};
     c->w->scratch.len = 0;
     int rc = c->req->method == HTTP_POST ? parse_post(c, &p) : parse_get(c, &p);
-    if (!rc && p.profile)
+    if (!rc && (p.profile || p.draft))
         rc = apply_profile(c, &p);
     if (!rc)
         rc = search(c, &p);

@@ -404,6 +404,21 @@ int sk_profile_resolve(sk_ctx *c, const char *spec, sk_cprofile **out)
     return 0;
 }
 
+int sk_profile_draft(sk_ctx *c, const char *doc, size_t len, sk_cprofile **out)
+{
+    sk_profiles *pr = c->w->st->profiles;
+    if (!pr)
+        return sk_fail(c, 400, "invalid_parameter", "profile_draft",
+                       "this server has no profile store");
+    char err[512];
+    int rc = compile(pr->schema, "draft", 0, 0, doc, len, out, err, sizeof err);
+    if (rc == SOUK_ENOMEM)
+        return sk_fail(c, 500, "internal", NULL, "out of memory");
+    if (rc)
+        return sk_fail(c, 400, "invalid_profile", "profile_draft", "profile_draft.%s", err);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ the endpoints' access */
 
 struct souk_profstore *sk_profiles_store(sk_ctx *c)

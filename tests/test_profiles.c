@@ -14,7 +14,8 @@
  * to its searches only; curation pins items at their positions (marked "curated":"pinned") and
  * hides items on the ranked path, the storefront path (filter, facets), page and cursor pages;
  * a new version is seen by the very next request on each of four worker threads, and by a
- * second server (queue mode) on the same data directory; the store
+ * second server (queue mode) on the same data directory; a profile_draft (admin key only)
+ * ranks as the same document stored, stores nothing, and names an invalid member; the store
  * survives a restart, and kill -9 in the middle of PUTs leaves every version readable. */
 #include "check.h"
 #include "kit/fixture.h"
@@ -282,6 +283,59 @@ static void test_resolution(int port)
     search(port, "zqxfoo+zqxother", "profile=strict&operator=or", &d);
     CHECK(d.status == 200 && d.total == 2);
     free(d.body);
+}
+
+/* profile_draft (POST, admin key): an unstored document ranks as the same document stored. */
+static void test_draft(int port)
+{
+    const char *doc = "{\"bm25\":{\"k1\":1.6,\"b\":0.9},\"defaults\":{\"operator\":\"and\"}}";
+    kit_resp r, d;
+    CHECK(put_profile(port, "drafted", doc, &r) == 200);
+    kit_resp_free(&r);
+    char body[512];
+    snprintf(body, sizeof body, "{\"q\":\"text editor\",\"per_page\":20,\"profile_draft\":%s}",
+             doc);
+    const char *stored = "{\"q\":\"text editor\",\"per_page\":20,\"profile\":\"drafted\"}";
+    CHECK(kit_call(port, "POST", "/v1/search", ADMIN, NULL, "application/json", body, strlen(body),
+                   &d) == 200);
+    CHECK(kit_call(port, "POST", "/v1/search", ADMIN, NULL, "application/json", stored,
+                   strlen(stored), &r) == 200);
+    cJSON *a = cJSON_Parse(d.body ? d.body : ""), *b = cJSON_Parse(r.body ? r.body : "");
+    cJSON *ha = cJSON_GetObjectItem(a, "hits"), *hb = cJSON_GetObjectItem(b, "hits");
+    CHECK(cJSON_GetArraySize(ha) >= 5 && cJSON_GetArraySize(ha) == cJSON_GetArraySize(hb));
+    CHECK(cJSON_GetObjectItem(a, "total")->valuedouble ==
+          cJSON_GetObjectItem(b, "total")->valuedouble);
+    for (int i = 0; i < cJSON_GetArraySize(ha) && i < cJSON_GetArraySize(hb); i++) {
+        cJSON *x = cJSON_GetArrayItem(ha, i), *y = cJSON_GetArrayItem(hb, i);
+        CHECK(strcmp(cJSON_GetObjectItem(x, "id")->valuestring,
+                     cJSON_GetObjectItem(y, "id")->valuestring) == 0);
+        CHECK(cJSON_GetObjectItem(x, "score")->valuedouble ==
+              cJSON_GetObjectItem(y, "score")->valuedouble);
+    }
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    kit_resp_free(&d);
+    kit_resp_free(&r);
+    /* Nothing was stored: still one version. */
+    int st;
+    cJSON *v = get_json(port, "/v1/profiles/drafted/versions", &st);
+    CHECK(st == 200 && cJSON_GetArraySize(cJSON_GetObjectItem(v, "versions")) == 1);
+    cJSON_Delete(v);
+    /* A search key may not try drafts; an invalid draft names its member; no profile beside. */
+    char code[64];
+    CHECK(kit_call(port, "POST", "/v1/search", SEARCH, NULL, "application/json", body, strlen(body),
+                   &r) == 403);
+    kit_resp_free(&r);
+    const char *bad = "{\"q\":\"editor\",\"profile_draft\":{\"bm25\":{\"k1\":-1}}}";
+    CHECK(kit_call(port, "POST", "/v1/search", ADMIN, NULL, "application/json", bad, strlen(bad),
+                   &r) == 400);
+    CHECK(strcmp(kit_err_code(&r, code, sizeof code), "invalid_profile") == 0);
+    CHECK(r.body && strstr(r.body, "profile_draft.bm25.k1"));
+    kit_resp_free(&r);
+    const char *both = "{\"q\":\"editor\",\"profile\":\"drafted\",\"profile_draft\":{}}";
+    CHECK(kit_call(port, "POST", "/v1/search", ADMIN, NULL, "application/json", both, strlen(both),
+                   &r) == 400);
+    kit_resp_free(&r);
 }
 
 static void test_lexicon(int port)
@@ -596,6 +650,7 @@ int main(void)
     test_config_seed_and_auth(s.port);
     test_versions(s.port);
     test_resolution(s.port);
+    test_draft(s.port);
     test_lexicon(s.port);
     test_curation(s.port);
     test_live_switch(s.port);
