@@ -832,12 +832,19 @@ typedef struct phit {
     double text, part, aff;
 } phit;
 
-static int by_phit(const void *a, const void *b)
+/* Sorts the window (at most PERSONAL_WINDOW hits) by score descending, then docid: an insertion
+ * sort, cheaper than qsort's indirect merge sort for so few records. */
+static void sort_phits(phit *ph, size_t n)
 {
-    const phit *x = a, *y = b;
-    if (x->h.score != y->h.score)
-        return x->h.score < y->h.score ? 1 : -1;
-    return x->h.docid < y->h.docid ? -1 : x->h.docid > y->h.docid;
+    for (size_t i = 1; i < n; i++) {
+        phit x = ph[i];
+        size_t j = i;
+        for (; j > 0 && (ph[j - 1].h.score < x.h.score ||
+                         (ph[j - 1].h.score == x.h.score && ph[j - 1].h.docid > x.h.docid));
+             j--)
+            ph[j] = ph[j - 1];
+        ph[j] = x;
+    }
 }
 
 /* ,"explain":[...] for one hit of the storefront path: every scored term's part (typo
@@ -1002,7 +1009,7 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
             ph[i].part = personal_weight(p) * ph[i].aff * (top > 0 ? top : 0);
             ph[i].h.score = ph[i].text + ph[i].part;
         }
-        qsort(ph, n, sizeof *ph, by_phit);
+        sort_phits(ph, n);
         /* The page of the re-ranked window. */
         size_t from = first < n ? first : n, to = first + p->per_page < n ? first + p->per_page : n;
         if (cu) /* the whole window: the pins go in first (below) */
@@ -1112,7 +1119,7 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
     return 200;
 }
 
-static int search(sk_ctx *c, sparams *pp);
+static int search(sk_ctx *c, sparams *pp, int *history);
 static int search_ranked(sk_ctx *c, sparams *pp, uint32_t k, uint32_t kk, souk_affinity *aff);
 
 int sk_ep_search(sk_ctx *c)
@@ -1130,18 +1137,21 @@ int sk_ep_search(sk_ctx *c)
     int rc = c->req->method == HTTP_POST ? parse_post(c, &p) : parse_get(c, &p);
     if (!rc && (p.profile || p.draft))
         rc = apply_profile(c, &p);
+    int history = -1; /* the user's search-history consent, when the personal path read it */
     if (!rc)
-        rc = search(c, &p);
+        rc = search(c, &p, &history);
     souk_searcher_set_budget(c->w->searcher, NULL); /* its stop_state lived in search() */
     /* With a user token: the search joins the user's history (search_history consent only).
-     * The response is already written and does not depend on it. */
-    if (rc == 200 && c->has_user)
+     * The response is already written and does not depend on it. When the personal path has
+     * read the consent (this request, the same state of the store) and it is off, nothing is
+     * recorded without reading it again. */
+    if (rc == 200 && c->has_user && history != 0)
         sk_record_search(c, p.q->p ? p.q->p : "", p.q->len);
     free_params(&p);
     return rc;
 }
 
-static int search(sk_ctx *c, sparams *pp)
+static int search(sk_ctx *c, sparams *pp, int *history)
 {
     sk_worker *w = c->w;
     sparams p = *pp;
@@ -1157,7 +1167,7 @@ static int search(sk_ctx *c, sparams *pp)
     souk_affinity *aff = NULL;
     if (c->has_user && w->st->recs && !p.sort && !p.cursor && k <= PERSONAL_WINDOW &&
         souk_affinity_load(w->st->recs, w->searcher, c->user.user, c->user.user_len, sk_now_ms(),
-                           &aff) != SOUK_OK)
+                           &aff, history) != SOUK_OK)
         aff = NULL;
     uint32_t kk = aff ? PERSONAL_WINDOW : k;
     /* Curation (curation.c): room for the hidden and pinned items taken out of the matches. */
@@ -1265,7 +1275,7 @@ static int search_ranked(sk_ctx *c, sparams *pp, uint32_t k, uint32_t kk, souk_a
             ph[i].part = personal_weight(&p) * ph[i].aff * top;
             ph[i].h.score = ph[i].text + ph[i].part;
         }
-        qsort(ph, n, sizeof *ph, by_phit);
+        sort_phits(ph, n);
         if (n > k)
             n = k;
         for (size_t i = 0; i < n; i++)

@@ -321,6 +321,20 @@ static void test_keys(void)
           !strstr(err, "alice"));
     CHECK(souk_token_verify(kr, "v1.9.e30.AAAA", 13, 1000, &cl, err, sizeof err) == SOUK_EINVAL);
     CHECK(souk_token_verify(kr, "garbage", 7, 1000, &cl, err, sizeof err) == SOUK_EINVAL);
+    /* The MAC's last character carries 2 spare bits: another character for the same 32 bytes
+     * is refused (only the canonical encoding), as is one outside the URL-safe alphabet. */
+    static const char b64u[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    strcpy(bad, tok);
+    size_t blen = strlen(bad);
+    const char *at = strchr(b64u, bad[blen - 1]);
+    REQUIRE(at != NULL);
+    bad[blen - 1] = b64u[(at - b64u) ^ 1];
+    CHECK(souk_token_verify(kr, bad, blen, 1000, &cl, err, sizeof err) == SOUK_EINVAL);
+    bad[blen - 1] = '+';
+    CHECK(souk_token_verify(kr, bad, blen, 1000, &cl, err, sizeof err) == SOUK_EINVAL);
+    strcpy(bad, tok);
+    bad[blen - 1] = 0; /* a dangling character */
+    CHECK(souk_token_verify(kr, bad, blen - 1, 1000, &cl, err, sizeof err) == SOUK_EINVAL);
     CHECK(souk_token_mint(kr, "a\nb", 3, 1000, 60, NULL, tok, sizeof tok) == SOUK_EINVAL);
     CHECK(souk_token_mint(kr, "a\xff", 2, 1000, 60, NULL, tok, sizeof tok) == SOUK_EINVAL);
     /* Rotation (P24): a second key becomes current; the old pseudonyms stay readable by kid, and
@@ -331,6 +345,15 @@ static void test_keys(void)
     souk_keyring *kr2;
     REQUIRE(souk_keyring_load(path, NULL, &kr2, err, sizeof err) == 0);
     CHECK(souk_keyring_current(kr2) == 2 && souk_keyring_has(kr2, 1) && !souk_keyring_has(kr2, 3));
+    /* A token of the old key still verifies by its kid; one of the new key under kid 2. */
+    CHECK(souk_token_verify(kr2, tok, strlen(tok), 1000, &cl, err, sizeof err) == 0 &&
+          cl.kid == 1 && strcmp(cl.user, "alice") == 0);
+    char tok2[SOUK_TOKEN_MAX];
+    CHECK(souk_token_mint(kr2, "bob", 3, 1000, 60, NULL, tok2, sizeof tok2) == 0 &&
+          strncmp(tok2, "v1.2.", 5) == 0);
+    CHECK(souk_token_verify(kr2, tok2, strlen(tok2), 1000, &cl, err, sizeof err) == 0 &&
+          cl.kid == 2 && strcmp(cl.user, "bob") == 0);
+    CHECK(souk_token_verify(kr, tok2, strlen(tok2), 1000, &cl, err, sizeof err) == SOUK_EINVAL);
     CHECK(souk_pseudonym(kr2, 1, SOUK_PSEUDO_USER, "alice", 5, b) == 0 && !memcmp(a, b, 17));
     CHECK(souk_pseudonym(kr2, 0, SOUK_PSEUDO_USER, "alice", 5, b) == 0 && b[0] == 2 &&
           memcmp(a + 1, b + 1, 16));

@@ -752,6 +752,22 @@ static void test_consent_and_identity(void)
     kit_resp_free(&r);
     CHECK(get("/v1/search?q=editor", SKEY, tok, &r) == 200);
     kit_resp_free(&r);
+    CHECK(get("/v1/search?q=editor", SKEY, tok, &r) == 200); /* the consent, as kept */
+    kit_resp_free(&r);
+    CHECK(get("/v1/me/search-history", NULL, tok, &r) == 200 && arr_len(&r, "entries") == 0);
+    kit_resp_free(&r);
+    /* The personal search keeps the consent it read with the user's affinities while the store
+     * is unchanged: turning search history on again acts on the very next search. */
+    CHECK(expect(200, NULL, put_consent(tok, "{\"search_history\":true}", &r), &r, "history on"));
+    kit_resp_free(&r);
+    CHECK(get("/v1/search?q=editor", SKEY, tok, &r) == 200);
+    kit_resp_free(&r);
+    CHECK(get("/v1/me/search-history", NULL, tok, &r) == 200 && arr_len(&r, "entries") == 1);
+    kit_resp_free(&r);
+    CHECK(expect(200, NULL, put_consent(tok, "{\"search_history\":false}", &r), &r, "off again"));
+    kit_resp_free(&r);
+    CHECK(get("/v1/search?q=editor", SKEY, tok, &r) == 200);
+    kit_resp_free(&r);
     CHECK(get("/v1/me/search-history", NULL, tok, &r) == 200 && arr_len(&r, "entries") == 0);
     kit_resp_free(&r);
 }

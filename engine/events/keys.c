@@ -27,8 +27,9 @@ struct souk_keyring {
     int16_t slot[256];    /* kid -> index in key[], -1 when absent */
     uint8_t key[255][32]; /* secrets, in file order */
     uint8_t suppress[32]; /* BLAKE2b key of suppression hashes */
-    /* HMAC states after the key and the domain byte: [slot][domain - 1]. */
-    crypto_auth_hmacsha256_state pre[255][2];
+    /* HMAC states after the key and the domain byte: [slot][domain - 1]; [slot][2]: after the
+     * key alone (user tokens' MAC), so a token check does not hash the key again. */
+    crypto_auth_hmacsha256_state pre[255][3];
 };
 
 static int hexval(int c)
@@ -110,6 +111,7 @@ static int parse_ring(souk_keyring *kr, const char *path, char *buf, size_t len,
             crypto_auth_hmacsha256_init(&kr->pre[kr->n][dom], key, 32);
             crypto_auth_hmacsha256_update(&kr->pre[kr->n][dom], &db, 1);
         }
+        crypto_auth_hmacsha256_init(&kr->pre[kr->n][2], key, 32);
         if (kr->n == 0)
             kr->first = (uint8_t)kid;
         kr->slot[kid] = (int16_t)kr->n++;
@@ -242,6 +244,42 @@ void souk_suppress_hash(const souk_keyring *kr, const char *id, size_t len,
 /* ------------------------------------------------------------------ tokens */
 
 /* 1 when s[0, len) is 1..max bytes of valid UTF-8 without control characters. */
+/* URL-safe base64 without padding into out (at most max bytes): 0 and *outlen, or -1 for a byte
+ * outside the alphabet, more than max bytes, a dangling character or nonzero trailing bits (what
+ * sodium_base642bin refuses for this variant, at a few comparisons a character instead of its
+ * constant-time scan; the MAC is still compared in constant time). */
+static int b64url_decode(uint8_t *out, size_t max, const char *s, size_t n, size_t *outlen)
+{
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i], v;
+        if (c >= 'A' && c <= 'Z')
+            v = c - 'A';
+        else if (c >= 'a' && c <= 'z')
+            v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9')
+            v = c - '0' + 52;
+        else if (c == '-' || c == '_')
+            v = c == '-' ? 62 : 63;
+        else
+            return -1;
+        acc = (acc << 6 | (uint32_t)v) & 0xfff;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o >= max)
+                return -1;
+            out[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    if (bits > 4 || (acc & ((1u << bits) - 1)) != 0)
+        return -1;
+    *outlen = o;
+    return 0;
+}
+
 static int clean_text(const char *s, size_t len, size_t max)
 {
     return len > 0 && len <= max && souk__ev_utf8_ok((const unsigned char *)s, len, 1);
@@ -250,8 +288,7 @@ static int clean_text(const char *s, size_t len, size_t max)
 static void token_mac(const souk_keyring *kr, uint8_t kid, const char *msg, size_t len,
                       uint8_t mac[32])
 {
-    crypto_auth_hmacsha256_state st;
-    crypto_auth_hmacsha256_init(&st, kr->key[kr->slot[kid]], 32);
+    crypto_auth_hmacsha256_state st = kr->pre[kr->slot[kid]][2]; /* HMAC init with the key */
     crypto_auth_hmacsha256_update(&st, (const uint8_t *)msg, len);
     crypto_auth_hmacsha256_final(&st, mac);
     sodium_memzero(&st, sizeof st);
@@ -330,8 +367,7 @@ int souk_token_verify(const souk_keyring *kr, const char *tok, size_t len, int64
         BAD("unknown key id");
     uint8_t mac[32], want[32];
     size_t maclen = 0;
-    if (sodium_base642bin(mac, sizeof mac, tok + pend + 1, len - pend - 1, NULL, &maclen, NULL,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+    if (b64url_decode(mac, sizeof mac, tok + pend + 1, len - pend - 1, &maclen) != 0 ||
         maclen != sizeof mac)
         BAD("malformed");
     token_mac(kr, (uint8_t)kid, tok, pend, want);
@@ -339,8 +375,7 @@ int souk_token_verify(const souk_keyring *kr, const char *tok, size_t len, int64
         BAD("bad mac");
     char pl[SOUK_TOKEN_MAX];
     size_t pllen = 0;
-    if (sodium_base642bin((uint8_t *)pl, sizeof pl - 1, tok + pstart, pend - pstart, NULL, &pllen,
-                          NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+    if (b64url_decode((uint8_t *)pl, sizeof pl - 1, tok + pstart, pend - pstart, &pllen) != 0)
         BAD("malformed payload");
     pl[pllen] = 0;
     cJSON *j = cJSON_ParseWithLength(pl, pllen);

@@ -88,9 +88,10 @@ struct souk_recs {
     uint32_t *ihash; /* id + 1 */
     uint32_t ihcap;
     /* personalized search: recent users' affinities (affinity.c), keyed by a keyed hash of the
-     * user id (no raw id is kept), valid while the store and the index are unchanged */
+     * user id (no raw id is kept), valid while the store and the index are unchanged, and the
+     * documents of interned items for the index generation (affinity.c) */
     pthread_mutex_t amu;
-    struct rc_aff_slot *aff;
+    struct rc_aff_cache *aff;
     uint8_t aff_key[32];
     /* neighbour lists */
     pthread_mutex_t nmu;

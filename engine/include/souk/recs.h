@@ -198,10 +198,12 @@ int souk_recommend(souk_recs *r, souk_searcher *s, const souk_rec_request *q, so
 /* A user's affinities for one search (docs/ranking.md "Personal affinity"): the categories and
  * brands of the user's 50 most recent history items and the neighbours of the 5 most recent.
  * NULL (*out) when the request is not personal: no user, no consent, or no history. Free it
- * before the searcher is refreshed (it reads the searcher's columns). */
+ * before the searcher is refreshed (it reads the searcher's columns). *search_history (when
+ * not NULL) receives the user's search-history consent as read with the affinities, from the
+ * same state of the store: 1 given, 0 not given, -1 unknown (not read). */
 typedef struct souk_affinity souk_affinity;
 int souk_affinity_load(souk_recs *r, souk_searcher *s, const char *user, size_t len, int64_t now,
-                       souk_affinity **out);
+                       souk_affinity **out, int *search_history);
 void souk_affinity_free(souk_affinity *a);
 
 /* The personal component for docid: weight * a(docid) * top, a in [0, 1], bounded by
