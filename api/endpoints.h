@@ -28,3 +28,5 @@ SK_ENDPOINT("/v1/erasures/{id}", "erasures", SK_GET, SK_AUTH_ADMIN, sk_ep_erasur
 SK_ENDPOINT("/v1/analytics/queries", "analytics_queries", SK_GET, SK_AUTH_ANALYST,
             sk_ep_analytics_queries)
 SK_ENDPOINT("/v1/recommend", "recommend", SK_GET, SK_AUTH_SEARCH, sk_ep_recommend)
+SK_ENDPOINT("/analyst/", "analyst_index", SK_GET, SK_AUTH_NONE, sk_ep_analyst_index)
+SK_ENDPOINT("/analyst/{id}", "analyst", SK_GET, SK_AUTH_NONE, sk_ep_analyst)
