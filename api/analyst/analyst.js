@@ -62,7 +62,9 @@ function el(tag, attrs, ...kids) {
 }
 
 function fmt(x) {
-  return typeof x === 'number' ? (Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(4)) : String(x);
+  if (typeof x !== 'number') return String(x);
+  if (Number.isInteger(x)) return String(x);
+  return Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(4);
 }
 
 /* ---------------------------------------------------------------- tabs and key */
