@@ -62,6 +62,8 @@ function el(tag, attrs, ...kids) {
 }
 
 function fmt(x) {
+  if (Array.isArray(x)) return x.join(', ');
+  if (x === null || x === undefined) return '';
   if (typeof x !== 'number') return String(x);
   if (Number.isInteger(x)) return String(x);
   return Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(4);
@@ -288,18 +290,24 @@ function chart(svg, deltas) {
 $('erun').addEventListener('click', () =>
   guarded(async () => {
     const queries = parseJudged($('ejudged').value);
-    const profiles = $('eprofiles').value.split(',').map((s) => s.trim()).filter(Boolean);
+    /* "default" (or an empty entry) is the default ranking: null in the request. */
+    const profiles = $('eprofiles').value.split(',').map((s) => s.trim())
+      .map((s) => (s === '' || s === 'default' ? null : s));
     const k = Number($('ek').value) || 10;
     $('estate').textContent = 'running…';
     const j = await api('POST', '/v1/rank-eval', { queries, profiles, k });
-    $('estate').textContent = `${queries.length} queries`;
-    const metrics = ['map', `ndcg@${k}`, `p@${k}`, `recall@${k}`, 'mrr'];
-    table($('emetrics'), ['profile', ...metrics],
-          j.profiles.map((p) => [p.profile, ...metrics.map((m) => p.metrics[m])]));
-    const deltas = j.deltas || [];
+    $('estate').textContent = `${j.queries} judged queries counted, ${j.took_us} µs`;
+    const name = (p) => (p === null || p === undefined ? 'default' : p);
+    table($('emetrics'), ['profile', 'MAP', `nDCG@${k}`, `P@${k}`, `Recall@${k}`, 'MRR'],
+          j.profiles.map((p) => [name(p.profile), p.map, p.ndcg, p.precision, p.recall, p.mrr]));
+    const text = new Map(queries.map((q, i) => [q.id || String(i + 1), q.query]));
+    const deltas = j.deltas
+      ? j.deltas.queries.map((d) => ({ query: text.get(d.id) || d.id, id: d.id, delta: d.ndcg,
+                                        ap: d.ap }))
+      : [];
     chart($('echart'), deltas);
-    table($('edeltas'), ['query', 'first', 'second', 'delta'],
-          deltas.map((d) => [d.query, d.first, d.second, d.delta]));
+    table($('edeltas'), ['id', 'query', `Δ nDCG@${k}`, 'Δ AP'],
+          deltas.map((d) => [d.id, d.query, d.delta, d.ap]));
   }));
 
 /* ---------------------------------------------------------------- analytics */
@@ -316,7 +324,8 @@ $('analyticsform').addEventListener('submit', (ev) => {
       `${j.from} to ${j.to}, k = ${j.k}, thresholded: ${j.thresholded}, ` +
       `${j.suppressed_rows} rows below k left out`;
     const rows = j.rows || [];
-    const cols = rows.length ? Object.keys(rows[0]).filter((c) => typeof rows[0][c] !== 'object')
+    const simple = (v) => Array.isArray(v) || v === null || typeof v !== 'object';
+    const cols = rows.length ? Object.keys(rows[0]).filter((c) => simple(rows[0][c]))
                              : ['query', 'users'];
     table($('atable'), cols, rows.map((r) => cols.map((c) => r[c])));
   });
