@@ -111,6 +111,87 @@ async function ids(page, list) {
         'the hit shows its score');
   await page.screenshot({ path: `${shots}/analyst-compare.png`, fullPage: true });
 
+  // Profiles: load one, edit it, preview the edit against the current version, save it.
+  await page.click('nav button[data-tab="profiles"]');
+  await page.fill('#pname', 'popular');
+  await page.click('#pload');
+  await page.waitForFunction(() => document.getElementById('pdoc').value !== '');
+  const cur = await api('GET', '/v1/profiles/popular');
+  check(JSON.stringify(JSON.parse(await page.inputValue('#pdoc'))) ===
+          JSON.stringify(cur.json.profile), 'the editor holds the current version\'s document');
+  const v0 = cur.json.version;
+  const edited = Object.assign({}, cur.json.profile, { bm25: { k1: 2, b: 0.9 } });
+  await page.fill('#pdoc', JSON.stringify(edited, null, 2));
+  await page.fill('#pq', 'file manager');
+  await page.click('#ppreview');
+  await page.waitForSelector('#pedited li');
+  const pc = await ids(page, 'pcurrent'), pe = await ids(page, 'pedited');
+  const sc = await api('POST', '/v1/search', { q: 'file manager', per_page: 10, profile: 'popular' });
+  const sd = await api('POST', '/v1/search', { q: 'file manager', per_page: 10, profile_draft: edited });
+  check(JSON.stringify(pc) === JSON.stringify(sc.json.hits.map((h) => h.id)),
+        'the preview\'s current column is the stored version\'s ranking');
+  check(JSON.stringify(pe) === JSON.stringify(sd.json.hits.map((h) => h.id)),
+        'the preview\'s edited column is the edited document\'s ranking');
+  check((await api('GET', '/v1/profiles/popular')).json.version === v0,
+        'a preview stores nothing');
+  await page.click('#psave');
+  await page.waitForFunction(() => document.getElementById('pstate').textContent.startsWith('saved'));
+  const after = await api('GET', '/v1/profiles/popular');
+  check(after.json.version === v0 + 1, 'saving makes the next version');
+  check(JSON.stringify(after.json.profile.bm25) === JSON.stringify({ k1: 2, b: 0.9 }),
+        'the saved version holds the edit');
+  check((await page.$$eval('#pversions option', (o) => o.length)) === v0 + 1,
+        'the version list shows every version');
+  // An invalid edit is refused with the member named, and the current version stays.
+  await page.fill('#pdoc', JSON.stringify({ bm25: { k1: -1 } }));
+  await page.click('#psave');
+  await page.waitForSelector('#error:not([hidden])');
+  check((await page.textContent('#error')).includes('bm25.k1'), 'an invalid profile names bm25.k1');
+  check((await api('GET', '/v1/profiles/popular')).json.version === v0 + 1,
+        'a refused profile changes nothing');
+  await page.screenshot({ path: `${shots}/analyst-profiles.png`, fullPage: true });
+
+  // Evaluation: judged queries (graded from the default ranking's own hits, so both profiles
+  // find some) against the default ranking and the profile.
+  const judged = [];
+  for (const jq of ['text editor', 'file manager', 'image viewer', 'web browser']) {
+    const r = await api('POST', '/v1/search', { q: jq, per_page: 5 });
+    const ratings = {};
+    r.json.hits.forEach((h, i) => (ratings[h.id] = i < 2 ? 2 : i < 4 ? 1 : 0));
+    judged.push({ query: jq, ratings });
+  }
+  await page.click('nav button[data-tab="evaluate"]');
+  await page.fill('#ejudged', judged.map((q) => JSON.stringify(q)).join('\n'));
+  await page.fill('#eprofiles', 'default, popular');
+  await page.fill('#ek', '5');
+  await page.click('#erun');
+  await page.waitForSelector('#emetrics tr:nth-child(3)');
+  const ev = await api('POST', '/v1/rank-eval', { queries: judged, profiles: [null, 'popular'], k: 5 });
+  const rows = await page.$$eval('#emetrics tr', (trs) =>
+    trs.slice(1).map((tr) => [...tr.children].map((td) => td.textContent)));
+  check(rows.length === 2 && rows[0][0] === 'default' && rows[1][0] === 'popular',
+        'one metrics row per profile');
+  check(rows.every((r, i) => Number(r[1]).toFixed(4) === ev.json.profiles[i].map.toFixed(4) &&
+                             Number(r[2]).toFixed(4) === ev.json.profiles[i].ndcg.toFixed(4)),
+        'the page\'s MAP and nDCG are the endpoint\'s');
+  check(ev.json.profiles[0].map > 0.9, 'the default ranking finds its own judged hits');
+  const bars = await page.$$eval('#echart rect', (r) => r.length);
+  check(bars === ev.json.deltas.queries.length, 'one bar per query delta');
+  await page.screenshot({ path: `${shots}/analyst-evaluate.png`, fullPage: true });
+
+  // Query analytics: the k-anonymous table, as the endpoint gives it.
+  await page.click('nav button[data-tab="analytics"]');
+  await page.selectOption('#akind', 'popular');
+  await page.click('#analyticsform button');
+  await page.waitForSelector('#atable tr:nth-child(2)');
+  const an = await api('GET', '/v1/analytics/queries?kind=popular');
+  const arows = await page.$$eval('#atable tr', (trs) =>
+    trs.slice(1).map((tr) => [...tr.children].map((td) => td.textContent)));
+  check(arows.length === an.json.rows.length && arows.length >= 1,
+        'the analytics table has the endpoint\'s rows');
+  check(arows.some((r) => r.includes('text editor')), 'the popular query is listed');
+  check((await page.textContent('#ameta')).includes(`k = ${an.json.k}`), 'the table says its k');
+
   check(consoleErrors.length === 0, `no script errors (${consoleErrors.join('; ')})`);
   await browser.close();
   console.log(`${failures ? 'failed' : 'ok'} ${checks} checks, ${failures} failed`);

@@ -4,8 +4,14 @@
  * drives Debian's chromium (headless) through npm's playwright-core: it loads /analyst/, is
  * refused with a wrong key and accepted with the right one, compares the default ranking with a
  * profile side by side, checks that both columns equal what /v1/search answers and that every
- * move mark agrees with them, opens a hit's explanation, and takes a screenshot (into the build
- * tree; docs/analyst.png is one). Here, in C: the page's files are served with their types and
+ * move mark agrees with them, opens a hit's explanation; loads a stored profile into the editor,
+ * previews an edit against the current version (both columns equal to /v1/search with the
+ * profile and with the edit as profile_draft; nothing stored), saves it as the next version and
+ * sees it listed, is refused with the member named for an invalid edit; runs an evaluation of
+ * judged queries under two profiles and shows the endpoint's MAP and nDCG with a bar per query
+ * delta; and shows the k-anonymous popular-query table (5 users' searches sent to
+ * POST /v1/events, k = 3) as the endpoint gives it. It takes screenshots into the build tree
+ * (docs/analyst.png is one). Here, in C: the page's files are served with their types and
  * a Content-Security-Policy, an unknown file is a JSON 404, and no file needs a key (the page
  * holds no data; every call it makes needs the admin key). Skips, with the reason, without
  * chromium or playwright-core (scripts/install-deps.sh and scripts/test-data.sh install them). */
@@ -13,10 +19,14 @@
 #include "kit/fixture.h"
 #include "kit/http.h"
 
+#include <sodium.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define AKEY "analyst-page-admin-key"
 #define SKEY "analyst-page-search-key"
+#define IKEY "analyst-page-ingest-key"
+#define NUSERS 5
 
 static char dir[] = "/tmp/souk-analyst-XXXXXX";
 
@@ -51,8 +61,46 @@ static void test_static_files(int port)
     kit_resp_free(&r);
 }
 
+static void write_ring(const char *path)
+{
+    uint8_t k[32];
+    char hex[65], line[80];
+    randombytes_buf(k, sizeof k);
+    sodium_bin2hex(hex, sizeof hex, k, sizeof k);
+    snprintf(line, sizeof line, "1 %s\n", hex);
+    kit_write_file(path, line);
+    REQUIRE(chmod(path, 0600) == 0);
+}
+
+/* NUSERS users each search "text editor" (and one user "rare query"), for the analytics tab. */
+static void send_events(int port)
+{
+    char body[4096] = "", ts[32];
+    time_t now = time(NULL);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    for (int u = 0; u < NUSERS; u++) {
+        size_t l = strlen(body);
+        snprintf(body + l, sizeof body - l,
+                 "{\"user\":\"page-user-%d\",\"session\":\"s%d\",\"type\":\"search\","
+                 "\"query\":\"%s\",\"ts\":\"%s\"}\n",
+                 u, u, u == 0 ? "rare query" : "text editor", ts);
+        if (u == 0) {
+            l = strlen(body);
+            snprintf(body + l, sizeof body - l,
+                     "{\"user\":\"page-user-0\",\"session\":\"s0\",\"type\":\"search\","
+                     "\"query\":\"text editor\",\"ts\":\"%s\"}\n",
+                     ts);
+        }
+    }
+    kit_resp r = {0};
+    CHECK(kit_call(port, "POST", "/v1/events", IKEY, NULL, "application/x-ndjson", body,
+                   strlen(body), &r) == 200);
+    kit_resp_free(&r);
+}
+
 int main(void)
 {
+    REQUIRE(sodium_init() >= 0);
     const char *pw = SOUK_SOURCE_DIR "/data/test-data/playwright-core/package.json";
     const char *chromium = getenv("CHROMIUM") ? getenv("CHROMIUM") : "/usr/bin/chromium";
     REQUIRE(mkdtemp(dir));
@@ -63,19 +111,25 @@ int main(void)
     mkdir(shots, 0755);
     if (kit_debian_index(idx, 3000, "--no-spelling") != 0)
         return TEST_SKIP;
-    char ha[80], hs[80];
+    char ha[80], hs[80], hi[80], pring[700];
     snprintf(ha, sizeof ha, "%s", kit_hash_key(AKEY));
     snprintf(hs, sizeof hs, "%s", kit_hash_key(SKEY));
+    snprintf(hi, sizeof hi, "%s", kit_hash_key(IKEY));
+    snprintf(pring, sizeof pring, "%s/pseudonym.ring", dir);
+    write_ring(pring);
     snprintf(cmd, sizeof cmd,
-             "{\"admin_keys\":[\"%s\"],\"search_keys\":[\"%s\"],"
+             "{\"admin_keys\":[\"%s\"],\"search_keys\":[\"%s\"],\"ingest_keys\":[\"%s\"],"
+             "\"pseudonym_key_file\":\"%s\",\"analytics_k\":3,"
+             "\"consent_default\":{\"personalization\":true},"
              "\"profiles\":{\"popular\":{\"boost\":\"installed_size_kb:0.5\"},"
              "\"strict\":{\"operator\":\"and\"}}}\n",
-             ha, hs);
+             ha, hs, hi, pring);
     kit_write_file(cfg, cmd);
     kit_server srv;
     const char *args[] = {"--data", idx, "--config", cfg, "--threads", "2", NULL};
     kit_start(&srv, args);
     test_static_files(srv.port);
+    send_events(srv.port);
 
     if (access(pw, R_OK) != 0 || access(chromium, X_OK) != 0) {
         skip_part("the browser part needs Debian's chromium and npm's playwright-core "

@@ -330,3 +330,9 @@ $('analyticsform').addEventListener('submit', (ev) => {
     table($('atable'), cols, rows.map((r) => cols.map((c) => r[c])));
   });
 });
+
+/* A key kept from earlier in this tab, or a server without keys (development mode): ready
+ * without asking. A refusal here is silent; the key form is there for it. */
+loadProfileNames().then(
+  () => ($('keystate').textContent = sessionStorage.getItem(KEY) ? 'key accepted' : 'ready'),
+  () => {});
