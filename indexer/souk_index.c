@@ -10,6 +10,8 @@
  *              [--now RFC3339] --pseudonym-key FILE [store options]
  *   souk-index --data DIR events-sweep [--now RFC3339] --pseudonym-key FILE [store options]
  *   souk-index --data DIR events-check --pseudonym-key FILE [store options]
+ *   souk-index --data DIR events-rekey --pseudonym-key FILE [store options]
+ *     (moves every pseudonym to the ring's current key id, P24; docs/privacy.md)
  *     store options: --retention-events-days N (365) --retention-impressions-days N (30)
  *       --retention-history-days N (180) (0 keeps forever) --consent-default LIST (the consent of
  *       users with no record: a comma list of personalization, location, search_history, or
@@ -54,6 +56,8 @@ static void usage(void)
                     "       souk-index --data DIR events-sweep [--now RFC3339] --pseudonym-key "
                     "FILE [store options]\n"
                     "       souk-index --data DIR events-check --pseudonym-key FILE [store "
+                    "options]\n"
+                    "       souk-index --data DIR events-rekey --pseudonym-key FILE [store "
                     "options]\n"
                     "  store options: --retention-events-days N --retention-impressions-days N\n"
                     "    --retention-history-days N --consent-default personalization,location,"
@@ -501,7 +505,7 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-typedef enum { EV_INGEST, EV_SWEEP, EV_CHECK } ev_cmd;
+typedef enum { EV_INGEST, EV_SWEEP, EV_CHECK, EV_REKEY } ev_cmd;
 
 static int cmd_events(const char *data, ev_cmd cmd, int argc, char **argv)
 {
@@ -522,7 +526,7 @@ static int cmd_events(const char *data, ev_cmd cmd, int argc, char **argv)
     }
     c.o.keys = kr;
     tag_src ts = {NULL, NULL};
-    if (cmd != EV_SWEEP &&
+    if (cmd != EV_SWEEP && cmd != EV_REKEY &&
         souk_index_open(data, NULL, SOUK_INDEX_RDONLY, &ts.ix, err, sizeof err) == 0 &&
         souk_reader_new(ts.ix, &ts.r) == 0) {
         c.o.item_tags = item_tags;
@@ -540,6 +544,15 @@ static int cmd_events(const char *data, ev_cmd cmd, int argc, char **argv)
             fprintf(stderr, "souk-index: events-check: %s\n", err);
         else
             printf("{\"check\":\"ok\"}\n");
+    } else if (cmd == EV_REKEY) {
+        souk_rekey_stats st;
+        rc = souk_events_rekey(s, now ? now : wall_ms(), &st, err, sizeof err);
+        if (rc)
+            fprintf(stderr, "souk-index: %s\n", err);
+        else
+            printf("{\"from_kid\":%u,\"to_kid\":%u,\"rows\":%llu,\"pseudonyms_moved\":%llu}\n",
+                   (unsigned)st.from_kid, (unsigned)st.to_kid, (unsigned long long)st.rows,
+                   (unsigned long long)st.moved);
     } else if (cmd == EV_SWEEP) {
         souk_sweep_stats st;
         rc = souk_events_sweep(s, now ? now : wall_ms(), &st, err, sizeof err);
@@ -639,6 +652,8 @@ int main(int argc, char **argv)
         return cmd_events(data, EV_SWEEP, argc - i, argv + i);
     if (strcmp(cmd, "events-check") == 0)
         return cmd_events(data, EV_CHECK, argc - i, argv + i);
+    if (strcmp(cmd, "events-rekey") == 0)
+        return cmd_events(data, EV_REKEY, argc - i, argv + i);
     usage();
     return 2;
 }

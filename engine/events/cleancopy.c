@@ -13,8 +13,10 @@
 
 #include <string.h>
 
-/* Copies the database named name (len bytes) of rt into wt. */
-static int copy_db(MDB_txn *rt, MDB_txn *wt, const char *name, size_t len)
+/* Copies the database named name (len bytes) of rt into wt, each row through xf when it is not
+ * NULL (its keys may then come in another order, so rows are put rather than appended). */
+static int copy_db(MDB_txn *rt, MDB_txn *wt, const char *name, size_t len, souk__ev_xform_fn xf,
+                   void *arg)
 {
     char nm[512];
     if (len >= sizeof nm || memchr(name, 0, len))
@@ -34,20 +36,32 @@ static int copy_db(MDB_txn *rt, MDB_txn *wt, const char *name, size_t len)
     if ((rc = mdb_cursor_open(rt, from, &c)) != 0)
         return souk_kv_err(rc);
     MDB_val k, v;
-    unsigned put = (flags & MDB_DUPSORT) ? MDB_APPENDDUP : MDB_APPEND;
-    int r = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    unsigned put = xf ? 0 : (flags & MDB_DUPSORT) ? MDB_APPENDDUP : MDB_APPEND;
+    int r = mdb_cursor_get(c, &k, &v, MDB_FIRST), xrc = SOUK_OK;
+    static _Thread_local uint8_t kb[512], vb[SOUK_EV_REC_MAX + 64];
     while (r == 0) {
-        if ((rc = mdb_put(wt, to, &k, &v, put)) != 0)
+        MDB_val nk = k, nv = v;
+        if (xf && (xrc = xf(arg, nm, &k, &v, &nk, &nv, kb, vb)) != SOUK_OK)
+            break;
+        if ((rc = mdb_put(wt, to, &nk, &nv, put)) != 0)
             break;
         r = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(c);
+    if (xrc)
+        return xrc;
     if (rc)
         return souk_kv_err(rc);
     return r == MDB_NOTFOUND ? SOUK_OK : souk_kv_err(r);
 }
 
 int souk__ev_copy_clean(MDB_env *src, const char *dir, char *err, size_t errlen)
+{
+    return souk__ev_copy_xform(src, dir, NULL, NULL, err, errlen);
+}
+
+int souk__ev_copy_xform(MDB_env *src, const char *dir, souk__ev_xform_fn xf, void *arg, char *err,
+                        size_t errlen)
 {
     MDB_envinfo info;
     int mrc = mdb_env_info(src, &info);
@@ -71,7 +85,7 @@ int souk__ev_copy_clean(MDB_env *src, const char *dir, char *err, size_t errlen)
     MDB_val k, v;
     int r = mdb_cursor_get(names, &k, &v, MDB_FIRST);
     while (r == 0) {
-        if ((rc = copy_db(rt, wt, k.mv_data, k.mv_size)) != 0) {
+        if ((rc = copy_db(rt, wt, k.mv_data, k.mv_size, xf, arg)) != 0) {
             snprintf(err, errlen, "copying database '%.*s' to '%s': %s", (int)k.mv_size,
                      (const char *)k.mv_data, dir, souk_strerror(rc));
             goto out;
@@ -84,6 +98,10 @@ int souk__ev_copy_clean(MDB_env *src, const char *dir, char *err, size_t errlen)
     }
     mdb_cursor_close(names);
     names = NULL;
+    if (xf && (rc = xf(arg, NULL, NULL, NULL, NULL, NULL, (uint8_t *)wt, NULL)) != SOUK_OK) {
+        snprintf(err, errlen, "copying to '%s': %s", dir, souk_strerror(rc));
+        goto out;
+    }
     mrc = mdb_txn_commit(wt);
     wt = NULL;
     if (mrc)

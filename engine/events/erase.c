@@ -135,6 +135,7 @@ struct start_args {
 static int start_write(souk_events *s, MDB_txn *txn, void *arg)
 {
     struct start_args *a = arg;
+    souk__ev_user_fix(s, a->j->up);
     job old;
     int rc = job_find(s, txn, a->j->hash, &old);
     if (rc == SOUK_OK) {

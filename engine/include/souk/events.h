@@ -225,6 +225,21 @@ int souk_erase_state(souk_events *s, const char *job_id, souk_job_state *state, 
  * Resumes after a crash. Returns the number of jobs completed, or a SOUK_E* code. */
 int souk_erase_run(souk_events *s, int64_t now, char *err, size_t errlen);
 
+/* ------------------------------------------------------------------ key rotation (P24) */
+
+typedef struct souk_rekey_stats {
+    uint8_t from_kid, to_kid; /* the store's kid before and after */
+    uint64_t rows;            /* rows whose key or value held a pseudonym */
+    uint64_t moved;           /* pseudonyms moved to the new kid */
+} souk_rekey_stats;
+/* Moves every pseudonym of the store to the key ring's current kid (P24): drains the inbox,
+ * then copies the live generation into a new one with each pseudonym rewritten (without raw
+ * ids: souk_pseudonym_rekey) and swaps it in as a compaction does, so no page of the old
+ * generation stays on disk. The copy holds the store's writer lock (writes wait, reads go on);
+ * a crash before the swap leaves the old generation live and a rerun starts again. From the
+ * swap on, new data uses the new kid; the old kid's secret can then leave the ring. */
+int souk_events_rekey(souk_events *s, int64_t now, souk_rekey_stats *st, char *err, size_t errlen);
+
 /* ------------------------------------------------------------------ retention (P15) */
 
 typedef struct souk_sweep_stats {
