@@ -402,12 +402,9 @@ extern void (*souk__ev_erase_hook)(int step);
  * row (cleancopy.c; LMDB's MDB_CP_COMPACT keeps such bytes inside live pages). What
  * souk__ev_compact copies with. Its files are mode 0600. */
 int souk__ev_copy_clean(MDB_env *src, const char *dir, char *err, size_t errlen);
-/* A row transform of souk__ev_copy_xform: for the row (k, v) of the database named name, sets
- * (*nk, *nv), which may point into kbuf (511 bytes) and vbuf (SOUK_EV_REC_MAX + 64 bytes) or
- * stay k and v. SOUK_OK or an error that stops the copy. Called once more after every row with
- * name NULL and kbuf the copy's write transaction (an MDB_txn *), to add rows of its own. */
-typedef int (*souk__ev_xform_fn)(void *arg, const char *name, const MDB_val *k, const MDB_val *v,
-                                 MDB_val *nk, MDB_val *nv, uint8_t *kbuf, uint8_t *vbuf);
+/* A row transform of souk__ev_copy_xform (souk_kv_xform_fn of core/kv.h; an ev record fits in
+ * its SOUK_KV_XFORM_VAL bytes). */
+typedef souk_kv_xform_fn souk__ev_xform_fn;
 /* souk__ev_copy_clean with every row passed through xf (NULL: as is); the re-keying (P24). */
 int souk__ev_copy_xform(MDB_env *src, const char *dir, souk__ev_xform_fn xf, void *arg, char *err,
                         size_t errlen);
@@ -416,6 +413,11 @@ int souk__ev_copy_xform(MDB_env *src, const char *dir, souk__ev_xform_fn xf, voi
 typedef int (*souk__ev_copy_fn)(souk_events *s, MDB_env *src, const char *dir, void *arg, char *err,
                                 size_t errlen);
 int souk__ev_swap(souk_events *s, souk__ev_copy_fn copy, void *arg, char *err, size_t errlen);
+/* Appends the erasure of the user up (job job_id, suppression hash hash) to the erasure ledger
+ * DIR/events/erasures.log and fsyncs it (backup.c, P23). */
+int souk__ev_ledger_append(souk_events *s, const uint8_t job_id[16],
+                           const uint8_t up[SOUK_PSEUDO_LEN], const uint8_t hash[SOUK_SUPPRESS_LEN],
+                           int64_t now);
 /* souk_audit with the subject given by its suppression hash (erase.c has no raw id). */
 int souk__ev_audit_hash(souk_events *s, const char *action, const uint8_t h[SOUK_SUPPRESS_LEN],
                         const char *detail, int64_t now);

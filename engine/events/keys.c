@@ -39,6 +39,7 @@ struct souk_keyring {
     int has_zero;         /* a "0" line was read */
     uint8_t suppress[32]; /* BLAKE2b key of suppression hashes (from the root) */
     uint8_t stable[32];   /* souk_keyring_stable_key (from the root) */
+    uint8_t ledger[32];   /* BLAKE2b key of souk_pseudonym_ledger (from the root) */
     /* HMAC states after the root and the domain byte: [domain - 1]. */
     crypto_auth_hmacsha256_state pre[2];
 };
@@ -141,8 +142,10 @@ static int parse_ring(souk_keyring *kr, const char *path, char *buf, size_t len,
         crypto_auth_hmacsha256_init(&kr->pre[dom], kr->root, 32);
         crypto_auth_hmacsha256_update(&kr->pre[dom], &db, 1);
     }
-    static const char ctx[] = "souk suppression v1";
+    static const char ctx[] = "souk suppression v1", lctx[] = "souk erasure ledger v1";
     crypto_generichash(kr->suppress, sizeof kr->suppress, (const uint8_t *)ctx, sizeof ctx - 1,
+                       kr->root, 32);
+    crypto_generichash(kr->ledger, sizeof kr->ledger, (const uint8_t *)lctx, sizeof lctx - 1,
                        kr->root, 32);
     /* The stable key is the root's pseudonym of a label no parsed id can be (it starts with a NUL
      * byte): the value event ids were keyed with when the root was the current key. */
@@ -306,6 +309,20 @@ int souk_pseudonym(const souk_keyring *kr, uint8_t kid, souk_pseudo_domain dom, 
         feistel(kr->key[i], mac, 0);
     out[0] = kid;
     memcpy(out + 1, mac, SOUK_PSEUDO_LEN - 1);
+    return SOUK_OK;
+}
+
+int souk_pseudonym_ledger(const souk_keyring *kr, const uint8_t up[SOUK_PSEUDO_LEN],
+                          uint8_t out[SOUK_LEDGER_LEN])
+{
+    if (kr->slot[up[0]] < 0)
+        return SOUK_EINVAL;
+    uint8_t b[16];
+    memcpy(b, up + 1, 16);
+    if (!kr->ident[kr->slot[up[0]]])
+        feistel(kr->key[kr->slot[up[0]]], b, 1); /* the inner value: the same under every kid */
+    crypto_generichash(out, SOUK_LEDGER_LEN, b, sizeof b, kr->ledger, sizeof kr->ledger);
+    sodium_memzero(b, sizeof b);
     return SOUK_OK;
 }
 

@@ -44,6 +44,8 @@ static const struct {
     {"usess", AT_PREFIX2}, {"qstat", AT_SUFFIX}, {"ev", AT_EV},         {"jobs", AT_JOBS},
 };
 
+_Static_assert(SOUK_EV_REC_MAX <= SOUK_KV_XFORM_VAL, "an ev record fits the copy's value buffer");
+
 #define JOB_BASE_LEN (1 + 8 + 8 + SOUK_SUPPRESS_LEN) /* erase.c's record without its pseudonym */
 
 static int xform(void *arg, const char *name, const MDB_val *k, const MDB_val *v, MDB_val *nk,

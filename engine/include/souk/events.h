@@ -240,6 +240,29 @@ typedef struct souk_rekey_stats {
  * swap on, new data uses the new kid; the old kid's secret can then leave the ring. */
 int souk_events_rekey(souk_events *s, int64_t now, souk_rekey_stats *st, char *err, size_t errlen);
 
+/* ------------------------------------------------------------------ backups (P23) */
+
+/* Writes a consistent, compacted copy of the store into dest/events (dest is created when
+ * missing; dest/events must not exist): the live generation copied row by row from one read
+ * transaction while writers go on (no page keeps a deleted row's bytes), then the audit log, the
+ * inbox and the erasure ledger. SOUK_OK, or a SOUK_E* code with err. */
+int souk_events_backup(souk_events *s, const char *dest, char *err, size_t errlen);
+
+typedef struct souk_ledger_stats {
+    uint64_t entries;            /* distinct erasures in the ledgers */
+    uint64_t suppressions_added; /* suppression records the store lacked */
+    uint64_t jobs_added;         /* completed job records the store lacked */
+    uint64_t users_erased;       /* users of the store whose rows were deleted */
+} souk_ledger_stats;
+/* Re-applies erasure ledgers (the store's own DIR/events/erasures.log, and paths[0, n)) to a
+ * restored store before it serves (P23, backup.c): appends to the store's ledger the entries it
+ * lacks, adds the suppression records (P14) and completed job records it lacks, deletes every
+ * row of each user whose pseudonym's ledger hash is listed (as an erasure does), then compacts.
+ * A ledger line that does not parse is SOUK_ECORRUPT naming the file and line (a torn last line
+ * is skipped). */
+int souk_events_apply_ledger(souk_events *s, const char *const *paths, size_t n, int64_t now,
+                             souk_ledger_stats *st, char *err, size_t errlen);
+
 /* ------------------------------------------------------------------ retention (P15) */
 
 typedef struct souk_sweep_stats {

@@ -29,6 +29,12 @@ int souk_index_open(const char *dir, const souk_schema *schema, unsigned flags, 
                     char *err, size_t errlen);
 void souk_index_close(souk_index *ix);
 
+/* Writes a consistent, compacted copy of the index into the directory dest (created, or existing
+ * without an index), from one read transaction, while writers go on; no page of the copy keeps
+ * the bytes of a deleted record (engine/catalog/backup.c). The spelling table is not copied (it
+ * is derived: souk_spelling_sync rebuilds it). SOUK_OK, or a SOUK_E* code with err. */
+int souk_index_backup(souk_index *ix, const char *dest, char *err, size_t errlen);
+
 /* The schema of the index; valid until souk_index_close. */
 const souk_schema *souk_index_schema(const souk_index *ix);
 

@@ -62,6 +62,14 @@ int souk_pseudonym(const souk_keyring *kr, uint8_t kid, souk_pseudo_domain dom, 
  * raw id (P24: what a re-keying job does). SOUK_EINVAL when the ring lacks either kid. */
 int souk_pseudonym_rekey(const souk_keyring *kr, const uint8_t in[SOUK_PSEUDO_LEN], uint8_t kid,
                          uint8_t out[SOUK_PSEUDO_LEN]);
+/* The ledger hash of a user pseudonym (under any kid of the ring): a keyed BLAKE2b of its inner
+ * value under a key derived from the root, so the same for every kid and unrelated to the
+ * pseudonym's bytes. The erasure ledger (P23) names an erased user by it, so that a restore can
+ * find the user's rows in an older copy without keeping the pseudonym. SOUK_EINVAL for a kid
+ * the ring lacks. */
+#define SOUK_LEDGER_LEN 16
+int souk_pseudonym_ledger(const souk_keyring *kr, const uint8_t up[SOUK_PSEUDO_LEN],
+                          uint8_t out[SOUK_LEDGER_LEN]);
 /* 32 secret bytes derived from the root that stay the same across rotations (the event store
  * keys its event ids with them). Valid while kr is. */
 const uint8_t *souk_keyring_stable_key(const souk_keyring *kr);
