@@ -27,4 +27,6 @@ SK_ENDPOINT("/v1/users/{id}", "users", SK_DELETE | SK_PUT, SK_AUTH_ADMIN, sk_ep_
 SK_ENDPOINT("/v1/erasures/{id}", "erasures", SK_GET, SK_AUTH_ADMIN, sk_ep_erasures)
 SK_ENDPOINT("/v1/analytics/queries", "analytics_queries", SK_GET, SK_AUTH_ANALYST,
             sk_ep_analytics_queries)
+SK_ENDPOINT("/v1/analytics/segments", "analytics_segments", SK_GET, SK_AUTH_ANALYST,
+            sk_ep_analytics_segments)
 SK_ENDPOINT("/v1/recommend", "recommend", SK_GET, SK_AUTH_SEARCH, sk_ep_recommend)

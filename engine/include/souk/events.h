@@ -335,6 +335,33 @@ typedef struct souk_qstat_opts {
  * not recoverable from any total in the table. */
 int souk_query_stats(souk_events *s, const souk_qstat_opts *o, char **json, size_t *json_len);
 
+/* Segment statistics (segments.c): per country, region ("CN/<region>") or item category (the
+ * catalog's "category:<name>" tags), the distinct users with events in the period (metric users),
+ * their events (events; impressions left out), or their purchases (purchases: the cell's users
+ * are then the purchasing users). Only events stored under a pseudonym count; a location cell
+ * needs the location (stored with location consent only). */
+typedef enum souk_seg_by { SOUK_SEG_COUNTRY = 0, SOUK_SEG_REGION, SOUK_SEG_CATEGORY } souk_seg_by;
+typedef enum souk_seg_metric {
+    SOUK_SEG_USERS = 0,
+    SOUK_SEG_EVENTS,
+    SOUK_SEG_PURCHASES
+} souk_seg_metric;
+typedef struct souk_segment_opts {
+    souk_seg_by by;
+    souk_seg_metric metric;
+    int64_t from_ms, to_ms; /* the period [from, to) */
+    uint32_t k;             /* suppression threshold, distinct users (default 50) */
+    uint32_t limit;         /* rows published (0: all) */
+    int noise;              /* add discrete-Laplace noise, fixed per report and period */
+    double epsilon;         /* per published number (default 1.0) */
+} souk_segment_opts;
+/* Writes the table as JSON: {"by","metric","from","to","k","thresholded":true,"noise",
+ * ["epsilon","events_cap"],"rows":[{"segment","users"[,<metric>]}],"suppressed_rows":n}, rows
+ * by published users then value, descending. Cells under k distinct users are left out and not
+ * recoverable from the table. SOUK_ETOOBIG past 4 Mi distinct (cell, user) pairs. *json is
+ * allocated with souk_malloc. */
+int souk_segment_stats(souk_events *s, const souk_segment_opts *o, char **json, size_t *json_len);
+
 /* ------------------------------------------------------------------ audit (P18) */
 
 /* Appends one line to the store's audit log (DIR/events/audit.log, append-only, fsynced):
