@@ -12,6 +12,9 @@
  *   souk-index --data DIR events-check --pseudonym-key FILE [store options]
  *   souk-index --data DIR events-rekey --pseudonym-key FILE [store options]
  *     (moves every pseudonym to the ring's current key id, P24; docs/privacy.md)
+ *   souk-index --data DIR compact
+ *     (P22: rewrites the index and the spelling table from their live rows, so no byte of a deleted
+ *     record survives; no other process may have the index open)
  *   souk-index --data DIR backup DEST --pseudonym-key FILE [store options]
  *   souk-index --data DIR restore SRC [--replace] [--ledger FILE]... --pseudonym-key FILE
  *              [store options]
@@ -32,6 +35,7 @@
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +71,7 @@ static void usage(void)
                     "options]\n"
                     "       souk-index --data DIR events-rekey --pseudonym-key FILE [store "
                     "options]\n"
+                    "       souk-index --data DIR compact\n"
                     "       souk-index --data DIR backup DEST --pseudonym-key FILE [store "
                     "options]\n"
                     "       souk-index --data DIR restore SRC [--replace] [--ledger FILE]... "
@@ -735,6 +740,58 @@ static void parent_of(const char *path, char *out, size_t cap)
         *sl = 0;
 }
 
+static long long file_size(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* P22: the index rewritten from its live rows, then the spelling table built whole again (a
+ * Xapian table keeps deleted words' bytes in its blocks just as LMDB keeps freed pages). */
+static int cmd_compact(const char *data)
+{
+    char err[1024], p[4200], q[4200];
+    snprintf(p, sizeof p, "%s/data.mdb", data);
+    long long before = file_size(p);
+    if (souk_index_compact(data, err, sizeof err) != 0) {
+        fprintf(stderr, "souk-index: %s\n", err);
+        return 1;
+    }
+    long long after = file_size(p);
+    snprintf(q, sizeof q, "%s/spelling.lock", data);
+    int lk = open(q, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (lk < 0 || flock(lk, LOCK_EX) != 0) {
+        fprintf(stderr, "souk-index: compact: locking '%s': %s\n", q, strerror(errno));
+        if (lk >= 0)
+            close(lk);
+        return 1;
+    }
+    snprintf(q, sizeof q, "%s/spelling", data);
+    int rm = remove_tree(q);
+    snprintf(q, sizeof q, "%s/spelling.new", data);
+    rm |= remove_tree(q);
+    close(lk); /* the sync below takes the lock itself */
+    if (rm) {
+        fprintf(stderr, "souk-index: compact: removing the spelling table: %s\n", strerror(errno));
+        return 1;
+    }
+    souk_index *ix;
+    souk_spelling_stats ss;
+    memset(&ss, 0, sizeof ss);
+    if (souk_index_open(data, NULL, 0, &ix, err, sizeof err) != 0) {
+        fprintf(stderr, "souk-index: %s\n", err);
+        return 1;
+    }
+    int rc = souk_spelling_sync(ix, &ss, err, sizeof err);
+    souk_index_close(ix);
+    if (rc) {
+        fprintf(stderr, "souk-index: compact: the spelling table: %s\n", err);
+        return 1;
+    }
+    printf("{\"compacted\":true,\"bytes_before\":%lld,\"bytes_after\":%lld}\n", before, after);
+    return 0;
+}
+
 static int cmd_backup(const char *data, int argc, char **argv)
 {
     ev_cli c;
@@ -971,6 +1028,8 @@ int main(int argc, char **argv)
         return cmd_events(data, EV_REKEY, argc - i, argv + i);
     if (strcmp(cmd, "backup") == 0)
         return cmd_backup(data, argc - i, argv + i);
+    if (strcmp(cmd, "compact") == 0)
+        return cmd_compact(data);
     if (strcmp(cmd, "restore") == 0)
         return cmd_restore(data, argc - i, argv + i);
     usage();
