@@ -5,8 +5,8 @@
  *   - `souk-index backup` runs while the server answers searches (every one 200);
  *   - a user is erased through DELETE /v1/users/{id} after the backup;
  *   - `restore` into the live data directory without --replace is refused, naming the flag;
- *     with it, the restore reports the re-applied erasure (one ledger entry, one suppression
- *     record, one job record, one user erased);
+ *     five restores cut by kill -9 at spread moments, then one to the end, which reports the
+ * re-applied erasure (one ledger entry, one suppression record, one job record, one user erased);
  *   - the restarted server serves nothing of the erased user (history and search history
  *     empty, export 404 "erased"; the erasure job reads completed; the user's new events are
  * refused as suppressed), and serves the other users and the catalog as before the backup;
@@ -315,6 +315,31 @@ int main(void)
     snprintf(cmd, sizeof cmd, "'%s' --data '%s' restore '%s' --pseudonym-key '%s'", bin, data_dir,
              bk_dir, pring);
     CHECK(run_out(cmd, out, sizeof out) == 1 && strstr(out, "--replace"));
+    /* Restores cut by kill -9 at spread moments: each leaves the data directory whole (the old
+     * one, or the restored one), and the next run finishes. */
+    int killed = 0;
+    for (int i = 0; i < 5; i++) {
+        pid_t kp = fork();
+        REQUIRE(kp >= 0);
+        if (kp == 0) {
+            int fd = open("/dev/null", O_WRONLY);
+            if (fd >= 0) {
+                dup2(fd, 1);
+                dup2(fd, 2);
+            }
+            execl(bin, bin, "--data", data_dir, "restore", bk_dir, "--replace", "--pseudonym-key",
+                  pring, (char *)NULL);
+            _exit(127);
+        }
+        usleep((useconds_t)(2000 + i * 15000));
+        killed += kill(kp, SIGKILL) == 0;
+        int kst;
+        REQUIRE(waitpid(kp, &kst, 0) == kp);
+        char p[700];
+        snprintf(p, sizeof p, "%s/data.mdb", data_dir);
+        CHECK(access(p, R_OK) == 0 || access(data_dir, F_OK) != 0);
+    }
+    fprintf(stderr, "  restore: %d run(s) killed\n", killed);
     snprintf(cmd, sizeof cmd, "'%s' --data '%s' restore '%s' --replace --pseudonym-key '%s'", bin,
              data_dir, bk_dir, pring);
     CHECK(run_out(cmd, out, sizeof out) == 0 && strstr(out, "\"ledger_entries\":1,") &&
