@@ -12,6 +12,7 @@
 #include "events/events_int.h"
 
 #include <string.h>
+#include <unistd.h>
 
 typedef struct rekey_ctx {
     souk_events *s;
@@ -124,6 +125,15 @@ static int xform(void *arg, const char *name, const MDB_val *k, const MDB_val *v
     return rc;
 }
 
+/* mdb_reader_list's callback: notes a reader slot of another process ("pid thread txnid"). */
+static int other_reader(const char *msg, void *ctx)
+{
+    long pid = 0;
+    if (sscanf(msg, " %ld", &pid) == 1 && pid > 0 && pid != (long)getpid())
+        *(long *)ctx = pid;
+    return 0;
+}
+
 static int copy_rekey(souk_events *s, MDB_env *src, const char *dir, void *arg, char *err,
                       size_t errlen)
 {
@@ -137,9 +147,15 @@ int souk_events_rekey(souk_events *s, int64_t now, souk_rekey_stats *st, char *e
         snprintf(err, errlen, "rekey: the store is open read-only");
         return SOUK_EINVAL;
     }
-    /* The inbox holds pseudonyms too: its events go into the store first, where the copy moves
-     * them, and its files are unlinked. */
-    int rc = souk_events_drain(s, now, NULL, err, errlen);
+    /* The inbox holds pseudonyms too. With no other process on the store, its events go into the
+     * store first, where the copy moves them, and its files are unlinked. With one (the server,
+     * which appends to the inbox: a drain from here could lose an append racing the rename),
+     * the server's own drain adds them later, moving each pseudonym to the store's kid
+     * (souk__ev_add): the old kid must then stay in the ring until the inbox is empty. */
+    long other = 0;
+    mdb_reader_check(s->env, NULL);
+    mdb_reader_list(s->env, other_reader, &other);
+    int rc = other ? SOUK_OK : souk_events_drain(s, now, NULL, err, errlen);
     if (rc)
         return rc;
     rekey_ctx x = {s, souk_keyring_current(s->o.keys), {0}};

@@ -232,12 +232,13 @@ typedef struct souk_rekey_stats {
     uint64_t rows;            /* rows whose key or value held a pseudonym */
     uint64_t moved;           /* pseudonyms moved to the new kid */
 } souk_rekey_stats;
-/* Moves every pseudonym of the store to the key ring's current kid (P24): drains the inbox,
- * then copies the live generation into a new one with each pseudonym rewritten (without raw
- * ids: souk_pseudonym_rekey) and swaps it in as a compaction does, so no page of the old
- * generation stays on disk. The copy holds the store's writer lock (writes wait, reads go on);
- * a crash before the swap leaves the old generation live and a rerun starts again. From the
- * swap on, new data uses the new kid; the old kid's secret can then leave the ring. */
+/* Moves every pseudonym of the store to the key ring's current kid (P24): drains the inbox
+ * (when no other process has the store open; otherwise the server's own drain moves the inbox's
+ * pseudonyms as it adds them), then copies the live generation into a new one with each pseudonym
+ * rewritten (without raw ids: souk_pseudonym_rekey) and swaps it in as a compaction does, so no
+ * page of the old generation stays on disk. The copy holds the store's writer lock (writes wait,
+ * reads go on); a crash before the swap leaves the old generation live and a rerun starts again.
+ * From the swap on, new data uses the new kid; the old kid's secret can then leave the ring. */
 int souk_events_rekey(souk_events *s, int64_t now, souk_rekey_stats *st, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------ backups (P23) */
