@@ -27,6 +27,8 @@ SK_ENDPOINT("/v1/users/{id}", "users", SK_DELETE | SK_PUT, SK_AUTH_ADMIN, sk_ep_
 SK_ENDPOINT("/v1/erasures/{id}", "erasures", SK_GET, SK_AUTH_ADMIN, sk_ep_erasures)
 SK_ENDPOINT("/v1/analytics/queries", "analytics_queries", SK_GET, SK_AUTH_ANALYST,
             sk_ep_analytics_queries)
+SK_ENDPOINT("/v1/analytics/segments", "analytics_segments", SK_GET, SK_AUTH_ANALYST,
+            sk_ep_analytics_segments)
 SK_ENDPOINT("/v1/recommend", "recommend", SK_GET, SK_AUTH_SEARCH, sk_ep_recommend)
 SK_ENDPOINT("/v1/rank-eval", "rank_eval", SK_POST, SK_AUTH_ADMIN, sk_ep_rank_eval)
 SK_ENDPOINT("/v1/analytics/dry-run", "analytics_dry_run", SK_POST, SK_AUTH_ANALYST,

@@ -15,6 +15,9 @@ int sk_ep_me_export(sk_ctx *c)
     char *json = NULL;
     size_t len = 0;
     int rc = souk_user_export(s, c->user.user, c->user.user_len, sk_now_ms(), &json, &len);
+    if (rc == SOUK_ENOTFOUND) /* erased, or being erased: its suppression record is all there is */
+        return sk_fail(c, 404, "not_found", NULL,
+                       "no personal data is held for this user: it has been erased");
     if (rc)
         return sk_fail_store(c, rc, "export your data");
     rc = sk_buf_add(c->out, json, len);

@@ -10,6 +10,16 @@
  *              [--now RFC3339] --pseudonym-key FILE [store options]
  *   souk-index --data DIR events-sweep [--now RFC3339] --pseudonym-key FILE [store options]
  *   souk-index --data DIR events-check --pseudonym-key FILE [store options]
+ *   souk-index --data DIR events-rekey --pseudonym-key FILE [store options]
+ *     (moves every pseudonym to the ring's current key id, P24; docs/privacy.md)
+ *   souk-index --data DIR compact
+ *     (P22: rewrites the index and the spelling table from their live rows, so no byte of a deleted
+ *     record survives; no other process may have the index open)
+ *   souk-index --data DIR backup DEST --pseudonym-key FILE [store options]
+ *   souk-index --data DIR restore SRC [--replace] [--ledger FILE]... --pseudonym-key FILE
+ *              [store options]
+ *     (P23: a consistent compacted copy while the server serves; a restore that re-applies the
+ *     suppression records and every erasure of the ledgers before anything serves it)
  *     store options: --retention-events-days N (365) --retention-impressions-days N (30)
  *       --retention-history-days N (180) (0 keeps forever) --consent-default LIST (the consent of
  *       users with no record: a comma list of personalization, location, search_history, or
@@ -24,6 +34,9 @@
 #include "souk/spelling.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -56,6 +69,13 @@ static void usage(void)
                     "FILE [store options]\n"
                     "       souk-index --data DIR events-check --pseudonym-key FILE [store "
                     "options]\n"
+                    "       souk-index --data DIR events-rekey --pseudonym-key FILE [store "
+                    "options]\n"
+                    "       souk-index --data DIR compact\n"
+                    "       souk-index --data DIR backup DEST --pseudonym-key FILE [store "
+                    "options]\n"
+                    "       souk-index --data DIR restore SRC [--replace] [--ledger FILE]... "
+                    "--pseudonym-key FILE [store options]\n"
                     "  store options: --retention-events-days N --retention-impressions-days N\n"
                     "    --retention-history-days N --consent-default personalization,location,"
                     "search_history|none\n"
@@ -519,7 +539,7 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-typedef enum { EV_INGEST, EV_SWEEP, EV_CHECK } ev_cmd;
+typedef enum { EV_INGEST, EV_SWEEP, EV_CHECK, EV_REKEY } ev_cmd;
 
 static int cmd_events(const char *data, ev_cmd cmd, int argc, char **argv)
 {
@@ -540,7 +560,7 @@ static int cmd_events(const char *data, ev_cmd cmd, int argc, char **argv)
     }
     c.o.keys = kr;
     tag_src ts = {NULL, NULL};
-    if (cmd != EV_SWEEP &&
+    if (cmd != EV_SWEEP && cmd != EV_REKEY &&
         souk_index_open(data, NULL, SOUK_INDEX_RDONLY, &ts.ix, err, sizeof err) == 0 &&
         souk_reader_new(ts.ix, &ts.r) == 0) {
         c.o.item_tags = item_tags;
@@ -558,6 +578,15 @@ static int cmd_events(const char *data, ev_cmd cmd, int argc, char **argv)
             fprintf(stderr, "souk-index: events-check: %s\n", err);
         else
             printf("{\"check\":\"ok\"}\n");
+    } else if (cmd == EV_REKEY) {
+        souk_rekey_stats st;
+        rc = souk_events_rekey(s, now ? now : wall_ms(), &st, err, sizeof err);
+        if (rc)
+            fprintf(stderr, "souk-index: %s\n", err);
+        else
+            printf("{\"from_kid\":%u,\"to_kid\":%u,\"rows\":%llu,\"pseudonyms_moved\":%llu}\n",
+                   (unsigned)st.from_kid, (unsigned)st.to_kid, (unsigned long long)st.rows,
+                   (unsigned long long)st.moved);
     } else if (cmd == EV_SWEEP) {
         souk_sweep_stats st;
         rc = souk_events_sweep(s, now ? now : wall_ms(), &st, err, sizeof err);
@@ -623,6 +652,361 @@ out:
     return rc ? 1 : 0;
 }
 
+/* ------------------------------------------------------------------ backup and restore (P23) */
+
+static int exists(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0;
+}
+
+/* Removes path and everything under it; 0, or -1. A missing path is no error. */
+static int remove_tree(const char *path)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0)
+        return errno == ENOENT ? 0 : -1;
+    if (S_ISDIR(sb.st_mode)) {
+        DIR *d = opendir(path);
+        if (!d)
+            return -1;
+        struct dirent *e;
+        int rc = 0;
+        while ((e = readdir(d)) != NULL) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            char sub[4096];
+            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            rc |= remove_tree(sub);
+        }
+        closedir(d);
+        return rc | rmdir(path);
+    }
+    return unlink(path);
+}
+
+/* Copies the tree from into to (directories 0700, files at their mode, synced), leaving out
+ * LMDB's lock files; 0, or -1 with errno. */
+static int copy_tree(const char *from, const char *to)
+{
+    struct stat sb;
+    if (lstat(from, &sb) != 0)
+        return -1;
+    if (S_ISDIR(sb.st_mode)) {
+        if (mkdir(to, 0700) != 0 && errno != EEXIST)
+            return -1;
+        DIR *d = opendir(from);
+        if (!d)
+            return -1;
+        struct dirent *e;
+        int rc = 0;
+        while (rc == 0 && (e = readdir(d)) != NULL) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+                !strcmp(e->d_name, "lock.mdb"))
+                continue;
+            char a[4096], b[4096];
+            snprintf(a, sizeof a, "%s/%s", from, e->d_name);
+            snprintf(b, sizeof b, "%s/%s", to, e->d_name);
+            rc = copy_tree(a, b);
+        }
+        closedir(d);
+        return rc;
+    }
+    if (!S_ISREG(sb.st_mode))
+        return 0;
+    int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+    if (in >= 0)
+        out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, sb.st_mode & 0777);
+    if (out >= 0) {
+        static char buf[1 << 16];
+        ssize_t r;
+        rc = 0;
+        while ((r = read(in, buf, sizeof buf)) > 0)
+            if (write(out, buf, (size_t)r) != r) {
+                rc = -1;
+                break;
+            }
+        if (r < 0 || fsync(out) != 0)
+            rc = -1;
+        close(out);
+    }
+    if (in >= 0)
+        close(in);
+    return rc;
+}
+
+static void fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* The folder holding path (for syncing a rename in it). */
+static void parent_of(const char *path, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", path);
+    char *sl = strrchr(out, '/');
+    if (!sl)
+        snprintf(out, cap, ".");
+    else if (sl == out)
+        sl[1] = 0;
+    else
+        *sl = 0;
+}
+
+static long long file_size(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* P22: the index rewritten from its live rows, then the spelling table built whole again (a
+ * Xapian table keeps deleted words' bytes in its blocks just as LMDB keeps freed pages). */
+static int cmd_compact(const char *data)
+{
+    char err[1024], p[4200], q[4200];
+    snprintf(p, sizeof p, "%s/data.mdb", data);
+    long long before = file_size(p);
+    if (souk_index_compact(data, err, sizeof err) != 0) {
+        fprintf(stderr, "souk-index: %s\n", err);
+        return 1;
+    }
+    long long after = file_size(p);
+    snprintf(q, sizeof q, "%s/spelling.lock", data);
+    int lk = open(q, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (lk < 0 || flock(lk, LOCK_EX) != 0) {
+        fprintf(stderr, "souk-index: compact: locking '%s': %s\n", q, strerror(errno));
+        if (lk >= 0)
+            close(lk);
+        return 1;
+    }
+    snprintf(q, sizeof q, "%s/spelling", data);
+    int rm = remove_tree(q);
+    snprintf(q, sizeof q, "%s/spelling.new", data);
+    rm |= remove_tree(q);
+    close(lk); /* the sync below takes the lock itself */
+    if (rm) {
+        fprintf(stderr, "souk-index: compact: removing the spelling table: %s\n", strerror(errno));
+        return 1;
+    }
+    souk_index *ix;
+    souk_spelling_stats ss;
+    memset(&ss, 0, sizeof ss);
+    if (souk_index_open(data, NULL, 0, &ix, err, sizeof err) != 0) {
+        fprintf(stderr, "souk-index: %s\n", err);
+        return 1;
+    }
+    int rc = souk_spelling_sync(ix, &ss, err, sizeof err);
+    souk_index_close(ix);
+    if (rc) {
+        fprintf(stderr, "souk-index: compact: the spelling table: %s\n", err);
+        return 1;
+    }
+    printf("{\"compacted\":true,\"bytes_before\":%lld,\"bytes_after\":%lld}\n", before, after);
+    return 0;
+}
+
+static int cmd_backup(const char *data, int argc, char **argv)
+{
+    ev_cli c;
+    int rc = ev_options(&c, argc, argv, 1);
+    if (rc)
+        return rc;
+    const char *dest = c.file;
+    char err[1024], p[4200];
+    if (!strcmp(dest, "-")) {
+        fprintf(stderr, "souk-index: backup: name the destination directory\n");
+        return 2;
+    }
+    if (exists(dest)) {
+        fprintf(stderr, "souk-index: backup: '%s' exists; back up into a new directory\n", dest);
+        return 1;
+    }
+    snprintf(p, sizeof p, "%s/data.mdb", data);
+    int has_catalog = exists(p);
+    snprintf(p, sizeof p, "%s/events/CURRENT", data);
+    int has_events = exists(p);
+    if (!has_catalog && !has_events) {
+        fprintf(stderr, "souk-index: backup: '%s' holds neither an index nor an event store\n",
+                data);
+        return 1;
+    }
+    souk_keyring *kr = NULL;
+    if (has_events && souk_keyring_load(c.key, data, &kr, err, sizeof err)) {
+        fprintf(stderr, "souk-index: %s\n", err);
+        return 1;
+    }
+    if (mkdir(dest, 0700) != 0) {
+        fprintf(stderr, "souk-index: backup: cannot create '%s': %s\n", dest, strerror(errno));
+        souk_keyring_free(kr);
+        return 1;
+    }
+    if (has_catalog) {
+        souk_index *ix = open_existing(data);
+        rc = ix ? souk_index_backup(ix, dest, err, sizeof err) : SOUK_EIO;
+        if (ix && rc)
+            fprintf(stderr, "souk-index: backup: %s\n", err);
+        souk_index_close(ix);
+    }
+    if (rc == 0 && has_events) {
+        c.o.keys = kr;
+        c.o.rdonly = 1;
+        souk_events *s = NULL;
+        rc = souk_events_open(data, &c.o, &s, err, sizeof err);
+        if (rc == 0)
+            rc = souk_events_backup(s, dest, err, sizeof err);
+        if (rc)
+            fprintf(stderr, "souk-index: backup: %s\n", err);
+        souk_events_close(s);
+    }
+    souk_keyring_free(kr);
+    if (rc) {
+        remove_tree(dest); /* no half backup */
+        return 1;
+    }
+    fsync_dir(dest);
+    printf("{\"backup\":\"%s\",\"catalog\":%s,\"events\":%s}\n", dest,
+           has_catalog ? "true" : "false", has_events ? "true" : "false");
+    return 0;
+}
+
+static int cmd_restore(const char *data, int argc, char **argv)
+{
+    /* --replace and --ledger FILE first; the rest are the events options and SRC. */
+    const char *ledgers[17];
+    size_t nl = 0;
+    int replace = 0, n = 0;
+    char **rest = malloc(sizeof *rest * (size_t)(argc + 1));
+    if (!rest)
+        return 1;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--replace"))
+            replace = 1;
+        else if (!strcmp(argv[i], "--ledger") && i + 1 < argc && nl < 16)
+            ledgers[nl++] = argv[++i];
+        else
+            rest[n++] = argv[i];
+    }
+    ev_cli c;
+    int rc = ev_options(&c, n, rest, 1);
+    if (rc) {
+        free(rest);
+        return rc;
+    }
+    const char *src = c.file;
+    char err[1024], p[4400], tmp[4200], old[4200], parent[4200], own_ledger[4300], src_ev[4200];
+    snprintf(tmp, sizeof tmp, "%s.restoring", data);
+    snprintf(old, sizeof old, "%s.replaced", data);
+    parent_of(data, parent, sizeof parent);
+    snprintf(p, sizeof p, "%s/data.mdb", src);
+    snprintf(src_ev, sizeof src_ev, "%s/events/CURRENT", src);
+    rc = 1;
+    souk_keyring *kr = NULL;
+    souk_events *s = NULL;
+    souk_index *ix = NULL;
+    if (!strcmp(src, "-") || (!exists(p) && !exists(src_ev))) {
+        fprintf(stderr, "souk-index: restore: '%s' is not a backup (no data.mdb, no events/)\n",
+                src);
+        goto out;
+    }
+    /* A restore killed between its two renames left the replaced directory aside: put it back,
+     * so that its ledger is read again. */
+    if (!exists(data) && exists(old) && rename(old, data) != 0) {
+        fprintf(stderr, "souk-index: restore: cannot move '%s' back: %s\n", old, strerror(errno));
+        goto out;
+    }
+    remove_tree(old);
+    DIR *d = opendir(data);
+    int nonempty = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        nonempty |= strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    if (d)
+        closedir(d);
+    if (nonempty && !replace) {
+        fprintf(stderr,
+                "souk-index: restore: '%s' holds data; pass --replace to replace it with the "
+                "backup (its erasure ledger and audit log are kept)\n",
+                data);
+        goto out;
+    }
+    if (souk_keyring_load(c.key, data, &kr, err, sizeof err)) {
+        fprintf(stderr, "souk-index: %s\n", err);
+        goto out;
+    }
+    /* The copy, beside the data directory. */
+    if (remove_tree(tmp) != 0 || copy_tree(src, tmp) != 0) {
+        fprintf(stderr, "souk-index: restore: copying '%s' to '%s': %s\n", src, tmp,
+                strerror(errno));
+        goto out;
+    }
+    /* The data directory's own ledger and audit log are newer than the backup's. */
+    snprintf(own_ledger, sizeof own_ledger, "%s/events/erasures.log", data);
+    if (exists(own_ledger))
+        ledgers[nl++] = own_ledger;
+    snprintf(p, sizeof p, "%s/events/audit.log", data);
+    if (exists(p)) {
+        char q[4300];
+        snprintf(q, sizeof q, "%s/events/audit.log", tmp);
+        if (copy_tree(p, q) != 0) {
+            fprintf(stderr, "souk-index: restore: copying '%s': %s\n", p, strerror(errno));
+            goto out;
+        }
+    }
+    snprintf(p, sizeof p, "%s/events/CURRENT", tmp);
+    souk_ledger_stats ls = {0};
+    if (exists(p)) {
+        c.o.keys = kr;
+        int64_t now = ev_now(&c);
+        if ((rc = souk_events_open(tmp, &c.o, &s, err, sizeof err)) == 0)
+            rc = souk_events_apply_ledger(s, ledgers, nl, now > 0 ? now : wall_ms(), &ls, err,
+                                          sizeof err);
+        souk_events_close(s);
+        s = NULL;
+        if (rc) {
+            fprintf(stderr, "souk-index: restore: %s\n", err);
+            rc = 1;
+            goto out;
+        }
+    }
+    /* The spelling table (derived, not in a backup). */
+    snprintf(p, sizeof p, "%s/data.mdb", tmp);
+    if (exists(p)) {
+        souk_spelling_stats ss;
+        if (souk_index_open(tmp, NULL, 0, &ix, err, sizeof err) != 0 ||
+            souk_spelling_sync(ix, &ss, err, sizeof err) != 0) {
+            fprintf(stderr, "souk-index: restore: %s\n", err);
+            rc = 1;
+            goto out;
+        }
+        souk_index_close(ix);
+        ix = NULL;
+    }
+    /* The switch: the old directory aside, the copy in its place, the old one removed. */
+    if ((exists(data) && rename(data, old) != 0) || rename(tmp, data) != 0) {
+        fprintf(stderr, "souk-index: restore: renaming into '%s': %s\n", data, strerror(errno));
+        rc = 1;
+        goto out;
+    }
+    fsync_dir(parent);
+    remove_tree(old);
+    fsync_dir(parent);
+    printf("{\"restored\":\"%s\",\"ledger_entries\":%llu,\"suppressions_added\":%llu,"
+           "\"jobs_added\":%llu,\"users_erased\":%llu}\n",
+           src, (unsigned long long)ls.entries, (unsigned long long)ls.suppressions_added,
+           (unsigned long long)ls.jobs_added, (unsigned long long)ls.users_erased);
+    rc = 0;
+out:
+    if (ix)
+        souk_index_close(ix);
+    souk_keyring_free(kr);
+    free(rest);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *data = NULL, *schema = NULL;
@@ -657,6 +1041,14 @@ int main(int argc, char **argv)
         return cmd_events(data, EV_SWEEP, argc - i, argv + i);
     if (strcmp(cmd, "events-check") == 0)
         return cmd_events(data, EV_CHECK, argc - i, argv + i);
+    if (strcmp(cmd, "events-rekey") == 0)
+        return cmd_events(data, EV_REKEY, argc - i, argv + i);
+    if (strcmp(cmd, "backup") == 0)
+        return cmd_backup(data, argc - i, argv + i);
+    if (strcmp(cmd, "compact") == 0)
+        return cmd_compact(data);
+    if (strcmp(cmd, "restore") == 0)
+        return cmd_restore(data, argc - i, argv + i);
     usage();
     return 2;
 }

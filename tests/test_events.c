@@ -361,6 +361,33 @@ static void test_keys(void)
     CHECK(memcmp(h1, h2, sizeof h1) == 0);
     CHECK(souk_token_mint(kr, "alice", 5, 1000, 60, "", tok, sizeof tok) == 0);
     CHECK(souk_token_verify(kr2, tok, strlen(tok), 1000, &cl, err, sizeof err) == 0 && cl.kid == 1);
+    /* Re-keying without the raw id: kid 1 -> 2 gives what the id makes under kid 2, and back. */
+    uint8_t m[SOUK_PSEUDO_LEN], back[SOUK_PSEUDO_LEN];
+    CHECK(souk_pseudonym_rekey(kr2, a, 2, m) == 0 && !memcmp(m, b, 17));
+    CHECK(souk_pseudonym_rekey(kr2, m, 1, back) == 0 && !memcmp(back, a, 17));
+    CHECK(souk_pseudonym_rekey(kr2, a, 3, m) == SOUK_EINVAL);
+    CHECK(souk_pseudonym_rekey(kr, b, 1, m) == SOUK_EINVAL); /* kr lacks kid 2 */
+    /* The first key retired as the root ("0" line): kid 1 is gone, kid 2's pseudonyms, the
+     * suppression hashes and the stable key stay; a ring of only a root has no key. */
+    char three[512];
+    snprintf(three, sizeof three,
+             "0%s2 ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\n", k1 + 1);
+    write_file(path, three, 0600);
+    souk_keyring *kr3;
+    REQUIRE(souk_keyring_load(path, NULL, &kr3, err, sizeof err) == 0);
+    CHECK(!souk_keyring_has(kr3, 1) && souk_keyring_current(kr3) == 2);
+    CHECK(souk_pseudonym(kr3, 0, SOUK_PSEUDO_USER, "alice", 5, m) == 0 && !memcmp(m, b, 17));
+    CHECK(souk_pseudonym(kr3, 1, SOUK_PSEUDO_USER, "alice", 5, m) == SOUK_EINVAL);
+    CHECK(souk_pseudonym_rekey(kr3, a, 2, m) == SOUK_EINVAL);
+    souk_suppress_hash(kr3, "alice", 5, h2);
+    CHECK(memcmp(h1, h2, sizeof h1) == 0);
+    CHECK(!memcmp(souk_keyring_stable_key(kr3), souk_keyring_stable_key(kr), 32));
+    CHECK(souk_token_verify(kr3, tok, strlen(tok), 1000, &cl, err, sizeof err) == SOUK_EINVAL);
+    souk_keyring_free(kr3);
+    snprintf(three, sizeof three, "0%s", k1 + 1);
+    write_file(path, three, 0600);
+    CHECK(souk_keyring_load(path, NULL, &kr3, err, sizeof err) == SOUK_EINVAL &&
+          strstr(err, "no key"));
     souk_keyring_free(kr2);
     souk_keyring_free(kr);
 }

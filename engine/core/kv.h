@@ -35,4 +35,22 @@ int souk_kv_grow(MDB_env *env, size_t max);
 /* The SOUK_E* code of an LMDB (MDB_*) or errno code; 0 stays 0. */
 int souk_kv_err(int rc);
 
+/* A row transform of souk_kv_copy_logical: for the row (k, v) of the database named name, sets
+ * (*nk, *nv), which may point into kbuf (SOUK_KV_XFORM_KEY bytes) and vbuf (SOUK_KV_XFORM_VAL
+ * bytes) or stay k and v. SOUK_OK, SOUK_KV_SKIP (the row is not copied), or an error that stops
+ * the copy. Called once more after every
+ * row with name NULL and kbuf the copy's write transaction (an MDB_txn *), to add rows. */
+#define SOUK_KV_SKIP 1 /* an xform's answer: leave the row out of the copy */
+#define SOUK_KV_XFORM_KEY 512
+#define SOUK_KV_XFORM_VAL 4096
+typedef int (*souk_kv_xform_fn)(void *arg, const char *name, const MDB_val *k, const MDB_val *v,
+                                MDB_val *nk, MDB_val *nv, unsigned char *kbuf, unsigned char *vbuf);
+/* Copies every named database of src, row by row in one read transaction (a consistent
+ * snapshot; it may run while another process writes), into a new environment in dir (created,
+ * or existing and empty) whose files get mode, each row through xf when it is not NULL, and
+ * syncs it. No page of the copy keeps a byte of a row deleted from src (kvcopy.c: unlike
+ * MDB_CP_COMPACT). SOUK_OK, or a SOUK_E* code with err. */
+int souk_kv_copy_logical(MDB_env *src, const char *dir, unsigned mode, souk_kv_xform_fn xf,
+                         void *arg, char *err, size_t errlen);
+
 #endif

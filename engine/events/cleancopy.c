@@ -1,105 +1,17 @@
-/* cleancopy.c: the copy behind a compaction that must leave no byte of erased data (P13).
- *
- * LMDB's own compacting copy (mdb_env_copy2 with MDB_CP_COMPACT) drops free pages but copies
- * each live page as it is, and a live page keeps, between its node pointers and its nodes, the
- * bytes of rows deleted from it earlier: a user's pseudonym survived an erasure there (found by
- * tests/test_privacy_store.c's byte scan). This copy is logical instead: every named database
- * is read row by row and appended, in key order, to a new environment. Every page of the new
- * file is built from the live rows alone, so its unused bytes are zeros or copies of live rows.
- *
- * Costs: one pass over the live rows and one write transaction in the new environment; for the
- * event store (tens of MB per million events) that is a few seconds. */
+/* cleancopy.c: the copy behind a compaction that must leave no byte of erased data (P13): the
+ * event store's use of core's logical copy (souk_kv_copy_logical, engine/core/kvcopy.c), which
+ * rebuilds every page from the live rows, where LMDB's MDB_CP_COMPACT keeps the bytes of deleted
+ * rows inside live pages (a user's pseudonym survived an erasure there, found by
+ * tests/test_privacy_store.c's byte scan). */
 #include "events/events_int.h"
-
-#include <string.h>
-
-/* Copies the database named name (len bytes) of rt into wt. */
-static int copy_db(MDB_txn *rt, MDB_txn *wt, const char *name, size_t len)
-{
-    char nm[512];
-    if (len >= sizeof nm || memchr(name, 0, len))
-        return SOUK_ECORRUPT;
-    memcpy(nm, name, len);
-    nm[len] = 0;
-    MDB_dbi from, to;
-    unsigned flags;
-    int rc = mdb_dbi_open(rt, nm, 0, &from);
-    if (rc == 0)
-        rc = mdb_dbi_flags(rt, from, &flags);
-    if (rc == 0)
-        rc = mdb_dbi_open(wt, nm, (flags & ~MDB_CREATE) | MDB_CREATE, &to);
-    if (rc)
-        return souk_kv_err(rc);
-    MDB_cursor *c;
-    if ((rc = mdb_cursor_open(rt, from, &c)) != 0)
-        return souk_kv_err(rc);
-    MDB_val k, v;
-    unsigned put = (flags & MDB_DUPSORT) ? MDB_APPENDDUP : MDB_APPEND;
-    int r = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-    while (r == 0) {
-        if ((rc = mdb_put(wt, to, &k, &v, put)) != 0)
-            break;
-        r = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(c);
-    if (rc)
-        return souk_kv_err(rc);
-    return r == MDB_NOTFOUND ? SOUK_OK : souk_kv_err(r);
-}
 
 int souk__ev_copy_clean(MDB_env *src, const char *dir, char *err, size_t errlen)
 {
-    MDB_envinfo info;
-    int mrc = mdb_env_info(src, &info);
-    if (mrc) {
-        snprintf(err, errlen, "copying to '%s': %s", dir, mdb_strerror(mrc));
-        return souk_kv_err(mrc);
-    }
-    souk_kv_opts ko = {info.me_mapsize, 32, 126, 0600, 0};
-    MDB_env *dst;
-    int rc = souk_kv_open(dir, &ko, &dst, err, errlen);
-    if (rc)
-        return rc;
-    MDB_txn *rt = NULL, *wt = NULL;
-    MDB_cursor *names = NULL;
-    MDB_dbi main_db;
-    if ((mrc = mdb_txn_begin(src, NULL, MDB_RDONLY, &rt)) != 0 ||
-        (mrc = mdb_txn_begin(dst, NULL, 0, &wt)) != 0 ||
-        (mrc = mdb_dbi_open(rt, NULL, 0, &main_db)) != 0 || /* the main database: the names */
-        (mrc = mdb_cursor_open(rt, main_db, &names)) != 0)
-        goto lmdb_fail;
-    MDB_val k, v;
-    int r = mdb_cursor_get(names, &k, &v, MDB_FIRST);
-    while (r == 0) {
-        if ((rc = copy_db(rt, wt, k.mv_data, k.mv_size)) != 0) {
-            snprintf(err, errlen, "copying database '%.*s' to '%s': %s", (int)k.mv_size,
-                     (const char *)k.mv_data, dir, souk_strerror(rc));
-            goto out;
-        }
-        r = mdb_cursor_get(names, &k, &v, MDB_NEXT);
-    }
-    if (r != MDB_NOTFOUND) {
-        mrc = r;
-        goto lmdb_fail;
-    }
-    mdb_cursor_close(names);
-    names = NULL;
-    mrc = mdb_txn_commit(wt);
-    wt = NULL;
-    if (mrc)
-        goto lmdb_fail;
-    rc = SOUK_OK;
-    goto out;
-lmdb_fail:
-    snprintf(err, errlen, "copying to '%s': %s", dir, mdb_strerror(mrc));
-    rc = souk_kv_err(mrc);
-out:
-    if (names)
-        mdb_cursor_close(names);
-    if (wt)
-        mdb_txn_abort(wt);
-    if (rt)
-        mdb_txn_abort(rt);
-    mdb_env_close(dst);
-    return rc;
+    return souk_kv_copy_logical(src, dir, 0600, NULL, NULL, err, errlen);
+}
+
+int souk__ev_copy_xform(MDB_env *src, const char *dir, souk__ev_xform_fn xf, void *arg, char *err,
+                        size_t errlen)
+{
+    return souk_kv_copy_logical(src, dir, 0600, xf, arg, err, errlen);
 }

@@ -75,6 +75,7 @@ int souk_consent_get(souk_events *s, const char *user, size_t len, souk_consent 
     if (rc)
         return rc;
     souk_consent c;
+    souk__ev_user_fix(s, up);
     if (souk__ev_suppressed(s, txn, user, len)) {
         erased_consent(&c);
     } else {
@@ -202,6 +203,7 @@ static int consent_write(souk_events *s, MDB_txn *txn, void *arg)
 {
     struct set_args *a = arg;
     const uint8_t *up = a->up;
+    souk__ev_user_fix(s, (uint8_t *)up);
     int rc = SOUK_OK;
     if (souk__ev_suppressed(s, txn, a->user, a->len)) {
         a->erased = 1;

@@ -12,9 +12,10 @@
  * souk_erase_run brings every pending or running job to completed, in an order chosen so that
  * no byte of the pseudonym survives and any prefix of the steps resumes:
  *   1. pending -> running (one commit);
- *   2. one transaction deletes every row of the user (souk__ev_forget_user without keeping the
- *      events, and the consent record) AND drops the pseudonym from the job record: the job is
- *      now "running without a pseudonym", which means "rows gone, compaction due";
+ *   2. the erasure ledger gets the job's line (backup.c, P23: what a restore of an older copy
+ *      re-applies), then one transaction deletes every row of the user (souk__ev_forget_user
+ * without keeping the events, and the consent record) AND drops the pseudonym from the job record:
+ * the job is now "running without a pseudonym", which means "rows gone, compaction due";
  *   3. the environment is compacted into a new generation (souk__ev_compact), so no free or
  *      reused page keeps old bytes of the user or of the job record;
  *   4. the audit line, then running -> completed (one commit, writing nothing of the user).
@@ -135,6 +136,7 @@ struct start_args {
 static int start_write(souk_events *s, MDB_txn *txn, void *arg)
 {
     struct start_args *a = arg;
+    souk__ev_user_fix(s, a->j->up);
     job old;
     int rc = job_find(s, txn, a->j->hash, &old);
     if (rc == SOUK_OK) {
@@ -342,8 +344,13 @@ static int job_forget_write(souk_events *s, MDB_txn *txn, void *arg)
 
 static int job_forget(souk_events *s, job *j, int64_t now)
 {
+    /* The ledger line first (P23): a restore of an older copy erases the user again. A kill
+     * between the two writes the line again on the next run (a restore takes each once). */
+    int rc = souk__ev_ledger_append(s, j->id, j->up, j->hash, now);
+    if (rc)
+        return rc;
     struct job_set_args a = {j, SOUK_JOB_RUNNING, now};
-    int rc = souk__ev_write(s, job_forget_write, &a);
+    rc = souk__ev_write(s, job_forget_write, &a);
     if (rc == SOUK_OK) {
         sodium_memzero(j->up, sizeof j->up);
         j->has_up = 0;

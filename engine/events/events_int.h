@@ -17,6 +17,7 @@
  *
  * Named databases (every derived table is a function of "ev", consent and tag deletions):
  *   meta     "version" -> u32; "stream" -> offset u64 + hash (resume, as the catalog);
+ *            "kid" -> u8, the key id every pseudonym of the generation is under (P24);
  *            "retired" -> u64 generation (only in a retired environment)
  *   ev       ts(8) + eid(16) -> event record (below). eid = keyed BLAKE2b of the canonical event
  *            (raw user included), so a replay finds the same key: applies nothing twice.
@@ -92,7 +93,9 @@ struct souk_events {
     size_t inbox_bytes;       /* appended by this process and not yet added (SOUK_INBOX_MAX) */
     pthread_mutex_t drain_mu; /* one drain at a time */
     int audit_fd;
-    uint8_t eid_key[16]; /* BLAKE2b key of event ids, derived from the current key (open) */
+    uint8_t eid_key[16]; /* BLAKE2b key of event ids, derived from the ring's root (open) */
+    uint8_t kid;         /* the key id of the live generation's pseudonyms (meta "kid"); changes
+                            only with a generation, under swap held for writing */
     struct hmap *ids;    /* raw user/session id -> pseudonym (+ suppression hash); only touched
                             inside a write transaction (LMDB's writer lock serializes it) */
 };
@@ -136,8 +139,8 @@ typedef struct souk__ev_pre {
 /* The pseudonym (and for users the suppression hash after it) of a raw id, through cache (an
  * hmap of value size SOUK_PSEUDO_LEN + SOUK_SUPPRESS_LEN, owned by one thread); NULL when out
  * of memory or the id is too long. */
-const uint8_t *souk__ev_ids_get(hmap *cache, const souk_keyring *kr, souk_pseudo_domain dom,
-                                const char *id, size_t len);
+const uint8_t *souk__ev_ids_get(hmap *cache, const souk_keyring *kr, uint8_t kid,
+                                souk_pseudo_domain dom, const char *id, size_t len);
 int souk__ev_precompute(const souk_events *s, hmap *cache, const souk_event *e, souk__ev_pre *out);
 /* souk_events_add with what souk__ev_precompute gives computed beforehand (pre, may be NULL),
  * also committing stream[0, stream_len) as meta "stream" in the same transaction (the ingest's
@@ -153,8 +156,11 @@ int souk__ev_stream_pos(souk_events *s, uint64_t out[5]);
  * No transaction of this process may be open on s. */
 int souk__ev_compact(souk_events *s, char *err, size_t errlen);
 
-/* Pseudonym of a user id with the current key; the users' data is keyed by it. */
+/* Pseudonym of a user id under the store's key id (s->kid); the users' data is keyed by it. */
 int souk__ev_user(souk_events *s, const char *user, size_t len, uint8_t out[SOUK_PSEUDO_LEN]);
+/* Inside a transaction: moves up (from souk__ev_user before the transaction began) to the
+ * generation's kid, in case a re-keying swapped a generation in between (P24). */
+void souk__ev_user_fix(const souk_events *s, uint8_t up[SOUK_PSEUDO_LEN]);
 
 /* Withdraws every personal row of the user (upseudo) in txn and updates the derived tables as a
  * rebuild would: uev, sess and usess of the user's sessions, uset and its cooc contributions,
@@ -396,6 +402,22 @@ extern void (*souk__ev_erase_hook)(int step);
  * row (cleancopy.c; LMDB's MDB_CP_COMPACT keeps such bytes inside live pages). What
  * souk__ev_compact copies with. Its files are mode 0600. */
 int souk__ev_copy_clean(MDB_env *src, const char *dir, char *err, size_t errlen);
+/* A row transform of souk__ev_copy_xform (souk_kv_xform_fn of core/kv.h; an ev record fits in
+ * its SOUK_KV_XFORM_VAL bytes). */
+typedef souk_kv_xform_fn souk__ev_xform_fn;
+/* souk__ev_copy_clean with every row passed through xf (NULL: as is); the re-keying (P24). */
+int souk__ev_copy_xform(MDB_env *src, const char *dir, souk__ev_xform_fn xf, void *arg, char *err,
+                        size_t errlen);
+/* Copies the live generation with copy(s, src, dir, arg, err, errlen) into a new generation and
+ * swaps it in, as souk__ev_compact does (which is this with souk__ev_copy_clean). */
+typedef int (*souk__ev_copy_fn)(souk_events *s, MDB_env *src, const char *dir, void *arg, char *err,
+                                size_t errlen);
+int souk__ev_swap(souk_events *s, souk__ev_copy_fn copy, void *arg, char *err, size_t errlen);
+/* Appends the erasure of the user up (job job_id, suppression hash hash) to the erasure ledger
+ * DIR/events/erasures.log and fsyncs it (backup.c, P23). */
+int souk__ev_ledger_append(souk_events *s, const uint8_t job_id[16],
+                           const uint8_t up[SOUK_PSEUDO_LEN], const uint8_t hash[SOUK_SUPPRESS_LEN],
+                           int64_t now);
 /* souk_audit with the subject given by its suppression hash (erase.c has no raw id). */
 int souk__ev_audit_hash(souk_events *s, const char *action, const uint8_t h[SOUK_SUPPRESS_LEN],
                         const char *detail, int64_t now);

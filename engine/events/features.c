@@ -223,7 +223,7 @@ int souk_session_items(souk_events *s, const char *session, size_t len, uint32_t
 {
     uint8_t sp[SOUK_PSEUDO_LEN];
     if (len == 0 || len > SOUK_USER_MAX ||
-        souk_pseudonym(s->o.keys, 0, SOUK_PSEUDO_SESSION, session, len, sp) != SOUK_OK)
+        souk_pseudonym(s->o.keys, s->kid, SOUK_PSEUDO_SESSION, session, len, sp) != SOUK_OK)
         return SOUK_EINVAL;
     MDB_txn *txn;
     int rc = souk__ev_begin(s, MDB_RDONLY, &txn);

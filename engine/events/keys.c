@@ -1,8 +1,17 @@
 /* keys.c: key rings, pseudonyms, suppression hashes and user tokens (souk/keys.h), on libsodium.
  *
- * Pseudonyms are hot (every event of a stream needs one or two), so the ring keeps, per key and
- * per domain, the HMAC-SHA256 state after the key and the domain byte: a pseudonym then costs one
- * state copy, one update with the id and one final. */
+ * Pseudonyms (P1, P24): the "inner" value of an id is HMAC-SHA256(root, domain || id) cut to 16
+ * bytes, where root is the ring's root secret (the "0" line's, else the first line's). The
+ * pseudonym under key kid is kid || inner when that key is the root itself, and otherwise
+ * kid || F(kid, inner), F a 16-byte permutation keyed by the kid's secret: an 8-round Feistel
+ * network on two 8-byte halves whose round function is keyed BLAKE2b (Luby-Rackoff). Because F
+ * is invertible, a pseudonym moves from one kid to another with both secrets and without the raw
+ * id (souk_pseudonym_rekey), which is what lets a re-keying job move a store that holds no raw id
+ * to a new key; linking a raw id to a stored pseudonym needs both the root and the current key.
+ *
+ * Pseudonyms are hot (every event of a stream needs one or two), so the ring keeps, per domain,
+ * the HMAC-SHA256 state after the root and the domain byte: an inner value then costs one state
+ * copy, one update with the id and one final. */
 #include "souk/keys.h"
 
 #include "events/events_int.h"
@@ -23,13 +32,19 @@
 struct souk_keyring {
     int n;
     uint8_t current;
-    uint8_t first;        /* kid of the first line: the suppression key derives from it */
     int16_t slot[256];    /* kid -> index in key[], -1 when absent */
     uint8_t key[255][32]; /* secrets, in file order */
-    uint8_t suppress[32]; /* BLAKE2b key of suppression hashes */
-    /* HMAC states after the key and the domain byte: [slot][domain - 1]; [slot][2]: after the
-     * key alone (user tokens' MAC), so a token check does not hash the key again. */
-    crypto_auth_hmacsha256_state pre[255][3];
+    uint8_t ident[255];   /* 1 when key[i] is the root: pseudonyms under it are kid || inner */
+    uint8_t root[32];     /* the root secret: the "0" line's, else the first line's */
+    int has_zero;         /* a "0" line was read */
+    uint8_t suppress[32]; /* BLAKE2b key of suppression hashes (from the root) */
+    uint8_t stable[32];   /* souk_keyring_stable_key (from the root) */
+    uint8_t ledger[32];   /* BLAKE2b key of souk_pseudonym_ledger (from the root) */
+    /* HMAC states after the root and the domain byte: [domain - 1]. */
+    crypto_auth_hmacsha256_state pre[2];
+    /* Per key slot, the HMAC state after the key alone (user tokens' MAC), so a token check
+     * does not hash the key again. */
+    crypto_auth_hmacsha256_state tok[255];
 };
 
 static int hexval(int c)
@@ -80,8 +95,8 @@ static int parse_ring(souk_keyring *kr, const char *path, char *buf, size_t len,
         size_t d = k;
         while (d < n && l[d] >= '0' && l[d] <= '9' && d - k < 4)
             kid = kid * 10 + (unsigned)(l[d++] - '0');
-        if (d == k || kid < 1 || kid > 255 || d >= n || (l[d] != ' ' && l[d] != '\t')) {
-            snprintf(err, errlen, "%s: bad line %d: expected \"<kid 1..255> <64 hex digits>\"",
+        if (d == k || kid > 255 || d >= n || (l[d] != ' ' && l[d] != '\t')) {
+            snprintf(err, errlen, "%s: bad line %d: expected \"<kid 0..255> <64 hex digits>\"",
                      path, lineno);
             return SOUK_EINVAL;
         }
@@ -91,11 +106,12 @@ static int parse_ring(souk_keyring *kr, const char *path, char *buf, size_t len,
             snprintf(err, errlen, "%s: bad line %d: the secret is not 64 hex digits", path, lineno);
             return SOUK_EINVAL;
         }
-        if (kr->slot[kid] >= 0) {
+        if (kid == 0 ? kr->has_zero : kr->slot[kid] >= 0) {
             snprintf(err, errlen, "%s: bad line %d: duplicate kid %u", path, lineno, kid);
             return SOUK_EINVAL;
         }
-        uint8_t *key = kr->key[kr->n];
+        uint8_t zero_key[32];
+        uint8_t *key = kid == 0 ? zero_key : kr->key[kr->n];
         for (int b = 0; b < 32; b++) {
             int hi = hexval((unsigned char)l[d + 2 * b]),
                 lo = hexval((unsigned char)l[d + 2 * b + 1]);
@@ -106,14 +122,16 @@ static int parse_ring(souk_keyring *kr, const char *path, char *buf, size_t len,
             }
             key[b] = (uint8_t)(hi << 4 | lo);
         }
-        for (int dom = 0; dom < 2; dom++) {
-            uint8_t db = (uint8_t)(dom + 1);
-            crypto_auth_hmacsha256_init(&kr->pre[kr->n][dom], key, 32);
-            crypto_auth_hmacsha256_update(&kr->pre[kr->n][dom], &db, 1);
+        if (kid == 0) {
+            /* The root alone: it names no key of pseudonyms or tokens. */
+            memcpy(kr->root, zero_key, 32);
+            sodium_memzero(zero_key, sizeof zero_key);
+            kr->has_zero = 1;
+            continue;
         }
-        crypto_auth_hmacsha256_init(&kr->pre[kr->n][2], key, 32);
-        if (kr->n == 0)
-            kr->first = (uint8_t)kid;
+        crypto_auth_hmacsha256_init(&kr->tok[kr->n], key, 32);
+        if (kr->n == 0 && !kr->has_zero)
+            memcpy(kr->root, key, 32);
         kr->slot[kid] = (int16_t)kr->n++;
         kr->current = (uint8_t)kid;
     }
@@ -121,9 +139,28 @@ static int parse_ring(souk_keyring *kr, const char *path, char *buf, size_t len,
         snprintf(err, errlen, "%s: no key", path);
         return SOUK_EINVAL;
     }
-    static const char ctx[] = "souk suppression v1";
+    for (int i = 0; i < kr->n; i++)
+        kr->ident[i] = sodium_memcmp(kr->key[i], kr->root, 32) == 0;
+    for (int dom = 0; dom < 2; dom++) {
+        uint8_t db = (uint8_t)(dom + 1);
+        crypto_auth_hmacsha256_init(&kr->pre[dom], kr->root, 32);
+        crypto_auth_hmacsha256_update(&kr->pre[dom], &db, 1);
+    }
+    static const char ctx[] = "souk suppression v1", lctx[] = "souk erasure ledger v1";
     crypto_generichash(kr->suppress, sizeof kr->suppress, (const uint8_t *)ctx, sizeof ctx - 1,
-                       kr->key[kr->slot[kr->first]], 32);
+                       kr->root, 32);
+    crypto_generichash(kr->ledger, sizeof kr->ledger, (const uint8_t *)lctx, sizeof lctx - 1,
+                       kr->root, 32);
+    /* The stable key is the root's pseudonym of a label no parsed id can be (it starts with a NUL
+     * byte): the value event ids were keyed with when the root was the current key. */
+    static const char label[] = "\0souk event id v1";
+    uint8_t mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st = kr->pre[SOUK_PSEUDO_SESSION - 1];
+    crypto_auth_hmacsha256_update(&st, (const uint8_t *)label, sizeof label - 1);
+    crypto_auth_hmacsha256_final(&st, mac);
+    memset(kr->stable, 0, sizeof kr->stable);
+    memcpy(kr->stable, mac, 16);
+    sodium_memzero(mac, sizeof mac);
     return SOUK_OK;
 }
 
@@ -218,6 +255,48 @@ int souk_keyring_has(const souk_keyring *kr, uint8_t kid)
     return kr->slot[kid] >= 0;
 }
 
+const uint8_t *souk_keyring_stable_key(const souk_keyring *kr)
+{
+    return kr->stable;
+}
+
+/* The round function of F: the first 8 bytes of BLAKE2b keyed by the kid's secret over the round
+ * number and the right half. */
+static void feistel_round(const uint8_t key[32], uint8_t round, const uint8_t half[8],
+                          uint8_t out[8])
+{
+    uint8_t in[9], h[16];
+    in[0] = round;
+    memcpy(in + 1, half, 8);
+    crypto_generichash(h, sizeof h, in, sizeof in, key, 32);
+    memcpy(out, h, 8);
+}
+
+#define FEISTEL_ROUNDS 8
+
+/* b = F(key, b) (decrypt = 0) or its inverse (decrypt = 1), in place on 16 bytes. */
+static void feistel(const uint8_t key[32], uint8_t b[16], int decrypt)
+{
+    uint8_t *l = b, *r = b + 8, f[8], t[8];
+    if (!decrypt) {
+        for (int i = 0; i < FEISTEL_ROUNDS; i++) {
+            feistel_round(key, (uint8_t)i, r, f);
+            for (int j = 0; j < 8; j++)
+                t[j] = l[j] ^ f[j];
+            memcpy(l, r, 8);
+            memcpy(r, t, 8);
+        }
+    } else {
+        for (int i = FEISTEL_ROUNDS - 1; i >= 0; i--) {
+            feistel_round(key, (uint8_t)i, l, f);
+            for (int j = 0; j < 8; j++)
+                t[j] = r[j] ^ f[j];
+            memcpy(r, l, 8);
+            memcpy(l, t, 8);
+        }
+    }
+}
+
 int souk_pseudonym(const souk_keyring *kr, uint8_t kid, souk_pseudo_domain dom, const char *id,
                    size_t len, uint8_t out[SOUK_PSEUDO_LEN])
 {
@@ -225,12 +304,50 @@ int souk_pseudonym(const souk_keyring *kr, uint8_t kid, souk_pseudo_domain dom, 
         kid = kr->current;
     if (kr->slot[kid] < 0 || len == 0 || (dom != SOUK_PSEUDO_USER && dom != SOUK_PSEUDO_SESSION))
         return SOUK_EINVAL;
-    crypto_auth_hmacsha256_state st = kr->pre[kr->slot[kid]][dom - 1];
+    crypto_auth_hmacsha256_state st = kr->pre[dom - 1];
     uint8_t mac[crypto_auth_hmacsha256_BYTES];
     crypto_auth_hmacsha256_update(&st, (const uint8_t *)id, len);
     crypto_auth_hmacsha256_final(&st, mac);
+    int i = kr->slot[kid];
+    if (!kr->ident[i])
+        feistel(kr->key[i], mac, 0);
     out[0] = kid;
     memcpy(out + 1, mac, SOUK_PSEUDO_LEN - 1);
+    return SOUK_OK;
+}
+
+int souk_pseudonym_ledger(const souk_keyring *kr, const uint8_t up[SOUK_PSEUDO_LEN],
+                          uint8_t out[SOUK_LEDGER_LEN])
+{
+    if (kr->slot[up[0]] < 0)
+        return SOUK_EINVAL;
+    uint8_t b[16];
+    memcpy(b, up + 1, 16);
+    if (!kr->ident[kr->slot[up[0]]])
+        feistel(kr->key[kr->slot[up[0]]], b, 1); /* the inner value: the same under every kid */
+    crypto_generichash(out, SOUK_LEDGER_LEN, b, sizeof b, kr->ledger, sizeof kr->ledger);
+    sodium_memzero(b, sizeof b);
+    return SOUK_OK;
+}
+
+int souk_pseudonym_rekey(const souk_keyring *kr, const uint8_t in[SOUK_PSEUDO_LEN], uint8_t kid,
+                         uint8_t out[SOUK_PSEUDO_LEN])
+{
+    if (kid == 0)
+        kid = kr->current;
+    if (kr->slot[kid] < 0 || kr->slot[in[0]] < 0)
+        return SOUK_EINVAL;
+    uint8_t b[16];
+    memcpy(b, in + 1, 16);
+    int from = kr->slot[in[0]], to = kr->slot[kid];
+    if (from != to) {
+        if (!kr->ident[from])
+            feistel(kr->key[from], b, 1);
+        if (!kr->ident[to])
+            feistel(kr->key[to], b, 0);
+    }
+    out[0] = kid;
+    memcpy(out + 1, b, 16);
     return SOUK_OK;
 }
 
@@ -288,7 +405,7 @@ static int clean_text(const char *s, size_t len, size_t max)
 static void token_mac(const souk_keyring *kr, uint8_t kid, const char *msg, size_t len,
                       uint8_t mac[32])
 {
-    crypto_auth_hmacsha256_state st = kr->pre[kr->slot[kid]][2]; /* HMAC init with the key */
+    crypto_auth_hmacsha256_state st = kr->tok[kr->slot[kid]]; /* HMAC init with the key */
     crypto_auth_hmacsha256_update(&st, (const uint8_t *)msg, len);
     crypto_auth_hmacsha256_final(&st, mac);
     sodium_memzero(&st, sizeof st);

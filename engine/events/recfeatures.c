@@ -184,6 +184,7 @@ int souk_user_history(souk_events *s, const char *user, size_t len, uint32_t max
         souk__ev_abort(s, txn);
         return SOUK_OK; /* being erased: nothing */
     }
+    souk__ev_user_fix(s, up);
     int tagdel = s->o.item_tags && souk__ev_has_prefix(txn, s->tagdel, up, SOUK_PSEUDO_LEN);
     hmap seen;
     hm_init(&seen, sizeof(iseen));

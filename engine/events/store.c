@@ -135,8 +135,33 @@ static int open_gen(souk_events *s, uint64_t gen, char *err, size_t errlen)
             goto fail;
         }
     }
+    /* The key id the generation's pseudonyms are under (P24): new data uses it too, so that a
+     * user's rows are never split between two kids. A store written before the id was kept
+     * used the ring's current key, and gets that id now. */
+    uint8_t kid = souk_keyring_current(s->o.keys);
+    MDB_val kk = {3, "kid"}, kv;
+    if (mdb_get(txn, s->meta, &kk, &kv) == 0 && kv.mv_size == 1) {
+        kid = *(const uint8_t *)kv.mv_data;
+    } else if (!s->o.rdonly) {
+        kv.mv_size = 1;
+        kv.mv_data = &kid;
+        if ((mrc = mdb_put(txn, s->meta, &kk, &kv, 0)) != 0) {
+            mdb_txn_abort(txn);
+            goto fail;
+        }
+    }
+    if (!souk_keyring_has(s->o.keys, kid)) {
+        mdb_txn_abort(txn);
+        snprintf(err, errlen,
+                 "'%s': the store's pseudonyms are under key id %u, which the key ring no longer "
+                 "holds (put that key back, run events-rekey, then retire it)",
+                 path, (unsigned)kid);
+        mdb_env_close(env);
+        return SOUK_EINVAL;
+    }
     if ((mrc = mdb_txn_commit(txn)) != 0) /* a read-only one too: it keeps the handles */
         goto fail;
+    s->kid = kid;
     s->env = env;
     s->gen = gen;
     return SOUK_OK;
@@ -225,17 +250,9 @@ int souk_events_open(const char *dir, const souk_events_opts *o, souk_events **o
         s->o.map_max = (size_t)64 << 30;
     s->audit_fd = -1;
     s->inbox_fd = -1;
-    /* The key of event ids: derived from the current key through a "session id" no parsed event
-     * can have (it starts with a NUL byte), so it is secret and stable for the ring. */
-    uint8_t derived[SOUK_PSEUDO_LEN];
-    static const char eid_label[] = "\0souk event id v1";
-    if (souk_pseudonym(o->keys, 0, SOUK_PSEUDO_SESSION, eid_label, sizeof eid_label - 1, derived) !=
-        SOUK_OK) {
-        souk_free(s);
-        snprintf(err, errlen, "%s: the key ring has no current key", dir);
-        return SOUK_EINVAL;
-    }
-    memcpy(s->eid_key, derived + 1, sizeof s->eid_key);
+    /* The key of event ids: derived from the ring's root, so it is secret and survives key
+     * rotations (a replay after a rotation is still a duplicate; souk/keys.h). */
+    memcpy(s->eid_key, souk_keyring_stable_key(o->keys), sizeof s->eid_key);
     size_t n = strlen(dir);
     s->dir = souk_malloc(n + 8);
     if (!s->dir) {
@@ -363,7 +380,20 @@ int souk__ev_write(souk_events *s, int (*fn)(souk_events *, MDB_txn *, void *), 
     }
 }
 
+static int copy_clean(souk_events *s, MDB_env *src, const char *dir, void *arg, char *err,
+                      size_t errlen)
+{
+    (void)s, (void)arg;
+    /* Not mdb_env_copy2(MDB_CP_COMPACT): it keeps deleted rows' bytes inside live pages. */
+    return souk__ev_copy_clean(src, dir, err, errlen);
+}
+
 int souk__ev_compact(souk_events *s, char *err, size_t errlen)
+{
+    return souk__ev_swap(s, copy_clean, NULL, err, errlen);
+}
+
+int souk__ev_swap(souk_events *s, souk__ev_copy_fn copy, void *arg, char *err, size_t errlen)
 {
     if (s->o.rdonly) {
         snprintf(err, errlen, "'%s': opened read-only", s->dir);
@@ -400,8 +430,7 @@ int souk__ev_compact(souk_events *s, char *err, size_t errlen)
         rc = SOUK_EIO;
         goto out;
     }
-    /* Not mdb_env_copy2(MDB_CP_COMPACT): it keeps deleted rows' bytes inside live pages. */
-    if ((rc = souk__ev_copy_clean(s->env, path, err, errlen)) != 0)
+    if ((rc = copy(s, s->env, path, arg, err, errlen)) != 0)
         goto out;
     snprintf(file, sizeof file, "%s/data.mdb", path);
     if (fsync_path(file, 0) != 0 || fsync_path(path, 1) != 0 || write_current(s->dir, next)) {
@@ -441,5 +470,11 @@ out:
 
 int souk__ev_user(souk_events *s, const char *user, size_t len, uint8_t out[SOUK_PSEUDO_LEN])
 {
-    return souk_pseudonym(s->o.keys, 0, SOUK_PSEUDO_USER, user, len, out);
+    return souk_pseudonym(s->o.keys, s->kid, SOUK_PSEUDO_USER, user, len, out);
+}
+
+void souk__ev_user_fix(const souk_events *s, uint8_t up[SOUK_PSEUDO_LEN])
+{
+    if (up[0] != s->kid)
+        souk_pseudonym_rekey(s->o.keys, up, s->kid, up); /* s->kid is always in the ring */
 }

@@ -61,6 +61,7 @@ static int user_begin(souk_events *s, const char *user, size_t len, unsigned fla
         souk__ev_abort(s, *txn);
         return SOUK_ENOTFOUND;
     }
+    souk__ev_user_fix(s, up);
     return SOUK_OK;
 }
 
@@ -147,6 +148,7 @@ static int clear_write(souk_events *s, MDB_txn *txn, void *arg)
     struct clear_args *a = arg;
     if (souk__ev_suppressed(s, txn, a->user, a->len))
         return SOUK_OK; /* being erased: nothing left to clear */
+    souk__ev_user_fix(s, (uint8_t *)a->up);
     return souk__ev_del_prefix(txn, s->shist, a->up, SOUK_PSEUDO_LEN);
 }
 
@@ -312,6 +314,7 @@ static int deletion_write(souk_events *s, MDB_txn *txn, void *arg)
     struct del_args *a = arg;
     if (souk__ev_suppressed(s, txn, a->user, a->len))
         return SOUK_ENOTFOUND;
+    souk__ev_user_fix(s, a->k.mv_data);
     int rc = souk_kv_err(mdb_put(txn, a->db, &a->k, &a->v, 0));
     if (rc == SOUK_OK && a->is_tag) {
         int r = mdb_del(txn, s->tags, &a->k, NULL);

@@ -101,8 +101,8 @@ static void batch_free(batch *b)
     souk__ev_delta_free(&b->d);
 }
 
-const uint8_t *souk__ev_ids_get(hmap *cache, const souk_keyring *kr, souk_pseudo_domain dom,
-                                const char *id, size_t len)
+const uint8_t *souk__ev_ids_get(hmap *cache, const souk_keyring *kr, uint8_t kid,
+                                souk_pseudo_domain dom, const char *id, size_t len)
 {
     if (cache->n >= IDS_MAX)
         hm_clear(cache);
@@ -115,8 +115,8 @@ const uint8_t *souk__ev_ids_get(hmap *cache, const souk_keyring *kr, souk_pseudo
     uint8_t *v = hm_put(cache, k, len + 1, &created);
     if (!v)
         return NULL;
-    if (created) {
-        if (souk_pseudonym(kr, 0, dom, id, len, v) != SOUK_OK)
+    if (created || v[0] != kid) { /* a cached value of another kid: the store was re-keyed */
+        if (souk_pseudonym(kr, kid, dom, id, len, v) != SOUK_OK)
             return NULL;
         if (dom == SOUK_PSEUDO_USER)
             souk_suppress_hash(kr, id, len, v + SOUK_PSEUDO_LEN);
@@ -133,7 +133,7 @@ static const uint8_t *cached_id(souk_events *s, souk_pseudo_domain dom, const ch
             return NULL;
         hm_init(s->ids, SOUK_PSEUDO_LEN + SOUK_SUPPRESS_LEN);
     }
-    return souk__ev_ids_get(s->ids, s->o.keys, dom, id, len);
+    return souk__ev_ids_get(s->ids, s->o.keys, s->kid, dom, id, len);
 }
 
 int souk__ev_precompute(const souk_events *s, hmap *cache, const souk_event *e, souk__ev_pre *out)
@@ -141,14 +141,14 @@ int souk__ev_precompute(const souk_events *s, hmap *cache, const souk_event *e, 
     souk__ev_id(s, e, out->eid);
     if (e->user[0]) {
         const uint8_t *id =
-            souk__ev_ids_get(cache, s->o.keys, SOUK_PSEUDO_USER, e->user, strlen(e->user));
+            souk__ev_ids_get(cache, s->o.keys, s->kid, SOUK_PSEUDO_USER, e->user, strlen(e->user));
         if (!id)
             return SOUK_ENOMEM;
         memcpy(out->up, id, sizeof out->up);
     }
     if (e->session[0]) {
-        const uint8_t *id =
-            souk__ev_ids_get(cache, s->o.keys, SOUK_PSEUDO_SESSION, e->session, strlen(e->session));
+        const uint8_t *id = souk__ev_ids_get(cache, s->o.keys, s->kid, SOUK_PSEUDO_SESSION,
+                                             e->session, strlen(e->session));
         if (!id)
             return SOUK_ENOMEM;
         memcpy(out->sp, id, sizeof out->sp);
@@ -170,6 +170,10 @@ static int get_user(souk_events *s, MDB_txn *txn, batch *b, const char *user, co
         if (!id)
             return SOUK_ENOMEM;
         memcpy(u->up, id, SOUK_PSEUDO_LEN);
+        /* A pseudonym computed before a re-keying swapped the generation in (a parser thread's,
+         * or the inbox's) moves to the generation's kid. */
+        if (u->up[0] != s->kid && souk_pseudonym_rekey(s->o.keys, id, s->kid, u->up) != SOUK_OK)
+            return SOUK_EINVAL;
         MDB_val k = {SOUK_SUPPRESS_LEN, (void *)(id + SOUK_PSEUDO_LEN)}, v;
         int rc = mdb_get(txn, s->supp, &k, &v);
         if (rc && rc != MDB_NOTFOUND)
@@ -438,7 +442,7 @@ static int add_one(souk_events *s, MDB_txn *txn, batch *b, const souk_event *e,
     const souk_consent *c = u ? &u->c : &s->o.consent_default;
     int personal = u && u->personalize;
     int keep_session = u ? personal : souk__ev_personalize(&s->o.consent_default);
-    uint8_t key[8 + SOUK_EID_LEN];
+    uint8_t key[8 + SOUK_EID_LEN], sp_moved[SOUK_PSEUDO_LEN];
     souk__be64(key, (uint64_t)e->ts_ms);
     if (pre)
         memcpy(key + 8, pre->eid, SOUK_EID_LEN);
@@ -453,6 +457,11 @@ static int add_one(souk_events *s, MDB_txn *txn, batch *b, const souk_event *e,
     if (e->session[0] && keep_session) {
         size_t sl = strlen(e->session);
         uint8_t *sp = pre ? (uint8_t *)pre->sp : hm_get(&b->sessions, e->session, sl);
+        if (sp && sp[0] != s->kid) { /* computed before a re-keying, as in get_user */
+            if (souk_pseudonym_rekey(s->o.keys, sp, s->kid, sp_moved) != SOUK_OK)
+                return SOUK_EINVAL;
+            sp = sp_moved;
+        }
         if (!sp) {
             const uint8_t *id = cached_id(s, SOUK_PSEUDO_SESSION, e->session, sl);
             if (!id || !(sp = hm_put(&b->sessions, e->session, sl, NULL)))

@@ -225,6 +225,45 @@ int souk_erase_state(souk_events *s, const char *job_id, souk_job_state *state, 
  * Resumes after a crash. Returns the number of jobs completed, or a SOUK_E* code. */
 int souk_erase_run(souk_events *s, int64_t now, char *err, size_t errlen);
 
+/* ------------------------------------------------------------------ key rotation (P24) */
+
+typedef struct souk_rekey_stats {
+    uint8_t from_kid, to_kid; /* the store's kid before and after */
+    uint64_t rows;            /* rows whose key or value held a pseudonym */
+    uint64_t moved;           /* pseudonyms moved to the new kid */
+} souk_rekey_stats;
+/* Moves every pseudonym of the store to the key ring's current kid (P24): drains the inbox
+ * (when no other process has the store open; otherwise the server's own drain moves the inbox's
+ * pseudonyms as it adds them), then copies the live generation into a new one with each pseudonym
+ * rewritten (without raw ids: souk_pseudonym_rekey) and swaps it in as a compaction does, so no
+ * page of the old generation stays on disk. The copy holds the store's writer lock (writes wait,
+ * reads go on); a crash before the swap leaves the old generation live and a rerun starts again.
+ * From the swap on, new data uses the new kid; the old kid's secret can then leave the ring. */
+int souk_events_rekey(souk_events *s, int64_t now, souk_rekey_stats *st, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ backups (P23) */
+
+/* Writes a consistent, compacted copy of the store into dest/events (dest is created when
+ * missing; dest/events must not exist): the live generation copied row by row from one read
+ * transaction while writers go on (no page keeps a deleted row's bytes), then the audit log, the
+ * inbox and the erasure ledger. SOUK_OK, or a SOUK_E* code with err. */
+int souk_events_backup(souk_events *s, const char *dest, char *err, size_t errlen);
+
+typedef struct souk_ledger_stats {
+    uint64_t entries;            /* distinct erasures in the ledgers */
+    uint64_t suppressions_added; /* suppression records the store lacked */
+    uint64_t jobs_added;         /* completed job records the store lacked */
+    uint64_t users_erased;       /* users of the store whose rows were deleted */
+} souk_ledger_stats;
+/* Re-applies erasure ledgers (the store's own DIR/events/erasures.log, and paths[0, n)) to a
+ * restored store before it serves (P23, backup.c): appends to the store's ledger the entries it
+ * lacks, adds the suppression records (P14) and completed job records it lacks, deletes every
+ * row of each user whose pseudonym's ledger hash is listed (as an erasure does), then compacts.
+ * A ledger line that does not parse is SOUK_ECORRUPT naming the file and line (a torn last line
+ * is skipped). */
+int souk_events_apply_ledger(souk_events *s, const char *const *paths, size_t n, int64_t now,
+                             souk_ledger_stats *st, char *err, size_t errlen);
+
 /* ------------------------------------------------------------------ retention (P15) */
 
 typedef struct souk_sweep_stats {
@@ -304,6 +343,33 @@ typedef struct souk_qstat_opts {
  * reads the events of the period and returns SOUK_ETOOBIG past SOUK_QSTAT_CTR_MAX_EVENTS. */
 #define SOUK_QSTAT_CTR_MAX_EVENTS 10000000u
 int souk_query_stats(souk_events *s, const souk_qstat_opts *o, char **json, size_t *json_len);
+
+/* Segment statistics (segments.c): per country, region ("CN/<region>") or item category (the
+ * catalog's "category:<name>" tags), the distinct users with events in the period (metric users),
+ * their events (events; impressions left out), or their purchases (purchases: the cell's users
+ * are then the purchasing users). Only events stored under a pseudonym count; a location cell
+ * needs the location (stored with location consent only). */
+typedef enum souk_seg_by { SOUK_SEG_COUNTRY = 0, SOUK_SEG_REGION, SOUK_SEG_CATEGORY } souk_seg_by;
+typedef enum souk_seg_metric {
+    SOUK_SEG_USERS = 0,
+    SOUK_SEG_EVENTS,
+    SOUK_SEG_PURCHASES
+} souk_seg_metric;
+typedef struct souk_segment_opts {
+    souk_seg_by by;
+    souk_seg_metric metric;
+    int64_t from_ms, to_ms; /* the period [from, to) */
+    uint32_t k;             /* suppression threshold, distinct users (default 50) */
+    uint32_t limit;         /* rows published (0: all) */
+    int noise;              /* add discrete-Laplace noise, fixed per report and period */
+    double epsilon;         /* per published number (default 1.0) */
+} souk_segment_opts;
+/* Writes the table as JSON: {"by","metric","from","to","k","thresholded":true,"noise",
+ * ["epsilon","events_cap"],"rows":[{"segment","users"[,<metric>]}],"suppressed_rows":n}, rows
+ * by published users then value, descending. Cells under k distinct users are left out and not
+ * recoverable from the table. SOUK_ETOOBIG past 4 Mi distinct (cell, user) pairs. *json is
+ * allocated with souk_malloc. */
+int souk_segment_stats(souk_events *s, const souk_segment_opts *o, char **json, size_t *json_len);
 
 /* ------------------------------------------------------------------ audit (P18) */
 

@@ -29,6 +29,19 @@ int souk_index_open(const char *dir, const souk_schema *schema, unsigned flags, 
                     char *err, size_t errlen);
 void souk_index_close(souk_index *ix);
 
+/* Writes a consistent, compacted copy of the index into the directory dest (created, or existing
+ * without an index), from one read transaction, while writers go on; no page of the copy keeps
+ * the bytes of a deleted record (engine/catalog/backup.c). The spelling table is not copied (it
+ * is derived: souk_spelling_sync rebuilds it). SOUK_OK, or a SOUK_E* code with err. */
+int souk_index_backup(souk_index *ix, const char *dest, char *err, size_t errlen);
+
+/* Compacts the index in dir in place (P22): a copy made row by row replaces its data file, so no
+ * byte of a deleted or replaced record survives in it (LMDB reuses freed pages but never clears
+ * them). No other process may have the index open (SOUK_EINVAL, err naming the pid); writers wait
+ * for the writer lock. A kill leaves the old file (a half copy in dir/compact.new is removed by the
+ * next run). The spelling table is not touched: rebuild it after (souk-index compact does). */
+int souk_index_compact(const char *dir, char *err, size_t errlen);
+
 /* The schema of the index; valid until souk_index_close. */
 const souk_schema *souk_index_schema(const souk_index *ix);
 
