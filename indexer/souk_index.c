@@ -31,6 +31,7 @@
 #include "souk/index.h"
 #include "souk/ingest.h"
 #include "souk/souk.h"
+#include "souk/profstore.h"
 #include "souk/spelling.h"
 
 #include <cjson/cJSON.h>
@@ -851,6 +852,21 @@ static int cmd_backup(const char *data, int argc, char **argv)
             fprintf(stderr, "souk-index: backup: %s\n", err);
         souk_index_close(ix);
     }
+    snprintf(p, sizeof p, "%s/profiles/data.mdb", data);
+    int has_profiles = exists(p);
+    if (rc == 0 && has_profiles) {
+        /* The ranking profiles' versions (DIR/profiles, souk/profstore.h). */
+        char pdir[4200], pdest[4200];
+        snprintf(pdir, sizeof pdir, "%s/profiles", data);
+        snprintf(pdest, sizeof pdest, "%s/profiles", dest);
+        souk_profstore *ps = NULL;
+        rc = souk_profstore_open(pdir, &ps, err, sizeof err);
+        if (rc == 0)
+            rc = souk_profstore_backup(ps, pdest, err, sizeof err);
+        if (rc)
+            fprintf(stderr, "souk-index: backup: %s\n", err);
+        souk_profstore_close(ps);
+    }
     if (rc == 0 && has_events) {
         c.o.keys = kr;
         c.o.rdonly = 1;
@@ -868,8 +884,9 @@ static int cmd_backup(const char *data, int argc, char **argv)
         return 1;
     }
     fsync_dir(dest);
-    printf("{\"backup\":\"%s\",\"catalog\":%s,\"events\":%s}\n", dest,
-           has_catalog ? "true" : "false", has_events ? "true" : "false");
+    printf("{\"backup\":\"%s\",\"catalog\":%s,\"events\":%s,\"profiles\":%s}\n", dest,
+           has_catalog ? "true" : "false", has_events ? "true" : "false",
+           has_profiles ? "true" : "false");
     return 0;
 }
 

@@ -2,7 +2,9 @@
  * programs: souk-index backup / restore / events-check and souk-server over HTTP on 127.0.0.1,
  * over the first 500 Debian records and the first 3,000 purchases of the Groceries log
  * (tests/kit/behavior.c) moved to the present:
- *   - `souk-index backup` runs while the server answers searches (every one 200);
+ *   - `souk-index backup` runs while the server answers searches (every one 200), and takes the
+ *     ranking profiles' versions with it (a version stored after the backup is gone after the
+ *     restore);
  *   - a user is erased through DELETE /v1/users/{id} after the backup;
  *   - `restore` into the live data directory without --replace is refused, naming the flag;
  *     five restores cut by kill -9 at spread moments, then one to the end, which reports the
@@ -262,6 +264,17 @@ int main(void)
         CHECK(st == 200 && strstr(before_export[i], "editor"));
     }
     char *before_search = search_part("editor");
+    /* Two versions of a ranking profile (DIR/profiles) before the backup. */
+    const char *pv1 = "{\"bm25\":{\"k1\":1.5}}", *pv2 = "{\"bm25\":{\"k1\":1.7}}";
+    {
+        kit_resp r;
+        CHECK(call("PUT", "/v1/profiles/bk", AKEY, NULL, "application/json", pv1, strlen(pv1),
+                   &r) == 200);
+        kit_resp_free(&r);
+        CHECK(call("PUT", "/v1/profiles/bk", AKEY, NULL, "application/json", pv2, strlen(pv2),
+                   &r) == 200);
+        kit_resp_free(&r);
+    }
 
     /* The backup, while the server answers. */
     char bin[600];
@@ -292,6 +305,9 @@ int main(void)
     char target[256], job[64] = "";
     snprintf(target, sizeof target, "/v1/users/%s", users[0]);
     kit_resp r;
+    /* A third profile version after the backup: the restore brings back the backup's two. */
+    CHECK(call("PUT", "/v1/profiles/bk", AKEY, NULL, "application/json", "{}", 2, &r) == 200);
+    kit_resp_free(&r);
     CHECK(call("DELETE", target, AKEY, NULL, NULL, NULL, 0, &r) == 202);
     const char *jp = r.body ? strstr(r.body, "\"job\":\"") : NULL;
     if (jp)
@@ -383,6 +399,12 @@ int main(void)
         CHECK(st == 200 && !strcmp(b, before_export[i]));
         free(b);
     }
+    /* The profile store as it was backed up: two versions, the second current. */
+    CHECK(call("GET", "/v1/profiles/bk", AKEY, NULL, NULL, NULL, 0, &r) == 200 && r.body &&
+          strstr(r.body, "\"version\":2") && strstr(r.body, "1.7"));
+    kit_resp_free(&r);
+    CHECK(call("GET", "/v1/profiles/bk/versions/3", AKEY, NULL, NULL, NULL, 0, &r) == 404);
+    kit_resp_free(&r);
     char *after_search = search_part("editor");
     CHECK(after_search[0] && !strcmp(after_search, before_search));
     if (strcmp(after_search, before_search))

@@ -12,8 +12,10 @@
 #include "core/kv.h"
 #include "souk/souk.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAP_START ((size_t)64 << 20)
 #define MAP_MAX ((size_t)4 << 30)
@@ -307,4 +309,13 @@ int souk_profstore_versions(souk_profstore *ps, const char *name, souk_profstore
         return SOUK_ENOTFOUND;
     }
     return rc;
+}
+
+int souk_profstore_backup(souk_profstore *ps, const char *dest, char *err, size_t errlen)
+{
+    if (mkdir(dest, 0750) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create '%s': %s", dest, strerror(errno));
+        return SOUK_EIO;
+    }
+    return souk_kv_copy_logical(ps->env, dest, 0640, NULL, NULL, err, errlen);
 }

@@ -51,4 +51,9 @@ int souk_profstore_list(souk_profstore *ps, souk_profstore_fn fn, void *ctx, cha
 int souk_profstore_versions(souk_profstore *ps, const char *name, souk_profstore_fn fn, void *ctx,
                             char *err, size_t errlen);
 
+/* Copies the store into dest (created), consistent from one read transaction while puts go on
+ * (`souk-index backup`, P23): row by row, as the index's backup is. SOUK_OK, or a SOUK_E* code
+ * with err. */
+int souk_profstore_backup(souk_profstore *ps, const char *dest, char *err, size_t errlen);
+
 #endif
