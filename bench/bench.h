@@ -43,6 +43,10 @@ int bench_events(int argc, char **argv);
  * Groceries beside popularity, item-kNN and EASE, and with --http their serving latency. */
 int bench_reco(int argc, char **argv);
 
+/* souk-bench tune: a ranking profile tuned on Cranfield evaluated on CACM and the other way
+ * round (bench_tune.c, tests/kit/tune.h). */
+int bench_tune(int argc, char **argv);
+
 /* Wall-clock milliseconds since the epoch (bench_main.c). */
 int64_t bench_wall_ms(void);
 /* The p-quantile (0..1) of v[0..n), which it sorts; NAN when n is 0 (bench_main.c). */
