@@ -72,7 +72,7 @@ int tune_index(const ircoll *c, const char *dir, souk_index **out, char *err, si
     souk_ingest_opts o;
     memset(&o, 0, sizeof o);
     o.batch_docs = 1000000;
-    o.threads = 1;
+    o.threads = 2;
     souk_ingest_stats st;
     rc = fd < 0 ? -1 : souk_ingest(*out, fd, nd, &o, &st, err, errlen);
     if (fd >= 0)
