@@ -115,6 +115,8 @@ static void sig_range(souk_searcher *s, const souk__col *col, int f, double *lo,
 void souk__sig_release(souk_searcher *s)
 {
     souk__sig *g = &s->sig;
+    if (!g->p && !g->cols && !g->nprox)
+        return; /* nothing set: the default ranking's searches pay nothing more */
     for (size_t i = 0; i < g->nprox; i++)
         souk__cur_free(g->prox[i]);
     souk__columns_release(g->cols);
