@@ -125,17 +125,19 @@ struct souk_searcher {
     /* The running search's time budget and cancellation (souk__tick): units of work left
      * before the next look at the clock, the deadline (0: none), the next call of stop_fn,
      * and why the search stopped (SOUK_STOP_*, 0 while it runs). */
-    souk__sig sig; /* the running search's profile signals (signals.c) */
-    /* Number columns' ranges for boost bounds, valid for one generation. */
-    double range_lo[SOUK_MAX_FIELDS], range_hi[SOUK_MAX_FIELDS];
-    uint8_t range_have[SOUK_MAX_FIELDS];
-    uint64_t range_generation;
-    int range_valid;
     souk_budget budget; /* souk_searcher_set_budget */
     int64_t tick_left;
     uint64_t next_poll_ns;
     int stopped;
     char err[256];
+    /* Last, so that the fields above keep their cache lines: the running search's profile
+     * signals (signals.c), and the number columns' ranges for boost bounds, valid for one
+     * generation. */
+    souk__sig sig;
+    double range_lo[SOUK_MAX_FIELDS], range_hi[SOUK_MAX_FIELDS];
+    uint8_t range_have[SOUK_MAX_FIELDS];
+    uint64_t range_generation;
+    int range_valid;
 };
 
 /* Units of work (documents visited, blocks loaded) between two looks at the clock. */
