@@ -50,6 +50,9 @@ int bench_reco(int argc, char **argv);
 /* souk-bench rank-eval (bench_rank_eval.c): POST /v1/rank-eval beside the same evaluation over
  * GET /v1/search and over the engine, on Cranfield. */
 int bench_rank_eval(int argc, char **argv);
+/* souk-bench tune: a ranking profile tuned on Cranfield evaluated on CACM and the other way
+ * round (bench_tune.c, tests/kit/tune.h). */
+int bench_tune(int argc, char **argv);
 
 /* Wall-clock milliseconds since the epoch (bench_main.c). */
 int64_t bench_wall_ms(void);

@@ -93,7 +93,7 @@ int main(int argc, char **argv)
 {
     souk_alloc_init();
     if (argc < 2) {
-        fprintf(stderr, "usage: souk-bench index|search|facets|http|profiles|events|reco|rank-eval "
+        fprintf(stderr, "usage: souk-bench index|search|facets|http|profiles|events|reco|rank-eval|tune "
                         "[options]\n");
         return 2;
     }
@@ -113,6 +113,8 @@ int main(int argc, char **argv)
         return bench_reco(argc - 2, argv + 2);
     if (strcmp(argv[1], "rank-eval") == 0)
         return bench_rank_eval(argc - 2, argv + 2);
+    if (strcmp(argv[1], "tune") == 0)
+        return bench_tune(argc - 2, argv + 2);
     fprintf(stderr, "souk-bench: unknown benchmark '%s'\n", argv[1]);
     return 2;
 }
