@@ -93,8 +93,9 @@ int main(int argc, char **argv)
 {
     souk_alloc_init();
     if (argc < 2) {
-        fprintf(stderr, "usage: souk-bench index|search|facets|http|profiles|events|reco|rank-eval|tune "
-                        "[options]\n");
+        fprintf(stderr,
+                "usage: souk-bench index|search|facets|http|profiles|events|reco|rank-eval|tune "
+                "[options]\n");
         return 2;
     }
     if (strcmp(argv[1], "index") == 0)

@@ -18,7 +18,7 @@ static char dir[] = "/tmp/souk-test-programs-XXXXXX";
 static char data[600], stream[600];
 
 #define PROFILE_OPTS                                                                               \
-    "--k1 1.3 --b 0.6 --field title=3 --proximity 0.5 --window 4 "           \
+    "--k1 1.3 --b 0.6 --field title=3 --proximity 0.5 --window 4 "                                 \
     "--boost installed_size_kb:log1p:0.2"
 
 static void test_search_program(void)
