@@ -219,7 +219,8 @@ int souk_segment_stats(souk_events *s, const souk_segment_opts *o, char **json, 
         }
         i = j;
     }
-    qsort(cells, ncells, sizeof *cells, by_published);
+    if (ncells > 1)
+        qsort(cells, ncells, sizeof *cells, by_published);
 
     rc = SOUK_ENOMEM;
     doc = cJSON_CreateObject();

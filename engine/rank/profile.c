@@ -494,7 +494,8 @@ static int parse_rule(pctx *x, const cJSON *o, size_t i, souk_curation_rule *r)
                                 i, j, r->pins[j].id);
             }
         }
-        qsort(r->pins, r->npins, sizeof *r->pins, by_position);
+        if (r->npins > 1)
+            qsort(r->pins, r->npins, sizeof *r->pins, by_position);
     }
     if (hide) {
         if (!cJSON_IsArray(hide))
