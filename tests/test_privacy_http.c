@@ -1055,6 +1055,15 @@ static void test_analytics(void)
                  get("/v1/analytics/queries?from=2020-01-01&to=2022-01-01", NKEY, NULL, &r), &r,
                  "a period over 366 days"));
     kit_resp_free(&r);
+    /* The bound itself: 366 days (both ends included) are served, 367 are not. */
+    CHECK(expect(200, NULL,
+                 get("/v1/analytics/queries?from=2023-01-01&to=2024-01-01", NKEY, NULL, &r), &r,
+                 "a period of 366 days"));
+    kit_resp_free(&r);
+    CHECK(expect(400, "invalid_parameter",
+                 get("/v1/analytics/queries?from=2023-01-01&to=2024-01-02", NKEY, NULL, &r), &r,
+                 "a period of 367 days"));
+    kit_resp_free(&r);
     CHECK(expect(400, "invalid_parameter",
                  get("/v1/analytics/queries?from=2025-02-30", NKEY, NULL, &r), &r, "no such date"));
     kit_resp_free(&r);
