@@ -22,6 +22,12 @@ int bench_catalog(const char *root, char *catalog, size_t size);
  * empty a fresh /tmp/souk-bench-NAME.XXXXXX. Returns 0, or -1 with a message. */
 int bench_workdir(const char *name, char *work, size_t size);
 
+/* Indexes the Debian catalog (xz or plain NDJSON) into dir with souk-index from bindir and the
+ * schema of the source tree root, unless dir already holds an index. Returns 0, or -1 with a
+ * message naming the benchmark. */
+int bench_index_debian(const char *name, const char *catalog, const char *root, const char *bindir,
+                       const char *dir);
+
 /* souk-bench index: indexing throughput, memory and size, Souk beside Xapian, FTS5, Sphinx. */
 int bench_index(int argc, char **argv);
 

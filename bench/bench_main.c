@@ -10,6 +10,7 @@
 #include "souk/souk.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <math.h>
@@ -62,6 +63,30 @@ int bench_workdir(const char *name, char *work, size_t size)
         }
     } else if (mkdir(work, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "souk-bench %s: cannot create %s: %s\n", name, work, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int bench_index_debian(const char *name, const char *catalog, const char *root, const char *bindir,
+                       const char *dir)
+{
+    char probe[PATH_MAX + 16], cmd[4 * PATH_MAX + 256];
+    if (snprintf(probe, sizeof probe, "%s/data.mdb", dir) >= (int)sizeof probe) {
+        fprintf(stderr, "souk-bench %s: path too long: %s\n", name, dir);
+        return -1;
+    }
+    if (access(probe, R_OK) == 0)
+        return 0;
+    if (snprintf(cmd, sizeof cmd,
+                 "xz -dcf '%s' | '%s/souk-index' --data '%s' --schema "
+                 "'%s/indexer/schemas/debian-packages.json' catalog - >/dev/null",
+                 catalog, bindir, dir, root) >= (int)sizeof cmd) {
+        fprintf(stderr, "souk-bench %s: paths too long\n", name);
+        return -1;
+    }
+    if (system(cmd) != 0) {
+        fprintf(stderr, "souk-bench %s: indexing %s failed\n", name, catalog);
         return -1;
     }
     return 0;
