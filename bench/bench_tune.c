@@ -14,7 +14,11 @@
 static int load(const char *root, ircoll_kind k, ircoll **out)
 {
     char dir[4096], err[512];
-    snprintf(dir, sizeof dir, "%s/../shared/data/ir/%s", root, ircoll_name(k));
+    if (snprintf(dir, sizeof dir, "%s/../shared/data/ir/%s", root, ircoll_name(k)) >=
+        (int)sizeof dir) {
+        fprintf(stderr, "souk-bench tune: path too long: %s\n", root);
+        return -1;
+    }
     if (ircoll_load(k, dir, out, err, sizeof err) != 0) {
         printf("SKIP: %s: %s\n", ircoll_name(k), err);
         return 1;
@@ -58,8 +62,11 @@ int bench_tune(int argc, char **argv)
     if (bench_locate(root, sizeof root, bindir, sizeof bindir) != 0)
         return 1;
     ircoll *c[2] = {NULL, NULL};
-    if (load(root, IRCOLL_CRANFIELD, &c[0]) || load(root, IRCOLL_CACM, &c[1]))
-        return 0;
+    int lr = load(root, IRCOLL_CRANFIELD, &c[0]);
+    if (lr == 0)
+        lr = load(root, IRCOLL_CACM, &c[1]);
+    if (lr != 0)
+        return lr < 0; /* 1 after an error; 0 after the SKIP line */
     if (bench_workdir("tune", work, sizeof work) != 0)
         return 1;
     souk_index *ix[2] = {NULL, NULL};

@@ -556,7 +556,7 @@ int souk__reader_doclen_chunk(souk_reader *r, uint32_t chunk, const uint32_t **l
 
 int souk_reader_doclen(souk_reader *r, uint32_t docid, uint32_t *len)
 {
-    const uint32_t *lens;
+    const uint32_t *lens = NULL;
     int rc = souk__reader_doclen_chunk(r, docid / SOUK_DOCLEN_CHUNK, &lens);
     if (rc == SOUK_ENOTFOUND) {
         *len = 0;
@@ -651,8 +651,8 @@ int souk_reader_docs(souk_reader *r,
     int src = SOUK_OK;
     for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
-        const char *id, *json;
-        size_t il, jl;
+        const char *id = NULL, *json = NULL;
+        size_t il = 0, jl = 0;
         if (k.mv_size == 4 && be32_get(k.mv_data) >= next_docid) {
             rc = MDB_NOTFOUND;
             break;

@@ -108,7 +108,7 @@ static int parse_fields(pctx *x, const cJSON *o, souk_profile *p)
                         path, it->string);
         if (p->rank.nfield_weights == SOUK_MAX_PROFILE_FIELDS)
             return fail(x, SOUK_ETOOBIG, "fields: at most %d", SOUK_MAX_PROFILE_FIELDS);
-        double w;
+        double w = 0;
         int rc = number(x, it, path, 0, 100, &w);
         if (rc)
             return rc;
@@ -127,7 +127,7 @@ static int parse_proximity(pctx *x, const cJSON *o, souk_profile *p)
     cJSON_ArrayForEach(it, o)
     {
         int rc;
-        double w;
+        double w = 0;
         if (strcmp(it->string, "weight") == 0) {
             rc = number(x, it, "proximity.weight", 0, 1000, &p->rank.proximity_weight);
         } else if (strcmp(it->string, "window") == 0) {
@@ -411,7 +411,7 @@ static int parse_rule(pctx *x, const cJSON *o, size_t i, souk_curation_rule *r)
                     i, k);
     }
     snprintf(path, sizeof path, "curation[%zu].query", i);
-    char *qs;
+    char *qs = NULL;
     int rc = text(x, q, path, &qs);
     if (rc)
         return rc;
@@ -475,7 +475,7 @@ static int parse_rule(pctx *x, const cJSON *o, size_t i, souk_curation_rule *r)
                 return rc;
             r->npins++;
             snprintf(path, sizeof path, "curation[%zu].pin[%zu].position", i, j);
-            double pv;
+            double pv = 0;
             if (!pos)
                 return fail(x, SOUK_EINVAL, "%s: missing", path);
             if ((rc = number(x, pos, path, 1, SOUK_PROFILE_MAX_POSITION, &pv)))
