@@ -51,6 +51,16 @@ static void on_part(void *ctx, const souk_explain_part *p)
     }
 }
 
+/* The closeness of the proximity part, if any (0 when the explanation has none). */
+static void on_prox(void *ctx, const souk_explain_part *p)
+{
+    double *closeness = ctx;
+    if (*closeness < 0)
+        *closeness = 0;
+    if (p->kind == SOUK_EXPLAIN_PROXIMITY)
+        *closeness = p->value;
+}
+
 typedef struct all_hits {
     souk_hit *h;
     size_t n, cap;
@@ -360,6 +370,81 @@ static void run_ircoll(ircoll_kind k, const char *rel)
     ircoll_free(c);
 }
 
+/* The proximity bonus's closeness on documents built for it, against the formula of
+ * docs/ranking.md worked by hand: adjacent words 1, two apart 1/4, beyond the window 0, either
+ * order alike, and only the first 256 occurrences of a word in a field read (a document that
+ * repeats a query word 300 times, the other word next to its last occurrence, gets 0). */
+static void run_proximity_exact(void)
+{
+    char nd[512], dir[512], schema[4096], err[512];
+    snprintf(nd, sizeof nd, "%s/prox.ndjson", tmp);
+    snprintf(dir, sizeof dir, "%s/prox", tmp);
+    FILE *f = fopen(nd, "w");
+    REQUIRE(f);
+    fputs("{\"id\":\"d1\",\"title\":\"alpha beta\"}\n", f);
+    fputs("{\"id\":\"d2\",\"title\":\"alpha filler beta\"}\n", f);
+    fputs("{\"id\":\"d3\",\"title\":\"alpha one two three four five beta\"}\n", f);
+    fputs("{\"id\":\"d4\",\"title\":\"beta alpha\"}\n", f);
+    fputs("{\"id\":\"d5\",\"title\":\"", f);
+    for (int i = 0; i < 299; i++)
+        fputs("alpha filler filler filler filler filler filler ", f);
+    fputs("alpha beta\"}\n", f);
+    fputs("{\"id\":\"d6\",\"title\":\"", f);
+    for (int i = 0; i < 255; i++)
+        fputs("alpha filler filler filler filler filler filler ", f);
+    fputs("alpha beta\"}\n", f);
+    fclose(f);
+    REQUIRE(snprintf(schema, sizeof schema, "%s/indexer/schemas/ircoll.json", SOUK_SOURCE_DIR) <
+            (int)sizeof schema);
+    souk_schema *sc;
+    souk_index *ix;
+    REQUIRE(souk_schema_load(schema, &sc, err, sizeof err) == 0);
+    REQUIRE(souk_index_open(dir, sc, 0, &ix, err, sizeof err) == 0);
+    souk_schema_free(sc);
+    int fd = open(nd, O_RDONLY);
+    REQUIRE(fd >= 0);
+    souk_ingest_opts o;
+    memset(&o, 0, sizeof o);
+    souk_ingest_stats st;
+    REQUIRE(souk_ingest(ix, fd, nd, &o, &st, err, sizeof err) == 0);
+    close(fd);
+    souk_searcher *s;
+    REQUIRE(souk_searcher_new(ix, &s) == 0);
+    const souk_schema *isc = souk_index_schema(ix);
+    souk_rank_profile p;
+    memset(&p, 0, sizeof p);
+    p.bm25 = (souk_bm25){1.2, 0, 0.75, 0.5};
+    p.field[0] = souk_schema_field(isc, "title", 5)->id;
+    p.field_weight[0] = 1;
+    p.nfield_weights = 1;
+    p.proximity_weight = 1;
+    p.proximity_window = 5;
+    souk_search_opts so;
+    memset(&so, 0, sizeof so);
+    so.k = 10;
+    so.profile = &p;
+    size_t nf;
+    const souk_qp_field *fields = souk_searcher_fields(s, &nf);
+    souk_query *pq;
+    REQUIRE(souk_query_parse("alpha beta", 10, "en", fields, nf, 0, &pq, err, sizeof err) == 0);
+    const char *ids[] = {"d1", "d2", "d3", "d4", "d5", "d6"};
+    const double want[] = {1, 0.25, 0, 1, 0, 1};
+    for (int i = 0; i < 6; i++) {
+        uint32_t docid;
+        REQUIRE(souk_reader_docid(souk_searcher_reader(s), ids[i], 2, &docid) == 0);
+        double total = 0, closeness = -1;
+        REQUIRE(souk_search_explain_parts(s, pq, &so, docid, on_prox, &closeness, &total) == 0);
+        if (fabs(closeness - want[i]) > 1e-12) {
+            fprintf(stderr, "proximity: %s: closeness %.17g, want %.17g\n", ids[i], closeness,
+                    want[i]);
+            check_failures++;
+        }
+    }
+    souk_query_free(pq);
+    souk_searcher_free(s);
+    souk_index_close(ix);
+}
+
 static souk_index *build_debian(const char *deb)
 {
     char cmd[8192], nd[512], dir[512], schema[4096], err[512];
@@ -465,6 +550,7 @@ int main(void)
     run_ircoll(IRCOLL_CRANFIELD, "ir/cranfield");
     run_ircoll(IRCOLL_CACM, "ir/cacm");
     run_debian();
+    run_proximity_exact();
     printf("test_rank_profile: %zu queries, %zu explanations added up, %zu one-word hits checked "
            "field by field, %zu storefront hits, %zu hits with a proximity bonus\n",
            nqueries, nexplained, nsingle, nfind, nprox_hits);

@@ -13,6 +13,10 @@
 
 /* The proximity words kept (pairs grow as the square). */
 #define SIG_MAX_WORDS 8
+/* The occurrences of a word in a field that proximity reads: its first 256. With the window at
+ * most 64, a pair costs at most 256 x 129 position compares, so a document that repeats the
+ * query's words thousands of times costs no more than one that does 256 times. */
+#define SIG_MAX_POSITIONS 256
 
 /* 1 when term is a text term without a field prefix: a word ("foo") or its stem ("Zfoo").
  * Prefixes are upper-case ASCII, words and stems never start with one. */
@@ -280,6 +284,8 @@ double souk__sig_proximity(souk_searcher *s, uint32_t docid, double *closeness)
                 continue;
             if (souk__term_positions(c, &pos[w], &npos[w]))
                 npos[w] = 0;
+            if (npos[w] > SIG_MAX_POSITIONS)
+                npos[w] = SIG_MAX_POSITIONS;
         }
         for (size_t i = 0; i < n; i++)
             for (size_t j = i + 1; j < n; j++)
