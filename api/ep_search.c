@@ -973,6 +973,12 @@ static int curate_hits(sk_ctx *c, const sk_curation *cu, int pins, souk_hit **hi
 }
 
 /* The storefront path: filter, facets, sort or boost over the whole match set. */
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_search_opts *so,
                     const stop_state *ss, souk_affinity *aff)
 {
@@ -1002,6 +1008,16 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
     if (p->filter && souk_filter_parse(schema, p->filter, strlen(p->filter), &f, err, sizeof err))
         return sk_fail(c, 400, "invalid_parameter", "filter", "%s", err);
     o.filter = f;
+    /* The hidden items are left out of the total and the facet counts too, as if they did not
+     * match. */
+    uint32_t hide[sizeof cu->hide / sizeof cu->hide[0]];
+    if (cu && cu->nhide) {
+        memcpy(hide, cu->hide, cu->nhide * sizeof *hide);
+        if (cu->nhide > 1)
+            qsort(hide, cu->nhide, sizeof *hide, cmp_u32);
+        o.exclude = hide;
+        o.nexclude = cu->nhide;
+    }
     int rc = 0;
     if (p->cu && (rc = sk_curation_filter(c, p->cu, f))) {
         souk_filter_free(f);
@@ -1291,7 +1307,8 @@ static int search_ranked(sk_ctx *c, sparams *pp, uint32_t k, uint32_t kk, souk_a
     }
     /* Browsing always takes the storefront path: its first page and its cursor pages come from
      * one order (unscored, index order, or the sort keys). */
-    if (pq == &browse || p.filter || p.facets || p.sort || p.boost || p.cursor) {
+    if (pq == &browse || p.filter || p.facets || p.sort || p.boost || p.cursor ||
+        (p.cu && p.cu->nhide)) {
         rc = run_find(c, &p, pq == &browse ? NULL : pq, &o, &ss, pq == &browse ? NULL : aff);
         if (pq != &browse)
             souk_query_free(pq);

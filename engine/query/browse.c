@@ -180,12 +180,30 @@ double souk_find_boost(const souk_find_result *res, const souk_find_opts *o, uin
     return !isnan(v) && v > 0 ? o->boost_weight * log1p(v) : 0;
 }
 
+/* 1 when docid is in the sorted ex[0, n). */
+static int excluded(const uint32_t *ex, size_t n, uint32_t docid)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ex[mid] == docid)
+            return 1;
+        if (ex[mid] < docid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
 static int on_match(void *ctx, uint32_t docid, double score)
 {
     fctx *c = ctx;
     const souk_find_opts *o = c->o;
     if (docid >= c->cols->ndocs)
         return 0; /* newer than the columns: cannot happen within one snapshot */
+    if (o->nexclude && excluded(o->exclude, o->nexclude, docid))
+        return 0;
     uint64_t failed = c->cf.nparts ? souk__filter_failed(&c->cf, docid) : 0;
     for (size_t f = 0; f < o->nfacets; f++) {
         if (failed & ~c->own[f])

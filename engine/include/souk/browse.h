@@ -89,6 +89,10 @@ typedef struct souk_find_opts {
     int boost_field; /* -1: none; else score += boost_weight * log1p(max(0, value)) */
     double boost_weight;
     const souk_find_after *after; /* NULL, or only hits after this position */
+    /* Documents left out as if they did not match: of the total, every facet count and the
+     * hits (a curation's hidden items). Sorted ascending, borrowed for the call. */
+    const uint32_t *exclude;
+    size_t nexclude;
 } souk_find_opts;
 
 typedef struct souk_find_result {
