@@ -75,10 +75,14 @@ void sk_xtree_add(void *ctx, const souk_explain_part *p)
 /* The BM25 numbers of one scored term. */
 static void write_bm25(sk_buf *b, const souk_explain_part *p)
 {
+    if (isnan(p->value))
+        sk_buf_printf(b, "\"idf\":%.17g,\"tf\":%u,", p->idf, p->wdf);
+    else /* BM25F: the weighted term frequency over the fields */
+        sk_buf_printf(b, "\"idf\":%.17g,\"tf\":%.17g,", p->idf, p->value);
     sk_buf_printf(b,
-                  "\"idf\":%.17g,\"tf\":%u,\"norm\":%.17g,\"doclen\":%u,\"termweight\":%.17g,"
-                  "\"factor\":%.17g,\"score\":%.17g",
-                  p->idf, p->wdf, p->norm, p->doclen, p->termweight, p->factor, p->part);
+                  "\"norm\":%.17g,\"doclen\":%u,\"termweight\":%.17g,\"factor\":%.17g,"
+                  "\"score\":%.17g",
+                  p->norm, p->doclen, p->termweight, p->factor, p->part);
 }
 
 void sk_xtree_write(sk_buf *b, const sk_xtree *t, double score)

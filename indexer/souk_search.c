@@ -1,12 +1,13 @@
 /* souk_search.c: souk-search, a command-line search for debugging the query engine.
  *
  *   souk-search --data DIR [--k N] [--explain] [--no-prune] [--and] [--lang L]
- *               [--k1 X] [--b X] [--field NAME=W]... [--proximity W] [--window N]
+ *               [--k1 X] [--b X] [--field NAME=W]... [--bm25f] [--proximity W] [--window N]
  *               [--boost FIELD:log1p|linear:W | FIELD:decay:W:ORIGIN:SCALE:OFFSET:DECAY]...
  *               QUERY
  *
  * The ranking-profile options (docs/ranking.md) rank with a profile: BM25's k1 and b, field
- * weights, the proximity bonus and business-signal boosts. Prints one JSON line per hit, best
+ * weights (summed per-field BM25, or BM25F with --bm25f), the proximity bonus and business-signal
+ * boosts. Prints one JSON line per hit, best
  * first: {"id","docid","score"} (with --explain also "explain", each part of the score, and
  * "explanation", the same as a tree whose nodes add up), then a summary line
  * {"hits","scored","pruned","took_us"}. */
@@ -131,6 +132,8 @@ int main(int argc, char **argv)
             use_profile = 1, prof.proximity_weight = strtod(argv[++i], NULL);
         else if (strcmp(argv[i], "--window") == 0 && i + 1 < argc)
             use_profile = 1, prof.proximity_window = (uint32_t)strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--bm25f") == 0)
+            use_profile = 1, prof.field_model = SOUK_FIELD_MODEL_BM25F;
         else if (strcmp(argv[i], "--field") == 0 && i + 1 < argc &&
                  nfields_arg < SOUK_MAX_PROFILE_FIELDS)
             use_profile = 1, fields_arg[nfields_arg++] = argv[++i];
@@ -141,7 +144,7 @@ int main(int argc, char **argv)
     }
     if (!data || !query || o.k == 0 || o.k > 100000) {
         fprintf(stderr, "usage: souk-search --data DIR [--k N] [--explain] [--no-prune] [--and] "
-                        "[--lang L] [--k1 X] [--b X] [--field NAME=W]... [--proximity W] "
+                        "[--lang L] [--k1 X] [--b X] [--field NAME=W]... [--bm25f] [--proximity W] "
                         "[--window N] [--boost FIELD:FN:W[:ORIGIN:SCALE:OFFSET:DECAY]]... "
                         "QUERY\n");
         return 2;

@@ -191,6 +191,7 @@ static void test_versions(int port)
         {"{\"bm25\":{\"k1\":1,\"k1\":2}}", NULL, "k1"},
         {"[1,2]", NULL, "object"},
         {"{\"synonyms\":[[\"solo\"]]}", "synonyms[0]", "2 to"},
+        {"{\"field_model\":\"bm25\"}", "field_model", "\"bm25f\""},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int st = put_profile(port, "tuned", bad[i].doc, &r);
@@ -358,6 +359,57 @@ static void test_lexicon(int port)
     CHECK(b.status == 200 && rank_of(&b, "zqx-foo") >= 0);
     free(a.body);
     free(b.body);
+}
+
+/* The explanation tree's first term of the first hit of q under profile name: its tf, norm,
+ * termweight and the hit's score. */
+typedef struct tparts {
+    double tf, norm, termweight, score;
+} tparts;
+
+static tparts first_term(int port, const char *q, const char *name)
+{
+    char target[512];
+    snprintf(target, sizeof target, "/v1/search?q=%s&per_page=1&explain=true&profile=%s", q, name);
+    kit_resp r;
+    tparts t = {-1, -1, -1, -1};
+    CHECK(kit_get_close(port, target, SEARCH, 10000, &r) == 200);
+    cJSON *j = cJSON_Parse(r.body ? r.body : "");
+    const cJSON *h = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "hits"), 0);
+    const cJSON *x = cJSON_GetObjectItem(h, "explanation");
+    /* explanation.parts[0] is the text score; its parts the words, each with its field terms */
+    const cJSON *term = cJSON_GetArrayItem(cJSON_GetObjectItem(x, "parts"), 0);
+    while (term && !cJSON_GetObjectItem(term, "tf"))
+        term = cJSON_GetArrayItem(cJSON_GetObjectItem(term, "parts"), 0);
+    if (h && term) {
+        t.tf = cJSON_GetObjectItem(term, "tf")->valuedouble;
+        t.norm = cJSON_GetObjectItem(term, "norm")->valuedouble;
+        t.termweight = cJSON_GetObjectItem(term, "termweight")->valuedouble;
+        t.score = cJSON_GetObjectItem(h, "score")->valuedouble;
+    }
+    cJSON_Delete(j);
+    kit_resp_free(&r);
+    return t;
+}
+
+/* field_model: under "bm25f" a one-word query's score is the word's termweight x tf / (norm +
+ * tf) with tf the title weight x the title term's wdf (read under "sum", where the title term is
+ * its own part). */
+static void test_field_model(int port)
+{
+    kit_resp r;
+    CHECK(put_profile(port, "fsum", "{\"fields\":{\"title\":3}}", &r) == 200);
+    kit_resp_free(&r);
+    CHECK(put_profile(port, "fbm25f", "{\"fields\":{\"title\":3},\"field_model\":\"bm25f\"}", &r) ==
+          200);
+    kit_resp_free(&r);
+    tparts s = first_term(port, "zqxfoo", "fsum"), f = first_term(port, "zqxfoo", "fbm25f");
+    /* the title's wdf carries the schema's index-time weight (2 on Debian) */
+    if (!(s.tf >= 1 && f.tf == 3 * s.tf))
+        fprintf(stderr, "  field_model: tf %g under sum, %g under bm25f\n", s.tf, f.tf);
+    CHECK(s.tf >= 1 && f.tf == 3 * s.tf);
+    CHECK(f.score > 0 && fabs(f.score - f.termweight * (f.tf / (f.norm + f.tf))) < 1e-9);
+    CHECK(fabs(f.score - s.score) > 1e-6); /* the two models differ */
 }
 
 static void test_curation(int port)
@@ -696,6 +748,7 @@ int main(void)
     test_draft(s.port);
     test_lexicon(s.port);
     test_curation(s.port);
+    test_field_model(s.port);
     test_live_switch(s.port);
     test_two_servers(s.port);
     /* A later change of a stored profile in the configuration leaves the store alone; a new

@@ -33,7 +33,7 @@ static void test_search_program(void)
         const char *opts;
         unsigned flags;
         unsigned k;
-        int profile; /* ranked with the profile below */
+        int profile; /* ranked with the profile below (2: as BM25F) */
     } cases[] = {
         {"text editor", "--k 7", 0, 7, 0},
         {"text editor", "--k 5 --and", SOUK_QP_DEFAULT_AND, 5, 0},
@@ -41,6 +41,7 @@ static void test_search_program(void)
         {"library -python", "--k 20 --no-prune", 0, 20, 0},
         {"text editor", PROFILE_OPTS " --k 8", 0, 8, 1},
         {"command line tool", PROFILE_OPTS " --k 10 --and", SOUK_QP_DEFAULT_AND, 10, 1},
+        {"text editor", PROFILE_OPTS " --bm25f --k 8", 0, 8, 2},
     };
     /* The profile of PROFILE_OPTS, as the engine takes it. */
     const souk_schema *sc = souk_index_schema(ix);
@@ -55,6 +56,8 @@ static void test_search_program(void)
     prof.boosts[0] = (souk_boost_signal){
         souk_schema_field(sc, "installed_size_kb", 17)->id, SOUK_BOOST_LOG1P, 0.2, 0, 0, 0, 0};
     prof.nboosts = 1;
+    souk_rank_profile prof_f = prof;
+    prof_f.field_model = SOUK_FIELD_MODEL_BM25F;
     int trees = 0;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char cmd[1600];
@@ -71,7 +74,9 @@ static void test_search_program(void)
                               NULL,
                               cases[c].flags,
                               0,
-                              cases[c].profile ? &prof : NULL};
+                              cases[c].profile == 2 ? &prof_f
+                              : cases[c].profile    ? &prof
+                                                    : NULL};
         REQUIRE(souk_search(s, cases[c].q, strlen(cases[c].q), &o, want, &nw, NULL, err,
                             sizeof err) == 0);
         CHECK(nw > 0);

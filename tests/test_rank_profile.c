@@ -27,7 +27,7 @@
 #define K 10
 
 static char tmp[] = "/tmp/souk-test-rank-profile-XXXXXX";
-static size_t nqueries, nexplained, nsingle, nfind, nprox_hits;
+static size_t nqueries, nexplained, nsingle, nfind, nprox_hits, nbm25f;
 static int parts_absent;
 
 typedef struct parts_sum {
@@ -146,6 +146,33 @@ static double term_score(souk_searcher *s, const char *term, const souk_bm25 *bm
     return total;
 }
 
+/* The BM25 numbers of the one-term query term for docid under bm25 (all 0 when docid lacks
+ * it): its wdf, termweight and length normalisation. */
+typedef struct term_parts {
+    double wdf, termweight, norm;
+} term_parts;
+
+static void on_term_part(void *ctx, const souk_explain_part *p)
+{
+    term_parts *t = ctx;
+    t->wdf = p->wdf;
+    t->termweight = p->termweight;
+    t->norm = p->norm;
+}
+
+static term_parts term_explain(souk_searcher *s, const char *term, const souk_bm25 *bm,
+                               uint32_t docid)
+{
+    souk_qnode n = {.op = SOUK_QOP_TERM, .wqf = 1, .term = (char *)term, .term_len = strlen(term)};
+    souk_query q = {.nodes = &n, .nnodes = 1, .root = 0};
+    souk_search_opts o = {K, *bm, 0, NULL, 0, 0, NULL};
+    double total = 0;
+    term_parts t = {0, 0, 0};
+    int rc = souk_search_explain_parts(s, &q, &o, docid, on_term_part, &t, &total);
+    REQUIRE(rc == 0 || rc == SOUK_ENOTFOUND);
+    return t;
+}
+
 /* Every check on one query under profile p. */
 static void check_query(souk_searcher *s, const char *q, unsigned flags, const souk_rank_profile *p,
                         const char *name)
@@ -196,7 +223,27 @@ static void check_query(souk_searcher *s, const char *q, unsigned flags, const s
     if (pq->nnodes == 1 && pq->nodes[0].op == SOUK_QOP_TERM && pq->nodes[0].term[0] == 'Z' &&
         p->nboosts == 0) {
         const souk_schema *sc = souk_searcher_schema(s);
-        for (size_t i = 0; i < npr; i++) {
+        for (size_t i = 0; i < npr && p->field_model == SOUK_FIELD_MODEL_BM25F; i++) {
+            /* BM25F: the word's termweight and normalisation, the fields' wdfs, each read from
+             * a one-term search of its own. */
+            term_parts wp = term_explain(s, pq->nodes[0].term, &p->bm25, pr[i].docid);
+            double tf = 0;
+            for (size_t f = 0; f < p->nfield_weights; f++) {
+                char t[600];
+                snprintf(t, sizeof t, "Z%s%s", sc->fields[p->field[f]].prefix,
+                         pq->nodes[0].term + 1);
+                tf += p->field_weight[f] * term_explain(s, t, &p->bm25, pr[i].docid).wdf;
+            }
+            double want = tf > 0 ? wp.termweight * (tf / (wp.norm + tf)) : 0;
+            nsingle++;
+            nbm25f++;
+            if (fabs(want - pr[i].score) > 1e-9 * (1 + fabs(want))) {
+                fprintf(stderr, "%s: BM25F docid %u: fields give %.17g, the search %.17g\n", what,
+                        pr[i].docid, want, pr[i].score);
+                check_failures++;
+            }
+        }
+        for (size_t i = 0; i < npr && p->field_model == SOUK_FIELD_MODEL_SUM; i++) {
             double want = 0;
             for (size_t f = 0; f < p->nfield_weights; f++) {
                 char t[600];
@@ -291,11 +338,10 @@ static void check_find(souk_searcher *s, const char *q, const souk_rank_profile 
 }
 
 /* A profile of default values ranks as no profile, to the bit. */
-static void check_default(souk_searcher *s, const qlist *qs)
+static void check_default(souk_searcher *s, const qlist *qs, const souk_rank_profile *dp,
+                          const char *what)
 {
-    souk_rank_profile d;
-    memset(&d, 0, sizeof d);
-    d.bm25 = (souk_bm25)SOUK_BM25_DEFAULT;
+    const souk_rank_profile d = *dp;
     char err[512];
     size_t n = 0;
     for (size_t i = 0; i < qs->n; i++) {
@@ -309,13 +355,13 @@ static void check_default(souk_searcher *s, const qlist *qs)
         CHECK_EQ_U64(na, nb);
         for (size_t k = 0; k < na && k < nb; k++)
             if (a[k].docid != b[k].docid || a[k].score != b[k].score) {
-                fprintf(stderr, "default profile: %s: hit %zu differs\n", qs->q[i], k);
+                fprintf(stderr, "%s: %s: hit %zu differs\n", what, qs->q[i], k);
                 check_failures++;
                 break;
             }
         n++;
     }
-    printf("test_rank_profile: default profile equal to no profile on %zu queries\n", n);
+    printf("test_rank_profile: %s equal to no profile on %zu queries\n", what, n);
 }
 
 static void run_ircoll(ircoll_kind k, const char *rel)
@@ -362,7 +408,25 @@ static void run_ircoll(ircoll_kind k, const char *rel)
     p1.proximity_weight = 0;
     for (size_t i = 0; i < sizeof words / sizeof *words; i++)
         check_query(s, words[i], 0, &p1, ircoll_name(k));
-    check_default(s, &qs);
+    /* BM25F: every query's checks under it, its one-word scores computed from the field terms'
+     * own wdfs, and weights of 1 on every text field rank as no profile, to the bit (the word's
+     * wdf is the sum of its fields'). */
+    souk_rank_profile pf = p;
+    pf.field_model = SOUK_FIELD_MODEL_BM25F;
+    for (size_t i = 0; i < c->nqueries; i += 3)
+        check_query(s, c->queries[i].text, 0, &pf, ircoll_name(k));
+    pf.proximity_weight = 0;
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        check_query(s, words[i], 0, &pf, ircoll_name(k));
+    souk_rank_profile d;
+    memset(&d, 0, sizeof d);
+    d.bm25 = (souk_bm25)SOUK_BM25_DEFAULT;
+    check_default(s, &qs, &d, "default profile");
+    for (int i = 0; i < 3; i++)
+        d.field_weight[i] = 1, d.field[i] = p.field[i];
+    d.nfield_weights = 3;
+    d.field_model = SOUK_FIELD_MODEL_BM25F;
+    check_default(s, &qs, &d, "BM25F of weights 1");
     printf("test_rank_profile: %s: %zu queries checked\n", ircoll_name(k), nqueries - before);
     qlist_free(&qs);
     souk_searcher_free(s);
@@ -536,7 +600,10 @@ static void run_debian(void)
                    FIELD("section"), FIELD("installed_size_kb"));
     check_find(s, NULL, &p, "section = utils", -1, FIELD("section"), FIELD("installed_size_kb"));
     check_find(s, NULL, &p, NULL, FIELD("installed_size_kb"), -1, FIELD("download_size_b"));
-    check_default(s, &qs);
+    souk_rank_profile d;
+    memset(&d, 0, sizeof d);
+    d.bm25 = (souk_bm25)SOUK_BM25_DEFAULT;
+    check_default(s, &qs, &d, "default profile");
     printf("test_rank_profile: debian: %zu queries checked\n", nqueries - before);
     qlist_free(&qs);
     souk_searcher_free(s);
@@ -557,6 +624,7 @@ int main(void)
     CHECK(nqueries >= 1600);
     CHECK(nprox_hits > 100);
     CHECK(nsingle > 100);
+    CHECK(nbm25f > 50);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd) != 0)

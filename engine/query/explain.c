@@ -45,6 +45,42 @@ static int term_field(souk_searcher *s, const char *t, size_t len, double *weigh
     return best;
 }
 
+/* A word under BM25F field weights (match_fields.c): one part, the word's, with the weighted
+ * term frequency in value (wdf: its whole part) and the same operations as the score. */
+static void explain_fields(explain_ctx *e, cur *c, double factor)
+{
+    term_cur *t = TERM(c->kids[0]);
+    double tf = souk__fields_tf(e->s, c);
+    uint32_t len = souk__doclen(e->s, c->did);
+    const souk_bm25 *bp = &e->s->bm.p;
+    double normlen = (double)len * e->s->bm.len_factor;
+    if (normlen < bp->min_normlen)
+        normlen = bp->min_normlen;
+    double k = bp->k1 * (normlen * bp->b + (1 - bp->b));
+    double part = tf > 0 ? t->termweight * (tf / (k + tf)) : 0;
+    uint32_t wdf = tf < 4e9 ? (uint32_t)tf : UINT32_MAX;
+    if (e->pfn) {
+        souk_explain_part p;
+        memset(&p, 0, sizeof p);
+        p.term = t->pl.term;
+        p.len = t->pl.len;
+        p.wdf = wdf;
+        p.doclen = len;
+        p.termweight = t->termweight;
+        p.factor = factor;
+        p.part = factor * part;
+        p.kind = SOUK_EXPLAIN_TERM;
+        p.field = -1;
+        p.field_weight = 1;
+        p.idf = t->termweight / (bp->k1 + 1);
+        p.norm = k;
+        p.value = tf;
+        e->pfn(e->ctx, &p);
+    } else {
+        e->fn(e->ctx, t->pl.term, t->pl.len, wdf, len, t->termweight, factor * part);
+    }
+}
+
 /* Reports each scored term that matches the current document, with its part of the score. */
 static void explain_walk(explain_ctx *e, cur *c, double factor)
 {
@@ -79,6 +115,10 @@ static void explain_walk(explain_ctx *e, cur *c, double factor)
         } else {
             e->fn(e->ctx, t->pl.term, t->pl.len, wdf, len, t->termweight, factor * part);
         }
+        return;
+    }
+    if (c->kind == C_FIELDS) {
+        explain_fields(e, c, factor);
         return;
     }
     for (uint32_t i = 0; i < c->nkids; i++) {

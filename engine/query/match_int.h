@@ -23,7 +23,8 @@ typedef enum {
     C_NEAR,
     C_SCALE,
     C_ALL,
-    C_NONE
+    C_NONE,
+    C_FIELDS
 } ckind;
 
 typedef struct cur cur;
@@ -73,6 +74,13 @@ typedef struct term_cur {
 } term_cur;
 
 #define TERM(c) ((term_cur *)(c))
+
+/* FIELDS (engine/query/match_fields.c): a word under BM25F field weights; w[i] is the weight of
+ * kids[i] (kids[0], the word itself: unused). */
+typedef struct fields_cur {
+    cur base;
+    double w[SOUK_MAX_PROFILE_FIELDS + 1];
+} fields_cur;
 
 /* The longest proximity word kept (bytes, without prefix). */
 #define SOUK_MAX_TERM_BYTES 64
@@ -264,6 +272,9 @@ extern const cur_ops souk__maybe_ops;  /* match_maybe.c */
 extern const cur_ops souk__scale_ops;  /* match_scale.c */
 extern const cur_ops souk__all_ops;    /* match_all.c: every document */
 extern const cur_ops souk__none_ops;   /* match_all.c: no document */
+extern const cur_ops souk__fields_ops; /* match_fields.c: a word under BM25F field weights */
+/* FIELDS: the current document's weighted term frequency (moves the field terms to it). */
+double souk__fields_tf(souk_searcher *s, cur *c);
 
 /* Opens term's postings through the searcher's dictionary cache (SOUK_ENOTFOUND when the index
  * lacks the term). */

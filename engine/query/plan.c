@@ -104,11 +104,15 @@ static cur *make_one_term(souk__plan_ctx *b, const char *term, size_t len, uint3
  * the OR of its field terms, each scaled by its field's weight and scored by its own
  * statistics, plus the word itself unscored when some text field is not weighted, so the
  * documents that match never change with the weights, only their scores. */
+static cur *make_term_bm25f(souk__plan_ctx *b, const char *term, size_t len, uint32_t wqf);
+
 static cur *make_term(souk__plan_ctx *b, const char *term, size_t len, uint32_t wqf)
 {
     const souk_rank_profile *p = b->s->sig.p;
     if (!p || !p->nfield_weights || b->in_phrase || !souk__sig_unprefixed(term, len))
         return make_one_term(b, term, len, wqf);
+    if (p->field_model == SOUK_FIELD_MODEL_BM25F)
+        return make_term_bm25f(b, term, len, wqf);
     const souk_schema *sc = souk_index_schema(b->s->ix);
     size_t ntext = 0, nweighted = 0;
     for (size_t f = 0; f < sc->nfields; f++)
@@ -163,6 +167,59 @@ static cur *make_term(souk__plan_ctx *b, const char *term, size_t len, uint32_t 
         souk__cur_free(c);
         return cur_new(C_NONE, 0);
     }
+    return c;
+}
+
+/* Under BM25F field weights: a FIELDS cursor (match_fields.c) over the word's own term and its
+ * weighted fields' terms, so the matches are the word's, scored with its idf. */
+static cur *make_term_bm25f(souk__plan_ctx *b, const char *term, size_t len, uint32_t wqf)
+{
+    const souk_rank_profile *p = b->s->sig.p;
+    const souk_schema *sc = souk_index_schema(b->s->ix);
+    cur *word = make_one_term(b, term, len, wqf);
+    if (!word || word->kind == C_NONE)
+        return word;
+    fields_cur *f = (fields_cur *)souk__cur_new(&souk__fields_ops, C_FIELDS, sizeof(fields_cur),
+                                                (uint32_t)p->nfield_weights + 1);
+    if (!f) {
+        souk__cur_free(word);
+        b->rc = b->rc ? b->rc : SOUK_ENOMEM;
+        return NULL;
+    }
+    cur *c = &f->base;
+    set_unscored(word);
+    c->kids[0] = word;
+    uint32_t nk = 1;
+    double tf_max = 0;
+    for (size_t i = 0; i < p->nfield_weights; i++) {
+        double w = p->field_weight[i];
+        if (!(w > 0))
+            continue;
+        char t[512];
+        size_t tl = souk__sig_field_term(term, len, sc->fields[p->field[i]].prefix, t, sizeof t);
+        if (!tl)
+            continue;
+        cur *k = make_one_term(b, t, tl, wqf);
+        if (!k) {
+            c->nkids = nk;
+            souk__cur_free(c);
+            return NULL;
+        }
+        if (k->kind == C_NONE) {
+            souk__cur_free(k);
+            continue;
+        }
+        set_unscored(k);
+        f->w[nk] = w;
+        tf_max += w * TERM(k)->pl.info.max_wdf;
+        c->kids[nk++] = k;
+    }
+    c->nkids = nk;
+    /* The score's bound: the largest weighted tf over the smallest length normalisation (the
+     * score grows with tf and falls with the normalisation). */
+    const souk_bm25 *bp = &b->s->bm.p;
+    double kmin = bp->k1 * (bp->min_normlen * bp->b + (1 - bp->b));
+    c->max_score = tf_max > 0 ? TERM(word)->termweight * (tf_max / (kmin + tf_max)) : 0;
     return c;
 }
 

@@ -87,6 +87,20 @@ static int parse_bm25(pctx *x, const cJSON *o, souk_profile *p)
     return 0;
 }
 
+/* "field_model": how the field weights combine: "sum" (per-field BM25 summed, the default) or
+ * "bm25f" (weighted wdf summed over the fields, one saturation, the word's own idf). */
+static int parse_field_model(pctx *x, const cJSON *o, souk_profile *p)
+{
+    const char *v = cJSON_GetStringValue(o);
+    if (v && strcmp(v, "sum") == 0)
+        p->rank.field_model = SOUK_FIELD_MODEL_SUM;
+    else if (v && strcmp(v, "bm25f") == 0)
+        p->rank.field_model = SOUK_FIELD_MODEL_BM25F;
+    else
+        return fail(x, SOUK_EINVAL, "field_model: must be \"sum\" or \"bm25f\"");
+    return 0;
+}
+
 static int parse_fields(pctx *x, const cJSON *o, souk_profile *p)
 {
     if (!cJSON_IsObject(o))
@@ -581,6 +595,8 @@ int souk_profile_parse(const char *json, size_t len, const souk_schema *s, souk_
             rc = parse_bm25(&x, it, p);
         else if (strcmp(k, "fields") == 0)
             rc = parse_fields(&x, it, p);
+        else if (strcmp(k, "field_model") == 0)
+            rc = parse_field_model(&x, it, p);
         else if (strcmp(k, "proximity") == 0)
             rc = parse_proximity(&x, it, p);
         else if (strcmp(k, "boosts") == 0)
@@ -597,8 +613,8 @@ int souk_profile_parse(const char *json, size_t len, const souk_schema *s, souk_
             rc = parse_curation(&x, it, p);
         else
             rc = fail(&x, SOUK_EINVAL,
-                      "%.64s: unknown member (bm25, fields, proximity, boosts, personalization, "
-                      "defaults, synonyms, stop_words, curation)",
+                      "%.64s: unknown member (bm25, fields, field_model, proximity, boosts, "
+                      "personalization, defaults, synonyms, stop_words, curation)",
                       k);
         if (rc)
             goto out;

@@ -26,7 +26,7 @@ static const char *const stop_words[] = {
 
 void tune_params_default(tune_params *p)
 {
-    *p = (tune_params){1.0, 0.5, 1, 1, 1, 0, 5, 0, 0};
+    *p = (tune_params){1.0, 0.5, 1, 1, 1, 0, 5, 0, 2};
 }
 
 void tune_params_format(const tune_params *p, char *out, size_t size)
@@ -100,6 +100,7 @@ void tune_profile(const souk_index *ix, const tune_params *p, souk_rank_profile 
         out->field[out->nfield_weights] = f->id;
         out->field_weight[out->nfield_weights++] = w[i];
     }
+    out->field_model = p->fields == 2 ? SOUK_FIELD_MODEL_BM25F : SOUK_FIELD_MODEL_SUM;
     out->proximity_weight = p->prox;
     out->proximity_window = (uint32_t)p->window;
 }
@@ -156,8 +157,8 @@ static double objective(const souk_eval_scores *sc)
 
 int tune_search(souk_index *ix, const ircoll *c, int rounds, tune_params *best, FILE *log)
 {
-    /* Each parameter's grid (docs/benchmarks.md): 5 + 5 + 2 + 5 + 1 + 5 + 5 + 4 + 2 values. */
-    static const double onoff[] = {0, 1}, k1s[] = {0.6, 0.9, 1.2, 1.6, 2.0},
+    /* Each parameter's grid (docs/benchmarks.md): 5 + 5 + 3 + 5 + 1 + 5 + 5 + 4 + 2 values. */
+    static const double onoff[] = {0, 1}, models[] = {0, 1, 2}, k1s[] = {0.6, 0.9, 1.2, 1.6, 2.0},
                         bs[] = {0.3, 0.5, 0.65, 0.75, 0.9}, titles[] = {0.5, 1, 1.5, 2, 3},
                         bodies[] = {1}, authors[] = {0, 0.25, 0.5, 1, 1.5},
                         proxs[] = {0, 0.25, 0.5, 1, 2}, windows[] = {2, 3, 5, 8};
@@ -169,7 +170,7 @@ int tune_search(souk_index *ix, const ircoll *c, int rounds, tune_params *best, 
     } dims[] = {
         {"k1", k1s, 5, offsetof(tune_params, k1)},
         {"b", bs, 5, offsetof(tune_params, b)},
-        {"fields", onoff, 2, offsetof(tune_params, fields)},
+        {"fields", models, 3, offsetof(tune_params, fields)},
         {"title", titles, 5, offsetof(tune_params, w_title)},
         {"body", bodies, 1, offsetof(tune_params, w_body)},
         {"authors", authors, 5, offsetof(tune_params, w_authors)},

@@ -20,11 +20,13 @@ typedef struct tune_params {
     double prox;                       /* proximity weight (0: off) */
     double window;                     /* proximity window, in positions */
     double stop;                       /* 1: English stop words dropped from queries */
-    double fields; /* 1: the field weights apply; 0: the default text score (no field weights) */
+    double fields; /* 0: the default text score (no field weights); 1: field weights, per-field
+                      BM25 summed; 2: field weights, BM25F */
 } tune_params;
 
-/* The starting point: Souk's default ranking (k1 1, b 0.5, every field 1, no proximity, no
- * stop words), which ranks exactly as no profile. */
+/* The starting point: Souk's default ranking (k1 1, b 0.5, no proximity, no stop words) as
+ * BM25F with every field at weight 1, which ranks exactly as no profile (the word's wdf is the
+ * sum of its fields'), so that the field weights can move from it. */
 void tune_params_default(tune_params *p);
 /* "k1=1.2 b=0.75 fields=1 title=2 body=1 authors=0 proximity=0.5 window=5 stop=1" and back. */
 void tune_params_format(const tune_params *p, char *out, size_t size);

@@ -43,15 +43,22 @@ typedef struct souk_boost_signal {
 
 /* The ranking signals of one profile version, as the engine applies them. A profile of
  * SOUK_RANK_PROFILE_DEFAULT ranks exactly as Souk ranks without a profile (Xapian's BM25). */
+#define SOUK_FIELD_MODEL_SUM 0   /* per-field BM25, summed */
+#define SOUK_FIELD_MODEL_BM25F 1 /* weighted wdf summed over fields, one saturation */
+
 typedef struct souk_rank_profile {
     souk_bm25 bm25; /* k1, b (k3, min_normlen as Xapian) */
     /* Query-time field weights. nfield_weights 0: the default text score (a word's unprefixed
-     * term, whose wdf already carries the schema's index-time weight). Otherwise a query word
-     * scores the sum over the listed text fields of field_weight[i] times its BM25 in that
-     * field alone (the field's own term and statistics); fields not listed score 0. */
+     * term, whose wdf already carries the schema's index-time weight). Otherwise, with
+     * field_model SOUK_FIELD_MODEL_SUM, a query word scores the sum over the listed text fields
+     * of field_weight[i] times its BM25 in that field alone (the field's own term and
+     * statistics); with SOUK_FIELD_MODEL_BM25F, its BM25 with the word's own idf and one
+     * saturation of the weighted term frequency sum of field_weight[i] x its wdf in field i.
+     * Fields not listed score 0 in both. */
     int field[SOUK_MAX_PROFILE_FIELDS];
     double field_weight[SOUK_MAX_PROFILE_FIELDS];
     size_t nfield_weights;
+    int field_model; /* SOUK_FIELD_MODEL_* */
     /* Proximity bonus: proximity_weight (0: off) times a closeness of the query's words
      * within proximity_window positions of each other in one field (docs/ranking.md gives
      * the formula); 0 for one-word queries. */

@@ -152,7 +152,9 @@ typedef struct souk_explain_part {
     double field_weight;
     double idf, norm;
     double weight; /* PROXIMITY, BOOST: the profile's weight */
-    double value;  /* PROXIMITY: the closeness; BOOST: the field's value (NAN: none) */
+    double value;  /* PROXIMITY: the closeness; BOOST: the field's value (NAN: none); TERM: the
+                      weighted term frequency under BM25F field weights (wdf its whole part),
+                      else NAN */
     int boost;     /* BOOST: its index in the profile; fn in fn */
     int fn;        /* BOOST: souk_boost_fn */
 } souk_explain_part;
