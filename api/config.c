@@ -33,6 +33,7 @@ static const sk_limits default_limits = {
     .max_search_ms = 1000,
     .max_query_terms = SOUK_MAX_QUERY_TERMS,
     .max_events_body_bytes = 1 << 20,
+    .max_insights_events_per_minute = 1000,
 };
 
 void sk_key_hash(const char *key, size_t len, uint8_t out[SK_KEY_HASH_LEN])
@@ -164,6 +165,7 @@ static int load_limits(const cJSON *o, sk_limits *l, char *err, size_t errlen)
         {"max_search_ms", &l->max_search_ms, 0, 60000},
         {"max_query_terms", &l->max_query_terms, 0, 65536},
         {"max_events_body_bytes", &l->max_events_body_bytes, 1, 64 << 20},
+        {"max_insights_events_per_minute", &l->max_insights_events_per_minute, 0, 1000000},
     };
     const cJSON *it;
     cJSON_ArrayForEach(it, o)

@@ -37,3 +37,5 @@ SK_ENDPOINT("/v1/profiles", "profiles", SK_GET, SK_AUTH_ADMIN, sk_ep_profiles)
 SK_ENDPOINT("/v1/profiles/{id}", "profile", SK_GET | SK_PUT, SK_AUTH_ADMIN, sk_ep_profile)
 SK_ENDPOINT("/analyst/", "analyst_index", SK_GET, SK_AUTH_NONE, sk_ep_analyst_index)
 SK_ENDPOINT("/analyst/{id}", "analyst", SK_GET, SK_AUTH_NONE, sk_ep_analyst)
+/* Algolia Insights events: the key and each event's user token are checked by the handler. */
+SK_ENDPOINT("/1/events", "insights_events", SK_POST, SK_AUTH_EVENTS, sk_ep_insights)

@@ -16,7 +16,7 @@
 #include <time.h>
 
 const int sk_status_codes[SK_NSTATUS] = {200, 204, 400, 401, 403, 404, 405, 408, 413,
-                                         414, 415, 429, 431, 500, 503, 202, 0,   0};
+                                         414, 415, 429, 431, 500, 503, 202, 422, 0};
 const double sk_bucket_le_us[SK_NBUCKETS - 1] = {50,     100,    250,    500,     1000,
                                                  2500,   5000,   10000,  25000,   50000,
                                                  100000, 250000, 500000, 1000000, 5000000};
@@ -48,6 +48,8 @@ static const char *reason(int status)
         return "URI Too Long";
     case 415:
         return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
     case 202:
         return "Accepted";
     case 429:
@@ -246,7 +248,7 @@ static int verify_user(sk_ctx *c)
 static int authorize(sk_ctx *c, int need)
 {
     const sk_config *cfg = c->cfg;
-    if (need == SK_AUTH_NONE)
+    if (need == SK_AUTH_NONE || need == SK_AUTH_EVENTS)
         return 0;
     /* A user's own data: the user token alone names the user, whatever key comes with it. */
     if (need == SK_AUTH_USER) {
@@ -310,7 +312,7 @@ const char *sk_endpoint_label(int ep)
 /* Endpoints a browser calls with a key answer CORS preflights. */
 static int allows_options(const sk_route *rt)
 {
-    return rt->auth == SK_AUTH_SEARCH || rt->auth == SK_AUTH_USER;
+    return rt->auth == SK_AUTH_SEARCH || rt->auth == SK_AUTH_USER || rt->auth == SK_AUTH_EVENTS;
 }
 
 /* The Allow header of a route: its methods, and OPTIONS when it answers preflights. */
