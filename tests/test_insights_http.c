@@ -18,6 +18,8 @@
  *   - budgets: 1,001 events, more than 1,000 objectIDs, a body over max_events_body_bytes, and the
  *     per-user budget (limits.max_insights_events_per_minute, 60 here): 60 items pass, the 61st is
  *     429 and not stored, another user is not affected;
+ *   - click-through: searches of three consenting users through /v1/search and two Insights
+ *     clicks make low_ctr's row for the query: 3 searches, 2 clicks;
  *   - keys: none, an unknown one, an analyst key are refused; the search key as X-Api-Key works;
  *     a CORS preflight is answered. */
 #include "check.h"
@@ -481,6 +483,55 @@ static void test_budgets(void)
     kit_resp_free(&r);
 }
 
+/* ------------------------------------------------------------------ click-through */
+
+/* Insights clicks feed click-through analytics like any click: three consenting users search
+ * "editor" with their token (the server records the searches), two click a hit through
+ * /1/events; kind=low_ctr (k = 3 here) links the clicks to the searches: 3 searches, 2 clicks. */
+static void test_click_through(void)
+{
+    static const char *const users[] = {"frank", "gina", "hank"};
+    kit_resp r;
+    for (int i = 0; i < 3; i++) {
+        consent(users[i], "{\"personalization\":true,\"search_history\":true}");
+        CHECK(kit_call(srv.port, "GET", "/v1/search?q=editor&per_page=5", SKEY,
+                       mint(tring, users[i], now_s(), 600), NULL, NULL, 0, &r) == 200);
+        kit_resp_free(&r);
+    }
+    for (int i = 0; i < 2; i++) {
+        char body[4096];
+        snprintf(body, sizeof body, "{\"events\":[%s]}",
+                 event("click", "authenticatedUserToken", mint(tring, users[i], now_s(), 600),
+                       ids[i],
+                       "\"queryID\":\"0123456789abcdef0123456789abcdef\",\"positions\":[1]"));
+        CHECK(insights(SKEY, body, &r) == 200 && count_of(&r, "stored") == 1);
+        kit_resp_free(&r);
+    }
+    cJSON *row = NULL, *j = NULL;
+    for (int t = 0; t < 100 && !row; t++) { /* the inbox drains in the background */
+        cJSON_Delete(j);
+        j = NULL;
+        if (kit_get(srv.port, "/v1/analytics/queries?kind=low_ctr", NKEY, &r) == 200)
+            j = cJSON_Parse(r.body);
+        kit_resp_free(&r);
+        const cJSON *it;
+        cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "rows"))
+        {
+            if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(it, "query")), "editor") == 0 &&
+                cJSON_GetNumberValue(cJSON_GetObjectItem(it, "clicks")) == 2)
+                row = (cJSON *)it;
+        }
+        if (!row)
+            usleep(100000);
+    }
+    CHECK(row && cJSON_GetNumberValue(cJSON_GetObjectItem(row, "users")) == 3 &&
+          cJSON_GetNumberValue(cJSON_GetObjectItem(row, "searches")) == 3 &&
+          cJSON_GetNumberValue(cJSON_GetObjectItem(row, "clicks")) == 2);
+    if (!row)
+        fprintf(stderr, "  low_ctr: no row \"editor\" with 2 clicks\n");
+    cJSON_Delete(j);
+}
+
 /* ------------------------------------------------------------------ keys */
 
 static void test_keys(void)
@@ -549,7 +600,7 @@ int main(void)
     fprintf(f,
             "{\"search_keys\":[\"%s\"],\"admin_keys\":[\"%s\"],\"analyst_keys\":[\"%s\"],"
             "\"pseudonym_key_file\":\"%s\",\"token_key_file\":\"%s\","
-            "\"cors_origins\":[\"http://shop.test\"],"
+            "\"cors_origins\":[\"http://shop.test\"],\"analytics_k\":3,"
             "\"consent_default\":{\"personalization\":false,\"location\":false,"
             "\"search_history\":false},"
             "\"limits\":{\"max_insights_events_per_minute\":60,"
@@ -564,6 +615,7 @@ int main(void)
     test_opt_out();
     test_malformed();
     test_budgets();
+    test_click_through();
     test_keys();
     CHECK(kit_stop(&srv) == 0);
     char cmd[1024];
