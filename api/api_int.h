@@ -112,6 +112,8 @@ typedef struct sk_config {
     size_t nprofiles;
     int has_cursor_key; /* "cursor_secret" was set: cursor_key derives from it */
     uint8_t cursor_key[32];
+    char *storefront_dir;     /* "storefront.dir": the storefront page's files; NULL: none */
+    char *storefront_lib_dir; /* "storefront.lib_dir": the npm bundles it loads; NULL: none */
 } sk_config;
 
 /* A named ranking profile: defaults for a search's parameters (NULL / -1: not set). */

@@ -69,6 +69,8 @@ static void config_free(sk_config *c)
     souk_free(c->recs.replenishable);
     souk_free(c->recs.category_field);
     souk_free(c->recs.cap_field);
+    souk_free(c->storefront_dir);
+    souk_free(c->storefront_lib_dir);
     souk_free(c);
 }
 
@@ -133,6 +135,38 @@ static int load_uint(const cJSON *v, const char *name, uint64_t max, void *dst, 
         *(size_t *)dst = (size_t)d;
     else
         *(uint32_t *)dst = (uint32_t)d;
+    return 0;
+}
+
+/* "storefront": {"dir": DIR, "lib_dir": DIR}: the storefront page's files and the npm bundles it
+ * loads (ep_storefront.c); each an existing directory. */
+static int load_storefront(const cJSON *o, sk_config *c, char *err, size_t errlen)
+{
+    if (!cJSON_IsObject(o)) {
+        snprintf(err, errlen, "\"storefront\" must be an object {\"dir\", \"lib_dir\"}");
+        return SOUK_EINVAL;
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, o)
+    {
+        int lib = strcmp(it->string, "lib_dir") == 0;
+        if (!lib && strcmp(it->string, "dir") != 0) {
+            snprintf(err, errlen, "unknown field \"storefront.%s\" (known: dir, lib_dir)",
+                     it->string);
+            return SOUK_EINVAL;
+        }
+        const char *d = cJSON_GetStringValue(it);
+        struct stat st;
+        if (!d || !*d || stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            snprintf(err, errlen, "\"storefront.%s\" must name an existing directory%s%s",
+                     it->string, d ? ": " : "", d ? d : "");
+            return SOUK_EINVAL;
+        }
+        char **dst = lib ? &c->storefront_lib_dir : &c->storefront_dir;
+        souk_free(*dst);
+        if (!(*dst = souk_strndup(d, strlen(d))))
+            return SOUK_ENOMEM;
+    }
     return 0;
 }
 
@@ -630,6 +664,8 @@ int sk_config_load(const char *path, const char *lang, const char *datadir, sk_c
                                strlen(sec), (const uint8_t *)"souk cursor key v2", 18);
             c->has_cursor_key = 1;
             rc = 0;
+        } else if (strcmp(it->string, "storefront") == 0) {
+            rc = load_storefront(it, c, err, errlen);
         } else if (strcmp(it->string, "development") == 0) {
             rc = SOUK_EINVAL;
             if (!cJSON_IsBool(it)) {
@@ -672,7 +708,7 @@ int sk_config_load(const char *path, const char *lang, const char *datadir, sk_c
                      "ingest_keys, analyst_keys, development, cors_origins, limits, synonyms, "
                      "stop_words, profiles, cursor_secret, pseudonym_key_file, token_key_file, "
                      "retention, consent_default, policy_version, analytics_k, "
-                     "recommendations)",
+                     "recommendations, storefront)",
                      it->string);
             rc = SOUK_EINVAL;
         }

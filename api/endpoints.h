@@ -39,3 +39,5 @@ SK_ENDPOINT("/analyst/", "analyst_index", SK_GET, SK_AUTH_NONE, sk_ep_analyst_in
 SK_ENDPOINT("/analyst/{id}", "analyst", SK_GET, SK_AUTH_NONE, sk_ep_analyst)
 /* Algolia Insights events: the key and each event's user token are checked by the handler. */
 SK_ENDPOINT("/1/events", "insights_events", SK_POST, SK_AUTH_EVENTS, sk_ep_insights)
+SK_ENDPOINT("/storefront/", "storefront_index", SK_GET, SK_AUTH_NONE, sk_ep_storefront_index)
+SK_ENDPOINT("/storefront/{id}", "storefront", SK_GET, SK_AUTH_NONE, sk_ep_storefront)

