@@ -111,6 +111,7 @@ typedef struct sk_config {
     size_t nprofiles;
     int has_cursor_key; /* "cursor_secret" was set: cursor_key derives from it */
     uint8_t cursor_key[32];
+    struct cJSON *algolia; /* the "algolia" object as configured (algolia.h), or NULL */
 } sk_config;
 
 /* A named ranking profile: defaults for a search's parameters (NULL / -1: not set). */
@@ -313,6 +314,7 @@ typedef struct sk_ctx {
     int has_user; /* a valid X-User-Token: user holds its claims */
     souk_token_claims user;
     long long nhits; /* a search's hits found (ep_search.c), for its search event; -1 */
+    int ep;          /* the endpoint's number (SK_EP_*), EP_OTHER before routing */
     uint64_t t0_ns;
 } sk_ctx;
 
