@@ -114,6 +114,7 @@ typedef struct sk_config {
     uint8_t cursor_key[32];
     char *storefront_dir;     /* "storefront.dir": the storefront page's files; NULL: none */
     char *storefront_lib_dir; /* "storefront.lib_dir": the npm bundles it loads; NULL: none */
+    struct cJSON *algolia;    /* the "algolia" object as configured (algolia.h), or NULL */
 } sk_config;
 
 /* A named ranking profile: defaults for a search's parameters (NULL / -1: not set). */
@@ -316,6 +317,7 @@ typedef struct sk_ctx {
     int has_user; /* a valid X-User-Token: user holds its claims */
     souk_token_claims user;
     long long nhits; /* a search's hits found (ep_search.c), for its search event; -1 */
+    int ep;          /* the endpoint's number (SK_EP_*), EP_OTHER before routing */
     uint64_t t0_ns;
 } sk_ctx;
 

@@ -2,6 +2,7 @@
  * wrong type or a malformed key hash is an error naming the field, so a typo never silently
  * turns a limit or a credential off. API keys are stored as SHA-256 hashes ("sha256:<hex>");
  * the server hashes the presented key and compares hashes in constant time (router.c). */
+#include "algolia.h"
 #include "api_int.h"
 #include "souk/keys.h"
 #include "souk/lexicon.h"
@@ -71,6 +72,7 @@ static void config_free(sk_config *c)
     souk_free(c->recs.cap_field);
     souk_free(c->storefront_dir);
     souk_free(c->storefront_lib_dir);
+    cJSON_Delete(c->algolia);
     souk_free(c);
 }
 
@@ -651,7 +653,12 @@ int sk_config_load(const char *path, const char *lang, const char *datadir, sk_c
             rc = load_limits(it, &c->limits, err, errlen);
         else if (strcmp(it->string, "profiles") == 0)
             rc = load_profiles(it, c, err, errlen);
-        else if (strcmp(it->string, "cursor_secret") == 0) {
+        else if (strcmp(it->string, "algolia") == 0) {
+            /* Algolia's search protocol: the index names it answers to (algolia.h). */
+            rc = sk_algolia_config_check(it, err, errlen);
+            if (!rc && !(c->algolia = cJSON_Duplicate(it, 1)))
+                rc = SOUK_ENOMEM;
+        } else if (strcmp(it->string, "cursor_secret") == 0) {
             /* Cursors are signed with a key derived from it, so every server given this file
              * accepts the others' cursors, across restarts (ep_search.c). */
             const char *sec = cJSON_GetStringValue(it);
@@ -708,7 +715,7 @@ int sk_config_load(const char *path, const char *lang, const char *datadir, sk_c
                      "ingest_keys, analyst_keys, development, cors_origins, limits, synonyms, "
                      "stop_words, profiles, cursor_secret, pseudonym_key_file, token_key_file, "
                      "retention, consent_default, policy_version, analytics_k, "
-                     "recommendations, storefront)",
+                     "recommendations, algolia, storefront)",
                      it->string);
             rc = SOUK_EINVAL;
         }

@@ -110,6 +110,7 @@ static int classify(const sk_http *h)
         const char *name;
         int id;
     } names[] = {{"x-api-key", H_API_KEY},
+                 {"x-algolia-api-key", H_API_KEY}, /* Algolia's clients (docs/algolia.md) */
                  {"authorization", H_AUTHORIZATION},
                  {"origin", H_ORIGIN},
                  {"x-request-id", H_REQUEST_ID},

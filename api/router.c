@@ -4,6 +4,7 @@
  * the credential it needs. Around every endpoint this file does what all of them share: request
  * ids, credentials (hashed keys compared in constant time), CORS, the JSON error body, the
  * response head, metrics and the access log. It runs on whatever thread owns the worker. */
+#include "algolia.h"
 #include "api_int.h"
 #include "souk/lexicon.h"
 #include "souk/souk.h"
@@ -269,12 +270,21 @@ static int authorize(sk_ctx *c, int need)
     if (r->auth_scheme_bad)
         return sk_fail(c, 401, "unsupported_auth_scheme", NULL,
                        "Authorization must be \"Bearer KEY\" (or send the key in X-Api-Key)");
-    if (r->api_key_len == 0)
+    const char *key = r->api_key;
+    size_t key_len = r->api_key_len;
+    int key_over = r->api_key_over;
+    /* Algolia's browser client sends its key as the query parameter x-algolia-api-key. */
+    char qkey[SK_HDR_KEY_MAX + 1];
+    if (key_len == 0 && !key_over && sk_algolia_endpoint(c->ep) &&
+        sk_algolia_query_key(c, qkey, &key_len, &key_over))
+        key = qkey;
+    if (key_len == 0)
         return sk_fail(c, 401, "missing_credentials", NULL,
                        "this endpoint needs a key in the X-Api-Key header");
     uint8_t h[SK_KEY_HASH_LEN];
-    sk_key_hash(r->api_key, r->api_key_len, h);
-    int ok = !r->api_key_over;
+    sk_key_hash(key, key_len, h);
+    sodium_memzero(qkey, sizeof qkey);
+    int ok = !key_over;
     int admin = ok && key_in(h, cfg->admin_keys, cfg->nadmin_keys);
     int search = ok && key_in(h, cfg->search_keys, cfg->nsearch_keys);
     int ingest = ok && key_in(h, cfg->ingest_keys, cfg->ningest_keys);
@@ -398,6 +408,7 @@ int sk_handle(sk_worker *w, const sk_request *req, int keep_alive_ok, sk_buf *ou
                 .out = &body,
                 .status = 200,
                 .nhits = -1,
+                .ep = EP_OTHER,
                 .content_type = "application/json",
                 .t0_ns = sk_now_ns()};
     c.cfg = sk_state_config(w->st);
@@ -439,6 +450,7 @@ int sk_handle(sk_worker *w, const sk_request *req, int keep_alive_ok, sk_buf *ou
         goto done;
     }
     rt = &sk_routes[ep];
+    c.ep = ep;
     allow_header(rt, allow, sizeof allow);
     /* Draining: requests still arriving are answered, and their connections closed; health
      * checks fail so that load balancers stop sending. */
@@ -463,6 +475,8 @@ int sk_handle(sk_worker *w, const sk_request *req, int keep_alive_ok, sk_buf *ou
     rt->handler(&c);
 
 done:
+    if (c.status >= 400 && sk_algolia_endpoint(ep)) /* errors in the shape its clients read */
+        sk_algolia_error_shape(&c);
     if (body.len == 0 && c.status >= 400) /* out of memory while writing the error */
         sk_buf_str(&body, "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}\n");
     if (c.status == 204)
@@ -485,7 +499,7 @@ done:
             sk_buf_printf(out,
                           "Access-Control-Allow-Methods: %s\r\nAccess-Control-Allow-Headers: "
                           "X-Api-Key, Authorization, Content-Type, X-Request-Id, "
-                          "X-User-Token\r\n"
+                          "X-User-Token, X-Algolia-API-Key, X-Algolia-Application-Id\r\n"
                           "Access-Control-Max-Age: 600\r\n",
                           allow);
         else
