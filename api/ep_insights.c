@@ -351,8 +351,10 @@ static int event_type(sk_ctx *c, const cJSON *ev, size_t i, souk_ev_type *type)
 
 /* The members an event may have; the rest are refused by name (never silently ignored). */
 static const char *const known_members[] = {
-    "eventType", "eventSubtype", "eventName", "index",     "userToken", "authenticatedUserToken",
-    "objectIDs", "positions",    "queryID",   "timestamp",
+    "eventType", "eventSubtype",  "eventName",
+    "index",     "userToken",     "authenticatedUserToken",
+    "objectIDs", "positions",     "queryID",
+    "timestamp", "algoliaSource",
 };
 
 /* Checks event i (every member) and appends one Souk event per objectID to ev[*n..] (at most
@@ -362,6 +364,12 @@ static int parse_event(sk_ctx *c, const cJSON *e, size_t i, int64_t now, tok_cac
 {
     if (!cJSON_IsObject(e))
         return ins_fail(c, 422, "invalid_event", "events[%zu] must be an object", i);
+    const char *et = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "eventType"));
+    if (et && strcmp(et, "instantsearch") == 0)
+        return ins_fail(c, 422, "invalid_event",
+                        "events[%zu].eventType \"instantsearch\" is InstantSearch's own start-up "
+                        "signal, not a shopper's event: Souk stores none",
+                        i);
     const cJSON *m;
     cJSON_ArrayForEach(m, e)
     {
@@ -392,6 +400,16 @@ static int parse_event(sk_ctx *c, const cJSON *e, size_t i, int64_t now, tok_cac
               *q == '-' || *q == '_'))
             return ins_fail(c, 422, "invalid_event",
                             "events[%zu].queryID must be letters, digits, '-' and '_'", i);
+    /* InstantSearch marks its events' origin ("instantsearch", "instantsearch-internal"):
+     * checked, dropped. */
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(e, "algoliaSource");
+    if (src) {
+        int ok = cJSON_IsArray(src) && cJSON_GetArraySize(src) <= 8;
+        cJSON_ArrayForEach(m, src) ok &= cJSON_IsString(m) && strlen(m->valuestring) <= 64;
+        if (!ok)
+            return ins_fail(c, 422, "invalid_event",
+                            "events[%zu].algoliaSource must be an array of at most 8 strings", i);
+    }
     const cJSON *ids = cJSON_GetObjectItemCaseSensitive(e, "objectIDs");
     if (!ids)
         return ins_fail(c, 422, "invalid_event", "events[%zu].objectIDs is required", i);

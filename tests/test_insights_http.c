@@ -195,7 +195,8 @@ static void test_stored(void)
     /* A view of two hits, an add-to-cart and a purchase, the token as userToken. */
     snprintf(body, sizeof body,
              "{\"events\":[{\"eventType\":\"view\",\"eventName\":\"Hits Viewed\","
-             "\"index\":\"debian\",\"userToken\":\"%s\",\"objectIDs\":[\"%s\",\"%s\"]},"
+             "\"index\":\"debian\",\"userToken\":\"%s\",\"objectIDs\":[\"%s\",\"%s\"],"
+             "\"algoliaSource\":[\"instantsearch\",\"instantsearch-internal\"]},"
              "%s,%s]}",
              tok, ids[1], ids[2],
              event("conversion\",\"eventSubtype\":\"addToCart", "userToken", tok, ids[3], ""),
@@ -358,6 +359,13 @@ static void test_malformed(void)
          "\"objectIDs\":[\"0ad\"]}",
          422, "invalid_event", "events[0].eventName"},
         {"\"%s\"", 422, "invalid_event", "events[0]"},
+        /* InstantSearch's start-up signal, as 4.118.1 sends it */
+        {"{\"eventType\":\"instantsearch\",\"eventName\":\"__start__\",\"sessionID\":\"9a06\","
+         "\"userToken\":\"%s\"}",
+         422, "invalid_event", "events[0].eventType"},
+        {"{\"eventType\":\"view\",\"eventName\":\"n\",\"index\":\"i\",\"userToken\":\"%s\","
+         "\"objectIDs\":[\"0ad\"],\"algoliaSource\":\"instantsearch\"}",
+         422, "invalid_event", "events[0].algoliaSource"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char ev[3000];

@@ -10,6 +10,16 @@
  * event is sent (Souk stores events only with a signed user token). */
 (function () {
   'use strict';
+  /* search-insights' own stub (what its documented snippet does, minus loading it from a CDN):
+   * calls queue until lib/search-insights.min.js, loaded after this file, takes them over. */
+  window.AlgoliaAnalyticsObject = 'aa';
+  window.aa = window.aa || function () { (window.aa.queue = window.aa.queue || []).push(arguments); };
+  window.aa.version = '2.17.3';
+  document.addEventListener('DOMContentLoaded', start);
+})();
+
+function start() {
+  'use strict';
   var params = new URLSearchParams(location.hash.slice(1));
   var searchKey = params.get('key') || 'souk-development';
   var userToken = params.get('token') || '';
@@ -18,7 +28,7 @@
   var searchClient = window['algoliasearch/lite'].liteClient('souk', searchKey, {
     hosts: [{ url: location.host, accept: 'readWrite', protocol: location.protocol.replace(':', '') }]
   });
-  var aa = window.AlgoliaAnalytics.default;
+  var aa = window.aa;
 
   var search = instantsearch({
     indexName: INDEX,
@@ -66,4 +76,4 @@
   ]);
   search.start();
   window.soukStorefront = search; /* for the browser test and the console */
-})();
+}
