@@ -40,19 +40,20 @@ KEYS="$BASE/run-keys"
             printf '1 %s\n' "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" >"$KEYS/$r.ring"
     done)
 CONFIG="$BASE/run-config.json"
-ABS=$(pwd)
+KEYS_ABS=$(cd "$KEYS" && pwd)
+LIB_ABS=$(cd "$LIB" && pwd)
 cat >"$CONFIG" <<JSON
 {"development": true,
- "pseudonym_key_file": "$ABS/$KEYS/pseudonym.ring", "token_key_file": "$ABS/$KEYS/token.ring",
+ "pseudonym_key_file": "$KEYS_ABS/pseudonym.ring", "token_key_file": "$KEYS_ABS/token.ring",
  "algolia": {"index": "debian",
              "replicas": {"debian_size_asc": {"sort": "installed_size_kb:asc"},
                           "debian_size_desc": {"sort": "installed_size_kb:desc"}}},
- "storefront": {"dir": "$ABS/examples/storefront", "lib_dir": "$ABS/$LIB"}}
+ "storefront": {"dir": "$(pwd)/examples/storefront", "lib_dir": "$LIB_ABS"}}
 JSON
 SHOPPER=$("$BIN/souk-token" --key "$KEYS/token.ring" --user shopper-1 --ttl 86400)
 echo "run: serving $DATA on http://$LISTEN (development mode: no keys; Ctrl-C stops)"
 echo "run: try: curl 'http://$LISTEN/v1/search?q=text+editor&per_page=3'"
 echo "run: storefront: http://$LISTEN/storefront/"
 echo "run: storefront as shopper-1 (Insights events on): http://$LISTEN/storefront/#token=$SHOPPER"
-echo "run: shopper-1's consent: curl -X PUT -H 'X-User-Token: $SHOPPER' -d '{\"personalization\":true}' http://$LISTEN/v1/me/consent"
+echo "run: shopper-1's consent: curl -X PUT -H 'X-User-Token: $SHOPPER' -H 'Content-Type: application/json' -d '{\"personalization\":true}' http://$LISTEN/v1/me/consent"
 exec "$BIN/souk-server" --data "$DATA" --listen "$LISTEN" --config "$CONFIG" --access-log -
