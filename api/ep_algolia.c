@@ -1661,6 +1661,15 @@ static cJSON *read_body(sk_ctx *c)
         afail(c, src == SOUK_ENOMEM ? 500 : 400, "the body is refused: %s", why);
         return NULL;
     }
+    if (!root) {
+        const char *ep = cJSON_GetErrorPtr();
+        afail(c, 400,
+              "the body is not valid JSON (error near byte %ld; arrays and objects nest "
+              "at most %d deep)",
+              ep && ep >= body && ep <= body + r->body.len ? (long)(ep - body) : 0L,
+              CJSON_NESTING_LIMIT);
+        return NULL;
+    }
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         afail(c, 400, "the body must be a JSON object");
