@@ -21,7 +21,8 @@
  *   - click-through: searches of three consenting users through /v1/search and two Insights
  *     clicks make low_ctr's row for the query: 3 searches, 2 clicks;
  *   - keys: none, an unknown one, an analyst key are refused; the search key as X-Api-Key works;
- *     a CORS preflight is answered. */
+ *     a CORS preflight is answered; without a "storefront" config /storefront/ is 404
+ *     storefront_disabled. */
 #include "check.h"
 #include "kit/fixture.h"
 #include "kit/http.h"
@@ -559,6 +560,11 @@ static void test_keys(void)
     /* The key as a header, and the body as application/json (search-insights' XHR fallback). */
     CHECK(kit_call(srv.port, "POST", "/1/events", SKEY, NULL, "application/json", body,
                    strlen(body), &r) == 200);
+    kit_resp_free(&r);
+    /* A server whose config names no storefront serves none. */
+    char code[64];
+    CHECK(kit_get(srv.port, "/storefront/", NULL, &r) == 404 &&
+          strcmp(kit_err_code(&r, code, sizeof code), "storefront_disabled") == 0);
     kit_resp_free(&r);
     /* A CORS preflight from the shop's origin. */
     const char *pre = "OPTIONS /1/events HTTP/1.1\r\nHost: x\r\nOrigin: http://shop.test\r\n"
