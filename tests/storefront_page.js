@@ -46,12 +46,14 @@ function api(method, path, body, headers) {
 // Algolia's defaults: typo tolerance, the last word as a prefix, all words required, 20 hits a
 // page; its refinement lists and menu count disjunctively, as /v1/search's facets do.
 let lastQuery = '';
-const state = { q: '', sections: [], maintainers: [], range: null, sort: null, page: 1 };
+const state = { q: '', category: null, sections: [], maintainers: [], range: null, sort: null,
+                page: 1 };
 function quote(v) {
   return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 function searchPath() {
   const parts = [];
+  if (state.category) parts.push(`tag_facets = ${quote(state.category)}`);
   if (state.sections.length) parts.push(`section IN [${state.sections.map(quote).join(', ')}]`);
   if (state.maintainers.length)
     parts.push(`maintainer IN [${state.maintainers.map(quote).join(', ')}]`);
@@ -59,7 +61,8 @@ function searchPath() {
     parts.push(`installed_size_kb >= ${state.range[0]} AND installed_size_kb <= ${state.range[1]}`);
   const p = new URLSearchParams({ q: state.q, typo: 'true', prefix: 'true', operator: 'and',
                                   per_page: '20', page: String(state.page),
-                                  facets: 'section,maintainer,tag_facets', facet_size: '1000' });
+                                  facets: 'section,maintainer,tag_facets,tags',
+                                  facet_size: '1000' });
   if (parts.length) p.set('filter', parts.join(' AND '));
   if (state.sort) p.set('sort', state.sort);
   return `/v1/search?${p}`;
@@ -83,8 +86,10 @@ async function shown(page) {
                     '.ais-RefinementList-count'),
       maintainer: list('#maintainer .ais-RefinementList-item', '.ais-RefinementList-labelText',
                        '.ais-RefinementList-count'),
-      category: list('#categories .ais-HierarchicalMenu-list--lvl0 > .ais-HierarchicalMenu-item',
+      category: list('#categories .ais-HierarchicalMenu > .ais-HierarchicalMenu-list > .ais-HierarchicalMenu-item',
                      '.ais-HierarchicalMenu-label', '.ais-HierarchicalMenu-count'),
+      subcategory: list('#categories .ais-HierarchicalMenu-list--child .ais-HierarchicalMenu-item',
+                        '.ais-HierarchicalMenu-label', '.ais-HierarchicalMenu-count'),
       empty: !!document.querySelector('#hits .no-results'),
     };
   });
@@ -98,10 +103,12 @@ function differences(s, res) {
   if (JSON.stringify(s.ids) !== JSON.stringify(want))
     d.push(`hits ${JSON.stringify(s.ids)} != ${JSON.stringify(want)}`);
   if (s.total !== res.total) d.push(`count ${s.total} != ${res.total}`);
-  for (const f of ['section', 'maintainer', 'category']) {
+  for (const f of ['section', 'maintainer', 'category', 'subcategory']) {
     const counts = new Map();
-    for (const v of res.facets[f === 'category' ? 'tag_facets' : f].values) counts.set(v.value, v.count);
-    for (const v of s[f])
+    const field = { category: 'tag_facets', subcategory: 'tags' }[f] || f;
+    for (const v of res.facets[field].values) counts.set(v.value, v.count);
+    // The menu's second level shows "program" for the value "role::program".
+    for (const v of s[f].map((x) => f === 'subcategory' ? { value: `${state.category}::${x.value}`, count: x.count } : x))
       // A refined value stays listed with 0 when nothing else matches; /v1/search omits it.
       if ((counts.get(v.value) || 0) !== v.count)
         d.push(`${f} ${v.value}: ${v.count} shown, /v1/search ${counts.get(v.value)}`);
@@ -123,7 +130,8 @@ async function compare(page, what, tries) {
   check(d.length === 0, `${what}: the page differs from ${searchPath()}: ${d.slice(0, 5).join('; ')}` +
                         ` (the page's last request: ${lastQuery})`);
   console.log(`${what}: ${s.total} results, ${s.ids.length} hits shown, ` +
-              `${s.section.length + s.maintainer.length + s.category.length} facet counts equal`);
+              `${s.section.length + s.maintainer.length + s.category.length + s.subcategory.length} ` +
+              'facet counts equal');
   return s;
 }
 
@@ -158,6 +166,13 @@ async function compare(page, what, tries) {
   state.q = 'libary';
   let s = await compare(page, 'query with a typo');
   check(s.total > 60 && s.marks > 0, `the typo finds results with highlighted titles (${s.total}, ${s.marks} marks)`);
+
+  // 1b. The category menu: its largest first level, which opens its second level.
+  check(s.category.length > 0, 'the category menu shows its first level');
+  state.category = s.category.slice().sort((a, b) => b.count - a.count)[0].value;
+  await page.click(`#categories .ais-HierarchicalMenu > .ais-HierarchicalMenu-list > .ais-HierarchicalMenu-item > div > a:has(.ais-HierarchicalMenu-label:text-is("${state.category}"))`);
+  s = await compare(page, `category ${state.category}`);
+  check(s.subcategory.length > 0, `the menu opens ${state.category}'s second level`);
 
   // 2. Two sections (the two largest), then one maintainer.
   state.sections = s.section.slice(0, 2).map((v) => v.value);
