@@ -3,7 +3,8 @@
 // tests/test_storefront_page.c:
 //   node storefront_page.js PORT SEARCH_KEY USER_TOKEN SCREENSHOT_DIR
 // with PLAYWRIGHT_CORE (the package folder) and CHROMIUM (the browser binary) in the environment.
-// At each step (a query with a typo, two sections, one maintainer, a size range, a sort, page 3)
+// At each step (a query with a typo, a category, two sections, one maintainer, a size range, a
+// sort, page 3)
 // the hits, the result count and every facet count the page shows must equal what /v1/search
 // answers for the same request. Then a hit clicked by a consenting shopper must reach the user's
 // history through POST /1/events, and after an opt-out a click must leave nothing stored.

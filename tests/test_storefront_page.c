@@ -4,15 +4,15 @@
  * storefront's schema, starts souk-server with a search key, both key rings, the Algolia replicas
  * and the storefront's directories (the page from examples/storefront/, the npm bundles from
  * data/test-data/storefront-lib), and runs tests/storefront_page.js, which drives Debian's
- * chromium (headless) through npm's playwright-core: a query with a typo, two sections, one
- * maintainer, a size range, a sort and page 3, each step's hits, result count and facet counts
- * equal to /v1/search's answer to the same request; a hit clicked by a consenting shopper in the
- * user's history through POST /1/events; after an opt-out a click stores nothing of the shopper;
- * the no-results state. It takes a screenshot into the build tree (docs/storefront.png is one).
- * Here, in C: the page's six files are served with their types and a Content-Security-Policy,
- * any other name is a JSON 404, and a config naming a missing directory is refused. Skips, with
- * the reason, without chromium, playwright-core, the npm bundles or python3
- * (scripts/install-deps.sh and scripts/test-data.sh install them). */
+ * chromium (headless) through npm's playwright-core: a query with a typo, a category of the
+ * hierarchical menu, two sections, one maintainer, a size range, a sort and page 3, each step's
+ * hits, result count and facet counts equal to /v1/search's answer to the same request; a hit
+ * clicked by a consenting shopper in the user's history through POST /1/events; after an opt-out a
+ * click stores nothing of the shopper; the no-results state. It takes a screenshot into the build
+ * tree (docs/storefront.png is one). Here, in C: the page's six files are served with their types
+ * and a Content-Security-Policy, any other name is a JSON 404, and a config naming a missing
+ * directory is refused. Skips, with the reason, without chromium, playwright-core, the npm bundles
+ * or python3 (scripts/install-deps.sh and scripts/test-data.sh install them). */
 #include "check.h"
 #include "kit/fixture.h"
 #include "kit/http.h"
