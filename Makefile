@@ -6,7 +6,7 @@
 #   make format / make format-check
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
-DATA ?= data/debian
+DATA ?= data/debian-storefront
 CMAKE_FLAGS ?=
 
 .PHONY: all deps build test asan coverage run format format-check clean

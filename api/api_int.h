@@ -59,6 +59,7 @@ typedef struct sk_limits {
     uint32_t max_search_ms;       /* a search's matching stops after this: partial, timed_out */
     uint32_t max_query_terms;     /* the expansion budget of a query; over it: 400 */
     size_t max_events_body_bytes; /* the body of POST /v1/events; over it: 413 */
+    uint32_t max_insights_events_per_minute; /* POST /1/events: items a user, a minute; 429 */
 } sk_limits;
 
 /* The behaviour-event settings (docs/api.md, "Behaviour events and privacy"): on when
@@ -111,6 +112,9 @@ typedef struct sk_config {
     size_t nprofiles;
     int has_cursor_key; /* "cursor_secret" was set: cursor_key derives from it */
     uint8_t cursor_key[32];
+    char *storefront_dir;     /* "storefront.dir": the storefront page's files; NULL: none */
+    char *storefront_lib_dir; /* "storefront.lib_dir": the npm bundles it loads; NULL: none */
+    struct cJSON *algolia;    /* the "algolia" object as configured (algolia.h), or NULL */
 } sk_config;
 
 /* A named ranking profile: defaults for a search's parameters (NULL / -1: not set). */
@@ -313,6 +317,7 @@ typedef struct sk_ctx {
     int has_user; /* a valid X-User-Token: user holds its claims */
     souk_token_claims user;
     long long nhits; /* a search's hits found (ep_search.c), for its search event; -1 */
+    int ep;          /* the endpoint's number (SK_EP_*), EP_OTHER before routing */
     uint64_t t0_ns;
 } sk_ctx;
 
@@ -342,8 +347,17 @@ int sk_fail(sk_ctx *c, int status, const char *code, const char *field, const ch
 /* The route table: api/endpoints.h, in order (EP_OTHER has no entry). */
 /* SK_AUTH_SEARCH: a search or admin key; SK_AUTH_ADMIN: an admin key; SK_AUTH_INGEST: an ingest
  * or admin key; SK_AUTH_ANALYST: an analyst or admin key; SK_AUTH_USER: a valid user token
- * (X-User-Token), which alone names the user (c->user). */
-enum { SK_AUTH_NONE, SK_AUTH_SEARCH, SK_AUTH_ADMIN, SK_AUTH_INGEST, SK_AUTH_ANALYST, SK_AUTH_USER };
+ * (X-User-Token), which alone names the user (c->user); SK_AUTH_EVENTS: checked by the handler
+ * (POST /1/events: a key in the query string, a user token in each event), with preflights. */
+enum {
+    SK_AUTH_NONE,
+    SK_AUTH_SEARCH,
+    SK_AUTH_ADMIN,
+    SK_AUTH_INGEST,
+    SK_AUTH_ANALYST,
+    SK_AUTH_USER,
+    SK_AUTH_EVENTS
+};
 typedef struct sk_route {
     const char *pattern; /* "/v1/items/{id}" */
     const char *label;   /* metrics label */

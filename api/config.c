@@ -2,6 +2,7 @@
  * wrong type or a malformed key hash is an error naming the field, so a typo never silently
  * turns a limit or a credential off. API keys are stored as SHA-256 hashes ("sha256:<hex>");
  * the server hashes the presented key and compares hashes in constant time (router.c). */
+#include "algolia.h"
 #include "api_int.h"
 #include "souk/keys.h"
 #include "souk/lexicon.h"
@@ -33,6 +34,7 @@ static const sk_limits default_limits = {
     .max_search_ms = 1000,
     .max_query_terms = SOUK_MAX_QUERY_TERMS,
     .max_events_body_bytes = 1 << 20,
+    .max_insights_events_per_minute = 1000,
 };
 
 void sk_key_hash(const char *key, size_t len, uint8_t out[SK_KEY_HASH_LEN])
@@ -68,6 +70,9 @@ static void config_free(sk_config *c)
     souk_free(c->recs.replenishable);
     souk_free(c->recs.category_field);
     souk_free(c->recs.cap_field);
+    souk_free(c->storefront_dir);
+    souk_free(c->storefront_lib_dir);
+    cJSON_Delete(c->algolia);
     souk_free(c);
 }
 
@@ -135,6 +140,38 @@ static int load_uint(const cJSON *v, const char *name, uint64_t max, void *dst, 
     return 0;
 }
 
+/* "storefront": {"dir": DIR, "lib_dir": DIR}: the storefront page's files and the npm bundles it
+ * loads (ep_storefront.c); each an existing directory. */
+static int load_storefront(const cJSON *o, sk_config *c, char *err, size_t errlen)
+{
+    if (!cJSON_IsObject(o)) {
+        snprintf(err, errlen, "\"storefront\" must be an object {\"dir\", \"lib_dir\"}");
+        return SOUK_EINVAL;
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, o)
+    {
+        int lib = strcmp(it->string, "lib_dir") == 0;
+        if (!lib && strcmp(it->string, "dir") != 0) {
+            snprintf(err, errlen, "unknown field \"storefront.%s\" (known: dir, lib_dir)",
+                     it->string);
+            return SOUK_EINVAL;
+        }
+        const char *d = cJSON_GetStringValue(it);
+        struct stat st;
+        if (!d || !*d || stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            snprintf(err, errlen, "\"storefront.%s\" must name an existing directory%s%s",
+                     it->string, d ? ": " : "", d ? d : "");
+            return SOUK_EINVAL;
+        }
+        char **dst = lib ? &c->storefront_lib_dir : &c->storefront_dir;
+        souk_free(*dst);
+        if (!(*dst = souk_strndup(d, strlen(d))))
+            return SOUK_ENOMEM;
+    }
+    return 0;
+}
+
 static int load_limits(const cJSON *o, sk_limits *l, char *err, size_t errlen)
 {
     if (!cJSON_IsObject(o)) {
@@ -164,6 +201,7 @@ static int load_limits(const cJSON *o, sk_limits *l, char *err, size_t errlen)
         {"max_search_ms", &l->max_search_ms, 0, 60000},
         {"max_query_terms", &l->max_query_terms, 0, 65536},
         {"max_events_body_bytes", &l->max_events_body_bytes, 1, 64 << 20},
+        {"max_insights_events_per_minute", &l->max_insights_events_per_minute, 0, 1000000},
     };
     const cJSON *it;
     cJSON_ArrayForEach(it, o)
@@ -615,7 +653,12 @@ int sk_config_load(const char *path, const char *lang, const char *datadir, sk_c
             rc = load_limits(it, &c->limits, err, errlen);
         else if (strcmp(it->string, "profiles") == 0)
             rc = load_profiles(it, c, err, errlen);
-        else if (strcmp(it->string, "cursor_secret") == 0) {
+        else if (strcmp(it->string, "algolia") == 0) {
+            /* Algolia's search protocol: the index names it answers to (algolia.h). */
+            rc = sk_algolia_config_check(it, err, errlen);
+            if (!rc && !(c->algolia = cJSON_Duplicate(it, 1)))
+                rc = SOUK_ENOMEM;
+        } else if (strcmp(it->string, "cursor_secret") == 0) {
             /* Cursors are signed with a key derived from it, so every server given this file
              * accepts the others' cursors, across restarts (ep_search.c). */
             const char *sec = cJSON_GetStringValue(it);
@@ -628,6 +671,8 @@ int sk_config_load(const char *path, const char *lang, const char *datadir, sk_c
                                strlen(sec), (const uint8_t *)"souk cursor key v2", 18);
             c->has_cursor_key = 1;
             rc = 0;
+        } else if (strcmp(it->string, "storefront") == 0) {
+            rc = load_storefront(it, c, err, errlen);
         } else if (strcmp(it->string, "development") == 0) {
             rc = SOUK_EINVAL;
             if (!cJSON_IsBool(it)) {
@@ -670,7 +715,7 @@ int sk_config_load(const char *path, const char *lang, const char *datadir, sk_c
                      "ingest_keys, analyst_keys, development, cors_origins, limits, synonyms, "
                      "stop_words, profiles, cursor_secret, pseudonym_key_file, token_key_file, "
                      "retention, consent_default, policy_version, analytics_k, "
-                     "recommendations)",
+                     "recommendations, algolia, storefront)",
                      it->string);
             rc = SOUK_EINVAL;
         }

@@ -37,3 +37,10 @@ SK_ENDPOINT("/v1/profiles", "profiles", SK_GET, SK_AUTH_ADMIN, sk_ep_profiles)
 SK_ENDPOINT("/v1/profiles/{id}", "profile", SK_GET | SK_PUT, SK_AUTH_ADMIN, sk_ep_profile)
 SK_ENDPOINT("/analyst/", "analyst_index", SK_GET, SK_AUTH_NONE, sk_ep_analyst_index)
 SK_ENDPOINT("/analyst/{id}", "analyst", SK_GET, SK_AUTH_NONE, sk_ep_analyst)
+SK_ENDPOINT("/1/indexes/*/queries", "algolia_queries", SK_POST, SK_AUTH_SEARCH,
+            sk_ep_algolia_queries)
+SK_ENDPOINT("/1/indexes/{id}", "algolia_index", SK_POST, SK_AUTH_SEARCH, sk_ep_algolia_index)
+/* Algolia Insights events: the key and each event's user token are checked by the handler. */
+SK_ENDPOINT("/1/events", "insights_events", SK_POST, SK_AUTH_EVENTS, sk_ep_insights)
+SK_ENDPOINT("/storefront/", "storefront_index", SK_GET, SK_AUTH_NONE, sk_ep_storefront_index)
+SK_ENDPOINT("/storefront/{id}", "storefront", SK_GET, SK_AUTH_NONE, sk_ep_storefront)

@@ -110,6 +110,7 @@ static int classify(const sk_http *h)
         const char *name;
         int id;
     } names[] = {{"x-api-key", H_API_KEY},
+                 {"x-algolia-api-key", H_API_KEY}, /* Algolia's clients (docs/algolia.md) */
                  {"authorization", H_AUTHORIZATION},
                  {"origin", H_ORIGIN},
                  {"x-request-id", H_REQUEST_ID},
@@ -267,13 +268,16 @@ static int on_headers_complete(http_parser *p)
         if (h->te_count > 1 || p->http_minor == 0 || n != 7 || strncasecmp(h->te, "chunked", 7))
             return set_error(h, 400, "Transfer-Encoding must be exactly \"chunked\"");
     }
-    /* POST /v1/events carries batches of events: its own, larger, limit (origin-form only). */
-    static const char ev_path[] = "/v1/events";
+    /* POST /v1/events and /1/events (Insights) carry batches of events: their own, larger,
+     * limit (origin-form only). */
+    static const char ev_path[] = "/v1/events", ins_path[] = "/1/events";
     size_t ul = r->url.len;
     const char *u = r->url.p ? r->url.p : "";
-    if (p->method == HTTP_POST && ul >= sizeof ev_path - 1 &&
-        memcmp(u, ev_path, sizeof ev_path - 1) == 0 &&
-        (ul == sizeof ev_path - 1 || u[sizeof ev_path - 1] == '?'))
+    if (p->method == HTTP_POST &&
+        ((ul >= sizeof ev_path - 1 && memcmp(u, ev_path, sizeof ev_path - 1) == 0 &&
+          (ul == sizeof ev_path - 1 || u[sizeof ev_path - 1] == '?')) ||
+         (ul >= sizeof ins_path - 1 && memcmp(u, ins_path, sizeof ins_path - 1) == 0 &&
+          (ul == sizeof ins_path - 1 || u[sizeof ins_path - 1] == '?'))))
         h->body_limit = h->limits.max_events_body_bytes;
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > h->body_limit)
         return set_error(h, 413, "the request body is larger than the limit");

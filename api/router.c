@@ -4,6 +4,7 @@
  * the credential it needs. Around every endpoint this file does what all of them share: request
  * ids, credentials (hashed keys compared in constant time), CORS, the JSON error body, the
  * response head, metrics and the access log. It runs on whatever thread owns the worker. */
+#include "algolia.h"
 #include "api_int.h"
 #include "souk/lexicon.h"
 #include "souk/souk.h"
@@ -16,7 +17,7 @@
 #include <time.h>
 
 const int sk_status_codes[SK_NSTATUS] = {200, 204, 400, 401, 403, 404, 405, 408, 413,
-                                         414, 415, 429, 431, 500, 503, 202, 0,   0};
+                                         414, 415, 429, 431, 500, 503, 202, 422, 0};
 const double sk_bucket_le_us[SK_NBUCKETS - 1] = {50,     100,    250,    500,     1000,
                                                  2500,   5000,   10000,  25000,   50000,
                                                  100000, 250000, 500000, 1000000, 5000000};
@@ -48,6 +49,8 @@ static const char *reason(int status)
         return "URI Too Long";
     case 415:
         return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
     case 202:
         return "Accepted";
     case 429:
@@ -246,7 +249,7 @@ static int verify_user(sk_ctx *c)
 static int authorize(sk_ctx *c, int need)
 {
     const sk_config *cfg = c->cfg;
-    if (need == SK_AUTH_NONE)
+    if (need == SK_AUTH_NONE || need == SK_AUTH_EVENTS)
         return 0;
     /* A user's own data: the user token alone names the user, whatever key comes with it. */
     if (need == SK_AUTH_USER) {
@@ -267,12 +270,21 @@ static int authorize(sk_ctx *c, int need)
     if (r->auth_scheme_bad)
         return sk_fail(c, 401, "unsupported_auth_scheme", NULL,
                        "Authorization must be \"Bearer KEY\" (or send the key in X-Api-Key)");
-    if (r->api_key_len == 0)
+    const char *key = r->api_key;
+    size_t key_len = r->api_key_len;
+    int key_over = r->api_key_over;
+    /* Algolia's browser client sends its key as the query parameter x-algolia-api-key. */
+    char qkey[SK_HDR_KEY_MAX + 1];
+    if (key_len == 0 && !key_over && sk_algolia_endpoint(c->ep) &&
+        sk_algolia_query_key(c, qkey, &key_len, &key_over))
+        key = qkey;
+    if (key_len == 0)
         return sk_fail(c, 401, "missing_credentials", NULL,
                        "this endpoint needs a key in the X-Api-Key header");
     uint8_t h[SK_KEY_HASH_LEN];
-    sk_key_hash(r->api_key, r->api_key_len, h);
-    int ok = !r->api_key_over;
+    sk_key_hash(key, key_len, h);
+    sodium_memzero(qkey, sizeof qkey);
+    int ok = !key_over;
     int admin = ok && key_in(h, cfg->admin_keys, cfg->nadmin_keys);
     int search = ok && key_in(h, cfg->search_keys, cfg->nsearch_keys);
     int ingest = ok && key_in(h, cfg->ingest_keys, cfg->ningest_keys);
@@ -310,7 +322,7 @@ const char *sk_endpoint_label(int ep)
 /* Endpoints a browser calls with a key answer CORS preflights. */
 static int allows_options(const sk_route *rt)
 {
-    return rt->auth == SK_AUTH_SEARCH || rt->auth == SK_AUTH_USER;
+    return rt->auth == SK_AUTH_SEARCH || rt->auth == SK_AUTH_USER || rt->auth == SK_AUTH_EVENTS;
 }
 
 /* The Allow header of a route: its methods, and OPTIONS when it answers preflights. */
@@ -396,6 +408,7 @@ int sk_handle(sk_worker *w, const sk_request *req, int keep_alive_ok, sk_buf *ou
                 .out = &body,
                 .status = 200,
                 .nhits = -1,
+                .ep = EP_OTHER,
                 .content_type = "application/json",
                 .t0_ns = sk_now_ns()};
     c.cfg = sk_state_config(w->st);
@@ -437,6 +450,7 @@ int sk_handle(sk_worker *w, const sk_request *req, int keep_alive_ok, sk_buf *ou
         goto done;
     }
     rt = &sk_routes[ep];
+    c.ep = ep;
     allow_header(rt, allow, sizeof allow);
     /* Draining: requests still arriving are answered, and their connections closed; health
      * checks fail so that load balancers stop sending. */
@@ -461,6 +475,8 @@ int sk_handle(sk_worker *w, const sk_request *req, int keep_alive_ok, sk_buf *ou
     rt->handler(&c);
 
 done:
+    if (c.status >= 400 && sk_algolia_endpoint(ep)) /* errors in the shape its clients read */
+        sk_algolia_error_shape(&c);
     if (body.len == 0 && c.status >= 400) /* out of memory while writing the error */
         sk_buf_str(&body, "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}\n");
     if (c.status == 204)
@@ -483,7 +499,7 @@ done:
             sk_buf_printf(out,
                           "Access-Control-Allow-Methods: %s\r\nAccess-Control-Allow-Headers: "
                           "X-Api-Key, Authorization, Content-Type, X-Request-Id, "
-                          "X-User-Token\r\n"
+                          "X-User-Token, X-Algolia-API-Key, X-Algolia-Application-Id\r\n"
                           "Access-Control-Max-Age: 600\r\n",
                           allow);
         else

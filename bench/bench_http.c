@@ -15,9 +15,21 @@
  *   - p99 at 80% of the peak rate (h2load --rps);
  *   - both modes of the server (reuseport loops, and one loop with a thread pool) on both cores,
  *     unpinned, for the choice between them.
- * The last line printed is JSON. Loads go to 127.0.0.1 only, for a bounded time. */
+ * The last line printed is JSON. Loads go to 127.0.0.1 only, for a bounded time.
+ *
+ *   souk-bench http --api algolia [--catalog FILE] [--work DIR] [--duration S] [--conns N]
+ *
+ * compares Algolia's protocol (api/ep_algolia.c, docs/algolia.md) with /v1/search side by side:
+ * for each query of the same real mix, InstantSearch's request (a multi-query: the main query
+ * with two refined disjunctive facets, section and a numeric range, and one query per refined
+ * facet without its refinement) against the same search through /v1/search (its own disjunctive
+ * facets, the same filter, highlighting). The server (one loop) is pinned to CPU 0 and the
+ * clients (keep-alive connections of the test kit, one thread each) to CPU 1; rounds alternate
+ * native, algolia, native, algolia, native, algolia. Last line: JSON with algolia_qps,
+ * native_qps and ratio_vs_native. */
 #include "api_int.h"
 #include "bench.h"
+#include "kit/http.h"
 #include "souk/search.h"
 #include "souk/souk.h"
 
@@ -456,8 +468,16 @@ static void print_row(const char *name, const load_result *r)
            r->failed + r->non200);
 }
 
+static int bench_http_algolia(int argc, char **argv);
+
 int bench_http(int argc, char **argv)
 {
+    for (int i = 0; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--api") == 0)
+            return strcmp(argv[i + 1], "algolia") == 0
+                       ? bench_http_algolia(argc, argv)
+                       : (fprintf(stderr, "souk-bench http: --api algolia is the only other API\n"),
+                          2);
     char root[PATH_MAX - 128], catalog[PATH_MAX] = "", work[PATH_MAX - 128] = "", cmd[3 * PATH_MAX];
     int duration = 10, conns = 64, keep = 0, nproc = 64;
     char bindir[PATH_MAX];
@@ -581,4 +601,220 @@ int bench_http(int argc, char **argv)
             return 1;
     }
     return 0;
+}
+
+/* ------------------------------------------------------------------ --api algolia */
+
+typedef struct reqset {
+    char **raw; /* whole HTTP requests */
+    size_t *len;
+    size_t n;
+} reqset;
+
+typedef struct client_arg {
+    const reqset *rs;
+    int port;
+    size_t start;
+    double until;
+    unsigned long done, errors;
+} client_arg;
+
+static void *client_run(void *arg)
+{
+    client_arg *a = arg;
+    pin(1);
+    kit_conn *c = kit_dial(a->port);
+    size_t i = a->start;
+    kit_resp r = {0};
+    while (c && now_s() < a->until) {
+        size_t k = i++ % a->rs->n;
+        if (kit_send(c, a->rs->raw[k], a->rs->len[k]) || kit_read(c, &r)) {
+            a->errors++;
+            break;
+        }
+        if (r.status == 200)
+            a->done++;
+        else
+            a->errors++;
+        kit_resp_free(&r);
+    }
+    kit_close(c);
+    return NULL;
+}
+
+/* conns client threads on CPU 1 for secs seconds; the rate of 200 answers. */
+static double drive(const reqset *rs, int port, int conns, double secs, unsigned long *errors)
+{
+    pthread_t t[256];
+    client_arg a[256];
+    double t0 = now_s();
+    for (int i = 0; i < conns; i++) {
+        a[i] = (client_arg){rs, port, (size_t)i * rs->n / (size_t)conns, t0 + secs, 0, 0};
+        pthread_create(&t[i], NULL, client_run, &a[i]);
+    }
+    unsigned long done = 0;
+    for (int i = 0; i < conns; i++) {
+        pthread_join(t[i], NULL);
+        done += a[i].done;
+        *errors += a[i].errors;
+    }
+    return (double)done / (now_s() - t0);
+}
+
+static void rs_add(reqset *rs, const char *raw, size_t len)
+{
+    rs->raw = realloc(rs->raw, (rs->n + 1) * sizeof *rs->raw);
+    rs->len = realloc(rs->len, (rs->n + 1) * sizeof *rs->len);
+    rs->raw[rs->n] = malloc(len);
+    memcpy(rs->raw[rs->n], raw, len);
+    rs->len[rs->n++] = len;
+}
+
+/* One InstantSearch request of query q (its main query and the two disjunctive queries), and
+ * the same search through /v1/search. */
+static void build_pair(const char *q, reqset *alg, reqset *nat)
+{
+    static const char *filt = "section IN [\"libs\", \"devel\", \"utils\"] AND installed_size_kb "
+                              ">= 10 AND installed_size_kb <= 100000";
+    char enc[4096], fenc[1024], raw[16384];
+    url_encode(q, enc, sizeof enc);
+    url_encode(filt, fenc, sizeof fenc);
+    int n = snprintf(raw, sizeof raw,
+                     "GET /v1/search?q=%s&operator=and&prefix=true&typo=true&highlight=true&"
+                     "per_page=20&facets=section,tags&facet_size=10&filter=%s HTTP/1.1\r\n"
+                     "Host: b\r\n\r\n",
+                     enc, fenc);
+    if (n <= 0 || n >= (int)sizeof raw)
+        return;
+    cJSON *body = cJSON_CreateObject(), *reqs = cJSON_AddArrayToObject(body, "requests");
+    for (int k = 0; k < 3; k++) {
+        cJSON *r = cJSON_CreateObject(), *ff = cJSON_CreateArray(), * or = cJSON_CreateArray();
+        cJSON_AddStringToObject(r, "indexName", "debian_packages");
+        cJSON_AddStringToObject(r, "query", q);
+        cJSON_AddStringToObject(r, "highlightPreTag", "__ais-highlight__");
+        cJSON_AddStringToObject(r, "highlightPostTag", "__/ais-highlight__");
+        cJSON_AddNumberToObject(r, "maxValuesPerFacet", 10);
+        cJSON_AddNumberToObject(r, "page", 0);
+        cJSON_AddItemToArray(or, cJSON_CreateString("section:devel"));
+        cJSON_AddItemToArray(or, cJSON_CreateString("section:libs"));
+        cJSON_AddItemToArray(or, cJSON_CreateString("section:utils"));
+        cJSON_AddItemToArray(ff, or);
+        cJSON *nf = cJSON_CreateArray();
+        cJSON_AddItemToArray(nf, cJSON_CreateString("installed_size_kb>=10"));
+        cJSON_AddItemToArray(nf, cJSON_CreateString("installed_size_kb<=100000"));
+        if (k == 0) {
+            const char *f[] = {"installed_size_kb", "section", "tags"};
+            cJSON_AddItemToObject(r, "facets", cJSON_CreateStringArray(f, 3));
+        } else {
+            cJSON_AddStringToObject(r, "facets", k == 1 ? "section" : "installed_size_kb");
+            cJSON_AddNumberToObject(r, "hitsPerPage", 0);
+            cJSON_AddFalseToObject(r, "analytics");
+            cJSON_AddFalseToObject(r, "clickAnalytics");
+        }
+        if (k != 1)
+            cJSON_AddItemToObject(r, "facetFilters", ff);
+        else
+            cJSON_Delete(ff);
+        if (k != 2)
+            cJSON_AddItemToObject(r, "numericFilters", nf);
+        else
+            cJSON_Delete(nf);
+        cJSON_AddItemToArray(reqs, r);
+    }
+    char *b = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    int m = b ? snprintf(raw + n, sizeof raw - (size_t)n,
+                         "POST /1/indexes/*/queries HTTP/1.1\r\nHost: b\r\n"
+                         "Content-Type: text/plain\r\nContent-Length: %zu\r\n\r\n%s",
+                         strlen(b), b)
+              : -1;
+    if (m > 0 && m < (int)sizeof raw - n) {
+        rs_add(nat, raw, (size_t)n);
+        rs_add(alg, raw + n, (size_t)m);
+    }
+    free(b);
+}
+
+static int bench_http_algolia(int argc, char **argv)
+{
+    char root[PATH_MAX - 128], catalog[PATH_MAX] = "", work[PATH_MAX - 128] = "", cmd[3 * PATH_MAX];
+    int duration = 5, conns = 16, keep = 0;
+    char bindir[PATH_MAX];
+    if (bench_locate(root, sizeof root, bindir, sizeof bindir) != 0)
+        return 1;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--api") == 0 && i + 1 < argc)
+            i++;
+        else if (strcmp(argv[i], "--catalog") == 0 && i + 1 < argc)
+            snprintf(catalog, sizeof catalog, "%s", argv[++i]);
+        else if (strcmp(argv[i], "--work") == 0 && i + 1 < argc)
+            snprintf(work, sizeof work, "%s", argv[++i]);
+        else if (strcmp(argv[i], "--duration") == 0 && i + 1 < argc)
+            duration = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--conns") == 0 && i + 1 < argc)
+            conns = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--keep") == 0)
+            keep = 1;
+        else {
+            fprintf(stderr, "usage: souk-bench http --api algolia [--catalog FILE] [--work DIR] "
+                            "[--duration S] [--conns N] [--keep]\n");
+            return 2;
+        }
+    }
+    if (duration < 1 || duration > 120 || conns < 1 || conns > 256) {
+        fprintf(stderr, "souk-bench http --api algolia: --duration 1..120, --conns 1..256\n");
+        return 2;
+    }
+    if (bench_catalog(root, catalog, sizeof catalog))
+        return 0;
+    if (bench_workdir("http-algolia", work, sizeof work))
+        return 1;
+    char data[PATH_MAX], server[PATH_MAX + 16];
+    snprintf(data, sizeof data, "%s/souk", work);
+    snprintf(server, sizeof server, "%s/souk-server", bindir);
+    if (bench_index_debian("http-algolia", catalog, root, bindir, data) != 0)
+        return 1;
+    qlist mix = {0};
+    load_mix(root, &mix, 2000);
+    if (mix.n == 0) {
+        printf("SKIP: no queries under ../shared/data/queries/\n");
+        return 0;
+    }
+    reqset alg = {0}, nat = {0};
+    for (size_t i = 0; i < mix.n; i++)
+        build_pair(mix.q[i], &alg, &nat);
+    printf("souk-bench http --api algolia: %zu real queries, each as InstantSearch's multi-query "
+           "(main + 2 disjunctive) and as one /v1/search; %d connections, 3 rounds of %d s each, "
+           "server on CPU 0, clients on CPU 1\n",
+           alg.n, conns, duration);
+    fflush(stdout);
+    pid_t spid;
+    int port = server_start(server, data, "reuseport", "1", 0, work, &spid);
+    if (!port) {
+        fprintf(stderr, "souk-bench http: the server did not start\n");
+        return 1;
+    }
+    unsigned long errors = 0;
+    drive(&nat, port, conns, 1, &errors); /* warm-up: columns, caches */
+    drive(&alg, port, conns, 1, &errors);
+    errors = 0;
+    double nq = 0, aq = 0;
+    for (int round = 0; round < 3; round++) {
+        double n = drive(&nat, port, conns, duration, &errors);
+        double a = drive(&alg, port, conns, duration, &errors);
+        printf("round %d: /v1/search %.0f q/s, algolia %.0f q/s (%.3f)\n", round + 1, n, a, a / n);
+        fflush(stdout);
+        nq += n / 3;
+        aq += a / 3;
+    }
+    stop(spid);
+    printf("{\"algolia_qps\":%.0f,\"native_qps\":%.0f,\"ratio_vs_native\":%.3f,\"queries\":%zu,"
+           "\"conns\":%d,\"errors\":%lu}\n",
+           aq, nq, nq > 0 ? aq / nq : 0, alg.n, conns, errors);
+    if (!keep) {
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
+        if (system(cmd) != 0)
+            return 1;
+    }
+    return errors ? 1 : 0;
 }

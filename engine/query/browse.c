@@ -21,6 +21,9 @@ typedef struct fctx {
     souk__cfilter cf;
     uint64_t own[SOUK_MAX_FACETS];
     uint64_t *count[SOUK_MAX_FACETS];
+    uint64_t matched[SOUK_MAX_FACETS];
+    double smin[SOUK_MAX_FACETS], smax[SOUK_MAX_FACETS], ssum[SOUK_MAX_FACETS];
+    uint64_t scount[SOUK_MAX_FACETS];
     souk_hit *heap;
     size_t n, k;
     uint64_t total;
@@ -210,7 +213,18 @@ static int on_match(void *ctx, uint32_t docid, double score)
             continue;
         const souk_facet_spec *sp = &o->facets[f];
         const souk__col *col = &c->cols->col[sp->field];
-        if (sp->nedges) {
+        c->matched[f]++;
+        if (sp->stats && !sp->nedges) {
+            double v = col->num[docid];
+            if (isnan(v))
+                continue;
+            if (!c->scount[f] || v < c->smin[f])
+                c->smin[f] = v;
+            if (!c->scount[f] || v > c->smax[f])
+                c->smax[f] = v;
+            c->ssum[f] += v;
+            c->scount[f]++;
+        } else if (sp->nedges) {
             double v = col->num[docid];
             if (isnan(v))
                 continue;
@@ -313,7 +327,12 @@ static int check_opts(const souk_schema *s, const souk__columns *cols, const sou
                 snprintf(err, errlen, "the range edges of '%s' must increase", s->fields[f].name);
                 return SOUK_EINVAL;
             }
-        if (!sp->nedges && s->fields[f].type == SOUK_FIELD_NUMBER) {
+        if (sp->stats && (sp->nedges || s->fields[f].type != SOUK_FIELD_NUMBER)) {
+            snprintf(err, errlen, "statistics need a number field without edges; '%s' is not one",
+                     s->fields[f].name);
+            return SOUK_EINVAL;
+        }
+        if (!sp->nedges && !sp->stats && s->fields[f].type == SOUK_FIELD_NUMBER) {
             snprintf(err, errlen, "facet on number field '%s' needs range edges",
                      s->fields[f].name);
             return SOUK_EINVAL;
@@ -345,11 +364,13 @@ int souk_find(souk_searcher *s, const souk_query *q, const souk_find_opts *o, so
         (rc = souk__filter_compile(o->filter, c.cols, &c.cf)) != 0)
         goto fail;
     for (size_t f = 0; f < o->nfacets; f++) {
-        for (size_t p = 0; p < c.cf.nparts; p++)
+        for (size_t p = 0; p < c.cf.nparts && !o->facets[f].conjunctive; p++)
             if (c.cf.part_field[p] == o->facets[f].field)
                 c.own[f] |= 1ull << p;
         const souk__col *col = &c.cols->col[o->facets[f].field];
         size_t n = o->facets[f].nedges ? o->facets[f].nedges : col->num ? 2 : col->nvals;
+        if (o->facets[f].stats)
+            n = 1;
         c.count[f] = souk_calloc(n ? n : 1, sizeof *c.count[f]);
         if (!c.count[f]) {
             rc = SOUK_ENOMEM;
@@ -390,7 +411,18 @@ int souk_find(souk_searcher *s, const souk_query *q, const souk_find_opts *o, so
         const souk__col *col = &c.cols->col[sp->field];
         souk_facet_result *fr = &res->facets[f];
         fr->field = sp->field;
-        if (sp->nedges) {
+        fr->matched = c.matched[f];
+        if (sp->stats && !sp->nedges) {
+            fr->stat_min = c.smin[f];
+            fr->stat_max = c.smax[f];
+            fr->stat_sum = c.ssum[f];
+            fr->stat_count = c.scount[f];
+            fr->values = souk_calloc(1, sizeof *fr->values);
+            if (!fr->values) {
+                rc = SOUK_ENOMEM;
+                goto fail;
+            }
+        } else if (sp->nedges) {
             fr->values = souk_calloc(sp->nedges, sizeof *fr->values);
             if (!fr->values) {
                 rc = SOUK_ENOMEM;

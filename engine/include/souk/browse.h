@@ -43,12 +43,18 @@ typedef struct souk_sort_key {
 #define SOUK_MAX_RANGES 32
 
 /* A facet: a facetable keyword field's values by count (the top max_values), or a number
- * field's counts in the buckets [edges[i], edges[i+1]) (with nedges edges, nedges-1 buckets). */
+ * field's counts in the buckets [edges[i], edges[i+1]) (with nedges edges, nedges-1 buckets),
+ * or, with stats and no edges, a number field's statistics alone (min, max, sum, count of the
+ * documents that have a value; souk_facet_result.stat_*). A facet counts disjunctively (over
+ * the documents passing every filter part but its own field's) unless conjunctive is set: then
+ * it counts over the documents passing the whole filter. */
 typedef struct souk_facet_spec {
     int field;
     uint32_t max_values;
     double edges[SOUK_MAX_RANGES + 1];
     size_t nedges;
+    int stats;
+    int conjunctive;
 } souk_facet_spec;
 
 typedef struct souk_facet_value {
@@ -63,6 +69,12 @@ typedef struct souk_facet_result {
     souk_facet_value *values;
     size_t nvalues;
     uint64_t other; /* documents counted in values beyond max_values */
+    /* The documents the facet counts over: those passing every filter part but the facet's
+     * own (disjunctive); what a query without this facet's refinements would find. */
+    uint64_t matched;
+    /* A stats facet: over the counted documents with a value (stat_count of them). */
+    double stat_min, stat_max, stat_sum;
+    uint64_t stat_count;
 } souk_facet_result;
 
 #define SOUK_SORT_KEY_ABSENT UINT32_MAX
