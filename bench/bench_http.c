@@ -24,8 +24,9 @@
  * with two refined disjunctive facets, section and a numeric range, and one query per refined
  * facet without its refinement) against the same search through /v1/search (its own disjunctive
  * facets, the same filter, highlighting). The server (one loop) is pinned to CPU 0 and the
- * clients (keep-alive connections of the test kit, one thread each) to CPU 1; rounds alternate
- * native, algolia, native, algolia, native, algolia. Last line: JSON with algolia_qps,
+ * clients (keep-alive connections of the test kit, one thread each) to CPU 1; four rounds run
+ * the same requests through both, the order alternating (ABBA: the second of a pair finds the
+ * searcher's dictionary cache warm for the first's terms). Last line: JSON with algolia_qps,
  * native_qps and ratio_vs_native. */
 #include "api_int.h"
 #include "bench.h"
@@ -642,14 +643,16 @@ static void *client_run(void *arg)
     return NULL;
 }
 
-/* conns client threads on CPU 1 for secs seconds; the rate of 200 answers. */
-static double drive(const reqset *rs, int port, int conns, double secs, unsigned long *errors)
+/* conns client threads on CPU 1 for secs seconds, client i from request i * n / conns + shift;
+ * the rate of 200 answers. */
+static double drive(const reqset *rs, int port, int conns, double secs, size_t shift,
+                    unsigned long *errors)
 {
     pthread_t t[256];
     client_arg a[256];
     double t0 = now_s();
     for (int i = 0; i < conns; i++) {
-        a[i] = (client_arg){rs, port, (size_t)i * rs->n / (size_t)conns, t0 + secs, 0, 0};
+        a[i] = (client_arg){rs, port, (size_t)i * rs->n / (size_t)conns + shift, t0 + secs, 0, 0};
         pthread_create(&t[i], NULL, client_run, &a[i]);
     }
     unsigned long done = 0;
@@ -659,6 +662,12 @@ static double drive(const reqset *rs, int port, int conns, double secs, unsigned
         *errors += a[i].errors;
     }
     return (double)done / (now_s() - t0);
+}
+
+/* A shift past the first half of every client's stretch of the mix (the warm-up's own). */
+static size_t rs_half(const reqset *rs, int conns)
+{
+    return rs->n / (size_t)conns / 2;
 }
 
 static void rs_add(reqset *rs, const char *raw, size_t len)
@@ -784,7 +793,7 @@ static int bench_http_algolia(int argc, char **argv)
     for (size_t i = 0; i < mix.n; i++)
         build_pair(mix.q[i], &alg, &nat);
     printf("souk-bench http --api algolia: %zu real queries, each as InstantSearch's multi-query "
-           "(main + 2 disjunctive) and as one /v1/search; %d connections, 3 rounds of %d s each, "
+           "(main + 2 disjunctive) and as one /v1/search; %d connections, 4 rounds of %d s each, "
            "server on CPU 0, clients on CPU 1\n",
            alg.n, conns, duration);
     fflush(stdout);
@@ -795,17 +804,28 @@ static int bench_http_algolia(int argc, char **argv)
         return 1;
     }
     unsigned long errors = 0;
-    drive(&nat, port, conns, 1, &errors); /* warm-up: columns, caches */
-    drive(&alg, port, conns, 1, &errors);
+    drive(&nat, port, conns, 1, rs_half(&nat, conns), &errors); /* warm-up: columns */
     errors = 0;
+    /* Rounds of the same requests through both APIs. The second of a pair runs the queries the
+     * first has just run (the searcher's dictionary cache is warm for their terms), so the
+     * order alternates (native first, then algolia first: ABBA), and each round starts further
+     * into the mix. */
     double nq = 0, aq = 0;
-    for (int round = 0; round < 3; round++) {
-        double n = drive(&nat, port, conns, duration, &errors);
-        double a = drive(&alg, port, conns, duration, &errors);
-        printf("round %d: /v1/search %.0f q/s, algolia %.0f q/s (%.3f)\n", round + 1, n, a, a / n);
+    for (int round = 0; round < 4; round++) {
+        size_t shift = (size_t)round * 40;
+        double n, a;
+        if (round % 2 == 0) {
+            n = drive(&nat, port, conns, duration, shift, &errors);
+            a = drive(&alg, port, conns, duration, shift, &errors);
+        } else {
+            a = drive(&alg, port, conns, duration, shift, &errors);
+            n = drive(&nat, port, conns, duration, shift, &errors);
+        }
+        printf("round %d (%s first): /v1/search %.0f q/s, algolia %.0f q/s (%.3f)\n", round + 1,
+               round % 2 ? "algolia" : "/v1/search", n, a, a / n);
         fflush(stdout);
-        nq += n / 3;
-        aq += a / 3;
+        nq += n / 4;
+        aq += a / 4;
     }
     stop(spid);
     printf("{\"algolia_qps\":%.0f,\"native_qps\":%.0f,\"ratio_vs_native\":%.3f,\"queries\":%zu,"
