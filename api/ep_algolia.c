@@ -235,6 +235,7 @@ enum {
     A_FACETQUERY,
     A_MAXFACETHITS,
     A_SNIPPETELLIPSIS,
+    A_FACETNAME,
     A_COUNT
 };
 static const char *const anames[] = {"query",
@@ -264,7 +265,8 @@ static const char *const anames[] = {"query",
                                      "distinct",
                                      "facetQuery",
                                      "maxFacetHits",
-                                     "snippetEllipsisText"};
+                                     "snippetEllipsisText",
+                                     "facetName"};
 _Static_assert(sizeof anames / sizeof anames[0] == A_COUNT, "a name for every parameter");
 
 /* Parameters of Algolia's search API that Souk refuses, each with the reason given in the 400
@@ -672,6 +674,14 @@ static int set_aparam(sk_ctx *c, aq *q, int id, const cJSON *v)
                      "distinct=false is accepted)");
     case A_FACETQUERY:
         return v_str(c, v, name, &q->facet_query);
+    case A_FACETNAME: { /* the 4.x helper's copy of the facet searched: it must agree */
+        const char *t;
+        if ((rc = v_str(c, v, name, &t)))
+            return rc;
+        if (!q->facet_search || strcmp(t, q->facet) != 0)
+            return afail(c, 400, "facetName '%.64s' is not the facet searched", t);
+        return 0;
+    }
     }
     return 0;
 }
