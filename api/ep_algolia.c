@@ -1374,7 +1374,28 @@ static void write_hit(sk_ctx *c, const aq *q, run *r, souk_highlighter *hl, cons
     sk_buf_str(b, first ? "{" : ",{");
     int any = 0;
     const cJSON *it;
-    cJSON_ArrayForEach(it, doc)
+    /* Every field: the stored object's members as stored (they are JSON already), unless the
+     * schema has a field named objectID, which the item id replaces. */
+    static const char oid[] = "objectID";
+    const souk_schema *sc0 = souk_index_schema(c->w->st->ix);
+    size_t lo = 0, hi = jl;
+    while (lo < hi && json[lo] != '{')
+        lo++;
+    while (hi > lo && json[hi - 1] != '}')
+        hi--;
+    int verbatim = q->retrieve_all && !souk_schema_field(sc0, oid, sizeof oid - 1);
+    const cJSON *members = verbatim ? NULL : doc;
+    if (verbatim && hi > lo + 1) {
+        const char *in = json + lo + 1;
+        size_t inl = hi - lo - 2;
+        while (inl && (in[0] == ' ' || in[0] == '\n'))
+            in++, inl--;
+        if (inl) {
+            sk_buf_add(b, in, inl);
+            any = 1;
+        }
+    }
+    cJSON_ArrayForEach(it, members)
     {
         int keep = q->retrieve_all;
         for (size_t i = 0; !keep && i < q->nretrieve; i++)
