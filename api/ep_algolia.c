@@ -1605,6 +1605,8 @@ static void write_merged(sk_ctx *c, aq *q, const run *main, int qi, uint64_t t0)
     const souk_facet_result *fr = &main->res.facets[q->disj_spec];
     int spec = q->disj_spec;
     write_facets(c, q, &main->res, &spec, 1);
+    /* Souk's own member, which clients ignore: the query whose pass answered this one. */
+    sk_buf_printf(c->out, ",\"souk\":{\"answered_with\":%d}", q->into);
     write_tail(c, q, fr->matched, !main->res.stopped, qi, t0);
 }
 

@@ -316,6 +316,11 @@ static void test_disjunctive_batch(void)
     CHECK(st == 200);
     const cJSON *res = cJSON_GetObjectItemCaseSensitive(b, "results");
     CHECK(cJSON_GetArraySize(res) == 3);
+    /* The two disjunctive queries were answered with the main query's pass. */
+    CHECK(!cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(res, 0), "souk"));
+    for (int i = 1; i < 3; i++)
+        CHECK(num(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(res, i), "souk"),
+                  "answered_with") == 0);
     /* Each alone (one query a request: nothing to merge) gives the same result. */
     const char *alone[] = {main_q, aux1, aux2};
     for (int i = 0; i < 3; i++) {
@@ -497,6 +502,11 @@ static void test_credentials(void)
     CHECK(kit_call(port, "POST", "/1/indexes/debian/query", NULL, NULL, "text/plain", body,
                    strlen(body), &r) == 401);
     kit_resp_free(&r);
+    /* The router's own errors are in Algolia's shape too (405 here). */
+    CHECK(kit_call(port, "GET", "/1/indexes/*/queries?x-algolia-api-key=" SKEY, NULL, NULL, NULL,
+                   NULL, 0, &r) == 405);
+    CHECK(r.body && strstr(r.body, "\"status\":405") && strstr(r.body, "\"message\":"));
+    kit_resp_free(&r);
     /* An unknown query-string parameter is refused. */
     CHECK(kit_call(port, "POST", "/1/indexes/debian/query?x-algolia-api-key=" SKEY "&query=x", NULL,
                    NULL, "text/plain", body, strlen(body), &r) == 400);
@@ -640,6 +650,20 @@ int main(void)
     REQUIRE(souk_keyring_load(tring, data_dir, &tkr, err, sizeof err) == 0);
     char tok[SOUK_TOKEN_MAX + 1];
     REQUIRE(souk_token_mint(tkr, "alg-user", 8, time(NULL), 3600, NULL, tok, sizeof tok) == 0);
+    /* POST /v1/events queues: wait until the user's history holds the 8 views. */
+    int seen = 0;
+    for (int i = 0; i < 100 && seen < 8; i++) {
+        kit_resp r = {0};
+        CHECK(kit_call(port, "GET", "/v1/me/history?limit=1000", NULL, tok, NULL, NULL, 0, &r) ==
+              200);
+        seen = 0;
+        for (const char *p = r.body; p && (p = strstr(p, "\"item\":")); p++)
+            seen++;
+        kit_resp_free(&r);
+        if (seen < 8)
+            usleep(50000);
+    }
+    CHECK(seen == 8);
     test_personal(tok);
     souk_keyring_free(tkr);
     CHECK(kit_stop(&s) == 0);
