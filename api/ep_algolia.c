@@ -26,6 +26,7 @@
 #include "souk/json_strict.h"
 #include "souk/lexicon.h"
 #include "souk/profile.h"
+#include "souk/recs.h"
 #include "souk/souk.h"
 
 #include <cjson/cJSON.h>
@@ -40,6 +41,7 @@
 #define ALG_DEFAULT_HPP 20       /* Algolia's default hitsPerPage */
 #define ALG_MAX_LIST 64          /* attributes in one list parameter */
 #define ALG_PREFIX_EXPANSIONS 50 /* as /v1/search's prefix=true */
+#define ALG_PERSONAL_WINDOW 20   /* as /v1/search's personal window (docs/ranking.md) */
 
 /* ------------------------------------------------------------------ errors */
 
@@ -233,6 +235,7 @@ enum {
     A_FACETQUERY,
     A_MAXFACETHITS,
     A_SNIPPETELLIPSIS,
+    A_FACETNAME,
     A_COUNT
 };
 static const char *const anames[] = {"query",
@@ -262,7 +265,8 @@ static const char *const anames[] = {"query",
                                      "distinct",
                                      "facetQuery",
                                      "maxFacetHits",
-                                     "snippetEllipsisText"};
+                                     "snippetEllipsisText",
+                                     "facetName"};
 _Static_assert(sizeof anames / sizeof anames[0] == A_COUNT, "a name for every parameter");
 
 /* Parameters of Algolia's search API that Souk refuses, each with the reason given in the 400
@@ -323,6 +327,9 @@ static const struct {
     {"relevancyStrictness", "Souk has no relevancy strictness"},
     {"aroundRadiusMeters", "Souk has no geo search"},
     {"getRankingInfoDetails", "use getRankingInfo"},
+    {"ranking", "Souk's ranking is BM25 and the ranking profile's signals, chosen by replica"},
+    {"attributeCriteriaComputedBy", "Souk has no such criterion"},
+    {"extensions", "Souk has no search extensions"},
 };
 
 static int lookup_param(sk_ctx *c, const char *name, int *id)
@@ -667,6 +674,14 @@ static int set_aparam(sk_ctx *c, aq *q, int id, const cJSON *v)
                      "distinct=false is accepted)");
     case A_FACETQUERY:
         return v_str(c, v, name, &q->facet_query);
+    case A_FACETNAME: { /* the 4.x helper's copy of the facet searched: it must agree */
+        const char *t;
+        if ((rc = v_str(c, v, name, &t)))
+            return rc;
+        if (!q->facet_search || strcmp(t, q->facet) != 0)
+            return afail(c, 400, "facetName '%.64s' is not the facet searched", t);
+        return 0;
+    }
     }
     return 0;
 }
@@ -844,8 +859,9 @@ typedef struct run {
     int exhaustive;
     int stopped;
     sk_cprofile *cp;
-    uint32_t first; /* offset of the page in the order */
-    uint32_t count; /* hits asked for */
+    souk_hit *own_hits; /* the personal window re-ranked (souk_malloc'd), or NULL */
+    uint32_t first;     /* offset of the page in the order */
+    uint32_t count;     /* hits asked for */
 } run;
 
 static void run_free(run *r)
@@ -854,6 +870,7 @@ static void run_free(run *r)
         souk_query_free(r->pq);
     if (r->found)
         souk_find_result_free(&r->res);
+    souk_free(r->own_hits);
     sk_cprofile_unref(r->cp);
     memset(r, 0, sizeof *r);
 }
@@ -923,8 +940,40 @@ static int add_spec(sk_ctx *c, souk_find_opts *fo, const char *name, uint32_t ma
     return (int)fo->nfacets++;
 }
 
-/* Runs query q (with the disjunctive facets of the queries merged into it, disj[0, ndisj)). */
-static int run_query(sk_ctx *c, aq *q, aq **merged, size_t nmerged, run *r)
+/* Personalized search, as /v1/search's (docs/ranking.md "personal"): the window hits[0, n)
+ * (the best text hits) re-ranked by text + weight * affinity * the window's best text score, then
+ * the page [first, first + count) of it becomes r's hits. */
+static int personalize(sk_ctx *c, run *r, const souk_affinity *aff, const souk_hit *hits, size_t n)
+{
+    double w = r->cp ? r->cp->p->rank.personal_weight : SOUK_PERSONAL_WEIGHT;
+    souk_hit *h = souk_malloc((n ? n : 1) * sizeof *h);
+    if (!h)
+        return afail(c, 500, "out of memory");
+    double top = n ? hits[0].score : 0;
+    for (size_t i = 0; i < n; i++) {
+        h[i] = hits[i];
+        h[i].score +=
+            w * souk_affinity_of(aff, c->w->searcher, hits[i].docid) * (top > 0 ? top : 0);
+    }
+    for (size_t i = 1; i < n; i++) { /* by score descending, then docid (a window of 20) */
+        souk_hit x = h[i];
+        size_t j = i;
+        for (; j > 0 && (h[j - 1].score < x.score ||
+                         (h[j - 1].score == x.score && h[j - 1].docid > x.docid));
+             j--)
+            h[j] = h[j - 1];
+        h[j] = x;
+    }
+    r->own_hits = h;
+    r->hits = h + (r->first < n ? r->first : n);
+    r->nhits = r->first < n ? (n - r->first < r->count ? n - r->first : r->count) : 0;
+    return 0;
+}
+
+/* Runs query q (with the disjunctive facets of the queries merged into it, merged[0,
+ * nmerged)); aff: the user's affinities (NULL: anonymous). */
+static int run_query(sk_ctx *c, aq *q, aq **merged, size_t nmerged, const souk_affinity *aff,
+                     run *r)
 {
     sk_worker *w = c->w;
     const souk_schema *schema = souk_index_schema(w->st->ix);
@@ -956,7 +1005,14 @@ static int run_query(sk_ctx *c, aq *q, aq **merged, size_t nmerged, run *r)
         if (!q->has_offset && q->page > 0 && r->count < q->hpp)
             r->count = 0; /* a page past the limit is empty, as Algolia's paginationLimitedTo */
     }
-    souk_search_opts so = {r->first + r->count,
+    /* Personal only on the relevance path of a query (not browsing), within the window, as
+     * /v1/search. */
+    size_t qtrim = q->qlen;
+    while (qtrim && (q->query[qtrim - 1] == ' ' || q->query[qtrim - 1] == '\t'))
+        qtrim--;
+    int personal =
+        aff && !sort && qtrim && r->count > 0 && r->first + r->count <= ALG_PERSONAL_WINDOW;
+    souk_search_opts so = {personal ? ALG_PERSONAL_WINDOW : r->first + r->count,
                            SOUK_BM25_DEFAULT,
                            0,
                            NULL,
@@ -1009,14 +1065,14 @@ static int run_query(sk_ctx *c, aq *q, aq **merged, size_t nmerged, run *r)
         r->total = st.matched;
         r->exhaustive = !st.pruned && !st.stopped;
         r->stopped = st.stopped;
-        return 0;
+        return personal ? personalize(c, r, aff, w->hits, n) : 0;
     }
     /* The storefront path: filter, facets, sort over the whole match set. */
     souk_find_opts *fo = &r->fo;
     memset(fo, 0, sizeof *fo);
     fo->search = so;
-    fo->offset = r->first;
-    fo->limit = r->count;
+    fo->offset = personal ? 0 : r->first;
+    fo->limit = personal ? ALG_PERSONAL_WINDOW : r->count;
     fo->boost_field = -1;
     souk_filter *f = NULL;
     if (fexpr.len && souk_filter_parse(schema, fexpr.p, fexpr.len, &f, err, sizeof err)) {
@@ -1060,7 +1116,7 @@ static int run_query(sk_ctx *c, aq *q, aq **merged, size_t nmerged, run *r)
     r->total = r->res.total;
     r->exhaustive = !r->res.stopped;
     r->stopped = r->res.stopped;
-    return 0;
+    return personal ? personalize(c, r, aff, r->res.hits, r->res.nhits) : 0;
 }
 
 /* ------------------------------------------------------------------ writing results */
@@ -1318,7 +1374,28 @@ static void write_hit(sk_ctx *c, const aq *q, run *r, souk_highlighter *hl, cons
     sk_buf_str(b, first ? "{" : ",{");
     int any = 0;
     const cJSON *it;
-    cJSON_ArrayForEach(it, doc)
+    /* Every field: the stored object's members as stored (they are JSON already), unless the
+     * schema has a field named objectID, which the item id replaces. */
+    static const char oid[] = "objectID";
+    const souk_schema *sc0 = souk_index_schema(c->w->st->ix);
+    size_t lo = 0, hi = jl;
+    while (lo < hi && json[lo] != '{')
+        lo++;
+    while (hi > lo && json[hi - 1] != '}')
+        hi--;
+    int verbatim = q->retrieve_all && !souk_schema_field(sc0, oid, sizeof oid - 1);
+    const cJSON *members = verbatim ? NULL : doc;
+    if (verbatim && hi > lo + 1) {
+        const char *in = json + lo + 1;
+        size_t inl = hi - lo - 2;
+        while (inl && (in[0] == ' ' || in[0] == '\n'))
+            in++, inl--;
+        if (inl) {
+            sk_buf_add(b, in, inl);
+            any = 1;
+        }
+    }
+    cJSON_ArrayForEach(it, members)
     {
         int keep = q->retrieve_all;
         for (size_t i = 0; !keep && i < q->nretrieve; i++)
@@ -1528,6 +1605,8 @@ static void write_merged(sk_ctx *c, aq *q, const run *main, int qi, uint64_t t0)
     const souk_facet_result *fr = &main->res.facets[q->disj_spec];
     int spec = q->disj_spec;
     write_facets(c, q, &main->res, &spec, 1);
+    /* Souk's own member, which clients ignore: the query whose pass answered this one. */
+    sk_buf_printf(c->out, ",\"souk\":{\"answered_with\":%d}", q->into);
     write_tail(c, q, fr->matched, !main->res.stopped, qi, t0);
 }
 
@@ -1608,6 +1687,13 @@ static int answer(sk_ctx *c, aq *qs, size_t n, int multi)
     if (cut && cut < bud.deadline_ns)
         bud.deadline_ns = cut;
     souk_searcher_set_budget(w->searcher, &bud);
+    /* The user's affinities: only with Souk's signed user token (X-User-Token, verified by the
+     * router) and consent; Algolia's userToken never names a user. */
+    souk_affinity *aff = NULL;
+    if (c->has_user && w->st->recs &&
+        souk_affinity_load(w->st->recs, w->searcher, c->user.user, c->user.user_len, sk_now_ms(),
+                           &aff, NULL) != SOUK_OK)
+        aff = NULL;
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         if (qs[i].into >= 0)
@@ -1616,7 +1702,7 @@ static int answer(sk_ctx *c, aq *qs, size_t n, int multi)
         for (size_t j = i + 1; j < n; j++)
             if (qs[j].into == (int)i)
                 merged[nm++] = &qs[j];
-        rc = run_query(c, &qs[i], merged, nm, &runs[i]);
+        rc = run_query(c, &qs[i], merged, nm, aff, &runs[i]);
     }
     souk_searcher_set_budget(w->searcher, NULL);
     if (!rc) {
@@ -1636,8 +1722,16 @@ static int answer(sk_ctx *c, aq *qs, size_t n, int multi)
         if (!rc && sk_buf_str(c->out, "\n"))
             rc = afail(c, 500, "out of memory building the response");
     }
+    /* With a user token: each query asking for hits joins the user's search history (with its
+     * consent, as /v1/search's), unless it says analytics=false. */
+    for (size_t i = 0; !rc && c->has_user && i < n; i++)
+        if (qs[i].into < 0 && !qs[i].facet_search && runs[i].count > 0 && qs[i].analytics) {
+            c->nhits = (long long)runs[i].total;
+            sk_record_search(c, qs[i].query, qs[i].qlen);
+        }
     for (size_t i = 0; i < n; i++)
         run_free(&runs[i]);
+    souk_affinity_free(aff);
     souk_free(runs);
     souk_free(merged);
     return rc ? rc : 200;

@@ -1109,7 +1109,8 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
     }
     souk_highlighter *hl = NULL;
     uint64_t deadline = ss->deadline_ns;
-    if (p->highlight && pq && !res.stopped && souk_highlighter_new(c->w->searcher, pq, so, &hl)) {
+    if (p->highlight && pq && !res.stopped && res.nhits &&
+        souk_highlighter_new(c->w->searcher, pq, so, &hl)) {
         souk_find_result_free(&res);
         souk_free(ph);
         souk_free(src);
@@ -1353,7 +1354,7 @@ static int search_ranked(sk_ctx *c, sparams *pp, uint32_t k, uint32_t kk, souk_a
         return rc;
     }
     souk_highlighter *hl = NULL;
-    if (p.highlight && pq != &browse && !sst.stopped &&
+    if (p.highlight && pq != &browse && !sst.stopped && n > (size_t)(p.page - 1) * p.per_page &&
         souk_highlighter_new(w->searcher, pq, &o, &hl)) {
         souk_query_free(pq);
         souk_free(ph);

@@ -6,14 +6,18 @@
  * time; replica names sort as configured; the key is read from the x-algolia-api-key header and
  * query parameter; unsupported parameters are refused by name; bad input (bad JSON, bad UTF-8,
  * a body over the limit, too many queries, nested facetFilters) gets a 400 or 413 naming the
- * problem, in Algolia's error shape. */
+ * problem, in Algolia's error shape. Personalization: with Souk's signed user token (X-User-Token)
+ * of a consenting user with a history, the hits are /v1/search's personal order for that token;
+ * an unsigned userToken parameter leaves the search anonymous. */
 #include "check.h"
 #include "kit/fixture.h"
 #include "kit/http.h"
 
+#include "souk/keys.h"
 #include "souk/souk.h"
 
 #include <cjson/cJSON.h>
+#include <time.h>
 
 #define SKEY "algolia-test-search-key"
 #define AKEY "algolia-test-admin-key"
@@ -312,6 +316,11 @@ static void test_disjunctive_batch(void)
     CHECK(st == 200);
     const cJSON *res = cJSON_GetObjectItemCaseSensitive(b, "results");
     CHECK(cJSON_GetArraySize(res) == 3);
+    /* The two disjunctive queries were answered with the main query's pass. */
+    CHECK(!cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(res, 0), "souk"));
+    for (int i = 1; i < 3; i++)
+        CHECK(num(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(res, i), "souk"),
+                  "answered_with") == 0);
     /* Each alone (one query a request: nothing to merge) gives the same result. */
     const char *alone[] = {main_q, aux1, aux2};
     for (int i = 0; i < 3; i++) {
@@ -493,6 +502,11 @@ static void test_credentials(void)
     CHECK(kit_call(port, "POST", "/1/indexes/debian/query", NULL, NULL, "text/plain", body,
                    strlen(body), &r) == 401);
     kit_resp_free(&r);
+    /* The router's own errors are in Algolia's shape too (405 here). */
+    CHECK(kit_call(port, "GET", "/1/indexes/*/queries?x-algolia-api-key=" SKEY, NULL, NULL, NULL,
+                   NULL, 0, &r) == 405);
+    CHECK(r.body && strstr(r.body, "\"status\":405") && strstr(r.body, "\"message\":"));
+    kit_resp_free(&r);
     /* An unknown query-string parameter is refused. */
     CHECK(kit_call(port, "POST", "/1/indexes/debian/query?x-algolia-api-key=" SKEY "&query=x", NULL,
                    NULL, "text/plain", body, strlen(body), &r) == 400);
@@ -507,6 +521,77 @@ static void test_credentials(void)
           strcmp(h, "https://shop.test") == 0);
     CHECK(kit_header(&r, "Access-Control-Allow-Headers", h, sizeof h) &&
           strstr(h, "X-Algolia-API-Key") && strstr(h, "X-Algolia-Application-Id"));
+    kit_resp_free(&r);
+}
+
+/* Personalized search: a user who viewed games; the same token through both APIs gives the same
+ * personal order, which differs from the anonymous one somewhere; userToken alone is anonymous. */
+static void test_personal(const char *tok)
+{
+    const char *qs[] = {"game", "puzzle", "strategy", "arcade", "board"};
+    int differs = 0;
+    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+        char body[256], target[512], x[4096], y[4096], z[4096], u[4096];
+        REQUIRE(snprintf(body, sizeof body, "{\"query\":\"%s\",\"hitsPerPage\":10}", qs[i]) <
+                (int)sizeof body);
+        kit_resp r = {0};
+        CHECK(kit_call(port, "POST", "/1/indexes/debian/query" QS, NULL, tok, "text/plain", body,
+                       strlen(body), &r) == 200);
+        cJSON *a = cJSON_Parse(r.body ? r.body : "");
+        kit_resp_free(&r);
+        REQUIRE(snprintf(target, sizeof target,
+                         "/v1/search?q=%s&operator=and&prefix=true&typo=true&per_page=10",
+                         qs[i]) < (int)sizeof target);
+        CHECK(kit_call(port, "GET", target, SKEY, tok, NULL, NULL, 0, &r) == 200);
+        cJSON *n = cJSON_Parse(r.body ? r.body : "");
+        kit_resp_free(&r);
+        ids(a, "objectID", x, sizeof x);
+        ids(n, "id", y, sizeof y);
+        CHECK(x[0] && strcmp(x, y) == 0);
+        if (strcmp(x, y) != 0)
+            fprintf(stderr, "  personal %s:\n    %s\n    %s\n", qs[i], x, y);
+        cJSON_Delete(a);
+        cJSON_Delete(n);
+        /* Anonymous, with an unsigned userToken: the anonymous native order. */
+        REQUIRE(snprintf(body, sizeof body,
+                         "{\"query\":\"%s\",\"hitsPerPage\":10,\"userToken\":\"alg-user\"}",
+                         qs[i]) < (int)sizeof body);
+        a = query(body);
+        REQUIRE(snprintf(target, sizeof target,
+                         "q=%s&operator=and&prefix=true&typo=true&per_page=10",
+                         qs[i]) < (int)sizeof target);
+        n = native(target);
+        ids(a, "objectID", z, sizeof z);
+        ids(n, "id", u, sizeof u);
+        CHECK(strcmp(z, u) == 0);
+        differs |= strcmp(x, z) != 0;
+        cJSON_Delete(a);
+        cJSON_Delete(n);
+    }
+    CHECK(differs);
+}
+
+/* The user's history: views of the first games of the catalog (POST /v1/events). */
+static void send_views(const char *ikey)
+{
+    cJSON *n = native("filter=section%20%3D%20games&per_page=8");
+    char body[4096] = "", ts[32];
+    time_t now = time(NULL);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    const cJSON *h;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(n, "hits"))
+    {
+        size_t l = strlen(body);
+        REQUIRE(snprintf(body + l, sizeof body - l,
+                         "{\"user\":\"alg-user\",\"session\":\"s1\",\"type\":\"view\","
+                         "\"item\":\"%s\",\"ts\":\"%s\"}\n",
+                         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "id")),
+                         ts) < (int)(sizeof body - l));
+    }
+    cJSON_Delete(n);
+    kit_resp r = {0};
+    CHECK(kit_call(port, "POST", "/v1/events", ikey, NULL, "application/x-ndjson", body,
+                   strlen(body), &r) == 200);
     kit_resp_free(&r);
 }
 
@@ -539,6 +624,48 @@ int main(void)
     test_facet_search();
     test_errors();
     test_credentials();
+    CHECK(kit_stop(&s) == 0);
+
+    /* Personalization: the same index with the event store and user tokens. */
+    char pring[700], tring[700];
+    REQUIRE(snprintf(pring, sizeof pring, "%s/pseudonym.ring", dir) < (int)sizeof pring);
+    REQUIRE(snprintf(tring, sizeof tring, "%s/token.ring", dir) < (int)sizeof tring);
+    kit_write_ring(pring, 0600);
+    kit_write_ring(tring, 0600);
+    const char *ikey = "algolia-test-ingest-key";
+    char ik[128];
+    snprintf(ik, sizeof ik, "%s", kit_hash_key(ikey));
+    REQUIRE(snprintf(cfg, sizeof cfg,
+                     "{\"search_keys\":[\"%s\"],\"ingest_keys\":[\"%s\"],"
+                     "\"pseudonym_key_file\":\"%s\",\"token_key_file\":\"%s\","
+                     "\"consent_default\":{\"personalization\":true},"
+                     "\"algolia\":{\"index\":\"debian\"}}",
+                     sk, ik, pring, tring) < (int)sizeof cfg);
+    kit_write_file(cfg_path, cfg);
+    kit_start(&s, (const char *[]){"--data", data_dir, "--config", cfg_path, NULL});
+    port = s.port;
+    send_views(ikey);
+    souk_keyring *tkr = NULL;
+    char err[256];
+    REQUIRE(souk_keyring_load(tring, data_dir, &tkr, err, sizeof err) == 0);
+    char tok[SOUK_TOKEN_MAX + 1];
+    REQUIRE(souk_token_mint(tkr, "alg-user", 8, time(NULL), 3600, NULL, tok, sizeof tok) == 0);
+    /* POST /v1/events queues: wait until the user's history holds the 8 views. */
+    int seen = 0;
+    for (int i = 0; i < 100 && seen < 8; i++) {
+        kit_resp r = {0};
+        CHECK(kit_call(port, "GET", "/v1/me/history?limit=1000", NULL, tok, NULL, NULL, 0, &r) ==
+              200);
+        seen = 0;
+        for (const char *p = r.body; p && (p = strstr(p, "\"item\":")); p++)
+            seen++;
+        kit_resp_free(&r);
+        if (seen < 8)
+            usleep(50000);
+    }
+    CHECK(seen == 8);
+    test_personal(tok);
+    souk_keyring_free(tkr);
     CHECK(kit_stop(&s) == 0);
     char cmd[1200];
     REQUIRE(snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir) < (int)sizeof cmd);
