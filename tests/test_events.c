@@ -86,20 +86,46 @@ static size_t rows(souk_events *s, MDB_dbi dbi)
     return st.ms_entries;
 }
 
-/* cooc rows of pairs (kinds 0 and 1), not the distinct-users-per-item rows after them. */
+/* Co-occurrence pairs of both kinds, each order counted (what souk_cooc lists for every item
+ * with users). */
+typedef struct item_names {
+    char **v;
+    size_t n, cap;
+} item_names;
+
+static int note_name(void *arg, const char *item, uint32_t users)
+{
+    item_names *x = arg;
+    (void)users;
+    if (x->n == x->cap) {
+        x->cap = x->cap ? 2 * x->cap : 64;
+        x->v = realloc(x->v, x->cap * sizeof *x->v);
+        REQUIRE(x->v);
+    }
+    x->v[x->n++] = strdup(item);
+    return 0;
+}
+
+static int count_nb(void *arg, const char *item, uint32_t users)
+{
+    (void)item;
+    REQUIRE(users > 0);
+    ++*(size_t *)arg;
+    return 0;
+}
+
 static size_t pair_rows(souk_events *s)
 {
-    MDB_txn *txn;
-    MDB_cursor *c;
-    MDB_val k, v;
     size_t n = 0;
-    REQUIRE(souk__ev_begin(s, MDB_RDONLY, &txn) == 0);
-    REQUIRE(mdb_cursor_open(txn, s->cooc, &c) == 0);
-    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && ((uint8_t *)k.mv_data)[0] < 2;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-        n++;
-    mdb_cursor_close(c);
-    souk__ev_abort(s, txn);
+    for (int kind = 0; kind < 2; kind++) {
+        item_names x = {0};
+        REQUIRE(souk_item_users_each(s, (souk_cooc_kind)kind, note_name, &x) == 0);
+        for (size_t i = 0; i < x.n; i++) {
+            REQUIRE(souk_cooc(s, (souk_cooc_kind)kind, x.v[i], 0, count_nb, &n) == 0);
+            free(x.v[i]);
+        }
+        free(x.v);
+    }
     return n;
 }
 
@@ -946,7 +972,7 @@ static void test_ingest_kills(const char *ndjson, const char *clean)
     char err[512];
     REQUIRE(souk_events_open(clean, &o, &a, err, sizeof err) == 0);
     REQUIRE(souk_events_open(data, &o, &b, err, sizeof err) == 0);
-    MDB_dbi *dbs[] = {&a->ev, &a->uev, &a->sess, &a->usess, &a->pop, &a->uset, &a->cooc};
+    MDB_dbi *dbs[] = {&a->ev, &a->uev, &a->sess, &a->usess, &a->pop, &a->uset, &a->iuser};
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         MDB_dbi dbb = *(MDB_dbi *)((char *)b + ((char *)dbs[i] - (char *)a));
         size_t ra = rows(a, *dbs[i]), rb = rows(b, dbb);
@@ -1133,8 +1159,8 @@ static void test_inbox(void)
     CHECK(souk_events_drain(b, now, &dc, err, sizeof err) == 0);
     CHECK(dc.duplicate == 40 && dc.stored + dc.anonymous == N);
     CHECK(inbox_size(b) == 0);
-    MDB_dbi *dbs[] = {&a->ev,   &a->uev,  &a->sess,  &a->usess, &a->pop,
-                      &a->uset, &a->cooc, &a->shist, &a->qstat};
+    MDB_dbi *dbs[] = {&a->ev,   &a->uev,   &a->sess,  &a->usess, &a->pop,
+                      &a->uset, &a->iuser, &a->shist, &a->qstat};
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         MDB_dbi db = *dbs[i];
         MDB_dbi dbb = *(MDB_dbi *)((char *)b + ((char *)dbs[i] - (char *)a));

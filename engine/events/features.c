@@ -159,7 +159,10 @@ static int by_users(const void *a, const void *b)
     return strcmp(x->item, y->item);
 }
 
-/* Neighbours by distinct users, most first, ties by item id. */
+/* Neighbours by distinct users, most first, ties by item id: cooc(kind, A, B) is the number of
+ * A's users (iuser) whose uset of kind holds B, so the lists are counted here, from each user's
+ * uset range (at most cooc_items_max rows), into a map of the items met. Reads
+ * sum over A's users of their set sizes rows. */
 int souk_cooc(souk_events *s, souk_cooc_kind kind, const char *item, uint32_t max, souk_cooc_fn fn,
               void *arg)
 {
@@ -170,41 +173,69 @@ int souk_cooc(souk_events *s, souk_cooc_kind kind, const char *item, uint32_t ma
     int rc = souk__ev_begin(s, MDB_RDONLY, &txn);
     if (rc)
         return rc;
-    uint8_t p[2 + SOUK_COOC_ITEM_MAX];
+    uint8_t p[1 + SOUK_COOC_ITEM_MAX];
     p[0] = (uint8_t)kind;
     memcpy(p + 1, item, n);
-    p[1 + n] = 0;
-    neighbour *a = NULL;
-    size_t na = 0, cap = 0;
-    MDB_cursor *c;
-    if ((rc = souk_kv_err(mdb_cursor_open(txn, s->cooc, &c))) == SOUK_OK) {
-        MDB_val k = {n + 2, p}, v;
-        int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-        while (mrc == 0 && k.mv_size > n + 2 && memcmp(k.mv_data, p, n + 2) == 0) {
-            if (na == cap) {
-                cap = cap ? 2 * cap : 64;
-                neighbour *x = souk_realloc(a, cap * sizeof *a);
-                if (!x) {
-                    rc = SOUK_ENOMEM;
-                    break;
+    hmap counts; /* item -> u32 users */
+    hm_init(&counts, sizeof(uint32_t));
+    MDB_cursor *iu = NULL, *us = NULL;
+    int mrc = mdb_cursor_open(txn, s->iuser, &iu);
+    if (!mrc)
+        mrc = mdb_cursor_open(txn, s->uset, &us);
+    MDB_val k = {n + 1, p}, v;
+    if (!mrc)
+        mrc = mdb_cursor_get(iu, &k, &v, MDB_SET_KEY);
+    while (mrc == 0 && !rc) {
+        if (v.mv_size == SOUK_PSEUDO_LEN) {
+            uint8_t up[SOUK_PSEUDO_LEN + 1];
+            memcpy(up, v.mv_data, SOUK_PSEUDO_LEN);
+            up[SOUK_PSEUDO_LEN] = (uint8_t)kind;
+            MDB_val uk = {sizeof up, up}, uv;
+            int urc = mdb_cursor_get(us, &uk, &uv, MDB_SET_RANGE);
+            while (urc == 0 && uk.mv_size > sizeof up && memcmp(uk.mv_data, up, sizeof up) == 0) {
+                const char *b = (const char *)uk.mv_data + sizeof up;
+                size_t bl = uk.mv_size - sizeof up;
+                if (bl <= SOUK_COOC_ITEM_MAX && (bl != n || memcmp(b, item, n) != 0)) {
+                    uint32_t *c = hm_put(&counts, b, bl, NULL);
+                    if (!c) {
+                        rc = SOUK_ENOMEM;
+                        break;
+                    }
+                    (*c)++;
                 }
-                a = x;
+                urc = mdb_cursor_get(us, &uk, &uv, MDB_NEXT);
             }
-            const uint8_t *u = v.mv_data;
-            a[na].users = v.mv_size == 4 ? (uint32_t)u[0] | (uint32_t)u[1] << 8 |
-                                               (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24
-                                         : 0;
-            a[na].item = souk_strndup((const char *)k.mv_data + n + 2, k.mv_size - n - 2);
-            if (!a[na].item) {
+            if (!rc && urc && urc != MDB_NOTFOUND)
+                rc = souk_kv_err(urc);
+        }
+        mrc = mdb_cursor_get(iu, &k, &v, MDB_NEXT_DUP);
+    }
+    if (!rc && mrc && mrc != MDB_NOTFOUND)
+        rc = souk_kv_err(mrc);
+    if (iu)
+        mdb_cursor_close(iu);
+    if (us)
+        mdb_cursor_close(us);
+    neighbour *a = NULL;
+    size_t na = 0;
+    if (!rc && counts.n) {
+        a = souk_malloc(counts.n * sizeof *a);
+        if (!a)
+            rc = SOUK_ENOMEM;
+        for (size_t i = 0; a && i < counts.cap; i++) {
+            const hm_ent *e = &counts.e[i];
+            if (!e->kv)
+                continue;
+            a[na].users = *(const uint32_t *)hm_val(&counts, e);
+            if (!(a[na].item = souk_strndup((const char *)e->kv, e->klen))) {
                 rc = SOUK_ENOMEM;
                 break;
             }
             na++;
-            mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
         }
-        mdb_cursor_close(c);
     }
     souk__ev_abort(s, txn);
+    hm_free(&counts);
     if (!rc && na) {
         qsort(a, na, sizeof *a, by_users);
         for (size_t i = 0; i < na && (max == 0 || i < max); i++)

@@ -27,7 +27,6 @@ typedef struct uslot {
     uint8_t eid[SOUK_EID_LEN];
     size_t ilen;
     char *item;
-    int id; /* the batch's pair id of item (souk__ev_delta_item), -1: not looked up yet */
 } uslot;
 
 typedef struct ulist {
@@ -229,7 +228,6 @@ static int load_ulist(souk_events *s, MDB_txn *txn, const uinfo *u, int kind, ul
             rc = e->item ? MDB_CORRUPTED : ENOMEM;
             break;
         }
-        e->id = -1;
         e->ts = (int64_t)souk__rd_be64(v.mv_data);
         memcpy(e->eid, (const uint8_t *)v.mv_data + 8, SOUK_EID_LEN);
         l->n++;
@@ -257,15 +255,7 @@ static int put_uset(souk_events *s, MDB_txn *txn, const uinfo *u, int kind, cons
 
 /* The user's uset for the event's kind, kept to the first cooc_items_max distinct items in
  * (ts, eid) order whatever order events arrive in (a late, older event may displace the latest
- * selected item). */
-/* The slot's pair id in this batch (looked up once). */
-static int slot_id(batch *b, uslot *e)
-{
-    if (e->id == -1)
-        e->id = souk__ev_delta_item(&b->d, e->item, e->ilen);
-    return e->id;
-}
-
+ * selected item). Each item entering or leaving it is noted for iuser. */
 static int note_uset(souk_events *s, MDB_txn *txn, batch *b, uinfo *u, int kind,
                      const souk__evrec *r)
 {
@@ -292,11 +282,7 @@ static int note_uset(souk_events *s, MDB_txn *txn, batch *b, uinfo *u, int kind,
         if (cmp_order(r->ts, r->eid, &l->v[m]) > 0)
             return SOUK_OK;
         uslot *x = &l->v[m];
-        for (uint32_t i = 0; i < l->n; i++)
-            if (i != m && (rc = souk__ev_delta_pair_ids(&b->d, kind, slot_id(b, x),
-                                                        slot_id(b, &l->v[i]), -1)) != SOUK_OK)
-                return rc;
-        if ((rc = souk__ev_delta_self(&b->d, kind, x->item, x->ilen, -1)) != SOUK_OK ||
+        if ((rc = souk__ev_delta_member(&b->d, kind, u->up, x->item, x->ilen, -1)) != SOUK_OK ||
             (rc = put_uset(s, txn, u, kind, x, 1)) != SOUK_OK)
             return rc;
         souk_free(x->item);
@@ -308,13 +294,8 @@ static int note_uset(souk_events *s, MDB_txn *txn, batch *b, uinfo *u, int kind,
         return SOUK_ENOMEM;
     e->ilen = r->item_len;
     e->ts = r->ts;
-    e->id = -1;
     memcpy(e->eid, r->eid, SOUK_EID_LEN);
-    int eid = slot_id(b, e);
-    for (uint32_t i = 0; i < l->n; i++)
-        if ((rc = souk__ev_delta_pair_ids(&b->d, kind, eid, slot_id(b, &l->v[i]), 1)) != SOUK_OK)
-            return rc;
-    if ((rc = souk__ev_delta_self(&b->d, kind, e->item, e->ilen, 1)) != SOUK_OK)
+    if ((rc = souk__ev_delta_member(&b->d, kind, u->up, e->item, e->ilen, 1)) != SOUK_OK)
         return rc;
     l->n++;
     return put_uset(s, txn, u, kind, e, 0);
