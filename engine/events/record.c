@@ -176,12 +176,12 @@ int souk__ev_delta_member(souk__ev_delta *d, int kind, const uint8_t *upseudo, c
     return SOUK_OK;
 }
 
-/* Writes the membership deltas into iuser in (key, value) order through one cursor: a net
+/* Writes the membership deltas into iuser through one cursor (hm_sorted_near order): a net
  * entry adds the (kind item, user) row, a net exit deletes it. */
 static int apply_members(souk_events *s, MDB_txn *txn, souk__ev_delta *d)
 {
     size_t n;
-    hm_ent *a = hm_sorted(&d->memb, &n);
+    hm_ent *a = hm_sorted_near(&d->memb, &n, 8);
     if (!a)
         return d->memb.n ? SOUK_ENOMEM : SOUK_OK;
     MDB_cursor *c = NULL;
@@ -227,7 +227,7 @@ int souk__ev_delta_qstat(souk__ev_delta *d, const souk__evrec *r, int64_t by)
 static int apply_map(MDB_txn *txn, MDB_dbi dbi, const hmap *m, int n, int width, uint64_t *touched)
 {
     size_t cnt;
-    hm_ent *a = hm_sorted(m, &cnt);
+    hm_ent *a = hm_sorted_near(m, &cnt, 8);
     if (!a)
         return m->n ? SOUK_ENOMEM : SOUK_OK;
     int rc = SOUK_OK;

@@ -55,6 +55,7 @@ typedef struct batch {
     /* Rows written at the end of the batch, in key order through one cursor each (LMDB finds a
      * key next to the previous one without descending the tree): value len(2) + bytes. */
     hmap uevk, sessk, usessk;
+    hmap usetw; /* upseudo kind item -> deleted(1) + ts(8) + eid(16): the batch's uset changes */
     MDB_cursor *evc;
     souk__ev_delta d;
     uint8_t last[8 + SOUK_EID_LEN]; /* the greatest ev key, for MDB_APPEND */
@@ -71,6 +72,7 @@ static void batch_init(batch *b)
     hm_init(&b->uevk, 0);
     hm_init(&b->sessk, 2 + 1 + SOUK_ITEM_MAX);
     hm_init(&b->usessk, 0);
+    hm_init(&b->usetw, 1 + 8 + SOUK_EID_LEN);
     souk__ev_delta_init(&b->d);
 }
 
@@ -95,6 +97,7 @@ static void batch_free(batch *b)
     hm_free(&b->uevk);
     hm_free(&b->sessk);
     hm_free(&b->usessk);
+    hm_free(&b->usetw);
     if (b->evc)
         mdb_cursor_close(b->evc);
     souk__ev_delta_free(&b->d);
@@ -238,19 +241,47 @@ static int load_ulist(souk_events *s, MDB_txn *txn, const uinfo *u, int kind, ul
     return rc == 0 || rc == MDB_NOTFOUND ? SOUK_OK : souk_kv_err(rc);
 }
 
-static int put_uset(souk_events *s, MDB_txn *txn, const uinfo *u, int kind, const uslot *e, int del)
+/* Notes the uset row of (u, kind, e's item) as written (e's time and id) or deleted; the
+ * batch's last word on each row is written at its end (write_uset), in key order. */
+static int put_uset(batch *b, const uinfo *u, int kind, const uslot *e, int del)
 {
-    uint8_t k[SOUK_PSEUDO_LEN + 1 + SOUK_ITEM_MAX], v[8 + SOUK_EID_LEN];
+    uint8_t k[SOUK_PSEUDO_LEN + 1 + SOUK_ITEM_MAX];
     memcpy(k, u->up, SOUK_PSEUDO_LEN);
     k[SOUK_PSEUDO_LEN] = (uint8_t)kind;
     memcpy(k + SOUK_PSEUDO_LEN + 1, e->item, e->ilen);
-    MDB_val key = {SOUK_PSEUDO_LEN + 1 + e->ilen, k};
-    if (del)
-        return souk_kv_err(mdb_del(txn, s->uset, &key, NULL));
-    souk__be64(v, (uint64_t)e->ts);
-    memcpy(v + 8, e->eid, SOUK_EID_LEN);
-    MDB_val val = {sizeof v, v};
-    return souk_kv_err(mdb_put(txn, s->uset, &key, &val, 0));
+    uint8_t *v = hm_put(&b->usetw, k, SOUK_PSEUDO_LEN + 1 + e->ilen, NULL);
+    if (!v)
+        return SOUK_ENOMEM;
+    v[0] = (uint8_t)del;
+    souk__be64(v + 1, (uint64_t)e->ts);
+    memcpy(v + 9, e->eid, SOUK_EID_LEN);
+    return SOUK_OK;
+}
+
+static int write_uset(souk_events *s, MDB_txn *txn, const hmap *m)
+{
+    size_t n;
+    hm_ent *a = hm_sorted_near(m, &n, SOUK_PSEUDO_LEN);
+    if (!a)
+        return m->n ? SOUK_ENOMEM : SOUK_OK;
+    MDB_cursor *c = NULL;
+    int rc = mdb_cursor_open(txn, s->uset, &c);
+    int opened = rc == 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const uint8_t *p = hm_val(m, &a[i]);
+        MDB_val k = {a[i].klen, a[i].kv}, v = {8 + SOUK_EID_LEN, (void *)(p + 1)};
+        if (!p[0]) {
+            rc = mdb_cursor_put(c, &k, &v, 0);
+        } else if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET)) == 0) {
+            rc = mdb_cursor_del(c, 0);
+        } else if (rc == MDB_NOTFOUND) {
+            rc = 0; /* added and displaced within the batch */
+        }
+    }
+    if (opened)
+        mdb_cursor_close(c);
+    souk_free(a);
+    return souk_kv_err(rc);
 }
 
 /* The user's uset for the event's kind, kept to the first cooc_items_max distinct items in
@@ -269,7 +300,7 @@ static int note_uset(souk_events *s, MDB_txn *txn, batch *b, uinfo *u, int kind,
             if (cmp_order(r->ts, r->eid, e) < 0) {
                 e->ts = r->ts;
                 memcpy(e->eid, r->eid, SOUK_EID_LEN);
-                return put_uset(s, txn, u, kind, e, 0);
+                return put_uset(b, u, kind, e, 0);
             }
             return SOUK_OK;
         }
@@ -283,7 +314,7 @@ static int note_uset(souk_events *s, MDB_txn *txn, batch *b, uinfo *u, int kind,
             return SOUK_OK;
         uslot *x = &l->v[m];
         if ((rc = souk__ev_delta_member(&b->d, kind, u->up, x->item, x->ilen, -1)) != SOUK_OK ||
-            (rc = put_uset(s, txn, u, kind, x, 1)) != SOUK_OK)
+            (rc = put_uset(b, u, kind, x, 1)) != SOUK_OK)
             return rc;
         souk_free(x->item);
         l->v[m] = l->v[--l->n];
@@ -298,7 +329,7 @@ static int note_uset(souk_events *s, MDB_txn *txn, batch *b, uinfo *u, int kind,
     if ((rc = souk__ev_delta_member(&b->d, kind, u->up, e->item, e->ilen, 1)) != SOUK_OK)
         return rc;
     l->n++;
-    return put_uset(s, txn, u, kind, e, 0);
+    return put_uset(b, u, kind, e, 0);
 }
 
 static int note_tags(souk_events *s, MDB_txn *txn, batch *b, uinfo *u, const souk__evrec *r)
@@ -517,12 +548,12 @@ static int add_one(souk_events *s, MDB_txn *txn, batch *b, const souk_event *e,
     return note_tags(s, txn, b, u, &r);
 }
 
-/* Writes the rows of m (value: len(2) + bytes, or none when m's values are empty) into dbi in
- * key order through one cursor. */
-static int write_sorted(MDB_txn *txn, MDB_dbi dbi, const hmap *m)
+/* Writes the rows of m (value: len(2) + bytes, or none when m's values are empty) into dbi
+ * through one cursor, in the order of hm_sorted_near with the key's second word at off. */
+static int write_sorted(MDB_txn *txn, MDB_dbi dbi, const hmap *m, size_t off)
 {
     size_t n;
-    hm_ent *a = hm_sorted(m, &n);
+    hm_ent *a = hm_sorted_near(m, &n, off);
     if (!a)
         return m->n ? SOUK_ENOMEM : SOUK_OK;
     MDB_cursor *c = NULL;
@@ -573,11 +604,13 @@ static int add_txn(souk_events *s, MDB_txn *txn, void *arg)
         (*cnt[o])++;
     }
     if (!rc)
-        rc = write_sorted(txn, s->uev, &b.uevk);
+        rc = write_sorted(txn, s->uev, &b.uevk, SOUK_PSEUDO_LEN);
     if (!rc)
-        rc = write_sorted(txn, s->sess, &b.sessk);
+        rc = write_sorted(txn, s->sess, &b.sessk, SOUK_PSEUDO_LEN);
     if (!rc)
-        rc = write_sorted(txn, s->usess, &b.usessk);
+        rc = write_sorted(txn, s->usess, &b.usessk, SOUK_PSEUDO_LEN);
+    if (!rc)
+        rc = write_uset(s, txn, &b.usetw);
     if (!rc)
         rc = apply_tags(s, txn, &b);
     if (!rc && j->stream) {
