@@ -1215,6 +1215,70 @@ static void test_inbox(void)
     souk_events_close(b);
 }
 
+/* Format 1 (stored pair rows) -> 2: a read-only open refuses the old store with the reason; a
+ * writable one migrates it (iuser from uset, the pair table dropped, every user's set
+ * re-selected with the opening cooc_items_max) into a store equal to a rebuild. The format-1
+ * store is made from a format-2 one: iuser dropped, a cooc pair table and version 1 put back. */
+static void test_format_migration(void)
+{
+    souk_events_opts o;
+    memset(&o, 0, sizeof o);
+    o.consent_default.personalization = 1;
+    o.cooc_items_max = 2;
+    souk_events *s = open_store("v1", &o);
+    souk_event e[6] = {mk(SOUK_EV_VIEW, "mig-a", "", "x1", "", T0),
+                       mk(SOUK_EV_VIEW, "mig-a", "", "x2", "", T0 + 1000),
+                       mk(SOUK_EV_VIEW, "mig-a", "", "x3", "", T0 + 2000),
+                       mk(SOUK_EV_VIEW, "mig-a", "", "x4", "", T0 + 3000),
+                       mk(SOUK_EV_VIEW, "mig-b", "", "x3", "", T0 + 4000),
+                       mk(SOUK_EV_VIEW, "mig-b", "", "x1", "", T0 + 5000)};
+    add(s, e, 6, T0, NULL, NULL);
+    check_ok(s, "the format-2 store");
+    CHECK_EQ_U64(pair_rows(s), 4); /* a: x1-x2, b: x3-x1, both orders */
+    MDB_txn *txn;
+    REQUIRE(souk__ev_begin(s, 0, &txn) == 0);
+    MDB_dbi cooc;
+    REQUIRE(mdb_drop(txn, s->iuser, 1) == 0);
+    REQUIRE(mdb_dbi_open(txn, "cooc", MDB_CREATE, &cooc) == 0);
+    uint8_t pk[] = "\0x1\0x2", one[4] = {1, 0, 0, 0};
+    MDB_val k = {sizeof pk - 1, pk}, v = {4, one};
+    REQUIRE(mdb_put(txn, cooc, &k, &v, 0) == 0);
+    uint32_t ver = 1;
+    MDB_val vk = {7, "version"}, vv = {4, &ver};
+    REQUIRE(mdb_put(txn, s->meta, &vk, &vv, 0) == 0);
+    REQUIRE(souk__ev_commit(s, txn) == 0);
+    souk_events_close(s);
+
+    char dir[512], err[512];
+    snprintf(dir, sizeof dir, "%s/v1", g_root);
+    o.rdonly = 1;
+    o.keys = g_kr;
+    err[0] = 0;
+    CHECK(souk_events_open(dir, &o, &s, err, sizeof err) == SOUK_EFORMAT);
+    CHECK(strstr(err, "format 1") != NULL && strstr(err, "migrate") != NULL);
+    o.rdonly = 0;
+    o.cooc_items_max = 3; /* a's set becomes x1, x2, x3 */
+    s = open_store("v1", &o);
+    check_ok(s, "the migration");
+    seen x = {0};
+    CHECK(souk_cooc(s, SOUK_COOC_VIEWED, "x1", 10, seen_cooc, &x) == 0);
+    CHECK(x.n == 2 && !strcmp(x.items[0], "x3") && x.users[0] == 2 && !strcmp(x.items[1], "x2") &&
+          x.users[1] == 1);
+    CHECK_EQ_U64(souk_item_users(s, SOUK_COOC_VIEWED, "x3"), 2);
+    CHECK_EQ_U64(souk_item_users(s, SOUK_COOC_VIEWED, "x4"), 0);
+    REQUIRE(souk__ev_begin(s, MDB_RDONLY, &txn) == 0);
+    CHECK(mdb_dbi_open(txn, "cooc", 0, &cooc) == MDB_NOTFOUND);
+    REQUIRE(mdb_get(txn, s->meta, &vk, &vv) == 0);
+    CHECK(vv.mv_size == 4 && ((const uint8_t *)vv.mv_data)[0] == 2);
+    souk__ev_abort(s, txn);
+    souk_events_close(s);
+    /* Once migrated, a read-only open reads it. */
+    o.rdonly = 1;
+    REQUIRE(souk_events_open(dir, &o, &s, err, sizeof err) == 0);
+    CHECK_EQ_U64(pair_rows(s), 6);
+    souk_events_close(s);
+}
+
 int main(void)
 {
     souk_alloc_init();
@@ -1230,6 +1294,7 @@ int main(void)
     test_sweep();
     test_order();
     test_deletions_features();
+    test_format_migration();
     test_erasure_scan();
     test_suppressed();
     test_inbox();

@@ -98,8 +98,10 @@ static const struct {
 };
 
 /* Format 1 -> 2, in txn: iuser filled from uset (each row upseudo + kind + item gives the
- * duplicate upseudo under kind + item), the pair table cooc dropped. uset is the same in both
- * formats, so the result equals a rebuild. */
+ * duplicate upseudo under kind + item), the pair table cooc dropped, then every user's uset
+ * (with its iuser rows, tags and usess) recomputed from the retained events with this open's
+ * options (souk__ev_user_refresh), so the migrated store equals a rebuild even when
+ * cooc_items_max changed with the format. */
 static int migrate_v1(souk_events *s, MDB_txn *txn)
 {
     MDB_dbi cooc;
@@ -130,11 +132,38 @@ static int migrate_v1(souk_events *s, MDB_txn *txn)
     if (c)
         mdb_cursor_close(c);
     if (r != MDB_NOTFOUND)
-        return r;
+        return souk_kv_err(r);
+    /* The users with personalized events (uev), then each one's derived rows. */
+    hmap users;
+    hm_init(&users, 0);
+    int rc = souk_kv_err(mdb_cursor_open(txn, s->uev, &c));
+    if (!rc) {
+        r = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+        while (r == 0 && k.mv_size >= SOUK_PSEUDO_LEN) {
+            if (!hm_put(&users, k.mv_data, SOUK_PSEUDO_LEN, NULL)) {
+                r = ENOMEM;
+                break;
+            }
+            r = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        }
+        mdb_cursor_close(c);
+        rc = r == MDB_NOTFOUND ? SOUK_OK : r == ENOMEM ? SOUK_ENOMEM : souk_kv_err(r);
+    }
+    souk__ev_delta d;
+    souk__ev_delta_init(&d);
+    for (size_t i = 0; i < users.cap && !rc; i++)
+        if (users.e[i].kv)
+            rc = souk__ev_user_refresh(s, txn, users.e[i].kv, &d);
+    if (!rc)
+        rc = souk__ev_delta_apply(s, txn, &d);
+    souk__ev_delta_free(&d);
+    hm_free(&users);
+    if (rc)
+        return rc;
     MDB_val vk = {7, "version"};
     uint32_t ver = SOUK_EV_FORMAT;
     MDB_val vv = {4, &ver};
-    return mdb_put(txn, s->meta, &vk, &vv, 0);
+    return souk_kv_err(mdb_put(txn, s->meta, &vk, &vv, 0));
 }
 
 /* Opens generation gen's environment and its databases into s. */
@@ -191,9 +220,12 @@ static int open_gen(souk_events *s, uint64_t gen, char *err, size_t errlen)
         }
     }
     if (found && ver == 1) {
-        if ((mrc = migrate_v1(s, txn)) != 0) {
+        if ((rc = migrate_v1(s, txn)) != SOUK_OK) {
             mdb_txn_abort(txn);
-            goto fail;
+            snprintf(err, errlen, "'%s': migrating the event store from format 1: %s", path,
+                     souk_strerror(rc));
+            mdb_env_close(env);
+            return rc;
         }
     } else if (!found && !s->o.rdonly) {
         ver = SOUK_EV_FORMAT;
@@ -289,7 +321,7 @@ int souk_events_open(const char *dir, const souk_events_opts *o, souk_events **o
     if (!s->o.history_max)
         s->o.history_max = 200;
     if (!s->o.cooc_items_max)
-        s->o.cooc_items_max = 64;
+        s->o.cooc_items_max = 256;
     if (!s->o.map_max)
         s->o.map_max = (size_t)64 << 30;
     s->audit_fd = -1;
