@@ -13,6 +13,7 @@
  *   - location is kept only with location consent (the default's for anonymous events);
  *   - a search of a user with search_history consent goes to shist, whatever personalization
  *     says (docs/privacy.md's settled reading). */
+#include "core/qsort_inline.h"
 #include "events/events_int.h"
 
 #include <errno.h>
@@ -29,10 +30,23 @@ typedef struct uslot {
     char *item;
 } uslot;
 
+/* A user's uset of one kind in the batch: the slots, with each item's hash in h (a scan of
+ * cooc_items_max words finds an item), and the slot latest in (ts, eid) order (maxi, -1: not
+ * known), the one a late, older event displaces from a full set. */
 typedef struct ulist {
     uint32_t n;
+    int32_t maxi;
+    uint32_t *h;
     uslot v[];
 } ulist;
+
+static uint32_t item_hash(const char *p, size_t n)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)n;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)p[i]) * 16777619u;
+    return h;
+}
 
 typedef struct uinfo {
     uint8_t up[SOUK_PSEUDO_LEN];
@@ -208,9 +222,12 @@ static int cmp_order(int64_t ts, const uint8_t *eid, const uslot *o)
 
 static int load_ulist(souk_events *s, MDB_txn *txn, const uinfo *u, int kind, ulist **out)
 {
-    ulist *l = souk_calloc(1, sizeof *l + s->o.cooc_items_max * sizeof(uslot));
+    size_t cap = s->o.cooc_items_max;
+    ulist *l = souk_calloc(1, sizeof *l + cap * (sizeof(uslot) + sizeof(uint32_t)));
     if (!l)
         return SOUK_ENOMEM;
+    l->h = (uint32_t *)(void *)(l->v + cap);
+    l->maxi = -1;
     uint8_t p[SOUK_PSEUDO_LEN + 1];
     memcpy(p, u->up, SOUK_PSEUDO_LEN);
     p[SOUK_PSEUDO_LEN] = (uint8_t)kind;
@@ -233,6 +250,7 @@ static int load_ulist(souk_events *s, MDB_txn *txn, const uinfo *u, int kind, ul
         }
         e->ts = (int64_t)souk__rd_be64(v.mv_data);
         memcpy(e->eid, (const uint8_t *)v.mv_data + 8, SOUK_EID_LEN);
+        l->h[l->n] = item_hash(e->item, e->ilen);
         l->n++;
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
@@ -294,22 +312,30 @@ static int note_uset(souk_events *s, MDB_txn *txn, batch *b, uinfo *u, int kind,
     if (!u->ul[kind] && (rc = load_ulist(s, txn, u, kind, &u->ul[kind])) != SOUK_OK)
         return rc;
     ulist *l = u->ul[kind];
+    uint32_t h = item_hash(r->item, r->item_len);
     for (uint32_t i = 0; i < l->n; i++) {
+        if (l->h[i] != h)
+            continue;
         uslot *e = &l->v[i];
         if (e->ilen == r->item_len && memcmp(e->item, r->item, r->item_len) == 0) {
             if (cmp_order(r->ts, r->eid, e) < 0) {
                 e->ts = r->ts;
                 memcpy(e->eid, r->eid, SOUK_EID_LEN);
+                l->maxi = -1;
                 return put_uset(b, u, kind, e, 0);
             }
             return SOUK_OK;
         }
     }
     if (l->n >= s->o.cooc_items_max) {
-        uint32_t m = 0;
-        for (uint32_t i = 1; i < l->n; i++)
-            if (cmp_order(l->v[i].ts, l->v[i].eid, &l->v[m]) > 0)
-                m = i;
+        if (l->maxi < 0) {
+            uint32_t m = 0;
+            for (uint32_t i = 1; i < l->n; i++)
+                if (cmp_order(l->v[i].ts, l->v[i].eid, &l->v[m]) > 0)
+                    m = i;
+            l->maxi = (int32_t)m;
+        }
+        uint32_t m = (uint32_t)l->maxi;
         if (cmp_order(r->ts, r->eid, &l->v[m]) > 0)
             return SOUK_OK;
         uslot *x = &l->v[m];
@@ -317,7 +343,10 @@ static int note_uset(souk_events *s, MDB_txn *txn, batch *b, uinfo *u, int kind,
             (rc = put_uset(b, u, kind, x, 1)) != SOUK_OK)
             return rc;
         souk_free(x->item);
-        l->v[m] = l->v[--l->n];
+        l->n--;
+        l->v[m] = l->v[l->n];
+        l->h[m] = l->h[l->n];
+        l->maxi = -1;
     }
     uslot *e = &l->v[l->n];
     e->item = souk_strndup(r->item, r->item_len);
@@ -328,6 +357,9 @@ static int note_uset(souk_events *s, MDB_txn *txn, batch *b, uinfo *u, int kind,
     memcpy(e->eid, r->eid, SOUK_EID_LEN);
     if ((rc = souk__ev_delta_member(&b->d, kind, u->up, e->item, e->ilen, 1)) != SOUK_OK)
         return rc;
+    l->h[l->n] = h;
+    if (l->maxi >= 0 && cmp_order(e->ts, e->eid, &l->v[l->maxi]) > 0)
+        l->maxi = (int32_t)l->n;
     l->n++;
     return put_uset(b, u, kind, e, 0);
 }
@@ -574,6 +606,13 @@ static int write_sorted(MDB_txn *txn, MDB_dbi dbi, const hmap *m, size_t off)
     return souk_kv_err(rc);
 }
 
+typedef struct ev_order {
+    int64_t ts;
+    size_t i;
+} ev_order;
+#define ORDER_LESS(ctx, a, b) ((a).ts != (b).ts ? (a).ts < (b).ts : (a).i < (b).i)
+SOUK_QSORT_DEFINE(sort_order, ev_order, void *, ORDER_LESS)
+
 static int add_txn(souk_events *s, MDB_txn *txn, void *arg)
 {
     add_job *j = arg;
@@ -594,7 +633,17 @@ static int add_txn(souk_events *s, MDB_txn *txn, void *arg)
             b.has_last = 1;
         }
     }
-    for (size_t i = 0; i < j->n && !rc; i++) {
+    /* The events in time order: their ev rows then go in next to each other (a stream in
+     * another order, MovieLens's by user, would put each one from the root of the tree). What
+     * an event leaves does not depend on the order events are added in (events_int.h). */
+    ev_order *ord = j->n ? souk_malloc(j->n * sizeof *ord) : NULL;
+    if (ord) {
+        for (size_t i = 0; i < j->n; i++)
+            ord[i] = (ev_order){j->ev[i].ts_ms, i};
+        sort_order(NULL, ord, j->n);
+    }
+    for (size_t k = 0; k < j->n && !rc; k++) {
+        size_t i = ord ? ord[k].i : k;
         souk_ev_outcome o = SOUK_EVO_EXPIRED;
         rc = add_one(s, txn, &b, &j->ev[i], j->pre ? &j->pre[i] : NULL, j->now, &o);
         if (j->outcome)
@@ -603,6 +652,7 @@ static int add_txn(souk_events *s, MDB_txn *txn, void *arg)
                            &j->counts.suppressed, &j->counts.expired};
         (*cnt[o])++;
     }
+    souk_free(ord);
     if (!rc)
         rc = write_sorted(txn, s->uev, &b.uevk, SOUK_PSEUDO_LEN);
     if (!rc)
