@@ -21,7 +21,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#define IDS_MAX 1000000 /* pseudonym cache entries before it is emptied */
+#define IDS_MAX 1000000
+#define SESS_KEY                                                                                   \
+    (SOUK_PSEUDO_LEN + 8 +                                                                         \
+     SOUK_EID_LEN) /* a sess row's key */ /* pseudonym cache entries before it is emptied */
 
 typedef struct uslot {
     int64_t ts;
@@ -68,7 +71,7 @@ typedef struct batch {
     hmap tagd;     /* upseudo + tag -> souk__ev_tagval (this batch's part) */
     /* Rows written at the end of the batch, in key order through one cursor each (LMDB finds a
      * key next to the previous one without descending the tree): value len(2) + bytes. */
-    hmap uevk, sessk, usessk;
+    hmap uevk, sessk, usessk; /* sessk: the sess key then its value, as one map key */
     hmap usetw; /* upseudo kind item -> deleted(1) + ts(8) + eid(16): the batch's uset changes */
     MDB_cursor *evc;
     souk__ev_delta d;
@@ -84,7 +87,7 @@ static void batch_init(batch *b)
     hm_init(&b->items, sizeof(itags));
     hm_init(&b->tagd, sizeof(souk__ev_tagval));
     hm_init(&b->uevk, 0);
-    hm_init(&b->sessk, 2 + 1 + SOUK_ITEM_MAX);
+    hm_init(&b->sessk, 0);
     hm_init(&b->usessk, 0);
     hm_init(&b->usetw, 1 + 8 + SOUK_EID_LEN);
     souk__ev_delta_init(&b->d);
@@ -534,17 +537,15 @@ static int add_one(souk_events *s, MDB_txn *txn, batch *b, const souk_event *e,
         (rc = souk__ev_delta_pop(&b->d, r.item, r.item_len, souk__ev_day(r.ts), r.type, 1)))
         return rc;
     if (r.spseudo) {
-        uint8_t sk[SOUK_PSEUDO_LEN + 8 + SOUK_EID_LEN];
+        /* The row's key, then its value (type + item), as one map key: no fixed-size value
+         * slot for the longest item id. */
+        uint8_t sk[SESS_KEY + 1 + SOUK_ITEM_MAX];
         memcpy(sk, r.spseudo, SOUK_PSEUDO_LEN);
         memcpy(sk + SOUK_PSEUDO_LEN, key, sizeof key);
-        uint8_t *val = hm_put(&b->sessk, sk, sizeof sk, NULL);
-        if (!val)
+        sk[SESS_KEY] = (uint8_t)r.type;
+        memcpy(sk + SESS_KEY + 1, r.item, r.item_len);
+        if (!hm_put(&b->sessk, sk, SESS_KEY + 1 + r.item_len, NULL))
             return SOUK_ENOMEM;
-        size_t vl = 1 + r.item_len;
-        val[0] = (uint8_t)vl;
-        val[1] = (uint8_t)(vl >> 8);
-        val[2] = (uint8_t)r.type;
-        memcpy(val + 3, r.item, r.item_len);
     }
     if (u && e->type == SOUK_EV_SEARCH && c->search_history) {
         uint8_t hk[SOUK_PSEUDO_LEN + 8 + SOUK_EID_LEN];
@@ -580,9 +581,10 @@ static int add_one(souk_events *s, MDB_txn *txn, batch *b, const souk_event *e,
     return note_tags(s, txn, b, u, &r);
 }
 
-/* Writes the rows of m (value: len(2) + bytes, or none when m's values are empty) into dbi
- * through one cursor, in the order of hm_sorted_near with the key's second word at off. */
-static int write_sorted(MDB_txn *txn, MDB_dbi dbi, const hmap *m, size_t off)
+/* Writes the keys of m into dbi through one cursor, in the order of hm_sorted_near with the
+ * key's second word at off: each map key is the row's key (its first klen bytes; 0: all of
+ * it) then its value. */
+static int write_sorted(MDB_txn *txn, MDB_dbi dbi, const hmap *m, size_t off, size_t klen)
 {
     size_t n;
     hm_ent *a = hm_sorted_near(m, &n, off);
@@ -592,12 +594,8 @@ static int write_sorted(MDB_txn *txn, MDB_dbi dbi, const hmap *m, size_t off)
     int rc = mdb_cursor_open(txn, dbi, &c);
     int opened = rc == 0;
     for (size_t i = 0; i < n && !rc; i++) {
-        MDB_val k = {a[i].klen, a[i].kv}, v = {0, ""};
-        if (m->vsize) {
-            const uint8_t *p = hm_val(m, &a[i]);
-            v.mv_size = (size_t)p[0] | (size_t)p[1] << 8;
-            v.mv_data = (void *)(p + 2);
-        }
+        size_t kl = klen && klen < a[i].klen ? klen : a[i].klen;
+        MDB_val k = {kl, a[i].kv}, v = {a[i].klen - kl, a[i].kv + kl};
         rc = mdb_cursor_put(c, &k, &v, 0);
     }
     if (opened)
@@ -654,11 +652,11 @@ static int add_txn(souk_events *s, MDB_txn *txn, void *arg)
     }
     souk_free(ord);
     if (!rc)
-        rc = write_sorted(txn, s->uev, &b.uevk, SOUK_PSEUDO_LEN);
+        rc = write_sorted(txn, s->uev, &b.uevk, SOUK_PSEUDO_LEN, 0);
     if (!rc)
-        rc = write_sorted(txn, s->sess, &b.sessk, SOUK_PSEUDO_LEN);
+        rc = write_sorted(txn, s->sess, &b.sessk, SOUK_PSEUDO_LEN, SESS_KEY);
     if (!rc)
-        rc = write_sorted(txn, s->usess, &b.usessk, SOUK_PSEUDO_LEN);
+        rc = write_sorted(txn, s->usess, &b.usessk, SOUK_PSEUDO_LEN, 0);
     if (!rc)
         rc = write_uset(s, txn, &b.usetw);
     if (!rc)
