@@ -7,6 +7,7 @@
  * impression 0, view 1, search 0, click 1, cart 3, purchase 5, favorite 2. Day buckets make the
  * value exact for a rebuild (the check compares the counts) at a cost of at most half a day of
  * age per event. */
+#include "core/qsort_inline.h"
 #include "events/events_int.h"
 
 #include <math.h>
@@ -146,23 +147,22 @@ int souk_popular_items(souk_events *s, int64_t now, uint32_t n, souk_item_fn fn,
     return rc;
 }
 
-typedef struct neighbour {
-    uint32_t users;
-    char *item;
-} neighbour;
-
-static int by_users(const void *a, const void *b)
+/* A neighbour as counted: its users and its name in the counting map (not NUL-terminated). */
+typedef struct counted {
+    uint32_t users, len;
+    const uint8_t *item;
+} counted;
+static inline int counted_less(void *ctx, counted x, counted y)
 {
-    const neighbour *x = a, *y = b;
-    if (x->users != y->users)
-        return x->users < y->users ? 1 : -1;
-    return strcmp(x->item, y->item);
+    (void)ctx;
+    if (x.users != y.users)
+        return x.users > y.users;
+    size_t n = x.len < y.len ? x.len : y.len;
+    int c = memcmp(x.item, y.item, n);
+    return c ? c < 0 : x.len < y.len;
 }
+SOUK_QSORT_DEFINE(sort_counted, counted, void *, counted_less)
 
-/* Neighbours by distinct users, most first, ties by item id: cooc(kind, A, B) is the number of
- * A's users (iuser) whose uset of kind holds B, so the lists are counted here, from each user's
- * uset range (at most cooc_items_max rows), into a map of the items met. Reads
- * sum over A's users of their set sizes rows. */
 int souk_cooc(souk_events *s, souk_cooc_kind kind, const char *item, uint32_t max, souk_cooc_fn fn,
               void *arg)
 {
@@ -178,6 +178,7 @@ int souk_cooc(souk_events *s, souk_cooc_kind kind, const char *item, uint32_t ma
     memcpy(p + 1, item, n);
     hmap counts; /* item -> u32 users */
     hm_init(&counts, sizeof(uint32_t));
+    hm_reserve(&counts, 4096); /* a popular item's neighbours, without regrowing */
     MDB_cursor *iu = NULL, *us = NULL;
     int mrc = mdb_cursor_open(txn, s->iuser, &iu);
     if (!mrc)
@@ -216,35 +217,29 @@ int souk_cooc(souk_events *s, souk_cooc_kind kind, const char *item, uint32_t ma
         mdb_cursor_close(iu);
     if (us)
         mdb_cursor_close(us);
-    neighbour *a = NULL;
+    souk__ev_abort(s, txn);
+    /* The names stay in the map's arena until it is freed; each is copied out to be called. */
+    counted *a = NULL;
     size_t na = 0;
-    if (!rc && counts.n) {
-        a = souk_malloc(counts.n * sizeof *a);
-        if (!a)
-            rc = SOUK_ENOMEM;
-        for (size_t i = 0; a && i < counts.cap; i++) {
-            const hm_ent *e = &counts.e[i];
-            if (!e->kv)
-                continue;
-            a[na].users = *(const uint32_t *)hm_val(&counts, e);
-            if (!(a[na].item = souk_strndup((const char *)e->kv, e->klen))) {
-                rc = SOUK_ENOMEM;
+    if (!rc && counts.n && !(a = souk_malloc(counts.n * sizeof *a)))
+        rc = SOUK_ENOMEM;
+    for (size_t i = 0; a && i < counts.cap; i++) {
+        const hm_ent *e = &counts.e[i];
+        if (e->kv)
+            a[na++] = (counted){*(const uint32_t *)hm_val(&counts, e), e->klen, e->kv};
+    }
+    if (na) {
+        sort_counted(NULL, a, na);
+        char name[SOUK_COOC_ITEM_MAX + 1];
+        for (size_t i = 0; i < na && (max == 0 || i < max); i++) {
+            memcpy(name, a[i].item, a[i].len);
+            name[a[i].len] = 0;
+            if (fn(arg, name, a[i].users))
                 break;
-            }
-            na++;
         }
     }
-    souk__ev_abort(s, txn);
-    hm_free(&counts);
-    if (!rc && na) {
-        qsort(a, na, sizeof *a, by_users);
-        for (size_t i = 0; i < na && (max == 0 || i < max); i++)
-            if (fn(arg, a[i].item, a[i].users))
-                break;
-    }
-    for (size_t i = 0; i < na; i++)
-        souk_free(a[i].item);
     souk_free(a);
+    hm_free(&counts);
     return rc;
 }
 
