@@ -598,15 +598,15 @@ static void part_deletions(souk_events *s, int64_t now)
 }
 
 /* The tables holding rows of the user (a key or value containing the pseudonym), by name. */
-static const char *const table_names[15] = {"ev",     "uev",  "sess",    "usess", "pop",
-                                            "uset",   "cooc", "consent", "shist", "tags",
-                                            "tagdel", "idel", "qstat",   "supp",  "jobs"};
+static const char *const table_names[15] = {"ev",     "uev",   "sess",    "usess", "pop",
+                                            "uset",   "iuser", "consent", "shist", "tags",
+                                            "tagdel", "idel",  "qstat",   "supp",  "jobs"};
 
 static int tables_with(souk_events *s, const uint8_t up[SOUK_PSEUDO_LEN], int *has)
 {
-    MDB_dbi dbis[] = {s->ev,     s->uev,  s->sess,    s->usess, s->pop,
-                      s->uset,   s->cooc, s->consent, s->shist, s->tags,
-                      s->tagdel, s->idel, s->qstat,   s->supp,  s->jobs};
+    MDB_dbi dbis[] = {s->ev,     s->uev,   s->sess,    s->usess, s->pop,
+                      s->uset,   s->iuser, s->consent, s->shist, s->tags,
+                      s->tagdel, s->idel,  s->qstat,   s->supp,  s->jobs};
     MDB_txn *txn;
     REQUIRE(souk__ev_begin(s, MDB_RDONLY, &txn) == SOUK_OK);
     int n = 0;
@@ -637,6 +637,7 @@ static const char *section_of(const char *table)
                                          {"sess", "sessions"},
                                          {"usess", "sessions"},
                                          {"uset", "cooccurrence_items"},
+                                         {"iuser", "cooccurrence_items"},
                                          {"consent", "consent"},
                                          {"shist", "search_history"},
                                          {"tags", "tags"},

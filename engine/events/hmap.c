@@ -193,3 +193,43 @@ hm_ent *hm_sorted(const hmap *m, size_t *n)
     *n = k;
     return a;
 }
+
+typedef struct near_ent {
+    uint64_t a, b;
+    size_t i; /* slot in the table */
+} near_ent;
+#define NEAR_LESS(ctx, x, y) ((x).a != (y).a ? (x).a < (y).a : (x).b < (y).b)
+SOUK_QSORT_DEFINE(sort_near, near_ent, void *, NEAR_LESS)
+
+static uint64_t be_word(const uint8_t *kv, size_t klen, size_t off)
+{
+    uint64_t p = 0;
+    for (size_t b = off; b < off + 8; b++)
+        p = p << 8 | (b < klen ? kv[b] : 0);
+    return p;
+}
+
+hm_ent *hm_sorted_near(const hmap *m, size_t *n, size_t off)
+{
+    *n = 0;
+    if (!m->n)
+        return NULL;
+    near_ent *t = souk_malloc(m->n * sizeof *t);
+    hm_ent *a = t ? souk_malloc(m->n * sizeof *a) : NULL;
+    if (!a) {
+        souk_free(t);
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < m->cap; i++) {
+        const hm_ent *e = &m->e[i];
+        if (e->kv)
+            t[k++] = (near_ent){be_word(e->kv, e->klen, 0), be_word(e->kv, e->klen, off), i};
+    }
+    sort_near(NULL, t, k);
+    for (size_t i = 0; i < k; i++)
+        a[i] = m->e[t[i].i];
+    souk_free(t);
+    *n = k;
+    return a;
+}

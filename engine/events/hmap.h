@@ -39,5 +39,11 @@ static inline void *hm_val(const hmap *m, const hm_ent *e)
 /* The filled entries sorted by key as LMDB orders them (memcmp, then shorter first), in an
  * array allocated with souk_malloc (*n entries), or NULL when out of memory or empty. */
 hm_ent *hm_sorted(const hmap *m, size_t *n);
+/* The filled entries ordered by two 8-byte big-endian words of the key, its bytes [0, 8) and
+ * [off, off + 8) (zeros past its end), ties in no particular order: LMDB's order where those
+ * bytes decide it, and otherwise close to it. For writing rows through a cursor, which finds a
+ * key next to the previous one without descending the tree: integer comparisons only, where
+ * hm_sorted compares keys sharing their first 8 bytes (a user's rows) byte by byte. */
+hm_ent *hm_sorted_near(const hmap *m, size_t *n, size_t off);
 
 #endif

@@ -95,7 +95,7 @@ typedef struct souk_events_opts {
                                      starts off for it (P25) */
     double halflife_days;         /* popularity decay (default 14) */
     uint32_t history_max;         /* per-user recent items kept for personalization (default 200) */
-    uint32_t cooc_items_max;      /* per-user items that form co-occurrence pairs (default 64) */
+    uint32_t cooc_items_max;      /* per-user items that form co-occurrence pairs (default 256) */
     size_t map_max;               /* largest map (default 64 GiB) */
     /* Tags of an item (P8), from the catalog (e.g. "category:<section>"): writes up to max
      * NUL-terminated names of at most 63 bytes into tags and returns how many. NULL: no tags. */
