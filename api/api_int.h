@@ -361,6 +361,27 @@ int sk_url_decode(const char *s, size_t n, int plus_space, sk_buf *out);
 
 uint64_t sk_now_ns(void);
 
+/* ------------------------------------------------------------------ analytics tables */
+
+/* A boolean parameter's value: "true"/"1" or "false"/"0" into *out; else 400 naming it. 0, or
+ * the status answered. */
+int sk_param_bool(sk_ctx *c, const sk_buf *v, const char *name, int *out);
+
+/* What every k-anonymous table takes (P16; docs/api.md): the period (from's first to to's last
+ * millisecond, UTC; default the 30 days up to today; at most 366 days), k (default and floor
+ * the configured analytics_k), noise (default off) and limit (1 to 1,000, default 100). */
+typedef struct sk_table_params {
+    int64_t from_ms, to_ms;
+    uint32_t k, limit;
+    int noise;
+} sk_table_params;
+
+/* Parses those parameters (each NULL when the request did not give it) into *out; what names
+ * what a k leaves out in its error ("rows", "segments"). 0, or the status of the 400 answered. */
+int sk_table_params_parse(sk_ctx *c, const sk_buf *from, const sk_buf *to, const sk_buf *k,
+                          const sk_buf *noise, const sk_buf *limit, const char *what,
+                          sk_table_params *out);
+
 /* ------------------------------------------------------------------ ranking profiles */
 
 /* One compiled profile version (profiles.c): the parsed document and the lexicon of its own

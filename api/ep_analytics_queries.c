@@ -14,24 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#define DAY_MS 86400000LL
-
-/* "YYYY-MM-DD" -> ms of its first instant (UTC); -1 when malformed. */
-static int64_t parse_day(const sk_buf *v)
-{
-    int y, m, d;
-    char tail;
-    if (!v->p || v->len != 10 || sscanf(v->p, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 ||
-        v->p[4] != '-' || v->p[7] != '-' || y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 ||
-        d > 31)
-        return -1;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d};
-    time_t t = timegm(&tm);
-    if (tm.tm_mday != d) /* 2025-02-30 */
-        return -1;
-    return (int64_t)t * 1000;
-}
-
 int sk_ep_analytics_queries(sk_ctx *c)
 {
     souk_events *s = sk_events(c);
@@ -44,10 +26,7 @@ int sk_ep_analytics_queries(sk_ctx *c)
     memset(v, 0, sizeof v);
     int set[P_N];
     int rc = sk_params(c, names, P_N, v, set);
-    souk_qstat_opts o = {.kind = SOUK_QSTAT_POPULAR, .k = c->cfg->ev.analytics_k, .limit = 100};
-    int64_t today = sk_now_ms() / DAY_MS * DAY_MS;
-    o.to_ms = today + DAY_MS;
-    o.from_ms = today - 29 * DAY_MS;
+    souk_qstat_opts o = {.kind = SOUK_QSTAT_POPULAR};
     if (rc)
         goto done;
     if (set[P_KIND]) {
@@ -63,64 +42,15 @@ int sk_ep_analytics_queries(sk_ctx *c)
             goto done;
         }
     }
-    if (set[P_FROM] && (o.from_ms = parse_day(&v[P_FROM])) < 0) {
-        rc = sk_fail(c, 400, "invalid_parameter", "from", "from must be a date YYYY-MM-DD");
+    sk_table_params tp;
+    if ((rc = sk_table_params_parse(c, set[P_FROM] ? &v[P_FROM] : NULL, set[P_TO] ? &v[P_TO] : NULL,
+                                    set[P_K] ? &v[P_K] : NULL, set[P_NOISE] ? &v[P_NOISE] : NULL,
+                                    set[P_LIMIT] ? &v[P_LIMIT] : NULL, "rows", &tp)) != 0)
         goto done;
-    }
-    if (set[P_TO]) {
-        int64_t t = parse_day(&v[P_TO]);
-        if (t < 0) {
-            rc = sk_fail(c, 400, "invalid_parameter", "to", "to must be a date YYYY-MM-DD");
-            goto done;
-        }
-        o.to_ms = t + DAY_MS;
-    }
-    if (o.from_ms >= o.to_ms || o.to_ms - o.from_ms > 366 * DAY_MS) {
-        rc = sk_fail(c, 400, "invalid_parameter", "from",
-                     "the period from..to must run forward and span at most 366 days");
-        goto done;
-    }
-    for (int i = P_K; i <= P_LIMIT; i += 2) { /* k and limit: integers */
-        if (!set[i])
-            continue;
-        char *end;
-        long n = v[i].p ? strtol(v[i].p, &end, 10) : -1;
-        if (!v[i].p || !*v[i].p || *end || n < 1 || n > 1000000 || (i == P_LIMIT && n > 1000)) {
-            rc =
-                sk_fail(c, 400, "invalid_parameter", names[i], "%s must be an integer from 1 to %d",
-                        names[i], i == P_LIMIT ? 1000 : 1000000);
-            goto done;
-        }
-        if (i == P_K && n < (long)c->cfg->ev.analytics_k) {
-            rc = sk_fail(c, 400, "k_too_small", "k",
-                         "k may not be below the configured analytics_k (%u): rows with fewer "
-                         "distinct users are never released",
-                         c->cfg->ev.analytics_k);
-            goto done;
-        }
-        *(i == P_K ? &o.k : &o.limit) = (uint32_t)n;
-    }
-    if (set[P_NOISE]) {
-        const char *n = v[P_NOISE].p ? v[P_NOISE].p : "";
-        if (strcmp(n, "true") == 0 || strcmp(n, "1") == 0)
-            o.noise = 1;
-        else if (strcmp(n, "false") == 0 || strcmp(n, "0") == 0)
-            o.noise = 0;
-        else {
-            rc = sk_fail(c, 400, "invalid_parameter", "noise", "noise must be true or false");
-            goto done;
-        }
-    }
+    o.from_ms = tp.from_ms, o.to_ms = tp.to_ms, o.k = tp.k, o.limit = tp.limit, o.noise = tp.noise;
     if (set[P_SUGGEST]) {
-        const char *n = v[P_SUGGEST].p ? v[P_SUGGEST].p : "";
-        if (strcmp(n, "true") == 0 || strcmp(n, "1") == 0)
-            suggest = 1;
-        else if (strcmp(n, "false") == 0 || strcmp(n, "0") == 0)
-            suggest = 0;
-        else {
-            rc = sk_fail(c, 400, "invalid_parameter", "suggest", "suggest must be true or false");
+        if ((rc = sk_param_bool(c, &v[P_SUGGEST], "suggest", &suggest)) != 0)
             goto done;
-        }
         if (suggest && o.kind != SOUK_QSTAT_ZERO_RESULTS) {
             rc = sk_fail(c, 400, "invalid_parameter", "suggest",
                          "suggest applies to kind=zero_results only");

@@ -8,6 +8,7 @@
  * are JSON already). */
 #include "api_int.h"
 #include "souk/analysis.h"
+#include "explain_tree.h"
 #include "souk/browse.h"
 #include "souk/document.h"
 #include "souk/highlight.h"
@@ -370,42 +371,71 @@ typedef struct explain_out {
     sk_buf *b;
     int first;
     const souk_query *q; /* the query as parsed, before synonyms, typos and codes */
+    sk_xtree *tree;      /* the same parts as a tree (explain_tree.h) */
 } explain_out;
 
 /* What a scored term is to the query the user typed: "term" (one of its words), "prefix" (a
  * completion of a wildcard or of the partial last word), "typo" (a candidate one or two edits
  * away, weighted down), "code" (a part number's joined code) or "synonym" (added by a synonym
- * group of the configuration). */
-static const char *term_kind(const souk_query *q, const souk_explain_part *p)
+ * group of the configuration). t is the term without any profile field prefix, factor the
+ * query's weight on it (a profile's field weight excluded). */
+static const char *term_kind(const souk_query *q, const char *t, size_t len, double factor)
 {
-    if (p->factor != 1.0)
+    if (factor != 1.0)
         return "typo";
-    if (p->len > 6 && memcmp(p->term, "XCODE:", 6) == 0)
+    if (len > 6 && memcmp(t, "XCODE:", 6) == 0)
         return "code";
     for (size_t i = 0; q && i < q->nnodes; i++) {
         const souk_qnode *n = &q->nodes[i];
         if (!n->term)
             continue;
-        if (n->op == SOUK_QOP_TERM && n->term_len == p->len &&
-            memcmp(n->term, p->term, p->len) == 0)
+        if (n->op == SOUK_QOP_TERM && n->term_len == len && memcmp(n->term, t, len) == 0)
             return "term";
-        if (n->op == SOUK_QOP_WILDCARD && n->term_len <= p->len &&
-            memcmp(n->term, p->term, n->term_len) == 0)
+        if (n->op == SOUK_QOP_WILDCARD && n->term_len <= len &&
+            memcmp(n->term, t, n->term_len) == 0)
             return "prefix";
     }
     return "synonym";
 }
 
+/* One part, into the flat list ("explain") and the tree ("explanation"). */
 static void on_part(void *ctx, const souk_explain_part *p)
 {
     explain_out *e = ctx;
-    sk_buf_str(e->b, e->first ? "{\"term\":" : ",{\"term\":");
+    size_t had = e->tree->n;
+    sk_xtree_add(e->tree, p);
+    const sk_xpart *x = e->tree->n > had ? &e->tree->v[e->tree->n - 1] : NULL;
+    sk_buf_str(e->b, e->first ? "{" : ",{");
     e->first = 0;
+    if (p->kind == SOUK_EXPLAIN_PROXIMITY) {
+        sk_buf_printf(e->b, "\"proximity\":%.17g,\"weight\":%.17g,\"score\":%.17g}", p->value,
+                      p->weight, p->part);
+        return;
+    }
+    if (p->kind == SOUK_EXPLAIN_BOOST) {
+        const char *fname = e->tree->sc->fields[p->field].name;
+        sk_buf_str(e->b, "\"boost\":");
+        sk_buf_json_str(e->b, fname, strlen(fname));
+        sk_buf_printf(e->b, ",\"source\":\"profile\",\"fn\":\"%s\"", sk_boost_fn_name(p->fn));
+        if (isnan(p->value))
+            sk_buf_str(e->b, ",\"value\":null");
+        else
+            sk_buf_printf(e->b, ",\"value\":%.17g", p->value);
+        sk_buf_printf(e->b, ",\"weight\":%.17g,\"score\":%.17g}", p->weight, p->part);
+        return;
+    }
+    sk_buf_str(e->b, "\"term\":");
     sk_buf_json_str(e->b, p->term, p->len);
+    if (p->field >= 0) {
+        const char *fname = e->tree->sc->fields[p->field].name;
+        sk_buf_str(e->b, ",\"field\":");
+        sk_buf_json_str(e->b, fname, strlen(fname));
+    }
     sk_buf_printf(e->b,
                   ",\"kind\":\"%s\",\"wdf\":%u,\"doclen\":%u,\"termweight\":%.17g,"
                   "\"factor\":%.17g,\"score\":%.17g}",
-                  term_kind(e->q, p), p->wdf, p->doclen, p->termweight, p->factor, p->part);
+                  x ? x->kind : term_kind(e->q, p->term, p->len, p->factor), p->wdf, p->doclen,
+                  p->termweight, p->factor, p->part);
 }
 
 /* Field id of name[0..n) in the index's schema, or -1. */
@@ -849,31 +879,56 @@ static void sort_phits(phit *ph, size_t n)
 
 /* ,"explain":[...] for one hit of the storefront path: every scored term's part (typo
  * candidates and synonyms are terms of the rewritten query, with their weight factor already
- * in their part), then the business boost's part, so the parts add up to the hit's score. pq
- * is NULL when browsing (score: the boost alone). */
+ * in their part), the profile's proximity and boosts, then the request's business boost and the
+ * personal component (pers: NULL when none), so the parts add up to the hit's score; then the
+ * same as a tree (,"explanation":{...}). pq is NULL when browsing (score: the boosts alone). */
 static void write_find_explain(sk_ctx *c, const souk_query *pq, const souk_find_opts *o,
-                               const souk_find_result *res, uint32_t docid)
+                               const souk_find_result *res, uint32_t docid, double score,
+                               const phit *pers, double top, double pw)
 {
     sk_buf *b = c->out;
-    explain_out e = {b, 1, pq};
+    sk_xtree tree;
+    const souk_schema *sc = souk_index_schema(c->w->st->ix);
+    sk_xtree_init(&tree, sc, pq, term_kind);
+    explain_out e = {b, 1, pq, &tree};
     sk_buf_str(b, ",\"explain\":[");
-    if (pq) {
+    if (pq || o->search.profile) {
         double total;
-        souk_search_explain_parts(c->w->searcher, pq, &o->search, docid, on_part, &e, &total);
+        souk_search_explain_parts(c->w->searcher, pq ? pq : sk_browse_query(), &o->search, docid,
+                                  on_part, &e, &total);
     }
     if (o->boost_field >= 0) {
         double value;
         double part = souk_find_boost(res, o, docid, &value);
-        const char *fname = souk_index_schema(c->w->st->ix)->fields[o->boost_field].name;
+        const char *fname = sc->fields[o->boost_field].name;
         sk_buf_str(b, e.first ? "{\"boost\":" : ",{\"boost\":");
+        e.first = 0;
         sk_buf_json_str(b, fname, strlen(fname));
         if (isnan(value))
             sk_buf_str(b, ",\"value\":null");
         else
             sk_buf_printf(b, ",\"value\":%.17g", value);
         sk_buf_printf(b, ",\"weight\":%.17g,\"score\":%.17g}", o->boost_weight, part);
+        tree.has_request_boost = 1;
+        tree.rb_field = fname;
+        tree.rb_value = value;
+        tree.rb_weight = o->boost_weight;
+        tree.rb_score = part;
+    }
+    if (pers) { /* the personal component, its own part */
+        sk_buf_printf(b,
+                      "%s{\"personal\":\"affinity\",\"affinity\":%.17g,"
+                      "\"weight\":%.17g,\"score\":%.17g}",
+                      e.first ? "" : ",", pers->aff, pw, pers->part);
+        tree.has_personal = 1;
+        tree.pers_affinity = pers->aff;
+        tree.pers_weight = pw;
+        tree.pers_top = top;
+        tree.pers_score = pers->part;
     }
     sk_buf_str(b, "]");
+    sk_xtree_write(b, &tree, score);
+    sk_xtree_free(&tree);
 }
 
 /* Puts the pins of cu (with pins) among (*hits)[0, *n) (the matches without the hidden and
@@ -994,6 +1049,7 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
     if (cu)
         sk_curation_drop(p->cu, res.hits, &res.nhits);
     phit *ph = NULL;
+    double ph_top = 0;
     if (aff) {
         size_t n = res.nhits;
         ph = souk_malloc((n ? n : 1) * sizeof *ph);
@@ -1002,6 +1058,7 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
             return sk_fail(c, 500, "internal", NULL, "out of memory");
         }
         double top = n ? res.hits[0].score : 0;
+        ph_top = top;
         for (size_t i = 0; i < n; i++) {
             ph[i].h = res.hits[i];
             ph[i].text = res.hits[i].score;
@@ -1064,17 +1121,9 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
         int late = res.stopped || sk_now_ns() >= deadline;
         if (hl && !late)
             write_highlight(c, hl, json, jl);
-        if (p->explain && !late) {
-            write_find_explain(c, pq, &o, &res, res.hits[i].docid);
-            if (ph) {     /* the personal component, its own part, inside the list */
-                b->len--; /* the list's "]" */
-                sk_buf_printf(b,
-                              "%s{\"personal\":\"affinity\",\"affinity\":%.17g,"
-                              "\"weight\":%.17g,\"score\":%.17g}]",
-                              b->p[b->len - 1] == '[' ? "" : ",", ph[i].aff, personal_weight(p),
-                              ph[i].part);
-            }
-        }
+        if (p->explain && !late)
+            write_find_explain(c, pq, &o, &res, res.hits[i].docid, res.hits[i].score,
+                               ph ? &ph[i] : NULL, ph ? ph_top : 0, personal_weight(p));
         sk_buf_str(b, "}");
     }
     souk_highlighter_free(hl);
@@ -1319,19 +1368,29 @@ static int search_ranked(sk_ctx *c, sparams *pp, uint32_t k, uint32_t kk, souk_a
         if (hl && !late)
             write_highlight(c, hl, json, jl);
         if (p.explain && !late) {
-            explain_out e = {b, 1, pq};
+            sk_xtree tree;
+            sk_xtree_init(&tree, souk_index_schema(w->st->ix), pq, term_kind);
+            explain_out e = {b, 1, pq, &tree};
             double total;
             sk_buf_str(b, ",\"explain\":[");
-            if (pq != &browse)
-                souk_search_explain_parts(w->searcher, pq, &o, w->hits[i].docid, on_part, &e,
-                                          &total);
-            if (ph) /* the personal component, its own part (docs/ranking.md) */
+            if (pq != &browse || o.profile)
+                souk_search_explain_parts(w->searcher, pq != &browse ? pq : sk_browse_query(), &o,
+                                          w->hits[i].docid, on_part, &e, &total);
+            if (ph) { /* the personal component, its own part (docs/ranking.md) */
                 sk_buf_printf(b,
                               "%s{\"personal\":\"affinity\",\"affinity\":%.17g,"
                               "\"weight\":%.17g,\"top\":%.17g,\"score\":%.17g}",
                               e.first ? "" : ",", ph[i].aff, personal_weight(&p), ph[0].text,
                               ph[i].part);
+                tree.has_personal = 1;
+                tree.pers_affinity = ph[i].aff;
+                tree.pers_weight = personal_weight(&p);
+                tree.pers_top = ph[0].text;
+                tree.pers_score = ph[i].part;
+            }
             sk_buf_str(b, "]");
+            sk_xtree_write(b, &tree, w->hits[i].score);
+            sk_xtree_free(&tree);
         }
         sk_buf_str(b, "}");
     }

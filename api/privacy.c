@@ -289,3 +289,75 @@ int sk_no_params(sk_ctx *c)
         return sk_fail(c, 400, "unknown_parameter", NULL, "%s takes no parameters", c->path);
     return 0;
 }
+
+/* ------------------------------------------------------------------ analytics tables' parameters
+ */
+
+#define DAY_MS 86400000LL
+
+/* "YYYY-MM-DD" -> ms of its first instant (UTC); -1 when malformed. */
+static int64_t parse_day(const sk_buf *v)
+{
+    int y, m, d;
+    char tail;
+    if (!v->p || v->len != 10 || sscanf(v->p, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 ||
+        v->p[4] != '-' || v->p[7] != '-' || y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 ||
+        d > 31)
+        return -1;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d};
+    time_t t = timegm(&tm);
+    if (tm.tm_mday != d) /* 2025-02-30 */
+        return -1;
+    return (int64_t)t * 1000;
+}
+
+int sk_param_bool(sk_ctx *c, const sk_buf *v, const char *name, int *out)
+{
+    const char *n = v->p ? v->p : "";
+    if (strcmp(n, "true") == 0 || strcmp(n, "1") == 0)
+        *out = 1;
+    else if (strcmp(n, "false") == 0 || strcmp(n, "0") == 0)
+        *out = 0;
+    else
+        return sk_fail(c, 400, "invalid_parameter", name, "%s must be true or false", name);
+    return 0;
+}
+
+int sk_table_params_parse(sk_ctx *c, const sk_buf *from, const sk_buf *to, const sk_buf *k,
+                          const sk_buf *noise, const sk_buf *limit, const char *what,
+                          sk_table_params *out)
+{
+    int64_t today = sk_now_ms() / DAY_MS * DAY_MS;
+    *out = (sk_table_params){today - 29 * DAY_MS, today + DAY_MS, c->cfg->ev.analytics_k, 100, 0};
+    if (from && (out->from_ms = parse_day(from)) < 0)
+        return sk_fail(c, 400, "invalid_parameter", "from", "from must be a date YYYY-MM-DD");
+    if (to) {
+        int64_t t = parse_day(to);
+        if (t < 0)
+            return sk_fail(c, 400, "invalid_parameter", "to", "to must be a date YYYY-MM-DD");
+        out->to_ms = t + DAY_MS;
+    }
+    if (out->from_ms >= out->to_ms || out->to_ms - out->from_ms > 366 * DAY_MS)
+        return sk_fail(c, 400, "invalid_parameter", "from",
+                       "the period from..to must run forward and span at most 366 days");
+    const sk_buf *ints[2] = {k, limit};
+    static const char *const int_names[2] = {"k", "limit"};
+    for (int i = 0; i < 2; i++) { /* k and limit: integers */
+        const sk_buf *v = ints[i];
+        if (!v)
+            continue;
+        char *end;
+        long n = v->p ? strtol(v->p, &end, 10) : -1;
+        if (!v->p || !*v->p || *end || n < 1 || n > 1000000 || (i == 1 && n > 1000))
+            return sk_fail(c, 400, "invalid_parameter", int_names[i],
+                           "%s must be an integer from 1 to %d", int_names[i],
+                           i == 1 ? 1000 : 1000000);
+        if (i == 0 && n < (long)c->cfg->ev.analytics_k)
+            return sk_fail(c, 400, "k_too_small", "k",
+                           "k may not be below the configured analytics_k (%u): %s with fewer "
+                           "distinct users are never released",
+                           c->cfg->ev.analytics_k, what);
+        *(i == 0 ? &out->k : &out->limit) = (uint32_t)n;
+    }
+    return noise ? sk_param_bool(c, noise, "noise", &out->noise) : 0;
+}

@@ -22,6 +22,12 @@ int bench_catalog(const char *root, char *catalog, size_t size);
  * empty a fresh /tmp/souk-bench-NAME.XXXXXX. Returns 0, or -1 with a message. */
 int bench_workdir(const char *name, char *work, size_t size);
 
+/* Indexes the Debian catalog (xz or plain NDJSON) into dir with souk-index from bindir and the
+ * schema of the source tree root, unless dir already holds an index. Returns 0, or -1 with a
+ * message naming the benchmark. */
+int bench_index_debian(const char *name, const char *catalog, const char *root, const char *bindir,
+                       const char *dir);
+
 /* souk-bench index: indexing throughput, memory and size, Souk beside Xapian, FTS5, Sphinx. */
 int bench_index(int argc, char **argv);
 
@@ -50,6 +56,9 @@ int bench_reco(int argc, char **argv);
 /* souk-bench rank-eval (bench_rank_eval.c): POST /v1/rank-eval beside the same evaluation over
  * GET /v1/search and over the engine, on Cranfield. */
 int bench_rank_eval(int argc, char **argv);
+/* souk-bench tune: a ranking profile tuned on Cranfield evaluated on CACM and the other way
+ * round (bench_tune.c, tests/kit/tune.h). */
+int bench_tune(int argc, char **argv);
 
 /* Wall-clock milliseconds since the epoch (bench_main.c). */
 int64_t bench_wall_ms(void);

@@ -137,16 +137,8 @@ int bench_facets(int argc, char **argv)
     char sdir[PATH_MAX], xdir[PATH_MAX], probe[PATH_MAX + 16], err[512];
     snprintf(sdir, sizeof sdir, "%s/souk", work);
     snprintf(xdir, sizeof xdir, "%s/xapian", work);
-    snprintf(probe, sizeof probe, "%s/data.mdb", sdir);
-    int fresh = access(probe, R_OK) != 0;
-    if (fresh) {
-        snprintf(cmd, sizeof cmd,
-                 "xz -dcf '%s' | '%s/souk-index' --data '%s' --schema "
-                 "'%s/indexer/schemas/debian-packages.json' catalog - >/dev/null",
-                 catalog, bindir, sdir, root);
-        if (system(cmd) != 0)
-            return 1;
-    }
+    if (bench_index_debian("facets", catalog, root, bindir, sdir) != 0)
+        return 1;
     souk_index *ix;
     if (souk_index_open(sdir, NULL, SOUK_INDEX_RDONLY, &ix, err, sizeof err)) {
         fprintf(stderr, "souk-bench facets: %s\n", err);

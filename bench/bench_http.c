@@ -498,20 +498,11 @@ int bench_http(int argc, char **argv)
     setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
     if (bench_workdir("http", work, sizeof work))
         return 1;
-    char data[PATH_MAX], server[PATH_MAX + 16], probe[PATH_MAX + 16];
+    char data[PATH_MAX], server[PATH_MAX + 16];
     snprintf(data, sizeof data, "%s/souk", work);
     snprintf(server, sizeof server, "%s/souk-server", bindir);
-    snprintf(probe, sizeof probe, "%s/data.mdb", data);
-    if (access(probe, R_OK) != 0) {
-        snprintf(cmd, sizeof cmd,
-                 "xz -dcf '%s' | '%s/souk-index' --data '%s' --schema "
-                 "'%s/indexer/schemas/debian-packages.json' catalog - >/dev/null",
-                 catalog, bindir, data, root);
-        if (system(cmd) != 0) {
-            fprintf(stderr, "souk-bench http: indexing failed\n");
-            return 1;
-        }
-    }
+    if (bench_index_debian("http", catalog, root, bindir, data) != 0)
+        return 1;
     qlist mix = {0};
     load_mix(root, &mix, 2000);
     if (mix.n == 0) {

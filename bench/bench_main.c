@@ -10,6 +10,7 @@
 #include "souk/souk.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <math.h>
@@ -67,6 +68,30 @@ int bench_workdir(const char *name, char *work, size_t size)
     return 0;
 }
 
+int bench_index_debian(const char *name, const char *catalog, const char *root, const char *bindir,
+                       const char *dir)
+{
+    char probe[PATH_MAX + 16], cmd[4 * PATH_MAX + 256];
+    if (snprintf(probe, sizeof probe, "%s/data.mdb", dir) >= (int)sizeof probe) {
+        fprintf(stderr, "souk-bench %s: path too long: %s\n", name, dir);
+        return -1;
+    }
+    if (access(probe, R_OK) == 0)
+        return 0;
+    if (snprintf(cmd, sizeof cmd,
+                 "xz -dcf '%s' | '%s/souk-index' --data '%s' --schema "
+                 "'%s/indexer/schemas/debian-packages.json' catalog - >/dev/null",
+                 catalog, bindir, dir, root) >= (int)sizeof cmd) {
+        fprintf(stderr, "souk-bench %s: paths too long\n", name);
+        return -1;
+    }
+    if (system(cmd) != 0) {
+        fprintf(stderr, "souk-bench %s: indexing %s failed\n", name, catalog);
+        return -1;
+    }
+    return 0;
+}
+
 int64_t bench_wall_ms(void)
 {
     struct timespec ts;
@@ -93,8 +118,9 @@ int main(int argc, char **argv)
 {
     souk_alloc_init();
     if (argc < 2) {
-        fprintf(stderr, "usage: souk-bench index|search|facets|http|profiles|events|reco|rank-eval "
-                        "[options]\n");
+        fprintf(stderr,
+                "usage: souk-bench index|search|facets|http|profiles|events|reco|rank-eval|tune "
+                "[options]\n");
         return 2;
     }
     if (strcmp(argv[1], "index") == 0)
@@ -113,6 +139,8 @@ int main(int argc, char **argv)
         return bench_reco(argc - 2, argv + 2);
     if (strcmp(argv[1], "rank-eval") == 0)
         return bench_rank_eval(argc - 2, argv + 2);
+    if (strcmp(argv[1], "tune") == 0)
+        return bench_tune(argc - 2, argv + 2);
     fprintf(stderr, "souk-bench: unknown benchmark '%s'\n", argv[1]);
     return 2;
 }

@@ -106,19 +106,10 @@ int bench_profiles(int argc, char **argv)
         return 0;
     if (bench_workdir("profiles", work, sizeof work))
         return 1;
-    char data[PATH_MAX], probe[PATH_MAX + 16];
+    char data[PATH_MAX];
     snprintf(data, sizeof data, "%s/souk", work);
-    snprintf(probe, sizeof probe, "%s/data.mdb", data);
-    if (access(probe, R_OK) != 0) {
-        snprintf(cmd, sizeof cmd,
-                 "xz -dcf '%s' | '%s/souk-index' --data '%s' --schema "
-                 "'%s/indexer/schemas/debian-packages.json' catalog - >/dev/null",
-                 catalog, bindir, data, root);
-        if (system(cmd) != 0) {
-            fprintf(stderr, "souk-bench profiles: indexing failed\n");
-            return 1;
-        }
-    }
+    if (bench_index_debian("profiles", catalog, root, bindir, data) != 0)
+        return 1;
     /* The queries: WANDS, as the server would get them. */
     char path[PATH_MAX + 64], *line = NULL, enc[2048];
     snprintf(path, sizeof path, "%s/../shared/data/queries/wands/query.csv", root);

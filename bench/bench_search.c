@@ -665,6 +665,62 @@ search:;
     }
     printf("identical results: %s (%zu mismatching queries)\n", identical ? "yes" : "no",
            mismatches);
+    /* The cost of a ranking profile with every signal on (docs/ranking.md): the same queries,
+     * timed beside the default ranking in the same rounds, alternating per query. */
+    const souk_schema *psc = souk_index_schema(ix);
+    souk_rank_profile prof;
+    memset(&prof, 0, sizeof prof);
+    prof.bm25 = (souk_bm25){1.2, 1.0, 0.75, 0.5};
+    const souk_field *pf[4] = {souk_schema_field(psc, "title", 5),
+                               souk_schema_field(psc, "description", 11),
+                               souk_schema_field(psc, "installed_size_kb", 17),
+                               souk_schema_field(psc, "download_size_b", 15)};
+    if (pf[0] && pf[1] && pf[2] && pf[3] && pf[0]->prefix[0] && pf[1]->prefix[0]) {
+        prof.field[0] = pf[0]->id;
+        prof.field_weight[0] = 3;
+        prof.field[1] = pf[1]->id;
+        prof.field_weight[1] = 1;
+        prof.nfield_weights = 2;
+        prof.proximity_weight = 0.5;
+        prof.proximity_window = 5;
+        prof.boosts[0] = (souk_boost_signal){pf[2]->id, SOUK_BOOST_LOG1P, 0.1, 0, 0, 0, 0};
+        prof.boosts[1] = (souk_boost_signal){pf[3]->id, SOUK_BOOST_DECAY, 0.5, 0, 1e6, 1e5, 0.5};
+        prof.nboosts = 2;
+        printf("profile (k1 1.2, b 0.75, title 3, description 1, proximity 0.5, log1p and decay "
+               "boosts) beside the default, same rounds:\n");
+        for (int c = 0; c < 3; c++) {
+            qset *q = &sets[c];
+            if (only >= 0 && c != only)
+                continue;
+            souk_hit hits[K];
+            size_t nh;
+            double *lat[2] = {malloc(q->n * rounds * sizeof(double)),
+                              malloc(q->n * rounds * sizeof(double))};
+            double total[2] = {0, 0};
+            size_t m = 0;
+            for (int r = -1; r < rounds; r++)
+                for (size_t i = 0; i < q->n; i++)
+                    for (int e = 0; e < 2; e++) {
+                        souk_search_opts o = {K, SOUK_BM25_DEFAULT, 0, NULL, q->flags,
+                                              0, e ? &prof : NULL};
+                        double t0 = now_us();
+                        souk_search(s, q->q[i], strlen(q->q[i]), &o, hits, &nh, NULL, err,
+                                    sizeof err);
+                        double dt = now_us() - t0;
+                        if (r >= 0) {
+                            lat[e][m] = dt;
+                            total[e] += dt;
+                            m += e;
+                        }
+                    }
+            result d = summarize(lat[0], m, total[0]), pr = summarize(lat[1], m, total[1]);
+            printf("%-7s default %8.0f q/s p50 %5.0f p99 %6.0f | profile %8.0f q/s p50 %5.0f "
+                   "p99 %6.0f | ratio %.2f\n",
+                   q->name, d.qps, d.p50, d.p99, pr.qps, pr.p50, pr.p99, pr.qps / d.qps);
+            free(lat[0]);
+            free(lat[1]);
+        }
+    }
     printf("{\"qps_ratio_or\":%.3f,\"qps_ratio_and\":%.3f,\"qps_ratio_phrase\":%.3f,"
            "\"souk_qps_or\":%.0f,\"xapian_qps_or\":%.0f,\"souk_qps_and\":%.0f,"
            "\"xapian_qps_and\":%.0f,\"souk_qps_phrase\":%.0f,\"xapian_qps_phrase\":%.0f,"

@@ -44,19 +44,6 @@ static char dir[256], data_dir[512], cfg_path[512], pring[600], tring[600];
 static kit_server srv;
 static souk_keyring *tkr;
 
-static void write_ring(const char *path)
-{
-    uint8_t k[32];
-    char hex[65];
-    randombytes_buf(k, sizeof k);
-    sodium_bin2hex(hex, sizeof hex, k, sizeof k);
-    FILE *f = fopen(path, "w");
-    REQUIRE(f);
-    fprintf(f, "1 %s\n", hex);
-    fclose(f);
-    REQUIRE(chmod(path, 0600) == 0);
-}
-
 static void write_config(const char *extra)
 {
     char hs[80], hn[80], hi[80];
@@ -502,8 +489,8 @@ int main(void)
     snprintf(cfg_path, sizeof cfg_path, "%s/server.json", dir);
     snprintf(pring, sizeof pring, "%s/pseudonym.ring", keys);
     snprintf(tring, sizeof tring, "%s/token.ring", keys);
-    write_ring(pring);
-    write_ring(tring);
+    kit_write_ring(pring, 0600);
+    kit_write_ring(tring, 0600);
     REQUIRE(souk_keyring_load(tring, NULL, &tkr, err, sizeof err) == 0);
     snprintf(path, sizeof path, "%s/movies.ndjson", dir);
     FILE *f = fopen(path, "w");

@@ -61,17 +61,6 @@ static void test_static_files(int port)
     kit_resp_free(&r);
 }
 
-static void write_ring(const char *path)
-{
-    uint8_t k[32];
-    char hex[65], line[80];
-    randombytes_buf(k, sizeof k);
-    sodium_bin2hex(hex, sizeof hex, k, sizeof k);
-    snprintf(line, sizeof line, "1 %s\n", hex);
-    kit_write_file(path, line);
-    REQUIRE(chmod(path, 0600) == 0);
-}
-
 /* NUSERS users each search "text editor" (and one user "rare query"), for the analytics tab. */
 static void send_events(int port)
 {
@@ -116,7 +105,7 @@ int main(void)
     snprintf(hs, sizeof hs, "%s", kit_hash_key(SKEY));
     snprintf(hi, sizeof hi, "%s", kit_hash_key(IKEY));
     snprintf(pring, sizeof pring, "%s/pseudonym.ring", dir);
-    write_ring(pring);
+    kit_write_ring(pring, 0600);
     snprintf(cmd, sizeof cmd,
              "{\"admin_keys\":[\"%s\"],\"search_keys\":[\"%s\"],\"ingest_keys\":[\"%s\"],"
              "\"pseudonym_key_file\":\"%s\",\"analytics_k\":3,"

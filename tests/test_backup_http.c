@@ -37,19 +37,6 @@ static const char *SKEY = "backup-search-key-0123", *AKEY = "backup-admin-key-45
                   *IKEY = "backup-ingest-key-89ab";
 static kit_server srv;
 
-static void write_ring(const char *path)
-{
-    uint8_t k[32];
-    char hex[65];
-    randombytes_buf(k, sizeof k);
-    sodium_bin2hex(hex, sizeof hex, k, sizeof k);
-    FILE *f = fopen(path, "w");
-    REQUIRE(f);
-    fprintf(f, "1 %s\n", hex);
-    REQUIRE(fclose(f) == 0);
-    REQUIRE(chmod(path, 0600) == 0);
-}
-
 static const char *mint(const char *user)
 {
     static char tok[SOUK_TOKEN_MAX + 1];
@@ -220,8 +207,8 @@ int main(void)
     snprintf(pring, sizeof pring, "%s/pseudonym.ring", keys);
     snprintf(tring, sizeof tring, "%s/token.ring", keys);
     snprintf(events_path, sizeof events_path, "%s/events.ndjson", dir);
-    write_ring(pring);
-    write_ring(tring);
+    kit_write_ring(pring, 0600);
+    kit_write_ring(tring, 0600);
     REQUIRE(kit_debian_index(data_dir, 500, "--quiet") == 0);
     behavior_opts bo = {0};
     bo.user_prefix = "bk-";

@@ -892,10 +892,10 @@ static void test_stream(void)
     fputs("{\"user\":\"u2\",\"type\":\"cart\",\"item\":\"b\",\"ts\":\"2024-05-01T00:00:03Z\"}\n",
           f);
     fclose(f);
-    snprintf(cmd, sizeof cmd,
-             "'%s/souk-index' --data '%s' events '%s' --rejects '%s' --pseudonym-key '%s' "
-             "--retention-events-days 0 --consent-default personalization 2>/dev/null",
-             SOUK_BIN_DIR, data, in, rej, g_key);
+    REQUIRE(snprintf(cmd, sizeof cmd,
+                     "'%s/souk-index' --data '%s' events '%s' --rejects '%s' --pseudonym-key '%s' "
+                     "--retention-events-days 0 --consent-default personalization 2>/dev/null",
+                     SOUK_BIN_DIR, data, in, rej, g_key) < (int)sizeof cmd);
     CHECK(run_json(cmd, out, sizeof out) == 0);
     CHECK_EQ_U64(json_num(out, "rejected"), 2);
     CHECK_EQ_U64(json_num(out, "stored"), 2);
@@ -911,11 +911,11 @@ static void test_stream(void)
     CHECK(!strstr(buf, "secret-user-4711") && !strstr(buf, "Jane Doe"));
 
     /* Follow mode: lines appended while it runs are stored; SIGTERM commits and exits 0. */
-    snprintf(cmd, sizeof cmd,
-             "'%s/souk-index' --data '%s' events '%s' --follow --pseudonym-key '%s' "
-             "--retention-events-days 0 --consent-default personalization >'%s/follow.out' "
-             "2>/dev/null & echo $! >'%s/follow.pid'",
-             SOUK_BIN_DIR, data, in, g_key, g_root, g_root);
+    REQUIRE(snprintf(cmd, sizeof cmd,
+                     "'%s/souk-index' --data '%s' events '%s' --follow --pseudonym-key '%s' "
+                     "--retention-events-days 0 --consent-default personalization >'%s/follow.out' "
+                     "2>/dev/null & echo $! >'%s/follow.pid'",
+                     SOUK_BIN_DIR, data, in, g_key, g_root, g_root) < (int)sizeof cmd);
     REQUIRE(system(cmd) == 0);
     usleep(300 * 1000);
     f = fopen(in, "a");

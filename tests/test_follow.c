@@ -114,7 +114,8 @@ int main(void)
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     CHECK(holds(data, "p2 p3 p4 p5 p6 p7 p8"));
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "'%s/souk-index' --data '%s' check >/dev/null", SOUK_BIN_DIR, data);
+    REQUIRE(snprintf(cmd, sizeof cmd, "'%s/souk-index' --data '%s' check >/dev/null", SOUK_BIN_DIR,
+                     data) < (int)sizeof cmd);
     CHECK(system(cmd) == 0);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

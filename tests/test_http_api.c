@@ -229,6 +229,32 @@ static void test_get_post(int port)
  * the number of hits checked. */
 static int kinds[4]; /* term, typo, synonym, prefix parts seen */
 
+/* Checks a node of an explanation tree: its score is the sum of its parts' (1e-9), and so for
+ * every node below; returns the nodes checked. */
+static int tree_nodes, tree_boosts;
+static int check_tree(const char *what, const cJSON *node)
+{
+    const cJSON *parts = cJSON_GetObjectItem(node, "parts");
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(node, "name"));
+    tree_boosts += name && strcmp(name, "boost") == 0;
+    tree_nodes++;
+    if (!parts)
+        return 1;
+    double sum = 0, score = cJSON_GetObjectItem(node, "score")->valuedouble;
+    int n = 1;
+    const cJSON *k;
+    cJSON_ArrayForEach(k, parts)
+    {
+        sum += cJSON_GetObjectItem(k, "score")->valuedouble;
+        n += check_tree(what, k);
+    }
+    CHECK(fabs(sum - score) <= 1e-9);
+    if (fabs(sum - score) > 1e-9)
+        fprintf(stderr, "  %s: tree node %s: parts add up to %.17g, score %.17g\n", what,
+                name ? name : "(root)", sum, score);
+    return n;
+}
+
 static int check_explained(const char *what, const char *body, int *boosts)
 {
     cJSON *j = cJSON_Parse(body);
@@ -258,6 +284,16 @@ static int check_explained(const char *what, const char *body, int *boosts)
         CHECK(fabs(sum - score) <= 1e-9);
         if (fabs(sum - score) > 1e-9)
             fprintf(stderr, "  %s: parts add up to %.17g, score %.17g\n", what, sum, score);
+        /* The same as a tree: the root is the score, each node the sum of its parts. */
+        const cJSON *tree = cJSON_GetObjectItem(h, "explanation");
+        CHECK(cJSON_IsObject(tree));
+        if (cJSON_IsObject(tree)) {
+            CHECK(fabs(cJSON_GetObjectItem(tree, "score")->valuedouble - score) <= 1e-9);
+            const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(tree, "parts"), 0);
+            CHECK(first &&
+                  strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(first, "name")), "text") == 0);
+            check_tree(what, tree);
+        }
         n++;
     }
     cJSON_Delete(j);
@@ -324,6 +360,9 @@ static void test_explain_everywhere(int port)
             requests, hits, boosts);
     fprintf(stderr, "  parts: %d terms, %d typo candidates, %d synonyms, %d prefix completions\n",
             kinds[0], kinds[1], kinds[2], kinds[3]);
+    fprintf(stderr, "  explanation trees: %d nodes checked, %d boost nodes\n", tree_nodes,
+            tree_boosts);
+    CHECK(tree_nodes > 5000 && tree_boosts > 500);
     CHECK(hits > 1000);
     CHECK(boosts > 500);
     CHECK(kinds[0] > 1000 && kinds[1] > 0 && kinds[2] > 0 && kinds[3] > 0);

@@ -51,18 +51,6 @@ static const char *const BASE_CFG =
 /* ------------------------------------------------------------------ helpers */
 
 /* A key ring file with one random key, at mode. */
-static void write_ring(const char *path, int mode)
-{
-    uint8_t k[32];
-    char hex[65];
-    randombytes_buf(k, sizeof k);
-    sodium_bin2hex(hex, sizeof hex, k, sizeof k);
-    FILE *f = fopen(path, "w");
-    REQUIRE(f);
-    fprintf(f, "# test ring\n1 %s\n", hex);
-    fclose(f);
-    REQUIRE(chmod(path, (mode_t)mode) == 0);
-}
 
 /* The config: every key kind, both rings, and `extra` (JSON members, may be ""). */
 static void write_config(const char *path, const char *extra)
@@ -181,7 +169,7 @@ static void test_start_refusals(void)
 
     /* A pseudonymization key readable by others. */
     snprintf(loose, sizeof loose, "%s/keys/loose.ring", dir);
-    write_ring(loose, 0644);
+    kit_write_ring(loose, 0644);
     FILE *f = fopen(path, "w");
     REQUIRE(f);
     fprintf(f, "{\"admin_keys\":[\"%s\"],\"pseudonym_key_file\":\"%s\"}", akey_hash, loose);
@@ -202,7 +190,7 @@ static void test_start_refusals(void)
 
     /* A key file inside the data directory it protects. */
     snprintf(inside, sizeof inside, "%s/inside.ring", data_dir);
-    write_ring(inside, 0600);
+    kit_write_ring(inside, 0600);
     f = fopen(path, "w");
     REQUIRE(f);
     fprintf(f, "{\"admin_keys\":[\"%s\"],\"pseudonym_key_file\":\"%s\"}", akey_hash, inside);
@@ -1067,6 +1055,15 @@ static void test_analytics(void)
                  get("/v1/analytics/queries?from=2020-01-01&to=2022-01-01", NKEY, NULL, &r), &r,
                  "a period over 366 days"));
     kit_resp_free(&r);
+    /* The bound itself: 366 days (both ends included) are served, 367 are not. */
+    CHECK(expect(200, NULL,
+                 get("/v1/analytics/queries?from=2023-01-01&to=2024-01-01", NKEY, NULL, &r), &r,
+                 "a period of 366 days"));
+    kit_resp_free(&r);
+    CHECK(expect(400, "invalid_parameter",
+                 get("/v1/analytics/queries?from=2023-01-01&to=2024-01-02", NKEY, NULL, &r), &r,
+                 "a period of 367 days"));
+    kit_resp_free(&r);
     CHECK(expect(400, "invalid_parameter",
                  get("/v1/analytics/queries?from=2025-02-30", NKEY, NULL, &r), &r, "no such date"));
     kit_resp_free(&r);
@@ -1260,9 +1257,9 @@ int main(void)
     snprintf(tring, sizeof tring, "%s/token.ring", keys);
     snprintf(wring, sizeof wring, "%s/wrong.ring", keys);
     snprintf(log_path, sizeof log_path, "%s/access.log", dir);
-    write_ring(pring, 0600);
-    write_ring(tring, 0600);
-    write_ring(wring, 0600);
+    kit_write_ring(pring, 0600);
+    kit_write_ring(tring, 0600);
+    kit_write_ring(wring, 0600);
     snprintf(skey_hash, sizeof skey_hash, "%s", kit_hash_key(SKEY));
     snprintf(akey_hash, sizeof akey_hash, "%s", kit_hash_key(AKEY));
     snprintf(ikey_hash, sizeof ikey_hash, "%s", kit_hash_key(IKEY));

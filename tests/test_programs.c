@@ -17,6 +17,10 @@
 static char dir[] = "/tmp/souk-test-programs-XXXXXX";
 static char data[600], stream[600];
 
+#define PROFILE_OPTS                                                                               \
+    "--k1 1.3 --b 0.6 --field title=3 --proximity 0.5 --window 4 "                                 \
+    "--boost installed_size_kb:log1p:0.2"
+
 static void test_search_program(void)
 {
     char err[512];
@@ -29,12 +33,29 @@ static void test_search_program(void)
         const char *opts;
         unsigned flags;
         unsigned k;
+        int profile; /* ranked with the profile below */
     } cases[] = {
-        {"text editor", "--k 7", 0, 7},
-        {"text editor", "--k 5 --and", SOUK_QP_DEFAULT_AND, 5},
-        {"\"command line\" tool", "", 0, 10},
-        {"library -python", "--k 20 --no-prune", 0, 20},
+        {"text editor", "--k 7", 0, 7, 0},
+        {"text editor", "--k 5 --and", SOUK_QP_DEFAULT_AND, 5, 0},
+        {"\"command line\" tool", "", 0, 10, 0},
+        {"library -python", "--k 20 --no-prune", 0, 20, 0},
+        {"text editor", PROFILE_OPTS " --k 8", 0, 8, 1},
+        {"command line tool", PROFILE_OPTS " --k 10 --and", SOUK_QP_DEFAULT_AND, 10, 1},
     };
+    /* The profile of PROFILE_OPTS, as the engine takes it. */
+    const souk_schema *sc = souk_index_schema(ix);
+    souk_rank_profile prof;
+    memset(&prof, 0, sizeof prof);
+    prof.bm25 = (souk_bm25){1.3, 1.0, 0.6, 0.5};
+    prof.field[0] = souk_schema_field(sc, "title", 5)->id;
+    prof.field_weight[0] = 3;
+    prof.nfield_weights = 1;
+    prof.proximity_weight = 0.5;
+    prof.proximity_window = 4;
+    prof.boosts[0] = (souk_boost_signal){
+        souk_schema_field(sc, "installed_size_kb", 17)->id, SOUK_BOOST_LOG1P, 0.2, 0, 0, 0, 0};
+    prof.nboosts = 1;
+    int trees = 0;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char cmd[1600];
         snprintf(cmd, sizeof cmd, "'%s/souk-search' --data '%s' %s --explain '%s'", SOUK_BIN_DIR,
@@ -44,7 +65,13 @@ static void test_search_program(void)
         CHECK(st == 0);
         souk_hit want[32];
         size_t nw = 0;
-        souk_search_opts o = {cases[c].k, SOUK_BM25_DEFAULT, 0, NULL, cases[c].flags, 0, NULL};
+        souk_search_opts o = {cases[c].k,
+                              SOUK_BM25_DEFAULT,
+                              0,
+                              NULL,
+                              cases[c].flags,
+                              0,
+                              cases[c].profile ? &prof : NULL};
         REQUIRE(souk_search(s, cases[c].q, strlen(cases[c].q), &o, want, &nw, NULL, err,
                             sizeof err) == 0);
         CHECK(nw > 0);
@@ -74,6 +101,17 @@ static void test_search_program(void)
                 cJSON_ArrayForEach(part, cJSON_GetObjectItem(j, "explain")) sum +=
                     cJSON_GetObjectItem(part, "score")->valuedouble;
                 CHECK(fabs(sum - score->valuedouble) < 1e-9);
+                /* The tree: the root is the score, text the sum of its terms. */
+                const cJSON *tree = cJSON_GetObjectItem(j, "explanation");
+                CHECK(tree && fabs(cJSON_GetObjectItem(tree, "score")->valuedouble -
+                                   score->valuedouble) < 1e-9);
+                double tsum = 0;
+                const cJSON *node;
+                cJSON_ArrayForEach(node, cJSON_GetObjectItem(tree, "parts")) tsum +=
+                    cJSON_GetObjectItem(node, "score")->valuedouble;
+                CHECK(fabs(tsum - score->valuedouble) < 1e-9);
+                trees +=
+                    cases[c].profile && cJSON_GetArraySize(cJSON_GetObjectItem(tree, "parts")) == 3;
             }
             got++;
             cJSON_Delete(j);
@@ -85,6 +123,7 @@ static void test_search_program(void)
         CHECK(summary);
         free(out);
     }
+    CHECK(trees >= 10); /* text, proximity and the boost on every profile hit */
     souk_searcher_free(s);
     souk_index_close(ix);
 }

@@ -37,19 +37,6 @@ static const char *SKEY = "rec-search-key-0123", *AKEY = "rec-admin-key-4567",
 static kit_server srv;
 static souk_keyring *g_tkr;
 
-static void write_ring(const char *path)
-{
-    uint8_t k[32];
-    char hex[65];
-    randombytes_buf(k, sizeof k);
-    sodium_bin2hex(hex, sizeof hex, k, sizeof k);
-    FILE *f = fopen(path, "w");
-    REQUIRE(f);
-    fprintf(f, "1 %s\n", hex);
-    fclose(f);
-    REQUIRE(chmod(path, 0600) == 0);
-}
-
 static const char *mint(const char *user)
 {
     static char tok[SOUK_TOKEN_MAX + 1];
@@ -611,8 +598,8 @@ int main(void)
     snprintf(cfg_path, sizeof cfg_path, "%s/server.json", dir);
     snprintf(pring, sizeof pring, "%s/pseudonym.ring", keys);
     snprintf(tring, sizeof tring, "%s/token.ring", keys);
-    write_ring(pring);
-    write_ring(tring);
+    kit_write_ring(pring, 0600);
+    kit_write_ring(tring, 0600);
     REQUIRE(souk_keyring_load(tring, NULL, &g_tkr, err, sizeof err) == 0);
     /* The catalog and the events, through souk-index. */
     snprintf(path, sizeof path, "%s/movies.ndjson", dir);

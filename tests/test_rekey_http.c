@@ -348,10 +348,10 @@ static void phase_after(const char *tok1)
     }
     CHECK(kit_stop(&srv) == 0);
     /* Replaying the log stores nothing: event ids are keyed with the root, not the rotated key. */
-    snprintf(cmd, sizeof cmd,
-             "'%s/souk-index' --data '%s' events '%s' --from-start --pseudonym-key '%s' "
-             "--consent-default personalization,search_history",
-             SOUK_BIN_DIR, data_dir, events_path, pring);
+    REQUIRE(snprintf(cmd, sizeof cmd,
+                     "'%s/souk-index' --data '%s' events '%s' --from-start --pseudonym-key '%s' "
+                     "--consent-default personalization,search_history",
+                     SOUK_BIN_DIR, data_dir, events_path, pring) < (int)sizeof cmd);
     CHECK(run_out(cmd, out, sizeof out) == 0 && strstr(out, "\"stored\":0,"));
 }
 

@@ -29,19 +29,6 @@ static kit_server srv;
 static int64_t g_from, g_to;
 static char g_from_day[16], g_to_day[16];
 
-static void write_ring(const char *path)
-{
-    uint8_t k[32];
-    char hex[65];
-    randombytes_buf(k, sizeof k);
-    sodium_bin2hex(hex, sizeof hex, k, sizeof k);
-    FILE *f = fopen(path, "w");
-    REQUIRE(f);
-    fprintf(f, "1 %s\n", hex);
-    REQUIRE(fclose(f) == 0);
-    REQUIRE(chmod(path, 0600) == 0);
-}
-
 /* ------------------------------------------------------------------ the expected tables */
 
 #define MAXCELLS 256
@@ -251,8 +238,8 @@ int main(void)
     snprintf(cfg_path, sizeof cfg_path, "%s/server.json", dir);
     snprintf(pring, sizeof pring, "%s/pseudonym.ring", keys);
     snprintf(tring, sizeof tring, "%s/token.ring", keys);
-    write_ring(pring);
-    write_ring(tring);
+    kit_write_ring(pring, 0600);
+    kit_write_ring(tring, 0600);
 
     /* The MovieLens catalog, and its sections for the expected tables. */
     char *cat;

@@ -76,17 +76,10 @@ static uint32_t get_u32le(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* The noise of one published number: two-sided geometric from two uniforms of a keyed hash. */
-static double noise(souk_events *s, const souk_qstat_opts *o, const char *query, const char *column,
-                    double epsilon)
+double souk__ev_noise(souk_events *s, const char *msg, size_t n, double epsilon)
 {
-    char msg[SOUK_EVQUERY_MAX + 128];
-    int n = snprintf(msg, sizeof msg, "souk-qstat-noise\x1f%d\x1f%lld\x1f%lld\x1f%s\x1f%s",
-                     (int)o->kind, (long long)o->from_ms, (long long)o->to_ms, column, query);
-    if (n < 0 || (size_t)n >= sizeof msg)
-        n = (int)sizeof msg - 1;
     uint8_t h[SOUK_SUPPRESS_LEN];
-    souk_suppress_hash(s->o.keys, msg, (size_t)n, h);
+    souk_suppress_hash(s->o.keys, msg, n, h);
     uint64_t a = 0, b = 0;
     for (int i = 0; i < 8; i++) {
         a = a << 8 | h[i];
@@ -98,6 +91,34 @@ static double noise(souk_events *s, const souk_qstat_opts *o, const char *query,
     double ub = ((double)(b >> 11) + 0.5) / 9007199254740992.0;
     double la = -epsilon; /* ln(alpha) */
     return floor(log(ua) / la) - floor(log(ub) / la);
+}
+
+int souk__ev_json_out(const cJSON *doc, char **json, size_t *json_len)
+{
+    char *p = cJSON_PrintUnformatted(doc);
+    if (!p)
+        return SOUK_ENOMEM;
+    size_t n = strlen(p);
+    char *res = souk_malloc(n + 1);
+    if (res) {
+        memcpy(res, p, n + 1);
+        *json = res;
+        *json_len = n;
+    }
+    cJSON_free(p);
+    return res ? SOUK_OK : SOUK_ENOMEM;
+}
+
+/* The noise of one number of a query table. */
+static double noise(souk_events *s, const souk_qstat_opts *o, const char *query, const char *column,
+                    double epsilon)
+{
+    char msg[SOUK_EVQUERY_MAX + 128];
+    int n = snprintf(msg, sizeof msg, "souk-qstat-noise\x1f%d\x1f%lld\x1f%lld\x1f%s\x1f%s",
+                     (int)o->kind, (long long)o->from_ms, (long long)o->to_ms, column, query);
+    if (n < 0 || (size_t)n >= sizeof msg)
+        n = (int)sizeof msg - 1;
+    return souk__ev_noise(s, msg, (size_t)n, epsilon);
 }
 
 static int low_ctr_stats(souk_events *s, const souk_qstat_opts *o, char **json, size_t *json_len);
@@ -260,18 +281,7 @@ int souk_query_stats(souk_events *s, const souk_qstat_opts *o, char **json, size
     }
     if (!cJSON_AddNumberToObject(doc, "suppressed_rows", (double)suppressed))
         goto out;
-    char *p = cJSON_PrintUnformatted(doc);
-    if (!p)
-        goto out;
-    size_t n = strlen(p);
-    char *res = souk_malloc(n + 1);
-    if (res) {
-        memcpy(res, p, n + 1);
-        *json = res;
-        *json_len = n;
-        rc = SOUK_OK;
-    }
-    cJSON_free(p);
+    rc = souk__ev_json_out(doc, json, json_len);
 out:
     cJSON_Delete(doc);
     souk_free(cells);
@@ -521,18 +531,7 @@ static int low_ctr_stats(souk_events *s, const souk_qstat_opts *o, char **json, 
     }
     if (!cJSON_AddNumberToObject(doc, "suppressed_rows", (double)suppressed))
         goto out;
-    char *p = cJSON_PrintUnformatted(doc);
-    if (!p)
-        goto out;
-    size_t n = strlen(p);
-    char *res = souk_malloc(n + 1);
-    if (res) {
-        memcpy(res, p, n + 1);
-        *json = res;
-        *json_len = n;
-        rc = SOUK_OK;
-    }
-    cJSON_free(p);
+    rc = souk__ev_json_out(doc, json, json_len);
 out:
     cJSON_Delete(doc);
     souk_free(cells);

@@ -401,4 +401,14 @@ int souk__ev_ledger_append(souk_events *s, const uint8_t job_id[16],
 int souk__ev_audit_hash(souk_events *s, const char *action, const uint8_t h[SOUK_SUPPRESS_LEN],
                         const char *detail, int64_t now);
 
+/* ------------------------------------------------------------------ analytics.c, shared */
+
+struct cJSON;
+/* The published noise of one number of a released table (P16): two-sided geometric (discrete
+ * Laplace, e^-epsilon per unit) drawn from the keyed hash of msg[0, n), which names the report,
+ * the period, the column and the cell, so the same table comes out the same every time. */
+double souk__ev_noise(souk_events *s, const char *msg, size_t n, double epsilon);
+/* doc printed (unformatted) into *json (souk_malloc'd) and *json_len. SOUK_OK or SOUK_ENOMEM. */
+int souk__ev_json_out(const struct cJSON *doc, char **json, size_t *json_len);
+
 #endif

@@ -58,19 +58,7 @@ static double seg_noise(souk_events *s, const souk_segment_opts *o, const char *
                      (long long)o->to_ms, column, cell);
     if (n < 0 || (size_t)n >= sizeof msg)
         n = (int)sizeof msg - 1;
-    uint8_t h[SOUK_SUPPRESS_LEN];
-    souk_suppress_hash(s->o.keys, msg, (size_t)n, h);
-    uint64_t a = 0, b = 0;
-    for (int i = 0; i < 8; i++) {
-        a = a << 8 | h[i];
-        b = b << 8 | h[8 + i];
-    }
-    /* Two geometric counts with success 1 - e^(-1/scale); their difference is discrete
-     * Laplace. */
-    double ua = ((double)(a >> 11) + 0.5) / 9007199254740992.0;
-    double ub = ((double)(b >> 11) + 0.5) / 9007199254740992.0;
-    double la = -1.0 / scale;
-    return floor(log(ua) / la) - floor(log(ub) / la);
+    return souk__ev_noise(s, msg, (size_t)n, 1.0 / scale);
 }
 
 static int by_published(const void *a, const void *b)
@@ -231,7 +219,8 @@ int souk_segment_stats(souk_events *s, const souk_segment_opts *o, char **json, 
         }
         i = j;
     }
-    qsort(cells, ncells, sizeof *cells, by_published);
+    if (ncells > 1)
+        qsort(cells, ncells, sizeof *cells, by_published);
 
     rc = SOUK_ENOMEM;
     doc = cJSON_CreateObject();
@@ -260,18 +249,7 @@ int souk_segment_stats(souk_events *s, const souk_segment_opts *o, char **json, 
     }
     if (!cJSON_AddNumberToObject(doc, "suppressed_rows", (double)suppressed))
         goto out;
-    char *p = cJSON_PrintUnformatted(doc);
-    if (!p)
-        goto out;
-    size_t n = strlen(p);
-    char *res = souk_malloc(n + 1);
-    if (res) {
-        memcpy(res, p, n + 1);
-        *json = res;
-        *json_len = n;
-        rc = SOUK_OK;
-    }
-    cJSON_free(p);
+    rc = souk__ev_json_out(doc, json, json_len);
 out:
     cJSON_Delete(doc);
     souk_free(cells);

@@ -755,7 +755,6 @@ int souk_user_export(souk_events *s, const char *user, size_t len, int64_t now, 
     if (rc)
         return rc;
     export_ctx x = {s, txn, up, cJSON_CreateObject(), NULL, 0, 0};
-    char *out = NULL;
     rc = x.doc ? SOUK_OK : SOUK_ENOMEM;
     if (!rc)
         rc = add_num(x.doc, "format", 1);
@@ -785,18 +784,7 @@ int souk_user_export(souk_events *s, const char *user, size_t len, int64_t now, 
         rc = export_qstat(&x);
     souk__ev_abort(s, txn);
     if (!rc) {
-        char *p = cJSON_PrintUnformatted(x.doc);
-        size_t n = p ? strlen(p) : 0;
-        out = p ? souk_malloc(n + 1) : NULL;
-        if (out) {
-            memcpy(out, p, n + 1);
-            *json = out;
-            *json_len = n;
-        } else {
-            rc = SOUK_ENOMEM;
-        }
-        if (p)
-            cJSON_free(p);
+        rc = souk__ev_json_out(x.doc, json, json_len);
     }
     souk_free(x.sess);
     cJSON_Delete(x.doc);

@@ -21,6 +21,30 @@ typedef struct explain_ctx {
     void *ctx;
 } explain_ctx;
 
+/* The field of a profile's field term (its prefix after any "Z"), or -1. */
+static int term_field(souk_searcher *s, const char *t, size_t len, double *weight)
+{
+    const souk_rank_profile *p = s->sig.p;
+    *weight = 1;
+    if (!p || !p->nfield_weights || souk__sig_unprefixed(t, len))
+        return -1;
+    const souk_schema *sc = souk_index_schema(s->ix);
+    size_t off = t[0] == 'Z' ? 1 : 0;
+    int best = -1;
+    size_t best_len = 0;
+    for (size_t i = 0; i < p->nfield_weights; i++) {
+        const char *pre = sc->fields[p->field[i]].prefix;
+        size_t pl = strlen(pre);
+        if (pl > best_len && len >= off + pl && memcmp(t + off, pre, pl) == 0 &&
+            souk__sig_unprefixed(t + off + pl, len - off - pl)) {
+            best = p->field[i];
+            best_len = pl;
+            *weight = p->field_weight[i];
+        }
+    }
+    return best;
+}
+
 /* Reports each scored term that matches the current document, with its part of the score. */
 static void explain_walk(explain_ctx *e, cur *c, double factor)
 {
@@ -33,8 +57,24 @@ static void explain_walk(explain_ctx *e, cur *c, double factor)
         uint32_t wdf = souk__term_wdf(c);
         double part = souk__bm25_sumpart(&e->s->bm, t->termweight, wdf, len);
         if (e->pfn) {
-            souk_explain_part p = {t->pl.term,    t->pl.len, wdf,          len,
-                                   t->termweight, factor,    factor * part};
+            const souk_bm25 *bp = &e->s->bm.p;
+            double normlen = (double)len * e->s->bm.len_factor;
+            if (normlen < bp->min_normlen)
+                normlen = bp->min_normlen;
+            souk_explain_part p;
+            memset(&p, 0, sizeof p);
+            p.term = t->pl.term;
+            p.len = t->pl.len;
+            p.wdf = wdf;
+            p.doclen = len;
+            p.termweight = t->termweight;
+            p.factor = factor;
+            p.part = factor * part;
+            p.kind = SOUK_EXPLAIN_TERM;
+            p.field = term_field(e->s, t->pl.term, t->pl.len, &p.field_weight);
+            p.idf = t->termweight / (bp->k1 + 1);
+            p.norm = bp->k1 * (normlen * bp->b + (1 - bp->b));
+            p.value = NAN;
             e->pfn(e->ctx, &p);
         } else {
             e->fn(e->ctx, t->pl.term, t->pl.len, wdf, len, t->termweight, factor * part);
@@ -50,38 +90,60 @@ static void explain_walk(explain_ctx *e, cur *c, double factor)
     }
 }
 
+/* The profile's proximity bonus and boosts of docid, each reported as its own part. */
+static void explain_signals(explain_ctx *e, uint32_t docid)
+{
+    souk_searcher *s = e->s;
+    if (!s->sig.on || !e->pfn)
+        return;
+    const souk_rank_profile *p = s->sig.p;
+    if (p->proximity_weight != 0) {
+        souk_explain_part x;
+        memset(&x, 0, sizeof x);
+        x.kind = SOUK_EXPLAIN_PROXIMITY;
+        x.field = -1;
+        x.factor = 1;
+        x.weight = p->proximity_weight;
+        x.part = souk__sig_proximity(s, docid, &x.value);
+        x.term = "";
+        e->pfn(e->ctx, &x);
+    }
+    for (size_t i = 0; i < s->sig.nboosts; i++) {
+        souk_explain_part x;
+        memset(&x, 0, sizeof x);
+        x.kind = SOUK_EXPLAIN_BOOST;
+        x.boost = (int)i;
+        x.fn = (int)p->boosts[i].fn;
+        x.field = p->boosts[i].field;
+        x.factor = 1;
+        x.weight = p->boosts[i].weight;
+        x.part = souk__sig_boost(s, i, docid, &x.value);
+        x.term = "";
+        e->pfn(e->ctx, &x);
+    }
+}
+
 static int plain_search_explain(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
                                 uint32_t docid, const explain_ctx *e, double *total)
 {
-    souk_bm25 def = SOUK_BM25_DEFAULT;
-    s->bm.p = o->bm25.k1 == 0 && o->bm25.b == 0 && o->bm25.k3 == 0 ? def : o->bm25;
-    if (souk__knorm_prepare(s))
-        return SOUK_ENOMEM;
     char err[256];
-    err[0] = 0;
-    souk__plan_ctx b = {s,
-                        q,
-                        err,
-                        sizeof err,
-                        o->max_expansions,
-                        0,
-                        0,
-                        s->budget.max_terms ? s->budget.max_terms : SOUK_MAX_QUERY_TERMS,
-                        0,
-                        1};
-    cur *root = souk__plan_build(&b, q->root);
-    if (!root)
-        return b.rc ? b.rc : err[0] ? SOUK_EQUERY : SOUK_ENOMEM;
-    int rc = cur_skip_to(s, root, docid);
+    cur *root;
+    int rc = souk__prepare(s, q, o, &root, err, sizeof err);
+    if (rc)
+        return rc;
+    rc = cur_skip_to(s, root, docid);
     if (!rc && root->did != docid)
         rc = SOUK_ENOTFOUND;
     if (!rc) {
         /* MAYBE parts are positioned by scoring, so score first. */
-        *total = cur_score(s, root);
+        double text = root->scored ? cur_score(s, root) : 0;
+        *total = s->sig.on ? souk__sig_add(s, docid, text) : text;
         explain_ctx ec = *e;
         explain_walk(&ec, root, 1.0);
+        /* souk__sig_add moved the proximity cursors to docid; reading them again is free. */
+        explain_signals(&ec, docid);
     }
-    souk__cur_free(root);
+    souk__finish(s, root);
     return rc;
 }
 

@@ -19,15 +19,24 @@
 #include <string.h>
 #include <time.h>
 
-/* Sets the searcher's BM25 parameters for o and builds q's cursor tree into *root. */
-static int prepare(souk_searcher *s, const souk_query *q, const souk_search_opts *o, cur **root,
-                   char *err, size_t errlen)
+/* Sets the searcher's BM25 parameters and profile signals for o and builds q's cursor tree
+ * into *root. A profile's k1 and b replace o->bm25; its field weights expand each word as the
+ * tree is built (plan.c); its proximity and boosts are added to text scores (signals.c). */
+int souk__prepare(souk_searcher *s, const souk_query *q, const souk_search_opts *o, cur **root,
+                  char *err, size_t errlen)
 {
     souk_bm25 def = SOUK_BM25_DEFAULT;
-    s->bm.p = o->bm25.k1 == 0 && o->bm25.b == 0 && o->bm25.k3 == 0 ? def : o->bm25;
+    const souk_bm25 *p = o->profile ? &o->profile->bm25 : &o->bm25;
+    s->bm.p = p->k1 == 0 && p->b == 0 && p->k3 == 0 ? def : *p;
+    *root = NULL;
     if (souk__knorm_prepare(s))
         return SOUK_ENOMEM;
     err[0] = 0;
+    int src = souk__sig_prepare(s, q, o->profile, err, errlen);
+    if (src) {
+        souk__sig_release(s);
+        return src;
+    }
     souk__plan_ctx b = {s,
                         q,
                         err,
@@ -37,9 +46,11 @@ static int prepare(souk_searcher *s, const souk_query *q, const souk_search_opts
                         0,
                         s->budget.max_terms ? s->budget.max_terms : SOUK_MAX_QUERY_TERMS,
                         0,
-                        1};
+                        1,
+                        0};
     *root = souk__plan_build(&b, q->root);
     if (!*root) {
+        souk__sig_release(s);
         if (b.over)
             return SOUK_ETOOBIG; /* the message is in err */
         /* The query's own problems name themselves in err (SOUK_EQUERY); the rest is the
@@ -57,6 +68,12 @@ static int prepare(souk_searcher *s, const souk_query *q, const souk_search_opts
     return 0;
 }
 
+void souk__finish(souk_searcher *s, cur *root)
+{
+    souk__cur_free(root);
+    souk__sig_release(s);
+}
+
 static int plain_search_query(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
                               souk_hit *hits, size_t *nhits, souk_search_stats *st, char *err,
                               size_t errlen)
@@ -69,11 +86,11 @@ static int plain_search_query(souk_searcher *s, const souk_query *q, const souk_
     if (o->k == 0)
         return SOUK_OK;
     cur *root;
-    int brc = prepare(s, q, o, &root, err, errlen);
+    int brc = souk__prepare(s, q, o, &root, err, errlen);
     if (brc)
         return brc;
     int rc = souk__topk_run(s, root, o, hits, nhits, st);
-    souk__cur_free(root);
+    souk__finish(s, root);
     if (rc) {
         snprintf(err, errlen, "reading postings: %s", souk_strerror(rc));
         return rc;
@@ -88,16 +105,20 @@ static int plain_search_each(souk_searcher *s, const souk_query *q, const souk_s
                              souk_match_fn fn, void *ctx, char *err, size_t errlen)
 {
     cur *root;
-    int rc = prepare(s, q, o, &root, err, errlen), stop = 0;
+    int rc = souk__prepare(s, q, o, &root, err, errlen), stop = 0;
     if (rc)
         return rc;
+    int sig = s->sig.on;
     rc = cur_next(s, root);
     while (!rc && !stop && root->did != DID_END && !souk__tick(s, 1)) {
-        stop = fn(ctx, root->did, root->scored ? cur_score(s, root) : 0);
+        double score = root->scored ? cur_score(s, root) : 0;
+        if (sig)
+            score = souk__sig_add(s, root->did, score);
+        stop = fn(ctx, root->did, score);
         if (!stop)
             rc = cur_next(s, root);
     }
-    souk__cur_free(root);
+    souk__finish(s, root);
     if (rc) {
         snprintf(err, errlen, "reading postings: %s", souk_strerror(rc));
         return rc;

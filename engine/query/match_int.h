@@ -74,6 +74,25 @@ typedef struct term_cur {
 
 #define TERM(c) ((term_cur *)(c))
 
+/* The longest proximity word kept (bytes, without prefix). */
+#define SOUK_MAX_TERM_BYTES 64
+
+/* The running search's profile signals beyond BM25 (signals.c). */
+typedef struct souk__sig {
+    const souk_rank_profile *p; /* NULL: none (the default ranking) */
+    int on;                     /* proximity or boosts to add */
+    double bound;               /* upper bound of all they add to any document's score */
+    struct souk__columns *cols; /* the boosts' number columns */
+    const double *boost_col[SOUK_MAX_BOOSTS];
+    size_t nboosts;
+    /* proximity: a cursor per (field, word), the fields' first cursor, the pair weights */
+    cur *prox[SOUK_MAX_FIELDS * 8];
+    size_t nprox, field_first[SOUK_MAX_FIELDS], nfields, nwords;
+    uint32_t window;
+    double pair_w[8][8];
+    double prox_bound;
+} souk__sig;
+
 struct souk_searcher {
     souk_index *ix;
     souk_reader *r;
@@ -111,6 +130,14 @@ struct souk_searcher {
     uint64_t next_poll_ns;
     int stopped;
     char err[256];
+    /* Last, so that the fields above keep their cache lines: the running search's profile
+     * signals (signals.c), and the number columns' ranges for boost bounds, valid for one
+     * generation. */
+    souk__sig sig;
+    double range_lo[SOUK_MAX_FIELDS], range_hi[SOUK_MAX_FIELDS];
+    uint8_t range_have[SOUK_MAX_FIELDS];
+    uint64_t range_generation;
+    int range_valid;
 };
 
 /* Units of work (documents visited, blocks loaded) between two looks at the clock. */
@@ -145,6 +172,24 @@ int souk__query_clone(const souk_query *q, size_t extra_nodes, size_t extra_kids
  * SOUK_QP_TYPO (match.c). *t is NULL when nothing changes; else owned by the caller. */
 int souk__rewrite_query(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
                         souk_query **t, char *err, size_t errlen);
+
+/* signals.c: the profile's signals. souk__sig_prepare readies them for q (NULL: boosts only)
+ * and checks the profile's fields (SOUK_EINVAL with the reason in err); souk__sig_release
+ * ends them. */
+int souk__sig_prepare(souk_searcher *s, const souk_query *q, const souk_rank_profile *p, char *err,
+                      size_t errlen);
+void souk__sig_release(souk_searcher *s);
+/* text plus docid's proximity bonus plus its boosts, in that order (docids ascending). */
+double souk__sig_add(souk_searcher *s, uint32_t docid, double text);
+/* The boosts of docid alone (their sum) and boost i with its field value (NAN: none). */
+double souk__sig_boosts_only(const souk_searcher *s, uint32_t docid);
+double souk__sig_boost(const souk_searcher *s, size_t i, uint32_t docid, double *value);
+/* The proximity bonus of docid; *closeness the sum of 1/d^2 over close word pairs. */
+double souk__sig_proximity(souk_searcher *s, uint32_t docid, double *closeness);
+/* 1 when term is an unprefixed text term (a word or "Z" + its stem). */
+int souk__sig_unprefixed(const char *term, size_t len);
+/* term in the field of prefix p ("Zfoo" -> "Z" p "foo"); its length, 0 when over cap. */
+size_t souk__sig_field_term(const char *t, size_t len, const char *p, char *out, size_t cap);
 
 /* Dispatch; a cursor already at or past d stays. */
 static inline int cur_skip_to(souk_searcher *s, cur *c, uint32_t d)
@@ -258,9 +303,15 @@ typedef struct souk__plan_ctx {
     uint32_t max_terms;      /* the expansion budget (souk_budget.max_terms) */
     int over;                /* the budget is exceeded: SOUK_ETOOBIG */
     uint32_t weight;         /* how many times the wildcard being built occurs (merged) */
+    int in_phrase;           /* building a phrase's terms: no field expansion */
 } souk__plan_ctx;
 /* Builds the cursor tree of node idx of b->q; NULL with b->rc, b->over or b->err set. */
 cur *souk__plan_build(souk__plan_ctx *b, uint32_t idx);
+/* Readies the searcher for q under o (BM25 parameters, the profile's signals) and builds q's
+ * cursor tree into *root (match.c); release with souk__finish. */
+int souk__prepare(souk_searcher *s, const souk_query *q, const souk_search_opts *o, cur **root,
+                  char *err, size_t errlen);
+void souk__finish(souk_searcher *s, cur *root);
 /* Makes the length-normalisation cache valid for the searcher's snapshot and parameters. */
 int souk__knorm_prepare(souk_searcher *s);
 /* Runs root for the k = o->k best hits into hits (sorted), choosing MaxScore, block-max AND or

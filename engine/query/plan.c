@@ -88,7 +88,7 @@ static void set_unscored(cur *c)
         set_unscored(c->kids[i]);
 }
 
-static cur *make_term(souk__plan_ctx *b, const char *term, size_t len, uint32_t wqf)
+static cur *make_one_term(souk__plan_ctx *b, const char *term, size_t len, uint32_t wqf)
 {
     int rc;
     if (over_budget(b, 1))
@@ -97,6 +97,72 @@ static cur *make_term(souk__plan_ctx *b, const char *term, size_t len, uint32_t 
     cur *c = souk__term_new(b->s, term, len, wqf, &rc);
     if (!c && !b->rc)
         b->rc = rc;
+    return c;
+}
+
+/* Under a profile's field weights (docs/ranking.md), a word or stem outside phrases becomes
+ * the OR of its field terms, each scaled by its field's weight and scored by its own
+ * statistics, plus the word itself unscored when some text field is not weighted, so the
+ * documents that match never change with the weights, only their scores. */
+static cur *make_term(souk__plan_ctx *b, const char *term, size_t len, uint32_t wqf)
+{
+    const souk_rank_profile *p = b->s->sig.p;
+    if (!p || !p->nfield_weights || b->in_phrase || !souk__sig_unprefixed(term, len))
+        return make_one_term(b, term, len, wqf);
+    const souk_schema *sc = souk_index_schema(b->s->ix);
+    size_t ntext = 0, nweighted = 0;
+    for (size_t f = 0; f < sc->nfields; f++)
+        ntext += sc->fields[f].type == SOUK_FIELD_TEXT;
+    for (size_t i = 0; i < p->nfield_weights; i++)
+        nweighted += p->field_weight[i] > 0;
+    cur *c = cur_new(C_OR, (uint32_t)p->nfield_weights + 1);
+    if (!c) {
+        b->rc = b->rc ? b->rc : SOUK_ENOMEM;
+        return NULL;
+    }
+    uint32_t nk = 0;
+    for (size_t i = 0; i < p->nfield_weights; i++) {
+        double w = p->field_weight[i];
+        if (!(w > 0))
+            continue;
+        char t[512];
+        size_t tl = souk__sig_field_term(term, len, sc->fields[p->field[i]].prefix, t, sizeof t);
+        if (!tl)
+            continue;
+        cur *k = make_one_term(b, t, tl, wqf);
+        if (!k) {
+            c->nkids = nk;
+            souk__cur_free(c);
+            return NULL;
+        }
+        if (k->kind == C_NONE) {
+            souk__cur_free(k);
+            continue;
+        }
+        k->factor = w;
+        k->max_score *= w;
+        c->max_score += k->max_score;
+        c->kids[nk++] = k;
+    }
+    if (nweighted < ntext) { /* the word itself, for the match set only */
+        cur *k = make_one_term(b, term, len, wqf);
+        if (!k) {
+            c->nkids = nk;
+            souk__cur_free(c);
+            return NULL;
+        }
+        if (k->kind == C_NONE) {
+            souk__cur_free(k);
+        } else {
+            set_unscored(k);
+            c->kids[nk++] = k;
+        }
+    }
+    c->nkids = nk;
+    if (nk == 0) {
+        souk__cur_free(c);
+        return cur_new(C_NONE, 0);
+    }
     return c;
 }
 
@@ -340,7 +406,10 @@ cur *souk__plan_build(souk__plan_ctx *b, uint32_t idx)
         if (mult && !mult[i])
             continue;
         b->weight = mult ? mult[i] : 1;
+        int was = b->in_phrase;
+        b->in_phrase = was || c->kind == C_PHRASE || c->kind == C_NEAR;
         c->kids[nk] = souk__plan_build(b, kids[i]);
+        b->in_phrase = was;
         b->weight = 1;
         if (!c->kids[nk]) {
             souk_free(mult);

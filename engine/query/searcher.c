@@ -235,6 +235,7 @@ void souk_searcher_free(souk_searcher *s)
 {
     if (!s)
         return;
+    souk__sig_release(s);
     souk_reader_free(s->r);
     souk_xspell_close(s->spell);
     souk__dict_clear(s);

@@ -75,6 +75,32 @@ static int cmp_hits(const void *a, const void *b)
     return x->docid < y->docid ? -1 : x->docid > y->docid;
 }
 
+/* The profile's signals (signals.c) on a text score: *score becomes the full score; 0 when
+ * the document cannot enter a full heap whose worst is theta (its proximity, the costly part,
+ * is then not computed). */
+static int with_signals(souk_searcher *s, const topk *t, double theta, uint32_t d, double *score)
+{
+    if (!s->sig.on)
+        return 1;
+    if (t->n == t->k) {
+        double most = *score + souk__sig_boosts_only(s, d) + s->sig.prox_bound;
+        if (most + 1e-12 * fabs(most) + 1e-12 <= theta)
+            return 0;
+    }
+    *score = souk__sig_add(s, d, *score);
+    return 1;
+}
+
+/* The threshold text bounds are compared with: theta less all the signals can add, a hair
+ * lower so that rounding never prunes a document that could enter. */
+static double text_threshold(const souk_searcher *s, double theta)
+{
+    if (!s->sig.on)
+        return theta;
+    double x = theta - s->sig.bound;
+    return x - 1e-12 * (fabs(theta) + s->sig.bound);
+}
+
 /* Exhaustive: every match is scored. */
 static int run_exhaustive(souk_searcher *s, cur *root, topk *t, souk_search_stats *st)
 {
@@ -82,7 +108,9 @@ static int run_exhaustive(souk_searcher *s, cur *root, topk *t, souk_search_stat
     while (!rc && root->did != DID_END && !souk__tick(s, 1)) {
         st->matched++;
         st->scored++;
-        topk_offer(t, root->did, cur_score(s, root));
+        double score = cur_score(s, root);
+        if (with_signals(s, t, t->n == t->k ? t->h[0].score : -INFINITY, root->did, &score))
+            topk_offer(t, root->did, score);
         rc = cur_next(s, root);
     }
     return rc;
@@ -199,8 +227,8 @@ static int run_maxscore(souk_searcher *s, cur *root, topk *t, souk_search_stats 
         if ((rc = cur_next(s, tl[i])) != 0)
             goto out;
     }
-    double theta = -INFINITY;
-    uint32_t first = 0; /* tl[first..m) are essential */
+    double theta = -INFINITY, pth = -INFINITY; /* pth: text_threshold(theta) */
+    uint32_t first = 0;                        /* tl[first..m) are essential */
     for (;;) {
         /* The time budget: the scan below costs one step per essential list. */
         if (souk__tick(s, (int64_t)(m - first) / 8 + 1))
@@ -225,7 +253,7 @@ static int run_maxscore(souk_searcher *s, cur *root, topk *t, souk_search_stats 
             for (uint32_t i = first; i < m; i++)
                 if (tl[i]->did <= last)
                     bound += tl[i]->kind == C_TERM ? TERM(tl[i])->blk_bound : tl[i]->max_score;
-            if (bound * (1 + 1e-12) + 1e-12 <= theta && last != DID_END) {
+            if (bound * (1 + 1e-12) + 1e-12 <= pth && last != DID_END) {
                 for (uint32_t i = first; i < m; i++) {
                     if (tl[i]->kind != C_TERM || tl[i]->did > last)
                         continue;
@@ -246,7 +274,7 @@ static int run_maxscore(souk_searcher *s, cur *root, topk *t, souk_search_stats 
             for (uint32_t i = first; i < m; i++)
                 if (tl[i]->did == d)
                     bound += tl[i]->kind == C_TERM ? TERM(tl[i])->blk_bound : tl[i]->max_score;
-            if (bound * (1 + 1e-12) + 1e-12 <= theta) {
+            if (bound * (1 + 1e-12) + 1e-12 <= pth) {
                 for (uint32_t i = first; i < m; i++)
                     if (tl[i]->did == d && (rc = cur_next(s, tl[i])) != 0)
                         goto out;
@@ -270,7 +298,7 @@ static int run_maxscore(souk_searcher *s, cur *root, topk *t, souk_search_stats 
         }
         int dropped = 0;
         for (uint32_t j = first; j-- > 0;) {
-            if (score + ub[j] <= theta) {
+            if (score + ub[j] <= pth) {
                 dropped = 1;
                 break;
             }
@@ -297,12 +325,15 @@ static int run_maxscore(souk_searcher *s, cur *root, topk *t, souk_search_stats 
             score = shape_sum(sh, &at, root->nkids, part, stamp, gen, &any);
         }
         score *= root->factor;
+        if (!with_signals(s, t, theta, d, &score))
+            continue;
         /* Documents come in docid order, so a tie with the heap's worst never enters. */
         if (t->n == t->k && !(score > theta))
             continue;
         if (topk_offer(t, d, score) && t->n == t->k) {
             theta = t->h[0].score;
-            while (first < m && ub[first] <= theta) {
+            pth = text_threshold(s, theta);
+            while (first < m && ub[first] <= pth) {
                 first++;
                 st->pruned = 1;
             }
@@ -329,7 +360,7 @@ out:
 static int run_blockmax_and(souk_searcher *s, cur *root, topk *t, souk_search_stats *st)
 {
     uint32_t n = root->nkids, target = 1;
-    double theta = -INFINITY;
+    double theta = -INFINITY, pth = -INFINITY; /* pth: text_threshold(theta) */
     for (;;) {
         if (souk__tick(s, 1))
             break;
@@ -362,7 +393,7 @@ static int run_blockmax_and(souk_searcher *s, cur *root, topk *t, souk_search_st
                 if (TERM(root->kids[i])->blk.last_docid < last)
                     last = TERM(root->kids[i])->blk.last_docid;
             }
-            if (bound * (1 + 1e-12) + 1e-12 <= theta) {
+            if (bound * (1 + 1e-12) + 1e-12 <= pth) {
                 st->pruned = 1;
                 if (last == DID_END)
                     break;
@@ -382,14 +413,19 @@ static int run_blockmax_and(souk_searcher *s, cur *root, topk *t, souk_search_st
             double bound = 0;
             for (uint32_t i = 0; i < n; i++)
                 bound += TERM(root->kids[i])->blk_bound;
-            if (bound * (1 + 1e-12) + 1e-12 <= theta) {
+            if (bound * (1 + 1e-12) + 1e-12 <= pth) {
                 st->pruned = 1;
                 continue;
             }
         }
         st->scored++;
-        if (topk_offer(t, d, cur_score(s, root)) && t->n == t->k)
+        double score = cur_score(s, root);
+        if (!with_signals(s, t, theta, d, &score))
+            continue;
+        if (topk_offer(t, d, score) && t->n == t->k) {
             theta = t->h[0].score;
+            pth = text_threshold(s, theta);
+        }
     }
 done:
     st->matched = st->scored; /* with pruning, a lower bound of the matches */

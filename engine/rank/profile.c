@@ -101,6 +101,11 @@ static int parse_fields(pctx *x, const cJSON *o, souk_profile *p)
             return fail(x, SOUK_EINVAL, "%s: the schema has no field \"%.64s\"", path, it->string);
         if (f->type != SOUK_FIELD_TEXT)
             return fail(x, SOUK_EINVAL, "%s: \"%.64s\" is not a text field", path, it->string);
+        if (!f->prefix[0])
+            return fail(x, SOUK_EINVAL,
+                        "%s: \"%.64s\" has no terms of its own to weight at query time (the "
+                        "schema gives it no \"prefix\")",
+                        path, it->string);
         if (p->rank.nfield_weights == SOUK_MAX_PROFILE_FIELDS)
             return fail(x, SOUK_ETOOBIG, "fields: at most %d", SOUK_MAX_PROFILE_FIELDS);
         double w;
@@ -489,7 +494,8 @@ static int parse_rule(pctx *x, const cJSON *o, size_t i, souk_curation_rule *r)
                                 i, j, r->pins[j].id);
             }
         }
-        qsort(r->pins, r->npins, sizeof *r->pins, by_position);
+        if (r->npins > 1)
+            qsort(r->pins, r->npins, sizeof *r->pins, by_position);
     }
     if (hide) {
         if (!cJSON_IsArray(hide))

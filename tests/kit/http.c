@@ -1,6 +1,9 @@
 /* http.c (test kit): the tests' HTTP client and souk-server fixture of http.h. */
 #include "http.h"
 
+#include <sys/random.h>
+#include <sys/stat.h>
+
 #include "check.h"
 
 #include <arpa/inet.h>
@@ -457,4 +460,16 @@ void kit_write_file(const char *path, const char *text)
     REQUIRE(f);
     REQUIRE(fputs(text, f) >= 0);
     REQUIRE(fclose(f) == 0);
+}
+
+void kit_write_ring(const char *path, int mode)
+{
+    unsigned char k[32];
+    REQUIRE(getrandom(k, sizeof k, 0) == (ssize_t)sizeof k);
+    char line[80] = "1 ";
+    for (size_t i = 0; i < sizeof k; i++)
+        snprintf(line + 2 + 2 * i, 3, "%02x", k[i]);
+    strcat(line, "\n");
+    kit_write_file(path, line);
+    REQUIRE(chmod(path, (mode_t)mode) == 0);
 }

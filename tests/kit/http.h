@@ -129,4 +129,8 @@ const char *kit_hash_key(const char *key);
 /* Writes text to path (REQUIREs success). */
 void kit_write_file(const char *path, const char *text);
 
+/* Writes a key ring of one random key, "1 <64 hex>" (souk/keys.h), to path with the given mode
+ * (0600 for a ring the programs accept); REQUIREs success. */
+void kit_write_ring(const char *path, int mode);
+
 #endif

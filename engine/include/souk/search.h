@@ -128,14 +128,33 @@ typedef void (*souk_explain_fn)(void *ctx, const char *term, size_t len, uint32_
 int souk_search_explain(souk_searcher *s, const souk_query *q, const souk_search_opts *o,
                         uint32_t docid, souk_explain_fn fn, void *ctx, double *total);
 
-/* One scored term of an explanation, with the weight factor the query put on it. */
+/* What a part of an explanation is (souk_explain_part.kind). */
+#define SOUK_EXPLAIN_TERM 0      /* a term's BM25 part */
+#define SOUK_EXPLAIN_PROXIMITY 1 /* the profile's proximity bonus (value: the closeness) */
+#define SOUK_EXPLAIN_BOOST 2     /* one of the profile's boosts (boost, field, value) */
+
+/* One part of an explanation: a scored term with the weight factor the query put on it, or
+ * (with a ranking profile) the proximity bonus or one boost. The parts add up to the score. */
 typedef struct souk_explain_part {
     const char *term; /* not NUL-terminated; valid during the callback */
     size_t len;
     uint32_t wdf, doclen;
     double termweight;
-    double factor; /* the product of the SCALE_WEIGHTs above the term: 0.3 for a typo candidate */
+    double factor; /* the product of the SCALE_WEIGHTs above the term: 0.3 for a typo candidate;
+                      times the field weight of a profile's field term */
     double part;   /* factor times the term's BM25 part: its contribution to the score */
+    int kind;      /* SOUK_EXPLAIN_* */
+    /* TERM: the schema field whose prefixed term this is under a profile's field weights (-1:
+     * the unprefixed word), that field's weight, and the term's BM25 parts before any factor:
+     * idf = termweight / (k1 + 1), tf = wdf, norm = k1 * (normlen * b + 1 - b).
+     * BOOST: the number field (-1 otherwise). */
+    int field;
+    double field_weight;
+    double idf, norm;
+    double weight; /* PROXIMITY, BOOST: the profile's weight */
+    double value;  /* PROXIMITY: the closeness; BOOST: the field's value (NAN: none) */
+    int boost;     /* BOOST: its index in the profile; fn in fn */
+    int fn;        /* BOOST: souk_boost_fn */
 } souk_explain_part;
 typedef void (*souk_explain_part_fn)(void *ctx, const souk_explain_part *p);
 
