@@ -100,6 +100,8 @@ struct souk_events {
                             only with a generation, under swap held for writing */
     struct hmap *ids;    /* raw user/session id -> pseudonym (+ suppression hash); only touched
                             inside a write transaction (LMDB's writer lock serializes it) */
+    void (*erased)(void *arg); /* souk_events_on_erased: called before jobs complete */
+    void *erased_arg;
 };
 
 /* Transactions of the store: they hold s->swap for reading until commit or abort, and begin on

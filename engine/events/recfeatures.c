@@ -254,3 +254,64 @@ uint64_t souk_events_stamp(souk_events *s)
     souk__ev_abort(s, txn);
     return id;
 }
+
+/* ------------------------------------------------------------------ every user's sets */
+
+int souk_cooc_sets_each(souk_events *s, souk_cooc_set_fn fn, void *arg, uint64_t *stamp)
+{
+    MDB_txn *txn;
+    int rc = souk__ev_begin(s, MDB_RDONLY, &txn);
+    if (rc)
+        return rc;
+    if (stamp)
+        *stamp = (uint64_t)mdb_txn_id(txn) ^ (s->gen << 48);
+    MDB_cursor *c;
+    if ((rc = souk_kv_err(mdb_cursor_open(txn, s->uset, &c))) != SOUK_OK) {
+        souk__ev_abort(s, txn);
+        return rc;
+    }
+    const char **items = NULL;
+    size_t *lens = NULL, n = 0, cap = 0;
+    uint8_t cur[SOUK_PSEUDO_LEN + 1]; /* the user and kind of the set being gathered */
+    MDB_val k, v;
+    int mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    for (;;) {
+        const uint8_t *kp = mrc == 0 ? k.mv_data : NULL;
+        int same = kp && k.mv_size > sizeof cur && n && memcmp(kp, cur, sizeof cur) == 0;
+        if (n && !same) {
+            if (cur[SOUK_PSEUDO_LEN] <= SOUK_COOC_VIEWED &&
+                (rc = fn(arg, (souk_cooc_kind)cur[SOUK_PSEUDO_LEN], items, lens, n)) != 0)
+                break;
+            n = 0;
+        }
+        if (!kp)
+            break;
+        size_t il = k.mv_size - sizeof cur;
+        if (k.mv_size > sizeof cur && il <= SOUK_COOC_ITEM_MAX) {
+            if (n == cap) {
+                size_t nc = cap ? 2 * cap : 512;
+                const char **ni = souk_realloc(items, nc * sizeof *ni);
+                if (ni)
+                    items = ni;
+                size_t *nl = ni ? souk_realloc(lens, nc * sizeof *nl) : NULL;
+                if (!nl) {
+                    rc = SOUK_ENOMEM;
+                    break;
+                }
+                lens = nl, cap = nc;
+            }
+            if (!n)
+                memcpy(cur, kp, sizeof cur);
+            items[n] = (const char *)kp + sizeof cur;
+            lens[n++] = il;
+        }
+        mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (!rc && mrc && mrc != MDB_NOTFOUND)
+        rc = souk_kv_err(mrc);
+    mdb_cursor_close(c);
+    souk__ev_abort(s, txn);
+    souk_free(items);
+    souk_free(lens);
+    return rc;
+}
