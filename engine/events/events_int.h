@@ -100,9 +100,13 @@ struct souk_events {
                             only with a generation, under swap held for writing */
     struct hmap *ids;    /* raw user/session id -> pseudonym (+ suppression hash); only touched
                             inside a write transaction (LMDB's writer lock serializes it) */
+    void *wbatch;        /* write.c's batch maps, kept from one add to the next (writer only) */
     void (*erased)(void *arg); /* souk_events_on_erased: called before jobs complete */
     void *erased_arg;
 };
+
+/* Frees write.c's batch maps (souk_events_close). */
+void souk__ev_batch_free(souk_events *s);
 
 /* Transactions of the store: they hold s->swap for reading until commit or abort, and begin on
  * the live generation (reopening it when another process swapped one in). */

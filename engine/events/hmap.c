@@ -36,13 +36,19 @@ void hm_init(hmap *m, size_t vsize)
     m->vsize = (vsize + 7) & ~(size_t)7;
 }
 
-static void free_chunks(hmap *m)
+static void free_list(struct hm_chunk *c)
 {
-    for (struct hm_chunk *c = m->chunks, *n; c; c = n) {
+    for (struct hm_chunk *n; c; c = n) {
         n = c->next;
         souk_free(c);
     }
-    m->chunks = NULL;
+}
+
+static void free_chunks(hmap *m)
+{
+    free_list(m->chunks);
+    free_list(m->spare);
+    m->chunks = m->spare = NULL;
     m->used = m->room = 0;
 }
 
@@ -56,7 +62,14 @@ void hm_free(hmap *m)
 
 void hm_clear(hmap *m)
 {
-    free_chunks(m);
+    /* The chunks in use join the spare ones. */
+    while (m->chunks) {
+        struct hm_chunk *c = m->chunks;
+        m->chunks = c->next;
+        c->next = m->spare;
+        m->spare = c;
+    }
+    m->used = m->room = 0;
     if (m->e)
         memset(m->e, 0, m->cap * sizeof *m->e);
     m->n = 0;
@@ -66,9 +79,14 @@ static uint8_t *arena(hmap *m, size_t n)
 {
     if (m->used + n > m->room) {
         size_t size = n > 65536 ? n : 65536;
-        struct hm_chunk *c = souk_malloc(sizeof *c + size);
-        if (!c)
+        struct hm_chunk *c = NULL;
+        if (m->spare && m->spare->size >= n) {
+            c = m->spare;
+            m->spare = c->next;
+            size = c->size;
+        } else if (!(c = souk_malloc(sizeof *c + size))) {
             return NULL;
+        }
         c->next = m->chunks;
         c->size = size;
         m->chunks = c;

@@ -18,6 +18,7 @@ typedef struct hmap {
     hm_ent *e;
     size_t cap, n, vsize;
     struct hm_chunk *chunks; /* arena */
+    struct hm_chunk *spare;  /* the arena's chunks hm_clear kept, taken again as it fills */
     size_t used, room;
 } hmap;
 
@@ -25,7 +26,9 @@ void hm_init(hmap *m, size_t vsize);
 void hm_free(hmap *m);
 /* Makes room for n entries without regrowing; -1 when out of memory (the map stays usable). */
 int hm_reserve(hmap *m, size_t n);
-/* Forgets every entry; keeps the memory of the table. */
+/* Forgets every entry; keeps the memory of the table and of the arena (a map cleared and filled
+ * again, as a writer's batch maps are, touches no fresh pages: on this machine the kernel's
+ * zeroing of freshly faulted huge pages was about 30% of the ingest). */
 void hm_clear(hmap *m);
 /* The value of key, or NULL. */
 void *hm_get(const hmap *m, const void *key, size_t klen);

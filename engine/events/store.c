@@ -392,6 +392,7 @@ void souk_events_close(souk_events *s)
         close(s->inbox_fd);
     pthread_mutex_destroy(&s->inbox_mu);
     pthread_mutex_destroy(&s->drain_mu);
+    souk__ev_batch_free(s);
     if (s->ids) {
         hm_free(s->ids);
         souk_free(s->ids);

@@ -93,9 +93,10 @@ static void batch_init(batch *b)
     souk__ev_delta_init(&b->d);
 }
 
-static void batch_free(batch *b)
+/* The users' set lists of the batch (allocated per user) freed. */
+static void batch_free_lists(batch *b)
 {
-    for (size_t i = 0; i < b->users.cap; i++) {
+    for (size_t i = 0; b->users.n && i < b->users.cap; i++) {
         if (!b->users.e[i].kv)
             continue;
         uinfo *u = hm_val(&b->users, &b->users.e[i]);
@@ -107,6 +108,11 @@ static void batch_free(batch *b)
             souk_free(u->ul[k]);
         }
     }
+}
+
+static void batch_free(batch *b)
+{
+    batch_free_lists(b);
     hm_free(&b->users);
     hm_free(&b->sessions);
     hm_free(&b->items);
@@ -118,6 +124,31 @@ static void batch_free(batch *b)
     if (b->evc)
         mdb_cursor_close(b->evc);
     souk__ev_delta_free(&b->d);
+}
+
+/* Empties b for the next batch, keeping the memory of its maps (hm_clear): a batch's maps
+ * reach the same sizes batch after batch, and pages already touched cost no fault. */
+static void batch_reset(batch *b)
+{
+    batch_free_lists(b);
+    hmap *maps[] = {&b->users,  &b->sessions, &b->items, &b->tagd,   &b->uevk,   &b->sessk,
+                    &b->usessk, &b->usetw,    &b->d.pop, &b->d.memb, &b->d.qstat};
+    for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
+        hm_clear(maps[i]);
+    b->d.items_touched = 0;
+    if (b->evc)
+        mdb_cursor_close(b->evc);
+    b->evc = NULL;
+    b->has_last = 0;
+}
+
+void souk__ev_batch_free(souk_events *s)
+{
+    if (!s->wbatch)
+        return;
+    batch_free(s->wbatch);
+    souk_free(s->wbatch);
+    s->wbatch = NULL;
 }
 
 const uint8_t *souk__ev_ids_get(hmap *cache, const souk_keyring *kr, uint8_t kid,
@@ -623,21 +654,28 @@ SOUK_QSORT_DEFINE(sort_order, ev_order, void *, ORDER_LESS)
 static int add_txn(souk_events *s, MDB_txn *txn, void *arg)
 {
     add_job *j = arg;
-    batch b;
-    batch_init(&b);
+    /* The handle's batch, kept from one transaction to the next (one writer at a time: this
+     * runs inside LMDB's write transaction). */
+    if (!s->wbatch) {
+        if (!(s->wbatch = souk_malloc(sizeof(batch))))
+            return SOUK_ENOMEM;
+        batch_init(s->wbatch);
+    }
+    batch *b = s->wbatch;
+    batch_reset(b);
     /* Room for the batch's rows up front (growing the tables showed in profiles); a failure
      * here only means they grow as they fill. */
-    hm_reserve(&b.uevk, j->n);
-    hm_reserve(&b.sessk, j->n);
-    hm_reserve(&b.usessk, j->n / 4);
-    hm_reserve(&b.d.pop, j->n / 2);
+    hm_reserve(&b->uevk, j->n);
+    hm_reserve(&b->sessk, j->n);
+    hm_reserve(&b->usessk, j->n / 4);
+    hm_reserve(&b->d.pop, j->n / 2);
     memset(&j->counts, 0, sizeof j->counts);
-    int rc = souk_kv_err(mdb_cursor_open(txn, s->ev, &b.evc));
+    int rc = souk_kv_err(mdb_cursor_open(txn, s->ev, &b->evc));
     if (!rc) {
         MDB_val k, v;
-        if (mdb_cursor_get(b.evc, &k, &v, MDB_LAST) == 0 && k.mv_size == sizeof b.last) {
-            memcpy(b.last, k.mv_data, sizeof b.last);
-            b.has_last = 1;
+        if (mdb_cursor_get(b->evc, &k, &v, MDB_LAST) == 0 && k.mv_size == sizeof b->last) {
+            memcpy(b->last, k.mv_data, sizeof b->last);
+            b->has_last = 1;
         }
     }
     /* The events in time order: their ev rows then go in next to each other (a stream in
@@ -652,7 +690,7 @@ static int add_txn(souk_events *s, MDB_txn *txn, void *arg)
     for (size_t k = 0; k < j->n && !rc; k++) {
         size_t i = ord ? ord[k].i : k;
         souk_ev_outcome o = SOUK_EVO_EXPIRED;
-        rc = add_one(s, txn, &b, &j->ev[i], j->pre ? &j->pre[i] : NULL, j->now, &o);
+        rc = add_one(s, txn, b, &j->ev[i], j->pre ? &j->pre[i] : NULL, j->now, &o);
         if (j->outcome)
             j->outcome[i] = o;
         uint64_t *cnt[] = {&j->counts.stored, &j->counts.anonymous, &j->counts.duplicate,
@@ -661,22 +699,22 @@ static int add_txn(souk_events *s, MDB_txn *txn, void *arg)
     }
     souk_free(ord);
     if (!rc)
-        rc = write_sorted(txn, s->uev, &b.uevk, SOUK_PSEUDO_LEN, 0);
+        rc = write_sorted(txn, s->uev, &b->uevk, SOUK_PSEUDO_LEN, 0);
     if (!rc)
-        rc = write_sorted(txn, s->sess, &b.sessk, SOUK_PSEUDO_LEN, SESS_KEY);
+        rc = write_sorted(txn, s->sess, &b->sessk, SOUK_PSEUDO_LEN, SESS_KEY);
     if (!rc)
-        rc = write_sorted(txn, s->usess, &b.usessk, SOUK_PSEUDO_LEN, 0);
+        rc = write_sorted(txn, s->usess, &b->usessk, SOUK_PSEUDO_LEN, 0);
     if (!rc)
-        rc = write_uset(s, txn, &b.usetw);
+        rc = write_uset(s, txn, &b->usetw);
     if (!rc)
-        rc = apply_tags(s, txn, &b);
+        rc = apply_tags(s, txn, b);
     if (!rc && j->stream) {
         MDB_val k = {6, "stream"}, v = {j->stream_len, (void *)j->stream};
         rc = souk_kv_err(mdb_put(txn, s->meta, &k, &v, 0));
     }
     if (!rc)
-        rc = souk__ev_delta_apply(s, txn, &b.d);
-    batch_free(&b);
+        rc = souk__ev_delta_apply(s, txn, &b->d);
+    batch_reset(b); /* the cursor closed, the lists freed, the maps' memory kept */
     return rc;
 }
 

@@ -122,7 +122,6 @@ static void ksets_free(ksets *k)
 
 /* ------------------------------------------------------------------ the lists */
 
-
 /* A heap of the k best seen, its root the worst of them. */
 static void heap_down(const souk_recs *r, rc_nb *h, size_t n, size_t i)
 {
@@ -172,8 +171,8 @@ static void table_put(table *t, rc_nlist *l)
 }
 
 /* The lists of every item of kind for each model of that kind in tm (nt of them). */
-static int kind_lists(const souk_recs *r, const ksets *k, uint32_t ngid, const rc_norm *tm, uint32_t nt,
-                      uint64_t stamp, table *tab, souk_recs_refresh_stats *st)
+static int kind_lists(const souk_recs *r, const ksets *k, uint32_t ngid, const rc_norm *tm,
+                      uint32_t nt, uint64_t stamp, table *tab, souk_recs_refresh_stats *st)
 {
     int rc = SOUK_OK;
     uint32_t *cnt = souk_calloc((size_t)ngid + 1, sizeof *cnt);
@@ -231,8 +230,8 @@ static int kind_lists(const souk_recs *r, const ksets *k, uint32_t ngid, const r
                     sim = users / ((double)ua * (k->ioff[b + 1] - k->ioff[b]) + key->shrink);
                     break;
                 default:
-                    sim = users / (pa[(size_t)m * ngid + a] * pb[(size_t)m * ngid + b] +
-                                   key->shrink);
+                    sim =
+                        users / (pa[(size_t)m * ngid + a] * pb[(size_t)m * ngid + b] + key->shrink);
                 }
                 rc_nb e = {b, (float)sim};
                 if (hn < key->k) {
