@@ -672,6 +672,27 @@ static void part_refreshed(void)
     souk_recs *counted = open_recs(0); /* g_recs's lists may be up to model_ttl_ms old */
     CHECK(compare_handles(counted, g_refreshed, 3, NULL) == 0);
     souk_recs_close(counted);
+    /* The refresh thread wakes for what changes co-occurrence (souk_cooc_stamp): a search
+     * commits without changing it; a new user's first view does. */
+    char err[256];
+    souk_event e;
+    memset(&e, 0, sizeof e);
+    e.type = SOUK_EV_SEARCH;
+    snprintf(e.user, sizeof e.user, "ml-u3");
+    snprintf(e.query, sizeof e.query, "star wars");
+    e.ts_ms = g_now + 30000;
+    e.nhits = 3;
+    uint64_t c0 = souk_cooc_stamp(g_ev), s0 = souk_events_stamp(g_ev);
+    REQUIRE(souk_events_add(g_ev, &e, 1, g_now + 30000, NULL, NULL, err, sizeof err) == 0);
+    CHECK(souk_events_stamp(g_ev) != s0 && souk_cooc_stamp(g_ev) == c0);
+    memset(&e, 0, sizeof e);
+    e.type = SOUK_EV_VIEW;
+    snprintf(e.user, sizeof e.user, "ml-refresh-new-user"); /* ml-u3's sets are full */
+    snprintf(e.item, sizeof e.item, "ml-1");
+    e.ts_ms = g_now + 30001;
+    e.nhits = -1;
+    REQUIRE(souk_events_add(g_ev, &e, 1, g_now + 30001, NULL, NULL, err, sizeof err) == 0);
+    CHECK(souk_cooc_stamp(g_ev) != c0);
 }
 
 static void refresh_erased(void *arg)

@@ -308,6 +308,9 @@ int souk__ev_delta_member(souk__ev_delta *d, int kind, const uint8_t *upseudo, c
                           size_t len, int64_t by);
 /* The qstat cell of a search event stored under upseudo. */
 int souk__ev_delta_qstat(souk__ev_delta *d, const souk__evrec *r, int64_t by);
+/* Counts one more change of iuser in meta "coocgen" (souk_cooc_stamp): every transaction that
+ * adds or deletes an iuser row calls it. */
+int souk__ev_cooc_bump(souk_events *s, MDB_txn *txn);
 /* Writes the deltas in key order (rows reaching zero are deleted). */
 int souk__ev_delta_apply(souk_events *s, MDB_txn *txn, souk__ev_delta *d);
 

@@ -257,6 +257,25 @@ uint64_t souk_events_stamp(souk_events *s)
 
 /* ------------------------------------------------------------------ every user's sets */
 
+static uint64_t cooc_stamp(const souk_events *s, MDB_txn *txn)
+{
+    MDB_val k = {7, "coocgen"}, v;
+    uint64_t g = 0;
+    if (mdb_get(txn, s->meta, &k, &v) == 0 && v.mv_size == 8)
+        memcpy(&g, v.mv_data, 8);
+    return g ^ (s->gen << 48);
+}
+
+uint64_t souk_cooc_stamp(souk_events *s)
+{
+    MDB_txn *txn;
+    if (souk__ev_begin(s, MDB_RDONLY, &txn) != SOUK_OK)
+        return 0;
+    uint64_t g = cooc_stamp(s, txn);
+    souk__ev_abort(s, txn);
+    return g;
+}
+
 int souk_cooc_sets_each(souk_events *s, souk_cooc_set_fn fn, void *arg, uint64_t *stamp)
 {
     MDB_txn *txn;
@@ -264,7 +283,7 @@ int souk_cooc_sets_each(souk_events *s, souk_cooc_set_fn fn, void *arg, uint64_t
     if (rc)
         return rc;
     if (stamp)
-        *stamp = (uint64_t)mdb_txn_id(txn) ^ (s->gen << 48);
+        *stamp = cooc_stamp(s, txn);
     MDB_cursor *c;
     if ((rc = souk_kv_err(mdb_cursor_open(txn, s->uset, &c))) != SOUK_OK) {
         souk__ev_abort(s, txn);

@@ -186,10 +186,12 @@ static int apply_members(souk_events *s, MDB_txn *txn, souk__ev_delta *d)
         return d->memb.n ? SOUK_ENOMEM : SOUK_OK;
     MDB_cursor *c = NULL;
     int mrc = mdb_cursor_open(txn, s->iuser, &c);
+    size_t changed = 0;
     for (size_t i = 0; i < n && !mrc; i++) {
         int64_t by = *(const int64_t *)hm_val(&d->memb, &a[i]);
         if (!by)
             continue;
+        changed++;
         MDB_val k = {a[i].klen - 1 - SOUK_PSEUDO_LEN, a[i].kv},
                 v = {SOUK_PSEUDO_LEN, a[i].kv + a[i].klen - SOUK_PSEUDO_LEN};
         if (by > 0) {
@@ -204,7 +206,21 @@ static int apply_members(souk_events *s, MDB_txn *txn, souk__ev_delta *d)
     if (c)
         mdb_cursor_close(c);
     souk_free(a);
+    if (!mrc && changed)
+        return souk__ev_cooc_bump(s, txn);
     return souk_kv_err(mrc);
+}
+
+int souk__ev_cooc_bump(souk_events *s, MDB_txn *txn)
+{
+    MDB_val k = {7, "coocgen"}, v;
+    uint64_t g = 0;
+    if (mdb_get(txn, s->meta, &k, &v) == 0 && v.mv_size == 8)
+        memcpy(&g, v.mv_data, 8);
+    g++;
+    v.mv_size = 8;
+    v.mv_data = &g;
+    return souk_kv_err(mdb_put(txn, s->meta, &k, &v, 0));
 }
 
 int souk__ev_delta_qstat(souk__ev_delta *d, const souk__evrec *r, int64_t by)

@@ -136,7 +136,9 @@ static int migrate_v1(souk_events *s, MDB_txn *txn)
     /* The users with personalized events (uev), then each one's derived rows. */
     hmap users;
     hm_init(&users, 0);
-    int rc = souk_kv_err(mdb_cursor_open(txn, s->uev, &c));
+    int rc = souk__ev_cooc_bump(s, txn);
+    if (!rc)
+        rc = souk_kv_err(mdb_cursor_open(txn, s->uev, &c));
     if (!rc) {
         r = mdb_cursor_get(c, &k, &v, MDB_FIRST);
         while (r == 0 && k.mv_size >= SOUK_PSEUDO_LEN) {

@@ -379,7 +379,7 @@ static void *refresher_main(void *p)
         pthread_mutex_lock(&r->nmu);
         uint32_t nt = r->ntmpl;
         pthread_mutex_unlock(&r->nmu);
-        if (souk_events_stamp(r->o.events) == done && nt == dn) {
+        if (souk_cooc_stamp(r->o.events) == done && nt == dn) {
             last_ns = 0;
             continue;
         }

@@ -296,10 +296,14 @@ typedef enum souk_cooc_kind { SOUK_COOC_BOUGHT = 0, SOUK_COOC_VIEWED = 1 } souk_
 typedef int (*souk_cooc_fn)(void *arg, const char *item, uint32_t users);
 int souk_cooc(souk_events *s, souk_cooc_kind kind, const char *item, uint32_t max, souk_cooc_fn fn,
               void *arg);
+/* A value that changes whenever co-occurrence may have (a transaction added or deleted an iuser
+ * row, or the store changed generation): souk_events_stamp, less the commits that leave every
+ * co-occurrence count as it was (searches, consent, most of a returning user's views). */
+uint64_t souk_cooc_stamp(souk_events *s);
 /* Calls fn once per user and kind with the items of the user's co-occurrence set of that kind
  * (the sets souk_cooc counts), items longer than SOUK_COOC_ITEM_MAX (250) bytes left out, in
  * one read transaction: items[i] (lens[i] bytes, not NUL-terminated) stay valid during the
- * call only. No user identity is passed. *stamp (when not NULL) receives souk_events_stamp of
+ * call only. No user identity is passed. *stamp (when not NULL) receives souk_cooc_stamp of
  * that transaction. fn returns nonzero to stop (returned). Cost: one walk of uset. */
 typedef int (*souk_cooc_set_fn)(void *arg, souk_cooc_kind kind, const char *const *items,
                                 const size_t *lens, size_t n);
