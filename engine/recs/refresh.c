@@ -8,8 +8,9 @@
  * a dense array: the counts are the same function of the store as souk_cooc's, and the lists
  * (normalized and cut as rc_neighbours cuts them, bit for bit: the same formulas on the same
  * doubles, the same order) replace the whole table at once. The refresh runs on a thread of the
- * handle when the store changed, at most every refresh_ms and at least 3 times its own last
- * duration apart (so it takes at most a quarter of a core however large the store), and on the
+ * handle when co-occurrence changed (souk_cooc_stamp), at most every refresh_ms and at least 3
+ * times its own last duration apart (so it takes at most a quarter of a core however large the
+ * store), at the lowest priority (nice 19: requests on the same core come first), and on the
  * caller's thread from souk_recs_open and from an erasure (souk_events_on_erased), which is how
  * an erased user's contribution leaves the cached lists before the job reports completed. */
 #include "core/qsort_inline.h"
@@ -17,6 +18,9 @@
 
 #include <errno.h>
 #include <math.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -350,6 +354,9 @@ int souk_recs_refresh(souk_recs *r, int64_t now, souk_recs_refresh_stats *stp)
 static void *refresher_main(void *p)
 {
     souk_recs *r = p;
+    /* The lowest priority (Linux: a thread's own nice value): on a core the requests share, a
+     * refresh takes what they leave (an erasure's refresh runs on the erasing thread instead). */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19); /* else: the process's */
     uint64_t last_ns = 0;
     for (;;) {
         uint64_t wait_ms = r->o.refresh_ms;
