@@ -13,8 +13,11 @@
  * cached on first use; a list is used while it is younger than model_ttl_ms (60 s) or the store
  * has not changed since it was computed, else computed again. So the popularity tables are at
  * most about cache_ms behind the store, the model at most model_ttl_ms (an erased user's
- * contributions included: the refit schedule the privacy guide allows an item-item model). The
- * user's history is never cached: it is read from the store on every request. */
+ * contributions included: the refit schedule the privacy guide allows an item-item model). With
+ * o.refresh_ms (souk-server), refresh.c makes every list instead, off the request path, and
+ * replaces the table whole (ngen counts the replacements); a request then uses any list it
+ * finds, and an erasure refreshes before its job completes. The user's history is never cached:
+ * it is read from the store on every request. */
 #ifndef SOUK_RECS_INT_H
 #define SOUK_RECS_INT_H
 

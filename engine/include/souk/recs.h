@@ -4,8 +4,10 @@
  * The recommenders read the behaviour-event store's features (souk/events.h: decayed
  * popularity, item-item co-occurrence counting distinct users, each user's retained history)
  * and the catalog (through a souk_searcher: item ids, the category and brand columns, filters,
- * text search for "similar"). Nothing is precomputed outside the store: the store keeps its
- * features up to date as events arrive, so a new event changes the next for_you answer.
+ * text search for "similar"). The store keeps its features up to date as events arrive, and the
+ * user's history is read on every request, so a new event changes the next for_you answer; the
+ * item-item neighbour lists are computed from the store and cached (lazily, or by a background
+ * refresh: souk_recs_opts.refresh_ms).
  *
  * Consent (P3-P5, P7) is checked here, on every request: a request with a user id is personal
  * only when souk_consent_personalize allows it for that user now; otherwise, and for a user with
