@@ -2,9 +2,12 @@
  * erasure jobs (souk_erase_run) when DELETE /v1/users/{id} queues one, at start (so a job a crash
  * interrupted resumes) and at every sweep, and the retention sweep (souk_events_sweep) every
  * retention.sweep_interval_s seconds, the first at start; and it drains the queue of search
- * events (privacy.c) whenever a search joins an empty one. */
+ * events (privacy.c) whenever a search joins an empty one. An erasure recomputes the
+ * recommenders' neighbour lists (souk_recs_refresh) before its jobs report completed; their
+ * periodic refresh is the recommenders' own thread (engine/recs/refresh.c). */
 #include "api_int.h"
 #include "souk/events.h"
+#include "souk/recs.h"
 #include "souk/souk.h"
 
 #include <pthread.h>
@@ -28,6 +31,16 @@ static void run_erasures(sk_bg *bg)
         fprintf(stderr, "souk-server: erasure: %s (retried at the next job or sweep)\n", err);
     else if (n > 0)
         fprintf(stderr, "souk-server: erasure: %d job%s completed\n", n, n == 1 ? "" : "s");
+}
+
+/* souk_erase_run's hook (souk_events_on_erased): the recommenders' neighbour lists and
+ * snapshot recomputed without the erased users before their jobs report completed. */
+static void erased(void *arg)
+{
+    sk_server_state *st = arg;
+    int rc = souk_recs_refresh(st->recs, sk_now_ms(), NULL);
+    if (rc)
+        fprintf(stderr, "souk-server: erasure: the recommenders' lists: %s\n", souk_strerror(rc));
 }
 
 static void run_sweep(sk_bg *bg)
@@ -90,6 +103,8 @@ int sk_bg_start(sk_server_state *st, uint32_t interval_s)
         return SOUK_ENOMEM;
     bg->st = st;
     bg->interval_s = interval_s ? interval_s : 3600;
+    if (st->recs)
+        souk_events_on_erased(st->events, erased, st);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -1010,7 +1010,8 @@ int main(int argc, char **argv)
                              .category_field = cfg->recs.category_field,
                              .cap_field = cfg->recs.cap_field,
                              .replenishable = (const char *const *)cfg->recs.replenishable,
-                             .nreplenishable = cfg->recs.nreplenishable};
+                             .nreplenishable = cfg->recs.nreplenishable,
+                             .refresh_ms = 1000};
         if (souk_recs_open(&ro, &s.st.recs, err, sizeof err)) {
             fprintf(stderr, "souk-server: recommendations: %s\n", err);
             return 1;

@@ -23,7 +23,7 @@
  *     store options: --retention-events-days N (365) --retention-impressions-days N (30)
  *       --retention-history-days N (180) (0 keeps forever) --consent-default LIST (the consent of
  *       users with no record: a comma list of personalization, location, search_history, or
- *       none; default none) --halflife-days D (14) --cooc-items-max N (64)
+ *       none; default none) --halflife-days D (14) --cooc-items-max N (256)
  *
  * Exit status: 0 success (rejected lines are reported, not fatal), 1 failure, 2 usage. */
 #include "souk/document.h"

@@ -86,20 +86,46 @@ static size_t rows(souk_events *s, MDB_dbi dbi)
     return st.ms_entries;
 }
 
-/* cooc rows of pairs (kinds 0 and 1), not the distinct-users-per-item rows after them. */
+/* Co-occurrence pairs of both kinds, each order counted (what souk_cooc lists for every item
+ * with users). */
+typedef struct item_names {
+    char **v;
+    size_t n, cap;
+} item_names;
+
+static int note_name(void *arg, const char *item, uint32_t users)
+{
+    item_names *x = arg;
+    (void)users;
+    if (x->n == x->cap) {
+        x->cap = x->cap ? 2 * x->cap : 64;
+        x->v = realloc(x->v, x->cap * sizeof *x->v);
+        REQUIRE(x->v);
+    }
+    x->v[x->n++] = strdup(item);
+    return 0;
+}
+
+static int count_nb(void *arg, const char *item, uint32_t users)
+{
+    (void)item;
+    REQUIRE(users > 0);
+    ++*(size_t *)arg;
+    return 0;
+}
+
 static size_t pair_rows(souk_events *s)
 {
-    MDB_txn *txn;
-    MDB_cursor *c;
-    MDB_val k, v;
     size_t n = 0;
-    REQUIRE(souk__ev_begin(s, MDB_RDONLY, &txn) == 0);
-    REQUIRE(mdb_cursor_open(txn, s->cooc, &c) == 0);
-    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && ((uint8_t *)k.mv_data)[0] < 2;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-        n++;
-    mdb_cursor_close(c);
-    souk__ev_abort(s, txn);
+    for (int kind = 0; kind < 2; kind++) {
+        item_names x = {0};
+        REQUIRE(souk_item_users_each(s, (souk_cooc_kind)kind, note_name, &x) == 0);
+        for (size_t i = 0; i < x.n; i++) {
+            REQUIRE(souk_cooc(s, (souk_cooc_kind)kind, x.v[i], 0, count_nb, &n) == 0);
+            free(x.v[i]);
+        }
+        free(x.v);
+    }
     return n;
 }
 
@@ -996,7 +1022,7 @@ static void test_ingest_kills(const char *ndjson, const char *clean)
     char err[512];
     REQUIRE(souk_events_open(clean, &o, &a, err, sizeof err) == 0);
     REQUIRE(souk_events_open(data, &o, &b, err, sizeof err) == 0);
-    MDB_dbi *dbs[] = {&a->ev, &a->uev, &a->sess, &a->usess, &a->pop, &a->uset, &a->cooc};
+    MDB_dbi *dbs[] = {&a->ev, &a->uev, &a->sess, &a->usess, &a->pop, &a->uset, &a->iuser};
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         MDB_dbi dbb = *(MDB_dbi *)((char *)b + ((char *)dbs[i] - (char *)a));
         size_t ra = rows(a, *dbs[i]), rb = rows(b, dbb);
@@ -1183,8 +1209,8 @@ static void test_inbox(void)
     CHECK(souk_events_drain(b, now, &dc, err, sizeof err) == 0);
     CHECK(dc.duplicate == 40 && dc.stored + dc.anonymous == N);
     CHECK(inbox_size(b) == 0);
-    MDB_dbi *dbs[] = {&a->ev,   &a->uev,  &a->sess,  &a->usess, &a->pop,
-                      &a->uset, &a->cooc, &a->shist, &a->qstat};
+    MDB_dbi *dbs[] = {&a->ev,   &a->uev,   &a->sess,  &a->usess, &a->pop,
+                      &a->uset, &a->iuser, &a->shist, &a->qstat};
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         MDB_dbi db = *dbs[i];
         MDB_dbi dbb = *(MDB_dbi *)((char *)b + ((char *)dbs[i] - (char *)a));
@@ -1239,6 +1265,70 @@ static void test_inbox(void)
     souk_events_close(b);
 }
 
+/* Format 1 (stored pair rows) -> 2: a read-only open refuses the old store with the reason; a
+ * writable one migrates it (iuser from uset, the pair table dropped, every user's set
+ * re-selected with the opening cooc_items_max) into a store equal to a rebuild. The format-1
+ * store is made from a format-2 one: iuser dropped, a cooc pair table and version 1 put back. */
+static void test_format_migration(void)
+{
+    souk_events_opts o;
+    memset(&o, 0, sizeof o);
+    o.consent_default.personalization = 1;
+    o.cooc_items_max = 2;
+    souk_events *s = open_store("v1", &o);
+    souk_event e[6] = {mk(SOUK_EV_VIEW, "mig-a", "", "x1", "", T0),
+                       mk(SOUK_EV_VIEW, "mig-a", "", "x2", "", T0 + 1000),
+                       mk(SOUK_EV_VIEW, "mig-a", "", "x3", "", T0 + 2000),
+                       mk(SOUK_EV_VIEW, "mig-a", "", "x4", "", T0 + 3000),
+                       mk(SOUK_EV_VIEW, "mig-b", "", "x3", "", T0 + 4000),
+                       mk(SOUK_EV_VIEW, "mig-b", "", "x1", "", T0 + 5000)};
+    add(s, e, 6, T0, NULL, NULL);
+    check_ok(s, "the format-2 store");
+    CHECK_EQ_U64(pair_rows(s), 4); /* a: x1-x2, b: x3-x1, both orders */
+    MDB_txn *txn;
+    REQUIRE(souk__ev_begin(s, 0, &txn) == 0);
+    MDB_dbi cooc;
+    REQUIRE(mdb_drop(txn, s->iuser, 1) == 0);
+    REQUIRE(mdb_dbi_open(txn, "cooc", MDB_CREATE, &cooc) == 0);
+    uint8_t pk[] = "\0x1\0x2", one[4] = {1, 0, 0, 0};
+    MDB_val k = {sizeof pk - 1, pk}, v = {4, one};
+    REQUIRE(mdb_put(txn, cooc, &k, &v, 0) == 0);
+    uint32_t ver = 1;
+    MDB_val vk = {7, "version"}, vv = {4, &ver};
+    REQUIRE(mdb_put(txn, s->meta, &vk, &vv, 0) == 0);
+    REQUIRE(souk__ev_commit(s, txn) == 0);
+    souk_events_close(s);
+
+    char dir[512], err[512];
+    snprintf(dir, sizeof dir, "%s/v1", g_root);
+    o.rdonly = 1;
+    o.keys = g_kr;
+    err[0] = 0;
+    CHECK(souk_events_open(dir, &o, &s, err, sizeof err) == SOUK_EFORMAT);
+    CHECK(strstr(err, "format 1") != NULL && strstr(err, "migrate") != NULL);
+    o.rdonly = 0;
+    o.cooc_items_max = 3; /* a's set becomes x1, x2, x3 */
+    s = open_store("v1", &o);
+    check_ok(s, "the migration");
+    seen x = {0};
+    CHECK(souk_cooc(s, SOUK_COOC_VIEWED, "x1", 10, seen_cooc, &x) == 0);
+    CHECK(x.n == 2 && !strcmp(x.items[0], "x3") && x.users[0] == 2 && !strcmp(x.items[1], "x2") &&
+          x.users[1] == 1);
+    CHECK_EQ_U64(souk_item_users(s, SOUK_COOC_VIEWED, "x3"), 2);
+    CHECK_EQ_U64(souk_item_users(s, SOUK_COOC_VIEWED, "x4"), 0);
+    REQUIRE(souk__ev_begin(s, MDB_RDONLY, &txn) == 0);
+    CHECK(mdb_dbi_open(txn, "cooc", 0, &cooc) == MDB_NOTFOUND);
+    REQUIRE(mdb_get(txn, s->meta, &vk, &vv) == 0);
+    CHECK(vv.mv_size == 4 && ((const uint8_t *)vv.mv_data)[0] == 2);
+    souk__ev_abort(s, txn);
+    souk_events_close(s);
+    /* Once migrated, a read-only open reads it. */
+    o.rdonly = 1;
+    REQUIRE(souk_events_open(dir, &o, &s, err, sizeof err) == 0);
+    CHECK_EQ_U64(pair_rows(s), 6);
+    souk_events_close(s);
+}
+
 int main(void)
 {
     souk_alloc_init();
@@ -1254,6 +1344,7 @@ int main(void)
     test_sweep();
     test_order();
     test_deletions_features();
+    test_format_migration();
     test_erasure_scan();
     test_suppressed();
     test_inbox();

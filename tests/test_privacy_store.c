@@ -598,15 +598,15 @@ static void part_deletions(souk_events *s, int64_t now)
 }
 
 /* The tables holding rows of the user (a key or value containing the pseudonym), by name. */
-static const char *const table_names[15] = {"ev",     "uev",  "sess",    "usess", "pop",
-                                            "uset",   "cooc", "consent", "shist", "tags",
-                                            "tagdel", "idel", "qstat",   "supp",  "jobs"};
+static const char *const table_names[15] = {"ev",     "uev",   "sess",    "usess", "pop",
+                                            "uset",   "iuser", "consent", "shist", "tags",
+                                            "tagdel", "idel",  "qstat",   "supp",  "jobs"};
 
 static int tables_with(souk_events *s, const uint8_t up[SOUK_PSEUDO_LEN], int *has)
 {
-    MDB_dbi dbis[] = {s->ev,     s->uev,  s->sess,    s->usess, s->pop,
-                      s->uset,   s->cooc, s->consent, s->shist, s->tags,
-                      s->tagdel, s->idel, s->qstat,   s->supp,  s->jobs};
+    MDB_dbi dbis[] = {s->ev,     s->uev,   s->sess,    s->usess, s->pop,
+                      s->uset,   s->iuser, s->consent, s->shist, s->tags,
+                      s->tagdel, s->idel,  s->qstat,   s->supp,  s->jobs};
     MDB_txn *txn;
     REQUIRE(souk__ev_begin(s, MDB_RDONLY, &txn) == SOUK_OK);
     int n = 0;
@@ -637,6 +637,7 @@ static const char *section_of(const char *table)
                                          {"sess", "sessions"},
                                          {"usess", "sessions"},
                                          {"uset", "cooccurrence_items"},
+                                         {"iuser", "cooccurrence_items"},
                                          {"consent", "consent"},
                                          {"shist", "search_history"},
                                          {"tags", "tags"},
@@ -746,6 +747,30 @@ static void scan_clean(const char *user, const char *sess, const char *when)
     CHECK(found == 0);
 }
 
+/* The erasure hook (souk_events_on_erased): what it sees when souk_erase_run calls it. */
+typedef struct erased_seen {
+    souk_events *s;
+    const char (*users)[64];
+    const char (*ids)[33];
+    int n, calls, running, rows;
+} erased_seen;
+
+static void on_erased(void *arg)
+{
+    erased_seen *e = arg;
+    e->calls++;
+    for (int i = 0; i < e->n; i++) {
+        souk_job_state st;
+        char err[256];
+        CHECK(souk_erase_state(e->s, e->ids[i], &st, NULL, err, sizeof err) == SOUK_OK);
+        e->running += st == SOUK_JOB_RUNNING;
+        uint8_t up[SOUK_PSEUDO_LEN];
+        int has[16];
+        REQUIRE(souk__ev_user(e->s, e->users[i], strlen(e->users[i]), up) == SOUK_OK);
+        e->rows += tables_with(e->s, up, has);
+    }
+}
+
 static void part_erase(souk_events *s, int64_t now)
 {
     enum { NM = 3 };
@@ -797,10 +822,17 @@ static void part_erase(souk_events *s, int64_t now)
           SOUK_ENOTFOUND);
     CHECK(souk_erase_state(s, "zz", &st, NULL, err, sizeof err) == SOUK_EINVAL);
     scan_store = s;
+    /* The hook runs once, with the users' rows gone and their jobs not yet completed: what a
+     * cache of item-level features (engine/recs/'s lists) recomputes there is free of them
+     * before a job reports completed. */
+    erased_seen seen = {s, (const char(*)[64])users, (const char(*)[33])ids, NM, 0, 0, 0};
+    souk_events_on_erased(s, on_erased, &seen);
     int done = souk_erase_run(s, now + 10, err, sizeof err);
+    souk_events_on_erased(s, NULL, NULL);
     if (done < 0)
         fprintf(stderr, "erase_run: %s\n", err);
     CHECK(done == NM);
+    CHECK(seen.calls == 1 && seen.running == NM && seen.rows == 0);
     for (int i = 0; i < NM; i++) {
         int64_t upd = 0;
         CHECK(souk_erase_state(s, ids[i], &st, &upd, err, sizeof err) == SOUK_OK);

@@ -579,6 +579,127 @@ static void part_threads(void)
             asked, bad);
 }
 
+/* A handle whose neighbour lists a refresh keeps (souk_recs_opts.refresh_ms, as souk-server
+ * runs): its thread waits an hour here, so only souk_recs_open's refresh and the erasure's
+ * (souk_events_on_erased) make lists. */
+static souk_recs *g_refreshed;
+
+static souk_recs *open_recs(uint32_t refresh_ms)
+{
+    souk_recs_opts ro;
+    memset(&ro, 0, sizeof ro);
+    ro.events = g_ev;
+    ro.cache_ms = 1;
+    ro.refresh_ms = refresh_ms;
+    souk_recs *r = NULL;
+    char err[256];
+    REQUIRE(souk_recs_open(&ro, &r, err, sizeof err) == 0);
+    return r;
+}
+
+/* The wire answers of handle r for type t (user or item), into buf. */
+static void ask_on(souk_recs *r, souk_rec_type t, const char *user, const char *item, char *buf,
+                   size_t len)
+{
+    souk_recs *keep = g_recs;
+    g_recs = r;
+    static resp o;
+    ask(&o, t, user, item, NULL, 20);
+    g_recs = keep;
+    CHECK(o.rc == 0);
+    wire(&o, buf, len);
+}
+
+/* The items compared: every 23rd movie of the store's popularity order, so popular, middling and
+ * rare ones. */
+static int pop_item(void *arg, souk_ev_type t, const char *item, int64_t last)
+{
+    (void)t, (void)last;
+    hist *h = arg;
+    if (h->n < HMAX)
+        snprintf(h->items[h->n++], sizeof h->items[0], "%s", item);
+    return 0;
+}
+
+/* Answers of a and b agree for the for_you of users (every step-th of the first 671) and the
+ * together types of items (every 23rd by popularity): returns the number that differ. */
+static int compare_handles(souk_recs *a, souk_recs *b, int step, const char *user_skip)
+{
+    static char x[16384], y[16384];
+    static hist items;
+    memset(&items, 0, sizeof items);
+    REQUIRE(souk_popular_items(g_ev, g_now, HMAX, pop_item, &items) == 0);
+    int differ = 0, asked = 0;
+    char u[32];
+    for (int i = 1; i <= 671; i += step) {
+        user_id(i, u, sizeof u);
+        if (user_skip && !strcmp(u, user_skip))
+            continue;
+        ask_on(a, SOUK_REC_FOR_YOU, u, NULL, x, sizeof x);
+        ask_on(b, SOUK_REC_FOR_YOU, u, NULL, y, sizeof y);
+        if (strcmp(x, y) && !differ++)
+            fprintf(stderr, "test_recs: for_you of %s differs:\n%.400s\n--\n%.400s\n", u, x, y);
+        asked++;
+    }
+    for (size_t i = 0; i < items.n; i += 23)
+        for (int t = SOUK_REC_BOUGHT_TOGETHER; t <= SOUK_REC_VIEWED_TOGETHER; t++) {
+            ask_on(a, (souk_rec_type)t, NULL, items.items[i], x, sizeof x);
+            ask_on(b, (souk_rec_type)t, NULL, items.items[i], y, sizeof y);
+            if (strcmp(x, y) && !differ++)
+                fprintf(stderr, "test_recs: %s of %s differs:\n%.400s\n--\n%.400s\n",
+                        souk_rec_type_name((souk_rec_type)t), items.items[i], x, y);
+            asked++;
+        }
+    fprintf(stderr, "test_recs: %d answers compared, %d differ\n", asked, differ);
+    CHECK(asked > 200);
+    return differ;
+}
+
+/* The refreshed lists (one walk of the store's sets, counted in memory) are the lists a request
+ * counts from iuser, bit for bit: every answer of the two handles is the same. */
+static void part_refreshed(void)
+{
+    souk_recs_refresh_stats st;
+    g_refreshed = open_recs(3600000);
+    REQUIRE(souk_recs_refresh(g_refreshed, g_now, &st) == 0);
+    fprintf(stderr,
+            "test_recs: refresh: %llu sets of %llu items, %llu lists of %llu neighbours, "
+            "read %.1f ms, counted %.1f ms, total %.1f ms\n",
+            (unsigned long long)st.sets, (unsigned long long)st.set_items,
+            (unsigned long long)st.lists, (unsigned long long)st.entries, st.ns_read / 1e6,
+            st.ns_count / 1e6, st.ns_total / 1e6);
+    CHECK(st.sets > 600 && st.lists > 1000 && !st.truncated);
+    souk_recs *counted = open_recs(0); /* g_recs's lists may be up to model_ttl_ms old */
+    CHECK(compare_handles(counted, g_refreshed, 3, NULL) == 0);
+    souk_recs_close(counted);
+    /* The refresh thread wakes for what changes co-occurrence (souk_cooc_stamp): a search
+     * commits without changing it; a new user's first view does. */
+    char err[256];
+    souk_event e;
+    memset(&e, 0, sizeof e);
+    e.type = SOUK_EV_SEARCH;
+    snprintf(e.user, sizeof e.user, "ml-u3");
+    snprintf(e.query, sizeof e.query, "star wars");
+    e.ts_ms = g_now + 30000;
+    e.nhits = 3;
+    uint64_t c0 = souk_cooc_stamp(g_ev), s0 = souk_events_stamp(g_ev);
+    REQUIRE(souk_events_add(g_ev, &e, 1, g_now + 30000, NULL, NULL, err, sizeof err) == 0);
+    CHECK(souk_events_stamp(g_ev) != s0 && souk_cooc_stamp(g_ev) == c0);
+    memset(&e, 0, sizeof e);
+    e.type = SOUK_EV_VIEW;
+    snprintf(e.user, sizeof e.user, "ml-refresh-new-user"); /* ml-u3's sets are full */
+    snprintf(e.item, sizeof e.item, "ml-1");
+    e.ts_ms = g_now + 30001;
+    e.nhits = -1;
+    REQUIRE(souk_events_add(g_ev, &e, 1, g_now + 30001, NULL, NULL, err, sizeof err) == 0);
+    CHECK(souk_cooc_stamp(g_ev) != c0);
+}
+
+static void refresh_erased(void *arg)
+{
+    REQUIRE(souk_recs_refresh(arg, g_now + 6000, NULL) == 0);
+}
+
 /* Erasing a user: the store's item tables equal a rebuild without them, and the recommenders'
  * co-occurrence follows (bought_together of the user's items loses their pairs). */
 static void part_erase(void)
@@ -590,6 +711,12 @@ static void part_erase(void)
     souk_user_history(g_ev, u, strlen(u), 0, hist_fn, &h);
     REQUIRE(h.n > 10);
     uint32_t before = souk_item_users(g_ev, SOUK_COOC_VIEWED, h.items[0]);
+    /* The refreshed handle holds lists with the user's contribution (asked once, so even the
+     * lists a request counted are cached); the erasure's hook must replace them. */
+    char x[16384], y[16384];
+    for (size_t i = 0; i < h.n && i < 40; i++)
+        ask_on(g_refreshed, SOUK_REC_VIEWED_TOGETHER, NULL, h.items[i], x, sizeof x);
+    souk_events_on_erased(g_ev, refresh_erased, g_refreshed);
     REQUIRE(souk_erase_start(g_ev, u, strlen(u), g_now + 5000, job, err, sizeof err) == 0);
     REQUIRE(souk_erase_run(g_ev, g_now + 6000, err, sizeof err) >= 0);
     uint32_t after = souk_item_users(g_ev, SOUK_COOC_VIEWED, h.items[0]);
@@ -601,6 +728,20 @@ static void part_erase(void)
     resp o;
     ask(&o, SOUK_REC_FOR_YOU, u, NULL, NULL, 10);
     CHECK(!o.st.personal);
+    /* As the job reports completed, the refreshed handle answers as a handle opened on the store
+     * without the user (a rebuild): for the user's own items and for others' for_you. */
+    souk_recs *fresh = open_recs(0);
+    int differ = 0;
+    for (size_t i = 0; i < h.n && i < 40; i++) {
+        ask_on(g_refreshed, SOUK_REC_VIEWED_TOGETHER, NULL, h.items[i], x, sizeof x);
+        ask_on(fresh, SOUK_REC_VIEWED_TOGETHER, NULL, h.items[i], y, sizeof y);
+        differ += strcmp(x, y) != 0;
+    }
+    CHECK(differ == 0);
+    CHECK(compare_handles(fresh, g_refreshed, 7, u) == 0);
+    souk_events_on_erased(g_ev, NULL, NULL);
+    souk_recs_close(fresh);
+    souk_recs_close(g_refreshed);
 }
 
 static int by_u64(const void *a, const void *b)
@@ -718,6 +859,7 @@ int main(void)
     part_fresh_and_delete();
     part_identity();
     part_threads();
+    part_refreshed();
     part_erase();
     souk_recs_close(g_recs);
     souk_searcher_free(g_s);

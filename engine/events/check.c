@@ -1,6 +1,6 @@
 /* check.c: souk_events_check: every derived table rebuilt in memory from the retained ev rows
  * (with idel, tagdel and opts.item_tags) and compared row by row with the stored one: pop, uev,
- * sess, usess, uset, cooc, tags, qstat. Counts compare exactly (no floating value is stored:
+ * sess, usess, uset, iuser, tags, qstat. Counts compare exactly (no floating value is stored:
  * popularity is computed when read). */
 #include "events/events_int.h"
 
@@ -12,7 +12,8 @@
 typedef struct expect {
     const char *name;
     MDB_dbi dbi;
-    hmap rows; /* key -> seen(1) + len(2) + value */
+    hmap rows; /* key -> seen(1) + len(2) + value; a dup table (dup): key NUL value -> seen */
+    int dup;
 } expect;
 
 static int want(expect *x, const void *k, size_t kl, const void *v, size_t vl)
@@ -67,10 +68,23 @@ static int compare(MDB_txn *txn, expect *x, char *err, size_t errlen)
     MDB_val k, v;
     size_t seen = 0;
     char hk[64];
+    uint8_t dk[512 + SOUK_PSEUDO_LEN];
     rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
     int out = SOUK_OK;
     while (rc == 0) {
-        uint8_t *p = hm_get(&x->rows, k.mv_data, k.mv_size);
+        uint8_t *p = NULL;
+        if (!x->dup) {
+            p = hm_get(&x->rows, k.mv_data, k.mv_size);
+        } else if (k.mv_size + 1 + v.mv_size <= sizeof dk) {
+            /* (key, value) as one row, and an empty value */
+            memcpy(dk, k.mv_data, k.mv_size);
+            dk[k.mv_size] = 0;
+            memcpy(dk + k.mv_size + 1, v.mv_data, v.mv_size);
+            p = hm_get(&x->rows, dk, k.mv_size + 1 + v.mv_size);
+            k.mv_data = dk;
+            k.mv_size += 1 + v.mv_size;
+            v.mv_size = 0;
+        }
         if (!p) {
             hexkey(k.mv_data, k.mv_size, hk);
             snprintf(err, errlen, "%s: a row (key %s...) that a rebuild does not have", x->name,
@@ -109,12 +123,7 @@ static int compare(MDB_txn *txn, expect *x, char *err, size_t errlen)
     return SOUK_OK;
 }
 
-static int want_pair(void *arg, const uint8_t *k, size_t kl, int64_t v)
-{
-    return v > 0 ? want_add(arg, k, kl, 1, 4, 0, (uint64_t)v) : SOUK_OK;
-}
-
-enum { X_POP, X_UEV, X_SESS, X_USESS, X_USET, X_COOC, X_TAGS, X_QSTAT, X_N };
+enum { X_POP, X_UEV, X_SESS, X_USESS, X_USET, X_IUSER, X_TAGS, X_QSTAT, X_N };
 
 int souk_events_check(souk_events *s, char *err, size_t errlen)
 {
@@ -126,9 +135,10 @@ int souk_events_check(souk_events *s, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", s->dir, souk_strerror(rc));
         return rc;
     }
-    expect x[X_N] = {{"pop", s->pop, {0}},     {"uev", s->uev, {0}},    {"sess", s->sess, {0}},
-                     {"usess", s->usess, {0}}, {"uset", s->uset, {0}},  {"cooc", s->cooc, {0}},
-                     {"tags", s->tags, {0}},   {"qstat", s->qstat, {0}}};
+    expect x[X_N] = {{"pop", s->pop, {0}, 0},   {"uev", s->uev, {0}, 0},
+                     {"sess", s->sess, {0}, 0}, {"usess", s->usess, {0}, 0},
+                     {"uset", s->uset, {0}, 0}, {"iuser", s->iuser, {0}, 1},
+                     {"tags", s->tags, {0}, 0}, {"qstat", s->qstat, {0}, 0}};
     for (int i = 0; i < X_N; i++)
         hm_init(&x[i].rows, 3 + (i == X_SESS   ? 1 + SOUK_ITEM_MAX
                                  : i == X_TAGS ? 12 + 96
@@ -190,9 +200,7 @@ int souk_events_check(souk_events *s, char *err, size_t errlen)
     mdb_cursor_close(c);
     if (!rc && mrc != MDB_NOTFOUND)
         rc = souk_kv_err(mrc);
-    /* The users' models: uset and its pairs, tags, usess. */
-    souk__ev_delta pairs;
-    souk__ev_delta_init(&pairs);
+    /* The users' models: uset and iuser, tags, usess. */
     for (size_t i = 0; i < users.cap && !rc; i++) {
         const hm_ent *ue = &users.e[i];
         if (!ue->kv)
@@ -208,12 +216,14 @@ int souk_events_check(souk_events *s, char *err, size_t errlen)
                     continue;
                 memcpy(key + SOUK_PSEUDO_LEN + 1, ea->kv, ea->klen);
                 rc = want(&x[X_USET], key, SOUK_PSEUDO_LEN + 1 + ea->klen, hm_val(set, ea), 24);
-                if (!rc)
-                    rc = souk__ev_delta_self(&pairs, kind, (const char *)ea->kv, ea->klen, 1);
-                for (size_t b = a + 1; b < set->cap && !rc; b++)
-                    if (set->e[b].kv)
-                        rc = souk__ev_delta_pair(&pairs, kind, (const char *)ea->kv, ea->klen,
-                                                 (const char *)set->e[b].kv, set->e[b].klen, 1);
+                if (!rc && ea->klen <= SOUK_COOC_ITEM_MAX) {
+                    uint8_t ik[2 + SOUK_COOC_ITEM_MAX + SOUK_PSEUDO_LEN];
+                    ik[0] = (uint8_t)kind;
+                    memcpy(ik + 1, ea->kv, ea->klen);
+                    ik[1 + ea->klen] = 0;
+                    memcpy(ik + 2 + ea->klen, ue->kv, SOUK_PSEUDO_LEN);
+                    rc = want(&x[X_IUSER], ik, 2 + ea->klen + SOUK_PSEUDO_LEN, "", 0);
+                }
             }
         }
         for (size_t a = 0; a < m->tags.cap && !rc; a++) {
@@ -233,9 +243,6 @@ int souk_events_check(souk_events *s, char *err, size_t errlen)
             rc = want(&x[X_USESS], key, 2 * SOUK_PSEUDO_LEN, "", 0);
         }
     }
-    if (!rc)
-        rc = souk__ev_delta_cooc_each(&pairs, want_pair, &x[X_COOC]);
-    souk__ev_delta_free(&pairs);
     if (rc && !err[0])
         snprintf(err, errlen, "%s: %s", s->dir, souk_strerror(rc));
     for (int i = 0; i < X_N && !rc; i++)

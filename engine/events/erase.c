@@ -358,6 +358,12 @@ static int job_forget(souk_events *s, job *j, int64_t now)
     return rc;
 }
 
+void souk_events_on_erased(souk_events *s, void (*fn)(void *arg), void *arg)
+{
+    s->erased = fn;
+    s->erased_arg = arg;
+}
+
 int souk_erase_run(souk_events *s, int64_t now, char *err, size_t errlen)
 {
     job *jobs = NULL;
@@ -409,6 +415,8 @@ int souk_erase_run(souk_events *s, int64_t now, char *err, size_t errlen)
             return rc;
         }
         hook(3);
+        if (s->erased)
+            s->erased(s->erased_arg);
     }
     for (size_t i = 0; i < ok; i++) {
         /* The audit line first: a kill between the two repeats the line on the next run rather

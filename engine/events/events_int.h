@@ -29,12 +29,12 @@
  *            that kind (the one that selected it). The items (at most cooc_items_max per
  *            kind, the first distinct ones of the user's retained events in (ts, eid) order) that
  *            form the user's co-occurrence pairs. Per-user state behind distinct-user counts.
- *   cooc     kind(1) + itemA NUL + itemB -> u32 users. Both orders are stored. Items whose ids
- *            are longer than SOUK_COOC_ITEM_MAX bytes take no part (LMDB's 511-byte keys).
- *            Kinds: BOUGHT = cart, purchase; VIEWED = view, click, favorite.
- *            Distinct users per item (recfeatures.c), after every pair: (2 + kind)(1) + item NUL
- *            + item -> u32 users whose uset of that kind holds the item (the pairs' diagonal,
- *            written once).
+ *   iuser    kind(1) + item -> upseudo(17), sorted duplicates (MDB_DUPSORT | MDB_DUPFIXED): the
+ *            users whose uset of that kind holds the item (uset transposed). Kinds: BOUGHT =
+ *            cart, purchase; VIEWED = view, click, favorite. Items whose ids are longer than
+ *            SOUK_COOC_ITEM_MAX bytes take no part. Co-occurrence is read from it, not stored:
+ *            cooc(kind, A, B) = the users of A (iuser) whose uset of kind holds B
+ *            (features.c); the item's distinct users = its number of duplicates.
  *   consent  upseudo(17) -> the consent record, 14 bytes: layout(1) = 1, flags(1: 1 =
  *            personalization, 2 = location, 4 = search_history, 8 = minor, 16 =
  *            guardian_consent), policy_version u32 LE, updated_ms i64 LE
@@ -71,7 +71,9 @@
 
 #include <pthread.h>
 
-#define SOUK_EV_FORMAT 1
+/* Format 2: co-occurrence as iuser (each item's users) read against uset; format 1 stored
+ * pair rows in a cooc table, which a writable open migrates (store.c). */
+#define SOUK_EV_FORMAT 2
 #define SOUK_EID_LEN 16
 /* Bytes the inbox may hold before souk_events_enqueue refuses (SOUK_ETOOBIG): a backlog of
  * about 100,000 events, a few seconds of adds. */
@@ -85,7 +87,7 @@ struct souk_events {
     pthread_rwlock_t swap; /* held for reading by every transaction; for writing by the swap */
     MDB_env *env;
     uint64_t gen;
-    MDB_dbi meta, ev, uev, sess, usess, pop, uset, cooc, consent, shist, tags, tagdel, idel, qstat,
+    MDB_dbi meta, ev, uev, sess, usess, pop, uset, iuser, consent, shist, tags, tagdel, idel, qstat,
         supp, jobs;
     pthread_mutex_t inbox_mu; /* the inbox file (inbox.c): appends, and its swap for a drain */
     int inbox_fd;             /* DIR/events/inbox.log open for appending, or -1 */
@@ -98,7 +100,13 @@ struct souk_events {
                             only with a generation, under swap held for writing */
     struct hmap *ids;    /* raw user/session id -> pseudonym (+ suppression hash); only touched
                             inside a write transaction (LMDB's writer lock serializes it) */
+    void *wbatch;        /* write.c's batch maps, kept from one add to the next (writer only) */
+    void (*erased)(void *arg); /* souk_events_on_erased: called before jobs complete */
+    void *erased_arg;
 };
+
+/* Frees write.c's batch maps (souk_events_close). */
+void souk__ev_batch_free(souk_events *s);
 
 /* Transactions of the store: they hold s->swap for reading until commit or abort, and begin on
  * the live generation (reopening it when another process swapped one in). */
@@ -163,7 +171,7 @@ int souk__ev_user(souk_events *s, const char *user, size_t len, uint8_t out[SOUK
 void souk__ev_user_fix(const souk_events *s, uint8_t up[SOUK_PSEUDO_LEN]);
 
 /* Withdraws every personal row of the user (upseudo) in txn and updates the derived tables as a
- * rebuild would: uev, sess and usess of the user's sessions, uset and its cooc contributions,
+ * rebuild would: uev, sess and usess of the user's sessions, uset and its iuser rows,
  * tags, tagdel, idel, shist, qstat rows. With keep_events, the user's ev rows stay as rows
  * under no user key (opt-out, P5); without, they are deleted (erasure, P13), with their pop
  * counts. */
@@ -282,22 +290,10 @@ int souk__ev_expired(const souk_events *s, int type, int64_t ts, int64_t now);
  * trimmed. Writes at most SOUK_EVQUERY_MAX bytes + NUL into out; returns the length. */
 size_t souk__ev_query_norm(const char *q, size_t n, char *out);
 
-typedef struct souk__ev_pair {
-    uint64_t k; /* (kind << 62 | a << 31 | b) + 1, a < b; 0: an empty slot */
-    int64_t v;
-} souk__ev_pair;
-
-/* Counter deltas of one transaction, applied to pop, cooc and qstat at its end in key order. */
+/* Counter deltas of one transaction, applied to pop, iuser and qstat at its end in key order. */
 typedef struct souk__ev_delta {
-    hmap pop; /* item NUL day(4) -> int64[SOUK_EV_NTYPES] */
-    /* cooc: items interned to ids (names borrowed from the map's keys), pairs (kind, a, b) + 1
-     * -> delta in an open-addressing table */
-    hmap items;
-    const uint8_t **iname;
-    uint32_t *ilen;
-    size_t nitems, icap;
-    struct souk__ev_pair *pt;
-    size_t pn, pcap;
+    hmap pop;   /* item NUL day(4) -> int64[SOUK_EV_NTYPES] */
+    hmap memb;  /* kind(1) item NUL upseudo(17) -> int64: +1 entered, -1 left the user's uset */
     hmap qstat; /* day(4) query NUL upseudo -> int64[2] */
     uint64_t items_touched;
 } souk__ev_delta;
@@ -305,24 +301,16 @@ void souk__ev_delta_init(souk__ev_delta *d);
 void souk__ev_delta_free(souk__ev_delta *d);
 int souk__ev_delta_pop(souk__ev_delta *d, const char *item, size_t len, uint32_t day, int type,
                        int64_t by);
-/* The batch's id of item for pairs; SOUK__EV_NO_ITEM for an id too long to pair (it takes no
- * part), or SOUK_ENOMEM. */
-#define SOUK__EV_NO_ITEM (-100)
-int souk__ev_delta_item(souk__ev_delta *d, const char *item, size_t len);
-/* Adds by to the pairs (a, b) and (b, a) of kind, by item ids (a negative id: no pair). */
-int souk__ev_delta_pair_ids(souk__ev_delta *d, int kind, int a, int b, int64_t by);
-/* Calls fn for each pair with a nonzero delta: its cooc key and the delta. */
-int souk__ev_delta_cooc_each(const souk__ev_delta *d,
-                             int (*fn)(void *, const uint8_t *, size_t, int64_t), void *arg);
-/* Adds by to the pair (a, b) and (b, a) of kind. */
-int souk__ev_delta_pair(souk__ev_delta *d, int kind, const char *a, size_t alen, const char *b,
-                        size_t blen, int64_t by);
-/* Adds by to the item's distinct-user count of kind (itemusers.c): called wherever an item
- * enters (1) or leaves (-1) a user's uset of that kind. */
-#define SOUK__COOC_SELF 2
-int souk__ev_delta_self(souk__ev_delta *d, int kind, const char *a, size_t alen, int64_t by);
+/* Notes that item entered (by = 1) or left (by = -1) the user's uset of kind: the iuser row
+ * (kind item, upseudo) is added or deleted when the deltas are applied. Called wherever a uset
+ * changes (write.c, user.c); an item id longer than SOUK_COOC_ITEM_MAX takes no part. */
+int souk__ev_delta_member(souk__ev_delta *d, int kind, const uint8_t *upseudo, const char *item,
+                          size_t len, int64_t by);
 /* The qstat cell of a search event stored under upseudo. */
 int souk__ev_delta_qstat(souk__ev_delta *d, const souk__evrec *r, int64_t by);
+/* Counts one more change of iuser in meta "coocgen" (souk_cooc_stamp): every transaction that
+ * adds or deletes an iuser row calls it. */
+int souk__ev_cooc_bump(souk_events *s, MDB_txn *txn);
 /* Writes the deltas in key order (rows reaching zero are deleted). */
 int souk__ev_delta_apply(souk_events *s, MDB_txn *txn, souk__ev_delta *d);
 
@@ -360,7 +348,7 @@ void souk__ev_model_clear(souk__ev_model *m);
 int souk__ev_model_add(souk_events *s, MDB_txn *txn, const uint8_t *upseudo, souk__ev_model *m,
                        const souk__evrec *r);
 
-/* Recomputes the user's derived personal rows (uset and its cooc contributions into d, tags,
+/* Recomputes the user's derived personal rows (uset and its iuser rows through d, tags,
  * usess) from the user's retained events, idel and tagdel, as a rebuild would: what the sweeper
  * runs for users whose events expired, and what the control plane (userdata.c) runs after an item
  * or tag deletion (P8). */
@@ -380,7 +368,7 @@ int souk__ev_user_refresh(souk_events *s, MDB_txn *txn, const uint8_t upseudo[SO
  *   tagdel: the user's events with ts_ms <= the deletion ms derive that tag no more; newer ones
  *           derive it again (from a count of 0).
  *   idel:   the user's events of the item with ts_ms <= the deletion ms feed no per-user
- *           table (uset and its cooc pairs, tags: souk__ev_user_refresh) and are not listed by
+ *           table (uset and its iuser rows, tags: souk__ev_user_refresh) and are not listed by
  *           souk_user_items; they stay in ev/uev (and pop) until retention or erasure.
  *
  * jobs value: state(1) + created i64 LE + updated i64 LE + suppression hash(16) [+ upseudo(17)].

@@ -7,6 +7,7 @@
  * impression 0, view 1, search 0, click 1, cart 3, purchase 5, favorite 2. Day buckets make the
  * value exact for a rebuild (the check compares the counts) at a cost of at most half a day of
  * age per event. */
+#include "core/qsort_inline.h"
 #include "events/events_int.h"
 
 #include <math.h>
@@ -146,20 +147,22 @@ int souk_popular_items(souk_events *s, int64_t now, uint32_t n, souk_item_fn fn,
     return rc;
 }
 
-typedef struct neighbour {
-    uint32_t users;
-    char *item;
-} neighbour;
-
-static int by_users(const void *a, const void *b)
+/* A neighbour as counted: its users and its name in the counting map (not NUL-terminated). */
+typedef struct counted {
+    uint32_t users, len;
+    const uint8_t *item;
+} counted;
+static inline int counted_less(void *ctx, counted x, counted y)
 {
-    const neighbour *x = a, *y = b;
-    if (x->users != y->users)
-        return x->users < y->users ? 1 : -1;
-    return strcmp(x->item, y->item);
+    (void)ctx;
+    if (x.users != y.users)
+        return x.users > y.users;
+    size_t n = x.len < y.len ? x.len : y.len;
+    int c = memcmp(x.item, y.item, n);
+    return c ? c < 0 : x.len < y.len;
 }
+SOUK_QSORT_DEFINE(sort_counted, counted, void *, counted_less)
 
-/* Neighbours by distinct users, most first, ties by item id. */
 int souk_cooc(souk_events *s, souk_cooc_kind kind, const char *item, uint32_t max, souk_cooc_fn fn,
               void *arg)
 {
@@ -170,50 +173,73 @@ int souk_cooc(souk_events *s, souk_cooc_kind kind, const char *item, uint32_t ma
     int rc = souk__ev_begin(s, MDB_RDONLY, &txn);
     if (rc)
         return rc;
-    uint8_t p[2 + SOUK_COOC_ITEM_MAX];
+    uint8_t p[1 + SOUK_COOC_ITEM_MAX];
     p[0] = (uint8_t)kind;
     memcpy(p + 1, item, n);
-    p[1 + n] = 0;
-    neighbour *a = NULL;
-    size_t na = 0, cap = 0;
-    MDB_cursor *c;
-    if ((rc = souk_kv_err(mdb_cursor_open(txn, s->cooc, &c))) == SOUK_OK) {
-        MDB_val k = {n + 2, p}, v;
-        int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-        while (mrc == 0 && k.mv_size > n + 2 && memcmp(k.mv_data, p, n + 2) == 0) {
-            if (na == cap) {
-                cap = cap ? 2 * cap : 64;
-                neighbour *x = souk_realloc(a, cap * sizeof *a);
-                if (!x) {
-                    rc = SOUK_ENOMEM;
-                    break;
+    hmap counts; /* item -> u32 users */
+    hm_init(&counts, sizeof(uint32_t));
+    hm_reserve(&counts, 4096); /* a popular item's neighbours, without regrowing */
+    MDB_cursor *iu = NULL, *us = NULL;
+    int mrc = mdb_cursor_open(txn, s->iuser, &iu);
+    if (!mrc)
+        mrc = mdb_cursor_open(txn, s->uset, &us);
+    MDB_val k = {n + 1, p}, v;
+    if (!mrc)
+        mrc = mdb_cursor_get(iu, &k, &v, MDB_SET_KEY);
+    while (mrc == 0 && !rc) {
+        if (v.mv_size == SOUK_PSEUDO_LEN) {
+            uint8_t up[SOUK_PSEUDO_LEN + 1];
+            memcpy(up, v.mv_data, SOUK_PSEUDO_LEN);
+            up[SOUK_PSEUDO_LEN] = (uint8_t)kind;
+            MDB_val uk = {sizeof up, up}, uv;
+            int urc = mdb_cursor_get(us, &uk, &uv, MDB_SET_RANGE);
+            while (urc == 0 && uk.mv_size > sizeof up && memcmp(uk.mv_data, up, sizeof up) == 0) {
+                const char *b = (const char *)uk.mv_data + sizeof up;
+                size_t bl = uk.mv_size - sizeof up;
+                if (bl <= SOUK_COOC_ITEM_MAX && (bl != n || memcmp(b, item, n) != 0)) {
+                    uint32_t *c = hm_put(&counts, b, bl, NULL);
+                    if (!c) {
+                        rc = SOUK_ENOMEM;
+                        break;
+                    }
+                    (*c)++;
                 }
-                a = x;
+                urc = mdb_cursor_get(us, &uk, &uv, MDB_NEXT);
             }
-            const uint8_t *u = v.mv_data;
-            a[na].users = v.mv_size == 4 ? (uint32_t)u[0] | (uint32_t)u[1] << 8 |
-                                               (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24
-                                         : 0;
-            a[na].item = souk_strndup((const char *)k.mv_data + n + 2, k.mv_size - n - 2);
-            if (!a[na].item) {
-                rc = SOUK_ENOMEM;
-                break;
-            }
-            na++;
-            mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+            if (!rc && urc && urc != MDB_NOTFOUND)
+                rc = souk_kv_err(urc);
         }
-        mdb_cursor_close(c);
+        mrc = mdb_cursor_get(iu, &k, &v, MDB_NEXT_DUP);
     }
+    if (!rc && mrc && mrc != MDB_NOTFOUND)
+        rc = souk_kv_err(mrc);
+    if (iu)
+        mdb_cursor_close(iu);
+    if (us)
+        mdb_cursor_close(us);
     souk__ev_abort(s, txn);
-    if (!rc && na) {
-        qsort(a, na, sizeof *a, by_users);
-        for (size_t i = 0; i < na && (max == 0 || i < max); i++)
-            if (fn(arg, a[i].item, a[i].users))
-                break;
+    /* The names stay in the map's arena until it is freed; each is copied out to be called. */
+    counted *a = NULL;
+    size_t na = 0;
+    if (!rc && counts.n && !(a = souk_malloc(counts.n * sizeof *a)))
+        rc = SOUK_ENOMEM;
+    for (size_t i = 0; a && i < counts.cap; i++) {
+        const hm_ent *e = &counts.e[i];
+        if (e->kv)
+            a[na++] = (counted){*(const uint32_t *)hm_val(&counts, e), e->klen, e->kv};
     }
-    for (size_t i = 0; i < na; i++)
-        souk_free(a[i].item);
+    if (na) {
+        sort_counted(NULL, a, na);
+        char name[SOUK_COOC_ITEM_MAX + 1];
+        for (size_t i = 0; i < na && (max == 0 || i < max); i++) {
+            memcpy(name, a[i].item, a[i].len);
+            name[a[i].len] = 0;
+            if (fn(arg, name, a[i].users))
+                break;
+        }
+    }
     souk_free(a);
+    hm_free(&counts);
     return rc;
 }
 

@@ -36,13 +36,19 @@ void hm_init(hmap *m, size_t vsize)
     m->vsize = (vsize + 7) & ~(size_t)7;
 }
 
-static void free_chunks(hmap *m)
+static void free_list(struct hm_chunk *c)
 {
-    for (struct hm_chunk *c = m->chunks, *n; c; c = n) {
+    for (struct hm_chunk *n; c; c = n) {
         n = c->next;
         souk_free(c);
     }
-    m->chunks = NULL;
+}
+
+static void free_chunks(hmap *m)
+{
+    free_list(m->chunks);
+    free_list(m->spare);
+    m->chunks = m->spare = NULL;
     m->used = m->room = 0;
 }
 
@@ -56,7 +62,14 @@ void hm_free(hmap *m)
 
 void hm_clear(hmap *m)
 {
-    free_chunks(m);
+    /* The chunks in use join the spare ones. */
+    while (m->chunks) {
+        struct hm_chunk *c = m->chunks;
+        m->chunks = c->next;
+        c->next = m->spare;
+        m->spare = c;
+    }
+    m->used = m->room = 0;
     if (m->e)
         memset(m->e, 0, m->cap * sizeof *m->e);
     m->n = 0;
@@ -66,9 +79,14 @@ static uint8_t *arena(hmap *m, size_t n)
 {
     if (m->used + n > m->room) {
         size_t size = n > 65536 ? n : 65536;
-        struct hm_chunk *c = souk_malloc(sizeof *c + size);
-        if (!c)
+        struct hm_chunk *c = NULL;
+        if (m->spare && m->spare->size >= n) {
+            c = m->spare;
+            m->spare = c->next;
+            size = c->size;
+        } else if (!(c = souk_malloc(sizeof *c + size))) {
             return NULL;
+        }
         c->next = m->chunks;
         c->size = size;
         m->chunks = c;
@@ -190,6 +208,46 @@ hm_ent *hm_sorted(const hmap *m, size_t *n)
         a[k++] = e;
     }
     sort_ents(NULL, a, k);
+    *n = k;
+    return a;
+}
+
+typedef struct near_ent {
+    uint64_t a, b;
+    size_t i; /* slot in the table */
+} near_ent;
+#define NEAR_LESS(ctx, x, y) ((x).a != (y).a ? (x).a < (y).a : (x).b < (y).b)
+SOUK_QSORT_DEFINE(sort_near, near_ent, void *, NEAR_LESS)
+
+static uint64_t be_word(const uint8_t *kv, size_t klen, size_t off)
+{
+    uint64_t p = 0;
+    for (size_t b = off; b < off + 8; b++)
+        p = p << 8 | (b < klen ? kv[b] : 0);
+    return p;
+}
+
+hm_ent *hm_sorted_near(const hmap *m, size_t *n, size_t off)
+{
+    *n = 0;
+    if (!m->n)
+        return NULL;
+    near_ent *t = souk_malloc(m->n * sizeof *t);
+    hm_ent *a = t ? souk_malloc(m->n * sizeof *a) : NULL;
+    if (!a) {
+        souk_free(t);
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < m->cap; i++) {
+        const hm_ent *e = &m->e[i];
+        if (e->kv)
+            t[k++] = (near_ent){be_word(e->kv, e->klen, 0), be_word(e->kv, e->klen, off), i};
+    }
+    sort_near(NULL, t, k);
+    for (size_t i = 0; i < k; i++)
+        a[i] = m->e[t[i].i];
+    souk_free(t);
     *n = k;
     return a;
 }

@@ -1,34 +1,14 @@
 /* recfeatures.c: features for engine/recs/ that the other files do not give.
  *
  * Distinct users per item (the diagonal of co-occurrence), for recs/'s cosine and lift
- * normalizations. Rows live in the cooc table under the kinds 2 (BOUGHT) and 3 (VIEWED),
- * after every pair row: (2 + kind)(1) + item NUL + item -> u32 users (the pair of the item with
- * itself), the number of users whose uset of
- * that kind holds the item. They change exactly where an item enters or leaves a uset (write.c,
- * user.c) and are rebuilt by souk_events_check like the pairs, so erasure, opt-out, item and tag
- * deletion and retention keep them equal to a rebuild. */
+ * normalizations: the number of the item's duplicates in iuser (the users whose uset of that
+ * kind holds the item). iuser changes exactly where an item enters or leaves a uset (write.c,
+ * user.c) and is rebuilt by souk_events_check like uset, so erasure, opt-out, item and tag
+ * deletion and retention keep these counts equal to a rebuild. */
 #include "events/events_int.h"
 
 #include <math.h>
 #include <string.h>
-
-int souk__ev_delta_self(souk__ev_delta *d, int kind, const char *a, size_t alen, int64_t by)
-{
-    if (alen > SOUK_COOC_ITEM_MAX)
-        return SOUK_OK;
-    int id = souk__ev_delta_item(d, a, alen);
-    /* The pair (a, a) of kind 2 + kind: one row, (2 + kind) a NUL a (record.c writes a pair
-     * of one item once). */
-    return souk__ev_delta_pair_ids(d, SOUK__COOC_SELF + kind, id, id, by);
-}
-
-static uint32_t le32(const MDB_val *v)
-{
-    const uint8_t *u = v->mv_data;
-    return v->mv_size == 4
-               ? (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24
-               : 0;
-}
 
 uint32_t souk_item_users(souk_events *s, souk_cooc_kind kind, const char *item)
 {
@@ -38,15 +18,19 @@ uint32_t souk_item_users(souk_events *s, souk_cooc_kind kind, const char *item)
     MDB_txn *txn;
     if (souk__ev_begin(s, MDB_RDONLY, &txn) != SOUK_OK)
         return 0;
-    uint8_t k[2 + 2 * SOUK_COOC_ITEM_MAX];
-    k[0] = (uint8_t)(SOUK__COOC_SELF + kind);
+    uint8_t k[1 + SOUK_COOC_ITEM_MAX];
+    k[0] = (uint8_t)kind;
     memcpy(k + 1, item, n);
-    k[1 + n] = 0;
-    memcpy(k + 2 + n, item, n);
-    MDB_val key = {2 * n + 2, k}, v;
-    uint32_t users = mdb_get(txn, s->cooc, &key, &v) == 0 ? le32(&v) : 0;
+    MDB_val key = {n + 1, k}, v;
+    MDB_cursor *c;
+    size_t users = 0;
+    if (mdb_cursor_open(txn, s->iuser, &c) == 0) {
+        if (mdb_cursor_get(c, &key, &v, MDB_SET_KEY) == 0 && mdb_cursor_count(c, &users) != 0)
+            users = 0;
+        mdb_cursor_close(c);
+    }
     souk__ev_abort(s, txn);
-    return users;
+    return users > UINT32_MAX ? UINT32_MAX : (uint32_t)users;
 }
 
 int souk_item_users_each(souk_events *s, souk_cooc_kind kind, souk_cooc_fn fn, void *arg)
@@ -58,18 +42,21 @@ int souk_item_users_each(souk_events *s, souk_cooc_kind kind, souk_cooc_fn fn, v
     if (rc)
         return rc;
     MDB_cursor *c;
-    if ((rc = souk_kv_err(mdb_cursor_open(txn, s->cooc, &c))) == SOUK_OK) {
-        uint8_t p = (uint8_t)(SOUK__COOC_SELF + kind);
+    if ((rc = souk_kv_err(mdb_cursor_open(txn, s->iuser, &c))) == SOUK_OK) {
+        uint8_t p = (uint8_t)kind;
         MDB_val k = {1, &p}, v;
         int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
         char item[SOUK_COOC_ITEM_MAX + 1];
-        while (mrc == 0 && k.mv_size >= 4 && ((const uint8_t *)k.mv_data)[0] == p) {
-            size_t il = (k.mv_size - 2) / 2;
+        while (mrc == 0 && k.mv_size >= 2 && k.mv_size <= 1 + SOUK_COOC_ITEM_MAX &&
+               ((const uint8_t *)k.mv_data)[0] == p) {
+            size_t il = k.mv_size - 1, users = 0;
             memcpy(item, (const char *)k.mv_data + 1, il);
             item[il] = 0;
-            if (fn(arg, item, le32(&v)))
+            if ((mrc = mdb_cursor_count(c, &users)) != 0)
                 break;
-            mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+            if (fn(arg, item, users > UINT32_MAX ? UINT32_MAX : (uint32_t)users))
+                break;
+            mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP);
         }
         if (mrc && mrc != MDB_NOTFOUND)
             rc = souk_kv_err(mrc);
@@ -266,4 +253,84 @@ uint64_t souk_events_stamp(souk_events *s)
     uint64_t id = (uint64_t)mdb_txn_id(txn) ^ (s->gen << 48);
     souk__ev_abort(s, txn);
     return id;
+}
+
+/* ------------------------------------------------------------------ every user's sets */
+
+static uint64_t cooc_stamp(const souk_events *s, MDB_txn *txn)
+{
+    MDB_val k = {7, "coocgen"}, v;
+    uint64_t g = 0;
+    if (mdb_get(txn, s->meta, &k, &v) == 0 && v.mv_size == 8)
+        memcpy(&g, v.mv_data, 8);
+    return g ^ (s->gen << 48);
+}
+
+uint64_t souk_cooc_stamp(souk_events *s)
+{
+    MDB_txn *txn;
+    if (souk__ev_begin(s, MDB_RDONLY, &txn) != SOUK_OK)
+        return 0;
+    uint64_t g = cooc_stamp(s, txn);
+    souk__ev_abort(s, txn);
+    return g;
+}
+
+int souk_cooc_sets_each(souk_events *s, souk_cooc_set_fn fn, void *arg, uint64_t *stamp)
+{
+    MDB_txn *txn;
+    int rc = souk__ev_begin(s, MDB_RDONLY, &txn);
+    if (rc)
+        return rc;
+    if (stamp)
+        *stamp = cooc_stamp(s, txn);
+    MDB_cursor *c;
+    if ((rc = souk_kv_err(mdb_cursor_open(txn, s->uset, &c))) != SOUK_OK) {
+        souk__ev_abort(s, txn);
+        return rc;
+    }
+    const char **items = NULL;
+    size_t *lens = NULL, n = 0, cap = 0;
+    uint8_t cur[SOUK_PSEUDO_LEN + 1]; /* the user and kind of the set being gathered */
+    MDB_val k, v;
+    int mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    for (;;) {
+        const uint8_t *kp = mrc == 0 ? k.mv_data : NULL;
+        int same = kp && k.mv_size > sizeof cur && n && memcmp(kp, cur, sizeof cur) == 0;
+        if (n && !same) {
+            if (cur[SOUK_PSEUDO_LEN] <= SOUK_COOC_VIEWED &&
+                (rc = fn(arg, (souk_cooc_kind)cur[SOUK_PSEUDO_LEN], items, lens, n)) != 0)
+                break;
+            n = 0;
+        }
+        if (!kp)
+            break;
+        size_t il = k.mv_size - sizeof cur;
+        if (k.mv_size > sizeof cur && il <= SOUK_COOC_ITEM_MAX) {
+            if (n == cap) {
+                size_t nc = cap ? 2 * cap : 512;
+                const char **ni = souk_realloc(items, nc * sizeof *ni);
+                if (ni)
+                    items = ni;
+                size_t *nl = ni ? souk_realloc(lens, nc * sizeof *nl) : NULL;
+                if (!nl) {
+                    rc = SOUK_ENOMEM;
+                    break;
+                }
+                lens = nl, cap = nc;
+            }
+            if (!n)
+                memcpy(cur, kp, sizeof cur);
+            items[n] = (const char *)kp + sizeof cur;
+            lens[n++] = il;
+        }
+        mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (!rc && mrc && mrc != MDB_NOTFOUND)
+        rc = souk_kv_err(mrc);
+    mdb_cursor_close(c);
+    souk__ev_abort(s, txn);
+    souk_free(items);
+    souk_free(lens);
+    return rc;
 }

@@ -1,7 +1,6 @@
 /* record.c: the ev row's encoding (events_int.h), retention's predicate, query normalization, and
  * the per-transaction counter deltas of pop, cooc and qstat. */
 #include "events/events_int.h"
-#include "core/qsort_inline.h"
 
 #include <string.h>
 
@@ -133,32 +132,15 @@ void souk__ev_delta_init(souk__ev_delta *d)
 {
     hm_init(&d->pop, sizeof(int64_t) * SOUK_EV_NTYPES);
     hm_init(&d->qstat, sizeof(int64_t) * 2);
-    hm_init(&d->items, sizeof(uint32_t));
-    d->iname = NULL;
-    d->ilen = NULL;
-    d->nitems = d->icap = 0;
-    d->pt = NULL;
-    d->pn = d->pcap = 0;
+    hm_init(&d->memb, sizeof(int64_t));
     d->items_touched = 0;
-}
-
-static void pairs_clear(souk__ev_delta *d)
-{
-    hm_clear(&d->items);
-    d->nitems = 0;
-    if (d->pt)
-        memset(d->pt, 0, d->pcap * sizeof *d->pt);
-    d->pn = 0;
 }
 
 void souk__ev_delta_free(souk__ev_delta *d)
 {
     hm_free(&d->pop);
     hm_free(&d->qstat);
-    hm_free(&d->items);
-    souk_free(d->iname);
-    souk_free(d->ilen);
-    souk_free(d->pt);
+    hm_free(&d->memb);
 }
 
 int souk__ev_delta_pop(souk__ev_delta *d, const char *item, size_t len, uint32_t day, int type,
@@ -175,217 +157,70 @@ int souk__ev_delta_pop(souk__ev_delta *d, const char *item, size_t len, uint32_t
     return SOUK_OK;
 }
 
-int souk__ev_delta_item(souk__ev_delta *d, const char *item, size_t len)
+int souk__ev_delta_member(souk__ev_delta *d, int kind, const uint8_t *upseudo, const char *item,
+                          size_t len, int64_t by)
 {
-    if (len > SOUK_COOC_ITEM_MAX)
-        return SOUK__EV_NO_ITEM;
-    int created;
-    uint32_t *id = hm_put(&d->items, item, len, &created);
-    if (!id)
+    if (len == 0 || len > SOUK_COOC_ITEM_MAX)
+        return SOUK_OK; /* takes no part in co-occurrence */
+    /* kind, item, NUL, user: sorted as bytes, the entries come in iuser's (key, value) order,
+     * since an item id holds no NUL and LMDB puts a shorter key first. */
+    uint8_t k[2 + SOUK_COOC_ITEM_MAX + SOUK_PSEUDO_LEN];
+    k[0] = (uint8_t)kind;
+    memcpy(k + 1, item, len);
+    k[1 + len] = 0;
+    memcpy(k + 2 + len, upseudo, SOUK_PSEUDO_LEN);
+    int64_t *v = hm_put(&d->memb, k, 2 + len + SOUK_PSEUDO_LEN, NULL);
+    if (!v)
         return SOUK_ENOMEM;
-    if (created) {
-        if (d->nitems == d->icap) {
-            size_t cap = d->icap ? 2 * d->icap : 1024;
-            const uint8_t **n = souk_realloc(d->iname, cap * sizeof *n);
-            if (n)
-                d->iname = n;
-            uint32_t *l = n ? souk_realloc(d->ilen, cap * sizeof *l) : NULL;
-            if (!l)
-                return SOUK_ENOMEM; /* NEVER in practice; the entry stays, unnamed: */
-            d->ilen = l;
-            d->icap = cap;
-        }
-        *id = (uint32_t)d->nitems;
-        /* The map's own copy of the key: valid until the map is cleared. */
-        d->iname[d->nitems] = (const uint8_t *)id - ((len + 7) & ~(size_t)7);
-        d->ilen[d->nitems++] = (uint32_t)len;
-    }
-    return (int)*id;
-}
-
-static inline uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    return x ^ (x >> 33);
-}
-
-static int pairs_grow(souk__ev_delta *d)
-{
-    size_t cap = d->pcap ? 2 * d->pcap : 1 << 14;
-    souk__ev_pair *t = souk_calloc(cap, sizeof *t);
-    if (!t)
-        return SOUK_ENOMEM;
-    for (size_t i = 0; i < d->pcap; i++) {
-        if (!d->pt[i].k)
-            continue;
-        size_t j = mix64(d->pt[i].k) & (cap - 1);
-        while (t[j].k)
-            j = (j + 1) & (cap - 1);
-        t[j] = d->pt[i];
-    }
-    souk_free(d->pt);
-    d->pt = t;
-    d->pcap = cap;
+    *v += by;
     return SOUK_OK;
 }
 
-/* Adds by to the pair (kind, a, b) of item ids; the stored key is the pair's + 1 (0: empty). */
-static int pair_add(souk__ev_delta *d, int kind, uint32_t a, uint32_t b, int64_t by)
+/* Writes the membership deltas into iuser through one cursor (hm_sorted_near order): a net
+ * entry adds the (kind item, user) row, a net exit deletes it. */
+static int apply_members(souk_events *s, MDB_txn *txn, souk__ev_delta *d)
 {
-    if ((d->pn + 1) * 4 > d->pcap * 3 && pairs_grow(d) != SOUK_OK)
-        return SOUK_ENOMEM;
-    uint64_t key = ((uint64_t)kind << 62 | (uint64_t)a << 31 | b) + 1;
-    size_t i = mix64(key) & (d->pcap - 1);
-    while (d->pt[i].k && d->pt[i].k != key)
-        i = (i + 1) & (d->pcap - 1);
-    if (!d->pt[i].k) {
-        d->pt[i].k = key;
-        d->pt[i].v = 0;
-        d->pn++;
-    }
-    d->pt[i].v += by;
-    return SOUK_OK;
-}
-
-int souk__ev_delta_pair_ids(souk__ev_delta *d, int kind, int a, int b, int64_t by)
-{
-    if (a < 0 || b < 0)
-        return a == SOUK_ENOMEM || b == SOUK_ENOMEM ? SOUK_ENOMEM : SOUK_OK;
-    /* One entry per unordered pair; both orders are written (apply_pairs, cooc_each). */
-    return a < b ? pair_add(d, kind, (uint32_t)a, (uint32_t)b, by)
-                 : pair_add(d, kind, (uint32_t)b, (uint32_t)a, by);
-}
-
-int souk__ev_delta_pair(souk__ev_delta *d, int kind, const char *a, size_t alen, const char *b,
-                        size_t blen, int64_t by)
-{
-    int ia = souk__ev_delta_item(d, a, alen);
-    int ib = ia >= 0 ? souk__ev_delta_item(d, b, blen) : ia;
-    return souk__ev_delta_pair_ids(d, kind, ia, ib, by);
-}
-
-/* The cooc key of the stored pair key k (+1 form) into out; returns its length. */
-static size_t pair_key(const souk__ev_delta *d, uint64_t k, uint8_t *out)
-{
-    k--;
-    uint32_t a = (uint32_t)(k >> 31 & 0x7fffffffu), b = (uint32_t)(k & 0x7fffffffu);
-    out[0] = (uint8_t)(k >> 62);
-    memcpy(out + 1, d->iname[a], d->ilen[a]);
-    out[1 + d->ilen[a]] = 0;
-    memcpy(out + 2 + d->ilen[a], d->iname[b], d->ilen[b]);
-    return 2 + d->ilen[a] + d->ilen[b];
-}
-
-/* The stored pair key k (+1 form) with its items swapped. */
-static uint64_t pair_swap(uint64_t k)
-{
-    k--;
-    uint64_t a = k >> 31 & 0x7fffffffu, b = k & 0x7fffffffu;
-    return ((k >> 62) << 62 | b << 31 | a) + 1;
-}
-
-int souk__ev_delta_cooc_each(const souk__ev_delta *d,
-                             int (*fn)(void *, const uint8_t *, size_t, int64_t), void *arg)
-{
-    uint8_t key[2 + 2 * SOUK_COOC_ITEM_MAX];
-    for (size_t i = 0; i < d->pcap; i++) {
-        if (!d->pt[i].k || !d->pt[i].v)
-            continue;
-        int rc = fn(arg, key, pair_key(d, d->pt[i].k, key), d->pt[i].v);
-        if (!rc && pair_swap(d->pt[i].k) != d->pt[i].k) /* (a, a): one row (recfeatures.c) */
-            rc = fn(arg, key, pair_key(d, pair_swap(d->pt[i].k), key), d->pt[i].v);
-        if (rc)
-            return rc;
-    }
-    return SOUK_OK;
-}
-
-typedef struct name_ref {
-    const uint8_t *p;
-    uint32_t len, id;
-} name_ref;
-static inline int name_less(void *ctx, name_ref a, name_ref b)
-{
-    (void)ctx;
-    uint32_t n = a.len < b.len ? a.len : b.len;
-    int c = memcmp(a.p, b.p, n);
-    return c ? c < 0 : a.len < b.len;
-}
-SOUK_QSORT_DEFINE(sort_names, name_ref, void *, name_less)
-
-typedef struct pair_ref {
-    uint64_t order; /* kind, rank of a, rank of b: the order of the cooc keys */
-    uint64_t key;
-    int64_t by;
-} pair_ref;
-#define PAIR_LESS(ctx, a, b) ((a).order < (b).order)
-SOUK_QSORT_DEFINE(sort_pairs, pair_ref, void *, PAIR_LESS)
-
-/* Writes the pair deltas into cooc in key order (items ranked by name, so an integer sort gives
- * LMDB's order: an item id holds no NUL). */
-static int apply_pairs(souk_events *s, MDB_txn *txn, souk__ev_delta *d)
-{
-    if (!d->pn)
-        return SOUK_OK;
-    name_ref *names = souk_malloc(d->nitems * sizeof *names);
-    uint32_t *rank = souk_malloc(d->nitems * sizeof *rank);
-    pair_ref *pairs = souk_malloc(2 * d->pn * sizeof *pairs);
-    int rc = SOUK_ENOMEM;
+    size_t n;
+    hm_ent *a = hm_sorted_near(&d->memb, &n, 8);
+    if (!a)
+        return d->memb.n ? SOUK_ENOMEM : SOUK_OK;
     MDB_cursor *c = NULL;
-    if (!names || !rank || !pairs)
-        goto out;
-    for (size_t i = 0; i < d->nitems; i++)
-        names[i] = (name_ref){d->iname[i], d->ilen[i], (uint32_t)i};
-    sort_names(NULL, names, d->nitems);
-    for (size_t i = 0; i < d->nitems; i++)
-        rank[names[i].id] = (uint32_t)i;
-    size_t np = 0;
-    for (size_t i = 0; i < d->pcap; i++) {
-        if (!d->pt[i].k || !d->pt[i].v)
+    int mrc = mdb_cursor_open(txn, s->iuser, &c);
+    size_t changed = 0;
+    for (size_t i = 0; i < n && !mrc; i++) {
+        int64_t by = *(const int64_t *)hm_val(&d->memb, &a[i]);
+        if (!by)
             continue;
-        uint64_t k = d->pt[i].k - 1;
-        uint32_t a = (uint32_t)(k >> 31 & 0x7fffffffu), b = (uint32_t)(k & 0x7fffffffu);
-        uint64_t kind = (k >> 62) << 62;
-        pairs[np++] = (pair_ref){kind | (uint64_t)rank[a] << 31 | rank[b], d->pt[i].k, d->pt[i].v};
-        if (a != b) /* (a, a): one row (recfeatures.c) */
-            pairs[np++] = (pair_ref){kind | (uint64_t)rank[b] << 31 | rank[a],
-                                     pair_swap(d->pt[i].k), d->pt[i].v};
-    }
-    sort_pairs(NULL, pairs, np);
-    if ((rc = souk_kv_err(mdb_cursor_open(txn, s->cooc, &c))) != SOUK_OK) {
-        c = NULL;
-        goto out;
-    }
-    uint8_t key[2 + 2 * SOUK_COOC_ITEM_MAX];
-    int mrc = 0;
-    for (size_t i = 0; i < np && !mrc; i++) {
-        MDB_val k = {pair_key(d, pairs[i].key, key), key}, v;
-        int64_t cur = 0;
-        int found = mdb_cursor_get(c, &k, &v, MDB_SET_KEY) == 0;
-        if (found && v.mv_size == 4) {
-            const uint8_t *p = v.mv_data;
-            cur = (int64_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                            (uint32_t)p[3] << 24);
+        changed++;
+        MDB_val k = {a[i].klen - 1 - SOUK_PSEUDO_LEN, a[i].kv},
+                v = {SOUK_PSEUDO_LEN, a[i].kv + a[i].klen - SOUK_PSEUDO_LEN};
+        if (by > 0) {
+            mrc = mdb_cursor_put(c, &k, &v, MDB_NODUPDATA);
+            if (mrc == MDB_KEYEXIST) /* NEVER: the table was already off */
+                mrc = 0;
+        } else {
+            mrc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH);
+            mrc = mrc == 0 ? mdb_cursor_del(c, 0) : mrc == MDB_NOTFOUND ? 0 : mrc;
         }
-        int64_t x = cur + pairs[i].by;
-        if (x <= 0) { /* below zero: NEVER (the table was already off) */
-            if (found)
-                mrc = mdb_cursor_del(c, 0);
-            continue;
-        }
-        uint8_t out[4] = {(uint8_t)x, (uint8_t)(x >> 8), (uint8_t)(x >> 16), (uint8_t)(x >> 24)};
-        MDB_val nv = {4, out};
-        mrc = mdb_cursor_put(c, &k, &nv, found ? MDB_CURRENT : 0);
     }
-    rc = souk_kv_err(mrc);
-out:
     if (c)
         mdb_cursor_close(c);
-    souk_free(names);
-    souk_free(rank);
-    souk_free(pairs);
-    return rc;
+    souk_free(a);
+    if (!mrc && changed)
+        return souk__ev_cooc_bump(s, txn);
+    return souk_kv_err(mrc);
+}
+
+int souk__ev_cooc_bump(souk_events *s, MDB_txn *txn)
+{
+    MDB_val k = {7, "coocgen"}, v;
+    uint64_t g = 0;
+    if (mdb_get(txn, s->meta, &k, &v) == 0 && v.mv_size == 8)
+        memcpy(&g, v.mv_data, 8);
+    g++;
+    v.mv_size = 8;
+    v.mv_data = &g;
+    return souk_kv_err(mdb_put(txn, s->meta, &k, &v, 0));
 }
 
 int souk__ev_delta_qstat(souk__ev_delta *d, const souk__evrec *r, int64_t by)
@@ -408,7 +243,7 @@ int souk__ev_delta_qstat(souk__ev_delta *d, const souk__evrec *r, int64_t by)
 static int apply_map(MDB_txn *txn, MDB_dbi dbi, const hmap *m, int n, int width, uint64_t *touched)
 {
     size_t cnt;
-    hm_ent *a = hm_sorted(m, &cnt);
+    hm_ent *a = hm_sorted_near(m, &cnt, 8);
     if (!a)
         return m->n ? SOUK_ENOMEM : SOUK_OK;
     int rc = SOUK_OK;
@@ -465,12 +300,12 @@ int souk__ev_delta_apply(souk_events *s, MDB_txn *txn, souk__ev_delta *d)
 {
     int rc = apply_map(txn, s->pop, &d->pop, SOUK_EV_NTYPES, 8, &d->items_touched);
     if (!rc)
-        rc = apply_pairs(s, txn, d);
+        rc = apply_members(s, txn, d);
     if (!rc)
         rc = apply_map(txn, s->qstat, &d->qstat, 2, 4, NULL);
     if (!rc) {
         hm_clear(&d->pop);
-        pairs_clear(d);
+        hm_clear(&d->memb);
         hm_clear(&d->qstat);
     }
     return rc;

@@ -33,7 +33,7 @@ static int move(rekey_ctx *x, uint8_t *p, int *changed)
 }
 
 /* Where the pseudonyms of a table's keys are. */
-enum { AT_NONE, AT_PREFIX, AT_PREFIX2, AT_SUFFIX, AT_EV, AT_JOBS };
+enum { AT_NONE, AT_PREFIX, AT_PREFIX2, AT_SUFFIX, AT_EV, AT_JOBS, AT_VALUE };
 
 static const struct {
     const char *name;
@@ -43,6 +43,7 @@ static const struct {
     {"uev", AT_PREFIX},    {"sess", AT_PREFIX},  {"uset", AT_PREFIX},   {"consent", AT_PREFIX},
     {"shist", AT_PREFIX},  {"tags", AT_PREFIX},  {"tagdel", AT_PREFIX}, {"idel", AT_PREFIX},
     {"usess", AT_PREFIX2}, {"qstat", AT_SUFFIX}, {"ev", AT_EV},         {"jobs", AT_JOBS},
+    {"iuser", AT_VALUE}, /* each value one user's pseudonym (sorted duplicates) */
 };
 
 _Static_assert(SOUK_EV_REC_MAX <= SOUK_KV_XFORM_VAL, "an ev record fits the copy's value buffer");
@@ -89,6 +90,13 @@ static int xform(void *arg, const char *name, const MDB_val *k, const MDB_val *v
         nk->mv_size = k->mv_size;
         break;
     }
+    case AT_VALUE:
+        if (v->mv_size != SOUK_PSEUDO_LEN)
+            return SOUK_ECORRUPT;
+        memcpy(vbuf, v->mv_data, v->mv_size);
+        rc = move(x, vbuf, &changed);
+        nv->mv_data = vbuf;
+        break;
     case AT_JOBS:
         if (v->mv_size != JOB_BASE_LEN + SOUK_PSEUDO_LEN)
             return SOUK_OK; /* no pseudonym: the job has dropped it */

@@ -80,15 +80,93 @@ static void remove_gen(const char *dir, uint64_t gen)
 static const struct {
     const char *name;
     size_t off;
+    unsigned flags;
 } dbs[] = {
 #define DB(x)                                                                                      \
     {                                                                                              \
-#x, offsetof(souk_events, x)                                                               \
+#x, offsetof(souk_events, x), 0                                                            \
     }
-    DB(meta),    DB(ev),    DB(uev),  DB(sess),   DB(usess), DB(pop),   DB(uset), DB(cooc),
-    DB(consent), DB(shist), DB(tags), DB(tagdel), DB(idel),  DB(qstat), DB(supp), DB(jobs),
+    DB(meta),    DB(ev),
+    DB(uev),     DB(sess),
+    DB(usess),   DB(pop),
+    DB(uset),    {"iuser", offsetof(souk_events, iuser), MDB_DUPSORT | MDB_DUPFIXED},
+    DB(consent), DB(shist),
+    DB(tags),    DB(tagdel),
+    DB(idel),    DB(qstat),
+    DB(supp),    DB(jobs),
 #undef DB
 };
+
+/* Format 1 -> 2, in txn: iuser filled from uset (each row upseudo + kind + item gives the
+ * duplicate upseudo under kind + item), the pair table cooc dropped, then every user's uset
+ * (with its iuser rows, tags and usess) recomputed from the retained events with this open's
+ * options (souk__ev_user_refresh), so the migrated store equals a rebuild even when
+ * cooc_items_max changed with the format. */
+static int migrate_v1(souk_events *s, MDB_txn *txn)
+{
+    MDB_dbi cooc;
+    int mrc = mdb_dbi_open(txn, "cooc", 0, &cooc);
+    if (mrc == 0)
+        mrc = mdb_drop(txn, cooc, 1);
+    else if (mrc == MDB_NOTFOUND)
+        mrc = 0;
+    MDB_cursor *c = NULL;
+    if (!mrc)
+        mrc = mdb_cursor_open(txn, s->uset, &c);
+    MDB_val k, v;
+    int r = mrc ? mrc : mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    while (r == 0) {
+        size_t il = k.mv_size - SOUK_PSEUDO_LEN - 1;
+        if (k.mv_size > SOUK_PSEUDO_LEN + 1 && il <= SOUK_COOC_ITEM_MAX) {
+            uint8_t ik[1 + SOUK_COOC_ITEM_MAX];
+            memcpy(ik, (const uint8_t *)k.mv_data + SOUK_PSEUDO_LEN, 1 + il);
+            MDB_val key = {1 + il, ik}, user = {SOUK_PSEUDO_LEN, k.mv_data};
+            int prc = mdb_put(txn, s->iuser, &key, &user, MDB_NODUPDATA);
+            if (prc && prc != MDB_KEYEXIST) {
+                r = prc;
+                break;
+            }
+        }
+        r = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (c)
+        mdb_cursor_close(c);
+    if (r != MDB_NOTFOUND)
+        return souk_kv_err(r);
+    /* The users with personalized events (uev), then each one's derived rows. */
+    hmap users;
+    hm_init(&users, 0);
+    int rc = souk__ev_cooc_bump(s, txn);
+    if (!rc)
+        rc = souk_kv_err(mdb_cursor_open(txn, s->uev, &c));
+    if (!rc) {
+        r = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+        while (r == 0 && k.mv_size >= SOUK_PSEUDO_LEN) {
+            if (!hm_put(&users, k.mv_data, SOUK_PSEUDO_LEN, NULL)) {
+                r = ENOMEM;
+                break;
+            }
+            r = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        }
+        mdb_cursor_close(c);
+        rc = r == MDB_NOTFOUND ? SOUK_OK : r == ENOMEM ? SOUK_ENOMEM : souk_kv_err(r);
+    }
+    souk__ev_delta d;
+    souk__ev_delta_init(&d);
+    for (size_t i = 0; i < users.cap && !rc; i++)
+        if (users.e[i].kv)
+            rc = souk__ev_user_refresh(s, txn, users.e[i].kv, &d);
+    if (!rc)
+        rc = souk__ev_delta_apply(s, txn, &d);
+    souk__ev_delta_free(&d);
+    hm_free(&users);
+    if (rc)
+        return rc;
+    MDB_val vk = {7, "version"};
+    uint32_t ver = SOUK_EV_FORMAT;
+    MDB_val vv = {4, &ver};
+    return souk_kv_err(mdb_put(txn, s->meta, &vk, &vv, 0));
+}
 
 /* Opens generation gen's environment and its databases into s. */
 static int open_gen(souk_events *s, uint64_t gen, char *err, size_t errlen)
@@ -107,27 +185,52 @@ static int open_gen(souk_events *s, uint64_t gen, char *err, size_t errlen)
     int mrc = souk_kv_txn_begin(env, s->o.rdonly ? MDB_RDONLY : 0, &txn);
     if (mrc)
         goto fail;
+    /* The format first: a format-1 store has no iuser table (and a read-only handle cannot
+     * create one). */
+    uint32_t ver = 0;
+    int found = 0;
+    if ((mrc = mdb_dbi_open(txn, "meta", s->o.rdonly ? 0 : MDB_CREATE, &s->meta)) != 0) {
+        mdb_txn_abort(txn);
+        goto fail;
+    }
+    MDB_val k = {7, "version"}, v;
+    if (mdb_get(txn, s->meta, &k, &v) == 0) {
+        found = 1;
+        if (v.mv_size == 4)
+            memcpy(&ver, v.mv_data, 4);
+    }
+    if (found && !(ver == SOUK_EV_FORMAT || (ver == 1 && !s->o.rdonly))) {
+        mdb_txn_abort(txn);
+        if (ver == 1)
+            snprintf(err, errlen,
+                     "'%s': event store format 1 (co-occurrence pair rows); this build reads %u: "
+                     "open it once writable (souk-index events, events-check, or souk-server) "
+                     "to migrate it",
+                     path, SOUK_EV_FORMAT);
+        else
+            snprintf(err, errlen, "'%s': event store format %u, this build reads %u", path, ver,
+                     SOUK_EV_FORMAT);
+        mdb_env_close(env);
+        return SOUK_EFORMAT;
+    }
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         MDB_dbi *d = (MDB_dbi *)((char *)s + dbs[i].off);
-        if ((mrc = mdb_dbi_open(txn, dbs[i].name, s->o.rdonly ? 0 : MDB_CREATE, d)) != 0) {
+        if ((mrc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | (s->o.rdonly ? 0 : MDB_CREATE),
+                                d)) != 0) {
             mdb_txn_abort(txn);
             goto fail;
         }
     }
-    MDB_val k = {7, "version"}, v;
-    if (mdb_get(txn, s->meta, &k, &v) == 0) {
-        uint32_t ver = 0;
-        if (v.mv_size == 4)
-            memcpy(&ver, v.mv_data, 4);
-        if (ver != SOUK_EV_FORMAT) {
+    if (found && ver == 1) {
+        if ((rc = migrate_v1(s, txn)) != SOUK_OK) {
             mdb_txn_abort(txn);
-            snprintf(err, errlen, "'%s': event store format %u, this build reads %u", path, ver,
-                     SOUK_EV_FORMAT);
+            snprintf(err, errlen, "'%s': migrating the event store from format 1: %s", path,
+                     souk_strerror(rc));
             mdb_env_close(env);
-            return SOUK_EFORMAT;
+            return rc;
         }
-    } else if (!s->o.rdonly) {
-        uint32_t ver = SOUK_EV_FORMAT;
+    } else if (!found && !s->o.rdonly) {
+        ver = SOUK_EV_FORMAT;
         v.mv_size = 4;
         v.mv_data = &ver;
         if ((mrc = mdb_put(txn, s->meta, &k, &v, 0)) != 0) {
@@ -245,7 +348,7 @@ int souk_events_open(const char *dir, const souk_events_opts *o, souk_events **o
     if (!s->o.history_max)
         s->o.history_max = 200;
     if (!s->o.cooc_items_max)
-        s->o.cooc_items_max = 64;
+        s->o.cooc_items_max = 256;
     if (!s->o.map_max)
         s->o.map_max = (size_t)64 << 30;
     s->audit_fd = -1;
@@ -291,6 +394,7 @@ void souk_events_close(souk_events *s)
         close(s->inbox_fd);
     pthread_mutex_destroy(&s->inbox_mu);
     pthread_mutex_destroy(&s->drain_mu);
+    souk__ev_batch_free(s);
     if (s->ids) {
         hm_free(s->ids);
         souk_free(s->ids);

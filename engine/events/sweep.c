@@ -1,7 +1,7 @@
 /* sweep.c: retention (P15): souk_events_sweep deletes the events, impressions and search history
  * past their periods at now, and keeps every derived table equal to a rebuild: pop, uev, sess
  * and qstat lose the expired events' rows and counts, and each user who lost an event has uset
- * (re-selected from the retained events, with its co-occurrence pairs), tags and usess
+ * (re-selected from the retained events, with its iuser rows), tags and usess
  * recomputed (souk__ev_user_refresh). */
 #include "events/events_int.h"
 

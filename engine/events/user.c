@@ -1,5 +1,5 @@
 /* user.c: a user's derived personal rows as a function of the user's retained events (uset and
- * its co-occurrence pairs, tags, usess), recomputed for one user (souk__ev_user_refresh), computed
+ * its iuser rows, tags, usess), recomputed for one user (souk__ev_user_refresh), computed
  * for every user by the check (souk__ev_user_model), and withdrawn (souk__ev_forget_user). */
 #include "events/events_int.h"
 
@@ -202,25 +202,18 @@ static int model_one(void *arg, MDB_val *k, MDB_val *v, const souk__evrec *r)
     return souk__ev_model_add(x->s, x->txn, x->upseudo, x->m, r);
 }
 
-/* Adds the pairs of the set (items of m->uset[kind]) to d, by. */
-static int set_pairs(const hmap *set, int kind, souk__ev_delta *d, int64_t by)
+/* Notes every item of the set (items of a uset of kind) as entering (by 1) or leaving (-1)
+ * the user's uset: their iuser rows, through d. */
+static int set_members(const hmap *set, int kind, const uint8_t *upseudo, souk__ev_delta *d,
+                       int64_t by)
 {
     for (size_t i = 0; i < set->cap; i++) {
         const hm_ent *a = &set->e[i];
         if (!a->kv)
             continue;
-        int src = souk__ev_delta_self(d, kind, (const char *)a->kv, a->klen, by);
-        if (src)
-            return src;
-        for (size_t j = i + 1; j < set->cap; j++) {
-            const hm_ent *b = &set->e[j];
-            if (!b->kv)
-                continue;
-            int rc = souk__ev_delta_pair(d, kind, (const char *)a->kv, a->klen, (const char *)b->kv,
-                                         b->klen, by);
-            if (rc)
-                return rc;
-        }
+        int rc = souk__ev_delta_member(d, kind, upseudo, (const char *)a->kv, a->klen, by);
+        if (rc)
+            return rc;
     }
     return SOUK_OK;
 }
@@ -264,8 +257,8 @@ int souk__ev_user_refresh(souk_events *s, MDB_txn *txn, const uint8_t upseudo[SO
         hmap old;
         hm_init(&old, 24);
         if (!(rc = load_uset(s, txn, upseudo, kind, &old)) &&
-            !(rc = set_pairs(&old, kind, d, -1)) &&
-            !(rc = set_pairs(&want.uset[kind], kind, d, 1))) {
+            !(rc = set_members(&old, kind, upseudo, d, -1)) &&
+            !(rc = set_members(&want.uset[kind], kind, upseudo, d, 1))) {
             key[SOUK_PSEUDO_LEN] = (uint8_t)kind;
             rc = souk__ev_del_prefix(txn, s->uset, key, SOUK_PSEUDO_LEN + 1);
             for (size_t i = 0; i < want.uset[kind].cap && !rc; i++) {
@@ -419,7 +412,7 @@ int souk__ev_forget_user(souk_events *s, MDB_txn *txn, const uint8_t upseudo[SOU
         hmap old;
         hm_init(&old, 24);
         if (!(rc = load_uset(s, txn, upseudo, kind, &old)))
-            rc = set_pairs(&old, kind, &d, -1);
+            rc = set_members(&old, kind, upseudo, &d, -1);
         hm_free(&old);
     }
     const MDB_dbi dbs[] = {s->usess, s->uset, s->tags, s->tagdel, s->idel, s->shist};

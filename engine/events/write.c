@@ -13,6 +13,7 @@
  *   - location is kept only with location consent (the default's for anonymous events);
  *   - a search of a user with search_history consent goes to shist, whatever personalization
  *     says (docs/privacy.md's settled reading). */
+#include "core/qsort_inline.h"
 #include "events/events_int.h"
 
 #include <errno.h>
@@ -20,20 +21,35 @@
 #include <stdio.h>
 #include <string.h>
 
-#define IDS_MAX 1000000 /* pseudonym cache entries before it is emptied */
+#define IDS_MAX 1000000
+#define SESS_KEY                                                                                   \
+    (SOUK_PSEUDO_LEN + 8 +                                                                         \
+     SOUK_EID_LEN) /* a sess row's key */ /* pseudonym cache entries before it is emptied */
 
 typedef struct uslot {
     int64_t ts;
     uint8_t eid[SOUK_EID_LEN];
     size_t ilen;
     char *item;
-    int id; /* the batch's pair id of item (souk__ev_delta_item), -1: not looked up yet */
 } uslot;
 
+/* A user's uset of one kind in the batch: the slots, with each item's hash in h (a scan of
+ * cooc_items_max words finds an item), and the slot latest in (ts, eid) order (maxi, -1: not
+ * known), the one a late, older event displaces from a full set. */
 typedef struct ulist {
     uint32_t n;
+    int32_t maxi;
+    uint32_t *h;
     uslot v[];
 } ulist;
+
+static uint32_t item_hash(const char *p, size_t n)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)n;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)p[i]) * 16777619u;
+    return h;
+}
 
 typedef struct uinfo {
     uint8_t up[SOUK_PSEUDO_LEN];
@@ -55,7 +71,8 @@ typedef struct batch {
     hmap tagd;     /* upseudo + tag -> souk__ev_tagval (this batch's part) */
     /* Rows written at the end of the batch, in key order through one cursor each (LMDB finds a
      * key next to the previous one without descending the tree): value len(2) + bytes. */
-    hmap uevk, sessk, usessk;
+    hmap uevk, sessk, usessk; /* sessk: the sess key then its value, as one map key */
+    hmap usetw; /* upseudo kind item -> deleted(1) + ts(8) + eid(16): the batch's uset changes */
     MDB_cursor *evc;
     souk__ev_delta d;
     uint8_t last[8 + SOUK_EID_LEN]; /* the greatest ev key, for MDB_APPEND */
@@ -70,14 +87,16 @@ static void batch_init(batch *b)
     hm_init(&b->items, sizeof(itags));
     hm_init(&b->tagd, sizeof(souk__ev_tagval));
     hm_init(&b->uevk, 0);
-    hm_init(&b->sessk, 2 + 1 + SOUK_ITEM_MAX);
+    hm_init(&b->sessk, 0);
     hm_init(&b->usessk, 0);
+    hm_init(&b->usetw, 1 + 8 + SOUK_EID_LEN);
     souk__ev_delta_init(&b->d);
 }
 
-static void batch_free(batch *b)
+/* The users' set lists of the batch (allocated per user) freed. */
+static void batch_free_lists(batch *b)
 {
-    for (size_t i = 0; i < b->users.cap; i++) {
+    for (size_t i = 0; b->users.n && i < b->users.cap; i++) {
         if (!b->users.e[i].kv)
             continue;
         uinfo *u = hm_val(&b->users, &b->users.e[i]);
@@ -89,6 +108,11 @@ static void batch_free(batch *b)
             souk_free(u->ul[k]);
         }
     }
+}
+
+static void batch_free(batch *b)
+{
+    batch_free_lists(b);
     hm_free(&b->users);
     hm_free(&b->sessions);
     hm_free(&b->items);
@@ -96,9 +120,35 @@ static void batch_free(batch *b)
     hm_free(&b->uevk);
     hm_free(&b->sessk);
     hm_free(&b->usessk);
+    hm_free(&b->usetw);
     if (b->evc)
         mdb_cursor_close(b->evc);
     souk__ev_delta_free(&b->d);
+}
+
+/* Empties b for the next batch, keeping the memory of its maps (hm_clear): a batch's maps
+ * reach the same sizes batch after batch, and pages already touched cost no fault. */
+static void batch_reset(batch *b)
+{
+    batch_free_lists(b);
+    hmap *maps[] = {&b->users,  &b->sessions, &b->items, &b->tagd,   &b->uevk,   &b->sessk,
+                    &b->usessk, &b->usetw,    &b->d.pop, &b->d.memb, &b->d.qstat};
+    for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
+        hm_clear(maps[i]);
+    b->d.items_touched = 0;
+    if (b->evc)
+        mdb_cursor_close(b->evc);
+    b->evc = NULL;
+    b->has_last = 0;
+}
+
+void souk__ev_batch_free(souk_events *s)
+{
+    if (!s->wbatch)
+        return;
+    batch_free(s->wbatch);
+    souk_free(s->wbatch);
+    s->wbatch = NULL;
 }
 
 const uint8_t *souk__ev_ids_get(hmap *cache, const souk_keyring *kr, uint8_t kid,
@@ -210,9 +260,12 @@ static int cmp_order(int64_t ts, const uint8_t *eid, const uslot *o)
 
 static int load_ulist(souk_events *s, MDB_txn *txn, const uinfo *u, int kind, ulist **out)
 {
-    ulist *l = souk_calloc(1, sizeof *l + s->o.cooc_items_max * sizeof(uslot));
+    size_t cap = s->o.cooc_items_max;
+    ulist *l = souk_calloc(1, sizeof *l + cap * (sizeof(uslot) + sizeof(uint32_t)));
     if (!l)
         return SOUK_ENOMEM;
+    l->h = (uint32_t *)(void *)(l->v + cap);
+    l->maxi = -1;
     uint8_t p[SOUK_PSEUDO_LEN + 1];
     memcpy(p, u->up, SOUK_PSEUDO_LEN);
     p[SOUK_PSEUDO_LEN] = (uint8_t)kind;
@@ -233,9 +286,9 @@ static int load_ulist(souk_events *s, MDB_txn *txn, const uinfo *u, int kind, ul
             rc = e->item ? MDB_CORRUPTED : ENOMEM;
             break;
         }
-        e->id = -1;
         e->ts = (int64_t)souk__rd_be64(v.mv_data);
         memcpy(e->eid, (const uint8_t *)v.mv_data + 8, SOUK_EID_LEN);
+        l->h[l->n] = item_hash(e->item, e->ilen);
         l->n++;
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
@@ -244,32 +297,52 @@ static int load_ulist(souk_events *s, MDB_txn *txn, const uinfo *u, int kind, ul
     return rc == 0 || rc == MDB_NOTFOUND ? SOUK_OK : souk_kv_err(rc);
 }
 
-static int put_uset(souk_events *s, MDB_txn *txn, const uinfo *u, int kind, const uslot *e, int del)
+/* Notes the uset row of (u, kind, e's item) as written (e's time and id) or deleted; the
+ * batch's last word on each row is written at its end (write_uset), in key order. */
+static int put_uset(batch *b, const uinfo *u, int kind, const uslot *e, int del)
 {
-    uint8_t k[SOUK_PSEUDO_LEN + 1 + SOUK_ITEM_MAX], v[8 + SOUK_EID_LEN];
+    uint8_t k[SOUK_PSEUDO_LEN + 1 + SOUK_ITEM_MAX];
     memcpy(k, u->up, SOUK_PSEUDO_LEN);
     k[SOUK_PSEUDO_LEN] = (uint8_t)kind;
     memcpy(k + SOUK_PSEUDO_LEN + 1, e->item, e->ilen);
-    MDB_val key = {SOUK_PSEUDO_LEN + 1 + e->ilen, k};
-    if (del)
-        return souk_kv_err(mdb_del(txn, s->uset, &key, NULL));
-    souk__be64(v, (uint64_t)e->ts);
-    memcpy(v + 8, e->eid, SOUK_EID_LEN);
-    MDB_val val = {sizeof v, v};
-    return souk_kv_err(mdb_put(txn, s->uset, &key, &val, 0));
+    uint8_t *v = hm_put(&b->usetw, k, SOUK_PSEUDO_LEN + 1 + e->ilen, NULL);
+    if (!v)
+        return SOUK_ENOMEM;
+    v[0] = (uint8_t)del;
+    souk__be64(v + 1, (uint64_t)e->ts);
+    memcpy(v + 9, e->eid, SOUK_EID_LEN);
+    return SOUK_OK;
+}
+
+static int write_uset(souk_events *s, MDB_txn *txn, const hmap *m)
+{
+    size_t n;
+    hm_ent *a = hm_sorted_near(m, &n, SOUK_PSEUDO_LEN);
+    if (!a)
+        return m->n ? SOUK_ENOMEM : SOUK_OK;
+    MDB_cursor *c = NULL;
+    int rc = mdb_cursor_open(txn, s->uset, &c);
+    int opened = rc == 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const uint8_t *p = hm_val(m, &a[i]);
+        MDB_val k = {a[i].klen, a[i].kv}, v = {8 + SOUK_EID_LEN, (void *)(p + 1)};
+        if (!p[0]) {
+            rc = mdb_cursor_put(c, &k, &v, 0);
+        } else if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET)) == 0) {
+            rc = mdb_cursor_del(c, 0);
+        } else if (rc == MDB_NOTFOUND) {
+            rc = 0; /* added and displaced within the batch */
+        }
+    }
+    if (opened)
+        mdb_cursor_close(c);
+    souk_free(a);
+    return souk_kv_err(rc);
 }
 
 /* The user's uset for the event's kind, kept to the first cooc_items_max distinct items in
  * (ts, eid) order whatever order events arrive in (a late, older event may displace the latest
- * selected item). */
-/* The slot's pair id in this batch (looked up once). */
-static int slot_id(batch *b, uslot *e)
-{
-    if (e->id == -1)
-        e->id = souk__ev_delta_item(&b->d, e->item, e->ilen);
-    return e->id;
-}
-
+ * selected item). Each item entering or leaving it is noted for iuser. */
 static int note_uset(souk_events *s, MDB_txn *txn, batch *b, uinfo *u, int kind,
                      const souk__evrec *r)
 {
@@ -277,34 +350,41 @@ static int note_uset(souk_events *s, MDB_txn *txn, batch *b, uinfo *u, int kind,
     if (!u->ul[kind] && (rc = load_ulist(s, txn, u, kind, &u->ul[kind])) != SOUK_OK)
         return rc;
     ulist *l = u->ul[kind];
+    uint32_t h = item_hash(r->item, r->item_len);
     for (uint32_t i = 0; i < l->n; i++) {
+        if (l->h[i] != h)
+            continue;
         uslot *e = &l->v[i];
         if (e->ilen == r->item_len && memcmp(e->item, r->item, r->item_len) == 0) {
             if (cmp_order(r->ts, r->eid, e) < 0) {
                 e->ts = r->ts;
                 memcpy(e->eid, r->eid, SOUK_EID_LEN);
-                return put_uset(s, txn, u, kind, e, 0);
+                l->maxi = -1;
+                return put_uset(b, u, kind, e, 0);
             }
             return SOUK_OK;
         }
     }
     if (l->n >= s->o.cooc_items_max) {
-        uint32_t m = 0;
-        for (uint32_t i = 1; i < l->n; i++)
-            if (cmp_order(l->v[i].ts, l->v[i].eid, &l->v[m]) > 0)
-                m = i;
+        if (l->maxi < 0) {
+            uint32_t m = 0;
+            for (uint32_t i = 1; i < l->n; i++)
+                if (cmp_order(l->v[i].ts, l->v[i].eid, &l->v[m]) > 0)
+                    m = i;
+            l->maxi = (int32_t)m;
+        }
+        uint32_t m = (uint32_t)l->maxi;
         if (cmp_order(r->ts, r->eid, &l->v[m]) > 0)
             return SOUK_OK;
         uslot *x = &l->v[m];
-        for (uint32_t i = 0; i < l->n; i++)
-            if (i != m && (rc = souk__ev_delta_pair_ids(&b->d, kind, slot_id(b, x),
-                                                        slot_id(b, &l->v[i]), -1)) != SOUK_OK)
-                return rc;
-        if ((rc = souk__ev_delta_self(&b->d, kind, x->item, x->ilen, -1)) != SOUK_OK ||
-            (rc = put_uset(s, txn, u, kind, x, 1)) != SOUK_OK)
+        if ((rc = souk__ev_delta_member(&b->d, kind, u->up, x->item, x->ilen, -1)) != SOUK_OK ||
+            (rc = put_uset(b, u, kind, x, 1)) != SOUK_OK)
             return rc;
         souk_free(x->item);
-        l->v[m] = l->v[--l->n];
+        l->n--;
+        l->v[m] = l->v[l->n];
+        l->h[m] = l->h[l->n];
+        l->maxi = -1;
     }
     uslot *e = &l->v[l->n];
     e->item = souk_strndup(r->item, r->item_len);
@@ -312,16 +392,14 @@ static int note_uset(souk_events *s, MDB_txn *txn, batch *b, uinfo *u, int kind,
         return SOUK_ENOMEM;
     e->ilen = r->item_len;
     e->ts = r->ts;
-    e->id = -1;
     memcpy(e->eid, r->eid, SOUK_EID_LEN);
-    int eid = slot_id(b, e);
-    for (uint32_t i = 0; i < l->n; i++)
-        if ((rc = souk__ev_delta_pair_ids(&b->d, kind, eid, slot_id(b, &l->v[i]), 1)) != SOUK_OK)
-            return rc;
-    if ((rc = souk__ev_delta_self(&b->d, kind, e->item, e->ilen, 1)) != SOUK_OK)
+    if ((rc = souk__ev_delta_member(&b->d, kind, u->up, e->item, e->ilen, 1)) != SOUK_OK)
         return rc;
+    l->h[l->n] = h;
+    if (l->maxi >= 0 && cmp_order(e->ts, e->eid, &l->v[l->maxi]) > 0)
+        l->maxi = (int32_t)l->n;
     l->n++;
-    return put_uset(s, txn, u, kind, e, 0);
+    return put_uset(b, u, kind, e, 0);
 }
 
 static int note_tags(souk_events *s, MDB_txn *txn, batch *b, uinfo *u, const souk__evrec *r)
@@ -499,17 +577,15 @@ static int add_one(souk_events *s, MDB_txn *txn, batch *b, const souk_event *e,
         (rc = souk__ev_delta_pop(&b->d, r.item, r.item_len, souk__ev_day(r.ts), r.type, 1)))
         return rc;
     if (r.spseudo) {
-        uint8_t sk[SOUK_PSEUDO_LEN + 8 + SOUK_EID_LEN];
+        /* The row's key, then its value (type + item), as one map key: no fixed-size value
+         * slot for the longest item id. */
+        uint8_t sk[SESS_KEY + 1 + SOUK_ITEM_MAX];
         memcpy(sk, r.spseudo, SOUK_PSEUDO_LEN);
         memcpy(sk + SOUK_PSEUDO_LEN, key, sizeof key);
-        uint8_t *val = hm_put(&b->sessk, sk, sizeof sk, NULL);
-        if (!val)
+        sk[SESS_KEY] = (uint8_t)r.type;
+        memcpy(sk + SESS_KEY + 1, r.item, r.item_len);
+        if (!hm_put(&b->sessk, sk, SESS_KEY + 1 + r.item_len, NULL))
             return SOUK_ENOMEM;
-        size_t vl = 1 + r.item_len;
-        val[0] = (uint8_t)vl;
-        val[1] = (uint8_t)(vl >> 8);
-        val[2] = (uint8_t)r.type;
-        memcpy(val + 3, r.item, r.item_len);
     }
     if (u && e->type == SOUK_EV_SEARCH && c->search_history) {
         uint8_t hk[SOUK_PSEUDO_LEN + 8 + SOUK_EID_LEN];
@@ -545,24 +621,21 @@ static int add_one(souk_events *s, MDB_txn *txn, batch *b, const souk_event *e,
     return note_tags(s, txn, b, u, &r);
 }
 
-/* Writes the rows of m (value: len(2) + bytes, or none when m's values are empty) into dbi in
- * key order through one cursor. */
-static int write_sorted(MDB_txn *txn, MDB_dbi dbi, const hmap *m)
+/* Writes the keys of m into dbi through one cursor, in the order of hm_sorted_near with the
+ * key's second word at off: each map key is the row's key (its first klen bytes; 0: all of
+ * it) then its value. */
+static int write_sorted(MDB_txn *txn, MDB_dbi dbi, const hmap *m, size_t off, size_t klen)
 {
     size_t n;
-    hm_ent *a = hm_sorted(m, &n);
+    hm_ent *a = hm_sorted_near(m, &n, off);
     if (!a)
         return m->n ? SOUK_ENOMEM : SOUK_OK;
     MDB_cursor *c = NULL;
     int rc = mdb_cursor_open(txn, dbi, &c);
     int opened = rc == 0;
     for (size_t i = 0; i < n && !rc; i++) {
-        MDB_val k = {a[i].klen, a[i].kv}, v = {0, ""};
-        if (m->vsize) {
-            const uint8_t *p = hm_val(m, &a[i]);
-            v.mv_size = (size_t)p[0] | (size_t)p[1] << 8;
-            v.mv_data = (void *)(p + 2);
-        }
+        size_t kl = klen && klen < a[i].klen ? klen : a[i].klen;
+        MDB_val k = {kl, a[i].kv}, v = {a[i].klen - kl, a[i].kv + kl};
         rc = mdb_cursor_put(c, &k, &v, 0);
     }
     if (opened)
@@ -571,50 +644,77 @@ static int write_sorted(MDB_txn *txn, MDB_dbi dbi, const hmap *m)
     return souk_kv_err(rc);
 }
 
+typedef struct ev_order {
+    int64_t ts;
+    size_t i;
+} ev_order;
+#define ORDER_LESS(ctx, a, b) ((a).ts != (b).ts ? (a).ts < (b).ts : (a).i < (b).i)
+SOUK_QSORT_DEFINE(sort_order, ev_order, void *, ORDER_LESS)
+
 static int add_txn(souk_events *s, MDB_txn *txn, void *arg)
 {
     add_job *j = arg;
-    batch b;
-    batch_init(&b);
+    /* The handle's batch, kept from one transaction to the next (one writer at a time: this
+     * runs inside LMDB's write transaction). */
+    if (!s->wbatch) {
+        if (!(s->wbatch = souk_malloc(sizeof(batch))))
+            return SOUK_ENOMEM;
+        batch_init(s->wbatch);
+    }
+    batch *b = s->wbatch;
+    batch_reset(b);
     /* Room for the batch's rows up front (growing the tables showed in profiles); a failure
      * here only means they grow as they fill. */
-    hm_reserve(&b.uevk, j->n);
-    hm_reserve(&b.sessk, j->n);
-    hm_reserve(&b.usessk, j->n / 4);
-    hm_reserve(&b.d.pop, j->n / 2);
+    hm_reserve(&b->uevk, j->n);
+    hm_reserve(&b->sessk, j->n);
+    hm_reserve(&b->usessk, j->n / 4);
+    hm_reserve(&b->d.pop, j->n / 2);
     memset(&j->counts, 0, sizeof j->counts);
-    int rc = souk_kv_err(mdb_cursor_open(txn, s->ev, &b.evc));
+    int rc = souk_kv_err(mdb_cursor_open(txn, s->ev, &b->evc));
     if (!rc) {
         MDB_val k, v;
-        if (mdb_cursor_get(b.evc, &k, &v, MDB_LAST) == 0 && k.mv_size == sizeof b.last) {
-            memcpy(b.last, k.mv_data, sizeof b.last);
-            b.has_last = 1;
+        if (mdb_cursor_get(b->evc, &k, &v, MDB_LAST) == 0 && k.mv_size == sizeof b->last) {
+            memcpy(b->last, k.mv_data, sizeof b->last);
+            b->has_last = 1;
         }
     }
-    for (size_t i = 0; i < j->n && !rc; i++) {
+    /* The events in time order: their ev rows then go in next to each other (a stream in
+     * another order, MovieLens's by user, would put each one from the root of the tree). What
+     * an event leaves does not depend on the order events are added in (events_int.h). */
+    ev_order *ord = j->n ? souk_malloc(j->n * sizeof *ord) : NULL;
+    if (ord) {
+        for (size_t i = 0; i < j->n; i++)
+            ord[i] = (ev_order){j->ev[i].ts_ms, i};
+        sort_order(NULL, ord, j->n);
+    }
+    for (size_t k = 0; k < j->n && !rc; k++) {
+        size_t i = ord ? ord[k].i : k;
         souk_ev_outcome o = SOUK_EVO_EXPIRED;
-        rc = add_one(s, txn, &b, &j->ev[i], j->pre ? &j->pre[i] : NULL, j->now, &o);
+        rc = add_one(s, txn, b, &j->ev[i], j->pre ? &j->pre[i] : NULL, j->now, &o);
         if (j->outcome)
             j->outcome[i] = o;
         uint64_t *cnt[] = {&j->counts.stored, &j->counts.anonymous, &j->counts.duplicate,
                            &j->counts.suppressed, &j->counts.expired};
         (*cnt[o])++;
     }
+    souk_free(ord);
     if (!rc)
-        rc = write_sorted(txn, s->uev, &b.uevk);
+        rc = write_sorted(txn, s->uev, &b->uevk, SOUK_PSEUDO_LEN, 0);
     if (!rc)
-        rc = write_sorted(txn, s->sess, &b.sessk);
+        rc = write_sorted(txn, s->sess, &b->sessk, SOUK_PSEUDO_LEN, SESS_KEY);
     if (!rc)
-        rc = write_sorted(txn, s->usess, &b.usessk);
+        rc = write_sorted(txn, s->usess, &b->usessk, SOUK_PSEUDO_LEN, 0);
     if (!rc)
-        rc = apply_tags(s, txn, &b);
+        rc = write_uset(s, txn, &b->usetw);
+    if (!rc)
+        rc = apply_tags(s, txn, b);
     if (!rc && j->stream) {
         MDB_val k = {6, "stream"}, v = {j->stream_len, (void *)j->stream};
         rc = souk_kv_err(mdb_put(txn, s->meta, &k, &v, 0));
     }
     if (!rc)
-        rc = souk__ev_delta_apply(s, txn, &b.d);
-    batch_free(&b);
+        rc = souk__ev_delta_apply(s, txn, &b->d);
+    batch_reset(b); /* the cursor closed, the lists freed, the maps' memory kept */
     return rc;
 }
 

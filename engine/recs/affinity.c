@@ -223,14 +223,7 @@ static int build(souk_recs *r, souk_searcher *s, souk_affinity *a, const char *u
                 continue;
             for (int kind = 0; kind < 2; kind++) {
                 rc_norm key;
-                memset(&key, 0, sizeof key);
-                key.kind = (uint32_t)kind;
-                key.item = idx;
-                key.norm = SOUK_NORM_COSINE;
-                key.min_users = m.min_users;
-                key.k = m.neighbours;
-                key.alpha = m.alpha;
-                key.shrink = m.shrink;
+                rc_key_model(&m, (uint32_t)kind, idx, &key);
                 rc_nb *nb;
                 uint32_t n;
                 if (rc_neighbours(r, snap, snap->stamp, &key, &nb, &n) != SOUK_OK)

@@ -102,6 +102,31 @@ int souk_recs_open(const souk_recs_opts *o, souk_recs **out, char *err, size_t e
     pthread_mutex_init(&r->amu, NULL);
     rc_aff_init(r);
     atomic_init(&r->nids, 0);
+    pthread_mutex_init(&r->rmu, NULL);
+    pthread_mutex_init(&r->tmu, NULL);
+    pthread_cond_init(&r->tcond, NULL);
+    if (r->o.refresh_ms) {
+        /* The handle's own models first, every list made before the first request. */
+        souk_recs_model m;
+        rc_model_defaults(r, NULL, &m);
+        rc_norm key;
+        pthread_mutex_lock(&r->nmu);
+        for (uint32_t kind = 0; kind < 2; kind++) {
+            rc_key_model(&m, kind, 0, &key);
+            rc_tmpl_note(r, &key);
+            rc_key_together(r, kind, 0, &key);
+            rc_tmpl_note(r, &key);
+        }
+        pthread_mutex_unlock(&r->nmu);
+        int rc = souk_recs_refresh(r, 0, NULL);
+        if (rc == SOUK_OK)
+            rc = rc_refresher_start(r);
+        if (rc != SOUK_OK) {
+            snprintf(err, errlen, "recommenders: the neighbour lists: %s", souk_strerror(rc));
+            souk_recs_close(r);
+            return rc;
+        }
+    }
     *out = r;
     return SOUK_OK;
 }
@@ -110,6 +135,7 @@ void souk_recs_close(souk_recs *r)
 {
     if (!r)
         return;
+    rc_refresher_stop(r);
     rc_snap_stop(r);
     rc_snap_put(r->cur);
     rc_cache_free(r);
@@ -124,6 +150,9 @@ void souk_recs_close(souk_recs *r)
     souk_free(r->cap_field);
     pthread_mutex_destroy(&r->mu);
     pthread_mutex_destroy(&r->bmu);
+    pthread_mutex_destroy(&r->rmu);
+    pthread_mutex_destroy(&r->tmu);
+    pthread_cond_destroy(&r->tcond);
     souk_free(r);
 }
 
@@ -165,6 +194,30 @@ void rc_model_defaults(const souk_recs *r, const souk_recs_model *in, souk_recs_
         m->pop_damp = 3;
     if (!m->min_users)
         m->min_users = r ? r->o.min_users : 2;
+}
+
+void rc_key_together(const souk_recs *r, uint32_t kind, uint32_t item, rc_norm *key)
+{
+    memset(key, 0, sizeof *key);
+    key->kind = kind;
+    key->item = item;
+    key->norm = r->o.together_norm;
+    key->min_users = r->o.min_users;
+    key->k = 4 * SOUK_REC_MAX + 200;
+    key->alpha = r->o.together_alpha;
+    key->shrink = r->o.together_shrink;
+}
+
+void rc_key_model(const souk_recs_model *m, uint32_t kind, uint32_t item, rc_norm *key)
+{
+    memset(key, 0, sizeof *key);
+    key->kind = kind;
+    key->item = item;
+    key->norm = SOUK_NORM_COSINE;
+    key->min_users = m->min_users;
+    key->k = m->neighbours;
+    key->alpha = m->alpha;
+    key->shrink = m->shrink;
 }
 
 /* ------------------------------------------------------------------ a request */
@@ -422,14 +475,7 @@ static int together(req *x, cands *c)
         return SOUK_OK;
     int bought = x->q->type == SOUK_REC_BOUGHT_TOGETHER;
     rc_norm key;
-    memset(&key, 0, sizeof key);
-    key.kind = bought ? SOUK_COOC_BOUGHT : SOUK_COOC_VIEWED;
-    key.item = i;
-    key.norm = x->r->o.together_norm;
-    key.min_users = x->r->o.min_users;
-    key.k = 4 * SOUK_REC_MAX + 200;
-    key.alpha = x->r->o.together_alpha;
-    key.shrink = x->r->o.together_shrink;
+    rc_key_together(x->r, bought ? SOUK_COOC_BOUGHT : SOUK_COOC_VIEWED, i, &key);
     rc_nb *nb;
     uint32_t n;
     int rc = rc_neighbours(x->r, x->snap, x->snap->stamp, &key, &nb, &n);
@@ -501,14 +547,7 @@ static int for_you(req *x, cands *c, double *blend_out)
         int got = 0;
         for (int kind = 0; kind < 2 && !rc; kind++) {
             rc_norm key;
-            memset(&key, 0, sizeof key);
-            key.kind = (uint32_t)kind;
-            key.item = idx;
-            key.norm = SOUK_NORM_COSINE;
-            key.min_users = m.min_users;
-            key.k = m.neighbours;
-            key.alpha = m.alpha;
-            key.shrink = m.shrink;
+            rc_key_model(&m, (uint32_t)kind, idx, &key);
             rc_nb *nb;
             uint32_t n;
             if ((rc = rc_neighbours(x->r, x->snap, x->snap->stamp, &key, &nb, &n)) != SOUK_OK)

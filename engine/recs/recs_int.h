@@ -13,8 +13,11 @@
  * cached on first use; a list is used while it is younger than model_ttl_ms (60 s) or the store
  * has not changed since it was computed, else computed again. So the popularity tables are at
  * most about cache_ms behind the store, the model at most model_ttl_ms (an erased user's
- * contributions included: the refit schedule the privacy guide allows an item-item model). The
- * user's history is never cached: it is read from the store on every request. */
+ * contributions included: the refit schedule the privacy guide allows an item-item model). With
+ * o.refresh_ms (souk-server), refresh.c makes every list instead, off the request path, and
+ * replaces the table whole (ngen counts the replacements); a request then uses any list it
+ * finds, and an erasure refreshes before its job completes. The user's history is never cached:
+ * it is read from the store on every request. */
 #ifndef SOUK_RECS_INT_H
 #define SOUK_RECS_INT_H
 
@@ -24,6 +27,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 
 typedef struct rc_item {
     uint32_t gid; /* interned id */
@@ -49,7 +53,7 @@ typedef struct rc_norm {
 } rc_norm;
 
 typedef struct rc_nlist {
-    rc_norm key;
+    rc_norm key; /* first: the table compares it */
     uint64_t stamp, built_ns;
     uint32_t n;
     rc_nb v[];
@@ -67,6 +71,7 @@ typedef struct rc_snap {
     double maxpop, maxtrend;
 } rc_snap;
 
+#define RC_TEMPLATES 16u /* models the refresh keeps lists for */
 #define RC_CHUNK 4096u
 #define RC_CHUNKS 4096u /* at most 16 M distinct items */
 
@@ -97,7 +102,36 @@ struct souk_recs {
     pthread_mutex_t nmu;
     rc_nlist **ntab;
     uint32_t ncap, nused;
+    /* the background refresh (refresh.c; o.refresh_ms > 0): the models asked for (keys with item
+     * 0) and the table's generation (both under nmu: a list counted on a request is kept only
+     * when no refresh replaced the table meanwhile) */
+    rc_norm tmpl[RC_TEMPLATES];
+    uint32_t ntmpl;
+    uint64_t ngen;
+    pthread_mutex_t rmu; /* one refresh at a time; refreshed_* */
+    uint64_t refreshed_stamp;
+    uint32_t refreshed_ntmpl;
+    pthread_mutex_t tmu; /* the refresh thread's stop and wake */
+    pthread_cond_t tcond;
+    int tstop, twake, has_refresher;
+    pthread_t refresher;
 };
+
+/* The neighbour-list keys of the together types and of the for_you model (m with its defaults
+ * filled in), for kind and item. */
+void rc_key_together(const souk_recs *r, uint32_t kind, uint32_t item, rc_norm *key);
+void rc_key_model(const souk_recs_model *m, uint32_t kind, uint32_t item, rc_norm *key);
+/* Notes key's model (under nmu) so that the next refresh makes its lists; wakes the refresh
+ * thread for a new one. */
+void rc_tmpl_note(souk_recs *r, const rc_norm *key);
+/* Starts and stops the refresh thread (refresh.c). */
+int rc_refresher_start(souk_recs *r);
+void rc_refresher_stop(souk_recs *r);
+/* Builds the snapshot on the calling thread and installs it (no other build runs meanwhile). */
+int rc_snap_refresh(souk_recs *r, int64_t now);
+/* Replaces the list table by tab (cap slots, used lists) under nmu, and frees the old one. */
+void rc_table_install(souk_recs *r, rc_nlist **tab, uint32_t cap, uint32_t used);
+uint64_t rc_key_hash(const rc_norm *k);
 
 /* The current snapshot (rebuilt first when stale), with a reference; NULL on an error (rc). */
 rc_snap *rc_snap_get(souk_recs *r, int64_t now, int *rc);
@@ -110,6 +144,14 @@ uint32_t rc_intern(souk_recs *r, const char *item, size_t len, int add);
 static inline const char *rc_str(const souk_recs *r, uint32_t id)
 {
     return r->chunks[id / RC_CHUNK][id % RC_CHUNK];
+}
+/* The order of a neighbour list: similarity descending, then item id (not the interned number,
+ * which depends on what the handle met first: two handles on one store make the same lists). */
+static inline int rc_nb_better(const souk_recs *r, rc_nb x, rc_nb y)
+{
+    if (x.sim != y.sim)
+        return x.sim > y.sim;
+    return x.item != y.item && strcmp(rc_str(r, x.item), rc_str(r, y.item)) < 0;
 }
 /* The snapshot's item of interned id, or NULL. */
 static inline const rc_item *rc_item_of(const rc_snap *s, uint32_t gid)

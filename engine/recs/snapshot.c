@@ -321,7 +321,7 @@ rc_snap *rc_snap_get(souk_recs *r, int64_t now, int *rcp)
 
 /* ------------------------------------------------------------------ neighbour lists */
 
-static uint64_t hash_key(const rc_norm *k)
+uint64_t rc_key_hash(const rc_norm *k)
 {
     return hash_bytes(k, sizeof *k);
 }
@@ -372,13 +372,7 @@ static int nb_add(void *arg, const char *item, uint32_t users)
     return 0;
 }
 
-static int by_sim(const void *a, const void *b)
-{
-    const rc_nb *x = a, *y = b;
-    if (x->sim != y->sim)
-        return x->sim < y->sim ? 1 : -1;
-    return x->item < y->item ? -1 : x->item > y->item;
-}
+SOUK_QSORT_DEFINE(sort_nb, rc_nb, const souk_recs *, rc_nb_better)
 
 void rc_cache_free(souk_recs *r)
 {
@@ -409,11 +403,16 @@ int rc_neighbours(souk_recs *r, rc_snap *s, uint64_t stamp, const rc_norm *key, 
                   uint32_t *n)
 {
     *out = NULL, *n = 0;
-    uint64_t h = hash_key(key), t = souk_clock_ns();
+    uint64_t h = rc_key_hash(key), t = souk_clock_ns();
     pthread_mutex_lock(&r->nmu);
+    uint64_t gen = r->ngen;
+    if (r->o.refresh_ms)
+        rc_tmpl_note(r, key);
     if (r->ncap) {
         rc_nlist *l = r->ntab[nslot(r, key, h)];
-        if (l && (l->stamp == stamp || t - l->built_ns < (uint64_t)r->o.model_ttl_ms * 1000000u)) {
+        /* With the refresh on, a list is used whatever its age: the refresh replaces it. */
+        if (l && (l->stamp == stamp || r->o.refresh_ms ||
+                  t - l->built_ns < (uint64_t)r->o.model_ttl_ms * 1000000u)) {
             *out = souk_malloc((l->n ? l->n : 1) * sizeof **out);
             if (*out) {
                 memcpy(*out, l->v, l->n * sizeof **out);
@@ -436,8 +435,8 @@ int rc_neighbours(souk_recs *r, rc_snap *s, uint64_t stamp, const rc_norm *key, 
         souk_free(c.v);
         return rc;
     }
-    if (c.n)
-        qsort(c.v, c.n, sizeof *c.v, by_sim);
+    if (c.n > 1)
+        sort_nb(r, c.v, c.n);
     if (c.n > key->k)
         c.n = key->k;
     rc_nlist *l = souk_malloc(sizeof *l + (c.n ? c.n : 1) * sizeof(rc_nb));
@@ -454,6 +453,13 @@ int rc_neighbours(souk_recs *r, rc_snap *s, uint64_t stamp, const rc_norm *key, 
     *out = c.v;
     *n = (uint32_t)c.n;
     pthread_mutex_lock(&r->nmu);
+    if (r->ngen != gen) {
+        /* A refresh replaced the table while this list was counted: it may hold what the
+         * refresh left out (an erased user's contribution), so it is not kept. */
+        pthread_mutex_unlock(&r->nmu);
+        souk_free(l);
+        return SOUK_OK;
+    }
     if (r->nused >= NCACHE_MAX) {
         for (uint32_t i = 0; i < r->ncap; i++) {
             souk_free(r->ntab[i]);
@@ -470,7 +476,7 @@ int rc_neighbours(souk_recs *r, rc_snap *s, uint64_t stamp, const rc_norm *key, 
             r->ntab = tab, r->ncap = ncap;
             for (uint32_t i = 0; i < ocap; i++)
                 if (old[i])
-                    r->ntab[nslot(r, &old[i]->key, hash_key(&old[i]->key))] = old[i];
+                    r->ntab[nslot(r, &old[i]->key, rc_key_hash(&old[i]->key))] = old[i];
             souk_free(old);
         }
     }
@@ -486,4 +492,36 @@ int rc_neighbours(souk_recs *r, rc_snap *s, uint64_t stamp, const rc_norm *key, 
     pthread_mutex_unlock(&r->nmu);
     souk_free(l);
     return SOUK_OK;
+}
+
+void rc_table_install(souk_recs *r, rc_nlist **tab, uint32_t cap, uint32_t used)
+{
+    pthread_mutex_lock(&r->nmu);
+    rc_nlist **old = r->ntab;
+    uint32_t ocap = r->ncap;
+    r->ntab = tab, r->ncap = cap, r->nused = used;
+    r->ngen++;
+    pthread_mutex_unlock(&r->nmu);
+    for (uint32_t i = 0; i < ocap; i++)
+        souk_free(old[i]);
+    souk_free(old);
+}
+
+int rc_snap_refresh(souk_recs *r, int64_t now)
+{
+    /* Claims the builder's flag, so that no rebuild thread installs an older snapshot after
+     * this one. */
+    for (;;) {
+        int idle = 0;
+        if (atomic_compare_exchange_strong(&r->building, &idle, 1))
+            break;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    rc_snap *n = NULL;
+    int rc = snap_build(r, now, souk_events_stamp(r->o.events), &n);
+    if (rc == SOUK_OK)
+        snap_install(r, n);
+    atomic_store(&r->building, 0);
+    return rc;
 }

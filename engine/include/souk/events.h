@@ -95,7 +95,7 @@ typedef struct souk_events_opts {
                                      starts off for it (P25) */
     double halflife_days;         /* popularity decay (default 14) */
     uint32_t history_max;         /* per-user recent items kept for personalization (default 200) */
-    uint32_t cooc_items_max;      /* per-user items that form co-occurrence pairs (default 64) */
+    uint32_t cooc_items_max;      /* per-user items that form co-occurrence pairs (default 256) */
     size_t map_max;               /* largest map (default 64 GiB) */
     /* Tags of an item (P8), from the catalog (e.g. "category:<section>"): writes up to max
      * NUL-terminated names of at most 63 bytes into tags and returns how many. NULL: no tags. */
@@ -224,6 +224,12 @@ int souk_erase_state(souk_events *s, const char *job_id, souk_job_state *state, 
  * the environment and swaps the compacted copy in, so no free page keeps the user's bytes).
  * Resumes after a crash. Returns the number of jobs completed, or a SOUK_E* code. */
 int souk_erase_run(souk_events *s, int64_t now, char *err, size_t errlen);
+/* Sets fn (NULL: none) to be called by souk_erase_run, on its thread, after the erased users'
+ * rows are gone and the store compacted, and before their jobs are marked completed: what
+ * caches item-level features computed from the store (engine/recs/'s neighbour lists)
+ * recomputes them there, so that a job reports completed only once nothing served holds the
+ * users' contribution. Set it before souk_erase_run can run. */
+void souk_events_on_erased(souk_events *s, void (*fn)(void *arg), void *arg);
 
 /* ------------------------------------------------------------------ key rotation (P24) */
 
@@ -290,6 +296,18 @@ typedef enum souk_cooc_kind { SOUK_COOC_BOUGHT = 0, SOUK_COOC_VIEWED = 1 } souk_
 typedef int (*souk_cooc_fn)(void *arg, const char *item, uint32_t users);
 int souk_cooc(souk_events *s, souk_cooc_kind kind, const char *item, uint32_t max, souk_cooc_fn fn,
               void *arg);
+/* A value that changes whenever co-occurrence may have (a transaction added or deleted an iuser
+ * row, or the store changed generation): souk_events_stamp, less the commits that leave every
+ * co-occurrence count as it was (searches, consent, most of a returning user's views). */
+uint64_t souk_cooc_stamp(souk_events *s);
+/* Calls fn once per user and kind with the items of the user's co-occurrence set of that kind
+ * (the sets souk_cooc counts), items longer than SOUK_COOC_ITEM_MAX (250) bytes left out, in
+ * one read transaction: items[i] (lens[i] bytes, not NUL-terminated) stay valid during the
+ * call only. No user identity is passed. *stamp (when not NULL) receives souk_cooc_stamp of
+ * that transaction. fn returns nonzero to stop (returned). Cost: one walk of uset. */
+typedef int (*souk_cooc_set_fn)(void *arg, souk_cooc_kind kind, const char *const *items,
+                                const size_t *lens, size_t n);
+int souk_cooc_sets_each(souk_events *s, souk_cooc_set_fn fn, void *arg, uint64_t *stamp);
 /* Distinct users with the item in their co-occurrence set of kind (the users who could form a
  * pair with it: the normalization of cosine and lift); 0 when none or on an error. */
 uint32_t souk_item_users(souk_events *s, souk_cooc_kind kind, const char *item);

@@ -4,8 +4,10 @@
  * The recommenders read the behaviour-event store's features (souk/events.h: decayed
  * popularity, item-item co-occurrence counting distinct users, each user's retained history)
  * and the catalog (through a souk_searcher: item ids, the category and brand columns, filters,
- * text search for "similar"). Nothing is precomputed outside the store: the store keeps its
- * features up to date as events arrive, so a new event changes the next for_you answer.
+ * text search for "similar"). The store keeps its features up to date as events arrive, and the
+ * user's history is read on every request, so a new event changes the next for_you answer; the
+ * item-item neighbour lists are computed from the store and cached (lazily, or by a background
+ * refresh: souk_recs_opts.refresh_ms).
  *
  * Consent (P3-P5, P7) is checked here, on every request: a request with a user id is personal
  * only when souk_consent_personalize allows it for that user now; otherwise, and for a user with
@@ -131,6 +133,14 @@ typedef struct souk_recs_opts {
      * co-occurrence lazily, a list at most model_ttl_ms (default 60000) after the store changed
      * (the user's own history is read on every request, so it acts at once). */
     uint32_t model_ttl_ms;
+    /* 0: as above. > 0: the neighbour lists are kept by a background refresh instead
+     * (refresh.c, docs/architecture.md "Neighbour lists"): souk_recs_open computes every item's
+     * lists once before it returns, a thread of the handle recomputes them all from one walk of
+     * the store's sets at most every refresh_ms (and at least 3 times its own duration apart)
+     * after the store changed, and a request uses the list it finds whatever its age; it counts
+     * from the store only a list the last refresh did not make (an item new since, or a model
+     * not asked for before it). */
+    uint32_t refresh_ms;
 } souk_recs_opts;
 
 typedef struct souk_recs souk_recs;
@@ -138,6 +148,23 @@ typedef struct souk_recs souk_recs;
 /* Opens the recommenders over an open event store. The catalog comes with each request. */
 int souk_recs_open(const souk_recs_opts *o, souk_recs **out, char *err, size_t errlen);
 void souk_recs_close(souk_recs *r);
+
+/* What one refresh of the neighbour lists did. */
+typedef struct souk_recs_refresh_stats {
+    uint64_t sets, set_items; /* users' sets read (per kind), their items */
+    uint64_t lists, entries;  /* neighbour lists made, their neighbours */
+    uint64_t ns_read, ns_count, ns_total;
+    int truncated; /* 1: the entry budget stopped it; the rest are counted when asked */
+} souk_recs_refresh_stats;
+
+/* Recomputes now, on the calling thread, the popularity snapshot and every neighbour list of
+ * every model asked for so far (and the handle's own for_you and together models), from one
+ * read of the store, and replaces the cached lists with them: after it returns, no request
+ * reads a list made before it began. Used by the refresh thread, and by an erasure before its
+ * job reports completed (souk_events_on_erased). One at a time (a second call waits). Bounded
+ * by the store: one walk of every user's sets, sum over users of (set size)^2 counts, and at
+ * most 2^24 list entries kept (st->truncated past it). st may be NULL. Any thread. */
+int souk_recs_refresh(souk_recs *r, int64_t now, souk_recs_refresh_stats *st);
 
 /* Request flags. */
 #define SOUK_REC_NO_BACKFILL 1u /* fewer than n when the model has fewer (evaluation) */
