@@ -1,0 +1,348 @@
+/* souk_publish.c: souk-publish, puts a catalog or event stream on NATS JetStream for the Souk
+ * nodes that follow it (docs/scaling.md):
+ *
+ *   souk-publish catalog|events [--region cn|eu] --to nats://HOST:PORT[,HOST:PORT...]/STREAM
+ *                [--replicas N] [--window N] [--timeout SECONDS] FILE|-
+ *
+ * One NDJSON record a message: catalog records on the subject "catalog.records", events on
+ * "events.<region>.<type>" (--region is required for events: a region's behaviour data stays in
+ * its region's stream). The stream is created when missing, with subjects "catalog.*" or
+ * "events.<region>.*", file storage and N copies (default: 3 on a cluster, 1 on a single server).
+ * Messages are published asynchronously with at most --window (4096) awaiting their JetStream
+ * acknowledgement; a message not acknowledged within 5 s (a node killed, a leader elected) is sent
+ * again. Each carries a message id (Nats-Msg-Id: a BLAKE2b of the kind, its line number and its
+ * bytes), so the stream stores a resent message, or a whole rerun of the same input within the
+ * stream's 2-minute duplicate window, once.
+ *
+ * Lines that are not JSON objects (catalog) or not valid events (souk_event_parse) are rejected
+ * on stderr with their line number and not published; blank lines are skipped. Prints one JSON
+ * line: {"stream","replicas","published","acked","duplicates","rejected","last_seq","seconds"}
+ * where last_seq is the highest stream sequence acknowledged (what a reader passes as min_seq).
+ * Exit status: 0 when every published message was acknowledged, 1 otherwise (the count is on
+ * stderr), 2 usage. */
+#include "nats_link.h"
+#include "souk/events.h"
+#include "souk/souk.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LINE_CAP ((size_t)1 << 20) /* a NATS message is at most 1 MiB by default */
+
+typedef struct pub_state {
+    pthread_mutex_t mu;
+    uint64_t acked, duplicates, last_seq, failed_sends;
+    uint64_t outstanding; /* published and neither acknowledged nor queued for a resend */
+    natsMsg **retry;      /* messages whose publish failed, to send again (owned) */
+    size_t nretry, cap;
+    char last_error[200];
+} pub_state;
+
+static pub_state g;
+
+/* JetStream's acknowledgement of one message (a library thread): counted, or queued to be
+ * sent again by the main thread (resending from here could stall on the window). */
+static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+{
+    (void)js;
+    (void)closure;
+    pthread_mutex_lock(&g.mu);
+    if (pa) {
+        if (pa->Duplicate)
+            g.duplicates++;
+        else
+            g.acked++;
+        if (pa->Sequence > g.last_seq)
+            g.last_seq = pa->Sequence;
+        g.outstanding--;
+        natsMsg_Destroy(msg);
+    } else {
+        g.failed_sends++;
+        if (pae)
+            snprintf(g.last_error, sizeof g.last_error, "%s%s%s", natsStatus_GetText(pae->Err),
+                     pae->ErrText ? ": " : "", pae->ErrText ? pae->ErrText : "");
+        if (g.nretry == g.cap) {
+            size_t nc = g.cap ? g.cap * 2 : 1024;
+            natsMsg **nr = realloc(g.retry, nc * sizeof *nr);
+            if (nr) {
+                g.retry = nr;
+                g.cap = nc;
+            }
+        }
+        if (g.nretry < g.cap) {
+            g.retry[g.nretry++] = msg; /* kept: the main thread sends it again */
+            g.outstanding--;
+        } else {
+            natsMsg_Destroy(msg); /* stays outstanding: reported as not acknowledged */
+        }
+    }
+    pthread_mutex_unlock(&g.mu);
+}
+
+static int usage(const char *why)
+{
+    if (why)
+        fprintf(stderr, "souk-publish: %s\n", why);
+    fprintf(stderr, "usage: souk-publish catalog|events [--region cn|eu] --to "
+                    "nats://HOST:PORT[,HOST:PORT...]/STREAM\n"
+                    "                    [--replicas N] [--window N] [--timeout SECONDS] FILE|-\n");
+    return 2;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Publishes *m (ownership passes to the library on success), waiting while the window is full;
+ * gives up at the deadline. Returns 0 or -1 with err. */
+static int send_msg(jsCtx *js, natsMsg **m, jsPubOptions *po, double deadline, char *err,
+                    size_t errlen)
+{
+    pthread_mutex_lock(&g.mu);
+    g.outstanding++;
+    pthread_mutex_unlock(&g.mu);
+    for (;;) {
+        natsStatus s = js_PublishMsgAsync(js, m, po);
+        if (s == NATS_OK)
+            return 0;
+        if (mono_s() > deadline) {
+            snprintf(err, errlen, "publishing: %s", natsStatus_GetText(s));
+            pthread_mutex_lock(&g.mu);
+            g.outstanding--;
+            pthread_mutex_unlock(&g.mu);
+            return -1;
+        }
+        usleep(20000); /* the window full (stalled) or the connection away: try again */
+    }
+}
+
+/* Sends every message queued by on_ack again. */
+static int resend_failed(jsCtx *js, jsPubOptions *po, double deadline, char *err, size_t errlen)
+{
+    for (;;) {
+        pthread_mutex_lock(&g.mu);
+        natsMsg *m = g.nretry ? g.retry[--g.nretry] : NULL;
+        pthread_mutex_unlock(&g.mu);
+        if (!m)
+            return 0;
+        if (send_msg(js, &m, po, deadline, err, errlen) != 0) {
+            natsMsg_Destroy(m);
+            return -1;
+        }
+    }
+}
+
+/* The subject of one event line: events.<region>.<type>; -1 with err when it is not an event. */
+static int event_subject(const char *region, const char *line, size_t len, char *subj, size_t cap,
+                         char *err, size_t errlen)
+{
+    static souk_event ev;
+    unsigned dropped = 0;
+    if (souk_event_parse(line, len, &ev, &dropped, err, errlen) != 0)
+        return -1;
+    const char *t = souk_ev_type_name(ev.type);
+    snprintf(subj, cap, "events.%s.%s", region, t ? t : "other");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *kind = NULL, *region = NULL, *to = NULL, *file = NULL;
+    long replicas = 0, window = 4096, timeout_s = 120;
+    souk_alloc_init();
+    if (sodium_init() < 0)
+        return fprintf(stderr, "souk-publish: libsodium failed to initialise\n"), 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "--region") == 0 || strcmp(a, "--to") == 0 || strcmp(a, "--replicas") == 0 ||
+             strcmp(a, "--window") == 0 || strcmp(a, "--timeout") == 0) &&
+            i + 1 >= argc)
+            return usage("an option needs a value");
+        if (strcmp(a, "--region") == 0)
+            region = argv[++i];
+        else if (strcmp(a, "--to") == 0)
+            to = argv[++i];
+        else if (strcmp(a, "--replicas") == 0)
+            replicas = strtol(argv[++i], NULL, 10);
+        else if (strcmp(a, "--window") == 0)
+            window = strtol(argv[++i], NULL, 10);
+        else if (strcmp(a, "--timeout") == 0)
+            timeout_s = strtol(argv[++i], NULL, 10);
+        else if (a[0] == '-' && a[1])
+            return usage("unknown option");
+        else if (!kind)
+            kind = a;
+        else if (!file)
+            file = a;
+        else
+            return usage("too many arguments");
+    }
+    if (!kind || (strcmp(kind, "catalog") != 0 && strcmp(kind, "events") != 0))
+        return usage("the first argument is catalog or events");
+    int events = strcmp(kind, "events") == 0;
+    if (!to)
+        return usage("--to nats://HOST:PORT/STREAM is required");
+    if (!file)
+        return usage("FILE (or - for stdin) is required");
+    if (events && (!region || strspn(region, "abcdefghijklmnopqrstuvwxyz") != strlen(region) ||
+                   strlen(region) < 2 || strlen(region) > 8))
+        return usage("events need --region (2 to 8 lower-case letters, e.g. cn or eu): a "
+                     "region's behaviour data goes to its own stream");
+    if (!events && region)
+        return usage("--region applies to events only (the catalog goes to every region)");
+    if (replicas < 0 || replicas > 5)
+        return usage("--replicas is 1 to 5");
+    if (window < 1 || window > 1000000)
+        return usage("--window is 1 to 1000000");
+    if (timeout_s < 1)
+        return usage("--timeout is at least 1 second");
+    char err[512];
+    nl_addr addr;
+    if (nl_addr_parse(to, &addr, err, sizeof err) != 0)
+        return usage(err);
+    FILE *in = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
+    if (!in) {
+        fprintf(stderr, "souk-publish: cannot open '%s': %s\n", file, strerror(errno));
+        return 1;
+    }
+    pthread_mutex_init(&g.mu, NULL);
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = 5000;
+    jo.PublishAsync.MaxPending = window;
+    jo.PublishAsync.AckHandler = on_ack;
+    jo.PublishAsync.StallWait = 1000;
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    double t0 = mono_s(), deadline = t0 + (double)timeout_s;
+    int rc = 1, replicas_out = 0;
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, events ? "events.%s" : "catalog", region ? region : "");
+    if (nl_connect(&addr, "souk-publish", &jo, &nc, &js, err, sizeof err) != 0) {
+        fprintf(stderr, "souk-publish: %s\n", err);
+        goto out;
+    }
+    /* The stream: retried while the cluster elects its leaders or is still starting. */
+    for (;;) {
+        if (nl_ensure_stream(nc, js, addr.stream, prefix, (int)replicas, &replicas_out, err,
+                             sizeof err) == 0)
+            break;
+        if (mono_s() > deadline) {
+            fprintf(stderr, "souk-publish: %s\n", err);
+            goto out;
+        }
+        usleep(250000);
+    }
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = 5000; /* an acknowledgement not back by then: the message is sent again */
+    char *line = NULL;
+    size_t lcap = 0;
+    ssize_t len;
+    uint64_t lineno = 0, published = 0, rejected = 0;
+    int failed = 0;
+    while ((len = getline(&line, &lcap, in)) >= 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            len--;
+        size_t b = 0;
+        while (b < (size_t)len && (line[b] == ' ' || line[b] == '\t'))
+            b++;
+        if (b == (size_t)len)
+            continue;
+        char subj[64] = "catalog.records", why[256] = "";
+        if ((size_t)len > LINE_CAP) {
+            snprintf(why, sizeof why, "record is longer than %zu bytes", LINE_CAP);
+        } else if (events) {
+            event_subject(region, line, (size_t)len, subj, sizeof subj, why, sizeof why);
+        } else {
+            cJSON *j = cJSON_ParseWithLength(line, (size_t)len);
+            if (!j || !cJSON_IsObject(j))
+                snprintf(why, sizeof why, "not a JSON object");
+            cJSON_Delete(j);
+        }
+        if (why[0]) {
+            if (rejected++ < 10)
+                fprintf(stderr, "souk-publish: %s:%llu: rejected: %s\n", file,
+                        (unsigned long long)lineno, why);
+            continue;
+        }
+        /* The message id: the same line of the same input is the same message. */
+        unsigned char h[16];
+        crypto_generichash_state hs;
+        crypto_generichash_init(&hs, NULL, 0, sizeof h);
+        crypto_generichash_update(&hs, (const unsigned char *)kind, strlen(kind));
+        crypto_generichash_update(&hs, (const unsigned char *)&lineno, sizeof lineno);
+        crypto_generichash_update(&hs, (const unsigned char *)line, (size_t)len);
+        crypto_generichash_final(&hs, h, sizeof h);
+        char id[33];
+        sodium_bin2hex(id, sizeof id, h, sizeof h);
+        natsMsg *m = NULL;
+        if (natsMsg_Create(&m, subj, NULL, line, (int)len) != NATS_OK ||
+            natsMsgHeader_Set(m, "Nats-Msg-Id", id) != NATS_OK) {
+            natsMsg_Destroy(m);
+            fprintf(stderr, "souk-publish: out of memory\n");
+            failed = 1;
+            break;
+        }
+        if (send_msg(js, &m, &po, deadline, err, sizeof err) != 0 ||
+            resend_failed(js, &po, deadline, err, sizeof err) != 0) {
+            natsMsg_Destroy(m);
+            fprintf(stderr, "souk-publish: %s:%llu: %s\n", file, (unsigned long long)lineno, err);
+            failed = 1;
+            break;
+        }
+        natsMsg_Destroy(m); /* no effect: the library owns it */
+        published++;
+    }
+    free(line);
+    /* Wait for every acknowledgement, sending failed messages again, until the deadline. */
+    while (!failed) {
+        if (resend_failed(js, &po, deadline, err, sizeof err) != 0) {
+            fprintf(stderr, "souk-publish: %s\n", err);
+            break;
+        }
+        pthread_mutex_lock(&g.mu);
+        int done = g.outstanding == 0 && g.nretry == 0;
+        pthread_mutex_unlock(&g.mu);
+        if (done || mono_s() > deadline)
+            break;
+        jsPubOptions wo;
+        jsPubOptions_Init(&wo);
+        wo.MaxWait = 200;
+        js_PublishAsyncComplete(js, &wo);
+    }
+    pthread_mutex_lock(&g.mu);
+    uint64_t missing = published - g.acked - g.duplicates;
+    printf("{\"stream\":\"%s\",\"replicas\":%d,\"published\":%llu,\"acked\":%llu,"
+           "\"duplicates\":%llu,\"rejected\":%llu,\"resent\":%llu,\"last_seq\":%llu,"
+           "\"seconds\":%.3f}\n",
+           addr.stream, replicas_out, (unsigned long long)published, (unsigned long long)g.acked,
+           (unsigned long long)g.duplicates, (unsigned long long)rejected,
+           (unsigned long long)g.failed_sends, (unsigned long long)g.last_seq, mono_s() - t0);
+    if (missing && !failed)
+        fprintf(stderr,
+                "souk-publish: %llu messages not acknowledged within %lds (last error: %s)\n",
+                (unsigned long long)missing, timeout_s, g.last_error[0] ? g.last_error : "none");
+    rc = (missing || failed) ? 1 : 0;
+    for (size_t i = 0; i < g.nretry; i++)
+        natsMsg_Destroy(g.retry[i]);
+    g.nretry = 0;
+    pthread_mutex_unlock(&g.mu);
+out:
+    if (in != stdin)
+        fclose(in);
+    nl_close(nc, js);
+    free(g.retry);
+    return rc;
+}
