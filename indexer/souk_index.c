@@ -6,6 +6,8 @@
  *              [--until-caught-up] [--batch N] [--rejects FILE]
  *     (follows a JetStream stream: indexer/souk_index_nats.c, docs/scaling.md)
  *   souk-index --data DIR digest
+ *   souk-index --data DIR events --from nats://HOST:PORT/STREAM [--region R] [--durable NAME]
+ *              [--until-caught-up] --pseudonym-key FILE [store options]
  *     (the logical digest of the index, souk/digest.h: equal for replicas with equal contents)
  *   souk-index --data DIR stats [--detail]
  *   souk-index --data DIR dump [--terms] [ID ...]
@@ -72,6 +74,9 @@ static void usage(void)
                     "[--durable NAME]\n"
                     "                  [--until-caught-up] [--batch N] [--rejects FILE]\n"
                     "       souk-index --data DIR digest\n"
+                    "       souk-index --data DIR events --from nats://HOST:PORT/STREAM "
+                    "[--region R] [--durable NAME]\n"
+                    "                  [--until-caught-up] --pseudonym-key FILE [store options]\n"
                     "       souk-index --data DIR stats [--detail]\n"
                     "       souk-index --data DIR dump [--terms] [ID ...]\n"
                     "       souk-index --data DIR check\n"
@@ -552,8 +557,8 @@ static int item_tags(void *arg, const char *item, char (*tags)[64], int max)
 }
 
 typedef struct ev_cli {
-    const char *key, *now, *rejects, *file;
-    int follow, from_start, quiet;
+    const char *key, *now, *rejects, *file, *from, *region, *durable;
+    int follow, from_start, quiet, until_caught_up;
     size_t batch;
     souk_events_opts o;
 } ev_cli;
@@ -585,6 +590,14 @@ static int ev_options(ev_cli *c, int argc, char **argv, int takes_file)
             c->batch = strtoul(argv[++i], NULL, 10);
         else if (strcmp(a, "--now") == 0 && v)
             c->now = argv[++i];
+        else if (strcmp(a, "--from") == 0 && v && takes_file)
+            c->from = argv[++i];
+        else if (strcmp(a, "--region") == 0 && v && takes_file)
+            c->region = argv[++i];
+        else if (strcmp(a, "--durable") == 0 && v && takes_file)
+            c->durable = argv[++i];
+        else if (strcmp(a, "--until-caught-up") == 0 && takes_file)
+            c->until_caught_up = 1;
         else if (strcmp(a, "--pseudonym-key") == 0 && v)
             c->key = argv[++i];
         else if (strcmp(a, "--retention-events-days") == 0 && v)
@@ -653,6 +666,60 @@ static int64_t wall_ms(void)
 
 typedef enum { EV_INGEST, EV_SWEEP, EV_CHECK, EV_REKEY } ev_cmd;
 
+/* souk-index events --from nats://HOST:PORT/STREAM [--region R]: follows an event stream into
+ * the store s (indexer/souk_index_nats.c); with --region only that region's subjects
+ * (events.R.*). Returns 0, or 1 after a message. */
+static int events_from_nats(const char *data, souk_events *s, const ev_cli *c, int64_t now)
+{
+    char dname[40], status[4096], filter[64] = "", err[512];
+    const char *durable = c->durable;
+    if (!durable) {
+        nf_default_durable(data, "events", dname);
+        durable = dname;
+    }
+    if (c->region) {
+        size_t n = strlen(c->region);
+        if (n < 2 || n > 8 || strspn(c->region, "abcdefghijklmnopqrstuvwxyz") != n) {
+            fprintf(stderr, "souk-index: --region: 2 to 8 lower-case letters (cn, eu, ...)\n");
+            return 1;
+        }
+        snprintf(filter, sizeof filter, "events.%s.*", c->region);
+    }
+    if (snprintf(status, sizeof status, "%s/nats-events.json", data) >= (int)sizeof status) {
+        fprintf(stderr, "souk-index: the data directory's path is too long\n");
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    nf_opts no = {c->from,  durable,  filter[0] ? filter : NULL, status,
+                  "events", c->batch, c->until_caught_up,        c->quiet,
+                  &g_stop};
+    nf_stats st;
+    nf_events_stats es;
+    int rc = nf_follow_events(s, now, &no, &st, &es, err, sizeof err);
+    printf("{\"stream\":\"%s\",\"durable\":\"%s\",\"applied_seq\":%llu,\"stream_last_seq\":%llu,"
+           "\"messages\":%llu,\"applied\":%llu,\"skipped\":%llu,\"events\":%llu,"
+           "\"rejected\":%llu,\"stored\":%llu,\"anonymous\":%llu,\"duplicate\":%llu,"
+           "\"suppressed\":%llu,\"expired\":%llu,\"commits\":%llu,\"consumers\":%llu,"
+           "\"seconds\":%.3f}\n",
+           strrchr(c->from, '/') ? strrchr(c->from, '/') + 1 : c->from, durable,
+           (unsigned long long)st.applied_seq, (unsigned long long)st.stream_last,
+           (unsigned long long)st.messages, (unsigned long long)st.applied,
+           (unsigned long long)st.skipped, (unsigned long long)es.events,
+           (unsigned long long)es.rejected, (unsigned long long)es.counts.stored,
+           (unsigned long long)es.counts.anonymous, (unsigned long long)es.counts.duplicate,
+           (unsigned long long)es.counts.suppressed, (unsigned long long)es.counts.expired,
+           (unsigned long long)st.commits, (unsigned long long)st.restarts, st.seconds);
+    if (rc) {
+        fprintf(stderr, "souk-index: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
 static int cmd_events(const char *data, ev_cmd cmd, int argc, char **argv)
 {
     ev_cli c;
@@ -709,6 +776,8 @@ static int cmd_events(const char *data, ev_cmd cmd, int argc, char **argv)
                    "%llu}\n",
                    (unsigned long long)st.events, (unsigned long long)st.impressions,
                    (unsigned long long)st.history, (unsigned long long)st.items_touched);
+    } else if (c.from) {
+        rc = events_from_nats(data, s, &c, now);
     } else {
         int fd = 0;
         if (strcmp(c.file, "-") != 0 && (fd = open(c.file, O_RDONLY | O_CLOEXEC)) < 0) {

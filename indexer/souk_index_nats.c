@@ -193,23 +193,21 @@ static int start(follower *f, char *err, size_t errlen)
             return 0;
         int64_t created = 0;
         if (stream_info(f, &created) == 0) {
-            char want[96], have[96] = "";
+            char want[96];
             snprintf(want, sizeof want, "nats:%s:%lld", f->addr.stream, (long long)created);
             uint64_t seq = 0;
-            if (f->s->applied(f->s->ctx, &seq, have, sizeof have) != 0) {
+            int other = 0;
+            if (f->s->applied(f->s->ctx, want, &seq, &other) != 0) {
                 snprintf(err, errlen, "reading the applied sequence");
                 return -1;
             }
-            if (strcmp(have, want) == 0) {
-                f->committed = seq;
-            } else {
-                if (have[0] && !f->o->quiet)
-                    fprintf(stderr,
-                            "souk-index: the store was fed by %s, not stream %s as created "
-                            "now: applying the stream from its first message\n",
-                            have, f->addr.stream);
-                f->committed = 0;
-            }
+            if (other && !f->o->quiet)
+                fprintf(stderr,
+                        "souk-index: the store was not fed by stream %s as it stands (another "
+                        "source, or the stream created anew): applying it from its first "
+                        "message\n",
+                        f->addr.stream);
+            f->committed = seq;
             snprintf(f->fp, sizeof f->fp, "%s", want);
             if (make_consumer(f, why, sizeof why) == 0) {
                 f->connected = 1;
@@ -362,6 +360,7 @@ out:
     drop_consumer(&f);
     st->applied_seq = f.committed;
     st->seconds = mono_s() - t0;
+    f.connected = 0; /* the indexer stopped: nobody follows the stream for this store now */
     write_status(&f, 1);
     nl_close(f.nc, f.js);
     return rc;
@@ -377,18 +376,22 @@ typedef struct cat_sink {
     nf_catalog_stats *cs;
 } cat_sink;
 
-static int cat_applied(void *ctx, uint64_t *seq, char *fp, size_t cap)
+static int cat_applied(void *ctx, const char *want, uint64_t *seq, int *other)
 {
     cat_sink *c = ctx;
     uint64_t off = 0, line = 0;
-    fp[0] = 0;
+    char fp[128] = "";
     *seq = 0;
-    int rc = souk_index_stream_pos(c->ix, &off, &line, fp, cap);
+    *other = 0;
+    int rc = souk_index_stream_pos(c->ix, &off, &line, fp, sizeof fp);
     if (rc == SOUK_ENOTFOUND)
         return 0;
     if (rc)
         return rc;
-    *seq = strncmp(fp, "nats:", 5) == 0 ? off : 0;
+    if (strcmp(fp, want) == 0)
+        *seq = off;
+    else
+        *other = off > 0;
     return 0;
 }
 
@@ -474,5 +477,70 @@ int nf_follow_catalog(souk_index *ix, FILE *rejects, nf_catalog_hook hook, void 
     int rc = nf_follow(&s, o, st, err, errlen);
     souk_docbuilder_free(c.b);
     souk_writer_free(c.w);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ the event store's sink */
+
+typedef struct ev_sink {
+    souk_events *s;
+    souk_event *evs;
+    size_t n, cap;
+    int64_t now_ms;
+    nf_events_stats *es;
+} ev_sink;
+
+static int ev_applied(void *ctx, const char *want, uint64_t *seq, int *other)
+{
+    return souk_events_seq(((ev_sink *)ctx)->s, want, seq, other);
+}
+
+static int ev_apply(void *ctx, uint64_t seq, const char *data, size_t len, char *err, size_t errlen)
+{
+    ev_sink *c = ctx;
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 1024;
+        souk_event *ne = souk_realloc(c->evs, nc * sizeof *ne);
+        if (!ne) {
+            snprintf(err, errlen, "out of memory buffering events");
+            return -1;
+        }
+        c->evs = ne;
+        c->cap = nc;
+    }
+    char why[240];
+    unsigned dropped = 0;
+    if (souk_event_parse(data, len, &c->evs[c->n], &dropped, why, sizeof why) != 0) {
+        /* The event itself is not echoed: it may hold a raw user id (P1). */
+        if (c->es->rejected++ < 10)
+            fprintf(stderr, "souk: stream message %llu: rejected: %s\n", (unsigned long long)seq,
+                    why);
+        return 0;
+    }
+    c->n++;
+    c->es->events++;
+    return 0;
+}
+
+static int ev_commit(void *ctx, uint64_t seq, const char *fp, char *err, size_t errlen)
+{
+    ev_sink *c = ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = c->now_ms ? c->now_ms : (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (souk_events_add_seq(c->s, c->evs, c->n, now, seq, fp, &c->es->counts, err, errlen) != 0)
+        return -1;
+    c->n = 0;
+    return 0;
+}
+
+int nf_follow_events(souk_events *s, int64_t now_ms, const nf_opts *o, nf_stats *st,
+                     nf_events_stats *es, char *err, size_t errlen)
+{
+    ev_sink c = {s, NULL, 0, 0, now_ms, es};
+    memset(es, 0, sizeof *es);
+    nf_sink sink = {ev_applied, ev_apply, ev_commit, NULL, &c};
+    int rc = nf_follow(&sink, o, st, err, errlen);
+    souk_free(c.evs);
     return rc;
 }

@@ -8,6 +8,7 @@
 #ifndef SOUK_INDEX_NATS_H
 #define SOUK_INDEX_NATS_H
 
+#include "souk/events.h"
 #include "souk/index.h"
 
 #include <signal.h>
@@ -17,8 +18,10 @@
 
 /* What the follower feeds. Every callback runs on the follower's thread. */
 typedef struct nf_sink {
-    /* The committed stream sequence and its stream fingerprint ("" when the store has none). */
-    int (*applied)(void *ctx, uint64_t *seq, char *fp, size_t cap);
+    /* The sequence committed for the stream named fp ("nats:STREAM:<created ns>"): *seq, 0 when
+     * none; *other 1 when the store's position is of something else (a file, another stream
+     * or the same name created anew). */
+    int (*applied)(void *ctx, const char *fp, uint64_t *seq, int *other);
     /* Buffers one message (a rejected record is the sink's to report, not an error); nonzero
      * with err set stops the follower. */
     int (*apply)(void *ctx, uint64_t seq, const char *data, size_t len, char *err, size_t errlen);
@@ -74,6 +77,17 @@ typedef int (*nf_catalog_hook)(void *ctx, souk_index *ix, char *err, size_t errl
 int nf_follow_catalog(souk_index *ix, FILE *rejects, nf_catalog_hook hook, void *hook_ctx,
                       const nf_opts *o, nf_stats *st, nf_catalog_stats *cs, char *err,
                       size_t errlen);
+
+typedef struct nf_events_stats {
+    uint64_t events, rejected;
+    souk_ev_counts counts; /* stored, anonymous, duplicate, suppressed, expired */
+} nf_events_stats;
+
+/* Follows an event stream into s: each message one NDJSON event (souk_event_parse; rejected
+ * ones reported on stderr by sequence, without their content), each batch added with
+ * souk_events_add_seq at now_ms (0: the clock). */
+int nf_follow_events(souk_events *s, int64_t now_ms, const nf_opts *o, nf_stats *st,
+                     nf_events_stats *es, char *err, size_t errlen);
 
 /* A durable name for the data directory dir when none is given: "souk-" and 16 hex digits of a
  * BLAKE2b of the host name and dir's real path. */
