@@ -110,7 +110,7 @@ void nl_close(natsConnection *nc, jsCtx *js)
 }
 
 int nl_ensure_stream(natsConnection *nc, jsCtx *js, const char *stream, const char *prefix,
-                     int replicas, int *replicas_out, char *err, size_t errlen)
+                     int replicas, int listed, int *replicas_out, char *err, size_t errlen)
 {
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
@@ -128,7 +128,7 @@ int nl_ensure_stream(natsConnection *nc, jsCtx *js, const char *stream, const ch
     if (replicas <= 0) {
         char **ds = NULL;
         int nds = 0;
-        replicas = 1;
+        replicas = listed >= 3 ? 3 : 1;
         if (natsConnection_GetDiscoveredServers(nc, &ds, &nds) == NATS_OK) {
             if (nds >= 2)
                 replicas = 3;

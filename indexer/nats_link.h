@@ -30,10 +30,12 @@ void nl_close(natsConnection *nc, jsCtx *js);
 
 /* Makes sure stream exists with subjects "<prefix>.*": when it does not, creates it (file
  * storage, a 2-minute duplicate window for message ids) with replicas copies, or when replicas
- * is 0 with 3 copies on a cluster (the server knows of other servers) and 1 on a single server.
- * *replicas_out (may be NULL) gets the stream's replication factor. Returns 0 or -1 with err. */
+ * is 0 with 3 copies on a cluster and 1 on a single server. A cluster is an address that lists
+ * 3 servers or more, or a server that tells of 2 others or more (it may not have yet, just
+ * connected: list the servers). *replicas_out (may be NULL) gets the stream's replication
+ * factor. Returns 0 or -1 with err. */
 int nl_ensure_stream(natsConnection *nc, jsCtx *js, const char *stream, const char *prefix,
-                     int replicas, int *replicas_out, char *err, size_t errlen);
+                     int replicas, int listed, int *replicas_out, char *err, size_t errlen);
 
 /* Milliseconds since the epoch (wall clock). */
 int64_t nl_now_ms(void);

@@ -9,10 +9,11 @@
  * its region's stream). The stream is created when missing, with subjects "catalog.*" or
  * "events.<region>.*", file storage and N copies (default: 3 on a cluster, 1 on a single server).
  * Messages are published asynchronously with at most --window (4096) awaiting their JetStream
- * acknowledgement; a message not acknowledged within 5 s (a node killed, a leader elected) is sent
- * again. Each carries a message id (Nats-Msg-Id: a BLAKE2b of the kind, its line number and its
- * bytes), so the stream stores a resent message, or a whole rerun of the same input within the
- * stream's 2-minute duplicate window, once.
+ * acknowledgement; when acknowledgements stop for 2 s (a node killed, a leader elected) every
+ * message still waiting is taken back and sent again, as is every message JetStream refused. Each
+ * carries a message id (Nats-Msg-Id: a BLAKE2b of the kind, its line number and its bytes), so the
+ * stream stores a resent message, or a whole rerun of the same input within the stream's 2-minute
+ * duplicate window, once.
  *
  * Lines that are not JSON objects (catalog) or not valid events (souk_event_parse) are rejected
  * on stderr with their line number and not published; blank lines are skipped. Prints one JSON
@@ -36,54 +37,69 @@
 
 #define LINE_CAP ((size_t)1 << 20) /* a NATS message is at most 1 MiB by default */
 
+/* One record of the window being published: its bytes are ours, so a message the library lost
+ * (a node killed, a leader elected) is sent again as a new message with the same id. */
+typedef struct rec {
+    char *data;
+    int len;
+    uint64_t lineno;
+    char subj[64];
+    char id[64]; /* 32 hex digits of BLAKE2b, '-', the line number */
+    int acked;
+} rec;
+
 typedef struct pub_state {
     pthread_mutex_t mu;
-    uint64_t acked, duplicates, last_seq, failed_sends;
-    uint64_t outstanding; /* published and neither acknowledged nor queued for a resend */
-    natsMsg **retry;      /* messages whose publish failed, to send again (owned) */
-    size_t nretry, cap;
+    rec *win;
+    size_t n; /* records in the window */
+    uint64_t acked, duplicates, last_seq, resent;
     char last_error[200];
 } pub_state;
 
 static pub_state g;
 
-/* JetStream's acknowledgement of one message (a library thread): counted, or queued to be
- * sent again by the main thread (resending from here could stall on the window). */
+/* The window's record with this message id (its line number after the '-'), or NULL. */
+static rec *find_rec(const char *id)
+{
+    const char *dash = id ? strrchr(id, '-') : NULL;
+    if (!dash)
+        return NULL;
+    uint64_t line = strtoull(dash + 1, NULL, 10);
+    size_t lo = 0, hi = g.n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (g.win[mid].lineno < line)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < g.n && g.win[lo].lineno == line ? &g.win[lo] : NULL;
+}
+
+/* JetStream's answer for one message (a library thread): the record is acknowledged, or stays
+ * unacknowledged to be sent again by the main thread. The message is always destroyed here. */
 static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
     (void)js;
     (void)closure;
+    const char *id = NULL;
+    natsMsgHeader_Get(msg, "Nats-Msg-Id", &id);
     pthread_mutex_lock(&g.mu);
-    if (pa) {
+    rec *r = find_rec(id);
+    if (pa && r && !r->acked) {
+        r->acked = 1;
         if (pa->Duplicate)
             g.duplicates++;
         else
             g.acked++;
         if (pa->Sequence > g.last_seq)
             g.last_seq = pa->Sequence;
-        g.outstanding--;
-        natsMsg_Destroy(msg);
-    } else {
-        g.failed_sends++;
-        if (pae)
-            snprintf(g.last_error, sizeof g.last_error, "%s%s%s", natsStatus_GetText(pae->Err),
-                     pae->ErrText ? ": " : "", pae->ErrText ? pae->ErrText : "");
-        if (g.nretry == g.cap) {
-            size_t nc = g.cap ? g.cap * 2 : 1024;
-            natsMsg **nr = realloc(g.retry, nc * sizeof *nr);
-            if (nr) {
-                g.retry = nr;
-                g.cap = nc;
-            }
-        }
-        if (g.nretry < g.cap) {
-            g.retry[g.nretry++] = msg; /* kept: the main thread sends it again */
-            g.outstanding--;
-        } else {
-            natsMsg_Destroy(msg); /* stays outstanding: reported as not acknowledged */
-        }
+    } else if (pae) {
+        snprintf(g.last_error, sizeof g.last_error, "%s%s%s", natsStatus_GetText(pae->Err),
+                 pae->ErrText ? ": " : "", pae->ErrText ? pae->ErrText : "");
     }
     pthread_mutex_unlock(&g.mu);
+    natsMsg_Destroy(msg);
 }
 
 static int usage(const char *why)
@@ -103,42 +119,72 @@ static double mono_s(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Publishes *m (ownership passes to the library on success), waiting while the window is full;
- * gives up at the deadline. Returns 0 or -1 with err. */
-static int send_msg(jsCtx *js, natsMsg **m, jsPubOptions *po, double deadline, char *err,
-                    size_t errlen)
+/* Waits up to 2 s for the acknowledgements still outstanding; when some are missing then, takes
+ * the waiting messages back from the library and destroys them (their records stay
+ * unacknowledged and are sent again). */
+static void settle(jsCtx *js)
 {
+    jsPubOptions wo;
+    jsPubOptions_Init(&wo);
+    wo.MaxWait = 2000;
+    if (js_PublishAsyncComplete(js, &wo) != NATS_TIMEOUT)
+        return;
+    natsMsgList pending = {0};
+    if (js_PublishAsyncGetPendingList(&pending, js) == NATS_OK)
+        natsMsgList_Destroy(&pending);
     pthread_mutex_lock(&g.mu);
-    g.outstanding++;
+    snprintf(g.last_error, sizeof g.last_error, "acknowledgements stopped for 2 s");
     pthread_mutex_unlock(&g.mu);
-    for (;;) {
-        natsStatus s = js_PublishMsgAsync(js, m, po);
-        if (s == NATS_OK)
-            return 0;
-        if (mono_s() > deadline) {
-            snprintf(err, errlen, "publishing: %s", natsStatus_GetText(s));
-            pthread_mutex_lock(&g.mu);
-            g.outstanding--;
-            pthread_mutex_unlock(&g.mu);
-            return -1;
-        }
-        usleep(20000); /* the window full (stalled) or the connection away: try again */
-    }
 }
 
-/* Sends every message queued by on_ack again. */
-static int resend_failed(jsCtx *js, jsPubOptions *po, double deadline, char *err, size_t errlen)
+/* Publishes every record of the window until each is acknowledged (sending the others again,
+ * each time as a new message with its id) or the deadline passes. 0, or -1 with err. */
+static int publish_window(jsCtx *js, double deadline, char *err, size_t errlen)
 {
-    for (;;) {
+    for (int attempt = 0;; attempt++) {
+        size_t sent = 0;
+        for (size_t i = 0; i < g.n; i++) {
+            pthread_mutex_lock(&g.mu);
+            int done = g.win[i].acked;
+            pthread_mutex_unlock(&g.mu);
+            if (done)
+                continue;
+            natsMsg *m = NULL;
+            if (natsMsg_Create(&m, g.win[i].subj, NULL, g.win[i].data, g.win[i].len) != NATS_OK ||
+                natsMsgHeader_Set(m, "Nats-Msg-Id", g.win[i].id) != NATS_OK) {
+                natsMsg_Destroy(m);
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            natsStatus s;
+            while ((s = js_PublishMsgAsync(js, &m, NULL)) != NATS_OK) {
+                if (mono_s() > deadline) {
+                    natsMsg_Destroy(m);
+                    snprintf(err, errlen, "publishing: %s", natsStatus_GetText(s));
+                    return -1;
+                }
+                if (s != NATS_TIMEOUT) /* the connection away; a stall waited StallWait */
+                    usleep(50000);
+            }
+            natsMsg_Destroy(m); /* no effect: the library owns it */
+            sent++;
+        }
+        if (attempt > 0)
+            g.resent += sent;
+        settle(js);
+        size_t missing = 0;
         pthread_mutex_lock(&g.mu);
-        natsMsg *m = g.nretry ? g.retry[--g.nretry] : NULL;
+        for (size_t i = 0; i < g.n; i++)
+            missing += !g.win[i].acked;
         pthread_mutex_unlock(&g.mu);
-        if (!m)
+        if (missing == 0)
             return 0;
-        if (send_msg(js, &m, po, deadline, err, errlen) != 0) {
-            natsMsg_Destroy(m);
+        if (mono_s() > deadline) {
+            snprintf(err, errlen, "%zu messages not acknowledged in time (last error: %s)", missing,
+                     g.last_error[0] ? g.last_error : "none");
             return -1;
         }
+        usleep(100000);
     }
 }
 
@@ -221,7 +267,7 @@ int main(int argc, char **argv)
     jo.Wait = 5000;
     jo.PublishAsync.MaxPending = window;
     jo.PublishAsync.AckHandler = on_ack;
-    jo.PublishAsync.StallWait = 1000;
+    jo.PublishAsync.StallWait = 500;
     natsConnection *nc = NULL;
     jsCtx *js = NULL;
     double t0 = mono_s(), deadline = t0 + (double)timeout_s;
@@ -234,8 +280,8 @@ int main(int argc, char **argv)
     }
     /* The stream: retried while the cluster elects its leaders or is still starting. */
     for (;;) {
-        if (nl_ensure_stream(nc, js, addr.stream, prefix, (int)replicas, &replicas_out, err,
-                             sizeof err) == 0)
+        if (nl_ensure_stream(nc, js, addr.stream, prefix, (int)replicas, addr.nservers,
+                             &replicas_out, err, sizeof err) == 0)
             break;
         if (mono_s() > deadline) {
             fprintf(stderr, "souk-publish: %s\n", err);
@@ -243,85 +289,89 @@ int main(int argc, char **argv)
         }
         usleep(250000);
     }
-    jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MaxWait = 5000; /* an acknowledgement not back by then: the message is sent again */
     char *line = NULL;
     size_t lcap = 0;
     ssize_t len;
     uint64_t lineno = 0, published = 0, rejected = 0;
-    int failed = 0;
-    while ((len = getline(&line, &lcap, in)) >= 0) {
-        lineno++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            len--;
-        size_t b = 0;
-        while (b < (size_t)len && (line[b] == ' ' || line[b] == '\t'))
-            b++;
-        if (b == (size_t)len)
-            continue;
-        char subj[64] = "catalog.records", why[256] = "";
-        if ((size_t)len > LINE_CAP) {
-            snprintf(why, sizeof why, "record is longer than %zu bytes", LINE_CAP);
-        } else if (events) {
-            event_subject(region, line, (size_t)len, subj, sizeof subj, why, sizeof why);
-        } else {
-            cJSON *j = cJSON_ParseWithLength(line, (size_t)len);
-            if (!j || !cJSON_IsObject(j))
-                snprintf(why, sizeof why, "not a JSON object");
-            cJSON_Delete(j);
+    int failed = 0, eof = 0;
+    g.win = calloc((size_t)window, sizeof *g.win);
+    if (!g.win) {
+        fprintf(stderr, "souk-publish: out of memory\n");
+        goto out;
+    }
+    while (!eof && !failed) {
+        /* Fill the window. */
+        pthread_mutex_lock(&g.mu);
+        for (size_t i = 0; i < g.n; i++)
+            free(g.win[i].data);
+        g.n = 0;
+        pthread_mutex_unlock(&g.mu);
+        while (g.n < (size_t)window) {
+            if ((len = getline(&line, &lcap, in)) < 0) {
+                eof = 1;
+                break;
+            }
+            lineno++;
+            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+                len--;
+            size_t b = 0;
+            while (b < (size_t)len && (line[b] == ' ' || line[b] == '\t'))
+                b++;
+            if (b == (size_t)len)
+                continue;
+            rec *r = &g.win[g.n];
+            char why[256] = "";
+            snprintf(r->subj, sizeof r->subj, "catalog.records");
+            if ((size_t)len > LINE_CAP) {
+                snprintf(why, sizeof why, "record is longer than %zu bytes", LINE_CAP);
+            } else if (events) {
+                event_subject(region, line, (size_t)len, r->subj, sizeof r->subj, why, sizeof why);
+            } else {
+                cJSON *j = cJSON_ParseWithLength(line, (size_t)len);
+                if (!j || !cJSON_IsObject(j))
+                    snprintf(why, sizeof why, "not a JSON object");
+                cJSON_Delete(j);
+            }
+            if (why[0]) {
+                if (rejected++ < 10)
+                    fprintf(stderr, "souk-publish: %s:%llu: rejected: %s\n", file,
+                            (unsigned long long)lineno, why);
+                continue;
+            }
+            /* The message id: the same line of the same input is the same message. */
+            unsigned char h[16];
+            crypto_generichash_state hs;
+            crypto_generichash_init(&hs, NULL, 0, sizeof h);
+            crypto_generichash_update(&hs, (const unsigned char *)kind, strlen(kind));
+            crypto_generichash_update(&hs, (const unsigned char *)&lineno, sizeof lineno);
+            crypto_generichash_update(&hs, (const unsigned char *)line, (size_t)len);
+            crypto_generichash_final(&hs, h, sizeof h);
+            char hex[33];
+            sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+            snprintf(r->id, sizeof r->id, "%s-%llu", hex, (unsigned long long)lineno);
+            r->data = malloc((size_t)len + 1);
+            if (!r->data) {
+                fprintf(stderr, "souk-publish: out of memory\n");
+                failed = 1;
+                break;
+            }
+            memcpy(r->data, line, (size_t)len);
+            r->len = (int)len;
+            r->lineno = lineno;
+            r->acked = 0;
+            pthread_mutex_lock(&g.mu);
+            g.n++;
+            pthread_mutex_unlock(&g.mu);
         }
-        if (why[0]) {
-            if (rejected++ < 10)
-                fprintf(stderr, "souk-publish: %s:%llu: rejected: %s\n", file,
-                        (unsigned long long)lineno, why);
-            continue;
-        }
-        /* The message id: the same line of the same input is the same message. */
-        unsigned char h[16];
-        crypto_generichash_state hs;
-        crypto_generichash_init(&hs, NULL, 0, sizeof h);
-        crypto_generichash_update(&hs, (const unsigned char *)kind, strlen(kind));
-        crypto_generichash_update(&hs, (const unsigned char *)&lineno, sizeof lineno);
-        crypto_generichash_update(&hs, (const unsigned char *)line, (size_t)len);
-        crypto_generichash_final(&hs, h, sizeof h);
-        char id[33];
-        sodium_bin2hex(id, sizeof id, h, sizeof h);
-        natsMsg *m = NULL;
-        if (natsMsg_Create(&m, subj, NULL, line, (int)len) != NATS_OK ||
-            natsMsgHeader_Set(m, "Nats-Msg-Id", id) != NATS_OK) {
-            natsMsg_Destroy(m);
-            fprintf(stderr, "souk-publish: out of memory\n");
-            failed = 1;
+        if (failed || g.n == 0)
             break;
-        }
-        if (send_msg(js, &m, &po, deadline, err, sizeof err) != 0 ||
-            resend_failed(js, &po, deadline, err, sizeof err) != 0) {
-            natsMsg_Destroy(m);
-            fprintf(stderr, "souk-publish: %s:%llu: %s\n", file, (unsigned long long)lineno, err);
+        if (publish_window(js, deadline, err, sizeof err) != 0) {
+            fprintf(stderr, "souk-publish: %s\n", err);
             failed = 1;
-            break;
         }
-        natsMsg_Destroy(m); /* no effect: the library owns it */
-        published++;
+        published += g.n;
     }
     free(line);
-    /* Wait for every acknowledgement, sending failed messages again, until the deadline. */
-    while (!failed) {
-        if (resend_failed(js, &po, deadline, err, sizeof err) != 0) {
-            fprintf(stderr, "souk-publish: %s\n", err);
-            break;
-        }
-        pthread_mutex_lock(&g.mu);
-        int done = g.outstanding == 0 && g.nretry == 0;
-        pthread_mutex_unlock(&g.mu);
-        if (done || mono_s() > deadline)
-            break;
-        jsPubOptions wo;
-        jsPubOptions_Init(&wo);
-        wo.MaxWait = 200;
-        js_PublishAsyncComplete(js, &wo);
-    }
     pthread_mutex_lock(&g.mu);
     uint64_t missing = published - g.acked - g.duplicates;
     printf("{\"stream\":\"%s\",\"replicas\":%d,\"published\":%llu,\"acked\":%llu,"
@@ -329,20 +379,16 @@ int main(int argc, char **argv)
            "\"seconds\":%.3f}\n",
            addr.stream, replicas_out, (unsigned long long)published, (unsigned long long)g.acked,
            (unsigned long long)g.duplicates, (unsigned long long)rejected,
-           (unsigned long long)g.failed_sends, (unsigned long long)g.last_seq, mono_s() - t0);
-    if (missing && !failed)
-        fprintf(stderr,
-                "souk-publish: %llu messages not acknowledged within %lds (last error: %s)\n",
-                (unsigned long long)missing, timeout_s, g.last_error[0] ? g.last_error : "none");
+           (unsigned long long)g.resent, (unsigned long long)g.last_seq, mono_s() - t0);
     rc = (missing || failed) ? 1 : 0;
-    for (size_t i = 0; i < g.nretry; i++)
-        natsMsg_Destroy(g.retry[i]);
-    g.nretry = 0;
+    for (size_t i = 0; i < g.n; i++)
+        free(g.win[i].data);
+    g.n = 0;
     pthread_mutex_unlock(&g.mu);
 out:
     if (in != stdin)
         fclose(in);
     nl_close(nc, js);
-    free(g.retry);
+    free(g.win);
     return rc;
 }
