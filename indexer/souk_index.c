@@ -147,8 +147,6 @@ static int catalog_from_nats(const char *data, souk_index *ix, const char *url, 
     nf_opts no = {url,       durable,        "catalog.*",     status,
                   "catalog", io->batch_docs, until_caught_up, !io->progress,
                   &g_stop};
-    if (no.batch > 10000)
-        no.batch = 10000;
     nf_stats st;
     nf_catalog_stats cs;
     int rc = nf_follow_catalog(ix, rejects, io->caught_up, io->caught_up_ctx, &no, &st, &cs, err,
