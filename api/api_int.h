@@ -76,6 +76,9 @@ typedef struct sk_events_cfg {
     uint32_t policy_version;
     uint32_t analytics_k;
     uint32_t sweep_interval_s;
+    /* "region": the region this server's users belong to (docs/scaling.md); "" none. A user
+     * token carrying another region (or none) is refused with 403 wrong_region. */
+    char region[16];
 } sk_events_cfg;
 
 /* The recommenders' settings ("recommendations" in the configuration, docs/api.md): read at

@@ -14,6 +14,8 @@
  *      is either found or refused with 503 not_caught_up, never missing from a 200.
  *   4. NATS down: with every node killed the replica keeps serving its index and reports that it
  *      does not reach NATS; when the nodes return it catches up with what is published then.
+ *   5. Regions: a server configured for region eu refuses user tokens of region cn (and without a
+ *      region) with 403 wrong_region, and serves an eu user.
  *
  * The random moments come from a seed printed at the start (SOUK_TEST_SEED=N repeats a run). */
 #include "check.h"
@@ -670,6 +672,47 @@ static void part_nats_down(int port, follower *cat, char **lines, size_t nlines)
     CHECK_EQ_U64(docs, docs0 + 200);
 }
 
+/* Regions: a server configured for region eu (over replica A, whose event store follows
+ * events.eu.*) refuses user tokens of region cn, and tokens with no region, with 403
+ * wrong_region; an eu user's token is served. */
+static void part_region(const char *dir, const char *ring)
+{
+    char tring[400], cfg[400], json[1200], cmd[1200];
+    REQUIRE(snprintf(tring, sizeof tring, "%s/token-ring", g_tmp) < (int)sizeof tring);
+    REQUIRE(snprintf(cfg, sizeof cfg, "%s/eu.json", g_tmp) < (int)sizeof cfg);
+    kit_write_ring(tring, 0600);
+    REQUIRE(snprintf(json, sizeof json,
+                     "{\"pseudonym_key_file\":\"%s\",\"token_key_file\":\"%s\",\"region\":\"eu\","
+                     "\"development\":true}",
+                     ring, tring) < (int)sizeof json);
+    kit_write_file(cfg, json);
+    kit_server srv;
+    const char *args[] = {"--data", dir, "--config", cfg, NULL};
+    kit_start(&srv, args);
+    const char *regions[] = {"eu", "cn", NULL};
+    for (int i = 0; i < 3; i++) {
+        int status;
+        REQUIRE(snprintf(cmd, sizeof cmd, "%s/souk-token --key %s --user gr-1 --ttl 600%s%s",
+                         SOUK_BIN_DIR, tring, i < 2 ? " --region " : "",
+                         i < 2 ? regions[i] : "") < (int)sizeof cmd);
+        char *tok = kit_run(cmd, 0, &status);
+        REQUIRE(status == 0 && tok);
+        tok[strcspn(tok, "\n")] = 0;
+        kit_resp r = {0};
+        int st = kit_call(srv.port, "GET", "/v1/me/consent", NULL, tok, NULL, NULL, 0, &r);
+        char code[64];
+        if (i == 0) {
+            CHECK_EQ_U64(st, 200);
+        } else {
+            CHECK_EQ_U64(st, 403);
+            CHECK(strcmp(kit_err_code(&r, code, sizeof code), "wrong_region") == 0);
+        }
+        kit_resp_free(&r);
+        free(tok);
+    }
+    kit_stop(&srv);
+}
+
 int main(void)
 {
     souk_alloc_init();
@@ -734,6 +777,7 @@ int main(void)
     part_min_seq(srv.port, lines);
     part_nats_down(srv.port, cat, lines, nlines);
     kit_stop(&srv);
+    part_region(cat[0].dir, ring);
 
     for (int r = 0; r < 2; r++)
         stop_pid(cat[r].pid, SIGTERM);
