@@ -15,7 +15,9 @@
  *   4. NATS down: with every node killed the replica keeps serving its index and reports that it
  *      does not reach NATS; when the nodes return it catches up with what is published then.
  *   5. Regions: a server configured for region eu refuses user tokens of region cn (and without a
- *      region) with 403 wrong_region, and serves an eu user.
+ *      region) with 403 wrong_region, and serves an eu user; CN users' events, on their own
+ *      stream and followed by a CN replica, leave no pseudonym or raw id in the EU replicas' data
+ *      directories and logs (byte scan, with the CN store as the positive control).
  *
  * The random moments come from a seed printed at the start (SOUK_TEST_SEED=N repeats a run). */
 #include "check.h"
@@ -27,6 +29,7 @@
 #include "souk/souk.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -672,6 +675,138 @@ static void part_nats_down(int port, follower *cat, char **lines, size_t nlines)
     CHECK_EQ_U64(docs, docs0 + 200);
 }
 
+/* What the byte scan looks for: up to 64 byte strings of 4 to 32 bytes. */
+typedef struct needles {
+    uint8_t b[64][32];
+    size_t len[64];
+    size_t n;
+    uint8_t first[65536 / 8]; /* bitmap of the 16-bit hash of each needle's first 4 bytes */
+} needles;
+
+static unsigned hash4(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return (v * 2654435761u) >> 16;
+}
+
+static void needle_add(needles *nd, const void *p, size_t n)
+{
+    REQUIRE(nd->n < 64 && n >= 4 && n <= 32);
+    memcpy(nd->b[nd->n], p, n);
+    nd->len[nd->n++] = n;
+    unsigned h = hash4(p);
+    nd->first[h / 8] |= (uint8_t)(1u << (h % 8));
+}
+
+/* How many needles occur in the files under path (a file or a directory, recursively); each
+ * finding is named on stderr when verbose. */
+static int scan(const char *path, const needles *nd, int verbose)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return 0;
+    int found = 0;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        REQUIRE(d);
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            char p[1024];
+            REQUIRE(snprintf(p, sizeof p, "%s/%s", path, e->d_name) < (int)sizeof p);
+            found += scan(p, nd, verbose);
+        }
+        closedir(d);
+        return found;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size < 4)
+        return 0;
+    FILE *f = fopen(path, "rb");
+    REQUIRE(f);
+    uint8_t *buf = malloc((size_t)st.st_size);
+    REQUIRE(buf);
+    size_t got = fread(buf, 1, (size_t)st.st_size, f);
+    fclose(f);
+    for (size_t i = 0; i + 4 <= got; i++) {
+        unsigned h = hash4(buf + i);
+        if (!(nd->first[h / 8] & (1u << (h % 8))))
+            continue;
+        for (size_t k = 0; k < nd->n; k++)
+            if (i + nd->len[k] <= got && memcmp(buf + i, nd->b[k], nd->len[k]) == 0) {
+                if (verbose)
+                    fprintf(stderr, "byte scan: needle %zu found in %s at %zu\n", k, path, i);
+                found++;
+            }
+    }
+    free(buf);
+    return found;
+}
+
+/* Region isolation: CN users' events go to their own stream, which a CN replica follows with
+ * personalization on (so its store holds their pseudonyms: the scan's positive control); a byte
+ * scan of the EU replicas' data directories and logs finds no CN user's pseudonym (user or
+ * session) and no raw CN id. */
+static void part_region_scan(follower *cat, const char *ring)
+{
+    char file[400], dirc[400], cmd[2048];
+    REQUIRE(snprintf(file, sizeof file, "%s/cn.jsonl", g_tmp) < (int)sizeof file);
+    REQUIRE(snprintf(dirc, sizeof dirc, "%s/replicaC", g_tmp) < (int)sizeof dirc);
+    REQUIRE(mkdir(dirc, 0700) == 0);
+    FILE *f = fopen(file, "w");
+    REQUIRE(f);
+    for (int k = 0; k < 300; k++)
+        fprintf(f,
+                "{\"user\":\"cnuser%02d\",\"session\":\"cnsess%02d\",\"type\":\"%s\","
+                "\"item\":\"ml-%d\",\"ts\":\"2016-01-0%dT10:%02d:%02dZ\"}\n",
+                k % 30, k % 30, k % 3 ? "view" : "purchase", 1 + k % 40, 1 + k % 7, k / 60, k % 60);
+    fclose(f);
+    long long last = publish("events", "--region cn", "EVENTS_CN", file);
+    REQUIRE(snprintf(cmd, sizeof cmd,
+                     "%s/souk-index --data %s events --from nats://%s/EVENTS_CN --region cn "
+                     "--durable replicaC-events --until-caught-up --quiet --pseudonym-key %s "
+                     "--consent-default personalization --retention-events-days 0 "
+                     "--retention-impressions-days 0 --retention-history-days 0",
+                     SOUK_BIN_DIR, dirc, g_urls, ring) < (int)sizeof cmd);
+    int status;
+    char *out = kit_run(cmd, 1, &status);
+    CHECK_EQ_U64(status, 0);
+    CHECK(json_num(out, "applied_seq") == last);
+    free(out);
+    souk_keyring *kr = NULL;
+    char err[256];
+    REQUIRE(souk_keyring_load(ring, dirc, &kr, err, sizeof err) == 0);
+    needles nd;
+    memset(&nd, 0, sizeof nd);
+    for (int k = 0; k < 30; k++) {
+        char id[32];
+        uint8_t ps[SOUK_PSEUDO_LEN];
+        snprintf(id, sizeof id, "cnuser%02d", k);
+        REQUIRE(souk_pseudonym(kr, 0, SOUK_PSEUDO_USER, id, strlen(id), ps) == 0);
+        needle_add(&nd, ps, sizeof ps);
+        snprintf(id, sizeof id, "cnsess%02d", k);
+        REQUIRE(souk_pseudonym(kr, 0, SOUK_PSEUDO_SESSION, id, strlen(id), ps) == 0);
+        needle_add(&nd, ps, sizeof ps);
+    }
+    needle_add(&nd, "cnuser", 6);
+    needle_add(&nd, "cnsess", 6);
+    souk_keyring_free(kr);
+    int in_cn = scan(dirc, &nd, 0);
+    printf("byte scan: %d CN needles in the CN replica (the control)\n", in_cn);
+    CHECK(in_cn >= 30); /* the CN users' pseudonyms are in their own region's store */
+    for (int r = 0; r < 2; r++) {
+        char log[500];
+        int n = scan(cat[r].dir, &nd, 1);
+        REQUIRE(snprintf(log, sizeof log, "%s.catalog.log", cat[r].dir) < (int)sizeof log);
+        n += scan(log, &nd, 1);
+        REQUIRE(snprintf(log, sizeof log, "%s.events.log", cat[r].dir) < (int)sizeof log);
+        n += scan(log, &nd, 1);
+        printf("byte scan: %d CN needles in EU replica %c's directory and logs\n", n, 'A' + r);
+        CHECK_EQ_U64(n, 0);
+    }
+}
+
 /* Regions: a server configured for region eu (over replica A, whose event store follows
  * events.eu.*) refuses user tokens of region cn, and tokens with no region, with 403
  * wrong_region; an eu user's token is served. */
@@ -778,6 +913,7 @@ int main(void)
     part_nats_down(srv.port, cat, lines, nlines);
     kit_stop(&srv);
     part_region(cat[0].dir, ring);
+    part_region_scan(cat, ring);
 
     for (int r = 0; r < 2; r++)
         stop_pid(cat[r].pid, SIGTERM);
