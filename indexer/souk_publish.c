@@ -108,7 +108,8 @@ static int usage(const char *why)
         fprintf(stderr, "souk-publish: %s\n", why);
     fprintf(stderr, "usage: souk-publish catalog|events [--region cn|eu] --to "
                     "nats://HOST:PORT[,HOST:PORT...]/STREAM\n"
-                    "                    [--replicas N] [--window N] [--timeout SECONDS] FILE|-\n");
+                    "                    [--replicas N] [--window N] [--timeout SECONDS] FILE|-\n"
+                    "       souk-publish erase --user ID --to nats://HOST:PORT/STREAM\n");
     return 2;
 }
 
@@ -201,23 +202,117 @@ static int event_subject(const char *region, const char *line, size_t len, char 
     return 0;
 }
 
+/* souk-publish erase --user ID --to nats://.../STREAM: reads the whole stream through an
+ * ephemeral pull consumer and erases (js_EraseMsg: deleted, its bytes overwritten in the store)
+ * every message whose event's "user" is ID, so that replaying the stream cannot bring the user
+ * back (P14, docs/scaling.md). Prints {"stream","scanned","erased"}; exit 1 on a failure. */
+static int cmd_erase(const char *user, const char *to, long timeout_s)
+{
+    char err[512];
+    nl_addr addr;
+    if (nl_addr_parse(to, &addr, err, sizeof err) != 0)
+        return usage(err);
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = 5000;
+    if (nl_connect(&addr, "souk-publish", &jo, &nc, &js, err, sizeof err) != 0) {
+        fprintf(stderr, "souk-publish: %s\n", err);
+        return 1;
+    }
+    double deadline = mono_s() + (double)timeout_s;
+    uint64_t scanned = 0, erased = 0, last = 0;
+    int rc = 1;
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsSubscription *sub = NULL;
+    if (js_GetStreamInfo(&si, js, addr.stream, NULL, &jerr) != NATS_OK) {
+        fprintf(stderr, "souk-publish: stream %s: not reachable or absent\n", addr.stream);
+        goto out;
+    }
+    last = si->State.LastSeq;
+    jsStreamInfo_Destroy(si);
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = addr.stream;
+    so.Config.AckPolicy = js_AckNone;
+    so.Config.DeliverPolicy = js_DeliverAll;
+    if (js_PullSubscribe(&sub, js, "events.>", NULL, NULL, &so, &jerr) != NATS_OK) {
+        fprintf(stderr, "souk-publish: reading stream %s: error %d\n", addr.stream, (int)jerr);
+        goto out;
+    }
+    uint64_t seen_seq = 0;
+    while (seen_seq < last) {
+        if (mono_s() > deadline) {
+            fprintf(stderr, "souk-publish: erase: not done in %lds\n", timeout_s);
+            goto out;
+        }
+        natsMsgList list = {0};
+        natsStatus s = natsSubscription_Fetch(&list, sub, 1000, 1000, &jerr);
+        if (s == NATS_TIMEOUT)
+            break; /* nothing more to read (deleted messages at the end) */
+        if (s != NATS_OK) {
+            fprintf(stderr, "souk-publish: erase: %s\n", natsStatus_GetText(s));
+            goto out;
+        }
+        for (int i = 0; i < list.Count; i++) {
+            jsMsgMetaData *meta = NULL;
+            if (natsMsg_GetMetaData(&meta, list.Msgs[i]) != NATS_OK)
+                continue;
+            uint64_t seq = meta->Sequence.Stream;
+            jsMsgMetaData_Destroy(meta);
+            seen_seq = seq;
+            scanned++;
+            cJSON *j = cJSON_ParseWithLength(natsMsg_GetData(list.Msgs[i]),
+                                             (size_t)natsMsg_GetDataLength(list.Msgs[i]));
+            const cJSON *u = j ? cJSON_GetObjectItemCaseSensitive(j, "user") : NULL;
+            int match = cJSON_IsString(u) && strcmp(u->valuestring, user) == 0;
+            cJSON_Delete(j);
+            if (match) {
+                if (js_EraseMsg(js, addr.stream, seq, NULL, &jerr) != NATS_OK) {
+                    fprintf(stderr, "souk-publish: erasing message %llu: error %d\n",
+                            (unsigned long long)seq, (int)jerr);
+                    natsMsgList_Destroy(&list);
+                    goto out;
+                }
+                erased++;
+            }
+        }
+        natsMsgList_Destroy(&list);
+    }
+    printf("{\"stream\":\"%s\",\"scanned\":%llu,\"erased\":%llu}\n", addr.stream,
+           (unsigned long long)scanned, (unsigned long long)erased);
+    rc = 0;
+out:
+    if (sub) {
+        natsSubscription_Unsubscribe(sub);
+        natsSubscription_Destroy(sub);
+    }
+    nl_close(nc, js);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    const char *kind = NULL, *region = NULL, *to = NULL, *file = NULL;
+    const char *kind = NULL, *region = NULL, *to = NULL, *file = NULL, *user = NULL;
     long replicas = 0, window = 4096, timeout_s = 120;
     souk_alloc_init();
     if (sodium_init() < 0)
         return fprintf(stderr, "souk-publish: libsodium failed to initialise\n"), 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if ((strcmp(a, "--region") == 0 || strcmp(a, "--to") == 0 || strcmp(a, "--replicas") == 0 ||
-             strcmp(a, "--window") == 0 || strcmp(a, "--timeout") == 0) &&
+        if ((strcmp(a, "--region") == 0 || strcmp(a, "--to") == 0 || strcmp(a, "--user") == 0 ||
+             strcmp(a, "--replicas") == 0 || strcmp(a, "--window") == 0 ||
+             strcmp(a, "--timeout") == 0) &&
             i + 1 >= argc)
             return usage("an option needs a value");
         if (strcmp(a, "--region") == 0)
             region = argv[++i];
         else if (strcmp(a, "--to") == 0)
             to = argv[++i];
+        else if (strcmp(a, "--user") == 0)
+            user = argv[++i];
         else if (strcmp(a, "--replicas") == 0)
             replicas = strtol(argv[++i], NULL, 10);
         else if (strcmp(a, "--window") == 0)
@@ -233,8 +328,13 @@ int main(int argc, char **argv)
         else
             return usage("too many arguments");
     }
+    if (kind && strcmp(kind, "erase") == 0) {
+        if (!user || !user[0] || !to)
+            return usage("erase needs --user ID and --to nats://HOST:PORT/STREAM");
+        return cmd_erase(user, to, timeout_s);
+    }
     if (!kind || (strcmp(kind, "catalog") != 0 && strcmp(kind, "events") != 0))
-        return usage("the first argument is catalog or events");
+        return usage("the first argument is catalog, events or erase");
     int events = strcmp(kind, "events") == 0;
     if (!to)
         return usage("--to nats://HOST:PORT/STREAM is required");

@@ -18,6 +18,9 @@
  *      region) with 403 wrong_region, and serves an eu user; CN users' events, on their own
  *      stream and followed by a CN replica, leave no pseudonym or raw id in the EU replicas' data
  *      directories and logs (byte scan, with the CN store as the positive control).
+ *   6. Erasure across the log: `souk-publish erase --user` erases the user's messages from the
+ *      stream; read back, none is left; a replica rebuilt from the stream holds no byte of the
+ *      user (its pseudonym and raw id), and does hold the other user published with it.
  *
  * The random moments come from a seed printed at the start (SOUK_TEST_SEED=N repeats a run). */
 #include "check.h"
@@ -807,6 +810,67 @@ static void part_region_scan(follower *cat, const char *ring)
     }
 }
 
+/* Erasure across the log: a user's events erased from the stream (souk-publish erase) are gone
+ * when the stream is read back, and a new replica built from the stream holds no trace of the
+ * user, while another user published beside it is there (the control). */
+static void part_erase(const char *ring)
+{
+    char file[400], dir[400], cmd[2048];
+    REQUIRE(snprintf(file, sizeof file, "%s/erase.jsonl", g_tmp) < (int)sizeof file);
+    REQUIRE(snprintf(dir, sizeof dir, "%s/replicaD", g_tmp) < (int)sizeof dir);
+    REQUIRE(mkdir(dir, 0700) == 0);
+    FILE *f = fopen(file, "w");
+    REQUIRE(f);
+    for (int k = 0; k < 10; k++)
+        fprintf(f,
+                "{\"user\":\"%s\",\"session\":\"erase-s%d\",\"type\":\"view\","
+                "\"item\":\"ml-%d\",\"ts\":\"2016-02-01T10:00:%02dZ\"}\n",
+                k % 2 ? "keepme01" : "eraseme1", k % 2, k, k);
+    fclose(f);
+    publish("events", "--region eu", "EVENTS_EU", file);
+    int status;
+    REQUIRE(snprintf(cmd, sizeof cmd,
+                     "%s/souk-publish erase --user eraseme1 --to nats://%s/EVENTS_EU", SOUK_BIN_DIR,
+                     g_urls) < (int)sizeof cmd);
+    char *out = kit_run(cmd, 1, &status);
+    CHECK_EQ_U64(status, 0);
+    CHECK_EQ_U64(json_num(out, "erased"), 5);
+    long long scanned = json_num(out, "scanned");
+    free(out);
+    out = kit_run(cmd, 1, &status); /* read back: nothing of the user is left to erase */
+    CHECK_EQ_U64(status, 0);
+    CHECK_EQ_U64(json_num(out, "erased"), 0);
+    CHECK_EQ_U64(json_num(out, "scanned"), scanned - 5);
+    free(out);
+    REQUIRE(snprintf(cmd, sizeof cmd,
+                     "%s/souk-index --data %s events --from nats://%s/EVENTS_EU --region eu "
+                     "--durable replicaD-events --until-caught-up --quiet --pseudonym-key %s "
+                     "--consent-default personalization --retention-events-days 0 "
+                     "--retention-impressions-days 0 --retention-history-days 0",
+                     SOUK_BIN_DIR, dir, g_urls, ring) < (int)sizeof cmd);
+    free(kit_run(cmd, 1, &status));
+    CHECK_EQ_U64(status, 0);
+    souk_keyring *kr = NULL;
+    char err[256];
+    REQUIRE(souk_keyring_load(ring, dir, &kr, err, sizeof err) == 0);
+    needles gone, kept;
+    memset(&gone, 0, sizeof gone);
+    memset(&kept, 0, sizeof kept);
+    uint8_t ps[SOUK_PSEUDO_LEN];
+    REQUIRE(souk_pseudonym(kr, 0, SOUK_PSEUDO_USER, "eraseme1", 8, ps) == 0);
+    needle_add(&gone, ps, sizeof ps);
+    needle_add(&gone, "eraseme1", 8);
+    REQUIRE(souk_pseudonym(kr, 0, SOUK_PSEUDO_USER, "keepme01", 8, ps) == 0);
+    needle_add(&kept, ps, sizeof ps);
+    souk_keyring_free(kr);
+    int g = scan(dir, &gone, 1), k = scan(dir, &kept, 0);
+    printf("erasure: the erased user found %d times in a replica rebuilt from the stream, the "
+           "other %d times\n",
+           g, k);
+    CHECK_EQ_U64(g, 0);
+    CHECK(k > 0);
+}
+
 /* Regions: a server configured for region eu (over replica A, whose event store follows
  * events.eu.*) refuses user tokens of region cn, and tokens with no region, with 403
  * wrong_region; an eu user's token is served. */
@@ -914,6 +978,7 @@ int main(void)
     kit_stop(&srv);
     part_region(cat[0].dir, ring);
     part_region_scan(cat, ring);
+    part_erase(ring);
 
     for (int r = 0; r < 2; r++)
         stop_pid(cat[r].pid, SIGTERM);
