@@ -144,6 +144,7 @@ int bench_cluster(int argc, char **argv)
         printf("SKIP: nats-server is not installed (scripts/install-deps.sh)\n");
         return 0;
     }
+    int own_work = !work[0]; /* a folder of its own is removed at the end (about 600 MB) */
     if (bench_workdir("cluster", work, sizeof work) != 0)
         return 1;
     char cmd[16384], log[4200], plain[4200], ring[4200];
@@ -336,5 +337,8 @@ out:
     free(out);
     kill(nats, SIGKILL);
     waitpid(nats, NULL, 0);
+    if (own_work && snprintf(cmd, sizeof cmd, "rm -rf '%s'", work) < (int)sizeof cmd &&
+        system(cmd) != 0)
+        fprintf(stderr, "souk-bench cluster: could not remove %s\n", work);
     return rc;
 }
