@@ -77,6 +77,9 @@ typedef struct sk_events_cfg {
     uint32_t policy_version;
     uint32_t analytics_k;
     uint32_t sweep_interval_s;
+    /* "region": the region this server's users belong to (docs/scaling.md); "" none. A user
+     * token carrying another region (or none) is refused with 403 wrong_region. */
+    char region[16];
 } sk_events_cfg;
 
 /* The recommenders' settings ("recommendations" in the configuration, docs/api.md): read at
@@ -510,5 +513,41 @@ void sk_bg_wake(sk_server_state *st);
 void sk_bg_flush(sk_server_state *st);
 /* Stops the thread after a last drain of the queue. */
 void sk_bg_stop(sk_server_state *st);
+
+/* ------------------------------------------------------------------ replication (replication.c) */
+
+/* The streams a replica follows from NATS JetStream (docs/scaling.md). */
+enum { SK_REPL_CATALOG, SK_REPL_EVENTS, SK_REPL_KINDS };
+/* How long a request with min_seq waits for its sequence before 503 not_caught_up. */
+#define SK_MIN_SEQ_WAIT_MS 1000
+
+typedef struct sk_repl {
+    int configured; /* the store was fed from a stream, or a status file exists */
+    int has_status; /* the indexer's status file was read */
+    char stream[72];
+    uint64_t applied;      /* committed in the store */
+    uint64_t stream_last;  /* the stream's last sequence as the indexer last saw it */
+    uint64_t lag;          /* stream_last - applied */
+    int connected;         /* the indexer reached NATS at its last look */
+    int64_t status_age_ms; /* age of the status file */
+} sk_repl;
+
+/* The applied sequence of stream kind (the store's own committed position); returns 1 when the
+ * store was fed from a stream, 0 (with *seq 0) otherwise. Any thread. */
+int sk_repl_applied(sk_server_state *st, int kind, uint64_t *seq);
+/* Everything above of kind into *r; returns r->configured. Any thread. */
+int sk_repl_read(sk_server_state *st, int kind, sk_repl *r);
+/* ,"replication":{...} for /healthz (nothing for a server fed from files). */
+void sk_repl_json(sk_server_state *st, sk_buf *o);
+/* The souk_replication_* gauges for /metrics. */
+void sk_repl_metrics(sk_server_state *st, sk_buf *o);
+/* A min_seq value: decimal digits, at most 19. 0 or -1. */
+int sk_min_seq_parse(const char *s, size_t n, uint64_t *out);
+/* 0 when min_seq (0: none) of stream kind is applied, else answers 503 not_caught_up with the
+ * applied sequence and returns 503. */
+int sk_min_seq_check(sk_ctx *c, int kind, uint64_t min_seq);
+/* 1 when req is a GET /v1/search or /v1/recommend whose query string's min_seq is not applied
+ * yet: the server holds it on a timer (server.c) for up to SK_MIN_SEQ_WAIT_MS before answering. */
+int sk_min_seq_pending(sk_server_state *st, const sk_request *req);
 
 #endif

@@ -649,6 +649,17 @@ int sk_config_load(const char *path, const char *lang, const char *datadir, sk_c
             rc = load_int(it, it->string, pv ? 1 : 2, pv ? 4294967295.0 : 1000000, &d, err, errlen);
             if (!rc)
                 *(pv ? &c->ev.policy_version : &c->ev.analytics_k) = (uint32_t)d;
+        } else if (strcmp(it->string, "region") == 0) {
+            /* A regional server (docs/scaling.md): user tokens of other regions are refused. */
+            const char *rg = cJSON_GetStringValue(it);
+            size_t n = rg ? strlen(rg) : 0;
+            rc = SOUK_EINVAL;
+            if (n < 2 || n > 8 || strspn(rg, "abcdefghijklmnopqrstuvwxyz") != n) {
+                snprintf(err, errlen, "\"region\" must be 2 to 8 lower-case letters (cn, eu, ...)");
+                goto fail;
+            }
+            memcpy(c->ev.region, rg, n + 1);
+            rc = 0;
         } else if (strcmp(it->string, "limits") == 0)
             rc = load_limits(it, &c->limits, err, errlen);
         else if (strcmp(it->string, "profiles") == 0)

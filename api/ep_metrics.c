@@ -118,5 +118,6 @@ int sk_ep_metrics(sk_ctx *c)
                       "# TYPE souk_index_size_bytes gauge\nsouk_index_size_bytes %llu\n",
                       (unsigned long long)is.generation, (unsigned long long)is.docs,
                       (unsigned long long)is.bytes_file);
+    sk_repl_metrics(st, o); /* souk_replication_*: a replica fed from NATS JetStream */
     return 200;
 }

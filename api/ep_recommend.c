@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { P_TYPE, P_ITEM, P_CATEGORY, P_FILTER, P_N, P_COUNT };
-static const char *const names[P_COUNT] = {"type", "item", "category", "filter", "n"};
+enum { P_TYPE, P_ITEM, P_CATEGORY, P_FILTER, P_N, P_MIN_SEQ, P_COUNT };
+static const char *const names[P_COUNT] = {"type", "item", "category", "filter", "n", "min_seq"};
 
 int sk_ep_recommend(sk_ctx *c)
 {
@@ -29,6 +29,16 @@ int sk_ep_recommend(sk_ctx *c)
     for (int i = 0; i < P_COUNT; i++)
         v[i].max = 4096;
     if ((rc = sk_params(c, names, P_COUNT, v, set)) != 0)
+        goto done;
+    /* min_seq: the event stream's sequence this replica must have applied (api/replication.c) */
+    uint64_t min_seq = 0;
+    if (set[P_MIN_SEQ] &&
+        sk_min_seq_parse(v[P_MIN_SEQ].p ? v[P_MIN_SEQ].p : "", v[P_MIN_SEQ].len, &min_seq) != 0) {
+        rc = sk_fail(c, 400, "invalid_parameter", "min_seq",
+                     "min_seq must be a stream sequence (a whole number)");
+        goto done;
+    }
+    if ((rc = sk_min_seq_check(c, SK_REPL_EVENTS, min_seq)) != 0)
         goto done;
     souk_rec_request q;
     memset(&q, 0, sizeof q);

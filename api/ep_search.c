@@ -44,9 +44,10 @@ typedef struct sparams {
     unsigned seen;
     char *filter, *facets, *sort, *boost, *cursor, *profile; /* owned copies */
     uint32_t facet_size;
-    sk_cprofile *cp; /* the profile version named by profile (a reference), or NULL */
-    int draft;       /* cp is the request's profile_draft, not a stored version */
-    sk_curation *cu; /* its curation of this query, or NULL */
+    sk_cprofile *cp;  /* the profile version named by profile (a reference), or NULL */
+    int draft;        /* cp is the request's profile_draft, not a stored version */
+    sk_curation *cu;  /* its curation of this query, or NULL */
+    uint64_t min_seq; /* read your writes: the catalog stream sequence to have applied (0: none) */
 } sparams;
 
 enum {
@@ -67,12 +68,13 @@ enum {
     P_CURSOR,
     P_PROFILE,
     P_SUGGEST,
+    P_MIN_SEQ,
     P_COUNT
 };
-static const char *const names[] = {"q",          "page",   "per_page", "explain",   "lang",
-                                    "operator",   "filter", "facets",   "sort",      "boost",
-                                    "facet_size", "prefix", "typo",     "highlight", "cursor",
-                                    "profile",    "suggest"};
+static const char *const names[] = {"q",          "page",    "per_page", "explain",   "lang",
+                                    "operator",   "filter",  "facets",   "sort",      "boost",
+                                    "facet_size", "prefix",  "typo",     "highlight", "cursor",
+                                    "profile",    "suggest", "min_seq"};
 
 _Static_assert(sizeof names / sizeof names[0] == P_COUNT, "a name for every parameter");
 
@@ -121,6 +123,16 @@ static int set_param(sk_ctx *c, sparams *p, int id, const char *s, size_t n, con
         n = j.len;
         jv = NULL;
     }
+    char num[24];
+    if (jv && id == P_MIN_SEQ) {
+        if (!cJSON_IsNumber(jv) || jv->valuedouble < 0 || jv->valuedouble > 9007199254740992.0)
+            return sk_fail(c, 400, "invalid_parameter", name,
+                           "min_seq must be a stream sequence (a whole number)");
+        snprintf(num, sizeof num, "%.0f", jv->valuedouble);
+        s = num;
+        n = strlen(num);
+        jv = NULL;
+    }
     if (jv) {
         if (id == P_PAGE || id == P_PER_PAGE || id == P_FACET_SIZE) {
             if (!cJSON_IsNumber(jv))
@@ -147,6 +159,11 @@ static int set_param(sk_ctx *c, sparams *p, int id, const char *s, size_t n, con
     }
     uint32_t v;
     switch (id) {
+    case P_MIN_SEQ:
+        if (sk_min_seq_parse(s, n, &p->min_seq) != 0)
+            return sk_fail(c, 400, "invalid_parameter", name,
+                           "min_seq must be a stream sequence (a whole number)");
+        return 0;
     case P_Q:
         if (n > lim->max_query_bytes)
             return sk_fail(c, 400, "invalid_parameter", name, "q is longer than %zu bytes",
@@ -1201,6 +1218,8 @@ int sk_ep_search(sk_ctx *c)
     sparams p = {.q = &c->w->scratch, .page = 1, .per_page = per_page};
     c->w->scratch.len = 0;
     int rc = c->req->method == HTTP_POST ? parse_post(c, &p) : parse_get(c, &p);
+    if (!rc)
+        rc = sk_min_seq_check(c, SK_REPL_CATALOG, p.min_seq); /* 503 not_caught_up */
     if (!rc && (p.profile || p.draft))
         rc = apply_profile(c, &p);
     int history = -1; /* the user's search-history consent, when the personal path read it */

@@ -241,6 +241,12 @@ static int verify_user(sk_ctx *c)
         return sk_fail(c, 401, "expired_user_token", NULL, "the user token has expired: %s", err);
     if (rc)
         return sk_fail(c, 401, "invalid_user_token", NULL, "the user token is not valid: %s", err);
+    /* A regional server serves its own region's users only (docs/scaling.md, "Regions"). */
+    if (c->cfg->ev.region[0] && strcmp(c->user.region, c->cfg->ev.region) != 0)
+        return sk_fail(c, 403, "wrong_region", NULL,
+                       "this server serves the users of region \"%s\"; the token is for %s%s%s",
+                       c->cfg->ev.region, c->user.region[0] ? "region \"" : "no region",
+                       c->user.region, c->user.region[0] ? "\"" : "");
     c->has_user = 1;
     return 0;
 }

@@ -95,6 +95,11 @@ typedef struct conn {
     int deferred;
     size_t cost;  /* estimated cost of the waiting request */
     uint64_t seq; /* arrival order in the batch */
+    /* min_seq (api/replication.c): the request waits on the loop's seq timer, busy meanwhile,
+     * until its sequence is applied or the bound passes; then it is answered (checked once). */
+    int seq_waiting, seq_checked;
+    uint64_t seq_deadline_ms;
+    struct conn *snext;
 } conn;
 
 struct loop_ctx {
@@ -120,6 +125,9 @@ struct loop_ctx {
     pthread_t thread;
     int mode;
     atomic_long inflight; /* queue mode */
+    uv_timer_t seq_timer; /* polls the applied sequence for the requests waiting on min_seq */
+    int seq_timer_init;
+    conn *seq_wait;
 };
 
 static _Thread_local sk_worker *pool_worker;
@@ -392,6 +400,65 @@ static int is_healthz(const sk_request *req)
            memcmp(u, "/healthz", 8) == 0 && (req->url.len == 8 || u[8] == '?');
 }
 
+static int conn_dispatch(conn *c);
+
+/* Every SEQ_POLL_MS, the requests waiting for their min_seq whose sequence is now applied, whose
+ * wait is over (SK_MIN_SEQ_WAIT_MS) or whose client left are taken off the list and answered
+ * (the endpoint then answers 503 not_caught_up if the sequence is still not applied). */
+#define SEQ_POLL_MS 5
+static void on_seq_timer(uv_timer_t *t)
+{
+    loop_ctx *lc = t->data;
+    uint64_t now = uv_now(&lc->loop);
+    int draining = atomic_load(&lc->st->draining);
+    conn **pp = &lc->seq_wait;
+    while (*pp) {
+        conn *c = *pp;
+        if (!c->gone && !draining && now < c->seq_deadline_ms &&
+            sk_min_seq_pending(lc->st, &c->http.req)) {
+            pp = &c->snext;
+            continue;
+        }
+        *pp = c->snext;
+        c->snext = NULL;
+        c->seq_waiting = 0;
+        c->busy = 0;
+        if (c->gone || c->closing) {
+            conn_finish(c);
+            continue;
+        }
+        c->seq_checked = 1;
+        if (conn_dispatch(c)) {
+            conn_flush(c);
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->reading = 0;
+            conn_finish(c);
+            continue;
+        }
+        conn_process(c); /* writes the answer, parses what follows */
+    }
+    if (!lc->seq_wait)
+        uv_timer_stop(t);
+}
+
+/* Holds c's request until its min_seq is applied (see on_seq_timer). */
+static void seq_wait_add(conn *c)
+{
+    loop_ctx *lc = c->lc;
+    if (!lc->seq_timer_init) {
+        uv_timer_init(&lc->loop, &lc->seq_timer);
+        lc->seq_timer.data = lc;
+        lc->seq_timer_init = 1;
+    }
+    c->busy = 1; /* nothing else is read or answered on c meanwhile, and it is not freed */
+    c->seq_waiting = 1;
+    c->seq_deadline_ms = uv_now(&lc->loop) + SK_MIN_SEQ_WAIT_MS;
+    c->snext = lc->seq_wait;
+    lc->seq_wait = c;
+    if (!uv_is_active((uv_handle_t *)&lc->seq_timer))
+        uv_timer_start(&lc->seq_timer, on_seq_timer, SEQ_POLL_MS, SEQ_POLL_MS);
+}
+
 /* Answers one complete request. Returns 1 when the connection must close after it. */
 static int conn_dispatch(conn *c)
 {
@@ -399,6 +466,13 @@ static int conn_dispatch(conn *c)
     sk_server_state *st = lc->st;
     int draining = atomic_load(&st->draining);
     int close = !c->http.req.keep_alive || draining;
+    /* Read your writes: a search or recommendation asking for a stream sequence this replica
+     * has not applied waits for it on a timer, never blocking the loop (api/replication.c). */
+    if (!c->seq_checked && !draining && sk_min_seq_pending(st, &c->http.req)) {
+        seq_wait_add(c);
+        return 0;
+    }
+    c->seq_checked = 0;
     if (lc->mode == MODE_REUSEPORT) {
         conn_handle(c, lc->worker, !draining, &c->out);
         sk_http_next(&c->http);
@@ -790,8 +864,11 @@ static void *loop_main(void *arg)
 {
     loop_ctx *lc = arg;
     uv_run(&lc->loop, UV_RUN_DEFAULT);
-    if (lc->drain_timer_on) {
-        uv_close((uv_handle_t *)&lc->drain_timer, NULL);
+    if (lc->drain_timer_on || lc->seq_timer_init) {
+        if (lc->drain_timer_on)
+            uv_close((uv_handle_t *)&lc->drain_timer, NULL);
+        if (lc->seq_timer_init)
+            uv_close((uv_handle_t *)&lc->seq_timer, NULL);
         uv_run(&lc->loop, UV_RUN_DEFAULT);
     }
     return NULL;

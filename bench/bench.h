@@ -53,6 +53,10 @@ int bench_events(int argc, char **argv);
  * Groceries beside popularity, item-kNN and EASE, and with --http their serving latency. */
 int bench_reco(int argc, char **argv);
 
+/* souk-bench cluster (bench_cluster.c): catalog ingest through NATS JetStream beside a file,
+ * replicas' digests, replica lag under a sustained event load. */
+int bench_cluster(int argc, char **argv);
+
 /* souk-bench rank-eval (bench_rank_eval.c): POST /v1/rank-eval beside the same evaluation over
  * GET /v1/search and over the engine, on Cranfield. */
 int bench_rank_eval(int argc, char **argv);

@@ -118,9 +118,9 @@ int main(int argc, char **argv)
 {
     souk_alloc_init();
     if (argc < 2) {
-        fprintf(stderr,
-                "usage: souk-bench index|search|facets|http|profiles|events|reco|rank-eval|tune "
-                "[options]\n");
+        fprintf(stderr, "usage: souk-bench "
+                        "index|search|facets|http|profiles|events|reco|rank-eval|tune|cluster "
+                        "[options]\n");
         return 2;
     }
     if (strcmp(argv[1], "index") == 0)
@@ -139,6 +139,8 @@ int main(int argc, char **argv)
         return bench_reco(argc - 2, argv + 2);
     if (strcmp(argv[1], "rank-eval") == 0)
         return bench_rank_eval(argc - 2, argv + 2);
+    if (strcmp(argv[1], "cluster") == 0)
+        return bench_cluster(argc, argv);
     if (strcmp(argv[1], "tune") == 0)
         return bench_tune(argc - 2, argv + 2);
     fprintf(stderr, "souk-bench: unknown benchmark '%s'\n", argv[1]);

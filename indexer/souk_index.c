@@ -2,6 +2,13 @@
  *
  *   souk-index --data DIR [--schema FILE] catalog [FILE|-] [--follow] [--rejects FILE]
  *              [--batch N] [--threads N] [--from-start] [--quiet]
+ *   souk-index --data DIR catalog --from nats://HOST:PORT[,HOST:PORT...]/STREAM [--durable NAME]
+ *              [--until-caught-up] [--batch N] [--rejects FILE]
+ *     (follows a JetStream stream: indexer/souk_index_nats.c, docs/scaling.md)
+ *   souk-index --data DIR digest
+ *   souk-index --data DIR events --from nats://HOST:PORT/STREAM [--region R] [--durable NAME]
+ *              [--until-caught-up] --pseudonym-key FILE [store options]
+ *     (the logical digest of the index, souk/digest.h: equal for replicas with equal contents)
  *   souk-index --data DIR stats [--detail]
  *   souk-index --data DIR dump [--terms] [ID ...]
  *   souk-index --data DIR check
@@ -26,6 +33,7 @@
  *       none; default none) --halflife-days D (14) --cooc-items-max N (256)
  *
  * Exit status: 0 success (rejected lines are reported, not fatal), 1 failure, 2 usage. */
+#include "souk/digest.h"
 #include "souk/document.h"
 #include "souk/events.h"
 #include "souk/index.h"
@@ -33,6 +41,8 @@
 #include "souk/souk.h"
 #include "souk/profstore.h"
 #include "souk/spelling.h"
+
+#include "souk_index_nats.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -60,6 +70,13 @@ static void usage(void)
     fprintf(stderr, "usage: souk-index --data DIR [--schema FILE] catalog [FILE|-] [--follow]\n"
                     "                  [--rejects FILE] [--batch N] [--threads N] [--from-start] "
                     "[--quiet] [--no-spelling]\n"
+                    "       souk-index --data DIR catalog --from nats://HOST:PORT/STREAM "
+                    "[--durable NAME]\n"
+                    "                  [--until-caught-up] [--batch N] [--rejects FILE]\n"
+                    "       souk-index --data DIR digest\n"
+                    "       souk-index --data DIR events --from nats://HOST:PORT/STREAM "
+                    "[--region R] [--durable NAME]\n"
+                    "                  [--until-caught-up] --pseudonym-key FILE [store options]\n"
                     "       souk-index --data DIR stats [--detail]\n"
                     "       souk-index --data DIR dump [--terms] [ID ...]\n"
                     "       souk-index --data DIR check\n"
@@ -97,9 +114,98 @@ static int sync_spelling(void *ctx, souk_index *ix, char *err, size_t errlen)
     return rc;
 }
 
+/* souk-index catalog --from nats://HOST:PORT/STREAM: follows the stream into ix (closed here)
+ * until SIGINT/SIGTERM or, with --until-caught-up, until every message is applied
+ * (indexer/souk_index_nats.c). */
+static int catalog_from_nats(const char *data, souk_index *ix, const char *url, const char *durable,
+                             int until_caught_up, souk_ingest_opts *io, const char *rejects_path,
+                             spelling_hook *sh)
+{
+    char dname[40], status[4096], err[512];
+    if (!durable) {
+        nf_default_durable(data, "catalog", dname);
+        durable = dname;
+    }
+    if (snprintf(status, sizeof status, "%s/nats-catalog.json", data) >= (int)sizeof status) {
+        fprintf(stderr, "souk-index: the data directory's path is too long\n");
+        souk_index_close(ix);
+        return 1;
+    }
+    FILE *rejects = NULL;
+    char rpath[4096];
+    if (!rejects_path &&
+        snprintf(rpath, sizeof rpath, "%s/rejects.ndjson", data) < (int)sizeof rpath)
+        rejects_path = rpath;
+    if (rejects_path && !(rejects = fopen(rejects_path, "a")))
+        fprintf(stderr, "souk-index: cannot open rejects file '%s': %s\n", rejects_path,
+                strerror(errno));
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    nf_opts no = {url,       durable,        "catalog.*",     status,
+                  "catalog", io->batch_docs, until_caught_up, !io->progress,
+                  &g_stop};
+    nf_stats st;
+    nf_catalog_stats cs;
+    int rc = nf_follow_catalog(ix, rejects, io->caught_up, io->caught_up_ctx, &no, &st, &cs, err,
+                               sizeof err);
+    if (rejects)
+        fclose(rejects);
+    souk_index_close(ix);
+    printf("{\"stream\":\"%s\",\"durable\":\"%s\",\"applied_seq\":%llu,\"stream_last_seq\":%llu,"
+           "\"messages\":%llu,\"applied\":%llu,\"skipped\":%llu,\"records\":%llu,"
+           "\"rejected\":%llu,\"added\":%llu,\"replaced\":%llu,\"unchanged\":%llu,"
+           "\"deleted\":%llu,\"commits\":%llu,\"consumers\":%llu,\"spelling_words\":%llu,"
+           "\"seconds\":%.3f,\"docs_per_s\":%.0f}\n",
+           strrchr(url, '/') + 1, durable, (unsigned long long)st.applied_seq,
+           (unsigned long long)st.stream_last, (unsigned long long)st.messages,
+           (unsigned long long)st.applied, (unsigned long long)st.skipped,
+           (unsigned long long)cs.records, (unsigned long long)cs.rejected,
+           (unsigned long long)cs.commit.added, (unsigned long long)cs.commit.replaced,
+           (unsigned long long)cs.commit.unchanged, (unsigned long long)cs.commit.deleted,
+           (unsigned long long)st.commits, (unsigned long long)st.restarts,
+           (unsigned long long)sh->words, st.seconds,
+           st.seconds > 0 ? (double)cs.records / st.seconds : 0.0);
+    if (rc) {
+        fprintf(stderr, "souk-index: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+/* souk-index digest: the logical digest of the index (souk/digest.h) as JSON. */
+static int cmd_digest(const char *data)
+{
+    char err[512];
+    souk_index *ix = NULL;
+    if (souk_index_open(data, NULL, SOUK_INDEX_RDONLY, &ix, err, sizeof err)) {
+        fprintf(stderr, "souk-index: %s\n", err);
+        return 1;
+    }
+    souk_digest d;
+    uint64_t seq = 0, line = 0;
+    char fp[128] = "";
+    souk_index_stream_pos(ix, &seq, &line, fp, sizeof fp);
+    int rc = souk_index_digest(ix, &d, err, sizeof err);
+    souk_index_close(ix);
+    if (rc) {
+        fprintf(stderr, "souk-index: %s\n", err);
+        return 1;
+    }
+    printf("{\"digest\":\"%s\",\"docs\":%llu,\"terms\":%llu,\"postings\":%llu,"
+           "\"positions\":%llu,\"applied_seq\":%llu}\n",
+           d.hex, (unsigned long long)d.docs, (unsigned long long)d.terms,
+           (unsigned long long)d.postings, (unsigned long long)d.positions,
+           strncmp(fp, "nats:", 5) == 0 ? (unsigned long long)seq : 0ull);
+    return 0;
+}
+
 static int cmd_catalog(const char *data, const char *schema_path, int argc, char **argv)
 {
-    const char *file = "-", *rejects_path = NULL;
+    const char *file = "-", *rejects_path = NULL, *from = NULL, *durable = NULL;
+    int until_caught_up = 0;
     souk_ingest_opts o;
     memset(&o, 0, sizeof o);
     o.threads = 2;
@@ -123,6 +229,12 @@ static int cmd_catalog(const char *data, const char *schema_path, int argc, char
             o.batch_docs = strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             o.threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
+            from = argv[++i];
+        else if (strcmp(argv[i], "--durable") == 0 && i + 1 < argc)
+            durable = argv[++i];
+        else if (strcmp(argv[i], "--until-caught-up") == 0)
+            until_caught_up = 1;
         else if (argv[i][0] == '-' && argv[i][1])
             return usage(), 2;
         else
@@ -149,6 +261,8 @@ static int cmd_catalog(const char *data, const char *schema_path, int argc, char
         fprintf(stderr, "souk-index: %s\n", err);
         return 1;
     }
+    if (from)
+        return catalog_from_nats(data, ix, from, durable, until_caught_up, &o, rejects_path, &sh);
     int fd = 0;
     if (strcmp(file, "-") != 0 && (fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
         fprintf(stderr, "souk-index: cannot open '%s': %s\n", file, strerror(errno));
@@ -441,8 +555,8 @@ static int item_tags(void *arg, const char *item, char (*tags)[64], int max)
 }
 
 typedef struct ev_cli {
-    const char *key, *now, *rejects, *file;
-    int follow, from_start, quiet;
+    const char *key, *now, *rejects, *file, *from, *region, *durable;
+    int follow, from_start, quiet, until_caught_up;
     size_t batch;
     souk_events_opts o;
 } ev_cli;
@@ -474,6 +588,14 @@ static int ev_options(ev_cli *c, int argc, char **argv, int takes_file)
             c->batch = strtoul(argv[++i], NULL, 10);
         else if (strcmp(a, "--now") == 0 && v)
             c->now = argv[++i];
+        else if (strcmp(a, "--from") == 0 && v && takes_file)
+            c->from = argv[++i];
+        else if (strcmp(a, "--region") == 0 && v && takes_file)
+            c->region = argv[++i];
+        else if (strcmp(a, "--durable") == 0 && v && takes_file)
+            c->durable = argv[++i];
+        else if (strcmp(a, "--until-caught-up") == 0 && takes_file)
+            c->until_caught_up = 1;
         else if (strcmp(a, "--pseudonym-key") == 0 && v)
             c->key = argv[++i];
         else if (strcmp(a, "--retention-events-days") == 0 && v)
@@ -542,6 +664,60 @@ static int64_t wall_ms(void)
 
 typedef enum { EV_INGEST, EV_SWEEP, EV_CHECK, EV_REKEY } ev_cmd;
 
+/* souk-index events --from nats://HOST:PORT/STREAM [--region R]: follows an event stream into
+ * the store s (indexer/souk_index_nats.c); with --region only that region's subjects
+ * (events.R.*). Returns 0, or 1 after a message. */
+static int events_from_nats(const char *data, souk_events *s, const ev_cli *c, int64_t now)
+{
+    char dname[40], status[4096], filter[64] = "", err[512];
+    const char *durable = c->durable;
+    if (!durable) {
+        nf_default_durable(data, "events", dname);
+        durable = dname;
+    }
+    if (c->region) {
+        size_t n = strlen(c->region);
+        if (n < 2 || n > 8 || strspn(c->region, "abcdefghijklmnopqrstuvwxyz") != n) {
+            fprintf(stderr, "souk-index: --region: 2 to 8 lower-case letters (cn, eu, ...)\n");
+            return 1;
+        }
+        snprintf(filter, sizeof filter, "events.%s.*", c->region);
+    }
+    if (snprintf(status, sizeof status, "%s/nats-events.json", data) >= (int)sizeof status) {
+        fprintf(stderr, "souk-index: the data directory's path is too long\n");
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    nf_opts no = {c->from,  durable,  filter[0] ? filter : NULL, status,
+                  "events", c->batch, c->until_caught_up,        c->quiet,
+                  &g_stop};
+    nf_stats st;
+    nf_events_stats es;
+    int rc = nf_follow_events(s, now, &no, &st, &es, err, sizeof err);
+    printf("{\"stream\":\"%s\",\"durable\":\"%s\",\"applied_seq\":%llu,\"stream_last_seq\":%llu,"
+           "\"messages\":%llu,\"applied\":%llu,\"skipped\":%llu,\"events\":%llu,"
+           "\"rejected\":%llu,\"stored\":%llu,\"anonymous\":%llu,\"duplicate\":%llu,"
+           "\"suppressed\":%llu,\"expired\":%llu,\"commits\":%llu,\"consumers\":%llu,"
+           "\"seconds\":%.3f}\n",
+           strrchr(c->from, '/') ? strrchr(c->from, '/') + 1 : c->from, durable,
+           (unsigned long long)st.applied_seq, (unsigned long long)st.stream_last,
+           (unsigned long long)st.messages, (unsigned long long)st.applied,
+           (unsigned long long)st.skipped, (unsigned long long)es.events,
+           (unsigned long long)es.rejected, (unsigned long long)es.counts.stored,
+           (unsigned long long)es.counts.anonymous, (unsigned long long)es.counts.duplicate,
+           (unsigned long long)es.counts.suppressed, (unsigned long long)es.counts.expired,
+           (unsigned long long)st.commits, (unsigned long long)st.restarts, st.seconds);
+    if (rc) {
+        fprintf(stderr, "souk-index: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
 static int cmd_events(const char *data, ev_cmd cmd, int argc, char **argv)
 {
     ev_cli c;
@@ -598,6 +774,8 @@ static int cmd_events(const char *data, ev_cmd cmd, int argc, char **argv)
                    "%llu}\n",
                    (unsigned long long)st.events, (unsigned long long)st.impressions,
                    (unsigned long long)st.history, (unsigned long long)st.items_touched);
+    } else if (c.from) {
+        rc = events_from_nats(data, s, &c, now);
     } else {
         int fd = 0;
         if (strcmp(c.file, "-") != 0 && (fd = open(c.file, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -1050,6 +1228,8 @@ int main(int argc, char **argv)
         return cmd_stats(data, i < argc && strcmp(argv[i], "--detail") == 0);
     if (strcmp(cmd, "dump") == 0)
         return cmd_dump(data, argc - i, argv + i);
+    if (strcmp(cmd, "digest") == 0)
+        return cmd_digest(data);
     if (strcmp(cmd, "check") == 0)
         return cmd_check(data);
     if (strcmp(cmd, "events") == 0)

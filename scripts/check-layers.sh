@@ -29,7 +29,7 @@ public_layer() {
     case $1 in
     souk.h | json_strict.h) echo core ;;
     analysis.h | queryparse.h | collate.h) echo text ;;
-    schema.h | document.h | ingest.h | index.h | block.h | profstore.h) echo catalog ;;
+    schema.h | document.h | ingest.h | index.h | block.h | profstore.h | digest.h) echo catalog ;;
     eval.h | rank.h | profile.h) echo rank ;;
     search.h | browse.h | lexicon.h | highlight.h | spelling.h) echo query ;;
     keys.h | events.h) echo events ;;

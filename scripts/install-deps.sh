@@ -6,7 +6,8 @@ PKGS="build-essential cmake pkg-config clang-format xz-utils zstd python3 \
 libxapian-dev liblmdb-dev lmdb-utils libuv1-dev libjemalloc-dev libcjson-dev \
 libsqlite3-dev libmariadb-dev liblz4-dev sphinxsearch lz4 xapian-tools python3-sklearn dict-gcide wordnet-base \
 libhttp-parser-dev libsodium-dev clang nghttp2-client nginx-light curl gcovr \
-r-base-core r-cran-dslabs liblapacke-dev libopenblas-dev chromium"
+r-base-core r-cran-dslabs liblapacke-dev libopenblas-dev chromium \
+nats-server libnats-dev"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -16,6 +17,9 @@ done
 # liblapacke-dev and libopenblas-dev: souk-bench reco's EASE baseline inverts a Gram matrix of
 # thousands of items in closed form, which is LAPACK's job (docs/evaluation.md); OpenBLAS makes
 # it take seconds rather than minutes.
+# nats-server and libnats-dev: replication through NATS JetStream (docs/scaling.md): souk-publish
+# and souk-index --from nats://... use the C client (JetStream publish acks, pull consumers) rather
+# than a hand-written protocol, and tests/test_nats_cluster.c starts a 3-node nats-server cluster.
 # chromium: the real browser tests/test_analyst_page.c drives headless (with npm's
 # playwright-core, fetched by scripts/test-data.sh) to test the analyst page end to end.
 # r-base-core and r-cran-dslabs: MovieLens, which scripts/test-data.sh extracts at set-up time

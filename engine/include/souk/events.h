@@ -396,6 +396,19 @@ int souk_segment_stats(souk_events *s, const souk_segment_opts *o, char **json, 
 int souk_audit(souk_events *s, const char *action, const char *user, size_t len, const char *detail,
                int64_t now);
 
+/* ------------------------------------------------------------------ fed from a replicated log */
+
+/* souk_events_add, committing in the same transaction the log position seq of the stream named
+ * fp (e.g. "nats:EVENTS_EU:<created>") as the store's stream position (engine/events/seqpos.c;
+ * docs/scaling.md). Event ids still make a replay apply nothing twice. */
+int souk_events_add_seq(souk_events *s, const souk_event *ev, size_t n, int64_t now, uint64_t seq,
+                        const char *fp, souk_ev_counts *counts, char *err, size_t errlen);
+/* The log position committed for the stream named fp (NULL: any log): *seq (0 when none); *other 1
+ * when the store's position belongs to something else (a file, another stream). */
+int souk_events_seq(souk_events *s, const char *fp, uint64_t *seq, int *other);
+/* The number of events stored. */
+int souk_events_count(souk_events *s, uint64_t *n);
+
 #ifdef __cplusplus
 }
 #endif
