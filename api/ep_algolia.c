@@ -196,6 +196,7 @@ typedef struct aq {
     const char *pre, *post;
     int typo, prefix;
     int ranking_info, click, analytics;
+    const char *user_token, *auth_token; /* userToken, authenticatedUserToken (borrowed) */
     int facet_search;
     const char *facet, *facet_query;
     uint32_t max_facet_hits;
@@ -662,10 +663,9 @@ static int set_aparam(sk_ctx *c, aq *q, int id, const cJSON *v)
     case A_CLICK:
         return v_bool(c, v, name, &q->click);
     case A_USERTOKEN:
-    case A_AUTHUSERTOKEN: {
-        const char *t;
-        return v_str(c, v, name, &t); /* read by the caller (personalization) */
-    }
+        return v_str(c, v, name, &q->user_token); /* read by answer (personalization) */
+    case A_AUTHUSERTOKEN:
+        return v_str(c, v, name, &q->auth_token);
     case A_DISTINCT:
         if (cJSON_IsNumber(v) ? v->valuedouble == 0 : (v_bool(c, v, name, &b) == 0 && !b))
             return 0;
@@ -1664,6 +1664,32 @@ static int is_disjunctive_of(sk_ctx *c, const aq *q, const aq *main)
 }
 
 /* Answers queries qs[0, n) as {"results":[...]} (multi) or the one result. */
+/* The first authenticatedUserToken, else userToken, of the queries that verifies as a Souk
+ * user token of this server's ring (and region) becomes the request's user; any other value
+ * leaves the request anonymous, never an error (the client sends its own anonymous tokens). */
+static void verify_client_token(sk_ctx *c, const aq *qs, size_t n)
+{
+    const souk_keyring *ring = c->cfg->ev.token_ring;
+    if (!ring)
+        return;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++) {
+            const char *t = pass == 0 ? qs[i].auth_token : qs[i].user_token;
+            size_t len = t ? strlen(t) : 0;
+            if (!len || len > SOUK_TOKEN_MAX)
+                continue;
+            char err[256];
+            souk_token_claims cl;
+            if (souk_token_verify(ring, t, len, sk_now_ms() / 1000, &cl, err, sizeof err))
+                continue;
+            if (c->cfg->ev.region[0] && strcmp(cl.region, c->cfg->ev.region) != 0)
+                continue;
+            c->user = cl;
+            c->has_user = 1;
+            return;
+        }
+}
+
 static int answer(sk_ctx *c, aq *qs, size_t n, int multi)
 {
     sk_worker *w = c->w;
@@ -1688,7 +1714,10 @@ static int answer(sk_ctx *c, aq *qs, size_t n, int multi)
         bud.deadline_ns = cut;
     souk_searcher_set_budget(w->searcher, &bud);
     /* The user's affinities: only with Souk's signed user token (X-User-Token, verified by the
-     * router) and consent; Algolia's userToken never names a user. */
+     * router, or the client's authenticatedUserToken or userToken verified here) and consent;
+     * a userToken that is not a valid Souk token (Algolia's anonymous ones) names no user. */
+    if (!c->has_user)
+        verify_client_token(c, qs, n);
     souk_affinity *aff = NULL;
     if (c->has_user && w->st->recs &&
         souk_affinity_load(w->st->recs, w->searcher, c->user.user, c->user.user_len, sk_now_ms(),

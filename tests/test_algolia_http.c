@@ -525,7 +525,9 @@ static void test_credentials(void)
 }
 
 /* Personalized search: a user who viewed games; the same token through both APIs gives the same
- * personal order, which differs from the anonymous one somewhere; userToken alone is anonymous. */
+ * personal order, which differs from the anonymous one somewhere; the token carried in the
+ * body's authenticatedUserToken or userToken too; an unsigned or altered userToken is
+ * anonymous. */
 static void test_personal(const char *tok)
 {
     const char *qs[] = {"game", "puzzle", "strategy", "arcade", "board"};
@@ -567,6 +569,24 @@ static void test_personal(const char *tok)
         differs |= strcmp(x, z) != 0;
         cJSON_Delete(a);
         cJSON_Delete(n);
+        /* The signed token carried as the client carries it (authenticatedUserToken, or
+         * userToken) personalizes as the header does; the same token altered is anonymous. */
+        const char *members[] = {"authenticatedUserToken", "userToken", "userToken"};
+        for (int k = 0; k < 3; k++) {
+            char t[1024], big[2048], w[4096];
+            REQUIRE(snprintf(t, sizeof t, "%s", tok) < (int)sizeof t);
+            if (k == 2)
+                t[strlen(t) - 2] = t[strlen(t) - 2] == 'A' ? 'B' : 'A';
+            REQUIRE(snprintf(big, sizeof big, "{\"query\":\"%s\",\"hitsPerPage\":10,\"%s\":\"%s\"}",
+                             qs[i], members[k], t) < (int)sizeof big);
+            a = query(big);
+            ids(a, "objectID", w, sizeof w);
+            if (strcmp(w, k == 2 ? u : x) != 0)
+                fprintf(stderr, "  %s%s %s:\n    %s\n", k == 2 ? "altered " : "", members[k], qs[i],
+                        w);
+            CHECK(strcmp(w, k == 2 ? u : x) == 0);
+            cJSON_Delete(a);
+        }
     }
     CHECK(differs);
 }
