@@ -1835,9 +1835,10 @@ int sk_ep_algolia_queries(sk_ctx *c)
         if (strcmp(it->string, "strategy") == 0 && cJSON_IsString(it) &&
             strcmp(it->valuestring, "none") == 0)
             continue;
+        rc = afail(c, 400, "%.64s: only \"requests\" and \"strategy\": \"none\" are supported",
+                   it->string);
         cJSON_Delete(root);
-        return afail(c, 400, "%s: only \"requests\" and \"strategy\": \"none\" are supported",
-                     it->string);
+        return rc;
     }
     int n = cJSON_GetArraySize(reqs);
     if (!cJSON_IsArray(reqs) || n == 0 || n > ALG_MAX_REQUESTS) {

@@ -584,10 +584,10 @@ int main(void)
         return TEST_SKIP;
     char *lines[64];
     REQUIRE(kit_debian_lines(lines, 0, 64) == 64);
-    for (int i = 0, k = 0; i < 64 && k < 8; i++) {
+    for (int i = 0, k = 0; i < 64; i++) {
         cJSON *j = cJSON_Parse(lines[i]);
         const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(j, "id"));
-        if (id && i % 8 == 0)
+        if (id && i % 8 == 0 && k < 8)
             snprintf(ids[k++], sizeof ids[0], "%s", id);
         cJSON_Delete(j);
         free(lines[i]);
