@@ -110,14 +110,29 @@ void nl_close(natsConnection *nc, jsCtx *js)
 }
 
 int nl_ensure_stream(natsConnection *nc, jsCtx *js, const char *stream, const char *prefix,
-                     int replicas, int listed, int *replicas_out, char *err, size_t errlen)
+                     int replicas, int listed, double max_age_s, int *replicas_out, char *err,
+                     size_t errlen)
 {
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
+    int64_t max_age = max_age_s > 0 ? (int64_t)(max_age_s * 1e9) : 0; /* nanoseconds */
     natsStatus s = js_GetStreamInfo(&si, js, stream, NULL, &jerr);
     if (s == NATS_OK) {
         if (replicas_out)
             *replicas_out = (int)si->Config->Replicas;
+        if (max_age > 0 && si->Config->MaxAge != max_age) {
+            jsStreamConfig cfg = *si->Config; /* the stream's own, MaxAge changed */
+            cfg.MaxAge = max_age;
+            jsStreamInfo *ui = NULL;
+            s = js_UpdateStream(&ui, js, &cfg, NULL, &jerr);
+            jsStreamInfo_Destroy(ui);
+            if (s != NATS_OK) {
+                snprintf(err, errlen, "setting stream %s's retention: %s (%d)", stream,
+                         natsStatus_GetText(s), (int)jerr);
+                jsStreamInfo_Destroy(si);
+                return -1;
+            }
+        }
         jsStreamInfo_Destroy(si);
         return 0;
     }
@@ -148,6 +163,9 @@ int nl_ensure_stream(natsConnection *nc, jsCtx *js, const char *stream, const ch
     cfg.Storage = js_FileStorage;
     cfg.Replicas = replicas;
     cfg.Duplicates = (int64_t)120 * 1000000000; /* nanoseconds */
+    cfg.MaxAge = max_age;
+    if (max_age > 0 && cfg.Duplicates > max_age)
+        cfg.Duplicates = max_age; /* JetStream refuses a duplicate window beyond MaxAge */
     s = js_AddStream(&si, js, &cfg, NULL, &jerr);
     if (s != NATS_OK) {
         snprintf(err, errlen, "creating stream %s (%s, R=%d): %s (%d: %s)", stream, subject,

@@ -33,9 +33,12 @@ void nl_close(natsConnection *nc, jsCtx *js);
  * is 0 with 3 copies on a cluster and 1 on a single server. A cluster is an address that lists
  * 3 servers or more, or a server that tells of 2 others or more (it may not have yet, just
  * connected: list the servers). *replicas_out (may be NULL) gets the stream's replication
- * factor. Returns 0 or -1 with err. */
+ * factor. With max_age_s > 0 the stream keeps a message at most that long (JetStream's MaxAge:
+ * the retention of what it holds), set on creation and, on a stream that has another, updated.
+ * Returns 0 or -1 with err. */
 int nl_ensure_stream(natsConnection *nc, jsCtx *js, const char *stream, const char *prefix,
-                     int replicas, int listed, int *replicas_out, char *err, size_t errlen);
+                     int replicas, int listed, double max_age_s, int *replicas_out, char *err,
+                     size_t errlen);
 
 /* Milliseconds since the epoch (wall clock). */
 int64_t nl_now_ms(void);

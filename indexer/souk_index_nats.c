@@ -332,6 +332,18 @@ int nf_follow(const nf_sink *s, const nf_opts *o, nf_stats *st, char *err, size_
             }
             if (mono_s() - f.info_at > 0.5 && stream_info(&f, NULL) != 0)
                 lost = natsConnection_Status(f.nc) != NATS_CONN_STATUS_CONNECTED;
+            if (!lost && f.committed < st->stream_last && f.buffered == f.committed) {
+                /* The stream's last messages may be gone (expired by its retention, or erased):
+                 * when the consumer has nothing left to deliver, what is applied is all there
+                 * is, and the replica is caught up with no lag. */
+                jsConsumerInfo *ci = NULL;
+                jsErrCode cerr = 0;
+                if (js_GetConsumerInfo(&ci, f.js, f.addr.stream, o->durable, NULL, &cerr) ==
+                        NATS_OK &&
+                    ci && ci->NumPending == 0)
+                    st->stream_last = f.committed;
+                jsConsumerInfo_Destroy(ci);
+            }
             if (!lost) {
                 f.connected = 1;
                 if (!synced && f.committed >= st->stream_last) {

@@ -2,7 +2,7 @@
  * nodes that follow it (docs/scaling.md):
  *
  *   souk-publish catalog|events [--region cn|eu] --to nats://HOST:PORT[,HOST:PORT...]/STREAM
- *                [--replicas N] [--window N] [--timeout SECONDS] FILE|-
+ *                [--replicas N] [--window N] [--timeout SECONDS] [--retention-days D] FILE|-
  *
  * One NDJSON record a message: catalog records on the subject "catalog.records", events on
  * "events.<region>.<type>" (--region is required for events: a region's behaviour data stays in
@@ -15,9 +15,15 @@
  * stream stores a resent message, or a whole rerun of the same input within the stream's 2-minute
  * duplicate window, once.
  *
+ * An event stream keeps a message --retention-days (default 365, the event store's own
+ * --retention-events-days) and JetStream deletes it then, so the log holds behaviour data no
+ * longer than the stores fed from it (set on creation, and updated on a stream that has another
+ * retention); the catalog stream keeps its records (0: no limit, unless --retention-days).
+ *
  * Lines that are not JSON objects (catalog) or not valid events (souk_event_parse) are rejected
  * on stderr with their line number and not published; blank lines are skipped. Prints one JSON
- * line: {"stream","replicas","published","acked","duplicates","rejected","last_seq","seconds"}
+ * line: {"stream","replicas","retention_s","published","acked","duplicates","rejected","last_seq",
+ * "seconds"}
  * where last_seq is the highest stream sequence acknowledged (what a reader passes as min_seq).
  * Exit status: 0 when every published message was acknowledged, 1 otherwise (the count is on
  * stderr), 2 usage. */
@@ -108,7 +114,8 @@ static int usage(const char *why)
         fprintf(stderr, "souk-publish: %s\n", why);
     fprintf(stderr, "usage: souk-publish catalog|events [--region cn|eu] --to "
                     "nats://HOST:PORT[,HOST:PORT...]/STREAM\n"
-                    "                    [--replicas N] [--window N] [--timeout SECONDS] FILE|-\n"
+                    "                    [--replicas N] [--window N] [--timeout SECONDS]\n"
+                    "                    [--retention-days D] FILE|-\n"
                     "       souk-publish erase --user ID --to nats://HOST:PORT/STREAM\n");
     return 2;
 }
@@ -297,6 +304,7 @@ int main(int argc, char **argv)
 {
     const char *kind = NULL, *region = NULL, *to = NULL, *file = NULL, *user = NULL;
     long replicas = 0, window = 4096, timeout_s = 120;
+    double retention_days = -1;
     souk_alloc_init();
     if (sodium_init() < 0)
         return fprintf(stderr, "souk-publish: libsodium failed to initialise\n"), 1;
@@ -304,7 +312,7 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         if ((strcmp(a, "--region") == 0 || strcmp(a, "--to") == 0 || strcmp(a, "--user") == 0 ||
              strcmp(a, "--replicas") == 0 || strcmp(a, "--window") == 0 ||
-             strcmp(a, "--timeout") == 0) &&
+             strcmp(a, "--timeout") == 0 || strcmp(a, "--retention-days") == 0) &&
             i + 1 >= argc)
             return usage("an option needs a value");
         if (strcmp(a, "--region") == 0)
@@ -319,7 +327,12 @@ int main(int argc, char **argv)
             window = strtol(argv[++i], NULL, 10);
         else if (strcmp(a, "--timeout") == 0)
             timeout_s = strtol(argv[++i], NULL, 10);
-        else if (a[0] == '-' && a[1])
+        else if (strcmp(a, "--retention-days") == 0) {
+            char *end;
+            retention_days = strtod(argv[++i], &end);
+            if (*end || !(retention_days > 0 && retention_days <= 36500))
+                return usage("--retention-days is a number of days above 0, at most 36500");
+        } else if (a[0] == '-' && a[1])
             return usage("unknown option");
         else if (!kind)
             kind = a;
@@ -352,6 +365,8 @@ int main(int argc, char **argv)
         return usage("--window is 1 to 1000000");
     if (timeout_s < 1)
         return usage("--timeout is at least 1 second");
+    if (retention_days < 0)
+        retention_days = events ? 365 : 0;
     char err[512];
     nl_addr addr;
     if (nl_addr_parse(to, &addr, err, sizeof err) != 0)
@@ -381,7 +396,7 @@ int main(int argc, char **argv)
     /* The stream: retried while the cluster elects its leaders or is still starting. */
     for (;;) {
         if (nl_ensure_stream(nc, js, addr.stream, prefix, (int)replicas, addr.nservers,
-                             &replicas_out, err, sizeof err) == 0)
+                             retention_days * 86400, &replicas_out, err, sizeof err) == 0)
             break;
         if (mono_s() > deadline) {
             fprintf(stderr, "souk-publish: %s\n", err);
@@ -474,12 +489,13 @@ int main(int argc, char **argv)
     free(line);
     pthread_mutex_lock(&g.mu);
     uint64_t missing = published - g.acked - g.duplicates;
-    printf("{\"stream\":\"%s\",\"replicas\":%d,\"published\":%llu,\"acked\":%llu,"
-           "\"duplicates\":%llu,\"rejected\":%llu,\"resent\":%llu,\"last_seq\":%llu,"
-           "\"seconds\":%.3f}\n",
-           addr.stream, replicas_out, (unsigned long long)published, (unsigned long long)g.acked,
-           (unsigned long long)g.duplicates, (unsigned long long)rejected,
-           (unsigned long long)g.resent, (unsigned long long)g.last_seq, mono_s() - t0);
+    printf("{\"stream\":\"%s\",\"replicas\":%d,\"retention_s\":%.0f,\"published\":%llu,"
+           "\"acked\":%llu,\"duplicates\":%llu,\"rejected\":%llu,\"resent\":%llu,"
+           "\"last_seq\":%llu,\"seconds\":%.3f}\n",
+           addr.stream, replicas_out, retention_days * 86400, (unsigned long long)published,
+           (unsigned long long)g.acked, (unsigned long long)g.duplicates,
+           (unsigned long long)rejected, (unsigned long long)g.resent,
+           (unsigned long long)g.last_seq, mono_s() - t0);
     rc = (missing || failed) ? 1 : 0;
     for (size_t i = 0; i < g.n; i++)
         free(g.win[i].data);

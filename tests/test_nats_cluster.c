@@ -21,6 +21,9 @@
  *   6. Erasure across the log: `souk-publish erase --user` erases the user's messages from the
  *      stream; read back, none is left; a replica rebuilt from the stream holds no byte of the
  *      user (its pseudonym and raw id), and does hold the other user published with it.
+ *   7. Retention reaches the log: an event stream made with --retention-days keeps its events
+ *      that long (JetStream's MaxAge); a replica built at once holds them, one built after the
+ *      retention has passed holds none; a stream made without the option keeps 365 days.
  *
  * The random moments come from a seed printed at the start (SOUK_TEST_SEED=N repeats a run). */
 #include "check.h"
@@ -871,6 +874,67 @@ static void part_erase(const char *ring)
     CHECK(k > 0);
 }
 
+/* A fresh replica's event count from stream (region rt), or -1. */
+static long long rebuild_count(const char *stream, const char *name, const char *ring)
+{
+    char dir[400], cmd[2048];
+    REQUIRE(snprintf(dir, sizeof dir, "%s/%s", g_tmp, name) < (int)sizeof dir);
+    REQUIRE(mkdir(dir, 0700) == 0);
+    REQUIRE(snprintf(cmd, sizeof cmd,
+                     "%s/souk-index --data %s events --from nats://%s/%s --region rt "
+                     "--durable %s --until-caught-up --quiet --pseudonym-key %s "
+                     "--consent-default personalization --retention-events-days 0 "
+                     "--retention-impressions-days 0 --retention-history-days 0",
+                     SOUK_BIN_DIR, dir, g_urls, stream, name, ring) < (int)sizeof cmd);
+    int status;
+    free(kit_run(cmd, 1, &status));
+    CHECK_EQ_U64(status, 0);
+    return events_count(dir, ring);
+}
+
+/* Retention on the log: events published to a stream of 5 s retention are read by a replica
+ * built at once and gone for one built after 8 s; the stream's retention is what souk-publish
+ * says, 365 days by default for events. */
+static void part_retention(const char *ring)
+{
+    char file[400], cmd[2048];
+    REQUIRE(snprintf(file, sizeof file, "%s/retention.jsonl", g_tmp) < (int)sizeof file);
+    FILE *f = fopen(file, "w");
+    REQUIRE(f);
+    for (int k = 0; k < 6; k++)
+        fprintf(f,
+                "{\"user\":\"ret-user%d\",\"type\":\"view\",\"item\":\"ml-%d\","
+                "\"ts\":\"2016-02-01T10:00:%02dZ\"}\n",
+                k % 3, k, k);
+    fclose(f);
+    int status;
+    REQUIRE(snprintf(cmd, sizeof cmd,
+                     "%s/souk-publish events --region rt --retention-days 0.0000579 --to "
+                     "nats://%s/EVENTS_RT %s",
+                     SOUK_BIN_DIR, g_urls, file) < (int)sizeof cmd);
+    char *out = kit_run(cmd, 1, &status);
+    CHECK_EQ_U64(status, 0);
+    CHECK_EQ_U64(json_num(out, "retention_s"), 5);
+    free(out);
+    double t0 = now_s();
+    long long early = rebuild_count("EVENTS_RT", "replicaR1", ring);
+    CHECK(now_s() - t0 < 4.5); /* else the check below proves nothing */
+    CHECK_EQ_U64(early, 6);
+    sleep_s(8 - (now_s() - t0));
+    long long late = rebuild_count("EVENTS_RT", "replicaR2", ring);
+    printf("retention: a replica built at once holds %lld events, one built after 8 s %lld\n",
+           early, late);
+    CHECK_EQ_U64(late, 0);
+    /* The default for an event stream: the event store's own 365 days. */
+    REQUIRE(snprintf(cmd, sizeof cmd,
+                     "%s/souk-publish events --region rd --to nats://%s/EVENTS_RD %s", SOUK_BIN_DIR,
+                     g_urls, file) < (int)sizeof cmd);
+    out = kit_run(cmd, 1, &status);
+    CHECK_EQ_U64(status, 0);
+    CHECK_EQ_U64(json_num(out, "retention_s"), 365 * 86400);
+    free(out);
+}
+
 /* Regions: a server configured for region eu (over replica A, whose event store follows
  * events.eu.*) refuses user tokens of region cn, and tokens with no region, with 403
  * wrong_region; an eu user's token is served. */
@@ -979,6 +1043,7 @@ int main(void)
     part_region(cat[0].dir, ring);
     part_region_scan(cat, ring);
     part_erase(ring);
+    part_retention(ring);
 
     for (int r = 0; r < 2; r++)
         stop_pid(cat[r].pid, SIGTERM);
