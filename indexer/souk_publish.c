@@ -249,7 +249,8 @@ static int cmd_erase(const char *user, const char *to, long timeout_s)
         fprintf(stderr, "souk-publish: reading stream %s: error %d\n", addr.stream, (int)jerr);
         goto out;
     }
-    uint64_t seen_seq = 0;
+    uint64_t seen_seq = 0, pending = UINT64_MAX; /* messages after the last one read */
+    int idle = 0;
     while (seen_seq < last) {
         if (mono_s() > deadline) {
             fprintf(stderr, "souk-publish: erase: not done in %lds\n", timeout_s);
@@ -257,8 +258,14 @@ static int cmd_erase(const char *user, const char *to, long timeout_s)
         }
         natsMsgList list = {0};
         natsStatus s = natsSubscription_Fetch(&list, sub, 1000, 1000, &jerr);
-        if (s == NATS_TIMEOUT)
-            break; /* nothing more to read (deleted messages at the end) */
+        if (s == NATS_TIMEOUT) {
+            /* Nothing within the wait: done when the last message read had none after it (the
+             * stream's last sequences deleted), or after 3 idle waits when none came at all;
+             * otherwise the server is slow (a node restarted, a busy machine): wait again. */
+            if (pending == 0 || (pending == UINT64_MAX && ++idle >= 3))
+                break;
+            continue;
+        }
         if (s != NATS_OK) {
             fprintf(stderr, "souk-publish: erase: %s\n", natsStatus_GetText(s));
             goto out;
@@ -268,6 +275,7 @@ static int cmd_erase(const char *user, const char *to, long timeout_s)
             if (natsMsg_GetMetaData(&meta, list.Msgs[i]) != NATS_OK)
                 continue;
             uint64_t seq = meta->Sequence.Stream;
+            pending = meta->NumPending;
             jsMsgMetaData_Destroy(meta);
             seen_seq = seq;
             scanned++;
