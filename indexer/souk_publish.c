@@ -258,7 +258,7 @@ static int cmd_erase(const char *user, const char *to, long timeout_s)
         }
         natsMsgList list = {0};
         natsStatus s = natsSubscription_Fetch(&list, sub, 1000, 1000, &jerr);
-        if (s == NATS_TIMEOUT) {
+        if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND) {
             /* Nothing within the wait: done when the last message read had none after it (the
              * stream's last sequences deleted), or after 3 idle waits when none came at all;
              * otherwise the server is slow (a node restarted, a busy machine): wait again. */
