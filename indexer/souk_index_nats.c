@@ -29,6 +29,8 @@
  * batches (docs/benchmarks.md: 2.4 s of commits for the catalog in batches of 10,000, 0.6 s in
  * one). */
 #define NF_COMMIT_AFTER_S 10.0
+/* With --until-caught-up: how long a stream that cannot be reached or read is waited for. */
+#define NF_UNTIL_WAIT_S 120
 
 static double mono_s(void)
 {
@@ -192,13 +194,21 @@ static int make_consumer(follower *f, char *why, size_t whylen)
 }
 
 /* Connects and resolves the stream, the stored position and the consumer; waits (reporting
- * once) while NATS is unreachable. 1 when ready, 0 when stopped, -1 on a sink error. */
+ * once) while NATS is unreachable. 1 when ready, 0 when stopped, -1 on a sink error or, with
+ * until_caught_up, when the stream stays out of reach for NF_UNTIL_WAIT_S. */
 static int start(follower *f, char *err, size_t errlen)
 {
     char why[300] = "", said[300] = "";
+    double t0 = mono_s();
     for (;;) {
         if (f->o->stop && *f->o->stop)
             return 0;
+        /* A run that ends when caught up does not wait forever: a stream it cannot reach or
+         * read for NF_UNTIL_WAIT_S is an error that names why. */
+        if (f->o->until_caught_up && why[0] && mono_s() - t0 > NF_UNTIL_WAIT_S) {
+            snprintf(err, errlen, "%s: gave up after %d s", why, NF_UNTIL_WAIT_S);
+            return -1;
+        }
         int64_t created = 0;
         if (stream_info(f, &created) == 0) {
             char want[96];

@@ -234,20 +234,35 @@ static int cmd_erase(const char *user, const char *to, long timeout_s)
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     natsSubscription *sub = NULL;
-    if (js_GetStreamInfo(&si, js, addr.stream, NULL, &jerr) != NATS_OK) {
-        fprintf(stderr, "souk-publish: stream %s: not reachable or absent\n", addr.stream);
-        goto out;
-    }
-    last = si->State.LastSeq;
-    jsStreamInfo_Destroy(si);
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = addr.stream;
-    so.Config.AckPolicy = js_AckNone;
-    so.Config.DeliverPolicy = js_DeliverAll;
-    if (js_PullSubscribe(&sub, js, "events.>", NULL, NULL, &so, &jerr) != NATS_OK) {
-        fprintf(stderr, "souk-publish: reading stream %s: error %d\n", addr.stream, (int)jerr);
-        goto out;
+    /* The stream and a reader on it, retried within the timeout: while the cluster elects its
+     * leaders (a node restarted), its metadata leader can answer "no such stream" for a stream
+     * that exists, for a while. */
+    for (;;) {
+        natsStatus s = js_GetStreamInfo(&si, js, addr.stream, NULL, &jerr);
+        if (s == NATS_OK) {
+            last = si->State.LastSeq;
+            jsStreamInfo_Destroy(si);
+            si = NULL;
+            jsSubOptions so;
+            jsSubOptions_Init(&so);
+            so.Stream = addr.stream;
+            so.Config.AckPolicy = js_AckNone;
+            so.Config.DeliverPolicy = js_DeliverAll;
+            s = js_PullSubscribe(&sub, js, "events.>", NULL, NULL, &so, &jerr);
+            if (s == NATS_OK)
+                break;
+            sub = NULL;
+            snprintf(err, sizeof err, "reading stream %s: %s (JetStream error %d)", addr.stream,
+                     natsStatus_GetText(s), (int)jerr);
+        } else {
+            snprintf(err, sizeof err, "stream %s: not reachable or absent: %s (JetStream error %d)",
+                     addr.stream, natsStatus_GetText(s), (int)jerr);
+        }
+        if (mono_s() > deadline) {
+            fprintf(stderr, "souk-publish: %s\n", err);
+            goto out;
+        }
+        usleep(500000);
     }
     uint64_t seen_seq = 0, pending = UINT64_MAX; /* messages after the last one read */
     int idle = 0;

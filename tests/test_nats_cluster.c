@@ -25,6 +25,7 @@
  *      that long (JetStream's MaxAge); a replica built at once holds them, one built after the
  *      retention has passed holds none; a stream made without the option keeps 365 days.
  *
+ * The region byte scan, erasure and retention run before part 4 (see main).
  * The random moments come from a seed printed at the start (SOUK_TEST_SEED=N repeats a run). */
 #include "check.h"
 #include "kit/behavior.h"
@@ -1047,6 +1048,12 @@ int main(void)
     part_catalog(lines, nlines, cat, want_digest, &want_docs, &last_seq);
     part_events(ev, ring);
 
+    /* Before the whole cluster is killed and restarted (part_nats_down): after that, the
+     * packaged nats-server's metadata leader can lose track of a stream for good (it answers
+     * "no such stream" to a consumer's creation while the stream's leader serves it). */
+    part_region_scan(cat, ring);
+    part_erase(ring);
+    part_retention(ring);
     kit_server srv;
     const char *args[] = {"--data", cat[0].dir, "--development", NULL};
     kit_start(&srv, args);
@@ -1054,9 +1061,6 @@ int main(void)
     part_nats_down(srv.port, cat, lines, nlines);
     kit_stop(&srv);
     part_region(cat[0].dir, ring);
-    part_region_scan(cat, ring);
-    part_erase(ring);
-    part_retention(ring);
 
     for (int r = 0; r < 2; r++)
         stop_pid(cat[r].pid, SIGTERM);
