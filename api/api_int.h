@@ -60,6 +60,7 @@ typedef struct sk_limits {
     uint32_t max_query_terms;     /* the expansion budget of a query; over it: 400 */
     size_t max_events_body_bytes; /* the body of POST /v1/events; over it: 413 */
     uint32_t max_insights_events_per_minute; /* POST /1/events: items a user, a minute; 429 */
+    uint32_t doc_cache_mb; /* each worker's cache of decoded stored documents; 0: none */
 } sk_limits;
 
 /* The behaviour-event settings (docs/api.md, "Behaviour events and privacy"): on when
@@ -244,6 +245,9 @@ typedef struct sk_metrics {
     atomic_uint_fast64_t sum_us[EP_COUNT][SK_NCLASSES];
     atomic_uint_fast64_t searches_timed_out; /* stopped by limits.max_search_ms or the drain */
     atomic_uint_fast64_t searches_cancelled; /* stopped because the client went away */
+    /* the worker's cache of decoded stored documents (souk_searcher_doc), after its last
+     * request: lookups answered from it, lookups not, bytes held */
+    atomic_uint_fast64_t doc_cache_hits, doc_cache_misses, doc_cache_bytes;
     struct sk_metrics *next;
 } sk_metrics;
 

@@ -35,6 +35,7 @@ static const sk_limits default_limits = {
     .max_query_terms = SOUK_MAX_QUERY_TERMS,
     .max_events_body_bytes = 1 << 20,
     .max_insights_events_per_minute = 1000,
+    .doc_cache_mb = 32,
 };
 
 void sk_key_hash(const char *key, size_t len, uint8_t out[SK_KEY_HASH_LEN])
@@ -123,13 +124,13 @@ static int load_keys(const cJSON *arr, const char *name, uint8_t (**out)[SK_KEY_
     return 0;
 }
 
-/* Reads a positive integer limit. */
-static int load_uint(const cJSON *v, const char *name, uint64_t max, void *dst, int is_size,
-                     char *err, size_t errlen)
+/* Reads an integer limit of at least min (0 or 1). */
+static int load_uint(const cJSON *v, const char *name, int min, uint64_t max, void *dst,
+                     int is_size, char *err, size_t errlen)
 {
     double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
-    if (!(d >= 1 && d <= (double)max) || d != (double)(uint64_t)d) {
-        snprintf(err, errlen, "limits.%s must be an integer from 1 to %llu", name,
+    if (!(d >= min && d <= (double)max) || d != (double)(uint64_t)d) {
+        snprintf(err, errlen, "limits.%s must be an integer from %d to %llu", name, min,
                  (unsigned long long)max);
         return SOUK_EINVAL;
     }
@@ -202,6 +203,7 @@ static int load_limits(const cJSON *o, sk_limits *l, char *err, size_t errlen)
         {"max_query_terms", &l->max_query_terms, 0, 65536},
         {"max_events_body_bytes", &l->max_events_body_bytes, 1, 64 << 20},
         {"max_insights_events_per_minute", &l->max_insights_events_per_minute, 0, 1000000},
+        {"doc_cache_mb", &l->doc_cache_mb, 0, 4096},
     };
     const cJSON *it;
     cJSON_ArrayForEach(it, o)
@@ -213,8 +215,8 @@ static int load_limits(const cJSON *o, sk_limits *l, char *err, size_t errlen)
             snprintf(err, errlen, "unknown field \"limits.%s\"", it->string);
             return SOUK_EINVAL;
         }
-        int rc =
-            load_uint(it, known[k].name, known[k].max, known[k].dst, known[k].is_size, err, errlen);
+        int rc = load_uint(it, known[k].name, known[k].dst == &l->doc_cache_mb ? 0 : 1,
+                           known[k].max, known[k].dst, known[k].is_size, err, errlen);
         if (rc)
             return rc;
     }

@@ -1368,7 +1368,7 @@ static void write_hit(sk_ctx *c, const aq *q, run *r, souk_highlighter *hl, cons
     sk_buf *b = c->out;
     const char *id, *json;
     size_t il, jl;
-    if (souk_reader_doc(souk_searcher_reader(c->w->searcher), h->docid, &id, &il, &json, &jl))
+    if (souk_searcher_doc(c->w->searcher, h->docid, &id, &il, &json, &jl))
         return;
     cJSON *doc = cJSON_ParseWithLength(json, jl);
     sk_buf_str(b, first ? "{" : ",{");

@@ -20,7 +20,7 @@ int sk_ep_items(sk_ctx *c)
     const char *sid, *json;
     size_t sl, jl;
     if (rc == 0)
-        rc = souk_reader_doc(r, docid, &sid, &sl, &json, &jl);
+        rc = souk_searcher_doc(s, docid, &sid, &sl, &json, &jl);
     if (rc == SOUK_ENOTFOUND)
         return sk_fail(c, 404, "not_found", "id", "no item with this id");
     if (rc)

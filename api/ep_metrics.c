@@ -15,11 +15,15 @@ int sk_ep_metrics(sk_ctx *c)
     sk_server_state *st = c->w->st;
     uint64_t count[EP_COUNT][SK_NSTATUS] = {{0}},
              bucket[EP_COUNT][SK_NCLASSES][SK_NBUCKETS] = {{{0}}},
-             sum[EP_COUNT][SK_NCLASSES] = {{0}}, timed_out = 0, cancelled = 0;
+             sum[EP_COUNT][SK_NCLASSES] = {{0}}, timed_out = 0, cancelled = 0, dc_hits = 0,
+             dc_misses = 0, dc_bytes = 0;
     pthread_mutex_lock(st->metrics_lock);
     for (sk_metrics *m = st->metrics; m; m = m->next) {
         timed_out += LOAD(m->searches_timed_out);
         cancelled += LOAD(m->searches_cancelled);
+        dc_hits += LOAD(m->doc_cache_hits);
+        dc_misses += LOAD(m->doc_cache_misses);
+        dc_bytes += LOAD(m->doc_cache_bytes);
         for (int e = 0; e < EP_COUNT; e++) {
             for (int s = 0; s < SK_NSTATUS; s++)
                 count[e][s] += LOAD(m->count[e][s]);
@@ -93,6 +97,17 @@ int sk_ep_metrics(sk_ctx *c)
                   "# TYPE souk_searches_cancelled_total counter\nsouk_searches_cancelled_total "
                   "%llu\n",
                   (unsigned long long)timed_out, (unsigned long long)cancelled);
+    sk_buf_printf(o,
+                  "# HELP souk_doc_cache_hits_total Stored documents served from the workers' "
+                  "caches of decoded documents (limits.doc_cache_mb).\n"
+                  "# TYPE souk_doc_cache_hits_total counter\nsouk_doc_cache_hits_total %llu\n"
+                  "# HELP souk_doc_cache_misses_total Stored documents read from the index "
+                  "(looked up and decompressed).\n"
+                  "# TYPE souk_doc_cache_misses_total counter\nsouk_doc_cache_misses_total %llu\n"
+                  "# HELP souk_doc_cache_bytes Bytes held by the workers' document caches.\n"
+                  "# TYPE souk_doc_cache_bytes gauge\nsouk_doc_cache_bytes %llu\n",
+                  (unsigned long long)dc_hits, (unsigned long long)dc_misses,
+                  (unsigned long long)dc_bytes);
     sk_buf_printf(o,
                   "# HELP souk_config_reloads_total Configurations loaded by SIGHUP.\n"
                   "# TYPE souk_config_reloads_total counter\nsouk_config_reloads_total %llu\n",

@@ -119,7 +119,6 @@ int sk_ep_recommend(sk_ctx *c)
         goto done;
     }
     sk_buf *b = c->out;
-    souk_reader *r = souk_searcher_reader(s);
     sk_buf_printf(b, "{\"request_id\":\"%s\",\"type\":\"%s\",\"items\":[", c->request_id,
                   souk_rec_type_name(q.type));
     for (size_t i = 0; i < n; i++) {
@@ -132,7 +131,7 @@ int sk_ep_recommend(sk_ctx *c)
         sk_buf_printf(b, ",\"backfill\":%s,\"fields\":", out[i].backfill ? "true" : "false");
         const char *id, *json;
         size_t il, jl;
-        if (souk_reader_doc(r, out[i].docid, &id, &il, &json, &jl) || !jl)
+        if (souk_searcher_doc(s, out[i].docid, &id, &il, &json, &jl) || !jl)
             sk_buf_str(b, "{}");
         else
             sk_buf_add(b, json, jl);

@@ -1139,11 +1139,10 @@ static int run_find(sk_ctx *c, sparams *p, const souk_query *pq, const souk_sear
                   "\"timed_out\":%s,\"page\":%u,\"per_page\":%u,\"hits\":[",
                   c->request_id, (unsigned long long)res.total, res.stopped ? "gte" : "eq",
                   res.stopped ? "true" : "false", p->page, p->per_page);
-    souk_reader *r = souk_searcher_reader(c->w->searcher);
     for (size_t i = 0; i < res.nhits; i++) {
         const char *id, *json;
         size_t il, jl;
-        if (souk_reader_doc(r, res.hits[i].docid, &id, &il, &json, &jl))
+        if (souk_searcher_doc(c->w->searcher, res.hits[i].docid, &id, &il, &json, &jl))
             continue;
         sk_buf_str(b, i ? ",{\"id\":" : "{\"id\":");
         sk_buf_json_str(b, id, il);
@@ -1387,11 +1386,10 @@ static int search_ranked(sk_ctx *c, sparams *pp, uint32_t k, uint32_t kk, souk_a
                   "\"timed_out\":%s,\"page\":%u,\"per_page\":%u,\"hits\":[",
                   c->request_id, (unsigned long long)sst.matched, sst.pruned ? "gte" : "eq",
                   sst.stopped ? "true" : "false", p.page, p.per_page);
-    souk_reader *r = souk_searcher_reader(w->searcher);
     for (size_t i = first; i < n; i++) {
         const char *id, *json;
         size_t il, jl;
-        if (souk_reader_doc(r, w->hits[i].docid, &id, &il, &json, &jl))
+        if (souk_searcher_doc(w->searcher, w->hits[i].docid, &id, &il, &json, &jl))
             continue;
         sk_buf_str(b, i > first ? ",{\"id\":" : "{\"id\":");
         sk_buf_json_str(b, id, il);

@@ -419,6 +419,7 @@ int sk_handle(sk_worker *w, const sk_request *req, int keep_alive_ok, sk_buf *ou
                 .t0_ns = sk_now_ns()};
     c.cfg = sk_state_config(w->st);
     souk_searcher_set_lexicon(w->searcher, c.cfg->lexicon); /* live: follows SIGHUP */
+    souk_searcher_set_doc_cache(w->searcher, (size_t)c.cfg->limits.doc_cache_mb << 20);
     if (req->request_id[0])
         memcpy(c.request_id, req->request_id, sizeof c.request_id);
     else
@@ -479,6 +480,11 @@ int sk_handle(sk_worker *w, const sk_request *req, int keep_alive_ok, sk_buf *ou
     if (authorize(&c, rt->auth))
         goto done;
     rt->handler(&c);
+    souk_doc_cache_stats dc;
+    souk_searcher_doc_cache_stats(w->searcher, &dc);
+    atomic_store_explicit(&w->m->doc_cache_hits, dc.hits, memory_order_relaxed);
+    atomic_store_explicit(&w->m->doc_cache_misses, dc.misses, memory_order_relaxed);
+    atomic_store_explicit(&w->m->doc_cache_bytes, dc.bytes, memory_order_relaxed);
 
 done:
     if (c.status >= 400 && sk_algolia_endpoint(ep)) /* errors in the shape its clients read */

@@ -497,6 +497,57 @@ static void test_errors(void)
           strstr(err, "not sortable"));
 }
 
+/* The searcher's document cache (souk_searcher_doc) gives what the reader gives, for every
+ * document, in any order, with the budget held: a budget too small for all of them (only
+ * some cached, the rest served from the reader), then one that holds them all (the second pass
+ * answered from the cache), then none. */
+static void test_doc_cache(void)
+{
+    souk_reader *r;
+    REQUIRE(souk_reader_new(ix, &r) == 0);
+    REQUIRE(souk_searcher_refresh(srch) == 0);
+    size_t budgets[] = {64 << 10, 64 << 20, 0};
+    for (int b = 0; b < 3; b++) {
+        souk_searcher_set_doc_cache(srch, budgets[b]);
+        souk_doc_cache_stats st0, st;
+        souk_searcher_doc_cache_stats(srch, &st0);
+        size_t bad = 0, served = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            for (size_t k = 0; k < nrec; k++) {
+                /* a stride through the records so neighbouring lookups share no set */
+                const rec *x = &recs[(k * 7919) % nrec];
+                const char *id, *json, *id2, *json2;
+                size_t il, jl, il2, jl2;
+                REQUIRE(souk_searcher_doc(srch, x->docid, &id, &il, &json, &jl) == 0);
+                char *keep = malloc(il + jl + 1);
+                REQUIRE(keep);
+                memcpy(keep, id, il);
+                memcpy(keep + il, json, jl);
+                REQUIRE(souk_reader_doc(r, x->docid, &id2, &il2, &json2, &jl2) == 0);
+                bad += il != il2 || jl != jl2 || memcmp(keep, id2, il) != 0 ||
+                       memcmp(keep + il, json2, jl) != 0 || il != strlen(x->id) ||
+                       memcmp(id, x->id, il) != 0;
+                free(keep);
+                served++;
+            }
+            souk_searcher_doc_cache_stats(srch, &st);
+            CHECK(st.bytes <= budgets[b]);
+        }
+        CHECK_EQ_U64(bad, 0);
+        CHECK_EQ_U64(st.hits - st0.hits + st.misses - st0.misses, budgets[b] ? served : 0);
+        printf("doc cache, budget %zu bytes: %llu hits, %llu misses, %zu bytes held\n", budgets[b],
+               (unsigned long long)(st.hits - st0.hits),
+               (unsigned long long)(st.misses - st0.misses), st.bytes);
+        if (b == 0) /* some of the second pass came from the cache, not all */
+            CHECK(st.hits > st0.hits && st.hits - st0.hits < nrec);
+        if (b == 1) /* nearly all the second pass (a set holds 4 of the docids it is given) */
+            CHECK(st.hits - st0.hits >= nrec * 95 / 100);
+        if (b == 2)
+            CHECK_EQ_U64(st.bytes, 0);
+    }
+    souk_reader_free(r);
+}
+
 int main(void)
 {
     souk_alloc_init();
@@ -523,6 +574,7 @@ int main(void)
     test_facets();
     test_sort();
     test_errors();
+    test_doc_cache();
     souk_searcher_free(srch);
     souk_index_close(ix);
     for (size_t i = 0; i < nrec; i++) {

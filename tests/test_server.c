@@ -983,6 +983,45 @@ static void test_warmer(int port)
     kit_resp_free(&r);
 }
 
+/* The workers' caches of decoded documents (limits.doc_cache_mb): the same search again is
+ * answered from them (souk_doc_cache_hits_total), and a document changed by a commit is served
+ * as it stands after it, never as it was cached. */
+static void test_doc_cache(int port)
+{
+    CHECK(index_record("{\"op\":\"upsert\",\"id\":\"zqx-cache\",\"title\":\"zqxcacheprobe "
+                       "version one\"}") == 0);
+    kit_resp r;
+    REQUIRE(get(port, "/metrics", AKEY, &r) == 0);
+    long long h0 = kit_metric_value(r.body, "souk_doc_cache_hits_total"),
+              m0 = kit_metric_value(r.body, "souk_doc_cache_misses_total");
+    kit_resp_free(&r);
+    for (int i = 0; i < 10; i++) {
+        REQUIRE(get(port, "/v1/search?q=zqxcacheprobe", SKEY, &r) == 0);
+        CHECK(r.status == 200 && strstr(r.body, "version one") && strstr(r.body, "\"total\":1,"));
+        kit_resp_free(&r);
+    }
+    REQUIRE(get(port, "/metrics", AKEY, &r) == 0);
+    long long h1 = kit_metric_value(r.body, "souk_doc_cache_hits_total"),
+              m1 = kit_metric_value(r.body, "souk_doc_cache_misses_total"),
+              bytes = kit_metric_value(r.body, "souk_doc_cache_bytes");
+    kit_resp_free(&r);
+    printf("  doc cache: 10 searches of one hit: %lld hits, %lld misses, %lld bytes held\n",
+           h1 - h0, m1 - m0, bytes);
+    CHECK(m1 - m0 >= 1 && m1 - m0 <= 2); /* once per worker that served it */
+    CHECK(h1 - h0 == 10 - (m1 - m0));
+    CHECK(bytes > 0 && bytes <= 2 * (32LL << 20));
+    CHECK(index_record("{\"op\":\"upsert\",\"id\":\"zqx-cache\",\"title\":\"zqxcacheprobe "
+                       "version two\"}") == 0);
+    for (int i = 0; i < 4; i++) {
+        REQUIRE(get(port, "/v1/search?q=zqxcacheprobe", SKEY, &r) == 0);
+        CHECK(r.status == 200 && strstr(r.body, "version two") && !strstr(r.body, "version one"));
+        kit_resp_free(&r);
+        REQUIRE(get(port, "/v1/items/zqx-cache", SKEY, &r) == 0);
+        CHECK(r.status == 200 && strstr(r.body, "version two") && !strstr(r.body, "version one"));
+        kit_resp_free(&r);
+    }
+}
+
 static void test_reload(kit_server *s)
 {
     const char *newkey = "rotated-search-key-89";
@@ -1568,6 +1607,7 @@ int main(void)
     test_concurrency_and_commit(s.port);
     test_warmer(s.port);
     test_highlight_runs(s.port);
+    test_doc_cache(s.port);
     test_reload(&s);
     test_access_log();
     test_graceful_shutdown(&s);

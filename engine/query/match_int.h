@@ -146,7 +146,15 @@ struct souk_searcher {
     uint8_t range_have[SOUK_MAX_FIELDS];
     uint64_t range_generation;
     int range_valid;
+    /* The cache of decoded stored documents (doccache.c): its slots, their buffers' bytes and
+     * the budget for them, the use counter and the counts of lookups. */
+    struct souk__doc_slot *docs;
+    size_t doc_bytes, doc_budget;
+    uint32_t doc_tick;
+    uint64_t doc_hits, doc_misses;
 };
+
+void souk__doc_cache_free(souk_searcher *s);
 
 /* Units of work (documents visited, blocks loaded) between two looks at the clock. */
 #define SOUK__TICK_UNITS 1024

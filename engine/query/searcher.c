@@ -240,6 +240,7 @@ void souk_searcher_free(souk_searcher *s)
     souk_xspell_close(s->spell);
     souk__dict_clear(s);
     souk_free(s->dict);
+    souk__doc_cache_free(s);
     souk_free(s->chunks);
     souk_free(s->knorm);
     souk_free(s);

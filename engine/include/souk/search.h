@@ -95,6 +95,23 @@ int souk_searcher_refresh(souk_searcher *s);
 /* The reader of the searcher's current snapshot (for documents and statistics). */
 souk_reader *souk_searcher_reader(souk_searcher *s);
 
+/* A stored document (its external id and stored-fields JSON, as souk_reader_doc) through the
+ * searcher's cache of decoded documents: a hot item is neither looked up nor decompressed again
+ * while the index stays at one commit. The pointers are valid until the next call on s (or its
+ * reader) or the next refresh. */
+int souk_searcher_doc(souk_searcher *s, uint32_t docid, const char **id, size_t *id_len,
+                      const char **json, size_t *json_len);
+
+/* The cache's byte budget for documents (their id and JSON; 0, the default: no cache). At
+ * most 32,768 documents of at most 32 KiB each are kept; lowering the budget empties it. */
+void souk_searcher_set_doc_cache(souk_searcher *s, size_t bytes);
+
+typedef struct souk_doc_cache_stats {
+    uint64_t hits, misses; /* souk_searcher_doc calls answered from the cache, and not */
+    size_t bytes, budget;  /* held by the cache's buffers, and the budget */
+} souk_doc_cache_stats;
+void souk_searcher_doc_cache_stats(souk_searcher *s, souk_doc_cache_stats *st);
+
 /* Parses and runs a user query. hits (capacity o->k) receives up to o->k hits, best first;
  * *nhits their number. On a syntax error returns SOUK_EQUERY with the reason in err. */
 int souk_search(souk_searcher *s, const char *q, size_t len, const souk_search_opts *o,
