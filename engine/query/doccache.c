@@ -23,9 +23,9 @@ struct souk__doc_slot {
     uint64_t gen; /* the generation it was filled at; 0: never filled */
     uint32_t docid;
     uint32_t id_len, json_len;
-    uint32_t cap; /* of buf, counted in souk_searcher.doc_bytes */
+    uint32_t cap;  /* of buf, counted in souk_searcher.doc_bytes */
     uint32_t used; /* last use (the searcher's tick), for the LRU way */
-    char *buf;    /* id, then JSON */
+    char *buf;     /* id, then JSON */
 };
 
 void souk__doc_cache_free(souk_searcher *s)

@@ -53,10 +53,7 @@ static void explain_fields(explain_ctx *e, cur *c, double factor)
     double tf = souk__fields_tf(e->s, c);
     uint32_t len = souk__doclen(e->s, c->did);
     const souk_bm25 *bp = &e->s->bm.p;
-    double normlen = (double)len * e->s->bm.len_factor;
-    if (normlen < bp->min_normlen)
-        normlen = bp->min_normlen;
-    double k = bp->k1 * (normlen * bp->b + (1 - bp->b));
+    double k = souk__bm25_norm(&e->s->bm, len);
     double part = tf > 0 ? t->termweight * (tf / (k + tf)) : 0;
     uint32_t wdf = tf < 4e9 ? (uint32_t)tf : UINT32_MAX;
     if (e->pfn) {
@@ -94,9 +91,6 @@ static void explain_walk(explain_ctx *e, cur *c, double factor)
         double part = souk__bm25_sumpart(&e->s->bm, t->termweight, wdf, len);
         if (e->pfn) {
             const souk_bm25 *bp = &e->s->bm.p;
-            double normlen = (double)len * e->s->bm.len_factor;
-            if (normlen < bp->min_normlen)
-                normlen = bp->min_normlen;
             souk_explain_part p;
             memset(&p, 0, sizeof p);
             p.term = t->pl.term;
@@ -109,7 +103,7 @@ static void explain_walk(explain_ctx *e, cur *c, double factor)
             p.kind = SOUK_EXPLAIN_TERM;
             p.field = term_field(e->s, t->pl.term, t->pl.len, &p.field_weight);
             p.idf = t->termweight / (bp->k1 + 1);
-            p.norm = bp->k1 * (normlen * bp->b + (1 - bp->b));
+            p.norm = souk__bm25_norm(&e->s->bm, len);
             p.value = NAN;
             e->pfn(e->ctx, &p);
         } else {

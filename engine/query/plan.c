@@ -217,8 +217,7 @@ static cur *make_term_bm25f(souk__plan_ctx *b, const char *term, size_t len, uin
     c->nkids = nk;
     /* The score's bound: the largest weighted tf over the smallest length normalisation (the
      * score grows with tf and falls with the normalisation). */
-    const souk_bm25 *bp = &b->s->bm.p;
-    double kmin = bp->k1 * (bp->min_normlen * bp->b + (1 - bp->b));
+    double kmin = souk__bm25_norm(&b->s->bm, 0);
     c->max_score = tf_max > 0 ? TERM(word)->termweight * (tf_max / (kmin + tf_max)) : 0;
     return c;
 }

@@ -328,11 +328,7 @@ int souk__knorm_prepare(souk_searcher *s)
  * operations as Xapian (k1 * (normlen * b + (1 - b)), then + wdf), so the same result. */
 double souk__bm25_knorm(souk_searcher *s, uint32_t docid)
 {
-    const souk_bm25 *p = &s->bm.p;
-    double normlen = (double)souk__doclen(s, docid) * s->bm.len_factor;
-    if (normlen < p->min_normlen)
-        normlen = p->min_normlen;
-    double k = p->k1 * (normlen * p->b + (1 - p->b));
+    double k = souk__bm25_norm(&s->bm, souk__doclen(s, docid));
     s->knorm[docid] = k;
     return k;
 }

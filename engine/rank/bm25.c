@@ -19,12 +19,8 @@ double souk__bm25_termweight(const souk__bm25_model *m, double df, double wqf)
 /* Xapian's BM25Weight::get_sumpart. */
 double souk__bm25_sumpart(const souk__bm25_model *m, double termweight, uint32_t wdf, uint32_t len)
 {
-    const souk_bm25 *p = &m->p;
-    double normlen = (double)len * m->len_factor;
-    if (normlen < p->min_normlen)
-        normlen = p->min_normlen;
     double wdf_double = wdf;
-    double denom = p->k1 * (normlen * p->b + (1 - p->b)) + wdf_double;
+    double denom = souk__bm25_norm(m, len) + wdf_double;
     return termweight * (wdf_double / denom);
 }
 
