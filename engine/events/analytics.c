@@ -42,10 +42,13 @@
  * that one user moves a searches cell by at most SEARCHES_CAP (the noise's scale). */
 #define SEARCHES_CAP 10
 
+/* A user's part of a query's cell: the popular and zero-result reports' rows are qstat's (n[0]
+ * searches, n[1] zero-result searches, over a day); low click-through's are searches (n[0] 1,
+ * n[1] 1 when clicked). */
 typedef struct qrow {
-    const char *query; /* one of the copies in qs */
+    const char *query; /* shared by the query's rows */
     uint8_t up[SOUK_PSEUDO_LEN];
-    uint32_t searches, zero;
+    uint32_t n[2];
 } qrow;
 
 typedef struct qcell {
@@ -59,6 +62,50 @@ static int by_query_user(const void *a, const void *b)
     const qrow *x = a, *y = b;
     int c = strcmp(x->query, y->query);
     return c ? c : memcmp(x->up, y->up, SOUK_PSEUDO_LEN);
+}
+
+/* The run of rows of the query at rows[i] (rows sorted by query, then user): returns its end;
+ * *users gets its distinct users and sum[c] the sum of n[c], each user's part counted at most
+ * SEARCHES_CAP times when capped (with noise: the cells' sensitivity). */
+static size_t query_group(const qrow *rows, size_t nrows, size_t i, int capped, uint64_t *users,
+                          uint64_t sum[2])
+{
+    uint64_t mine[2] = {0, 0};
+    *users = 0;
+    sum[0] = sum[1] = 0;
+    size_t j = i;
+    for (;; j++) {
+        int end = j == nrows || strcmp(rows[j].query, rows[i].query) != 0;
+        if (end || j == i || memcmp(rows[j].up, rows[j - 1].up, SOUK_PSEUDO_LEN)) {
+            for (int c = 0; c < 2; c++) {
+                sum[c] += capped && mine[c] > SEARCHES_CAP ? SEARCHES_CAP : mine[c];
+                mine[c] = 0;
+            }
+            if (end)
+                return j;
+            (*users)++;
+        }
+        mine[0] += rows[j].n[0];
+        mine[1] += rows[j].n[1];
+    }
+}
+
+/* A report's head: kind, period, k, and how it was released (thresholded; noise with its epsilon
+ * and the searches cap). NULL when out of memory. */
+static cJSON *report_new(const char *kind, const souk_qstat_opts *o, uint32_t k, double eps)
+{
+    cJSON *doc = cJSON_CreateObject();
+    if (!doc || !cJSON_AddStringToObject(doc, "kind", kind) ||
+        !cJSON_AddNumberToObject(doc, "from", (double)o->from_ms) ||
+        !cJSON_AddNumberToObject(doc, "to", (double)o->to_ms) ||
+        !cJSON_AddNumberToObject(doc, "k", k) || !cJSON_AddBoolToObject(doc, "thresholded", 1) ||
+        !cJSON_AddBoolToObject(doc, "noise", o->noise != 0) ||
+        (o->noise && (!cJSON_AddNumberToObject(doc, "epsilon", eps) ||
+                      !cJSON_AddNumberToObject(doc, "searches_cap", SEARCHES_CAP)))) {
+        cJSON_Delete(doc);
+        return NULL;
+    }
+    return doc;
 }
 
 static int by_published(const void *a, const void *b)
@@ -203,8 +250,8 @@ int souk_query_stats(souk_events *s, const souk_qstat_opts *o, char **json, size
             qrow *w = &rows[nrows++];
             w->query = q;
             memcpy(w->up, kp + key.mv_size - SOUK_PSEUDO_LEN, SOUK_PSEUDO_LEN);
-            w->searches = searches;
-            w->zero = zero;
+            w->n[0] = searches;
+            w->n[1] = zero;
         }
         r = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
     }
@@ -224,19 +271,10 @@ int souk_query_stats(souk_events *s, const souk_qstat_opts *o, char **json, size
         goto out;
     }
     uint64_t suppressed = 0;
-    for (size_t i = 0; i < nrows;) {
-        size_t j = i;
-        uint64_t users = 0, count = 0, mine = 0;
-        while (j < nrows && !strcmp(rows[j].query, rows[i].query)) {
-            if (j == i || memcmp(rows[j].up, rows[j - 1].up, SOUK_PSEUDO_LEN)) {
-                users++;
-                count += o->noise && mine > SEARCHES_CAP ? SEARCHES_CAP : mine;
-                mine = 0;
-            }
-            mine += o->kind == SOUK_QSTAT_ZERO_RESULTS ? rows[j].zero : rows[j].searches;
-            j++;
-        }
-        count += o->noise && mine > SEARCHES_CAP ? SEARCHES_CAP : mine;
+    for (size_t i = 0, j; i < nrows; i = j) {
+        uint64_t users, sum[2];
+        j = query_group(rows, nrows, i, o->noise != 0, &users, sum);
+        uint64_t count = sum[o->kind == SOUK_QSTAT_ZERO_RESULTS];
         if (users < k) {
             suppressed++;
         } else {
@@ -251,22 +289,13 @@ int souk_query_stats(souk_events *s, const souk_qstat_opts *o, char **json, size
                 c->pub_searches = fmax(0, c->pub_searches + noise(s, o, c->query, "searches", eps));
             }
         }
-        i = j;
     }
-    qsort(cells, ncells, sizeof *cells, by_published);
+    if (ncells > 1)
+        qsort(cells, ncells, sizeof *cells, by_published);
 
     rc = SOUK_ENOMEM;
-    doc = cJSON_CreateObject();
-    if (!doc ||
-        !cJSON_AddStringToObject(doc, "kind",
-                                 o->kind == SOUK_QSTAT_ZERO_RESULTS ? "zero_results" : "popular") ||
-        !cJSON_AddNumberToObject(doc, "from", (double)o->from_ms) ||
-        !cJSON_AddNumberToObject(doc, "to", (double)o->to_ms) ||
-        !cJSON_AddNumberToObject(doc, "k", k) || !cJSON_AddBoolToObject(doc, "thresholded", 1) ||
-        !cJSON_AddBoolToObject(doc, "noise", o->noise != 0))
-        goto out;
-    if (o->noise && (!cJSON_AddNumberToObject(doc, "epsilon", eps) ||
-                     !cJSON_AddNumberToObject(doc, "searches_cap", SEARCHES_CAP)))
+    doc = report_new(o->kind == SOUK_QSTAT_ZERO_RESULTS ? "zero_results" : "popular", o, k, eps);
+    if (!doc)
         goto out;
     cJSON *arr = cJSON_AddArrayToObject(doc, "rows");
     if (!arr)
@@ -306,12 +335,6 @@ typedef struct ctr_ev {
     uint32_t qoff; /* searches: the normalized query's offset in the arena */
 } ctr_ev;
 
-typedef struct ctr_search {
-    const char *query;
-    const uint8_t *up;
-    int clicked;
-} ctr_search;
-
 typedef struct ctr_cell {
     const char *query;
     uint64_t users, searches, clicks;
@@ -325,13 +348,6 @@ static int by_user_time(const void *a, const void *b)
     if (c)
         return c;
     return (x->ts > y->ts) - (x->ts < y->ts);
-}
-
-static int by_search_query_user(const void *a, const void *b)
-{
-    const ctr_search *x = a, *y = b;
-    int c = strcmp(x->query, y->query);
-    return c ? c : memcmp(x->up, y->up, SOUK_PSEUDO_LEN);
 }
 
 static int by_ctr(const void *a, const void *b)
@@ -352,7 +368,7 @@ static int low_ctr_stats(souk_events *s, const souk_qstat_opts *o, char **json, 
     size_t nev = 0, capev = 0;
     char *arena = NULL;
     size_t alen = 0, acap = 0;
-    ctr_search *ss = NULL;
+    qrow *ss = NULL;
     size_t nss = 0;
     ctr_cell *cells = NULL;
     size_t ncells = 0;
@@ -452,33 +468,26 @@ static int low_ctr_stats(souk_events *s, const souk_qstat_opts *o, char **json, 
             shown = 1;
             clicked |= evs[j].type == SOUK_EV_CLICK;
         }
-        if (shown)
-            ss[nss++] = (ctr_search){arena + e->qoff, e->up, clicked};
+        if (shown) {
+            qrow *w = &ss[nss++];
+            w->query = arena + e->qoff;
+            memcpy(w->up, e->up, SOUK_PSEUDO_LEN);
+            w->n[0] = 1;
+            w->n[1] = (uint32_t)clicked;
+        }
     }
-    if (nss)
-        qsort(ss, nss, sizeof *ss, by_search_query_user);
+    if (nss > 1)
+        qsort(ss, nss, sizeof *ss, by_query_user);
     cells = souk_calloc(nss ? nss : 1, sizeof *cells);
     if (!cells) {
         rc = SOUK_ENOMEM;
         goto out;
     }
     uint64_t suppressed = 0;
-    for (size_t i = 0; i < nss;) {
-        size_t j = i;
-        uint64_t users = 0, searches = 0, clicks = 0, ms = 0, mc = 0;
-        while (j < nss && !strcmp(ss[j].query, ss[i].query)) {
-            if (j == i || memcmp(ss[j].up, ss[j - 1].up, SOUK_PSEUDO_LEN)) {
-                users++;
-                searches += o->noise && ms > SEARCHES_CAP ? SEARCHES_CAP : ms;
-                clicks += o->noise && mc > SEARCHES_CAP ? SEARCHES_CAP : mc;
-                ms = mc = 0;
-            }
-            ms++;
-            mc += (uint64_t)ss[j].clicked;
-            j++;
-        }
-        searches += o->noise && ms > SEARCHES_CAP ? SEARCHES_CAP : ms;
-        clicks += o->noise && mc > SEARCHES_CAP ? SEARCHES_CAP : mc;
+    for (size_t i = 0, j; i < nss; i = j) {
+        uint64_t users, sum[2];
+        j = query_group(ss, nss, i, o->noise != 0, &users, sum);
+        uint64_t searches = sum[0], clicks = sum[1];
         if (users < k) {
             suppressed++;
         } else {
@@ -499,22 +508,13 @@ static int low_ctr_stats(souk_events *s, const souk_qstat_opts *o, char **json, 
             }
             c->ctr = c->pub_searches > 0 ? c->pub_clicks / c->pub_searches : 0;
         }
-        i = j;
     }
     if (ncells)
         qsort(cells, ncells, sizeof *cells, by_ctr);
 
     rc = SOUK_ENOMEM;
-    doc = cJSON_CreateObject();
-    if (!doc || !cJSON_AddStringToObject(doc, "kind", "low_ctr") ||
-        !cJSON_AddNumberToObject(doc, "from", (double)o->from_ms) ||
-        !cJSON_AddNumberToObject(doc, "to", (double)o->to_ms) ||
-        !cJSON_AddNumberToObject(doc, "k", k) || !cJSON_AddBoolToObject(doc, "thresholded", 1) ||
-        !cJSON_AddBoolToObject(doc, "noise", o->noise != 0) ||
-        !cJSON_AddNumberToObject(doc, "window_ms", (double)CTR_WINDOW_MS))
-        goto out;
-    if (o->noise && (!cJSON_AddNumberToObject(doc, "epsilon", eps) ||
-                     !cJSON_AddNumberToObject(doc, "searches_cap", SEARCHES_CAP)))
+    doc = report_new("low_ctr", o, k, eps);
+    if (!doc || !cJSON_AddNumberToObject(doc, "window_ms", (double)CTR_WINDOW_MS))
         goto out;
     cJSON *arr = cJSON_AddArrayToObject(doc, "rows");
     if (!arr)
