@@ -506,6 +506,94 @@ static void print_row(const char *name, const load_result *r)
            r->failed + r->non200);
 }
 
+/* What both modes share: their options (each mode's defaults and bounds; --procs is the native
+ * run's, --rounds the Algolia comparison's), the catalog indexed into a work directory, the
+ * query mix. 0 when ready, 2 on a usage error, 1 on a failure, -1 when the benchmark cannot run
+ * here (a SKIP line printed). */
+#define ALG_BENCH_ROUNDS 50
+
+typedef struct http_run {
+    char root[PATH_MAX - 128], bindir[PATH_MAX], catalog[PATH_MAX], work[PATH_MAX - 128];
+    char data[PATH_MAX], server[PATH_MAX + 16];
+    int duration, conns, procs, rounds, keep;
+    qlist mix;
+} http_run;
+
+static int http_prepare(int argc, char **argv, int algolia, http_run *r)
+{
+    const char *name = algolia ? "http-algolia" : "http";
+    r->duration = algolia ? 5 : 10;
+    r->conns = algolia ? 16 : 64;
+    r->procs = 64;
+    r->rounds = 10;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (strcmp(a, "--api") == 0 && more)
+            i++;
+        else if (strcmp(a, "--catalog") == 0 && more)
+            snprintf(r->catalog, sizeof r->catalog, "%s", argv[++i]);
+        else if (strcmp(a, "--work") == 0 && more)
+            snprintf(r->work, sizeof r->work, "%s", argv[++i]);
+        else if (strcmp(a, "--duration") == 0 && more)
+            r->duration = atoi(argv[++i]);
+        else if (strcmp(a, "--conns") == 0 && more)
+            r->conns = atoi(argv[++i]);
+        else if (!algolia && strcmp(a, "--procs") == 0 && more)
+            r->procs = atoi(argv[++i]);
+        else if (algolia && strcmp(a, "--rounds") == 0 && more)
+            r->rounds = atoi(argv[++i]);
+        else if (strcmp(a, "--keep") == 0)
+            r->keep = 1;
+        else {
+            fprintf(stderr, algolia ? "usage: souk-bench http --api algolia [--catalog FILE] "
+                                      "[--work DIR] [--duration S] [--rounds N] [--conns N] "
+                                      "[--keep]\n"
+                                    : "usage: souk-bench http [--catalog FILE] [--work DIR] "
+                                      "[--duration S] [--conns N] [--procs N] [--keep]\n");
+            return 2;
+        }
+    }
+    if (r->duration < 1 || r->duration > 120 ||
+        (algolia ? r->conns < 1 || r->conns > 256 || r->rounds < 1 || r->rounds > ALG_BENCH_ROUNDS
+                 : r->conns < 1 || r->conns > 1000 || r->procs < 1 || r->procs > 64 ||
+                       r->conns % r->procs)) {
+        if (algolia)
+            fprintf(stderr,
+                    "souk-bench http --api algolia: --duration 1..120, --rounds 1..%d, "
+                    "--conns 1..256\n",
+                    ALG_BENCH_ROUNDS);
+        else
+            fprintf(stderr, "souk-bench http: --duration 1..120, --conns 1..1000, --procs 1..64 "
+                            "dividing --conns\n");
+        return 2;
+    }
+    if (bench_locate(r->root, sizeof r->root, r->bindir, sizeof r->bindir) != 0)
+        return 1;
+    if (bench_catalog(r->root, r->catalog, sizeof r->catalog))
+        return -1;
+    if (!algolia) {
+        if (system("command -v h2load >/dev/null && command -v nginx >/dev/null") != 0 &&
+            access("/usr/sbin/nginx", X_OK) != 0) {
+            printf("SKIP: h2load (nghttp2-client) or nginx (nginx-light) is not installed\n");
+            return -1;
+        }
+        setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
+    }
+    if (bench_workdir(name, r->work, sizeof r->work))
+        return 1;
+    snprintf(r->data, sizeof r->data, "%s/souk", r->work);
+    snprintf(r->server, sizeof r->server, "%s/souk-server", r->bindir);
+    if (bench_index_debian(name, r->catalog, r->root, r->bindir, r->data) != 0)
+        return 1;
+    load_mix(r->root, &r->mix, algolia ? 8000 : 2000);
+    if (r->mix.n == 0) {
+        printf("SKIP: no queries under ../shared/data/queries/\n");
+        return -1;
+    }
+    return 0;
+}
+
 static int bench_http_algolia(int argc, char **argv);
 
 int bench_http(int argc, char **argv)
@@ -516,57 +604,18 @@ int bench_http(int argc, char **argv)
                        ? bench_http_algolia(argc, argv)
                        : (fprintf(stderr, "souk-bench http: --api algolia is the only other API\n"),
                           2);
-    char root[PATH_MAX - 128], catalog[PATH_MAX] = "", work[PATH_MAX - 128] = "", cmd[3 * PATH_MAX];
-    int duration = 10, conns = 64, keep = 0, nproc = 64;
-    char bindir[PATH_MAX];
-    if (bench_locate(root, sizeof root, bindir, sizeof bindir) != 0)
+    http_run *r = calloc(1, sizeof *r);
+    if (!r)
         return 1;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--catalog") == 0 && i + 1 < argc)
-            snprintf(catalog, sizeof catalog, "%s", argv[++i]);
-        else if (strcmp(argv[i], "--work") == 0 && i + 1 < argc)
-            snprintf(work, sizeof work, "%s", argv[++i]);
-        else if (strcmp(argv[i], "--duration") == 0 && i + 1 < argc)
-            duration = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--conns") == 0 && i + 1 < argc)
-            conns = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--procs") == 0 && i + 1 < argc)
-            nproc = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--keep") == 0)
-            keep = 1;
-        else {
-            fprintf(stderr, "usage: souk-bench http [--catalog FILE] [--work DIR] [--duration S] "
-                            "[--conns N] [--procs N] [--keep]\n");
-            return 2;
-        }
+    int prc = http_prepare(argc, argv, 0, r);
+    if (prc) {
+        free(r);
+        return prc < 0 ? 0 : prc;
     }
-    if (duration < 1 || duration > 120 || conns < 1 || conns > 1000 || nproc < 1 || nproc > 64 ||
-        conns % nproc) {
-        fprintf(stderr, "souk-bench http: --duration 1..120, --conns 1..1000, --procs 1..64 "
-                        "dividing --conns\n");
-        return 2;
-    }
-    if (bench_catalog(root, catalog, sizeof catalog))
-        return 0;
-    if (system("command -v h2load >/dev/null && command -v nginx >/dev/null") != 0 &&
-        access("/usr/sbin/nginx", X_OK) != 0) {
-        printf("SKIP: h2load (nghttp2-client) or nginx (nginx-light) is not installed\n");
-        return 0;
-    }
-    setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
-    if (bench_workdir("http", work, sizeof work))
-        return 1;
-    char data[PATH_MAX], server[PATH_MAX + 16];
-    snprintf(data, sizeof data, "%s/souk", work);
-    snprintf(server, sizeof server, "%s/souk-server", bindir);
-    if (bench_index_debian("http", catalog, root, bindir, data) != 0)
-        return 1;
-    qlist mix = {0};
-    load_mix(root, &mix, 2000);
-    if (mix.n == 0) {
-        printf("SKIP: no queries under ../shared/data/queries/\n");
-        return 0;
-    }
+    char cmd[3 * PATH_MAX];
+    int duration = r->duration, conns = r->conns, keep = r->keep, nproc = r->procs;
+    const char *work = r->work, *data = r->data, *server = r->server;
+    qlist mix = r->mix;
     printf("souk-bench http: %zu real queries, %d connections, %d s per run, server on CPU 0, "
            "h2load on CPU 1\n",
            mix.n, conns, duration);
@@ -634,17 +683,16 @@ int bench_http(int argc, char **argv)
            peak.qps / engine_qps, ng.qps, ng.qps > 0 ? peak.qps / ng.qps : 0, at80.qps, at80.p99,
            mode_r[0].qps, mode_r[1].qps, nocache_qps,
            peak.failed + peak.non200 + at80.failed + at80.non200);
+    int rc_rm = 0;
     if (!keep) {
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
-        if (system(cmd) != 0)
-            return 1;
+        rc_rm = system(cmd) != 0;
     }
-    return 0;
+    free(r);
+    return rc_rm;
 }
 
 /* ------------------------------------------------------------------ --api algolia */
-
-#define ALG_BENCH_ROUNDS 50
 
 typedef struct reqset {
     char **raw; /* whole HTTP requests */
@@ -783,55 +831,18 @@ static void build_pair(const char *q, reqset *alg, reqset *nat)
 
 static int bench_http_algolia(int argc, char **argv)
 {
-    char root[PATH_MAX - 128], catalog[PATH_MAX] = "", work[PATH_MAX - 128] = "", cmd[3 * PATH_MAX];
-    int duration = 5, conns = 16, keep = 0, rounds = 10;
-    char bindir[PATH_MAX];
-    if (bench_locate(root, sizeof root, bindir, sizeof bindir) != 0)
+    http_run *r = calloc(1, sizeof *r);
+    if (!r)
         return 1;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--api") == 0 && i + 1 < argc)
-            i++;
-        else if (strcmp(argv[i], "--catalog") == 0 && i + 1 < argc)
-            snprintf(catalog, sizeof catalog, "%s", argv[++i]);
-        else if (strcmp(argv[i], "--work") == 0 && i + 1 < argc)
-            snprintf(work, sizeof work, "%s", argv[++i]);
-        else if (strcmp(argv[i], "--duration") == 0 && i + 1 < argc)
-            duration = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--conns") == 0 && i + 1 < argc)
-            conns = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
-            rounds = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--keep") == 0)
-            keep = 1;
-        else {
-            fprintf(stderr, "usage: souk-bench http --api algolia [--catalog FILE] [--work DIR] "
-                            "[--duration S] [--rounds N] [--conns N] [--keep]\n");
-            return 2;
-        }
+    int prc = http_prepare(argc, argv, 1, r);
+    if (prc) {
+        free(r);
+        return prc < 0 ? 0 : prc;
     }
-    if (duration < 1 || duration > 120 || conns < 1 || conns > 256 || rounds < 1 ||
-        rounds > ALG_BENCH_ROUNDS) {
-        fprintf(stderr,
-                "souk-bench http --api algolia: --duration 1..120, --rounds 1..%d, "
-                "--conns 1..256\n",
-                ALG_BENCH_ROUNDS);
-        return 2;
-    }
-    if (bench_catalog(root, catalog, sizeof catalog))
-        return 0;
-    if (bench_workdir("http-algolia", work, sizeof work))
-        return 1;
-    char data[PATH_MAX], server[PATH_MAX + 16];
-    snprintf(data, sizeof data, "%s/souk", work);
-    snprintf(server, sizeof server, "%s/souk-server", bindir);
-    if (bench_index_debian("http-algolia", catalog, root, bindir, data) != 0)
-        return 1;
-    qlist mix = {0};
-    load_mix(root, &mix, 8000);
-    if (mix.n == 0) {
-        printf("SKIP: no queries under ../shared/data/queries/\n");
-        return 0;
-    }
+    char cmd[3 * PATH_MAX];
+    int duration = r->duration, conns = r->conns, keep = r->keep, rounds = r->rounds;
+    const char *work = r->work, *data = r->data, *server = r->server;
+    qlist mix = r->mix;
     reqset alg = {0}, nat = {0};
     for (size_t i = 0; i < mix.n; i++)
         build_pair(mix.q[i], &alg, &nat);
@@ -882,10 +893,11 @@ static int bench_http_algolia(int argc, char **argv)
            "\"queries\":%zu,\"conns\":%d,\"errors\":%lu}\n",
            aq, nq, median, nq > 0 ? aq / nq : 0, ratio[0], ratio[rounds - 1], rounds, alg.n, conns,
            errors);
+    int rc_rm = 0;
     if (!keep) {
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
-        if (system(cmd) != 0)
-            return 1;
+        rc_rm = system(cmd) != 0;
     }
-    return errors ? 1 : 0;
+    free(r);
+    return errors || rc_rm ? 1 : 0;
 }
