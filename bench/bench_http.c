@@ -594,26 +594,41 @@ static int http_prepare(int argc, char **argv, int algolia, http_run *r)
     return 0;
 }
 
-static int bench_http_algolia(int argc, char **argv);
+static int run_algolia(http_run *r);
+static int run_native(http_run *r);
 
 int bench_http(int argc, char **argv)
 {
+    int algolia = 0;
     for (int i = 0; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--api") == 0)
-            return strcmp(argv[i + 1], "algolia") == 0
-                       ? bench_http_algolia(argc, argv)
-                       : (fprintf(stderr, "souk-bench http: --api algolia is the only other API\n"),
-                          2);
+        if (strcmp(argv[i], "--api") == 0) {
+            if (strcmp(argv[i + 1], "algolia") != 0) {
+                fprintf(stderr, "souk-bench http: --api algolia is the only other API\n");
+                return 2;
+            }
+            algolia = 1;
+        }
     http_run *r = calloc(1, sizeof *r);
     if (!r)
         return 1;
-    int prc = http_prepare(argc, argv, 0, r);
-    if (prc) {
-        free(r);
-        return prc < 0 ? 0 : prc;
+    int rc = http_prepare(argc, argv, algolia, r);
+    if (rc == 0) {
+        rc = algolia ? run_algolia(r) : run_native(r);
+        if (!r->keep) {
+            char cmd[3 * PATH_MAX];
+            snprintf(cmd, sizeof cmd, "rm -rf '%s'", r->work);
+            if (system(cmd) != 0)
+                rc = 1;
+        }
     }
-    char cmd[3 * PATH_MAX];
-    int duration = r->duration, conns = r->conns, keep = r->keep, nproc = r->procs;
+    free(r);
+    return rc < 0 ? 0 : rc;
+}
+
+/* The native run (the header comment's first part). */
+static int run_native(http_run *r)
+{
+    int duration = r->duration, conns = r->conns, nproc = r->procs;
     const char *work = r->work, *data = r->data, *server = r->server;
     qlist mix = r->mix;
     printf("souk-bench http: %zu real queries, %d connections, %d s per run, server on CPU 0, "
@@ -683,13 +698,7 @@ int bench_http(int argc, char **argv)
            peak.qps / engine_qps, ng.qps, ng.qps > 0 ? peak.qps / ng.qps : 0, at80.qps, at80.p99,
            mode_r[0].qps, mode_r[1].qps, nocache_qps,
            peak.failed + peak.non200 + at80.failed + at80.non200);
-    int rc_rm = 0;
-    if (!keep) {
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
-        rc_rm = system(cmd) != 0;
-    }
-    free(r);
-    return rc_rm;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ --api algolia */
@@ -829,18 +838,10 @@ static void build_pair(const char *q, reqset *alg, reqset *nat)
     free(b);
 }
 
-static int bench_http_algolia(int argc, char **argv)
+/* The Algolia comparison (the header comment's second part). */
+static int run_algolia(http_run *r)
 {
-    http_run *r = calloc(1, sizeof *r);
-    if (!r)
-        return 1;
-    int prc = http_prepare(argc, argv, 1, r);
-    if (prc) {
-        free(r);
-        return prc < 0 ? 0 : prc;
-    }
-    char cmd[3 * PATH_MAX];
-    int duration = r->duration, conns = r->conns, keep = r->keep, rounds = r->rounds;
+    int duration = r->duration, conns = r->conns, rounds = r->rounds;
     const char *work = r->work, *data = r->data, *server = r->server;
     qlist mix = r->mix;
     reqset alg = {0}, nat = {0};
@@ -893,11 +894,5 @@ static int bench_http_algolia(int argc, char **argv)
            "\"queries\":%zu,\"conns\":%d,\"errors\":%lu}\n",
            aq, nq, median, nq > 0 ? aq / nq : 0, ratio[0], ratio[rounds - 1], rounds, alg.n, conns,
            errors);
-    int rc_rm = 0;
-    if (!keep) {
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
-        rc_rm = system(cmd) != 0;
-    }
-    free(r);
-    return errors || rc_rm ? 1 : 0;
+    return errors ? 1 : 0;
 }
