@@ -20,6 +20,7 @@
 #include "kit/behavior.h"
 #include "kit/fixture.h"
 #include "kit/http.h"
+#include "kit/scan.h"
 #include "souk/keys.h"
 #include "souk/souk.h"
 
@@ -54,29 +55,6 @@ static int call(const char *method, const char *target, const char *key, const c
     return kit_call(srv.port, method, target, key, token, ctype, body, blen, r);
 }
 
-/* The body of a GET with the user's token (malloc'd), without its request id or time. */
-static char *user_body(const char *target, const char *token, int *status)
-{
-    kit_resp r;
-    *status = call("GET", target, NULL, token, NULL, NULL, 0, &r);
-    char *b = strdup(r.body ? r.body : "");
-    kit_resp_free(&r);
-    REQUIRE(b);
-    char *p = strstr(b, "\"request_id\":\"");
-    if (p) {
-        char *e = strchr(p + 14, '"');
-        if (e)
-            memmove(p, e + 1, strlen(e + 1) + 1);
-    }
-    if ((p = strstr(b, "\"generated\":")) != NULL) {
-        char *e = p + 12;
-        while (*e >= '0' && *e <= '9')
-            e++;
-        memmove(p, e, strlen(e) + 1);
-    }
-    return b;
-}
-
 /* The part of a search body from "total" to before "next_cursor" (request id, timing and the
  * cursor, which names the index file it was made on, left out). */
 static char *search_part(const char *q)
@@ -91,57 +69,6 @@ static char *search_part(const char *q)
     kit_resp_free(&r);
     REQUIRE(out);
     return out;
-}
-
-static int run_out(const char *cmd, char *out, size_t cap)
-{
-    char full[4200];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    REQUIRE(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-static int scan(const char *path, const uint8_t *const *needles, const size_t *lens, int nn,
-                int quiet)
-{
-    struct stat sb;
-    if (lstat(path, &sb) != 0)
-        return 0;
-    int hits = 0;
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *d = opendir(path);
-        REQUIRE(d);
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char sub[2048];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            hits += scan(sub, needles, lens, nn, quiet);
-        }
-        closedir(d);
-        return hits;
-    }
-    if (!S_ISREG(sb.st_mode))
-        return 0;
-    FILE *f = fopen(path, "rb");
-    REQUIRE(f);
-    uint8_t *buf = malloc((size_t)sb.st_size + 1);
-    REQUIRE(buf);
-    size_t n = fread(buf, 1, (size_t)sb.st_size, f);
-    fclose(f);
-    for (int i = 0; i < nn; i++)
-        if (memmem(buf, n, needles[i], lens[i])) {
-            if (!quiet)
-                fprintf(stderr, "  byte scan: needle %d found in %s\n", i, path);
-            hits++;
-        }
-    free(buf);
-    return hits;
 }
 
 #define NUSERS 4
@@ -245,9 +172,9 @@ int main(void)
     }
     for (int i = 0; i < NUSERS; i++) {
         int st;
-        before_hist[i] = user_body("/v1/me/history", mint(users[i]), &st);
+        before_hist[i] = kit_user_body(srv.port, "/v1/me/history", mint(users[i]), &st);
         CHECK(st == 200 && strstr(before_hist[i], "\"item\""));
-        before_export[i] = user_body("/v1/me/export", mint(users[i]), &st);
+        before_export[i] = kit_user_body(srv.port, "/v1/me/export", mint(users[i]), &st);
         CHECK(st == 200 && strstr(before_export[i], "editor"));
     }
     char *before_search = search_part("editor");
@@ -317,7 +244,7 @@ int main(void)
     /* The restore: refused without --replace; then done, re-applying the erasure. */
     snprintf(cmd, sizeof cmd, "'%s' --data '%s' restore '%s' --pseudonym-key '%s'", bin, data_dir,
              bk_dir, pring);
-    CHECK(run_out(cmd, out, sizeof out) == 1 && strstr(out, "--replace"));
+    CHECK(kit_run_into(cmd, out, sizeof out) == 1 && strstr(out, "--replace"));
     /* Restores cut by kill -9 at spread moments: each leaves the data directory whole (the old
      * one, or the restored one), and the next run finishes. */
     int killed = 0;
@@ -345,23 +272,23 @@ int main(void)
     fprintf(stderr, "  restore: %d run(s) killed\n", killed);
     snprintf(cmd, sizeof cmd, "'%s' --data '%s' restore '%s' --replace --pseudonym-key '%s'", bin,
              data_dir, bk_dir, pring);
-    CHECK(run_out(cmd, out, sizeof out) == 0 && strstr(out, "\"ledger_entries\":1,") &&
+    CHECK(kit_run_into(cmd, out, sizeof out) == 0 && strstr(out, "\"ledger_entries\":1,") &&
           strstr(out, "\"suppressions_added\":1,") && strstr(out, "\"jobs_added\":1,") &&
           strstr(out, "\"users_erased\":1}"));
     fprintf(stderr, "  restore: %s", out);
     snprintf(cmd, sizeof cmd, "'%s' --data '%s' events-check --pseudonym-key '%s'", bin, data_dir,
              pring);
-    CHECK(run_out(cmd, out, sizeof out) == 0 && strstr(out, "\"check\":\"ok\""));
+    CHECK(kit_run_into(cmd, out, sizeof out) == 0 && strstr(out, "\"check\":\"ok\""));
 
     start();
     /* Nothing of the erased user. */
-    char *b = user_body("/v1/me/history", mint(users[0]), &st);
+    char *b = kit_user_body(srv.port, "/v1/me/history", mint(users[0]), &st);
     CHECK(st == 200 && !strstr(b, "\"item\""));
     free(b);
-    b = user_body("/v1/me/search-history", mint(users[0]), &st);
+    b = kit_user_body(srv.port, "/v1/me/search-history", mint(users[0]), &st);
     CHECK(st == 200 && !strstr(b, "editor"));
     free(b);
-    b = user_body("/v1/me/export", mint(users[0]), &st);
+    b = kit_user_body(srv.port, "/v1/me/export", mint(users[0]), &st);
     CHECK(st == 404 && strstr(b, "erased") && !strstr(b, "editor") && !strstr(b, "\"item\""));
     free(b);
     CHECK(call("GET", jt, AKEY, NULL, NULL, NULL, 0, &r) == 200 && r.body &&
@@ -379,10 +306,10 @@ int main(void)
     kit_resp_free(&r);
     /* The others and the catalog as before the backup. */
     for (int i = 1; i < NUSERS; i++) {
-        b = user_body("/v1/me/history", mint(users[i]), &st);
+        b = kit_user_body(srv.port, "/v1/me/history", mint(users[i]), &st);
         CHECK(st == 200 && !strcmp(b, before_hist[i]));
         free(b);
-        b = user_body("/v1/me/export", mint(users[i]), &st);
+        b = kit_user_body(srv.port, "/v1/me/export", mint(users[i]), &st);
         CHECK(st == 200 && !strcmp(b, before_export[i]));
         free(b);
     }
@@ -411,16 +338,20 @@ int main(void)
     char uhex[40], shex[40];
     sodium_bin2hex(uhex, sizeof uhex, up + 1, SOUK_PSEUDO_LEN - 1);
     sodium_bin2hex(shex, sizeof shex, sp + 1, SOUK_PSEUDO_LEN - 1);
-    const uint8_t *needles[] = {(const uint8_t *)users[0], up + 1, (const uint8_t *)uhex, sp + 1,
-                                (const uint8_t *)shex};
-    size_t lens[] = {strlen(users[0]), SOUK_PSEUDO_LEN - 1, strlen(uhex), SOUK_PSEUDO_LEN - 1,
-                     strlen(shex)};
-    CHECK(scan(data_dir, needles, lens, 5, 0) == 0);
-    const uint8_t *pos[] = {up + 1};
-    size_t plen[] = {SOUK_PSEUDO_LEN - 1};
-    CHECK(scan(bk_dir, pos, plen, 1, 1) > 0); /* the backup predates the erasure */
-    const uint8_t *oth[] = {other + 1};
-    CHECK(scan(data_dir, oth, plen, 1, 1) > 0);
+    kit_needles gone, pos, oth;
+    kit_needles_init(&gone);
+    kit_needle_add(&gone, users[0], strlen(users[0]));
+    kit_needle_add(&gone, up + 1, SOUK_PSEUDO_LEN - 1);
+    kit_needle_add(&gone, uhex, strlen(uhex));
+    kit_needle_add(&gone, sp + 1, SOUK_PSEUDO_LEN - 1);
+    kit_needle_add(&gone, shex, strlen(shex));
+    CHECK(kit_scan(data_dir, &gone, 0) == 0);
+    kit_needles_init(&pos);
+    kit_needle_add(&pos, up + 1, SOUK_PSEUDO_LEN - 1);
+    CHECK(kit_scan(bk_dir, &pos, KIT_SCAN_QUIET) > 0); /* the backup predates the erasure */
+    kit_needles_init(&oth);
+    kit_needle_add(&oth, other + 1, SOUK_PSEUDO_LEN - 1);
+    CHECK(kit_scan(data_dir, &oth, KIT_SCAN_QUIET) > 0);
 
     for (int i = 0; i < NUSERS; i++) {
         free(before_hist[i]);

@@ -16,6 +16,7 @@
 #include "check.h"
 #include "kit/fixture.h"
 #include "kit/http.h"
+#include "kit/scan.h"
 #include "souk/souk.h"
 
 #include <cjson/cJSON.h>
@@ -30,60 +31,6 @@ static char dir[] = "/tmp/souk-test-catalog-erase-XXXXXX";
 static char data_dir[512], cfg_path[512];
 static const char *SKEY = "p22-search-key-0123";
 static kit_server srv;
-
-static int scan(const char *path, const char *const *needles, int nn, int quiet)
-{
-    struct stat sb;
-    if (lstat(path, &sb) != 0)
-        return 0;
-    int hits = 0;
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *d = opendir(path);
-        REQUIRE(d);
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char sub[2048];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            hits += scan(sub, needles, nn, quiet);
-        }
-        closedir(d);
-        return hits;
-    }
-    if (!S_ISREG(sb.st_mode))
-        return 0;
-    FILE *f = fopen(path, "rb");
-    REQUIRE(f);
-    uint8_t *buf = malloc((size_t)sb.st_size + 1);
-    REQUIRE(buf);
-    size_t n = fread(buf, 1, (size_t)sb.st_size, f);
-    fclose(f);
-    /* Case-insensitively: the index keeps words lower-cased. */
-    for (size_t i = 0; i < n; i++)
-        if (buf[i] >= 'A' && buf[i] <= 'Z')
-            buf[i] = (uint8_t)(buf[i] - 'A' + 'a');
-    for (int i = 0; i < nn; i++)
-        if (memmem(buf, n, needles[i], strlen(needles[i]))) {
-            if (!quiet)
-                fprintf(stderr, "  byte scan: '%s' found in %s\n", needles[i], path);
-            hits++;
-        }
-    free(buf);
-    return hits;
-}
-
-static int run_out(const char *cmd, char *out, size_t cap)
-{
-    char full[4200];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    REQUIRE(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
 
 /* A search's body from "total" to before "next_cursor" (or "took_us"), malloc'd. */
 static char *search_part(const char *qs, int *total)
@@ -180,7 +127,7 @@ int main(void)
     /* The delete, while the server serves: the next search no longer finds it. */
     snprintf(cmd, sizeof cmd, "'%s/souk-index' --data '%s' catalog '%s' --quiet", SOUK_BIN_DIR,
              data_dir, del);
-    CHECK(run_out(cmd, out, sizeof out) == 0 && strstr(out, "\"deleted\":1"));
+    CHECK(kit_run_into(cmd, out, sizeof out) == 0 && strstr(out, "\"deleted\":1"));
     free(search_part(qs, &total));
     CHECK(total == 0);
     char *before_plain = search_part("q=editor", &total);
@@ -192,15 +139,19 @@ int main(void)
     snprintf(cmd, sizeof cmd, "'%s/souk-index' --data '%s' compact", SOUK_BIN_DIR, data_dir);
     char pid[32];
     snprintf(pid, sizeof pid, "process %d", (int)srv.pid);
-    CHECK(run_out(cmd, out, sizeof out) == 1 && strstr(out, pid));
+    CHECK(kit_run_into(cmd, out, sizeof out) == 1 && strstr(out, pid));
     CHECK(kit_stop(&srv) == 0);
 
     /* Lower case: the scan folds the files' bytes to lower case. */
     char lname[64], lmail[96];
     snprintf(lname, sizeof lname, "zq%s", mark);
     snprintf(lmail, sizeof lmail, "zq.%s@planted", mark);
-    const char *needles[] = {id, lname, lmail, word, mark};
-    int hits = scan(data_dir, needles, 5, 1);
+    kit_needles nd;
+    kit_needles_init(&nd);
+    const char *strs[] = {id, lname, lmail, word, mark};
+    for (int i = 0; i < 5; i++)
+        kit_needle_add(&nd, strs[i], strlen(strs[i]));
+    int hits = kit_scan(data_dir, &nd, KIT_SCAN_FOLD | KIT_SCAN_QUIET);
     fprintf(stderr, "  after the delete, before compaction: %d hit(s) of the planted strings\n",
             hits);
     CHECK(hits > 0);
@@ -226,11 +177,11 @@ int main(void)
         REQUIRE(waitpid(kp, &kst, 0) == kp);
         CHECK(system(chk) == 0);
     }
-    CHECK(run_out(cmd, out, sizeof out) == 0 && strstr(out, "\"compacted\":true"));
+    CHECK(kit_run_into(cmd, out, sizeof out) == 0 && strstr(out, "\"compacted\":true"));
     fprintf(stderr, "  compact: %s", out);
-    CHECK(scan(data_dir, needles, 5, 0) == 0);
+    CHECK(kit_scan(data_dir, &nd, KIT_SCAN_FOLD) == 0);
     snprintf(cmd, sizeof cmd, "'%s/souk-index' --data '%s' check", SOUK_BIN_DIR, data_dir);
-    CHECK(run_out(cmd, out, sizeof out) == 0 && strstr(out, "\"docs\":2000"));
+    CHECK(kit_run_into(cmd, out, sizeof out) == 0 && strstr(out, "\"docs\":2000"));
 
     start();
     char *after_plain = search_part("q=editor", &total);

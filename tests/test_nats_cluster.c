@@ -31,6 +31,7 @@
 #include "kit/behavior.h"
 #include "kit/fixture.h"
 #include "kit/http.h"
+#include "kit/scan.h"
 #include "souk/events.h"
 #include "souk/keys.h"
 #include "souk/souk.h"
@@ -682,75 +683,6 @@ static void part_nats_down(int port, follower *cat, char **lines, size_t nlines)
     CHECK_EQ_U64(docs, docs0 + 200);
 }
 
-/* What the byte scan looks for: up to 64 byte strings of 4 to 32 bytes. */
-typedef struct needles {
-    uint8_t b[64][32];
-    size_t len[64];
-    size_t n;
-    uint8_t first[65536 / 8]; /* bitmap of the 16-bit hash of each needle's first 4 bytes */
-} needles;
-
-static unsigned hash4(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return (v * 2654435761u) >> 16;
-}
-
-static void needle_add(needles *nd, const void *p, size_t n)
-{
-    REQUIRE(nd->n < 64 && n >= 4 && n <= 32);
-    memcpy(nd->b[nd->n], p, n);
-    nd->len[nd->n++] = n;
-    unsigned h = hash4(p);
-    nd->first[h / 8] |= (uint8_t)(1u << (h % 8));
-}
-
-/* How many needles occur in the files under path (a file or a directory, recursively); each
- * finding is named on stderr when verbose. */
-static int scan(const char *path, const needles *nd, int verbose)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return 0;
-    int found = 0;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        REQUIRE(d);
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char p[1024];
-            REQUIRE(snprintf(p, sizeof p, "%s/%s", path, e->d_name) < (int)sizeof p);
-            found += scan(p, nd, verbose);
-        }
-        closedir(d);
-        return found;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size < 4)
-        return 0;
-    FILE *f = fopen(path, "rb");
-    REQUIRE(f);
-    uint8_t *buf = malloc((size_t)st.st_size);
-    REQUIRE(buf);
-    size_t got = fread(buf, 1, (size_t)st.st_size, f);
-    fclose(f);
-    for (size_t i = 0; i + 4 <= got; i++) {
-        unsigned h = hash4(buf + i);
-        if (!(nd->first[h / 8] & (1u << (h % 8))))
-            continue;
-        for (size_t k = 0; k < nd->n; k++)
-            if (i + nd->len[k] <= got && memcmp(buf + i, nd->b[k], nd->len[k]) == 0) {
-                if (verbose)
-                    fprintf(stderr, "byte scan: needle %zu found in %s at %zu\n", k, path, i);
-                found++;
-            }
-    }
-    free(buf);
-    return found;
-}
-
 /* Region isolation: CN users' events go to their own stream, which a CN replica follows with
  * personalization on (so its store holds their pseudonyms: the scan's positive control); a byte
  * scan of the EU replicas' data directories and logs finds no CN user's pseudonym (user or
@@ -784,31 +716,31 @@ static void part_region_scan(follower *cat, const char *ring)
     souk_keyring *kr = NULL;
     char err[256];
     REQUIRE(souk_keyring_load(ring, dirc, &kr, err, sizeof err) == 0);
-    needles nd;
-    memset(&nd, 0, sizeof nd);
+    kit_needles nd;
+    kit_needles_init(&nd);
     for (int k = 0; k < 30; k++) {
         char id[32];
         uint8_t ps[SOUK_PSEUDO_LEN];
         snprintf(id, sizeof id, "cnuser%02d", k);
         REQUIRE(souk_pseudonym(kr, 0, SOUK_PSEUDO_USER, id, strlen(id), ps) == 0);
-        needle_add(&nd, ps, sizeof ps);
+        kit_needle_add(&nd, ps, sizeof ps);
         snprintf(id, sizeof id, "cnsess%02d", k);
         REQUIRE(souk_pseudonym(kr, 0, SOUK_PSEUDO_SESSION, id, strlen(id), ps) == 0);
-        needle_add(&nd, ps, sizeof ps);
+        kit_needle_add(&nd, ps, sizeof ps);
     }
-    needle_add(&nd, "cnuser", 6);
-    needle_add(&nd, "cnsess", 6);
+    kit_needle_add(&nd, "cnuser", 6);
+    kit_needle_add(&nd, "cnsess", 6);
     souk_keyring_free(kr);
-    int in_cn = scan(dirc, &nd, 0);
+    int in_cn = kit_scan(dirc, &nd, KIT_SCAN_QUIET);
     printf("byte scan: %d CN needles in the CN replica (the control)\n", in_cn);
     CHECK(in_cn >= 30); /* the CN users' pseudonyms are in their own region's store */
     for (int r = 0; r < 2; r++) {
         char log[500];
-        int n = scan(cat[r].dir, &nd, 1);
+        int n = kit_scan(cat[r].dir, &nd, 0);
         REQUIRE(snprintf(log, sizeof log, "%s.catalog.log", cat[r].dir) < (int)sizeof log);
-        n += scan(log, &nd, 1);
+        n += kit_scan(log, &nd, 0);
         REQUIRE(snprintf(log, sizeof log, "%s.events.log", cat[r].dir) < (int)sizeof log);
-        n += scan(log, &nd, 1);
+        n += kit_scan(log, &nd, 0);
         printf("byte scan: %d CN needles in EU replica %c's directory and logs\n", n, 'A' + r);
         CHECK_EQ_U64(n, 0);
     }
@@ -870,17 +802,17 @@ static void part_erase(const char *ring)
     souk_keyring *kr = NULL;
     char err[256];
     REQUIRE(souk_keyring_load(ring, dir, &kr, err, sizeof err) == 0);
-    needles gone, kept;
-    memset(&gone, 0, sizeof gone);
-    memset(&kept, 0, sizeof kept);
+    kit_needles gone, kept;
+    kit_needles_init(&gone);
+    kit_needles_init(&kept);
     uint8_t ps[SOUK_PSEUDO_LEN];
     REQUIRE(souk_pseudonym(kr, 0, SOUK_PSEUDO_USER, "eraseme1", 8, ps) == 0);
-    needle_add(&gone, ps, sizeof ps);
-    needle_add(&gone, "eraseme1", 8);
+    kit_needle_add(&gone, ps, sizeof ps);
+    kit_needle_add(&gone, "eraseme1", 8);
     REQUIRE(souk_pseudonym(kr, 0, SOUK_PSEUDO_USER, "keepme01", 8, ps) == 0);
-    needle_add(&kept, ps, sizeof ps);
+    kit_needle_add(&kept, ps, sizeof ps);
     souk_keyring_free(kr);
-    int g = scan(dir, &gone, 1), k = scan(dir, &kept, 0);
+    int g = kit_scan(dir, &gone, 0), k = kit_scan(dir, &kept, KIT_SCAN_QUIET);
     printf("erasure: the erased user found %d times in a replica rebuilt from the stream, the "
            "other %d times\n",
            g, k);

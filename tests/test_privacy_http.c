@@ -26,6 +26,7 @@
 #include "check.h"
 #include "kit/fixture.h"
 #include "kit/http.h"
+#include "kit/scan.h"
 #include "souk/keys.h"
 #include "souk/souk.h"
 
@@ -846,49 +847,6 @@ static void test_user_data(void)
 
 /* ------------------------------------------------------------------ erasure and byte scan */
 
-static const uint8_t *memmem_bytes(const uint8_t *h, size_t hn, const uint8_t *n, size_t nn)
-{
-    return memmem(h, hn, n, nn);
-}
-
-/* Scans every regular file under path for any of the needles; prints and counts hits. */
-static int scan(const char *path, const uint8_t *const *needles, const size_t *lens, int nn)
-{
-    struct stat sb;
-    if (lstat(path, &sb) != 0)
-        return 0;
-    int hits = 0;
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *d = opendir(path);
-        REQUIRE(d);
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char sub[2048];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            hits += scan(sub, needles, lens, nn);
-        }
-        closedir(d);
-        return hits;
-    }
-    if (!S_ISREG(sb.st_mode))
-        return 0;
-    FILE *f = fopen(path, "rb");
-    REQUIRE(f);
-    uint8_t *buf = malloc((size_t)sb.st_size + 1);
-    REQUIRE(buf);
-    size_t n = fread(buf, 1, (size_t)sb.st_size, f);
-    fclose(f);
-    for (int i = 0; i < nn; i++)
-        if (memmem_bytes(buf, n, needles[i], lens[i])) {
-            fprintf(stderr, "  byte scan: needle %d found in %s\n", i, path);
-            hits++;
-        }
-    free(buf);
-    return hits;
-}
-
 static void test_erasure(void)
 {
     static const char *const user = "erase-marker-7Q3Z9";
@@ -962,10 +920,13 @@ static void test_erasure(void)
     souk_keyring_free(kr);
     char hex[2 * SOUK_PSEUDO_LEN + 1];
     sodium_bin2hex(hex, sizeof hex, ps + 1, SOUK_PSEUDO_LEN - 1);
-    const uint8_t *needles[] = {(const uint8_t *)user, ps + 1, (const uint8_t *)hex};
-    size_t lens[] = {strlen(user), SOUK_PSEUDO_LEN - 1, strlen(hex)};
-    CHECK(scan(data_dir, needles, lens, 3) == 0);
-    CHECK(scan(log_path, needles, lens, 3) == 0);
+    kit_needles nd;
+    kit_needles_init(&nd);
+    kit_needle_add(&nd, user, strlen(user));
+    kit_needle_add(&nd, ps + 1, SOUK_PSEUDO_LEN - 1);
+    kit_needle_add(&nd, hex, strlen(hex));
+    CHECK(kit_scan(data_dir, &nd, 0) == 0);
+    CHECK(kit_scan(log_path, &nd, 0) == 0);
 }
 
 /* ------------------------------------------------------------------ analytics */

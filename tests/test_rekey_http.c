@@ -19,6 +19,7 @@
 #include "kit/behavior.h"
 #include "kit/fixture.h"
 #include "kit/http.h"
+#include "kit/scan.h"
 #include "souk/keys.h"
 #include "souk/souk.h"
 
@@ -75,87 +76,11 @@ static int get(const char *target, const char *key, const char *token, kit_resp 
     return kit_call(srv.port, "GET", target, key, token, NULL, NULL, 0, r);
 }
 
-/* The body of a GET with the user's token (malloc'd), without its request id or time of making. */
-static char *user_body(const char *target, const char *token, int *status)
-{
-    kit_resp r;
-    *status = get(target, NULL, token, &r);
-    char *b = strdup(r.body ? r.body : "");
-    kit_resp_free(&r);
-    REQUIRE(b);
-    char *p = strstr(b, "\"request_id\":\"");
-    if (p) {
-        char *e = strchr(p + 14, '"');
-        if (e)
-            memmove(p, e + 1, strlen(e + 1) + 1);
-    }
-    /* An export's time of making. */
-    if ((p = strstr(b, "\"generated\":")) != NULL) {
-        char *e = p + 12;
-        while (*e >= '0' && *e <= '9')
-            e++;
-        memmove(p, e, strlen(e) + 1);
-    }
-    return b;
-}
-
 /* Runs a shell command; its exit status. */
 static int run(const char *cmd)
 {
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-/* The first line of a command's output (stdout and stderr) into out. Its exit status. */
-static int run_out(const char *cmd, char *out, size_t cap)
-{
-    char full[4200];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    REQUIRE(p);
-    out[0] = 0;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-static int scan(const char *path, const uint8_t *const *needles, const size_t *lens, int nn)
-{
-    struct stat sb;
-    if (lstat(path, &sb) != 0)
-        return 0;
-    int hits = 0;
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *d = opendir(path);
-        REQUIRE(d);
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char sub[2048];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            hits += scan(sub, needles, lens, nn);
-        }
-        closedir(d);
-        return hits;
-    }
-    if (!S_ISREG(sb.st_mode))
-        return 0;
-    FILE *f = fopen(path, "rb");
-    REQUIRE(f);
-    uint8_t *buf = malloc((size_t)sb.st_size + 1);
-    REQUIRE(buf);
-    size_t n = fread(buf, 1, (size_t)sb.st_size, f);
-    fclose(f);
-    for (int i = 0; i < nn; i++)
-        if (memmem(buf, n, needles[i], lens[i])) {
-            if (nn > 1)
-                fprintf(stderr, "  byte scan: needle %d found in %s\n", i, path);
-            hits++;
-        }
-    free(buf);
-    return hits;
 }
 
 #define NUSERS 8
@@ -211,11 +136,11 @@ static void phase_before(void)
         char tok[SOUK_TOKEN_MAX + 1];
         snprintf(tok, sizeof tok, "%s", mint(users[i], 3600));
         int st;
-        before_hist[i] = user_body("/v1/me/history", tok, &st);
+        before_hist[i] = kit_user_body(srv.port, "/v1/me/history", tok, &st);
         CHECK(st == 200 && strstr(before_hist[i], "\"item\""));
-        before_shist[i] = user_body("/v1/me/search-history", tok, &st);
+        before_shist[i] = kit_user_body(srv.port, "/v1/me/search-history", tok, &st);
         CHECK(st == 200 && strstr(before_shist[i], "editor"));
-        before_export[i] = user_body("/v1/me/export", tok, &st);
+        before_export[i] = kit_user_body(srv.port, "/v1/me/export", tok, &st);
         CHECK(st == 200);
     }
     CHECK(kit_stop(&srv) == 0);
@@ -230,13 +155,13 @@ static void phase_both(char *tok1)
     rings(p, t);
     start();
     int st;
-    char *b = user_body("/v1/me/history", tok1, &st);
+    char *b = kit_user_body(srv.port, "/v1/me/history", tok1, &st);
     CHECK(st == 200 && !strcmp(b, before_hist[0]));
     free(b);
     char tok2[SOUK_TOKEN_MAX + 1];
     snprintf(tok2, sizeof tok2, "%s", mint(users[0], 3600));
     CHECK(strncmp(tok2, "v1.2.", 5) == 0);
-    b = user_body("/v1/me/history", tok2, &st);
+    b = kit_user_body(srv.port, "/v1/me/history", tok2, &st);
     CHECK(st == 200 && !strcmp(b, before_hist[0]));
     free(b);
     CHECK(kit_stop(&srv) == 0);
@@ -252,12 +177,12 @@ static void refusals(void)
     write_ring(bad, p);
     snprintf(cmd, sizeof cmd, "'%s/souk-index' --data '%s' events-check --pseudonym-key '%s'",
              SOUK_BIN_DIR, data_dir, bad);
-    CHECK(run_out(cmd, out, sizeof out) == 1 && strstr(out, "key id 1"));
+    CHECK(kit_run_into(cmd, out, sizeof out) == 1 && strstr(out, "key id 1"));
     /* Looser than 0600: refused, naming the permissions. */
     REQUIRE(chmod(pring, 0644) == 0);
     snprintf(cmd, sizeof cmd, "'%s/souk-index' --data '%s' events-rekey --pseudonym-key '%s'",
              SOUK_BIN_DIR, data_dir, pring);
-    CHECK(run_out(cmd, out, sizeof out) == 1 && strstr(out, "looser than 0600"));
+    CHECK(kit_run_into(cmd, out, sizeof out) == 1 && strstr(out, "looser than 0600"));
     REQUIRE(chmod(pring, 0600) == 0);
     unlink(bad);
 }
@@ -299,19 +224,19 @@ static void rekey_with_kills(void)
     char cmd[2048], out[2048];
     snprintf(cmd, sizeof cmd, "'%s/souk-index' --data '%s' events-rekey --pseudonym-key '%s'",
              SOUK_BIN_DIR, data_dir, pring);
-    CHECK(run_out(cmd, out, sizeof out) == 0 && strstr(out, "\"to_kid\":2"));
+    CHECK(kit_run_into(cmd, out, sizeof out) == 0 && strstr(out, "\"to_kid\":2"));
     fprintf(stderr, "  events-rekey: %s", out);
     for (int i = 0; i < NUSERS; i++) {
         char tok[SOUK_TOKEN_MAX + 1];
         snprintf(tok, sizeof tok, "%s", mint(users[i], 3600));
         int st;
-        char *b = user_body("/v1/me/history", tok, &st);
+        char *b = kit_user_body(srv.port, "/v1/me/history", tok, &st);
         CHECK(st == 200 && !strcmp(b, before_hist[i]));
         free(b);
     }
     CHECK(kit_stop(&srv) == 0);
     /* A second run has nothing left to move. */
-    CHECK(run_out(cmd, out, sizeof out) == 0 && strstr(out, "\"from_kid\":2") &&
+    CHECK(kit_run_into(cmd, out, sizeof out) == 0 && strstr(out, "\"from_kid\":2") &&
           strstr(out, "\"pseudonyms_moved\":0"));
 }
 
@@ -324,7 +249,7 @@ static void phase_after(const char *tok1)
     rings(p, t);
     snprintf(cmd, sizeof cmd, "'%s/souk-index' --data '%s' events-check --pseudonym-key '%s'",
              SOUK_BIN_DIR, data_dir, pring);
-    CHECK(run_out(cmd, out, sizeof out) == 0 && strstr(out, "\"check\":\"ok\""));
+    CHECK(kit_run_into(cmd, out, sizeof out) == 0 && strstr(out, "\"check\":\"ok\""));
     start();
     kit_resp r;
     CHECK(get("/v1/me/history", NULL, tok1, &r) == 401);
@@ -333,13 +258,13 @@ static void phase_after(const char *tok1)
         char tok[SOUK_TOKEN_MAX + 1];
         snprintf(tok, sizeof tok, "%s", mint(users[i], 3600));
         int st;
-        char *b = user_body("/v1/me/history", tok, &st);
+        char *b = kit_user_body(srv.port, "/v1/me/history", tok, &st);
         CHECK(st == 200 && !strcmp(b, before_hist[i]));
         free(b);
-        b = user_body("/v1/me/search-history", tok, &st);
+        b = kit_user_body(srv.port, "/v1/me/search-history", tok, &st);
         CHECK(st == 200 && !strcmp(b, before_shist[i]));
         free(b);
-        b = user_body("/v1/me/export", tok, &st);
+        b = kit_user_body(srv.port, "/v1/me/export", tok, &st);
         CHECK(st == 200 && !strcmp(b, before_export[i]));
         if (strcmp(b, before_export[i]))
             fprintf(stderr, "  export before: %.300s\n  export after:  %.300s\n", before_export[i],
@@ -352,7 +277,7 @@ static void phase_after(const char *tok1)
                      "'%s/souk-index' --data '%s' events '%s' --from-start --pseudonym-key '%s' "
                      "--consent-default personalization,search_history",
                      SOUK_BIN_DIR, data_dir, events_path, pring) < (int)sizeof cmd);
-    CHECK(run_out(cmd, out, sizeof out) == 0 && strstr(out, "\"stored\":0,"));
+    CHECK(kit_run_into(cmd, out, sizeof out) == 0 && strstr(out, "\"stored\":0,"));
 }
 
 /* No old pseudonym of the users (user and session domains, binary and hex) is left anywhere. */
@@ -401,14 +326,19 @@ static void byte_scan(void)
             lens[nn++] = strlen(hex[2 * i + d]);
         }
     }
-    CHECK(scan(data_dir, needles, lens, nn) == 0);
+    kit_needles nd;
+    kit_needles_init(&nd);
+    for (int i = 0; i < nn; i++)
+        kit_needle_add(&nd, needles[i], lens[i]);
+    CHECK(kit_scan(data_dir, &nd, 0) == 0);
     /* The scan finds what is there: the first user's new pseudonym. */
     uint8_t now[SOUK_PSEUDO_LEN];
     REQUIRE(souk_pseudonym(cur, 0, SOUK_PSEUDO_USER, users[0], strlen(users[0]), now) == 0);
     CHECK(now[0] == 2 && memcmp(now, bin[0], SOUK_PSEUDO_LEN) != 0);
-    const uint8_t *fresh[] = {now + 1};
-    size_t flen[] = {SOUK_PSEUDO_LEN - 1};
-    CHECK(scan(data_dir, fresh, flen, 1) > 0);
+    kit_needles fresh;
+    kit_needles_init(&fresh);
+    kit_needle_add(&fresh, now + 1, SOUK_PSEUDO_LEN - 1);
+    CHECK(kit_scan(data_dir, &fresh, KIT_SCAN_QUIET) > 0);
     souk_keyring_free(old);
     souk_keyring_free(cur);
 }

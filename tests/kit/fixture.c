@@ -72,6 +72,15 @@ char *kit_run(const char *cmd, int with_stderr, int *status)
     return out;
 }
 
+int kit_run_into(const char *cmd, char *out, size_t cap)
+{
+    int status;
+    char *all = kit_run(cmd, 1, &status);
+    snprintf(out, cap, "%s", all);
+    free(all);
+    return status;
+}
+
 /* Runs souk-index on the first n records into dir. */
 static void build(const char *src, const char *dir, size_t n, const char *opts)
 {

@@ -25,6 +25,10 @@ size_t kit_debian_lines(char **lines, size_t from, size_t n);
  * *status (128 when it did not exit normally). */
 char *kit_run(const char *cmd, int with_stderr, int *status);
 
+/* kit_run with its standard error, the output cut to fit out (cap bytes, NUL-terminated): the
+ * exit status. */
+int kit_run_into(const char *cmd, char *out, size_t cap);
+
 /* Makes dir (created; it must not hold an index) an index of the first n records (0: all) of
  * the Debian catalog, equal to what
  *   xz -dc CATALOG | head -n N | souk-index --data DIR \

@@ -473,3 +473,25 @@ void kit_write_ring(const char *path, int mode)
     kit_write_file(path, line);
     REQUIRE(chmod(path, (mode_t)mode) == 0);
 }
+
+char *kit_user_body(int port, const char *target, const char *token, int *status)
+{
+    kit_resp r;
+    *status = kit_call(port, "GET", target, NULL, token, NULL, NULL, 0, &r);
+    char *b = strdup(r.body ? r.body : "");
+    kit_resp_free(&r);
+    REQUIRE(b);
+    char *p = strstr(b, "\"request_id\":\"");
+    if (p) {
+        char *e = strchr(p + 14, '"');
+        if (e)
+            memmove(p, e + 1, strlen(e + 1) + 1);
+    }
+    if ((p = strstr(b, "\"generated\":")) != NULL) {
+        char *e = p + 12;
+        while (*e >= '0' && *e <= '9')
+            e++;
+        memmove(p, e, strlen(e) + 1);
+    }
+    return b;
+}

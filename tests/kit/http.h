@@ -95,6 +95,11 @@ const char *kit_err_code(const kit_resp *r, char *buf, size_t cap);
  * a series with labels) of a Prometheus text body, or -1 when absent. */
 long long kit_metric_value(const char *body, const char *name);
 
+/* The body of a GET of target with a user token (malloc'd; "" when none), without what differs
+ * between two equal answers: its request id and an export's time of making ("generated"). The
+ * status in *status. */
+char *kit_user_body(int port, const char *target, const char *token, int *status);
+
 /* %-escapes s for a query string (unreserved characters kept) into out (cap bytes). */
 void kit_url_escape(const char *s, char *out, size_t cap);
 
