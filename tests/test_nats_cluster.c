@@ -382,6 +382,48 @@ static size_t live_ids(char **lines, size_t n, size_t del_from, size_t del_to)
     return live;
 }
 
+/* Runs the publish command pcmd (its output in plog) while NATS node victim is killed at
+ * kill_node_at s and a replica's indexer f at kill_rep_at s, restarted 0.3 s later (logging to
+ * its directory's name + restart_log when given); REQUIREs the publish to end well. The node
+ * stays down. */
+static void publish_under_faults(const char *pcmd, const char *plog, int victim,
+                                 double kill_node_at, follower *f, double kill_rep_at,
+                                 const char *restart_log, const char *what)
+{
+    double t0 = now_s();
+    pid_t pub = spawn(pcmd, plog);
+    int node_down = 0, rep_down = 0, pub_done = 0, pst = 0;
+    while (!pub_done || !node_down || rep_down < 2) {
+        double t = now_s() - t0;
+        if (!node_down && t >= kill_node_at) {
+            node_kill(victim);
+            node_down = 1;
+        }
+        if (rep_down == 0 && t >= kill_rep_at) {
+            stop_pid(f->pid, SIGKILL);
+            rep_down = 1;
+        }
+        if (rep_down == 1 && t >= kill_rep_at + 0.3) {
+            if (restart_log)
+                REQUIRE(snprintf(f->log, sizeof f->log, "%s%s", f->dir, restart_log) <
+                        (int)sizeof f->log);
+            follower_start(f);
+            rep_down = 2;
+        }
+        if (!pub_done && waitpid(pub, &pst, WNOHANG) == pub)
+            pub_done = 1;
+        sleep_s(0.01);
+        REQUIRE(t < 300);
+    }
+    forget(pub);
+    if (!WIFEXITED(pst) || WEXITSTATUS(pst) != 0) {
+        char *l = read_text(plog);
+        fprintf(stderr, "publish of %s failed: %s\n", what, l ? l : "");
+        free(l);
+    }
+    REQUIRE(WIFEXITED(pst) && WEXITSTATUS(pst) == 0);
+}
+
 static void part_catalog(char **lines, size_t nlines, follower *cat, char *want_digest,
                          long long *want_docs, long long *last_seq)
 {
@@ -434,35 +476,8 @@ static void part_catalog(char **lines, size_t nlines, follower *cat, char *want_
     REQUIRE(snprintf(pcmd, sizeof pcmd, "%s/souk-publish catalog --to nats://%s/CATALOG %s",
                      SOUK_BIN_DIR, g_urls, p1) < (int)sizeof pcmd);
     REQUIRE(snprintf(plog, sizeof plog, "%s/publish1.log", g_tmp) < (int)sizeof plog);
-    double t0 = now_s();
-    pid_t pub = spawn(pcmd, plog);
-    int node_down = 0, rep_down = 0, pub_done = 0, pst = 0;
-    while (!pub_done || !node_down || rep_down < 2) {
-        double t = now_s() - t0;
-        if (!node_down && t >= kill_node_at) {
-            node_kill(victim);
-            node_down = 1;
-        }
-        if (rep_down == 0 && t >= kill_rep_at) {
-            stop_pid(cat[rvictim].pid, SIGKILL);
-            rep_down = 1;
-        }
-        if (rep_down == 1 && t >= kill_rep_at + 0.3) {
-            follower_start(&cat[rvictim]);
-            rep_down = 2;
-        }
-        if (!pub_done && waitpid(pub, &pst, WNOHANG) == pub)
-            pub_done = 1;
-        sleep_s(0.01);
-        REQUIRE(t < 300);
-    }
-    forget(pub);
-    if (!WIFEXITED(pst) || WEXITSTATUS(pst) != 0) {
-        char *l = read_text(plog);
-        fprintf(stderr, "publish of part 1 failed: %s\n", l ? l : "");
-        free(l);
-    }
-    REQUIRE(WIFEXITED(pst) && WEXITSTATUS(pst) == 0);
+    publish_under_faults(pcmd, plog, victim, kill_node_at, &cat[rvictim], kill_rep_at, NULL,
+                         "part 1");
     *last_seq = publish("catalog", "", "CATALOG", p2);
     node_start(victim);
     CHECK(*last_seq > 0);
@@ -505,38 +520,9 @@ static void part_events(follower *ev, const char *ring)
                      "%s/souk-publish events --region eu --to nats://%s/EVENTS_EU %s", SOUK_BIN_DIR,
                      g_urls, evfile) < (int)sizeof pcmd);
     REQUIRE(snprintf(plog, sizeof plog, "%s/publish-events.log", g_tmp) < (int)sizeof plog);
-    double t0 = now_s();
-    pid_t pub = spawn(pcmd, plog);
-    int node_down = 0, rep_down = 0, pub_done = 0, pst = 0;
-    while (!pub_done || !node_down || rep_down < 2) {
-        double t = now_s() - t0;
-        if (!node_down && t >= kill_node_at) {
-            node_kill(victim);
-            node_down = 1;
-        }
-        if (rep_down == 0 && t >= kill_rep_at) {
-            stop_pid(ev[rvictim].pid, SIGKILL);
-            rep_down = 1;
-        }
-        if (rep_down == 1 && t >= kill_rep_at + 0.3) {
-            /* The restarted indexer's own report (at its SIGTERM below) counts duplicates. */
-            REQUIRE(snprintf(ev[rvictim].log, sizeof ev[rvictim].log, "%s.events-restarted.log",
-                             ev[rvictim].dir) < (int)sizeof ev[rvictim].log);
-            follower_start(&ev[rvictim]);
-            rep_down = 2;
-        }
-        if (!pub_done && waitpid(pub, &pst, WNOHANG) == pub)
-            pub_done = 1;
-        sleep_s(0.01);
-        REQUIRE(t < 300);
-    }
-    forget(pub);
-    if (!WIFEXITED(pst) || WEXITSTATUS(pst) != 0) {
-        char *l = read_text(plog);
-        fprintf(stderr, "publish of the events failed: %s\n", l ? l : "");
-        free(l);
-    }
-    REQUIRE(WIFEXITED(pst) && WEXITSTATUS(pst) == 0);
+    /* The restarted indexer's own report (at its SIGTERM below) counts duplicates. */
+    publish_under_faults(pcmd, plog, victim, kill_node_at, &ev[rvictim], kill_rep_at,
+                         ".events-restarted.log", "the events");
     char *pl = read_text(plog);
     long long last = pl ? json_num(pl, "last_seq") : -1;
     free(pl);
