@@ -116,7 +116,8 @@ static int usage(const char *why)
                     "nats://HOST:PORT[,HOST:PORT...]/STREAM\n"
                     "                    [--replicas N] [--window N] [--timeout SECONDS]\n"
                     "                    [--retention-days D] FILE|-\n"
-                    "       souk-publish erase --user ID --to nats://HOST:PORT/STREAM\n");
+                    "       souk-publish erase --user ID [--user ID ...] --to "
+                    "nats://HOST:PORT/STREAM\n");
     return 2;
 }
 
@@ -209,11 +210,20 @@ static int event_subject(const char *region, const char *line, size_t len, char 
     return 0;
 }
 
-/* souk-publish erase --user ID --to nats://.../STREAM: reads the whole stream through an
- * ephemeral pull consumer and erases (js_EraseMsg: deleted, its bytes overwritten in the store)
- * every message whose event's "user" is ID, so that replaying the stream cannot bring the user
- * back (P14, docs/scaling.md). Prints {"stream","scanned","erased"}; exit 1 on a failure. */
-static int cmd_erase(const char *user, const char *to, long timeout_s)
+#define ERASE_USERS_MAX 1000
+
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* souk-publish erase --user ID [--user ID ...] --to nats://.../STREAM: reads the whole stream
+ * once through an ephemeral pull consumer and erases (js_EraseMsg: deleted, its bytes
+ * overwritten in the store) every message whose event's "user" is one of the IDs (up to
+ * ERASE_USERS_MAX: a batch of erasures costs one scan), so that replaying the stream cannot
+ * bring them back (P14, docs/scaling.md). Prints {"stream","users","scanned","erased"}; exit 1
+ * on a failure. */
+static int cmd_erase(const char **users, size_t nusers, const char *to, long timeout_s)
 {
     char err[512];
     nl_addr addr;
@@ -297,7 +307,8 @@ static int cmd_erase(const char *user, const char *to, long timeout_s)
             cJSON *j = cJSON_ParseWithLength(natsMsg_GetData(list.Msgs[i]),
                                              (size_t)natsMsg_GetDataLength(list.Msgs[i]));
             const cJSON *u = j ? cJSON_GetObjectItemCaseSensitive(j, "user") : NULL;
-            int match = cJSON_IsString(u) && strcmp(u->valuestring, user) == 0;
+            const char *uv = cJSON_IsString(u) ? u->valuestring : NULL;
+            int match = uv && bsearch(&uv, users, nusers, sizeof *users, cmp_cstr) != NULL;
             cJSON_Delete(j);
             if (match) {
                 if (js_EraseMsg(js, addr.stream, seq, NULL, &jerr) != NATS_OK) {
@@ -311,8 +322,8 @@ static int cmd_erase(const char *user, const char *to, long timeout_s)
         }
         natsMsgList_Destroy(&list);
     }
-    printf("{\"stream\":\"%s\",\"scanned\":%llu,\"erased\":%llu}\n", addr.stream,
-           (unsigned long long)scanned, (unsigned long long)erased);
+    printf("{\"stream\":\"%s\",\"users\":%zu,\"scanned\":%llu,\"erased\":%llu}\n", addr.stream,
+           nusers, (unsigned long long)scanned, (unsigned long long)erased);
     rc = 0;
 out:
     if (sub) {
@@ -325,7 +336,9 @@ out:
 
 int main(int argc, char **argv)
 {
-    const char *kind = NULL, *region = NULL, *to = NULL, *file = NULL, *user = NULL;
+    const char *kind = NULL, *region = NULL, *to = NULL, *file = NULL;
+    const char *users[ERASE_USERS_MAX];
+    size_t nusers = 0;
     long replicas = 0, window = 4096, timeout_s = 120;
     double retention_days = -1;
     souk_alloc_init();
@@ -342,9 +355,13 @@ int main(int argc, char **argv)
             region = argv[++i];
         else if (strcmp(a, "--to") == 0)
             to = argv[++i];
-        else if (strcmp(a, "--user") == 0)
-            user = argv[++i];
-        else if (strcmp(a, "--replicas") == 0)
+        else if (strcmp(a, "--user") == 0) {
+            if (nusers == ERASE_USERS_MAX)
+                return usage("erase takes at most 1000 --user IDs at once");
+            if (!argv[i + 1][0])
+                return usage("--user needs a non-empty ID");
+            users[nusers++] = argv[++i];
+        } else if (strcmp(a, "--replicas") == 0)
             replicas = strtol(argv[++i], NULL, 10);
         else if (strcmp(a, "--window") == 0)
             window = strtol(argv[++i], NULL, 10);
@@ -365,10 +382,13 @@ int main(int argc, char **argv)
             return usage("too many arguments");
     }
     if (kind && strcmp(kind, "erase") == 0) {
-        if (!user || !user[0] || !to)
-            return usage("erase needs --user ID and --to nats://HOST:PORT/STREAM");
-        return cmd_erase(user, to, timeout_s);
+        if (!nusers || !to)
+            return usage("erase needs --user ID (one or more) and --to nats://HOST:PORT/STREAM");
+        qsort(users, nusers, sizeof *users, cmp_cstr);
+        return cmd_erase(users, nusers, to, timeout_s);
     }
+    if (nusers)
+        return usage("--user applies to erase only");
     if (!kind || (strcmp(kind, "catalog") != 0 && strcmp(kind, "events") != 0))
         return usage("the first argument is catalog, events or erase");
     int events = strcmp(kind, "events") == 0;
