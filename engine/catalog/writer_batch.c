@@ -184,15 +184,15 @@ static int ensure_snapshot(souk_writer *w)
 {
     if (w->snap)
         return 0;
-    int rc = souk__txn_begin(w->ix, MDB_RDONLY, &w->snap);
+    int rc = souk__txn_begin(w->ix, MDB_RDONLY, &w->snap, &w->cause);
     if (rc)
-        return souk__writer_err(w, rc);
+        return rc;
     uint64_t next;
-    if ((rc = souk__meta_get_u64(w->snap, w->ix, "generation", &w->snap_gen)) != 0 ||
-        (rc = souk__meta_get_u64(w->snap, w->ix, "next_docid", &next)) != 0) {
+    if ((rc = souk__meta_get_u64(w->snap, w->ix, "generation", &w->snap_gen, &w->cause)) != 0 ||
+        (rc = souk__meta_get_u64(w->snap, w->ix, "next_docid", &next, &w->cause)) != 0) {
         mdb_txn_abort(w->snap);
         w->snap = NULL;
-        return souk__writer_err(w, rc);
+        return rc;
     }
     w->next_docid = next ? next : 1;
     return 0;

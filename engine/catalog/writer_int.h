@@ -290,7 +290,7 @@ typedef struct group_job {
 /* ------------------------------------------------------------------ writer.c */
 
 /* Every function of the writer returns 0 or a SOUK_E* code. An LMDB or errno code is converted
- * by this, at the call that returned it: it returns the SOUK_E* code for rc (souk__mdb_err;
+ * by this, at the call that returned it: it returns the SOUK_E* code for rc (souk_kv_err;
  * MDB_MAP_FULL is SOUK_EFULL, which makes the commit grow the map and retry) and, when w is not
  * NULL, keeps rc in w->cause, so that the message names LMDB's own error and the commit can
  * tell a refused append (MDB_KEYEXIST) from other failures. w is NULL on the store thread,

@@ -125,19 +125,17 @@ static double mono_now(void)
 static int store_txn_begin(store_ahead *sa, MDB_txn **txn, int first)
 {
     uint64_t gen, next;
-    int rc = souk__txn_begin(sa->ix, 0, txn);
+    int rc = souk__txn_begin(sa->ix, 0, txn, NULL);
     if (rc) {
         *txn = NULL;
-        return souk__writer_err(NULL, rc);
+        return rc;
     }
-    if ((rc = souk__meta_get_u64(*txn, sa->ix, "generation", &gen)) == 0 &&
-        (rc = souk__meta_get_u64(*txn, sa->ix, "next_docid", &next)) == 0) {
+    if ((rc = souk__meta_get_u64(*txn, sa->ix, "generation", &gen, NULL)) == 0 &&
+        (rc = souk__meta_get_u64(*txn, sa->ix, "next_docid", &next, NULL)) == 0) {
         if (gen != sa->gen)
             rc = SOUK_EINVAL; /* another writer committed: the docids are not ours */
         else if (first)
             rc = souk__delete_orphans(NULL, sa->ix, *txn, next ? next : 1);
-    } else {
-        rc = souk__writer_err(NULL, rc);
     }
     if (rc) {
         mdb_txn_abort(*txn);
