@@ -4,6 +4,7 @@
  * ordinal for each of its levels, as its boolean terms do). The columns of the latest
  * generation are cached in the index and shared, reference-counted, by every searcher; a
  * searcher whose snapshot is older than the cache builds its own private copy. */
+#include "souk/buf.h"
 #include "catalog/columns.h"
 #include "souk/collate.h"
 #include "catalog/index_int.h"
@@ -66,18 +67,12 @@ static uint32_t intern(souk__col *c, const char *v, size_t n)
             return o;
         i = (i + 1) & (c->hcap - 1);
     }
-    if (c->nvals == c->vcap) {
-        uint32_t cap = c->vcap ? c->vcap * 2 : 256;
-        char **vals = souk_realloc(c->vals, cap * sizeof *vals);
-        if (!vals)
-            return UINT32_MAX;
-        c->vals = vals;
-        uint32_t *lens = souk_realloc(c->vlens, cap * sizeof *lens);
-        if (!lens)
-            return UINT32_MAX;
-        c->vlens = lens;
-        c->vcap = cap;
-    }
+    /* Two arrays of one capacity: each grows alike from the same one. */
+    size_t cv = c->vcap, cl = c->vcap;
+    if (souk_grow((void **)&c->vals, &cv, (size_t)c->nvals + 1, sizeof *c->vals, UINT32_MAX - 1) ||
+        souk_grow((void **)&c->vlens, &cl, (size_t)c->nvals + 1, sizeof *c->vlens, UINT32_MAX - 1))
+        return UINT32_MAX;
+    c->vcap = (uint32_t)cv;
     char *copy = souk_strndup(v, n);
     if (!copy)
         return UINT32_MAX;
@@ -102,15 +97,10 @@ static void add_pair(build *b, int f, uint32_t docid, uint32_t ord)
         b->failed = SOUK_ENOMEM;
         return;
     }
-    if (b->npairs[f] == b->cap[f]) {
-        size_t cap = b->cap[f] ? b->cap[f] * 2 : 4096;
-        uint32_t *p = souk_realloc(b->pairs[f], cap * 2 * sizeof *p);
-        if (!p) {
-            b->failed = SOUK_ENOMEM;
-            return;
-        }
-        b->pairs[f] = p;
-        b->cap[f] = cap;
+    if (souk_grow((void **)&b->pairs[f], &b->cap[f], b->npairs[f] + 1, 2 * sizeof *b->pairs[f],
+                  SIZE_MAX)) {
+        b->failed = SOUK_ENOMEM;
+        return;
     }
     b->pairs[f][2 * b->npairs[f]] = docid;
     b->pairs[f][2 * b->npairs[f] + 1] = ord;

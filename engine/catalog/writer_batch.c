@@ -1,6 +1,7 @@
 /* writer_batch.c: the index writer's batch buffer: an arena for the batch's bytes, the pool of
  * its documents' positions, and the ops (one per id, the last write wins) with their id map;
  * whether an op's id is new, from the batch's read snapshot. */
+#include "souk/buf.h"
 #include "catalog/writer_int.h"
 
 #include <errno.h>
@@ -62,14 +63,9 @@ int souk__pos_pool_add(pos_pool *p, const uint32_t *src, size_t n, uint32_t *at)
         /* The last unit is never handed out, so no index reaches POS_DEL. */
         if (start + len > (uint64_t)(POS_UNITS - 1) << POS_UNIT)
             return SOUK_EFULL;
-        if (p->nregions == p->capregions) {
-            size_t nc = p->capregions ? p->capregions * 2 : 64;
-            void **r = souk_realloc(p->regions, nc * sizeof *r);
-            if (!r)
-                return SOUK_ENOMEM;
-            p->regions = r;
-            p->capregions = nc;
-        }
+        if (souk_grow((void **)&p->regions, &p->capregions, p->nregions + 1, sizeof *p->regions,
+                      SIZE_MAX))
+            return SOUK_ENOMEM;
         uint32_t *m = souk_malloc(len * sizeof *m);
         if (!m)
             return SOUK_ENOMEM;
@@ -150,14 +146,8 @@ op *souk__op_for(souk_writer *w, const char *id, size_t len, int *created)
     size_t slot = idmap_slot(w, id, len);
     if (w->idmap[slot])
         return &w->ops[w->idmap[slot] - 1];
-    if (w->nops == w->capops) {
-        size_t nc = w->capops ? w->capops * 2 : 1024;
-        op *n = souk_realloc(w->ops, nc * sizeof *n);
-        if (!n)
-            return NULL;
-        w->ops = n;
-        w->capops = nc;
-    }
+    if (souk_grow((void **)&w->ops, &w->capops, w->nops + 1, sizeof *w->ops, SIZE_MAX))
+        return NULL;
     op *o = &w->ops[w->nops++];
     memset(o, 0, sizeof *o);
     o->id = souk__arena_dup(&w->mem, id, len);

@@ -2,6 +2,7 @@
  * touches has a group, and its postings changes are kept with it as they arrive (a chain of
  * varint records in slab blocks); changes of a replaced version are counted dead; the commit
  * reads them back in term order. */
+#include "souk/buf.h"
 #include "catalog/writer_int.h"
 #include "core/qsort_inline.h"
 
@@ -95,14 +96,9 @@ static tgroup *group_for(commit_ctx *c, const char *term, uint32_t len, uint64_t
     if (g)
         return g;
     if (c->ngroups == c->ngchunk * GROUP_CHUNK) {
-        if (c->ngchunk == c->capgchunk) {
-            size_t nc = c->capgchunk ? c->capgchunk * 2 : 64;
-            tgroup **n = souk_realloc(c->gchunk, nc * sizeof *n);
-            if (!n)
-                return NULL;
-            c->gchunk = n;
-            c->capgchunk = nc;
-        }
+        if (souk_grow((void **)&c->gchunk, &c->capgchunk, c->ngchunk + 1, sizeof *c->gchunk,
+                      SIZE_MAX))
+            return NULL;
         if (!(c->gchunk[c->ngchunk] = souk_malloc(GROUP_CHUNK * sizeof(tgroup))))
             return NULL;
         c->ngchunk++;
@@ -264,16 +260,8 @@ void souk__dead_rewind(commit_ctx *c)
  * their number. Threads may read distinct groups at once. */
 int souk__group_read(commit_ctx *c, const tgroup *g, tchange **buf, size_t *cap, uint32_t *n)
 {
-    if (g->n > *cap) {
-        size_t nc = *cap ? *cap : 1024;
-        while (nc < g->n)
-            nc *= 2;
-        tchange *t = souk_realloc(*buf, nc * sizeof *t);
-        if (!t)
-            return SOUK_ENOMEM;
-        *buf = t;
-        *cap = nc;
-    }
+    if (souk_grow((void **)buf, cap, g->n, sizeof **buf, SIZE_MAX))
+        return SOUK_ENOMEM;
     tchange *out = *buf;
     uint32_t k = 0, docid = 0, pos = 0;
     for (uint32_t ref = g->first; ref;) {
@@ -351,16 +339,8 @@ static int cmp_change(const void *a, const void *b)
  * for the usual few), instead of sorting the whole list. *scratch (2n changes) is reused. */
 int souk__sort_changes(tchange *ch, uint32_t n, tchange **scratch, size_t *cap)
 {
-    if ((size_t)n * 2 > *cap) {
-        size_t nc = *cap ? *cap : 1024;
-        while (nc < (size_t)n * 2)
-            nc *= 2;
-        tchange *t = souk_realloc(*scratch, nc * sizeof *t);
-        if (!t)
-            return SOUK_ENOMEM;
-        *scratch = t;
-        *cap = nc;
-    }
+    if (souk_grow((void **)scratch, cap, (size_t)n * 2, sizeof **scratch, SIZE_MAX))
+        return SOUK_ENOMEM;
     tchange *late = *scratch, *out = *scratch + n;
     uint32_t m = 0, k = 0;
     for (uint32_t i = 0; i < n; i++) {

@@ -1,6 +1,7 @@
 /* writer_store.c: the index writer's store records (docs and termlist), and the store-ahead
  * thread that writes a large batch's new records in transactions of their own before its
  * commit; orphans such records leave are deleted here. */
+#include "souk/buf.h"
 #include "catalog/writer_int.h"
 
 #include <errno.h>
@@ -269,16 +270,10 @@ static void store_queue(souk_writer *w, op *o)
         pthread_mutex_unlock(&sa->mu);
         return;
     }
-    if (sa->n == sa->cap) {
-        size_t nc = sa->cap ? sa->cap * 2 : 4096;
-        store_entry *q = souk_realloc(sa->q, nc * sizeof *q);
-        if (!q) {
-            sa->failed = 1; /* what is queued still goes out */
-            pthread_mutex_unlock(&sa->mu);
-            return;
-        }
-        sa->q = q;
-        sa->cap = nc;
+    if (souk_grow((void **)&sa->q, &sa->cap, sa->n + 1, sizeof *sa->q, SIZE_MAX)) {
+        sa->failed = 1; /* what is queued still goes out */
+        pthread_mutex_unlock(&sa->mu);
+        return;
     }
     store_entry *e = &sa->q[sa->n++];
     e->r = store_rec_of(o, o->docid);

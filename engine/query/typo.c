@@ -9,6 +9,7 @@
  * generation, grouped by length; each candidate of a plausible length is checked with Myers'
  * bit-parallel edit distance. Keyword and field-prefixed terms (part numbers, codes) are never
  * expanded. "Did you mean" asks Xapian's spelling support (souk/spelling.h). */
+#include "souk/buf.h"
 #include "catalog/reader.h"
 #include "query/match_int.h"
 #include "souk/souk.h"
@@ -66,22 +67,15 @@ static int on_term(void *ctx, const char *term, size_t len, const souk_term_info
     collect *c = ctx;
     if (len < 2 || len > MAXLEN)
         return 0;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 65536;
-        char **t = souk_realloc(c->terms, cap * sizeof *t);
-        uint32_t *d = t ? souk_realloc(c->df, cap * sizeof *d) : NULL;
-        uint8_t *l = d ? souk_realloc(c->len, cap) : NULL;
-        if (t)
-            c->terms = t;
-        if (d)
-            c->df = d;
-        if (!l) {
-            c->failed = 1;
-            return 1;
-        }
-        c->len = l;
-        c->cap = cap;
+    /* Three arrays of one capacity: each grows alike from the same one. */
+    size_t ct = c->cap, cd = c->cap, cl = c->cap;
+    if (souk_grow((void **)&c->terms, &ct, c->n + 1, sizeof *c->terms, SIZE_MAX) ||
+        souk_grow((void **)&c->df, &cd, c->n + 1, sizeof *c->df, SIZE_MAX) ||
+        souk_grow((void **)&c->len, &cl, c->n + 1, sizeof *c->len, SIZE_MAX)) {
+        c->failed = 1;
+        return 1;
     }
+    c->cap = ct;
     c->terms[c->n] = souk_strndup(term, len);
     if (!c->terms[c->n]) {
         c->failed = 1;

@@ -2,6 +2,7 @@
  * is judged or ranked is one record, found through an open-addressing hash table; queries are
  * interned the same way. souk_eval_compute buckets the records by query, sorts each run and
  * computes the metrics. */
+#include "souk/buf.h"
 #include "souk/eval.h"
 #include "souk/souk.h"
 
@@ -121,14 +122,9 @@ static int intern_query(souk_eval *e, const char *qid, size_t *q)
             return SOUK_OK;
         }
     }
-    if (e->nqueries == e->capqueries) {
-        size_t cap = e->capqueries ? e->capqueries * 2 : 16;
-        eval_qry *nq = souk_realloc(e->queries, cap * sizeof *nq);
-        if (!nq)
-            return SOUK_ENOMEM;
-        e->queries = nq;
-        e->capqueries = cap;
-    }
+    if (souk_grow((void **)&e->queries, &e->capqueries, e->nqueries + 1, sizeof *e->queries,
+                  SIZE_MAX))
+        return SOUK_ENOMEM;
     char *copy = dup_str(qid);
     if (!copy)
         return SOUK_ENOMEM;
@@ -159,16 +155,9 @@ static int intern_pair(souk_eval *e, const char *qid, const char *docid, eval_pa
     }
     if (e->max_pairs && e->npairs >= e->max_pairs)
         return SOUK_ETOOBIG;
-    if (e->npairs == e->cappairs) {
-        size_t cap = e->cappairs ? e->cappairs * 2 : 256;
-        if (e->max_pairs && cap > e->max_pairs)
-            cap = e->max_pairs;
-        eval_pair *np = souk_realloc(e->pairs, cap * sizeof *np);
-        if (!np)
-            return SOUK_ENOMEM;
-        e->pairs = np;
-        e->cappairs = cap;
-    }
+    if (souk_grow((void **)&e->pairs, &e->cappairs, e->npairs + 1, sizeof *e->pairs,
+                  e->max_pairs ? e->max_pairs : SIZE_MAX))
+        return SOUK_ENOMEM;
     char *copy = dup_str(docid);
     if (!copy)
         return SOUK_ENOMEM;

@@ -1,8 +1,8 @@
-/* buf.h (core layer): the engine's one growable byte buffer with a hard cap (souk_buf, after curl's dynbuf)
- * and its one array-growth helper (souk_grow). Every growable array or byte string of the engine,
- * the server and the programs grows through these: the doubling, the overflow checks and the cap
- * are written once. Neither truncates: passing the cap is an error (SOUK_ETOOBIG), and a failed
- * call leaves the buffer or array as it was. */
+/* buf.h (core layer): the engine's one growable byte buffer with a hard cap (souk_buf, after curl's
+ * dynbuf) and its one array-growth helper (souk_grow). Every growable array or byte string of the
+ * engine, the server and the programs grows through these: the doubling, the overflow checks and
+ * the cap are written once. Neither truncates: passing the cap is an error (SOUK_ETOOBIG), and a
+ * failed call leaves the buffer or array as it was. */
 #ifndef SOUK_BUF_H
 #define SOUK_BUF_H
 
