@@ -5,6 +5,7 @@
 #include "behavior.h"
 
 #include "check.h"
+#include "souk/buf.h"
 #include "souk/souk.h"
 
 #include <ctype.h>
@@ -326,14 +327,8 @@ typedef struct bdata {
 
 static int push(bdata *d, const brec *r)
 {
-    if (d->n == d->cap) {
-        size_t nc = d->cap ? d->cap * 2 : 65536;
-        brec *nr = realloc(d->r, nc * sizeof *nr);
-        if (!nr)
-            return SOUK_ENOMEM;
-        d->r = nr;
-        d->cap = nc;
-    }
+    if (souk_grow((void **)&d->r, &d->cap, d->n + 1, sizeof *d->r, SIZE_MAX))
+        return SOUK_ENOMEM;
     d->r[d->n++] = *r;
     return 0;
 }

@@ -19,8 +19,9 @@ extern "C" {
  * 16 elements, but at most max elements, and sets *cap. Returns SOUK_OK (also when there was
  * room), SOUK_ETOOBIG when need is more than max or its bytes do not fit in a size_t, or
  * SOUK_ENOMEM; on an error *p and *cap are unchanged. max is the array's hard cap in elements
- * (SIZE_MAX: only the size_t limit). *p must be NULL or from souk_malloc/souk_realloc; p is
- * passed as (void **)&array. Any thread (on its own array). */
+ * (SIZE_MAX: only the size_t limit). *p must be NULL or from malloc/realloc (souk_malloc and
+ * souk_realloc are the C library's: engine/core/alloc.c); p is passed as (void **)&array. Any
+ * thread (on its own array). */
 int souk_grow_slow(void **p, size_t *cap, size_t need, size_t elem_size, size_t max);
 static inline int souk_grow(void **p, size_t *cap, size_t need, size_t elem_size, size_t max)
 {
