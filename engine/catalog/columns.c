@@ -26,46 +26,34 @@ static uint32_t hash_bytes(const char *p, size_t n)
 
 uint32_t souk__col_lookup(const souk__col *c, const char *v, size_t n)
 {
-    if (!c->hcap)
+    if (!c->vtab.cap)
         return UINT32_MAX;
-    uint32_t i = hash_bytes(v, n) & (c->hcap - 1);
-    for (;;) {
-        uint32_t o = c->htab[i];
-        if (o == UINT32_MAX)
-            return UINT32_MAX;
+    for (size_t i = souk_itab_first(&c->vtab, hash_bytes(v, n)); c->vtab.slot[i];
+         i = souk_itab_next(&c->vtab, i)) {
+        uint32_t o = c->vtab.slot[i] - 1;
         if (c->vlens[o] == n && memcmp(c->vals[o], v, n) == 0)
             return o;
-        i = (i + 1) & (c->hcap - 1);
     }
+    return UINT32_MAX;
+}
+
+/* The hash of ordinal i's value, for the value table's growth. */
+static uint64_t value_hash(const void *ctx, size_t i)
+{
+    const souk__col *c = ctx;
+    return hash_bytes(c->vals[i], c->vlens[i]);
 }
 
 /* Interns v; returns its ordinal or UINT32_MAX when out of memory. */
 static uint32_t intern(souk__col *c, const char *v, size_t n)
 {
-    if ((c->nvals + 1) * 2 > c->hcap) {
-        uint32_t cap = c->hcap ? c->hcap * 2 : 1024;
-        uint32_t *t = souk_malloc(cap * sizeof *t);
-        if (!t)
-            return UINT32_MAX;
-        memset(t, 0xff, cap * sizeof *t);
-        for (uint32_t o = 0; o < c->nvals; o++) {
-            uint32_t i = hash_bytes(c->vals[o], c->vlens[o]) & (cap - 1);
-            while (t[i] != UINT32_MAX)
-                i = (i + 1) & (cap - 1);
-            t[i] = o;
-        }
-        souk_free(c->htab);
-        c->htab = t;
-        c->hcap = cap;
-    }
-    uint32_t i = hash_bytes(v, n) & (c->hcap - 1);
-    for (;;) {
-        uint32_t o = c->htab[i];
-        if (o == UINT32_MAX)
-            break;
+    if (souk_itab_reserve(&c->vtab, c->nvals, 1024, value_hash, c))
+        return UINT32_MAX;
+    size_t i = souk_itab_first(&c->vtab, hash_bytes(v, n));
+    for (; c->vtab.slot[i]; i = souk_itab_next(&c->vtab, i)) {
+        uint32_t o = c->vtab.slot[i] - 1;
         if (c->vlens[o] == n && memcmp(c->vals[o], v, n) == 0)
             return o;
-        i = (i + 1) & (c->hcap - 1);
     }
     /* Two arrays of one capacity: each grows alike from the same one. */
     size_t cv = c->vcap, cl = c->vcap;
@@ -78,7 +66,7 @@ static uint32_t intern(souk__col *c, const char *v, size_t n)
         return UINT32_MAX;
     c->vals[c->nvals] = copy;
     c->vlens[c->nvals] = (uint32_t)n;
-    c->htab[i] = c->nvals;
+    c->vtab.slot[i] = c->nvals + 1;
     return c->nvals++;
 }
 
@@ -169,7 +157,7 @@ void souk__columns_release(souk__columns *c)
             souk_free(k->vals[i]);
         souk_free(k->vals);
         souk_free(k->vlens);
-        souk_free(k->htab);
+        souk_itab_free(&k->vtab);
         souk_free(k->sord);
         for (uint32_t i = 0; k->keys_own && i < k->nvals; i++)
             souk_free(k->keys[i]);

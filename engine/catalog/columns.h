@@ -2,6 +2,7 @@
 #ifndef SOUK_COLUMNS_H
 #define SOUK_COLUMNS_H
 
+#include "core/hashtab.h"
 #include "souk/index.h"
 #include "souk/schema.h"
 
@@ -16,8 +17,7 @@ typedef struct souk__col {
     char **vals;         /* keywords and sortable text: value of each ordinal */
     uint32_t *vlens;
     uint32_t nvals, vcap;
-    uint32_t *htab; /* value -> ordinal */
-    uint32_t hcap;
+    souk_itab vtab; /* value -> ordinal (+ 1) */
     /* sortable keywords and text: each document's sort value, the ordinal of its first value
      * (UINT32_MAX: none), each ordinal's sort key (keywords: the value, text: its collation
      * key; at most SOUK_SORT_KEY_MAX bytes) and its rank among the keys (equal keys, equal

@@ -48,8 +48,7 @@ static void batch_clear(souk_writer *w)
     souk__arena_free(&w->mem);
     souk__pos_pool_clear(&w->pos);
     w->nops = 0;
-    if (w->idmap)
-        memset(w->idmap, 0, w->idcap * sizeof *w->idmap);
+    souk_itab_clear(&w->idmap);
     souk__grouping_clear(w->cc);
     if (w->snap)
         mdb_txn_abort(w->snap);
@@ -67,7 +66,7 @@ void souk_writer_free(souk_writer *w)
     souk__arena_free(&w->mem);
     souk__pos_pool_free(&w->pos);
     souk_free(w->ops);
-    souk_free(w->idmap);
+    souk_itab_free(&w->idmap);
     souk_free(w);
 }
 
@@ -425,7 +424,7 @@ static void commit_ctx_free(commit_ctx *c)
     for (size_t i = 0; i < c->ngchunk; i++)
         souk_free(c->gchunk[i]);
     souk_free(c->gchunk);
-    souk_free(c->gmap);
+    souk_itab_free(&c->gmap);
     souk_free(c->dead);
     souk_free(c);
 }

@@ -105,35 +105,20 @@ void souk__pos_pool_free(pos_pool *p)
 /* Finds the slot of id in the id map (an empty slot when absent). */
 static size_t idmap_slot(souk_writer *w, const char *id, size_t len)
 {
-    size_t mask = w->idcap - 1, i = souk__hash(id, len) & mask;
-    while (w->idmap[i]) {
-        const op *o = &w->ops[w->idmap[i] - 1];
+    size_t i = souk_itab_first(&w->idmap, souk__hash(id, len));
+    for (; w->idmap.slot[i]; i = souk_itab_next(&w->idmap, i)) {
+        const op *o = &w->ops[w->idmap.slot[i] - 1];
         if (o->id_len == len && memcmp(o->id, id, len) == 0)
             return i;
-        i = (i + 1) & mask;
     }
     return i;
 }
 
-static int idmap_grow(souk_writer *w)
+/* The hash of op i's id, for the map's growth. */
+static uint64_t op_id_hash(const void *ctx, size_t i)
 {
-    size_t ncap = w->idcap ? w->idcap * 2 : 4096;
-    uint32_t *old = w->idmap;
-    size_t ocap = w->idcap;
-    w->idmap = souk_calloc(ncap, sizeof *w->idmap);
-    if (!w->idmap) {
-        w->idmap = old;
-        return SOUK_ENOMEM;
-    }
-    w->idcap = ncap;
-    for (size_t i = 0; i < ocap; i++) {
-        if (old[i]) {
-            const op *o = &w->ops[old[i] - 1];
-            w->idmap[idmap_slot(w, o->id, o->id_len)] = old[i];
-        }
-    }
-    souk_free(old);
-    return SOUK_OK;
+    const op *o = &((const souk_writer *)ctx)->ops[i];
+    return souk__hash(o->id, o->id_len);
 }
 
 /* Returns a fresh op for id: the op already in the batch for this id (last write wins) or a new
@@ -141,11 +126,11 @@ static int idmap_grow(souk_writer *w)
 op *souk__op_for(souk_writer *w, const char *id, size_t len, int *created)
 {
     *created = 0;
-    if ((w->nops + 1) * 2 > w->idcap && idmap_grow(w))
+    if (souk_itab_reserve(&w->idmap, w->nops, 4096, op_id_hash, w))
         return NULL;
     size_t slot = idmap_slot(w, id, len);
-    if (w->idmap[slot])
-        return &w->ops[w->idmap[slot] - 1];
+    if (w->idmap.slot[slot])
+        return &w->ops[w->idmap.slot[slot] - 1];
     if (souk_grow((void **)&w->ops, &w->capops, w->nops + 1, sizeof *w->ops, SIZE_MAX))
         return NULL;
     op *o = &w->ops[w->nops++];
@@ -156,7 +141,7 @@ op *souk__op_for(souk_writer *w, const char *id, size_t len, int *created)
         return NULL;
     }
     o->id_len = (uint32_t)len;
-    w->idmap[slot] = (uint32_t)w->nops;
+    w->idmap.slot[slot] = (uint32_t)w->nops;
     *created = 1;
     return o;
 }
@@ -165,7 +150,7 @@ void souk__op_drop_last(souk_writer *w)
 {
     const op *o = &w->ops[w->nops - 1];
     /* Linear probing: nothing inserted after the last op probed past its slot. */
-    w->idmap[idmap_slot(w, o->id, o->id_len)] = 0;
+    w->idmap.slot[idmap_slot(w, o->id, o->id_len)] = 0;
     w->nops--;
 }
 
