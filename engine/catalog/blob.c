@@ -19,7 +19,7 @@ size_t souk_blob_pack(void *lz4state, const void *src, size_t len, uint8_t **out
 {
     size_t bound = (size_t)LZ4_compressBound((int)len);
     if (len > (size_t)LZ4_MAX_INPUT_SIZE ||
-        souk_grow((void **)out, cap, 16 + (bound > len ? bound : len), 1, SIZE_MAX))
+        souk_grow_first((void **)out, cap, 16 + (bound > len ? bound : len), 1, SIZE_MAX, 4096))
         return 0;
     if (lz4state && len >= BLOB_MIN_COMPRESS) {
         /* codec byte, varint original length, compressed bytes */
@@ -56,7 +56,7 @@ long souk_blob_unpack(const uint8_t *blob, size_t len, uint8_t **out, size_t *ca
     if (len < 1)
         return SOUK_ECORRUPT;
     if (blob[0] == BLOB_RAW) {
-        if (souk_grow((void **)out, cap, len, 1, SIZE_MAX))
+        if (souk_grow_first((void **)out, cap, len, 1, SIZE_MAX, 4096))
             return SOUK_ENOMEM;
         memcpy(*out, blob + 1, len - 1);
         return (long)(len - 1);
@@ -67,7 +67,7 @@ long souk_blob_unpack(const uint8_t *blob, size_t len, uint8_t **out, size_t *ca
     uint64_t n;
     if (varint_get(&p, end, &n) || n > (64u << 20))
         return SOUK_ECORRUPT;
-    if (souk_grow((void **)out, cap, (size_t)n + 1, 1, SIZE_MAX))
+    if (souk_grow_first((void **)out, cap, (size_t)n + 1, 1, SIZE_MAX, 4096))
         return SOUK_ENOMEM;
     int r = LZ4_decompress_safe((const char *)p, (char *)*out, (int)(end - p), (int)n);
     if (r < 0 || (uint64_t)r != n)

@@ -185,8 +185,8 @@ static void add_event(void *ctx, const char *term, size_t len, uint32_t pos, uin
     souk_docbuilder *b = ctx;
     if (len == 0 || len > 245)
         return; /* LMDB keys are at most 511 bytes; Xapian's own limit is lower */
-    if (souk_grow((void **)&b->tbuf, &b->tcap, b->tlen + len, 1, SIZE_MAX) ||
-        souk_grow((void **)&b->ev, &b->capev, b->nev + 1, sizeof *b->ev, SIZE_MAX)) {
+    if (souk_grow_first((void **)&b->tbuf, &b->tcap, b->tlen + len, 1, SIZE_MAX, 256) ||
+        souk_grow_first((void **)&b->ev, &b->capev, b->nev + 1, sizeof *b->ev, SIZE_MAX, 256)) {
         b->failed = 1;
         return;
     }
@@ -209,8 +209,8 @@ static int analyze_text(souk_docbuilder *b, const char *text, size_t len, const 
     if (rc)
         return rc;
     size_t base = b->tlen;
-    if (souk_grow((void **)&b->tbuf, &b->tcap, base + v.nbytes, 1, SIZE_MAX) ||
-        souk_grow((void **)&b->ev, &b->capev, b->nev + v.n, sizeof *b->ev, SIZE_MAX)) {
+    if (souk_grow_first((void **)&b->tbuf, &b->tcap, base + v.nbytes, 1, SIZE_MAX, 256) ||
+        souk_grow_first((void **)&b->ev, &b->capev, b->nev + v.n, sizeof *b->ev, SIZE_MAX, 256)) {
         b->failed = 1;
         return SOUK_OK;
     }
@@ -296,12 +296,14 @@ static long aggregate_hashed(souk_docbuilder *b, uint32_t *doclen_out)
     size_t cap = 64;
     while (cap < b->nev * 2 + 2)
         cap *= 2;
-    if (souk_grow((void **)&b->umap, &b->umapcap, cap, sizeof *b->umap, SIZE_MAX) ||
-        souk_grow((void **)&b->u, &b->capu, b->nev + 1, sizeof *b->u, SIZE_MAX) ||
-        souk_grow((void **)&b->urk, &b->capurk, b->nev + 1, sizeof *b->urk, SIZE_MAX) ||
-        souk_grow((void **)&b->urk2, &b->capurk2, b->nev + 1, sizeof *b->urk2, SIZE_MAX) ||
-        souk_grow((void **)&b->terms, &b->capterms, b->nev + 1, sizeof *b->terms, SIZE_MAX) ||
-        souk_grow((void **)&b->pos, &b->cappos, b->nev + 1, sizeof *b->pos, SIZE_MAX))
+    if (souk_grow_first((void **)&b->umap, &b->umapcap, cap, sizeof *b->umap, SIZE_MAX, 256) ||
+        souk_grow_first((void **)&b->u, &b->capu, b->nev + 1, sizeof *b->u, SIZE_MAX, 256) ||
+        souk_grow_first((void **)&b->urk, &b->capurk, b->nev + 1, sizeof *b->urk, SIZE_MAX, 256) ||
+        souk_grow_first((void **)&b->urk2, &b->capurk2, b->nev + 1, sizeof *b->urk2, SIZE_MAX,
+                        256) ||
+        souk_grow_first((void **)&b->terms, &b->capterms, b->nev + 1, sizeof *b->terms, SIZE_MAX,
+                        256) ||
+        souk_grow_first((void **)&b->pos, &b->cappos, b->nev + 1, sizeof *b->pos, SIZE_MAX, 256))
         return -1;
     memset(b->umap, 0, cap * sizeof *b->umap);
     size_t mask = cap - 1;
@@ -391,7 +393,8 @@ static int cmp_event(const void *a, const void *b, void *arg)
 static int add_attr(souk_docbuilder *b, const souk_field *f, double num, const char *str,
                     size_t len)
 {
-    if (souk_grow((void **)&b->attrs, &b->capattrs, b->nattrs + 1, sizeof *b->attrs, SIZE_MAX))
+    if (souk_grow_first((void **)&b->attrs, &b->capattrs, b->nattrs + 1, sizeof *b->attrs, SIZE_MAX,
+                        256))
         return SOUK_ENOMEM;
     souk_dattr *a = &b->attrs[b->nattrs++];
     a->field = f->id;
@@ -401,7 +404,7 @@ static int add_attr(souk_docbuilder *b, const souk_field *f, double num, const c
     a->str_len = (uint32_t)len;
     if (str) {
         /* Copy now (cJSON's memory goes away); the pointer is set once abuf stops moving. */
-        if (souk_grow((void **)&b->abuf, &b->acap, b->alen + len + 1, 1, SIZE_MAX))
+        if (souk_grow_first((void **)&b->abuf, &b->acap, b->alen + len + 1, 1, SIZE_MAX, 256))
             return SOUK_ENOMEM;
         memcpy(b->abuf + b->alen, str, len);
         a->str = (const char *)(uintptr_t)(b->alen + 1); /* offset + 1; 0 means a number */
@@ -733,7 +736,7 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
     if (del) {
         /* The id must outlive cJSON: keep it in the term buffer. */
         b->tlen = 0;
-        if (souk_grow((void **)&b->tbuf, &b->tcap, id_len + 1, 1, SIZE_MAX)) {
+        if (souk_grow_first((void **)&b->tbuf, &b->tcap, id_len + 1, 1, SIZE_MAX, 256)) {
             rc = SOUK_ENOMEM;
             goto out;
         }
@@ -900,15 +903,17 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
         goto aggregated;
     }
     /* Positions out of order (not produced by the analyzer today): sort every occurrence. */
-    if (souk_grow((void **)&b->order, &b->capord, b->nev + 1, sizeof *b->order, SIZE_MAX)) {
+    if (souk_grow_first((void **)&b->order, &b->capord, b->nev + 1, sizeof *b->order, SIZE_MAX,
+                        256)) {
         rc = SOUK_ENOMEM;
         goto out;
     }
     for (size_t i = 0; i < b->nev; i++)
         b->order[i] = (uint32_t)i;
     qsort_r(b->order, b->nev, sizeof *b->order, cmp_event, b);
-    if (souk_grow((void **)&b->terms, &b->capterms, b->nev + 1, sizeof *b->terms, SIZE_MAX) ||
-        souk_grow((void **)&b->pos, &b->cappos, b->nev + 1, sizeof *b->pos, SIZE_MAX)) {
+    if (souk_grow_first((void **)&b->terms, &b->capterms, b->nev + 1, sizeof *b->terms, SIZE_MAX,
+                        256) ||
+        souk_grow_first((void **)&b->pos, &b->cappos, b->nev + 1, sizeof *b->pos, SIZE_MAX, 256)) {
         rc = SOUK_ENOMEM;
         goto out;
     }
@@ -957,7 +962,7 @@ aggregated:
     {
         size_t at = b->tlen;
         const char *old = b->tbuf;
-        if (souk_grow((void **)&b->tbuf, &b->tcap, at + id_len + 1, 1, SIZE_MAX)) {
+        if (souk_grow_first((void **)&b->tbuf, &b->tcap, at + id_len + 1, 1, SIZE_MAX, 256)) {
             rc = SOUK_ENOMEM;
             goto out;
         }
@@ -971,8 +976,8 @@ aggregated:
     }
     /* Blobs for the writer: the front-coded term list and the stored JSON, the latter compressed
      * here in the analysis thread. */
-    if (souk_grow((void **)&b->tlraw, &b->tlrawcap, souk_termlist_bound(b->terms, nt), 1,
-                  SIZE_MAX)) {
+    if (souk_grow_first((void **)&b->tlraw, &b->tlrawcap, souk_termlist_bound(b->terms, nt), 1,
+                        SIZE_MAX, 256)) {
         rc = SOUK_ENOMEM;
         goto out;
     }

@@ -364,7 +364,7 @@ static int fill_slot(reader *r, slot *s, size_t max_record, int follow)
         if (linelen > max_record)
             toolong = 1;
         size_t keep = toolong ? (linelen < 256 ? linelen : 256) : linelen;
-        if (souk_grow((void **)&s->data, &s->cap, s->len + keep, 1, SIZE_MAX))
+        if (souk_grow_first((void **)&s->data, &s->cap, s->len + keep, 1, SIZE_MAX, 65536))
             return READ_NOMEM;
         memcpy(s->data + s->len, r->buf + r->start, keep);
         s->len += keep;

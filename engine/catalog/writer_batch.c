@@ -63,8 +63,8 @@ int souk__pos_pool_add(pos_pool *p, const uint32_t *src, size_t n, uint32_t *at)
         /* The last unit is never handed out, so no index reaches POS_DEL. */
         if (start + len > (uint64_t)(POS_UNITS - 1) << POS_UNIT)
             return SOUK_EFULL;
-        if (souk_grow((void **)&p->regions, &p->capregions, p->nregions + 1, sizeof *p->regions,
-                      SIZE_MAX))
+        if (souk_grow_first((void **)&p->regions, &p->capregions, p->nregions + 1,
+                            sizeof *p->regions, SIZE_MAX, 64))
             return SOUK_ENOMEM;
         uint32_t *m = souk_malloc(len * sizeof *m);
         if (!m)
@@ -131,7 +131,7 @@ op *souk__op_for(souk_writer *w, const char *id, size_t len, int *created)
     size_t slot = idmap_slot(w, id, len);
     if (w->idmap.slot[slot])
         return &w->ops[w->idmap.slot[slot] - 1];
-    if (souk_grow((void **)&w->ops, &w->capops, w->nops + 1, sizeof *w->ops, SIZE_MAX))
+    if (souk_grow_first((void **)&w->ops, &w->capops, w->nops + 1, sizeof *w->ops, SIZE_MAX, 1024))
         return NULL;
     op *o = &w->ops[w->nops++];
     memset(o, 0, sizeof *o);

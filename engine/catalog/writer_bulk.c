@@ -34,7 +34,7 @@ typedef struct bulk_job {
 
 static int bulk_reserve(bulk_chunk *k, size_t n)
 {
-    return souk_grow((void **)&k->buf, &k->cap, k->len + n, 1, SIZE_MAX);
+    return souk_grow_first((void **)&k->buf, &k->cap, k->len + n, 1, SIZE_MAX, 1 << 16);
 }
 
 /* Appends one record; the value is written by the caller into the returned space. */
@@ -76,7 +76,8 @@ static int bulk_term(const commit_ctx *c, bulk_chunk *k, const tgroup *tg, tchan
     plist *o = &bl->p;
     if (souk__plist_reserve(o, n, 0))
         return SOUK_ENOMEM;
-    if (souk_grow((void **)&bl->pos_each, &bl->pos_cap, n, sizeof *bl->pos_each, SIZE_MAX))
+    if (souk_grow_first((void **)&bl->pos_each, &bl->pos_cap, n, sizeof *bl->pos_each, SIZE_MAX,
+                        256))
         return SOUK_ENOMEM;
     souk_term_info info = {0, 0, 0, 0};
     uint64_t cf = 0;

@@ -12,13 +12,13 @@ int souk__plist_reserve(plist *p, uint32_t n, size_t npos)
 {
     /* Four arrays of one capacity: each grows alike from the same one. */
     size_t c1 = p->cap, c2 = p->cap, c3 = p->cap, c4 = p->cap;
-    if (souk_grow((void **)&p->docids, &c1, n, sizeof *p->docids, UINT32_MAX) ||
-        souk_grow((void **)&p->wdfs, &c2, n, sizeof *p->wdfs, UINT32_MAX) ||
-        souk_grow((void **)&p->npos, &c3, n, sizeof *p->npos, UINT32_MAX) ||
-        souk_grow((void **)&p->doclens, &c4, n, sizeof *p->doclens, UINT32_MAX))
+    if (souk_grow_first((void **)&p->docids, &c1, n, sizeof *p->docids, UINT32_MAX, 256) ||
+        souk_grow_first((void **)&p->wdfs, &c2, n, sizeof *p->wdfs, UINT32_MAX, 256) ||
+        souk_grow_first((void **)&p->npos, &c3, n, sizeof *p->npos, UINT32_MAX, 256) ||
+        souk_grow_first((void **)&p->doclens, &c4, n, sizeof *p->doclens, UINT32_MAX, 256))
         return SOUK_ENOMEM;
     p->cap = (uint32_t)c1;
-    return souk_grow((void **)&p->pos, &p->pos_cap, npos, sizeof *p->pos, SIZE_MAX);
+    return souk_grow_first((void **)&p->pos, &p->pos_cap, npos, sizeof *p->pos, SIZE_MAX, 1024);
 }
 
 void souk__plist_free(plist *p)
@@ -99,7 +99,7 @@ int souk__doclen_get(commit_ctx *c, uint32_t docid, uint32_t *len)
 
 int souk__buf_reserve(commit_ctx *c, size_t n)
 {
-    return souk_grow((void **)&c->buf, &c->bufcap, n, 1, SIZE_MAX);
+    return souk_grow_first((void **)&c->buf, &c->bufcap, n, 1, SIZE_MAX, 65536);
 }
 
 /* Encodes postings o[from, to) as one block into c->buf; returns its length via *len. */

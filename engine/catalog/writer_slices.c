@@ -88,8 +88,8 @@ static tgroup *group_for(commit_ctx *c, const char *term, uint32_t len, uint64_t
     if (g)
         return g;
     if (c->ngroups == c->ngchunk * GROUP_CHUNK) {
-        if (souk_grow((void **)&c->gchunk, &c->capgchunk, c->ngchunk + 1, sizeof *c->gchunk,
-                      SIZE_MAX))
+        if (souk_grow_first((void **)&c->gchunk, &c->capgchunk, c->ngchunk + 1, sizeof *c->gchunk,
+                            SIZE_MAX, 64))
             return NULL;
         if (!(c->gchunk[c->ngchunk] = souk_malloc(GROUP_CHUNK * sizeof(tgroup))))
             return NULL;
@@ -252,7 +252,7 @@ void souk__dead_rewind(commit_ctx *c)
  * their number. Threads may read distinct groups at once. */
 int souk__group_read(commit_ctx *c, const tgroup *g, tchange **buf, size_t *cap, uint32_t *n)
 {
-    if (souk_grow((void **)buf, cap, g->n, sizeof **buf, SIZE_MAX))
+    if (souk_grow_first((void **)buf, cap, g->n, sizeof **buf, SIZE_MAX, 1024))
         return SOUK_ENOMEM;
     tchange *out = *buf;
     uint32_t k = 0, docid = 0, pos = 0;
@@ -331,7 +331,7 @@ static int cmp_change(const void *a, const void *b)
  * for the usual few), instead of sorting the whole list. *scratch (2n changes) is reused. */
 int souk__sort_changes(tchange *ch, uint32_t n, tchange **scratch, size_t *cap)
 {
-    if (souk_grow((void **)scratch, cap, (size_t)n * 2, sizeof **scratch, SIZE_MAX))
+    if (souk_grow_first((void **)scratch, cap, (size_t)n * 2, sizeof **scratch, SIZE_MAX, 1024))
         return SOUK_ENOMEM;
     tchange *late = *scratch, *out = *scratch + n;
     uint32_t m = 0, k = 0;

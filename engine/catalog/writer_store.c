@@ -270,7 +270,7 @@ static void store_queue(souk_writer *w, op *o)
         pthread_mutex_unlock(&sa->mu);
         return;
     }
-    if (souk_grow((void **)&sa->q, &sa->cap, sa->n + 1, sizeof *sa->q, SIZE_MAX)) {
+    if (souk_grow_first((void **)&sa->q, &sa->cap, sa->n + 1, sizeof *sa->q, SIZE_MAX, 4096)) {
         sa->failed = 1; /* what is queued still goes out */
         pthread_mutex_unlock(&sa->mu);
         return;

@@ -4,8 +4,7 @@
 
 #include <string.h>
 
-int souk_itab_reserve(souk_itab *t, size_t n, size_t min_cap, souk_itab_hash_fn hash,
-                      const void *ctx)
+int souk_itab_grow(souk_itab *t, size_t n, size_t min_cap, souk_itab_hash_fn hash, const void *ctx)
 {
     if (n >= UINT32_MAX - 1 || n + 1 > SIZE_MAX / 4)
         return SOUK_ETOOBIG;

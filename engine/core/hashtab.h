@@ -21,12 +21,16 @@ typedef struct souk_itab {
 /* The hash of element i, to place it again when the table grows. */
 typedef uint64_t (*souk_itab_hash_fn)(const void *ctx, size_t i);
 
-/* Makes room for element n (elements 0..n-1 are in the table): when n + 1 elements would fill
- * it over half, a table of twice the slots (at least min_cap, a power of two) replaces it, each
- * element placed again at hash(ctx, i). SOUK_OK, SOUK_ETOOBIG when n + 1 elements do not fit in
- * 32-bit slots, or SOUK_ENOMEM (the table unchanged). */
-int souk_itab_reserve(souk_itab *t, size_t n, size_t min_cap, souk_itab_hash_fn hash,
-                      const void *ctx);
+/* Makes room for element n (elements 0..n-1 are in the table; souk_itab_grow is the out-of-line
+ * part): when n + 1 elements would fill it over half, a table of twice the slots (at least min_cap,
+ * a power of two) replaces it, each element placed again at hash(ctx, i). SOUK_OK, SOUK_ETOOBIG
+ * when n + 1 elements do not fit in 32-bit slots, or SOUK_ENOMEM (the table unchanged). */
+int souk_itab_grow(souk_itab *t, size_t n, size_t min_cap, souk_itab_hash_fn hash, const void *ctx);
+static inline int souk_itab_reserve(souk_itab *t, size_t n, size_t min_cap, souk_itab_hash_fn hash,
+                                    const void *ctx)
+{
+    return (n + 1) * 2 <= t->cap ? 0 : souk_itab_grow(t, n, min_cap, hash, ctx);
+}
 
 /* The first slot of the probe sequence of hash h, and the one after slot s. The table must have
  * slots (souk_itab_reserve first). */

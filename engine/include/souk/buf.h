@@ -28,6 +28,18 @@ static inline int souk_grow(void **p, size_t *cap, size_t need, size_t elem_size
     return need <= *cap ? 0 : souk_grow_slow(p, cap, need, elem_size, max);
 }
 
+/* souk_grow, with a first allocation of at least first elements (but at most max): for an
+ * array known to grow large, whose reallocations while it is small would only copy. */
+static inline int souk_grow_first(void **p, size_t *cap, size_t need, size_t elem_size, size_t max,
+                                  size_t first)
+{
+    if (need <= *cap)
+        return 0;
+    if (first > max)
+        first = max;
+    return souk_grow_slow(p, cap, need < first ? first : need, elem_size, max);
+}
+
 /* A byte buffer: p[0, len) is the content, followed by a 0 byte once anything was added (p is
  * NULL before), cap bytes allocated. max is the cap on len (0: only the size_t limit), set by
  * the owner before the first addition; a zeroed souk_buf is an empty, uncapped buffer. The owner
