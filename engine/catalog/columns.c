@@ -191,14 +191,17 @@ uint32_t souk__columns_next_doc(const souk__columns *c, uint32_t d)
     return (uint32_t)(w * 64 + (unsigned)__builtin_ctzll(bits));
 }
 
+/* Compares two sort keys as byte strings (a prefix first): < 0, 0, > 0. */
+static int key_cmp(const uint8_t *a, uint32_t al, const uint8_t *b, uint32_t bl);
+
 static int cmp_key_ord(const void *x, const void *y, void *ctx)
 {
     const souk__col *c = ctx;
     uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-    return souk__key_cmp(c->keys[a], c->klens[a], c->keys[b], c->klens[b]);
+    return key_cmp(c->keys[a], c->klens[a], c->keys[b], c->klens[b]);
 }
 
-int souk__key_cmp(const uint8_t *a, uint32_t al, const uint8_t *b, uint32_t bl)
+static int key_cmp(const uint8_t *a, uint32_t al, const uint8_t *b, uint32_t bl)
 {
     int r = memcmp(a, b, al < bl ? al : bl);
     return r ? r : (al > bl) - (al < bl);
@@ -252,7 +255,7 @@ uint32_t souk__col_key_pos(const souk__col *c, const uint8_t *k, uint32_t kl)
     uint32_t lo = 0, hi = c->nvals; /* the first key >= k is at lo */
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2, o = c->by_key[mid];
-        if (souk__key_cmp(c->keys[o], c->klens[o], k, kl) < 0)
+        if (key_cmp(c->keys[o], c->klens[o], k, kl) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -260,7 +263,7 @@ uint32_t souk__col_key_pos(const souk__col *c, const uint8_t *k, uint32_t kl)
     if (lo == c->nvals)
         return lo ? 2 * (c->rank[c->by_key[lo - 1]] + 1) : 0;
     uint32_t o = c->by_key[lo];
-    return 2 * c->rank[o] + (souk__key_cmp(c->keys[o], c->klens[o], k, kl) == 0);
+    return 2 * c->rank[o] + (key_cmp(c->keys[o], c->klens[o], k, kl) == 0);
 }
 
 static int columns_build(souk_reader *r, const souk_stats *st, souk__columns **out)

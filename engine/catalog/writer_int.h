@@ -335,8 +335,6 @@ void souk__dead_rewind(commit_ctx *c);
 /* Reads group g's live changes back in arrival order into *buf (grown, *cap entries); *n gets
  * their number. Threads may read distinct groups at once. */
 int souk__group_read(commit_ctx *c, const tgroup *g, tchange **buf, size_t *cap, uint32_t *n);
-/* Fills rank[0, ngroups) with the batch's groups in term order. */
-void souk__rank_groups(const commit_ctx *c, grank *rank);
 /* Sorts ch[0, n) by docid (nearly sorted input is cheap); *scratch is reused. */
 int souk__sort_changes(tchange *ch, uint32_t n, tchange **scratch, size_t *cap);
 /* The next term of a front-coded term list: 1 a term, 0 the end, -1 malformed. */

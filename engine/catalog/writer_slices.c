@@ -308,8 +308,8 @@ static inline int group_less(const commit_ctx *c, grank a, grank b)
 /* Sorts touched terms into term order (distinct terms never compare equal). */
 SOUK_QSORT_DEFINE(sort_groups, grank, const commit_ctx *, group_less)
 
-/* The batch's groups in term order. */
-void souk__rank_groups(const commit_ctx *c, grank *rank)
+/* Fills rank[0, ngroups) with the batch's groups in term order. */
+static void rank_groups(const commit_ctx *c, grank *rank)
 {
     for (size_t i = 0; i < c->ngroups; i++) {
         const tgroup *g = grp(c, i);
@@ -379,7 +379,7 @@ int souk__termlist_next(const uint8_t **p, const uint8_t *end, char *term, size_
 static void *group_main(void *arg)
 {
     group_job *j = arg;
-    souk__rank_groups(j->c, j->rank);
+    rank_groups(j->c, j->rank);
     return NULL;
 }
 
@@ -531,7 +531,7 @@ int souk__ungroup_terms(souk_writer *w)
         opof[o->docid - lo] = (uint32_t)i + 1;
     }
     if (!rc) {
-        souk__rank_groups(c, rank);
+        rank_groups(c, rank);
         souk__dead_rewind(c);
     }
     for (size_t r = 0; r < c->ngroups && !rc; r++) {

@@ -224,8 +224,9 @@ static int distance(const char *p, size_t m, const char *t, size_t n, int k)
     return souk__typo_distance_p(&pat, t, n, k);
 }
 
-size_t souk__typo_candidates(const souk__typo_dict *t, const char *w, size_t len, int k,
-                             souk__typo_cand *out, size_t max)
+/* Up to max words within k edits of w (not w itself), fewest edits first, then most frequent. */
+static size_t typo_candidates(const souk__typo_dict *t, const char *w, size_t len, int k,
+                              souk__typo_cand *out, size_t max)
 {
     size_t n = 0;
     if (len == 0 || len > MAXLEN)
@@ -354,7 +355,7 @@ int souk__typo_expand(souk_searcher *s, const souk_query *q, double weight, souk
             continue;
         int k = wl >= 9 ? 2 : 1;
         souk__typo_cand c[TYPO_CANDS];
-        size_t nc = souk__typo_candidates(t, word, wl, k, c, TYPO_CANDS);
+        size_t nc = typo_candidates(t, word, wl, k, c, TYPO_CANDS);
         if (!nc)
             continue;
         /* The term becomes OR(term, SCALE_WEIGHT(weight, OR(candidates))). */
