@@ -94,18 +94,13 @@ static char *slurp(const char *path, size_t *len, char *err, size_t errlen)
         seterr(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 1 << 20, n = 0;
-    char *b = malloc(cap);
-    while (b) {
-        if (n + 1 >= cap) {
-            char *nb = realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-            cap *= 2;
+    size_t cap = 0, n = 0;
+    char *b = NULL;
+    for (;;) {
+        if (souk_grow_first((void **)&b, &cap, n + 2, 1, SIZE_MAX, 1 << 20)) {
+            free(b);
+            b = NULL;
+            break;
         }
         size_t r = fread(b + n, 1, cap - 1 - n, f);
         n += r;
