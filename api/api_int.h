@@ -10,6 +10,7 @@
 #ifndef SOUK_API_INT_H
 #define SOUK_API_INT_H
 
+#include "souk/buf.h"
 #include "souk/events.h"
 #include "souk/keys.h"
 #include "souk/search.h"
@@ -22,12 +23,10 @@
 
 /* ------------------------------------------------------------------ buffers */
 
-/* A growable byte buffer with a hard cap. Functions return 0 or SOUK_ENOMEM/SOUK_ETOOBIG and
- * leave the buffer as it was on failure. */
-typedef struct sk_buf {
-    char *p;
-    size_t len, cap, max;
-} sk_buf;
+/* A growable byte buffer with a hard cap: the engine's souk_buf (souk/buf.h), under the names
+ * every endpoint uses. Functions return 0 or SOUK_ENOMEM/SOUK_ETOOBIG and leave the buffer as it
+ * was on failure. */
+typedef souk_buf sk_buf;
 
 int sk_buf_reserve(sk_buf *b, size_t extra);
 int sk_buf_add(sk_buf *b, const void *p, size_t n);

@@ -1,4 +1,5 @@
-/* buf.c: capped growable buffers, JSON string escaping and URL decoding for the server. */
+/* buf.c: the server's names for the engine's capped buffer (souk/buf.h), JSON string escaping
+ * and URL decoding. */
 #include "api_int.h"
 #include "souk/souk.h"
 
@@ -9,60 +10,26 @@
 
 int sk_buf_reserve(sk_buf *b, size_t extra)
 {
-    if (b->len + extra + 1 <= b->cap)
-        return 0;
-    size_t need = b->len + extra + 1;
-    if (b->max && need > b->max + 1)
-        return SOUK_ETOOBIG;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    if (b->max && cap > b->max + 1)
-        cap = b->max + 1;
-    char *p = souk_realloc(b->p, cap);
-    if (!p)
-        return SOUK_ENOMEM;
-    b->p = p;
-    b->cap = cap;
-    return 0;
+    return souk_buf_reserve(b, extra);
 }
 
 int sk_buf_add(sk_buf *b, const void *p, size_t n)
 {
-    int rc = sk_buf_reserve(b, n);
-    if (rc)
-        return rc;
-    if (n)
-        memcpy(b->p + b->len, p, n);
-    b->len += n;
-    b->p[b->len] = 0;
-    return 0;
+    return souk_buf_add(b, p, n);
 }
 
 int sk_buf_str(sk_buf *b, const char *s)
 {
-    return sk_buf_add(b, s, strlen(s));
+    return souk_buf_add(b, s, strlen(s));
 }
 
 int sk_buf_printf(sk_buf *b, const char *fmt, ...)
 {
-    char tmp[512];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    int rc = souk_buf_vprintf(b, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return SOUK_EINVAL;
-    if ((size_t)n < sizeof tmp)
-        return sk_buf_add(b, tmp, (size_t)n);
-    int rc = sk_buf_reserve(b, (size_t)n);
-    if (rc)
-        return rc;
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return 0;
+    return rc;
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not valid. */
@@ -136,9 +103,7 @@ int sk_buf_json_str(sk_buf *b, const char *s, size_t n)
 
 void sk_buf_free(sk_buf *b)
 {
-    souk_free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
+    souk_buf_free(b);
 }
 
 static int hexval(int c)

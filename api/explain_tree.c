@@ -39,15 +39,9 @@ void sk_xtree_free(sk_xtree *t)
 void sk_xtree_add(void *ctx, const souk_explain_part *p)
 {
     sk_xtree *t = ctx;
-    if (t->n == t->cap) {
-        size_t nc = t->cap ? t->cap * 2 : 16;
-        sk_xpart *nv = souk_realloc(t->v, nc * sizeof *nv);
-        if (!nv) {
-            t->oom = 1;
-            return;
-        }
-        t->v = nv;
-        t->cap = nc;
+    if (souk_grow((void **)&t->v, &t->cap, t->n + 1, sizeof *t->v, SIZE_MAX)) {
+        t->oom = 1;
+        return;
     }
     sk_xpart *x = &t->v[t->n++];
     x->p = *p;

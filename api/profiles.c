@@ -144,15 +144,9 @@ static int load_one(void *ctx, const char *name, uint32_t version, int64_t updat
             return 0;
         }
     }
-    if (l->t->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        sk_cprofile **nv = souk_realloc(l->t->v, cap * sizeof *nv);
-        if (!nv) {
-            sk_cprofile_unref(cp);
-            return l->rc = SOUK_ENOMEM;
-        }
-        l->t->v = nv;
-        l->cap = cap;
+    if (souk_grow((void **)&l->t->v, &l->cap, l->t->n + 1, sizeof *l->t->v, SIZE_MAX)) {
+        sk_cprofile_unref(cp);
+        return l->rc = SOUK_ENOMEM;
     }
     l->t->v[l->t->n++] = cp;
     return 0;

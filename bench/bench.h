@@ -68,5 +68,8 @@ int bench_tune(int argc, char **argv);
 int64_t bench_wall_ms(void);
 /* The p-quantile (0..1) of v[0..n), which it sorts; NAN when n is 0 (bench_main.c). */
 double bench_pct(double *v, size_t n, double p);
+/* souk_grow (souk/buf.h) with no cap, for the benchmarks' own lists: exits with a message when
+ * out of memory, as a benchmark cannot go on without its data (bench_main.c). */
+void bench_grow(void **p, size_t *cap, size_t need, size_t elem_size);
 
 #endif

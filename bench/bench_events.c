@@ -28,6 +28,7 @@
 #include "check.h"
 #include "kit/behavior.h"
 #include "kit/http.h"
+#include "souk/buf.h"
 #include "souk/events.h"
 #include "souk/index.h"
 #include "souk/keys.h"
@@ -267,14 +268,8 @@ typedef struct lat {
 
 static void lat_add(lat *l, double us)
 {
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 4096;
-        double *nv = realloc(l->v, nc * sizeof *nv);
-        if (!nv)
-            return;
-        l->v = nv;
-        l->cap = nc;
-    }
+    if (souk_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v, SIZE_MAX))
+        return;
     l->v[l->n++] = us;
 }
 
@@ -469,22 +464,18 @@ static int batches_load(const char *path, batches *b)
             fclose(cur);
             cur = NULL;
             in = 0;
-            if (b->n == bcap) {
-                bcap = bcap ? bcap * 2 : 2048;
-                b->body = realloc(b->body, bcap * sizeof *b->body);
-                b->len = realloc(b->len, bcap * sizeof *b->len);
-            }
+            size_t lcap = bcap;
+            bench_grow((void **)&b->body, &bcap, b->n + 1, sizeof *b->body);
+            bench_grow((void **)&b->len, &lcap, b->n + 1, sizeof *b->len);
             b->body[b->n] = buf;
             b->len[b->n++] = blen;
         }
     }
     if (cur) {
         fclose(cur);
-        if (b->n == bcap) {
-            bcap = bcap ? bcap * 2 : 2048;
-            b->body = realloc(b->body, bcap * sizeof *b->body);
-            b->len = realloc(b->len, bcap * sizeof *b->len);
-        }
+        size_t lcap = bcap;
+        bench_grow((void **)&b->body, &bcap, b->n + 1, sizeof *b->body);
+        bench_grow((void **)&b->len, &lcap, b->n + 1, sizeof *b->len);
         b->body[b->n] = buf;
         b->len[b->n++] = blen;
     }

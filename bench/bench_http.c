@@ -77,10 +77,7 @@ static void pin(int cpu)
 
 static void ql_add(qlist *l, const char *q)
 {
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 512;
-        l->q = realloc(l->q, l->cap * sizeof *l->q);
-    }
+    bench_grow((void **)&l->q, &l->cap, l->n + 1, sizeof *l->q);
     l->q[l->n++] = strdup(q);
 }
 
@@ -196,10 +193,8 @@ static int load_add(const char *log, const char *out, load_result *r, double **l
     int status;
     double us;
     while (fscanf(f, "%llu %d %lf", &t, &status, &us) == 3) {
-        if (*n == *cap)
-            *lat = realloc(*lat, (*cap = *cap ? *cap * 2 : 65536) * sizeof **lat);
-        if (all == scap)
-            start = realloc(start, (scap = scap ? scap * 2 : 65536) * sizeof *start);
+        bench_grow((void **)lat, cap, *n + 1, sizeof **lat);
+        bench_grow((void **)&start, &scap, all + 1, sizeof *start);
         start[all++] = t;
         (*lat)[(*n)++] = status == 200 ? us : -us;
         if (t < t0)

@@ -27,6 +27,7 @@
 #endif
 
 #include "bench.h"
+#include "souk/buf.h"
 #include "peers.h"
 
 #include "souk/index.h"
@@ -751,28 +752,27 @@ static int run_sphinx_full(const bench_ctx *ctx, engine_result *res)
 
 /* ---------------------------------------------------------------- report */
 
+/* The report line; an append that fails (out of memory) is remembered, and the report says so
+ * instead of printing a truncated line. */
 typedef struct json_buf {
-    char s[8192];
-    size_t len;
+    souk_buf b;
+    int failed;
 } json_buf;
 
+static void json_add(json_buf *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void json_add(json_buf *j, const char *fmt, ...)
 {
     va_list ap;
-
-    if (j->len + 1 >= sizeof j->s)
-        return;
     va_start(ap, fmt);
-    j->len += (size_t)vsnprintf(j->s + j->len, sizeof j->s - j->len, fmt, ap);
+    if (souk_buf_vprintf(&j->b, fmt, ap))
+        j->failed = 1;
     va_end(ap);
-    if (j->len >= sizeof j->s)
-        j->len = sizeof j->s - 1;
 }
 
 /* "key":value with decimals digits, or "key":null. */
 static void json_num(json_buf *j, const char *key, int have, double v, int decimals)
 {
-    json_add(j, "%s\"%s\":", j->len > 1 ? "," : "", key);
+    json_add(j, "%s\"%s\":", j->b.len > 1 ? "," : "", key);
     if (have)
         json_add(j, "%.*f", decimals, v);
     else
@@ -955,7 +955,11 @@ static void print_report(const char *catalog, const bench_ctx *ctx, const engine
             json_add(&j, ",\"%s_ok\":%s", engine_names[i], res[i].ok ? "true" : "false");
     }
     json_add(&j, "}");
-    printf("%s\n", j.s);
+    if (j.failed)
+        fprintf(stderr, "souk-bench index: out of memory writing the report\n");
+    else
+        printf("%s\n", j.b.p);
+    souk_buf_free(&j.b);
 }
 
 /* ---------------------------------------------------------------- main */

@@ -7,6 +7,7 @@
  *   souk-bench reco [--work DIR] [--data movielens|groceries|both] [--ease-min N] [--http] [--keep]
  * Each prints a human report and, last, one JSON line with the results. */
 #include "bench.h"
+#include "souk/buf.h"
 #include "souk/souk.h"
 
 #include <errno.h>
@@ -90,6 +91,14 @@ int bench_index_debian(const char *name, const char *catalog, const char *root, 
         return -1;
     }
     return 0;
+}
+
+void bench_grow(void **p, size_t *cap, size_t need, size_t elem_size)
+{
+    if (souk_grow(p, cap, need, elem_size, SIZE_MAX)) {
+        fprintf(stderr, "souk-bench: out of memory\n");
+        exit(1);
+    }
 }
 
 int64_t bench_wall_ms(void)

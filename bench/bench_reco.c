@@ -18,6 +18,7 @@
  * coverage of the top-10 lists, and the paired per-user difference against Souk's for_you.
  * Groceries adds basket completion: given one item of a held-out basket, rank the rest of it
  * (bought_together against popularity). A JSON line last. */
+#include "souk/buf.h"
 #include "bench.h"
 #include "kit/http.h"
 #include "reco.h"
@@ -915,14 +916,8 @@ typedef struct lat {
 
 static void lat_add(lat *l, double us)
 {
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 4096;
-        double *nv = realloc(l->v, nc * sizeof *nv);
-        if (!nv)
-            return;
-        l->v = nv;
-        l->cap = nc;
-    }
+    if (souk_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v, SIZE_MAX))
+        return;
     l->v[l->n++] = us;
 }
 
@@ -933,14 +928,8 @@ static void lat_since(const lat *l, size_t n, size_t nt, lat *to)
     for (size_t i = n; i < l->n; i++)
         lat_add(to, l->v[i]);
     for (size_t i = nt; i < l->ntook; i++) {
-        if (to->ntook == to->tcap) {
-            size_t nc = to->tcap ? to->tcap * 2 : 4096;
-            double *nw = realloc(to->took, nc * sizeof *nw);
-            if (!nw)
-                return;
-            to->took = nw;
-            to->tcap = nc;
-        }
+        if (souk_grow((void **)&to->took, &to->tcap, to->ntook + 1, sizeof *to->took, SIZE_MAX))
+            return;
         to->took[to->ntook++] = l->took[i];
     }
     if (l->failed)
@@ -974,15 +963,7 @@ static void get_once(kit_conn **k, int port, const char *target, const char *tok
         lat_add(l, us);
         const char *tk = r.body ? strstr(r.body, "\"took_us\":") : NULL;
         if (tk) {
-            if (l->ntook == l->tcap) {
-                size_t nc = l->tcap ? l->tcap * 2 : 4096;
-                double *nt = realloc(l->took, nc * sizeof *nt);
-                if (nt) {
-                    l->took = nt;
-                    l->tcap = nc;
-                }
-            }
-            if (l->ntook < l->tcap)
+            if (!souk_grow((void **)&l->took, &l->tcap, l->ntook + 1, sizeof *l->took, SIZE_MAX))
                 l->took[l->ntook++] = strtod(tk + 10, NULL);
         }
     } else {

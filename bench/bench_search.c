@@ -66,10 +66,7 @@ static double now_us(void)
 
 static void qs_add(qset *s, const char *q)
 {
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 256;
-        s->q = realloc(s->q, s->cap * sizeof *s->q);
-    }
+    bench_grow((void **)&s->q, &s->cap, s->n + 1, sizeof *s->q);
     s->q[s->n++] = strdup(q);
 }
 
@@ -351,8 +348,7 @@ static char **line_ids(const char *ndjson, size_t *n)
     char **ids = calloc(cap, sizeof *ids), *line = NULL;
     size_t lcap = 0;
     while (getline(&line, &lcap, f) > 0) {
-        if (k == cap)
-            ids = realloc(ids, (cap *= 2) * sizeof *ids);
+        bench_grow((void **)&ids, &cap, k + 1, sizeof *ids);
         cJSON *j = cJSON_Parse(line);
         cJSON *id = j ? cJSON_GetObjectItem(j, "id") : NULL;
         ids[k++] = strdup(cJSON_IsString(id) ? id->valuestring : "");

@@ -1,6 +1,7 @@
 /* corpus.c: assembling the large benchmark corpus (see corpus.h). Each source is converted to
  * records {"id": "<source>:<n>", "title": ..., "body": ...}. */
 #include "corpus.h"
+#include "souk/buf.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -113,8 +114,10 @@ static int from_gcide(FILE *out, size_t *n)
     char *dict = malloc(cap);
     while (dict && (r = fread(dict + len, 1, cap - len, z)) > 0) {
         len += r;
-        if (len == cap)
-            dict = realloc(dict, cap *= 2);
+        if (len == cap && souk_grow((void **)&dict, &cap, len + 1, 1, SIZE_MAX)) {
+            free(dict);
+            dict = NULL;
+        }
     }
     pclose(z);
     FILE *ix = fopen(GCIDE_INDEX, "r");

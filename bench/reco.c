@@ -1,6 +1,7 @@
 /* reco.c: the protocol, metrics and baselines of reco.h. */
 #include "reco.h"
 
+#include "souk/buf.h"
 #include "souk/events.h"
 #include "souk/souk.h"
 
@@ -57,14 +58,8 @@ static int64_t intern(strtab *t, const char *s)
             return t->slot[j] - 1;
         j = (j + 1) & (t->cap - 1);
     }
-    if (t->n == t->scap) {
-        size_t nc = t->scap ? t->scap * 2 : 4096;
-        char **ns = realloc(t->s, nc * sizeof *ns);
-        if (!ns)
-            return -1;
-        t->s = ns;
-        t->scap = nc;
-    }
+    if (souk_grow((void **)&t->s, &t->scap, t->n + 1, sizeof *t->s, SIZE_MAX))
+        return -1;
     if (!(t->s[t->n] = strdup(s)))
         return -1;
     t->slot[j] = (uint32_t)t->n + 1;
@@ -133,14 +128,11 @@ int rdata_load(rdata *d, behavior_set set, char *err, size_t errlen)
             if (u < 0 || it < 0 || g < 0 || d->nev == cap)
                 goto oom;
             if ((size_t)g >= gcap) {
-                size_t nc = gcap ? gcap * 2 : 65536;
-                int64_t *ng = realloc(gfirst, nc * sizeof *ng);
-                if (!ng)
+                size_t was = gcap;
+                if (souk_grow((void **)&gfirst, &gcap, (size_t)g + 1, sizeof *gfirst, SIZE_MAX))
                     goto oom;
-                gfirst = ng;
-                for (size_t i = gcap; i < nc; i++)
+                for (size_t i = was; i < gcap; i++)
                     gfirst[i] = INT64_MAX;
-                gcap = nc;
             }
             if (e->ts_ms < gfirst[g])
                 gfirst[g] = e->ts_ms;
@@ -418,21 +410,13 @@ void rscores_free(rscores *r)
 
 void rscores_push(rscores *r, double ndcg, double recall, double hr)
 {
-    if (r->n == r->cap) {
-        size_t nc = r->cap ? r->cap * 2 : 1024;
-        double *a = realloc(r->ndcg10, nc * sizeof *a);
-        if (a)
-            r->ndcg10 = a;
-        double *b = realloc(r->recall20, nc * sizeof *b);
-        if (b)
-            r->recall20 = b;
-        double *c = realloc(r->hr10, nc * sizeof *c);
-        if (c)
-            r->hr10 = c;
-        if (!a || !b || !c)
-            abort();
-        r->cap = nc;
-    }
+    /* Three arrays of one capacity: each grows alike from the same one. */
+    size_t ca = r->cap, cb = r->cap, cc = r->cap;
+    if (souk_grow((void **)&r->ndcg10, &ca, r->n + 1, sizeof *r->ndcg10, SIZE_MAX) ||
+        souk_grow((void **)&r->recall20, &cb, r->n + 1, sizeof *r->recall20, SIZE_MAX) ||
+        souk_grow((void **)&r->hr10, &cc, r->n + 1, sizeof *r->hr10, SIZE_MAX))
+        abort();
+    r->cap = ca;
     r->ndcg10[r->n] = ndcg;
     r->recall20[r->n] = recall;
     r->hr10[r->n++] = hr;

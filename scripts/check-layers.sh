@@ -27,7 +27,7 @@ below() {
 }
 public_layer() {
     case $1 in
-    souk.h | json_strict.h) echo core ;;
+    souk.h | json_strict.h | buf.h) echo core ;;
     analysis.h | queryparse.h | collate.h) echo text ;;
     schema.h | document.h | ingest.h | index.h | block.h | profstore.h | digest.h) echo catalog ;;
     eval.h | rank.h | profile.h) echo rank ;;

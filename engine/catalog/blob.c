@@ -3,6 +3,7 @@
  * runs in the analysis threads, so the single writer thread writes fewer bytes. LZ4 rather than
  * zstd: these blobs are small (about 1 KB), and zstd's per-call set-up cost more CPU than the
  * whole rest of the analysis of a document (measured; see docs/index-format.md). */
+#include "souk/buf.h"
 #include "souk/index.h"
 #include "souk/souk.h"
 #include "core/varint.h"
@@ -14,25 +15,11 @@
 #define BLOB_LZ4 1
 #define BLOB_MIN_COMPRESS 96 /* shorter payloads are stored raw */
 
-static int reserve(uint8_t **out, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return 0;
-    size_t nc = *cap ? *cap : 4096;
-    while (nc < need)
-        nc *= 2;
-    uint8_t *n = souk_realloc(*out, nc);
-    if (!n)
-        return -1;
-    *out = n;
-    *cap = nc;
-    return 0;
-}
-
 size_t souk_blob_pack(void *lz4state, const void *src, size_t len, uint8_t **out, size_t *cap)
 {
     size_t bound = (size_t)LZ4_compressBound((int)len);
-    if (len > (size_t)LZ4_MAX_INPUT_SIZE || reserve(out, cap, 16 + (bound > len ? bound : len)))
+    if (len > (size_t)LZ4_MAX_INPUT_SIZE ||
+        souk_grow_first((void **)out, cap, 16 + (bound > len ? bound : len), 1, SIZE_MAX, 4096))
         return 0;
     if (lz4state && len >= BLOB_MIN_COMPRESS) {
         /* codec byte, varint original length, compressed bytes */
@@ -69,7 +56,7 @@ long souk_blob_unpack(const uint8_t *blob, size_t len, uint8_t **out, size_t *ca
     if (len < 1)
         return SOUK_ECORRUPT;
     if (blob[0] == BLOB_RAW) {
-        if (reserve(out, cap, len))
+        if (souk_grow_first((void **)out, cap, len, 1, SIZE_MAX, 4096))
             return SOUK_ENOMEM;
         memcpy(*out, blob + 1, len - 1);
         return (long)(len - 1);
@@ -80,7 +67,7 @@ long souk_blob_unpack(const uint8_t *blob, size_t len, uint8_t **out, size_t *ca
     uint64_t n;
     if (varint_get(&p, end, &n) || n > (64u << 20))
         return SOUK_ECORRUPT;
-    if (reserve(out, cap, (size_t)n + 1))
+    if (souk_grow_first((void **)out, cap, (size_t)n + 1, 1, SIZE_MAX, 4096))
         return SOUK_ENOMEM;
     int r = LZ4_decompress_safe((const char *)p, (char *)*out, (int)(end - p), (int)n);
     if (r < 0 || (uint64_t)r != n)

@@ -4,6 +4,7 @@
  * ordinal for each of its levels, as its boolean terms do). The columns of the latest
  * generation are cached in the index and shared, reference-counted, by every searcher; a
  * searcher whose snapshot is older than the cache builds its own private copy. */
+#include "souk/buf.h"
 #include "catalog/columns.h"
 #include "souk/collate.h"
 #include "catalog/index_int.h"
@@ -25,65 +26,47 @@ static uint32_t hash_bytes(const char *p, size_t n)
 
 uint32_t souk__col_lookup(const souk__col *c, const char *v, size_t n)
 {
-    if (!c->hcap)
+    if (!c->vtab.cap)
         return UINT32_MAX;
-    uint32_t i = hash_bytes(v, n) & (c->hcap - 1);
-    for (;;) {
-        uint32_t o = c->htab[i];
-        if (o == UINT32_MAX)
-            return UINT32_MAX;
+    for (size_t i = souk_itab_first(&c->vtab, hash_bytes(v, n)); c->vtab.slot[i];
+         i = souk_itab_next(&c->vtab, i)) {
+        uint32_t o = c->vtab.slot[i] - 1;
         if (c->vlens[o] == n && memcmp(c->vals[o], v, n) == 0)
             return o;
-        i = (i + 1) & (c->hcap - 1);
     }
+    return UINT32_MAX;
+}
+
+/* The hash of ordinal i's value, for the value table's growth. */
+static uint64_t value_hash(const void *ctx, size_t i)
+{
+    const souk__col *c = ctx;
+    return hash_bytes(c->vals[i], c->vlens[i]);
 }
 
 /* Interns v; returns its ordinal or UINT32_MAX when out of memory. */
 static uint32_t intern(souk__col *c, const char *v, size_t n)
 {
-    if ((c->nvals + 1) * 2 > c->hcap) {
-        uint32_t cap = c->hcap ? c->hcap * 2 : 1024;
-        uint32_t *t = souk_malloc(cap * sizeof *t);
-        if (!t)
-            return UINT32_MAX;
-        memset(t, 0xff, cap * sizeof *t);
-        for (uint32_t o = 0; o < c->nvals; o++) {
-            uint32_t i = hash_bytes(c->vals[o], c->vlens[o]) & (cap - 1);
-            while (t[i] != UINT32_MAX)
-                i = (i + 1) & (cap - 1);
-            t[i] = o;
-        }
-        souk_free(c->htab);
-        c->htab = t;
-        c->hcap = cap;
-    }
-    uint32_t i = hash_bytes(v, n) & (c->hcap - 1);
-    for (;;) {
-        uint32_t o = c->htab[i];
-        if (o == UINT32_MAX)
-            break;
+    if (souk_itab_reserve(&c->vtab, c->nvals, 1024, value_hash, c))
+        return UINT32_MAX;
+    size_t i = souk_itab_first(&c->vtab, hash_bytes(v, n));
+    for (; c->vtab.slot[i]; i = souk_itab_next(&c->vtab, i)) {
+        uint32_t o = c->vtab.slot[i] - 1;
         if (c->vlens[o] == n && memcmp(c->vals[o], v, n) == 0)
             return o;
-        i = (i + 1) & (c->hcap - 1);
     }
-    if (c->nvals == c->vcap) {
-        uint32_t cap = c->vcap ? c->vcap * 2 : 256;
-        char **vals = souk_realloc(c->vals, cap * sizeof *vals);
-        if (!vals)
-            return UINT32_MAX;
-        c->vals = vals;
-        uint32_t *lens = souk_realloc(c->vlens, cap * sizeof *lens);
-        if (!lens)
-            return UINT32_MAX;
-        c->vlens = lens;
-        c->vcap = cap;
-    }
+    /* Two arrays of one capacity: each grows alike from the same one. */
+    size_t cv = c->vcap, cl = c->vcap;
+    if (souk_grow((void **)&c->vals, &cv, (size_t)c->nvals + 1, sizeof *c->vals, UINT32_MAX - 1) ||
+        souk_grow((void **)&c->vlens, &cl, (size_t)c->nvals + 1, sizeof *c->vlens, UINT32_MAX - 1))
+        return UINT32_MAX;
+    c->vcap = (uint32_t)cv;
     char *copy = souk_strndup(v, n);
     if (!copy)
         return UINT32_MAX;
     c->vals[c->nvals] = copy;
     c->vlens[c->nvals] = (uint32_t)n;
-    c->htab[i] = c->nvals;
+    c->vtab.slot[i] = c->nvals + 1;
     return c->nvals++;
 }
 
@@ -102,15 +85,10 @@ static void add_pair(build *b, int f, uint32_t docid, uint32_t ord)
         b->failed = SOUK_ENOMEM;
         return;
     }
-    if (b->npairs[f] == b->cap[f]) {
-        size_t cap = b->cap[f] ? b->cap[f] * 2 : 4096;
-        uint32_t *p = souk_realloc(b->pairs[f], cap * 2 * sizeof *p);
-        if (!p) {
-            b->failed = SOUK_ENOMEM;
-            return;
-        }
-        b->pairs[f] = p;
-        b->cap[f] = cap;
+    if (souk_grow((void **)&b->pairs[f], &b->cap[f], b->npairs[f] + 1, 2 * sizeof *b->pairs[f],
+                  SIZE_MAX)) {
+        b->failed = SOUK_ENOMEM;
+        return;
     }
     b->pairs[f][2 * b->npairs[f]] = docid;
     b->pairs[f][2 * b->npairs[f] + 1] = ord;
@@ -179,7 +157,7 @@ void souk__columns_release(souk__columns *c)
             souk_free(k->vals[i]);
         souk_free(k->vals);
         souk_free(k->vlens);
-        souk_free(k->htab);
+        souk_itab_free(&k->vtab);
         souk_free(k->sord);
         for (uint32_t i = 0; k->keys_own && i < k->nvals; i++)
             souk_free(k->keys[i]);
@@ -213,14 +191,17 @@ uint32_t souk__columns_next_doc(const souk__columns *c, uint32_t d)
     return (uint32_t)(w * 64 + (unsigned)__builtin_ctzll(bits));
 }
 
+/* Compares two sort keys as byte strings (a prefix first): < 0, 0, > 0. */
+static int key_cmp(const uint8_t *a, uint32_t al, const uint8_t *b, uint32_t bl);
+
 static int cmp_key_ord(const void *x, const void *y, void *ctx)
 {
     const souk__col *c = ctx;
     uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-    return souk__key_cmp(c->keys[a], c->klens[a], c->keys[b], c->klens[b]);
+    return key_cmp(c->keys[a], c->klens[a], c->keys[b], c->klens[b]);
 }
 
-int souk__key_cmp(const uint8_t *a, uint32_t al, const uint8_t *b, uint32_t bl)
+static int key_cmp(const uint8_t *a, uint32_t al, const uint8_t *b, uint32_t bl)
 {
     int r = memcmp(a, b, al < bl ? al : bl);
     return r ? r : (al > bl) - (al < bl);
@@ -274,7 +255,7 @@ uint32_t souk__col_key_pos(const souk__col *c, const uint8_t *k, uint32_t kl)
     uint32_t lo = 0, hi = c->nvals; /* the first key >= k is at lo */
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2, o = c->by_key[mid];
-        if (souk__key_cmp(c->keys[o], c->klens[o], k, kl) < 0)
+        if (key_cmp(c->keys[o], c->klens[o], k, kl) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -282,7 +263,7 @@ uint32_t souk__col_key_pos(const souk__col *c, const uint8_t *k, uint32_t kl)
     if (lo == c->nvals)
         return lo ? 2 * (c->rank[c->by_key[lo - 1]] + 1) : 0;
     uint32_t o = c->by_key[lo];
-    return 2 * c->rank[o] + (souk__key_cmp(c->keys[o], c->klens[o], k, kl) == 0);
+    return 2 * c->rank[o] + (key_cmp(c->keys[o], c->klens[o], k, kl) == 0);
 }
 
 static int columns_build(souk_reader *r, const souk_stats *st, souk__columns **out)

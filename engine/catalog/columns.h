@@ -2,6 +2,7 @@
 #ifndef SOUK_COLUMNS_H
 #define SOUK_COLUMNS_H
 
+#include "core/hashtab.h"
 #include "souk/index.h"
 #include "souk/schema.h"
 
@@ -16,8 +17,7 @@ typedef struct souk__col {
     char **vals;         /* keywords and sortable text: value of each ordinal */
     uint32_t *vlens;
     uint32_t nvals, vcap;
-    uint32_t *htab; /* value -> ordinal */
-    uint32_t hcap;
+    souk_itab vtab; /* value -> ordinal (+ 1) */
     /* sortable keywords and text: each document's sort value, the ordinal of its first value
      * (UINT32_MAX: none), each ordinal's sort key (keywords: the value, text: its collation
      * key; at most SOUK_SORT_KEY_MAX bytes) and its rank among the keys (equal keys, equal
@@ -48,8 +48,6 @@ uint32_t souk__columns_next_doc(const souk__columns *c, uint32_t d);
  * document with rank r is at 2r+1: 2r+1 when k is the key of rank r, else the even number
  * between the ranks around it. */
 uint32_t souk__col_key_pos(const souk__col *c, const uint8_t *k, uint32_t kl);
-/* Compares two sort keys as byte strings (a prefix first): < 0, 0, > 0. */
-int souk__key_cmp(const uint8_t *a, uint32_t al, const uint8_t *b, uint32_t bl);
 /* Ordinal of keyword value v in c, or UINT32_MAX. */
 uint32_t souk__col_lookup(const souk__col *c, const char *v, size_t n);
 /* The index's per-generation cache slot of the columns (catalog/reader.h). */

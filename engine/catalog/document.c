@@ -5,6 +5,7 @@
 #include "core/qsort_inline.h"
 #include "souk/document.h"
 #include "souk/analysis.h"
+#include "souk/buf.h"
 #include "souk/json_strict.h"
 #include "souk/souk.h"
 #include "core/varint.h"
@@ -27,10 +28,10 @@ typedef struct tevent {
     uint32_t uid; /* distinct term the occurrence belongs to */
 } tevent;
 
-/* A growing output buffer (the stored-fields JSON). */
+/* The stored-fields JSON being printed, and whether an append ran out of memory (looked at
+ * once, when the document is done). */
 typedef struct jbuf {
-    char *p;
-    size_t len, cap;
+    souk_buf b;
     int oom;
 } jbuf;
 
@@ -164,7 +165,7 @@ void souk_docbuilder_free(souk_docbuilder *b)
     souk_free(b->abuf);
     souk__json_arena_free(b->ja);
     if (b->st)
-        souk_free(b->st->p);
+        souk_buf_free(&b->st->b);
     souk_free(b->st);
     souk_blob_state_free(b->zc);
     souk_free(b->tlraw);
@@ -178,29 +179,14 @@ void souk_docbuilder_counts(const souk_docbuilder *b, uint64_t *fast, uint64_t *
     souk_analyzer_counts(b->an, fast, fallback);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t nc = *cap ? *cap : 256;
-    while (nc < need)
-        nc *= 2;
-    void *n = souk_realloc(*p, nc * elem);
-    if (!n)
-        return -1;
-    *p = n;
-    *cap = nc;
-    return 0;
-}
-
 /* Records one term occurrence (analyzer callback, and boolean terms). */
 static void add_event(void *ctx, const char *term, size_t len, uint32_t pos, uint32_t wdf)
 {
     souk_docbuilder *b = ctx;
     if (len == 0 || len > 245)
         return; /* LMDB keys are at most 511 bytes; Xapian's own limit is lower */
-    if (grow((void **)&b->tbuf, &b->tcap, b->tlen + len, 1) ||
-        grow((void **)&b->ev, &b->capev, b->nev + 1, sizeof *b->ev)) {
+    if (souk_grow_first((void **)&b->tbuf, &b->tcap, b->tlen + len, 1, SIZE_MAX, 256) ||
+        souk_grow_first((void **)&b->ev, &b->capev, b->nev + 1, sizeof *b->ev, SIZE_MAX, 256)) {
         b->failed = 1;
         return;
     }
@@ -223,8 +209,8 @@ static int analyze_text(souk_docbuilder *b, const char *text, size_t len, const 
     if (rc)
         return rc;
     size_t base = b->tlen;
-    if (grow((void **)&b->tbuf, &b->tcap, base + v.nbytes, 1) ||
-        grow((void **)&b->ev, &b->capev, b->nev + v.n, sizeof *b->ev)) {
+    if (souk_grow_first((void **)&b->tbuf, &b->tcap, base + v.nbytes, 1, SIZE_MAX, 256) ||
+        souk_grow_first((void **)&b->ev, &b->capev, b->nev + v.n, sizeof *b->ev, SIZE_MAX, 256)) {
         b->failed = 1;
         return SOUK_OK;
     }
@@ -310,12 +296,14 @@ static long aggregate_hashed(souk_docbuilder *b, uint32_t *doclen_out)
     size_t cap = 64;
     while (cap < b->nev * 2 + 2)
         cap *= 2;
-    if (grow((void **)&b->umap, &b->umapcap, cap, sizeof *b->umap) ||
-        grow((void **)&b->u, &b->capu, b->nev + 1, sizeof *b->u) ||
-        grow((void **)&b->urk, &b->capurk, b->nev + 1, sizeof *b->urk) ||
-        grow((void **)&b->urk2, &b->capurk2, b->nev + 1, sizeof *b->urk2) ||
-        grow((void **)&b->terms, &b->capterms, b->nev + 1, sizeof *b->terms) ||
-        grow((void **)&b->pos, &b->cappos, b->nev + 1, sizeof *b->pos))
+    if (souk_grow_first((void **)&b->umap, &b->umapcap, cap, sizeof *b->umap, SIZE_MAX, 256) ||
+        souk_grow_first((void **)&b->u, &b->capu, b->nev + 1, sizeof *b->u, SIZE_MAX, 256) ||
+        souk_grow_first((void **)&b->urk, &b->capurk, b->nev + 1, sizeof *b->urk, SIZE_MAX, 256) ||
+        souk_grow_first((void **)&b->urk2, &b->capurk2, b->nev + 1, sizeof *b->urk2, SIZE_MAX,
+                        256) ||
+        souk_grow_first((void **)&b->terms, &b->capterms, b->nev + 1, sizeof *b->terms, SIZE_MAX,
+                        256) ||
+        souk_grow_first((void **)&b->pos, &b->cappos, b->nev + 1, sizeof *b->pos, SIZE_MAX, 256))
         return -1;
     memset(b->umap, 0, cap * sizeof *b->umap);
     size_t mask = cap - 1;
@@ -405,7 +393,8 @@ static int cmp_event(const void *a, const void *b, void *arg)
 static int add_attr(souk_docbuilder *b, const souk_field *f, double num, const char *str,
                     size_t len)
 {
-    if (grow((void **)&b->attrs, &b->capattrs, b->nattrs + 1, sizeof *b->attrs))
+    if (souk_grow_first((void **)&b->attrs, &b->capattrs, b->nattrs + 1, sizeof *b->attrs, SIZE_MAX,
+                        256))
         return SOUK_ENOMEM;
     souk_dattr *a = &b->attrs[b->nattrs++];
     a->field = f->id;
@@ -415,7 +404,7 @@ static int add_attr(souk_docbuilder *b, const souk_field *f, double num, const c
     a->str_len = (uint32_t)len;
     if (str) {
         /* Copy now (cJSON's memory goes away); the pointer is set once abuf stops moving. */
-        if (grow((void **)&b->abuf, &b->acap, b->alen + len + 1, 1))
+        if (souk_grow_first((void **)&b->abuf, &b->acap, b->alen + len + 1, 1, SIZE_MAX, 256))
             return SOUK_ENOMEM;
         memcpy(b->abuf + b->alen, str, len);
         a->str = (const char *)(uintptr_t)(b->alen + 1); /* offset + 1; 0 means a number */
@@ -516,19 +505,11 @@ static int check_keyword(const souk_field *f, const cJSON *v, char *err, size_t 
 
 static char *jb_room(jbuf *j, size_t n)
 {
-    if (j->len + n > j->cap) {
-        size_t nc = j->cap ? j->cap : 1024;
-        while (nc < j->len + n)
-            nc *= 2;
-        char *np = souk_realloc(j->p, nc);
-        if (!np) {
-            j->oom = 1;
-            return NULL;
-        }
-        j->p = np;
-        j->cap = nc;
+    if (souk_buf_reserve(&j->b, n)) {
+        j->oom = 1;
+        return NULL;
     }
-    return j->p + j->len;
+    return j->b.p + j->b.len;
 }
 
 static void jb_put(jbuf *j, const char *s, size_t n)
@@ -536,7 +517,7 @@ static void jb_put(jbuf *j, const char *s, size_t n)
     char *d = jb_room(j, n);
     if (d) {
         memcpy(d, s, n);
-        j->len += n;
+        j->b.len += n;
     }
 }
 
@@ -608,7 +589,7 @@ static void jb_string(jbuf *j, const char *s)
         }
     }
     *o++ = '"';
-    j->len += (size_t)(o - d);
+    j->b.len += (size_t)(o - d);
 }
 
 static void jb_number(jbuf *j, const cJSON *v)
@@ -755,7 +736,7 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
     if (del) {
         /* The id must outlive cJSON: keep it in the term buffer. */
         b->tlen = 0;
-        if (grow((void **)&b->tbuf, &b->tcap, id_len + 1, 1)) {
+        if (souk_grow_first((void **)&b->tbuf, &b->tcap, id_len + 1, 1, SIZE_MAX, 256)) {
             rc = SOUK_ENOMEM;
             goto out;
         }
@@ -787,7 +768,7 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
     b->alen = 0;
     b->failed = 0;
     jbuf *st = b->st;
-    st->len = 0;
+    st->b.len = 0;
     st->oom = 0;
     jb_put(st, "{", 1);
     uint32_t termpos = 0;
@@ -899,7 +880,7 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
             break;
         }
         if (f->flags & SOUK_F_STORED) {
-            if (st->len > 1)
+            if (st->b.len > 1)
                 jb_put(st, ",", 1);
             jb_string(st, f->name);
             jb_put(st, ":", 1);
@@ -922,15 +903,17 @@ int souk_docbuilder_parse(souk_docbuilder *b, const char *line, size_t len, int 
         goto aggregated;
     }
     /* Positions out of order (not produced by the analyzer today): sort every occurrence. */
-    if (grow((void **)&b->order, &b->capord, b->nev + 1, sizeof *b->order)) {
+    if (souk_grow_first((void **)&b->order, &b->capord, b->nev + 1, sizeof *b->order, SIZE_MAX,
+                        256)) {
         rc = SOUK_ENOMEM;
         goto out;
     }
     for (size_t i = 0; i < b->nev; i++)
         b->order[i] = (uint32_t)i;
     qsort_r(b->order, b->nev, sizeof *b->order, cmp_event, b);
-    if (grow((void **)&b->terms, &b->capterms, b->nev + 1, sizeof *b->terms) ||
-        grow((void **)&b->pos, &b->cappos, b->nev + 1, sizeof *b->pos)) {
+    if (souk_grow_first((void **)&b->terms, &b->capterms, b->nev + 1, sizeof *b->terms, SIZE_MAX,
+                        256) ||
+        souk_grow_first((void **)&b->pos, &b->cappos, b->nev + 1, sizeof *b->pos, SIZE_MAX, 256)) {
         rc = SOUK_ENOMEM;
         goto out;
     }
@@ -979,7 +962,7 @@ aggregated:
     {
         size_t at = b->tlen;
         const char *old = b->tbuf;
-        if (grow((void **)&b->tbuf, &b->tcap, at + id_len + 1, 1)) {
+        if (souk_grow_first((void **)&b->tbuf, &b->tcap, at + id_len + 1, 1, SIZE_MAX, 256)) {
             rc = SOUK_ENOMEM;
             goto out;
         }
@@ -993,14 +976,15 @@ aggregated:
     }
     /* Blobs for the writer: the front-coded term list and the stored JSON, the latter compressed
      * here in the analysis thread. */
-    if (grow((void **)&b->tlraw, &b->tlrawcap, souk_termlist_bound(b->terms, nt), 1)) {
+    if (souk_grow_first((void **)&b->tlraw, &b->tlrawcap, souk_termlist_bound(b->terms, nt), 1,
+                        SIZE_MAX, 256)) {
         rc = SOUK_ENOMEM;
         goto out;
     }
     size_t tl = souk_termlist_encode(b->terms, nt, b->tlraw);
     /* Term lists go raw: LZ4 saved them 13% for about 5% of indexing time (index-format.md). */
     size_t tlb = souk_blob_pack(NULL, b->tlraw, tl, &b->tlblob, &b->tlblobcap);
-    size_t stb = souk_blob_pack(b->zc, st->p, st->len, &b->stblob, &b->stblobcap);
+    size_t stb = souk_blob_pack(b->zc, st->b.p, st->b.len, &b->stblob, &b->stblobcap);
     if (!tlb || !stb) {
         rc = SOUK_ENOMEM;
         goto out;

@@ -14,11 +14,6 @@
 
 #define DEFAULT_MAPSIZE ((size_t)1 << 36) /* 64 GiB of address space; the file grows as used */
 
-int souk__mdb_err(int rc)
-{
-    return souk_kv_err(rc);
-}
-
 size_t souk__post_key(const char *term, size_t len, uint32_t docid, uint8_t *out)
 {
     memcpy(out, term, len);
@@ -57,36 +52,48 @@ size_t souk__dict_encode(const souk_term_info *info, const uint8_t *inline_block
     return (size_t)(p - out);
 }
 
-int souk__txn_begin(souk_index *ix, unsigned flags, MDB_txn **txn)
+/* The SOUK_E* code of LMDB's code rc, which *cause (when not NULL) keeps for the message. */
+static int lmdb_fail(int rc, int *cause)
 {
-    return souk_kv_txn_begin(ix->env, flags, txn);
+    if (cause)
+        *cause = rc;
+    return souk_kv_err(rc);
 }
 
-int souk__meta_get_u64(MDB_txn *txn, souk_index *ix, const char *key, uint64_t *v)
+int souk__txn_begin(souk_index *ix, unsigned flags, MDB_txn **txn, int *cause)
+{
+    int rc = souk_kv_txn_begin(ix->env, flags, txn);
+    return rc ? lmdb_fail(rc, cause) : SOUK_OK;
+}
+
+int souk__meta_get_u64(MDB_txn *txn, souk_index *ix, const char *key, uint64_t *v, int *cause)
 {
     MDB_val k = {strlen(key), (void *)key}, d;
     int rc = mdb_get(txn, ix->meta, &k, &d);
     if (rc == MDB_NOTFOUND) {
         *v = 0;
-        return 0;
+        return SOUK_OK;
     }
     if (rc)
-        return rc;
+        return lmdb_fail(rc, cause);
     if (d.mv_size != 8)
-        return MDB_CORRUPTED;
+        return SOUK_ECORRUPT;
     *v = le64_get(d.mv_data);
-    return 0;
+    return SOUK_OK;
 }
 
-int souk__meta_put_u64(MDB_txn *txn, souk_index *ix, const char *key, uint64_t v)
+int souk__meta_put_u64(MDB_txn *txn, souk_index *ix, const char *key, uint64_t v, int *cause)
 {
     uint8_t buf[8];
     le64_put(buf, v);
     MDB_val k = {strlen(key), (void *)key}, d = {8, buf};
-    return mdb_put(txn, ix->meta, &k, &d, 0);
+    int rc = mdb_put(txn, ix->meta, &k, &d, 0);
+    return rc ? lmdb_fail(rc, cause) : SOUK_OK;
 }
 
-static int open_dbis(souk_index *ix, MDB_txn *txn, unsigned f)
+/* Opens the index's named databases in txn (f: 0, or MDB_CREATE). SOUK_OK, SOUK_ENOTFOUND when
+ * one is missing, or another SOUK_E* code with LMDB's in *cause. */
+static int open_dbis(souk_index *ix, MDB_txn *txn, unsigned f, int *cause)
 {
     struct {
         const char *name;
@@ -97,9 +104,9 @@ static int open_dbis(souk_index *ix, MDB_txn *txn, unsigned f)
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, f, dbs[i].dbi);
         if (rc)
-            return rc;
+            return lmdb_fail(rc, cause);
     }
-    return 0;
+    return SOUK_OK;
 }
 
 int souk_index_open(const char *dir, const souk_schema *schema, unsigned flags, souk_index **out,
@@ -111,7 +118,7 @@ int souk_index_open(const char *dir, const souk_schema *schema, unsigned flags, 
         pthread_cond_init(&ix->gen_cv, NULL);
     }
     MDB_txn *txn = NULL;
-    int rc, src = SOUK_EIO;
+    int rc, cause = 0, src = SOUK_EIO;
     if (!ix) {
         snprintf(err, errlen, "out of memory");
         return SOUK_ENOMEM;
@@ -133,19 +140,19 @@ int souk_index_open(const char *dir, const souk_schema *schema, unsigned flags, 
         }
         goto fail;
     }
-    if ((rc = souk__txn_begin(ix, (flags & SOUK_INDEX_RDONLY) ? MDB_RDONLY : 0, &txn)) != 0)
-        goto mdb_fail;
-    rc = open_dbis(ix, txn, (flags & SOUK_INDEX_RDONLY) ? 0 : MDB_CREATE);
-    if (rc == MDB_NOTFOUND) {
+    if ((src = souk__txn_begin(ix, (flags & SOUK_INDEX_RDONLY) ? MDB_RDONLY : 0, &txn, &cause)) !=
+        0)
+        goto store_fail;
+    src = open_dbis(ix, txn, (flags & SOUK_INDEX_RDONLY) ? 0 : MDB_CREATE, &cause);
+    if (src == SOUK_ENOTFOUND) {
         snprintf(err, errlen, "'%s' holds no Souk index", dir);
-        src = SOUK_ENOTFOUND;
         goto fail;
     }
-    if (rc)
-        goto mdb_fail;
+    if (src)
+        goto store_fail;
     uint64_t format;
-    if ((rc = souk__meta_get_u64(txn, ix, "format", &format)) != 0)
-        goto mdb_fail;
+    if ((src = souk__meta_get_u64(txn, ix, "format", &format, &cause)) != 0)
+        goto store_fail;
     MDB_val k = {6, "schema"}, d;
     rc = mdb_get(txn, ix->meta, &k, &d);
     if (format == 0) {
@@ -160,11 +167,13 @@ int souk_index_open(const char *dir, const souk_schema *schema, unsigned flags, 
             src = SOUK_ENOTFOUND;
             goto fail;
         }
-        if ((rc = souk__meta_put_u64(txn, ix, "format", SOUK_FORMAT_VERSION)) != 0)
-            goto mdb_fail;
+        if ((src = souk__meta_put_u64(txn, ix, "format", SOUK_FORMAT_VERSION, &cause)) != 0)
+            goto store_fail;
         MDB_val sv = {strlen(schema->json), schema->json};
-        if ((rc = mdb_put(txn, ix->meta, &k, &sv, 0)) != 0)
-            goto mdb_fail;
+        if ((rc = mdb_put(txn, ix->meta, &k, &sv, 0)) != 0) {
+            src = lmdb_fail(rc, &cause);
+            goto store_fail;
+        }
         src = souk_schema_parse(schema->json, strlen(schema->json), &ix->schema, err, errlen);
         if (src)
             goto fail;
@@ -195,13 +204,14 @@ int souk_index_open(const char *dir, const souk_schema *schema, unsigned flags, 
     }
     if ((rc = mdb_txn_commit(txn)) != 0) {
         txn = NULL;
-        goto mdb_fail;
+        src = lmdb_fail(rc, &cause);
+        goto store_fail;
     }
     *out = ix;
     return SOUK_OK;
-mdb_fail:
-    snprintf(err, errlen, "opening index '%s': %s", dir, mdb_strerror(rc));
-    src = souk__mdb_err(rc);
+store_fail:
+    snprintf(err, errlen, "opening index '%s': %s", dir,
+             cause ? mdb_strerror(cause) : souk_strerror(src));
 fail:
     if (txn)
         mdb_txn_abort(txn);
@@ -327,10 +337,10 @@ int souk_reader_new(souk_index *ix, souk_reader **out)
     if (!r)
         return SOUK_ENOMEM;
     r->ix = ix;
-    int rc = souk__txn_begin(ix, MDB_RDONLY, &r->txn);
+    int rc = souk__txn_begin(ix, MDB_RDONLY, &r->txn, NULL);
     if (rc) {
         souk_free(r);
-        return souk__mdb_err(rc);
+        return rc;
     }
     r->active = 1;
     *out = r;
@@ -358,15 +368,15 @@ void souk_reader_release(souk_reader *r)
 int souk_reader_refresh(souk_reader *r)
 {
     souk_reader_release(r);
-    int rc = mdb_txn_renew(r->txn);
-    if (rc == MDB_MAP_RESIZED) {
+    int cause = mdb_txn_renew(r->txn), rc = souk_kv_err(cause);
+    if (cause == MDB_MAP_RESIZED) {
         mdb_txn_abort(r->txn);
         r->txn = NULL;
-        rc = souk__txn_begin(r->ix, MDB_RDONLY, &r->txn);
+        rc = souk__txn_begin(r->ix, MDB_RDONLY, &r->txn, &cause);
     }
     if (rc) {
-        snprintf(r->err, sizeof r->err, "read snapshot: %s", mdb_strerror(rc));
-        return souk__mdb_err(rc);
+        snprintf(r->err, sizeof r->err, "read snapshot: %s", mdb_strerror(cause));
+        return rc;
     }
     r->active = 1;
     return SOUK_OK;
@@ -390,15 +400,15 @@ int souk_reader_stats(souk_reader *r, souk_stats *st)
     souk_index *ix = r->ix;
     int rc;
     memset(st, 0, sizeof *st);
-    if ((rc = souk__meta_get_u64(r->txn, ix, "N", &st->docs)) ||
-        (rc = souk__meta_get_u64(r->txn, ix, "total_len", &st->total_len)) ||
-        (rc = souk__meta_get_u64(r->txn, ix, "next_docid", &st->next_docid)) ||
-        (rc = souk__meta_get_u64(r->txn, ix, "generation", &st->generation)) ||
-        (rc = souk__meta_get_u64(r->txn, ix, "stream_offset", &st->stream_offset)))
-        return souk__mdb_err(rc);
+    if ((rc = souk__meta_get_u64(r->txn, ix, "N", &st->docs, NULL)) ||
+        (rc = souk__meta_get_u64(r->txn, ix, "total_len", &st->total_len, NULL)) ||
+        (rc = souk__meta_get_u64(r->txn, ix, "next_docid", &st->next_docid, NULL)) ||
+        (rc = souk__meta_get_u64(r->txn, ix, "generation", &st->generation, NULL)) ||
+        (rc = souk__meta_get_u64(r->txn, ix, "stream_offset", &st->stream_offset, NULL)))
+        return rc;
     MDB_stat ms;
     if ((rc = mdb_stat(r->txn, ix->terms, &ms)) != 0)
-        return souk__mdb_err(rc);
+        return souk_kv_err(rc);
     st->terms = ms.ms_entries;
     st->bytes_dictionary = db_bytes(r->txn, ix->terms);
     st->bytes_postings = st->bytes_dictionary + db_bytes(r->txn, ix->post);
@@ -419,7 +429,7 @@ int souk_reader_term(souk_reader *r, const char *term, size_t len, souk_term_inf
     MDB_val k = {len, (void *)term}, d;
     int rc = mdb_get(r->txn, r->ix->terms, &k, &d);
     if (rc)
-        return souk__mdb_err(rc);
+        return souk_kv_err(rc);
     souk__dict dd;
     if (souk__dict_decode(d.mv_data, d.mv_size, &dd))
         return SOUK_ECORRUPT;
@@ -433,7 +443,7 @@ int souk_reader_terms(souk_reader *r, const char *start, size_t len, souk_term_i
     MDB_cursor *c;
     int rc = mdb_cursor_open(r->txn, r->ix->terms, &c);
     if (rc)
-        return souk__mdb_err(rc);
+        return souk_kv_err(rc);
     MDB_val k = {len, (void *)start}, d;
     rc = len ? mdb_cursor_get(c, &k, &d, MDB_SET_RANGE) : mdb_cursor_get(c, &k, &d, MDB_FIRST);
     while (rc == 0) {
@@ -447,7 +457,7 @@ int souk_reader_terms(souk_reader *r, const char *start, size_t len, souk_term_i
         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
     }
     mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND ? SOUK_OK : souk__mdb_err(rc);
+    return rc == MDB_NOTFOUND ? SOUK_OK : souk_kv_err(rc);
 }
 
 int souk__reader_dict(souk_reader *r, const char *term, size_t len, souk__dict *dd)
@@ -457,7 +467,7 @@ int souk__reader_dict(souk_reader *r, const char *term, size_t len, souk__dict *
     MDB_val k = {len, (void *)term}, d;
     int rc = mdb_get(r->txn, r->ix->terms, &k, &d);
     if (rc)
-        return souk__mdb_err(rc);
+        return souk_kv_err(rc);
     return souk__dict_decode(d.mv_data, d.mv_size, dd) ? SOUK_ECORRUPT : 0;
 }
 
@@ -486,7 +496,7 @@ int souk__postings_open_dict(souk_reader *r, const char *term, size_t len, const
     }
     MDB_cursor *c;
     if ((rc = mdb_cursor_open(r->txn, r->ix->post, &c)) != 0)
-        return souk__mdb_err(rc);
+        return souk_kv_err(rc);
     p->cursor = c;
     return SOUK_OK;
 }
@@ -509,7 +519,7 @@ int souk_postings_next_block(souk_postings *p, uint32_t docid, souk_block *b)
         /* Most skips land in the next block: one step instead of a tree search. */
         rc = mdb_cursor_get(p->cursor, &k, &d, MDB_NEXT);
         if (rc)
-            return souk__mdb_err(rc);
+            return souk_kv_err(rc);
         kk = k.mv_data;
         if (k.mv_size != p->len + 5 || memcmp(kk, p->term, p->len) != 0 || kk[p->len] != 0)
             return SOUK_ENOTFOUND;
@@ -523,7 +533,7 @@ search:
     rc = mdb_cursor_get(p->cursor, &k, &d, MDB_SET_RANGE);
     p->started = 1;
     if (rc)
-        return souk__mdb_err(rc);
+        return souk_kv_err(rc);
     kk = k.mv_data;
 found:
     if (k.mv_size != p->len + 5 || memcmp(kk, p->term, p->len) != 0 || kk[p->len] != 0)
@@ -547,7 +557,7 @@ int souk__reader_doclen_chunk(souk_reader *r, uint32_t chunk, const uint32_t **l
     MDB_val k = {4, key}, d;
     int rc = mdb_get(r->txn, r->ix->doclen, &k, &d);
     if (rc)
-        return souk__mdb_err(rc);
+        return souk_kv_err(rc);
     if (d.mv_size != SOUK_DOCLEN_CHUNK * 4)
         return SOUK_ECORRUPT;
     *lens = d.mv_data;
@@ -575,7 +585,7 @@ int souk_reader_docid(souk_reader *r, const char *id, size_t len, uint32_t *doci
     MDB_val k = {len, (void *)id}, d;
     int rc = mdb_get(r->txn, r->ix->ids, &k, &d);
     if (rc)
-        return souk__mdb_err(rc);
+        return souk_kv_err(rc);
     if (d.mv_size != 12)
         return SOUK_ECORRUPT;
     *docid = be32_get(d.mv_data);
@@ -587,7 +597,7 @@ int souk__reader_docids(souk_reader *r, void (*fn)(void *ctx, uint32_t docid), v
     MDB_cursor *cur;
     int rc = mdb_cursor_open(r->txn, r->ix->ids, &cur);
     if (rc)
-        return souk__mdb_err(rc);
+        return souk_kv_err(rc);
     MDB_val k, d;
     for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
@@ -598,7 +608,7 @@ int souk__reader_docids(souk_reader *r, void (*fn)(void *ctx, uint32_t docid), v
         fn(ctx, be32_get(d.mv_data));
     }
     mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : souk__mdb_err(rc);
+    return rc == MDB_NOTFOUND ? 0 : souk_kv_err(rc);
 }
 
 /* Splits a docs value into id and (unpacked into the reader's buffer) JSON. */
@@ -627,7 +637,7 @@ int souk_reader_doc(souk_reader *r, uint32_t docid, const char **id, size_t *id_
     MDB_val k = {4, key}, d;
     int rc = mdb_get(r->txn, r->ix->docs, &k, &d);
     if (rc)
-        return souk__mdb_err(rc);
+        return souk_kv_err(rc);
     return split_doc(r, &d, id, id_len, json, json_len);
 }
 
@@ -639,14 +649,14 @@ int souk_reader_docs(souk_reader *r,
     /* Records from next_docid on are orphans of a batch that never committed (written by its
      * early store transaction, see engine/catalog/writer.c): no document. */
     uint64_t next_docid = 0;
-    int rc = souk__meta_get_u64(r->txn, r->ix, "next_docid", &next_docid);
+    int rc = souk__meta_get_u64(r->txn, r->ix, "next_docid", &next_docid, NULL);
     if (rc)
-        return souk__mdb_err(rc);
+        return rc;
     if (next_docid == 0)
         next_docid = 1; /* written by every commit: absent, nothing has committed yet */
     MDB_cursor *c;
     if ((rc = mdb_cursor_open(r->txn, r->ix->docs, &c)) != 0)
-        return souk__mdb_err(rc);
+        return souk_kv_err(rc);
     MDB_val k, d;
     int src = SOUK_OK;
     for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
@@ -669,7 +679,7 @@ int souk_reader_docs(souk_reader *r,
     mdb_cursor_close(c);
     if (src)
         return src;
-    return rc == 0 || rc == MDB_NOTFOUND ? SOUK_OK : souk__mdb_err(rc);
+    return rc == 0 || rc == MDB_NOTFOUND ? SOUK_OK : souk_kv_err(rc);
 }
 
 int souk_reader_termlist(souk_reader *r, uint32_t docid,
@@ -680,7 +690,7 @@ int souk_reader_termlist(souk_reader *r, uint32_t docid,
     MDB_val k = {4, key}, d;
     int rc = mdb_get(r->txn, r->ix->termlist, &k, &d);
     if (rc)
-        return souk__mdb_err(rc);
+        return souk_kv_err(rc);
     long tl = souk_blob_unpack(d.mv_data, d.mv_size, &r->buf, &r->cap);
     if (tl < 0)
         return (int)tl;
@@ -705,7 +715,7 @@ int souk_reader_attrs(souk_reader *r,
     MDB_cursor *cur;
     int rc = mdb_cursor_open(r->txn, r->ix->attr, &cur);
     if (rc)
-        return souk__mdb_err(rc);
+        return souk_kv_err(rc);
     MDB_val k, d;
     int stop = 0;
     for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0 && !stop;
@@ -717,7 +727,7 @@ int souk_reader_attrs(souk_reader *r,
         stop = fn(ctx, be32_get(k.mv_data), d.mv_data, d.mv_size);
     }
     mdb_cursor_close(cur);
-    return rc == 0 || rc == MDB_NOTFOUND ? 0 : souk__mdb_err(rc);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : souk_kv_err(rc);
 }
 
 int souk_reader_attr(souk_reader *r, uint32_t docid, uint8_t field, const uint8_t **val,
@@ -728,7 +738,7 @@ int souk_reader_attr(souk_reader *r, uint32_t docid, uint8_t field, const uint8_
     MDB_val k = {4, key}, d;
     int rc = mdb_get(r->txn, r->ix->attr, &k, &d);
     if (rc)
-        return souk__mdb_err(rc);
+        return souk_kv_err(rc);
     const souk_schema *s = r->ix->schema;
     const uint8_t *p = d.mv_data, *end = p + d.mv_size;
     while (p < end) {

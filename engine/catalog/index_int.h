@@ -54,17 +54,19 @@ int souk__dict_decode(const uint8_t *p, size_t len, souk__dict *d);
 size_t souk__dict_encode(const souk_term_info *info, const uint8_t *inline_block, size_t inline_len,
                          uint8_t *out);
 
-/* Begins a read transaction, adopting a map size grown by another process. */
-int souk__txn_begin(souk_index *ix, unsigned flags, MDB_txn **txn);
+/* Begins a transaction on ix (flags: 0 or MDB_RDONLY), adopting a map size grown by another
+ * process. Returns SOUK_OK and *txn, or the SOUK_E* code of LMDB's error; when cause is not NULL,
+ * it then gets LMDB's own code, for a message that names it (mdb_strerror). */
+int souk__txn_begin(souk_index *ix, unsigned flags, MDB_txn **txn, int *cause);
 
-/* Meta helpers: u64 values under string keys. Missing keys read as 0. */
-int souk__meta_get_u64(MDB_txn *txn, souk_index *ix, const char *key, uint64_t *v);
-int souk__meta_put_u64(MDB_txn *txn, souk_index *ix, const char *key, uint64_t v);
+/* Meta helpers: u64 values under string keys of the meta database, in txn. A missing key reads
+ * as 0. Each returns SOUK_OK, SOUK_ECORRUPT for a value that is not 8 bytes, or the SOUK_E* code
+ * of LMDB's error (MDB_MAP_FULL is SOUK_EFULL); on an LMDB error, a cause that is not NULL gets
+ * LMDB's own code, as souk__txn_begin's does. */
+int souk__meta_get_u64(MDB_txn *txn, souk_index *ix, const char *key, uint64_t *v, int *cause);
+int souk__meta_put_u64(MDB_txn *txn, souk_index *ix, const char *key, uint64_t v, int *cause);
 
 /* Builds the postings key term \0 BE32(docid) into out (len + 5 bytes); returns its length. */
 size_t souk__post_key(const char *term, size_t len, uint32_t docid, uint8_t *out);
-
-/* Maps an LMDB error to a SOUK_E* code. */
-int souk__mdb_err(int rc);
 
 #endif

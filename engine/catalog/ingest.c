@@ -4,6 +4,7 @@
  * documents (JSON parsing, validation, Xapian analysis), and the main thread hands the results
  * to the writer in stream order and commits in batches. Results are consumed strictly in order,
  * so the index does not depend on the number of threads. */
+#include "souk/buf.h"
 #include "core/stream_hash.h"
 #include "souk/ingest.h"
 #include "souk/document.h"
@@ -363,16 +364,8 @@ static int fill_slot(reader *r, slot *s, size_t max_record, int follow)
         if (linelen > max_record)
             toolong = 1;
         size_t keep = toolong ? (linelen < 256 ? linelen : 256) : linelen;
-        if (s->len + keep > s->cap) {
-            size_t nc = s->cap ? s->cap : 65536;
-            while (nc < s->len + keep)
-                nc *= 2;
-            char *nd = souk_realloc(s->data, nc);
-            if (!nd)
-                return READ_NOMEM;
-            s->data = nd;
-            s->cap = nc;
-        }
+        if (souk_grow_first((void **)&s->data, &s->cap, s->len + keep, 1, SIZE_MAX, 65536))
+            return READ_NOMEM;
         memcpy(s->data + s->len, r->buf + r->start, keep);
         s->len += keep;
         souk__sh_update(&r->hash, r->buf + r->start, consumed);

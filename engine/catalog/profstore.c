@@ -116,14 +116,15 @@ static int check_name(const char *name, char *err, size_t errlen)
     return 0;
 }
 
-/* One attempt at a put; an LMDB code (MDB_MAP_FULL: grow and try again). */
+/* One attempt at a put: SOUK_OK, or a SOUK_E* code with err (SOUK_EFULL: the map is full, grow
+ * it and try again). */
 static int put_once(souk_profstore *ps, const char *name, const char *doc, size_t len,
-                    int64_t now_ms, int if_absent, uint32_t *version)
+                    int64_t now_ms, int if_absent, uint32_t *version, char *err, size_t errlen)
 {
     MDB_txn *txn;
     int mrc = souk_kv_txn_begin(ps->env, 0, &txn);
     if (mrc)
-        return mrc;
+        return lmdb_fail(mrc, "put", err, errlen);
     size_t nl = strlen(name);
     MDB_val hk = {nl, (void *)name}, hv;
     uint32_t cur = 0;
@@ -138,8 +139,9 @@ static int put_once(souk_profstore *ps, const char *name, const char *doc, size_
         return 0;
     }
     if (cur == UINT32_MAX) {
-        mrc = MDB_BAD_VALSIZE;
-        goto fail;
+        mdb_txn_abort(txn);
+        snprintf(err, errlen, "profile store: '%s' has no version number left", name);
+        return SOUK_ETOOBIG;
     }
     uint32_t next = cur + 1;
     uint8_t key[NAME_MAX_BYTES + 5];
@@ -158,12 +160,12 @@ static int put_once(souk_profstore *ps, const char *name, const char *doc, size_
     if ((mrc = mdb_put(txn, ps->heads, &hk, &hv, 0)) != 0)
         goto fail;
     if ((mrc = mdb_txn_commit(txn)) != 0)
-        return mrc;
+        return lmdb_fail(mrc, "put", err, errlen);
     *version = next;
     return 0;
 fail:
     mdb_txn_abort(txn);
-    return mrc;
+    return lmdb_fail(mrc, "put", err, errlen);
 }
 
 int souk_profstore_put(souk_profstore *ps, const char *name, const char *doc, size_t len,
@@ -173,16 +175,13 @@ int souk_profstore_put(souk_profstore *ps, const char *name, const char *doc, si
     if (rc)
         return rc;
     for (;;) {
-        int mrc = put_once(ps, name, doc, len, now_ms, if_absent, version);
-        if (mrc == MDB_MAP_FULL) {
+        rc = put_once(ps, name, doc, len, now_ms, if_absent, version, err, errlen);
+        if (rc == SOUK_EFULL) {
             if (souk_kv_grow(ps->env, MAP_MAX) == SOUK_OK)
                 continue;
             snprintf(err, errlen, "profile store: full (%zu bytes)", MAP_MAX);
-            return SOUK_EFULL;
         }
-        if (mrc)
-            return lmdb_fail(mrc, "put", err, errlen);
-        return 0;
+        return rc;
     }
 }
 

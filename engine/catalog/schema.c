@@ -1,4 +1,5 @@
 /* schema.c: parsing and validation of catalog schemas (see souk/schema.h). */
+#include "souk/buf.h"
 #include "core/alloc.h"
 #include "text/codes.h"
 #include "souk/schema.h"
@@ -321,19 +322,15 @@ int souk_schema_load(const char *path, souk_schema **out, char *err, size_t errl
     size_t n = 0, cap = 0;
     int rc = SOUK_ESCHEMA;
     for (;;) {
-        if (n + 4096 > cap) {
-            if (cap > (1u << 20)) {
-                snprintf(err, errlen, "schema: '%s' is larger than 1 MiB", path);
-                goto out;
-            }
-            cap = cap ? cap * 2 : 8192;
-            char *nb = souk_realloc(buf, cap);
-            if (!nb) {
-                snprintf(err, errlen, "schema: out of memory");
-                rc = SOUK_ENOMEM;
-                goto out;
-            }
-            buf = nb;
+        int grc = souk_grow((void **)&buf, &cap, n + 4096, 1, (1u << 20) + 4096);
+        if (grc == SOUK_ETOOBIG) {
+            snprintf(err, errlen, "schema: '%s' is larger than 1 MiB", path);
+            goto out;
+        }
+        if (grc) {
+            snprintf(err, errlen, "schema: out of memory");
+            rc = SOUK_ENOMEM;
+            goto out;
         }
         size_t r = fread(buf + n, 1, cap - n, f);
         n += r;

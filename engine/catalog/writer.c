@@ -48,8 +48,7 @@ static void batch_clear(souk_writer *w)
     souk__arena_free(&w->mem);
     souk__pos_pool_clear(&w->pos);
     w->nops = 0;
-    if (w->idmap)
-        memset(w->idmap, 0, w->idcap * sizeof *w->idmap);
+    souk_itab_clear(&w->idmap);
     souk__grouping_clear(w->cc);
     if (w->snap)
         mdb_txn_abort(w->snap);
@@ -67,7 +66,7 @@ void souk_writer_free(souk_writer *w)
     souk__arena_free(&w->mem);
     souk__pos_pool_free(&w->pos);
     souk_free(w->ops);
-    souk_free(w->idmap);
+    souk_itab_free(&w->idmap);
     souk_free(w);
 }
 
@@ -198,7 +197,7 @@ int souk__writer_err(souk_writer *w, int rc)
         return 0;
     if (w)
         w->cause = rc;
-    return souk__mdb_err(rc);
+    return souk_kv_err(rc);
 }
 
 /* What went wrong with SOUK_E* code rc: LMDB's (or the system's) message for the code behind
@@ -425,7 +424,7 @@ static void commit_ctx_free(commit_ctx *c)
     for (size_t i = 0; i < c->ngchunk; i++)
         souk_free(c->gchunk[i]);
     souk_free(c->gchunk);
-    souk_free(c->gmap);
+    souk_itab_free(&c->gmap);
     souk_free(c->dead);
     souk_free(c);
 }
@@ -472,15 +471,15 @@ static int begin_commit(commit_run *r)
             return rc;
         r->grouping = 1;
     }
-    if ((rc = souk__txn_begin(ix, 0, &c->txn)) != 0) {
+    if ((rc = souk__txn_begin(ix, 0, &c->txn, &w->cause)) != 0) {
         c->txn = NULL;
-        return step_fail(c, souk__writer_err(w, rc), "begin write");
+        return step_fail(c, rc, "begin write");
     }
-    if ((rc = souk__meta_get_u64(c->txn, ix, "N", &r->N)) ||
-        (rc = souk__meta_get_u64(c->txn, ix, "total_len", &r->total_len)) ||
-        (rc = souk__meta_get_u64(c->txn, ix, "next_docid", &r->next_docid)) ||
-        (rc = souk__meta_get_u64(c->txn, ix, "generation", &r->gen)))
-        return step_fail(c, souk__writer_err(w, rc), "read meta");
+    if ((rc = souk__meta_get_u64(c->txn, ix, "N", &r->N, &w->cause)) ||
+        (rc = souk__meta_get_u64(c->txn, ix, "total_len", &r->total_len, &w->cause)) ||
+        (rc = souk__meta_get_u64(c->txn, ix, "next_docid", &r->next_docid, &w->cause)) ||
+        (rc = souk__meta_get_u64(c->txn, ix, "generation", &r->gen, &w->cause)))
+        return step_fail(c, rc, "read meta");
     if (r->next_docid == 0)
         r->next_docid = 1;
     r->meta_next = r->next_docid;
@@ -747,13 +746,14 @@ static int write_meta_and_commit(commit_run *r, const souk_stream_pos *pos)
     commit_ctx *c = r->c;
     souk_index *ix = r->ix;
     int rc;
-    if ((rc = souk__meta_put_u64(c->txn, ix, "N", r->N)) ||
-        (rc = souk__meta_put_u64(c->txn, ix, "total_len", r->total_len)) ||
-        (rc = souk__meta_put_u64(c->txn, ix, "next_docid", r->next_docid)) ||
-        (rc = souk__meta_put_u64(c->txn, ix, "generation", r->gen + 1)) ||
-        (pos && (rc = souk__meta_put_u64(c->txn, ix, "stream_offset", pos->offset))) ||
-        (pos && (rc = souk__meta_put_u64(c->txn, ix, "stream_line", pos->line))))
-        return step_fail(c, souk__writer_err(w, rc), "write meta");
+    int *cause = &w->cause;
+    if ((rc = souk__meta_put_u64(c->txn, ix, "N", r->N, cause)) ||
+        (rc = souk__meta_put_u64(c->txn, ix, "total_len", r->total_len, cause)) ||
+        (rc = souk__meta_put_u64(c->txn, ix, "next_docid", r->next_docid, cause)) ||
+        (rc = souk__meta_put_u64(c->txn, ix, "generation", r->gen + 1, cause)) ||
+        (pos && (rc = souk__meta_put_u64(c->txn, ix, "stream_offset", pos->offset, cause))) ||
+        (pos && (rc = souk__meta_put_u64(c->txn, ix, "stream_line", pos->line, cause))))
+        return step_fail(c, rc, "write meta");
     if (pos && pos->fingerprint) {
         MDB_val k = {9, "stream_fp"}, d = {strlen(pos->fingerprint), (void *)pos->fingerprint};
         if ((rc = mdb_put(c->txn, ix->meta, &k, &d, 0)) != 0)
@@ -845,11 +845,11 @@ int souk_index_stream_pos(souk_index *ix, uint64_t *offset, uint64_t *line, char
                           size_t cap)
 {
     MDB_txn *txn;
-    int rc = souk__txn_begin(ix, MDB_RDONLY, &txn);
+    int rc = souk__txn_begin(ix, MDB_RDONLY, &txn, NULL);
     if (rc)
-        return souk__mdb_err(rc);
-    if ((rc = souk__meta_get_u64(txn, ix, "stream_offset", offset)) == 0 &&
-        (rc = souk__meta_get_u64(txn, ix, "stream_line", line)) == 0 && fingerprint && cap) {
+        return rc;
+    if ((rc = souk__meta_get_u64(txn, ix, "stream_offset", offset, NULL)) == 0 &&
+        (rc = souk__meta_get_u64(txn, ix, "stream_line", line, NULL)) == 0 && fingerprint && cap) {
         MDB_val k = {9, "stream_fp"}, d;
         fingerprint[0] = 0;
         if (mdb_get(txn, ix->meta, &k, &d) == 0 && d.mv_size < cap) {
@@ -858,5 +858,5 @@ int souk_index_stream_pos(souk_index *ix, uint64_t *offset, uint64_t *line, char
         }
     }
     mdb_txn_abort(txn);
-    return souk__mdb_err(rc);
+    return rc;
 }

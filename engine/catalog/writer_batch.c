@@ -1,6 +1,7 @@
 /* writer_batch.c: the index writer's batch buffer: an arena for the batch's bytes, the pool of
  * its documents' positions, and the ops (one per id, the last write wins) with their id map;
  * whether an op's id is new, from the batch's read snapshot. */
+#include "souk/buf.h"
 #include "catalog/writer_int.h"
 
 #include <errno.h>
@@ -62,14 +63,9 @@ int souk__pos_pool_add(pos_pool *p, const uint32_t *src, size_t n, uint32_t *at)
         /* The last unit is never handed out, so no index reaches POS_DEL. */
         if (start + len > (uint64_t)(POS_UNITS - 1) << POS_UNIT)
             return SOUK_EFULL;
-        if (p->nregions == p->capregions) {
-            size_t nc = p->capregions ? p->capregions * 2 : 64;
-            void **r = souk_realloc(p->regions, nc * sizeof *r);
-            if (!r)
-                return SOUK_ENOMEM;
-            p->regions = r;
-            p->capregions = nc;
-        }
+        if (souk_grow_first((void **)&p->regions, &p->capregions, p->nregions + 1,
+                            sizeof *p->regions, SIZE_MAX, 64))
+            return SOUK_ENOMEM;
         uint32_t *m = souk_malloc(len * sizeof *m);
         if (!m)
             return SOUK_ENOMEM;
@@ -109,35 +105,20 @@ void souk__pos_pool_free(pos_pool *p)
 /* Finds the slot of id in the id map (an empty slot when absent). */
 static size_t idmap_slot(souk_writer *w, const char *id, size_t len)
 {
-    size_t mask = w->idcap - 1, i = souk__hash(id, len) & mask;
-    while (w->idmap[i]) {
-        const op *o = &w->ops[w->idmap[i] - 1];
+    size_t i = souk_itab_first(&w->idmap, souk__hash(id, len));
+    for (; w->idmap.slot[i]; i = souk_itab_next(&w->idmap, i)) {
+        const op *o = &w->ops[w->idmap.slot[i] - 1];
         if (o->id_len == len && memcmp(o->id, id, len) == 0)
             return i;
-        i = (i + 1) & mask;
     }
     return i;
 }
 
-static int idmap_grow(souk_writer *w)
+/* The hash of op i's id, for the map's growth. */
+static uint64_t op_id_hash(const void *ctx, size_t i)
 {
-    size_t ncap = w->idcap ? w->idcap * 2 : 4096;
-    uint32_t *old = w->idmap;
-    size_t ocap = w->idcap;
-    w->idmap = souk_calloc(ncap, sizeof *w->idmap);
-    if (!w->idmap) {
-        w->idmap = old;
-        return SOUK_ENOMEM;
-    }
-    w->idcap = ncap;
-    for (size_t i = 0; i < ocap; i++) {
-        if (old[i]) {
-            const op *o = &w->ops[old[i] - 1];
-            w->idmap[idmap_slot(w, o->id, o->id_len)] = old[i];
-        }
-    }
-    souk_free(old);
-    return SOUK_OK;
+    const op *o = &((const souk_writer *)ctx)->ops[i];
+    return souk__hash(o->id, o->id_len);
 }
 
 /* Returns a fresh op for id: the op already in the batch for this id (last write wins) or a new
@@ -145,19 +126,13 @@ static int idmap_grow(souk_writer *w)
 op *souk__op_for(souk_writer *w, const char *id, size_t len, int *created)
 {
     *created = 0;
-    if ((w->nops + 1) * 2 > w->idcap && idmap_grow(w))
+    if (souk_itab_reserve(&w->idmap, w->nops, 4096, op_id_hash, w))
         return NULL;
     size_t slot = idmap_slot(w, id, len);
-    if (w->idmap[slot])
-        return &w->ops[w->idmap[slot] - 1];
-    if (w->nops == w->capops) {
-        size_t nc = w->capops ? w->capops * 2 : 1024;
-        op *n = souk_realloc(w->ops, nc * sizeof *n);
-        if (!n)
-            return NULL;
-        w->ops = n;
-        w->capops = nc;
-    }
+    if (w->idmap.slot[slot])
+        return &w->ops[w->idmap.slot[slot] - 1];
+    if (souk_grow_first((void **)&w->ops, &w->capops, w->nops + 1, sizeof *w->ops, SIZE_MAX, 1024))
+        return NULL;
     op *o = &w->ops[w->nops++];
     memset(o, 0, sizeof *o);
     o->id = souk__arena_dup(&w->mem, id, len);
@@ -166,7 +141,7 @@ op *souk__op_for(souk_writer *w, const char *id, size_t len, int *created)
         return NULL;
     }
     o->id_len = (uint32_t)len;
-    w->idmap[slot] = (uint32_t)w->nops;
+    w->idmap.slot[slot] = (uint32_t)w->nops;
     *created = 1;
     return o;
 }
@@ -175,7 +150,7 @@ void souk__op_drop_last(souk_writer *w)
 {
     const op *o = &w->ops[w->nops - 1];
     /* Linear probing: nothing inserted after the last op probed past its slot. */
-    w->idmap[idmap_slot(w, o->id, o->id_len)] = 0;
+    w->idmap.slot[idmap_slot(w, o->id, o->id_len)] = 0;
     w->nops--;
 }
 
@@ -184,15 +159,15 @@ static int ensure_snapshot(souk_writer *w)
 {
     if (w->snap)
         return 0;
-    int rc = souk__txn_begin(w->ix, MDB_RDONLY, &w->snap);
+    int rc = souk__txn_begin(w->ix, MDB_RDONLY, &w->snap, &w->cause);
     if (rc)
-        return souk__writer_err(w, rc);
+        return rc;
     uint64_t next;
-    if ((rc = souk__meta_get_u64(w->snap, w->ix, "generation", &w->snap_gen)) != 0 ||
-        (rc = souk__meta_get_u64(w->snap, w->ix, "next_docid", &next)) != 0) {
+    if ((rc = souk__meta_get_u64(w->snap, w->ix, "generation", &w->snap_gen, &w->cause)) != 0 ||
+        (rc = souk__meta_get_u64(w->snap, w->ix, "next_docid", &next, &w->cause)) != 0) {
         mdb_txn_abort(w->snap);
         w->snap = NULL;
-        return souk__writer_err(w, rc);
+        return rc;
     }
     w->next_docid = next ? next : 1;
     return 0;

@@ -1,6 +1,7 @@
 /* writer_bulk.c: the index writer's parallel encoder for an empty index: two threads encode the
  * new terms' dictionary entries and postings blocks, in chunks of terms, while the writer thread
  * appends them to LMDB in term order. */
+#include "souk/buf.h"
 #include "catalog/writer_int.h"
 
 #include <errno.h>
@@ -33,17 +34,7 @@ typedef struct bulk_job {
 
 static int bulk_reserve(bulk_chunk *k, size_t n)
 {
-    if (k->len + n <= k->cap)
-        return 0;
-    size_t nc = k->cap ? k->cap : 1 << 16;
-    while (nc < k->len + n)
-        nc *= 2;
-    uint8_t *b = souk_realloc(k->buf, nc);
-    if (!b)
-        return SOUK_ENOMEM;
-    k->buf = b;
-    k->cap = nc;
-    return 0;
+    return souk_grow_first((void **)&k->buf, &k->cap, k->len + n, 1, SIZE_MAX, 1 << 16);
 }
 
 /* Appends one record; the value is written by the caller into the returned space. */
@@ -69,7 +60,7 @@ static void bulk_record_done(bulk_chunk *k, uint8_t *rec, uint32_t klen, uint32_
 typedef struct bulk_list {
     plist p; /* docids, wdfs, npos, doclens (no positions) */
     const uint32_t **pos_each;
-    uint32_t pos_cap;
+    size_t pos_cap;
     tchange *scratch; /* for souk__sort_changes */
     size_t scratch_cap;
     tchange *dec; /* the term's changes, read back from its slice */
@@ -85,16 +76,9 @@ static int bulk_term(const commit_ctx *c, bulk_chunk *k, const tgroup *tg, tchan
     plist *o = &bl->p;
     if (souk__plist_reserve(o, n, 0))
         return SOUK_ENOMEM;
-    if (n > bl->pos_cap) {
-        uint32_t nc = bl->pos_cap ? bl->pos_cap : 256;
-        while (nc < n)
-            nc *= 2;
-        const uint32_t **pe = souk_realloc(bl->pos_each, nc * sizeof *pe);
-        if (!pe)
-            return SOUK_ENOMEM;
-        bl->pos_each = pe;
-        bl->pos_cap = nc;
-    }
+    if (souk_grow_first((void **)&bl->pos_each, &bl->pos_cap, n, sizeof *bl->pos_each, SIZE_MAX,
+                        256))
+        return SOUK_ENOMEM;
     souk_term_info info = {0, 0, 0, 0};
     uint64_t cf = 0;
     uint32_t max_wdf = 0, del = 0;

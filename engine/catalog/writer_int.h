@@ -8,6 +8,7 @@
 #ifndef SOUK_WRITER_INT_H
 #define SOUK_WRITER_INT_H
 
+#include "core/hashtab.h"
 #include "catalog/index_int.h"
 #include "core/varint.h"
 #include "souk/souk.h"
@@ -96,8 +97,7 @@ struct souk_writer {
     op *ops;
     size_t nops, capops;
     /* id -> op index, open addressing, 0 = empty, else index + 1 */
-    uint32_t *idmap;
-    size_t idcap;
+    souk_itab idmap; /* id -> op index (+ 1) */
     /* Grouping of postings by term, kept across upserts of a batch (see commit_ctx). */
     struct commit_ctx *cc;
     MDB_txn *snap;       /* read snapshot the batch's "is this id new" answers come from */
@@ -182,6 +182,9 @@ typedef struct tgroup {
 /* Changes of a document version grouped on arrival and replaced in the same batch are dead: for
  * each of its terms, the first `dead` changes of (term, docid) in arrival order are skipped
  * (`seen` counts them during one pass over the slices). */
+/* The table of dead changes keeps its entries in its slots, not in an array beside it, so it is
+ * not a souk_itab (core/hashtab.h): its counts are what the slices' read-back updates, one
+ * load per change, and they are cleared in place between passes. */
 typedef struct dead_ent {
     uint64_t key; /* (group index + 1) << 32 | docid; 0: empty */
     uint32_t dead, seen;
@@ -219,8 +222,7 @@ typedef struct commit_ctx {
     tgroup **gchunk; /* groups, GROUP_CHUNK a chunk */
     size_t ngchunk, capgchunk;
     size_t ngroups;
-    uint32_t *gmap; /* open addressing, group index + 1 */
-    size_t gcap;
+    souk_itab gmap; /* term -> group index (+ 1) */
     dead_ent *dead; /* open addressing */
     size_t ndead, deadcap;
     uint32_t dead_lo, dead_hi; /* docids of the dead entries lie in [dead_lo, dead_hi] */
@@ -290,7 +292,7 @@ typedef struct group_job {
 /* ------------------------------------------------------------------ writer.c */
 
 /* Every function of the writer returns 0 or a SOUK_E* code. An LMDB or errno code is converted
- * by this, at the call that returned it: it returns the SOUK_E* code for rc (souk__mdb_err;
+ * by this, at the call that returned it: it returns the SOUK_E* code for rc (souk_kv_err;
  * MDB_MAP_FULL is SOUK_EFULL, which makes the commit grow the map and retry) and, when w is not
  * NULL, keeps rc in w->cause, so that the message names LMDB's own error and the commit can
  * tell a refused append (MDB_KEYEXIST) from other failures. w is NULL on the store thread,
@@ -333,8 +335,6 @@ void souk__dead_rewind(commit_ctx *c);
 /* Reads group g's live changes back in arrival order into *buf (grown, *cap entries); *n gets
  * their number. Threads may read distinct groups at once. */
 int souk__group_read(commit_ctx *c, const tgroup *g, tchange **buf, size_t *cap, uint32_t *n);
-/* Fills rank[0, ngroups) with the batch's groups in term order. */
-void souk__rank_groups(const commit_ctx *c, grank *rank);
 /* Sorts ch[0, n) by docid (nearly sorted input is cheap); *scratch is reused. */
 int souk__sort_changes(tchange *ch, uint32_t n, tchange **scratch, size_t *cap);
 /* The next term of a front-coded term list: 1 a term, 0 the end, -1 malformed. */

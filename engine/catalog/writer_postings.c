@@ -1,6 +1,7 @@
 /* writer_postings.c: merging one term's changes into its dictionary entry and postings blocks
  * in the commit's write transaction: decoded postings lists, block encoding with exact block
  * maxima, and the block-by-block merge. */
+#include "souk/buf.h"
 #include "catalog/writer_int.h"
 
 #include <errno.h>
@@ -9,39 +10,15 @@
 
 int souk__plist_reserve(plist *p, uint32_t n, size_t npos)
 {
-    if (n > p->cap) {
-        uint32_t nc = p->cap ? p->cap : 256;
-        while (nc < n)
-            nc *= 2;
-        uint32_t *a = souk_realloc(p->docids, nc * sizeof *a);
-        if (!a)
-            return SOUK_ENOMEM;
-        p->docids = a;
-        a = souk_realloc(p->wdfs, nc * sizeof *a);
-        if (!a)
-            return SOUK_ENOMEM;
-        p->wdfs = a;
-        a = souk_realloc(p->npos, nc * sizeof *a);
-        if (!a)
-            return SOUK_ENOMEM;
-        p->npos = a;
-        a = souk_realloc(p->doclens, nc * sizeof *a);
-        if (!a)
-            return SOUK_ENOMEM;
-        p->doclens = a;
-        p->cap = nc;
-    }
-    if (npos > p->pos_cap) {
-        size_t nc = p->pos_cap ? p->pos_cap : 1024;
-        while (nc < npos)
-            nc *= 2;
-        uint32_t *a = souk_realloc(p->pos, nc * sizeof *a);
-        if (!a)
-            return SOUK_ENOMEM;
-        p->pos = a;
-        p->pos_cap = nc;
-    }
-    return SOUK_OK;
+    /* Four arrays of one capacity: each grows alike from the same one. */
+    size_t c1 = p->cap, c2 = p->cap, c3 = p->cap, c4 = p->cap;
+    if (souk_grow_first((void **)&p->docids, &c1, n, sizeof *p->docids, UINT32_MAX, 256) ||
+        souk_grow_first((void **)&p->wdfs, &c2, n, sizeof *p->wdfs, UINT32_MAX, 256) ||
+        souk_grow_first((void **)&p->npos, &c3, n, sizeof *p->npos, UINT32_MAX, 256) ||
+        souk_grow_first((void **)&p->doclens, &c4, n, sizeof *p->doclens, UINT32_MAX, 256))
+        return SOUK_ENOMEM;
+    p->cap = (uint32_t)c1;
+    return souk_grow_first((void **)&p->pos, &p->pos_cap, npos, sizeof *p->pos, SIZE_MAX, 1024);
 }
 
 void souk__plist_free(plist *p)
@@ -122,17 +99,7 @@ int souk__doclen_get(commit_ctx *c, uint32_t docid, uint32_t *len)
 
 int souk__buf_reserve(commit_ctx *c, size_t n)
 {
-    if (n <= c->bufcap)
-        return 0;
-    size_t nc = c->bufcap ? c->bufcap : 65536;
-    while (nc < n)
-        nc *= 2;
-    uint8_t *b = souk_realloc(c->buf, nc);
-    if (!b)
-        return SOUK_ENOMEM;
-    c->buf = b;
-    c->bufcap = nc;
-    return 0;
+    return souk_grow_first((void **)&c->buf, &c->bufcap, n, 1, SIZE_MAX, 65536);
 }
 
 /* Encodes postings o[from, to) as one block into c->buf; returns its length via *len. */

@@ -2,6 +2,7 @@
  * touches has a group, and its postings changes are kept with it as they arrive (a chain of
  * varint records in slab blocks); changes of a replaced version are counted dead; the commit
  * reads them back in term order. */
+#include "souk/buf.h"
 #include "catalog/writer_int.h"
 #include "core/qsort_inline.h"
 
@@ -57,52 +58,39 @@ static tgroup *group_find(const commit_ctx *c, const char *term, uint32_t len, u
 {
     uint64_t head = 0;
     memcpy(&head, term, len < 8 ? len : 8);
-    if (!c->gmap)
+    if (!c->gmap.slot)
         return NULL;
-    size_t mask = c->gcap - 1, s = hash & mask;
-    while (c->gmap[s]) {
-        tgroup *g = grp(c, c->gmap[s] - 1);
+    size_t s = souk_itab_first(&c->gmap, hash);
+    for (; c->gmap.slot[s]; s = souk_itab_next(&c->gmap, s)) {
+        tgroup *g = grp(c, c->gmap.slot[s] - 1);
         if (g->hash == hash && g->len == len && g->head == head &&
             (len <= 8 || souk__bytes_eq(g->term + 8, term + 8, len - 8)))
             return g;
-        s = (s + 1) & mask;
     }
     if (slot)
         *slot = s;
     return NULL;
 }
 
+/* The hash of group g's term, for the map's growth. */
+static uint64_t group_hash(const void *ctx, size_t g)
+{
+    return grp(ctx, g)->hash;
+}
+
 /* Finds or adds the group of a term. */
 static tgroup *group_for(commit_ctx *c, const char *term, uint32_t len, uint64_t hash)
 {
-    if ((c->ngroups + 1) * 2 > c->gcap) {
-        size_t nc = c->gcap ? c->gcap * 2 : 1 << 16;
-        uint32_t *m = souk_calloc(nc, sizeof *m);
-        if (!m)
-            return NULL;
-        for (size_t g = 0; g < c->ngroups; g++) {
-            size_t s = grp(c, g)->hash & (nc - 1);
-            while (m[s])
-                s = (s + 1) & (nc - 1);
-            m[s] = (uint32_t)g + 1;
-        }
-        souk_free(c->gmap);
-        c->gmap = m;
-        c->gcap = nc;
-    }
+    if (souk_itab_reserve(&c->gmap, c->ngroups, 1 << 16, group_hash, c))
+        return NULL;
     size_t s;
     tgroup *g = group_find(c, term, len, hash, &s);
     if (g)
         return g;
     if (c->ngroups == c->ngchunk * GROUP_CHUNK) {
-        if (c->ngchunk == c->capgchunk) {
-            size_t nc = c->capgchunk ? c->capgchunk * 2 : 64;
-            tgroup **n = souk_realloc(c->gchunk, nc * sizeof *n);
-            if (!n)
-                return NULL;
-            c->gchunk = n;
-            c->capgchunk = nc;
-        }
+        if (souk_grow_first((void **)&c->gchunk, &c->capgchunk, c->ngchunk + 1, sizeof *c->gchunk,
+                            SIZE_MAX, 64))
+            return NULL;
         if (!(c->gchunk[c->ngchunk] = souk_malloc(GROUP_CHUNK * sizeof(tgroup))))
             return NULL;
         c->ngchunk++;
@@ -118,7 +106,7 @@ static tgroup *group_for(commit_ctx *c, const char *term, uint32_t len, uint64_t
     memcpy(&g->head, term, len < 8 ? len : 8);
     g->idx = (uint32_t)c->ngroups;
     c->ngroups++;
-    c->gmap[s] = (uint32_t)c->ngroups;
+    c->gmap.slot[s] = (uint32_t)c->ngroups;
     return g;
 }
 
@@ -264,16 +252,8 @@ void souk__dead_rewind(commit_ctx *c)
  * their number. Threads may read distinct groups at once. */
 int souk__group_read(commit_ctx *c, const tgroup *g, tchange **buf, size_t *cap, uint32_t *n)
 {
-    if (g->n > *cap) {
-        size_t nc = *cap ? *cap : 1024;
-        while (nc < g->n)
-            nc *= 2;
-        tchange *t = souk_realloc(*buf, nc * sizeof *t);
-        if (!t)
-            return SOUK_ENOMEM;
-        *buf = t;
-        *cap = nc;
-    }
+    if (souk_grow_first((void **)buf, cap, g->n, sizeof **buf, SIZE_MAX, 1024))
+        return SOUK_ENOMEM;
     tchange *out = *buf;
     uint32_t k = 0, docid = 0, pos = 0;
     for (uint32_t ref = g->first; ref;) {
@@ -328,8 +308,8 @@ static inline int group_less(const commit_ctx *c, grank a, grank b)
 /* Sorts touched terms into term order (distinct terms never compare equal). */
 SOUK_QSORT_DEFINE(sort_groups, grank, const commit_ctx *, group_less)
 
-/* The batch's groups in term order. */
-void souk__rank_groups(const commit_ctx *c, grank *rank)
+/* Fills rank[0, ngroups) with the batch's groups in term order. */
+static void rank_groups(const commit_ctx *c, grank *rank)
 {
     for (size_t i = 0; i < c->ngroups; i++) {
         const tgroup *g = grp(c, i);
@@ -351,16 +331,8 @@ static int cmp_change(const void *a, const void *b)
  * for the usual few), instead of sorting the whole list. *scratch (2n changes) is reused. */
 int souk__sort_changes(tchange *ch, uint32_t n, tchange **scratch, size_t *cap)
 {
-    if ((size_t)n * 2 > *cap) {
-        size_t nc = *cap ? *cap : 1024;
-        while (nc < (size_t)n * 2)
-            nc *= 2;
-        tchange *t = souk_realloc(*scratch, nc * sizeof *t);
-        if (!t)
-            return SOUK_ENOMEM;
-        *scratch = t;
-        *cap = nc;
-    }
+    if (souk_grow_first((void **)scratch, cap, (size_t)n * 2, sizeof **scratch, SIZE_MAX, 1024))
+        return SOUK_ENOMEM;
     tchange *late = *scratch, *out = *scratch + n;
     uint32_t m = 0, k = 0;
     for (uint32_t i = 0; i < n; i++) {
@@ -407,7 +379,7 @@ int souk__termlist_next(const uint8_t **p, const uint8_t *end, char *term, size_
 static void *group_main(void *arg)
 {
     group_job *j = arg;
-    souk__rank_groups(j->c, j->rank);
+    rank_groups(j->c, j->rank);
     return NULL;
 }
 
@@ -433,8 +405,7 @@ void souk__group_changes_finish(group_job *j)
 void souk__grouping_clear(commit_ctx *c)
 {
     c->ngroups = 0;
-    if (c->gmap)
-        memset(c->gmap, 0, c->gcap * sizeof *c->gmap);
+    souk_itab_clear(&c->gmap);
     slab_reset(&c->slab);
     if (c->ndead)
         memset(c->dead, 0, c->deadcap * sizeof *c->dead);
@@ -448,7 +419,8 @@ size_t souk__grouping_bytes(const commit_ctx *c)
 
 /* The lookups of a document's terms are cache misses on the map, then the group, then its
  * term and last block; prefetching them a few terms ahead, stage by stage, lets them overlap.
- * Only hints: a wrong guess (a collision, a group not there yet) costs nothing but the fetch. */
+ * Only hints: a wrong guess (a collision, a group not there yet) costs nothing but the fetch.
+ * They read the first slot of each probe sequence (souk_itab_first) straight from the map. */
 #define PF_MAP 24
 #define PF_GROUP 14
 #define PF_TAIL 6
@@ -456,17 +428,17 @@ size_t souk__grouping_bytes(const commit_ctx *c)
 static inline void prefetch_groups(const commit_ctx *c, const souk_dterm *terms, uint32_t i,
                                    uint32_t n)
 {
-    size_t mask = c->gcap - 1;
+    size_t mask = c->gmap.cap - 1;
     if (i + PF_MAP < n)
-        PREFETCH(&c->gmap[terms[i + PF_MAP].hash & mask]);
+        PREFETCH(&c->gmap.slot[terms[i + PF_MAP].hash & mask]);
     if (i + PF_GROUP < n) {
-        uint32_t e = c->gmap[terms[i + PF_GROUP].hash & mask];
+        uint32_t e = c->gmap.slot[terms[i + PF_GROUP].hash & mask];
         if (e)
             PREFETCH(grp(c, e - 1));
     }
     if (i + PF_TAIL < n) {
         const souk_dterm *t = &terms[i + PF_TAIL];
-        uint32_t e = c->gmap[t->hash & mask];
+        uint32_t e = c->gmap.slot[t->hash & mask];
         if (e) {
             const tgroup *g = grp(c, e - 1);
             if (g->hash == t->hash) {
@@ -489,7 +461,7 @@ int souk__pregroup(souk_writer *w, op *o, const souk_dterm *terms)
     }
     uint32_t n = o->nterms;
     for (uint32_t i = 0; i < n; i++) {
-        if (c->gmap)
+        if (c->gmap.slot)
             prefetch_groups(c, terms, i, n);
         const souk_dterm *t = &terms[i];
         int rc = souk__add_change(c, t->term, t->len, t->hash, o->docid, t->wdf, t->npos,
@@ -559,7 +531,7 @@ int souk__ungroup_terms(souk_writer *w)
         opof[o->docid - lo] = (uint32_t)i + 1;
     }
     if (!rc) {
-        souk__rank_groups(c, rank);
+        rank_groups(c, rank);
         souk__dead_rewind(c);
     }
     for (size_t r = 0; r < c->ngroups && !rc; r++) {

@@ -1,6 +1,7 @@
 /* writer_store.c: the index writer's store records (docs and termlist), and the store-ahead
  * thread that writes a large batch's new records in transactions of their own before its
  * commit; orphans such records leave are deleted here. */
+#include "souk/buf.h"
 #include "catalog/writer_int.h"
 
 #include <errno.h>
@@ -125,19 +126,17 @@ static double mono_now(void)
 static int store_txn_begin(store_ahead *sa, MDB_txn **txn, int first)
 {
     uint64_t gen, next;
-    int rc = souk__txn_begin(sa->ix, 0, txn);
+    int rc = souk__txn_begin(sa->ix, 0, txn, NULL);
     if (rc) {
         *txn = NULL;
-        return souk__writer_err(NULL, rc);
+        return rc;
     }
-    if ((rc = souk__meta_get_u64(*txn, sa->ix, "generation", &gen)) == 0 &&
-        (rc = souk__meta_get_u64(*txn, sa->ix, "next_docid", &next)) == 0) {
+    if ((rc = souk__meta_get_u64(*txn, sa->ix, "generation", &gen, NULL)) == 0 &&
+        (rc = souk__meta_get_u64(*txn, sa->ix, "next_docid", &next, NULL)) == 0) {
         if (gen != sa->gen)
             rc = SOUK_EINVAL; /* another writer committed: the docids are not ours */
         else if (first)
             rc = souk__delete_orphans(NULL, sa->ix, *txn, next ? next : 1);
-    } else {
-        rc = souk__writer_err(NULL, rc);
     }
     if (rc) {
         mdb_txn_abort(*txn);
@@ -271,16 +270,10 @@ static void store_queue(souk_writer *w, op *o)
         pthread_mutex_unlock(&sa->mu);
         return;
     }
-    if (sa->n == sa->cap) {
-        size_t nc = sa->cap ? sa->cap * 2 : 4096;
-        store_entry *q = souk_realloc(sa->q, nc * sizeof *q);
-        if (!q) {
-            sa->failed = 1; /* what is queued still goes out */
-            pthread_mutex_unlock(&sa->mu);
-            return;
-        }
-        sa->q = q;
-        sa->cap = nc;
+    if (souk_grow_first((void **)&sa->q, &sa->cap, sa->n + 1, sizeof *sa->q, SIZE_MAX, 4096)) {
+        sa->failed = 1; /* what is queued still goes out */
+        pthread_mutex_unlock(&sa->mu);
+        return;
     }
     store_entry *e = &sa->q[sa->n++];
     e->r = store_rec_of(o, o->docid);

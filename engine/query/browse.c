@@ -6,6 +6,7 @@
 #include "catalog/columns.h"
 #include "query/filter_int.h"
 #include "catalog/reader.h"
+#include "core/topk.h"
 #include "query/match_int.h"
 #include "souk/browse.h"
 #include "souk/souk.h"
@@ -69,43 +70,18 @@ static int order(const fctx *c, const souk_hit *a, const souk_hit *b)
     return a->docid < b->docid ? -1 : a->docid > b->docid;
 }
 
-/* The heap keeps the k first documents; its root is the last of them. */
-static void sift_down(fctx *c, size_t i)
+/* 1 when a comes after b in the requested order. */
+static inline int order_after(const fctx *c, const souk_hit *a, const souk_hit *b)
 {
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < c->n && order(c, &c->heap[l], &c->heap[m]) > 0)
-            m = l;
-        if (r < c->n && order(c, &c->heap[r], &c->heap[m]) > 0)
-            m = r;
-        if (m == i)
-            return;
-        souk_hit t = c->heap[i];
-        c->heap[i] = c->heap[m];
-        c->heap[m] = t;
-        i = m;
-    }
+    return order(c, a, b) > 0;
 }
+
+/* The heap keeps the k first documents; its root is the last of them. */
+SOUK_TOPK_DEFINE(firsts, souk_hit, fctx, order_after)
 
 static void offer(fctx *c, uint32_t docid, double score)
 {
-    souk_hit h = {docid, score};
-    if (c->n < c->k) {
-        size_t i = c->n++;
-        c->heap[i] = h;
-        while (i > 0) {
-            size_t p = (i - 1) / 2;
-            if (order(c, &c->heap[i], &c->heap[p]) <= 0)
-                break;
-            souk_hit t = c->heap[i];
-            c->heap[i] = c->heap[p];
-            c->heap[p] = t;
-            i = p;
-        }
-    } else if (c->k && order(c, &h, &c->heap[0]) < 0) {
-        c->heap[0] = h;
-        sift_down(c, 0);
-    }
+    firsts_offer(c, c->heap, &c->n, c->k, (souk_hit){docid, score});
 }
 
 /* 1 when (docid, score) comes after the cursor position in the order. */

@@ -1,6 +1,7 @@
 /* filter.c: the filter expression language of souk/browse.h: a recursive-descent parser into
  * a small tree, checked against the schema (field exists, is filterable, value has the field's
  * type), and its evaluation on the attribute columns. */
+#include "souk/buf.h"
 #include "query/filter_int.h"
 #include "souk/souk.h"
 
@@ -69,14 +70,8 @@ static int new_node(parser *ps, int kind)
     souk_filter *f = ps->f;
     if (f->n == MAX_NODES)
         return fail(ps, "more than 512 conditions%s", NULL);
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 16;
-        fnode *nodes = souk_realloc(f->nodes, cap * sizeof *nodes);
-        if (!nodes)
-            return fail(ps, "out of memory%s", NULL);
-        f->nodes = nodes;
-        f->cap = cap;
-    }
+    if (souk_grow((void **)&f->nodes, &f->cap, f->n + 1, sizeof *f->nodes, MAX_NODES))
+        return fail(ps, "out of memory%s", NULL);
     memset(&f->nodes[f->n], 0, sizeof f->nodes[f->n]);
     f->nodes[f->n].kind = kind;
     f->nodes[f->n].a = f->nodes[f->n].b = -1;

@@ -13,6 +13,7 @@
  * (<em>DIN 933</em> for DIN933), as codes.c joins them at indexing.
  * The output is HTML: the text escaped, matches wrapped in <em>...</em>; a snippet is the window
  * of max_words words holding the most matches, with "…" where text was cut. */
+#include "souk/buf.h"
 #include "text/codes.h"
 #include "query/match_int.h"
 #include "souk/highlight.h"
@@ -48,14 +49,8 @@ static int cmp_str(const void *a, const void *b)
 
 static int add(souk_highlighter *h, size_t *cap, const char *pfx, const char *t, size_t len)
 {
-    if (h->n == *cap) {
-        size_t c = *cap ? *cap * 2 : 32;
-        char **w = souk_realloc(h->words, c * sizeof *w);
-        if (!w)
-            return SOUK_ENOMEM;
-        h->words = w;
-        *cap = c;
-    }
+    if (souk_grow((void **)&h->words, cap, h->n + 1, sizeof *h->words, SIZE_MAX))
+        return SOUK_ENOMEM;
     size_t pl = strlen(pfx);
     char *s = souk_malloc(pl + len + 1);
     if (!s)
@@ -215,17 +210,9 @@ static void put(out *o, const char *s, size_t n)
 {
     if (o->failed)
         return;
-    if (o->len + n + 1 > o->cap) {
-        size_t c = o->cap ? o->cap : 256;
-        while (o->len + n + 1 > c)
-            c *= 2;
-        char *p = souk_realloc(o->p, c);
-        if (!p) {
-            o->failed = 1;
-            return;
-        }
-        o->p = p;
-        o->cap = c;
+    if (souk_grow((void **)&o->p, &o->cap, o->len + n + 1, 1, SIZE_MAX)) {
+        o->failed = 1;
+        return;
     }
     memcpy(o->p + o->len, s, n);
     o->len += n;

@@ -16,6 +16,7 @@
  * parts of every OR and AND (never the partial last word, which may be the start of another
  * word), unless every word of the query is one. The alternatives are terms like any other:
  * they count toward the searcher's term budget when the cursors are built (match.c). */
+#include "souk/buf.h"
 #include "query/match_int.h"
 #include "souk/lexicon.h"
 #include "souk/analysis.h"
@@ -302,14 +303,8 @@ typedef struct idlist {
 
 static int push(idlist *a, uint32_t x)
 {
-    if (a->n == a->cap) {
-        size_t cap = a->cap * 2 + 8;
-        uint32_t *p = souk_realloc(a->v, cap * sizeof *p);
-        if (!p)
-            return -1;
-        a->v = p;
-        a->cap = cap;
-    }
+    if (souk_grow((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v, SIZE_MAX))
+        return -1;
     a->v[a->n++] = x;
     return 0;
 }

@@ -29,8 +29,10 @@ int souk__prepare(souk_searcher *s, const souk_query *q, const souk_search_opts 
     const souk_bm25 *p = o->profile ? &o->profile->bm25 : &o->bm25;
     s->bm.p = p->k1 == 0 && p->b == 0 && p->k3 == 0 ? def : *p;
     *root = NULL;
-    if (souk__knorm_prepare(s))
+    if (souk__knorm_prepare(s)) {
+        snprintf(err, errlen, "out of memory");
         return SOUK_ENOMEM;
+    }
     err[0] = 0;
     int src = souk__sig_prepare(s, q, o->profile, err, errlen);
     if (src) {

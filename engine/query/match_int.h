@@ -287,8 +287,6 @@ double souk__fields_tf(souk_searcher *s, cur *c);
 /* Opens term's postings through the searcher's dictionary cache (SOUK_ENOTFOUND when the index
  * lacks the term). */
 int souk__term_postings(souk_searcher *s, const char *term, size_t len, souk_postings *p);
-/* Empties the dictionary cache (a new generation, or the searcher going away). */
-void souk__dict_clear(souk_searcher *s);
 
 /* TERM: a cursor over term's postings (a NONE cursor when the term is absent); NULL when out of
  * memory or on an index error, with the code in *rc. */

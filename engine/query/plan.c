@@ -1,5 +1,6 @@
 /* plan.c: a parsed query tree becomes a tree of posting cursors (one structure per operator,
  * engine/query/match_*.c), within the expansion budget of wildcards and terms. */
+#include "souk/buf.h"
 #include "catalog/columns.h"
 #include "query/match_int.h"
 #include "souk/lexicon.h"
@@ -309,20 +310,14 @@ static int collect_wild(void *ctx, const char *term, size_t len, const souk_term
         w->over = 1;
         return 1;
     }
-    if (w->n == w->cap) {
-        size_t nc = w->cap ? w->cap * 2 : 64;
-        char **nt = souk_realloc(w->terms, nc * sizeof *nt);
-        size_t *nl = nt ? souk_realloc(w->lens, nc * sizeof *nl) : NULL;
-        if (!nt || !nl) {
-            if (nt)
-                w->terms = nt;
-            w->oom = 1;
-            return 1;
-        }
-        w->terms = nt;
-        w->lens = nl;
-        w->cap = nc;
+    /* Two arrays of one capacity: each grows alike from the same one. */
+    size_t ct = w->cap, cl = w->cap;
+    if (souk_grow((void **)&w->terms, &ct, w->n + 1, sizeof *w->terms, SIZE_MAX) ||
+        souk_grow((void **)&w->lens, &cl, w->n + 1, sizeof *w->lens, SIZE_MAX)) {
+        w->oom = 1;
+        return 1;
     }
+    w->cap = ct;
     if (!(w->terms[w->n] = souk_strndup(term, len))) {
         w->oom = 1;
         return 1;

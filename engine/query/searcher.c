@@ -97,7 +97,8 @@ struct souk__dict_slot {
     uint8_t *inl;
 };
 
-void souk__dict_clear(souk_searcher *s)
+/* Empties the dictionary cache (a new generation, or the searcher going away). */
+static void dict_clear(souk_searcher *s)
 {
     if (!s->dict)
         return;
@@ -175,7 +176,7 @@ static int load_stats(souk_searcher *s)
     s->next_docid = st.next_docid;
     s->generation = st.generation;
     if (s->dict_generation != st.generation) {
-        souk__dict_clear(s);
+        dict_clear(s);
         s->dict_generation = st.generation;
     }
     if (s->knorm_generation != st.generation)
@@ -238,7 +239,7 @@ void souk_searcher_free(souk_searcher *s)
     souk__sig_release(s);
     souk_reader_free(s->r);
     souk_xspell_close(s->spell);
-    souk__dict_clear(s);
+    dict_clear(s);
     souk_free(s->dict);
     souk__doc_cache_free(s);
     souk_free(s->chunks);

@@ -9,6 +9,7 @@
  * DIR/spelling; a DIR/spelling that holds no table is a creation cut short under the old
  * scheme, removed and built again. Syncs take DIR/spelling.lock (flock) for their duration, so
  * two writers' syncs run one after the other and never share spelling.new. */
+#include "souk/buf.h"
 #include "catalog/reader.h"
 #include "souk/souk.h"
 #include "souk/spelling.h"
@@ -40,15 +41,9 @@ typedef struct wlist {
 
 static int push(wlist *l, const char *w, size_t len, uint64_t freq)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16384;
-        wentry *e = souk_realloc(l->e, cap * sizeof *e);
-        if (!e) {
-            l->failed = 1;
-            return 1;
-        }
-        l->e = e;
-        l->cap = cap;
+    if (souk_grow((void **)&l->e, &l->cap, l->n + 1, sizeof *l->e, SIZE_MAX)) {
+        l->failed = 1;
+        return 1;
     }
     char *c = souk_strndup(w, len);
     if (!c) {

@@ -7,6 +7,7 @@
 #include "souk/lexicon.h"
 #include "query/typo.h"
 #include "text/codes.h"
+#include "core/topk.h"
 #include "core/varint.h"
 
 #include <math.h>
@@ -23,48 +24,18 @@ typedef struct topk {
 } topk;
 
 /* Worse: lower score, or equal score and higher docid. */
-static int worse(const souk_hit *a, const souk_hit *b)
+static inline int worse(const topk *t, const souk_hit *a, const souk_hit *b)
 {
+    (void)t;
     return a->score < b->score || (a->score == b->score && a->docid > b->docid);
 }
 
-static void heap_down(topk *t, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < t->n && worse(&t->h[l], &t->h[m]))
-            m = l;
-        if (r < t->n && worse(&t->h[r], &t->h[m]))
-            m = r;
-        if (m == i)
-            return;
-        souk_hit x = t->h[i];
-        t->h[i] = t->h[m];
-        t->h[m] = x;
-        i = m;
-    }
-}
+SOUK_TOPK_DEFINE(hits, souk_hit, topk, worse)
 
 /* Offers a hit; returns 1 when the heap is full and its worst score may have changed. */
 static int topk_offer(topk *t, uint32_t docid, double score)
 {
-    souk_hit x = {docid, score};
-    if (t->n < t->k) {
-        size_t i = t->n++;
-        t->h[i] = x;
-        while (i > 0 && worse(&t->h[i], &t->h[(i - 1) / 2])) {
-            souk_hit y = t->h[i];
-            t->h[i] = t->h[(i - 1) / 2];
-            t->h[(i - 1) / 2] = y;
-            i = (i - 1) / 2;
-        }
-        return t->n == t->k;
-    }
-    if (!worse(&t->h[0], &x))
-        return 0;
-    t->h[0] = x;
-    heap_down(t, 0);
-    return 1;
+    return hits_offer(t, t->h, &t->n, t->k, (souk_hit){docid, score});
 }
 
 static int cmp_hits(const void *a, const void *b)

@@ -9,6 +9,7 @@
  * generation, grouped by length; each candidate of a plausible length is checked with Myers'
  * bit-parallel edit distance. Keyword and field-prefixed terms (part numbers, codes) are never
  * expanded. "Did you mean" asks Xapian's spelling support (souk/spelling.h). */
+#include "souk/buf.h"
 #include "catalog/reader.h"
 #include "query/match_int.h"
 #include "souk/souk.h"
@@ -66,22 +67,15 @@ static int on_term(void *ctx, const char *term, size_t len, const souk_term_info
     collect *c = ctx;
     if (len < 2 || len > MAXLEN)
         return 0;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 65536;
-        char **t = souk_realloc(c->terms, cap * sizeof *t);
-        uint32_t *d = t ? souk_realloc(c->df, cap * sizeof *d) : NULL;
-        uint8_t *l = d ? souk_realloc(c->len, cap) : NULL;
-        if (t)
-            c->terms = t;
-        if (d)
-            c->df = d;
-        if (!l) {
-            c->failed = 1;
-            return 1;
-        }
-        c->len = l;
-        c->cap = cap;
+    /* Three arrays of one capacity: each grows alike from the same one. */
+    size_t ct = c->cap, cd = c->cap, cl = c->cap;
+    if (souk_grow((void **)&c->terms, &ct, c->n + 1, sizeof *c->terms, SIZE_MAX) ||
+        souk_grow((void **)&c->df, &cd, c->n + 1, sizeof *c->df, SIZE_MAX) ||
+        souk_grow((void **)&c->len, &cl, c->n + 1, sizeof *c->len, SIZE_MAX)) {
+        c->failed = 1;
+        return 1;
     }
+    c->cap = ct;
     c->terms[c->n] = souk_strndup(term, len);
     if (!c->terms[c->n]) {
         c->failed = 1;
@@ -230,8 +224,9 @@ static int distance(const char *p, size_t m, const char *t, size_t n, int k)
     return souk__typo_distance_p(&pat, t, n, k);
 }
 
-size_t souk__typo_candidates(const souk__typo_dict *t, const char *w, size_t len, int k,
-                             souk__typo_cand *out, size_t max)
+/* Up to max words within k edits of w (not w itself), fewest edits first, then most frequent. */
+static size_t typo_candidates(const souk__typo_dict *t, const char *w, size_t len, int k,
+                              souk__typo_cand *out, size_t max)
 {
     size_t n = 0;
     if (len == 0 || len > MAXLEN)
@@ -360,7 +355,7 @@ int souk__typo_expand(souk_searcher *s, const souk_query *q, double weight, souk
             continue;
         int k = wl >= 9 ? 2 : 1;
         souk__typo_cand c[TYPO_CANDS];
-        size_t nc = souk__typo_candidates(t, word, wl, k, c, TYPO_CANDS);
+        size_t nc = typo_candidates(t, word, wl, k, c, TYPO_CANDS);
         if (!nc)
             continue;
         /* The term becomes OR(term, SCALE_WEIGHT(weight, OR(candidates))). */

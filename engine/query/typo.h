@@ -38,9 +38,6 @@ typedef struct souk__typo_pattern {
 void souk__typo_pattern_init(souk__typo_pattern *p, const char *w, size_t m);
 /* The Levenshtein distance of the pattern's word and t, or k + 1 when it exceeds k. */
 int souk__typo_distance_p(const souk__typo_pattern *p, const char *t, size_t n, int k);
-/* Up to max words within k edits of w (not w itself), fewest edits first, then most frequent. */
-size_t souk__typo_candidates(const souk__typo_dict *t, const char *w, size_t len, int k,
-                             souk__typo_cand *out, size_t max);
 
 /* A copy of q in which every free-text word of at least 5 letters outside phrases also matches
  * its typo candidates, scored at `weight` times an exact match. *out owned by the caller

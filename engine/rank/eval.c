@@ -2,6 +2,8 @@
  * is judged or ranked is one record, found through an open-addressing hash table; queries are
  * interned the same way. souk_eval_compute buckets the records by query, sorts each run and
  * computes the metrics. */
+#include "core/hashtab.h"
+#include "souk/buf.h"
 #include "souk/eval.h"
 #include "souk/souk.h"
 
@@ -32,12 +34,6 @@ typedef struct eval_qry {
     uint64_t hash;
 } eval_qry;
 
-/* Open addressing, linear probing; a slot holds index + 1, 0 when empty. */
-typedef struct eval_table {
-    size_t *slots;
-    size_t cap; /* power of two, or 0 */
-} eval_table;
-
 struct souk_eval {
     souk_eval_ties ties;
     unsigned k;       /* cut-off of nDCG@k, P@k, Recall@k */
@@ -47,8 +43,8 @@ struct souk_eval {
     size_t nqueries, capqueries;
     eval_pair *pairs;
     size_t npairs, cappairs;
-    eval_table qtab;      /* qid -> queries index */
-    eval_table ptab;      /* (query, docid) -> pairs index */
+    souk_itab qtab;       /* qid -> queries index */
+    souk_itab ptab;       /* (query, docid) -> pairs index */
     souk_eval_query *res; /* last computation, sorted by qid */
     size_t nres;
 };
@@ -75,29 +71,15 @@ static uint64_t hash_pair(size_t q, const char *docid)
     return hash_bytes(h, docid);
 }
 
-/* Doubles the table (or creates it) when n + 1 entries would fill it over half. hashes[i] is
- * the hash of entry i, read through a stride so both entry types can share this code. */
-static int table_reserve(eval_table *t, size_t n, const void *base, size_t stride,
-                         size_t hash_offset)
+/* The stored hashes of query i and pair i, for the tables' growth. */
+static uint64_t query_hash(const void *ctx, size_t i)
 {
-    if (t->cap && (n + 1) * 2 <= t->cap)
-        return SOUK_OK;
-    size_t cap = t->cap ? t->cap * 2 : 64;
-    size_t *slots = souk_calloc(cap, sizeof *slots);
-    if (!slots)
-        return SOUK_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t h;
-        memcpy(&h, (const char *)base + i * stride + hash_offset, sizeof h);
-        size_t j = (size_t)h & (cap - 1);
-        while (slots[j])
-            j = (j + 1) & (cap - 1);
-        slots[j] = i + 1;
-    }
-    souk_free(t->slots);
-    t->slots = slots;
-    t->cap = cap;
-    return SOUK_OK;
+    return ((const souk_eval *)ctx)->queries[i].hash;
+}
+
+static uint64_t pair_hash(const void *ctx, size_t i)
+{
+    return ((const souk_eval *)ctx)->pairs[i].hash;
 }
 
 static char *dup_str(const char *s)
@@ -109,31 +91,25 @@ static char *dup_str(const char *s)
 static int intern_query(souk_eval *e, const char *qid, size_t *q)
 {
     uint64_t h = hash_qid(qid);
-    int rc = table_reserve(&e->qtab, e->nqueries, e->queries, sizeof *e->queries,
-                           offsetof(eval_qry, hash));
+    int rc = souk_itab_reserve(&e->qtab, e->nqueries, 64, query_hash, e);
     if (rc)
         return rc;
-    size_t mask = e->qtab.cap - 1, j = (size_t)h & mask;
-    for (; e->qtab.slots[j]; j = (j + 1) & mask) {
-        const eval_qry *qq = &e->queries[e->qtab.slots[j] - 1];
+    size_t j = souk_itab_first(&e->qtab, h);
+    for (; e->qtab.slot[j]; j = souk_itab_next(&e->qtab, j)) {
+        const eval_qry *qq = &e->queries[e->qtab.slot[j] - 1];
         if (qq->hash == h && strcmp(qq->qid, qid) == 0) {
-            *q = e->qtab.slots[j] - 1;
+            *q = e->qtab.slot[j] - 1;
             return SOUK_OK;
         }
     }
-    if (e->nqueries == e->capqueries) {
-        size_t cap = e->capqueries ? e->capqueries * 2 : 16;
-        eval_qry *nq = souk_realloc(e->queries, cap * sizeof *nq);
-        if (!nq)
-            return SOUK_ENOMEM;
-        e->queries = nq;
-        e->capqueries = cap;
-    }
+    if (souk_grow((void **)&e->queries, &e->capqueries, e->nqueries + 1, sizeof *e->queries,
+                  SIZE_MAX))
+        return SOUK_ENOMEM;
     char *copy = dup_str(qid);
     if (!copy)
         return SOUK_ENOMEM;
     e->queries[e->nqueries] = (eval_qry){copy, h};
-    e->qtab.slots[j] = ++e->nqueries;
+    e->qtab.slot[j] = (uint32_t)++e->nqueries;
     *q = e->nqueries - 1;
     return SOUK_OK;
 }
@@ -146,12 +122,12 @@ static int intern_pair(souk_eval *e, const char *qid, const char *docid, eval_pa
     if (rc)
         return rc;
     uint64_t h = hash_pair(q, docid);
-    rc = table_reserve(&e->ptab, e->npairs, e->pairs, sizeof *e->pairs, offsetof(eval_pair, hash));
+    rc = souk_itab_reserve(&e->ptab, e->npairs, 64, pair_hash, e);
     if (rc)
         return rc;
-    size_t mask = e->ptab.cap - 1, j = (size_t)h & mask;
-    for (; e->ptab.slots[j]; j = (j + 1) & mask) {
-        eval_pair *p = &e->pairs[e->ptab.slots[j] - 1];
+    size_t j = souk_itab_first(&e->ptab, h);
+    for (; e->ptab.slot[j]; j = souk_itab_next(&e->ptab, j)) {
+        eval_pair *p = &e->pairs[e->ptab.slot[j] - 1];
         if (p->hash == h && p->q == q && strcmp(p->docid, docid) == 0) {
             *out = p;
             return SOUK_OK;
@@ -159,21 +135,14 @@ static int intern_pair(souk_eval *e, const char *qid, const char *docid, eval_pa
     }
     if (e->max_pairs && e->npairs >= e->max_pairs)
         return SOUK_ETOOBIG;
-    if (e->npairs == e->cappairs) {
-        size_t cap = e->cappairs ? e->cappairs * 2 : 256;
-        if (e->max_pairs && cap > e->max_pairs)
-            cap = e->max_pairs;
-        eval_pair *np = souk_realloc(e->pairs, cap * sizeof *np);
-        if (!np)
-            return SOUK_ENOMEM;
-        e->pairs = np;
-        e->cappairs = cap;
-    }
+    if (souk_grow((void **)&e->pairs, &e->cappairs, e->npairs + 1, sizeof *e->pairs,
+                  e->max_pairs ? e->max_pairs : SIZE_MAX))
+        return SOUK_ENOMEM;
     char *copy = dup_str(docid);
     if (!copy)
         return SOUK_ENOMEM;
     e->pairs[e->npairs] = (eval_pair){.docid = copy, .q = q, .hash = h};
-    e->ptab.slots[j] = ++e->npairs;
+    e->ptab.slot[j] = (uint32_t)++e->npairs;
     *out = &e->pairs[e->npairs - 1];
     return SOUK_OK;
 }
@@ -214,8 +183,8 @@ void souk_eval_free(souk_eval *e)
         souk_free(e->pairs[i].docid);
     souk_free(e->queries);
     souk_free(e->pairs);
-    souk_free(e->qtab.slots);
-    souk_free(e->ptab.slots);
+    souk_itab_free(&e->qtab);
+    souk_itab_free(&e->ptab);
     souk_free(e->res);
     souk_free(e);
 }

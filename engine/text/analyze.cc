@@ -3,6 +3,7 @@
  * behind the souk_analyzer API.
  *
  * Every extern "C" function catches every exception and maps it to a SOUK_E* code. */
+#include "souk/buf.h"
 #include "souk/souk.h"
 #include "souk/analysis.h"
 
@@ -127,7 +128,9 @@ typedef void (*fa_emit_fn)(void *ctx, const char *term, size_t len, unsigned pos
 namespace
 {
 
-/* Small growable byte buffer (no zero-initialisation, never shrinks by itself). */
+/* The analyzer's scratch bytes: the core's souk_buf (souk/buf.h) owned by a C++ object, with
+ * running out of memory thrown as std::bad_alloc (no zero-initialisation, never shrinks by
+ * itself). */
 
 class ByteBuf
 {
@@ -137,61 +140,48 @@ class ByteBuf
     ByteBuf &operator=(const ByteBuf &) = delete;
     ~ByteBuf()
     {
-        std::free(data_);
+        souk_buf_free(&b_);
     }
 
     char *data()
     {
-        return data_;
+        return b_.p;
     }
     size_t size() const
     {
-        return size_;
+        return b_.len;
     }
     void clear()
     {
-        size_ = 0;
+        b_.len = 0;
     }
 
     /* Make room for n more bytes; throws std::bad_alloc on failure. */
     void reserve_more(size_t n)
     {
-        if (cap_ - size_ >= n)
-            return;
-        size_t cap = cap_ ? cap_ * 2 : 4096;
-        while (cap - size_ < n)
-            cap *= 2;
-        char *p = static_cast<char *>(std::realloc(data_, cap));
-        if (!p)
+        if (souk_buf_reserve(&b_, n))
             throw std::bad_alloc();
-        data_ = p;
-        cap_ = cap;
     }
 
     /* Append bytes; returns the offset they were stored at. */
     size_t append(const char *p, size_t n)
     {
         reserve_more(n);
-        size_t off = size_;
-        std::memcpy(data_ + size_, p, n);
-        size_ += n;
+        size_t off = b_.len;
+        std::memcpy(b_.p + b_.len, p, n);
+        b_.len += n;
         return off;
     }
 
     /* Release the memory if the buffer has grown beyond limit bytes. */
     void trim(size_t limit)
     {
-        if (cap_ > limit) {
-            std::free(data_);
-            data_ = nullptr;
-            cap_ = size_ = 0;
-        }
+        if (b_.cap > limit)
+            souk_buf_free(&b_);
     }
 
   private:
-    char *data_ = nullptr;
-    size_t size_ = 0;
-    size_t cap_ = 0;
+    souk_buf b_ = {nullptr, 0, 0, 0};
 };
 
 /* Character classification. */

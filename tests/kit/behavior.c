@@ -5,6 +5,7 @@
 #include "behavior.h"
 
 #include "check.h"
+#include "souk/buf.h"
 #include "souk/souk.h"
 
 #include <ctype.h>
@@ -93,18 +94,13 @@ static char *slurp(const char *path, size_t *len, char *err, size_t errlen)
         seterr(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 1 << 20, n = 0;
-    char *b = malloc(cap);
-    while (b) {
-        if (n + 1 >= cap) {
-            char *nb = realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-            cap *= 2;
+    size_t cap = 0, n = 0;
+    char *b = NULL;
+    for (;;) {
+        if (souk_grow_first((void **)&b, &cap, n + 2, 1, SIZE_MAX, 1 << 20)) {
+            free(b);
+            b = NULL;
+            break;
         }
         size_t r = fread(b + n, 1, cap - 1 - n, f);
         n += r;
@@ -326,14 +322,8 @@ typedef struct bdata {
 
 static int push(bdata *d, const brec *r)
 {
-    if (d->n == d->cap) {
-        size_t nc = d->cap ? d->cap * 2 : 65536;
-        brec *nr = realloc(d->r, nc * sizeof *nr);
-        if (!nr)
-            return SOUK_ENOMEM;
-        d->r = nr;
-        d->cap = nc;
-    }
+    if (souk_grow((void **)&d->r, &d->cap, d->n + 1, sizeof *d->r, SIZE_MAX))
+        return SOUK_ENOMEM;
     d->r[d->n++] = *r;
     return 0;
 }

@@ -3,6 +3,7 @@
 #include "fixture.h"
 
 #include "check.h"
+#include "souk/buf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,8 +64,7 @@ char *kit_run(const char *cmd, int with_stderr, int *status)
     REQUIRE(out);
     while ((n = fread(out + len, 1, cap - len - 1, p)) > 0) {
         len += n;
-        if (len + 1 == cap)
-            REQUIRE((out = realloc(out, cap *= 2)) != NULL);
+        REQUIRE(souk_grow((void **)&out, &cap, len + 2, 1, SIZE_MAX) == 0);
     }
     out[len] = 0;
     int st = pclose(p);

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "souk/buf.h"
+#include "souk/souk.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -77,12 +79,10 @@ void kit_resp_free(kit_resp *r)
  * or timeout or a buffer at KIT_READ_MAX. */
 static ssize_t fill(kit_conn *c)
 {
-    if (c->len == c->cap) {
-        if (c->cap >= KIT_READ_MAX)
-            return -1;
-        c->b = realloc(c->b, c->cap *= 2);
-        REQUIRE(c->b);
-    }
+    int rc = souk_grow((void **)&c->b, &c->cap, c->len + 1, 1, KIT_READ_MAX);
+    if (rc == SOUK_ETOOBIG)
+        return -1;
+    REQUIRE(rc == 0);
     ssize_t n = recv(c->fd, c->b + c->len, c->cap - c->len, 0);
     if (n > 0)
         c->len += (size_t)n;
@@ -134,10 +134,7 @@ int kit_read_to_eof(kit_conn *c, kit_resp *r)
     c->len = 0;
     int rc = 0;
     for (;;) {
-        if (len + 1 == cap) {
-            b = realloc(b, cap *= 2);
-            REQUIRE(b);
-        }
+        REQUIRE(souk_grow((void **)&b, &cap, len + 2, 1, SIZE_MAX) == 0);
         ssize_t n = recv(c->fd, b + len, cap - len - 1, 0);
         if (n < 0)
             rc = -1;

@@ -13,6 +13,7 @@
  *   - cranqrel mixes LF and CRLF endings and has trailing blanks; qrels.text has no final
  *     newline. */
 #include "ircoll.h"
+#include "souk/buf.h"
 #include "souk/souk.h"
 
 #include <cjson/cJSON.h>
@@ -42,27 +43,11 @@ static int is_blank(int c)
 }
 
 /* A growable string. */
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-} sbuf;
+typedef souk_buf sbuf;
 
 static int sbuf_add(sbuf *b, const char *s, size_t n)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = souk_realloc(b->p, cap);
-        if (!p)
-            return SOUK_ENOMEM;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return SOUK_OK;
+    return souk_buf_add(b, s, n);
 }
 
 /* Appends one line of text, normalized (control characters and blank runs as one space,
@@ -216,14 +201,8 @@ static int smart_read(const char *path, const char *known, const char *keep, con
                 rc = SOUK_EINVAL;
                 goto out;
             }
-            if (f.n == f.cap) {
-                size_t ncap = f.cap ? f.cap * 2 : 256;
-                smart_rec *nr = souk_realloc(f.recs, ncap * sizeof *nr);
-                if (!nr)
-                    goto nomem;
-                f.recs = nr;
-                f.cap = ncap;
-            }
+            if (souk_grow((void **)&f.recs, &f.cap, f.n + 1, sizeof *f.recs, SIZE_MAX))
+                goto nomem;
             f.recs[f.n] = (smart_rec){.lineno = lineno};
             f.recs[f.n].id = souk_strndup(id, strlen(id));
             if (!f.recs[f.n].id)
@@ -500,14 +479,9 @@ static int add_judgement(ircoll *c, char **tok, size_t ntok, char **doc_index, s
         set_err(err, errlen, "%s:%zu: document '%s' is not in the collection", path, lineno, docid);
         goto out;
     }
-    if (c->njudgements == *jcap) {
-        size_t ncap = *jcap ? *jcap * 2 : 512;
-        ircoll_judgement *nj = souk_realloc(c->judgements, ncap * sizeof *nj);
-        if (!nj)
-            goto nomem;
-        c->judgements = nj;
-        *jcap = ncap;
-    }
+    if (souk_grow((void **)&c->judgements, jcap, c->njudgements + 1, sizeof *c->judgements,
+                  SIZE_MAX))
+        goto nomem;
     c->judgements[c->njudgements++] = (ircoll_judgement){qid, docid, grade, gain};
     return SOUK_OK;
 nomem:

@@ -1,6 +1,7 @@
 /* oracle.c: the Xapian oracle built from a Souk index, and the comparison of Souk's rankings
  * with Xapian's (tests/kit/oracle.h). */
 #include "oracle.h"
+#include "souk/buf.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -11,11 +12,14 @@ int oracle_term_cb(void *ctx, const char *term, size_t len, const souk_term_info
 {
     oracle_build *b = ctx;
     (void)info;
-    if (b->nterms == b->capterms) {
-        b->capterms = b->capterms ? b->capterms * 2 : 4096;
-        b->terms = realloc(b->terms, b->capterms * sizeof *b->terms);
-        b->lens = realloc(b->lens, b->capterms * sizeof *b->lens);
+    /* Two arrays of one capacity: each grows alike from the same one. */
+    size_t ct = b->capterms, cl = b->capterms;
+    if (souk_grow((void **)&b->terms, &ct, b->nterms + 1, sizeof *b->terms, SIZE_MAX) ||
+        souk_grow((void **)&b->lens, &cl, b->nterms + 1, sizeof *b->lens, SIZE_MAX)) {
+        b->failed = 1;
+        return 1;
     }
+    b->capterms = ct;
     uint32_t ti = (uint32_t)b->nterms++;
     b->terms[ti] = malloc(len + 1);
     memcpy(b->terms[ti], term, len);
@@ -31,12 +35,8 @@ int oracle_term_cb(void *ctx, const char *term, size_t len, const souk_term_info
         uint32_t d[SOUK_BLOCK_MAX], w[SOUK_BLOCK_MAX], np[SOUK_BLOCK_MAX];
         size_t total = 0;
         souk_block_positions(&blk, np, NULL, 0, &total);
-        if (b->npos + total > b->cappos) {
-            while (b->npos + total > b->cappos)
-                b->cappos = b->cappos ? b->cappos * 2 : 1 << 20;
-            b->pos = realloc(b->pos, b->cappos * sizeof *b->pos);
-        }
-        if (souk_block_docids(&blk, d) || souk_block_wdfs(&blk, w) ||
+        if (souk_grow((void **)&b->pos, &b->cappos, b->npos + total, sizeof *b->pos, SIZE_MAX) ||
+            souk_block_docids(&blk, d) || souk_block_wdfs(&blk, w) ||
             souk_block_positions(&blk, np, b->pos + b->npos, total, &total)) {
             b->failed = 1;
             break;
@@ -48,9 +48,9 @@ int oracle_term_cb(void *ctx, const char *term, size_t len, const souk_term_info
                 break;
             }
             oracle_doc *od = &b->docs[d[i]];
-            if (od->n == od->cap) {
-                od->cap = od->cap ? od->cap * 2 : 16;
-                od->p = realloc(od->p, od->cap * sizeof *od->p);
+            if (souk_grow((void **)&od->p, &od->cap, od->n + 1, sizeof *od->p, SIZE_MAX)) {
+                b->failed = 1;
+                break;
             }
             od->p[od->n++] = (oracle_posting){ti, w[i], (uint32_t)at, np[i]};
             at += np[i];

@@ -22,7 +22,8 @@ typedef struct oracle_posting {
 
 typedef struct oracle_doc {
     oracle_posting *p;
-    uint32_t n, cap;
+    uint32_t n;
+    size_t cap;
 } oracle_doc;
 
 typedef struct oracle_build {

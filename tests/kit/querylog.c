@@ -2,6 +2,7 @@
 #include "querylog.h"
 
 #include "check.h"
+#include "souk/buf.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -10,11 +11,7 @@
 
 void qlist_add(qlist *l, const char *q)
 {
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 256;
-        l->q = realloc(l->q, l->cap * sizeof *l->q);
-        REQUIRE(l->q);
-    }
+    REQUIRE(souk_grow((void **)&l->q, &l->cap, l->n + 1, sizeof *l->q, SIZE_MAX) == 0);
     l->q[l->n++] = strdup(q);
 }
 
