@@ -2,8 +2,9 @@
  * (ircoll.h), shared by `souk-bench tune` and tests/test_rank_tune.c. A profile is described by
  * a few parameters (BM25 k1 and b, the weights of the title, body and authors fields, the
  * proximity weight and window, English stop words on or off), searched by coordinate ascent
- * over a fixed grid of each (docs/benchmarks.md), judged by the mean of MAP and nDCG@10 on the
- * tuning collection only. */
+ * over a fixed grid of each (docs/benchmarks.md), judged on the tuning collection only by each
+ * query's (AP + nDCG@10) / 2: their mean, or its risk-sensitive form (losses against the
+ * default counted more). Single-threaded; a tune_set belongs to one thread. */
 #ifndef SOUK_KIT_TUNE_H
 #define SOUK_KIT_TUNE_H
 
@@ -43,6 +44,7 @@ int tune_eval(souk_index *ix, const ircoll *c, const tune_params *p, souk_eval_s
  * that tuning on subsets of the queries (resamples, folds) costs no more search. Owned by the
  * caller (tune_set_free); ix and c are borrowed and must outlive it. */
 typedef struct tune_set tune_set;
+/* 0, or -1 when out of memory. */
 int tune_set_new(souk_index *ix, const ircoll *c, tune_set **out);
 void tune_set_free(tune_set *ts);
 /* The per-query objective ((AP + nDCG@10) / 2 of each judged query, tune_set_nqueries of them,
@@ -53,17 +55,18 @@ size_t tune_set_nqueries(const tune_set *ts);
 /* Settings evaluated so far. */
 size_t tune_set_evals(const tune_set *ts);
 
-/* Coordinate ascent from the default over each parameter's grid, at most rounds passes, on the
- * queries weighted by w (NULL: each 1; a resample's counts, or 0/1 for a fold). Each step
- * moves one parameter to its best grid value, kept only when it raises the weighted mean
- * objective by more than min_gain (relative; 0: any gain). *best the parameters found; each
- * step logged to log (NULL: quiet). Returns 0, or -1 on an error. */
 typedef struct tune_opts {
     int rounds;      /* passes over the parameters, at most */
     double min_gain; /* a move is kept when it raises the objective by more than this (relative) */
-    double risk;     /* 0: the mean objective; > 0: risk-sensitive, each query's loss against
-                        the default counted 1 + risk times */
+    double risk;     /* 0: the mean objective; > 0: risk-sensitive (URisk), the default's mean
+                        plus the mean change from it, each query's loss counted 1 + risk times */
 } tune_opts;
+/* Coordinate ascent from the default over each parameter's grid, at most o->rounds passes, on
+ * the queries weighted by w (NULL: each 1; a resample's counts, or 0/1 for a fold). Each step
+ * moves one parameter to its best grid value, kept only when it raises the weighted objective
+ * (o->risk) by more than o->min_gain (relative; 0: any gain; ties keep the earlier setting).
+ * *best the parameters found; each step logged to log (NULL: quiet). Returns 0, or -1 on an
+ * error. */
 int tune_ascent(tune_set *ts, const double *w, const tune_opts *o, tune_params *best, FILE *log);
 /* Bootstrap aggregation: nbags coordinate ascents (as tune_ascent), each on a resample of the
  * queries drawn with replacement (a fixed seed), then each parameter's median over the bags
