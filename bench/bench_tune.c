@@ -2,7 +2,16 @@
  * IR collection, evaluated on the other. Tuning reads only the tuning collection's queries and
  * judgements; the held-out collection is indexed and evaluated once, with the default ranking
  * and with the tuned profile. Both directions by default (Cranfield -> CACM, CACM ->
- * Cranfield); the tuned parameters are printed as lines tests/test_rank_tune.c reads. */
+ * Cranfield); the tuned parameters are printed as lines tests/test_rank_tune.c reads.
+ *
+ * The method (tests/kit/tune.h, docs/benchmarks.md): coordinate ascent from the default on the
+ * risk-sensitive objective, each query's loss against the default counted 1 + ALPHA times
+ * (--risk, default 1; 0: the mean, the former method). Variants measured in
+ * docs/benchmarks.md: --cv FOLDS chooses ALPHA among 0, 0.5, 1 and 2 by cross-validation over
+ * the tuning collection's queries; --bags N takes each parameter's median over N ascents on
+ * bootstrap resamples of the queries; --one-se NSE then keeps, among the settings evaluated,
+ * the closest to the default within NSE standard errors of the best; --min-gain G keeps a move
+ * only when it gains more than G (relative). */
 #include "bench.h"
 #include "ircoll.h"
 #include "tune.h"
@@ -36,7 +45,9 @@ static void report(const char *what, const souk_eval_scores *d, const souk_eval_
 
 int bench_tune(int argc, char **argv)
 {
-    int rounds = 3;
+    int rounds = 3, bags = 0;
+    double min_gain = 0, nse = -1, risk = 1;
+    int folds = 0;
     const char *only = NULL, *eval = NULL;
     char work[4096] = "";
     for (int i = 0; i < argc; i++) {
@@ -44,13 +55,24 @@ int bench_tune(int argc, char **argv)
             rounds = atoi(argv[++i]);
         else if (strcmp(argv[i], "--tune-on") == 0 && i + 1 < argc)
             only = argv[++i];
+        else if (strcmp(argv[i], "--bags") == 0 && i + 1 < argc)
+            bags = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--cv") == 0 && i + 1 < argc)
+            folds = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--risk") == 0 && i + 1 < argc)
+            risk = atof(argv[++i]);
+        else if (strcmp(argv[i], "--one-se") == 0 && i + 1 < argc)
+            nse = atof(argv[++i]);
+        else if (strcmp(argv[i], "--min-gain") == 0 && i + 1 < argc)
+            min_gain = atof(argv[++i]);
         else if (strcmp(argv[i], "--eval") == 0 && i + 1 < argc)
             eval = argv[++i];
         else if (strcmp(argv[i], "--work") == 0 && i + 1 < argc)
             snprintf(work, sizeof work, "%s", argv[++i]);
         else {
             fprintf(stderr, "usage: souk-bench tune [--rounds N] [--tune-on cranfield|cacm] "
-                            "[--eval PARAMS] [--work DIR]\n");
+                            "[--risk ALPHA] [--cv FOLDS] [--bags N] [--one-se NSE] "
+                            "[--min-gain G] [--eval PARAMS] [--work DIR]\n");
             return 2;
         }
     }
@@ -101,8 +123,33 @@ int bench_tune(int argc, char **argv)
                ircoll_name(c[i]->kind), rounds, ircoll_name(c[held]->kind));
         tune_params best;
         int64_t t0 = bench_wall_ms();
-        int evals = tune_search(ix[i], c[i], rounds, &best, stdout);
-        if (evals < 0) {
+        tune_set *ts = NULL;
+        int trc = tune_set_new(ix[i], c[i], &ts);
+        tune_opts to = {rounds, min_gain, risk};
+        if (trc == 0 && folds > 1) { /* the risk weight chosen by cross-validation */
+            static const double risks[] = {0, 0.5, 1, 2};
+            double best_cv = -1;
+            for (size_t k = 0; k < sizeof risks / sizeof *risks && trc == 0; k++) {
+                tune_opts ko = {rounds, min_gain, risks[k]};
+                double cv;
+                trc = tune_cv(ts, folds, &ko, &cv);
+                printf("  %d-fold cross-validation, risk %g: %.4f\n", folds, risks[k], cv);
+                if (trc == 0 && cv > best_cv + 1e-9) {
+                    best_cv = cv;
+                    to.risk = risks[k];
+                }
+            }
+        }
+        if (trc == 0)
+            trc = bags > 0 ? tune_bagged(ts, bags, &to, &best, stdout)
+                           : tune_ascent(ts, NULL, &to, &best, stdout);
+        if (trc == 0 && nse >= 0) {
+            tune_params top = best;
+            trc = tune_one_se(ts, &top, nse, &best, stdout);
+        }
+        size_t evals = ts ? tune_set_evals(ts) : 0;
+        tune_set_free(ts);
+        if (trc != 0) {
             fprintf(stderr, "souk-bench tune: tuning failed\n");
             rc = 1;
             break;
@@ -115,7 +162,7 @@ int bench_tune(int argc, char **argv)
         }
         char buf[256];
         tune_params_format(&best, buf, sizeof buf);
-        printf("  %d evaluations in %lld ms\n", evals, (long long)(bench_wall_ms() - t0));
+        printf("  %zu evaluations in %lld ms\n", evals, (long long)(bench_wall_ms() - t0));
         printf("  tuned on %s: %s\n", ircoll_name(c[i]->kind), buf);
         report("tuning collection", &d0, &t0s);
         report("held-out collection", &d1, &t1);

@@ -1,12 +1,13 @@
 /* test_rank_tune.c: the relevance target of the ranking-profile signals (docs/benchmarks.md).
  * The profiles `souk-bench tune` found on one collection (tests/rank_tune_profiles.txt) are
  * evaluated on the other, held-out collection against the default BM25:
- *   - tuned on CACM, on Cranfield: MAP and nDCG@10 each at least 5% better (the target);
- *   - tuned on Cranfield, on CACM: both better than the default (the target is not met in this
- *     direction; docs/benchmarks.md gives the figures);
+ *   - tuned on Cranfield, on CACM: MAP and nDCG@10 each at least 5% better (the target);
+ *   - tuned on CACM, on Cranfield: MAP at least 5% better, nDCG@10 better than the default
+ *     (the target is not met for nDCG@10 in this direction: +4.3%; docs/benchmarks.md);
  * and on each tuning collection, the tuned profile beats each of its signals switched off
  * (BM25F field weights, proximity, stop words, k1 and b back to the default; those it uses),
- * so a signal that stops working fails here. */
+ * so a signal that stops working fails here; and `souk-bench tune --tune-on cacm` still finds
+ * the CACM profile of the file, so the file is the method's result and not a stale one. */
 #include "check.h"
 #include "ircoll.h"
 #include "tune.h"
@@ -20,6 +21,27 @@ static char tmp[] = "/tmp/souk-test-rank-tune-XXXXXX";
 static double objective(const souk_eval_scores *s)
 {
     return (s->map + s->ndcg10) / 2;
+}
+
+/* Runs `souk-bench tune --tune-on cacm` (the method itself, through the program) and returns
+ * in line the parameters it printed after "tuned on cacm: ". */
+static int bench_tuned_on_cacm(char *line, size_t size)
+{
+    char cmd[4400], buf[1024];
+    REQUIRE(snprintf(cmd, sizeof cmd, "nice -n 19 '%s/souk-bench' tune --tune-on cacm 2>&1",
+                     SOUK_BIN_DIR) < (int)sizeof cmd);
+    FILE *f = popen(cmd, "r");
+    REQUIRE(f);
+    int found = 0;
+    const char *tag = "  tuned on cacm: ";
+    while (fgets(buf, sizeof buf, f)) {
+        if (strncmp(buf, tag, strlen(tag)) == 0) {
+            buf[strcspn(buf, "\n")] = '\0';
+            found = snprintf(line, size, "%s", buf + strlen(tag)) < (int)size;
+        }
+    }
+    int st = pclose(f);
+    return found && st == 0 ? 0 : -1;
 }
 
 static int read_profile(const char *name, tune_params *p)
@@ -70,11 +92,11 @@ int main(void)
                "%.4f (%+.1f%%)\n",
                ircoll_name(kinds[i]), ircoll_name(kinds[held]), d.map, t.map, 100 * gmap, d.ndcg10,
                t.ndcg10, 100 * gndcg);
-        if (kinds[i] == IRCOLL_CACM) {
+        if (kinds[i] == IRCOLL_CRANFIELD) {
             CHECK(gmap >= 0.05);
             CHECK(gndcg >= 0.05);
         } else {
-            CHECK(gmap > 0);
+            CHECK(gmap >= 0.05);
             CHECK(gndcg > 0);
         }
         /* Each signal earns its place on the tuning collection. */
@@ -100,6 +122,15 @@ int main(void)
             CHECK(objective(&full) > objective(&a));
         }
         CHECK(used >= 3);
+    }
+    if (!absent) { /* the file is what the method finds now (CACM: the quicker of the two) */
+        char line[1024], want[256];
+        tune_params p;
+        REQUIRE(read_profile("cacm", &p) == 0);
+        tune_params_format(&p, want, sizeof want);
+        REQUIRE(bench_tuned_on_cacm(line, sizeof line) == 0);
+        printf("test_rank_tune: souk-bench tune --tune-on cacm: %s\n", line);
+        CHECK(strcmp(line, want) == 0);
     }
     for (int i = 0; i < 2; i++) {
         souk_index_close(ix[i]);

@@ -6,7 +6,9 @@
 #include "souk/search.h"
 
 #include <fcntl.h>
+#include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -105,16 +107,16 @@ void tune_profile(const souk_index *ix, const tune_params *p, souk_rank_profile 
     out->proximity_window = (uint32_t)p->window;
 }
 
-int tune_eval(souk_index *ix, const ircoll *c, const tune_params *p, souk_eval_scores *out)
+/* Ranks every query of c on ix by p (NULL: the default ranking) into e. */
+static int run_queries(souk_index *ix, const ircoll *c, const tune_params *p, souk_eval *e)
 {
     enum { DEPTH = 1000 };
     souk_searcher *s = NULL;
-    souk_eval *e = souk_eval_new();
     souk_hit *hits = malloc(DEPTH * sizeof *hits);
     souk_lexicon *lex = NULL;
     char err[512], docid[64];
     int rc = -1;
-    if (!e || !hits || souk_searcher_new(ix, &s) != 0 || ircoll_add_judgements(c, e) != 0)
+    if (!hits || souk_searcher_new(ix, &s) != 0 || ircoll_add_judgements(c, e) != 0)
         goto out;
     if (p && p->stop > 0) {
         if (souk_lexicon_new("en", NULL, 0, stop_words, sizeof stop_words / sizeof *stop_words,
@@ -140,83 +142,391 @@ int tune_eval(souk_index *ix, const ircoll *c, const tune_params *p, souk_eval_s
             souk_eval_result(e, c->queries[i].id, docid, hits[k].score);
         }
     }
-    rc = souk_eval_compute(e, out) == 0 ? 0 : -1;
+    rc = 0;
 out:
     souk_searcher_free(s);
     souk_lexicon_free(lex);
-    souk_eval_free(e);
     free(hits);
     return rc;
 }
 
-/* The tuning objective: the mean of MAP and nDCG@10. */
-static double objective(const souk_eval_scores *sc)
+int tune_eval(souk_index *ix, const ircoll *c, const tune_params *p, souk_eval_scores *out)
 {
-    return (sc->map + sc->ndcg10) / 2;
+    souk_eval *e = souk_eval_new();
+    int rc = e && run_queries(ix, c, p, e) == 0 && souk_eval_compute(e, out) == 0 ? 0 : -1;
+    souk_eval_free(e);
+    return rc;
 }
 
-int tune_search(souk_index *ix, const ircoll *c, int rounds, tune_params *best, FILE *log)
+/* The per-query objective: the mean of a query's AP and nDCG@10, so that its mean over the
+ * queries is (MAP + nDCG@10) / 2. */
+typedef struct tune_entry {
+    tune_params p;
+    double *q; /* one per judged query, in the evaluator's query order */
+} tune_entry;
+
+struct tune_set {
+    souk_index *ix;
+    const ircoll *c;
+    size_t nq;
+    tune_entry *e;
+    size_t n, cap;
+};
+
+int tune_set_new(souk_index *ix, const ircoll *c, tune_set **out)
 {
-    /* Each parameter's grid (docs/benchmarks.md): 5 + 5 + 3 + 5 + 1 + 5 + 5 + 4 + 2 values. */
-    static const double onoff[] = {0, 1}, models[] = {0, 1, 2}, k1s[] = {0.6, 0.9, 1.2, 1.6, 2.0},
-                        bs[] = {0.3, 0.5, 0.65, 0.75, 0.9}, titles[] = {0.5, 1, 1.5, 2, 3},
-                        bodies[] = {1}, authors[] = {0, 0.25, 0.5, 1, 1.5},
-                        proxs[] = {0, 0.25, 0.5, 1, 2}, windows[] = {2, 3, 5, 8};
-    struct {
-        const char *name;
-        const double *grid;
-        size_t n;
-        size_t off;
-    } dims[] = {
-        {"k1", k1s, 5, offsetof(tune_params, k1)},
-        {"b", bs, 5, offsetof(tune_params, b)},
-        {"fields", models, 3, offsetof(tune_params, fields)},
-        {"title", titles, 5, offsetof(tune_params, w_title)},
-        {"body", bodies, 1, offsetof(tune_params, w_body)},
-        {"authors", authors, 5, offsetof(tune_params, w_authors)},
-        {"proximity", proxs, 5, offsetof(tune_params, prox)},
-        {"window", windows, 4, offsetof(tune_params, window)},
-        {"stop", onoff, 2, offsetof(tune_params, stop)},
-    };
-    tune_params_default(best);
-    souk_eval_scores sc;
-    if (tune_eval(ix, c, best, &sc) != 0)
+    tune_set *ts = calloc(1, sizeof *ts);
+    if (!ts)
         return -1;
-    double best_obj = objective(&sc);
-    int evals = 1;
+    ts->ix = ix;
+    ts->c = c;
+    *out = ts;
+    return 0;
+}
+
+void tune_set_free(tune_set *ts)
+{
+    if (!ts)
+        return;
+    for (size_t i = 0; i < ts->n; i++)
+        free(ts->e[i].q);
+    free(ts->e);
+    free(ts);
+}
+
+size_t tune_set_evals(const tune_set *ts)
+{
+    return ts->n;
+}
+
+size_t tune_set_nqueries(const tune_set *ts)
+{
+    return ts->nq;
+}
+
+static int same_params(const tune_params *a, const tune_params *b)
+{
+    return a->k1 == b->k1 && a->b == b->b && a->w_title == b->w_title && a->w_body == b->w_body &&
+           a->w_authors == b->w_authors && a->prox == b->prox && a->window == b->window &&
+           a->stop == b->stop && a->fields == b->fields;
+}
+
+const double *tune_set_eval(tune_set *ts, const tune_params *p)
+{
+    for (size_t i = 0; i < ts->n; i++)
+        if (same_params(&ts->e[i].p, p))
+            return ts->e[i].q;
+    if (ts->n == ts->cap) {
+        size_t cap = ts->cap ? 2 * ts->cap : 64;
+        tune_entry *ne = realloc(ts->e, cap * sizeof *ne);
+        if (!ne)
+            return NULL;
+        ts->e = ne;
+        ts->cap = cap;
+    }
+    souk_eval *e = souk_eval_new();
+    double *q = NULL;
+    if (!e || run_queries(ts->ix, ts->c, p, e) != 0 || souk_eval_compute(e, NULL) != 0)
+        goto fail;
+    size_t n = souk_eval_nqueries(e), nq = 0;
+    q = malloc((n ? n : 1) * sizeof *q);
+    if (!q)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        souk_eval_query eq;
+        if (souk_eval_query_at(e, i, &eq) != 0)
+            goto fail;
+        if (eq.counted)
+            q[nq++] = (eq.ap + eq.ndcg10) / 2;
+    }
+    if (ts->n > 0 && nq != ts->nq)
+        goto fail; /* the judged queries are those of the judgements: never differ */
+    ts->nq = nq;
+    ts->e[ts->n++] = (tune_entry){*p, q};
+    souk_eval_free(e);
+    return q;
+fail:
+    free(q);
+    souk_eval_free(e);
+    return NULL;
+}
+
+/* The weighted mean of q (weights w, NULL: all 1). */
+static double wmean(const double *q, const double *w, size_t n)
+{
+    double s = 0, sw = 0;
+    for (size_t i = 0; i < n; i++) {
+        double wi = w ? w[i] : 1;
+        s += wi * q[i];
+        sw += wi;
+    }
+    return sw > 0 ? s / sw : 0;
+}
+
+/* Each parameter's grid (docs/benchmarks.md): 5 + 5 + 3 + 5 + 1 + 5 + 5 + 4 + 2 values. */
+static const double onoff[] = {0, 1}, models[] = {0, 1, 2}, k1s[] = {0.6, 0.9, 1.2, 1.6, 2.0},
+                    bs[] = {0.3, 0.5, 0.65, 0.75, 0.9}, titles[] = {0.5, 1, 1.5, 2, 3},
+                    bodies[] = {1}, authors[] = {0, 0.25, 0.5, 1, 1.5},
+                    proxs[] = {0, 0.25, 0.5, 1, 2}, windows[] = {2, 3, 5, 8};
+static const struct dim {
+    const char *name;
+    const double *grid;
+    size_t n;
+    size_t off;
+} dims[] = {
+    {"k1", k1s, 5, offsetof(tune_params, k1)},
+    {"b", bs, 5, offsetof(tune_params, b)},
+    {"fields", models, 3, offsetof(tune_params, fields)},
+    {"title", titles, 5, offsetof(tune_params, w_title)},
+    {"body", bodies, 1, offsetof(tune_params, w_body)},
+    {"authors", authors, 5, offsetof(tune_params, w_authors)},
+    {"proximity", proxs, 5, offsetof(tune_params, prox)},
+    {"window", windows, 4, offsetof(tune_params, window)},
+    {"stop", onoff, 2, offsetof(tune_params, stop)},
+};
+enum { NDIMS = sizeof dims / sizeof dims[0] };
+
+static double *slot(tune_params *p, size_t d)
+{
+    return (double *)((char *)p + dims[d].off);
+}
+
+static double value(const tune_params *p, size_t d)
+{
+    return *(const double *)((const char *)p + dims[d].off);
+}
+
+/* The risk-sensitive objective (Wang, Bennett and Collins-Thompson, 2012): the default's mean
+ * plus the mean per-query change from the default, each loss counted 1 + risk times; with
+ * risk 0, the mean. */
+static double risk_mean(const double *q, const double *q0, const double *w, size_t n, double risk)
+{
+    if (risk == 0)
+        return wmean(q, w, n);
+    double s = 0, sw = 0;
+    for (size_t i = 0; i < n; i++) {
+        double wi = w ? w[i] : 1, d = q[i] - q0[i];
+        s += wi * (q0[i] + (d < 0 ? (1 + risk) * d : d));
+        sw += wi;
+    }
+    return sw > 0 ? s / sw : 0;
+}
+
+int tune_ascent(tune_set *ts, const double *w, const tune_opts *o, tune_params *best, FILE *log)
+{
+    int rounds = o->rounds;
+    double min_gain = o->min_gain;
+    tune_params_default(best);
+    const double *q0 = tune_set_eval(ts, best), *q;
+    if (!q0)
+        return -1;
+    double best_obj = risk_mean(q0, q0, w, ts->nq, o->risk);
     char buf[256];
     if (log) {
         tune_params_format(best, buf, sizeof buf);
-        fprintf(log, "start %s: MAP %.4f nDCG@10 %.4f\n", buf, sc.map, sc.ndcg10);
+        fprintf(log, "start %s: %.4f\n", buf, best_obj);
     }
     for (int r = 0; r < rounds; r++) {
         int changed = 0;
-        for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
-            double *slot = (double *)((char *)best + dims[d].off);
-            double keep = *slot;
+        for (size_t d = 0; d < NDIMS; d++) {
+            double keep = *slot(best, d);
+            tune_params cand = *best;
+            double cand_obj = best_obj;
             for (size_t g = 0; g < dims[d].n; g++) {
                 if (dims[d].grid[g] == keep)
                     continue;
                 tune_params t = *best;
-                *(double *)((char *)&t + dims[d].off) = dims[d].grid[g];
-                if (tune_eval(ix, c, &t, &sc) != 0)
+                *slot(&t, d) = dims[d].grid[g];
+                if (!(q = tune_set_eval(ts, &t)))
                     return -1;
-                evals++;
-                /* A strict gain only: ties keep the earlier (simpler) setting. */
-                if (objective(&sc) > best_obj + 1e-9) {
-                    best_obj = objective(&sc);
-                    *best = t;
-                    changed = 1;
-                    if (log) {
-                        tune_params_format(best, buf, sizeof buf);
-                        fprintf(log, "round %d %s: %s: MAP %.4f nDCG@10 %.4f\n", r + 1,
-                                dims[d].name, buf, sc.map, sc.ndcg10);
-                    }
+                double obj = risk_mean(q, q0, w, ts->nq, o->risk);
+                if (obj > cand_obj + 1e-9) {
+                    cand_obj = obj;
+                    cand = t;
+                }
+            }
+            /* A move is kept when it gains at least min_gain (relative); ties keep the
+             * earlier (simpler) setting. */
+            if (cand_obj > best_obj * (1 + min_gain) + 1e-9) {
+                best_obj = cand_obj;
+                *best = cand;
+                changed = 1;
+                if (log) {
+                    tune_params_format(best, buf, sizeof buf);
+                    fprintf(log, "round %d %s: %s: %.4f\n", r + 1, dims[d].name, buf, best_obj);
                 }
             }
         }
         if (!changed)
             break;
     }
-    return evals;
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* A small deterministic generator (xorshift64*), so that a run is reproducible. */
+static uint64_t next_rand(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ULL;
+}
+
+int tune_bagged(tune_set *ts, int nbags, const tune_opts *o, tune_params *out, FILE *log)
+{
+    tune_params d0;
+    tune_params_default(&d0);
+    if (!tune_set_eval(ts, &d0))
+        return -1;
+    size_t nq = ts->nq;
+    double *w = malloc((nq ? nq : 1) * sizeof *w);
+    tune_params *bag = malloc((size_t)(nbags > 0 ? nbags : 1) * sizeof *bag);
+    double *v = malloc((size_t)(nbags > 0 ? nbags : 1) * sizeof *v);
+    int rc = -1;
+    if (!w || !bag || !v || nq == 0)
+        goto out;
+    uint64_t seed = 0x9E3779B97F4A7C15ULL;
+    char buf[256];
+    for (int b = 0; b < nbags; b++) {
+        memset(w, 0, nq * sizeof *w);
+        for (size_t i = 0; i < nq; i++)
+            w[next_rand(&seed) % nq] += 1;
+        if (tune_ascent(ts, w, o, &bag[b], NULL) != 0)
+            goto out;
+        if (log) {
+            tune_params_format(&bag[b], buf, sizeof buf);
+            fprintf(log, "bag %d: %s\n", b + 1, buf);
+        }
+    }
+    /* Each parameter: the median over the bags where it matters (the field weights where a
+     * field model is on, the window where proximity is on); the field model: the most
+     * frequent. */
+    tune_params_default(out);
+    int count[3] = {0, 0, 0};
+    for (int b = 0; b < nbags; b++)
+        count[(int)bag[b].fields]++;
+    out->fields = count[2] >= count[1] && count[2] >= count[0] ? 2 : count[1] > count[0] ? 1 : 0;
+    for (size_t d = 0; d < NDIMS; d++) {
+        if (strcmp(dims[d].name, "fields") == 0)
+            continue;
+        int title_like = d >= 3 && d <= 5, is_window = strcmp(dims[d].name, "window") == 0;
+        int n = 0;
+        for (int b = 0; b < nbags; b++) {
+            if (title_like && bag[b].fields == 0)
+                continue;
+            if (is_window && bag[b].prox == 0)
+                continue;
+            v[n++] = *slot(&bag[b], d);
+        }
+        if (n > 1)
+            qsort(v, (size_t)n, sizeof *v, cmp_double);
+        if (n > 0)
+            *slot(out, d) = v[(n - 1) / 2];
+    }
+    rc = 0;
+out:
+    free(w);
+    free(bag);
+    free(v);
+    return rc;
+}
+
+/* Where v lies on dimension d's grid, in steps: its index, or halfway between the two values
+ * around it when it is not on the grid (the default k1 of 1). */
+static double grid_pos(size_t d, double v)
+{
+    const struct dim *g = &dims[d];
+    for (size_t i = 0; i < g->n; i++) {
+        if (g->grid[i] == v)
+            return (double)i;
+        if (g->grid[i] > v)
+            return (double)i - 0.5;
+    }
+    return (double)g->n - 0.5;
+}
+
+double tune_distance(const tune_params *p)
+{
+    tune_params d0;
+    tune_params_default(&d0);
+    double dist = 0;
+    for (size_t d = 0; d < NDIMS; d++) {
+        int title_like = d >= 3 && d <= 5, is_window = strcmp(dims[d].name, "window") == 0;
+        if (title_like && p->fields == 0)
+            continue;
+        if (is_window && p->prox == 0)
+            continue;
+        double a = grid_pos(d, value(p, d)), b = grid_pos(d, value(&d0, d));
+        dist += a > b ? a - b : b - a;
+    }
+    return dist;
+}
+
+int tune_one_se(tune_set *ts, const tune_params *best, double nse, tune_params *out, FILE *log)
+{
+    const double *qb = tune_set_eval(ts, best);
+    if (!qb)
+        return -1;
+    size_t nq = ts->nq;
+    *out = *best;
+    double out_dist = tune_distance(best), out_obj = wmean(qb, NULL, nq);
+    for (size_t k = 0; k < ts->n; k++) {
+        const double *q = ts->e[k].q;
+        double m = 0, ss = 0;
+        for (size_t i = 0; i < nq; i++)
+            m += qb[i] - q[i];
+        m /= (double)nq;
+        for (size_t i = 0; i < nq; i++)
+            ss += (qb[i] - q[i] - m) * (qb[i] - q[i] - m);
+        double se = nq > 1 ? sqrt(ss / (double)(nq - 1) / (double)nq) : 0;
+        if (m > nse * se)
+            continue; /* worse than the best by more than nse standard errors */
+        double dist = tune_distance(&ts->e[k].p), obj = wmean(q, NULL, nq);
+        if (dist < out_dist || (dist == out_dist && obj > out_obj)) {
+            *out = ts->e[k].p;
+            out_dist = dist;
+            out_obj = obj;
+        }
+    }
+    if (log) {
+        char buf[256];
+        tune_params_format(out, buf, sizeof buf);
+        fprintf(log, "within %g SE of the best, closest to the default: %s: %.4f\n", nse, buf,
+                out_obj);
+    }
+    return 0;
+}
+
+int tune_cv(tune_set *ts, int folds, const tune_opts *o, double *out)
+{
+    tune_params d0;
+    tune_params_default(&d0);
+    if (!tune_set_eval(ts, &d0) || folds < 2)
+        return -1;
+    size_t nq = ts->nq;
+    double *w = malloc((nq ? nq : 1) * sizeof *w), sum = 0;
+    if (!w)
+        return -1;
+    for (int f = 0; f < folds; f++) {
+        for (size_t i = 0; i < nq; i++)
+            w[i] = (int)(i % (size_t)folds) == f ? 0 : 1;
+        tune_params p;
+        const double *q;
+        if (tune_ascent(ts, w, o, &p, NULL) != 0 || !(q = tune_set_eval(ts, &p))) {
+            free(w);
+            return -1;
+        }
+        for (size_t i = 0; i < nq; i++)
+            if (w[i] == 0)
+                sum += q[i];
+    }
+    free(w);
+    *out = nq ? sum / (double)nq : 0;
+    return 0;
 }
