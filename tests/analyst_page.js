@@ -140,8 +140,12 @@ async function ids(page, list) {
   check(after.json.version === v0 + 1, 'saving makes the next version');
   check(JSON.stringify(after.json.profile.bm25) === JSON.stringify({ k1: 2, b: 0.9 }),
         'the saved version holds the edit');
-  check((await page.$$eval('#pversions option', (o) => o.length)) === v0 + 1,
-        'the version list shows every version');
+  // The list is fetched again after "saved" shows: wait for it (bounded) rather than race it.
+  const listed = await page
+    .waitForFunction((n) => document.querySelectorAll('#pversions option').length === n, v0 + 1,
+      { timeout: 10000 })
+    .then(() => true, () => false);
+  check(listed, 'the version list shows every version');
   // An invalid edit is refused with the member named, and the current version stays.
   await page.fill('#pdoc', JSON.stringify({ bm25: { k1: -1 } }));
   await page.click('#psave');
