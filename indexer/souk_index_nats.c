@@ -8,6 +8,7 @@
  * a lost connection, a gap in the consumer's own delivery count) the consumer is deleted and
  * created again to start at the committed sequence + 1. */
 #include "souk_index_nats.h"
+#include "souk/buf.h"
 #include "nats_link.h"
 #include "souk/document.h"
 #include "souk/souk.h"
@@ -528,15 +529,10 @@ static int ev_applied(void *ctx, const char *want, uint64_t *seq, int *other)
 static int ev_apply(void *ctx, uint64_t seq, const char *data, size_t len, char *err, size_t errlen)
 {
     ev_sink *c = ctx;
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 1024;
-        souk_event *ne = souk_realloc(c->evs, nc * sizeof *ne);
-        if (!ne) {
-            snprintf(err, errlen, "out of memory buffering events");
-            return -1;
-        }
-        c->evs = ne;
-        c->cap = nc;
+    if (souk_grow_first((void **)&c->evs, &c->cap, c->n + 1, sizeof *c->evs, SIZE_MAX, 1024) !=
+        SOUK_OK) {
+        snprintf(err, errlen, "out of memory buffering events");
+        return -1;
     }
     char why[240];
     unsigned dropped = 0;

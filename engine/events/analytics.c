@@ -31,6 +31,7 @@
  * periods (a day, and the same day plus the next) can reveal a cell suppressed in one of them.
  * Releases to partners should use aligned, non-overlapping periods, or the noise. */
 #include "events/events_int.h"
+#include "souk/buf.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -222,15 +223,9 @@ int souk_query_stats(souk_events *s, const souk_qstat_opts *o, char **json, size
             if (nqs && strlen(qs[nqs - 1]) == ql && !memcmp(qs[nqs - 1], kp + 4, ql))
                 q = qs[nqs - 1];
             if (!q) {
-                if (nqs == capqs) {
-                    capqs = capqs ? 2 * capqs : 256;
-                    char **n = souk_realloc(qs, capqs * sizeof *n);
-                    if (!n) {
-                        rc = SOUK_ENOMEM;
-                        break;
-                    }
-                    qs = n;
-                }
+                if ((rc = souk_grow_first((void **)&qs, &capqs, nqs + 1, sizeof *qs, SIZE_MAX,
+                                          256)) != SOUK_OK)
+                    break;
                 qs[nqs] = souk_strndup((const char *)kp + 4, ql);
                 if (!qs[nqs]) {
                     rc = SOUK_ENOMEM;
@@ -238,15 +233,9 @@ int souk_query_stats(souk_events *s, const souk_qstat_opts *o, char **json, size
                 }
                 q = qs[nqs++];
             }
-            if (nrows == caprows) {
-                caprows = caprows ? 2 * caprows : 1024;
-                qrow *n = souk_realloc(rows, caprows * sizeof *n);
-                if (!n) {
-                    rc = SOUK_ENOMEM;
-                    break;
-                }
-                rows = n;
-            }
+            if ((rc = souk_grow_first((void **)&rows, &caprows, nrows + 1, sizeof *rows, SIZE_MAX,
+                                      1024)) != SOUK_OK)
+                break;
             qrow *w = &rows[nrows++];
             w->query = q;
             memcpy(w->up, kp + key.mv_size - SOUK_PSEUDO_LEN, SOUK_PSEUDO_LEN);
@@ -406,15 +395,9 @@ static int low_ctr_stats(souk_events *s, const souk_qstat_opts *o, char **json, 
                 rc = SOUK_ETOOBIG;
                 break;
             }
-            if (nev == capev) {
-                capev = capev ? 2 * capev : 4096;
-                ctr_ev *n = souk_realloc(evs, capev * sizeof *n);
-                if (!n) {
-                    rc = SOUK_ENOMEM;
-                    break;
-                }
-                evs = n;
-            }
+            if ((rc = souk_grow_first((void **)&evs, &capev, nev + 1, sizeof *evs, SIZE_MAX,
+                                      4096)) != SOUK_OK)
+                break;
             ctr_ev *w = &evs[nev++];
             memcpy(w->up, e.upseudo, SOUK_PSEUDO_LEN);
             w->type = (uint8_t)e.type;
@@ -423,18 +406,9 @@ static int low_ctr_stats(souk_events *s, const souk_qstat_opts *o, char **json, 
             w->qoff = 0;
             if (e.type == SOUK_EV_SEARCH) {
                 size_t n = souk__ev_query_norm(e.query, e.query_len, norm);
-                if (alen + n + 1 > acap) {
-                    size_t ncap = acap ? 2 * acap : 65536;
-                    while (ncap < alen + n + 1)
-                        ncap *= 2;
-                    char *na = souk_realloc(arena, ncap);
-                    if (!na) {
-                        rc = SOUK_ENOMEM;
-                        break;
-                    }
-                    arena = na;
-                    acap = ncap;
-                }
+                if ((rc = souk_grow_first((void **)&arena, &acap, alen + n + 1, 1, UINT32_MAX,
+                                          65536)) != SOUK_OK)
+                    break; /* qoff is 32 bits: the arena stays under 4 GiB */
                 w->qoff = (uint32_t)alen;
                 memcpy(arena + alen, norm, n + 1);
                 alen += n + 1;

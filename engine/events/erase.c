@@ -22,6 +22,7 @@
  * A kill before 2 commits repeats 2 (the pseudonym is still in the job); a kill after it
  * compacts again. Several jobs share one compaction. */
 #include "events/events_int.h"
+#include "souk/buf.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -260,15 +261,8 @@ static int jobs_open(souk_events *s, job **out, size_t *n)
             job j;
             if (job_decode(&k, &d, &j) == SOUK_OK &&
                 (j.state == SOUK_JOB_PENDING || j.state == SOUK_JOB_RUNNING)) {
-                if (cnt == cap) {
-                    cap = cap ? 2 * cap : 8;
-                    job *nv = souk_realloc(v, cap * sizeof *nv);
-                    if (!nv) {
-                        rc = SOUK_ENOMEM;
-                        break;
-                    }
-                    v = nv;
-                }
+                if ((rc = souk_grow((void **)&v, &cap, cnt + 1, sizeof *v, SIZE_MAX)) != SOUK_OK)
+                    break;
                 v[cnt++] = j;
             }
             r = mdb_cursor_get(cur, &k, &d, MDB_NEXT);

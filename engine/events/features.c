@@ -8,6 +8,7 @@
  * value exact for a rebuild (the check compares the counts) at a cost of at most half a day of
  * age per event. */
 #include "core/qsort_inline.h"
+#include "souk/buf.h"
 #include "events/events_int.h"
 
 #include <math.h>
@@ -102,15 +103,9 @@ int souk_popular_items(souk_events *s, int64_t now, uint32_t n, souk_item_fn fn,
     while (mrc == 0 && !rc) {
         size_t il = k.mv_size - 5;
         if (!na || strlen(a[na - 1].item) != il || memcmp(a[na - 1].item, k.mv_data, il) != 0) {
-            if (na == cap) {
-                cap = cap ? 2 * cap : 1024;
-                scored *x = souk_realloc(a, cap * sizeof *a);
-                if (!x) {
-                    rc = SOUK_ENOMEM;
-                    break;
-                }
-                a = x;
-            }
+            if ((rc = souk_grow_first((void **)&a, &cap, na + 1, sizeof *a, SIZE_MAX, 1024)) !=
+                SOUK_OK)
+                break;
             a[na].item = souk_strndup(k.mv_data, il);
             if (!a[na].item) {
                 rc = SOUK_ENOMEM;

@@ -26,6 +26,7 @@
  * Payload: per event: type(1), ts i64 LE, nhits i32 LE, has user(1), has session(1), item,
  * query, country, region as len(2 LE) + bytes, then the precomputed souk__ev_pre. */
 #include "events/events_int.h"
+#include "souk/buf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -303,19 +304,14 @@ static int drain_file(souk_events *s, const char *path, int64_t now, souk_ev_cou
             break;
         const uint8_t *p = buf + at + 4, *end = p + len;
         while (p < end && !rc) {
-            if (n == cap) {
-                size_t nc = cap ? cap * 2 : 1024;
-                souk_event *ne = souk_realloc(evs, nc * sizeof *ne);
-                if (ne)
-                    evs = ne;
-                souk__ev_pre *np = ne ? souk_realloc(pre, nc * sizeof *np) : NULL;
-                if (np)
-                    pre = np;
-                if (!ne || !np) {
-                    rc = SOUK_ENOMEM;
+            if (n == cap) { /* two arrays of one capacity, each grown from it */
+                size_t ce = cap, cp = cap;
+                if ((rc = souk_grow_first((void **)&evs, &ce, n + 1, sizeof *evs, SIZE_MAX,
+                                          1024)) != SOUK_OK ||
+                    (rc = souk_grow_first((void **)&pre, &cp, n + 1, sizeof *pre, SIZE_MAX,
+                                          1024)) != SOUK_OK)
                     break;
-                }
-                cap = nc;
+                cap = ce < cp ? ce : cp;
             }
             if (dec_event(&p, end, &evs[n], &pre[n]) != 0)
                 rc = SOUK_ECORRUPT;
@@ -370,16 +366,8 @@ static int drain_files(const char *dir, uint64_t **out, size_t *n)
         char tail[16];
         if (sscanf(de->d_name, "inbox.%llu.%15s", &x, tail) != 2 || strcmp(tail, "drain") != 0)
             continue;
-        if (cnt == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            uint64_t *nv = souk_realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                rc = SOUK_ENOMEM;
-                break;
-            }
-            v = nv;
-            cap = nc;
-        }
+        if ((rc = souk_grow((void **)&v, &cap, cnt + 1, sizeof *v, SIZE_MAX)) != SOUK_OK)
+            break;
         v[cnt++] = x;
     }
     closedir(d);

@@ -6,6 +6,7 @@
  * user.c) and is rebuilt by souk_events_check like uset, so erasure, opt-out, item and tag
  * deletion and retention keep these counts equal to a rebuild. */
 #include "events/events_int.h"
+#include "souk/buf.h"
 
 #include <math.h>
 #include <string.h>
@@ -307,17 +308,14 @@ int souk_cooc_sets_each(souk_events *s, souk_cooc_set_fn fn, void *arg, uint64_t
             break;
         size_t il = k.mv_size - sizeof cur;
         if (k.mv_size > sizeof cur && il <= SOUK_COOC_ITEM_MAX) {
-            if (n == cap) {
-                size_t nc = cap ? 2 * cap : 512;
-                const char **ni = souk_realloc(items, nc * sizeof *ni);
-                if (ni)
-                    items = ni;
-                size_t *nl = ni ? souk_realloc(lens, nc * sizeof *nl) : NULL;
-                if (!nl) {
-                    rc = SOUK_ENOMEM;
+            if (n == cap) { /* two arrays of one capacity, each grown from it */
+                size_t ci = cap, cl = cap;
+                if ((rc = souk_grow_first((void **)&items, &ci, n + 1, sizeof *items, SIZE_MAX,
+                                          512)) != SOUK_OK ||
+                    (rc = souk_grow_first((void **)&lens, &cl, n + 1, sizeof *lens, SIZE_MAX,
+                                          512)) != SOUK_OK)
                     break;
-                }
-                lens = nl, cap = nc;
+                cap = ci < cl ? ci : cl;
             }
             if (!n)
                 memcpy(cur, kp, sizeof cur);

@@ -14,6 +14,7 @@
  * caller's thread from souk_recs_open and from an erasure (souk_events_on_erased), which is how
  * an erased user's contribution leaves the cached lists before the job reports completed. */
 #include "core/qsort_inline.h"
+#include "souk/buf.h"
 #include "recs/recs_int.h"
 
 #include <errno.h>
@@ -64,16 +65,7 @@ typedef struct gather {
 
 static int grow_u32(uint32_t **v, size_t *cap, size_t need)
 {
-    if (need <= *cap)
-        return SOUK_OK;
-    size_t nc = *cap ? *cap : 4096;
-    while (nc < need)
-        nc *= 2;
-    uint32_t *n = souk_realloc(*v, nc * sizeof *n);
-    if (!n)
-        return SOUK_ENOMEM;
-    *v = n, *cap = nc;
-    return SOUK_OK;
+    return souk_grow_first((void **)v, cap, need, sizeof **v, SIZE_MAX, 4096);
 }
 
 static int gather_set(void *arg, souk_cooc_kind kind, const char *const *items, const size_t *lens,
