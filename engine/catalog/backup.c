@@ -73,8 +73,8 @@ int souk_index_compact(const char *dir, char *err, size_t errlen)
     }
     /* The writer lock for the whole copy and the switch: no commit can land in the old file. */
     MDB_txn *w = NULL;
-    int mrc = souk_kv_txn_begin(ix->env, 0, &w);
-    if (mrc) {
+    int mrc = 0;
+    if (souk_kv_txn_begin(ix->env, 0, &w, &mrc) != SOUK_OK) {
         snprintf(err, errlen, "compact: '%s': %s", dir, mdb_strerror(mrc));
         souk_index_close(ix);
         return souk_kv_err(mrc);

@@ -62,8 +62,8 @@ static int lmdb_fail(int rc, int *cause)
 
 int souk__txn_begin(souk_index *ix, unsigned flags, MDB_txn **txn, int *cause)
 {
-    int rc = souk_kv_txn_begin(ix->env, flags, txn);
-    return rc ? lmdb_fail(rc, cause) : SOUK_OK;
+    int mrc = 0;
+    return souk_kv_txn_begin(ix->env, flags, txn, &mrc) ? lmdb_fail(mrc, cause) : SOUK_OK;
 }
 
 int souk__meta_get_u64(MDB_txn *txn, souk_index *ix, const char *key, uint64_t *v, int *cause)

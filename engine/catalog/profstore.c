@@ -72,8 +72,8 @@ int souk_profstore_open(const char *dir, souk_profstore **out, char *err, size_t
         return rc;
     }
     MDB_txn *txn;
-    int mrc = souk_kv_txn_begin(ps->env, 0, &txn);
-    if (!mrc) {
+    int mrc = 0;
+    if (souk_kv_txn_begin(ps->env, 0, &txn, &mrc) == SOUK_OK) {
         if ((mrc = mdb_dbi_open(txn, "heads", MDB_CREATE, &ps->heads)) == 0 &&
             (mrc = mdb_dbi_open(txn, "versions", MDB_CREATE, &ps->versions)) == 0)
             mrc = mdb_txn_commit(txn);
@@ -122,8 +122,8 @@ static int put_once(souk_profstore *ps, const char *name, const char *doc, size_
                     int64_t now_ms, int if_absent, uint32_t *version, char *err, size_t errlen)
 {
     MDB_txn *txn;
-    int mrc = souk_kv_txn_begin(ps->env, 0, &txn);
-    if (mrc)
+    int mrc = 0;
+    if (souk_kv_txn_begin(ps->env, 0, &txn, &mrc) != SOUK_OK)
         return lmdb_fail(mrc, "put", err, errlen);
     size_t nl = strlen(name);
     MDB_val hk = {nl, (void *)name}, hv;
@@ -193,8 +193,8 @@ int souk_profstore_get(souk_profstore *ps, const char *name, uint32_t version, c
     if (rc)
         return rc;
     MDB_txn *txn;
-    int mrc = souk_kv_txn_begin(ps->env, MDB_RDONLY, &txn);
-    if (mrc)
+    int mrc = 0;
+    if (souk_kv_txn_begin(ps->env, MDB_RDONLY, &txn, &mrc) != SOUK_OK)
         return lmdb_fail(mrc, "read", err, errlen);
     size_t nl = strlen(name);
     if (version == 0) {
@@ -243,8 +243,8 @@ int souk_profstore_list(souk_profstore *ps, souk_profstore_fn fn, void *ctx, cha
 {
     MDB_txn *txn;
     MDB_cursor *cur;
-    int mrc = souk_kv_txn_begin(ps->env, MDB_RDONLY, &txn);
-    if (mrc)
+    int mrc = 0;
+    if (souk_kv_txn_begin(ps->env, MDB_RDONLY, &txn, &mrc) != SOUK_OK)
         return lmdb_fail(mrc, "read", err, errlen);
     if ((mrc = mdb_cursor_open(txn, ps->heads, &cur)) != 0) {
         mdb_txn_abort(txn);
@@ -276,8 +276,8 @@ int souk_profstore_versions(souk_profstore *ps, const char *name, souk_profstore
         return rc;
     MDB_txn *txn;
     MDB_cursor *cur;
-    int mrc = souk_kv_txn_begin(ps->env, MDB_RDONLY, &txn);
-    if (mrc)
+    int mrc = 0;
+    if (souk_kv_txn_begin(ps->env, MDB_RDONLY, &txn, &mrc) != SOUK_OK)
         return lmdb_fail(mrc, "read", err, errlen);
     if ((mrc = mdb_cursor_open(txn, ps->versions, &cur)) != 0) {
         mdb_txn_abort(txn);

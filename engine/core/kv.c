@@ -84,7 +84,7 @@ fail:
     return souk_kv_err(rc);
 }
 
-int souk_kv_txn_begin(MDB_env *env, unsigned flags, MDB_txn **txn)
+int souk_kv_txn_begin(MDB_env *env, unsigned flags, MDB_txn **txn, int *cause)
 {
     int rc = mdb_txn_begin(env, NULL, flags, txn);
     if (rc == MDB_MAP_RESIZED) {
@@ -92,7 +92,9 @@ int souk_kv_txn_begin(MDB_env *env, unsigned flags, MDB_txn **txn)
         mdb_env_set_mapsize(env, 0);
         rc = mdb_txn_begin(env, NULL, flags, txn);
     }
-    return rc;
+    if (cause)
+        *cause = rc;
+    return souk_kv_err(rc);
 }
 
 int souk_kv_grow(MDB_env *env, size_t max)

@@ -25,8 +25,9 @@ typedef struct souk_kv_opts {
 int souk_kv_open(const char *dir, const souk_kv_opts *o, MDB_env **env, char *err, size_t errlen);
 
 /* Begins a transaction (flags: 0 or MDB_RDONLY), adopting a map size another process grew.
- * Returns an LMDB code, for the store to map with souk_kv_err where it reports. */
-int souk_kv_txn_begin(MDB_env *env, unsigned flags, MDB_txn **txn);
+ * Returns SOUK_OK or the SOUK_E* code of LMDB's failure (souk_kv_err); LMDB's own code in
+ * *cause when cause is not NULL (0 on success), for a message that names it. */
+int souk_kv_txn_begin(MDB_env *env, unsigned flags, MDB_txn **txn, int *cause);
 
 /* After MDB_MAP_FULL: doubles the map, up to max bytes. SOUK_OK, or SOUK_EFULL past max or when
  * LMDB refuses. No transaction of this process may be open. */

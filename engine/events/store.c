@@ -182,8 +182,8 @@ static int open_gen(souk_events *s, uint64_t gen, char *err, size_t errlen)
     if (rc)
         return rc;
     MDB_txn *txn;
-    int mrc = souk_kv_txn_begin(env, s->o.rdonly ? MDB_RDONLY : 0, &txn);
-    if (mrc)
+    int mrc = 0;
+    if (souk_kv_txn_begin(env, s->o.rdonly ? MDB_RDONLY : 0, &txn, &mrc) != SOUK_OK)
         goto fail;
     /* The format first: a format-1 store has no iuser table (and a read-only handle cannot
      * create one). */
@@ -424,10 +424,10 @@ int souk__ev_begin(souk_events *s, unsigned flags, MDB_txn **txn)
     for (int tries = 0;; tries++) {
         pthread_rwlock_rdlock(&s->swap);
         uint64_t gen = s->gen;
-        int rc = souk_kv_txn_begin(s->env, flags, txn);
+        int rc = souk_kv_txn_begin(s->env, flags, txn, NULL);
         if (rc) {
             pthread_rwlock_unlock(&s->swap);
-            return souk_kv_err(rc);
+            return rc;
         }
         if (!stale(s, *txn, flags))
             return SOUK_OK;
@@ -510,7 +510,7 @@ int souk__ev_swap(souk_events *s, souk__ev_copy_fn copy, void *arg, char *err, s
     MDB_txn *w = NULL;
     int rc, mrc = 0, locked = 1;
     for (;;) {
-        if ((mrc = souk_kv_txn_begin(s->env, 0, &w)) != 0)
+        if (souk_kv_txn_begin(s->env, 0, &w, &mrc) != SOUK_OK)
             goto lmdb_fail;
         if (!stale(s, w, 0))
             break;
