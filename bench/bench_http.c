@@ -447,15 +447,7 @@ static int open_loop(int port, const qlist *mix, int conns, double rate, int dur
         for (int k = 0; k < n; k++) {
             ol_conn *o = &c[evs[k].data.u32];
             for (;;) {
-                if (o->len == o->cap) {
-                    char *nb = realloc(o->buf, o->cap * 2);
-                    if (!nb) {
-                        rc = -1;
-                        break;
-                    }
-                    o->buf = nb;
-                    o->cap *= 2;
-                }
+                bench_grow((void **)&o->buf, &o->cap, o->len + 1, 1);
                 ssize_t got = read(o->fd, o->buf + o->len, o->cap - o->len);
                 if (got <= 0) {
                     if (got == 0 || (errno != EAGAIN && errno != EINTR))

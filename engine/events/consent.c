@@ -7,6 +7,7 @@
  * rows under no user key, P5), so the very next request of any worker finds nothing to
  * personalize with; turning search_history off clears the search history (P11). */
 #include "events/events_int.h"
+#include "souk/buf.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -109,17 +110,14 @@ static void rows_free(rows *r)
 
 static int rows_push(rows *r, const MDB_val *k, const MDB_val *v)
 {
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? 2 * r->cap : 16;
-        MDB_val *nk = souk_realloc(r->k, cap * sizeof *nk);
-        if (!nk)
-            return SOUK_ENOMEM;
-        r->k = nk;
-        MDB_val *nv = souk_realloc(r->v, cap * sizeof *nv);
-        if (!nv)
-            return SOUK_ENOMEM;
-        r->v = nv;
-        r->cap = cap;
+    if (r->n == r->cap) { /* two arrays of one capacity, each grown from it */
+        size_t ck = r->cap, cv = r->cap;
+        int rc = souk_grow((void **)&r->k, &ck, r->n + 1, sizeof *r->k, SIZE_MAX);
+        if (rc == SOUK_OK)
+            rc = souk_grow((void **)&r->v, &cv, r->n + 1, sizeof *r->v, SIZE_MAX);
+        if (rc)
+            return rc;
+        r->cap = ck < cv ? ck : cv;
     }
     void *kd = souk_malloc(k->mv_size ? k->mv_size : 1);
     void *vd = souk_malloc(v->mv_size ? v->mv_size : 1);

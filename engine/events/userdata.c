@@ -6,6 +6,7 @@
  * writes either anywhere but the store. A user being erased (a suppression record exists) has
  * nothing to list or export: serving stopped when the erasure started (P12). */
 #include "events/events_int.h"
+#include "souk/buf.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -189,14 +190,9 @@ static void uitems_free(uitems *a)
 
 static int uitems_push(uitems *a, int type, const uint8_t *item, size_t len, int64_t ts)
 {
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? 2 * a->cap : 64;
-        uitem *nv = souk_realloc(a->v, cap * sizeof *nv);
-        if (!nv)
-            return SOUK_ENOMEM;
-        a->v = nv;
-        a->cap = cap;
-    }
+    int rc = souk_grow_first((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v, SIZE_MAX, 64);
+    if (rc)
+        return rc;
     char *it = souk_strndup((const char *)item, len);
     if (!it)
         return SOUK_ENOMEM;

@@ -7,6 +7,7 @@
  * out before n results, backfill walks the items by popularity with the same rules (then
  * without the cap, then the rest of the catalog), each labelled backfill_popular. */
 #include "events/hmap.h"
+#include "souk/buf.h"
 #include "recs/recs_int.h"
 
 #include <math.h>
@@ -404,13 +405,9 @@ static int hist_add(void *arg, souk_ev_type type, const char *item, int64_t ts)
             h->ts = ts;
         return SOUK_OK;
     }
-    if (x->nh == x->hcap) {
-        size_t cap = x->hcap ? 2 * x->hcap : 64;
-        hitem *n = souk_realloc(x->h, cap * sizeof *n);
-        if (!n)
-            return SOUK_ENOMEM;
-        x->h = n, x->hcap = cap;
-    }
+    int rc = souk_grow_first((void **)&x->h, &x->hcap, x->nh + 1, sizeof *x->h, SIZE_MAX, 64);
+    if (rc)
+        return rc;
     *hi = (uint32_t)x->nh;
     hitem *h = &x->h[x->nh];
     if (!(h->item = souk_strndup(item, il)))
@@ -451,13 +448,9 @@ typedef struct cands {
 
 static int cands_push(cands *c, const char *item, double score, souk_rec_why why, const char *arg)
 {
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 256;
-        cand *v = souk_realloc(c->v, cap * sizeof *v);
-        if (!v)
-            return SOUK_ENOMEM;
-        c->v = v, c->cap = cap;
-    }
+    int rc = souk_grow_first((void **)&c->v, &c->cap, c->n + 1, sizeof *c->v, SIZE_MAX, 256);
+    if (rc)
+        return rc;
     c->v[c->n++] = (cand){item, score, why, arg};
     return SOUK_OK;
 }

@@ -1,5 +1,6 @@
 /* tune.c: relevance tuning of a ranking profile on an IR test collection (tune.h). */
 #include "tune.h"
+#include "souk/buf.h"
 
 #include "souk/ingest.h"
 #include "souk/lexicon.h"
@@ -216,14 +217,8 @@ const double *tune_set_eval(tune_set *ts, const tune_params *p)
     for (size_t i = 0; i < ts->n; i++)
         if (same_params(&ts->e[i].p, p))
             return ts->e[i].q;
-    if (ts->n == ts->cap) {
-        size_t cap = ts->cap ? 2 * ts->cap : 64;
-        tune_entry *ne = realloc(ts->e, cap * sizeof *ne);
-        if (!ne)
-            return NULL;
-        ts->e = ne;
-        ts->cap = cap;
-    }
+    if (souk_grow_first((void **)&ts->e, &ts->cap, ts->n + 1, sizeof *ts->e, SIZE_MAX, 64))
+        return NULL;
     souk_eval *e = souk_eval_new();
     double *q = NULL;
     if (!e || run_queries(ts->ix, ts->c, p, e) != 0 || souk_eval_compute(e, NULL) != 0)
